@@ -1,0 +1,137 @@
+# cutover build.  `make` builds bin/cutover and bin/cutover-relay; `make test`
+# runs every unit and integration test plus the scenario library; `make run`
+# runs the scenario library on built-in defaults.  SAN=1 builds everything
+# with ASan+UBSan into a separate tree (build/san, bin/san) so that the two
+# builds never mix objects.  WERROR=1 (set by CI) turns warnings into errors.
+#
+# Source files are found by wildcard: adding a module is adding a .c file in
+# its folder; adding a unit test is adding tests/unit/test_<name>.c.
+
+CC      ?= cc
+SAN     ?=
+WERROR  ?=
+
+ifeq ($(SAN),1)
+  BUILD   := build/san
+  BINDIR  := bin/san
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT     := -O1 -g
+else
+  BUILD   := build/rel
+  BINDIR  := bin
+  SANFLAGS :=
+  OPT     := -O2 -g
+endif
+
+PKGS     := libcurl libmicrohttpd jansson
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
+ifeq ($(WERROR),1)
+  WARN += -Werror
+endif
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -MMD -MP \
+           -I. -Icommon $(PKG_CFLAGS)
+LDFLAGS += $(SANFLAGS)
+LDLIBS  := $(PKG_LIBS) -lev -lm -lpthread
+
+# Modules.  Each folder is one static archive; main.c of relay/ and harness/
+# is the program entry point and stays out of the archive so that unit tests
+# can link the archives.
+COMMON_SRC  := $(wildcard common/*.c)
+MOCKS_SRC   := $(wildcard mocks/*.c)
+RELAY_SRC   := $(filter-out relay/main.c,$(wildcard relay/*.c))
+HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
+REPORTS_SRC := $(wildcard reports/*.c)
+SUPPORT_SRC := $(wildcard tests/support/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+LIBCO      := $(BUILD)/libco.a
+LIBMOCK    := $(BUILD)/libmock.a
+LIBRELAY   := $(BUILD)/librelay.a
+LIBHARNESS := $(BUILD)/libharness.a
+LIBREPORTS := $(BUILD)/libreports.a
+LIBTSUP    := $(BUILD)/libtsupport.a
+
+CUTOVER    := $(BINDIR)/cutover
+RELAY      := $(BINDIR)/cutover-relay
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+INTEG_SRC  := $(wildcard tests/integration/test_*.c)
+INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
+
+DEPS_STAMP := build/.deps-ok
+
+.PHONY: all deps test unit integration scenarios run bench fuzz clean format
+
+all: $(CUTOVER) $(RELAY)
+
+# Install missing Debian packages before anything compiles (order-only, so
+# the stamp never forces a rebuild).
+$(DEPS_STAMP): scripts/deps.sh
+	@sh scripts/deps.sh
+	@mkdir -p $(dir $@) && touch $@
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBCO): $(call obj,$(COMMON_SRC))
+$(LIBMOCK): $(call obj,$(MOCKS_SRC))
+$(LIBRELAY): $(call obj,$(RELAY_SRC))
+$(LIBHARNESS): $(call obj,$(HARNESS_SRC))
+$(LIBREPORTS): $(call obj,$(REPORTS_SRC))
+$(LIBTSUP): $(call obj,$(SUPPORT_SRC))
+$(BUILD)/%.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(CUTOVER): $(BUILD)/harness/main.o $(LIBHARNESS) $(LIBREPORTS) $(LIBMOCK) $(LIBCO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(RELAY): $(BUILD)/relay/main.o $(LIBRELAY) $(LIBCO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+TEST_LIBS := $(LIBTSUP) $(LIBHARNESS) $(LIBREPORTS) $(LIBMOCK) $(LIBRELAY) $(LIBCO)
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_LIBS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/tests/%: tests/integration/%.c $(TEST_LIBS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) $(CMOCKA_LIBS)
+
+# The test binaries find the programs under test through CUTOVER_BIN.
+test: all $(UNIT_BIN) $(INTEG_BIN)
+	@CUTOVER_BIN=$(BINDIR) CUTOVER_BUILD=$(BUILD) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
+
+unit: all $(UNIT_BIN)
+	@CUTOVER_BIN=$(BINDIR) sh tests/run.sh $(UNIT_BIN)
+
+integration: all $(INTEG_BIN)
+	@CUTOVER_BIN=$(BINDIR) sh tests/run.sh $(INTEG_BIN)
+
+run: all
+	$(CUTOVER) run scenarios/
+
+bench: all
+	sh bench/mock.sh
+
+format:
+	clang-format -i $$(find common relay mocks harness reports tests -name '*.[ch]')
+
+clean:
+	rm -rf build bin out
+
+-include $(shell find build -name '*.d' 2>/dev/null)

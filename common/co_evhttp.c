@@ -1,0 +1,125 @@
+#include "co_evhttp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void arm_timer(struct co_evhttp *h)
+{
+    MHD_UNSIGNED_LONG_LONG ms;
+    ev_timer_stop(h->loop, &h->timer);
+    if (MHD_get_timeout(h->daemon, &ms) == MHD_YES) {
+        ev_timer_set(&h->timer, (double)ms / 1000.0, 0.);
+        ev_timer_start(h->loop, &h->timer);
+    }
+}
+
+void co_evhttp_run(struct co_evhttp *h)
+{
+    if (!h->daemon)
+        return;
+    h->kicked = 0;
+    MHD_run(h->daemon);
+    arm_timer(h);
+}
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    co_evhttp_run(w->data);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    co_evhttp_run(w->data);
+}
+
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct co_evhttp *h = w->data;
+    if (h->kicked)
+        co_evhttp_run(h);
+}
+
+void co_evhttp_kick(struct co_evhttp *h)
+{
+    h->kicked = 1;
+}
+
+int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_evhttp_opts *o,
+                    char *err, size_t errlen)
+{
+    struct sockaddr_in sa;
+    memset(h, 0, sizeof *h);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(o->port);
+    if (inet_pton(AF_INET, o->addr ? o->addr : "127.0.0.1", &sa.sin_addr) != 1) {
+        snprintf(err, errlen, "bad listen address '%s'", o->addr);
+        return -1;
+    }
+    h->loop = loop;
+    h->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, o->port, NULL, NULL,
+        o->handler, o->handler_cls, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->conn_limit ? o->conn_limit : 10000),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->conn_timeout_s ? o->conn_timeout_s : 60),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(o->conn_memory_limit ? o->conn_memory_limit : 64 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED,
+        o->completed, o->completed_cls, MHD_OPTION_NOTIFY_CONNECTION, o->notify_conn,
+        o->notify_conn_cls, MHD_OPTION_END);
+    if (!h->daemon) {
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", o->addr ? o->addr : "127.0.0.1",
+                 (unsigned)o->port, errno ? strerror(errno) : "MHD_start_daemon failed");
+        return -1;
+    }
+    const union MHD_DaemonInfo *li = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof bound;
+    if (li && getsockname(li->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
+        h->port = ntohs(bound.sin_port);
+    else
+        h->port = o->port;
+    const union MHD_DaemonInfo *ei = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    ev_io_init(&h->io, on_io, ei->epoll_fd, EV_READ);
+    h->io.data = h;
+    ev_io_start(loop, &h->io);
+    ev_init(&h->timer, on_timer);
+    h->timer.data = h;
+    ev_prepare_init(&h->prepare, on_prepare);
+    h->prepare.data = h;
+    ev_prepare_start(loop, &h->prepare);
+    co_evhttp_run(h);
+    return 0;
+}
+
+void co_evhttp_quiesce(struct co_evhttp *h)
+{
+    if (!h->daemon)
+        return;
+    MHD_socket s = MHD_quiesce_daemon(h->daemon);
+    if (s != MHD_INVALID_SOCKET)
+        close(s);
+}
+
+void co_evhttp_stop(struct co_evhttp *h)
+{
+    if (!h->daemon)
+        return;
+    ev_io_stop(h->loop, &h->io);
+    ev_timer_stop(h->loop, &h->timer);
+    ev_prepare_stop(h->loop, &h->prepare);
+    MHD_stop_daemon(h->daemon);
+    h->daemon = NULL;
+}
+
+int co_evhttp_conn_fd(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}

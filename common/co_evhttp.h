@@ -1,0 +1,59 @@
+/* libmicrohttpd on a libev loop.
+ *
+ * MHD runs in external mode with its own epoll set: that epoll fd sits in one
+ * ev_io, and after every MHD_run we re-arm an ev_timer from MHD_get_timeout.
+ * A connection suspended while it waits (for an upstream, a delay, a stall)
+ * costs no thread; whoever resumes it calls co_evhttp_kick so that an
+ * ev_prepare watcher runs MHD again before the loop next blocks.
+ *
+ * The struct is caller-allocated (embed it); co_evhttp_stop undoes
+ * co_evhttp_start.  The caller must resume every suspended connection before
+ * co_evhttp_stop (an MHD rule). */
+#ifndef CO_EVHTTP_H
+#define CO_EVHTTP_H
+
+#include <ev.h>
+#include <microhttpd.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct co_evhttp {
+    struct MHD_Daemon *daemon;
+    struct ev_loop *loop;
+    ev_io io;
+    ev_timer timer;
+    ev_prepare prepare;
+    int kicked;
+    uint16_t port; /* the bound port (useful when 0 was asked) */
+};
+
+struct co_evhttp_opts {
+    const char *addr;          /* listen address, default "127.0.0.1" */
+    uint16_t port;             /* 0 picks a free port */
+    unsigned conn_limit;       /* default 10000 */
+    unsigned conn_timeout_s;   /* idle connection timeout, default 60 */
+    size_t conn_memory_limit;  /* per-connection MHD pool, default 64 KiB */
+    MHD_AccessHandlerCallback handler;
+    void *handler_cls;
+    MHD_RequestCompletedCallback completed; /* may be NULL */
+    void *completed_cls;
+    MHD_NotifyConnectionCallback notify_conn; /* may be NULL */
+    void *notify_conn_cls;
+};
+
+/* Returns 0, or -1 with a message in err. */
+int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_evhttp_opts *o,
+                    char *err, size_t errlen);
+/* Ask for MHD_run before the loop blocks again (after a resume). */
+void co_evhttp_kick(struct co_evhttp *h);
+/* Run MHD now and re-arm the timer. */
+void co_evhttp_run(struct co_evhttp *h);
+/* Stop accepting new connections; existing ones go on. */
+void co_evhttp_quiesce(struct co_evhttp *h);
+/* Stop the daemon and the watchers.  Safe on a zeroed or stopped struct. */
+void co_evhttp_stop(struct co_evhttp *h);
+
+/* The client socket of a connection (for SO_LINGER tricks), or -1. */
+int co_evhttp_conn_fd(struct MHD_Connection *c);
+
+#endif

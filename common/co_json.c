@@ -1,0 +1,102 @@
+#include "co_json.h"
+
+#include "co_mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *co_json_load_file(const char *path, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!j)
+        snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    return j;
+}
+
+json_t *co_json_loadb(const char *buf, size_t len, const char *name, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (!j)
+        snprintf(err, errlen, "%s:%d:%d: %s", name, je.line, je.column, je.text);
+    return j;
+}
+
+char *co_openai_error(const char *message, const char *type, const char *param, const char *code)
+{
+    json_t *e = json_pack("{s:{s:s, s:s, s:o, s:o}}", "error", "message", message, "type", type,
+                          "param", param ? json_string(param) : json_null(), "code",
+                          code ? json_string(code) : json_null());
+    char *s = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+    return s;
+}
+
+const char *co_json_type_name(const json_t *j)
+{
+    if (!j)
+        return "nothing";
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER: return "integer";
+    case JSON_REAL: return "real";
+    case JSON_TRUE: return "true";
+    case JSON_FALSE: return "false";
+    case JSON_NULL: return "null";
+    }
+    return "unknown";
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return (size_t)-1;
+    size_t prev[65], cur[65];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
+    }
+    return prev[lb];
+}
+
+const char *co_nearest(const char *word, const char *const *candidates)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (; *candidates; candidates++) {
+        size_t d = edit_distance(word, *candidates);
+        if (d < best_d) {
+            best_d = d;
+            best = *candidates;
+        }
+    }
+    size_t limit = strlen(word) / 3;
+    if (limit < 2)
+        limit = 2;
+    return best_d <= limit ? best : NULL;
+}
+
+int co_json_number(const json_t *j, double *out)
+{
+    if (json_is_integer(j)) {
+        *out = (double)json_integer_value(j);
+        return 0;
+    }
+    if (json_is_real(j)) {
+        *out = json_real_value(j);
+        return 0;
+    }
+    return -1;
+}

@@ -1,0 +1,30 @@
+/* Small JSON helpers on top of jansson: loading with errors that name
+ * file:line:column, OpenAI's error envelope, type names for messages, and the
+ * "did you mean" suggestion used by every validator. */
+#ifndef CO_JSON_H
+#define CO_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Loads a JSON file.  On error returns NULL and writes
+ * "PATH:LINE:COL: TEXT" into err. */
+json_t *co_json_load_file(const char *path, char *err, size_t errlen);
+/* Same for a buffer; name stands in for the path in the message. */
+json_t *co_json_loadb(const char *buf, size_t len, const char *name, char *err, size_t errlen);
+
+/* OpenAI's error envelope {"error":{"message","type","param","code"}} as a
+ * newly allocated compact string; param and code may be NULL (JSON null). */
+char *co_openai_error(const char *message, const char *type, const char *param, const char *code);
+
+/* "object", "array", "string", "integer", "real", "true", "false", "null". */
+const char *co_json_type_name(const json_t *j);
+
+/* The candidate closest to word by edit distance, or NULL when none is close
+ * enough to be a plausible misspelling.  candidates ends with NULL. */
+const char *co_nearest(const char *word, const char *const *candidates);
+
+/* Reads a number (integer or real) as double; returns 0 on success. */
+int co_json_number(const json_t *j, double *out);
+
+#endif

@@ -1,0 +1,101 @@
+#include "co_log.h"
+
+#include "co_clock.h"
+#include "co_mem.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SECRETS 8
+
+static const char *log_component = "cutover";
+static enum co_log_level log_min = CO_LOG_INFO;
+static FILE *log_out;
+static char *secrets[MAX_SECRETS];
+static size_t nsecrets;
+
+static const char *level_names[] = {"debug", "info", "warn", "error"};
+
+void co_log_init(const char *component, enum co_log_level min, FILE *out)
+{
+    log_component = component;
+    log_min = min;
+    log_out = out;
+}
+
+int co_log_level_parse(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void co_log(enum co_log_level lvl, const char *fmt, ...)
+{
+    if (lvl < log_min)
+        return;
+    char msg[2048], clean[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    co_redact(msg, clean, sizeof clean);
+    FILE *out = log_out ? log_out : stderr;
+    fprintf(out, "%.3f %s %s: %s\n", (double)co_now_us() / 1e6, level_names[lvl], log_component,
+            clean);
+    fflush(out);
+}
+
+void co_secret_add(const char *secret)
+{
+    if (!secret || strlen(secret) < 4 || nsecrets == MAX_SECRETS)
+        return;
+    for (size_t i = 0; i < nsecrets; i++)
+        if (strcmp(secrets[i], secret) == 0)
+            return;
+    secrets[nsecrets++] = co_strdup(secret);
+}
+
+void co_secret_clear(void)
+{
+    for (size_t i = 0; i < nsecrets; i++)
+        free(secrets[i]);
+    nsecrets = 0;
+}
+
+int co_has_secret(const char *s)
+{
+    for (size_t i = 0; i < nsecrets; i++)
+        if (strstr(s, secrets[i]))
+            return 1;
+    return 0;
+}
+
+char *co_redact(const char *s, char *out, size_t n)
+{
+    static const char mark[] = "[REDACTED]";
+    size_t o = 0;
+    if (n == 0)
+        return out;
+    while (*s && o + 1 < n) {
+        size_t hit = 0;
+        for (size_t i = 0; i < nsecrets; i++) {
+            size_t len = strlen(secrets[i]);
+            if (strncmp(s, secrets[i], len) == 0) {
+                hit = len;
+                break;
+            }
+        }
+        if (hit) {
+            for (const char *m = mark; *m && o + 1 < n; m++)
+                out[o++] = *m;
+            s += hit;
+        } else {
+            out[o++] = *s++;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}

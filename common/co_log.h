@@ -1,0 +1,34 @@
+/* Logging to stderr (or a file), one line per message, with a monotonic
+ * timestamp, a level and the component name.  Every message passes through
+ * the secret redactor: any string registered with co_secret_add (upstream API
+ * keys) is replaced by "[REDACTED]" before it is written, so a key can never
+ * reach a log even by accident.  co_redact is exposed for event logs, error
+ * bodies and reports, which must obey the same rule. */
+#ifndef CO_LOG_H
+#define CO_LOG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum co_log_level { CO_LOG_DEBUG, CO_LOG_INFO, CO_LOG_WARN, CO_LOG_ERROR };
+
+void co_log_init(const char *component, enum co_log_level min, FILE *out);
+void co_log(enum co_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses "debug|info|warn|error"; returns -1 when unknown. */
+int co_log_level_parse(const char *s);
+
+#define co_debug(...) co_log(CO_LOG_DEBUG, __VA_ARGS__)
+#define co_info(...)  co_log(CO_LOG_INFO, __VA_ARGS__)
+#define co_warn(...)  co_log(CO_LOG_WARN, __VA_ARGS__)
+#define co_error(...) co_log(CO_LOG_ERROR, __VA_ARGS__)
+
+/* Register a secret (copied; strings shorter than 4 bytes are ignored). */
+void co_secret_add(const char *secret);
+void co_secret_clear(void);
+/* Replace every registered secret in s, in place where it fits: the result
+ * is written to out (at most n bytes, NUL-terminated).  Returns out. */
+char *co_redact(const char *s, char *out, size_t n);
+/* Non-zero when s contains a registered secret. */
+int co_has_secret(const char *s);
+
+#endif

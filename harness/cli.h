@@ -1,0 +1,21 @@
+/* The subcommands of bin/cutover.  Each returns the process exit status
+ * (0 pass, 1 check failed, 2 invalid input, 3 harness error, 4 inconclusive;
+ * see docs/CONTRACTS.md). */
+#ifndef HARNESS_CLI_H
+#define HARNESS_CLI_H
+
+enum {
+    CO_EXIT_PASS = 0,
+    CO_EXIT_FAIL = 1,
+    CO_EXIT_INVALID = 2,
+    CO_EXIT_HARNESS = 3,
+    CO_EXIT_INCONCLUSIVE = 4,
+};
+
+int harness_cmd_run(int argc, char **argv);
+int harness_cmd_validate(int argc, char **argv);
+int harness_cmd_list(int argc, char **argv);
+/* Standalone mock: lives in mocks/mock_cli.c. */
+int mock_cli_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,216 @@
+#include "tsupport.h"
+
+#include "co_clock.h"
+#include "co_mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *tsup_bin(const char *name)
+{
+    static char path[512];
+    const char *dir = getenv("CUTOVER_BIN");
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "bin", name);
+    return path;
+}
+
+int tproc_spawn(struct tproc *p, char *const argv[])
+{
+    static unsigned seq;
+    memset(p, 0, sizeof *p);
+    snprintf(p->out_path, sizeof p->out_path, "/tmp/cutover-test-%d-%u.out", (int)getpid(), seq);
+    snprintf(p->err_path, sizeof p->err_path, "/tmp/cutover-test-%d-%u.err", (int)getpid(), seq);
+    seq++;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setpgid(0, 0);
+        int out = open(p->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err = open(p->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (out < 0 || err < 0)
+            _exit(127);
+        dup2(out, 1);
+        dup2(err, 2);
+        close(out);
+        close(err);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    p->pid = pid;
+    return 0;
+}
+
+char *tproc_read(struct tproc *p, int which)
+{
+    FILE *f = fopen(which == 2 ? p->err_path : p->out_path, "r");
+    if (!f)
+        return co_strdup("");
+    size_t cap = 4096, len = 0;
+    char *buf = co_malloc(cap);
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0)
+            buf = co_realloc(buf, cap *= 2);
+    }
+    buf[len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+int tproc_wait_output(struct tproc *p, int which, const char *needle, int timeout_ms)
+{
+    uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000u;
+    do {
+        char *s = tproc_read(p, which);
+        int found = strstr(s, needle) != NULL;
+        free(s);
+        if (found)
+            return 0;
+        if (!tproc_alive(p))
+            return -1;
+        co_sleep_us(5000);
+    } while (co_clock_monotonic_us() < end);
+    return -1;
+}
+
+int tproc_wait_url(struct tproc *p, int timeout_ms)
+{
+    if (tproc_wait_output(p, 1, "http://127.0.0.1:", timeout_ms) != 0)
+        return -1;
+    char *s = tproc_read(p, 1);
+    char *u = strstr(s, "http://127.0.0.1:");
+    size_t n = strcspn(u, " \t\r\n\"'");
+    if (n >= sizeof p->url)
+        n = sizeof p->url - 1;
+    memcpy(p->url, u, n);
+    p->url[n] = '\0';
+    free(s);
+    return 0;
+}
+
+int tproc_alive(struct tproc *p)
+{
+    int st;
+    if (p->pid <= 0)
+        return 0;
+    return waitpid(p->pid, &st, WNOHANG) == 0;
+}
+
+int tproc_stop(struct tproc *p, int sig, int timeout_ms)
+{
+    int st = -1;
+    if (p->pid <= 0)
+        return -1;
+    kill(-p->pid, sig);
+    uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000u;
+    for (;;) {
+        pid_t r = waitpid(p->pid, &st, WNOHANG);
+        if (r == p->pid || (r < 0 && errno == ECHILD))
+            break;
+        if (co_clock_monotonic_us() >= end) {
+            kill(-p->pid, SIGKILL);
+            waitpid(p->pid, &st, 0);
+            break;
+        }
+        co_sleep_us(2000);
+    }
+    p->pid = 0;
+    unlink(p->out_path);
+    unlink(p->err_path);
+    return st;
+}
+
+struct sink {
+    char *data;
+    size_t len;
+};
+
+static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct sink *s = userdata;
+    size_t n = size * nmemb;
+    s->data = co_realloc(s->data, s->len + n + 1);
+    memcpy(s->data + s->len, ptr, n);
+    s->len += n;
+    s->data[s->len] = '\0';
+    return n;
+}
+
+CURLcode thttp_request(const char *method, const char *url, const char *body,
+                       const char *const *headers, long timeout_ms, struct thttp_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    struct sink b = {NULL, 0}, h = {NULL, 0};
+    CURL *e = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    for (const char *const *hp = headers; hp && *hp; hp++)
+        hl = curl_slist_append(hl, *hp);
+    if (body && !headers)
+        hl = curl_slist_append(hl, "Content-Type: application/json");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, sink_write);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    r->rc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &r->total_s);
+    r->body = b.data ? b.data : co_strdup("");
+    r->body_len = b.len;
+    r->headers = h.data ? h.data : co_strdup("");
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(e);
+    return r->rc;
+}
+
+void thttp_resp_free(struct thttp_resp *r)
+{
+    free(r->body);
+    free(r->headers);
+    r->body = r->headers = NULL;
+}
+
+char *thttp_header(const struct thttp_resp *r, const char *name, char *out, size_t n)
+{
+    size_t nl = strlen(name);
+    char *found = NULL;
+    for (const char *line = r->headers; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (len > nl && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+            const char *v = line + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t vl = len - (size_t)(v - line);
+            while (vl && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
+                vl--;
+            if (vl >= n)
+                vl = n - 1;
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            found = out;
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    return found;
+}

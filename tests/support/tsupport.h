@@ -1,0 +1,57 @@
+/* Helpers shared by the integration tests: spawn a program under test in its
+ * own process group (stdout and stderr to files, so a chatty child never
+ * blocks on a full pipe), wait for a line it prints, stop it by PID; and make
+ * one HTTP request with libcurl's easy interface. */
+#ifndef TSUPPORT_H
+#define TSUPPORT_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tproc {
+    pid_t pid;
+    char out_path[256]; /* the child's stdout */
+    char err_path[256]; /* the child's stderr */
+    char url[256];      /* set by tproc_wait_url */
+};
+
+/* Path of a program under test: $CUTOVER_BIN/name (default bin/name).
+ * Returns a static buffer. */
+const char *tsup_bin(const char *name);
+
+/* Starts argv[0] with argv; returns 0 or -1. */
+int tproc_spawn(struct tproc *p, char *const argv[]);
+/* Waits up to timeout_ms for the child's stdout to contain a URL
+ * "http://127.0.0.1:PORT" and copies it into p->url; returns 0 or -1. */
+int tproc_wait_url(struct tproc *p, int timeout_ms);
+/* Waits until the child's stdout or stderr (which: 1 or 2) contains needle. */
+int tproc_wait_output(struct tproc *p, int which, const char *needle, int timeout_ms);
+/* Reads the whole of the child's stdout (1) or stderr (2); caller frees. */
+char *tproc_read(struct tproc *p, int which);
+/* Sends sig to the child's process group, waits up to timeout_ms, then
+ * SIGKILLs.  Returns the wait status, or -1.  Removes the output files. */
+int tproc_stop(struct tproc *p, int sig, int timeout_ms);
+/* Non-zero while the child runs. */
+int tproc_alive(struct tproc *p);
+
+struct thttp_resp {
+    long status;
+    CURLcode rc;
+    char *body;
+    size_t body_len;
+    char *headers; /* raw header block(s) */
+    double total_s;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* One request.  headers ends with NULL (may be NULL).  body may be NULL.
+ * Returns the CURLcode (0 on transfer success, whatever the status). */
+CURLcode thttp_request(const char *method, const char *url, const char *body,
+                       const char *const *headers, long timeout_ms, struct thttp_resp *r);
+void thttp_resp_free(struct thttp_resp *r);
+/* Value of the last header called name (case-insensitive) into out; returns
+ * out or NULL when absent. */
+char *thttp_header(const struct thttp_resp *r, const char *name, char *out, size_t n);
+
+#endif

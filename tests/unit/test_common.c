@@ -1,0 +1,121 @@
+/* Unit tests for common/: clock swapping, the seeded RNG, the bounded buffer,
+ * JSON loading errors, the nearest-key suggestion and secret redaction. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "co_buf.h"
+#include "co_clock.h"
+#include "co_json.h"
+#include "co_log.h"
+#include "co_rng.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static uint64_t fake_now = 1000;
+static uint64_t fake_clock(void)
+{
+    return fake_now;
+}
+
+static void test_clock_swap(void **state)
+{
+    co_clock_set(fake_clock);
+    assert_int_equal(co_now_us(), 1000);
+    fake_now += 500;
+    assert_int_equal(co_now_us(), 1500);
+    co_clock_set(NULL);
+    uint64_t a = co_now_us(), b = co_now_us();
+    assert_true(b >= a);
+    char buf[CO_RFC3339_LEN];
+    co_wall_rfc3339(buf, sizeof buf);
+    assert_int_equal(strlen(buf), 24);
+    assert_int_equal(buf[10], 'T');
+    assert_int_equal(buf[23], 'Z');
+}
+
+static void test_rng_deterministic(void **state)
+{
+    struct co_rng a, b, c;
+    co_rng_seed(&a, 42);
+    co_rng_seed(&b, 42);
+    co_rng_seed(&c, 43);
+    int differs = 0;
+    for (int i = 0; i < 100; i++) {
+        uint64_t x = co_rng_next(&a), y = co_rng_next(&b), z = co_rng_next(&c);
+        assert_true(x == y);
+        differs |= x != z;
+    }
+    assert_true(differs);
+    for (int i = 0; i < 10000; i++) {
+        double d = co_rng_double(&a);
+        assert_true(d >= 0.0 && d < 1.0);
+        uint64_t r = co_rng_range(&a, 5, 9);
+        assert_true(r >= 5 && r <= 9);
+    }
+}
+
+static void test_buf_limit(void **state)
+{
+    struct co_buf b;
+    co_buf_init(&b, 8);
+    assert_int_equal(co_buf_puts(&b, "abcd"), 0);
+    assert_int_equal(co_buf_puts(&b, "efgh"), 0);
+    assert_int_equal(co_buf_puts(&b, "i"), -1);
+    assert_string_equal(b.data, "abcdefgh");
+    co_buf_reset(&b);
+    assert_int_equal(co_buf_printf(&b, "%d-%s", 7, "x"), 0);
+    assert_string_equal(b.data, "7-x");
+    co_buf_free(&b);
+}
+
+static void test_json_errors(void **state)
+{
+    char err[256];
+    const char *bad = "{\n  \"a\": 1,\n  \"b\": }\n";
+    json_t *j = co_json_loadb(bad, strlen(bad), "x.json", err, sizeof err);
+    assert_null(j);
+    assert_non_null(strstr(err, "x.json:3:"));
+    char *e = co_openai_error("Bad thing", "invalid_request_error", NULL, "bad");
+    json_t *p = json_loads(e, 0, NULL);
+    assert_non_null(p);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(p, "error"), "type")),
+                        "invalid_request_error");
+    assert_true(json_is_null(json_object_get(json_object_get(p, "error"), "param")));
+    json_decref(p);
+    free(e);
+}
+
+static void test_nearest(void **state)
+{
+    const char *keys[] = {"latency_ms", "status", "timeline", "traffic", NULL};
+    assert_string_equal(co_nearest("latncy_ms", keys), "latency_ms");
+    assert_string_equal(co_nearest("staus", keys), "status");
+    assert_null(co_nearest("zzzzzzzzzz", keys));
+}
+
+static void test_redact(void **state)
+{
+    char out[128];
+    co_secret_add("sk-live-SECRET123");
+    co_redact("Authorization: Bearer sk-live-SECRET123 end", out, sizeof out);
+    assert_string_equal(out, "Authorization: Bearer [REDACTED] end");
+    assert_true(co_has_secret("x sk-live-SECRET123"));
+    assert_false(co_has_secret("nothing here"));
+    co_secret_clear();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clock_swap), cmocka_unit_test(test_rng_deterministic),
+        cmocka_unit_test(test_buf_limit),  cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_nearest),    cmocka_unit_test(test_redact),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
