@@ -1,0 +1,51 @@
+/* A mock OpenAI-compatible upstream (one colour), embeddable in any libev
+ * loop.  The runner starts blue and green in process through these calls;
+ * `cutover mock` runs one standalone; the control API under /_mock/ calls the
+ * same functions over HTTP.  Behaviour and journal formats: docs/CONTRACTS.md.
+ *
+ * Ownership: mock_new returns a mock the caller frees with mock_free.  JSON
+ * returned by the getters is a new reference the caller decrefs. */
+#ifndef MOCK_H
+#define MOCK_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mock;
+
+struct mock_opts {
+    const char *name;        /* "blue", "green", ...: recorded in the journal */
+    const char *addr;        /* listen address, default 127.0.0.1 */
+    uint16_t port;           /* 0 picks a free port */
+    uint64_t seed;           /* seeds every random decision */
+    size_t journal_cap;      /* records kept; 0 means the default (100000) */
+    const char *upstream_url; /* proxy mode: pass through unless a rule fires (may be NULL) */
+};
+
+/* Starts listening on loop.  Returns NULL with a message in err. */
+struct mock *mock_new(struct ev_loop *loop, const struct mock_opts *o, char *err, size_t errlen);
+/* Resumes anything suspended, closes every connection, frees; sets *m = NULL. */
+void mock_free(struct mock **m);
+
+uint16_t mock_port(const struct mock *m);
+/* "http://127.0.0.1:PORT" (no /v1). */
+const char *mock_url(const struct mock *m);
+
+/* Validates and applies a behaviour atomically (the old one stays on error).
+ * err gets "JSON-PATH: expected X, found Y" with the path relative to the
+ * behaviour ("$.rules[0].action.code"). */
+int mock_set_behavior(struct mock *m, const json_t *behavior, char *err, size_t errlen);
+/* Validation alone, without a mock (for `cutover validate`). */
+int mock_behavior_validate(const json_t *behavior, char *err, size_t errlen);
+json_t *mock_get_behavior(const struct mock *m);
+
+/* Journal records with seq >= since, as a JSON array. */
+json_t *mock_journal(const struct mock *m, uint64_t since);
+/* Records dropped because the journal was full. */
+uint64_t mock_journal_dropped(const struct mock *m);
+/* Clears the journal and counters and restores the default behaviour. */
+void mock_reset(struct mock *m);
+
+#endif
