@@ -180,7 +180,7 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struc
             break;
         }
     }
-    verdict(v, ratio >= lo && ratio <= hi, fmin(ratio - lo, hi - ratio));
+    verdict(v, ratio >= lo && ratio <= hi, has(c, "max") ? fmin(ratio - lo, hi - ratio) : ratio - lo);
 }
 
 static const char *const outcome_names[] = {"ok", "http_error", "transport", "truncated",
@@ -661,7 +661,7 @@ static void ck_switch_delay(const json_t *c, const struct harness_obs *o, struct
             continue;
         double d = ((double)s[i].t - (double)mark) / 1000.0;
         SETF(measured, "%.1f ms", d);
-        verdict(v, d <= within && d >= lo, fmin(within - d, d - lo));
+        verdict(v, d <= within && d >= lo, has(c, "min_ms") ? fmin(within - d, d - lo) : within - d);
         return;
     }
     SETF(measured, "no such switch after the mark");
