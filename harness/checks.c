@@ -394,22 +394,24 @@ static void ck_backoff(const json_t *c, const struct harness_obs *o, struct harn
             } else {
                 capk = fmin(cap, base * pow(factor, (double)k));
             }
+            /* The lower bound is strict (1 ms for clock granularity): the relay
+             * sleeps after it has read the answer, which is after the mock
+             * recorded it, so a correct relay can never be early.  The upper
+             * bound carries the tolerance: a loaded machine is late. */
             double lo, hi;
             if (strcmp(jitter, "full") == 0) {
                 lo = 0;
                 hi = capk + tol;
             } else if (strcmp(jitter, "equal") == 0) {
-                lo = capk / 2 - tol;
+                lo = capk / 2 - 1;
                 hi = capk + tol;
             } else if (strcmp(jitter, "decorrelated") == 0) {
-                lo = base - tol;
+                lo = fmin(base, cap) - 1;
                 hi = fmin(cap, 3 * prev_gap) + tol;
             } else {
-                lo = capk - tol;
+                lo = capk - 1;
                 hi = capk + tol;
             }
-            /* A backoff can never be shorter than its lower bound: strict.  The
-             * upper bound carries the tolerance (a loaded machine is late). */
             double m = fmin(gap - lo, hi - gap);
             if (m < 0 && !first_bad[0])
                 snprintf(first_bad, sizeof first_bad,

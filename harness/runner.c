@@ -792,7 +792,11 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         r->error_status = REPORT_ERROR;
         goto out;
     }
+    /* Stale files of an earlier run in the same --out would mislead us (an
+     * old "listening on" line names a dead port). */
     unlink(r->events_path);
+    unlink(r->out_path);
+    unlink(r->err_path);
     r->loop = ev_loop_new(EVFLAG_AUTO);
     if (!r->loop || co_evcurl_init(&r->curl, r->loop, harness_xfer_dispatch, 0, 0) != 0) {
         snprintf(r->error, sizeof r->error, "cannot set up the event loop");
