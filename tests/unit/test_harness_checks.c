@@ -241,6 +241,44 @@ static void test_backoff_jitter(void **state)
                      HARNESS_FAIL);
 }
 
+/* White-box: the relay's attempt events carry the sleep it intended. */
+static void attempt_event(const char *id, uint64_t at_ms, long backoff_ms)
+{
+    struct harness_ev *e = &obs.evs[obs.n_evs++];
+    snprintf(e->type, sizeof e->type, "attempt");
+    snprintf(e->req_id, sizeof e->req_id, "%s", id);
+    e->t = T0 + at_ms * MS;
+    e->backoff_ms = backoff_ms;
+}
+
+static void test_backoff_white_box(void **state)
+{
+    struct harness_verdict v;
+    double g[] = {30, 60};
+    backoff_request("a", g, 2);
+    attempt_event("a", 2, 30);
+    attempt_event("a", 34, 60);
+    attempt_event("a", 96, 0);
+    /* Intended 30 and 60 are within full jitter of 40 and 80; gaps match. */
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40,\"jitter\":\"full\","
+                         "\"tolerance_ms\":5}",
+                         &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "2 with the relay's intended sleep"));
+    /* The same gaps against no jitter: the intended sleeps are off schedule. */
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40,\"jitter\":\"none\","
+                         "\"tolerance_ms\":500}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "relay slept 30 ms (allowed [40, 40])"));
+    /* A relay that logs a sleep it did not take is caught by the gap. */
+    obs.evs[1].backoff_ms = 70;
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40,\"jitter\":\"full\","
+                         "\"tolerance_ms\":5}",
+                         &v),
+                     HARNESS_FAIL);
+}
+
 static void test_retry_after_and_hammering(void **state)
 {
     struct harness_verdict v;
@@ -507,6 +545,7 @@ int main(void)
         T(test_attempts),
         T(test_backoff_none),
         T(test_backoff_jitter),
+        T(test_backoff_white_box),
         T(test_retry_after_and_hammering),
         T(test_switches),
         T(test_no_traffic_after_unhealthy),
