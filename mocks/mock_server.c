@@ -686,6 +686,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (r->route != R_CONTROL) {
         const char *end = r->end;
+        /* A request held forever ends when the client gives up, whichever
+         * of our watcher or MHD's read notices first. */
+        if (!end && r->plan.fault == MOCK_FAULT_NEVER)
+            end = "timeout";
         if (!end) {
             switch (toe) {
             case MHD_REQUEST_TERMINATED_COMPLETED_OK:
