@@ -1032,7 +1032,8 @@ static void ck_relay_alive(const json_t *c, const struct harness_obs *o, struct 
     int want = !has(c, "alive") || json_is_true(json_object_get(c, "alive"));
     v->samples = 1;
     SETF(expected, "relay %s at the end", want ? "alive" : "gone");
-    SETF(measured, "relay %s", o->relay_alive ? "alive" : "gone");
+    SETF(measured, "relay %s%s%s", o->relay_alive ? "alive" : "gone",
+         o->relay_exit[0] ? ": " : "", o->relay_exit);
     verdict(v, o->relay_alive == want, o->relay_alive == want ? 0 : -1);
 }
 
