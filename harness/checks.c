@@ -1034,7 +1034,7 @@ static void ck_relay_alive(const json_t *c, const struct harness_obs *o, struct 
     SETF(expected, "relay %s at the end", want ? "alive" : "gone");
     SETF(measured, "relay %s%s%s", o->relay_alive ? "alive" : "gone",
          o->relay_exit[0] ? ": " : "", o->relay_exit);
-    verdict(v, o->relay_alive == want, o->relay_alive == want ? 0 : -1);
+    verdict(v, o->relay_alive == want, o->relay_alive == want ? 1 : -1);
 }
 
 static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
@@ -1044,7 +1044,7 @@ static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
     SETF(expected, "the upstream API key appears in no log, event, journal or answer");
     SETF(measured, o->secret_leaks ? "found in %s" : "not found%s",
          o->secret_leaks ? o->leak_where : "");
-    verdict(v, o->secret_leaks == 0, (double)-o->secret_leaks);
+    verdict(v, o->secret_leaks == 0, o->secret_leaks ? (double)-o->secret_leaks : 1);
 }
 
 /* ---- the table ---------------------------------------------------------- */
