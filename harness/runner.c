@@ -696,7 +696,7 @@ static int write_config(struct run *r)
     json_t *cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
                             "port", 0, "listen", "127.0.0.1", "blue_url", r->colour_url[0],
                             "green_url", r->colour_url[1], "health_interval_ms",
-                            (json_int_t)(200 * k), "health_timeout_ms", (json_int_t)(200 * k),
+                            (json_int_t)(200 * k), "health_timeout_ms", (json_int_t)(1000 * k),
                             "backoff_base_ms", (json_int_t)(10 * k), "backoff_cap_ms",
                             (json_int_t)(200 * k), "try_timeout_ms", (json_int_t)(1000 * k),
                             "deadline_ms", (json_int_t)(4000 * k), "drain_timeout_ms",
