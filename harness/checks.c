@@ -171,7 +171,10 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struc
     double lo = num(c, "min", 0), hi = num(c, "max", 1);
     double ratio = n ? (double)ok / (double)n : 0;
     v->samples = n;
-    SETF(expected, "success ratio in [%g, %g]", lo, hi);
+    if (has(c, "max"))
+        SETF(expected, "success ratio in [%g, %g]", lo, hi);
+    else
+        SETF(expected, "success ratio >= %g", lo);
     SETF(measured, "%.4f (%ld of %ld)", ratio, ok, n);
     snprintf(v->unit, sizeof v->unit, "ratio");
     for (size_t i = 0; i < o->n_reqs && ratio < lo; i++) {

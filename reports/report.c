@@ -8,6 +8,7 @@ const struct report_writer report_writers[] = {
     {"console", report_console_begin, report_console_scenario, report_console_end},
     {"json", NULL, NULL, report_json_write},
     {"junit", NULL, NULL, report_junit_write},
+    {"html", NULL, NULL, report_html_write},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -43,6 +44,8 @@ void report_scenario_clear(struct report_scenario *s)
     free(s->checks);
     free(s->log_tail);
     json_decref(s->doc);
+    json_decref(s->timeline);
+    s->timeline = NULL;
     s->checks = NULL;
     s->log_tail = NULL;
     s->doc = NULL;

@@ -52,6 +52,10 @@ struct report_scenario {
     char *log_tail; /* relay stderr tail (redacted), may be NULL */
     char out_dir[512];
     json_t *doc; /* the scenario as run; owned */
+    /* For the HTML timeline (owned, may be NULL): {"requests": [[sched_ms,
+     * latency_ms, ok, served], ...], "marks": [[name, ms], ...],
+     * "switches": [[ms, "blue->green"], ...]}, times from the traffic start. */
+    json_t *timeline;
     int runs, passes; /* with --repeat */
 };
 
@@ -68,6 +72,7 @@ struct report_run {
     const char *out_dir;
     const char *json_path;
     const char *junit_path;
+    const char *html_path;
     FILE *console;
     int color;
     int verbose;
@@ -97,6 +102,7 @@ void report_console_scenario(struct report_run *r, const struct report_scenario 
 int report_console_end(struct report_run *r, char *err, size_t errlen);
 int report_json_write(struct report_run *r, char *err, size_t errlen);
 int report_junit_write(struct report_run *r, char *err, size_t errlen);
+int report_html_write(struct report_run *r, char *err, size_t errlen);
 /* results.json's content as a JSON value (new reference). */
 json_t *report_json_build(const struct report_run *r);
 /* XML escaping into a malloc'd string. */
