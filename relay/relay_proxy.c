@@ -291,6 +291,8 @@ static enum relay_env pick_env(struct relay_req *q)
 
 /* ---- curl callbacks --------------------------------------------------------- */
 
+static void rearm(struct relay_req *q);
+
 static void header_value(const char *line, size_t n, char *out, size_t outn)
 {
     const char *colon = memchr(line, ':', n);
@@ -317,9 +319,12 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
     struct relay_req *q = userp;
     size_t n = size * nmemb;
     uint64_t now = co_now_us();
-    if (!q->t_first_byte)
-        q->t_first_byte = now;
     q->t_last_byte = now;
+    if (!q->t_first_byte) {
+        /* From now on the idle timeout may come before the try timeout. */
+        q->t_first_byte = now;
+        rearm(q);
+    }
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new header block (after a 100 Continue, say): forget the last. */
         q->retry_after[0] = q->retry_after_ms[0] = q->ctype[0] = 0;
@@ -380,6 +385,7 @@ static void commit(struct relay_req *q)
     q->response = resp;
     q->resp_status = MHD_HTTP_OK;
     (void)r;
+    rearm(q); /* only the idle timeout applies now */
     resume(q);
 }
 
@@ -488,6 +494,12 @@ static void arm(struct relay_req *q, uint64_t at, uint64_t now)
     ev_timer_stop(q->r->loop, &q->timer);
     ev_timer_set(&q->timer, at > now ? (double)(at - now) / 1e6 : 0., 0.);
     ev_timer_start(q->r->loop, &q->timer);
+}
+
+static void rearm(struct relay_req *q)
+{
+    enum relay_err why;
+    arm(q, attempt_expiry(q, &why), co_now_us());
 }
 
 static void release_easy(struct relay_req *q)

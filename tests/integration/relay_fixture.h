@@ -246,7 +246,7 @@ FX_UNUSED static long fx_header_long(const struct thttp_resp *r, const char *nam
     return thttp_header(r, name, v, sizeof v) ? strtol(v, NULL, 10) : -1;
 }
 
-static const char *jstr(json_t *o, const char *k)
+FX_UNUSED static const char *jstr(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
