@@ -113,19 +113,20 @@ void relay_easy_put(struct relay *r, CURL *e)
 /* ---- suspend, resume and the disconnect watch ----------------------------- */
 
 static void cancel_upstream(struct relay_req *q);
+static void client_gone(struct relay_req *q);
 
 static void on_client_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct relay_req *q = w->data;
     char c;
     ssize_t n = recv(w->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    co_debug("request %s: client fd %d readable: %zd", q->id, w->fd, n);
     ev_io_stop(loop, w);
     if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
         return; /* pipelined bytes: nothing we can learn until MHD reads them */
     /* EOF or an error: the client is gone.  Stop the upstream work now and
      * let MHD see the closed socket, which ends in relay_req_finished. */
-    q->gone = 1;
-    cancel_upstream(q);
+    client_gone(q);
     if (q->suspended) {
         q->suspended = 0;
         MHD_resume_connection(q->conn);
@@ -911,14 +912,22 @@ enum MHD_Result relay_req_step(struct relay_req *q)
     return MHD_YES;
 }
 
-void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe)
+/* The client left while we were still working for it: one request event
+ * (status 499, nginx's "client closed request"), and the upstream transfer
+ * or the backoff sleep is dropped. */
+static void client_gone(struct relay_req *q)
 {
-    struct relay *r = q->r;
+    q->gone = 1;
     if (q->easy || q->sleeping) {
-        /* The client left while we were still working for it. */
         cancel_upstream(q);
         emit_request(q, 499, "end", "client_gone");
     }
+}
+
+void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe)
+{
+    struct relay *r = q->r;
+    client_gone(q);
     ev_timer_stop(r->loop, &q->timer);
     ev_io_stop(r->loop, &q->watch);
     if (q->response)

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,25 @@ FX_UNUSED static const char *jstr(json_t *o, const char *k)
 FX_UNUSED static long long jint(json_t *o, const char *k)
 {
     return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* Waits up to timeout_ms for p to exit by itself; returns its wait status
+ * (or -1 when it did not exit) and forgets p as tproc_stop does.
+ * (tproc_alive reaps the status, so it cannot be used before this.) */
+FX_UNUSED static int fx_wait_exit(struct tproc *p, int timeout_ms)
+{
+    uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000;
+    int st;
+    while (co_clock_monotonic_us() < end) {
+        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+            p->pid = 0;
+            unlink(p->out_path);
+            unlink(p->err_path);
+            return st;
+        }
+        co_sleep_us(5000);
+    }
+    return -1;
 }
 
 /* A loaded machine: upper bounds get this factor (lower bounds stay strict). */
