@@ -540,21 +540,31 @@ static enum relay_err map_curl(CURLcode rc)
     }
 }
 
+/* Token usage of a non-stream answer, for the tokens and cost metrics.
+ * Only the "usage" object is parsed (JSON_DISABLE_EOF_CHECK stops at its
+ * end), not the whole answer: this runs on every proxied request. */
 static void note_tokens(struct relay_req *q)
 {
     if (q->route == RELAY_FWD_MODELS || q->resp.len == 0)
         return;
-    json_t *j = json_loadb(q->resp.data, q->resp.len, 0, NULL);
-    json_t *u = j ? json_object_get(j, "usage") : NULL;
+    const char *key = memmem(q->resp.data, q->resp.len, "\"usage\"", 7);
+    if (!key)
+        return;
+    const char *p = key + 7, *end = q->resp.data + q->resp.len;
+    while (p < end && (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t' || *p == '\r'))
+        p++;
+    if (p >= end || *p != '{')
+        return;
+    json_t *u = json_loadb(p, (size_t)(end - p), JSON_DISABLE_EOF_CHECK, NULL);
     if (json_is_object(u)) {
-        json_int_t p = json_integer_value(json_object_get(u, "prompt_tokens"));
-        json_int_t c = json_integer_value(json_object_get(u, "completion_tokens"));
-        const char *model = q->model[0] ? q->model : json_string_value(json_object_get(j, "model"));
-        if (p >= 0 && c >= 0)
-            relay_metrics_tokens(q->r->metrics, model, (uint64_t)p, (uint64_t)c,
-                                 relay_config_price(&q->r->cfg, model ? model : ""));
+        json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
+        json_int_t ct = json_integer_value(json_object_get(u, "completion_tokens"));
+        const char *model = q->model[0] ? q->model : "unknown";
+        if (pt >= 0 && ct >= 0)
+            relay_metrics_tokens(q->r->metrics, model, (uint64_t)pt, (uint64_t)ct,
+                                 relay_config_price(&q->r->cfg, model));
     }
-    json_decref(j);
+    json_decref(u);
 }
 
 static void emit_attempt(struct relay_req *q, long status, enum relay_err err, uint64_t lat,
