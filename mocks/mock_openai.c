@@ -42,10 +42,23 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* Called once per token of every reply, so it copies instead of formatting. */
 void mock_reply_token(uint64_t hash, long i, long n, char *out, size_t outlen)
 {
     const char *w = words[mix(hash + (uint64_t)i) % 64];
-    snprintf(out, outlen, "%s%s%s", i ? " " : "", w, i == n - 1 ? "." : "");
+    size_t k = 0, wl = strlen(w);
+    if (outlen < wl + 3) {
+        if (outlen)
+            out[0] = '\0';
+        return;
+    }
+    if (i)
+        out[k++] = ' ';
+    memcpy(out + k, w, wl);
+    k += wl;
+    if (i == n - 1)
+        out[k++] = '.';
+    out[k] = '\0';
 }
 
 void mock_reply_text(uint64_t hash, long n, struct co_buf *b)
