@@ -279,6 +279,9 @@ void mock_journal_add(struct mock_journal *j, struct mock_record *r);
 json_t *mock_record_json(const struct mock_record *r);
 /* Records with seq >= since, oldest first. */
 json_t *mock_journal_json(const struct mock_journal *j, uint64_t since);
+/* At most limit records (0 = all); *next gets the seq to ask for next. */
+json_t *mock_journal_page(const struct mock_journal *j, uint64_t since, size_t limit,
+                          uint64_t *next);
 
 /* ---- rate limiter (pure, clock passed in) ------------------------------------ */
 

@@ -492,6 +492,20 @@ static void decide_simple(struct mock_req *r, char *body, struct mock_rules *rul
 
 /* ---- the control API ------------------------------------------------------------------- */
 
+/* An optional unsigned query argument; -1 when present but not a number. */
+static int query_u64(struct mock_req *r, const char *name, unsigned long long *out)
+{
+    const char *s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    char *end = NULL;
+    if (!s)
+        return 0;
+    if (!*s || *s == '-')
+        return -1;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    return *end || errno ? -1 : 0;
+}
+
 static enum MHD_Result control(struct mock_req *r, const char *method)
 {
     struct mock *m = r->m;
@@ -520,16 +534,15 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
         }
     } else if (strcmp(path, "/_mock/journal") == 0) {
         if (strcmp(method, "GET") == 0) {
-            const char *s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "since");
-            char *end = NULL;
-            unsigned long long since = s ? strtoull(s, &end, 10) : 0;
-            if (s && (!*s || *end))
-                return answer_error(r, 400, "'since' must be a non-negative integer",
+            unsigned long long since = 0, limit = 0;
+            if (query_u64(r, "since", &since) || query_u64(r, "limit", &limit))
+                return answer_error(r, 400, "'since' and 'limit' must be non-negative integers",
                                     "invalid_request_error", "since", NULL);
-            return answer_json(r, 200,
-                               json_pack("{s:o,s:I,s:I}", "records", mock_journal(m, since),
-                                         "next", (json_int_t)m->journal.next_seq, "dropped",
-                                         (json_int_t)m->journal.dropped));
+            uint64_t next;
+            json_t *recs = mock_journal_page(&m->journal, since, (size_t)limit, &next);
+            return answer_json(r, 200, json_pack("{s:o,s:I,s:I}", "records", recs, "next",
+                                                 (json_int_t)next, "dropped",
+                                                 (json_int_t)m->journal.dropped));
         }
     } else if (strcmp(path, "/_mock/reset") == 0) {
         if (strcmp(method, "POST") == 0) {

@@ -515,6 +515,16 @@ static void test_journal_agrees(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "next")), s2 + 1);
     assert_int_equal(json_integer_value(json_object_get(j, "dropped")), 0);
     json_decref(j);
+    struct thttp_resp r;
+    req("GET", "/_mock/journal?since=0&limit=1", NULL, 5000, &r);
+    j = json_loads(r.body, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "records")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "next")), 1);
+    json_decref(j);
+    thttp_resp_free(&r);
+    req("GET", "/_mock/journal?limit=-1", NULL, 5000, &r);
+    assert_int_equal(r.status, 400);
+    thttp_resp_free(&r);
 }
 
 /* The same seed and the same request sequence give the same decisions. */

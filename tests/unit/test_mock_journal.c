@@ -61,6 +61,17 @@ static void test_since(void **state)
     a = mock_journal_json(&j, 6);
     assert_int_equal(json_array_size(a), 0);
     json_decref(a);
+    /* Paging: at most limit records, and where to go on from. */
+    uint64_t next = 0;
+    a = mock_journal_page(&j, 1, 2, &next);
+    assert_int_equal(json_array_size(a), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 1), "seq")), 2);
+    assert_int_equal(next, 3);
+    json_decref(a);
+    a = mock_journal_page(&j, 3, 100, &next);
+    assert_int_equal(json_array_size(a), 3);
+    assert_int_equal(next, 6);
+    json_decref(a);
     mock_journal_clear(&j);
     assert_int_equal(j.count, 0);
     assert_int_equal(j.dropped, 0);
