@@ -1,10 +1,137 @@
-/* Placeholder until the mock lands. */
+/* `cutover mock`: one standalone mock upstream on its own libev loop.  It
+ * prints exactly one line, "mock NAME listening on http://127.0.0.1:PORT",
+ * once it accepts connections, and exits 0 on SIGINT or SIGTERM. */
 #include "harness/cli.h"
+#include "mock.h"
 
+#include "co_json.h"
+#include "co_log.h"
+
+#include <ev.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: cutover mock [--name NAME] [--port N] [--behavior FILE] [--seed N]\n"
+                 "                    [--journal-cap N] [--log-level LEVEL]\n"
+                 "  --name NAME        colour recorded in the journal (default blue)\n"
+                 "  --port N           port on 127.0.0.1; 0 picks a free one (default 0)\n"
+                 "  --behavior FILE    initial behaviour JSON (docs/CONTRACTS.md)\n"
+                 "  --seed N           seeds every random decision (default 1)\n"
+                 "  --journal-cap N    journal records kept (default 100000)\n");
+}
+
+static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
 
 int mock_cli_main(int argc, char **argv)
 {
-    fprintf(stderr, "cutover mock: not built yet\n");
-    return CO_EXIT_HARNESS;
+    static const struct option opts[] = {
+        {"name", required_argument, NULL, 'n'},     {"port", required_argument, NULL, 'p'},
+        {"behavior", required_argument, NULL, 'b'}, {"seed", required_argument, NULL, 's'},
+        {"journal-cap", required_argument, NULL, 'j'}, {"log-level", required_argument, NULL, 'l'},
+        {"upstream", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    struct mock_opts mo = {.name = "blue", .seed = 1};
+    const char *behavior = NULL;
+    unsigned long long v;
+    int level = CO_LOG_INFO, c;
+    char err[512];
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': mo.name = optarg; break;
+        case 'p':
+            if (parse_u64(optarg, 65535, &v)) {
+                fprintf(stderr, "cutover mock: --port: expected 0..65535, found '%s'\n", optarg);
+                return CO_EXIT_INVALID;
+            }
+            mo.port = (uint16_t)v;
+            break;
+        case 'b': behavior = optarg; break;
+        case 's':
+            if (parse_u64(optarg, ~0ULL, &v)) {
+                fprintf(stderr, "cutover mock: --seed: expected an integer, found '%s'\n", optarg);
+                return CO_EXIT_INVALID;
+            }
+            mo.seed = v;
+            break;
+        case 'j':
+            if (parse_u64(optarg, 100000000ULL, &v) || v == 0) {
+                fprintf(stderr, "cutover mock: --journal-cap: expected 1..100000000, found '%s'\n",
+                        optarg);
+                return CO_EXIT_INVALID;
+            }
+            mo.journal_cap = (size_t)v;
+            break;
+        case 'l':
+            if ((level = co_log_level_parse(optarg)) < 0) {
+                fprintf(stderr, "cutover mock: --log-level: expected debug|info|warn|error\n");
+                return CO_EXIT_INVALID;
+            }
+            break;
+        case 'u':
+            fprintf(stderr, "cutover mock: --upstream (proxy mode) is not built yet\n");
+            return CO_EXIT_INVALID;
+        case 'h': usage(stdout); return CO_EXIT_PASS;
+        default: usage(stderr); return CO_EXIT_INVALID;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cutover mock: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return CO_EXIT_INVALID;
+    }
+    co_log_init("mock", (enum co_log_level)level, stderr);
+    signal(SIGPIPE, SIG_IGN);
+    json_t *b = NULL;
+    if (behavior && !(b = co_json_load_file(behavior, err, sizeof err))) {
+        fprintf(stderr, "cutover mock: %s\n", err);
+        return CO_EXIT_INVALID;
+    }
+    if (b && mock_behavior_validate(b, err, sizeof err) != 0) {
+        fprintf(stderr, "cutover mock: %s: %s\n", behavior, err);
+        json_decref(b);
+        return CO_EXIT_INVALID;
+    }
+    struct ev_loop *loop = ev_default_loop(0);
+    struct mock *m = mock_new(loop, &mo, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "cutover mock: %s\n", err);
+        json_decref(b);
+        return CO_EXIT_HARNESS;
+    }
+    if (b)
+        mock_set_behavior(m, b, err, sizeof err);
+    json_decref(b);
+    ev_signal sint, sterm;
+    ev_signal_init(&sint, on_signal, SIGINT);
+    ev_signal_init(&sterm, on_signal, SIGTERM);
+    ev_signal_start(loop, &sint);
+    ev_signal_start(loop, &sterm);
+    printf("mock %s listening on %s\n", mo.name, mock_url(m));
+    fflush(stdout);
+    ev_run(loop, 0);
+    ev_signal_stop(loop, &sint);
+    ev_signal_stop(loop, &sterm);
+    mock_free(&m);
+    return CO_EXIT_PASS;
 }

@@ -1,0 +1,455 @@
+/* The action table.  Each action type is one row: its name, the fields it
+ * accepts, a parser for them, and a pure function that turns the normal
+ * answer (already in the plan) into this action's answer.  mock_server.c
+ * carries a plan out on the socket without knowing which action made it, so
+ * adding an action is adding a row here.
+ *
+ * "Chunks" are SSE events: the role delta is chunk 0, then one per token,
+ * the finish chunk, the usage chunk, and [DONE].  A fault placed after N
+ * chunks on a non-streamed request happens after half of the body (or
+ * exactly after_bytes when given). */
+#include "mock_int.h"
+
+#include "co_json.h"
+#include "co_mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PATH_LEN 256
+
+static const char *const kind_names[MOCK_ACT_COUNT + 1] = {
+    "ok",  "status",       "timeout",   "reset", "close", "stall",
+    "cut", "inband_error", "malformed", "slow",  NULL};
+
+static int need_positive(const json_t *o, const char *path, const char *key, char *err,
+                         size_t errlen)
+{
+    char p[PATH_LEN];
+    snprintf(p, sizeof p, "%s.%s", path, key);
+    return mock_v_expect(err, errlen, p, "integer >= 0 (required)", json_object_get(o, key));
+}
+
+/* ---- parsers ---------------------------------------------------------------- */
+
+static int parse_none(const json_t *o, const char *path, struct mock_action *a, char *err,
+                      size_t errlen)
+{
+    return 0;
+}
+
+static int parse_rl_headers(const json_t *v, const char *path, struct mock_rl_headers *h,
+                            char *err, size_t errlen)
+{
+    static const char *const keys[] = {"limit_requests", "remaining_requests", "reset_requests",
+                                       "limit_tokens",   "remaining_tokens",   "reset_tokens",
+                                       NULL};
+    if (!json_is_object(v))
+        return mock_v_expect(err, errlen, path, "object of x-ratelimit-* values", v);
+    if (mock_v_keys(v, path, keys, err, errlen) ||
+        mock_v_long(v, path, "limit_requests", 0, 1L << 40, &h->limit_requests, err, errlen) ||
+        mock_v_long(v, path, "remaining_requests", 0, 1L << 40, &h->remaining_requests, err,
+                    errlen) ||
+        mock_v_long(v, path, "limit_tokens", 0, 1L << 40, &h->limit_tokens, err, errlen) ||
+        mock_v_long(v, path, "remaining_tokens", 0, 1L << 40, &h->remaining_tokens, err,
+                    errlen) ||
+        mock_v_string(v, path, "reset_requests", h->reset_requests, sizeof h->reset_requests, err,
+                      errlen) ||
+        mock_v_string(v, path, "reset_tokens", h->reset_tokens, sizeof h->reset_tokens, err,
+                      errlen))
+        return -1;
+    h->present = 1;
+    return 0;
+}
+
+static int parse_status(const json_t *o, const char *path, struct mock_action *a, char *err,
+                        size_t errlen)
+{
+    json_t *v;
+    a->code = -1;
+    if (mock_v_long(o, path, "code", 100, 599, &(long){0}, err, errlen))
+        return -1;
+    if (!json_is_integer(json_object_get(o, "code"))) {
+        char p[PATH_LEN];
+        mock_path(p, sizeof p, path, ".code");
+        return mock_v_expect(err, errlen, p, "integer in [100, 599] (required)",
+                             json_object_get(o, "code"));
+    }
+    a->code = (int)json_integer_value(json_object_get(o, "code"));
+    if (mock_v_string(o, path, "error_code", a->error_code, sizeof a->error_code, err, errlen) ||
+        mock_v_string(o, path, "message", a->message, sizeof a->message, err, errlen) ||
+        mock_v_double(o, path, "retry_after_s", 0, 86400, &a->retry_after_s, err, errlen) ||
+        mock_v_long(o, path, "retry_after_ms", 0, 86400000, &a->retry_after_ms, err, errlen))
+        return -1;
+    if ((v = json_object_get(o, "ratelimit"))) {
+        char p[PATH_LEN];
+        mock_path(p, sizeof p, path, ".ratelimit");
+        return parse_rl_headers(v, p, &a->rl, err, errlen);
+    }
+    return 0;
+}
+
+static int parse_timeout(const json_t *o, const char *path, struct mock_action *a, char *err,
+                         size_t errlen)
+{
+    return mock_v_long(o, path, "after_ms", 0, 3600000, &a->after_ms, err, errlen);
+}
+
+static int parse_reset(const json_t *o, const char *path, struct mock_action *a, char *err,
+                       size_t errlen)
+{
+    if (json_object_get(o, "after_chunks") && json_object_get(o, "after_bytes"))
+        return mock_v_fail(err, errlen, path, "expected after_chunks or after_bytes, found both");
+    return mock_v_long(o, path, "after_chunks", 0, MOCK_MAX_TOKENS + 8, &a->after_chunks, err,
+                       errlen) ||
+           mock_v_long(o, path, "after_bytes", 0, 1L << 30, &a->after_bytes, err, errlen);
+}
+
+static int parse_stall(const json_t *o, const char *path, struct mock_action *a, char *err,
+                       size_t errlen)
+{
+    char then[16] = "close";
+    a->after_chunks = 1;
+    if (mock_v_long(o, path, "after_chunks", 0, MOCK_MAX_TOKENS + 8, &a->after_chunks, err,
+                    errlen) ||
+        mock_v_long(o, path, "stall_ms", 0, 3600000, &a->stall_ms, err, errlen) ||
+        mock_v_string(o, path, "then", then, sizeof then, err, errlen))
+        return -1;
+    if (!json_object_get(o, "stall_ms"))
+        return need_positive(o, path, "stall_ms", err, errlen);
+    if (strcmp(then, "close") != 0 && strcmp(then, "continue") != 0) {
+        char p[PATH_LEN];
+        mock_path(p, sizeof p, path, ".then");
+        return mock_v_expect(err, errlen, p, "\"close\" or \"continue\"", json_object_get(o, "then"));
+    }
+    a->then_continue = strcmp(then, "continue") == 0;
+    return 0;
+}
+
+static int parse_cut(const json_t *o, const char *path, struct mock_action *a, char *err,
+                     size_t errlen)
+{
+    a->after_chunks = 1;
+    return mock_v_long(o, path, "after_chunks", 0, MOCK_MAX_TOKENS + 8, &a->after_chunks, err,
+                       errlen) ||
+           mock_v_bool(o, path, "broken_framing", &a->broken_framing, err, errlen);
+}
+
+static int parse_inband(const json_t *o, const char *path, struct mock_action *a, char *err,
+                        size_t errlen)
+{
+    a->after_chunks = 1;
+    return mock_v_long(o, path, "after_chunks", 0, MOCK_MAX_TOKENS + 8, &a->after_chunks, err,
+                       errlen) ||
+           mock_v_string(o, path, "message", a->message, sizeof a->message, err, errlen) ||
+           mock_v_string(o, path, "code", a->error_code, sizeof a->error_code, err, errlen);
+}
+
+static int parse_malformed(const json_t *o, const char *path, struct mock_action *a, char *err,
+                           size_t errlen)
+{
+    char what[16] = "json";
+    a->at = 1;
+    if (mock_v_string(o, path, "what", what, sizeof what, err, errlen) ||
+        mock_v_long(o, path, "at", 0, MOCK_MAX_TOKENS + 8, &a->at, err, errlen))
+        return -1;
+    if (strcmp(what, "json") == 0)
+        a->malformed = MOCK_MAL_JSON;
+    else if (strcmp(what, "sse_event") == 0)
+        a->malformed = MOCK_MAL_SSE_EVENT;
+    else if (strcmp(what, "html") == 0)
+        a->malformed = MOCK_MAL_HTML;
+    else {
+        char p[PATH_LEN];
+        mock_path(p, sizeof p, path, ".what");
+        return mock_v_expect(err, errlen, p, "\"json\", \"sse_event\" or \"html\"",
+                             json_object_get(o, "what"));
+    }
+    return 0;
+}
+
+static int parse_slow(const json_t *o, const char *path, struct mock_action *a, char *err,
+                      size_t errlen)
+{
+    a->ttft_ms = 500;
+    a->gap_ms = 50;
+    return mock_v_long(o, path, "ttft_ms", 0, 3600000, &a->ttft_ms, err, errlen) ||
+           mock_v_long(o, path, "gap_ms", 0, 600000, &a->gap_ms, err, errlen);
+}
+
+/* ---- plans -------------------------------------------------------------------- */
+
+static void drop_events(struct mock_plan *p)
+{
+    for (size_t i = 0; i < p->nevents; i++)
+        free(p->events[i]);
+    free(p->events);
+    p->events = NULL;
+    p->nevents = 0;
+    p->streamed = 0;
+}
+
+static void set_body(struct mock_plan *p, char *body)
+{
+    drop_events(p);
+    free(p->body);
+    p->body = body;
+    p->body_len = strlen(body);
+}
+
+/* Where a mid-body fault lands: after N pieces, or inside a single body. */
+static void place_fault(struct mock_plan *p, int fault, long after_chunks, long after_bytes)
+{
+    p->fault = fault;
+    if (after_chunks < 0 && after_bytes < 0) {
+        p->fault_at_piece = -1;
+        return;
+    }
+    if (after_bytes >= 0)
+        p->fault_at_byte = after_bytes;
+    else if (p->streamed)
+        p->fault_at_piece = after_chunks;
+    else
+        p->fault_at_byte = (long)(p->body_len / 2);
+}
+
+static void plan_ok(const struct mock_action *a, struct mock_plan *p)
+{
+}
+
+static void plan_status(const struct mock_action *a, struct mock_plan *p)
+{
+    p->status = a->code;
+    p->content_type = "application/json";
+    set_body(p, mock_status_body(a->code, a->error_code, a->message));
+    if (a->retry_after_s >= 0)
+        snprintf(p->retry_after, sizeof p->retry_after, "%g", a->retry_after_s);
+    if (a->retry_after_ms >= 0)
+        snprintf(p->retry_after_ms, sizeof p->retry_after_ms, "%ld", a->retry_after_ms);
+    if (a->rl.present)
+        p->rl = a->rl;
+}
+
+static void plan_timeout(const struct mock_action *a, struct mock_plan *p)
+{
+    if (a->after_ms < 0) {
+        p->fault = MOCK_FAULT_NEVER;
+        p->fault_at_piece = -1;
+        p->end = "timeout";
+    } else {
+        p->extra_delay_us = (uint64_t)a->after_ms * 1000;
+    }
+}
+
+static void plan_reset(const struct mock_action *a, struct mock_plan *p)
+{
+    place_fault(p, MOCK_FAULT_RESET, a->after_chunks, a->after_bytes);
+}
+
+static void plan_close(const struct mock_action *a, struct mock_plan *p)
+{
+    place_fault(p, MOCK_FAULT_CLOSE, -1, -1);
+}
+
+static void plan_stall(const struct mock_action *a, struct mock_plan *p)
+{
+    place_fault(p, MOCK_FAULT_STALL, a->after_chunks, -1);
+    p->stall_us = (uint64_t)a->stall_ms * 1000;
+    p->stall_continue = a->then_continue;
+}
+
+static void plan_cut(const struct mock_action *a, struct mock_plan *p)
+{
+    place_fault(p, a->broken_framing ? MOCK_FAULT_CUT_BROKEN : MOCK_FAULT_CUT, a->after_chunks,
+                -1);
+}
+
+static void plan_inband(const struct mock_action *a, struct mock_plan *p)
+{
+    const char *msg = a->message[0] ? a->message : "The server had an error while processing "
+                                                   "your request. Sorry about that!";
+    const char *code = a->error_code[0] ? a->error_code : "server_error";
+    if (!p->streamed) {
+        /* A 200 whose body is an error: what some gateways do. */
+        set_body(p, co_openai_error(msg, "server_error", NULL, code));
+        return;
+    }
+    size_t at = (size_t)a->after_chunks < p->nevents ? (size_t)a->after_chunks : p->nevents;
+    for (size_t i = at; i < p->nevents; i++)
+        free(p->events[i]);
+    p->nevents = at + 1;
+    p->events[at] = mock_sse_error_event(msg, code);
+    p->fault = MOCK_FAULT_CUT;
+    p->fault_at_piece = (long)at + 1;
+}
+
+static void plan_malformed(const struct mock_action *a, struct mock_plan *p)
+{
+    if (a->malformed == MOCK_MAL_HTML) {
+        set_body(p, co_strdup("<html><head><title>502 Bad Gateway</title></head><body>"
+                              "<center><h1>502 Bad Gateway</h1></center></body></html>\n"));
+        p->content_type = "text/html";
+        return;
+    }
+    if (!p->streamed) {
+        /* The first half of the real body: valid start, invalid JSON. */
+        p->body_len /= 2;
+        p->body[p->body_len] = '\0';
+        return;
+    }
+    size_t at = (size_t)a->at < p->nevents ? (size_t)a->at : p->nevents - 1;
+    free(p->events[at]);
+    p->events[at] = co_strdup("data: {\"id\":\"chatcmpl-broken\",\"choices\":[{\"delta\":\n\n");
+}
+
+static void plan_slow(const struct mock_action *a, struct mock_plan *p)
+{
+    p->ttft_us = (uint64_t)a->ttft_ms * 1000;
+    p->gap_us = (uint64_t)a->gap_ms * 1000;
+}
+
+static const char *const k_none[] = {"type", NULL};
+static const char *const k_status[] = {"type",          "code",           "error_code", "message",
+                                       "retry_after_s", "retry_after_ms", "ratelimit",  NULL};
+static const char *const k_timeout[] = {"type", "after_ms", NULL};
+static const char *const k_reset[] = {"type", "after_chunks", "after_bytes", NULL};
+static const char *const k_stall[] = {"type", "after_chunks", "stall_ms", "then", NULL};
+static const char *const k_cut[] = {"type", "after_chunks", "broken_framing", NULL};
+static const char *const k_inband[] = {"type", "after_chunks", "message", "code", NULL};
+static const char *const k_malformed[] = {"type", "what", "at", NULL};
+static const char *const k_slow[] = {"type", "ttft_ms", "gap_ms", NULL};
+
+static const struct mock_action_kind kinds[MOCK_ACT_COUNT] = {
+    [MOCK_ACT_OK] = {"ok", parse_none, plan_ok, k_none},
+    [MOCK_ACT_STATUS] = {"status", parse_status, plan_status, k_status},
+    [MOCK_ACT_TIMEOUT] = {"timeout", parse_timeout, plan_timeout, k_timeout},
+    [MOCK_ACT_RESET] = {"reset", parse_reset, plan_reset, k_reset},
+    [MOCK_ACT_CLOSE] = {"close", parse_none, plan_close, k_none},
+    [MOCK_ACT_STALL] = {"stall", parse_stall, plan_stall, k_stall},
+    [MOCK_ACT_CUT] = {"cut", parse_cut, plan_cut, k_cut},
+    [MOCK_ACT_INBAND_ERROR] = {"inband_error", parse_inband, plan_inband, k_inband},
+    [MOCK_ACT_MALFORMED] = {"malformed", parse_malformed, plan_malformed, k_malformed},
+    [MOCK_ACT_SLOW] = {"slow", parse_slow, plan_slow, k_slow},
+};
+
+
+const char *const *mock_action_names(void)
+{
+    return kind_names;
+}
+
+const struct mock_action_kind *mock_action_kind(int type)
+{
+    return type >= 0 && type < MOCK_ACT_COUNT ? &kinds[type] : &kinds[MOCK_ACT_OK];
+}
+
+const struct mock_action_kind *mock_action_find(const char *name)
+{
+    for (int i = 0; i < MOCK_ACT_COUNT; i++)
+        if (strcmp(kinds[i].name, name) == 0)
+            return &kinds[i];
+    return NULL;
+}
+
+void mock_action_default(struct mock_action *a, int type)
+{
+    memset(a, 0, sizeof *a);
+    a->type = type;
+    a->code = 200;
+    a->retry_after_s = -1;
+    a->retry_after_ms = -1;
+    a->rl.limit_requests = a->rl.remaining_requests = -1;
+    a->rl.limit_tokens = a->rl.remaining_tokens = -1;
+    a->after_ms = -1;
+    a->after_chunks = -1;
+    a->after_bytes = -1;
+    a->ttft_ms = a->gap_ms = -1;
+}
+
+int mock_action_parse(const json_t *j, const char *path, struct mock_action *a, char *err,
+                      size_t errlen)
+{
+    char p[PATH_LEN];
+    if (!json_is_object(j))
+        return mock_v_expect(err, errlen, path, "action object {\"type\": ...}", j);
+    json_t *t = json_object_get(j, "type");
+    mock_path(p, sizeof p, path, ".type");
+    if (!json_is_string(t))
+        return mock_v_expect(err, errlen, p, "action type string", t);
+    int type = -1;
+    for (int i = 0; i < MOCK_ACT_COUNT; i++)
+        if (strcmp(kinds[i].name, json_string_value(t)) == 0)
+            type = i;
+    if (type < 0) {
+        const char *near = co_nearest(json_string_value(t), kind_names);
+        if (near)
+            return mock_v_fail(err, errlen, p, "unknown action type \"%s\", did you mean '%s'?",
+                               json_string_value(t), near);
+        return mock_v_fail(err, errlen, p,
+                           "unknown action type \"%s\"; expected one of: ok, status, timeout, "
+                           "reset, close, stall, cut, inband_error, malformed, slow",
+                           json_string_value(t));
+    }
+    mock_action_default(a, type);
+    if (mock_v_keys(j, path, kinds[type].keys, err, errlen))
+        return -1;
+    return kinds[type].parse(j, path, a, err, errlen);
+}
+
+/* A sequence item: "ok", a status code as a string ("503"), an action type
+ * name with its defaults ("reset"), or a full action object. */
+int mock_action_parse_item(const json_t *j, const char *path, struct mock_action *a, char *err,
+                           size_t errlen)
+{
+    if (json_is_object(j))
+        return mock_action_parse(j, path, a, err, errlen);
+    if (json_is_integer(j) && json_integer_value(j) >= 100 && json_integer_value(j) <= 599) {
+        mock_action_default(a, MOCK_ACT_STATUS);
+        a->code = (int)json_integer_value(j);
+        return 0;
+    }
+    if (!json_is_string(j))
+        return mock_v_expect(err, errlen, path, "\"ok\", a status code such as \"503\", an action "
+                             "type name or an action object", j);
+    const char *s = json_string_value(j);
+    char *end;
+    long code = strtol(s, &end, 10);
+    if (*s && !*end) {
+        if (code < 100 || code > 599)
+            return mock_v_expect(err, errlen, path, "status code in [100, 599]", j);
+        mock_action_default(a, MOCK_ACT_STATUS);
+        a->code = (int)code;
+        return 0;
+    }
+    const struct mock_action_kind *k = mock_action_find(s);
+    if (!k) {
+        const char *near = co_nearest(s, kind_names);
+        if (near)
+            return mock_v_fail(err, errlen, path, "unknown sequence item \"%s\", did you mean '%s'?",
+                               s, near);
+        return mock_v_expect(err, errlen, path,
+                             "\"ok\", a status code such as \"503\" or an action type name", j);
+    }
+    /* Types whose required fields have no default cannot stand alone. */
+    int type = (int)(k - kinds);
+    if (type == MOCK_ACT_STATUS || type == MOCK_ACT_STALL)
+        return mock_v_fail(err, errlen, path,
+                           "\"%s\" needs fields: write it as an action object", s);
+    json_t *o = json_pack("{s:s}", "type", s);
+    int rc = mock_action_parse(o, path, a, err, errlen);
+    json_decref(o);
+    return rc;
+}
+
+void mock_plan_apply(const struct mock_action *a, struct mock_plan *p)
+{
+    mock_action_kind(a->type)->plan(a, p);
+}
+
+void mock_plan_free(struct mock_plan *p)
+{
+    drop_events(p);
+    free(p->body);
+    p->body = NULL;
+}

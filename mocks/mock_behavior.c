@@ -1,0 +1,491 @@
+/* Parsing and validation of a mock behaviour (docs/CONTRACTS.md).  One pass
+ * both validates and builds the struct, so what is validated is exactly what
+ * runs.  Every error names the JSON path from the behaviour's root, says what
+ * was expected and what was found, and suggests the nearest key for a
+ * misspelt one. */
+#include "mock_int.h"
+
+#include "co_json.h"
+#include "co_mem.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PATH_LEN 256
+
+void mock_path(char *out, size_t n, const char *base, const char *fmt, ...)
+{
+    va_list ap;
+    int k = snprintf(out, n, "%s", base);
+    if (k < 0 || (size_t)k >= n)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(out + k, n - (size_t)k, fmt, ap);
+    va_end(ap);
+}
+
+int mock_v_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
+{
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "%s: %s", path, msg);
+    return -1;
+}
+
+/* "string \"abc\"", "integer 5", "array": enough of the value to find it. */
+static void describe(const json_t *j, char *out, size_t n)
+{
+    if (!j)
+        snprintf(out, n, "nothing");
+    else if (json_is_string(j))
+        snprintf(out, n, "string \"%.40s\"", json_string_value(j));
+    else if (json_is_integer(j))
+        snprintf(out, n, "integer %lld", (long long)json_integer_value(j));
+    else if (json_is_real(j))
+        snprintf(out, n, "real %g", json_real_value(j));
+    else
+        snprintf(out, n, "%s", co_json_type_name(j));
+}
+
+int mock_v_expect(char *err, size_t errlen, const char *path, const char *what, const json_t *found)
+{
+    char f[96];
+    describe(found, f, sizeof f);
+    return mock_v_fail(err, errlen, path, "expected %s, found %s", what, f);
+}
+
+int mock_v_keys(const json_t *obj, const char *path, const char *const *keys, char *err,
+                size_t errlen)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        int known = 0;
+        for (const char *const *c = keys; *c; c++)
+            known |= strcmp(*c, k) == 0;
+        if (known)
+            continue;
+        char p[PATH_LEN];
+        snprintf(p, sizeof p, "%s.%s", path, k);
+        const char *near = co_nearest(k, keys);
+        if (near)
+            return mock_v_fail(err, errlen, p, "unknown key, did you mean '%s'?", near);
+        char list[256] = "";
+        for (const char *const *c = keys; *c; c++) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", *c);
+        }
+        return mock_v_fail(err, errlen, p, "unknown key; expected one of: %s", list);
+    }
+    return 0;
+}
+
+int mock_v_long(const json_t *obj, const char *path, const char *key, long lo, long hi, long *out,
+                char *err, size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    char p[PATH_LEN], what[96];
+    snprintf(p, sizeof p, "%s.%s", path, key);
+    snprintf(what, sizeof what, "integer in [%ld, %ld]", lo, hi);
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return mock_v_expect(err, errlen, p, what, v);
+    *out = (long)json_integer_value(v);
+    return 0;
+}
+
+int mock_v_double(const json_t *obj, const char *path, const char *key, double lo, double hi,
+                  double *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    char p[PATH_LEN], what[96];
+    double d;
+    snprintf(p, sizeof p, "%s.%s", path, key);
+    snprintf(what, sizeof what, "number in [%g, %g]", lo, hi);
+    if (co_json_number(v, &d) != 0 || !(d >= lo && d <= hi))
+        return mock_v_expect(err, errlen, p, what, v);
+    *out = d;
+    return 0;
+}
+
+int mock_v_string(const json_t *obj, const char *path, const char *key, char *out, size_t outlen,
+                  char *err, size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    char p[PATH_LEN], what[64];
+    snprintf(p, sizeof p, "%s.%s", path, key);
+    snprintf(what, sizeof what, "string of at most %zu bytes", outlen - 1);
+    if (!json_is_string(v) || json_string_length(v) >= outlen)
+        return mock_v_expect(err, errlen, p, what, v);
+    snprintf(out, outlen, "%s", json_string_value(v));
+    return 0;
+}
+
+int mock_v_bool(const json_t *obj, const char *path, const char *key, int *out, char *err,
+                size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    char p[PATH_LEN];
+    snprintf(p, sizeof p, "%s.%s", path, key);
+    if (!json_is_boolean(v))
+        return mock_v_expect(err, errlen, p, "true or false", v);
+    *out = json_is_true(v);
+    return 0;
+}
+
+static const char *const latency_keys[] = {"fixed_ms", "uniform_ms", "lognormal", NULL};
+static const char *const lognormal_keys[] = {"median_ms", "sigma", "cap_ms", NULL};
+
+static int parse_latency(const json_t *j, const char *path, struct mock_latency *l, char *err,
+                         size_t errlen)
+{
+    char p[PATH_LEN];
+    if (!json_is_object(j))
+        return mock_v_expect(err, errlen, path,
+                             "object {\"fixed_ms\"} | {\"uniform_ms\"} | {\"lognormal\"}", j);
+    if (mock_v_keys(j, path, latency_keys, err, errlen))
+        return -1;
+    if (json_object_size(j) != 1)
+        return mock_v_fail(err, errlen, path,
+                           "expected exactly one of fixed_ms, uniform_ms, lognormal, found %zu",
+                           json_object_size(j));
+    memset(l, 0, sizeof *l);
+    json_t *v;
+    if ((v = json_object_get(j, "fixed_ms"))) {
+        l->kind = MOCK_LAT_FIXED;
+        return mock_v_double(j, path, "fixed_ms", 0, 3600e3, &l->a_ms, err, errlen);
+    }
+    if ((v = json_object_get(j, "uniform_ms"))) {
+        mock_path(p, sizeof p, path, ".uniform_ms");
+        double a, b;
+        if (!json_is_array(v) || json_array_size(v) != 2 ||
+            co_json_number(json_array_get(v, 0), &a) || co_json_number(json_array_get(v, 1), &b) ||
+            a < 0 || b < a || b > 3600e3)
+            return mock_v_expect(err, errlen, p, "array [low_ms, high_ms] with 0 <= low <= high", v);
+        l->kind = MOCK_LAT_UNIFORM;
+        l->a_ms = a;
+        l->b_ms = b;
+        return 0;
+    }
+    v = json_object_get(j, "lognormal");
+    mock_path(p, sizeof p, path, ".lognormal");
+    if (!json_is_object(v))
+        return mock_v_expect(err, errlen, p, "object {\"median_ms\", \"sigma\", \"cap_ms\"}", v);
+    if (mock_v_keys(v, p, lognormal_keys, err, errlen))
+        return -1;
+    l->kind = MOCK_LAT_LOGNORMAL;
+    l->a_ms = -1;
+    l->sigma = 0.5;
+    l->b_ms = 3600e3;
+    if (mock_v_double(v, p, "median_ms", 0, 3600e3, &l->a_ms, err, errlen) ||
+        mock_v_double(v, p, "sigma", 0, 10, &l->sigma, err, errlen) ||
+        mock_v_double(v, p, "cap_ms", 0, 3600e3, &l->b_ms, err, errlen))
+        return -1;
+    if (l->a_ms < 0) {
+        char q[PATH_LEN];
+        mock_path(q, sizeof q, p, ".median_ms");
+        return mock_v_expect(err, errlen, q, "number in [0, 3.6e+06]", NULL);
+    }
+    return 0;
+}
+
+static const char *const match_keys[] = {"path", "model", "stream", "header", "index", NULL};
+static const char *const header_keys[] = {"name", "value", NULL};
+
+static int parse_match(const json_t *j, const char *path, struct mock_rule *r, char *err,
+                       size_t errlen)
+{
+    char p[PATH_LEN], buf[256];
+    if (!json_is_object(j))
+        return mock_v_expect(err, errlen, path, "object", j);
+    if (mock_v_keys(j, path, match_keys, err, errlen))
+        return -1;
+    buf[0] = '\0';
+    if (mock_v_string(j, path, "path", buf, sizeof buf, err, errlen))
+        return -1;
+    if (buf[0])
+        r->m_path = co_strdup(buf);
+    buf[0] = '\0';
+    if (mock_v_string(j, path, "model", buf, sizeof buf, err, errlen))
+        return -1;
+    if (buf[0])
+        r->m_model = co_strdup(buf);
+    if (json_object_get(j, "stream") && mock_v_bool(j, path, "stream", &r->m_stream, err, errlen))
+        return -1;
+    json_t *h = json_object_get(j, "header");
+    if (h) {
+        mock_path(p, sizeof p, path, ".header");
+        if (!json_is_object(h))
+            return mock_v_expect(err, errlen, p, "object {\"name\", \"value\"}", h);
+        if (mock_v_keys(h, p, header_keys, err, errlen))
+            return -1;
+        char name[128] = "", value[256] = "";
+        if (mock_v_string(h, p, "name", name, sizeof name, err, errlen) ||
+            mock_v_string(h, p, "value", value, sizeof value, err, errlen))
+            return -1;
+        if (!name[0]) {
+            char q[PATH_LEN];
+            mock_path(q, sizeof q, p, ".name");
+            return mock_v_expect(err, errlen, q, "a header name", json_object_get(h, "name"));
+        }
+        r->m_hname = co_strdup(name);
+        /* No value: the header's presence is the match. */
+        if (json_object_get(h, "value"))
+            r->m_hvalue = co_strdup(value);
+    }
+    json_t *ix = json_object_get(j, "index");
+    if (ix) {
+        mock_path(p, sizeof p, path, ".index");
+        if (json_is_integer(ix) && json_integer_value(ix) >= 0) {
+            r->m_idx_lo = (long)json_integer_value(ix);
+            r->m_idx_hi = r->m_idx_lo + 1;
+        } else if (json_is_array(ix) && json_array_size(ix) == 2 &&
+                   json_is_integer(json_array_get(ix, 0)) &&
+                   json_is_integer(json_array_get(ix, 1)) &&
+                   json_integer_value(json_array_get(ix, 0)) >= 0 &&
+                   json_integer_value(json_array_get(ix, 1)) >
+                       json_integer_value(json_array_get(ix, 0))) {
+            r->m_idx_lo = (long)json_integer_value(json_array_get(ix, 0));
+            r->m_idx_hi = (long)json_integer_value(json_array_get(ix, 1));
+        } else {
+            return mock_v_expect(err, errlen, p, "integer >= 0 or array [from, to) with from < to",
+                                 ix);
+        }
+    }
+    return 0;
+}
+
+static const char *const when_keys[] = {"p", "first", "every", "sequence", "repeat", "window_ms",
+                                        NULL};
+
+static int parse_when(const json_t *j, const char *path, struct mock_rule *r, char *err,
+                      size_t errlen)
+{
+    char p[PATH_LEN];
+    static const char what[] =
+        "\"always\" or an object with one of p, first, every, sequence, window_ms";
+    if (json_is_string(j)) {
+        if (strcmp(json_string_value(j), "always") != 0)
+            return mock_v_expect(err, errlen, path, what, j);
+        r->sel = MOCK_SEL_ALWAYS;
+        return 0;
+    }
+    if (!json_is_object(j))
+        return mock_v_expect(err, errlen, path, what, j);
+    if (mock_v_keys(j, path, when_keys, err, errlen))
+        return -1;
+    size_t nsel = json_object_size(j) - (json_object_get(j, "repeat") ? 1 : 0);
+    if (nsel != 1)
+        return mock_v_fail(err, errlen, path, "expected exactly one selector, found %zu", nsel);
+    if (json_object_get(j, "p")) {
+        r->sel = MOCK_SEL_P;
+        return mock_v_double(j, path, "p", 0, 1, &r->p, err, errlen);
+    }
+    if (json_object_get(j, "first")) {
+        r->sel = MOCK_SEL_FIRST;
+        return mock_v_long(j, path, "first", 0, 1L << 40, &r->n, err, errlen);
+    }
+    if (json_object_get(j, "every")) {
+        r->sel = MOCK_SEL_EVERY;
+        return mock_v_long(j, path, "every", 1, 1L << 40, &r->n, err, errlen);
+    }
+    json_t *w = json_object_get(j, "window_ms");
+    if (w) {
+        mock_path(p, sizeof p, path, ".window_ms");
+        if (!json_is_array(w) || json_array_size(w) != 2 ||
+            !json_is_integer(json_array_get(w, 0)) || !json_is_integer(json_array_get(w, 1)) ||
+            json_integer_value(json_array_get(w, 0)) < 0 ||
+            json_integer_value(json_array_get(w, 1)) <= json_integer_value(json_array_get(w, 0)))
+            return mock_v_expect(err, errlen, p, "array [from_ms, to_ms) with 0 <= from < to", w);
+        r->sel = MOCK_SEL_WINDOW;
+        r->win_lo_ms = (long)json_integer_value(json_array_get(w, 0));
+        r->win_hi_ms = (long)json_integer_value(json_array_get(w, 1));
+        return 0;
+    }
+    json_t *s = json_object_get(j, "sequence");
+    mock_path(p, sizeof p, path, ".sequence");
+    if (!json_is_array(s) || json_array_size(s) == 0 || json_array_size(s) > MOCK_MAX_SEQUENCE)
+        return mock_v_expect(err, errlen, p, "non-empty array of at most 1024 items", s);
+    if (mock_v_bool(j, path, "repeat", &r->seq_repeat, err, errlen))
+        return -1;
+    r->sel = MOCK_SEL_SEQUENCE;
+    r->nseq = json_array_size(s);
+    r->seq = co_calloc(r->nseq, sizeof *r->seq);
+    for (size_t i = 0; i < r->nseq; i++) {
+        char q[PATH_LEN];
+        mock_path(q, sizeof q, p, "[%zu]", i);
+        if (mock_action_parse_item(json_array_get(s, i), q, &r->seq[i], err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+static const char *const rule_keys[] = {"name", "match", "when", "latency", "action", NULL};
+
+static void rules_free(struct mock_rules *rs)
+{
+    for (size_t i = 0; i < rs->n; i++) {
+        struct mock_rule *r = &rs->v[i];
+        free(r->m_path);
+        free(r->m_model);
+        free(r->m_hname);
+        free(r->m_hvalue);
+        free(r->seq);
+    }
+    free(rs->v);
+    rs->v = NULL;
+    rs->n = 0;
+}
+
+static int parse_rules(const json_t *j, const char *path, struct mock_rules *rs, char *err,
+                       size_t errlen)
+{
+    if (!json_is_array(j) || json_array_size(j) > MOCK_MAX_RULES)
+        return mock_v_expect(err, errlen, path, "array of at most 256 rules", j);
+    rs->n = json_array_size(j);
+    rs->v = co_calloc(rs->n ? rs->n : 1, sizeof *rs->v);
+    for (size_t i = 0; i < rs->n; i++) {
+        struct mock_rule *r = &rs->v[i];
+        json_t *o = json_array_get(j, i), *v;
+        char p[PATH_LEN], q[PATH_LEN];
+        mock_path(p, sizeof p, path, "[%zu]", i);
+        r->m_stream = -1;
+        r->m_idx_lo = r->m_idx_hi = -1;
+        r->sel = MOCK_SEL_ALWAYS;
+        mock_action_default(&r->action, MOCK_ACT_OK);
+        if (!json_is_object(o))
+            return mock_v_expect(err, errlen, p, "rule object", o);
+        if (mock_v_keys(o, p, rule_keys, err, errlen) ||
+            mock_v_string(o, p, "name", r->name, sizeof r->name, err, errlen))
+            return -1;
+        if ((v = json_object_get(o, "match"))) {
+            mock_path(q, sizeof q, p, ".match");
+            if (parse_match(v, q, r, err, errlen))
+                return -1;
+        }
+        if ((v = json_object_get(o, "when"))) {
+            mock_path(q, sizeof q, p, ".when");
+            if (parse_when(v, q, r, err, errlen))
+                return -1;
+        }
+        if ((v = json_object_get(o, "latency"))) {
+            mock_path(q, sizeof q, p, ".latency");
+            if (parse_latency(v, q, &r->latency, err, errlen))
+                return -1;
+        }
+        v = json_object_get(o, "action");
+        mock_path(q, sizeof q, p, ".action");
+        if (!v && r->sel != MOCK_SEL_SEQUENCE)
+            return mock_v_expect(err, errlen, q, "an action object (every rule needs one)", NULL);
+        if (v && r->sel == MOCK_SEL_SEQUENCE)
+            return mock_v_fail(err, errlen, q,
+                               "a sequence rule takes its actions from when.sequence");
+        if (v && mock_action_parse(v, q, &r->action, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+static const char *const top_keys[] = {"reply", "latency", "rate_limit", "rules", "health", NULL};
+static const char *const reply_keys[] = {"tokens", "tokens_per_s", "ttft_ms", NULL};
+static const char *const rl_keys[] = {"requests", "window_ms", "tokens_per_min", NULL};
+static const char *const health_keys[] = {"latency", "rules", NULL};
+
+struct mock_behavior *mock_behavior_default(void)
+{
+    struct mock_behavior *b = co_calloc(1, sizeof *b);
+    b->src = json_object();
+    b->reply_tokens = 16;
+    return b;
+}
+
+void mock_behavior_free(struct mock_behavior **pb)
+{
+    struct mock_behavior *b = *pb;
+    if (!b)
+        return;
+    rules_free(&b->rules);
+    rules_free(&b->health_rules);
+    json_decref(b->src);
+    free(b);
+    *pb = NULL;
+}
+
+int mock_behavior_parse(const json_t *j, struct mock_behavior **out, char *err, size_t errlen)
+{
+    struct mock_behavior *b = mock_behavior_default();
+    json_t *v;
+    int rc = -1;
+    if (!json_is_object(j)) {
+        mock_v_expect(err, errlen, "$", "behaviour object", j);
+        goto out;
+    }
+    if (mock_v_keys(j, "$", top_keys, err, errlen))
+        goto out;
+    if ((v = json_object_get(j, "reply"))) {
+        if (!json_is_object(v)) {
+            mock_v_expect(err, errlen, "$.reply", "object", v);
+            goto out;
+        }
+        if (mock_v_keys(v, "$.reply", reply_keys, err, errlen) ||
+            mock_v_long(v, "$.reply", "tokens", 0, MOCK_MAX_TOKENS, &b->reply_tokens, err,
+                        errlen) ||
+            mock_v_double(v, "$.reply", "tokens_per_s", 0, 1e6, &b->tokens_per_s, err, errlen) ||
+            mock_v_long(v, "$.reply", "ttft_ms", 0, 3600000, &b->ttft_ms, err, errlen))
+            goto out;
+    }
+    if ((v = json_object_get(j, "latency")) && parse_latency(v, "$.latency", &b->latency, err, errlen))
+        goto out;
+    if ((v = json_object_get(j, "rate_limit"))) {
+        if (!json_is_object(v)) {
+            mock_v_expect(err, errlen, "$.rate_limit", "object", v);
+            goto out;
+        }
+        b->rl_window_ms = 60000;
+        if (mock_v_keys(v, "$.rate_limit", rl_keys, err, errlen) ||
+            mock_v_long(v, "$.rate_limit", "requests", 0, 1000000, &b->rl_requests, err, errlen) ||
+            mock_v_long(v, "$.rate_limit", "window_ms", 1, 3600000, &b->rl_window_ms, err,
+                        errlen) ||
+            mock_v_long(v, "$.rate_limit", "tokens_per_min", 0, 1000000000L, &b->rl_tpm, err,
+                        errlen))
+            goto out;
+    }
+    if ((v = json_object_get(j, "rules")) && parse_rules(v, "$.rules", &b->rules, err, errlen))
+        goto out;
+    if ((v = json_object_get(j, "health"))) {
+        json_t *w;
+        if (!json_is_object(v)) {
+            mock_v_expect(err, errlen, "$.health", "object {\"latency\", \"rules\"}", v);
+            goto out;
+        }
+        if (mock_v_keys(v, "$.health", health_keys, err, errlen))
+            goto out;
+        if ((w = json_object_get(v, "latency")) &&
+            parse_latency(w, "$.health.latency", &b->health_latency, err, errlen))
+            goto out;
+        if ((w = json_object_get(v, "rules")) &&
+            parse_rules(w, "$.health.rules", &b->health_rules, err, errlen))
+            goto out;
+    }
+    json_decref(b->src);
+    b->src = json_deep_copy(j);
+    *out = b;
+    b = NULL;
+    rc = 0;
+out:
+    mock_behavior_free(&b);
+    return rc;
+}

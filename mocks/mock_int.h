@@ -1,0 +1,324 @@
+/* Internals of the mock shared by its modules: the parsed behaviour, the pure
+ * rule selection, the OpenAI body builders, the journal ring, the rate
+ * limiter and the response plan the action table fills in.  Nothing here is
+ * part of the public API (mocks/mock.h); unit tests include it. */
+#ifndef MOCK_INT_H
+#define MOCK_INT_H
+
+#include "co_buf.h"
+#include "co_rng.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits that keep every buffer bounded. */
+#define MOCK_MAX_TOKENS 100000
+#define MOCK_MAX_RULES 256
+#define MOCK_MAX_SEQUENCE 1024
+#define MOCK_MAX_BODY (1024 * 1024)
+#define MOCK_NAME_LEN 64
+
+/* ---- latency ---------------------------------------------------------- */
+
+enum mock_lat_kind { MOCK_LAT_NONE, MOCK_LAT_FIXED, MOCK_LAT_UNIFORM, MOCK_LAT_LOGNORMAL };
+
+struct mock_latency {
+    int kind;
+    double a_ms;  /* fixed value, uniform low, lognormal median */
+    double b_ms;  /* uniform high, lognormal cap */
+    double sigma; /* lognormal */
+};
+
+/* ---- actions ------------------------------------------------------------ */
+
+enum mock_action_type {
+    MOCK_ACT_OK,
+    MOCK_ACT_STATUS,
+    MOCK_ACT_TIMEOUT,
+    MOCK_ACT_RESET,
+    MOCK_ACT_CLOSE,
+    MOCK_ACT_STALL,
+    MOCK_ACT_CUT,
+    MOCK_ACT_INBAND_ERROR,
+    MOCK_ACT_MALFORMED,
+    MOCK_ACT_SLOW,
+    MOCK_ACT_COUNT
+};
+
+enum mock_malformed { MOCK_MAL_JSON, MOCK_MAL_SSE_EVENT, MOCK_MAL_HTML };
+
+/* x-ratelimit-* values a status action sends verbatim (-1 / "" = absent). */
+struct mock_rl_headers {
+    long limit_requests, remaining_requests, limit_tokens, remaining_tokens;
+    char reset_requests[24], reset_tokens[24];
+    int present;
+};
+
+struct mock_action {
+    int type;                 /* enum mock_action_type */
+    int code;                 /* status */
+    char error_code[48];      /* status: OpenAI error code override ("" = by status) */
+    char message[256];        /* status/inband_error message ("" = default) */
+    double retry_after_s;     /* status: < 0 absent */
+    long retry_after_ms;      /* status: < 0 absent */
+    struct mock_rl_headers rl;
+    long after_ms;            /* timeout: < 0 never */
+    long after_chunks;        /* reset/stall/cut/inband_error: < 0 absent */
+    long after_bytes;         /* reset: < 0 absent */
+    long stall_ms;            /* stall */
+    int then_continue;        /* stall: 1 continue, 0 close */
+    int broken_framing;       /* cut */
+    int malformed;            /* enum mock_malformed */
+    long at;                  /* malformed sse_event position */
+    long ttft_ms, gap_ms;     /* slow: < 0 absent */
+};
+
+/* The action table: one row per action type (mock_actions.c). */
+struct mock_plan;
+struct mock_action_kind {
+    const char *name;
+    /* Reads the action's own fields from obj; path is the object's JSON path. */
+    int (*parse)(const json_t *obj, const char *path, struct mock_action *a, char *err,
+                 size_t errlen);
+    /* Turns the normal answer already in the plan into this action's answer
+     * (mock_server.c carries the plan out).  Pure: no I/O. */
+    void (*plan)(const struct mock_action *a, struct mock_plan *p);
+    const char *const *keys; /* the fields it accepts, NULL-terminated */
+};
+const struct mock_action_kind *mock_action_find(const char *name);
+const struct mock_action_kind *mock_action_kind(int type);
+const char *const *mock_action_names(void);
+/* Parses an action object ({"type":...}) or a sequence item string. */
+int mock_action_parse(const json_t *j, const char *path, struct mock_action *a, char *err,
+                      size_t errlen);
+int mock_action_parse_item(const json_t *j, const char *path, struct mock_action *a, char *err,
+                           size_t errlen);
+void mock_action_default(struct mock_action *a, int type);
+
+/* Validation helpers shared by the behaviour and action parsers.  Each
+ * writes "PATH: message" into err and returns -1. */
+/* out = base followed by a formatted suffix (".key", "[3]"), truncated. */
+void mock_path(char *out, size_t n, const char *base, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int mock_v_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int mock_v_expect(char *err, size_t errlen, const char *path, const char *what, const json_t *found);
+/* Every key of obj must be in keys (NULL-terminated); suggests the nearest. */
+int mock_v_keys(const json_t *obj, const char *path, const char *const *keys, char *err,
+                size_t errlen);
+/* Optional integer field in [lo, hi]; absent leaves *out unchanged. */
+int mock_v_long(const json_t *obj, const char *path, const char *key, long lo, long hi, long *out,
+                char *err, size_t errlen);
+int mock_v_double(const json_t *obj, const char *path, const char *key, double lo, double hi,
+                  double *out, char *err, size_t errlen);
+int mock_v_string(const json_t *obj, const char *path, const char *key, char *out, size_t outlen,
+                  char *err, size_t errlen);
+int mock_v_bool(const json_t *obj, const char *path, const char *key, int *out, char *err,
+                size_t errlen);
+
+/* ---- rules and behaviour -------------------------------------------------- */
+
+enum mock_sel { MOCK_SEL_ALWAYS, MOCK_SEL_P, MOCK_SEL_FIRST, MOCK_SEL_EVERY, MOCK_SEL_SEQUENCE,
+                MOCK_SEL_WINDOW };
+
+struct mock_rule {
+    char name[MOCK_NAME_LEN];
+    /* match (NULL / -1 = any) */
+    char *m_path, *m_model, *m_hname, *m_hvalue;
+    int m_stream;            /* -1 any, 0, 1 */
+    long m_idx_lo, m_idx_hi; /* [lo, hi) request index; lo < 0 = any */
+    /* selector */
+    int sel;
+    double p;
+    long n;                  /* first N / every N */
+    long win_lo_ms, win_hi_ms;
+    struct mock_action *seq;
+    size_t nseq;
+    int seq_repeat;
+    /* effect */
+    struct mock_latency latency; /* kind NONE = the behaviour's */
+    struct mock_action action;
+    /* state: requests that matched this rule since the behaviour was set */
+    uint64_t matched;
+};
+
+struct mock_rules {
+    struct mock_rule *v;
+    size_t n;
+};
+
+struct mock_behavior {
+    json_t *src; /* the JSON it came from (owned) */
+    long reply_tokens;
+    double tokens_per_s;
+    long ttft_ms;
+    struct mock_latency latency;
+    long rl_requests, rl_window_ms, rl_tpm; /* 0 = off */
+    struct mock_rules rules;
+    struct mock_latency health_latency;
+    struct mock_rules health_rules;
+};
+
+/* Parses and validates; on error returns -1 with "PATH: ..." in err and
+ * *out untouched.  On success *out owns a new reference to j. */
+int mock_behavior_parse(const json_t *j, struct mock_behavior **out, char *err, size_t errlen);
+struct mock_behavior *mock_behavior_default(void);
+void mock_behavior_free(struct mock_behavior **b);
+
+/* ---- selection (pure) ----------------------------------------------------- */
+
+/* What the selector needs to know about a request. */
+struct mock_facts {
+    const char *path;
+    const char *model;   /* NULL when none */
+    int stream;
+    uint64_t index;      /* 0-based request index since the behaviour was set */
+    /* header lookup: returns the value or NULL */
+    const char *(*header)(void *ctx, const char *name);
+    void *header_ctx;
+};
+
+struct mock_decision {
+    int rule;                  /* index of the rule that fired, -1 none */
+    const char *rule_name;     /* "" when none or unnamed */
+    struct mock_action action; /* OK when no rule fired */
+    uint64_t latency_us;       /* before headers */
+};
+
+/* First rule whose match and selector fire decides.  Mutates the rules'
+ * counters and draws from rng only for probability selectors and random
+ * latencies, so the same seed and request sequence give the same result. */
+void mock_select(struct mock_rules *rules, const struct mock_latency *base,
+                 const struct mock_facts *f, uint64_t since_set_us, struct co_rng *rng,
+                 struct mock_decision *d);
+uint64_t mock_latency_sample_us(const struct mock_latency *l, struct co_rng *rng);
+
+/* ---- OpenAI bodies (pure) ---------------------------------------------------- */
+
+struct mock_chat_req {
+    char model[128];
+    int stream;
+    int include_usage;
+    long max_tokens;        /* -1 none */
+    char user[160];         /* the body's "user" field */
+    uint64_t hash;          /* of the messages: seeds the reply text */
+    long prompt_tokens;
+};
+
+/* Parses a chat completion request.  Returns 0, or an HTTP status (400) with
+ * an OpenAI error body in *errbody (caller frees). */
+int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char **errbody);
+/* The deterministic reply: token i of a reply seeded by hash.  Tokens are
+ * words; the last ends with a full stop so truncation shows. */
+void mock_reply_token(uint64_t hash, long i, long n, char *out, size_t outlen);
+/* The full reply text into b. */
+void mock_reply_text(uint64_t hash, long n, struct co_buf *b);
+/* chat.completion JSON (caller frees). */
+char *mock_chat_body(const struct mock_chat_req *q, const char *id, long created, long tokens,
+                     const char *finish);
+/* The SSE events of a streamed reply, each "data: ...\n\n", into a new array
+ * (caller frees each and the array); *n gets the count. */
+char **mock_sse_events(const struct mock_chat_req *q, const char *id, long created, long tokens,
+                       const char *finish, size_t *n);
+/* OpenAI's error body for an HTTP status (caller frees); code/message
+ * override the defaults when non-empty. */
+char *mock_status_body(int status, const char *code, const char *message);
+/* An SSE error event (caller frees). */
+char *mock_sse_error_event(const char *message, const char *code);
+char *mock_models_body(const char *model_hint);
+/* Go-style duration ("250ms", "1s", "1m30s") as OpenAI's reset headers use. */
+void mock_fmt_duration(uint64_t ms, char *out, size_t n);
+
+/* ---- journal ---------------------------------------------------------------- */
+
+struct mock_record {
+    uint64_t seq, t_arrival_us, t_done_us;
+    char method[8];
+    char path[128];
+    char request_id[136];
+    char user[160];
+    long attempt; /* -1 none */
+    char env[32];
+    char model[128];
+    int stream;
+    char rule[MOCK_NAME_LEN];
+    char action[24];
+    int status;
+    uint64_t bytes, chunks;
+    char end[16];
+    int auth;
+};
+
+struct mock_journal {
+    struct mock_record *ring;
+    size_t cap, head, count; /* head: index of the oldest */
+    uint64_t next_seq;
+    uint64_t dropped;
+};
+
+void mock_journal_init(struct mock_journal *j, size_t cap);
+void mock_journal_free(struct mock_journal *j);
+void mock_journal_clear(struct mock_journal *j);
+/* Appends (assigning seq); the oldest is dropped and counted when full. */
+void mock_journal_add(struct mock_journal *j, struct mock_record *r);
+json_t *mock_record_json(const struct mock_record *r);
+/* Records with seq >= since, oldest first. */
+json_t *mock_journal_json(const struct mock_journal *j, uint64_t since);
+
+/* ---- rate limiter (pure, clock passed in) ------------------------------------ */
+
+struct mock_rl {
+    long requests, window_ms, tpm;
+    uint64_t *req_t; /* ring of admission times, capacity requests */
+    size_t req_head, req_n;
+    struct { uint64_t t; long tokens; } *tok; /* ring of token spends in the last minute */
+    size_t tok_cap, tok_head, tok_n;
+    long tok_sum;
+};
+
+struct mock_rl_verdict {
+    int admitted;
+    long limit_requests, remaining_requests;
+    uint64_t reset_requests_ms;
+    long limit_tokens, remaining_tokens;
+    uint64_t reset_tokens_ms;
+    uint64_t retry_after_ms; /* when refused */
+};
+
+void mock_rl_init(struct mock_rl *rl, long requests, long window_ms, long tpm);
+void mock_rl_free(struct mock_rl *rl);
+/* Admits or refuses a request that would spend tokens at now_us. */
+void mock_rl_admit(struct mock_rl *rl, uint64_t now_us, long tokens, struct mock_rl_verdict *v);
+
+/* ---- the response plan an action fills in ------------------------------------ */
+
+enum mock_fault { MOCK_FAULT_NONE, MOCK_FAULT_RESET, MOCK_FAULT_CLOSE, MOCK_FAULT_CUT,
+                  MOCK_FAULT_CUT_BROKEN, MOCK_FAULT_STALL, MOCK_FAULT_NEVER };
+
+struct mock_plan {
+    int streamed;        /* pieces in events (SSE), else one body */
+    int status;
+    const char *content_type;
+    char *body;          /* non-streamed body (owned) */
+    size_t body_len;
+    char **events;       /* streamed pieces (owned) */
+    size_t nevents;
+    int fault;           /* enum mock_fault */
+    long fault_at_piece; /* before sending this piece; -1 at once (before headers) */
+    long fault_at_byte;  /* body offset for non-streamed faults; -1 none */
+    uint64_t stall_us;
+    int stall_continue;
+    uint64_t extra_delay_us; /* timeout after_ms */
+    uint64_t ttft_us, gap_us;
+    char retry_after[24];
+    char retry_after_ms[24];
+    struct mock_rl_headers rl;
+    const char *end; /* journal end when the plan runs to its end */
+};
+
+/* Builds the action's plan over the normal answer in p (mock_actions.c). */
+void mock_plan_apply(const struct mock_action *a, struct mock_plan *p);
+void mock_plan_free(struct mock_plan *p);
+
+#endif

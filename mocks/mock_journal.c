@@ -1,0 +1,83 @@
+/* The journal: a bounded ring of request records.  Past the cap the oldest
+ * record goes and is counted as dropped, so a long run never grows memory
+ * and a reader can tell that it missed something.  Sequence numbers never
+ * repeat (until a reset), so `?since=` paging stays exact across drops. */
+#include "mock_int.h"
+
+#include "co_mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void mock_journal_init(struct mock_journal *j, size_t cap)
+{
+    memset(j, 0, sizeof *j);
+    j->cap = cap ? cap : 100000;
+    j->ring = co_calloc(j->cap, sizeof *j->ring);
+}
+
+void mock_journal_free(struct mock_journal *j)
+{
+    free(j->ring);
+    j->ring = NULL;
+}
+
+void mock_journal_clear(struct mock_journal *j)
+{
+    j->head = j->count = 0;
+    j->next_seq = 0;
+    j->dropped = 0;
+}
+
+void mock_journal_add(struct mock_journal *j, struct mock_record *r)
+{
+    r->seq = j->next_seq++;
+    if (j->count == j->cap) {
+        j->ring[j->head] = *r;
+        j->head = (j->head + 1) % j->cap;
+        j->dropped++;
+        return;
+    }
+    j->ring[(j->head + j->count) % j->cap] = *r;
+    j->count++;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s[0] ? json_string(s) : json_null();
+}
+
+json_t *mock_record_json(const struct mock_record *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "seq", json_integer((json_int_t)r->seq));
+    json_object_set_new(o, "t_arrival_us", json_integer((json_int_t)r->t_arrival_us));
+    json_object_set_new(o, "t_done_us", json_integer((json_int_t)r->t_done_us));
+    json_object_set_new(o, "method", json_string(r->method));
+    json_object_set_new(o, "path", json_string(r->path));
+    json_object_set_new(o, "request_id", str_or_null(r->request_id));
+    json_object_set_new(o, "user", str_or_null(r->user));
+    json_object_set_new(o, "attempt", r->attempt >= 0 ? json_integer(r->attempt) : json_null());
+    json_object_set_new(o, "env", str_or_null(r->env));
+    json_object_set_new(o, "model", str_or_null(r->model));
+    json_object_set_new(o, "stream", json_boolean(r->stream));
+    json_object_set_new(o, "rule", str_or_null(r->rule));
+    json_object_set_new(o, "action", json_string(r->action));
+    json_object_set_new(o, "status", json_integer(r->status));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)r->bytes));
+    json_object_set_new(o, "chunks", json_integer((json_int_t)r->chunks));
+    json_object_set_new(o, "end", json_string(r->end));
+    json_object_set_new(o, "auth", json_boolean(r->auth));
+    return o;
+}
+
+json_t *mock_journal_json(const struct mock_journal *j, uint64_t since)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < j->count; i++) {
+        const struct mock_record *r = &j->ring[(j->head + i) % j->cap];
+        if (r->seq >= since)
+            json_array_append_new(a, mock_record_json(r));
+    }
+    return a;
+}

@@ -1,0 +1,274 @@
+/* OpenAI-shaped bodies: the request parser, the deterministic reply text, the
+ * chat.completion body, the SSE chunks of a streamed reply and the error
+ * bodies per status.  All pure: no I/O, no clock (the caller passes
+ * `created`).
+ *
+ * The reply is a function of the request's messages alone, so a test that
+ * knows the request knows the complete answer and can tell it from a
+ * truncated one: its last token ends with a full stop. */
+#include "mock_int.h"
+
+#include "co_json.h"
+#include "co_mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const words[64] = {
+    "amber",  "birch",  "cedar",  "delta",  "ember",  "fjord",  "grove",  "harbor",
+    "island", "jasper", "kelp",   "lagoon", "meadow", "nectar", "orchid", "prairie",
+    "quartz", "river",  "summit", "tundra", "umber",  "valley", "willow", "xenon",
+    "yarrow", "zephyr", "anchor", "beacon", "canyon", "dune",   "estuary", "forest",
+    "glacier", "heath", "inlet",  "jungle", "knoll",  "ledge",  "marsh",  "nova",
+    "oasis",  "pebble", "quill",  "reef",   "savanna", "thicket", "upland", "vista",
+    "wharf",  "xylem",  "yonder", "zenith", "atoll",  "bluff",  "cove",   "drift",
+    "eddy",   "fern",   "gulch",  "hollow", "isle",   "jetty",  "kestrel", "lichen"};
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+void mock_reply_token(uint64_t hash, long i, long n, char *out, size_t outlen)
+{
+    const char *w = words[mix(hash + (uint64_t)i) % 64];
+    snprintf(out, outlen, "%s%s%s", i ? " " : "", w, i == n - 1 ? "." : "");
+}
+
+void mock_reply_text(uint64_t hash, long n, struct co_buf *b)
+{
+    char tok[32];
+    for (long i = 0; i < n; i++) {
+        mock_reply_token(hash, i, n, tok, sizeof tok);
+        co_buf_puts(b, tok);
+    }
+}
+
+static char *bad_request(const char *msg, const char *param)
+{
+    return co_openai_error(msg, "invalid_request_error", param, NULL);
+}
+
+int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char **errbody)
+{
+    json_error_t je;
+    char msg[256];
+    int rc = 400;
+    memset(q, 0, sizeof *q);
+    q->max_tokens = -1;
+    json_t *j = json_loadb(body ? body : "", len, 0, &je);
+    if (!j) {
+        snprintf(msg, sizeof msg,
+                 "We could not parse the JSON body of your request (line %d column %d: %s).",
+                 je.line, je.column, je.text);
+        *errbody = bad_request(msg, NULL);
+        goto out;
+    }
+    if (!json_is_object(j)) {
+        *errbody = bad_request("The request body must be a JSON object.", NULL);
+        goto out;
+    }
+    json_t *msgs = json_object_get(j, "messages");
+    if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
+        *errbody = bad_request(msgs ? "'messages' must be a non-empty array."
+                                    : "Missing required parameter: 'messages'.",
+                               "messages");
+        goto out;
+    }
+    json_t *v = json_object_get(j, "model");
+    if (v && !json_is_string(v)) {
+        *errbody = bad_request("'model' must be a string.", "model");
+        goto out;
+    }
+    snprintf(q->model, sizeof q->model, "%s", v ? json_string_value(v) : "mock-model");
+    q->stream = json_is_true(json_object_get(j, "stream"));
+    q->include_usage =
+        json_is_true(json_object_get(json_object_get(j, "stream_options"), "include_usage"));
+    v = json_object_get(j, "max_tokens");
+    if (!v)
+        v = json_object_get(j, "max_completion_tokens");
+    if (json_is_integer(v) && json_integer_value(v) >= 0)
+        q->max_tokens = (long)json_integer_value(v);
+    v = json_object_get(j, "user");
+    if (json_is_string(v))
+        snprintf(q->user, sizeof q->user, "%s", json_string_value(v));
+    char *dump = json_dumps(msgs, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t dl = dump ? strlen(dump) : 0;
+    q->hash = fnv1a(dump ? dump : "", dl);
+    q->prompt_tokens = (long)(dl / 4) + 1;
+    free(dump);
+    rc = 0;
+out:
+    json_decref(j);
+    return rc;
+}
+
+/* The model as a JSON string literal (quotes included). */
+static char *json_str(const char *s)
+{
+    json_t *j = json_string(s);
+    char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    return out ? out : co_strdup("\"\"");
+}
+
+char *mock_chat_body(const struct mock_chat_req *q, const char *id, long created, long tokens,
+                     const char *finish)
+{
+    struct co_buf b;
+    char *model = json_str(q->model);
+    co_buf_init(&b, 0);
+    co_buf_printf(&b,
+                  "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":",
+                  id, created);
+    co_buf_puts(&b, model);
+    co_buf_puts(&b, ",\"system_fingerprint\":\"fp_cutover\",\"choices\":[{\"index\":0,"
+                    "\"message\":{\"role\":\"assistant\",\"content\":\"");
+    mock_reply_text(q->hash, tokens, &b);
+    co_buf_printf(&b,
+                  "\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
+                  "\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,"
+                  "\"total_tokens\":%ld}}",
+                  finish, q->prompt_tokens, tokens, q->prompt_tokens + tokens);
+    free(model);
+    return co_buf_steal(&b, NULL);
+}
+
+char **mock_sse_events(const struct mock_chat_req *q, const char *id, long created, long tokens,
+                       const char *finish, size_t *n)
+{
+    size_t cap = (size_t)tokens + 4, k = 0;
+    char **ev = co_calloc(cap, sizeof *ev);
+    char *model = json_str(q->model);
+    char head[512], tok[32];
+    snprintf(head, sizeof head,
+             "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%ld,"
+             "\"model\":%s,\"system_fingerprint\":\"fp_cutover\",\"choices\":",
+             id, created, model);
+    ev[k++] = co_asprintf("%s[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\","
+                          "\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
+                          head);
+    for (long i = 0; i < tokens; i++) {
+        mock_reply_token(q->hash, i, tokens, tok, sizeof tok);
+        ev[k++] = co_asprintf("%s[{\"index\":0,\"delta\":{\"content\":\"%s\"},\"logprobs\":null,"
+                              "\"finish_reason\":null}]}\n\n",
+                              head, tok);
+    }
+    ev[k++] = co_asprintf("%s[{\"index\":0,\"delta\":{},\"logprobs\":null,"
+                          "\"finish_reason\":\"%s\"}]}\n\n",
+                          head, finish);
+    if (q->include_usage)
+        ev[k++] = co_asprintf("%s[],\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,"
+                              "\"total_tokens\":%ld}}\n\n",
+                              head, q->prompt_tokens, tokens, q->prompt_tokens + tokens);
+    ev[k++] = co_strdup("data: [DONE]\n\n");
+    free(model);
+    *n = k;
+    return ev;
+}
+
+struct status_row {
+    int status;
+    const char *type;
+    const char *code;
+    const char *message;
+};
+
+/* OpenAI's bodies for the statuses a relay must tell apart. */
+static const struct status_row status_rows[] = {
+    {400, "invalid_request_error", NULL, "Bad request."},
+    {401, "invalid_request_error", "invalid_api_key",
+     "Incorrect API key provided. You can find your API key at "
+     "https://platform.openai.com/account/api-keys."},
+    {403, "invalid_request_error", "unsupported_country_region_territory",
+     "Country, region, or territory not supported."},
+    {404, "invalid_request_error", "model_not_found",
+     "The model does not exist or you do not have access to it."},
+    {408, "server_error", "timeout", "Request timed out."},
+    {409, "invalid_request_error", "conflict", "Conflict."},
+    {413, "invalid_request_error", "request_too_large", "Request body too large."},
+    {422, "invalid_request_error", NULL, "Unprocessable entity."},
+    {429, "requests", "rate_limit_exceeded",
+     "Rate limit reached for requests. Please try again later."},
+    {500, "server_error", "server_error",
+     "The server had an error while processing your request. Sorry about that!"},
+    {502, "server_error", "bad_gateway", "Bad gateway."},
+    {503, "server_error", "overloaded",
+     "The engine is currently overloaded, please try again later."},
+    {504, "server_error", "timeout", "Gateway timeout."},
+};
+
+char *mock_status_body(int status, const char *code, const char *message)
+{
+    const struct status_row *row = NULL;
+    for (size_t i = 0; i < sizeof status_rows / sizeof status_rows[0]; i++)
+        if (status_rows[i].status == status)
+            row = &status_rows[i];
+    const char *type = row ? row->type : status >= 500 ? "server_error" : "invalid_request_error";
+    const char *c = row ? row->code : NULL;
+    const char *msg = row ? row->message : "The mock returned this status on purpose.";
+    if (code && code[0]) {
+        c = code;
+        if (strcmp(code, "insufficient_quota") == 0) {
+            type = "insufficient_quota";
+            msg = "You exceeded your current quota, please check your plan and billing details.";
+        }
+    }
+    if (message && message[0])
+        msg = message;
+    return co_openai_error(msg, type, NULL, c);
+}
+
+char *mock_sse_error_event(const char *message, const char *code)
+{
+    char *e = co_openai_error(message, "server_error", NULL, code);
+    char *ev = co_asprintf("data: %s\n\n", e);
+    free(e);
+    return ev;
+}
+
+char *mock_models_body(const char *model_hint)
+{
+    static const char *const models[] = {"gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash",
+                                         "deepseek-v3.2"};
+    struct co_buf b;
+    co_buf_init(&b, 0);
+    co_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+        co_buf_printf(&b,
+                      "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":1700000000,"
+                      "\"owned_by\":\"cutover-mock\"}",
+                      i ? "," : "", models[i]);
+    co_buf_puts(&b, "]}");
+    return co_buf_steal(&b, NULL);
+}
+
+void mock_fmt_duration(uint64_t ms, char *out, size_t n)
+{
+    if (ms < 1000) {
+        snprintf(out, n, "%llums", (unsigned long long)ms);
+        return;
+    }
+    uint64_t h = ms / 3600000, m = (ms / 60000) % 60;
+    double s = (double)(ms % 60000) / 1000.0;
+    if (h)
+        snprintf(out, n, "%lluh%llum%gs", (unsigned long long)h, (unsigned long long)m, s);
+    else if (m)
+        snprintf(out, n, "%llum%gs", (unsigned long long)m, s);
+    else
+        snprintf(out, n, "%gs", s);
+}

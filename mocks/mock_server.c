@@ -1,0 +1,817 @@
+/* The mock's socket side: libmicrohttpd on a libev loop (co_evhttp).  Every
+ * decision is made by the pure modules (rule selection, rate limiter, the
+ * action table's plan); this file only carries the plan out:
+ *
+ *   - a delay before headers suspends the connection and arms an ev_timer
+ *     that resumes it (no thread per request, no busy loop);
+ *   - a body with pacing or a mid-body fault is served by a content reader
+ *     that suspends itself until the next piece is due;
+ *   - an RST is SO_LINGER {1,0} plus a disconnect, a clean FIN is MHD_NO,
+ *     broken framing is END_WITH_ERROR, a clean cut is END_OF_STREAM early.
+ *
+ * The fault is always decided (and the RNG drawn) before any socket option
+ * is armed, so a probability-0 reset never resets. */
+#include "mock.h"
+#include "mock_int.h"
+
+#include "co_clock.h"
+#include "co_evhttp.h"
+#include "co_json.h"
+#include "co_log.h"
+#include "co_mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+enum route { R_CHAT, R_MODELS, R_HEALTH, R_CONTROL, R_NOTFOUND };
+
+struct mock_req;
+
+struct mock {
+    struct ev_loop *loop;
+    struct co_evhttp http;
+    char name[MOCK_NAME_LEN];
+    char url[64];
+    uint64_t seed;
+    struct co_rng rng;   /* decisions */
+    struct co_rng idrng; /* completion ids: kept apart so ids never shift decisions */
+    struct mock_behavior *beh;
+    uint64_t beh_set_us;
+    uint64_t traffic_index, health_index;
+    struct mock_journal journal;
+    struct mock_rl rl;
+    struct mock_req *live; /* every request in flight, to resume them all on free */
+};
+
+struct mock_req {
+    struct mock *m;
+    struct MHD_Connection *conn;
+    struct mock_req *prev, *next;
+    int route;
+    struct co_buf body;
+    int too_big;
+    int decided;
+    int suspended;
+    uint64_t delay_us; /* before headers, still to wait */
+    ev_timer timer;
+    ev_io watch;       /* "never answer": notices the client leaving */
+    int client_left;
+    struct mock_record rec;
+    struct mock_plan plan;
+    long ntokens;
+    /* content reader state */
+    size_t piece, off;
+    uint64_t sent;
+    uint64_t t0;
+    int fault_done;
+    int close_after_stall;
+    const char *end; /* set when the mock ends the request itself */
+};
+
+/* ---- suspend / resume ----------------------------------------------------------- */
+
+static void req_resume(struct mock_req *r)
+{
+    if (!r->suspended)
+        return;
+    ev_timer_stop(r->m->loop, &r->timer);
+    ev_io_stop(r->m->loop, &r->watch);
+    r->suspended = 0;
+    MHD_resume_connection(r->conn);
+    co_evhttp_kick(&r->m->http);
+}
+
+static void on_req_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    req_resume(w->data);
+}
+
+/* A connection that is never answered is out of MHD's sight while
+ * suspended; this watcher sees the client close it so the fd is not held
+ * until the mock stops. */
+static void on_req_watch(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct mock_req *r = w->data;
+    char c;
+    ssize_t n = recv(w->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) {
+        ev_io_stop(loop, w); /* pipelined bytes: stop looking rather than spin */
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    r->client_left = 1;
+    req_resume(r);
+}
+
+/* Suspends for us microseconds; UINT64_MAX waits until the client leaves. */
+static void req_suspend(struct mock_req *r, uint64_t us)
+{
+    MHD_suspend_connection(r->conn);
+    r->suspended = 1;
+    if (us == UINT64_MAX) {
+        int fd = co_evhttp_conn_fd(r->conn);
+        if (fd >= 0) {
+            ev_io_set(&r->watch, fd, EV_READ);
+            ev_io_start(r->m->loop, &r->watch);
+        }
+        return;
+    }
+    ev_timer_set(&r->timer, (double)us / 1e6, 0.);
+    ev_timer_start(r->m->loop, &r->timer);
+}
+
+/* A real TCP RST now: linger 0 makes close() reset, and disconnecting
+ * (connect AF_UNSPEC) resets at once, before MHD's shutdown() could send a
+ * FIN that a client would read as a clean end. */
+static void rst_now(struct mock_req *r)
+{
+    int fd = co_evhttp_conn_fd(r->conn);
+    if (fd < 0)
+        return;
+    struct linger l = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    struct sockaddr sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_family = AF_UNSPEC;
+    (void)connect(fd, &sa, sizeof sa);
+}
+
+/* ---- responses -------------------------------------------------------------------- */
+
+static void add_common_headers(struct mock_req *r, struct MHD_Response *resp, const char *ctype)
+{
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "X-Mock-Name", r->m->name);
+    if (r->rec.request_id[0])
+        MHD_add_response_header(resp, "X-Request-ID", r->rec.request_id);
+}
+
+/* A JSON answer from a buffer the response takes over. */
+static enum MHD_Result answer(struct mock_req *r, int status, char *body, const char *ctype)
+{
+    size_t len = strlen(body);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    add_common_headers(r, resp, ctype ? ctype : "application/json");
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->rec.status = status;
+    r->rec.bytes = len;
+    return ok;
+}
+
+static enum MHD_Result answer_error(struct mock_req *r, int status, const char *msg,
+                                    const char *type, const char *param, const char *code)
+{
+    return answer(r, status, co_openai_error(msg, type, param, code), NULL);
+}
+
+static enum MHD_Result answer_json(struct mock_req *r, int status, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return answer(r, status, s, NULL);
+}
+
+/* Carries out the fault the plan placed at the reader's position. */
+static ssize_t do_fault(struct mock_req *r)
+{
+    struct mock_plan *p = &r->plan;
+    switch (p->fault) {
+    case MOCK_FAULT_RESET:
+        rst_now(r);
+        r->end = "reset";
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    case MOCK_FAULT_CUT:
+        r->end = "cut";
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    case MOCK_FAULT_CUT_BROKEN:
+    case MOCK_FAULT_CLOSE:
+        r->end = "cut";
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    case MOCK_FAULT_STALL:
+        r->fault_done = 1;
+        if (p->stall_continue)
+            r->t0 += p->stall_us; /* everything after the stall comes later */
+        else
+            r->close_after_stall = 1;
+        req_suspend(r, p->stall_us);
+        return 0;
+    default: return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+}
+
+static uint64_t piece_due(const struct mock_req *r, size_t i)
+{
+    if (i == 0)
+        return r->t0;
+    long k = (long)i < r->ntokens ? (long)i : r->ntokens;
+    if (k < 1)
+        k = 1;
+    return r->t0 + r->plan.ttft_us + (uint64_t)(k - 1) * r->plan.gap_us;
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct mock_req *r = cls;
+    struct mock_plan *p = &r->plan;
+    uint64_t now = co_now_us();
+    size_t n = 0;
+    if (r->close_after_stall) {
+        r->end = "stalled";
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (!p->streamed) {
+        size_t limit = p->fault_at_byte >= 0 && (size_t)p->fault_at_byte < p->body_len
+                           ? (size_t)p->fault_at_byte
+                           : p->body_len;
+        if (r->off < limit) {
+            n = limit - r->off < max ? limit - r->off : max;
+            memcpy(buf, p->body + r->off, n);
+            r->off += n;
+            r->sent += n;
+            return (ssize_t)n;
+        }
+        if (p->fault != MOCK_FAULT_NONE && !r->fault_done && p->fault_at_byte >= 0)
+            return do_fault(r);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (!r->t0)
+        r->t0 = now;
+    while (r->piece < p->nevents && n < max) {
+        if (r->off == 0) {
+            int fault_here = !r->fault_done && p->fault != MOCK_FAULT_NONE &&
+                             ((p->fault_at_piece >= 0 && (size_t)p->fault_at_piece == r->piece) ||
+                              (p->fault_at_byte >= 0 && r->sent >= (uint64_t)p->fault_at_byte));
+            if (fault_here) {
+                /* Let what was produced go out first: the fault comes on the
+                 * next call, after MHD has sent it. */
+                if (n)
+                    return (ssize_t)n;
+                return do_fault(r);
+            }
+            uint64_t due = piece_due(r, r->piece);
+            if (due > now) {
+                if (n)
+                    return (ssize_t)n;
+                req_suspend(r, due - now);
+                return 0;
+            }
+        }
+        size_t len = strlen(p->events[r->piece]);
+        size_t c = len - r->off < max - n ? len - r->off : max - n;
+        if (p->fault_at_byte >= 0 && !r->fault_done && r->sent + c > (uint64_t)p->fault_at_byte)
+            c = (size_t)((uint64_t)p->fault_at_byte - r->sent);
+        if (c == 0) {
+            if (n)
+                return (ssize_t)n;
+            return do_fault(r);
+        }
+        memcpy(buf + n, p->events[r->piece] + r->off, c);
+        n += c;
+        r->off += c;
+        r->sent += c;
+        if (r->off == len) {
+            r->piece++;
+            r->off = 0;
+            r->rec.chunks++;
+        }
+    }
+    if (n)
+        return (ssize_t)n;
+    if (!r->fault_done && p->fault != MOCK_FAULT_NONE && p->fault_at_piece >= 0 &&
+        (size_t)p->fault_at_piece >= p->nevents)
+        return do_fault(r);
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+/* Queues the plan's response (the plan's fault before headers is handled
+ * by the caller). */
+static enum MHD_Result run_plan(struct mock_req *r)
+{
+    struct mock_plan *p = &r->plan;
+    struct MHD_Response *resp;
+    char v[32];
+    if (!p->streamed && p->fault == MOCK_FAULT_NONE) {
+        resp = MHD_create_response_from_buffer(p->body_len, p->body, MHD_RESPMEM_MUST_FREE);
+        r->rec.bytes = p->body_len;
+        p->body = NULL;
+    } else {
+        /* Unknown size means chunked: a clean cut then ends with a proper
+         * terminator, and pacing can hold the body back. */
+        uint64_t size = p->streamed || p->fault == MOCK_FAULT_CUT ? MHD_SIZE_UNKNOWN
+                                                                   : (uint64_t)p->body_len;
+        resp = MHD_create_response_from_callback(size, 16 * 1024, reader, r, NULL);
+    }
+    add_common_headers(r, resp, p->streamed ? "text/event-stream" : p->content_type);
+    if (p->streamed)
+        MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    if (p->retry_after[0])
+        MHD_add_response_header(resp, "Retry-After", p->retry_after);
+    if (p->retry_after_ms[0])
+        MHD_add_response_header(resp, "retry-after-ms", p->retry_after_ms);
+    if (p->rl.present) {
+        if (p->rl.limit_requests >= 0) {
+            snprintf(v, sizeof v, "%ld", p->rl.limit_requests);
+            MHD_add_response_header(resp, "x-ratelimit-limit-requests", v);
+        }
+        if (p->rl.remaining_requests >= 0) {
+            snprintf(v, sizeof v, "%ld", p->rl.remaining_requests);
+            MHD_add_response_header(resp, "x-ratelimit-remaining-requests", v);
+        }
+        if (p->rl.reset_requests[0])
+            MHD_add_response_header(resp, "x-ratelimit-reset-requests", p->rl.reset_requests);
+        if (p->rl.limit_tokens >= 0) {
+            snprintf(v, sizeof v, "%ld", p->rl.limit_tokens);
+            MHD_add_response_header(resp, "x-ratelimit-limit-tokens", v);
+        }
+        if (p->rl.remaining_tokens >= 0) {
+            snprintf(v, sizeof v, "%ld", p->rl.remaining_tokens);
+            MHD_add_response_header(resp, "x-ratelimit-remaining-tokens", v);
+        }
+        if (p->rl.reset_tokens[0])
+            MHD_add_response_header(resp, "x-ratelimit-reset-tokens", p->rl.reset_tokens);
+    }
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)p->status, resp);
+    MHD_destroy_response(resp);
+    r->rec.status = p->status;
+    return ok;
+}
+
+/* ---- deciding ----------------------------------------------------------------------- */
+
+static const char *facts_header(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+static void record_decision(struct mock_req *r, const struct mock_decision *d)
+{
+    snprintf(r->rec.rule, sizeof r->rec.rule, "%s",
+             d->rule < 0 ? "" : d->rule_name[0] ? d->rule_name : "");
+    if (d->rule >= 0 && !d->rule_name[0])
+        snprintf(r->rec.rule, sizeof r->rec.rule, "#%d", d->rule);
+    snprintf(r->rec.action, sizeof r->rec.action, "%s", mock_action_kind(d->action.type)->name);
+}
+
+static void set_rl_headers(struct mock_plan *p, const struct mock_rl_verdict *v)
+{
+    p->rl.present = 1;
+    p->rl.limit_requests = v->limit_requests > 0 ? v->limit_requests : -1;
+    p->rl.remaining_requests = v->limit_requests > 0 ? v->remaining_requests : -1;
+    p->rl.limit_tokens = v->limit_tokens > 0 ? v->limit_tokens : -1;
+    p->rl.remaining_tokens = v->limit_tokens > 0 ? v->remaining_tokens : -1;
+    p->rl.reset_requests[0] = p->rl.reset_tokens[0] = '\0';
+    if (v->limit_requests > 0)
+        mock_fmt_duration(v->reset_requests_ms, p->rl.reset_requests, sizeof p->rl.reset_requests);
+    if (v->limit_tokens > 0)
+        mock_fmt_duration(v->reset_tokens_ms, p->rl.reset_tokens, sizeof p->rl.reset_tokens);
+}
+
+static void new_id(struct mock *m, char *out, size_t n)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    char s[25];
+    for (int i = 0; i < 24; i++)
+        s[i] = al[co_rng_next(&m->idrng) % (sizeof al - 1)];
+    s[24] = '\0';
+    snprintf(out, n, "chatcmpl-%s", s);
+}
+
+static void plan_init(struct mock_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->status = 200;
+    p->content_type = "application/json";
+    p->fault_at_piece = -1;
+    p->fault_at_byte = -1;
+    p->rl.limit_requests = p->rl.remaining_requests = -1;
+    p->rl.limit_tokens = p->rl.remaining_tokens = -1;
+}
+
+/* Decides a chat completion: limiter, rules, then the plan.  Returns 0 with
+ * the plan ready, or an MHD result when it answered already. */
+static int decide_chat(struct mock_req *r, enum MHD_Result *res)
+{
+    struct mock *m = r->m;
+    struct mock_behavior *b = m->beh;
+    struct mock_chat_req q;
+    char *errbody = NULL;
+    int st = mock_chat_parse(r->body.data, r->body.len, &q, &errbody);
+    if (st) {
+        snprintf(r->rec.action, sizeof r->rec.action, "bad_request");
+        *res = answer(r, st, errbody, NULL);
+        return 1;
+    }
+    snprintf(r->rec.model, sizeof r->rec.model, "%s", q.model);
+    snprintf(r->rec.user, sizeof r->rec.user, "%s", q.user);
+    r->rec.stream = q.stream;
+    long tokens = b->reply_tokens;
+    const char *finish = "stop";
+    if (q.max_tokens >= 0 && q.max_tokens < tokens) {
+        tokens = q.max_tokens;
+        finish = "length";
+    }
+    uint64_t now = co_now_us();
+    struct mock_facts f = {r->rec.path, q.model, q.stream, m->traffic_index++, facts_header,
+                           r->conn};
+    plan_init(&r->plan);
+    /* The limiter stands in front, as a provider's gateway does. */
+    struct mock_rl_verdict v;
+    int limited = b->rl_requests > 0 || b->rl_tpm > 0;
+    if (limited) {
+        mock_rl_admit(&m->rl, now, q.prompt_tokens + tokens, &v);
+        set_rl_headers(&r->plan, &v);
+        if (!v.admitted) {
+            struct mock_action a;
+            mock_action_default(&a, MOCK_ACT_STATUS);
+            a.code = 429;
+            a.retry_after_s = (double)((v.retry_after_ms + 999) / 1000);
+            a.retry_after_ms = (long)v.retry_after_ms;
+            struct mock_rl_headers keep = r->plan.rl;
+            mock_plan_apply(&a, &r->plan);
+            r->plan.rl = keep;
+            snprintf(r->rec.rule, sizeof r->rec.rule, "rate_limit");
+            snprintf(r->rec.action, sizeof r->rec.action, "status");
+            return 0;
+        }
+    }
+    struct mock_decision d;
+    mock_select(&b->rules, &b->latency, &f, now - m->beh_set_us, &m->rng, &d);
+    record_decision(r, &d);
+    char id[48];
+    new_id(m, id, sizeof id);
+    long created = (long)time(NULL);
+    struct mock_plan *p = &r->plan;
+    r->ntokens = tokens;
+    p->ttft_us = (uint64_t)b->ttft_ms * 1000;
+    p->gap_us = b->tokens_per_s > 0 ? (uint64_t)(1e6 / b->tokens_per_s) : 0;
+    if (q.stream) {
+        p->streamed = 1;
+        p->events = mock_sse_events(&q, id, created, tokens, finish, &p->nevents);
+    } else {
+        p->body = mock_chat_body(&q, id, created, tokens, finish);
+        p->body_len = strlen(p->body);
+    }
+    mock_plan_apply(&d.action, p);
+    r->delay_us = d.latency_us + p->extra_delay_us;
+    /* Without streaming, generation time passes before the headers. */
+    if (!q.stream && p->status == 200)
+        r->delay_us += p->ttft_us + p->gap_us * (uint64_t)tokens;
+    return 0;
+}
+
+/* Health and models: a plain body that the rules may still turn into a fault. */
+static void decide_simple(struct mock_req *r, char *body, struct mock_rules *rules,
+                          const struct mock_latency *lat, uint64_t index)
+{
+    struct mock *m = r->m;
+    struct mock_facts f = {r->rec.path, NULL, 0, index, facts_header, r->conn};
+    struct mock_decision d;
+    mock_select(rules, lat, &f, co_now_us() - m->beh_set_us, &m->rng, &d);
+    record_decision(r, &d);
+    plan_init(&r->plan);
+    r->plan.body = body;
+    r->plan.body_len = strlen(body);
+    mock_plan_apply(&d.action, &r->plan);
+    r->delay_us = d.latency_us + r->plan.extra_delay_us;
+}
+
+/* ---- the control API ------------------------------------------------------------------- */
+
+static enum MHD_Result control(struct mock_req *r, const char *method)
+{
+    struct mock *m = r->m;
+    const char *path = r->rec.path;
+    if (strcmp(path, "/_mock/behavior") == 0) {
+        if (strcmp(method, "GET") == 0)
+            return answer_json(r, 200, mock_get_behavior(m));
+        if (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
+            char err[512];
+            json_t *j = co_json_loadb(r->body.data ? r->body.data : "", r->body.len, "body", err,
+                                      sizeof err);
+            if (!j)
+                return answer_error(r, 400, err, "invalid_request_error", NULL, "invalid_json");
+            int rc = mock_set_behavior(m, j, err, sizeof err);
+            json_decref(j);
+            if (rc) {
+                /* param carries the JSON path alone, for tools. */
+                char param[256];
+                const char *colon = strstr(err, ": ");
+                snprintf(param, sizeof param, "%.*s", colon ? (int)(colon - err) : 0, err);
+                return answer_error(r, 400, err, "invalid_request_error", param,
+                                    "invalid_behavior");
+            }
+            return answer_json(r, 200, json_pack("{s:b,s:o}", "ok", 1, "behavior",
+                                                 mock_get_behavior(m)));
+        }
+    } else if (strcmp(path, "/_mock/journal") == 0) {
+        if (strcmp(method, "GET") == 0) {
+            const char *s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "since");
+            char *end = NULL;
+            unsigned long long since = s ? strtoull(s, &end, 10) : 0;
+            if (s && (!*s || *end))
+                return answer_error(r, 400, "'since' must be a non-negative integer",
+                                    "invalid_request_error", "since", NULL);
+            return answer_json(r, 200,
+                               json_pack("{s:o,s:I,s:I}", "records", mock_journal(m, since),
+                                         "next", (json_int_t)m->journal.next_seq, "dropped",
+                                         (json_int_t)m->journal.dropped));
+        }
+    } else if (strcmp(path, "/_mock/reset") == 0) {
+        if (strcmp(method, "POST") == 0) {
+            mock_reset(m);
+            return answer_json(r, 200, json_pack("{s:b}", "ok", 1));
+        }
+    } else {
+        return answer_error(r, 404, "Unknown control path; try /_mock/behavior, /_mock/journal, "
+                                    "/_mock/reset",
+                            "invalid_request_error", NULL, "unknown_url");
+    }
+    return answer_error(r, 405, "Method not allowed on this control path",
+                        "invalid_request_error", NULL, "method_not_allowed");
+}
+
+/* ---- MHD callbacks -------------------------------------------------------------------------- */
+
+static int route_of(const char *url)
+{
+    if (strcmp(url, "/v1/chat/completions") == 0 || strcmp(url, "/chat/completions") == 0)
+        return R_CHAT;
+    if (strcmp(url, "/v1/models") == 0 || strcmp(url, "/models") == 0)
+        return R_MODELS;
+    if (strcmp(url, "/health") == 0 || strcmp(url, "/v1/health") == 0)
+        return R_HEALTH;
+    if (strncmp(url, "/_mock/", 7) == 0)
+        return R_CONTROL;
+    return R_NOTFOUND;
+}
+
+static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, const char *url,
+                                const char *method)
+{
+    struct mock_req *r = co_calloc(1, sizeof *r);
+    const char *v;
+    r->m = m;
+    r->conn = conn;
+    r->route = route_of(url);
+    co_buf_init(&r->body, MOCK_MAX_BODY);
+    ev_init(&r->timer, on_req_timer);
+    r->timer.data = r;
+    ev_init(&r->watch, on_req_watch);
+    r->watch.data = r;
+    plan_init(&r->plan);
+    r->rec.t_arrival_us = co_now_us();
+    r->rec.attempt = -1;
+    snprintf(r->rec.method, sizeof r->rec.method, "%s", method);
+    snprintf(r->rec.path, sizeof r->rec.path, "%s", url);
+    snprintf(r->rec.action, sizeof r->rec.action, "ok");
+    if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID")))
+        snprintf(r->rec.request_id, sizeof r->rec.request_id, "%s", v);
+    if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Env")))
+        snprintf(r->rec.env, sizeof r->rec.env, "%s", v);
+    if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Attempt")))
+        r->rec.attempt = strtol(v, NULL, 10);
+    r->rec.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization") != NULL;
+    r->next = m->live;
+    if (m->live)
+        m->live->prev = r;
+    m->live = r;
+    return r;
+}
+
+static void req_free(struct mock_req *r)
+{
+    struct mock *m = r->m;
+    ev_timer_stop(m->loop, &r->timer);
+    ev_io_stop(m->loop, &r->watch);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        m->live = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    co_buf_free(&r->body);
+    mock_plan_free(&r->plan);
+    free(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    struct mock *m = cls;
+    struct mock_req *r = *con_cls;
+    if (!r) {
+        *con_cls = req_new(m, conn, url, method);
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->too_big && co_buf_append(&r->body, upload_data, *upload_size) != 0)
+            r->too_big = 1; /* keep reading and discarding; answer 413 at the end */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->client_left) {
+        r->end = r->plan.end ? r->plan.end : "client_gone";
+        return MHD_NO;
+    }
+    if (!r->decided) {
+        r->decided = 1;
+        if (r->too_big) {
+            snprintf(r->rec.action, sizeof r->rec.action, "bad_request");
+            return answer_error(r, 413, "Request body too large (limit 1 MiB).",
+                                "invalid_request_error", NULL, "request_too_large");
+        }
+        enum MHD_Result res;
+        switch (r->route) {
+        case R_CONTROL: return control(r, method);
+        case R_CHAT:
+            if (strcmp(method, "POST") != 0)
+                return answer_error(r, 405, "Use POST for /v1/chat/completions.",
+                                    "invalid_request_error", NULL, "method_not_allowed");
+            if (decide_chat(r, &res))
+                return res;
+            break;
+        case R_MODELS:
+            decide_simple(r, mock_models_body(NULL), &m->beh->rules, &m->beh->latency,
+                          m->traffic_index++);
+            break;
+        case R_HEALTH:
+            decide_simple(r, co_asprintf("{\"status\":\"healthy\",\"name\":\"%s\"}", m->name),
+                          &m->beh->health_rules, &m->beh->health_latency, m->health_index++);
+            break;
+        default:
+            snprintf(r->rec.action, sizeof r->rec.action, "not_found");
+            return answer_error(r, 404, "Unknown request URL. Please check the URL.",
+                                "invalid_request_error", NULL, "unknown_url");
+        }
+    }
+    if (r->delay_us) {
+        uint64_t d = r->delay_us;
+        r->delay_us = 0;
+        req_suspend(r, d);
+        return MHD_YES;
+    }
+    if (r->plan.fault_at_piece < 0 && r->plan.fault_at_byte < 0) {
+        switch (r->plan.fault) {
+        case MOCK_FAULT_RESET:
+            rst_now(r);
+            r->end = "reset";
+            return MHD_NO;
+        case MOCK_FAULT_CLOSE:
+            r->end = "closed";
+            return MHD_NO;
+        case MOCK_FAULT_NEVER:
+            req_suspend(r, UINT64_MAX);
+            return MHD_YES;
+        default: break;
+        }
+    }
+    return run_plan(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct mock *m = cls;
+    struct mock_req *r = *con_cls;
+    if (!r)
+        return;
+    *con_cls = NULL;
+    if (r->route != R_CONTROL) {
+        const char *end = r->end;
+        /* A request held forever ends when the client gives up, whichever
+         * of our watcher or MHD's read notices first. */
+        if (!end && r->plan.fault == MOCK_FAULT_NEVER)
+            end = "timeout";
+        if (!end) {
+            switch (toe) {
+            case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+                end = r->plan.end ? r->plan.end : "complete";
+                break;
+            case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+                end = r->plan.end ? r->plan.end : "closed";
+                break;
+            default: end = "client_gone";
+            }
+        }
+        if (r->plan.streamed || r->sent)
+            r->rec.bytes = r->sent;
+        snprintf(r->rec.end, sizeof r->rec.end, "%s", end);
+        r->rec.t_done_us = co_now_us();
+        mock_journal_add(&m->journal, &r->rec);
+    }
+    req_free(r);
+}
+
+/* ---- public API -------------------------------------------------------------------------------- */
+
+static void behavior_install(struct mock *m, struct mock_behavior *b)
+{
+    mock_behavior_free(&m->beh);
+    m->beh = b;
+    m->beh_set_us = co_now_us();
+    m->traffic_index = m->health_index = 0;
+    mock_rl_free(&m->rl);
+    mock_rl_init(&m->rl, b->rl_requests, b->rl_window_ms, b->rl_tpm);
+}
+
+struct mock *mock_new(struct ev_loop *loop, const struct mock_opts *o, char *err, size_t errlen)
+{
+    struct mock *m = co_calloc(1, sizeof *m);
+    m->loop = loop;
+    snprintf(m->name, sizeof m->name, "%s", o->name ? o->name : "mock");
+    m->seed = o->seed;
+    co_rng_seed(&m->rng, o->seed);
+    co_rng_seed(&m->idrng, o->seed ^ 0x5bd1e995u);
+    mock_journal_init(&m->journal, o->journal_cap);
+    behavior_install(m, mock_behavior_default());
+    struct co_evhttp_opts ho = {0};
+    ho.addr = o->addr ? o->addr : "127.0.0.1";
+    ho.port = o->port;
+    ho.handler = on_request;
+    ho.handler_cls = m;
+    ho.completed = on_completed;
+    ho.completed_cls = m;
+    if (co_evhttp_start(&m->http, loop, &ho, err, errlen) != 0) {
+        mock_free(&m);
+        return NULL;
+    }
+    snprintf(m->url, sizeof m->url, "http://%s:%u", ho.addr, (unsigned)m->http.port);
+    return m;
+}
+
+void mock_free(struct mock **pm)
+{
+    struct mock *m = *pm;
+    if (!m)
+        return;
+    /* MHD must not be stopped with a suspended connection. */
+    for (struct mock_req *r = m->live; r; r = r->next)
+        req_resume(r);
+    co_evhttp_stop(&m->http);
+    while (m->live)
+        req_free(m->live);
+    mock_behavior_free(&m->beh);
+    mock_rl_free(&m->rl);
+    mock_journal_free(&m->journal);
+    free(m);
+    *pm = NULL;
+}
+
+uint16_t mock_port(const struct mock *m)
+{
+    return m->http.port;
+}
+
+const char *mock_url(const struct mock *m)
+{
+    return m->url;
+}
+
+int mock_set_behavior(struct mock *m, const json_t *behavior, char *err, size_t errlen)
+{
+    struct mock_behavior *b = NULL;
+    if (mock_behavior_parse(behavior, &b, err, errlen) != 0)
+        return -1;
+    behavior_install(m, b);
+    return 0;
+}
+
+int mock_behavior_validate(const json_t *behavior, char *err, size_t errlen)
+{
+    struct mock_behavior *b = NULL;
+    if (mock_behavior_parse(behavior, &b, err, errlen) != 0)
+        return -1;
+    mock_behavior_free(&b);
+    return 0;
+}
+
+json_t *mock_get_behavior(const struct mock *m)
+{
+    return json_deep_copy(m->beh->src);
+}
+
+json_t *mock_journal(const struct mock *m, uint64_t since)
+{
+    return mock_journal_json(&m->journal, since);
+}
+
+uint64_t mock_journal_dropped(const struct mock *m)
+{
+    return m->journal.dropped;
+}
+
+void mock_reset(struct mock *m)
+{
+    mock_journal_clear(&m->journal);
+    co_rng_seed(&m->rng, m->seed);
+    co_rng_seed(&m->idrng, m->seed ^ 0x5bd1e995u);
+    behavior_install(m, mock_behavior_default());
+}
