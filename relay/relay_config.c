@@ -1,0 +1,642 @@
+#include "relay_config.h"
+
+#include "co_json.h"
+#include "co_log.h"
+#include "co_mem.h"
+#include "relay_backoff.h"
+#include "relay_switch.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum key_type { K_INT, K_STR, K_LIST, K_PRICES };
+
+/* Checks a string value; returns NULL or what was expected. */
+typedef const char *(*str_check_fn)(const char *v);
+
+struct key {
+    const char *name;
+    enum key_type type;
+    size_t off;
+    int64_t min, max;  /* K_INT bounds */
+    str_check_fn check; /* K_STR, may be NULL */
+    const char *env[2]; /* environment names, may be NULL */
+    const char *help;
+};
+
+static const char *check_url(const char *v)
+{
+    if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+        return "an http:// or https:// URL";
+    return NULL;
+}
+
+static const char *check_active(const char *v)
+{
+    return strcmp(v, "blue") == 0 || strcmp(v, "green") == 0 ? NULL : "\"blue\" or \"green\"";
+}
+
+static const char *check_jitter(const char *v)
+{
+    return relay_jitter_parse(v) >= 0 ? NULL
+                                      : "\"none\", \"full\", \"equal\" or \"decorrelated\"";
+}
+
+static const char *check_level(const char *v)
+{
+    return co_log_level_parse(v) >= 0 ? NULL : "\"debug\", \"info\", \"warn\" or \"error\"";
+}
+
+#define OFF(f) offsetof(struct relay_config, f)
+#define MS_MAX ((int64_t)86400000 * 365)
+
+static const struct key keys[] = {
+    {"port", K_INT, OFF(port), 0, 65535, NULL, {NULL, NULL}, "port to listen on (0 picks one)"},
+    {"listen", K_STR, OFF(listen), 0, 0, NULL, {NULL, NULL}, "listen address"},
+    {"base_url", K_STR, OFF(blue_url) /* unused slot, see derive_urls */, 0, 0, check_url,
+     {"HOLYSHEEP_BASE_URL", NULL}, "seed base URL; blue/green become ...-blue/v1, ...-green/v1"},
+    {"blue_url", K_STR, OFF(blue_url), 0, 0, check_url, {"BLUE_URL", NULL}, "blue's base URL with /v1"},
+    {"green_url", K_STR, OFF(green_url), 0, 0, check_url, {"GREEN_URL", NULL}, "green's base URL"},
+    {"direct_url", K_STR, OFF(direct_url), 0, 0, check_url, {"DIRECT_URL", NULL},
+     "emergency upstream when both colours are down"},
+    {"api_key", K_STR, OFF(api_key), 0, 0, NULL, {"HOLYSHEEP_API_KEY", NULL}, "upstream API key"},
+    {"active_env", K_STR, OFF(active_env), 0, 0, check_active, {"ACTIVE_ENV", NULL},
+     "colour active at start"},
+    {"max_attempts", K_INT, OFF(max_attempts), 1, 100, NULL, {NULL, NULL}, "attempts per request"},
+    {"backoff_base_ms", K_INT, OFF(backoff_base_ms), 0, MS_MAX, NULL, {NULL, NULL}, "backoff base"},
+    {"backoff_cap_ms", K_INT, OFF(backoff_cap_ms), 0, MS_MAX, NULL, {NULL, NULL}, "backoff cap"},
+    {"jitter", K_STR, OFF(jitter), 0, 0, check_jitter, {NULL, NULL}, "none|full|equal|decorrelated"},
+    {"try_timeout_ms", K_INT, OFF(try_timeout_ms), 1, MS_MAX, NULL, {NULL, NULL},
+     "timeout of one attempt"},
+    {"deadline_ms", K_INT, OFF(deadline_ms), 1, MS_MAX, NULL, {NULL, NULL},
+     "overall deadline of a request, sleeps included"},
+    {"ttfb_timeout_ms", K_INT, OFF(ttfb_timeout_ms), 0, MS_MAX, NULL, {NULL, NULL},
+     "time to first byte of an attempt (0: try_timeout_ms)"},
+    {"idle_timeout_ms", K_INT, OFF(idle_timeout_ms), 0, MS_MAX, NULL, {NULL, NULL},
+     "longest silence inside a stream (0: try_timeout_ms)"},
+    {"retry_after_cap_ms", K_INT, OFF(retry_after_cap_ms), 0, MS_MAX, NULL, {NULL, NULL},
+     "longest Retry-After honoured; above it the relay fails over"},
+    {"switch_after_failures", K_INT, OFF(switch_after_failures), 1, 1000000, NULL, {NULL, NULL},
+     "consecutive failures that switch colour"},
+    {"min_dwell_ms", K_INT, OFF(min_dwell_ms), 0, MS_MAX, NULL, {NULL, NULL},
+     "least time on a colour before a failure switch"},
+    {"health_interval_ms", K_INT, OFF(health_interval_ms), 0, MS_MAX, NULL,
+     {"HEALTH_CHECK_INTERVAL", NULL}, "health check period (0: off)"},
+    {"health_timeout_ms", K_INT, OFF(health_timeout_ms), 1, MS_MAX, NULL,
+     {"HEALTH_CHECK_TIMEOUT", NULL}, "health check timeout"},
+    {"health_rise", K_INT, OFF(health_rise), 1, 1000, NULL, {NULL, NULL}, "good checks to be healthy"},
+    {"health_fall", K_INT, OFF(health_fall), 1, 1000, NULL, {NULL, NULL}, "bad checks to be unhealthy"},
+    {"rate_limit_requests", K_INT, OFF(rate_limit_requests), 0, 100000000, NULL,
+     {"RATE_LIMIT_REQUESTS", NULL}, "requests per window per client (0: off)"},
+    {"rate_limit_window_ms", K_INT, OFF(rate_limit_window_ms), 1, MS_MAX, NULL,
+     {"RATE_LIMIT_WINDOW", NULL}, "rate limit window"},
+    {"admin_token", K_STR, OFF(admin_token), 0, 0, NULL, {"ADMIN_TOKEN", NULL},
+     "bearer token of the admin API (unset: off)"},
+    {"client_keys", K_LIST, 0, 0, 0, NULL, {NULL, NULL}, "keys clients must present (comma list)"},
+    {"max_body_bytes", K_INT, OFF(max_body_bytes), 1, (int64_t)1 << 30, NULL, {NULL, NULL},
+     "largest request body"},
+    {"drain_timeout_ms", K_INT, OFF(drain_timeout_ms), 0, MS_MAX, NULL, {NULL, NULL},
+     "SIGTERM: how long requests in flight may finish"},
+    {"events", K_STR, OFF(events), 0, 0, NULL, {NULL, NULL}, "JSON-lines event log file"},
+    {"log_level", K_STR, OFF(log_level), 0, 0, check_level, {"LOG_LEVEL", NULL},
+     "debug|info|warn|error"},
+    {"prices", K_PRICES, 0, 0, 0, NULL, {NULL, NULL}, "USD per million tokens, model=price,..."},
+    {"seed", K_INT, OFF(seed), 0, INT64_MAX, NULL, {NULL, NULL}, "seed of jitter and canary picks"},
+    {"max_connections", K_INT, OFF(max_connections), 1, 100000, NULL, {NULL, NULL},
+     "client connections accepted, and the upstream pool size"},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const char *key_names[NKEYS + 1];
+
+static char *base_url; /* HOLYSHEEP_BASE_URL, kept apart: only derives blue/green */
+
+static void set_str(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = co_strdup(v);
+}
+
+static void defaults(struct relay_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->port = 8080;
+    c->listen = co_strdup("127.0.0.1");
+    c->active_env = co_strdup("blue");
+    c->max_attempts = 3;
+    c->backoff_base_ms = 1000;
+    c->backoff_cap_ms = 30000;
+    c->jitter = co_strdup("full");
+    c->try_timeout_ms = 30000;
+    c->deadline_ms = 60000;
+    c->retry_after_cap_ms = 10000;
+    c->switch_after_failures = 1;
+    c->health_interval_ms = 30000;
+    c->health_timeout_ms = 5000;
+    c->health_rise = 1;
+    c->health_fall = 1;
+    c->rate_limit_requests = 1000;
+    c->rate_limit_window_ms = 60000;
+    c->max_body_bytes = 1048576;
+    c->drain_timeout_ms = 5000;
+    c->log_level = co_strdup("info");
+    c->max_connections = 1024;
+    static const struct {
+        const char *model;
+        double price;
+    } seed_prices[] = {
+        {"gpt-4.1", 8.0},
+        {"claude-sonnet-4.5", 15.0},
+        {"gemini-2.5-flash", 2.50},
+        {"deepseek-v3.2", 0.42},
+    };
+    for (size_t i = 0; i < sizeof seed_prices / sizeof seed_prices[0]; i++) {
+        c->prices[i].model = co_strdup(seed_prices[i].model);
+        c->prices[i].usd_per_million = seed_prices[i].price;
+    }
+    c->nprices = 4;
+}
+
+static void clear_prices(struct relay_config *c)
+{
+    for (size_t i = 0; i < c->nprices; i++)
+        free(c->prices[i].model);
+    c->nprices = 0;
+}
+
+static void clear_keys(struct relay_config *c)
+{
+    for (size_t i = 0; i < c->nclient_keys; i++)
+        free(c->client_keys[i]);
+    c->nclient_keys = 0;
+}
+
+static int parse_int(const char *s, int64_t *out)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "model=price,model=price" */
+static int set_prices_str(struct relay_config *c, const char *v, char *why, size_t n)
+{
+    clear_prices(c);
+    char *dup = co_strdup(v), *save = NULL;
+    int rc = 0;
+    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        char *end = NULL;
+        double p = eq ? strtod(eq + 1, &end) : -1;
+        if (!eq || eq == tok || !end || *end || p < 0 || c->nprices >= RELAY_MAX_PRICES) {
+            snprintf(why, n, "model=price pairs separated by commas");
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        c->prices[c->nprices].model = co_strdup(tok);
+        c->prices[c->nprices++].usd_per_million = p;
+    }
+    free(dup);
+    return rc;
+}
+
+static int set_keys_str(struct relay_config *c, const char *v, char *why, size_t n)
+{
+    clear_keys(c);
+    char *dup = co_strdup(v), *save = NULL;
+    int rc = 0;
+    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (c->nclient_keys >= RELAY_MAX_CLIENT_KEYS) {
+            snprintf(why, n, "at most %d keys", RELAY_MAX_CLIENT_KEYS);
+            rc = -1;
+            break;
+        }
+        c->client_keys[c->nclient_keys++] = co_strdup(tok);
+    }
+    free(dup);
+    return rc;
+}
+
+/* Sets key k from a string; on error writes what was expected into why. */
+static int set_from_str(struct relay_config *c, const struct key *k, const char *v, char *why,
+                        size_t n)
+{
+    switch (k->type) {
+    case K_INT: {
+        int64_t x;
+        if (parse_int(v, &x) != 0 || x < k->min || x > k->max) {
+            snprintf(why, n, "an integer from %lld to %lld", (long long)k->min, (long long)k->max);
+            return -1;
+        }
+        *(int64_t *)((char *)c + k->off) = x;
+        return 0;
+    }
+    case K_STR: {
+        const char *bad = k->check ? k->check(v) : NULL;
+        if (bad) {
+            snprintf(why, n, "%s", bad);
+            return -1;
+        }
+        if (strcmp(k->name, "base_url") == 0)
+            set_str(&base_url, v);
+        else
+            set_str((char **)((char *)c + k->off), v);
+        return 0;
+    }
+    case K_LIST:
+        return set_keys_str(c, v, why, n);
+    case K_PRICES:
+        return set_prices_str(c, v, why, n);
+    }
+    return -1;
+}
+
+static const struct key *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static const char *suggest(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        key_names[i] = keys[i].name;
+    key_names[NKEYS] = NULL;
+    return co_nearest(name, key_names);
+}
+
+static int load_file(struct relay_config *c, const char *path, char *err, size_t errlen)
+{
+    char why[256];
+    json_t *root = co_json_load_file(path, err, errlen);
+    if (!root)
+        return 2;
+    int rc = 2;
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "%s: expected an object, found %s", path, co_json_type_name(root));
+        goto out;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(root, name, v)
+    {
+        const struct key *k = find_key(name);
+        if (!k) {
+            const char *s = suggest(name);
+            snprintf(err, errlen, "%s: unknown key '%s'%s%s%s", path, name,
+                     s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+            goto out;
+        }
+        char sval[64];
+        const char *str = NULL;
+        if (k->type == K_INT) {
+            if (!json_is_integer(v)) {
+                snprintf(err, errlen, "%s: %s: expected an integer, found %s", path, name,
+                         co_json_type_name(v));
+                goto out;
+            }
+            snprintf(sval, sizeof sval, "%lld", (long long)json_integer_value(v));
+            str = sval;
+        } else if (k->type == K_STR) {
+            if (json_is_null(v))
+                continue;
+            if (!json_is_string(v)) {
+                snprintf(err, errlen, "%s: %s: expected a string, found %s", path, name,
+                         co_json_type_name(v));
+                goto out;
+            }
+            str = json_string_value(v);
+        } else if (k->type == K_LIST) {
+            if (!json_is_array(v)) {
+                snprintf(err, errlen, "%s: client_keys: expected an array of strings, found %s",
+                         path, co_json_type_name(v));
+                goto out;
+            }
+            clear_keys(c);
+            size_t i;
+            json_t *e;
+            json_array_foreach(v, i, e)
+            {
+                if (!json_is_string(e) || c->nclient_keys >= RELAY_MAX_CLIENT_KEYS) {
+                    snprintf(err, errlen, "%s: client_keys[%zu]: expected a string", path, i);
+                    goto out;
+                }
+                c->client_keys[c->nclient_keys++] = co_strdup(json_string_value(e));
+            }
+            continue;
+        } else {
+            if (!json_is_object(v)) {
+                snprintf(err, errlen, "%s: prices: expected an object, found %s", path,
+                         co_json_type_name(v));
+                goto out;
+            }
+            clear_prices(c);
+            const char *model;
+            json_t *p;
+            json_object_foreach(v, model, p)
+            {
+                double d;
+                if (co_json_number(p, &d) != 0 || d < 0 || c->nprices >= RELAY_MAX_PRICES) {
+                    snprintf(err, errlen, "%s: prices.%s: expected a number >= 0, found %s", path,
+                             model, co_json_type_name(p));
+                    goto out;
+                }
+                c->prices[c->nprices].model = co_strdup(model);
+                c->prices[c->nprices++].usd_per_million = d;
+            }
+            continue;
+        }
+        if (set_from_str(c, k, str, why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s: %s: expected %s, found '%s'", path, name, why, str);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+/* A dotenv file: KEY=VALUE lines, '#' comments, optional "export ", values
+ * optionally quoted.  Fills vars (a NULL-terminated array of "K=V"). */
+static int load_dotenv(const char *path, char ***vars, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "--env-file %s: %s", path, strerror(errno));
+        return 2;
+    }
+    size_t n = 0, cap = 16;
+    char **v = co_calloc(cap, sizeof *v);
+    char line[4096];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = line;
+        size_t len = strlen(s);
+        while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
+            s[--len] = 0;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s || *s == '#')
+            continue;
+        if (strncmp(s, "export ", 7) == 0)
+            s += 7;
+        char *eq = strchr(s, '=');
+        if (!eq || eq == s) {
+            snprintf(err, errlen, "%s:%d: expected KEY=VALUE", path, lineno);
+            rc = 2;
+            break;
+        }
+        *eq = 0;
+        char *val = eq + 1;
+        size_t vl = strlen(val);
+        if (vl >= 2 && (val[0] == '"' || val[0] == '\'') && val[vl - 1] == val[0]) {
+            val[vl - 1] = 0;
+            val++;
+        } else {
+            /* An unquoted value ends at " #" (an inline comment). */
+            char *hash = strstr(val, " #");
+            if (hash)
+                *hash = 0;
+            size_t l = strlen(val);
+            while (l && val[l - 1] == ' ')
+                val[--l] = 0;
+        }
+        if (n + 2 > cap) {
+            cap *= 2;
+            v = co_realloc(v, cap * sizeof *v);
+        }
+        v[n++] = co_asprintf("%s=%s", s, val);
+        v[n] = NULL;
+    }
+    fclose(f);
+    *vars = v;
+    return rc;
+}
+
+static const char *env_lookup(char **envp, const char *name)
+{
+    size_t nl = strlen(name);
+    for (char **e = envp; e && *e; e++)
+        if (strncmp(*e, name, nl) == 0 && (*e)[nl] == '=')
+            return *e + nl + 1;
+    return NULL;
+}
+
+static int apply_env(struct relay_config *c, char **envp, const char *origin, char *err,
+                     size_t errlen)
+{
+    char why[256];
+    for (size_t i = 0; i < NKEYS; i++) {
+        for (int j = 0; j < 2 && keys[i].env[j]; j++) {
+            const char *v = env_lookup(envp, keys[i].env[j]);
+            if (!v || !*v)
+                continue;
+            if (set_from_str(c, &keys[i], v, why, sizeof why) != 0) {
+                snprintf(err, errlen, "%s %s (%s): expected %s, found '%s'", origin,
+                         keys[i].env[j], keys[i].name, why, v);
+                return 2;
+            }
+        }
+    }
+    return 0;
+}
+
+/* "--max-attempts" -> "max_attempts" into out. */
+static void flag_to_key(const char *flag, char *out, size_t n)
+{
+    size_t i = 0;
+    for (; flag[i] && flag[i] != '=' && i + 1 < n; i++)
+        out[i] = flag[i] == '-' ? '_' : flag[i];
+    out[i] = 0;
+}
+
+void relay_config_usage(char *buf, size_t n)
+{
+    size_t used = (size_t)snprintf(
+        buf, n,
+        "usage: cutover-relay [--config FILE] [--env-file FILE] [--KEY VALUE]...\n"
+        "Precedence: flags, environment, config file, defaults.  Keys:\n");
+    for (size_t i = 0; i < NKEYS && used < n; i++) {
+        char flag[64];
+        size_t j = 0;
+        for (; keys[i].name[j] && j + 1 < sizeof flag; j++)
+            flag[j] = keys[i].name[j] == '_' ? '-' : keys[i].name[j];
+        flag[j] = 0;
+        used += (size_t)snprintf(buf + used, n - used, "  --%-24s %s%s%s%s\n", flag, keys[i].help,
+                                 keys[i].env[0] ? " [env " : "",
+                                 keys[i].env[0] ? keys[i].env[0] : "", keys[i].env[0] ? "]" : "");
+    }
+}
+
+/* Blue and green from the seed's single base URL: https://h/v1 ->
+ * https://h-blue/v1 and https://h-green/v1, as the published relay did. */
+static void derive_urls(struct relay_config *c)
+{
+    if (!base_url)
+        return;
+    size_t l = strlen(base_url);
+    while (l && base_url[l - 1] == '/')
+        l--;
+    int has_v1 = l >= 3 && strncmp(base_url + l - 3, "/v1", 3) == 0;
+    size_t stem = has_v1 ? l - 3 : l;
+    if (!c->blue_url)
+        c->blue_url = co_asprintf("%.*s-blue/v1", (int)stem, base_url);
+    if (!c->green_url)
+        c->green_url = co_asprintf("%.*s-green/v1", (int)stem, base_url);
+}
+
+static void trim_slash(char *u)
+{
+    size_t l = u ? strlen(u) : 0;
+    while (l && u[l - 1] == '/')
+        u[--l] = 0;
+}
+
+int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp, char *err,
+                      size_t errlen)
+{
+    const char *config_path = NULL, *env_file = NULL;
+    char **dotenv = NULL;
+    char why[256];
+    int rc = 2;
+    defaults(c);
+    free(base_url);
+    base_url = NULL;
+    /* Pass 1: the files, whatever their position among the flags. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            relay_config_usage(err, errlen);
+            return 1;
+        }
+        const char **slot = strcmp(argv[i], "--config") == 0     ? &config_path
+                            : strcmp(argv[i], "--env-file") == 0 ? &env_file
+                                                                 : NULL;
+        if (slot) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "%s: expected a file name", argv[i]);
+                return 2;
+            }
+            *slot = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            config_path = argv[i] + 9;
+        } else if (strncmp(argv[i], "--env-file=", 11) == 0) {
+            env_file = argv[i] + 11;
+        }
+    }
+    if (config_path && load_file(c, config_path, err, errlen) != 0)
+        goto out;
+    if (env_file) {
+        if (load_dotenv(env_file, &dotenv, err, errlen) != 0)
+            goto out;
+        if (apply_env(c, dotenv, env_file, err, errlen) != 0)
+            goto out;
+    }
+    if (apply_env(c, envp, "environment", err, errlen) != 0)
+        goto out;
+    /* Pass 2: every other flag. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--config") == 0 || strcmp(a, "--env-file") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--config=", 9) == 0 || strncmp(a, "--env-file=", 11) == 0)
+            continue;
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument '%s'", a);
+            goto out;
+        }
+        char name[64];
+        flag_to_key(a + 2, name, sizeof name);
+        const struct key *k = find_key(name);
+        if (!k) {
+            const char *s = suggest(name);
+            snprintf(err, errlen, "unknown flag '%s'%s%s%s", a, s ? " (did you mean '--" : "",
+                     s ? s : "", s ? "'?)" : "");
+            for (char *p = strchr(err, '\''); p && (p = strstr(p, "--")); p += 2)
+                for (char *q = p + 2; *q && *q != '\''; q++)
+                    if (*q == '_')
+                        *q = '-';
+            goto out;
+        }
+        const char *eq = strchr(a, '=');
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            snprintf(err, errlen, "%s (%s): expected a value", a, k->name);
+            goto out;
+        }
+        if (set_from_str(c, k, v, why, sizeof why) != 0) {
+            snprintf(err, errlen, "%.*s (%s): expected %s, found '%s'",
+                     eq ? (int)(eq - a) : (int)strlen(a), a, k->name, why, v);
+            goto out;
+        }
+    }
+    derive_urls(c);
+    trim_slash(c->blue_url);
+    trim_slash(c->green_url);
+    trim_slash(c->direct_url);
+    if (!c->blue_url || !c->green_url) {
+        snprintf(err, errlen, "%s: required (set blue_url and green_url, --blue-url/--green-url, "
+                              "BLUE_URL/GREEN_URL, or HOLYSHEEP_BASE_URL)",
+                 !c->blue_url ? "blue_url" : "green_url");
+        goto out;
+    }
+    if (c->backoff_cap_ms < c->backoff_base_ms) {
+        snprintf(err, errlen, "backoff_cap_ms: expected at least backoff_base_ms (%lld), found %lld",
+                 (long long)c->backoff_base_ms, (long long)c->backoff_cap_ms);
+        goto out;
+    }
+    if (c->ttfb_timeout_ms == 0)
+        c->ttfb_timeout_ms = c->try_timeout_ms;
+    if (c->idle_timeout_ms == 0)
+        c->idle_timeout_ms = c->try_timeout_ms;
+    rc = 0;
+out:
+    if (dotenv) {
+        for (char **e = dotenv; *e; e++)
+            free(*e);
+        free(dotenv);
+    }
+    free(base_url);
+    base_url = NULL;
+    return rc;
+}
+
+void relay_config_free(struct relay_config *c)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].type == K_STR && strcmp(keys[i].name, "base_url") != 0) {
+            char **slot = (char **)((char *)c + keys[i].off);
+            free(*slot);
+            *slot = NULL;
+        }
+    clear_prices(c);
+    clear_keys(c);
+}
+
+double relay_config_price(const struct relay_config *c, const char *model)
+{
+    for (size_t i = 0; i < c->nprices; i++)
+        if (strcmp(c->prices[i].model, model) == 0)
+            return c->prices[i].usd_per_million;
+    return -1;
+}

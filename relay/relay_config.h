@@ -1,0 +1,60 @@
+/* The relay's configuration: defaults, then a JSON file (--config), then the
+ * environment (the seed's .env names, optionally from --env-file), then
+ * flags, each layer overriding the one before.  One table lists every key
+ * with its type, its flag and its environment names, so a key is added in
+ * one row.  Keys and defaults: docs/CONTRACTS.md.
+ *
+ * Ownership: relay_config_load fills a caller's struct; relay_config_free
+ * releases its strings. */
+#ifndef RELAY_CONFIG_H
+#define RELAY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RELAY_MAX_PRICES 32
+#define RELAY_MAX_CLIENT_KEYS 64
+
+struct relay_price {
+    char *model;
+    double usd_per_million;
+};
+
+struct relay_config {
+    int64_t port;
+    char *listen;
+    char *blue_url, *green_url, *direct_url;
+    char *api_key;
+    char *active_env;
+    int64_t max_attempts;
+    int64_t backoff_base_ms, backoff_cap_ms;
+    char *jitter;
+    int64_t try_timeout_ms, deadline_ms, ttfb_timeout_ms, idle_timeout_ms;
+    int64_t retry_after_cap_ms;
+    int64_t switch_after_failures, min_dwell_ms;
+    int64_t health_interval_ms, health_timeout_ms, health_rise, health_fall;
+    int64_t rate_limit_requests, rate_limit_window_ms;
+    char *admin_token;
+    char *client_keys[RELAY_MAX_CLIENT_KEYS];
+    size_t nclient_keys;
+    int64_t max_body_bytes, drain_timeout_ms;
+    char *events;
+    char *log_level;
+    struct relay_price prices[RELAY_MAX_PRICES];
+    size_t nprices;
+    int64_t seed;
+    int64_t max_connections;
+};
+
+/* Parses argv (argv[0] is the program).  Returns 0, 1 when --help was asked
+ * (usage is in err), or 2 with a message naming the key in err.  envp is
+ * the process environment (NULL entries end it). */
+int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp, char *err,
+                      size_t errlen);
+void relay_config_free(struct relay_config *c);
+/* The price per million tokens of model, or -1 when unknown. */
+double relay_config_price(const struct relay_config *c, const char *model);
+/* Usage text of the flags. */
+void relay_config_usage(char *buf, size_t n);
+
+#endif

@@ -1,0 +1,99 @@
+#include "relay_events.h"
+
+#include "co_buf.h"
+#include "co_clock.h"
+#include "co_log.h"
+#include "co_mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Above this much buffered text we write at once instead of waiting for the
+ * end of the loop turn. */
+#define EVENTS_FLUSH_AT (64 * 1024)
+#define EVENTS_LINE_MAX 8192
+
+struct relay_events {
+    int fd;
+    struct co_buf buf;
+    unsigned long dropped;
+};
+
+struct relay_events *relay_events_open(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "events: cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct relay_events *ev = co_calloc(1, sizeof *ev);
+    ev->fd = fd;
+    co_buf_init(&ev->buf, 4 * EVENTS_FLUSH_AT);
+    return ev;
+}
+
+void relay_events_flush(struct relay_events *ev)
+{
+    if (!ev || ev->buf.len == 0)
+        return;
+    size_t off = 0;
+    while (off < ev->buf.len) {
+        ssize_t w = write(ev->fd, ev->buf.data + off, ev->buf.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* a full disk must not stop the relay */
+        off += (size_t)w;
+    }
+    co_buf_reset(&ev->buf);
+}
+
+void relay_events_emit(struct relay_events *ev, const char *type, json_t *fields)
+{
+    if (!ev) {
+        json_decref(fields);
+        return;
+    }
+    char when[CO_RFC3339_LEN];
+    json_t *o = json_object();
+    json_object_set_new(o, "t_us", json_integer((json_int_t)co_now_us()));
+    json_object_set_new(o, "time", json_string(co_wall_rfc3339(when, sizeof when)));
+    json_object_set_new(o, "type", json_string(type));
+    if (fields)
+        json_object_update(o, fields);
+    json_decref(fields);
+    char *line = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!line)
+        return;
+    char clean[EVENTS_LINE_MAX];
+    const char *out = line;
+    if (co_has_secret(line))
+        out = co_redact(line, clean, sizeof clean);
+    size_t len = strlen(out);
+    if (ev->buf.len + len + 1 > ev->buf.toobig)
+        relay_events_flush(ev);
+    if (co_buf_append(&ev->buf, out, len) == 0)
+        co_buf_append(&ev->buf, "\n", 1);
+    else
+        ev->dropped++; /* a line longer than the whole buffer */
+    free(line);
+    if (ev->buf.len >= EVENTS_FLUSH_AT)
+        relay_events_flush(ev);
+}
+
+void relay_events_close(struct relay_events **pev)
+{
+    struct relay_events *ev = *pev;
+    if (!ev)
+        return;
+    relay_events_flush(ev);
+    close(ev->fd);
+    co_buf_free(&ev->buf);
+    free(ev);
+    *pev = NULL;
+}

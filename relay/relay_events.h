@@ -1,0 +1,27 @@
+/* The relay's event log: one JSON object per line (docs/CONTRACTS.md,
+ * "Relay events"), each with t_us (CLOCK_MONOTONIC µs), time (RFC 3339) and
+ * type first.  Lines are gathered in a bounded buffer and written once per
+ * loop iteration (relay_events_flush from an ev_prepare), so a busy relay
+ * makes one write per wake-up rather than one per event, and a reader
+ * polling the file sees an event within one loop turn.  Every line passes
+ * the secret redactor.
+ *
+ * A NULL log (no --events) accepts every call and writes nothing. */
+#ifndef RELAY_EVENTS_H
+#define RELAY_EVENTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct relay_events;
+
+/* Opens path for appending; NULL with a message in err on failure. */
+struct relay_events *relay_events_open(const char *path, char *err, size_t errlen);
+/* Appends one event; fields (may be NULL) is stolen. */
+void relay_events_emit(struct relay_events *ev, const char *type, json_t *fields);
+/* Writes what is buffered. */
+void relay_events_flush(struct relay_events *ev);
+/* Flushes, closes and frees; sets *ev to NULL. */
+void relay_events_close(struct relay_events **ev);
+
+#endif

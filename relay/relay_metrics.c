@@ -1,0 +1,315 @@
+#include "relay_metrics.h"
+
+#include "co_clock.h"
+#include "co_mem.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double buckets_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                   1,     2.5,  5,     10,   30,  60};
+#define NBUCKETS (sizeof buckets_s / sizeof buckets_s[0])
+
+struct series {
+    char *labels; /* rendered: environment="blue",model="gpt-4.1" */
+    double value;
+    uint64_t count;            /* histograms */
+    uint64_t bucket[NBUCKETS]; /* histograms: per bucket, not cumulative */
+};
+
+struct family {
+    const char *name, *help, *type;
+    struct series *s;
+    size_t n, cap;
+};
+
+enum fam {
+    F_REQUESTS,
+    F_LATENCY,
+    F_SWITCHES,
+    F_RETRIES,
+    F_TOKENS,
+    F_COST,
+    F_STREAM_ERRORS,
+    F_N,
+};
+
+static const struct {
+    const char *name, *help, *type;
+} fam_def[F_N] = {
+    {"holysheep_requests_total", "Client requests answered, by colour that served, model and status",
+     "counter"},
+    {"holysheep_request_latency_seconds", "Client request latency, by colour and model",
+     "histogram"},
+    {"holysheep_switches_total", "Active colour switches, by from, to and reason", "counter"},
+    {"holysheep_retries_total", "Upstream attempts retried, by colour and reason", "counter"},
+    {"holysheep_tokens_total", "Tokens reported by upstreams, by model and kind", "counter"},
+    {"holysheep_cost_usd_total", "Cost of the tokens at the configured prices, by model",
+     "counter"},
+    {"holysheep_stream_errors_total", "Streams ended with an in-band error, by colour and reason",
+     "counter"},
+};
+
+struct env_stats {
+    uint64_t attempts, errors, latency_us_sum;
+};
+
+struct relay_metrics {
+    struct family f[F_N];
+    struct env_stats env[RELAY_NENV];
+    uint64_t rate_limited;
+    uint64_t started_us;
+};
+
+struct relay_metrics *relay_metrics_new(void)
+{
+    struct relay_metrics *m = co_calloc(1, sizeof *m);
+    for (int i = 0; i < F_N; i++) {
+        m->f[i].name = fam_def[i].name;
+        m->f[i].help = fam_def[i].help;
+        m->f[i].type = fam_def[i].type;
+    }
+    m->started_us = co_now_us();
+    return m;
+}
+
+void relay_metrics_free(struct relay_metrics **pm)
+{
+    struct relay_metrics *m = *pm;
+    if (!m)
+        return;
+    for (int i = 0; i < F_N; i++) {
+        for (size_t j = 0; j < m->f[i].n; j++)
+            free(m->f[i].s[j].labels);
+        free(m->f[i].s);
+    }
+    free(m);
+    *pm = NULL;
+}
+
+/* Appends name="value" with the exposition format's escapes, the value cut
+ * at 64 bytes (it may come from a client). */
+static void label(char *out, size_t n, size_t *used, const char *name, const char *value)
+{
+    if (*used >= n)
+        return;
+    *used += (size_t)snprintf(out + *used, n - *used, "%s%s=\"", *used ? "," : "", name);
+    size_t k = 0;
+    for (const char *p = value ? value : ""; *p && k < 64 && *used + 3 < n; p++, k++) {
+        char c = *p;
+        if (c == '\\' || c == '"') {
+            out[(*used)++] = '\\';
+            out[(*used)++] = c;
+        } else if (c == '\n') {
+            out[(*used)++] = '\\';
+            out[(*used)++] = 'n';
+        } else {
+            out[(*used)++] = c;
+        }
+    }
+    if (*used + 2 < n) {
+        out[(*used)++] = '"';
+        out[*used] = 0;
+    }
+}
+
+static struct series *get(struct family *f, const char *labels)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->s[i].labels, labels) == 0)
+            return &f->s[i];
+    if (f->n >= RELAY_METRICS_MAX_SERIES) {
+        /* Too many distinct label sets (clients inventing models): fold the
+         * rest into one series rather than grow without bound. */
+        const char *ov = "overflow=\"true\"";
+        for (size_t i = 0; i < f->n; i++)
+            if (strcmp(f->s[i].labels, ov) == 0)
+                return &f->s[i];
+        labels = ov;
+        if (f->n >= RELAY_METRICS_MAX_SERIES + 1)
+            return &f->s[f->n - 1];
+    }
+    if (f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 16;
+        f->s = co_realloc(f->s, f->cap * sizeof *f->s);
+    }
+    struct series *s = &f->s[f->n++];
+    memset(s, 0, sizeof *s);
+    s->labels = co_strdup(labels);
+    return s;
+}
+
+static const char *env_label(enum relay_env e)
+{
+    return e < RELAY_NENV ? relay_env_name(e) : "none";
+}
+
+void relay_metrics_attempt(struct relay_metrics *m, enum relay_env env, int ok,
+                           uint64_t latency_us)
+{
+    if (env >= RELAY_NENV)
+        return;
+    m->env[env].attempts++;
+    m->env[env].latency_us_sum += latency_us;
+    if (!ok)
+        m->env[env].errors++;
+}
+
+void relay_metrics_request(struct relay_metrics *m, enum relay_env env, const char *model,
+                           int status, uint64_t latency_us)
+{
+    char l[256], st[16];
+    size_t u = 0;
+    snprintf(st, sizeof st, "%d", status);
+    label(l, sizeof l, &u, "environment", env_label(env));
+    label(l, sizeof l, &u, "model", model && *model ? model : "unknown");
+    size_t base = u;
+    label(l, sizeof l, &u, "status", st);
+    get(&m->f[F_REQUESTS], l)->value += 1;
+    l[base] = 0;
+    struct series *h = get(&m->f[F_LATENCY], l);
+    double s = (double)latency_us / 1e6;
+    h->value += s;
+    h->count++;
+    for (size_t i = 0; i < NBUCKETS; i++)
+        if (s <= buckets_s[i]) {
+            h->bucket[i]++;
+            break;
+        }
+}
+
+void relay_metrics_switch(struct relay_metrics *m, enum relay_env from, enum relay_env to,
+                          const char *reason)
+{
+    char l[256];
+    size_t u = 0;
+    label(l, sizeof l, &u, "from", env_label(from));
+    label(l, sizeof l, &u, "to", env_label(to));
+    label(l, sizeof l, &u, "reason", reason);
+    get(&m->f[F_SWITCHES], l)->value += 1;
+}
+
+void relay_metrics_retry(struct relay_metrics *m, enum relay_env env, const char *reason)
+{
+    char l[256];
+    size_t u = 0;
+    label(l, sizeof l, &u, "environment", env_label(env));
+    label(l, sizeof l, &u, "reason", reason);
+    get(&m->f[F_RETRIES], l)->value += 1;
+}
+
+void relay_metrics_stream_error(struct relay_metrics *m, enum relay_env env, const char *reason)
+{
+    char l[256];
+    size_t u = 0;
+    label(l, sizeof l, &u, "environment", env_label(env));
+    label(l, sizeof l, &u, "reason", reason);
+    get(&m->f[F_STREAM_ERRORS], l)->value += 1;
+}
+
+void relay_metrics_rate_limited(struct relay_metrics *m)
+{
+    m->rate_limited++;
+}
+
+void relay_metrics_tokens(struct relay_metrics *m, const char *model, uint64_t prompt,
+                          uint64_t completion, double usd_per_million)
+{
+    char l[256];
+    size_t u = 0;
+    label(l, sizeof l, &u, "model", model && *model ? model : "unknown");
+    size_t base = u;
+    label(l, sizeof l, &u, "kind", "prompt");
+    get(&m->f[F_TOKENS], l)->value += (double)prompt;
+    l[base] = 0;
+    u = base;
+    label(l, sizeof l, &u, "kind", "completion");
+    get(&m->f[F_TOKENS], l)->value += (double)completion;
+    if (usd_per_million >= 0) {
+        l[base] = 0;
+        get(&m->f[F_COST], l)->value += (double)(prompt + completion) * usd_per_million / 1e6;
+    }
+}
+
+json_t *relay_metrics_json(const struct relay_metrics *m, const struct relay_switch *sw,
+                           int with_direct)
+{
+    char when[CO_RFC3339_LEN];
+    json_t *envs = json_object();
+    for (int e = 0; e < (with_direct ? RELAY_NENV : RELAY_DIRECT); e++) {
+        const struct env_stats *s = &m->env[e];
+        /* Never negative, never above 100: the seed's rate could be both. */
+        double rate = s->attempts ? 100.0 * (double)(s->attempts - s->errors) / (double)s->attempts
+                                  : 100.0;
+        double avg = s->attempts ? (double)s->latency_us_sum / (double)s->attempts / 1000.0 : 0;
+        avg = round(avg * 1000) / 1000;
+        rate = round(rate * 100) / 100;
+        json_object_set_new(
+            envs, relay_env_name(e),
+            json_pack("{s:b, s:f, s:I, s:I, s:f}", "healthy", relay_switch_healthy(sw, e),
+                      "avg_latency_ms", avg, "total_requests", (json_int_t)s->attempts,
+                      "error_count", (json_int_t)s->errors, "success_rate", rate));
+    }
+    return json_pack("{s:o, s:s, s:s, s:I}", "environments", envs, "active_environment",
+                     relay_env_name(sw->active), "timestamp", co_wall_rfc3339(when, sizeof when),
+                     "rate_limited", (json_int_t)m->rate_limited);
+}
+
+static void header(struct co_buf *out, const struct family *f)
+{
+    co_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+}
+
+void relay_metrics_prometheus(const struct relay_metrics *m, const struct relay_switch *sw,
+                              struct co_buf *out)
+{
+    for (int i = 0; i < F_N; i++) {
+        const struct family *f = &m->f[i];
+        header(out, f);
+        for (size_t j = 0; j < f->n; j++) {
+            const struct series *s = &f->s[j];
+            if (i != F_LATENCY) {
+                co_buf_printf(out, "%s{%s} %.17g\n", f->name, s->labels, s->value);
+                continue;
+            }
+            uint64_t cum = 0;
+            for (size_t b = 0; b < NBUCKETS; b++) {
+                cum += s->bucket[b];
+                co_buf_printf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", f->name, s->labels,
+                              buckets_s[b], (unsigned long long)cum);
+            }
+            co_buf_printf(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n", f->name, s->labels,
+                          (unsigned long long)s->count);
+            co_buf_printf(out, "%s_sum{%s} %.9g\n", f->name, s->labels, s->value);
+            co_buf_printf(out, "%s_count{%s} %llu\n", f->name, s->labels,
+                          (unsigned long long)s->count);
+        }
+    }
+    co_buf_printf(out,
+                  "# HELP holysheep_environment_healthy Colour health from the health checks "
+                  "(1 healthy, 0 not)\n# TYPE holysheep_environment_healthy gauge\n");
+    for (int e = 0; e < RELAY_DIRECT; e++)
+        co_buf_printf(out, "holysheep_environment_healthy{environment=\"%s\"} %d\n",
+                      relay_env_name(e), relay_switch_healthy(sw, e));
+    co_buf_printf(out, "# HELP holysheep_active_environment The active colour (1 for the active "
+                       "one)\n# TYPE holysheep_active_environment gauge\n");
+    for (int e = 0; e < RELAY_DIRECT; e++)
+        co_buf_printf(out, "holysheep_active_environment{environment=\"%s\"} %d\n",
+                      relay_env_name(e), sw->active == (enum relay_env)e);
+    co_buf_printf(out, "# HELP holysheep_upstream_attempts_total Upstream attempts by colour and "
+                       "result\n# TYPE holysheep_upstream_attempts_total counter\n");
+    for (int e = 0; e < RELAY_NENV; e++) {
+        co_buf_printf(out, "holysheep_upstream_attempts_total{environment=\"%s\",result=\"ok\"} %llu\n",
+                      relay_env_name(e),
+                      (unsigned long long)(m->env[e].attempts - m->env[e].errors));
+        co_buf_printf(out,
+                      "holysheep_upstream_attempts_total{environment=\"%s\",result=\"error\"} %llu\n",
+                      relay_env_name(e), (unsigned long long)m->env[e].errors);
+    }
+    co_buf_printf(out, "# HELP holysheep_rate_limited_total Client requests refused by the rate "
+                       "limit\n# TYPE holysheep_rate_limited_total counter\n"
+                       "holysheep_rate_limited_total %llu\n",
+                  (unsigned long long)m->rate_limited);
+}

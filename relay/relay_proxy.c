@@ -1,0 +1,939 @@
+/* One client request proxied upstream: choosing the colour of each attempt,
+ * timing attempts out, sleeping between them, and answering the client.
+ *
+ * Lifecycle.  The access handler feeds the body (relay_req_body), then calls
+ * relay_req_step, which validates, starts attempt 1 on the curl multi and
+ * suspends the client connection.  Each attempt ends in attempt_done (curl
+ * finished, or our own timer aborted it), which asks relay_classify what the
+ * outcome means, tells the switch state machine, and either sleeps (an
+ * ev_timer) before the next attempt or builds the final response and resumes
+ * the connection; MHD then calls the handler again and relay_req_step queues
+ * the response.  MHD's completion callback (relay_req_finished) frees.
+ *
+ * Streams.  A 2xx answer to a `stream: true` request commits on its first
+ * body byte: from then on there is no retry and no failover (the client
+ * already has bytes).  The body flows through a bounded buffer: curl's write
+ * callback appends and pauses the transfer above STREAM_HIGH; MHD's content
+ * reader drains it, suspends the connection when it is empty and unpauses
+ * curl below STREAM_LOW.  A stream that ends without [DONE], resets or stalls
+ * past idle_timeout_ms gets an in-band `data: {"error":...}` event and a clean
+ * chunked end, never a truncation that looks like success.
+ *
+ * Client disconnects.  A suspended connection is invisible to MHD, so while
+ * suspended we watch its socket ourselves; EOF cancels the upstream transfer. */
+#include "relay.h"
+
+#include "co_buf.h"
+#include "co_clock.h"
+#include "co_json.h"
+#include "co_log.h"
+#include "co_mem.h"
+#include "relay_classify.h"
+#include "relay_retryafter.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define STREAM_HIGH (256 * 1024)
+#define STREAM_LOW (64 * 1024)
+#define RESP_MAX (64 * 1024 * 1024) /* a non-stream upstream answer */
+#define POOL_MAX 4096
+
+struct relay_req {
+    enum relay_xfer_kind kind; /* first: RELAY_XFER_REQ */
+    struct relay *r;
+    struct MHD_Connection *conn;
+    struct relay_req *prev, *next;
+    enum relay_route_kind route;
+    char id[132];
+    char model[72];
+    int stream;
+    struct co_buf body;
+    int too_big;
+    int started, counted;
+    char *fwd_body; /* the body sent upstream, when rewritten (/api/chat) */
+    /* The current attempt. */
+    unsigned attempt;
+    enum relay_env env;
+    unsigned failed_mask; /* colours with a switchable failure in this request */
+    CURL *easy;
+    struct curl_slist *hdrs;
+    uint64_t t_start, t_attempt, t_first_byte, t_last_byte, deadline;
+    struct relay_backoff bo;
+    ev_timer timer;
+    int sleeping;
+    enum relay_err abort_err;
+    long status;
+    char retry_after[64], retry_after_ms[32], ctype[128];
+    struct co_buf resp;
+    /* Streaming. */
+    size_t sent;
+    int committed, upstream_over, done_seen, paused;
+    char tail[16];
+    size_t ntail;
+    unsigned committed_attempts;
+    /* The answer. */
+    struct MHD_Response *response;
+    unsigned resp_status;
+    int suspended;
+    ev_io watch;
+    int gone;
+};
+
+/* ---- easy handle pool ---------------------------------------------------- */
+
+CURL *relay_easy_get(struct relay *r)
+{
+    if (r->npool)
+        return r->easy_pool[--r->npool];
+    return curl_easy_init();
+}
+
+void relay_easy_put(struct relay *r, CURL *e)
+{
+    if (!e)
+        return;
+    if (r->npool >= POOL_MAX) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    curl_easy_reset(e);
+    if (r->npool == r->pool_cap) {
+        r->pool_cap = r->pool_cap ? r->pool_cap * 2 : 64;
+        r->easy_pool = co_realloc(r->easy_pool, r->pool_cap * sizeof *r->easy_pool);
+    }
+    r->easy_pool[r->npool++] = e;
+}
+
+/* ---- suspend, resume and the disconnect watch ----------------------------- */
+
+static void cancel_upstream(struct relay_req *q);
+
+static void on_client_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct relay_req *q = w->data;
+    char c;
+    ssize_t n = recv(w->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    ev_io_stop(loop, w);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+        return; /* pipelined bytes: nothing we can learn until MHD reads them */
+    /* EOF or an error: the client is gone.  Stop the upstream work now and
+     * let MHD see the closed socket, which ends in relay_req_finished. */
+    q->gone = 1;
+    cancel_upstream(q);
+    if (q->suspended) {
+        q->suspended = 0;
+        MHD_resume_connection(q->conn);
+        co_evhttp_kick(&q->r->http);
+    }
+}
+
+static void suspend(struct relay_req *q)
+{
+    if (q->suspended)
+        return;
+    MHD_suspend_connection(q->conn);
+    q->suspended = 1;
+    int fd = co_evhttp_conn_fd(q->conn);
+    if (fd >= 0 && !q->gone) {
+        ev_io_set(&q->watch, fd, EV_READ);
+        ev_io_start(q->r->loop, &q->watch);
+    }
+}
+
+static void resume(struct relay_req *q)
+{
+    ev_io_stop(q->r->loop, &q->watch);
+    if (!q->suspended)
+        return;
+    q->suspended = 0;
+    MHD_resume_connection(q->conn);
+    co_evhttp_kick(&q->r->http);
+}
+
+/* ---- requests ------------------------------------------------------------- */
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
+
+static int valid_request_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 128)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+struct relay_req *relay_req_new(struct relay *r, struct MHD_Connection *c,
+                                enum relay_route_kind kind)
+{
+    struct relay_req *q = co_calloc(1, sizeof *q);
+    q->kind = RELAY_XFER_REQ;
+    q->r = r;
+    q->conn = c;
+    q->route = kind;
+    q->env = RELAY_NENV;
+    co_buf_init(&q->body, (size_t)r->cfg.max_body_bytes);
+    co_buf_init(&q->resp, 0);
+    ev_init(&q->timer, on_timer);
+    q->timer.data = q;
+    ev_init(&q->watch, on_client_readable);
+    q->watch.data = q;
+    const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
+    if (valid_request_id(id))
+        snprintf(q->id, sizeof q->id, "%s", id);
+    else
+        snprintf(q->id, sizeof q->id, "relay-%016llx", (unsigned long long)co_rng_next(&r->rng));
+    q->next = r->reqs;
+    if (r->reqs)
+        r->reqs->prev = q;
+    r->reqs = q;
+    return q;
+}
+
+int relay_req_body(struct relay_req *q, const char *data, size_t len)
+{
+    if (q->too_big)
+        return -1;
+    if (co_buf_append(&q->body, data, len) != 0) {
+        q->too_big = 1;
+        co_buf_free(&q->body);
+        return -1;
+    }
+    return 0;
+}
+
+static void emit_request(struct relay_req *q, unsigned status, const char *extra_key,
+                         const char *extra_val)
+{
+    struct relay *r = q->r;
+    uint64_t lat = co_now_us() - q->t_start;
+    enum relay_env served = q->attempt ? q->env : RELAY_NENV;
+    json_t *f = json_pack("{s:s, s:i, s:i, s:s?, s:I, s:b}", "request_id", q->id, "status",
+                          (int)status, "attempts", (int)q->attempt, "env",
+                          served < RELAY_NENV ? relay_env_name(served) : NULL, "latency_us",
+                          (json_int_t)lat, "stream", q->stream);
+    if (extra_key)
+        json_object_set_new(f, extra_key, json_string(extra_val));
+    relay_events_emit(r->events, "request", f);
+    relay_metrics_request(r->metrics, served, q->model, (int)status, lat);
+}
+
+/* The answer to the client; body is copied.  Resumes the connection so that
+ * relay_req_step queues it. */
+static void answer(struct relay_req *q, unsigned status, const char *ctype, const char *body,
+                   size_t len, int no_retry)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    char n[16];
+    MHD_add_response_header(resp, "Content-Type", ctype && *ctype ? ctype : "application/json");
+    MHD_add_response_header(resp, "X-Request-ID", q->id);
+    if (q->attempt && q->env < RELAY_NENV)
+        MHD_add_response_header(resp, "X-Served-By", relay_env_name(q->env));
+    snprintf(n, sizeof n, "%u", q->attempt);
+    MHD_add_response_header(resp, "X-Attempts", n);
+    if (no_retry)
+        MHD_add_response_header(resp, "x-should-retry", "false");
+    q->response = resp;
+    q->resp_status = status;
+    emit_request(q, status, NULL, NULL);
+    resume(q);
+}
+
+static void answer_error(struct relay_req *q, unsigned status, const char *msg, const char *type,
+                         const char *code, int no_retry)
+{
+    char *body = co_openai_error(msg, type, NULL, code);
+    answer(q, status, "application/json", body, strlen(body), no_retry);
+    free(body);
+}
+
+/* ---- choosing a colour ----------------------------------------------------- */
+
+static int usable(const struct relay *r, enum relay_env e)
+{
+    return r->url[e] != NULL && relay_switch_healthy(&r->sw, e);
+}
+
+/* The colour of the next attempt, or RELAY_NENV when nothing is left.  The
+ * active colour first (or a canary pick on a request's first attempt), then
+ * the other colour, each only when healthy and not yet failed in this
+ * request; then `direct`; then a healthy colour again. */
+static enum relay_env pick_env(struct relay_req *q)
+{
+    struct relay *r = q->r;
+    enum relay_env a = r->sw.active;
+    if (q->attempt == 0 && (r->weight[0] || r->weight[1])) {
+        uint64_t x = co_rng_range(&r->rng, 1, r->weight[0] + r->weight[1]);
+        a = x <= r->weight[0] ? RELAY_BLUE : RELAY_GREEN;
+    }
+    enum relay_env cand[2] = {a, a == RELAY_BLUE ? RELAY_GREEN : RELAY_BLUE};
+    for (int i = 0; i < 2; i++)
+        if (usable(r, cand[i]) && !(q->failed_mask & (1u << cand[i])))
+            return cand[i];
+    if (r->url[RELAY_DIRECT] && !(q->failed_mask & (1u << RELAY_DIRECT)))
+        return RELAY_DIRECT;
+    for (int i = 0; i < 2; i++)
+        if (usable(r, cand[i]))
+            return cand[i];
+    if (r->url[RELAY_DIRECT])
+        return RELAY_DIRECT;
+    return RELAY_NENV;
+}
+
+/* ---- curl callbacks --------------------------------------------------------- */
+
+static void header_value(const char *line, size_t n, char *out, size_t outn)
+{
+    const char *colon = memchr(line, ':', n);
+    if (!colon)
+        return;
+    const char *v = colon + 1, *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    size_t l = (size_t)(end - v) < outn - 1 ? (size_t)(end - v) : outn - 1;
+    memcpy(out, v, l);
+    out[l] = 0;
+}
+
+static int header_is(const char *line, size_t n, const char *name)
+{
+    size_t l = strlen(name);
+    return n > l && line[l] == ':' && strncasecmp(line, name, l) == 0;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
+{
+    struct relay_req *q = userp;
+    size_t n = size * nmemb;
+    uint64_t now = co_now_us();
+    if (!q->t_first_byte)
+        q->t_first_byte = now;
+    q->t_last_byte = now;
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        /* A new header block (after a 100 Continue, say): forget the last. */
+        q->retry_after[0] = q->retry_after_ms[0] = q->ctype[0] = 0;
+    } else if (header_is(line, n, "retry-after")) {
+        header_value(line, n, q->retry_after, sizeof q->retry_after);
+    } else if (header_is(line, n, "retry-after-ms")) {
+        header_value(line, n, q->retry_after_ms, sizeof q->retry_after_ms);
+    } else if (header_is(line, n, "content-type")) {
+        header_value(line, n, q->ctype, sizeof q->ctype);
+    }
+    return n;
+}
+
+/* Watches for the end marker across chunk boundaries with a short tail. */
+static void sse_scan(struct relay_req *q, const char *p, size_t n)
+{
+    static const char *const marks[] = {"data: [DONE]", "data:[DONE]"};
+    if (q->done_seen)
+        return;
+    char join[48];
+    size_t head = n < 16 ? n : 16;
+    memcpy(join, q->tail, q->ntail);
+    memcpy(join + q->ntail, p, head);
+    for (int i = 0; i < 2 && !q->done_seen; i++) {
+        size_t ml = strlen(marks[i]);
+        if (memmem(join, q->ntail + head, marks[i], ml) || memmem(p, n, marks[i], ml))
+            q->done_seen = 1;
+    }
+    if (n >= 15) {
+        memcpy(q->tail, p + n - 15, 15);
+        q->ntail = 15;
+    } else {
+        size_t keep = q->ntail + n > 15 ? 15 - n : q->ntail;
+        memmove(q->tail, q->tail + q->ntail - keep, keep);
+        memcpy(q->tail + keep, p, n);
+        q->ntail = keep + n;
+    }
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max);
+
+/* The first body byte of a 2xx stream: from here on the client has the
+ * answer, so there will be no retry and no failover. */
+static void commit(struct relay_req *q)
+{
+    struct relay *r = q->r;
+    q->committed = 1;
+    q->committed_attempts = q->attempt;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_reader, q, NULL);
+    char n[16];
+    MHD_add_response_header(resp, "Content-Type", q->ctype[0] ? q->ctype : "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "X-Request-ID", q->id);
+    MHD_add_response_header(resp, "X-Served-By", relay_env_name(q->env));
+    snprintf(n, sizeof n, "%u", q->attempt);
+    MHD_add_response_header(resp, "X-Attempts", n);
+    q->response = resp;
+    q->resp_status = MHD_HTTP_OK;
+    (void)r;
+    resume(q);
+}
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
+{
+    struct relay_req *q = userp;
+    size_t n = size * nmemb;
+    uint64_t now = co_now_us();
+    if (!q->t_first_byte)
+        q->t_first_byte = now;
+    q->t_last_byte = now;
+    if (!q->status)
+        curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &q->status);
+    if (q->stream && q->status >= 200 && q->status < 300) {
+        if (q->resp.len - q->sent >= STREAM_HIGH) {
+            q->paused = 1; /* curl keeps these bytes and offers them again */
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        if (!q->committed)
+            commit(q);
+        sse_scan(q, p, n);
+        co_buf_append(&q->resp, p, n);
+        if (q->suspended && q->response == NULL)
+            resume(q); /* the reader is waiting for bytes */
+        return n;
+    }
+    if (co_buf_append(&q->resp, p, n) != 0 || q->resp.len > RESP_MAX) {
+        q->abort_err = RELAY_ERR_HTTP;
+        return 0;
+    }
+    return n;
+}
+
+/* ---- MHD content reader (streams) ---------------------------------------------- */
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct relay_req *q = cls;
+    size_t avail = q->resp.len - q->sent;
+    if (avail) {
+        size_t n = avail < max ? avail : max;
+        memcpy(buf, q->resp.data + q->sent, n);
+        q->sent += n;
+        if (q->sent == q->resp.len) {
+            q->resp.len = q->sent = 0;
+        } else if (q->sent > STREAM_HIGH) {
+            memmove(q->resp.data, q->resp.data + q->sent, q->resp.len - q->sent);
+            q->resp.len -= q->sent;
+            q->sent = 0;
+        }
+        if (q->paused && q->resp.len - q->sent < STREAM_LOW && q->easy) {
+            q->paused = 0;
+            q->t_last_byte = co_now_us();
+            curl_easy_pause(q->easy, CURLPAUSE_CONT);
+        }
+        return (ssize_t)n;
+    }
+    if (q->upstream_over || q->gone)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    /* Nothing yet: wait without spinning; on_body resumes us. */
+    suspend(q);
+    return 0;
+}
+
+/* ---- attempts ------------------------------------------------------------------- */
+
+static void start_attempt(struct relay_req *q);
+
+static uint64_t ms_us(int64_t ms)
+{
+    return (uint64_t)ms * 1000;
+}
+
+/* When the running attempt must be abandoned, and as what. */
+static uint64_t attempt_expiry(const struct relay_req *q, enum relay_err *why)
+{
+    const struct relay_config *c = &q->r->cfg;
+    uint64_t t, best;
+    if (q->committed) {
+        *why = RELAY_ERR_IDLE_TIMEOUT;
+        return q->paused ? co_now_us() + ms_us(c->idle_timeout_ms)
+                         : q->t_last_byte + ms_us(c->idle_timeout_ms);
+    }
+    best = q->t_attempt + ms_us(c->try_timeout_ms);
+    *why = RELAY_ERR_TIMEOUT;
+    if (q->deadline < best)
+        best = q->deadline;
+    if (!q->t_first_byte) {
+        t = q->t_attempt + ms_us(c->ttfb_timeout_ms);
+        if (t < best) {
+            best = t;
+            *why = RELAY_ERR_TTFB_TIMEOUT;
+        }
+    } else if (q->stream) {
+        t = q->t_last_byte + ms_us(c->idle_timeout_ms);
+        if (t < best) {
+            best = t;
+            *why = RELAY_ERR_IDLE_TIMEOUT;
+        }
+    }
+    return best;
+}
+
+static void arm(struct relay_req *q, uint64_t at, uint64_t now)
+{
+    ev_timer_stop(q->r->loop, &q->timer);
+    ev_timer_set(&q->timer, at > now ? (double)(at - now) / 1e6 : 0., 0.);
+    ev_timer_start(q->r->loop, &q->timer);
+}
+
+static void release_easy(struct relay_req *q)
+{
+    if (q->easy) {
+        relay_easy_put(q->r, q->easy);
+        q->easy = NULL;
+    }
+    curl_slist_free_all(q->hdrs);
+    q->hdrs = NULL;
+}
+
+static void cancel_upstream(struct relay_req *q)
+{
+    ev_timer_stop(q->r->loop, &q->timer);
+    q->sleeping = 0;
+    if (q->easy) {
+        co_evcurl_remove(&q->r->curl, q->easy);
+        release_easy(q);
+        q->upstream_over = 1;
+    }
+}
+
+static enum relay_err map_curl(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OK:
+        return RELAY_ERR_NONE;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return RELAY_ERR_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return RELAY_ERR_TIMEOUT;
+    default:
+        return RELAY_ERR_RESET;
+    }
+}
+
+static void note_tokens(struct relay_req *q)
+{
+    if (q->route == RELAY_FWD_MODELS || q->resp.len == 0)
+        return;
+    json_t *j = json_loadb(q->resp.data, q->resp.len, 0, NULL);
+    json_t *u = j ? json_object_get(j, "usage") : NULL;
+    if (json_is_object(u)) {
+        json_int_t p = json_integer_value(json_object_get(u, "prompt_tokens"));
+        json_int_t c = json_integer_value(json_object_get(u, "completion_tokens"));
+        const char *model = q->model[0] ? q->model : json_string_value(json_object_get(j, "model"));
+        if (p >= 0 && c >= 0)
+            relay_metrics_tokens(q->r->metrics, model, (uint64_t)p, (uint64_t)c,
+                                 relay_config_price(&q->r->cfg, model ? model : ""));
+    }
+    json_decref(j);
+}
+
+static void emit_attempt(struct relay_req *q, long status, enum relay_err err, uint64_t lat,
+                         const char *outcome, uint64_t backoff_ms)
+{
+    const char *e = relay_err_name(err);
+    json_t *f = json_pack("{s:s, s:i, s:s, s:i, s:o, s:I, s:s, s:I}", "request_id", q->id,
+                          "attempt", (int)q->attempt, "env", relay_env_name(q->env), "status",
+                          (int)status, "error", e ? json_string(e) : json_null(), "latency_us",
+                          (json_int_t)lat, "outcome", outcome, "backoff_ms",
+                          (json_int_t)backoff_ms);
+    relay_events_emit(q->r->events, "attempt", f);
+}
+
+/* The end of a committed stream: clean when curl finished and [DONE] came;
+ * otherwise an in-band error event, so the client cannot take a cut stream
+ * for a complete one. */
+static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
+{
+    struct relay *r = q->r;
+    int clean = err == RELAY_ERR_NONE && q->done_seen;
+    const char *why = NULL;
+    if (!clean) {
+        char msg[160];
+        const char *code;
+        if (err == RELAY_ERR_IDLE_TIMEOUT) {
+            snprintf(msg, sizeof msg, "upstream %s stalled: no data for %lldms", relay_env_name(q->env),
+                     (long long)r->cfg.idle_timeout_ms);
+            code = "stream_idle_timeout";
+        } else if (err == RELAY_ERR_NONE) {
+            snprintf(msg, sizeof msg, "upstream %s ended the stream without [DONE]",
+                     relay_env_name(q->env));
+            code = "stream_truncated";
+        } else {
+            snprintf(msg, sizeof msg, "upstream %s connection broke mid-stream (%s)",
+                     relay_env_name(q->env), relay_err_name(err));
+            code = "stream_reset";
+        }
+        why = code;
+        char *e = co_openai_error(msg, "upstream_error", NULL, code);
+        /* Close whatever event was cut off before ours begins. */
+        const char *sep = q->ntail >= 2 && q->tail[q->ntail - 1] == '\n' &&
+                                  q->tail[q->ntail - 2] == '\n'
+                              ? ""
+                              : "\n\n";
+        co_buf_printf(&q->resp, "%sdata: %s\n\n", q->ntail ? sep : "", e);
+        free(e);
+        relay_metrics_stream_error(r->metrics, q->env, code);
+    }
+    relay_metrics_attempt(r->metrics, q->env, clean, lat);
+    uint64_t now = co_now_us();
+    if (relay_switch_on_result(&r->sw, q->env, clean, !clean, now))
+        relay_note_switch(r, q->env, r->sw.active, "stream_error", q->id);
+    emit_attempt(q, q->status, err, lat, clean ? "ok" : "fail", 0);
+    emit_request(q, 200, why ? "stream_error" : NULL, why);
+    q->upstream_over = 1;
+    if (q->suspended)
+        resume(q);
+}
+
+static void attempt_done(struct relay_req *q, CURLcode rc)
+{
+    struct relay *r = q->r;
+    const struct relay_config *c = &r->cfg;
+    ev_timer_stop(r->loop, &q->timer);
+    uint64_t now = co_now_us();
+    uint64_t lat = now - q->t_attempt;
+    long status = 0;
+    if (q->easy)
+        curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+    enum relay_err err = q->abort_err ? q->abort_err : map_curl(rc);
+    release_easy(q);
+    if (q->committed) {
+        finish_stream(q, err, lat);
+        return;
+    }
+    q->status = status;
+    struct relay_verdict v = relay_classify(err, err == RELAY_ERR_NONE ? (int)status : 0);
+    relay_metrics_attempt(r->metrics, q->env, v.ok, lat);
+    enum relay_env before = r->sw.active;
+    if (relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now))
+        relay_note_switch(r, before, r->sw.active, v.reason, q->id);
+    if (v.ok) {
+        emit_attempt(q, status, err, lat, "ok", 0);
+        note_tokens(q);
+        answer(q, (unsigned)status, q->ctype, q->resp.data ? q->resp.data : "", q->resp.len, 0);
+        return;
+    }
+    if (v.switchable)
+        q->failed_mask |= 1u << q->env;
+    if (status == 401)
+        co_warn("request %s: upstream %s answered 401: check the API key (not retried)", q->id,
+                relay_env_name(q->env));
+    int retry = v.retry && q->attempt < (unsigned)c->max_attempts && !q->gone;
+    int deadline_hit = 0;
+    uint64_t sleep_ms = 0;
+    enum relay_env next = RELAY_NENV;
+    if (retry) {
+        uint64_t ra;
+        if (err == RELAY_ERR_NONE &&
+            relay_retryafter_parse(q->retry_after[0] ? q->retry_after : NULL,
+                                   q->retry_after_ms[0] ? q->retry_after_ms : NULL, time(NULL),
+                                   &ra) == 0) {
+            if (ra <= (uint64_t)c->retry_after_cap_ms && now + ms_us((int64_t)ra) < q->deadline) {
+                /* Honour it: the same colour, after the time it asked for. */
+                sleep_ms = ra;
+                next = q->env;
+            } else {
+                /* Too long to wait: fail over at once instead. */
+                q->failed_mask |= 1u << q->env;
+                next = pick_env(q);
+            }
+        } else {
+            sleep_ms = relay_backoff_next(&q->bo, q->attempt - 1, &r->rng);
+            next = pick_env(q);
+        }
+        if (next == RELAY_NENV)
+            retry = 0;
+        else if (now + ms_us((int64_t)sleep_ms) >= q->deadline)
+            retry = 0, deadline_hit = 1;
+    }
+    emit_attempt(q, status, err, lat, !retry ? "fail" : next == q->env ? "retry" : "failover",
+                 retry ? sleep_ms : 0);
+    if (retry) {
+        relay_metrics_retry(r->metrics, q->env, v.reason);
+        q->env = next;
+        q->sleeping = 1;
+        arm(q, now + ms_us((int64_t)sleep_ms), now);
+        return;
+    }
+    /* Attempts spent (or not worth spending): the last upstream answer when
+     * there was one, else our own error; x-should-retry stops client SDKs
+     * from multiplying the retries we already made. */
+    if (err == RELAY_ERR_NONE && status > 0) {
+        answer(q, (unsigned)status, q->ctype, q->resp.data ? q->resp.data : "", q->resp.len, 1);
+        return;
+    }
+    char msg[200];
+    if (deadline_hit) {
+        snprintf(msg, sizeof msg, "Deadline of %lldms exceeded after %u attempts (last: %s from %s)",
+                 (long long)c->deadline_ms, q->attempt, relay_err_name(err),
+                 relay_env_name(q->env));
+        answer_error(q, 504, msg, "upstream_error", "deadline_exceeded", 1);
+    } else if (err == RELAY_ERR_TIMEOUT || err == RELAY_ERR_TTFB_TIMEOUT ||
+               err == RELAY_ERR_IDLE_TIMEOUT) {
+        snprintf(msg, sizeof msg, "Connection timeout after %lldms (%s, %u attempts)",
+                 (long long)(err == RELAY_ERR_TTFB_TIMEOUT ? c->ttfb_timeout_ms
+                             : err == RELAY_ERR_IDLE_TIMEOUT ? c->idle_timeout_ms
+                                                             : c->try_timeout_ms),
+                 relay_env_name(q->env), q->attempt);
+        answer_error(q, 504, msg, "upstream_error", "upstream_timeout", 1);
+    } else {
+        snprintf(msg, sizeof msg, "Upstream %s failed: %s (%u attempts)", relay_env_name(q->env),
+                 err == RELAY_ERR_CONNECT ? "connection refused" : "connection reset or bad response",
+                 q->attempt);
+        answer_error(q, 502, msg, "upstream_error",
+                     err == RELAY_ERR_CONNECT ? "upstream_unavailable" : "upstream_reset", 1);
+    }
+}
+
+void relay_req_xfer_done(struct relay_req *q, CURL *easy, CURLcode rc)
+{
+    attempt_done(q, rc);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct relay_req *q = w->data;
+    uint64_t now = co_now_us();
+    if (q->sleeping) {
+        q->sleeping = 0;
+        start_attempt(q);
+        return;
+    }
+    if (!q->easy)
+        return;
+    enum relay_err why;
+    uint64_t at = attempt_expiry(q, &why);
+    if (now < at) {
+        arm(q, at, now);
+        return;
+    }
+    co_evcurl_remove(&q->r->curl, q->easy);
+    q->abort_err = why;
+    attempt_done(q, CURLE_OPERATION_TIMEDOUT);
+}
+
+static const char *upstream_path(const struct relay_req *q)
+{
+    return q->route == RELAY_FWD_MODELS ? "/models" : "/chat/completions";
+}
+
+static void start_attempt(struct relay_req *q)
+{
+    struct relay *r = q->r;
+    const struct relay_config *c = &r->cfg;
+    uint64_t now = co_now_us();
+    q->attempt++;
+    q->t_attempt = now;
+    q->t_first_byte = q->t_last_byte = 0;
+    q->abort_err = RELAY_ERR_NONE;
+    q->status = 0;
+    q->retry_after[0] = q->retry_after_ms[0] = q->ctype[0] = 0;
+    co_buf_reset(&q->resp);
+    q->sent = 0;
+    q->ntail = 0;
+    q->done_seen = 0;
+
+    char url[1024], h[256];
+    snprintf(url, sizeof url, "%s%s", r->url[q->env], upstream_path(q));
+    CURL *e = relay_easy_get(r);
+    q->easy = e;
+    if (r->auth_header)
+        q->hdrs = curl_slist_append(q->hdrs, r->auth_header);
+    snprintf(h, sizeof h, "X-Request-ID: %s", q->id);
+    q->hdrs = curl_slist_append(q->hdrs, h);
+    snprintf(h, sizeof h, "X-Env: %s", relay_env_name(q->env));
+    q->hdrs = curl_slist_append(q->hdrs, h);
+    snprintf(h, sizeof h, "X-Attempt: %u", q->attempt);
+    q->hdrs = curl_slist_append(q->hdrs, h);
+    q->hdrs = curl_slist_append(q->hdrs, "Expect:");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, q);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (q->route == RELAY_FWD_MODELS) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        q->hdrs = curl_slist_append(q->hdrs, "Content-Type: application/json");
+        q->hdrs = curl_slist_append(q->hdrs, q->stream ? "Accept: text/event-stream"
+                                                       : "Accept: application/json");
+        const char *b = q->fwd_body ? q->fwd_body : q->body.data;
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, b ? b : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(q->fwd_body ? strlen(q->fwd_body) : q->body.len));
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, q);
+    int64_t ct = c->try_timeout_ms < c->ttfb_timeout_ms ? c->try_timeout_ms : c->ttfb_timeout_ms;
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(ct > 0 ? ct : 1));
+    co_evcurl_add(&r->curl, e);
+    enum relay_err why;
+    arm(q, attempt_expiry(q, &why), now);
+}
+
+/* ---- validation and the handler's steps ------------------------------------------ */
+
+/* Returns 0, or an HTTP status with the error already answered. */
+static int validate(struct relay_req *q)
+{
+    char msg[300];
+    if (q->too_big) {
+        snprintf(msg, sizeof msg, "Request body exceeds the limit of %lld bytes",
+                 (long long)q->r->cfg.max_body_bytes);
+        answer_error(q, 413, msg, "invalid_request_error", "request_too_large", 0);
+        return 413;
+    }
+    if (q->route == RELAY_FWD_MODELS)
+        return 0;
+    json_error_t je;
+    json_t *j = json_loadb(q->body.data ? q->body.data : "", q->body.len, 0, &je);
+    int rc = 0;
+    if (!j) {
+        snprintf(msg, sizeof msg, "We could not parse the JSON body of your request: %d:%d: %s",
+                 je.line, je.column, je.text);
+        answer_error(q, 400, msg, "invalid_request_error", "invalid_json", 0);
+        return 400;
+    }
+    const char *bad = NULL;
+    json_t *model = json_object_get(j, "model"), *stream = json_object_get(j, "stream");
+    if (!json_is_object(j))
+        bad = "body";
+    else if (model && !json_is_string(model))
+        bad = "model";
+    else if (stream && !json_is_boolean(stream) && !json_is_null(stream))
+        bad = "stream";
+    else if (q->route == RELAY_FWD_API_CHAT && !json_is_string(json_object_get(j, "message")))
+        bad = "message";
+    if (bad) {
+        snprintf(msg, sizeof msg, "Invalid value for '%s': expected %s", bad,
+                 strcmp(bad, "body") == 0      ? "a JSON object"
+                 : strcmp(bad, "stream") == 0  ? "a boolean"
+                                               : "a string");
+        char *body = co_openai_error(msg, "invalid_request_error",
+                                     strcmp(bad, "body") == 0 ? NULL : bad, "invalid_value");
+        answer(q, 400, "application/json", body, strlen(body), 0);
+        free(body);
+        rc = 400;
+        goto out;
+    }
+    q->stream = json_is_true(stream);
+    snprintf(q->model, sizeof q->model, "%s", model ? json_string_value(model) : "");
+    if (q->route == RELAY_FWD_API_CHAT) {
+        /* The seed's /api/chat: {message, model, context} becomes a chat
+         * completion with context as the system message. */
+        const char *m = q->model[0] ? q->model : "gpt-4.1";
+        const char *ctx = json_string_value(json_object_get(j, "context"));
+        json_t *msgs = json_array();
+        if (ctx && *ctx)
+            json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", ctx));
+        json_array_append_new(msgs, json_pack("{s:s, s:O}", "role", "user", "content",
+                                              json_object_get(j, "message")));
+        json_t *fwd = json_pack("{s:s, s:o}", "model", m, "messages", msgs);
+        json_t *user = json_object_get(j, "user");
+        if (json_is_string(user))
+            json_object_set(fwd, "user", user);
+        q->fwd_body = json_dumps(fwd, JSON_COMPACT);
+        json_decref(fwd);
+        snprintf(q->model, sizeof q->model, "%s", m);
+        q->stream = 0;
+    }
+out:
+    json_decref(j);
+    return rc;
+}
+
+enum MHD_Result relay_req_step(struct relay_req *q)
+{
+    struct relay *r = q->r;
+    if (q->response) {
+        enum MHD_Result ret = MHD_queue_response(q->conn, q->resp_status, q->response);
+        MHD_destroy_response(q->response);
+        q->response = NULL;
+        return ret;
+    }
+    if (q->started) {
+        /* Resumed with nothing to say (the client left): wait to be freed. */
+        if (!q->gone && !q->upstream_over)
+            suspend(q);
+        return MHD_YES;
+    }
+    q->started = 1;
+    q->t_start = co_now_us();
+    q->counted = 1;
+    r->inflight++;
+    if (validate(q) == 0) {
+        q->deadline = q->t_start + ms_us(r->cfg.deadline_ms);
+        relay_backoff_init(&q->bo, (uint64_t)r->cfg.backoff_base_ms,
+                           (uint64_t)r->cfg.backoff_cap_ms, r->jitter);
+        q->env = pick_env(q);
+        if (q->env == RELAY_NENV) {
+            answer_error(q, 503, "503 Service Unavailable - All environments unhealthy",
+                         "upstream_error", "all_environments_unavailable", 0);
+        } else {
+            start_attempt(q);
+        }
+    }
+    if (q->response)
+        return relay_req_step(q);
+    suspend(q);
+    return MHD_YES;
+}
+
+void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe)
+{
+    struct relay *r = q->r;
+    if (q->easy || q->sleeping) {
+        /* The client left while we were still working for it. */
+        cancel_upstream(q);
+        emit_request(q, 499, "end", "client_gone");
+    }
+    ev_timer_stop(r->loop, &q->timer);
+    ev_io_stop(r->loop, &q->watch);
+    if (q->response)
+        MHD_destroy_response(q->response);
+    release_easy(q);
+    co_buf_free(&q->body);
+    co_buf_free(&q->resp);
+    free(q->fwd_body);
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        r->reqs = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    int counted = q->counted;
+    free(q);
+    if (counted) {
+        r->inflight--;
+        relay_request_ended(r);
+    }
+}
+
+void relay_req_cancel_all(struct relay *r)
+{
+    for (struct relay_req *q = r->reqs; q; q = q->next) {
+        cancel_upstream(q);
+        q->gone = 1;
+        resume(q);
+    }
+}

@@ -1,0 +1,439 @@
+/* The relay's front: the routing table, the endpoints answered locally
+ * (/health, /api/metrics, /metrics, /admin/), the checks every proxied
+ * request passes first (client key, rate limit), the errors in OpenAI's
+ * envelope (404, 405, 413, 400), and the process around the loop: the
+ * ready line, SIGTERM drain, cleanup. */
+#include "relay.h"
+
+#include "co_buf.h"
+#include "co_clock.h"
+#include "co_json.h"
+#include "co_log.h"
+#include "co_mem.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum route_kind { R_PROXY, R_HEALTH, R_API_METRICS, R_METRICS, R_ADMIN };
+
+struct route {
+    const char *path;
+    const char *method;
+    enum route_kind kind;
+    enum relay_route_kind fwd; /* R_PROXY only */
+    int prefix;                /* path is a prefix */
+};
+
+static const struct route routes[] = {
+    {"/v1/chat/completions", "POST", R_PROXY, RELAY_FWD_CHAT, 0},
+    {"/api/chat/completions", "POST", R_PROXY, RELAY_FWD_CHAT, 0},
+    {"/chat/completions", "POST", R_PROXY, RELAY_FWD_CHAT, 0},
+    {"/api/chat", "POST", R_PROXY, RELAY_FWD_API_CHAT, 0},
+    {"/v1/models", "GET", R_PROXY, RELAY_FWD_MODELS, 0},
+    {"/models", "GET", R_PROXY, RELAY_FWD_MODELS, 0},
+    {"/health", "GET", R_HEALTH, 0, 0},
+    {"/api/metrics", "GET", R_API_METRICS, 0, 0},
+    {"/metrics", "GET", R_METRICS, 0, 0},
+    {"/admin/", NULL, R_ADMIN, 0, 1},
+};
+
+/* Per connection-request state (MHD's con_cls). */
+struct ctx {
+    const struct route *route;
+    struct relay_req *q; /* R_PROXY */
+    struct co_buf body;  /* local routes that take a body (admin) */
+    int too_big;
+    int checked; /* client key and rate limit passed */
+};
+
+enum MHD_Result relay_respond(struct MHD_Connection *c, unsigned status, const char *ctype,
+                              const char *body, size_t len, const char *const *headers)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", ctype);
+    for (const char *const *h = headers; h && h[0] && h[1]; h += 2)
+        MHD_add_response_header(r, h[0], h[1]);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+enum MHD_Result relay_respond_error(struct MHD_Connection *c, unsigned status, const char *message,
+                                    const char *type, const char *param, const char *code,
+                                    const char *const *headers)
+{
+    char *body = co_openai_error(message, type, param, code);
+    enum MHD_Result ret = relay_respond(c, status, "application/json", body, strlen(body), headers);
+    free(body);
+    return ret;
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    json_decref(j);
+    enum MHD_Result ret = relay_respond(c, status, "application/json", s, strlen(s), NULL);
+    free(s);
+    return ret;
+}
+
+static enum MHD_Result do_health(struct relay *r, struct MHD_Connection *c)
+{
+    int b = relay_switch_healthy(&r->sw, RELAY_BLUE), g = relay_switch_healthy(&r->sw, RELAY_GREEN);
+    const char *status = b && g ? "healthy" : b || g ? "degraded" : "unhealthy";
+    char when[CO_RFC3339_LEN];
+    json_t *envs = json_pack("{s:b, s:b}", "blue", b, "green", g);
+    if (r->url[RELAY_DIRECT])
+        json_object_set_new(envs, "direct", json_true());
+    /* No side effects: a health probe reads state, it never triggers checks
+     * or switches (the seed's did). */
+    return respond_json(c, b || g ? 200 : 503,
+                        json_pack("{s:s, s:s, s:s, s:o, s:b}", "status", status, "active_env",
+                                  relay_env_name(r->sw.active), "timestamp",
+                                  co_wall_rfc3339(when, sizeof when), "environments", envs,
+                                  "draining", r->draining));
+}
+
+static enum MHD_Result do_prometheus(struct relay *r, struct MHD_Connection *c)
+{
+    struct co_buf b;
+    co_buf_init(&b, 0);
+    relay_metrics_prometheus(r->metrics, &r->sw, &b);
+    enum MHD_Result ret = relay_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+                                        b.data ? b.data : "", b.len, NULL);
+    co_buf_free(&b);
+    return ret;
+}
+
+static const struct route *find_route(const char *url, int *path_known)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *rt = &routes[i];
+        if (rt->prefix ? strncmp(url, rt->path, strlen(rt->path)) == 0 : strcmp(url, rt->path) == 0) {
+            *path_known = 1;
+            return rt;
+        }
+    }
+    *path_known = 0;
+    return NULL;
+}
+
+static int method_ok(const struct route *rt, const char *method)
+{
+    if (!rt->method)
+        return 1;
+    if (strcmp(method, rt->method) == 0)
+        return 1;
+    return strcmp(rt->method, "GET") == 0 && strcmp(method, "HEAD") == 0;
+}
+
+/* The client's identity for rate limiting: its API key, else its address. */
+static void client_key(struct MHD_Connection *c, char *out, size_t n)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (auth && strncmp(auth, "Bearer ", 7) == 0 && auth[7]) {
+        snprintf(out, n, "key:%s", auth + 7);
+        return;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char ip[INET6_ADDRSTRLEN] = "unknown";
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, ip, sizeof ip);
+    snprintf(out, n, "addr:%s", ip);
+}
+
+/* A short, stable, non-reversible label for a client in events. */
+static void client_label(const char *key, char *out, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    snprintf(out, n, "%08x", h);
+}
+
+/* Client key check and rate limit; returns MHD_YES with *answered set when
+ * the request was refused. */
+static enum MHD_Result admit(struct relay *r, struct MHD_Connection *c, int *answered)
+{
+    *answered = 0;
+    if (r->cfg.nclient_keys) {
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        int ok = 0;
+        const char *given = auth && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : "";
+        for (size_t i = 0; i < r->cfg.nclient_keys; i++)
+            ok |= relay_ct_equal(given, r->cfg.client_keys[i]);
+        if (!ok) {
+            *answered = 1;
+            co_info("refused a client with a missing or unknown key");
+            return relay_respond_error(c, 401, "401 Unauthorized - Invalid API Key",
+                                       "invalid_request_error", NULL, "invalid_api_key", NULL);
+        }
+    }
+    char key[256];
+    client_key(c, key, sizeof key);
+    struct relay_rl_verdict v;
+    if (relay_ratelimit_admit(r->rl, key, co_now_us(), &v))
+        return MHD_YES;
+    *answered = 1;
+    relay_metrics_rate_limited(r->metrics);
+    char label[16], ra[32], ram[32], lim[32], rem[32], reset[32];
+    client_label(key, label, sizeof label);
+    relay_events_emit(r->events, "rate_limit",
+                      json_pack("{s:s, s:I, s:I, s:I}", "client", label, "limit",
+                                (json_int_t)v.limit, "window_ms",
+                                (json_int_t)r->cfg.rate_limit_window_ms, "retry_after_ms",
+                                (json_int_t)v.retry_after_ms));
+    snprintf(ra, sizeof ra, "%llu", (unsigned long long)((v.retry_after_ms + 999) / 1000));
+    snprintf(ram, sizeof ram, "%llu", (unsigned long long)v.retry_after_ms);
+    snprintf(lim, sizeof lim, "%llu", (unsigned long long)v.limit);
+    snprintf(rem, sizeof rem, "%llu", (unsigned long long)v.remaining);
+    snprintf(reset, sizeof reset, "%llu", (unsigned long long)((v.reset_ms + 999) / 1000));
+    const char *h[] = {"Retry-After", ra, "retry-after-ms", ram, "x-ratelimit-limit", lim,
+                       "x-ratelimit-remaining", rem, "x-ratelimit-reset", reset, NULL};
+    return relay_respond_error(c, 429, "Rate limit exceeded", "rate_limit_error", NULL,
+                               "rate_limit_exceeded", h);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct relay *r = cls;
+    struct ctx *x = *con_cls;
+    if (!x) {
+        int known;
+        const struct route *rt = find_route(url, &known);
+        if (!rt)
+            return relay_respond_error(c, 404, "Unknown request URL", "invalid_request_error",
+                                       NULL, "unknown_url", NULL);
+        if (!method_ok(rt, method)) {
+            const char *allow[] = {"Allow", rt->method, NULL};
+            char msg[128];
+            snprintf(msg, sizeof msg, "Method %s not allowed on %s (use %s)", method, rt->path,
+                     rt->method);
+            return relay_respond_error(c, 405, msg, "invalid_request_error", NULL,
+                                       "method_not_allowed", allow);
+        }
+        /* A declared body over the limit is refused before it is read. */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)r->cfg.max_body_bytes) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "Request body exceeds the limit of %lld bytes",
+                     (long long)r->cfg.max_body_bytes);
+            return relay_respond_error(c, 413, msg, "invalid_request_error", NULL,
+                                       "request_too_large", NULL);
+        }
+        x = co_calloc(1, sizeof *x);
+        x->route = rt;
+        co_buf_init(&x->body, (size_t)r->cfg.max_body_bytes);
+        if (rt->kind == R_PROXY)
+            x->q = relay_req_new(r, c, rt->fwd);
+        *con_cls = x;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (x->q)
+            relay_req_body(x->q, upload, *upload_size);
+        else if (!x->too_big && co_buf_append(&x->body, upload, *upload_size) != 0)
+            x->too_big = 1;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    switch (x->route->kind) {
+    case R_PROXY:
+        if (!x->checked) {
+            int answered;
+            enum MHD_Result ret = admit(r, c, &answered);
+            if (answered)
+                return ret;
+            x->checked = 1;
+        }
+        return relay_req_step(x->q);
+    case R_HEALTH:
+        return do_health(r, c);
+    case R_API_METRICS:
+        return respond_json(c, 200, relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL));
+    case R_METRICS:
+        return do_prometheus(r, c);
+    case R_ADMIN:
+        if (x->too_big)
+            return relay_respond_error(c, 413, "Request body too large", "invalid_request_error",
+                                       NULL, "request_too_large", NULL);
+        return relay_admin_handle(r, c, method, url, x->body.data, x->body.len);
+    }
+    return MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct ctx *x = *con_cls;
+    if (!x)
+        return;
+    if (x->q)
+        relay_req_finished(x->q, toe);
+    co_buf_free(&x->body);
+    free(x);
+    *con_cls = NULL;
+}
+
+void relay_request_ended(struct relay *r)
+{
+    if (r->draining && r->inflight == 0)
+        ev_break(r->loop, EVBREAK_ALL);
+}
+
+static void on_xfer_done(struct co_evcurl *cc, CURL *easy, CURLcode rc)
+{
+    void *p = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&p);
+    if (!p)
+        return;
+    if (*(enum relay_xfer_kind *)p == RELAY_XFER_HEALTH)
+        relay_health_xfer_done(p, easy, rc);
+    else
+        relay_req_xfer_done(p, easy, rc);
+}
+
+static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct relay *r = w->data;
+    co_warn("drain timeout: %u requests still in flight are cut", r->inflight);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct relay *r = w->data;
+    if (r->draining) {
+        ev_break(loop, EVBREAK_ALL); /* a second signal: stop now */
+        return;
+    }
+    r->draining = 1;
+    co_info("signal %d: draining %u requests (up to %lldms)", w->signum, r->inflight,
+            (long long)r->cfg.drain_timeout_ms);
+    relay_events_emit(r->events, "stop",
+                      json_pack("{s:i, s:i}", "signal", w->signum, "inflight", (int)r->inflight));
+    co_evhttp_quiesce(&r->http);
+    relay_health_stop(r);
+    if (r->inflight == 0) {
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    ev_timer_init(&r->drain_timer, on_drain_timeout, (double)r->cfg.drain_timeout_ms / 1000.0, 0.);
+    r->drain_timer.data = r;
+    ev_timer_start(loop, &r->drain_timer);
+}
+
+static void on_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct relay *r = w->data;
+    relay_events_flush(r->events);
+}
+
+int relay_run(struct relay *r, char *err, size_t errlen)
+{
+    const struct relay_config *c = &r->cfg;
+    int rc = 1;
+    r->loop = ev_default_loop(EVFLAG_AUTO);
+    r->jitter = (enum relay_jitter)relay_jitter_parse(c->jitter);
+    co_rng_seed(&r->rng, c->seed ? (uint64_t)c->seed : co_clock_monotonic_us() ^ (uint64_t)getpid());
+    r->url[RELAY_BLUE] = c->blue_url;
+    r->url[RELAY_GREEN] = c->green_url;
+    r->url[RELAY_DIRECT] = c->direct_url && *c->direct_url ? c->direct_url : NULL;
+    if (c->api_key && *c->api_key) {
+        co_secret_add(c->api_key);
+        r->auth_header = co_asprintf("Authorization: Bearer %s", c->api_key);
+    }
+    if (c->admin_token)
+        co_secret_add(c->admin_token);
+    for (size_t i = 0; i < c->nclient_keys; i++)
+        co_secret_add(c->client_keys[i]);
+    struct relay_switch_cfg sc = {
+        .after_failures = (unsigned)c->switch_after_failures,
+        .min_dwell_us = (uint64_t)c->min_dwell_ms * 1000,
+        .rise = (unsigned)c->health_rise,
+        .fall = (unsigned)c->health_fall,
+    };
+    relay_switch_init(&r->sw, &sc, (enum relay_env)relay_env_parse(c->active_env), co_now_us());
+    r->rl = relay_ratelimit_new((uint64_t)c->rate_limit_requests,
+                                (uint64_t)c->rate_limit_window_ms * 1000, 65536);
+    r->metrics = relay_metrics_new();
+    if (c->events && *c->events) {
+        r->events = relay_events_open(c->events, err, errlen);
+        if (!r->events)
+            goto out;
+    }
+    /* The upstream pool covers the concurrency: a pool smaller than the
+     * number of transfers in flight closes a connection per request and
+     * leaves TIME_WAIT sockets behind. */
+    if (co_evcurl_init(&r->curl, r->loop, on_xfer_done, (long)c->max_connections,
+                       (long)c->max_connections * 3) != 0) {
+        snprintf(err, errlen, "curl_multi_init failed");
+        goto out;
+    }
+    curl_multi_setopt(r->curl.multi, CURLMOPT_MAXCONNECTS, (long)c->max_connections * 3);
+    struct co_evhttp_opts ho = {
+        .addr = c->listen,
+        .port = (uint16_t)c->port,
+        .conn_limit = 10000,
+        .conn_timeout_s = 120,
+        .conn_memory_limit = 32 * 1024,
+        .handler = on_request,
+        .handler_cls = r,
+        .completed = on_completed,
+        .completed_cls = r,
+    };
+    if (co_evhttp_start(&r->http, r->loop, &ho, err, errlen) != 0)
+        goto out;
+    ev_signal_init(&r->sigterm, on_signal, SIGTERM);
+    r->sigterm.data = r;
+    ev_signal_start(r->loop, &r->sigterm);
+    ev_signal_init(&r->sigint, on_signal, SIGINT);
+    r->sigint.data = r;
+    ev_signal_start(r->loop, &r->sigint);
+    ev_prepare_init(&r->flush, on_flush);
+    r->flush.data = r;
+    ev_prepare_start(r->loop, &r->flush);
+    relay_health_start(r);
+    relay_events_emit(r->events, "start",
+                      json_pack("{s:s, s:i, s:i}", "active", relay_env_name(r->sw.active), "pid",
+                                (int)getpid(), "port", (int)r->http.port));
+    relay_events_flush(r->events);
+    printf("cutover-relay listening on http://%s:%u\n", c->listen, (unsigned)r->http.port);
+    fflush(stdout);
+    co_info("blue %s, green %s%s%s, active %s", c->blue_url, c->green_url,
+            r->url[RELAY_DIRECT] ? ", direct " : "", r->url[RELAY_DIRECT] ? r->url[RELAY_DIRECT] : "",
+            relay_env_name(r->sw.active));
+
+    ev_run(r->loop, 0);
+
+    relay_events_emit(r->events, "exit", json_pack("{s:i}", "inflight", (int)r->inflight));
+    relay_req_cancel_all(r);
+    co_evhttp_run(&r->http);
+    ev_timer_stop(r->loop, &r->drain_timer);
+    ev_signal_stop(r->loop, &r->sigterm);
+    ev_signal_stop(r->loop, &r->sigint);
+    ev_prepare_stop(r->loop, &r->flush);
+    relay_health_stop(r);
+    rc = 0;
+out:
+    co_evhttp_stop(&r->http);
+    if (r->curl.multi)
+        co_evcurl_cleanup(&r->curl);
+    while (r->npool)
+        curl_easy_cleanup(r->easy_pool[--r->npool]);
+    free(r->easy_pool);
+    relay_events_close(&r->events);
+    relay_metrics_free(&r->metrics);
+    relay_ratelimit_free(&r->rl);
+    free(r->auth_header);
+    return rc;
+}
