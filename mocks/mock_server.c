@@ -130,6 +130,9 @@ static void req_suspend(struct mock_req *r, uint64_t us)
         }
         return;
     }
+    /* libev times from the loop's cached "now", which is as old as this
+     * iteration; refresh it so a delay is never shorter than asked. */
+    ev_now_update(r->m->loop);
     ev_timer_set(&r->timer, (double)us / 1e6, 0.);
     ev_timer_start(r->m->loop, &r->timer);
 }

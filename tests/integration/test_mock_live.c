@@ -390,7 +390,10 @@ static void test_timeouts_and_delays(void **state)
     uint64_t t0 = co_clock_monotonic_us();
     assert_int_equal(req("POST", "/v1/chat/completions", CHAT, 300, &r),
                      CURLE_OPERATION_TIMEDOUT);
-    assert_true(co_clock_monotonic_us() - t0 >= 300000);
+    /* libcurl may fire its timeout a few ms early (its poll timeouts are in
+     * whole milliseconds); the point is that the mock never answered. */
+    assert_true(co_clock_monotonic_us() - t0 >= 290000);
+    assert_int_equal(r.status, 0);
     thttp_resp_free(&r);
     /* The mock notices the client leaving and journals the timeout. */
     json_t *a = records(1);
