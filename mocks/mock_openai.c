@@ -16,14 +16,14 @@
 #include <string.h>
 
 static const char *const words[64] = {
-    "amber",  "birch",  "cedar",  "delta",  "ember",  "fjord",  "grove",  "harbor",
-    "island", "jasper", "kelp",   "lagoon", "meadow", "nectar", "orchid", "prairie",
-    "quartz", "river",  "summit", "tundra", "umber",  "valley", "willow", "xenon",
-    "yarrow", "zephyr", "anchor", "beacon", "canyon", "dune",   "estuary", "forest",
-    "glacier", "heath", "inlet",  "jungle", "knoll",  "ledge",  "marsh",  "nova",
-    "oasis",  "pebble", "quill",  "reef",   "savanna", "thicket", "upland", "vista",
-    "wharf",  "xylem",  "yonder", "zenith", "atoll",  "bluff",  "cove",   "drift",
-    "eddy",   "fern",   "gulch",  "hollow", "isle",   "jetty",  "kestrel", "lichen"};
+    "amber",   "birch",  "cedar",  "delta",  "ember",   "fjord",   "grove",   "harbor",
+    "island",  "jasper", "kelp",   "lagoon", "meadow",  "nectar",  "orchid",  "prairie",
+    "quartz",  "river",  "summit", "tundra", "umber",   "valley",  "willow",  "xenon",
+    "yarrow",  "zephyr", "anchor", "beacon", "canyon",  "dune",    "estuary", "forest",
+    "glacier", "heath",  "inlet",  "jungle", "knoll",   "ledge",   "marsh",   "nova",
+    "oasis",   "pebble", "quill",  "reef",   "savanna", "thicket", "upland",  "vista",
+    "wharf",   "xylem",  "yonder", "zenith", "atoll",   "bluff",   "cove",    "drift",
+    "eddy",    "fern",   "gulch",  "hollow", "isle",    "jetty",   "kestrel", "lichen"};
 
 static uint64_t fnv1a_more(uint64_t h, const char *s, size_t n)
 {
@@ -165,8 +165,8 @@ char *mock_chat_body(const struct mock_chat_req *q, const char *id, long created
     char *model = json_str(q->model);
     co_buf_init(&b, 0);
     co_buf_printf(&b,
-                  "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":",
-                  id, created);
+                  "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":", id,
+                  created);
     co_buf_puts(&b, model);
     co_buf_puts(&b, ",\"system_fingerprint\":\"fp_cutover\",\"choices\":[{\"index\":0,"
                     "\"message\":{\"role\":\"assistant\",\"content\":\"");

@@ -33,7 +33,7 @@
  * (8 KiB would save a little more but answers 431 to long headers a relay
  * may forward), MHD's read buffer and a reader block; request bodies go to
  * our own bounded buffer. */
-#define MOCK_CONN_POOL (16 * 1024)
+#define MOCK_CONN_POOL    (16 * 1024)
 #define MOCK_READER_BLOCK (4 * 1024)
 
 enum route { R_CHAT, R_MODELS, R_HEALTH, R_CONTROL, R_NOTFOUND };
@@ -67,7 +67,7 @@ struct mock_req {
     int suspended;
     uint64_t delay_us; /* before headers, still to wait */
     ev_timer timer;
-    ev_io watch;       /* "never answer": notices the client leaving */
+    ev_io watch; /* "never answer": notices the client leaving */
     int client_left;
     struct mock_record rec;
     struct mock_plan plan;
@@ -167,8 +167,7 @@ static void add_common_headers(struct mock_req *r, struct MHD_Response *resp, co
 static enum MHD_Result answer(struct mock_req *r, int status, char *body, const char *ctype)
 {
     size_t len = strlen(body);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     add_common_headers(r, resp, ctype ? ctype : "application/json");
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -214,7 +213,8 @@ static ssize_t do_fault(struct mock_req *r)
             r->close_after_stall = 1;
         req_suspend(r, p->stall_us);
         return 0;
-    default: return MHD_CONTENT_READER_END_OF_STREAM;
+    default:
+        return MHD_CONTENT_READER_END_OF_STREAM;
     }
 }
 
@@ -316,8 +316,8 @@ static enum MHD_Result run_plan(struct mock_req *r)
     } else {
         /* Unknown size means chunked: a clean cut then ends with a proper
          * terminator, and pacing can hold the body back. */
-        uint64_t size = p->streamed || p->fault == MOCK_FAULT_CUT ? MHD_SIZE_UNKNOWN
-                                                                   : (uint64_t)p->body_len;
+        uint64_t size =
+            p->streamed || p->fault == MOCK_FAULT_CUT ? MHD_SIZE_UNKNOWN : (uint64_t)p->body_len;
         resp = MHD_create_response_from_callback(size, MOCK_READER_BLOCK, reader, r, NULL);
     }
     add_common_headers(r, resp, p->streamed ? "text/event-stream" : p->content_type);
@@ -429,8 +429,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
         finish = "length";
     }
     uint64_t now = co_now_us();
-    struct mock_facts f = {r->rec.path, q.model, q.stream, m->traffic_index++, facts_header,
-                           r->conn};
+    struct mock_facts f = {r->rec.path,        q.model,      q.stream,
+                           m->traffic_index++, facts_header, r->conn};
     plan_init(&r->plan);
     /* The limiter stands in front, as a provider's gateway does. */
     struct mock_rl_verdict v;
@@ -532,8 +532,8 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
                 return answer_error(r, 400, err, "invalid_request_error", param,
                                     "invalid_behavior");
             }
-            return answer_json(r, 200, json_pack("{s:b,s:o}", "ok", 1, "behavior",
-                                                 mock_get_behavior(m)));
+            return answer_json(r, 200,
+                               json_pack("{s:b,s:o}", "ok", 1, "behavior", mock_get_behavior(m)));
         }
     } else if (strcmp(path, "/_mock/journal") == 0) {
         if (strcmp(method, "GET") == 0) {
@@ -543,9 +543,9 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
                                     "invalid_request_error", "since", NULL);
             uint64_t next;
             json_t *recs = mock_journal_page(&m->journal, since, (size_t)limit, &next);
-            return answer_json(r, 200, json_pack("{s:o,s:I,s:I}", "records", recs, "next",
-                                                 (json_int_t)next, "dropped",
-                                                 (json_int_t)m->journal.dropped));
+            return answer_json(r, 200,
+                               json_pack("{s:o,s:I,s:I}", "records", recs, "next", (json_int_t)next,
+                                         "dropped", (json_int_t)m->journal.dropped));
         }
     } else if (strcmp(path, "/_mock/reset") == 0) {
         if (strcmp(method, "POST") == 0) {
@@ -553,12 +553,13 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
             return answer_json(r, 200, json_pack("{s:b}", "ok", 1));
         }
     } else {
-        return answer_error(r, 404, "Unknown control path; try /_mock/behavior, /_mock/journal, "
-                                    "/_mock/reset",
+        return answer_error(r, 404,
+                            "Unknown control path; try /_mock/behavior, /_mock/journal, "
+                            "/_mock/reset",
                             "invalid_request_error", NULL, "unknown_url");
     }
-    return answer_error(r, 405, "Method not allowed on this control path",
-                        "invalid_request_error", NULL, "method_not_allowed");
+    return answer_error(r, 405, "Method not allowed on this control path", "invalid_request_error",
+                        NULL, "method_not_allowed");
 }
 
 /* ---- MHD callbacks -------------------------------------------------------------------------- */
@@ -626,8 +627,8 @@ static void req_free(struct mock_req *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct mock *m = cls;
     struct mock_req *r = *con_cls;
@@ -654,7 +655,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         enum MHD_Result res;
         switch (r->route) {
-        case R_CONTROL: return control(r, method);
+        case R_CONTROL:
+            return control(r, method);
         case R_CHAT:
             if (strcmp(method, "POST") != 0)
                 return answer_error(r, 405, "Use POST for /v1/chat/completions.",
@@ -694,7 +696,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         case MOCK_FAULT_NEVER:
             req_suspend(r, UINT64_MAX);
             return MHD_YES;
-        default: break;
+        default:
+            break;
         }
     }
     return run_plan(r);
@@ -722,7 +725,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
                 end = r->plan.end ? r->plan.end : "closed";
                 break;
-            default: end = "client_gone";
+            default:
+                end = "client_gone";
             }
         }
         if (r->plan.streamed || r->sent)
@@ -734,7 +738,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_free(r);
 }
 
-/* ---- public API -------------------------------------------------------------------------------- */
+/* ---- public API --------------------------------------------------------------------------------
+ */
 
 static void behavior_install(struct mock *m, struct mock_behavior *b)
 {

@@ -23,8 +23,8 @@ static struct tproc mock;
 static char base[256];
 
 #define CHAT "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
-#define CHAT_STREAM                                                                            \
-    "{\"model\":\"gpt-4.1\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"     \
+#define CHAT_STREAM                                                                                \
+    "{\"model\":\"gpt-4.1\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"          \
     "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
 
 static void url(char *out, size_t n, const char *path)
@@ -110,8 +110,8 @@ static size_t sse_split(const char *body, char **out, size_t max)
 
 static int setup(void **state)
 {
-    char *argv[] = {(char *)tsup_bin("cutover"), "mock", "--name", "blue", "--port", "0",
-                    "--seed", "7", NULL};
+    char *argv[] = {
+        (char *)tsup_bin("cutover"), "mock", "--name", "blue", "--port", "0", "--seed", "7", NULL};
     if (tproc_spawn(&mock, argv) != 0 || tproc_wait_url(&mock, 10000) != 0)
         return -1;
     snprintf(base, sizeof base, "%s", mock.url);
@@ -388,8 +388,7 @@ static void test_timeouts_and_delays(void **state)
     struct thttp_resp r;
     put_behavior("{\"rules\":[{\"action\":{\"type\":\"timeout\"}}]}");
     uint64_t t0 = co_clock_monotonic_us();
-    assert_int_equal(req("POST", "/v1/chat/completions", CHAT, 300, &r),
-                     CURLE_OPERATION_TIMEDOUT);
+    assert_int_equal(req("POST", "/v1/chat/completions", CHAT, 300, &r), CURLE_OPERATION_TIMEDOUT);
     /* libcurl may fire its timeout a few ms early (its poll timeouts are in
      * whole milliseconds); the point is that the mock never answered. */
     assert_true(co_clock_monotonic_us() - t0 >= 290000);
@@ -421,7 +420,8 @@ static void test_timeouts_and_delays(void **state)
     assert_non_null(strstr(r.body, "data: [DONE]"));
     thttp_resp_free(&r);
     /* ...or close: the client sees a broken stream after the silence. */
-    put_behavior("{\"rules\":[{\"action\":{\"type\":\"stall\",\"after_chunks\":2,\"stall_ms\":200}}]}");
+    put_behavior(
+        "{\"rules\":[{\"action\":{\"type\":\"stall\",\"after_chunks\":2,\"stall_ms\":200}}]}");
     CURLcode rc = req("POST", "/v1/chat/completions", CHAT_STREAM, 5000, &r);
     assert_true(rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR);
     assert_true(r.total_s >= 0.2);
@@ -467,7 +467,8 @@ static void test_inband_and_malformed(void **state)
  * statuses, in order, with `since` paging. */
 static void test_journal_agrees(void **state)
 {
-    put_behavior("{\"rules\":[{\"name\":\"seq\",\"when\":{\"sequence\":[\"503\",\"ok\",\"reset\"]}}]}");
+    put_behavior(
+        "{\"rules\":[{\"name\":\"seq\",\"when\":{\"sequence\":[\"503\",\"ok\",\"reset\"]}}]}");
     long seen[3];
     CURLcode rcs[3];
     for (int i = 0; i < 3; i++) {
