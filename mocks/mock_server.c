@@ -564,6 +564,15 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
 
 /* ---- MHD callbacks -------------------------------------------------------------------------- */
 
+/* The name comes from the command line: JSON-encode it, never paste it. */
+static char *health_body(const struct mock *m)
+{
+    json_t *j = json_pack("{s:s,s:s}", "status", "healthy", "name", m->name);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return s ? s : co_strdup("{\"status\":\"healthy\"}");
+}
+
 static int route_of(const char *url)
 {
     if (strcmp(url, "/v1/chat/completions") == 0 || strcmp(url, "/chat/completions") == 0)
@@ -669,8 +678,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                           m->traffic_index++);
             break;
         case R_HEALTH:
-            decide_simple(r, co_asprintf("{\"status\":\"healthy\",\"name\":\"%s\"}", m->name),
-                          &m->beh->health_rules, &m->beh->health_latency, m->health_index++);
+            decide_simple(r, health_body(m), &m->beh->health_rules, &m->beh->health_latency,
+                          m->health_index++);
             break;
         default:
             mock_scopy(r->rec.action, sizeof r->rec.action, "not_found");
