@@ -113,19 +113,20 @@ void relay_easy_put(struct relay *r, CURL *e)
 /* ---- suspend, resume and the disconnect watch ----------------------------- */
 
 static void cancel_upstream(struct relay_req *q);
+static void client_gone(struct relay_req *q);
 
 static void on_client_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct relay_req *q = w->data;
     char c;
     ssize_t n = recv(w->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    co_debug("request %s: client fd %d readable: %zd", q->id, w->fd, n);
     ev_io_stop(loop, w);
     if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
         return; /* pipelined bytes: nothing we can learn until MHD reads them */
     /* EOF or an error: the client is gone.  Stop the upstream work now and
      * let MHD see the closed socket, which ends in relay_req_finished. */
-    q->gone = 1;
-    cancel_upstream(q);
+    client_gone(q);
     if (q->suspended) {
         q->suspended = 0;
         MHD_resume_connection(q->conn);
@@ -291,6 +292,8 @@ static enum relay_env pick_env(struct relay_req *q)
 
 /* ---- curl callbacks --------------------------------------------------------- */
 
+static void rearm(struct relay_req *q);
+
 static void header_value(const char *line, size_t n, char *out, size_t outn)
 {
     const char *colon = memchr(line, ':', n);
@@ -317,9 +320,12 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
     struct relay_req *q = userp;
     size_t n = size * nmemb;
     uint64_t now = co_now_us();
-    if (!q->t_first_byte)
-        q->t_first_byte = now;
     q->t_last_byte = now;
+    if (!q->t_first_byte) {
+        /* From now on the idle timeout may come before the try timeout. */
+        q->t_first_byte = now;
+        rearm(q);
+    }
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new header block (after a 100 Continue, say): forget the last. */
         q->retry_after[0] = q->retry_after_ms[0] = q->ctype[0] = 0;
@@ -380,6 +386,7 @@ static void commit(struct relay_req *q)
     q->response = resp;
     q->resp_status = MHD_HTTP_OK;
     (void)r;
+    rearm(q); /* only the idle timeout applies now */
     resume(q);
 }
 
@@ -488,6 +495,12 @@ static void arm(struct relay_req *q, uint64_t at, uint64_t now)
     ev_timer_stop(q->r->loop, &q->timer);
     ev_timer_set(&q->timer, at > now ? (double)(at - now) / 1e6 : 0., 0.);
     ev_timer_start(q->r->loop, &q->timer);
+}
+
+static void rearm(struct relay_req *q)
+{
+    enum relay_err why;
+    arm(q, attempt_expiry(q, &why), co_now_us());
 }
 
 static void release_easy(struct relay_req *q)
@@ -899,14 +912,22 @@ enum MHD_Result relay_req_step(struct relay_req *q)
     return MHD_YES;
 }
 
-void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe)
+/* The client left while we were still working for it: one request event
+ * (status 499, nginx's "client closed request"), and the upstream transfer
+ * or the backoff sleep is dropped. */
+static void client_gone(struct relay_req *q)
 {
-    struct relay *r = q->r;
+    q->gone = 1;
     if (q->easy || q->sleeping) {
-        /* The client left while we were still working for it. */
         cancel_upstream(q);
         emit_request(q, 499, "end", "client_gone");
     }
+}
+
+void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe)
+{
+    struct relay *r = q->r;
+    client_gone(q);
     ev_timer_stop(r->loop, &q->timer);
     ev_io_stop(r->loop, &q->watch);
     if (q->response)
