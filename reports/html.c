@@ -56,6 +56,8 @@ static const char css[] =
     "section.scenario h2{margin-top:12px}"
     "svg{display:block;max-width:100%;height:auto;background:#fff}"
     "svg text{font:11px system-ui,sans-serif;fill:#333}"
+    "svg .halo,svg .step-label,svg .win-label,svg .switch-label,svg .chk-label,svg .pct-g text"
+    "{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}"
     "svg .lane{fill:#f4f5f7}svg .lane-label{font-weight:600;font-size:12px}"
     "svg .sub{fill:#666;font-size:10px}"
     "svg .axis line{stroke:#bbb}svg .grid{stroke:#e6e6e9}"
@@ -391,7 +393,24 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
 {
     struct tl t = {.f = f, .sc = sc, .m = m};
     t.x = (struct report_scale){.d0 = 0, .d1 = m->span, .r0 = PLOT_X0, .r1 = PLOT_X1};
-    double y = 6 + LABEL_ROWS * ROW_H + ROW_H; /* switch rows, then a row for step labels */
+    /* As many label rows as the switches need (none without a switch). */
+    int rows_used = 0;
+    double row_end[LABEL_ROWS];
+    for (int r = 0; r < LABEL_ROWS; r++)
+        row_end[r] = -1e9;
+    for (size_t i = 0; i < m->n_sw; i++) {
+        char label[96];
+        snprintf(label, sizeof label, "%s\u2192%s %s", m->sw[i].from, m->sw[i].to, m->sw[i].reason);
+        int row = m->sw[i].t < 0 ? -1
+                                 : label_row(row_end, LABEL_ROWS,
+                                             report_scale_map(&t.x, m->sw[i].t),
+                                             6.2 * (double)strlen(label));
+        if (row + 1 > rows_used)
+            rows_used = row + 1;
+    }
+    if (m->n_sw && !rows_used)
+        rows_used = 1;
+    double y = 6 + rows_used * ROW_H + ROW_H; /* switch rows, then a row for step labels */
     t.lanes_top = y;
     for (int c = 0; c < HM_COLOURS; c++) {
         y += 13; /* a row for the labels of this colour's fault windows */
@@ -507,8 +526,7 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         fprintf(f, "</text></a></g>");
     }
 
-    /* Switches last, on top of everything. */
-    double row_end[LABEL_ROWS];
+    /* Switches last, on top of everything (rows assigned as above). */
     for (int r = 0; r < LABEL_ROWS; r++)
         row_end[r] = -1e9;
     for (size_t i = 0; i < m->n_sw; i++) {
@@ -875,8 +893,15 @@ static void overview(FILE *f, const json_t *scs)
                     json_number_value(json_object_get(sc, "duration_s")),
                     (long long)json_integer_value(json_object_get(sc, "seed")),
                     (long long)json_integer_value(json_object_get(sc, "requests")));
+            /* A binary by its name; a --relay command as given. */
+            const char *relay = str(sc, "relay"), *slash = strrchr(relay, '/');
+            if (slash && !strchr(relay, ' '))
+                relay = slash + 1;
+            fprintf(f, "<span title=\"");
             report_html_puts(f, str(sc, "relay"));
-            fprintf(f, "</td></tr>\n");
+            fprintf(f, "\">");
+            report_html_puts(f, relay);
+            fprintf(f, "</span></td></tr>\n");
         }
     }
     fprintf(f, "</table>\n");
