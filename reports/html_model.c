@@ -86,7 +86,7 @@ static void describe(const json_t *v, char *out, size_t n)
         snprintf(out, n, "%s", json_string_value(v));
         return;
     }
-    char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(6));
     size_t k = 0;
     for (const char *p = s ? s : ""; *p && k + 1 < n; p++) {
         if (*p == '"' || ((*p == '{' || *p == '}') && (p == s || p[1] == '\0')))

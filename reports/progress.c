@@ -8,6 +8,8 @@
 #include "co_clock.h"
 
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #define PLAIN_EVERY_US 1000000
 
@@ -30,15 +32,22 @@ void report_console_progress(void *ctx, const struct report_progress *p)
             pass += r->sc[i].checks[k].status == REPORT_PASS;
         }
     char line[256];
+    /* The numbers first and the name last, so a narrow terminal cuts the name. */
     snprintf(line, sizeof line,
-             "[%3zu/%zu] %-36.36s %5.1f/%.1f s  %ld sent, %ld done, %ld failed  serving %-5s  "
-             "checks so far %zu/%zu%s",
-             r->n + 1, r->total_planned, p->name ? p->name : "", (double)p->elapsed_us / 1e6,
-             (double)p->total_us / 1e6, p->sent, p->done, p->failed,
-             p->serving && *p->serving ? p->serving : "-", pass, total,
-             p->settling ? "  settling" : "");
-    if (r->console_tty)
+             "[%3zu/%zu] %5.1f/%.1f s  %ld sent, %ld done, %ld failed  serving %-5s  "
+             "checks so far %zu/%zu  %s%s",
+             r->n + 1, r->total_planned, (double)p->elapsed_us / 1e6, (double)p->total_us / 1e6,
+             p->sent, p->done, p->failed, p->serving && *p->serving ? p->serving : "-", pass,
+             total, p->settling ? "(settling) " : "", p->name ? p->name : "");
+    if (r->console_tty) {
+        /* A line longer than the terminal wraps, and \r then rewrites only
+         * its last part: cut it to the width. */
+        struct winsize ws;
+        if (ioctl(fileno(r->console), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 &&
+            (size_t)ws.ws_col - 1 < sizeof line)
+            line[ws.ws_col - 1] = '\0';
         fprintf(r->console, "\r\033[2K%s", line);
+    }
     else
         fprintf(r->console, "  ... %s\n", line);
     fflush(r->console);
