@@ -85,6 +85,7 @@ struct harness_obs {
     size_t n_marks;
     int relay_alive;       /* at the end, before teardown */
     int relay_killed;      /* the scenario itself sent SIGKILL */
+    char relay_exit[96];   /* how the relay ended before teardown, "" if it was alive */
     int secret_leaks;      /* places the upstream key showed up */
     char leak_where[128];
 };

@@ -874,6 +874,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
     /* Done, failed or interrupted: stop the clock of traffic first. */
     reap(r);
     r->obs.relay_alive = r->pid > 0 && !r->relay_exited;
+    if (r->relay_exited)
+        describe_exit(r->relay_status, r->obs.relay_exit, sizeof r->obs.relay_exit);
     r->obs.relay_killed = r->relay_killed;
     r->obs.t_end = co_now_us();
     if (r->traffic_started) {
