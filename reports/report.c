@@ -8,6 +8,8 @@ const struct report_writer report_writers[] = {
     {"console", report_console_begin, report_console_scenario, report_console_end},
     {"json", NULL, NULL, report_json_write},
     {"junit", NULL, NULL, report_junit_write},
+    {"html", NULL, NULL, report_html_write},
+    {"markdown", NULL, NULL, report_md_write},
     {NULL, NULL, NULL, NULL},
 };
 
