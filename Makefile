@@ -115,6 +115,10 @@ $(BUILD)/tests/%: tests/integration/%.c $(TEST_LIBS) | $(DEPS_STAMP)
 # The test binaries find the programs under test through CUTOVER_BIN.
 test: all $(UNIT_BIN) $(INTEG_BIN)
 	@CUTOVER_BIN=$(BINDIR) CUTOVER_BUILD=$(BUILD) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
+	$(CUTOVER) run scenarios/ --out $(BUILD)/out
+
+scenarios: all
+	$(CUTOVER) run scenarios/ --out $(BUILD)/out
 
 unit: all $(UNIT_BIN)
 	@CUTOVER_BIN=$(BINDIR) sh tests/run.sh $(UNIT_BIN)
