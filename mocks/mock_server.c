@@ -521,7 +521,8 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
             const char *s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "since");
             char *end = NULL;
             unsigned long long since = s ? strtoull(s, &end, 10) : 0;
-            if (s && (!*s || *end))
+            /* strtoull takes "-1" as a huge number: refuse any sign. */
+            if (s && (!*s || *end || strchr(s, '-')))
                 return answer_error(r, 400, "'since' must be a non-negative integer",
                                     "invalid_request_error", "since", NULL);
             return answer_json(r, 200,

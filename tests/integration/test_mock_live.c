@@ -390,7 +390,8 @@ static void test_timeouts_and_delays(void **state)
     uint64_t t0 = co_clock_monotonic_us();
     assert_int_equal(req("POST", "/v1/chat/completions", CHAT, 300, &r),
                      CURLE_OPERATION_TIMEDOUT);
-    assert_true(co_clock_monotonic_us() - t0 >= 300000);
+    /* curl's own timer may fire a millisecond early (seen once in ~6 runs). */
+    assert_true(co_clock_monotonic_us() - t0 >= 295000);
     thttp_resp_free(&r);
     /* The mock notices the client leaving and journals the timeout. */
     json_t *a = records(1);
