@@ -67,7 +67,7 @@ INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit integration scenarios run bench fuzz clean format
+.PHONY: all deps test unit integration scenarios run bench fuzz fuzz-smoke fuzz-regress clean format
 
 all: $(CUTOVER) $(RELAY)
 
@@ -131,6 +131,10 @@ run: all
 
 bench: all
 	sh bench/mock.sh
+
+# libFuzzer targets: a separate clang build under build/fuzz (fuzz/fuzz.mk).
+fuzz fuzz-smoke fuzz-regress:
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk $@
 
 format:
 	clang-format -i $$(find common relay mocks harness reports tests -name '*.[ch]')

@@ -30,7 +30,8 @@ static const char run_usage[] =
     "  --out DIR           artefacts and reports (default out/)\n"
     "  --json FILE         results.json path (default DIR/results.json)\n"
     "  --junit FILE        junit.xml path (default DIR/junit.xml)\n"
-    "  --html FILE         report.html path (default DIR/report.html)\n"
+    "  --html FILE         timeline report path (default DIR/report.html)\n"
+    "  --md FILE           Markdown summary (PR comment, CI job summary)\n"
     "  --filter TAG        only scenarios carrying TAG\n"
     "  --seed N            seed of every random decision (default 42)\n"
     "  --repeat N          run each scenario N times, report flaky ones\n"
@@ -173,11 +174,11 @@ int harness_cmd_run(int argc, char **argv)
         {"time-scale", required_argument, 0, 't'}, {"relay", required_argument, 0, 'R'},
         {"relay-bin", required_argument, 0, 'B'},  {"no-color", no_argument, 0, 'C'},
         {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
+        {"html", required_argument, 0, 'H'},       {"md", required_argument, 0, 'M'},
         {0, 0, 0, 0},
     };
-    const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *html_path = NULL,
-               *filter = NULL,
-               *relay_cmd = NULL, *relay_bin = NULL;
+    const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *filter = NULL,
+               *relay_cmd = NULL, *relay_bin = NULL, *html_path = NULL, *md_path = NULL;
     uint64_t seed = 42, repeat = 1;
     double scale = 1.0;
     int no_color = 0, verbose = 0, c;
@@ -188,6 +189,7 @@ int harness_cmd_run(int argc, char **argv)
         case 'j': json_path = optarg; break;
         case 'J': junit_path = optarg; break;
         case 'H': html_path = optarg; break;
+        case 'M': md_path = optarg; break;
         case 'f': filter = optarg; break;
         case 'R': relay_cmd = optarg; break;
         case 'B': relay_bin = optarg; break;
@@ -264,6 +266,10 @@ int harness_cmd_run(int argc, char **argv)
         snprintf(junit_buf, sizeof junit_buf, "%s/junit.xml", out_dir);
         junit_path = junit_buf;
     }
+    if (!html_path) {
+        snprintf(html_buf, sizeof html_buf, "%s/report.html", out_dir);
+        html_path = html_buf;
+    }
 
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_sigint;
@@ -281,7 +287,9 @@ int harness_cmd_run(int argc, char **argv)
     rr.json_path = json_path;
     rr.junit_path = junit_path;
     rr.html_path = html_path;
+    rr.md_path = md_path;
     rr.console = stdout;
+    rr.console_tty = isatty(fileno(stdout));
     const char *nc = getenv("NO_COLOR");
     rr.color = !no_color && !(nc && *nc) && isatty(fileno(stdout));
     rr.verbose = verbose;
@@ -305,9 +313,12 @@ int harness_cmd_run(int argc, char **argv)
                                           .relay_cmd = relay_cmd,
                                           .relay_bin = relay_bin,
                                           .verbose = verbose,
-                                          .run_index = (int)k};
+                                          .run_index = (int)k,
+                                          .progress = report_console_progress,
+                                          .progress_ctx = &rr};
             struct report_scenario one = {0};
             harness_run_scenario(l.v[i], &ro, &one);
+            snprintf(one.relay, sizeof one.relay, "%.127s", relay_cmd ? relay_cmd : relay_bin);
             merge_run(acc, &one);
         }
         rr.n++;

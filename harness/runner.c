@@ -97,6 +97,7 @@ struct run {
     struct harness_obs obs;
     char error[1024];
     int error_status;
+    uint64_t last_progress; /* of the progress hook */
 };
 
 static void fail(struct run *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -523,6 +524,32 @@ static void begin_run(struct run *r)
     arm_steps(r);
 }
 
+/* Progress for the console: counts over the client log so far (at most
+ * HARNESS_MAX_REQUESTS entries, a few times a second). */
+static void progress_tick(struct run *r, uint64_t now)
+{
+    struct report_progress p = {.name = r->s->name,
+                                .elapsed_us = now > r->t0 ? now - r->t0 : 0,
+                                .total_us = harness_scenario_span_us(r->s),
+                                .serving = "",
+                                .settling = r->phase == PH_SETTLE};
+    const struct harness_traffic *t = &r->traffic;
+    uint64_t latest = 0;
+    p.sent = (long)t->n_reqs;
+    for (size_t i = 0; i < t->n_reqs; i++) {
+        const struct harness_req *q = &t->reqs[i];
+        if (!q->t_done)
+            continue;
+        p.done++;
+        p.failed += q->status != 200 || q->curl_rc != 0;
+        if (q->t_done >= latest && q->served[0]) {
+            latest = q->t_done;
+            p.serving = q->served;
+        }
+    }
+    r->o->progress(r->o->progress_ctx, &p);
+}
+
 static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct run *r = w->data;
@@ -553,6 +580,10 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
         if (r->relay_url[0] && !r->probe && now - r->last_probe > 20000)
             start_probe(r);
         return;
+    }
+    if (r->o->progress && r->traffic_started && now - r->last_progress >= 200000) {
+        r->last_progress = now;
+        progress_tick(r, now);
     }
     if (r->phase != PH_DONE && now > r->t_hard_deadline) {
         fail(r, REPORT_ERROR, "hard timeout: the scenario did not finish within %.1f s",
@@ -947,6 +978,7 @@ out:
         snprintf(rs->tags + len, sizeof rs->tags - len, "%s%s", i ? "," : "", s->tags[i]);
     }
     rs->seed = o->seed;
+    rs->t0_us = r->obs.t0; /* the 0 of the HTML report's time axis */
     rs->requests = (long)r->obs.n_reqs;
     rs->doc = json_incref(s->doc);
     rs->log_tail = tail_of(r->err_path, 2048);

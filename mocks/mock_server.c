@@ -29,9 +29,11 @@
 
 /* MHD zeroes a connection's whole memory pool on every request, so the
  * pool's size is a per-request cost: 64 KiB of memset was the largest item
- * in a profile under wrk.  16 KiB holds the request headers, MHD's read
- * buffer and a reader block (request bodies go to our own bounded buffer). */
-#define MOCK_CONN_POOL (16 * 1024)
+ * in a profile under wrk.  16 KiB holds request headers up to about 12 KB
+ * (8 KiB would save a little more but answers 431 to long headers a relay
+ * may forward), MHD's read buffer and a reader block; request bodies go to
+ * our own bounded buffer. */
+#define MOCK_CONN_POOL    (16 * 1024)
 #define MOCK_READER_BLOCK (4 * 1024)
 
 enum route { R_CHAT, R_MODELS, R_HEALTH, R_CONTROL, R_NOTFOUND };
@@ -65,7 +67,7 @@ struct mock_req {
     int suspended;
     uint64_t delay_us; /* before headers, still to wait */
     ev_timer timer;
-    ev_io watch;       /* "never answer": notices the client leaving */
+    ev_io watch; /* "never answer": notices the client leaving */
     int client_left;
     struct mock_record rec;
     struct mock_plan plan;
@@ -128,6 +130,9 @@ static void req_suspend(struct mock_req *r, uint64_t us)
         }
         return;
     }
+    /* libev times from the loop's cached "now", which is as old as this
+     * iteration; refresh it so a delay is never shorter than asked. */
+    ev_now_update(r->m->loop);
     ev_timer_set(&r->timer, (double)us / 1e6, 0.);
     ev_timer_start(r->m->loop, &r->timer);
 }
@@ -162,8 +167,7 @@ static void add_common_headers(struct mock_req *r, struct MHD_Response *resp, co
 static enum MHD_Result answer(struct mock_req *r, int status, char *body, const char *ctype)
 {
     size_t len = strlen(body);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     add_common_headers(r, resp, ctype ? ctype : "application/json");
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -209,7 +213,8 @@ static ssize_t do_fault(struct mock_req *r)
             r->close_after_stall = 1;
         req_suspend(r, p->stall_us);
         return 0;
-    default: return MHD_CONTENT_READER_END_OF_STREAM;
+    default:
+        return MHD_CONTENT_READER_END_OF_STREAM;
     }
 }
 
@@ -311,8 +316,8 @@ static enum MHD_Result run_plan(struct mock_req *r)
     } else {
         /* Unknown size means chunked: a clean cut then ends with a proper
          * terminator, and pacing can hold the body back. */
-        uint64_t size = p->streamed || p->fault == MOCK_FAULT_CUT ? MHD_SIZE_UNKNOWN
-                                                                   : (uint64_t)p->body_len;
+        uint64_t size =
+            p->streamed || p->fault == MOCK_FAULT_CUT ? MHD_SIZE_UNKNOWN : (uint64_t)p->body_len;
         resp = MHD_create_response_from_callback(size, MOCK_READER_BLOCK, reader, r, NULL);
     }
     add_common_headers(r, resp, p->streamed ? "text/event-stream" : p->content_type);
@@ -424,8 +429,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
         finish = "length";
     }
     uint64_t now = co_now_us();
-    struct mock_facts f = {r->rec.path, q.model, q.stream, m->traffic_index++, facts_header,
-                           r->conn};
+    struct mock_facts f = {r->rec.path,        q.model,      q.stream,
+                           m->traffic_index++, facts_header, r->conn};
     plan_init(&r->plan);
     /* The limiter stands in front, as a provider's gateway does. */
     struct mock_rl_verdict v;
@@ -490,6 +495,21 @@ static void decide_simple(struct mock_req *r, char *body, struct mock_rules *rul
 
 /* ---- the control API ------------------------------------------------------------------- */
 
+/* An optional unsigned query argument; -1 when present but not a number. */
+static int query_u64(struct mock_req *r, const char *name, unsigned long long *out)
+{
+    const char *s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    char *end = NULL;
+    if (!s)
+        return 0;
+    if (!*s || strchr(s, '-') || strchr(s, '+'))  /* strtoull would take a sign */
+        return -1;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    /* A number past 2^64 saturates (a huge `since` is an empty page). */
+    return *end ? -1 : 0;
+}
+
 static enum MHD_Result control(struct mock_req *r, const char *method)
 {
     struct mock *m = r->m;
@@ -513,21 +533,20 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
                 return answer_error(r, 400, err, "invalid_request_error", param,
                                     "invalid_behavior");
             }
-            return answer_json(r, 200, json_pack("{s:b,s:o}", "ok", 1, "behavior",
-                                                 mock_get_behavior(m)));
+            return answer_json(r, 200,
+                               json_pack("{s:b,s:o}", "ok", 1, "behavior", mock_get_behavior(m)));
         }
     } else if (strcmp(path, "/_mock/journal") == 0) {
         if (strcmp(method, "GET") == 0) {
-            const char *s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "since");
-            char *end = NULL;
-            unsigned long long since = s ? strtoull(s, &end, 10) : 0;
-            if (s && (!*s || *end))
-                return answer_error(r, 400, "'since' must be a non-negative integer",
+            unsigned long long since = 0, limit = 0;
+            if (query_u64(r, "since", &since) || query_u64(r, "limit", &limit))
+                return answer_error(r, 400, "'since' and 'limit' must be non-negative integers",
                                     "invalid_request_error", "since", NULL);
+            uint64_t next;
+            json_t *recs = mock_journal_page(&m->journal, since, (size_t)limit, &next);
             return answer_json(r, 200,
-                               json_pack("{s:o,s:I,s:I}", "records", mock_journal(m, since),
-                                         "next", (json_int_t)m->journal.next_seq, "dropped",
-                                         (json_int_t)m->journal.dropped));
+                               json_pack("{s:o,s:I,s:I}", "records", recs, "next", (json_int_t)next,
+                                         "dropped", (json_int_t)m->journal.dropped));
         }
     } else if (strcmp(path, "/_mock/reset") == 0) {
         if (strcmp(method, "POST") == 0) {
@@ -535,15 +554,25 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
             return answer_json(r, 200, json_pack("{s:b}", "ok", 1));
         }
     } else {
-        return answer_error(r, 404, "Unknown control path; try /_mock/behavior, /_mock/journal, "
-                                    "/_mock/reset",
+        return answer_error(r, 404,
+                            "Unknown control path; try /_mock/behavior, /_mock/journal, "
+                            "/_mock/reset",
                             "invalid_request_error", NULL, "unknown_url");
     }
-    return answer_error(r, 405, "Method not allowed on this control path",
-                        "invalid_request_error", NULL, "method_not_allowed");
+    return answer_error(r, 405, "Method not allowed on this control path", "invalid_request_error",
+                        NULL, "method_not_allowed");
 }
 
 /* ---- MHD callbacks -------------------------------------------------------------------------- */
+
+/* The name comes from the command line: JSON-encode it, never paste it. */
+static char *health_body(const struct mock *m)
+{
+    json_t *j = json_pack("{s:s,s:s}", "status", "healthy", "name", m->name);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return s ? s : co_strdup("{\"status\":\"healthy\"}");
+}
 
 static int route_of(const char *url)
 {
@@ -608,8 +637,8 @@ static void req_free(struct mock_req *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct mock *m = cls;
     struct mock_req *r = *con_cls;
@@ -636,7 +665,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         enum MHD_Result res;
         switch (r->route) {
-        case R_CONTROL: return control(r, method);
+        case R_CONTROL:
+            return control(r, method);
         case R_CHAT:
             if (strcmp(method, "POST") != 0)
                 return answer_error(r, 405, "Use POST for /v1/chat/completions.",
@@ -649,8 +679,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                           m->traffic_index++);
             break;
         case R_HEALTH:
-            decide_simple(r, co_asprintf("{\"status\":\"healthy\",\"name\":\"%s\"}", m->name),
-                          &m->beh->health_rules, &m->beh->health_latency, m->health_index++);
+            decide_simple(r, health_body(m), &m->beh->health_rules, &m->beh->health_latency,
+                          m->health_index++);
             break;
         default:
             mock_scopy(r->rec.action, sizeof r->rec.action, "not_found");
@@ -676,7 +706,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         case MOCK_FAULT_NEVER:
             req_suspend(r, UINT64_MAX);
             return MHD_YES;
-        default: break;
+        default:
+            break;
         }
     }
     return run_plan(r);
@@ -704,7 +735,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
                 end = r->plan.end ? r->plan.end : "closed";
                 break;
-            default: end = "client_gone";
+            default:
+                end = "client_gone";
             }
         }
         if (r->plan.streamed || r->sent)
@@ -716,7 +748,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_free(r);
 }
 
-/* ---- public API -------------------------------------------------------------------------------- */
+/* ---- public API --------------------------------------------------------------------------------
+ */
 
 static void behavior_install(struct mock *m, struct mock_behavior *b)
 {

@@ -51,6 +51,8 @@ void report_console_scenario(struct report_run *r, const struct report_scenario 
 {
     if (!r->console)
         return;
+    if (r->console_tty)
+        fputs("\r\033[2K", r->console); /* erase the live progress line */
     fprintf(r->console, "[%3zu/%zu] ", index + 1, r->total_planned);
     status_word(r, s->status, 12);
     size_t passed = 0;

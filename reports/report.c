@@ -9,6 +9,7 @@ const struct report_writer report_writers[] = {
     {"json", NULL, NULL, report_json_write},
     {"junit", NULL, NULL, report_junit_write},
     {"html", NULL, NULL, report_html_write},
+    {"markdown", NULL, NULL, report_md_write},
     {NULL, NULL, NULL, NULL},
 };
 
