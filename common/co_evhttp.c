@@ -54,8 +54,9 @@ void co_evhttp_kick(struct co_evhttp *h)
 
 /* MHD's own messages go through co_log, so they carry a timestamp, obey the
  * log level and pass the secret redactor.  "Application reported internal
- * error" is MHD noting that a handler closed a connection on purpose (a
- * mock's reset or close fault, say): that is not a warning. */
+ * error" and "Closing connection (application error ...)" are MHD noting
+ * that a handler or content reader closed a connection on purpose (a mock's
+ * reset, close or cut fault, say): that is not a warning. */
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -63,7 +64,8 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    int deliberate = strncmp(msg, "Application reported internal error", 35) == 0;
+    int deliberate = strncmp(msg, "Application reported internal error", 35) == 0 ||
+                     strncmp(msg, "Closing connection (application error", 37) == 0;
     co_log(deliberate ? CO_LOG_DEBUG : CO_LOG_WARN, "http: %s", msg);
 }
 
