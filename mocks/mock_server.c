@@ -649,7 +649,7 @@ static int query_u64(struct mock_req *r, const char *name, unsigned long long *o
     char *end = NULL;
     if (!s)
         return 0;
-    if (!*s || *s == '-')
+    if (!*s || strchr(s, '-') || strchr(s, '+'))  /* strtoull would take a sign */
         return -1;
     errno = 0;
     *out = strtoull(s, &end, 10);
