@@ -21,6 +21,7 @@
 #include "co_mem.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -653,7 +654,10 @@ static int query_u64(struct mock_req *r, const char *name, unsigned long long *o
         return -1;
     errno = 0;
     *out = strtoull(s, &end, 10);
-    return *end || errno ? -1 : 0;
+    /* Past the largest value is "everything after the end": an empty page. */
+    if (errno == ERANGE)
+        *out = ULLONG_MAX;
+    return *end ? -1 : 0;
 }
 
 static enum MHD_Result control(struct mock_req *r, const char *method)
