@@ -67,7 +67,7 @@ INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit integration scenarios run bench fuzz clean format
+.PHONY: all deps test unit integration scenarios run bench fuzz fuzz-smoke fuzz-regress clean format
 
 all: $(CUTOVER) $(RELAY)
 
@@ -115,6 +115,10 @@ $(BUILD)/tests/%: tests/integration/%.c $(TEST_LIBS) | $(DEPS_STAMP)
 # The test binaries find the programs under test through CUTOVER_BIN.
 test: all $(UNIT_BIN) $(INTEG_BIN)
 	@CUTOVER_BIN=$(BINDIR) CUTOVER_BUILD=$(BUILD) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
+	$(CUTOVER) run scenarios/ --out $(BUILD)/out
+
+scenarios: all
+	$(CUTOVER) run scenarios/ --out $(BUILD)/out
 
 unit: all $(UNIT_BIN)
 	@CUTOVER_BIN=$(BINDIR) sh tests/run.sh $(UNIT_BIN)
@@ -127,6 +131,10 @@ run: all
 
 bench: all
 	sh bench/mock.sh
+
+# libFuzzer targets: a separate clang build under build/fuzz (fuzz/fuzz.mk).
+fuzz fuzz-smoke fuzz-regress:
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk $@
 
 format:
 	clang-format -i $$(find common relay mocks harness reports tests -name '*.[ch]')

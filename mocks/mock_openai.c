@@ -16,18 +16,17 @@
 #include <string.h>
 
 static const char *const words[64] = {
-    "amber",  "birch",  "cedar",  "delta",  "ember",  "fjord",  "grove",  "harbor",
-    "island", "jasper", "kelp",   "lagoon", "meadow", "nectar", "orchid", "prairie",
-    "quartz", "river",  "summit", "tundra", "umber",  "valley", "willow", "xenon",
-    "yarrow", "zephyr", "anchor", "beacon", "canyon", "dune",   "estuary", "forest",
-    "glacier", "heath", "inlet",  "jungle", "knoll",  "ledge",  "marsh",  "nova",
-    "oasis",  "pebble", "quill",  "reef",   "savanna", "thicket", "upland", "vista",
-    "wharf",  "xylem",  "yonder", "zenith", "atoll",  "bluff",  "cove",   "drift",
-    "eddy",   "fern",   "gulch",  "hollow", "isle",   "jetty",  "kestrel", "lichen"};
+    "amber",   "birch",  "cedar",  "delta",  "ember",   "fjord",   "grove",   "harbor",
+    "island",  "jasper", "kelp",   "lagoon", "meadow",  "nectar",  "orchid",  "prairie",
+    "quartz",  "river",  "summit", "tundra", "umber",   "valley",  "willow",  "xenon",
+    "yarrow",  "zephyr", "anchor", "beacon", "canyon",  "dune",    "estuary", "forest",
+    "glacier", "heath",  "inlet",  "jungle", "knoll",   "ledge",   "marsh",   "nova",
+    "oasis",   "pebble", "quill",  "reef",   "savanna", "thicket", "upland",  "vista",
+    "wharf",   "xylem",  "yonder", "zenith", "atoll",   "bluff",   "cove",    "drift",
+    "eddy",    "fern",   "gulch",  "hollow", "isle",    "jetty",   "kestrel", "lichen"};
 
-static uint64_t fnv1a(const char *s, size_t n)
+static uint64_t fnv1a_more(uint64_t h, const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)s[i];
         h *= 1099511628211ULL;
@@ -43,10 +42,23 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* Called once per token of every reply, so it copies instead of formatting. */
 void mock_reply_token(uint64_t hash, long i, long n, char *out, size_t outlen)
 {
     const char *w = words[mix(hash + (uint64_t)i) % 64];
-    snprintf(out, outlen, "%s%s%s", i ? " " : "", w, i == n - 1 ? "." : "");
+    size_t k = 0, wl = strlen(w);
+    if (outlen < wl + 3) {
+        if (outlen)
+            out[0] = '\0';
+        return;
+    }
+    if (i)
+        out[k++] = ' ';
+    memcpy(out + k, w, wl);
+    k += wl;
+    if (i == n - 1)
+        out[k++] = '.';
+    out[k] = '\0';
 }
 
 void mock_reply_text(uint64_t hash, long n, struct co_buf *b)
@@ -94,7 +106,7 @@ int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char 
         *errbody = bad_request("'model' must be a string.", "model");
         goto out;
     }
-    snprintf(q->model, sizeof q->model, "%s", v ? json_string_value(v) : "mock-model");
+    mock_scopy(q->model, sizeof q->model, v ? json_string_value(v) : "mock-model");
     q->stream = json_is_true(json_object_get(j, "stream"));
     q->include_usage =
         json_is_true(json_object_get(json_object_get(j, "stream_options"), "include_usage"));
@@ -105,12 +117,32 @@ int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char 
         q->max_tokens = (long)json_integer_value(v);
     v = json_object_get(j, "user");
     if (json_is_string(v))
-        snprintf(q->user, sizeof q->user, "%s", json_string_value(v));
-    char *dump = json_dumps(msgs, JSON_COMPACT | JSON_SORT_KEYS);
-    size_t dl = dump ? strlen(dump) : 0;
-    q->hash = fnv1a(dump ? dump : "", dl);
-    q->prompt_tokens = (long)(dl / 4) + 1;
-    free(dump);
+        mock_scopy(q->user, sizeof q->user, json_string_value(v));
+    /* Hash role and content of each message (a non-string content is
+     * hashed as compact JSON); the prompt size estimates its tokens. */
+    uint64_t h = 1469598103934665603ULL;
+    size_t chars = 0, i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
+        if (json_is_string(role))
+            h = fnv1a_more(h, json_string_value(role), json_string_length(role));
+        h = fnv1a_more(h, "\x1f", 1);
+        if (json_is_string(content)) {
+            h = fnv1a_more(h, json_string_value(content), json_string_length(content));
+            chars += json_string_length(content);
+        } else if (content) {
+            char *dump = json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            size_t dl = dump ? strlen(dump) : 0;
+            h = fnv1a_more(h, dump ? dump : "", dl);
+            chars += dl;
+            free(dump);
+        }
+        h = fnv1a_more(h, "\x1e", 1);
+    }
+    q->hash = h;
+    q->prompt_tokens = (long)(chars / 4) + 1;
     rc = 0;
 out:
     json_decref(j);
@@ -133,8 +165,8 @@ char *mock_chat_body(const struct mock_chat_req *q, const char *id, long created
     char *model = json_str(q->model);
     co_buf_init(&b, 0);
     co_buf_printf(&b,
-                  "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":",
-                  id, created);
+                  "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":", id,
+                  created);
     co_buf_puts(&b, model);
     co_buf_puts(&b, ",\"system_fingerprint\":\"fp_cutover\",\"choices\":[{\"index\":0,"
                     "\"message\":{\"role\":\"assistant\",\"content\":\"");

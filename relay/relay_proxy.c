@@ -29,6 +29,7 @@
 #include "co_log.h"
 #include "co_mem.h"
 #include "relay_classify.h"
+#include "relay_parse.h"
 #include "relay_retryafter.h"
 
 #include <errno.h>
@@ -73,9 +74,8 @@ struct relay_req {
     struct co_buf resp;
     /* Streaming. */
     size_t sent;
-    int committed, upstream_over, done_seen, paused;
-    char tail[16];
-    size_t ntail;
+    int committed, upstream_over, paused;
+    struct relay_sse sse;
     unsigned committed_attempts;
     /* The answer. */
     struct MHD_Response *response;
@@ -357,32 +357,6 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
-/* Watches for the end marker across chunk boundaries with a short tail. */
-static void sse_scan(struct relay_req *q, const char *p, size_t n)
-{
-    static const char *const marks[] = {"data: [DONE]", "data:[DONE]"};
-    if (q->done_seen)
-        return;
-    char join[48];
-    size_t head = n < 16 ? n : 16;
-    memcpy(join, q->tail, q->ntail);
-    memcpy(join + q->ntail, p, head);
-    for (int i = 0; i < 2 && !q->done_seen; i++) {
-        size_t ml = strlen(marks[i]);
-        if (memmem(join, q->ntail + head, marks[i], ml) || memmem(p, n, marks[i], ml))
-            q->done_seen = 1;
-    }
-    if (n >= 15) {
-        memcpy(q->tail, p + n - 15, 15);
-        q->ntail = 15;
-    } else {
-        size_t keep = q->ntail + n > 15 ? 15 - n : q->ntail;
-        memmove(q->tail, q->tail + q->ntail - keep, keep);
-        memcpy(q->tail + keep, p, n);
-        q->ntail = keep + n;
-    }
-}
-
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max);
 
 /* The first body byte of a 2xx stream: from here on the client has the
@@ -425,7 +399,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
         }
         if (!q->committed)
             commit(q);
-        sse_scan(q, p, n);
+        relay_sse_scan(&q->sse, p, n);
         co_buf_append(&q->resp, p, n);
         if (q->suspended && q->response == NULL)
             resume(q); /* the reader is waiting for bytes */
@@ -558,24 +532,15 @@ static enum relay_err map_curl(CURLcode rc)
     }
 }
 
-/* A 2xx answer that was not committed as a stream: is it usable?  A chat
- * answer must be JSON (a 200 with a broken body is a failure the client
- * cannot retry, so we retry it), and a stream request's 2xx must have had a
- * body.  Usable chat answers feed the tokens and cost metrics from their
- * "usage" object.  Returns 0 when usable. */
-static int check_answer(struct relay_req *q)
+/* Token usage of a 2xx chat answer, for the tokens and cost metrics.  A
+ * body that does not parse is passed on as it is (the relay is a proxy; the
+ * scenario library pins that a malformed answer is one attempt, not a
+ * retry storm). */
+static void note_tokens(struct relay_req *q)
 {
-    if (q->route == RELAY_FWD_MODELS)
-        return 0;
-    if (q->resp.len == 0)
-        return q->stream || q->status != 204 ? -1 : 0;
-    if (q->stream)
-        return 0; /* an SSE body that arrived whole (it never committed) */
+    if (q->route == RELAY_FWD_MODELS || q->stream || q->resp.len == 0)
+        return;
     json_t *j = json_loadb(q->resp.data, q->resp.len, 0, NULL);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return -1;
-    }
     json_t *u = json_object_get(j, "usage");
     if (json_is_object(u)) {
         json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
@@ -586,7 +551,6 @@ static int check_answer(struct relay_req *q)
                                  relay_config_price(&q->r->cfg, model));
     }
     json_decref(j);
-    return 0;
 }
 
 static void emit_attempt(struct relay_req *q, long status, enum relay_err err, uint64_t lat,
@@ -607,7 +571,7 @@ static void emit_attempt(struct relay_req *q, long status, enum relay_err err, u
 static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
 {
     struct relay *r = q->r;
-    int clean = err == RELAY_ERR_NONE && q->done_seen;
+    int clean = err == RELAY_ERR_NONE && q->sse.done_seen;
     const char *why = NULL;
     if (!clean) {
         char msg[160];
@@ -628,11 +592,12 @@ static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
         why = code;
         char *e = co_openai_error(msg, "upstream_error", NULL, code);
         /* Close whatever event was cut off before ours begins. */
-        const char *sep = q->ntail >= 2 && q->tail[q->ntail - 1] == '\n' &&
-                                  q->tail[q->ntail - 2] == '\n'
+        const struct relay_sse *t = &q->sse;
+        const char *sep = t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' &&
+                                  t->tail[t->ntail - 2] == '\n'
                               ? ""
                               : "\n\n";
-        co_buf_printf(&q->resp, "%sdata: %s\n\n", q->ntail ? sep : "", e);
+        co_buf_printf(&q->resp, "%sdata: %s\n\n", t->ntail ? sep : "", e);
         free(e);
         relay_metrics_stream_error(r->metrics, q->env, code);
     }
@@ -665,16 +630,13 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
     }
     q->status = status;
     struct relay_verdict v = relay_classify(err, err == RELAY_ERR_NONE ? (int)status : 0);
-    if (v.ok && check_answer(q) != 0) {
-        err = RELAY_ERR_HTTP;
-        v = relay_classify(err, 0);
-    }
     relay_metrics_attempt(r->metrics, q->env, v.ok, lat);
     enum relay_env before = r->sw.active;
     if (relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now))
         relay_note_switch(r, before, r->sw.active, v.reason, q->id);
     if (v.ok) {
         emit_attempt(q, status, err, lat, "ok", 0);
+        note_tokens(q);
         answer(q, (unsigned)status, q->ctype, q->resp.data ? q->resp.data : "", q->resp.len, 0);
         return;
     }
@@ -795,8 +757,7 @@ static void start_attempt(struct relay_req *q)
     q->retry_after[0] = q->retry_after_ms[0] = q->ctype[0] = 0;
     co_buf_reset(&q->resp);
     q->sent = 0;
-    q->ntail = 0;
-    q->done_seen = 0;
+    relay_sse_reset(&q->sse);
 
     char url[1024], h[256];
     snprintf(url, sizeof url, "%s%s", r->url[q->env], upstream_path(q));
@@ -841,11 +802,12 @@ static void start_attempt(struct relay_req *q)
 
 /* ---- validation and the handler's steps ------------------------------------------ */
 
-/* Returns 0, or an HTTP status with the error already answered. */
+/* Returns 0, or an HTTP status with the error already answered.  The
+ * parsing itself is relay_parse_request (pure, fuzzed). */
 static int validate(struct relay_req *q)
 {
-    char msg[300];
     if (q->too_big) {
+        char msg[128];
         snprintf(msg, sizeof msg, "Request body exceeds the limit of %lld bytes",
                  (long long)q->r->cfg.max_body_bytes);
         answer_error(q, 413, msg, "invalid_request_error", "request_too_large", 0);
@@ -853,61 +815,21 @@ static int validate(struct relay_req *q)
     }
     if (q->route == RELAY_FWD_MODELS)
         return 0;
-    json_error_t je;
-    json_t *j = json_loadb(q->body.data ? q->body.data : "", q->body.len, 0, &je);
-    int rc = 0;
-    if (!j) {
-        snprintf(msg, sizeof msg, "We could not parse the JSON body of your request: %d:%d: %s",
-                 je.line, je.column, je.text);
-        answer_error(q, 400, msg, "invalid_request_error", "invalid_json", 0);
-        return 400;
-    }
-    const char *bad = NULL;
-    json_t *model = json_object_get(j, "model"), *stream = json_object_get(j, "stream");
-    if (!json_is_object(j))
-        bad = "body";
-    else if (model && !json_is_string(model))
-        bad = "model";
-    else if (stream && !json_is_boolean(stream) && !json_is_null(stream))
-        bad = "stream";
-    else if (q->route == RELAY_FWD_API_CHAT && !json_is_string(json_object_get(j, "message")))
-        bad = "message";
-    if (bad) {
-        snprintf(msg, sizeof msg, "Invalid value for '%s': expected %s", bad,
-                 strcmp(bad, "body") == 0      ? "a JSON object"
-                 : strcmp(bad, "stream") == 0  ? "a boolean"
-                                               : "a string");
-        char *body = co_openai_error(msg, "invalid_request_error",
-                                     strcmp(bad, "body") == 0 ? NULL : bad, "invalid_value");
-        answer(q, 400, "application/json", body, strlen(body), 0);
+    struct relay_parsed_req pr;
+    struct relay_parse_err pe;
+    const char *ctype = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Type");
+    int rc = relay_parse_request(ctype, q->body.data, q->body.len, q->route == RELAY_FWD_API_CHAT,
+                                 &pr, &pe);
+    if (rc) {
+        char *body = co_openai_error(pe.message, "invalid_request_error", pe.param, pe.code);
+        answer(q, (unsigned)rc, "application/json", body, strlen(body), 0);
         free(body);
-        rc = 400;
-        goto out;
+        return rc;
     }
-    q->stream = json_is_true(stream);
-    snprintf(q->model, sizeof q->model, "%s", model ? json_string_value(model) : "");
-    if (q->route == RELAY_FWD_API_CHAT) {
-        /* The seed's /api/chat: {message, model, context} becomes a chat
-         * completion with context as the system message. */
-        const char *m = q->model[0] ? q->model : "gpt-4.1";
-        const char *ctx = json_string_value(json_object_get(j, "context"));
-        json_t *msgs = json_array();
-        if (ctx && *ctx)
-            json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", ctx));
-        json_array_append_new(msgs, json_pack("{s:s, s:O}", "role", "user", "content",
-                                              json_object_get(j, "message")));
-        json_t *fwd = json_pack("{s:s, s:o}", "model", m, "messages", msgs);
-        json_t *user = json_object_get(j, "user");
-        if (json_is_string(user))
-            json_object_set(fwd, "user", user);
-        q->fwd_body = json_dumps(fwd, JSON_COMPACT);
-        json_decref(fwd);
-        snprintf(q->model, sizeof q->model, "%s", m);
-        q->stream = 0;
-    }
-out:
-    json_decref(j);
-    return rc;
+    q->stream = pr.stream;
+    snprintf(q->model, sizeof q->model, "%s", pr.model);
+    q->fwd_body = pr.fwd_body;
+    return 0;
 }
 
 enum MHD_Result relay_req_step(struct relay_req *q)

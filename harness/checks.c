@@ -1,0 +1,1313 @@
+/* The check kinds.  Each row of the table below names a kind, its parameters
+ * (validated generically, with "did you mean"), the samples it needs by
+ * default and the function that measures it.  The functions only read a
+ * struct harness_obs, so each can be tested on synthetic data.
+ *
+ * Times in messages are milliseconds relative to the traffic start. */
+#include "harness/checks.h"
+
+#include "co_json.h"
+#include "co_mem.h"
+#include "harness/vutil.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum ptype { P_NUM, P_INT, P_ENV, P_MARK, P_SEQ, P_NUMARR, P_OUTCOME, P_JITTER, P_VIEW, P_FROM,
+             P_STR, P_BOOL, P_REQS };
+
+struct param {
+    const char *name;
+    int type;
+    int required;
+};
+
+typedef void (*check_fn)(const json_t *c, const struct harness_obs *o, struct harness_verdict *v);
+
+struct check_kind {
+    const char *name;
+    const struct param *params;
+    long min_samples;
+    check_fn run;
+    const char *what; /* one line for docs and list output */
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static double num(const json_t *c, const char *key, double def)
+{
+    double d;
+    json_t *v = json_object_get(c, key);
+    return v && co_json_number(v, &d) == 0 ? d : def;
+}
+
+static const char *str(const json_t *c, const char *key, const char *def)
+{
+    json_t *v = json_object_get(c, key);
+    return json_is_string(v) ? json_string_value(v) : def;
+}
+
+static int has(const json_t *c, const char *key)
+{
+    return json_object_get(c, key) != NULL;
+}
+
+static double rel_ms(const struct harness_obs *o, uint64_t t)
+{
+    return ((double)t - (double)o->t0) / 1000.0;
+}
+
+#define SETF(field, ...) (v->field[0] = '\0', append(v->field, sizeof v->field, __VA_ARGS__))
+
+static void verdict(struct harness_verdict *v, int ok, double margin)
+{
+    v->margin = margin;
+    if (v->samples < v->min_samples)
+        v->status = HARNESS_INCONCLUSIVE;
+    else
+        v->status = ok ? HARNESS_PASS : HARNESS_FAIL;
+}
+
+static void append(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t n, const char *fmt, ...)
+{
+    size_t len = strlen(buf);
+    if (len + 1 >= n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, n - len, fmt, ap);
+    va_end(ap);
+}
+
+/* The attempt timeline of one request, for failure details. */
+static void describe_req(const struct harness_obs *o, const struct harness_req *r, char *out,
+                         size_t n)
+{
+    append(out, n, "request %s: sched %+.1f ms, sent %+.1f ms;", r->id, rel_ms(o, r->t_sched),
+           rel_ms(o, r->t_sent));
+    int k = 0;
+    for (size_t i = 0; i < o->n_atts && k < 8; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (a->health || strcmp(a->req_id, r->id) != 0)
+            continue;
+        append(out, n, " %s#%d %d %s %.1f..%.1f ms;", a->env, a->attempt ? a->attempt : k + 1,
+               a->status, a->end, rel_ms(o, a->t_arrival), rel_ms(o, a->t_done));
+        k++;
+    }
+    if (!k)
+        append(out, n, " no upstream attempt;");
+    append(out, n, " client %ld %s served=%s at %+.1f ms%s%s", r->status,
+           harness_outcome_name(r->outcome), r->served[0] ? r->served : "-", rel_ms(o, r->t_done),
+           r->curl_err[0] ? " curl: " : "", r->curl_err);
+}
+
+static int req_in_phase(const json_t *c, const struct harness_req *r)
+{
+    json_t *p = json_object_get(c, "phase");
+    return !p || json_integer_value(p) == r->phase;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(double *sorted, size_t n, double p)
+{
+    if (!n)
+        return 0;
+    size_t idx = (size_t)ceil(p / 100.0 * (double)n);
+    if (idx < 1)
+        idx = 1;
+    if (idx > n)
+        idx = n;
+    return sorted[idx - 1];
+}
+
+/* Counting bounds shared by several checks: min, max, exact. */
+static int in_bounds(const json_t *c, double x, double *margin, char *exp, size_t n)
+{
+    double m = INFINITY;
+    int ok = 1;
+    exp[0] = '\0';
+    if (has(c, "exact")) {
+        double e = num(c, "exact", 0);
+        snprintf(exp, n, "== %g", e);
+        m = -fabs(x - e);
+        ok = x == e;
+    }
+    if (has(c, "min")) {
+        double lo = num(c, "min", 0);
+        append(exp, n, "%s>= %g", exp[0] ? ", " : "", lo);
+        m = fmin(m, x - lo);
+        ok = ok && x >= lo;
+    }
+    if (has(c, "max")) {
+        double hi = num(c, "max", 0);
+        append(exp, n, "%s<= %g", exp[0] ? ", " : "", hi);
+        m = fmin(m, hi - x);
+        ok = ok && x <= hi;
+    }
+    *margin = isinf(m) ? 0 : m;
+    return ok;
+}
+
+/* ---- client outcome --------------------------------------------------- */
+
+static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    long n = 0, ok = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        if (!req_in_phase(c, &o->reqs[i]))
+            continue;
+        n++;
+        ok += o->reqs[i].outcome == HARNESS_OK;
+    }
+    double lo = num(c, "min", 0), hi = num(c, "max", 1);
+    double ratio = n ? (double)ok / (double)n : 0;
+    v->samples = n;
+    SETF(expected, "success ratio in [%g, %g]", lo, hi);
+    SETF(measured, "%.4f (%ld of %ld)", ratio, ok, n);
+    snprintf(v->unit, sizeof v->unit, "ratio");
+    for (size_t i = 0; i < o->n_reqs && ratio < lo; i++) {
+        if (req_in_phase(c, &o->reqs[i]) && o->reqs[i].outcome != HARNESS_OK) {
+            describe_req(o, &o->reqs[i], v->detail, sizeof v->detail);
+            break;
+        }
+    }
+    verdict(v, ratio >= lo && ratio <= hi, has(c, "max") ? fmin(ratio - lo, hi - ratio) : ratio - lo);
+}
+
+static const char *const outcome_names[] = {"ok", "http_error", "transport", "truncated",
+                                            "inband_error", NULL};
+
+static int outcome_index(const char *s)
+{
+    for (int i = 0; outcome_names[i]; i++)
+        if (strcmp(outcome_names[i], s) == 0)
+            return i;
+    return -1;
+}
+
+static void ck_client_count(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    long n = 0, hit = 0;
+    const char *outcome = str(c, "outcome", NULL);
+    int want_out = outcome ? outcome_index(outcome) : -1;
+    long status = has(c, "status") ? (long)num(c, "status", 0) : -1;
+    const char *served = str(c, "served", NULL);
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_phase(c, r))
+            continue;
+        n++;
+        if (want_out >= 0 && r->outcome != want_out)
+            continue;
+        if (status >= 0 && r->status != status)
+            continue;
+        if (served && strcmp(r->served, served) != 0)
+            continue;
+        hit++;
+    }
+    char exp[96];
+    double m;
+    int ok = in_bounds(c, (double)hit, &m, exp, sizeof exp);
+    v->samples = n;
+    SETF(expected, "requests with%s%s%s%s%s%s %s", outcome ? " outcome " : "",
+         outcome ? outcome : "", status >= 0 ? " status " : "", "", served ? " served by " : "",
+         served ? served : "", exp);
+    if (status >= 0)
+        SETF(expected, "requests with%s%s status %ld%s%s %s", outcome ? " outcome " : "",
+             outcome ? outcome : "", status, served ? " served by " : "", served ? served : "",
+             exp);
+    SETF(measured, "%ld of %ld", hit, n);
+    snprintf(v->unit, sizeof v->unit, "req");
+    verdict(v, ok, m);
+}
+
+static void ck_deadline(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    double max_ms = num(c, "max_ms", 0), worst = 0;
+    int from_sent = strcmp(str(c, "from", "scheduled"), "sent") == 0;
+    const struct harness_req *wr = NULL;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_phase(c, r))
+            continue;
+        v->samples++;
+        double ms = ((double)r->t_done - (double)(from_sent ? r->t_sent : r->t_sched)) / 1000.0;
+        if (ms > worst) {
+            worst = ms;
+            wr = r;
+        }
+    }
+    SETF(expected, "every request done within %g ms of being %s", max_ms,
+         from_sent ? "sent" : "scheduled");
+    SETF(measured, "slowest %.1f ms", worst);
+    snprintf(v->unit, sizeof v->unit, "ms");
+    if (wr && worst > max_ms)
+        describe_req(o, wr, v->detail, sizeof v->detail);
+    verdict(v, worst <= max_ms, max_ms - worst);
+}
+
+static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    long trunc = 0;
+    const struct harness_req *first = NULL;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_phase(c, r) || r->status != 200)
+            continue;
+        v->samples++;
+        if (r->outcome == HARNESS_TRUNCATED) {
+            trunc++;
+            if (!first)
+                first = r;
+        }
+    }
+    SETF(expected, "every 200 carries a complete answer (stream ends with [DONE])");
+    SETF(measured, "%ld truncated of %ld answers with 200", trunc, v->samples);
+    snprintf(v->unit, sizeof v->unit, "req");
+    if (first)
+        describe_req(o, first, v->detail, sizeof v->detail);
+    verdict(v, trunc == 0, (double)-trunc);
+}
+
+/* ---- attempts, from the mock journals ----------------------------------- */
+
+static int count_attempts(const struct harness_obs *o, const char *id, const char *env)
+{
+    int n = 0;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (!a->health && strcmp(a->req_id, id) == 0 && (!env || strcmp(a->env, env) == 0))
+            n++;
+    }
+    return n;
+}
+
+static int req_selected(const json_t *c, const struct harness_req *r)
+{
+    const char *which = str(c, "requests", "all");
+    if (!req_in_phase(c, r))
+        return 0;
+    if (strcmp(which, "ok") == 0)
+        return r->outcome == HARNESS_OK;
+    if (strcmp(which, "failed") == 0)
+        return r->outcome != HARNESS_OK;
+    return 1;
+}
+
+static void ck_attempts(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    const char *env = str(c, "env", NULL);
+    int lo = 1 << 30, hi = -1;
+    double worst = INFINITY;
+    const struct harness_req *bad = NULL;
+    char exp[96];
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_selected(c, r))
+            continue;
+        v->samples++;
+        int n = count_attempts(o, r->id, env);
+        lo = n < lo ? n : lo;
+        hi = n > hi ? n : hi;
+        double m;
+        if (!in_bounds(c, n, &m, exp, sizeof exp) && !bad)
+            bad = r;
+        worst = fmin(worst, m);
+    }
+    in_bounds(c, 0, &(double){0}, exp, sizeof exp);
+    SETF(expected, "upstream attempts per %s request%s%s %s", str(c, "requests", "all"),
+         env ? " to " : "", env ? env : "", exp);
+    if (v->samples)
+        SETF(measured, "min %d, max %d over %ld requests", lo, hi, v->samples);
+    else
+        SETF(measured, "no request");
+    snprintf(v->unit, sizeof v->unit, "att");
+    if (bad)
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
+}
+
+static void ck_upstream_count(const json_t *c, const struct harness_obs *o,
+                              struct harness_verdict *v)
+{
+    const char *env = str(c, "env", NULL);
+    int health = json_is_true(json_object_get(c, "health"));
+    long n = 0;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (a->health == health && (!env || strcmp(a->env, env) == 0))
+            n++;
+    }
+    char exp[96];
+    double m;
+    int ok = in_bounds(c, (double)n, &m, exp, sizeof exp);
+    v->samples = (long)o->n_reqs;
+    SETF(expected, "%s requests reaching %s %s", health ? "health" : "traffic", env ? env : "any",
+         exp);
+    SETF(measured, "%ld", n);
+    snprintf(v->unit, sizeof v->unit, "req");
+    verdict(v, ok, m);
+}
+
+/* The attempts of request id in arrival order (pointers into o->atts). */
+static size_t attempts_of(const struct harness_obs *o, const char *id,
+                          const struct harness_att **out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_atts && n < cap; i++)
+        if (!o->atts[i].health && strcmp(o->atts[i].req_id, id) == 0)
+            out[n++] = &o->atts[i];
+    return n;
+}
+
+/* The relay's intended sleeps for request id, from its attempt events in
+ * order (backoff_ms of each attempt that was followed by another). */
+static size_t intended_sleeps(const struct harness_obs *o, const char *id, double *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_evs && n < cap; i++) {
+        const struct harness_ev *e = &o->evs[i];
+        if (strcmp(e->type, "attempt") == 0 && strcmp(e->req_id, id) == 0)
+            out[n++] = (double)e->backoff_ms;
+    }
+    return n;
+}
+
+/* Bounds of backoff k for a jitter kind: [lo, hi] around capk, with no
+ * tolerance (the caller adds what measurement needs). */
+static void jitter_bounds(const char *jitter, double capk, double base, double cap, double prev,
+                          double *lo, double *hi)
+{
+    if (strcmp(jitter, "full") == 0) {
+        *lo = 0;
+        *hi = capk;
+    } else if (strcmp(jitter, "equal") == 0) {
+        *lo = floor(capk / 2);
+        *hi = capk;
+    } else if (strcmp(jitter, "decorrelated") == 0) {
+        *lo = fmin(base, cap);
+        *hi = fmin(cap, 3 * prev);
+    } else {
+        *lo = capk;
+        *hi = capk;
+    }
+}
+
+/* The mock stamps t_done when its server finished with the response, which
+ * can be a little after the relay already read it; a gap measured from
+ * t_done can so look up to this much shorter than the relay's real wait. */
+#define DONE_SLACK_MS 5.0
+
+/* Backoff: black-box, each gap between consecutive attempts of a request
+ * (mock journals) against the schedule; white-box where the relay logs its
+ * intended sleep, that sleep exactly against the jitter bounds and the gap
+ * against that sleep.  Lower bounds are strict (only the measurement slack);
+ * upper bounds carry tolerance_ms, because a loaded machine is late, never
+ * early. */
+static void ck_backoff(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    const char *jitter = str(c, "jitter", "none");
+    double base = num(c, "base_ms", 0), factor = num(c, "factor", 2),
+           cap = num(c, "cap_ms", 1e12), tol = num(c, "tolerance_ms", 10);
+    json_t *sched = json_object_get(c, "schedule_ms");
+    int same_env = json_is_true(json_object_get(c, "same_env"));
+    double worst = INFINITY;
+    char first_bad[512] = "";
+    double gmin = INFINITY, gmax = 0;
+    long white = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_att *a[16];
+        size_t n = attempts_of(o, o->reqs[i].id, a, 16);
+        double sleeps[16];
+        size_t ns = intended_sleeps(o, o->reqs[i].id, sleeps, 16);
+        /* Intended sleeps only line up with the journal when both saw every attempt. */
+        int wb = ns == n && !same_env;
+        double prev = base;
+        for (size_t k = 0; k + 1 < n; k++) {
+            if (same_env && strcmp(a[k]->env, a[k + 1]->env) != 0)
+                continue;
+            double gap = ((double)a[k + 1]->t_arrival - (double)a[k]->t_done) / 1000.0;
+            double capk;
+            if (sched && json_array_size(sched)) {
+                size_t idx = k < json_array_size(sched) ? k : json_array_size(sched) - 1;
+                capk = json_number_value(json_array_get(sched, idx));
+            } else {
+                capk = fmin(cap, base * pow(factor, (double)k));
+            }
+            double lo, hi, m;
+            jitter_bounds(jitter, capk, base, cap, prev, &lo, &hi);
+            if (wb) {
+                double s = sleeps[k];
+                /* The intended sleep within the bounds exactly (1 ms rounding)... */
+                double mi = fmin(s - (lo - 1), (hi + 1) - s);
+                /* ...and the measured gap no shorter than it, at most tol longer. */
+                double mg = fmin(gap - (s - DONE_SLACK_MS), s + tol - gap);
+                m = fmin(mi, mg);
+                if (m < 0 && !first_bad[0])
+                    snprintf(first_bad, sizeof first_bad,
+                             "%s gap %zu (%s#%zu -> %s#%zu): relay slept %.0f ms (allowed "
+                             "[%.0f, %.0f]), measured %.1f ms (allowed [%.1f, %.1f])",
+                             o->reqs[i].id, k + 1, a[k]->env, k + 1, a[k + 1]->env, k + 2, s, lo,
+                             hi, gap, s - DONE_SLACK_MS, s + tol);
+                prev = s;
+                white++;
+            } else {
+                lo -= DONE_SLACK_MS;
+                hi += tol;
+                m = fmin(gap - lo, hi - gap);
+                if (m < 0 && !first_bad[0])
+                    snprintf(first_bad, sizeof first_bad,
+                             "%s gap %zu (%s#%zu -> %s#%zu) = %.1f ms, allowed [%.1f, %.1f]",
+                             o->reqs[i].id, k + 1, a[k]->env, k + 1, a[k + 1]->env, k + 2, gap,
+                             lo, hi);
+                prev = gap;
+            }
+            worst = fmin(worst, m);
+            gmin = fmin(gmin, gap);
+            gmax = fmax(gmax, gap);
+            v->samples++;
+        }
+    }
+    if (sched)
+        SETF(expected, "gaps between attempts follow schedule_ms (jitter %s, tolerance %g ms)",
+             jitter, tol);
+    else
+        SETF(expected, "gap k within jitter '%s' of min(%g, %g*%g^k) ms, late by at most %g ms",
+             jitter, cap, base, factor, tol);
+    if (v->samples)
+        SETF(measured, "%ld gaps (%ld with the relay's intended sleep), %.1f..%.1f ms",
+             v->samples, white, gmin, gmax);
+    else
+        SETF(measured, "no request with two attempts");
+    snprintf(v->unit, sizeof v->unit, "ms");
+    if (first_bad[0]) {
+        snprintf(v->detail, sizeof v->detail, "%s; ", first_bad);
+        for (size_t i = 0; i < o->n_reqs; i++)
+            if (strncmp(first_bad, o->reqs[i].id, strlen(o->reqs[i].id)) == 0 &&
+                first_bad[strlen(o->reqs[i].id)] == ' ') {
+                describe_req(o, &o->reqs[i], v->detail, sizeof v->detail);
+                break;
+            }
+    }
+    verdict(v, !first_bad[0], isinf(worst) ? 0 : worst);
+}
+
+static void ck_retry_after(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    double min_ms = num(c, "min_ms", 0), worst = INFINITY, gmin = INFINITY;
+    const struct harness_req *bad = NULL;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_att *a[16];
+        size_t n = attempts_of(o, o->reqs[i].id, a, 16);
+        for (size_t k = 0; k + 1 < n; k++) {
+            if (a[k]->status != 429 && a[k]->status != 503)
+                continue;
+            if (strcmp(a[k]->env, a[k + 1]->env) != 0)
+                continue; /* failed over: the other colour owes no wait */
+            double gap = ((double)a[k + 1]->t_arrival - (double)a[k]->t_done) / 1000.0;
+            v->samples++;
+            gmin = fmin(gmin, gap);
+            if (gap - (min_ms - DONE_SLACK_MS) < worst)
+                worst = gap - (min_ms - DONE_SLACK_MS);
+            if (gap < min_ms - DONE_SLACK_MS && !bad)
+                bad = &o->reqs[i];
+        }
+    }
+    SETF(expected, "a retry on the same colour after a 429/503 waits >= %g ms (Retry-After)",
+         min_ms);
+    if (v->samples)
+        SETF(measured, "%ld retries, shortest wait %.1f ms", v->samples, gmin);
+    else
+        SETF(measured, "no retry after a 429/503 on the same colour");
+    snprintf(v->unit, sizeof v->unit, "ms");
+    if (bad)
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
+}
+
+static void ck_no_hammering(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    const char *env = str(c, "env", NULL);
+    double window = num(c, "window_ms", 1000) * 1000.0, max = num(c, "max", 0);
+    size_t best = 0, j = 0;
+    uint64_t best_t = 0;
+    const struct harness_att **list = co_calloc(o->n_atts + 1, sizeof *list);
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_atts; i++)
+        if (!o->atts[i].health && (!env || strcmp(o->atts[i].env, env) == 0))
+            list[n++] = &o->atts[i];
+    for (size_t i = 0; i < n; i++) {
+        while (j < i && (double)(list[i]->t_arrival - list[j]->t_arrival) >= window)
+            j++;
+        if (i - j + 1 > best) {
+            best = i - j + 1;
+            best_t = list[j]->t_arrival;
+        }
+    }
+    free(list);
+    v->samples = (long)n;
+    SETF(expected, "at most %g upstream attempts%s%s in any %g ms", max, env ? " to " : "",
+         env ? env : "", window / 1000.0);
+    SETF(measured, "at most %zu (window from %+.1f ms)", best, best ? rel_ms(o, best_t) : 0.0);
+    snprintf(v->unit, sizeof v->unit, "att");
+    verdict(v, (double)best <= max, max - (double)best);
+}
+
+/* ---- switches ---------------------------------------------------------- */
+
+struct sw {
+    uint64_t t;
+    char from[8], to[8];
+};
+
+/* White-box: the relay's switch events. */
+static size_t switches_events(const struct harness_obs *o, struct sw *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_evs && n < cap; i++) {
+        if (strcmp(o->evs[i].type, "switch") != 0)
+            continue;
+        out[n].t = o->evs[i].t;
+        snprintf(out[n].from, sizeof out[n].from, "%s", o->evs[i].from);
+        snprintf(out[n].to, sizeof out[n].to, "%s", o->evs[i].to);
+        n++;
+    }
+    return n;
+}
+
+static int by_done(const void *a, const void *b)
+{
+    const struct harness_req *x = *(const struct harness_req *const *)a,
+                             *y = *(const struct harness_req *const *)b;
+    return x->t_done < y->t_done ? -1 : x->t_done > y->t_done;
+}
+
+/* Black-box: changes of the colour that served successive successful
+ * requests, in completion order. */
+static size_t switches_served(const struct harness_obs *o, struct sw *out, size_t cap)
+{
+    const struct harness_req **ok = co_calloc(o->n_reqs + 1, sizeof *ok);
+    size_t m = 0, n = 0;
+    for (size_t i = 0; i < o->n_reqs; i++)
+        if (o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0])
+            ok[m++] = &o->reqs[i];
+    qsort(ok, m, sizeof *ok, by_done);
+    for (size_t i = 1; i < m && n < cap; i++) {
+        if (strcmp(ok[i]->served, ok[i - 1]->served) == 0)
+            continue;
+        out[n].t = ok[i]->t_done;
+        snprintf(out[n].from, sizeof out[n].from, "%s", ok[i - 1]->served);
+        snprintf(out[n].to, sizeof out[n].to, "%s", ok[i]->served);
+        n++;
+    }
+    free(ok);
+    return n;
+}
+
+static void seq_string(const struct sw *s, size_t n, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < n && i < 12; i++)
+        append(out, cap, "%s%s->%s", i ? ", " : "", s[i].from, s[i].to);
+    if (n > 12)
+        append(out, cap, ", ...");
+    if (!n)
+        snprintf(out, cap, "none");
+}
+
+/* Checks count (min/max/exact) and sequence on one view; 1 when it holds. */
+static int switches_hold(const json_t *c, const struct sw *s, size_t n, double *margin)
+{
+    char exp[96];
+    int ok = 1;
+    *margin = 0;
+    if (has(c, "min") || has(c, "max") || has(c, "exact"))
+        ok = in_bounds(c, (double)n, margin, exp, sizeof exp);
+    json_t *seq = json_object_get(c, "sequence");
+    if (seq) {
+        if (json_array_size(seq) != n)
+            ok = 0;
+        for (size_t i = 0; ok && i < n; i++) {
+            char want[24];
+            snprintf(want, sizeof want, "%s->%s", s[i].from, s[i].to);
+            if (strcmp(want, json_string_value(json_array_get(seq, i))) != 0)
+                ok = 0;
+        }
+    }
+    return ok;
+}
+
+static void ck_switches(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    const char *view = str(c, "view", "events");
+    struct sw ev[64], sv[64];
+    size_t ne = switches_events(o, ev, 64), ns = switches_served(o, sv, 64);
+    char se[256], ss[256], exp[96] = "";
+    seq_string(ev, ne, se, sizeof se);
+    seq_string(sv, ns, ss, sizeof ss);
+    if (has(c, "min") || has(c, "max") || has(c, "exact"))
+        in_bounds(c, 0, &(double){0}, exp, sizeof exp);
+    json_t *seq = json_object_get(c, "sequence");
+    char want[256] = "";
+    if (seq) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(seq, i, x) append(want, sizeof want, "%s%s", i ? ", " : "",
+                                             json_string_value(x));
+    }
+    SETF(expected, "switches (%s view)%s%s%s%s%s", view, exp[0] ? " count " : "", exp,
+         seq ? " sequence [" : "", want, seq ? "]" : "");
+    double me = 0, ms = 0;
+    int ok;
+    if (strcmp(view, "served") == 0) {
+        ok = switches_hold(c, sv, ns, &ms);
+        SETF(measured, "served: %s", ss);
+        v->samples = 0;
+        for (size_t i = 0; i < o->n_reqs; i++)
+            v->samples += o->reqs[i].outcome == HARNESS_OK;
+        verdict(v, ok, ms);
+        return;
+    }
+    v->samples = o->have_events ? 1 : 0;
+    ok = switches_hold(c, ev, ne, &me);
+    if (strcmp(view, "both") == 0) {
+        int oks = switches_hold(c, sv, ns, &ms);
+        SETF(measured, "events: %s; served: %s", se, ss);
+        if (ok != oks)
+            SETF(detail, "the relay's events and the served colours disagree");
+        ok = ok && oks;
+        me = fmin(me, ms);
+    } else {
+        SETF(measured, "events: %s", se);
+    }
+    if (!o->have_events)
+        SETF(measured, "no relay event log");
+    verdict(v, ok, me);
+}
+
+static void ck_switch_delay(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    const char *view = str(c, "view", "events"), *to = str(c, "to", ""),
+               *from = str(c, "from", NULL), *after = str(c, "after", "start");
+    double within = num(c, "within_ms", 0), lo = num(c, "min_ms", 0);
+    uint64_t mark = harness_obs_mark(o, after);
+    struct sw s[64];
+    size_t n = strcmp(view, "served") == 0 ? switches_served(o, s, 64) : switches_events(o, s, 64);
+    SETF(expected, "switch %s->%s within [%g, %g] ms after '%s' (%s view)", from ? from : "*", to,
+         lo, within, after, view);
+    v->samples = strcmp(view, "served") == 0 || o->have_events ? 1 : 0;
+    snprintf(v->unit, sizeof v->unit, "ms");
+    if (!mark) {
+        SETF(measured, "mark '%s' never happened", after);
+        v->samples = 0;
+        verdict(v, 0, 0);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].t < mark || strcmp(s[i].to, to) != 0 || (from && strcmp(s[i].from, from) != 0))
+            continue;
+        double d = ((double)s[i].t - (double)mark) / 1000.0;
+        SETF(measured, "%.1f ms", d);
+        verdict(v, d <= within && d >= lo, has(c, "min_ms") ? fmin(within - d, d - lo) : within - d);
+        return;
+    }
+    SETF(measured, "no such switch after the mark");
+    verdict(v, 0, -within);
+}
+
+static void ck_min_dwell(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    double min_ms = num(c, "min_ms", 0), shortest = INFINITY;
+    const char *view = str(c, "view", "events");
+    struct sw s[64];
+    size_t n = strcmp(view, "served") == 0 ? switches_served(o, s, 64) : switches_events(o, s, 64);
+    for (size_t i = 1; i < n; i++)
+        shortest = fmin(shortest, ((double)s[i].t - (double)s[i - 1].t) / 1000.0);
+    v->samples = strcmp(view, "served") == 0 || o->have_events ? 1 : 0;
+    SETF(expected, "consecutive switches >= %g ms apart (no flapping, %s view)", min_ms, view);
+    char seq[256];
+    seq_string(s, n, seq, sizeof seq);
+    if (isinf(shortest))
+        SETF(measured, "%zu switch(es): %s", n, seq);
+    else
+        SETF(measured, "shortest dwell %.1f ms over %zu switches: %s", shortest, n, seq);
+    snprintf(v->unit, sizeof v->unit, "ms");
+    verdict(v, isinf(shortest) || shortest >= min_ms, isinf(shortest) ? 0 : shortest - min_ms);
+}
+
+static void ck_no_traffic_after_unhealthy(const json_t *c, const struct harness_obs *o,
+                                          struct harness_verdict *v)
+{
+    const char *env = str(c, "env", "blue"), *after = str(c, "after", "start");
+    double grace = num(c, "grace_ms", 0) * 1000.0;
+    uint64_t mark = harness_obs_mark(o, after), found = 0, back = UINT64_MAX;
+    for (size_t i = 0; i < o->n_evs; i++) {
+        const struct harness_ev *e = &o->evs[i];
+        if (e->t < mark)
+            continue;
+        int down = (strcmp(e->type, "health") == 0 && strcmp(e->env, env) == 0 && !e->healthy) ||
+                   (strcmp(e->type, "switch") == 0 && strcmp(e->from, env) == 0);
+        int up = (strcmp(e->type, "health") == 0 && strcmp(e->env, env) == 0 && e->healthy) ||
+                 (strcmp(e->type, "switch") == 0 && strcmp(e->to, env) == 0);
+        if (!found && down)
+            found = e->t;
+        else if (found && up) {
+            back = e->t;
+            break;
+        }
+    }
+    SETF(expected, "no traffic to %s from %g ms after it was found unhealthy (after '%s') until "
+                   "it recovers",
+         env, grace / 1000.0, after);
+    snprintf(v->unit, sizeof v->unit, "req");
+    if (!found) {
+        SETF(measured, "the relay never found %s unhealthy", env);
+        v->samples = o->have_events ? 1 : 0;
+        verdict(v, 0, 0);
+        return;
+    }
+    long late = 0;
+    const struct harness_att *first = NULL;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (a->health || strcmp(a->env, env) != 0)
+            continue;
+        if ((double)a->t_arrival > (double)found + grace && a->t_arrival < back) {
+            late++;
+            if (!first)
+                first = a;
+        }
+    }
+    for (size_t i = 0; i < o->n_reqs; i++)
+        if ((double)o->reqs[i].t_sent > (double)found + grace && o->reqs[i].t_sent < back)
+            v->samples++;
+    SETF(measured, "%ld attempts to %s (found unhealthy at %+.1f ms, %s)", late, env,
+         rel_ms(o, found), back == UINT64_MAX ? "never recovered" : "recovered later");
+    if (first)
+        SETF(detail, "first late attempt: request %s at %+.1f ms", first->req_id,
+             rel_ms(o, first->t_arrival));
+    verdict(v, late == 0, (double)-late);
+}
+
+/* ---- rate limiting ------------------------------------------------------ */
+
+#define RL_SLACK_US 10000.0
+
+static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    double limit = num(c, "limit", 0), window = num(c, "window_ms", 0) * 1000.0,
+           tol = num(c, "tolerance", 0);
+    const char *key = str(c, "key", NULL);
+    const struct harness_req **adm = co_calloc(o->n_reqs + 1, sizeof *adm);
+    size_t na = 0;
+    long limited = 0, with_headers = 0, reached = 0;
+    uint64_t first_429 = 0;
+    int resumed = 0, can_resume = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (key && strcmp(r->key, key) != 0)
+            continue;
+        if (r->status == 429) {
+            limited++;
+            if (r->retry_after_ms >= 0 && r->ratelimit_hdrs > 0)
+                with_headers++;
+            if (count_attempts(o, r->id, NULL) > 0)
+                reached++;
+            if (!first_429 || r->t_sent < first_429)
+                first_429 = r->t_sent;
+        } else if (r->status != 0) {
+            adm[na++] = r;
+        }
+    }
+    /* The admitted requests are in send order already (the log is).  We see
+     * send times, the relay sees arrival times a few ms later, and that delay
+     * varies: two requests sent just under a window apart may arrive just over
+     * it.  So the window we count in is shorter by a measurement slack. */
+    double counted = window > 4 * RL_SLACK_US ? window - RL_SLACK_US : window;
+    size_t best = 0, j = 0;
+    for (size_t i = 0; i < na; i++) {
+        while (j < i && (double)(adm[i]->t_sent - adm[j]->t_sent) >= counted)
+            j++;
+        if (i - j + 1 > best)
+            best = i - j + 1;
+    }
+    for (size_t i = 0; i < na && first_429; i++) {
+        if ((double)adm[i]->t_sent >= (double)first_429 + window)
+            can_resume = 1;
+    }
+    for (size_t i = 0; i < o->n_reqs && first_429; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if ((!key || strcmp(r->key, key) == 0) && r->t_sent > first_429 && r->status != 429 &&
+            r->status != 0)
+            resumed = 1;
+    }
+    int ends_late = 0;
+    for (size_t i = 0; i < o->n_reqs && first_429; i++)
+        if ((!key || strcmp(o->reqs[i].key, key) == 0) &&
+            (double)o->reqs[i].t_sent >= (double)first_429 + window)
+            ends_late = 1;
+    free(adm);
+    (void)can_resume;
+    v->samples = limited;
+    SETF(expected, "%s<= %g admitted per %g ms, 429s carry Retry-After and x-ratelimit-*, none "
+                   "reaches an upstream, admission resumes after the window",
+         key ? "per key: " : "", limit + tol, window / 1000.0);
+    SETF(measured, "max admitted/window %zu, 429s %ld (%ld with headers), limited reaching "
+                   "upstream %ld, resumed %s",
+         best, limited, with_headers, reached,
+         !ends_late ? "n/a (traffic ended within the window)" : resumed ? "yes" : "no");
+    snprintf(v->unit, sizeof v->unit, "req");
+    int ok = (double)best <= limit + tol && with_headers == limited && reached == 0 &&
+             (!ends_late || resumed);
+    verdict(v, ok, limit + tol - (double)best);
+}
+
+/* ---- health probes ------------------------------------------------------ */
+
+static void ck_health_interval(const json_t *c, const struct harness_obs *o,
+                               struct harness_verdict *v)
+{
+    const char *env = str(c, "env", "blue");
+    double interval = num(c, "interval_ms", 0), tol = num(c, "tolerance_ms", interval / 2);
+    double *gaps = co_calloc(o->n_atts + 1, sizeof *gaps);
+    size_t n = 0;
+    uint64_t prev = 0;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (!a->health || strcmp(a->env, env) != 0)
+            continue;
+        if (prev)
+            gaps[n++] = ((double)a->t_arrival - (double)prev) / 1000.0;
+        prev = a->t_arrival;
+    }
+    qsort(gaps, n, sizeof *gaps, cmp_double);
+    double med = n ? gaps[n / 2] : 0;
+    v->samples = (long)n;
+    SETF(expected, "/health probes to %s every %g ms (median within %g ms)", env, interval, tol);
+    if (n)
+        SETF(measured, "median %.1f ms over %zu gaps (%.1f..%.1f)", med, n, gaps[0], gaps[n - 1]);
+    else
+        SETF(measured, "fewer than two probes");
+    free(gaps);
+    snprintf(v->unit, sizeof v->unit, "ms");
+    verdict(v, fabs(med - interval) <= tol, tol - fabs(med - interval));
+}
+
+/* ---- latency ------------------------------------------------------------ */
+
+static void ck_latency(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    int from_sent = strcmp(str(c, "from", "scheduled"), "sent") == 0;
+    double *lat = co_calloc(o->n_reqs + 1, sizeof *lat);
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_phase(c, r) || r->outcome != HARNESS_OK)
+            continue;
+        lat[n++] = ((double)r->t_done - (double)(from_sent ? r->t_sent : r->t_sched)) / 1000.0;
+    }
+    qsort(lat, n, sizeof *lat, cmp_double);
+    static const struct {
+        const char *key;
+        double p;
+    } ps[] = {{"p50_ms", 50}, {"p95_ms", 95}, {"p99_ms", 99}, {"max_ms", 100}};
+    int ok = 1;
+    double margin = INFINITY;
+    v->expected[0] = v->measured[0] = '\0';
+    for (size_t k = 0; k < 4; k++) {
+        double got = percentile(lat, n, ps[k].p);
+        append(v->measured, sizeof v->measured, "%s%s %.1f", k ? ", " : "", ps[k].key, got);
+        if (!has(c, ps[k].key))
+            continue;
+        double bound = num(c, ps[k].key, 0);
+        append(v->expected, sizeof v->expected, "%s%s <= %g", v->expected[0] ? ", " : "",
+               ps[k].key, bound);
+        ok = ok && got <= bound;
+        margin = fmin(margin, bound - got);
+    }
+    append(v->expected, sizeof v->expected, " (from %s, successful requests)",
+           from_sent ? "sent" : "scheduled");
+    v->samples = (long)n;
+    free(lat);
+    snprintf(v->unit, sizeof v->unit, "ms");
+    verdict(v, ok, isinf(margin) ? 0 : margin);
+}
+
+static void ck_overhead(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    double *ov = co_calloc(o->n_reqs + 1, sizeof *ov);
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        const struct harness_att *a[2];
+        if (r->outcome != HARNESS_OK || attempts_of(o, r->id, a, 2) != 1)
+            continue;
+        double client = ((double)r->t_done - (double)r->t_sent) / 1000.0;
+        double up = ((double)a[0]->t_done - (double)a[0]->t_arrival) / 1000.0;
+        ov[n++] = client - up;
+    }
+    qsort(ov, n, sizeof *ov, cmp_double);
+    double p50 = percentile(ov, n, 50), p99 = percentile(ov, n, 99);
+    int ok = 1;
+    double margin = INFINITY;
+    v->expected[0] = '\0';
+    if (has(c, "p50_ms")) {
+        ok = ok && p50 <= num(c, "p50_ms", 0);
+        margin = fmin(margin, num(c, "p50_ms", 0) - p50);
+        append(v->expected, sizeof v->expected, "p50 <= %g ms ", num(c, "p50_ms", 0));
+    }
+    if (has(c, "p99_ms")) {
+        ok = ok && p99 <= num(c, "p99_ms", 0);
+        margin = fmin(margin, num(c, "p99_ms", 0) - p99);
+        append(v->expected, sizeof v->expected, "p99 <= %g ms ", num(c, "p99_ms", 0));
+    }
+    append(v->expected, sizeof v->expected, "(client latency minus upstream time, one-attempt "
+                                            "requests)");
+    SETF(measured, "p50 %.2f ms, p99 %.2f ms over %zu requests", p50, p99, n);
+    v->samples = (long)n;
+    free(ov);
+    snprintf(v->unit, sizeof v->unit, "ms");
+    verdict(v, ok, isinf(margin) ? 0 : margin);
+}
+
+/* ---- cutover, canary, process ------------------------------------------ */
+
+static void ck_zero_downtime(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    const char *around = str(c, "around", "start");
+    double before = num(c, "before_ms", 500) * 1000.0, after = num(c, "after_ms", 500) * 1000.0;
+    uint64_t mark = harness_obs_mark(o, around);
+    long failed = 0;
+    const struct harness_req *bad = NULL;
+    for (size_t i = 0; i < o->n_reqs && mark; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if ((double)r->t_sched < (double)mark - before || (double)r->t_sched > (double)mark + after)
+            continue;
+        v->samples++;
+        if (r->outcome != HARNESS_OK) {
+            failed++;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected, "no failed request scheduled from %g ms before to %g ms after '%s'",
+         before / 1000.0, after / 1000.0, around);
+    SETF(measured, "%ld failed of %ld", failed, v->samples);
+    snprintf(v->unit, sizeof v->unit, "req");
+    if (bad)
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    verdict(v, failed == 0, (double)-failed);
+}
+
+static void ck_served_ratio(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    const char *env = str(c, "env", "blue");
+    long n = 0, hit = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_phase(c, r) || r->outcome != HARNESS_OK)
+            continue;
+        n++;
+        hit += strcmp(r->served, env) == 0;
+    }
+    double lo = num(c, "min", 0), hi = num(c, "max", 1), ratio = n ? (double)hit / (double)n : 0;
+    v->samples = n;
+    SETF(expected, "share of successful requests served by %s in [%g, %g]", env, lo, hi);
+    SETF(measured, "%.3f (%ld of %ld)", ratio, hit, n);
+    snprintf(v->unit, sizeof v->unit, "ratio");
+    verdict(v, ratio >= lo && ratio <= hi, fmin(ratio - lo, hi - ratio));
+}
+
+static void ck_relay_alive(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    int want = !has(c, "alive") || json_is_true(json_object_get(c, "alive"));
+    v->samples = 1;
+    SETF(expected, "relay %s at the end", want ? "alive" : "gone");
+    SETF(measured, "relay %s%s%s", o->relay_alive ? "alive" : "gone",
+         o->relay_exit[0] ? ": " : "", o->relay_exit);
+    verdict(v, o->relay_alive == want, o->relay_alive == want ? 1 : -1);
+}
+
+static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
+                              struct harness_verdict *v)
+{
+    v->samples = 1;
+    SETF(expected, "the upstream API key appears in no log, event, journal or answer");
+    SETF(measured, o->secret_leaks ? "found in %s" : "not found%s",
+         o->secret_leaks ? o->leak_where : "");
+    verdict(v, o->secret_leaks == 0, o->secret_leaks ? (double)-o->secret_leaks : 1);
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static const struct param p_ratio[] = {{"min", P_NUM, 1}, {"max", P_NUM, 0}, {"phase", P_INT, 0},
+                                       {NULL, 0, 0}};
+static const struct param p_count[] = {{"outcome", P_OUTCOME, 0}, {"status", P_INT, 0},
+                                       {"served", P_ENV, 0},      {"min", P_NUM, 0},
+                                       {"max", P_NUM, 0},         {"exact", P_NUM, 0},
+                                       {"phase", P_INT, 0},       {NULL, 0, 0}};
+static const struct param p_deadline[] = {{"max_ms", P_NUM, 1}, {"from", P_FROM, 0},
+                                          {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_phase[] = {{"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_attempts[] = {{"min", P_NUM, 0},       {"max", P_NUM, 0},
+                                          {"exact", P_NUM, 0},     {"env", P_ENV, 0},
+                                          {"requests", P_REQS, 0}, {"phase", P_INT, 0},
+                                          {NULL, 0, 0}};
+static const struct param p_upstream[] = {{"env", P_ENV, 0}, {"health", P_BOOL, 0},
+                                          {"min", P_NUM, 0}, {"max", P_NUM, 0},
+                                          {"exact", P_NUM, 0}, {NULL, 0, 0}};
+static const struct param p_backoff[] = {{"base_ms", P_NUM, 0},      {"factor", P_NUM, 0},
+                                         {"cap_ms", P_NUM, 0},       {"jitter", P_JITTER, 0},
+                                         {"tolerance_ms", P_NUM, 0}, {"schedule_ms", P_NUMARR, 0},
+                                         {"same_env", P_BOOL, 0},    {NULL, 0, 0}};
+static const struct param p_retry_after[] = {{"min_ms", P_NUM, 1}, {NULL, 0, 0}};
+static const struct param p_hammer[] = {{"max", P_NUM, 1}, {"window_ms", P_NUM, 1},
+                                        {"env", P_ENV, 0}, {NULL, 0, 0}};
+static const struct param p_switches[] = {{"min", P_NUM, 0},      {"max", P_NUM, 0},
+                                          {"exact", P_NUM, 0},    {"sequence", P_SEQ, 0},
+                                          {"view", P_VIEW, 0},    {NULL, 0, 0}};
+static const struct param p_switch_delay[] = {{"from", P_ENV, 0},      {"to", P_ENV, 1},
+                                              {"after", P_MARK, 1},    {"within_ms", P_NUM, 1},
+                                              {"min_ms", P_NUM, 0},    {"view", P_VIEW, 0},
+                                              {NULL, 0, 0}};
+static const struct param p_dwell[] = {{"min_ms", P_NUM, 1}, {"view", P_VIEW, 0}, {NULL, 0, 0}};
+static const struct param p_unhealthy[] = {{"env", P_ENV, 1}, {"grace_ms", P_NUM, 0},
+                                           {"after", P_MARK, 0}, {NULL, 0, 0}};
+static const struct param p_rate[] = {{"limit", P_NUM, 1}, {"window_ms", P_NUM, 1},
+                                      {"key", P_STR, 0},   {"tolerance", P_NUM, 0},
+                                      {NULL, 0, 0}};
+static const struct param p_health[] = {{"env", P_ENV, 1}, {"interval_ms", P_NUM, 1},
+                                        {"tolerance_ms", P_NUM, 0}, {NULL, 0, 0}};
+static const struct param p_latency[] = {{"p50_ms", P_NUM, 0}, {"p95_ms", P_NUM, 0},
+                                         {"p99_ms", P_NUM, 0}, {"max_ms", P_NUM, 0},
+                                         {"from", P_FROM, 0},  {"phase", P_INT, 0},
+                                         {NULL, 0, 0}};
+static const struct param p_overhead[] = {{"p50_ms", P_NUM, 0}, {"p99_ms", P_NUM, 0},
+                                          {NULL, 0, 0}};
+static const struct param p_zero[] = {{"around", P_MARK, 1}, {"before_ms", P_NUM, 0},
+                                      {"after_ms", P_NUM, 0}, {NULL, 0, 0}};
+static const struct param p_served[] = {{"env", P_ENV, 1}, {"min", P_NUM, 0}, {"max", P_NUM, 0},
+                                        {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_alive[] = {{"alive", P_BOOL, 0}, {NULL, 0, 0}};
+static const struct param p_none[] = {{NULL, 0, 0}};
+
+static const struct check_kind kinds[] = {
+    {"client_success_ratio", p_ratio, 1, ck_success_ratio,
+     "share of requests with 200 and a complete answer"},
+    {"client_count", p_count, 1, ck_client_count,
+     "requests by outcome/status/served colour: min, max, exact"},
+    {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms"},
+    {"no_truncated_success", p_phase, 1, ck_no_truncated,
+     "no 200 whose body or stream never finished"},
+    {"attempts", p_attempts, 1, ck_attempts,
+     "upstream attempts per client request (mock journals), per colour"},
+    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour"},
+    {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule"},
+    {"retry_after", p_retry_after, 1, ck_retry_after, "retries wait at least Retry-After"},
+    {"no_hammering", p_hammer, 1, ck_no_hammering, "at most max attempts in any window"},
+    {"switches", p_switches, 1, ck_switches, "switch count and order (events, served, both)"},
+    {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch"},
+    {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart"},
+    {"no_traffic_after_unhealthy", p_unhealthy, 1, ck_no_traffic_after_unhealthy,
+     "no attempts to a colour found unhealthy, beyond a grace"},
+    {"rate_limit", p_rate, 1, ck_rate_limit,
+     "admitted per window, 429 headers, no upstream hit, recovery"},
+    {"health_interval", p_health, 3, ck_health_interval, "/health probes at the interval"},
+    {"latency", p_latency, 10, ck_latency, "client latency percentiles"},
+    {"relay_overhead", p_overhead, 10, ck_overhead, "client latency minus upstream time"},
+    {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark"},
+    {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)"},
+    {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end"},
+    {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere"},
+};
+#define N_KINDS (sizeof kinds / sizeof kinds[0])
+
+const char *const *harness_check_names(void)
+{
+    static const char *names[N_KINDS + 1];
+    for (size_t i = 0; i < N_KINDS; i++)
+        names[i] = kinds[i].name;
+    names[N_KINDS] = NULL;
+    return names;
+}
+
+const char *harness_status_name(int status)
+{
+    return status == HARNESS_PASS ? "pass" : status == HARNESS_FAIL ? "fail" : "inconclusive";
+}
+
+static const struct check_kind *find_kind(const char *name)
+{
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (strcmp(kinds[i].name, name) == 0)
+            return &kinds[i];
+    return NULL;
+}
+
+static int validate_param(const struct param *p, const json_t *v, const char *path,
+                          const char *const *marks, char *err, size_t errlen)
+{
+    static const char *const envs[] = {"blue", "green", NULL};
+    static const char *const jit[] = {"none", "full", "equal", "decorrelated", NULL};
+    static const char *const views[] = {"events", "served", "both", NULL};
+    static const char *const froms[] = {"scheduled", "sent", NULL};
+    static const char *const reqs[] = {"all", "ok", "failed", NULL};
+    double d;
+    switch (p->type) {
+    case P_NUM:
+        if (co_json_number(v, &d) != 0 || d < 0)
+            return harness_v_expected(err, errlen, path, "a number >= 0", v);
+        return 0;
+    case P_INT:
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return harness_v_expected(err, errlen, path, "an integer >= 0", v);
+        return 0;
+    case P_BOOL:
+        return json_is_boolean(v) ? 0 : harness_v_expected(err, errlen, path, "true or false", v);
+    case P_STR:
+        return json_is_string(v) ? 0 : harness_v_expected(err, errlen, path, "a string", v);
+    case P_ENV: return harness_v_enum(v, path, envs, err, errlen);
+    case P_JITTER: return harness_v_enum(v, path, jit, err, errlen);
+    case P_VIEW: return harness_v_enum(v, path, views, err, errlen);
+    case P_FROM: return harness_v_enum(v, path, froms, err, errlen);
+    case P_REQS: return harness_v_enum(v, path, reqs, err, errlen);
+    case P_OUTCOME: return harness_v_enum(v, path, outcome_names, err, errlen);
+    case P_MARK:
+        if (harness_v_enum(v, path, marks, err, errlen) != 0) {
+            /* Say what a mark is: the message lists the known ones already. */
+            size_t len = strlen(err);
+            snprintf(err + len, errlen - len, " [a timeline step's \"mark\" or \"start\"]");
+            return -1;
+        }
+        return 0;
+    case P_NUMARR: {
+        if (!json_is_array(v) || !json_array_size(v))
+            return harness_v_expected(err, errlen, path, "a non-empty array of numbers", v);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            char p2[300];
+            snprintf(p2, sizeof p2, "%s[%zu]", path, i);
+            if (co_json_number(x, &d) != 0 || d < 0)
+                return harness_v_expected(err, errlen, p2, "a number >= 0", x);
+        }
+        return 0;
+    }
+    case P_SEQ: {
+        if (!json_is_array(v))
+            return harness_v_expected(err, errlen, path, "an array like [\"blue->green\"]", v);
+        static const char *const sw[] = {"blue->green", "green->blue", NULL};
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            char p2[300];
+            snprintf(p2, sizeof p2, "%s[%zu]", path, i);
+            if (harness_v_enum(x, p2, sw, err, errlen) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    }
+    return 0;
+}
+
+int harness_check_validate(const json_t *c, const char *path, const char *const *marks, char *err,
+                           size_t errlen)
+{
+    char p[256];
+    if (!json_is_object(c))
+        return harness_v_expected(err, errlen, path, "a check object with \"check\"", c);
+    json_t *name = json_object_get(c, "check");
+    snprintf(p, sizeof p, "%s.check", path);
+    if (harness_v_enum(name, p, harness_check_names(), err, errlen) != 0)
+        return -1;
+    const struct check_kind *k = find_kind(json_string_value(name));
+    const char *allowed[24];
+    size_t n = 0;
+    allowed[n++] = "check";
+    allowed[n++] = "min_samples";
+    allowed[n++] = "note";
+    for (const struct param *q = k->params; q->name && n < 23; q++)
+        allowed[n++] = q->name;
+    allowed[n] = NULL;
+    if (harness_v_keys(c, path, allowed, err, errlen) != 0)
+        return -1;
+    json_t *ms = json_object_get(c, "min_samples");
+    if (ms && (!json_is_integer(ms) || json_integer_value(ms) < 0)) {
+        snprintf(p, sizeof p, "%s.min_samples", path);
+        return harness_v_expected(err, errlen, p, "an integer >= 0", ms);
+    }
+    for (const struct param *q = k->params; q->name; q++) {
+        json_t *v = json_object_get(c, q->name);
+        snprintf(p, sizeof p, "%s.%s", path, q->name);
+        if (!v) {
+            if (q->required) {
+                char exp[96];
+                snprintf(exp, sizeof exp, "\"%s\" (required by %s)", q->name, k->name);
+                return harness_v_expected(err, errlen, p, exp, NULL);
+            }
+            continue;
+        }
+        if (validate_param(q, v, p, marks, err, errlen) != 0)
+            return -1;
+    }
+    /* Counting checks need at least one bound, or they cannot fail. */
+    int counting = k->run == ck_client_count || k->run == ck_attempts ||
+                   k->run == ck_upstream_count;
+    if (counting && !has(c, "min") && !has(c, "max") && !has(c, "exact"))
+        return harness_v_expected(err, errlen, path, "min, max or exact (a bound to check)", c);
+    if (k->run == ck_switches && !has(c, "min") && !has(c, "max") && !has(c, "exact") &&
+        !has(c, "sequence"))
+        return harness_v_expected(err, errlen, path, "min, max, exact or sequence", c);
+    if (k->run == ck_backoff && !has(c, "base_ms") && !has(c, "schedule_ms"))
+        return harness_v_expected(err, errlen, path, "base_ms or schedule_ms", c);
+    if ((k->run == ck_latency || k->run == ck_overhead) && !has(c, "p50_ms") &&
+        !has(c, "p95_ms") && !has(c, "p99_ms") && !has(c, "max_ms"))
+        return harness_v_expected(err, errlen, path, "a percentile bound such as p99_ms", c);
+    return 0;
+}
+
+void harness_check_run(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    const char *name = str(c, "check", "");
+    const struct check_kind *k = find_kind(name);
+    snprintf(v->check, sizeof v->check, "%s", name);
+    if (!k) {
+        v->status = HARNESS_INCONCLUSIVE;
+        SETF(measured, "unknown check");
+        return;
+    }
+    v->min_samples = has(c, "min_samples") ? (long)num(c, "min_samples", 0) : k->min_samples;
+    /* The label: the name plus its scalar parameters, for tables. */
+    snprintf(v->label, sizeof v->label, "%s", name);
+    const char *key;
+    json_t *val;
+    int first = 1;
+    json_object_foreach((json_t *)c, key, val) {
+        if (strcmp(key, "check") == 0 || strcmp(key, "note") == 0 ||
+            strcmp(key, "min_samples") == 0)
+            continue;
+        char d[64];
+        if (json_is_string(val))
+            snprintf(d, sizeof d, "%s", json_string_value(val));
+        else if (json_is_number(val))
+            snprintf(d, sizeof d, "%g", json_number_value(val));
+        else if (json_is_boolean(val))
+            snprintf(d, sizeof d, "%s", json_is_true(val) ? "true" : "false");
+        else
+            continue;
+        append(v->label, sizeof v->label, "%s%s=%s", first ? " " : ",", key, d);
+        first = 0;
+    }
+    k->run(c, o, v);
+}

@@ -1,0 +1,36 @@
+/* The checks of a scenario's "expect" list.  Each kind is one row of one
+ * static const table (name, parameters, minimum samples, function) and turns
+ * the observations of a run into a verdict: expected, measured, a margin (the
+ * signed distance to the bound that mattered, in the check's own unit, >= 0
+ * when inside) and pass / fail / inconclusive.  A check that needs samples
+ * declares how many; too few is inconclusive, never a pass. */
+#ifndef HARNESS_CHECKS_H
+#define HARNESS_CHECKS_H
+
+#include "harness/obs.h"
+#include "reports/report.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+enum harness_status {
+    HARNESS_PASS = REPORT_PASS,
+    HARNESS_FAIL = REPORT_FAIL,
+    HARNESS_INCONCLUSIVE = REPORT_INCONCLUSIVE,
+};
+
+/* A verdict is a report row: struct report_check (reports/report.h). */
+#define harness_verdict report_check
+
+/* Validates one entry of "expect" at path ("$.expect[3]").  marks ends with
+ * NULL: the timeline mark names a check may refer to.  Returns 0 or -1 with
+ * "path.key: expected X, found Y (did you mean 'Z'?)" in err. */
+int harness_check_validate(const json_t *check, const char *path, const char *const *marks,
+                           char *err, size_t errlen);
+/* Runs one validated check. */
+void harness_check_run(const json_t *check, const struct harness_obs *o, struct harness_verdict *v);
+/* Names of every check kind, NULL-terminated (for docs and suggestions). */
+const char *const *harness_check_names(void);
+const char *harness_status_name(int status);
+
+#endif

@@ -1,0 +1,389 @@
+/* The subcommands run, validate and list.  Every scenario is validated
+ * before the first one runs: a typo in scenario 20 must not cost the time
+ * of scenarios 1 to 19 and then a confusing half result. */
+#include "co_clock.h"
+#include "co_log.h"
+#include "co_mem.h"
+#include "harness/checks.h"
+#include "harness/cli.h"
+#include "harness/runner.h"
+#include "harness/scenario.h"
+#include "harness/vutil.h"
+#include "reports/report.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CUTOVER_VERSION "cutover 0.1.0"
+
+static const char run_usage[] =
+    "usage: cutover run [PATH...] [options]\n"
+    "  PATH                scenario files or folders (default scenarios/)\n"
+    "  --out DIR           artefacts and reports (default out/)\n"
+    "  --json FILE         results.json path (default DIR/results.json)\n"
+    "  --junit FILE        junit.xml path (default DIR/junit.xml)\n"
+    "  --html FILE         timeline report path (default DIR/report.html)\n"
+    "  --md FILE           Markdown summary (PR comment, CI job summary)\n"
+    "  --filter TAG        only scenarios carrying TAG\n"
+    "  --seed N            seed of every random decision (default 42)\n"
+    "  --repeat N          run each scenario N times, report flaky ones\n"
+    "  --time-scale X      multiply every time and tolerance by X (slow machines)\n"
+    "  --relay CMD         run CMD instead of cutover-relay; {blue_url} {green_url}\n"
+    "                      {port} {events} are filled in\n"
+    "  --relay-bin PATH    the cutover-relay binary (default: next to cutover)\n"
+    "  --no-color          plain console output (also NO_COLOR=1)\n"
+    "  -v, --verbose       log the runner's warnings\n"
+    "exit: 0 pass, 1 a check failed, 2 invalid input, 3 harness error, 4 inconclusive\n";
+
+struct loaded {
+    struct harness_scenario **v;
+    int n;
+};
+
+/* Loads every file; prints each invalid one.  Returns the number invalid. */
+static int load_all(char **paths, int npaths, double scale, const char *filter,
+                    struct loaded *out, int quiet_ok, FILE *msg)
+{
+    char err[2048];
+    char **files = NULL;
+    char *def[] = {"scenarios"};
+    if (npaths == 0) {
+        paths = def;
+        npaths = 1;
+    }
+    int n = harness_collect_files(paths, npaths, &files, err, sizeof err);
+    if (n < 0) {
+        fprintf(msg, "cutover: %s\n", err);
+        return -1;
+    }
+    int bad = 0;
+    out->v = co_calloc((size_t)n + 1, sizeof *out->v);
+    out->n = 0;
+    for (int i = 0; i < n; i++) {
+        struct harness_scenario *s = harness_scenario_load(files[i], scale, err, sizeof err);
+        if (!s) {
+            fprintf(msg, "invalid: %s\n", err);
+            bad++;
+            continue;
+        }
+        if (!quiet_ok)
+            fprintf(msg, "ok: %s (%s)\n", files[i], s->name);
+        if (filter && !harness_scenario_has_tag(s, filter)) {
+            harness_scenario_free(&s);
+            continue;
+        }
+        out->v[out->n++] = s;
+    }
+    if (n == 0) {
+        fprintf(msg, "cutover: no scenario file (*.json) found\n");
+        bad = -1;
+    }
+    harness_paths_free(files, n);
+    return bad;
+}
+
+static void free_loaded(struct loaded *l)
+{
+    for (int i = 0; i < l->n; i++)
+        harness_scenario_free(&l->v[i]);
+    free(l->v);
+}
+
+static void on_sigint(int sig)
+{
+    harness_runner_interrupt();
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The relay binary next to our own executable (bin/ or bin/san/). */
+static void default_relay_bin(char *out, size_t n)
+{
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            harness_v_fmt(out, n, "%s/cutover-relay", self);
+            return;
+        }
+    }
+    snprintf(out, n, "bin/cutover-relay");
+}
+
+/* Keeps the worst margin of each check across repeats and the checks of the
+ * worst run. */
+static void merge_run(struct report_scenario *acc, struct report_scenario *run)
+{
+    acc->runs++;
+    acc->passes += run->status == REPORT_PASS;
+    if (acc->runs == 1 || run->status > acc->status ||
+        (run->status != REPORT_PASS && acc->status == REPORT_PASS)) {
+        double *worst = NULL;
+        size_t nw = acc->n_checks;
+        if (nw) {
+            worst = co_calloc(nw, sizeof *worst);
+            for (size_t i = 0; i < nw; i++)
+                worst[i] = acc->checks[i].margin;
+        }
+        int runs = acc->runs, passes = acc->passes;
+        report_scenario_clear(acc);
+        *acc = *run;
+        memset(run, 0, sizeof *run);
+        acc->runs = runs;
+        acc->passes = passes;
+        for (size_t i = 0; worst && i < nw && i < acc->n_checks; i++)
+            if (worst[i] < acc->checks[i].margin)
+                acc->checks[i].margin = worst[i];
+        free(worst);
+    } else {
+        for (size_t i = 0; i < acc->n_checks && i < run->n_checks; i++)
+            if (run->checks[i].margin < acc->checks[i].margin)
+                acc->checks[i].margin = run->checks[i].margin;
+        acc->duration_s += 0; /* the worst run's time stands */
+        report_scenario_clear(run);
+    }
+}
+
+int harness_cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, 0, 'o'},        {"json", required_argument, 0, 'j'},
+        {"junit", required_argument, 0, 'J'},      {"filter", required_argument, 0, 'f'},
+        {"seed", required_argument, 0, 's'},       {"repeat", required_argument, 0, 'r'},
+        {"time-scale", required_argument, 0, 't'}, {"relay", required_argument, 0, 'R'},
+        {"relay-bin", required_argument, 0, 'B'},  {"no-color", no_argument, 0, 'C'},
+        {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
+        {"html", required_argument, 0, 'H'},       {"md", required_argument, 0, 'M'},
+        {0, 0, 0, 0},
+    };
+    const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *filter = NULL,
+               *relay_cmd = NULL, *relay_bin = NULL, *html_path = NULL, *md_path = NULL;
+    uint64_t seed = 42, repeat = 1;
+    double scale = 1.0;
+    int no_color = 0, verbose = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out_dir = optarg; break;
+        case 'j': json_path = optarg; break;
+        case 'J': junit_path = optarg; break;
+        case 'H': html_path = optarg; break;
+        case 'M': md_path = optarg; break;
+        case 'f': filter = optarg; break;
+        case 'R': relay_cmd = optarg; break;
+        case 'B': relay_bin = optarg; break;
+        case 'C': no_color = 1; break;
+        case 'v': verbose = 1; break;
+        case 's':
+            if (parse_u64(optarg, &seed) != 0) {
+                fprintf(stderr, "cutover run: --seed: expected an unsigned integer, found '%s'\n",
+                        optarg);
+                return CO_EXIT_INVALID;
+            }
+            break;
+        case 'r':
+            if (parse_u64(optarg, &repeat) != 0 || repeat < 1 || repeat > 1000) {
+                fprintf(stderr, "cutover run: --repeat: expected 1..1000, found '%s'\n", optarg);
+                return CO_EXIT_INVALID;
+            }
+            break;
+        case 't': {
+            char *end;
+            scale = strtod(optarg, &end);
+            if (end == optarg || *end || scale < 0.1 || scale > 100) {
+                fprintf(stderr, "cutover run: --time-scale: expected 0.1..100, found '%s'\n",
+                        optarg);
+                return CO_EXIT_INVALID;
+            }
+            break;
+        }
+        case 'h': fputs(run_usage, stdout); return CO_EXIT_PASS;
+        default: fputs(run_usage, stderr); return CO_EXIT_INVALID;
+        }
+    }
+    co_log_init("cutover", verbose ? CO_LOG_INFO : CO_LOG_ERROR, stderr);
+
+    struct loaded l = {0};
+    int bad = load_all(argv + optind, argc - optind, scale, filter, &l, 1, stderr);
+    if (bad != 0) {
+        free_loaded(&l);
+        if (bad > 0)
+            fprintf(stderr, "cutover run: %d invalid scenario file(s); nothing was run\n", bad);
+        return CO_EXIT_INVALID;
+    }
+    if (l.n == 0) {
+        fprintf(stderr, "cutover run: no scenario carries tag '%s'\n", filter ? filter : "");
+        free_loaded(&l);
+        return CO_EXIT_INVALID;
+    }
+
+    char relay_bin_buf[PATH_MAX], json_buf[PATH_MAX], junit_buf[PATH_MAX], html_buf[PATH_MAX];
+    if (!relay_bin && !relay_cmd) {
+        default_relay_bin(relay_bin_buf, sizeof relay_bin_buf);
+        relay_bin = relay_bin_buf;
+    }
+    if (!relay_cmd && access(relay_bin, X_OK) != 0) {
+        fprintf(stderr, "cutover run: %s: %s (build it with make, or give --relay)\n", relay_bin,
+                strerror(errno));
+        free_loaded(&l);
+        return CO_EXIT_HARNESS;
+    }
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cutover run: %s: %s\n", out_dir, strerror(errno));
+        free_loaded(&l);
+        return CO_EXIT_HARNESS;
+    }
+    if (!json_path) {
+        snprintf(json_buf, sizeof json_buf, "%s/results.json", out_dir);
+        json_path = json_buf;
+    }
+    if (!junit_path) {
+        snprintf(junit_buf, sizeof junit_buf, "%s/junit.xml", out_dir);
+        junit_path = junit_buf;
+    }
+    if (!html_path) {
+        snprintf(html_buf, sizeof html_buf, "%s/report.html", out_dir);
+        html_path = html_buf;
+    }
+
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct report_run rr = {0};
+    rr.version = CUTOVER_VERSION;
+    rr.seed = seed;
+    rr.time_scale = scale;
+    rr.repeat = (int)repeat;
+    rr.out_dir = out_dir;
+    rr.json_path = json_path;
+    rr.junit_path = junit_path;
+    rr.html_path = html_path;
+    rr.md_path = md_path;
+    rr.console = stdout;
+    rr.console_tty = isatty(fileno(stdout));
+    const char *nc = getenv("NO_COLOR");
+    rr.color = !no_color && !(nc && *nc) && isatty(fileno(stdout));
+    rr.verbose = verbose;
+    rr.total_planned = (size_t)l.n;
+    rr.sc = co_calloc((size_t)l.n, sizeof *rr.sc);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(rr.started, sizeof rr.started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    uint64_t t_start = co_now_us();
+
+    for (const struct report_writer *w = report_writers; w->name; w++)
+        if (w->begin)
+            w->begin(&rr);
+    for (int i = 0; i < l.n && !harness_runner_interrupted(); i++) {
+        struct report_scenario *acc = &rr.sc[rr.n];
+        for (uint64_t k = 0; k < repeat && !harness_runner_interrupted(); k++) {
+            struct harness_run_opts ro = {.out_dir = out_dir,
+                                          .seed = seed + k,
+                                          .time_scale = scale,
+                                          .relay_cmd = relay_cmd,
+                                          .relay_bin = relay_bin,
+                                          .verbose = verbose,
+                                          .run_index = (int)k,
+                                          .progress = report_console_progress,
+                                          .progress_ctx = &rr};
+            struct report_scenario one = {0};
+            harness_run_scenario(l.v[i], &ro, &one);
+            snprintf(one.relay, sizeof one.relay, "%.127s", relay_cmd ? relay_cmd : relay_bin);
+            merge_run(acc, &one);
+        }
+        rr.n++;
+        for (const struct report_writer *w = report_writers; w->name; w++)
+            if (w->scenario)
+                w->scenario(&rr, acc, rr.n - 1);
+    }
+    rr.duration_s = (double)(co_now_us() - t_start) / 1e6;
+    int rc = report_exit_code(&rr);
+    for (const struct report_writer *w = report_writers; w->name; w++) {
+        char err[512];
+        if (w->end && w->end(&rr, err, sizeof err) != 0) {
+            fprintf(stderr, "cutover run: %s\n", err);
+            rc = rc ? rc : CO_EXIT_HARNESS;
+        }
+    }
+    if (harness_runner_interrupted()) {
+        fprintf(stderr, "cutover run: interrupted; %zu of %d scenario(s) ran\n", rr.n, l.n);
+        rc = CO_EXIT_HARNESS;
+    }
+    for (size_t i = 0; i < rr.n; i++)
+        report_scenario_clear(&rr.sc[i]);
+    free(rr.sc);
+    free_loaded(&l);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return rc;
+}
+
+int harness_cmd_validate(int argc, char **argv)
+{
+    double scale = 1.0;
+    if (argc < 2) {
+        fprintf(stderr, "usage: cutover validate PATH...\n");
+        return CO_EXIT_INVALID;
+    }
+    if (strcmp(argv[1], "--help") == 0) {
+        printf("usage: cutover validate PATH...   check scenario files without running them\n");
+        return CO_EXIT_PASS;
+    }
+    struct loaded l = {0};
+    int bad = load_all(argv + 1, argc - 1, scale, NULL, &l, 0, stdout);
+    int n = l.n;
+    free_loaded(&l);
+    if (bad != 0) {
+        if (bad > 0)
+            printf("%d invalid, %d valid\n", bad, n);
+        return CO_EXIT_INVALID;
+    }
+    printf("%d valid\n", n);
+    return CO_EXIT_PASS;
+}
+
+int harness_cmd_list(int argc, char **argv)
+{
+    struct loaded l = {0};
+    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+        printf("usage: cutover list [PATH...]   list scenarios with tags and description\n");
+        return CO_EXIT_PASS;
+    }
+    int bad = load_all(argv + 1, argc - 1, 1.0, NULL, &l, 1, stderr);
+    for (int i = 0; i < l.n; i++) {
+        const struct harness_scenario *s = l.v[i];
+        char tags[256] = "";
+        for (int k = 0; k < s->n_tags; k++) {
+            size_t len = strlen(tags);
+            snprintf(tags + len, sizeof tags - len, "%s%s", k ? "," : "", s->tags[k]);
+        }
+        printf("%-48s %-40s [%s]\n    %s\n", s->file, s->name, tags, s->description);
+    }
+    free_loaded(&l);
+    return bad ? CO_EXIT_INVALID : CO_EXIT_PASS;
+}

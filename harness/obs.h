@@ -1,0 +1,101 @@
+/* What one scenario run observed, on one monotonic clock (µs): the client
+ * log, the upstream attempts from both mock journals, the relay's events and
+ * the timeline marks.  The runner fills it; the checks only read it, so a
+ * unit test can build one by hand.  Ownership: harness_obs_free frees the
+ * arrays (the struct itself is the caller's). */
+#ifndef HARNESS_OBS_H
+#define HARNESS_OBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HARNESS_ID_LEN 48
+
+/* The outcome of one client request, most specific first. */
+enum harness_outcome {
+    HARNESS_OK,           /* 200 and a complete answer */
+    HARNESS_HTTP_ERROR,   /* a non-200 status */
+    HARNESS_TRANSPORT,    /* curl error: no status at all */
+    HARNESS_TRUNCATED,    /* 200 whose body or stream never finished */
+    HARNESS_INBAND_ERROR, /* 200 stream carrying an error event */
+};
+
+struct harness_req {
+    char id[HARNESS_ID_LEN];
+    int phase;
+    int key_index; /* which client key, -1 none */
+    char key[64];  /* the client key itself ("" none) */
+    int stream;
+    uint64_t t_sched, t_sent, t_first, t_done; /* t_first 0 = no byte */
+    long status;                               /* 0 = none */
+    int curl_rc;
+    char curl_err[96];
+    char served[8];       /* X-Served-By */
+    int attempts_hdr;     /* X-Attempts, -1 absent */
+    long retry_after_ms;  /* Retry-After, -1 absent */
+    int ratelimit_hdrs;   /* count of x-ratelimit-* headers */
+    int done_marker;      /* stream ended with [DONE] */
+    int inband_error;     /* an error object inside a 200 body/stream */
+    int complete;         /* a full answer arrived */
+    int outcome;          /* enum harness_outcome */
+};
+
+/* One upstream request recorded by a mock journal. */
+struct harness_att {
+    char req_id[HARNESS_ID_LEN];
+    char env[8];   /* which mock recorded it: "blue" / "green" */
+    char path[64];
+    int health;    /* a /health probe */
+    int attempt;   /* X-Attempt, 0 absent */
+    int status;
+    uint64_t t_arrival, t_done;
+    char end[16];
+    char action[24];
+};
+
+/* One relay event (docs/CONTRACTS.md). */
+struct harness_ev {
+    uint64_t t;
+    char type[16];
+    char from[8], to[8], env[8];
+    char reason[32];
+    char req_id[HARNESS_ID_LEN];
+    int healthy;
+    int status;
+    int attempt;
+    long backoff_ms;
+};
+
+struct harness_mark {
+    char name[64];
+    uint64_t t;
+};
+
+struct harness_obs {
+    uint64_t t0; /* the traffic start */
+    uint64_t t_end;
+    struct harness_req *reqs;
+    size_t n_reqs;
+    struct harness_att *atts; /* sorted by arrival */
+    size_t n_atts;
+    struct harness_ev *evs; /* in file order */
+    size_t n_evs;
+    int have_events; /* the relay wrote an event log */
+    struct harness_mark marks[64];
+    size_t n_marks;
+    int relay_alive;       /* at the end, before teardown */
+    int relay_killed;      /* the scenario itself sent SIGKILL */
+    char relay_exit[96];   /* how the relay ended before teardown, "" if it was alive */
+    int secret_leaks;      /* places the upstream key showed up */
+    char leak_where[128];
+};
+
+void harness_obs_free(struct harness_obs *o);
+/* The time of a mark, or 0 when absent. */
+uint64_t harness_obs_mark(const struct harness_obs *o, const char *name);
+/* Sorts atts by arrival (the runner merges two journals). */
+void harness_obs_sort(struct harness_obs *o);
+/* Name of an outcome ("ok", "http_error", ...). */
+const char *harness_outcome_name(int outcome);
+
+#endif

@@ -1,0 +1,952 @@
+/* Orchestration of one scenario.  The order of a run:
+ *
+ *   mocks up (ephemeral ports) -> relay config written -> relay spawned in its
+ *   own process group -> readiness polled (bounded) -> t0: timeline timers and
+ *   traffic start -> traffic done and timeline done -> settle -> journals read
+ *   -> relay stopped (SIGTERM, then SIGKILL to the group) -> events read ->
+ *   checks -> verdict.
+ *
+ * Everything waits on one libev loop; a hard timeout and the SIGINT flag are
+ * polled by a timer on the same loop, so nothing blocks teardown. */
+#include "harness/runner.h"
+
+#include "co_clock.h"
+#include "co_evcurl.h"
+#include "co_json.h"
+#include "co_log.h"
+#include "co_mem.h"
+#include "harness/checks.h"
+#include "harness/obs.h"
+#include "harness/traffic.h"
+#include "mocks/mock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupted;
+
+void harness_runner_interrupt(void)
+{
+    interrupted = 1;
+}
+
+int harness_runner_interrupted(void)
+{
+    return interrupted != 0;
+}
+
+enum phase { PH_START, PH_RUN, PH_SETTLE, PH_DONE };
+
+struct admin_xfer {
+    struct harness_xfer base;
+    struct run *run;
+    int step;
+    struct curl_slist *hdrs;
+    CURL *easy;
+};
+
+struct probe_xfer {
+    struct harness_xfer base;
+    struct run *run;
+    CURL *easy;
+};
+
+struct run {
+    const struct harness_scenario *s;
+    const struct harness_run_opts *o;
+    struct ev_loop *loop;
+    struct co_evcurl curl;
+    struct mock *mock[2];
+    char colour_url[2][96];
+    char dir[512];
+    char events_path[600], out_path[600], err_path[600], config_path[600];
+    char api_key[64], admin_token[64];
+    pid_t pid;
+    int relay_port;
+    char relay_url[96];
+    int relay_exited;
+    int relay_status;
+    int relay_killed;
+    int relay_stopped;
+    /* timers */
+    ev_timer poll;     /* 10 ms: readiness, child, SIGINT, hard timeout */
+    ev_timer steps;    /* the next timeline step */
+    ev_timer settle;
+    int next_step;
+    int phase;
+    uint64_t t_start_deadline, t_hard_deadline, t0;
+    struct probe_xfer *probe;
+    uint64_t last_probe;
+    int ready;
+    int admin_inflight;
+    struct harness_traffic traffic;
+    int traffic_started;
+    struct harness_obs obs;
+    char error[1024];
+    int error_status;
+    uint64_t last_progress; /* of the progress hook */
+};
+
+static void fail(struct run *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct run *r, int status, const char *fmt, ...)
+{
+    if (!r->error[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->error, sizeof r->error, fmt, ap);
+        va_end(ap);
+        r->error_status = status;
+    }
+    r->phase = PH_DONE;
+    ev_break(r->loop, EVBREAK_ALL);
+}
+
+/* ---- files ----------------------------------------------------------------- */
+
+static int mkdirs(const char *path)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static char *read_file(const char *path, size_t cap, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = co_malloc(cap + 1);
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+/* The last lines of a file (at most max bytes), redacted. */
+static char *tail_of(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    long from = size > (long)max ? size - (long)max : 0;
+    fseek(f, from, SEEK_SET);
+    char *buf = co_malloc(max + 1);
+    size_t n = fread(buf, 1, max, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *start = buf;
+    if (from > 0) {
+        char *nl = strchr(buf, '\n');
+        if (nl)
+            start = nl + 1;
+    }
+    char *out = co_malloc(n + 64);
+    co_redact(start, out, n + 64);
+    free(buf);
+    return out;
+}
+
+/* ---- processes ------------------------------------------------------------- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+char *harness_expand_cmd(const char *cmd, const char *blue, const char *green, int port,
+                         const char *events)
+{
+    char portbuf[16];
+    snprintf(portbuf, sizeof portbuf, "%d", port);
+    const struct {
+        const char *key, *val;
+    } subs[] = {{"{blue_url}", blue}, {"{green_url}", green}, {"{port}", portbuf},
+                {"{events}", events}};
+    size_t cap = strlen(cmd) * 2 + 1024, len = 0;
+    char *out = co_malloc(cap);
+    for (const char *p = cmd; *p;) {
+        int hit = 0;
+        for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+            size_t kl = strlen(subs[i].key);
+            if (strncmp(p, subs[i].key, kl) == 0) {
+                size_t vl = strlen(subs[i].val);
+                if (len + vl + 1 > cap) {
+                    cap = (len + vl + 1) * 2;
+                    out = co_realloc(out, cap);
+                }
+                memcpy(out + len, subs[i].val, vl);
+                len += vl;
+                p += kl;
+                hit = 1;
+                break;
+            }
+        }
+        if (hit)
+            continue;
+        if (len + 2 > cap) {
+            cap *= 2;
+            out = co_realloc(out, cap);
+        }
+        out[len++] = *p++;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+static int spawn_relay(struct run *r)
+{
+    char *cmd = NULL;
+    if (r->o->relay_cmd) {
+        r->relay_port = free_port();
+        cmd = harness_expand_cmd(r->o->relay_cmd, r->colour_url[0], r->colour_url[1],
+                                 r->relay_port, r->events_path);
+        snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(cmd);
+        fail(r, REPORT_ERROR, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        signal(SIGINT, SIG_DFL);
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(r->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (in < 0 || out < 0 || err < 0)
+            _exit(127);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        setenv("HOLYSHEEP_API_KEY", r->api_key, 1);
+        /* Variables of the seed's .env would override the config file. */
+        static const char *const clear[] = {"HOLYSHEEP_BASE_URL", "BLUE_URL", "GREEN_URL",
+                                            "ACTIVE_ENV", "HEALTH_CHECK_INTERVAL",
+                                            "HEALTH_CHECK_TIMEOUT", "RATE_LIMIT_REQUESTS",
+                                            "RATE_LIMIT_WINDOW"};
+        for (size_t i = 0; i < sizeof clear / sizeof clear[0]; i++)
+            unsetenv(clear[i]);
+        if (cmd) {
+            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        } else {
+            execl(r->o->relay_bin, r->o->relay_bin, "--config", r->config_path, "--events",
+                  r->events_path, (char *)NULL);
+        }
+        fprintf(stderr, "exec %s: %s\n", cmd ? "/bin/sh" : r->o->relay_bin, strerror(errno));
+        _exit(127);
+    }
+    setpgid(pid, pid); /* also in the parent: no race with an early kill */
+    free(cmd);
+    r->pid = pid;
+    return 0;
+}
+
+static void reap(struct run *r)
+{
+    if (r->pid <= 0 || r->relay_exited)
+        return;
+    int st;
+    pid_t w = waitpid(r->pid, &st, WNOHANG);
+    if (w == r->pid) {
+        r->relay_exited = 1;
+        r->relay_status = st;
+    }
+}
+
+/* SIGTERM to the group, a bounded wait, then SIGKILL; always reaps. */
+static void stop_relay(struct run *r)
+{
+    if (r->pid <= 0)
+        return;
+    if (r->relay_stopped)
+        kill(-r->pid, SIGCONT);
+    if (!r->relay_exited) {
+        kill(-r->pid, SIGTERM);
+        uint64_t until = co_now_us() + 3000000;
+        while (!r->relay_exited && co_now_us() < until) {
+            reap(r);
+            if (!r->relay_exited)
+                co_sleep_us(5000);
+        }
+    }
+    /* Whatever the relay left in its group goes too. */
+    kill(-r->pid, SIGKILL);
+    if (!r->relay_exited) {
+        int st;
+        waitpid(r->pid, &st, 0);
+        r->relay_exited = 1;
+        r->relay_status = st;
+    }
+}
+
+static void describe_exit(int st, char *out, size_t n)
+{
+    if (WIFEXITED(st))
+        snprintf(out, n, "exited with status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(out, n, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+    else
+        snprintf(out, n, "stopped");
+}
+
+/* ---- readiness --------------------------------------------------------------- */
+
+static size_t discard(char *d, size_t s, size_t n, void *u)
+{
+    return s * n;
+}
+
+
+static void probe_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
+{
+    struct probe_xfer *p = (struct probe_xfer *)x;
+    long code = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(easy);
+    struct run *r = p->run;
+    r->probe = NULL;
+    free(p);
+    if (rc == CURLE_OK && code > 0 && r->phase == PH_START)
+        r->ready = 1;
+}
+
+static void start_probe(struct run *r)
+{
+    struct probe_xfer *p = co_calloc(1, sizeof *p);
+    p->base.done = probe_done;
+    p->run = r;
+    char url[160];
+    snprintf(url, sizeof url, "%s/health", r->relay_url);
+    CURL *e = curl_easy_init();
+    p->easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, p);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 500L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    r->probe = p;
+    r->last_probe = co_now_us();
+    co_evcurl_add(&r->curl, e);
+}
+
+static void find_url(struct run *r)
+{
+    char *out = read_file(r->out_path, 8192, NULL);
+    if (!out)
+        return;
+    char *p = strstr(out, "http://127.0.0.1:");
+    if (p) {
+        int port = atoi(p + strlen("http://127.0.0.1:"));
+        if (port > 0) {
+            r->relay_port = port;
+            snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", port);
+        }
+    }
+    free(out);
+}
+
+/* ---- timeline ----------------------------------------------------------------- */
+
+static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
+{
+    struct admin_xfer *a = (struct admin_xfer *)x;
+    long code = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    if (rc != CURLE_OK || code < 200 || code > 299)
+        co_warn("admin call of step %d answered %ld (%s)", a->step, code,
+                rc ? curl_easy_strerror(rc) : "http");
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(a->hdrs);
+    a->run->admin_inflight--;
+    free(a);
+}
+
+static void run_step(struct run *r, int i)
+{
+    const struct harness_step *st = &r->s->steps[i];
+    struct harness_obs *o = &r->obs;
+    uint64_t now = co_now_us();
+    if (o->n_marks < sizeof o->marks / sizeof o->marks[0]) {
+        struct harness_mark *m = &o->marks[o->n_marks++];
+        if (st->mark[0])
+            snprintf(m->name, sizeof m->name, "%s", st->mark);
+        else
+            snprintf(m->name, sizeof m->name, "step%d", i);
+        m->t = now;
+    }
+    for (int c = 0; c < 2; c++) {
+        if (!st->behavior[c] || !r->mock[c])
+            continue;
+        char err[512];
+        if (mock_set_behavior(r->mock[c], st->behavior[c], err, sizeof err) != 0)
+            co_warn("timeline step %d: %s", i, err);
+    }
+    if (st->admin_method[0] && r->relay_url[0]) {
+        struct admin_xfer *a = co_calloc(1, sizeof *a);
+        a->base.done = admin_done;
+        a->run = r;
+        a->step = i;
+        char url[200], h[128];
+        snprintf(url, sizeof url, "%s%s", r->relay_url, st->admin_path);
+        snprintf(h, sizeof h, "Authorization: Bearer %s", r->admin_token);
+        a->hdrs = curl_slist_append(NULL, h);
+        a->hdrs = curl_slist_append(a->hdrs, "Content-Type: application/json");
+        char *body = json_dumps(st->admin_body, JSON_COMPACT);
+        CURL *e = curl_easy_init();
+        a->easy = e;
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, st->admin_method);
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "{}");
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, a->hdrs);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, a);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 2000L);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+        free(body);
+        r->admin_inflight++;
+        co_evcurl_add(&r->curl, e);
+    }
+    if (st->sig && r->pid > 0 && !r->relay_exited) {
+        int sig = st->sig == HARNESS_SIG_STOP ? SIGSTOP : st->sig == HARNESS_SIG_CONT ? SIGCONT
+                                                                                     : SIGKILL;
+        kill(-r->pid, sig);
+        r->relay_stopped = sig == SIGSTOP;
+        if (sig == SIGKILL)
+            r->relay_killed = 1;
+    }
+}
+
+static void maybe_settle(struct run *r);
+
+static void arm_steps(struct run *r)
+{
+    if (r->next_step >= r->s->n_steps) {
+        maybe_settle(r);
+        return;
+    }
+    uint64_t at = r->t0 + r->s->steps[r->next_step].at_us, now = co_now_us();
+    ev_timer_set(&r->steps, at > now ? (double)(at - now) / 1e6 : 0, 0);
+    ev_timer_start(r->loop, &r->steps);
+}
+
+static void on_steps(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct run *r = w->data;
+    uint64_t now = co_now_us();
+    while (r->next_step < r->s->n_steps && r->t0 + r->s->steps[r->next_step].at_us <= now + 200)
+        run_step(r, r->next_step++);
+    arm_steps(r);
+}
+
+static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct run *r = w->data;
+    if (r->admin_inflight > 0) {
+        ev_timer_set(w, 0.01, 0);
+        ev_timer_start(loop, w);
+        return;
+    }
+    r->phase = PH_DONE;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void maybe_settle(struct run *r)
+{
+    if (r->phase != PH_RUN || !r->traffic.finished || r->next_step < r->s->n_steps)
+        return;
+    r->phase = PH_SETTLE;
+    ev_timer_set(&r->settle, (double)r->s->settle_us / 1e6, 0);
+    ev_timer_start(r->loop, &r->settle);
+}
+
+static void on_traffic_finished(struct harness_traffic *t)
+{
+    maybe_settle(t->data);
+}
+
+static void begin_run(struct run *r)
+{
+    r->phase = PH_RUN;
+    r->t0 = co_now_us() + 20000;
+    r->obs.t0 = r->t0;
+    r->t_hard_deadline = r->t0 + r->s->timeout_us;
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "r%llx", (unsigned long long)(r->o->seed % 0xfffff));
+    harness_traffic_init(&r->traffic, r->loop, &r->curl, r->s, r->relay_url, prefix, r->o->seed);
+    r->traffic.on_finished = on_traffic_finished;
+    r->traffic.data = r;
+    r->traffic_started = 1;
+    harness_traffic_start(&r->traffic, r->t0);
+    arm_steps(r);
+}
+
+/* Progress for the console: counts over the client log so far (at most
+ * HARNESS_MAX_REQUESTS entries, a few times a second). */
+static void progress_tick(struct run *r, uint64_t now)
+{
+    struct report_progress p = {.name = r->s->name,
+                                .elapsed_us = now > r->t0 ? now - r->t0 : 0,
+                                .total_us = harness_scenario_span_us(r->s),
+                                .serving = "",
+                                .settling = r->phase == PH_SETTLE};
+    const struct harness_traffic *t = &r->traffic;
+    uint64_t latest = 0;
+    p.sent = (long)t->n_reqs;
+    for (size_t i = 0; i < t->n_reqs; i++) {
+        const struct harness_req *q = &t->reqs[i];
+        if (!q->t_done)
+            continue;
+        p.done++;
+        p.failed += q->status != 200 || q->curl_rc != 0;
+        if (q->t_done >= latest && q->served[0]) {
+            latest = q->t_done;
+            p.serving = q->served;
+        }
+    }
+    r->o->progress(r->o->progress_ctx, &p);
+}
+
+static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct run *r = w->data;
+    uint64_t now = co_now_us();
+    if (interrupted) {
+        fail(r, REPORT_ERROR, "interrupted (SIGINT)");
+        return;
+    }
+    reap(r);
+    if (r->phase == PH_START) {
+        if (r->relay_exited) {
+            char d[96];
+            describe_exit(r->relay_status, d, sizeof d);
+            fail(r, REPORT_ERROR, "the relay %s before it was ready", d);
+            return;
+        }
+        if (now > r->t_start_deadline) {
+            fail(r, REPORT_ERROR, "the relay was not ready within %.1f s (no answer on %s/health)",
+                 5.0 * r->o->time_scale, r->relay_url[0] ? r->relay_url : "its port");
+            return;
+        }
+        if (!r->relay_url[0])
+            find_url(r);
+        if (r->ready) {
+            begin_run(r);
+            return;
+        }
+        if (r->relay_url[0] && !r->probe && now - r->last_probe > 20000)
+            start_probe(r);
+        return;
+    }
+    if (r->o->progress && r->traffic_started && now - r->last_progress >= 200000) {
+        r->last_progress = now;
+        progress_tick(r, now);
+    }
+    if (r->phase != PH_DONE && now > r->t_hard_deadline) {
+        fail(r, REPORT_ERROR, "hard timeout: the scenario did not finish within %.1f s",
+             (double)r->s->timeout_us / 1e6);
+        return;
+    }
+}
+
+/* ---- collection ---------------------------------------------------------------- */
+
+static void collect_journal(struct run *r, int c, const char *name)
+{
+    if (!r->mock[c])
+        return;
+    json_t *j = mock_journal(r->mock[c], 0);
+    char path[700];
+    snprintf(path, sizeof path, "%s/journal-%s.json", r->dir, name);
+    json_dump_file(j, path, JSON_INDENT(1));
+    struct harness_obs *o = &r->obs;
+    size_t n = json_array_size(j);
+    o->atts = co_realloc(o->atts, (o->n_atts + n + 1) * sizeof *o->atts);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(j, i, rec) {
+        struct harness_att *a = &o->atts[o->n_atts++];
+        memset(a, 0, sizeof *a);
+        const char *id = json_string_value(json_object_get(rec, "request_id"));
+        if (!id || !*id)
+            id = json_string_value(json_object_get(rec, "user"));
+        snprintf(a->req_id, sizeof a->req_id, "%s", id ? id : "");
+        snprintf(a->env, sizeof a->env, "%s", name);
+        const char *path_s = json_string_value(json_object_get(rec, "path"));
+        snprintf(a->path, sizeof a->path, "%s", path_s ? path_s : "");
+        a->health = strcmp(a->path, "/health") == 0 || strcmp(a->path, "/v1/health") == 0;
+        a->attempt = (int)json_integer_value(json_object_get(rec, "attempt"));
+        a->status = (int)json_integer_value(json_object_get(rec, "status"));
+        a->t_arrival = (uint64_t)json_integer_value(json_object_get(rec, "t_arrival_us"));
+        a->t_done = (uint64_t)json_integer_value(json_object_get(rec, "t_done_us"));
+        const char *end = json_string_value(json_object_get(rec, "end"));
+        snprintf(a->end, sizeof a->end, "%s", end ? end : "");
+        const char *act = json_string_value(json_object_get(rec, "action"));
+        snprintf(a->action, sizeof a->action, "%s", act ? act : "");
+    }
+    json_decref(j);
+}
+
+static void collect_events(struct run *r)
+{
+    size_t len = 0;
+    char *buf = read_file(r->events_path, 16u << 20, &len);
+    struct harness_obs *o = &r->obs;
+    if (!buf)
+        return;
+    o->have_events = 1;
+    size_t cap = 256;
+    o->evs = co_calloc(cap, sizeof *o->evs);
+    for (char *line = buf; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        json_error_t je;
+        json_t *e = json_loads(line, 0, &je);
+        if (json_is_object(e)) {
+            if (o->n_evs == cap) {
+                cap *= 2;
+                o->evs = co_realloc(o->evs, cap * sizeof *o->evs);
+            }
+            struct harness_ev *ev = &o->evs[o->n_evs++];
+            memset(ev, 0, sizeof *ev);
+            ev->t = (uint64_t)json_integer_value(json_object_get(e, "t_us"));
+            static const struct {
+                const char *key;
+                size_t off, len;
+            } strs[] = {
+                {"type", offsetof(struct harness_ev, type), sizeof ev->type},
+                {"from", offsetof(struct harness_ev, from), sizeof ev->from},
+                {"to", offsetof(struct harness_ev, to), sizeof ev->to},
+                {"env", offsetof(struct harness_ev, env), sizeof ev->env},
+                {"reason", offsetof(struct harness_ev, reason), sizeof ev->reason},
+                {"request_id", offsetof(struct harness_ev, req_id), sizeof ev->req_id},
+            };
+            for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
+                const char *v = json_string_value(json_object_get(e, strs[k].key));
+                if (v)
+                    snprintf((char *)ev + strs[k].off, strs[k].len, "%s", v);
+            }
+            ev->healthy = json_is_true(json_object_get(e, "healthy"));
+            ev->status = (int)json_integer_value(json_object_get(e, "status"));
+            ev->attempt = (int)json_integer_value(json_object_get(e, "attempt"));
+            ev->backoff_ms = (long)json_integer_value(json_object_get(e, "backoff_ms"));
+        }
+        json_decref(e);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(buf);
+}
+
+static void scan_leak(struct run *r, const char *path, const char *what)
+{
+    char *buf = read_file(path, 16u << 20, NULL);
+    if (!buf)
+        return;
+    if (strstr(buf, r->api_key)) {
+        r->obs.secret_leaks++;
+        size_t len = strlen(r->obs.leak_where);
+        snprintf(r->obs.leak_where + len, sizeof r->obs.leak_where - len, "%s%s", len ? ", " : "",
+                 what);
+    }
+    free(buf);
+}
+
+static void write_client_log(struct run *r)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/requests.jsonl", r->dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    const struct harness_obs *o = &r->obs;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *q = &o->reqs[i];
+        fprintf(f,
+                "{\"id\":\"%s\",\"phase\":%d,\"t_sched_us\":%llu,\"t_sent_us\":%llu,"
+                "\"t_first_us\":%llu,\"t_done_us\":%llu,\"status\":%ld,\"curl\":%d,"
+                "\"served\":\"%s\",\"attempts\":%d,\"retry_after_ms\":%ld,\"ratelimit_hdrs\":%d,"
+                "\"done_marker\":%s,\"inband_error\":%s,\"outcome\":\"%s\"}\n",
+                q->id, q->phase, (unsigned long long)q->t_sched, (unsigned long long)q->t_sent,
+                (unsigned long long)q->t_first, (unsigned long long)q->t_done, q->status,
+                q->curl_rc, q->served, q->attempts_hdr, q->retry_after_ms, q->ratelimit_hdrs,
+                q->done_marker ? "true" : "false", q->inband_error ? "true" : "false",
+                harness_outcome_name(q->outcome));
+    }
+    fclose(f);
+}
+
+/* The relay config: the scenario's keys over runner defaults sized for
+ * seconds-long scenarios (the relay's own defaults are minutes). */
+static int write_config(struct run *r)
+{
+    double k = r->o->time_scale > 0 ? r->o->time_scale : 1;
+    json_t *cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+                            "port", 0, "listen", "127.0.0.1", "blue_url", r->colour_url[0],
+                            "green_url", r->colour_url[1], "health_interval_ms",
+                            (json_int_t)(200 * k), "health_timeout_ms", (json_int_t)(200 * k),
+                            "backoff_base_ms", (json_int_t)(10 * k), "backoff_cap_ms",
+                            (json_int_t)(200 * k), "try_timeout_ms", (json_int_t)(1000 * k),
+                            "deadline_ms", (json_int_t)(4000 * k), "drain_timeout_ms",
+                            (json_int_t)(500 * k), "events", r->events_path);
+    json_object_update(cfg, r->s->relay);
+    if (r->s->admin_used && !json_object_get(cfg, "admin_token"))
+        json_object_set_new(cfg, "admin_token", json_string(r->admin_token));
+    const char *tok = json_string_value(json_object_get(cfg, "admin_token"));
+    if (tok)
+        snprintf(r->admin_token, sizeof r->admin_token, "%s", tok);
+    int rc = json_dump_file(cfg, r->config_path, JSON_INDENT(2));
+    json_decref(cfg);
+    if (rc != 0)
+        fail(r, REPORT_ERROR, "%s: cannot write the relay config", r->config_path);
+    return rc;
+}
+
+static void sanitize(const char *in, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *in && k + 1 < n; in++)
+        out[k++] = (char)((*in >= 'a' && *in <= 'z') || (*in >= 'A' && *in <= 'Z') ||
+                                  (*in >= '0' && *in <= '9') || *in == '-' || *in == '_'
+                              ? *in
+                              : '_');
+    out[k] = '\0';
+}
+
+static void status_from_checks(struct report_scenario *rs)
+{
+    int fail_ = 0, inc = 0;
+    for (size_t i = 0; i < rs->n_checks; i++) {
+        fail_ |= rs->checks[i].status == REPORT_FAIL;
+        inc |= rs->checks[i].status == REPORT_INCONCLUSIVE;
+    }
+    rs->status = fail_ ? REPORT_FAIL : inc ? REPORT_INCONCLUSIVE : REPORT_PASS;
+}
+
+static void run_checks(struct run *r, struct report_scenario *rs)
+{
+    const struct harness_scenario *s = r->s;
+    size_t n = json_array_size(s->checks);
+    int has_alive = 0, has_leak = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(s->checks, i, c) {
+        const char *name = json_string_value(json_object_get(c, "check"));
+        has_alive |= strcmp(name, "relay_alive") == 0;
+        has_leak |= strcmp(name, "no_secret_leak") == 0;
+    }
+    int kills = 0;
+    for (int k = 0; k < s->n_steps; k++)
+        kills |= s->steps[k].sig == HARNESS_SIG_KILL;
+    /* Always asked, unless the scenario says otherwise: a relay that died
+     * or leaked its key fails any scenario. */
+    int add_alive = !has_alive && !kills, add_leak = !has_leak;
+    rs->checks = co_calloc(n + 2, sizeof *rs->checks);
+    json_array_foreach(s->checks, i, c) harness_check_run(c, &r->obs, &rs->checks[rs->n_checks++]);
+    if (add_alive) {
+        json_t *a = json_pack("{s:s}", "check", "relay_alive");
+        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
+        json_decref(a);
+    }
+    if (add_leak) {
+        json_t *a = json_pack("{s:s}", "check", "no_secret_leak");
+        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
+        json_decref(a);
+    }
+    status_from_checks(rs);
+}
+
+int harness_run_scenario(const struct harness_scenario *s, const struct harness_run_opts *o,
+                         struct report_scenario *rs)
+{
+    struct run *r = co_calloc(1, sizeof *r);
+    uint64_t started = co_now_us();
+    r->s = s;
+    r->o = o;
+    r->phase = PH_START;
+    char base[256], folder[128];
+    const char *slash = strrchr(s->file, '/');
+    sanitize(slash ? slash + 1 : s->file, base, sizeof base);
+    sanitize(s->folder, folder, sizeof folder);
+    if (o->run_index > 0)
+        snprintf(r->dir, sizeof r->dir, "%s/%s/%s.run%d", o->out_dir, folder, base, o->run_index);
+    else
+        snprintf(r->dir, sizeof r->dir, "%s/%s/%s", o->out_dir, folder, base);
+    snprintf(rs->out_dir, sizeof rs->out_dir, "%s", r->dir);
+    snprintf(r->events_path, sizeof r->events_path, "%s/events.jsonl", r->dir);
+    snprintf(r->out_path, sizeof r->out_path, "%s/relay.out", r->dir);
+    snprintf(r->err_path, sizeof r->err_path, "%s/relay.err", r->dir);
+    snprintf(r->config_path, sizeof r->config_path, "%s/relay.json", r->dir);
+    /* A fresh key per run: if it shows up anywhere, we know where it came from. */
+    snprintf(r->api_key, sizeof r->api_key, "sk-cutover-%016llx%08x",
+             (unsigned long long)(o->seed * 0x9e3779b97f4a7c15ull ^ started),
+             (unsigned)getpid());
+    snprintf(r->admin_token, sizeof r->admin_token, "admin-%llx", (unsigned long long)started);
+    co_secret_add(r->api_key);
+
+    if (mkdirs(r->dir) != 0) {
+        snprintf(r->error, sizeof r->error, "%s: cannot create: %s", r->dir, strerror(errno));
+        r->error_status = REPORT_ERROR;
+        goto out;
+    }
+    /* Stale files of an earlier run in the same --out would mislead us (an
+     * old "listening on" line names a dead port). */
+    unlink(r->events_path);
+    unlink(r->out_path);
+    unlink(r->err_path);
+    r->loop = ev_loop_new(EVFLAG_AUTO);
+    if (!r->loop || co_evcurl_init(&r->curl, r->loop, harness_xfer_dispatch, 0, 0) != 0) {
+        snprintf(r->error, sizeof r->error, "cannot set up the event loop");
+        r->error_status = REPORT_ERROR;
+        goto out;
+    }
+    static const char *const names[] = {"blue", "green"};
+    for (int c = 0; c < 2; c++) {
+        if (s->refused[c]) {
+            /* Nothing listens there: the relay sees "connection refused". */
+            snprintf(r->colour_url[c], sizeof r->colour_url[c], "http://127.0.0.1:%d/v1",
+                     free_port());
+            continue;
+        }
+        char err[512];
+        struct mock_opts mo = {.name = names[c], .port = 0, .seed = o->seed * 2 + (uint64_t)c};
+        r->mock[c] = mock_new(r->loop, &mo, err, sizeof err);
+        if (!r->mock[c]) {
+            snprintf(r->error, sizeof r->error, "mock %s: %s", names[c], err);
+            r->error_status = REPORT_ERROR;
+            goto out;
+        }
+        if (mock_set_behavior(r->mock[c], s->upstream[c], err, sizeof err) != 0) {
+            snprintf(r->error, sizeof r->error, "mock %s behaviour: %s", names[c], err);
+            r->error_status = REPORT_INVALID;
+            goto out;
+        }
+        snprintf(r->colour_url[c], sizeof r->colour_url[c], "%s/v1", mock_url(r->mock[c]));
+    }
+    if (write_config(r) != 0 || spawn_relay(r) != 0)
+        goto out;
+
+    ev_timer_init(&r->poll, on_poll, 0.0, 0.01);
+    r->poll.data = r;
+    ev_timer_start(r->loop, &r->poll);
+    ev_timer_init(&r->steps, on_steps, 0, 0);
+    r->steps.data = r;
+    ev_timer_init(&r->settle, on_settle, 0, 0);
+    r->settle.data = r;
+    r->t_start_deadline = co_now_us() + (uint64_t)(5e6 * (o->time_scale > 0 ? o->time_scale : 1));
+    r->t_hard_deadline = UINT64_MAX;
+    ev_run(r->loop, 0);
+
+    /* Done, failed or interrupted: stop the clock of traffic first. */
+    reap(r);
+    r->obs.relay_alive = r->pid > 0 && !r->relay_exited;
+    if (r->relay_exited)
+        describe_exit(r->relay_status, r->obs.relay_exit, sizeof r->obs.relay_exit);
+    r->obs.relay_killed = r->relay_killed;
+    r->obs.t_end = co_now_us();
+    if (r->traffic_started) {
+        harness_traffic_stop(&r->traffic);
+        r->obs.reqs = r->traffic.reqs;
+        r->obs.n_reqs = r->traffic.n_reqs;
+        r->traffic.reqs = NULL;
+    }
+    collect_journal(r, 0, "blue");
+    collect_journal(r, 1, "green");
+    harness_obs_sort(&r->obs);
+
+out:
+    if (r->probe) {
+        co_evcurl_remove(&r->curl, r->probe->easy);
+        curl_easy_cleanup(r->probe->easy);
+        free(r->probe);
+        r->probe = NULL;
+    }
+    stop_relay(r);
+    if (r->loop) {
+        ev_timer_stop(r->loop, &r->poll);
+        ev_timer_stop(r->loop, &r->steps);
+        ev_timer_stop(r->loop, &r->settle);
+    }
+    if (r->traffic_started)
+        harness_traffic_free(&r->traffic);
+    if (r->curl.multi) {
+        /* Admin calls still in flight are abandoned with the multi handle. */
+        co_evcurl_cleanup(&r->curl);
+    }
+    for (int c = 0; c < 2; c++)
+        mock_free(&r->mock[c]);
+    if (r->loop)
+        ev_loop_destroy(r->loop);
+
+    collect_events(r);
+    scan_leak(r, r->events_path, "relay events");
+    scan_leak(r, r->out_path, "relay stdout");
+    scan_leak(r, r->err_path, "relay stderr");
+    scan_leak(r, r->config_path, "relay config");
+    write_client_log(r);
+
+    snprintf(rs->name, sizeof rs->name, "%s", s->name);
+    snprintf(rs->file, sizeof rs->file, "%s", s->file);
+    snprintf(rs->folder, sizeof rs->folder, "%s", s->folder);
+    snprintf(rs->description, sizeof rs->description, "%s", s->description);
+    rs->tags[0] = '\0';
+    for (int i = 0; i < s->n_tags; i++) {
+        size_t len = strlen(rs->tags);
+        snprintf(rs->tags + len, sizeof rs->tags - len, "%s%s", i ? "," : "", s->tags[i]);
+    }
+    rs->seed = o->seed;
+    rs->t0_us = r->obs.t0; /* the 0 of the HTML report's time axis */
+    rs->requests = (long)r->obs.n_reqs;
+    rs->doc = json_incref(s->doc);
+    rs->log_tail = tail_of(r->err_path, 2048);
+    if (r->relay_exited && !r->relay_killed && r->obs.relay_alive == 0 && !r->error[0] &&
+        r->pid > 0) {
+        /* Reported by the relay_alive check; say how it went in the log tail. */
+    }
+    if (r->error[0]) {
+        snprintf(rs->error, sizeof rs->error, "%s", r->error);
+        rs->status = r->error_status ? r->error_status : REPORT_ERROR;
+    } else {
+        run_checks(r, rs);
+    }
+    rs->duration_s = (double)(co_now_us() - started) / 1e6;
+    harness_obs_free(&r->obs);
+    co_secret_clear();
+    int st = rs->status;
+    free(r);
+    return st;
+}

@@ -1,0 +1,955 @@
+/* Parsing and validation of scenario files.  Everything is checked before
+ * anything starts: a scenario that would fail half-way because of a typo
+ * wastes a CI run and, worse, may pass by checking nothing. */
+#include "harness/scenario.h"
+
+#include "co_json.h"
+#include "co_mem.h"
+#include "harness/checks.h"
+#include "harness/vutil.h"
+#include "mocks/mock.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define E(...) snprintf(err, errlen, __VA_ARGS__)
+
+static const char *const top_keys[] = {"name",     "description", "tags",       "relay",
+                                       "upstreams", "timeline",    "traffic",    "expect",
+                                       "timeout_ms", "settle_ms",  NULL};
+
+/* Relay config keys a scenario may set (docs/CONTRACTS.md); the runner owns
+ * port, listen, URLs, api_key and events. */
+enum rk_type { RK_UINT, RK_STR, RK_ENV, RK_JITTER, RK_STRARR, RK_OBJ, RK_LEVEL };
+/* Integer bounds mirror the relay's config table (relay/relay_config.c), so
+ * that `cutover validate` refuses what the relay would refuse at start. */
+#define RK_MS_MAX ((json_int_t)86400000 * 365)
+static const struct relay_key {
+    const char *name;
+    int type;
+    json_int_t min, max; /* RK_UINT */
+} relay_keys[] = {
+    {"active_env", RK_ENV, 0, 0},
+    {"max_attempts", RK_UINT, 1, 100},
+    {"backoff_base_ms", RK_UINT, 0, RK_MS_MAX},
+    {"backoff_cap_ms", RK_UINT, 0, RK_MS_MAX},
+    {"jitter", RK_JITTER, 0, 0},
+    {"try_timeout_ms", RK_UINT, 1, RK_MS_MAX},
+    {"deadline_ms", RK_UINT, 1, RK_MS_MAX},
+    {"ttfb_timeout_ms", RK_UINT, 0, RK_MS_MAX},
+    {"idle_timeout_ms", RK_UINT, 0, RK_MS_MAX},
+    {"retry_after_cap_ms", RK_UINT, 0, RK_MS_MAX},
+    {"switch_after_failures", RK_UINT, 1, 1000000},
+    {"min_dwell_ms", RK_UINT, 0, RK_MS_MAX},
+    {"health_interval_ms", RK_UINT, 0, RK_MS_MAX},
+    {"health_timeout_ms", RK_UINT, 1, RK_MS_MAX},
+    {"health_rise", RK_UINT, 1, 1000},
+    {"health_fall", RK_UINT, 1, 1000},
+    {"rate_limit_requests", RK_UINT, 0, 100000000},
+    {"rate_limit_window_ms", RK_UINT, 1, RK_MS_MAX},
+    {"admin_token", RK_STR, 0, 0},
+    {"client_keys", RK_STRARR, 0, 0},
+    {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30},
+    {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX},
+    {"log_level", RK_LEVEL, 0, 0},
+    {"prices", RK_OBJ, 0, 0},
+    {"direct_url", RK_STR, 0, 0},
+};
+#define N_RELAY_KEYS (sizeof relay_keys / sizeof relay_keys[0])
+
+static const char *const colours[] = {"blue", "green", NULL};
+static const char *const jitters[] = {"none", "full", "equal", "decorrelated", NULL};
+static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+
+/* Keys of the full mock behaviour format, and the friendly ones we add. */
+static const char *const behavior_keys[] = {
+    "reply", "latency", "rate_limit", "rules", "health",
+    /* shorthands */
+    "status", "error_code", "retry_after_s", "retry_after_ms", "latency_ms", "fault", "p",
+    "first", "every", "sequence", "tokens", NULL};
+static const char *const health_keys[] = {"latency", "rules", "status", "latency_ms", NULL};
+static const char *const behavior_words[] = {"healthy", "down", NULL};
+static const char *const fault_names[] = {"timeout", "reset",  "close",     "stall", "cut",
+                                          "inband_error", "malformed", "slow", NULL};
+
+static json_t *always_status(int code)
+{
+    return json_pack("{s:[{s:s, s:s, s:{s:s, s:i}}]}", "rules", "name", "status", "when",
+                     "always", "action", "type", "status", "code", code);
+}
+
+/* Prefixes a mock validator message ("$.rules[0]...") with our path. */
+static int mock_error(const char *path, const char *merr, char *err, size_t errlen)
+{
+    if (merr[0] == '$')
+        E("%s%s", path, merr + 1);
+    else
+        E("%s: %s", path, merr);
+    return -1;
+}
+
+static json_t *translate_health(const json_t *in, const char *path, char *err, size_t errlen)
+{
+    char p[300];
+    if (json_is_string(in)) {
+        if (harness_v_enum(in, path, behavior_words, err, errlen) != 0)
+            return NULL;
+        if (strcmp(json_string_value(in), "healthy") == 0)
+            return json_object();
+        json_t *b = always_status(503);
+        json_t *r = json_incref(json_object_get(b, "rules"));
+        json_decref(b);
+        json_t *h = json_object();
+        json_object_set_new(h, "rules", r);
+        return h;
+    }
+    if (!json_is_object(in)) {
+        harness_v_expected(err, errlen, path, "\"healthy\", \"down\" or an object", in);
+        return NULL;
+    }
+    if (harness_v_keys(in, path, health_keys, err, errlen) != 0)
+        return NULL;
+    json_t *out = json_object();
+    json_t *v;
+    if ((v = json_object_get(in, "latency")))
+        json_object_set(out, "latency", v);
+    if ((v = json_object_get(in, "rules")))
+        json_object_set(out, "rules", v);
+    double d = 0;
+    if (harness_v_number(in, "latency_ms", path, 0, 600000, &d, err, errlen) != 0)
+        goto bad;
+    if (json_object_get(in, "latency_ms"))
+        json_object_set_new(out, "latency", json_pack("{s:f}", "fixed_ms", d));
+    if ((v = json_object_get(in, "status"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 599) {
+            harness_v_fmt(p, sizeof p, "%s.status", path);
+            harness_v_expected(err, errlen, p, "an HTTP status 100..599", v);
+            goto bad;
+        }
+        json_t *b = always_status((int)json_integer_value(v));
+        json_object_set(out, "rules", json_object_get(b, "rules"));
+        json_decref(b);
+    }
+    return out;
+bad:
+    json_decref(out);
+    return NULL;
+}
+
+json_t *harness_behavior_translate(const json_t *in, const char *path, char *err, size_t errlen)
+{
+    char p[300];
+    json_t *out = NULL;
+    if (!in || json_is_string(in)) {
+        if (in && harness_v_enum(in, path, behavior_words, err, errlen) != 0)
+            return NULL;
+        if (!in || strcmp(json_string_value(in), "healthy") == 0)
+            return json_object();
+        out = always_status(503);
+        json_object_set_new(out, "health", json_pack("{s:O}", "rules", json_object_get(out, "rules")));
+        return out;
+    }
+    if (!json_is_object(in)) {
+        harness_v_expected(err, errlen, path, "\"healthy\", \"down\" or a behaviour object", in);
+        return NULL;
+    }
+    if (harness_v_keys(in, path, behavior_keys, err, errlen) != 0)
+        return NULL;
+    out = json_object();
+    static const char *const pass[] = {"reply", "latency", "rate_limit", "rules", NULL};
+    for (const char *const *k = pass; *k; k++) {
+        json_t *v = json_object_get(in, *k);
+        if (v)
+            json_object_set_new(out, *k, json_deep_copy(v));
+    }
+    double d = 0;
+    if (harness_v_number(in, "latency_ms", path, 0, 600000, &d, err, errlen) != 0)
+        goto bad;
+    if (json_object_get(in, "latency_ms"))
+        json_object_set_new(out, "latency", json_pack("{s:f}", "fixed_ms", d));
+    if (json_object_get(in, "tokens")) {
+        if (harness_v_number(in, "tokens", path, 0, 100000, &d, err, errlen) != 0)
+            goto bad;
+        json_t *reply = json_object_get(out, "reply");
+        if (!reply) {
+            reply = json_object();
+            json_object_set_new(out, "reply", reply);
+        }
+        json_object_set_new(reply, "tokens", json_integer((json_int_t)d));
+    }
+
+    /* One rule from the shorthand: an action (status or fault) and a selector. */
+    json_t *status = json_object_get(in, "status"), *fault = json_object_get(in, "fault");
+    if (status && fault) {
+        harness_v_fmt(p, sizeof p, "%s.fault", path);
+        harness_v_expected(err, errlen, p, "either status or fault, not both", fault);
+        goto bad;
+    }
+    json_t *action = NULL;
+    if (status) {
+        if (!json_is_integer(status) || json_integer_value(status) < 100 ||
+            json_integer_value(status) > 599) {
+            harness_v_fmt(p, sizeof p, "%s.status", path);
+            harness_v_expected(err, errlen, p, "an HTTP status 100..599", status);
+            goto bad;
+        }
+        action = json_pack("{s:s, s:I}", "type", "status", "code", json_integer_value(status));
+        static const char *const extra[] = {"error_code", "retry_after_s", "retry_after_ms", NULL};
+        for (const char *const *k = extra; *k; k++) {
+            json_t *v = json_object_get(in, *k);
+            if (v)
+                json_object_set(action, *k, v);
+        }
+    } else if (fault) {
+        harness_v_fmt(p, sizeof p, "%s.fault", path);
+        if (json_is_string(fault)) {
+            if (harness_v_enum(fault, p, fault_names, err, errlen) != 0)
+                goto bad;
+            action = json_pack("{s:O}", "type", fault);
+        } else if (json_is_object(fault)) {
+            action = json_deep_copy(fault);
+        } else {
+            harness_v_expected(err, errlen, p, "a fault name or an action object", fault);
+            goto bad;
+        }
+    } else {
+        static const char *const needs[] = {"error_code", "retry_after_s", "retry_after_ms", "p",
+                                            "first",      "every",         "sequence",       NULL};
+        for (const char *const *k = needs; *k; k++) {
+            if (json_object_get(in, *k)) {
+                harness_v_fmt(p, sizeof p, "%s.%s", path, *k);
+                harness_v_expected(err, errlen, p, "a \"status\" or \"fault\" next to it",
+                                   json_object_get(in, *k));
+                goto bad;
+            }
+        }
+    }
+    if (action) {
+        json_t *when = NULL;
+        static const char *const sels[] = {"p", "first", "every", "sequence", NULL};
+        for (const char *const *k = sels; *k; k++) {
+            json_t *v = json_object_get(in, *k);
+            if (!v)
+                continue;
+            if (when) {
+                harness_v_fmt(p, sizeof p, "%s.%s", path, *k);
+                harness_v_expected(err, errlen, p, "one selector (p, first, every or sequence)", v);
+                json_decref(action);
+                json_decref(when);
+                goto bad;
+            }
+            when = json_pack("{s:O}", *k, v);
+        }
+        json_t *rule = json_pack("{s:s, s:o, s:o}", "name", status ? "status" : "fault", "when",
+                                 when ? when : json_string("always"), "action", action);
+        json_t *rules = json_object_get(out, "rules");
+        if (!rules) {
+            rules = json_array();
+            json_object_set_new(out, "rules", rules);
+        }
+        json_array_insert_new(rules, 0, rule);
+    }
+
+    json_t *health = json_object_get(in, "health");
+    if (health) {
+        harness_v_fmt(p, sizeof p, "%s.health", path);
+        json_t *h = translate_health(health, p, err, errlen);
+        if (!h)
+            goto bad;
+        json_object_set_new(out, "health", h);
+    }
+
+    char merr[400];
+    if (mock_behavior_validate(out, merr, sizeof merr) != 0) {
+        mock_error(path, merr, err, errlen);
+        goto bad;
+    }
+    return out;
+bad:
+    json_decref(out);
+    return NULL;
+}
+
+static void scale_walk(json_t *j, const char *key, double scale)
+{
+    size_t klen = key ? strlen(key) : 0;
+    int timed = klen > 3 && strcmp(key + klen - 3, "_ms") == 0;
+    if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) {
+            if (strcmp(k, "rate_rps") == 0 && json_is_number(v)) {
+                json_object_set_new(j, k, json_real(json_number_value(v) / scale));
+                continue;
+            }
+            size_t l = strlen(k);
+            int t = l > 3 && strcmp(k + l - 3, "_ms") == 0;
+            if (t && json_is_number(v)) {
+                double d = json_number_value(v) * scale;
+                json_object_set_new(j, k, json_is_integer(v) ? json_integer((json_int_t)llround(d))
+                                                             : json_real(d));
+            } else {
+                scale_walk(v, k, scale);
+            }
+        }
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) {
+            if (timed && json_is_number(v)) {
+                double d = json_number_value(v) * scale;
+                json_array_set_new(j, i, json_is_integer(v) ? json_integer((json_int_t)llround(d))
+                                                            : json_real(d));
+            } else {
+                scale_walk(v, key, scale);
+            }
+        }
+    }
+}
+
+void harness_time_scale(json_t *doc, double scale)
+{
+    if (scale > 0 && scale != 1.0)
+        scale_walk(doc, NULL, scale);
+}
+
+static int parse_relay(struct harness_scenario *s, json_t *relay, char *err, size_t errlen)
+{
+    const char *names[N_RELAY_KEYS + 1];
+    for (size_t i = 0; i < N_RELAY_KEYS; i++)
+        names[i] = relay_keys[i].name;
+    names[N_RELAY_KEYS] = NULL;
+    if (!relay) {
+        s->relay = json_object();
+        return 0;
+    }
+    if (!json_is_object(relay))
+        return harness_v_expected(err, errlen, "$.relay", "an object of relay config keys", relay);
+    if (harness_v_keys(relay, "$.relay", names, err, errlen) != 0)
+        return -1;
+    const char *k;
+    json_t *v;
+    char p[128];
+    json_object_foreach(relay, k, v) {
+        harness_v_fmt(p, sizeof p, "$.relay.%s", k);
+        const struct relay_key *rk = NULL;
+        for (size_t i = 0; i < N_RELAY_KEYS; i++)
+            if (strcmp(relay_keys[i].name, k) == 0)
+                rk = &relay_keys[i];
+        if (!rk)
+            continue; /* harness_v_keys refused unknown keys already */
+        switch (rk->type) {
+        case RK_UINT:
+            if (!json_is_integer(v) || json_integer_value(v) < rk->min ||
+                json_integer_value(v) > rk->max) {
+                char want[64];
+                snprintf(want, sizeof want, "an integer in [%lld, %lld]", (long long)rk->min,
+                         (long long)rk->max);
+                return harness_v_expected(err, errlen, p, want, v);
+            }
+            break;
+        case RK_STR:
+            if (!json_is_string(v))
+                return harness_v_expected(err, errlen, p, "a string", v);
+            break;
+        case RK_ENV:
+            if (harness_v_enum(v, p, colours, err, errlen) != 0)
+                return -1;
+            break;
+        case RK_JITTER:
+            if (harness_v_enum(v, p, jitters, err, errlen) != 0)
+                return -1;
+            break;
+        case RK_LEVEL:
+            if (harness_v_enum(v, p, levels, err, errlen) != 0)
+                return -1;
+            break;
+        case RK_OBJ:
+            if (!json_is_object(v))
+                return harness_v_expected(err, errlen, p, "an object", v);
+            break;
+        case RK_STRARR: {
+            if (!json_is_array(v))
+                return harness_v_expected(err, errlen, p, "an array of strings", v);
+            size_t i;
+            json_t *x;
+            json_array_foreach(v, i, x) {
+                if (!json_is_string(x)) {
+                    harness_v_fmt(p, sizeof p, "$.relay.%s[%zu]", k, i);
+                    return harness_v_expected(err, errlen, p, "a string", x);
+                }
+            }
+            break;
+        }
+        }
+    }
+    s->relay = json_deep_copy(relay);
+    return 0;
+}
+
+static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, size_t errlen)
+{
+    if (up && !json_is_object(up))
+        return harness_v_expected(err, errlen, "$.upstreams", "an object with blue and green", up);
+    if (up && harness_v_keys(up, "$.upstreams", colours, err, errlen) != 0)
+        return -1;
+    for (int c = 0; c < 2; c++) {
+        json_t *b = up ? json_object_get(up, colours[c]) : NULL;
+        char p[64];
+        harness_v_fmt(p, sizeof p, "$.upstreams.%s", colours[c]);
+        if (json_is_string(b) && strcmp(json_string_value(b), "refused") == 0) {
+            s->refused[c] = 1;
+            s->upstream[c] = json_object();
+            continue;
+        }
+        s->upstream[c] = harness_behavior_translate(b, p, err, errlen);
+        if (!s->upstream[c]) {
+            if (json_is_string(b) && strstr(err, "expected one of"))
+                E("%s: expected one of healthy, down, refused, found string \"%s\"", p,
+                  json_string_value(b));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *const step_keys[] = {"at_ms", "mark", "blue", "green", "admin", "signal", NULL};
+static const char *const admin_keys[] = {"action", "to", "blue", "green", NULL};
+static const char *const admin_actions[] = {"switch", "rollback", "weights", NULL};
+static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", NULL};
+
+static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double prev_ms, char *err,
+                      size_t errlen)
+{
+    struct harness_step *step = &s->steps[s->n_steps];
+    char path[64], p[128];
+    snprintf(path, sizeof path, "$.timeline[%zu]", i);
+    if (!json_is_object(st))
+        return harness_v_expected(err, errlen, path, "an object with at_ms", st);
+    if (harness_v_keys(st, path, step_keys, err, errlen) != 0)
+        return -1;
+    double at = -1;
+    if (harness_v_number(st, "at_ms", path, 0, 3600000, &at, err, errlen) != 0)
+        return -1;
+    if (at < 0) {
+        harness_v_fmt(p, sizeof p, "%s.at_ms", path);
+        return harness_v_expected(err, errlen, p, "a time in ms (required)", NULL);
+    }
+    if (at < prev_ms) {
+        char exp[96];
+        harness_v_fmt(p, sizeof p, "%s.at_ms", path);
+        snprintf(exp, sizeof exp, "a time >= %g (the steps are in time order)", prev_ms);
+        return harness_v_expected(err, errlen, p, exp, json_object_get(st, "at_ms"));
+    }
+    step->at_us = (uint64_t)(at * 1000.0);
+    json_t *mark = json_object_get(st, "mark");
+    if (mark) {
+        harness_v_fmt(p, sizeof p, "%s.mark", path);
+        if (!json_is_string(mark) || !json_string_length(mark) || json_string_length(mark) >= 64)
+            return harness_v_expected(err, errlen, p, "a name of 1..63 characters", mark);
+        for (int k = 0; k < s->n_steps; k++)
+            if (strcmp(s->steps[k].mark, json_string_value(mark)) == 0)
+                return harness_v_expected(err, errlen, p, "a mark name not used before", mark);
+        snprintf(step->mark, sizeof step->mark, "%s", json_string_value(mark));
+    }
+    int actions = 0;
+    for (int c = 0; c < 2; c++) {
+        json_t *b = json_object_get(st, colours[c]);
+        if (!b)
+            continue;
+        harness_v_fmt(p, sizeof p, "%s.%s", path, colours[c]);
+        step->behavior[c] = harness_behavior_translate(b, p, err, errlen);
+        if (!step->behavior[c])
+            return -1;
+        actions++;
+    }
+    json_t *admin = json_object_get(st, "admin");
+    if (admin) {
+        harness_v_fmt(p, sizeof p, "%s.admin", path);
+        if (!json_is_object(admin))
+            return harness_v_expected(err, errlen, p, "an object with action", admin);
+        if (harness_v_keys(admin, p, admin_keys, err, errlen) != 0)
+            return -1;
+        char ap[160];
+        harness_v_fmt(ap, sizeof ap, "%s.action", p);
+        json_t *act = json_object_get(admin, "action");
+        if (harness_v_enum(act, ap, admin_actions, err, errlen) != 0)
+            return -1;
+        const char *a = json_string_value(act);
+        if (strcmp(a, "switch") == 0) {
+            harness_v_fmt(ap, sizeof ap, "%s.to", p);
+            if (harness_v_enum(json_object_get(admin, "to"), ap, colours, err, errlen) != 0)
+                return -1;
+            snprintf(step->admin_method, sizeof step->admin_method, "POST");
+            snprintf(step->admin_path, sizeof step->admin_path, "/admin/switch");
+            step->admin_body = json_pack("{s:O}", "to", json_object_get(admin, "to"));
+        } else if (strcmp(a, "rollback") == 0) {
+            snprintf(step->admin_method, sizeof step->admin_method, "POST");
+            snprintf(step->admin_path, sizeof step->admin_path, "/admin/rollback");
+            step->admin_body = json_object();
+        } else {
+            double wb = -1, wg = -1;
+            if (harness_v_number(admin, "blue", p, 0, 100, &wb, err, errlen) != 0 ||
+                harness_v_number(admin, "green", p, 0, 100, &wg, err, errlen) != 0)
+                return -1;
+            if (wb < 0 || wg < 0 || wb + wg <= 0)
+                return harness_v_expected(err, errlen, p, "weights blue and green (0..100, sum > 0)",
+                                          admin);
+            snprintf(step->admin_method, sizeof step->admin_method, "PUT");
+            snprintf(step->admin_path, sizeof step->admin_path, "/admin/weights");
+            step->admin_body = json_pack("{s:i, s:i}", "blue", (int)wb, "green", (int)wg);
+        }
+        s->admin_used = 1;
+        actions++;
+    }
+    json_t *sig = json_object_get(st, "signal");
+    if (sig) {
+        harness_v_fmt(p, sizeof p, "%s.signal", path);
+        if (harness_v_enum(sig, p, signals, err, errlen) != 0)
+            return -1;
+        const char *n = json_string_value(sig);
+        step->sig = strcmp(n, "SIGSTOP") == 0   ? HARNESS_SIG_STOP
+                    : strcmp(n, "SIGCONT") == 0 ? HARNESS_SIG_CONT
+                                                : HARNESS_SIG_KILL;
+        actions++;
+    }
+    if (!actions && !mark)
+        return harness_v_expected(err, errlen, path,
+                                  "at least one of blue, green, admin, signal or mark", st);
+    s->n_steps++;
+    return 0;
+}
+
+static int parse_timeline(struct harness_scenario *s, json_t *tl, char *err, size_t errlen)
+{
+    if (!tl)
+        return 0;
+    if (!json_is_array(tl))
+        return harness_v_expected(err, errlen, "$.timeline", "an array of steps", tl);
+    if (json_array_size(tl) > HARNESS_MAX_TIMELINE)
+        return harness_v_expected(err, errlen, "$.timeline", "at most 64 steps", tl);
+    size_t i;
+    json_t *st;
+    double prev = 0;
+    json_array_foreach(tl, i, st) {
+        if (parse_step(s, st, i, prev, err, errlen) != 0)
+            return -1;
+        prev = (double)s->steps[s->n_steps - 1].at_us / 1000.0;
+    }
+    return 0;
+}
+
+static const char *const phase_keys[] = {
+    "rate_rps", "concurrency", "duration_ms", "count",      "start_ms",    "stream", "model",
+    "prompt",   "max_tokens",  "timeout_ms",  "client_key", "client_keys", "arrival", "path",
+    NULL};
+static const char *const arrivals[] = {"uniform", "poisson", NULL};
+
+static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path, uint64_t *next,
+                       long *total, char *err, size_t errlen)
+{
+    struct harness_phase *f = &s->phases[s->n_phases];
+    char p[160];
+    if (!json_is_object(ph))
+        return harness_v_expected(err, errlen, path, "a traffic phase object", ph);
+    if (harness_v_keys(ph, path, phase_keys, err, errlen) != 0)
+        return -1;
+    double rate = 0, conc = 0, dur = 0, count = 0, start = -1, maxt = 64, timeout = 10000;
+    if (harness_v_number(ph, "rate_rps", path, 0.01, 5000, &rate, err, errlen) ||
+        harness_v_number(ph, "concurrency", path, 1, 256, &conc, err, errlen) ||
+        harness_v_number(ph, "duration_ms", path, 1, 600000, &dur, err, errlen) ||
+        harness_v_number(ph, "count", path, 1, HARNESS_MAX_REQUESTS, &count, err, errlen) ||
+        harness_v_number(ph, "start_ms", path, 0, 3600000, &start, err, errlen) ||
+        harness_v_number(ph, "max_tokens", path, 1, 100000, &maxt, err, errlen) ||
+        harness_v_number(ph, "timeout_ms", path, 1, 600000, &timeout, err, errlen))
+        return -1;
+    if ((rate > 0) == (conc > 0))
+        return harness_v_expected(err, errlen, path, "exactly one of rate_rps or concurrency", ph);
+    if (dur <= 0 && count <= 0)
+        return harness_v_expected(err, errlen, path, "duration_ms or count", ph);
+    if (start < 0) {
+        if (*next == UINT64_MAX) {
+            harness_v_fmt(p, sizeof p, "%s.start_ms", path);
+            return harness_v_expected(
+                err, errlen, p, "a start time (the previous phase has no duration_ms)", NULL);
+        }
+        start = (double)*next / 1000.0;
+    }
+    f->start_us = (uint64_t)(start * 1000.0);
+    f->rate_rps = rate;
+    f->concurrency = (int)conc;
+    f->duration_us = (uint64_t)(dur * 1000.0);
+    f->count = (int)count;
+    f->max_tokens = (int)maxt;
+    f->timeout_us = (uint64_t)(timeout * 1000.0);
+    *next = dur > 0 ? f->start_us + f->duration_us : UINT64_MAX;
+    long expected_n = count > 0 ? (long)count : HARNESS_MAX_REQUESTS;
+    if (rate > 0 && dur > 0 && rate * dur / 1000.0 < expected_n)
+        expected_n = (long)(rate * dur / 1000.0) + 1;
+    *total += expected_n;
+    if (rate > 0 && *total > HARNESS_MAX_REQUESTS) {
+        char exp[96];
+        snprintf(exp, sizeof exp, "at most %d requests in a scenario", HARNESS_MAX_REQUESTS);
+        return harness_v_expected(err, errlen, path, exp, ph);
+    }
+
+    json_t *v;
+    if ((v = json_object_get(ph, "stream"))) {
+        harness_v_fmt(p, sizeof p, "%s.stream", path);
+        if (!json_is_boolean(v))
+            return harness_v_expected(err, errlen, p, "true or false", v);
+        f->stream = json_is_true(v);
+    }
+    if ((v = json_object_get(ph, "arrival"))) {
+        harness_v_fmt(p, sizeof p, "%s.arrival", path);
+        if (harness_v_enum(v, p, arrivals, err, errlen) != 0)
+            return -1;
+        f->arrival = strcmp(json_string_value(v), "poisson") == 0 ? HARNESS_ARRIVAL_POISSON
+                                                                  : HARNESS_ARRIVAL_UNIFORM;
+    }
+    static const struct {
+        const char *key;
+        size_t off, len;
+    } strs[] = {
+        {"model", offsetof(struct harness_phase, model), sizeof f->model},
+        {"prompt", offsetof(struct harness_phase, prompt), sizeof f->prompt},
+        {"path", offsetof(struct harness_phase, path), sizeof f->path},
+    };
+    snprintf(f->model, sizeof f->model, "gpt-4.1");
+    snprintf(f->prompt, sizeof f->prompt, "Say hello.");
+    snprintf(f->path, sizeof f->path, "/v1/chat/completions");
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
+        if (!(v = json_object_get(ph, strs[k].key)))
+            continue;
+        harness_v_fmt(p, sizeof p, "%s.%s", path, strs[k].key);
+        if (!json_is_string(v) || json_string_length(v) >= strs[k].len)
+            return harness_v_expected(err, errlen, p, "a short string", v);
+        snprintf((char *)f + strs[k].off, strs[k].len, "%s", json_string_value(v));
+    }
+    if (strncmp(f->path, "/v1/", 4) != 0) {
+        harness_v_fmt(p, sizeof p, "%s.path", path);
+        return harness_v_expected(err, errlen, p, "a path starting with /v1/",
+                                  json_object_get(ph, "path"));
+    }
+    json_t *key = json_object_get(ph, "client_key"), *keys = json_object_get(ph, "client_keys");
+    if (key && keys) {
+        harness_v_fmt(p, sizeof p, "%s.client_keys", path);
+        return harness_v_expected(err, errlen, p, "client_key or client_keys, not both", keys);
+    }
+    if (key) {
+        harness_v_fmt(p, sizeof p, "%s.client_key", path);
+        if (!json_is_string(key) || json_string_length(key) >= 64)
+            return harness_v_expected(err, errlen, p, "a string", key);
+        snprintf(f->keys[0], sizeof f->keys[0], "%s", json_string_value(key));
+        f->n_keys = 1;
+    }
+    if (keys) {
+        harness_v_fmt(p, sizeof p, "%s.client_keys", path);
+        if (!json_is_array(keys) || !json_array_size(keys) ||
+            json_array_size(keys) > HARNESS_MAX_KEYS)
+            return harness_v_expected(err, errlen, p, "an array of 1..8 strings", keys);
+        size_t i;
+        json_array_foreach(keys, i, v) {
+            harness_v_fmt(p, sizeof p, "%s.client_keys[%zu]", path, i);
+            if (!json_is_string(v) || json_string_length(v) >= 64)
+                return harness_v_expected(err, errlen, p, "a string", v);
+            snprintf(f->keys[i], sizeof f->keys[i], "%s", json_string_value(v));
+        }
+        f->n_keys = (int)json_array_size(keys);
+    }
+    s->n_phases++;
+    return 0;
+}
+
+static int parse_traffic(struct harness_scenario *s, json_t *tr, char *err, size_t errlen)
+{
+    if (!tr)
+        return harness_v_expected(err, errlen, "$.traffic", "a traffic phase (required)", NULL);
+    uint64_t next = 0;
+    long total = 0;
+    if (json_is_object(tr))
+        return parse_phase(s, tr, "$.traffic", &next, &total, err, errlen);
+    if (!json_is_array(tr) || !json_array_size(tr) || json_array_size(tr) > HARNESS_MAX_PHASES)
+        return harness_v_expected(err, errlen, "$.traffic", "a phase or an array of 1..16 phases",
+                                  tr);
+    size_t i;
+    json_t *ph;
+    json_array_foreach(tr, i, ph) {
+        char p[64];
+        harness_v_fmt(p, sizeof p, "$.traffic[%zu]", i);
+        if (parse_phase(s, ph, p, &next, &total, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_expect(struct harness_scenario *s, json_t *ex, char *err, size_t errlen)
+{
+    if (!json_is_array(ex) || !json_array_size(ex) || json_array_size(ex) > HARNESS_MAX_CHECKS)
+        return harness_v_expected(err, errlen, "$.expect",
+                                  "an array of 1..64 checks (a scenario that checks nothing "
+                                  "cannot fail)",
+                                  ex);
+    const char *marks[HARNESS_MAX_TIMELINE + 2];
+    size_t n = 0;
+    marks[n++] = "start";
+    for (int i = 0; i < s->n_steps; i++)
+        if (s->steps[i].mark[0])
+            marks[n++] = s->steps[i].mark;
+    marks[n] = NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(ex, i, c) {
+        char p[64];
+        harness_v_fmt(p, sizeof p, "$.expect[%zu]", i);
+        if (harness_check_validate(c, p, marks, err, errlen) != 0)
+            return -1;
+    }
+    s->checks = json_incref(ex);
+    return 0;
+}
+
+uint64_t harness_scenario_span_us(const struct harness_scenario *s)
+{
+    uint64_t end = 0;
+    for (int i = 0; i < s->n_steps; i++)
+        if (s->steps[i].at_us > end)
+            end = s->steps[i].at_us;
+    for (int i = 0; i < s->n_phases; i++) {
+        const struct harness_phase *f = &s->phases[i];
+        uint64_t d = f->duration_us;
+        if (!d && f->rate_rps > 0)
+            d = (uint64_t)((double)f->count / f->rate_rps * 1e6);
+        if (!d) /* closed loop bounded by count: assume the client timeout per wave */
+            d = f->timeout_us * (uint64_t)((f->count + f->concurrency - 1) / f->concurrency);
+        if (f->start_us + d > end)
+            end = f->start_us + d;
+    }
+    return end;
+}
+
+struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file,
+                                                    double time_scale, char *err, size_t errlen)
+{
+    struct harness_scenario *s = co_calloc(1, sizeof *s);
+    char msg[1024];
+    msg[0] = '\0';
+    snprintf(s->file, sizeof s->file, "%s", file);
+    const char *slash = strrchr(file, '/');
+    if (slash) {
+        size_t n = (size_t)(slash - file);
+        const char *start = file;
+        /* The folder relative to the library root: the last component. */
+        const char *prev = NULL;
+        for (const char *q = file; q < slash; q++)
+            if (*q == '/')
+                prev = q;
+        if (prev)
+            start = prev + 1;
+        n = (size_t)(slash - start);
+        snprintf(s->folder, sizeof s->folder, "%.*s", (int)n, start);
+    } else {
+        snprintf(s->folder, sizeof s->folder, ".");
+    }
+    s->doc = json_deep_copy(in);
+    json_t *doc = s->doc;
+    if (!json_is_object(doc)) {
+        harness_v_expected(msg, sizeof msg, "$", "a scenario object", doc);
+        goto bad;
+    }
+    harness_time_scale(doc, time_scale);
+    if (harness_v_keys(doc, "$", top_keys, msg, sizeof msg) != 0)
+        goto bad;
+    json_t *v = json_object_get(doc, "name");
+    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= sizeof s->name) {
+        harness_v_expected(msg, sizeof msg, "$.name", "a name of 1..127 characters", v);
+        goto bad;
+    }
+    snprintf(s->name, sizeof s->name, "%s", json_string_value(v));
+    v = json_object_get(doc, "description");
+    if (v && (!json_is_string(v) || json_string_length(v) >= sizeof s->description)) {
+        harness_v_expected(msg, sizeof msg, "$.description",
+                           "a string of at most 1023 bytes (what the scenario protects)", v);
+        goto bad;
+    }
+    if (v)
+        snprintf(s->description, sizeof s->description, "%s", json_string_value(v));
+    v = json_object_get(doc, "tags");
+    if (v) {
+        if (!json_is_array(v) || json_array_size(v) > 16) {
+            harness_v_expected(msg, sizeof msg, "$.tags", "an array of at most 16 tags", v);
+            goto bad;
+        }
+        size_t i;
+        json_t *t;
+        json_array_foreach(v, i, t) {
+            if (!json_is_string(t) || !json_string_length(t) || json_string_length(t) >= 32) {
+                char p[32];
+                harness_v_fmt(p, sizeof p, "$.tags[%zu]", i);
+                harness_v_expected(msg, sizeof msg, p, "a tag of 1..31 characters", t);
+                goto bad;
+            }
+            snprintf(s->tags[s->n_tags++], sizeof s->tags[0], "%s", json_string_value(t));
+        }
+    }
+    if (parse_relay(s, json_object_get(doc, "relay"), msg, sizeof msg) != 0 ||
+        parse_upstreams(s, json_object_get(doc, "upstreams"), msg, sizeof msg) != 0 ||
+        parse_timeline(s, json_object_get(doc, "timeline"), msg, sizeof msg) != 0 ||
+        parse_traffic(s, json_object_get(doc, "traffic"), msg, sizeof msg) != 0 ||
+        parse_expect(s, json_object_get(doc, "expect"), msg, sizeof msg) != 0)
+        goto bad;
+    double settle = 200 * (time_scale > 0 ? time_scale : 1), timeout = -1;
+    if (harness_v_number(doc, "settle_ms", "$", 0, 60000, &settle, msg, sizeof msg) != 0 ||
+        harness_v_number(doc, "timeout_ms", "$", 100, 3600000, &timeout, msg, sizeof msg) != 0)
+        goto bad;
+    s->settle_us = (uint64_t)(settle * 1000);
+    uint64_t span = harness_scenario_span_us(s);
+    s->timeout_us = timeout > 0 ? (uint64_t)(timeout * 1000)
+                                : span + s->settle_us +
+                                      (uint64_t)(15e6 * (time_scale > 0 ? time_scale : 1));
+    if (s->timeout_us <= span) {
+        char exp[96];
+        snprintf(exp, sizeof exp, "a timeout above the scenario's span (%llu ms)",
+                 (unsigned long long)(span / 1000));
+        harness_v_expected(msg, sizeof msg, "$.timeout_ms", exp, json_object_get(doc, "timeout_ms"));
+        goto bad;
+    }
+    return s;
+bad:
+    snprintf(err, errlen, "%s: %s", file, msg);
+    harness_scenario_free(&s);
+    return NULL;
+}
+
+struct harness_scenario *harness_scenario_load(const char *path, double time_scale, char *err,
+                                               size_t errlen)
+{
+    /* A scenario is a page of JSON; refusing a huge file before parsing
+     * keeps a stray 10 MB file from costing hundreds of MB of JSON tree. */
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > HARNESS_SCENARIO_MAX_BYTES) {
+        snprintf(err, errlen, "%s: file is %lld bytes; a scenario may be at most %d bytes", path,
+                 (long long)st.st_size, HARNESS_SCENARIO_MAX_BYTES);
+        return NULL;
+    }
+    json_t *doc = co_json_load_file(path, err, errlen);
+    if (!doc)
+        return NULL;
+    struct harness_scenario *s = harness_scenario_from_json(doc, path, time_scale, err, errlen);
+    json_decref(doc);
+    return s;
+}
+
+void harness_scenario_free(struct harness_scenario **sp)
+{
+    struct harness_scenario *s = *sp;
+    if (!s)
+        return;
+    json_decref(s->doc);
+    json_decref(s->relay);
+    json_decref(s->checks);
+    for (int c = 0; c < 2; c++)
+        json_decref(s->upstream[c]);
+    for (int i = 0; i < HARNESS_MAX_TIMELINE; i++) {
+        json_decref(s->steps[i].behavior[0]);
+        json_decref(s->steps[i].behavior[1]);
+        json_decref(s->steps[i].admin_body);
+    }
+    free(s);
+    *sp = NULL;
+}
+
+int harness_scenario_has_tag(const struct harness_scenario *s, const char *tag)
+{
+    for (int i = 0; i < s->n_tags; i++)
+        if (strcmp(s->tags[i], tag) == 0)
+            return 1;
+    return 0;
+}
+
+/* File collection: a growable list of paths. */
+struct plist {
+    char **v;
+    int n, cap;
+};
+
+static void plist_add(struct plist *l, const char *p)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 32;
+        l->v = co_realloc(l->v, (size_t)l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = co_strdup(p);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int walk(const char *path, struct plist *l, int depth, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        E("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        plist_add(l, path);
+        return 0;
+    }
+    if (depth > 8)
+        return 0;
+    DIR *d = opendir(path);
+    if (!d) {
+        E("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL && rc == 0) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *child = co_asprintf("%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
+                                  e->d_name);
+        struct stat cs;
+        if (stat(child, &cs) == 0) {
+            size_t n = strlen(e->d_name);
+            if (S_ISDIR(cs.st_mode))
+                rc = walk(child, l, depth + 1, err, errlen);
+            else if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0)
+                plist_add(l, child);
+        }
+        free(child);
+    }
+    closedir(d);
+    return rc;
+}
+
+int harness_collect_files(char **paths, int n, char ***out, char *err, size_t errlen)
+{
+    struct plist l = {0};
+    for (int i = 0; i < n; i++) {
+        int before = l.n;
+        if (walk(paths[i], &l, 0, err, errlen) != 0) {
+            harness_paths_free(l.v, l.n);
+            return -1;
+        }
+        qsort(l.v + before, (size_t)(l.n - before), sizeof *l.v, cmp_str);
+    }
+    *out = l.v;
+    return l.n;
+}
+
+void harness_paths_free(char **files, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(files[i]);
+    free(files);
+}

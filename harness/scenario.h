@@ -1,0 +1,111 @@
+/* The scenario format: one JSON file that reads like a bug report (what the
+ * upstreams do, when they change, what traffic flows, what must hold).  The
+ * whole file is validated before anything starts; every semantic error names
+ * the file, the JSON path, what was expected and what was found, and the
+ * nearest known key for a misspelt one.  Format reference: docs/scenarios.md.
+ *
+ * Upstream behaviours are kept as mock behaviour JSON (docs/CONTRACTS.md):
+ * friendly shorthands ("healthy", {"status":503}, {"latency_ms":5}) are
+ * translated at parse time, so the runner hands them to mock_set_behavior
+ * unchanged.
+ *
+ * Ownership: harness_scenario_load returns a scenario the caller frees with
+ * harness_scenario_free; every json_t inside is owned by the scenario. */
+#ifndef HARNESS_SCENARIO_H
+#define HARNESS_SCENARIO_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HARNESS_MAX_TIMELINE 64
+/* Largest scenario file read (bytes). */
+#define HARNESS_SCENARIO_MAX_BYTES (1024 * 1024)
+#define HARNESS_MAX_PHASES 16
+#define HARNESS_MAX_CHECKS 64
+#define HARNESS_MAX_KEYS 8
+#define HARNESS_MAX_REQUESTS 20000 /* per scenario, across phases */
+
+enum harness_signal_kind { HARNESS_SIG_NONE, HARNESS_SIG_STOP, HARNESS_SIG_CONT, HARNESS_SIG_KILL };
+
+struct harness_step {
+    uint64_t at_us;       /* after the traffic start */
+    char mark[64];        /* the step's name for checks ("after": "fault_on") */
+    json_t *behavior[2];  /* new behaviour for blue (0) / green (1), or NULL */
+    char admin_method[8]; /* "POST", "PUT" or "" */
+    char admin_path[64];  /* "/admin/switch" */
+    json_t *admin_body;   /* or NULL */
+    int sig;              /* enum harness_signal_kind */
+};
+
+enum harness_arrival { HARNESS_ARRIVAL_UNIFORM, HARNESS_ARRIVAL_POISSON };
+
+struct harness_phase {
+    uint64_t start_us;    /* after the traffic start */
+    double rate_rps;      /* open loop when > 0 */
+    int concurrency;      /* closed loop when > 0 */
+    uint64_t duration_us; /* 0 = bounded by count */
+    int count;            /* 0 = bounded by duration */
+    int arrival;          /* enum harness_arrival */
+    int stream;
+    char model[64];
+    char prompt[256];
+    int max_tokens;
+    uint64_t timeout_us;  /* client-side per-request timeout */
+    char keys[HARNESS_MAX_KEYS][64]; /* client keys, used round robin */
+    int n_keys;
+    char path[64];        /* default /v1/chat/completions */
+};
+
+struct harness_scenario {
+    char file[512];
+    char folder[256]; /* the scenario's folder (JUnit classname) */
+    char name[128];
+    char description[1024];
+    char tags[16][32];
+    int n_tags;
+    json_t *doc;      /* the scenario as loaded (time-scaled), for results.json */
+    json_t *relay;    /* relay config keys from the scenario (without runner keys) */
+    json_t *upstream[2]; /* initial behaviour of blue and green */
+    int refused[2];   /* the colour's URL points at a closed port */
+    struct harness_step steps[HARNESS_MAX_TIMELINE];
+    int n_steps;
+    struct harness_phase phases[HARNESS_MAX_PHASES];
+    int n_phases;
+    json_t *checks;   /* the "expect" array, validated */
+    uint64_t timeout_us; /* hard timeout of the whole scenario */
+    uint64_t settle_us;  /* wait after traffic before collecting */
+    int admin_used;
+};
+
+/* Loads and validates path, multiplying every time by time_scale.  Returns
+ * NULL with "FILE: $.PATH: expected X, found Y (did you mean 'Z'?)" or
+ * "FILE:LINE:COL: ..." in err. */
+struct harness_scenario *harness_scenario_load(const char *path, double time_scale, char *err,
+                                               size_t errlen);
+/* The same from a JSON document (borrowed); file names it in messages. */
+struct harness_scenario *harness_scenario_from_json(json_t *doc, const char *file,
+                                                    double time_scale, char *err, size_t errlen);
+void harness_scenario_free(struct harness_scenario **s);
+
+/* Translates a behaviour in friendly or full form into mock behaviour JSON
+ * (new reference), validating it; path names it in errors. */
+json_t *harness_behavior_translate(const json_t *in, const char *path, char *err, size_t errlen);
+
+/* Multiplies in place every number under a key ending in "_ms" and divides
+ * "rate_rps" by scale. */
+void harness_time_scale(json_t *doc, double scale);
+
+/* Non-zero when the scenario carries tag. */
+int harness_scenario_has_tag(const struct harness_scenario *s, const char *tag);
+
+/* The time of the last thing the scenario does (timeline and traffic), µs. */
+uint64_t harness_scenario_span_us(const struct harness_scenario *s);
+
+/* Collects scenario files under each path (files or folders, recursively,
+ * *.json, sorted).  Returns the count or -1 with err; *out is freed by
+ * harness_paths_free. */
+int harness_collect_files(char **paths, int n, char ***out, char *err, size_t errlen);
+void harness_paths_free(char **files, int n);
+
+#endif

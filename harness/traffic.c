@@ -1,0 +1,454 @@
+/* Traffic: scheduling, one libcurl easy handle per request, and the facts we
+ * record about each answer.  See traffic.h for the model. */
+#include "harness/traffic.h"
+
+#include "co_buf.h"
+#include "co_clock.h"
+#include "co_json.h"
+#include "co_mem.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define BODY_CAP (1u << 20) /* answers above 1 MiB are cut (and so truncated) */
+
+struct harness_xfer_req {
+    struct harness_xfer base;
+    struct harness_traffic *t;
+    size_t idx;
+    int phase;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    struct co_buf body;
+    struct harness_xfer_req *next, *prev;
+};
+
+void harness_xfer_dispatch(struct co_evcurl *c, CURL *easy, CURLcode rc)
+{
+    struct harness_xfer *x = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+    if (x && x->done)
+        x->done(x, easy, rc);
+    else
+        curl_easy_cleanup(easy);
+}
+
+/* ---- body facts ---------------------------------------------------------- */
+
+static void facts_from_json(struct harness_req *r, json_t *j, int stream)
+{
+    if (!json_is_object(j))
+        return;
+    if (json_object_get(j, "error"))
+        r->inband_error = 1;
+    json_t *ch = json_array_get(json_object_get(j, "choices"), 0);
+    if (!ch)
+        return;
+    if (stream) {
+        /* Content or a finish_reason means the stream carried an answer. */
+        return;
+    }
+    json_t *content = json_object_get(json_object_get(ch, "message"), "content");
+    if (json_is_string(content))
+        r->complete = 1;
+}
+
+void harness_body_facts(struct harness_req *r, const char *body, size_t len)
+{
+    r->done_marker = r->inband_error = r->complete = 0;
+    if (!body || !len)
+        return;
+    if (!r->stream) {
+        json_error_t je;
+        json_t *j = json_loadb(body, len, 0, &je);
+        if (j) {
+            facts_from_json(r, j, 0);
+            json_decref(j);
+        }
+        return;
+    }
+    /* SSE: lines "data: ..."; an "event: error" line also counts. */
+    const char *p = body, *end = body + len;
+    int saw_chunk = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (n && p[n - 1] == '\r')
+            n--;
+        if (n >= 5 && strncmp(p, "data:", 5) == 0) {
+            const char *d = p + 5;
+            size_t dn = n - 5;
+            while (dn && *d == ' ') {
+                d++;
+                dn--;
+            }
+            if (dn == 6 && strncmp(d, "[DONE]", 6) == 0) {
+                r->done_marker = 1;
+            } else {
+                json_error_t je;
+                json_t *j = json_loadb(d, dn, 0, &je);
+                if (j) {
+                    facts_from_json(r, j, 1);
+                    saw_chunk |= json_array_get(json_object_get(j, "choices"), 0) != NULL;
+                    json_decref(j);
+                } else {
+                    r->inband_error |= 0; /* malformed chunk: the stream is not complete */
+                    saw_chunk = -100;
+                }
+            }
+        } else if (n >= 11 && strncmp(p, "event: error", 12 > n ? n : 12) == 0) {
+            r->inband_error = 1;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    r->complete = r->done_marker && !r->inband_error && saw_chunk > 0;
+}
+
+int harness_classify(const struct harness_req *r)
+{
+    if (r->status == 0)
+        return HARNESS_TRANSPORT;
+    if (r->status != 200)
+        return HARNESS_HTTP_ERROR;
+    if (r->inband_error)
+        return HARNESS_INBAND_ERROR;
+    if (r->curl_rc != 0 || !r->complete)
+        return HARNESS_TRUNCATED;
+    return HARNESS_OK;
+}
+
+/* ---- transfers ------------------------------------------------------------ */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct harness_xfer_req *x = ud;
+    struct harness_req *r = &x->t->reqs[x->idx];
+    size_t n = size * nmemb;
+    if (!r->t_first)
+        r->t_first = co_now_us();
+    co_buf_append(&x->body, data, n); /* beyond the cap the answer is cut */
+    return n;
+}
+
+static int header_is(const char *line, size_t n, const char *name, const char **value,
+                     size_t *vlen)
+{
+    size_t ln = strlen(name);
+    if (n <= ln || line[ln] != ':' || strncasecmp(line, name, ln) != 0)
+        return 0;
+    const char *v = line + ln + 1;
+    const char *e = line + n;
+    while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+        e--;
+    *value = v;
+    *vlen = (size_t)(e - v);
+    return 1;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
+{
+    struct harness_xfer_req *x = ud;
+    struct harness_req *r = &x->t->reqs[x->idx];
+    size_t n = size * nmemb;
+    const char *v;
+    size_t vl;
+    char tmp[64];
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        /* A new response (after a 1xx): forget the previous headers. */
+        r->served[0] = '\0';
+        r->attempts_hdr = -1;
+        r->retry_after_ms = -1;
+        r->ratelimit_hdrs = 0;
+    } else if (header_is(line, n, "X-Served-By", &v, &vl)) {
+        snprintf(r->served, sizeof r->served, "%.*s", (int)(vl < 7 ? vl : 7), v);
+    } else if (header_is(line, n, "X-Attempts", &v, &vl)) {
+        snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 63 ? vl : 63), v);
+        r->attempts_hdr = atoi(tmp);
+    } else if (header_is(line, n, "retry-after-ms", &v, &vl)) {
+        snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 63 ? vl : 63), v);
+        r->retry_after_ms = atol(tmp);
+    } else if (header_is(line, n, "Retry-After", &v, &vl)) {
+        snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 63 ? vl : 63), v);
+        if (r->retry_after_ms < 0)
+            r->retry_after_ms = (long)(atof(tmp) * 1000.0);
+    } else if (n > 12 && strncasecmp(line, "x-ratelimit-", 12) == 0) {
+        r->ratelimit_hdrs++;
+    }
+    return n;
+}
+
+static void phase_next(struct harness_phase_state *ps);
+
+static void unlink_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        t->live = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+}
+
+static void free_xfer(struct harness_xfer_req *x)
+{
+    curl_slist_free_all(x->hdrs);
+    co_buf_free(&x->body);
+    free(x);
+}
+
+static void check_finished(struct harness_traffic *t)
+{
+    if (t->finished || t->inflight)
+        return;
+    for (int i = 0; i < t->s->n_phases; i++)
+        if (!t->ph[i].ended)
+            return;
+    t->finished = 1;
+    if (t->on_finished)
+        t->on_finished(t);
+}
+
+static void finish_req(struct harness_xfer_req *x, CURL *easy, CURLcode rc)
+{
+    struct harness_traffic *t = x->t;
+    struct harness_req *r = &t->reqs[x->idx];
+    r->t_done = co_now_us();
+    r->curl_rc = (int)rc;
+    long code = 0;
+    if (easy)
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    r->status = code;
+    if (rc != CURLE_OK && !r->curl_err[0])
+        snprintf(r->curl_err, sizeof r->curl_err, "%s", curl_easy_strerror(rc));
+    harness_body_facts(r, x->body.data, x->body.len);
+    r->outcome = harness_classify(r);
+}
+
+static void req_done(struct harness_xfer *base, CURL *easy, CURLcode rc)
+{
+    struct harness_xfer_req *x = (struct harness_xfer_req *)base;
+    struct harness_traffic *t = x->t;
+    finish_req(x, easy, rc);
+    curl_easy_cleanup(easy);
+    unlink_xfer(t, x);
+    struct harness_phase_state *ps = &t->ph[x->phase];
+    free_xfer(x);
+    ps->inflight--;
+    t->inflight--;
+    if (t->s->phases[ps->index].concurrency > 0)
+        phase_next(ps);
+    check_finished(t);
+}
+
+static void issue(struct harness_phase_state *ps, uint64_t sched)
+{
+    struct harness_traffic *t = ps->t;
+    const struct harness_phase *f = &t->s->phases[ps->index];
+    if (t->n_reqs >= t->cap) {
+        ps->ended = 1;
+        return;
+    }
+    size_t idx = t->n_reqs++;
+    struct harness_req *r = &t->reqs[idx];
+    memset(r, 0, sizeof *r);
+    snprintf(r->id, sizeof r->id, "%s-%d-%d", t->id_prefix, ps->index, ps->issued);
+    r->phase = ps->index;
+    r->stream = f->stream;
+    r->attempts_hdr = -1;
+    r->retry_after_ms = -1;
+    r->key_index = f->n_keys ? ps->issued % f->n_keys : -1;
+    if (r->key_index >= 0)
+        snprintf(r->key, sizeof r->key, "%s", f->keys[r->key_index]);
+    r->t_sched = sched;
+    ps->issued++;
+
+    struct harness_xfer_req *x = co_calloc(1, sizeof *x);
+    x->base.done = req_done;
+    x->t = t;
+    x->idx = idx;
+    x->phase = ps->index;
+    co_buf_init(&x->body, BODY_CAP);
+    json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:i, s:b, s:s}", "model", f->model,
+                             "messages", "role", "user", "content", f->prompt, "max_tokens",
+                             f->max_tokens, "stream", f->stream, "user", r->id);
+    char *post = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    char h[160];
+    x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/json");
+    x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+    snprintf(h, sizeof h, "X-Request-ID: %s", r->id);
+    x->hdrs = curl_slist_append(x->hdrs, h);
+    if (r->key[0]) {
+        snprintf(h, sizeof h, "Authorization: Bearer %s", r->key);
+        x->hdrs = curl_slist_append(x->hdrs, h);
+    }
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", t->base_url, f->path);
+    CURL *e = curl_easy_init();
+    x->easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, post);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(f->timeout_us / 1000));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    free(post);
+    x->next = t->live;
+    if (t->live)
+        t->live->prev = x;
+    t->live = x;
+    ps->inflight++;
+    t->inflight++;
+    r->t_sent = co_now_us();
+    if (f->concurrency > 0)
+        r->t_sched = r->t_sent; /* closed loop: scheduled when issued */
+    co_evcurl_add(t->curl, e);
+}
+
+static double uniform01(struct harness_traffic *t)
+{
+    /* splitmix64: the arrival process only needs a seeded, cheap stream. */
+    uint64_t z = (t->rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+
+static int phase_over(struct harness_phase_state *ps, uint64_t at)
+{
+    const struct harness_phase *f = &ps->t->s->phases[ps->index];
+    uint64_t start = ps->t->t0 + f->start_us;
+    if (f->count && ps->issued >= f->count)
+        return 1;
+    if (f->duration_us && at >= start + f->duration_us)
+        return 1;
+    if (!f->count && !f->duration_us)
+        return 1;
+    return ps->t->n_reqs >= ps->t->cap;
+}
+
+/* Open loop: issue everything due, then sleep until the next arrival. */
+static void phase_tick(struct harness_phase_state *ps)
+{
+    struct harness_traffic *t = ps->t;
+    const struct harness_phase *f = &t->s->phases[ps->index];
+    uint64_t now = co_now_us();
+    if (f->concurrency > 0) {
+        for (int i = 0; i < f->concurrency && !ps->ended; i++)
+            phase_next(ps);
+        check_finished(t);
+        return;
+    }
+    while (!ps->ended && ps->next_sched <= now + 200) {
+        if (phase_over(ps, ps->next_sched)) {
+            ps->ended = 1;
+            break;
+        }
+        issue(ps, ps->next_sched);
+        double gap = 1e6 / f->rate_rps;
+        if (f->arrival == HARNESS_ARRIVAL_POISSON)
+            gap = -log(1.0 - uniform01(t)) * gap;
+        ps->next_sched += (uint64_t)gap;
+    }
+    if (!ps->ended && phase_over(ps, ps->next_sched))
+        ps->ended = 1;
+    if (ps->ended) {
+        check_finished(t);
+        return;
+    }
+    double wait = ((double)ps->next_sched - (double)co_now_us()) / 1e6;
+    ev_timer_set(&ps->timer, wait > 0 ? wait : 0, 0);
+    ev_timer_start(t->loop, &ps->timer);
+}
+
+/* Closed loop: one more request if the phase still runs. */
+static void phase_next(struct harness_phase_state *ps)
+{
+    if (ps->ended)
+        return;
+    if (phase_over(ps, co_now_us())) {
+        ps->ended = 1;
+        return;
+    }
+    issue(ps, co_now_us());
+}
+
+static void on_phase_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    phase_tick(w->data);
+}
+
+void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struct co_evcurl *curl,
+                          const struct harness_scenario *s, const char *base_url,
+                          const char *id_prefix, uint64_t seed)
+{
+    memset(t, 0, sizeof *t);
+    t->loop = loop;
+    t->curl = curl;
+    t->s = s;
+    snprintf(t->base_url, sizeof t->base_url, "%s", base_url);
+    snprintf(t->id_prefix, sizeof t->id_prefix, "%s", id_prefix);
+    t->cap = HARNESS_MAX_REQUESTS;
+    t->reqs = co_calloc(t->cap, sizeof *t->reqs);
+    t->rng_state = seed;
+    for (int i = 0; i < s->n_phases; i++) {
+        t->ph[i].t = t;
+        t->ph[i].index = i;
+        ev_timer_init(&t->ph[i].timer, on_phase_timer, 0, 0);
+        t->ph[i].timer.data = &t->ph[i];
+    }
+}
+
+void harness_traffic_start(struct harness_traffic *t, uint64_t t0)
+{
+    t->t0 = t0;
+    uint64_t now = co_now_us();
+    for (int i = 0; i < t->s->n_phases; i++) {
+        struct harness_phase_state *ps = &t->ph[i];
+        ps->next_sched = t0 + t->s->phases[i].start_us;
+        double wait = ((double)ps->next_sched - (double)now) / 1e6;
+        ev_timer_set(&ps->timer, wait > 0 ? wait : 0, 0);
+        ev_timer_start(t->loop, &ps->timer);
+    }
+}
+
+void harness_traffic_stop(struct harness_traffic *t)
+{
+    for (int i = 0; i < t->s->n_phases; i++) {
+        ev_timer_stop(t->loop, &t->ph[i].timer);
+        t->ph[i].ended = 1;
+    }
+    while (t->live) {
+        struct harness_xfer_req *x = t->live;
+        co_evcurl_remove(t->curl, x->easy);
+        snprintf(t->reqs[x->idx].curl_err, sizeof t->reqs[x->idx].curl_err,
+                 "aborted by the runner");
+        finish_req(x, x->easy, CURLE_ABORTED_BY_CALLBACK);
+        curl_easy_cleanup(x->easy);
+        unlink_xfer(t, x);
+        free_xfer(x);
+        t->inflight--;
+    }
+    t->finished = 1;
+}
+
+void harness_traffic_free(struct harness_traffic *t)
+{
+    if (t->s)
+        harness_traffic_stop(t);
+    free(t->reqs);
+    t->reqs = NULL;
+}

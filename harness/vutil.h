@@ -1,0 +1,30 @@
+/* Small helpers shared by the validators of scenarios and checks: every
+ * message has the shape "PATH: expected X, found Y (did you mean 'Z'?)" so a
+ * reviewer can go straight to the offending value. */
+#ifndef HARNESS_VUTIL_H
+#define HARNESS_VUTIL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* "string \"abc\"", "integer 5", "object", ... (truncated to n). */
+char *harness_v_describe(const json_t *j, char *out, size_t n);
+/* Writes "PATH: expected EXPECTED, found <describe(found)>" into err; -1. */
+int harness_v_expected(char *err, size_t errlen, const char *path, const char *expected,
+                       const json_t *found);
+/* Every key of obj must be in allowed (NULL-terminated); else an error
+ * naming the key, the allowed ones and the nearest.  Returns 0 or -1. */
+int harness_v_keys(const json_t *obj, const char *path, const char *const *allowed, char *err,
+                   size_t errlen);
+/* A value that must be one of names (NULL-terminated). */
+int harness_v_enum(const json_t *v, const char *path, const char *const *names, char *err,
+                   size_t errlen);
+/* Optional number under key within [lo, hi]; *out untouched when absent.
+ * Returns 0 or -1. */
+int harness_v_number(const json_t *obj, const char *key, const char *path, double lo, double hi,
+                     double *out, char *err, size_t errlen);
+
+/* snprintf for paths: truncation is acceptable (and silent). */
+void harness_v_fmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,158 @@
+/* The console writer: one progress line per scenario as it finishes, then a
+ * summary table and, for every scenario that did not pass, the checks that
+ * did not hold (expected vs measured, the failing request's attempt
+ * timeline) and the relay log tail.  Colour only on a terminal, and never
+ * when NO_COLOR is set (no-color.org). */
+#include "reports/report.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_MAGENTA "\033[35m"
+#define C_BOLD "\033[1m"
+#define C_RESET "\033[0m"
+
+static const char *colour_of(int status)
+{
+    switch (status) {
+    case REPORT_PASS: return C_GREEN;
+    case REPORT_FAIL: return C_RED;
+    case REPORT_INCONCLUSIVE: return C_YELLOW;
+    default: return C_MAGENTA;
+    }
+}
+
+static void status_word(const struct report_run *r, int status, int width)
+{
+    char w[16];
+    snprintf(w, sizeof w, "%s", report_status_name(status));
+    for (char *p = w; *p; p++)
+        *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    if (r->color)
+        fprintf(r->console, "%s%-*s%s", colour_of(status), width, w, C_RESET);
+    else
+        fprintf(r->console, "%-*s", width, w);
+}
+
+void report_console_begin(struct report_run *r)
+{
+    if (!r->console)
+        return;
+    fprintf(r->console, "cutover: %zu scenario(s), seed %llu, time scale %g%s\n", r->total_planned,
+            (unsigned long long)r->seed, r->time_scale,
+            r->repeat > 1 ? ", repeated" : "");
+    fflush(r->console);
+}
+
+void report_console_scenario(struct report_run *r, const struct report_scenario *s, size_t index)
+{
+    if (!r->console)
+        return;
+    if (r->console_tty)
+        fputs("\r\033[2K", r->console); /* erase the live progress line */
+    fprintf(r->console, "[%3zu/%zu] ", index + 1, r->total_planned);
+    status_word(r, s->status, 12);
+    size_t passed = 0;
+    for (size_t i = 0; i < s->n_checks; i++)
+        passed += s->checks[i].status == REPORT_PASS;
+    fprintf(r->console, " %-44s %5.2f s  %zu/%zu checks", s->file, s->duration_s, passed,
+            s->n_checks);
+    if (s->runs > 1) {
+        fprintf(r->console, "  %d/%d runs passed%s", s->passes, s->runs,
+                report_is_flaky(s) ? " FLAKY" : "");
+        /* The check that came closest to (or went furthest past) its bound. */
+        const struct report_check *w = NULL;
+        for (size_t i = 0; i < s->n_checks; i++)
+            if (!w || s->checks[i].margin < w->margin)
+                w = &s->checks[i];
+        if (w)
+            fprintf(r->console, ", worst margin %g %s (%s)", w->margin, w->unit, w->check);
+    }
+    fputc('\n', r->console);
+    if ((s->status == REPORT_ERROR || s->status == REPORT_INVALID) && s->error[0])
+        fprintf(r->console, "          %s\n", s->error);
+    fflush(r->console);
+}
+
+static void details(struct report_run *r, const struct report_scenario *s)
+{
+    FILE *f = r->console;
+    fprintf(f, "\n");
+    if (r->color)
+        fprintf(f, C_BOLD);
+    fprintf(f, "--- %s (%s) seed %llu", s->name, s->file, (unsigned long long)s->seed);
+    if (r->color)
+        fprintf(f, C_RESET);
+    fprintf(f, "\n");
+    if (s->description[0])
+        fprintf(f, "    protects: %s\n", s->description);
+    if (s->error[0])
+        fprintf(f, "    %s: %s\n", report_status_name(s->status), s->error);
+    for (size_t i = 0; i < s->n_checks; i++) {
+        const struct report_check *c = &s->checks[i];
+        if (c->status == REPORT_PASS)
+            continue;
+        fprintf(f, "    ");
+        status_word(r, c->status, 12);
+        fprintf(f, " %s\n", c->label);
+        fprintf(f, "        expected: %s\n", c->expected);
+        fprintf(f, "        measured: %s", c->measured);
+        if (c->status == REPORT_INCONCLUSIVE)
+            fprintf(f, " (%ld samples, %ld needed)", c->samples, c->min_samples);
+        fprintf(f, "\n");
+        if (c->detail[0])
+            fprintf(f, "        detail:   %s\n", c->detail);
+    }
+    if (s->log_tail && s->log_tail[0]) {
+        fprintf(f, "    relay log tail:\n");
+        const char *p = s->log_tail;
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            fprintf(f, "      | %.*s\n", (int)n, p);
+            p += n + (nl ? 1 : 0);
+        }
+    }
+    if (s->out_dir[0])
+        fprintf(f, "    artefacts: %s\n", s->out_dir);
+}
+
+int report_console_end(struct report_run *r, char *err, size_t errlen)
+{
+    if (!r->console)
+        return 0;
+    FILE *f = r->console;
+    size_t counts[5] = {0}, flaky = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        counts[r->sc[i].status]++;
+        flaky += (size_t)report_is_flaky(&r->sc[i]);
+    }
+    for (size_t i = 0; i < r->n; i++)
+        if (r->sc[i].status != REPORT_PASS || report_is_flaky(&r->sc[i]))
+            details(r, &r->sc[i]);
+    fprintf(f, "\n%-46s %-12s %7s %8s %s\n", "scenario", "status", "checks", "time", "folder");
+    for (size_t i = 0; i < r->n; i++) {
+        const struct report_scenario *s = &r->sc[i];
+        size_t passed = 0;
+        for (size_t k = 0; k < s->n_checks; k++)
+            passed += s->checks[k].status == REPORT_PASS;
+        fprintf(f, "%-46.46s ", s->name);
+        status_word(r, s->status, 12);
+        fprintf(f, " %3zu/%-3zu %7.2fs %s%s\n", passed, s->n_checks, s->duration_s, s->folder,
+                report_is_flaky(s) ? "  (flaky)" : "");
+    }
+    fprintf(f, "\n%zu scenario(s): %zu passed, %zu failed, %zu inconclusive, %zu harness error(s), "
+               "%zu invalid",
+            r->n, counts[REPORT_PASS], counts[REPORT_FAIL], counts[REPORT_INCONCLUSIVE],
+            counts[REPORT_ERROR], counts[REPORT_INVALID]);
+    if (r->repeat > 1)
+        fprintf(f, ", %zu flaky over %d runs each", flaky, r->repeat);
+    fprintf(f, " in %.1f s (seed %llu)\n", r->duration_s, (unsigned long long)r->seed);
+    if (r->json_path)
+        fprintf(f, "results: %s\n", r->json_path);
+    fflush(f);
+    return 0;
+}

@@ -1,0 +1,78 @@
+/* results.json: the journal of a run, complete enough to re-read a verdict
+ * without the console (version, seed, time scale, every scenario with its
+ * document, every check with expected, measured, margin and status). */
+#include "reports/report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static json_t *check_json(const struct report_check *c)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:s}", "check", c->check,
+                     "label", c->label, "status", report_status_name(c->status), "expected",
+                     c->expected, "measured", c->measured, "margin",
+                     isfinite(c->margin) ? c->margin : 0.0, "unit", c->unit, "samples",
+                     (json_int_t)c->samples, "min_samples", (json_int_t)c->min_samples, "detail",
+                     c->detail);
+}
+
+json_t *report_json_build(const struct report_run *r)
+{
+    json_t *scs = json_array();
+    size_t counts[5] = {0}, flaky = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct report_scenario *s = &r->sc[i];
+        counts[s->status]++;
+        flaky += (size_t)report_is_flaky(s);
+        json_t *checks = json_array();
+        for (size_t k = 0; k < s->n_checks; k++)
+            json_array_append_new(checks, check_json(&s->checks[k]));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:i, s:i, s:b, s:o}",
+                              "name", s->name, "file", s->file, "folder", s->folder,
+                              "description", s->description, "tags", s->tags, "status",
+                              report_status_name(s->status), "seed", (json_int_t)s->seed,
+                              "duration_s", s->duration_s, "requests", (json_int_t)s->requests,
+                              "runs", s->runs, "passes", s->passes, "flaky",
+                              report_is_flaky(s), "checks", checks);
+        if (s->error[0])
+            json_object_set_new(o, "error", json_string(s->error));
+        if (s->out_dir[0])
+            json_object_set_new(o, "out_dir", json_string(s->out_dir));
+        if (s->t0_us)
+            json_object_set_new(o, "t0_us", json_integer((json_int_t)s->t0_us));
+        if (s->relay[0])
+            json_object_set_new(o, "relay", json_string(s->relay));
+        if (s->log_tail)
+            json_object_set_new(o, "relay_log_tail", json_string(s->log_tail));
+        if (s->doc)
+            json_object_set(o, "scenario", s->doc);
+        json_array_append_new(scs, o);
+    }
+    return json_pack("{s:s, s:I, s:f, s:i, s:s, s:f, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+                     "s:o}",
+                     "version", r->version ? r->version : "cutover", "seed", (json_int_t)r->seed,
+                     "time_scale", r->time_scale, "repeat", r->repeat, "started", r->started,
+                     "duration_s", r->duration_s, "exit_code", report_exit_code(r), "summary",
+                     "total", (json_int_t)r->n, "passed", (json_int_t)counts[REPORT_PASS],
+                     "failed", (json_int_t)counts[REPORT_FAIL], "inconclusive",
+                     (json_int_t)counts[REPORT_INCONCLUSIVE], "errors",
+                     (json_int_t)counts[REPORT_ERROR], "invalid",
+                     (json_int_t)counts[REPORT_INVALID], "flaky", (json_int_t)flaky, "scenarios",
+                     scs);
+}
+
+int report_json_write(struct report_run *r, char *err, size_t errlen)
+{
+    if (!r->json_path)
+        return 0;
+    json_t *j = report_json_build(r);
+    int rc = json_dump_file(j, r->json_path, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    json_decref(j);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot write: %s", r->json_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}

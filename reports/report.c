@@ -1,0 +1,52 @@
+/* The table of writers and what they share. */
+#include "reports/report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const struct report_writer report_writers[] = {
+    {"console", report_console_begin, report_console_scenario, report_console_end},
+    {"json", NULL, NULL, report_json_write},
+    {"junit", NULL, NULL, report_junit_write},
+    {"html", NULL, NULL, report_html_write},
+    {"markdown", NULL, NULL, report_md_write},
+    {NULL, NULL, NULL, NULL},
+};
+
+const char *report_status_name(int status)
+{
+    static const char *const names[] = {"pass", "fail", "inconclusive", "error", "invalid"};
+    return status >= 0 && status <= REPORT_INVALID ? names[status] : "unknown";
+}
+
+int report_exit_code(const struct report_run *r)
+{
+    int fail = 0, invalid = 0, error = 0, inconclusive = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        switch (r->sc[i].status) {
+        case REPORT_FAIL: fail = 1; break;
+        case REPORT_INVALID: invalid = 1; break;
+        case REPORT_ERROR: error = 1; break;
+        case REPORT_INCONCLUSIVE: inconclusive = 1; break;
+        }
+    }
+    /* A failed check is the most important news for a gate; then input the
+     * user must fix, then the harness, then too little data. */
+    return fail ? 1 : invalid ? 2 : error ? 3 : inconclusive ? 4 : 0;
+}
+
+int report_is_flaky(const struct report_scenario *s)
+{
+    return s->runs > 1 && s->passes > 0 && s->passes < s->runs;
+}
+
+void report_scenario_clear(struct report_scenario *s)
+{
+    free(s->checks);
+    free(s->log_tail);
+    json_decref(s->doc);
+    s->checks = NULL;
+    s->log_tail = NULL;
+    s->doc = NULL;
+    s->n_checks = 0;
+}

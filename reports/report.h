@@ -1,0 +1,133 @@
+/* The results of a run and the writers that publish them.  The runner fills
+ * struct report_run; each writer (console, results.json, junit.xml) is one
+ * row of a static const table with three hooks: begin (before the first
+ * scenario), scenario (as each one finishes, for progress) and end (the whole
+ * run).  Adding a format is adding a row.
+ *
+ * Ownership: report_scenario_clear frees what a scenario entry holds; strings
+ * given to the structs are copied. */
+#ifndef REPORT_H
+#define REPORT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum report_status {
+    REPORT_PASS,
+    REPORT_FAIL,
+    REPORT_INCONCLUSIVE,
+    REPORT_ERROR,   /* harness error: a port, the relay would not start, a timeout */
+    REPORT_INVALID, /* the scenario file is invalid */
+};
+
+/* One check's verdict (filled by harness/checks.c). */
+struct report_check {
+    char check[40];
+    char label[96];
+    int status; /* REPORT_PASS, REPORT_FAIL or REPORT_INCONCLUSIVE */
+    char expected[192];
+    char measured[256];
+    double margin; /* signed distance to the bound, >= 0 inside; worst over repeats */
+    char unit[8];
+    long samples;
+    long min_samples;
+    char detail[1024];
+};
+
+struct report_scenario {
+    char name[128];
+    char file[512];
+    char folder[256];
+    char description[1024];
+    char tags[256];
+    int status;
+    char error[1024];
+    uint64_t seed;
+    double duration_s;
+    long requests;
+    struct report_check *checks;
+    size_t n_checks;
+    char *log_tail; /* relay stderr tail (redacted), may be NULL */
+    char out_dir[512];
+    json_t *doc; /* the scenario as run; owned */
+    int runs, passes; /* with --repeat */
+    uint64_t t0_us;   /* traffic start (CLOCK_MONOTONIC µs): the 0 of the report's timeline */
+    char relay[128];  /* which relay ran it (binary or --relay command), for the scorecard */
+};
+
+/* Live progress of the scenario that is running, from the runner's poll
+ * timer (a few times a second). */
+struct report_progress {
+    const char *name;     /* the scenario */
+    uint64_t elapsed_us;  /* since the traffic start */
+    uint64_t total_us;    /* the scenario's planned span */
+    long sent, done, failed; /* client requests so far */
+    const char *serving;  /* colour of the latest answer ("" none yet) */
+    int settling;         /* traffic over, waiting before collection */
+};
+
+struct report_run {
+    const char *version;
+    uint64_t seed;
+    double time_scale;
+    int repeat;
+    char started[40];
+    double duration_s;
+    struct report_scenario *sc;
+    size_t n;
+    size_t total_planned;
+    const char *out_dir;
+    const char *json_path;
+    const char *junit_path;
+    const char *html_path; /* NULL: no HTML report */
+    const char *md_path;   /* NULL: no Markdown summary */
+    FILE *console;
+    int console_tty;       /* progress rewrites one line instead of printing lines */
+    uint64_t progress_last_us; /* throttle of plain progress lines */
+    int color;
+    int verbose;
+};
+
+struct report_writer {
+    const char *name;
+    void (*begin)(struct report_run *r);
+    void (*scenario)(struct report_run *r, const struct report_scenario *s, size_t index);
+    int (*end)(struct report_run *r, char *err, size_t errlen);
+};
+
+/* The writers, NULL-terminated on name. */
+extern const struct report_writer report_writers[];
+
+const char *report_status_name(int status);
+/* Worst status of a run as an exit code (0 pass, 1 fail, 2 invalid,
+ * 3 harness error, 4 inconclusive). */
+int report_exit_code(const struct report_run *r);
+/* Flaky: with repeats, some runs passed and some did not. */
+int report_is_flaky(const struct report_scenario *s);
+void report_scenario_clear(struct report_scenario *s);
+
+/* Individual writers (also reachable through the table). */
+void report_console_begin(struct report_run *r);
+void report_console_scenario(struct report_run *r, const struct report_scenario *s, size_t index);
+int report_console_end(struct report_run *r, char *err, size_t errlen);
+int report_json_write(struct report_run *r, char *err, size_t errlen);
+int report_junit_write(struct report_run *r, char *err, size_t errlen);
+int report_html_write(struct report_run *r, char *err, size_t errlen);
+int report_md_write(struct report_run *r, char *err, size_t errlen);
+/* The progress hook the runner calls (ctx is the struct report_run). */
+void report_console_progress(void *ctx, const struct report_progress *p);
+/* Renders the HTML report of a results.json document to f, reading each
+ * scenario's artefacts (journals, requests.jsonl, events.jsonl) from its
+ * out_dir.  Returns 0, or -1 with err. */
+int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen);
+/* The Markdown summary of a results.json document. */
+int report_md_render(FILE *f, const json_t *results, const char *html_path, char *err,
+                     size_t errlen);
+/* results.json's content as a JSON value (new reference). */
+json_t *report_json_build(const struct report_run *r);
+/* XML escaping into a malloc'd string. */
+char *report_xml_escape(const char *s);
+
+#endif

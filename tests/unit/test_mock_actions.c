@@ -1,0 +1,196 @@
+/* Unit tests for the action table: every type has a row that parses its
+ * defaults, and each row's plan turns the normal answer into the fault the
+ * contract describes (where it lands, how it ends, what headers go out). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mocks/mock_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct mock_chat_req q;
+
+static void base(struct mock_plan *p, int streamed)
+{
+    memset(p, 0, sizeof *p);
+    p->status = 200;
+    p->content_type = "application/json";
+    p->fault_at_piece = p->fault_at_byte = -1;
+    p->rl.limit_requests = p->rl.remaining_requests = -1;
+    p->rl.limit_tokens = p->rl.remaining_tokens = -1;
+    if (streamed) {
+        p->streamed = 1;
+        p->events = mock_sse_events(&q, "chatcmpl-t", 1, 4, "stop", &p->nevents);
+    } else {
+        p->body = mock_chat_body(&q, "chatcmpl-t", 1, 4, "stop");
+        p->body_len = strlen(p->body);
+    }
+}
+
+static struct mock_action act(const char *js)
+{
+    struct mock_action a;
+    char err[256];
+    json_t *j = json_loads(js, 0, NULL);
+    if (mock_action_parse(j, "$", &a, err, sizeof err) != 0)
+        fail_msg("%s: %s", js, err);
+    json_decref(j);
+    return a;
+}
+
+static void test_table_complete(void **state)
+{
+    const char *const *names = mock_action_names();
+    int n = 0;
+    for (; names[n]; n++) {
+        const struct mock_action_kind *k = mock_action_find(names[n]);
+        assert_non_null(k);
+        assert_string_equal(k->name, names[n]);
+        assert_ptr_equal(mock_action_kind(n), k);
+        assert_non_null(k->parse);
+        assert_non_null(k->plan);
+    }
+    assert_int_equal(n, MOCK_ACT_COUNT);
+    assert_null(mock_action_find("nope"));
+}
+
+static void test_status_plan(void **state)
+{
+    struct mock_plan p;
+    base(&p, 1);
+    struct mock_action a = act("{\"type\":\"status\",\"code\":429,\"retry_after_s\":2,"
+                               "\"retry_after_ms\":1500,\"ratelimit\":{\"remaining_requests\":0}}");
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.status, 429);
+    assert_int_equal(p.streamed, 0); /* errors are JSON, never SSE */
+    assert_null(p.events);
+    assert_non_null(strstr(p.body, "rate_limit_exceeded"));
+    assert_string_equal(p.retry_after, "2");
+    assert_string_equal(p.retry_after_ms, "1500");
+    assert_true(p.rl.present);
+    assert_int_equal(p.rl.remaining_requests, 0);
+    assert_int_equal(p.rl.limit_requests, -1);
+    mock_plan_free(&p);
+}
+
+static void test_fault_positions(void **state)
+{
+    struct {
+        const char *js;
+        int streamed;
+        int fault;
+        long at_piece, at_byte; /* -2: half the body */
+    } cases[] = {
+        {"{\"type\":\"reset\"}", 1, MOCK_FAULT_RESET, -1, -1},
+        {"{\"type\":\"reset\",\"after_chunks\":2}", 1, MOCK_FAULT_RESET, 2, -1},
+        {"{\"type\":\"reset\",\"after_bytes\":10}", 1, MOCK_FAULT_RESET, -1, 10},
+        {"{\"type\":\"reset\",\"after_chunks\":2}", 0, MOCK_FAULT_RESET, -1, -2},
+        {"{\"type\":\"close\"}", 1, MOCK_FAULT_CLOSE, -1, -1},
+        {"{\"type\":\"cut\"}", 1, MOCK_FAULT_CUT, 1, -1},
+        {"{\"type\":\"cut\",\"after_chunks\":3,\"broken_framing\":true}", 1, MOCK_FAULT_CUT_BROKEN,
+         3, -1},
+        {"{\"type\":\"cut\"}", 0, MOCK_FAULT_CUT, -1, -2},
+        {"{\"type\":\"stall\",\"stall_ms\":30,\"after_chunks\":2}", 1, MOCK_FAULT_STALL, 2, -1},
+        {"{\"type\":\"timeout\"}", 0, MOCK_FAULT_NEVER, -1, -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct mock_plan p;
+        base(&p, cases[i].streamed);
+        size_t half = p.body_len / 2;
+        struct mock_action a = act(cases[i].js);
+        mock_plan_apply(&a, &p);
+        long want_byte = cases[i].at_byte == -2 ? (long)half : cases[i].at_byte;
+        if (p.fault != cases[i].fault || p.fault_at_piece != cases[i].at_piece ||
+            p.fault_at_byte != want_byte)
+            fail_msg("case %zu %s: fault %d at piece %ld byte %ld", i, cases[i].js, p.fault,
+                     p.fault_at_piece, p.fault_at_byte);
+        mock_plan_free(&p);
+    }
+    struct mock_plan p;
+    base(&p, 1);
+    struct mock_action a = act("{\"type\":\"stall\",\"stall_ms\":30,\"then\":\"continue\"}");
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.stall_us, 30000);
+    assert_true(p.stall_continue);
+    mock_plan_free(&p);
+    base(&p, 0);
+    a = act("{\"type\":\"timeout\",\"after_ms\":250}");
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.fault, MOCK_FAULT_NONE);
+    assert_int_equal(p.extra_delay_us, 250000);
+    mock_plan_free(&p);
+}
+
+static void test_inband_malformed_slow(void **state)
+{
+    struct mock_plan p;
+    base(&p, 1);
+    struct mock_action a = act("{\"type\":\"inband_error\",\"after_chunks\":2,\"code\":\"boom\"}");
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.nevents, 3);
+    assert_non_null(strstr(p.events[2], "data: {\"error\":"));
+    assert_non_null(strstr(p.events[2], "\"boom\""));
+    assert_int_equal(p.fault, MOCK_FAULT_CUT);
+    assert_int_equal(p.fault_at_piece, 3);
+    mock_plan_free(&p);
+
+    base(&p, 0);
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.status, 200);
+    assert_non_null(strstr(p.body, "{\"error\":"));
+    mock_plan_free(&p);
+
+    base(&p, 0);
+    size_t full = p.body_len;
+    a = act("{\"type\":\"malformed\"}");
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.body_len, full / 2);
+    assert_null(json_loads(p.body, 0, NULL));
+    mock_plan_free(&p);
+
+    base(&p, 1);
+    a = act("{\"type\":\"malformed\",\"what\":\"sse_event\",\"at\":2}");
+    mock_plan_apply(&a, &p);
+    assert_null(json_loads(p.events[2] + 6, 0, NULL));
+    json_t *fine = json_loads(p.events[1] + 6, 0, NULL);
+    assert_non_null(fine);
+    json_decref(fine);
+    mock_plan_free(&p);
+
+    base(&p, 1);
+    a = act("{\"type\":\"malformed\",\"what\":\"html\"}");
+    mock_plan_apply(&a, &p);
+    assert_string_equal(p.content_type, "text/html");
+    assert_int_equal(p.streamed, 0);
+    assert_non_null(strstr(p.body, "<html>"));
+    mock_plan_free(&p);
+
+    base(&p, 1);
+    a = act("{\"type\":\"slow\",\"ttft_ms\":100,\"gap_ms\":20}");
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.ttft_us, 100000);
+    assert_int_equal(p.gap_us, 20000);
+    mock_plan_free(&p);
+}
+
+static int setup(void **state)
+{
+    char *err = NULL;
+    const char *b = "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    return mock_chat_parse(b, strlen(b), &q, &err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table_complete),
+        cmocka_unit_test(test_status_plan),
+        cmocka_unit_test(test_fault_positions),
+        cmocka_unit_test(test_inband_malformed_slow),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
