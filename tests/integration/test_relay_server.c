@@ -322,11 +322,11 @@ static void test_client_keys(void **state)
     thttp_resp_free(&r);
     char u[300];
     snprintf(u, sizeof u, "%s/v1/chat/completions", F.relay_url);
-    const char *bad[] = {"Authorization: Bearer ck-alpha-", "Content-Type: application/json", NULL};
+    const char *bad[] = {"Authorization: Bearer ck-alpha-", NULL};
     assert_int_equal(thttp_request("POST", u, MSG_BODY, bad, 5000, &r), CURLE_OK);
     assert_int_equal(r.status, 401);
     thttp_resp_free(&r);
-    const char *good[] = {"Authorization: Bearer ck-beta-2", "Content-Type: application/json", NULL};
+    const char *good[] = {"Authorization: Bearer ck-beta-2", NULL};
     assert_int_equal(thttp_request("POST", u, MSG_BODY, good, 5000, &r), CURLE_OK);
     assert_int_equal(r.status, 200);
     thttp_resp_free(&r);
@@ -406,8 +406,8 @@ static void test_sigterm_drains(void **state)
     long status = 0;
     curl_easy_setopt(e, CURLOPT_URL, u);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, MSG_BODY);
-    struct curl_slist *ct = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, ct);
+    struct curl_slist *json_ct = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, json_ct);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL);
     FILE *devnull = fopen("/dev/null", "w");
     curl_easy_setopt(e, CURLOPT_WRITEDATA, devnull);
@@ -427,7 +427,7 @@ static void test_sigterm_drains(void **state)
     curl_multi_remove_handle(m, e);
     curl_easy_cleanup(e);
     curl_multi_cleanup(m);
-    curl_slist_free_all(ct);
+    curl_slist_free_all(json_ct);
     fclose(devnull);
     assert_int_equal(status, 200);
     /* And then it exits 0 by itself. */
