@@ -620,6 +620,79 @@ static void test_concurrent_delays_one_thread(void **state)
     assert_true(elapsed < 0.3 * 10);
 }
 
+/* Proxy mode: a second mock forwards to the first unless one of its own
+ * rules fires. */
+static void test_proxy_mode(void **state)
+{
+    put_behavior("{\"reply\":{\"tokens\":5}}");
+    struct tproc px;
+    char *argv[] = {(char *)tsup_bin("cutover"),
+                    "mock",
+                    "--name",
+                    "px",
+                    "--port",
+                    "0",
+                    "--upstream",
+                    base,
+                    NULL};
+    assert_int_equal(tproc_spawn(&px, argv), 0);
+    assert_int_equal(tproc_wait_url(&px, 10000), 0);
+    char u[512], v[64];
+    const char *hdrs[] = {"X-Request-ID: via-proxy", NULL};
+    struct thttp_resp direct, r;
+    req("POST", "/v1/chat/completions", CHAT, 5000, &direct);
+    snprintf(u, sizeof u, "%s/v1/chat/completions", px.url);
+    assert_int_equal(thttp_request("POST", u, CHAT, hdrs, 5000, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    /* Same request, same reply text: the body came from the upstream. */
+    json_t *a = json_loads(direct.body, 0, NULL), *b = json_loads(r.body, 0, NULL);
+    assert_non_null(b);
+    assert_true(json_equal(json_object_get(a, "choices"), json_object_get(b, "choices")));
+    json_decref(a);
+    json_decref(b);
+    thttp_resp_free(&direct);
+    thttp_resp_free(&r);
+    json_t *recs = records(2);
+    assert_string_equal(rec_s(recs, 1, "request_id"), "via-proxy");
+    json_decref(recs);
+
+    /* The upstream's status and Retry-After pass through. */
+    put_behavior("{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":429,"
+                 "\"retry_after_s\":3}}]}");
+    thttp_request("POST", u, CHAT, NULL, 5000, &r);
+    check_error(&r, 429, NULL);
+    assert_string_equal(thttp_header(&r, "Retry-After", v, sizeof v), "3");
+    thttp_resp_free(&r);
+
+    /* A rule on the proxy answers locally: the upstream never sees it. */
+    char pu[512];
+    snprintf(pu, sizeof pu, "%s/_mock/behavior", px.url);
+    thttp_request("PUT", pu, "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":503}}]}", NULL,
+                  5000, &r);
+    assert_int_equal(r.status, 200);
+    thttp_resp_free(&r);
+    put_behavior("{}");
+    thttp_request("POST", u, CHAT, NULL, 5000, &r);
+    check_error(&r, 503, NULL);
+    thttp_resp_free(&r);
+    recs = records(0);
+    assert_int_equal(json_array_size(recs), 0);
+    json_decref(recs);
+    int st = tproc_stop(&px, SIGTERM, 5000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    /* An upstream that is not there: 502 with OpenAI's envelope. */
+    char *argv2[] = {(char *)tsup_bin("cutover"), "mock", "--port", "0", "--upstream",
+                     "http://127.0.0.1:1",        NULL};
+    assert_int_equal(tproc_spawn(&px, argv2), 0);
+    assert_int_equal(tproc_wait_url(&px, 10000), 0);
+    snprintf(u, sizeof u, "%s/v1/chat/completions", px.url);
+    thttp_request("POST", u, CHAT, NULL, 5000, &r);
+    check_error(&r, 502, "Upstream failed");
+    thttp_resp_free(&r);
+    tproc_stop(&px, SIGTERM, 5000);
+}
+
 /* SIGTERM with a request held forever: exit 0, promptly. */
 static void test_sigterm_exits_cleanly(void **state)
 {
@@ -677,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_journal_agrees),
         cmocka_unit_test(test_seeded_determinism),
         cmocka_unit_test(test_concurrent_delays_one_thread),
+        cmocka_unit_test(test_proxy_mode),
         cmocka_unit_test(test_sigterm_exits_cleanly),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -246,25 +246,6 @@ static void test_connect_error_fails_over(void **state)
     assert_int_equal(fx_count_events(&F, "attempt", "error", "connect"), 1);
 }
 
-static void test_malformed_answer_is_retried(void **state)
-{
-    assert_int_equal(fx_start_relay(&F, "\"backoff_base_ms\": 5, \"health_interval_ms\": 0"), 0);
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"malformed\","
-                                               "\"what\":\"json\"}}]}"),
-                     0);
-    struct thttp_resp r;
-    assert_int_equal(fx_chat(&F, "mal-1", 0, 10000, &r), CURLE_OK);
-    /* A 200 with a broken body is not passed on as a success. */
-    assert_int_equal(r.status, 200);
-    char v[64];
-    assert_string_equal(thttp_header(&r, "X-Served-By", v, sizeof v), "green");
-    json_t *j = json_loads(r.body, 0, NULL);
-    assert_non_null(j);
-    json_decref(j);
-    thttp_resp_free(&r);
-    assert_int_equal(fx_count_events(&F, "attempt", "error", "http"), 1);
-}
-
 static void test_key_never_leaks(void **state)
 {
     assert_int_equal(fx_start_relay(&F, "\"backoff_base_ms\": 5, \"health_interval_ms\": 50, "
@@ -306,7 +287,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_after_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_above_cap_fails_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_error_fails_over, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_answer_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_never_leaks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
