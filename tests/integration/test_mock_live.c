@@ -430,6 +430,21 @@ static void test_timeouts_and_delays(void **state)
     assert_string_equal(rec_s(a, 0, "end"), "stalled");
     json_decref(a);
 
+    /* A client that leaves during a long stall is journaled when it leaves,
+     * not when the stall would have ended. */
+    put_behavior("{\"rules\":[{\"action\":{\"type\":\"stall\",\"after_chunks\":2,"
+                 "\"stall_ms\":4000}}]}");
+    uint64_t t1 = co_clock_monotonic_us();
+    assert_int_equal(req("POST", "/v1/chat/completions", CHAT_STREAM, 300, &r),
+                     CURLE_OPERATION_TIMEDOUT);
+    thttp_resp_free(&r);
+    a = records(1);
+    assert_int_equal(json_array_size(a), 1);
+    assert_string_equal(rec_s(a, 0, "end"), "client_gone");
+    assert_int_equal(rec_i(a, 0, "chunks"), 2);
+    assert_true(co_clock_monotonic_us() - t1 < 3000000);
+    json_decref(a);
+
     /* Slow: first token after ttft, then a gap per token. */
     put_behavior("{\"reply\":{\"tokens\":5},\"rules\":[{\"action\":{\"type\":\"slow\","
                  "\"ttft_ms\":150,\"gap_ms\":40}}]}");
