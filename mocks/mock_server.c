@@ -70,7 +70,7 @@ struct mock_req {
     int suspended;
     uint64_t delay_us; /* before headers, still to wait */
     ev_timer timer;
-    ev_io watch; /* "never answer": notices the client leaving */
+    ev_io watch; /* long suspensions: notices the client leaving */
     int client_left;
     struct mock_record rec;
     struct mock_plan plan;
