@@ -204,7 +204,8 @@ fi
     echo
     echo "Measured by \`sh bench/mock.sh $DUR\` (\`make bench\`) on $(date -u +%Y-%m-%dT%H:%MZ),"
     echo "$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)),"
-    echo "load average before the run: $LOAD. wrk and the server under test share the machine."
+    echo "load average before the run: $LOAD, after: $(cut -d" " -f1-3 /proc/loadavg)"
+    echo "(the machine is shared with other builds; wrk and the server under test share it too)."
     echo
     echo "Request: \`POST /v1/chat/completions\` with \`$REQ\`;"
     echo "the mock answers its default 16-token chat.completion ($(printf %s "$BODY" | wc -c) bytes)."
