@@ -83,7 +83,9 @@ int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_e
     }
     h->loop = loop;
     h->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, o->port, NULL, NULL,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+            (o->turbo ? MHD_USE_TURBO : 0),
+        o->port, NULL, NULL,
         o->handler, o->handler_cls, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(o->conn_limit ? o->conn_limit : 10000), MHD_OPTION_CONNECTION_TIMEOUT,

@@ -171,7 +171,10 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struc
     double lo = num(c, "min", 0), hi = num(c, "max", 1);
     double ratio = n ? (double)ok / (double)n : 0;
     v->samples = n;
-    SETF(expected, "success ratio in [%g, %g]", lo, hi);
+    if (has(c, "max"))
+        SETF(expected, "success ratio in [%g, %g]", lo, hi);
+    else
+        SETF(expected, "success ratio >= %g", lo);
     SETF(measured, "%.4f (%ld of %ld)", ratio, ok, n);
     snprintf(v->unit, sizeof v->unit, "ratio");
     for (size_t i = 0; i < o->n_reqs && ratio < lo; i++) {
@@ -1037,6 +1040,23 @@ static void ck_relay_alive(const json_t *c, const struct harness_obs *o, struct 
     verdict(v, o->relay_alive == want, o->relay_alive == want ? 1 : -1);
 }
 
+static void ck_clean_shutdown(const json_t *c, const struct harness_obs *o,
+                              struct harness_verdict *v)
+{
+    double max_ms = num(c, "max_ms", 3000);
+    v->samples = o->term_t && o->exit_t ? 1 : 0;
+    SETF(expected, "on SIGTERM the relay drains and exits with status 0 within %g ms", max_ms);
+    snprintf(v->unit, sizeof v->unit, "ms");
+    if (!v->samples) {
+        SETF(measured, "the relay %s before any SIGTERM", o->exit_t ? "ended" : "was never asked");
+        verdict(v, 0, 0);
+        return;
+    }
+    double took = ((double)o->exit_t - (double)o->term_t) / 1000.0;
+    SETF(measured, "%s after %.1f ms", o->exit_how, took);
+    verdict(v, o->exit_clean && took <= max_ms, o->exit_clean ? max_ms - took : -1);
+}
+
 static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
                               struct harness_verdict *v)
 {
@@ -1099,6 +1119,7 @@ static const struct param p_served[] = {{"env", P_ENV, 1}, {"min", P_NUM, 0}, {"
                                         {"phase", P_INT, 0}, {NULL, 0, 0}};
 static const struct param p_alive[] = {{"alive", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_none[] = {{NULL, 0, 0}};
+static const struct param p_shutdown[] = {{"max_ms", P_NUM, 0}, {NULL, 0, 0}};
 
 static const struct check_kind kinds[] = {
     {"client_success_ratio", p_ratio, 1, ck_success_ratio,
@@ -1127,6 +1148,8 @@ static const struct check_kind kinds[] = {
     {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark"},
     {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)"},
     {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end"},
+    {"clean_shutdown", p_shutdown, 1, ck_clean_shutdown,
+     "SIGTERM: the relay drains and exits 0 in time"},
     {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere"},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])

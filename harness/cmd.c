@@ -169,6 +169,7 @@ int harness_cmd_run(int argc, char **argv)
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'},        {"json", required_argument, 0, 'j'},
         {"junit", required_argument, 0, 'J'},      {"filter", required_argument, 0, 'f'},
+        {"html", required_argument, 0, 'H'},
         {"seed", required_argument, 0, 's'},       {"repeat", required_argument, 0, 'r'},
         {"time-scale", required_argument, 0, 't'}, {"relay", required_argument, 0, 'R'},
         {"relay-bin", required_argument, 0, 'B'},  {"no-color", no_argument, 0, 'C'},
@@ -256,6 +257,10 @@ int harness_cmd_run(int argc, char **argv)
     if (!json_path) {
         snprintf(json_buf, sizeof json_buf, "%s/results.json", out_dir);
         json_path = json_buf;
+    }
+    if (!html_path) {
+        snprintf(html_buf, sizeof html_buf, "%s/report.html", out_dir);
+        html_path = html_buf;
     }
     if (!junit_path) {
         snprintf(junit_buf, sizeof junit_buf, "%s/junit.xml", out_dir);

@@ -406,6 +406,8 @@ static void test_sigterm_drains(void **state)
     long status = 0;
     curl_easy_setopt(e, CURLOPT_URL, u);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, MSG_BODY);
+    struct curl_slist *json_ct = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, json_ct);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL);
     FILE *devnull = fopen("/dev/null", "w");
     curl_easy_setopt(e, CURLOPT_WRITEDATA, devnull);
@@ -425,6 +427,7 @@ static void test_sigterm_drains(void **state)
     curl_multi_remove_handle(m, e);
     curl_easy_cleanup(e);
     curl_multi_cleanup(m);
+    curl_slist_free_all(json_ct);
     fclose(devnull);
     assert_int_equal(status, 200);
     /* And then it exits 0 by itself. */

@@ -497,6 +497,21 @@ static void test_process_checks(void **state)
     assert_non_null(strstr(v.measured, "relay stderr"));
 }
 
+static void test_clean_shutdown(void **state)
+{
+    struct harness_verdict v;
+    assert_int_equal(run("{\"check\":\"clean_shutdown\"}", &v), HARNESS_INCONCLUSIVE);
+    obs.term_t = T0 + 1000 * MS;
+    obs.exit_t = T0 + 1400 * MS;
+    obs.exit_clean = 1;
+    snprintf(obs.exit_how, sizeof obs.exit_how, "exited with status 0");
+    assert_int_equal(run("{\"check\":\"clean_shutdown\",\"max_ms\":500}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "after 400.0 ms"));
+    assert_int_equal(run("{\"check\":\"clean_shutdown\",\"max_ms\":300}", &v), HARNESS_FAIL);
+    obs.exit_clean = 0;
+    assert_int_equal(run("{\"check\":\"clean_shutdown\",\"max_ms\":500}", &v), HARNESS_FAIL);
+}
+
 static void test_min_samples_override(void **state)
 {
     struct harness_verdict v;
@@ -554,6 +569,7 @@ int main(void)
         T(test_latency_and_overhead),
         T(test_zero_downtime_and_served),
         T(test_process_checks),
+        T(test_clean_shutdown),
         T(test_min_samples_override),
         T(test_validation),
     };
