@@ -806,7 +806,6 @@ static void ck_no_traffic_after_unhealthy(const json_t *c, const struct harness_
 
 /* ---- rate limiting ------------------------------------------------------ */
 
-#define RL_SLACK_US 10000.0
 
 static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
@@ -834,17 +833,26 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
             adm[na++] = r;
         }
     }
-    /* The admitted requests are in send order already (the log is).  We see
-     * send times, the relay sees arrival times a few ms later, and that delay
-     * varies: two requests sent just under a window apart may arrive just over
-     * it.  So the window we count in is shorter by a measurement slack. */
-    double counted = window > 4 * RL_SLACK_US ? window - RL_SLACK_US : window;
-    size_t best = 0, j = 0;
-    for (size_t i = 0; i < na; i++) {
-        while (j < i && (double)(adm[i]->t_sent - adm[j]->t_sent) >= counted)
-            j++;
-        if (i - j + 1 > best)
-            best = i - j + 1;
+    /* Admission happened somewhere between the client's send and the first
+     * upstream arrival of the request (or its answer when none).  Under load
+     * that interval can be tens of ms, so a violation is only counted when
+     * limit+1 admissions fall in one window for certain: the latest possible
+     * admission minus the earliest possible one is under the window.  The
+     * admitted requests are in send order already (the log is). */
+    size_t best = 0;
+    for (size_t j = 0; j < na; j++) {
+        size_t n = 0;
+        for (size_t k = j; k < na && (double)(adm[k]->t_sent - adm[j]->t_sent) < window; k++) {
+            uint64_t hi = adm[k]->t_done;
+            for (size_t q = 0; q < o->n_atts; q++)
+                if (!o->atts[q].health && strcmp(o->atts[q].req_id, adm[k]->id) == 0 &&
+                    o->atts[q].t_arrival < hi)
+                    hi = o->atts[q].t_arrival;
+            if ((double)hi - (double)adm[j]->t_sent < window)
+                n++;
+        }
+        if (n > best)
+            best = n;
     }
     for (size_t i = 0; i < na && first_429; i++) {
         if ((double)adm[i]->t_sent >= (double)first_429 + window)
