@@ -54,8 +54,9 @@ void co_evhttp_kick(struct co_evhttp *h)
 
 /* MHD's own messages go through co_log, so they carry a timestamp, obey the
  * log level and pass the secret redactor.  "Application reported internal
- * error" is MHD noting that a handler closed a connection on purpose (a
- * mock's reset or close fault, say): that is not a warning. */
+ * error" and "Closing connection (application error ...)" are MHD noting
+ * that a handler or content reader closed a connection on purpose (a mock's
+ * reset, close or cut fault, say): that is not a warning. */
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -63,7 +64,8 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    int deliberate = strncmp(msg, "Application reported internal error", 35) == 0;
+    int deliberate = strncmp(msg, "Application reported internal error", 35) == 0 ||
+                     strncmp(msg, "Closing connection (application error", 37) == 0;
     co_log(deliberate ? CO_LOG_DEBUG : CO_LOG_WARN, "http: %s", msg);
 }
 
@@ -81,7 +83,9 @@ int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_e
     }
     h->loop = loop;
     h->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, o->port, NULL, NULL,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+            (o->turbo ? MHD_USE_TURBO : 0),
+        o->port, NULL, NULL,
         o->handler, o->handler_cls, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(o->conn_limit ? o->conn_limit : 10000), MHD_OPTION_CONNECTION_TIMEOUT,

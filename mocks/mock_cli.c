@@ -22,12 +22,14 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: cutover mock [--name NAME] [--port N] [--behavior FILE] [--seed N]\n"
-                 "                    [--journal-cap N] [--log-level LEVEL]\n"
+                 "                    [--journal-cap N] [--upstream URL] [--log-level LEVEL]\n"
                  "  --name NAME        colour recorded in the journal (default blue)\n"
                  "  --port N           port on 127.0.0.1; 0 picks a free one (default 0)\n"
                  "  --behavior FILE    initial behaviour JSON (docs/CONTRACTS.md)\n"
                  "  --seed N           seeds every random decision (default 1)\n"
-                 "  --journal-cap N    journal records kept (default 100000)\n");
+                 "  --journal-cap N    journal records kept (default 100000)\n"
+                 "  --upstream URL     proxy mode: forward what no rule claims to URL\n"
+                 "                     (the request path is appended: http://host:port)\n");
 }
 
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
@@ -96,8 +98,8 @@ int mock_cli_main(int argc, char **argv)
             }
             break;
         case 'u':
-            fprintf(stderr, "cutover mock: --upstream (proxy mode) is not built yet\n");
-            return CO_EXIT_INVALID;
+            mo.upstream_url = optarg;
+            break;
         case 'h':
             usage(stdout);
             return CO_EXIT_PASS;

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Copies src into dst[n], truncating, always NUL-terminated.  The hot path
  * fills a journal record per request; snprintf("%s") showed in profiles. */
@@ -317,6 +318,40 @@ void mock_rl_init(struct mock_rl *rl, long requests, long window_ms, long tpm);
 void mock_rl_free(struct mock_rl *rl);
 /* Admits or refuses a request that would spend tokens at now_us. */
 void mock_rl_admit(struct mock_rl *rl, uint64_t now_us, long tokens, struct mock_rl_verdict *v);
+
+/* ---- proxy mode (mock_proxy.c) -------------------------------------------------- */
+
+struct mock_header {
+    char name[64];
+    char value[512];
+};
+
+/* Called from the loop as the upstream answers; ctx is the caller's. */
+struct mock_xfer_cb {
+    void (*on_head)(void *ctx, long status); /* status line and headers are in */
+    void (*on_data)(void *ctx);              /* more body is buffered */
+    void (*on_done)(void *ctx, int ok);      /* finished (ok = 0: failed) */
+};
+
+struct mock_proxy;
+struct mock_xfer;
+struct ev_loop;
+
+/* base: "http://host:port" to which the request path is appended. */
+struct mock_proxy *mock_proxy_new(struct ev_loop *loop, const char *base, char *err, size_t errlen);
+void mock_proxy_free(struct mock_proxy **p);
+struct mock_xfer *mock_proxy_start(struct mock_proxy *p, const char *method, const char *path,
+                                   const char *body, size_t body_len,
+                                   const struct mock_header *hdrs, size_t nhdrs,
+                                   const struct mock_xfer_cb *cb, void *ctx);
+long mock_xfer_status(const struct mock_xfer *x);
+const struct mock_header *mock_xfer_headers(const struct mock_xfer *x, size_t *n);
+const char *mock_xfer_error(const struct mock_xfer *x);
+/* Copies buffered body bytes; 0 when none yet, -1 at a clean end, -2 when
+ * the upstream failed. */
+ssize_t mock_xfer_read(struct mock_xfer *x, char *out, size_t max);
+/* Cancels if still running; sets *x = NULL. */
+void mock_xfer_free(struct mock_xfer **x);
 
 /* ---- the response plan an action fills in ------------------------------------ */
 

@@ -21,9 +21,11 @@
 #include "co_mem.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -53,7 +55,8 @@ struct mock {
     uint64_t traffic_index, health_index;
     struct mock_journal journal;
     struct mock_rl rl;
-    struct mock_req *live; /* every request in flight, to resume them all on free */
+    struct mock_req *live;    /* every request in flight, to resume them all on free */
+    struct mock_proxy *proxy; /* proxy mode, or NULL */
 };
 
 struct mock_req {
@@ -67,7 +70,7 @@ struct mock_req {
     int suspended;
     uint64_t delay_us; /* before headers, still to wait */
     ev_timer timer;
-    ev_io watch; /* "never answer": notices the client leaving */
+    ev_io watch; /* long suspensions: notices the client leaving */
     int client_left;
     struct mock_record rec;
     struct mock_plan plan;
@@ -79,6 +82,9 @@ struct mock_req {
     int fault_done;
     int close_after_stall;
     const char *end; /* set when the mock ends the request itself */
+    /* proxy mode: no rule fired, the upstream answers */
+    int proxied, proxy_head, proxy_done;
+    struct mock_xfer *xfer;
 };
 
 /* ---- suspend / resume ----------------------------------------------------------- */
@@ -99,9 +105,11 @@ static void on_req_timer(struct ev_loop *loop, ev_timer *w, int revents)
     req_resume(w->data);
 }
 
-/* A connection that is never answered is out of MHD's sight while
- * suspended; this watcher sees the client close it so the fd is not held
- * until the mock stops. */
+/* A suspended connection is out of MHD's sight; this watcher sees the
+ * client close it, so a long stall or a never-answered request is journaled
+ * (and its fd released) when the client leaves, not when the timer fires or
+ * the mock stops.  A runner that drains and then reads the journal finds
+ * every request its client saw. */
 static void on_req_watch(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct mock_req *r = w->data;
@@ -117,19 +125,36 @@ static void on_req_watch(struct ev_loop *loop, ev_io *w, int revents)
     req_resume(r);
 }
 
+static void watch_client(struct mock_req *r)
+{
+    int fd = co_evhttp_conn_fd(r->conn);
+    if (fd >= 0) {
+        ev_io_set(&r->watch, fd, EV_READ);
+        ev_io_start(r->m->loop, &r->watch);
+    }
+}
+
+/* Suspends until something else resumes (the proxy's callbacks). */
+static void req_suspend_idle(struct mock_req *r)
+{
+    MHD_suspend_connection(r->conn);
+    r->suspended = 1;
+    watch_client(r);
+}
+
+/* Suspensions shorter than this resolve by themselves soon enough; watching
+ * the socket would cost two epoll_ctl calls per paced token or short delay. */
+#define WATCH_MIN_US 100000
+
 /* Suspends for us microseconds; UINT64_MAX waits until the client leaves. */
 static void req_suspend(struct mock_req *r, uint64_t us)
 {
     MHD_suspend_connection(r->conn);
     r->suspended = 1;
-    if (us == UINT64_MAX) {
-        int fd = co_evhttp_conn_fd(r->conn);
-        if (fd >= 0) {
-            ev_io_set(&r->watch, fd, EV_READ);
-            ev_io_start(r->m->loop, &r->watch);
-        }
+    if (us >= WATCH_MIN_US)
+        watch_client(r);
+    if (us == UINT64_MAX)
         return;
-    }
     /* libev times from the loop's cached "now", which is as old as this
      * iteration; refresh it so a delay is never shorter than asked. */
     ev_now_update(r->m->loop);
@@ -234,6 +259,10 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     struct mock_plan *p = &r->plan;
     uint64_t now = co_now_us();
     size_t n = 0;
+    if (r->client_left) {
+        r->end = r->plan.end ? r->plan.end : "client_gone";
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     if (r->close_after_stall) {
         r->end = "stalled";
         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -355,6 +384,132 @@ static enum MHD_Result run_plan(struct mock_req *r)
     return ok;
 }
 
+/* ---- proxy mode ---------------------------------------------------------------------- */
+
+static void proxy_on_head(void *ctx, long status)
+{
+    struct mock_req *r = ctx;
+    r->proxy_head = 1;
+    req_resume(r);
+}
+
+static void proxy_on_data(void *ctx)
+{
+    req_resume(ctx);
+}
+
+static void proxy_on_done(void *ctx, int ok)
+{
+    struct mock_req *r = ctx;
+    r->proxy_done = 1;
+    req_resume(r);
+}
+
+static const struct mock_xfer_cb proxy_cb = {proxy_on_head, proxy_on_data, proxy_on_done};
+
+struct hdr_list {
+    struct mock_header v[32];
+    size_t n;
+};
+
+/* Request headers worth forwarding: all but the hop-by-hop ones libcurl
+ * sets itself. */
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    static const char *const skip[] = {"host",
+                                       "content-length",
+                                       "connection",
+                                       "expect",
+                                       "transfer-encoding",
+                                       "accept-encoding",
+                                       "keep-alive",
+                                       NULL};
+    struct hdr_list *l = cls;
+    if (!value || l->n == sizeof l->v / sizeof l->v[0])
+        return MHD_YES;
+    for (const char *const *k = skip; *k; k++)
+        if (strcasecmp(*k, key) == 0)
+            return MHD_YES;
+    mock_scopy(l->v[l->n].name, sizeof l->v[l->n].name, key);
+    mock_scopy(l->v[l->n].value, sizeof l->v[l->n].value, value);
+    l->n++;
+    return MHD_YES;
+}
+
+static void proxy_start(struct mock_req *r)
+{
+    struct hdr_list l;
+    l.n = 0;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &l);
+    r->xfer = mock_proxy_start(r->m->proxy, r->rec.method, r->rec.path, r->body.data, r->body.len,
+                               l.v, l.n, &proxy_cb, r);
+}
+
+static ssize_t proxy_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct mock_req *r = cls;
+    if (r->client_left) {
+        r->end = "client_gone";
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    ssize_t n = mock_xfer_read(r->xfer, buf, max);
+    if (n > 0) {
+        r->sent += (uint64_t)n;
+        return n;
+    }
+    if (n == -1)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n == -2) {
+        r->end = "closed"; /* the upstream broke off: so do we */
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    req_suspend_idle(r);
+    return 0;
+}
+
+/* The upstream's head is in: answer with its status and the headers a
+ * client acts on, then stream its body as it comes. */
+static enum MHD_Result proxy_answer(struct mock_req *r)
+{
+    size_t n;
+    const struct mock_header *h = mock_xfer_headers(r->xfer, &n);
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, MOCK_READER_BLOCK, proxy_reader, r, NULL);
+    int ctype = 0;
+    for (size_t i = 0; i < n; i++) {
+        MHD_add_response_header(resp, h[i].name, h[i].value);
+        ctype |= strcasecmp(h[i].name, "Content-Type") == 0;
+    }
+    if (!ctype)
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "X-Mock-Name", r->m->name);
+    long st = mock_xfer_status(r->xfer);
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)st, resp);
+    MHD_destroy_response(resp);
+    r->rec.status = (int)st;
+    return ok;
+}
+
+/* Runs the proxied request: start, wait for the head, answer (or 502). */
+static enum MHD_Result proxy_step(struct mock_req *r)
+{
+    if (!r->xfer) {
+        proxy_start(r);
+        req_suspend_idle(r);
+        return MHD_YES;
+    }
+    if (r->proxy_head)
+        return proxy_answer(r);
+    if (r->proxy_done) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "Upstream failed: %s", mock_xfer_error(r->xfer));
+        return answer_error(r, 502, msg, "server_error", NULL, "upstream_error");
+    }
+    req_suspend_idle(r);
+    return MHD_YES;
+}
+
 /* ---- deciding ----------------------------------------------------------------------- */
 
 static const char *facts_header(void *ctx, const char *name)
@@ -455,6 +610,12 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     struct mock_decision d;
     mock_select(&b->rules, &b->latency, &f, now - m->beh_set_us, &m->rng, &d);
     record_decision(r, &d);
+    if (m->proxy && d.rule < 0) {
+        r->proxied = 1;
+        r->delay_us = d.latency_us;
+        mock_scopy(r->rec.action, sizeof r->rec.action, "proxy");
+        return 0;
+    }
     char id[48];
     new_id(m, id, sizeof id);
     long created = (long)time(NULL);
@@ -487,6 +648,13 @@ static void decide_simple(struct mock_req *r, char *body, struct mock_rules *rul
     mock_select(rules, lat, &f, co_now_us() - m->beh_set_us, &m->rng, &d);
     record_decision(r, &d);
     plan_init(&r->plan);
+    if (m->proxy && d.rule < 0 && r->route == R_MODELS) {
+        free(body);
+        r->proxied = 1;
+        r->delay_us = d.latency_us;
+        mock_scopy(r->rec.action, sizeof r->rec.action, "proxy");
+        return;
+    }
     r->plan.body = body;
     r->plan.body_len = strlen(body);
     mock_plan_apply(&d.action, &r->plan);
@@ -502,11 +670,13 @@ static int query_u64(struct mock_req *r, const char *name, unsigned long long *o
     char *end = NULL;
     if (!s)
         return 0;
-    if (!*s || strchr(s, '-') || strchr(s, '+'))  /* strtoull would take a sign */
+    if (!*s || strchr(s, '-') || strchr(s, '+')) /* strtoull would take a sign */
         return -1;
     errno = 0;
     *out = strtoull(s, &end, 10);
-    /* A number past 2^64 saturates (a huge `since` is an empty page). */
+    /* Past the largest value is "everything after the end": an empty page. */
+    if (errno == ERANGE)
+        *out = ULLONG_MAX;
     return *end ? -1 : 0;
 }
 
@@ -631,6 +801,7 @@ static void req_free(struct mock_req *r)
         m->live = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    mock_xfer_free(&r->xfer);
     co_buf_free(&r->body);
     mock_plan_free(&r->plan);
     free(r);
@@ -694,6 +865,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req_suspend(r, d);
         return MHD_YES;
     }
+    if (r->proxied)
+        return proxy_step(r);
     if (r->plan.fault_at_piece < 0 && r->plan.fault_at_byte < 0) {
         switch (r->plan.fault) {
         case MOCK_FAULT_RESET:
@@ -779,6 +952,11 @@ struct mock *mock_new(struct ev_loop *loop, const struct mock_opts *o, char *err
     ho.completed = on_completed;
     ho.completed_cls = m;
     ho.conn_memory_limit = MOCK_CONN_POOL;
+    if (o->upstream_url && o->upstream_url[0] &&
+        !(m->proxy = mock_proxy_new(loop, o->upstream_url, err, errlen))) {
+        mock_free(&m);
+        return NULL;
+    }
     if (co_evhttp_start(&m->http, loop, &ho, err, errlen) != 0) {
         mock_free(&m);
         return NULL;
@@ -798,6 +976,7 @@ void mock_free(struct mock **pm)
     co_evhttp_stop(&m->http);
     while (m->live)
         req_free(m->live);
+    mock_proxy_free(&m->proxy);
     mock_behavior_free(&m->beh);
     mock_rl_free(&m->rl);
     mock_journal_free(&m->journal);

@@ -82,6 +82,7 @@ struct relay_req {
     unsigned resp_status;
     int suspended;
     ev_io watch;
+    ev_timer watch_delay;
     int gone;
 };
 
@@ -134,21 +135,36 @@ static void on_client_readable(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
+/* The watch starts only once a request has waited WATCH_AFTER_S: most
+ * answers come sooner, and adding and removing the socket costs two
+ * epoll_ctl calls per request. */
+#define WATCH_AFTER_S 0.02
+
+static void on_watch_delay(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct relay_req *q = w->data;
+    int fd = co_evhttp_conn_fd(q->conn);
+    if (q->suspended && !q->gone && fd >= 0) {
+        ev_io_set(&q->watch, fd, EV_READ);
+        ev_io_start(loop, &q->watch);
+    }
+}
+
 static void suspend(struct relay_req *q)
 {
     if (q->suspended)
         return;
     MHD_suspend_connection(q->conn);
     q->suspended = 1;
-    int fd = co_evhttp_conn_fd(q->conn);
-    if (fd >= 0 && !q->gone) {
-        ev_io_set(&q->watch, fd, EV_READ);
-        ev_io_start(q->r->loop, &q->watch);
+    if (!q->gone) {
+        ev_timer_set(&q->watch_delay, WATCH_AFTER_S, 0.);
+        ev_timer_start(q->r->loop, &q->watch_delay);
     }
 }
 
 static void resume(struct relay_req *q)
 {
+    ev_timer_stop(q->r->loop, &q->watch_delay);
     ev_io_stop(q->r->loop, &q->watch);
     if (!q->suspended)
         return;
@@ -187,6 +203,8 @@ struct relay_req *relay_req_new(struct relay *r, struct MHD_Connection *c,
     q->timer.data = q;
     ev_init(&q->watch, on_client_readable);
     q->watch.data = q;
+    ev_init(&q->watch_delay, on_watch_delay);
+    q->watch_delay.data = q;
     const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
     if (valid_request_id(id))
         snprintf(q->id, sizeof q->id, "%s", id);
@@ -514,19 +532,23 @@ static enum relay_err map_curl(CURLcode rc)
     }
 }
 
+/* Token usage of a 2xx chat answer, for the tokens and cost metrics.  A
+ * body that does not parse is passed on as it is (the relay is a proxy; the
+ * scenario library pins that a malformed answer is one attempt, not a
+ * retry storm). */
 static void note_tokens(struct relay_req *q)
 {
-    if (q->route == RELAY_FWD_MODELS || q->resp.len == 0)
+    if (q->route == RELAY_FWD_MODELS || q->stream || q->resp.len == 0)
         return;
     json_t *j = json_loadb(q->resp.data, q->resp.len, 0, NULL);
-    json_t *u = j ? json_object_get(j, "usage") : NULL;
+    json_t *u = json_object_get(j, "usage");
     if (json_is_object(u)) {
-        json_int_t p = json_integer_value(json_object_get(u, "prompt_tokens"));
-        json_int_t c = json_integer_value(json_object_get(u, "completion_tokens"));
-        const char *model = q->model[0] ? q->model : json_string_value(json_object_get(j, "model"));
-        if (p >= 0 && c >= 0)
-            relay_metrics_tokens(q->r->metrics, model, (uint64_t)p, (uint64_t)c,
-                                 relay_config_price(&q->r->cfg, model ? model : ""));
+        json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
+        json_int_t ct = json_integer_value(json_object_get(u, "completion_tokens"));
+        const char *model = q->model[0] ? q->model : "unknown";
+        if (pt >= 0 && ct >= 0)
+            relay_metrics_tokens(q->r->metrics, model, (uint64_t)pt, (uint64_t)ct,
+                                 relay_config_price(&q->r->cfg, model));
     }
     json_decref(j);
 }
@@ -864,6 +886,7 @@ void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe
     struct relay *r = q->r;
     client_gone(q);
     ev_timer_stop(r->loop, &q->timer);
+    ev_timer_stop(r->loop, &q->watch_delay);
     ev_io_stop(r->loop, &q->watch);
     if (q->response)
         MHD_destroy_response(q->response);

@@ -179,6 +179,7 @@ static void test_help(void **state)
     assert_int_equal(load(&c, ARGV("--help"), envp, err, sizeof err), 1);
     assert_non_null(strstr(err, "--max-attempts"));
     assert_non_null(strstr(err, "HEALTH_CHECK_INTERVAL"));
+    relay_config_free(&c);
 }
 
 int main(void)
