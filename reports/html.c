@@ -190,11 +190,25 @@ static void draw_marks(struct tl *t, const struct lane *ln, const double *xs, co
         nb = MAX_BINS;
     struct report_bin *bins = co_calloc(nb, sizeof *bins);
     int max = report_bin_fill(xs, kinds, n, PLOT_X0, BIN_PX, bins, nb);
+    /* A bin holding one mark draws that mark: only the crowded stretches
+     * of a lane turn into columns. */
+    size_t *only = co_calloc(nb, sizeof *only);
+    for (size_t i = 0; i < n; i++)
+        only[report_bin_of(xs[i], PLOT_X0, BIN_PX, nb)] = i;
     double room = ln->h - 10; /* leave a row at the top for the worst outcome's shape */
     fprintf(f, "<g class=\"bins\">");
     for (size_t b = 0; b < nb; b++) {
         if (!bins[b].count)
             continue;
+        if (bins[b].count == 1 && max > 1) {
+            size_t i = only[b];
+            fprintf(f, "<g><title>");
+            report_html_puts(f, titles ? titles[i] : "");
+            fprintf(f, "</title>");
+            draw_shape(f, kinds[i], xs[i], ys[i], MARK_R);
+            fprintf(f, "</g>");
+            continue;
+        }
         double x = PLOT_X0 + (double)b * BIN_PX, y = ln->y + ln->h;
         double total = room * bins[b].count / (max > 0 ? max : 1);
         if (total < 2)
@@ -222,6 +236,7 @@ static void draw_marks(struct tl *t, const struct lane *ln, const double *xs, co
         fprintf(f, "</g>");
     }
     fprintf(f, "</g>");
+    free(only);
     free(bins);
 }
 
@@ -360,6 +375,14 @@ static int label_row(double *row_end, int rows, double x, double width)
     return -1;
 }
 
+/* "blue→green upstream_503"; a switch before the traffic started (a health
+ * check at start-up) sits on the left edge and says so. */
+static void switch_label(const struct hm_switch *s, char *out, size_t n)
+{
+    snprintf(out, n, "%s\u2192%s %s%s", s->from, s->to, s->reason,
+             s->t < 0 ? " (before the start)" : "");
+}
+
 /* Where a check is about on the time axis: [*a, *b] ms, or -1. */
 static int check_window(const struct html_model *m, const json_t *args, double *a, double *b)
 {
@@ -399,12 +422,10 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
     for (int r = 0; r < LABEL_ROWS; r++)
         row_end[r] = -1e9;
     for (size_t i = 0; i < m->n_sw; i++) {
-        char label[96];
-        snprintf(label, sizeof label, "%s\u2192%s %s", m->sw[i].from, m->sw[i].to, m->sw[i].reason);
-        int row = m->sw[i].t < 0 ? -1
-                                 : label_row(row_end, LABEL_ROWS,
-                                             report_scale_map(&t.x, m->sw[i].t),
-                                             6.2 * (double)strlen(label));
+        char label[128];
+        switch_label(&m->sw[i], label, sizeof label);
+        int row = label_row(row_end, LABEL_ROWS, report_scale_map(&t.x, m->sw[i].t),
+                            6.2 * (double)strlen(label));
         if (row + 1 > rows_used)
             rows_used = row + 1;
     }
@@ -531,11 +552,9 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         row_end[r] = -1e9;
     for (size_t i = 0; i < m->n_sw; i++) {
         const struct hm_switch *s = &m->sw[i];
-        if (s->t < 0)
-            continue;
         double x = report_scale_map(&t.x, s->t);
-        char label[96];
-        snprintf(label, sizeof label, "%s\u2192%s %s", s->from, s->to, s->reason);
+        char label[128];
+        switch_label(s, label, sizeof label);
         int row = label_row(row_end, LABEL_ROWS, x, 6.2 * (double)strlen(label));
         fprintf(f, "<g class=\"switch-g\"><title>switch %s to %s at %.0f ms (", s->from, s->to, s->t);
         report_html_puts(f, s->reason);

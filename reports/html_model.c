@@ -271,14 +271,21 @@ static void on_event(struct html_model *m, const json_t *o, double t0)
         snprintf(s->from, sizeof s->from, "%s", str(o, "from"));
         snprintf(s->to, sizeof s->to, "%s", str(o, "to"));
         snprintf(s->reason, sizeof s->reason, "%s", str(o, "reason"));
-    } else if (strcmp(type, "health") == 0 && m->n_health < HM_MAX_HEALTH && t >= 0) {
+    } else if (strcmp(type, "health") == 0 && m->n_health < HM_MAX_HEALTH) {
         int c = colour_of(str(o, "env"));
-        if (c >= 0) {
-            struct hm_health *h = &m->health[m->n_health++];
-            h->t = t;
-            h->env = c;
-            h->healthy = json_is_true(json_object_get(o, "healthy"));
-        }
+        if (c < 0)
+            return;
+        /* Before the start only the state the colour started in matters:
+         * one entry per colour, the latest. */
+        struct hm_health *h = NULL;
+        for (size_t i = 0; t < 0 && i < m->n_health && !h; i++)
+            if (m->health[i].env == c && m->health[i].t < 0)
+                h = &m->health[i];
+        if (!h)
+            h = &m->health[m->n_health++];
+        h->t = t;
+        h->env = c;
+        h->healthy = json_is_true(json_object_get(o, "healthy"));
     } else if (strcmp(type, "rate_limit") == 0) {
         m->n_limits++;
     } else if (strcmp(type, "attempt") == 0) {
