@@ -313,7 +313,7 @@ int harness_cmd_run(int argc, char **argv)
                                           .progress_ctx = &rr};
             struct report_scenario one = {0};
             harness_run_scenario(l.v[i], &ro, &one);
-            snprintf(one.relay, sizeof one.relay, "%.127s", relay_cmd ? relay_cmd : relay_bin);
+            snprintf(one.relay, sizeof one.relay, "%.511s", relay_cmd ? relay_cmd : relay_bin);
             merge_run(acc, &one);
         }
         rr.n++;

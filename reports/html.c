@@ -912,10 +912,8 @@ static void overview(FILE *f, const json_t *scs)
                     json_number_value(json_object_get(sc, "duration_s")),
                     (long long)json_integer_value(json_object_get(sc, "seed")),
                     (long long)json_integer_value(json_object_get(sc, "requests")));
-            /* A binary by its name; a --relay command as given. */
-            const char *relay = str(sc, "relay"), *slash = strrchr(relay, '/');
-            if (slash && !strchr(relay, ' '))
-                relay = slash + 1;
+            char relay[128];
+            report_relay_label(str(sc, "relay"), relay, sizeof relay);
             fprintf(f, "<span title=\"");
             report_html_puts(f, str(sc, "relay"));
             fprintf(f, "\">");
@@ -947,8 +945,12 @@ static void scorecard(FILE *f, const json_t *scs)
         return;
     fprintf(f, "<h2 id=\"scorecard\">Scorecard</h2>\n<table class=\"scorecard\"><tr><th>scenario</th>");
     for (size_t k = 0; k < nr; k++) {
-        fprintf(f, "<th>");
+        char label[128];
+        report_relay_label(relays[k], label, sizeof label);
+        fprintf(f, "<th title=\"");
         report_html_puts(f, relays[k]);
+        fprintf(f, "\">");
+        report_html_puts(f, label);
         fprintf(f, "</th>");
     }
     fprintf(f, "</tr>\n");

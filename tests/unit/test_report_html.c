@@ -389,8 +389,8 @@ static void test_render_sparse_and_scorecard(void **state)
     assert_non_null(sc);
     assert_non_null(ov);
     assert_true(sc < ov);
-    assert_non_null(strstr(html, "<th>relay-a</th>"));
-    assert_non_null(strstr(html, "<th>relay-b</th>"));
+    assert_non_null(strstr(html, ">relay-a</th>"));
+    assert_non_null(strstr(html, ">relay-b</th>"));
     /* Failing first: the failing run's section precedes the passing one. */
     const char *s1 = strstr(html, "<section class=\"scenario\" id=\"sc1\"");
     const char *s0 = strstr(html, "<section class=\"scenario\" id=\"sc0\"");
@@ -469,6 +469,71 @@ static void test_progress_lines(void **state)
     free(buf);
 }
 
+static void test_relay_label(void **state)
+{
+    char out[128];
+    report_relay_label("/work/bin/cutover-relay", out, sizeof out);
+    assert_string_equal(out, "cutover-relay");
+    report_relay_label("/usr/bin/python3 relay.py --port {port} --blue {blue_url} --retries 2",
+                       out, sizeof out);
+    assert_string_equal(out, "python3 relay.py --retries 2");
+    report_relay_label("r --events={events} -x", out, sizeof out);
+    assert_string_equal(out, "r -x");
+    report_relay_label("", out, sizeof out);
+    assert_string_equal(out, "");
+    char tiny[6];
+    report_relay_label("abcdefghij --flag", tiny, sizeof tiny);
+    assert_int_equal(strlen(tiny), 5); /* cut, terminated */
+}
+
+/* cutover report a.json b.json: two runs of different relays merge into one
+ * document whose report opens with the scorecard. */
+static void test_report_cli_merges(void **state)
+{
+    write_artefacts(tmpdir, 40, 40);
+    char a[128], b[128], html[128], md[128];
+    snprintf(a, sizeof a, "%s/a.json", tmpdir);
+    snprintf(b, sizeof b, "%s/b.json", tmpdir);
+    snprintf(html, sizeof html, "%s/both.html", tmpdir);
+    snprintf(md, sizeof md, "%s/both.md", tmpdir);
+    json_t *ra = wrap(json_pack("[o]", synthetic_results("s1", "pass", "relay-a")), 1, 1, 0);
+    json_t *rb = wrap(json_pack("[o]", synthetic_results("s1", "fail", "relay-b --retries 0")), 1,
+                      0, 1);
+    assert_int_equal(json_dump_file(ra, a, 0), 0);
+    assert_int_equal(json_dump_file(rb, b, 0), 0);
+    char *argv[] = {"report", a, b, "--html", html, "--md", md, NULL};
+    assert_int_equal(report_cli_main(7, argv), 0);
+    FILE *f = fopen(html, "r");
+    assert_non_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "id=\"scorecard\""));
+    assert_non_null(strstr(buf, ">relay-b --retries 0</th>"));
+    assert_non_null(strstr(buf, "2 scenario(s): 1 passed, 1 failed"));
+    assert_non_null(strstr(buf, "exit code 1"));
+    f = fopen(md, "r");
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "| seed | relay |"));
+    /* Bad input: not results, no file. */
+    char *bad[] = {"report", md, NULL};
+    assert_int_equal(report_cli_main(2, bad), 2);
+    char *none[] = {"report", "/nonexistent/results.json", NULL};
+    assert_int_equal(report_cli_main(2, none), 2);
+    char *nothing[] = {"report", NULL};
+    assert_int_equal(report_cli_main(1, nothing), 2);
+    unlink(a);
+    unlink(b);
+    unlink(html);
+    unlink(md);
+    json_decref(ra);
+    json_decref(rb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +551,8 @@ int main(void)
         cmocka_unit_test(test_render_empty_and_bad),
         cmocka_unit_test_setup_teardown(test_markdown, setup_dir, teardown_dir),
         cmocka_unit_test(test_progress_lines),
+        cmocka_unit_test(test_relay_label),
+        cmocka_unit_test_setup_teardown(test_report_cli_merges, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
