@@ -171,7 +171,10 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struc
     double lo = num(c, "min", 0), hi = num(c, "max", 1);
     double ratio = n ? (double)ok / (double)n : 0;
     v->samples = n;
-    SETF(expected, "success ratio in [%g, %g]", lo, hi);
+    if (has(c, "max"))
+        SETF(expected, "success ratio in [%g, %g]", lo, hi);
+    else
+        SETF(expected, "success ratio >= %g", lo);
     SETF(measured, "%.4f (%ld of %ld)", ratio, ok, n);
     snprintf(v->unit, sizeof v->unit, "ratio");
     for (size_t i = 0; i < o->n_reqs && ratio < lo; i++) {
@@ -584,15 +587,18 @@ static size_t switches_events(const struct harness_obs *o, struct sw *out, size_
     return n;
 }
 
-static int by_done(const void *a, const void *b)
+static int by_sent(const void *a, const void *b)
 {
     const struct harness_req *x = *(const struct harness_req *const *)a,
                              *y = *(const struct harness_req *const *)b;
-    return x->t_done < y->t_done ? -1 : x->t_done > y->t_done;
+    return x->t_sent < y->t_sent ? -1 : x->t_sent > y->t_sent;
 }
 
 /* Black-box: changes of the colour that served successive successful
- * requests, in completion order. */
+ * requests.  They are taken in send order, which is the order the relay
+ * picked their colour in; completion order would reorder a slow request of
+ * the old colour behind fast ones of the new and invent switches.  A switch
+ * is dated when the client saw the new colour (the answer's arrival). */
 static size_t switches_served(const struct harness_obs *o, struct sw *out, size_t cap)
 {
     const struct harness_req **ok = co_calloc(o->n_reqs + 1, sizeof *ok);
@@ -600,7 +606,7 @@ static size_t switches_served(const struct harness_obs *o, struct sw *out, size_
     for (size_t i = 0; i < o->n_reqs; i++)
         if (o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0])
             ok[m++] = &o->reqs[i];
-    qsort(ok, m, sizeof *ok, by_done);
+    qsort(ok, m, sizeof *ok, by_sent);
     for (size_t i = 1; i < m && n < cap; i++) {
         if (strcmp(ok[i]->served, ok[i - 1]->served) == 0)
             continue;
@@ -1037,6 +1043,23 @@ static void ck_relay_alive(const json_t *c, const struct harness_obs *o, struct 
     verdict(v, o->relay_alive == want, o->relay_alive == want ? 1 : -1);
 }
 
+static void ck_clean_shutdown(const json_t *c, const struct harness_obs *o,
+                              struct harness_verdict *v)
+{
+    double max_ms = num(c, "max_ms", 3000);
+    v->samples = o->term_t && o->exit_t ? 1 : 0;
+    SETF(expected, "on SIGTERM the relay drains and exits with status 0 within %g ms", max_ms);
+    snprintf(v->unit, sizeof v->unit, "ms");
+    if (!v->samples) {
+        SETF(measured, "the relay %s before any SIGTERM", o->exit_t ? "ended" : "was never asked");
+        verdict(v, 0, 0);
+        return;
+    }
+    double took = ((double)o->exit_t - (double)o->term_t) / 1000.0;
+    SETF(measured, "%s after %.1f ms", o->exit_how, took);
+    verdict(v, o->exit_clean && took <= max_ms, o->exit_clean ? max_ms - took : -1);
+}
+
 static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
                               struct harness_verdict *v)
 {
@@ -1099,6 +1122,7 @@ static const struct param p_served[] = {{"env", P_ENV, 1}, {"min", P_NUM, 0}, {"
                                         {"phase", P_INT, 0}, {NULL, 0, 0}};
 static const struct param p_alive[] = {{"alive", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_none[] = {{NULL, 0, 0}};
+static const struct param p_shutdown[] = {{"max_ms", P_NUM, 0}, {NULL, 0, 0}};
 
 static const struct check_kind kinds[] = {
     {"client_success_ratio", p_ratio, 1, ck_success_ratio,
@@ -1127,6 +1151,8 @@ static const struct check_kind kinds[] = {
     {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark"},
     {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)"},
     {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end"},
+    {"clean_shutdown", p_shutdown, 1, ck_clean_shutdown,
+     "SIGTERM: the relay drains and exits 0 in time"},
     {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere"},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])

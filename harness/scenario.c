@@ -399,7 +399,7 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
 static const char *const step_keys[] = {"at_ms", "mark", "blue", "green", "admin", "signal", NULL};
 static const char *const admin_keys[] = {"action", "to", "blue", "green", NULL};
 static const char *const admin_actions[] = {"switch", "rollback", "weights", NULL};
-static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", NULL};
+static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", "SIGTERM", NULL};
 
 static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double prev_ms, char *err,
                       size_t errlen)
@@ -493,6 +493,7 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
         const char *n = json_string_value(sig);
         step->sig = strcmp(n, "SIGSTOP") == 0   ? HARNESS_SIG_STOP
                     : strcmp(n, "SIGCONT") == 0 ? HARNESS_SIG_CONT
+                    : strcmp(n, "SIGTERM") == 0 ? HARNESS_SIG_TERM
                                                 : HARNESS_SIG_KILL;
         actions++;
     }

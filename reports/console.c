@@ -69,7 +69,7 @@ void report_console_scenario(struct report_run *r, const struct report_scenario 
             if (!w || s->checks[i].margin < w->margin)
                 w = &s->checks[i];
         if (w)
-            fprintf(r->console, ", worst margin %g %s (%s)", w->margin, w->unit, w->check);
+            fprintf(r->console, ", worst margin %.4g %s (%s)", w->margin, w->unit, w->check);
     }
     fputc('\n', r->console);
     if ((s->status == REPORT_ERROR || s->status == REPORT_INVALID) && s->error[0])

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "report_fixture.h"
 #include "reports/html_model.h"
 #include "reports/html_scale.h"
 #include "reports/report.h"
@@ -534,6 +535,42 @@ static void test_report_cli_merges(void **state)
     json_decref(rb);
 }
 
+/* The writer row itself, on the shared fixture run (one scenario per
+ * status, no artefacts on disk): summary, failing first, escaping. */
+static void test_html_writer_fixture(void **state)
+{
+    struct report_run r;
+    fixture_run(&r);
+    char path[] = "/tmp/cutover-html-XXXXXX";
+    close(mkstemp(path));
+    r.html_path = path;
+    char err[256];
+    assert_int_equal(report_html_write(&r, err, sizeof err), 0);
+    char *h = slurp(path);
+    assert_non_null(h);
+    assert_non_null(strstr(h, "<!doctype html>"));
+    assert_non_null(strstr(h, "exit code 1"));
+    assert_non_null(strstr(h, "4 scenario(s): 1 passed, 1 failed, 1 inconclusive, 1 errors"));
+    /* Overview and sections: the failure first, then the harness error, the
+     * inconclusive one, the pass. */
+    const char *f = strstr(h, "id=\"sc1\""), *e = strstr(h, "id=\"sc3\""),
+               *i = strstr(h, "id=\"sc2\""), *p = strstr(h, "id=\"sc0\"");
+    assert_true(f && e && i && p && f < e && e < i && i < p);
+    assert_non_null(strstr(h, "href=\"#sc1-check1\"")); /* the failing check, linked */
+    assert_non_null(strstr(h, "relay said &lt;oops&gt;"));
+    assert_null(strstr(h, "<oops>"));
+    assert_non_null(strstr(h, "at least &lt;1&gt; &amp; &quot;one&quot;"));
+    assert_non_null(strstr(h, "before it was ready"));
+    free(h);
+    unlink(path);
+    r.html_path = "/nonexistent-dir/report.html";
+    assert_int_equal(report_html_write(&r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent-dir/report.html"));
+    r.html_path = NULL; /* no path: nothing to do */
+    assert_int_equal(report_html_write(&r, err, sizeof err), 0);
+    fixture_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -552,6 +589,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_markdown, setup_dir, teardown_dir),
         cmocka_unit_test(test_progress_lines),
         cmocka_unit_test(test_relay_label),
+        cmocka_unit_test(test_html_writer_fixture),
         cmocka_unit_test_setup_teardown(test_report_cli_merges, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
