@@ -31,6 +31,7 @@
 #define MARK_R 3.2
 #define MIN_GAP 5.0 /* marks closer than this overlap: bin the lane */
 #define BIN_PX 4.0
+#define MAX_SHARED 4 /* marks in one bin that are still drawn one by one */
 #define MAX_BINS 1024
 
 static const char *const colour_names[HM_COLOURS] = {"blue", "green"};
@@ -175,7 +176,14 @@ static void draw_marks(struct tl *t, const struct lane *ln, const double *xs, co
     FILE *f = t->f;
     if (n == 0)
         return;
-    if (!report_marks_overlap(xs, ys, n, MIN_GAP)) {
+    size_t nb = (size_t)ceil((PLOT_X1 - PLOT_X0) / BIN_PX) + 1;
+    if (nb > MAX_BINS)
+        nb = MAX_BINS;
+    struct report_bin *bins = co_calloc(nb, sizeof *bins);
+    int max = report_bin_fill(xs, kinds, n, PLOT_X0, BIN_PX, bins, nb);
+    /* A few marks sharing a spot (a retry, a hiccup) still read as marks; a
+     * column says more only where many do. */
+    if (max <= MAX_SHARED || !report_marks_overlap(xs, ys, n, MIN_GAP)) {
         for (size_t i = 0; i < n; i++) {
             fprintf(f, "<g><title>");
             report_html_puts(f, titles ? titles[i] : "");
@@ -183,32 +191,25 @@ static void draw_marks(struct tl *t, const struct lane *ln, const double *xs, co
             draw_shape(f, kinds[i], xs[i], ys[i], MARK_R);
             fprintf(f, "</g>");
         }
+        free(bins);
         return;
     }
-    size_t nb = (size_t)ceil((PLOT_X1 - PLOT_X0) / BIN_PX) + 1;
-    if (nb > MAX_BINS)
-        nb = MAX_BINS;
-    struct report_bin *bins = co_calloc(nb, sizeof *bins);
-    int max = report_bin_fill(xs, kinds, n, PLOT_X0, BIN_PX, bins, nb);
-    /* A bin holding one mark draws that mark: only the crowded stretches
+    /* Bins holding a few marks draw those marks: only the crowded stretches
      * of a lane turn into columns. */
-    size_t *only = co_calloc(nb, sizeof *only);
-    for (size_t i = 0; i < n; i++)
-        only[report_bin_of(xs[i], PLOT_X0, BIN_PX, nb)] = i;
+    for (size_t i = 0; i < n; i++) {
+        if (bins[report_bin_of(xs[i], PLOT_X0, BIN_PX, nb)].count > MAX_SHARED)
+            continue;
+        fprintf(f, "<g><title>");
+        report_html_puts(f, titles ? titles[i] : "");
+        fprintf(f, "</title>");
+        draw_shape(f, kinds[i], xs[i], ys[i], MARK_R);
+        fprintf(f, "</g>");
+    }
     double room = ln->h - 10; /* leave a row at the top for the worst outcome's shape */
     fprintf(f, "<g class=\"bins\">");
     for (size_t b = 0; b < nb; b++) {
-        if (!bins[b].count)
+        if (bins[b].count <= MAX_SHARED)
             continue;
-        if (bins[b].count == 1 && max > 1) {
-            size_t i = only[b];
-            fprintf(f, "<g><title>");
-            report_html_puts(f, titles ? titles[i] : "");
-            fprintf(f, "</title>");
-            draw_shape(f, kinds[i], xs[i], ys[i], MARK_R);
-            fprintf(f, "</g>");
-            continue;
-        }
         double x = PLOT_X0 + (double)b * BIN_PX, y = ln->y + ln->h;
         double total = room * bins[b].count / (max > 0 ? max : 1);
         if (total < 2)
@@ -236,7 +237,6 @@ static void draw_marks(struct tl *t, const struct lane *ln, const double *xs, co
         fprintf(f, "</g>");
     }
     fprintf(f, "</g>");
-    free(only);
     free(bins);
 }
 
