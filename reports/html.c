@@ -64,6 +64,8 @@ static const char css[] =
     "svg .axis line{stroke:#bbb}svg .grid{stroke:#e6e6e9}"
     "svg .win{fill:url(#hatch);stroke:#c62828;stroke-opacity:.35}"
     "svg .win-label{fill:#a01b1b;font-size:10px}"
+    "svg .win.relay{fill:url(#hatch-relay);stroke:#555;stroke-opacity:.4}"
+    "svg .win-label.relay{fill:#333}"
     "svg line.switch{stroke:#111;stroke-width:2}"
     "svg .switch-label{font-weight:700;font-size:11px}"
     "svg line.step{stroke:#555;stroke-dasharray:4 3}"
@@ -452,7 +454,10 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
     fprintf(f, "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
                "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#fde8e8\"/>"
                "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#e9a3a3\" stroke-width=\"2\"/>"
-               "</pattern></defs>");
+               "</pattern><pattern id=\"hatch-relay\" width=\"6\" height=\"6\" "
+               "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(-45)\">"
+               "<rect width=\"6\" height=\"6\" fill=\"#ececf0\"/><line x1=\"0\" y1=\"0\" "
+               "x2=\"0\" y2=\"6\" stroke=\"#b8b8c4\" stroke-width=\"2\"/></pattern></defs>");
     fprintf(f, "<style>");
     for (int k = 0; k < RO_COUNT; k++)
         fprintf(f, ".k-%s{fill:%s;stroke:%s}", report_outcomes[k].name, report_outcomes[k].colour,
@@ -486,6 +491,18 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
     for (size_t i = 0; i < m->n_win; i++) {
         const struct hm_window *w = &m->win[i];
         double x0 = report_scale_map(&t.x, w->t0), x1 = report_scale_map(&t.x, w->t1);
+        if (w->env == HM_RELAY) {
+            /* The relay process itself: shaded across every lane. */
+            fprintf(f, "<g class=\"fault\"><title>from %.0f to %.0f ms: ", w->t0, w->t1);
+            report_html_puts(f, w->label);
+            fprintf(f, "</title><rect class=\"win relay\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                       "height=\"%.1f\"/><text class=\"win-label relay\" x=\"%.1f\" y=\"%.1f\">",
+                    x0, t.lanes_top, x1 - x0 > 1 ? x1 - x0 : 1, t.lanes_bottom - t.lanes_top,
+                    x0 + 3, t.client.y - 3);
+            report_html_puts(f, w->label);
+            fprintf(f, "</text></g>");
+            continue;
+        }
         const struct lane *a = &t.att[w->env], *p = &t.probe[w->env];
         fprintf(f, "<g class=\"fault\"><title>%s fault from %.0f to %.0f ms: ", colour_names[w->env],
                 w->t0, w->t1);
@@ -842,7 +859,10 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *ex
         report_html_puts(f, str(ck, "expected"));
         fprintf(f, "</td><td>");
         report_html_puts(f, str(ck, "measured"));
-        fprintf(f, "</td><td class=\"num\">%.3g ", json_number_value(json_object_get(ck, "margin")));
+        double margin = json_number_value(json_object_get(ck, "margin"));
+        /* Three significant digits, but never an exponent a reader must decode. */
+        fprintf(f, fabs(margin) >= 1000 ? "</td><td class=\"num\">%.0f " : "</td><td class=\"num\">%.3g ",
+                margin);
         report_html_puts(f, str(ck, "unit"));
         fprintf(f, "</td><td class=\"num\">%lld</td><td>",
                 (long long)json_integer_value(json_object_get(ck, "samples")));

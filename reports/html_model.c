@@ -170,6 +170,21 @@ void html_model_timeline(struct html_model *m, const json_t *doc)
             snprintf(label + len, sizeof label - len, "%sadmin %s", len ? "; " : "", part);
         }
         const char *sig = str(st, "signal");
+        /* The relay itself frozen, killed or told to stop: a window over
+         * every lane, from the signal until SIGCONT (or the end). */
+        if (strcmp(sig, "SIGCONT") == 0) {
+            close_window(m, HM_RELAY, t);
+        } else if (*sig && m->n_win < HM_MAX_WINDOWS) {
+            close_window(m, HM_RELAY, t);
+            struct hm_window *w = &m->win[m->n_win++];
+            w->t0 = t;
+            w->t1 = -1;
+            w->env = HM_RELAY;
+            snprintf(w->label, sizeof w->label, "relay %s",
+                     strcmp(sig, "SIGSTOP") == 0   ? "frozen (SIGSTOP)"
+                     : strcmp(sig, "SIGKILL") == 0 ? "killed (SIGKILL)"
+                                                   : "stopping (SIGTERM)");
+        }
         if (*sig) {
             size_t len = strlen(label);
             snprintf(label + len, sizeof label - len, "%s%s", len ? "; " : "", sig);

@@ -7,6 +7,7 @@
 #include "reports/report.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #define MD_FOLD_AFTER 15 /* passing rows shown before folding the rest */
@@ -190,7 +191,8 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
             cell(f, str(ck, "expected"));
             fprintf(f, " | ");
             cell(f, str(ck, "measured"));
-            fprintf(f, " | %.3g ", json_number_value(json_object_get(ck, "margin")));
+            double margin = json_number_value(json_object_get(ck, "margin"));
+            fprintf(f, fabs(margin) >= 1000 ? " | %.0f " : " | %.3g ", margin);
             cell(f, str(ck, "unit"));
             fprintf(f, " |\n");
         }

@@ -192,6 +192,24 @@ static void test_model_timeline(void **state)
     html_model_free(&m);
     json_decref(doc);
 
+    /* The relay frozen then thawed, later killed: windows over every lane. */
+    doc = json_loads("{\"timeline\":[{\"at_ms\":300,\"signal\":\"SIGSTOP\"},"
+                     "{\"at_ms\":600,\"signal\":\"SIGCONT\"},"
+                     "{\"at_ms\":800,\"mark\":\"dead\",\"signal\":\"SIGKILL\"}]}",
+                     0, NULL);
+    memset(&m, 0, sizeof m);
+    html_model_timeline(&m, doc);
+    html_model_finish(&m, 1000);
+    assert_int_equal(m.n_win, 2);
+    assert_int_equal(m.win[0].env, HM_RELAY);
+    assert_true(m.win[0].t0 == 300 && m.win[0].t1 == 600);
+    assert_string_equal(m.win[0].label, "relay frozen (SIGSTOP)");
+    assert_true(m.win[1].t0 == 800 && m.win[1].t1 == 1000);
+    assert_string_equal(m.win[1].label, "relay killed (SIGKILL)");
+    assert_string_equal(m.steps[2].name, "dead");
+    html_model_free(&m);
+    json_decref(doc);
+
     /* A colour refused from the start: a window from 0 to the end. */
     doc = json_loads("{\"upstreams\":{\"blue\":\"refused\",\"green\":\"healthy\"}}", 0, NULL);
     memset(&m, 0, sizeof m);
