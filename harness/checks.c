@@ -587,15 +587,18 @@ static size_t switches_events(const struct harness_obs *o, struct sw *out, size_
     return n;
 }
 
-static int by_done(const void *a, const void *b)
+static int by_sent(const void *a, const void *b)
 {
     const struct harness_req *x = *(const struct harness_req *const *)a,
                              *y = *(const struct harness_req *const *)b;
-    return x->t_done < y->t_done ? -1 : x->t_done > y->t_done;
+    return x->t_sent < y->t_sent ? -1 : x->t_sent > y->t_sent;
 }
 
 /* Black-box: changes of the colour that served successive successful
- * requests, in completion order. */
+ * requests.  They are taken in send order, which is the order the relay
+ * picked their colour in; completion order would reorder a slow request of
+ * the old colour behind fast ones of the new and invent switches.  A switch
+ * is dated when the client saw the new colour (the answer's arrival). */
 static size_t switches_served(const struct harness_obs *o, struct sw *out, size_t cap)
 {
     const struct harness_req **ok = co_calloc(o->n_reqs + 1, sizeof *ok);
@@ -603,7 +606,7 @@ static size_t switches_served(const struct harness_obs *o, struct sw *out, size_
     for (size_t i = 0; i < o->n_reqs; i++)
         if (o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0])
             ok[m++] = &o->reqs[i];
-    qsort(ok, m, sizeof *ok, by_done);
+    qsort(ok, m, sizeof *ok, by_sent);
     for (size_t i = 1; i < m && n < cap; i++) {
         if (strcmp(ok[i]->served, ok[i - 1]->served) == 0)
             continue;

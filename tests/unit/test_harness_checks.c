@@ -344,6 +344,21 @@ static void test_switches(void **state)
     assert_int_equal(run("{\"check\":\"switches\",\"exact\":2}", &v), HARNESS_INCONCLUSIVE);
 }
 
+/* A slow request of the old colour finishing after fast ones of the new is
+ * not a switch back: the served view orders by send time. */
+static void test_switches_served_reordered(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 5, 200, "blue", HARNESS_OK);
+    req("b", 90, 200, 200, "blue", HARNESS_OK); /* slow: done at 290 */
+    req("c", 100, 5, 200, "green", HARNESS_OK);
+    req("d", 150, 5, 200, "green", HARNESS_OK);
+    req("e", 400, 5, 200, "green", HARNESS_OK);
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":1,\"view\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "served: blue->green"));
+}
+
 static void test_no_traffic_after_unhealthy(void **state)
 {
     struct harness_verdict v;
@@ -563,6 +578,7 @@ int main(void)
         T(test_backoff_white_box),
         T(test_retry_after_and_hammering),
         T(test_switches),
+        T(test_switches_served_reordered),
         T(test_no_traffic_after_unhealthy),
         T(test_rate_limit),
         T(test_health_interval),
