@@ -138,7 +138,7 @@ static int in_bounds(const json_t *c, double x, double *margin, char *exp, size_
     if (has(c, "exact")) {
         double e = num(c, "exact", 0);
         snprintf(exp, n, "== %g", e);
-        m = -fabs(x - e);
+        m = x == e ? 0 : -fabs(x - e);
         ok = x == e;
     }
     if (has(c, "min")) {
