@@ -31,6 +31,7 @@
 #define MARK_R 3.2
 #define MIN_GAP 5.0 /* marks closer than this overlap: bin the lane */
 #define BIN_PX 4.0
+#define MAX_SHARED 4 /* marks in one bin that are still drawn one by one */
 #define MAX_BINS 1024
 
 static const char *const colour_names[HM_COLOURS] = {"blue", "green"};
@@ -63,6 +64,8 @@ static const char css[] =
     "svg .axis line{stroke:#bbb}svg .grid{stroke:#e6e6e9}"
     "svg .win{fill:url(#hatch);stroke:#c62828;stroke-opacity:.35}"
     "svg .win-label{fill:#a01b1b;font-size:10px}"
+    "svg .win.relay{fill:url(#hatch-relay);stroke:#555;stroke-opacity:.4}"
+    "svg .win-label.relay{fill:#333}"
     "svg line.switch{stroke:#111;stroke-width:2}"
     "svg .switch-label{font-weight:700;font-size:11px}"
     "svg line.step{stroke:#555;stroke-dasharray:4 3}"
@@ -175,7 +178,14 @@ static void draw_marks(struct tl *t, const struct lane *ln, const double *xs, co
     FILE *f = t->f;
     if (n == 0)
         return;
-    if (!report_marks_overlap(xs, ys, n, MIN_GAP)) {
+    size_t nb = (size_t)ceil((PLOT_X1 - PLOT_X0) / BIN_PX) + 1;
+    if (nb > MAX_BINS)
+        nb = MAX_BINS;
+    struct report_bin *bins = co_calloc(nb, sizeof *bins);
+    int max = report_bin_fill(xs, kinds, n, PLOT_X0, BIN_PX, bins, nb);
+    /* A few marks sharing a spot (a retry, a hiccup) still read as marks; a
+     * column says more only where many do. */
+    if (max <= MAX_SHARED || !report_marks_overlap(xs, ys, n, MIN_GAP)) {
         for (size_t i = 0; i < n; i++) {
             fprintf(f, "<g><title>");
             report_html_puts(f, titles ? titles[i] : "");
@@ -183,17 +193,24 @@ static void draw_marks(struct tl *t, const struct lane *ln, const double *xs, co
             draw_shape(f, kinds[i], xs[i], ys[i], MARK_R);
             fprintf(f, "</g>");
         }
+        free(bins);
         return;
     }
-    size_t nb = (size_t)ceil((PLOT_X1 - PLOT_X0) / BIN_PX) + 1;
-    if (nb > MAX_BINS)
-        nb = MAX_BINS;
-    struct report_bin *bins = co_calloc(nb, sizeof *bins);
-    int max = report_bin_fill(xs, kinds, n, PLOT_X0, BIN_PX, bins, nb);
+    /* Bins holding a few marks draw those marks: only the crowded stretches
+     * of a lane turn into columns. */
+    for (size_t i = 0; i < n; i++) {
+        if (bins[report_bin_of(xs[i], PLOT_X0, BIN_PX, nb)].count > MAX_SHARED)
+            continue;
+        fprintf(f, "<g><title>");
+        report_html_puts(f, titles ? titles[i] : "");
+        fprintf(f, "</title>");
+        draw_shape(f, kinds[i], xs[i], ys[i], MARK_R);
+        fprintf(f, "</g>");
+    }
     double room = ln->h - 10; /* leave a row at the top for the worst outcome's shape */
     fprintf(f, "<g class=\"bins\">");
     for (size_t b = 0; b < nb; b++) {
-        if (!bins[b].count)
+        if (bins[b].count <= MAX_SHARED)
             continue;
         double x = PLOT_X0 + (double)b * BIN_PX, y = ln->y + ln->h;
         double total = room * bins[b].count / (max > 0 ? max : 1);
@@ -360,6 +377,14 @@ static int label_row(double *row_end, int rows, double x, double width)
     return -1;
 }
 
+/* "blue→green upstream_503"; a switch before the traffic started (a health
+ * check at start-up) sits on the left edge and says so. */
+static void switch_label(const struct hm_switch *s, char *out, size_t n)
+{
+    snprintf(out, n, "%s\u2192%s %s%s", s->from, s->to, s->reason,
+             s->t < 0 ? " (before the start)" : "");
+}
+
 /* Where a check is about on the time axis: [*a, *b] ms, or -1. */
 static int check_window(const struct html_model *m, const json_t *args, double *a, double *b)
 {
@@ -399,12 +424,10 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
     for (int r = 0; r < LABEL_ROWS; r++)
         row_end[r] = -1e9;
     for (size_t i = 0; i < m->n_sw; i++) {
-        char label[96];
-        snprintf(label, sizeof label, "%s\u2192%s %s", m->sw[i].from, m->sw[i].to, m->sw[i].reason);
-        int row = m->sw[i].t < 0 ? -1
-                                 : label_row(row_end, LABEL_ROWS,
-                                             report_scale_map(&t.x, m->sw[i].t),
-                                             6.2 * (double)strlen(label));
+        char label[128];
+        switch_label(&m->sw[i], label, sizeof label);
+        int row = label_row(row_end, LABEL_ROWS, report_scale_map(&t.x, m->sw[i].t),
+                            6.2 * (double)strlen(label));
         if (row + 1 > rows_used)
             rows_used = row + 1;
     }
@@ -431,7 +454,10 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
     fprintf(f, "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
                "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#fde8e8\"/>"
                "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#e9a3a3\" stroke-width=\"2\"/>"
-               "</pattern></defs>");
+               "</pattern><pattern id=\"hatch-relay\" width=\"6\" height=\"6\" "
+               "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(-45)\">"
+               "<rect width=\"6\" height=\"6\" fill=\"#ececf0\"/><line x1=\"0\" y1=\"0\" "
+               "x2=\"0\" y2=\"6\" stroke=\"#b8b8c4\" stroke-width=\"2\"/></pattern></defs>");
     fprintf(f, "<style>");
     for (int k = 0; k < RO_COUNT; k++)
         fprintf(f, ".k-%s{fill:%s;stroke:%s}", report_outcomes[k].name, report_outcomes[k].colour,
@@ -465,6 +491,18 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
     for (size_t i = 0; i < m->n_win; i++) {
         const struct hm_window *w = &m->win[i];
         double x0 = report_scale_map(&t.x, w->t0), x1 = report_scale_map(&t.x, w->t1);
+        if (w->env == HM_RELAY) {
+            /* The relay process itself: shaded across every lane. */
+            fprintf(f, "<g class=\"fault\"><title>from %.0f to %.0f ms: ", w->t0, w->t1);
+            report_html_puts(f, w->label);
+            fprintf(f, "</title><rect class=\"win relay\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                       "height=\"%.1f\"/><text class=\"win-label relay\" x=\"%.1f\" y=\"%.1f\">",
+                    x0, t.lanes_top, x1 - x0 > 1 ? x1 - x0 : 1, t.lanes_bottom - t.lanes_top,
+                    x0 + 3, t.client.y - 3);
+            report_html_puts(f, w->label);
+            fprintf(f, "</text></g>");
+            continue;
+        }
         const struct lane *a = &t.att[w->env], *p = &t.probe[w->env];
         fprintf(f, "<g class=\"fault\"><title>%s fault from %.0f to %.0f ms: ", colour_names[w->env],
                 w->t0, w->t1);
@@ -531,11 +569,9 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         row_end[r] = -1e9;
     for (size_t i = 0; i < m->n_sw; i++) {
         const struct hm_switch *s = &m->sw[i];
-        if (s->t < 0)
-            continue;
         double x = report_scale_map(&t.x, s->t);
-        char label[96];
-        snprintf(label, sizeof label, "%s\u2192%s %s", s->from, s->to, s->reason);
+        char label[128];
+        switch_label(s, label, sizeof label);
         int row = label_row(row_end, LABEL_ROWS, x, 6.2 * (double)strlen(label));
         fprintf(f, "<g class=\"switch-g\"><title>switch %s to %s at %.0f ms (", s->from, s->to, s->t);
         report_html_puts(f, s->reason);
@@ -823,7 +859,10 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *ex
         report_html_puts(f, str(ck, "expected"));
         fprintf(f, "</td><td>");
         report_html_puts(f, str(ck, "measured"));
-        fprintf(f, "</td><td class=\"num\">%.3g ", json_number_value(json_object_get(ck, "margin")));
+        double margin = json_number_value(json_object_get(ck, "margin"));
+        /* Three significant digits, but never an exponent a reader must decode. */
+        fprintf(f, fabs(margin) >= 1000 ? "</td><td class=\"num\">%.0f " : "</td><td class=\"num\">%.3g ",
+                margin);
         report_html_puts(f, str(ck, "unit"));
         fprintf(f, "</td><td class=\"num\">%lld</td><td>",
                 (long long)json_integer_value(json_object_get(ck, "samples")));
@@ -893,10 +932,8 @@ static void overview(FILE *f, const json_t *scs)
                     json_number_value(json_object_get(sc, "duration_s")),
                     (long long)json_integer_value(json_object_get(sc, "seed")),
                     (long long)json_integer_value(json_object_get(sc, "requests")));
-            /* A binary by its name; a --relay command as given. */
-            const char *relay = str(sc, "relay"), *slash = strrchr(relay, '/');
-            if (slash && !strchr(relay, ' '))
-                relay = slash + 1;
+            char relay[128];
+            report_relay_label(str(sc, "relay"), relay, sizeof relay);
             fprintf(f, "<span title=\"");
             report_html_puts(f, str(sc, "relay"));
             fprintf(f, "\">");
@@ -928,8 +965,12 @@ static void scorecard(FILE *f, const json_t *scs)
         return;
     fprintf(f, "<h2 id=\"scorecard\">Scorecard</h2>\n<table class=\"scorecard\"><tr><th>scenario</th>");
     for (size_t k = 0; k < nr; k++) {
-        fprintf(f, "<th>");
+        char label[128];
+        report_relay_label(relays[k], label, sizeof label);
+        fprintf(f, "<th title=\"");
         report_html_puts(f, relays[k]);
+        fprintf(f, "\">");
+        report_html_puts(f, label);
         fprintf(f, "</th>");
     }
     fprintf(f, "</tr>\n");

@@ -20,7 +20,7 @@
 #define HM_MAX_WINDOWS 64
 #define HM_MAX_STEPS 64
 
-enum { HM_BLUE, HM_GREEN, HM_COLOURS };
+enum { HM_BLUE, HM_GREEN, HM_COLOURS, HM_RELAY = HM_COLOURS };
 
 struct hm_att { /* one upstream attempt */
     double t, dur;
@@ -53,7 +53,7 @@ struct hm_health { /* a relay health event: a change of state */
 
 struct hm_window { /* a fault an upstream was told to inject, from the timeline */
     double t0, t1;
-    int env;
+    int env; /* HM_BLUE, HM_GREEN, or HM_RELAY: the relay process was signalled */
     char label[80];
 };
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "report_fixture.h"
 #include "reports/html_model.h"
 #include "reports/html_scale.h"
 #include "reports/report.h"
@@ -188,6 +189,24 @@ static void test_model_timeline(void **state)
     assert_string_equal(m.steps[1].name, "step1");
     assert_non_null(strstr(m.steps[2].label, "admin"));
     assert_true(m.span == 1000);
+    html_model_free(&m);
+    json_decref(doc);
+
+    /* The relay frozen then thawed, later killed: windows over every lane. */
+    doc = json_loads("{\"timeline\":[{\"at_ms\":300,\"signal\":\"SIGSTOP\"},"
+                     "{\"at_ms\":600,\"signal\":\"SIGCONT\"},"
+                     "{\"at_ms\":800,\"mark\":\"dead\",\"signal\":\"SIGKILL\"}]}",
+                     0, NULL);
+    memset(&m, 0, sizeof m);
+    html_model_timeline(&m, doc);
+    html_model_finish(&m, 1000);
+    assert_int_equal(m.n_win, 2);
+    assert_int_equal(m.win[0].env, HM_RELAY);
+    assert_true(m.win[0].t0 == 300 && m.win[0].t1 == 600);
+    assert_string_equal(m.win[0].label, "relay frozen (SIGSTOP)");
+    assert_true(m.win[1].t0 == 800 && m.win[1].t1 == 1000);
+    assert_string_equal(m.win[1].label, "relay killed (SIGKILL)");
+    assert_string_equal(m.steps[2].name, "dead");
     html_model_free(&m);
     json_decref(doc);
 
@@ -389,8 +408,8 @@ static void test_render_sparse_and_scorecard(void **state)
     assert_non_null(sc);
     assert_non_null(ov);
     assert_true(sc < ov);
-    assert_non_null(strstr(html, "<th>relay-a</th>"));
-    assert_non_null(strstr(html, "<th>relay-b</th>"));
+    assert_non_null(strstr(html, ">relay-a</th>"));
+    assert_non_null(strstr(html, ">relay-b</th>"));
     /* Failing first: the failing run's section precedes the passing one. */
     const char *s1 = strstr(html, "<section class=\"scenario\" id=\"sc1\"");
     const char *s0 = strstr(html, "<section class=\"scenario\" id=\"sc0\"");
@@ -469,6 +488,107 @@ static void test_progress_lines(void **state)
     free(buf);
 }
 
+static void test_relay_label(void **state)
+{
+    char out[128];
+    report_relay_label("/work/bin/cutover-relay", out, sizeof out);
+    assert_string_equal(out, "cutover-relay");
+    report_relay_label("/usr/bin/python3 relay.py --port {port} --blue {blue_url} --retries 2",
+                       out, sizeof out);
+    assert_string_equal(out, "python3 relay.py --retries 2");
+    report_relay_label("r --events={events} -x", out, sizeof out);
+    assert_string_equal(out, "r -x");
+    report_relay_label("", out, sizeof out);
+    assert_string_equal(out, "");
+    char tiny[6];
+    report_relay_label("abcdefghij --flag", tiny, sizeof tiny);
+    assert_int_equal(strlen(tiny), 5); /* cut, terminated */
+}
+
+/* cutover report a.json b.json: two runs of different relays merge into one
+ * document whose report opens with the scorecard. */
+static void test_report_cli_merges(void **state)
+{
+    write_artefacts(tmpdir, 40, 40);
+    char a[128], b[128], html[128], md[128];
+    snprintf(a, sizeof a, "%s/a.json", tmpdir);
+    snprintf(b, sizeof b, "%s/b.json", tmpdir);
+    snprintf(html, sizeof html, "%s/both.html", tmpdir);
+    snprintf(md, sizeof md, "%s/both.md", tmpdir);
+    json_t *ra = wrap(json_pack("[o]", synthetic_results("s1", "pass", "relay-a")), 1, 1, 0);
+    json_t *rb = wrap(json_pack("[o]", synthetic_results("s1", "fail", "relay-b --retries 0")), 1,
+                      0, 1);
+    assert_int_equal(json_dump_file(ra, a, 0), 0);
+    assert_int_equal(json_dump_file(rb, b, 0), 0);
+    char *argv[] = {"report", a, b, "--html", html, "--md", md, NULL};
+    assert_int_equal(report_cli_main(7, argv), 0);
+    FILE *f = fopen(html, "r");
+    assert_non_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "id=\"scorecard\""));
+    assert_non_null(strstr(buf, ">relay-b --retries 0</th>"));
+    assert_non_null(strstr(buf, "2 scenario(s): 1 passed, 1 failed"));
+    assert_non_null(strstr(buf, "exit code 1"));
+    f = fopen(md, "r");
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "| seed | relay |"));
+    /* Bad input: not results, no file. */
+    char *bad[] = {"report", md, NULL};
+    assert_int_equal(report_cli_main(2, bad), 2);
+    char *none[] = {"report", "/nonexistent/results.json", NULL};
+    assert_int_equal(report_cli_main(2, none), 2);
+    char *nothing[] = {"report", NULL};
+    assert_int_equal(report_cli_main(1, nothing), 2);
+    unlink(a);
+    unlink(b);
+    unlink(html);
+    unlink(md);
+    json_decref(ra);
+    json_decref(rb);
+}
+
+/* The writer row itself, on the shared fixture run (one scenario per
+ * status, no artefacts on disk): summary, failing first, escaping. */
+static void test_html_writer_fixture(void **state)
+{
+    struct report_run r;
+    fixture_run(&r);
+    char path[] = "/tmp/cutover-html-XXXXXX";
+    close(mkstemp(path));
+    r.html_path = path;
+    char err[256];
+    assert_int_equal(report_html_write(&r, err, sizeof err), 0);
+    char *h = slurp(path);
+    assert_non_null(h);
+    assert_non_null(strstr(h, "<!doctype html>"));
+    assert_non_null(strstr(h, "exit code 1"));
+    assert_non_null(strstr(h, "4 scenario(s): 1 passed, 1 failed, 1 inconclusive, 1 errors"));
+    /* Overview and sections: the failure first, then the harness error, the
+     * inconclusive one, the pass. */
+    const char *f = strstr(h, "id=\"sc1\""), *e = strstr(h, "id=\"sc3\""),
+               *i = strstr(h, "id=\"sc2\""), *p = strstr(h, "id=\"sc0\"");
+    assert_true(f && e && i && p && f < e && e < i && i < p);
+    assert_non_null(strstr(h, "href=\"#sc1-check1\"")); /* the failing check, linked */
+    assert_non_null(strstr(h, "relay said &lt;oops&gt;"));
+    assert_null(strstr(h, "<oops>"));
+    assert_non_null(strstr(h, "at least &lt;1&gt; &amp; &quot;one&quot;"));
+    assert_non_null(strstr(h, "before it was ready"));
+    free(h);
+    unlink(path);
+    r.html_path = "/nonexistent-dir/report.html";
+    assert_int_equal(report_html_write(&r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent-dir/report.html"));
+    r.html_path = NULL; /* no path: nothing to do */
+    assert_int_equal(report_html_write(&r, err, sizeof err), 0);
+    fixture_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +606,9 @@ int main(void)
         cmocka_unit_test(test_render_empty_and_bad),
         cmocka_unit_test_setup_teardown(test_markdown, setup_dir, teardown_dir),
         cmocka_unit_test(test_progress_lines),
+        cmocka_unit_test(test_relay_label),
+        cmocka_unit_test(test_html_writer_fixture),
+        cmocka_unit_test_setup_teardown(test_report_cli_merges, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
