@@ -1068,6 +1068,18 @@ static void ck_clean_shutdown(const json_t *c, const struct harness_obs *o,
     verdict(v, o->exit_clean && took <= max_ms, o->exit_clean ? max_ms - took : -1);
 }
 
+static void ck_admin_ok(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    v->samples = o->admin_calls;
+    SETF(expected, "every admin API call of the timeline answered 2xx");
+    if (o->admin_failed)
+        SETF(measured, "%d of %d failed, first: %s", o->admin_failed, o->admin_calls,
+             o->admin_error);
+    else
+        SETF(measured, "%d of %d answered 2xx", o->admin_calls, o->admin_calls);
+    verdict(v, o->admin_failed == 0, o->admin_failed ? -(double)o->admin_failed : 1);
+}
+
 static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
                               struct harness_verdict *v)
 {
@@ -1159,6 +1171,7 @@ static const struct check_kind kinds[] = {
     {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark"},
     {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)"},
     {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end"},
+    {"admin_ok", p_none, 1, ck_admin_ok, "the timeline's admin API calls succeeded"},
     {"clean_shutdown", p_shutdown, 1, ck_clean_shutdown,
      "SIGTERM: the relay drains and exits 0 in time"},
     {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere"},
