@@ -523,7 +523,8 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         fprintf(
             f, "</title><rect class=\"win\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
             x0, a->y, x1 - x0 > 1 ? x1 - x0 : 1, p->y + p->h - a->y);
-        fprintf(f, "<text class=\"win-label\" x=\"%.1f\" y=\"%.1f\">fault: ", x0 + 3, a->y - 3);
+        fprintf(f, "<text class=\"win-label\" x=\"%.1f\" y=\"%.1f\">%s", x0 + 3, a->y - 3,
+                strncmp(w->label, "fault", 5) == 0 ? "" : "fault: ");
         report_html_puts(f, w->label);
         fprintf(f, "</text></g>");
     }
