@@ -27,23 +27,39 @@ static const char *const top_keys[] = {"name",     "description", "tags",       
 /* Relay config keys a scenario may set (docs/CONTRACTS.md); the runner owns
  * port, listen, URLs, api_key and events. */
 enum rk_type { RK_UINT, RK_STR, RK_ENV, RK_JITTER, RK_STRARR, RK_OBJ, RK_LEVEL };
+/* Integer bounds mirror the relay's config table (relay/relay_config.c), so
+ * that `cutover validate` refuses what the relay would refuse at start. */
+#define RK_MS_MAX ((json_int_t)86400000 * 365)
 static const struct relay_key {
     const char *name;
     int type;
+    json_int_t min, max; /* RK_UINT */
 } relay_keys[] = {
-    {"active_env", RK_ENV},           {"max_attempts", RK_UINT},
-    {"backoff_base_ms", RK_UINT},     {"backoff_cap_ms", RK_UINT},
-    {"jitter", RK_JITTER},            {"try_timeout_ms", RK_UINT},
-    {"deadline_ms", RK_UINT},         {"ttfb_timeout_ms", RK_UINT},
-    {"idle_timeout_ms", RK_UINT},     {"retry_after_cap_ms", RK_UINT},
-    {"switch_after_failures", RK_UINT}, {"min_dwell_ms", RK_UINT},
-    {"health_interval_ms", RK_UINT},  {"health_timeout_ms", RK_UINT},
-    {"health_rise", RK_UINT},         {"health_fall", RK_UINT},
-    {"rate_limit_requests", RK_UINT}, {"rate_limit_window_ms", RK_UINT},
-    {"admin_token", RK_STR},          {"client_keys", RK_STRARR},
-    {"max_body_bytes", RK_UINT},      {"drain_timeout_ms", RK_UINT},
-    {"log_level", RK_LEVEL},          {"prices", RK_OBJ},
-    {"direct_url", RK_STR},
+    {"active_env", RK_ENV, 0, 0},
+    {"max_attempts", RK_UINT, 1, 100},
+    {"backoff_base_ms", RK_UINT, 0, RK_MS_MAX},
+    {"backoff_cap_ms", RK_UINT, 0, RK_MS_MAX},
+    {"jitter", RK_JITTER, 0, 0},
+    {"try_timeout_ms", RK_UINT, 1, RK_MS_MAX},
+    {"deadline_ms", RK_UINT, 1, RK_MS_MAX},
+    {"ttfb_timeout_ms", RK_UINT, 0, RK_MS_MAX},
+    {"idle_timeout_ms", RK_UINT, 0, RK_MS_MAX},
+    {"retry_after_cap_ms", RK_UINT, 0, RK_MS_MAX},
+    {"switch_after_failures", RK_UINT, 1, 1000000},
+    {"min_dwell_ms", RK_UINT, 0, RK_MS_MAX},
+    {"health_interval_ms", RK_UINT, 0, RK_MS_MAX},
+    {"health_timeout_ms", RK_UINT, 1, RK_MS_MAX},
+    {"health_rise", RK_UINT, 1, 1000},
+    {"health_fall", RK_UINT, 1, 1000},
+    {"rate_limit_requests", RK_UINT, 0, 100000000},
+    {"rate_limit_window_ms", RK_UINT, 1, RK_MS_MAX},
+    {"admin_token", RK_STR, 0, 0},
+    {"client_keys", RK_STRARR, 0, 0},
+    {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30},
+    {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX},
+    {"log_level", RK_LEVEL, 0, 0},
+    {"prices", RK_OBJ, 0, 0},
+    {"direct_url", RK_STR, 0, 0},
 };
 #define N_RELAY_KEYS (sizeof relay_keys / sizeof relay_keys[0])
 
@@ -322,14 +338,21 @@ static int parse_relay(struct harness_scenario *s, json_t *relay, char *err, siz
     char p[128];
     json_object_foreach(relay, k, v) {
         harness_v_fmt(p, sizeof p, "$.relay.%s", k);
-        int type = 0;
+        const struct relay_key *rk = NULL;
         for (size_t i = 0; i < N_RELAY_KEYS; i++)
             if (strcmp(relay_keys[i].name, k) == 0)
-                type = relay_keys[i].type;
-        switch (type) {
+                rk = &relay_keys[i];
+        if (!rk)
+            continue; /* harness_v_keys refused unknown keys already */
+        switch (rk->type) {
         case RK_UINT:
-            if (!json_is_integer(v) || json_integer_value(v) < 0)
-                return harness_v_expected(err, errlen, p, "an integer >= 0", v);
+            if (!json_is_integer(v) || json_integer_value(v) < rk->min ||
+                json_integer_value(v) > rk->max) {
+                char want[64];
+                snprintf(want, sizeof want, "an integer in [%lld, %lld]", (long long)rk->min,
+                         (long long)rk->max);
+                return harness_v_expected(err, errlen, p, want, v);
+            }
             break;
         case RK_STR:
             if (!json_is_string(v))
@@ -752,8 +775,8 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
     snprintf(s->name, sizeof s->name, "%s", json_string_value(v));
     v = json_object_get(doc, "description");
     if (v && (!json_is_string(v) || json_string_length(v) >= sizeof s->description)) {
-        harness_v_expected(msg, sizeof msg, "$.description", "a string (what the scenario protects)",
-                           v);
+        harness_v_expected(msg, sizeof msg, "$.description",
+                           "a string of at most 1023 bytes (what the scenario protects)", v);
         goto bad;
     }
     if (v)
@@ -782,7 +805,7 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
         parse_traffic(s, json_object_get(doc, "traffic"), msg, sizeof msg) != 0 ||
         parse_expect(s, json_object_get(doc, "expect"), msg, sizeof msg) != 0)
         goto bad;
-    double settle = 200 * (time_scale > 0 ? time_scale : 1), timeout = -1;
+    double settle = 100 * (time_scale > 0 ? time_scale : 1), timeout = -1;
     if (harness_v_number(doc, "settle_ms", "$", 0, 60000, &settle, msg, sizeof msg) != 0 ||
         harness_v_number(doc, "timeout_ms", "$", 100, 3600000, &timeout, msg, sizeof msg) != 0)
         goto bad;
@@ -808,6 +831,14 @@ bad:
 struct harness_scenario *harness_scenario_load(const char *path, double time_scale, char *err,
                                                size_t errlen)
 {
+    /* A scenario is a page of JSON; refusing a huge file before parsing
+     * keeps a stray 10 MB file from costing hundreds of MB of JSON tree. */
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > HARNESS_SCENARIO_MAX_BYTES) {
+        snprintf(err, errlen, "%s: file is %lld bytes; a scenario may be at most %d bytes", path,
+                 (long long)st.st_size, HARNESS_SCENARIO_MAX_BYTES);
+        return NULL;
+    }
     json_t *doc = co_json_load_file(path, err, errlen);
     if (!doc)
         return NULL;

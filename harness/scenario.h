@@ -19,6 +19,8 @@
 #include <stdint.h>
 
 #define HARNESS_MAX_TIMELINE 64
+/* Largest scenario file read (bytes). */
+#define HARNESS_SCENARIO_MAX_BYTES (1024 * 1024)
 #define HARNESS_MAX_PHASES 16
 #define HARNESS_MAX_CHECKS 64
 #define HARNESS_MAX_KEYS 8

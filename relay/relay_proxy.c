@@ -29,6 +29,7 @@
 #include "co_log.h"
 #include "co_mem.h"
 #include "relay_classify.h"
+#include "relay_parse.h"
 #include "relay_retryafter.h"
 
 #include <errno.h>
@@ -73,15 +74,15 @@ struct relay_req {
     struct co_buf resp;
     /* Streaming. */
     size_t sent;
-    int committed, upstream_over, done_seen, paused;
-    char tail[16];
-    size_t ntail;
+    int committed, upstream_over, paused;
+    struct relay_sse sse;
     unsigned committed_attempts;
     /* The answer. */
     struct MHD_Response *response;
     unsigned resp_status;
     int suspended;
     ev_io watch;
+    ev_timer watch_delay;
     int gone;
 };
 
@@ -113,23 +114,39 @@ void relay_easy_put(struct relay *r, CURL *e)
 /* ---- suspend, resume and the disconnect watch ----------------------------- */
 
 static void cancel_upstream(struct relay_req *q);
+static void client_gone(struct relay_req *q);
 
 static void on_client_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct relay_req *q = w->data;
     char c;
     ssize_t n = recv(w->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    co_debug("request %s: client fd %d readable: %zd", q->id, w->fd, n);
     ev_io_stop(loop, w);
     if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
         return; /* pipelined bytes: nothing we can learn until MHD reads them */
     /* EOF or an error: the client is gone.  Stop the upstream work now and
      * let MHD see the closed socket, which ends in relay_req_finished. */
-    q->gone = 1;
-    cancel_upstream(q);
+    client_gone(q);
     if (q->suspended) {
         q->suspended = 0;
         MHD_resume_connection(q->conn);
         co_evhttp_kick(&q->r->http);
+    }
+}
+
+/* The watch starts only once a request has waited WATCH_AFTER_S: most
+ * answers come sooner, and adding and removing the socket costs two
+ * epoll_ctl calls per request. */
+#define WATCH_AFTER_S 0.02
+
+static void on_watch_delay(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct relay_req *q = w->data;
+    int fd = co_evhttp_conn_fd(q->conn);
+    if (q->suspended && !q->gone && fd >= 0) {
+        ev_io_set(&q->watch, fd, EV_READ);
+        ev_io_start(loop, &q->watch);
     }
 }
 
@@ -139,15 +156,15 @@ static void suspend(struct relay_req *q)
         return;
     MHD_suspend_connection(q->conn);
     q->suspended = 1;
-    int fd = co_evhttp_conn_fd(q->conn);
-    if (fd >= 0 && !q->gone) {
-        ev_io_set(&q->watch, fd, EV_READ);
-        ev_io_start(q->r->loop, &q->watch);
+    if (!q->gone) {
+        ev_timer_set(&q->watch_delay, WATCH_AFTER_S, 0.);
+        ev_timer_start(q->r->loop, &q->watch_delay);
     }
 }
 
 static void resume(struct relay_req *q)
 {
+    ev_timer_stop(q->r->loop, &q->watch_delay);
     ev_io_stop(q->r->loop, &q->watch);
     if (!q->suspended)
         return;
@@ -186,6 +203,8 @@ struct relay_req *relay_req_new(struct relay *r, struct MHD_Connection *c,
     q->timer.data = q;
     ev_init(&q->watch, on_client_readable);
     q->watch.data = q;
+    ev_init(&q->watch_delay, on_watch_delay);
+    q->watch_delay.data = q;
     const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
     if (valid_request_id(id))
         snprintf(q->id, sizeof q->id, "%s", id);
@@ -291,6 +310,8 @@ static enum relay_env pick_env(struct relay_req *q)
 
 /* ---- curl callbacks --------------------------------------------------------- */
 
+static void rearm(struct relay_req *q);
+
 static void header_value(const char *line, size_t n, char *out, size_t outn)
 {
     const char *colon = memchr(line, ':', n);
@@ -317,9 +338,12 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
     struct relay_req *q = userp;
     size_t n = size * nmemb;
     uint64_t now = co_now_us();
-    if (!q->t_first_byte)
-        q->t_first_byte = now;
     q->t_last_byte = now;
+    if (!q->t_first_byte) {
+        /* From now on the idle timeout may come before the try timeout. */
+        q->t_first_byte = now;
+        rearm(q);
+    }
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new header block (after a 100 Continue, say): forget the last. */
         q->retry_after[0] = q->retry_after_ms[0] = q->ctype[0] = 0;
@@ -331,32 +355,6 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
         header_value(line, n, q->ctype, sizeof q->ctype);
     }
     return n;
-}
-
-/* Watches for the end marker across chunk boundaries with a short tail. */
-static void sse_scan(struct relay_req *q, const char *p, size_t n)
-{
-    static const char *const marks[] = {"data: [DONE]", "data:[DONE]"};
-    if (q->done_seen)
-        return;
-    char join[48];
-    size_t head = n < 16 ? n : 16;
-    memcpy(join, q->tail, q->ntail);
-    memcpy(join + q->ntail, p, head);
-    for (int i = 0; i < 2 && !q->done_seen; i++) {
-        size_t ml = strlen(marks[i]);
-        if (memmem(join, q->ntail + head, marks[i], ml) || memmem(p, n, marks[i], ml))
-            q->done_seen = 1;
-    }
-    if (n >= 15) {
-        memcpy(q->tail, p + n - 15, 15);
-        q->ntail = 15;
-    } else {
-        size_t keep = q->ntail + n > 15 ? 15 - n : q->ntail;
-        memmove(q->tail, q->tail + q->ntail - keep, keep);
-        memcpy(q->tail + keep, p, n);
-        q->ntail = keep + n;
-    }
 }
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max);
@@ -380,6 +378,7 @@ static void commit(struct relay_req *q)
     q->response = resp;
     q->resp_status = MHD_HTTP_OK;
     (void)r;
+    rearm(q); /* only the idle timeout applies now */
     resume(q);
 }
 
@@ -400,7 +399,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
         }
         if (!q->committed)
             commit(q);
-        sse_scan(q, p, n);
+        relay_sse_scan(&q->sse, p, n);
         co_buf_append(&q->resp, p, n);
         if (q->suspended && q->response == NULL)
             resume(q); /* the reader is waiting for bytes */
@@ -490,6 +489,12 @@ static void arm(struct relay_req *q, uint64_t at, uint64_t now)
     ev_timer_start(q->r->loop, &q->timer);
 }
 
+static void rearm(struct relay_req *q)
+{
+    enum relay_err why;
+    arm(q, attempt_expiry(q, &why), co_now_us());
+}
+
 static void release_easy(struct relay_req *q)
 {
     if (q->easy) {
@@ -527,21 +532,35 @@ static enum relay_err map_curl(CURLcode rc)
     }
 }
 
-static void note_tokens(struct relay_req *q)
+/* A 2xx answer that was not committed as a stream: is it usable?  A chat
+ * answer must be JSON (a 200 with a broken body is a failure the client
+ * cannot retry, so we retry it), and a stream request's 2xx must have had a
+ * body.  Usable chat answers feed the tokens and cost metrics from their
+ * "usage" object.  Returns 0 when usable. */
+static int check_answer(struct relay_req *q)
 {
-    if (q->route == RELAY_FWD_MODELS || q->resp.len == 0)
-        return;
+    if (q->route == RELAY_FWD_MODELS)
+        return 0;
+    if (q->resp.len == 0)
+        return q->stream || q->status != 204 ? -1 : 0;
+    if (q->stream)
+        return 0; /* an SSE body that arrived whole (it never committed) */
     json_t *j = json_loadb(q->resp.data, q->resp.len, 0, NULL);
-    json_t *u = j ? json_object_get(j, "usage") : NULL;
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return -1;
+    }
+    json_t *u = json_object_get(j, "usage");
     if (json_is_object(u)) {
-        json_int_t p = json_integer_value(json_object_get(u, "prompt_tokens"));
-        json_int_t c = json_integer_value(json_object_get(u, "completion_tokens"));
-        const char *model = q->model[0] ? q->model : json_string_value(json_object_get(j, "model"));
-        if (p >= 0 && c >= 0)
-            relay_metrics_tokens(q->r->metrics, model, (uint64_t)p, (uint64_t)c,
-                                 relay_config_price(&q->r->cfg, model ? model : ""));
+        json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
+        json_int_t ct = json_integer_value(json_object_get(u, "completion_tokens"));
+        const char *model = q->model[0] ? q->model : "unknown";
+        if (pt >= 0 && ct >= 0)
+            relay_metrics_tokens(q->r->metrics, model, (uint64_t)pt, (uint64_t)ct,
+                                 relay_config_price(&q->r->cfg, model));
     }
     json_decref(j);
+    return 0;
 }
 
 static void emit_attempt(struct relay_req *q, long status, enum relay_err err, uint64_t lat,
@@ -562,7 +581,7 @@ static void emit_attempt(struct relay_req *q, long status, enum relay_err err, u
 static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
 {
     struct relay *r = q->r;
-    int clean = err == RELAY_ERR_NONE && q->done_seen;
+    int clean = err == RELAY_ERR_NONE && q->sse.done_seen;
     const char *why = NULL;
     if (!clean) {
         char msg[160];
@@ -583,11 +602,12 @@ static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
         why = code;
         char *e = co_openai_error(msg, "upstream_error", NULL, code);
         /* Close whatever event was cut off before ours begins. */
-        const char *sep = q->ntail >= 2 && q->tail[q->ntail - 1] == '\n' &&
-                                  q->tail[q->ntail - 2] == '\n'
+        const struct relay_sse *t = &q->sse;
+        const char *sep = t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' &&
+                                  t->tail[t->ntail - 2] == '\n'
                               ? ""
                               : "\n\n";
-        co_buf_printf(&q->resp, "%sdata: %s\n\n", q->ntail ? sep : "", e);
+        co_buf_printf(&q->resp, "%sdata: %s\n\n", t->ntail ? sep : "", e);
         free(e);
         relay_metrics_stream_error(r->metrics, q->env, code);
     }
@@ -620,13 +640,16 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
     }
     q->status = status;
     struct relay_verdict v = relay_classify(err, err == RELAY_ERR_NONE ? (int)status : 0);
+    if (v.ok && check_answer(q) != 0) {
+        err = RELAY_ERR_HTTP;
+        v = relay_classify(err, 0);
+    }
     relay_metrics_attempt(r->metrics, q->env, v.ok, lat);
     enum relay_env before = r->sw.active;
     if (relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now))
         relay_note_switch(r, before, r->sw.active, v.reason, q->id);
     if (v.ok) {
         emit_attempt(q, status, err, lat, "ok", 0);
-        note_tokens(q);
         answer(q, (unsigned)status, q->ctype, q->resp.data ? q->resp.data : "", q->resp.len, 0);
         return;
     }
@@ -747,8 +770,7 @@ static void start_attempt(struct relay_req *q)
     q->retry_after[0] = q->retry_after_ms[0] = q->ctype[0] = 0;
     co_buf_reset(&q->resp);
     q->sent = 0;
-    q->ntail = 0;
-    q->done_seen = 0;
+    relay_sse_reset(&q->sse);
 
     char url[1024], h[256];
     snprintf(url, sizeof url, "%s%s", r->url[q->env], upstream_path(q));
@@ -793,11 +815,12 @@ static void start_attempt(struct relay_req *q)
 
 /* ---- validation and the handler's steps ------------------------------------------ */
 
-/* Returns 0, or an HTTP status with the error already answered. */
+/* Returns 0, or an HTTP status with the error already answered.  The
+ * parsing itself is relay_parse_request (pure, fuzzed). */
 static int validate(struct relay_req *q)
 {
-    char msg[300];
     if (q->too_big) {
+        char msg[128];
         snprintf(msg, sizeof msg, "Request body exceeds the limit of %lld bytes",
                  (long long)q->r->cfg.max_body_bytes);
         answer_error(q, 413, msg, "invalid_request_error", "request_too_large", 0);
@@ -805,61 +828,21 @@ static int validate(struct relay_req *q)
     }
     if (q->route == RELAY_FWD_MODELS)
         return 0;
-    json_error_t je;
-    json_t *j = json_loadb(q->body.data ? q->body.data : "", q->body.len, 0, &je);
-    int rc = 0;
-    if (!j) {
-        snprintf(msg, sizeof msg, "We could not parse the JSON body of your request: %d:%d: %s",
-                 je.line, je.column, je.text);
-        answer_error(q, 400, msg, "invalid_request_error", "invalid_json", 0);
-        return 400;
-    }
-    const char *bad = NULL;
-    json_t *model = json_object_get(j, "model"), *stream = json_object_get(j, "stream");
-    if (!json_is_object(j))
-        bad = "body";
-    else if (model && !json_is_string(model))
-        bad = "model";
-    else if (stream && !json_is_boolean(stream) && !json_is_null(stream))
-        bad = "stream";
-    else if (q->route == RELAY_FWD_API_CHAT && !json_is_string(json_object_get(j, "message")))
-        bad = "message";
-    if (bad) {
-        snprintf(msg, sizeof msg, "Invalid value for '%s': expected %s", bad,
-                 strcmp(bad, "body") == 0      ? "a JSON object"
-                 : strcmp(bad, "stream") == 0  ? "a boolean"
-                                               : "a string");
-        char *body = co_openai_error(msg, "invalid_request_error",
-                                     strcmp(bad, "body") == 0 ? NULL : bad, "invalid_value");
-        answer(q, 400, "application/json", body, strlen(body), 0);
+    struct relay_parsed_req pr;
+    struct relay_parse_err pe;
+    const char *ctype = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Type");
+    int rc = relay_parse_request(ctype, q->body.data, q->body.len, q->route == RELAY_FWD_API_CHAT,
+                                 &pr, &pe);
+    if (rc) {
+        char *body = co_openai_error(pe.message, "invalid_request_error", pe.param, pe.code);
+        answer(q, (unsigned)rc, "application/json", body, strlen(body), 0);
         free(body);
-        rc = 400;
-        goto out;
+        return rc;
     }
-    q->stream = json_is_true(stream);
-    snprintf(q->model, sizeof q->model, "%s", model ? json_string_value(model) : "");
-    if (q->route == RELAY_FWD_API_CHAT) {
-        /* The seed's /api/chat: {message, model, context} becomes a chat
-         * completion with context as the system message. */
-        const char *m = q->model[0] ? q->model : "gpt-4.1";
-        const char *ctx = json_string_value(json_object_get(j, "context"));
-        json_t *msgs = json_array();
-        if (ctx && *ctx)
-            json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", ctx));
-        json_array_append_new(msgs, json_pack("{s:s, s:O}", "role", "user", "content",
-                                              json_object_get(j, "message")));
-        json_t *fwd = json_pack("{s:s, s:o}", "model", m, "messages", msgs);
-        json_t *user = json_object_get(j, "user");
-        if (json_is_string(user))
-            json_object_set(fwd, "user", user);
-        q->fwd_body = json_dumps(fwd, JSON_COMPACT);
-        json_decref(fwd);
-        snprintf(q->model, sizeof q->model, "%s", m);
-        q->stream = 0;
-    }
-out:
-    json_decref(j);
-    return rc;
+    q->stream = pr.stream;
+    snprintf(q->model, sizeof q->model, "%s", pr.model);
+    q->fwd_body = pr.fwd_body;
+    return 0;
 }
 
 enum MHD_Result relay_req_step(struct relay_req *q)
@@ -899,15 +882,24 @@ enum MHD_Result relay_req_step(struct relay_req *q)
     return MHD_YES;
 }
 
-void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe)
+/* The client left while we were still working for it: one request event
+ * (status 499, nginx's "client closed request"), and the upstream transfer
+ * or the backoff sleep is dropped. */
+static void client_gone(struct relay_req *q)
 {
-    struct relay *r = q->r;
+    q->gone = 1;
     if (q->easy || q->sleeping) {
-        /* The client left while we were still working for it. */
         cancel_upstream(q);
         emit_request(q, 499, "end", "client_gone");
     }
+}
+
+void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe)
+{
+    struct relay *r = q->r;
+    client_gone(q);
     ev_timer_stop(r->loop, &q->timer);
+    ev_timer_stop(r->loop, &q->watch_delay);
     ev_io_stop(r->loop, &q->watch);
     if (q->response)
         MHD_destroy_response(q->response);

@@ -1,0 +1,141 @@
+/* Client request and upstream SSE parsing (see relay_parse.h).  Nothing here
+ * touches a socket or a clock. */
+#include "relay_parse.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+int relay_content_type_ok(const char *ctype)
+{
+    if (!ctype)
+        return 1;
+    while (*ctype == ' ' || *ctype == '\t')
+        ctype++;
+    size_t n = strcspn(ctype, "; \t");
+    if (n == 0)
+        return 1;
+    if (n == 16 && strncasecmp(ctype, "application/json", 16) == 0)
+        return 1;
+    /* application/vnd.something+json */
+    return n > 17 && strncasecmp(ctype, "application/", 12) == 0 &&
+           strncasecmp(ctype + n - 5, "+json", 5) == 0;
+}
+
+static int refuse(struct relay_parse_err *e, int status, const char *param, const char *code,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int refuse(struct relay_parse_err *e, int status, const char *param, const char *code,
+                  const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    e->param = param;
+    e->code = code;
+    return status;
+}
+
+int relay_parse_request(const char *ctype, const char *body, size_t len, int api_chat,
+                        struct relay_parsed_req *out, struct relay_parse_err *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!relay_content_type_ok(ctype)) {
+        char shown[64];
+        size_t n = strcspn(ctype, ";");
+        /* Printable bytes only: the value is echoed into a JSON message. */
+        size_t k = 0;
+        for (size_t i = 0; i < n && k < sizeof shown - 1; i++)
+            shown[k++] = (unsigned char)ctype[i] >= 0x20 && (unsigned char)ctype[i] < 0x7f
+                             ? ctype[i]
+                             : '?';
+        shown[k] = 0;
+        return refuse(e, 415, NULL, "unsupported_media_type",
+                      "Unsupported Content-Type '%s': send the request body as application/json",
+                      shown);
+    }
+    json_error_t je;
+    json_t *j = json_loadb(body ? body : "", len, 0, &je);
+    if (!j)
+        return refuse(e, 400, NULL, "invalid_json",
+                      "We could not parse the JSON body of your request: %d:%d: %s", je.line,
+                      je.column, je.text);
+    int rc = 0;
+    const char *bad = NULL;
+    json_t *model = json_object_get(j, "model"), *stream = json_object_get(j, "stream");
+    if (!json_is_object(j))
+        bad = "body";
+    else if (model && !json_is_string(model))
+        bad = "model";
+    else if (stream && !json_is_boolean(stream) && !json_is_null(stream))
+        bad = "stream";
+    else if (api_chat && !json_is_string(json_object_get(j, "message")))
+        bad = "message";
+    if (bad) {
+        rc = refuse(e, 400, strcmp(bad, "body") == 0 ? NULL : bad, "invalid_value",
+                    "Invalid value for '%s': expected %s", bad,
+                    strcmp(bad, "body") == 0     ? "a JSON object"
+                    : strcmp(bad, "stream") == 0 ? "a boolean"
+                                                 : "a string");
+        goto out;
+    }
+    out->stream = json_is_true(stream);
+    snprintf(out->model, sizeof out->model, "%s", model ? json_string_value(model) : "");
+    if (api_chat) {
+        /* The seed's /api/chat: {message, model, context} becomes a chat
+         * completion with context as the system message. */
+        const char *m = out->model[0] ? out->model : "gpt-4.1";
+        const char *ctx = json_string_value(json_object_get(j, "context"));
+        json_t *msgs = json_array();
+        if (ctx && *ctx)
+            json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", ctx));
+        json_array_append_new(msgs, json_pack("{s:s, s:O}", "role", "user", "content",
+                                              json_object_get(j, "message")));
+        json_t *fwd = json_pack("{s:s, s:o}", "model", m, "messages", msgs);
+        json_t *user = json_object_get(j, "user");
+        if (json_is_string(user))
+            json_object_set(fwd, "user", user);
+        out->fwd_body = json_dumps(fwd, JSON_COMPACT);
+        json_decref(fwd);
+        snprintf(out->model, sizeof out->model, "%s", m);
+        out->stream = 0;
+    }
+out:
+    json_decref(j);
+    return rc;
+}
+
+void relay_sse_reset(struct relay_sse *s)
+{
+    s->ntail = 0;
+    s->done_seen = 0;
+}
+
+void relay_sse_scan(struct relay_sse *s, const char *p, size_t n)
+{
+    static const char *const marks[] = {"data: [DONE]", "data:[DONE]"};
+    if (s->done_seen)
+        return;
+    /* A mark split across chunks has at most 11 bytes on each side. */
+    char join[48];
+    size_t head = n < 16 ? n : 16;
+    memcpy(join, s->tail, s->ntail);
+    memcpy(join + s->ntail, p, head);
+    for (int i = 0; i < 2 && !s->done_seen; i++) {
+        size_t ml = strlen(marks[i]);
+        if (memmem(join, s->ntail + head, marks[i], ml) || memmem(p, n, marks[i], ml))
+            s->done_seen = 1;
+    }
+    if (n >= 15) {
+        memcpy(s->tail, p + n - 15, 15);
+        s->ntail = 15;
+    } else {
+        size_t keep = s->ntail + n > 15 ? 15 - n : s->ntail;
+        memmove(s->tail, s->tail + s->ntail - keep, keep);
+        memcpy(s->tail + keep, p, n);
+        s->ntail = keep + n;
+    }
+}

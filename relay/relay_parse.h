@@ -1,0 +1,46 @@
+/* Pure parsing of what crosses the relay's edges, apart from any socket so
+ * that unit tests and fuzzers can call it: a client's chat request (content
+ * type and JSON body) and the end marker of an upstream SSE stream. */
+#ifndef RELAY_PARSE_H
+#define RELAY_PARSE_H
+
+#include <stddef.h>
+
+/* What a valid chat request says.  fwd_body is the body to send upstream
+ * when the relay rewrote it (the seed's /api/chat), else NULL; the caller
+ * frees it. */
+struct relay_parsed_req {
+    int stream;
+    char model[72];
+    char *fwd_body;
+};
+
+/* Why a request was refused, in OpenAI's error fields. */
+struct relay_parse_err {
+    char message[300];
+    const char *param; /* NULL or a static string */
+    const char *code;  /* static */
+};
+
+/* Non-zero when a request's Content-Type may carry JSON: absent, empty,
+ * application/json or any application/...+json, parameters ignored. */
+int relay_content_type_ok(const char *ctype);
+
+/* Parses a chat request.  api_chat selects the seed's {message, model,
+ * context} shape.  Returns 0 and fills out, or the HTTP status to answer
+ * (400 or 415) and fills e. */
+int relay_parse_request(const char *ctype, const char *body, size_t len, int api_chat,
+                        struct relay_parsed_req *out, struct relay_parse_err *e);
+
+/* Watches an SSE byte stream for "data: [DONE]" across chunk boundaries
+ * with a short tail of the bytes seen so far. */
+struct relay_sse {
+    char tail[16];
+    size_t ntail;
+    int done_seen;
+};
+
+void relay_sse_reset(struct relay_sse *s);
+void relay_sse_scan(struct relay_sse *s, const char *p, size_t n);
+
+#endif

@@ -1,0 +1,100 @@
+/* relay_parse: the content-type rule, request parsing and the SSE end
+ * marker across every chunk split. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "relay/relay_parse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void test_content_type(void **state)
+{
+    assert_true(relay_content_type_ok(NULL));
+    assert_true(relay_content_type_ok(""));
+    assert_true(relay_content_type_ok("application/json"));
+    assert_true(relay_content_type_ok("Application/JSON; charset=utf-8"));
+    assert_true(relay_content_type_ok("  application/json"));
+    assert_true(relay_content_type_ok("application/vnd.api+json"));
+    assert_false(relay_content_type_ok("text/plain"));
+    assert_false(relay_content_type_ok("application/jsonp"));
+    assert_false(relay_content_type_ok("application/x-www-form-urlencoded"));
+    assert_false(relay_content_type_ok("text/+json"));
+}
+
+static void test_request(void **state)
+{
+    struct relay_parsed_req pr;
+    struct relay_parse_err pe;
+    const char *ok = "{\"model\":\"gpt-4.1\",\"stream\":true,\"messages\":[]}";
+    assert_int_equal(relay_parse_request("application/json", ok, strlen(ok), 0, &pr, &pe), 0);
+    assert_true(pr.stream);
+    assert_string_equal(pr.model, "gpt-4.1");
+    assert_null(pr.fwd_body);
+    assert_int_equal(relay_parse_request("text/plain", ok, strlen(ok), 0, &pr, &pe), 415);
+    assert_string_equal(pe.code, "unsupported_media_type");
+    assert_int_equal(relay_parse_request(NULL, "{", 1, 0, &pr, &pe), 400);
+    assert_string_equal(pe.code, "invalid_json");
+    assert_int_equal(relay_parse_request(NULL, NULL, 0, 0, &pr, &pe), 400);
+    assert_int_equal(relay_parse_request(NULL, "{\"stream\":1}", 12, 0, &pr, &pe), 400);
+    assert_string_equal(pe.param, "stream");
+    /* Control bytes in a content type are not echoed raw. */
+    assert_int_equal(relay_parse_request("text/\x01\x7f", ok, strlen(ok), 0, &pr, &pe), 415);
+    assert_null(strchr(pe.message, '\x01'));
+    const char *api = "{\"message\":\"hi\",\"context\":\"be brief\",\"user\":\"u1\"}";
+    assert_int_equal(relay_parse_request(NULL, api, strlen(api), 1, &pr, &pe), 0);
+    assert_non_null(pr.fwd_body);
+    assert_non_null(strstr(pr.fwd_body, "\"system\""));
+    assert_non_null(strstr(pr.fwd_body, "\"u1\""));
+    assert_string_equal(pr.model, "gpt-4.1");
+    free(pr.fwd_body);
+    assert_int_equal(relay_parse_request(NULL, "{}", 2, 1, &pr, &pe), 400);
+    assert_string_equal(pe.param, "message");
+}
+
+/* Every split of a stream into two and three chunks finds the mark exactly
+ * when the whole stream holds it. */
+static void test_sse_splits(void **state)
+{
+    static const char *const streams[] = {
+        "data: {\"a\":1}\n\ndata: [DONE]\n\n",
+        "data:[DONE]\n\n",
+        "data: {\"a\":1}\n\ndata: [DON",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxdata: [DONE]",
+        "data: [DONE",
+    };
+    for (size_t s = 0; s < sizeof streams / sizeof streams[0]; s++) {
+        const char *b = streams[s];
+        size_t n = strlen(b);
+        int want = strstr(b, "data: [DONE]") || strstr(b, "data:[DONE]");
+        for (size_t i = 0; i <= n; i++)
+            for (size_t j = i; j <= n; j++) {
+                struct relay_sse x;
+                relay_sse_reset(&x);
+                relay_sse_scan(&x, b, i);
+                relay_sse_scan(&x, b + i, j - i);
+                relay_sse_scan(&x, b + j, n - j);
+                if (x.done_seen != want)
+                    fail_msg("stream %zu split %zu/%zu: %d", s, i, j, x.done_seen);
+            }
+        /* One byte at a time. */
+        struct relay_sse x;
+        relay_sse_reset(&x);
+        for (size_t i = 0; i < n; i++)
+            relay_sse_scan(&x, b + i, 1);
+        assert_int_equal(x.done_seen, want);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_content_type),
+        cmocka_unit_test(test_request),
+        cmocka_unit_test(test_sse_splits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
