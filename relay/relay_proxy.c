@@ -235,6 +235,9 @@ static void emit_request(struct relay_req *q, unsigned status, const char *extra
     struct relay *r = q->r;
     uint64_t lat = co_now_us() - q->t_start;
     enum relay_env served = q->attempt ? q->env : RELAY_NENV;
+    relay_metrics_request(r->metrics, served, q->model, (int)status, lat);
+    if (!r->events)
+        return;
     json_t *f = json_pack("{s:s, s:i, s:i, s:s?, s:I, s:b}", "request_id", q->id, "status",
                           (int)status, "attempts", (int)q->attempt, "env",
                           served < RELAY_NENV ? relay_env_name(served) : NULL, "latency_us",
@@ -242,7 +245,6 @@ static void emit_request(struct relay_req *q, unsigned status, const char *extra
     if (extra_key)
         json_object_set_new(f, extra_key, json_string(extra_val));
     relay_events_emit(r->events, "request", f);
-    relay_metrics_request(r->metrics, served, q->model, (int)status, lat);
 }
 
 /* The answer to the client; body is copied.  Resumes the connection so that
@@ -532,16 +534,25 @@ static enum relay_err map_curl(CURLcode rc)
     }
 }
 
-/* Token usage of a 2xx chat answer, for the tokens and cost metrics.  A
- * body that does not parse is passed on as it is (the relay is a proxy; the
- * scenario library pins that a malformed answer is one attempt, not a
- * retry storm). */
+/* Token usage of a 2xx chat answer, for the tokens and cost metrics.  Only
+ * the "usage" object is parsed (JSON_DISABLE_EOF_CHECK stops at its end):
+ * parsing whole answers cost more than the rest of a request together.  A
+ * body that does not parse is passed on as it is (the relay is a proxy;
+ * the scenario library pins that a malformed answer is one attempt). */
 static void note_tokens(struct relay_req *q)
 {
     if (q->route == RELAY_FWD_MODELS || q->stream || q->resp.len == 0)
         return;
-    json_t *j = json_loadb(q->resp.data, q->resp.len, 0, NULL);
-    json_t *u = json_object_get(j, "usage");
+    const char *end = q->resp.data + q->resp.len;
+    const char *key = memmem(q->resp.data, q->resp.len, "\"usage\"", 7);
+    if (!key)
+        return;
+    const char *p = key + 7;
+    while (p < end && (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t' || *p == '\r'))
+        p++;
+    if (p >= end || *p != '{')
+        return;
+    json_t *u = json_loadb(p, (size_t)(end - p), JSON_DISABLE_EOF_CHECK, NULL);
     if (json_is_object(u)) {
         json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
         json_int_t ct = json_integer_value(json_object_get(u, "completion_tokens"));
@@ -550,12 +561,14 @@ static void note_tokens(struct relay_req *q)
             relay_metrics_tokens(q->r->metrics, model, (uint64_t)pt, (uint64_t)ct,
                                  relay_config_price(&q->r->cfg, model));
     }
-    json_decref(j);
+    json_decref(u);
 }
 
 static void emit_attempt(struct relay_req *q, long status, enum relay_err err, uint64_t lat,
                          const char *outcome, uint64_t backoff_ms)
 {
+    if (!q->r->events)
+        return;
     const char *e = relay_err_name(err);
     json_t *f = json_pack("{s:s, s:i, s:s, s:i, s:o, s:I, s:s, s:I}", "request_id", q->id,
                           "attempt", (int)q->attempt, "env", relay_env_name(q->env), "status",
