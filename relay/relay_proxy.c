@@ -360,6 +360,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
 }
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max);
+static void tokens_from(struct relay_req *q, const char *buf, size_t len);
 
 /* The first body byte of a 2xx stream: from here on the client has the
  * answer, so there will be no retry and no failover. */
@@ -402,6 +403,10 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
         if (!q->committed)
             commit(q);
         relay_sse_scan(&q->sse, p, n);
+        /* The usage chunk (stream_options.include_usage) comes whole in
+         * practice: it is the one event that names prompt_tokens. */
+        if (memmem(p, n, "\"prompt_tokens\"", 15))
+            tokens_from(q, p, n);
         co_buf_append(&q->resp, p, n);
         if (q->suspended && q->response == NULL)
             resume(q); /* the reader is waiting for bytes */
@@ -539,19 +544,17 @@ static enum relay_err map_curl(CURLcode rc)
  * parsing whole answers cost more than the rest of a request together.  A
  * body that does not parse is passed on as it is (the relay is a proxy;
  * the scenario library pins that a malformed answer is one attempt). */
-static void note_tokens(struct relay_req *q)
+static void tokens_from(struct relay_req *q, const char *buf, size_t len)
 {
-    if (q->route == RELAY_FWD_MODELS || q->stream || q->resp.len == 0)
-        return;
-    const char *end = q->resp.data + q->resp.len;
-    const char *key = memmem(q->resp.data, q->resp.len, "\"usage\"", 7);
+    const char *end = buf + len;
+    const char *key = memmem(buf, len, "\"usage\"", 7);
     if (!key)
         return;
     const char *p = key + 7;
     while (p < end && (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t' || *p == '\r'))
         p++;
     if (p >= end || *p != '{')
-        return;
+        return; /* "usage": null in the chunks before the last */
     json_t *u = json_loadb(p, (size_t)(end - p), JSON_DISABLE_EOF_CHECK, NULL);
     if (json_is_object(u)) {
         json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
@@ -562,6 +565,13 @@ static void note_tokens(struct relay_req *q)
                                  relay_config_price(&q->r->cfg, model));
     }
     json_decref(u);
+}
+
+static void note_tokens(struct relay_req *q)
+{
+    if (q->route == RELAY_FWD_MODELS || q->stream || q->resp.len == 0)
+        return;
+    tokens_from(q, q->resp.data, q->resp.len);
 }
 
 static void emit_attempt(struct relay_req *q, long status, enum relay_err err, uint64_t lat,
