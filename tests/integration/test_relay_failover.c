@@ -246,6 +246,39 @@ static void test_connect_error_fails_over(void **state)
     assert_int_equal(fx_count_events(&F, "attempt", "error", "connect"), 1);
 }
 
+/* Both colours down (connection refused): the seed's emergency fallback,
+ * `direct`, serves; without it the client gets the seed's 503. */
+static void test_direct_when_both_colours_fail(void **state)
+{
+    FILE *c = fopen(F.cfg_path, "w");
+    assert_non_null(c);
+    fprintf(c, "{\"port\":0,\"blue_url\":\"http://127.0.0.1:1/v1\",\"green_url\":\"http://127.0.0.1:2/v1\","
+               "\"direct_url\":\"%s/v1\",\"api_key\":\"%s\",\"events\":\"%s\",\"backoff_base_ms\":5,"
+               "\"jitter\":\"none\",\"max_attempts\":3,\"health_interval_ms\":0}",
+            F.url[1], FX_KEY, F.events_path);
+    fclose(c);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s", tsup_bin("cutover-relay"));
+    char *argv[] = {bin, "--config", F.cfg_path, NULL};
+    unlink(F.events_path);
+    assert_int_equal(tproc_spawn(&F.relay, argv), 0);
+    assert_int_equal(tproc_wait_url(&F.relay, 10000), 0);
+    snprintf(F.relay_url, sizeof F.relay_url, "%s", F.relay.url);
+    F.relay_up = 1;
+    struct thttp_resp r;
+    assert_int_equal(fx_chat(&F, "direct-1", 0, 10000, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    char v[64];
+    assert_string_equal(thttp_header(&r, "X-Served-By", v, sizeof v), "direct");
+    assert_int_equal(fx_header_long(&r, "X-Attempts"), 3);
+    thttp_resp_free(&r);
+    json_t *jd = fx_journal(F.url[1]);
+    assert_int_equal(json_array_size(jd), 1);
+    assert_string_equal(jstr(json_array_get(jd, 0), "env"), "direct");
+    assert_int_equal(jint(json_array_get(jd, 0), "attempt"), 3);
+    json_decref(jd);
+}
+
 static void test_key_never_leaks(void **state)
 {
     assert_int_equal(fx_start_relay(&F, "\"backoff_base_ms\": 5, \"health_interval_ms\": 50, "
@@ -287,6 +320,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_after_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_above_cap_fails_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_error_fails_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_direct_when_both_colours_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_never_leaks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
