@@ -103,7 +103,8 @@ void relay_easy_put(struct relay *r, CURL *e)
         curl_easy_cleanup(e);
         return;
     }
-    curl_easy_reset(e);
+    /* No curl_easy_reset: start_attempt sets every option it relies on
+     * each time, and a reset costs more than the rest of the setup. */
     if (r->npool == r->pool_cap) {
         r->pool_cap = r->pool_cap ? r->pool_cap * 2 : 64;
         r->easy_pool = co_realloc(r->easy_pool, r->pool_cap * sizeof *r->easy_pool);
