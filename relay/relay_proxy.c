@@ -41,9 +41,9 @@
 #include <time.h>
 
 #define STREAM_HIGH (256 * 1024)
-#define STREAM_LOW (64 * 1024)
-#define RESP_MAX (64 * 1024 * 1024) /* a non-stream upstream answer */
-#define POOL_MAX 4096
+#define STREAM_LOW  (64 * 1024)
+#define RESP_MAX    (64 * 1024 * 1024) /* a non-stream upstream answer */
+#define POOL_MAX    4096
 
 struct relay_req {
     enum relay_xfer_kind kind; /* first: RELAY_XFER_REQ */
@@ -581,11 +581,11 @@ static void emit_attempt(struct relay_req *q, long status, enum relay_err err, u
     if (!q->r->events)
         return;
     const char *e = relay_err_name(err);
-    json_t *f = json_pack("{s:s, s:i, s:s, s:i, s:o, s:I, s:s, s:I}", "request_id", q->id,
-                          "attempt", (int)q->attempt, "env", relay_env_name(q->env), "status",
-                          (int)status, "error", e ? json_string(e) : json_null(), "latency_us",
-                          (json_int_t)lat, "outcome", outcome, "backoff_ms",
-                          (json_int_t)backoff_ms);
+    json_t *f =
+        json_pack("{s:s, s:i, s:s, s:i, s:o, s:I, s:s, s:I}", "request_id", q->id, "attempt",
+                  (int)q->attempt, "env", relay_env_name(q->env), "status", (int)status, "error",
+                  e ? json_string(e) : json_null(), "latency_us", (json_int_t)lat, "outcome",
+                  outcome, "backoff_ms", (json_int_t)backoff_ms);
     relay_events_emit(q->r->events, "attempt", f);
 }
 
@@ -601,8 +601,8 @@ static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
         char msg[160];
         const char *code;
         if (err == RELAY_ERR_IDLE_TIMEOUT) {
-            snprintf(msg, sizeof msg, "upstream %s stalled: no data for %lldms", relay_env_name(q->env),
-                     (long long)r->cfg.idle_timeout_ms);
+            snprintf(msg, sizeof msg, "upstream %s stalled: no data for %lldms",
+                     relay_env_name(q->env), (long long)r->cfg.idle_timeout_ms);
             code = "stream_idle_timeout";
         } else if (err == RELAY_ERR_NONE) {
             snprintf(msg, sizeof msg, "upstream %s ended the stream without [DONE]",
@@ -617,10 +617,10 @@ static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
         char *e = co_openai_error(msg, "upstream_error", NULL, code);
         /* Close whatever event was cut off before ours begins. */
         const struct relay_sse *t = &q->sse;
-        const char *sep = t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' &&
-                                  t->tail[t->ntail - 2] == '\n'
-                              ? ""
-                              : "\n\n";
+        const char *sep =
+            t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' && t->tail[t->ntail - 2] == '\n'
+                ? ""
+                : "\n\n";
         co_buf_printf(&q->resp, "%sdata: %s\n\n", t->ntail ? sep : "", e);
         free(e);
         relay_metrics_stream_error(r->metrics, q->env, code);
@@ -697,7 +697,10 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
         else if (now + ms_us((int64_t)sleep_ms) >= q->deadline)
             retry = 0, deadline_hit = 1;
     }
-    emit_attempt(q, status, err, lat, !retry ? "fail" : next == q->env ? "retry" : "failover",
+    emit_attempt(q, status, err, lat,
+                 !retry           ? "fail"
+                 : next == q->env ? "retry"
+                                  : "failover",
                  retry ? sleep_ms : 0);
     if (retry) {
         relay_metrics_retry(r->metrics, q->env, v.reason);
@@ -715,21 +718,22 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
     }
     char msg[200];
     if (deadline_hit) {
-        snprintf(msg, sizeof msg, "Deadline of %lldms exceeded after %u attempts (last: %s from %s)",
-                 (long long)c->deadline_ms, q->attempt, relay_err_name(err),
-                 relay_env_name(q->env));
+        snprintf(
+            msg, sizeof msg, "Deadline of %lldms exceeded after %u attempts (last: %s from %s)",
+            (long long)c->deadline_ms, q->attempt, relay_err_name(err), relay_env_name(q->env));
         answer_error(q, 504, msg, "upstream_error", "deadline_exceeded", 1);
     } else if (err == RELAY_ERR_TIMEOUT || err == RELAY_ERR_TTFB_TIMEOUT ||
                err == RELAY_ERR_IDLE_TIMEOUT) {
         snprintf(msg, sizeof msg, "Connection timeout after %lldms (%s, %u attempts)",
-                 (long long)(err == RELAY_ERR_TTFB_TIMEOUT ? c->ttfb_timeout_ms
+                 (long long)(err == RELAY_ERR_TTFB_TIMEOUT   ? c->ttfb_timeout_ms
                              : err == RELAY_ERR_IDLE_TIMEOUT ? c->idle_timeout_ms
                                                              : c->try_timeout_ms),
                  relay_env_name(q->env), q->attempt);
         answer_error(q, 504, msg, "upstream_error", "upstream_timeout", 1);
     } else {
         snprintf(msg, sizeof msg, "Upstream %s failed: %s (%u attempts)", relay_env_name(q->env),
-                 err == RELAY_ERR_CONNECT ? "connection refused" : "connection reset or bad response",
+                 err == RELAY_ERR_CONNECT ? "connection refused"
+                                          : "connection reset or bad response",
                  q->attempt);
         answer_error(q, 502, msg, "upstream_error",
                      err == RELAY_ERR_CONNECT ? "upstream_unavailable" : "upstream_reset", 1);
