@@ -67,7 +67,7 @@ INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit integration scenarios run bench fuzz fuzz-smoke fuzz-regress clean format
+.PHONY: all deps test unit integration scenarios run bench fuzz fuzz-smoke fuzz-regress valgrind soak clean format
 
 all: $(CUTOVER) $(RELAY)
 
@@ -114,8 +114,8 @@ $(BUILD)/tests/%: tests/integration/%.c $(TEST_LIBS) | $(DEPS_STAMP)
 
 # The test binaries find the programs under test through CUTOVER_BIN.
 test: all $(UNIT_BIN) $(INTEG_BIN)
-	@CUTOVER_BIN=$(BINDIR) CUTOVER_BUILD=$(BUILD) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
-	$(CUTOVER) run scenarios/ --out $(BUILD)/out
+	@CUTOVER_BIN=$(BINDIR) CUTOVER_BUILD=$(BUILD) sh tests/run.sh \
+	    --scenarios "$(CUTOVER) run scenarios/ --out $(BUILD)/out" $(UNIT_BIN) $(INTEG_BIN)
 
 scenarios: all
 	$(CUTOVER) run scenarios/ --out $(BUILD)/out
@@ -131,6 +131,22 @@ run: all
 
 bench: all
 	sh bench/mock.sh
+
+# memcheck over every unit test: any error, or a definite or indirect leak,
+# fails.  Logs in $(BUILD)/valgrind/.
+valgrind: $(UNIT_BIN)
+	@mkdir -p $(BUILD)/valgrind
+	@set -e; for t in $(UNIT_BIN); do n=$$(basename $$t); \
+	  printf '== valgrind %s: ' $$n; \
+	  if valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+	       --errors-for-leak-kinds=definite,indirect $$t >$(BUILD)/valgrind/$$n.log 2>&1; then \
+	    sed -n 's/^\[  PASSED  \] \([0-9]*\).*/\1 tests, clean/p' $(BUILD)/valgrind/$$n.log; \
+	  else tail -60 $(BUILD)/valgrind/$$n.log; echo "valgrind: $$n failed"; exit 1; fi; \
+	done
+
+# The long soak (1,000,000 requests, bounded at 15 min); docs/soak.*.
+soak: all
+	sh bench/soak.sh
 
 # libFuzzer targets: a separate clang build under build/fuzz (fuzz/fuzz.mk).
 fuzz fuzz-smoke fuzz-regress:

@@ -30,7 +30,7 @@ static const char run_usage[] =
     "  --out DIR           artefacts and reports (default out/)\n"
     "  --json FILE         results.json path (default DIR/results.json)\n"
     "  --junit FILE        junit.xml path (default DIR/junit.xml)\n"
-    "  --html FILE         timeline report path (default DIR/report.html)\n"
+    "  --html FILE         report.html path (default DIR/report.html)\n"
     "  --md FILE           Markdown summary (PR comment, CI job summary)\n"
     "  --filter TAG        only scenarios carrying TAG\n"
     "  --seed N            seed of every random decision (default 42)\n"
@@ -174,7 +174,7 @@ int harness_cmd_run(int argc, char **argv)
         {"time-scale", required_argument, 0, 't'}, {"relay", required_argument, 0, 'R'},
         {"relay-bin", required_argument, 0, 'B'},  {"no-color", no_argument, 0, 'C'},
         {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
-        {"html", required_argument, 0, 'H'},       {"md", required_argument, 0, 'M'},
+        {"md", required_argument, 0, 'M'},
         {0, 0, 0, 0},
     };
     const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *filter = NULL,
@@ -266,10 +266,6 @@ int harness_cmd_run(int argc, char **argv)
         snprintf(junit_buf, sizeof junit_buf, "%s/junit.xml", out_dir);
         junit_path = junit_buf;
     }
-    if (!html_path) {
-        snprintf(html_buf, sizeof html_buf, "%s/report.html", out_dir);
-        html_path = html_buf;
-    }
 
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_sigint;
@@ -318,7 +314,7 @@ int harness_cmd_run(int argc, char **argv)
                                           .progress_ctx = &rr};
             struct report_scenario one = {0};
             harness_run_scenario(l.v[i], &ro, &one);
-            snprintf(one.relay, sizeof one.relay, "%.127s", relay_cmd ? relay_cmd : relay_bin);
+            snprintf(one.relay, sizeof one.relay, "%.511s", relay_cmd ? relay_cmd : relay_bin);
             merge_run(acc, &one);
         }
         rr.n++;

@@ -805,7 +805,7 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
         parse_traffic(s, json_object_get(doc, "traffic"), msg, sizeof msg) != 0 ||
         parse_expect(s, json_object_get(doc, "expect"), msg, sizeof msg) != 0)
         goto bad;
-    double settle = 200 * (time_scale > 0 ? time_scale : 1), timeout = -1;
+    double settle = 100 * (time_scale > 0 ? time_scale : 1), timeout = -1;
     if (harness_v_number(doc, "settle_ms", "$", 0, 60000, &settle, msg, sizeof msg) != 0 ||
         harness_v_number(doc, "timeout_ms", "$", 100, 3600000, &timeout, msg, sizeof msg) != 0)
         goto bad;

@@ -70,7 +70,7 @@ struct mock_req {
     int suspended;
     uint64_t delay_us; /* before headers, still to wait */
     ev_timer timer;
-    ev_io watch; /* "never answer": notices the client leaving */
+    ev_io watch; /* long suspensions: notices the client leaving */
     int client_left;
     struct mock_record rec;
     struct mock_plan plan;
@@ -105,9 +105,11 @@ static void on_req_timer(struct ev_loop *loop, ev_timer *w, int revents)
     req_resume(w->data);
 }
 
-/* A connection that is never answered is out of MHD's sight while
- * suspended; this watcher sees the client close it so the fd is not held
- * until the mock stops. */
+/* A suspended connection is out of MHD's sight; this watcher sees the
+ * client close it, so a long stall or a never-answered request is journaled
+ * (and its fd released) when the client leaves, not when the timer fires or
+ * the mock stops.  A runner that drains and then reads the journal finds
+ * every request its client saw. */
 static void on_req_watch(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct mock_req *r = w->data;
@@ -123,26 +125,36 @@ static void on_req_watch(struct ev_loop *loop, ev_io *w, int revents)
     req_resume(r);
 }
 
+static void watch_client(struct mock_req *r)
+{
+    int fd = co_evhttp_conn_fd(r->conn);
+    if (fd >= 0) {
+        ev_io_set(&r->watch, fd, EV_READ);
+        ev_io_start(r->m->loop, &r->watch);
+    }
+}
+
 /* Suspends until something else resumes (the proxy's callbacks). */
 static void req_suspend_idle(struct mock_req *r)
 {
     MHD_suspend_connection(r->conn);
     r->suspended = 1;
+    watch_client(r);
 }
+
+/* Suspensions shorter than this resolve by themselves soon enough; watching
+ * the socket would cost two epoll_ctl calls per paced token or short delay. */
+#define WATCH_MIN_US 100000
 
 /* Suspends for us microseconds; UINT64_MAX waits until the client leaves. */
 static void req_suspend(struct mock_req *r, uint64_t us)
 {
     MHD_suspend_connection(r->conn);
     r->suspended = 1;
-    if (us == UINT64_MAX) {
-        int fd = co_evhttp_conn_fd(r->conn);
-        if (fd >= 0) {
-            ev_io_set(&r->watch, fd, EV_READ);
-            ev_io_start(r->m->loop, &r->watch);
-        }
+    if (us >= WATCH_MIN_US)
+        watch_client(r);
+    if (us == UINT64_MAX)
         return;
-    }
     /* libev times from the loop's cached "now", which is as old as this
      * iteration; refresh it so a delay is never shorter than asked. */
     ev_now_update(r->m->loop);
@@ -247,6 +259,10 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     struct mock_plan *p = &r->plan;
     uint64_t now = co_now_us();
     size_t n = 0;
+    if (r->client_left) {
+        r->end = r->plan.end ? r->plan.end : "client_gone";
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     if (r->close_after_stall) {
         r->end = "stalled";
         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -433,6 +449,10 @@ static void proxy_start(struct mock_req *r)
 static ssize_t proxy_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct mock_req *r = cls;
+    if (r->client_left) {
+        r->end = "client_gone";
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     ssize_t n = mock_xfer_read(r->xfer, buf, max);
     if (n > 0) {
         r->sent += (uint64_t)n;
@@ -650,7 +670,7 @@ static int query_u64(struct mock_req *r, const char *name, unsigned long long *o
     char *end = NULL;
     if (!s)
         return 0;
-    if (!*s || strchr(s, '-') || strchr(s, '+'))  /* strtoull would take a sign */
+    if (!*s || strchr(s, '-') || strchr(s, '+')) /* strtoull would take a sign */
         return -1;
     errno = 0;
     *out = strtoull(s, &end, 10);

@@ -540,11 +540,21 @@ static enum relay_err map_curl(CURLcode rc)
     }
 }
 
-/* Token usage of a 2xx chat answer, for the tokens and cost metrics.  Only
- * the "usage" object is parsed (JSON_DISABLE_EOF_CHECK stops at its end):
- * parsing whole answers cost more than the rest of a request together.  A
- * body that does not parse is passed on as it is (the relay is a proxy;
- * the scenario library pins that a malformed answer is one attempt). */
+static void note_usage(struct relay_req *q, json_t *u)
+{
+    if (json_is_object(u)) {
+        json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
+        json_int_t ct = json_integer_value(json_object_get(u, "completion_tokens"));
+        const char *model = q->model[0] ? q->model : "unknown";
+        if (pt >= 0 && ct >= 0)
+            relay_metrics_tokens(q->r->metrics, model, (uint64_t)pt, (uint64_t)ct,
+                                 relay_config_price(&q->r->cfg, model));
+    }
+}
+
+/* Token usage from the "usage" object in buf, for the tokens and cost
+ * metrics (a stream's usage chunk).  Only that object is parsed
+ * (JSON_DISABLE_EOF_CHECK stops at its end). */
 static void tokens_from(struct relay_req *q, const char *buf, size_t len)
 {
     const char *end = buf + len;
@@ -557,22 +567,32 @@ static void tokens_from(struct relay_req *q, const char *buf, size_t len)
     if (p >= end || *p != '{')
         return; /* "usage": null in the chunks before the last */
     json_t *u = json_loadb(p, (size_t)(end - p), JSON_DISABLE_EOF_CHECK, NULL);
-    if (json_is_object(u)) {
-        json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
-        json_int_t ct = json_integer_value(json_object_get(u, "completion_tokens"));
-        const char *model = q->model[0] ? q->model : "unknown";
-        if (pt >= 0 && ct >= 0)
-            relay_metrics_tokens(q->r->metrics, model, (uint64_t)pt, (uint64_t)ct,
-                                 relay_config_price(&q->r->cfg, model));
-    }
+    note_usage(q, u);
     json_decref(u);
 }
 
-static void note_tokens(struct relay_req *q)
+/* A 2xx answer that was not committed as a stream: is it usable?  A chat
+ * answer must be JSON (a 200 with a broken body is a failure the client
+ * cannot retry, so we retry it; the scenario library and the upstream
+ * garbage test pin this), and a stream request's 2xx must have had a body.
+ * Usable chat answers feed the tokens and cost metrics from their "usage"
+ * object.  Returns 0 when usable. */
+static int check_answer(struct relay_req *q)
 {
-    if (q->route == RELAY_FWD_MODELS || q->stream || q->resp.len == 0)
-        return;
-    tokens_from(q, q->resp.data, q->resp.len);
+    if (q->route == RELAY_FWD_MODELS)
+        return 0;
+    if (q->resp.len == 0)
+        return q->stream || q->status != 204 ? -1 : 0;
+    if (q->stream)
+        return 0; /* an SSE body that arrived whole (it never committed) */
+    json_t *j = json_loadb(q->resp.data, q->resp.len, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return -1;
+    }
+    note_usage(q, json_object_get(j, "usage"));
+    json_decref(j);
+    return 0;
 }
 
 static void emit_attempt(struct relay_req *q, long status, enum relay_err err, uint64_t lat,
@@ -654,13 +674,16 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
     }
     q->status = status;
     struct relay_verdict v = relay_classify(err, err == RELAY_ERR_NONE ? (int)status : 0);
+    if (v.ok && check_answer(q) != 0) {
+        err = RELAY_ERR_HTTP;
+        v = relay_classify(err, 0);
+    }
     relay_metrics_attempt(r->metrics, q->env, v.ok, lat);
     enum relay_env before = r->sw.active;
     if (relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now))
         relay_note_switch(r, before, r->sw.active, v.reason, q->id);
     if (v.ok) {
         emit_attempt(q, status, err, lat, "ok", 0);
-        note_tokens(q);
         answer(q, (unsigned)status, q->ctype, q->resp.data ? q->resp.data : "", q->resp.len, 0);
         return;
     }

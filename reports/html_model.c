@@ -153,15 +153,15 @@ void html_model_timeline(struct html_model *m, const json_t *doc)
             if (!v)
                 continue;
             close_window(m, c, t);
-            int healthy = (json_is_string(v) && strcmp(json_string_value(v), "healthy") == 0) ||
-                          (base[c] && json_equal((json_t *)v, (json_t *)base[c]) &&
-                           !baseline_fault(base[c]));
+            int healthy =
+                (json_is_string(v) && strcmp(json_string_value(v), "healthy") == 0) ||
+                (base[c] && json_equal((json_t *)v, (json_t *)base[c]) && !baseline_fault(base[c]));
             if (!healthy)
                 open_window(m, c, t, v);
             describe(v, part, sizeof part);
             size_t len = strlen(label);
-            snprintf(label + len, sizeof label - len, "%s%s %s", len ? "; " : "",
-                     colour_names[c], part);
+            snprintf(label + len, sizeof label - len, "%s%s %s", len ? "; " : "", colour_names[c],
+                     part);
         }
         const json_t *admin = json_object_get(st, "admin");
         if (admin) {
@@ -170,6 +170,21 @@ void html_model_timeline(struct html_model *m, const json_t *doc)
             snprintf(label + len, sizeof label - len, "%sadmin %s", len ? "; " : "", part);
         }
         const char *sig = str(st, "signal");
+        /* The relay itself frozen, killed or told to stop: a window over
+         * every lane, from the signal until SIGCONT (or the end). */
+        if (strcmp(sig, "SIGCONT") == 0) {
+            close_window(m, HM_RELAY, t);
+        } else if (*sig && m->n_win < HM_MAX_WINDOWS) {
+            close_window(m, HM_RELAY, t);
+            struct hm_window *w = &m->win[m->n_win++];
+            w->t0 = t;
+            w->t1 = -1;
+            w->env = HM_RELAY;
+            snprintf(w->label, sizeof w->label, "relay %s",
+                     strcmp(sig, "SIGSTOP") == 0   ? "frozen (SIGSTOP)"
+                     : strcmp(sig, "SIGKILL") == 0 ? "killed (SIGKILL)"
+                                                   : "stopping (SIGTERM)");
+        }
         if (*sig) {
             size_t len = strlen(label);
             snprintf(label + len, sizeof label - len, "%s%s", len ? "; " : "", sig);
@@ -200,10 +215,10 @@ double html_model_mark(const struct html_model *m, const char *name)
 void html_model_finish(struct html_model *m, double planned_ms)
 {
     double end = planned_ms > 0 ? planned_ms : 0;
-#define MAXT(v) \
-    do { \
-        if ((v) > end) \
-            end = (v); \
+#define MAXT(v)                                                                                    \
+    do {                                                                                           \
+        if ((v) > end)                                                                             \
+            end = (v);                                                                             \
     } while (0)
     for (size_t i = 0; i < m->n_atts; i++)
         MAXT(m->atts[i].t + (m->atts[i].dur > 0 ? m->atts[i].dur : 0));
@@ -255,8 +270,8 @@ static void on_request(struct html_model *m, const json_t *o, double t0)
     q->t = (sched - t0) / 1000.0;
     q->lat = done > 0 ? (done - sched) / 1000.0 : -1;
     q->status = (long)json_integer_value(json_object_get(o, "status"));
-    q->kind = report_outcome_of_request(q->status, (int)json_integer_value(json_object_get(o, "curl")),
-                                        str(o, "outcome"));
+    q->kind = report_outcome_of_request(
+        q->status, (int)json_integer_value(json_object_get(o, "curl")), str(o, "outcome"));
     snprintf(q->served, sizeof q->served, "%s", str(o, "served"));
     snprintf(q->id, sizeof q->id, "%s", str(o, "id"));
 }
@@ -271,14 +286,21 @@ static void on_event(struct html_model *m, const json_t *o, double t0)
         snprintf(s->from, sizeof s->from, "%s", str(o, "from"));
         snprintf(s->to, sizeof s->to, "%s", str(o, "to"));
         snprintf(s->reason, sizeof s->reason, "%s", str(o, "reason"));
-    } else if (strcmp(type, "health") == 0 && m->n_health < HM_MAX_HEALTH && t >= 0) {
+    } else if (strcmp(type, "health") == 0 && m->n_health < HM_MAX_HEALTH) {
         int c = colour_of(str(o, "env"));
-        if (c >= 0) {
-            struct hm_health *h = &m->health[m->n_health++];
-            h->t = t;
-            h->env = c;
-            h->healthy = json_is_true(json_object_get(o, "healthy"));
-        }
+        if (c < 0)
+            return;
+        /* Before the start only the state the colour started in matters:
+         * one entry per colour, the latest. */
+        struct hm_health *h = NULL;
+        for (size_t i = 0; t < 0 && i < m->n_health && !h; i++)
+            if (m->health[i].env == c && m->health[i].t < 0)
+                h = &m->health[i];
+        if (!h)
+            h = &m->health[m->n_health++];
+        h->t = t;
+        h->env = c;
+        h->healthy = json_is_true(json_object_get(o, "healthy"));
     } else if (strcmp(type, "rate_limit") == 0) {
         m->n_limits++;
     } else if (strcmp(type, "attempt") == 0) {
@@ -293,7 +315,8 @@ static void on_event(struct html_model *m, const json_t *o, double t0)
         a->env = c;
         a->status = (int)json_integer_value(json_object_get(o, "status"));
         a->attempt = (int)json_integer_value(json_object_get(o, "attempt"));
-        a->kind = report_outcome_of_event(a->status, json_string_value(json_object_get(o, "error")));
+        a->kind =
+            report_outcome_of_event(a->status, json_string_value(json_object_get(o, "error")));
         snprintf(a->id, sizeof a->id, "%s", str(o, "request_id"));
     }
 }

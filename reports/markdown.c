@@ -7,6 +7,7 @@
 #include "reports/report.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #define MD_FOLD_AFTER 15 /* passing rows shown before folding the rest */
@@ -49,18 +50,44 @@ static const char *icon(const char *status)
     return status;
 }
 
-static void row(FILE *f, const json_t *sc)
+/* Several relays in one document (cutover report a.json b.json): the
+ * table gets a relay column. */
+static int several_relays(const json_t *scs)
+{
+    const char *first = NULL;
+    size_t i;
+    const json_t *sc;
+    json_array_foreach(scs, i, sc) {
+        const char *r = str(sc, "relay");
+        if (!first)
+            first = r;
+        else if (strcmp(first, r) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void row(FILE *f, const json_t *sc, int relay_col)
 {
     const json_t *checks = json_object_get(sc, "checks");
     size_t pass = 0, k;
     const json_t *ck;
-    json_array_foreach(checks, k, ck) pass += strcmp(str(ck, "status"), "pass") == 0;
+    json_array_foreach(checks, k, ck)
+        pass += strcmp(str(ck, "status"), "pass") == 0;
     fprintf(f, "| %s | `", icon(str(sc, "status")));
     cell(f, str(sc, "name"));
-    fprintf(f, "`%s | %zu/%zu | %.2f s | %lld |\n",
+    fprintf(f, "`%s | %zu/%zu | %.2f s | %lld |",
             json_is_true(json_object_get(sc, "flaky")) ? " (flaky)" : "", pass,
             json_array_size(checks), json_number_value(json_object_get(sc, "duration_s")),
             (long long)json_integer_value(json_object_get(sc, "seed")));
+    if (relay_col) {
+        char label[128];
+        report_relay_label(str(sc, "relay"), label, sizeof label);
+        fputs(" ", f);
+        cell(f, label);
+        fputs(" |", f);
+    }
+    fputc('\n', f);
 }
 
 int report_md_render(FILE *f, const json_t *results, const char *html_path, char *err,
@@ -81,7 +108,8 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
     else
         fprintf(f, "## cutover: \u274c %lld of %lld scenario(s) did not pass\n\n", (long long)bad,
                 (long long)total);
-    fprintf(f, "**%lld passed**, %lld failed, %lld inconclusive, %lld harness error(s), %lld invalid",
+    fprintf(f,
+            "**%lld passed**, %lld failed, %lld inconclusive, %lld harness error(s), %lld invalid",
             (long long)passed, (long long)failed,
             (long long)json_integer_value(json_object_get(sum, "inconclusive")),
             (long long)json_integer_value(json_object_get(sum, "errors")),
@@ -94,12 +122,17 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
             json_number_value(json_object_get(results, "duration_s")),
             (long long)json_integer_value(json_object_get(results, "exit_code")));
 
-    fprintf(f, "| status | scenario | checks | time | seed |\n|---|---|---:|---:|---:|\n");
+    int relay_col = several_relays(scs);
+    const char *head = relay_col ? "| status | scenario | checks | time | seed | relay |\n"
+                                   "|---|---|---:|---:|---:|---|\n"
+                                 : "| status | scenario | checks | time | seed |\n"
+                                   "|---|---|---:|---:|---:|\n";
+    fputs(head, f);
     size_t i, shown_pass = 0, n_pass = 0;
     const json_t *sc;
     json_array_foreach(scs, i, sc) {
         if (strcmp(str(sc, "status"), "pass") != 0)
-            row(f, sc);
+            row(f, sc, relay_col);
         else
             n_pass++;
     }
@@ -107,11 +140,10 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
         if (strcmp(str(sc, "status"), "pass") != 0)
             continue;
         if (shown_pass == MD_FOLD_AFTER && n_pass > MD_FOLD_AFTER + 3) {
-            fprintf(f, "\n<details><summary>%zu more passing scenario(s)</summary>\n\n"
-                       "| status | scenario | checks | time | seed |\n|---|---|---:|---:|---:|\n",
-                    n_pass - shown_pass);
+            fprintf(f, "\n<details><summary>%zu more passing scenario(s)</summary>\n\n%s",
+                    n_pass - shown_pass, head);
         }
-        row(f, sc);
+        row(f, sc, relay_col);
         shown_pass++;
     }
     if (n_pass > MD_FOLD_AFTER + 3)
@@ -161,7 +193,8 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
             cell(f, str(ck, "expected"));
             fprintf(f, " | ");
             cell(f, str(ck, "measured"));
-            fprintf(f, " | %.3g ", json_number_value(json_object_get(ck, "margin")));
+            double margin = json_number_value(json_object_get(ck, "margin"));
+            fprintf(f, fabs(margin) >= 1000 ? " | %.0f " : " | %.3g ", margin);
             cell(f, str(ck, "unit"));
             fprintf(f, " |\n");
         }

@@ -54,11 +54,13 @@ struct report_scenario {
     json_t *doc; /* the scenario as run; owned */
     /* For the HTML timeline (owned, may be NULL): {"requests": [[sched_ms,
      * latency_ms, ok, served], ...], "marks": [[name, ms], ...],
-     * "switches": [[ms, "blue->green"], ...]}, times from the traffic start. */
+     * "switches": [[ms, "blue->green"], ...]}, times from the traffic start.
+     * reports/html.c draws from the scenario's artefacts (journals, requests,
+     * events) and does not read this. */
     json_t *timeline;
     int runs, passes; /* with --repeat */
     uint64_t t0_us;   /* traffic start (CLOCK_MONOTONIC µs): the 0 of the report's timeline */
-    char relay[128];  /* which relay ran it (binary or --relay command), for the scorecard */
+    char relay[512];  /* which relay ran it (binary or --relay command), for the scorecard */
 };
 
 /* Live progress of the scenario that is running, from the runner's poll
@@ -112,6 +114,11 @@ int report_exit_code(const struct report_run *r);
 int report_is_flaky(const struct report_scenario *s);
 void report_scenario_clear(struct report_scenario *s);
 
+/* A relay as people read it: the binary's name, and of a --relay command
+ * the arguments that tell it apart (placeholders like "--port {port}" are
+ * dropped): "cutover-relay --max-attempts 1". */
+void report_relay_label(const char *relay, char *out, size_t n);
+
 /* Individual writers (also reachable through the table). */
 void report_console_begin(struct report_run *r);
 void report_console_scenario(struct report_run *r, const struct report_scenario *s, size_t index);
@@ -129,6 +136,8 @@ int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen)
 /* The Markdown summary of a results.json document. */
 int report_md_render(FILE *f, const json_t *results, const char *html_path, char *err,
                      size_t errlen);
+/* `cutover report RESULTS.json... [--html F] [--md F]` (reports/report_cli.c). */
+int report_cli_main(int argc, char **argv);
 /* results.json's content as a JSON value (new reference). */
 json_t *report_json_build(const struct report_run *r);
 /* XML escaping into a malloc'd string. */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static struct tproc mock;
 static char base[256];
@@ -430,6 +431,21 @@ static void test_timeouts_and_delays(void **state)
     assert_string_equal(rec_s(a, 0, "end"), "stalled");
     json_decref(a);
 
+    /* A client that leaves during a long stall is journaled when it leaves,
+     * not when the stall would have ended. */
+    put_behavior("{\"rules\":[{\"action\":{\"type\":\"stall\",\"after_chunks\":2,"
+                 "\"stall_ms\":4000}}]}");
+    uint64_t t1 = co_clock_monotonic_us();
+    assert_int_equal(req("POST", "/v1/chat/completions", CHAT_STREAM, 300, &r),
+                     CURLE_OPERATION_TIMEDOUT);
+    thttp_resp_free(&r);
+    a = records(1);
+    assert_int_equal(json_array_size(a), 1);
+    assert_string_equal(rec_s(a, 0, "end"), "client_gone");
+    assert_int_equal(rec_i(a, 0, "chunks"), 2);
+    assert_true(co_clock_monotonic_us() - t1 < 3000000);
+    json_decref(a);
+
     /* Slow: first token after ttft, then a gap per token. */
     put_behavior("{\"reply\":{\"tokens\":5},\"rules\":[{\"action\":{\"type\":\"slow\","
                  "\"ttft_ms\":150,\"gap_ms\":40}}]}");
@@ -693,6 +709,83 @@ static void test_proxy_mode(void **state)
     tproc_stop(&px, SIGTERM, 5000);
 }
 
+/* Runs `cutover mock ARGS...` to its exit (bounded: 10 s, then killed) and
+ * returns the wait status; its stderr goes to err. */
+static int run_cli(char *const argv[], char *err, size_t errlen)
+{
+    struct tproc p;
+    int st = -1;
+    if (tproc_spawn(&p, argv) != 0)
+        return -1;
+    uint64_t end = co_clock_monotonic_us() + 10000000;
+    pid_t done = 0;
+    while (!done && co_clock_monotonic_us() < end) {
+        done = waitpid(p.pid, &st, WNOHANG);
+        if (!done)
+            co_sleep_us(10000);
+    }
+    char *e = tproc_read(&p, 2);
+    snprintf(err, errlen, "%s", e);
+    free(e);
+    if (done == p.pid) {
+        unlink(p.out_path);
+        unlink(p.err_path);
+    } else {
+        st = -1;
+        tproc_stop(&p, SIGKILL, 1000);
+    }
+    return st;
+}
+
+static void test_cli_options(void **state)
+{
+    char err[1024], port[16], path[] = "/tmp/cutover-mock-test-XXXXXX";
+    /* The port is taken: exit 3 with the reason. */
+    snprintf(port, sizeof port, "%s", strrchr(base, ':') + 1);
+    char *busy[] = {(char *)tsup_bin("cutover"), "mock", "--port", port, NULL};
+    int st = run_cli(busy, err, sizeof err);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+    assert_non_null(strstr(err, "cannot listen"));
+    /* A bad behaviour file: exit 2 with the file and the JSON path. */
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *bad = "{\"rules\":[{\"action\":{\"type\":\"stall\"}}]}";
+    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    char *badb[] = {(char *)tsup_bin("cutover"), "mock", "--port", "0", "--behavior", path, NULL};
+    st = run_cli(badb, err, sizeof err);
+    assert_int_equal(WEXITSTATUS(st), 2);
+    assert_non_null(strstr(err, "$.rules[0].action.stall_ms"));
+    assert_non_null(strstr(err, path));
+    unlink(path);
+    /* A good one is applied from the first request. */
+    char good_path[] = "/tmp/cutover-mock-test-XXXXXX";
+    fd = mkstemp(good_path);
+    const char *good = "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":418}}]}";
+    assert_int_equal(write(fd, good, strlen(good)), (ssize_t)strlen(good));
+    close(fd);
+    struct tproc g;
+    char *goodb[] = {
+        (char *)tsup_bin("cutover"), "mock", "--port", "0", "--behavior", good_path, NULL};
+    assert_int_equal(tproc_spawn(&g, goodb), 0);
+    assert_int_equal(tproc_wait_url(&g, 10000), 0);
+    char u[300];
+    struct thttp_resp r;
+    snprintf(u, sizeof u, "%s/v1/chat/completions", g.url);
+    thttp_request("POST", u, CHAT, NULL, 5000, &r);
+    assert_int_equal(r.status, 418);
+    thttp_resp_free(&r);
+    tproc_stop(&g, SIGTERM, 5000);
+    unlink(good_path);
+    char *badport[] = {(char *)tsup_bin("cutover"), "mock", "--port", "70000", NULL};
+    st = run_cli(badport, err, sizeof err);
+    assert_int_equal(WEXITSTATUS(st), 2);
+    char *extra[] = {(char *)tsup_bin("cutover"), "mock", "stray", NULL};
+    st = run_cli(extra, err, sizeof err);
+    assert_int_equal(WEXITSTATUS(st), 2);
+}
+
 /* SIGTERM with a request held forever: exit 0, promptly. */
 static void test_sigterm_exits_cleanly(void **state)
 {
@@ -751,6 +844,7 @@ int main(void)
         cmocka_unit_test(test_seeded_determinism),
         cmocka_unit_test(test_concurrent_delays_one_thread),
         cmocka_unit_test(test_proxy_mode),
+        cmocka_unit_test(test_cli_options),
         cmocka_unit_test(test_sigterm_exits_cleanly),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -344,13 +344,28 @@ static void test_switches(void **state)
     assert_int_equal(run("{\"check\":\"switches\",\"exact\":2}", &v), HARNESS_INCONCLUSIVE);
 }
 
+/* A slow request of the old colour finishing after fast ones of the new is
+ * not a switch back: the served view orders by send time. */
+static void test_switches_served_reordered(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 5, 200, "blue", HARNESS_OK);
+    req("b", 90, 200, 200, "blue", HARNESS_OK); /* slow: done at 290 */
+    req("c", 100, 5, 200, "green", HARNESS_OK);
+    req("d", 150, 5, 200, "green", HARNESS_OK);
+    req("e", 400, 5, 200, "green", HARNESS_OK);
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":1,\"view\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "served: blue->green"));
+}
+
 static void test_no_traffic_after_unhealthy(void **state)
 {
     struct harness_verdict v;
     mark("fault_on", 100);
     ev("health", 150, "", "", "blue", 0);
     for (int i = 0; i < 5; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "r%d", i);
         req(id, 100 + (uint64_t)i * 50, 5, 200, "green", HARNESS_OK);
     }
@@ -384,7 +399,7 @@ static void test_rate_limit(void **state)
     struct harness_verdict v;
     /* 5 admitted in the first 400 ms, then 429s, then admitted again. */
     for (int i = 0; i < 14; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "r%d", i);
         int limited = i >= 5 && i < 10;
         struct harness_req *r = req(id, (uint64_t)i * 50, 2, limited ? 429 : 200,
@@ -437,13 +452,13 @@ static void test_latency_and_overhead(void **state)
 {
     struct harness_verdict v;
     for (int i = 0; i < 5; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "r%d", i);
         req(id, (uint64_t)i * 10, 20, 200, "blue", HARNESS_OK);
     }
     assert_int_equal(run("{\"check\":\"latency\",\"p99_ms\":100}", &v), HARNESS_INCONCLUSIVE);
     for (int i = 5; i < 20; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "r%d", i);
         req(id, (uint64_t)i * 10, i == 19 ? 300 : 20, 200, "blue", HARNESS_OK);
         att(id, "blue", (uint64_t)i * 10 + 1, i == 19 ? 290 : 17, 200);
@@ -461,7 +476,7 @@ static void test_zero_downtime_and_served(void **state)
     struct harness_verdict v;
     mark("cutover", 500);
     for (int i = 0; i < 30; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "r%d", i);
         req(id, (uint64_t)i * 40, 5, 200, i % 10 ? "blue" : "green", HARNESS_OK);
     }
@@ -490,6 +505,13 @@ static void test_process_checks(void **state)
     obs.relay_alive = 0;
     assert_int_equal(run("{\"check\":\"relay_alive\"}", &v), HARNESS_FAIL);
     assert_int_equal(run("{\"check\":\"relay_alive\",\"alive\":false}", &v), HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"admin_ok\"}", &v), HARNESS_INCONCLUSIVE);
+    obs.admin_calls = 2;
+    assert_int_equal(run("{\"check\":\"admin_ok\"}", &v), HARNESS_PASS);
+    obs.admin_failed = 1;
+    snprintf(obs.admin_error, sizeof obs.admin_error, "POST /admin/switch (step 0) answered 401");
+    assert_int_equal(run("{\"check\":\"admin_ok\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "answered 401"));
     assert_int_equal(run("{\"check\":\"no_secret_leak\"}", &v), HARNESS_PASS);
     obs.secret_leaks = 1;
     snprintf(obs.leak_where, sizeof obs.leak_where, "relay stderr");
@@ -563,6 +585,7 @@ int main(void)
         T(test_backoff_white_box),
         T(test_retry_after_and_hammering),
         T(test_switches),
+        T(test_switches_served_reordered),
         T(test_no_traffic_after_unhealthy),
         T(test_rate_limit),
         T(test_health_interval),
