@@ -50,8 +50,13 @@ LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
 STARTED=$(date -u +%Y-%m-%dT%H:%MZ)
 
 if [ "${BENCH_MOCK:-1}" = 1 ]; then
+    # bench/mock.sh rewrites docs/bench.md: keep the soak section across it.
+    [ -f "$OUT" ] && awk '/<!-- soak:begin/ {p = 1} p {print} /<!-- soak:end/ {p = 0}' "$OUT" >"$TMP/soak.md"
     log "bench/mock.sh $DUR (rewrites docs/bench.md)"
     BENCH_CALLGRIND=${BENCH_CALLGRIND:-0} sh bench/mock.sh "$DUR" >&2
+    if [ -s "$TMP/soak.md" ] && ! grep -q '<!-- soak:begin' "$OUT"; then
+        { echo; cat "$TMP/soak.md"; } >>"$OUT"
+    fi
 fi
 
 free_port() {
@@ -254,7 +259,8 @@ def rss():
 def one(timeout):
     t0 = time.time()
     out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-m", str(timeout), "-w", "%{http_code}", "-H",
-                          "Content-Type: application/json", "-d", '{"model":"gpt-4.1","messages":[]}',
+                          "Content-Type: application/json", "-d",
+                          '{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}',
                           "http://127.0.0.1:%d/v1/chat/completions" % port], capture_output=True, text=True).stdout
     return (out if out and out != "000" else "none"), (time.time() - t0) * 1000
 rss0 = rss()
@@ -354,6 +360,7 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 LIB_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 LIB_SUM=$(grep -E 'scenario\(s\):' "$TMP/lib.txt" | tail -n1)
+LIB_FAILS=$(grep -E '^\[ *[0-9]+/[0-9]+\] +FAIL' "$TMP/lib.txt" | awk '{print $3}' | tr '\n' ' ')
 log "library: $LIB_WALL s: $LIB_SUM"
 
 # ---- 3. open-loop accuracy of the runner's generator -----------------------------------------------------
@@ -502,6 +509,7 @@ echo "## The runner"
 echo
 echo "Wall time of \`cutover run scenarios/\` (the whole library, sequential): **$LIB_WALL s** (exit $LIB_RC)."
 echo "\`$LIB_SUM\`"
+[ -n "$LIB_FAILS" ] && echo "Failed in this run (under the benchmark's load): $LIB_FAILS"
 echo
 echo "Open-loop accuracy of the runner's generator (harness/traffic.c) driving the mock directly"
 echo "(bench/traffic_accuracy.c; uniform arrivals; send error = actual send − scheduled send;"
