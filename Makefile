@@ -114,8 +114,8 @@ $(BUILD)/tests/%: tests/integration/%.c $(TEST_LIBS) | $(DEPS_STAMP)
 
 # The test binaries find the programs under test through CUTOVER_BIN.
 test: all $(UNIT_BIN) $(INTEG_BIN)
-	@CUTOVER_BIN=$(BINDIR) CUTOVER_BUILD=$(BUILD) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
-	$(CUTOVER) run scenarios/ --out $(BUILD)/out
+	@CUTOVER_BIN=$(BINDIR) CUTOVER_BUILD=$(BUILD) sh tests/run.sh \
+	    --scenarios "$(CUTOVER) run scenarios/ --out $(BUILD)/out" $(UNIT_BIN) $(INTEG_BIN)
 
 scenarios: all
 	$(CUTOVER) run scenarios/ --out $(BUILD)/out

@@ -1,7 +1,10 @@
 #include "co_evhttp.h"
 
+#include "co_log.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +52,23 @@ void co_evhttp_kick(struct co_evhttp *h)
     h->kicked = 1;
 }
 
+/* MHD's own messages go through co_log, so they carry a timestamp, obey the
+ * log level and pass the secret redactor.  "Application reported internal
+ * error" and "Closing connection (application error ...)" are MHD noting
+ * that a handler or content reader closed a connection on purpose (a mock's
+ * reset, close or cut fault, say): that is not a warning. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    int deliberate = strncmp(msg, "Application reported internal error", 35) == 0 ||
+                     strncmp(msg, "Closing connection (application error", 37) == 0;
+    co_log(deliberate ? CO_LOG_DEBUG : CO_LOG_WARN, "http: %s", msg);
+}
+
 int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_evhttp_opts *o,
                     char *err, size_t errlen)
 {
@@ -63,15 +83,17 @@ int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_e
     }
     h->loop = loop;
     h->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, o->port, NULL, NULL,
-        o->handler, o->handler_cls, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->conn_limit ? o->conn_limit : 10000),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->conn_timeout_s ? o->conn_timeout_s : 60),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+            (o->turbo ? MHD_USE_TURBO : 0),
+        o->port, NULL, NULL,
+        o->handler, o->handler_cls, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(o->conn_limit ? o->conn_limit : 10000), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(o->conn_timeout_s ? o->conn_timeout_s : 60), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(o->conn_memory_limit ? o->conn_memory_limit : 64 * 1024),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED,
-        o->completed, o->completed_cls, MHD_OPTION_NOTIFY_CONNECTION, o->notify_conn,
-        o->notify_conn_cls, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED, o->completed,
+        o->completed_cls, MHD_OPTION_NOTIFY_CONNECTION, o->notify_conn, o->notify_conn_cls,
+        MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%u: %s", o->addr ? o->addr : "127.0.0.1",
                  (unsigned)o->port, errno ? strerror(errno) : "MHD_start_daemon failed");

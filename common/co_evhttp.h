@@ -33,6 +33,8 @@ struct co_evhttp_opts {
     unsigned conn_limit;       /* default 10000 */
     unsigned conn_timeout_s;   /* idle connection timeout, default 60 */
     size_t conn_memory_limit;  /* per-connection MHD pool, default 64 KiB */
+    int turbo;                 /* MHD_USE_TURBO: no shutdown() before close,
+                                  optimistic reads (for a proxy's hot path) */
     MHD_AccessHandlerCallback handler;
     void *handler_cls;
     MHD_RequestCompletedCallback completed; /* may be NULL */

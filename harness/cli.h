@@ -17,5 +17,7 @@ int harness_cmd_validate(int argc, char **argv);
 int harness_cmd_list(int argc, char **argv);
 /* Standalone mock: lives in mocks/mock_cli.c. */
 int mock_cli_main(int argc, char **argv);
+/* Re-rendering stored results: lives in reports/report_cli.c. */
+int report_cli_main(int argc, char **argv);
 
 #endif

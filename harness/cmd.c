@@ -30,6 +30,8 @@ static const char run_usage[] =
     "  --out DIR           artefacts and reports (default out/)\n"
     "  --json FILE         results.json path (default DIR/results.json)\n"
     "  --junit FILE        junit.xml path (default DIR/junit.xml)\n"
+    "  --html FILE         report.html path (default DIR/report.html)\n"
+    "  --md FILE           Markdown summary (PR comment, CI job summary)\n"
     "  --filter TAG        only scenarios carrying TAG\n"
     "  --seed N            seed of every random decision (default 42)\n"
     "  --repeat N          run each scenario N times, report flaky ones\n"
@@ -167,14 +169,16 @@ int harness_cmd_run(int argc, char **argv)
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'},        {"json", required_argument, 0, 'j'},
         {"junit", required_argument, 0, 'J'},      {"filter", required_argument, 0, 'f'},
+        {"html", required_argument, 0, 'H'},
         {"seed", required_argument, 0, 's'},       {"repeat", required_argument, 0, 'r'},
         {"time-scale", required_argument, 0, 't'}, {"relay", required_argument, 0, 'R'},
         {"relay-bin", required_argument, 0, 'B'},  {"no-color", no_argument, 0, 'C'},
         {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
+        {"md", required_argument, 0, 'M'},
         {0, 0, 0, 0},
     };
     const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *filter = NULL,
-               *relay_cmd = NULL, *relay_bin = NULL;
+               *relay_cmd = NULL, *relay_bin = NULL, *html_path = NULL, *md_path = NULL;
     uint64_t seed = 42, repeat = 1;
     double scale = 1.0;
     int no_color = 0, verbose = 0, c;
@@ -184,6 +188,8 @@ int harness_cmd_run(int argc, char **argv)
         case 'o': out_dir = optarg; break;
         case 'j': json_path = optarg; break;
         case 'J': junit_path = optarg; break;
+        case 'H': html_path = optarg; break;
+        case 'M': md_path = optarg; break;
         case 'f': filter = optarg; break;
         case 'R': relay_cmd = optarg; break;
         case 'B': relay_bin = optarg; break;
@@ -232,7 +238,7 @@ int harness_cmd_run(int argc, char **argv)
         return CO_EXIT_INVALID;
     }
 
-    char relay_bin_buf[PATH_MAX], json_buf[PATH_MAX], junit_buf[PATH_MAX];
+    char relay_bin_buf[PATH_MAX], json_buf[PATH_MAX], junit_buf[PATH_MAX], html_buf[PATH_MAX];
     if (!relay_bin && !relay_cmd) {
         default_relay_bin(relay_bin_buf, sizeof relay_bin_buf);
         relay_bin = relay_bin_buf;
@@ -251,6 +257,10 @@ int harness_cmd_run(int argc, char **argv)
     if (!json_path) {
         snprintf(json_buf, sizeof json_buf, "%s/results.json", out_dir);
         json_path = json_buf;
+    }
+    if (!html_path) {
+        snprintf(html_buf, sizeof html_buf, "%s/report.html", out_dir);
+        html_path = html_buf;
     }
     if (!junit_path) {
         snprintf(junit_buf, sizeof junit_buf, "%s/junit.xml", out_dir);
@@ -272,7 +282,10 @@ int harness_cmd_run(int argc, char **argv)
     rr.out_dir = out_dir;
     rr.json_path = json_path;
     rr.junit_path = junit_path;
+    rr.html_path = html_path;
+    rr.md_path = md_path;
     rr.console = stdout;
+    rr.console_tty = isatty(fileno(stdout));
     const char *nc = getenv("NO_COLOR");
     rr.color = !no_color && !(nc && *nc) && isatty(fileno(stdout));
     rr.verbose = verbose;
@@ -296,9 +309,12 @@ int harness_cmd_run(int argc, char **argv)
                                           .relay_cmd = relay_cmd,
                                           .relay_bin = relay_bin,
                                           .verbose = verbose,
-                                          .run_index = (int)k};
+                                          .run_index = (int)k,
+                                          .progress = report_console_progress,
+                                          .progress_ctx = &rr};
             struct report_scenario one = {0};
             harness_run_scenario(l.v[i], &ro, &one);
+            snprintf(one.relay, sizeof one.relay, "%.511s", relay_cmd ? relay_cmd : relay_bin);
             merge_run(acc, &one);
         }
         rr.n++;

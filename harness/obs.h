@@ -85,6 +85,12 @@ struct harness_obs {
     size_t n_marks;
     int relay_alive;       /* at the end, before teardown */
     int relay_killed;      /* the scenario itself sent SIGKILL */
+    char relay_exit[96];   /* how the relay ended before teardown, "" if it was alive */
+    /* Shutdown: when SIGTERM went (by the timeline or the teardown), when the
+     * relay was seen gone, and how (0 = exited with status 0). */
+    uint64_t term_t, exit_t;
+    int exit_clean;
+    char exit_how[96];
     int secret_leaks;      /* places the upstream key showed up */
     char leak_where[128];
 };

@@ -80,6 +80,7 @@ struct run {
     int relay_status;
     int relay_killed;
     int relay_stopped;
+    uint64_t t_term, t_exit; /* SIGTERM sent, exit seen */
     /* timers */
     ev_timer poll;     /* 10 ms: readiness, child, SIGINT, hard timeout */
     ev_timer steps;    /* the next timeline step */
@@ -96,6 +97,7 @@ struct run {
     struct harness_obs obs;
     char error[1024];
     int error_status;
+    uint64_t last_progress; /* of the progress hook */
 };
 
 static void fail(struct run *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -284,6 +286,7 @@ static void reap(struct run *r)
     if (w == r->pid) {
         r->relay_exited = 1;
         r->relay_status = st;
+        r->t_exit = co_now_us();
     }
 }
 
@@ -295,6 +298,8 @@ static void stop_relay(struct run *r)
     if (r->relay_stopped)
         kill(-r->pid, SIGCONT);
     if (!r->relay_exited) {
+        if (!r->t_term)
+            r->t_term = co_now_us();
         kill(-r->pid, SIGTERM);
         uint64_t until = co_now_us() + 3000000;
         while (!r->relay_exited && co_now_us() < until) {
@@ -310,6 +315,7 @@ static void stop_relay(struct run *r)
         waitpid(r->pid, &st, 0);
         r->relay_exited = 1;
         r->relay_status = st;
+        r->t_exit = co_now_us();
     }
 }
 
@@ -441,8 +447,12 @@ static void run_step(struct run *r, int i)
         co_evcurl_add(&r->curl, e);
     }
     if (st->sig && r->pid > 0 && !r->relay_exited) {
-        int sig = st->sig == HARNESS_SIG_STOP ? SIGSTOP : st->sig == HARNESS_SIG_CONT ? SIGCONT
-                                                                                     : SIGKILL;
+        int sig = st->sig == HARNESS_SIG_STOP   ? SIGSTOP
+                  : st->sig == HARNESS_SIG_CONT ? SIGCONT
+                  : st->sig == HARNESS_SIG_TERM ? SIGTERM
+                                                : SIGKILL;
+        if (sig == SIGTERM && !r->t_term)
+            r->t_term = now;
         kill(-r->pid, sig);
         r->relay_stopped = sig == SIGSTOP;
         if (sig == SIGKILL)
@@ -514,6 +524,32 @@ static void begin_run(struct run *r)
     arm_steps(r);
 }
 
+/* Progress for the console: counts over the client log so far (at most
+ * HARNESS_MAX_REQUESTS entries, a few times a second). */
+static void progress_tick(struct run *r, uint64_t now)
+{
+    struct report_progress p = {.name = r->s->name,
+                                .elapsed_us = now > r->t0 ? now - r->t0 : 0,
+                                .total_us = harness_scenario_span_us(r->s),
+                                .serving = "",
+                                .settling = r->phase == PH_SETTLE};
+    const struct harness_traffic *t = &r->traffic;
+    uint64_t latest = 0;
+    p.sent = (long)t->n_reqs;
+    for (size_t i = 0; i < t->n_reqs; i++) {
+        const struct harness_req *q = &t->reqs[i];
+        if (!q->t_done)
+            continue;
+        p.done++;
+        p.failed += q->status != 200 || q->curl_rc != 0;
+        if (q->t_done >= latest && q->served[0]) {
+            latest = q->t_done;
+            p.serving = q->served;
+        }
+    }
+    r->o->progress(r->o->progress_ctx, &p);
+}
+
 static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct run *r = w->data;
@@ -544,6 +580,10 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
         if (r->relay_url[0] && !r->probe && now - r->last_probe > 20000)
             start_probe(r);
         return;
+    }
+    if (r->o->progress && r->traffic_started && now - r->last_progress >= 200000) {
+        r->last_progress = now;
+        progress_tick(r, now);
     }
     if (r->phase != PH_DONE && now > r->t_hard_deadline) {
         fail(r, REPORT_ERROR, "hard timeout: the scenario did not finish within %.1f s",
@@ -687,7 +727,7 @@ static int write_config(struct run *r)
     json_t *cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
                             "port", 0, "listen", "127.0.0.1", "blue_url", r->colour_url[0],
                             "green_url", r->colour_url[1], "health_interval_ms",
-                            (json_int_t)(200 * k), "health_timeout_ms", (json_int_t)(200 * k),
+                            (json_int_t)(200 * k), "health_timeout_ms", (json_int_t)(1000 * k),
                             "backoff_base_ms", (json_int_t)(10 * k), "backoff_cap_ms",
                             (json_int_t)(200 * k), "try_timeout_ms", (json_int_t)(1000 * k),
                             "deadline_ms", (json_int_t)(4000 * k), "drain_timeout_ms",
@@ -716,6 +756,32 @@ static void sanitize(const char *in, char *out, size_t n)
     out[k] = '\0';
 }
 
+/* The per-request picture for the HTML report. */
+static json_t *timeline_json(const struct harness_obs *o)
+{
+    json_t *reqs = json_array(), *marks = json_array(), *sw = json_array();
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *q = &o->reqs[i];
+        double at = ((double)q->t_sched - (double)o->t0) / 1000.0;
+        double lat = q->t_done > q->t_sched ? (double)(q->t_done - q->t_sched) / 1000.0 : 0;
+        json_array_append_new(reqs, json_pack("[f, f, b, s]", at, lat, q->outcome == HARNESS_OK,
+                                              q->served));
+    }
+    for (size_t i = 0; i < o->n_marks; i++)
+        json_array_append_new(marks, json_pack("[s, f]", o->marks[i].name,
+                                               ((double)o->marks[i].t - (double)o->t0) / 1000.0));
+    for (size_t i = 0; i < o->n_evs; i++) {
+        const struct harness_ev *e = &o->evs[i];
+        if (strcmp(e->type, "switch") != 0 || e->t < o->t0)
+            continue;
+        char label[64];
+        snprintf(label, sizeof label, "%s->%s %s", e->from, e->to, e->reason);
+        json_array_append_new(sw, json_pack("[f, s]", ((double)e->t - (double)o->t0) / 1000.0,
+                                            label));
+    }
+    return json_pack("{s:o, s:o, s:o}", "requests", reqs, "marks", marks, "switches", sw);
+}
+
 static void status_from_checks(struct report_scenario *rs)
 {
     int fail_ = 0, inc = 0;
@@ -730,24 +796,32 @@ static void run_checks(struct run *r, struct report_scenario *rs)
 {
     const struct harness_scenario *s = r->s;
     size_t n = json_array_size(s->checks);
-    int has_alive = 0, has_leak = 0;
+    int has_alive = 0, has_leak = 0, has_shutdown = 0;
     size_t i;
     json_t *c;
     json_array_foreach(s->checks, i, c) {
         const char *name = json_string_value(json_object_get(c, "check"));
         has_alive |= strcmp(name, "relay_alive") == 0;
         has_leak |= strcmp(name, "no_secret_leak") == 0;
+        has_shutdown |= strcmp(name, "clean_shutdown") == 0;
     }
     int kills = 0;
     for (int k = 0; k < s->n_steps; k++)
         kills |= s->steps[k].sig == HARNESS_SIG_KILL;
-    /* Always asked, unless the scenario says otherwise: a relay that died
-     * or leaked its key fails any scenario. */
-    int add_alive = !has_alive && !kills, add_leak = !has_leak;
-    rs->checks = co_calloc(n + 2, sizeof *rs->checks);
+    /* Always asked, unless the scenario says otherwise: a relay that died,
+     * did not shut down cleanly on SIGTERM (the contract: drain, exit 0) or
+     * leaked its key fails any scenario. */
+    int add_alive = !has_alive && !kills, add_leak = !has_leak,
+        add_shutdown = !has_shutdown && !kills;
+    rs->checks = co_calloc(n + 3, sizeof *rs->checks);
     json_array_foreach(s->checks, i, c) harness_check_run(c, &r->obs, &rs->checks[rs->n_checks++]);
     if (add_alive) {
         json_t *a = json_pack("{s:s}", "check", "relay_alive");
+        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
+        json_decref(a);
+    }
+    if (add_shutdown) {
+        json_t *a = json_pack("{s:s}", "check", "clean_shutdown");
         harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
         json_decref(a);
     }
@@ -843,6 +917,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
     /* Done, failed or interrupted: stop the clock of traffic first. */
     reap(r);
     r->obs.relay_alive = r->pid > 0 && !r->relay_exited;
+    if (r->relay_exited)
+        describe_exit(r->relay_status, r->obs.relay_exit, sizeof r->obs.relay_exit);
     r->obs.relay_killed = r->relay_killed;
     r->obs.t_end = co_now_us();
     if (r->traffic_started) {
@@ -863,6 +939,12 @@ out:
         r->probe = NULL;
     }
     stop_relay(r);
+    if (r->pid > 0) {
+        r->obs.term_t = r->t_term;
+        r->obs.exit_t = r->t_exit;
+        r->obs.exit_clean = WIFEXITED(r->relay_status) && WEXITSTATUS(r->relay_status) == 0;
+        describe_exit(r->relay_status, r->obs.exit_how, sizeof r->obs.exit_how);
+    }
     if (r->loop) {
         ev_timer_stop(r->loop, &r->poll);
         ev_timer_stop(r->loop, &r->steps);
@@ -896,6 +978,7 @@ out:
         snprintf(rs->tags + len, sizeof rs->tags - len, "%s%s", i ? "," : "", s->tags[i]);
     }
     rs->seed = o->seed;
+    rs->t0_us = r->obs.t0; /* the 0 of the HTML report's time axis */
     rs->requests = (long)r->obs.n_reqs;
     rs->doc = json_incref(s->doc);
     rs->log_tail = tail_of(r->err_path, 2048);
@@ -910,6 +993,8 @@ out:
         run_checks(r, rs);
     }
     rs->duration_s = (double)(co_now_us() - started) / 1e6;
+    if (r->obs.t0)
+        rs->timeline = timeline_json(&r->obs);
     harness_obs_free(&r->obs);
     co_secret_clear();
     int st = rs->status;

@@ -19,6 +19,10 @@ struct harness_run_opts {
     const char *relay_bin; /* our relay when relay_cmd is NULL */
     int verbose;
     int run_index;         /* repetition number, for artefact names */
+    /* Live progress (reports/progress.c): called from the poll timer about
+     * five times a second while traffic runs and settles; NULL for none. */
+    void (*progress)(void *ctx, const struct report_progress *p);
+    void *progress_ctx;
 };
 
 /* Runs s and fills rs (name, status, checks, log tail...).  Returns the

@@ -422,7 +422,7 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
 static const char *const step_keys[] = {"at_ms", "mark", "blue", "green", "admin", "signal", NULL};
 static const char *const admin_keys[] = {"action", "to", "blue", "green", NULL};
 static const char *const admin_actions[] = {"switch", "rollback", "weights", NULL};
-static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", NULL};
+static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", "SIGTERM", NULL};
 
 static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double prev_ms, char *err,
                       size_t errlen)
@@ -516,6 +516,7 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
         const char *n = json_string_value(sig);
         step->sig = strcmp(n, "SIGSTOP") == 0   ? HARNESS_SIG_STOP
                     : strcmp(n, "SIGCONT") == 0 ? HARNESS_SIG_CONT
+                    : strcmp(n, "SIGTERM") == 0 ? HARNESS_SIG_TERM
                                                 : HARNESS_SIG_KILL;
         actions++;
     }
@@ -804,7 +805,7 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
         parse_traffic(s, json_object_get(doc, "traffic"), msg, sizeof msg) != 0 ||
         parse_expect(s, json_object_get(doc, "expect"), msg, sizeof msg) != 0)
         goto bad;
-    double settle = 200 * (time_scale > 0 ? time_scale : 1), timeout = -1;
+    double settle = 100 * (time_scale > 0 ? time_scale : 1), timeout = -1;
     if (harness_v_number(doc, "settle_ms", "$", 0, 60000, &settle, msg, sizeof msg) != 0 ||
         harness_v_number(doc, "timeout_ms", "$", 100, 3600000, &timeout, msg, sizeof msg) != 0)
         goto bad;

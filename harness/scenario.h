@@ -26,7 +26,13 @@
 #define HARNESS_MAX_KEYS 8
 #define HARNESS_MAX_REQUESTS 20000 /* per scenario, across phases */
 
-enum harness_signal_kind { HARNESS_SIG_NONE, HARNESS_SIG_STOP, HARNESS_SIG_CONT, HARNESS_SIG_KILL };
+enum harness_signal_kind {
+    HARNESS_SIG_NONE,
+    HARNESS_SIG_STOP,
+    HARNESS_SIG_CONT,
+    HARNESS_SIG_KILL,
+    HARNESS_SIG_TERM,
+};
 
 struct harness_step {
     uint64_t at_us;       /* after the traffic start */

@@ -16,11 +16,11 @@
 struct mock;
 
 struct mock_opts {
-    const char *name;        /* "blue", "green", ...: recorded in the journal */
-    const char *addr;        /* listen address, default 127.0.0.1 */
-    uint16_t port;           /* 0 picks a free port */
-    uint64_t seed;           /* seeds every random decision */
-    size_t journal_cap;      /* records kept; 0 means the default (100000) */
+    const char *name;         /* "blue", "green", ...: recorded in the journal */
+    const char *addr;         /* listen address, default 127.0.0.1 */
+    uint16_t port;            /* 0 picks a free port */
+    uint64_t seed;            /* seeds every random decision */
+    size_t journal_cap;       /* records kept; 0 means the default (100000) */
     const char *upstream_url; /* proxy mode: pass through unless a rule fires (may be NULL) */
 };
 

@@ -39,11 +39,15 @@ static int parse_none(const json_t *o, const char *path, struct mock_action *a, 
     return 0;
 }
 
-static int parse_rl_headers(const json_t *v, const char *path, struct mock_rl_headers *h,
-                            char *err, size_t errlen)
+static int parse_rl_headers(const json_t *v, const char *path, struct mock_rl_headers *h, char *err,
+                            size_t errlen)
 {
-    static const char *const keys[] = {"limit_requests", "remaining_requests", "reset_requests",
-                                       "limit_tokens",   "remaining_tokens",   "reset_tokens",
+    static const char *const keys[] = {"limit_requests",
+                                       "remaining_requests",
+                                       "reset_requests",
+                                       "limit_tokens",
+                                       "remaining_tokens",
+                                       "reset_tokens",
                                        NULL};
     if (!json_is_object(v))
         return mock_v_expect(err, errlen, path, "object of x-ratelimit-* values", v);
@@ -52,8 +56,7 @@ static int parse_rl_headers(const json_t *v, const char *path, struct mock_rl_he
         mock_v_long(v, path, "remaining_requests", 0, 1L << 40, &h->remaining_requests, err,
                     errlen) ||
         mock_v_long(v, path, "limit_tokens", 0, 1L << 40, &h->limit_tokens, err, errlen) ||
-        mock_v_long(v, path, "remaining_tokens", 0, 1L << 40, &h->remaining_tokens, err,
-                    errlen) ||
+        mock_v_long(v, path, "remaining_tokens", 0, 1L << 40, &h->remaining_tokens, err, errlen) ||
         mock_v_string(v, path, "reset_requests", h->reset_requests, sizeof h->reset_requests, err,
                       errlen) ||
         mock_v_string(v, path, "reset_tokens", h->reset_tokens, sizeof h->reset_tokens, err,
@@ -121,7 +124,8 @@ static int parse_stall(const json_t *o, const char *path, struct mock_action *a,
     if (strcmp(then, "close") != 0 && strcmp(then, "continue") != 0) {
         char p[PATH_LEN];
         mock_path(p, sizeof p, path, ".then");
-        return mock_v_expect(err, errlen, p, "\"close\" or \"continue\"", json_object_get(o, "then"));
+        return mock_v_expect(err, errlen, p, "\"close\" or \"continue\"",
+                             json_object_get(o, "then"));
     }
     a->then_continue = strcmp(then, "continue") == 0;
     return 0;
@@ -261,14 +265,14 @@ static void plan_stall(const struct mock_action *a, struct mock_plan *p)
 
 static void plan_cut(const struct mock_action *a, struct mock_plan *p)
 {
-    place_fault(p, a->broken_framing ? MOCK_FAULT_CUT_BROKEN : MOCK_FAULT_CUT, a->after_chunks,
-                -1);
+    place_fault(p, a->broken_framing ? MOCK_FAULT_CUT_BROKEN : MOCK_FAULT_CUT, a->after_chunks, -1);
 }
 
 static void plan_inband(const struct mock_action *a, struct mock_plan *p)
 {
-    const char *msg = a->message[0] ? a->message : "The server had an error while processing "
-                                                   "your request. Sorry about that!";
+    const char *msg = a->message[0] ? a->message
+                                    : "The server had an error while processing "
+                                      "your request. Sorry about that!";
     const char *code = a->error_code[0] ? a->error_code : "server_error";
     if (!p->streamed) {
         /* A 200 whose body is an error: what some gateways do. */
@@ -332,7 +336,6 @@ static const struct mock_action_kind kinds[MOCK_ACT_COUNT] = {
     [MOCK_ACT_MALFORMED] = {"malformed", parse_malformed, plan_malformed, k_malformed},
     [MOCK_ACT_SLOW] = {"slow", parse_slow, plan_slow, k_slow},
 };
-
 
 const char *const *mock_action_names(void)
 {
@@ -410,8 +413,10 @@ int mock_action_parse_item(const json_t *j, const char *path, struct mock_action
         return 0;
     }
     if (!json_is_string(j))
-        return mock_v_expect(err, errlen, path, "\"ok\", a status code such as \"503\", an action "
-                             "type name or an action object", j);
+        return mock_v_expect(err, errlen, path,
+                             "\"ok\", a status code such as \"503\", an action "
+                             "type name or an action object",
+                             j);
     const char *s = json_string_value(j);
     char *end;
     long code = strtol(s, &end, 10);
@@ -426,16 +431,16 @@ int mock_action_parse_item(const json_t *j, const char *path, struct mock_action
     if (!k) {
         const char *near = co_nearest(s, kind_names);
         if (near)
-            return mock_v_fail(err, errlen, path, "unknown sequence item \"%s\", did you mean '%s'?",
-                               s, near);
+            return mock_v_fail(err, errlen, path,
+                               "unknown sequence item \"%s\", did you mean '%s'?", s, near);
         return mock_v_expect(err, errlen, path,
                              "\"ok\", a status code such as \"503\" or an action type name", j);
     }
     /* Types whose required fields have no default cannot stand alone. */
     int type = (int)(k - kinds);
     if (type == MOCK_ACT_STATUS || type == MOCK_ACT_STALL)
-        return mock_v_fail(err, errlen, path,
-                           "\"%s\" needs fields: write it as an action object", s);
+        return mock_v_fail(err, errlen, path, "\"%s\" needs fields: write it as an action object",
+                           s);
     json_t *o = json_pack("{s:s}", "type", s);
     int rc = mock_action_parse(o, path, a, err, errlen);
     json_decref(o);

@@ -174,7 +174,8 @@ static int parse_latency(const json_t *j, const char *path, struct mock_latency 
         if (!json_is_array(v) || json_array_size(v) != 2 ||
             co_json_number(json_array_get(v, 0), &a) || co_json_number(json_array_get(v, 1), &b) ||
             a < 0 || b < a || b > 3600e3)
-            return mock_v_expect(err, errlen, p, "array [low_ms, high_ms] with 0 <= low <= high", v);
+            return mock_v_expect(err, errlen, p, "array [low_ms, high_ms] with 0 <= low <= high",
+                                 v);
         l->kind = MOCK_LAT_UNIFORM;
         l->a_ms = a;
         l->b_ms = b;
@@ -268,8 +269,8 @@ static int parse_match(const json_t *j, const char *path, struct mock_rule *r, c
     return 0;
 }
 
-static const char *const when_keys[] = {"p", "first", "every", "sequence", "repeat", "window_ms",
-                                        NULL};
+static const char *const when_keys[] = {"p",      "first",     "every", "sequence",
+                                        "repeat", "window_ms", NULL};
 
 static int parse_when(const json_t *j, const char *path, struct mock_rule *r, char *err,
                       size_t errlen)
@@ -447,7 +448,8 @@ int mock_behavior_parse(const json_t *j, struct mock_behavior **out, char *err, 
             mock_v_long(v, "$.reply", "ttft_ms", 0, 3600000, &b->ttft_ms, err, errlen))
             goto out;
     }
-    if ((v = json_object_get(j, "latency")) && parse_latency(v, "$.latency", &b->latency, err, errlen))
+    if ((v = json_object_get(j, "latency")) &&
+        parse_latency(v, "$.latency", &b->latency, err, errlen))
         goto out;
     if ((v = json_object_get(j, "rate_limit"))) {
         if (!json_is_object(v)) {

@@ -22,12 +22,14 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: cutover mock [--name NAME] [--port N] [--behavior FILE] [--seed N]\n"
-                 "                    [--journal-cap N] [--log-level LEVEL]\n"
+                 "                    [--journal-cap N] [--upstream URL] [--log-level LEVEL]\n"
                  "  --name NAME        colour recorded in the journal (default blue)\n"
                  "  --port N           port on 127.0.0.1; 0 picks a free one (default 0)\n"
                  "  --behavior FILE    initial behaviour JSON (docs/CONTRACTS.md)\n"
                  "  --seed N           seeds every random decision (default 1)\n"
-                 "  --journal-cap N    journal records kept (default 100000)\n");
+                 "  --journal-cap N    journal records kept (default 100000)\n"
+                 "  --upstream URL     proxy mode: forward what no rule claims to URL\n"
+                 "                     (the request path is appended: http://host:port)\n");
 }
 
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
@@ -44,12 +46,15 @@ static int parse_u64(const char *s, unsigned long long max, unsigned long long *
 
 int mock_cli_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"name", required_argument, NULL, 'n'},     {"port", required_argument, NULL, 'p'},
-        {"behavior", required_argument, NULL, 'b'}, {"seed", required_argument, NULL, 's'},
-        {"journal-cap", required_argument, NULL, 'j'}, {"log-level", required_argument, NULL, 'l'},
-        {"upstream", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"behavior", required_argument, NULL, 'b'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"journal-cap", required_argument, NULL, 'j'},
+                                         {"log-level", required_argument, NULL, 'l'},
+                                         {"upstream", required_argument, NULL, 'u'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct mock_opts mo = {.name = "blue", .seed = 1};
     const char *behavior = NULL;
     unsigned long long v;
@@ -58,7 +63,9 @@ int mock_cli_main(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': mo.name = optarg; break;
+        case 'n':
+            mo.name = optarg;
+            break;
         case 'p':
             if (parse_u64(optarg, 65535, &v)) {
                 fprintf(stderr, "cutover mock: --port: expected 0..65535, found '%s'\n", optarg);
@@ -66,7 +73,9 @@ int mock_cli_main(int argc, char **argv)
             }
             mo.port = (uint16_t)v;
             break;
-        case 'b': behavior = optarg; break;
+        case 'b':
+            behavior = optarg;
+            break;
         case 's':
             if (parse_u64(optarg, ~0ULL, &v)) {
                 fprintf(stderr, "cutover mock: --seed: expected an integer, found '%s'\n", optarg);
@@ -89,10 +98,14 @@ int mock_cli_main(int argc, char **argv)
             }
             break;
         case 'u':
-            fprintf(stderr, "cutover mock: --upstream (proxy mode) is not built yet\n");
+            mo.upstream_url = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return CO_EXIT_PASS;
+        default:
+            usage(stderr);
             return CO_EXIT_INVALID;
-        case 'h': usage(stdout); return CO_EXIT_PASS;
-        default: usage(stderr); return CO_EXIT_INVALID;
         }
     }
     if (optind < argc) {

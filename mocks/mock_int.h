@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Copies src into dst[n], truncating, always NUL-terminated.  The hot path
  * fills a journal record per request; snprintf("%s") showed in profiles. */
@@ -27,11 +28,11 @@ static inline void mock_scopy(char *dst, size_t n, const char *src)
 }
 
 /* Limits that keep every buffer bounded. */
-#define MOCK_MAX_TOKENS 100000
-#define MOCK_MAX_RULES 256
+#define MOCK_MAX_TOKENS   100000
+#define MOCK_MAX_RULES    256
 #define MOCK_MAX_SEQUENCE 1024
-#define MOCK_MAX_BODY (1024 * 1024)
-#define MOCK_NAME_LEN 64
+#define MOCK_MAX_BODY     (1024 * 1024)
+#define MOCK_NAME_LEN     64
 
 /* ---- latency ---------------------------------------------------------- */
 
@@ -70,22 +71,22 @@ struct mock_rl_headers {
 };
 
 struct mock_action {
-    int type;                 /* enum mock_action_type */
-    int code;                 /* status */
-    char error_code[48];      /* status: OpenAI error code override ("" = by status) */
-    char message[256];        /* status/inband_error message ("" = default) */
-    double retry_after_s;     /* status: < 0 absent */
-    long retry_after_ms;      /* status: < 0 absent */
+    int type;             /* enum mock_action_type */
+    int code;             /* status */
+    char error_code[48];  /* status: OpenAI error code override ("" = by status) */
+    char message[256];    /* status/inband_error message ("" = default) */
+    double retry_after_s; /* status: < 0 absent */
+    long retry_after_ms;  /* status: < 0 absent */
     struct mock_rl_headers rl;
-    long after_ms;            /* timeout: < 0 never */
-    long after_chunks;        /* reset/stall/cut/inband_error: < 0 absent */
-    long after_bytes;         /* reset: < 0 absent */
-    long stall_ms;            /* stall */
-    int then_continue;        /* stall: 1 continue, 0 close */
-    int broken_framing;       /* cut */
-    int malformed;            /* enum mock_malformed */
-    long at;                  /* malformed sse_event position */
-    long ttft_ms, gap_ms;     /* slow: < 0 absent */
+    long after_ms;        /* timeout: < 0 never */
+    long after_chunks;    /* reset/stall/cut/inband_error: < 0 absent */
+    long after_bytes;     /* reset: < 0 absent */
+    long stall_ms;        /* stall */
+    int then_continue;    /* stall: 1 continue, 0 close */
+    int broken_framing;   /* cut */
+    int malformed;        /* enum mock_malformed */
+    long at;              /* malformed sse_event position */
+    long ttft_ms, gap_ms; /* slow: < 0 absent */
 };
 
 /* The action table: one row per action type (mock_actions.c). */
@@ -117,7 +118,8 @@ void mock_path(char *out, size_t n, const char *base, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int mock_v_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int mock_v_expect(char *err, size_t errlen, const char *path, const char *what, const json_t *found);
+int mock_v_expect(char *err, size_t errlen, const char *path, const char *what,
+                  const json_t *found);
 /* Every key of obj must be in keys (NULL-terminated); suggests the nearest. */
 int mock_v_keys(const json_t *obj, const char *path, const char *const *keys, char *err,
                 size_t errlen);
@@ -133,8 +135,14 @@ int mock_v_bool(const json_t *obj, const char *path, const char *key, int *out, 
 
 /* ---- rules and behaviour -------------------------------------------------- */
 
-enum mock_sel { MOCK_SEL_ALWAYS, MOCK_SEL_P, MOCK_SEL_FIRST, MOCK_SEL_EVERY, MOCK_SEL_SEQUENCE,
-                MOCK_SEL_WINDOW };
+enum mock_sel {
+    MOCK_SEL_ALWAYS,
+    MOCK_SEL_P,
+    MOCK_SEL_FIRST,
+    MOCK_SEL_EVERY,
+    MOCK_SEL_SEQUENCE,
+    MOCK_SEL_WINDOW
+};
 
 struct mock_rule {
     char name[MOCK_NAME_LEN];
@@ -145,7 +153,7 @@ struct mock_rule {
     /* selector */
     int sel;
     double p;
-    long n;                  /* first N / every N */
+    long n; /* first N / every N */
     long win_lo_ms, win_hi_ms;
     struct mock_action *seq;
     size_t nseq;
@@ -185,9 +193,9 @@ void mock_behavior_free(struct mock_behavior **b);
 /* What the selector needs to know about a request. */
 struct mock_facts {
     const char *path;
-    const char *model;   /* NULL when none */
+    const char *model; /* NULL when none */
     int stream;
-    uint64_t index;      /* 0-based request index since the behaviour was set */
+    uint64_t index; /* 0-based request index since the behaviour was set */
     /* header lookup: returns the value or NULL */
     const char *(*header)(void *ctx, const char *name);
     void *header_ctx;
@@ -214,9 +222,9 @@ struct mock_chat_req {
     char model[128];
     int stream;
     int include_usage;
-    long max_tokens;        /* -1 none */
-    char user[160];         /* the body's "user" field */
-    uint64_t hash;          /* of the messages: seeds the reply text */
+    long max_tokens; /* -1 none */
+    char user[160];  /* the body's "user" field */
+    uint64_t hash;   /* of the messages: seeds the reply text */
     long prompt_tokens;
 };
 
@@ -279,6 +287,9 @@ void mock_journal_add(struct mock_journal *j, struct mock_record *r);
 json_t *mock_record_json(const struct mock_record *r);
 /* Records with seq >= since, oldest first. */
 json_t *mock_journal_json(const struct mock_journal *j, uint64_t since);
+/* At most limit records (0 = all); *next gets the seq to ask for next. */
+json_t *mock_journal_page(const struct mock_journal *j, uint64_t since, size_t limit,
+                          uint64_t *next);
 
 /* ---- rate limiter (pure, clock passed in) ------------------------------------ */
 
@@ -286,7 +297,10 @@ struct mock_rl {
     long requests, window_ms, tpm;
     uint64_t *req_t; /* ring of admission times, capacity requests */
     size_t req_head, req_n;
-    struct { uint64_t t; long tokens; } *tok; /* ring of token spends in the last minute */
+    struct {
+        uint64_t t;
+        long tokens;
+    } * tok; /* ring of token spends in the last minute */
     size_t tok_cap, tok_head, tok_n;
     long tok_sum;
 };
@@ -305,18 +319,59 @@ void mock_rl_free(struct mock_rl *rl);
 /* Admits or refuses a request that would spend tokens at now_us. */
 void mock_rl_admit(struct mock_rl *rl, uint64_t now_us, long tokens, struct mock_rl_verdict *v);
 
+/* ---- proxy mode (mock_proxy.c) -------------------------------------------------- */
+
+struct mock_header {
+    char name[64];
+    char value[512];
+};
+
+/* Called from the loop as the upstream answers; ctx is the caller's. */
+struct mock_xfer_cb {
+    void (*on_head)(void *ctx, long status); /* status line and headers are in */
+    void (*on_data)(void *ctx);              /* more body is buffered */
+    void (*on_done)(void *ctx, int ok);      /* finished (ok = 0: failed) */
+};
+
+struct mock_proxy;
+struct mock_xfer;
+struct ev_loop;
+
+/* base: "http://host:port" to which the request path is appended. */
+struct mock_proxy *mock_proxy_new(struct ev_loop *loop, const char *base, char *err, size_t errlen);
+void mock_proxy_free(struct mock_proxy **p);
+struct mock_xfer *mock_proxy_start(struct mock_proxy *p, const char *method, const char *path,
+                                   const char *body, size_t body_len,
+                                   const struct mock_header *hdrs, size_t nhdrs,
+                                   const struct mock_xfer_cb *cb, void *ctx);
+long mock_xfer_status(const struct mock_xfer *x);
+const struct mock_header *mock_xfer_headers(const struct mock_xfer *x, size_t *n);
+const char *mock_xfer_error(const struct mock_xfer *x);
+/* Copies buffered body bytes; 0 when none yet, -1 at a clean end, -2 when
+ * the upstream failed. */
+ssize_t mock_xfer_read(struct mock_xfer *x, char *out, size_t max);
+/* Cancels if still running; sets *x = NULL. */
+void mock_xfer_free(struct mock_xfer **x);
+
 /* ---- the response plan an action fills in ------------------------------------ */
 
-enum mock_fault { MOCK_FAULT_NONE, MOCK_FAULT_RESET, MOCK_FAULT_CLOSE, MOCK_FAULT_CUT,
-                  MOCK_FAULT_CUT_BROKEN, MOCK_FAULT_STALL, MOCK_FAULT_NEVER };
+enum mock_fault {
+    MOCK_FAULT_NONE,
+    MOCK_FAULT_RESET,
+    MOCK_FAULT_CLOSE,
+    MOCK_FAULT_CUT,
+    MOCK_FAULT_CUT_BROKEN,
+    MOCK_FAULT_STALL,
+    MOCK_FAULT_NEVER
+};
 
 struct mock_plan {
-    int streamed;        /* pieces in events (SSE), else one body */
+    int streamed; /* pieces in events (SSE), else one body */
     int status;
     const char *content_type;
-    char *body;          /* non-streamed body (owned) */
+    char *body; /* non-streamed body (owned) */
     size_t body_len;
-    char **events;       /* streamed pieces (owned) */
+    char **events; /* streamed pieces (owned) */
     size_t nevents;
     int fault;           /* enum mock_fault */
     long fault_at_piece; /* before sending this piece; -1 at once (before headers) */

@@ -73,11 +73,27 @@ json_t *mock_record_json(const struct mock_record *r)
 
 json_t *mock_journal_json(const struct mock_journal *j, uint64_t since)
 {
+    return mock_journal_page(j, since, 0, NULL);
+}
+
+json_t *mock_journal_page(const struct mock_journal *j, uint64_t since, size_t limit,
+                          uint64_t *next)
+{
     json_t *a = json_array();
+    size_t n = 0;
+    if (next)
+        *next = j->next_seq;
     for (size_t i = 0; i < j->count; i++) {
         const struct mock_record *r = &j->ring[(j->head + i) % j->cap];
-        if (r->seq >= since)
-            json_array_append_new(a, mock_record_json(r));
+        if (r->seq < since)
+            continue;
+        if (limit && n == limit) {
+            if (next)
+                *next = r->seq;
+            break;
+        }
+        json_array_append_new(a, mock_record_json(r));
+        n++;
     }
     return a;
 }

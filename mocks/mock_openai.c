@@ -16,14 +16,14 @@
 #include <string.h>
 
 static const char *const words[64] = {
-    "amber",  "birch",  "cedar",  "delta",  "ember",  "fjord",  "grove",  "harbor",
-    "island", "jasper", "kelp",   "lagoon", "meadow", "nectar", "orchid", "prairie",
-    "quartz", "river",  "summit", "tundra", "umber",  "valley", "willow", "xenon",
-    "yarrow", "zephyr", "anchor", "beacon", "canyon", "dune",   "estuary", "forest",
-    "glacier", "heath", "inlet",  "jungle", "knoll",  "ledge",  "marsh",  "nova",
-    "oasis",  "pebble", "quill",  "reef",   "savanna", "thicket", "upland", "vista",
-    "wharf",  "xylem",  "yonder", "zenith", "atoll",  "bluff",  "cove",   "drift",
-    "eddy",   "fern",   "gulch",  "hollow", "isle",   "jetty",  "kestrel", "lichen"};
+    "amber",   "birch",  "cedar",  "delta",  "ember",   "fjord",   "grove",   "harbor",
+    "island",  "jasper", "kelp",   "lagoon", "meadow",  "nectar",  "orchid",  "prairie",
+    "quartz",  "river",  "summit", "tundra", "umber",   "valley",  "willow",  "xenon",
+    "yarrow",  "zephyr", "anchor", "beacon", "canyon",  "dune",    "estuary", "forest",
+    "glacier", "heath",  "inlet",  "jungle", "knoll",   "ledge",   "marsh",   "nova",
+    "oasis",   "pebble", "quill",  "reef",   "savanna", "thicket", "upland",  "vista",
+    "wharf",   "xylem",  "yonder", "zenith", "atoll",   "bluff",   "cove",    "drift",
+    "eddy",    "fern",   "gulch",  "hollow", "isle",    "jetty",   "kestrel", "lichen"};
 
 static uint64_t fnv1a_more(uint64_t h, const char *s, size_t n)
 {
@@ -42,10 +42,23 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* Called once per token of every reply, so it copies instead of formatting. */
 void mock_reply_token(uint64_t hash, long i, long n, char *out, size_t outlen)
 {
     const char *w = words[mix(hash + (uint64_t)i) % 64];
-    snprintf(out, outlen, "%s%s%s", i ? " " : "", w, i == n - 1 ? "." : "");
+    size_t k = 0, wl = strlen(w);
+    if (outlen < wl + 3) {
+        if (outlen)
+            out[0] = '\0';
+        return;
+    }
+    if (i)
+        out[k++] = ' ';
+    memcpy(out + k, w, wl);
+    k += wl;
+    if (i == n - 1)
+        out[k++] = '.';
+    out[k] = '\0';
 }
 
 void mock_reply_text(uint64_t hash, long n, struct co_buf *b)
@@ -152,8 +165,8 @@ char *mock_chat_body(const struct mock_chat_req *q, const char *id, long created
     char *model = json_str(q->model);
     co_buf_init(&b, 0);
     co_buf_printf(&b,
-                  "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":",
-                  id, created);
+                  "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":", id,
+                  created);
     co_buf_puts(&b, model);
     co_buf_puts(&b, ",\"system_fingerprint\":\"fp_cutover\",\"choices\":[{\"index\":0,"
                     "\"message\":{\"role\":\"assistant\",\"content\":\"");

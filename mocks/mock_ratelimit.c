@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define TOK_LOG_CAP 65536
-#define MINUTE_US 60000000ULL
+#define MINUTE_US   60000000ULL
 
 void mock_rl_init(struct mock_rl *rl, long requests, long window_ms, long tpm)
 {

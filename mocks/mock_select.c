@@ -15,14 +15,19 @@ uint64_t mock_latency_sample_us(const struct mock_latency *l, struct co_rng *rng
 {
     double ms = 0;
     switch (l->kind) {
-    case MOCK_LAT_FIXED: ms = l->a_ms; break;
-    case MOCK_LAT_UNIFORM: ms = l->a_ms + (l->b_ms - l->a_ms) * co_rng_double(rng); break;
+    case MOCK_LAT_FIXED:
+        ms = l->a_ms;
+        break;
+    case MOCK_LAT_UNIFORM:
+        ms = l->a_ms + (l->b_ms - l->a_ms) * co_rng_double(rng);
+        break;
     case MOCK_LAT_LOGNORMAL:
         ms = co_rng_lognormal(rng, l->a_ms, l->sigma);
         if (ms > l->b_ms)
             ms = l->b_ms;
         break;
-    default: return 0;
+    default:
+        return 0;
     }
     if (!(ms > 0))
         return 0;
@@ -48,15 +53,19 @@ static int matches(const struct mock_rule *r, const struct mock_facts *f)
 }
 
 /* Whether the selector fires for the k-th (0-based) matching request. */
-static int fires(const struct mock_rule *r, uint64_t k, uint64_t since_set_us,
-                 struct co_rng *rng, struct mock_action *act)
+static int fires(const struct mock_rule *r, uint64_t k, uint64_t since_set_us, struct co_rng *rng,
+                 struct mock_action *act)
 {
     *act = r->action;
     switch (r->sel) {
-    case MOCK_SEL_ALWAYS: return 1;
-    case MOCK_SEL_P: return r->p >= 1.0 || (r->p > 0 && co_rng_double(rng) < r->p);
-    case MOCK_SEL_FIRST: return k < (uint64_t)r->n;
-    case MOCK_SEL_EVERY: return (k + 1) % (uint64_t)r->n == 0;
+    case MOCK_SEL_ALWAYS:
+        return 1;
+    case MOCK_SEL_P:
+        return r->p >= 1.0 || (r->p > 0 && co_rng_double(rng) < r->p);
+    case MOCK_SEL_FIRST:
+        return k < (uint64_t)r->n;
+    case MOCK_SEL_EVERY:
+        return (k + 1) % (uint64_t)r->n == 0;
     case MOCK_SEL_WINDOW:
         return since_set_us >= (uint64_t)r->win_lo_ms * 1000 &&
                since_set_us < (uint64_t)r->win_hi_ms * 1000;

@@ -21,17 +21,21 @@
 #include "co_mem.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
 /* MHD zeroes a connection's whole memory pool on every request, so the
  * pool's size is a per-request cost: 64 KiB of memset was the largest item
- * in a profile under wrk.  16 KiB holds the request headers, MHD's read
- * buffer and a reader block (request bodies go to our own bounded buffer). */
-#define MOCK_CONN_POOL (16 * 1024)
+ * in a profile under wrk.  16 KiB holds request headers up to about 12 KB
+ * (8 KiB would save a little more but answers 431 to long headers a relay
+ * may forward), MHD's read buffer and a reader block; request bodies go to
+ * our own bounded buffer. */
+#define MOCK_CONN_POOL    (16 * 1024)
 #define MOCK_READER_BLOCK (4 * 1024)
 
 enum route { R_CHAT, R_MODELS, R_HEALTH, R_CONTROL, R_NOTFOUND };
@@ -51,7 +55,8 @@ struct mock {
     uint64_t traffic_index, health_index;
     struct mock_journal journal;
     struct mock_rl rl;
-    struct mock_req *live; /* every request in flight, to resume them all on free */
+    struct mock_req *live;    /* every request in flight, to resume them all on free */
+    struct mock_proxy *proxy; /* proxy mode, or NULL */
 };
 
 struct mock_req {
@@ -65,7 +70,7 @@ struct mock_req {
     int suspended;
     uint64_t delay_us; /* before headers, still to wait */
     ev_timer timer;
-    ev_io watch;       /* "never answer": notices the client leaving */
+    ev_io watch; /* long suspensions: notices the client leaving */
     int client_left;
     struct mock_record rec;
     struct mock_plan plan;
@@ -77,6 +82,9 @@ struct mock_req {
     int fault_done;
     int close_after_stall;
     const char *end; /* set when the mock ends the request itself */
+    /* proxy mode: no rule fired, the upstream answers */
+    int proxied, proxy_head, proxy_done;
+    struct mock_xfer *xfer;
 };
 
 /* ---- suspend / resume ----------------------------------------------------------- */
@@ -97,9 +105,11 @@ static void on_req_timer(struct ev_loop *loop, ev_timer *w, int revents)
     req_resume(w->data);
 }
 
-/* A connection that is never answered is out of MHD's sight while
- * suspended; this watcher sees the client close it so the fd is not held
- * until the mock stops. */
+/* A suspended connection is out of MHD's sight; this watcher sees the
+ * client close it, so a long stall or a never-answered request is journaled
+ * (and its fd released) when the client leaves, not when the timer fires or
+ * the mock stops.  A runner that drains and then reads the journal finds
+ * every request its client saw. */
 static void on_req_watch(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct mock_req *r = w->data;
@@ -115,19 +125,39 @@ static void on_req_watch(struct ev_loop *loop, ev_io *w, int revents)
     req_resume(r);
 }
 
+static void watch_client(struct mock_req *r)
+{
+    int fd = co_evhttp_conn_fd(r->conn);
+    if (fd >= 0) {
+        ev_io_set(&r->watch, fd, EV_READ);
+        ev_io_start(r->m->loop, &r->watch);
+    }
+}
+
+/* Suspends until something else resumes (the proxy's callbacks). */
+static void req_suspend_idle(struct mock_req *r)
+{
+    MHD_suspend_connection(r->conn);
+    r->suspended = 1;
+    watch_client(r);
+}
+
+/* Suspensions shorter than this resolve by themselves soon enough; watching
+ * the socket would cost two epoll_ctl calls per paced token or short delay. */
+#define WATCH_MIN_US 100000
+
 /* Suspends for us microseconds; UINT64_MAX waits until the client leaves. */
 static void req_suspend(struct mock_req *r, uint64_t us)
 {
     MHD_suspend_connection(r->conn);
     r->suspended = 1;
-    if (us == UINT64_MAX) {
-        int fd = co_evhttp_conn_fd(r->conn);
-        if (fd >= 0) {
-            ev_io_set(&r->watch, fd, EV_READ);
-            ev_io_start(r->m->loop, &r->watch);
-        }
+    if (us >= WATCH_MIN_US)
+        watch_client(r);
+    if (us == UINT64_MAX)
         return;
-    }
+    /* libev times from the loop's cached "now", which is as old as this
+     * iteration; refresh it so a delay is never shorter than asked. */
+    ev_now_update(r->m->loop);
     ev_timer_set(&r->timer, (double)us / 1e6, 0.);
     ev_timer_start(r->m->loop, &r->timer);
 }
@@ -162,8 +192,7 @@ static void add_common_headers(struct mock_req *r, struct MHD_Response *resp, co
 static enum MHD_Result answer(struct mock_req *r, int status, char *body, const char *ctype)
 {
     size_t len = strlen(body);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     add_common_headers(r, resp, ctype ? ctype : "application/json");
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -209,7 +238,8 @@ static ssize_t do_fault(struct mock_req *r)
             r->close_after_stall = 1;
         req_suspend(r, p->stall_us);
         return 0;
-    default: return MHD_CONTENT_READER_END_OF_STREAM;
+    default:
+        return MHD_CONTENT_READER_END_OF_STREAM;
     }
 }
 
@@ -229,6 +259,10 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     struct mock_plan *p = &r->plan;
     uint64_t now = co_now_us();
     size_t n = 0;
+    if (r->client_left) {
+        r->end = r->plan.end ? r->plan.end : "client_gone";
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     if (r->close_after_stall) {
         r->end = "stalled";
         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -311,8 +345,8 @@ static enum MHD_Result run_plan(struct mock_req *r)
     } else {
         /* Unknown size means chunked: a clean cut then ends with a proper
          * terminator, and pacing can hold the body back. */
-        uint64_t size = p->streamed || p->fault == MOCK_FAULT_CUT ? MHD_SIZE_UNKNOWN
-                                                                   : (uint64_t)p->body_len;
+        uint64_t size =
+            p->streamed || p->fault == MOCK_FAULT_CUT ? MHD_SIZE_UNKNOWN : (uint64_t)p->body_len;
         resp = MHD_create_response_from_callback(size, MOCK_READER_BLOCK, reader, r, NULL);
     }
     add_common_headers(r, resp, p->streamed ? "text/event-stream" : p->content_type);
@@ -348,6 +382,132 @@ static enum MHD_Result run_plan(struct mock_req *r)
     MHD_destroy_response(resp);
     r->rec.status = p->status;
     return ok;
+}
+
+/* ---- proxy mode ---------------------------------------------------------------------- */
+
+static void proxy_on_head(void *ctx, long status)
+{
+    struct mock_req *r = ctx;
+    r->proxy_head = 1;
+    req_resume(r);
+}
+
+static void proxy_on_data(void *ctx)
+{
+    req_resume(ctx);
+}
+
+static void proxy_on_done(void *ctx, int ok)
+{
+    struct mock_req *r = ctx;
+    r->proxy_done = 1;
+    req_resume(r);
+}
+
+static const struct mock_xfer_cb proxy_cb = {proxy_on_head, proxy_on_data, proxy_on_done};
+
+struct hdr_list {
+    struct mock_header v[32];
+    size_t n;
+};
+
+/* Request headers worth forwarding: all but the hop-by-hop ones libcurl
+ * sets itself. */
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    static const char *const skip[] = {"host",
+                                       "content-length",
+                                       "connection",
+                                       "expect",
+                                       "transfer-encoding",
+                                       "accept-encoding",
+                                       "keep-alive",
+                                       NULL};
+    struct hdr_list *l = cls;
+    if (!value || l->n == sizeof l->v / sizeof l->v[0])
+        return MHD_YES;
+    for (const char *const *k = skip; *k; k++)
+        if (strcasecmp(*k, key) == 0)
+            return MHD_YES;
+    mock_scopy(l->v[l->n].name, sizeof l->v[l->n].name, key);
+    mock_scopy(l->v[l->n].value, sizeof l->v[l->n].value, value);
+    l->n++;
+    return MHD_YES;
+}
+
+static void proxy_start(struct mock_req *r)
+{
+    struct hdr_list l;
+    l.n = 0;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &l);
+    r->xfer = mock_proxy_start(r->m->proxy, r->rec.method, r->rec.path, r->body.data, r->body.len,
+                               l.v, l.n, &proxy_cb, r);
+}
+
+static ssize_t proxy_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct mock_req *r = cls;
+    if (r->client_left) {
+        r->end = "client_gone";
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    ssize_t n = mock_xfer_read(r->xfer, buf, max);
+    if (n > 0) {
+        r->sent += (uint64_t)n;
+        return n;
+    }
+    if (n == -1)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n == -2) {
+        r->end = "closed"; /* the upstream broke off: so do we */
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    req_suspend_idle(r);
+    return 0;
+}
+
+/* The upstream's head is in: answer with its status and the headers a
+ * client acts on, then stream its body as it comes. */
+static enum MHD_Result proxy_answer(struct mock_req *r)
+{
+    size_t n;
+    const struct mock_header *h = mock_xfer_headers(r->xfer, &n);
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, MOCK_READER_BLOCK, proxy_reader, r, NULL);
+    int ctype = 0;
+    for (size_t i = 0; i < n; i++) {
+        MHD_add_response_header(resp, h[i].name, h[i].value);
+        ctype |= strcasecmp(h[i].name, "Content-Type") == 0;
+    }
+    if (!ctype)
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "X-Mock-Name", r->m->name);
+    long st = mock_xfer_status(r->xfer);
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)st, resp);
+    MHD_destroy_response(resp);
+    r->rec.status = (int)st;
+    return ok;
+}
+
+/* Runs the proxied request: start, wait for the head, answer (or 502). */
+static enum MHD_Result proxy_step(struct mock_req *r)
+{
+    if (!r->xfer) {
+        proxy_start(r);
+        req_suspend_idle(r);
+        return MHD_YES;
+    }
+    if (r->proxy_head)
+        return proxy_answer(r);
+    if (r->proxy_done) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "Upstream failed: %s", mock_xfer_error(r->xfer));
+        return answer_error(r, 502, msg, "server_error", NULL, "upstream_error");
+    }
+    req_suspend_idle(r);
+    return MHD_YES;
 }
 
 /* ---- deciding ----------------------------------------------------------------------- */
@@ -424,8 +584,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
         finish = "length";
     }
     uint64_t now = co_now_us();
-    struct mock_facts f = {r->rec.path, q.model, q.stream, m->traffic_index++, facts_header,
-                           r->conn};
+    struct mock_facts f = {r->rec.path,        q.model,      q.stream,
+                           m->traffic_index++, facts_header, r->conn};
     plan_init(&r->plan);
     /* The limiter stands in front, as a provider's gateway does. */
     struct mock_rl_verdict v;
@@ -450,6 +610,12 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     struct mock_decision d;
     mock_select(&b->rules, &b->latency, &f, now - m->beh_set_us, &m->rng, &d);
     record_decision(r, &d);
+    if (m->proxy && d.rule < 0) {
+        r->proxied = 1;
+        r->delay_us = d.latency_us;
+        mock_scopy(r->rec.action, sizeof r->rec.action, "proxy");
+        return 0;
+    }
     char id[48];
     new_id(m, id, sizeof id);
     long created = (long)time(NULL);
@@ -482,6 +648,13 @@ static void decide_simple(struct mock_req *r, char *body, struct mock_rules *rul
     mock_select(rules, lat, &f, co_now_us() - m->beh_set_us, &m->rng, &d);
     record_decision(r, &d);
     plan_init(&r->plan);
+    if (m->proxy && d.rule < 0 && r->route == R_MODELS) {
+        free(body);
+        r->proxied = 1;
+        r->delay_us = d.latency_us;
+        mock_scopy(r->rec.action, sizeof r->rec.action, "proxy");
+        return;
+    }
     r->plan.body = body;
     r->plan.body_len = strlen(body);
     mock_plan_apply(&d.action, &r->plan);
@@ -489,6 +662,23 @@ static void decide_simple(struct mock_req *r, char *body, struct mock_rules *rul
 }
 
 /* ---- the control API ------------------------------------------------------------------- */
+
+/* An optional unsigned query argument; -1 when present but not a number. */
+static int query_u64(struct mock_req *r, const char *name, unsigned long long *out)
+{
+    const char *s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    char *end = NULL;
+    if (!s)
+        return 0;
+    if (!*s || strchr(s, '-') || strchr(s, '+')) /* strtoull would take a sign */
+        return -1;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    /* Past the largest value is "everything after the end": an empty page. */
+    if (errno == ERANGE)
+        *out = ULLONG_MAX;
+    return *end ? -1 : 0;
+}
 
 static enum MHD_Result control(struct mock_req *r, const char *method)
 {
@@ -513,22 +703,20 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
                 return answer_error(r, 400, err, "invalid_request_error", param,
                                     "invalid_behavior");
             }
-            return answer_json(r, 200, json_pack("{s:b,s:o}", "ok", 1, "behavior",
-                                                 mock_get_behavior(m)));
+            return answer_json(r, 200,
+                               json_pack("{s:b,s:o}", "ok", 1, "behavior", mock_get_behavior(m)));
         }
     } else if (strcmp(path, "/_mock/journal") == 0) {
         if (strcmp(method, "GET") == 0) {
-            const char *s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "since");
-            char *end = NULL;
-            unsigned long long since = s ? strtoull(s, &end, 10) : 0;
-            /* strtoull takes "-1" as a huge number: refuse any sign. */
-            if (s && (!*s || *end || strchr(s, '-')))
-                return answer_error(r, 400, "'since' must be a non-negative integer",
+            unsigned long long since = 0, limit = 0;
+            if (query_u64(r, "since", &since) || query_u64(r, "limit", &limit))
+                return answer_error(r, 400, "'since' and 'limit' must be non-negative integers",
                                     "invalid_request_error", "since", NULL);
+            uint64_t next;
+            json_t *recs = mock_journal_page(&m->journal, since, (size_t)limit, &next);
             return answer_json(r, 200,
-                               json_pack("{s:o,s:I,s:I}", "records", mock_journal(m, since),
-                                         "next", (json_int_t)m->journal.next_seq, "dropped",
-                                         (json_int_t)m->journal.dropped));
+                               json_pack("{s:o,s:I,s:I}", "records", recs, "next", (json_int_t)next,
+                                         "dropped", (json_int_t)m->journal.dropped));
         }
     } else if (strcmp(path, "/_mock/reset") == 0) {
         if (strcmp(method, "POST") == 0) {
@@ -536,15 +724,25 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
             return answer_json(r, 200, json_pack("{s:b}", "ok", 1));
         }
     } else {
-        return answer_error(r, 404, "Unknown control path; try /_mock/behavior, /_mock/journal, "
-                                    "/_mock/reset",
+        return answer_error(r, 404,
+                            "Unknown control path; try /_mock/behavior, /_mock/journal, "
+                            "/_mock/reset",
                             "invalid_request_error", NULL, "unknown_url");
     }
-    return answer_error(r, 405, "Method not allowed on this control path",
-                        "invalid_request_error", NULL, "method_not_allowed");
+    return answer_error(r, 405, "Method not allowed on this control path", "invalid_request_error",
+                        NULL, "method_not_allowed");
 }
 
 /* ---- MHD callbacks -------------------------------------------------------------------------- */
+
+/* The name comes from the command line: JSON-encode it, never paste it. */
+static char *health_body(const struct mock *m)
+{
+    json_t *j = json_pack("{s:s,s:s}", "status", "healthy", "name", m->name);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return s ? s : co_strdup("{\"status\":\"healthy\"}");
+}
 
 static int route_of(const char *url)
 {
@@ -603,14 +801,15 @@ static void req_free(struct mock_req *r)
         m->live = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    mock_xfer_free(&r->xfer);
     co_buf_free(&r->body);
     mock_plan_free(&r->plan);
     free(r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct mock *m = cls;
     struct mock_req *r = *con_cls;
@@ -637,7 +836,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         enum MHD_Result res;
         switch (r->route) {
-        case R_CONTROL: return control(r, method);
+        case R_CONTROL:
+            return control(r, method);
         case R_CHAT:
             if (strcmp(method, "POST") != 0)
                 return answer_error(r, 405, "Use POST for /v1/chat/completions.",
@@ -650,8 +850,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                           m->traffic_index++);
             break;
         case R_HEALTH:
-            decide_simple(r, co_asprintf("{\"status\":\"healthy\",\"name\":\"%s\"}", m->name),
-                          &m->beh->health_rules, &m->beh->health_latency, m->health_index++);
+            decide_simple(r, health_body(m), &m->beh->health_rules, &m->beh->health_latency,
+                          m->health_index++);
             break;
         default:
             mock_scopy(r->rec.action, sizeof r->rec.action, "not_found");
@@ -665,6 +865,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req_suspend(r, d);
         return MHD_YES;
     }
+    if (r->proxied)
+        return proxy_step(r);
     if (r->plan.fault_at_piece < 0 && r->plan.fault_at_byte < 0) {
         switch (r->plan.fault) {
         case MOCK_FAULT_RESET:
@@ -677,7 +879,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         case MOCK_FAULT_NEVER:
             req_suspend(r, UINT64_MAX);
             return MHD_YES;
-        default: break;
+        default:
+            break;
         }
     }
     return run_plan(r);
@@ -705,7 +908,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
                 end = r->plan.end ? r->plan.end : "closed";
                 break;
-            default: end = "client_gone";
+            default:
+                end = "client_gone";
             }
         }
         if (r->plan.streamed || r->sent)
@@ -717,7 +921,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_free(r);
 }
 
-/* ---- public API -------------------------------------------------------------------------------- */
+/* ---- public API --------------------------------------------------------------------------------
+ */
 
 static void behavior_install(struct mock *m, struct mock_behavior *b)
 {
@@ -747,6 +952,11 @@ struct mock *mock_new(struct ev_loop *loop, const struct mock_opts *o, char *err
     ho.completed = on_completed;
     ho.completed_cls = m;
     ho.conn_memory_limit = MOCK_CONN_POOL;
+    if (o->upstream_url && o->upstream_url[0] &&
+        !(m->proxy = mock_proxy_new(loop, o->upstream_url, err, errlen))) {
+        mock_free(&m);
+        return NULL;
+    }
     if (co_evhttp_start(&m->http, loop, &ho, err, errlen) != 0) {
         mock_free(&m);
         return NULL;
@@ -766,6 +976,7 @@ void mock_free(struct mock **pm)
     co_evhttp_stop(&m->http);
     while (m->live)
         req_free(m->live);
+    mock_proxy_free(&m->proxy);
     mock_behavior_free(&m->beh);
     mock_rl_free(&m->rl);
     mock_journal_free(&m->journal);

@@ -82,6 +82,7 @@ struct relay_req {
     unsigned resp_status;
     int suspended;
     ev_io watch;
+    ev_timer watch_delay;
     int gone;
 };
 
@@ -113,23 +114,39 @@ void relay_easy_put(struct relay *r, CURL *e)
 /* ---- suspend, resume and the disconnect watch ----------------------------- */
 
 static void cancel_upstream(struct relay_req *q);
+static void client_gone(struct relay_req *q);
 
 static void on_client_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct relay_req *q = w->data;
     char c;
     ssize_t n = recv(w->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    co_debug("request %s: client fd %d readable: %zd", q->id, w->fd, n);
     ev_io_stop(loop, w);
     if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
         return; /* pipelined bytes: nothing we can learn until MHD reads them */
     /* EOF or an error: the client is gone.  Stop the upstream work now and
      * let MHD see the closed socket, which ends in relay_req_finished. */
-    q->gone = 1;
-    cancel_upstream(q);
+    client_gone(q);
     if (q->suspended) {
         q->suspended = 0;
         MHD_resume_connection(q->conn);
         co_evhttp_kick(&q->r->http);
+    }
+}
+
+/* The watch starts only once a request has waited WATCH_AFTER_S: most
+ * answers come sooner, and adding and removing the socket costs two
+ * epoll_ctl calls per request. */
+#define WATCH_AFTER_S 0.02
+
+static void on_watch_delay(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct relay_req *q = w->data;
+    int fd = co_evhttp_conn_fd(q->conn);
+    if (q->suspended && !q->gone && fd >= 0) {
+        ev_io_set(&q->watch, fd, EV_READ);
+        ev_io_start(loop, &q->watch);
     }
 }
 
@@ -139,15 +156,15 @@ static void suspend(struct relay_req *q)
         return;
     MHD_suspend_connection(q->conn);
     q->suspended = 1;
-    int fd = co_evhttp_conn_fd(q->conn);
-    if (fd >= 0 && !q->gone) {
-        ev_io_set(&q->watch, fd, EV_READ);
-        ev_io_start(q->r->loop, &q->watch);
+    if (!q->gone) {
+        ev_timer_set(&q->watch_delay, WATCH_AFTER_S, 0.);
+        ev_timer_start(q->r->loop, &q->watch_delay);
     }
 }
 
 static void resume(struct relay_req *q)
 {
+    ev_timer_stop(q->r->loop, &q->watch_delay);
     ev_io_stop(q->r->loop, &q->watch);
     if (!q->suspended)
         return;
@@ -186,6 +203,8 @@ struct relay_req *relay_req_new(struct relay *r, struct MHD_Connection *c,
     q->timer.data = q;
     ev_init(&q->watch, on_client_readable);
     q->watch.data = q;
+    ev_init(&q->watch_delay, on_watch_delay);
+    q->watch_delay.data = q;
     const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
     if (valid_request_id(id))
         snprintf(q->id, sizeof q->id, "%s", id);
@@ -291,6 +310,8 @@ static enum relay_env pick_env(struct relay_req *q)
 
 /* ---- curl callbacks --------------------------------------------------------- */
 
+static void rearm(struct relay_req *q);
+
 static void header_value(const char *line, size_t n, char *out, size_t outn)
 {
     const char *colon = memchr(line, ':', n);
@@ -317,9 +338,12 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
     struct relay_req *q = userp;
     size_t n = size * nmemb;
     uint64_t now = co_now_us();
-    if (!q->t_first_byte)
-        q->t_first_byte = now;
     q->t_last_byte = now;
+    if (!q->t_first_byte) {
+        /* From now on the idle timeout may come before the try timeout. */
+        q->t_first_byte = now;
+        rearm(q);
+    }
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new header block (after a 100 Continue, say): forget the last. */
         q->retry_after[0] = q->retry_after_ms[0] = q->ctype[0] = 0;
@@ -354,6 +378,7 @@ static void commit(struct relay_req *q)
     q->response = resp;
     q->resp_status = MHD_HTTP_OK;
     (void)r;
+    rearm(q); /* only the idle timeout applies now */
     resume(q);
 }
 
@@ -464,6 +489,12 @@ static void arm(struct relay_req *q, uint64_t at, uint64_t now)
     ev_timer_start(q->r->loop, &q->timer);
 }
 
+static void rearm(struct relay_req *q)
+{
+    enum relay_err why;
+    arm(q, attempt_expiry(q, &why), co_now_us());
+}
+
 static void release_easy(struct relay_req *q)
 {
     if (q->easy) {
@@ -501,21 +532,35 @@ static enum relay_err map_curl(CURLcode rc)
     }
 }
 
-static void note_tokens(struct relay_req *q)
+/* A 2xx answer that was not committed as a stream: is it usable?  A chat
+ * answer must be JSON (a 200 with a broken body is a failure the client
+ * cannot retry, so we retry it), and a stream request's 2xx must have had a
+ * body.  Usable chat answers feed the tokens and cost metrics from their
+ * "usage" object.  Returns 0 when usable. */
+static int check_answer(struct relay_req *q)
 {
-    if (q->route == RELAY_FWD_MODELS || q->resp.len == 0)
-        return;
+    if (q->route == RELAY_FWD_MODELS)
+        return 0;
+    if (q->resp.len == 0)
+        return q->stream || q->status != 204 ? -1 : 0;
+    if (q->stream)
+        return 0; /* an SSE body that arrived whole (it never committed) */
     json_t *j = json_loadb(q->resp.data, q->resp.len, 0, NULL);
-    json_t *u = j ? json_object_get(j, "usage") : NULL;
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return -1;
+    }
+    json_t *u = json_object_get(j, "usage");
     if (json_is_object(u)) {
-        json_int_t p = json_integer_value(json_object_get(u, "prompt_tokens"));
-        json_int_t c = json_integer_value(json_object_get(u, "completion_tokens"));
-        const char *model = q->model[0] ? q->model : json_string_value(json_object_get(j, "model"));
-        if (p >= 0 && c >= 0)
-            relay_metrics_tokens(q->r->metrics, model, (uint64_t)p, (uint64_t)c,
-                                 relay_config_price(&q->r->cfg, model ? model : ""));
+        json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
+        json_int_t ct = json_integer_value(json_object_get(u, "completion_tokens"));
+        const char *model = q->model[0] ? q->model : "unknown";
+        if (pt >= 0 && ct >= 0)
+            relay_metrics_tokens(q->r->metrics, model, (uint64_t)pt, (uint64_t)ct,
+                                 relay_config_price(&q->r->cfg, model));
     }
     json_decref(j);
+    return 0;
 }
 
 static void emit_attempt(struct relay_req *q, long status, enum relay_err err, uint64_t lat,
@@ -595,13 +640,16 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
     }
     q->status = status;
     struct relay_verdict v = relay_classify(err, err == RELAY_ERR_NONE ? (int)status : 0);
+    if (v.ok && check_answer(q) != 0) {
+        err = RELAY_ERR_HTTP;
+        v = relay_classify(err, 0);
+    }
     relay_metrics_attempt(r->metrics, q->env, v.ok, lat);
     enum relay_env before = r->sw.active;
     if (relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now))
         relay_note_switch(r, before, r->sw.active, v.reason, q->id);
     if (v.ok) {
         emit_attempt(q, status, err, lat, "ok", 0);
-        note_tokens(q);
         answer(q, (unsigned)status, q->ctype, q->resp.data ? q->resp.data : "", q->resp.len, 0);
         return;
     }
@@ -834,15 +882,24 @@ enum MHD_Result relay_req_step(struct relay_req *q)
     return MHD_YES;
 }
 
-void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe)
+/* The client left while we were still working for it: one request event
+ * (status 499, nginx's "client closed request"), and the upstream transfer
+ * or the backoff sleep is dropped. */
+static void client_gone(struct relay_req *q)
 {
-    struct relay *r = q->r;
+    q->gone = 1;
     if (q->easy || q->sleeping) {
-        /* The client left while we were still working for it. */
         cancel_upstream(q);
         emit_request(q, 499, "end", "client_gone");
     }
+}
+
+void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe)
+{
+    struct relay *r = q->r;
+    client_gone(q);
     ev_timer_stop(r->loop, &q->timer);
+    ev_timer_stop(r->loop, &q->watch_delay);
     ev_io_stop(r->loop, &q->watch);
     if (q->response)
         MHD_destroy_response(q->response);

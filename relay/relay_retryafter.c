@@ -12,6 +12,14 @@ static int parse_number(const char *s, double *out)
         s++;
     if (!isdigit((unsigned char)*s))
         return -1;
+    /* Digits and one optional fraction only: strtod alone would take hex,
+     * exponents and "inf". */
+    size_t int_len = strspn(s, "0123456789");
+    const char *rest = s + int_len;
+    if (*rest == '.')
+        rest += 1 + strspn(rest + 1, "0123456789");
+    if (*rest && *rest != ' ' && *rest != '\t')
+        return -1;
     char *end;
     double v = strtod(s, &end);
     while (*end == ' ' || *end == '\t')

@@ -51,6 +51,8 @@ void report_console_scenario(struct report_run *r, const struct report_scenario 
 {
     if (!r->console)
         return;
+    if (r->console_tty)
+        fputs("\r\033[2K", r->console); /* erase the live progress line */
     fprintf(r->console, "[%3zu/%zu] ", index + 1, r->total_planned);
     status_word(r, s->status, 12);
     size_t passed = 0;
@@ -58,9 +60,17 @@ void report_console_scenario(struct report_run *r, const struct report_scenario 
         passed += s->checks[i].status == REPORT_PASS;
     fprintf(r->console, " %-44s %5.2f s  %zu/%zu checks", s->file, s->duration_s, passed,
             s->n_checks);
-    if (s->runs > 1)
+    if (s->runs > 1) {
         fprintf(r->console, "  %d/%d runs passed%s", s->passes, s->runs,
                 report_is_flaky(s) ? " FLAKY" : "");
+        /* The check that came closest to (or went furthest past) its bound. */
+        const struct report_check *w = NULL;
+        for (size_t i = 0; i < s->n_checks; i++)
+            if (!w || s->checks[i].margin < w->margin)
+                w = &s->checks[i];
+        if (w)
+            fprintf(r->console, ", worst margin %.4g %s (%s)", w->margin, w->unit, w->check);
+    }
     fputc('\n', r->console);
     if ((s->status == REPORT_ERROR || s->status == REPORT_INVALID) && s->error[0])
         fprintf(r->console, "          %s\n", s->error);

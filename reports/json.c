@@ -40,6 +40,10 @@ json_t *report_json_build(const struct report_run *r)
             json_object_set_new(o, "error", json_string(s->error));
         if (s->out_dir[0])
             json_object_set_new(o, "out_dir", json_string(s->out_dir));
+        if (s->t0_us)
+            json_object_set_new(o, "t0_us", json_integer((json_int_t)s->t0_us));
+        if (s->relay[0])
+            json_object_set_new(o, "relay", json_string(s->relay));
         if (s->log_tail)
             json_object_set_new(o, "relay_log_tail", json_string(s->log_tail));
         if (s->doc)

@@ -8,6 +8,8 @@ const struct report_writer report_writers[] = {
     {"console", report_console_begin, report_console_scenario, report_console_end},
     {"json", NULL, NULL, report_json_write},
     {"junit", NULL, NULL, report_junit_write},
+    {"html", NULL, NULL, report_html_write},
+    {"markdown", NULL, NULL, report_md_write},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -43,8 +45,54 @@ void report_scenario_clear(struct report_scenario *s)
     free(s->checks);
     free(s->log_tail);
     json_decref(s->doc);
+    json_decref(s->timeline);
+    s->timeline = NULL;
     s->checks = NULL;
     s->log_tail = NULL;
     s->doc = NULL;
     s->n_checks = 0;
+}
+
+void report_relay_label(const char *relay, char *out, size_t n)
+{
+    size_t len = 0, prev_start = 0;
+    int prev_flag = 0, first = 1;
+    if (n == 0)
+        return;
+    out[0] = '\0';
+    for (const char *p = relay ? relay : ""; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t tl = strcspn(p, " ");
+        if (tl == 0)
+            break;
+        const char *tok = p;
+        p += tl;
+        if (first) {
+            /* The program by its name. */
+            const char *slash = tok;
+            for (const char *q = tok; q < tok + tl; q++)
+                if (*q == '/')
+                    slash = q + 1;
+            tl -= (size_t)(slash - tok);
+            tok = slash;
+            first = 0;
+        } else if (memchr(tok, '{', tl)) {
+            /* A placeholder: drop it and the flag that introduced it. */
+            if (prev_flag) {
+                len = prev_start;
+                out[len] = '\0';
+            }
+            prev_flag = 0;
+            continue;
+        }
+        prev_start = len;
+        prev_flag = tok[0] == '-';
+        int w = snprintf(out + len, n - len, "%s%.*s", len ? " " : "", (int)tl, tok);
+        if (w < 0 || (size_t)w >= n - len) {
+            out[n - 1] = '\0';
+            return;
+        }
+        len += (size_t)w;
+    }
 }

@@ -52,7 +52,26 @@ struct report_scenario {
     char *log_tail; /* relay stderr tail (redacted), may be NULL */
     char out_dir[512];
     json_t *doc; /* the scenario as run; owned */
+    /* For the HTML timeline (owned, may be NULL): {"requests": [[sched_ms,
+     * latency_ms, ok, served], ...], "marks": [[name, ms], ...],
+     * "switches": [[ms, "blue->green"], ...]}, times from the traffic start.
+     * reports/html.c draws from the scenario's artefacts (journals, requests,
+     * events) and does not read this. */
+    json_t *timeline;
     int runs, passes; /* with --repeat */
+    uint64_t t0_us;   /* traffic start (CLOCK_MONOTONIC µs): the 0 of the report's timeline */
+    char relay[512];  /* which relay ran it (binary or --relay command), for the scorecard */
+};
+
+/* Live progress of the scenario that is running, from the runner's poll
+ * timer (a few times a second). */
+struct report_progress {
+    const char *name;     /* the scenario */
+    uint64_t elapsed_us;  /* since the traffic start */
+    uint64_t total_us;    /* the scenario's planned span */
+    long sent, done, failed; /* client requests so far */
+    const char *serving;  /* colour of the latest answer ("" none yet) */
+    int settling;         /* traffic over, waiting before collection */
 };
 
 struct report_run {
@@ -68,7 +87,11 @@ struct report_run {
     const char *out_dir;
     const char *json_path;
     const char *junit_path;
+    const char *html_path; /* NULL: no HTML report */
+    const char *md_path;   /* NULL: no Markdown summary */
     FILE *console;
+    int console_tty;       /* progress rewrites one line instead of printing lines */
+    uint64_t progress_last_us; /* throttle of plain progress lines */
     int color;
     int verbose;
 };
@@ -91,12 +114,30 @@ int report_exit_code(const struct report_run *r);
 int report_is_flaky(const struct report_scenario *s);
 void report_scenario_clear(struct report_scenario *s);
 
+/* A relay as people read it: the binary's name, and of a --relay command
+ * the arguments that tell it apart (placeholders like "--port {port}" are
+ * dropped): "cutover-relay --max-attempts 1". */
+void report_relay_label(const char *relay, char *out, size_t n);
+
 /* Individual writers (also reachable through the table). */
 void report_console_begin(struct report_run *r);
 void report_console_scenario(struct report_run *r, const struct report_scenario *s, size_t index);
 int report_console_end(struct report_run *r, char *err, size_t errlen);
 int report_json_write(struct report_run *r, char *err, size_t errlen);
 int report_junit_write(struct report_run *r, char *err, size_t errlen);
+int report_html_write(struct report_run *r, char *err, size_t errlen);
+int report_md_write(struct report_run *r, char *err, size_t errlen);
+/* The progress hook the runner calls (ctx is the struct report_run). */
+void report_console_progress(void *ctx, const struct report_progress *p);
+/* Renders the HTML report of a results.json document to f, reading each
+ * scenario's artefacts (journals, requests.jsonl, events.jsonl) from its
+ * out_dir.  Returns 0, or -1 with err. */
+int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen);
+/* The Markdown summary of a results.json document. */
+int report_md_render(FILE *f, const json_t *results, const char *html_path, char *err,
+                     size_t errlen);
+/* `cutover report RESULTS.json... [--html F] [--md F]` (reports/report_cli.c). */
+int report_cli_main(int argc, char **argv);
 /* results.json's content as a JSON value (new reference). */
 json_t *report_json_build(const struct report_run *r);
 /* XML escaping into a malloc'd string. */

@@ -5,6 +5,11 @@
 passed=0
 failed=0
 bad=""
+scenarios=""
+if [ "${1:-}" = "--scenarios" ]; then
+    scenarios=$2
+    shift 2
+fi
 for t in "$@"; do
     name=$(basename "$t")
     log=$(mktemp)
@@ -22,6 +27,28 @@ for t in "$@"; do
     [ "$rc" != 0 ] && bad="$bad $name"
     rm -f "$log"
 done
+# The scenario library counts too: each scenario is one test, and anything
+# but a pass (fail, inconclusive, harness error, invalid) is a failure.
+if [ -n "$scenarios" ]; then
+    echo "== scenarios: $scenarios"
+    log=$(mktemp)
+    $scenarios >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    line=$(grep -E '^[0-9]+ scenario\(s\): ' "$log" | tail -1)
+    p=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed.*/\1/p')
+    t=$(echo "$line" | sed -n 's/^\([0-9]*\) scenario.*/\1/p')
+    p=${p:-0}
+    t=${t:-0}
+    f=$((t - p))
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    [ "$rc" != 0 ] && bad="$bad scenarios"
+    rm -f "$log"
+fi
 [ -n "$bad" ] && echo "failing programs:$bad"
 echo "tests: $passed passed, $failed failed"
 [ "$failed" = 0 ] && [ -z "$bad" ]

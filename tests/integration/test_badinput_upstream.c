@@ -252,13 +252,14 @@ static void test_broken_framing(void **state)
     thttp_resp_free(&r);
 }
 
-static void test_malformed_json_passes_as_is(void **state)
+static void test_malformed_json_is_a_failed_attempt(void **state)
 {
-    /* Well framed: the relay is a proxy, it hands the bytes on unchanged. */
+    /* A 2xx chat answer that is not JSON is a failed attempt (relay
+     * f3dbce0): retried, then our own OpenAI-shaped 502, never the garbage. */
     struct thttp_resp r;
-    assert_int_equal(through(M_BAD_JSON_200, CHAT, &r), 200);
-    assert_int_equal(r.body_len, 12);
-    assert_memory_equal(r.body, "{not json!!}", 12);
+    assert_int_equal(through(M_BAD_JSON_200, CHAT, &r), 502);
+    assert_null(strstr(r.body, "{not json!!}"));
+    assert_non_null(strstr(r.body, "\"error\""));
     thttp_resp_free(&r);
 }
 
@@ -305,7 +306,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_not_http),          cmocka_unit_test(test_endless_headers),
-        cmocka_unit_test(test_broken_framing),    cmocka_unit_test(test_malformed_json_passes_as_is),
+        cmocka_unit_test(test_broken_framing),    cmocka_unit_test(test_malformed_json_is_a_failed_attempt),
         cmocka_unit_test(test_malformed_stream),  cmocka_unit_test(test_silent_upstream),
         cmocka_unit_test(test_still_healthy),
     };

@@ -18,13 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static struct tproc mock;
 static char base[256];
 
 #define CHAT "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
-#define CHAT_STREAM                                                                            \
-    "{\"model\":\"gpt-4.1\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"     \
+#define CHAT_STREAM                                                                                \
+    "{\"model\":\"gpt-4.1\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"          \
     "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
 
 static void url(char *out, size_t n, const char *path)
@@ -110,8 +111,8 @@ static size_t sse_split(const char *body, char **out, size_t max)
 
 static int setup(void **state)
 {
-    char *argv[] = {(char *)tsup_bin("cutover"), "mock", "--name", "blue", "--port", "0",
-                    "--seed", "7", NULL};
+    char *argv[] = {
+        (char *)tsup_bin("cutover"), "mock", "--name", "blue", "--port", "0", "--seed", "7", NULL};
     if (tproc_spawn(&mock, argv) != 0 || tproc_wait_url(&mock, 10000) != 0)
         return -1;
     snprintf(base, sizeof base, "%s", mock.url);
@@ -388,10 +389,11 @@ static void test_timeouts_and_delays(void **state)
     struct thttp_resp r;
     put_behavior("{\"rules\":[{\"action\":{\"type\":\"timeout\"}}]}");
     uint64_t t0 = co_clock_monotonic_us();
-    assert_int_equal(req("POST", "/v1/chat/completions", CHAT, 300, &r),
-                     CURLE_OPERATION_TIMEDOUT);
-    /* curl's own timer may fire a millisecond early (seen once in ~6 runs). */
-    assert_true(co_clock_monotonic_us() - t0 >= 295000);
+    assert_int_equal(req("POST", "/v1/chat/completions", CHAT, 300, &r), CURLE_OPERATION_TIMEDOUT);
+    /* libcurl may fire its timeout a few ms early (its poll timeouts are in
+     * whole milliseconds); the point is that the mock never answered. */
+    assert_true(co_clock_monotonic_us() - t0 >= 290000);
+    assert_int_equal(r.status, 0);
     thttp_resp_free(&r);
     /* The mock notices the client leaving and journals the timeout. */
     json_t *a = records(1);
@@ -419,13 +421,29 @@ static void test_timeouts_and_delays(void **state)
     assert_non_null(strstr(r.body, "data: [DONE]"));
     thttp_resp_free(&r);
     /* ...or close: the client sees a broken stream after the silence. */
-    put_behavior("{\"rules\":[{\"action\":{\"type\":\"stall\",\"after_chunks\":2,\"stall_ms\":200}}]}");
+    put_behavior(
+        "{\"rules\":[{\"action\":{\"type\":\"stall\",\"after_chunks\":2,\"stall_ms\":200}}]}");
     CURLcode rc = req("POST", "/v1/chat/completions", CHAT_STREAM, 5000, &r);
     assert_true(rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR);
     assert_true(r.total_s >= 0.2);
     thttp_resp_free(&r);
     a = records(1);
     assert_string_equal(rec_s(a, 0, "end"), "stalled");
+    json_decref(a);
+
+    /* A client that leaves during a long stall is journaled when it leaves,
+     * not when the stall would have ended. */
+    put_behavior("{\"rules\":[{\"action\":{\"type\":\"stall\",\"after_chunks\":2,"
+                 "\"stall_ms\":4000}}]}");
+    uint64_t t1 = co_clock_monotonic_us();
+    assert_int_equal(req("POST", "/v1/chat/completions", CHAT_STREAM, 300, &r),
+                     CURLE_OPERATION_TIMEDOUT);
+    thttp_resp_free(&r);
+    a = records(1);
+    assert_int_equal(json_array_size(a), 1);
+    assert_string_equal(rec_s(a, 0, "end"), "client_gone");
+    assert_int_equal(rec_i(a, 0, "chunks"), 2);
+    assert_true(co_clock_monotonic_us() - t1 < 3000000);
     json_decref(a);
 
     /* Slow: first token after ttft, then a gap per token. */
@@ -465,7 +483,8 @@ static void test_inband_and_malformed(void **state)
  * statuses, in order, with `since` paging. */
 static void test_journal_agrees(void **state)
 {
-    put_behavior("{\"rules\":[{\"name\":\"seq\",\"when\":{\"sequence\":[\"503\",\"ok\",\"reset\"]}}]}");
+    put_behavior(
+        "{\"rules\":[{\"name\":\"seq\",\"when\":{\"sequence\":[\"503\",\"ok\",\"reset\"]}}]}");
     long seen[3];
     CURLcode rcs[3];
     for (int i = 0; i < 3; i++) {
@@ -516,6 +535,16 @@ static void test_journal_agrees(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "next")), s2 + 1);
     assert_int_equal(json_integer_value(json_object_get(j, "dropped")), 0);
     json_decref(j);
+    struct thttp_resp r;
+    req("GET", "/_mock/journal?since=0&limit=1", NULL, 5000, &r);
+    j = json_loads(r.body, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "records")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "next")), 1);
+    json_decref(j);
+    thttp_resp_free(&r);
+    req("GET", "/_mock/journal?limit=-1", NULL, 5000, &r);
+    assert_int_equal(r.status, 400);
+    thttp_resp_free(&r);
 }
 
 /* The same seed and the same request sequence give the same decisions. */
@@ -607,6 +636,156 @@ static void test_concurrent_delays_one_thread(void **state)
     assert_true(elapsed < 0.3 * 10);
 }
 
+/* Proxy mode: a second mock forwards to the first unless one of its own
+ * rules fires. */
+static void test_proxy_mode(void **state)
+{
+    put_behavior("{\"reply\":{\"tokens\":5}}");
+    struct tproc px;
+    char *argv[] = {(char *)tsup_bin("cutover"),
+                    "mock",
+                    "--name",
+                    "px",
+                    "--port",
+                    "0",
+                    "--upstream",
+                    base,
+                    NULL};
+    assert_int_equal(tproc_spawn(&px, argv), 0);
+    assert_int_equal(tproc_wait_url(&px, 10000), 0);
+    char u[512], v[64];
+    const char *hdrs[] = {"X-Request-ID: via-proxy", NULL};
+    struct thttp_resp direct, r;
+    req("POST", "/v1/chat/completions", CHAT, 5000, &direct);
+    snprintf(u, sizeof u, "%s/v1/chat/completions", px.url);
+    assert_int_equal(thttp_request("POST", u, CHAT, hdrs, 5000, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    /* Same request, same reply text: the body came from the upstream. */
+    json_t *a = json_loads(direct.body, 0, NULL), *b = json_loads(r.body, 0, NULL);
+    assert_non_null(b);
+    assert_true(json_equal(json_object_get(a, "choices"), json_object_get(b, "choices")));
+    json_decref(a);
+    json_decref(b);
+    thttp_resp_free(&direct);
+    thttp_resp_free(&r);
+    json_t *recs = records(2);
+    assert_string_equal(rec_s(recs, 1, "request_id"), "via-proxy");
+    json_decref(recs);
+
+    /* The upstream's status and Retry-After pass through. */
+    put_behavior("{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":429,"
+                 "\"retry_after_s\":3}}]}");
+    thttp_request("POST", u, CHAT, NULL, 5000, &r);
+    check_error(&r, 429, NULL);
+    assert_string_equal(thttp_header(&r, "Retry-After", v, sizeof v), "3");
+    thttp_resp_free(&r);
+
+    /* A rule on the proxy answers locally: the upstream never sees it. */
+    char pu[512];
+    snprintf(pu, sizeof pu, "%s/_mock/behavior", px.url);
+    thttp_request("PUT", pu, "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":503}}]}", NULL,
+                  5000, &r);
+    assert_int_equal(r.status, 200);
+    thttp_resp_free(&r);
+    put_behavior("{}");
+    thttp_request("POST", u, CHAT, NULL, 5000, &r);
+    check_error(&r, 503, NULL);
+    thttp_resp_free(&r);
+    recs = records(0);
+    assert_int_equal(json_array_size(recs), 0);
+    json_decref(recs);
+    int st = tproc_stop(&px, SIGTERM, 5000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    /* An upstream that is not there: 502 with OpenAI's envelope. */
+    char *argv2[] = {(char *)tsup_bin("cutover"), "mock", "--port", "0", "--upstream",
+                     "http://127.0.0.1:1",        NULL};
+    assert_int_equal(tproc_spawn(&px, argv2), 0);
+    assert_int_equal(tproc_wait_url(&px, 10000), 0);
+    snprintf(u, sizeof u, "%s/v1/chat/completions", px.url);
+    thttp_request("POST", u, CHAT, NULL, 5000, &r);
+    check_error(&r, 502, "Upstream failed");
+    thttp_resp_free(&r);
+    tproc_stop(&px, SIGTERM, 5000);
+}
+
+/* Runs `cutover mock ARGS...` to its exit (bounded: 10 s, then killed) and
+ * returns the wait status; its stderr goes to err. */
+static int run_cli(char *const argv[], char *err, size_t errlen)
+{
+    struct tproc p;
+    int st = -1;
+    if (tproc_spawn(&p, argv) != 0)
+        return -1;
+    uint64_t end = co_clock_monotonic_us() + 10000000;
+    pid_t done = 0;
+    while (!done && co_clock_monotonic_us() < end) {
+        done = waitpid(p.pid, &st, WNOHANG);
+        if (!done)
+            co_sleep_us(10000);
+    }
+    char *e = tproc_read(&p, 2);
+    snprintf(err, errlen, "%s", e);
+    free(e);
+    if (done == p.pid) {
+        unlink(p.out_path);
+        unlink(p.err_path);
+    } else {
+        st = -1;
+        tproc_stop(&p, SIGKILL, 1000);
+    }
+    return st;
+}
+
+static void test_cli_options(void **state)
+{
+    char err[1024], port[16], path[] = "/tmp/cutover-mock-test-XXXXXX";
+    /* The port is taken: exit 3 with the reason. */
+    snprintf(port, sizeof port, "%s", strrchr(base, ':') + 1);
+    char *busy[] = {(char *)tsup_bin("cutover"), "mock", "--port", port, NULL};
+    int st = run_cli(busy, err, sizeof err);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+    assert_non_null(strstr(err, "cannot listen"));
+    /* A bad behaviour file: exit 2 with the file and the JSON path. */
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *bad = "{\"rules\":[{\"action\":{\"type\":\"stall\"}}]}";
+    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    char *badb[] = {(char *)tsup_bin("cutover"), "mock", "--port", "0", "--behavior", path, NULL};
+    st = run_cli(badb, err, sizeof err);
+    assert_int_equal(WEXITSTATUS(st), 2);
+    assert_non_null(strstr(err, "$.rules[0].action.stall_ms"));
+    assert_non_null(strstr(err, path));
+    unlink(path);
+    /* A good one is applied from the first request. */
+    char good_path[] = "/tmp/cutover-mock-test-XXXXXX";
+    fd = mkstemp(good_path);
+    const char *good = "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":418}}]}";
+    assert_int_equal(write(fd, good, strlen(good)), (ssize_t)strlen(good));
+    close(fd);
+    struct tproc g;
+    char *goodb[] = {
+        (char *)tsup_bin("cutover"), "mock", "--port", "0", "--behavior", good_path, NULL};
+    assert_int_equal(tproc_spawn(&g, goodb), 0);
+    assert_int_equal(tproc_wait_url(&g, 10000), 0);
+    char u[300];
+    struct thttp_resp r;
+    snprintf(u, sizeof u, "%s/v1/chat/completions", g.url);
+    thttp_request("POST", u, CHAT, NULL, 5000, &r);
+    assert_int_equal(r.status, 418);
+    thttp_resp_free(&r);
+    tproc_stop(&g, SIGTERM, 5000);
+    unlink(good_path);
+    char *badport[] = {(char *)tsup_bin("cutover"), "mock", "--port", "70000", NULL};
+    st = run_cli(badport, err, sizeof err);
+    assert_int_equal(WEXITSTATUS(st), 2);
+    char *extra[] = {(char *)tsup_bin("cutover"), "mock", "stray", NULL};
+    st = run_cli(extra, err, sizeof err);
+    assert_int_equal(WEXITSTATUS(st), 2);
+}
+
 /* SIGTERM with a request held forever: exit 0, promptly. */
 static void test_sigterm_exits_cleanly(void **state)
 {
@@ -664,6 +843,8 @@ int main(void)
         cmocka_unit_test(test_journal_agrees),
         cmocka_unit_test(test_seeded_determinism),
         cmocka_unit_test(test_concurrent_delays_one_thread),
+        cmocka_unit_test(test_proxy_mode),
+        cmocka_unit_test(test_cli_options),
         cmocka_unit_test(test_sigterm_exits_cleanly),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

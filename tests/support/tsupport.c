@@ -154,9 +154,14 @@ CURLcode thttp_request(const char *method, const char *url, const char *body,
     struct sink b = {NULL, 0}, h = {NULL, 0};
     CURL *e = curl_easy_init();
     struct curl_slist *hl = NULL;
-    for (const char *const *hp = headers; hp && *hp; hp++)
+    int has_ctype = 0;
+    for (const char *const *hp = headers; hp && *hp; hp++) {
         hl = curl_slist_append(hl, *hp);
-    if (body && !headers)
+        has_ctype |= strncasecmp(*hp, "Content-Type:", 13) == 0;
+    }
+    /* A body is JSON unless the test says otherwise (libcurl would send
+     * application/x-www-form-urlencoded, which the relay refuses with 415). */
+    if (body && !has_ctype)
         hl = curl_slist_append(hl, "Content-Type: application/json");
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);

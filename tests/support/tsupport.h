@@ -45,7 +45,8 @@ struct thttp_resp {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-/* One request.  headers ends with NULL (may be NULL).  body may be NULL.
+/* One request.  headers ends with NULL (may be NULL).  body may be NULL;
+ * with a body and no Content-Type header, application/json is sent.
  * Returns the CURLcode (0 on transfer success, whatever the status). */
 CURLcode thttp_request(const char *method, const char *url, const char *body,
                        const char *const *headers, long timeout_ms, struct thttp_resp *r);

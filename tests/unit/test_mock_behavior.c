@@ -34,7 +34,8 @@ static void test_valid_full(void **state)
         "\"index\":[0,10]},\"when\":{\"p\":0.25},\"latency\":{\"lognormal\":{\"median_ms\":20,"
         "\"sigma\":0.5,\"cap_ms\":200}},\"action\":{\"type\":\"status\",\"code\":429,"
         "\"error_code\":\"insufficient_quota\",\"retry_after_s\":2,\"retry_after_ms\":1500,"
-        "\"ratelimit\":{\"limit_requests\":10,\"remaining_requests\":0,\"reset_requests\":\"1s\"}}},"
+        "\"ratelimit\":{\"limit_requests\":10,\"remaining_requests\":0,\"reset_requests\":\"1s\"}}}"
+        ","
         "{\"when\":{\"sequence\":[\"503\",\"reset\",{\"type\":\"stall\",\"stall_ms\":10},\"ok\"],"
         "\"repeat\":true}},"
         "{\"when\":{\"window_ms\":[100,200]},\"action\":{\"type\":\"cut\",\"after_chunks\":3,"
@@ -108,7 +109,8 @@ static const struct bad bads[] = {
     {"{\"rulez\":[]}", "$.rulez: unknown key, did you mean 'rules'?"},
     {"{\"zzzzzzzzzz\":1}",
      "$.zzzzzzzzzz: unknown key; expected one of: reply, latency, rate_limit, rules, health"},
-    {"{\"reply\":{\"tokens\":-1}}", "$.reply.tokens: expected integer in [0, 100000], found integer -1"},
+    {"{\"reply\":{\"tokens\":-1}}",
+     "$.reply.tokens: expected integer in [0, 100000], found integer -1"},
     {"{\"reply\":{\"tokns\":3}}", "$.reply.tokns: unknown key, did you mean 'tokens'?"},
     {"{\"reply\":[]}", "$.reply: expected object, found array"},
     {"{\"latency\":{\"fixed_ms\":1,\"uniform_ms\":[1,2]}}",
@@ -119,8 +121,8 @@ static const struct bad bads[] = {
      "$.latency.fixed_ms: expected number in [0, 3.6e+06], found string \"5\""},
     {"{\"latency\":{\"lognormal\":{\"sigma\":1}}}",
      "$.latency.lognormal.median_ms: expected number in [0, 3.6e+06], found nothing"},
-    {"{\"latency\":5}",
-     "$.latency: expected object {\"fixed_ms\"} | {\"uniform_ms\"} | {\"lognormal\"}, found integer 5"},
+    {"{\"latency\":5}", "$.latency: expected object {\"fixed_ms\"} | {\"uniform_ms\"} | "
+                        "{\"lognormal\"}, found integer 5"},
     {"{\"rate_limit\":{\"window_ms\":0}}",
      "$.rate_limit.window_ms: expected integer in [1, 3600000], found integer 0"},
     {"{\"rules\":{}}", "$.rules: expected array of at most 256 rules, found object"},
@@ -175,7 +177,8 @@ static const struct bad bads[] = {
     {"{\"rules\":[{\"match\":{\"header\":{\"value\":\"x\"}},\"action\":{\"type\":\"ok\"}}]}",
      "$.rules[0].match.header.name: expected a header name, found nothing"},
     {"{\"rules\":[{\"match\":{\"index\":[5,2]},\"action\":{\"type\":\"ok\"}}]}",
-     "$.rules[0].match.index: expected integer >= 0 or array [from, to) with from < to, found array"},
+     "$.rules[0].match.index: expected integer >= 0 or array [from, to) with from < to, found "
+     "array"},
     {"{\"rules\":[{\"match\":{\"modle\":\"x\"},\"action\":{\"type\":\"ok\"}}]}",
      "$.rules[0].match.modle: unknown key, did you mean 'model'?"},
     {"{\"rules\":[{\"match\":{\"stream\":\"yes\"},\"action\":{\"type\":\"ok\"}}]}",

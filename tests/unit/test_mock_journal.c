@@ -61,6 +61,17 @@ static void test_since(void **state)
     a = mock_journal_json(&j, 6);
     assert_int_equal(json_array_size(a), 0);
     json_decref(a);
+    /* Paging: at most limit records, and where to go on from. */
+    uint64_t next = 0;
+    a = mock_journal_page(&j, 1, 2, &next);
+    assert_int_equal(json_array_size(a), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 1), "seq")), 2);
+    assert_int_equal(next, 3);
+    json_decref(a);
+    a = mock_journal_page(&j, 3, 100, &next);
+    assert_int_equal(json_array_size(a), 3);
+    assert_int_equal(next, 6);
+    json_decref(a);
     mock_journal_clear(&j);
     assert_int_equal(j.count, 0);
     assert_int_equal(j.dropped, 0);
@@ -92,9 +103,9 @@ static void test_record_json(void **state)
     r.chunks = 2;
     r.auth = 1;
     json_t *o = mock_record_json(&r);
-    const char *keys[] = {"seq",  "t_arrival_us", "t_done_us", "method", "path",   "request_id",
-                          "user", "attempt",      "env",       "model",  "stream", "rule",
-                          "action", "status",     "bytes",     "chunks", "end",    "auth"};
+    const char *keys[] = {"seq",    "t_arrival_us", "t_done_us", "method", "path",   "request_id",
+                          "user",   "attempt",      "env",       "model",  "stream", "rule",
+                          "action", "status",       "bytes",     "chunks", "end",    "auth"};
     assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(json_object_get(o, keys[i]));

@@ -61,7 +61,8 @@ static void test_parse_errors(void **state)
         assert_non_null(e);
         json_t *o = json_object_get(e, "error");
         assert_string_equal(json_string_value(json_object_get(o, "type")), "invalid_request_error");
-        assert_non_null(strstr(json_string_value(json_object_get(o, "message")), cases[i].msg_part));
+        assert_non_null(
+            strstr(json_string_value(json_object_get(o, "message")), cases[i].msg_part));
         if (cases[i].param)
             assert_string_equal(json_string_value(json_object_get(o, "param")), cases[i].param);
         else
@@ -123,11 +124,11 @@ static void test_chat_body(void **state)
 
 static void check_sse(int include_usage)
 {
-    struct mock_chat_req q = req(include_usage
-                                     ? "{\"stream\":true,\"stream_options\":{\"include_usage\":true},"
-                                       "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
-                                     : "{\"stream\":true,\"messages\":[{\"role\":\"user\","
-                                       "\"content\":\"hi\"}]}");
+    struct mock_chat_req q =
+        req(include_usage ? "{\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+                            "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+                          : "{\"stream\":true,\"messages\":[{\"role\":\"user\","
+                            "\"content\":\"hi\"}]}");
     size_t n;
     char **ev = mock_sse_events(&q, "chatcmpl-X", 1700000001, 4, "stop", &n);
     assert_int_equal(n, 1 + 4 + 1 + (size_t)include_usage + 1);
@@ -156,9 +157,9 @@ static void check_sse(int include_usage)
             assert_string_equal(json_string_value(json_object_get(c0, "finish_reason")), "stop");
         else {
             assert_int_equal(json_array_size(ch), 0);
-            assert_int_equal(
-                json_integer_value(json_object_get(json_object_get(j, "usage"), "completion_tokens")),
-                4);
+            assert_int_equal(json_integer_value(
+                                 json_object_get(json_object_get(j, "usage"), "completion_tokens")),
+                             4);
         }
         if (i < 5)
             assert_true(json_is_null(json_object_get(c0, "finish_reason")));
@@ -244,9 +245,12 @@ static void test_models_and_duration(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_reply_text),   cmocka_unit_test(test_chat_body),
-        cmocka_unit_test(test_sse),          cmocka_unit_test(test_status_bodies),
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_reply_text),
+        cmocka_unit_test(test_chat_body),
+        cmocka_unit_test(test_sse),
+        cmocka_unit_test(test_status_bodies),
         cmocka_unit_test(test_models_and_duration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,7 +64,7 @@ static void test_always_first_every(void **state)
 
     b = parse("{\"rules\":[{\"when\":{\"every\":3},\"action\":{\"type\":\"reset\"}}]}");
     run(b, 7, 0, &rng, t, NULL);
-    int want_every[] = {MOCK_ACT_OK, MOCK_ACT_OK, MOCK_ACT_RESET, MOCK_ACT_OK,
+    int want_every[] = {MOCK_ACT_OK, MOCK_ACT_OK,    MOCK_ACT_RESET, MOCK_ACT_OK,
                         MOCK_ACT_OK, MOCK_ACT_RESET, MOCK_ACT_OK};
     assert_memory_equal(t, want_every, sizeof want_every);
     mock_behavior_free(&b);
@@ -174,8 +174,8 @@ static void test_match_fields(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hdr_env = cases[i].env;
-        struct mock_facts f = {cases[i].path, cases[i].model, cases[i].stream, cases[i].index,
-                               header, NULL};
+        struct mock_facts f = {cases[i].path,  cases[i].model, cases[i].stream,
+                               cases[i].index, header,         NULL};
         struct mock_decision d;
         mock_select(&b->rules, &b->latency, &f, 0, &rng, &d);
         if (d.action.type != cases[i].want || strcmp(d.rule_name, cases[i].rule) != 0)

@@ -1,0 +1,204 @@
+#!/bin/sh
+# Benchmark of cutover-relay beside nginx, in one run, in front of the same
+# upstream (a cutover mock with zero latency):
+#   direct  wrk -> mock
+#   nginx   wrk -> nginx (1 worker, proxy_pass, upstream keepalive) -> mock
+#   relay   wrk -> cutover-relay (one thread) -> mock
+# wrk: 64 keep-alive connections, POST /v1/chat/completions.  Then the
+# relay's RSS with 1,000 idle client connections open, and its RSS and open
+# fds across a long run.  Prints a Markdown table; `--append FILE` also
+# appends it (with the commands) to FILE.
+#
+# Usage: sh bench/relay.sh [--duration S] [--long-requests N] [--append docs/bench-relay.md]
+# Everything listens on 127.0.0.1; every process started here is stopped by
+# PID on exit.
+set -eu
+
+DUR=10
+LONG=1000000
+APPEND=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --duration) DUR=$2; shift 2 ;;
+    --long-requests) LONG=$2; shift 2 ;;
+    --append) APPEND=$2; shift 2 ;;
+    *) echo "usage: $0 [--duration S] [--long-requests N] [--append FILE]" >&2; exit 2 ;;
+    esac
+done
+
+BIN=${CUTOVER_BIN:-bin}
+command -v wrk >/dev/null || { echo "bench: wrk is not installed (apt-get install wrk)" >&2; exit 3; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || { echo "bench: nginx is not installed (apt-get install nginx)" >&2; exit 3; }
+
+WORK=$(mktemp -d /tmp/cutover-bench.XXXXXX)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    sleep 0.2
+    for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# A free port from the kernel, by binding port 0 once.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_url() { # file
+    i=0
+    while [ $i -lt 200 ]; do
+        u=$(grep -o 'http://127.0.0.1:[0-9]*' "$1" 2>/dev/null | head -1 || true)
+        [ -n "$u" ] && { echo "$u"; return 0; }
+        sleep 0.05; i=$((i + 1))
+    done
+    echo "bench: nothing listening (see $1)" >&2
+    exit 3
+}
+
+"$BIN/cutover" mock --name blue --port 0 --journal-cap 1000 >"$WORK/mock.out" 2>"$WORK/mock.err" &
+MOCK_PID=$!
+PIDS="$PIDS $MOCK_PID"
+MOCK=$(wait_url "$WORK/mock.out")
+MOCK_PORT=${MOCK##*:}
+
+"$BIN/cutover" mock --name green --port 0 --journal-cap 1000 >"$WORK/mock2.out" 2>"$WORK/mock2.err" &
+PIDS="$PIDS $!"
+MOCK2=$(wait_url "$WORK/mock2.out")
+
+"$BIN/cutover-relay" --port 0 --blue-url "$MOCK/v1" --green-url "$MOCK2/v1" --api-key sk-bench \
+    --rate-limit-requests 0 --health-interval-ms 0 >"$WORK/relay.out" 2>"$WORK/relay.err" &
+RELAY_PID=$!
+PIDS="$PIDS $RELAY_PID"
+RELAY=$(wait_url "$WORK/relay.out")
+
+NGINX_PORT=$(free_port)
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 128; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Authorization "Bearer sk-bench";
+        }
+    }
+}
+CONF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx.err" &
+PIDS="$PIDS $!"
+i=0
+until curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/health"; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "bench: nginx did not start" >&2; cat "$WORK/nginx.err" >&2; exit 3; }
+    sleep 0.05
+done
+
+cat >"$WORK/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+# wrk's numbers for one target: "rps p50_ms p99_ms errors"
+run_wrk() { # url
+    out=$(wrk -t2 -c64 -d"${DUR}s" --latency -s "$WORK/post.lua" "$1/v1/chat/completions")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    errs=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += 1} END {print n + 0}')
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $errs"
+}
+to_ms() { # "1.52ms" | "850.00us" | "1.20s" -> ms
+    echo "$1" | awk '/us$/ {sub("us","",$1); printf "%.3f", $1/1000; next}
+                     /ms$/ {sub("ms","",$1); printf "%.3f", $1; next}
+                     /s$/  {sub("s","",$1);  printf "%.3f", $1*1000; next} {print $1}'
+}
+
+# Warm up every path once.
+for u in "$MOCK" "http://127.0.0.1:$NGINX_PORT" "$RELAY"; do
+    wrk -t1 -c8 -d1s -s "$WORK/post.lua" "$u/v1/chat/completions" >/dev/null
+done
+DIRECT=$(run_wrk "$MOCK")
+NG=$(run_wrk "http://127.0.0.1:$NGINX_PORT")
+RL=$(run_wrk "$RELAY")
+TW=$(ss -tan state time-wait "( dport = :$MOCK_PORT )" 2>/dev/null | tail -n +2 | wc -l)
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+fds() { ls "/proc/$1/fd" | wc -l; }
+
+# RSS with 1,000 idle client connections open on the relay.
+RSS_BEFORE=$(rss_kb "$RELAY_PID")
+python3 - "$RELAY" >"$WORK/conns.out" <<'PY' &
+import socket, sys, time
+host, port = sys.argv[1].replace("http://", "").split(":")
+socks = []
+for i in range(1000):
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    socks.append(s)
+for s in socks:
+    s.recv(4096)
+print("open", len(socks), flush=True)
+time.sleep(30)
+PY
+CONN_PID=$!
+PIDS="$PIDS $CONN_PID"
+i=0
+until grep -q open "$WORK/conns.out" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 400 ] && break
+    sleep 0.05
+done
+RSS_1000=$(rss_kb "$RELAY_PID")
+FDS_1000=$(fds "$RELAY_PID")
+kill "$CONN_PID" 2>/dev/null || true
+
+# RSS and fds across a long run (LONG requests, or as many as fit in 120 s).
+RSS_A=$(rss_kb "$RELAY_PID"); FD_A=$(fds "$RELAY_PID")
+LONG_S=$(awk -v n="$LONG" -v r="$(echo "$RL" | cut -d' ' -f1)" 'BEGIN {s = int(n / (r > 0 ? r : 1)) + 1; print (s > 120 ? 120 : s)}')
+LONG_OUT=$(wrk -t2 -c64 -d"${LONG_S}s" -s "$WORK/post.lua" "$RELAY/v1/chat/completions")
+LONG_N=$(echo "$LONG_OUT" | awk '/requests in/ {print $1}')
+RSS_B=$(rss_kb "$RELAY_PID"); FD_B=$(fds "$RELAY_PID")
+
+set -- $DIRECT; D_RPS=$1 D_P50=$2 D_P99=$3 D_ERR=$4
+set -- $NG; N_RPS=$1 N_P50=$2 N_P99=$3 N_ERR=$4
+set -- $RL; R_RPS=$1 R_P50=$2 R_P99=$3 R_ERR=$4
+RATIO=$(awk -v a="$R_RPS" -v b="$N_RPS" 'BEGIN {printf "%.0f%%", 100 * a / b}')
+ADD_N=$(awk -v a="$N_P50" -v b="$D_P50" 'BEGIN {printf "%.3f", a - b}')
+ADD_R=$(awk -v a="$R_P50" -v b="$D_P50" 'BEGIN {printf "%.3f", a - b}')
+
+TABLE=$(cat <<MD
+### $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -r)), wrk -t2 -c64 -d${DUR}s
+
+| path | requests/s | p50 ms | p99 ms | errors | added p50 ms |
+|---|---:|---:|---:|---:|---:|
+| direct (mock) | $D_RPS | $D_P50 | $D_P99 | $D_ERR | |
+| nginx 1 worker, keepalive 128 | $N_RPS | $N_P50 | $N_P99 | $N_ERR | $ADD_N |
+| cutover-relay | $R_RPS | $R_P50 | $R_P99 | $R_ERR | $ADD_R |
+
+- relay requests/s as a share of nginx's: **$RATIO** (target at least 70%)
+- relay RSS: $RSS_BEFORE kB idle, **$RSS_1000 kB with 1,000 open client connections** ($FDS_1000 fds) (target under 20 MB)
+- across ${LONG_N:-?} requests (${LONG_S}s): RSS $RSS_A -> $RSS_B kB, fds $FD_A -> $FD_B
+- sockets in TIME_WAIT towards the mock after the relay's run: $TW
+MD
+)
+echo "$TABLE"
+if [ -n "$APPEND" ]; then
+    {
+        echo
+        echo "$TABLE"
+        echo
+        echo "Command: \`sh bench/relay.sh --duration $DUR --long-requests $LONG\`"
+    } >>"$APPEND"
+fi

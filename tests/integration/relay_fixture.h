@@ -1,0 +1,283 @@
+/* Shared by the relay's integration tests (included, not linked: each test
+ * program is one file): two live mocks (`cutover mock`, blue and green) and
+ * the relay in front of them, all spawned as processes on ephemeral ports;
+ * helpers to set behaviours and read journals over /_mock/, to read the
+ * relay's event log, and to send chat requests.  Everything is observed over
+ * sockets and files, as a user would. */
+#ifndef RELAY_FIXTURE_H
+#define RELAY_FIXTURE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "co_clock.h"
+#include "co_mem.h"
+#include "tests/support/tsupport.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Not every test uses every helper. */
+#define FX_UNUSED __attribute__((unused))
+
+#define FX_KEY "sk-test-upstream-key-0123456789"
+
+struct fx {
+    struct tproc blue, green, relay;
+    char url[3][256]; /* mock base URLs (no /v1) */
+    char relay_url[256];
+    char cfg_path[128], events_path[128];
+    int relay_up, mocks_up;
+};
+
+FX_UNUSED static int fx_put_behavior(const char *mock_url, const char *json)
+{
+    char u[300];
+    struct thttp_resp r;
+    snprintf(u, sizeof u, "%s/_mock/behavior", mock_url);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    thttp_request("PUT", u, json, h, 5000, &r);
+    long st = r.status;
+    if (st != 200)
+        fprintf(stderr, "PUT behavior %s: %ld %s\n", json, st, r.body ? r.body : "");
+    thttp_resp_free(&r);
+    return st == 200 ? 0 : -1;
+}
+
+FX_UNUSED static int fx_start_mock(struct tproc *p, const char *name, char *url_out)
+{
+    char *argv[] = {(char *)tsup_bin("cutover"), "mock", "--name", (char *)name, "--port", "0",
+                    NULL};
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s", tsup_bin("cutover"));
+    argv[0] = bin;
+    if (tproc_spawn(p, argv) != 0 || tproc_wait_url(p, 10000) != 0)
+        return -1;
+    snprintf(url_out, 256, "%s", p->url);
+    return 0;
+}
+
+/* Starts blue, green and (unless relay_json is NULL) the relay with a config
+ * holding the colours' URLs, the events path, the upstream key and the
+ * extra "key": value pairs of relay_json. */
+FX_UNUSED static int fx_start_relay(struct fx *f, const char *relay_json)
+{
+    FILE *c = fopen(f->cfg_path, "w");
+    if (!c)
+        return -1;
+    fprintf(c,
+            "{\"port\": 0, \"blue_url\": \"%s/v1\", \"green_url\": \"%s/v1\", \"api_key\": \"%s\","
+            " \"events\": \"%s\"%s%s}\n",
+            f->url[0], f->url[1], FX_KEY, f->events_path, relay_json && *relay_json ? ", " : "",
+            relay_json ? relay_json : "");
+    fclose(c);
+    unlink(f->events_path);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s", tsup_bin("cutover-relay"));
+    char *argv[] = {bin, "--config", f->cfg_path, NULL};
+    if (tproc_spawn(&f->relay, argv) != 0)
+        return -1;
+    if (tproc_wait_url(&f->relay, 10000) != 0) {
+        char *e = tproc_read(&f->relay, 2);
+        fprintf(stderr, "relay did not start: %s\n", e);
+        free(e);
+        return -1;
+    }
+    snprintf(f->relay_url, sizeof f->relay_url, "%s", f->relay.url);
+    f->relay_up = 1;
+    return 0;
+}
+
+FX_UNUSED static int fx_start(struct fx *f, const char *relay_json)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->cfg_path, sizeof f->cfg_path, "/tmp/relay-it-%d.json", (int)getpid());
+    snprintf(f->events_path, sizeof f->events_path, "/tmp/relay-it-%d.events", (int)getpid());
+    if (fx_start_mock(&f->blue, "blue", f->url[0]) != 0 ||
+        fx_start_mock(&f->green, "green", f->url[1]) != 0)
+        return -1;
+    f->mocks_up = 1;
+    return fx_start_relay(f, relay_json);
+}
+
+/* Resets both mocks (journal, behaviour) for the next test. */
+FX_UNUSED static void fx_reset_mocks(const struct fx *f)
+{
+    for (int i = 0; i < 2; i++) {
+        char u[300];
+        struct thttp_resp r;
+        snprintf(u, sizeof u, "%s/_mock/reset", f->url[i]);
+        thttp_request("POST", u, "", NULL, 5000, &r);
+        thttp_resp_free(&r);
+    }
+}
+
+/* Group setup: the two mocks only; each test starts its own relay. */
+FX_UNUSED static int fx_start_mocks(struct fx *f)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->cfg_path, sizeof f->cfg_path, "/tmp/relay-it-%d.json", (int)getpid());
+    snprintf(f->events_path, sizeof f->events_path, "/tmp/relay-it-%d.events", (int)getpid());
+    if (fx_start_mock(&f->blue, "blue", f->url[0]) != 0 ||
+        fx_start_mock(&f->green, "green", f->url[1]) != 0)
+        return -1;
+    f->mocks_up = 1;
+    return 0;
+}
+
+/* Stops the relay with SIGTERM; returns its wait status. */
+FX_UNUSED static int fx_stop_relay(struct fx *f)
+{
+    if (!f->relay_up)
+        return -1;
+    f->relay_up = 0;
+    return tproc_stop(&f->relay, SIGTERM, 5000);
+}
+
+FX_UNUSED static void fx_stop(struct fx *f)
+{
+    fx_stop_relay(f);
+    if (f->mocks_up) {
+        tproc_stop(&f->blue, SIGTERM, 3000);
+        tproc_stop(&f->green, SIGTERM, 3000);
+        f->mocks_up = 0;
+    }
+    unlink(f->cfg_path);
+    unlink(f->events_path);
+}
+
+/* The mock's journal records for chat completions (health checks left out). */
+static json_t *fx_journal(const char *mock_url)
+{
+    char u[300];
+    struct thttp_resp r;
+    snprintf(u, sizeof u, "%s/_mock/journal", mock_url);
+    thttp_request("GET", u, NULL, NULL, 5000, &r);
+    json_t *j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+    thttp_resp_free(&r);
+    json_t *out = json_array();
+    json_t *recs = json_object_get(j, "records");
+    size_t i;
+    json_t *rec;
+    json_array_foreach(recs, i, rec)
+    {
+        const char *path = json_string_value(json_object_get(rec, "path"));
+        if (path && strstr(path, "/chat/completions"))
+            json_array_append(out, rec);
+    }
+    json_decref(j);
+    return out;
+}
+
+/* The relay's events so far, as an array. */
+static json_t *fx_events(const struct fx *f)
+{
+    json_t *out = json_array();
+    FILE *in = fopen(f->events_path, "r");
+    if (!in)
+        return out;
+    char line[16384];
+    while (fgets(line, sizeof line, in)) {
+        json_t *e = json_loads(line, 0, NULL);
+        if (e)
+            json_array_append_new(out, e);
+    }
+    fclose(in);
+    return out;
+}
+
+/* Events of a type whose field (may be NULL) equals value. */
+FX_UNUSED static size_t fx_count_events(const struct fx *f, const char *type, const char *field,
+                              const char *value)
+{
+    json_t *ev = fx_events(f);
+    size_t i, n = 0;
+    json_t *e;
+    json_array_foreach(ev, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "type")), type) != 0)
+            continue;
+        const char *v = field ? json_string_value(json_object_get(e, field)) : NULL;
+        if (!field || (v && strcmp(v, value) == 0))
+            n++;
+    }
+    json_decref(ev);
+    return n;
+}
+
+/* Polls until such an event exists; returns 0, or -1 at the timeout. */
+FX_UNUSED static int fx_wait_event(const struct fx *f, const char *type, const char *field,
+                         const char *value, int timeout_ms)
+{
+    uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000;
+    do {
+        if (fx_count_events(f, type, field, value) > 0)
+            return 0;
+        co_sleep_us(10000);
+    } while (co_clock_monotonic_us() < end);
+    return -1;
+}
+
+/* POST a chat completion with request id `id`. */
+FX_UNUSED static CURLcode fx_chat(const struct fx *f, const char *id, int stream, long timeout_ms,
+                        struct thttp_resp *r)
+{
+    char u[300], body[512], hid[200];
+    snprintf(u, sizeof u, "%s/v1/chat/completions", f->relay_url);
+    snprintf(body, sizeof body,
+             "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+             "\"stream\":%s,\"user\":\"%s\"}",
+             stream ? "true" : "false", id);
+    snprintf(hid, sizeof hid, "X-Request-ID: %s", id);
+    const char *h[] = {"Content-Type: application/json", hid, NULL};
+    return thttp_request("POST", u, body, h, timeout_ms, r);
+}
+
+FX_UNUSED static long fx_header_long(const struct thttp_resp *r, const char *name)
+{
+    char v[64];
+    return thttp_header(r, name, v, sizeof v) ? strtol(v, NULL, 10) : -1;
+}
+
+FX_UNUSED static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+FX_UNUSED static long long jint(json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* Waits up to timeout_ms for p to exit by itself; returns its wait status
+ * (or -1 when it did not exit) and forgets p as tproc_stop does.
+ * (tproc_alive reaps the status, so it cannot be used before this.) */
+FX_UNUSED static int fx_wait_exit(struct tproc *p, int timeout_ms)
+{
+    uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000;
+    int st;
+    while (co_clock_monotonic_us() < end) {
+        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+            p->pid = 0;
+            unlink(p->out_path);
+            unlink(p->err_path);
+            return st;
+        }
+        co_sleep_us(5000);
+    }
+    return -1;
+}
+
+/* A loaded machine: upper bounds get this factor (lower bounds stay strict). */
+#define FX_SLACK 10
+
+#endif

@@ -1,0 +1,593 @@
+/* Unit tests for harness/checks.c: every check kind on synthetic
+ * observations, passing, failing and (where it declares a minimum of samples)
+ * inconclusive; plus parameter validation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "harness/checks.h"
+#include "harness/obs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS 1000ull
+#define T0 1000000000ull
+
+static struct harness_obs obs;
+
+static int setup(void **state)
+{
+    memset(&obs, 0, sizeof obs);
+    obs.t0 = T0;
+    obs.reqs = calloc(256, sizeof *obs.reqs);
+    obs.atts = calloc(1024, sizeof *obs.atts);
+    obs.evs = calloc(64, sizeof *obs.evs);
+    obs.have_events = 1;
+    obs.relay_alive = 1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    harness_obs_free(&obs);
+    return 0;
+}
+
+/* A request scheduled at ms, done after lat_ms, with an outcome. */
+static struct harness_req *req(const char *id, uint64_t ms, uint64_t lat_ms, long status,
+                               const char *served, int outcome)
+{
+    struct harness_req *r = &obs.reqs[obs.n_reqs++];
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->t_sched = r->t_sent = T0 + ms * MS;
+    r->t_done = r->t_sent + lat_ms * MS;
+    r->status = status;
+    snprintf(r->served, sizeof r->served, "%s", served);
+    r->outcome = outcome;
+    r->retry_after_ms = -1;
+    return r;
+}
+
+static struct harness_att *att(const char *id, const char *env, uint64_t at_ms, uint64_t dur_ms,
+                               int status)
+{
+    struct harness_att *a = &obs.atts[obs.n_atts++];
+    snprintf(a->req_id, sizeof a->req_id, "%s", id);
+    snprintf(a->env, sizeof a->env, "%s", env);
+    snprintf(a->path, sizeof a->path, "/v1/chat/completions");
+    a->t_arrival = T0 + at_ms * MS;
+    a->t_done = a->t_arrival + dur_ms * MS;
+    a->status = status;
+    return a;
+}
+
+static void probe(const char *env, uint64_t at_ms)
+{
+    struct harness_att *a = att("", env, at_ms, 1, 200);
+    a->health = 1;
+    snprintf(a->path, sizeof a->path, "/health");
+}
+
+static void ev(const char *type, uint64_t at_ms, const char *from, const char *to, const char *env,
+               int healthy)
+{
+    struct harness_ev *e = &obs.evs[obs.n_evs++];
+    snprintf(e->type, sizeof e->type, "%s", type);
+    e->t = T0 + at_ms * MS;
+    snprintf(e->from, sizeof e->from, "%s", from);
+    snprintf(e->to, sizeof e->to, "%s", to);
+    snprintf(e->env, sizeof e->env, "%s", env);
+    e->healthy = healthy;
+}
+
+static void mark(const char *name, uint64_t at_ms)
+{
+    snprintf(obs.marks[obs.n_marks].name, sizeof obs.marks[0].name, "%s", name);
+    obs.marks[obs.n_marks++].t = T0 + at_ms * MS;
+}
+
+/* Runs a check given as JSON text. */
+static int run(const char *json, struct harness_verdict *v)
+{
+    json_error_t je;
+    json_t *c = json_loads(json, 0, &je);
+    assert_non_null(c);
+    const char *marks[] = {"start", "fault_on", "cutover", NULL};
+    char err[512];
+    if (harness_check_validate(c, "$.expect[0]", marks, err, sizeof err) != 0)
+        fail_msg("invalid check %s: %s", json, err);
+    harness_check_run(c, &obs, v);
+    json_decref(c);
+    return v->status;
+}
+
+static void test_success_ratio(void **state)
+{
+    struct harness_verdict v;
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.9}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(v.samples, 0);
+    for (int i = 0; i < 9; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 10, 5, 200, "blue", HARNESS_OK);
+    }
+    req("bad", 100, 5, 503, "blue", HARNESS_HTTP_ERROR);
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.9}", &v), HARNESS_PASS);
+    assert_true(v.margin >= -1e-9 && v.margin < 1e-9);
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.95}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "0.9000 (9 of 10)"));
+    assert_non_null(strstr(v.detail, "request bad"));
+    assert_true(v.margin < 0);
+}
+
+static void test_client_count_and_deadline(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 50, 429, "", HARNESS_HTTP_ERROR);
+    req("b", 10, 700, 0, "", HARNESS_TRANSPORT);
+    req("c", 20, 5, 200, "green", HARNESS_OK);
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"exact\":1}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"client_count\",\"outcome\":\"transport\",\"max\":0}", &v),
+                     HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"client_count\",\"served\":\"green\",\"min\":1}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"client_deadline\",\"max_ms\":500}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "700.0"));
+    assert_non_null(strstr(v.detail, "request b"));
+    assert_int_equal(run("{\"check\":\"client_deadline\",\"max_ms\":800}", &v), HARNESS_PASS);
+    assert_true(v.margin > 99 && v.margin < 101);
+}
+
+static void test_no_truncated(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 5, 503, "", HARNESS_HTTP_ERROR);
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_INCONCLUSIVE);
+    req("b", 0, 5, 200, "blue", HARNESS_OK);
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_PASS);
+    req("c", 0, 5, 200, "blue", HARNESS_TRUNCATED);
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "request c"));
+}
+
+static void test_attempts(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 50, 200, "green", HARNESS_OK);
+    req("b", 10, 5, 200, "blue", HARNESS_OK);
+    att("a", "blue", 1, 2, 503);
+    att("a", "green", 20, 2, 200);
+    att("b", "blue", 11, 2, 200);
+    assert_int_equal(run("{\"check\":\"attempts\",\"max\":2}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "min 1, max 2 over 2"));
+    assert_int_equal(run("{\"check\":\"attempts\",\"exact\":1}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "request a"));
+    assert_non_null(strstr(v.detail, "blue#1 503"));
+    assert_int_equal(run("{\"check\":\"attempts\",\"exact\":1,\"env\":\"blue\"}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"attempts\",\"exact\":0,\"env\":\"green\",\"requests\":"
+                         "\"failed\"}",
+                         &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(run("{\"check\":\"upstream_count\",\"env\":\"blue\",\"exact\":2}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"upstream_count\",\"max\":2}", &v), HARNESS_FAIL);
+}
+
+/* One request with attempts ending at done_ms[i] and the next starting gap
+ * later. */
+static void backoff_request(const char *id, const double *gaps, int n)
+{
+    req(id, 0, 1000, 503, "", HARNESS_HTTP_ERROR);
+    uint64_t t = 0;
+    for (int i = 0; i <= n; i++) {
+        att(id, i % 2 ? "green" : "blue", t, 2, 503);
+        t += 2;
+        if (i < n)
+            t += (uint64_t)gaps[i];
+    }
+}
+
+static void test_backoff_none(void **state)
+{
+    struct harness_verdict v;
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40}", &v), HARNESS_INCONCLUSIVE);
+    double ok[] = {40, 82, 165};
+    backoff_request("a", ok, 3);
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40,\"jitter\":\"none\","
+                         "\"tolerance_ms\":10}",
+                         &v),
+                     HARNESS_PASS);
+    assert_int_equal(v.samples, 3);
+    double early[] = {40, 60};
+    backoff_request("b", early, 2);
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40,\"jitter\":\"none\","
+                         "\"tolerance_ms\":10}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "b gap 2"));
+    /* An explicit schedule. */
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"schedule_ms\":[40,60,160],\"tolerance_ms\":30}",
+                         &v),
+                     HARNESS_PASS);
+}
+
+static void test_backoff_jitter(void **state)
+{
+    struct harness_verdict v;
+    double g[] = {3, 70, 20};
+    backoff_request("a", g, 3);
+    /* full: within [0, min(cap, 40*2^k)] */
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40,\"cap_ms\":100,"
+                         "\"jitter\":\"full\",\"tolerance_ms\":5}",
+                         &v),
+                     HARNESS_PASS);
+    /* equal: within [t/2, t] -> 3 < 20 fails */
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40,\"cap_ms\":100,"
+                         "\"jitter\":\"equal\",\"tolerance_ms\":5}",
+                         &v),
+                     HARNESS_FAIL);
+    double big[] = {150};
+    backoff_request("b", big, 1);
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40,\"cap_ms\":100,"
+                         "\"jitter\":\"full\",\"tolerance_ms\":5}",
+                         &v),
+                     HARNESS_FAIL);
+}
+
+/* White-box: the relay's attempt events carry the sleep it intended. */
+static void attempt_event(const char *id, uint64_t at_ms, long backoff_ms)
+{
+    struct harness_ev *e = &obs.evs[obs.n_evs++];
+    snprintf(e->type, sizeof e->type, "attempt");
+    snprintf(e->req_id, sizeof e->req_id, "%s", id);
+    e->t = T0 + at_ms * MS;
+    e->backoff_ms = backoff_ms;
+}
+
+static void test_backoff_white_box(void **state)
+{
+    struct harness_verdict v;
+    double g[] = {30, 60};
+    backoff_request("a", g, 2);
+    attempt_event("a", 2, 30);
+    attempt_event("a", 34, 60);
+    attempt_event("a", 96, 0);
+    /* Intended 30 and 60 are within full jitter of 40 and 80; gaps match. */
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40,\"jitter\":\"full\","
+                         "\"tolerance_ms\":5}",
+                         &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "2 with the relay's intended sleep"));
+    /* The same gaps against no jitter: the intended sleeps are off schedule. */
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40,\"jitter\":\"none\","
+                         "\"tolerance_ms\":500}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "relay slept 30 ms (allowed [40, 40])"));
+    /* A relay that logs a sleep it did not take is caught by the gap. */
+    obs.evs[1].backoff_ms = 70;
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40,\"jitter\":\"full\","
+                         "\"tolerance_ms\":5}",
+                         &v),
+                     HARNESS_FAIL);
+}
+
+static void test_retry_after_and_hammering(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 500, 200, "blue", HARNESS_OK);
+    att("a", "blue", 0, 1, 429);
+    att("a", "blue", 160, 1, 200);
+    assert_int_equal(run("{\"check\":\"retry_after\",\"min_ms\":150}", &v), HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"retry_after\",\"min_ms\":200}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "request a"));
+    for (int i = 0; i < 10; i++)
+        att("x", "green", 300 + (uint64_t)i * 5, 1, 429);
+    assert_int_equal(run("{\"check\":\"no_hammering\",\"max\":10,\"window_ms\":100}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"no_hammering\",\"max\":5,\"window_ms\":100,\"env\":"
+                         "\"green\"}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "at most 10"));
+}
+
+static void test_switches(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 5, 200, "blue", HARNESS_OK);
+    req("b", 100, 5, 200, "green", HARNESS_OK);
+    req("c", 200, 5, 200, "green", HARNESS_OK);
+    ev("switch", 50, "blue", "green", "", 0);
+    mark("fault_on", 40);
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":1,\"view\":\"both\"}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"switches\",\"sequence\":[\"blue->green\"]}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"switches\",\"sequence\":[\"green->blue\"]}", &v),
+                     HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"switch_delay\",\"to\":\"green\",\"after\":\"fault_on\","
+                         "\"within_ms\":20}",
+                         &v),
+                     HARNESS_PASS);
+    assert_true(v.margin > 9.9 && v.margin < 10.1);
+    assert_int_equal(run("{\"check\":\"switch_delay\",\"to\":\"green\",\"after\":\"fault_on\","
+                         "\"within_ms\":5}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"switch_delay\",\"to\":\"blue\",\"after\":\"fault_on\","
+                         "\"within_ms\":500}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "no such switch"));
+    /* The mark never happened: no data, inconclusive. */
+    assert_int_equal(run("{\"check\":\"switch_delay\",\"to\":\"green\",\"after\":\"cutover\","
+                         "\"within_ms\":5}",
+                         &v),
+                     HARNESS_INCONCLUSIVE);
+    /* The views disagree: the relay says it switched back, the clients saw no such thing. */
+    ev("switch", 150, "green", "blue", "", 0);
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":2,\"view\":\"both\"}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "disagree"));
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":50}", &v), HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":200}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "shortest dwell 100.0"));
+    obs.have_events = 0;
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":2}", &v), HARNESS_INCONCLUSIVE);
+}
+
+/* A slow request of the old colour finishing after fast ones of the new is
+ * not a switch back: the served view orders by send time. */
+static void test_switches_served_reordered(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 5, 200, "blue", HARNESS_OK);
+    req("b", 90, 200, 200, "blue", HARNESS_OK); /* slow: done at 290 */
+    req("c", 100, 5, 200, "green", HARNESS_OK);
+    req("d", 150, 5, 200, "green", HARNESS_OK);
+    req("e", 400, 5, 200, "green", HARNESS_OK);
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":1,\"view\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "served: blue->green"));
+}
+
+static void test_no_traffic_after_unhealthy(void **state)
+{
+    struct harness_verdict v;
+    mark("fault_on", 100);
+    ev("health", 150, "", "", "blue", 0);
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, 100 + (uint64_t)i * 50, 5, 200, "green", HARNESS_OK);
+    }
+    att("r0", "blue", 100, 1, 200);
+    att("r1", "blue", 160, 1, 200); /* inside the grace */
+    assert_int_equal(run("{\"check\":\"no_traffic_after_unhealthy\",\"env\":\"blue\",\"after\":"
+                         "\"fault_on\",\"grace_ms\":20}",
+                         &v),
+                     HARNESS_PASS);
+    att("r3", "blue", 260, 1, 200);
+    assert_int_equal(run("{\"check\":\"no_traffic_after_unhealthy\",\"env\":\"blue\",\"after\":"
+                         "\"fault_on\",\"grace_ms\":20}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "r3"));
+    /* Traffic after blue recovered is fine. */
+    obs.n_atts--;
+    ev("health", 240, "", "", "blue", 1);
+    att("r3", "blue", 260, 1, 200);
+    assert_int_equal(run("{\"check\":\"no_traffic_after_unhealthy\",\"env\":\"blue\",\"after\":"
+                         "\"fault_on\",\"grace_ms\":20}",
+                         &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"no_traffic_after_unhealthy\",\"env\":\"green\"}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "never found green unhealthy"));
+}
+
+static void test_rate_limit(void **state)
+{
+    struct harness_verdict v;
+    /* 5 admitted in the first 400 ms, then 429s, then admitted again. */
+    for (int i = 0; i < 14; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        int limited = i >= 5 && i < 10;
+        struct harness_req *r = req(id, (uint64_t)i * 50, 2, limited ? 429 : 200,
+                                    limited ? "" : "blue", limited ? HARNESS_HTTP_ERROR : HARNESS_OK);
+        snprintf(r->key, sizeof r->key, "k1");
+        if (limited) {
+            r->retry_after_ms = 100;
+            r->ratelimit_hdrs = 3;
+        } else {
+            att(id, "blue", (uint64_t)i * 50, 1, 200);
+        }
+    }
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "resumed yes"));
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":4,\"window_ms\":400}", &v),
+                     HARNESS_FAIL);
+    /* A limited request that reached an upstream fails the check. */
+    att("r6", "green", 300, 1, 200);
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "limited reaching upstream 1"));
+    /* Another key never limited: inconclusive (the limit was never reached). */
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400,\"key\":\"k2\"}",
+                         &v),
+                     HARNESS_INCONCLUSIVE);
+}
+
+static void test_health_interval(void **state)
+{
+    struct harness_verdict v;
+    probe("blue", 0);
+    probe("blue", 100);
+    assert_int_equal(run("{\"check\":\"health_interval\",\"env\":\"blue\",\"interval_ms\":100}",
+                         &v),
+                     HARNESS_INCONCLUSIVE);
+    probe("blue", 205);
+    probe("blue", 300);
+    assert_int_equal(run("{\"check\":\"health_interval\",\"env\":\"blue\",\"interval_ms\":100,"
+                         "\"tolerance_ms\":10}",
+                         &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"health_interval\",\"env\":\"blue\",\"interval_ms\":30000,"
+                         "\"tolerance_ms\":1000}",
+                         &v),
+                     HARNESS_FAIL);
+}
+
+static void test_latency_and_overhead(void **state)
+{
+    struct harness_verdict v;
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 10, 20, 200, "blue", HARNESS_OK);
+    }
+    assert_int_equal(run("{\"check\":\"latency\",\"p99_ms\":100}", &v), HARNESS_INCONCLUSIVE);
+    for (int i = 5; i < 20; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 10, i == 19 ? 300 : 20, 200, "blue", HARNESS_OK);
+        att(id, "blue", (uint64_t)i * 10 + 1, i == 19 ? 290 : 17, 200);
+    }
+    assert_int_equal(run("{\"check\":\"latency\",\"p50_ms\":25,\"p95_ms\":25}", &v), HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"latency\",\"p99_ms\":100}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "p99_ms 300.0"));
+    assert_int_equal(run("{\"check\":\"relay_overhead\",\"p50_ms\":5,\"p99_ms\":12}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"relay_overhead\",\"p50_ms\":1}", &v), HARNESS_FAIL);
+}
+
+static void test_zero_downtime_and_served(void **state)
+{
+    struct harness_verdict v;
+    mark("cutover", 500);
+    for (int i = 0; i < 30; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 40, 5, 200, i % 10 ? "blue" : "green", HARNESS_OK);
+    }
+    assert_int_equal(run("{\"check\":\"zero_downtime\",\"around\":\"cutover\",\"before_ms\":200,"
+                         "\"after_ms\":200}",
+                         &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"served_ratio\",\"env\":\"green\",\"min\":0.05,\"max\":"
+                         "0.15}",
+                         &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"served_ratio\",\"env\":\"green\",\"min\":0.2}", &v),
+                     HARNESS_FAIL);
+    obs.reqs[13].outcome = HARNESS_TRANSPORT;
+    assert_int_equal(run("{\"check\":\"zero_downtime\",\"around\":\"cutover\",\"before_ms\":200,"
+                         "\"after_ms\":200}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "request r13"));
+}
+
+static void test_process_checks(void **state)
+{
+    struct harness_verdict v;
+    assert_int_equal(run("{\"check\":\"relay_alive\"}", &v), HARNESS_PASS);
+    obs.relay_alive = 0;
+    assert_int_equal(run("{\"check\":\"relay_alive\"}", &v), HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"relay_alive\",\"alive\":false}", &v), HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"no_secret_leak\"}", &v), HARNESS_PASS);
+    obs.secret_leaks = 1;
+    snprintf(obs.leak_where, sizeof obs.leak_where, "relay stderr");
+    assert_int_equal(run("{\"check\":\"no_secret_leak\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "relay stderr"));
+}
+
+static void test_clean_shutdown(void **state)
+{
+    struct harness_verdict v;
+    assert_int_equal(run("{\"check\":\"clean_shutdown\"}", &v), HARNESS_INCONCLUSIVE);
+    obs.term_t = T0 + 1000 * MS;
+    obs.exit_t = T0 + 1400 * MS;
+    obs.exit_clean = 1;
+    snprintf(obs.exit_how, sizeof obs.exit_how, "exited with status 0");
+    assert_int_equal(run("{\"check\":\"clean_shutdown\",\"max_ms\":500}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "after 400.0 ms"));
+    assert_int_equal(run("{\"check\":\"clean_shutdown\",\"max_ms\":300}", &v), HARNESS_FAIL);
+    obs.exit_clean = 0;
+    assert_int_equal(run("{\"check\":\"clean_shutdown\",\"max_ms\":500}", &v), HARNESS_FAIL);
+}
+
+static void test_min_samples_override(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 5, 200, "blue", HARNESS_OK);
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":1,\"min_samples\":5}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(v.min_samples, 5);
+    assert_string_equal(harness_status_name(v.status), "inconclusive");
+}
+
+static void test_validation(void **state)
+{
+    const char *marks[] = {"start", NULL};
+    char err[512];
+    json_error_t je;
+    struct {
+        const char *json, *needle;
+    } cases[] = {
+        {"{\"check\":\"latency\"}", "a percentile bound"},
+        {"{\"check\":\"latency\",\"p99_s\":5}", "did you mean 'p99_ms'"},
+        {"{\"check\":\"backoff_gaps\",\"base_ms\":10,\"jitter\":\"ful\"}", "did you mean 'full'"},
+        {"{\"check\":\"switches\",\"sequence\":[\"blue-green\"]}", "$.expect[0].sequence[0]"},
+        {"{\"check\":\"rate_limit\",\"limit\":5}", "\"window_ms\" (required by rate_limit)"},
+        {"{\"check\":\"client_count\",\"outcome\":\"okay\",\"min\":1}", "did you mean 'ok'"},
+        {"{\"check\":\"zero_downtime\",\"around\":\"cutovr\"}", "a timeline step's \"mark\""},
+        {"{\"check\":\"attempts\",\"max\":-1}", "a number >= 0, found integer -1"},
+        {"[]", "expected a check object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *c = json_loads(cases[i].json, 0, &je);
+        assert_non_null(c);
+        assert_int_equal(harness_check_validate(c, "$.expect[0]", marks, err, sizeof err), -1);
+        if (!strstr(err, cases[i].needle))
+            fail_msg("%s: '%s' lacks '%s'", cases[i].json, err, cases[i].needle);
+        json_decref(c);
+    }
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_success_ratio),
+        T(test_client_count_and_deadline),
+        T(test_no_truncated),
+        T(test_attempts),
+        T(test_backoff_none),
+        T(test_backoff_jitter),
+        T(test_backoff_white_box),
+        T(test_retry_after_and_hammering),
+        T(test_switches),
+        T(test_switches_served_reordered),
+        T(test_no_traffic_after_unhealthy),
+        T(test_rate_limit),
+        T(test_health_interval),
+        T(test_latency_and_overhead),
+        T(test_zero_downtime_and_served),
+        T(test_process_checks),
+        T(test_clean_shutdown),
+        T(test_min_samples_override),
+        T(test_validation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,309 @@
+/* Unit tests for harness/scenario.c: every kind of validation error names
+ * the file, the JSON path, what was expected and what was found, and the
+ * nearest key for a misspelling; shorthands translate to mock behaviours;
+ * the time scale multiplies times. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "harness/scenario.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OK_TRAFFIC "\"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100}"
+#define OK_EXPECT "\"expect\": [{\"check\": \"client_success_ratio\", \"min\": 1}]"
+
+/* Parses text as file "t.json"; returns the scenario or NULL with err. */
+static struct harness_scenario *parse(const char *text, char *err, size_t n)
+{
+    json_error_t je;
+    json_t *doc = json_loads(text, 0, &je);
+    assert_non_null(doc);
+    struct harness_scenario *s = harness_scenario_from_json(doc, "dir/t.json", 1.0, err, n);
+    json_decref(doc);
+    return s;
+}
+
+static void expect_error(const char *text, const char *const *needles)
+{
+    char err[2048] = "";
+    struct harness_scenario *s = parse(text, err, sizeof err);
+    if (s) {
+        harness_scenario_free(&s);
+        fail_msg("expected an error for %s", text);
+    }
+    for (; *needles; needles++)
+        if (!strstr(err, *needles))
+            fail_msg("error '%s' lacks '%s'", err, *needles);
+}
+
+static void test_valid_minimal(void **state)
+{
+    char err[1024] = "";
+    struct harness_scenario *s =
+        parse("{\"name\": \"n\", \"tags\": [\"a\", \"b\"], " OK_TRAFFIC ", " OK_EXPECT "}", err,
+              sizeof err);
+    assert_non_null(s);
+    assert_string_equal(s->name, "n");
+    assert_string_equal(s->folder, "dir");
+    assert_int_equal(s->n_phases, 1);
+    assert_int_equal(s->phases[0].duration_us, 100000);
+    assert_true(harness_scenario_has_tag(s, "b"));
+    assert_false(harness_scenario_has_tag(s, "c"));
+    /* Defaults: healthy upstreams, the default model and path. */
+    assert_int_equal(json_object_size(s->upstream[0]), 0);
+    assert_string_equal(s->phases[0].path, "/v1/chat/completions");
+    assert_true(s->timeout_us > harness_scenario_span_us(s));
+    harness_scenario_free(&s);
+    assert_null(s);
+}
+
+static void test_syntax_error_names_line_col(void **state)
+{
+    char path[] = "/tmp/cutover-scn-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "{\n  \"name\": \"x\",\n  \"traffic\": {,}\n}\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    char err[1024] = "";
+    struct harness_scenario *s = harness_scenario_load(path, 1.0, err, sizeof err);
+    assert_null(s);
+    char want[300];
+    snprintf(want, sizeof want, "%s:3:", path);
+    assert_non_null(strstr(err, want));
+    unlink(path);
+}
+
+static void test_unknown_top_key_suggests(void **state)
+{
+    const char *n[] = {"dir/t.json", "$:", "found \"timelin\"", "did you mean 'timeline'", NULL};
+    expect_error("{\"name\": \"n\", \"timelin\": [], " OK_TRAFFIC ", " OK_EXPECT "}", n);
+}
+
+static void test_timeline_status_type(void **state)
+{
+    const char *n[] = {"dir/t.json: $.timeline[2].blue.status", "expected an HTTP status",
+                       "found string \"503\"", NULL};
+    expect_error("{\"name\": \"n\", \"timeline\": [{\"at_ms\": 1, \"mark\": \"a\"}, {\"at_ms\": 2, "
+                 "\"mark\": \"b\"}, {\"at_ms\": 3, \"blue\": {\"status\": \"503\"}}], " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 n);
+}
+
+static void test_timeline_key_suggests(void **state)
+{
+    const char *n[] = {"$.timeline[0]", "found \"blu\"", "did you mean 'blue'", NULL};
+    expect_error("{\"name\": \"n\", \"timeline\": [{\"at_ms\": 1, \"blu\": \"healthy\"}], " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 n);
+}
+
+static void test_timeline_order(void **state)
+{
+    const char *n[] = {"$.timeline[1].at_ms", "expected a time >= 500", "found integer 100", NULL};
+    expect_error("{\"name\": \"n\", \"timeline\": [{\"at_ms\": 500, \"mark\": \"a\"}, {\"at_ms\": "
+                 "100, \"mark\": \"b\"}], " OK_TRAFFIC ", " OK_EXPECT "}",
+                 n);
+}
+
+static void test_mock_behavior_path_prefixed(void **state)
+{
+    const char *n[] = {"$.upstreams.blue.rules[0]", NULL};
+    expect_error("{\"name\": \"n\", \"upstreams\": {\"blue\": {\"rules\": [{\"when\": \"always\", "
+                 "\"action\": {\"type\": \"nonsense\"}}]}}, " OK_TRAFFIC ", " OK_EXPECT "}",
+                 n);
+}
+
+static void test_behavior_word(void **state)
+{
+    const char *n[] = {"$.upstreams.green", "expected one of healthy, down, refused",
+                       "found string \"helthy\"", NULL};
+    expect_error("{\"name\": \"n\", \"upstreams\": {\"green\": \"helthy\"}, " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 n);
+}
+
+static void test_relay_key_suggests(void **state)
+{
+    const char *n[] = {"$.relay", "found \"max_attempt\"", "did you mean 'max_attempts'", NULL};
+    expect_error("{\"name\": \"n\", \"relay\": {\"max_attempt\": 3}, " OK_TRAFFIC ", " OK_EXPECT
+                 "}",
+                 n);
+    const char *j[] = {"$.relay.jitter", "one of none, full, equal, decorrelated",
+                       "found string \"ful\"", "did you mean 'full'", NULL};
+    expect_error("{\"name\": \"n\", \"relay\": {\"jitter\": \"ful\"}, " OK_TRAFFIC ", " OK_EXPECT
+                 "}",
+                 j);
+}
+
+static void test_check_name_and_params(void **state)
+{
+    const char *n[] = {"$.expect[0].check", "found string \"switchs\"", "did you mean 'switches'",
+                       NULL};
+    expect_error("{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": [{\"check\": \"switchs\"}]}", n);
+    const char *r[] = {"$.expect[0].within_ms", "required by switch_delay", "found nothing",
+                       NULL};
+    expect_error("{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": [{\"check\": \"switch_delay\", "
+                 "\"to\": \"green\", \"after\": \"start\"}]}",
+                 r);
+    const char *m[] = {"$.expect[0].after", "found string \"fault_of\"", "did you mean 'fault_on'",
+                       NULL};
+    expect_error("{\"name\": \"n\", \"timeline\": [{\"at_ms\": 5, \"mark\": \"fault_on\"}], " OK_TRAFFIC
+                 ", \"expect\": [{\"check\": \"switch_delay\", \"to\": \"green\", \"after\": "
+                 "\"fault_of\", \"within_ms\": 5}]}",
+                 m);
+    const char *b[] = {"$.expect[0]", "min, max or exact", NULL};
+    expect_error("{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": [{\"check\": \"attempts\"}]}", b);
+    const char *e[] = {"$.expect", "a scenario that checks nothing cannot fail", NULL};
+    expect_error("{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": []}", e);
+}
+
+static void test_traffic_errors(void **state)
+{
+    const char *n[] = {"$.traffic", "exactly one of rate_rps or concurrency", NULL};
+    expect_error("{\"name\": \"n\", \"traffic\": {\"duration_ms\": 100}, " OK_EXPECT "}", n);
+    const char *c[] = {"$.traffic[1].start_ms", "the previous phase has no duration_ms", NULL};
+    expect_error("{\"name\": \"n\", \"traffic\": [{\"concurrency\": 2, \"count\": 5}, "
+                 "{\"concurrency\": 1, \"count\": 1}], " OK_EXPECT "}",
+                 c);
+    const char *r[] = {"$.traffic.rate_rps", "a number in [0.01, 5000]", "found integer 9000", NULL};
+    expect_error("{\"name\": \"n\", \"traffic\": {\"rate_rps\": 9000, \"duration_ms\": 10}, " OK_EXPECT
+                 "}",
+                 r);
+    const char *k[] = {"$.traffic", "found \"strem\"", "did you mean 'stream'", NULL};
+    expect_error("{\"name\": \"n\", \"traffic\": {\"rate_rps\": 1, \"count\": 1, \"strem\": true}, "
+                 OK_EXPECT "}",
+                 k);
+}
+
+static void test_shorthand_translation(void **state)
+{
+    char err[1024] = "";
+    json_t *in = json_pack("{s:i, s:f, s:i, s:s}", "status", 503, "p", 0.2, "latency_ms", 5,
+                           "health", "down");
+    json_t *b = harness_behavior_translate(in, "$.x", err, sizeof err);
+    assert_non_null(b);
+    json_t *rule = json_array_get(json_object_get(b, "rules"), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(rule, "action"), "code")),
+                     503);
+    assert_true(json_real_value(json_object_get(json_object_get(rule, "when"), "p")) == 0.2);
+    assert_true(json_number_value(json_object_get(json_object_get(b, "latency"), "fixed_ms")) ==
+                5.0);
+    assert_non_null(json_object_get(json_object_get(b, "health"), "rules"));
+    json_decref(b);
+    json_decref(in);
+
+    json_t *down = json_string("down");
+    b = harness_behavior_translate(down, "$.x", err, sizeof err);
+    assert_non_null(json_object_get(b, "rules"));
+    assert_non_null(json_object_get(b, "health"));
+    json_decref(b);
+    json_decref(down);
+
+    /* A selector alone means nothing: say what is missing. */
+    in = json_pack("{s:i}", "first", 2);
+    assert_null(harness_behavior_translate(in, "$.y", err, sizeof err));
+    assert_non_null(strstr(err, "$.y.first: expected a \"status\" or \"fault\""));
+    json_decref(in);
+}
+
+static void test_refused_and_admin(void **state)
+{
+    char err[1024] = "";
+    struct harness_scenario *s = parse(
+        "{\"name\": \"n\", \"upstreams\": {\"blue\": \"refused\"}, \"timeline\": [{\"at_ms\": 10, "
+        "\"admin\": {\"action\": \"weights\", \"blue\": 90, \"green\": 10}}, {\"at_ms\": 20, "
+        "\"signal\": \"SIGSTOP\"}], " OK_TRAFFIC ", " OK_EXPECT "}",
+        err, sizeof err);
+    assert_non_null(s);
+    assert_true(s->refused[0]);
+    assert_false(s->refused[1]);
+    assert_true(s->admin_used);
+    assert_string_equal(s->steps[0].admin_path, "/admin/weights");
+    assert_string_equal(s->steps[0].admin_method, "PUT");
+    assert_int_equal(s->steps[1].sig, HARNESS_SIG_STOP);
+    harness_scenario_free(&s);
+}
+
+static void test_time_scale(void **state)
+{
+    char err[1024] = "";
+    json_error_t je;
+    json_t *doc = json_loads("{\"name\": \"n\", \"relay\": {\"try_timeout_ms\": 100}, "
+                             "\"timeline\": [{\"at_ms\": 200, \"blue\": {\"latency_ms\": 5}}], "
+                             "\"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100}, " OK_EXPECT
+                             "}",
+                             0, &je);
+    struct harness_scenario *s = harness_scenario_from_json(doc, "t.json", 2.0, err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(s->steps[0].at_us, 400000);
+    assert_int_equal(s->phases[0].duration_us, 200000);
+    assert_true(s->phases[0].rate_rps == 5.0);
+    assert_int_equal(json_integer_value(json_object_get(s->relay, "try_timeout_ms")), 200);
+    assert_true(json_number_value(json_object_get(
+                    json_object_get(s->steps[0].behavior[0], "latency"), "fixed_ms")) == 10.0);
+    harness_scenario_free(&s);
+    json_decref(doc);
+}
+
+static void test_collect_files(void **state)
+{
+    char dir[] = "/tmp/cutover-coll-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p[512];
+    snprintf(p, sizeof p, "%s/sub", dir);
+    mkdir(p, 0755);
+    const char *names[] = {"sub/b.json", "a.json", "notes.txt"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        FILE *f = fopen(p, "w");
+        fputs("{}", f);
+        fclose(f);
+    }
+    char **files = NULL, err[256];
+    char *paths[] = {dir};
+    int n = harness_collect_files(paths, 1, &files, err, sizeof err);
+    assert_int_equal(n, 2);
+    assert_non_null(strstr(files[0], "/a.json"));
+    assert_non_null(strstr(files[1], "/sub/b.json"));
+    harness_paths_free(files, n);
+    char *missing[] = {"/nonexistent/cutover"};
+    assert_int_equal(harness_collect_files(missing, 1, &files, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/cutover"));
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/sub", dir);
+    rmdir(p);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_minimal),
+        cmocka_unit_test(test_syntax_error_names_line_col),
+        cmocka_unit_test(test_unknown_top_key_suggests),
+        cmocka_unit_test(test_timeline_status_type),
+        cmocka_unit_test(test_timeline_key_suggests),
+        cmocka_unit_test(test_timeline_order),
+        cmocka_unit_test(test_mock_behavior_path_prefixed),
+        cmocka_unit_test(test_behavior_word),
+        cmocka_unit_test(test_relay_key_suggests),
+        cmocka_unit_test(test_check_name_and_params),
+        cmocka_unit_test(test_traffic_errors),
+        cmocka_unit_test(test_shorthand_translation),
+        cmocka_unit_test(test_refused_and_admin),
+        cmocka_unit_test(test_time_scale),
+        cmocka_unit_test(test_collect_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,89 @@
+/* Unit tests for the pure parts of harness/traffic.c and harness/runner.c:
+ * the body facts of an answer (complete, [DONE], in-band error), the outcome
+ * classification, and the --relay command template. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "harness/runner.h"
+#include "harness/traffic.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct harness_req facts(int stream, long status, int curl_rc, const char *body)
+{
+    struct harness_req r;
+    memset(&r, 0, sizeof r);
+    r.stream = stream;
+    r.status = status;
+    r.curl_rc = curl_rc;
+    harness_body_facts(&r, body, body ? strlen(body) : 0);
+    r.outcome = harness_classify(&r);
+    return r;
+}
+
+static void test_json_answers(void **state)
+{
+    struct harness_req r = facts(0, 200, 0,
+                                 "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"
+                                 "\"hi\"}}]}");
+    assert_true(r.complete);
+    assert_int_equal(r.outcome, HARNESS_OK);
+    r = facts(0, 200, 0, "{\"choices\":[{\"message\":{\"role\":\"assis");
+    assert_int_equal(r.outcome, HARNESS_TRUNCATED);
+    r = facts(0, 200, 0, "<html>502 Bad Gateway</html>");
+    assert_int_equal(r.outcome, HARNESS_TRUNCATED);
+    r = facts(0, 200, 0, "{\"error\":{\"message\":\"x\"}}");
+    assert_int_equal(r.outcome, HARNESS_INBAND_ERROR);
+    r = facts(0, 503, 0, "{\"error\":{\"message\":\"x\"}}");
+    assert_int_equal(r.outcome, HARNESS_HTTP_ERROR);
+    r = facts(0, 0, 7, NULL);
+    assert_int_equal(r.outcome, HARNESS_TRANSPORT);
+    /* A complete-looking body whose transfer failed is not a success. */
+    r = facts(0, 200, 18, "{\"choices\":[{\"message\":{\"content\":\"hi\"}}]}");
+    assert_int_equal(r.outcome, HARNESS_TRUNCATED);
+}
+
+static void test_sse_answers(void **state)
+{
+    const char *ok = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+                     "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\r\n\r\n"
+                     "data: [DONE]\n\n";
+    struct harness_req r = facts(1, 200, 0, ok);
+    assert_true(r.done_marker);
+    assert_int_equal(r.outcome, HARNESS_OK);
+    r = facts(1, 200, 0, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n");
+    assert_false(r.done_marker);
+    assert_int_equal(r.outcome, HARNESS_TRUNCATED);
+    r = facts(1, 200, 0, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+                         "data: {\"error\":{\"message\":\"upstream cut\"}}\n\ndata: [DONE]\n\n");
+    assert_true(r.inband_error);
+    assert_int_equal(r.outcome, HARNESS_INBAND_ERROR);
+    r = facts(1, 200, 0, "data: {\"choices\":[{\"delta\":\n\ndata: [DONE]\n\n");
+    assert_int_equal(r.outcome, HARNESS_TRUNCATED);
+    r = facts(1, 200, 0, "data: [DONE]\n\n");
+    assert_int_equal(r.outcome, HARNESS_TRUNCATED); /* no content at all */
+}
+
+static void test_expand_cmd(void **state)
+{
+    char *c = harness_expand_cmd("relay --blue {blue_url} --green {green_url} -p {port} "
+                                 "--ev {events} {unknown}",
+                                 "http://b/v1", "http://g/v1", 1234, "/tmp/e");
+    assert_string_equal(c, "relay --blue http://b/v1 --green http://g/v1 -p 1234 --ev /tmp/e "
+                           "{unknown}");
+    free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_answers),
+        cmocka_unit_test(test_sse_answers),
+        cmocka_unit_test(test_expand_cmd),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
