@@ -403,7 +403,7 @@ int relay_run(struct relay *r, char *err, size_t errlen)
         .conn_limit = 10000,
         .conn_timeout_s = 120,
         /* 8 KiB per connection (MHD zeroes the pool between requests, so
-         * all of it becomes resident): room for 5 KB of request headers,
+         * all of it becomes resident): room for 7 KB of request headers,
          * and 1,000 idle clients cost about 8 MB.  Bodies stream through
          * the handler, not the pool. */
         .conn_memory_limit = 8 * 1024,
