@@ -647,9 +647,10 @@ static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
     }
     relay_metrics_attempt(r->metrics, q->env, clean, lat);
     uint64_t now = co_now_us();
-    if (relay_switch_on_result(&r->sw, q->env, clean, !clean, now))
-        relay_note_switch(r, q->env, r->sw.active, "stream_error", q->id);
+    int switched = relay_switch_on_result(&r->sw, q->env, clean, !clean, now);
     emit_attempt(q, q->status, err, lat, clean ? "ok" : "fail", 0);
+    if (switched)
+        relay_note_switch(r, q->env, r->sw.active, "stream_error", q->id);
     emit_request(q, 200, why ? "stream_error" : NULL, why);
     q->upstream_over = 1;
     if (q->suspended)
@@ -679,9 +680,9 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
         v = relay_classify(err, 0);
     }
     relay_metrics_attempt(r->metrics, q->env, v.ok, lat);
+    /* The switch event follows the attempt event that caused it. */
     enum relay_env before = r->sw.active;
-    if (relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now))
-        relay_note_switch(r, before, r->sw.active, v.reason, q->id);
+    int switched = relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now);
     if (v.ok) {
         emit_attempt(q, status, err, lat, "ok", 0);
         answer(q, (unsigned)status, q->ctype, q->resp.data ? q->resp.data : "", q->resp.len, 0);
@@ -725,6 +726,8 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
                  : next == q->env ? "retry"
                                   : "failover",
                  retry ? sleep_ms : 0);
+    if (switched)
+        relay_note_switch(r, before, r->sw.active, v.reason, q->id);
     if (retry) {
         relay_metrics_retry(r->metrics, q->env, v.reason);
         q->env = next;
