@@ -1029,10 +1029,6 @@ out:
     rs->requests = (long)r->obs.n_reqs;
     rs->doc = json_incref(s->doc);
     rs->log_tail = tail_of(r->err_path, 2048);
-    if (r->relay_exited && !r->relay_killed && r->obs.relay_alive == 0 && !r->error[0] &&
-        r->pid > 0) {
-        /* Reported by the relay_alive check; say how it went in the log tail. */
-    }
     if (r->error[0]) {
         snprintf(rs->error, sizeof rs->error, "%s", r->error);
         rs->status = r->error_status ? r->error_status : REPORT_ERROR;
