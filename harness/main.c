@@ -17,7 +17,7 @@ static const struct command commands[] = {
     {"validate", harness_cmd_validate, "validate PATH...          check scenario files"},
     {"list", harness_cmd_list, "list PATH...              list scenarios with tags"},
     {"mock", mock_cli_main, "mock --name N --port P    run one standalone mock upstream"},
-    {"report", report_cli_main, "report RESULTS.json...    render stored results again (HTML, Markdown)"},
+    {"report", report_cli_main, "report RESULTS.json...    render stored results again"},
 };
 
 static void usage(FILE *out)

@@ -91,6 +91,8 @@ struct harness_obs {
     uint64_t term_t, exit_t;
     int exit_clean;
     char exit_how[96];
+    int admin_calls, admin_failed; /* timeline admin API calls */
+    char admin_error[160];         /* the first failed one */
     int secret_leaks;      /* places the upstream key showed up */
     char leak_where[128];
 };

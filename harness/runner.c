@@ -55,6 +55,7 @@ struct admin_xfer {
     int step;
     struct curl_slist *hdrs;
     CURL *easy;
+    struct admin_xfer *next; /* calls in flight, for teardown */
 };
 
 struct probe_xfer {
@@ -92,6 +93,7 @@ struct run {
     uint64_t last_probe;
     int ready;
     int admin_inflight;
+    struct admin_xfer *admins;
     struct harness_traffic traffic;
     int traffic_started;
     struct harness_obs obs;
@@ -390,14 +392,26 @@ static void find_url(struct run *r)
 static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
 {
     struct admin_xfer *a = (struct admin_xfer *)x;
+    struct run *r = a->run;
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-    if (rc != CURLE_OK || code < 200 || code > 299)
-        co_warn("admin call of step %d answered %ld (%s)", a->step, code,
-                rc ? curl_easy_strerror(rc) : "http");
+    r->obs.admin_calls++;
+    if (rc != CURLE_OK || code < 200 || code > 299) {
+        /* The scenario's premise (a cutover, a rollback) did not happen: the
+         * admin_ok check turns this into a failure instead of a silent pass. */
+        if (!r->obs.admin_failed++)
+            snprintf(r->obs.admin_error, sizeof r->obs.admin_error, "%s %s (step %d) %s %ld",
+                     r->s->steps[a->step].admin_method, r->s->steps[a->step].admin_path,
+                     a->step, rc ? curl_easy_strerror(rc) : "answered", code);
+    }
     curl_easy_cleanup(easy);
     curl_slist_free_all(a->hdrs);
-    a->run->admin_inflight--;
+    for (struct admin_xfer **p = &r->admins; *p; p = &(*p)->next)
+        if (*p == a) {
+            *p = a->next;
+            break;
+        }
+    r->admin_inflight--;
     free(a);
 }
 
@@ -444,6 +458,8 @@ static void run_step(struct run *r, int i)
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
         free(body);
         r->admin_inflight++;
+        a->next = r->admins;
+        r->admins = a;
         co_evcurl_add(&r->curl, e);
     }
     if (st->sig && r->pid > 0 && !r->relay_exited) {
@@ -812,8 +828,13 @@ static void run_checks(struct run *r, struct report_scenario *rs)
      * did not shut down cleanly on SIGTERM (the contract: drain, exit 0) or
      * leaked its key fails any scenario. */
     int add_alive = !has_alive && !kills, add_leak = !has_leak,
-        add_shutdown = !has_shutdown && !kills;
-    rs->checks = co_calloc(n + 3, sizeof *rs->checks);
+        add_shutdown = !has_shutdown && !kills, add_admin = s->admin_used;
+    rs->checks = co_calloc(n + 4, sizeof *rs->checks);
+    if (add_admin) {
+        json_t *a = json_pack("{s:s}", "check", "admin_ok");
+        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
+        json_decref(a);
+    }
     json_array_foreach(s->checks, i, c) harness_check_run(c, &r->obs, &rs->checks[rs->n_checks++]);
     if (add_alive) {
         json_t *a = json_pack("{s:s}", "check", "relay_alive");
@@ -952,10 +973,21 @@ out:
     }
     if (r->traffic_started)
         harness_traffic_free(&r->traffic);
-    if (r->curl.multi) {
-        /* Admin calls still in flight are abandoned with the multi handle. */
-        co_evcurl_cleanup(&r->curl);
+    while (r->admins) {
+        /* Admin calls still in flight (a hung relay): abandon and count them. */
+        struct admin_xfer *a = r->admins;
+        r->admins = a->next;
+        co_evcurl_remove(&r->curl, a->easy);
+        curl_easy_cleanup(a->easy);
+        curl_slist_free_all(a->hdrs);
+        if (!r->obs.admin_failed++)
+            snprintf(r->obs.admin_error, sizeof r->obs.admin_error, "%s %s (step %d) never answered",
+                     r->s->steps[a->step].admin_method, r->s->steps[a->step].admin_path, a->step);
+        r->obs.admin_calls++;
+        free(a);
     }
+    if (r->curl.multi)
+        co_evcurl_cleanup(&r->curl);
     for (int c = 0; c < 2; c++)
         mock_free(&r->mock[c]);
     if (r->loop)

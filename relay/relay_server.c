@@ -115,7 +115,8 @@ static const struct route *find_route(const char *url, int *path_known)
 {
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *rt = &routes[i];
-        if (rt->prefix ? strncmp(url, rt->path, strlen(rt->path)) == 0 : strcmp(url, rt->path) == 0) {
+        if (rt->prefix ? strncmp(url, rt->path, strlen(rt->path)) == 0
+                       : strcmp(url, rt->path) == 0) {
             *path_known = 1;
             return rt;
         }
@@ -195,8 +196,17 @@ static enum MHD_Result admit(struct relay *r, struct MHD_Connection *c, int *ans
     snprintf(lim, sizeof lim, "%llu", (unsigned long long)v.limit);
     snprintf(rem, sizeof rem, "%llu", (unsigned long long)v.remaining);
     snprintf(reset, sizeof reset, "%llu", (unsigned long long)((v.reset_ms + 999) / 1000));
-    const char *h[] = {"Retry-After", ra, "retry-after-ms", ram, "x-ratelimit-limit", lim,
-                       "x-ratelimit-remaining", rem, "x-ratelimit-reset", reset, NULL};
+    const char *h[] = {"Retry-After",
+                       ra,
+                       "retry-after-ms",
+                       ram,
+                       "x-ratelimit-limit",
+                       lim,
+                       "x-ratelimit-remaining",
+                       rem,
+                       "x-ratelimit-reset",
+                       reset,
+                       NULL};
     return relay_respond_error(c, 429, "Rate limit exceeded", "rate_limit_error", NULL,
                                "rate_limit_exceeded", h);
 }
@@ -211,8 +221,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         int known;
         const struct route *rt = find_route(url, &known);
         if (!rt)
-            return relay_respond_error(c, 404, "Unknown request URL", "invalid_request_error",
-                                       NULL, "unknown_url", NULL);
+            return relay_respond_error(c, 404, "Unknown request URL", "invalid_request_error", NULL,
+                                       "unknown_url", NULL);
         if (!method_ok(rt, method)) {
             const char *allow[] = {"Allow", rt->method, NULL};
             char msg[128];
@@ -259,7 +269,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case R_HEALTH:
         return do_health(r, c);
     case R_API_METRICS:
-        return respond_json(c, 200, relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL));
+        return respond_json(c, 200,
+                            relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL));
     case R_METRICS:
         return do_prometheus(r, c);
     case R_ADMIN:
@@ -344,7 +355,8 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     int rc = 1;
     r->loop = ev_default_loop(EVFLAG_AUTO);
     r->jitter = (enum relay_jitter)relay_jitter_parse(c->jitter);
-    co_rng_seed(&r->rng, c->seed ? (uint64_t)c->seed : co_clock_monotonic_us() ^ (uint64_t)getpid());
+    co_rng_seed(&r->rng,
+                c->seed ? (uint64_t)c->seed : co_clock_monotonic_us() ^ (uint64_t)getpid());
     r->url[RELAY_BLUE] = c->blue_url;
     r->url[RELAY_GREEN] = c->green_url;
     r->url[RELAY_DIRECT] = c->direct_url && *c->direct_url ? c->direct_url : NULL;
@@ -415,8 +427,8 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     printf("cutover-relay listening on http://%s:%u\n", c->listen, (unsigned)r->http.port);
     fflush(stdout);
     co_info("blue %s, green %s%s%s, active %s", c->blue_url, c->green_url,
-            r->url[RELAY_DIRECT] ? ", direct " : "", r->url[RELAY_DIRECT] ? r->url[RELAY_DIRECT] : "",
-            relay_env_name(r->sw.active));
+            r->url[RELAY_DIRECT] ? ", direct " : "",
+            r->url[RELAY_DIRECT] ? r->url[RELAY_DIRECT] : "", relay_env_name(r->sw.active));
 
     ev_run(r->loop, 0);
 

@@ -23,16 +23,16 @@
 #include <string.h>
 
 /* Geometry of a timeline (SVG user units, drawn at 1:1 on a desktop). */
-#define SVG_W 1120.0
-#define PLOT_X0 118.0
-#define PLOT_X1 1100.0
+#define SVG_W      1120.0
+#define PLOT_X0    118.0
+#define PLOT_X1    1100.0
 #define LABEL_ROWS 3
-#define ROW_H 14.0
-#define MARK_R 3.2
-#define MIN_GAP 5.0 /* marks closer than this overlap: bin the lane */
-#define BIN_PX 4.0
+#define ROW_H      14.0
+#define MARK_R     3.2
+#define MIN_GAP    5.0 /* marks closer than this overlap: bin the lane */
+#define BIN_PX     4.0
 #define MAX_SHARED 4 /* marks in one bin that are still drawn one by one */
-#define MAX_BINS 1024
+#define MAX_BINS   1024
 
 static const char *const colour_names[HM_COLOURS] = {"blue", "green"};
 
@@ -156,7 +156,7 @@ struct lane {
 
 struct tl {
     FILE *f;
-    int sc;                   /* scenario index, for ids */
+    int sc; /* scenario index, for ids */
     const struct html_model *m;
     struct report_scale x;
     struct lane att[HM_COLOURS], probe[HM_COLOURS], client;
@@ -230,8 +230,10 @@ static void draw_marks(struct tl *t, const struct lane *ln, const double *xs, co
                 continue;
             double h = total * bins[b].by[k] / bins[b].count;
             y -= h;
-            fprintf(f, "<rect class=\"bin k-%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.2f\"/>",
-                    report_outcomes[k].name, x, y, BIN_PX - 0.6, h);
+            fprintf(
+                f,
+                "<rect class=\"bin k-%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.2f\"/>",
+                report_outcomes[k].name, x, y, BIN_PX - 0.6, h);
         }
         int worst = report_bin_worst(&bins[b]);
         if (worst != RO_OK)
@@ -244,7 +246,9 @@ static void draw_marks(struct tl *t, const struct lane *ln, const double *xs, co
 
 static void draw_lane_bg(struct tl *t, const struct lane *ln, const char *id)
 {
-    fprintf(t->f, "<g class=\"lane-g\" id=\"sc%d-lane-%s\"><rect class=\"lane\" x=\"%.0f\" y=\"%.1f\" width=\"%.0f\" height=\"%.1f\"/>",
+    fprintf(t->f,
+            "<g class=\"lane-g\" id=\"sc%d-lane-%s\"><rect class=\"lane\" x=\"%.0f\" y=\"%.1f\" "
+            "width=\"%.0f\" height=\"%.1f\"/>",
             t->sc, id, PLOT_X0, ln->y, PLOT_X1 - PLOT_X0, ln->h);
     fprintf(t->f, "<text class=\"lane-label\" x=\"8\" y=\"%.1f\">", ln->y + (ln->h > 20 ? 16 : 11));
     report_html_puts(t->f, ln->label);
@@ -327,9 +331,12 @@ static void draw_probes(struct tl *t, int c)
         if (h->env != c)
             continue;
         double x = report_scale_map(&t->x, h->t);
-        fprintf(t->f, "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\"><title>relay: %s %s at %.0f ms</title>%s</text>",
+        fprintf(t->f,
+                "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\"><title>relay: %s %s at %.0f "
+                "ms</title>%s</text>",
                 h->healthy ? "hl-up" : "hl-down", x + 3, ln->y + ln->h - 2, colour_names[c],
-                h->healthy ? "healthy" : "unhealthy", h->t, h->healthy ? "\u25b2 up" : "\u25bc down");
+                h->healthy ? "healthy" : "unhealthy", h->t,
+                h->healthy ? "\u25b2 up" : "\u25bc down");
     }
     free(xs);
     free(ys);
@@ -448,16 +455,18 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
     t.lanes_bottom = y;
     t.height = y + 34;
 
-    fprintf(f, "<svg class=\"timeline\" id=\"sc%d-timeline\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
-               "height=\"%.0f\" role=\"img\" aria-label=\"timeline\">",
+    fprintf(f,
+            "<svg class=\"timeline\" id=\"sc%d-timeline\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
+            "height=\"%.0f\" role=\"img\" aria-label=\"timeline\">",
             sc, SVG_W, t.height, SVG_W, t.height);
-    fprintf(f, "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
-               "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#fde8e8\"/>"
-               "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#e9a3a3\" stroke-width=\"2\"/>"
-               "</pattern><pattern id=\"hatch-relay\" width=\"6\" height=\"6\" "
-               "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(-45)\">"
-               "<rect width=\"6\" height=\"6\" fill=\"#ececf0\"/><line x1=\"0\" y1=\"0\" "
-               "x2=\"0\" y2=\"6\" stroke=\"#b8b8c4\" stroke-width=\"2\"/></pattern></defs>");
+    fprintf(f,
+            "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
+            "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#fde8e8\"/>"
+            "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#e9a3a3\" stroke-width=\"2\"/>"
+            "</pattern><pattern id=\"hatch-relay\" width=\"6\" height=\"6\" "
+            "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(-45)\">"
+            "<rect width=\"6\" height=\"6\" fill=\"#ececf0\"/><line x1=\"0\" y1=\"0\" "
+            "x2=\"0\" y2=\"6\" stroke=\"#b8b8c4\" stroke-width=\"2\"/></pattern></defs>");
     fprintf(f, "<style>");
     for (int k = 0; k < RO_COUNT; k++)
         fprintf(f, ".k-%s{fill:%s;stroke:%s}", report_outcomes[k].name, report_outcomes[k].colour,
@@ -476,7 +485,9 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>", x,
                 t.lanes_bottom + 14, tm);
     }
-    fprintf(f, "<text class=\"sub\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">time after traffic start</text></g>",
+    fprintf(f,
+            "<text class=\"sub\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">time after traffic "
+            "start</text></g>",
             PLOT_X1, t.lanes_bottom + 28);
 
     for (int c = 0; c < HM_COLOURS; c++) {
@@ -495,8 +506,9 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
             /* The relay process itself: shaded across every lane. */
             fprintf(f, "<g class=\"fault\"><title>from %.0f to %.0f ms: ", w->t0, w->t1);
             report_html_puts(f, w->label);
-            fprintf(f, "</title><rect class=\"win relay\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                       "height=\"%.1f\"/><text class=\"win-label relay\" x=\"%.1f\" y=\"%.1f\">",
+            fprintf(f,
+                    "</title><rect class=\"win relay\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                    "height=\"%.1f\"/><text class=\"win-label relay\" x=\"%.1f\" y=\"%.1f\">",
                     x0, t.lanes_top, x1 - x0 > 1 ? x1 - x0 : 1, t.lanes_bottom - t.lanes_top,
                     x0 + 3, t.client.y - 3);
             report_html_puts(f, w->label);
@@ -504,12 +516,15 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
             continue;
         }
         const struct lane *a = &t.att[w->env], *p = &t.probe[w->env];
-        fprintf(f, "<g class=\"fault\"><title>%s fault from %.0f to %.0f ms: ", colour_names[w->env],
+        fprintf(f,
+                "<g class=\"fault\"><title>%s fault from %.0f to %.0f ms: ", colour_names[w->env],
                 w->t0, w->t1);
         report_html_puts(f, w->label);
-        fprintf(f, "</title><rect class=\"win\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
-                x0, a->y, x1 - x0 > 1 ? x1 - x0 : 1, p->y + p->h - a->y);
-        fprintf(f, "<text class=\"win-label\" x=\"%.1f\" y=\"%.1f\">fault: ", x0 + 3, a->y - 3);
+        fprintf(
+            f, "</title><rect class=\"win\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
+            x0, a->y, x1 - x0 > 1 ? x1 - x0 : 1, p->y + p->h - a->y);
+        fprintf(f, "<text class=\"win-label\" x=\"%.1f\" y=\"%.1f\">%s", x0 + 3, a->y - 3,
+                strncmp(w->label, "fault", 5) == 0 ? "" : "fault: ");
         report_html_puts(f, w->label);
         fprintf(f, "</text></g>");
     }
@@ -525,11 +540,10 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         report_html_puts(f, s->name);
         fprintf(f, " at %.0f ms: ", s->t);
         report_html_puts(f, s->label);
-        fprintf(f, "</title><line class=\"step\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x,
-                t.lanes_top - ROW_H + 2, x, t.lanes_bottom);
+        fprintf(f, "</title><line class=\"step\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+                x, t.lanes_top - ROW_H + 2, x, t.lanes_bottom);
         if (x >= step_end + 4) {
-            fprintf(f, "<text class=\"step-label\" x=\"%.1f\" y=\"%.1f\">", x + 3,
-                    t.lanes_top - 4);
+            fprintf(f, "<text class=\"step-label\" x=\"%.1f\" y=\"%.1f\">", x + 3, t.lanes_top - 4);
             report_html_puts(f, s->name);
             fprintf(f, "</text>");
             step_end = x + 6.0 * (double)strlen(s->name);
@@ -555,9 +569,12 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         double x0 = report_scale_map(&t.x, a), x1 = report_scale_map(&t.x, b);
         fprintf(f, "<g><title>check: ");
         report_html_puts(f, str(ck, "label"));
-        fprintf(f, "</title><a href=\"#sc%d-check%zu\"><rect class=\"chk-win\" id=\"sc%d-chk%zu\" x=\"%.1f\" "
-                   "y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
-                sc, k, sc, k, x0, t.lanes_top, x1 - x0 > 2 ? x1 - x0 : 2, t.lanes_bottom - t.lanes_top);
+        fprintf(f,
+                "</title><a href=\"#sc%d-check%zu\"><rect class=\"chk-win\" id=\"sc%d-chk%zu\" "
+                "x=\"%.1f\" "
+                "y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
+                sc, k, sc, k, x0, t.lanes_top, x1 - x0 > 2 ? x1 - x0 : 2,
+                t.lanes_bottom - t.lanes_top);
         fprintf(f, "<text class=\"chk-label\" x=\"%.1f\" y=\"%.1f\">\u2717 ", x0 + 3,
                 t.lanes_bottom - 4);
         report_html_puts(f, str(ck, "check"));
@@ -573,9 +590,11 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         char label[128];
         switch_label(s, label, sizeof label);
         int row = label_row(row_end, LABEL_ROWS, x, 6.2 * (double)strlen(label));
-        fprintf(f, "<g class=\"switch-g\"><title>switch %s to %s at %.0f ms (", s->from, s->to, s->t);
+        fprintf(f, "<g class=\"switch-g\"><title>switch %s to %s at %.0f ms (", s->from, s->to,
+                s->t);
         report_html_puts(f, s->reason);
-        fprintf(f, ")</title><line class=\"switch\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+        fprintf(f,
+                ")</title><line class=\"switch\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
                 x, row >= 0 ? 6 + row * ROW_H + 2 : t.lanes_top - ROW_H, x, t.lanes_bottom);
         if (row >= 0) {
             fprintf(f, "<text class=\"switch-label\" x=\"%.1f\" y=\"%.1f\">", x + 4,
@@ -590,7 +609,8 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
 
 static void legend(FILE *f)
 {
-    fprintf(f, "<div class=\"legend\"><svg width=\"%d\" height=\"18\" viewBox=\"0 0 %d 18\"><style>",
+    fprintf(f,
+            "<div class=\"legend\"><svg width=\"%d\" height=\"18\" viewBox=\"0 0 %d 18\"><style>",
             940, 940);
     for (int k = 0; k < RO_COUNT; k++)
         fprintf(f, ".k-%s{fill:%s;stroke:%s}", report_outcomes[k].name, report_outcomes[k].colour,
@@ -602,14 +622,20 @@ static void legend(FILE *f)
         fprintf(f, "<text x=\"%.0f\" y=\"13\">%s</text>", x + 8, report_outcomes[k].name);
         x += 16 + 7.0 * (double)strlen(report_outcomes[k].name);
     }
-    fprintf(f, "<rect class=\"win\" x=\"%.0f\" y=\"3\" width=\"18\" height=\"12\"/>"
-               "<text x=\"%.0f\" y=\"13\">fault window</text>", x, x + 22);
+    fprintf(f,
+            "<rect class=\"win\" x=\"%.0f\" y=\"3\" width=\"18\" height=\"12\"/>"
+            "<text x=\"%.0f\" y=\"13\">fault window</text>",
+            x, x + 22);
     x += 110;
-    fprintf(f, "<line class=\"switch\" x1=\"%.0f\" y1=\"1\" x2=\"%.0f\" y2=\"17\"/>"
-               "<text x=\"%.0f\" y=\"13\">switch</text>", x, x, x + 5);
+    fprintf(f,
+            "<line class=\"switch\" x1=\"%.0f\" y1=\"1\" x2=\"%.0f\" y2=\"17\"/>"
+            "<text x=\"%.0f\" y=\"13\">switch</text>",
+            x, x, x + 5);
     x += 60;
-    fprintf(f, "<line class=\"step\" x1=\"%.0f\" y1=\"1\" x2=\"%.0f\" y2=\"17\"/>"
-               "<text x=\"%.0f\" y=\"13\">timeline step</text>", x, x, x + 5);
+    fprintf(f,
+            "<line class=\"step\" x1=\"%.0f\" y1=\"1\" x2=\"%.0f\" y2=\"17\"/>"
+            "<text x=\"%.0f\" y=\"13\">timeline step</text>",
+            x, x, x + 5);
     fprintf(f, "</svg></div>\n");
 }
 
@@ -670,7 +696,10 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
     for (size_t i = 0; i < m->n_reqs; i++)
         n += m->reqs[i].lat >= 0;
     if (n == 0) {
-        fprintf(f, "<p class=\"story\" id=\"sc%d-latency\">No request finished: no latency to draw.</p>\n", sc);
+        fprintf(
+            f,
+            "<p class=\"story\" id=\"sc%d-latency\">No request finished: no latency to draw.</p>\n",
+            sc);
         return;
     }
     double *lat = co_calloc(n, sizeof *lat), *xs = co_calloc(n, sizeof *xs);
@@ -696,15 +725,17 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
         if (m->reqs[i].lat >= 0)
             xs[j++] = report_scale_map(&x, m->reqs[i].t);
 
-    fprintf(f, "<svg class=\"latency\" id=\"sc%d-latency\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" "
-               "role=\"img\" aria-label=\"latency\"><style>",
+    fprintf(f,
+            "<svg class=\"latency\" id=\"sc%d-latency\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
+            "height=\"%.0f\" "
+            "role=\"img\" aria-label=\"latency\"><style>",
             sc, SVG_W, H, SVG_W, H);
     for (int kk = 0; kk < RO_COUNT; kk++)
         fprintf(f, ".k-%s{fill:%s;stroke:%s}", report_outcomes[kk].name, report_outcomes[kk].colour,
                 report_outcomes[kk].colour);
     fprintf(f, ".x.k-reset,.ring.k-refused{fill:none}</style>");
-    fprintf(f, "<rect class=\"lane\" x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\"/>", PLOT_X0,
-            top, PLOT_X1 - PLOT_X0, bottom - top);
+    fprintf(f, "<rect class=\"lane\" x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\"/>",
+            PLOT_X0, top, PLOT_X1 - PLOT_X0, bottom - top);
     /* Value ticks: decades on a log axis, round steps on a linear one. */
     fprintf(f, "<g class=\"axis\">");
     if (y.log) {
@@ -712,8 +743,9 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
             double yy = report_scale_map(&y, v);
             char lbl[32];
             fmt_ms(v, lbl, sizeof lbl);
-            fprintf(f, "<line class=\"grid\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\"/>"
-                       "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
+            fprintf(f,
+                    "<line class=\"grid\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\"/>"
+                    "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
                     PLOT_X0, yy, PLOT_X1, yy, PLOT_X0 - 6, yy + 4, lbl);
         }
     } else {
@@ -722,8 +754,9 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
             double yy = report_scale_map(&y, v);
             char lbl[32];
             fmt_ms(v, lbl, sizeof lbl);
-            fprintf(f, "<line class=\"grid\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\"/>"
-                       "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
+            fprintf(f,
+                    "<line class=\"grid\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\"/>"
+                    "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
                     PLOT_X0, yy, PLOT_X1, yy, PLOT_X0 - 6, yy + 4, lbl);
         }
     }
@@ -771,7 +804,8 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
             double med = report_percentile(vals[b], cnt[b], 50);
             fprintf(f, "<g><title>%zu requests: %.1f to %.1f ms, median %.1f ms</title>", cnt[b],
                     lo_b[b], hi_b[b], med);
-            fprintf(f, "<line class=\"lat-range\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+            fprintf(f,
+                    "<line class=\"lat-range\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
                     xx, report_scale_map(&y, lo_b[b]), xx, report_scale_map(&y, hi_b[b]) - 0.5);
             draw_shape(f, worst[b], xx, report_scale_map(&y, med), 1.8);
             fprintf(f, "</g>");
@@ -797,8 +831,10 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
         double yy = report_scale_map(&y, pv[i]);
         char v[32];
         fmt_ms(pv[i], v, sizeof v);
-        fprintf(f, "<g class=\"pct-g\"><line class=\"pct %s\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\"/>"
-                   "<text x=\"%.0f\" y=\"%.1f\" font-weight=\"700\">%s %s</text></g>",
+        fprintf(f,
+                "<g class=\"pct-g\"><line class=\"pct %s\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" "
+                "y2=\"%.1f\"/>"
+                "<text x=\"%.0f\" y=\"%.1f\" font-weight=\"700\">%s %s</text></g>",
                 pcts[i].name, PLOT_X0, yy, PLOT_X1, yy, PLOT_X1 - pcts[i].label_dx, yy - 3,
                 pcts[i].name, v);
     }
@@ -808,8 +844,9 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
     fmt_ms(pv[1], b, sizeof b);
     fmt_ms(pv[2], c, sizeof c);
     fmt_ms(hi, mx, sizeof mx);
-    fprintf(f, "<p class=\"story\">Client latency from the scheduled send, %zu finished request%s: "
-               "p50 %s, p95 %s, p99 %s, max %s.</p>\n",
+    fprintf(f,
+            "<p class=\"story\">Client latency from the scheduled send, %zu finished request%s: "
+            "p50 %s, p95 %s, p99 %s, max %s.</p>\n",
             k, k == 1 ? "" : "s", a, b, c, mx);
     free(lat);
     free(xs);
@@ -836,9 +873,11 @@ static void check_target(int sc, size_t k, const json_t *ck, const json_t *args,
 static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *expect,
                          const struct html_model *m)
 {
-    fprintf(f, "<table class=\"checks\" id=\"sc%d-checks\"><tr><th>status</th><th>check</th>"
-               "<th>expected</th><th>measured</th><th>margin</th><th>samples</th><th>detail</th></tr>\n",
-            sc);
+    fprintf(
+        f,
+        "<table class=\"checks\" id=\"sc%d-checks\"><tr><th>status</th><th>check</th>"
+        "<th>expected</th><th>measured</th><th>margin</th><th>samples</th><th>detail</th></tr>\n",
+        sc);
     size_t k;
     const json_t *ck;
     json_array_foreach(checks, k, ck) {
@@ -861,7 +900,9 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *ex
         report_html_puts(f, str(ck, "measured"));
         double margin = json_number_value(json_object_get(ck, "margin"));
         /* Three significant digits, but never an exponent a reader must decode. */
-        fprintf(f, fabs(margin) >= 1000 ? "</td><td class=\"num\">%.0f " : "</td><td class=\"num\">%.3g ",
+        fprintf(f,
+                fabs(margin) >= 1000 ? "</td><td class=\"num\">%.0f "
+                                     : "</td><td class=\"num\">%.3g ",
                 margin);
         report_html_puts(f, str(ck, "unit"));
         fprintf(f, "</td><td class=\"num\">%lld</td><td>",
@@ -886,8 +927,11 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *ex
 static int sort_rank(const json_t *sc)
 {
     /* Failing first, then what needs a person, then passes. */
-    static const int rank[] = {[REPORT_PASS] = 4, [REPORT_FAIL] = 0, [REPORT_INCONCLUSIVE] = 3,
-                               [REPORT_ERROR] = 1, [REPORT_INVALID] = 2};
+    static const int rank[] = {[REPORT_PASS] = 4,
+                               [REPORT_FAIL] = 0,
+                               [REPORT_INCONCLUSIVE] = 3,
+                               [REPORT_ERROR] = 1,
+                               [REPORT_INVALID] = 2};
     return rank[status_of(str(sc, "status"))];
 }
 
@@ -905,7 +949,8 @@ static void overview(FILE *f, const json_t *scs)
             const json_t *checks = json_object_get(sc, "checks");
             size_t pass = 0, k;
             const json_t *ck;
-            json_array_foreach(checks, k, ck) pass += strcmp(str(ck, "status"), "pass") == 0;
+            json_array_foreach(checks, k, ck)
+                pass += strcmp(str(ck, "status"), "pass") == 0;
             fprintf(f, "<tr class=\"%s\"><td>", str(sc, "status"));
             badge(f, str(sc, "status"));
             fprintf(f, "</td><td><a href=\"#sc%zu\">", i);
@@ -927,8 +972,9 @@ static void overview(FILE *f, const json_t *scs)
                 fprintf(f, "%s", first ? "" : "<br>");
                 report_html_puts(f, str(sc, "error"));
             }
-            fprintf(f, "</td><td class=\"num\">%.2f s</td><td class=\"num\">%lld</td>"
-                       "<td class=\"num\">%lld</td><td>",
+            fprintf(f,
+                    "</td><td class=\"num\">%.2f s</td><td class=\"num\">%lld</td>"
+                    "<td class=\"num\">%lld</td><td>",
                     json_number_value(json_object_get(sc, "duration_s")),
                     (long long)json_integer_value(json_object_get(sc, "seed")),
                     (long long)json_integer_value(json_object_get(sc, "requests")));
@@ -963,7 +1009,8 @@ static void scorecard(FILE *f, const json_t *scs)
     }
     if (nr < 2)
         return;
-    fprintf(f, "<h2 id=\"scorecard\">Scorecard</h2>\n<table class=\"scorecard\"><tr><th>scenario</th>");
+    fprintf(
+        f, "<h2 id=\"scorecard\">Scorecard</h2>\n<table class=\"scorecard\"><tr><th>scenario</th>");
     for (size_t k = 0; k < nr; k++) {
         char label[128];
         report_relay_label(relays[k], label, sizeof label);
@@ -988,7 +1035,8 @@ static void scorecard(FILE *f, const json_t *scs)
             fprintf(f, "<td>");
             for (size_t q = 0; q < n; q++) {
                 const json_t *sc = json_array_get(scs, q);
-                if (strcmp(str(sc, "name"), name) == 0 && strcmp(str(sc, "relay"), relays[k]) == 0) {
+                if (strcmp(str(sc, "name"), name) == 0 &&
+                    strcmp(str(sc, "relay"), relays[k]) == 0) {
                     fprintf(f, "<a href=\"#sc%zu\">", q);
                     badge(f, str(sc, "status"));
                     fprintf(f, "</a>");
@@ -1065,9 +1113,10 @@ int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen)
         snprintf(err, errlen, "results: no \"scenarios\" array");
         return -1;
     }
-    fprintf(f, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-               "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-               "<title>cutover report</title><style>%s</style></head><body><main>\n",
+    fprintf(f,
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+            "<title>cutover report</title><style>%s</style></head><body><main>\n",
             css);
     fprintf(f, "<h1>cutover report</h1>\n<p class=\"meta\">");
     const char *names[] = {"passed", "failed", "inconclusive", "errors", "invalid", "flaky"};

@@ -153,15 +153,15 @@ void html_model_timeline(struct html_model *m, const json_t *doc)
             if (!v)
                 continue;
             close_window(m, c, t);
-            int healthy = (json_is_string(v) && strcmp(json_string_value(v), "healthy") == 0) ||
-                          (base[c] && json_equal((json_t *)v, (json_t *)base[c]) &&
-                           !baseline_fault(base[c]));
+            int healthy =
+                (json_is_string(v) && strcmp(json_string_value(v), "healthy") == 0) ||
+                (base[c] && json_equal((json_t *)v, (json_t *)base[c]) && !baseline_fault(base[c]));
             if (!healthy)
                 open_window(m, c, t, v);
             describe(v, part, sizeof part);
             size_t len = strlen(label);
-            snprintf(label + len, sizeof label - len, "%s%s %s", len ? "; " : "",
-                     colour_names[c], part);
+            snprintf(label + len, sizeof label - len, "%s%s %s", len ? "; " : "", colour_names[c],
+                     part);
         }
         const json_t *admin = json_object_get(st, "admin");
         if (admin) {
@@ -215,10 +215,10 @@ double html_model_mark(const struct html_model *m, const char *name)
 void html_model_finish(struct html_model *m, double planned_ms)
 {
     double end = planned_ms > 0 ? planned_ms : 0;
-#define MAXT(v) \
-    do { \
-        if ((v) > end) \
-            end = (v); \
+#define MAXT(v)                                                                                    \
+    do {                                                                                           \
+        if ((v) > end)                                                                             \
+            end = (v);                                                                             \
     } while (0)
     for (size_t i = 0; i < m->n_atts; i++)
         MAXT(m->atts[i].t + (m->atts[i].dur > 0 ? m->atts[i].dur : 0));
@@ -270,8 +270,8 @@ static void on_request(struct html_model *m, const json_t *o, double t0)
     q->t = (sched - t0) / 1000.0;
     q->lat = done > 0 ? (done - sched) / 1000.0 : -1;
     q->status = (long)json_integer_value(json_object_get(o, "status"));
-    q->kind = report_outcome_of_request(q->status, (int)json_integer_value(json_object_get(o, "curl")),
-                                        str(o, "outcome"));
+    q->kind = report_outcome_of_request(
+        q->status, (int)json_integer_value(json_object_get(o, "curl")), str(o, "outcome"));
     snprintf(q->served, sizeof q->served, "%s", str(o, "served"));
     snprintf(q->id, sizeof q->id, "%s", str(o, "id"));
 }
@@ -315,7 +315,8 @@ static void on_event(struct html_model *m, const json_t *o, double t0)
         a->env = c;
         a->status = (int)json_integer_value(json_object_get(o, "status"));
         a->attempt = (int)json_integer_value(json_object_get(o, "attempt"));
-        a->kind = report_outcome_of_event(a->status, json_string_value(json_object_get(o, "error")));
+        a->kind =
+            report_outcome_of_event(a->status, json_string_value(json_object_get(o, "error")));
         snprintf(a->id, sizeof a->id, "%s", str(o, "request_id"));
     }
 }

@@ -13,12 +13,12 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define HM_ID_LEN 48
-#define HM_MAX_LINES 200000 /* per artefact file: a runaway log must not eat the report */
+#define HM_ID_LEN       48
+#define HM_MAX_LINES    200000 /* per artefact file: a runaway log must not eat the report */
 #define HM_MAX_SWITCHES 256
-#define HM_MAX_HEALTH 256
-#define HM_MAX_WINDOWS 64
-#define HM_MAX_STEPS 64
+#define HM_MAX_HEALTH   256
+#define HM_MAX_WINDOWS  64
+#define HM_MAX_STEPS    64
 
 enum { HM_BLUE, HM_GREEN, HM_COLOURS, HM_RELAY = HM_COLOURS };
 
@@ -28,7 +28,7 @@ struct hm_att { /* one upstream attempt */
     char id[HM_ID_LEN];
 };
 
-struct hm_req { /* one client request */
+struct hm_req {    /* one client request */
     double t, lat; /* lat < 0: never finished */
     int kind;
     long status;

@@ -42,9 +42,8 @@ static void sh_diamond(FILE *f, double x, double y, double r, const char *cls)
 /* A cross: drawn as a thick stroke, so the class colours its stroke. */
 static void sh_cross(FILE *f, double x, double y, double r, const char *cls)
 {
-    fprintf(f,
-            "<path class=\"%s x\" d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\"/>", cls,
-            x - r, y - r, x + r, y + r, x - r, y + r, x + r, y - r);
+    fprintf(f, "<path class=\"%s x\" d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\"/>", cls, x - r,
+            y - r, x + r, y + r, x - r, y + r, x + r, y - r);
 }
 
 /* Half a circle: an answer that broke off half way. */
@@ -90,8 +89,9 @@ int report_outcome_of_journal(int status, const char *end)
         const char *end;
         int outcome;
     } ends[] = {
-        {"timeout", RO_TIMEOUT}, {"client_gone", RO_TIMEOUT}, {"reset", RO_RESET},
-        {"closed", RO_RESET},    {"cut", RO_CUT},             {"stalled", RO_CUT},
+        {"timeout", RO_TIMEOUT}, {"client_gone", RO_TIMEOUT},
+        {"reset", RO_RESET},     {"closed", RO_RESET},
+        {"cut", RO_CUT},         {"stalled", RO_CUT},
     };
     for (size_t i = 0; end && i < sizeof ends / sizeof ends[0]; i++)
         if (strcmp(end, ends[i].end) == 0)
@@ -105,8 +105,8 @@ int report_outcome_of_event(int status, const char *error)
         const char *error;
         int outcome;
     } errs[] = {
-        {"connect", RO_REFUSED},       {"timeout", RO_TIMEOUT}, {"ttfb_timeout", RO_TIMEOUT},
-        {"idle_timeout", RO_TIMEOUT},  {"reset", RO_RESET},
+        {"connect", RO_REFUSED},      {"timeout", RO_TIMEOUT}, {"ttfb_timeout", RO_TIMEOUT},
+        {"idle_timeout", RO_TIMEOUT}, {"reset", RO_RESET},
     };
     for (size_t i = 0; error && i < sizeof errs / sizeof errs[0]; i++)
         if (strcmp(error, errs[i].error) == 0)
@@ -162,8 +162,7 @@ double report_tick_step(double span, int max_ticks)
     return 10 * p;
 }
 
-void report_value_scale(struct report_scale *s, double lo, double hi, double r_bottom,
-                        double r_top)
+void report_value_scale(struct report_scale *s, double lo, double hi, double r_bottom, double r_top)
 {
     if (!(hi > 0))
         hi = 1;

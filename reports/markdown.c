@@ -72,7 +72,8 @@ static void row(FILE *f, const json_t *sc, int relay_col)
     const json_t *checks = json_object_get(sc, "checks");
     size_t pass = 0, k;
     const json_t *ck;
-    json_array_foreach(checks, k, ck) pass += strcmp(str(ck, "status"), "pass") == 0;
+    json_array_foreach(checks, k, ck)
+        pass += strcmp(str(ck, "status"), "pass") == 0;
     fprintf(f, "| %s | `", icon(str(sc, "status")));
     cell(f, str(sc, "name"));
     fprintf(f, "`%s | %zu/%zu | %.2f s | %lld |",
@@ -107,7 +108,8 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
     else
         fprintf(f, "## cutover: \u274c %lld of %lld scenario(s) did not pass\n\n", (long long)bad,
                 (long long)total);
-    fprintf(f, "**%lld passed**, %lld failed, %lld inconclusive, %lld harness error(s), %lld invalid",
+    fprintf(f,
+            "**%lld passed**, %lld failed, %lld inconclusive, %lld harness error(s), %lld invalid",
             (long long)passed, (long long)failed,
             (long long)json_integer_value(json_object_get(sum, "inconclusive")),
             (long long)json_integer_value(json_object_get(sum, "errors")),
@@ -122,9 +124,9 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
 
     int relay_col = several_relays(scs);
     const char *head = relay_col ? "| status | scenario | checks | time | seed | relay |\n"
-                             "|---|---|---:|---:|---:|---|\n"
-                           : "| status | scenario | checks | time | seed |\n"
-                             "|---|---|---:|---:|---:|\n";
+                                   "|---|---|---:|---:|---:|---|\n"
+                                 : "| status | scenario | checks | time | seed |\n"
+                                   "|---|---|---:|---:|---:|\n";
     fputs(head, f);
     size_t i, shown_pass = 0, n_pass = 0;
     const json_t *sc;

@@ -37,8 +37,8 @@ void report_console_progress(void *ctx, const struct report_progress *p)
              "[%3zu/%zu] %5.1f/%.1f s  %ld sent, %ld done, %ld failed  serving %-5s  "
              "checks so far %zu/%zu  %s%s",
              r->n + 1, r->total_planned, (double)p->elapsed_us / 1e6, (double)p->total_us / 1e6,
-             p->sent, p->done, p->failed, p->serving && *p->serving ? p->serving : "-", pass,
-             total, p->settling ? "(settling) " : "", p->name ? p->name : "");
+             p->sent, p->done, p->failed, p->serving && *p->serving ? p->serving : "-", pass, total,
+             p->settling ? "(settling) " : "", p->name ? p->name : "");
     if (r->console_tty) {
         /* A line longer than the terminal wraps, and \r then rewrites only
          * its last part: cut it to the width. */
@@ -47,8 +47,7 @@ void report_console_progress(void *ctx, const struct report_progress *p)
             (size_t)ws.ws_col - 1 < sizeof line)
             line[ws.ws_col - 1] = '\0';
         fprintf(r->console, "\r\033[2K%s", line);
-    }
-    else
+    } else
         fprintf(r->console, "  ... %s\n", line);
     fflush(r->console);
 }

@@ -60,8 +60,8 @@ static void summarize(json_t *doc)
         flaky += json_is_true(json_object_get(sc, "flaky"));
     }
     json_t *sum = json_object();
-    json_object_set_new(sum, "total",
-                        json_integer((json_int_t)json_array_size(json_object_get(doc, "scenarios"))));
+    json_object_set_new(
+        sum, "total", json_integer((json_int_t)json_array_size(json_object_get(doc, "scenarios"))));
     for (int k = 0; k < 5; k++)
         json_object_set_new(sum, keys[k], json_integer(counts[k]));
     json_object_set_new(sum, "flaky", json_integer(flaky));
@@ -158,7 +158,8 @@ int report_cli_main(int argc, char **argv)
         int r = outs[i].is_md ? report_md_render(f, doc, html, err, sizeof err)
                               : report_html_render(f, doc, err, sizeof err);
         if (fclose(f) != 0 || r != 0) {
-            fprintf(stderr, "cutover report: %s: %s\n", outs[i].path, err[0] ? err : strerror(errno));
+            fprintf(stderr, "cutover report: %s: %s\n", outs[i].path,
+                    err[0] ? err : strerror(errno));
             rc = 3;
             continue;
         }

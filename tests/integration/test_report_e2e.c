@@ -191,7 +191,7 @@ static void test_run_writes_report(void **state)
     assert_non_null(html);
     assert_non_null(strstr(html, "<svg class=\"timeline\""));
     assert_null(strstr(html, "<script"));
-    assert_null(strstr(html, "src=\"http")); /* opens from disk, fetches nothing */
+    assert_null(strstr(html, "src=\"http"));  /* opens from disk, fetches nothing */
     assert_null(strstr(html, "sk-cutover-")); /* the upstream key never shows */
     free(html);
     snprintf(path, sizeof path, "%s/summary.md", dir);
@@ -226,9 +226,14 @@ static void test_chromium_renders(void **state)
     snprintf(profile, sizeof profile, "%s/profile", dir);
     snprintf(prof_arg, sizeof prof_arg, "--user-data-dir=%s", profile);
     snprintf(shot_arg, sizeof shot_arg, "--screenshot=%s", png);
-    char *common[] = {"--headless", "--no-sandbox", "--disable-gpu",
-                      "--disable-background-networking", "--disable-component-update",
-                      "--disable-sync", "--no-first-run", prof_arg};
+    char *common[] = {"--headless",
+                      "--no-sandbox",
+                      "--disable-gpu",
+                      "--disable-background-networking",
+                      "--disable-component-update",
+                      "--disable-sync",
+                      "--no-first-run",
+                      prof_arg};
     enum { NC = sizeof common / sizeof common[0] };
 
     char *argv_dom[NC + 4];

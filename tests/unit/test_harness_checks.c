@@ -505,6 +505,13 @@ static void test_process_checks(void **state)
     obs.relay_alive = 0;
     assert_int_equal(run("{\"check\":\"relay_alive\"}", &v), HARNESS_FAIL);
     assert_int_equal(run("{\"check\":\"relay_alive\",\"alive\":false}", &v), HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"admin_ok\"}", &v), HARNESS_INCONCLUSIVE);
+    obs.admin_calls = 2;
+    assert_int_equal(run("{\"check\":\"admin_ok\"}", &v), HARNESS_PASS);
+    obs.admin_failed = 1;
+    snprintf(obs.admin_error, sizeof obs.admin_error, "POST /admin/switch (step 0) answered 401");
+    assert_int_equal(run("{\"check\":\"admin_ok\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "answered 401"));
     assert_int_equal(run("{\"check\":\"no_secret_leak\"}", &v), HARNESS_PASS);
     obs.secret_leaks = 1;
     snprintf(obs.leak_where, sizeof obs.leak_where, "relay stderr");

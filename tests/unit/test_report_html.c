@@ -80,8 +80,8 @@ static void test_overlap_and_bins(void **state)
 
     assert_int_equal(report_bin_of(100, 100, 4, 10), 0);
     assert_int_equal(report_bin_of(107.9, 100, 4, 10), 1);
-    assert_int_equal(report_bin_of(50, 100, 4, 10), 0);   /* left of the plot: first bin */
-    assert_int_equal(report_bin_of(1e9, 100, 4, 10), 9);  /* right of it: last bin */
+    assert_int_equal(report_bin_of(50, 100, 4, 10), 0);  /* left of the plot: first bin */
+    assert_int_equal(report_bin_of(1e9, 100, 4, 10), 9); /* right of it: last bin */
 
     double bx[] = {100, 101, 102, 110, 140};
     int kinds[] = {RO_OK, RO_5XX, RO_OK, RO_TIMEOUT, RO_OK};
@@ -250,24 +250,27 @@ static void write_artefacts(const char *dir, int n_req, double rps)
                                                 (json_int_t)t + 100, "t_done_us",
                                                 (json_int_t)t + 900, "request_id", "r-fault",
                                                 "attempt", 1, "status", 503, "end", "complete"));
-            fprintf(ev, "{\"t_us\":%lld,\"type\":\"switch\",\"from\":\"blue\",\"to\":\"green\","
-                        "\"reason\":\"upstream_503\"}\n", t + 1000);
+            fprintf(ev,
+                    "{\"t_us\":%lld,\"type\":\"switch\",\"from\":\"blue\",\"to\":\"green\","
+                    "\"reason\":\"upstream_503\"}\n",
+                    t + 1000);
             switched = 1;
         }
         json_array_append_new(blue ? jb : jg,
                               json_pack("{s:s, s:I, s:I, s:s, s:i, s:i, s:s}", "path",
                                         "/v1/chat/completions", "t_arrival_us",
                                         (json_int_t)t + 1500, "t_done_us", (json_int_t)t + 6000,
-                                        "request_id", blue ? "r-b" : "r-g", "attempt",
-                                        blue ? 1 : 2, "status", 200, "end", "complete"));
+                                        "request_id", blue ? "r-b" : "r-g", "attempt", blue ? 1 : 2,
+                                        "status", 200, "end", "complete"));
         if (i % 10 == 0)
             json_array_append_new(jg, json_pack("{s:s, s:I, s:i, s:s}", "path", "/v1/health",
-                                                "t_arrival_us", (json_int_t)t, "status", 200,
-                                                "end", "complete"));
+                                                "t_arrival_us", (json_int_t)t, "status", 200, "end",
+                                                "complete"));
         if (i == n_req / 2)
             status = 429;
-        fprintf(rq, "{\"id\":\"r-%d\",\"t_sched_us\":%lld,\"t_done_us\":%lld,\"status\":%ld,"
-                    "\"curl\":0,\"served\":\"%s\",\"outcome\":\"%s\"}\n",
+        fprintf(rq,
+                "{\"id\":\"r-%d\",\"t_sched_us\":%lld,\"t_done_us\":%lld,\"status\":%ld,"
+                "\"curl\":0,\"served\":\"%s\",\"outcome\":\"%s\"}\n",
                 i, t, t + 6500 + (i % 7) * 1000, status, blue ? "blue" : "green",
                 status == 200 ? "ok" : "http_error");
     }
@@ -293,26 +296,24 @@ static json_t *synthetic_results(const char *name, const char *status, const cha
     json_t *checks = json_pack(
         "[{s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:i}, {s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:i}]",
         "check", "client_success_ratio", "label", "ratio | min", "status", "pass", "expected",
-        ">= 0.99", "measured", "0.999", "margin", 0.009, "unit", "ratio", "samples", 1000,
-        "check", "switch_delay", "label", "switch within 50 ms", "status", status, "expected",
+        ">= 0.99", "measured", "0.999", "margin", 0.009, "unit", "ratio", "samples", 1000, "check",
+        "switch_delay", "label", "switch within 50 ms", "status", status, "expected",
         "within [0, 50] ms", "measured", "120 ms", "margin", -70.0, "unit", "ms", "samples", 1);
-    json_t *sc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:s, s:I, s:o, s:o, s:s}",
-                           "name", name, "file", "synthetic.json", "description",
-                           "a <synthetic> run", "status", status, "seed", (json_int_t)7,
-                           "duration_s", 1.5, "requests", (json_int_t)1000, "out_dir", tmpdir,
-                           "t0_us", (json_int_t)T0, "checks", checks, "scenario", doc, "relay",
-                           relay);
+    json_t *sc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:s, s:I, s:o, s:o, s:s}", "name",
+                           name, "file", "synthetic.json", "description", "a <synthetic> run",
+                           "status", status, "seed", (json_int_t)7, "duration_s", 1.5, "requests",
+                           (json_int_t)1000, "out_dir", tmpdir, "t0_us", (json_int_t)T0, "checks",
+                           checks, "scenario", doc, "relay", relay);
     return sc;
 }
 
 static json_t *wrap(json_t *scs, int total, int passed, int failed)
 {
     return json_pack("{s:s, s:I, s:f, s:s, s:f, s:i, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:o}",
-                     "version", "cutover test", "seed", (json_int_t)7, "time_scale", 1.0,
-                     "started", "2026-01-01T00:00:00Z", "duration_s", 1.5, "exit_code",
-                     failed ? 1 : 0, "summary", "total", total, "passed", passed, "failed",
-                     failed, "inconclusive", 0, "errors", 0, "invalid", 0, "flaky", 0,
-                     "scenarios", scs);
+                     "version", "cutover test", "seed", (json_int_t)7, "time_scale", 1.0, "started",
+                     "2026-01-01T00:00:00Z", "duration_s", 1.5, "exit_code", failed ? 1 : 0,
+                     "summary", "total", total, "passed", passed, "failed", failed, "inconclusive",
+                     0, "errors", 0, "invalid", 0, "flaky", 0, "scenarios", scs);
 }
 
 static char *render(const json_t *results)
@@ -421,8 +422,8 @@ static void test_render_sparse_and_scorecard(void **state)
 static void test_render_empty_and_bad(void **state)
 {
     /* A scenario that never ran (invalid, no artefacts) still renders. */
-    json_t *sc = json_pack("{s:s, s:s, s:s, s:[]}", "name", "broken", "status", "invalid",
-                           "error", "x.json:1:2: expected <value>", "checks");
+    json_t *sc = json_pack("{s:s, s:s, s:s, s:[]}", "name", "broken", "status", "invalid", "error",
+                           "x.json:1:2: expected <value>", "checks");
     json_t *r = wrap(json_pack("[o]", sc), 1, 0, 0);
     char *html = render(r);
     assert_non_null(strstr(html, "expected &lt;value&gt;"));
@@ -455,7 +456,8 @@ static void test_markdown(void **state)
     const char *bad = strstr(buf, "`bad`"), *ok = strstr(buf, "`ok\\|one`");
     assert_true(bad && ok && bad < ok); /* failing first */
     assert_non_null(strstr(buf, "### What did not hold"));
-    assert_non_null(strstr(buf, "| `switch_delay` switch within 50 ms | \u274c FAIL | within [0, 50] ms | 120 ms | -70 ms |"));
+    assert_non_null(strstr(buf, "| `switch_delay` switch within 50 ms | \u274c FAIL | within [0, "
+                                "50] ms | 120 ms | -70 ms |"));
     assert_non_null(strstr(buf, "`out/report.html`"));
     assert_null(strstr(buf, "<synthetic>"));
     free(buf);
@@ -468,8 +470,13 @@ static void test_progress_lines(void **state)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     struct report_run run = {.console = f, .total_planned = 3};
-    struct report_progress p = {.name = "s1", .elapsed_us = 500000, .total_us = 1000000,
-                                .sent = 25, .done = 24, .failed = 1, .serving = "green"};
+    struct report_progress p = {.name = "s1",
+                                .elapsed_us = 500000,
+                                .total_us = 1000000,
+                                .sent = 25,
+                                .done = 24,
+                                .failed = 1,
+                                .serving = "green"};
     report_console_progress(&run, &p);
     report_console_progress(&run, &p); /* within a second: not repeated off a terminal */
     fflush(f);
@@ -493,8 +500,8 @@ static void test_relay_label(void **state)
     char out[128];
     report_relay_label("/work/bin/cutover-relay", out, sizeof out);
     assert_string_equal(out, "cutover-relay");
-    report_relay_label("/usr/bin/python3 relay.py --port {port} --blue {blue_url} --retries 2",
-                       out, sizeof out);
+    report_relay_label("/usr/bin/python3 relay.py --port {port} --blue {blue_url} --retries 2", out,
+                       sizeof out);
     assert_string_equal(out, "python3 relay.py --retries 2");
     report_relay_label("r --events={events} -x", out, sizeof out);
     assert_string_equal(out, "r -x");
@@ -516,8 +523,8 @@ static void test_report_cli_merges(void **state)
     snprintf(html, sizeof html, "%s/both.html", tmpdir);
     snprintf(md, sizeof md, "%s/both.md", tmpdir);
     json_t *ra = wrap(json_pack("[o]", synthetic_results("s1", "pass", "relay-a")), 1, 1, 0);
-    json_t *rb = wrap(json_pack("[o]", synthetic_results("s1", "fail", "relay-b --retries 0")), 1,
-                      0, 1);
+    json_t *rb =
+        wrap(json_pack("[o]", synthetic_results("s1", "fail", "relay-b --retries 0")), 1, 0, 1);
     assert_int_equal(json_dump_file(ra, a, 0), 0);
     assert_int_equal(json_dump_file(rb, b, 0), 0);
     char *argv[] = {"report", a, b, "--html", html, "--md", md, NULL};
@@ -601,8 +608,7 @@ int main(void)
         cmocka_unit_test(test_outcomes),
         cmocka_unit_test(test_model_timeline),
         cmocka_unit_test_setup_teardown(test_render_dense, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_render_sparse_and_scorecard, setup_dir,
-                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_render_sparse_and_scorecard, setup_dir, teardown_dir),
         cmocka_unit_test(test_render_empty_and_bad),
         cmocka_unit_test_setup_teardown(test_markdown, setup_dir, teardown_dir),
         cmocka_unit_test(test_progress_lines),
