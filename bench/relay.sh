@@ -162,6 +162,7 @@ until grep -q open "$WORK/conns.out" 2>/dev/null; do
     sleep 0.05
 done
 RSS_1000=$(rss_kb "$RELAY_PID")
+PRIV_1000=$(awk '/^Private_Dirty/ {print $2}' "/proc/$RELAY_PID/smaps_rollup" 2>/dev/null || echo "?")
 FDS_1000=$(fds "$RELAY_PID")
 kill "$CONN_PID" 2>/dev/null || true
 
@@ -238,7 +239,7 @@ TABLE=$(cat <<MD
 | cutover-relay | $R_RPS | $R_P50 | $R_P99 | $R_ERR | $ADD_R |
 
 - relay requests/s as a share of nginx's: **$RATIO** (target at least 70%)
-- relay RSS: $RSS_BEFORE kB idle, **$RSS_1000 kB with 1,000 open client connections** ($FDS_1000 fds) (target under 20 MB)
+- relay RSS: $RSS_BEFORE kB idle, **$RSS_1000 kB with 1,000 open client connections** ($FDS_1000 fds; $PRIV_1000 kB of it private, the rest shared library pages) (target under 20 MB)
 - across ${LONG_N:-?} requests (${LONG_S}s): RSS $RSS_A -> $RSS_B kB, fds $FD_A -> $FD_B
 - sockets in TIME_WAIT towards the mock after the relay's run: $TW
 - instructions per proxied request (callgrind): relay **$CG_RELAY**, nginx $CG_NGINX (relay/nginx $CG_RATIO; target at most 3x)

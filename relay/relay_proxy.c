@@ -76,7 +76,6 @@ struct relay_req {
     size_t sent;
     int committed, upstream_over, paused;
     struct relay_sse sse;
-    unsigned committed_attempts;
     /* The answer. */
     struct MHD_Response *response;
     unsigned resp_status;
@@ -367,9 +366,7 @@ static void tokens_from(struct relay_req *q, const char *buf, size_t len);
  * answer, so there will be no retry and no failover. */
 static void commit(struct relay_req *q)
 {
-    struct relay *r = q->r;
     q->committed = 1;
-    q->committed_attempts = q->attempt;
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_reader, q, NULL);
     char n[16];
@@ -380,8 +377,7 @@ static void commit(struct relay_req *q)
     snprintf(n, sizeof n, "%u", q->attempt);
     MHD_add_response_header(resp, "X-Attempts", n);
     q->response = resp;
-    q->resp_status = MHD_HTTP_OK;
-    (void)r;
+    q->resp_status = (unsigned)q->status; /* the upstream's 2xx */
     rearm(q); /* only the idle timeout applies now */
     resume(q);
 }
@@ -647,9 +643,10 @@ static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
     }
     relay_metrics_attempt(r->metrics, q->env, clean, lat);
     uint64_t now = co_now_us();
-    if (relay_switch_on_result(&r->sw, q->env, clean, !clean, now))
-        relay_note_switch(r, q->env, r->sw.active, "stream_error", q->id);
+    int switched = relay_switch_on_result(&r->sw, q->env, clean, !clean, now);
     emit_attempt(q, q->status, err, lat, clean ? "ok" : "fail", 0);
+    if (switched)
+        relay_note_switch(r, q->env, r->sw.active, "stream_error", q->id);
     emit_request(q, 200, why ? "stream_error" : NULL, why);
     q->upstream_over = 1;
     if (q->suspended)
@@ -679,9 +676,9 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
         v = relay_classify(err, 0);
     }
     relay_metrics_attempt(r->metrics, q->env, v.ok, lat);
+    /* The switch event follows the attempt event that caused it. */
     enum relay_env before = r->sw.active;
-    if (relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now))
-        relay_note_switch(r, before, r->sw.active, v.reason, q->id);
+    int switched = relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now);
     if (v.ok) {
         emit_attempt(q, status, err, lat, "ok", 0);
         answer(q, (unsigned)status, q->ctype, q->resp.data ? q->resp.data : "", q->resp.len, 0);
@@ -725,6 +722,8 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
                  : next == q->env ? "retry"
                                   : "failover",
                  retry ? sleep_ms : 0);
+    if (switched)
+        relay_note_switch(r, before, r->sw.active, v.reason, q->id);
     if (retry) {
         relay_metrics_retry(r->metrics, q->env, v.reason);
         q->env = next;
