@@ -76,7 +76,6 @@ struct relay_req {
     size_t sent;
     int committed, upstream_over, paused;
     struct relay_sse sse;
-    unsigned committed_attempts;
     /* The answer. */
     struct MHD_Response *response;
     unsigned resp_status;
@@ -367,9 +366,7 @@ static void tokens_from(struct relay_req *q, const char *buf, size_t len);
  * answer, so there will be no retry and no failover. */
 static void commit(struct relay_req *q)
 {
-    struct relay *r = q->r;
     q->committed = 1;
-    q->committed_attempts = q->attempt;
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_reader, q, NULL);
     char n[16];
@@ -380,8 +377,7 @@ static void commit(struct relay_req *q)
     snprintf(n, sizeof n, "%u", q->attempt);
     MHD_add_response_header(resp, "X-Attempts", n);
     q->response = resp;
-    q->resp_status = MHD_HTTP_OK;
-    (void)r;
+    q->resp_status = (unsigned)q->status; /* the upstream's 2xx */
     rearm(q); /* only the idle timeout applies now */
     resume(q);
 }
