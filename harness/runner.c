@@ -94,7 +94,7 @@ struct run {
     int phase;
     uint64_t t_start_deadline, t_hard_deadline, t0;
     struct probe_xfer *probe;
-    uint64_t last_probe;
+    uint64_t last_probe, t_first_probe;
     int ready;
     int admin_inflight;
     struct admin_xfer *admins;
@@ -457,7 +457,11 @@ static void probe_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     struct run *r = p->run;
     r->probe = NULL;
     free(p);
-    if (rc == CURLE_OK && code > 0 && r->phase == PH_START)
+    /* A relay that was running before our mocks came up may still think
+     * both colours are down: give it up to 2 s to answer 2xx (its health
+     * checks catch up), then take any answer as ready. */
+    int want_2xx = r->o->relay_url && co_now_us() < r->t_first_probe + 2000000;
+    if (rc == CURLE_OK && code > 0 && r->phase == PH_START && (!want_2xx || code / 100 == 2))
         r->ready = 1;
 }
 
@@ -477,6 +481,8 @@ static void start_probe(struct run *r)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     r->probe = p;
     r->last_probe = co_now_us();
+    if (!r->t_first_probe)
+        r->t_first_probe = r->last_probe;
     co_evcurl_add(&r->curl, e);
 }
 
@@ -980,8 +986,12 @@ static void run_checks(struct run *r, struct report_scenario *rs)
                     r->o->relay_url;
     json_array_foreach(s->checks, i, c) {
         const char *kind = json_string_value(json_object_get(c, "check"));
-        if (black_box && (strcmp(kind, "switches") == 0 || strcmp(kind, "switch_delay") == 0 ||
-                          strcmp(kind, "min_dwell") == 0)) {
+        /* An explicit "view": "events" asks about the relay's own state, which
+         * only its event log shows: that stays inconclusive. */
+        const char *view = json_string_value(json_object_get(c, "view"));
+        if (black_box && (!view || strcmp(view, "both") == 0) &&
+            (strcmp(kind, "switches") == 0 || strcmp(kind, "switch_delay") == 0 ||
+             strcmp(kind, "min_dwell") == 0)) {
             json_t *bb = json_deep_copy(c);
             json_object_set_new(bb, "view", json_string("served"));
             struct report_check *v = &rs->checks[rs->n_checks++];

@@ -94,6 +94,8 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
         if (na) {
             const char *end = strchr(na + 15, '\'');
             snprintf(why, wn, "cannot set %.*s", end ? (int)(end - na - 15) : 20, na + 15);
+        } else if (strstr(pick->measured, "event log")) {
+            snprintf(why, wn, "needs the relay's event log");
         } else {
             snprintf(why, wn, "too few samples");
         }
