@@ -129,8 +129,9 @@ integration: all $(INTEG_BIN)
 run: all
 	$(CUTOVER) run scenarios/
 
+# Every benchmark side by side (bench/mock.sh first), results in docs/bench.md.
 bench: all
-	sh bench/mock.sh
+	sh bench/run-all.sh
 
 # memcheck over every unit test: any error, or a definite or indirect leak,
 # fails.  Logs in $(BUILD)/valgrind/.

@@ -6,7 +6,8 @@
 #   relay   wrk -> cutover-relay (one thread) -> mock
 # wrk: 64 keep-alive connections, POST /v1/chat/completions.  Then the
 # relay's RSS with 1,000 idle client connections open, and its RSS and open
-# fds across a long run.  Prints a Markdown table; `--append FILE` also
+# fds across a long run, and instructions per request under callgrind for
+# the relay and nginx (BENCH_CALLGRIND=0 skips it).  Prints a Markdown table; `--append FILE` also
 # appends it (with the commands) to FILE.
 #
 # Usage: sh bench/relay.sh [--duration S] [--long-requests N] [--append docs/bench-relay.md]
@@ -161,6 +162,7 @@ until grep -q open "$WORK/conns.out" 2>/dev/null; do
     sleep 0.05
 done
 RSS_1000=$(rss_kb "$RELAY_PID")
+PRIV_1000=$(awk '/^Private_Dirty/ {print $2}' "/proc/$RELAY_PID/smaps_rollup" 2>/dev/null || echo "?")
 FDS_1000=$(fds "$RELAY_PID")
 kill "$CONN_PID" 2>/dev/null || true
 
@@ -170,6 +172,55 @@ LONG_S=$(awk -v n="$LONG" -v r="$(echo "$RL" | cut -d' ' -f1)" 'BEGIN {s = int(n
 LONG_OUT=$(wrk -t2 -c64 -d"${LONG_S}s" -s "$WORK/post.lua" "$RELAY/v1/chat/completions")
 LONG_N=$(echo "$LONG_OUT" | awk '/requests in/ {print $1}')
 RSS_B=$(rss_kb "$RELAY_PID"); FD_B=$(fds "$RELAY_PID")
+
+# Instructions per proxied request (valgrind --tool=callgrind): the Ir of a
+# proxy under wrk -t2 -c16 for CG_DUR seconds minus the Ir of the same proxy
+# started and stopped idle, divided by the requests wrk completed.  The relay
+# process alone; nginx as one process (master_process off, 1 worker).
+CG_RELAY="n/a" CG_NGINX="n/a"
+if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
+    CG_DUR=${BENCH_CG_DUR:-10}
+    cg_run() { # relay|nginx load(0|1) -> "Ir requests"
+        if [ "$1" = relay ]; then
+            valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p" \
+                "$BIN/cutover-relay" --port 0 --blue-url "$MOCK/v1" --green-url "$MOCK2/v1" \
+                --api-key sk-bench --rate-limit-requests 0 --health-interval-ms 0 \
+                >"$WORK/cg.out" 2>"$WORK/cg.err" &
+            p=$!
+            PIDS="$PIDS $p"
+            u=$(wait_url "$WORK/cg.out")
+        else
+            port=$(free_port)
+            sed -e "s/listen 127.0.0.1:$NGINX_PORT/listen 127.0.0.1:$port/" \
+                -e "s|^pid .*|pid $WORK/nginx/cg.pid;|" -e "/^daemon off;/d" \
+                "$WORK/nginx/nginx.conf" >"$WORK/nginx/cg.conf"
+            valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p" \
+                "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/cg.conf" -g 'daemon off; master_process off;' \
+                2>"$WORK/cg.err" &
+            p=$!
+            PIDS="$PIDS $p"
+            u="http://127.0.0.1:$port"
+            i=0
+            until curl -s -o /dev/null "$u/health" || [ $i -ge 200 ]; do sleep 0.1; i=$((i + 1)); done
+        fi
+        reqs=0
+        if [ "$2" = 1 ]; then
+            wrk -t2 -c16 -d"${CG_DUR}s" -s "$WORK/post.lua" "$u/v1/chat/completions" >"$WORK/cg.wrk" 2>&1 || true
+            reqs=$(awk '/requests in/ {print $1}' "$WORK/cg.wrk")
+        fi
+        if [ "$1" = relay ]; then kill -TERM $p; else kill -QUIT $p; fi
+        wait $p 2>/dev/null || true
+        echo "$(awk '/^summary:/ {print $2}' "$WORK"/cg.$p) $reqs"
+        rm -f "$WORK"/cg.$p
+    }
+    per_req() { # relay|nginx -> Ir/request
+        set -- $(cg_run "$1" 0) $(cg_run "$1" 1)
+        awk -v idle="$1" -v busy="$3" -v n="$4" 'BEGIN { if (n > 0) printf "%.0f", (busy - idle) / n; else print "n/a" }'
+    }
+    CG_RELAY=$(per_req relay)
+    CG_NGINX=$(per_req nginx)
+fi
+CG_RATIO=$(awk -v a="$CG_RELAY" -v b="$CG_NGINX" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.1fx", a / b; else print "n/a" }')
 
 set -- $DIRECT; D_RPS=$1 D_P50=$2 D_P99=$3 D_ERR=$4
 set -- $NG; N_RPS=$1 N_P50=$2 N_P99=$3 N_ERR=$4
@@ -188,9 +239,10 @@ TABLE=$(cat <<MD
 | cutover-relay | $R_RPS | $R_P50 | $R_P99 | $R_ERR | $ADD_R |
 
 - relay requests/s as a share of nginx's: **$RATIO** (target at least 70%)
-- relay RSS: $RSS_BEFORE kB idle, **$RSS_1000 kB with 1,000 open client connections** ($FDS_1000 fds) (target under 20 MB)
+- relay RSS: $RSS_BEFORE kB idle, **$RSS_1000 kB with 1,000 open client connections** ($FDS_1000 fds; $PRIV_1000 kB of it private, the rest shared library pages) (target under 20 MB)
 - across ${LONG_N:-?} requests (${LONG_S}s): RSS $RSS_A -> $RSS_B kB, fds $FD_A -> $FD_B
 - sockets in TIME_WAIT towards the mock after the relay's run: $TW
+- instructions per proxied request (callgrind): relay **$CG_RELAY**, nginx $CG_NGINX (relay/nginx $CG_RATIO; target at most 3x)
 MD
 )
 echo "$TABLE"

@@ -31,7 +31,7 @@
 
 /* MHD zeroes a connection's whole memory pool on every request, so the
  * pool's size is a per-request cost: 64 KiB of memset was the largest item
- * in a profile under wrk.  16 KiB holds request headers up to about 12 KB
+ * in a profile under wrk.  16 KiB holds request headers up to about 15 KB
  * (8 KiB would save a little more but answers 431 to long headers a relay
  * may forward), MHD's read buffer and a reader block; request bodies go to
  * our own bounded buffer. */

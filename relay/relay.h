@@ -101,8 +101,8 @@ void relay_health_start(struct relay *r);
 void relay_health_stop(struct relay *r);
 void relay_health_xfer_done(struct relay_health *h, CURL *easy, CURLcode rc);
 /* Records a switch: event, metrics, log.  request_id may be NULL. */
-void relay_note_switch(struct relay *r, enum relay_env from, enum relay_env to,
-                       const char *reason, const char *request_id);
+void relay_note_switch(struct relay *r, enum relay_env from, enum relay_env to, const char *reason,
+                       const char *request_id);
 
 /* relay_admin.c: every /admin/ request.  body may be NULL. */
 enum MHD_Result relay_admin_handle(struct relay *r, struct MHD_Connection *c, const char *method,

@@ -43,8 +43,8 @@ static json_t *state(struct relay *r)
     for (int e = 0; e < RELAY_NENV; e++) {
         if (!r->url[e])
             continue;
-        json_t *o = json_pack("{s:s, s:b}", "url", r->url[e], "healthy",
-                              relay_switch_healthy(&r->sw, e));
+        json_t *o =
+            json_pack("{s:s, s:b}", "url", r->url[e], "healthy", relay_switch_healthy(&r->sw, e));
         if (e < RELAY_DIRECT)
             json_object_set_new(o, "fail_streak", json_integer(r->sw.env[e].fail_streak));
         json_object_set_new(envs, relay_env_name(e), o);
@@ -156,8 +156,7 @@ enum MHD_Result relay_admin_handle(struct relay *r, struct MHD_Connection *c, co
             json_decref(j);
             return bad(c, 400, j ? "expected a JSON object" : err, NULL);
         }
-        enum MHD_Result ret =
-            routes[i].action == 1 ? do_switch(r, c, j, 0) : do_weights(r, c, j);
+        enum MHD_Result ret = routes[i].action == 1 ? do_switch(r, c, j, 0) : do_weights(r, c, j);
         json_decref(j);
         return ret;
     }

@@ -20,9 +20,9 @@ enum relay_err {
 const char *relay_err_name(enum relay_err e);
 
 struct relay_verdict {
-    int ok;         /* a success to pass on (2xx, 3xx) */
-    int retry;      /* worth another attempt */
-    int switchable; /* counts against the colour: failover and switching */
+    int ok;             /* a success to pass on (2xx, 3xx) */
+    int retry;          /* worth another attempt */
+    int switchable;     /* counts against the colour: failover and switching */
     const char *reason; /* "upstream_503", "connect_error", "upstream_401", ... */
 };
 

@@ -22,7 +22,7 @@ struct key {
     const char *name;
     enum key_type type;
     size_t off;
-    int64_t min, max;  /* K_INT bounds */
+    int64_t min, max;   /* K_INT bounds */
     str_check_fn check; /* K_STR, may be NULL */
     const char *env[2]; /* environment names, may be NULL */
     const char *help;
@@ -42,8 +42,7 @@ static const char *check_active(const char *v)
 
 static const char *check_jitter(const char *v)
 {
-    return relay_jitter_parse(v) >= 0 ? NULL
-                                      : "\"none\", \"full\", \"equal\" or \"decorrelated\"";
+    return relay_jitter_parse(v) >= 0 ? NULL : "\"none\", \"full\", \"equal\" or \"decorrelated\"";
 }
 
 static const char *check_level(const char *v)
@@ -57,56 +56,198 @@ static const char *check_level(const char *v)
 static const struct key keys[] = {
     {"port", K_INT, OFF(port), 0, 65535, NULL, {NULL, NULL}, "port to listen on (0 picks one)"},
     {"listen", K_STR, OFF(listen), 0, 0, NULL, {NULL, NULL}, "listen address"},
-    {"base_url", K_STR, OFF(blue_url) /* unused slot, see derive_urls */, 0, 0, check_url,
-     {"HOLYSHEEP_BASE_URL", NULL}, "seed base URL; blue/green become ...-blue/v1, ...-green/v1"},
-    {"blue_url", K_STR, OFF(blue_url), 0, 0, check_url, {"BLUE_URL", NULL}, "blue's base URL with /v1"},
+    {"base_url",
+     K_STR,
+     OFF(blue_url) /* unused slot, see derive_urls */,
+     0,
+     0,
+     check_url,
+     {"HOLYSHEEP_BASE_URL", NULL},
+     "seed base URL; blue/green become ...-blue/v1, ...-green/v1"},
+    {"blue_url",
+     K_STR,
+     OFF(blue_url),
+     0,
+     0,
+     check_url,
+     {"BLUE_URL", NULL},
+     "blue's base URL with /v1"},
     {"green_url", K_STR, OFF(green_url), 0, 0, check_url, {"GREEN_URL", NULL}, "green's base URL"},
-    {"direct_url", K_STR, OFF(direct_url), 0, 0, check_url, {"DIRECT_URL", NULL},
+    {"direct_url",
+     K_STR,
+     OFF(direct_url),
+     0,
+     0,
+     check_url,
+     {"DIRECT_URL", NULL},
      "emergency upstream when both colours are down"},
     {"api_key", K_STR, OFF(api_key), 0, 0, NULL, {"HOLYSHEEP_API_KEY", NULL}, "upstream API key"},
-    {"active_env", K_STR, OFF(active_env), 0, 0, check_active, {"ACTIVE_ENV", NULL},
+    {"active_env",
+     K_STR,
+     OFF(active_env),
+     0,
+     0,
+     check_active,
+     {"ACTIVE_ENV", NULL},
      "colour active at start"},
     {"max_attempts", K_INT, OFF(max_attempts), 1, 100, NULL, {NULL, NULL}, "attempts per request"},
     {"backoff_base_ms", K_INT, OFF(backoff_base_ms), 0, MS_MAX, NULL, {NULL, NULL}, "backoff base"},
     {"backoff_cap_ms", K_INT, OFF(backoff_cap_ms), 0, MS_MAX, NULL, {NULL, NULL}, "backoff cap"},
-    {"jitter", K_STR, OFF(jitter), 0, 0, check_jitter, {NULL, NULL}, "none|full|equal|decorrelated"},
-    {"try_timeout_ms", K_INT, OFF(try_timeout_ms), 1, MS_MAX, NULL, {NULL, NULL},
+    {"jitter",
+     K_STR,
+     OFF(jitter),
+     0,
+     0,
+     check_jitter,
+     {NULL, NULL},
+     "none|full|equal|decorrelated"},
+    {"try_timeout_ms",
+     K_INT,
+     OFF(try_timeout_ms),
+     1,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
      "timeout of one attempt"},
-    {"deadline_ms", K_INT, OFF(deadline_ms), 1, MS_MAX, NULL, {NULL, NULL},
+    {"deadline_ms",
+     K_INT,
+     OFF(deadline_ms),
+     1,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
      "overall deadline of a request, sleeps included"},
-    {"ttfb_timeout_ms", K_INT, OFF(ttfb_timeout_ms), 0, MS_MAX, NULL, {NULL, NULL},
+    {"ttfb_timeout_ms",
+     K_INT,
+     OFF(ttfb_timeout_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
      "time to first byte of an attempt (0: try_timeout_ms)"},
-    {"idle_timeout_ms", K_INT, OFF(idle_timeout_ms), 0, MS_MAX, NULL, {NULL, NULL},
+    {"idle_timeout_ms",
+     K_INT,
+     OFF(idle_timeout_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
      "longest silence inside a stream (0: try_timeout_ms)"},
-    {"retry_after_cap_ms", K_INT, OFF(retry_after_cap_ms), 0, MS_MAX, NULL, {NULL, NULL},
+    {"retry_after_cap_ms",
+     K_INT,
+     OFF(retry_after_cap_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
      "longest Retry-After honoured; above it the relay fails over"},
-    {"switch_after_failures", K_INT, OFF(switch_after_failures), 1, 1000000, NULL, {NULL, NULL},
+    {"switch_after_failures",
+     K_INT,
+     OFF(switch_after_failures),
+     1,
+     1000000,
+     NULL,
+     {NULL, NULL},
      "consecutive failures that switch colour"},
-    {"min_dwell_ms", K_INT, OFF(min_dwell_ms), 0, MS_MAX, NULL, {NULL, NULL},
+    {"min_dwell_ms",
+     K_INT,
+     OFF(min_dwell_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
      "least time on a colour before a failure switch"},
-    {"health_interval_ms", K_INT, OFF(health_interval_ms), 0, MS_MAX, NULL,
-     {"HEALTH_CHECK_INTERVAL", NULL}, "health check period (0: off)"},
-    {"health_timeout_ms", K_INT, OFF(health_timeout_ms), 1, MS_MAX, NULL,
-     {"HEALTH_CHECK_TIMEOUT", NULL}, "health check timeout"},
-    {"health_rise", K_INT, OFF(health_rise), 1, 1000, NULL, {NULL, NULL}, "good checks to be healthy"},
-    {"health_fall", K_INT, OFF(health_fall), 1, 1000, NULL, {NULL, NULL}, "bad checks to be unhealthy"},
-    {"rate_limit_requests", K_INT, OFF(rate_limit_requests), 0, 100000000, NULL,
-     {"RATE_LIMIT_REQUESTS", NULL}, "requests per window per client (0: off)"},
-    {"rate_limit_window_ms", K_INT, OFF(rate_limit_window_ms), 1, MS_MAX, NULL,
-     {"RATE_LIMIT_WINDOW", NULL}, "rate limit window"},
-    {"admin_token", K_STR, OFF(admin_token), 0, 0, NULL, {"ADMIN_TOKEN", NULL},
+    {"health_interval_ms",
+     K_INT,
+     OFF(health_interval_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {"HEALTH_CHECK_INTERVAL", NULL},
+     "health check period (0: off)"},
+    {"health_timeout_ms",
+     K_INT,
+     OFF(health_timeout_ms),
+     1,
+     MS_MAX,
+     NULL,
+     {"HEALTH_CHECK_TIMEOUT", NULL},
+     "health check timeout"},
+    {"health_rise",
+     K_INT,
+     OFF(health_rise),
+     1,
+     1000,
+     NULL,
+     {NULL, NULL},
+     "good checks to be healthy"},
+    {"health_fall",
+     K_INT,
+     OFF(health_fall),
+     1,
+     1000,
+     NULL,
+     {NULL, NULL},
+     "bad checks to be unhealthy"},
+    {"rate_limit_requests",
+     K_INT,
+     OFF(rate_limit_requests),
+     0,
+     100000000,
+     NULL,
+     {"RATE_LIMIT_REQUESTS", NULL},
+     "requests per window per client (0: off)"},
+    {"rate_limit_window_ms",
+     K_INT,
+     OFF(rate_limit_window_ms),
+     1,
+     MS_MAX,
+     NULL,
+     {"RATE_LIMIT_WINDOW", NULL},
+     "rate limit window"},
+    {"admin_token",
+     K_STR,
+     OFF(admin_token),
+     0,
+     0,
+     NULL,
+     {"ADMIN_TOKEN", NULL},
      "bearer token of the admin API (unset: off)"},
     {"client_keys", K_LIST, 0, 0, 0, NULL, {NULL, NULL}, "keys clients must present (comma list)"},
-    {"max_body_bytes", K_INT, OFF(max_body_bytes), 1, (int64_t)1 << 30, NULL, {NULL, NULL},
+    {"max_body_bytes",
+     K_INT,
+     OFF(max_body_bytes),
+     1,
+     (int64_t)1 << 30,
+     NULL,
+     {NULL, NULL},
      "largest request body"},
-    {"drain_timeout_ms", K_INT, OFF(drain_timeout_ms), 0, MS_MAX, NULL, {NULL, NULL},
+    {"drain_timeout_ms",
+     K_INT,
+     OFF(drain_timeout_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
      "SIGTERM: how long requests in flight may finish"},
     {"events", K_STR, OFF(events), 0, 0, NULL, {NULL, NULL}, "JSON-lines event log file"},
-    {"log_level", K_STR, OFF(log_level), 0, 0, check_level, {"LOG_LEVEL", NULL},
+    {"log_level",
+     K_STR,
+     OFF(log_level),
+     0,
+     0,
+     check_level,
+     {"LOG_LEVEL", NULL},
      "debug|info|warn|error"},
     {"prices", K_PRICES, 0, 0, 0, NULL, {NULL, NULL}, "USD per million tokens, model=price,..."},
     {"seed", K_INT, OFF(seed), 0, INT64_MAX, NULL, {NULL, NULL}, "seed of jitter and canary picks"},
-    {"max_connections", K_INT, OFF(max_connections), 1, 100000, NULL, {NULL, NULL},
+    {"max_connections",
+     K_INT,
+     OFF(max_connections),
+     1,
+     100000,
+     NULL,
+     {NULL, NULL},
      "client connections accepted, and the upstream pool size"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -451,8 +592,8 @@ static int apply_env(struct relay_config *c, char **envp, const char *origin, ch
             if (!v || !*v)
                 continue;
             if (set_from_str(c, &keys[i], v, why, sizeof why) != 0) {
-                snprintf(err, errlen, "%s %s (%s): expected %s, found '%s'", origin,
-                         keys[i].env[j], keys[i].name, why, v);
+                snprintf(err, errlen, "%s %s (%s): expected %s, found '%s'", origin, keys[i].env[j],
+                         keys[i].name, why, v);
                 return 2;
             }
         }
@@ -471,10 +612,10 @@ static void flag_to_key(const char *flag, char *out, size_t n)
 
 void relay_config_usage(char *buf, size_t n)
 {
-    size_t used = (size_t)snprintf(
-        buf, n,
-        "usage: cutover-relay [--config FILE] [--env-file FILE] [--KEY VALUE]...\n"
-        "Precedence: flags, environment, config file, defaults.  Keys:\n");
+    size_t used =
+        (size_t)snprintf(buf, n,
+                         "usage: cutover-relay [--config FILE] [--env-file FILE] [--KEY VALUE]...\n"
+                         "Precedence: flags, environment, config file, defaults.  Keys:\n");
     for (size_t i = 0; i < NKEYS && used < n; i++) {
         char flag[64];
         size_t j = 0;
@@ -595,13 +736,15 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
     trim_slash(c->green_url);
     trim_slash(c->direct_url);
     if (!c->blue_url || !c->green_url) {
-        snprintf(err, errlen, "%s: required (set blue_url and green_url, --blue-url/--green-url, "
-                              "BLUE_URL/GREEN_URL, or HOLYSHEEP_BASE_URL)",
+        snprintf(err, errlen,
+                 "%s: required (set blue_url and green_url, --blue-url/--green-url, "
+                 "BLUE_URL/GREEN_URL, or HOLYSHEEP_BASE_URL)",
                  !c->blue_url ? "blue_url" : "green_url");
         goto out;
     }
     if (c->backoff_cap_ms < c->backoff_base_ms) {
-        snprintf(err, errlen, "backoff_cap_ms: expected at least backoff_base_ms (%lld), found %lld",
+        snprintf(err, errlen,
+                 "backoff_cap_ms: expected at least backoff_base_ms (%lld), found %lld",
                  (long long)c->backoff_base_ms, (long long)c->backoff_cap_ms);
         goto out;
     }

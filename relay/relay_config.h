@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RELAY_MAX_PRICES 32
+#define RELAY_MAX_PRICES      32
 #define RELAY_MAX_CLIENT_KEYS 64
 
 struct relay_price {

@@ -10,12 +10,12 @@
 
 #include <stdio.h>
 
-void relay_note_switch(struct relay *r, enum relay_env from, enum relay_env to,
-                       const char *reason, const char *request_id)
+void relay_note_switch(struct relay *r, enum relay_env from, enum relay_env to, const char *reason,
+                       const char *request_id)
 {
     relay_metrics_switch(r->metrics, from, to, reason);
-    json_t *f = json_pack("{s:s, s:s, s:s}", "from", relay_env_name(from), "to",
-                          relay_env_name(to), "reason", reason);
+    json_t *f = json_pack("{s:s, s:s, s:s}", "from", relay_env_name(from), "to", relay_env_name(to),
+                          "reason", reason);
     if (request_id)
         json_object_set_new(f, "request_id", json_string(request_id));
     relay_events_emit(r->events, "switch", f);

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const double buckets_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                   1,     2.5,  5,     10,   30,  60};
+static const double buckets_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 #define NBUCKETS (sizeof buckets_s / sizeof buckets_s[0])
 
 struct series {
@@ -39,8 +38,8 @@ enum fam {
 static const struct {
     const char *name, *help, *type;
 } fam_def[F_N] = {
-    {"holysheep_requests_total", "Client requests answered, by colour that served, model and status",
-     "counter"},
+    {"holysheep_requests_total",
+     "Client requests answered, by colour that served, model and status", "counter"},
     {"holysheep_request_latency_seconds", "Client request latency, by colour and model",
      "histogram"},
     {"holysheep_switches_total", "Active colour switches, by from, to and reason", "counter"},
@@ -146,8 +145,7 @@ static const char *env_label(enum relay_env e)
     return e < RELAY_NENV ? relay_env_name(e) : "none";
 }
 
-void relay_metrics_attempt(struct relay_metrics *m, enum relay_env env, int ok,
-                           uint64_t latency_us)
+void relay_metrics_attempt(struct relay_metrics *m, enum relay_env env, int ok, uint64_t latency_us)
 {
     if (env >= RELAY_NENV)
         return;
@@ -241,16 +239,16 @@ json_t *relay_metrics_json(const struct relay_metrics *m, const struct relay_swi
     for (int e = 0; e < (with_direct ? RELAY_NENV : RELAY_DIRECT); e++) {
         const struct env_stats *s = &m->env[e];
         /* Never negative, never above 100: the seed's rate could be both. */
-        double rate = s->attempts ? 100.0 * (double)(s->attempts - s->errors) / (double)s->attempts
-                                  : 100.0;
+        double rate =
+            s->attempts ? 100.0 * (double)(s->attempts - s->errors) / (double)s->attempts : 100.0;
         double avg = s->attempts ? (double)s->latency_us_sum / (double)s->attempts / 1000.0 : 0;
         avg = round(avg * 1000) / 1000;
         rate = round(rate * 100) / 100;
-        json_object_set_new(
-            envs, relay_env_name(e),
-            json_pack("{s:b, s:f, s:I, s:I, s:f}", "healthy", relay_switch_healthy(sw, e),
-                      "avg_latency_ms", avg, "total_requests", (json_int_t)s->attempts,
-                      "error_count", (json_int_t)s->errors, "success_rate", rate));
+        json_object_set_new(envs, relay_env_name(e),
+                            json_pack("{s:b, s:f, s:I, s:I, s:f}", "healthy",
+                                      relay_switch_healthy(sw, e), "avg_latency_ms", avg,
+                                      "total_requests", (json_int_t)s->attempts, "error_count",
+                                      (json_int_t)s->errors, "success_rate", rate));
     }
     return json_pack("{s:o, s:s, s:s, s:I}", "environments", envs, "active_environment",
                      relay_env_name(sw->active), "timestamp", co_wall_rfc3339(when, sizeof when),
@@ -287,9 +285,8 @@ void relay_metrics_prometheus(const struct relay_metrics *m, const struct relay_
                           (unsigned long long)s->count);
         }
     }
-    co_buf_printf(out,
-                  "# HELP holysheep_environment_healthy Colour health from the health checks "
-                  "(1 healthy, 0 not)\n# TYPE holysheep_environment_healthy gauge\n");
+    co_buf_printf(out, "# HELP holysheep_environment_healthy Colour health from the health checks "
+                       "(1 healthy, 0 not)\n# TYPE holysheep_environment_healthy gauge\n");
     for (int e = 0; e < RELAY_DIRECT; e++)
         co_buf_printf(out, "holysheep_environment_healthy{environment=\"%s\"} %d\n",
                       relay_env_name(e), relay_switch_healthy(sw, e));
@@ -301,15 +298,16 @@ void relay_metrics_prometheus(const struct relay_metrics *m, const struct relay_
     co_buf_printf(out, "# HELP holysheep_upstream_attempts_total Upstream attempts by colour and "
                        "result\n# TYPE holysheep_upstream_attempts_total counter\n");
     for (int e = 0; e < RELAY_NENV; e++) {
-        co_buf_printf(out, "holysheep_upstream_attempts_total{environment=\"%s\",result=\"ok\"} %llu\n",
-                      relay_env_name(e),
-                      (unsigned long long)(m->env[e].attempts - m->env[e].errors));
-        co_buf_printf(out,
-                      "holysheep_upstream_attempts_total{environment=\"%s\",result=\"error\"} %llu\n",
-                      relay_env_name(e), (unsigned long long)m->env[e].errors);
+        co_buf_printf(
+            out, "holysheep_upstream_attempts_total{environment=\"%s\",result=\"ok\"} %llu\n",
+            relay_env_name(e), (unsigned long long)(m->env[e].attempts - m->env[e].errors));
+        co_buf_printf(
+            out, "holysheep_upstream_attempts_total{environment=\"%s\",result=\"error\"} %llu\n",
+            relay_env_name(e), (unsigned long long)m->env[e].errors);
     }
-    co_buf_printf(out, "# HELP holysheep_rate_limited_total Client requests refused by the rate "
-                       "limit\n# TYPE holysheep_rate_limited_total counter\n"
-                       "holysheep_rate_limited_total %llu\n",
+    co_buf_printf(out,
+                  "# HELP holysheep_rate_limited_total Client requests refused by the rate "
+                  "limit\n# TYPE holysheep_rate_limited_total counter\n"
+                  "holysheep_rate_limited_total %llu\n",
                   (unsigned long long)m->rate_limited);
 }

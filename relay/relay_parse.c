@@ -49,9 +49,8 @@ int relay_parse_request(const char *ctype, const char *body, size_t len, int api
         /* Printable bytes only: the value is echoed into a JSON message. */
         size_t k = 0;
         for (size_t i = 0; i < n && k < sizeof shown - 1; i++)
-            shown[k++] = (unsigned char)ctype[i] >= 0x20 && (unsigned char)ctype[i] < 0x7f
-                             ? ctype[i]
-                             : '?';
+            shown[k++] =
+                (unsigned char)ctype[i] >= 0x20 && (unsigned char)ctype[i] < 0x7f ? ctype[i] : '?';
         shown[k] = 0;
         return refuse(e, 415, NULL, "unsupported_media_type",
                       "Unsupported Content-Type '%s': send the request body as application/json",

@@ -41,9 +41,9 @@
 #include <time.h>
 
 #define STREAM_HIGH (256 * 1024)
-#define STREAM_LOW (64 * 1024)
-#define RESP_MAX (64 * 1024 * 1024) /* a non-stream upstream answer */
-#define POOL_MAX 4096
+#define STREAM_LOW  (64 * 1024)
+#define RESP_MAX    (64 * 1024 * 1024) /* a non-stream upstream answer */
+#define POOL_MAX    4096
 
 struct relay_req {
     enum relay_xfer_kind kind; /* first: RELAY_XFER_REQ */
@@ -76,7 +76,6 @@ struct relay_req {
     size_t sent;
     int committed, upstream_over, paused;
     struct relay_sse sse;
-    unsigned committed_attempts;
     /* The answer. */
     struct MHD_Response *response;
     unsigned resp_status;
@@ -103,7 +102,8 @@ void relay_easy_put(struct relay *r, CURL *e)
         curl_easy_cleanup(e);
         return;
     }
-    curl_easy_reset(e);
+    /* No curl_easy_reset: start_attempt sets every option it relies on
+     * each time, and a reset costs more than the rest of the setup. */
     if (r->npool == r->pool_cap) {
         r->pool_cap = r->pool_cap ? r->pool_cap * 2 : 64;
         r->easy_pool = co_realloc(r->easy_pool, r->pool_cap * sizeof *r->easy_pool);
@@ -235,6 +235,9 @@ static void emit_request(struct relay_req *q, unsigned status, const char *extra
     struct relay *r = q->r;
     uint64_t lat = co_now_us() - q->t_start;
     enum relay_env served = q->attempt ? q->env : RELAY_NENV;
+    relay_metrics_request(r->metrics, served, q->model, (int)status, lat);
+    if (!r->events)
+        return;
     json_t *f = json_pack("{s:s, s:i, s:i, s:s?, s:I, s:b}", "request_id", q->id, "status",
                           (int)status, "attempts", (int)q->attempt, "env",
                           served < RELAY_NENV ? relay_env_name(served) : NULL, "latency_us",
@@ -242,7 +245,6 @@ static void emit_request(struct relay_req *q, unsigned status, const char *extra
     if (extra_key)
         json_object_set_new(f, extra_key, json_string(extra_val));
     relay_events_emit(r->events, "request", f);
-    relay_metrics_request(r->metrics, served, q->model, (int)status, lat);
 }
 
 /* The answer to the client; body is copied.  Resumes the connection so that
@@ -358,14 +360,13 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
 }
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max);
+static void tokens_from(struct relay_req *q, const char *buf, size_t len);
 
 /* The first body byte of a 2xx stream: from here on the client has the
  * answer, so there will be no retry and no failover. */
 static void commit(struct relay_req *q)
 {
-    struct relay *r = q->r;
     q->committed = 1;
-    q->committed_attempts = q->attempt;
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_reader, q, NULL);
     char n[16];
@@ -376,8 +377,7 @@ static void commit(struct relay_req *q)
     snprintf(n, sizeof n, "%u", q->attempt);
     MHD_add_response_header(resp, "X-Attempts", n);
     q->response = resp;
-    q->resp_status = MHD_HTTP_OK;
-    (void)r;
+    q->resp_status = (unsigned)q->status; /* the upstream's 2xx */
     rearm(q); /* only the idle timeout applies now */
     resume(q);
 }
@@ -400,6 +400,10 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
         if (!q->committed)
             commit(q);
         relay_sse_scan(&q->sse, p, n);
+        /* The usage chunk (stream_options.include_usage) comes whole in
+         * practice: it is the one event that names prompt_tokens. */
+        if (memmem(p, n, "\"prompt_tokens\"", 15))
+            tokens_from(q, p, n);
         co_buf_append(&q->resp, p, n);
         if (q->suspended && q->response == NULL)
             resume(q); /* the reader is waiting for bytes */
@@ -532,11 +536,43 @@ static enum relay_err map_curl(CURLcode rc)
     }
 }
 
+static void note_usage(struct relay_req *q, json_t *u)
+{
+    if (json_is_object(u)) {
+        json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
+        json_int_t ct = json_integer_value(json_object_get(u, "completion_tokens"));
+        const char *model = q->model[0] ? q->model : "unknown";
+        if (pt >= 0 && ct >= 0)
+            relay_metrics_tokens(q->r->metrics, model, (uint64_t)pt, (uint64_t)ct,
+                                 relay_config_price(&q->r->cfg, model));
+    }
+}
+
+/* Token usage from the "usage" object in buf, for the tokens and cost
+ * metrics (a stream's usage chunk).  Only that object is parsed
+ * (JSON_DISABLE_EOF_CHECK stops at its end). */
+static void tokens_from(struct relay_req *q, const char *buf, size_t len)
+{
+    const char *end = buf + len;
+    const char *key = memmem(buf, len, "\"usage\"", 7);
+    if (!key)
+        return;
+    const char *p = key + 7;
+    while (p < end && (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t' || *p == '\r'))
+        p++;
+    if (p >= end || *p != '{')
+        return; /* "usage": null in the chunks before the last */
+    json_t *u = json_loadb(p, (size_t)(end - p), JSON_DISABLE_EOF_CHECK, NULL);
+    note_usage(q, u);
+    json_decref(u);
+}
+
 /* A 2xx answer that was not committed as a stream: is it usable?  A chat
  * answer must be JSON (a 200 with a broken body is a failure the client
- * cannot retry, so we retry it), and a stream request's 2xx must have had a
- * body.  Usable chat answers feed the tokens and cost metrics from their
- * "usage" object.  Returns 0 when usable. */
+ * cannot retry, so we retry it; the scenario library and the upstream
+ * garbage test pin this), and a stream request's 2xx must have had a body.
+ * Usable chat answers feed the tokens and cost metrics from their "usage"
+ * object.  Returns 0 when usable. */
 static int check_answer(struct relay_req *q)
 {
     if (q->route == RELAY_FWD_MODELS)
@@ -550,15 +586,7 @@ static int check_answer(struct relay_req *q)
         json_decref(j);
         return -1;
     }
-    json_t *u = json_object_get(j, "usage");
-    if (json_is_object(u)) {
-        json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
-        json_int_t ct = json_integer_value(json_object_get(u, "completion_tokens"));
-        const char *model = q->model[0] ? q->model : "unknown";
-        if (pt >= 0 && ct >= 0)
-            relay_metrics_tokens(q->r->metrics, model, (uint64_t)pt, (uint64_t)ct,
-                                 relay_config_price(&q->r->cfg, model));
-    }
+    note_usage(q, json_object_get(j, "usage"));
     json_decref(j);
     return 0;
 }
@@ -566,12 +594,14 @@ static int check_answer(struct relay_req *q)
 static void emit_attempt(struct relay_req *q, long status, enum relay_err err, uint64_t lat,
                          const char *outcome, uint64_t backoff_ms)
 {
+    if (!q->r->events)
+        return;
     const char *e = relay_err_name(err);
-    json_t *f = json_pack("{s:s, s:i, s:s, s:i, s:o, s:I, s:s, s:I}", "request_id", q->id,
-                          "attempt", (int)q->attempt, "env", relay_env_name(q->env), "status",
-                          (int)status, "error", e ? json_string(e) : json_null(), "latency_us",
-                          (json_int_t)lat, "outcome", outcome, "backoff_ms",
-                          (json_int_t)backoff_ms);
+    json_t *f =
+        json_pack("{s:s, s:i, s:s, s:i, s:o, s:I, s:s, s:I}", "request_id", q->id, "attempt",
+                  (int)q->attempt, "env", relay_env_name(q->env), "status", (int)status, "error",
+                  e ? json_string(e) : json_null(), "latency_us", (json_int_t)lat, "outcome",
+                  outcome, "backoff_ms", (json_int_t)backoff_ms);
     relay_events_emit(q->r->events, "attempt", f);
 }
 
@@ -587,8 +617,8 @@ static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
         char msg[160];
         const char *code;
         if (err == RELAY_ERR_IDLE_TIMEOUT) {
-            snprintf(msg, sizeof msg, "upstream %s stalled: no data for %lldms", relay_env_name(q->env),
-                     (long long)r->cfg.idle_timeout_ms);
+            snprintf(msg, sizeof msg, "upstream %s stalled: no data for %lldms",
+                     relay_env_name(q->env), (long long)r->cfg.idle_timeout_ms);
             code = "stream_idle_timeout";
         } else if (err == RELAY_ERR_NONE) {
             snprintf(msg, sizeof msg, "upstream %s ended the stream without [DONE]",
@@ -603,19 +633,20 @@ static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
         char *e = co_openai_error(msg, "upstream_error", NULL, code);
         /* Close whatever event was cut off before ours begins. */
         const struct relay_sse *t = &q->sse;
-        const char *sep = t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' &&
-                                  t->tail[t->ntail - 2] == '\n'
-                              ? ""
-                              : "\n\n";
+        const char *sep =
+            t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' && t->tail[t->ntail - 2] == '\n'
+                ? ""
+                : "\n\n";
         co_buf_printf(&q->resp, "%sdata: %s\n\n", t->ntail ? sep : "", e);
         free(e);
         relay_metrics_stream_error(r->metrics, q->env, code);
     }
     relay_metrics_attempt(r->metrics, q->env, clean, lat);
     uint64_t now = co_now_us();
-    if (relay_switch_on_result(&r->sw, q->env, clean, !clean, now))
-        relay_note_switch(r, q->env, r->sw.active, "stream_error", q->id);
+    int switched = relay_switch_on_result(&r->sw, q->env, clean, !clean, now);
     emit_attempt(q, q->status, err, lat, clean ? "ok" : "fail", 0);
+    if (switched)
+        relay_note_switch(r, q->env, r->sw.active, "stream_error", q->id);
     emit_request(q, 200, why ? "stream_error" : NULL, why);
     q->upstream_over = 1;
     if (q->suspended)
@@ -645,9 +676,9 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
         v = relay_classify(err, 0);
     }
     relay_metrics_attempt(r->metrics, q->env, v.ok, lat);
+    /* The switch event follows the attempt event that caused it. */
     enum relay_env before = r->sw.active;
-    if (relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now))
-        relay_note_switch(r, before, r->sw.active, v.reason, q->id);
+    int switched = relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now);
     if (v.ok) {
         emit_attempt(q, status, err, lat, "ok", 0);
         answer(q, (unsigned)status, q->ctype, q->resp.data ? q->resp.data : "", q->resp.len, 0);
@@ -686,8 +717,13 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
         else if (now + ms_us((int64_t)sleep_ms) >= q->deadline)
             retry = 0, deadline_hit = 1;
     }
-    emit_attempt(q, status, err, lat, !retry ? "fail" : next == q->env ? "retry" : "failover",
+    emit_attempt(q, status, err, lat,
+                 !retry           ? "fail"
+                 : next == q->env ? "retry"
+                                  : "failover",
                  retry ? sleep_ms : 0);
+    if (switched)
+        relay_note_switch(r, before, r->sw.active, v.reason, q->id);
     if (retry) {
         relay_metrics_retry(r->metrics, q->env, v.reason);
         q->env = next;
@@ -704,21 +740,22 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
     }
     char msg[200];
     if (deadline_hit) {
-        snprintf(msg, sizeof msg, "Deadline of %lldms exceeded after %u attempts (last: %s from %s)",
-                 (long long)c->deadline_ms, q->attempt, relay_err_name(err),
-                 relay_env_name(q->env));
+        snprintf(
+            msg, sizeof msg, "Deadline of %lldms exceeded after %u attempts (last: %s from %s)",
+            (long long)c->deadline_ms, q->attempt, relay_err_name(err), relay_env_name(q->env));
         answer_error(q, 504, msg, "upstream_error", "deadline_exceeded", 1);
     } else if (err == RELAY_ERR_TIMEOUT || err == RELAY_ERR_TTFB_TIMEOUT ||
                err == RELAY_ERR_IDLE_TIMEOUT) {
         snprintf(msg, sizeof msg, "Connection timeout after %lldms (%s, %u attempts)",
-                 (long long)(err == RELAY_ERR_TTFB_TIMEOUT ? c->ttfb_timeout_ms
+                 (long long)(err == RELAY_ERR_TTFB_TIMEOUT   ? c->ttfb_timeout_ms
                              : err == RELAY_ERR_IDLE_TIMEOUT ? c->idle_timeout_ms
                                                              : c->try_timeout_ms),
                  relay_env_name(q->env), q->attempt);
         answer_error(q, 504, msg, "upstream_error", "upstream_timeout", 1);
     } else {
         snprintf(msg, sizeof msg, "Upstream %s failed: %s (%u attempts)", relay_env_name(q->env),
-                 err == RELAY_ERR_CONNECT ? "connection refused" : "connection reset or bad response",
+                 err == RELAY_ERR_CONNECT ? "connection refused"
+                                          : "connection reset or bad response",
                  q->attempt);
         answer_error(q, 502, msg, "upstream_error",
                      err == RELAY_ERR_CONNECT ? "upstream_unavailable" : "upstream_reset", 1);

@@ -115,7 +115,8 @@ static const struct route *find_route(const char *url, int *path_known)
 {
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *rt = &routes[i];
-        if (rt->prefix ? strncmp(url, rt->path, strlen(rt->path)) == 0 : strcmp(url, rt->path) == 0) {
+        if (rt->prefix ? strncmp(url, rt->path, strlen(rt->path)) == 0
+                       : strcmp(url, rt->path) == 0) {
             *path_known = 1;
             return rt;
         }
@@ -133,12 +134,17 @@ static int method_ok(const struct route *rt, const char *method)
     return strcmp(rt->method, "GET") == 0 && strcmp(method, "HEAD") == 0;
 }
 
-/* The client's identity for rate limiting: its API key, else its address. */
+/* The client's identity for rate limiting: its API key, else its address.
+ * A key is kept as a 64-bit hash: the limiter's table then holds no client
+ * secret and costs the same whatever the length of the keys clients send. */
 static void client_key(struct MHD_Connection *c, char *out, size_t n)
 {
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (auth && strncmp(auth, "Bearer ", 7) == 0 && auth[7]) {
-        snprintf(out, n, "key:%s", auth + 7);
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+        for (const char *p = auth + 7; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        snprintf(out, n, "key:%016llx", (unsigned long long)h);
         return;
     }
     const union MHD_ConnectionInfo *ci =
@@ -195,8 +201,17 @@ static enum MHD_Result admit(struct relay *r, struct MHD_Connection *c, int *ans
     snprintf(lim, sizeof lim, "%llu", (unsigned long long)v.limit);
     snprintf(rem, sizeof rem, "%llu", (unsigned long long)v.remaining);
     snprintf(reset, sizeof reset, "%llu", (unsigned long long)((v.reset_ms + 999) / 1000));
-    const char *h[] = {"Retry-After", ra, "retry-after-ms", ram, "x-ratelimit-limit", lim,
-                       "x-ratelimit-remaining", rem, "x-ratelimit-reset", reset, NULL};
+    const char *h[] = {"Retry-After",
+                       ra,
+                       "retry-after-ms",
+                       ram,
+                       "x-ratelimit-limit",
+                       lim,
+                       "x-ratelimit-remaining",
+                       rem,
+                       "x-ratelimit-reset",
+                       reset,
+                       NULL};
     return relay_respond_error(c, 429, "Rate limit exceeded", "rate_limit_error", NULL,
                                "rate_limit_exceeded", h);
 }
@@ -211,8 +226,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         int known;
         const struct route *rt = find_route(url, &known);
         if (!rt)
-            return relay_respond_error(c, 404, "Unknown request URL", "invalid_request_error",
-                                       NULL, "unknown_url", NULL);
+            return relay_respond_error(c, 404, "Unknown request URL", "invalid_request_error", NULL,
+                                       "unknown_url", NULL);
         if (!method_ok(rt, method)) {
             const char *allow[] = {"Allow", rt->method, NULL};
             char msg[128];
@@ -259,7 +274,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case R_HEALTH:
         return do_health(r, c);
     case R_API_METRICS:
-        return respond_json(c, 200, relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL));
+        return respond_json(c, 200,
+                            relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL));
     case R_METRICS:
         return do_prometheus(r, c);
     case R_ADMIN:
@@ -344,7 +360,8 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     int rc = 1;
     r->loop = ev_default_loop(EVFLAG_AUTO);
     r->jitter = (enum relay_jitter)relay_jitter_parse(c->jitter);
-    co_rng_seed(&r->rng, c->seed ? (uint64_t)c->seed : co_clock_monotonic_us() ^ (uint64_t)getpid());
+    co_rng_seed(&r->rng,
+                c->seed ? (uint64_t)c->seed : co_clock_monotonic_us() ^ (uint64_t)getpid());
     r->url[RELAY_BLUE] = c->blue_url;
     r->url[RELAY_GREEN] = c->green_url;
     r->url[RELAY_DIRECT] = c->direct_url && *c->direct_url ? c->direct_url : NULL;
@@ -386,7 +403,7 @@ int relay_run(struct relay *r, char *err, size_t errlen)
         .conn_limit = 10000,
         .conn_timeout_s = 120,
         /* 8 KiB per connection (MHD zeroes the pool between requests, so
-         * all of it becomes resident): room for 5 KB of request headers,
+         * all of it becomes resident): room for 7 KB of request headers,
          * and 1,000 idle clients cost about 8 MB.  Bodies stream through
          * the handler, not the pool. */
         .conn_memory_limit = 8 * 1024,
@@ -415,8 +432,8 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     printf("cutover-relay listening on http://%s:%u\n", c->listen, (unsigned)r->http.port);
     fflush(stdout);
     co_info("blue %s, green %s%s%s, active %s", c->blue_url, c->green_url,
-            r->url[RELAY_DIRECT] ? ", direct " : "", r->url[RELAY_DIRECT] ? r->url[RELAY_DIRECT] : "",
-            relay_env_name(r->sw.active));
+            r->url[RELAY_DIRECT] ? ", direct " : "",
+            r->url[RELAY_DIRECT] ? r->url[RELAY_DIRECT] : "", relay_env_name(r->sw.active));
 
     ev_run(r->loop, 0);
 

@@ -124,8 +124,9 @@ static void run_traffic(struct traffic *t, int conc, int switch_at, const char *
 
 static void test_manual_switch_under_traffic(void **state)
 {
-    assert_int_equal(fx_start_relay(&F, "\"admin_token\": \"" TOKEN "\", \"health_interval_ms\": 0, "
-                                        "\"rate_limit_requests\": 0"),
+    assert_int_equal(fx_start_relay(&F,
+                                    "\"admin_token\": \"" TOKEN "\", \"health_interval_ms\": 0, "
+                                    "\"rate_limit_requests\": 0"),
                      0);
     const char *slowish = "{\"latency\":{\"fixed_ms\":5}}";
     assert_int_equal(fx_put_behavior(F.url[0], slowish), 0);
@@ -171,7 +172,8 @@ static void test_manual_switch_under_traffic(void **state)
 
 static void test_admin_auth_and_state(void **state)
 {
-    assert_int_equal(fx_start_relay(&F, "\"admin_token\": \"" TOKEN "\", \"health_interval_ms\": 0"), 0);
+    assert_int_equal(
+        fx_start_relay(&F, "\"admin_token\": \"" TOKEN "\", \"health_interval_ms\": 0"), 0);
     char *out = NULL;
     assert_int_equal(admin("GET", "/admin/state", NULL, NULL, &out), 401);
     assert_non_null(strstr(out, "\"error\""));
@@ -205,10 +207,12 @@ static void test_admin_auth_and_state(void **state)
 
 static void test_canary_weights(void **state)
 {
-    assert_int_equal(fx_start_relay(&F, "\"admin_token\": \"" TOKEN "\", \"health_interval_ms\": 0, "
-                                        "\"seed\": 7"),
+    assert_int_equal(fx_start_relay(&F,
+                                    "\"admin_token\": \"" TOKEN "\", \"health_interval_ms\": 0, "
+                                    "\"seed\": 7"),
                      0);
-    assert_int_equal(admin("PUT", "/admin/weights", "{\"blue\":75,\"green\":25}", TOKEN, NULL), 200);
+    assert_int_equal(admin("PUT", "/admin/weights", "{\"blue\":75,\"green\":25}", TOKEN, NULL),
+                     200);
     struct thttp_resp r;
     for (int i = 0; i < 200; i++) {
         assert_int_equal(fx_chat(&F, "canary", 0, 5000, &r), CURLE_OK);

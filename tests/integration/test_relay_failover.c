@@ -35,7 +35,9 @@ static void test_blue_503_green_serves(void **state)
     assert_int_equal(fx_start_relay(&F, "\"backoff_base_ms\": 20, \"jitter\": \"none\", "
                                         "\"health_interval_ms\": 0"),
                      0);
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":503}}]}"), 0);
+    assert_int_equal(
+        fx_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":503}}]}"),
+        0);
     struct thttp_resp r;
     assert_int_equal(fx_chat(&F, "fo-1", 0, 10000, &r), CURLE_OK);
     assert_int_equal(r.status, 200);
@@ -141,8 +143,9 @@ static void test_backoff_gaps_and_spent_attempts(void **state)
 static void test_401_not_retried(void **state)
 {
     assert_int_equal(fx_start_relay(&F, "\"backoff_base_ms\": 10, \"health_interval_ms\": 0"), 0);
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":401,"
-                                               "\"error_code\":\"invalid_api_key\"}}]}"),
+    assert_int_equal(fx_put_behavior(F.url[0],
+                                     "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":401,"
+                                     "\"error_code\":\"invalid_api_key\"}}]}"),
                      0);
     struct thttp_resp r;
     for (int i = 0; i < 3; i++) {
@@ -164,8 +167,9 @@ static void test_401_not_retried(void **state)
     char u[300];
     snprintf(u, sizeof u, "%s/metrics", F.relay_url);
     assert_int_equal(thttp_request("GET", u, NULL, NULL, 5000, &r), CURLE_OK);
-    assert_non_null(strstr(r.body, "holysheep_requests_total{environment=\"blue\",model=\"gpt-4.1\","
-                                   "status=\"401\"} 3"));
+    assert_non_null(strstr(r.body,
+                           "holysheep_requests_total{environment=\"blue\",model=\"gpt-4.1\","
+                           "status=\"401\"} 3"));
     thttp_resp_free(&r);
 }
 
@@ -175,9 +179,10 @@ static void test_retry_after_honoured(void **state)
                                         "\"retry_after_cap_ms\": 2000, \"health_interval_ms\": 0"),
                      0);
     /* First request on blue: 429 asking for 400 ms, then fine. */
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"rules\":[{\"when\":{\"first\":1},\"action\":"
-                                               "{\"type\":\"status\",\"code\":429,\"retry_after_ms\":400}}]}"),
-                     0);
+    assert_int_equal(
+        fx_put_behavior(F.url[0], "{\"rules\":[{\"when\":{\"first\":1},\"action\":"
+                                  "{\"type\":\"status\",\"code\":429,\"retry_after_ms\":400}}]}"),
+        0);
     struct thttp_resp r;
     assert_int_equal(fx_chat(&F, "ra-1", 0, 10000, &r), CURLE_OK);
     assert_int_equal(r.status, 200);
@@ -187,8 +192,8 @@ static void test_retry_after_honoured(void **state)
     thttp_resp_free(&r);
     json_t *jb = fx_journal(F.url[0]);
     assert_int_equal(json_array_size(jb), 2);
-    long long gap = jint(json_array_get(jb, 1), "t_arrival_us") -
-                    jint(json_array_get(jb, 0), "t_done_us");
+    long long gap =
+        jint(json_array_get(jb, 1), "t_arrival_us") - jint(json_array_get(jb, 0), "t_done_us");
     assert_true(gap >= 400000);
     assert_true(gap < 400000 * FX_SLACK);
     json_decref(jb);
@@ -225,8 +230,9 @@ static void test_connect_error_fails_over(void **state)
      * The config is written by hand (the fixture's names the live blue). */
     FILE *c = fopen(F.cfg_path, "w");
     assert_non_null(c);
-    fprintf(c, "{\"port\":0,\"blue_url\":\"http://127.0.0.1:1/v1\",\"green_url\":\"%s/v1\","
-               "\"api_key\":\"%s\",\"events\":\"%s\",\"backoff_base_ms\":5,\"health_interval_ms\":0}",
+    fprintf(c,
+            "{\"port\":0,\"blue_url\":\"http://127.0.0.1:1/v1\",\"green_url\":\"%s/v1\","
+            "\"api_key\":\"%s\",\"events\":\"%s\",\"backoff_base_ms\":5,\"health_interval_ms\":0}",
             F.url[1], FX_KEY, F.events_path);
     fclose(c);
     char bin[512];
@@ -246,12 +252,49 @@ static void test_connect_error_fails_over(void **state)
     assert_int_equal(fx_count_events(&F, "attempt", "error", "connect"), 1);
 }
 
+/* Both colours down (connection refused): the seed's emergency fallback,
+ * `direct`, serves; without it the client gets the seed's 503. */
+static void test_direct_when_both_colours_fail(void **state)
+{
+    FILE *c = fopen(F.cfg_path, "w");
+    assert_non_null(c);
+    fprintf(c,
+            "{\"port\":0,\"blue_url\":\"http://127.0.0.1:1/v1\",\"green_url\":\"http://127.0.0.1:2/"
+            "v1\","
+            "\"direct_url\":\"%s/v1\",\"api_key\":\"%s\",\"events\":\"%s\",\"backoff_base_ms\":5,"
+            "\"jitter\":\"none\",\"max_attempts\":3,\"health_interval_ms\":0}",
+            F.url[1], FX_KEY, F.events_path);
+    fclose(c);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s", tsup_bin("cutover-relay"));
+    char *argv[] = {bin, "--config", F.cfg_path, NULL};
+    unlink(F.events_path);
+    assert_int_equal(tproc_spawn(&F.relay, argv), 0);
+    assert_int_equal(tproc_wait_url(&F.relay, 10000), 0);
+    snprintf(F.relay_url, sizeof F.relay_url, "%s", F.relay.url);
+    F.relay_up = 1;
+    struct thttp_resp r;
+    assert_int_equal(fx_chat(&F, "direct-1", 0, 10000, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    char v[64];
+    assert_string_equal(thttp_header(&r, "X-Served-By", v, sizeof v), "direct");
+    assert_int_equal(fx_header_long(&r, "X-Attempts"), 3);
+    thttp_resp_free(&r);
+    json_t *jd = fx_journal(F.url[1]);
+    assert_int_equal(json_array_size(jd), 1);
+    assert_string_equal(jstr(json_array_get(jd, 0), "env"), "direct");
+    assert_int_equal(jint(json_array_get(jd, 0), "attempt"), 3);
+    json_decref(jd);
+}
+
 static void test_key_never_leaks(void **state)
 {
     assert_int_equal(fx_start_relay(&F, "\"backoff_base_ms\": 5, \"health_interval_ms\": 50, "
                                         "\"log_level\": \"debug\""),
                      0);
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":401}}]}"), 0);
+    assert_int_equal(
+        fx_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":401}}]}"),
+        0);
     struct thttp_resp r;
     assert_int_equal(fx_chat(&F, "leak-1", 0, 10000, &r), CURLE_OK);
     assert_null(strstr(r.body, FX_KEY));
@@ -287,6 +330,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_after_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_above_cap_fails_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_error_fails_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_direct_when_both_colours_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_never_leaks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

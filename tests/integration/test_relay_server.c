@@ -61,8 +61,9 @@ static void assert_envelope(const char *body, const char *code)
 
 static void test_rate_limit(void **state)
 {
-    assert_int_equal(fx_start_relay(&F, "\"rate_limit_requests\": 3, \"rate_limit_window_ms\": 60000, "
-                                        "\"health_interval_ms\": 0"),
+    assert_int_equal(fx_start_relay(&F,
+                                    "\"rate_limit_requests\": 3, \"rate_limit_window_ms\": 60000, "
+                                    "\"health_interval_ms\": 0"),
                      0);
     struct thttp_resp r;
     for (int i = 0; i < 3; i++) {
@@ -102,8 +103,7 @@ static void test_rate_limit(void **state)
     char u[300];
     snprintf(u, sizeof u, "%s/v1/chat/completions", F.relay_url);
     const char *h[] = {"Authorization: Bearer client-two", "Content-Type: application/json", NULL};
-    assert_int_equal(thttp_request("POST", u, MSG_BODY, h, 5000, &r),
-                     CURLE_OK);
+    assert_int_equal(thttp_request("POST", u, MSG_BODY, h, 5000, &r), CURLE_OK);
     assert_int_equal(r.status, 200);
     thttp_resp_free(&r);
 }
@@ -127,8 +127,9 @@ static void test_bad_input(void **state)
     thttp_resp_free(&r);
 
     const char *h[] = {"Content-Type: application/json", NULL};
-    assert_int_equal(thttp_request("POST", u, "{\"model\": \"gpt-4.1\", \"messages\": [", h, 5000, &r),
-                     CURLE_OK);
+    assert_int_equal(
+        thttp_request("POST", u, "{\"model\": \"gpt-4.1\", \"messages\": [", h, 5000, &r),
+        CURLE_OK);
     assert_int_equal(r.status, 400);
     assert_envelope(r.body, "invalid_json");
     thttp_resp_free(&r);
@@ -259,8 +260,10 @@ static void test_prometheus(void **state)
     char u[300];
     snprintf(u, sizeof u, "%s/v1/chat/completions", F.relay_url);
     const char *h[] = {"Content-Type: application/json", NULL};
-    assert_int_equal(thttp_request("POST", u, "{\"model\":\"we\\\"ird\\\\mo\\ndel\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", h,
-                                   5000, &r),
+    assert_int_equal(thttp_request("POST", u,
+                                   "{\"model\":\"we\\\"ird\\\\mo\\ndel\",\"messages\":[{\"role\":"
+                                   "\"user\",\"content\":\"x\"}]}",
+                                   h, 5000, &r),
                      CURLE_OK);
     thttp_resp_free(&r);
     get("/metrics", &r);
@@ -268,16 +271,19 @@ static void test_prometheus(void **state)
     char ct[128];
     assert_non_null(strstr(thttp_header(&r, "Content-Type", ct, sizeof ct), "text/plain"));
     check_prometheus(r.body);
-    assert_non_null(strstr(r.body, "holysheep_requests_total{environment=\"green\",model=\"gpt-4.1\","
-                                   "status=\"200\"} 3"));
+    assert_non_null(strstr(r.body,
+                           "holysheep_requests_total{environment=\"green\",model=\"gpt-4.1\","
+                           "status=\"200\"} 3"));
     assert_non_null(strstr(r.body, "holysheep_request_latency_seconds_count{environment=\"green\","
                                    "model=\"gpt-4.1\"} 3"));
     assert_non_null(strstr(r.body, "holysheep_switches_total{from=\"blue\",to=\"green\","
                                    "reason=\"upstream_503\"} 1"));
-    assert_non_null(strstr(r.body, "holysheep_retries_total{environment=\"blue\",reason=\"upstream_503\"} 1"));
+    assert_non_null(
+        strstr(r.body, "holysheep_retries_total{environment=\"blue\",reason=\"upstream_503\"} 1"));
     assert_non_null(strstr(r.body, "holysheep_environment_healthy{environment=\"blue\"} 1"));
     assert_non_null(strstr(r.body, "holysheep_active_environment{environment=\"green\"} 1"));
-    assert_non_null(strstr(r.body, "holysheep_tokens_total{model=\"gpt-4.1\",kind=\"completion\"}"));
+    assert_non_null(
+        strstr(r.body, "holysheep_tokens_total{model=\"gpt-4.1\",kind=\"completion\"}"));
     assert_non_null(strstr(r.body, "holysheep_cost_usd_total{model=\"gpt-4.1\"}"));
     thttp_resp_free(&r);
 }
@@ -293,9 +299,9 @@ static void test_models_and_api_chat(void **state)
     char u[300];
     snprintf(u, sizeof u, "%s/api/chat", F.relay_url);
     const char *h[] = {"Content-Type: application/json", "X-Request-ID: apichat-1", NULL};
-    assert_int_equal(thttp_request("POST", u, "{\"message\":\"hello\",\"context\":\"be brief\"}", h,
-                                   5000, &r),
-                     CURLE_OK);
+    assert_int_equal(
+        thttp_request("POST", u, "{\"message\":\"hello\",\"context\":\"be brief\"}", h, 5000, &r),
+        CURLE_OK);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "chat.completion"));
     thttp_resp_free(&r);
@@ -304,7 +310,8 @@ static void test_models_and_api_chat(void **state)
     assert_string_equal(jstr(json_array_get(jb, 0), "model"), "gpt-4.1");
     assert_string_equal(jstr(json_array_get(jb, 0), "request_id"), "apichat-1");
     json_decref(jb);
-    assert_int_equal(thttp_request("POST", u, "{\"context\":\"no message\"}", h, 5000, &r), CURLE_OK);
+    assert_int_equal(thttp_request("POST", u, "{\"context\":\"no message\"}", h, 5000, &r),
+                     CURLE_OK);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "\"param\":\"message\""));
     thttp_resp_free(&r);
@@ -396,7 +403,8 @@ static void test_client_disconnect_mid_stream(void **state)
 
 static void test_sigterm_drains(void **state)
 {
-    assert_int_equal(fx_start_relay(&F, "\"health_interval_ms\": 0, \"drain_timeout_ms\": 5000"), 0);
+    assert_int_equal(fx_start_relay(&F, "\"health_interval_ms\": 0, \"drain_timeout_ms\": 5000"),
+                     0);
     assert_int_equal(fx_put_behavior(F.url[0], "{\"latency\":{\"fixed_ms\":600}}"), 0);
     /* A request in flight when SIGTERM comes still gets its answer. */
     char u[300];
@@ -441,8 +449,14 @@ static void test_bad_config_exits_2(void **state)
 {
     char bin[512];
     snprintf(bin, sizeof bin, "%s", tsup_bin("cutover-relay"));
-    char *argv[] = {bin, "--blue-url", "http://127.0.0.1:1/v1", "--green-url",
-                    "http://127.0.0.1:2/v1", "--jitter", "wobbly", NULL};
+    char *argv[] = {bin,
+                    "--blue-url",
+                    "http://127.0.0.1:1/v1",
+                    "--green-url",
+                    "http://127.0.0.1:2/v1",
+                    "--jitter",
+                    "wobbly",
+                    NULL};
     struct tproc p;
     assert_int_equal(tproc_spawn(&p, argv), 0);
     assert_int_equal(tproc_wait_output(&p, 2, "jitter", 5000), 0);

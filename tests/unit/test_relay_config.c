@@ -38,7 +38,11 @@ static int teardown(void **state)
     return 0;
 }
 
-#define ARGV(...) (char *[]){"cutover-relay", __VA_ARGS__, NULL}
+#define ARGV(...)                                                                                  \
+    (char *[])                                                                                     \
+    {                                                                                              \
+        "cutover-relay", __VA_ARGS__, NULL                                                         \
+    }
 
 /* relay_config_load with argc counted from the NULL-terminated argv. */
 static int load(struct relay_config *c, char **argv, char **envp, char *err, size_t n)
@@ -53,7 +57,8 @@ static void test_defaults(void **state)
 {
     struct relay_config c;
     char err[512];
-    char **argv = ARGV("--blue-url", "http://127.0.0.1:1/v1", "--green-url", "http://127.0.0.1:2/v1/");
+    char **argv =
+        ARGV("--blue-url", "http://127.0.0.1:1/v1", "--green-url", "http://127.0.0.1:2/v1/");
     char *envp[] = {NULL};
     assert_int_equal(load(&c, argv, envp, err, sizeof err), 0);
     assert_int_equal(c.max_attempts, 3);
@@ -83,9 +88,10 @@ static void test_precedence(void **state)
 {
     struct relay_config c;
     char err[512];
-    write_file(cfg_path, "{\"blue_url\":\"http://127.0.0.1:1/v1\",\"green_url\":\"http://127.0.0.1:2/v1\","
-                         "\"max_attempts\":5,\"health_interval_ms\":111,\"rate_limit_requests\":7,"
-                         "\"jitter\":\"equal\",\"prices\":{\"m\":1.5},\"client_keys\":[\"a\",\"b\"]}");
+    write_file(cfg_path,
+               "{\"blue_url\":\"http://127.0.0.1:1/v1\",\"green_url\":\"http://127.0.0.1:2/v1\","
+               "\"max_attempts\":5,\"health_interval_ms\":111,\"rate_limit_requests\":7,"
+               "\"jitter\":\"equal\",\"prices\":{\"m\":1.5},\"client_keys\":[\"a\",\"b\"]}");
     char *envp[] = {"HEALTH_CHECK_INTERVAL=222", "RATE_LIMIT_REQUESTS=8", "UNRELATED=1", NULL};
     char **argv = ARGV("--config", cfg_path, "--rate-limit-requests=9");
     assert_int_equal(load(&c, argv, envp, err, sizeof err), 0);
@@ -103,8 +109,12 @@ static void test_seed_env_and_base_url(void **state)
 {
     struct relay_config c;
     char err[512];
-    char *envp[] = {"HOLYSHEEP_BASE_URL=https://api.example/v1", "HOLYSHEEP_API_KEY=sk-abc",
-                    "ACTIVE_ENV=green", "HEALTH_CHECK_TIMEOUT=750", "RATE_LIMIT_WINDOW=1000", NULL};
+    char *envp[] = {"HOLYSHEEP_BASE_URL=https://api.example/v1",
+                    "HOLYSHEEP_API_KEY=sk-abc",
+                    "ACTIVE_ENV=green",
+                    "HEALTH_CHECK_TIMEOUT=750",
+                    "RATE_LIMIT_WINDOW=1000",
+                    NULL};
     char *argv[] = {"cutover-relay", NULL};
     assert_int_equal(load(&c, argv, envp, err, sizeof err), 0);
     assert_string_equal(c.blue_url, "https://api.example-blue/v1");

@@ -97,10 +97,8 @@ static void test_key_bound_sweeps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_window_edges),
-        cmocka_unit_test(test_keys_independent),
-        cmocka_unit_test(test_disabled),
-        cmocka_unit_test(test_large_limit_ring_grows),
+        cmocka_unit_test(test_window_edges),     cmocka_unit_test(test_keys_independent),
+        cmocka_unit_test(test_disabled),         cmocka_unit_test(test_large_limit_ring_grows),
         cmocka_unit_test(test_key_bound_sweeps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

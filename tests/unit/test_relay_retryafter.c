@@ -53,8 +53,8 @@ static void test_dates(void **state)
 static void test_garbage(void **state)
 {
     uint64_t ms = 77;
-    const char *bad[] = {"", "soon", "-1", "1s", "0x10", "Thu, 99 Foo 2026 06:00:07 GMT", "nan",
-                         "inf", "1 2"};
+    const char *bad[] = {"",    "soon", "-1", "1s", "0x10", "Thu, 99 Foo 2026 06:00:07 GMT",
+                         "nan", "inf",  "1 2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(relay_retryafter_parse(bad[i], NULL, NOW, &ms), -1);
     assert_int_equal(relay_retryafter_parse(NULL, NULL, NOW, &ms), -1);
@@ -71,10 +71,8 @@ static void test_huge_is_bounded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seconds),
-        cmocka_unit_test(test_ms_wins),
-        cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_seconds),         cmocka_unit_test(test_ms_wins),
+        cmocka_unit_test(test_dates),           cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_huge_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
