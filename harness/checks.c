@@ -1068,6 +1068,36 @@ static void ck_clean_shutdown(const json_t *c, const struct harness_obs *o,
     verdict(v, o->exit_clean && took <= max_ms, o->exit_clean ? max_ms - took : -1);
 }
 
+/* The harness's own punctuality: open-loop sends and timeline steps late by
+ * more than max_ms mean the runner (not the relay) was stalled.  Never a
+ * failure of the relay: inconclusive, which `cutover run` answers by running
+ * the scenario again. */
+static void ck_harness_on_time(const json_t *c, const struct harness_obs *o,
+                               struct harness_verdict *v)
+{
+    double max_ms = num(c, "max_ms", 50);
+    uint64_t late = o->step_late_us;
+    const struct harness_req *worst = NULL;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (r->t_sent > r->t_sched && r->t_sent - r->t_sched > late) {
+            late = r->t_sent - r->t_sched;
+            worst = r;
+        }
+    }
+    v->samples = 1;
+    SETF(expected, "the runner sent every request and ran every step within %g ms of its time",
+         max_ms);
+    SETF(measured, "late by at most %.1f ms%s%s", (double)late / 1000.0,
+         worst ? " (request " : "", worst ? worst->id : "");
+    if (worst)
+        append(v->measured, sizeof v->measured, ")");
+    snprintf(v->unit, sizeof v->unit, "ms");
+    double m = max_ms - (double)late / 1000.0;
+    v->margin = m;
+    v->status = m >= 0 ? HARNESS_PASS : HARNESS_INCONCLUSIVE;
+}
+
 static void ck_admin_ok(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     v->samples = o->admin_calls;
@@ -1171,6 +1201,8 @@ static const struct check_kind kinds[] = {
     {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark"},
     {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)"},
     {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end"},
+    {"harness_on_time", p_shutdown, 1, ck_harness_on_time,
+     "the runner kept its own schedule (else inconclusive)"},
     {"admin_ok", p_none, 1, ck_admin_ok, "the timeline's admin API calls succeeded"},
     {"clean_shutdown", p_shutdown, 1, ck_clean_shutdown,
      "SIGTERM: the relay drains and exits 0 in time"},

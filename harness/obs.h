@@ -91,6 +91,7 @@ struct harness_obs {
     uint64_t term_t, exit_t;
     int exit_clean;
     char exit_how[96];
+    uint64_t step_late_us;         /* worst lateness of a timeline step */
     int admin_calls, admin_failed; /* timeline admin API calls */
     char admin_error[160];         /* the first failed one */
     int secret_leaks;      /* places the upstream key showed up */

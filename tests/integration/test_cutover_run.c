@@ -170,7 +170,7 @@ static void test_run_pass_fail_inconclusive(void **state)
     assert_string_equal(json_string_value(json_object_get(s, "status")), "pass");
     assert_true(json_integer_value(json_object_get(s, "requests")) >= 10);
     /* The implicit checks ran too. */
-    assert_int_equal(json_array_size(json_object_get(s, "checks")), 5);
+    assert_int_equal(json_array_size(json_object_get(s, "checks")), 6);
     json_decref(j);
     char junit[200];
     snprintf(junit, sizeof junit, "%s/junit.xml", out);

@@ -519,6 +519,21 @@ static void test_process_checks(void **state)
     assert_non_null(strstr(v.measured, "relay stderr"));
 }
 
+static void test_harness_on_time(void **state)
+{
+    struct harness_verdict v;
+    struct harness_req *r = req("a", 0, 5, 200, "blue", HARNESS_OK);
+    r->t_sent = r->t_sched + 3 * MS;
+    assert_int_equal(run("{\"check\":\"harness_on_time\"}", &v), HARNESS_PASS);
+    r->t_sent = r->t_sched + 300 * MS;
+    assert_int_equal(run("{\"check\":\"harness_on_time\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.measured, "late by at most 300.0 ms (request a)"));
+    r->t_sent = r->t_sched;
+    obs.step_late_us = 80 * MS;
+    assert_int_equal(run("{\"check\":\"harness_on_time\",\"max_ms\":100}", &v), HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"harness_on_time\"}", &v), HARNESS_INCONCLUSIVE);
+}
+
 static void test_clean_shutdown(void **state)
 {
     struct harness_verdict v;
@@ -592,6 +607,7 @@ int main(void)
         T(test_latency_and_overhead),
         T(test_zero_downtime_and_served),
         T(test_process_checks),
+        T(test_harness_on_time),
         T(test_clean_shutdown),
         T(test_min_samples_override),
         T(test_validation),
