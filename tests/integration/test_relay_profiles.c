@@ -211,32 +211,72 @@ static int free_port(void)
     return port;
 }
 
-/* Chaos against a running relay: the test starts cutover-relay pointed at
- * two fixed ports, then `cutover run --relay-url` brings the mocks up on
- * those ports and drives the relay it did not start. */
+/* Accepts a TCP connection on port within timeout_ms. */
+static int port_open(int port, int timeout_ms)
+{
+    uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000;
+    while (co_clock_monotonic_us() < end) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return 1;
+        co_sleep_us(10000);
+    }
+    return 0;
+}
+
+/* Chaos against a running relay: `cutover run --relay-url` brings the mocks
+ * up on fixed ports and drives a cutover-relay this test starts and stops
+ * itself.  The relay starts once the mocks listen, so that its first health
+ * round finds both colours up and blue stays active (a relay that saw both
+ * down first may come back on green: its state is its own). */
 static void test_relay_url(void **state)
 {
-    int bp = free_port(), gp = free_port();
-    assert_true(bp > 0 && gp > 0 && bp != gp);
-    char blue[64], green[64], bps[16], gps[16];
+    int bp = free_port(), gp = free_port(), rp = free_port();
+    assert_true(bp > 0 && gp > 0 && rp > 0 && bp != gp && rp != bp && rp != gp);
+    char blue[64], green[64], bps[16], gps[16], rps[16], url[64];
     snprintf(blue, sizeof blue, "http://127.0.0.1:%d/v1", bp);
     snprintf(green, sizeof green, "http://127.0.0.1:%d/v1", gp);
     snprintf(bps, sizeof bps, "%d", bp);
     snprintf(gps, sizeof gps, "%d", gp);
-    char *rargv[] = {(char *)tsup_bin("cutover-relay"), "--port", "0", "--blue-url", blue,
+    snprintf(rps, sizeof rps, "%d", rp);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", rp);
+    char out[128];
+    snprintf(out, sizeof out, "%s/url", dir);
+    char *cargv[] = {(char *)tsup_bin("cutover"), "run", "scenarios/failover/blue-503-to-green.json",
+                     "--relay-url", url, "--blue-port", bps, "--green-port", gps, "--out", out,
+                     "--no-color", NULL};
+    struct tproc run;
+    assert_int_equal(tproc_spawn(&run, cargv), 0);
+    if (!port_open(bp, 5000) || !port_open(gp, 5000)) {
+        tproc_stop(&run, SIGKILL, 1000);
+        fail_msg("the mocks never listened on %d/%d", bp, gp);
+    }
+    char *rargv[] = {(char *)tsup_bin("cutover-relay"), "--port", rps, "--blue-url", blue,
                      "--green-url", green, "--backoff-base-ms", "20", "--jitter", "none",
                      "--health-interval-ms", "200", "--try-timeout-ms", "1000", NULL};
     struct tproc relay;
     assert_int_equal(tproc_spawn(&relay, rargv), 0);
-    if (tproc_wait_url(&relay, 5000) != 0) {
-        tproc_stop(&relay, SIGKILL, 1000);
-        fail_msg("cutover-relay did not print its URL");
+    uint64_t end = co_clock_monotonic_us() + 60000000ull;
+    int st_run = 0, done = 0;
+    while (!done && co_clock_monotonic_us() < end) {
+        if (waitpid(run.pid, &st_run, WNOHANG) == run.pid)
+            done = 1;
+        else
+            co_sleep_us(10000);
     }
-    char out[128];
-    snprintf(out, sizeof out, "%s/url", dir);
-    char *args[] = {"run", "scenarios/failover/blue-503-to-green.json", "--relay-url", relay.url,
-                    "--blue-port", bps, "--green-port", gps, "--out", out, "--no-color", NULL};
-    int rc = cutover(60000, args);
+    if (!done) {
+        tproc_stop(&run, SIGKILL, 1000);
+        tproc_stop(&relay, SIGKILL, 1000);
+        fail_msg("cutover run --relay-url did not finish");
+    }
+    unlink(run.out_path);
+    unlink(run.err_path);
+    int rc = WIFEXITED(st_run) ? WEXITSTATUS(st_run) : -1;
     int alive = tproc_alive(&relay);
     int st = tproc_stop(&relay, SIGTERM, 3000);
     assert_int_equal(rc, 0);
