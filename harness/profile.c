@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const top_keys[] = {"name",   "description", "requires", "command", "env",
+static const char *const top_keys[] = {"name",   "description", "requires", "command",  "env",
                                        "config", "ready",       "settings", "defaults", "tells",
                                        "notes",  "stop_signal", NULL};
 static const char *const config_keys[] = {"file", "template", "template_lines", "format", NULL};
@@ -30,9 +30,8 @@ static const char *const tells_names[] = {"events", "admin", NULL};
 
 /* Placeholders the runner always binds (docs/profiles.md). */
 static const char *const runner_vars[] = {
-    "blue_url",  "green_url",  "blue_hostport", "green_hostport", "blue_port", "green_port",
-    "port",      "events",     "workdir",       "config",         "relay_bin", "admin_token",
-    "relay_url", NULL};
+    "blue_url", "green_url", "blue_hostport", "green_hostport", "blue_port",   "green_port", "port",
+    "events",   "workdir",   "config",        "relay_bin",      "admin_token", "relay_url",  NULL};
 
 /* Which checks mean nothing when a scenario's relay setting could not be
  * expressed.  "*" marks a premise of the whole scenario (client keys, a rate
@@ -127,13 +126,15 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
     const char *k;
     json_t *val;
     char buf[600];
-    json_object_foreach((json_t *)p->defaults, k, val) {
+    json_object_foreach((json_t *)p->defaults, k, val)
+    {
         json_scalar(val, buf, sizeof buf);
         harness_vars_set(v, k, buf);
     }
     if (!relay)
         return;
-    json_object_foreach((json_t *)relay, k, val) {
+    json_object_foreach((json_t *)relay, k, val)
+    {
         if (!maps(p, k) || json_is_object(val) || json_is_array(val))
             continue;
         json_scalar(val, buf, sizeof buf);
@@ -141,15 +142,16 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
     }
 }
 
-void harness_profile_unmapped(const struct harness_profile *p, const json_t *relay,
-                              int admin_used, char *out, size_t n)
+void harness_profile_unmapped(const struct harness_profile *p, const json_t *relay, int admin_used,
+                              char *out, size_t n)
 {
     size_t len = 0;
     out[0] = '\0';
     const char *k;
     json_t *val;
     if (relay)
-        json_object_foreach((json_t *)relay, k, val) {
+        json_object_foreach((json_t *)relay, k, val)
+        {
             if (maps(p, k) || strcmp(k, "log_level") == 0)
                 continue;
             snprintf(out + len, n - len, "%s%s", len ? ", " : "", k);
@@ -209,8 +211,7 @@ char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, 
                     errno = 0;
                     long long base = strtoll(value, &end, 10);
                     if (errno || end == value || *end) {
-                        snprintf(err, errlen, "{%s%+ld}: '%s' is not an integer", name, off,
-                                 value);
+                        snprintf(err, errlen, "{%s%+ld}: '%s' is not an integer", name, off, value);
                         free(out);
                         return NULL;
                     }
@@ -275,8 +276,8 @@ static char *slurp(const char *path, char *err, size_t errlen)
     return buf;
 }
 
-static int get_string(const json_t *obj, const char *key, const char *path, int required,
-                      char *out, size_t n, char *err, size_t errlen)
+static int get_string(const json_t *obj, const char *key, const char *path, int required, char *out,
+                      size_t n, char *err, size_t errlen)
 {
     const json_t *v = json_object_get(obj, key);
     char p[128];
@@ -304,7 +305,8 @@ static int load_template(struct harness_profile *p, const json_t *cfg, char *err
     const json_t *file = json_object_get(cfg, "template");
     const json_t *lines = json_object_get(cfg, "template_lines");
     if (file && lines) {
-        snprintf(err, errlen, "$.config: give \"template\" (a file) or \"template_lines\", not both");
+        snprintf(err, errlen,
+                 "$.config: give \"template\" (a file) or \"template_lines\", not both");
         return -1;
     }
     if (file) {
@@ -328,11 +330,12 @@ static int load_template(struct harness_profile *p, const json_t *cfg, char *err
     }
     if (lines) {
         if (!json_is_array(lines))
-            return harness_v_expected(err, errlen, "$.config.template_lines",
-                                      "an array of strings", lines);
+            return harness_v_expected(err, errlen, "$.config.template_lines", "an array of strings",
+                                      lines);
         size_t i, total = 1;
         json_t *l;
-        json_array_foreach(lines, i, l) {
+        json_array_foreach(lines, i, l)
+        {
             if (!json_is_string(l)) {
                 char pp[64];
                 harness_v_fmt(pp, sizeof pp, "$.config.template_lines[%zu]", i);
@@ -343,7 +346,8 @@ static int load_template(struct harness_profile *p, const json_t *cfg, char *err
         p->config_template = co_malloc(total);
         p->config_template[0] = '\0';
         size_t len = 0;
-        json_array_foreach(lines, i, l) {
+        json_array_foreach(lines, i, l)
+        {
             size_t ll = json_string_length(l);
             memcpy(p->config_template + len, json_string_value(l), ll);
             len += ll;
@@ -401,15 +405,16 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
         return -1;
     for (const char *c = p->name; *c; c++)
         if (!is_name_char(*c) && *c != '-' && !(*c >= 'A' && *c <= 'Z')) {
-            snprintf(err, errlen, "$.name: '%s': use letters, digits, '-' and '_' (it names a folder)",
-                     p->name);
+            snprintf(err, errlen,
+                     "$.name: '%s': use letters, digits, '-' and '_' (it names a folder)", p->name);
             return -1;
         }
     const json_t *cmd = json_object_get(doc, "command");
     if (!json_is_string(cmd) || !json_string_length(cmd)) {
         if (!cmd) {
-            snprintf(err, errlen, "$.command: missing (expected a command line with "
-                                  "{placeholders})");
+            snprintf(err, errlen,
+                     "$.command: missing (expected a command line with "
+                     "{placeholders})");
             return -1;
         }
         return harness_v_expected(err, errlen, "$.command", "a non-empty command line", cmd);
@@ -422,7 +427,8 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
             return harness_v_expected(err, errlen, "$.env", "an object of NAME: value", env);
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)env, k, v) {
+        json_object_foreach((json_t *)env, k, v)
+        {
             char pp[128];
             harness_v_fmt(pp, sizeof pp, "$.env.%s", k);
             if (p->n_env >= HARNESS_PROFILE_MAX_ENV) {
@@ -453,8 +459,9 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
                        errlen) != 0)
             return -1;
         if (strchr(p->config_file, '/')) {
-            snprintf(err, errlen, "$.config.file: '%s': a plain file name (it goes into the "
-                                  "scenario's work folder)",
+            snprintf(err, errlen,
+                     "$.config.file: '%s': a plain file name (it goes into the "
+                     "scenario's work folder)",
                      p->config_file);
             return -1;
         }
@@ -466,8 +473,9 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
         if (load_template(p, cfg, err, errlen) != 0)
             return -1;
         if (!p->config_json && !p->config_template) {
-            snprintf(err, errlen, "$.config: needs \"template\", \"template_lines\" or "
-                                  "\"format\": \"cutover-relay-json\"");
+            snprintf(err, errlen,
+                     "$.config: needs \"template\", \"template_lines\" or "
+                     "\"format\": \"cutover-relay-json\"");
             return -1;
         }
     }
@@ -514,7 +522,8 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
     } else if (json_is_array(set)) {
         size_t i;
         json_t *s;
-        json_array_foreach(set, i, s) {
+        json_array_foreach(set, i, s)
+        {
             char pp[64];
             harness_v_fmt(pp, sizeof pp, "$.settings[%zu]", i);
             if (harness_v_enum(s, pp, known, err, errlen) != 0)
@@ -529,8 +538,7 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
         }
     } else if (set) {
         return harness_v_expected(err, errlen, "$.settings",
-                                  "\"all\" or an array of scenario relay keys it can express",
-                                  set);
+                                  "\"all\" or an array of scenario relay keys it can express", set);
     }
 
     const json_t *def = json_object_get(doc, "defaults");
@@ -539,14 +547,16 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
     p->defaults = def ? json_deep_copy(def) : json_object();
     const char *k;
     json_t *v;
-    json_object_foreach(p->defaults, k, v) {
+    json_object_foreach(p->defaults, k, v)
+    {
         char pp[128];
         harness_v_fmt(pp, sizeof pp, "$.defaults.%s", k);
         if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
             return harness_v_expected(err, errlen, pp, "a string, number or boolean", v);
         if (!maps(p, k)) {
-            snprintf(err, errlen, "%s: '%s' is not in $.settings (a default for a setting the "
-                                  "profile does not express)",
+            snprintf(err, errlen,
+                     "%s: '%s' is not in $.settings (a default for a setting the "
+                     "profile does not express)",
                      pp, k);
             return -1;
         }
@@ -559,7 +569,8 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
                                       "an array of \"events\", \"admin\" (empty: nothing)", tells);
         size_t i;
         json_t *t;
-        json_array_foreach(tells, i, t) {
+        json_array_foreach(tells, i, t)
+        {
             char pp[64];
             harness_v_fmt(pp, sizeof pp, "$.tells[%zu]", i);
             if (harness_v_enum(t, pp, tells_names, err, errlen) != 0)
@@ -574,7 +585,8 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
         if (!json_is_object(notes))
             return harness_v_expected(err, errlen, "$.notes",
                                       "an object of scenario name: why it fails", notes);
-        json_object_foreach((json_t *)notes, k, v) {
+        json_object_foreach((json_t *)notes, k, v)
+        {
             char pp[160];
             harness_v_fmt(pp, sizeof pp, "$.notes.%s", k);
             if (!json_is_string(v))
@@ -662,7 +674,8 @@ int harness_profile_available(const struct harness_profile *p, char *err, size_t
     char buf[PATH_MAX];
     /* Debian keeps nginx and haproxy in /usr/sbin, which a user's PATH may lack. */
     char full[4096];
-    snprintf(full, sizeof full, "%s:/usr/sbin:/usr/local/sbin:/sbin", path ? path : "/usr/bin:/bin");
+    snprintf(full, sizeof full, "%s:/usr/sbin:/usr/local/sbin:/sbin",
+             path ? path : "/usr/bin:/bin");
     for (char *save = NULL, *dir = strtok_r(full, ":", &save); dir;
          dir = strtok_r(NULL, ":", &save)) {
         snprintf(buf, sizeof buf, "%s/%s", dir, p->requires);

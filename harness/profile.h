@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HARNESS_PROFILE_MAX_ENV 16
+#define HARNESS_PROFILE_MAX_ENV      16
 #define HARNESS_PROFILE_MAX_SETTINGS 40
-#define HARNESS_PROFILE_MAX_VARS 64
+#define HARNESS_PROFILE_MAX_VARS     64
 /* Largest profile or template file read (bytes). */
 #define HARNESS_PROFILE_MAX_BYTES (256 * 1024)
 
@@ -45,8 +45,9 @@ struct harness_profile {
     int config_json;       /* the config is cutover-relay's JSON: runner defaults + scenario keys */
     char ready_path[128];  /* GET this path; any HTTP answer means ready */
     uint64_t ready_timeout_us;
-    int stop_signal; /* asks the relay to drain and exit (SIGTERM; nginx SIGQUIT, HAProxy SIGUSR1) */
-    int all_settings;      /* every scenario relay key maps (cutover-relay) */
+    int stop_signal;  /* asks the relay to drain and exit (SIGTERM; nginx SIGQUIT, HAProxy SIGUSR1)
+                       */
+    int all_settings; /* every scenario relay key maps (cutover-relay) */
     char settings[HARNESS_PROFILE_MAX_SETTINGS][40];
     int n_settings;
     json_t *defaults; /* values of settings when a scenario does not set them */
@@ -98,8 +99,8 @@ char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, 
 
 /* Scenario relay keys the profile cannot express, comma separated into out
  * ("" when all map); admin_used adds "admin API" when the profile has none. */
-void harness_profile_unmapped(const struct harness_profile *p, const json_t *relay,
-                              int admin_used, char *out, size_t n);
+void harness_profile_unmapped(const struct harness_profile *p, const json_t *relay, int admin_used,
+                              char *out, size_t n);
 /* Non-zero when a check of kind depends on the relay setting key (or on the
  * "admin API"): its verdict means nothing when key could not be set. */
 int harness_profile_affects(const char *key, const char *check_kind);

@@ -12,10 +12,17 @@
 #include <string.h>
 
 /* The key value of a passing cell, most telling first. */
-static const char *const key_checks[] = {
-    "switch_delay", "attempts",     "backoff_gaps",         "retry_after",  "client_deadline",
-    "switches",     "no_hammering", "no_truncated_success", "upstream_count",
-    "client_success_ratio", NULL};
+static const char *const key_checks[] = {"switch_delay",
+                                         "attempts",
+                                         "backoff_gaps",
+                                         "retry_after",
+                                         "client_deadline",
+                                         "switches",
+                                         "no_hammering",
+                                         "no_truncated_success",
+                                         "upstream_count",
+                                         "client_success_ratio",
+                                         NULL};
 
 /* What a failing check of each kind says about a relay, in a few words. */
 static const struct {
@@ -83,8 +90,8 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
             if (strcmp(s->checks[i].check, key_checks[k]) == 0)
                 pick = &s->checks[i];
     /* Else the scenario's first own check, not one the runner adds. */
-    static const char *const runner_checks[] = {"harness_on_time", "admin_ok", "relay_alive",
-                                                "clean_shutdown", "no_secret_leak", NULL};
+    static const char *const runner_checks[] = {"harness_on_time", "admin_ok",       "relay_alive",
+                                                "clean_shutdown",  "no_secret_leak", NULL};
     for (size_t i = 0; i < s->n_checks && !pick; i++) {
         int own = 0;
         for (int k = 0; runner_checks[k]; k++)
@@ -132,7 +139,8 @@ json_t *harness_scorecard_build(const struct report_scenario *sc, size_t n,
         for (int k = 0; k < n_relays; k++) {
             const struct report_scenario *hit = NULL;
             for (size_t q = 0; q < n && !hit; q++)
-                if (strcmp(sc[q].name, sc[i].name) == 0 && strcmp(sc[q].relay, relays[k].label) == 0)
+                if (strcmp(sc[q].name, sc[i].name) == 0 &&
+                    strcmp(sc[q].relay, relays[k].label) == 0)
                     hit = &sc[q];
             if (!hit) {
                 json_array_append_new(cells, json_pack("{s:s, s:s, s:s, s:s}", "relay",
@@ -142,10 +150,9 @@ json_t *harness_scorecard_build(const struct report_scenario *sc, size_t n,
             }
             char value[128], why[160];
             harness_scorecard_cell(hit, relays[k].notes, value, sizeof value, why, sizeof why);
-            json_array_append_new(cells, json_pack("{s:s, s:s, s:s, s:s}", "relay",
-                                                   relays[k].label, "status",
-                                                   report_status_name(hit->status), "value", value,
-                                                   "why", why));
+            json_array_append_new(cells, json_pack("{s:s, s:s, s:s, s:s}", "relay", relays[k].label,
+                                                   "status", report_status_name(hit->status),
+                                                   "value", value, "why", why));
         }
         json_array_append_new(rows, json_pack("{s:s, s:s, s:o}", "scenario", sc[i].name, "folder",
                                               sc[i].folder, "cells", cells));
@@ -179,7 +186,8 @@ int harness_scorecard_md(FILE *f, const json_t *card, const char *command)
         fprintf(f, "Produced by:\n\n```sh\n%s\n```\n\n", command);
     fprintf(f, "Each cell: verdict, the key measured value, and for a failure why.\n\n");
     fprintf(f, "| scenario |");
-    json_array_foreach(relays, k, r) {
+    json_array_foreach(relays, k, r)
+    {
         char label[128];
         report_relay_label(json_string_value(r), label, sizeof label);
         fputc(' ', f);
@@ -191,14 +199,16 @@ int harness_scorecard_md(FILE *f, const json_t *card, const char *command)
         fprintf(f, "---|");
     fputc('\n', f);
     long counts[HARNESS_SCORECARD_MAX_RELAYS][3] = {{0}};
-    json_array_foreach(json_object_get(card, "rows"), i, row) {
+    json_array_foreach(json_object_get(card, "rows"), i, row)
+    {
         fprintf(f, "| ");
         md_puts(f, json_string_value(json_object_get(row, "folder")));
         fputc('/', f);
         md_puts(f, json_string_value(json_object_get(row, "scenario")));
         fprintf(f, " |");
         json_t *cell;
-        json_array_foreach(json_object_get(row, "cells"), k, cell) {
+        json_array_foreach(json_object_get(row, "cells"), k, cell)
+        {
             const char *st = json_string_value(json_object_get(cell, "status"));
             const char *value = json_string_value(json_object_get(cell, "value"));
             const char *why = json_string_value(json_object_get(cell, "why"));
@@ -224,7 +234,8 @@ int harness_scorecard_md(FILE *f, const json_t *card, const char *command)
     fputc('\n', f);
     const char *label;
     json_t *why;
-    json_object_foreach((json_t *)json_object_get(card, "skipped"), label, why) {
+    json_object_foreach((json_t *)json_object_get(card, "skipped"), label, why)
+    {
         fprintf(f, "\n%s was not run: ", label);
         md_puts(f, json_string_value(why));
         fputc('\n', f);

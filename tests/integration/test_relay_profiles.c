@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 static char dir[64];
-static json_t *smoke;   /* results.json of the scorecard run */
+static json_t *smoke; /* results.json of the scorecard run */
 static int smoke_exit;
 
 /* Runs bin/cutover with argv (NULL-terminated) for at most timeout_ms;
@@ -70,8 +70,8 @@ static int cutover(int timeout_ms, char **args)
 static int installed(const char *prog)
 {
     char path[256];
-    static const char *const dirs[] = {"/usr/sbin", "/usr/bin", "/usr/local/sbin",
-                                       "/usr/local/bin", "/sbin"};
+    static const char *const dirs[] = {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin",
+                                       "/sbin"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dirs[i], prog);
         if (access(path, X_OK) == 0)
@@ -89,9 +89,9 @@ static int setup(void **state)
     char out[128], card[160];
     snprintf(out, sizeof out, "%s/smoke", dir);
     snprintf(card, sizeof card, "%s/card.md", dir);
-    char *args[] = {"run",    "scenarios", "--filter",      "smoke",   "--relay",     "cutover-relay",
-                    "--relay", "nginx",    "--relay",       "haproxy", "--out",       out,
-                    "--scorecard", card,   "--no-color",    NULL};
+    char *args[] = {"run",         "scenarios", "--filter",   "smoke",   "--relay", "cutover-relay",
+                    "--relay",     "nginx",     "--relay",    "haproxy", "--out",   out,
+                    "--scorecard", card,        "--no-color", NULL};
     smoke_exit = cutover(180000, args);
     char path[200];
     snprintf(path, sizeof path, "%s/results.json", out);
@@ -113,7 +113,8 @@ static const char *status_of(const char *relay, const char *name)
 {
     size_t i;
     json_t *sc;
-    json_array_foreach(json_object_get(smoke, "scenarios"), i, sc) {
+    json_array_foreach(json_object_get(smoke, "scenarios"), i, sc)
+    {
         if (strcmp(json_string_value(json_object_get(sc, "relay")), relay) == 0 &&
             strcmp(json_string_value(json_object_get(sc, "name")), name) == 0)
             return json_string_value(json_object_get(sc, "status"));
@@ -128,7 +129,8 @@ static int ran_all(const char *relay)
     int n = 0;
     size_t i;
     json_t *sc;
-    json_array_foreach(json_object_get(smoke, "scenarios"), i, sc) {
+    json_array_foreach(json_object_get(smoke, "scenarios"), i, sc)
+    {
         if (strcmp(json_string_value(json_object_get(sc, "relay")), relay) != 0)
             continue;
         const char *st = json_string_value(json_object_get(sc, "status"));
@@ -146,7 +148,8 @@ static void test_smoke_cutover_relay(void **state)
     assert_int_equal(ran_all("cutover-relay"), 6);
     size_t i;
     json_t *sc;
-    json_array_foreach(json_object_get(smoke, "scenarios"), i, sc) {
+    json_array_foreach(json_object_get(smoke, "scenarios"), i, sc)
+    {
         if (strcmp(json_string_value(json_object_get(sc, "relay")), "cutover-relay") == 0)
             assert_string_equal(json_string_value(json_object_get(sc, "status")), "pass");
     }
@@ -247,18 +250,41 @@ static void test_relay_url(void **state)
     snprintf(url, sizeof url, "http://127.0.0.1:%d", rp);
     char out[128];
     snprintf(out, sizeof out, "%s/url", dir);
-    char *cargv[] = {(char *)tsup_bin("cutover"), "run", "scenarios/failover/blue-503-to-green.json",
-                     "--relay-url", url, "--blue-port", bps, "--green-port", gps, "--out", out,
-                     "--no-color", NULL};
+    char *cargv[] = {(char *)tsup_bin("cutover"),
+                     "run",
+                     "scenarios/failover/blue-503-to-green.json",
+                     "--relay-url",
+                     url,
+                     "--blue-port",
+                     bps,
+                     "--green-port",
+                     gps,
+                     "--out",
+                     out,
+                     "--no-color",
+                     NULL};
     struct tproc run;
     assert_int_equal(tproc_spawn(&run, cargv), 0);
     if (!port_open(bp, 5000) || !port_open(gp, 5000)) {
         tproc_stop(&run, SIGKILL, 1000);
         fail_msg("the mocks never listened on %d/%d", bp, gp);
     }
-    char *rargv[] = {(char *)tsup_bin("cutover-relay"), "--port", rps, "--blue-url", blue,
-                     "--green-url", green, "--backoff-base-ms", "20", "--jitter", "none",
-                     "--health-interval-ms", "200", "--try-timeout-ms", "1000", NULL};
+    char *rargv[] = {(char *)tsup_bin("cutover-relay"),
+                     "--port",
+                     rps,
+                     "--blue-url",
+                     blue,
+                     "--green-url",
+                     green,
+                     "--backoff-base-ms",
+                     "20",
+                     "--jitter",
+                     "none",
+                     "--health-interval-ms",
+                     "200",
+                     "--try-timeout-ms",
+                     "1000",
+                     NULL};
     struct tproc relay;
     assert_int_equal(tproc_spawn(&relay, rargv), 0);
     uint64_t end = co_clock_monotonic_us() + 60000000ull;
@@ -300,13 +326,16 @@ static void test_relay_url(void **state)
     json_decref(res);
 
     /* Flags that cannot go together, and a bad URL: invalid input. */
-    char *bad1[] = {"run", "scenarios/failover/blue-503-to-green.json", "--relay-url",
-                    "http://127.0.0.1:1", "--relay", "nginx", NULL};
-    assert_int_equal(cutover(10000, bad1), 2);
-    char *bad2[] = {"run", "scenarios/failover/blue-503-to-green.json", "--relay-url", "127.0.0.1:1",
+    char *bad1[] = {"run",         "scenarios/failover/blue-503-to-green.json",
+                    "--relay-url", "http://127.0.0.1:1",
+                    "--relay",     "nginx",
                     NULL};
+    assert_int_equal(cutover(10000, bad1), 2);
+    char *bad2[] = {"run", "scenarios/failover/blue-503-to-green.json", "--relay-url",
+                    "127.0.0.1:1", NULL};
     assert_int_equal(cutover(10000, bad2), 2);
-    char *bad3[] = {"run", "scenarios/failover/blue-503-to-green.json", "--blue-port", "70000", NULL};
+    char *bad3[] = {"run", "scenarios/failover/blue-503-to-green.json", "--blue-port", "70000",
+                    NULL};
     assert_int_equal(cutover(10000, bad3), 2);
 }
 
@@ -319,8 +348,8 @@ static void test_invalid_profile(void **state)
     assert_non_null(f);
     fputs("{\"name\": \"broken\", \"command\": \"x --port {prot}\"}\n", f);
     fclose(f);
-    char *args[] = {"run", "scenarios/failover/blue-503-to-green.json", "--relay", path, "--out",
-                    dir, NULL};
+    char *args[] = {
+        "run", "scenarios/failover/blue-503-to-green.json", "--relay", path, "--out", dir, NULL};
     assert_int_equal(cutover(10000, args), 2);
 }
 

@@ -43,7 +43,8 @@ static void expect_error(const char *text, const char *const *needles)
 
 static void test_validation_errors(void **state)
 {
-    expect_error("{\"name\": \"x\"}", (const char *const[]){"relays/t.json", "$.command", "missing", NULL});
+    expect_error("{\"name\": \"x\"}",
+                 (const char *const[]){"relays/t.json", "$.command", "missing", NULL});
     expect_error("{\"name\": \"x\", \"comand\": \"r\"}",
                  (const char *const[]){"comand", "command", NULL});
     expect_error("{\"name\": \"x\", \"command\": \"r --port {prot}\"}",
@@ -98,8 +99,8 @@ static void test_settings_and_unmapped(void **state)
               "[\"max_attempts\", \"try_timeout_ms\"], \"defaults\": {\"max_attempts\": 2}}",
               err, sizeof err);
     assert_non_null(p);
-    json_t *relay = json_pack("{s:i, s:i, s:s}", "max_attempts", 5, "backoff_base_ms", 20,
-                              "jitter", "none");
+    json_t *relay =
+        json_pack("{s:i, s:i, s:s}", "max_attempts", 5, "backoff_base_ms", 20, "jitter", "none");
     struct harness_vars v = {.n = 0};
     harness_vars_settings(&v, p, relay);
     char *out = harness_render(p->command, &v, err, sizeof err);
@@ -143,11 +144,13 @@ static void test_scorecard(void **state)
 {
     struct report_scenario sc[2];
     memset(sc, 0, sizeof sc);
-    struct report_check ok = {.check = "switch_delay", .status = REPORT_PASS, .measured = "12.0 ms"};
-    struct report_check bad = {.check = "retry_after", .status = REPORT_FAIL,
+    struct report_check ok = {
+        .check = "switch_delay", .status = REPORT_PASS, .measured = "12.0 ms"};
+    struct report_check bad = {.check = "retry_after",
+                               .status = REPORT_FAIL,
                                .measured = "4 retries, shortest wait 0.4 ms"};
-    struct report_check ratio = {.check = "client_success_ratio", .status = REPORT_PASS,
-                                 .measured = "1.0"};
+    struct report_check ratio = {
+        .check = "client_success_ratio", .status = REPORT_PASS, .measured = "1.0"};
     struct report_check c0[2] = {ratio, ok}, c1[2] = {ratio, bad};
     snprintf(sc[0].name, sizeof sc[0].name, "s");
     snprintf(sc[0].relay, sizeof sc[0].relay, "ours");
@@ -195,8 +198,10 @@ static void test_scorecard(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_validation_errors),      cmocka_unit_test(test_render),
-        cmocka_unit_test(test_settings_and_unmapped), cmocka_unit_test(test_shipped_profiles),
+        cmocka_unit_test(test_validation_errors),
+        cmocka_unit_test(test_render),
+        cmocka_unit_test(test_settings_and_unmapped),
+        cmocka_unit_test(test_shipped_profiles),
         cmocka_unit_test(test_scorecard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
