@@ -110,7 +110,14 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
         const char *na = strstr(pick->detail, "relay setting '");
         if (na) {
             const char *end = strchr(na + 15, '\'');
-            snprintf(why, wn, "cannot set %.*s", end ? (int)(end - na - 15) : 20, na + 15);
+            int kl = end ? (int)(end - na - 15) : 20;
+            /* Premises that are not settings read better said plainly. */
+            if (strncmp(na + 15, "admin API'", 10) == 0)
+                snprintf(why, wn, "no admin API");
+            else if (strncmp(na + 15, "relay process'", 14) == 0)
+                snprintf(why, wn, "cannot signal a relay it did not start");
+            else
+                snprintf(why, wn, "cannot set %.*s", kl, na + 15);
         } else if (strstr(pick->measured, "event log")) {
             snprintf(why, wn, "needs the relay's event log");
         } else {
