@@ -372,8 +372,17 @@ cc $CFL -o $B/bench/traffic_accuracy bench/traffic_accuracy.c $B/libharness.a $B
 ACC=""
 for spec in 1000:3000 5000:3000 20000:1000; do
     rate=${spec%%:*} dur=${spec##*:}
-    j=$($B/bench/traffic_accuracy "$MOCK" "$rate" "$dur")
-    log "accuracy $rate: $j"
+    # Three runs; the one with the median send-error p99 is reported (the
+    # machine's load comes and goes within a run of this script).
+    : >"$TMP/acc.$rate"
+    for k in 1 2 3; do
+        $B/bench/traffic_accuracy "$MOCK" "$rate" "$dur" >>"$TMP/acc.$rate"
+    done
+    j=$(python3 -c '
+import json, sys
+runs = sorted((json.loads(l) for l in open(sys.argv[1]) if l.strip()), key=lambda j: j["send_err_p99_us"])
+print(json.dumps(runs[len(runs) // 2]))' "$TMP/acc.$rate")
+    log "accuracy $rate (median of 3 by send-error p99): $j"
     ACC="$ACC$(echo "$j" | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
@@ -512,7 +521,8 @@ echo "\`$LIB_SUM\`"
 [ -n "$LIB_FAILS" ] && echo "Failed in this run (under the benchmark's load): $LIB_FAILS"
 echo
 echo "Open-loop accuracy of the runner's generator (harness/traffic.c) driving the mock directly"
-echo "(bench/traffic_accuracy.c; uniform arrivals; send error = actual send − scheduled send;"
+echo "(bench/traffic_accuracy.c; uniform arrivals; the median of 3 runs by send-error p99; send error ="
+echo "the time the request was handed to libcurl − its scheduled time;"
 echo "latency is measured from the scheduled time, as wrk2 does, so falling behind shows)."
 echo "A wrk2-style generator is expected to hold the achieved rate at the target and keep send"
 echo "error near zero until it saturates."

@@ -65,7 +65,11 @@ int main(int argc, char **argv)
     s->phases[0].rate_rps = rate;
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     struct co_evcurl curl;
-    co_evcurl_init(&curl, loop, harness_xfer_dispatch, 0, 0);
+    /* As the runner does (harness/runner.c): no cap on connections.
+     * ACC_MAX_HOST_CONNS caps them, to compare with a fixed pool as wrk2
+     * keeps. */
+    const char *cap = getenv("ACC_MAX_HOST_CONNS");
+    co_evcurl_init(&curl, loop, harness_xfer_dispatch, cap ? atol(cap) : 0, 0);
     struct harness_traffic t;
     harness_traffic_init(&t, loop, &curl, s, url, "acc", 7);
     t.on_finished = on_finished;
