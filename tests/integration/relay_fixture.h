@@ -290,18 +290,7 @@ FX_UNUSED static long long jint(json_t *o, const char *k)
  * (tproc_alive reaps the status, so it cannot be used before this.) */
 FX_UNUSED static int fx_wait_exit(struct tproc *p, int timeout_ms)
 {
-    uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000;
-    int st;
-    while (co_clock_monotonic_us() < end) {
-        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
-            p->pid = 0;
-            unlink(p->out_path);
-            unlink(p->err_path);
-            return st;
-        }
-        co_sleep_us(5000);
-    }
-    return -1;
+    return tproc_wait_exit(p, timeout_ms);
 }
 
 /* A loaded machine: upper bounds get this factor (lower bounds stay strict). */

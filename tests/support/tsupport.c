@@ -72,12 +72,13 @@ int tproc_wait_output(struct tproc *p, int which, const char *needle, int timeou
 {
     uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000u;
     do {
+        int alive = tproc_alive(p); /* before reading: a dying child's last words count */
         char *s = tproc_read(p, which);
         int found = strstr(s, needle) != NULL;
         free(s);
         if (found)
             return 0;
-        if (!tproc_alive(p))
+        if (!alive)
             return -1;
         co_sleep_us(5000);
     } while (co_clock_monotonic_us() < end);
@@ -102,16 +103,48 @@ int tproc_wait_url(struct tproc *p, int timeout_ms)
 int tproc_alive(struct tproc *p)
 {
     int st;
-    if (p->pid <= 0)
+    if (p->pid <= 0 || p->reaped)
         return 0;
-    return waitpid(p->pid, &st, WNOHANG) == 0;
+    pid_t r = waitpid(p->pid, &st, WNOHANG);
+    if (r == p->pid) {
+        p->reaped = 1;
+        p->status = st;
+        return 0;
+    }
+    return r == 0;
+}
+
+int tproc_wait_exit(struct tproc *p, int timeout_ms)
+{
+    uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000u;
+    if (p->pid <= 0)
+        return p->reaped ? p->status : -1;
+    while (tproc_alive(p)) {
+        if (co_clock_monotonic_us() >= end)
+            return -1;
+        co_sleep_us(5000);
+    }
+    if (!p->reaped)
+        return -1;
+    p->pid = 0;
+    unlink(p->out_path);
+    unlink(p->err_path);
+    return p->status;
 }
 
 int tproc_stop(struct tproc *p, int sig, int timeout_ms)
 {
     int st = -1;
     if (p->pid <= 0)
-        return -1;
+        return p->reaped ? p->status : -1;
+    if (p->reaped) { /* exited by itself already; its group may linger */
+        kill(-p->pid, SIGKILL);
+        st = p->status;
+        p->pid = 0;
+        unlink(p->out_path);
+        unlink(p->err_path);
+        return st;
+    }
     kill(-p->pid, sig);
     uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000u;
     for (;;) {

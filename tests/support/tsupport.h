@@ -14,6 +14,8 @@ struct tproc {
     char out_path[256]; /* the child's stdout */
     char err_path[256]; /* the child's stderr */
     char url[256];      /* set by tproc_wait_url */
+    int reaped;         /* the child was waited for; status holds its wait status */
+    int status;
 };
 
 /* Path of a program under test: $CUTOVER_BIN/name (default bin/name).
@@ -32,8 +34,13 @@ char *tproc_read(struct tproc *p, int which);
 /* Sends sig to the child's process group, waits up to timeout_ms, then
  * SIGKILLs.  Returns the wait status, or -1.  Removes the output files. */
 int tproc_stop(struct tproc *p, int sig, int timeout_ms);
-/* Non-zero while the child runs. */
+/* Non-zero while the child runs.  When it has exited, it is reaped and its
+ * wait status kept in p->status (so a later tproc_wait_exit still sees it). */
 int tproc_alive(struct tproc *p);
+/* Waits up to timeout_ms for the child to exit by itself; returns its wait
+ * status, or -1 if it is still running.  Removes the output files once it
+ * has exited. */
+int tproc_wait_exit(struct tproc *p, int timeout_ms);
 
 struct thttp_resp {
     long status;
