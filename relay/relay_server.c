@@ -452,6 +452,8 @@ out:
         co_evcurl_cleanup(&r->curl);
     while (r->npool)
         curl_easy_cleanup(r->easy_pool[--r->npool]);
+    for (size_t i = 0; i < sizeof r->hdr_tail / sizeof r->hdr_tail[0]; i++)
+        curl_slist_free_all(r->hdr_tail[i]);
     free(r->easy_pool);
     relay_events_close(&r->events);
     relay_metrics_free(&r->metrics);
