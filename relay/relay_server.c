@@ -400,7 +400,7 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     struct co_evhttp_opts ho = {
         .addr = c->listen,
         .port = (uint16_t)c->port,
-        .conn_limit = 10000,
+        .conn_limit = (unsigned)c->max_clients,
         .conn_timeout_s = 120,
         /* 8 KiB per connection (MHD zeroes the pool between requests, so
          * all of it becomes resident): room for 7 KB of request headers,
