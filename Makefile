@@ -112,9 +112,10 @@ $(BUILD)/tests/%: tests/integration/%.c $(TEST_LIBS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) $(CMOCKA_LIBS)
 
-# The test binaries find the programs under test through CUTOVER_BIN.
+# The test binaries find the programs under test through CUTOVER_BIN; the soak
+# inside `make test` is the short one (SOAK_SECONDS, default here 8 s).
 test: all $(UNIT_BIN) $(INTEG_BIN)
-	@CUTOVER_BIN=$(BINDIR) CUTOVER_BUILD=$(BUILD) sh tests/run.sh \
+	@CUTOVER_BIN=$(BINDIR) CUTOVER_BUILD=$(BUILD) SOAK_SECONDS=$${SOAK_SECONDS:-8} sh tests/run.sh \
 	    --scenarios "$(CUTOVER) run scenarios/ --out $(BUILD)/out" $(UNIT_BIN) $(INTEG_BIN)
 
 scenarios: all

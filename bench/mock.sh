@@ -236,6 +236,10 @@ fi
     echo
     echo "## Reading the numbers"
     echo
+    echo "- Requests/s move by a third or more between runs on this shared machine (the"
+    echo "  mock/nginx ratio at 16 connections measured from 50% to 100% over a morning of"
+    echo "  runs while other engineers compiled); compare the two servers within one run, and"
+    echo "  across runs prefer instructions per request, which do not drift with load."
     echo "- The mock is one thread by design: one libev loop decides every request in one"
     echo "  seeded order, which is what makes a run reproducible.  nginx runs two workers, so"
     echo "  on 2 cores shared with wrk it gets more of the machine.  Under wrk -c16 a perf"

@@ -51,6 +51,21 @@ const char *co_json_type_name(const json_t *j)
     return "unknown";
 }
 
+char *co_json_describe(const json_t *j, char *out, size_t n)
+{
+    if (!j)
+        snprintf(out, n, "nothing");
+    else if (json_is_string(j))
+        snprintf(out, n, "string \"%.60s\"", json_string_value(j));
+    else if (json_is_integer(j))
+        snprintf(out, n, "integer %lld", (long long)json_integer_value(j));
+    else if (json_is_real(j))
+        snprintf(out, n, "real %g", json_real_value(j));
+    else
+        snprintf(out, n, "%s", co_json_type_name(j));
+    return out;
+}
+
 static size_t edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);

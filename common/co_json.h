@@ -20,6 +20,11 @@ char *co_openai_error(const char *message, const char *type, const char *param, 
 /* "object", "array", "string", "integer", "real", "true", "false", "null". */
 const char *co_json_type_name(const json_t *j);
 
+/* A value as a validator's "found ..." shows it: "string \"abc\"",
+ * "integer 5", "real 0.5", "array", or "nothing" for NULL.  Strings are cut at
+ * 60 bytes.  Writes at most n bytes into out; returns out. */
+char *co_json_describe(const json_t *j, char *out, size_t n);
+
 /* The candidate closest to word by edit distance, or NULL when none is close
  * enough to be a plausible misspelling.  candidates ends with NULL. */
 const char *co_nearest(const char *word, const char *const *candidates);

@@ -816,7 +816,7 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     size_t na = 0;
     long limited = 0, with_headers = 0, reached = 0;
     uint64_t first_429 = 0;
-    int resumed = 0, can_resume = 0;
+    int resumed = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
         if (key && strcmp(r->key, key) != 0)
@@ -854,10 +854,6 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
         if (n > best)
             best = n;
     }
-    for (size_t i = 0; i < na && first_429; i++) {
-        if ((double)adm[i]->t_sent >= (double)first_429 + window)
-            can_resume = 1;
-    }
     for (size_t i = 0; i < o->n_reqs && first_429; i++) {
         const struct harness_req *r = &o->reqs[i];
         if ((!key || strcmp(r->key, key) == 0) && r->t_sent > first_429 && r->status != 429 &&
@@ -870,7 +866,6 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
             (double)o->reqs[i].t_sent >= (double)first_429 + window)
             ends_late = 1;
     free(adm);
-    (void)can_resume;
     v->samples = limited;
     SETF(expected, "%s<= %g admitted per %g ms, 429s carry Retry-After and x-ratelimit-*, none "
                    "reaches an upstream, admission resumes after the window",

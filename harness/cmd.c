@@ -6,8 +6,10 @@
 #include "co_mem.h"
 #include "harness/checks.h"
 #include "harness/cli.h"
+#include "harness/profile.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
+#include "harness/scorecard.h"
 #include "harness/vutil.h"
 #include "reports/report.h"
 
@@ -36,8 +38,15 @@ static const char run_usage[] =
     "  --seed N            seed of every random decision (default 42)\n"
     "  --repeat N          run each scenario N times, report flaky ones\n"
     "  --time-scale X      multiply every time and tolerance by X (slow machines)\n"
-    "  --relay CMD         run CMD instead of cutover-relay; {blue_url} {green_url}\n"
-    "                      {port} {events} are filled in\n"
+    "  --relay RELAY       a profile (relays/NAME.json: cutover-relay, nginx, haproxy,\n"
+    "                      or a path) or a command with {blue_url} {green_url}\n"
+    "                      {port} {events}; repeat it for a scorecard across relays\n"
+    "  --scorecard FILE    the scorecard's Markdown (default DIR/scorecard.md with\n"
+    "                      several relays)\n"
+    "  --relay-url URL     drive a relay that already runs at URL (chaos); its\n"
+    "                      config points at the mocks on --blue-port/--green-port\n"
+    "  --blue-port N       the blue mock's fixed port (default: ephemeral)\n"
+    "  --green-port N      the green mock's fixed port\n"
     "  --relay-bin PATH    the cutover-relay binary (default: next to cutover)\n"
     "  --no-color          plain console output (also NO_COLOR=1)\n"
     "  -v, --verbose       log the runner's warnings\n"
@@ -95,6 +104,19 @@ static void free_loaded(struct loaded *l)
     for (int i = 0; i < l->n; i++)
         harness_scenario_free(&l->v[i]);
     free(l->v);
+}
+
+struct relay_spec {
+    char label[512];                  /* the scorecard column and each row's "relay" */
+    struct harness_profile *profile;  /* or NULL */
+    const char *cmd;                  /* a raw --relay command, or NULL */
+    char skipped[256];                /* why it is not run ("" runs) */
+};
+
+static void free_specs(struct relay_spec *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        harness_profile_free(&s[i].profile);
 }
 
 static void on_sigint(int sig)
@@ -185,10 +207,16 @@ int harness_cmd_run(int argc, char **argv)
         {"relay-bin", required_argument, 0, 'B'},  {"no-color", no_argument, 0, 'C'},
         {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
         {"md", required_argument, 0, 'M'},
+        {"scorecard", required_argument, 0, 'S'}, {"relay-url", required_argument, 0, 'U'},
+        {"blue-port", required_argument, 0, 'b'}, {"green-port", required_argument, 0, 'g'},
         {0, 0, 0, 0},
     };
     const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *filter = NULL,
-               *relay_cmd = NULL, *relay_bin = NULL, *html_path = NULL, *md_path = NULL;
+               *relay_bin = NULL, *html_path = NULL, *md_path = NULL,
+               *scorecard_path = NULL, *relay_url = NULL;
+    const char *relay_args[HARNESS_SCORECARD_MAX_RELAYS];
+    int n_relay_args = 0;
+    uint64_t ports[2] = {0, 0};
     uint64_t seed = 42, repeat = 1;
     double scale = 1.0;
     int no_color = 0, verbose = 0, c;
@@ -201,7 +229,31 @@ int harness_cmd_run(int argc, char **argv)
         case 'H': html_path = optarg; break;
         case 'M': md_path = optarg; break;
         case 'f': filter = optarg; break;
-        case 'R': relay_cmd = optarg; break;
+        case 'R':
+            if (n_relay_args == HARNESS_SCORECARD_MAX_RELAYS) {
+                fprintf(stderr, "cutover run: --relay: at most %d relays\n",
+                        HARNESS_SCORECARD_MAX_RELAYS);
+                return CO_EXIT_INVALID;
+            }
+            relay_args[n_relay_args++] = optarg;
+            break;
+        case 'S': scorecard_path = optarg; break;
+        case 'U':
+            if (strncmp(optarg, "http://", 7) != 0) {
+                fprintf(stderr, "cutover run: --relay-url: expected http://HOST:PORT, found '%s'\n",
+                        optarg);
+                return CO_EXIT_INVALID;
+            }
+            relay_url = optarg;
+            break;
+        case 'b':
+        case 'g':
+            if (parse_u64(optarg, &ports[c == 'g']) != 0 || ports[c == 'g'] > 65535) {
+                fprintf(stderr, "cutover run: --%s-port: expected 0..65535, found '%s'\n",
+                        c == 'g' ? "green" : "blue", optarg);
+                return CO_EXIT_INVALID;
+            }
+            break;
         case 'B': relay_bin = optarg; break;
         case 'C': no_color = 1; break;
         case 'v': verbose = 1; break;
@@ -249,18 +301,65 @@ int harness_cmd_run(int argc, char **argv)
     }
 
     char relay_bin_buf[PATH_MAX], json_buf[PATH_MAX], junit_buf[PATH_MAX], html_buf[PATH_MAX];
-    if (!relay_bin && !relay_cmd) {
+    if (!relay_bin) {
         default_relay_bin(relay_bin_buf, sizeof relay_bin_buf);
         relay_bin = relay_bin_buf;
     }
-    if (!relay_cmd && access(relay_bin, X_OK) != 0) {
+    if (relay_url && n_relay_args) {
+        fprintf(stderr, "cutover run: --relay-url drives a relay that runs already and --relay "
+                        "starts one: give one of them\n");
+        free_loaded(&l);
+        return CO_EXIT_INVALID;
+    }
+    /* The relays under test: every profile is loaded and validated before
+     * the first scenario runs; a profile whose program is not installed is
+     * skipped with the reason (its scorecard column says "not run"). */
+    struct relay_spec specs[HARNESS_SCORECARD_MAX_RELAYS];
+    int n_specs = n_relay_args ? n_relay_args : 1, n_active = 0;
+    memset(specs, 0, sizeof specs);
+    for (int k = 0; k < n_relay_args; k++) {
+        char path[PATH_MAX], err[1024];
+        if (!harness_profile_find(relay_args[k], path, sizeof path)) {
+            specs[k].cmd = relay_args[k];
+            snprintf(specs[k].label, sizeof specs[k].label, "%s", relay_args[k]);
+            continue;
+        }
+        specs[k].profile = harness_profile_load(path, err, sizeof err);
+        if (!specs[k].profile) {
+            fprintf(stderr, "invalid relay profile: %s\n", err);
+            free_specs(specs, n_specs);
+            free_loaded(&l);
+            return CO_EXIT_INVALID;
+        }
+        snprintf(specs[k].label, sizeof specs[k].label, "%s", specs[k].profile->name);
+        for (int q = 0; q < k; q++)
+            if (strcmp(specs[q].label, specs[k].label) == 0) {
+                fprintf(stderr, "cutover run: --relay %s is given twice\n", specs[k].label);
+                free_specs(specs, n_specs);
+                free_loaded(&l);
+                return CO_EXIT_INVALID;
+            }
+        if (!harness_profile_available(specs[k].profile, specs[k].skipped,
+                                       sizeof specs[k].skipped))
+            fprintf(stderr, "cutover run: skipping relay %s\n", specs[k].skipped);
+    }
+    if (!n_relay_args)
+        harness_v_fmt(specs[0].label, sizeof specs[0].label, "%s", relay_url ? relay_url : relay_bin);
+    for (int k = 0; k < n_specs; k++)
+        n_active += !specs[k].skipped[0];
+    int uses_bin = !n_relay_args && !relay_url;
+    for (int k = 0; k < n_relay_args; k++)
+        uses_bin |= specs[k].profile && specs[k].profile->config_json && !specs[k].skipped[0];
+    if (uses_bin && access(relay_bin, X_OK) != 0) {
         fprintf(stderr, "cutover run: %s: %s (build it with make, or give --relay)\n", relay_bin,
                 strerror(errno));
+        free_specs(specs, n_specs);
         free_loaded(&l);
         return CO_EXIT_HARNESS;
     }
     if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "cutover run: %s: %s\n", out_dir, strerror(errno));
+        free_specs(specs, n_specs);
         free_loaded(&l);
         return CO_EXIT_HARNESS;
     }
@@ -299,8 +398,8 @@ int harness_cmd_run(int argc, char **argv)
     const char *nc = getenv("NO_COLOR");
     rr.color = !no_color && !(nc && *nc) && isatty(fileno(stdout));
     rr.verbose = verbose;
-    rr.total_planned = (size_t)l.n;
-    rr.sc = co_calloc((size_t)l.n, sizeof *rr.sc);
+    rr.total_planned = (size_t)l.n * (size_t)(n_active ? n_active : 1);
+    rr.sc = co_calloc((size_t)l.n * (size_t)n_specs, sizeof *rr.sc);
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -310,40 +409,83 @@ int harness_cmd_run(int argc, char **argv)
     for (const struct report_writer *w = report_writers; w->name; w++)
         if (w->begin)
             w->begin(&rr);
-    for (int i = 0; i < l.n && !harness_runner_interrupted(); i++) {
-        struct report_scenario *acc = &rr.sc[rr.n];
-        for (uint64_t k = 0; k < repeat && !harness_runner_interrupted(); k++) {
-            struct harness_run_opts ro = {.out_dir = out_dir,
-                                          .seed = seed + k,
-                                          .time_scale = scale,
-                                          .relay_cmd = relay_cmd,
-                                          .relay_bin = relay_bin,
-                                          .verbose = verbose,
-                                          .run_index = (int)k,
-                                          .progress = report_console_progress,
-                                          .progress_ctx = &rr};
-            struct report_scenario one = {0};
-            harness_run_scenario(l.v[i], &ro, &one);
-            /* A run the runner itself disturbed (it fell behind its own
-             * schedule) says nothing about the relay: run it again, twice at
-             * most, and keep the last. */
-            for (int retry = 0; retry < 2 && one.status != REPORT_PASS &&
-                                harness_disturbed(&one) && !harness_runner_interrupted();
-                 retry++) {
-                fprintf(stderr, "cutover run: %s: the runner fell behind its schedule (%s); "
-                                "running it again\n",
-                        l.v[i]->name, harness_disturbed(&one)->measured);
-                report_scenario_clear(&one);
-                memset(&one, 0, sizeof one);
-                harness_run_scenario(l.v[i], &ro, &one);
-            }
-            snprintf(one.relay, sizeof one.relay, "%.511s", relay_cmd ? relay_cmd : relay_bin);
-            merge_run(acc, &one);
+    for (int sp = 0; sp < n_specs && !harness_runner_interrupted(); sp++) {
+        const struct relay_spec *spec = &specs[sp];
+        if (spec->skipped[0])
+            continue;
+        /* Several relays: each one's artefacts in a folder of its own. */
+        char sub[PATH_MAX];
+        const char *dir = out_dir;
+        if (n_specs > 1) {
+            char safe[64];
+            size_t q = 0;
+            for (const char *c2 = spec->label; *c2 && q + 1 < sizeof safe; c2++)
+                safe[q++] = (char)((*c2 >= 'a' && *c2 <= 'z') || (*c2 >= 'A' && *c2 <= 'Z') ||
+                                           (*c2 >= '0' && *c2 <= '9') || *c2 == '-' || *c2 == '_'
+                                       ? *c2
+                                       : '_');
+            safe[q] = '\0';
+            harness_v_fmt(sub, sizeof sub, "%s/%s", out_dir, safe);
+            mkdir(sub, 0755);
+            dir = sub;
+            fprintf(stdout, "== relay %s\n", spec->label);
         }
-        rr.n++;
-        for (const struct report_writer *w = report_writers; w->name; w++)
-            if (w->scenario)
-                w->scenario(&rr, acc, rr.n - 1);
+        for (int i = 0; i < l.n && !harness_runner_interrupted(); i++) {
+            struct report_scenario *acc = &rr.sc[rr.n];
+            for (uint64_t k = 0; k < repeat && !harness_runner_interrupted(); k++) {
+                struct harness_run_opts ro = {.out_dir = dir,
+                                              .seed = seed + k,
+                                              .time_scale = scale,
+                                              .relay_cmd = spec->cmd,
+                                              .relay_bin = relay_bin,
+                                              .profile = spec->profile,
+                                              .relay_url = relay_url,
+                                              .blue_port = (int)ports[0],
+                                              .green_port = (int)ports[1],
+                                              .verbose = verbose,
+                                              .run_index = (int)k,
+                                              .progress = report_console_progress,
+                                              .progress_ctx = &rr};
+                struct report_scenario one = {0};
+                harness_run_scenario(l.v[i], &ro, &one);
+                /* A run the runner itself disturbed (it fell behind its own
+                 * schedule) says nothing about the relay: run it again, twice
+                 * at most, and keep the last. */
+                for (int retry = 0; retry < 2 && one.status != REPORT_PASS &&
+                                    harness_disturbed(&one) && !harness_runner_interrupted();
+                     retry++) {
+                    fprintf(stderr, "cutover run: %s: the runner fell behind its schedule (%s); "
+                                    "running it again\n",
+                            l.v[i]->name, harness_disturbed(&one)->measured);
+                    report_scenario_clear(&one);
+                    memset(&one, 0, sizeof one);
+                    harness_run_scenario(l.v[i], &ro, &one);
+                }
+                harness_v_fmt(one.relay, sizeof one.relay, "%s", spec->label);
+                merge_run(acc, &one);
+            }
+            rr.n++;
+            for (const struct report_writer *w = report_writers; w->name; w++)
+                if (w->scenario)
+                    w->scenario(&rr, acc, rr.n - 1);
+        }
+    }
+    json_t *card = NULL;
+    char sc_buf[PATH_MAX];
+    if (n_specs > 1 || scorecard_path) {
+        struct harness_scorecard_relay cols[HARNESS_SCORECARD_MAX_RELAYS];
+        memset(cols, 0, sizeof cols);
+        for (int k = 0; k < n_specs; k++) {
+            harness_v_fmt(cols[k].label, sizeof cols[k].label, "%s", specs[k].label);
+            snprintf(cols[k].skipped, sizeof cols[k].skipped, "%s", specs[k].skipped);
+            cols[k].notes = specs[k].profile ? specs[k].profile->notes : NULL;
+        }
+        card = harness_scorecard_build(rr.sc, rr.n, cols, n_specs);
+        rr.scorecard = card;
+        if (!scorecard_path) {
+            harness_v_fmt(sc_buf, sizeof sc_buf, "%s/scorecard.md", out_dir);
+            scorecard_path = sc_buf;
+        }
     }
     rr.duration_s = (double)(co_now_us() - t_start) / 1e6;
     int rc = report_exit_code(&rr);
@@ -354,6 +496,25 @@ int harness_cmd_run(int argc, char **argv)
             rc = rc ? rc : CO_EXIT_HARNESS;
         }
     }
+    if (card) {
+        /* The command line that made it, so docs/scorecard.md can be redone. */
+        char cmdline[2048] = "cutover";
+        for (int k = 0; k < argc; k++) {
+            size_t len = strlen(cmdline);
+            snprintf(cmdline + len, sizeof cmdline - len, " %s", argv[k]);
+        }
+        FILE *f = fopen(scorecard_path, "w");
+        if (!f || harness_scorecard_md(f, card, cmdline) != 0) {
+            fprintf(stderr, "cutover run: %s: cannot write the scorecard\n", scorecard_path);
+            rc = rc ? rc : CO_EXIT_HARNESS;
+        } else {
+            fprintf(stdout, "scorecard: %s\n", scorecard_path);
+        }
+        if (f)
+            fclose(f);
+        json_decref(card);
+    }
+    free_specs(specs, n_specs);
     if (harness_runner_interrupted()) {
         fprintf(stderr, "cutover run: interrupted; %zu of %d scenario(s) ran\n", rr.n, l.n);
         rc = CO_EXIT_HARNESS;

@@ -18,12 +18,14 @@
 #include "harness/checks.h"
 #include "harness/obs.h"
 #include "harness/traffic.h"
+#include "harness/vutil.h"
 #include "mocks/mock.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,6 +76,8 @@ struct run {
     char dir[512];
     char events_path[600], out_path[600], err_path[600], config_path[600];
     char api_key[64], admin_token[64];
+    char ready_path[128];
+    char unmapped[512]; /* scenario settings the relay cannot express (profiles, --relay-url) */
     pid_t pid;
     int relay_port;
     char relay_url[96];
@@ -90,7 +94,7 @@ struct run {
     int phase;
     uint64_t t_start_deadline, t_hard_deadline, t0;
     struct probe_xfer *probe;
-    uint64_t last_probe;
+    uint64_t last_probe, t_first_probe;
     int ready;
     int admin_inflight;
     struct admin_xfer *admins;
@@ -230,10 +234,101 @@ char *harness_expand_cmd(const char *cmd, const char *blue, const char *green, i
     return out;
 }
 
+/* The placeholders of a profile (docs/profiles.md): where the mocks are,
+ * the relay's port, the work folder and the scenario's settings. */
+static void profile_vars(struct run *r, struct harness_vars *v)
+{
+    const struct harness_profile *p = r->o->profile;
+    char buf[600];
+    static const char *const names[] = {"blue", "green"};
+    for (int c = 0; c < 2; c++) {
+        char key[40];
+        const char *url = r->colour_url[c];
+        const char *hp = strstr(url, "://");
+        hp = hp ? hp + 3 : url;
+        const char *end = strchr(hp, '/');
+        snprintf(buf, sizeof buf, "%.*s", end ? (int)(end - hp) : (int)strlen(hp), hp);
+        snprintf(key, sizeof key, "%s_hostport", names[c]);
+        harness_vars_set(v, key, buf);
+        const char *colon = strrchr(buf, ':');
+        snprintf(key, sizeof key, "%s_port", names[c]);
+        harness_vars_set(v, key, colon ? colon + 1 : "80");
+        snprintf(key, sizeof key, "%s_url", names[c]);
+        harness_vars_set(v, key, url);
+    }
+    snprintf(buf, sizeof buf, "%d", r->relay_port);
+    harness_vars_set(v, "port", buf);
+    harness_vars_set(v, "relay_url", r->relay_url);
+    harness_vars_set(v, "events", r->events_path);
+    harness_vars_set(v, "workdir", r->dir);
+    harness_vars_set(v, "config", r->config_path);
+    harness_vars_set(v, "relay_bin", r->o->relay_bin ? r->o->relay_bin : "cutover-relay");
+    harness_vars_set(v, "admin_token", r->admin_token);
+    harness_vars_settings(v, p, r->s->relay);
+}
+
+/* Renders the profile's config into the work folder (a template, or our
+ * relay's JSON through write_config). */
+static int write_profile_config(struct run *r, const struct harness_vars *v)
+{
+    const struct harness_profile *p = r->o->profile;
+    if (!p->config_file[0] || p->config_json)
+        return 0;
+    char err[256];
+    char *text = harness_render(p->config_template, v, err, sizeof err);
+    if (!text) {
+        fail(r, REPORT_INVALID, "%s: config template: %s", p->file, err);
+        return -1;
+    }
+    FILE *f = fopen(r->config_path, "w");
+    int rc = f && fputs(text, f) >= 0 ? 0 : -1;
+    if (f && fclose(f) != 0)
+        rc = -1;
+    free(text);
+    if (rc != 0)
+        fail(r, REPORT_ERROR, "%s: cannot write the relay config", r->config_path);
+    return rc;
+}
+
 static int spawn_relay(struct run *r)
 {
     char *cmd = NULL;
-    if (r->o->relay_cmd) {
+    char *envs[HARNESS_PROFILE_MAX_ENV] = {0};
+    int n_env = 0;
+    if (r->o->profile) {
+        const struct harness_profile *p = r->o->profile;
+        struct harness_vars *v = co_calloc(1, sizeof *v);
+        char err[256];
+        r->relay_port = free_port();
+        snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
+        profile_vars(r, v);
+        if (write_profile_config(r, v) != 0) {
+            free(v);
+            return -1;
+        }
+        /* exec: the relay itself gets SIGTERM at teardown, not a shell
+         * that dies of it (clean_shutdown judges the relay's exit). */
+        char *body = harness_render(p->command, v, err, sizeof err);
+        cmd = body ? co_asprintf("exec %s", body) : NULL;
+        free(body);
+        for (int i = 0; cmd && i < p->n_env; i++) {
+            char *val = harness_render(p->env[i].value, v, err, sizeof err);
+            if (!val) {
+                free(cmd);
+                cmd = NULL;
+                break;
+            }
+            envs[n_env++] = co_asprintf("%s=%s", p->env[i].name, val);
+            free(val);
+        }
+        free(v);
+        if (!cmd) {
+            for (int i = 0; i < n_env; i++)
+                free(envs[i]);
+            fail(r, REPORT_INVALID, "%s: %s", p->file, err);
+            return -1;
+        }
+    } else if (r->o->relay_cmd) {
         r->relay_port = free_port();
         cmd = harness_expand_cmd(r->o->relay_cmd, r->colour_url[0], r->colour_url[1],
                                  r->relay_port, r->events_path);
@@ -242,6 +337,8 @@ static int spawn_relay(struct run *r)
     pid_t pid = fork();
     if (pid < 0) {
         free(cmd);
+        for (int i = 0; i < n_env; i++)
+            free(envs[i]);
         fail(r, REPORT_ERROR, "fork: %s", strerror(errno));
         return -1;
     }
@@ -264,6 +361,15 @@ static int spawn_relay(struct run *r)
                                             "RATE_LIMIT_WINDOW"};
         for (size_t i = 0; i < sizeof clear / sizeof clear[0]; i++)
             unsetenv(clear[i]);
+        if (r->o->profile) {
+            /* Debian keeps nginx and haproxy in /usr/sbin. */
+            const char *path = getenv("PATH");
+            char pb[4096];
+            snprintf(pb, sizeof pb, "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
+            setenv("PATH", pb, 1);
+            for (int i = 0; i < n_env; i++)
+                putenv(envs[i]);
+        }
         if (cmd) {
             execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         } else {
@@ -275,6 +381,8 @@ static int spawn_relay(struct run *r)
     }
     setpgid(pid, pid); /* also in the parent: no race with an early kill */
     free(cmd);
+    for (int i = 0; i < n_env; i++)
+        free(envs[i]);
     r->pid = pid;
     return 0;
 }
@@ -302,7 +410,8 @@ static void stop_relay(struct run *r)
     if (!r->relay_exited) {
         if (!r->t_term)
             r->t_term = co_now_us();
-        kill(-r->pid, SIGTERM);
+        /* The profile's graceful stop (nginx: QUIT, HAProxy: USR1). */
+        kill(-r->pid, r->o->profile ? r->o->profile->stop_signal : SIGTERM);
         uint64_t until = co_now_us() + 3000000;
         while (!r->relay_exited && co_now_us() < until) {
             reap(r);
@@ -348,7 +457,11 @@ static void probe_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     struct run *r = p->run;
     r->probe = NULL;
     free(p);
-    if (rc == CURLE_OK && code > 0 && r->phase == PH_START)
+    /* A relay that was running before our mocks came up may still think
+     * both colours are down: give it up to 2 s to answer 2xx (its health
+     * checks catch up), then take any answer as ready. */
+    int want_2xx = r->o->relay_url && co_now_us() < r->t_first_probe + 2000000;
+    if (rc == CURLE_OK && code > 0 && r->phase == PH_START && (!want_2xx || code / 100 == 2))
         r->ready = 1;
 }
 
@@ -358,7 +471,7 @@ static void start_probe(struct run *r)
     p->base.done = probe_done;
     p->run = r;
     char url[160];
-    snprintf(url, sizeof url, "%s/health", r->relay_url);
+    harness_v_fmt(url, sizeof url, "%s%s", r->relay_url, r->ready_path);
     CURL *e = curl_easy_init();
     p->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -368,6 +481,8 @@ static void start_probe(struct run *r)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     r->probe = p;
     r->last_probe = co_now_us();
+    if (!r->t_first_probe)
+        r->t_first_probe = r->last_probe;
     co_evcurl_add(&r->curl, e);
 }
 
@@ -815,6 +930,44 @@ static void status_from_checks(struct report_scenario *rs)
     rs->status = fail_ ? REPORT_FAIL : inc ? REPORT_INCONCLUSIVE : REPORT_PASS;
 }
 
+/* A check that depends on a setting the relay could not be given says
+ * nothing about the relay: inconclusive, with the setting named, whatever
+ * it measured (docs/profiles.md). */
+static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
+{
+    if (!r->unmapped[0])
+        return;
+    char list[512];
+    snprintf(list, sizeof list, "%s", r->unmapped);
+    /* The runner's own checks judge the process and the harness, not a
+     * setting: they stand. */
+    static const char *const own[] = {"harness_on_time", "relay_alive", "clean_shutdown",
+                                      "no_secret_leak"};
+    for (size_t i = 0; i < rs->n_checks; i++) {
+        struct report_check *c = &rs->checks[i];
+        int skip = 0;
+        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+            skip |= strcmp(c->check, own[k]) == 0;
+        if (skip)
+            continue;
+        char *save = NULL;
+        char tmp[512];
+        snprintf(tmp, sizeof tmp, "%s", list);
+        for (char *k = strtok_r(tmp, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+            while (*k == ' ')
+                k++;
+            if (!harness_profile_affects(k, c->check))
+                continue;
+            c->status = REPORT_INCONCLUSIVE;
+            char d[sizeof c->detail];
+            harness_v_fmt(d, sizeof d, "not applicable: relay setting '%s' has no equivalent in %s; %s",
+                     k, r->o->profile ? r->o->profile->name : "a running relay", c->detail);
+            snprintf(c->detail, sizeof c->detail, "%s", d);
+            break;
+        }
+    }
+}
+
 static void run_checks(struct run *r, struct report_scenario *rs)
 {
     const struct harness_scenario *s = r->s;
@@ -844,13 +997,38 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         json_decref(a);
     }
     int add_alive = !has_alive && !kills, add_leak = !has_leak,
-        add_shutdown = !has_shutdown && !kills, add_admin = s->admin_used;
+        add_shutdown = !has_shutdown && !kills && !r->o->relay_url, add_admin = s->admin_used;
     if (add_admin) {
         json_t *a = json_pack("{s:s}", "check", "admin_ok");
         harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
         json_decref(a);
     }
-    json_array_foreach(s->checks, i, c) harness_check_run(c, &r->obs, &rs->checks[rs->n_checks++]);
+    /* A relay that keeps no event log (a profile without "events", a relay
+     * we only reach by URL) is judged on the black-box view: switches are
+     * read from the colours that served the clients (X-Served-By). */
+    int black_box = (r->o->profile && !(r->o->profile->tells & HARNESS_TELLS_EVENTS)) ||
+                    r->o->relay_url;
+    json_array_foreach(s->checks, i, c) {
+        const char *kind = json_string_value(json_object_get(c, "check"));
+        /* An explicit "view": "events" asks about the relay's own state, which
+         * only its event log shows: that stays inconclusive. */
+        const char *view = json_string_value(json_object_get(c, "view"));
+        if (black_box && (!view || strcmp(view, "both") == 0) &&
+            (strcmp(kind, "switches") == 0 || strcmp(kind, "switch_delay") == 0 ||
+             strcmp(kind, "min_dwell") == 0)) {
+            json_t *bb = json_deep_copy(c);
+            json_object_set_new(bb, "view", json_string("served"));
+            struct report_check *v = &rs->checks[rs->n_checks++];
+            harness_check_run(bb, &r->obs, v);
+            json_decref(bb);
+            char d[sizeof v->detail];
+            harness_v_fmt(d, sizeof d, "black-box view (the relay keeps no event log)%s%s",
+                          v->detail[0] ? "; " : "", v->detail);
+            snprintf(v->detail, sizeof v->detail, "%s", d);
+            continue;
+        }
+        harness_check_run(c, &r->obs, &rs->checks[rs->n_checks++]);
+    }
     if (add_alive) {
         json_t *a = json_pack("{s:s}", "check", "relay_alive");
         harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
@@ -866,6 +1044,7 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
         json_decref(a);
     }
+    unmapped_inconclusive(r, rs);
     status_from_checks(rs);
 }
 
@@ -922,7 +1101,9 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
             continue;
         }
         char err[512];
-        struct mock_opts mo = {.name = names[c], .port = 0, .seed = o->seed * 2 + (uint64_t)c};
+        struct mock_opts mo = {.name = names[c],
+                               .port = (uint16_t)(c ? o->green_port : o->blue_port),
+                               .seed = o->seed * 2 + (uint64_t)c};
         r->mock[c] = mock_new(r->loop, &mo, err, sizeof err);
         if (!r->mock[c]) {
             snprintf(r->error, sizeof r->error, "mock %s: %s", names[c], err);
@@ -936,8 +1117,52 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         }
         snprintf(r->colour_url[c], sizeof r->colour_url[c], "%s/v1", mock_url(r->mock[c]));
     }
-    if (write_config(r) != 0 || spawn_relay(r) != 0)
-        goto out;
+    snprintf(r->ready_path, sizeof r->ready_path, "%s",
+             o->profile ? o->profile->ready_path : "/health");
+    uint64_t ready_us = o->profile ? o->profile->ready_timeout_us : 5000000;
+    if (o->relay_url) {
+        /* A relay that runs already: nothing to start, stop or signal. */
+        snprintf(r->relay_url, sizeof r->relay_url, "%s", o->relay_url);
+        size_t ul = strlen(r->relay_url);
+        if (ul && r->relay_url[ul - 1] == '/')
+            r->relay_url[ul - 1] = '\0';
+        int sigs = 0;
+        for (int k = 0; k < s->n_steps; k++)
+            sigs |= s->steps[k].sig != HARNESS_SIG_NONE;
+        /* Its settings are its own; only the premises the scenario needs
+         * from it are listed, so that their checks turn inconclusive. */
+        size_t len = 0;
+        static const char *const premises[] = {"rate_limit_requests", "client_keys",
+                                               "active_env", "direct_url"};
+        for (size_t k = 0; k < sizeof premises / sizeof premises[0]; k++)
+            if (json_object_get(s->relay, premises[k])) {
+                snprintf(r->unmapped + len, sizeof r->unmapped - len, "%s%s", len ? ", " : "",
+                         premises[k]);
+                len = strlen(r->unmapped);
+            }
+        if (s->admin_used)
+            snprintf(r->unmapped + len, sizeof r->unmapped - len, "%sadmin API", len ? ", " : "");
+        len = strlen(r->unmapped);
+        if (sigs)
+            snprintf(r->unmapped + len, sizeof r->unmapped - len, "%srelay process",
+                     len ? ", " : "");
+    } else {
+        if (o->profile) {
+            char abs[PATH_MAX];
+            if (realpath(r->dir, abs))
+                harness_v_fmt(r->dir, sizeof r->dir, "%s", abs);
+            snprintf(r->events_path, sizeof r->events_path, "%s/events.jsonl", r->dir);
+            snprintf(r->out_path, sizeof r->out_path, "%s/relay.out", r->dir);
+            snprintf(r->err_path, sizeof r->err_path, "%s/relay.err", r->dir);
+            harness_v_fmt(r->config_path, sizeof r->config_path, "%s/%s", r->dir,
+                     o->profile->config_file[0] ? o->profile->config_file : "relay.json");
+            harness_profile_unmapped(o->profile, s->relay, s->admin_used, r->unmapped,
+                                     sizeof r->unmapped);
+        }
+        if (((!o->profile || o->profile->config_json) && write_config(r) != 0) ||
+            spawn_relay(r) != 0)
+            goto out;
+    }
 
     ev_timer_init(&r->poll, on_poll, 0.0, 0.01);
     r->poll.data = r;
@@ -946,13 +1171,14 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
     r->steps.data = r;
     ev_timer_init(&r->settle, on_settle, 0, 0);
     r->settle.data = r;
-    r->t_start_deadline = co_now_us() + (uint64_t)(5e6 * (o->time_scale > 0 ? o->time_scale : 1));
+    r->t_start_deadline =
+        co_now_us() + (uint64_t)((double)ready_us * (o->time_scale > 0 ? o->time_scale : 1));
     r->t_hard_deadline = UINT64_MAX;
     ev_run(r->loop, 0);
 
     /* Done, failed or interrupted: stop the clock of traffic first. */
     reap(r);
-    r->obs.relay_alive = r->pid > 0 && !r->relay_exited;
+    r->obs.relay_alive = (r->pid > 0 && !r->relay_exited) || o->relay_url != NULL;
     if (r->relay_exited)
         describe_exit(r->relay_status, r->obs.relay_exit, sizeof r->obs.relay_exit);
     r->obs.relay_killed = r->relay_killed;
@@ -1029,10 +1255,6 @@ out:
     rs->requests = (long)r->obs.n_reqs;
     rs->doc = json_incref(s->doc);
     rs->log_tail = tail_of(r->err_path, 2048);
-    if (r->relay_exited && !r->relay_killed && r->obs.relay_alive == 0 && !r->error[0] &&
-        r->pid > 0) {
-        /* Reported by the relay_alive check; say how it went in the log tail. */
-    }
     if (r->error[0]) {
         snprintf(rs->error, sizeof rs->error, "%s", r->error);
         rs->status = r->error_status ? r->error_status : REPORT_ERROR;

@@ -6,6 +6,7 @@
 #ifndef HARNESS_RUNNER_H
 #define HARNESS_RUNNER_H
 
+#include "harness/profile.h"
 #include "harness/scenario.h"
 #include "reports/report.h"
 
@@ -17,6 +18,14 @@ struct harness_run_opts {
     double time_scale;
     const char *relay_cmd; /* --relay 'CMD {blue_url} {green_url} {port} {events}' or NULL */
     const char *relay_bin; /* our relay when relay_cmd is NULL */
+    /* A relay profile (harness/profile.h) instead of relay_cmd/relay_bin, or
+     * NULL.  Its settings, config template, readiness and what it tells
+     * decide how the relay starts and which checks can hold. */
+    const struct harness_profile *profile;
+    /* Drive a relay that already runs (--relay-url) instead of starting one;
+     * the mocks then listen on blue_port / green_port (0: ephemeral). */
+    const char *relay_url;
+    int blue_port, green_port;
     int verbose;
     int run_index;         /* repetition number, for artefact names */
     /* Live progress (reports/progress.c): called from the poll timer about

@@ -954,3 +954,14 @@ void harness_paths_free(char **files, int n)
         free(files[i]);
     free(files);
 }
+
+/* The relay config keys a scenario may set, NULL-terminated (relay
+ * profiles validate their "settings" against them). */
+const char *const *harness_relay_key_names(void)
+{
+    static const char *names[N_RELAY_KEYS + 1];
+    for (size_t i = 0; i < N_RELAY_KEYS; i++)
+        names[i] = relay_keys[i].name;
+    names[N_RELAY_KEYS] = NULL;
+    return names;
+}

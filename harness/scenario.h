@@ -114,4 +114,8 @@ uint64_t harness_scenario_span_us(const struct harness_scenario *s);
 int harness_collect_files(char **paths, int n, char ***out, char *err, size_t errlen);
 void harness_paths_free(char **files, int n);
 
+/* The relay config keys a scenario may set ("max_attempts", ...),
+ * NULL-terminated. */
+const char *const *harness_relay_key_names(void);
+
 #endif

@@ -96,8 +96,7 @@ void harness_body_facts(struct harness_req *r, const char *body, size_t len)
                     saw_chunk |= json_array_get(json_object_get(j, "choices"), 0) != NULL;
                     json_decref(j);
                 } else {
-                    r->inband_error |= 0; /* malformed chunk: the stream is not complete */
-                    saw_chunk = -100;
+                    saw_chunk = -100; /* a malformed chunk: the stream is not complete */
                 }
             }
         } else if (n >= 11 && strncmp(p, "event: error", 12 > n ? n : 12) == 0) {

@@ -37,25 +37,10 @@ int mock_v_fail(char *err, size_t errlen, const char *path, const char *fmt, ...
     return -1;
 }
 
-/* "string \"abc\"", "integer 5", "array": enough of the value to find it. */
-static void describe(const json_t *j, char *out, size_t n)
-{
-    if (!j)
-        snprintf(out, n, "nothing");
-    else if (json_is_string(j))
-        snprintf(out, n, "string \"%.40s\"", json_string_value(j));
-    else if (json_is_integer(j))
-        snprintf(out, n, "integer %lld", (long long)json_integer_value(j));
-    else if (json_is_real(j))
-        snprintf(out, n, "real %g", json_real_value(j));
-    else
-        snprintf(out, n, "%s", co_json_type_name(j));
-}
-
 int mock_v_expect(char *err, size_t errlen, const char *path, const char *what, const json_t *found)
 {
     char f[96];
-    describe(found, f, sizeof f);
+    co_json_describe(found, f, sizeof f);
     return mock_v_fail(err, errlen, path, "expected %s, found %s", what, f);
 }
 

@@ -209,7 +209,7 @@ static enum MHD_Result answer_error(struct mock_req *r, int status, const char *
 
 static enum MHD_Result answer_json(struct mock_req *r, int status, json_t *j)
 {
-    char *s = json_dumps(j, JSON_COMPACT);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
     json_decref(j);
     return answer(r, status, s, NULL);
 }

@@ -995,7 +995,32 @@ static void overview(FILE *f, const json_t *scs)
  * runner runs one relay per invocation today; results.json files of several
  * relays merged into one document, or a future multi-relay runner, fill the
  * "relay" field per scenario and get the matrix for free. */
-static void scorecard(FILE *f, const json_t *scs)
+/* The measured value and the why of a cell, from results.json's
+ * "scorecard" (a multi-relay run) when there is one. */
+static void scorecard_note(FILE *f, const json_t *card, const char *name, const char *relay)
+{
+    size_t i, k;
+    json_t *row, *c;
+    json_array_foreach(json_object_get(card, "rows"), i, row) {
+        if (strcmp(str(row, "scenario"), name) != 0)
+            continue;
+        const json_t *cell = NULL;
+        json_array_foreach(json_object_get(row, "cells"), k, c) if (strcmp(str(c, "relay"), relay) == 0) cell = c;
+        if (!cell)
+            return;
+        fprintf(f, "<br><small>");
+        report_html_puts(f, str(cell, "value"));
+        if (*str(cell, "why")) {
+            fprintf(f, " &mdash; <b>");
+            report_html_puts(f, str(cell, "why"));
+            fprintf(f, "</b>");
+        }
+        fprintf(f, "</small>");
+        return;
+    }
+}
+
+static void scorecard(FILE *f, const json_t *scs, const json_t *card)
 {
     const char *relays[16];
     size_t nr = 0, n = json_array_size(scs);
@@ -1040,6 +1065,8 @@ static void scorecard(FILE *f, const json_t *scs)
                     fprintf(f, "<a href=\"#sc%zu\">", q);
                     badge(f, str(sc, "status"));
                     fprintf(f, "</a>");
+                    if (card)
+                        scorecard_note(f, card, name, relays[k]);
                 }
             }
             fprintf(f, "</td>");
@@ -1134,7 +1161,7 @@ int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen)
     fprintf(f, " · %.1f s · ", json_number_value(json_object_get(results, "duration_s")));
     report_html_puts(f, str(results, "version"));
     fprintf(f, "</p>\n");
-    scorecard(f, scs);
+    scorecard(f, scs, json_object_get(results, "scorecard"));
     overview(f, scs);
     /* Sections in the overview's order: the failures are the first thing
      * one scrolls to. */

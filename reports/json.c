@@ -50,7 +50,7 @@ json_t *report_json_build(const struct report_run *r)
             json_object_set(o, "scenario", s->doc);
         json_array_append_new(scs, o);
     }
-    return json_pack("{s:s, s:I, s:f, s:i, s:s, s:f, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+    json_t *doc = json_pack("{s:s, s:I, s:f, s:i, s:s, s:f, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
                      "s:o}",
                      "version", r->version ? r->version : "cutover", "seed", (json_int_t)r->seed,
                      "time_scale", r->time_scale, "repeat", r->repeat, "started", r->started,
@@ -61,6 +61,9 @@ json_t *report_json_build(const struct report_run *r)
                      (json_int_t)counts[REPORT_ERROR], "invalid",
                      (json_int_t)counts[REPORT_INVALID], "flaky", (json_int_t)flaky, "scenarios",
                      scs);
+    if (r->scorecard)
+        json_object_set_new(doc, "scorecard", json_deep_copy(r->scorecard));
+    return doc;
 }
 
 int report_json_write(struct report_run *r, char *err, size_t errlen)

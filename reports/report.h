@@ -94,6 +94,10 @@ struct report_run {
     uint64_t progress_last_us; /* throttle of plain progress lines */
     int color;
     int verbose;
+    /* Several relays (cutover run --relay A --relay B): the scorecard matrix
+     * (harness/scorecard.h), written into results.json as "scorecard" and
+     * shown first by the HTML report.  Borrowed; NULL for one relay. */
+    const json_t *scorecard;
 };
 
 struct report_writer {

@@ -1,0 +1,693 @@
+/* Relay profiles: loading, validation and rendering (harness/profile.h).
+ *
+ * Validation renders the command, the environment and the config template
+ * once with every known placeholder bound to a dummy value, so that a typo
+ * in a placeholder is reported when the profile is loaded, with the nearest
+ * known name, and never half way through a scorecard run. */
+#include "harness/profile.h"
+
+#include "co_json.h"
+#include "co_mem.h"
+#include "harness/scenario.h"
+#include "harness/vutil.h"
+
+#include <ctype.h>
+#include <signal.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const top_keys[] = {"name",   "description", "requires", "command",  "env",
+                                       "config", "ready",       "settings", "defaults", "tells",
+                                       "notes",  "stop_signal", NULL};
+static const char *const config_keys[] = {"file", "template", "template_lines", "format", NULL};
+static const char *const ready_keys[] = {"path", "timeout_ms", NULL};
+static const char *const tells_names[] = {"events", "admin", NULL};
+
+/* Placeholders the runner always binds (docs/profiles.md). */
+static const char *const runner_vars[] = {
+    "blue_url", "green_url", "blue_hostport", "green_hostport", "blue_port",   "green_port", "port",
+    "events",   "workdir",   "config",        "relay_bin",      "admin_token", "relay_url",  NULL};
+
+/* Which checks mean nothing when a scenario's relay setting could not be
+ * expressed.  "*" marks a premise of the whole scenario (client keys, a rate
+ * limit, an admin API): without it every check is moot.  A key not listed
+ * affects no check (e.g. log_level). */
+static const struct {
+    const char *key;
+    const char *checks; /* space separated, or "*" */
+} affects[] = {
+    {"max_attempts", "attempts backoff_gaps no_hammering retry_after"},
+    {"backoff_base_ms", "backoff_gaps no_hammering"},
+    {"backoff_cap_ms", "backoff_gaps no_hammering"},
+    {"jitter", "backoff_gaps"},
+    {"retry_after_cap_ms", "retry_after client_deadline"},
+    {"try_timeout_ms", "client_deadline switch_delay"},
+    {"deadline_ms", "client_deadline"},
+    {"ttfb_timeout_ms", "client_deadline switch_delay"},
+    {"idle_timeout_ms", "client_deadline no_truncated_success"},
+    {"switch_after_failures", "switches switch_delay attempts"},
+    {"min_dwell_ms", "min_dwell switches"},
+    {"health_interval_ms", "health_interval switch_delay no_traffic_after_unhealthy switches"},
+    {"health_timeout_ms", "health_interval switch_delay no_traffic_after_unhealthy"},
+    {"health_rise", "switch_delay switches no_traffic_after_unhealthy"},
+    {"health_fall", "switch_delay switches no_traffic_after_unhealthy"},
+    {"active_env", "*"},
+    {"rate_limit_requests", "*"},
+    {"rate_limit_window_ms", "*"},
+    {"client_keys", "*"},
+    {"admin_token", "*"},
+    {"admin API", "*"},
+    {"relay process", "*"}, /* signals to a relay the runner did not start */
+    {"direct_url", "*"},
+};
+
+int harness_profile_affects(const char *key, const char *check_kind)
+{
+    for (size_t i = 0; i < sizeof affects / sizeof affects[0]; i++) {
+        if (strcmp(affects[i].key, key) != 0)
+            continue;
+        if (strcmp(affects[i].checks, "*") == 0)
+            return 1;
+        size_t kl = strlen(check_kind);
+        for (const char *p = affects[i].checks; (p = strstr(p, check_kind)) != NULL; p += kl)
+            if ((p == affects[i].checks || p[-1] == ' ') && (p[kl] == ' ' || p[kl] == '\0'))
+                return 1;
+        return 0;
+    }
+    return 0;
+}
+
+void harness_vars_set(struct harness_vars *v, const char *name, const char *value)
+{
+    for (int i = 0; i < v->n; i++)
+        if (strcmp(v->v[i].name, name) == 0) {
+            snprintf(v->v[i].value, sizeof v->v[i].value, "%s", value);
+            return;
+        }
+    if (v->n >= HARNESS_PROFILE_MAX_VARS)
+        return;
+    snprintf(v->v[v->n].name, sizeof v->v[v->n].name, "%s", name);
+    snprintf(v->v[v->n].value, sizeof v->v[v->n].value, "%s", value);
+    v->n++;
+}
+
+static void json_scalar(const json_t *j, char *out, size_t n)
+{
+    if (json_is_string(j))
+        snprintf(out, n, "%s", json_string_value(j));
+    else if (json_is_integer(j))
+        snprintf(out, n, "%lld", (long long)json_integer_value(j));
+    else if (json_is_real(j))
+        snprintf(out, n, "%g", json_real_value(j));
+    else if (json_is_boolean(j))
+        snprintf(out, n, "%s", json_is_true(j) ? "true" : "false");
+    else
+        snprintf(out, n, "%s", "");
+}
+
+static int maps(const struct harness_profile *p, const char *key)
+{
+    if (p->all_settings)
+        return 1;
+    for (int i = 0; i < p->n_settings; i++)
+        if (strcmp(p->settings[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+void harness_vars_settings(struct harness_vars *v, const struct harness_profile *p,
+                           const json_t *relay)
+{
+    const char *k;
+    json_t *val;
+    char buf[600];
+    json_object_foreach((json_t *)p->defaults, k, val)
+    {
+        json_scalar(val, buf, sizeof buf);
+        harness_vars_set(v, k, buf);
+    }
+    if (!relay)
+        return;
+    json_object_foreach((json_t *)relay, k, val)
+    {
+        if (!maps(p, k) || json_is_object(val) || json_is_array(val))
+            continue;
+        json_scalar(val, buf, sizeof buf);
+        harness_vars_set(v, k, buf);
+    }
+}
+
+void harness_profile_unmapped(const struct harness_profile *p, const json_t *relay, int admin_used,
+                              char *out, size_t n)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    const char *k;
+    json_t *val;
+    if (relay)
+        json_object_foreach((json_t *)relay, k, val)
+        {
+            if (maps(p, k) || strcmp(k, "log_level") == 0)
+                continue;
+            snprintf(out + len, n - len, "%s%s", len ? ", " : "", k);
+            len = strlen(out);
+        }
+    if (admin_used && !(p->tells & HARNESS_TELLS_ADMIN))
+        snprintf(out + len, n - len, "%s%s", len ? ", " : "", "admin API");
+}
+
+static int is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, size_t errlen)
+{
+    size_t cap = strlen(tmpl) + 256, len = 0;
+    char *out = co_malloc(cap);
+    for (const char *p = tmpl; *p;) {
+        const char *value = NULL;
+        char num[32];
+        size_t skip = 0;
+        if (*p == '{' && is_name_char(p[1])) {
+            const char *q = p + 1;
+            while (is_name_char(*q))
+                q++;
+            size_t nl = (size_t)(q - p - 1);
+            long off = 0;
+            int arith = 0;
+            const char *r = q;
+            if ((*r == '+' || *r == '-') && isdigit((unsigned char)r[1])) {
+                char *end;
+                off = strtol(r, &end, 10);
+                r = end;
+                arith = 1;
+            }
+            if (*r == '}' && nl < 40) {
+                char name[40];
+                memcpy(name, p + 1, nl);
+                name[nl] = '\0';
+                for (int i = 0; i < v->n; i++)
+                    if (strcmp(v->v[i].name, name) == 0)
+                        value = v->v[i].value;
+                if (!value) {
+                    const char *cand[HARNESS_PROFILE_MAX_VARS + 1];
+                    for (int i = 0; i < v->n; i++)
+                        cand[i] = v->v[i].name;
+                    cand[v->n] = NULL;
+                    const char *near = co_nearest(name, cand);
+                    snprintf(err, errlen, "unknown placeholder {%s}%s%s%s", name,
+                             near ? " (did you mean {" : "", near ? near : "", near ? "}?)" : "");
+                    free(out);
+                    return NULL;
+                }
+                if (arith) {
+                    char *end;
+                    errno = 0;
+                    long long base = strtoll(value, &end, 10);
+                    if (errno || end == value || *end) {
+                        snprintf(err, errlen, "{%s%+ld}: '%s' is not an integer", name, off, value);
+                        free(out);
+                        return NULL;
+                    }
+                    snprintf(num, sizeof num, "%lld", base + off);
+                    value = num;
+                }
+                skip = (size_t)(r + 1 - p);
+            }
+        }
+        if (value) {
+            size_t vl = strlen(value);
+            if (len + vl + 1 > cap) {
+                cap = (len + vl + 1) * 2;
+                out = co_realloc(out, cap);
+            }
+            memcpy(out + len, value, vl);
+            len += vl;
+            p += skip;
+            continue;
+        }
+        if (len + 2 > cap) {
+            cap *= 2;
+            out = co_realloc(out, cap);
+        }
+        out[len++] = *p++;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+void harness_profile_free(struct harness_profile **pp)
+{
+    struct harness_profile *p = *pp;
+    if (!p)
+        return;
+    free(p->command);
+    for (int i = 0; i < p->n_env; i++)
+        free(p->env[i].value);
+    free(p->config_template);
+    json_decref(p->defaults);
+    json_decref(p->notes);
+    free(p);
+    *pp = NULL;
+}
+
+static char *slurp(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        harness_v_fmt(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = co_malloc(HARNESS_PROFILE_MAX_BYTES + 1);
+    size_t n = fread(buf, 1, HARNESS_PROFILE_MAX_BYTES + 1, f);
+    fclose(f);
+    if (n > HARNESS_PROFILE_MAX_BYTES) {
+        harness_v_fmt(err, errlen, "%s: larger than %d bytes", path, HARNESS_PROFILE_MAX_BYTES);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static int get_string(const json_t *obj, const char *key, const char *path, int required, char *out,
+                      size_t n, char *err, size_t errlen)
+{
+    const json_t *v = json_object_get(obj, key);
+    char p[128];
+    harness_v_fmt(p, sizeof p, "%s.%s", path, key);
+    if (!v) {
+        if (required) {
+            snprintf(err, errlen, "%s: missing (expected a string)", p);
+            return -1;
+        }
+        return 0;
+    }
+    if (!json_is_string(v) || (required && !json_string_length(v)))
+        return harness_v_expected(err, errlen, p, "a non-empty string", v);
+    if (json_string_length(v) >= n) {
+        snprintf(err, errlen, "%s: longer than %zu characters", p, n - 1);
+        return -1;
+    }
+    snprintf(out, n, "%s", json_string_value(v));
+    return 0;
+}
+
+/* The config template: a file next to the profile, or lines inline. */
+static int load_template(struct harness_profile *p, const json_t *cfg, char *err, size_t errlen)
+{
+    const json_t *file = json_object_get(cfg, "template");
+    const json_t *lines = json_object_get(cfg, "template_lines");
+    if (file && lines) {
+        snprintf(err, errlen,
+                 "$.config: give \"template\" (a file) or \"template_lines\", not both");
+        return -1;
+    }
+    if (file) {
+        if (!json_is_string(file) || !json_string_length(file))
+            return harness_v_expected(err, errlen, "$.config.template",
+                                      "a file name relative to the profile", file);
+        char path[PATH_MAX];
+        const char *t = json_string_value(file);
+        const char *slash = strrchr(p->file, '/');
+        if (t[0] == '/' || !slash)
+            snprintf(path, sizeof path, "%s", t);
+        else
+            snprintf(path, sizeof path, "%.*s/%s", (int)(slash - p->file), p->file, t);
+        char e2[600];
+        p->config_template = slurp(path, e2, sizeof e2);
+        if (!p->config_template) {
+            snprintf(err, errlen, "$.config.template: %s", e2);
+            return -1;
+        }
+        return 0;
+    }
+    if (lines) {
+        if (!json_is_array(lines))
+            return harness_v_expected(err, errlen, "$.config.template_lines", "an array of strings",
+                                      lines);
+        size_t i, total = 1;
+        json_t *l;
+        json_array_foreach(lines, i, l)
+        {
+            if (!json_is_string(l)) {
+                char pp[64];
+                harness_v_fmt(pp, sizeof pp, "$.config.template_lines[%zu]", i);
+                return harness_v_expected(err, errlen, pp, "a string", l);
+            }
+            total += json_string_length(l) + 1;
+        }
+        p->config_template = co_malloc(total);
+        p->config_template[0] = '\0';
+        size_t len = 0;
+        json_array_foreach(lines, i, l)
+        {
+            size_t ll = json_string_length(l);
+            memcpy(p->config_template + len, json_string_value(l), ll);
+            len += ll;
+            p->config_template[len++] = '\n';
+        }
+        p->config_template[len] = '\0';
+    }
+    return 0;
+}
+
+/* Every placeholder must be known: render with dummies. */
+static int check_placeholders(const struct harness_profile *p, char *err, size_t errlen)
+{
+    struct harness_vars v = {.n = 0};
+    for (int i = 0; runner_vars[i]; i++)
+        harness_vars_set(&v, runner_vars[i], "1");
+    harness_vars_settings(&v, p, NULL);
+    for (int i = 0; i < p->n_settings; i++)
+        harness_vars_set(&v, p->settings[i], "1");
+    char e[256];
+    char *r = harness_render(p->command, &v, e, sizeof e);
+    if (!r) {
+        snprintf(err, errlen, "$.command: %s", e);
+        return -1;
+    }
+    free(r);
+    for (int i = 0; i < p->n_env; i++) {
+        r = harness_render(p->env[i].value, &v, e, sizeof e);
+        if (!r) {
+            snprintf(err, errlen, "$.env.%s: %s", p->env[i].name, e);
+            return -1;
+        }
+        free(r);
+    }
+    if (p->config_template) {
+        r = harness_render(p->config_template, &v, e, sizeof e);
+        if (!r) {
+            snprintf(err, errlen, "$.config template: %s", e);
+            return -1;
+        }
+        free(r);
+    }
+    return 0;
+}
+
+static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t errlen)
+{
+    if (!json_is_object(doc))
+        return harness_v_expected(err, errlen, "$", "a relay profile object", doc);
+    if (harness_v_keys(doc, "$", top_keys, err, errlen) != 0 ||
+        get_string(doc, "name", "$", 1, p->name, sizeof p->name, err, errlen) != 0 ||
+        get_string(doc, "description", "$", 0, p->description, sizeof p->description, err,
+                   errlen) != 0 ||
+        get_string(doc, "requires", "$", 0, p->requires, sizeof p->requires, err, errlen) != 0)
+        return -1;
+    for (const char *c = p->name; *c; c++)
+        if (!is_name_char(*c) && *c != '-' && !(*c >= 'A' && *c <= 'Z')) {
+            snprintf(err, errlen,
+                     "$.name: '%s': use letters, digits, '-' and '_' (it names a folder)", p->name);
+            return -1;
+        }
+    const json_t *cmd = json_object_get(doc, "command");
+    if (!json_is_string(cmd) || !json_string_length(cmd)) {
+        if (!cmd) {
+            snprintf(err, errlen,
+                     "$.command: missing (expected a command line with "
+                     "{placeholders})");
+            return -1;
+        }
+        return harness_v_expected(err, errlen, "$.command", "a non-empty command line", cmd);
+    }
+    p->command = co_strdup(json_string_value(cmd));
+
+    const json_t *env = json_object_get(doc, "env");
+    if (env) {
+        if (!json_is_object(env))
+            return harness_v_expected(err, errlen, "$.env", "an object of NAME: value", env);
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)env, k, v)
+        {
+            char pp[128];
+            harness_v_fmt(pp, sizeof pp, "$.env.%s", k);
+            if (p->n_env >= HARNESS_PROFILE_MAX_ENV) {
+                snprintf(err, errlen, "$.env: more than %d variables", HARNESS_PROFILE_MAX_ENV);
+                return -1;
+            }
+            if (!json_is_string(v))
+                return harness_v_expected(err, errlen, pp, "a string", v);
+            if (!*k || strlen(k) >= sizeof p->env[0].name || strchr(k, '=')) {
+                snprintf(err, errlen, "%s: not a variable name", pp);
+                return -1;
+            }
+            snprintf(p->env[p->n_env].name, sizeof p->env[0].name, "%s", k);
+            p->env[p->n_env].value = co_strdup(json_string_value(v));
+            p->n_env++;
+        }
+    }
+
+    const json_t *cfg = json_object_get(doc, "config");
+    if (cfg) {
+        if (!json_is_object(cfg))
+            return harness_v_expected(err, errlen, "$.config",
+                                      "an object {\"file\", \"template\"|\"template_lines\"|"
+                                      "\"format\"}",
+                                      cfg);
+        if (harness_v_keys(cfg, "$.config", config_keys, err, errlen) != 0 ||
+            get_string(cfg, "file", "$.config", 1, p->config_file, sizeof p->config_file, err,
+                       errlen) != 0)
+            return -1;
+        if (strchr(p->config_file, '/')) {
+            snprintf(err, errlen,
+                     "$.config.file: '%s': a plain file name (it goes into the "
+                     "scenario's work folder)",
+                     p->config_file);
+            return -1;
+        }
+        const json_t *fmt = json_object_get(cfg, "format");
+        static const char *const formats[] = {"template", "cutover-relay-json", NULL};
+        if (fmt && harness_v_enum(fmt, "$.config.format", formats, err, errlen) != 0)
+            return -1;
+        p->config_json = fmt && strcmp(json_string_value(fmt), "cutover-relay-json") == 0;
+        if (load_template(p, cfg, err, errlen) != 0)
+            return -1;
+        if (!p->config_json && !p->config_template) {
+            snprintf(err, errlen,
+                     "$.config: needs \"template\", \"template_lines\" or "
+                     "\"format\": \"cutover-relay-json\"");
+            return -1;
+        }
+    }
+
+    const json_t *ready = json_object_get(doc, "ready");
+    snprintf(p->ready_path, sizeof p->ready_path, "/health");
+    p->ready_timeout_us = 5000000;
+    if (ready) {
+        if (!json_is_object(ready))
+            return harness_v_expected(err, errlen, "$.ready",
+                                      "an object {\"path\": \"/health\", \"timeout_ms\": 5000}",
+                                      ready);
+        if (harness_v_keys(ready, "$.ready", ready_keys, err, errlen) != 0 ||
+            get_string(ready, "path", "$.ready", 0, p->ready_path, sizeof p->ready_path, err,
+                       errlen) != 0)
+            return -1;
+        if (p->ready_path[0] != '/') {
+            snprintf(err, errlen, "$.ready.path: expected a path starting with '/', found '%s'",
+                     p->ready_path);
+            return -1;
+        }
+        double ms = 5000;
+        if (harness_v_number(ready, "timeout_ms", "$.ready", 1, 120000, &ms, err, errlen) != 0)
+            return -1;
+        p->ready_timeout_us = (uint64_t)(ms * 1000);
+    }
+
+    static const char *const sig_names[] = {"TERM", "QUIT", "INT", "USR1", NULL};
+    static const int sig_values[] = {SIGTERM, SIGQUIT, SIGINT, SIGUSR1};
+    const json_t *stop = json_object_get(doc, "stop_signal");
+    p->stop_signal = SIGTERM;
+    if (stop) {
+        if (harness_v_enum(stop, "$.stop_signal", sig_names, err, errlen) != 0)
+            return -1;
+        for (int i = 0; sig_names[i]; i++)
+            if (strcmp(sig_names[i], json_string_value(stop)) == 0)
+                p->stop_signal = sig_values[i];
+    }
+
+    const json_t *set = json_object_get(doc, "settings");
+    const char *const *known = harness_relay_key_names();
+    if (json_is_string(set) && strcmp(json_string_value(set), "all") == 0) {
+        p->all_settings = 1;
+    } else if (json_is_array(set)) {
+        size_t i;
+        json_t *s;
+        json_array_foreach(set, i, s)
+        {
+            char pp[64];
+            harness_v_fmt(pp, sizeof pp, "$.settings[%zu]", i);
+            if (harness_v_enum(s, pp, known, err, errlen) != 0)
+                return -1;
+            if (p->n_settings >= HARNESS_PROFILE_MAX_SETTINGS) {
+                snprintf(err, errlen, "$.settings: more than %d keys",
+                         HARNESS_PROFILE_MAX_SETTINGS);
+                return -1;
+            }
+            snprintf(p->settings[p->n_settings++], sizeof p->settings[0], "%s",
+                     json_string_value(s));
+        }
+    } else if (set) {
+        return harness_v_expected(err, errlen, "$.settings",
+                                  "\"all\" or an array of scenario relay keys it can express", set);
+    }
+
+    const json_t *def = json_object_get(doc, "defaults");
+    if (def && !json_is_object(def))
+        return harness_v_expected(err, errlen, "$.defaults", "an object of setting: value", def);
+    p->defaults = def ? json_deep_copy(def) : json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(p->defaults, k, v)
+    {
+        char pp[128];
+        harness_v_fmt(pp, sizeof pp, "$.defaults.%s", k);
+        if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
+            return harness_v_expected(err, errlen, pp, "a string, number or boolean", v);
+        if (!maps(p, k)) {
+            snprintf(err, errlen,
+                     "%s: '%s' is not in $.settings (a default for a setting the "
+                     "profile does not express)",
+                     pp, k);
+            return -1;
+        }
+    }
+
+    const json_t *tells = json_object_get(doc, "tells");
+    if (tells) {
+        if (!json_is_array(tells))
+            return harness_v_expected(err, errlen, "$.tells",
+                                      "an array of \"events\", \"admin\" (empty: nothing)", tells);
+        size_t i;
+        json_t *t;
+        json_array_foreach(tells, i, t)
+        {
+            char pp[64];
+            harness_v_fmt(pp, sizeof pp, "$.tells[%zu]", i);
+            if (harness_v_enum(t, pp, tells_names, err, errlen) != 0)
+                return -1;
+            p->tells |= strcmp(json_string_value(t), "events") == 0 ? HARNESS_TELLS_EVENTS
+                                                                    : HARNESS_TELLS_ADMIN;
+        }
+    }
+
+    const json_t *notes = json_object_get(doc, "notes");
+    if (notes) {
+        if (!json_is_object(notes))
+            return harness_v_expected(err, errlen, "$.notes",
+                                      "an object of scenario name: why it fails", notes);
+        json_object_foreach((json_t *)notes, k, v)
+        {
+            char pp[160];
+            harness_v_fmt(pp, sizeof pp, "$.notes.%s", k);
+            if (!json_is_string(v))
+                return harness_v_expected(err, errlen, pp, "a short string", v);
+        }
+        p->notes = json_deep_copy(notes);
+    }
+    return check_placeholders(p, err, errlen);
+}
+
+struct harness_profile *harness_profile_from_json(const json_t *doc, const char *file, char *err,
+                                                  size_t errlen)
+{
+    struct harness_profile *p = co_calloc(1, sizeof *p);
+    snprintf(p->file, sizeof p->file, "%s", file);
+    char e[1024];
+    if (parse(p, doc, e, sizeof e) != 0) {
+        snprintf(err, errlen, "%s: %s", file, e);
+        harness_profile_free(&p);
+    }
+    return p;
+}
+
+struct harness_profile *harness_profile_load(const char *path, char *err, size_t errlen)
+{
+    json_t *doc = co_json_load_file(path, err, errlen);
+    if (!doc)
+        return NULL;
+    struct harness_profile *p = harness_profile_from_json(doc, path, err, errlen);
+    json_decref(doc);
+    return p;
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int harness_profile_find(const char *arg, char *out, size_t n)
+{
+    /* A command line has spaces or placeholders; a profile has neither. */
+    if (strpbrk(arg, " \t{"))
+        return 0;
+    size_t al = strlen(arg);
+    if (al > 5 && strcmp(arg + al - 5, ".json") == 0 && is_file(arg)) {
+        snprintf(out, n, "%s", arg);
+        return 1;
+    }
+    if (strchr(arg, '/'))
+        return 0;
+    char cand[PATH_MAX];
+    snprintf(cand, sizeof cand, "relays/%s.json", arg);
+    if (is_file(cand)) {
+        snprintf(out, n, "%s", cand);
+        return 1;
+    }
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0)
+        return 0;
+    self[len] = '\0';
+    static const char *const ups[] = {"/../relays/", "/../../relays/"};
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    for (size_t i = 0; i < sizeof ups / sizeof ups[0]; i++) {
+        harness_v_fmt(cand, sizeof cand, "%s%s%s.json", self, ups[i], arg);
+        if (is_file(cand)) {
+            snprintf(out, n, "%s", cand);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int harness_profile_available(const struct harness_profile *p, char *err, size_t errlen)
+{
+    if (!p->requires[0])
+        return 1;
+    if (strchr(p->requires, '/'))
+        goto check_one;
+    const char *path = getenv("PATH");
+    char buf[PATH_MAX];
+    /* Debian keeps nginx and haproxy in /usr/sbin, which a user's PATH may lack. */
+    char full[4096];
+    snprintf(full, sizeof full, "%s:/usr/sbin:/usr/local/sbin:/sbin",
+             path ? path : "/usr/bin:/bin");
+    for (char *save = NULL, *dir = strtok_r(full, ":", &save); dir;
+         dir = strtok_r(NULL, ":", &save)) {
+        snprintf(buf, sizeof buf, "%s/%s", dir, p->requires);
+        if (access(buf, X_OK) == 0)
+            return 1;
+    }
+    snprintf(err, errlen, "%s: '%s' is not installed (not on PATH nor in /usr/sbin)", p->name,
+             p->requires);
+    return 0;
+check_one:
+    if (access(p->requires, X_OK) == 0)
+        return 1;
+    snprintf(err, errlen, "%s: %s: %s", p->name, p->requires, strerror(errno));
+    return 0;
+}

@@ -1,0 +1,108 @@
+/* Relay profiles: how to start a relay under test and how to reach it, as a
+ * small JSON file under relays/ (docs/profiles.md).  A profile gives the
+ * command (with {placeholders}), environment variables, an optional config
+ * file template rendered into the scenario's work folder, the readiness
+ * probe, which scenario relay settings it can express, and what the relay
+ * can tell (an event log, an admin API, or nothing: the checks then use the
+ * black-box view alone).
+ *
+ * A scenario setting the profile cannot express does not fail the checks
+ * that depend on it: they become inconclusive (harness_profile_affects).
+ *
+ * Ownership: harness_profile_load returns a profile freed with
+ * harness_profile_free; rendered strings are malloc'd for the caller. */
+#ifndef HARNESS_PROFILE_H
+#define HARNESS_PROFILE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HARNESS_PROFILE_MAX_ENV      16
+#define HARNESS_PROFILE_MAX_SETTINGS 40
+#define HARNESS_PROFILE_MAX_VARS     64
+/* Largest profile or template file read (bytes). */
+#define HARNESS_PROFILE_MAX_BYTES (256 * 1024)
+
+enum harness_tells {
+    HARNESS_TELLS_EVENTS = 1, /* writes the JSON-lines event log to {events} */
+    HARNESS_TELLS_ADMIN = 2,  /* has the admin API (switch, rollback, weights) */
+};
+
+struct harness_profile {
+    char file[512];
+    char name[64];
+    char description[512];
+    char requires[128]; /* a program that must be on PATH, "" none */
+    char *command;      /* with placeholders */
+    struct {
+        char name[64];
+        char *value; /* with placeholders */
+    } env[HARNESS_PROFILE_MAX_ENV];
+    int n_env;
+    char config_file[128]; /* name of the rendered config in the work folder, "" none */
+    char *config_template; /* its text (from "template" file or "template_lines") */
+    int config_json;       /* the config is cutover-relay's JSON: runner defaults + scenario keys */
+    char ready_path[128];  /* GET this path; any HTTP answer means ready */
+    uint64_t ready_timeout_us;
+    int stop_signal;  /* asks the relay to drain and exit (SIGTERM; nginx SIGQUIT, HAProxy SIGUSR1)
+                       */
+    int all_settings; /* every scenario relay key maps (cutover-relay) */
+    char settings[HARNESS_PROFILE_MAX_SETTINGS][40];
+    int n_settings;
+    json_t *defaults; /* values of settings when a scenario does not set them */
+    int tells;        /* enum harness_tells bits */
+    json_t *notes;    /* scenario name -> why it fails against this relay (scorecard) */
+};
+
+/* One name -> value pair for rendering. */
+struct harness_var {
+    char name[40];
+    char value[600];
+};
+
+struct harness_vars {
+    struct harness_var v[HARNESS_PROFILE_MAX_VARS];
+    int n;
+};
+
+/* Loads and validates a profile file.  Returns NULL with
+ * "FILE: $.PATH: expected X, found Y (did you mean 'Z'?)" in err. */
+struct harness_profile *harness_profile_load(const char *path, char *err, size_t errlen);
+/* The same from a document (borrowed); file names it and anchors relative
+ * template paths. */
+struct harness_profile *harness_profile_from_json(const json_t *doc, const char *file, char *err,
+                                                  size_t errlen);
+void harness_profile_free(struct harness_profile **p);
+
+/* Resolves a --relay argument: an existing file, or NAME looked up as
+ * relays/NAME.json in the current directory and next to the executable
+ * (../relays, ../../relays).  Returns 1 with the path in out, 0 when arg is
+ * not a profile (a raw command). */
+int harness_profile_find(const char *arg, char *out, size_t n);
+
+/* Non-zero when the program the profile requires is on PATH (or none is
+ * required); else why in err. */
+int harness_profile_available(const struct harness_profile *p, char *err, size_t errlen);
+
+void harness_vars_set(struct harness_vars *v, const char *name, const char *value);
+/* Adds the profile's settings: defaults overridden by the scenario's relay
+ * keys the profile maps (relay may be NULL). */
+void harness_vars_settings(struct harness_vars *v, const struct harness_profile *p,
+                           const json_t *relay);
+
+/* Replaces {name}, {name+N} and {name-N} (integer arithmetic on a numeric
+ * value) from vars; a '{' not followed by [a-z0-9_]+ and '}' is literal
+ * (nginx and HAProxy configs are full of braces).  Returns a malloc'd string,
+ * or NULL with "unknown placeholder {x} (did you mean {y}?)" in err. */
+char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, size_t errlen);
+
+/* Scenario relay keys the profile cannot express, comma separated into out
+ * ("" when all map); admin_used adds "admin API" when the profile has none. */
+void harness_profile_unmapped(const struct harness_profile *p, const json_t *relay, int admin_used,
+                              char *out, size_t n);
+/* Non-zero when a check of kind depends on the relay setting key (or on the
+ * "admin API"): its verdict means nothing when key could not be set. */
+int harness_profile_affects(const char *key, const char *check_kind);
+
+#endif

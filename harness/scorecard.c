@@ -1,0 +1,251 @@
+/* The scorecard across relays (harness/scorecard.h).
+ *
+ * A cell shows the measured value of the check that tells most about the
+ * scenario: the first failing one for a failure (that is the story), else
+ * the first check in the order below (time to switch before attempts before
+ * gaps...), else the scenario's first check. */
+#include "harness/scorecard.h"
+
+#include "co_mem.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The key value of a passing cell, most telling first. */
+static const char *const key_checks[] = {"switch_delay",
+                                         "attempts",
+                                         "backoff_gaps",
+                                         "retry_after",
+                                         "client_deadline",
+                                         "switches",
+                                         "no_hammering",
+                                         "no_truncated_success",
+                                         "upstream_count",
+                                         "client_success_ratio",
+                                         NULL};
+
+/* What a failing check of each kind says about a relay, in a few words. */
+static const struct {
+    const char *check;
+    const char *why;
+} why_table[] = {
+    {"client_success_ratio", "clients saw errors"},
+    {"client_count", "wrong answers to clients"},
+    {"client_deadline", "a request outlived its deadline"},
+    {"no_truncated_success", "truncated answer passed as success"},
+    {"attempts", "wrong number of attempts"},
+    {"upstream_count", "traffic went to the wrong colour"},
+    {"backoff_gaps", "backoff schedule not kept"},
+    {"retry_after", "Retry-After ignored"},
+    {"no_hammering", "hammers a failing upstream"},
+    {"switches", "wrong switches (count or order)"},
+    {"switch_delay", "switch late or never"},
+    {"min_dwell", "flaps between colours"},
+    {"no_traffic_after_unhealthy", "traffic to an unhealthy colour"},
+    {"rate_limit", "rate limit not enforced"},
+    {"health_interval", "health probes off schedule"},
+    {"latency", "too slow"},
+    {"relay_overhead", "relay adds too much latency"},
+    {"zero_downtime", "failed requests at the cutover"},
+    {"served_ratio", "traffic split off target"},
+    {"relay_alive", "the relay died"},
+    {"admin_ok", "admin API call failed"},
+    {"clean_shutdown", "unclean shutdown on SIGTERM"},
+    {"no_secret_leak", "leaks the upstream key"},
+};
+
+static const char *why_of(const char *check)
+{
+    for (size_t i = 0; i < sizeof why_table / sizeof why_table[0]; i++)
+        if (strcmp(why_table[i].check, check) == 0)
+            return why_table[i].why;
+    return check;
+}
+
+static void clip(char *out, size_t n, const char *label, const char *measured)
+{
+    /* Cells stay short: a table of 30 rows must read at a glance. */
+    char m[64];
+    snprintf(m, sizeof m, "%.63s", measured);
+    if (strlen(measured) >= sizeof m)
+        memcpy(m + sizeof m - 4, "...", 4);
+    snprintf(out, n, "%s: %s", label, m);
+}
+
+void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes, char *value,
+                            size_t vn, char *why, size_t wn)
+{
+    value[0] = why[0] = '\0';
+    if (s->status == REPORT_ERROR || s->status == REPORT_INVALID) {
+        snprintf(value, vn, "%.60s", s->error);
+        snprintf(why, wn, "%s", s->status == REPORT_ERROR ? "harness error" : "invalid");
+        return;
+    }
+    const struct report_check *pick = NULL;
+    for (size_t i = 0; i < s->n_checks && !pick; i++)
+        if (s->checks[i].status == s->status && s->status != REPORT_PASS)
+            pick = &s->checks[i];
+    for (int k = 0; key_checks[k] && !pick; k++)
+        for (size_t i = 0; i < s->n_checks && !pick; i++)
+            if (strcmp(s->checks[i].check, key_checks[k]) == 0)
+                pick = &s->checks[i];
+    /* Else the scenario's first own check, not one the runner adds. */
+    static const char *const runner_checks[] = {"harness_on_time", "admin_ok",       "relay_alive",
+                                                "clean_shutdown",  "no_secret_leak", NULL};
+    for (size_t i = 0; i < s->n_checks && !pick; i++) {
+        int own = 0;
+        for (int k = 0; runner_checks[k]; k++)
+            own |= strcmp(s->checks[i].check, runner_checks[k]) == 0;
+        if (!own)
+            pick = &s->checks[i];
+    }
+    if (!pick && s->n_checks)
+        pick = &s->checks[0];
+    if (pick)
+        clip(value, vn, pick->check, pick->measured);
+    if (s->status == REPORT_FAIL) {
+        const char *note = json_string_value(json_object_get(notes, s->name));
+        snprintf(why, wn, "%s", note ? note : pick ? why_of(pick->check) : "failed");
+    } else if (s->status == REPORT_INCONCLUSIVE && pick) {
+        const char *na = strstr(pick->detail, "relay setting '");
+        if (na) {
+            const char *end = strchr(na + 15, '\'');
+            int kl = end ? (int)(end - na - 15) : 20;
+            /* Premises that are not settings read better said plainly. */
+            if (strncmp(na + 15, "admin API'", 10) == 0)
+                snprintf(why, wn, "no admin API");
+            else if (strncmp(na + 15, "relay process'", 14) == 0)
+                snprintf(why, wn, "cannot signal a relay it did not start");
+            else
+                snprintf(why, wn, "cannot set %.*s", kl, na + 15);
+        } else if (strstr(pick->measured, "event log")) {
+            snprintf(why, wn, "needs the relay's event log");
+        } else {
+            snprintf(why, wn, "too few samples");
+        }
+    }
+}
+
+json_t *harness_scorecard_build(const struct report_scenario *sc, size_t n,
+                                const struct harness_scorecard_relay *relays, int n_relays)
+{
+    json_t *card = json_object(), *rl = json_array(), *rows = json_array(),
+           *skipped = json_object();
+    for (int k = 0; k < n_relays; k++) {
+        json_array_append_new(rl, json_string(relays[k].label));
+        if (relays[k].skipped[0])
+            json_object_set_new(skipped, relays[k].label, json_string(relays[k].skipped));
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < i && strcmp(sc[j].name, sc[i].name) != 0)
+            j++;
+        if (j < i)
+            continue; /* the row of this scenario is written */
+        json_t *cells = json_array();
+        for (int k = 0; k < n_relays; k++) {
+            const struct report_scenario *hit = NULL;
+            for (size_t q = 0; q < n && !hit; q++)
+                if (strcmp(sc[q].name, sc[i].name) == 0 &&
+                    strcmp(sc[q].relay, relays[k].label) == 0)
+                    hit = &sc[q];
+            if (!hit) {
+                json_array_append_new(cells, json_pack("{s:s, s:s, s:s, s:s}", "relay",
+                                                       relays[k].label, "status", "not run",
+                                                       "value", "", "why", relays[k].skipped));
+                continue;
+            }
+            char value[128], why[160];
+            harness_scorecard_cell(hit, relays[k].notes, value, sizeof value, why, sizeof why);
+            json_array_append_new(cells, json_pack("{s:s, s:s, s:s, s:s}", "relay", relays[k].label,
+                                                   "status", report_status_name(hit->status),
+                                                   "value", value, "why", why));
+        }
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:o}", "scenario", sc[i].name, "folder",
+                                              sc[i].folder, "cells", cells));
+    }
+    json_object_set_new(card, "relays", rl);
+    json_object_set_new(card, "skipped", skipped);
+    json_object_set_new(card, "rows", rows);
+    return card;
+}
+
+/* Markdown cells must not break the table. */
+static void md_puts(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputs("\\|", f);
+        else if (*s == '\n')
+            fputc(' ', f);
+        else
+            fputc(*s, f);
+    }
+}
+
+int harness_scorecard_md(FILE *f, const json_t *card, const char *command)
+{
+    const json_t *relays = json_object_get(card, "relays");
+    size_t nr = json_array_size(relays), k, i;
+    json_t *r, *row;
+    fprintf(f, "## Scorecard\n\n");
+    if (command)
+        fprintf(f, "Produced by:\n\n```sh\n%s\n```\n\n", command);
+    fprintf(f, "Each cell: verdict, the key measured value, and for a failure why.\n\n");
+    fprintf(f, "| scenario |");
+    json_array_foreach(relays, k, r)
+    {
+        char label[128];
+        report_relay_label(json_string_value(r), label, sizeof label);
+        fputc(' ', f);
+        md_puts(f, label);
+        fputs(" |", f);
+    }
+    fprintf(f, "\n|---|");
+    for (k = 0; k < nr; k++)
+        fprintf(f, "---|");
+    fputc('\n', f);
+    long counts[HARNESS_SCORECARD_MAX_RELAYS][3] = {{0}};
+    json_array_foreach(json_object_get(card, "rows"), i, row)
+    {
+        fprintf(f, "| ");
+        md_puts(f, json_string_value(json_object_get(row, "folder")));
+        fputc('/', f);
+        md_puts(f, json_string_value(json_object_get(row, "scenario")));
+        fprintf(f, " |");
+        json_t *cell;
+        json_array_foreach(json_object_get(row, "cells"), k, cell)
+        {
+            const char *st = json_string_value(json_object_get(cell, "status"));
+            const char *value = json_string_value(json_object_get(cell, "value"));
+            const char *why = json_string_value(json_object_get(cell, "why"));
+            int idx = strcmp(st, "pass") == 0 ? 0 : strcmp(st, "fail") == 0 ? 1 : 2;
+            if (k < HARNESS_SCORECARD_MAX_RELAYS)
+                counts[k][idx]++;
+            fprintf(f, " **%s**", st);
+            if (value && *value) {
+                fputs(" ", f);
+                md_puts(f, value);
+            }
+            if (why && *why) {
+                fputs(" — ", f);
+                md_puts(f, why);
+            }
+            fputs(" |", f);
+        }
+        fputc('\n', f);
+    }
+    fprintf(f, "| **total** (pass / fail / other) |");
+    for (k = 0; k < nr && k < HARNESS_SCORECARD_MAX_RELAYS; k++)
+        fprintf(f, " %ld / %ld / %ld |", counts[k][0], counts[k][1], counts[k][2]);
+    fputc('\n', f);
+    const char *label;
+    json_t *why;
+    json_object_foreach((json_t *)json_object_get(card, "skipped"), label, why)
+    {
+        fprintf(f, "\n%s was not run: ", label);
+        md_puts(f, json_string_value(why));
+        fputc('\n', f);
+    }
+    return ferror(f) ? -1 : 0;
+}

@@ -1,0 +1,208 @@
+/* Unit tests for harness/profile.c and harness/scorecard.c: profile
+ * validation names the JSON path and the nearest known name; rendering
+ * fills placeholders, keeps nginx's braces and does integer offsets;
+ * unmappable settings are listed and touch only the checks that depend on
+ * them; the shipped profiles under relays/ load; the scorecard picks the
+ * failing check's value and the profile's note. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "harness/profile.h"
+#include "harness/scorecard.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct harness_profile *parse(const char *text, char *err, size_t n)
+{
+    json_error_t je;
+    json_t *doc = json_loads(text, 0, &je);
+    assert_non_null(doc);
+    struct harness_profile *p = harness_profile_from_json(doc, "relays/t.json", err, n);
+    json_decref(doc);
+    return p;
+}
+
+static void expect_error(const char *text, const char *const *needles)
+{
+    char err[2048] = "";
+    struct harness_profile *p = parse(text, err, sizeof err);
+    if (p) {
+        harness_profile_free(&p);
+        fail_msg("expected an error for %s", text);
+    }
+    for (int i = 0; needles[i]; i++)
+        if (!strstr(err, needles[i]))
+            fail_msg("error '%s' lacks '%s'", err, needles[i]);
+}
+
+static void test_validation_errors(void **state)
+{
+    expect_error("{\"name\": \"x\"}",
+                 (const char *const[]){"relays/t.json", "$.command", "missing", NULL});
+    expect_error("{\"name\": \"x\", \"comand\": \"r\"}",
+                 (const char *const[]){"comand", "command", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r --port {prot}\"}",
+                 (const char *const[]){"$.command", "{prot}", "did you mean {port}", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"settings\": [\"max_atempts\"]}",
+                 (const char *const[]){"$.settings[0]", "max_attempts", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"tells\": [\"event\"]}",
+                 (const char *const[]){"$.tells[0]", "events", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"settings\": [\"max_attempts\"], "
+                 "\"defaults\": {\"try_timeout_ms\": 5}}",
+                 (const char *const[]){"$.defaults.try_timeout_ms", "not in $.settings", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"config\": {\"file\": \"a/b.conf\", "
+                 "\"template_lines\": []}}",
+                 (const char *const[]){"$.config.file", "plain file name", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"config\": {\"file\": \"n.conf\"}}",
+                 (const char *const[]){"$.config", "template", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"config\": {\"file\": \"n.conf\", "
+                 "\"template_lines\": [\"listen {porty};\"]}}",
+                 (const char *const[]){"template", "{porty}", "{port}", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"ready\": {\"path\": \"health\"}}",
+                 (const char *const[]){"$.ready.path", "'/'", NULL});
+    expect_error("{\"name\": \"x y\", \"command\": \"r\"}", (const char *const[]){"$.name", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"stop_signal\": \"KILL\"}",
+                 (const char *const[]){"$.stop_signal", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"env\": {\"A\": 1}}",
+                 (const char *const[]){"$.env.A", "a string", NULL});
+}
+
+static void test_render(void **state)
+{
+    struct harness_vars v = {.n = 0};
+    harness_vars_set(&v, "port", "8080");
+    harness_vars_set(&v, "max_attempts", "3");
+    char err[256];
+    char *out = harness_render("upstream u { server a; }\nlisten {port}; retries {max_attempts-1}; "
+                               "tries {max_attempts+2}; {} {Port} $x",
+                               &v, err, sizeof err);
+    assert_non_null(out);
+    assert_string_equal(out, "upstream u { server a; }\nlisten 8080; retries 2; tries 5; {} {Port} "
+                             "$x");
+    free(out);
+    harness_vars_set(&v, "name", "abc");
+    assert_null(harness_render("{name-1}", &v, err, sizeof err));
+    assert_non_null(strstr(err, "not an integer"));
+}
+
+static void test_settings_and_unmapped(void **state)
+{
+    char err[1024];
+    struct harness_profile *p =
+        parse("{\"name\": \"n\", \"command\": \"r {max_attempts}\", \"settings\": "
+              "[\"max_attempts\", \"try_timeout_ms\"], \"defaults\": {\"max_attempts\": 2}}",
+              err, sizeof err);
+    assert_non_null(p);
+    json_t *relay =
+        json_pack("{s:i, s:i, s:s}", "max_attempts", 5, "backoff_base_ms", 20, "jitter", "none");
+    struct harness_vars v = {.n = 0};
+    harness_vars_settings(&v, p, relay);
+    char *out = harness_render(p->command, &v, err, sizeof err);
+    assert_string_equal(out, "r 5"); /* the scenario's value beats the default */
+    free(out);
+    char un[256];
+    harness_profile_unmapped(p, relay, 1, un, sizeof un);
+    assert_string_equal(un, "backoff_base_ms, jitter, admin API");
+    assert_true(harness_profile_affects("backoff_base_ms", "backoff_gaps"));
+    assert_false(harness_profile_affects("backoff_base_ms", "client_success_ratio"));
+    assert_false(harness_profile_affects("jitter", "switches"));
+    assert_true(harness_profile_affects("admin API", "client_success_ratio"));
+    assert_true(harness_profile_affects("client_keys", "attempts"));
+    assert_false(harness_profile_affects("max_attempts", "attempt")); /* whole words only */
+    assert_int_equal(p->stop_signal, SIGTERM);
+    assert_int_equal(p->tells, 0);
+    json_decref(relay);
+    harness_profile_free(&p);
+    assert_null(p);
+}
+
+/* The shipped profiles load (tests run from the repository root). */
+static void test_shipped_profiles(void **state)
+{
+    static const char *const names[] = {"cutover-relay", "nginx", "haproxy"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[512], err[1024];
+        assert_true(harness_profile_find(names[i], path, sizeof path));
+        struct harness_profile *p = harness_profile_load(path, err, sizeof err);
+        if (!p)
+            fail_msg("%s", err);
+        assert_string_equal(p->name, names[i]);
+        harness_profile_free(&p);
+    }
+    char path[64];
+    assert_false(harness_profile_find("bin/cutover-relay --port {port}", path, sizeof path));
+    assert_false(harness_profile_find("no-such-profile", path, sizeof path));
+}
+
+static void test_scorecard(void **state)
+{
+    struct report_scenario sc[2];
+    memset(sc, 0, sizeof sc);
+    struct report_check ok = {
+        .check = "switch_delay", .status = REPORT_PASS, .measured = "12.0 ms"};
+    struct report_check bad = {.check = "retry_after",
+                               .status = REPORT_FAIL,
+                               .measured = "4 retries, shortest wait 0.4 ms"};
+    struct report_check ratio = {
+        .check = "client_success_ratio", .status = REPORT_PASS, .measured = "1.0"};
+    struct report_check c0[2] = {ratio, ok}, c1[2] = {ratio, bad};
+    snprintf(sc[0].name, sizeof sc[0].name, "s");
+    snprintf(sc[0].relay, sizeof sc[0].relay, "ours");
+    sc[0].checks = c0;
+    sc[0].n_checks = 2;
+    snprintf(sc[1].name, sizeof sc[1].name, "s");
+    snprintf(sc[1].relay, sizeof sc[1].relay, "nginx");
+    sc[1].status = REPORT_FAIL;
+    sc[1].checks = c1;
+    sc[1].n_checks = 2;
+    struct harness_scorecard_relay cols[3];
+    memset(cols, 0, sizeof cols);
+    snprintf(cols[0].label, sizeof cols[0].label, "ours");
+    snprintf(cols[1].label, sizeof cols[1].label, "nginx");
+    snprintf(cols[2].label, sizeof cols[2].label, "haproxy");
+    snprintf(cols[2].skipped, sizeof cols[2].skipped, "not installed");
+    json_t *card = harness_scorecard_build(sc, 2, cols, 3);
+    json_t *cells = json_object_get(json_array_get(json_object_get(card, "rows"), 0), "cells");
+    assert_int_equal(json_array_size(json_object_get(card, "rows")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cells, 0), "value")),
+                        "switch_delay: 12.0 ms");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cells, 1), "why")),
+                        "Retry-After ignored");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cells, 2), "status")),
+                        "not run");
+    /* A profile's own note beats the generic phrase. */
+    json_t *notes = json_pack("{s:s}", "s", "429 ejects the server for fail_timeout");
+    char value[128], why[160];
+    harness_scorecard_cell(&sc[1], notes, value, sizeof value, why, sizeof why);
+    assert_string_equal(why, "429 ejects the server for fail_timeout");
+    assert_string_equal(value, "retry_after: 4 retries, shortest wait 0.4 ms");
+    char *md = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&md, &len);
+    assert_int_equal(harness_scorecard_md(f, card, "cutover run --relay a --relay b"), 0);
+    fclose(f);
+    assert_non_null(strstr(md, "| scenario | ours | nginx | haproxy |"));
+    assert_non_null(strstr(md, "**fail** retry_after"));
+    assert_non_null(strstr(md, "haproxy was not run: not installed"));
+    free(md);
+    json_decref(notes);
+    json_decref(card);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_validation_errors),
+        cmocka_unit_test(test_render),
+        cmocka_unit_test(test_settings_and_unmapped),
+        cmocka_unit_test(test_shipped_profiles),
+        cmocka_unit_test(test_scorecard),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
