@@ -91,6 +91,9 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         events |= EV_READ;
     if (what & CURL_POLL_OUT)
         events |= EV_WRITE;
+    /* Re-setting an unchanged watcher still costs libev an epoll_ctl. */
+    if (ev_is_active(&sw->io) && (sw->io.events & (EV_READ | EV_WRITE)) == events)
+        return 0;
     ev_io_stop(c->loop, &sw->io);
     ev_io_set(&sw->io, fd, events);
     ev_io_start(c->loop, &sw->io);

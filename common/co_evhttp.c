@@ -52,6 +52,21 @@ void co_evhttp_kick(struct co_evhttp *h)
     h->kicked = 1;
 }
 
+/* At its connection limit MHD takes the listen socket out of its epoll set,
+ * and puts it back only at the start of a later MHD_run: after the run that
+ * closed a connection nothing else may come, and clients waiting in the
+ * backlog would wait for the next timeout.  So a closed connection asks for
+ * one more run. */
+static void on_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                           enum MHD_ConnectionNotificationCode toe)
+{
+    struct co_evhttp *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        h->kicked = 1;
+    if (h->notify_conn)
+        h->notify_conn(h->notify_conn_cls, c, socket_context, toe);
+}
+
 /* MHD's own messages go through co_log, so they carry a timestamp, obey the
  * log level and pass the secret redactor.  "Application reported internal
  * error" and "Closing connection (application error ...)" are MHD noting
@@ -82,6 +97,8 @@ int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_e
         return -1;
     }
     h->loop = loop;
+    h->notify_conn = o->notify_conn;
+    h->notify_conn_cls = o->notify_conn_cls;
     h->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
             (o->turbo ? MHD_USE_TURBO : 0),
@@ -92,7 +109,7 @@ int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_e
         (unsigned)(o->conn_timeout_s ? o->conn_timeout_s : 60), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(o->conn_memory_limit ? o->conn_memory_limit : 64 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED, o->completed,
-        o->completed_cls, MHD_OPTION_NOTIFY_CONNECTION, o->notify_conn, o->notify_conn_cls,
+        o->completed_cls, MHD_OPTION_NOTIFY_CONNECTION, on_conn_notify, h,
         MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%u: %s", o->addr ? o->addr : "127.0.0.1",

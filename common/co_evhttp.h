@@ -25,6 +25,8 @@ struct co_evhttp {
     ev_prepare prepare;
     int kicked;
     uint16_t port; /* the bound port (useful when 0 was asked) */
+    MHD_NotifyConnectionCallback notify_conn; /* the caller's, chained */
+    void *notify_conn_cls;
 };
 
 struct co_evhttp_opts {

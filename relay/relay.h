@@ -56,6 +56,10 @@ struct relay {
     /* Reused easy handles: a proxied request should not cost a curl_easy_init. */
     CURL **easy_pool;
     size_t npool, pool_cap;
+    /* The upstream headers every attempt of a kind shares (Authorization,
+     * Expect, Content-Type, Accept), built once: a request's own headers
+     * are list nodes in the request that link to one of these. */
+    struct curl_slist *hdr_tail[3];
     struct relay_req *reqs; /* every live request (to cancel at exit) */
     unsigned inflight;      /* requests being proxied */
     int draining;

@@ -248,7 +248,15 @@ static const struct key keys[] = {
      100000,
      NULL,
      {NULL, NULL},
-     "client connections accepted, and the upstream pool size"},
+     "upstream connections kept per host (the pool)"},
+    {"max_clients",
+     K_INT,
+     OFF(max_clients),
+     1,
+     100000,
+     NULL,
+     {NULL, NULL},
+     "client connections open at once; more are refused at accept"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -286,6 +294,7 @@ static void defaults(struct relay_config *c)
     c->drain_timeout_ms = 5000;
     c->log_level = co_strdup("info");
     c->max_connections = 1024;
+    c->max_clients = 10000;
     static const struct {
         const char *model;
         double price;

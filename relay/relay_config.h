@@ -44,6 +44,7 @@ struct relay_config {
     size_t nprices;
     int64_t seed;
     int64_t max_connections;
+    int64_t max_clients;
 };
 
 /* Parses argv (argv[0] is the program).  Returns 0, 1 when --help was asked

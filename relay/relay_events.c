@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,11 @@ struct relay_events {
 
 struct relay_events *relay_events_open(const char *path, char *err, size_t errlen)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    /* Non-blocking: a FIFO or pipe whose reader lags must not stall the
+     * loop (every client waits on it); what cannot be written yet stays
+     * buffered, and lines beyond the bounded buffer are dropped and
+     * counted.  (A regular file ignores the flag.) */
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
     if (fd < 0) {
         snprintf(err, errlen, "events: cannot open %s: %s", path, strerror(errno));
         return NULL;
@@ -36,20 +41,37 @@ struct relay_events *relay_events_open(const char *path, char *err, size_t errle
     return ev;
 }
 
-void relay_events_flush(struct relay_events *ev)
+/* Writes what it can; returns 1 when bytes are left because the reader
+ * is not keeping up (EAGAIN), else 0. */
+static int flush_some(struct relay_events *ev)
 {
-    if (!ev || ev->buf.len == 0)
-        return;
     size_t off = 0;
+    int again = 0;
     while (off < ev->buf.len) {
         ssize_t w = write(ev->fd, ev->buf.data + off, ev->buf.len - off);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
-            break; /* a full disk must not stop the relay */
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            again = 1;
+            break;
+        }
+        if (w <= 0) {
+            off = ev->buf.len; /* a full disk must not stop the relay */
+            break;
+        }
         off += (size_t)w;
     }
-    co_buf_reset(&ev->buf);
+    if (off < ev->buf.len)
+        memmove(ev->buf.data, ev->buf.data + off, ev->buf.len - off);
+    ev->buf.len -= off;
+    return again;
+}
+
+void relay_events_flush(struct relay_events *ev)
+{
+    if (!ev || ev->buf.len == 0)
+        return;
+    flush_some(ev);
 }
 
 void relay_events_emit(struct relay_events *ev, const char *type, json_t *fields)
@@ -77,10 +99,14 @@ void relay_events_emit(struct relay_events *ev, const char *type, json_t *fields
     size_t len = strlen(out);
     if (ev->buf.len + len + 1 > ev->buf.toobig)
         relay_events_flush(ev);
-    if (co_buf_append(&ev->buf, out, len) == 0)
+    if (ev->buf.len + len + 1 <= ev->buf.toobig && co_buf_append(&ev->buf, out, len) == 0) {
         co_buf_append(&ev->buf, "\n", 1);
-    else
-        ev->dropped++; /* a line longer than the whole buffer */
+    } else {
+        /* The reader lags by a whole buffer, or the line is longer than
+         * it: drop the line rather than block the loop. */
+        if (ev->dropped++ == 0)
+            co_warn("events: the log's reader is not keeping up; dropping events");
+    }
     free(line);
     if (ev->buf.len >= EVENTS_FLUSH_AT)
         relay_events_flush(ev);
@@ -91,7 +117,15 @@ void relay_events_close(struct relay_events **pev)
     struct relay_events *ev = *pev;
     if (!ev)
         return;
-    relay_events_flush(ev);
+    /* At exit, wait a bounded time (2 s) for a slow reader to take the
+     * rest. */
+    for (int i = 0; i < 20 && ev->buf.len && flush_some(ev); i++) {
+        struct pollfd p = {.fd = ev->fd, .events = POLLOUT};
+        poll(&p, 1, 100);
+    }
+    if (ev->dropped || ev->buf.len)
+        co_warn("events: %lu events dropped, %zu bytes unwritten (slow reader)", ev->dropped,
+                ev->buf.len);
     close(ev->fd);
     co_buf_free(&ev->buf);
     free(ev);

@@ -4,7 +4,10 @@
  * loop iteration (relay_events_flush from an ev_prepare), so a busy relay
  * makes one write per wake-up rather than one per event, and a reader
  * polling the file sees an event within one loop turn.  Every line passes
- * the secret redactor.
+ * the secret redactor.  The file is written without blocking: when its
+ * reader (a FIFO, say) lags, the bytes wait in the buffer (256 KiB) and
+ * lines beyond it are dropped and counted, never a stalled loop; close
+ * waits at most 2 s for the rest.
  *
  * A NULL log (no --events) accepts every call and writes nothing. */
 #ifndef RELAY_EVENTS_H

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -105,6 +106,164 @@ int relay_parse_request(const char *ctype, const char *body, size_t len, int api
 out:
     json_decref(j);
     return rc;
+}
+
+static int is_blank(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+#define SCAN_UNSURE ((size_t)-1)
+
+/* A string from its opening quote at p[i]: the index of its closing quote,
+ * or SCAN_UNSURE.  Plain ASCII and the short escapes pass; a raw control
+ * byte fails; non-ASCII bytes and \u escapes (UTF-8 validity, surrogate
+ * pairs and \u0000 are jansson's to judge) are left to jansson. */
+static size_t scan_string(const unsigned char *p, size_t i, size_t n)
+{
+    for (i++; i < n; i++) {
+        /* The plain run first: answers are mostly long runs of text. */
+        while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+            i++;
+        if (i >= n)
+            break;
+        unsigned char c = p[i];
+        if (c == '"')
+            return i;
+        if (c < 0x20 || c >= 0x80)
+            return SCAN_UNSURE;
+        if (c == '\\') {
+            if (++i >= n)
+                return SCAN_UNSURE;
+            c = p[i];
+            if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' && c != 'n' &&
+                c != 'r' && c != 't')
+                return SCAN_UNSURE;
+        }
+    }
+    return SCAN_UNSURE;
+}
+
+/* A literal or a number from p[i]: the index just past it, or SCAN_UNSURE.
+ * Numbers pass in RFC 8259's grammar with at most 18 integer digits and no
+ * exponent (so that neither can overflow in jansson's strtoll/strtod). */
+static size_t scan_scalar(const unsigned char *p, size_t i, size_t n)
+{
+    static const char *const lits[] = {"true", "false", "null"};
+    for (size_t k = 0; k < 3; k++) {
+        size_t l = strlen(lits[k]);
+        if (n - i >= l && memcmp(p + i, lits[k], l) == 0)
+            return i + l;
+    }
+    if (p[i] == '-')
+        i++;
+    size_t d = i;
+    while (i < n && is_digit(p[i]))
+        i++;
+    if (i == d || i - d > 18 || (p[d] == '0' && i - d > 1))
+        return SCAN_UNSURE;
+    if (i < n && p[i] == '.') {
+        d = ++i;
+        while (i < n && is_digit(p[i]))
+            i++;
+        if (i == d)
+            return SCAN_UNSURE;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E'))
+        return SCAN_UNSURE;
+    return i;
+}
+
+int relay_answer_scan(const char *body, size_t len, size_t *usage)
+{
+    const unsigned char *p = (const unsigned char *)body;
+    /* What may come next: a value, a key, the colon after a key, or a comma
+     * (or the end of the container).  *_OR_END: right after an opening. */
+    enum { WANT_VALUE, WANT_VALUE_OR_END, WANT_KEY, WANT_KEY_OR_END, WANT_COLON, WANT_NEXT } want;
+    uint64_t arrays = 0; /* one bit per open container: 1 for '[' */
+    unsigned depth = 0;
+    int usage_key = 0; /* the key just read is the top-level "usage" */
+    size_t i = 0;
+    *usage = (size_t)-1;
+    while (i < len && is_blank(p[i]))
+        i++;
+    if (i >= len || p[i] != '{')
+        return 0;
+    want = WANT_VALUE;
+    for (; i < len; i++) {
+        unsigned char c = p[i];
+        if (is_blank(c))
+            continue;
+        if (depth == 0 && want == WANT_NEXT)
+            return 0; /* something after the object */
+        switch (want) {
+        case WANT_KEY:
+        case WANT_KEY_OR_END: {
+            if (c == '}' && want == WANT_KEY_OR_END)
+                goto close;
+            if (c != '"')
+                return 0;
+            size_t end = scan_string(p, i, len);
+            if (end == SCAN_UNSURE)
+                return 0;
+            usage_key = depth == 1 && end - i == 6 && memcmp(p + i + 1, "usage", 5) == 0;
+            i = end;
+            want = WANT_COLON;
+            continue;
+        }
+        case WANT_COLON:
+            if (c != ':')
+                return 0;
+            want = WANT_VALUE;
+            continue;
+        case WANT_NEXT:
+            if (c == ',') {
+                want = (arrays & 1) ? WANT_VALUE : WANT_KEY;
+                continue;
+            }
+            if (c == '}' || c == ']')
+                goto close;
+            return 0;
+        case WANT_VALUE:
+        case WANT_VALUE_OR_END:
+            if (c == ']' && want == WANT_VALUE_OR_END)
+                goto close;
+            if (usage_key) /* jansson keeps the last of duplicate keys */
+                *usage = c == '{' ? i : (size_t)-1;
+            if (c == '{' || c == '[') {
+                if (depth >= 64)
+                    return 0; /* jansson allows deeper; let it decide */
+                arrays = (arrays << 1) | (c == '[');
+                depth++;
+                want = c == '[' ? WANT_VALUE_OR_END : WANT_KEY_OR_END;
+            } else if (c == '"') {
+                i = scan_string(p, i, len);
+                if (i == SCAN_UNSURE)
+                    return 0;
+                want = WANT_NEXT;
+            } else {
+                size_t e = scan_scalar(p, i, len);
+                if (e == SCAN_UNSURE)
+                    return 0;
+                i = e - 1;
+                want = WANT_NEXT;
+            }
+            usage_key = 0;
+            continue;
+        }
+    close:
+        if ((c == ']') != (int)(arrays & 1))
+            return 0;
+        arrays >>= 1;
+        depth--;
+        want = WANT_NEXT;
+    }
+    return depth == 0 && want == WANT_NEXT;
 }
 
 void relay_sse_reset(struct relay_sse *s)

@@ -63,7 +63,10 @@ struct relay_req {
     enum relay_env env;
     unsigned failed_mask; /* colours with a switchable failure in this request */
     CURL *easy;
-    struct curl_slist *hdrs;
+    /* This request's upstream headers, linked in front of a shared tail
+     * (relay.hdr_tail): no allocation per attempt. */
+    struct curl_slist hdr[3];
+    char hdr_id[sizeof "X-Request-ID: " + 132], hdr_env[32], hdr_attempt[32];
     uint64_t t_start, t_attempt, t_first_byte, t_last_byte, deadline;
     struct relay_backoff bo;
     ev_timer timer;
@@ -505,8 +508,6 @@ static void release_easy(struct relay_req *q)
         relay_easy_put(q->r, q->easy);
         q->easy = NULL;
     }
-    curl_slist_free_all(q->hdrs);
-    q->hdrs = NULL;
 }
 
 static void cancel_upstream(struct relay_req *q)
@@ -581,6 +582,20 @@ static int check_answer(struct relay_req *q)
         return q->stream || q->status != 204 ? -1 : 0;
     if (q->stream)
         return 0; /* an SSE body that arrived whole (it never committed) */
+    size_t u;
+    if (relay_answer_scan(q->resp.data, q->resp.len, &u)) {
+        /* Certainly one well-formed object: jansson parses its usage
+         * object alone (a full parse of every answer cost ~75k
+         * instructions). */
+        if (u == (size_t)-1)
+            return 0;
+        json_t *j = json_loadb(q->resp.data + u, q->resp.len - u, JSON_DISABLE_EOF_CHECK, NULL);
+        int ok = json_is_object(j);
+        note_usage(q, j);
+        json_decref(j);
+        return ok ? 0 : -1;
+    }
+    /* Malformed, or beyond what the scan judges: jansson decides. */
     json_t *j = json_loadb(q->resp.data, q->resp.len, 0, NULL);
     if (!json_is_object(j)) {
         json_decref(j);
@@ -794,6 +809,40 @@ static const char *upstream_path(const struct relay_req *q)
     return q->route == RELAY_FWD_MODELS ? "/models" : "/chat/completions";
 }
 
+/* A shared header tail: kind 0 for GET, 1 for a JSON POST, 2 for a
+ * streaming POST.  Built on first use, freed with the relay. */
+static struct curl_slist *header_tail(struct relay *r, int kind)
+{
+    if (!r->hdr_tail[kind]) {
+        struct curl_slist *l = NULL;
+        if (r->auth_header)
+            l = curl_slist_append(l, r->auth_header);
+        l = curl_slist_append(l, "Expect:");
+        if (kind > 0) {
+            l = curl_slist_append(l, "Content-Type: application/json");
+            l = curl_slist_append(l, kind == 2 ? "Accept: text/event-stream"
+                                               : "Accept: application/json");
+        }
+        if (!l)
+            abort(); /* out of memory, as co_malloc does */
+        r->hdr_tail[kind] = l;
+    }
+    return r->hdr_tail[kind];
+}
+
+/* X-Request-ID, X-Env and X-Attempt for this attempt, then the shared
+ * tail.  curl only reads the list, while the transfer runs. */
+static void link_headers(struct relay_req *q)
+{
+    int kind = q->route == RELAY_FWD_MODELS ? 0 : q->stream ? 2 : 1;
+    snprintf(q->hdr_id, sizeof q->hdr_id, "X-Request-ID: %s", q->id);
+    snprintf(q->hdr_env, sizeof q->hdr_env, "X-Env: %s", relay_env_name(q->env));
+    snprintf(q->hdr_attempt, sizeof q->hdr_attempt, "X-Attempt: %u", q->attempt);
+    q->hdr[0] = (struct curl_slist){q->hdr_id, &q->hdr[1]};
+    q->hdr[1] = (struct curl_slist){q->hdr_env, &q->hdr[2]};
+    q->hdr[2] = (struct curl_slist){q->hdr_attempt, header_tail(q->r, kind)};
+}
+
 static void start_attempt(struct relay_req *q)
 {
     struct relay *r = q->r;
@@ -809,19 +858,11 @@ static void start_attempt(struct relay_req *q)
     q->sent = 0;
     relay_sse_reset(&q->sse);
 
-    char url[1024], h[256];
+    char url[1024];
     snprintf(url, sizeof url, "%s%s", r->url[q->env], upstream_path(q));
     CURL *e = relay_easy_get(r);
     q->easy = e;
-    if (r->auth_header)
-        q->hdrs = curl_slist_append(q->hdrs, r->auth_header);
-    snprintf(h, sizeof h, "X-Request-ID: %s", q->id);
-    q->hdrs = curl_slist_append(q->hdrs, h);
-    snprintf(h, sizeof h, "X-Env: %s", relay_env_name(q->env));
-    q->hdrs = curl_slist_append(q->hdrs, h);
-    snprintf(h, sizeof h, "X-Attempt: %u", q->attempt);
-    q->hdrs = curl_slist_append(q->hdrs, h);
-    q->hdrs = curl_slist_append(q->hdrs, "Expect:");
+    link_headers(q);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, q);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -829,16 +870,13 @@ static void start_attempt(struct relay_req *q)
     if (q->route == RELAY_FWD_MODELS) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
-        q->hdrs = curl_slist_append(q->hdrs, "Content-Type: application/json");
-        q->hdrs = curl_slist_append(q->hdrs, q->stream ? "Accept: text/event-stream"
-                                                       : "Accept: application/json");
         const char *b = q->fwd_body ? q->fwd_body : q->body.data;
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, b ? b : "");
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)(q->fwd_body ? strlen(q->fwd_body) : q->body.len));
     }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, &q->hdr[0]);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

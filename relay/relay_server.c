@@ -400,7 +400,7 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     struct co_evhttp_opts ho = {
         .addr = c->listen,
         .port = (uint16_t)c->port,
-        .conn_limit = 10000,
+        .conn_limit = (unsigned)c->max_clients,
         .conn_timeout_s = 120,
         /* 8 KiB per connection (MHD zeroes the pool between requests, so
          * all of it becomes resident): room for 7 KB of request headers,
@@ -452,6 +452,8 @@ out:
         co_evcurl_cleanup(&r->curl);
     while (r->npool)
         curl_easy_cleanup(r->easy_pool[--r->npool]);
+    for (size_t i = 0; i < sizeof r->hdr_tail / sizeof r->hdr_tail[0]; i++)
+        curl_slist_free_all(r->hdr_tail[i]);
     free(r->easy_pool);
     relay_events_close(&r->events);
     relay_metrics_free(&r->metrics);
