@@ -40,18 +40,6 @@ struct relay_sse {
     int done_seen;
 };
 
-/* A quick check of a 2xx chat answer before any full parse (a jansson
- * parse of every answer cost ~75k instructions a request, a third of the
- * relay's work).  Returns 1 only when body is certainly one well-formed JSON
- * object that jansson accepts: RFC 8259's grammar over ASCII strings with the
- * short escapes, literals, numbers of at most 18 digits without exponent,
- * nesting up to 64.  Then *usage is the offset of the value of the
- * top-level "usage" key when that value is an object, else (size_t)-1.
- * Returns 0 when unsure (non-ASCII, \u escapes, big numbers, deep nesting)
- * or malformed: the caller then lets jansson decide.  It builds nothing;
- * jansson parses the usage object it points at. */
-int relay_answer_scan(const char *body, size_t len, size_t *usage);
-
 void relay_sse_reset(struct relay_sse *s);
 void relay_sse_scan(struct relay_sse *s, const char *p, size_t n);
 

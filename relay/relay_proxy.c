@@ -582,20 +582,6 @@ static int check_answer(struct relay_req *q)
         return q->stream || q->status != 204 ? -1 : 0;
     if (q->stream)
         return 0; /* an SSE body that arrived whole (it never committed) */
-    size_t u;
-    if (relay_answer_scan(q->resp.data, q->resp.len, &u)) {
-        /* Certainly one well-formed object: jansson parses its usage
-         * object alone (a full parse of every answer cost ~75k
-         * instructions). */
-        if (u == (size_t)-1)
-            return 0;
-        json_t *j = json_loadb(q->resp.data + u, q->resp.len - u, JSON_DISABLE_EOF_CHECK, NULL);
-        int ok = json_is_object(j);
-        note_usage(q, j);
-        json_decref(j);
-        return ok ? 0 : -1;
-    }
-    /* Malformed, or beyond what the scan judges: jansson decides. */
     json_t *j = json_loadb(q->resp.data, q->resp.len, 0, NULL);
     if (!json_is_object(j)) {
         json_decref(j);

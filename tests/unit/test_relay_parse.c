@@ -8,8 +8,6 @@
 
 #include "relay/relay_parse.h"
 
-#include <jansson.h>
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,91 +89,12 @@ static void test_sse_splits(void **state)
     }
 }
 
-/* The quick answer scan: whole objects pass and point at the top-level
- * usage object; every cut of a real answer fails (a truncated body must be
- * a failed attempt), and whatever passes, jansson parses as an object. */
-static void test_answer_scan(void **state)
-{
-    static const char answer[] =
-        "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
-        "\"message\":{\"role\":\"assistant\",\"content\":\"a \\\"usage\\\": {} [x] }\"},"
-        "\"finish_reason\":\"stop\"}],\"meta\":{\"usage\":{\"x\":1}},\"tag\":\"usage\","
-        "\"usage\" : {\"prompt_tokens\":1,\"completion_tokens\":16,\"total_tokens\":17}}\n";
-    size_t n = strlen(answer), u;
-    assert_int_equal(relay_answer_scan(answer, n, &u), 1);
-    assert_true(u != (size_t)-1);
-    assert_memory_equal(answer + u, "{\"prompt_tokens\":1", 18);
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (relay_answer_scan(answer, i, &u) != 0)
-            fail_msg("the first %zu bytes passed", i);
-        json_t *j = json_loadb(answer, i, 0, NULL);
-        assert_null(j);
-    }
-    static const struct {
-        const char *body;
-        int want;
-        int has_usage;
-    } cases[] = {
-        {"{}", 1, 0},
-        {"  {\"usage\":null}  ", 1, 0},
-        {"{\"usage\":{}}", 1, 1},
-        {"{\"a\":[{\"usage\":{}}]}", 1, 0},
-        {"<html><body>502</body></html>", 0, 0},
-        {"", 0, 0},
-        {"[]", 0, 0},
-        {"{\"a\":[}", 0, 0},
-        {"{\"a\":{]}", 0, 0},
-        {"{\"a\":1}}", 0, 0},
-        {"{\"a\":1} {\"b\":2}", 0, 0},
-        {"{\"a\":\"x\ny\"}", 0, 0},
-        {"{\"a\":\"x\\\"}", 0, 0},
-        {"{} x}", 0, 0},
-        {"{not json!!}", 0, 0},
-        {"{\"a\":1,}", 0, 0},
-        {"{\"a\" 1}", 0, 0},
-        {"{\"a\":01}", 0, 0},
-        {"{\"a\":tru}", 0, 0},
-        {"{\"a\":[1,2,],\"b\":2}", 0, 0},
-        {"{,}", 0, 0},
-        {"{\"a\":[],\"b\":{},\"c\":[true,false,null,-0.5,12],\"d\":\"\\n\"}", 1, 0},
-        {"{\"a\":1e5}", 0, 0},              /* unsure: jansson decides */
-        {"{\"a\":\"\\u00e9\"}", 0, 0},     /* unsure */
-        {"{\"a\":\"caf\xc3\xa9\"}", 0, 0}, /* unsure */
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *b = cases[i].body;
-        int got = relay_answer_scan(b, strlen(b), &u);
-        if (got != cases[i].want || (u != (size_t)-1) != cases[i].has_usage)
-            fail_msg("case %zu (%s): %d usage %zu", i, b, got, u);
-        if (got) {
-            json_t *j = json_loadb(b, strlen(b), 0, NULL);
-            assert_true(json_is_object(j));
-            json_decref(j);
-        }
-    }
-    /* Deeper than the scan follows: it defers to jansson. */
-    char deep[200];
-    size_t d = 0;
-    deep[d++] = '{';
-    deep[d++] = '"';
-    deep[d++] = 'a';
-    deep[d++] = '"';
-    deep[d++] = ':';
-    for (int i = 0; i < 70; i++)
-        deep[d++] = '[';
-    for (int i = 0; i < 70; i++)
-        deep[d++] = ']';
-    deep[d++] = '}';
-    assert_int_equal(relay_answer_scan(deep, d, &u), 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_content_type),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_sse_splits),
-        cmocka_unit_test(test_answer_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
