@@ -890,32 +890,6 @@ static void sanitize(const char *in, char *out, size_t n)
     out[k] = '\0';
 }
 
-/* The per-request picture for the HTML report. */
-static json_t *timeline_json(const struct harness_obs *o)
-{
-    json_t *reqs = json_array(), *marks = json_array(), *sw = json_array();
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *q = &o->reqs[i];
-        double at = ((double)q->t_sched - (double)o->t0) / 1000.0;
-        double lat = q->t_done > q->t_sched ? (double)(q->t_done - q->t_sched) / 1000.0 : 0;
-        json_array_append_new(reqs, json_pack("[f, f, b, s]", at, lat, q->outcome == HARNESS_OK,
-                                              q->served));
-    }
-    for (size_t i = 0; i < o->n_marks; i++)
-        json_array_append_new(marks, json_pack("[s, f]", o->marks[i].name,
-                                               ((double)o->marks[i].t - (double)o->t0) / 1000.0));
-    for (size_t i = 0; i < o->n_evs; i++) {
-        const struct harness_ev *e = &o->evs[i];
-        if (strcmp(e->type, "switch") != 0 || e->t < o->t0)
-            continue;
-        char label[64];
-        snprintf(label, sizeof label, "%s->%s %s", e->from, e->to, e->reason);
-        json_array_append_new(sw, json_pack("[f, s]", ((double)e->t - (double)o->t0) / 1000.0,
-                                            label));
-    }
-    return json_pack("{s:o, s:o, s:o}", "requests", reqs, "marks", marks, "switches", sw);
-}
-
 static void status_from_checks(struct report_scenario *rs)
 {
     int fail_ = 0, inc = 0;
@@ -1262,8 +1236,6 @@ out:
         run_checks(r, rs);
     }
     rs->duration_s = (double)(co_now_us() - started) / 1e6;
-    if (r->obs.t0)
-        rs->timeline = timeline_json(&r->obs);
     harness_obs_free(&r->obs);
     co_secret_clear();
     int st = rs->status;

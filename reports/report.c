@@ -45,8 +45,6 @@ void report_scenario_clear(struct report_scenario *s)
     free(s->checks);
     free(s->log_tail);
     json_decref(s->doc);
-    json_decref(s->timeline);
-    s->timeline = NULL;
     s->checks = NULL;
     s->log_tail = NULL;
     s->doc = NULL;

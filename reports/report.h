@@ -52,12 +52,6 @@ struct report_scenario {
     char *log_tail; /* relay stderr tail (redacted), may be NULL */
     char out_dir[512];
     json_t *doc; /* the scenario as run; owned */
-    /* For the HTML timeline (owned, may be NULL): {"requests": [[sched_ms,
-     * latency_ms, ok, served], ...], "marks": [[name, ms], ...],
-     * "switches": [[ms, "blue->green"], ...]}, times from the traffic start.
-     * reports/html.c draws from the scenario's artefacts (journals, requests,
-     * events) and does not read this. */
-    json_t *timeline;
     int runs, passes; /* with --repeat */
     uint64_t t0_us;   /* traffic start (CLOCK_MONOTONIC µs): the 0 of the report's timeline */
     char relay[512];  /* which relay ran it (binary or --relay command), for the scorecard */
