@@ -67,7 +67,7 @@ INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit integration scenarios run bench fuzz fuzz-smoke fuzz-regress valgrind soak clean format
+.PHONY: all deps test unit integration scenarios run bench fuzz fuzz-smoke fuzz-regress valgrind soak clean format format-check
 
 all: $(CUTOVER) $(RELAY)
 
@@ -155,7 +155,12 @@ fuzz fuzz-smoke fuzz-regress:
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk $@
 
 format:
-	clang-format -i $$(find common relay mocks harness reports tests -name '*.[ch]')
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Fails when a file is not as .clang-format wants it (run by .ci/run).
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h') && echo "format: clean"
+
 
 clean:
 	rm -rf build bin out

@@ -55,7 +55,8 @@ int main(int argc, char **argv)
              "\"expect\":[{\"check\":\"client_success_ratio\",\"min\":0.5}]}",
              dur, arrival);
     json_t *j = co_json_loadb(doc, strlen(doc), "accuracy", err, sizeof err);
-    struct harness_scenario *s = j ? harness_scenario_from_json(j, "accuracy", 1.0, err, sizeof err) : NULL;
+    struct harness_scenario *s =
+        j ? harness_scenario_from_json(j, "accuracy", 1.0, err, sizeof err) : NULL;
     if (!s) {
         fprintf(stderr, "traffic_accuracy: %s\n", err);
         return 2;
@@ -78,7 +79,8 @@ int main(int argc, char **argv)
     ev_run(loop, 0);
     size_t n = t.n_reqs, ok = 0, errors = 0;
     const char *first_err = "";
-    uint64_t *err_us = calloc(n ? n : 1, sizeof *err_us), *lat_us = calloc(n ? n : 1, sizeof *lat_us);
+    uint64_t *err_us = calloc(n ? n : 1, sizeof *err_us),
+             *lat_us = calloc(n ? n : 1, sizeof *lat_us);
     uint64_t first = UINT64_MAX, last = 0;
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {

@@ -102,15 +102,13 @@ int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_e
     h->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
             (o->turbo ? MHD_USE_TURBO : 0),
-        o->port, NULL, NULL,
-        o->handler, o->handler_cls, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
+        o->port, NULL, NULL, o->handler, o->handler_cls, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger,
+        NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(o->conn_limit ? o->conn_limit : 10000), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(o->conn_timeout_s ? o->conn_timeout_s : 60), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(o->conn_memory_limit ? o->conn_memory_limit : 64 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED, o->completed,
-        o->completed_cls, MHD_OPTION_NOTIFY_CONNECTION, on_conn_notify, h,
-        MHD_OPTION_END);
+        o->completed_cls, MHD_OPTION_NOTIFY_CONNECTION, on_conn_notify, h, MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%u: %s", o->addr ? o->addr : "127.0.0.1",
                  (unsigned)o->port, errno ? strerror(errno) : "MHD_start_daemon failed");

@@ -24,19 +24,19 @@ struct co_evhttp {
     ev_timer timer;
     ev_prepare prepare;
     int kicked;
-    uint16_t port; /* the bound port (useful when 0 was asked) */
+    uint16_t port;                            /* the bound port (useful when 0 was asked) */
     MHD_NotifyConnectionCallback notify_conn; /* the caller's, chained */
     void *notify_conn_cls;
 };
 
 struct co_evhttp_opts {
-    const char *addr;          /* listen address, default "127.0.0.1" */
-    uint16_t port;             /* 0 picks a free port */
-    unsigned conn_limit;       /* default 10000 */
-    unsigned conn_timeout_s;   /* idle connection timeout, default 60 */
-    size_t conn_memory_limit;  /* per-connection MHD pool, default 64 KiB */
-    int turbo;                 /* MHD_USE_TURBO: no shutdown() before close,
-                                  optimistic reads (for a proxy's hot path) */
+    const char *addr;         /* listen address, default "127.0.0.1" */
+    uint16_t port;            /* 0 picks a free port */
+    unsigned conn_limit;      /* default 10000 */
+    unsigned conn_timeout_s;  /* idle connection timeout, default 60 */
+    size_t conn_memory_limit; /* per-connection MHD pool, default 64 KiB */
+    int turbo;                /* MHD_USE_TURBO: no shutdown() before close,
+                                 optimistic reads (for a proxy's hot path) */
     MHD_AccessHandlerCallback handler;
     void *handler_cls;
     MHD_RequestCompletedCallback completed; /* may be NULL */

@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* The time scale comes from the input's length so both paths run. */
     double scale = size % 3 == 0 ? 0.5 : 1.0;
-    struct harness_scenario *s = harness_scenario_from_json(doc, "fuzz.json", scale, err, sizeof err);
+    struct harness_scenario *s =
+        harness_scenario_from_json(doc, "fuzz.json", scale, err, sizeof err);
     if (!s && !err[0])
         abort();
     harness_scenario_free(&s);

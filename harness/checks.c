@@ -16,8 +16,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum ptype { P_NUM, P_INT, P_ENV, P_MARK, P_SEQ, P_NUMARR, P_OUTCOME, P_JITTER, P_VIEW, P_FROM,
-             P_STR, P_BOOL, P_REQS };
+enum ptype {
+    P_NUM,
+    P_INT,
+    P_ENV,
+    P_MARK,
+    P_SEQ,
+    P_NUMARR,
+    P_OUTCOME,
+    P_JITTER,
+    P_VIEW,
+    P_FROM,
+    P_STR,
+    P_BOOL,
+    P_REQS
+};
 
 struct param {
     const char *name;
@@ -159,7 +172,8 @@ static int in_bounds(const json_t *c, double x, double *margin, char *exp, size_
 
 /* ---- client outcome --------------------------------------------------- */
 
-static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_success_ratio(const json_t *c, const struct harness_obs *o,
+                             struct harness_verdict *v)
 {
     long n = 0, ok = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
@@ -183,11 +197,12 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struc
             break;
         }
     }
-    verdict(v, ratio >= lo && ratio <= hi, has(c, "max") ? fmin(ratio - lo, hi - ratio) : ratio - lo);
+    verdict(v, ratio >= lo && ratio <= hi,
+            has(c, "max") ? fmin(ratio - lo, hi - ratio) : ratio - lo);
 }
 
-static const char *const outcome_names[] = {"ok", "http_error", "transport", "truncated",
-                                            "inband_error", NULL};
+static const char *const outcome_names[] = {"ok",        "http_error",   "transport",
+                                            "truncated", "inband_error", NULL};
 
 static int outcome_index(const char *s)
 {
@@ -419,8 +434,8 @@ static void jitter_bounds(const char *jitter, double capk, double base, double c
 static void ck_backoff(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     const char *jitter = str(c, "jitter", "none");
-    double base = num(c, "base_ms", 0), factor = num(c, "factor", 2),
-           cap = num(c, "cap_ms", 1e12), tol = num(c, "tolerance_ms", 10);
+    double base = num(c, "base_ms", 0), factor = num(c, "factor", 2), cap = num(c, "cap_ms", 1e12),
+           tol = num(c, "tolerance_ms", 10);
     json_t *sched = json_object_get(c, "schedule_ms");
     int same_env = json_is_true(json_object_get(c, "same_env"));
     double worst = INFINITY;
@@ -470,8 +485,8 @@ static void ck_backoff(const json_t *c, const struct harness_obs *o, struct harn
                 if (m < 0 && !first_bad[0])
                     snprintf(first_bad, sizeof first_bad,
                              "%s gap %zu (%s#%zu -> %s#%zu) = %.1f ms, allowed [%.1f, %.1f]",
-                             o->reqs[i].id, k + 1, a[k]->env, k + 1, a[k + 1]->env, k + 2, gap,
-                             lo, hi);
+                             o->reqs[i].id, k + 1, a[k]->env, k + 1, a[k + 1]->env, k + 2, gap, lo,
+                             hi);
                 prev = gap;
             }
             worst = fmin(worst, m);
@@ -487,8 +502,8 @@ static void ck_backoff(const json_t *c, const struct harness_obs *o, struct harn
         SETF(expected, "gap k within jitter '%s' of min(%g, %g*%g^k) ms, late by at most %g ms",
              jitter, cap, base, factor, tol);
     if (v->samples)
-        SETF(measured, "%ld gaps (%ld with the relay's intended sleep), %.1f..%.1f ms",
-             v->samples, white, gmin, gmax);
+        SETF(measured, "%ld gaps (%ld with the relay's intended sleep), %.1f..%.1f ms", v->samples,
+             white, gmin, gmax);
     else
         SETF(measured, "no request with two attempts");
     snprintf(v->unit, sizeof v->unit, "ms");
@@ -667,8 +682,8 @@ static void ck_switches(const json_t *c, const struct harness_obs *o, struct har
     if (seq) {
         size_t i;
         json_t *x;
-        json_array_foreach(seq, i, x) append(want, sizeof want, "%s%s", i ? ", " : "",
-                                             json_string_value(x));
+        json_array_foreach(seq, i, x)
+            append(want, sizeof want, "%s%s", i ? ", " : "", json_string_value(x));
     }
     SETF(expected, "switches (%s view)%s%s%s%s%s", view, exp[0] ? " count " : "", exp,
          seq ? " sequence [" : "", want, seq ? "]" : "");
@@ -723,7 +738,8 @@ static void ck_switch_delay(const json_t *c, const struct harness_obs *o, struct
             continue;
         double d = ((double)s[i].t - (double)mark) / 1000.0;
         SETF(measured, "%.1f ms", d);
-        verdict(v, d <= within && d >= lo, has(c, "min_ms") ? fmin(within - d, d - lo) : within - d);
+        verdict(v, d <= within && d >= lo,
+                has(c, "min_ms") ? fmin(within - d, d - lo) : within - d);
         return;
     }
     SETF(measured, "no such switch after the mark");
@@ -771,8 +787,9 @@ static void ck_no_traffic_after_unhealthy(const json_t *c, const struct harness_
             break;
         }
     }
-    SETF(expected, "no traffic to %s from %g ms after it was found unhealthy (after '%s') until "
-                   "it recovers",
+    SETF(expected,
+         "no traffic to %s from %g ms after it was found unhealthy (after '%s') until "
+         "it recovers",
          env, grace / 1000.0, after);
     snprintf(v->unit, sizeof v->unit, "req");
     if (!found) {
@@ -805,7 +822,6 @@ static void ck_no_traffic_after_unhealthy(const json_t *c, const struct harness_
 }
 
 /* ---- rate limiting ------------------------------------------------------ */
-
 
 static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
@@ -867,13 +883,17 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
             ends_late = 1;
     free(adm);
     v->samples = limited;
-    SETF(expected, "%s<= %g admitted per %g ms, 429s carry Retry-After and x-ratelimit-*, none "
-                   "reaches an upstream, admission resumes after the window",
+    SETF(expected,
+         "%s<= %g admitted per %g ms, 429s carry Retry-After and x-ratelimit-*, none "
+         "reaches an upstream, admission resumes after the window",
          key ? "per key: " : "", limit + tol, window / 1000.0);
-    SETF(measured, "max admitted/window %zu, 429s %ld (%ld with headers), limited reaching "
-                   "upstream %ld, resumed %s",
+    SETF(measured,
+         "max admitted/window %zu, 429s %ld (%ld with headers), limited reaching "
+         "upstream %ld, resumed %s",
          best, limited, with_headers, reached,
-         !ends_late ? "n/a (traffic ended within the window)" : resumed ? "yes" : "no");
+         !ends_late ? "n/a (traffic ended within the window)"
+         : resumed  ? "yes"
+                    : "no");
     snprintf(v->unit, sizeof v->unit, "req");
     int ok = (double)best <= limit + tol && with_headers == limited && reached == 0 &&
              (!ends_late || resumed);
@@ -938,8 +958,8 @@ static void ck_latency(const json_t *c, const struct harness_obs *o, struct harn
         if (!has(c, ps[k].key))
             continue;
         double bound = num(c, ps[k].key, 0);
-        append(v->expected, sizeof v->expected, "%s%s <= %g", v->expected[0] ? ", " : "",
-               ps[k].key, bound);
+        append(v->expected, sizeof v->expected, "%s%s <= %g", v->expected[0] ? ", " : "", ps[k].key,
+               bound);
         ok = ok && got <= bound;
         margin = fmin(margin, bound - got);
     }
@@ -979,8 +999,9 @@ static void ck_overhead(const json_t *c, const struct harness_obs *o, struct har
         margin = fmin(margin, num(c, "p99_ms", 0) - p99);
         append(v->expected, sizeof v->expected, "p99 <= %g ms ", num(c, "p99_ms", 0));
     }
-    append(v->expected, sizeof v->expected, "(client latency minus upstream time, one-attempt "
-                                            "requests)");
+    append(v->expected, sizeof v->expected,
+           "(client latency minus upstream time, one-attempt "
+           "requests)");
     SETF(measured, "p50 %.2f ms, p99 %.2f ms over %zu requests", p50, p99, n);
     v->samples = (long)n;
     free(ov);
@@ -990,7 +1011,8 @@ static void ck_overhead(const json_t *c, const struct harness_obs *o, struct har
 
 /* ---- cutover, canary, process ------------------------------------------ */
 
-static void ck_zero_downtime(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_zero_downtime(const json_t *c, const struct harness_obs *o,
+                             struct harness_verdict *v)
 {
     const char *around = str(c, "around", "start");
     double before = num(c, "before_ms", 500) * 1000.0, after = num(c, "after_ms", 500) * 1000.0;
@@ -1041,8 +1063,8 @@ static void ck_relay_alive(const json_t *c, const struct harness_obs *o, struct 
     int want = !has(c, "alive") || json_is_true(json_object_get(c, "alive"));
     v->samples = 1;
     SETF(expected, "relay %s at the end", want ? "alive" : "gone");
-    SETF(measured, "relay %s%s%s", o->relay_alive ? "alive" : "gone",
-         o->relay_exit[0] ? ": " : "", o->relay_exit);
+    SETF(measured, "relay %s%s%s", o->relay_alive ? "alive" : "gone", o->relay_exit[0] ? ": " : "",
+         o->relay_exit);
     verdict(v, o->relay_alive == want, o->relay_alive == want ? 1 : -1);
 }
 
@@ -1083,8 +1105,8 @@ static void ck_harness_on_time(const json_t *c, const struct harness_obs *o,
     v->samples = 1;
     SETF(expected, "the runner sent every request and ran every step within %g ms of its time",
          max_ms);
-    SETF(measured, "late by at most %.1f ms%s%s", (double)late / 1000.0,
-         worst ? " (request " : "", worst ? worst->id : "");
+    SETF(measured, "late by at most %.1f ms%s%s", (double)late / 1000.0, worst ? " (request " : "",
+         worst ? worst->id : "");
     if (worst)
         append(v->measured, sizeof v->measured, ")");
     snprintf(v->unit, sizeof v->unit, "ms");
@@ -1117,54 +1139,51 @@ static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
 
 /* ---- the table ---------------------------------------------------------- */
 
-static const struct param p_ratio[] = {{"min", P_NUM, 1}, {"max", P_NUM, 0}, {"phase", P_INT, 0},
-                                       {NULL, 0, 0}};
-static const struct param p_count[] = {{"outcome", P_OUTCOME, 0}, {"status", P_INT, 0},
-                                       {"served", P_ENV, 0},      {"min", P_NUM, 0},
-                                       {"max", P_NUM, 0},         {"exact", P_NUM, 0},
-                                       {"phase", P_INT, 0},       {NULL, 0, 0}};
-static const struct param p_deadline[] = {{"max_ms", P_NUM, 1}, {"from", P_FROM, 0},
-                                          {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_ratio[] = {
+    {"min", P_NUM, 1}, {"max", P_NUM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_count[] = {
+    {"outcome", P_OUTCOME, 0}, {"status", P_INT, 0}, {"served", P_ENV, 0}, {"min", P_NUM, 0},
+    {"max", P_NUM, 0},         {"exact", P_NUM, 0},  {"phase", P_INT, 0},  {NULL, 0, 0}};
+static const struct param p_deadline[] = {
+    {"max_ms", P_NUM, 1}, {"from", P_FROM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
 static const struct param p_phase[] = {{"phase", P_INT, 0}, {NULL, 0, 0}};
-static const struct param p_attempts[] = {{"min", P_NUM, 0},       {"max", P_NUM, 0},
-                                          {"exact", P_NUM, 0},     {"env", P_ENV, 0},
-                                          {"requests", P_REQS, 0}, {"phase", P_INT, 0},
-                                          {NULL, 0, 0}};
-static const struct param p_upstream[] = {{"env", P_ENV, 0}, {"health", P_BOOL, 0},
-                                          {"min", P_NUM, 0}, {"max", P_NUM, 0},
+static const struct param p_attempts[] = {
+    {"min", P_NUM, 0},       {"max", P_NUM, 0},   {"exact", P_NUM, 0}, {"env", P_ENV, 0},
+    {"requests", P_REQS, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_upstream[] = {{"env", P_ENV, 0},   {"health", P_BOOL, 0},
+                                          {"min", P_NUM, 0},   {"max", P_NUM, 0},
                                           {"exact", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_backoff[] = {{"base_ms", P_NUM, 0},      {"factor", P_NUM, 0},
                                          {"cap_ms", P_NUM, 0},       {"jitter", P_JITTER, 0},
                                          {"tolerance_ms", P_NUM, 0}, {"schedule_ms", P_NUMARR, 0},
                                          {"same_env", P_BOOL, 0},    {NULL, 0, 0}};
 static const struct param p_retry_after[] = {{"min_ms", P_NUM, 1}, {NULL, 0, 0}};
-static const struct param p_hammer[] = {{"max", P_NUM, 1}, {"window_ms", P_NUM, 1},
-                                        {"env", P_ENV, 0}, {NULL, 0, 0}};
-static const struct param p_switches[] = {{"min", P_NUM, 0},      {"max", P_NUM, 0},
-                                          {"exact", P_NUM, 0},    {"sequence", P_SEQ, 0},
-                                          {"view", P_VIEW, 0},    {NULL, 0, 0}};
-static const struct param p_switch_delay[] = {{"from", P_ENV, 0},      {"to", P_ENV, 1},
-                                              {"after", P_MARK, 1},    {"within_ms", P_NUM, 1},
-                                              {"min_ms", P_NUM, 0},    {"view", P_VIEW, 0},
-                                              {NULL, 0, 0}};
+static const struct param p_hammer[] = {
+    {"max", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
+static const struct param p_switches[] = {{"min", P_NUM, 0},   {"max", P_NUM, 0},
+                                          {"exact", P_NUM, 0}, {"sequence", P_SEQ, 0},
+                                          {"view", P_VIEW, 0}, {NULL, 0, 0}};
+static const struct param p_switch_delay[] = {
+    {"from", P_ENV, 0},   {"to", P_ENV, 1},    {"after", P_MARK, 1}, {"within_ms", P_NUM, 1},
+    {"min_ms", P_NUM, 0}, {"view", P_VIEW, 0}, {NULL, 0, 0}};
 static const struct param p_dwell[] = {{"min_ms", P_NUM, 1}, {"view", P_VIEW, 0}, {NULL, 0, 0}};
-static const struct param p_unhealthy[] = {{"env", P_ENV, 1}, {"grace_ms", P_NUM, 0},
-                                           {"after", P_MARK, 0}, {NULL, 0, 0}};
-static const struct param p_rate[] = {{"limit", P_NUM, 1}, {"window_ms", P_NUM, 1},
-                                      {"key", P_STR, 0},   {"tolerance", P_NUM, 0},
+static const struct param p_unhealthy[] = {
+    {"env", P_ENV, 1}, {"grace_ms", P_NUM, 0}, {"after", P_MARK, 0}, {NULL, 0, 0}};
+static const struct param p_rate[] = {{"limit", P_NUM, 1},
+                                      {"window_ms", P_NUM, 1},
+                                      {"key", P_STR, 0},
+                                      {"tolerance", P_NUM, 0},
                                       {NULL, 0, 0}};
-static const struct param p_health[] = {{"env", P_ENV, 1}, {"interval_ms", P_NUM, 1},
-                                        {"tolerance_ms", P_NUM, 0}, {NULL, 0, 0}};
-static const struct param p_latency[] = {{"p50_ms", P_NUM, 0}, {"p95_ms", P_NUM, 0},
-                                         {"p99_ms", P_NUM, 0}, {"max_ms", P_NUM, 0},
-                                         {"from", P_FROM, 0},  {"phase", P_INT, 0},
-                                         {NULL, 0, 0}};
-static const struct param p_overhead[] = {{"p50_ms", P_NUM, 0}, {"p99_ms", P_NUM, 0},
-                                          {NULL, 0, 0}};
-static const struct param p_zero[] = {{"around", P_MARK, 1}, {"before_ms", P_NUM, 0},
-                                      {"after_ms", P_NUM, 0}, {NULL, 0, 0}};
-static const struct param p_served[] = {{"env", P_ENV, 1}, {"min", P_NUM, 0}, {"max", P_NUM, 0},
-                                        {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_health[] = {
+    {"env", P_ENV, 1}, {"interval_ms", P_NUM, 1}, {"tolerance_ms", P_NUM, 0}, {NULL, 0, 0}};
+static const struct param p_latency[] = {
+    {"p50_ms", P_NUM, 0}, {"p95_ms", P_NUM, 0}, {"p99_ms", P_NUM, 0}, {"max_ms", P_NUM, 0},
+    {"from", P_FROM, 0},  {"phase", P_INT, 0},  {NULL, 0, 0}};
+static const struct param p_overhead[] = {{"p50_ms", P_NUM, 0}, {"p99_ms", P_NUM, 0}, {NULL, 0, 0}};
+static const struct param p_zero[] = {
+    {"around", P_MARK, 1}, {"before_ms", P_NUM, 0}, {"after_ms", P_NUM, 0}, {NULL, 0, 0}};
+static const struct param p_served[] = {
+    {"env", P_ENV, 1}, {"min", P_NUM, 0}, {"max", P_NUM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
 static const struct param p_alive[] = {{"alive", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_none[] = {{NULL, 0, 0}};
 static const struct param p_shutdown[] = {{"max_ms", P_NUM, 0}, {NULL, 0, 0}};
@@ -1249,12 +1268,18 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         return json_is_boolean(v) ? 0 : harness_v_expected(err, errlen, path, "true or false", v);
     case P_STR:
         return json_is_string(v) ? 0 : harness_v_expected(err, errlen, path, "a string", v);
-    case P_ENV: return harness_v_enum(v, path, envs, err, errlen);
-    case P_JITTER: return harness_v_enum(v, path, jit, err, errlen);
-    case P_VIEW: return harness_v_enum(v, path, views, err, errlen);
-    case P_FROM: return harness_v_enum(v, path, froms, err, errlen);
-    case P_REQS: return harness_v_enum(v, path, reqs, err, errlen);
-    case P_OUTCOME: return harness_v_enum(v, path, outcome_names, err, errlen);
+    case P_ENV:
+        return harness_v_enum(v, path, envs, err, errlen);
+    case P_JITTER:
+        return harness_v_enum(v, path, jit, err, errlen);
+    case P_VIEW:
+        return harness_v_enum(v, path, views, err, errlen);
+    case P_FROM:
+        return harness_v_enum(v, path, froms, err, errlen);
+    case P_REQS:
+        return harness_v_enum(v, path, reqs, err, errlen);
+    case P_OUTCOME:
+        return harness_v_enum(v, path, outcome_names, err, errlen);
     case P_MARK:
         if (harness_v_enum(v, path, marks, err, errlen) != 0) {
             /* Say what a mark is: the message lists the known ones already. */
@@ -1268,7 +1293,8 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
             return harness_v_expected(err, errlen, path, "a non-empty array of numbers", v);
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             char p2[300];
             snprintf(p2, sizeof p2, "%s[%zu]", path, i);
             if (co_json_number(x, &d) != 0 || d < 0)
@@ -1282,7 +1308,8 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         static const char *const sw[] = {"blue->green", "green->blue", NULL};
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             char p2[300];
             snprintf(p2, sizeof p2, "%s[%zu]", path, i);
             if (harness_v_enum(x, p2, sw, err, errlen) != 0)
@@ -1335,8 +1362,8 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
             return -1;
     }
     /* Counting checks need at least one bound, or they cannot fail. */
-    int counting = k->run == ck_client_count || k->run == ck_attempts ||
-                   k->run == ck_upstream_count;
+    int counting =
+        k->run == ck_client_count || k->run == ck_attempts || k->run == ck_upstream_count;
     if (counting && !has(c, "min") && !has(c, "max") && !has(c, "exact"))
         return harness_v_expected(err, errlen, path, "min, max or exact (a bound to check)", c);
     if (k->run == ck_switches && !has(c, "min") && !has(c, "max") && !has(c, "exact") &&
@@ -1344,8 +1371,8 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
         return harness_v_expected(err, errlen, path, "min, max, exact or sequence", c);
     if (k->run == ck_backoff && !has(c, "base_ms") && !has(c, "schedule_ms"))
         return harness_v_expected(err, errlen, path, "base_ms or schedule_ms", c);
-    if ((k->run == ck_latency || k->run == ck_overhead) && !has(c, "p50_ms") &&
-        !has(c, "p95_ms") && !has(c, "p99_ms") && !has(c, "max_ms"))
+    if ((k->run == ck_latency || k->run == ck_overhead) && !has(c, "p50_ms") && !has(c, "p95_ms") &&
+        !has(c, "p99_ms") && !has(c, "max_ms"))
         return harness_v_expected(err, errlen, path, "a percentile bound such as p99_ms", c);
     return 0;
 }
@@ -1367,7 +1394,8 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
     const char *key;
     json_t *val;
     int first = 1;
-    json_object_foreach((json_t *)c, key, val) {
+    json_object_foreach((json_t *)c, key, val)
+    {
         if (strcmp(key, "check") == 0 || strcmp(key, "note") == 0 ||
             strcmp(key, "min_samples") == 0)
             continue;

@@ -58,8 +58,8 @@ struct loaded {
 };
 
 /* Loads every file; prints each invalid one.  Returns the number invalid. */
-static int load_all(char **paths, int npaths, double scale, const char *filter,
-                    struct loaded *out, int quiet_ok, FILE *msg)
+static int load_all(char **paths, int npaths, double scale, const char *filter, struct loaded *out,
+                    int quiet_ok, FILE *msg)
 {
     char err[2048];
     char **files = NULL;
@@ -107,10 +107,10 @@ static void free_loaded(struct loaded *l)
 }
 
 struct relay_spec {
-    char label[512];                  /* the scorecard column and each row's "relay" */
-    struct harness_profile *profile;  /* or NULL */
-    const char *cmd;                  /* a raw --relay command, or NULL */
-    char skipped[256];                /* why it is not run ("" runs) */
+    char label[512];                 /* the scorecard column and each row's "relay" */
+    struct harness_profile *profile; /* or NULL */
+    const char *cmd;                 /* a raw --relay command, or NULL */
+    char skipped[256];               /* why it is not run ("" runs) */
 };
 
 static void free_specs(struct relay_spec *s, int n)
@@ -199,21 +199,29 @@ static void merge_run(struct report_scenario *acc, struct report_scenario *run)
 int harness_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"out", required_argument, 0, 'o'},        {"json", required_argument, 0, 'j'},
-        {"junit", required_argument, 0, 'J'},      {"filter", required_argument, 0, 'f'},
+        {"out", required_argument, 0, 'o'},
+        {"json", required_argument, 0, 'j'},
+        {"junit", required_argument, 0, 'J'},
+        {"filter", required_argument, 0, 'f'},
         {"html", required_argument, 0, 'H'},
-        {"seed", required_argument, 0, 's'},       {"repeat", required_argument, 0, 'r'},
-        {"time-scale", required_argument, 0, 't'}, {"relay", required_argument, 0, 'R'},
-        {"relay-bin", required_argument, 0, 'B'},  {"no-color", no_argument, 0, 'C'},
-        {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
+        {"seed", required_argument, 0, 's'},
+        {"repeat", required_argument, 0, 'r'},
+        {"time-scale", required_argument, 0, 't'},
+        {"relay", required_argument, 0, 'R'},
+        {"relay-bin", required_argument, 0, 'B'},
+        {"no-color", no_argument, 0, 'C'},
+        {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},
         {"md", required_argument, 0, 'M'},
-        {"scorecard", required_argument, 0, 'S'}, {"relay-url", required_argument, 0, 'U'},
-        {"blue-port", required_argument, 0, 'b'}, {"green-port", required_argument, 0, 'g'},
+        {"scorecard", required_argument, 0, 'S'},
+        {"relay-url", required_argument, 0, 'U'},
+        {"blue-port", required_argument, 0, 'b'},
+        {"green-port", required_argument, 0, 'g'},
         {0, 0, 0, 0},
     };
     const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *filter = NULL,
-               *relay_bin = NULL, *html_path = NULL, *md_path = NULL,
-               *scorecard_path = NULL, *relay_url = NULL;
+               *relay_bin = NULL, *html_path = NULL, *md_path = NULL, *scorecard_path = NULL,
+               *relay_url = NULL;
     const char *relay_args[HARNESS_SCORECARD_MAX_RELAYS];
     int n_relay_args = 0;
     uint64_t ports[2] = {0, 0};
@@ -223,12 +231,24 @@ int harness_cmd_run(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': out_dir = optarg; break;
-        case 'j': json_path = optarg; break;
-        case 'J': junit_path = optarg; break;
-        case 'H': html_path = optarg; break;
-        case 'M': md_path = optarg; break;
-        case 'f': filter = optarg; break;
+        case 'o':
+            out_dir = optarg;
+            break;
+        case 'j':
+            json_path = optarg;
+            break;
+        case 'J':
+            junit_path = optarg;
+            break;
+        case 'H':
+            html_path = optarg;
+            break;
+        case 'M':
+            md_path = optarg;
+            break;
+        case 'f':
+            filter = optarg;
+            break;
         case 'R':
             if (n_relay_args == HARNESS_SCORECARD_MAX_RELAYS) {
                 fprintf(stderr, "cutover run: --relay: at most %d relays\n",
@@ -237,7 +257,9 @@ int harness_cmd_run(int argc, char **argv)
             }
             relay_args[n_relay_args++] = optarg;
             break;
-        case 'S': scorecard_path = optarg; break;
+        case 'S':
+            scorecard_path = optarg;
+            break;
         case 'U':
             if (strncmp(optarg, "http://", 7) != 0) {
                 fprintf(stderr, "cutover run: --relay-url: expected http://HOST:PORT, found '%s'\n",
@@ -254,9 +276,15 @@ int harness_cmd_run(int argc, char **argv)
                 return CO_EXIT_INVALID;
             }
             break;
-        case 'B': relay_bin = optarg; break;
-        case 'C': no_color = 1; break;
-        case 'v': verbose = 1; break;
+        case 'B':
+            relay_bin = optarg;
+            break;
+        case 'C':
+            no_color = 1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
         case 's':
             if (parse_u64(optarg, &seed) != 0) {
                 fprintf(stderr, "cutover run: --seed: expected an unsigned integer, found '%s'\n",
@@ -280,8 +308,12 @@ int harness_cmd_run(int argc, char **argv)
             }
             break;
         }
-        case 'h': fputs(run_usage, stdout); return CO_EXIT_PASS;
-        default: fputs(run_usage, stderr); return CO_EXIT_INVALID;
+        case 'h':
+            fputs(run_usage, stdout);
+            return CO_EXIT_PASS;
+        default:
+            fputs(run_usage, stderr);
+            return CO_EXIT_INVALID;
         }
     }
     co_log_init("cutover", verbose ? CO_LOG_INFO : CO_LOG_ERROR, stderr);
@@ -339,12 +371,12 @@ int harness_cmd_run(int argc, char **argv)
                 free_loaded(&l);
                 return CO_EXIT_INVALID;
             }
-        if (!harness_profile_available(specs[k].profile, specs[k].skipped,
-                                       sizeof specs[k].skipped))
+        if (!harness_profile_available(specs[k].profile, specs[k].skipped, sizeof specs[k].skipped))
             fprintf(stderr, "cutover run: skipping relay %s\n", specs[k].skipped);
     }
     if (!n_relay_args)
-        harness_v_fmt(specs[0].label, sizeof specs[0].label, "%s", relay_url ? relay_url : relay_bin);
+        harness_v_fmt(specs[0].label, sizeof specs[0].label, "%s",
+                      relay_url ? relay_url : relay_bin);
     for (int k = 0; k < n_specs; k++)
         n_active += !specs[k].skipped[0];
     int uses_bin = !n_relay_args && !relay_url;
@@ -454,8 +486,9 @@ int harness_cmd_run(int argc, char **argv)
                 for (int retry = 0; retry < 2 && one.status != REPORT_PASS &&
                                     harness_disturbed(&one) && !harness_runner_interrupted();
                      retry++) {
-                    fprintf(stderr, "cutover run: %s: the runner fell behind its schedule (%s); "
-                                    "running it again\n",
+                    fprintf(stderr,
+                            "cutover run: %s: the runner fell behind its schedule (%s); "
+                            "running it again\n",
                             l.v[i]->name, harness_disturbed(&one)->measured);
                     report_scenario_clear(&one);
                     memset(&one, 0, sizeof one);

@@ -30,23 +30,23 @@ struct harness_req {
     long status;                               /* 0 = none */
     int curl_rc;
     char curl_err[96];
-    char served[8];       /* X-Served-By */
-    int attempts_hdr;     /* X-Attempts, -1 absent */
-    long retry_after_ms;  /* Retry-After, -1 absent */
-    int ratelimit_hdrs;   /* count of x-ratelimit-* headers */
-    int done_marker;      /* stream ended with [DONE] */
-    int inband_error;     /* an error object inside a 200 body/stream */
-    int complete;         /* a full answer arrived */
-    int outcome;          /* enum harness_outcome */
+    char served[8];      /* X-Served-By */
+    int attempts_hdr;    /* X-Attempts, -1 absent */
+    long retry_after_ms; /* Retry-After, -1 absent */
+    int ratelimit_hdrs;  /* count of x-ratelimit-* headers */
+    int done_marker;     /* stream ended with [DONE] */
+    int inband_error;    /* an error object inside a 200 body/stream */
+    int complete;        /* a full answer arrived */
+    int outcome;         /* enum harness_outcome */
 };
 
 /* One upstream request recorded by a mock journal. */
 struct harness_att {
     char req_id[HARNESS_ID_LEN];
-    char env[8];   /* which mock recorded it: "blue" / "green" */
+    char env[8]; /* which mock recorded it: "blue" / "green" */
     char path[64];
-    int health;    /* a /health probe */
-    int attempt;   /* X-Attempt, 0 absent */
+    int health;  /* a /health probe */
+    int attempt; /* X-Attempt, 0 absent */
     int status;
     uint64_t t_arrival, t_done;
     char end[16];
@@ -83,9 +83,9 @@ struct harness_obs {
     int have_events; /* the relay wrote an event log */
     struct harness_mark marks[64];
     size_t n_marks;
-    int relay_alive;       /* at the end, before teardown */
-    int relay_killed;      /* the scenario itself sent SIGKILL */
-    char relay_exit[96];   /* how the relay ended before teardown, "" if it was alive */
+    int relay_alive;     /* at the end, before teardown */
+    int relay_killed;    /* the scenario itself sent SIGKILL */
+    char relay_exit[96]; /* how the relay ended before teardown, "" if it was alive */
     /* Shutdown: when SIGTERM went (by the timeline or the teardown), when the
      * relay was seen gone, and how (0 = exited with status 0). */
     uint64_t term_t, exit_t;
@@ -94,7 +94,7 @@ struct harness_obs {
     uint64_t step_late_us;         /* worst lateness of a timeline step */
     int admin_calls, admin_failed; /* timeline admin API calls */
     char admin_error[160];         /* the first failed one */
-    int secret_leaks;      /* places the upstream key showed up */
+    int secret_leaks;              /* places the upstream key showed up */
     char leak_where[128];
 };
 

@@ -87,8 +87,8 @@ struct run {
     int relay_stopped;
     uint64_t t_term, t_exit; /* SIGTERM sent, exit seen */
     /* timers */
-    ev_timer poll;     /* 10 ms: readiness, child, SIGINT, hard timeout */
-    ev_timer steps;    /* the next timeline step */
+    ev_timer poll;  /* 10 ms: readiness, child, SIGINT, hard timeout */
+    ev_timer steps; /* the next timeline step */
     ev_timer settle;
     int next_step;
     int phase;
@@ -106,7 +106,8 @@ struct run {
     uint64_t last_progress; /* of the progress hook */
 };
 
-static void fail(struct run *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct run *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void fail(struct run *r, int status, const char *fmt, ...)
 {
     if (!r->error[0]) {
@@ -201,8 +202,8 @@ char *harness_expand_cmd(const char *cmd, const char *blue, const char *green, i
     snprintf(portbuf, sizeof portbuf, "%d", port);
     const struct {
         const char *key, *val;
-    } subs[] = {{"{blue_url}", blue}, {"{green_url}", green}, {"{port}", portbuf},
-                {"{events}", events}};
+    } subs[] = {
+        {"{blue_url}", blue}, {"{green_url}", green}, {"{port}", portbuf}, {"{events}", events}};
     size_t cap = strlen(cmd) * 2 + 1024, len = 0;
     char *out = co_malloc(cap);
     for (const char *p = cmd; *p;) {
@@ -330,8 +331,8 @@ static int spawn_relay(struct run *r)
         }
     } else if (r->o->relay_cmd) {
         r->relay_port = free_port();
-        cmd = harness_expand_cmd(r->o->relay_cmd, r->colour_url[0], r->colour_url[1],
-                                 r->relay_port, r->events_path);
+        cmd = harness_expand_cmd(r->o->relay_cmd, r->colour_url[0], r->colour_url[1], r->relay_port,
+                                 r->events_path);
         snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
     }
     pid_t pid = fork();
@@ -355,9 +356,13 @@ static int spawn_relay(struct run *r)
         dup2(err, 2);
         setenv("HOLYSHEEP_API_KEY", r->api_key, 1);
         /* Variables of the seed's .env would override the config file. */
-        static const char *const clear[] = {"HOLYSHEEP_BASE_URL", "BLUE_URL", "GREEN_URL",
-                                            "ACTIVE_ENV", "HEALTH_CHECK_INTERVAL",
-                                            "HEALTH_CHECK_TIMEOUT", "RATE_LIMIT_REQUESTS",
+        static const char *const clear[] = {"HOLYSHEEP_BASE_URL",
+                                            "BLUE_URL",
+                                            "GREEN_URL",
+                                            "ACTIVE_ENV",
+                                            "HEALTH_CHECK_INTERVAL",
+                                            "HEALTH_CHECK_TIMEOUT",
+                                            "RATE_LIMIT_REQUESTS",
                                             "RATE_LIMIT_WINDOW"};
         for (size_t i = 0; i < sizeof clear / sizeof clear[0]; i++)
             unsetenv(clear[i]);
@@ -447,7 +452,6 @@ static size_t discard(char *d, size_t s, size_t n, void *u)
     return s * n;
 }
 
-
 static void probe_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
 {
     struct probe_xfer *p = (struct probe_xfer *)x;
@@ -516,8 +520,8 @@ static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
          * admin_ok check turns this into a failure instead of a silent pass. */
         if (!r->obs.admin_failed++)
             snprintf(r->obs.admin_error, sizeof r->obs.admin_error, "%s %s (step %d) %s %ld",
-                     r->s->steps[a->step].admin_method, r->s->steps[a->step].admin_path,
-                     a->step, rc ? curl_easy_strerror(rc) : "answered", code);
+                     r->s->steps[a->step].admin_method, r->s->steps[a->step].admin_path, a->step,
+                     rc ? curl_easy_strerror(rc) : "answered", code);
     }
     curl_easy_cleanup(easy);
     curl_slist_free_all(a->hdrs);
@@ -741,7 +745,8 @@ static void collect_journal(struct run *r, int c, const char *name)
     o->atts = co_realloc(o->atts, (o->n_atts + n + 1) * sizeof *o->atts);
     size_t i;
     json_t *rec;
-    json_array_foreach(j, i, rec) {
+    json_array_foreach(j, i, rec)
+    {
         struct harness_att *a = &o->atts[o->n_atts++];
         memset(a, 0, sizeof *a);
         const char *id = json_string_value(json_object_get(rec, "request_id"));
@@ -858,14 +863,13 @@ static void write_client_log(struct run *r)
 static int write_config(struct run *r)
 {
     double k = r->o->time_scale > 0 ? r->o->time_scale : 1;
-    json_t *cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-                            "port", 0, "listen", "127.0.0.1", "blue_url", r->colour_url[0],
-                            "green_url", r->colour_url[1], "health_interval_ms",
-                            (json_int_t)(200 * k), "health_timeout_ms", (json_int_t)(1000 * k),
-                            "backoff_base_ms", (json_int_t)(10 * k), "backoff_cap_ms",
-                            (json_int_t)(200 * k), "try_timeout_ms", (json_int_t)(1000 * k),
-                            "deadline_ms", (json_int_t)(4000 * k), "drain_timeout_ms",
-                            (json_int_t)(500 * k), "events", r->events_path);
+    json_t *cfg = json_pack(
+        "{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "port", 0, "listen",
+        "127.0.0.1", "blue_url", r->colour_url[0], "green_url", r->colour_url[1],
+        "health_interval_ms", (json_int_t)(200 * k), "health_timeout_ms", (json_int_t)(1000 * k),
+        "backoff_base_ms", (json_int_t)(10 * k), "backoff_cap_ms", (json_int_t)(200 * k),
+        "try_timeout_ms", (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
+        "drain_timeout_ms", (json_int_t)(500 * k), "events", r->events_path);
     json_object_update(cfg, r->s->relay);
     if (r->s->admin_used && !json_object_get(cfg, "admin_token"))
         json_object_set_new(cfg, "admin_token", json_string(r->admin_token));
@@ -934,8 +938,9 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
                 continue;
             c->status = REPORT_INCONCLUSIVE;
             char d[sizeof c->detail];
-            harness_v_fmt(d, sizeof d, "not applicable: relay setting '%s' has no equivalent in %s; %s",
-                     k, r->o->profile ? r->o->profile->name : "a running relay", c->detail);
+            harness_v_fmt(d, sizeof d,
+                          "not applicable: relay setting '%s' has no equivalent in %s; %s", k,
+                          r->o->profile ? r->o->profile->name : "a running relay", c->detail);
             snprintf(c->detail, sizeof c->detail, "%s", d);
             break;
         }
@@ -949,7 +954,8 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     int has_alive = 0, has_leak = 0, has_shutdown = 0;
     size_t i;
     json_t *c;
-    json_array_foreach(s->checks, i, c) {
+    json_array_foreach(s->checks, i, c)
+    {
         const char *name = json_string_value(json_object_get(c, "check"));
         has_alive |= strcmp(name, "relay_alive") == 0;
         has_leak |= strcmp(name, "no_secret_leak") == 0;
@@ -980,9 +986,10 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     /* A relay that keeps no event log (a profile without "events", a relay
      * we only reach by URL) is judged on the black-box view: switches are
      * read from the colours that served the clients (X-Served-By). */
-    int black_box = (r->o->profile && !(r->o->profile->tells & HARNESS_TELLS_EVENTS)) ||
-                    r->o->relay_url;
-    json_array_foreach(s->checks, i, c) {
+    int black_box =
+        (r->o->profile && !(r->o->profile->tells & HARNESS_TELLS_EVENTS)) || r->o->relay_url;
+    json_array_foreach(s->checks, i, c)
+    {
         const char *kind = json_string_value(json_object_get(c, "check"));
         /* An explicit "view": "events" asks about the relay's own state, which
          * only its event log shows: that stays inconclusive. */
@@ -1045,8 +1052,7 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
     snprintf(r->config_path, sizeof r->config_path, "%s/relay.json", r->dir);
     /* A fresh key per run: if it shows up anywhere, we know where it came from. */
     snprintf(r->api_key, sizeof r->api_key, "sk-cutover-%016llx%08x",
-             (unsigned long long)(o->seed * 0x9e3779b97f4a7c15ull ^ started),
-             (unsigned)getpid());
+             (unsigned long long)(o->seed * 0x9e3779b97f4a7c15ull ^ started), (unsigned)getpid());
     snprintf(r->admin_token, sizeof r->admin_token, "admin-%llx", (unsigned long long)started);
     co_secret_add(r->api_key);
 
@@ -1106,8 +1112,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         /* Its settings are its own; only the premises the scenario needs
          * from it are listed, so that their checks turn inconclusive. */
         size_t len = 0;
-        static const char *const premises[] = {"rate_limit_requests", "client_keys",
-                                               "active_env", "direct_url"};
+        static const char *const premises[] = {"rate_limit_requests", "client_keys", "active_env",
+                                               "direct_url"};
         for (size_t k = 0; k < sizeof premises / sizeof premises[0]; k++)
             if (json_object_get(s->relay, premises[k])) {
                 snprintf(r->unmapped + len, sizeof r->unmapped - len, "%s%s", len ? ", " : "",
@@ -1129,7 +1135,7 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
             snprintf(r->out_path, sizeof r->out_path, "%s/relay.out", r->dir);
             snprintf(r->err_path, sizeof r->err_path, "%s/relay.err", r->dir);
             harness_v_fmt(r->config_path, sizeof r->config_path, "%s/%s", r->dir,
-                     o->profile->config_file[0] ? o->profile->config_file : "relay.json");
+                          o->profile->config_file[0] ? o->profile->config_file : "relay.json");
             harness_profile_unmapped(o->profile, s->relay, s->admin_used, r->unmapped,
                                      sizeof r->unmapped);
         }
@@ -1196,8 +1202,9 @@ out:
         curl_easy_cleanup(a->easy);
         curl_slist_free_all(a->hdrs);
         if (!r->obs.admin_failed++)
-            snprintf(r->obs.admin_error, sizeof r->obs.admin_error, "%s %s (step %d) never answered",
-                     r->s->steps[a->step].admin_method, r->s->steps[a->step].admin_path, a->step);
+            snprintf(r->obs.admin_error, sizeof r->obs.admin_error,
+                     "%s %s (step %d) never answered", r->s->steps[a->step].admin_method,
+                     r->s->steps[a->step].admin_path, a->step);
         r->obs.admin_calls++;
         free(a);
     }

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 struct harness_run_opts {
-    const char *out_dir;   /* per-scenario artefacts go below it */
+    const char *out_dir; /* per-scenario artefacts go below it */
     uint64_t seed;
     double time_scale;
     const char *relay_cmd; /* --relay 'CMD {blue_url} {green_url} {port} {events}' or NULL */
@@ -27,7 +27,7 @@ struct harness_run_opts {
     const char *relay_url;
     int blue_port, green_port;
     int verbose;
-    int run_index;         /* repetition number, for artefact names */
+    int run_index; /* repetition number, for artefact names */
     /* Live progress (reports/progress.c): called from the poll timer about
      * five times a second while traffic runs and settles; NULL for none. */
     void (*progress)(void *ctx, const struct report_progress *p);

@@ -20,9 +20,9 @@
 
 #define E(...) snprintf(err, errlen, __VA_ARGS__)
 
-static const char *const top_keys[] = {"name",     "description", "tags",       "relay",
-                                       "upstreams", "timeline",    "traffic",    "expect",
-                                       "timeout_ms", "settle_ms",  NULL};
+static const char *const top_keys[] = {"name",       "description", "tags",    "relay",
+                                       "upstreams",  "timeline",    "traffic", "expect",
+                                       "timeout_ms", "settle_ms",   NULL};
 
 /* Relay config keys a scenario may set (docs/CONTRACTS.md); the runner owns
  * port, listen, URLs, api_key and events. */
@@ -68,20 +68,20 @@ static const char *const jitters[] = {"none", "full", "equal", "decorrelated", N
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 
 /* Keys of the full mock behaviour format, and the friendly ones we add. */
-static const char *const behavior_keys[] = {
-    "reply", "latency", "rate_limit", "rules", "health",
-    /* shorthands */
-    "status", "error_code", "retry_after_s", "retry_after_ms", "latency_ms", "fault", "p",
-    "first", "every", "sequence", "tokens", NULL};
+static const char *const behavior_keys[] = {"reply", "latency", "rate_limit", "rules", "health",
+                                            /* shorthands */
+                                            "status", "error_code", "retry_after_s",
+                                            "retry_after_ms", "latency_ms", "fault", "p", "first",
+                                            "every", "sequence", "tokens", NULL};
 static const char *const health_keys[] = {"latency", "rules", "status", "latency_ms", NULL};
 static const char *const behavior_words[] = {"healthy", "down", NULL};
-static const char *const fault_names[] = {"timeout", "reset",  "close",     "stall", "cut",
-                                          "inband_error", "malformed", "slow", NULL};
+static const char *const fault_names[] = {"timeout",      "reset",     "close", "stall", "cut",
+                                          "inband_error", "malformed", "slow",  NULL};
 
 static json_t *always_status(int code)
 {
-    return json_pack("{s:[{s:s, s:s, s:{s:s, s:i}}]}", "rules", "name", "status", "when",
-                     "always", "action", "type", "status", "code", code);
+    return json_pack("{s:[{s:s, s:s, s:{s:s, s:i}}]}", "rules", "name", "status", "when", "always",
+                     "action", "type", "status", "code", code);
 }
 
 /* Prefixes a mock validator message ("$.rules[0]...") with our path. */
@@ -152,7 +152,8 @@ json_t *harness_behavior_translate(const json_t *in, const char *path, char *err
         if (!in || strcmp(json_string_value(in), "healthy") == 0)
             return json_object();
         out = always_status(503);
-        json_object_set_new(out, "health", json_pack("{s:O}", "rules", json_object_get(out, "rules")));
+        json_object_set_new(out, "health",
+                            json_pack("{s:O}", "rules", json_object_get(out, "rules")));
         return out;
     }
     if (!json_is_object(in)) {
@@ -283,7 +284,8 @@ static void scale_walk(json_t *j, const char *key, double scale)
     if (json_is_object(j)) {
         const char *k;
         json_t *v;
-        json_object_foreach(j, k, v) {
+        json_object_foreach(j, k, v)
+        {
             if (strcmp(k, "rate_rps") == 0 && json_is_number(v)) {
                 json_object_set_new(j, k, json_real(json_number_value(v) / scale));
                 continue;
@@ -292,8 +294,8 @@ static void scale_walk(json_t *j, const char *key, double scale)
             int t = l > 3 && strcmp(k + l - 3, "_ms") == 0;
             if (t && json_is_number(v)) {
                 double d = json_number_value(v) * scale;
-                json_object_set_new(j, k, json_is_integer(v) ? json_integer((json_int_t)llround(d))
-                                                             : json_real(d));
+                json_object_set_new(
+                    j, k, json_is_integer(v) ? json_integer((json_int_t)llround(d)) : json_real(d));
             } else {
                 scale_walk(v, k, scale);
             }
@@ -301,11 +303,12 @@ static void scale_walk(json_t *j, const char *key, double scale)
     } else if (json_is_array(j)) {
         size_t i;
         json_t *v;
-        json_array_foreach(j, i, v) {
+        json_array_foreach(j, i, v)
+        {
             if (timed && json_is_number(v)) {
                 double d = json_number_value(v) * scale;
-                json_array_set_new(j, i, json_is_integer(v) ? json_integer((json_int_t)llround(d))
-                                                            : json_real(d));
+                json_array_set_new(
+                    j, i, json_is_integer(v) ? json_integer((json_int_t)llround(d)) : json_real(d));
             } else {
                 scale_walk(v, key, scale);
             }
@@ -336,7 +339,8 @@ static int parse_relay(struct harness_scenario *s, json_t *relay, char *err, siz
     const char *k;
     json_t *v;
     char p[128];
-    json_object_foreach(relay, k, v) {
+    json_object_foreach(relay, k, v)
+    {
         harness_v_fmt(p, sizeof p, "$.relay.%s", k);
         const struct relay_key *rk = NULL;
         for (size_t i = 0; i < N_RELAY_KEYS; i++)
@@ -379,7 +383,8 @@ static int parse_relay(struct harness_scenario *s, json_t *relay, char *err, siz
                 return harness_v_expected(err, errlen, p, "an array of strings", v);
             size_t i;
             json_t *x;
-            json_array_foreach(v, i, x) {
+            json_array_foreach(v, i, x)
+            {
                 if (!json_is_string(x)) {
                     harness_v_fmt(p, sizeof p, "$.relay.%s[%zu]", k, i);
                     return harness_v_expected(err, errlen, p, "a string", x);
@@ -499,8 +504,8 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
                 harness_v_number(admin, "green", p, 0, 100, &wg, err, errlen) != 0)
                 return -1;
             if (wb < 0 || wg < 0 || wb + wg <= 0)
-                return harness_v_expected(err, errlen, p, "weights blue and green (0..100, sum > 0)",
-                                          admin);
+                return harness_v_expected(err, errlen, p,
+                                          "weights blue and green (0..100, sum > 0)", admin);
             snprintf(step->admin_method, sizeof step->admin_method, "PUT");
             snprintf(step->admin_path, sizeof step->admin_path, "/admin/weights");
             step->admin_body = json_pack("{s:i, s:i}", "blue", (int)wb, "green", (int)wg);
@@ -538,7 +543,8 @@ static int parse_timeline(struct harness_scenario *s, json_t *tl, char *err, siz
     size_t i;
     json_t *st;
     double prev = 0;
-    json_array_foreach(tl, i, st) {
+    json_array_foreach(tl, i, st)
+    {
         if (parse_step(s, st, i, prev, err, errlen) != 0)
             return -1;
         prev = (double)s->steps[s->n_steps - 1].at_us / 1000.0;
@@ -546,10 +552,10 @@ static int parse_timeline(struct harness_scenario *s, json_t *tl, char *err, siz
     return 0;
 }
 
-static const char *const phase_keys[] = {
-    "rate_rps", "concurrency", "duration_ms", "count",      "start_ms",    "stream", "model",
-    "prompt",   "max_tokens",  "timeout_ms",  "client_key", "client_keys", "arrival", "path",
-    NULL};
+static const char *const phase_keys[] = {"rate_rps",   "concurrency", "duration_ms", "count",
+                                         "start_ms",   "stream",      "model",       "prompt",
+                                         "max_tokens", "timeout_ms",  "client_key",  "client_keys",
+                                         "arrival",    "path",        NULL};
 static const char *const arrivals[] = {"uniform", "poisson", NULL};
 
 static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path, uint64_t *next,
@@ -577,8 +583,8 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
     if (start < 0) {
         if (*next == UINT64_MAX) {
             harness_v_fmt(p, sizeof p, "%s.start_ms", path);
-            return harness_v_expected(
-                err, errlen, p, "a start time (the previous phase has no duration_ms)", NULL);
+            return harness_v_expected(err, errlen, p,
+                                      "a start time (the previous phase has no duration_ms)", NULL);
         }
         start = (double)*next / 1000.0;
     }
@@ -656,7 +662,8 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
             json_array_size(keys) > HARNESS_MAX_KEYS)
             return harness_v_expected(err, errlen, p, "an array of 1..8 strings", keys);
         size_t i;
-        json_array_foreach(keys, i, v) {
+        json_array_foreach(keys, i, v)
+        {
             harness_v_fmt(p, sizeof p, "%s.client_keys[%zu]", path, i);
             if (!json_is_string(v) || json_string_length(v) >= 64)
                 return harness_v_expected(err, errlen, p, "a string", v);
@@ -681,7 +688,8 @@ static int parse_traffic(struct harness_scenario *s, json_t *tr, char *err, size
                                   tr);
     size_t i;
     json_t *ph;
-    json_array_foreach(tr, i, ph) {
+    json_array_foreach(tr, i, ph)
+    {
         char p[64];
         harness_v_fmt(p, sizeof p, "$.traffic[%zu]", i);
         if (parse_phase(s, ph, p, &next, &total, err, errlen) != 0)
@@ -706,7 +714,8 @@ static int parse_expect(struct harness_scenario *s, json_t *ex, char *err, size_
     marks[n] = NULL;
     size_t i;
     json_t *c;
-    json_array_foreach(ex, i, c) {
+    json_array_foreach(ex, i, c)
+    {
         char p[64];
         harness_v_fmt(p, sizeof p, "$.expect[%zu]", i);
         if (harness_check_validate(c, p, marks, err, errlen) != 0)
@@ -735,8 +744,8 @@ uint64_t harness_scenario_span_us(const struct harness_scenario *s)
     return end;
 }
 
-struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file,
-                                                    double time_scale, char *err, size_t errlen)
+struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file, double time_scale,
+                                                    char *err, size_t errlen)
 {
     struct harness_scenario *s = co_calloc(1, sizeof *s);
     char msg[1024];
@@ -789,7 +798,8 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
         }
         size_t i;
         json_t *t;
-        json_array_foreach(v, i, t) {
+        json_array_foreach(v, i, t)
+        {
             if (!json_is_string(t) || !json_string_length(t) || json_string_length(t) >= 32) {
                 char p[32];
                 harness_v_fmt(p, sizeof p, "$.tags[%zu]", i);
@@ -811,14 +821,15 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
         goto bad;
     s->settle_us = (uint64_t)(settle * 1000);
     uint64_t span = harness_scenario_span_us(s);
-    s->timeout_us = timeout > 0 ? (uint64_t)(timeout * 1000)
-                                : span + s->settle_us +
-                                      (uint64_t)(15e6 * (time_scale > 0 ? time_scale : 1));
+    s->timeout_us =
+        timeout > 0 ? (uint64_t)(timeout * 1000)
+                    : span + s->settle_us + (uint64_t)(15e6 * (time_scale > 0 ? time_scale : 1));
     if (s->timeout_us <= span) {
         char exp[96];
         snprintf(exp, sizeof exp, "a timeout above the scenario's span (%llu ms)",
                  (unsigned long long)(span / 1000));
-        harness_v_expected(msg, sizeof msg, "$.timeout_ms", exp, json_object_get(doc, "timeout_ms"));
+        harness_v_expected(msg, sizeof msg, "$.timeout_ms", exp,
+                           json_object_get(doc, "timeout_ms"));
         goto bad;
     }
     return s;
@@ -917,8 +928,8 @@ static int walk(const char *path, struct plist *l, int depth, char *err, size_t 
     while ((e = readdir(d)) != NULL && rc == 0) {
         if (e->d_name[0] == '.')
             continue;
-        char *child = co_asprintf("%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
-                                  e->d_name);
+        char *child =
+            co_asprintf("%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", e->d_name);
         struct stat cs;
         if (stat(child, &cs) == 0) {
             size_t n = strlen(e->d_name);

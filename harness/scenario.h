@@ -21,10 +21,10 @@
 #define HARNESS_MAX_TIMELINE 64
 /* Largest scenario file read (bytes). */
 #define HARNESS_SCENARIO_MAX_BYTES (1024 * 1024)
-#define HARNESS_MAX_PHASES 16
-#define HARNESS_MAX_CHECKS 64
-#define HARNESS_MAX_KEYS 8
-#define HARNESS_MAX_REQUESTS 20000 /* per scenario, across phases */
+#define HARNESS_MAX_PHASES         16
+#define HARNESS_MAX_CHECKS         64
+#define HARNESS_MAX_KEYS           8
+#define HARNESS_MAX_REQUESTS       20000 /* per scenario, across phases */
 
 enum harness_signal_kind {
     HARNESS_SIG_NONE,
@@ -57,10 +57,10 @@ struct harness_phase {
     char model[64];
     char prompt[256];
     int max_tokens;
-    uint64_t timeout_us;  /* client-side per-request timeout */
+    uint64_t timeout_us;             /* client-side per-request timeout */
     char keys[HARNESS_MAX_KEYS][64]; /* client keys, used round robin */
     int n_keys;
-    char path[64];        /* default /v1/chat/completions */
+    char path[64]; /* default /v1/chat/completions */
 };
 
 struct harness_scenario {
@@ -70,15 +70,15 @@ struct harness_scenario {
     char description[1024];
     char tags[16][32];
     int n_tags;
-    json_t *doc;      /* the scenario as loaded (time-scaled), for results.json */
-    json_t *relay;    /* relay config keys from the scenario (without runner keys) */
+    json_t *doc;         /* the scenario as loaded (time-scaled), for results.json */
+    json_t *relay;       /* relay config keys from the scenario (without runner keys) */
     json_t *upstream[2]; /* initial behaviour of blue and green */
-    int refused[2];   /* the colour's URL points at a closed port */
+    int refused[2];      /* the colour's URL points at a closed port */
     struct harness_step steps[HARNESS_MAX_TIMELINE];
     int n_steps;
     struct harness_phase phases[HARNESS_MAX_PHASES];
     int n_phases;
-    json_t *checks;   /* the "expect" array, validated */
+    json_t *checks;      /* the "expect" array, validated */
     uint64_t timeout_us; /* hard timeout of the whole scenario */
     uint64_t settle_us;  /* wait after traffic before collecting */
     int admin_used;

@@ -133,8 +133,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static int header_is(const char *line, size_t n, const char *name, const char **value,
-                     size_t *vlen)
+static int header_is(const char *line, size_t n, const char *name, const char **value, size_t *vlen)
 {
     size_t ln = strlen(name);
     if (n <= ln || line[ln] != ':' || strncasecmp(line, name, ln) != 0)
@@ -273,9 +272,9 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     x->idx = idx;
     x->phase = ps->index;
     co_buf_init(&x->body, BODY_CAP);
-    json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:i, s:b, s:s}", "model", f->model,
-                             "messages", "role", "user", "content", f->prompt, "max_tokens",
-                             f->max_tokens, "stream", f->stream, "user", r->id);
+    json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:i, s:b, s:s}", "model", f->model, "messages",
+                             "role", "user", "content", f->prompt, "max_tokens", f->max_tokens,
+                             "stream", f->stream, "user", r->id);
     char *post = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     char h[160];

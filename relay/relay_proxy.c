@@ -381,7 +381,7 @@ static void commit(struct relay_req *q)
     MHD_add_response_header(resp, "X-Attempts", n);
     q->response = resp;
     q->resp_status = (unsigned)q->status; /* the upstream's 2xx */
-    rearm(q); /* only the idle timeout applies now */
+    rearm(q);                             /* only the idle timeout applies now */
     resume(q);
 }
 

@@ -8,20 +8,24 @@
 #include <stdio.h>
 #include <string.h>
 
-#define C_RED "\033[31m"
-#define C_GREEN "\033[32m"
-#define C_YELLOW "\033[33m"
+#define C_RED     "\033[31m"
+#define C_GREEN   "\033[32m"
+#define C_YELLOW  "\033[33m"
 #define C_MAGENTA "\033[35m"
-#define C_BOLD "\033[1m"
-#define C_RESET "\033[0m"
+#define C_BOLD    "\033[1m"
+#define C_RESET   "\033[0m"
 
 static const char *colour_of(int status)
 {
     switch (status) {
-    case REPORT_PASS: return C_GREEN;
-    case REPORT_FAIL: return C_RED;
-    case REPORT_INCONCLUSIVE: return C_YELLOW;
-    default: return C_MAGENTA;
+    case REPORT_PASS:
+        return C_GREEN;
+    case REPORT_FAIL:
+        return C_RED;
+    case REPORT_INCONCLUSIVE:
+        return C_YELLOW;
+    default:
+        return C_MAGENTA;
     }
 }
 
@@ -42,8 +46,7 @@ void report_console_begin(struct report_run *r)
     if (!r->console)
         return;
     fprintf(r->console, "cutover: %zu scenario(s), seed %llu, time scale %g%s\n", r->total_planned,
-            (unsigned long long)r->seed, r->time_scale,
-            r->repeat > 1 ? ", repeated" : "");
+            (unsigned long long)r->seed, r->time_scale, r->repeat > 1 ? ", repeated" : "");
     fflush(r->console);
 }
 
@@ -144,8 +147,9 @@ int report_console_end(struct report_run *r, char *err, size_t errlen)
         fprintf(f, " %3zu/%-3zu %7.2fs %s%s\n", passed, s->n_checks, s->duration_s, s->folder,
                 report_is_flaky(s) ? "  (flaky)" : "");
     }
-    fprintf(f, "\n%zu scenario(s): %zu passed, %zu failed, %zu inconclusive, %zu harness error(s), "
-               "%zu invalid",
+    fprintf(f,
+            "\n%zu scenario(s): %zu passed, %zu failed, %zu inconclusive, %zu harness error(s), "
+            "%zu invalid",
             r->n, counts[REPORT_PASS], counts[REPORT_FAIL], counts[REPORT_INCONCLUSIVE],
             counts[REPORT_ERROR], counts[REPORT_INVALID]);
     if (r->repeat > 1)

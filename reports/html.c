@@ -560,7 +560,8 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
     /* Failing checks: the part of the time axis they are about. */
     size_t k;
     const json_t *ck;
-    json_array_foreach(checks, k, ck) {
+    json_array_foreach(checks, k, ck)
+    {
         if (strcmp(str(ck, "status"), "pass") == 0)
             continue;
         double a, b;
@@ -880,7 +881,8 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *ex
         sc);
     size_t k;
     const json_t *ck;
-    json_array_foreach(checks, k, ck) {
+    json_array_foreach(checks, k, ck)
+    {
         const char *st = str(ck, "status");
         fprintf(f, "<tr class=\"%s\" id=\"sc%d-check%zu\"><td>", st, sc, k);
         badge(f, st);
@@ -949,8 +951,7 @@ static void overview(FILE *f, const json_t *scs)
             const json_t *checks = json_object_get(sc, "checks");
             size_t pass = 0, k;
             const json_t *ck;
-            json_array_foreach(checks, k, ck)
-                pass += strcmp(str(ck, "status"), "pass") == 0;
+            json_array_foreach(checks, k, ck) pass += strcmp(str(ck, "status"), "pass") == 0;
             fprintf(f, "<tr class=\"%s\"><td>", str(sc, "status"));
             badge(f, str(sc, "status"));
             fprintf(f, "</td><td><a href=\"#sc%zu\">", i);
@@ -960,7 +961,8 @@ static void overview(FILE *f, const json_t *scs)
                 fprintf(f, " <b>flaky</b>");
             fprintf(f, "</td><td class=\"num\">%zu/%zu</td><td>", pass, json_array_size(checks));
             int first = 1;
-            json_array_foreach(checks, k, ck) {
+            json_array_foreach(checks, k, ck)
+            {
                 if (strcmp(str(ck, "status"), "pass") == 0)
                     continue;
                 fprintf(f, "%s<a href=\"#sc%zu-check%zu\"><code>", first ? "" : ", ", i, k);
@@ -1001,11 +1003,13 @@ static void scorecard_note(FILE *f, const json_t *card, const char *name, const 
 {
     size_t i, k;
     json_t *row, *c;
-    json_array_foreach(json_object_get(card, "rows"), i, row) {
+    json_array_foreach(json_object_get(card, "rows"), i, row)
+    {
         if (strcmp(str(row, "scenario"), name) != 0)
             continue;
         const json_t *cell = NULL;
-        json_array_foreach(json_object_get(row, "cells"), k, c) if (strcmp(str(c, "relay"), relay) == 0) cell = c;
+        json_array_foreach(json_object_get(row, "cells"), k,
+                           c) if (strcmp(str(c, "relay"), relay) == 0) cell = c;
         if (!cell)
             return;
         fprintf(f, "<br><small>");

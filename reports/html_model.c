@@ -109,7 +109,8 @@ static int baseline_fault(const json_t *v)
         return 1;
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)v, key, val) {
+    json_object_foreach((json_t *)v, key, val)
+    {
         if (strcmp(key, "latency_ms") != 0 && strcmp(key, "latency") != 0)
             return 1;
     }
@@ -145,7 +146,8 @@ void html_model_timeline(struct html_model *m, const json_t *doc)
     }
     size_t i;
     const json_t *st;
-    json_array_foreach(json_object_get(doc, "timeline"), i, st) {
+    json_array_foreach(json_object_get(doc, "timeline"), i, st)
+    {
         double t = num(st, "at_ms");
         char label[96] = "", part[80];
         for (int c = 0; c < HM_COLOURS; c++) {
@@ -333,7 +335,8 @@ static void load_journal(struct html_model *m, const char *dir, int c, double t0
     m->have_journal[c] = 1;
     size_t i;
     json_t *rec;
-    json_array_foreach(j, i, rec) {
+    json_array_foreach(j, i, rec)
+    {
         if (i >= HM_MAX_LINES)
             break;
         const char *p = str(rec, "path");

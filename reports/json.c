@@ -10,12 +10,11 @@
 
 static json_t *check_json(const struct report_check *c)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:s}", "check", c->check,
-                     "label", c->label, "status", report_status_name(c->status), "expected",
-                     c->expected, "measured", c->measured, "margin",
-                     isfinite(c->margin) ? c->margin : 0.0, "unit", c->unit, "samples",
-                     (json_int_t)c->samples, "min_samples", (json_int_t)c->min_samples, "detail",
-                     c->detail);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:s}", "check", c->check, "label", c->label,
+        "status", report_status_name(c->status), "expected", c->expected, "measured", c->measured,
+        "margin", isfinite(c->margin) ? c->margin : 0.0, "unit", c->unit, "samples",
+        (json_int_t)c->samples, "min_samples", (json_int_t)c->min_samples, "detail", c->detail);
 }
 
 json_t *report_json_build(const struct report_run *r)
@@ -29,13 +28,12 @@ json_t *report_json_build(const struct report_run *r)
         json_t *checks = json_array();
         for (size_t k = 0; k < s->n_checks; k++)
             json_array_append_new(checks, check_json(&s->checks[k]));
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:i, s:i, s:b, s:o}",
-                              "name", s->name, "file", s->file, "folder", s->folder,
-                              "description", s->description, "tags", s->tags, "status",
-                              report_status_name(s->status), "seed", (json_int_t)s->seed,
-                              "duration_s", s->duration_s, "requests", (json_int_t)s->requests,
-                              "runs", s->runs, "passes", s->passes, "flaky",
-                              report_is_flaky(s), "checks", checks);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:i, s:i, s:b, s:o}", "name", s->name,
+            "file", s->file, "folder", s->folder, "description", s->description, "tags", s->tags,
+            "status", report_status_name(s->status), "seed", (json_int_t)s->seed, "duration_s",
+            s->duration_s, "requests", (json_int_t)s->requests, "runs", s->runs, "passes",
+            s->passes, "flaky", report_is_flaky(s), "checks", checks);
         if (s->error[0])
             json_object_set_new(o, "error", json_string(s->error));
         if (s->out_dir[0])
@@ -50,17 +48,16 @@ json_t *report_json_build(const struct report_run *r)
             json_object_set(o, "scenario", s->doc);
         json_array_append_new(scs, o);
     }
-    json_t *doc = json_pack("{s:s, s:I, s:f, s:i, s:s, s:f, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
-                     "s:o}",
-                     "version", r->version ? r->version : "cutover", "seed", (json_int_t)r->seed,
-                     "time_scale", r->time_scale, "repeat", r->repeat, "started", r->started,
-                     "duration_s", r->duration_s, "exit_code", report_exit_code(r), "summary",
-                     "total", (json_int_t)r->n, "passed", (json_int_t)counts[REPORT_PASS],
-                     "failed", (json_int_t)counts[REPORT_FAIL], "inconclusive",
-                     (json_int_t)counts[REPORT_INCONCLUSIVE], "errors",
-                     (json_int_t)counts[REPORT_ERROR], "invalid",
-                     (json_int_t)counts[REPORT_INVALID], "flaky", (json_int_t)flaky, "scenarios",
-                     scs);
+    json_t *doc = json_pack(
+        "{s:s, s:I, s:f, s:i, s:s, s:f, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+        "s:o}",
+        "version", r->version ? r->version : "cutover", "seed", (json_int_t)r->seed, "time_scale",
+        r->time_scale, "repeat", r->repeat, "started", r->started, "duration_s", r->duration_s,
+        "exit_code", report_exit_code(r), "summary", "total", (json_int_t)r->n, "passed",
+        (json_int_t)counts[REPORT_PASS], "failed", (json_int_t)counts[REPORT_FAIL], "inconclusive",
+        (json_int_t)counts[REPORT_INCONCLUSIVE], "errors", (json_int_t)counts[REPORT_ERROR],
+        "invalid", (json_int_t)counts[REPORT_INVALID], "flaky", (json_int_t)flaky, "scenarios",
+        scs);
     if (r->scorecard)
         json_object_set_new(doc, "scorecard", json_deep_copy(r->scorecard));
     return doc;

@@ -20,11 +20,26 @@ char *report_xml_escape(const char *s)
     char *out = co_malloc(n + 1), *o = out;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '<': memcpy(o, "&lt;", 4); o += 4; break;
-        case '>': memcpy(o, "&gt;", 4); o += 4; break;
-        case '&': memcpy(o, "&amp;", 5); o += 5; break;
-        case '"': memcpy(o, "&quot;", 6); o += 6; break;
-        case '\'': memcpy(o, "&apos;", 6); o += 6; break;
+        case '<':
+            memcpy(o, "&lt;", 4);
+            o += 4;
+            break;
+        case '>':
+            memcpy(o, "&gt;", 4);
+            o += 4;
+            break;
+        case '&':
+            memcpy(o, "&amp;", 5);
+            o += 5;
+            break;
+        case '"':
+            memcpy(o, "&quot;", 6);
+            o += 6;
+            break;
+        case '\'':
+            memcpy(o, "&apos;", 6);
+            o += 6;
+            break;
         default:
             /* XML 1.0 forbids most control characters, even escaped. */
             if (*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r')
@@ -118,16 +133,19 @@ int report_junit_write(struct report_run *r, char *err, size_t errlen)
         errors += st == REPORT_ERROR || st == REPORT_INVALID || st == REPORT_INCONCLUSIVE;
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"cutover\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-               "time=\"%.3f\">\n",
+    fprintf(f,
+            "<testsuites name=\"cutover\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+            "time=\"%.3f\">\n",
             r->n, failures, errors, r->duration_s);
-    fprintf(f, "  <testsuite name=\"cutover\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-               "skipped=\"0\" time=\"%.3f\"",
+    fprintf(f,
+            "  <testsuite name=\"cutover\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+            "skipped=\"0\" time=\"%.3f\"",
             r->n, failures, errors, r->duration_s);
     attr(f, "timestamp", r->started);
-    fprintf(f, ">\n    <properties>\n      <property name=\"seed\" value=\"%llu\"/>\n"
-               "      <property name=\"time_scale\" value=\"%g\"/>\n"
-               "      <property name=\"repeat\" value=\"%d\"/>\n    </properties>\n",
+    fprintf(f,
+            ">\n    <properties>\n      <property name=\"seed\" value=\"%llu\"/>\n"
+            "      <property name=\"time_scale\" value=\"%g\"/>\n"
+            "      <property name=\"repeat\" value=\"%d\"/>\n    </properties>\n",
             (unsigned long long)r->seed, r->time_scale, r->repeat);
     for (size_t i = 0; i < r->n; i++)
         testcase(f, r, &r->sc[i]);

@@ -23,14 +23,27 @@ static void cell(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '|': fputs("\\|", f); break;
+        case '|':
+            fputs("\\|", f);
+            break;
         case '\n':
-        case '\r': fputc(' ', f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '`': fputc('\'', f); break;
-        default: fputc(*s, f);
+        case '\r':
+            fputc(' ', f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '`':
+            fputc('\'', f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -57,7 +70,8 @@ static int several_relays(const json_t *scs)
     const char *first = NULL;
     size_t i;
     const json_t *sc;
-    json_array_foreach(scs, i, sc) {
+    json_array_foreach(scs, i, sc)
+    {
         const char *r = str(sc, "relay");
         if (!first)
             first = r;
@@ -72,8 +86,7 @@ static void row(FILE *f, const json_t *sc, int relay_col)
     const json_t *checks = json_object_get(sc, "checks");
     size_t pass = 0, k;
     const json_t *ck;
-    json_array_foreach(checks, k, ck)
-        pass += strcmp(str(ck, "status"), "pass") == 0;
+    json_array_foreach(checks, k, ck) pass += strcmp(str(ck, "status"), "pass") == 0;
     fprintf(f, "| %s | `", icon(str(sc, "status")));
     cell(f, str(sc, "name"));
     fprintf(f, "`%s | %zu/%zu | %.2f s | %lld |",
@@ -130,13 +143,15 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
     fputs(head, f);
     size_t i, shown_pass = 0, n_pass = 0;
     const json_t *sc;
-    json_array_foreach(scs, i, sc) {
+    json_array_foreach(scs, i, sc)
+    {
         if (strcmp(str(sc, "status"), "pass") != 0)
             row(f, sc, relay_col);
         else
             n_pass++;
     }
-    json_array_foreach(scs, i, sc) {
+    json_array_foreach(scs, i, sc)
+    {
         if (strcmp(str(sc, "status"), "pass") != 0)
             continue;
         if (shown_pass == MD_FOLD_AFTER && n_pass > MD_FOLD_AFTER + 3) {
@@ -150,7 +165,8 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
         fprintf(f, "\n</details>\n");
 
     int header = 0;
-    json_array_foreach(scs, i, sc) {
+    json_array_foreach(scs, i, sc)
+    {
         const json_t *checks = json_object_get(sc, "checks");
         const char *status = str(sc, "status");
         if (strcmp(status, "pass") == 0)
@@ -177,7 +193,8 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
         int th = 0;
         size_t k;
         const json_t *ck;
-        json_array_foreach(checks, k, ck) {
+        json_array_foreach(checks, k, ck)
+        {
             if (strcmp(str(ck, "status"), "pass") == 0)
                 continue;
             if (!th) {

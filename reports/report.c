@@ -24,10 +24,18 @@ int report_exit_code(const struct report_run *r)
     int fail = 0, invalid = 0, error = 0, inconclusive = 0;
     for (size_t i = 0; i < r->n; i++) {
         switch (r->sc[i].status) {
-        case REPORT_FAIL: fail = 1; break;
-        case REPORT_INVALID: invalid = 1; break;
-        case REPORT_ERROR: error = 1; break;
-        case REPORT_INCONCLUSIVE: inconclusive = 1; break;
+        case REPORT_FAIL:
+            fail = 1;
+            break;
+        case REPORT_INVALID:
+            invalid = 1;
+            break;
+        case REPORT_ERROR:
+            error = 1;
+            break;
+        case REPORT_INCONCLUSIVE:
+            inconclusive = 1;
+            break;
         }
     }
     /* A failed check is the most important news for a gate; then input the

@@ -51,7 +51,7 @@ struct report_scenario {
     size_t n_checks;
     char *log_tail; /* relay stderr tail (redacted), may be NULL */
     char out_dir[512];
-    json_t *doc; /* the scenario as run; owned */
+    json_t *doc;      /* the scenario as run; owned */
     int runs, passes; /* with --repeat */
     uint64_t t0_us;   /* traffic start (CLOCK_MONOTONIC µs): the 0 of the report's timeline */
     char relay[512];  /* which relay ran it (binary or --relay command), for the scorecard */
@@ -60,12 +60,12 @@ struct report_scenario {
 /* Live progress of the scenario that is running, from the runner's poll
  * timer (a few times a second). */
 struct report_progress {
-    const char *name;     /* the scenario */
-    uint64_t elapsed_us;  /* since the traffic start */
-    uint64_t total_us;    /* the scenario's planned span */
+    const char *name;        /* the scenario */
+    uint64_t elapsed_us;     /* since the traffic start */
+    uint64_t total_us;       /* the scenario's planned span */
     long sent, done, failed; /* client requests so far */
-    const char *serving;  /* colour of the latest answer ("" none yet) */
-    int settling;         /* traffic over, waiting before collection */
+    const char *serving;     /* colour of the latest answer ("" none yet) */
+    int settling;            /* traffic over, waiting before collection */
 };
 
 struct report_run {
@@ -84,7 +84,7 @@ struct report_run {
     const char *html_path; /* NULL: no HTML report */
     const char *md_path;   /* NULL: no Markdown summary */
     FILE *console;
-    int console_tty;       /* progress rewrites one line instead of printing lines */
+    int console_tty;           /* progress rewrites one line instead of printing lines */
     uint64_t progress_last_us; /* throttle of plain progress lines */
     int color;
     int verbose;

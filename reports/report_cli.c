@@ -52,7 +52,8 @@ static void summarize(json_t *doc)
     json_int_t counts[5] = {0}, flaky = 0;
     size_t i;
     json_t *sc;
-    json_array_foreach(json_object_get(doc, "scenarios"), i, sc) {
+    json_array_foreach(json_object_get(doc, "scenarios"), i, sc)
+    {
         const char *st = json_string_value(json_object_get(sc, "status"));
         for (int k = 0; k < 5; k++)
             if (st && strcmp(st, names[k]) == 0)
@@ -83,10 +84,18 @@ int report_cli_main(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': html = optarg; break;
-        case 'M': md = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case 'H':
+            html = optarg;
+            break;
+        case 'M':
+            md = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
         }
     }
     int n = argc - optind;
@@ -116,7 +125,8 @@ int report_cli_main(int argc, char **argv)
         }
         size_t k;
         json_t *sc;
-        json_array_foreach(scs, k, sc) {
+        json_array_foreach(scs, k, sc)
+        {
             fix_out_dir(sc, path);
             /* Runs of unknown relay are told apart by their file. */
             if (!json_string_value(json_object_get(sc, "relay")) && n > 1)

@@ -293,6 +293,34 @@ FX_UNUSED static int fx_wait_exit(struct tproc *p, int timeout_ms)
     return tproc_wait_exit(p, timeout_ms);
 }
 
+/* The fixture of a test program and the cmocka hooks most of them use: the
+ * two mocks live for the whole group, each test starts from fresh mock state,
+ * and the relay a test started is stopped after it. */
+FX_UNUSED static struct fx F;
+
+FX_UNUSED static int fx_group_setup(void **state)
+{
+    return fx_start_mocks(&F);
+}
+
+FX_UNUSED static int fx_group_teardown(void **state)
+{
+    fx_stop(&F);
+    return 0;
+}
+
+FX_UNUSED static int fx_setup(void **state)
+{
+    fx_reset_mocks(&F);
+    return 0;
+}
+
+FX_UNUSED static int fx_teardown(void **state)
+{
+    fx_stop_relay(&F);
+    return 0;
+}
+
 /* A loaded machine: upper bounds get this factor (lower bounds stay strict). */
 #define FX_SLACK 10
 

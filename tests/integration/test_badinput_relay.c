@@ -24,8 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_BODY 65536
-#define CHAT "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+#define MAX_BODY   65536
+#define CHAT       "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
 #define IDLE_CONNS 2000
 
 static struct tproc blue, green, relay;
@@ -34,8 +34,8 @@ static uint16_t rport;
 
 static int spawn_mock(struct tproc *p, const char *name)
 {
-    char *argv[] = {(char *)tsup_bin("cutover"), "mock", "--name", (char *)name, "--port", "0",
-                    NULL};
+    char *argv[] = {
+        (char *)tsup_bin("cutover"), "mock", "--name", (char *)name, "--port", "0", NULL};
     return tproc_spawn(p, argv) == 0 && tproc_wait_url(p, 10000) == 0 ? 0 : -1;
 }
 
@@ -48,9 +48,23 @@ static int setup(void **state)
     snprintf(bu, sizeof bu, "%s/v1", blue.url);
     snprintf(gu, sizeof gu, "%s/v1", green.url);
     snprintf(mb, sizeof mb, "%d", MAX_BODY);
-    char *argv[] = {(char *)tsup_bin("cutover-relay"), "--port", "0", "--blue-url", bu,
-                    "--green-url", gu, "--api-key", "sk-badinput-test", "--max-body-bytes", mb,
-                    "--health-interval-ms", "0", "--try-timeout-ms", "3000", "--log-level", "warn",
+    char *argv[] = {(char *)tsup_bin("cutover-relay"),
+                    "--port",
+                    "0",
+                    "--blue-url",
+                    bu,
+                    "--green-url",
+                    gu,
+                    "--api-key",
+                    "sk-badinput-test",
+                    "--max-body-bytes",
+                    mb,
+                    "--health-interval-ms",
+                    "0",
+                    "--try-timeout-ms",
+                    "3000",
+                    "--log-level",
+                    "warn",
                     NULL};
     if (tproc_spawn(&relay, argv) != 0 || tproc_wait_url(&relay, 10000) != 0)
         return -1;
@@ -135,10 +149,9 @@ static void test_oversized_body(void **state)
 
 static void test_wrong_content_type(void **state)
 {
-    static const char *const bad[] = {"Content-Type: text/plain",
-                                      "Content-Type: application/x-www-form-urlencoded",
-                                      "Content-Type: multipart/form-data; boundary=x",
-                                      "Content-Type: application/jsonp", NULL};
+    static const char *const bad[] = {
+        "Content-Type: text/plain", "Content-Type: application/x-www-form-urlencoded",
+        "Content-Type: multipart/form-data; boundary=x", "Content-Type: application/jsonp", NULL};
     struct thttp_resp r;
     for (const char *const *c = bad; *c; c++) {
         if (post(*c, CHAT, &r) != 415)
@@ -199,8 +212,8 @@ static void lower(char *s)
 static void test_header_injection(void **state)
 {
     static const char *const ids[] = {
-        "abc\rInjected: yes",           /* bare CR inside the value */
-        "abc\nSet-Cookie: injected=1",  /* bare LF: a second header line */
+        "abc\rInjected: yes",          /* bare CR inside the value */
+        "abc\nSet-Cookie: injected=1", /* bare LF: a second header line */
         "abc\r\nSet-Cookie: injected=1",
         "abc%0d%0aSet-Cookie: injected=1", /* encoded: harmless text */
         "abc\x01\x7f",
@@ -300,9 +313,10 @@ static void test_slowloris(void **state)
     enum { SLOW = 64 };
     int fds[SLOW];
     size_t pos[SLOW];
-    static const char head[] = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-                               "Content-Type: application/json\r\nContent-Length: 61\r\n"
-                               "X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    static const char head[] =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/json\r\nContent-Length: 61\r\n"
+        "X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     for (int i = 0; i < SLOW; i++) {
         fds[i] = traw_connect(rport);
         assert_true(fds[i] >= 0);
@@ -378,9 +392,12 @@ static void test_idle_connections(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_oversized_body),     cmocka_unit_test(test_wrong_content_type),
-        cmocka_unit_test(test_bad_json),           cmocka_unit_test(test_header_injection),
-        cmocka_unit_test(test_garbage_request_heads), cmocka_unit_test(test_slowloris),
+        cmocka_unit_test(test_oversized_body),
+        cmocka_unit_test(test_wrong_content_type),
+        cmocka_unit_test(test_bad_json),
+        cmocka_unit_test(test_header_injection),
+        cmocka_unit_test(test_garbage_request_heads),
+        cmocka_unit_test(test_slowloris),
         cmocka_unit_test(test_idle_connections),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -26,9 +26,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CHAT "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+#define CHAT        "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
 #define CHAT_STREAM "{\"model\":\"gpt-4.1\",\"stream\":true,\"messages\":[]}"
-#define TRY_MS 600
+#define TRY_MS      600
 #define DEADLINE_MS 4000
 
 enum mode {
@@ -174,10 +174,28 @@ static int setup(void **state)
     snprintf(gu, sizeof gu, "http://127.0.0.1:%u/v1", up[1].port);
     snprintf(tm, sizeof tm, "%d", TRY_MS);
     snprintf(dm, sizeof dm, "%d", DEADLINE_MS);
-    char *argv[] = {(char *)tsup_bin("cutover-relay"), "--port", "0", "--blue-url", bu,
-                    "--green-url", gu, "--max-attempts", "2", "--backoff-base-ms", "10",
-                    "--jitter", "none", "--try-timeout-ms", tm, "--deadline-ms", dm,
-                    "--health-interval-ms", "0", "--log-level", "warn", NULL};
+    char *argv[] = {(char *)tsup_bin("cutover-relay"),
+                    "--port",
+                    "0",
+                    "--blue-url",
+                    bu,
+                    "--green-url",
+                    gu,
+                    "--max-attempts",
+                    "2",
+                    "--backoff-base-ms",
+                    "10",
+                    "--jitter",
+                    "none",
+                    "--try-timeout-ms",
+                    tm,
+                    "--deadline-ms",
+                    dm,
+                    "--health-interval-ms",
+                    "0",
+                    "--log-level",
+                    "warn",
+                    NULL};
     if (tproc_spawn(&relay, argv) != 0 || tproc_wait_url(&relay, 10000) != 0)
         return -1;
     snprintf(chat_url, sizeof chat_url, "%s/v1/chat/completions", relay.url);
@@ -305,9 +323,12 @@ static void test_still_healthy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_not_http),          cmocka_unit_test(test_endless_headers),
-        cmocka_unit_test(test_broken_framing),    cmocka_unit_test(test_malformed_json_is_a_failed_attempt),
-        cmocka_unit_test(test_malformed_stream),  cmocka_unit_test(test_silent_upstream),
+        cmocka_unit_test(test_not_http),
+        cmocka_unit_test(test_endless_headers),
+        cmocka_unit_test(test_broken_framing),
+        cmocka_unit_test(test_malformed_json_is_a_failed_attempt),
+        cmocka_unit_test(test_malformed_stream),
+        cmocka_unit_test(test_silent_upstream),
         cmocka_unit_test(test_still_healthy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

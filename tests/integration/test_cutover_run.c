@@ -202,8 +202,8 @@ static void test_relay_that_will_not_start(void **state)
     char p[128], out[128];
     snprintf(p, sizeof p, "%s/pass.json", dir);
     snprintf(out, sizeof out, "%s/out-dead", dir);
-    struct result r = cutover(30000, 0, "run", p, "--out", out, "--relay",
-                              "echo cannot start >&2; exit 3", NULL);
+    struct result r =
+        cutover(30000, 0, "run", p, "--out", out, "--relay", "echo cannot start >&2; exit 3", NULL);
     assert_int_equal(r.exit_code, 3);
     assert_non_null(strstr(r.out, "exited with status 3 before it was ready"));
     assert_non_null(strstr(r.out, "cannot start"));
@@ -273,9 +273,12 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_validate_bad_files),  T(test_run_pass_fail_inconclusive),
-        T(test_relay_that_will_not_start), T(test_relay_template),
-        T(test_bad_flags),           T(test_sigint_leaves_no_relay),
+        T(test_validate_bad_files),
+        T(test_run_pass_fail_inconclusive),
+        T(test_relay_that_will_not_start),
+        T(test_relay_template),
+        T(test_bad_flags),
+        T(test_sigint_leaves_no_relay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

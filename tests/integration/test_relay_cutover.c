@@ -5,32 +5,7 @@
  * token. */
 #include "relay_fixture.h"
 
-static struct fx F;
-
 #define TOKEN "admin-token-for-tests"
-
-static int group_setup(void **state)
-{
-    return fx_start_mocks(&F);
-}
-
-static int group_teardown(void **state)
-{
-    fx_stop(&F);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    fx_reset_mocks(&F);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_stop_relay(&F);
-    return 0;
-}
 
 static long admin(const char *method, const char *path, const char *body, const char *token,
                   char **out)
@@ -289,10 +264,10 @@ static void test_health_driven_switch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_manual_switch_under_traffic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_admin_auth_and_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_canary_weights, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_health_driven_switch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manual_switch_under_traffic, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_auth_and_state, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_canary_weights, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_health_driven_switch, fx_setup, fx_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }

@@ -5,31 +5,6 @@
  * connect errors; the upstream key never in events, logs or metrics. */
 #include "relay_fixture.h"
 
-static struct fx F;
-
-static int group_setup(void **state)
-{
-    return fx_start_mocks(&F);
-}
-
-static int group_teardown(void **state)
-{
-    fx_stop(&F);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    fx_reset_mocks(&F);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_stop_relay(&F);
-    return 0;
-}
-
 static void test_blue_503_green_serves(void **state)
 {
     assert_int_equal(fx_start_relay(&F, "\"backoff_base_ms\": 20, \"jitter\": \"none\", "
@@ -324,14 +299,16 @@ static void test_key_never_leaks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_blue_503_green_serves, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backoff_gaps_and_spent_attempts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_401_not_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retry_after_honoured, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retry_after_above_cap_fails_over, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connect_error_fails_over, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_direct_when_both_colours_fail, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_key_never_leaks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blue_503_green_serves, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_backoff_gaps_and_spent_attempts, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_401_not_retried, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_honoured, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_above_cap_fails_over, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_connect_error_fails_over, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_direct_when_both_colours_fail, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_key_never_leaks, fx_setup, fx_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }

@@ -45,9 +45,18 @@ static void test_max_clients(void **state)
 {
     enum { MAX = 4 };
     struct tproc relay;
-    char *ra[] = {(char *)tsup_bin("cutover-relay"), "--port", "0", "--blue-url",
-                  "http://127.0.0.1:9/v1", "--green-url", "http://127.0.0.1:9/v2",
-                  "--health-interval-ms", "0", "--max-clients", "4", NULL};
+    char *ra[] = {(char *)tsup_bin("cutover-relay"),
+                  "--port",
+                  "0",
+                  "--blue-url",
+                  "http://127.0.0.1:9/v1",
+                  "--green-url",
+                  "http://127.0.0.1:9/v2",
+                  "--health-interval-ms",
+                  "0",
+                  "--max-clients",
+                  "4",
+                  NULL};
     assert_int_equal(tproc_spawn(&relay, ra), 0);
     assert_int_equal(tproc_wait_url(&relay, 10000), 0);
     uint16_t port = traw_port(relay.url);
@@ -97,8 +106,19 @@ static void test_stuck_event_reader(void **state)
     assert_int_equal(tproc_wait_url(&mock, 10000), 0);
     char bu[300];
     snprintf(bu, sizeof bu, "%s/v1", mock.url);
-    char *ra[] = {(char *)tsup_bin("cutover-relay"), "--port", "0", "--blue-url", bu,
-                  "--green-url", bu, "--health-interval-ms", "0", "--rate-limit-requests", "0", "--events", fifo,
+    char *ra[] = {(char *)tsup_bin("cutover-relay"),
+                  "--port",
+                  "0",
+                  "--blue-url",
+                  bu,
+                  "--green-url",
+                  bu,
+                  "--health-interval-ms",
+                  "0",
+                  "--rate-limit-requests",
+                  "0",
+                  "--events",
+                  fifo,
                   NULL};
     assert_int_equal(tproc_spawn(&relay, ra), 0);
     assert_int_equal(tproc_wait_url(&relay, 10000), 0);

@@ -9,32 +9,7 @@
 #include <ctype.h>
 #include <sys/wait.h>
 
-static struct fx F;
-
 #define MSG_BODY "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
-
-static int group_setup(void **state)
-{
-    return fx_start_mocks(&F);
-}
-
-static int group_teardown(void **state)
-{
-    fx_stop(&F);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    fx_reset_mocks(&F);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_stop_relay(&F);
-    return 0;
-}
 
 static void get(const char *path, struct thttp_resp *r)
 {
@@ -470,16 +445,17 @@ static void test_bad_config_exits_2(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_health_and_api_metrics, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prometheus, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_models_and_api_chat, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_client_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_client_disconnect_cancels_upstream, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_client_disconnect_mid_stream, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sigterm_drains, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_config_exits_2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_health_and_api_metrics, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_prometheus, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_models_and_api_chat, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_client_keys, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_client_disconnect_cancels_upstream, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_client_disconnect_mid_stream, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_drains, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_config_exits_2, fx_setup, fx_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }

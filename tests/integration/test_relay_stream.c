@@ -4,8 +4,6 @@
  * no retry; a reset before the first byte is retried on the other colour. */
 #include "relay_fixture.h"
 
-static struct fx F;
-
 static int group_setup(void **state)
 {
     if (fx_start_mocks(&F) != 0)
@@ -13,18 +11,6 @@ static int group_setup(void **state)
     return fx_start_relay(&F, "\"backoff_base_ms\": 10, \"jitter\": \"none\", "
                               "\"idle_timeout_ms\": 300, \"health_interval_ms\": 0, "
                               "\"switch_after_failures\": 1000");
-}
-
-static int group_teardown(void **state)
-{
-    fx_stop(&F);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    fx_reset_mocks(&F);
-    return 0;
 }
 
 struct sresp {
@@ -220,13 +206,13 @@ static void test_reset_before_first_byte_is_retried(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_passthrough_incremental, setup),
-        cmocka_unit_test_setup(test_cut_becomes_inband_error, setup),
-        cmocka_unit_test_setup(test_broken_framing_becomes_inband_error, setup),
-        cmocka_unit_test_setup(test_reset_becomes_inband_error, setup),
-        cmocka_unit_test_setup(test_stall_becomes_inband_error, setup),
-        cmocka_unit_test_setup(test_stream_usage_counts_tokens, setup),
-        cmocka_unit_test_setup(test_reset_before_first_byte_is_retried, setup),
+        cmocka_unit_test_setup(test_passthrough_incremental, fx_setup),
+        cmocka_unit_test_setup(test_cut_becomes_inband_error, fx_setup),
+        cmocka_unit_test_setup(test_broken_framing_becomes_inband_error, fx_setup),
+        cmocka_unit_test_setup(test_reset_becomes_inband_error, fx_setup),
+        cmocka_unit_test_setup(test_stall_becomes_inband_error, fx_setup),
+        cmocka_unit_test_setup(test_stream_usage_counts_tokens, fx_setup),
+        cmocka_unit_test_setup(test_reset_before_first_byte_is_retried, fx_setup),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fx_group_teardown);
 }

@@ -27,16 +27,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define KEY "sk-canary-UPSTREAM-7d1e5f0b2a9c4e3d"
-#define ADMIN "adm-canary-TOKEN-41f9e2"
-#define CLIENT "ck-canary-CLIENT-93ab07"
-#define CHAT "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+#define KEY         "sk-canary-UPSTREAM-7d1e5f0b2a9c4e3d"
+#define ADMIN       "adm-canary-TOKEN-41f9e2"
+#define CLIENT      "ck-canary-CLIENT-93ab07"
+#define CHAT        "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
 #define CHAT_STREAM "{\"model\":\"gpt-4.1\",\"stream\":true,\"messages\":[]}"
 
 static const char *const canaries[] = {KEY, ADMIN, CLIENT,
                                        /* fragments: a partial echo is a leak too */
-                                       "UPSTREAM-7d1e5f0b", "TOKEN-41f9e2", "CLIENT-93ab07",
-                                       NULL};
+                                       "UPSTREAM-7d1e5f0b", "TOKEN-41f9e2", "CLIENT-93ab07", NULL};
 
 static char dir[128];
 
@@ -128,10 +127,24 @@ static void put_behavior(const char *base, const char *json)
 static void test_relay_keeps_secrets(void **state)
 {
     struct tproc blue, green, relay;
-    char *mb[] = {(char *)tsup_bin("cutover"), "mock", "--name", "blue", "--port", "0",
-                  "--log-level", "debug", NULL};
-    char *mg[] = {(char *)tsup_bin("cutover"), "mock", "--name", "green", "--port", "0",
-                  "--log-level", "debug", NULL};
+    char *mb[] = {(char *)tsup_bin("cutover"),
+                  "mock",
+                  "--name",
+                  "blue",
+                  "--port",
+                  "0",
+                  "--log-level",
+                  "debug",
+                  NULL};
+    char *mg[] = {(char *)tsup_bin("cutover"),
+                  "mock",
+                  "--name",
+                  "green",
+                  "--port",
+                  "0",
+                  "--log-level",
+                  "debug",
+                  NULL};
     assert_int_equal(tproc_spawn(&blue, mb), 0);
     assert_int_equal(tproc_wait_url(&blue, 10000), 0);
     assert_int_equal(tproc_spawn(&green, mg), 0);
@@ -140,19 +153,44 @@ static void test_relay_keeps_secrets(void **state)
     snprintf(bu, sizeof bu, "%s/v1", blue.url);
     snprintf(gu, sizeof gu, "%s/v1", green.url);
     snprintf(ev, sizeof ev, "%s/events.jsonl", dir);
-    char *argv[] = {(char *)tsup_bin("cutover-relay"), "--port", "0", "--blue-url", bu,
-                    "--green-url", gu, "--api-key", KEY, "--admin-token", ADMIN,
-                    "--client-keys", CLIENT, "--events", ev, "--log-level", "debug",
-                    "--max-attempts", "3", "--backoff-base-ms", "5", "--jitter", "none",
-                    "--health-interval-ms", "100", "--rate-limit-requests", "40",
-                    "--rate-limit-window-ms", "60000", "--idle-timeout-ms", "300", NULL};
+    char *argv[] = {(char *)tsup_bin("cutover-relay"),
+                    "--port",
+                    "0",
+                    "--blue-url",
+                    bu,
+                    "--green-url",
+                    gu,
+                    "--api-key",
+                    KEY,
+                    "--admin-token",
+                    ADMIN,
+                    "--client-keys",
+                    CLIENT,
+                    "--events",
+                    ev,
+                    "--log-level",
+                    "debug",
+                    "--max-attempts",
+                    "3",
+                    "--backoff-base-ms",
+                    "5",
+                    "--jitter",
+                    "none",
+                    "--health-interval-ms",
+                    "100",
+                    "--rate-limit-requests",
+                    "40",
+                    "--rate-limit-window-ms",
+                    "60000",
+                    "--idle-timeout-ms",
+                    "300",
+                    NULL};
     assert_int_equal(tproc_spawn(&relay, argv), 0);
     assert_int_equal(tproc_wait_url(&relay, 10000), 0);
 
     char chat[400];
     snprintf(chat, sizeof chat, "%s/v1/chat/completions", relay.url);
-    const char *good[] = {"Content-Type: application/json", "Authorization: Bearer " CLIENT,
-                          NULL};
+    const char *good[] = {"Content-Type: application/json", "Authorization: Bearer " CLIENT, NULL};
     const char *wrong[] = {"Content-Type: application/json",
                            "Authorization: Bearer " KEY /* a client sending the upstream key */,
                            NULL};
@@ -220,14 +258,14 @@ static void test_relay_keeps_secrets(void **state)
     stop_keep(&green);
     char *files[] = {tproc_read(&relay, 1), tproc_read(&relay, 2), tproc_read(&blue, 2),
                      tproc_read(&green, 2), slurp(ev)};
-    static const char *const names[] = {"relay stdout", "relay stderr", "blue's log",
-                                        "green's log", "the event log"};
+    static const char *const names[] = {"relay stdout", "relay stderr", "blue's log", "green's log",
+                                        "the event log"};
     /* The logs are not empty: the check would pass vacuously otherwise. */
     assert_true(strlen(files[1]) > 300);
     assert_non_null(files[4]);
     assert_true(strstr(files[4], "\"type\":\"attempt\"") || strstr(files[4], "\"attempt\""));
-    print_message("%u requests; scanned %zu B of relay log, %zu B of events\n", n,
-                  strlen(files[1]), strlen(files[4]));
+    print_message("%u requests; scanned %zu B of relay log, %zu B of events\n", n, strlen(files[1]),
+                  strlen(files[4]));
     for (int i = 0; i < 5; i++) {
         assert_clean(names[i], files[i]);
         free(files[i]);
@@ -281,14 +319,21 @@ static void test_runner_out_dir_is_clean(void **state)
     snprintf(junit, sizeof junit, "%s/junit.xml", out);
     /* A slice of the library touching every logging path: failover, 401,
      * Retry-After, a cut stream, a rate limit, admin switches. */
-    char *argv[] = {(char *)tsup_bin("cutover"), "run",
+    char *argv[] = {(char *)tsup_bin("cutover"),
+                    "run",
                     "scenarios/failover/blue-503-to-green.json",
                     "scenarios/retry/401-not-retried.json",
                     "scenarios/retry/429-retry-after-honoured.json",
                     "scenarios/streaming/stream-cut-inband-error.json",
                     "scenarios/ratelimit/wrong-key-401.json",
                     "scenarios/cutover/manual-cutover-under-load.json",
-                    "--out", out, "--json", json, "--junit", junit, NULL};
+                    "--out",
+                    out,
+                    "--json",
+                    json,
+                    "--junit",
+                    junit,
+                    NULL};
     struct tproc p;
     assert_int_equal(tproc_spawn(&p, argv), 0);
     uint64_t end = co_clock_monotonic_us() + 120000000;

@@ -34,8 +34,8 @@
 #include <unistd.h>
 
 #define DEADLINE_MS 2000
-#define TRY_MS 300
-#define SLACK_MS 1500 /* a loaded 2-core machine; the bound is still finite */
+#define TRY_MS      300
+#define SLACK_MS    1500 /* a loaded 2-core machine; the bound is still finite */
 #define MAX_SAMPLES 20000
 
 static const char behavior[] =
@@ -290,8 +290,8 @@ static void write_svg(const struct soak *s, const char *path, const char *title)
                 "<text x=\"8\" y=\"%d\">%s</text>\n"
                 "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.0f</text>\n"
                 "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n",
-                L, y0, W - L - R, PH, y0 + PH / 2, panel ? "open fds" : "RSS (MB)", L - 4,
-                y0 + 10, ymax, L - 4, y0 + PH);
+                L, y0, W - L - R, PH, y0 + PH / 2, panel ? "open fds" : "RSS (MB)", L - 4, y0 + 10,
+                ymax, L - 4, y0 + PH);
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
                 panel ? "#d62728" : "#1f77b4");
         for (size_t i = 0; i < s->nsamples; i++) {
@@ -301,8 +301,9 @@ static void write_svg(const struct soak *s, const char *path, const char *title)
             fprintf(f, "%.1f,%.1f ", x, y);
         }
         fprintf(f, "\"/>\n");
-        fprintf(f, "<text x=\"%d\" y=\"%d\">0</text><text x=\"%d\" y=\"%d\" "
-                   "text-anchor=\"end\">%.0f requests</text>\n",
+        fprintf(f,
+                "<text x=\"%d\" y=\"%d\">0</text><text x=\"%d\" y=\"%d\" "
+                "text-anchor=\"end\">%.0f requests</text>\n",
                 L, y0 + PH + 16, W - R, y0 + PH + 16, xmax);
     }
 out:
@@ -331,12 +332,36 @@ static void test_soak(void **state)
     snprintf(seed, sizeof seed, "%u", s->seed);
     char bseed[16];
     snprintf(bseed, sizeof bseed, "%u", s->seed + 1);
-    char *mb[] = {(char *)tsup_bin("cutover"), "mock", "--name", "blue", "--port", "0",
-                  "--behavior", bpath, "--seed", seed, "--journal-cap", "10000",
-                  "--log-level", "warn", NULL};
-    char *mg[] = {(char *)tsup_bin("cutover"), "mock", "--name", "green", "--port", "0",
-                  "--behavior", bpath, "--seed", bseed, "--journal-cap", "10000",
-                  "--log-level", "warn", NULL};
+    char *mb[] = {(char *)tsup_bin("cutover"),
+                  "mock",
+                  "--name",
+                  "blue",
+                  "--port",
+                  "0",
+                  "--behavior",
+                  bpath,
+                  "--seed",
+                  seed,
+                  "--journal-cap",
+                  "10000",
+                  "--log-level",
+                  "warn",
+                  NULL};
+    char *mg[] = {(char *)tsup_bin("cutover"),
+                  "mock",
+                  "--name",
+                  "green",
+                  "--port",
+                  "0",
+                  "--behavior",
+                  bpath,
+                  "--seed",
+                  bseed,
+                  "--journal-cap",
+                  "10000",
+                  "--log-level",
+                  "warn",
+                  NULL};
     assert_int_equal(spawn(&blue, mb), 0);
     assert_int_equal(spawn(&green, mg), 0);
     char bu[300], gu[300], dl[16], tt[16];
@@ -344,14 +369,46 @@ static void test_soak(void **state)
     snprintf(gu, sizeof gu, "%s/v1", green.url);
     snprintf(dl, sizeof dl, "%d", DEADLINE_MS);
     snprintf(tt, sizeof tt, "%d", TRY_MS);
-    char *ra[] = {(char *)tsup_bin("cutover-relay"), "--port", "0", "--blue-url", bu,
-                  "--green-url", gu, "--api-key", "sk-soak", "--max-attempts", "3",
-                  "--backoff-base-ms", "5", "--backoff-cap-ms", "50", "--jitter", "full",
-                  "--try-timeout-ms", tt, "--idle-timeout-ms", tt, "--deadline-ms", dl,
-                  "--retry-after-cap-ms", "100", "--switch-after-failures", "5",
-                  "--min-dwell-ms", "200", "--rate-limit-requests", "0",
-                  "--health-interval-ms", "500", "--events", ev, "--seed", seed,
-                  "--log-level", "error", NULL};
+    char *ra[] = {(char *)tsup_bin("cutover-relay"),
+                  "--port",
+                  "0",
+                  "--blue-url",
+                  bu,
+                  "--green-url",
+                  gu,
+                  "--api-key",
+                  "sk-soak",
+                  "--max-attempts",
+                  "3",
+                  "--backoff-base-ms",
+                  "5",
+                  "--backoff-cap-ms",
+                  "50",
+                  "--jitter",
+                  "full",
+                  "--try-timeout-ms",
+                  tt,
+                  "--idle-timeout-ms",
+                  tt,
+                  "--deadline-ms",
+                  dl,
+                  "--retry-after-cap-ms",
+                  "100",
+                  "--switch-after-failures",
+                  "5",
+                  "--min-dwell-ms",
+                  "200",
+                  "--rate-limit-requests",
+                  "0",
+                  "--health-interval-ms",
+                  "500",
+                  "--events",
+                  ev,
+                  "--seed",
+                  seed,
+                  "--log-level",
+                  "error",
+                  NULL};
     assert_int_equal(spawn(&relay, ra), 0);
     s->relay = relay.pid;
     s->blue = blue.pid;
@@ -418,8 +475,10 @@ static void test_soak(void **state)
      * 25% (or 4 MB) of the second quarter's, and fds not growing beyond
      * the pools' breathing. */
     size_t q = s->nsamples / 4;
-    double rss2 = mean_rss(s->samples, q, 2 * q, 0), rss4 = mean_rss(s->samples, 3 * q, s->nsamples, 0);
-    double fd2 = mean_rss(s->samples, q, 2 * q, 1), fd4 = mean_rss(s->samples, 3 * q, s->nsamples, 1);
+    double rss2 = mean_rss(s->samples, q, 2 * q, 0),
+           rss4 = mean_rss(s->samples, 3 * q, s->nsamples, 0);
+    double fd2 = mean_rss(s->samples, q, 2 * q, 1),
+           fd4 = mean_rss(s->samples, 3 * q, s->nsamples, 1);
     long rss_max = 0, fd_max = 0;
     for (size_t i = 0; i < s->nsamples; i++) {
         rss_max = s->samples[i].rss_kb > rss_max ? s->samples[i].rss_kb : rss_max;
@@ -458,10 +517,10 @@ static void test_soak(void **state)
                     "\"events_doubled\":%zu,\"events_mismatch\":%zu,\"rss_q2_mb\":%.1f,"
                     "\"rss_q4_mb\":%.1f,\"rss_max_mb\":%.1f,\"fds_q2\":%.0f,\"fds_q4\":%.0f,"
                     "\"fds_max\":%ld,\"failed_attempts\":%zu}\n",
-                    sent, streams, secs, (double)sent / secs, s->conc, ok, by_class[4],
-                    by_class[5], lost, twice, late, bad_id, worst, ev_missing, ev_twice,
-                    ev_mismatch, rss2 / 1024, rss4 / 1024, (double)rss_max / 1024, fd2, fd4,
-                    fd_max, failed_attempts);
+                    sent, streams, secs, (double)sent / secs, s->conc, ok, by_class[4], by_class[5],
+                    lost, twice, late, bad_id, worst, ev_missing, ev_twice, ev_mismatch,
+                    rss2 / 1024, rss4 / 1024, (double)rss_max / 1024, fd2, fd4, fd_max,
+                    failed_attempts);
             fclose(f);
         }
     }

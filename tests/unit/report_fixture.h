@@ -9,7 +9,7 @@
 #include <string.h>
 
 static inline void fixture_check(struct report_scenario *s, const char *name, int status,
-                          const char *measured)
+                                 const char *measured)
 {
     s->checks = realloc(s->checks, (s->n_checks + 1) * sizeof *s->checks);
     struct report_check *c = &s->checks[s->n_checks++];
@@ -56,7 +56,8 @@ static inline void fixture_run(struct report_run *r)
         if (st[i] == REPORT_INCONCLUSIVE)
             fixture_check(s, "latency", REPORT_INCONCLUSIVE, "no sample");
         if (st[i] == REPORT_ERROR)
-            snprintf(s->error, sizeof s->error, "the relay exited with status 1 before it was ready");
+            snprintf(s->error, sizeof s->error,
+                     "the relay exited with status 1 before it was ready");
     }
 }
 

@@ -213,9 +213,9 @@ static void test_backoff_none(void **state)
                      HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "b gap 2"));
     /* An explicit schedule. */
-    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"schedule_ms\":[40,60,160],\"tolerance_ms\":30}",
-                         &v),
-                     HARNESS_PASS);
+    assert_int_equal(
+        run("{\"check\":\"backoff_gaps\",\"schedule_ms\":[40,60,160],\"tolerance_ms\":30}", &v),
+        HARNESS_PASS);
 }
 
 static void test_backoff_jitter(void **state)
@@ -402,8 +402,9 @@ static void test_rate_limit(void **state)
         char id[16];
         snprintf(id, sizeof id, "r%d", i);
         int limited = i >= 5 && i < 10;
-        struct harness_req *r = req(id, (uint64_t)i * 50, 2, limited ? 429 : 200,
-                                    limited ? "" : "blue", limited ? HARNESS_HTTP_ERROR : HARNESS_OK);
+        struct harness_req *r =
+            req(id, (uint64_t)i * 50, 2, limited ? 429 : 200, limited ? "" : "blue",
+                limited ? HARNESS_HTTP_ERROR : HARNESS_OK);
         snprintf(r->key, sizeof r->key, "k1");
         if (limited) {
             r->retry_after_ms = 100;
@@ -423,9 +424,9 @@ static void test_rate_limit(void **state)
                      HARNESS_FAIL);
     assert_non_null(strstr(v.measured, "limited reaching upstream 1"));
     /* Another key never limited: inconclusive (the limit was never reached). */
-    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400,\"key\":\"k2\"}",
-                         &v),
-                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(
+        run("{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400,\"key\":\"k2\"}", &v),
+        HARNESS_INCONCLUSIVE);
 }
 
 static void test_health_interval(void **state)
@@ -433,9 +434,9 @@ static void test_health_interval(void **state)
     struct harness_verdict v;
     probe("blue", 0);
     probe("blue", 100);
-    assert_int_equal(run("{\"check\":\"health_interval\",\"env\":\"blue\",\"interval_ms\":100}",
-                         &v),
-                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(
+        run("{\"check\":\"health_interval\",\"env\":\"blue\",\"interval_ms\":100}", &v),
+        HARNESS_INCONCLUSIVE);
     probe("blue", 205);
     probe("blue", 300);
     assert_int_equal(run("{\"check\":\"health_interval\",\"env\":\"blue\",\"interval_ms\":100,"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #define OK_TRAFFIC "\"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100}"
-#define OK_EXPECT "\"expect\": [{\"check\": \"client_success_ratio\", \"min\": 1}]"
+#define OK_EXPECT  "\"expect\": [{\"check\": \"client_success_ratio\", \"min\": 1}]"
 
 /* Parses text as file "t.json"; returns the scenario or NULL with err. */
 static struct harness_scenario *parse(const char *text, char *err, size_t n)
@@ -100,9 +100,10 @@ static void test_timeline_status_type(void **state)
 static void test_timeline_key_suggests(void **state)
 {
     const char *n[] = {"$.timeline[0]", "found \"blu\"", "did you mean 'blue'", NULL};
-    expect_error("{\"name\": \"n\", \"timeline\": [{\"at_ms\": 1, \"blu\": \"healthy\"}], " OK_TRAFFIC
-                 ", " OK_EXPECT "}",
-                 n);
+    expect_error(
+        "{\"name\": \"n\", \"timeline\": [{\"at_ms\": 1, \"blu\": \"healthy\"}], " OK_TRAFFIC
+        ", " OK_EXPECT "}",
+        n);
 }
 
 static void test_timeline_order(void **state)
@@ -133,14 +134,12 @@ static void test_behavior_word(void **state)
 static void test_relay_key_suggests(void **state)
 {
     const char *n[] = {"$.relay", "found \"max_attempt\"", "did you mean 'max_attempts'", NULL};
-    expect_error("{\"name\": \"n\", \"relay\": {\"max_attempt\": 3}, " OK_TRAFFIC ", " OK_EXPECT
-                 "}",
-                 n);
+    expect_error(
+        "{\"name\": \"n\", \"relay\": {\"max_attempt\": 3}, " OK_TRAFFIC ", " OK_EXPECT "}", n);
     const char *j[] = {"$.relay.jitter", "one of none, full, equal, decorrelated",
                        "found string \"ful\"", "did you mean 'full'", NULL};
-    expect_error("{\"name\": \"n\", \"relay\": {\"jitter\": \"ful\"}, " OK_TRAFFIC ", " OK_EXPECT
-                 "}",
-                 j);
+    expect_error(
+        "{\"name\": \"n\", \"relay\": {\"jitter\": \"ful\"}, " OK_TRAFFIC ", " OK_EXPECT "}", j);
 }
 
 static void test_check_name_and_params(void **state)
@@ -148,17 +147,17 @@ static void test_check_name_and_params(void **state)
     const char *n[] = {"$.expect[0].check", "found string \"switchs\"", "did you mean 'switches'",
                        NULL};
     expect_error("{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": [{\"check\": \"switchs\"}]}", n);
-    const char *r[] = {"$.expect[0].within_ms", "required by switch_delay", "found nothing",
-                       NULL};
+    const char *r[] = {"$.expect[0].within_ms", "required by switch_delay", "found nothing", NULL};
     expect_error("{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": [{\"check\": \"switch_delay\", "
                  "\"to\": \"green\", \"after\": \"start\"}]}",
                  r);
     const char *m[] = {"$.expect[0].after", "found string \"fault_of\"", "did you mean 'fault_on'",
                        NULL};
-    expect_error("{\"name\": \"n\", \"timeline\": [{\"at_ms\": 5, \"mark\": \"fault_on\"}], " OK_TRAFFIC
-                 ", \"expect\": [{\"check\": \"switch_delay\", \"to\": \"green\", \"after\": "
-                 "\"fault_of\", \"within_ms\": 5}]}",
-                 m);
+    expect_error(
+        "{\"name\": \"n\", \"timeline\": [{\"at_ms\": 5, \"mark\": \"fault_on\"}], " OK_TRAFFIC
+        ", \"expect\": [{\"check\": \"switch_delay\", \"to\": \"green\", \"after\": "
+        "\"fault_of\", \"within_ms\": 5}]}",
+        m);
     const char *b[] = {"$.expect[0]", "min, max or exact", NULL};
     expect_error("{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": [{\"check\": \"attempts\"}]}", b);
     const char *e[] = {"$.expect", "a scenario that checks nothing cannot fail", NULL};
@@ -173,13 +172,14 @@ static void test_traffic_errors(void **state)
     expect_error("{\"name\": \"n\", \"traffic\": [{\"concurrency\": 2, \"count\": 5}, "
                  "{\"concurrency\": 1, \"count\": 1}], " OK_EXPECT "}",
                  c);
-    const char *r[] = {"$.traffic.rate_rps", "a number in [0.01, 5000]", "found integer 9000", NULL};
-    expect_error("{\"name\": \"n\", \"traffic\": {\"rate_rps\": 9000, \"duration_ms\": 10}, " OK_EXPECT
-                 "}",
-                 r);
+    const char *r[] = {"$.traffic.rate_rps", "a number in [0.01, 5000]", "found integer 9000",
+                       NULL};
+    expect_error(
+        "{\"name\": \"n\", \"traffic\": {\"rate_rps\": 9000, \"duration_ms\": 10}, " OK_EXPECT "}",
+        r);
     const char *k[] = {"$.traffic", "found \"strem\"", "did you mean 'stream'", NULL};
-    expect_error("{\"name\": \"n\", \"traffic\": {\"rate_rps\": 1, \"count\": 1, \"strem\": true}, "
-                 OK_EXPECT "}",
+    expect_error("{\"name\": \"n\", \"traffic\": {\"rate_rps\": 1, \"count\": 1, \"strem\": "
+                 "true}, " OK_EXPECT "}",
                  k);
 }
 
@@ -236,11 +236,11 @@ static void test_time_scale(void **state)
 {
     char err[1024] = "";
     json_error_t je;
-    json_t *doc = json_loads("{\"name\": \"n\", \"relay\": {\"try_timeout_ms\": 100}, "
-                             "\"timeline\": [{\"at_ms\": 200, \"blue\": {\"latency_ms\": 5}}], "
-                             "\"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100}, " OK_EXPECT
-                             "}",
-                             0, &je);
+    json_t *doc =
+        json_loads("{\"name\": \"n\", \"relay\": {\"try_timeout_ms\": 100}, "
+                   "\"timeline\": [{\"at_ms\": 200, \"blue\": {\"latency_ms\": 5}}], "
+                   "\"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100}, " OK_EXPECT "}",
+                   0, &je);
     struct harness_scenario *s = harness_scenario_from_json(doc, "t.json", 2.0, err, sizeof err);
     assert_non_null(s);
     assert_int_equal(s->steps[0].at_us, 400000);

@@ -58,8 +58,9 @@ static void test_sse_answers(void **state)
     r = facts(1, 200, 0, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n");
     assert_false(r.done_marker);
     assert_int_equal(r.outcome, HARNESS_TRUNCATED);
-    r = facts(1, 200, 0, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
-                         "data: {\"error\":{\"message\":\"upstream cut\"}}\n\ndata: [DONE]\n\n");
+    r = facts(1, 200, 0,
+              "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+              "data: {\"error\":{\"message\":\"upstream cut\"}}\n\ndata: [DONE]\n\n");
     assert_true(r.inband_error);
     assert_int_equal(r.outcome, HARNESS_INBAND_ERROR);
     r = facts(1, 200, 0, "data: {\"choices\":[{\"delta\":\n\ndata: [DONE]\n\n");
