@@ -440,6 +440,7 @@ static void ck_backoff(const json_t *c, const struct harness_obs *o, struct harn
     int same_env = json_is_true(json_object_get(c, "same_env"));
     double worst = INFINITY;
     char first_bad[512] = "";
+    const struct harness_req *bad_req = NULL; /* the request first_bad is about */
     double gmin = INFINITY, gmax = 0;
     long white = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
@@ -470,23 +471,27 @@ static void ck_backoff(const json_t *c, const struct harness_obs *o, struct harn
                 /* ...and the measured gap no shorter than it, at most tol longer. */
                 double mg = fmin(gap - (s - DONE_SLACK_MS), s + tol - gap);
                 m = fmin(mi, mg);
-                if (m < 0 && !first_bad[0])
+                if (m < 0 && !first_bad[0]) {
+                    bad_req = &o->reqs[i];
                     snprintf(first_bad, sizeof first_bad,
                              "%s gap %zu (%s#%zu -> %s#%zu): relay slept %.0f ms (allowed "
                              "[%.0f, %.0f]), measured %.1f ms (allowed [%.1f, %.1f])",
                              o->reqs[i].id, k + 1, a[k]->env, k + 1, a[k + 1]->env, k + 2, s, lo,
                              hi, gap, s - DONE_SLACK_MS, s + tol);
+                }
                 prev = s;
                 white++;
             } else {
                 lo -= DONE_SLACK_MS;
                 hi += tol;
                 m = fmin(gap - lo, hi - gap);
-                if (m < 0 && !first_bad[0])
+                if (m < 0 && !first_bad[0]) {
+                    bad_req = &o->reqs[i];
                     snprintf(first_bad, sizeof first_bad,
                              "%s gap %zu (%s#%zu -> %s#%zu) = %.1f ms, allowed [%.1f, %.1f]",
                              o->reqs[i].id, k + 1, a[k]->env, k + 1, a[k + 1]->env, k + 2, gap, lo,
                              hi);
+                }
                 prev = gap;
             }
             worst = fmin(worst, m);
@@ -509,12 +514,7 @@ static void ck_backoff(const json_t *c, const struct harness_obs *o, struct harn
     snprintf(v->unit, sizeof v->unit, "ms");
     if (first_bad[0]) {
         snprintf(v->detail, sizeof v->detail, "%s; ", first_bad);
-        for (size_t i = 0; i < o->n_reqs; i++)
-            if (strncmp(first_bad, o->reqs[i].id, strlen(o->reqs[i].id)) == 0 &&
-                first_bad[strlen(o->reqs[i].id)] == ' ') {
-                describe_req(o, &o->reqs[i], v->detail, sizeof v->detail);
-                break;
-            }
+        describe_req(o, bad_req, v->detail, sizeof v->detail);
     }
     verdict(v, !first_bad[0], isinf(worst) ? 0 : worst);
 }
@@ -855,21 +855,25 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
      * limit+1 admissions fall in one window for certain: the latest possible
      * admission minus the earliest possible one is under the window.  The
      * admitted requests are in send order already (the log is). */
+    /* The latest possible admission of each request, found once. */
+    uint64_t *latest = co_calloc(na + 1, sizeof *latest);
+    for (size_t k = 0; k < na; k++) {
+        latest[k] = adm[k]->t_done;
+        for (size_t q = 0; q < o->n_atts; q++)
+            if (!o->atts[q].health && strcmp(o->atts[q].req_id, adm[k]->id) == 0 &&
+                o->atts[q].t_arrival < latest[k])
+                latest[k] = o->atts[q].t_arrival;
+    }
     size_t best = 0;
     for (size_t j = 0; j < na; j++) {
         size_t n = 0;
-        for (size_t k = j; k < na && (double)(adm[k]->t_sent - adm[j]->t_sent) < window; k++) {
-            uint64_t hi = adm[k]->t_done;
-            for (size_t q = 0; q < o->n_atts; q++)
-                if (!o->atts[q].health && strcmp(o->atts[q].req_id, adm[k]->id) == 0 &&
-                    o->atts[q].t_arrival < hi)
-                    hi = o->atts[q].t_arrival;
-            if ((double)hi - (double)adm[j]->t_sent < window)
+        for (size_t k = j; k < na && (double)(adm[k]->t_sent - adm[j]->t_sent) < window; k++)
+            if ((double)latest[k] - (double)adm[j]->t_sent < window)
                 n++;
-        }
         if (n > best)
             best = n;
     }
+    free(latest);
     for (size_t i = 0; i < o->n_reqs && first_429; i++) {
         const struct harness_req *r = &o->reqs[i];
         if ((!key || strcmp(r->key, key) == 0) && r->t_sent > first_429 && r->status != 429 &&

@@ -191,7 +191,6 @@ static void merge_run(struct report_scenario *acc, struct report_scenario *run)
         for (size_t i = 0; i < acc->n_checks && i < run->n_checks; i++)
             if (run->checks[i].margin < acc->checks[i].margin)
                 acc->checks[i].margin = run->checks[i].margin;
-        acc->duration_s += 0; /* the worst run's time stands */
         report_scenario_clear(run);
     }
 }

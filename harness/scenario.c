@@ -753,7 +753,6 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
     snprintf(s->file, sizeof s->file, "%s", file);
     const char *slash = strrchr(file, '/');
     if (slash) {
-        size_t n = (size_t)(slash - file);
         const char *start = file;
         /* The folder relative to the library root: the last component. */
         const char *prev = NULL;
@@ -762,7 +761,7 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
                 prev = q;
         if (prev)
             start = prev + 1;
-        n = (size_t)(slash - start);
+        size_t n = (size_t)(slash - start);
         snprintf(s->folder, sizeof s->folder, "%.*s", (int)n, start);
     } else {
         snprintf(s->folder, sizeof s->folder, ".");

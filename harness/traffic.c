@@ -45,13 +45,11 @@ static void facts_from_json(struct harness_req *r, json_t *j, int stream)
         return;
     if (json_object_get(j, "error"))
         r->inband_error = 1;
+    if (stream)
+        return; /* a stream's answer is judged by its [DONE], not per event */
     json_t *ch = json_array_get(json_object_get(j, "choices"), 0);
     if (!ch)
         return;
-    if (stream) {
-        /* Content or a finish_reason means the stream carried an answer. */
-        return;
-    }
     json_t *content = json_object_get(json_object_get(ch, "message"), "content");
     if (json_is_string(content))
         r->complete = 1;
@@ -315,16 +313,6 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     co_evcurl_add(t->curl, e);
 }
 
-static double uniform01(struct harness_traffic *t)
-{
-    /* splitmix64: the arrival process only needs a seeded, cheap stream. */
-    uint64_t z = (t->rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
-
 static int phase_over(struct harness_phase_state *ps, uint64_t at)
 {
     const struct harness_phase *f = &ps->t->s->phases[ps->index];
@@ -358,7 +346,7 @@ static void phase_tick(struct harness_phase_state *ps)
         issue(ps, ps->next_sched);
         double gap = 1e6 / f->rate_rps;
         if (f->arrival == HARNESS_ARRIVAL_POISSON)
-            gap = -log(1.0 - uniform01(t)) * gap;
+            gap = -log(1.0 - co_rng_double(&t->rng)) * gap;
         ps->next_sched += (uint64_t)gap;
     }
     if (!ps->ended && phase_over(ps, ps->next_sched))
@@ -401,7 +389,7 @@ void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struc
     snprintf(t->id_prefix, sizeof t->id_prefix, "%s", id_prefix);
     t->cap = HARNESS_MAX_REQUESTS;
     t->reqs = co_calloc(t->cap, sizeof *t->reqs);
-    t->rng_state = seed;
+    co_rng_seed(&t->rng, seed);
     for (int i = 0; i < s->n_phases; i++) {
         t->ph[i].t = t;
         t->ph[i].index = i;

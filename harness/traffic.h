@@ -17,6 +17,7 @@
 #define HARNESS_TRAFFIC_H
 
 #include "co_evcurl.h"
+#include "co_rng.h"
 #include "harness/obs.h"
 #include "harness/scenario.h"
 
@@ -53,7 +54,7 @@ struct harness_traffic {
     struct harness_phase_state ph[HARNESS_MAX_PHASES];
     int inflight;
     int finished;
-    uint64_t rng_state;
+    struct co_rng rng; /* Poisson arrivals */
     void (*on_finished)(struct harness_traffic *t);
     void *data;
     struct harness_xfer_req *live; /* in-flight list for aborts */

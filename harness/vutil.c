@@ -6,17 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-char *harness_v_describe(const json_t *j, char *out, size_t n)
-{
-    return co_json_describe(j, out, n);
-}
-
 int harness_v_expected(char *err, size_t errlen, const char *path, const char *expected,
                        const json_t *found)
 {
     char d[96];
     snprintf(err, errlen, "%s: expected %s, found %s", path, expected,
-             harness_v_describe(found, d, sizeof d));
+             co_json_describe(found, d, sizeof d));
     return -1;
 }
 

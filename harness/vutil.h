@@ -7,9 +7,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* "string \"abc\"", "integer 5", "object", ... (truncated to n). */
-char *harness_v_describe(const json_t *j, char *out, size_t n);
-/* Writes "PATH: expected EXPECTED, found <describe(found)>" into err; -1. */
+/* Writes "PATH: expected EXPECTED, found <co_json_describe(found)>" into err; -1. */
 int harness_v_expected(char *err, size_t errlen, const char *path, const char *expected,
                        const json_t *found);
 /* Every key of obj must be in allowed (NULL-terminated); else an error

@@ -380,20 +380,20 @@ int mock_action_parse(const json_t *j, const char *path, struct mock_action *a, 
     mock_path(p, sizeof p, path, ".type");
     if (!json_is_string(t))
         return mock_v_expect(err, errlen, p, "action type string", t);
-    int type = -1;
-    for (int i = 0; i < MOCK_ACT_COUNT; i++)
-        if (strcmp(kinds[i].name, json_string_value(t)) == 0)
-            type = i;
-    if (type < 0) {
+    const struct mock_action_kind *kind = mock_action_find(json_string_value(t));
+    if (!kind) {
         const char *near = co_nearest(json_string_value(t), kind_names);
         if (near)
             return mock_v_fail(err, errlen, p, "unknown action type \"%s\", did you mean '%s'?",
                                json_string_value(t), near);
-        return mock_v_fail(err, errlen, p,
-                           "unknown action type \"%s\"; expected one of: ok, status, timeout, "
-                           "reset, close, stall, cut, inband_error, malformed, slow",
-                           json_string_value(t));
+        char list[160] = "";
+        for (const char *const *k = kind_names; *k; k++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                     k == kind_names ? "" : ", ", *k);
+        return mock_v_fail(err, errlen, p, "unknown action type \"%s\"; expected one of: %s",
+                           json_string_value(t), list);
     }
+    int type = (int)(kind - kinds);
     mock_action_default(a, type);
     if (mock_v_keys(j, path, kinds[type].keys, err, errlen))
         return -1;

@@ -599,9 +599,7 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
             a.code = 429;
             a.retry_after_s = (double)((v.retry_after_ms + 999) / 1000);
             a.retry_after_ms = (long)v.retry_after_ms;
-            struct mock_rl_headers keep = r->plan.rl;
-            mock_plan_apply(&a, &r->plan);
-            r->plan.rl = keep;
+            mock_plan_apply(&a, &r->plan); /* a default action leaves plan.rl alone */
             mock_scopy(r->rec.rule, sizeof r->rec.rule, "rate_limit");
             mock_scopy(r->rec.action, sizeof r->rec.action, "status");
             return 0;

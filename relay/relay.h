@@ -74,6 +74,8 @@ int relay_run(struct relay *r, char *err, size_t errlen);
 /* Queues a response with the common headers; body is copied. */
 enum MHD_Result relay_respond(struct MHD_Connection *c, unsigned status, const char *ctype,
                               const char *body, size_t len, const char *const *headers);
+/* A JSON body (the reference is taken and dropped). */
+enum MHD_Result relay_respond_json(struct MHD_Connection *c, unsigned status, json_t *j);
 /* An OpenAI-shaped error. */
 enum MHD_Result relay_respond_error(struct MHD_Connection *c, unsigned status, const char *message,
                                     const char *type, const char *param, const char *code,

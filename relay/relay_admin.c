@@ -28,15 +28,6 @@ int relay_ct_equal(const char *a, const char *b)
     return diff == 0;
 }
 
-static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
-    json_decref(j);
-    enum MHD_Result ret = relay_respond(c, status, "application/json", s, strlen(s), NULL);
-    free(s);
-    return ret;
-}
-
 static json_t *state(struct relay *r)
 {
     json_t *envs = json_object();
@@ -93,7 +84,7 @@ static enum MHD_Result do_switch(struct relay *r, struct MHD_Connection *c, json
                                 force));
     if (before != to)
         relay_note_switch(r, before, to, rollback ? "rollback" : "admin", NULL);
-    return reply_json(c, 200, state(r));
+    return relay_respond_json(c, 200, state(r));
 }
 
 static enum MHD_Result do_weights(struct relay *r, struct MHD_Connection *c, json_t *body)
@@ -116,7 +107,7 @@ static enum MHD_Result do_weights(struct relay *r, struct MHD_Connection *c, jso
     relay_events_emit(r->events, "admin",
                       json_pack("{s:s, s:i, s:i}", "action", "weights", "blue", (int)r->weight[0],
                                 "green", (int)r->weight[1]));
-    return reply_json(c, 200, state(r));
+    return relay_respond_json(c, 200, state(r));
 }
 
 enum MHD_Result relay_admin_handle(struct relay *r, struct MHD_Connection *c, const char *method,
@@ -147,7 +138,7 @@ enum MHD_Result relay_admin_handle(struct relay *r, struct MHD_Connection *c, co
                                        "method_not_allowed", allow);
         }
         if (routes[i].action == 0)
-            return reply_json(c, 200, state(r));
+            return relay_respond_json(c, 200, state(r));
         if (routes[i].action == 2)
             return do_switch(r, c, NULL, 1);
         char err[256];

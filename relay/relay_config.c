@@ -58,7 +58,7 @@ static const struct key keys[] = {
     {"listen", K_STR, OFF(listen), 0, 0, NULL, {NULL, NULL}, "listen address"},
     {"base_url",
      K_STR,
-     OFF(blue_url) /* unused slot, see derive_urls */,
+     OFF(base_url),
      0,
      0,
      check_url,
@@ -262,8 +262,6 @@ static const struct key keys[] = {
 
 static const char *key_names[NKEYS + 1];
 
-static char *base_url; /* HOLYSHEEP_BASE_URL, kept apart: only derives blue/green */
-
 static void set_str(char **slot, const char *v)
 {
     free(*slot);
@@ -402,10 +400,7 @@ static int set_from_str(struct relay_config *c, const struct key *k, const char 
             snprintf(why, n, "%s", bad);
             return -1;
         }
-        if (strcmp(k->name, "base_url") == 0)
-            set_str(&base_url, v);
-        else
-            set_str((char **)((char *)c + k->off), v);
+        set_str((char **)((char *)c + k->off), v);
         return 0;
     }
     case K_LIST:
@@ -641,6 +636,7 @@ void relay_config_usage(char *buf, size_t n)
  * https://h-blue/v1 and https://h-green/v1, as the published relay did. */
 static void derive_urls(struct relay_config *c)
 {
+    const char *base_url = c->base_url;
     if (!base_url)
         return;
     size_t l = strlen(base_url);
@@ -669,8 +665,6 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
     char why[256];
     int rc = 2;
     defaults(c);
-    free(base_url);
-    base_url = NULL;
     /* Pass 1: the files, whatever their position among the flags. */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -768,15 +762,13 @@ out:
             free(*e);
         free(dotenv);
     }
-    free(base_url);
-    base_url = NULL;
     return rc;
 }
 
 void relay_config_free(struct relay_config *c)
 {
     for (size_t i = 0; i < NKEYS; i++)
-        if (keys[i].type == K_STR && strcmp(keys[i].name, "base_url") != 0) {
+        if (keys[i].type == K_STR) {
             char **slot = (char **)((char *)c + keys[i].off);
             free(*slot);
             *slot = NULL;

@@ -23,6 +23,7 @@ struct relay_price {
 struct relay_config {
     int64_t port;
     char *listen;
+    char *base_url; /* the seed's HOLYSHEEP_BASE_URL: only derives blue/green */
     char *blue_url, *green_url, *direct_url;
     char *api_key;
     char *active_env;

@@ -59,7 +59,6 @@ struct relay_metrics {
     struct family f[F_N];
     struct env_stats env[RELAY_NENV];
     uint64_t rate_limited;
-    uint64_t started_us;
 };
 
 struct relay_metrics *relay_metrics_new(void)
@@ -70,7 +69,6 @@ struct relay_metrics *relay_metrics_new(void)
         m->f[i].help = fam_def[i].help;
         m->f[i].type = fam_def[i].type;
     }
-    m->started_us = co_now_us();
     return m;
 }
 

@@ -56,7 +56,7 @@ struct relay_req {
     int stream;
     struct co_buf body;
     int too_big;
-    int started, counted;
+    int started;    /* counted in r->inflight from then on */
     char *fwd_body; /* the body sent upstream, when rewritten (/api/chat) */
     /* The current attempt. */
     unsigned attempt;
@@ -923,7 +923,6 @@ enum MHD_Result relay_req_step(struct relay_req *q)
     }
     q->started = 1;
     q->t_start = co_now_us();
-    q->counted = 1;
     r->inflight++;
     if (validate(q) == 0) {
         q->deadline = q->t_start + ms_us(r->cfg.deadline_ms);
@@ -974,7 +973,7 @@ void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe
         r->reqs = q->next;
     if (q->next)
         q->next->prev = q->prev;
-    int counted = q->counted;
+    int counted = q->started;
     free(q);
     if (counted) {
         r->inflight--;

@@ -74,7 +74,7 @@ enum MHD_Result relay_respond_error(struct MHD_Connection *c, unsigned status, c
     return ret;
 }
 
-static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, json_t *j)
+enum MHD_Result relay_respond_json(struct MHD_Connection *c, unsigned status, json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
     json_decref(j);
@@ -93,11 +93,11 @@ static enum MHD_Result do_health(struct relay *r, struct MHD_Connection *c)
         json_object_set_new(envs, "direct", json_true());
     /* No side effects: a health probe reads state, it never triggers checks
      * or switches (the seed's did). */
-    return respond_json(c, b || g ? 200 : 503,
-                        json_pack("{s:s, s:s, s:s, s:o, s:b}", "status", status, "active_env",
-                                  relay_env_name(r->sw.active), "timestamp",
-                                  co_wall_rfc3339(when, sizeof when), "environments", envs,
-                                  "draining", r->draining));
+    return relay_respond_json(c, b || g ? 200 : 503,
+                              json_pack("{s:s, s:s, s:s, s:o, s:b}", "status", status, "active_env",
+                                        relay_env_name(r->sw.active), "timestamp",
+                                        co_wall_rfc3339(when, sizeof when), "environments", envs,
+                                        "draining", r->draining));
 }
 
 static enum MHD_Result do_prometheus(struct relay *r, struct MHD_Connection *c)
@@ -111,17 +111,13 @@ static enum MHD_Result do_prometheus(struct relay *r, struct MHD_Connection *c)
     return ret;
 }
 
-static const struct route *find_route(const char *url, int *path_known)
+static const struct route *find_route(const char *url)
 {
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *rt = &routes[i];
-        if (rt->prefix ? strncmp(url, rt->path, strlen(rt->path)) == 0
-                       : strcmp(url, rt->path) == 0) {
-            *path_known = 1;
+        if (rt->prefix ? strncmp(url, rt->path, strlen(rt->path)) == 0 : strcmp(url, rt->path) == 0)
             return rt;
-        }
     }
-    *path_known = 0;
     return NULL;
 }
 
@@ -182,6 +178,8 @@ static enum MHD_Result admit(struct relay *r, struct MHD_Connection *c, int *ans
                                        "invalid_request_error", NULL, "invalid_api_key", NULL);
         }
     }
+    if (r->cfg.rate_limit_requests == 0)
+        return MHD_YES; /* no limiter: no key to work out per request */
     char key[256];
     client_key(c, key, sizeof key);
     struct relay_rl_verdict v;
@@ -223,8 +221,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct relay *r = cls;
     struct ctx *x = *con_cls;
     if (!x) {
-        int known;
-        const struct route *rt = find_route(url, &known);
+        const struct route *rt = find_route(url);
         if (!rt)
             return relay_respond_error(c, 404, "Unknown request URL", "invalid_request_error", NULL,
                                        "unknown_url", NULL);
@@ -274,8 +271,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case R_HEALTH:
         return do_health(r, c);
     case R_API_METRICS:
-        return respond_json(c, 200,
-                            relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL));
+        return relay_respond_json(
+            c, 200, relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL));
     case R_METRICS:
         return do_prometheus(r, c);
     case R_ADMIN:

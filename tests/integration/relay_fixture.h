@@ -65,20 +65,10 @@ FX_UNUSED static int fx_start_mock(struct tproc *p, const char *name, char *url_
     return 0;
 }
 
-/* Starts blue, green and (unless relay_json is NULL) the relay with a config
- * holding the colours' URLs, the events path, the upstream key and the
- * extra "key": value pairs of relay_json. */
-FX_UNUSED static int fx_start_relay(struct fx *f, const char *relay_json)
+/* Starts the relay on the config already at f->cfg_path (a test that needs
+ * URLs other than the live mocks' writes its own), with a fresh event log. */
+FX_UNUSED static int fx_spawn_relay(struct fx *f)
 {
-    FILE *c = fopen(f->cfg_path, "w");
-    if (!c)
-        return -1;
-    fprintf(c,
-            "{\"port\": 0, \"blue_url\": \"%s/v1\", \"green_url\": \"%s/v1\", \"api_key\": \"%s\","
-            " \"events\": \"%s\"%s%s}\n",
-            f->url[0], f->url[1], FX_KEY, f->events_path, relay_json && *relay_json ? ", " : "",
-            relay_json ? relay_json : "");
-    fclose(c);
     unlink(f->events_path);
     char bin[512];
     snprintf(bin, sizeof bin, "%s", tsup_bin("cutover-relay"));
@@ -96,16 +86,21 @@ FX_UNUSED static int fx_start_relay(struct fx *f, const char *relay_json)
     return 0;
 }
 
-FX_UNUSED static int fx_start(struct fx *f, const char *relay_json)
+/* Starts blue, green and (unless relay_json is NULL) the relay with a config
+ * holding the colours' URLs, the events path, the upstream key and the
+ * extra "key": value pairs of relay_json. */
+FX_UNUSED static int fx_start_relay(struct fx *f, const char *relay_json)
 {
-    memset(f, 0, sizeof *f);
-    snprintf(f->cfg_path, sizeof f->cfg_path, "/tmp/relay-it-%d.json", (int)getpid());
-    snprintf(f->events_path, sizeof f->events_path, "/tmp/relay-it-%d.events", (int)getpid());
-    if (fx_start_mock(&f->blue, "blue", f->url[0]) != 0 ||
-        fx_start_mock(&f->green, "green", f->url[1]) != 0)
+    FILE *c = fopen(f->cfg_path, "w");
+    if (!c)
         return -1;
-    f->mocks_up = 1;
-    return fx_start_relay(f, relay_json);
+    fprintf(c,
+            "{\"port\": 0, \"blue_url\": \"%s/v1\", \"green_url\": \"%s/v1\", \"api_key\": \"%s\","
+            " \"events\": \"%s\"%s%s}\n",
+            f->url[0], f->url[1], FX_KEY, f->events_path, relay_json && *relay_json ? ", " : "",
+            relay_json ? relay_json : "");
+    fclose(c);
+    return fx_spawn_relay(f);
 }
 
 /* Resets both mocks (journal, behaviour) for the next test. */
@@ -143,27 +138,18 @@ FX_UNUSED static int fx_stop_relay(struct fx *f)
         return -1;
     f->relay_up = 0;
     struct tproc *p = &f->relay;
-    int st = -1;
-    kill(-p->pid, SIGTERM);
-    uint64_t end = co_clock_monotonic_us() + 5000000;
-    while (co_clock_monotonic_us() < end) {
-        if (waitpid(p->pid, &st, WNOHANG) == p->pid)
-            break;
-        co_sleep_us(5000);
-    }
+    if (!p->reaped)
+        kill(-p->pid, SIGTERM);
+    int st = tproc_wait_exit(p, 5000);
     char *err = tproc_read(p, 2);
     int bad = strstr(err, "AddressSanitizer") || strstr(err, "LeakSanitizer") ||
               strstr(err, "runtime error:");
     if (bad)
         fprintf(stderr, "relay stderr:\n%s\n", err);
     free(err);
-    if (waitpid(p->pid, &st, WNOHANG) == 0) {
-        kill(-p->pid, SIGKILL);
-        waitpid(p->pid, &st, 0);
-    }
-    p->pid = 0;
-    unlink(p->out_path);
-    unlink(p->err_path);
+    int killed = tproc_stop(p, SIGKILL, 1000); /* a relay that ignored SIGTERM */
+    if (st == -1)
+        st = killed;
     if (bad)
         fail_msg("the relay reported a sanitizer error");
     return st;
@@ -283,14 +269,6 @@ FX_UNUSED static const char *jstr(json_t *o, const char *k)
 FX_UNUSED static long long jint(json_t *o, const char *k)
 {
     return (long long)json_integer_value(json_object_get(o, k));
-}
-
-/* Waits up to timeout_ms for p to exit by itself; returns its wait status
- * (or -1 when it did not exit) and forgets p as tproc_stop does.
- * (tproc_alive reaps the status, so it cannot be used before this.) */
-FX_UNUSED static int fx_wait_exit(struct tproc *p, int timeout_ms)
-{
-    return tproc_wait_exit(p, timeout_ms);
 }
 
 /* The fixture of a test program and the cmocka hooks most of them use: the

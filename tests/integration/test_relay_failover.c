@@ -210,14 +210,7 @@ static void test_connect_error_fails_over(void **state)
             "\"api_key\":\"%s\",\"events\":\"%s\",\"backoff_base_ms\":5,\"health_interval_ms\":0}",
             F.url[1], FX_KEY, F.events_path);
     fclose(c);
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s", tsup_bin("cutover-relay"));
-    char *argv[] = {bin, "--config", F.cfg_path, NULL};
-    unlink(F.events_path);
-    assert_int_equal(tproc_spawn(&F.relay, argv), 0);
-    assert_int_equal(tproc_wait_url(&F.relay, 10000), 0);
-    snprintf(F.relay_url, sizeof F.relay_url, "%s", F.relay.url);
-    F.relay_up = 1;
+    assert_int_equal(fx_spawn_relay(&F), 0);
     struct thttp_resp r;
     assert_int_equal(fx_chat(&F, "conn-1", 0, 10000, &r), CURLE_OK);
     assert_int_equal(r.status, 200);
@@ -240,14 +233,7 @@ static void test_direct_when_both_colours_fail(void **state)
             "\"jitter\":\"none\",\"max_attempts\":3,\"health_interval_ms\":0}",
             F.url[1], FX_KEY, F.events_path);
     fclose(c);
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s", tsup_bin("cutover-relay"));
-    char *argv[] = {bin, "--config", F.cfg_path, NULL};
-    unlink(F.events_path);
-    assert_int_equal(tproc_spawn(&F.relay, argv), 0);
-    assert_int_equal(tproc_wait_url(&F.relay, 10000), 0);
-    snprintf(F.relay_url, sizeof F.relay_url, "%s", F.relay.url);
-    F.relay_up = 1;
+    assert_int_equal(fx_spawn_relay(&F), 0);
     struct thttp_resp r;
     assert_int_equal(fx_chat(&F, "direct-1", 0, 10000, &r), CURLE_OK);
     assert_int_equal(r.status, 200);

@@ -414,8 +414,7 @@ static void test_sigterm_drains(void **state)
     fclose(devnull);
     assert_int_equal(status, 200);
     /* And then it exits 0 by itself. */
-    int st = fx_wait_exit(&F.relay, 5000);
-    F.relay_up = 0;
+    int st = tproc_wait_exit(&F.relay, 5000); /* the teardown stops it if it did not exit */
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
 }
@@ -435,9 +434,8 @@ static void test_bad_config_exits_2(void **state)
     struct tproc p;
     assert_int_equal(tproc_spawn(&p, argv), 0);
     assert_int_equal(tproc_wait_output(&p, 2, "jitter", 5000), 0);
-    int st = fx_wait_exit(&p, 5000);
-    if (st == -1)
-        tproc_stop(&p, SIGKILL, 1000);
+    int st = tproc_wait_exit(&p, 5000);
+    tproc_stop(&p, SIGKILL, 1000);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 2);
 }

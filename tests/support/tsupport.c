@@ -124,12 +124,7 @@ int tproc_wait_exit(struct tproc *p, int timeout_ms)
             return -1;
         co_sleep_us(5000);
     }
-    if (!p->reaped)
-        return -1;
-    p->pid = 0;
-    unlink(p->out_path);
-    unlink(p->err_path);
-    return p->status;
+    return p->reaped ? p->status : -1;
 }
 
 int tproc_stop(struct tproc *p, int sig, int timeout_ms)

@@ -38,8 +38,9 @@ int tproc_stop(struct tproc *p, int sig, int timeout_ms);
  * wait status kept in p->status (so a later tproc_wait_exit still sees it). */
 int tproc_alive(struct tproc *p);
 /* Waits up to timeout_ms for the child to exit by itself; returns its wait
- * status, or -1 if it is still running.  Removes the output files once it
- * has exited. */
+ * status, or -1 if it is still running.  Its output stays readable: call
+ * tproc_stop afterwards in any case (it kills a child still running, and
+ * removes the output files). */
 int tproc_wait_exit(struct tproc *p, int timeout_ms);
 
 struct thttp_resp {
