@@ -24,6 +24,73 @@ json_t *co_json_loadb(const char *buf, size_t len, const char *name, char *err, 
     return j;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SCRATCH_CAP 0 /* let ASan see every jansson block */
+#else
+#define SCRATCH_CAP (64 * 1024)
+#endif
+
+static struct {
+    _Alignas(16) char mem[SCRATCH_CAP + 16];
+    size_t used;
+    int open;     /* json_loadb is running: allocations go to the arena */
+    int spilled;  /* an allocation did not fit and went to malloc */
+    json_t *root; /* the live scratch document, or NULL */
+} scratch;
+
+static int in_scratch(const void *p)
+{
+    return (const char *)p >= scratch.mem && (const char *)p < scratch.mem + SCRATCH_CAP;
+}
+
+static void *scratch_malloc(size_t n)
+{
+    if (scratch.open) {
+        size_t at = (scratch.used + 15) & ~(size_t)15;
+        if (n <= SCRATCH_CAP && at <= SCRATCH_CAP - n) {
+            scratch.used = at + n;
+            return scratch.mem + at;
+        }
+        scratch.spilled = 1;
+    }
+    return malloc(n);
+}
+
+static void scratch_free(void *p)
+{
+    if (!in_scratch(p))
+        free(p);
+}
+
+json_t *co_json_scratch_loadb(const char *buf, size_t len, size_t flags, json_error_t *e)
+{
+    static int installed;
+    if (!installed) {
+        json_set_alloc_funcs(scratch_malloc, scratch_free);
+        installed = 1;
+    }
+    if (scratch.root)
+        return json_loadb(buf, len, flags, e); /* nested: plain blocks */
+    scratch.used = 0;
+    scratch.spilled = 0;
+    scratch.open = 1;
+    json_t *j = json_loadb(buf, len, flags, e);
+    scratch.open = 0;
+    scratch.root = j;
+    return j;
+}
+
+void co_json_scratch_end(json_t *root)
+{
+    if (root && root == scratch.root) {
+        scratch.root = NULL; /* the arena is reset by the next parse */
+        if (scratch.spilled)
+            json_decref(root); /* frees the malloc'd part; arena frees are no-ops */
+        return;
+    }
+    json_decref(root);
+}
+
 char *co_openai_error(const char *message, const char *type, const char *param, const char *code)
 {
     json_t *e = json_pack("{s:{s:s, s:s, s:o, s:o}}", "error", "message", message, "type", type,

@@ -29,6 +29,18 @@ char *co_json_describe(const json_t *j, char *out, size_t n);
  * enough to be a plausible misspelling.  candidates ends with NULL. */
 const char *co_nearest(const char *word, const char *const *candidates);
 
+/* Scratch parsing for the hot path: json_loadb into a bump arena, for values
+ * that are read and dropped before the next scratch parse (an upstream
+ * answer, a client request).  jansson allocates a block per value, key and
+ * string; the arena turns those into pointer bumps and co_json_scratch_end
+ * into a reset instead of a walk of frees.  Still jansson's parser: only its
+ * allocator (json_set_alloc_funcs) changes, and only while json_loadb runs.
+ * A document too big for the arena, a nested scratch parse, and sanitizer
+ * builds fall back to malloc; co_json_scratch_end then decrefs.  Values must
+ * not outlive co_json_scratch_end (no json_incref on them). */
+json_t *co_json_scratch_loadb(const char *buf, size_t len, size_t flags, json_error_t *e);
+void co_json_scratch_end(json_t *root);
+
 /* Reads a number (integer or real) as double; returns 0 on success. */
 int co_json_number(const json_t *j, double *out);
 

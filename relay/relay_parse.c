@@ -2,6 +2,8 @@
  * touches a socket or a clock. */
 #include "relay_parse.h"
 
+#include "co_json.h"
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,7 +59,7 @@ int relay_parse_request(const char *ctype, const char *body, size_t len, int api
                       shown);
     }
     json_error_t je;
-    json_t *j = json_loadb(body ? body : "", len, 0, &je);
+    json_t *j = co_json_scratch_loadb(body ? body : "", len, 0, &je);
     if (!j)
         return refuse(e, 400, NULL, "invalid_json",
                       "We could not parse the JSON body of your request: %d:%d: %s", je.line,
@@ -103,7 +105,7 @@ int relay_parse_request(const char *ctype, const char *body, size_t len, int api
         out->stream = 0;
     }
 out:
-    json_decref(j);
+    co_json_scratch_end(j);
     return rc;
 }
 

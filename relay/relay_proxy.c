@@ -563,9 +563,9 @@ static void tokens_from(struct relay_req *q, const char *buf, size_t len)
         p++;
     if (p >= end || *p != '{')
         return; /* "usage": null in the chunks before the last */
-    json_t *u = json_loadb(p, (size_t)(end - p), JSON_DISABLE_EOF_CHECK, NULL);
+    json_t *u = co_json_scratch_loadb(p, (size_t)(end - p), JSON_DISABLE_EOF_CHECK, NULL);
     note_usage(q, u);
-    json_decref(u);
+    co_json_scratch_end(u);
 }
 
 /* A 2xx answer that was not committed as a stream: is it usable?  A chat
@@ -582,14 +582,12 @@ static int check_answer(struct relay_req *q)
         return q->stream || q->status != 204 ? -1 : 0;
     if (q->stream)
         return 0; /* an SSE body that arrived whole (it never committed) */
-    json_t *j = json_loadb(q->resp.data, q->resp.len, 0, NULL);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return -1;
-    }
-    note_usage(q, json_object_get(j, "usage"));
-    json_decref(j);
-    return 0;
+    json_t *j = co_json_scratch_loadb(q->resp.data, q->resp.len, 0, NULL);
+    int ok = json_is_object(j);
+    if (ok)
+        note_usage(q, json_object_get(j, "usage"));
+    co_json_scratch_end(j);
+    return ok ? 0 : -1;
 }
 
 static void emit_attempt(struct relay_req *q, long status, enum relay_err err, uint64_t lat,

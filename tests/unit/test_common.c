@@ -91,6 +91,51 @@ static void test_json_errors(void **state)
     free(e);
 }
 
+/* Scratch parses: values read back intact, a nested parse and one too big
+ * for the arena take the malloc path, a failed parse leaves nothing behind,
+ * and values made outside the parse (json_dumps) stay plain blocks. */
+static void test_json_scratch(void **state)
+{
+    const char *doc = "{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4},\"s\":\"hi\"}";
+    json_t *a = co_json_scratch_loadb(doc, strlen(doc), 0, NULL);
+    assert_non_null(a);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "usage"),
+                                                        "completion_tokens")),
+                     4);
+    json_t *b = co_json_scratch_loadb("[1,2]", 5, 0, NULL); /* nested */
+    assert_int_equal(json_array_size(b), 2);
+    char *s = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS); /* plain malloc */
+    assert_string_equal(s, "{\"s\":\"hi\",\"usage\":{\"completion_tokens\":4,\"prompt_tokens\":3}}");
+    free(s);
+    co_json_scratch_end(b);
+    co_json_scratch_end(a);
+
+    json_error_t je;
+    assert_null(co_json_scratch_loadb("{\"a\":", 5, 0, &je));
+    assert_int_equal(je.line, 1);
+    co_json_scratch_end(NULL);
+
+    /* Bigger than the arena: spills to malloc and is freed at the end. */
+    size_t n = 200 * 1000;
+    char *big = malloc(n + 16);
+    size_t k = 0;
+    big[k++] = '[';
+    while (k < n - 8)
+        k += (size_t)sprintf(big + k, "\"ab\",");
+    big[k - 1] = ']';
+    json_t *c = co_json_scratch_loadb(big, k, 0, NULL);
+    assert_true(json_array_size(c) > 1000);
+    assert_string_equal(json_string_value(json_array_get(c, 7)), "ab");
+    co_json_scratch_end(c);
+    free(big);
+
+    /* The arena is reused: a second document reads back its own values. */
+    const char *second = "{\"x\":\"second\"}";
+    json_t *d = co_json_scratch_loadb(second, strlen(second), 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(d, "x")), "second");
+    co_json_scratch_end(d);
+}
+
 static void test_nearest(void **state)
 {
     const char *keys[] = {"latency_ms", "status", "timeline", "traffic", NULL};
@@ -115,7 +160,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clock_swap), cmocka_unit_test(test_rng_deterministic),
         cmocka_unit_test(test_buf_limit),  cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_nearest),    cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_nearest), cmocka_unit_test(test_json_scratch),    cmocka_unit_test(test_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
