@@ -1,5 +1,13 @@
 #include "co_rng.h"
 
+uint64_t co_hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
 #include <math.h>
 
 static uint64_t splitmix64(uint64_t *x)

@@ -22,4 +22,8 @@ double co_rng_normal(struct co_rng *r);
 /* Lognormal with the given median and sigma (of the underlying normal). */
 double co_rng_lognormal(struct co_rng *r, double median, double sigma);
 
+/* FNV-1a over a C string: for hash tables and short stable labels, never
+ * for anything an attacker must not forge. */
+uint64_t co_hash_str(const char *s);
+
 #endif

@@ -880,8 +880,7 @@ static int validate(struct relay_req *q)
 {
     if (q->too_big) {
         char msg[128];
-        snprintf(msg, sizeof msg, "Request body exceeds the limit of %lld bytes",
-                 (long long)q->r->cfg.max_body_bytes);
+        relay_too_large_msg(q->r, msg, sizeof msg);
         answer_error(q, 413, msg, "invalid_request_error", "request_too_large", 0);
         return 413;
     }

@@ -1,5 +1,7 @@
 #include "relay_ratelimit.h"
 
+#include "co_rng.h"
+
 #include "co_mem.h"
 
 #include <stdlib.h>
@@ -19,14 +21,6 @@ struct relay_ratelimit {
     size_t max_keys, nkeys, nbuckets;
     struct rl_key **buckets;
 };
-
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 struct relay_ratelimit *relay_ratelimit_new(uint64_t limit, uint64_t window_us, size_t max_keys)
 {
@@ -102,7 +96,7 @@ static void sweep(struct relay_ratelimit *rl, uint64_t now_us)
 
 static struct rl_key *lookup(struct relay_ratelimit *rl, const char *key, uint64_t now_us)
 {
-    size_t b = hash(key) % rl->nbuckets;
+    size_t b = co_hash_str(key) % rl->nbuckets;
     for (struct rl_key *k = rl->buckets[b]; k; k = k->next)
         if (strcmp(k->key, key) == 0)
             return k;

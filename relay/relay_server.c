@@ -5,6 +5,8 @@
  * ready line, SIGTERM drain, cleanup. */
 #include "relay.h"
 
+#include "co_rng.h"
+
 #include "co_buf.h"
 #include "co_clock.h"
 #include "co_json.h"
@@ -62,6 +64,12 @@ enum MHD_Result relay_respond(struct MHD_Connection *c, unsigned status, const c
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+void relay_too_large_msg(const struct relay *r, char *out, size_t n)
+{
+    snprintf(out, n, "Request body exceeds the limit of %lld bytes",
+             (long long)r->cfg.max_body_bytes);
 }
 
 enum MHD_Result relay_respond_error(struct MHD_Connection *c, unsigned status, const char *message,
@@ -137,10 +145,7 @@ static void client_key(struct MHD_Connection *c, char *out, size_t n)
 {
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (auth && strncmp(auth, "Bearer ", 7) == 0 && auth[7]) {
-        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-        for (const char *p = auth + 7; *p; p++)
-            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-        snprintf(out, n, "key:%016llx", (unsigned long long)h);
+        snprintf(out, n, "key:%016llx", (unsigned long long)co_hash_str(auth + 7));
         return;
     }
     const union MHD_ConnectionInfo *ci =
@@ -154,10 +159,8 @@ static void client_key(struct MHD_Connection *c, char *out, size_t n)
 /* A short, stable, non-reversible label for a client in events. */
 static void client_label(const char *key, char *out, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = key; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    snprintf(out, n, "%08x", h);
+    uint64_t h = co_hash_str(key);
+    snprintf(out, n, "%08x", (unsigned)(h ^ (h >> 32)));
 }
 
 /* Client key check and rate limit; returns MHD_YES with *answered set when
@@ -237,8 +240,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)r->cfg.max_body_bytes) {
             char msg[128];
-            snprintf(msg, sizeof msg, "Request body exceeds the limit of %lld bytes",
-                     (long long)r->cfg.max_body_bytes);
+            relay_too_large_msg(r, msg, sizeof msg);
             return relay_respond_error(c, 413, msg, "invalid_request_error", NULL,
                                        "request_too_large", NULL);
         }

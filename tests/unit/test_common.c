@@ -99,13 +99,13 @@ static void test_json_scratch(void **state)
     const char *doc = "{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4},\"s\":\"hi\"}";
     json_t *a = co_json_scratch_loadb(doc, strlen(doc), 0, NULL);
     assert_non_null(a);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "usage"),
-                                                        "completion_tokens")),
-                     4);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(a, "usage"), "completion_tokens")), 4);
     json_t *b = co_json_scratch_loadb("[1,2]", 5, 0, NULL); /* nested */
     assert_int_equal(json_array_size(b), 2);
     char *s = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS); /* plain malloc */
-    assert_string_equal(s, "{\"s\":\"hi\",\"usage\":{\"completion_tokens\":4,\"prompt_tokens\":3}}");
+    assert_string_equal(s,
+                        "{\"s\":\"hi\",\"usage\":{\"completion_tokens\":4,\"prompt_tokens\":3}}");
     free(s);
     co_json_scratch_end(b);
     co_json_scratch_end(a);
@@ -160,7 +160,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clock_swap), cmocka_unit_test(test_rng_deterministic),
         cmocka_unit_test(test_buf_limit),  cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_nearest), cmocka_unit_test(test_json_scratch),    cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_nearest),    cmocka_unit_test(test_json_scratch),
+        cmocka_unit_test(test_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
