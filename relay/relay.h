@@ -56,6 +56,10 @@ struct relay {
     /* Reused easy handles: a proxied request should not cost a curl_easy_init. */
     CURL **easy_pool;
     size_t npool, pool_cap;
+    /* Upstream URLs per colour and path (chat, models), parsed once:
+     * CURLOPT_URL would have libcurl parse the string on every attempt. */
+    CURLU *curlu[RELAY_NENV][2];
+    int env_proxy; /* a proxy variable was set at start: libcurl may use it */
     /* The upstream headers every attempt of a kind shares (Authorization,
      * Expect, Content-Type, Accept), built once: a request's own headers
      * are list nodes in the request that link to one of these. */

@@ -94,7 +94,18 @@ CURL *relay_easy_get(struct relay *r)
 {
     if (r->npool)
         return r->easy_pool[--r->npool];
-    return curl_easy_init();
+    CURL *e = curl_easy_init();
+    if (!e)
+        abort(); /* out of memory, as co_malloc does */
+    /* What every attempt wants, set once per handle (a pooled handle keeps
+     * its options).  libcurl reads five proxy variables from the
+     * environment on every transfer; when none was set at start, "*" tells
+     * it there is no proxy to look for. */
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (!r->env_proxy)
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    return e;
 }
 
 void relay_easy_put(struct relay *r, CURL *e)
@@ -266,6 +277,8 @@ static void answer(struct relay_req *q, unsigned status, const char *ctype, cons
     MHD_add_response_header(resp, "X-Attempts", n);
     if (no_retry)
         MHD_add_response_header(resp, "x-should-retry", "false");
+    if (q->r->draining) /* shutting down: the client's next request goes elsewhere */
+        MHD_add_response_header(resp, "Connection", "close");
     q->response = resp;
     q->resp_status = status;
     emit_request(q, status, NULL, NULL);
@@ -379,6 +392,8 @@ static void commit(struct relay_req *q)
     MHD_add_response_header(resp, "X-Served-By", relay_env_name(q->env));
     snprintf(n, sizeof n, "%u", q->attempt);
     MHD_add_response_header(resp, "X-Attempts", n);
+    if (q->r->draining)
+        MHD_add_response_header(resp, "Connection", "close");
     q->response = resp;
     q->resp_status = (unsigned)q->status; /* the upstream's 2xx */
     rearm(q);                             /* only the idle timeout applies now */
@@ -842,15 +857,22 @@ static void start_attempt(struct relay_req *q)
     q->sent = 0;
     relay_sse_reset(&q->sse);
 
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", r->url[q->env], upstream_path(q));
     CURL *e = relay_easy_get(r);
     q->easy = e;
     link_headers(q);
-    curl_easy_setopt(e, CURLOPT_URL, url);
+    CURLU **u = &r->curlu[q->env][q->route == RELAY_FWD_MODELS];
+    if (!*u) {
+        /* A URL libcurl cannot parse stays an empty handle, and every
+         * attempt on it fails as it would have with CURLOPT_URL. */
+        char url[1024];
+        snprintf(url, sizeof url, "%s%s", r->url[q->env], upstream_path(q));
+        *u = curl_url();
+        if (!*u)
+            abort(); /* out of memory */
+        curl_url_set(*u, CURLUPART_URL, url, 0);
+    }
+    curl_easy_setopt(e, CURLOPT_CURLU, *u);
     curl_easy_setopt(e, CURLOPT_PRIVATE, q);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     if (q->route == RELAY_FWD_MODELS) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {

@@ -396,6 +396,11 @@ int relay_run(struct relay *r, char *err, size_t errlen)
         goto out;
     }
     curl_multi_setopt(r->curl.multi, CURLMOPT_MAXCONNECTS, (long)c->max_connections * 3);
+    static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+                                             "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++)
+        if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i]))
+            r->env_proxy = 1;
     struct co_evhttp_opts ho = {
         .addr = c->listen,
         .port = (uint16_t)c->port,
@@ -454,6 +459,9 @@ out:
     for (size_t i = 0; i < sizeof r->hdr_tail / sizeof r->hdr_tail[0]; i++)
         curl_slist_free_all(r->hdr_tail[i]);
     free(r->easy_pool);
+    for (int e = 0; e < RELAY_NENV; e++)
+        for (int p = 0; p < 2; p++)
+            curl_url_cleanup(r->curlu[e][p]);
     relay_events_close(&r->events);
     relay_metrics_free(&r->metrics);
     relay_ratelimit_free(&r->rl);

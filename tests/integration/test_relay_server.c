@@ -376,6 +376,14 @@ static void test_client_disconnect_mid_stream(void **state)
     assert_int_equal(fx_wait_event(&F, "request", "request_id", "gone-2", 2000), 0);
 }
 
+static size_t note_conn_close(char *line, size_t size, size_t nmemb, void *userp)
+{
+    size_t n = size * nmemb;
+    if (n >= 17 && strncasecmp(line, "connection: close", 17) == 0)
+        *(int *)userp = 1;
+    return n;
+}
+
 static void test_sigterm_drains(void **state)
 {
     assert_int_equal(fx_start_relay(&F, "\"health_interval_ms\": 0, \"drain_timeout_ms\": 5000"),
@@ -394,6 +402,9 @@ static void test_sigterm_drains(void **state)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL);
     FILE *devnull = fopen("/dev/null", "w");
     curl_easy_setopt(e, CURLOPT_WRITEDATA, devnull);
+    int conn_close = 0;
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, note_conn_close);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &conn_close);
     curl_multi_add_handle(m, e);
     int running = 1;
     uint64_t t0 = co_clock_monotonic_us();
@@ -413,6 +424,9 @@ static void test_sigterm_drains(void **state)
     curl_slist_free_all(json_ct);
     fclose(devnull);
     assert_int_equal(status, 200);
+    /* Answered during the drain: the client is told not to come back on
+     * this connection. */
+    assert_true(conn_close);
     /* And then it exits 0 by itself. */
     int st = tproc_wait_exit(&F.relay, 5000); /* the teardown stops it if it did not exit */
     assert_true(WIFEXITED(st));
