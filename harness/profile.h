@@ -94,7 +94,9 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
 /* Replaces {name}, {name+N} and {name-N} (integer arithmetic on a numeric
  * value) from vars; a '{' not followed by [a-z0-9_]+ and '}' is literal
  * (nginx and HAProxy configs are full of braces).  Returns a malloc'd string,
- * or NULL with "unknown placeholder {x} (did you mean {y}?)" in err. */
+ * or NULL with "unknown placeholder {x} (did you mean {y}?)" in err.  With
+ * err NULL it never fails: an unknown placeholder stays as written (a raw
+ * --relay command line may carry braces of its own). */
 char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, size_t errlen);
 
 /* Scenario relay keys the profile cannot express, comma separated into out

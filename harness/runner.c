@@ -198,40 +198,15 @@ static int free_port(void)
 char *harness_expand_cmd(const char *cmd, const char *blue, const char *green, int port,
                          const char *events)
 {
+    struct harness_vars *v = co_calloc(1, sizeof *v);
     char portbuf[16];
     snprintf(portbuf, sizeof portbuf, "%d", port);
-    const struct {
-        const char *key, *val;
-    } subs[] = {
-        {"{blue_url}", blue}, {"{green_url}", green}, {"{port}", portbuf}, {"{events}", events}};
-    size_t cap = strlen(cmd) * 2 + 1024, len = 0;
-    char *out = co_malloc(cap);
-    for (const char *p = cmd; *p;) {
-        int hit = 0;
-        for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-            size_t kl = strlen(subs[i].key);
-            if (strncmp(p, subs[i].key, kl) == 0) {
-                size_t vl = strlen(subs[i].val);
-                if (len + vl + 1 > cap) {
-                    cap = (len + vl + 1) * 2;
-                    out = co_realloc(out, cap);
-                }
-                memcpy(out + len, subs[i].val, vl);
-                len += vl;
-                p += kl;
-                hit = 1;
-                break;
-            }
-        }
-        if (hit)
-            continue;
-        if (len + 2 > cap) {
-            cap *= 2;
-            out = co_realloc(out, cap);
-        }
-        out[len++] = *p++;
-    }
-    out[len] = '\0';
+    harness_vars_set(v, "blue_url", blue);
+    harness_vars_set(v, "green_url", green);
+    harness_vars_set(v, "port", portbuf);
+    harness_vars_set(v, "events", events);
+    char *out = harness_render(cmd, v, NULL, 0);
+    free(v);
     return out;
 }
 

@@ -89,6 +89,10 @@ static void test_render(void **state)
     harness_vars_set(&v, "name", "abc");
     assert_null(harness_render("{name-1}", &v, err, sizeof err));
     assert_non_null(strstr(err, "not an integer"));
+    /* Without err nothing fails: what cannot be replaced stays as written. */
+    out = harness_render("{name-1} {nope} {port+1}", &v, NULL, 0);
+    assert_string_equal(out, "{name-1} {nope} 8081");
+    free(out);
 }
 
 static void test_settings_and_unmapped(void **state)
