@@ -9,6 +9,7 @@
 #include "co_json.h"
 #include "co_mem.h"
 #include "harness/vutil.h"
+#include "reports/html_scale.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -138,18 +139,6 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-static double percentile(double *sorted, size_t n, double p)
-{
-    if (!n)
-        return 0;
-    size_t idx = (size_t)ceil(p / 100.0 * (double)n);
-    if (idx < 1)
-        idx = 1;
-    if (idx > n)
-        idx = n;
-    return sorted[idx - 1];
 }
 
 /* Counting bounds shared by several checks: min, max, exact. */
@@ -948,7 +937,6 @@ static void ck_latency(const json_t *c, const struct harness_obs *o, struct harn
             continue;
         lat[n++] = ((double)r->t_done - (double)(from_sent ? r->t_sent : r->t_sched)) / 1000.0;
     }
-    qsort(lat, n, sizeof *lat, cmp_double);
     static const struct {
         const char *key;
         double p;
@@ -957,7 +945,7 @@ static void ck_latency(const json_t *c, const struct harness_obs *o, struct harn
     double margin = INFINITY;
     v->expected[0] = v->measured[0] = '\0';
     for (size_t k = 0; k < 4; k++) {
-        double got = percentile(lat, n, ps[k].p);
+        double got = report_percentile(lat, n, ps[k].p);
         append(v->measured, sizeof v->measured, "%s%s %.1f", k ? ", " : "", ps[k].key, got);
         if (!has(c, ps[k].key))
             continue;
@@ -988,8 +976,7 @@ static void ck_overhead(const json_t *c, const struct harness_obs *o, struct har
         double up = ((double)a[0]->t_done - (double)a[0]->t_arrival) / 1000.0;
         ov[n++] = client - up;
     }
-    qsort(ov, n, sizeof *ov, cmp_double);
-    double p50 = percentile(ov, n, 50), p99 = percentile(ov, n, 99);
+    double p50 = report_percentile(ov, n, 50), p99 = report_percentile(ov, n, 99);
     int ok = 1;
     double margin = INFINITY;
     v->expected[0] = '\0';
