@@ -143,11 +143,10 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
     }
 }
 
-void harness_profile_unmapped(const struct harness_profile *p, const json_t *relay, int admin_used,
-                              char *out, size_t n)
+size_t harness_profile_unmapped(const struct harness_profile *p, const json_t *relay,
+                                int admin_used, const char **out, size_t cap)
 {
-    size_t len = 0;
-    out[0] = '\0';
+    size_t n = 0;
     const char *k;
     json_t *val;
     if (relay)
@@ -155,11 +154,12 @@ void harness_profile_unmapped(const struct harness_profile *p, const json_t *rel
         {
             if (maps(p, k) || strcmp(k, "log_level") == 0)
                 continue;
-            snprintf(out + len, n - len, "%s%s", len ? ", " : "", k);
-            len = strlen(out);
+            if (n < cap)
+                out[n++] = k;
         }
-    if (admin_used && !(p->tells & HARNESS_TELLS_ADMIN))
-        snprintf(out + len, n - len, "%s%s", len ? ", " : "", "admin API");
+    if (admin_used && !(p->tells & HARNESS_TELLS_ADMIN) && n < cap)
+        out[n++] = "admin API";
+    return n;
 }
 
 static int is_name_char(char c)

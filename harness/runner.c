@@ -77,7 +77,10 @@ struct run {
     char events_path[600], out_path[600], err_path[600], config_path[600];
     char api_key[64], admin_token[64];
     char ready_path[128];
-    char unmapped[512]; /* scenario settings the relay cannot express (profiles, --relay-url) */
+    /* Scenario settings the relay cannot express (profiles, --relay-url):
+     * names borrowed from the scenario, or static. */
+    const char *unmapped[HARNESS_MAX_UNMAPPED];
+    size_t n_unmapped;
     pid_t pid;
     int relay_port;
     char relay_url[96];
@@ -888,10 +891,6 @@ static void status_from_checks(struct report_scenario *rs)
  * it measured (docs/profiles.md). */
 static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
 {
-    if (!r->unmapped[0])
-        return;
-    char list[512];
-    snprintf(list, sizeof list, "%s", r->unmapped);
     /* The runner's own checks judge the process and the harness, not a
      * setting: they stand. */
     static const char *const own[] = {"harness_on_time", "relay_alive", "clean_shutdown",
@@ -903,12 +902,8 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
             skip |= strcmp(c->check, own[k]) == 0;
         if (skip)
             continue;
-        char *save = NULL;
-        char tmp[512];
-        snprintf(tmp, sizeof tmp, "%s", list);
-        for (char *k = strtok_r(tmp, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
-            while (*k == ' ')
-                k++;
+        for (size_t u = 0; u < r->n_unmapped; u++) {
+            const char *k = r->unmapped[u];
             if (!harness_profile_affects(k, c->check))
                 continue;
             c->status = REPORT_INCONCLUSIVE;
@@ -1086,21 +1081,15 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
             sigs |= s->steps[k].sig != HARNESS_SIG_NONE;
         /* Its settings are its own; only the premises the scenario needs
          * from it are listed, so that their checks turn inconclusive. */
-        size_t len = 0;
         static const char *const premises[] = {"rate_limit_requests", "client_keys", "active_env",
                                                "direct_url"};
         for (size_t k = 0; k < sizeof premises / sizeof premises[0]; k++)
-            if (json_object_get(s->relay, premises[k])) {
-                snprintf(r->unmapped + len, sizeof r->unmapped - len, "%s%s", len ? ", " : "",
-                         premises[k]);
-                len = strlen(r->unmapped);
-            }
+            if (json_object_get(s->relay, premises[k]))
+                r->unmapped[r->n_unmapped++] = premises[k];
         if (s->admin_used)
-            snprintf(r->unmapped + len, sizeof r->unmapped - len, "%sadmin API", len ? ", " : "");
-        len = strlen(r->unmapped);
+            r->unmapped[r->n_unmapped++] = "admin API";
         if (sigs)
-            snprintf(r->unmapped + len, sizeof r->unmapped - len, "%srelay process",
-                     len ? ", " : "");
+            r->unmapped[r->n_unmapped++] = "relay process";
     } else {
         if (o->profile) {
             char abs[PATH_MAX];
@@ -1111,8 +1100,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
             snprintf(r->err_path, sizeof r->err_path, "%s/relay.err", r->dir);
             harness_v_fmt(r->config_path, sizeof r->config_path, "%s/%s", r->dir,
                           o->profile->config_file[0] ? o->profile->config_file : "relay.json");
-            harness_profile_unmapped(o->profile, s->relay, s->admin_used, r->unmapped,
-                                     sizeof r->unmapped);
+            r->n_unmapped = harness_profile_unmapped(o->profile, s->relay, s->admin_used,
+                                                     r->unmapped, HARNESS_MAX_UNMAPPED);
         }
         if (((!o->profile || o->profile->config_json) && write_config(r) != 0) ||
             spawn_relay(r) != 0)
