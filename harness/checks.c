@@ -200,13 +200,10 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o,
             has(c, "max") ? fmin(ratio - lo, hi - ratio) : ratio - lo);
 }
 
-static const char *const outcome_names[] = {"ok",        "http_error",   "transport",
-                                            "truncated", "inband_error", NULL};
-
 static int outcome_index(const char *s)
 {
-    for (int i = 0; outcome_names[i]; i++)
-        if (strcmp(outcome_names[i], s) == 0)
+    for (int i = 0; harness_outcome_names[i]; i++)
+        if (strcmp(harness_outcome_names[i], s) == 0)
             return i;
     return -1;
 }
@@ -1270,7 +1267,7 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     case P_REQS:
         return harness_v_enum(v, path, reqs, err, errlen);
     case P_OUTCOME:
-        return harness_v_enum(v, path, outcome_names, err, errlen);
+        return harness_v_enum(v, path, harness_outcome_names, err, errlen);
     case P_MARK:
         if (harness_v_enum(v, path, marks, err, errlen) != 0) {
             /* Say what a mark is: the message lists the known ones already. */

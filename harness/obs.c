@@ -79,9 +79,11 @@ const size_t *harness_obs_attempts(const struct harness_obs *o, const char *id, 
     return *n ? &o->by_req[lo] : NULL;
 }
 
+const char *const harness_outcome_names[] = {"ok",        "http_error",   "transport",
+                                             "truncated", "inband_error", NULL};
+
 const char *harness_outcome_name(int outcome)
 {
-    static const char *const names[] = {"ok", "http_error", "transport", "truncated",
-                                        "inband_error"};
-    return outcome >= 0 && outcome < 5 ? names[outcome] : "unknown";
+    return outcome >= 0 && outcome <= HARNESS_INBAND_ERROR ? harness_outcome_names[outcome]
+                                                           : "unknown";
 }

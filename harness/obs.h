@@ -113,6 +113,8 @@ void harness_obs_index(struct harness_obs *o);
 /* The traffic attempts of request id, in atts order: *n indices into atts
  * (NULL when none).  O(log attempts) through the index. */
 const size_t *harness_obs_attempts(const struct harness_obs *o, const char *id, size_t *n);
+/* Names of the outcomes in enum order, NULL-terminated. */
+extern const char *const harness_outcome_names[];
 /* Name of an outcome ("ok", "http_error", ...). */
 const char *harness_outcome_name(int outcome);
 

@@ -861,17 +861,6 @@ static int write_config(struct run *r)
     return rc;
 }
 
-static void sanitize(const char *in, char *out, size_t n)
-{
-    size_t k = 0;
-    for (; *in && k + 1 < n; in++)
-        out[k++] = (char)((*in >= 'a' && *in <= 'z') || (*in >= 'A' && *in <= 'Z') ||
-                                  (*in >= '0' && *in <= '9') || *in == '-' || *in == '_'
-                              ? *in
-                              : '_');
-    out[k] = '\0';
-}
-
 static void status_from_checks(struct report_scenario *rs)
 {
     int fail_ = 0, inc = 0;
@@ -1009,8 +998,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
     r->phase = PH_START;
     char base[256], folder[128];
     const char *slash = strrchr(s->file, '/');
-    sanitize(slash ? slash + 1 : s->file, base, sizeof base);
-    sanitize(s->folder, folder, sizeof folder);
+    report_safe_name(slash ? slash + 1 : s->file, base, sizeof base);
+    report_safe_name(s->folder, folder, sizeof folder);
     if (o->run_index > 0)
         snprintf(r->dir, sizeof r->dir, "%s/%s/%s.run%d", o->out_dir, folder, base, o->run_index);
     else
@@ -1190,11 +1179,7 @@ out:
     snprintf(rs->file, sizeof rs->file, "%s", s->file);
     snprintf(rs->folder, sizeof rs->folder, "%s", s->folder);
     snprintf(rs->description, sizeof rs->description, "%s", s->description);
-    rs->tags[0] = '\0';
-    for (int i = 0; i < s->n_tags; i++) {
-        size_t len = strlen(rs->tags);
-        snprintf(rs->tags + len, sizeof rs->tags - len, "%s%s", i ? "," : "", s->tags[i]);
-    }
+    harness_scenario_tags(s, rs->tags, sizeof rs->tags);
     rs->seed = o->seed;
     rs->t0_us = r->obs.t0; /* the 0 of the HTML report's time axis */
     rs->requests = (long)r->obs.n_reqs;
