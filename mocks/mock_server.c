@@ -57,6 +57,9 @@ struct mock {
     struct mock_rl rl;
     struct mock_req *live;    /* every request in flight, to resume them all on free */
     struct mock_proxy *proxy; /* proxy mode, or NULL */
+    /* The /health and /v1/models answers never change: built once, and
+     * each request's plan gets a copy (a fault may cut it in place). */
+    char *health_body, *models_body;
 };
 
 struct mock_req {
@@ -636,8 +639,9 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     return 0;
 }
 
-/* Health and models: a plain body that the rules may still turn into a fault. */
-static void decide_simple(struct mock_req *r, char *body, struct mock_rules *rules,
+/* Health and models: a plain body (copied) that the rules may still turn
+ * into a fault. */
+static void decide_simple(struct mock_req *r, const char *body, struct mock_rules *rules,
                           const struct mock_latency *lat, uint64_t index)
 {
     struct mock *m = r->m;
@@ -647,13 +651,12 @@ static void decide_simple(struct mock_req *r, char *body, struct mock_rules *rul
     record_decision(r, &d);
     plan_init(&r->plan);
     if (m->proxy && d.rule < 0 && r->route == R_MODELS) {
-        free(body);
         r->proxied = 1;
         r->delay_us = d.latency_us;
         mock_scopy(r->rec.action, sizeof r->rec.action, "proxy");
         return;
     }
-    r->plan.body = body;
+    r->plan.body = co_strdup(body);
     r->plan.body_len = strlen(body);
     mock_plan_apply(&d.action, &r->plan);
     r->delay_us = d.latency_us + r->plan.extra_delay_us;
@@ -844,11 +847,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return res;
             break;
         case R_MODELS:
-            decide_simple(r, mock_models_body(NULL), &m->beh->rules, &m->beh->latency,
-                          m->traffic_index++);
+            decide_simple(r, m->models_body, &m->beh->rules, &m->beh->latency, m->traffic_index++);
             break;
         case R_HEALTH:
-            decide_simple(r, health_body(m), &m->beh->health_rules, &m->beh->health_latency,
+            decide_simple(r, m->health_body, &m->beh->health_rules, &m->beh->health_latency,
                           m->health_index++);
             break;
         default:
@@ -942,6 +944,8 @@ struct mock *mock_new(struct ev_loop *loop, const struct mock_opts *o, char *err
     co_rng_seed(&m->idrng, o->seed ^ 0x5bd1e995u);
     mock_journal_init(&m->journal, o->journal_cap);
     behavior_install(m, mock_behavior_default());
+    m->health_body = health_body(m);
+    m->models_body = mock_models_body(NULL);
     struct co_evhttp_opts ho = {0};
     ho.addr = o->addr ? o->addr : "127.0.0.1";
     ho.port = o->port;
@@ -978,6 +982,8 @@ void mock_free(struct mock **pm)
     mock_behavior_free(&m->beh);
     mock_rl_free(&m->rl);
     mock_journal_free(&m->journal);
+    free(m->health_body);
+    free(m->models_body);
     free(m);
     *pm = NULL;
 }
