@@ -552,6 +552,7 @@ static void new_id(struct mock *m, char *out, size_t n)
     mock_scopy(out, n, s);
 }
 
+/* Once per request, in req_new: the decide_* functions fill it in. */
 static void plan_init(struct mock_plan *p)
 {
     memset(p, 0, sizeof *p);
@@ -589,7 +590,6 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     uint64_t now = co_now_us();
     struct mock_facts f = {r->rec.path,        q.model,      q.stream,
                            m->traffic_index++, facts_header, r->conn};
-    plan_init(&r->plan);
     /* The limiter stands in front, as a provider's gateway does. */
     struct mock_rl_verdict v;
     int limited = b->rl_requests > 0 || b->rl_tpm > 0;
@@ -649,7 +649,6 @@ static void decide_simple(struct mock_req *r, const char *body, struct mock_rule
     struct mock_decision d;
     mock_select(rules, lat, &f, co_now_us() - m->beh_set_us, &m->rng, &d);
     record_decision(r, &d);
-    plan_init(&r->plan);
     if (m->proxy && d.rule < 0 && r->route == R_MODELS) {
         r->proxied = 1;
         r->delay_us = d.latency_us;
