@@ -410,13 +410,13 @@ static void proxy_on_done(void *ctx, int ok)
 
 static const struct mock_xfer_cb proxy_cb = {proxy_on_head, proxy_on_data, proxy_on_done};
 
-struct hdr_list {
-    struct mock_header v[32];
+struct hdr_fwd {
+    struct mock_xfer *x;
     size_t n;
 };
 
-/* Request headers worth forwarding: all but the hop-by-hop ones libcurl
- * sets itself. */
+/* Request headers worth forwarding (at most 32): all but the hop-by-hop
+ * ones libcurl sets itself, straight into the transfer. */
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                       const char *value)
 {
@@ -428,25 +428,25 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
                                        "accept-encoding",
                                        "keep-alive",
                                        NULL};
-    struct hdr_list *l = cls;
-    if (!value || l->n == sizeof l->v / sizeof l->v[0])
+    struct hdr_fwd *f = cls;
+    if (!value || f->n == 32)
         return MHD_YES;
     for (const char *const *k = skip; *k; k++)
         if (strcasecmp(*k, key) == 0)
             return MHD_YES;
-    mock_scopy(l->v[l->n].name, sizeof l->v[l->n].name, key);
-    mock_scopy(l->v[l->n].value, sizeof l->v[l->n].value, value);
-    l->n++;
+    mock_xfer_header(f->x, key, value);
+    f->n++;
     return MHD_YES;
 }
 
+/* The body is r's own buffer, borrowed: req_free frees the transfer first. */
 static void proxy_start(struct mock_req *r)
 {
-    struct hdr_list l;
-    l.n = 0;
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &l);
     r->xfer = mock_proxy_start(r->m->proxy, r->rec.method, r->rec.path, r->body.data, r->body.len,
-                               l.v, l.n, &proxy_cb, r);
+                               &proxy_cb, r);
+    struct hdr_fwd f = {r->xfer, 0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &f);
+    mock_xfer_send(r->xfer);
 }
 
 static ssize_t proxy_reader(void *cls, uint64_t pos, char *buf, size_t max)
