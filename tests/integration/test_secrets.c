@@ -59,22 +59,12 @@ static void assert_clean(const char *what, const char *text)
             fail_msg("secret \"%s\" found in %s", *c, what);
 }
 
+/* A file as text to search: NULs would hide what follows them from strstr. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, len = 0, n;
-    char *b = malloc(cap + 1);
-    while ((n = fread(b + len, 1, cap - len, f)) > 0) {
-        len += n;
-        if (len == cap)
-            b = realloc(b, (cap *= 2) + 1);
-    }
-    fclose(f);
-    b[len] = 0;
-    /* NULs would hide what follows them from strstr. */
-    for (size_t i = 0; i < len; i++)
+    size_t len;
+    char *b = tsup_read_file(path, &len);
+    for (size_t i = 0; b && i < len; i++)
         if (!b[i])
             b[i] = ' ';
     return b;

@@ -50,11 +50,11 @@ int tproc_spawn(struct tproc *p, char *const argv[])
     return 0;
 }
 
-char *tproc_read(struct tproc *p, int which)
+char *tsup_read_file(const char *path, size_t *lenp)
 {
-    FILE *f = fopen(which == 2 ? p->err_path : p->out_path, "r");
+    FILE *f = fopen(path, "rb");
     if (!f)
-        return co_strdup("");
+        return NULL;
     size_t cap = 4096, len = 0;
     char *buf = co_malloc(cap);
     size_t n;
@@ -65,7 +65,15 @@ char *tproc_read(struct tproc *p, int which)
     }
     buf[len] = '\0';
     fclose(f);
+    if (lenp)
+        *lenp = len;
     return buf;
+}
+
+char *tproc_read(struct tproc *p, int which)
+{
+    char *s = tsup_read_file(which == 2 ? p->err_path : p->out_path, NULL);
+    return s ? s : co_strdup("");
 }
 
 int tproc_wait_output(struct tproc *p, int which, const char *needle, int timeout_ms)

@@ -31,6 +31,9 @@ int tproc_wait_url(struct tproc *p, int timeout_ms);
 int tproc_wait_output(struct tproc *p, int which, const char *needle, int timeout_ms);
 /* Reads the whole of the child's stdout (1) or stderr (2); caller frees. */
 char *tproc_read(struct tproc *p, int which);
+/* The whole of a file, NUL-terminated, its length in *len (may be NULL);
+ * NULL when it cannot be opened.  Caller frees. */
+char *tsup_read_file(const char *path, size_t *len);
 /* Sends sig to the child's process group, waits up to timeout_ms, then
  * SIGKILLs.  Returns the wait status, or -1.  Removes the output files. */
 int tproc_stop(struct tproc *p, int sig, int timeout_ms);

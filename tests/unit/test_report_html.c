@@ -588,7 +588,7 @@ static void test_html_writer_fixture(void **state)
     r.html_path = path;
     char err[256];
     assert_int_equal(report_html_write(&r, err, sizeof err), 0);
-    char *h = slurp(path);
+    char *h = tsup_read_file(path, NULL);
     assert_non_null(h);
     assert_non_null(strstr(h, "<!doctype html>"));
     assert_non_null(strstr(h, "exit code 1"));
