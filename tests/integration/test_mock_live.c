@@ -717,23 +717,11 @@ static int run_cli(char *const argv[], char *err, size_t errlen)
     int st = -1;
     if (tproc_spawn(&p, argv) != 0)
         return -1;
-    uint64_t end = co_clock_monotonic_us() + 10000000;
-    pid_t done = 0;
-    while (!done && co_clock_monotonic_us() < end) {
-        done = waitpid(p.pid, &st, WNOHANG);
-        if (!done)
-            co_sleep_us(10000);
-    }
+    st = tproc_wait_exit(&p, 10000);
     char *e = tproc_read(&p, 2);
     snprintf(err, errlen, "%s", e);
     free(e);
-    if (done == p.pid) {
-        unlink(p.out_path);
-        unlink(p.err_path);
-    } else {
-        st = -1;
-        tproc_stop(&p, SIGKILL, 1000);
-    }
+    tproc_stop(&p, SIGKILL, 1000); /* kills it if still running; removes the files */
     return st;
 }
 

@@ -14,8 +14,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "co_clock.h"
-#include "co_mem.h"
 #include "tests/support/tsupport.h"
 
 #include <errno.h>
@@ -83,27 +81,15 @@ static int run(char *const argv[], const char *out_path, int timeout_ms)
         _exit(127);
     }
     setpgid(pid, pid);
-    uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000u;
-    int st = -1;
-    for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            break;
-        if (w < 0) {
-            st = -1;
-            break;
-        }
-        if (co_clock_monotonic_us() > end) {
-            fprintf(stderr, "%s: no exit within %d ms, killed\n", argv[0], timeout_ms);
-            kill(-pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            st = -1;
-            break;
-        }
-        co_sleep_us(20000);
+    /* Only the wait of a tproc: the output goes to out_path, not its files. */
+    struct tproc p = {.pid = pid};
+    int st = tproc_wait_exit(&p, timeout_ms);
+    kill(-pid, SIGKILL); /* helpers still in the group, or all of it after a timeout */
+    if (st == -1) {
+        fprintf(stderr, "%s: no exit within %d ms, killed\n", argv[0], timeout_ms);
+        waitpid(pid, NULL, 0);
     }
-    kill(-pid, SIGKILL); /* helpers still in the group */
-    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static const char *find_chromium(void)

@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "co_clock.h"
 #include "tests/support/tsupport.h"
 
 #include <dirent.h>
@@ -85,20 +84,15 @@ static long get(const char *base, const char *path, const char *auth, const char
     return st;
 }
 
-/* SIGTERM to the group and wait, keeping the output files (tproc_stop
- * removes them); the caller unlinks. */
+/* SIGTERM to the group and wait up to 10 s (then SIGKILL), keeping the
+ * output files (tproc_stop removes them); the caller calls tproc_stop. */
 static int stop_keep(struct tproc *p)
 {
     kill(-p->pid, SIGTERM);
-    int st = 0;
-    uint64_t end = co_clock_monotonic_us() + 10000000;
-    while (waitpid(p->pid, &st, WNOHANG) == 0) {
-        if (co_clock_monotonic_us() > end) {
-            kill(-p->pid, SIGKILL);
-            waitpid(p->pid, &st, 0);
-            break;
-        }
-        co_sleep_us(10000);
+    int st = tproc_wait_exit(p, 10000);
+    if (st == -1) {
+        kill(-p->pid, SIGKILL);
+        st = tproc_wait_exit(p, 10000);
     }
     return st;
 }
@@ -261,10 +255,8 @@ static void test_relay_keeps_secrets(void **state)
         free(files[i]);
     }
     struct tproc *all[] = {&relay, &blue, &green};
-    for (int i = 0; i < 3; i++) {
-        unlink(all[i]->out_path);
-        unlink(all[i]->err_path);
-    }
+    for (int i = 0; i < 3; i++)
+        tproc_stop(all[i], SIGKILL, 1000);
 }
 
 /* Every file under path, recursively, scanned for needle; returns the
@@ -326,14 +318,10 @@ static void test_runner_out_dir_is_clean(void **state)
                     NULL};
     struct tproc p;
     assert_int_equal(tproc_spawn(&p, argv), 0);
-    uint64_t end = co_clock_monotonic_us() + 120000000;
-    int st = 0;
-    while (waitpid(p.pid, &st, WNOHANG) == 0) {
-        if (co_clock_monotonic_us() > end) {
-            tproc_stop(&p, SIGKILL, 1000);
-            fail_msg("cutover run did not finish in 120 s");
-        }
-        co_sleep_us(50000);
+    int st = tproc_wait_exit(&p, 120000);
+    if (st == -1) {
+        tproc_stop(&p, SIGKILL, 1000);
+        fail_msg("cutover run did not finish in 120 s");
     }
     char *o = tproc_read(&p, 1), *e = tproc_read(&p, 2);
     /* Pass or fail is the library's business; here it must have run. */
@@ -345,8 +333,7 @@ static void test_runner_out_dir_is_clean(void **state)
     assert_null(strstr(e, "sk-cutover-"));
     free(o);
     free(e);
-    unlink(p.out_path);
-    unlink(p.err_path);
+    tproc_stop(&p, SIGKILL, 1000); /* exited: removes the output files */
     char where[2048] = "";
     int hits = 0;
     int files = scan_tree(out, "sk-cutover-", where, sizeof where, &hits);
