@@ -97,80 +97,42 @@ static int stop_keep(struct tproc *p)
     return st;
 }
 
-static void put_behavior(const char *base, const char *json)
-{
-    char u[400];
-    snprintf(u, sizeof u, "%s/_mock/behavior", base);
-    const char *h[] = {"Content-Type: application/json", NULL};
-    struct thttp_resp r;
-    thttp_request("PUT", u, json, h, 5000, &r);
-    assert_int_equal(r.status, 200);
-    thttp_resp_free(&r);
-}
-
 static void test_relay_keeps_secrets(void **state)
 {
     struct tproc blue, green, relay;
-    char *mb[] = {(char *)tsup_bin("cutover"),
-                  "mock",
-                  "--name",
-                  "blue",
-                  "--port",
-                  "0",
-                  "--log-level",
-                  "debug",
-                  NULL};
-    char *mg[] = {(char *)tsup_bin("cutover"),
-                  "mock",
-                  "--name",
-                  "green",
-                  "--port",
-                  "0",
-                  "--log-level",
-                  "debug",
-                  NULL};
-    assert_int_equal(tproc_spawn(&blue, mb), 0);
-    assert_int_equal(tproc_wait_url(&blue, 10000), 0);
-    assert_int_equal(tproc_spawn(&green, mg), 0);
-    assert_int_equal(tproc_wait_url(&green, 10000), 0);
+    const char *debug[] = {"--log-level", "debug", NULL};
+    assert_int_equal(tmock_start(&blue, "blue", debug), 0);
+    assert_int_equal(tmock_start(&green, "green", debug), 0);
     char bu[300], gu[300], ev[200];
     snprintf(bu, sizeof bu, "%s/v1", blue.url);
     snprintf(gu, sizeof gu, "%s/v1", green.url);
     snprintf(ev, sizeof ev, "%s/events.jsonl", dir);
-    char *argv[] = {(char *)tsup_bin("cutover-relay"),
-                    "--port",
-                    "0",
-                    "--blue-url",
-                    bu,
-                    "--green-url",
-                    gu,
-                    "--api-key",
-                    KEY,
-                    "--admin-token",
-                    ADMIN,
-                    "--client-keys",
-                    CLIENT,
-                    "--events",
-                    ev,
-                    "--log-level",
-                    "debug",
-                    "--max-attempts",
-                    "3",
-                    "--backoff-base-ms",
-                    "5",
-                    "--jitter",
-                    "none",
-                    "--health-interval-ms",
-                    "100",
-                    "--rate-limit-requests",
-                    "40",
-                    "--rate-limit-window-ms",
-                    "60000",
-                    "--idle-timeout-ms",
-                    "300",
-                    NULL};
-    assert_int_equal(tproc_spawn(&relay, argv), 0);
-    assert_int_equal(tproc_wait_url(&relay, 10000), 0);
+    const char *args[] = {"--api-key",
+                          KEY,
+                          "--admin-token",
+                          ADMIN,
+                          "--client-keys",
+                          CLIENT,
+                          "--events",
+                          ev,
+                          "--log-level",
+                          "debug",
+                          "--max-attempts",
+                          "3",
+                          "--backoff-base-ms",
+                          "5",
+                          "--jitter",
+                          "none",
+                          "--health-interval-ms",
+                          "100",
+                          "--rate-limit-requests",
+                          "40",
+                          "--rate-limit-window-ms",
+                          "60000",
+                          "--idle-timeout-ms",
+                          "300",
+                          NULL};
+    assert_int_equal(trelay_start(&relay, bu, gu, args), 0);
 
     char chat[400];
     snprintf(chat, sizeof chat, "%s/v1/chat/completions", relay.url);
@@ -189,8 +151,8 @@ static void test_relay_keeps_secrets(void **state)
     };
     unsigned n = 0;
     for (size_t m = 0; m < sizeof mixes / sizeof mixes[0]; m++) {
-        put_behavior(blue.url, mixes[m]);
-        put_behavior(green.url, m % 2 ? "{}" : mixes[m]);
+        assert_int_equal(tmock_put_behavior(blue.url, mixes[m]), 0);
+        assert_int_equal(tmock_put_behavior(green.url, m % 2 ? "{}" : mixes[m]), 0);
         for (int i = 0; i < 4; i++, n++) {
             struct thttp_resp r;
             thttp_request("POST", chat, i % 2 ? CHAT_STREAM : CHAT, i == 3 ? wrong : good, 10000,
@@ -219,8 +181,8 @@ static void test_relay_keeps_secrets(void **state)
     assert_int_equal(r.status, 401);
     assert_clean("an admin refusal", r.body);
     thttp_resp_free(&r);
-    put_behavior(blue.url, "{}");
-    put_behavior(green.url, "{}");
+    assert_int_equal(tmock_put_behavior(blue.url, "{}"), 0);
+    assert_int_equal(tmock_put_behavior(green.url, "{}"), 0);
     for (int i = 0; i < 40; i++) {
         thttp_request("POST", chat, CHAT, good, 5000, &r);
         assert_clean("a rate-limited answer", r.body);

@@ -46,6 +46,18 @@ int tproc_alive(struct tproc *p);
  * removes the output files). */
 int tproc_wait_exit(struct tproc *p, int timeout_ms);
 
+/* Starts `cutover mock --name NAME --port 0` and then the extra arguments
+ * (NULL-terminated; extra may be NULL), and waits for its URL (p->url).
+ * Returns 0 or -1. */
+int tmock_start(struct tproc *p, const char *name, const char *const *extra);
+/* Replaces the behaviour of the mock at mock_url (JSON text).  Returns 0, or
+ * -1 with the answer on stderr. */
+int tmock_put_behavior(const char *mock_url, const char *json);
+/* Starts cutover-relay on an ephemeral port with the upstream URLs blue and
+ * green (as the relay takes them, with /v1) and then the extra arguments
+ * (NULL-terminated; may be NULL), and waits for its URL.  Returns 0 or -1. */
+int trelay_start(struct tproc *p, const char *blue, const char *green, const char *const *extra);
+
 struct thttp_resp {
     long status;
     CURLcode rc;
