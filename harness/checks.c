@@ -9,6 +9,7 @@
 #include "co_json.h"
 #include "co_mem.h"
 #include "harness/vutil.h"
+#include "reports/html_scale.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -96,21 +97,31 @@ static void append(char *buf, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The first cap attempts of request id in arrival order (pointers into
+ * o->atts), through the index harness_obs_sort built. */
+static size_t attempts_of(const struct harness_obs *o, const char *id,
+                          const struct harness_att **out, size_t cap)
+{
+    size_t n;
+    const size_t *idx = harness_obs_attempts(o, id, &n);
+    n = n < cap ? n : cap;
+    for (size_t i = 0; i < n; i++)
+        out[i] = &o->atts[idx[i]];
+    return n;
+}
+
 /* The attempt timeline of one request, for failure details. */
 static void describe_req(const struct harness_obs *o, const struct harness_req *r, char *out,
                          size_t n)
 {
     append(out, n, "request %s: sched %+.1f ms, sent %+.1f ms;", r->id, rel_ms(o, r->t_sched),
            rel_ms(o, r->t_sent));
-    int k = 0;
-    for (size_t i = 0; i < o->n_atts && k < 8; i++) {
-        const struct harness_att *a = &o->atts[i];
-        if (a->health || strcmp(a->req_id, r->id) != 0)
-            continue;
-        append(out, n, " %s#%d %d %s %.1f..%.1f ms;", a->env, a->attempt ? a->attempt : k + 1,
-               a->status, a->end, rel_ms(o, a->t_arrival), rel_ms(o, a->t_done));
-        k++;
-    }
+    const struct harness_att *a[8];
+    size_t k = attempts_of(o, r->id, a, 8);
+    for (size_t i = 0; i < k; i++)
+        append(out, n, " %s#%d %d %s %.1f..%.1f ms;", a[i]->env,
+               a[i]->attempt ? a[i]->attempt : (int)i + 1, a[i]->status, a[i]->end,
+               rel_ms(o, a[i]->t_arrival), rel_ms(o, a[i]->t_done));
     if (!k)
         append(out, n, " no upstream attempt;");
     append(out, n, " client %ld %s served=%s at %+.1f ms%s%s", r->status,
@@ -128,18 +139,6 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-static double percentile(double *sorted, size_t n, double p)
-{
-    if (!n)
-        return 0;
-    size_t idx = (size_t)ceil(p / 100.0 * (double)n);
-    if (idx < 1)
-        idx = 1;
-    if (idx > n)
-        idx = n;
-    return sorted[idx - 1];
 }
 
 /* Counting bounds shared by several checks: min, max, exact. */
@@ -201,13 +200,10 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o,
             has(c, "max") ? fmin(ratio - lo, hi - ratio) : ratio - lo);
 }
 
-static const char *const outcome_names[] = {"ok",        "http_error",   "transport",
-                                            "truncated", "inband_error", NULL};
-
 static int outcome_index(const char *s)
 {
-    for (int i = 0; outcome_names[i]; i++)
-        if (strcmp(outcome_names[i], s) == 0)
+    for (int i = 0; harness_outcome_names[i]; i++)
+        if (strcmp(harness_outcome_names[i], s) == 0)
             return i;
     return -1;
 }
@@ -300,12 +296,12 @@ static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct
 
 static int count_attempts(const struct harness_obs *o, const char *id, const char *env)
 {
+    size_t m;
+    const size_t *idx = harness_obs_attempts(o, id, &m);
     int n = 0;
-    for (size_t i = 0; i < o->n_atts; i++) {
-        const struct harness_att *a = &o->atts[i];
-        if (!a->health && strcmp(a->req_id, id) == 0 && (!env || strcmp(a->env, env) == 0))
+    for (size_t i = 0; i < m; i++)
+        if (!env || strcmp(o->atts[idx[i]].env, env) == 0)
             n++;
-    }
     return n;
 }
 
@@ -374,17 +370,6 @@ static void ck_upstream_count(const json_t *c, const struct harness_obs *o,
     SETF(measured, "%ld", n);
     snprintf(v->unit, sizeof v->unit, "req");
     verdict(v, ok, m);
-}
-
-/* The attempts of request id in arrival order (pointers into o->atts). */
-static size_t attempts_of(const struct harness_obs *o, const char *id,
-                          const struct harness_att **out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < o->n_atts && n < cap; i++)
-        if (!o->atts[i].health && strcmp(o->atts[i].req_id, id) == 0)
-            out[n++] = &o->atts[i];
-    return n;
 }
 
 /* The relay's intended sleeps for request id, from its attempt events in
@@ -859,10 +844,11 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     uint64_t *latest = co_calloc(na + 1, sizeof *latest);
     for (size_t k = 0; k < na; k++) {
         latest[k] = adm[k]->t_done;
-        for (size_t q = 0; q < o->n_atts; q++)
-            if (!o->atts[q].health && strcmp(o->atts[q].req_id, adm[k]->id) == 0 &&
-                o->atts[q].t_arrival < latest[k])
-                latest[k] = o->atts[q].t_arrival;
+        size_t m;
+        const size_t *idx = harness_obs_attempts(o, adm[k]->id, &m);
+        for (size_t q = 0; q < m; q++)
+            if (o->atts[idx[q]].t_arrival < latest[k])
+                latest[k] = o->atts[idx[q]].t_arrival;
     }
     size_t best = 0;
     for (size_t j = 0; j < na; j++) {
@@ -948,7 +934,6 @@ static void ck_latency(const json_t *c, const struct harness_obs *o, struct harn
             continue;
         lat[n++] = ((double)r->t_done - (double)(from_sent ? r->t_sent : r->t_sched)) / 1000.0;
     }
-    qsort(lat, n, sizeof *lat, cmp_double);
     static const struct {
         const char *key;
         double p;
@@ -957,7 +942,7 @@ static void ck_latency(const json_t *c, const struct harness_obs *o, struct harn
     double margin = INFINITY;
     v->expected[0] = v->measured[0] = '\0';
     for (size_t k = 0; k < 4; k++) {
-        double got = percentile(lat, n, ps[k].p);
+        double got = report_percentile(lat, n, ps[k].p);
         append(v->measured, sizeof v->measured, "%s%s %.1f", k ? ", " : "", ps[k].key, got);
         if (!has(c, ps[k].key))
             continue;
@@ -988,8 +973,7 @@ static void ck_overhead(const json_t *c, const struct harness_obs *o, struct har
         double up = ((double)a[0]->t_done - (double)a[0]->t_arrival) / 1000.0;
         ov[n++] = client - up;
     }
-    qsort(ov, n, sizeof *ov, cmp_double);
-    double p50 = percentile(ov, n, 50), p99 = percentile(ov, n, 99);
+    double p50 = report_percentile(ov, n, 50), p99 = report_percentile(ov, n, 99);
     int ok = 1;
     double margin = INFINITY;
     v->expected[0] = '\0';
@@ -1283,7 +1267,7 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     case P_REQS:
         return harness_v_enum(v, path, reqs, err, errlen);
     case P_OUTCOME:
-        return harness_v_enum(v, path, outcome_names, err, errlen);
+        return harness_v_enum(v, path, harness_outcome_names, err, errlen);
     case P_MARK:
         if (harness_v_enum(v, path, marks, err, errlen) != 0) {
             /* Say what a mark is: the message lists the known ones already. */

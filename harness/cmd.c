@@ -449,13 +449,7 @@ int harness_cmd_run(int argc, char **argv)
         const char *dir = out_dir;
         if (n_specs > 1) {
             char safe[64];
-            size_t q = 0;
-            for (const char *c2 = spec->label; *c2 && q + 1 < sizeof safe; c2++)
-                safe[q++] = (char)((*c2 >= 'a' && *c2 <= 'z') || (*c2 >= 'A' && *c2 <= 'Z') ||
-                                           (*c2 >= '0' && *c2 <= '9') || *c2 == '-' || *c2 == '_'
-                                       ? *c2
-                                       : '_');
-            safe[q] = '\0';
+            report_safe_name(spec->label, safe, sizeof safe);
             harness_v_fmt(sub, sizeof sub, "%s/%s", out_dir, safe);
             mkdir(sub, 0755);
             dir = sub;
@@ -594,11 +588,8 @@ int harness_cmd_list(int argc, char **argv)
     int bad = load_all(argv + 1, argc - 1, 1.0, NULL, &l, 1, stderr);
     for (int i = 0; i < l.n; i++) {
         const struct harness_scenario *s = l.v[i];
-        char tags[256] = "";
-        for (int k = 0; k < s->n_tags; k++) {
-            size_t len = strlen(tags);
-            snprintf(tags + len, sizeof tags - len, "%s%s", k ? "," : "", s->tags[k]);
-        }
+        char tags[256];
+        harness_scenario_tags(s, tags, sizeof tags);
         printf("%-48s %-40s [%s]\n    %s\n", s->file, s->name, tags, s->description);
     }
     free_loaded(&l);

@@ -78,6 +78,10 @@ struct harness_obs {
     size_t n_reqs;
     struct harness_att *atts; /* sorted by arrival */
     size_t n_atts;
+    /* The traffic attempts (no health probes) grouped by request id, each
+     * group in atts order: indices into atts, built by harness_obs_index. */
+    size_t *by_req;
+    size_t n_by_req;
     struct harness_ev *evs; /* in file order */
     size_t n_evs;
     int have_events; /* the relay wrote an event log */
@@ -101,8 +105,16 @@ struct harness_obs {
 void harness_obs_free(struct harness_obs *o);
 /* The time of a mark, or 0 when absent. */
 uint64_t harness_obs_mark(const struct harness_obs *o, const char *name);
-/* Sorts atts by arrival (the runner merges two journals). */
+/* Sorts atts by arrival (the runner merges two journals), then indexes them
+ * (harness_obs_index). */
 void harness_obs_sort(struct harness_obs *o);
+/* (Re)builds the by-request index of atts; call after atts last changed. */
+void harness_obs_index(struct harness_obs *o);
+/* The traffic attempts of request id, in atts order: *n indices into atts
+ * (NULL when none).  O(log attempts) through the index. */
+const size_t *harness_obs_attempts(const struct harness_obs *o, const char *id, size_t *n);
+/* Names of the outcomes in enum order, NULL-terminated. */
+extern const char *const harness_outcome_names[];
 /* Name of an outcome ("ok", "http_error", ...). */
 const char *harness_outcome_name(int outcome);
 

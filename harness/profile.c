@@ -6,6 +6,7 @@
  * known name, and never half way through a scorecard run. */
 #include "harness/profile.h"
 
+#include "co_buf.h"
 #include "co_json.h"
 #include "co_mem.h"
 #include "harness/scenario.h"
@@ -142,11 +143,10 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
     }
 }
 
-void harness_profile_unmapped(const struct harness_profile *p, const json_t *relay, int admin_used,
-                              char *out, size_t n)
+size_t harness_profile_unmapped(const struct harness_profile *p, const json_t *relay,
+                                int admin_used, const char **out, size_t cap)
 {
-    size_t len = 0;
-    out[0] = '\0';
+    size_t n = 0;
     const char *k;
     json_t *val;
     if (relay)
@@ -154,11 +154,12 @@ void harness_profile_unmapped(const struct harness_profile *p, const json_t *rel
         {
             if (maps(p, k) || strcmp(k, "log_level") == 0)
                 continue;
-            snprintf(out + len, n - len, "%s%s", len ? ", " : "", k);
-            len = strlen(out);
+            if (n < cap)
+                out[n++] = k;
         }
-    if (admin_used && !(p->tells & HARNESS_TELLS_ADMIN))
-        snprintf(out + len, n - len, "%s%s", len ? ", " : "", "admin API");
+    if (admin_used && !(p->tells & HARNESS_TELLS_ADMIN) && n < cap)
+        out[n++] = "admin API";
+    return n;
 }
 
 static int is_name_char(char c)
@@ -168,8 +169,8 @@ static int is_name_char(char c)
 
 char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, size_t errlen)
 {
-    size_t cap = strlen(tmpl) + 256, len = 0;
-    char *out = co_malloc(cap);
+    struct co_buf out;
+    co_buf_init(&out, 0);
     for (const char *p = tmpl; *p;) {
         const char *value = NULL;
         char num[32];
@@ -195,7 +196,7 @@ char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, 
                 for (int i = 0; i < v->n; i++)
                     if (strcmp(v->v[i].name, name) == 0)
                         value = v->v[i].value;
-                if (!value) {
+                if (!value && err) {
                     const char *cand[HARNESS_PROFILE_MAX_VARS + 1];
                     for (int i = 0; i < v->n; i++)
                         cand[i] = v->v[i].name;
@@ -203,43 +204,39 @@ char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, 
                     const char *near = co_nearest(name, cand);
                     snprintf(err, errlen, "unknown placeholder {%s}%s%s%s", name,
                              near ? " (did you mean {" : "", near ? near : "", near ? "}?)" : "");
-                    free(out);
-                    return NULL;
+                    goto fail;
                 }
-                if (arith) {
+                if (value && arith) {
                     char *end;
                     errno = 0;
                     long long base = strtoll(value, &end, 10);
                     if (errno || end == value || *end) {
-                        snprintf(err, errlen, "{%s%+ld}: '%s' is not an integer", name, off, value);
-                        free(out);
-                        return NULL;
+                        if (!err) {
+                            value = NULL; /* lenient: left as written */
+                        } else {
+                            snprintf(err, errlen, "{%s%+ld}: '%s' is not an integer", name, off,
+                                     value);
+                            goto fail;
+                        }
+                    } else {
+                        snprintf(num, sizeof num, "%lld", base + off);
+                        value = num;
                     }
-                    snprintf(num, sizeof num, "%lld", base + off);
-                    value = num;
                 }
                 skip = (size_t)(r + 1 - p);
             }
         }
         if (value) {
-            size_t vl = strlen(value);
-            if (len + vl + 1 > cap) {
-                cap = (len + vl + 1) * 2;
-                out = co_realloc(out, cap);
-            }
-            memcpy(out + len, value, vl);
-            len += vl;
+            co_buf_puts(&out, value);
             p += skip;
-            continue;
+        } else {
+            co_buf_append(&out, p++, 1);
         }
-        if (len + 2 > cap) {
-            cap *= 2;
-            out = co_realloc(out, cap);
-        }
-        out[len++] = *p++;
     }
-    out[len] = '\0';
-    return out;
+    return co_buf_steal(&out, NULL);
+fail:
+    co_buf_free(&out);
+    return NULL;
 }
 
 void harness_profile_free(struct harness_profile **pp)

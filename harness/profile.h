@@ -21,6 +21,9 @@
 #define HARNESS_PROFILE_MAX_ENV      16
 #define HARNESS_PROFILE_MAX_SETTINGS 40
 #define HARNESS_PROFILE_MAX_VARS     64
+/* Most settings a relay cannot be given: every scenario relay key, plus the
+ * admin API and the relay process. */
+#define HARNESS_MAX_UNMAPPED 32
 /* Largest profile or template file read (bytes). */
 #define HARNESS_PROFILE_MAX_BYTES (256 * 1024)
 
@@ -94,13 +97,16 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
 /* Replaces {name}, {name+N} and {name-N} (integer arithmetic on a numeric
  * value) from vars; a '{' not followed by [a-z0-9_]+ and '}' is literal
  * (nginx and HAProxy configs are full of braces).  Returns a malloc'd string,
- * or NULL with "unknown placeholder {x} (did you mean {y}?)" in err. */
+ * or NULL with "unknown placeholder {x} (did you mean {y}?)" in err.  With
+ * err NULL it never fails: an unknown placeholder stays as written (a raw
+ * --relay command line may carry braces of its own). */
 char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, size_t errlen);
 
-/* Scenario relay keys the profile cannot express, comma separated into out
- * ("" when all map); admin_used adds "admin API" when the profile has none. */
-void harness_profile_unmapped(const struct harness_profile *p, const json_t *relay, int admin_used,
-                              char *out, size_t n);
+/* Scenario relay keys the profile cannot express, into out[0..cap) (the
+ * names are borrowed from relay, or static); admin_used adds "admin API" when
+ * the profile has none.  Returns how many. */
+size_t harness_profile_unmapped(const struct harness_profile *p, const json_t *relay,
+                                int admin_used, const char **out, size_t cap);
 /* Non-zero when a check of kind depends on the relay setting key (or on the
  * "admin API"): its verdict means nothing when key could not be set. */
 int harness_profile_affects(const char *key, const char *check_kind);

@@ -77,7 +77,10 @@ struct run {
     char events_path[600], out_path[600], err_path[600], config_path[600];
     char api_key[64], admin_token[64];
     char ready_path[128];
-    char unmapped[512]; /* scenario settings the relay cannot express (profiles, --relay-url) */
+    /* Scenario settings the relay cannot express (profiles, --relay-url):
+     * names borrowed from the scenario, or static. */
+    const char *unmapped[HARNESS_MAX_UNMAPPED];
+    size_t n_unmapped;
     pid_t pid;
     int relay_port;
     char relay_url[96];
@@ -198,40 +201,15 @@ static int free_port(void)
 char *harness_expand_cmd(const char *cmd, const char *blue, const char *green, int port,
                          const char *events)
 {
+    struct harness_vars *v = co_calloc(1, sizeof *v);
     char portbuf[16];
     snprintf(portbuf, sizeof portbuf, "%d", port);
-    const struct {
-        const char *key, *val;
-    } subs[] = {
-        {"{blue_url}", blue}, {"{green_url}", green}, {"{port}", portbuf}, {"{events}", events}};
-    size_t cap = strlen(cmd) * 2 + 1024, len = 0;
-    char *out = co_malloc(cap);
-    for (const char *p = cmd; *p;) {
-        int hit = 0;
-        for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-            size_t kl = strlen(subs[i].key);
-            if (strncmp(p, subs[i].key, kl) == 0) {
-                size_t vl = strlen(subs[i].val);
-                if (len + vl + 1 > cap) {
-                    cap = (len + vl + 1) * 2;
-                    out = co_realloc(out, cap);
-                }
-                memcpy(out + len, subs[i].val, vl);
-                len += vl;
-                p += kl;
-                hit = 1;
-                break;
-            }
-        }
-        if (hit)
-            continue;
-        if (len + 2 > cap) {
-            cap *= 2;
-            out = co_realloc(out, cap);
-        }
-        out[len++] = *p++;
-    }
-    out[len] = '\0';
+    harness_vars_set(v, "blue_url", blue);
+    harness_vars_set(v, "green_url", green);
+    harness_vars_set(v, "port", portbuf);
+    harness_vars_set(v, "events", events);
+    char *out = harness_render(cmd, v, NULL, 0);
+    free(v);
     return out;
 }
 
@@ -883,17 +861,6 @@ static int write_config(struct run *r)
     return rc;
 }
 
-static void sanitize(const char *in, char *out, size_t n)
-{
-    size_t k = 0;
-    for (; *in && k + 1 < n; in++)
-        out[k++] = (char)((*in >= 'a' && *in <= 'z') || (*in >= 'A' && *in <= 'Z') ||
-                                  (*in >= '0' && *in <= '9') || *in == '-' || *in == '_'
-                              ? *in
-                              : '_');
-    out[k] = '\0';
-}
-
 static void status_from_checks(struct report_scenario *rs)
 {
     int fail_ = 0, inc = 0;
@@ -913,10 +880,6 @@ static void status_from_checks(struct report_scenario *rs)
  * it measured (docs/profiles.md). */
 static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
 {
-    if (!r->unmapped[0])
-        return;
-    char list[512];
-    snprintf(list, sizeof list, "%s", r->unmapped);
     /* The runner's own checks judge the process and the harness, not a
      * setting: they stand. */
     static const char *const own[] = {"harness_on_time", "relay_alive", "clean_shutdown",
@@ -928,12 +891,8 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
             skip |= strcmp(c->check, own[k]) == 0;
         if (skip)
             continue;
-        char *save = NULL;
-        char tmp[512];
-        snprintf(tmp, sizeof tmp, "%s", list);
-        for (char *k = strtok_r(tmp, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
-            while (*k == ' ')
-                k++;
+        for (size_t u = 0; u < r->n_unmapped; u++) {
+            const char *k = r->unmapped[u];
             if (!harness_profile_affects(k, c->check))
                 continue;
             c->status = REPORT_INCONCLUSIVE;
@@ -1039,8 +998,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
     r->phase = PH_START;
     char base[256], folder[128];
     const char *slash = strrchr(s->file, '/');
-    sanitize(slash ? slash + 1 : s->file, base, sizeof base);
-    sanitize(s->folder, folder, sizeof folder);
+    report_safe_name(slash ? slash + 1 : s->file, base, sizeof base);
+    report_safe_name(s->folder, folder, sizeof folder);
     if (o->run_index > 0)
         snprintf(r->dir, sizeof r->dir, "%s/%s/%s.run%d", o->out_dir, folder, base, o->run_index);
     else
@@ -1111,21 +1070,15 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
             sigs |= s->steps[k].sig != HARNESS_SIG_NONE;
         /* Its settings are its own; only the premises the scenario needs
          * from it are listed, so that their checks turn inconclusive. */
-        size_t len = 0;
         static const char *const premises[] = {"rate_limit_requests", "client_keys", "active_env",
                                                "direct_url"};
         for (size_t k = 0; k < sizeof premises / sizeof premises[0]; k++)
-            if (json_object_get(s->relay, premises[k])) {
-                snprintf(r->unmapped + len, sizeof r->unmapped - len, "%s%s", len ? ", " : "",
-                         premises[k]);
-                len = strlen(r->unmapped);
-            }
+            if (json_object_get(s->relay, premises[k]))
+                r->unmapped[r->n_unmapped++] = premises[k];
         if (s->admin_used)
-            snprintf(r->unmapped + len, sizeof r->unmapped - len, "%sadmin API", len ? ", " : "");
-        len = strlen(r->unmapped);
+            r->unmapped[r->n_unmapped++] = "admin API";
         if (sigs)
-            snprintf(r->unmapped + len, sizeof r->unmapped - len, "%srelay process",
-                     len ? ", " : "");
+            r->unmapped[r->n_unmapped++] = "relay process";
     } else {
         if (o->profile) {
             char abs[PATH_MAX];
@@ -1136,8 +1089,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
             snprintf(r->err_path, sizeof r->err_path, "%s/relay.err", r->dir);
             harness_v_fmt(r->config_path, sizeof r->config_path, "%s/%s", r->dir,
                           o->profile->config_file[0] ? o->profile->config_file : "relay.json");
-            harness_profile_unmapped(o->profile, s->relay, s->admin_used, r->unmapped,
-                                     sizeof r->unmapped);
+            r->n_unmapped = harness_profile_unmapped(o->profile, s->relay, s->admin_used,
+                                                     r->unmapped, HARNESS_MAX_UNMAPPED);
         }
         if (((!o->profile || o->profile->config_json) && write_config(r) != 0) ||
             spawn_relay(r) != 0)
@@ -1226,11 +1179,7 @@ out:
     snprintf(rs->file, sizeof rs->file, "%s", s->file);
     snprintf(rs->folder, sizeof rs->folder, "%s", s->folder);
     snprintf(rs->description, sizeof rs->description, "%s", s->description);
-    rs->tags[0] = '\0';
-    for (int i = 0; i < s->n_tags; i++) {
-        size_t len = strlen(rs->tags);
-        snprintf(rs->tags + len, sizeof rs->tags - len, "%s%s", i ? "," : "", s->tags[i]);
-    }
+    harness_scenario_tags(s, rs->tags, sizeof rs->tags);
     rs->seed = o->seed;
     rs->t0_us = r->obs.t0; /* the 0 of the HTML report's time axis */
     rs->requests = (long)r->obs.n_reqs;

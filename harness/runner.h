@@ -43,7 +43,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
 void harness_runner_interrupt(void);
 int harness_runner_interrupted(void);
 
-/* Expands {blue_url} {green_url} {port} {events} in cmd (malloc'd). */
+/* Expands {blue_url} {green_url} {port} {events} in cmd through harness_render;
+ * any other placeholder stays as written (malloc'd). */
 char *harness_expand_cmd(const char *cmd, const char *blue, const char *green, int port,
                          const char *events);
 

@@ -884,6 +884,15 @@ int harness_scenario_has_tag(const struct harness_scenario *s, const char *tag)
     return 0;
 }
 
+void harness_scenario_tags(const struct harness_scenario *s, char *out, size_t n)
+{
+    out[0] = '\0';
+    for (int i = 0; i < s->n_tags; i++) {
+        size_t len = strlen(out);
+        snprintf(out + len, n - len, "%s%s", i ? "," : "", s->tags[i]);
+    }
+}
+
 /* File collection: a growable list of paths. */
 struct plist {
     char **v;

@@ -104,6 +104,8 @@ void harness_time_scale(json_t *doc, double scale);
 
 /* Non-zero when the scenario carries tag. */
 int harness_scenario_has_tag(const struct harness_scenario *s, const char *tag);
+/* The tags comma separated into out ("" when none; truncated to n - 1). */
+void harness_scenario_tags(const struct harness_scenario *s, char *out, size_t n);
 
 /* The time of the last thing the scenario does (timeline and traffic), µs. */
 uint64_t harness_scenario_span_us(const struct harness_scenario *s);

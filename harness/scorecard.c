@@ -170,19 +170,6 @@ json_t *harness_scorecard_build(const struct report_scenario *sc, size_t n,
     return card;
 }
 
-/* Markdown cells must not break the table. */
-static void md_puts(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '|')
-            fputs("\\|", f);
-        else if (*s == '\n')
-            fputc(' ', f);
-        else
-            fputc(*s, f);
-    }
-}
-
 int harness_scorecard_md(FILE *f, const json_t *card, const char *command)
 {
     const json_t *relays = json_object_get(card, "relays");
@@ -198,7 +185,7 @@ int harness_scorecard_md(FILE *f, const json_t *card, const char *command)
         char label[128];
         report_relay_label(json_string_value(r), label, sizeof label);
         fputc(' ', f);
-        md_puts(f, label);
+        report_md_cell(f, label);
         fputs(" |", f);
     }
     fprintf(f, "\n|---|");
@@ -209,9 +196,9 @@ int harness_scorecard_md(FILE *f, const json_t *card, const char *command)
     json_array_foreach(json_object_get(card, "rows"), i, row)
     {
         fprintf(f, "| ");
-        md_puts(f, json_string_value(json_object_get(row, "folder")));
+        report_md_cell(f, json_string_value(json_object_get(row, "folder")));
         fputc('/', f);
-        md_puts(f, json_string_value(json_object_get(row, "scenario")));
+        report_md_cell(f, json_string_value(json_object_get(row, "scenario")));
         fprintf(f, " |");
         json_t *cell;
         json_array_foreach(json_object_get(row, "cells"), k, cell)
@@ -225,11 +212,11 @@ int harness_scorecard_md(FILE *f, const json_t *card, const char *command)
             fprintf(f, " **%s**", st);
             if (value && *value) {
                 fputs(" ", f);
-                md_puts(f, value);
+                report_md_cell(f, value);
             }
             if (why && *why) {
                 fputs(" — ", f);
-                md_puts(f, why);
+                report_md_cell(f, why);
             }
             fputs(" |", f);
         }
@@ -244,7 +231,7 @@ int harness_scorecard_md(FILE *f, const json_t *card, const char *command)
     json_object_foreach((json_t *)json_object_get(card, "skipped"), label, why)
     {
         fprintf(f, "\n%s was not run: ", label);
-        md_puts(f, json_string_value(why));
+        report_md_cell(f, json_string_value(why));
         fputc('\n', f);
     }
     return ferror(f) ? -1 : 0;

@@ -340,10 +340,15 @@ struct ev_loop;
 /* base: "http://host:port" to which the request path is appended. */
 struct mock_proxy *mock_proxy_new(struct ev_loop *loop, const char *base, char *err, size_t errlen);
 void mock_proxy_free(struct mock_proxy **p);
+/* A transfer of method path to the upstream.  body is borrowed until
+ * mock_xfer_free.  Add request headers with mock_xfer_header, then
+ * mock_xfer_send starts it. */
 struct mock_xfer *mock_proxy_start(struct mock_proxy *p, const char *method, const char *path,
-                                   const char *body, size_t body_len,
-                                   const struct mock_header *hdrs, size_t nhdrs,
-                                   const struct mock_xfer_cb *cb, void *ctx);
+                                   const char *body, size_t body_len, const struct mock_xfer_cb *cb,
+                                   void *ctx);
+/* One request header (name cut to 63 bytes, value to 511). */
+void mock_xfer_header(struct mock_xfer *x, const char *name, const char *value);
+void mock_xfer_send(struct mock_xfer *x);
 long mock_xfer_status(const struct mock_xfer *x);
 const struct mock_header *mock_xfer_headers(const struct mock_xfer *x, size_t *n);
 const char *mock_xfer_error(const struct mock_xfer *x);

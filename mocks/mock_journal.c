@@ -83,10 +83,12 @@ json_t *mock_journal_page(const struct mock_journal *j, uint64_t since, size_t l
     size_t n = 0;
     if (next)
         *next = j->next_seq;
-    for (size_t i = 0; i < j->count; i++) {
+    /* The ring holds consecutive seqs, the oldest at head: the first record
+     * at or after since is found by arithmetic, not by a scan. */
+    uint64_t oldest = j->next_seq - j->count;
+    uint64_t skip = since > oldest ? since - oldest : 0;
+    for (size_t i = skip < j->count ? (size_t)skip : j->count; i < j->count; i++) {
         const struct mock_record *r = &j->ring[(j->head + i) % j->cap];
-        if (r->seq < since)
-            continue;
         if (limit && n == limit) {
             if (next)
                 *next = r->seq;

@@ -27,7 +27,6 @@ struct mock_xfer {
     struct mock_proxy *p;
     CURL *easy;
     struct curl_slist *req_headers;
-    char *req_body;
     struct mock_xfer_cb cb;
     void *ctx;
     long status;
@@ -154,9 +153,8 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 }
 
 struct mock_xfer *mock_proxy_start(struct mock_proxy *p, const char *method, const char *path,
-                                   const char *body, size_t body_len,
-                                   const struct mock_header *hdrs, size_t nhdrs,
-                                   const struct mock_xfer_cb *cb, void *ctx)
+                                   const char *body, size_t body_len, const struct mock_xfer_cb *cb,
+                                   void *ctx)
 {
     struct mock_xfer *x = co_calloc(1, sizeof *x);
     char *url = co_asprintf("%s%s", p->base, path);
@@ -170,18 +168,10 @@ struct mock_xfer *mock_proxy_start(struct mock_proxy *p, const char *method, con
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
     if (body_len || strcmp(method, "POST") == 0) {
-        x->req_body = co_strndup(body ? body : "", body_len);
-        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->req_body);
+        /* POSTFIELDS borrows: the caller keeps body until mock_xfer_free. */
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body ? body : "");
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)body_len);
     }
-    for (size_t i = 0; i < nhdrs; i++) {
-        char *line = co_asprintf("%s: %s", hdrs[i].name, hdrs[i].value);
-        x->req_headers = curl_slist_append(x->req_headers, line);
-        free(line);
-    }
-    /* No 100-continue round trip, and no compressed body we would pass on raw. */
-    x->req_headers = curl_slist_append(x->req_headers, "Expect:");
-    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->req_headers);
     curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_write);
@@ -189,9 +179,25 @@ struct mock_xfer *mock_proxy_start(struct mock_proxy *p, const char *method, con
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
     curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    x->running = 1;
-    co_evcurl_add(&p->curl, x->easy);
     return x;
+}
+
+void mock_xfer_header(struct mock_xfer *x, const char *name, const char *value)
+{
+    struct mock_header h; /* the bounds of a header the mock keeps */
+    char line[sizeof h.name + sizeof h.value + 2];
+    snprintf(line, sizeof line, "%.*s: %.*s", (int)sizeof h.name - 1, name, (int)sizeof h.value - 1,
+             value);
+    x->req_headers = curl_slist_append(x->req_headers, line);
+}
+
+void mock_xfer_send(struct mock_xfer *x)
+{
+    /* No 100-continue round trip, and no compressed body we would pass on raw. */
+    x->req_headers = curl_slist_append(x->req_headers, "Expect:");
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->req_headers);
+    x->running = 1;
+    co_evcurl_add(&x->p->curl, x->easy);
 }
 
 long mock_xfer_status(const struct mock_xfer *x)
@@ -244,7 +250,6 @@ void mock_xfer_free(struct mock_xfer **px)
         co_evcurl_remove(&x->p->curl, x->easy);
     curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->req_headers);
-    free(x->req_body);
     co_buf_free(&x->buf);
     free(x);
     *px = NULL;

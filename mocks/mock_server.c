@@ -57,6 +57,9 @@ struct mock {
     struct mock_rl rl;
     struct mock_req *live;    /* every request in flight, to resume them all on free */
     struct mock_proxy *proxy; /* proxy mode, or NULL */
+    /* The /health and /v1/models answers never change: built once, and
+     * each request's plan gets a copy (a fault may cut it in place). */
+    char *health_body, *models_body;
 };
 
 struct mock_req {
@@ -407,13 +410,13 @@ static void proxy_on_done(void *ctx, int ok)
 
 static const struct mock_xfer_cb proxy_cb = {proxy_on_head, proxy_on_data, proxy_on_done};
 
-struct hdr_list {
-    struct mock_header v[32];
+struct hdr_fwd {
+    struct mock_xfer *x;
     size_t n;
 };
 
-/* Request headers worth forwarding: all but the hop-by-hop ones libcurl
- * sets itself. */
+/* Request headers worth forwarding (at most 32): all but the hop-by-hop
+ * ones libcurl sets itself, straight into the transfer. */
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                       const char *value)
 {
@@ -425,25 +428,25 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
                                        "accept-encoding",
                                        "keep-alive",
                                        NULL};
-    struct hdr_list *l = cls;
-    if (!value || l->n == sizeof l->v / sizeof l->v[0])
+    struct hdr_fwd *f = cls;
+    if (!value || f->n == 32)
         return MHD_YES;
     for (const char *const *k = skip; *k; k++)
         if (strcasecmp(*k, key) == 0)
             return MHD_YES;
-    mock_scopy(l->v[l->n].name, sizeof l->v[l->n].name, key);
-    mock_scopy(l->v[l->n].value, sizeof l->v[l->n].value, value);
-    l->n++;
+    mock_xfer_header(f->x, key, value);
+    f->n++;
     return MHD_YES;
 }
 
+/* The body is r's own buffer, borrowed: req_free frees the transfer first. */
 static void proxy_start(struct mock_req *r)
 {
-    struct hdr_list l;
-    l.n = 0;
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &l);
     r->xfer = mock_proxy_start(r->m->proxy, r->rec.method, r->rec.path, r->body.data, r->body.len,
-                               l.v, l.n, &proxy_cb, r);
+                               &proxy_cb, r);
+    struct hdr_fwd f = {r->xfer, 0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &f);
+    mock_xfer_send(r->xfer);
 }
 
 static ssize_t proxy_reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -549,6 +552,7 @@ static void new_id(struct mock *m, char *out, size_t n)
     mock_scopy(out, n, s);
 }
 
+/* Once per request, in req_new: the decide_* functions fill it in. */
 static void plan_init(struct mock_plan *p)
 {
     memset(p, 0, sizeof *p);
@@ -586,7 +590,6 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     uint64_t now = co_now_us();
     struct mock_facts f = {r->rec.path,        q.model,      q.stream,
                            m->traffic_index++, facts_header, r->conn};
-    plan_init(&r->plan);
     /* The limiter stands in front, as a provider's gateway does. */
     struct mock_rl_verdict v;
     int limited = b->rl_requests > 0 || b->rl_tpm > 0;
@@ -636,8 +639,9 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     return 0;
 }
 
-/* Health and models: a plain body that the rules may still turn into a fault. */
-static void decide_simple(struct mock_req *r, char *body, struct mock_rules *rules,
+/* Health and models: a plain body (copied) that the rules may still turn
+ * into a fault. */
+static void decide_simple(struct mock_req *r, const char *body, struct mock_rules *rules,
                           const struct mock_latency *lat, uint64_t index)
 {
     struct mock *m = r->m;
@@ -645,15 +649,13 @@ static void decide_simple(struct mock_req *r, char *body, struct mock_rules *rul
     struct mock_decision d;
     mock_select(rules, lat, &f, co_now_us() - m->beh_set_us, &m->rng, &d);
     record_decision(r, &d);
-    plan_init(&r->plan);
     if (m->proxy && d.rule < 0 && r->route == R_MODELS) {
-        free(body);
         r->proxied = 1;
         r->delay_us = d.latency_us;
         mock_scopy(r->rec.action, sizeof r->rec.action, "proxy");
         return;
     }
-    r->plan.body = body;
+    r->plan.body = co_strdup(body);
     r->plan.body_len = strlen(body);
     mock_plan_apply(&d.action, &r->plan);
     r->delay_us = d.latency_us + r->plan.extra_delay_us;
@@ -844,11 +846,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return res;
             break;
         case R_MODELS:
-            decide_simple(r, mock_models_body(NULL), &m->beh->rules, &m->beh->latency,
-                          m->traffic_index++);
+            decide_simple(r, m->models_body, &m->beh->rules, &m->beh->latency, m->traffic_index++);
             break;
         case R_HEALTH:
-            decide_simple(r, health_body(m), &m->beh->health_rules, &m->beh->health_latency,
+            decide_simple(r, m->health_body, &m->beh->health_rules, &m->beh->health_latency,
                           m->health_index++);
             break;
         default:
@@ -942,6 +943,8 @@ struct mock *mock_new(struct ev_loop *loop, const struct mock_opts *o, char *err
     co_rng_seed(&m->idrng, o->seed ^ 0x5bd1e995u);
     mock_journal_init(&m->journal, o->journal_cap);
     behavior_install(m, mock_behavior_default());
+    m->health_body = health_body(m);
+    m->models_body = mock_models_body(NULL);
     struct co_evhttp_opts ho = {0};
     ho.addr = o->addr ? o->addr : "127.0.0.1";
     ho.port = o->port;
@@ -978,6 +981,8 @@ void mock_free(struct mock **pm)
     mock_behavior_free(&m->beh);
     mock_rl_free(&m->rl);
     mock_journal_free(&m->journal);
+    free(m->health_body);
+    free(m->models_body);
     free(m);
     *pm = NULL;
 }

@@ -116,18 +116,6 @@ static void badge(FILE *f, const char *status)
     fprintf(f, "</span>");
 }
 
-/* A mark name as an id fragment: letters, digits, - and _. */
-static void id_part(const char *in, char *out, size_t n)
-{
-    size_t k = 0;
-    for (; *in && k + 1 < n; in++)
-        out[k++] = (char)((*in >= 'a' && *in <= 'z') || (*in >= 'A' && *in <= 'Z') ||
-                                  (*in >= '0' && *in <= '9') || *in == '-'
-                              ? *in
-                              : '_');
-    out[k] = '\0';
-}
-
 static void fmt_time(double ms, double span, char *out, size_t n)
 {
     if (span >= 3000)
@@ -535,7 +523,7 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         const struct hm_step *s = &m->steps[i];
         double x = report_scale_map(&t.x, s->t);
         char idp[64];
-        id_part(s->name, idp, sizeof idp);
+        report_safe_name(s->name, idp, sizeof idp);
         fprintf(f, "<g class=\"step-g\" id=\"sc%d-mark-%s\"><title>", sc, idp);
         report_html_puts(f, s->name);
         fprintf(f, " at %.0f ms: ", s->t);

@@ -18,8 +18,7 @@ static const char *str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
-/* A table cell: no pipes, newlines or raw HTML. */
-static void cell(FILE *f, const char *s)
+void report_md_cell(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -88,7 +87,7 @@ static void row(FILE *f, const json_t *sc, int relay_col)
     const json_t *ck;
     json_array_foreach(checks, k, ck) pass += strcmp(str(ck, "status"), "pass") == 0;
     fprintf(f, "| %s | `", icon(str(sc, "status")));
-    cell(f, str(sc, "name"));
+    report_md_cell(f, str(sc, "name"));
     fprintf(f, "`%s | %zu/%zu | %.2f s | %lld |",
             json_is_true(json_object_get(sc, "flaky")) ? " (flaky)" : "", pass,
             json_array_size(checks), json_number_value(json_object_get(sc, "duration_s")),
@@ -97,7 +96,7 @@ static void row(FILE *f, const json_t *sc, int relay_col)
         char label[128];
         report_relay_label(str(sc, "relay"), label, sizeof label);
         fputs(" ", f);
-        cell(f, label);
+        report_md_cell(f, label);
         fputs(" |", f);
     }
     fputc('\n', f);
@@ -176,18 +175,18 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
             header = 1;
         }
         fprintf(f, "\n**");
-        cell(f, str(sc, "name"));
+        report_md_cell(f, str(sc, "name"));
         fprintf(f, "** (`");
-        cell(f, str(sc, "file"));
+        report_md_cell(f, str(sc, "file"));
         fprintf(f, "`): %s", icon(status));
         if (*str(sc, "error")) {
             fprintf(f, ": ");
-            cell(f, str(sc, "error"));
+            report_md_cell(f, str(sc, "error"));
         }
         fprintf(f, "\n");
         if (*str(sc, "description")) {
             fprintf(f, "> ");
-            cell(f, str(sc, "description"));
+            report_md_cell(f, str(sc, "description"));
             fprintf(f, "\n");
         }
         int th = 0;
@@ -203,27 +202,27 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
                 th = 1;
             }
             fprintf(f, "| `");
-            cell(f, str(ck, "check"));
+            report_md_cell(f, str(ck, "check"));
             fprintf(f, "` ");
-            cell(f, str(ck, "label"));
+            report_md_cell(f, str(ck, "label"));
             fprintf(f, " | %s | ", icon(str(ck, "status")));
-            cell(f, str(ck, "expected"));
+            report_md_cell(f, str(ck, "expected"));
             fprintf(f, " | ");
-            cell(f, str(ck, "measured"));
+            report_md_cell(f, str(ck, "measured"));
             double margin = json_number_value(json_object_get(ck, "margin"));
             fprintf(f, fabs(margin) >= 1000 ? " | %.0f " : " | %.3g ", margin);
-            cell(f, str(ck, "unit"));
+            report_md_cell(f, str(ck, "unit"));
             fprintf(f, " |\n");
         }
         if (*str(sc, "out_dir")) {
             fprintf(f, "\nartefacts: `");
-            cell(f, str(sc, "out_dir"));
+            report_md_cell(f, str(sc, "out_dir"));
             fprintf(f, "`\n");
         }
     }
     if (html_path) {
         fprintf(f, "\nTimeline report: `");
-        cell(f, html_path);
+        report_md_cell(f, html_path);
         fprintf(f, "`\n");
     }
     if (ferror(f)) {

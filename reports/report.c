@@ -59,6 +59,19 @@ void report_scenario_clear(struct report_scenario *s)
     s->n_checks = 0;
 }
 
+void report_safe_name(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    if (n == 0)
+        return;
+    for (; *s && k + 1 < n; s++)
+        out[k++] = (char)((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                                  (*s >= '0' && *s <= '9') || *s == '-'
+                              ? *s
+                              : '_');
+    out[k] = '\0';
+}
+
 void report_relay_label(const char *relay, char *out, size_t n)
 {
     size_t len = 0, prev_start = 0;

@@ -140,5 +140,11 @@ int report_cli_main(int argc, char **argv);
 json_t *report_json_build(const struct report_run *r);
 /* XML escaping into a malloc'd string. */
 char *report_xml_escape(const char *s);
+/* s as a name safe for a folder or an HTML id: letters, digits, '-' and '_'
+ * kept, anything else '_' (always terminated, truncated to n - 1). */
+void report_safe_name(const char *s, char *out, size_t n);
+/* Writes s as one Markdown table cell: pipes escaped, newlines as spaces,
+ * no raw HTML, no backquotes. */
+void report_md_cell(FILE *f, const char *s);
 
 #endif

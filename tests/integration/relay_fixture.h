@@ -1,7 +1,8 @@
 /* Shared by the relay's integration tests (included, not linked: each test
  * program is one file): two live mocks (`cutover mock`, blue and green) and
- * the relay in front of them, all spawned as processes on ephemeral ports;
- * helpers to set behaviours and read journals over /_mock/, to read the
+ * the relay in front of them, all spawned as processes on ephemeral ports
+ * (behaviours are set with tmock_put_behavior, tests/support); helpers to
+ * read journals over /_mock/, to read the
  * relay's event log, and to send chat requests.  Everything is observed over
  * sockets and files, as a user would. */
 #ifndef RELAY_FIXTURE_H
@@ -37,33 +38,6 @@ struct fx {
     char cfg_path[128], events_path[128];
     int relay_up, mocks_up;
 };
-
-FX_UNUSED static int fx_put_behavior(const char *mock_url, const char *json)
-{
-    char u[300];
-    struct thttp_resp r;
-    snprintf(u, sizeof u, "%s/_mock/behavior", mock_url);
-    const char *h[] = {"Content-Type: application/json", NULL};
-    thttp_request("PUT", u, json, h, 5000, &r);
-    long st = r.status;
-    if (st != 200)
-        fprintf(stderr, "PUT behavior %s: %ld %s\n", json, st, r.body ? r.body : "");
-    thttp_resp_free(&r);
-    return st == 200 ? 0 : -1;
-}
-
-FX_UNUSED static int fx_start_mock(struct tproc *p, const char *name, char *url_out)
-{
-    char *argv[] = {
-        (char *)tsup_bin("cutover"), "mock", "--name", (char *)name, "--port", "0", NULL};
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s", tsup_bin("cutover"));
-    argv[0] = bin;
-    if (tproc_spawn(p, argv) != 0 || tproc_wait_url(p, 10000) != 0)
-        return -1;
-    snprintf(url_out, 256, "%s", p->url);
-    return 0;
-}
 
 /* Starts the relay on the config already at f->cfg_path (a test that needs
  * URLs other than the live mocks' writes its own), with a fresh event log. */
@@ -121,9 +95,10 @@ FX_UNUSED static int fx_start_mocks(struct fx *f)
     memset(f, 0, sizeof *f);
     snprintf(f->cfg_path, sizeof f->cfg_path, "/tmp/relay-it-%d.json", (int)getpid());
     snprintf(f->events_path, sizeof f->events_path, "/tmp/relay-it-%d.events", (int)getpid());
-    if (fx_start_mock(&f->blue, "blue", f->url[0]) != 0 ||
-        fx_start_mock(&f->green, "green", f->url[1]) != 0)
+    if (tmock_start(&f->blue, "blue", NULL) != 0 || tmock_start(&f->green, "green", NULL) != 0)
         return -1;
+    snprintf(f->url[0], sizeof f->url[0], "%s", f->blue.url);
+    snprintf(f->url[1], sizeof f->url[1], "%s", f->green.url);
     f->mocks_up = 1;
     return 0;
 }

@@ -24,8 +24,7 @@ static struct tproc mock;
 
 static int setup(void **state)
 {
-    char *argv[] = {(char *)tsup_bin("cutover"), "mock", "--name", "blue", "--port", "0", NULL};
-    return tproc_spawn(&mock, argv) == 0 && tproc_wait_url(&mock, 10000) == 0 ? 0 : -1;
+    return tmock_start(&mock, "blue", NULL);
 }
 
 static int teardown(void **state)

@@ -32,41 +32,27 @@ static struct tproc blue, green, relay;
 static char chat_url[300], health_url[300];
 static uint16_t rport;
 
-static int spawn_mock(struct tproc *p, const char *name)
-{
-    char *argv[] = {
-        (char *)tsup_bin("cutover"), "mock", "--name", (char *)name, "--port", "0", NULL};
-    return tproc_spawn(p, argv) == 0 && tproc_wait_url(p, 10000) == 0 ? 0 : -1;
-}
-
 static int setup(void **state)
 {
     traw_raise_nofile();
-    if (spawn_mock(&blue, "blue") || spawn_mock(&green, "green"))
+    if (tmock_start(&blue, "blue", NULL) || tmock_start(&green, "green", NULL))
         return -1;
     char bu[300], gu[300], mb[32];
     snprintf(bu, sizeof bu, "%s/v1", blue.url);
     snprintf(gu, sizeof gu, "%s/v1", green.url);
     snprintf(mb, sizeof mb, "%d", MAX_BODY);
-    char *argv[] = {(char *)tsup_bin("cutover-relay"),
-                    "--port",
-                    "0",
-                    "--blue-url",
-                    bu,
-                    "--green-url",
-                    gu,
-                    "--api-key",
-                    "sk-badinput-test",
-                    "--max-body-bytes",
-                    mb,
-                    "--health-interval-ms",
-                    "0",
-                    "--try-timeout-ms",
-                    "3000",
-                    "--log-level",
-                    "warn",
-                    NULL};
-    if (tproc_spawn(&relay, argv) != 0 || tproc_wait_url(&relay, 10000) != 0)
+    const char *args[] = {"--api-key",
+                          "sk-badinput-test",
+                          "--max-body-bytes",
+                          mb,
+                          "--health-interval-ms",
+                          "0",
+                          "--try-timeout-ms",
+                          "3000",
+                          "--log-level",
+                          "warn",
+                          NULL};
+    if (trelay_start(&relay, bu, gu, args) != 0)
         return -1;
     snprintf(chat_url, sizeof chat_url, "%s/v1/chat/completions", relay.url);
     snprintf(health_url, sizeof health_url, "%s/health", relay.url);

@@ -60,21 +60,16 @@ static int validate(const char *path, char *out, size_t cap)
     struct tproc p;
     char *argv[] = {(char *)tsup_bin("cutover"), "validate", (char *)path, NULL};
     assert_int_equal(tproc_spawn(&p, argv), 0);
-    uint64_t end = co_clock_monotonic_us() + 20000000;
-    int st = 0;
-    while (waitpid(p.pid, &st, WNOHANG) == 0) {
-        if (co_clock_monotonic_us() > end) {
-            tproc_stop(&p, SIGKILL, 1000);
-            fail_msg("validate %s did not finish in 20 s", path);
-        }
-        co_sleep_us(10000);
+    int st = tproc_wait_exit(&p, 20000);
+    if (st == -1) {
+        tproc_stop(&p, SIGKILL, 1000);
+        fail_msg("validate %s did not finish in 20 s", path);
     }
     char *o = tproc_read(&p, 1), *e = tproc_read(&p, 2);
     snprintf(out, cap, "%s%s", o, e);
     free(o);
     free(e);
-    unlink(p.out_path);
-    unlink(p.err_path);
+    tproc_stop(&p, SIGKILL, 0); /* exited: removes the output files */
     if (!WIFEXITED(st))
         fail_msg("validate %s died with signal %d", path, WTERMSIG(st));
     return WEXITSTATUS(st);

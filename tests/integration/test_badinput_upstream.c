@@ -174,29 +174,22 @@ static int setup(void **state)
     snprintf(gu, sizeof gu, "http://127.0.0.1:%u/v1", up[1].port);
     snprintf(tm, sizeof tm, "%d", TRY_MS);
     snprintf(dm, sizeof dm, "%d", DEADLINE_MS);
-    char *argv[] = {(char *)tsup_bin("cutover-relay"),
-                    "--port",
-                    "0",
-                    "--blue-url",
-                    bu,
-                    "--green-url",
-                    gu,
-                    "--max-attempts",
-                    "2",
-                    "--backoff-base-ms",
-                    "10",
-                    "--jitter",
-                    "none",
-                    "--try-timeout-ms",
-                    tm,
-                    "--deadline-ms",
-                    dm,
-                    "--health-interval-ms",
-                    "0",
-                    "--log-level",
-                    "warn",
-                    NULL};
-    if (tproc_spawn(&relay, argv) != 0 || tproc_wait_url(&relay, 10000) != 0)
+    const char *args[] = {"--max-attempts",
+                          "2",
+                          "--backoff-base-ms",
+                          "10",
+                          "--jitter",
+                          "none",
+                          "--try-timeout-ms",
+                          tm,
+                          "--deadline-ms",
+                          dm,
+                          "--health-interval-ms",
+                          "0",
+                          "--log-level",
+                          "warn",
+                          NULL};
+    if (trelay_start(&relay, bu, gu, args) != 0)
         return -1;
     snprintf(chat_url, sizeof chat_url, "%s/v1/chat/completions", relay.url);
     return 0;

@@ -66,28 +66,19 @@ static struct result cutover(int timeout_ms, int sigint_after_ms, ...)
     argv[n] = NULL;
     struct tproc p;
     assert_int_equal(tproc_spawn(&p, argv), 0);
-    uint64_t start = co_clock_monotonic_us(), end = start + (uint64_t)timeout_ms * 1000;
-    int st = 0, done = 0, sent = 0;
-    while (!done && co_clock_monotonic_us() < end) {
-        if (sigint_after_ms && !sent &&
-            co_clock_monotonic_us() > start + (uint64_t)sigint_after_ms * 1000) {
-            kill(p.pid, SIGINT);
-            sent = 1;
-        }
-        if (waitpid(p.pid, &st, WNOHANG) == p.pid)
-            done = 1;
-        else
-            co_sleep_us(5000);
+    uint64_t start = co_clock_monotonic_us();
+    int st = -1;
+    if (sigint_after_ms && (st = tproc_wait_exit(&p, sigint_after_ms)) == -1)
+        kill(p.pid, SIGINT);
+    if (st == -1) {
+        long left = timeout_ms - (long)((co_clock_monotonic_us() - start) / 1000);
+        st = tproc_wait_exit(&p, left > 0 ? (int)left : 0);
     }
+    int done = st != -1;
     struct result r = {-1, tproc_read(&p, 1), tproc_read(&p, 2)};
     if (done && WIFEXITED(st))
         r.exit_code = WEXITSTATUS(st);
-    if (!done)
-        tproc_stop(&p, SIGKILL, 1000);
-    else {
-        unlink(p.out_path);
-        unlink(p.err_path);
-    }
+    tproc_stop(&p, SIGKILL, 1000); /* kills it if still running; removes the files */
     if (!done)
         fail_msg("cutover did not finish within %d ms", timeout_ms);
     return r;

@@ -42,16 +42,15 @@ static CURLcode req(const char *method, const char *path, const char *body, long
     return thttp_request(method, u, body, hdrs, timeout_ms, r);
 }
 
+/* A fresh mock (journal, counters, RNG) with this behaviour. */
 static void put_behavior(const char *json)
 {
     struct thttp_resp r;
     req("POST", "/_mock/reset", "", 5000, &r);
     assert_int_equal(r.status, 200);
     thttp_resp_free(&r);
-    req("PUT", "/_mock/behavior", json, 5000, &r);
-    if (r.status != 200)
-        fail_msg("PUT %s -> %ld %s", json, r.status, r.body ? r.body : "");
-    thttp_resp_free(&r);
+    if (tmock_put_behavior(base, json) != 0)
+        fail_msg("PUT behavior %s failed", json);
 }
 
 static json_t *journal(uint64_t since)
@@ -111,9 +110,8 @@ static size_t sse_split(const char *body, char **out, size_t max)
 
 static int setup(void **state)
 {
-    char *argv[] = {
-        (char *)tsup_bin("cutover"), "mock", "--name", "blue", "--port", "0", "--seed", "7", NULL};
-    if (tproc_spawn(&mock, argv) != 0 || tproc_wait_url(&mock, 10000) != 0)
+    const char *seed[] = {"--seed", "7", NULL};
+    if (tmock_start(&mock, "blue", seed) != 0)
         return -1;
     snprintf(base, sizeof base, "%s", mock.url);
     return 0;
@@ -717,23 +715,11 @@ static int run_cli(char *const argv[], char *err, size_t errlen)
     int st = -1;
     if (tproc_spawn(&p, argv) != 0)
         return -1;
-    uint64_t end = co_clock_monotonic_us() + 10000000;
-    pid_t done = 0;
-    while (!done && co_clock_monotonic_us() < end) {
-        done = waitpid(p.pid, &st, WNOHANG);
-        if (!done)
-            co_sleep_us(10000);
-    }
+    st = tproc_wait_exit(&p, 10000);
     char *e = tproc_read(&p, 2);
     snprintf(err, errlen, "%s", e);
     free(e);
-    if (done == p.pid) {
-        unlink(p.out_path);
-        unlink(p.err_path);
-    } else {
-        st = -1;
-        tproc_stop(&p, SIGKILL, 1000);
-    }
+    tproc_stop(&p, SIGKILL, 1000); /* kills it if still running; removes the files */
     return st;
 }
 

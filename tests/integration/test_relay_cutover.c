@@ -104,8 +104,8 @@ static void test_manual_switch_under_traffic(void **state)
                                     "\"rate_limit_requests\": 0"),
                      0);
     const char *slowish = "{\"latency\":{\"fixed_ms\":5}}";
-    assert_int_equal(fx_put_behavior(F.url[0], slowish), 0);
-    assert_int_equal(fx_put_behavior(F.url[1], slowish), 0);
+    assert_int_equal(tmock_put_behavior(F.url[0], slowish), 0);
+    assert_int_equal(tmock_put_behavior(F.url[1], slowish), 0);
     struct traffic t = {.total = 300};
     run_traffic(&t, 8, 100, "{\"to\":\"green\"}");
     assert_int_equal(t.done, 300);
@@ -210,8 +210,8 @@ static void test_health_driven_switch(void **state)
                                         "\"health_fall\": 2, \"health_rise\": 2"),
                      0);
     struct thttp_resp r;
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"health\":{\"rules\":[{\"action\":{\"type\":"
-                                               "\"status\",\"code\":503}}]}}"),
+    assert_int_equal(tmock_put_behavior(F.url[0], "{\"health\":{\"rules\":[{\"action\":{\"type\":"
+                                                  "\"status\",\"code\":503}}]}}"),
                      0);
     assert_int_equal(fx_wait_event(&F, "switch", "reason", "health", 3000), 0);
     assert_int_equal(fx_count_events(&F, "health", "env", "blue"), 1);
@@ -229,8 +229,8 @@ static void test_health_driven_switch(void **state)
     assert_int_equal(fx_header_long(&r, "X-Attempts"), 1);
     thttp_resp_free(&r);
     /* Both down: /health says so with a 503, and requests get the seed's 503. */
-    assert_int_equal(fx_put_behavior(F.url[1], "{\"health\":{\"rules\":[{\"action\":{\"type\":"
-                                               "\"status\",\"code\":503}}]}}"),
+    assert_int_equal(tmock_put_behavior(F.url[1], "{\"health\":{\"rules\":[{\"action\":{\"type\":"
+                                                  "\"status\",\"code\":503}}]}}"),
                      0);
     uint64_t end = co_clock_monotonic_us() + 3000000;
     long st = 0;
@@ -246,7 +246,7 @@ static void test_health_driven_switch(void **state)
     assert_non_null(strstr(r.body, "All environments unhealthy"));
     thttp_resp_free(&r);
     /* Blue recovers (rise 2): traffic flows again, no restart needed. */
-    assert_int_equal(fx_put_behavior(F.url[0], "{}"), 0);
+    assert_int_equal(tmock_put_behavior(F.url[0], "{}"), 0);
     end = co_clock_monotonic_us() + 3000000;
     do {
         co_sleep_us(20000);

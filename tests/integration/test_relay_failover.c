@@ -10,9 +10,9 @@ static void test_blue_503_green_serves(void **state)
     assert_int_equal(fx_start_relay(&F, "\"backoff_base_ms\": 20, \"jitter\": \"none\", "
                                         "\"health_interval_ms\": 0"),
                      0);
-    assert_int_equal(
-        fx_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":503}}]}"),
-        0);
+    assert_int_equal(tmock_put_behavior(
+                         F.url[0], "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":503}}]}"),
+                     0);
     struct thttp_resp r;
     assert_int_equal(fx_chat(&F, "fo-1", 0, 10000, &r), CURLE_OK);
     assert_int_equal(r.status, 200);
@@ -57,8 +57,8 @@ static void test_backoff_gaps_and_spent_attempts(void **state)
                                         "\"max_attempts\": 3, \"health_interval_ms\": 0"),
                      0);
     const char *b503 = "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":503}}]}";
-    assert_int_equal(fx_put_behavior(F.url[0], b503), 0);
-    assert_int_equal(fx_put_behavior(F.url[1], b503), 0);
+    assert_int_equal(tmock_put_behavior(F.url[0], b503), 0);
+    assert_int_equal(tmock_put_behavior(F.url[1], b503), 0);
     struct thttp_resp r;
     assert_int_equal(fx_chat(&F, "gap-1", 0, 10000, &r), CURLE_OK);
     /* Attempts spent: the last upstream status, and no more client retries. */
@@ -118,9 +118,9 @@ static void test_backoff_gaps_and_spent_attempts(void **state)
 static void test_401_not_retried(void **state)
 {
     assert_int_equal(fx_start_relay(&F, "\"backoff_base_ms\": 10, \"health_interval_ms\": 0"), 0);
-    assert_int_equal(fx_put_behavior(F.url[0],
-                                     "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":401,"
-                                     "\"error_code\":\"invalid_api_key\"}}]}"),
+    assert_int_equal(tmock_put_behavior(F.url[0],
+                                        "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":401,"
+                                        "\"error_code\":\"invalid_api_key\"}}]}"),
                      0);
     struct thttp_resp r;
     for (int i = 0; i < 3; i++) {
@@ -154,10 +154,10 @@ static void test_retry_after_honoured(void **state)
                                         "\"retry_after_cap_ms\": 2000, \"health_interval_ms\": 0"),
                      0);
     /* First request on blue: 429 asking for 400 ms, then fine. */
-    assert_int_equal(
-        fx_put_behavior(F.url[0], "{\"rules\":[{\"when\":{\"first\":1},\"action\":"
-                                  "{\"type\":\"status\",\"code\":429,\"retry_after_ms\":400}}]}"),
-        0);
+    assert_int_equal(tmock_put_behavior(
+                         F.url[0], "{\"rules\":[{\"when\":{\"first\":1},\"action\":"
+                                   "{\"type\":\"status\",\"code\":429,\"retry_after_ms\":400}}]}"),
+                     0);
     struct thttp_resp r;
     assert_int_equal(fx_chat(&F, "ra-1", 0, 10000, &r), CURLE_OK);
     assert_int_equal(r.status, 200);
@@ -181,8 +181,8 @@ static void test_retry_after_above_cap_fails_over(void **state)
     assert_int_equal(fx_start_relay(&F, "\"backoff_base_ms\": 10, \"retry_after_cap_ms\": 500, "
                                         "\"health_interval_ms\": 0"),
                      0);
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"status\","
-                                               "\"code\":503,\"retry_after_s\":30}}]}"),
+    assert_int_equal(tmock_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"status\","
+                                                  "\"code\":503,\"retry_after_s\":30}}]}"),
                      0);
     struct thttp_resp r;
     uint64_t t0 = co_clock_monotonic_us();
@@ -253,9 +253,9 @@ static void test_key_never_leaks(void **state)
     assert_int_equal(fx_start_relay(&F, "\"backoff_base_ms\": 5, \"health_interval_ms\": 50, "
                                         "\"log_level\": \"debug\""),
                      0);
-    assert_int_equal(
-        fx_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":401}}]}"),
-        0);
+    assert_int_equal(tmock_put_behavior(
+                         F.url[0], "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":401}}]}"),
+                     0);
     struct thttp_resp r;
     assert_int_equal(fx_chat(&F, "leak-1", 0, 10000, &r), CURLE_OK);
     assert_null(strstr(r.body, FX_KEY));

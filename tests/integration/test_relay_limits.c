@@ -45,20 +45,8 @@ static void test_max_clients(void **state)
 {
     enum { MAX = 4 };
     struct tproc relay;
-    char *ra[] = {(char *)tsup_bin("cutover-relay"),
-                  "--port",
-                  "0",
-                  "--blue-url",
-                  "http://127.0.0.1:9/v1",
-                  "--green-url",
-                  "http://127.0.0.1:9/v2",
-                  "--health-interval-ms",
-                  "0",
-                  "--max-clients",
-                  "4",
-                  NULL};
-    assert_int_equal(tproc_spawn(&relay, ra), 0);
-    assert_int_equal(tproc_wait_url(&relay, 10000), 0);
+    const char *ra[] = {"--health-interval-ms", "0", "--max-clients", "4", NULL};
+    assert_int_equal(trelay_start(&relay, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v2", ra), 0);
     uint16_t port = traw_port(relay.url);
     int fds[MAX];
     for (int i = 0; i < MAX; i++) {
@@ -101,27 +89,12 @@ static void test_stuck_event_reader(void **state)
     int rd = open(fifo, O_RDONLY | O_NONBLOCK);
     assert_true(rd >= 0);
     struct tproc mock, relay;
-    char *ma[] = {(char *)tsup_bin("cutover"), "mock", "--name", "blue", "--port", "0", NULL};
-    assert_int_equal(tproc_spawn(&mock, ma), 0);
-    assert_int_equal(tproc_wait_url(&mock, 10000), 0);
+    assert_int_equal(tmock_start(&mock, "blue", NULL), 0);
     char bu[300];
     snprintf(bu, sizeof bu, "%s/v1", mock.url);
-    char *ra[] = {(char *)tsup_bin("cutover-relay"),
-                  "--port",
-                  "0",
-                  "--blue-url",
-                  bu,
-                  "--green-url",
-                  bu,
-                  "--health-interval-ms",
-                  "0",
-                  "--rate-limit-requests",
-                  "0",
-                  "--events",
-                  fifo,
-                  NULL};
-    assert_int_equal(tproc_spawn(&relay, ra), 0);
-    assert_int_equal(tproc_wait_url(&relay, 10000), 0);
+    const char *ra[] = {
+        "--health-interval-ms", "0", "--rate-limit-requests", "0", "--events", fifo, NULL};
+    assert_int_equal(trelay_start(&relay, bu, bu, ra), 0);
     char u[300];
     snprintf(u, sizeof u, "%s/v1/chat/completions", relay.url);
     uint64_t t0 = co_clock_monotonic_us();

@@ -42,15 +42,8 @@ static int cutover(int timeout_ms, char **args)
     struct tproc p;
     if (tproc_spawn(&p, argv) != 0)
         return -1;
-    uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000;
-    int st = 0, done = 0;
-    while (!done && co_clock_monotonic_us() < end) {
-        if (waitpid(p.pid, &st, WNOHANG) == p.pid)
-            done = 1;
-        else
-            co_sleep_us(10000);
-    }
-    if (!done) {
+    int st = tproc_wait_exit(&p, timeout_ms);
+    if (st == -1) {
         char *out = tproc_read(&p, 1);
         fprintf(stderr, "cutover did not finish in %d ms; output:\n%s\n", timeout_ms,
                 out ? out : "");
@@ -62,8 +55,7 @@ static int cutover(int timeout_ms, char **args)
     if (err && *err)
         fprintf(stderr, "%s", err);
     free(err);
-    unlink(p.out_path);
-    unlink(p.err_path);
+    tproc_stop(&p, SIGKILL, 1000); /* exited: removes the output files */
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -287,21 +279,12 @@ static void test_relay_url(void **state)
                      NULL};
     struct tproc relay;
     assert_int_equal(tproc_spawn(&relay, rargv), 0);
-    uint64_t end = co_clock_monotonic_us() + 60000000ull;
-    int st_run = 0, done = 0;
-    while (!done && co_clock_monotonic_us() < end) {
-        if (waitpid(run.pid, &st_run, WNOHANG) == run.pid)
-            done = 1;
-        else
-            co_sleep_us(10000);
-    }
-    if (!done) {
-        tproc_stop(&run, SIGKILL, 1000);
+    int st_run = tproc_wait_exit(&run, 60000);
+    tproc_stop(&run, SIGKILL, 1000); /* kills it if still running; removes the files */
+    if (st_run == -1) {
         tproc_stop(&relay, SIGKILL, 1000);
         fail_msg("cutover run --relay-url did not finish");
     }
-    unlink(run.out_path);
-    unlink(run.err_path);
     int rc = WIFEXITED(st_run) ? WEXITSTATUS(st_run) : -1;
     int alive = tproc_alive(&relay);
     int st = tproc_stop(&relay, SIGTERM, 3000);

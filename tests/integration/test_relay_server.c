@@ -222,8 +222,8 @@ static void check_prometheus(const char *text)
 static void test_prometheus(void **state)
 {
     assert_int_equal(fx_start_relay(&F, "\"health_interval_ms\": 0, \"backoff_base_ms\": 5"), 0);
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"rules\":[{\"when\":{\"first\":1},\"action\":"
-                                               "{\"type\":\"status\",\"code\":503}}]}"),
+    assert_int_equal(tmock_put_behavior(F.url[0], "{\"rules\":[{\"when\":{\"first\":1},\"action\":"
+                                                  "{\"type\":\"status\",\"code\":503}}]}"),
                      0);
     struct thttp_resp r;
     for (int i = 0; i < 3; i++) {
@@ -320,7 +320,7 @@ static void test_client_keys(void **state)
 static void test_client_disconnect_cancels_upstream(void **state)
 {
     assert_int_equal(fx_start_relay(&F, "\"health_interval_ms\": 0"), 0);
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"latency\":{\"fixed_ms\":3000}}"), 0);
+    assert_int_equal(tmock_put_behavior(F.url[0], "{\"latency\":{\"fixed_ms\":3000}}"), 0);
     struct thttp_resp r;
     /* The client gives up after 200 ms. */
     assert_int_equal(fx_chat(&F, "gone-1", 0, 200, &r), CURLE_OPERATION_TIMEDOUT);
@@ -352,8 +352,8 @@ static void test_client_disconnect_cancels_upstream(void **state)
 static void test_client_disconnect_mid_stream(void **state)
 {
     assert_int_equal(fx_start_relay(&F, "\"health_interval_ms\": 0"), 0);
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"slow\","
-                                               "\"ttft_ms\":0,\"gap_ms\":150}}]}"),
+    assert_int_equal(tmock_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"slow\","
+                                                  "\"ttft_ms\":0,\"gap_ms\":150}}]}"),
                      0);
     struct thttp_resp r;
     uint64_t t0 = co_clock_monotonic_us();
@@ -388,7 +388,7 @@ static void test_sigterm_drains(void **state)
 {
     assert_int_equal(fx_start_relay(&F, "\"health_interval_ms\": 0, \"drain_timeout_ms\": 5000"),
                      0);
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"latency\":{\"fixed_ms\":600}}"), 0);
+    assert_int_equal(tmock_put_behavior(F.url[0], "{\"latency\":{\"fixed_ms\":600}}"), 0);
     /* A request in flight when SIGTERM comes still gets its answer. */
     char u[300];
     snprintf(u, sizeof u, "%s/v1/chat/completions", F.relay_url);

@@ -76,9 +76,9 @@ static size_t count(const char *s, const char *needle)
 static void test_passthrough_incremental(void **state)
 {
     /* 16 tokens 40 ms apart: the whole answer takes 600 ms or more. */
-    assert_int_equal(fx_put_behavior(F.url[0],
-                                     "{\"rules\":[{\"action\":{\"type\":\"slow\",\"ttft_ms\":0,"
-                                     "\"gap_ms\":40}}]}"),
+    assert_int_equal(tmock_put_behavior(F.url[0],
+                                        "{\"rules\":[{\"action\":{\"type\":\"slow\",\"ttft_ms\":0,"
+                                        "\"gap_ms\":40}}]}"),
                      0);
     struct sresp r;
     stream_req("st-1", &r);
@@ -94,7 +94,7 @@ static void test_passthrough_incremental(void **state)
 
 static void expect_inband(const char *behavior, const char *id, const char *code)
 {
-    assert_int_equal(fx_put_behavior(F.url[0], behavior), 0);
+    assert_int_equal(tmock_put_behavior(F.url[0], behavior), 0);
     struct sresp r;
     stream_req(id, &r);
     assert_int_equal(r.status, 200);
@@ -179,8 +179,8 @@ static void test_stream_usage_counts_tokens(void **state)
 
 static void test_reset_before_first_byte_is_retried(void **state)
 {
-    assert_int_equal(fx_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"reset\"}}]}"),
-                     0);
+    assert_int_equal(
+        tmock_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"reset\"}}]}"), 0);
     struct sresp r;
     stream_req("st-early", &r);
     assert_int_equal(r.status, 200);

@@ -14,8 +14,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "co_clock.h"
-#include "co_mem.h"
 #include "tests/support/tsupport.h"
 
 #include <errno.h>
@@ -54,23 +52,6 @@ static const char scenario[] =
 static char dir[64];
 static int run_rc = -1;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, len = 0, n;
-    char *buf = co_malloc(cap);
-    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0)
-            buf = co_realloc(buf, cap *= 2);
-    }
-    buf[len] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static int count(const char *hay, const char *needle)
 {
     int n = 0;
@@ -100,27 +81,15 @@ static int run(char *const argv[], const char *out_path, int timeout_ms)
         _exit(127);
     }
     setpgid(pid, pid);
-    uint64_t end = co_clock_monotonic_us() + (uint64_t)timeout_ms * 1000u;
-    int st = -1;
-    for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            break;
-        if (w < 0) {
-            st = -1;
-            break;
-        }
-        if (co_clock_monotonic_us() > end) {
-            fprintf(stderr, "%s: no exit within %d ms, killed\n", argv[0], timeout_ms);
-            kill(-pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            st = -1;
-            break;
-        }
-        co_sleep_us(20000);
+    /* Only the wait of a tproc: the output goes to out_path, not its files. */
+    struct tproc p = {.pid = pid};
+    int st = tproc_wait_exit(&p, timeout_ms);
+    kill(-pid, SIGKILL); /* helpers still in the group, or all of it after a timeout */
+    if (st == -1) {
+        fprintf(stderr, "%s: no exit within %d ms, killed\n", argv[0], timeout_ms);
+        waitpid(pid, NULL, 0);
     }
-    kill(-pid, SIGKILL); /* helpers still in the group */
-    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static const char *find_chromium(void)
@@ -187,7 +156,7 @@ static void test_run_writes_report(void **state)
     /* 0 passed, 1 a check failed on a loaded machine: both leave a report. */
     assert_true(run_rc == 0 || run_rc == 1);
     snprintf(path, sizeof path, "%s/out/report.html", dir);
-    char *html = slurp(path);
+    char *html = tsup_read_file(path, NULL);
     assert_non_null(html);
     assert_non_null(strstr(html, "<svg class=\"timeline\""));
     assert_null(strstr(html, "<script"));
@@ -195,13 +164,13 @@ static void test_run_writes_report(void **state)
     assert_null(strstr(html, "sk-cutover-")); /* the upstream key never shows */
     free(html);
     snprintf(path, sizeof path, "%s/summary.md", dir);
-    char *md = slurp(path);
+    char *md = tsup_read_file(path, NULL);
     assert_non_null(md);
     assert_non_null(strstr(md, "## cutover: "));
     assert_non_null(strstr(md, "`blue-503-fails-over-to-green`"));
     free(md);
     snprintf(path, sizeof path, "%s/out/results.json", dir);
-    char *res = slurp(path);
+    char *res = tsup_read_file(path, NULL);
     assert_non_null(res);
     assert_non_null(strstr(res, "\"t0_us\""));
     free(res);
@@ -243,7 +212,7 @@ static void test_chromium_renders(void **state)
     argv_dom[NC + 2] = url;
     argv_dom[NC + 3] = NULL;
     assert_int_equal(run(argv_dom, dom, 90000), 0);
-    char *d = slurp(dom);
+    char *d = tsup_read_file(dom, NULL);
     assert_non_null(d);
     /* The parsed DOM, as the browser built it. */
     assert_non_null(strstr(d, "<svg class=\"timeline\""));

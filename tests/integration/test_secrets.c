@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "co_clock.h"
 #include "tests/support/tsupport.h"
 
 #include <dirent.h>
@@ -59,22 +58,12 @@ static void assert_clean(const char *what, const char *text)
             fail_msg("secret \"%s\" found in %s", *c, what);
 }
 
+/* A file as text to search: NULs would hide what follows them from strstr. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, len = 0, n;
-    char *b = malloc(cap + 1);
-    while ((n = fread(b + len, 1, cap - len, f)) > 0) {
-        len += n;
-        if (len == cap)
-            b = realloc(b, (cap *= 2) + 1);
-    }
-    fclose(f);
-    b[len] = 0;
-    /* NULs would hide what follows them from strstr. */
-    for (size_t i = 0; i < len; i++)
+    size_t len;
+    char *b = tsup_read_file(path, &len);
+    for (size_t i = 0; b && i < len; i++)
         if (!b[i])
             b[i] = ' ';
     return b;
@@ -95,98 +84,55 @@ static long get(const char *base, const char *path, const char *auth, const char
     return st;
 }
 
-/* SIGTERM to the group and wait, keeping the output files (tproc_stop
- * removes them); the caller unlinks. */
+/* SIGTERM to the group and wait up to 10 s (then SIGKILL), keeping the
+ * output files (tproc_stop removes them); the caller calls tproc_stop. */
 static int stop_keep(struct tproc *p)
 {
     kill(-p->pid, SIGTERM);
-    int st = 0;
-    uint64_t end = co_clock_monotonic_us() + 10000000;
-    while (waitpid(p->pid, &st, WNOHANG) == 0) {
-        if (co_clock_monotonic_us() > end) {
-            kill(-p->pid, SIGKILL);
-            waitpid(p->pid, &st, 0);
-            break;
-        }
-        co_sleep_us(10000);
+    int st = tproc_wait_exit(p, 10000);
+    if (st == -1) {
+        kill(-p->pid, SIGKILL);
+        st = tproc_wait_exit(p, 10000);
     }
     return st;
-}
-
-static void put_behavior(const char *base, const char *json)
-{
-    char u[400];
-    snprintf(u, sizeof u, "%s/_mock/behavior", base);
-    const char *h[] = {"Content-Type: application/json", NULL};
-    struct thttp_resp r;
-    thttp_request("PUT", u, json, h, 5000, &r);
-    assert_int_equal(r.status, 200);
-    thttp_resp_free(&r);
 }
 
 static void test_relay_keeps_secrets(void **state)
 {
     struct tproc blue, green, relay;
-    char *mb[] = {(char *)tsup_bin("cutover"),
-                  "mock",
-                  "--name",
-                  "blue",
-                  "--port",
-                  "0",
-                  "--log-level",
-                  "debug",
-                  NULL};
-    char *mg[] = {(char *)tsup_bin("cutover"),
-                  "mock",
-                  "--name",
-                  "green",
-                  "--port",
-                  "0",
-                  "--log-level",
-                  "debug",
-                  NULL};
-    assert_int_equal(tproc_spawn(&blue, mb), 0);
-    assert_int_equal(tproc_wait_url(&blue, 10000), 0);
-    assert_int_equal(tproc_spawn(&green, mg), 0);
-    assert_int_equal(tproc_wait_url(&green, 10000), 0);
+    const char *debug[] = {"--log-level", "debug", NULL};
+    assert_int_equal(tmock_start(&blue, "blue", debug), 0);
+    assert_int_equal(tmock_start(&green, "green", debug), 0);
     char bu[300], gu[300], ev[200];
     snprintf(bu, sizeof bu, "%s/v1", blue.url);
     snprintf(gu, sizeof gu, "%s/v1", green.url);
     snprintf(ev, sizeof ev, "%s/events.jsonl", dir);
-    char *argv[] = {(char *)tsup_bin("cutover-relay"),
-                    "--port",
-                    "0",
-                    "--blue-url",
-                    bu,
-                    "--green-url",
-                    gu,
-                    "--api-key",
-                    KEY,
-                    "--admin-token",
-                    ADMIN,
-                    "--client-keys",
-                    CLIENT,
-                    "--events",
-                    ev,
-                    "--log-level",
-                    "debug",
-                    "--max-attempts",
-                    "3",
-                    "--backoff-base-ms",
-                    "5",
-                    "--jitter",
-                    "none",
-                    "--health-interval-ms",
-                    "100",
-                    "--rate-limit-requests",
-                    "40",
-                    "--rate-limit-window-ms",
-                    "60000",
-                    "--idle-timeout-ms",
-                    "300",
-                    NULL};
-    assert_int_equal(tproc_spawn(&relay, argv), 0);
-    assert_int_equal(tproc_wait_url(&relay, 10000), 0);
+    const char *args[] = {"--api-key",
+                          KEY,
+                          "--admin-token",
+                          ADMIN,
+                          "--client-keys",
+                          CLIENT,
+                          "--events",
+                          ev,
+                          "--log-level",
+                          "debug",
+                          "--max-attempts",
+                          "3",
+                          "--backoff-base-ms",
+                          "5",
+                          "--jitter",
+                          "none",
+                          "--health-interval-ms",
+                          "100",
+                          "--rate-limit-requests",
+                          "40",
+                          "--rate-limit-window-ms",
+                          "60000",
+                          "--idle-timeout-ms",
+                          "300",
+                          NULL};
+    assert_int_equal(trelay_start(&relay, bu, gu, args), 0);
 
     char chat[400];
     snprintf(chat, sizeof chat, "%s/v1/chat/completions", relay.url);
@@ -205,8 +151,8 @@ static void test_relay_keeps_secrets(void **state)
     };
     unsigned n = 0;
     for (size_t m = 0; m < sizeof mixes / sizeof mixes[0]; m++) {
-        put_behavior(blue.url, mixes[m]);
-        put_behavior(green.url, m % 2 ? "{}" : mixes[m]);
+        assert_int_equal(tmock_put_behavior(blue.url, mixes[m]), 0);
+        assert_int_equal(tmock_put_behavior(green.url, m % 2 ? "{}" : mixes[m]), 0);
         for (int i = 0; i < 4; i++, n++) {
             struct thttp_resp r;
             thttp_request("POST", chat, i % 2 ? CHAT_STREAM : CHAT, i == 3 ? wrong : good, 10000,
@@ -235,8 +181,8 @@ static void test_relay_keeps_secrets(void **state)
     assert_int_equal(r.status, 401);
     assert_clean("an admin refusal", r.body);
     thttp_resp_free(&r);
-    put_behavior(blue.url, "{}");
-    put_behavior(green.url, "{}");
+    assert_int_equal(tmock_put_behavior(blue.url, "{}"), 0);
+    assert_int_equal(tmock_put_behavior(green.url, "{}"), 0);
     for (int i = 0; i < 40; i++) {
         thttp_request("POST", chat, CHAT, good, 5000, &r);
         assert_clean("a rate-limited answer", r.body);
@@ -271,10 +217,8 @@ static void test_relay_keeps_secrets(void **state)
         free(files[i]);
     }
     struct tproc *all[] = {&relay, &blue, &green};
-    for (int i = 0; i < 3; i++) {
-        unlink(all[i]->out_path);
-        unlink(all[i]->err_path);
-    }
+    for (int i = 0; i < 3; i++)
+        tproc_stop(all[i], SIGKILL, 1000);
 }
 
 /* Every file under path, recursively, scanned for needle; returns the
@@ -336,14 +280,10 @@ static void test_runner_out_dir_is_clean(void **state)
                     NULL};
     struct tproc p;
     assert_int_equal(tproc_spawn(&p, argv), 0);
-    uint64_t end = co_clock_monotonic_us() + 120000000;
-    int st = 0;
-    while (waitpid(p.pid, &st, WNOHANG) == 0) {
-        if (co_clock_monotonic_us() > end) {
-            tproc_stop(&p, SIGKILL, 1000);
-            fail_msg("cutover run did not finish in 120 s");
-        }
-        co_sleep_us(50000);
+    int st = tproc_wait_exit(&p, 120000);
+    if (st == -1) {
+        tproc_stop(&p, SIGKILL, 1000);
+        fail_msg("cutover run did not finish in 120 s");
     }
     char *o = tproc_read(&p, 1), *e = tproc_read(&p, 2);
     /* Pass or fail is the library's business; here it must have run. */
@@ -355,8 +295,7 @@ static void test_runner_out_dir_is_clean(void **state)
     assert_null(strstr(e, "sk-cutover-"));
     free(o);
     free(e);
-    unlink(p.out_path);
-    unlink(p.err_path);
+    tproc_stop(&p, SIGKILL, 1000); /* exited: removes the output files */
     char where[2048] = "";
     int hits = 0;
     int files = scan_tree(out, "sk-cutover-", where, sizeof where, &hits);

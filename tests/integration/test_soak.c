@@ -198,11 +198,6 @@ static void on_stop(struct ev_loop *loop, ev_timer *w, int revents)
     s->stopping = 1; /* in-flight requests finish; nothing new starts */
 }
 
-static int spawn(struct tproc *p, char **argv)
-{
-    return tproc_spawn(p, argv) == 0 && tproc_wait_url(p, 10000) == 0 ? 0 : -1;
-}
-
 /* Reads the event log: one `request` event per id, its status. */
 static void read_events(struct soak *s, const char *path, size_t *lines, size_t *unknown,
                         size_t *failed_attempts)
@@ -332,84 +327,51 @@ static void test_soak(void **state)
     snprintf(seed, sizeof seed, "%u", s->seed);
     char bseed[16];
     snprintf(bseed, sizeof bseed, "%u", s->seed + 1);
-    char *mb[] = {(char *)tsup_bin("cutover"),
-                  "mock",
-                  "--name",
-                  "blue",
-                  "--port",
-                  "0",
-                  "--behavior",
-                  bpath,
-                  "--seed",
-                  seed,
-                  "--journal-cap",
-                  "10000",
-                  "--log-level",
-                  "warn",
-                  NULL};
-    char *mg[] = {(char *)tsup_bin("cutover"),
-                  "mock",
-                  "--name",
-                  "green",
-                  "--port",
-                  "0",
-                  "--behavior",
-                  bpath,
-                  "--seed",
-                  bseed,
-                  "--journal-cap",
-                  "10000",
-                  "--log-level",
-                  "warn",
-                  NULL};
-    assert_int_equal(spawn(&blue, mb), 0);
-    assert_int_equal(spawn(&green, mg), 0);
+    const char *mb[] = {"--behavior", bpath,         "--seed", seed, "--journal-cap",
+                        "10000",      "--log-level", "warn",   NULL};
+    const char *mg[] = {"--behavior", bpath,         "--seed", bseed, "--journal-cap",
+                        "10000",      "--log-level", "warn",   NULL};
+    assert_int_equal(tmock_start(&blue, "blue", mb), 0);
+    assert_int_equal(tmock_start(&green, "green", mg), 0);
     char bu[300], gu[300], dl[16], tt[16];
     snprintf(bu, sizeof bu, "%s/v1", blue.url);
     snprintf(gu, sizeof gu, "%s/v1", green.url);
     snprintf(dl, sizeof dl, "%d", DEADLINE_MS);
     snprintf(tt, sizeof tt, "%d", TRY_MS);
-    char *ra[] = {(char *)tsup_bin("cutover-relay"),
-                  "--port",
-                  "0",
-                  "--blue-url",
-                  bu,
-                  "--green-url",
-                  gu,
-                  "--api-key",
-                  "sk-soak",
-                  "--max-attempts",
-                  "3",
-                  "--backoff-base-ms",
-                  "5",
-                  "--backoff-cap-ms",
-                  "50",
-                  "--jitter",
-                  "full",
-                  "--try-timeout-ms",
-                  tt,
-                  "--idle-timeout-ms",
-                  tt,
-                  "--deadline-ms",
-                  dl,
-                  "--retry-after-cap-ms",
-                  "100",
-                  "--switch-after-failures",
-                  "5",
-                  "--min-dwell-ms",
-                  "200",
-                  "--rate-limit-requests",
-                  "0",
-                  "--health-interval-ms",
-                  "500",
-                  "--events",
-                  ev,
-                  "--seed",
-                  seed,
-                  "--log-level",
-                  "error",
-                  NULL};
-    assert_int_equal(spawn(&relay, ra), 0);
+    const char *ra[] = {"--api-key",
+                        "sk-soak",
+                        "--max-attempts",
+                        "3",
+                        "--backoff-base-ms",
+                        "5",
+                        "--backoff-cap-ms",
+                        "50",
+                        "--jitter",
+                        "full",
+                        "--try-timeout-ms",
+                        tt,
+                        "--idle-timeout-ms",
+                        tt,
+                        "--deadline-ms",
+                        dl,
+                        "--retry-after-cap-ms",
+                        "100",
+                        "--switch-after-failures",
+                        "5",
+                        "--min-dwell-ms",
+                        "200",
+                        "--rate-limit-requests",
+                        "0",
+                        "--health-interval-ms",
+                        "500",
+                        "--events",
+                        ev,
+                        "--seed",
+                        seed,
+                        "--log-level",
+                        "error",
+                        NULL};
+    assert_int_equal(trelay_start(&relay, bu, gu, ra), 0);
     s->relay = relay.pid;
     s->blue = blue.pid;
     s->green = green.pid;

@@ -50,11 +50,11 @@ int tproc_spawn(struct tproc *p, char *const argv[])
     return 0;
 }
 
-char *tproc_read(struct tproc *p, int which)
+char *tsup_read_file(const char *path, size_t *lenp)
 {
-    FILE *f = fopen(which == 2 ? p->err_path : p->out_path, "r");
+    FILE *f = fopen(path, "rb");
     if (!f)
-        return co_strdup("");
+        return NULL;
     size_t cap = 4096, len = 0;
     char *buf = co_malloc(cap);
     size_t n;
@@ -65,7 +65,15 @@ char *tproc_read(struct tproc *p, int which)
     }
     buf[len] = '\0';
     fclose(f);
+    if (lenp)
+        *lenp = len;
     return buf;
+}
+
+char *tproc_read(struct tproc *p, int which)
+{
+    char *s = tsup_read_file(which == 2 ? p->err_path : p->out_path, NULL);
+    return s ? s : co_strdup("");
 }
 
 int tproc_wait_output(struct tproc *p, int which, const char *needle, int timeout_ms)
@@ -157,6 +165,49 @@ int tproc_stop(struct tproc *p, int sig, int timeout_ms)
     unlink(p->out_path);
     unlink(p->err_path);
     return st;
+}
+
+/* Starts bin with the fixed then the extra arguments, and waits for its URL. */
+static int start_with(struct tproc *p, const char *const *fixed, const char *const *extra)
+{
+    char *argv[64];
+    size_t n = 0;
+    for (; *fixed && n < 63; fixed++)
+        argv[n++] = (char *)*fixed;
+    for (; extra && *extra && n < 63; extra++)
+        argv[n++] = (char *)*extra;
+    argv[n] = NULL;
+    return tproc_spawn(p, argv) == 0 && tproc_wait_url(p, 10000) == 0 ? 0 : -1;
+}
+
+int tmock_start(struct tproc *p, const char *name, const char *const *extra)
+{
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s", tsup_bin("cutover"));
+    const char *fixed[] = {bin, "mock", "--name", name, "--port", "0", NULL};
+    return start_with(p, fixed, extra);
+}
+
+int tmock_put_behavior(const char *mock_url, const char *json)
+{
+    char u[300];
+    struct thttp_resp r;
+    snprintf(u, sizeof u, "%s/_mock/behavior", mock_url);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    thttp_request("PUT", u, json, h, 5000, &r);
+    long st = r.status;
+    if (st != 200)
+        fprintf(stderr, "PUT behavior %s: %ld %s\n", json, st, r.body ? r.body : "");
+    thttp_resp_free(&r);
+    return st == 200 ? 0 : -1;
+}
+
+int trelay_start(struct tproc *p, const char *blue, const char *green, const char *const *extra)
+{
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s", tsup_bin("cutover-relay"));
+    const char *fixed[] = {bin, "--port", "0", "--blue-url", blue, "--green-url", green, NULL};
+    return start_with(p, fixed, extra);
 }
 
 struct sink {

@@ -31,6 +31,9 @@ int tproc_wait_url(struct tproc *p, int timeout_ms);
 int tproc_wait_output(struct tproc *p, int which, const char *needle, int timeout_ms);
 /* Reads the whole of the child's stdout (1) or stderr (2); caller frees. */
 char *tproc_read(struct tproc *p, int which);
+/* The whole of a file, NUL-terminated, its length in *len (may be NULL);
+ * NULL when it cannot be opened.  Caller frees. */
+char *tsup_read_file(const char *path, size_t *len);
 /* Sends sig to the child's process group, waits up to timeout_ms, then
  * SIGKILLs.  Returns the wait status, or -1.  Removes the output files. */
 int tproc_stop(struct tproc *p, int sig, int timeout_ms);
@@ -42,6 +45,18 @@ int tproc_alive(struct tproc *p);
  * tproc_stop afterwards in any case (it kills a child still running, and
  * removes the output files). */
 int tproc_wait_exit(struct tproc *p, int timeout_ms);
+
+/* Starts `cutover mock --name NAME --port 0` and then the extra arguments
+ * (NULL-terminated; extra may be NULL), and waits for its URL (p->url).
+ * Returns 0 or -1. */
+int tmock_start(struct tproc *p, const char *name, const char *const *extra);
+/* Replaces the behaviour of the mock at mock_url (JSON text).  Returns 0, or
+ * -1 with the answer on stderr. */
+int tmock_put_behavior(const char *mock_url, const char *json);
+/* Starts cutover-relay on an ephemeral port with the upstream URLs blue and
+ * green (as the relay takes them, with /v1) and then the extra arguments
+ * (NULL-terminated; may be NULL), and waits for its URL.  Returns 0 or -1. */
+int trelay_start(struct tproc *p, const char *blue, const char *green, const char *const *extra);
 
 struct thttp_resp {
     long status;

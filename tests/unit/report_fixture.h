@@ -3,6 +3,7 @@
 #define REPORT_FIXTURE_H
 
 #include "reports/report.h"
+#include "tests/support/tsupport.h" /* tsup_read_file */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,18 +67,6 @@ static inline void fixture_free(struct report_run *r)
     for (size_t i = 0; i < r->n; i++)
         report_scenario_clear(&r->sc[i]);
     free(r->sc);
-}
-
-static inline char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = calloc(1, 1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 #endif

@@ -90,7 +90,8 @@ static void mark(const char *name, uint64_t at_ms)
     obs.marks[obs.n_marks++].t = T0 + at_ms * MS;
 }
 
-/* Runs a check given as JSON text. */
+/* Runs a check given as JSON text, on attempts indexed as the runner does
+ * (without sorting: the tests add them in arrival order). */
 static int run(const char *json, struct harness_verdict *v)
 {
     json_error_t je;
@@ -100,6 +101,7 @@ static int run(const char *json, struct harness_verdict *v)
     char err[512];
     if (harness_check_validate(c, "$.expect[0]", marks, err, sizeof err) != 0)
         fail_msg("invalid check %s: %s", json, err);
+    harness_obs_index(&obs);
     harness_check_run(c, &obs, v);
     json_decref(c);
     return v->status;
@@ -588,6 +590,33 @@ static void test_validation(void **state)
     }
 }
 
+/* The by-request index: groups keep arrival order, skip health probes, and
+ * an id that prefixes another ("r1" of "r10") is its own group. */
+static void test_obs_index(void **state)
+{
+    att("r10", "blue", 10, 1, 503);
+    att("r1", "blue", 20, 1, 503);
+    probe("blue", 25);
+    att("r10", "green", 30, 1, 200);
+    att("r1", "green", 40, 1, 200);
+    att("r2", "blue", 50, 1, 200);
+    harness_obs_sort(&obs);
+    size_t n;
+    const size_t *idx = harness_obs_attempts(&obs, "r1", &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(obs.atts[idx[0]].env, "blue");
+    assert_string_equal(obs.atts[idx[1]].env, "green");
+    idx = harness_obs_attempts(&obs, "r10", &n);
+    assert_int_equal(n, 2);
+    assert_true(obs.atts[idx[0]].t_arrival < obs.atts[idx[1]].t_arrival);
+    harness_obs_attempts(&obs, "r2", &n);
+    assert_int_equal(n, 1);
+    assert_null(harness_obs_attempts(&obs, "r3", &n));
+    assert_int_equal(n, 0);
+    assert_null(harness_obs_attempts(&obs, "", &n)); /* the probe is no attempt */
+    assert_int_equal(n, 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -612,6 +641,7 @@ int main(void)
         T(test_clean_shutdown),
         T(test_min_samples_override),
         T(test_validation),
+        T(test_obs_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

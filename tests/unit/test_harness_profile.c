@@ -89,6 +89,10 @@ static void test_render(void **state)
     harness_vars_set(&v, "name", "abc");
     assert_null(harness_render("{name-1}", &v, err, sizeof err));
     assert_non_null(strstr(err, "not an integer"));
+    /* Without err nothing fails: what cannot be replaced stays as written. */
+    out = harness_render("{name-1} {nope} {port+1}", &v, NULL, 0);
+    assert_string_equal(out, "{name-1} {nope} 8081");
+    free(out);
 }
 
 static void test_settings_and_unmapped(void **state)
@@ -106,9 +110,12 @@ static void test_settings_and_unmapped(void **state)
     char *out = harness_render(p->command, &v, err, sizeof err);
     assert_string_equal(out, "r 5"); /* the scenario's value beats the default */
     free(out);
-    char un[256];
-    harness_profile_unmapped(p, relay, 1, un, sizeof un);
-    assert_string_equal(un, "backoff_base_ms, jitter, admin API");
+    const char *un[HARNESS_MAX_UNMAPPED];
+    assert_int_equal(harness_profile_unmapped(p, relay, 1, un, HARNESS_MAX_UNMAPPED), 3);
+    assert_string_equal(un[0], "backoff_base_ms");
+    assert_string_equal(un[1], "jitter");
+    assert_string_equal(un[2], "admin API");
+    assert_int_equal(harness_profile_unmapped(p, relay, 1, un, 1), 1); /* bounded */
     assert_true(harness_profile_affects("backoff_base_ms", "backoff_gaps"));
     assert_false(harness_profile_affects("backoff_base_ms", "client_success_ratio"));
     assert_false(harness_profile_affects("jitter", "switches"));

@@ -45,6 +45,23 @@ static void test_cap_and_dropped(void **state)
         assert_string_equal(json_string_value(json_object_get(r, "request_id")), want);
     }
     json_decref(a);
+    /* since inside, before and past what the ring still holds, with the
+     * ring wrapped (head is not at index 0). */
+    uint64_t next = 0;
+    a = mock_journal_page(&j, 3, 0, &next);
+    assert_int_equal(json_array_size(a), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "seq")), 3);
+    assert_int_equal(next, 5);
+    json_decref(a);
+    a = mock_journal_page(&j, 1, 1, &next);
+    assert_int_equal(json_array_size(a), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "seq")), 2);
+    assert_int_equal(next, 3);
+    json_decref(a);
+    a = mock_journal_page(&j, UINT64_MAX, 0, &next);
+    assert_int_equal(json_array_size(a), 0);
+    assert_int_equal(next, 5);
+    json_decref(a);
     mock_journal_free(&j);
 }
 

@@ -512,6 +512,23 @@ static void test_relay_label(void **state)
     assert_int_equal(strlen(tiny), 5); /* cut, terminated */
 }
 
+/* The one name cleaner (folders, HTML ids) and the one Markdown cell. */
+static void test_safe_name_and_md_cell(void **state)
+{
+    char out[16];
+    report_safe_name("a b/c.json_x-1", out, sizeof out);
+    assert_string_equal(out, "a_b_c_json_x-1");
+    report_safe_name("0123456789abcdefghij", out, sizeof out);
+    assert_string_equal(out, "0123456789abcde");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    report_md_cell(f, "a|b\n<i>&`c`");
+    fclose(f);
+    assert_string_equal(buf, "a\\|b &lt;i&gt;&amp;'c'");
+    free(buf);
+}
+
 /* cutover report a.json b.json: two runs of different relays merge into one
  * document whose report opens with the scorecard. */
 static void test_report_cli_merges(void **state)
@@ -571,7 +588,7 @@ static void test_html_writer_fixture(void **state)
     r.html_path = path;
     char err[256];
     assert_int_equal(report_html_write(&r, err, sizeof err), 0);
-    char *h = slurp(path);
+    char *h = tsup_read_file(path, NULL);
     assert_non_null(h);
     assert_non_null(strstr(h, "<!doctype html>"));
     assert_non_null(strstr(h, "exit code 1"));
@@ -613,6 +630,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_markdown, setup_dir, teardown_dir),
         cmocka_unit_test(test_progress_lines),
         cmocka_unit_test(test_relay_label),
+        cmocka_unit_test(test_safe_name_and_md_cell),
         cmocka_unit_test(test_html_writer_fixture),
         cmocka_unit_test_setup_teardown(test_report_cli_merges, setup_dir, teardown_dir),
     };

@@ -30,7 +30,7 @@ static void test_junit_shape(void **state)
     r.junit_path = path;
     char err[256];
     assert_int_equal(report_junit_write(&r, err, sizeof err), 0);
-    char *x = slurp(path);
+    char *x = tsup_read_file(path, NULL);
     assert_non_null(x);
     assert_non_null(strstr(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
     assert_non_null(strstr(x, "tests=\"4\" failures=\"1\" errors=\"2\""));
