@@ -45,13 +45,6 @@ static void action(struct co_evcurl *c, curl_socket_t fd, int flags)
     co_evcurl_check(c);
 }
 
-void co_evcurl_kick(struct co_evcurl *c)
-{
-    if (c->in_action)
-        return; /* the timer will do it */
-    action(c, CURL_SOCKET_TIMEOUT, 0);
-}
-
 static void on_sock(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct sock_watch *sw = (struct sock_watch *)w;

@@ -40,11 +40,6 @@ void co_evcurl_remove(struct co_evcurl *c, CURL *easy);
 /* Removes every watcher and the multi handle (transfers still running are
  * abandoned: remove them first). */
 void co_evcurl_cleanup(struct co_evcurl *c);
-/* Runs curl's due work now instead of on its zero timer in the next loop
- * iteration: a transfer just added takes its pooled connection and writes
- * its request at once.  Finished transfers are reported (on_done) before it
- * returns.  Never from inside a curl callback; ignored inside an action. */
-void co_evcurl_kick(struct co_evcurl *c);
 /* Process finished transfers now (normally automatic). */
 void co_evcurl_check(struct co_evcurl *c);
 

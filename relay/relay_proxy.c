@@ -892,12 +892,6 @@ static void start_attempt(struct relay_req *q)
     co_evcurl_add(&r->curl, e);
     enum relay_err why;
     arm(q, attempt_expiry(q, &why), now);
-    /* Send now, not on curl's zero timer in the next loop iteration: the
-     * request is on the wire before the client connection is suspended,
-     * and (docs/bench-floor.md) MHD then keeps that connection in its
-     * epoll set: about three syscalls a request fewer.  The attempt may
-     * already be over when this returns (a refused connection). */
-    co_evcurl_kick(&r->curl);
 }
 
 /* ---- validation and the handler's steps ------------------------------------------ */
