@@ -19,8 +19,10 @@
  * 400 (request) or a 502 (answer) in the OpenAI error shape.
  *
  * The knobs (table `knobs` below) are the tuning options of libcurl and
- * libmicrohttpd under test; every one defaults to its tuned value, so
- * `--knob curlu=0` measures what CURLOPT_CURLU saves.  bench/floor.sh runs
+ * libmicrohttpd under test; each defaults to its tuned value, so
+ * `--knob curlu=0` measures what CURLOPT_CURLU saves.  The exception is
+ * no_date, off by default: a server with a clock must send Date (RFC 9110
+ * 6.6.1), and co_evhttp has no way to pass the flag.  bench/floor.sh runs
  * the sweep and docs/bench-floor.md has the results.
  *
  * Prints "floor-proxy listening on http://127.0.0.1:PORT" once ready (what
