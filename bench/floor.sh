@@ -24,8 +24,8 @@
 # PID on exit; every load is bounded in time.
 set -eu
 
-DUR=10
-ROUNDS=2
+DUR=8
+ROUNDS=3
 CG_DUR=8
 STRACE_N=10000
 STRACE_S=10
@@ -200,13 +200,24 @@ to_ms() { # "1.52ms" | "850.00us" | "1.20s" -> ms
                      /ms$/ {sub("ms","",$1); printf "%.3f", $1; next}
                      /s$/  {sub("s","",$1);  printf "%.3f", $1*1000; next} {print $1}'
 }
-run_wrk() { # url -> "rps p50_ms p99_ms errors"
+TCK=$(getconf CLK_TCK)
+cpu_ticks() { # pid -> utime + stime
+    awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+# run_wrk url [pid] -> "rps p50_ms p99_ms errors cpu_us_per_request"; the
+# proxy's CPU time (user + system, /proc/PID/stat) per request is less at
+# the mercy of the other processes on the machine than requests/s is.
+run_wrk() {
+    t0=$( [ -n "${2:-}" ] && cpu_ticks "$2" || echo 0)
     out=$(wrk -t2 -c64 -d"${DUR}s" --latency -s "$WORK/post.lua" "$1/v1/chat/completions")
+    t1=$( [ -n "${2:-}" ] && cpu_ticks "$2" || echo 0)
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
     p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
     p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
     errs=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += 1} END {print n + 0}')
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $errs"
+    cpu=$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$TCK" 'BEGIN { if (n > 0 && b > a) printf "%.1f", (b - a) * 1e6 / hz / n; else print "-" }')
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $errs $cpu"
 }
 
 # Every knob turned back (what a first cut on the same stack does), with the
@@ -234,29 +245,48 @@ if want wrk; then
     for u in "$MOCK" "$NG_URL" "$RL_URL" "$FN_URL" "$FR_URL" "$FB_URL"; do
         wrk -t1 -c8 -d1s -s "$WORK/post.lua" "$u/v1/chat/completions" >/dev/null
     done
-    say "wrk -t2 -c64 -d${DUR}s, $ROUNDS rounds (every path once per round, in this order)"
+    say "wrk -t2 -c64 -d${DUR}s, $ROUNDS rounds (every path once per round, in this order); CPU is the"
+    say "proxy process's user + system time per request"
     say ""
-    say "| round | path | requests/s | % of nginx | p50 ms | p99 ms | errors | added p50 ms | nginx's + 0.5 ms |"
-    say "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+    say "| round | path | requests/s | % of nginx | p50 ms | p99 ms | errors | added p50 ms | within nginx's + 0.5 ms | CPU µs/request |"
+    say "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    : >"$WORK/rows"
     r=1
     while [ $r -le "$ROUNDS" ]; do
-        set -- $(run_wrk "$MOCK"); D_RPS=$1 D_P50=$2
-        say "| $r | direct (mock) | $1 | | $2 | $3 | $4 | | |"
-        set -- $(run_wrk "$NG_URL"); N_RPS=$1 N_ADD=$(awk -v a="$2" -v b="$D_P50" 'BEGIN {printf "%.3f", a - b}')
-        say "| $r | nginx 1 worker, keepalive 128 | $1 | 100% | $2 | $3 | $4 | $N_ADD | |"
-        for t in "relay cutover-relay $RL_URL" "fnone floor --json none $FN_URL" \
-            "freq floor --json request $FR_URL" "fboth floor --json both $FB_URL"; do
+        set -- $(run_wrk "$MOCK"); D_P50=$2
+        say "| $r | direct (mock) | $1 | | $2 | $3 | $4 | | | |"
+        set -- $(run_wrk "$NG_URL" "$NG_PID"); N_RPS=$1 N_ADD=$(awk -v a="$2" -v b="$D_P50" 'BEGIN {printf "%.3f", a - b}')
+        say "| $r | nginx 1 worker, keepalive 128 | $1 | 100% | $2 | $3 | $4 | $N_ADD | | $5 |"
+        echo "0nginx $1 100 $N_ADD $5 -" >>"$WORK/rows"
+        for t in "1relay $RL_PID $RL_URL cutover-relay" "2none $FN_PID $FN_URL floor --json none" \
+            "3request $FR_PID $FR_URL floor --json request" "4both $FB_PID $FB_URL floor --json both"; do
             set -- $t
-            shift
-            u=$(echo "$@" | awk '{print $NF}')
-            label=$(echo "$@" | awk '{$NF = ""; sub(/ $/, ""); print}')
-            set -- $(run_wrk "$u")
-            pct=$(awk -v a="$1" -v b="$N_RPS" 'BEGIN {printf "%.0f%%", 100 * a / b}')
+            key=$1 pid=$2 u=$3
+            shift 3
+            label="$*"
+            set -- $(run_wrk "$u" "$pid")
+            pct=$(awk -v a="$1" -v b="$N_RPS" 'BEGIN {printf "%.0f", 100 * a / b}')
             add=$(awk -v a="$2" -v b="$D_P50" 'BEGIN {printf "%.3f", a - b}')
             ok=$(awk -v a="$add" -v n="$N_ADD" 'BEGIN {print (a <= n + 0.5) ? "yes" : "no"}')
-            say "| $r | $label | $1 | $pct | $2 | $3 | $4 | $add | $ok |"
+            say "| $r | $label | $1 | $pct% | $2 | $3 | $4 | $add | $ok | $5 |"
+            echo "$key $1 $pct $add $5 $(awk -v a="$add" -v n="$N_ADD" 'BEGIN {printf "%.3f", a - n}')" >>"$WORK/rows"
         done
         r=$((r + 1))
+    done
+    say ""
+    say "Medians over the $ROUNDS rounds (the % and the p50 margin are taken within each round first):"
+    say ""
+    say "| path | requests/s | % of nginx (target >= 70%) | added p50 ms | added p50 minus nginx's (target <= 0.5) | CPU µs/request |"
+    say "|---|---:|---:|---:|---:|---:|"
+    med() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+    for key in 0nginx 1relay 2none 3request 4both; do
+        label=$(echo "$key" | sed 's/^0nginx/nginx/; s/^1relay/cutover-relay/; s/^2/floor --json /; s/^3/floor --json /; s/^4/floor --json /')
+        rps=$(awk -v k="$key" '$1 == k {print $2}' "$WORK/rows" | med)
+        pct=$(awk -v k="$key" '$1 == k {print $3}' "$WORK/rows" | med)
+        add=$(awk -v k="$key" '$1 == k {print $4}' "$WORK/rows" | med)
+        cpu=$(awk -v k="$key" '$1 == k {print $5}' "$WORK/rows" | med)
+        mar=$(awk -v k="$key" '$1 == k {print $6}' "$WORK/rows" | med)
+        say "| $label | $rps | $pct% | $add | $mar | $cpu |"
     done
     say ""
     say "load average after the wrk rounds: $(uptime | sed 's/.*load average: //')"
