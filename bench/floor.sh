@@ -124,6 +124,8 @@ CONF
 start_target() { # name kind [args...]
     t_name=$1 t_kind=$2
     shift 2
+    # A stale .out from an earlier run of the same name would give its URL.
+    rm -f "$WORK/$t_name.out"
     case $t_kind in
     nginx)
         t_port=$(free_port)
