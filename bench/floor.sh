@@ -378,13 +378,16 @@ if want cg; then
             { d = ($2 - idle[$1]) / n; if (d >= 50) printf "%d %s\n", d, $1 }' \
             "$WORK/obj.idle" "$WORK/obj.busy" | sort -rn | awk '{printf "| %s | %d |\n", $2, $1}' >>"$OUT"
         say ""
+        # A function with code inlined from headers is listed once per
+        # source file, each time with the whole inclusive cost: take the
+        # largest, not the sum.
         say "Floor --json $mode, inclusive Ir per request of the entry points:"
         say ""
         say "| function | Ir/request |"
         say "|---|---:|"
         incl() { callgrind_annotate --inclusive=yes --auto=no --threshold=100 "$1" 2>/dev/null | awk '
             /^ *[0-9,]+ +\([ 0-9.]+%\) / { v = $1; gsub(",", "", v); f = $0
-                sub(/^ *[0-9,]+ +\([ 0-9.]+%\) +/, "", f); sub(/ \[.*/, "", f); sub(/.*:/, "", f); s[f] += v }
+                sub(/^ *[0-9,]+ +\([ 0-9.]+%\) +/, "", f); sub(/ \[.*/, "", f); sub(/.*:/, "", f); if (v > s[f]) s[f] = v }
             END { for (f in s) print f, s[f] }'; }
         incl "$idle" >"$WORK/fn.idle"
         incl "$busy" >"$WORK/fn.busy"
