@@ -175,9 +175,9 @@ stop_target() { # kind
     if [ -n "${SPID:-}" ]; then wait "$SPID" 2>/dev/null || true; SPID=""; fi
     wait "$TPID" 2>/dev/null || true
     # A crash, an assertion or an MHD panic makes the row worthless: say so.
-    if grep -qi 'assert\|panic\|aborted\|segmentation\|sanitizer' "$WORK"/*.err 2>/dev/null; then
+    if grep -qi 'assert\|panic\|aborted\|fatal error\|segmentation\|sanitizer' "$WORK"/*.err 2>/dev/null; then
         echo "bench: a target crashed:" >&2
-        grep -il 'assert\|panic\|aborted\|segmentation\|sanitizer' "$WORK"/*.err >&2
+        grep -il 'assert\|panic\|aborted\|fatal error\|segmentation\|sanitizer' "$WORK"/*.err >&2
     fi
 }
 
@@ -387,7 +387,7 @@ if want cg; then
         say "|---|---:|"
         incl() { callgrind_annotate --inclusive=yes --auto=no --threshold=100 "$1" 2>/dev/null | awk '
             /^ *[0-9,]+ +\([ 0-9.]+%\) / { v = $1; gsub(",", "", v); f = $0
-                sub(/^ *[0-9,]+ +\([ 0-9.]+%\) +/, "", f); sub(/ \[.*/, "", f); sub(/.*:/, "", f); if (v > s[f]) s[f] = v }
+                sub(/^ *[0-9,]+ +\([ 0-9.]+%\) +/, "", f); sub(/ \[.*/, "", f); sub(/.*:/, "", f); if (v + 0 > s[f] + 0) s[f] = v + 0 }
             END { for (f in s) print f, s[f] }'; }
         incl "$idle" >"$WORK/fn.idle"
         incl "$busy" >"$WORK/fn.busy"

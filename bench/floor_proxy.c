@@ -112,6 +112,7 @@ struct floor {
     struct floor_req *free_reqs;
     size_t nfree;
     struct floor_req *live;
+    int stopping; /* no new upstream transfers: answer 503 */
 };
 
 /* ---- knobs ------------------------------------------------------------------ */
@@ -448,6 +449,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (strcmp(method, MHD_HTTP_METHOD_POST) != 0 || strcmp(url, FLOOR_PATH) != 0) {
             req_error(q, 404, "floor-proxy serves POST " FLOOR_PATH " only",
                       "invalid_request_error", "unknown_url");
+        } else if (f->stopping) {
+            req_error(q, 503, "floor-proxy is stopping", "server_error", "shutting_down");
         } else if (q->too_big) {
             req_error(q, 413, "request body exceeds 1 MiB", "invalid_request_error",
                       "request_too_large");
@@ -663,23 +666,32 @@ int main(int argc, char **argv)
     ev_signal_stop(f.loop, &f.sigint);
     rc = 0;
 out:
-    /* MHD wants every suspended connection resumed before it stops: drop
-     * the transfers still running and answer those clients 503. */
-    for (struct floor_req *q = f.live; q; q = q->next) {
-        if (q->in_flight) {
-            co_evcurl_remove(&f.curl, q->easy);
-            q->in_flight = 0;
+    /* MHD panics if it stops with a connection still suspended, and a
+     * resume only takes effect in the next MHD_run, which may also read new
+     * requests: so nothing new is forwarded (stopping), the transfers still
+     * running are dropped, their clients answered 503, and MHD runs until
+     * no connection is parked (bounded: nothing parks any more). */
+    f.stopping = 1;
+    for (int round = 0; round < 16 && f.http.daemon; round++) {
+        int parked = 0;
+        for (struct floor_req *q = f.live; q; q = q->next) {
+            if (q->in_flight) {
+                co_evcurl_remove(&f.curl, q->easy);
+                q->in_flight = 0;
+            }
+            if (q->suspended) {
+                if (!q->response)
+                    req_error(q, 503, "floor-proxy is stopping", "server_error", "shutting_down");
+                q->suspended = 0;
+                MHD_resume_connection(q->conn);
+                parked = 1;
+            }
         }
-        if (q->suspended) {
-            req_error(q, 503, "floor-proxy is stopping", "server_error", "shutting_down");
-            q->suspended = 0;
-            MHD_resume_connection(q->conn);
-        }
-    }
-    if (f.http.daemon) {
         co_evhttp_run(&f.http);
-        co_evhttp_stop(&f.http);
+        if (!parked && round > 0)
+            break;
     }
+    co_evhttp_stop(&f.http);
     if (f.curl.multi)
         co_evcurl_cleanup(&f.curl);
     while (f.free_reqs) {
