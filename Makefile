@@ -59,6 +59,7 @@ LIBTSUP    := $(BUILD)/libtsupport.a
 
 CUTOVER    := $(BINDIR)/cutover
 RELAY      := $(BINDIR)/cutover-relay
+FLOOR      := $(BINDIR)/floor-proxy
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -67,9 +68,9 @@ INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit integration scenarios run bench fuzz fuzz-smoke fuzz-regress valgrind soak clean format format-check
+.PHONY: all bench-floor deps test unit integration scenarios run bench fuzz fuzz-smoke fuzz-regress valgrind soak clean format format-check
 
-all: $(CUTOVER) $(RELAY)
+all: $(CUTOVER) $(RELAY) $(FLOOR)
 
 # Install missing Debian packages before anything compiles (order-only, so
 # the stamp never forces a rebuild).
@@ -99,6 +100,12 @@ $(CUTOVER): $(BUILD)/harness/main.o $(LIBHARNESS) $(LIBREPORTS) $(LIBMOCK) $(LIB
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(RELAY): $(BUILD)/relay/main.o $(LIBRELAY) $(LIBCO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The floor benchmark's proxy (bench/floor.sh, docs/bench-floor.md).
+bench-floor: $(FLOOR)
+$(FLOOR): $(BUILD)/bench/floor_proxy.o $(LIBCO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
