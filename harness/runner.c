@@ -183,7 +183,7 @@ static char *tail_of(const char *path, size_t max)
 
 /* ---- processes ------------------------------------------------------------- */
 
-static int free_port(void)
+int harness_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -278,7 +278,7 @@ static int spawn_relay(struct run *r)
         const struct harness_profile *p = r->o->profile;
         struct harness_vars *v = co_calloc(1, sizeof *v);
         char err[256];
-        r->relay_port = free_port();
+        r->relay_port = harness_free_port();
         snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
         profile_vars(r, v);
         if (write_profile_config(r, v) != 0) {
@@ -308,7 +308,7 @@ static int spawn_relay(struct run *r)
             return -1;
         }
     } else if (r->o->relay_cmd) {
-        r->relay_port = free_port();
+        r->relay_port = harness_free_port();
         cmd = harness_expand_cmd(r->o->relay_cmd, r->colour_url[0], r->colour_url[1], r->relay_port,
                                  r->events_path);
         snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
@@ -1036,7 +1036,7 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         if (s->refused[c]) {
             /* Nothing listens there: the relay sees "connection refused". */
             snprintf(r->colour_url[c], sizeof r->colour_url[c], "http://127.0.0.1:%d/v1",
-                     free_port());
+                     harness_free_port());
             continue;
         }
         char err[512];

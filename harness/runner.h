@@ -48,4 +48,7 @@ int harness_runner_interrupted(void);
 char *harness_expand_cmd(const char *cmd, const char *blue, const char *green, int port,
                          const char *events);
 
+/* A TCP port free on 127.0.0.1 right now (bound once and released), or -1. */
+int harness_free_port(void);
+
 #endif

@@ -72,22 +72,9 @@ static int teardown(void **state)
 /* Asserts an OpenAI-shaped error body with the given code (NULL: any). */
 static void assert_openai_error(const char *body, const char *code)
 {
-    json_error_t je;
-    json_t *j = body ? json_loads(body, 0, &je) : NULL;
-    if (!j)
-        fail_msg("not JSON: %s", body ? body : "(null)");
-    json_t *e = json_object_get(j, "error");
-    assert_true(json_is_object(e));
-    assert_true(json_is_string(json_object_get(e, "message")));
-    assert_true(json_is_string(json_object_get(e, "type")));
-    assert_non_null(json_object_get(e, "param"));
-    assert_non_null(json_object_get(e, "code"));
-    if (code) {
-        const char *c = json_string_value(json_object_get(e, "code"));
-        if (!c || strcmp(c, code) != 0)
-            fail_msg("code %s, expected %s in %s", c ? c : "null", code, body);
-    }
-    json_decref(j);
+    char why[512];
+    if (tsup_openai_error(body, code, why, sizeof why) != 0)
+        fail_msg("%s", why);
 }
 
 static long post(const char *ctype_hdr, const char *body, struct thttp_resp *r)

@@ -152,16 +152,13 @@ static void check_error(struct thttp_resp *r, long status, const char *msg_part)
     assert_int_equal(r->status, status);
     assert_non_null(thttp_header(r, "Content-Type", v, sizeof v));
     assert_string_equal(v, "application/json");
+    char why[512];
+    if (tsup_openai_error(r->body, NULL, why, sizeof why) != 0)
+        fail_msg("%s", why);
     json_t *j = json_loads(r->body, 0, NULL);
-    assert_non_null(j);
-    json_t *e = json_object_get(j, "error");
-    assert_true(json_is_string(json_object_get(e, "message")));
-    assert_true(json_is_string(json_object_get(e, "type")));
-    assert_non_null(json_object_get(e, "param"));
-    assert_non_null(json_object_get(e, "code"));
-    if (msg_part && !strstr(json_string_value(json_object_get(e, "message")), msg_part))
-        fail_msg("message '%s' lacks '%s'", json_string_value(json_object_get(e, "message")),
-                 msg_part);
+    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    if (msg_part && !strstr(m, msg_part))
+        fail_msg("message '%s' lacks '%s'", m, msg_part);
     json_decref(j);
 }
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "co_clock.h"
+#include "harness/runner.h"
 #include "tests/support/tsupport.h"
 
 #include <jansson.h>
@@ -193,19 +194,6 @@ static void test_smoke_haproxy(void **state)
     black_box_expectations("haproxy");
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* Accepts a TCP connection on port within timeout_ms. */
 static int port_open(int port, int timeout_ms)
 {
@@ -231,7 +219,7 @@ static int port_open(int port, int timeout_ms)
  * down first may come back on green: its state is its own). */
 static void test_relay_url(void **state)
 {
-    int bp = free_port(), gp = free_port(), rp = free_port();
+    int bp = harness_free_port(), gp = harness_free_port(), rp = harness_free_port();
     assert_true(bp > 0 && gp > 0 && rp > 0 && bp != gp && rp != bp && rp != gp);
     char blue[64], green[64], bps[16], gps[16], rps[16], url[64];
     snprintf(blue, sizeof blue, "http://127.0.0.1:%d/v1", bp);

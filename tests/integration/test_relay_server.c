@@ -21,17 +21,9 @@ static void get(const char *path, struct thttp_resp *r)
 /* An OpenAI error envelope with all four fields. */
 static void assert_envelope(const char *body, const char *code)
 {
-    json_t *j = json_loads(body, 0, NULL);
-    assert_non_null(j);
-    json_t *e = json_object_get(j, "error");
-    assert_true(json_is_object(e));
-    assert_true(json_is_string(json_object_get(e, "message")));
-    assert_true(json_is_string(json_object_get(e, "type")));
-    assert_non_null(json_object_get(e, "param"));
-    assert_non_null(json_object_get(e, "code"));
-    if (code)
-        assert_string_equal(json_string_value(json_object_get(e, "code")), code);
-    json_decref(j);
+    char why[512];
+    if (tsup_openai_error(body, code, why, sizeof why) != 0)
+        fail_msg("%s", why);
 }
 
 static void test_rate_limit(void **state)

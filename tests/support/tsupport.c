@@ -3,6 +3,8 @@
 #include "co_clock.h"
 #include "co_mem.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -297,4 +299,24 @@ char *thttp_header(const struct thttp_resp *r, const char *name, char *out, size
         line = eol ? eol + 1 : NULL;
     }
     return found;
+}
+
+int tsup_openai_error(const char *body, const char *code, char *why, size_t n)
+{
+    int rc = -1;
+    json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+    json_t *e = json_object_get(j, "error");
+    const char *c = json_string_value(json_object_get(e, "code"));
+    if (!j)
+        snprintf(why, n, "not JSON: %s", body ? body : "(null)");
+    else if (!json_is_object(e) || !json_is_string(json_object_get(e, "message")) ||
+             !json_is_string(json_object_get(e, "type")) || !json_object_get(e, "param") ||
+             !json_object_get(e, "code"))
+        snprintf(why, n, "not an OpenAI error envelope: %s", body);
+    else if (code && (!c || strcmp(c, code) != 0))
+        snprintf(why, n, "code %s, expected %s in %s", c ? c : "null", code, body);
+    else
+        rc = 0;
+    json_decref(j);
+    return rc;
 }

@@ -18,6 +18,12 @@ struct tproc {
     int status;
 };
 
+/* Checks body is OpenAI's error envelope {"error":{"message","type","param",
+ * "code"}}: message and type strings, param and code present (null allowed),
+ * and, when code is not NULL, that code.  Returns 0, or -1 with the reason
+ * in why. */
+int tsup_openai_error(const char *body, const char *code, char *why, size_t n);
+
 /* Path of a program under test: $CUTOVER_BIN/name (default bin/name).
  * Returns a static buffer. */
 const char *tsup_bin(const char *name);
