@@ -46,44 +46,17 @@ while [ $# -gt 0 ]; do
 done
 want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 
+. "$(dirname "$0")/lib.sh"
 BIN=${CUTOVER_BIN:-bin}
 [ -x "$BIN/floor-proxy" ] || { echo "bench: $BIN/floor-proxy is missing (make bench-floor)" >&2; exit 3; }
-command -v wrk >/dev/null || { echo "bench: wrk is not installed (apt-get install wrk)" >&2; exit 3; }
+need wrk
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "bench: nginx is not installed (apt-get install nginx)" >&2; exit 3; }
-for t in valgrind callgrind_annotate strace; do
-    command -v $t >/dev/null || { echo "bench: $t is not installed" >&2; exit 3; }
-done
+for t in valgrind callgrind_annotate strace; do need $t; done
 
 WORK=$(mktemp -d /tmp/cutover-floor.XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    sleep 0.2
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_url() { # file
-    i=0
-    while [ $i -lt 400 ]; do
-        u=$(grep -o 'http://127.0.0.1:[0-9]*' "$1" 2>/dev/null | head -1 || true)
-        [ -n "$u" ] && { echo "$u"; return 0; }
-        sleep 0.05; i=$((i + 1))
-    done
-    echo "bench: nothing listening (see $1)" >&2
-    exit 3
-}
-
-wait_http() { # url
-    i=0
-    until curl -s -o /dev/null "$1" || [ $i -ge 200 ]; do sleep 0.1; i=$((i + 1)); done
-}
+BENCH_TMP=$WORK
+trap bench_cleanup EXIT INT TERM
 
 LOAD_START=$(uptime | sed 's/.*load average: //')
 
@@ -197,15 +170,7 @@ function response(status, headers, body)
 end
 LUA
 
-to_ms() { # "1.52ms" | "850.00us" | "1.20s" -> ms
-    echo "$1" | awk '/us$/ {sub("us","",$1); printf "%.3f", $1/1000; next}
-                     /ms$/ {sub("ms","",$1); printf "%.3f", $1; next}
-                     /s$/  {sub("s","",$1);  printf "%.3f", $1*1000; next} {print $1}'
-}
 TCK=$(getconf CLK_TCK)
-cpu_ticks() { # pid -> utime + stime
-    awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
-}
 # run_wrk url [pid] -> "rps p50_ms p99_ms errors cpu_us_per_request"; the
 # proxy's CPU time (user + system, /proc/PID/stat) per request is less at
 # the mercy of the other processes on the machine than requests/s is.

@@ -11,46 +11,18 @@ set -eu
 
 DUR=${1:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 BIN=${CUTOVER_BIN:-$ROOT/bin}/cutover
 OUT=$ROOT/docs/bench.md
 TMP=$(mktemp -d /tmp/cutover-bench.XXXXXX)
-PIDS=""
+BENCH_TMP=$TMP
 
-cleanup() {
-    for p in $PIDS; do
-        kill "$p" 2>/dev/null || true
-    done
-    for p in $PIDS; do
-        # wait for each, bounded: 50 x 0.1 s, then SIGKILL
-        i=0
-        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-        kill -9 "$p" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+trap bench_cleanup EXIT INT TERM
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is not installed" >&2; exit 3; }; }
 need wrk
 need nginx
 need curl
 [ -x "$BIN" ] || { echo "bench: $BIN missing (run make)" >&2; exit 3; }
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_url() { # file -> prints the URL once it appears (bounded: 10 s)
-    i=0
-    while [ $i -lt 100 ]; do
-        u=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$1" 2>/dev/null | head -n1 || true)
-        [ -n "$u" ] && { echo "$u"; return 0; }
-        sleep 0.1
-        i=$((i + 1))
-    done
-    echo "bench: no URL in $1" >&2
-    return 1
-}
 
 REQ='{"model":"gpt-4.1","messages":[{"role":"user","content":"benchmark"}]}'
 cat >"$TMP/post.lua" <<LUA

@@ -27,36 +27,15 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+. "$(dirname "$0")/lib.sh"
 BIN=${CUTOVER_BIN:-bin}
-command -v wrk >/dev/null || { echo "bench: wrk is not installed (apt-get install wrk)" >&2; exit 3; }
+need wrk
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "bench: nginx is not installed (apt-get install nginx)" >&2; exit 3; }
 
 WORK=$(mktemp -d /tmp/cutover-bench.XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    sleep 0.2
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-# A free port from the kernel, by binding port 0 once.
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_url() { # file
-    i=0
-    while [ $i -lt 200 ]; do
-        u=$(grep -o 'http://127.0.0.1:[0-9]*' "$1" 2>/dev/null | head -1 || true)
-        [ -n "$u" ] && { echo "$u"; return 0; }
-        sleep 0.05; i=$((i + 1))
-    done
-    echo "bench: nothing listening (see $1)" >&2
-    exit 3
-}
+BENCH_TMP=$WORK
+trap bench_cleanup EXIT INT TERM
 
 "$BIN/cutover" mock --name blue --port 0 --journal-cap 1000 >"$WORK/mock.out" 2>"$WORK/mock.err" &
 MOCK_PID=$!
@@ -121,11 +100,6 @@ run_wrk() { # url
     errs=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += 1} END {print n + 0}')
     echo "$rps $(to_ms "$p50") $(to_ms "$p99") $errs"
 }
-to_ms() { # "1.52ms" | "850.00us" | "1.20s" -> ms
-    echo "$1" | awk '/us$/ {sub("us","",$1); printf "%.3f", $1/1000; next}
-                     /ms$/ {sub("ms","",$1); printf "%.3f", $1; next}
-                     /s$/  {sub("s","",$1);  printf "%.3f", $1*1000; next} {print $1}'
-}
 
 # Warm up every path once.
 for u in "$MOCK" "http://127.0.0.1:$NGINX_PORT" "$RELAY"; do
@@ -135,9 +109,6 @@ DIRECT=$(run_wrk "$MOCK")
 NG=$(run_wrk "http://127.0.0.1:$NGINX_PORT")
 RL=$(run_wrk "$RELAY")
 TW=$(ss -tan state time-wait "( dport = :$MOCK_PORT )" 2>/dev/null | tail -n +2 | wc -l)
-
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-fds() { ls "/proc/$1/fd" | wc -l; }
 
 # RSS with 1,000 idle client connections open on the relay.
 RSS_BEFORE=$(rss_kb "$RELAY_PID")
@@ -200,8 +171,7 @@ if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
             p=$!
             PIDS="$PIDS $p"
             u="http://127.0.0.1:$port"
-            i=0
-            until curl -s -o /dev/null "$u/health" || [ $i -ge 200 ]; do sleep 0.1; i=$((i + 1)); done
+            wait_http "$u/health"
         fi
         reqs=0
         if [ "$2" = 1 ]; then

@@ -21,26 +21,17 @@ set -eu
 DUR=${1:-5}
 ROUNDS=${2:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 cd "$ROOT"
 BIN=${CUTOVER_BIN:-$ROOT/bin}
 OUT=$ROOT/docs/bench.md
 SVG=$ROOT/docs/bench-relay-peers.svg
 TMP=$(mktemp -d /tmp/cutover-runall.XXXXXX)
-PIDS=""
+BENCH_TMP=$TMP
 HZ=$(getconf CLK_TCK)
 
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do
-        i=0
-        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-        kill -9 "$p" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+trap bench_cleanup EXIT INT TERM
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "run-all: $1 is not installed" >&2; exit 3; }; }
 for t in wrk nginx haproxy curl python3 cc; do need $t; done
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 log() { echo "run-all: $*" >&2; }
@@ -59,43 +50,6 @@ if [ "${BENCH_MOCK:-1}" = 1 ]; then
     fi
 fi
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_url() {
-    i=0
-    while [ $i -lt 100 ]; do
-        u=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$1" 2>/dev/null | head -n1 || true)
-        [ -n "$u" ] && { echo "$u"; return 0; }
-        sleep 0.1; i=$((i + 1))
-    done
-    echo "run-all: no URL in $1" >&2; return 1
-}
-wait_http() { # url [max tenths]
-    i=0
-    until curl -s -o /dev/null "$1" || [ $i -ge "${2:-100}" ]; do sleep 0.1; i=$((i + 1)); done
-}
-# Sum of utime+stime ticks over a list of PIDs (and their children).
-cpu_ticks() {
-    t=0
-    for p in "$@"; do
-        for q in $p $(cat /proc/$p/task/*/children 2>/dev/null); do
-            v=$(awk '{print $14 + $15}' /proc/$q/stat 2>/dev/null || echo 0)
-            t=$((t + v))
-        done
-    done
-    echo $t
-}
-rss_kb() {
-    t=0
-    for p in "$@"; do
-        for q in $p $(cat /proc/$p/task/*/children 2>/dev/null); do
-            v=$(awk '/^VmRSS/ {print $2}' /proc/$q/status 2>/dev/null || echo 0)
-            t=$((t + ${v:-0}))
-        done
-    done
-    echo $t
-}
 median() { sort -n | awk '{v[NR] = $1} END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 REQ='{"model":"gpt-4.1","messages":[{"role":"user","content":"benchmark"}]}'
