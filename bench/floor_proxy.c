@@ -28,6 +28,7 @@
  * Prints "floor-proxy listening on http://127.0.0.1:PORT" once ready (what
  * bench/relay.sh's wait_url greps for); SIGTERM or SIGINT stops it cleanly
  * (callgrind and strace summaries are written at exit). */
+#include "co_buf.h"
 #include "co_evcurl.h"
 #include "co_evhttp.h"
 #include "co_json.h"
@@ -86,11 +87,9 @@ struct floor_req {
     struct MHD_Response *response; /* ready to queue once resumed */
     int started, in_flight, suspended, too_big;
     long status;
-    char *body; /* request body, FLOOR_BODY_MAX at most */
-    size_t body_len, body_cap;
-    char *resp; /* answer body */
-    size_t resp_len, resp_cap;
-    char ctype[128]; /* the answer's Content-Type (header-callback mode) */
+    struct co_buf body; /* request body, FLOOR_BODY_MAX at most */
+    struct co_buf resp; /* answer body, likewise */
+    char ctype[128];    /* the answer's Content-Type (header-callback mode) */
     /* Upstream headers as list nodes inside the request: no per-request
      * curl_slist_append (and its mallocs).  hdr[0] is the Content-Type. */
     char hdr_ctype[160];
@@ -209,17 +208,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     struct floor_req *q = ud;
     size_t len = size * n;
-    if (q->resp_len + len > FLOOR_BODY_MAX)
+    if (co_buf_append(&q->resp, p, len) != 0)
         return 0; /* curl fails the transfer: CURLE_WRITE_ERROR, answered 502 */
-    if (q->resp_len + len > q->resp_cap) {
-        size_t cap = q->resp_cap ? q->resp_cap : 4096;
-        while (cap < q->resp_len + len)
-            cap *= 2;
-        q->resp = co_realloc(q->resp, cap);
-        q->resp_cap = cap;
-    }
-    memcpy(q->resp + q->resp_len, p, len);
-    q->resp_len += len;
     return len;
 }
 
@@ -283,6 +273,8 @@ static struct floor_req *req_get(struct floor *f, struct MHD_Connection *c)
     } else {
         q = co_calloc(1, sizeof *q);
         q->f = f;
+        co_buf_init(&q->body, FLOOR_BODY_MAX);
+        co_buf_init(&q->resp, FLOOR_BODY_MAX);
         q->easy = curl_easy_init();
         if (!q->easy) {
             free(q);
@@ -312,7 +304,8 @@ static void req_put(struct floor *f, struct floor_req *q)
     q->response = NULL;
     q->conn = NULL;
     q->started = q->in_flight = q->suspended = q->too_big = 0;
-    q->body_len = q->resp_len = 0;
+    co_buf_reset(&q->body);
+    co_buf_reset(&q->resp);
     q->ctype[0] = 0;
     if (f->k.reuse && f->nfree < FLOOR_POOL_MAX) {
         q->next_free = f->free_reqs;
@@ -321,8 +314,8 @@ static void req_put(struct floor *f, struct floor_req *q)
         return;
     }
     curl_easy_cleanup(q->easy);
-    free(q->body);
-    free(q->resp);
+    co_buf_free(&q->body);
+    co_buf_free(&q->resp);
     free(q);
 }
 
@@ -367,12 +360,12 @@ static void on_xfer_done(struct co_evcurl *c, CURL *easy, CURLcode rc)
             ct = q->ctype;
         json_t *j = NULL;
         if (f->json == FLOOR_JSON_BOTH && status >= 200 && status < 300 &&
-            !(j = json_loadb(q->resp ? q->resp : "", q->resp_len, 0, NULL))) {
+            !(j = json_loadb(q->resp.data ? q->resp.data : "", q->resp.len, 0, NULL))) {
             req_error(q, 502, "upstream answer is not JSON", "upstream_error",
                       "invalid_upstream_response");
         } else {
             req_answer(q, (unsigned)(status >= 100 && status <= 999 ? status : 502), ct,
-                       q->resp ? q->resp : "", q->resp_len, f->k.persistent);
+                       q->resp.data ? q->resp.data : "", q->resp.len, f->k.persistent);
         }
         json_decref(j);
     }
@@ -395,8 +388,8 @@ static void req_forward(struct floor *f, struct floor_req *q)
         else
             curl_easy_setopt(e, CURLOPT_URL, f->upstream);
     }
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, q->body ? q->body : "");
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, q->body.data ? q->body.data : "");
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body.len);
     q->in_flight = 1;
     co_evcurl_add(&f->curl, e);
     if (f->k.inline_go) {
@@ -428,20 +421,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (q->too_big || q->body_len + n + 1 > FLOOR_BODY_MAX) {
+        if (!q->too_big && co_buf_append(&q->body, upload_data, n) != 0)
             q->too_big = 1;
-            return MHD_YES;
-        }
-        if (q->body_len + n + 1 > q->body_cap) {
-            size_t cap = q->body_cap ? q->body_cap : 1024;
-            while (cap < q->body_len + n + 1)
-                cap *= 2;
-            q->body = co_realloc(q->body, cap);
-            q->body_cap = cap;
-        }
-        memcpy(q->body + q->body_len, upload_data, n);
-        q->body_len += n;
-        q->body[q->body_len] = '\0';
         return MHD_YES;
     }
     if (!q->started) {
@@ -455,7 +436,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             req_error(q, 413, "request body exceeds 1 MiB", "invalid_request_error",
                       "request_too_large");
         } else if (f->json != FLOOR_JSON_NONE) {
-            json_t *j = json_loadb(q->body ? q->body : "", q->body_len, 0, NULL);
+            json_t *j = json_loadb(q->body.data ? q->body.data : "", q->body.len, 0, NULL);
             if (!j)
                 req_error(q, 400, "request body is not JSON", "invalid_request_error",
                           "invalid_json");
@@ -698,8 +679,8 @@ out:
         struct floor_req *q = f.free_reqs;
         f.free_reqs = q->next_free;
         curl_easy_cleanup(q->easy);
-        free(q->body);
-        free(q->resp);
+        co_buf_free(&q->body);
+        co_buf_free(&q->resp);
         free(q);
     }
     curl_url_cleanup(f.url);
