@@ -1,5 +1,7 @@
 #include "co_rng.h"
 
+#include <math.h>
+
 uint64_t co_hash_str(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -7,8 +9,6 @@ uint64_t co_hash_str(const char *s)
         h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
-
-#include <math.h>
 
 static uint64_t splitmix64(uint64_t *x)
 {

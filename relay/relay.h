@@ -80,10 +80,10 @@ enum MHD_Result relay_respond(struct MHD_Connection *c, unsigned status, const c
                               const char *body, size_t len, const char *const *headers);
 /* A JSON body (the reference is taken and dropped). */
 enum MHD_Result relay_respond_json(struct MHD_Connection *c, unsigned status, json_t *j);
-/* An OpenAI-shaped error. */
 /* "Request body exceeds the limit of N bytes": the 413 message, whether
  * Content-Length announced it or the body grew past it. */
 void relay_too_large_msg(const struct relay *r, char *out, size_t n);
+/* An OpenAI-shaped error. */
 enum MHD_Result relay_respond_error(struct MHD_Connection *c, unsigned status, const char *message,
                                     const char *type, const char *param, const char *code,
                                     const char *const *headers);

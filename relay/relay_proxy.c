@@ -261,6 +261,21 @@ static void emit_request(struct relay_req *q, unsigned status, const char *extra
     relay_events_emit(r->events, "request", f);
 }
 
+/* What every answer to the client carries: its request id, the colour that
+ * served and the attempts it took; while draining, Connection: close so the
+ * client's next request goes elsewhere. */
+static void add_answer_headers(struct relay_req *q, struct MHD_Response *resp)
+{
+    char n[16];
+    MHD_add_response_header(resp, "X-Request-ID", q->id);
+    if (q->attempt && q->env < RELAY_NENV)
+        MHD_add_response_header(resp, "X-Served-By", relay_env_name(q->env));
+    snprintf(n, sizeof n, "%u", q->attempt);
+    MHD_add_response_header(resp, "X-Attempts", n);
+    if (q->r->draining)
+        MHD_add_response_header(resp, "Connection", "close");
+}
+
 /* The answer to the client; body is copied.  Resumes the connection so that
  * relay_req_step queues it. */
 static void answer(struct relay_req *q, unsigned status, const char *ctype, const char *body,
@@ -268,17 +283,10 @@ static void answer(struct relay_req *q, unsigned status, const char *ctype, cons
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-    char n[16];
     MHD_add_response_header(resp, "Content-Type", ctype && *ctype ? ctype : "application/json");
-    MHD_add_response_header(resp, "X-Request-ID", q->id);
-    if (q->attempt && q->env < RELAY_NENV)
-        MHD_add_response_header(resp, "X-Served-By", relay_env_name(q->env));
-    snprintf(n, sizeof n, "%u", q->attempt);
-    MHD_add_response_header(resp, "X-Attempts", n);
+    add_answer_headers(q, resp);
     if (no_retry)
         MHD_add_response_header(resp, "x-should-retry", "false");
-    if (q->r->draining) /* shutting down: the client's next request goes elsewhere */
-        MHD_add_response_header(resp, "Connection", "close");
     q->response = resp;
     q->resp_status = status;
     emit_request(q, status, NULL, NULL);
@@ -385,15 +393,9 @@ static void commit(struct relay_req *q)
     q->committed = 1;
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_reader, q, NULL);
-    char n[16];
     MHD_add_response_header(resp, "Content-Type", q->ctype[0] ? q->ctype : "text/event-stream");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    MHD_add_response_header(resp, "X-Request-ID", q->id);
-    MHD_add_response_header(resp, "X-Served-By", relay_env_name(q->env));
-    snprintf(n, sizeof n, "%u", q->attempt);
-    MHD_add_response_header(resp, "X-Attempts", n);
-    if (q->r->draining)
-        MHD_add_response_header(resp, "Connection", "close");
+    add_answer_headers(q, resp);
     q->response = resp;
     q->resp_status = (unsigned)q->status; /* the upstream's 2xx */
     rearm(q);                             /* only the idle timeout applies now */

@@ -1,8 +1,7 @@
 #include "relay_ratelimit.h"
 
-#include "co_rng.h"
-
 #include "co_mem.h"
+#include "co_rng.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,13 +5,12 @@
  * ready line, SIGTERM drain, cleanup. */
 #include "relay.h"
 
-#include "co_rng.h"
-
 #include "co_buf.h"
 #include "co_clock.h"
 #include "co_json.h"
 #include "co_log.h"
 #include "co_mem.h"
+#include "co_rng.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -398,9 +397,11 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     curl_multi_setopt(r->curl.multi, CURLMOPT_MAXCONNECTS, (long)c->max_connections * 3);
     static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
                                              "all_proxy", "ALL_PROXY"};
-    for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++)
-        if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i]))
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++) {
+        const char *v = getenv(proxy_vars[i]);
+        if (v && *v)
             r->env_proxy = 1;
+    }
     struct co_evhttp_opts ho = {
         .addr = c->listen,
         .port = (uint16_t)c->port,
