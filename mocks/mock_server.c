@@ -334,13 +334,22 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_OF_STREAM;
 }
 
+/* An x-ratelimit-* count; negative means the behaviour left it out. */
+static void header_count(struct MHD_Response *resp, const char *name, long v)
+{
+    char s[32];
+    if (v < 0)
+        return;
+    snprintf(s, sizeof s, "%ld", v);
+    MHD_add_response_header(resp, name, s);
+}
+
 /* Queues the plan's response (the plan's fault before headers is handled
  * by the caller). */
 static enum MHD_Result run_plan(struct mock_req *r)
 {
     struct mock_plan *p = &r->plan;
     struct MHD_Response *resp;
-    char v[32];
     if (!p->streamed && p->fault == MOCK_FAULT_NONE) {
         resp = MHD_create_response_from_buffer(p->body_len, p->body, MHD_RESPMEM_MUST_FREE);
         r->rec.bytes = p->body_len;
@@ -360,24 +369,12 @@ static enum MHD_Result run_plan(struct mock_req *r)
     if (p->retry_after_ms[0])
         MHD_add_response_header(resp, "retry-after-ms", p->retry_after_ms);
     if (p->rl.present) {
-        if (p->rl.limit_requests >= 0) {
-            snprintf(v, sizeof v, "%ld", p->rl.limit_requests);
-            MHD_add_response_header(resp, "x-ratelimit-limit-requests", v);
-        }
-        if (p->rl.remaining_requests >= 0) {
-            snprintf(v, sizeof v, "%ld", p->rl.remaining_requests);
-            MHD_add_response_header(resp, "x-ratelimit-remaining-requests", v);
-        }
+        header_count(resp, "x-ratelimit-limit-requests", p->rl.limit_requests);
+        header_count(resp, "x-ratelimit-remaining-requests", p->rl.remaining_requests);
         if (p->rl.reset_requests[0])
             MHD_add_response_header(resp, "x-ratelimit-reset-requests", p->rl.reset_requests);
-        if (p->rl.limit_tokens >= 0) {
-            snprintf(v, sizeof v, "%ld", p->rl.limit_tokens);
-            MHD_add_response_header(resp, "x-ratelimit-limit-tokens", v);
-        }
-        if (p->rl.remaining_tokens >= 0) {
-            snprintf(v, sizeof v, "%ld", p->rl.remaining_tokens);
-            MHD_add_response_header(resp, "x-ratelimit-remaining-tokens", v);
-        }
+        header_count(resp, "x-ratelimit-limit-tokens", p->rl.limit_tokens);
+        header_count(resp, "x-ratelimit-remaining-tokens", p->rl.remaining_tokens);
         if (p->rl.reset_tokens[0])
             MHD_add_response_header(resp, "x-ratelimit-reset-tokens", p->rl.reset_tokens);
     }

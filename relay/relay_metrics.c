@@ -195,22 +195,24 @@ void relay_metrics_switch(struct relay_metrics *m, enum relay_env from, enum rel
     get(&m->f[F_SWITCHES], l)->value += 1;
 }
 
-void relay_metrics_retry(struct relay_metrics *m, enum relay_env env, const char *reason)
+/* One more in a counter labelled by colour and reason. */
+static void count_env_reason(struct family *f, enum relay_env env, const char *reason)
 {
     char l[256];
     size_t u = 0;
     label(l, sizeof l, &u, "environment", env_label(env));
     label(l, sizeof l, &u, "reason", reason);
-    get(&m->f[F_RETRIES], l)->value += 1;
+    get(f, l)->value += 1;
+}
+
+void relay_metrics_retry(struct relay_metrics *m, enum relay_env env, const char *reason)
+{
+    count_env_reason(&m->f[F_RETRIES], env, reason);
 }
 
 void relay_metrics_stream_error(struct relay_metrics *m, enum relay_env env, const char *reason)
 {
-    char l[256];
-    size_t u = 0;
-    label(l, sizeof l, &u, "environment", env_label(env));
-    label(l, sizeof l, &u, "reason", reason);
-    get(&m->f[F_STREAM_ERRORS], l)->value += 1;
+    count_env_reason(&m->f[F_STREAM_ERRORS], env, reason);
 }
 
 void relay_metrics_rate_limited(struct relay_metrics *m)
