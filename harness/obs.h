@@ -30,7 +30,10 @@ struct harness_req {
     long status;                               /* 0 = none */
     int curl_rc;
     char curl_err[96];
-    char served[8];      /* X-Served-By */
+    char served[8];      /* who served: X-Served-By, else the answer's body ("" unknown) */
+    char served_hdr[8];  /* X-Served-By as sent ("" absent) */
+    char served_body[8]; /* the mock name stamped in the body ("" none, "mixed") */
+    int served_disagree; /* header and body name different colours */
     int attempts_hdr;    /* X-Attempts, -1 absent */
     long retry_after_ms; /* Retry-After, -1 absent */
     int ratelimit_hdrs;  /* count of x-ratelimit-* headers */

@@ -2,6 +2,8 @@
  * record about each answer.  See traffic.h for the model. */
 #include "harness/traffic.h"
 
+#include "mocks/mock.h"
+
 #include "co_buf.h"
 #include "co_clock.h"
 #include "co_json.h"
@@ -39,10 +41,31 @@ void harness_xfer_dispatch(struct co_evcurl *c, CURL *easy, CURLcode rc)
 
 /* ---- body facts ---------------------------------------------------------- */
 
+/* The mock's name stamped in an answer or chunk: "system_fingerprint"
+ * ("fp_cutover_NAME"), else the completion id ("chatcmpl-NAME-..."). */
+static void stamp_from_json(struct harness_req *r, const json_t *j)
+{
+    char name[8] = "";
+    const char *fp = json_string_value(json_object_get(j, "system_fingerprint"));
+    const char *id = json_string_value(json_object_get(j, "id"));
+    size_t pl = strlen(MOCK_FINGERPRINT_PREFIX);
+    if (fp && strncmp(fp, MOCK_FINGERPRINT_PREFIX, pl) == 0 && fp[pl])
+        snprintf(name, sizeof name, "%s", fp + pl);
+    else if (id && strncmp(id, "chatcmpl-", 9) == 0 && strchr(id + 9, '-'))
+        snprintf(name, sizeof name, "%.*s", (int)(strchr(id + 9, '-') - (id + 9)), id + 9);
+    if (!name[0])
+        return;
+    if (!r->served_body[0])
+        snprintf(r->served_body, sizeof r->served_body, "%s", name);
+    else if (strcmp(r->served_body, name) != 0)
+        snprintf(r->served_body, sizeof r->served_body, "mixed");
+}
+
 static void facts_from_json(struct harness_req *r, json_t *j, int stream)
 {
     if (!json_is_object(j))
         return;
+    stamp_from_json(r, j);
     if (json_object_get(j, "error"))
         r->inband_error = 1;
     if (stream)
@@ -58,6 +81,8 @@ static void facts_from_json(struct harness_req *r, json_t *j, int stream)
 void harness_body_facts(struct harness_req *r, const char *body, size_t len)
 {
     r->done_marker = r->inband_error = r->complete = 0;
+    r->served_body[0] = '\0';
+    harness_served_resolve(r);
     if (!body || !len)
         return;
     if (!r->stream) {
@@ -67,6 +92,7 @@ void harness_body_facts(struct harness_req *r, const char *body, size_t len)
             facts_from_json(r, j, 0);
             json_decref(j);
         }
+        harness_served_resolve(r);
         return;
     }
     /* SSE: lines "data: ..."; an "event: error" line also counts. */
@@ -103,6 +129,15 @@ void harness_body_facts(struct harness_req *r, const char *body, size_t len)
         p = nl ? nl + 1 : end;
     }
     r->complete = r->done_marker && !r->inband_error && saw_chunk > 0;
+    harness_served_resolve(r);
+}
+
+void harness_served_resolve(struct harness_req *r)
+{
+    const char *body = strcmp(r->served_body, "mixed") == 0 ? "" : r->served_body;
+    snprintf(r->served, sizeof r->served, "%s", r->served_hdr[0] ? r->served_hdr : body);
+    r->served_disagree =
+        r->served_hdr[0] && r->served_body[0] && strcmp(r->served_hdr, r->served_body) != 0;
 }
 
 int harness_classify(const struct harness_req *r)
@@ -157,12 +192,12 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
     char tmp[64];
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new response (after a 1xx): forget the previous headers. */
-        r->served[0] = '\0';
+        r->served_hdr[0] = '\0';
         r->attempts_hdr = -1;
         r->retry_after_ms = -1;
         r->ratelimit_hdrs = 0;
     } else if (header_is(line, n, "X-Served-By", &v, &vl)) {
-        snprintf(r->served, sizeof r->served, "%.*s", (int)(vl < 7 ? vl : 7), v);
+        snprintf(r->served_hdr, sizeof r->served_hdr, "%.*s", (int)(vl < 7 ? vl : 7), v);
     } else if (header_is(line, n, "X-Attempts", &v, &vl)) {
         snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 63 ? vl : 63), v);
         r->attempts_hdr = atoi(tmp);
@@ -270,8 +305,11 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     x->idx = idx;
     x->phase = ps->index;
     co_buf_init(&x->body, BODY_CAP);
+    /* The id also rides in the content, the one part every relay forwards. */
+    char content[1200];
+    snprintf(content, sizeof content, "%s " MOCK_ID_MARKER "%s]", f->prompt, r->id);
     json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:i, s:b, s:s}", "model", f->model, "messages",
-                             "role", "user", "content", f->prompt, "max_tokens", f->max_tokens,
+                             "role", "user", "content", content, "max_tokens", f->max_tokens,
                              "stream", f->stream, "user", r->id);
     char *post = json_dumps(body, JSON_COMPACT);
     json_decref(body);

@@ -4,8 +4,10 @@
  * relay does, and every latency is kept from the scheduled time as well as
  * from the actual send, so a stalled relay cannot hide its stall by slowing
  * the client down (coordinated omission).  Closed-loop phases keep N
- * requests in flight.  Every request carries an id in X-Request-ID and in
- * the body's "user" field.
+ * requests in flight.  Every request carries its id in X-Request-ID, in the
+ * body's "user" field and as a marker in its last message's content
+ * (MOCK_ID_MARKER); the served colour comes from X-Served-By, else from the
+ * mock name stamped in the answer's body.
  *
  * Any transfer on the shared multi handle starts with struct harness_xfer,
  * whose done hook the dispatcher calls; the runner uses the same multi for
@@ -73,6 +75,8 @@ void harness_traffic_free(struct harness_traffic *t);
 
 /* Body facts of a finished request, from its raw body (exposed for tests). */
 void harness_body_facts(struct harness_req *r, const char *body, size_t len);
+/* served from served_hdr (X-Served-By), else served_body; sets served_disagree. */
+void harness_served_resolve(struct harness_req *r);
 /* The outcome from status, curl result and body facts. */
 int harness_classify(const struct harness_req *r);
 

@@ -7,6 +7,7 @@
 
 #include "co_buf.h"
 #include "co_rng.h"
+#include "mock.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -222,15 +223,20 @@ struct mock_chat_req {
     char model[128];
     int stream;
     int include_usage;
-    long max_tokens; /* -1 none */
-    char user[160];  /* the body's "user" field */
-    uint64_t hash;   /* of the messages: seeds the reply text */
+    long max_tokens;  /* -1 none */
+    char user[160];   /* the body's "user" field */
+    char marker[136]; /* the id in the last message's MOCK_ID_MARKER, "" none */
+    char stamp[32];   /* the mock's name, stamped into every answer ("" none) */
+    uint64_t hash;    /* of the messages: seeds the reply text */
     long prompt_tokens;
 };
 
 /* Parses a chat completion request.  Returns 0, or an HTTP status (400) with
  * an OpenAI error body in *errbody (caller frees). */
 int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char **errbody);
+/* The request id in the last MOCK_ID_MARKER of content ("[cutover-id:ID]")
+ * into out; returns 1 when found. */
+int mock_find_marker(const char *content, char *out, size_t n);
 /* The deterministic reply: token i of a reply seeded by hash.  Tokens are
  * words; the last ends with a full stop so truncation shows. */
 void mock_reply_token(uint64_t hash, long i, long n, char *out, size_t outlen);
@@ -258,7 +264,8 @@ struct mock_record {
     uint64_t seq, t_arrival_us, t_done_us;
     char method[8];
     char path[128];
-    char request_id[136];
+    char request_id[136]; /* the request id, from header, user or content marker */
+    char id_via[8];       /* "header", "user", "content", "" none */
     char user[160];
     long attempt; /* -1 none */
     char env[32];

@@ -75,6 +75,26 @@ static char *bad_request(const char *msg, const char *param)
     return co_openai_error(msg, "invalid_request_error", param, NULL);
 }
 
+int mock_find_marker(const char *content, char *out, size_t n)
+{
+    const char *p = NULL, *q = content;
+    size_t ml = strlen(MOCK_ID_MARKER);
+    out[0] = '\0';
+    while ((q = strstr(q, MOCK_ID_MARKER))) {
+        p = q;
+        q += ml;
+    }
+    if (!p)
+        return 0;
+    p += ml;
+    size_t len = strcspn(p, "] \t\r\n");
+    if (p[len] != ']' || len == 0 || len >= n)
+        return 0;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return 1;
+}
+
 int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char **errbody)
 {
     json_error_t je;
@@ -143,6 +163,9 @@ int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char 
     }
     q->hash = h;
     q->prompt_tokens = (long)(chars / 4) + 1;
+    json_t *last = json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "content");
+    if (json_is_string(last))
+        mock_find_marker(json_string_value(last), q->marker, sizeof q->marker);
     rc = 0;
 out:
     json_decref(j);
@@ -168,8 +191,9 @@ char *mock_chat_body(const struct mock_chat_req *q, const char *id, long created
                   "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":", id,
                   created);
     co_buf_puts(&b, model);
-    co_buf_puts(&b, ",\"system_fingerprint\":\"fp_cutover\",\"choices\":[{\"index\":0,"
-                    "\"message\":{\"role\":\"assistant\",\"content\":\"");
+    co_buf_printf(&b, ",\"system_fingerprint\":\"%s%s\",\"choices\":[{\"index\":0,",
+                  q->stamp[0] ? MOCK_FINGERPRINT_PREFIX : "fp_cutover", q->stamp);
+    co_buf_puts(&b, "\"message\":{\"role\":\"assistant\",\"content\":\"");
     mock_reply_text(q->hash, tokens, &b);
     co_buf_printf(&b,
                   "\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
@@ -189,8 +213,8 @@ char **mock_sse_events(const struct mock_chat_req *q, const char *id, long creat
     char head[512], tok[32];
     snprintf(head, sizeof head,
              "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%ld,"
-             "\"model\":%s,\"system_fingerprint\":\"fp_cutover\",\"choices\":",
-             id, created, model);
+             "\"model\":%s,\"system_fingerprint\":\"%s%s\",\"choices\":",
+             id, created, model, q->stamp[0] ? MOCK_FINGERPRINT_PREFIX : "fp_cutover", q->stamp);
     ev[k++] = co_asprintf("%s[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\","
                           "\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
                           head);

@@ -539,14 +539,37 @@ static void set_rl_headers(struct mock_plan *p, const struct mock_rl_verdict *v)
         mock_fmt_duration(v->reset_tokens_ms, p->rl.reset_tokens, sizeof p->rl.reset_tokens);
 }
 
+/* "chatcmpl-NAME-" and 24 random characters: the mock's name in the id says
+ * who served the answer even when a relay drops every header. */
 static void new_id(struct mock *m, char *out, size_t n)
 {
     static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    char s[34] = "chatcmpl-";
-    for (int i = 9; i < 33; i++)
+    char s[24 + 1];
+    for (int i = 0; i < 24; i++)
         s[i] = al[co_rng_next(&m->idrng) % (sizeof al - 1)];
-    s[33] = '\0';
-    mock_scopy(out, n, s);
+    s[24] = '\0';
+    snprintf(out, n, "chatcmpl-%.16s-%s", m->name, s);
+}
+
+/* The request id from whichever path carried it: the X-Request-ID header,
+ * then the body's "user", then the content marker.  When the marker is
+ * there it is the truth (a relay may put an id of its own in the header):
+ * the first path that carried the same id is the one journaled. */
+static void resolve_id(struct mock_record *rec, const struct mock_chat_req *q)
+{
+    const char *via = "";
+    if (q->marker[0]) {
+        via = strcmp(rec->request_id, q->marker) == 0 ? "header"
+              : strcmp(q->user, q->marker) == 0       ? "user"
+                                                      : "content";
+        mock_scopy(rec->request_id, sizeof rec->request_id, q->marker);
+    } else if (rec->request_id[0]) {
+        via = "header";
+    } else if (q->user[0]) {
+        via = "user";
+        mock_scopy(rec->request_id, sizeof rec->request_id, q->user);
+    }
+    mock_scopy(rec->id_via, sizeof rec->id_via, via);
 }
 
 /* Once per request, in req_new: the decide_* functions fill it in. */
@@ -577,6 +600,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     }
     mock_scopy(r->rec.model, sizeof r->rec.model, q.model);
     mock_scopy(r->rec.user, sizeof r->rec.user, q.user);
+    resolve_id(&r->rec, &q);
+    mock_scopy(q.stamp, sizeof q.stamp, m->name);
     r->rec.stream = q.stream;
     long tokens = b->reply_tokens;
     const char *finish = "stop";
@@ -614,7 +639,7 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
         mock_scopy(r->rec.action, sizeof r->rec.action, "proxy");
         return 0;
     }
-    char id[48];
+    char id[64];
     new_id(m, id, sizeof id);
     long created = (long)time(NULL);
     struct mock_plan *p = &r->plan;
@@ -773,8 +798,10 @@ static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, con
     mock_scopy(r->rec.method, sizeof r->rec.method, method);
     mock_scopy(r->rec.path, sizeof r->rec.path, url);
     mock_scopy(r->rec.action, sizeof r->rec.action, "ok");
-    if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID")))
+    if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"))) {
         mock_scopy(r->rec.request_id, sizeof r->rec.request_id, v);
+        mock_scopy(r->rec.id_via, sizeof r->rec.id_via, "header");
+    }
     if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Env")))
         mock_scopy(r->rec.env, sizeof r->rec.env, v);
     if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Attempt")))
