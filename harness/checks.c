@@ -41,12 +41,25 @@ struct param {
 
 typedef void (*check_fn)(const json_t *c, const struct harness_obs *o, struct harness_verdict *v);
 
+/* Signals (enum harness_signal) a check needs beyond its row's fixed
+ * ones, from its parameters ("view": "served" needs served colours). */
+typedef unsigned (*needs_fn)(const json_t *c);
+
 struct check_kind {
     const char *name;
     const struct param *params;
     long min_samples;
     check_fn run;
     const char *what; /* one line for docs and list output */
+    /* The signals the check relies on: harness_check_run makes the verdict
+     * inconclusive, naming the signal, when the relay did not give one. */
+    unsigned needs;
+    needs_fn needs_of; /* more, by parameters; NULL none */
+    /* A minimal valid use (JSON): tests/unit/test_checks.c runs every row's
+     * example without each signal it needs, and on an empty run, and
+     * expects inconclusive. */
+    const char *example;
+    int runner_own; /* judges the runner itself (harness_on_time): always evaluable */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -219,6 +232,8 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
         const struct harness_req *r = &o->reqs[i];
         if (!req_in_phase(c, r))
             continue;
+        if (served && !r->served[0])
+            continue; /* who served it is unknown: not a sample */
         n++;
         if (want_out >= 0 && r->outcome != want_out)
             continue;
@@ -328,6 +343,10 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
         const struct harness_req *r = &o->reqs[i];
         if (!req_selected(c, r))
             continue;
+        /* No attempt found, while some attempts carried no id: this
+         * request's count is unknown, not zero. */
+        if (!(o->signals & HARNESS_SIG_IDS) && count_attempts(o, r->id, NULL) == 0)
+            continue;
         v->samples++;
         int n = count_attempts(o, r->id, env);
         lo = n < lo ? n : lo;
@@ -343,7 +362,7 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
     if (v->samples)
         SETF(measured, "min %d, max %d over %ld requests", lo, hi, v->samples);
     else
-        SETF(measured, "no request");
+        SETF(measured, "no request whose attempts could be found");
     snprintf(v->unit, sizeof v->unit, "att");
     if (bad)
         describe_req(o, bad, v->detail, sizeof v->detail);
@@ -679,7 +698,7 @@ static void ck_switches(const json_t *c, const struct harness_obs *o, struct har
         SETF(measured, "served: %s", ss);
         v->samples = 0;
         for (size_t i = 0; i < o->n_reqs; i++)
-            v->samples += o->reqs[i].outcome == HARNESS_OK;
+            v->samples += o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0];
         verdict(v, ok, ms);
         return;
     }
@@ -1033,7 +1052,7 @@ static void ck_served_ratio(const json_t *c, const struct harness_obs *o, struct
     long n = 0, hit = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_in_phase(c, r) || r->outcome != HARNESS_OK)
+        if (!req_in_phase(c, r) || r->outcome != HARNESS_OK || !r->served[0])
             continue;
         n++;
         hit += strcmp(r->served, env) == 0;
@@ -1118,7 +1137,7 @@ static void ck_admin_ok(const json_t *c, const struct harness_obs *o, struct har
 static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
                               struct harness_verdict *v)
 {
-    v->samples = 1;
+    v->samples = o->leak_scanned;
     SETF(expected, "the upstream API key appears in no log, event, journal or answer");
     SETF(measured, o->secret_leaks ? "found in %s" : "not found%s",
          o->secret_leaks ? o->leak_where : "");
@@ -1176,39 +1195,79 @@ static const struct param p_alive[] = {{"alive", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_none[] = {{NULL, 0, 0}};
 static const struct param p_shutdown[] = {{"max_ms", P_NUM, 0}, {NULL, 0, 0}};
 
+/* The view a switch check reads: the relay's events, the served colours, or both. */
+static unsigned view_needs(const json_t *c)
+{
+    const char *view = str(c, "view", "events");
+    return strcmp(view, "served") == 0 ? HARNESS_SIG_SERVED
+           : strcmp(view, "both") == 0 ? HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS
+                                       : HARNESS_SIG_EVENTS;
+}
+
+static unsigned served_param_needs(const json_t *c)
+{
+    return has(c, "served") ? HARNESS_SIG_SERVED : 0;
+}
+
+#define IDS     HARNESS_SIG_IDS
+#define SERVED  HARNESS_SIG_SERVED
+#define EVENTS  HARNESS_SIG_EVENTS
+#define ADMIN   HARNESS_SIG_ADMIN
+#define PROCESS HARNESS_SIG_PROCESS
+
 static const struct check_kind kinds[] = {
     {"client_success_ratio", p_ratio, 1, ck_success_ratio,
-     "share of requests with 200 and a complete answer"},
+     "share of requests with 200 and a complete answer", 0, NULL, "{\"min\": 0.9}", 0},
     {"client_count", p_count, 1, ck_client_count,
-     "requests by outcome/status/served colour: min, max, exact"},
-    {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms"},
+     "requests by outcome/status/served colour: min, max, exact", 0, served_param_needs,
+     "{\"status\": 200, \"served\": \"green\", \"min\": 1}", 0},
+    {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms", 0, NULL,
+     "{\"max_ms\": 1000}", 0},
     {"no_truncated_success", p_phase, 1, ck_no_truncated,
-     "no 200 whose body or stream never finished"},
+     "no 200 whose body or stream never finished", 0, NULL, "{}", 0},
     {"attempts", p_attempts, 1, ck_attempts,
-     "upstream attempts per client request (mock journals), per colour"},
-    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour"},
-    {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule"},
-    {"retry_after", p_retry_after, 1, ck_retry_after, "retries wait at least Retry-After"},
-    {"no_hammering", p_hammer, 1, ck_no_hammering, "at most max attempts in any window"},
-    {"switches", p_switches, 1, ck_switches, "switch count and order (events, served, both)"},
-    {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch"},
-    {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart"},
+     "upstream attempts per client request (mock journals), per colour", IDS, NULL, "{\"max\": 2}",
+     0},
+    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0, NULL,
+     "{\"env\": \"blue\", \"min\": 1}", 0},
+    {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule", IDS,
+     NULL, "{\"base_ms\": 10}", 0},
+    {"retry_after", p_retry_after, 1, ck_retry_after, "retries wait at least Retry-After", IDS,
+     NULL, "{\"min_ms\": 100}", 0},
+    {"no_hammering", p_hammer, 1, ck_no_hammering, "at most max attempts in any window", 0, NULL,
+     "{\"max\": 5, \"window_ms\": 100}", 0},
+    {"switches", p_switches, 1, ck_switches, "switch count and order (events, served, both)", 0,
+     view_needs, "{\"exact\": 1}", 0},
+    {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch", 0,
+     view_needs, "{\"to\": \"green\", \"after\": \"fault_on\", \"within_ms\": 100}", 0},
+    {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart", 0, view_needs,
+     "{\"min_ms\": 10}", 0},
     {"no_traffic_after_unhealthy", p_unhealthy, 1, ck_no_traffic_after_unhealthy,
-     "no attempts to a colour found unhealthy, beyond a grace"},
+     "no attempts to a colour found unhealthy, beyond a grace", EVENTS, NULL, "{\"env\": \"blue\"}",
+     0},
     {"rate_limit", p_rate, 1, ck_rate_limit,
-     "admitted per window, 429 headers, no upstream hit, recovery"},
-    {"health_interval", p_health, 3, ck_health_interval, "/health probes at the interval"},
-    {"latency", p_latency, 10, ck_latency, "client latency percentiles"},
-    {"relay_overhead", p_overhead, 10, ck_overhead, "client latency minus upstream time"},
-    {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark"},
-    {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)"},
-    {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end"},
+     "admitted per window, 429 headers, no upstream hit, recovery", IDS, NULL,
+     "{\"limit\": 5, \"window_ms\": 1000}", 0},
+    {"health_interval", p_health, 3, ck_health_interval, "/health probes at the interval", 0, NULL,
+     "{\"env\": \"blue\", \"interval_ms\": 100}", 0},
+    {"latency", p_latency, 10, ck_latency, "client latency percentiles", 0, NULL,
+     "{\"p99_ms\": 100}", 0},
+    {"relay_overhead", p_overhead, 10, ck_overhead, "client latency minus upstream time", IDS, NULL,
+     "{\"p99_ms\": 5}", 0},
+    {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark", 0, NULL,
+     "{\"around\": \"fault_on\"}", 0},
+    {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)", SERVED,
+     NULL, "{\"env\": \"green\", \"min\": 0.5}", 0},
+    {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end", PROCESS,
+     NULL, "{}", 0},
     {"harness_on_time", p_shutdown, 1, ck_harness_on_time,
-     "the runner kept its own schedule (else inconclusive)"},
-    {"admin_ok", p_none, 1, ck_admin_ok, "the timeline's admin API calls succeeded"},
+     "the runner kept its own schedule (else inconclusive)", 0, NULL, "{}", 1},
+    {"admin_ok", p_none, 1, ck_admin_ok, "the timeline's admin API calls succeeded", ADMIN, NULL,
+     "{}", 0},
     {"clean_shutdown", p_shutdown, 1, ck_clean_shutdown,
-     "SIGTERM: the relay drains and exits 0 in time"},
-    {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere"},
+     "SIGTERM: the relay drains and exits 0 in time", PROCESS, NULL, "{}", 0},
+    {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere", 0, NULL,
+     "{}", 0},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
@@ -1365,6 +1424,29 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     return 0;
 }
 
+static void check_evaluable(const struct check_kind *k, const json_t *c,
+                            const struct harness_obs *o, struct harness_verdict *v);
+
+unsigned harness_check_needs(const json_t *c)
+{
+    const struct check_kind *k = find_kind(str(c, "check", ""));
+    return k ? k->needs | (k->needs_of ? k->needs_of(c) : 0) : 0;
+}
+
+size_t harness_check_count(void)
+{
+    return N_KINDS;
+}
+
+const char *harness_check_example(size_t i, int *runner_own)
+{
+    if (i >= N_KINDS)
+        return NULL;
+    if (runner_own)
+        *runner_own = kinds[i].runner_own;
+    return kinds[i].example;
+}
+
 void harness_check_run(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     memset(v, 0, sizeof *v);
@@ -1377,6 +1459,8 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         return;
     }
     v->min_samples = has(c, "min_samples") ? (long)num(c, "min_samples", 0) : k->min_samples;
+    if (v->min_samples < 1)
+        v->min_samples = 1; /* zero evaluable samples is never a verdict */
     /* The label: the name plus its scalar parameters, for tables. */
     snprintf(v->label, sizeof v->label, "%s", name);
     const char *key;
@@ -1400,4 +1484,25 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         first = 0;
     }
     k->run(c, o, v);
+    check_evaluable(k, c, o, v);
+}
+
+/* The common evaluator: a check says nothing when the relay did not give a
+ * signal it needs (inconclusive, naming the signal), and a check with no
+ * evaluable sample never passes nor fails: no data is never a verdict. */
+static void check_evaluable(const struct check_kind *k, const json_t *c,
+                            const struct harness_obs *o, struct harness_verdict *v)
+{
+    unsigned missing = harness_check_needs(c) & ~o->signals;
+    char d[sizeof v->detail];
+    if (missing) {
+        v->status = HARNESS_INCONCLUSIVE;
+        harness_v_fmt(d, sizeof d, "%s%s%s", harness_signal_missing(missing),
+                      v->detail[0] ? "; " : "", v->detail);
+        snprintf(v->detail, sizeof v->detail, "%s", d);
+    } else if (!k->runner_own && v->samples < 1 && v->status != HARNESS_INCONCLUSIVE) {
+        v->status = HARNESS_INCONCLUSIVE;
+        harness_v_fmt(d, sizeof d, "no evaluable sample%s%s", v->detail[0] ? "; " : "", v->detail);
+        snprintf(v->detail, sizeof v->detail, "%s", d);
+    }
 }

@@ -29,6 +29,15 @@ int harness_check_validate(const json_t *check, const char *path, const char *co
                            char *err, size_t errlen);
 /* Runs one validated check. */
 void harness_check_run(const json_t *check, const struct harness_obs *o, struct harness_verdict *v);
+/* The signals (enum harness_signal, harness/obs.h) check c relies on: its
+ * row's own plus those its parameters add.  harness_check_run turns a
+ * missing one into inconclusive with the reason from harness_signals[]. */
+unsigned harness_check_needs(const json_t *check);
+/* The number of check kinds, and row i's example use (a JSON object without
+ * "check"; NULL past the end or when the row has none); *runner_own is set
+ * for a row that judges the runner itself and is always evaluable. */
+size_t harness_check_count(void);
+const char *harness_check_example(size_t i, int *runner_own);
 /* Names of every check kind, NULL-terminated (for docs and suggestions). */
 const char *const *harness_check_names(void);
 const char *harness_status_name(int status);

@@ -64,6 +64,8 @@ struct probe_xfer {
     struct harness_xfer base;
     struct run *run;
     CURL *easy;
+    char body[512]; /* the answer's start: is it the relay's own /health? */
+    size_t len;
 };
 
 struct run {
@@ -430,11 +432,26 @@ static size_t discard(char *d, size_t s, size_t n, void *u)
     return s * n;
 }
 
+static size_t probe_body(char *d, size_t s, size_t n, void *u)
+{
+    struct probe_xfer *p = u;
+    size_t k = s * n, room = sizeof p->body - 1 - p->len;
+    memcpy(p->body + p->len, d, k < room ? k : room);
+    p->len += k < room ? k : room;
+    p->body[p->len] = '\0';
+    return s * n;
+}
+
 static void probe_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
 {
     struct probe_xfer *p = (struct probe_xfer *)x;
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    /* A health endpoint of the relay's own reports its state (active_env);
+     * a relay that forwards /health shows the upstream's answer instead. */
+    if (rc == CURLE_OK && strcmp(p->run->ready_path, "/health") == 0 &&
+        strstr(p->body, "\"active_env\""))
+        p->run->obs.seen.health_status = (int)code;
     curl_easy_cleanup(easy);
     struct run *r = p->run;
     r->probe = NULL;
@@ -460,7 +477,8 @@ static void start_probe(struct run *r)
     curl_easy_setopt(e, CURLOPT_PRIVATE, p);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 500L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
     r->probe = p;
     r->last_probe = co_now_us();
     if (!r->t_first_probe)
@@ -731,6 +749,8 @@ static void collect_journal(struct run *r, int c, const char *name)
         if (!id || !*id)
             id = json_string_value(json_object_get(rec, "user"));
         snprintf(a->req_id, sizeof a->req_id, "%s", id ? id : "");
+        const char *via = json_string_value(json_object_get(rec, "id_via"));
+        snprintf(a->id_via, sizeof a->id_via, "%s", via ? via : (id && *id ? "user" : ""));
         snprintf(a->env, sizeof a->env, "%s", name);
         const char *path_s = json_string_value(json_object_get(rec, "path"));
         snprintf(a->path, sizeof a->path, "%s", path_s ? path_s : "");
@@ -803,6 +823,7 @@ static void scan_leak(struct run *r, const char *path, const char *what)
     char *buf = read_file(path, 16u << 20, NULL);
     if (!buf)
         return;
+    r->obs.leak_scanned++;
     if (strstr(buf, r->api_key)) {
         r->obs.secret_leaks++;
         size_t len = strlen(r->obs.leak_where);
@@ -859,6 +880,25 @@ static int write_config(struct run *r)
     if (rc != 0)
         fail(r, REPORT_ERROR, "%s: cannot write the relay config", r->config_path);
     return rc;
+}
+
+/* Which signals the relay gave (harness/obs.h): the runner knows about the
+ * event log, the admin API and the process; the data tells the rest.  The
+ * scenario's report carries them as "observability". */
+static void observe(struct run *r, struct report_scenario *rs)
+{
+    struct harness_obs *o = &r->obs;
+    const struct harness_profile *p = r->o->profile;
+    unsigned base = 0;
+    if (o->have_events)
+        base |= HARNESS_SIG_EVENTS;
+    if (p ? (p->tells & HARNESS_TELLS_ADMIN) != 0 : 1)
+        base |= HARNESS_SIG_ADMIN;
+    if (!r->o->relay_url)
+        base |= HARNESS_SIG_PROCESS;
+    harness_obs_observe(o, base);
+    json_decref(rs->observability);
+    rs->observability = harness_obs_observability_json(o);
 }
 
 static void status_from_checks(struct report_scenario *rs)
@@ -945,8 +985,7 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     /* A relay that keeps no event log (a profile without "events", a relay
      * we only reach by URL) is judged on the black-box view: switches are
      * read from the colours that served the clients (X-Served-By). */
-    int black_box =
-        (r->o->profile && !(r->o->profile->tells & HARNESS_TELLS_EVENTS)) || r->o->relay_url;
+    int black_box = !(r->obs.signals & HARNESS_SIG_EVENTS);
     json_array_foreach(s->checks, i, c)
     {
         const char *kind = json_string_value(json_object_get(c, "check"));
@@ -962,7 +1001,7 @@ static void run_checks(struct run *r, struct report_scenario *rs)
             harness_check_run(bb, &r->obs, v);
             json_decref(bb);
             char d[sizeof v->detail];
-            harness_v_fmt(d, sizeof d, "black-box view (the relay keeps no event log)%s%s",
+            harness_v_fmt(d, sizeof d, "served view (the relay writes no event log)%s%s",
                           v->detail[0] ? "; " : "", v->detail);
             snprintf(v->detail, sizeof v->detail, "%s", d);
             continue;
@@ -1174,6 +1213,7 @@ out:
     scan_leak(r, r->err_path, "relay stderr");
     scan_leak(r, r->config_path, "relay config");
     write_client_log(r);
+    observe(r, rs);
 
     snprintf(rs->name, sizeof rs->name, "%s", s->name);
     snprintf(rs->file, sizeof rs->file, "%s", s->file);

@@ -155,6 +155,19 @@ int report_console_end(struct report_run *r, char *err, size_t errlen)
     if (r->repeat > 1)
         fprintf(f, ", %zu flaky over %d runs each", flaky, r->repeat);
     fprintf(f, " in %.1f s (seed %llu)\n", r->duration_s, (unsigned long long)r->seed);
+    /* What each relay gave the checks: a check that needed a missing signal
+     * is inconclusive, and this line says which signals there were. */
+    json_t *obs = report_run_observability(r);
+    const char *relay;
+    json_t *one;
+    json_object_foreach(obs, relay, one)
+    {
+        char label[160];
+        report_relay_label(relay, label, sizeof label);
+        fprintf(f, "observability of %s: %s\n", label,
+                json_string_value(json_object_get(one, "summary")));
+    }
+    json_decref(obs);
     if (r->json_path)
         fprintf(f, "results: %s\n", r->json_path);
     fflush(f);

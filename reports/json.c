@@ -42,6 +42,8 @@ json_t *report_json_build(const struct report_run *r)
             json_object_set_new(o, "t0_us", json_integer((json_int_t)s->t0_us));
         if (s->relay[0])
             json_object_set_new(o, "relay", json_string(s->relay));
+        if (s->observability)
+            json_object_set(o, "observability", s->observability);
         if (s->log_tail)
             json_object_set_new(o, "relay_log_tail", json_string(s->log_tail));
         if (s->doc)
@@ -60,6 +62,8 @@ json_t *report_json_build(const struct report_run *r)
         scs);
     if (r->scorecard)
         json_object_set_new(doc, "scorecard", json_deep_copy(r->scorecard));
+    /* Per relay, the signals it gave the checks (ids, served-by, event log...). */
+    json_object_set_new(doc, "observability", report_run_observability(r));
     return doc;
 }
 

@@ -55,6 +55,9 @@ struct report_scenario {
     int runs, passes; /* with --repeat */
     uint64_t t0_us;   /* traffic start (CLOCK_MONOTONIC µs): the 0 of the report's timeline */
     char relay[512];  /* which relay ran it (binary or --relay command), for the scorecard */
+    /* What the relay gave the checks (harness/obs.h harness_obs_observability_json):
+     * owned, NULL when the scenario did not run. */
+    json_t *observability;
 };
 
 /* Live progress of the scenario that is running, from the runner's poll
@@ -116,6 +119,17 @@ void report_scenario_clear(struct report_scenario *s);
  * the arguments that tell it apart (placeholders like "--port {port}" are
  * dropped): "cutover-relay --max-attempts 1". */
 void report_relay_label(const char *relay, char *out, size_t n);
+
+/* The one-line statement of a relay's observability object (results.json
+ * "observability"): "ids via content marker only; no X-Served-By (colour
+ * from the body); no event log; no admin API; ...". */
+void report_observability_line(const json_t *obs, char *out, size_t n);
+/* The observability of every scenario run against relay (a label as in
+ * report_scenario.relay, "" for all) summed into one object (new reference,
+ * NULL when none ran). */
+json_t *report_relay_observability(const struct report_run *r, const char *relay);
+/* {relay label: observability} for every relay of the run (new reference). */
+json_t *report_run_observability(const struct report_run *r);
 
 /* Individual writers (also reachable through the table). */
 void report_console_begin(struct report_run *r);
