@@ -1500,9 +1500,10 @@ static void check_evaluable(const struct check_kind *k, const json_t *c,
         harness_v_fmt(d, sizeof d, "%s%s%s", harness_signal_missing(missing),
                       v->detail[0] ? "; " : "", v->detail);
         snprintf(v->detail, sizeof v->detail, "%s", d);
-    } else if (!k->runner_own && v->samples < 1 && v->status != HARNESS_INCONCLUSIVE) {
+    } else if (!k->runner_own && v->samples < v->min_samples) {
         v->status = HARNESS_INCONCLUSIVE;
-        harness_v_fmt(d, sizeof d, "no evaluable sample%s%s", v->detail[0] ? "; " : "", v->detail);
+        harness_v_fmt(d, sizeof d, "too few evaluable samples (%ld, %ld needed)%s%s", v->samples,
+                      v->min_samples, v->detail[0] ? "; " : "", v->detail);
         snprintf(v->detail, sizeof v->detail, "%s", d);
     }
 }

@@ -93,15 +93,19 @@ const char *harness_outcome_name(int outcome)
 const struct harness_signal_row harness_signals[] = {
     {HARNESS_SIG_IDS, "ids",
      "upstream attempts carried no request id (the relay dropped X-Request-ID, user and the "
-     "content marker): attempts cannot be tied to client requests"},
+     "content marker): attempts cannot be tied to client requests",
+     "ids lost: attempts cannot be tied to requests"},
     {HARNESS_SIG_SERVED, "served",
      "answers named no serving colour (no X-Served-By, no mock stamp in the body): served "
-     "view unavailable"},
-    {HARNESS_SIG_EVENTS, "events", "relay writes no event log: events view unavailable"},
-    {HARNESS_SIG_ADMIN, "admin", "relay has no admin API"},
+     "view unavailable",
+     "answers name no serving colour"},
+    {HARNESS_SIG_EVENTS, "events", "relay writes no event log: events view unavailable",
+     "no event log"},
+    {HARNESS_SIG_ADMIN, "admin", "relay has no admin API", "no admin API"},
     {HARNESS_SIG_PROCESS, "process",
-     "relay not started by the runner (--relay-url): its process cannot be watched"},
-    {0, NULL, NULL},
+     "relay not started by the runner (--relay-url): its process cannot be watched",
+     "relay process not watched"},
+    {0, NULL, NULL, NULL},
 };
 
 const char *harness_signal_missing(unsigned bits)

@@ -86,6 +86,7 @@ struct harness_signal_row {
     unsigned bit;
     const char *name;    /* "ids", "served", ... (results.json) */
     const char *missing; /* why a check that needs it says nothing */
+    const char *brief;   /* the same in a few words (scorecard cells) */
 };
 /* One row per signal, ending with a zero bit. */
 extern const struct harness_signal_row harness_signals[];

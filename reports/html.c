@@ -925,6 +925,28 @@ static int sort_rank(const json_t *sc)
     return rank[status_of(str(sc, "status"))];
 }
 
+/* What each relay gave the checks (results.json "observability"): the
+ * signals behind every inconclusive "relay writes no event log" verdict. */
+static void observability(FILE *f, const json_t *obs)
+{
+    if (!json_object_size(obs))
+        return;
+    fprintf(f, "<h2 id=\"observability\">Observability</h2>\n<ul class=\"observability\">\n");
+    const char *relay;
+    const json_t *one;
+    json_object_foreach((json_t *)obs, relay, one)
+    {
+        char label[160];
+        report_relay_label(relay, label, sizeof label);
+        fprintf(f, "<li><b>");
+        report_html_puts(f, label);
+        fprintf(f, "</b>: ");
+        report_html_puts(f, str(one, "summary"));
+        fprintf(f, "</li>\n");
+    }
+    fprintf(f, "</ul>\n");
+}
+
 static void overview(FILE *f, const json_t *scs)
 {
     size_t n = json_array_size(scs);
@@ -1154,6 +1176,7 @@ int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen)
     report_html_puts(f, str(results, "version"));
     fprintf(f, "</p>\n");
     scorecard(f, scs, json_object_get(results, "scorecard"));
+    observability(f, json_object_get(results, "observability"));
     overview(f, scs);
     /* Sections in the overview's order: the failures are the first thing
      * one scrolls to. */

@@ -77,8 +77,8 @@ static int setup(void **state)
         return 0;
     char out[128];
     snprintf(out, sizeof out, "%s/out", dir);
-    char *args[] = {"run",     "scenarios",    "--filter", "smoke",      "--relay", "nginx",
-                    "--relay", "nginx-opaque", "--out",    out,          "--no-color", NULL};
+    char *args[] = {"run",     "scenarios",    "--filter", "smoke", "--relay",    "nginx",
+                    "--relay", "nginx-opaque", "--out",    out,     "--no-color", NULL};
     int rc = cutover(180000, args);
     if (rc < 0 || rc == 2 || rc == 3)
         fprintf(stderr, "cutover run exited %d\n", rc);
