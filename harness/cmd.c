@@ -2,6 +2,7 @@
  * before the first one runs: a typo in scenario 20 must not cost the time
  * of scenarios 1 to 19 and then a confusing half result. */
 #include "co_clock.h"
+#include "co_json.h"
 #include "co_log.h"
 #include "co_mem.h"
 #include "harness/checks.h"
@@ -554,6 +555,37 @@ int harness_cmd_run(int argc, char **argv)
     return rc;
 }
 
+/* A relay profile among validate's paths: a JSON file with a "command" (a
+ * scenario has none), or a profile name (relays/NAME.json).  Returns 1 when
+ * path was a profile (*bad counts an invalid one), 0 for a scenario path. */
+static int validate_profile(const char *arg, int *bad, int *good)
+{
+    char path[PATH_MAX], err[1024];
+    struct stat st;
+    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) {
+        json_t *doc = co_json_load_file(arg, err, sizeof err);
+        int prof = json_is_object(doc) && json_object_get(doc, "command");
+        json_decref(doc);
+        if (!prof)
+            return 0;
+        snprintf(path, sizeof path, "%s", arg);
+    } else if (stat(arg, &st) != 0 && !harness_profile_find(arg, path, sizeof path)) {
+        return 0;
+    } else if (stat(arg, &st) == 0) {
+        return 0; /* a folder of scenarios */
+    }
+    struct harness_profile *p = harness_profile_load(path, err, sizeof err);
+    if (!p) {
+        printf("%s\n", err);
+        (*bad)++;
+        return 1;
+    }
+    printf("%s: valid relay profile '%s'\n", path, p->name);
+    harness_profile_free(&p);
+    (*good)++;
+    return 1;
+}
+
 int harness_cmd_validate(int argc, char **argv)
 {
     double scale = 1.0;
@@ -562,13 +594,23 @@ int harness_cmd_validate(int argc, char **argv)
         return CO_EXIT_INVALID;
     }
     if (strcmp(argv[1], "--help") == 0) {
-        printf("usage: cutover validate PATH...   check scenario files without running them\n");
+        printf("usage: cutover validate PATH...   check scenario files and relay profiles "
+               "without running them\n");
         return CO_EXIT_PASS;
     }
+    /* Relay profiles are validated as strictly as scenarios. */
+    int pbad = 0, pgood = 0, ns = 0;
+    char **scen = co_calloc((size_t)argc, sizeof *scen);
+    for (int i = 1; i < argc; i++)
+        if (!validate_profile(argv[i], &pbad, &pgood))
+            scen[ns++] = argv[i];
     struct loaded l = {0};
-    int bad = load_all(argv + 1, argc - 1, scale, NULL, &l, 0, stdout);
-    int n = l.n;
+    int bad = ns ? load_all(scen, ns, scale, NULL, &l, 0, stdout) : 0;
+    free(scen);
+    int n = l.n + pgood;
     free_loaded(&l);
+    if (pbad)
+        bad = bad > 0 ? bad + pbad : bad < 0 ? bad : pbad;
     if (bad != 0) {
         if (bad > 0)
             printf("%d invalid, %d valid\n", bad, n);

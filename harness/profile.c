@@ -22,17 +22,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const top_keys[] = {"name",   "description", "requires", "command",  "env",
-                                       "config", "ready",       "settings", "defaults", "tells",
-                                       "notes",  "stop_signal", NULL};
+static const char *const top_keys[] = {"name",   "description", "requires", "command",     "env",
+                                       "config", "ready",       "settings", "defaults",    "tells",
+                                       "notes",  "stop_signal", "request",  "api_key_env", "cwd",
+                                       "fixed",  NULL};
+static const char *const request_keys[] = {"method", "path", NULL};
+static const char *const methods[] = {"POST", "PUT", NULL};
 static const char *const config_keys[] = {"file", "template", "template_lines", "format", NULL};
 static const char *const ready_keys[] = {"path", "timeout_ms", NULL};
 static const char *const tells_names[] = {"events", "admin", NULL};
 
 /* Placeholders the runner always binds (docs/profiles.md). */
 static const char *const runner_vars[] = {
-    "blue_url", "green_url", "blue_hostport", "green_hostport", "blue_port",   "green_port", "port",
-    "events",   "workdir",   "config",        "relay_bin",      "admin_token", "relay_url",  NULL};
+    "blue_url",  "green_url",  "blue_hostport", "green_hostport",
+    "blue_port", "green_port", "port",          "events",
+    "workdir",   "config",     "relay_bin",     "admin_token",
+    "relay_url", "api_key",    "profile_dir",   NULL};
 
 /* Which checks mean nothing when a scenario's relay setting could not be
  * expressed.  "*" marks a premise of the whole scenario (client keys, a rate
@@ -132,6 +137,11 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
         json_scalar(val, buf, sizeof buf);
         harness_vars_set(v, k, buf);
     }
+    json_object_foreach((json_t *)p->fixed, k, val)
+    {
+        json_scalar(val, buf, sizeof buf);
+        harness_vars_set(v, k, buf);
+    }
     if (!relay)
         return;
     json_object_foreach((json_t *)relay, k, val)
@@ -152,14 +162,37 @@ size_t harness_profile_unmapped(const struct harness_profile *p, const json_t *r
     if (relay)
         json_object_foreach((json_t *)relay, k, val)
         {
-            if (maps(p, k) || strcmp(k, "log_level") == 0)
-                continue;
+            if (maps(p, k) || strcmp(k, "log_level") == 0 || json_object_get(p->fixed, k))
+                continue; /* a fixed key is the relay's own: equal, or not applicable */
             if (n < cap)
                 out[n++] = k;
         }
     if (admin_used && !(p->tells & HARNESS_TELLS_ADMIN) && n < cap)
         out[n++] = "admin API";
     return n;
+}
+
+size_t harness_profile_fixed_conflicts(const struct harness_profile *p, const json_t *relay,
+                                       const char **out, size_t cap)
+{
+    size_t n = 0;
+    const char *k;
+    json_t *val;
+    json_object_foreach((json_t *)relay, k, val)
+    {
+        const json_t *f = json_object_get(p->fixed, k);
+        if (f && !json_equal((json_t *)f, val) && n < cap)
+            out[n++] = k;
+    }
+    return n;
+}
+
+void harness_profile_fixed_why(const struct harness_profile *p, const char *key, char *out,
+                               size_t n)
+{
+    char v[64];
+    json_scalar(json_object_get(p->fixed, key), v, sizeof v);
+    snprintf(out, n, "%s is fixed at %s", key, v);
 }
 
 static int is_name_char(char c)
@@ -248,6 +281,8 @@ void harness_profile_free(struct harness_profile **pp)
     for (int i = 0; i < p->n_env; i++)
         free(p->env[i].value);
     free(p->config_template);
+    free(p->cwd);
+    json_decref(p->fixed);
     json_decref(p->defaults);
     json_decref(p->notes);
     free(p);
@@ -379,6 +414,12 @@ static int check_placeholders(const struct harness_profile *p, char *err, size_t
         }
         free(r);
     }
+    r = harness_render(p->cwd, &v, e, sizeof e);
+    if (!r) {
+        snprintf(err, errlen, "$.cwd: %s", e);
+        return -1;
+    }
+    free(r);
     if (p->config_template) {
         r = harness_render(p->config_template, &v, e, sizeof e);
         if (!r) {
@@ -386,6 +427,76 @@ static int check_placeholders(const struct harness_profile *p, char *err, size_t
             return -1;
         }
         free(r);
+    }
+    return 0;
+}
+
+/* What a relay that is not ours needs: the path and method its clients
+ * use, how it gets the upstream key, where it runs, and the settings it has
+ * fixed (docs/profiles.md). */
+static int parse_black_box(struct harness_profile *p, const json_t *doc, char *err, size_t errlen)
+{
+    const json_t *req = json_object_get(doc, "request");
+    if (req) {
+        if (!json_is_object(req))
+            return harness_v_expected(err, errlen, "$.request",
+                                      "an object {\"method\": \"POST\", \"path\": \"/api/chat\"}",
+                                      req);
+        if (harness_v_keys(req, "$.request", request_keys, err, errlen) != 0)
+            return -1;
+        const json_t *m = json_object_get(req, "method");
+        if (m && harness_v_enum(m, "$.request.method", methods, err, errlen) != 0)
+            return -1;
+        if (m)
+            snprintf(p->req_method, sizeof p->req_method, "%s", json_string_value(m));
+        if (get_string(req, "path", "$.request", 0, p->req_path, sizeof p->req_path, err, errlen) !=
+            0)
+            return -1;
+        if (p->req_path[0] && p->req_path[0] != '/') {
+            snprintf(err, errlen, "$.request.path: expected a path starting with '/', found '%s'",
+                     p->req_path);
+            return -1;
+        }
+    }
+    if (get_string(doc, "api_key_env", "$", 0, p->api_key_env, sizeof p->api_key_env, err,
+                   errlen) != 0)
+        return -1;
+    for (const char *c = p->api_key_env; *c; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '_') ||
+            isdigit((unsigned char)p->api_key_env[0])) {
+            snprintf(err, errlen, "$.api_key_env: '%s' is not an environment variable name",
+                     p->api_key_env);
+            return -1;
+        }
+    const json_t *cwd = json_object_get(doc, "cwd");
+    if (cwd && (!json_is_string(cwd) || !json_string_length(cwd)))
+        return harness_v_expected(err, errlen, "$.cwd", "a folder (placeholders allowed)", cwd);
+    p->cwd = co_strdup(cwd ? json_string_value(cwd) : "{profile_dir}");
+    const json_t *fixed = json_object_get(doc, "fixed");
+    if (fixed) {
+        if (!json_is_object(fixed))
+            return harness_v_expected(err, errlen, "$.fixed",
+                                      "an object of relay settings the relay cannot change", fixed);
+        if (harness_relay_validate(fixed, "$.fixed", err, errlen) != 0)
+            return -1;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)fixed, k, v)
+        {
+            if (p->all_settings || maps(p, k)) {
+                snprintf(err, errlen,
+                         "$.fixed.%s: also in $.settings (a setting is either the scenario's or "
+                         "fixed, not both)",
+                         k);
+                return -1;
+            }
+            if (json_is_object(v) || json_is_array(v)) {
+                char pp[128];
+                harness_v_fmt(pp, sizeof pp, "$.fixed.%s", k);
+                return harness_v_expected(err, errlen, pp, "a string, number or boolean", v);
+            }
+        }
+        p->fixed = json_deep_copy(fixed);
     }
     return 0;
 }
@@ -591,6 +702,8 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
         }
         p->notes = json_deep_copy(notes);
     }
+    if (parse_black_box(p, doc, err, errlen) != 0)
+        return -1;
     return check_placeholders(p, err, errlen);
 }
 
@@ -599,6 +712,14 @@ struct harness_profile *harness_profile_from_json(const json_t *doc, const char 
 {
     struct harness_profile *p = co_calloc(1, sizeof *p);
     snprintf(p->file, sizeof p->file, "%s", file);
+    /* {profile_dir}: the profile's folder, absolute, so that a relay started
+     * there finds its own files (server.js, app.py). */
+    char folder[PATH_MAX], abs[PATH_MAX];
+    const char *slash = strrchr(file, '/');
+    snprintf(folder, sizeof folder, "%.*s", slash ? (int)(slash - file) : 1, slash ? file : ".");
+    if (!folder[0])
+        snprintf(folder, sizeof folder, "/");
+    harness_v_fmt(p->dir, sizeof p->dir, "%s", realpath(folder, abs) ? abs : folder);
     char e[1024];
     if (parse(p, doc, e, sizeof e) != 0) {
         snprintf(err, errlen, "%s: %s", file, e);

@@ -79,10 +79,15 @@ struct run {
     char events_path[600], out_path[600], err_path[600], config_path[600];
     char api_key[64], admin_token[64];
     char ready_path[128];
+    char relay_cwd[600]; /* a profile's working folder ("" the caller's) */
     /* Scenario settings the relay cannot express (profiles, --relay-url):
      * names borrowed from the scenario, or static. */
     const char *unmapped[HARNESS_MAX_UNMAPPED];
     size_t n_unmapped;
+    /* Scenario settings other than the value the relay has fixed (a
+     * profile's "fixed"): their checks are not applicable to this relay. */
+    const char *fixed[HARNESS_MAX_UNMAPPED];
+    size_t n_fixed;
     pid_t pid;
     int relay_port;
     char relay_url[96];
@@ -215,6 +220,16 @@ char *harness_expand_cmd(const char *cmd, const char *blue, const char *green, i
     return out;
 }
 
+/* path as an absolute path (against the current folder), not resolved. */
+static void absolute(const char *path, char *out, size_t n)
+{
+    char cwd[PATH_MAX];
+    if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+        harness_v_fmt(out, n, "%s", path);
+    else
+        harness_v_fmt(out, n, "%s/%s", cwd, path);
+}
+
 /* The placeholders of a profile (docs/profiles.md): where the mocks are,
  * the relay's port, the work folder and the scenario's settings. */
 static void profile_vars(struct run *r, struct harness_vars *v)
@@ -240,11 +255,21 @@ static void profile_vars(struct run *r, struct harness_vars *v)
     snprintf(buf, sizeof buf, "%d", r->relay_port);
     harness_vars_set(v, "port", buf);
     harness_vars_set(v, "relay_url", r->relay_url);
-    harness_vars_set(v, "events", r->events_path);
-    harness_vars_set(v, "workdir", r->dir);
-    harness_vars_set(v, "config", r->config_path);
-    harness_vars_set(v, "relay_bin", r->o->relay_bin ? r->o->relay_bin : "cutover-relay");
+    /* Absolute paths: the command runs in its own folder (cwd). */
+    absolute(r->events_path, buf, sizeof buf);
+    harness_vars_set(v, "events", buf);
+    absolute(r->dir, buf, sizeof buf);
+    harness_vars_set(v, "workdir", buf);
+    absolute(r->config_path, buf, sizeof buf);
+    harness_vars_set(v, "config", buf);
+    if (r->o->relay_bin && strchr(r->o->relay_bin, '/'))
+        absolute(r->o->relay_bin, buf, sizeof buf);
+    else
+        snprintf(buf, sizeof buf, "%s", r->o->relay_bin ? r->o->relay_bin : "cutover-relay");
+    harness_vars_set(v, "relay_bin", buf);
     harness_vars_set(v, "admin_token", r->admin_token);
+    harness_vars_set(v, "api_key", r->api_key);
+    harness_vars_set(v, "profile_dir", p->dir);
     harness_vars_settings(v, p, r->s->relay);
 }
 
@@ -292,6 +317,11 @@ static int spawn_relay(struct run *r)
         char *body = harness_render(p->command, v, err, sizeof err);
         cmd = body ? co_asprintf("exec %s", body) : NULL;
         free(body);
+        char *dir = harness_render(p->cwd, v, NULL, 0);
+        snprintf(r->relay_cwd, sizeof r->relay_cwd, "%s", dir);
+        free(dir);
+        if (cmd && p->api_key_env[0] && n_env < HARNESS_PROFILE_MAX_ENV)
+            envs[n_env++] = co_asprintf("%s=%s", p->api_key_env, r->api_key);
         for (int i = 0; cmd && i < p->n_env; i++) {
             char *val = harness_render(p->env[i].value, v, err, sizeof err);
             if (!val) {
@@ -354,6 +384,10 @@ static int spawn_relay(struct run *r)
             setenv("PATH", pb, 1);
             for (int i = 0; i < n_env; i++)
                 putenv(envs[i]);
+            if (r->relay_cwd[0] && chdir(r->relay_cwd) != 0) {
+                fprintf(stderr, "cutover: cd %s: %s\n", r->relay_cwd, strerror(errno));
+                _exit(127);
+            }
         }
         if (cmd) {
             execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -651,6 +685,11 @@ static void begin_run(struct run *r)
     char prefix[16];
     snprintf(prefix, sizeof prefix, "r%llx", (unsigned long long)(r->o->seed % 0xfffff));
     harness_traffic_init(&r->traffic, r->loop, &r->curl, r->s, r->relay_url, prefix, r->o->seed);
+    if (r->o->profile) {
+        snprintf(r->traffic.chat_path, sizeof r->traffic.chat_path, "%s", r->o->profile->req_path);
+        snprintf(r->traffic.chat_method, sizeof r->traffic.chat_method, "%s",
+                 r->o->profile->req_method);
+    }
     r->traffic.on_finished = on_traffic_finished;
     r->traffic.data = r;
     r->traffic_started = 1;
@@ -901,9 +940,21 @@ static void observe(struct run *r, struct report_scenario *rs)
     rs->observability = harness_obs_observability_json(o);
 }
 
+/* The runner's own checks judge the process and the harness, not a
+ * setting: a setting the relay lacks or has fixed leaves them standing. */
+static int runner_own_check(const char *check)
+{
+    static const char *const own[] = {"harness_on_time", "relay_alive", "clean_shutdown",
+                                      "no_secret_leak"};
+    for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+        if (strcmp(check, own[k]) == 0)
+            return 1;
+    return 0;
+}
+
 static void status_from_checks(struct report_scenario *rs)
 {
-    int fail_ = 0, inc = 0;
+    int fail_ = 0, inc = 0, pass = 0, na = 0;
     for (size_t i = 0; i < rs->n_checks; i++) {
         /* The runner's own punctuality explains a failure (and earns a
          * rerun); it is no verdict on the relay by itself. */
@@ -911,8 +962,38 @@ static void status_from_checks(struct report_scenario *rs)
             continue;
         fail_ |= rs->checks[i].status == REPORT_FAIL;
         inc |= rs->checks[i].status == REPORT_INCONCLUSIVE;
+        na |= rs->checks[i].status == REPORT_NA;
+        pass |= rs->checks[i].status == REPORT_PASS && !runner_own_check(rs->checks[i].check);
     }
-    rs->status = fail_ ? REPORT_FAIL : inc ? REPORT_INCONCLUSIVE : REPORT_PASS;
+    /* Not applicable only when no check about the relay's behaviour could
+     * be judged: a scenario that is half applicable is judged on that half. */
+    rs->status = fail_         ? REPORT_FAIL
+                 : inc         ? REPORT_INCONCLUSIVE
+                 : na && !pass ? REPORT_NA
+                               : REPORT_PASS;
+}
+
+/* A check that depends on a setting the relay has fixed at another value
+ * than the scenario needs is not applicable to this relay (docs/profiles.md),
+ * distinct from inconclusive: the relay cannot be asked that question. */
+static void fixed_not_applicable(struct run *r, struct report_scenario *rs)
+{
+    for (size_t i = 0; i < rs->n_checks; i++) {
+        struct report_check *c = &rs->checks[i];
+        if (runner_own_check(c->check))
+            continue;
+        for (size_t u = 0; u < r->n_fixed; u++) {
+            if (!harness_profile_affects(r->fixed[u], c->check))
+                continue;
+            char why[160], d[sizeof c->detail];
+            harness_profile_fixed_why(r->o->profile, r->fixed[u], why, sizeof why);
+            c->status = REPORT_NA;
+            harness_v_fmt(d, sizeof d, "not applicable to this relay (%s)%s%s", why,
+                          c->detail[0] ? "; " : "", c->detail);
+            snprintf(c->detail, sizeof c->detail, "%s", d);
+            break;
+        }
+    }
 }
 
 /* A check that depends on a setting the relay could not be given says
@@ -920,16 +1001,9 @@ static void status_from_checks(struct report_scenario *rs)
  * it measured (docs/profiles.md). */
 static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
 {
-    /* The runner's own checks judge the process and the harness, not a
-     * setting: they stand. */
-    static const char *const own[] = {"harness_on_time", "relay_alive", "clean_shutdown",
-                                      "no_secret_leak"};
     for (size_t i = 0; i < rs->n_checks; i++) {
         struct report_check *c = &rs->checks[i];
-        int skip = 0;
-        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
-            skip |= strcmp(c->check, own[k]) == 0;
-        if (skip)
+        if (runner_own_check(c->check))
             continue;
         for (size_t u = 0; u < r->n_unmapped; u++) {
             const char *k = r->unmapped[u];
@@ -1024,6 +1098,7 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         json_decref(a);
     }
     unmapped_inconclusive(r, rs);
+    fixed_not_applicable(r, rs);
     status_from_checks(rs);
 }
 
@@ -1130,6 +1205,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
                           o->profile->config_file[0] ? o->profile->config_file : "relay.json");
             r->n_unmapped = harness_profile_unmapped(o->profile, s->relay, s->admin_used,
                                                      r->unmapped, HARNESS_MAX_UNMAPPED);
+            r->n_fixed = harness_profile_fixed_conflicts(o->profile, s->relay, r->fixed,
+                                                         HARNESS_MAX_UNMAPPED);
         }
         if (((!o->profile || o->profile->config_json) && write_config(r) != 0) ||
             spawn_relay(r) != 0)
@@ -1211,7 +1288,11 @@ out:
     scan_leak(r, r->events_path, "relay events");
     scan_leak(r, r->out_path, "relay stdout");
     scan_leak(r, r->err_path, "relay stderr");
-    scan_leak(r, r->config_path, "relay config");
+    /* A profile may hand the key over in its config ({api_key}): the
+     * runner wrote it there, the relay did not leak it. */
+    if (!o->profile || !o->profile->config_template ||
+        !strstr(o->profile->config_template, "{api_key}"))
+        scan_leak(r, r->config_path, "relay config");
     write_client_log(r);
     observe(r, rs);
 

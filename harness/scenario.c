@@ -984,3 +984,18 @@ const char *const *harness_relay_key_names(void)
     names[N_RELAY_KEYS] = NULL;
     return names;
 }
+
+int harness_relay_validate(const json_t *relay, const char *path, char *err, size_t errlen)
+{
+    struct harness_scenario *s = co_calloc(1, sizeof *s);
+    char e[1024];
+    int rc = parse_relay(s, (json_t *)relay, e, sizeof e);
+    json_decref(s->relay);
+    free(s);
+    if (rc != 0) {
+        /* The scenario's "$.relay" reads as the caller's path. */
+        const char *rest = strncmp(e, "$.relay", 7) == 0 ? e + 7 : e;
+        snprintf(err, errlen, "%s%s", path, rest);
+    }
+    return rc;
+}

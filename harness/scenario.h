@@ -119,5 +119,8 @@ void harness_paths_free(char **files, int n);
 /* The relay config keys a scenario may set ("max_attempts", ...),
  * NULL-terminated. */
 const char *const *harness_relay_key_names(void);
+/* Validates an object of relay keys as a scenario's "relay" is validated;
+ * errors name path (a profile's "$.fixed") instead of "$.relay". */
+int harness_relay_validate(const json_t *relay, const char *path, char *err, size_t errlen);
 
 #endif

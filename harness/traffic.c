@@ -322,12 +322,16 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
         snprintf(h, sizeof h, "Authorization: Bearer %s", r->key);
         x->hdrs = curl_slist_append(x->hdrs, h);
     }
-    char url[256];
-    snprintf(url, sizeof url, "%s%s", t->base_url, f->path);
+    char url[400];
+    int chat = strcmp(f->path, "/v1/chat/completions") == 0;
+    snprintf(url, sizeof url, "%s%s", t->base_url,
+             chat && t->chat_path[0] ? t->chat_path : f->path);
     CURL *e = curl_easy_init();
     x->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, post);
+    if (chat && t->chat_method[0] && strcmp(t->chat_method, "POST") != 0)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->chat_method);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);

@@ -60,6 +60,10 @@ struct harness_traffic {
     void (*on_finished)(struct harness_traffic *t);
     void *data;
     struct harness_xfer_req *live; /* in-flight list for aborts */
+    /* A relay whose clients use another path and method for chat (a
+     * profile's "request"): "" keeps the scenario's. */
+    char chat_path[128];
+    char chat_method[8];
 };
 
 /* Prepares (no I/O yet). base_url is the relay's "http://127.0.0.1:PORT". */

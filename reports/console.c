@@ -128,7 +128,7 @@ int report_console_end(struct report_run *r, char *err, size_t errlen)
     if (!r->console)
         return 0;
     FILE *f = r->console;
-    size_t counts[5] = {0}, flaky = 0;
+    size_t counts[REPORT_N_STATUS] = {0}, flaky = 0;
     for (size_t i = 0; i < r->n; i++) {
         counts[r->sc[i].status]++;
         flaky += (size_t)report_is_flaky(&r->sc[i]);
@@ -152,6 +152,8 @@ int report_console_end(struct report_run *r, char *err, size_t errlen)
             "%zu invalid",
             r->n, counts[REPORT_PASS], counts[REPORT_FAIL], counts[REPORT_INCONCLUSIVE],
             counts[REPORT_ERROR], counts[REPORT_INVALID]);
+    if (counts[REPORT_NA])
+        fprintf(f, ", %zu not applicable to the relay", counts[REPORT_NA]);
     if (r->repeat > 1)
         fprintf(f, ", %zu flaky over %d runs each", flaky, r->repeat);
     fprintf(f, " in %.1f s (seed %llu)\n", r->duration_s, (unsigned long long)r->seed);

@@ -95,9 +95,8 @@ static const char *str(const json_t *o, const char *key)
 
 static int status_of(const char *name)
 {
-    static const char *const names[] = {"pass", "fail", "inconclusive", "error", "invalid"};
-    for (int i = 0; i < 5; i++)
-        if (strcmp(name, names[i]) == 0)
+    for (int i = 0; i < REPORT_N_STATUS; i++)
+        if (strcmp(name, report_status_name(i)) == 0)
             return i;
     return REPORT_ERROR;
 }
@@ -917,11 +916,8 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *ex
 static int sort_rank(const json_t *sc)
 {
     /* Failing first, then what needs a person, then passes. */
-    static const int rank[] = {[REPORT_PASS] = 4,
-                               [REPORT_FAIL] = 0,
-                               [REPORT_INCONCLUSIVE] = 3,
-                               [REPORT_ERROR] = 1,
-                               [REPORT_INVALID] = 2};
+    static const int rank[] = {[REPORT_PASS] = 4,  [REPORT_FAIL] = 0,    [REPORT_INCONCLUSIVE] = 3,
+                               [REPORT_ERROR] = 1, [REPORT_INVALID] = 2, [REPORT_NA] = 4};
     return rank[status_of(str(sc, "status"))];
 }
 

@@ -20,7 +20,7 @@ static json_t *check_json(const struct report_check *c)
 json_t *report_json_build(const struct report_run *r)
 {
     json_t *scs = json_array();
-    size_t counts[5] = {0}, flaky = 0;
+    size_t counts[REPORT_N_STATUS] = {0}, flaky = 0;
     for (size_t i = 0; i < r->n; i++) {
         const struct report_scenario *s = &r->sc[i];
         counts[s->status]++;
@@ -51,15 +51,15 @@ json_t *report_json_build(const struct report_run *r)
         json_array_append_new(scs, o);
     }
     json_t *doc = json_pack(
-        "{s:s, s:I, s:f, s:i, s:s, s:f, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+        "{s:s, s:I, s:f, s:i, s:s, s:f, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
         "s:o}",
         "version", r->version ? r->version : "cutover", "seed", (json_int_t)r->seed, "time_scale",
         r->time_scale, "repeat", r->repeat, "started", r->started, "duration_s", r->duration_s,
         "exit_code", report_exit_code(r), "summary", "total", (json_int_t)r->n, "passed",
         (json_int_t)counts[REPORT_PASS], "failed", (json_int_t)counts[REPORT_FAIL], "inconclusive",
         (json_int_t)counts[REPORT_INCONCLUSIVE], "errors", (json_int_t)counts[REPORT_ERROR],
-        "invalid", (json_int_t)counts[REPORT_INVALID], "flaky", (json_int_t)flaky, "scenarios",
-        scs);
+        "invalid", (json_int_t)counts[REPORT_INVALID], "not_applicable",
+        (json_int_t)counts[REPORT_NA], "flaky", (json_int_t)flaky, "scenarios", scs);
     if (r->scorecard)
         json_object_set_new(doc, "scorecard", json_deep_copy(r->scorecard));
     /* Per relay, the signals it gave the checks (ids, served-by, event log...). */

@@ -89,7 +89,14 @@ static void testcase(FILE *f, const struct report_run *r, const struct report_sc
     }
     for (size_t i = 0; i < s->n_checks; i++) {
         const struct report_check *c = &s->checks[i];
-        if (c->status == REPORT_PASS)
+        /* Not applicable to this relay: a skip, never an error. */
+        if (c->status == REPORT_NA && s->status == REPORT_NA) {
+            fprintf(f, "      <skipped");
+            attr(f, "message", c->detail);
+            fprintf(f, "/>\n");
+            break;
+        }
+        if (c->status == REPORT_PASS || c->status == REPORT_NA)
             continue;
         int fail = c->status == REPORT_FAIL;
         snprintf(msg, sizeof msg, "%s: expected %s; measured %s", c->label, c->expected,

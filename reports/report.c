@@ -17,14 +17,16 @@ const struct report_writer report_writers[] = {
 
 const char *report_status_name(int status)
 {
-    static const char *const names[] = {"pass", "fail", "inconclusive", "error", "invalid"};
-    return status >= 0 && status <= REPORT_INVALID ? names[status] : "unknown";
+    static const char *const names[] = {"pass",  "fail",    "inconclusive",
+                                        "error", "invalid", "not_applicable"};
+    return status >= 0 && status < REPORT_N_STATUS ? names[status] : "unknown";
 }
 
 int report_exit_code(const struct report_run *r)
 {
-    int fail = 0, invalid = 0, error = 0, inconclusive = 0;
+    int fail = 0, invalid = 0, error = 0, inconclusive = 0, judged = 0;
     for (size_t i = 0; i < r->n; i++) {
+        judged |= r->sc[i].status != REPORT_NA;
         switch (r->sc[i].status) {
         case REPORT_FAIL:
             fail = 1;
@@ -42,7 +44,8 @@ int report_exit_code(const struct report_run *r)
     }
     /* A failed check is the most important news for a gate; then input the
      * user must fix, then the harness, then too little data. */
-    return fail ? 1 : invalid ? 2 : error ? 3 : inconclusive ? 4 : 0;
+    /* Not applicable is no verdict: a run where nothing else ran is no pass. */
+    return fail ? 1 : invalid ? 2 : error ? 3 : inconclusive || (r->n && !judged) ? 4 : 0;
 }
 
 int report_is_flaky(const struct report_scenario *s)

@@ -20,13 +20,18 @@ enum report_status {
     REPORT_INCONCLUSIVE,
     REPORT_ERROR,   /* harness error: a port, the relay would not start, a timeout */
     REPORT_INVALID, /* the scenario file is invalid */
+    /* Not applicable to this relay: it has a setting fixed at another value
+     * than the scenario needs (a profile's "fixed").  No verdict, no failure:
+     * it leaves the exit code alone unless nothing else ran. */
+    REPORT_NA,
 };
+#define REPORT_N_STATUS (REPORT_NA + 1)
 
 /* One check's verdict (filled by harness/checks.c). */
 struct report_check {
     char check[40];
     char label[96];
-    int status; /* REPORT_PASS, REPORT_FAIL or REPORT_INCONCLUSIVE */
+    int status; /* REPORT_PASS, REPORT_FAIL, REPORT_INCONCLUSIVE or REPORT_NA */
     char expected[192];
     char measured[256];
     double margin; /* signed distance to the bound, >= 0 inside; worst over repeats */

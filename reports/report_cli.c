@@ -47,27 +47,32 @@ static void fix_out_dir(json_t *sc, const char *results_path)
  * report_json_build computes them for a run. */
 static void summarize(json_t *doc)
 {
-    static const char *const keys[] = {"passed", "failed", "inconclusive", "errors", "invalid"};
-    static const char *const names[] = {"pass", "fail", "inconclusive", "error", "invalid"};
-    json_int_t counts[5] = {0}, flaky = 0;
+    static const char *const keys[] = {"passed", "failed",  "inconclusive",
+                                       "errors", "invalid", "not_applicable"};
+    json_int_t counts[REPORT_N_STATUS] = {0}, flaky = 0;
     size_t i;
     json_t *sc;
     json_array_foreach(json_object_get(doc, "scenarios"), i, sc)
     {
         const char *st = json_string_value(json_object_get(sc, "status"));
-        for (int k = 0; k < 5; k++)
-            if (st && strcmp(st, names[k]) == 0)
+        for (int k = 0; k < REPORT_N_STATUS; k++)
+            if (st && strcmp(st, report_status_name(k)) == 0)
                 counts[k]++;
         flaky += json_is_true(json_object_get(sc, "flaky"));
     }
     json_t *sum = json_object();
     json_object_set_new(
         sum, "total", json_integer((json_int_t)json_array_size(json_object_get(doc, "scenarios"))));
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < REPORT_N_STATUS; k++)
         json_object_set_new(sum, keys[k], json_integer(counts[k]));
     json_object_set_new(sum, "flaky", json_integer(flaky));
     json_object_set_new(doc, "summary", sum);
-    int code = counts[1] ? 1 : counts[4] ? 2 : counts[3] ? 3 : counts[2] ? 4 : 0;
+    json_int_t total = (json_int_t)json_array_size(json_object_get(doc, "scenarios"));
+    int code = counts[1]                                            ? 1
+               : counts[4]                                          ? 2
+               : counts[3]                                          ? 3
+               : counts[2] || (total && counts[REPORT_NA] == total) ? 4
+                                                                    : 0;
     json_object_set_new(doc, "exit_code", json_integer(code));
 }
 
