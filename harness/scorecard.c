@@ -105,7 +105,13 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
         pick = &s->checks[0];
     if (pick)
         clip(value, vn, pick->check, pick->measured);
-    if (s->status == REPORT_FAIL) {
+    if (s->status == REPORT_NA && pick) {
+        /* "not applicable to this relay (max_attempts is fixed at 3)" */
+        const char *open = strchr(pick->detail, '(');
+        const char *close = open ? strchr(open, ')') : NULL;
+        snprintf(why, wn, "%.*s", close ? (int)(close - open - 1) : 40,
+                 close ? open + 1 : pick->detail);
+    } else if (s->status == REPORT_FAIL) {
         const char *note = json_string_value(json_object_get(notes, s->name));
         snprintf(why, wn, "%s", note ? note : pick ? why_of(pick->check) : "failed");
     } else if (s->status == REPORT_INCONCLUSIVE && pick) {

@@ -132,19 +132,87 @@ static void test_settings_and_unmapped(void **state)
 /* The shipped profiles load (tests run from the repository root). */
 static void test_shipped_profiles(void **state)
 {
-    static const char *const names[] = {"cutover-relay", "nginx", "haproxy"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const names[] = {"cutover-relay",
+                                        "nginx",
+                                        "haproxy",
+                                        "nginx-opaque",
+                                        "relays/examples/express.json",
+                                        "relays/examples/fastapi.json"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[512], err[1024];
         assert_true(harness_profile_find(names[i], path, sizeof path));
         struct harness_profile *p = harness_profile_load(path, err, sizeof err);
         if (!p)
             fail_msg("%s", err);
-        assert_string_equal(p->name, names[i]);
+        if (!strchr(names[i], '/'))
+            assert_string_equal(p->name, names[i]);
         harness_profile_free(&p);
     }
     char path[64];
     assert_false(harness_profile_find("bin/cutover-relay --port {port}", path, sizeof path));
     assert_false(harness_profile_find("no-such-profile", path, sizeof path));
+}
+
+/* A profile for a relay that is not ours: the path and method its clients
+ * use, the key's variable, its folder (default the profile's own), fixed
+ * settings: equal values are the relay's own, other values are conflicts
+ * ("not applicable"), never "cannot set". */
+static void test_black_box_keys(void **state)
+{
+    char err[1024] = "";
+    struct harness_profile *p =
+        parse("{\"name\": \"x\", \"command\": \"node s.js --key {api_key} {profile_dir}\","
+              " \"request\": {\"method\": \"PUT\", \"path\": \"/api/chat\"},"
+              " \"api_key_env\": \"OPENAI_API_KEY\", \"settings\": [\"try_timeout_ms\"],"
+              " \"fixed\": {\"max_attempts\": 3, \"jitter\": \"none\"}}",
+              err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    assert_string_equal(p->req_method, "PUT");
+    assert_string_equal(p->req_path, "/api/chat");
+    assert_string_equal(p->api_key_env, "OPENAI_API_KEY");
+    assert_string_equal(p->cwd, "{profile_dir}");
+    assert_true(p->dir[0] == '/'); /* absolute: the relay runs there */
+    assert_non_null(strstr(p->dir, "relays"));
+    json_t *relay = json_pack("{s:i, s:s, s:i, s:i}", "max_attempts", 2, "jitter", "none",
+                              "try_timeout_ms", 100, "backoff_base_ms", 5);
+    const char *out[8];
+    assert_int_equal(harness_profile_fixed_conflicts(p, relay, out, 8), 1);
+    assert_string_equal(out[0], "max_attempts");
+    char why[64];
+    harness_profile_fixed_why(p, "max_attempts", why, sizeof why);
+    assert_string_equal(why, "max_attempts is fixed at 3");
+    /* Fixed keys are not "cannot set"; backoff_base_ms is. */
+    assert_int_equal(harness_profile_unmapped(p, relay, 0, out, 8), 1);
+    assert_string_equal(out[0], "backoff_base_ms");
+    /* The fixed values are placeholders too. */
+    struct harness_vars v = {.n = 0};
+    harness_vars_settings(&v, p, relay);
+    char *r = harness_render("{max_attempts} {try_timeout_ms}", &v, err, sizeof err);
+    assert_string_equal(r, "3 100");
+    free(r);
+    json_decref(relay);
+    harness_profile_free(&p);
+
+    static const char *const e1[] = {"$.request.path", "starting with '/'", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r {port}\", \"request\": {\"path\": \"api\"}}",
+                 e1);
+    static const char *const e2[] = {"$.request.method", "POST", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r {port}\", \"request\": {\"method\": \"GET\"}}",
+                 e2);
+    static const char *const e3[] = {"$.fixed", "did you mean 'max_attempts'", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"fixed\": {\"max_atempts\": 3}}", e3);
+    static const char *const e4[] = {"$.fixed.max_attempts", "integer in [1, 100]", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"fixed\": {\"max_attempts\": 0}}", e4);
+    static const char *const e5[] = {"$.fixed.max_attempts", "also in $.settings", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"settings\": [\"max_attempts\"], "
+                 "\"fixed\": {\"max_attempts\": 3}}",
+                 e5);
+    static const char *const e6[] = {"$.api_key_env", "not an environment variable", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"api_key_env\": \"A-B\"}", e6);
+    static const char *const e7[] = {"$.cwd", "unknown placeholder {profle_dir}",
+                                     "did you mean {profile_dir}", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"cwd\": \"{profle_dir}/x\"}", e7);
 }
 
 static void test_scorecard(void **state)
@@ -205,11 +273,9 @@ static void test_scorecard(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_validation_errors),
-        cmocka_unit_test(test_render),
-        cmocka_unit_test(test_settings_and_unmapped),
-        cmocka_unit_test(test_shipped_profiles),
-        cmocka_unit_test(test_scorecard),
+        cmocka_unit_test(test_validation_errors),     cmocka_unit_test(test_render),
+        cmocka_unit_test(test_settings_and_unmapped), cmocka_unit_test(test_shipped_profiles),
+        cmocka_unit_test(test_black_box_keys),        cmocka_unit_test(test_scorecard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
