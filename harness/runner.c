@@ -1049,7 +1049,8 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
         json_decref(a);
     }
-    int add_alive = !has_alive && !kills, add_leak = !has_leak,
+    /* A relay reached by URL is not the runner's process: nothing to watch. */
+    int add_alive = !has_alive && !kills && !r->o->relay_url, add_leak = !has_leak,
         add_shutdown = !has_shutdown && !kills && !r->o->relay_url, add_admin = s->admin_used;
     if (add_admin) {
         json_t *a = json_pack("{s:s}", "check", "admin_ok");
