@@ -55,7 +55,7 @@ struct check_kind {
      * inconclusive, naming the signal, when the relay did not give one. */
     unsigned needs;
     needs_fn needs_of; /* more, by parameters; NULL none */
-    /* A minimal valid use (JSON): tests/unit/test_checks.c runs every row's
+    /* A minimal valid use (JSON): tests/unit/test_harness_checks.c runs every row's
      * example without each signal it needs, and on an empty run, and
      * expects inconclusive. */
     const char *example;
