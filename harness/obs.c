@@ -140,7 +140,9 @@ void harness_obs_observe(struct harness_obs *o, unsigned base)
         const struct harness_req *r = &o->reqs[i];
         w->ratelimit_hdrs += r->ratelimit_hdrs > 0;
         w->served_disagree += r->served_disagree;
-        if (r->status != 200)
+        /* Complete answers only: an error envelope or a cut body carries
+         * no stamp, and no check reads who served it. */
+        if (r->outcome != HARNESS_OK)
             continue;
         if (r->served_hdr[0])
             w->served_hdr++;

@@ -76,7 +76,7 @@ struct harness_ev {
  * inconclusive with the reason from harness_signals[] (docs/CONTRACTS.md). */
 enum harness_signal {
     HARNESS_SIG_IDS = 1 << 0,     /* every upstream attempt carries a request id */
-    HARNESS_SIG_SERVED = 1 << 1,  /* every answer names the colour that served it */
+    HARNESS_SIG_SERVED = 1 << 1,  /* every complete answer names the colour that served it */
     HARNESS_SIG_EVENTS = 1 << 2,  /* the relay's JSON-lines event log */
     HARNESS_SIG_ADMIN = 1 << 3,   /* the relay's admin API */
     HARNESS_SIG_PROCESS = 1 << 4, /* the runner started the relay and sees it exit */
@@ -98,7 +98,7 @@ const char *harness_signal_missing(unsigned bits);
  * cooperating relay.  Counted by harness_obs_observe. */
 struct harness_seen {
     long ids_header, ids_user, ids_content, ids_none; /* traffic attempts, by id path */
-    long served_hdr, served_body, served_none;        /* answers with 200 */
+    long served_hdr, served_body, served_none;        /* complete answers (outcome ok) */
     long served_disagree;                             /* X-Served-By and the body differ */
     long ratelimit_hdrs;                              /* answers with x-ratelimit-* headers */
     int health_status;                                /* the relay's GET /health, 0 none */
@@ -156,7 +156,7 @@ void harness_obs_index(struct harness_obs *o);
 const size_t *harness_obs_attempts(const struct harness_obs *o, const char *id, size_t *n);
 /* Counts o->seen from the requests and attempts and sets o->signals: base
  * (events, admin, process: what the runner knows) plus IDS when every
- * traffic attempt carried an id and SERVED when every answer with 200 named
+ * traffic attempt carried an id and SERVED when every complete answer named
  * its colour.  Call after harness_obs_sort. */
 void harness_obs_observe(struct harness_obs *o, unsigned base);
 /* o->seen and o->signals as results.json's "observability" object (new
