@@ -1050,7 +1050,9 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         json_decref(a);
     }
     /* A relay reached by URL is not the runner's process: nothing to watch. */
-    int add_alive = !has_alive && !kills && !r->o->relay_url, add_leak = !has_leak,
+    /* Nor is the upstream key it uses ours: there is nothing of it to scan. */
+    int add_alive = !has_alive && !kills && !r->o->relay_url,
+        add_leak = !has_leak && !r->o->relay_url,
         add_shutdown = !has_shutdown && !kills && !r->o->relay_url, add_admin = s->admin_used;
     if (add_admin) {
         json_t *a = json_pack("{s:s}", "check", "admin_ok");
