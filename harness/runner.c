@@ -1059,9 +1059,10 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
         json_decref(a);
     }
-    /* A relay that keeps no event log (a profile without "events", a relay
-     * we only reach by URL) is judged on the black-box view: switches are
-     * read from the colours that served the clients (X-Served-By). */
+    /* A relay that wrote no event log (a profile without "events", a relay
+     * we only reach by URL, a raw command that ignores {events}) is judged
+     * on the served view: switches are read from the colours that served
+     * the clients (X-Served-By, else the mock's stamp in the body). */
     int black_box = !(r->obs.signals & HARNESS_SIG_EVENTS);
     json_array_foreach(s->checks, i, c)
     {
