@@ -133,6 +133,10 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
             for (const struct harness_signal_row *g = harness_signals; g->bit && !brief; g++)
                 if (strstr(pick->detail, g->missing))
                     brief = g->brief;
+            /* A served view with no sample: no request was answered in
+             * full, so no answer named a colour (every one was an error). */
+            if (!brief && pick->samples == 0 && strstr(pick->detail, "served view"))
+                brief = "no successful answer to read a colour from";
             snprintf(why, wn, "%s", brief ? brief : "too few samples");
         }
     }
