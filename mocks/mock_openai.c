@@ -163,9 +163,13 @@ int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char 
     }
     q->hash = h;
     q->prompt_tokens = (long)(chars / 4) + 1;
-    json_t *last = json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "content");
-    if (json_is_string(last))
-        mock_find_marker(json_string_value(last), q->marker, sizeof q->marker);
+    /* The marker rides in the client's last message; a relay that appends
+     * messages of its own (a reminder, a prefill) leaves it further up. */
+    for (size_t k = json_array_size(msgs); k-- > 0 && !q->marker[0];) {
+        json_t *content = json_object_get(json_array_get(msgs, k), "content");
+        if (json_is_string(content))
+            mock_find_marker(json_string_value(content), q->marker, sizeof q->marker);
+    }
     rc = 0;
 out:
     json_decref(j);

@@ -111,6 +111,11 @@ static void test_marker_and_stamp(void **state)
             "{\"role\":\"user\",\"content\":\"hi [cutover-id:r9]\"}],\"user\":\"u\"}");
     assert_string_equal(q.marker, "r9");
     assert_string_equal(q.user, "u");
+    /* A relay that appended a message of its own: the client's marker still counts. */
+    struct mock_chat_req q2 =
+        req("{\"messages\":[{\"role\":\"user\",\"content\":\"hi [cutover-id:r3]\"},"
+            "{\"role\":\"system\",\"content\":\"be brief\"}]}");
+    assert_string_equal(q2.marker, "r3");
     snprintf(q.stamp, sizeof q.stamp, "green");
     char *s = mock_chat_body(&q, "chatcmpl-green-x", 1, 2, "stop");
     json_t *j = json_loads(s, 0, NULL);
