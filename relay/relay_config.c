@@ -237,6 +237,14 @@ static const struct key keys[] = {
      check_proxies,
      {NULL, NULL},
      "proxy addresses whose X-Forwarded-For names the client (comma list)"},
+    {"rate_limit_max_keys",
+     K_INT,
+     OFF(rate_limit_max_keys),
+     1,
+     16777216,
+     NULL,
+     {NULL, NULL},
+     "clients tracked by the rate limit; past it the least recently seen is evicted"},
     {"admin_token",
      K_STR,
      OFF(admin_token),
@@ -343,6 +351,7 @@ static void defaults(struct relay_config *c)
     c->health_fall = 1;
     c->rate_limit_requests = 1000;
     c->rate_limit_window_ms = 60000;
+    c->rate_limit_max_keys = 65536;
     c->max_body_bytes = 1048576;
     c->max_buffered_bytes = (int64_t)256 << 20;
     c->request_read_timeout_ms = 30000;

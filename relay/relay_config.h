@@ -37,6 +37,7 @@ struct relay_config {
     int64_t health_interval_ms, health_timeout_ms, health_rise, health_fall;
     int64_t rate_limit_requests, rate_limit_window_ms;
     char *trusted_proxies; /* addresses whose X-Forwarded-For names the client */
+    int64_t rate_limit_max_keys;
     char *admin_token;
     char *client_keys[RELAY_MAX_CLIENT_KEYS];
     size_t nclient_keys;

@@ -132,8 +132,7 @@ int relay_front_proxies_parse(const char *list, struct relay_proxies *out, char 
 static int trusted(const struct relay_proxies *tp, int family, const unsigned char *addr)
 {
     for (size_t i = 0; tp && i < tp->n; i++)
-        if (tp->family[i] == family &&
-            memcmp(tp->addr[i], addr, family == AF_INET ? 4 : 16) == 0)
+        if (tp->family[i] == family && memcmp(tp->addr[i], addr, family == AF_INET ? 4 : 16) == 0)
             return 1;
     return 0;
 }

@@ -374,7 +374,8 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     };
     relay_switch_init(&r->sw, &sc, (enum relay_env)relay_env_parse(c->active_env), co_now_us());
     r->rl = relay_ratelimit_new((uint64_t)c->rate_limit_requests,
-                                (uint64_t)c->rate_limit_window_ms * 1000, 65536);
+                                (uint64_t)c->rate_limit_window_ms * 1000,
+                                (size_t)c->rate_limit_max_keys);
     r->metrics = relay_metrics_new();
     if (c->events && *c->events) {
         r->events = relay_events_open(c->events, err, errlen);
