@@ -35,7 +35,8 @@
 #define ADMIN "admin-hostile-token-42"
 #define CHAT  "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
 #define STREAM                                                                                     \
-    "{\"model\":\"gpt-4.1\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+    "{\"model\":\"gpt-4.1\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]" \
+    "}"
 
 static struct tproc blue, green, relay;
 static char bu[300], gu[300];
@@ -259,8 +260,13 @@ static int trusted_proxy(const struct row *w, char *why, size_t n)
 {
     struct tproc p = {0};
     int rc = 0;
-    const char *args[] = {"--health-interval-ms",  "0", "--rate-limit-requests", "2",
-                          "--trusted-proxies", "127.0.0.1", NULL};
+    const char *args[] = {"--health-interval-ms",
+                          "0",
+                          "--rate-limit-requests",
+                          "2",
+                          "--trusted-proxies",
+                          "127.0.0.1",
+                          NULL};
     if (start_relay(&p, args) != 0)
         FAIL("relay did not start with --trusted-proxies");
     const char *a1[] = {"X-Forwarded-For: 9.9.9.9, 10.0.0.1", NULL};
@@ -304,8 +310,8 @@ static int unknown_keys_first(const struct row *w, char *why, size_t n)
 {
     struct tproc p = {0};
     int rc = 0;
-    const char *args[] = {"--health-interval-ms", "0",      "--rate-limit-requests", "1",
-                          "--client-keys",        "ck-one", NULL};
+    const char *args[] = {
+        "--health-interval-ms", "0", "--rate-limit-requests", "1", "--client-keys", "ck-one", NULL};
     if (start_relay(&p, args) != 0)
         FAIL("relay did not start");
     for (int i = 0; i < 5; i++) {
@@ -364,8 +370,8 @@ static int empty_client_keys(const struct row *w, char *why, size_t n)
 
 static int bad_prices(const struct row *w, char *why, size_t n)
 {
-    static const char *const v[] = {"gpt-4.1=nan", "gpt-4.1=inf", "gpt-4.1=-1", "gpt-4.1=",
-                                    "gpt-4.1=1e999"};
+    static const char *const v[] = {"gpt-4.1=nan", "gpt-4.1=inf", "gpt-4.1=-1",
+                                    "gpt-4.1=", "gpt-4.1=1e999"};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         const char *a[] = {"--prices", v[i], NULL};
         if (exits_2(a, "prices", why, n)) {
@@ -459,9 +465,9 @@ static int key_scrubbed(const struct row *w, char *why, size_t n)
     FILE *f = fopen(keyfile, "w");
     fprintf(f, "%s\n", KEY);
     fclose(f);
-    const char *args[] = {"--health-interval-ms", "0",     "--api-key-file", keyfile, "--events",
-                          events,                 "--log-level", "debug",   "--max-attempts",
-                          "1",                    NULL};
+    const char *args[] = {
+        "--health-interval-ms", "0",     "--api-key-file", keyfile, "--events", events,
+        "--log-level",          "debug", "--max-attempts", "1",     NULL};
     if (start_relay(&p, args) != 0)
         FAIL("relay did not start with --api-key-file");
     static const struct {
@@ -555,8 +561,8 @@ static int buffer_budget(const struct row *w, char *why, size_t n)
 {
     struct tproc p = {0};
     int rc = 0;
-    const char *args[] = {"--health-interval-ms", "0",    "--max-buffered-bytes", "1500",
-                          "--max-attempts",       "1",    NULL};
+    const char *args[] = {
+        "--health-interval-ms", "0", "--max-buffered-bytes", "1500", "--max-attempts", "1", NULL};
     if (start_relay(&p, args) != 0)
         FAIL("relay did not start with --max-buffered-bytes");
     put_both("{\"reply\":{\"tokens\":600}}");
@@ -652,9 +658,17 @@ static int gone_client_released(const struct row *w, char *why, size_t n)
 {
     struct tproc p = {0};
     int rc = 0, fd = -1;
-    const char *args[] = {"--health-interval-ms", "0",     "--admin-token",   ADMIN,
-                          "--drain-timeout-ms",   "10000", "--try-timeout-ms", "60000",
-                          "--deadline-ms",        "60000", NULL};
+    const char *args[] = {"--health-interval-ms",
+                          "0",
+                          "--admin-token",
+                          ADMIN,
+                          "--drain-timeout-ms",
+                          "10000",
+                          "--try-timeout-ms",
+                          "60000",
+                          "--deadline-ms",
+                          "60000",
+                          NULL};
     put_both("{\"rules\":[{\"action\":{\"type\":\"timeout\"}}]}");
     if (start_relay(&p, args) != 0)
         FAIL("relay did not start");
@@ -845,7 +859,8 @@ static int admin_weights_param(const struct row *w, char *why, size_t n)
         struct thttp_resp r;
         thttp_request("PUT", u, cases[i].body, h, 5000, &r);
         json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
-        const char *param = json_string_value(json_object_get(json_object_get(j, "error"), "param"));
+        const char *param =
+            json_string_value(json_object_get(json_object_get(j, "error"), "param"));
         int ok = r.status == 400 && param && strcmp(param, cases[i].param) == 0;
         snprintf(why, n, "%s: status %ld, param %s, expected 400 naming %s", cases[i].body,
                  r.status, param ? param : "null", cases[i].param);
@@ -875,7 +890,8 @@ static int mock_header_crlf(const struct row *w, char *why, size_t n)
         struct thttp_resp r;
         thttp_request("PUT", u, body, NULL, 5000, &r);
         json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
-        const char *param = json_string_value(json_object_get(json_object_get(j, "error"), "param"));
+        const char *param =
+            json_string_value(json_object_get(json_object_get(j, "error"), "param"));
         int ok = r.status == 400 && param &&
                  strcmp(param, "$.rules[0].action.ratelimit.reset_requests") == 0;
         snprintf(why, n, "value %s: status %ld, param %s", values[i], r.status,
@@ -933,9 +949,8 @@ static const struct row rows[] = {
      0},
     {"method cut inside a UTF-8 character (0xC3) on /metrics", "405, valid JSON", raw_status,
      RAW("G\xc3 /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), 405, "method_not_allowed", 0},
-    {"method holding a UTF-16 surrogate (ED A0 80) on /api/metrics", "405, valid JSON",
-     raw_status, RAW("\xed\xa0\x80 /api/metrics HTTP/1.1\r\nHost: x\r\n\r\n"), 405,
-     "method_not_allowed", 0},
+    {"method holding a UTF-16 surrogate (ED A0 80) on /api/metrics", "405, valid JSON", raw_status,
+     RAW("\xed\xa0\x80 /api/metrics HTTP/1.1\r\nHost: x\r\n\r\n"), 405, "method_not_allowed", 0},
     {"a 300-byte method of 0x80 bytes on /v1/models", "405, valid JSON", raw_status,
      RAW("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
          "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
@@ -976,8 +991,7 @@ static const struct row rows[] = {
     {"300 client connections reset mid-answer", "at most 40 log lines (warnings rate-limited)",
      aborted_quiet, NULL, 0, 0, NULL, 0},
     {"a client leaving while its upstream is silent",
-     "inflight 0, no CLOSE-WAIT, SIGTERM exits at once", gone_client_released, NULL, 0, 0, NULL,
-     0},
+     "inflight 0, no CLOSE-WAIT, SIGTERM exits at once", gone_client_released, NULL, 0, 0, NULL, 0},
     {"models cut at 64 bytes inside a character, quotes, controls, emoji",
      "/metrics valid UTF-8 and accepted by promtool", metrics_labels, NULL, 0, 0, NULL, 0},
     {"--env-file: quoted value then # comment; a 4 KiB comment whose tail is a setting",
@@ -989,8 +1003,8 @@ static const struct row rows[] = {
      admin_weights_param, NULL, 0, 0, NULL, 0},
     {"mock: CR, LF, DEL or TAB in a header value (ratelimit.reset_requests)",
      "400 whose param is the JSON path", mock_header_crlf, NULL, 0, 0, NULL, 0},
-    {"mock: a method that is not UTF-8", "405 JSON; the journal keeps the record",
-     mock_bad_method, NULL, 0, 0, NULL, 0},
+    {"mock: a method that is not UTF-8", "405 JSON; the journal keeps the record", mock_bad_method,
+     NULL, 0, 0, NULL, 0},
 };
 
 static void run_row(void **state)
@@ -1021,8 +1035,9 @@ static int group_setup(void **state)
         return -1;
     snprintf(bu, sizeof bu, "%s/v1", blue.url);
     snprintf(gu, sizeof gu, "%s/v1", green.url);
-    const char *args[] = {"--api-key",   KEY,    "--admin-token", ADMIN, "--health-interval-ms",
-                          "0",           "--log-level", "warn", NULL};
+    const char *args[] = {
+        "--api-key", KEY,           "--admin-token", ADMIN, "--health-interval-ms",
+        "0",         "--log-level", "warn",          NULL};
     return trelay_start(&relay, bu, gu, args);
 }
 
