@@ -40,8 +40,7 @@ static void test_identity(void **state)
 {
     struct relay_proxies tp;
     char why[128], id[64];
-    assert_int_equal(relay_front_proxies_parse("127.0.0.1, ::1,10.0.0.9", &tp, why, sizeof why),
-                     0);
+    assert_int_equal(relay_front_proxies_parse("127.0.0.1, ::1,10.0.0.9", &tp, why, sizeof why), 0);
     assert_int_equal(tp.n, 3);
     assert_int_equal(relay_front_proxies_parse("127.0.0.1,,", &tp, why, sizeof why), -1);
     assert_int_equal(relay_front_proxies_parse("localhost", &tp, why, sizeof why), -1);
