@@ -27,8 +27,8 @@
  * The upstream key.  An upstream may quote the key it was sent (a 401's
  * "Incorrect API key provided: sk-..."); every byte passed on to the client
  * is scrubbed of it first: whole answers before they are queued, streams as
- * they flow (the last key-length-minus-one bytes are held back until the
- * next chunk shows whether a key starts there), and the Content-Type.
+ * they flow (a tail that could be the start of the key is held back until
+ * the next chunk shows whether it is), and the Content-Type.
  *
  * Memory.  Whole upstream answers are buffered before they are checked;
  * the bytes buffered across all requests are bounded by max_buffered_bytes,
@@ -356,7 +356,9 @@ static void scrub(struct relay_req *q, size_t from)
 }
 
 /* After bytes were appended to a stream: scrub what may now hold a whole
- * key, and move `safe` to where a key could still be starting. */
+ * key, and move `safe` to where a key could still be starting: only a
+ * tail that is itself the start of the key is held back (an SSE event ends
+ * in "\n\n", which never is, so events are not delayed). */
 static void scrub_stream(struct relay_req *q)
 {
     size_t kl = key_len(q->r);
@@ -365,7 +367,12 @@ static void scrub_stream(struct relay_req *q)
         return;
     }
     scrub(q, q->safe);
-    size_t s = q->resp.len >= kl - 1 ? q->resp.len - (kl - 1) : 0;
+    const char *key = q->r->cfg.api_key, *end = q->resp.data + q->resp.len;
+    size_t hold = 0;
+    for (size_t k = kl - 1 < q->resp.len ? kl - 1 : q->resp.len; k > 0 && !hold; k--)
+        if (memcmp(end - k, key, k) == 0)
+            hold = k;
+    size_t s = q->resp.len - hold;
     if (s > q->safe)
         q->safe = s;
 }
