@@ -958,7 +958,7 @@ static const struct row rows[] = {
      RAW("G\xc3 /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), 405, "method_not_allowed", 0},
     {"method holding a UTF-16 surrogate (ED A0 80) on /api/metrics", "405, valid JSON", raw_status,
      RAW("\xed\xa0\x80 /api/metrics HTTP/1.1\r\nHost: x\r\n\r\n"), 405, "method_not_allowed", 0},
-    {"a 300-byte method of 0x80 bytes on /v1/models", "405, valid JSON", raw_status,
+    {"a 60-byte method of 0x80 bytes on /v1/models", "405, valid JSON", raw_status,
      RAW("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
          "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
          "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
