@@ -165,6 +165,20 @@ static long chat_status(const char *base, const char *body, const char *const *h
     return st;
 }
 
+/* Stops a row's own relay (when it runs): it must exit 0 on SIGTERM, so a
+ * crash, a sanitizer report or a leak found at exit fails the row. */
+static void stop_relay(struct tproc *p, int *rc, char *why, size_t n)
+{
+    if (!p->pid)
+        return;
+    int st = tproc_stop(p, SIGTERM, 5000);
+    p->pid = 0;
+    if (*rc == 0 && (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+        snprintf(why, n, "the relay did not exit 0 on SIGTERM (wait status %d)", st);
+        *rc = -1;
+    }
+}
+
 /* ---- rows ---------------------------------------------------------------------- */
 
 /* Sends w->raw to the shared relay; checks status, envelope and close. */
@@ -224,7 +238,7 @@ static int trickle_head(const struct row *w, char *why, size_t n)
 out:
     if (fd >= 0)
         close(fd);
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -252,7 +266,7 @@ static int fresh_identity(const struct row *w, char *why, size_t n)
     if (limited != 5)
         FAIL("%d of 8 fresh identities limited, expected 5 (limit 3)", limited);
 out:
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -281,7 +295,7 @@ static int trusted_proxy(const struct row *w, char *why, size_t n)
         FAIL("statuses %ld %ld %ld %ld, expected 200 200 429 (same client 10.0.0.1) 200", s1, s2,
              s3, s4);
 out:
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -304,7 +318,7 @@ static int malformed_uncounted(const struct row *w, char *why, size_t n)
     if (a != 200 || b != 200 || c != 429)
         FAIL("after 5 malformed: %ld %ld %ld, expected 200 200 429", a, b, c);
 out:
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -329,7 +343,7 @@ static int unknown_keys_first(const struct row *w, char *why, size_t n)
     if (st != 200)
         FAIL("the known key after 5 unknown ones: %ld, expected 200", st);
 out:
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -433,7 +447,7 @@ static int lru_evictions(const struct row *w, char *why, size_t n)
     if (!seen)
         FAIL("/metrics lacks holysheep_rate_limit_evictions_total 200");
 out:
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -507,7 +521,9 @@ static int key_scrubbed(const struct row *w, char *why, size_t n)
                  i);
     }
     put_both("{}");
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
+    if (rc)
+        return rc;
     char *ev = tsup_read_file(events, NULL);
     if (leak(ev)) {
         free(ev);
@@ -517,7 +533,7 @@ static int key_scrubbed(const struct row *w, char *why, size_t n)
     return 0;
 out:
     put_both("{}");
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -554,7 +570,7 @@ static int key_not_in_ps(const struct row *w, char *why, size_t n)
     if (!ok)
         FAIL("the upstream did not receive the key from --api-key");
 out:
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -590,7 +606,7 @@ static int buffer_budget(const struct row *w, char *why, size_t n)
         FAIL("buffer_budget_refusals is not 1");
 out:
     put_both("{}");
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -633,7 +649,7 @@ static int aborted_quiet(const struct row *w, char *why, size_t n)
     if (lines > 40)
         FAIL("%zu log lines for 300 aborted connections (expected a rate-limited few)", lines);
 out:
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -722,7 +738,7 @@ out:
     if (fd >= 0)
         close(fd);
     put_both("{}");
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -810,7 +826,7 @@ static int metrics_labels(const struct row *w, char *why, size_t n)
     }
 out:
     free(out);
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
@@ -845,7 +861,7 @@ static int env_file_rows(const struct row *w, char *why, size_t n)
     if (!green_active)
         FAIL("ACTIVE_ENV=\"green\" # comment did not make green active");
 out:
-    tproc_stop(&p, SIGTERM, 5000);
+    stop_relay(&p, &rc, why, n);
     return rc;
 }
 
