@@ -16,6 +16,7 @@
 #include "relay_events.h"
 #include "relay_metrics.h"
 #include "relay_ratelimit.h"
+#include "relay_shared.h"
 #include "relay_switch.h"
 
 #include <curl/curl.h>
@@ -45,6 +46,7 @@ struct relay {
     struct co_evcurl curl;
     struct relay_switch sw;
     struct relay_ratelimit *rl;
+    struct relay_shared *shared; /* --shared: fleet state in Redis, else NULL */
     struct relay_events *events;
     struct relay_metrics *metrics;
     struct relay_health health[2];
