@@ -24,8 +24,8 @@
 
 struct relay_fleet_url {
     char host[RELAY_FLEET_HOST_MAX];
-    int port; /* 6379 when the URL has none */
-    int db;   /* 0 when the URL has no /DB */
+    int port;       /* 6379 when the URL has none */
+    int db;         /* 0 when the URL has no /DB */
     char *password; /* from redis://:PASSWORD@host, or NULL; the caller frees */
 };
 
@@ -64,9 +64,9 @@ int relay_fleet_rl_reply(const redisReply *rep, uint64_t limit, struct relay_rl_
 
 struct relay_fleet_colour {
     uint64_t epoch;
-    int stored;                     /* 0: no colour stored yet */
+    int stored;                      /* 0: no colour stored yet */
     enum relay_env active, previous; /* valid when stored */
-    int wrote;                      /* the script wrote our state */
+    int wrote;                       /* the script wrote our state */
 };
 
 /* Reads the colour script's reply.  Returns 0, or -1 when malformed (an
@@ -74,9 +74,9 @@ struct relay_fleet_colour {
 int relay_fleet_colour_reply(const redisReply *rep, struct relay_fleet_colour *out);
 
 enum relay_fleet_act {
-    RELAY_FLEET_KEEP,   /* ours is the fleet's */
-    RELAY_FLEET_ADOPT,  /* take the fleet's epoch (and its colour if it differs) */
-    RELAY_FLEET_PUSH,   /* the store is behind us (restarted empty): write ours */
+    RELAY_FLEET_KEEP,  /* ours is the fleet's */
+    RELAY_FLEET_ADOPT, /* take the fleet's epoch (and its colour if it differs) */
+    RELAY_FLEET_PUSH,  /* the store is behind us (restarted empty): write ours */
 };
 
 /* What a replica at (epoch, active) does with the fleet's state as read.

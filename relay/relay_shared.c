@@ -66,7 +66,7 @@ struct relay_shared {
     int down_scheduled;
     unsigned failures; /* consecutive connection failures, for the backoff */
     char sha_rl[SHA_LEN + 1], sha_colour[SHA_LEN + 1];
-    uint64_t epoch;  /* the fleet epoch our colour belongs to */
+    uint64_t epoch; /* the fleet epoch our colour belongs to */
     int cas_inflight, cas_again, adopting;
     char cas_reason[32];
     unsigned pending; /* commands in flight on cmd */
@@ -101,7 +101,8 @@ static int send_argv(struct relay_shared *sh, struct relay_shared_op *op, size_t
     size_t lens[MAX_ARGS + 3];
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    if (!sh->cmd || redisAsyncCommandArgv(sh->cmd, on_reply, op, (int)argc, argv, lens) != REDIS_OK) {
+    if (!sh->cmd ||
+        redisAsyncCommandArgv(sh->cmd, on_reply, op, (int)argc, argv, lens) != REDIS_OK) {
         op_free(op);
         schedule_down(sh, "send failed");
         return -1;
@@ -146,9 +147,9 @@ static void send_plain(struct relay_shared *sh, enum op_kind kind, size_t argc, 
 
 static void note_state(struct relay_shared *sh, const char *state, const char *reason)
 {
-    json_t *f = json_pack("{s:s, s:s, s:s, s:I}", "state", state, "fail",
-                          sh->fail_open ? "open" : "closed", "replica", sh->replica, "epoch",
-                          (json_int_t)sh->epoch);
+    json_t *f =
+        json_pack("{s:s, s:s, s:s, s:I}", "state", state, "fail", sh->fail_open ? "open" : "closed",
+                  "replica", sh->replica, "epoch", (json_int_t)sh->epoch);
     if (reason)
         json_object_set_new(f, "reason", json_string(reason));
     relay_events_emit(sh->r->events, "shared", f);
@@ -157,9 +158,9 @@ static void note_state(struct relay_shared *sh, const char *state, const char *r
 static void note_switch(struct relay_shared *sh, const char *outcome, enum relay_env from,
                         enum relay_env to, const char *reason)
 {
-    json_t *f = json_pack("{s:s, s:I, s:s, s:s, s:s}", "outcome", outcome, "epoch",
-                          (json_int_t)sh->epoch, "from", relay_env_name(from), "to",
-                          relay_env_name(to), "replica", sh->replica);
+    json_t *f =
+        json_pack("{s:s, s:I, s:s, s:s, s:s}", "outcome", outcome, "epoch", (json_int_t)sh->epoch,
+                  "from", relay_env_name(from), "to", relay_env_name(to), "replica", sh->replica);
     if (reason)
         json_object_set_new(f, "reason", json_string(reason));
     relay_events_emit(sh->r->events, "shared_switch", f);
@@ -448,7 +449,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         char *sha = op->kind == OP_RL ? sh->sha_rl : sh->sha_colour;
         sha[0] = 0;
         const char *load[] = {"SCRIPT", "LOAD",
-                              op->kind == OP_RL ? relay_fleet_rl_script : relay_fleet_colour_script};
+                              op->kind == OP_RL ? relay_fleet_rl_script
+                                                : relay_fleet_colour_script};
         send_plain(sh, op->kind == OP_RL ? OP_LOAD_RL : OP_LOAD_COLOUR, 3, load);
         if (send_script(sh, op) != 0 && w) { /* op is freed */
             w->op = NULL;
@@ -488,8 +490,8 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
     if (!rep || ac != sh->sub)
         return;
     if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
-        rep->element[0]->type == REDIS_REPLY_STRING && strcmp(rep->element[0]->str, "message") == 0 &&
-        sh->up && !sh->cas_inflight)
+        rep->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(rep->element[0]->str, "message") == 0 && sh->up && !sh->cas_inflight)
         send_colour(sh, M_READ);
 }
 
@@ -717,8 +719,8 @@ json_t *relay_shared_json(const struct relay_shared *sh)
                      sh->replica, "epoch", (json_int_t)sh->epoch, "rate_limit", "shared",
                      (json_int_t)sh->n_shared, "local", (json_int_t)sh->n_local, "refused",
                      (json_int_t)sh->n_refused, "timeouts", (json_int_t)sh->n_timeouts, "down",
-                     (json_int_t)sh->n_down, "errors", (json_int_t)sh->n_errors, "switches",
-                     "won", (json_int_t)sh->n_won, "lost", (json_int_t)sh->n_lost, "adopted",
+                     (json_int_t)sh->n_down, "errors", (json_int_t)sh->n_errors, "switches", "won",
+                     (json_int_t)sh->n_won, "lost", (json_int_t)sh->n_lost, "adopted",
                      (json_int_t)sh->n_adopted, "local", (json_int_t)sh->n_local_switch);
 }
 
