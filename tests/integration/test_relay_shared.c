@@ -30,11 +30,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NREP   3
-#define TOKEN  "fleet-admin-token-0123"
-#define LIMIT  20
-#define CHAT   "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
-#define SLEEP_MS(ms) co_sleep_us((uint64_t)(ms) * 1000)
+#define NREP         3
+#define TOKEN        "fleet-admin-token-0123"
+#define LIMIT        20
+#define CHAT         "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+#define SLEEP_MS(ms) co_sleep_us((uint64_t)(ms)*1000)
 
 struct fleet {
     struct tproc redis, blue, green, relay[NREP];
@@ -66,6 +66,8 @@ static int find_redis(char *out, size_t n)
         found = access(out, X_OK) == 0;
     }
     free(dup);
+    if (!found)
+        out[0] = 0;
     return found;
 }
 
@@ -73,8 +75,8 @@ static int redis_start(void)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", F.redis_port);
-    char *argv[] = {F.redis_bin, "--port", port,        "--bind",      "127.0.0.1", "--save",
-                    "",          "--appendonly",   "no", "--daemonize", "no",        NULL};
+    char *argv[] = {F.redis_bin, "--port",       port, "--bind",      "127.0.0.1", "--save",
+                    "",          "--appendonly", "no", "--daemonize", "no",        NULL};
     if (tproc_spawn(&F.redis, argv) != 0)
         return -1;
     if (tproc_wait_output(&F.redis, 1, "Ready to accept connections", 10000) != 0) {
@@ -101,9 +103,18 @@ static int start_relay(int i, const char *const *extra)
     unlink(F.events[i]);
     const char *args[32];
     size_t n = 0;
-    const char *fixed[] = {"--admin-token",      TOKEN,       "--health-interval-ms", "0",
-                           "--rate-limit-requests", "20",     "--rate-limit-window-ms", "10000",
-                           "--events",           F.events[i], "--max-attempts",     "1",
+    const char *fixed[] = {"--admin-token",
+                           TOKEN,
+                           "--health-interval-ms",
+                           "0",
+                           "--rate-limit-requests",
+                           "20",
+                           "--rate-limit-window-ms",
+                           "10000",
+                           "--events",
+                           F.events[i],
+                           "--max-attempts",
+                           "1",
                            NULL};
     for (size_t k = 0; fixed[k]; k++)
         args[n++] = fixed[k];
@@ -170,7 +181,7 @@ static int teardown(void **state)
 #define NEED_REDIS()                                                                               \
     do {                                                                                           \
         if (!F.redis_bin[0]) {                                                                     \
-            fprintf(stderr, "redis-server not found on PATH: skipped\n");                         \
+            fprintf(stderr, "redis-server not found on PATH: skipped\n");                          \
             skip();                                                                                \
         }                                                                                          \
     } while (0)
@@ -224,8 +235,9 @@ static json_int_t shared_field(int i, const char *a, const char *b)
 {
     json_t *j = get_json(i, "/api/metrics");
     json_t *s = json_object_get(json_object_get(j, "shared"), a);
-    json_int_t v = b ? json_integer_value(json_object_get(s, b))
-                     : json_is_boolean(s) ? json_is_true(s) : json_integer_value(s);
+    json_int_t v = b                    ? json_integer_value(json_object_get(s, b))
+                   : json_is_boolean(s) ? json_is_true(s)
+                                        : json_integer_value(s);
     json_decref(j);
     return v;
 }
@@ -507,8 +519,7 @@ static void test_redis_down_closed(void **state)
         struct thttp_resp r;
         assert_int_equal(chat(i, &r), 503);
         char why[200];
-        assert_int_equal(tsup_openai_error(r.body, "shared_store_unavailable", why, sizeof why),
-                         0);
+        assert_int_equal(tsup_openai_error(r.body, "shared_store_unavailable", why, sizeof why), 0);
         thttp_resp_free(&r);
         json_t *h = get_json(i, "/health");
         assert_non_null(h);
@@ -527,7 +538,7 @@ static void test_redis_paused_costs_the_timeout(void **state)
 {
     NEED_REDIS();
     const char *extra[] = {"--shared", F.shared, "--shared-fail", "open", "--shared-timeout-ms",
-                           "150", NULL};
+                           "150",      NULL};
     assert_int_equal(start_relay(0, extra), 0);
     assert_int_equal(wait_up(5000), 0);
     assert_int_equal(chat_status(0), 200);

@@ -44,15 +44,15 @@ static void test_url(void **state)
     assert_int_equal(relay_fleet_parse_url("redis://[::1]:7000/", &u, err, sizeof err), 0);
     assert_string_equal(u.host, "::1");
     assert_int_equal(u.port, 7000);
-    assert_int_equal(relay_fleet_parse_url("redis://:s3cret-pw@127.0.0.1:6379", &u, err, sizeof err),
-                     0);
+    assert_int_equal(
+        relay_fleet_parse_url("redis://:s3cret-pw@127.0.0.1:6379", &u, err, sizeof err), 0);
     assert_non_null(u.password);
     assert_string_equal(u.password, "s3cret-pw");
     free(u.password);
     static const char *const bad[] = {
-        "http://127.0.0.1:6379",  "redis://",         "redis://127.0.0.1:0",
+        "http://127.0.0.1:6379",   "redis://",         "redis://127.0.0.1:0",
         "redis://127.0.0.1:99999", "redis://h:6379/x", "redis://h:6379/1/2",
-        "redis://h:6379?db=1",    "127.0.0.1:6379",   "",
+        "redis://h:6379?db=1",     "127.0.0.1:6379",   "",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
@@ -208,8 +208,8 @@ static void test_scripts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url),        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_fail_parse), cmocka_unit_test(test_rl_reply),
+        cmocka_unit_test(test_url),          cmocka_unit_test(test_names),
+        cmocka_unit_test(test_fail_parse),   cmocka_unit_test(test_rl_reply),
         cmocka_unit_test(test_colour_reply), cmocka_unit_test(test_decide),
         cmocka_unit_test(test_scripts),
     };
