@@ -161,6 +161,28 @@ const char relay_fleet_colour_script[] =
     "end\n"
     "return {ce, cur[2], cur[3], wrote}\n";
 
+static redisReplyObjectFunctions bounded_fn;
+static void *(*hiredis_create_array)(const redisReadTask *, int);
+
+static void *bounded_array(const redisReadTask *t, int n)
+{
+    if (n < 0 || n > RELAY_FLEET_MAX_ELEMENTS)
+        return NULL; /* the reader reports "out of memory" and stops */
+    return hiredis_create_array(t, n);
+}
+
+void relay_fleet_reader_bound(redisReader *r)
+{
+    if (r->fn == &bounded_fn)
+        return;
+    if (!hiredis_create_array) {
+        bounded_fn = *r->fn;
+        hiredis_create_array = r->fn->createArray;
+        bounded_fn.createArray = bounded_array;
+    }
+    r->fn = &bounded_fn;
+}
+
 int relay_fleet_rl_reply(const redisReply *rep, uint64_t limit, struct relay_rl_verdict *v)
 {
     memset(v, 0, sizeof *v);

@@ -86,6 +86,15 @@ enum relay_fleet_act {
 enum relay_fleet_act relay_fleet_decide(uint64_t epoch, enum relay_env active,
                                         const struct relay_fleet_colour *fleet);
 
+/* Bounds what a reply may make the relay allocate: hiredis allocates an
+ * array as long as the reply's header declares (up to 2^32 elements in
+ * 0.14), before any element arrives.  The relay's replies hold at most 4
+ * elements; a reader bounded here refuses a header above
+ * RELAY_FLEET_MAX_ELEMENTS as an error (the connection then drops, as on
+ * any protocol error).  Keeps hiredis's own functions for everything else. */
+#define RELAY_FLEET_MAX_ELEMENTS 64
+void relay_fleet_reader_bound(redisReader *r);
+
 /* "open" or "closed" (shared_fail) to 1 (open) or 0; -1 when unknown. */
 int relay_fleet_fail_parse(const char *s);
 

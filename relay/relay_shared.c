@@ -583,6 +583,7 @@ static redisAsyncContext *open_ctx(struct relay_shared *sh)
         redisAsyncFree(ac);
         return NULL;
     }
+    relay_fleet_reader_bound(ac->c.reader);
     redisLibevAttach(sh->r->loop, ac);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);

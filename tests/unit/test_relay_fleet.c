@@ -194,6 +194,35 @@ static void test_decide(void **state)
     assert_int_equal(relay_fleet_decide(0, RELAY_BLUE, &f), RELAY_FLEET_PUSH);
 }
 
+/* A bounded reader refuses an array header above the bound (hiredis would
+ * allocate what it declares) and still reads the relay's replies. */
+static void test_reader_bound(void **state)
+{
+    redisReader *rd = redisReaderCreate();
+    relay_fleet_reader_bound(rd);
+    relay_fleet_reader_bound(rd); /* idempotent */
+    const char ok[] = "*4\r\n:7\r\n$5\r\ngreen\r\n$4\r\nblue\r\n:1\r\n";
+    assert_int_equal(redisReaderFeed(rd, ok, sizeof ok - 1), REDIS_OK);
+    void *rep = NULL;
+    assert_int_equal(redisReaderGetReply(rd, &rep), REDIS_OK);
+    struct relay_fleet_colour c;
+    assert_int_equal(relay_fleet_colour_reply(rep, &c), 0);
+    freeReplyObject(rep);
+    const char huge[] = "*100000\r\n:1\r\n"; /* unbounded: 800 KB, then waits */
+    assert_int_equal(redisReaderFeed(rd, huge, sizeof huge - 1), REDIS_OK);
+    rep = NULL;
+    assert_int_equal(redisReaderGetReply(rd, &rep), REDIS_ERR);
+    assert_null(rep);
+    redisReaderFree(rd);
+    /* Nested: the bound applies at every level. */
+    rd = redisReaderCreate();
+    relay_fleet_reader_bound(rd);
+    const char nested[] = "*1\r\n*65\r\n";
+    assert_int_equal(redisReaderFeed(rd, nested, sizeof nested - 1), REDIS_OK);
+    assert_int_equal(redisReaderGetReply(rd, &rep), REDIS_ERR);
+    redisReaderFree(rd);
+}
+
 /* The scripts keep the local limiter's rules (docs/relay.md): spot the
  * lines that carry them, so an edit that drops one fails here first. */
 static void test_scripts(void **state)
@@ -211,7 +240,7 @@ int main(void)
         cmocka_unit_test(test_url),          cmocka_unit_test(test_names),
         cmocka_unit_test(test_fail_parse),   cmocka_unit_test(test_rl_reply),
         cmocka_unit_test(test_colour_reply), cmocka_unit_test(test_decide),
-        cmocka_unit_test(test_scripts),
+        cmocka_unit_test(test_scripts),      cmocka_unit_test(test_reader_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
