@@ -522,7 +522,8 @@ static void on_kill(struct ev_loop *loop, ev_timer *t, int revents)
     /* Requests whose command never went out still wait: decide them. */
     while (sh->waiting)
         decide(sh->waiting, fallback(sh), NULL);
-    if (was_up) {
+    if (was_up || sh->n_down == 0) {
+        /* Once per outage (and once when Redis is not there at start). */
         sh->n_down++;
         co_warn("shared: redis://%s:%d unavailable (%s); shared_fail=%s", sh->url.host,
                 sh->url.port, sh->down_reason, sh->fail_open ? "open" : "closed");

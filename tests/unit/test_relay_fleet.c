@@ -9,10 +9,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "relay/relay_config.h"
 #include "relay/relay_fleet.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A reply as hiredis parses it off the wire; the caller frees it with
  * freeReplyObject. */
@@ -223,6 +226,80 @@ static void test_reader_bound(void **state)
     redisReaderFree(rd);
 }
 
+/* relay_config_load with the colours' URLs (required) before argv[1...]. */
+static int load(struct relay_config *c, char **argv, char **envp, char *err, size_t n)
+{
+    char *all[32] = {"relay", "--blue-url", "http://127.0.0.1:1/v1", "--green-url",
+                     "http://127.0.0.1:2/v1"};
+    int argc = 5;
+    for (int i = 1; argv[i] && argc < 31; i++)
+        all[argc++] = argv[i];
+    all[argc] = NULL;
+    return relay_config_load(c, argc, all, envp, err, n);
+}
+
+/* The fleet's settings: defaults, flag, environment (SHARED_URL, SHARED_FAIL),
+ * config file, and bad values refused (exit 2) naming the key. */
+static void test_config_keys(void **state)
+{
+    struct relay_config c;
+    char err[512];
+    char *none[] = {NULL};
+    char *argv0[] = {"relay", NULL};
+    assert_int_equal(load(&c, argv0, none, err, sizeof err), 0);
+    assert_null(c.shared);
+    assert_string_equal(c.shared_fail, "open");
+    assert_int_equal(c.shared_timeout_ms, 200);
+    assert_int_equal(c.shared_poll_ms, 1000);
+    assert_string_equal(c.shared_prefix, "cutover:");
+    relay_config_free(&c);
+
+    char *argv1[] = {"relay",
+                     "--shared",
+                     "redis://127.0.0.1:6400/2",
+                     "--shared-fail",
+                     "closed",
+                     "--shared-timeout-ms",
+                     "50",
+                     NULL};
+    assert_int_equal(load(&c, argv1, none, err, sizeof err), 0);
+    assert_string_equal(c.shared, "redis://127.0.0.1:6400/2");
+    assert_string_equal(c.shared_fail, "closed");
+    assert_int_equal(c.shared_timeout_ms, 50);
+    relay_config_free(&c);
+
+    char *env[] = {"SHARED_URL=redis://10.0.0.1:7000", "SHARED_FAIL=closed", NULL};
+    assert_int_equal(load(&c, argv0, env, err, sizeof err), 0);
+    assert_string_equal(c.shared, "redis://10.0.0.1:7000");
+    assert_string_equal(c.shared_fail, "closed");
+    relay_config_free(&c);
+
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/relay-fleet-cfg-%d.json", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"shared\": \"redis://127.0.0.1:6401\", \"shared_prefix\": \"fleetB:\"}", f);
+    fclose(f);
+    char *argv2[] = {"relay", "--config", path, NULL};
+    assert_int_equal(load(&c, argv2, none, err, sizeof err), 0);
+    assert_string_equal(c.shared, "redis://127.0.0.1:6401");
+    assert_string_equal(c.shared_prefix, "fleetB:");
+    relay_config_free(&c);
+    unlink(path);
+
+    char *bad1[] = {"relay", "--shared", "http://127.0.0.1:6379", NULL};
+    assert_int_equal(load(&c, bad1, none, err, sizeof err), 2);
+    assert_non_null(strstr(err, "shared"));
+    relay_config_free(&c);
+    char *bad2[] = {"relay", "--shared-fail", "sometimes", NULL};
+    assert_int_equal(load(&c, bad2, none, err, sizeof err), 2);
+    assert_non_null(strstr(err, "shared_fail"));
+    relay_config_free(&c);
+    char *bad3[] = {"relay", "--shared-timeout-ms", "0", NULL};
+    assert_int_equal(load(&c, bad3, none, err, sizeof err), 2);
+    relay_config_free(&c);
+}
+
 /* The scripts keep the local limiter's rules (docs/relay.md): spot the
  * lines that carry them, so an edit that drops one fails here first. */
 static void test_scripts(void **state)
@@ -241,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_fail_parse),   cmocka_unit_test(test_rl_reply),
         cmocka_unit_test(test_colour_reply), cmocka_unit_test(test_decide),
         cmocka_unit_test(test_scripts),      cmocka_unit_test(test_reader_bound),
+        cmocka_unit_test(test_config_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
