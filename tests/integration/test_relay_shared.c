@@ -3,8 +3,9 @@
  *   - the rate limit is one window across the replicas (and, as the control,
  *     three replicas without --shared admit three times the limit: the bug
  *     --shared exists to fix);
- *   - an admin switch on one replica reaches the others within a bound, and
- *     two replicas switching opposite ways at once end on one colour;
+ *   - an admin switch, or a failure-driven one, on one replica reaches the
+ *     others within a bound, and concurrent switch decisions end on one
+ *     colour;
  *   - Redis stopped mid-run: shared_fail=open keeps serving on the local
  *     limiter, shared_fail=closed answers 503 in OpenAI's envelope, and both
  *     use Redis again once it is back; a paused Redis costs a request at most
@@ -391,6 +392,33 @@ static void test_admin_switch_propagates(void **state)
     thttp_resp_free(&r);
 }
 
+/* A failure-driven switch: blue answers 503, one request through replica 0
+ * switches it to green (switch_after_failures 1), and the other replicas,
+ * which saw no failure, serve green within the bound. */
+static void test_failure_switch_propagates(void **state)
+{
+    NEED_REDIS();
+    assert_int_equal(start_fleet("open"), 0);
+    assert_int_equal(wait_up(5000), 0);
+    assert_int_equal(
+        tmock_put_behavior(F.blue.url,
+                           "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":503}}]}"),
+        0);
+    assert_int_equal(chat_status(0), 503);
+    long lag = wait_colour('g', (long)(2000 * mult()));
+    assert_true(lag >= 0);
+    assert_int_equal(count_events(0, "switch", "reason", "upstream_503"), 1);
+    for (int i = 1; i < NREP; i++)
+        assert_int_equal(count_events(i, "shared_switch", "outcome", "adopted"), 1);
+    /* The others never tried blue: their next request goes to green. */
+    struct thttp_resp r;
+    assert_int_equal(chat(2, &r), 200);
+    char env[32];
+    assert_non_null(thttp_header(&r, "X-Served-By", env, sizeof env));
+    assert_string_equal(env, "green");
+    thttp_resp_free(&r);
+}
+
 struct sw_arg {
     int replica;
     const char *body;
@@ -564,6 +592,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_without_shared_each_replica_admits_the_limit, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin_switch_propagates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failure_switch_propagates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_switches_resolve_to_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_closed, setup, teardown),
