@@ -209,6 +209,18 @@ static void decide(struct relay_shared_wait *w, enum relay_shared_rl outcome,
     co_evhttp_kick(&w->sh->r->http);
 }
 
+/* Decides every request still waiting (Redis gone, or the relay exiting). */
+static void decide_all(struct relay_shared *sh)
+{
+    while (sh->waiting) {
+        struct relay_shared_wait *w = sh->waiting;
+        if (w->state != 1)
+            unlink_wait(w); /* never expected: keeps the loop finite */
+        else
+            decide(w, fallback(sh), NULL);
+    }
+}
+
 static void on_wait_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct relay_shared_wait *w = t->data;
@@ -520,8 +532,7 @@ static void on_kill(struct ev_loop *loop, ev_timer *t, int revents)
     sh->down_scheduled = 0;
     drop(sh);
     /* Requests whose command never went out still wait: decide them. */
-    while (sh->waiting)
-        decide(sh->waiting, fallback(sh), NULL);
+    decide_all(sh);
     if (was_up || sh->n_down == 0) {
         /* Once per outage (and once when Redis is not there at start). */
         sh->n_down++;
@@ -702,8 +713,7 @@ void relay_shared_stop(struct relay_shared **psh)
     ev_timer_stop(loop, &sh->reconnect);
     ev_timer_stop(loop, &sh->poll);
     drop(sh);
-    while (sh->waiting)
-        decide(sh->waiting, fallback(sh), NULL);
+    decide_all(sh);
     free(sh->url.password);
     free(sh);
     *psh = NULL;

@@ -33,7 +33,8 @@ static void test_rl_over_admission(void **state)
     /* Three local limiters of 5 each: 15 admitted in 30 ms. */
     struct harness_fleet_req r[15];
     for (int i = 0; i < 15; i++)
-        r[i] = (struct harness_fleet_req){(uint64_t)i * 2 * MS, (uint64_t)i * 2 * MS + MS, i % 3, 1};
+        r[i] =
+            (struct harness_fleet_req){(uint64_t)i * 2 * MS, (uint64_t)i * 2 * MS + MS, i % 3, 1};
     struct harness_fleet_rl o;
     assert_int_equal(harness_fleet_rate_limit(r, 15, 1000 * MS, 5, &o), 0);
     assert_int_equal(o.worst, 15);
@@ -93,9 +94,9 @@ static void test_rl_bad_input(void **state)
 static void test_agreement(void **state)
 {
     struct harness_fleet_colour ev[] = {
-        {0, 0, 'b'},        {0, 1, 'b'},         {0, 2, 'b'},
-        {101 * MS, 0, 'g'}, {103 * MS, 1, 'g'},  {150 * MS, 2, 'g'},
-        {300 * MS, 1, 'g'}, /* a request served: no change */
+        {0, 0, 'b'},        {0, 1, 'b'},        {0, 2, 'b'},        {101 * MS, 0, 'g'},
+        {103 * MS, 1, 'g'}, {150 * MS, 2, 'g'}, {300 * MS, 1, 'g'}, /* a request served: no change
+                                                                     */
     };
     struct harness_fleet_agree a;
     assert_int_equal(harness_fleet_agreement(ev, 7, 3, 100 * MS, 'g', 400 * MS, &a), 0);
