@@ -272,6 +272,9 @@ enum relay_shared_rl relay_shared_limit(struct relay_shared *sh, struct relay_sh
     w->timer.data = w;
     ev_timer_start(sh->r->loop, &w->timer);
     MHD_suspend_connection(c);
+    w->r = sh->r;
+    sh->r->inflight++;
+    w->counted = 1;
     return RELAY_SHARED_PENDING;
 }
 
@@ -280,6 +283,12 @@ void relay_shared_wait_release(struct relay_shared_wait *w)
     if (w->sh && w->state == 1)
         unlink_wait(w);
     w->state = 0;
+    if (w->counted) {
+        struct relay *r = w->r;
+        w->counted = 0;
+        r->inflight--;
+        relay_request_ended(r);
+    }
 }
 
 static void rl_reply(struct relay_shared *sh, struct relay_shared_op *op, const redisReply *rep)

@@ -46,12 +46,14 @@ enum relay_shared_rl {
 };
 
 struct relay_shared_wait {
-    struct relay_shared *sh;
+    struct relay_shared *sh;    /* valid while state is 1 */
+    struct relay *r;            /* outlives sh: for the release after exit */
     struct relay_shared_op *op; /* the command in flight, NULL when none */
     struct MHD_Connection *conn;
     ev_timer timer;
     struct relay_shared_wait *prev, *next;
-    int state; /* 0 not asked, 1 waiting, 2 decided */
+    int state;   /* 0 not asked, 1 waiting, 2 decided */
+    int counted; /* counts in relay.inflight until released (a drain waits for it) */
     enum relay_shared_rl outcome;
     struct relay_rl_verdict v;
 };
@@ -67,7 +69,9 @@ void relay_shared_stop(struct relay_shared **sh);
 enum relay_shared_rl relay_shared_limit(struct relay_shared *sh, struct relay_shared_wait *w,
                                         struct MHD_Connection *c, const char *client,
                                         struct relay_rl_verdict *v);
-/* The request is over: forget it (safe on a wait never used). */
+/* The request is over: forget it (safe on a wait never used).  A request
+ * that waited for Redis counts as in flight from the wait to this call, so
+ * a SIGTERM drain does not end while it waits or after its resume. */
 void relay_shared_wait_release(struct relay_shared_wait *w);
 
 /* Hook of relay_note_switch: this replica switched from -> to. */

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NREP         3
@@ -585,6 +586,39 @@ static void test_redis_paused_costs_the_timeout(void **state)
     assert_int_equal(wait_up((int)(5000 * mult())), 0);
 }
 
+struct chat_arg {
+    int replica;
+    long status;
+};
+
+static void *chat_thread(void *p)
+{
+    struct chat_arg *a = p;
+    a->status = chat_status(a->replica);
+    return NULL;
+}
+
+/* SIGTERM while a request waits for its Redis verdict: the drain waits for
+ * it (it counts as in flight), so it is answered, then the relay exits 0. */
+static void test_drain_waits_for_a_pending_verdict(void **state)
+{
+    NEED_REDIS();
+    const char *extra[] = {"--shared", F.shared, "--shared-timeout-ms", "400", NULL};
+    assert_int_equal(start_relay(0, extra), 0);
+    assert_int_equal(wait_up(5000), 0);
+    kill(F.redis.pid, SIGSTOP);
+    struct chat_arg a = {0, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, chat_thread, &a), 0);
+    SLEEP_MS(100); /* the request now waits for Redis */
+    kill(-F.relay[0].pid, SIGTERM);
+    pthread_join(t, NULL);
+    kill(F.redis.pid, SIGCONT);
+    assert_int_equal(a.status, 200);
+    int st = tproc_wait_exit(&F.relay[0], (int)(5000 * mult()));
+    assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -597,6 +631,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_down_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_paused_costs_the_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drain_waits_for_a_pending_verdict, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
