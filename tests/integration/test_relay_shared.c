@@ -318,6 +318,49 @@ static void test_rate_limit_across_replicas(void **state)
     assert_int_equal(shared, 3 * LIMIT);
 }
 
+/* The window slides across the fleet as it does in one relay: limit 3 per
+ * second, three admitted on three replicas, the fourth refused with a
+ * retry-after-ms that is honest: not admitted a little before it, admitted
+ * once it has passed (on yet another replica). */
+static void test_window_slides_across_replicas(void **state)
+{
+    NEED_REDIS();
+    const char *extra[] = {
+        "--shared", F.shared, "--rate-limit-requests", "3", "--rate-limit-window-ms", "1000", NULL};
+    for (int i = 0; i < NREP; i++)
+        assert_int_equal(start_relay(i, extra), 0);
+    assert_int_equal(wait_up(5000), 0);
+    uint64_t t0 = co_now_us();
+    for (int i = 0; i < NREP; i++)
+        assert_int_equal(chat_status(i), 200);
+    struct thttp_resp r;
+    uint64_t t_sent = co_now_us();
+    assert_int_equal(chat(0, &r), 429);
+    char h[64];
+    assert_non_null(thttp_header(&r, "retry-after-ms", h, sizeof h));
+    long wait_ms = atol(h);
+    assert_non_null(thttp_header(&r, "x-ratelimit-limit", h, sizeof h));
+    assert_string_equal(h, "3");
+    thttp_resp_free(&r);
+    uint64_t spent_ms = (co_now_us() - t0) / 1000;
+    assert_true(wait_ms > 0 && wait_ms <= 1000);
+    assert_true(wait_ms + (long)spent_ms >= 900); /* the oldest leaves about 1 s after t0 */
+    /* The window frees a slot no sooner than t_sent + wait_ms - 1 ms (the
+     * refusal was decided after t_sent, and rounded up to the ms): a
+     * request answered before that instant was decided before it. */
+    uint64_t edge = t_sent + (uint64_t)(wait_ms - 1) * 1000;
+    if (wait_ms > 60) {
+        SLEEP_MS(wait_ms - 50);
+        long st = chat_status(1);
+        if (co_now_us() < edge)
+            assert_int_equal(st, 429);
+        SLEEP_MS(100);
+    } else {
+        SLEEP_MS(wait_ms + 50);
+    }
+    assert_int_equal(chat_status(2), 200);
+}
+
 /* The control: the same traffic over replicas without --shared admits the
  * limit once per replica. */
 static void test_without_shared_each_replica_admits_the_limit(void **state)
@@ -623,6 +666,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rate_limit_across_replicas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_window_slides_across_replicas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_without_shared_each_replica_admits_the_limit, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin_switch_propagates, setup, teardown),
