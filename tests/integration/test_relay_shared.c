@@ -463,6 +463,36 @@ static void test_failure_switch_propagates(void **state)
     thttp_resp_free(&r);
 }
 
+/* A health-driven switch that every replica decides for itself, at about
+ * the same moment: blue's /health fails, each replica's checker sees it,
+ * and the fleet moves to green in one epoch (one proposal won; the others
+ * lost, or were not needed because the winner's message came first). */
+static void test_health_switch_resolves_to_one_epoch(void **state)
+{
+    NEED_REDIS();
+    const char *extra[] = {"--shared", F.shared, "--health-interval-ms", "100", NULL};
+    for (int i = 0; i < NREP; i++)
+        assert_int_equal(start_relay(i, extra), 0);
+    assert_int_equal(wait_up(5000), 0);
+    assert_int_equal(tmock_put_behavior(F.blue.url, "{\"health\":{\"rules\":[{\"action\":{\"type\":"
+                                                    "\"status\",\"code\":503}}]}}"),
+                     0);
+    assert_true(wait_colour('g', (long)(3000 * mult())) >= 0);
+    SLEEP_MS(300); /* every replica's checker has run again since */
+    int won = 0, health_switches = 0;
+    for (int i = 0; i < NREP; i++) {
+        assert_int_equal(shared_field(i, "epoch", NULL), 1);
+        won += count_events(i, "shared_switch", "outcome", "won");
+        health_switches += count_events(i, "switch", "reason", "health");
+    }
+    assert_int_equal(won, 1);
+    assert_true(health_switches >= 1);
+    fprintf(stderr, "health: %d replica(s) switched on their own check, 1 proposal won\n",
+            health_switches);
+    for (int i = 0; i < NREP; i++)
+        assert_int_equal(active_of(i), 'g');
+}
+
 struct sw_arg {
     int replica;
     const char *body;
@@ -671,6 +701,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin_switch_propagates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_switch_propagates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_health_switch_resolves_to_one_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_switches_resolve_to_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_closed, setup, teardown),
