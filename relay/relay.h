@@ -17,6 +17,7 @@
 #include "relay_front.h"
 #include "relay_metrics.h"
 #include "relay_ratelimit.h"
+#include "relay_shared.h"
 #include "relay_switch.h"
 
 #include <curl/curl.h>
@@ -46,6 +47,7 @@ struct relay {
     struct co_evcurl curl;
     struct relay_switch sw;
     struct relay_ratelimit *rl;
+    struct relay_shared *shared; /* --shared: fleet state in Redis, else NULL */
     struct relay_events *events;
     struct relay_metrics *metrics;
     struct relay_health health[2];

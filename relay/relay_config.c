@@ -5,6 +5,7 @@
 #include "co_mem.h"
 #include "relay_backoff.h"
 #include "relay_front.h"
+#include "relay_fleet.h"
 #include "relay_switch.h"
 
 #include <ctype.h>
@@ -52,6 +53,16 @@ static const char *check_proxies(const char *v)
     static char why[96];
     struct relay_proxies tp;
     return relay_front_proxies_parse(v, &tp, why, sizeof why) == 0 ? NULL : why;
+}
+
+static const char *check_shared(const char *v)
+{
+    return !*v || strncmp(v, "redis://", 8) == 0 ? NULL : "a redis://HOST:PORT[/DB] URL";
+}
+
+static const char *check_shared_fail(const char *v)
+{
+    return relay_fleet_fail_parse(v) >= 0 ? NULL : "\"open\" or \"closed\"";
 }
 
 static const char *check_level(const char *v)
@@ -313,6 +324,46 @@ static const struct key keys[] = {
      NULL,
      {NULL, NULL},
      "client connections open at once; more are refused at accept"},
+    {"shared",
+     K_STR,
+     OFF(shared),
+     0,
+     0,
+     check_shared,
+     {"SHARED_URL", NULL},
+     "redis://HOST:PORT[/DB]: rate limit and colour shared by a fleet"},
+    {"shared_fail",
+     K_STR,
+     OFF(shared_fail),
+     0,
+     0,
+     check_shared_fail,
+     {"SHARED_FAIL", NULL},
+     "open|closed: with Redis down, local state or 503"},
+    {"shared_timeout_ms",
+     K_INT,
+     OFF(shared_timeout_ms),
+     1,
+     60000,
+     NULL,
+     {NULL, NULL},
+     "longest wait for Redis before shared_fail decides"},
+    {"shared_poll_ms",
+     K_INT,
+     OFF(shared_poll_ms),
+     10,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
+     "colour poll period (the fallback of pub/sub)"},
+    {"shared_prefix",
+     K_STR,
+     OFF(shared_prefix),
+     0,
+     0,
+     NULL,
+     {NULL, NULL},
+     "prefix of the fleet's Redis keys"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -359,6 +410,10 @@ static void defaults(struct relay_config *c)
     c->log_level = co_strdup("info");
     c->max_connections = 1024;
     c->max_clients = 10000;
+    c->shared_fail = co_strdup("open");
+    c->shared_timeout_ms = 200;
+    c->shared_poll_ms = 1000;
+    c->shared_prefix = co_strdup("cutover:");
     static const struct {
         const char *model;
         double price;

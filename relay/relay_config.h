@@ -51,6 +51,11 @@ struct relay_config {
     int64_t seed;
     int64_t max_connections;
     int64_t max_clients;
+    /* Fleet state in Redis (relay_shared.h). */
+    char *shared; /* redis://HOST:PORT[/DB], or NULL: this replica alone */
+    char *shared_fail;
+    int64_t shared_timeout_ms, shared_poll_ms;
+    char *shared_prefix;
 };
 
 /* Parses argv (argv[0] is the program).  Returns 0, 1 when --help was asked
