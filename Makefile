@@ -114,6 +114,17 @@ $(FLAGS_MK): $(DEPS_STAMP) Makefile
 deps:
 	@sh scripts/deps.sh
 
+# --version: the git describe of the checkout, compiled into one file and
+# rebuilt when it changes (the stamp is rewritten only then).
+GIT_DESCRIBE := $(shell git describe --tags --always --dirty 2>/dev/null)
+VERSION_STAMP := $(BUILD)/version.stamp
+$(BUILD)/harness/version.o: CFLAGS += -DCUTOVER_GIT_DESCRIBE='"$(GIT_DESCRIBE)"'
+$(BUILD)/harness/version.o: $(VERSION_STAMP)
+$(VERSION_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(GIT_DESCRIBE)" ] || echo "$(GIT_DESCRIBE)" >$@
+FORCE:
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
