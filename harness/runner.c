@@ -848,6 +848,10 @@ static int write_config(struct run *r)
         "backoff_base_ms", (json_int_t)(10 * k), "backoff_cap_ms", (json_int_t)(200 * k),
         "try_timeout_ms", (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
         "drain_timeout_ms", (json_int_t)(500 * k), "events", r->events_path);
+    /* The run's seed reaches the relay's jitter and canary picks too, so
+     * that --seed reproduces them (the relay takes 0 as "from the clock"). */
+    json_int_t relay_seed = (json_int_t)(r->o->seed & INT64_MAX);
+    json_object_set_new(cfg, "seed", json_integer(relay_seed ? relay_seed : 1));
     json_object_update(cfg, r->s->relay);
     if (r->s->admin_used && !json_object_get(cfg, "admin_token"))
         json_object_set_new(cfg, "admin_token", json_string(r->admin_token));
