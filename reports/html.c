@@ -929,7 +929,8 @@ static void overview(FILE *f, const json_t *scs)
 {
     size_t n = json_array_size(scs);
     fprintf(f, "<h2 id=\"overview\">Overview</h2>\n<table class=\"overview\"><tr><th>status</th>"
-               "<th>scenario</th><th>checks</th><th>failing checks</th><th>duration</th>"
+               "<th>scenario</th><th>checks</th><th>failing checks</th>"
+               "<th>inconclusive checks</th><th>duration</th>"
                "<th>seed</th><th>requests</th><th>relay</th></tr>\n");
     for (int rank = 0; rank <= 4; rank++) {
         for (size_t i = 0; i < n; i++) {
@@ -947,23 +948,35 @@ static void overview(FILE *f, const json_t *scs)
             fprintf(f, "</a>");
             if (json_is_true(json_object_get(sc, "flaky")))
                 fprintf(f, " <b>flaky</b>");
-            fprintf(f, "</td><td class=\"num\">%zu/%zu</td><td>", pass, json_array_size(checks));
-            int first = 1;
-            json_array_foreach(checks, k, ck)
-            {
-                if (strcmp(str(ck, "status"), "pass") == 0)
-                    continue;
-                fprintf(f, "%s<a href=\"#sc%zu-check%zu\"><code>", first ? "" : ", ", i, k);
-                report_html_puts(f, str(ck, "check"));
-                fprintf(f, "</code></a>");
-                first = 0;
-            }
-            if (*str(sc, "error")) {
-                fprintf(f, "%s", first ? "" : "<br>");
-                report_html_puts(f, str(sc, "error"));
+            fprintf(f, "</td><td class=\"num\">%zu/%zu</td>", pass, json_array_size(checks));
+            /* Failing and inconclusive apart: a passing scenario's
+             * inconclusive self-check is not a failing check. */
+            static const char *const kinds[] = {"fail", "inconclusive"};
+            for (int kind = 0; kind < 2; kind++) {
+                int first = 1;
+                fprintf(f, "<td>");
+                json_array_foreach(checks, k, ck)
+                {
+                    if (strcmp(str(ck, "status"), kinds[kind]) != 0)
+                        continue;
+                    fprintf(f, "%s<a href=\"#sc%zu-check%zu\"><code>", first ? "" : ", ", i, k);
+                    report_html_puts(f, str(ck, "check"));
+                    fprintf(f, "</code></a>");
+                    if (kind == 1) {
+                        fprintf(f, " <small>");
+                        report_html_puts(f, str(ck, "measured"));
+                        fprintf(f, "</small>");
+                    }
+                    first = 0;
+                }
+                if (kind == 0 && *str(sc, "error")) {
+                    fprintf(f, "%s", first ? "" : "<br>");
+                    report_html_puts(f, str(sc, "error"));
+                }
+                fprintf(f, "</td>");
             }
             fprintf(f,
-                    "</td><td class=\"num\">%.2f s</td><td class=\"num\">%lld</td>"
+                    "<td class=\"num\">%.2f s</td><td class=\"num\">%lld</td>"
                     "<td class=\"num\">%lld</td><td>",
                     json_number_value(json_object_get(sc, "duration_s")),
                     (long long)json_integer_value(json_object_get(sc, "seed")),

@@ -1,7 +1,8 @@
 /* --seed reproduces a run (issue 14): the same seed gives every request id
  * the same fault decision and the same answer at each mock, run after run,
  * even though health checks and retries interleave differently in time.  A
- * different seed gives different decisions (so the comparison can fail). */
+ * different seed gives different decisions (so the comparison can fail).
+ * Each run's junit.xml is validated against tests/junit.xsd on the way. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -70,6 +71,12 @@ static void run_seeded(const char *seed, const char *out)
     assert_true(st != -1 && WIFEXITED(st));
     /* Pass or fail does not matter here, only that it ran. */
     assert_true(WEXITSTATUS(st) <= 1);
+    /* The junit.xml of a real run is valid for CI servers too. */
+    if (system("command -v xmllint >/dev/null 2>&1") == 0) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "xmllint --noout --schema tests/junit.xsd %s/junit.xml", outdir);
+        assert_int_equal(system(cmd), 0);
+    }
 }
 
 /* Every journal record that carries a request id, keyed "colour id #k" (the

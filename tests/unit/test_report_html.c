@@ -604,6 +604,20 @@ static void test_html_writer_fixture(void **state)
     assert_non_null(strstr(h, "at least &lt;1&gt; &amp; &quot;one&quot;"));
     assert_non_null(strstr(h, "before it was ready"));
     free(h);
+    /* A passing scenario's inconclusive self-check goes under
+     * "inconclusive checks", never under "failing checks". */
+    fixture_check(&r.sc[0], "harness_on_time", REPORT_INCONCLUSIVE, "runner 82 ms late");
+    assert_int_equal(report_html_write(&r, err, sizeof err), 0);
+    h = tsup_read_file(path, NULL);
+    assert_non_null(strstr(h, "<th>failing checks</th><th>inconclusive checks</th>"));
+    const char *row = strstr(h, "<tr class=\"pass\">");
+    assert_non_null(row);
+    const char *end = strstr(row, "</tr>");
+    char *cells = strndup(row, (size_t)(end - row));
+    assert_non_null(strstr(cells, "</td><td></td><td><a href=\"#sc0-check1\"><code>harness_on_time"
+                                  "</code></a> <small>runner 82 ms late</small></td>"));
+    free(cells);
+    free(h);
     unlink(path);
     r.html_path = "/nonexistent-dir/report.html";
     assert_int_equal(report_html_write(&r, err, sizeof err), -1);
