@@ -60,7 +60,7 @@ struct loaded {
 static int load_all(char **paths, int npaths, double scale, const char *filter, struct loaded *out,
                     int quiet_ok, FILE *msg)
 {
-    char err[2048];
+    char err[HARNESS_MAX_ERRORS * 768];
     char **files = NULL;
     char *def[] = {"scenarios"};
     if (npaths == 0) {
@@ -78,7 +78,11 @@ static int load_all(char **paths, int npaths, double scale, const char *filter, 
     for (int i = 0; i < n; i++) {
         struct harness_scenario *s = harness_scenario_load(files[i], scale, err, sizeof err);
         if (!s) {
-            fprintf(msg, "invalid: %s\n", err);
+            /* Every error of the file, one line each. */
+            for (char *line = err, *nl; line; line = nl ? nl + 1 : NULL) {
+                nl = strchr(line, '\n');
+                fprintf(msg, "invalid: %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+            }
             bad++;
             continue;
         }

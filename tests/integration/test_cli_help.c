@@ -137,6 +137,34 @@ static void test_help_and_version(void **state)
     ran_free(&r);
 }
 
+/* `cutover validate` reports every error of a file, one line each. */
+static void test_validate_all_errors(void **state)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/cutover-clihelp-%d.json", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"name\": \"n\", \"relay\": {\"backoff_base_ms\": 500},\n"
+          " \"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100},\n"
+          " \"expect\": [{\"check\": \"client_success_ratio\", \"min\": 1.5},\n"
+          "            {\"check\": \"attempts\", \"min\": 3, \"max\": 2}]}\n",
+          f);
+    fclose(f);
+    struct ran r;
+    run(CUTOVER("validate", path), &r);
+    assert_int_equal(r.rc, 2);
+    char want[256];
+    snprintf(want, sizeof want, "invalid: %s: $.relay.backoff_base_ms:", path);
+    assert_non_null(strstr(r.out, want));
+    snprintf(want, sizeof want, "invalid: %s: $.expect[0].min: expected a ratio in [0, 1]", path);
+    assert_non_null(strstr(r.out, want));
+    snprintf(want, sizeof want, "invalid: %s: $.expect[1].max: expected a number >= min (3)", path);
+    assert_non_null(strstr(r.out, want));
+    assert_non_null(strstr(r.out, "1 invalid, 0 valid"));
+    ran_free(&r);
+    unlink(path);
+}
+
 static void test_mock_says_which_port(void **state)
 {
     struct tproc p;
@@ -214,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_unknown_command_suggests),
         cmocka_unit_test(test_unknown_flag_suggests),
         cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_validate_all_errors),
         cmocka_unit_test(test_mock_says_which_port),
         cmocka_unit_test(test_relay_help_shows_defaults),
         cmocka_unit_test(test_relay_warns_misspelled_env),
