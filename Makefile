@@ -17,6 +17,10 @@ WERROR  ?=
 V       ?=
 
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+# `make clean all` must not build while it deletes.
+ifneq ($(filter clean,$(MAKECMDGOALS)),)
+  .NOTPARALLEL:
+endif
 
 ifeq ($(V),1)
   Q    :=
