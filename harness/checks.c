@@ -1342,20 +1342,27 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
         snprintf(p, sizeof p, "%s.min_samples", path);
         return harness_v_expected(err, errlen, p, "an integer >= 0", ms);
     }
+    /* Every parameter's error, one line each (the scenario validator
+     * reports each line), rather than the first. */
+    size_t used = 0;
     for (const struct param *q = k->params; q->name; q++) {
         json_t *v = json_object_get(c, q->name);
+        char one[640];
         snprintf(p, sizeof p, "%s.%s", path, q->name);
-        if (!v) {
-            if (q->required) {
-                char exp[96];
-                snprintf(exp, sizeof exp, "\"%s\" (required by %s)", q->name, k->name);
-                return harness_v_expected(err, errlen, p, exp, NULL);
-            }
+        if (!v && q->required) {
+            char exp[96];
+            snprintf(exp, sizeof exp, "\"%s\" (required by %s)", q->name, k->name);
+            harness_v_expected(one, sizeof one, p, exp, NULL);
+        } else if (!v || validate_param(q, v, p, marks, one, sizeof one) == 0) {
             continue;
         }
-        if (validate_param(q, v, p, marks, err, errlen) != 0)
-            return -1;
+        if (used < errlen) {
+            int w = snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", one);
+            used += w > 0 ? (size_t)w : 0;
+        }
     }
+    if (used)
+        return -1;
     /* Bounds in order: a check whose lower bound is above its upper one can
      * only fail, and says nothing about the relay.  One table for every
      * kind: a pair applies where a check has both keys. */

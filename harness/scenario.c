@@ -25,7 +25,13 @@
  * empty when they recorded their errors (several) themselves. */
 static void collect(struct harness_scenario *s, const char *msg)
 {
-    harness_errors_add(s->errs, msg);
+    /* A validator may report several errors, one per line. */
+    for (const char *line = msg, *nl; line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        char one[640];
+        snprintf(one, sizeof one, "%.*s", nl ? (int)(nl - line) : (int)strlen(line), line);
+        harness_errors_add(s->errs, one);
+    }
 }
 
 /* Every key of obj that is not in allowed, each recorded.  Returns the
@@ -874,7 +880,7 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
                                                     char *err, size_t errlen)
 {
     struct harness_scenario *s = co_calloc(1, sizeof *s);
-    char msg[1024];
+    char msg[4096]; /* a check may report several errors, one per line */
     msg[0] = '\0';
     snprintf(s->file, sizeof s->file, "%s", file);
     const char *slash = strrchr(file, '/');

@@ -266,7 +266,8 @@ static void test_all_errors_reported(void **state)
               " \"timeline\": [{\"at_ms\": 10, \"blue\": {\"status\": 999}},"
               "               {\"at_ms\": 20, \"mark\": \"m\"}],"
               " \"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100},"
-              " \"expect\": [{\"check\": \"switchs\"}, {\"check\": \"attempts\", \"max\": -1},"
+              " \"expect\": [{\"check\": \"switchs\"},"
+              "             {\"check\": \"attempts\", \"max\": -1, \"env\": \"red\"},"
               "             {\"check\": \"client_success_ratio\", \"min\": 1}]}",
               err, sizeof err);
     assert_null(s);
@@ -281,6 +282,7 @@ static void test_all_errors_reported(void **state)
         "dir/t.json: $.expect[0].check:",
         "(did you mean 'switches'?)",
         "dir/t.json: $.expect[1].max: expected a number >= 0",
+        "dir/t.json: $.expect[1].env: expected one of blue, green",
         NULL};
     for (const char *const *l = lines; *l; l++)
         if (!strstr(err, *l))
@@ -288,7 +290,7 @@ static void test_all_errors_reported(void **state)
     int n = 1;
     for (const char *p = err; (p = strchr(p, '\n')); p++)
         n++;
-    assert_int_equal(n, 7);
+    assert_int_equal(n, 8);
     /* More than the cap: the first 20, then how many more. */
     char big[8192];
     size_t used =
