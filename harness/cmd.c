@@ -1,6 +1,7 @@
 /* The subcommands run, validate and list.  Every scenario is validated
  * before the first one runs: a typo in scenario 20 must not cost the time
  * of scenarios 1 to 19 and then a confusing half result. */
+#include "co_cli.h"
 #include "co_clock.h"
 #include "co_log.h"
 #include "co_mem.h"
@@ -23,8 +24,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#define CUTOVER_VERSION "cutover 0.1.0"
 
 static const char run_usage[] =
     "usage: cutover run [PATH...] [options]\n"
@@ -61,7 +60,7 @@ struct loaded {
 static int load_all(char **paths, int npaths, double scale, const char *filter, struct loaded *out,
                     int quiet_ok, FILE *msg)
 {
-    char err[2048];
+    char err[HARNESS_MAX_ERRORS * 768];
     char **files = NULL;
     char *def[] = {"scenarios"};
     if (npaths == 0) {
@@ -79,7 +78,11 @@ static int load_all(char **paths, int npaths, double scale, const char *filter, 
     for (int i = 0; i < n; i++) {
         struct harness_scenario *s = harness_scenario_load(files[i], scale, err, sizeof err);
         if (!s) {
-            fprintf(msg, "invalid: %s\n", err);
+            /* Every error of the file, one line each. */
+            for (char *line = err, *nl; line; line = nl ? nl + 1 : NULL) {
+                nl = strchr(line, '\n');
+                fprintf(msg, "invalid: %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+            }
             bad++;
             continue;
         }
@@ -228,7 +231,8 @@ int harness_cmd_run(int argc, char **argv)
     double scale = 1.0;
     int no_color = 0, verbose = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             out_dir = optarg;
@@ -311,7 +315,7 @@ int harness_cmd_run(int argc, char **argv)
             fputs(run_usage, stdout);
             return CO_EXIT_PASS;
         default:
-            fputs(run_usage, stderr);
+            co_cli_bad_option(stderr, "cutover run", opts, c, argc, argv);
             return CO_EXIT_INVALID;
         }
     }
@@ -415,7 +419,7 @@ int harness_cmd_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct report_run rr = {0};
-    rr.version = CUTOVER_VERSION;
+    rr.version = harness_version();
     rr.seed = seed;
     rr.time_scale = scale;
     rr.repeat = (int)repeat;
@@ -554,19 +558,42 @@ int harness_cmd_run(int argc, char **argv)
     return rc;
 }
 
+/* validate and list take paths and --help only.  Returns -1 to go on with
+ * argv[optind...], else the exit status. */
+static int paths_only(int argc, char **argv, const char *prog, const char *usage)
+{
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return CO_EXIT_PASS;
+        }
+        co_cli_bad_option(stderr, prog, opts, c, argc, argv);
+        return CO_EXIT_INVALID;
+    }
+    return -1;
+}
+
 int harness_cmd_validate(int argc, char **argv)
 {
     double scale = 1.0;
-    if (argc < 2) {
-        fprintf(stderr, "usage: cutover validate PATH...\n");
+    int rc = paths_only(argc, argv, "cutover validate",
+                        "usage: cutover validate PATH...   check scenario files without running "
+                        "them\n"
+                        "  every error of each file is reported (at most 20 per file), each with "
+                        "its JSON path\n");
+    if (rc >= 0)
+        return rc;
+    if (optind >= argc) {
+        fprintf(stderr, "cutover validate: expected a scenario file or folder\n"
+                        "see `cutover validate --help`\n");
         return CO_EXIT_INVALID;
     }
-    if (strcmp(argv[1], "--help") == 0) {
-        printf("usage: cutover validate PATH...   check scenario files without running them\n");
-        return CO_EXIT_PASS;
-    }
     struct loaded l = {0};
-    int bad = load_all(argv + 1, argc - 1, scale, NULL, &l, 0, stdout);
+    int bad = load_all(argv + optind, argc - optind, scale, NULL, &l, 0, stdout);
     int n = l.n;
     free_loaded(&l);
     if (bad != 0) {
@@ -581,11 +608,12 @@ int harness_cmd_validate(int argc, char **argv)
 int harness_cmd_list(int argc, char **argv)
 {
     struct loaded l = {0};
-    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-        printf("usage: cutover list [PATH...]   list scenarios with tags and description\n");
-        return CO_EXIT_PASS;
-    }
-    int bad = load_all(argv + 1, argc - 1, 1.0, NULL, &l, 1, stderr);
+    int rc = paths_only(argc, argv, "cutover list",
+                        "usage: cutover list [PATH...]   list scenarios with tags and "
+                        "description\n");
+    if (rc >= 0)
+        return rc;
+    int bad = load_all(argv + optind, argc - optind, 1.0, NULL, &l, 1, stderr);
     for (int i = 0; i < l.n; i++) {
         const struct harness_scenario *s = l.v[i];
         char tags[256];

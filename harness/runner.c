@@ -841,13 +841,18 @@ static void write_client_log(struct run *r)
 static int write_config(struct run *r)
 {
     double k = r->o->time_scale > 0 ? r->o->time_scale : 1;
-    json_t *cfg = json_pack(
-        "{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "port", 0, "listen",
-        "127.0.0.1", "blue_url", r->colour_url[0], "green_url", r->colour_url[1],
-        "health_interval_ms", (json_int_t)(200 * k), "health_timeout_ms", (json_int_t)(1000 * k),
-        "backoff_base_ms", (json_int_t)(10 * k), "backoff_cap_ms", (json_int_t)(200 * k),
-        "try_timeout_ms", (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
-        "drain_timeout_ms", (json_int_t)(500 * k), "events", r->events_path);
+    json_t *cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "port",
+                            0, "listen", "127.0.0.1", "blue_url", r->colour_url[0], "green_url",
+                            r->colour_url[1], "health_interval_ms", (json_int_t)(200 * k),
+                            "health_timeout_ms", (json_int_t)(1000 * k), "backoff_base_ms",
+                            (json_int_t)(HARNESS_RUNNER_BACKOFF_BASE_MS * k), "backoff_cap_ms",
+                            (json_int_t)(HARNESS_RUNNER_BACKOFF_CAP_MS * k), "try_timeout_ms",
+                            (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
+                            "drain_timeout_ms", (json_int_t)(500 * k), "events", r->events_path);
+    /* The run's seed reaches the relay's jitter and canary picks too, so
+     * that --seed reproduces them (the relay takes 0 as "from the clock"). */
+    json_int_t relay_seed = (json_int_t)(r->o->seed & INT64_MAX);
+    json_object_set_new(cfg, "seed", json_integer(relay_seed ? relay_seed : 1));
     json_object_update(cfg, r->s->relay);
     if (r->s->admin_used && !json_object_get(cfg, "admin_token"))
         json_object_set_new(cfg, "admin_token", json_string(r->admin_token));

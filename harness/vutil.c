@@ -27,6 +27,13 @@ static void join(const char *const *names, char *out, size_t n)
     }
 }
 
+void harness_errors_add(struct harness_errors *e, const char *msg)
+{
+    if (e->n < HARNESS_MAX_ERRORS)
+        snprintf(e->msg[e->n++], sizeof e->msg[0], "%s", msg);
+    e->total++;
+}
+
 int harness_v_keys(const json_t *obj, const char *path, const char *const *allowed, char *err,
                    size_t errlen)
 {
@@ -34,23 +41,27 @@ int harness_v_keys(const json_t *obj, const char *path, const char *const *allow
     json_t *v;
     json_object_foreach((json_t *)obj, key, v)
     {
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            if (strcmp(*a, key) == 0)
-                ok = 1;
-        if (ok)
-            continue;
-        char list[512];
-        join(allowed, list, sizeof list);
-        const char *near = co_nearest(key, allowed);
-        if (near)
-            snprintf(err, errlen, "%s: expected a key among %s, found \"%s\" (did you mean '%s'?)",
-                     path, list, key, near);
-        else
-            snprintf(err, errlen, "%s: expected a key among %s, found \"%s\"", path, list, key);
-        return -1;
+        if (harness_v_key(key, path, allowed, err, errlen) != 0)
+            return -1;
     }
     return 0;
+}
+
+int harness_v_key(const char *key, const char *path, const char *const *allowed, char *err,
+                  size_t errlen)
+{
+    for (const char *const *a = allowed; *a; a++)
+        if (strcmp(*a, key) == 0)
+            return 0;
+    char list[512];
+    join(allowed, list, sizeof list);
+    const char *near = co_nearest(key, allowed);
+    if (near)
+        snprintf(err, errlen, "%s: expected a key among %s, found \"%s\" (did you mean '%s'?)",
+                 path, list, key, near);
+    else
+        snprintf(err, errlen, "%s: expected a key among %s, found \"%s\"", path, list, key);
+    return -1;
 }
 
 int harness_v_enum(const json_t *v, const char *path, const char *const *names, char *err,

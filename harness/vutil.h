@@ -10,6 +10,20 @@
 /* Writes "PATH: expected EXPECTED, found <co_json_describe(found)>" into err; -1. */
 int harness_v_expected(char *err, size_t errlen, const char *path, const char *expected,
                        const json_t *found);
+/* The errors of one file, all of them (issue 14: a file's first error hid
+ * the rest).  Validation records each independent part's error here and goes
+ * on; the first HARNESS_MAX_ERRORS are kept, the rest only counted. */
+#define HARNESS_MAX_ERRORS 20
+struct harness_errors {
+    char msg[HARNESS_MAX_ERRORS][640];
+    int n;     /* kept */
+    int total; /* found */
+};
+void harness_errors_add(struct harness_errors *e, const char *msg);
+/* key must be in allowed (NULL-terminated); else the error of
+ * harness_v_keys for it.  Returns 0 or -1. */
+int harness_v_key(const char *key, const char *path, const char *const *allowed, char *err,
+                  size_t errlen);
 /* Every key of obj must be in allowed (NULL-terminated); else an error
  * naming the key, the allowed ones and the nearest.  Returns 0 or -1. */
 int harness_v_keys(const json_t *obj, const char *path, const char *const *allowed, char *err,

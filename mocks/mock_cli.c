@@ -1,9 +1,11 @@
 /* `cutover mock`: one standalone mock upstream on its own libev loop.  It
  * prints exactly one line, "mock NAME listening on http://127.0.0.1:PORT",
- * once it accepts connections, and exits 0 on SIGINT or SIGTERM. */
+ * once it accepts connections (and, without --port, says on stderr that it
+ * picked that port), and exits 0 on SIGINT or SIGTERM. */
 #include "harness/cli.h"
 #include "mock.h"
 
+#include "co_cli.h"
 #include "co_json.h"
 #include "co_log.h"
 
@@ -60,8 +62,10 @@ int mock_cli_main(int argc, char **argv)
     unsigned long long v;
     int level = CO_LOG_INFO, c;
     char err[512];
+    int port_given = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
             mo.name = optarg;
@@ -72,6 +76,7 @@ int mock_cli_main(int argc, char **argv)
                 return CO_EXIT_INVALID;
             }
             mo.port = (uint16_t)v;
+            port_given = v != 0;
             break;
         case 'b':
             behavior = optarg;
@@ -104,13 +109,13 @@ int mock_cli_main(int argc, char **argv)
             usage(stdout);
             return CO_EXIT_PASS;
         default:
-            usage(stderr);
+            co_cli_bad_option(stderr, "cutover mock", opts, c, argc, argv);
             return CO_EXIT_INVALID;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "cutover mock: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
+        fprintf(stderr, "cutover mock: unexpected argument '%s'\nsee `cutover mock --help`\n",
+                argv[optind]);
         return CO_EXIT_INVALID;
     }
     co_log_init("mock", (enum co_log_level)level, stderr);
@@ -142,6 +147,10 @@ int mock_cli_main(int argc, char **argv)
     ev_signal_start(loop, &sterm);
     printf("mock %s listening on %s\n", mo.name, mock_url(m));
     fflush(stdout);
+    /* stdout keeps its one line (scripts read it); the note goes to stderr. */
+    if (!port_given)
+        fprintf(stderr, "cutover mock: no --port given, so it picked a free port: %s\n",
+                mock_url(m));
     ev_run(loop, 0);
     ev_signal_stop(loop, &sint);
     ev_signal_stop(loop, &sterm);

@@ -307,7 +307,14 @@ static const struct key keys[] = {
      {"LOG_LEVEL", NULL},
      "debug|info|warn|error"},
     {"prices", K_PRICES, 0, 0, 0, NULL, {NULL, NULL}, "USD per million tokens, model=price,..."},
-    {"seed", K_INT, OFF(seed), 0, INT64_MAX, NULL, {NULL, NULL}, "seed of jitter and canary picks"},
+    {"seed",
+     K_INT,
+     OFF(seed),
+     0,
+     INT64_MAX,
+     NULL,
+     {NULL, NULL},
+     "seed of jitter and canary picks (0: from the clock)"},
     {"max_connections",
      K_INT,
      OFF(max_connections),
@@ -323,7 +330,7 @@ static const struct key keys[] = {
      100000,
      NULL,
      {NULL, NULL},
-     "client connections open at once; more are refused at accept"},
+     "client connections open at once; more wait in the listen backlog until one closes"},
     {"shared",
      K_STR,
      OFF(shared),
@@ -773,6 +780,51 @@ static const char *env_lookup(char **envp, const char *name)
     return NULL;
 }
 
+/* Names of the seed article's .env that we read nothing from (blue and green
+ * URLs are explicit here): known, so never "unknown". */
+static const char *const env_ignored[] = {"BLUE_ENV", "GREEN_ENV", NULL};
+
+/* A variable that starts like one of ours (its first word and '_', taken
+ * from the table: HOLYSHEEP_, HEALTH_, RATE_, BLUE_, ...) but is none of
+ * them is most likely a typo that would otherwise be ignored in silence
+ * (HEALTH_CHECK_INTERVL=5).  Warns on stderr, with the nearest name.  From a
+ * --env-file every such name warns; from the process environment, which
+ * carries other programs' variables too, only one close to ours. */
+static void warn_unknown_env(char **envp, const char *origin, int from_file)
+{
+    const char *names[2 * NKEYS + 3];
+    size_t n = 0;
+    for (size_t i = 0; i < NKEYS; i++)
+        for (int j = 0; j < 2 && keys[i].env[j]; j++)
+            names[n++] = keys[i].env[j];
+    names[n] = NULL;
+    for (char **e = envp; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+        char name[128];
+        if (len == 0 || len >= sizeof name)
+            continue;
+        memcpy(name, *e, len);
+        name[len] = '\0';
+        int known = 0, prefixed = 0;
+        for (size_t i = 0; names[i] && !known; i++) {
+            const char *us = strchr(names[i], '_');
+            size_t pl = us ? (size_t)(us - names[i]) + 1 : 0;
+            known = strcmp(name, names[i]) == 0;
+            prefixed |= pl && strncmp(name, names[i], pl) == 0;
+        }
+        for (size_t i = 0; env_ignored[i] && !known; i++)
+            known = strcmp(name, env_ignored[i]) == 0;
+        if (known || !prefixed)
+            continue;
+        const char *near = co_nearest(name, names);
+        if (!near && !from_file)
+            continue;
+        fprintf(stderr, "cutover-relay: warning: %s %s is not a setting and is ignored%s%s%s\n",
+                origin, name, near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+    }
+}
+
 static int apply_env(struct relay_config *c, char **envp, const char *origin, char *err,
                      size_t errlen)
 {
@@ -801,22 +853,54 @@ static void flag_to_key(const char *flag, char *out, size_t n)
     out[i] = 0;
 }
 
+/* A key's value in c as --help shows it ("1000", "full", "none"). */
+static void value_text(const struct relay_config *c, const struct key *k, char *out, size_t n)
+{
+    switch (k->type) {
+    case K_INT:
+        snprintf(out, n, "%lld", (long long)*(const int64_t *)((const char *)c + k->off));
+        return;
+    case K_STR: {
+        const char *v = *(char *const *)((const char *)c + k->off);
+        snprintf(out, n, "%s", v ? v : "none");
+        return;
+    }
+    case K_LIST:
+        snprintf(out, n, "%s", c->nclient_keys ? "set" : "none");
+        return;
+    case K_PRICES: {
+        size_t used = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < c->nprices && used < n; i++)
+            used += (size_t)snprintf(out + used, n - used, "%s%s=%g", i ? "," : "",
+                                     c->prices[i].model, c->prices[i].usd_per_million);
+        return;
+    }
+    }
+}
+
+/* One line per key with its default, taken from defaults() itself so that
+ * the page cannot drift from what the relay does. */
 void relay_config_usage(char *buf, size_t n)
 {
+    struct relay_config d;
+    defaults(&d);
     size_t used =
         (size_t)snprintf(buf, n,
                          "usage: cutover-relay [--config FILE] [--env-file FILE] [--KEY VALUE]...\n"
                          "Precedence: flags, environment, config file, defaults.  Keys:\n");
     for (size_t i = 0; i < NKEYS && used < n; i++) {
-        char flag[64];
+        char flag[64], def[160];
         size_t j = 0;
         for (; keys[i].name[j] && j + 1 < sizeof flag; j++)
             flag[j] = keys[i].name[j] == '_' ? '-' : keys[i].name[j];
         flag[j] = 0;
-        used += (size_t)snprintf(buf + used, n - used, "  --%-24s %s%s%s%s\n", flag, keys[i].help,
-                                 keys[i].env[0] ? " [env " : "",
+        value_text(&d, &keys[i], def, sizeof def);
+        used += (size_t)snprintf(buf + used, n - used, "  --%-24s %s (default %s)%s%s%s\n", flag,
+                                 keys[i].help, def, keys[i].env[0] ? " [env " : "",
                                  keys[i].env[0] ? keys[i].env[0] : "", keys[i].env[0] ? "]" : "");
     }
+    relay_config_free(&d);
 }
 
 /* Blue and green from the seed's single base URL: https://h/v1 ->
@@ -880,9 +964,11 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
             goto out;
         if (apply_env(c, dotenv, env_file, err, errlen) != 0)
             goto out;
+        warn_unknown_env(dotenv, env_file, 1);
     }
     if (apply_env(c, envp, "environment", err, errlen) != 0)
         goto out;
+    warn_unknown_env(envp, "environment", 0);
     /* Pass 2: every other flag. */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

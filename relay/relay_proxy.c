@@ -851,7 +851,16 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
                 next = pick_env(q);
             }
         } else {
-            sleep_ms = relay_backoff_next(&q->bo, q->attempt - 1, &r->rng);
+            /* With a configured seed, a request's jitter is its own (seed,
+             * id, attempt), whatever else draws in between: --seed
+             * reproduces each request's backoff. */
+            struct co_rng jr, *rng = &r->rng;
+            if (c->seed) {
+                co_rng_seed(&jr, (uint64_t)c->seed ^ co_hash_str(q->id) ^
+                                     ((uint64_t)q->attempt * 0x9e3779b97f4a7c15ull));
+                rng = &jr;
+            }
+            sleep_ms = relay_backoff_next(&q->bo, q->attempt - 1, rng);
             next = pick_env(q);
         }
         if (next == RELAY_NENV)

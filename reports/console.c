@@ -63,6 +63,10 @@ void report_console_scenario(struct report_run *r, const struct report_scenario 
         passed += s->checks[i].status == REPORT_PASS;
     fprintf(r->console, " %-44s %5.2f s  %zu/%zu checks", s->file, s->duration_s, passed,
             s->n_checks);
+    /* Name what the count left out, so "6/7" never hides the seventh. */
+    char why[1024];
+    if (report_uncounted(s, why, sizeof why))
+        fprintf(r->console, "; %s", why);
     if (s->runs > 1) {
         fprintf(r->console, "  %d/%d runs passed%s", s->passes, s->runs,
                 report_is_flaky(s) ? " FLAKY" : "");
@@ -136,13 +140,23 @@ int report_console_end(struct report_run *r, char *err, size_t errlen)
     for (size_t i = 0; i < r->n; i++)
         if (r->sc[i].status != REPORT_PASS || report_is_flaky(&r->sc[i]))
             details(r, &r->sc[i]);
-    fprintf(f, "\n%-46s %-12s %7s %8s %s\n", "scenario", "status", "checks", "time", "folder");
+    /* With several relays each row says which one it ran against. */
+    int relays = report_several_relays(r);
+    fprintf(f, "\n%-46s ", "scenario");
+    if (relays)
+        fprintf(f, "%-20s ", "relay");
+    fprintf(f, "%-12s %7s %8s %s\n", "status", "checks", "time", "folder");
     for (size_t i = 0; i < r->n; i++) {
         const struct report_scenario *s = &r->sc[i];
         size_t passed = 0;
         for (size_t k = 0; k < s->n_checks; k++)
             passed += s->checks[k].status == REPORT_PASS;
         fprintf(f, "%-46.46s ", s->name);
+        if (relays) {
+            char relay[128];
+            report_relay_label(s->relay, relay, sizeof relay);
+            fprintf(f, "%-20.20s ", relay);
+        }
         status_word(r, s->status, 12);
         fprintf(f, " %3zu/%-3zu %7.2fs %s%s\n", passed, s->n_checks, s->duration_s, s->folder,
                 report_is_flaky(s) ? "  (flaky)" : "");

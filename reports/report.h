@@ -108,6 +108,13 @@ const char *report_status_name(int status);
 /* Worst status of a run as an exit code (0 pass, 1 fail, 2 invalid,
  * 3 harness error, 4 inconclusive). */
 int report_exit_code(const struct report_run *r);
+/* The checks a scenario's "N/M checks" did not count, named with their
+ * status and what was measured: "harness_on_time inconclusive: runner 82 ms
+ * late; attempts fail: max 3" ("" when every check passed).  Returns how
+ * many. */
+size_t report_uncounted(const struct report_scenario *s, char *out, size_t n);
+/* Whether the run's scenarios ran against more than one relay. */
+int report_several_relays(const struct report_run *r);
 /* Flaky: with repeats, some runs passed and some did not. */
 int report_is_flaky(const struct report_scenario *s);
 void report_scenario_clear(struct report_scenario *s);

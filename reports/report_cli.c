@@ -8,6 +8,7 @@
  * relative out_dir that does not resolve from the current directory is
  * tried against the results file's own folder (results.json sits in the
  * run's --out, and out_dir starts with that --out). */
+#include "co_cli.h"
 #include "reports/report.h"
 
 #include <errno.h>
@@ -82,7 +83,8 @@ int report_cli_main(int argc, char **argv)
     const char *html = NULL, *md = NULL;
     int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'H':
             html = optarg;
@@ -94,7 +96,7 @@ int report_cli_main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         default:
-            fputs(usage, stderr);
+            co_cli_bad_option(stderr, "cutover report", opts, c, argc, argv);
             return 2;
         }
     }
