@@ -10,6 +10,7 @@
 #include "harness/runner.h"
 #include "harness/scenario.h"
 #include "harness/scorecard.h"
+#include "harness/spawn.h"
 #include "harness/vutil.h"
 #include "reports/report.h"
 
@@ -117,6 +118,41 @@ static void free_specs(struct relay_spec *s, int n)
 {
     for (int i = 0; i < n; i++)
         harness_profile_free(&s[i].profile);
+}
+
+/* A raw --relay command: a word split that fails is invalid input (2);
+ * a program that is not there is a relay that cannot run (why in skipped).
+ * A command run by the shell is checked by the shell when it runs. */
+static int raw_command_check(const char *cmd, char *skipped, size_t n)
+{
+    char **argv = NULL, err[256], found[PATH_MAX];
+    if (harness_cmd_shell_syntax(cmd))
+        return 0;
+    if (harness_argv_split(cmd, &argv, err, sizeof err) < 0) {
+        fprintf(stderr, "cutover run: --relay '%s': %s\n", cmd, err);
+        return -1;
+    }
+    if (!strchr(argv[0], '{') && harness_which(argv[0], found, sizeof found) != 0)
+        harness_missing_program(argv[0], skipped, n);
+    harness_argv_free(&argv);
+    return 0;
+}
+
+/* A relay that could not run is no pass: one harness error per relay, so
+ * that the exit code is 3, JUnit has a failing testcase and the console,
+ * results.json and report say why. */
+static void add_not_run(struct report_run *rr, const struct relay_spec *spec)
+{
+    struct report_scenario *s = &rr->sc[rr->n++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "relay %.100s not run", spec->label);
+    snprintf(s->folder, sizeof s->folder, "relays");
+    harness_v_fmt(s->file, sizeof s->file, "%s",
+                  spec->profile ? spec->profile->file : "--relay command");
+    harness_v_fmt(s->relay, sizeof s->relay, "%s", spec->label);
+    snprintf(s->error, sizeof s->error, "not run: %s", spec->skipped);
+    s->status = REPORT_ERROR;
+    s->runs = 1;
 }
 
 static void on_sigint(int sig)
@@ -350,9 +386,23 @@ int harness_cmd_run(int argc, char **argv)
     memset(specs, 0, sizeof specs);
     for (int k = 0; k < n_relay_args; k++) {
         char path[PATH_MAX], err[1024];
-        if (!harness_profile_find(relay_args[k], path, sizeof path)) {
+        int kind = harness_profile_resolve(relay_args[k], path, sizeof path, err, sizeof err);
+        if (kind < 0) {
+            fprintf(stderr, "cutover run: --relay: %s\n", err);
+            free_specs(specs, n_specs);
+            free_loaded(&l);
+            return CO_EXIT_INVALID;
+        }
+        if (kind == 0) {
             specs[k].cmd = relay_args[k];
             snprintf(specs[k].label, sizeof specs[k].label, "%s", relay_args[k]);
+            if (raw_command_check(relay_args[k], specs[k].skipped, sizeof specs[k].skipped) < 0) {
+                free_specs(specs, n_specs);
+                free_loaded(&l);
+                return CO_EXIT_INVALID;
+            }
+            if (specs[k].skipped[0])
+                fprintf(stderr, "cutover run: relay not run: %s\n", specs[k].skipped);
             continue;
         }
         specs[k].profile = harness_profile_load(path, err, sizeof err);
@@ -371,7 +421,8 @@ int harness_cmd_run(int argc, char **argv)
                 return CO_EXIT_INVALID;
             }
         if (!harness_profile_available(specs[k].profile, specs[k].skipped, sizeof specs[k].skipped))
-            fprintf(stderr, "cutover run: skipping relay %s\n", specs[k].skipped);
+            fprintf(stderr, "cutover run: relay %s not run: %s\n", specs[k].label,
+                    specs[k].skipped);
     }
     if (!n_relay_args)
         harness_v_fmt(specs[0].label, sizeof specs[0].label, "%s",
@@ -430,7 +481,7 @@ int harness_cmd_run(int argc, char **argv)
     rr.color = !no_color && !(nc && *nc) && isatty(fileno(stdout));
     rr.verbose = verbose;
     rr.total_planned = (size_t)l.n * (size_t)(n_active ? n_active : 1);
-    rr.sc = co_calloc((size_t)l.n * (size_t)n_specs, sizeof *rr.sc);
+    rr.sc = co_calloc((size_t)l.n * (size_t)n_specs + (size_t)n_specs, sizeof *rr.sc);
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -496,6 +547,15 @@ int harness_cmd_run(int argc, char **argv)
                     w->scenario(&rr, acc, rr.n - 1);
         }
     }
+    size_t n_ran = rr.n;
+    for (int sp = 0; sp < n_specs; sp++) {
+        if (!specs[sp].skipped[0])
+            continue;
+        add_not_run(&rr, &specs[sp]);
+        for (const struct report_writer *w = report_writers; w->name; w++)
+            if (w->scenario)
+                w->scenario(&rr, &rr.sc[rr.n - 1], rr.n - 1);
+    }
     json_t *card = NULL;
     char sc_buf[PATH_MAX];
     if (n_specs > 1 || scorecard_path) {
@@ -506,7 +566,7 @@ int harness_cmd_run(int argc, char **argv)
             snprintf(cols[k].skipped, sizeof cols[k].skipped, "%s", specs[k].skipped);
             cols[k].notes = specs[k].profile ? specs[k].profile->notes : NULL;
         }
-        card = harness_scorecard_build(rr.sc, rr.n, cols, n_specs);
+        card = harness_scorecard_build(rr.sc, n_ran, cols, n_specs);
         rr.scorecard = card;
         if (!scorecard_path) {
             harness_v_fmt(sc_buf, sizeof sc_buf, "%s/scorecard.md", out_dir);
