@@ -25,7 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CUTOVER_VERSION "cutover 0.1.0"
+#define CUTOVER_VERSION  "cutover 0.1.0"
+#define HARNESS_SEED_MAX 9007199254740991ull
 
 static const char run_usage[] =
     "usage: cutover run [PATH...] [options]\n"
@@ -62,7 +63,7 @@ struct loaded {
 static int load_all(char **paths, int npaths, double scale, const char *filter, struct loaded *out,
                     int quiet_ok, FILE *msg)
 {
-    char err[2048];
+    char err[2048], safe[8192];
     char **files = NULL;
     char *def[] = {"scenarios"};
     if (npaths == 0) {
@@ -71,7 +72,7 @@ static int load_all(char **paths, int npaths, double scale, const char *filter, 
     }
     int n = harness_collect_files(paths, npaths, &files, err, sizeof err);
     if (n < 0) {
-        fprintf(msg, "cutover: %s\n", err);
+        fprintf(msg, "cutover: %s\n", co_escape_ctl(err, safe, sizeof safe));
         return -1;
     }
     int bad = 0;
@@ -80,12 +81,12 @@ static int load_all(char **paths, int npaths, double scale, const char *filter, 
     for (int i = 0; i < n; i++) {
         struct harness_scenario *s = harness_scenario_load(files[i], scale, err, sizeof err);
         if (!s) {
-            fprintf(msg, "invalid: %s\n", err);
+            fprintf(msg, "invalid: %s\n", co_escape_ctl(err, safe, sizeof safe));
             bad++;
             continue;
         }
         if (!quiet_ok)
-            fprintf(msg, "ok: %s (%s)\n", files[i], s->name);
+            fprintf(msg, "ok: %s (%s)\n", co_escape_ctl(files[i], safe, sizeof safe), s->name);
         if (filter && !harness_scenario_has_tag(s, filter)) {
             harness_scenario_free(&s);
             continue;
@@ -164,6 +165,9 @@ static int parse_u64(const char *s, uint64_t *out)
 {
     char *end;
     errno = 0;
+    /* strtoull takes "-1" as 2^64 - 1 and skips blanks: digits only. */
+    if (!(*s >= '0' && *s <= '9'))
+        return -1;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || *end)
         return -1;
@@ -321,9 +325,12 @@ int harness_cmd_run(int argc, char **argv)
             verbose = 1;
             break;
         case 's':
-            if (parse_u64(optarg, &seed) != 0) {
-                fprintf(stderr, "cutover run: --seed: expected an unsigned integer, found '%s'\n",
-                        optarg);
+            /* results.json carries the seed as a JSON number: at most 2^53 - 1
+             * survives every reader. */
+            if (parse_u64(optarg, &seed) != 0 || seed > HARNESS_SEED_MAX) {
+                fprintf(stderr,
+                        "cutover run: --seed: expected an integer in [0, %llu], found '%s'\n",
+                        (unsigned long long)HARNESS_SEED_MAX, optarg);
                 return CO_EXIT_INVALID;
             }
             break;
@@ -336,7 +343,8 @@ int harness_cmd_run(int argc, char **argv)
         case 't': {
             char *end;
             scale = strtod(optarg, &end);
-            if (end == optarg || *end || scale < 0.1 || scale > 100) {
+            /* Written so that nan fails it too. */
+            if (end == optarg || *end || !(scale >= 0.1 && scale <= 100)) {
                 fprintf(stderr, "cutover run: --time-scale: expected 0.1..100, found '%s'\n",
                         optarg);
                 return CO_EXIT_INVALID;
@@ -458,11 +466,14 @@ int harness_cmd_run(int argc, char **argv)
         junit_path = junit_buf;
     }
 
-    struct sigaction sa = {0}, old_int, old_term;
+    /* INT, TERM and HUP (a closed terminal, a CI runner's cancel) all stop
+     * the run cleanly: the relay is stopped and reaped, never orphaned. */
+    struct sigaction sa = {0}, old_int, old_term, old_hup;
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
     signal(SIGPIPE, SIG_IGN);
 
     struct report_run rr = {0};
@@ -611,6 +622,7 @@ int harness_cmd_run(int argc, char **argv)
     free_loaded(&l);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
     return rc;
 }
 
@@ -648,9 +660,12 @@ int harness_cmd_list(int argc, char **argv)
     int bad = load_all(argv + 1, argc - 1, 1.0, NULL, &l, 1, stderr);
     for (int i = 0; i < l.n; i++) {
         const struct harness_scenario *s = l.v[i];
-        char tags[256];
+        char tags[256], file[2048], desc[4096];
         harness_scenario_tags(s, tags, sizeof tags);
-        printf("%-48s %-40s [%s]\n    %s\n", s->file, s->name, tags, s->description);
+        /* Names and tags are safe by validation; a file name or a
+         * description may carry anything, and a terminal reads it. */
+        printf("%-48s %-40s [%s]\n    %s\n", co_escape_ctl(s->file, file, sizeof file), s->name,
+               tags, co_escape_ctl(s->description, desc, sizeof desc));
     }
     free_loaded(&l);
     return bad ? CO_EXIT_INVALID : CO_EXIT_PASS;

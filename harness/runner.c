@@ -675,7 +675,7 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
     struct run *r = w->data;
     uint64_t now = co_now_us();
     if (interrupted) {
-        fail(r, REPORT_ERROR, "interrupted (SIGINT)");
+        fail(r, REPORT_ERROR, "interrupted (SIGINT, SIGTERM or SIGHUP)");
         return;
     }
     reap(r);
