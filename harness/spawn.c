@@ -137,6 +137,16 @@ size_t harness_cmd_shell_syntax(const char *cmd)
 
 int harness_cmd_can_exec(const char *cmd)
 {
+    /* A builtin or a reserved word cannot be exec'd. */
+    static const char *const builtins[] = {
+        "exit",  "cd", "if",   "while", "for", "case", "until", "export", "set",  "trap", "true",
+        "false", ":",  "eval", "exec",  "{",   "!",    ".",     "wait",   "read", NULL};
+    while (is_blank(*cmd))
+        cmd++;
+    size_t w = strcspn(cmd, " \t");
+    for (const char *const *b = builtins; *b; b++)
+        if (strlen(*b) == w && strncmp(*b, cmd, w) == 0)
+            return 0;
     char q = 0;
     for (const char *p = cmd; *p; p++) {
         if (q) {
@@ -150,7 +160,9 @@ int harness_cmd_can_exec(const char *cmd)
             q = *p;
         else if (*p == '\\' && p[1])
             p++;
-        else if (strchr("|;&\n\r", *p))
+        else if (*p == '&' && p > cmd && (p[-1] == '>' || p[-1] == '<'))
+            continue; /* 2>&1 is a redirection */
+        else if (strchr("|;&()\n\r", *p))
             return 0;
     }
     return 1;

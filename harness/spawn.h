@@ -36,8 +36,9 @@ void harness_argv_free(char ***argv);
  * cmd is a plain command the splitter takes as is. */
 size_t harness_cmd_shell_syntax(const char *cmd);
 /* Non-zero when a command that needs a shell has only redirections and
- * expansions (no | ; & or newline): "exec " in front of it then makes the
- * relay itself the shell's process. */
+ * expansions (no | ; & ( ) or newline, and it does not start with a builtin
+ * or reserved word): "exec " in front of it then makes the relay itself the
+ * shell's process. */
 int harness_cmd_can_exec(const char *cmd);
 
 /* s as one sh word: kept as is when it has only [A-Za-z0-9_./:,=+@%-] (so

@@ -22,34 +22,42 @@ struct rc_key {
     int required;
 };
 
-static const char *const scenario_statuses[] = {"pass", "fail", "inconclusive", "error", "invalid",
-                                                NULL};
+static const char *const scenario_statuses[] = {"pass",  "fail",    "inconclusive",
+                                                "error", "invalid", NULL};
 static const char *const check_statuses[] = {"pass", "fail", "inconclusive", NULL};
-static const char *const cell_statuses[] = {"pass",    "fail",    "inconclusive", "error",
-                                            "invalid", "not run", NULL};
+static const char *const cell_statuses[] = {"pass",    "fail", "inconclusive", "error", "invalid",
+                                            "not run", NULL};
 
 static const struct rc_key top_keys[] = {
-    {"version", T_STR, 0},    {"seed", T_INT, 0},      {"time_scale", T_NUM, 0},
-    {"repeat", T_INT, 0},     {"started", T_STR, 0},   {"duration_s", T_NUM, 0},
-    {"exit_code", T_INT, 0},  {"summary", T_OBJ, 0},   {"scorecard", T_OBJ, 0},
-    {NULL, 0, 0},
+    {"version", T_STR, 0},    {"seed", T_INT, 0},
+    {"time_scale", T_NUM, 0}, {"repeat", T_INT, 0},
+    {"started", T_STR, 0},    {"duration_s", T_NUM, 0},
+    {"exit_code", T_INT, 0},  {"summary", T_OBJ, 0},
+    {"scorecard", T_OBJ, 0},  {NULL, 0, 0},
 };
 
 static const struct rc_key scenario_keys[] = {
-    {"name", T_STR, 1},        {"status", T_STATUS, 1},  {"file", T_STR, 0},
-    {"folder", T_STR, 0},      {"description", T_STR, 0}, {"tags", T_STR, 0},
-    {"error", T_STR, 0},       {"seed", T_INT, 0},       {"duration_s", T_NUM, 0},
-    {"requests", T_INT, 0},    {"runs", T_INT, 0},       {"passes", T_INT, 0},
-    {"flaky", T_BOOL, 0},      {"out_dir", T_STR, 0},    {"t0_us", T_INT, 0},
-    {"relay", T_STR, 0},       {"relay_log_tail", T_STR, 0}, {"scenario", T_OBJ, 0},
+    {"name", T_STR, 1},     {"status", T_STATUS, 1},      {"file", T_STR, 0},
+    {"folder", T_STR, 0},   {"description", T_STR, 0},    {"tags", T_STR, 0},
+    {"error", T_STR, 0},    {"seed", T_INT, 0},           {"duration_s", T_NUM, 0},
+    {"requests", T_INT, 0}, {"runs", T_INT, 0},           {"passes", T_INT, 0},
+    {"flaky", T_BOOL, 0},   {"out_dir", T_STR, 0},        {"t0_us", T_INT, 0},
+    {"relay", T_STR, 0},    {"relay_log_tail", T_STR, 0}, {"scenario", T_OBJ, 0},
     {NULL, 0, 0},
 };
 
 static const struct rc_key check_keys[] = {
-    {"check", T_STR, 1},    {"status", T_CHECK_STATUS, 1}, {"label", T_STR, 0},
-    {"expected", T_STR, 0}, {"measured", T_STR, 0},        {"margin", T_NUM, 0},
-    {"unit", T_STR, 0},     {"samples", T_INT, 0},         {"min_samples", T_INT, 0},
-    {"detail", T_STR, 0},   {NULL, 0, 0},
+    {"check", T_STR, 1},
+    {"status", T_CHECK_STATUS, 1},
+    {"label", T_STR, 0},
+    {"expected", T_STR, 0},
+    {"measured", T_STR, 0},
+    {"margin", T_NUM, 0},
+    {"unit", T_STR, 0},
+    {"samples", T_INT, 0},
+    {"min_samples", T_INT, 0},
+    {"detail", T_STR, 0},
+    {NULL, 0, 0},
 };
 
 static const struct rc_key cell_keys[] = {
@@ -66,7 +74,8 @@ static const struct rc_key row_keys[] = {
 static int expected(char *err, size_t errlen, const char *path, const char *what, const json_t *v)
 {
     char d[96];
-    snprintf(err, errlen, "%s: expected %s, found %s", path, what, co_json_describe(v, d, sizeof d));
+    snprintf(err, errlen, "%s: expected %s, found %s", path, what,
+             co_json_describe(v, d, sizeof d));
     return -1;
 }
 
@@ -175,8 +184,7 @@ static int check_scorecard(const json_t *card, char *err, size_t errlen)
     const json_t *skipped = json_object_get(card, "skipped");
     if (skipped) {
         if (!json_is_object(skipped))
-            return expected(err, errlen, "$.scorecard.skipped", "an object of relay: why",
-                            skipped);
+            return expected(err, errlen, "$.scorecard.skipped", "an object of relay: why", skipped);
         const char *k;
         const json_t *v;
         json_object_foreach((json_t *)skipped, k, v) if (!json_is_string(v))
