@@ -36,8 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * the real file system (a tampered out_dir is a separate question). */
     size_t i;
     json_t *sc;
-    json_array_foreach(json_object_get(doc, "scenarios"), i, sc)
-        json_object_del(sc, "out_dir");
+    json_array_foreach(json_object_get(doc, "scenarios"), i, sc) json_object_del(sc, "out_dir");
     err[0] = '\0';
     if (report_html_render(sink, doc, err, sizeof err) != 0 ||
         report_md_render(sink, doc, "report.html", err, sizeof err) != 0)

@@ -110,7 +110,8 @@ static void test_render(void **state)
     harness_argv_free(&argv);
     /* Strict (profiles): an unknown placeholder is an error. */
     assert_int_equal(harness_argv_render("r {unknown}", &v, 1, &argv, err, sizeof err), -1);
-    char *script = harness_script_render("r -p {workdir} --port {port+1} | cat", &v, err, sizeof err);
+    char *script =
+        harness_script_render("r -p {workdir} --port {port+1} | cat", &v, err, sizeof err);
     assert_non_null(script);
     assert_string_equal(script, "r -p '/tmp/o_$(touch${IFS}pwned)/with space' --port 8081 | cat");
     free(script);
@@ -148,7 +149,8 @@ static void test_spawn_exec_fails(void **state)
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 7);
     /* Shell mode: the supervisor exits as the script did. */
-    struct harness_spawn sh = {.script = "exit 5", .out_path = "/dev/null", .err_path = "/dev/null"};
+    struct harness_spawn sh = {
+        .script = "exit 5", .out_path = "/dev/null", .err_path = "/dev/null"};
     pid = harness_spawn(&sh, err, sizeof err);
     assert_true(pid > 0);
     assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -159,8 +161,8 @@ static void test_spawn_exec_fails(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split),          cmocka_unit_test(test_shell_syntax),
-        cmocka_unit_test(test_quote),          cmocka_unit_test(test_render),
+        cmocka_unit_test(test_split),           cmocka_unit_test(test_shell_syntax),
+        cmocka_unit_test(test_quote),           cmocka_unit_test(test_render),
         cmocka_unit_test(test_which_and_hints), cmocka_unit_test(test_spawn_exec_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
