@@ -405,6 +405,12 @@ static int check_command(const struct harness_profile *p, char *err, size_t errl
     }
     harness_argv_free(&argv);
     size_t col = p->shell ? 0 : harness_cmd_shell_syntax(p->command);
+    if (col == 1 && !strchr("|;&<>`$()*?[]", p->command[0])) {
+        snprintf(err, errlen,
+                 "$.command: starts with a shell builtin or a VAR=value assignment, but commands "
+                 "run without a shell (use \"env\", or set \"shell\": true)");
+        return -1;
+    }
     if (col) {
         snprintf(err, errlen,
                  "$.command: shell syntax '%c' at column %zu, but commands run without a shell "

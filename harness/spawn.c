@@ -125,19 +125,10 @@ int harness_argv_split(const char *cmd, char ***argv, char *err, size_t errlen)
     return s.argc;
 }
 
-size_t harness_cmd_shell_syntax(const char *cmd)
+/* Non-zero when cmd starts with a shell builtin or reserved word (exec,
+ * cd, if...) or a VAR=value assignment: only a shell can run that. */
+static int starts_shell_only(const char *cmd)
 {
-    struct scan s = {0};
-    char err[64];
-    int rc = scan(cmd, &s, err, sizeof err);
-    harness_argv_free(&s.argv);
-    /* An unbalanced quote is shell syntax too: sh reports it, we do not guess. */
-    return rc != 0 ? 1 : s.shell_col;
-}
-
-int harness_cmd_can_exec(const char *cmd)
-{
-    /* A builtin or a reserved word cannot be exec'd. */
     static const char *const builtins[] = {
         "exit",  "cd", "if",   "while", "for", "case", "until", "export", "set",  "trap", "true",
         "false", ":",  "eval", "exec",  "{",   "!",    ".",     "wait",   "read", NULL};
@@ -146,7 +137,30 @@ int harness_cmd_can_exec(const char *cmd)
     size_t w = strcspn(cmd, " \t");
     for (const char *const *b = builtins; *b; b++)
         if (strlen(*b) == w && strncmp(*b, cmd, w) == 0)
-            return 0;
+            return 1;
+    size_t eq = strcspn(cmd, "= \t/'\"");
+    return eq > 0 && eq < w && cmd[eq] == '=';
+}
+
+size_t harness_cmd_shell_syntax(const char *cmd)
+{
+    struct scan s = {0};
+    char err[64];
+    int rc = scan(cmd, &s, err, sizeof err);
+    harness_argv_free(&s.argv);
+    /* An unbalanced quote is shell syntax too: sh reports it, we do not guess. */
+    if (rc != 0)
+        return 1;
+    if (s.shell_col)
+        return s.shell_col;
+    return starts_shell_only(cmd) ? 1 : 0;
+}
+
+int harness_cmd_can_exec(const char *cmd)
+{
+    /* A builtin or a reserved word cannot be exec'd. */
+    if (starts_shell_only(cmd))
+        return 0;
     char q = 0;
     for (const char *p = cmd; *p; p++) {
         if (q) {

@@ -33,7 +33,9 @@ int harness_argv_split(const char *cmd, char ***argv, char *err, size_t errlen);
 void harness_argv_free(char ***argv);
 
 /* The first unquoted shell operator of cmd (its column from 1), or 0 when
- * cmd is a plain command the splitter takes as is. */
+ * cmd is a plain command the splitter takes as is.  A command that starts
+ * with a shell builtin or reserved word (exec, cd, if...) or a VAR=value
+ * assignment needs a shell too: 1. */
 size_t harness_cmd_shell_syntax(const char *cmd);
 /* Non-zero when a command that needs a shell has only redirections and
  * expansions (no | ; & ( ) or newline, and it does not start with a builtin

@@ -126,10 +126,8 @@ static int spawn_in(struct tproc *p, char *const argv[], const char *cwd, const 
 {
     static unsigned seq;
     memset(p, 0, sizeof *p);
-    snprintf(p->out_path, sizeof p->out_path, "/tmp/cutover-hostile-%d-%u.out", (int)getpid(),
-             seq);
-    snprintf(p->err_path, sizeof p->err_path, "/tmp/cutover-hostile-%d-%u.err", (int)getpid(),
-             seq);
+    snprintf(p->out_path, sizeof p->out_path, "/tmp/cutover-hostile-%d-%u.out", (int)getpid(), seq);
+    snprintf(p->err_path, sizeof p->err_path, "/tmp/cutover-hostile-%d-%u.err", (int)getpid(), seq);
     seq++;
     pid_t pid = fork();
     if (pid < 0)
@@ -156,16 +154,16 @@ struct row;
 typedef int (*row_fn)(const struct row *row);
 
 struct row {
-    const char *name;       /* the attempt, as docs/hardening.md names it */
-    const char *args[20];   /* cutover's arguments (NULL-terminated), or NULL: fn does it all */
-    const char *program;    /* "gate": ci/gate.sh instead of bin/cutover */
-    const char *cwd;        /* working folder (expanded), NULL: the repository root */
-    const char *env[2];     /* one variable to set: name, value (expanded) */
-    int exit_code;          /* expected */
-    int timeout_ms;         /* before the scaled multiplier */
-    const char *out_has[3]; /* needles in stdout+stderr */
-    const char *out_lacks;  /* a needle that must not appear (raw ESC, "<img") */
-    const char *no_file;    /* a path (expanded) that must not exist afterwards */
+    const char *name;        /* the attempt, as docs/hardening.md names it */
+    const char *args[20];    /* cutover's arguments (NULL-terminated), or NULL: fn does it all */
+    const char *program;     /* "gate": ci/gate.sh instead of bin/cutover */
+    const char *cwd;         /* working folder (expanded), NULL: the repository root */
+    const char *env[2];      /* one variable to set: name, value (expanded) */
+    int exit_code;           /* expected */
+    int timeout_ms;          /* before the scaled multiplier */
+    const char *out_has[3];  /* needles in stdout+stderr */
+    const char *out_lacks;   /* a needle that must not appear (raw ESC, "<img") */
+    const char *no_file;     /* a path (expanded) that must not exist afterwards */
     const char *file_has[2]; /* a path (expanded) and a needle it must contain */
     row_fn setup, check;
 };
@@ -188,17 +186,19 @@ static int setup_scenario_files(const struct row *row)
     scenario_with("direct-url.json",
                   "\"relay\": {\"direct_url\": \"http://127.0.0.1:1/v1;$(id)\"}");
     scenario_with("client-keys.json", "\"relay\": {\"client_keys\": [\"k1\", \"k2;rm -rf x\"]}");
-    scenario_with("tokens.json",
-                  "\"upstreams\": {\"blue\": {\"reply\": {\"tokens\": 4, \"tokens_per_s\": 1e-300}}}");
+    scenario_with(
+        "tokens.json",
+        "\"upstreams\": {\"blue\": {\"reply\": {\"tokens\": 4, \"tokens_per_s\": 1e-300}}}");
     /* Names with an escape sequence; a description with one. */
     write_file("esc-name.json",
                "{\"name\": \"red\\u001b[31mname\", \"traffic\": {\"rate_rps\": 1, \"count\": 1},\n"
                " \"expect\": [{\"check\": \"relay_alive\"}]}\n");
     mkdir(expand("@D/desc"), 0755);
-    write_file("desc/esc-desc.json",
-               "{\"name\": \"esc-desc\", \"description\": \"clear\\u001b[2J\\u001b]0;owned\\u0007\","
-               " \"traffic\": {\"rate_rps\": 1, \"count\": 1},\n"
-               " \"expect\": [{\"check\": \"relay_alive\"}]}\n");
+    write_file(
+        "desc/esc-desc.json",
+        "{\"name\": \"esc-desc\", \"description\": \"clear\\u001b[2J\\u001b]0;owned\\u0007\","
+        " \"traffic\": {\"rate_rps\": 1, \"count\": 1},\n"
+        " \"expect\": [{\"check\": \"relay_alive\"}]}\n");
     return 0;
 }
 
@@ -349,7 +349,7 @@ static int check_orphan_hup(const struct row *row)
 /* ---- the table ------------------------------------------------------------- */
 
 #define RAW_RELAY                                                                                  \
-    "@B/cutover-relay --port {port} --blue-url {blue_url} --green-url {green_url} --events "        \
+    "@B/cutover-relay --port {port} --blue-url {blue_url} --green-url {green_url} --events "       \
     "{events}"
 
 static const struct row rows[] = {
@@ -588,8 +588,7 @@ static int run_row(const struct row *row)
         int ok = text && strstr(text, row->file_has[1]);
         free(text);
         if (!ok)
-            ROW_FAIL("%s: %s lacks \"%s\"", row->name, expand(row->file_has[0]),
-                     row->file_has[1]);
+            ROW_FAIL("%s: %s lacks \"%s\"", row->name, expand(row->file_has[0]), row->file_has[1]);
     }
     if (row->check == check_loop && count(out, "one.json") != 1)
         ROW_FAIL("%s: listed %d times\n%s", row->name, count(out, "one.json"), all);

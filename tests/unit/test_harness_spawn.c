@@ -64,6 +64,11 @@ static void test_shell_syntax(void **state)
     assert_int_equal(harness_cmd_shell_syntax("r && s"), 3);
     assert_int_equal(harness_cmd_shell_syntax("r `id`"), 3);
     assert_int_equal(harness_cmd_shell_syntax("r \\$HOME"), 0);
+    assert_int_equal(harness_cmd_shell_syntax("exec bin/r --port {port}"), 1);
+    assert_int_equal(harness_cmd_shell_syntax("FOO=1 bin/r"), 1);
+    assert_int_equal(harness_cmd_shell_syntax("bin/r --opt=1"), 0);
+    assert_int_equal(harness_cmd_shell_syntax("./a=b/r"), 0);
+    assert_false(harness_cmd_can_exec("exec r"));
     assert_true(harness_cmd_can_exec("r --port {port} > log 2>&1"));
     assert_true(harness_cmd_can_exec("r 'a|b'"));
     assert_false(harness_cmd_can_exec("r | cat"));
