@@ -217,7 +217,7 @@ char *harness_expand_cmd(const char *cmd, const char *blue, const char *green, i
 /* The placeholders of a profile (docs/profiles.md): where the mocks are,
  * the relay's port, the work folder and the scenario's settings. */
 static void profile_vars(struct run *r, struct harness_vars *v)
-{
+{ /* p NULL: a raw --relay command gets the same placeholders */
     const struct harness_profile *p = r->o->profile;
     char buf[600];
     static const char *const names[] = {"blue", "green"};
@@ -244,7 +244,59 @@ static void profile_vars(struct run *r, struct harness_vars *v)
     harness_vars_set(v, "config", r->config_path);
     harness_vars_set(v, "relay_bin", r->o->relay_bin ? r->o->relay_bin : "cutover-relay");
     harness_vars_set(v, "admin_token", r->admin_token);
-    harness_vars_settings(v, p, r->s->relay);
+    if (p) {
+        harness_vars_settings(v, p, r->s->relay);
+        return;
+    }
+    /* A raw command: the scenario's own values, for the keys it names. */
+    const char *k;
+    json_t *val;
+    json_object_foreach(r->s->relay, k, val)
+    {
+        if (json_is_object(val) || json_is_array(val))
+            continue;
+        if (json_is_string(val))
+            harness_vars_set(v, k, json_string_value(val));
+        else if (json_is_integer(val))
+            harness_v_fmt(buf, sizeof buf, "%lld", (long long)json_integer_value(val));
+        else
+            harness_v_fmt(buf, sizeof buf, "%s", json_is_true(val) ? "true" : "false");
+        if (!json_is_string(val))
+            harness_vars_set(v, k, buf);
+    }
+}
+
+/* Does a raw command name placeholder {name} (or {name+N}, {name-N})? */
+static int cmd_names(const char *cmd, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = cmd; (p = strchr(p, '{')) != NULL; p++)
+        if (strncmp(p + 1, name, n) == 0 && strchr("}+-", p[1 + n]))
+            return 1;
+    return 0;
+}
+
+/* The scenario settings a raw --relay command cannot be given: those it
+ * names neither as {key} nor through {config} (cutover-relay's JSON config
+ * with every scenario key), and the admin API unless it gets {config} or
+ * {admin_token}.  Their checks turn inconclusive instead of judging a relay
+ * that never saw the setting. */
+static void raw_unmapped(struct run *r)
+{
+    const char *cmd = r->o->relay_cmd;
+    int all = cmd_names(cmd, "config");
+    const char *k;
+    json_t *val;
+    json_object_foreach(r->s->relay, k, val)
+    {
+        if (all || strcmp(k, "log_level") == 0 || cmd_names(cmd, k))
+            continue;
+        if (r->n_unmapped < HARNESS_MAX_UNMAPPED)
+            r->unmapped[r->n_unmapped++] = k;
+    }
+    if (r->s->admin_used && !all && !cmd_names(cmd, "admin_token") &&
+        r->n_unmapped < HARNESS_MAX_UNMAPPED)
+        r->unmapped[r->n_unmapped++] = "admin API";
 }
 
 /* Renders the profile's config into the work folder (a template, or our
@@ -311,12 +363,7 @@ static int relay_command(struct run *r, char ***argv, char **script, char **envs
         if (p->shell && !*script)
             goto bad;
     } else {
-        char portbuf[16];
-        snprintf(portbuf, sizeof portbuf, "%d", r->relay_port);
-        harness_vars_set(v, "blue_url", r->colour_url[0]);
-        harness_vars_set(v, "green_url", r->colour_url[1]);
-        harness_vars_set(v, "port", portbuf);
-        harness_vars_set(v, "events", r->events_path);
+        profile_vars(r, v);
         if (harness_cmd_shell_syntax(r->o->relay_cmd)) {
             *script = harness_script_render(r->o->relay_cmd, v, err, errlen);
             if (!*script)
@@ -903,7 +950,10 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
             char d[sizeof c->detail];
             harness_v_fmt(d, sizeof d,
                           "not applicable: relay setting '%s' has no equivalent in %s; %s", k,
-                          r->o->profile ? r->o->profile->name : "a running relay", c->detail);
+                          r->o->profile     ? r->o->profile->name
+                          : r->o->relay_cmd ? "the --relay command"
+                                            : "a running relay",
+                          c->detail);
             snprintf(c->detail, sizeof c->detail, "%s", d);
             break;
         }
@@ -949,8 +999,8 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     /* A relay that keeps no event log (a profile without "events", a relay
      * we only reach by URL) is judged on the black-box view: switches are
      * read from the colours that served the clients (X-Served-By). */
-    int black_box =
-        (r->o->profile && !(r->o->profile->tells & HARNESS_TELLS_EVENTS)) || r->o->relay_url;
+    int black_box = (r->o->profile && !(r->o->profile->tells & HARNESS_TELLS_EVENTS)) ||
+                    r->o->relay_url || (r->o->relay_cmd && !cmd_names(r->o->relay_cmd, "events"));
     json_array_foreach(s->checks, i, c)
     {
         const char *kind = json_string_value(json_object_get(c, "check"));
@@ -1095,6 +1145,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
                           o->profile->config_file[0] ? o->profile->config_file : "relay.json");
             r->n_unmapped = harness_profile_unmapped(o->profile, s->relay, s->admin_used,
                                                      r->unmapped, HARNESS_MAX_UNMAPPED);
+        } else if (o->relay_cmd) {
+            raw_unmapped(r);
         }
         if (((!o->profile || o->profile->config_json) && write_config(r) != 0) ||
             spawn_relay(r) != 0)
