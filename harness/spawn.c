@@ -67,7 +67,7 @@ static int scan(const char *cmd, struct scan *s, char *err, size_t errlen)
             const char *q = strchr(p + 1, '\'');
             if (!q) {
                 harness_v_fmt(err, errlen, "unterminated ' quote at column %zu", col);
-                return -1;
+                goto bad;
             }
             s->in_word = 1;
             for (p++; p < q; p++)
@@ -81,12 +81,12 @@ static int scan(const char *cmd, struct scan *s, char *err, size_t errlen)
             }
             if (!*p) {
                 harness_v_fmt(err, errlen, "unterminated \" quote at column %zu", col);
-                return -1;
+                goto bad;
             }
         } else if (*p == '\\') {
             if (!p[1]) {
                 harness_v_fmt(err, errlen, "a lone '\\' at the end (column %zu)", col);
-                return -1;
+                goto bad;
             }
             put(s, *++p);
         } else {
@@ -98,6 +98,9 @@ static int scan(const char *cmd, struct scan *s, char *err, size_t errlen)
     end_word(s);
     co_buf_free(&s->word);
     return 0;
+bad:
+    co_buf_free(&s->word);
+    return -1;
 }
 
 void harness_argv_free(char ***argv)

@@ -293,18 +293,13 @@ static int process_gone(pid_t pid)
     return rp && (rp[2] == 'Z' || rp[2] == 'X'); /* a zombie waits for init only */
 }
 
-static int orphan_case(const struct row *row, int sig, const char *out_dir)
+static int orphan_case(const struct row *row, int sig, const char *out_dir, const char *relay_arg)
 {
     char out[PATH_MAX];
     snprintf(out, sizeof out, "%s", expand(out_dir));
-    char *argv[] = {(char *)tsup_bin("cutover"),
-                    "run",
-                    expand("@D/long.json"),
-                    "--out",
-                    out,
-                    "--relay",
-                    "cutover-relay",
-                    NULL};
+    char *argv[] = {
+        (char *)tsup_bin("cutover"), "run", expand("@D/long.json"), "--out", out, "--relay",
+        expand(relay_arg),           NULL};
     struct tproc p;
     int rc = 0;
     pid_t relay = 0;
@@ -338,12 +333,20 @@ out:
 
 static int check_orphan_kill(const struct row *row)
 {
-    return orphan_case(row, SIGKILL, "@D/orphan-kill");
+    return orphan_case(row, SIGKILL, "@D/orphan-kill", "cutover-relay");
+}
+
+/* A command run by a shell: its supervisor stops the group. */
+static int check_orphan_shell(const struct row *row)
+{
+    return orphan_case(row, SIGKILL, "@D/orphan-shell",
+                       "true; @B/cutover-relay --port {port} --blue-url {blue_url} --green-url "
+                       "{green_url} --events {events}");
 }
 
 static int check_orphan_hup(const struct row *row)
 {
-    return orphan_case(row, SIGHUP, "@D/orphan-hup");
+    return orphan_case(row, SIGHUP, "@D/orphan-hup", "cutover-relay");
 }
 
 /* ---- the table ------------------------------------------------------------- */
@@ -416,6 +419,8 @@ static const struct row rows[] = {
     /* 4. Orphan-proof child. */
     {.name = "SIGKILL to cutover run leaves no relay", .check = check_orphan_kill},
     {.name = "SIGHUP to cutover run leaves no relay", .check = check_orphan_hup},
+    {.name = "SIGKILL to cutover run leaves no relay started by a shell command",
+     .check = check_orphan_shell},
     /* 5. Reports and the terminal. */
     {.name = "report of a results.json with a tampered status is invalid",
      .args = {"report", "@D/tampered-status.json", "--html", "@D/tampered.html"},
