@@ -37,6 +37,8 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -MMD -MP \
            -I. -Icommon $(PKG_CFLAGS)
 LDFLAGS += $(SANFLAGS)
 LDLIBS  := $(PKG_LIBS) -lev -lm -lpthread
+# The relay's fleet state (relay/relay_shared.c) talks to Redis with hiredis.
+RELAY_LIBS := -lhiredis
 
 # Modules.  Each folder is one static archive; main.c of relay/ and harness/
 # is the program entry point and stays out of the archive so that unit tests
@@ -101,7 +103,7 @@ $(CUTOVER): $(BUILD)/harness/main.o $(LIBHARNESS) $(LIBREPORTS) $(LIBMOCK) $(LIB
 
 $(RELAY): $(BUILD)/relay/main.o $(LIBRELAY) $(LIBCO)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(RELAY_LIBS)
 
 # The floor benchmark's proxy (bench/floor.sh, docs/bench-floor.md).
 bench-floor: $(FLOOR)
@@ -113,11 +115,11 @@ TEST_LIBS := $(LIBTSUP) $(LIBHARNESS) $(LIBREPORTS) $(LIBMOCK) $(LIBRELAY) $(LIB
 
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIBS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) $(CMOCKA_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) $(RELAY_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/%: tests/integration/%.c $(TEST_LIBS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) $(CMOCKA_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) $(RELAY_LIBS) $(CMOCKA_LIBS)
 
 # The test binaries find the programs under test through CUTOVER_BIN; the soak
 # inside `make test` is the short one (SOAK_SECONDS, default here 8 s).

@@ -158,11 +158,83 @@ void co_json_scratch_end(json_t *root)
     json_decref(root);
 }
 
+size_t co_utf8_seq(const unsigned char *s, size_t len)
+{
+    if (len == 0 || s[0] == 0)
+        return 0;
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f; /* surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xf4)
+            hi = 0x8f; /* past U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (len < n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+size_t co_utf8_clean(const char *s, size_t len, char *out, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0, i = 0;
+    if (n == 0)
+        return 0;
+    while (i < len && p[i]) {
+        size_t k = co_utf8_seq(p + i, len - i);
+        size_t w = k ? k : 1;
+        if (o + w >= n)
+            break;
+        if (k)
+            memcpy(out + o, p + i, k);
+        else
+            out[o] = '?';
+        o += w;
+        i += w;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+json_t *co_json_str(const char *s)
+{
+    if (!s)
+        s = "";
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t len = strlen(s);
+    char *clean = co_malloc(len + 1);
+    co_utf8_clean(s, len, clean, len + 1);
+    j = json_string(clean);
+    free(clean);
+    return j ? j : json_string("");
+}
+
 char *co_openai_error(const char *message, const char *type, const char *param, const char *code)
 {
-    json_t *e = json_pack("{s:{s:s, s:s, s:o, s:o}}", "error", "message", message, "type", type,
-                          "param", param ? json_string(param) : json_null(), "code",
-                          code ? json_string(code) : json_null());
+    json_t *e =
+        json_pack("{s:{s:o, s:o, s:o, s:o}}", "error", "message", co_json_str(message), "type",
+                  co_json_str(type), "param", param ? co_json_str(param) : json_null(), "code",
+                  code ? co_json_str(code) : json_null());
     char *s = json_dumps(e, JSON_COMPACT);
     json_decref(e);
     return s;

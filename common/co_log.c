@@ -4,6 +4,7 @@
 #include "co_mem.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,20 +34,70 @@ int co_log_level_parse(const char *s)
     return -1;
 }
 
+static void vlog(enum co_log_level lvl, unsigned long suppressed, const char *fmt, va_list ap)
+{
+    char msg[2048], clean[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    co_redact(msg, clean, sizeof clean);
+    FILE *out = log_out ? log_out : stderr;
+    if (suppressed)
+        fprintf(out, "%.3f %s %s: %s (%lu similar lines suppressed)\n", (double)co_now_us() / 1e6,
+                level_names[lvl], log_component, clean, suppressed);
+    else
+        fprintf(out, "%.3f %s %s: %s\n", (double)co_now_us() / 1e6, level_names[lvl], log_component,
+                clean);
+    fflush(out);
+}
+
 void co_log(enum co_log_level lvl, const char *fmt, ...)
 {
     if (lvl < log_min)
         return;
-    char msg[2048], clean[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vlog(lvl, 0, fmt, ap);
     va_end(ap);
-    co_redact(msg, clean, sizeof clean);
-    FILE *out = log_out ? log_out : stderr;
-    fprintf(out, "%.3f %s %s: %s\n", (double)co_now_us() / 1e6, level_names[lvl], log_component,
-            clean);
-    fflush(out);
+}
+
+/* A token bucket per key: CO_LOG_BURST tokens, one back every
+ * CO_LOG_EVERY_S seconds.  A small table: past it, keys share the last
+ * slot (still bounded, only less precise). */
+#define LIMIT_KEYS 64
+static struct {
+    const void *key;
+    double tokens;
+    uint64_t last_us;
+    unsigned long suppressed;
+} limits[LIMIT_KEYS];
+
+void co_log_limited(const void *key, enum co_log_level lvl, const char *fmt, ...)
+{
+    if (lvl < log_min)
+        return;
+    size_t i = 0;
+    while (i < LIMIT_KEYS - 1 && limits[i].key && limits[i].key != key)
+        i++;
+    uint64_t now = co_now_us();
+    if (limits[i].key != key) {
+        limits[i].key = key;
+        limits[i].tokens = CO_LOG_BURST;
+        limits[i].last_us = now;
+        limits[i].suppressed = 0;
+    }
+    limits[i].tokens += (double)(now - limits[i].last_us) / (CO_LOG_EVERY_S * 1e6);
+    if (limits[i].tokens > CO_LOG_BURST)
+        limits[i].tokens = CO_LOG_BURST;
+    limits[i].last_us = now;
+    if (limits[i].tokens < 1) {
+        limits[i].suppressed++;
+        return;
+    }
+    limits[i].tokens -= 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(lvl, limits[i].suppressed, fmt, ap);
+    va_end(ap);
+    limits[i].suppressed = 0;
 }
 
 void co_secret_add(const char *secret)

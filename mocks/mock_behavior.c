@@ -117,6 +117,24 @@ int mock_v_string(const json_t *obj, const char *path, const char *key, char *ou
     return 0;
 }
 
+int mock_v_header_value(const json_t *obj, const char *path, const char *key, char *out,
+                        size_t outlen, char *err, size_t errlen)
+{
+    if (mock_v_string(obj, path, key, out, outlen, err, errlen))
+        return -1;
+    json_t *v = json_object_get(obj, key);
+    size_t n = v ? json_string_length(v) : 0;
+    const char *s = v ? json_string_value(v) : "";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f) {
+            char p[PATH_LEN];
+            snprintf(p, sizeof p, "%s.%s", path, key);
+            return mock_v_expect(err, errlen, p,
+                                 "a header value without control characters (CR, LF, NUL, TAB)", v);
+        }
+    return 0;
+}
+
 int mock_v_bool(const json_t *obj, const char *path, const char *key, int *out, char *err,
                 size_t errlen)
 {

@@ -361,7 +361,10 @@ static enum MHD_Result run_plan(struct mock_req *r)
             p->streamed || p->fault == MOCK_FAULT_CUT ? MHD_SIZE_UNKNOWN : (uint64_t)p->body_len;
         resp = MHD_create_response_from_callback(size, MOCK_READER_BLOCK, reader, r, NULL);
     }
-    add_common_headers(r, resp, p->streamed ? "text/event-stream" : p->content_type);
+    add_common_headers(r, resp,
+                       p->streamed && !p->echo_header ? "text/event-stream" : p->content_type);
+    if (p->echo_header)
+        MHD_add_response_header(resp, "x-echo-authorization", p->echo_header);
     if (p->streamed)
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
     if (p->retry_after[0])
@@ -628,6 +631,7 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
         p->body = mock_chat_body(&q, id, created, tokens, finish);
         p->body_len = strlen(p->body);
     }
+    p->authorization = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     mock_plan_apply(&d.action, p);
     r->delay_us = d.latency_us + p->extra_delay_us;
     /* Without streaming, generation time passes before the headers. */
@@ -654,6 +658,7 @@ static void decide_simple(struct mock_req *r, const char *body, struct mock_rule
     }
     r->plan.body = co_strdup(body);
     r->plan.body_len = strlen(body);
+    r->plan.authorization = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     mock_plan_apply(&d.action, &r->plan);
     r->delay_us = d.latency_us + r->plan.extra_delay_us;
 }

@@ -4,6 +4,7 @@
 # as cmocka reports them.  Exit status is non-zero when anything failed.
 passed=0
 failed=0
+skipped=0
 bad=""
 scenarios=""
 if [ "${1:-}" = "--scenarios" ]; then
@@ -19,6 +20,9 @@ for t in "$@"; do
     cat "$log"
     p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
     f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+    # A skipped case (a tool it needs is missing) is neither passed nor failed.
+    k=$(sed -n 's/^\[  SKIPPED \] \([0-9][0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+    skipped=$((skipped + k))
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
         f=1 # crashed or exited non-zero without a cmocka verdict
     fi
@@ -50,5 +54,7 @@ if [ -n "$scenarios" ]; then
     rm -f "$log"
 fi
 [ -n "$bad" ] && echo "failing programs:$bad"
+# Apart from the closing line, whose format .ci/run reads.
+[ "$skipped" != 0 ] && echo "skipped: $skipped test case(s), counted neither passed nor failed"
 echo "tests: $passed passed, $failed failed"
 [ "$failed" = 0 ] && [ -z "$bad" ]
