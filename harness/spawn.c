@@ -419,6 +419,11 @@ static void child(const struct harness_spawn *s, pid_t parent, int errfd, char *
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);
+    /* The relay gets 0, 1 and 2 only. */
+    const int opened[] = {in, out, err};
+    for (size_t i = 0; i < 3; i++)
+        if (opened[i] > 2)
+            close(opened[i]);
     for (const char *const *u = s->unset; u && *u; u++)
         unsetenv(*u);
     for (char *const *e = s->env; e && *e; e++)
