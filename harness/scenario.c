@@ -59,7 +59,7 @@ static const char *const top_keys[] = {"name",       "description", "tags",    "
 
 /* Relay config keys a scenario may set (docs/CONTRACTS.md); the runner owns
  * port, listen, URLs, api_key and events. */
-enum rk_type { RK_UINT, RK_STR, RK_ENV, RK_JITTER, RK_STRARR, RK_OBJ, RK_LEVEL };
+enum rk_type { RK_UINT, RK_TOKEN, RK_URL, RK_ENV, RK_JITTER, RK_TOKENARR, RK_OBJ, RK_LEVEL };
 /* Integer bounds mirror the relay's config table (relay/relay_config.c), so
  * that `cutover validate` refuses what the relay would refuse at start. */
 #define RK_MS_MAX ((json_int_t)86400000 * 365)
@@ -86,13 +86,13 @@ static const struct relay_key {
     {"health_fall", RK_UINT, 1, 1000},
     {"rate_limit_requests", RK_UINT, 0, 100000000},
     {"rate_limit_window_ms", RK_UINT, 1, RK_MS_MAX},
-    {"admin_token", RK_STR, 0, 0},
-    {"client_keys", RK_STRARR, 0, 0},
+    {"admin_token", RK_TOKEN, 0, 0},
+    {"client_keys", RK_TOKENARR, 0, 0},
     {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30},
     {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX},
     {"log_level", RK_LEVEL, 0, 0},
     {"prices", RK_OBJ, 0, 0},
-    {"direct_url", RK_STR, 0, 0},
+    {"direct_url", RK_URL, 0, 0},
 };
 #define N_RELAY_KEYS (sizeof relay_keys / sizeof relay_keys[0])
 
@@ -369,10 +369,9 @@ static int relay_value(const struct relay_key *rk, const char *k, json_t *v, cha
             return harness_v_expected(err, errlen, p, want, v);
         }
         break;
-    case RK_STR:
-        if (!json_is_string(v))
-            return harness_v_expected(err, errlen, p, "a string", v);
-        break;
+    case RK_TOKEN:
+    case RK_URL:
+        return harness_v_setting(v, p, rk->type == RK_URL, err, errlen);
     case RK_ENV:
         return harness_v_enum(v, p, colours, err, errlen);
     case RK_JITTER:
@@ -383,17 +382,16 @@ static int relay_value(const struct relay_key *rk, const char *k, json_t *v, cha
         if (!json_is_object(v))
             return harness_v_expected(err, errlen, p, "an object", v);
         break;
-    case RK_STRARR: {
+    case RK_TOKENARR: {
         if (!json_is_array(v))
             return harness_v_expected(err, errlen, p, "an array of strings", v);
         size_t i;
         json_t *x;
         json_array_foreach(v, i, x)
         {
-            if (!json_is_string(x)) {
-                harness_v_fmt(p, plen, "$.relay.%s[%zu]", k, i);
-                return harness_v_expected(err, errlen, p, "a string", x);
-            }
+            harness_v_fmt(p, plen, "$.relay.%s[%zu]", k, i);
+            if (harness_v_setting(x, p, 0, err, errlen) != 0)
+                return -1;
         }
         break;
     }
@@ -911,8 +909,12 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
      * one run of `cutover validate` shows all of a file's mistakes. */
     keys_all(s, doc, "$", top_keys);
     json_t *v = json_object_get(doc, "name");
-    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= sizeof s->name) {
-        harness_v_expected(msg, sizeof msg, "$.name", "a name of 1..127 characters", v);
+    /* Names reach terminals, file names, JUnit and report ids: a safe set
+     * of characters, so no escape sequence or markup can ride on them. */
+    if (!json_is_string(v) || json_string_length(v) >= sizeof s->name ||
+        !harness_v_safe_name(json_string_value(v), 1)) {
+        harness_v_expected(msg, sizeof msg, "$.name",
+                           "a name of 1..127 letters, digits, spaces, '.', '_' and '-'", v);
         collect(s, msg);
     } else {
         snprintf(s->name, sizeof s->name, "%s", json_string_value(v));
@@ -934,10 +936,12 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
         json_t *t;
         json_array_foreach(v, i, t)
         {
-            if (!json_is_string(t) || !json_string_length(t) || json_string_length(t) >= 32) {
+            if (!json_is_string(t) || json_string_length(t) >= 32 ||
+                !harness_v_safe_name(json_string_value(t), 0)) {
                 char p[32];
                 harness_v_fmt(p, sizeof p, "$.tags[%zu]", i);
-                harness_v_expected(msg, sizeof msg, p, "a tag of 1..31 characters", t);
+                harness_v_expected(msg, sizeof msg, p,
+                                   "a tag of 1..31 letters, digits, '.', '_' and '-'", t);
                 collect(s, msg);
                 continue;
             }
@@ -1010,14 +1014,9 @@ struct harness_scenario *harness_scenario_load(const char *path, double time_sca
                                                size_t errlen)
 {
     /* A scenario is a page of JSON; refusing a huge file before parsing
-     * keeps a stray 10 MB file from costing hundreds of MB of JSON tree. */
-    struct stat st;
-    if (stat(path, &st) == 0 && st.st_size > HARNESS_SCENARIO_MAX_BYTES) {
-        snprintf(err, errlen, "%s: file is %lld bytes; a scenario may be at most %d bytes", path,
-                 (long long)st.st_size, HARNESS_SCENARIO_MAX_BYTES);
-        return NULL;
-    }
-    json_t *doc = co_json_load_file(path, err, errlen);
+     * keeps a stray 10 MB file from costing hundreds of MB of JSON tree,
+     * and a FIFO named x.json is refused instead of waited on. */
+    json_t *doc = co_json_load_file_max(path, HARNESS_SCENARIO_MAX_BYTES, err, errlen);
     if (!doc)
         return NULL;
     struct harness_scenario *s = harness_scenario_from_json(doc, path, time_scale, err, errlen);
@@ -1081,7 +1080,33 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk(const char *path, struct plist *l, int depth, char *err, size_t errlen)
+/* Directories and files seen, by device and inode: a symlink loop (or two
+ * links to one folder) is walked once, and each file is listed once. */
+struct seen {
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } * v;
+    size_t n, cap;
+};
+
+static int seen_add(struct seen *s, const struct stat *st)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].dev == st->st_dev && s->v[i].ino == st->st_ino)
+            return 0;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->v = co_realloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n].dev = st->st_dev;
+    s->v[s->n].ino = st->st_ino;
+    s->n++;
+    return 1;
+}
+
+static int walk(const char *path, struct plist *l, struct seen *seen, int depth, char *err,
+                size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -1089,48 +1114,59 @@ static int walk(const char *path, struct plist *l, int depth, char *err, size_t 
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        plist_add(l, path);
+        /* A FIFO or device is kept: loading it says what it is. */
+        if (seen_add(seen, &st))
+            plist_add(l, path);
         return 0;
     }
-    if (depth > 8)
+    if (depth > 8 || !seen_add(seen, &st))
         return 0;
     DIR *d = opendir(path);
     if (!d) {
         E("%s: %s", path, strerror(errno));
         return -1;
     }
+    /* Sorted first, so that which of two names of one file is listed does
+     * not depend on the order of the directory. */
+    struct plist names = {0};
     struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            plist_add(&names, e->d_name);
+    closedir(d);
+    qsort(names.v, (size_t)names.n, sizeof *names.v, cmp_str);
     int rc = 0;
-    while ((e = readdir(d)) != NULL && rc == 0) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *child =
-            co_asprintf("%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", e->d_name);
+    for (int i = 0; i < names.n && rc == 0; i++) {
+        const char *name = names.v[i];
+        char *child = co_asprintf("%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", name);
         struct stat cs;
         if (stat(child, &cs) == 0) {
-            size_t n = strlen(e->d_name);
+            size_t n = strlen(name);
             if (S_ISDIR(cs.st_mode))
-                rc = walk(child, l, depth + 1, err, errlen);
-            else if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0)
+                rc = walk(child, l, seen, depth + 1, err, errlen);
+            else if (n > 5 && strcmp(name + n - 5, ".json") == 0 && seen_add(seen, &cs))
                 plist_add(l, child);
         }
         free(child);
     }
-    closedir(d);
+    harness_paths_free(names.v, names.n);
     return rc;
 }
 
 int harness_collect_files(char **paths, int n, char ***out, char *err, size_t errlen)
 {
     struct plist l = {0};
+    struct seen seen = {0};
     for (int i = 0; i < n; i++) {
         int before = l.n;
-        if (walk(paths[i], &l, 0, err, errlen) != 0) {
+        if (walk(paths[i], &l, &seen, 0, err, errlen) != 0) {
             harness_paths_free(l.v, l.n);
+            free(seen.v);
             return -1;
         }
         qsort(l.v + before, (size_t)(l.n - before), sizeof *l.v, cmp_str);
     }
+    free(seen.v);
     *out = l.v;
     return l.n;
 }

@@ -36,6 +36,15 @@ int harness_v_enum(const json_t *v, const char *path, const char *const *names, 
 int harness_v_number(const json_t *obj, const char *key, const char *path, double lo, double hi,
                      double *out, char *err, size_t errlen);
 
+/* Non-zero when s is a safe name: 1 or more of [A-Za-z0-9._-] (and inner
+ * spaces when spaces is set), starting with a letter or digit. */
+int harness_v_safe_name(const char *s, int spaces);
+/* A scenario string that may reach a relay's command line or config
+ * (admin_token, client_keys[i], direct_url): a token of 1..128 of
+ * [A-Za-z0-9._~+/=-], or with url set an http(s) URL of host, port and path
+ * characters only.  Returns 0, or -1 with "PATH: expected ..., found ..." */
+int harness_v_setting(const json_t *v, const char *path, int url, char *err, size_t errlen);
+
 /* snprintf for paths: truncation is acceptable (and silent). */
 void harness_v_fmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -10,6 +10,7 @@
 #include "co_log.h"
 
 #include <ev.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,10 +38,13 @@ static void usage(FILE *out)
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
 {
     char *end;
-    if (!s || !*s || *s == '-')
+    /* Digits only: strtoull skips blanks, takes "-1" as 2^64 - 1 and
+     * saturates on overflow. */
+    if (!s || !(*s >= '0' && *s <= '9'))
         return -1;
+    errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v > max)
+    if (errno || *end || v > max)
         return -1;
     *out = v;
     return 0;

@@ -656,8 +656,11 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         char label[128];
         switch_label(s, label, sizeof label);
         int row = label_row(row_end, LABEL_ROWS, x, 6.2 * (double)strlen(label));
-        fprintf(f, "<g class=\"switch-g\"><title>switch %s to %s at %.0f ms (", s->from, s->to,
-                s->t);
+        fprintf(f, "<g class=\"switch-g\"><title>switch ");
+        report_html_puts(f, s->from);
+        fprintf(f, " to ");
+        report_html_puts(f, s->to);
+        fprintf(f, " at %.0f ms (", s->t);
         report_html_puts(f, s->reason);
         fprintf(f,
                 ")</title><line class=\"switch\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
@@ -737,8 +740,11 @@ static void story(FILE *f, const struct html_model *m)
     if (m->n_sw) {
         fprintf(f, " %zu switch%s:", m->n_sw, m->n_sw == 1 ? "" : "es");
         for (size_t i = 0; i < m->n_sw && i < 8; i++) {
-            fprintf(f, "%s %s\u2192%s at %.0f ms (", i ? "," : "", m->sw[i].from, m->sw[i].to,
-                    m->sw[i].t);
+            fprintf(f, "%s ", i ? "," : "");
+            report_html_puts(f, m->sw[i].from);
+            fprintf(f, "\u2192");
+            report_html_puts(f, m->sw[i].to);
+            fprintf(f, " at %.0f ms (", m->sw[i].t);
             report_html_puts(f, m->sw[i].reason);
             fprintf(f, ")");
         }
@@ -949,7 +955,9 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *ex
     json_array_foreach(checks, k, ck)
     {
         const char *st = str(ck, "status");
-        fprintf(f, "<tr class=\"%s\" id=\"sc%d-check%zu\"><td>", st, sc, k);
+        fprintf(f, "<tr class=\"");
+        report_html_puts(f, st);
+        fprintf(f, "\" id=\"sc%d-check%zu\"><td>", sc, k);
         badge(f, st);
         fprintf(f, "</td><td>");
         if (strcmp(st, "pass") != 0) {
@@ -1018,7 +1026,9 @@ static void overview(FILE *f, const json_t *scs)
             size_t pass = 0, k;
             const json_t *ck;
             json_array_foreach(checks, k, ck) pass += strcmp(str(ck, "status"), "pass") == 0;
-            fprintf(f, "<tr class=\"%s\"><td>", str(sc, "status"));
+            fprintf(f, "<tr class=\"");
+            report_html_puts(f, str(sc, "status"));
+            fprintf(f, "\"><td>");
             badge(f, str(sc, "status"));
             fprintf(f, "</td><td><a href=\"#sc%zu\">", i);
             report_html_puts(f, str(sc, "name"));

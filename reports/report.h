@@ -141,6 +141,11 @@ int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen)
 /* The Markdown summary of a results.json document. */
 int report_md_render(FILE *f, const json_t *results, const char *html_path, char *err,
                      size_t errlen);
+/* Checks a results.json document read from a file before it is rendered
+ * (reports/results_check.c): every value the writers read has its type,
+ * every status its known word.  Returns 0, or -1 with "$.scenarios[2].status:
+ * expected one of pass, ..., found string \"<script>\"" in err. */
+int report_results_check(const json_t *doc, char *err, size_t errlen);
 /* `cutover report RESULTS.json... [--html F] [--md F]` (reports/report_cli.c). */
 int report_cli_main(int argc, char **argv);
 /* results.json's content as a JSON value (new reference). */

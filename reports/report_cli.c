@@ -11,6 +11,9 @@
 #include "co_cli.h"
 #include "reports/report.h"
 
+#include "co_json.h"
+#include "co_log.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -109,19 +112,19 @@ int report_cli_main(int argc, char **argv)
     double duration = 0;
     for (int i = 0; i < n; i++) {
         const char *path = argv[optind + i];
-        json_error_t je;
-        json_t *one = json_load_file(path, 0, &je);
-        json_t *scs = json_object_get(one, "scenarios");
-        if (!json_is_array(scs)) {
-            if (one)
-                fprintf(stderr, "cutover report: %s: no \"scenarios\" array (not a results.json)\n",
-                        path);
-            else if (je.line > 0)
-                fprintf(stderr, "cutover report: %s:%d:%d: %s\n", path, je.line, je.column,
-                        je.text);
-            else
-                fprintf(stderr, "cutover report: %s\n", je.text);
+        char err[1024], why[768], safe[2048];
+        /* A regular file of bounded size (a FIFO must not hang us), and
+         * every value checked before a writer reads it: the file may have
+         * been edited by anyone. */
+        json_t *one = co_json_load_file(path, err, sizeof err);
+        if (one && report_results_check(one, why, sizeof why) != 0) {
+            snprintf(err, sizeof err, "%s: %s", path, why);
             json_decref(one);
+            one = NULL;
+        }
+        json_t *scs = json_object_get(one, "scenarios");
+        if (!one) {
+            fprintf(stderr, "cutover report: %s\n", co_escape_ctl(err, safe, sizeof safe));
             rc = 2;
             goto out;
         }
