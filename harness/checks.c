@@ -30,7 +30,8 @@ enum ptype {
     P_FROM,
     P_STR,
     P_BOOL,
-    P_REQS
+    P_REQS,
+    P_RATIO /* a share: a number in [0, 1] */
 };
 
 struct param {
@@ -1147,7 +1148,7 @@ static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
 /* ---- the table ---------------------------------------------------------- */
 
 static const struct param p_ratio[] = {
-    {"min", P_NUM, 1}, {"max", P_NUM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"min", P_RATIO, 1}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
 static const struct param p_count[] = {
     {"outcome", P_OUTCOME, 0}, {"status", P_INT, 0}, {"served", P_ENV, 0}, {"min", P_NUM, 0},
     {"max", P_NUM, 0},         {"exact", P_NUM, 0},  {"phase", P_INT, 0},  {NULL, 0, 0}};
@@ -1190,7 +1191,7 @@ static const struct param p_overhead[] = {{"p50_ms", P_NUM, 0}, {"p99_ms", P_NUM
 static const struct param p_zero[] = {
     {"around", P_MARK, 1}, {"before_ms", P_NUM, 0}, {"after_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_served[] = {
-    {"env", P_ENV, 1}, {"min", P_NUM, 0}, {"max", P_NUM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"env", P_ENV, 1}, {"min", P_RATIO, 0}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
 static const struct param p_alive[] = {{"alive", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_none[] = {{NULL, 0, 0}};
 static const struct param p_shutdown[] = {{"max_ms", P_NUM, 0}, {NULL, 0, 0}};
@@ -1307,6 +1308,10 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         if (co_json_number(v, &d) != 0 || d < 0)
             return harness_v_expected(err, errlen, path, "a number >= 0", v);
         return 0;
+    case P_RATIO:
+        if (co_json_number(v, &d) != 0 || d < 0 || d > 1)
+            return harness_v_expected(err, errlen, path, "a ratio in [0, 1]", v);
+        return 0;
     case P_INT:
         if (!json_is_integer(v) || json_integer_value(v) < 0)
             return harness_v_expected(err, errlen, path, "an integer >= 0", v);
@@ -1328,6 +1333,8 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     case P_OUTCOME:
         return harness_v_enum(v, path, harness_outcome_names, err, errlen);
     case P_MARK:
+        if (!marks) /* the timeline was invalid: its own errors say so */
+            return json_is_string(v) ? 0 : harness_v_expected(err, errlen, path, "a mark name", v);
         if (harness_v_enum(v, path, marks, err, errlen) != 0) {
             /* Say what a mark is: the message lists the known ones already. */
             size_t len = strlen(err);
@@ -1394,19 +1401,46 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
         snprintf(p, sizeof p, "%s.min_samples", path);
         return harness_v_expected(err, errlen, p, "an integer >= 0", ms);
     }
+    /* Every parameter's error, one line each (the scenario validator
+     * reports each line), rather than the first. */
+    size_t used = 0;
     for (const struct param *q = k->params; q->name; q++) {
         json_t *v = json_object_get(c, q->name);
+        char one[640];
         snprintf(p, sizeof p, "%s.%s", path, q->name);
-        if (!v) {
-            if (q->required) {
-                char exp[96];
-                snprintf(exp, sizeof exp, "\"%s\" (required by %s)", q->name, k->name);
-                return harness_v_expected(err, errlen, p, exp, NULL);
-            }
+        if (!v && q->required) {
+            char exp[96];
+            snprintf(exp, sizeof exp, "\"%s\" (required by %s)", q->name, k->name);
+            harness_v_expected(one, sizeof one, p, exp, NULL);
+        } else if (!v || validate_param(q, v, p, marks, one, sizeof one) == 0) {
             continue;
         }
-        if (validate_param(q, v, p, marks, err, errlen) != 0)
-            return -1;
+        if (used < errlen) {
+            int w = snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", one);
+            used += w > 0 ? (size_t)w : 0;
+        }
+    }
+    if (used)
+        return -1;
+    /* Bounds in order: a check whose lower bound is above its upper one can
+     * only fail, and says nothing about the relay.  One table for every
+     * kind: a pair applies where a check has both keys. */
+    static const struct {
+        const char *lo, *hi;
+    } order[] = {
+        {"min", "max"},       {"p50_ms", "p95_ms"},    {"p95_ms", "p99_ms"},
+        {"p50_ms", "p99_ms"}, {"p99_ms", "max_ms"},    {"p95_ms", "max_ms"},
+        {"p50_ms", "max_ms"}, {"min_ms", "within_ms"}, {"base_ms", "cap_ms"},
+    };
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        double lo, hi;
+        if (co_json_number(json_object_get(c, order[i].lo), &lo) != 0 ||
+            co_json_number(json_object_get(c, order[i].hi), &hi) != 0 || lo <= hi)
+            continue;
+        char exp[96];
+        snprintf(p, sizeof p, "%s.%s", path, order[i].hi);
+        snprintf(exp, sizeof exp, "a number >= %s (%g)", order[i].lo, lo);
+        return harness_v_expected(err, errlen, p, exp, json_object_get(c, order[i].hi));
     }
     /* Counting checks need at least one bound, or they cannot fail. */
     int counting =

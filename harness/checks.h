@@ -23,7 +23,11 @@ enum harness_status {
 #define harness_verdict report_check
 
 /* Validates one entry of "expect" at path ("$.expect[3]").  marks ends with
- * NULL: the timeline mark names a check may refer to.  Returns 0 or -1 with
+ * NULL: the timeline mark names a check may refer to (marks NULL: any name,
+ * when the timeline itself was invalid).  Besides each parameter's type and
+ * range, the bounds must be in order (min <= max, p50 <= p95 <= p99 <=
+ * max_ms, base_ms <= cap_ms, ...).  Returns 0 or -1 with every parameter's
+ * error, one per line, each
  * "path.key: expected X, found Y (did you mean 'Z'?)" in err. */
 int harness_check_validate(const json_t *check, const char *path, const char *const *marks,
                            char *err, size_t errlen);

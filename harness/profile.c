@@ -10,9 +10,11 @@
 #include "co_json.h"
 #include "co_mem.h"
 #include "harness/scenario.h"
+#include "harness/spawn.h"
 #include "harness/vutil.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <signal.h>
 #include <errno.h>
 #include <limits.h>
@@ -22,10 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const top_keys[] = {"name",   "description", "requires", "command",     "env",
-                                       "config", "ready",       "settings", "defaults",    "tells",
-                                       "notes",  "stop_signal", "request",  "api_key_env", "cwd",
-                                       "fixed",  NULL};
+static const char *const top_keys[] = {
+    "name",  "description", "requires",    "command", "env",   "config",
+    "ready", "settings",    "defaults",    "tells",   "notes", "stop_signal",
+    "shell", "request",     "api_key_env", "cwd",     "fixed", NULL};
 static const char *const request_keys[] = {"method", "path", NULL};
 static const char *const methods[] = {"POST", "PUT", NULL};
 static const char *const config_keys[] = {"file", "template", "template_lines", "format", NULL};
@@ -501,6 +503,35 @@ static int parse_black_box(struct harness_profile *p, const json_t *doc, char *e
     return 0;
 }
 
+/* A command runs without a shell unless the profile says "shell": true
+ * (harness/spawn.h): shell syntax in a plain command would be passed to the
+ * program as literal words, so it is refused here with the way out. */
+static int check_command(const struct harness_profile *p, char *err, size_t errlen)
+{
+    char **argv = NULL;
+    char e[128];
+    if (!p->shell && harness_argv_split(p->command, &argv, e, sizeof e) < 0) {
+        snprintf(err, errlen, "$.command: %s", e);
+        return -1;
+    }
+    harness_argv_free(&argv);
+    size_t col = p->shell ? 0 : harness_cmd_shell_syntax(p->command);
+    if (col == 1 && !strchr("|;&<>`$()*?[]", p->command[0])) {
+        snprintf(err, errlen,
+                 "$.command: starts with a shell builtin or a VAR=value assignment, but commands "
+                 "run without a shell (use \"env\", or set \"shell\": true)");
+        return -1;
+    }
+    if (col) {
+        snprintf(err, errlen,
+                 "$.command: shell syntax '%c' at column %zu, but commands run without a shell "
+                 "(quote it, or set \"shell\": true)",
+                 p->command[col - 1], col);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t errlen)
 {
     if (!json_is_object(doc))
@@ -528,6 +559,13 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
         return harness_v_expected(err, errlen, "$.command", "a non-empty command line", cmd);
     }
     p->command = co_strdup(json_string_value(cmd));
+    const json_t *shell = json_object_get(doc, "shell");
+    if (shell && !json_is_boolean(shell))
+        return harness_v_expected(err, errlen, "$.shell",
+                                  "true (the command is a shell script) or false", shell);
+    p->shell = json_is_true(shell);
+    if (check_command(p, err, errlen) != 0)
+        return -1;
 
     const json_t *env = json_object_get(doc, "env");
     if (env) {
@@ -786,26 +824,84 @@ int harness_profile_available(const struct harness_profile *p, char *err, size_t
 {
     if (!p->requires[0])
         return 1;
-    if (strchr(p->requires, '/'))
-        goto check_one;
-    const char *path = getenv("PATH");
-    char buf[PATH_MAX];
-    /* Debian keeps nginx and haproxy in /usr/sbin, which a user's PATH may lack. */
-    char full[4096];
-    snprintf(full, sizeof full, "%s:/usr/sbin:/usr/local/sbin:/sbin",
-             path ? path : "/usr/bin:/bin");
-    for (char *save = NULL, *dir = strtok_r(full, ":", &save); dir;
-         dir = strtok_r(NULL, ":", &save)) {
-        snprintf(buf, sizeof buf, "%s/%s", dir, p->requires);
-        if (access(buf, X_OK) == 0)
-            return 1;
-    }
-    snprintf(err, errlen, "%s: '%s' is not installed (not on PATH nor in /usr/sbin)", p->name,
-             p->requires);
-    return 0;
-check_one:
-    if (access(p->requires, X_OK) == 0)
+    char found[PATH_MAX];
+    if (harness_which(p->requires, found, sizeof found) == 0)
         return 1;
-    snprintf(err, errlen, "%s: %s: %s", p->name, p->requires, strerror(errno));
+    if (strchr(p->requires, '/'))
+        snprintf(err, errlen, "%s: %s is not installed (%s)", p->name, p->requires,
+                 access(p->requires, F_OK) == 0 ? "not executable" : "no such file");
+    else
+        harness_missing_program(p->requires, err, errlen);
     return 0;
+}
+
+/* The profile names we can see (relays/ here and next to the executable),
+ * for "did you mean"; n at most cap. */
+static size_t profile_names(char names[][64], size_t cap)
+{
+    char dirs[3][PATH_MAX];
+    size_t nd = 0, n = 0;
+    snprintf(dirs[nd++], sizeof dirs[0], "relays");
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    char *slash = len > 0 ? (self[len] = '\0', strrchr(self, '/')) : NULL;
+    if (slash) {
+        *slash = '\0';
+        harness_v_fmt(dirs[nd++], sizeof dirs[0], "%s/../relays", self);
+        harness_v_fmt(dirs[nd++], sizeof dirs[0], "%s/../../relays", self);
+    }
+    for (size_t d = 0; d < nd; d++) {
+        DIR *dir = opendir(dirs[d]);
+        struct dirent *e;
+        while (dir && (e = readdir(dir)) != NULL && n < cap) {
+            size_t l = strlen(e->d_name);
+            if (l <= 5 || l - 5 >= 64 || strcmp(e->d_name + l - 5, ".json") != 0)
+                continue;
+            snprintf(names[n], 64, "%.*s", (int)(l - 5), e->d_name);
+            int dup = 0;
+            for (size_t k = 0; k < n; k++)
+                dup |= strcmp(names[k], names[n]) == 0;
+            n += !dup;
+        }
+        if (dir)
+            closedir(dir);
+    }
+    return n;
+}
+
+int harness_profile_resolve(const char *arg, char *out, size_t n, char *err, size_t errlen)
+{
+    size_t al = strlen(arg);
+    int is_json = al > 5 && strcmp(arg + al - 5, ".json") == 0 && !strpbrk(arg, " \t{");
+    int is_name = al > 0;
+    for (const char *c = arg; *c; c++)
+        is_name &= is_name_char(*c) || *c == '-' || *c == '.' || (*c >= 'A' && *c <= 'Z');
+    if (!is_json && !is_name)
+        return 0;
+    if (harness_profile_find(arg, out, n))
+        return 1;
+    if (is_json) {
+        snprintf(err, errlen, "relay profile %s: %s", arg, strerror(ENOENT));
+        return -1;
+    }
+    char names[32][64];
+    size_t nn = profile_names(names, 32);
+    const char *cands[33];
+    for (size_t i = 0; i < nn; i++)
+        cands[i] = names[i];
+    cands[nn] = NULL;
+    const char *near = co_nearest(arg, cands);
+    char list[512] = "";
+    for (size_t i = 0; i < nn; i++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", names[i]);
+    }
+    if (near)
+        snprintf(err, errlen, "unknown profile '%s', did you mean %s? (profiles: %s)", arg, near,
+                 list);
+    else
+        snprintf(err, errlen,
+                 "unknown profile '%s' (profiles: %s; a relay command needs a space or a '/')", arg,
+                 list[0] ? list : "none found");
+    return -1;
 }

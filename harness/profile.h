@@ -38,6 +38,7 @@ struct harness_profile {
     char description[512];
     char requires[128]; /* a program that must be on PATH, "" none */
     char *command;      /* with placeholders */
+    int shell;          /* "shell": true: run by /bin/sh, values single-quoted (harness/spawn.h) */
     struct {
         char name[64];
         char *value; /* with placeholders */
@@ -93,8 +94,17 @@ void harness_profile_free(struct harness_profile **p);
  * not a profile (a raw command). */
 int harness_profile_find(const char *arg, char *out, size_t n);
 
+/* How a --relay argument is taken (docs/profiles.md): a single word of
+ * letters, digits, '-', '_' and '.' is a profile name; a word ending in
+ * .json a profile file; anything else (spaces, slashes, placeholders) a raw
+ * command.  Returns 1 with the profile path in out; 0 for a raw command;
+ * -1 with "unknown profile 'ngnix' (did you mean nginx?)" in err for a
+ * name or file that names no profile. */
+int harness_profile_resolve(const char *arg, char *out, size_t n, char *err, size_t errlen);
+
 /* Non-zero when the program the profile requires is on PATH (or none is
- * required); else why in err. */
+ * required); else why in err: "nginx is not installed; install it with
+ * apt-get install nginx-light". */
 int harness_profile_available(const struct harness_profile *p, char *err, size_t errlen);
 
 void harness_vars_set(struct harness_vars *v, const char *name, const char *value);

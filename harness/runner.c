@@ -17,6 +17,7 @@
 #include "co_mem.h"
 #include "harness/checks.h"
 #include "harness/obs.h"
+#include "harness/spawn.h"
 #include "harness/traffic.h"
 #include "harness/vutil.h"
 #include "mocks/mock.h"
@@ -233,7 +234,7 @@ static void absolute(const char *path, char *out, size_t n)
 /* The placeholders of a profile (docs/profiles.md): where the mocks are,
  * the relay's port, the work folder and the scenario's settings. */
 static void profile_vars(struct run *r, struct harness_vars *v)
-{
+{ /* p NULL: a raw --relay command gets the same placeholders */
     const struct harness_profile *p = r->o->profile;
     char buf[600];
     static const char *const names[] = {"blue", "green"};
@@ -269,8 +270,60 @@ static void profile_vars(struct run *r, struct harness_vars *v)
     harness_vars_set(v, "relay_bin", buf);
     harness_vars_set(v, "admin_token", r->admin_token);
     harness_vars_set(v, "api_key", r->api_key);
-    harness_vars_set(v, "profile_dir", p->dir);
-    harness_vars_settings(v, p, r->s->relay);
+    if (p) {
+        harness_vars_set(v, "profile_dir", p->dir);
+        harness_vars_settings(v, p, r->s->relay);
+        return;
+    }
+    /* A raw command: the scenario's own values, for the keys it names. */
+    const char *k;
+    json_t *val;
+    json_object_foreach(r->s->relay, k, val)
+    {
+        if (json_is_object(val) || json_is_array(val))
+            continue;
+        if (json_is_string(val))
+            harness_vars_set(v, k, json_string_value(val));
+        else if (json_is_integer(val))
+            harness_v_fmt(buf, sizeof buf, "%lld", (long long)json_integer_value(val));
+        else
+            harness_v_fmt(buf, sizeof buf, "%s", json_is_true(val) ? "true" : "false");
+        if (!json_is_string(val))
+            harness_vars_set(v, k, buf);
+    }
+}
+
+/* Does a raw command name placeholder {name} (or {name+N}, {name-N})? */
+static int cmd_names(const char *cmd, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = cmd; (p = strchr(p, '{')) != NULL; p++)
+        if (strncmp(p + 1, name, n) == 0 && strchr("}+-", p[1 + n]))
+            return 1;
+    return 0;
+}
+
+/* The scenario settings a raw --relay command cannot be given: those it
+ * names neither as {key} nor through {config} (cutover-relay's JSON config
+ * with every scenario key), and the admin API unless it gets {config} or
+ * {admin_token}.  Their checks turn inconclusive instead of judging a relay
+ * that never saw the setting. */
+static void raw_unmapped(struct run *r)
+{
+    const char *cmd = r->o->relay_cmd;
+    int all = cmd_names(cmd, "config");
+    const char *k;
+    json_t *val;
+    json_object_foreach(r->s->relay, k, val)
+    {
+        if (all || strcmp(k, "log_level") == 0 || cmd_names(cmd, k))
+            continue;
+        if (r->n_unmapped < HARNESS_MAX_UNMAPPED)
+            r->unmapped[r->n_unmapped++] = k;
+    }
+    if (r->s->admin_used && !all && !cmd_names(cmd, "admin_token") &&
+        r->n_unmapped < HARNESS_MAX_UNMAPPED)
+        r->unmapped[r->n_unmapped++] = "admin API";
 }
 
 /* Renders the profile's config into the work folder (a template, or our
@@ -296,114 +349,110 @@ static int write_profile_config(struct run *r, const struct harness_vars *v)
     return rc;
 }
 
-static int spawn_relay(struct run *r)
+/* Variables of the seed's .env would override the config file. */
+static const char *const clear_env[] = {"HOLYSHEEP_BASE_URL",
+                                        "BLUE_URL",
+                                        "GREEN_URL",
+                                        "ACTIVE_ENV",
+                                        "HEALTH_CHECK_INTERVAL",
+                                        "HEALTH_CHECK_TIMEOUT",
+                                        "RATE_LIMIT_REQUESTS",
+                                        "RATE_LIMIT_WINDOW",
+                                        NULL};
+
+/* What to start (harness/spawn.h): an argument vector, or a shell script
+ * for a profile with "shell": true and a raw command with shell syntax.
+ * Placeholders are substituted per argument, never re-parsed by a shell;
+ * in a script every value is single-quoted. */
+static int relay_command(struct run *r, char ***argv, char **script, char **envs, int *n_env,
+                         char *err, size_t errlen)
 {
-    char *cmd = NULL;
-    char *envs[HARNESS_PROFILE_MAX_ENV] = {0};
-    int n_env = 0;
-    if (r->o->profile) {
-        const struct harness_profile *p = r->o->profile;
-        struct harness_vars *v = co_calloc(1, sizeof *v);
-        char err[256];
-        r->relay_port = harness_free_port();
-        snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
+    const struct harness_profile *p = r->o->profile;
+    struct harness_vars *v = co_calloc(1, sizeof *v);
+    int rc = -1;
+    r->relay_port = harness_free_port();
+    snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
+    if (p) {
         profile_vars(r, v);
-        if (write_profile_config(r, v) != 0) {
-            free(v);
-            return -1;
-        }
-        /* exec: the relay itself gets SIGTERM at teardown, not a shell
-         * that dies of it (clean_shutdown judges the relay's exit). */
-        char *body = harness_render(p->command, v, err, sizeof err);
-        cmd = body ? co_asprintf("exec %s", body) : NULL;
-        free(body);
+        if (write_profile_config(r, v) != 0)
+            goto out;
+        /* Its own folder by default: "node server.js" finds server.js. */
         char *dir = harness_render(p->cwd, v, NULL, 0);
         snprintf(r->relay_cwd, sizeof r->relay_cwd, "%s", dir);
         free(dir);
-        if (cmd && p->api_key_env[0] && n_env < HARNESS_PROFILE_MAX_ENV)
-            envs[n_env++] = co_asprintf("%s=%s", p->api_key_env, r->api_key);
-        for (int i = 0; cmd && i < p->n_env; i++) {
-            char *val = harness_render(p->env[i].value, v, err, sizeof err);
-            if (!val) {
-                free(cmd);
-                cmd = NULL;
-                break;
-            }
-            envs[n_env++] = co_asprintf("%s=%s", p->env[i].name, val);
+        if (p->api_key_env[0])
+            envs[(*n_env)++] = co_asprintf("%s=%s", p->api_key_env, r->api_key);
+        for (int i = 0; i < p->n_env; i++) {
+            char *val = harness_render(p->env[i].value, v, err, errlen);
+            if (!val)
+                goto bad;
+            envs[(*n_env)++] = co_asprintf("%s=%s", p->env[i].name, val);
             free(val);
         }
-        free(v);
-        if (!cmd) {
-            for (int i = 0; i < n_env; i++)
-                free(envs[i]);
-            fail(r, REPORT_INVALID, "%s: %s", p->file, err);
-            return -1;
+        if (p->shell)
+            *script = harness_script_render(p->command, v, err, errlen);
+        else if (harness_argv_render(p->command, v, 1, argv, err, errlen) < 0)
+            goto bad;
+        if (p->shell && !*script)
+            goto bad;
+    } else {
+        profile_vars(r, v);
+        if (harness_cmd_shell_syntax(r->o->relay_cmd)) {
+            *script = harness_script_render(r->o->relay_cmd, v, err, errlen);
+            if (!*script)
+                goto bad;
+        } else if (harness_argv_render(r->o->relay_cmd, v, 0, argv, err, errlen) < 0) {
+            goto bad;
         }
-    } else if (r->o->relay_cmd) {
-        r->relay_port = harness_free_port();
-        cmd = harness_expand_cmd(r->o->relay_cmd, r->colour_url[0], r->colour_url[1], r->relay_port,
-                                 r->events_path);
-        snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
     }
-    pid_t pid = fork();
+    rc = 0;
+    goto out;
+bad:
+    fail(r, REPORT_INVALID, "%s: %s", p ? p->file : "--relay", err);
+out:
+    free(v);
+    return rc;
+}
+
+static int spawn_relay(struct run *r)
+{
+    char **argv = NULL, *script = NULL;
+    char *envs[HARNESS_PROFILE_MAX_ENV + 3] = {0}; /* + api_key_env, the key, NULL */
+    int n_env = 0, rc = -1;
+    char err[1024];
+    if (r->o->profile || r->o->relay_cmd) {
+        if (relay_command(r, &argv, &script, envs, &n_env, err, sizeof err) != 0)
+            goto out;
+    } else {
+        char *def[] = {(char *)r->o->relay_bin, "--config", r->config_path, "--events",
+                       r->events_path,          NULL};
+        argv = co_calloc(sizeof def / sizeof def[0], sizeof *argv);
+        for (size_t i = 0; def[i]; i++)
+            argv[i] = co_strdup(def[i]);
+    }
+    envs[n_env++] = co_asprintf("HOLYSHEEP_API_KEY=%s", r->api_key);
+    struct harness_spawn sp = {.argv = argv,
+                               .script = script,
+                               .out_path = r->out_path,
+                               .err_path = r->err_path,
+                               .env = envs,
+                               .unset = clear_env,
+                               .cwd = r->relay_cwd,
+                               .stop_signal = r->o->profile ? r->o->profile->stop_signal : SIGTERM};
+    pid_t pid = harness_spawn(&sp, err, sizeof err);
     if (pid < 0) {
-        free(cmd);
-        for (int i = 0; i < n_env; i++)
-            free(envs[i]);
-        fail(r, REPORT_ERROR, "fork: %s", strerror(errno));
-        return -1;
+        const char *hint = argv ? harness_install_hint(argv[0]) : NULL;
+        fail(r, REPORT_ERROR, "%s%s%s", err, hint ? "; install it with " : "", hint ? hint : "");
+        goto out;
     }
-    if (pid == 0) {
-        setpgid(0, 0);
-        signal(SIGINT, SIG_DFL);
-        int in = open("/dev/null", O_RDONLY);
-        int out = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(r->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (in < 0 || out < 0 || err < 0)
-            _exit(127);
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(err, 2);
-        setenv("HOLYSHEEP_API_KEY", r->api_key, 1);
-        /* Variables of the seed's .env would override the config file. */
-        static const char *const clear[] = {"HOLYSHEEP_BASE_URL",
-                                            "BLUE_URL",
-                                            "GREEN_URL",
-                                            "ACTIVE_ENV",
-                                            "HEALTH_CHECK_INTERVAL",
-                                            "HEALTH_CHECK_TIMEOUT",
-                                            "RATE_LIMIT_REQUESTS",
-                                            "RATE_LIMIT_WINDOW"};
-        for (size_t i = 0; i < sizeof clear / sizeof clear[0]; i++)
-            unsetenv(clear[i]);
-        if (r->o->profile) {
-            /* Debian keeps nginx and haproxy in /usr/sbin. */
-            const char *path = getenv("PATH");
-            char pb[4096];
-            snprintf(pb, sizeof pb, "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
-            setenv("PATH", pb, 1);
-            for (int i = 0; i < n_env; i++)
-                putenv(envs[i]);
-            if (r->relay_cwd[0] && chdir(r->relay_cwd) != 0) {
-                fprintf(stderr, "cutover: cd %s: %s\n", r->relay_cwd, strerror(errno));
-                _exit(127);
-            }
-        }
-        if (cmd) {
-            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        } else {
-            execl(r->o->relay_bin, r->o->relay_bin, "--config", r->config_path, "--events",
-                  r->events_path, (char *)NULL);
-        }
-        fprintf(stderr, "exec %s: %s\n", cmd ? "/bin/sh" : r->o->relay_bin, strerror(errno));
-        _exit(127);
-    }
-    setpgid(pid, pid); /* also in the parent: no race with an early kill */
-    free(cmd);
+    r->pid = pid;
+    rc = 0;
+out:
+    harness_argv_free(&argv);
+    free(script);
     for (int i = 0; i < n_env; i++)
         free(envs[i]);
-    r->pid = pid;
-    return 0;
+    return rc;
 }
 
 static void reap(struct run *r)
@@ -728,7 +777,7 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
     struct run *r = w->data;
     uint64_t now = co_now_us();
     if (interrupted) {
-        fail(r, REPORT_ERROR, "interrupted (SIGINT)");
+        fail(r, REPORT_ERROR, "interrupted (SIGINT, SIGTERM or SIGHUP)");
         return;
     }
     reap(r);
@@ -901,13 +950,18 @@ static void write_client_log(struct run *r)
 static int write_config(struct run *r)
 {
     double k = r->o->time_scale > 0 ? r->o->time_scale : 1;
-    json_t *cfg = json_pack(
-        "{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "port", 0, "listen",
-        "127.0.0.1", "blue_url", r->colour_url[0], "green_url", r->colour_url[1],
-        "health_interval_ms", (json_int_t)(200 * k), "health_timeout_ms", (json_int_t)(1000 * k),
-        "backoff_base_ms", (json_int_t)(10 * k), "backoff_cap_ms", (json_int_t)(200 * k),
-        "try_timeout_ms", (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
-        "drain_timeout_ms", (json_int_t)(500 * k), "events", r->events_path);
+    json_t *cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "port",
+                            0, "listen", "127.0.0.1", "blue_url", r->colour_url[0], "green_url",
+                            r->colour_url[1], "health_interval_ms", (json_int_t)(200 * k),
+                            "health_timeout_ms", (json_int_t)(1000 * k), "backoff_base_ms",
+                            (json_int_t)(HARNESS_RUNNER_BACKOFF_BASE_MS * k), "backoff_cap_ms",
+                            (json_int_t)(HARNESS_RUNNER_BACKOFF_CAP_MS * k), "try_timeout_ms",
+                            (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
+                            "drain_timeout_ms", (json_int_t)(500 * k), "events", r->events_path);
+    /* The run's seed reaches the relay's jitter and canary picks too, so
+     * that --seed reproduces them (the relay takes 0 as "from the clock"). */
+    json_int_t relay_seed = (json_int_t)(r->o->seed & INT64_MAX);
+    json_object_set_new(cfg, "seed", json_integer(relay_seed ? relay_seed : 1));
     json_object_update(cfg, r->s->relay);
     if (r->s->admin_used && !json_object_get(cfg, "admin_token"))
         json_object_set_new(cfg, "admin_token", json_string(r->admin_token));
@@ -1013,7 +1067,10 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
             char d[sizeof c->detail];
             harness_v_fmt(d, sizeof d,
                           "not applicable: relay setting '%s' has no equivalent in %s; %s", k,
-                          r->o->profile ? r->o->profile->name : "a running relay", c->detail);
+                          r->o->profile     ? r->o->profile->name
+                          : r->o->relay_cmd ? "the --relay command"
+                                            : "a running relay",
+                          c->detail);
             snprintf(c->detail, sizeof c->detail, "%s", d);
             break;
         }
@@ -1211,6 +1268,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
                                                      r->unmapped, HARNESS_MAX_UNMAPPED);
             r->n_fixed = harness_profile_fixed_conflicts(o->profile, s->relay, r->fixed,
                                                          HARNESS_MAX_UNMAPPED);
+        } else if (o->relay_cmd) {
+            raw_unmapped(r);
         }
         if (((!o->profile || o->profile->config_json) && write_config(r) != 0) ||
             spawn_relay(r) != 0)

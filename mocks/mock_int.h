@@ -59,6 +59,7 @@ enum mock_action_type {
     MOCK_ACT_INBAND_ERROR,
     MOCK_ACT_MALFORMED,
     MOCK_ACT_SLOW,
+    MOCK_ACT_ECHO_AUTH,
     MOCK_ACT_COUNT
 };
 
@@ -131,6 +132,11 @@ int mock_v_double(const json_t *obj, const char *path, const char *key, double l
                   double *out, char *err, size_t errlen);
 int mock_v_string(const json_t *obj, const char *path, const char *key, char *out, size_t outlen,
                   char *err, size_t errlen);
+/* As mock_v_string, for a value that becomes a response header: a control
+ * byte (CR, LF, NUL, TAB...) is refused with the path, as MHD would drop
+ * the whole header (or worse, a hand-made response would split). */
+int mock_v_header_value(const json_t *obj, const char *path, const char *key, char *out,
+                        size_t outlen, char *err, size_t errlen);
 int mock_v_bool(const json_t *obj, const char *path, const char *key, int *out, char *err,
                 size_t errlen);
 
@@ -396,6 +402,10 @@ struct mock_plan {
     char retry_after_ms[24];
     struct mock_rl_headers rl;
     const char *end; /* journal end when the plan runs to its end */
+    /* The request's Authorization header (NULL when none), for echo_auth;
+     * set by the server before the action applies, valid for the request. */
+    const char *authorization;
+    const char *echo_header; /* x-echo-authorization value, or NULL */
 };
 
 /* Builds the action's plan over the normal answer in p (mock_actions.c). */

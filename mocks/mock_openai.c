@@ -179,7 +179,7 @@ out:
 /* The model as a JSON string literal (quotes included). */
 static char *json_str(const char *s)
 {
-    json_t *j = json_string(s);
+    json_t *j = co_json_str(s); /* s may be cut inside a character */
     char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
     json_decref(j);
     return out ? out : co_strdup("\"\"");

@@ -14,6 +14,7 @@ void relay_note_switch(struct relay *r, enum relay_env from, enum relay_env to, 
                        const char *request_id)
 {
     relay_metrics_switch(r->metrics, from, to, reason);
+    relay_shared_switched(r->shared, from, to, reason); /* proposed to the fleet */
     json_t *f = json_pack("{s:s, s:s, s:s}", "from", relay_env_name(from), "to", relay_env_name(to),
                           "reason", reason);
     if (request_id)

@@ -4,8 +4,11 @@
  * holysheep_* names plus switches, retries, rate limits, tokens and cost).
  * Per colour figures count upstream attempts, so a request that failed on
  * blue and succeeded on green counts one error for blue and one success for
- * green.  Label values (models come from clients) are escaped, cut at 64
- * bytes, and each family holds at most RELAY_METRICS_MAX_SERIES series. */
+ * green.  Label values (models come from clients) are escaped as the text
+ * format wants, made valid UTF-8 (control bytes and bytes that are not
+ * UTF-8 become "?"), cut at 64 bytes without splitting a character, and
+ * each family holds at most RELAY_METRICS_MAX_SERIES series: no request can
+ * make a scrape invalid. */
 #ifndef RELAY_METRICS_H
 #define RELAY_METRICS_H
 
@@ -37,6 +40,13 @@ void relay_metrics_stream_error(struct relay_metrics *m, enum relay_env env, con
 /* Token usage of one answer; usd_per_million < 0 when the model has no price. */
 void relay_metrics_tokens(struct relay_metrics *m, const char *model, uint64_t prompt,
                           uint64_t completion, double usd_per_million);
+
+/* Counters the relay keeps elsewhere, copied in before each view: rate
+ * limit keys evicted, event log writes that failed, connections cut by the
+ * request read deadline, answers refused by the buffer budget. */
+void relay_metrics_set_counters(struct relay_metrics *m, uint64_t rl_evictions,
+                                uint64_t event_write_errors, uint64_t read_timeouts,
+                                uint64_t budget_refusals);
 
 /* The /api/metrics object (new reference).  with_direct adds "direct". */
 json_t *relay_metrics_json(const struct relay_metrics *m, const struct relay_switch *sw,

@@ -84,7 +84,10 @@ int relay_parse_request(const char *ctype, const char *body, size_t len, int api
         goto out;
     }
     out->stream = json_is_true(stream);
-    snprintf(out->model, sizeof out->model, "%s", model ? json_string_value(model) : "");
+    /* Cut on a character boundary: the model becomes a metrics label and
+     * an event field, which must stay valid UTF-8. */
+    const char *mv = model ? json_string_value(model) : "";
+    co_utf8_clean(mv, strlen(mv), out->model, sizeof out->model);
     if (api_chat) {
         /* The seed's /api/chat: {message, model, context} becomes a chat
          * completion with context as the system message. */
@@ -95,7 +98,12 @@ int relay_parse_request(const char *ctype, const char *body, size_t len, int api
             json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", ctx));
         json_array_append_new(msgs, json_pack("{s:s, s:O}", "role", "user", "content",
                                               json_object_get(j, "message")));
-        json_t *fwd = json_pack("{s:s, s:o}", "model", m, "messages", msgs);
+        /* The model as the client sent it, not the cut copy. */
+        json_t *fwd = json_pack(
+            "{s:o, s:o}", "model",
+            out->model[0] ? json_stringn(json_string_value(model), json_string_length(model))
+                          : json_string(m),
+            "messages", msgs);
         json_t *user = json_object_get(j, "user");
         if (json_is_string(user))
             json_object_set(fwd, "user", user);

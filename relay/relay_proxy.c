@@ -20,7 +20,19 @@
  * chunked end, never a truncation that looks like success.
  *
  * Client disconnects.  A suspended connection is invisible to MHD, so while
- * suspended we watch its socket ourselves; EOF cancels the upstream transfer. */
+ * suspended we watch its socket ourselves; EOF cancels the upstream transfer
+ * and the handler then returns MHD_NO, so MHD closes the socket at once
+ * (left to itself it would wait for a response that never comes).
+ *
+ * The upstream key.  An upstream may quote the key it was sent (a 401's
+ * "Incorrect API key provided: sk-..."); every byte passed on to the client
+ * is scrubbed of it first: whole answers before they are queued, streams as
+ * they flow (a tail that could be the start of the key is held back until
+ * the next chunk shows whether it is), and the Content-Type.
+ *
+ * Memory.  Whole upstream answers are buffered before they are checked;
+ * the bytes buffered across all requests are bounded by max_buffered_bytes,
+ * and an answer that would pass it is refused with a 503. */
 #include "relay.h"
 
 #include "co_buf.h"
@@ -75,8 +87,13 @@ struct relay_req {
     long status;
     char retry_after[64], retry_after_ms[32], ctype[128];
     struct co_buf resp;
-    /* Streaming. */
-    size_t sent;
+    size_t buffered; /* bytes of resp counted in r->buffered */
+    int over_budget;
+    /* relay_req_check's verdict, once made. */
+    int check_done, check_rc;
+    struct relay_parse_err pe;
+    /* Streaming.  Bytes before `safe` are scrubbed and may be sent. */
+    size_t sent, safe;
     int committed, upstream_over, paused;
     struct relay_sse sse;
     /* The answer. */
@@ -301,6 +318,82 @@ static void answer_error(struct relay_req *q, unsigned status, const char *msg, 
     free(body);
 }
 
+/* ---- the upstream key, scrubbed ---------------------------------------------- */
+
+static size_t key_len(const struct relay *r)
+{
+    size_t n = r->cfg.api_key ? strlen(r->cfg.api_key) : 0;
+    return n >= 4 ? n : 0; /* as co_secret_add: shorter strings are not secrets */
+}
+
+/* Replaces every occurrence of the upstream key in q->resp that starts at
+ * or after byte `from` with "[REDACTED]". */
+static void scrub(struct relay_req *q, size_t from)
+{
+    static const char mark[] = "[REDACTED]";
+    const char *key = q->r->cfg.api_key;
+    size_t kl = key_len(q->r);
+    if (!kl || q->resp.len < from + kl || !memmem(q->resp.data + from, q->resp.len - from, key, kl))
+        return;
+    struct co_buf out;
+    co_buf_init(&out, 0);
+    size_t i = 0;
+    co_buf_append(&out, q->resp.data, from);
+    i = from;
+    for (;;) {
+        const char *hit = memmem(q->resp.data + i, q->resp.len - i, key, kl);
+        if (!hit)
+            break;
+        co_buf_append(&out, q->resp.data + i, (size_t)(hit - (q->resp.data + i)));
+        co_buf_append(&out, mark, sizeof mark - 1);
+        i = (size_t)(hit - q->resp.data) + kl;
+    }
+    co_buf_append(&out, q->resp.data + i, q->resp.len - i);
+    size_t toobig = q->resp.toobig;
+    co_buf_free(&q->resp);
+    q->resp = out;
+    q->resp.toobig = toobig;
+}
+
+/* After bytes were appended to a stream: scrub what may now hold a whole
+ * key, and move `safe` to where a key could still be starting: only a
+ * tail that is itself the start of the key is held back (an SSE event ends
+ * in "\n\n", which never is, so events are not delayed). */
+static void scrub_stream(struct relay_req *q)
+{
+    size_t kl = key_len(q->r);
+    if (!kl) {
+        q->safe = q->resp.len;
+        return;
+    }
+    scrub(q, q->safe);
+    const char *key = q->r->cfg.api_key, *end = q->resp.data + q->resp.len;
+    size_t hold = 0;
+    for (size_t k = kl - 1 < q->resp.len ? kl - 1 : q->resp.len; k > 0 && !hold; k--)
+        if (memcmp(end - k, key, k) == 0)
+            hold = k;
+    size_t s = q->resp.len - hold;
+    if (s > q->safe)
+        q->safe = s;
+}
+
+/* The memory budget: counts n more bytes of buffered answer, or refuses. */
+static int budget_take(struct relay_req *q, size_t n)
+{
+    struct relay *r = q->r;
+    if (r->buffered + n > (uint64_t)r->cfg.max_buffered_bytes)
+        return -1;
+    r->buffered += n;
+    q->buffered += n;
+    return 0;
+}
+
+static void budget_release(struct relay_req *q)
+{
+    q->r->buffered -= q->buffered;
+    q->buffered = 0;
+}
+
 /* ---- choosing a colour ----------------------------------------------------- */
 
 static int usable(const struct relay *r, enum relay_env e)
@@ -379,6 +472,11 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
         header_value(line, n, q->retry_after_ms, sizeof q->retry_after_ms);
     } else if (header_is(line, n, "content-type")) {
         header_value(line, n, q->ctype, sizeof q->ctype);
+        if (co_has_secret(q->ctype)) { /* passed on to the client */
+            char clean[sizeof q->ctype];
+            co_redact(q->ctype, clean, sizeof clean);
+            memcpy(q->ctype, clean, sizeof clean);
+        }
     }
     return n;
 }
@@ -425,9 +523,15 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
         if (memmem(p, n, "\"prompt_tokens\"", 15))
             tokens_from(q, p, n);
         co_buf_append(&q->resp, p, n);
+        scrub_stream(q);
         if (q->suspended && q->response == NULL)
             resume(q); /* the reader is waiting for bytes */
         return n;
+    }
+    if (budget_take(q, n) != 0) {
+        q->over_budget = 1;
+        q->abort_err = RELAY_ERR_HTTP;
+        return 0;
     }
     if (co_buf_append(&q->resp, p, n) != 0 || q->resp.len > RESP_MAX) {
         q->abort_err = RELAY_ERR_HTTP;
@@ -441,16 +545,22 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct relay_req *q = cls;
-    size_t avail = q->resp.len - q->sent;
+    /* Bytes past `safe` may begin the key: held until the next chunk or
+     * the end of the stream settles it. */
+    size_t limit = q->upstream_over || q->gone ? q->resp.len : q->safe;
+    size_t avail = limit > q->sent ? limit - q->sent : 0;
     if (avail) {
         size_t n = avail < max ? avail : max;
         memcpy(buf, q->resp.data + q->sent, n);
         q->sent += n;
+        if (q->safe < q->sent)
+            q->safe = q->sent;
         if (q->sent == q->resp.len) {
-            q->resp.len = q->sent = 0;
+            q->resp.len = q->sent = q->safe = 0;
         } else if (q->sent > STREAM_HIGH) {
             memmove(q->resp.data, q->resp.data + q->sent, q->resp.len - q->sent);
             q->resp.len -= q->sent;
+            q->safe -= q->sent;
             q->sent = 0;
         }
         if (q->paused && q->resp.len - q->sent < STREAM_LOW && q->easy) {
@@ -685,6 +795,22 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
         finish_stream(q, err, lat);
         return;
     }
+    if (q->over_budget) {
+        /* Not the upstream's fault: no switch, no retry (another attempt
+         * would buffer as much); the client may come back later. */
+        r->budget_refusals++;
+        co_warn("request %s: upstream answers buffered reach max_buffered_bytes (%lld): 503", q->id,
+                (long long)c->max_buffered_bytes);
+        emit_attempt(q, status, err, lat, "fail", 0);
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "The relay is holding too many upstream answers (max_buffered_bytes %lld); "
+                 "retry later",
+                 (long long)c->max_buffered_bytes);
+        answer_error(q, 503, msg, "server_error", "relay_overloaded", 0);
+        return;
+    }
+    scrub(q, 0);
     q->status = status;
     struct relay_verdict v = relay_classify(err, err == RELAY_ERR_NONE ? (int)status : 0);
     if (v.ok && check_answer(q) != 0) {
@@ -725,7 +851,16 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
                 next = pick_env(q);
             }
         } else {
-            sleep_ms = relay_backoff_next(&q->bo, q->attempt - 1, &r->rng);
+            /* With a configured seed, a request's jitter is its own (seed,
+             * id, attempt), whatever else draws in between: --seed
+             * reproduces each request's backoff. */
+            struct co_rng jr, *rng = &r->rng;
+            if (c->seed) {
+                co_rng_seed(&jr, (uint64_t)c->seed ^ co_hash_str(q->id) ^
+                                     ((uint64_t)q->attempt * 0x9e3779b97f4a7c15ull));
+                rng = &jr;
+            }
+            sleep_ms = relay_backoff_next(&q->bo, q->attempt - 1, rng);
             next = pick_env(q);
         }
         if (next == RELAY_NENV)
@@ -856,7 +991,8 @@ static void start_attempt(struct relay_req *q)
     q->status = 0;
     q->retry_after[0] = q->retry_after_ms[0] = q->ctype[0] = 0;
     co_buf_reset(&q->resp);
-    q->sent = 0;
+    budget_release(q);
+    q->sent = q->safe = 0;
     relay_sse_reset(&q->sse);
 
     CURL *e = relay_easy_get(r);
@@ -898,33 +1034,43 @@ static void start_attempt(struct relay_req *q)
 
 /* ---- validation and the handler's steps ------------------------------------------ */
 
+int relay_req_check(struct relay_req *q)
+{
+    if (q->check_done)
+        return q->check_rc;
+    q->check_done = 1;
+    if (q->too_big)
+        return q->check_rc = 413;
+    if (q->route == RELAY_FWD_MODELS)
+        return q->check_rc = 0;
+    struct relay_parsed_req pr;
+    const char *ctype = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Type");
+    q->check_rc = relay_parse_request(ctype, q->body.data, q->body.len,
+                                      q->route == RELAY_FWD_API_CHAT, &pr, &q->pe);
+    if (q->check_rc == 0) {
+        q->stream = pr.stream;
+        snprintf(q->model, sizeof q->model, "%s", pr.model);
+        q->fwd_body = pr.fwd_body;
+    }
+    return q->check_rc;
+}
+
 /* Returns 0, or an HTTP status with the error already answered.  The
  * parsing itself is relay_parse_request (pure, fuzzed). */
 static int validate(struct relay_req *q)
 {
-    if (q->too_big) {
+    int rc = relay_req_check(q);
+    if (rc == 413) {
         char msg[128];
         relay_too_large_msg(q->r, msg, sizeof msg);
         answer_error(q, 413, msg, "invalid_request_error", "request_too_large", 0);
-        return 413;
-    }
-    if (q->route == RELAY_FWD_MODELS)
-        return 0;
-    struct relay_parsed_req pr;
-    struct relay_parse_err pe;
-    const char *ctype = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Type");
-    int rc = relay_parse_request(ctype, q->body.data, q->body.len, q->route == RELAY_FWD_API_CHAT,
-                                 &pr, &pe);
-    if (rc) {
-        char *body = co_openai_error(pe.message, "invalid_request_error", pe.param, pe.code);
+    } else if (rc) {
+        char *body =
+            co_openai_error(q->pe.message, "invalid_request_error", q->pe.param, q->pe.code);
         answer(q, (unsigned)rc, "application/json", body, strlen(body), 0);
         free(body);
-        return rc;
     }
-    q->stream = pr.stream;
-    snprintf(q->model, sizeof q->model, "%s", pr.model);
-    q->fwd_body = pr.fwd_body;
-    return 0;
+    return rc;
 }
 
 enum MHD_Result relay_req_step(struct relay_req *q)
@@ -937,8 +1083,12 @@ enum MHD_Result relay_req_step(struct relay_req *q)
         return ret;
     }
     if (q->started) {
-        /* Resumed with nothing to say (the client left): wait to be freed. */
-        if (!q->gone && !q->upstream_over)
+        /* Resumed with nothing to say.  The client left: MHD_NO closes the
+         * connection now (MHD_YES would leave it in CLOSE-WAIT, counted in
+         * flight, until the drain timeout). */
+        if (q->gone)
+            return MHD_NO;
+        if (!q->upstream_over)
             suspend(q);
         return MHD_YES;
     }
@@ -985,6 +1135,7 @@ void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe
     if (q->response)
         MHD_destroy_response(q->response);
     release_easy(q);
+    budget_release(q);
     co_buf_free(&q->body);
     co_buf_free(&q->resp);
     free(q->fwd_body);

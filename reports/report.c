@@ -48,6 +48,33 @@ int report_exit_code(const struct report_run *r)
     return fail ? 1 : invalid ? 2 : error ? 3 : inconclusive || (r->n && !judged) ? 4 : 0;
 }
 
+size_t report_uncounted(const struct report_scenario *s, char *out, size_t n)
+{
+    size_t k = 0, used = 0;
+    if (n)
+        out[0] = '\0';
+    for (size_t i = 0; i < s->n_checks; i++) {
+        const struct report_check *c = &s->checks[i];
+        if (c->status == REPORT_PASS)
+            continue;
+        if (used < n) {
+            int w = snprintf(out + used, n - used, "%s%s %s: %s", k ? "; " : "", c->check,
+                             report_status_name(c->status), c->measured);
+            used += w > 0 ? (size_t)w : 0;
+        }
+        k++;
+    }
+    return k;
+}
+
+int report_several_relays(const struct report_run *r)
+{
+    for (size_t i = 1; i < r->n; i++)
+        if (strcmp(r->sc[i].relay, r->sc[0].relay) != 0)
+            return 1;
+    return 0;
+}
+
 int report_is_flaky(const struct report_scenario *s)
 {
     return s->runs > 1 && s->passes > 0 && s->passes < s->runs;

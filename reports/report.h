@@ -116,6 +116,13 @@ const char *report_status_name(int status);
 /* Worst status of a run as an exit code (0 pass, 1 fail, 2 invalid,
  * 3 harness error, 4 inconclusive). */
 int report_exit_code(const struct report_run *r);
+/* The checks a scenario's "N/M checks" did not count, named with their
+ * status and what was measured: "harness_on_time inconclusive: runner 82 ms
+ * late; attempts fail: max 3" ("" when every check passed).  Returns how
+ * many. */
+size_t report_uncounted(const struct report_scenario *s, char *out, size_t n);
+/* Whether the run's scenarios ran against more than one relay. */
+int report_several_relays(const struct report_run *r);
 /* Flaky: with repeats, some runs passed and some did not. */
 int report_is_flaky(const struct report_scenario *s);
 void report_scenario_clear(struct report_scenario *s);
@@ -153,6 +160,11 @@ int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen)
 /* The Markdown summary of a results.json document. */
 int report_md_render(FILE *f, const json_t *results, const char *html_path, char *err,
                      size_t errlen);
+/* Checks a results.json document read from a file before it is rendered
+ * (reports/results_check.c): every value the writers read has its type,
+ * every status its known word.  Returns 0, or -1 with "$.scenarios[2].status:
+ * expected one of pass, ..., found string \"<script>\"" in err. */
+int report_results_check(const json_t *doc, char *err, size_t errlen);
 /* `cutover report RESULTS.json... [--html F] [--md F]` (reports/report_cli.c). */
 int report_cli_main(int argc, char **argv);
 /* results.json's content as a JSON value (new reference). */

@@ -8,7 +8,11 @@
  * relative out_dir that does not resolve from the current directory is
  * tried against the results file's own folder (results.json sits in the
  * run's --out, and out_dir starts with that --out). */
+#include "co_cli.h"
 #include "reports/report.h"
+
+#include "co_json.h"
+#include "co_log.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -87,7 +91,8 @@ int report_cli_main(int argc, char **argv)
     const char *html = NULL, *md = NULL;
     int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'H':
             html = optarg;
@@ -99,7 +104,7 @@ int report_cli_main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         default:
-            fputs(usage, stderr);
+            co_cli_bad_option(stderr, "cutover report", opts, c, argc, argv);
             return 2;
         }
     }
@@ -112,19 +117,19 @@ int report_cli_main(int argc, char **argv)
     double duration = 0;
     for (int i = 0; i < n; i++) {
         const char *path = argv[optind + i];
-        json_error_t je;
-        json_t *one = json_load_file(path, 0, &je);
-        json_t *scs = json_object_get(one, "scenarios");
-        if (!json_is_array(scs)) {
-            if (one)
-                fprintf(stderr, "cutover report: %s: no \"scenarios\" array (not a results.json)\n",
-                        path);
-            else if (je.line > 0)
-                fprintf(stderr, "cutover report: %s:%d:%d: %s\n", path, je.line, je.column,
-                        je.text);
-            else
-                fprintf(stderr, "cutover report: %s\n", je.text);
+        char err[1024], why[768], safe[2048];
+        /* A regular file of bounded size (a FIFO must not hang us), and
+         * every value checked before a writer reads it: the file may have
+         * been edited by anyone. */
+        json_t *one = co_json_load_file(path, err, sizeof err);
+        if (one && report_results_check(one, why, sizeof why) != 0) {
+            snprintf(err, sizeof err, "%s: %s", path, why);
             json_decref(one);
+            one = NULL;
+        }
+        json_t *scs = json_object_get(one, "scenarios");
+        if (!one) {
+            fprintf(stderr, "cutover report: %s\n", co_escape_ctl(err, safe, sizeof safe));
             rc = 2;
             goto out;
         }

@@ -175,7 +175,8 @@ static void black_box_expectations(const char *relay)
 static void test_smoke_nginx(void **state)
 {
     if (!installed("nginx")) {
-        printf("SKIP test_smoke_nginx: nginx is not installed (apt-get install nginx-light)\n");
+        printf("SKIP nginx not installed: test_smoke_nginx did not run (apt-get install "
+               "nginx-light)\n");
         skip();
     }
     assert_non_null(smoke);
@@ -187,7 +188,8 @@ static void test_smoke_nginx(void **state)
 static void test_smoke_haproxy(void **state)
 {
     if (!installed("haproxy")) {
-        printf("SKIP test_smoke_haproxy: haproxy is not installed (apt-get install haproxy)\n");
+        printf("SKIP haproxy not installed: test_smoke_haproxy did not run (apt-get install "
+               "haproxy)\n");
         skip();
     }
     assert_non_null(smoke);

@@ -67,6 +67,15 @@ static void test_validation_errors(void **state)
     expect_error("{\"name\": \"x\", \"command\": \"r\", \"ready\": {\"path\": \"health\"}}",
                  (const char *const[]){"$.ready.path", "'/'", NULL});
     expect_error("{\"name\": \"x y\", \"command\": \"r\"}", (const char *const[]){"$.name", NULL});
+    /* Commands run without a shell unless the profile says so (issue 20). */
+    expect_error("{\"name\": \"x\", \"command\": \"r --port {port} | tee log\"}",
+                 (const char *const[]){"$.command", "shell syntax '|'", "\"shell\": true", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r $(id)\"}",
+                 (const char *const[]){"$.command", "'$' at column 3", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r 'open\"}",
+                 (const char *const[]){"$.command", "unterminated", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"shell\": \"yes\"}",
+                 (const char *const[]){"$.shell", "true", NULL});
     expect_error("{\"name\": \"x\", \"command\": \"r\", \"stop_signal\": \"KILL\"}",
                  (const char *const[]){"$.stop_signal", NULL});
     expect_error("{\"name\": \"x\", \"command\": \"r\", \"env\": {\"A\": 1}}",
@@ -215,6 +224,44 @@ static void test_black_box_keys(void **state)
     expect_error("{\"name\": \"x\", \"command\": \"r\", \"cwd\": \"{profle_dir}/x\"}", e7);
 }
 
+/* A quoted ';' is no shell syntax; "shell": true accepts a pipeline. */
+static void test_shell_flag(void **state)
+{
+    char err[1024] = "";
+    struct harness_profile *p =
+        parse("{\"name\": \"x\", \"command\": \"nginx -g 'daemon off;' -p {workdir}/\"}", err,
+              sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    assert_false(p->shell);
+    harness_profile_free(&p);
+    p = parse("{\"name\": \"x\", \"shell\": true, \"command\": \"r --port {port} 2>&1 | cat\"}",
+              err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    assert_true(p->shell);
+    harness_profile_free(&p);
+}
+
+/* The rule of docs/profiles.md: a single word is a profile name, and an
+ * unknown one is an error with the nearest name; anything with a space or a
+ * slash is a command. */
+static void test_resolve(void **state)
+{
+    char path[512], err[512];
+    assert_int_equal(harness_profile_resolve("nginx", path, sizeof path, err, sizeof err), 1);
+    assert_non_null(strstr(path, "relays/nginx.json"));
+    assert_int_equal(harness_profile_resolve("ngnix", path, sizeof path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown profile 'ngnix', did you mean nginx?"));
+    assert_int_equal(harness_profile_resolve("nope.json", path, sizeof path, err, sizeof err), -1);
+    assert_int_equal(harness_profile_resolve("bin/cutover-relay --port {port}", path, sizeof path,
+                                             err, sizeof err),
+                     0);
+    assert_int_equal(harness_profile_resolve("./relay.sh", path, sizeof path, err, sizeof err), 0);
+    assert_int_equal(
+        harness_profile_resolve("relays/nginx.json", path, sizeof path, err, sizeof err), 1);
+}
+
 static void test_scorecard(void **state)
 {
     struct report_scenario sc[2];
@@ -273,9 +320,14 @@ static void test_scorecard(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_validation_errors),     cmocka_unit_test(test_render),
-        cmocka_unit_test(test_settings_and_unmapped), cmocka_unit_test(test_shipped_profiles),
-        cmocka_unit_test(test_black_box_keys),        cmocka_unit_test(test_scorecard),
+        cmocka_unit_test(test_validation_errors),
+        cmocka_unit_test(test_render),
+        cmocka_unit_test(test_settings_and_unmapped),
+        cmocka_unit_test(test_shipped_profiles),
+        cmocka_unit_test(test_black_box_keys),
+        cmocka_unit_test(test_shell_flag),
+        cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_scorecard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
