@@ -49,14 +49,17 @@ static const struct {
     const char *key;
     const char *checks; /* space separated, or "*" */
 } affects[] = {
-    {"max_attempts", "attempts backoff_gaps no_hammering retry_after"},
+    {"max_attempts", "attempts backoff_gaps no_hammering retry_after client_success_ratio "
+                     "client_count upstream_count"},
     {"backoff_base_ms", "backoff_gaps no_hammering"},
     {"backoff_cap_ms", "backoff_gaps no_hammering"},
     {"jitter", "backoff_gaps"},
     {"retry_after_cap_ms", "retry_after client_deadline"},
-    {"try_timeout_ms", "client_deadline switch_delay"},
-    {"deadline_ms", "client_deadline"},
-    {"ttfb_timeout_ms", "client_deadline switch_delay"},
+    {"try_timeout_ms",
+     "client_deadline switch_delay client_success_ratio client_count zero_downtime"},
+    {"deadline_ms", "client_deadline client_success_ratio client_count"},
+    {"ttfb_timeout_ms",
+     "client_deadline switch_delay client_success_ratio client_count zero_downtime"},
     {"idle_timeout_ms", "client_deadline no_truncated_success"},
     {"switch_after_failures", "switches switch_delay attempts"},
     {"min_dwell_ms", "min_dwell switches"},

@@ -85,6 +85,7 @@ struct run {
      * names borrowed from the scenario, or static. */
     const char *unmapped[HARNESS_MAX_UNMAPPED];
     size_t n_unmapped;
+    int raw_config_checked; /* raw_config_read ran */
     /* Scenario settings other than the value the relay has fixed (a
      * profile's "fixed"): their checks are not applicable to this relay. */
     const char *fixed[HARNESS_MAX_UNMAPPED];
@@ -293,6 +294,12 @@ static void profile_vars(struct run *r, struct harness_vars *v)
     }
 }
 
+/* The settings write_config gives every relay it starts, beyond the
+ * scenario's own. */
+static const char *const runner_defaults[] = {
+    "health_interval_ms", "health_timeout_ms", "backoff_base_ms", "backoff_cap_ms",
+    "try_timeout_ms",     "deadline_ms",       "drain_timeout_ms"};
+
 /* Does a raw command name placeholder {name} (or {name+N}, {name-N})? */
 static int cmd_names(const char *cmd, const char *name)
 {
@@ -324,6 +331,32 @@ static void raw_unmapped(struct run *r)
     if (r->s->admin_used && !all && !cmd_names(cmd, "admin_token") &&
         r->n_unmapped < HARNESS_MAX_UNMAPPED)
         r->unmapped[r->n_unmapped++] = "admin API";
+    /* The runner's own test-run settings (write_config) are premises of the
+     * scenario too: a relay that runs on its own defaults (a 1 s backoff
+     * where the scenario expects 20 ms) was not given them. */
+    for (size_t i = 0; !all && i < sizeof runner_defaults / sizeof runner_defaults[0]; i++)
+        if (!json_object_get(r->s->relay, runner_defaults[i]) &&
+            !cmd_names(cmd, runner_defaults[i]) && r->n_unmapped < HARNESS_MAX_UNMAPPED)
+            r->unmapped[r->n_unmapped++] = runner_defaults[i];
+}
+
+/* A raw command that reads CUTOVER_CONFIG (cutover-relay does, and says so
+ * on its ready line) got every setting after all: nothing is unmapped. */
+static void raw_config_read(struct run *r)
+{
+    if (!r->o->relay_cmd || r->o->profile || r->raw_config_checked)
+        return;
+    r->raw_config_checked = 1;
+    FILE *f = fopen(r->out_path, "r");
+    if (!f)
+        return;
+    char line[512];
+    int got = 0;
+    while (!got && fgets(line, sizeof line, f))
+        got = strstr(line, "(settings from CUTOVER_CONFIG)") != NULL;
+    fclose(f);
+    if (got)
+        r->n_unmapped = 0;
 }
 
 /* Renders the profile's config into the work folder (a template, or our
@@ -417,7 +450,7 @@ out:
 static int spawn_relay(struct run *r)
 {
     char **argv = NULL, *script = NULL;
-    char *envs[HARNESS_PROFILE_MAX_ENV + 3] = {0}; /* + api_key_env, the key, NULL */
+    char *envs[HARNESS_PROFILE_MAX_ENV + 4] = {0}; /* + api_key_env, the key, the config, NULL */
     int n_env = 0, rc = -1;
     char err[1024];
     if (r->o->profile || r->o->relay_cmd) {
@@ -431,6 +464,10 @@ static int spawn_relay(struct run *r)
             argv[i] = co_strdup(def[i]);
     }
     envs[n_env++] = co_asprintf("HOLYSHEEP_API_KEY=%s", r->api_key);
+    /* A raw command gets the scenario's settings file by name too; a relay
+     * that reads it (cutover-relay) says so, see raw_config_read. */
+    if (!r->o->profile && r->o->relay_cmd)
+        envs[n_env++] = co_asprintf("CUTOVER_CONFIG=%s", r->config_path);
     struct harness_spawn sp = {.argv = argv,
                                .script = script,
                                .out_path = r->out_path,
@@ -545,6 +582,8 @@ static void probe_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     int want_2xx = r->o->relay_url && co_now_us() < r->t_first_probe + 2000000;
     if (rc == CURLE_OK && code > 0 && r->phase == PH_START && (!want_2xx || code / 100 == 2))
         r->ready = 1;
+    if (r->ready)
+        raw_config_read(r);
 }
 
 static void start_probe(struct run *r)

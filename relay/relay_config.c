@@ -957,6 +957,14 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
             env_file = argv[i] + 11;
         }
     }
+    /* A runner that starts this relay from a command it does not know
+     * (cutover run --relay 'CMD') names the scenario's settings file in
+     * CUTOVER_CONFIG; an explicit --config wins over it. */
+    for (char **e = envp; !config_path && e && *e; e++)
+        if (strncmp(*e, "CUTOVER_CONFIG=", 15) == 0 && (*e)[15]) {
+            config_path = *e + 15;
+            c->config_from_env = 1;
+        }
     if (config_path && load_file(c, config_path, err, errlen) != 0)
         goto out;
     if (env_file) {

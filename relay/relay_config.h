@@ -21,6 +21,7 @@ struct relay_price {
 };
 
 struct relay_config {
+    int config_from_env; /* the settings file came from CUTOVER_CONFIG */
     int64_t port;
     char *listen;
     char *base_url; /* the seed's HOLYSHEEP_BASE_URL: only derives blue/green */

@@ -477,7 +477,8 @@ int relay_run(struct relay *r, char *err, size_t errlen)
         rc = 2;
         goto out;
     }
-    printf("cutover-relay listening on http://%s:%u\n", c->listen, (unsigned)r->http.port);
+    printf("cutover-relay listening on http://%s:%u%s\n", c->listen, (unsigned)r->http.port,
+           c->config_from_env ? " (settings from CUTOVER_CONFIG)" : "");
     fflush(stdout);
     co_info("blue %s, green %s%s%s, active %s", c->blue_url, c->green_url,
             r->url[RELAY_DIRECT] ? ", direct " : "",
