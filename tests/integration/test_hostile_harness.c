@@ -120,36 +120,6 @@ static char *expand(const char *arg)
     return out;
 }
 
-/* Like tproc_spawn, with a working folder and one environment override. */
-static int spawn_in(struct tproc *p, char *const argv[], const char *cwd, const char *env_name,
-                    const char *env_value)
-{
-    static unsigned seq;
-    memset(p, 0, sizeof *p);
-    snprintf(p->out_path, sizeof p->out_path, "/tmp/cutover-hostile-%d-%u.out", (int)getpid(), seq);
-    snprintf(p->err_path, sizeof p->err_path, "/tmp/cutover-hostile-%d-%u.err", (int)getpid(), seq);
-    seq++;
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        setpgid(0, 0);
-        int out = open(p->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int err = open(p->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (out < 0 || err < 0 || (cwd && chdir(cwd) != 0))
-            _exit(127);
-        dup2(out, 1);
-        dup2(err, 2);
-        if (env_name)
-            setenv(env_name, env_value, 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    p->pid = pid;
-    return 0;
-}
-
 struct row;
 typedef int (*row_fn)(const struct row *row);
 
@@ -303,7 +273,7 @@ static int orphan_case(const struct row *row, int sig, const char *out_dir, cons
     struct tproc p;
     int rc = 0;
     pid_t relay = 0;
-    assert_int_equal(spawn_in(&p, argv, NULL, NULL, NULL), 0);
+    assert_int_equal(tproc_spawn_in(&p, argv, NULL, NULL, NULL), 0);
     char events[PATH_MAX + 64];
     /* The artefacts of a scenario: OUT/<its folder's name>/<its file's name>
      * (made safe: long.json is long_json). */
@@ -573,8 +543,8 @@ static int run_row(const struct row *row)
     char abs_bin[PATH_MAX];
     if (argv[0][0] != '/' && realpath(argv[0], abs_bin))
         argv[0] = abs_bin;
-    assert_int_equal(spawn_in(&p, argv, row->cwd ? cwd : NULL, row->env[0],
-                              row->env[1] ? expand(row->env[1]) : NULL),
+    assert_int_equal(tproc_spawn_in(&p, argv, row->cwd ? cwd : NULL, row->env[0],
+                                    row->env[1] ? expand(row->env[1]) : NULL),
                      0);
     int st = tproc_wait_exit(&p, row->timeout_ms * mult);
     out = tproc_read(&p, 1);

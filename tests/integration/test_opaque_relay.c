@@ -25,61 +25,18 @@
 static char dir[64];
 static json_t *smoke; /* results.json of the two-relay run */
 
-/* Runs bin/cutover with argv (NULL-terminated) for at most timeout_ms;
- * returns its exit code (-1 when it had to be killed). */
-static int cutover(int timeout_ms, char **args)
-{
-    char *argv[40];
-    int n = 0;
-    argv[n++] = (char *)tsup_bin("cutover");
-    for (int i = 0; args[i] && n < 39; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    struct tproc p;
-    if (tproc_spawn(&p, argv) != 0)
-        return -1;
-    int st = tproc_wait_exit(&p, timeout_ms);
-    if (st == -1) {
-        char *out = tproc_read(&p, 1);
-        fprintf(stderr, "cutover did not finish in %d ms; output:\n%s\n", timeout_ms,
-                out ? out : "");
-        free(out);
-        tproc_stop(&p, SIGKILL, 1000);
-        return -1;
-    }
-    char *err = tproc_read(&p, 2);
-    if (err && *err)
-        fprintf(stderr, "%s", err);
-    free(err);
-    tproc_stop(&p, SIGKILL, 1000); /* exited: removes the output files */
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int installed(const char *prog)
-{
-    char path[256];
-    static const char *const dirs[] = {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin",
-                                       "/sbin"};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dirs[i], prog);
-        if (access(path, X_OK) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static int setup(void **state)
 {
     snprintf(dir, sizeof dir, "/tmp/cutover-opaque-XXXXXX");
     if (!mkdtemp(dir))
         return -1;
-    if (!installed("nginx"))
+    if (!tsup_installed("nginx"))
         return 0;
     char out[128];
     snprintf(out, sizeof out, "%s/out", dir);
     char *args[] = {"run",     "scenarios",    "--filter", "smoke", "--relay",    "nginx",
                     "--relay", "nginx-opaque", "--out",    out,     "--no-color", NULL};
-    int rc = cutover(180000, args);
+    int rc = tsup_cutover(180000, args);
     if (rc < 0 || rc == 2 || rc == 3)
         fprintf(stderr, "cutover run exited %d\n", rc);
     char path[200];
@@ -122,7 +79,7 @@ static int names_missing_signal(const char *detail)
 
 static void test_opaque_relay_same_verdicts(void **state)
 {
-    if (!installed("nginx")) {
+    if (!tsup_installed("nginx")) {
         printf("SKIP test_opaque_relay_same_verdicts: nginx is not installed "
                "(apt-get install nginx-light)\n");
         skip();
