@@ -77,6 +77,19 @@ void report_console_scenario(struct report_run *r, const struct report_scenario 
     fputc('\n', r->console);
     if ((s->status == REPORT_ERROR || s->status == REPORT_INVALID) && s->error[0])
         fprintf(r->console, "          %s\n", s->error);
+    if (s->rerun[0])
+        fprintf(r->console, "          %s\n", s->rerun);
+    /* The driver's own figures where they matter: a load scenario, or a
+     * driver that fell behind (then the verdict is no verdict on the relay). */
+    const struct report_driver *d = &s->driver;
+    if (d->present && (d->behind || strstr(s->tags, "load") || d->sched_rps >= 1000))
+        fprintf(r->console,
+                "          driver: %.0f of %.0f req/s (%.1f%%), send lag p50 %.2f ms p99 %.2f ms, "
+                "%ld connection(s) opened, %ld waited for one%s%s\n",
+                d->achieved_rps, d->sched_rps,
+                d->sched_rps > 0 ? 100.0 * d->achieved_rps / d->sched_rps : 0.0, d->lag_p50_ms,
+                d->lag_p99_ms, d->connects, d->pool_waits, d->behind ? ": BEHIND, " : "",
+                d->behind ? d->reason : "");
     fflush(r->console);
 }
 

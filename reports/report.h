@@ -36,6 +36,26 @@ struct report_check {
     char detail[1024];
 };
 
+/* The load driver's own account of an open-loop run (harness/traffic.c):
+ * how closely it kept its schedule, so a driver that fell behind is never
+ * read as a slow relay.  Plain data (copied whole between processes by
+ * cutover run --jobs). */
+struct report_driver {
+    int present;         /* the scenario had an open-loop phase */
+    long scheduled;      /* open-loop requests the schedule asked for */
+    long sent;           /* of which handed to a connection */
+    double sched_rps;    /* the schedule's rate over its span */
+    double achieved_rps; /* the rate actually sent (first intended send to last actual) */
+    double lag_p50_ms, lag_p99_ms, lag_max_ms; /* actual send - intended send */
+    long pool_waits; /* requests that waited for a connection (pool at its cap) */
+    double pool_wait_max_ms;
+    int pool_cap;      /* connections the driver may open */
+    int peak_inflight; /* most requests in flight at once */
+    long connects;     /* new connections opened (the rest reused one) */
+    int behind;        /* the driver, not the relay, fell behind */
+    char reason[192];  /* why behind ("" when on schedule) */
+};
+
 struct report_scenario {
     char name[128];
     char file[512];
@@ -55,6 +75,11 @@ struct report_scenario {
     int runs, passes; /* with --repeat */
     uint64_t t0_us;   /* traffic start (CLOCK_MONOTONIC µs): the 0 of the report's timeline */
     char relay[512];  /* which relay ran it (binary or --relay command), for the scorecard */
+    /* Why the verdict comes from a second run ("" when from the first): the
+     * runner fell behind its schedule, beside other scenarios under
+     * --jobs or alone. */
+    char rerun[256];
+    struct report_driver driver;
 };
 
 /* Live progress of the scenario that is running, from the runner's poll
