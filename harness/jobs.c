@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #define RESULT_MAGIC 0x636f7231u /* "cor1" */
-#define MAX_RERUNS 2             /* as many as the serial runner always allowed */
-#define TEXT_CAP (16u << 20)     /* a log tail or scenario copy above this is corrupt */
+#define MAX_RERUNS   2           /* as many as the serial runner always allowed */
+#define TEXT_CAP     (16u << 20) /* a log tail or scenario copy above this is corrupt */
 
 enum { J_WAITING, J_RUNNING, J_DONE };
 
@@ -96,14 +96,16 @@ int harness_result_read(FILE *f, struct report_scenario *rs, char *err, size_t e
     uint32_t magic = 0, size = 0;
     char *doc = NULL;
     memset(rs, 0, sizeof *rs);
-    if (fread(&magic, sizeof magic, 1, f) != 1 || fread(&size, sizeof size, 1, f) != 1 ||
-        magic != RESULT_MAGIC || size != sizeof *rs || fread(rs, sizeof *rs, 1, f) != 1) {
-        snprintf(err, errlen, "the job's result is missing or truncated");
-        goto bad;
-    }
+    int whole = fread(&magic, sizeof magic, 1, f) == 1 && fread(&size, sizeof size, 1, f) == 1 &&
+                magic == RESULT_MAGIC && size == sizeof *rs && fread(rs, sizeof *rs, 1, f) == 1;
+    /* The pointers are the writer's: never ours to follow or free. */
     rs->checks = NULL;
     rs->log_tail = NULL;
     rs->doc = NULL;
+    if (!whole) {
+        snprintf(err, errlen, "the job's result is missing or truncated");
+        goto bad;
+    }
     if (rs->n_checks > 4096) {
         snprintf(err, errlen, "the job's result claims %zu checks", rs->n_checks);
         goto bad;
@@ -178,8 +180,7 @@ static int launch(struct pool *p, struct harness_job *j)
     j->tmp = tmpfile();
     if (!j->tmp) {
         char why[256];
-        harness_v_fmt(why, sizeof why, "cannot create the job's result file: %s",
-                      strerror(errno));
+        harness_v_fmt(why, sizeof why, "cannot create the job's result file: %s", strerror(errno));
         lost_result(j, why);
         j->state = J_DONE;
         return -1;
@@ -309,8 +310,8 @@ static void note_rerun(struct harness_job *j, int jobs, char *note, size_t n)
                       "disturbed (harness_on_time: %s)",
                       j->reruns + 1, j->neighbours, jobs, c->measured);
     else
-        harness_v_fmt(note, n, "re-run: run %d was disturbed (harness_on_time: %s)",
-                      j->reruns + 1, c->measured);
+        harness_v_fmt(note, n, "re-run: run %d was disturbed (harness_on_time: %s)", j->reruns + 1,
+                      c->measured);
 }
 
 static size_t run_serial(struct harness_job *v, size_t n, harness_job_ready_fn ready, void *ctx)
