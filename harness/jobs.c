@@ -292,10 +292,12 @@ static void launch_more(struct pool *p)
     }
 }
 
+/* Disturbed: the runner fell behind its timeline (harness_on_time) or its
+ * traffic schedule (the driver), and the verdict is not a pass. */
 static int wants_rerun(const struct harness_job *j)
 {
-    return j->res.status != REPORT_PASS && harness_disturbed(&j->res) && j->reruns < MAX_RERUNS &&
-           !harness_runner_interrupted();
+    return j->res.status != REPORT_PASS && (harness_disturbed(&j->res) || j->res.driver.behind) &&
+           j->reruns < MAX_RERUNS && !harness_runner_interrupted();
 }
 
 /* The note of a rerun, and the console line the serial runner always had. */

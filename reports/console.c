@@ -82,14 +82,20 @@ void report_console_scenario(struct report_run *r, const struct report_scenario 
     /* The driver's own figures where they matter: a load scenario, or a
      * driver that fell behind (then the verdict is no verdict on the relay). */
     const struct report_driver *d = &s->driver;
-    if (d->present && (d->behind || strstr(s->tags, "load") || d->sched_rps >= 1000))
+    if (d->present && (d->behind || strstr(s->tags, "load") || d->sched_rps >= 1000)) {
+        if (d->sched_rps > 0)
+            fprintf(
+                r->console,
+                "          driver: %.0f of %.0f req/s (%.1f%%), send lag p50 %.2f ms p99 %.2f ms",
+                d->achieved_rps, d->sched_rps, 100.0 * d->achieved_rps / d->sched_rps,
+                d->lag_p50_ms, d->lag_p99_ms);
+        else
+            fprintf(r->console, "          driver: closed loop, %.0f req/s", d->achieved_rps);
         fprintf(r->console,
-                "          driver: %.0f of %.0f req/s (%.1f%%), send lag p50 %.2f ms p99 %.2f ms, "
-                "%ld connection(s) opened, %ld waited for one%s%s\n",
-                d->achieved_rps, d->sched_rps,
-                d->sched_rps > 0 ? 100.0 * d->achieved_rps / d->sched_rps : 0.0, d->lag_p50_ms,
-                d->lag_p99_ms, d->connects, d->pool_waits, d->behind ? ": BEHIND, " : "",
+                ", peak %d in flight, %ld connection(s) opened, %ld waited for one%s%s\n",
+                d->peak_inflight, d->connects, d->pool_waits, d->behind ? "; " : "",
                 d->behind ? d->reason : "");
+    }
     fflush(r->console);
 }
 
@@ -107,6 +113,8 @@ static void details(struct report_run *r, const struct report_scenario *s)
         fprintf(f, "    protects: %s\n", s->description);
     if (s->error[0])
         fprintf(f, "    %s: %s\n", report_status_name(s->status), s->error);
+    if (s->driver.behind)
+        fprintf(f, "    driver: %s\n", s->driver.reason);
     for (size_t i = 0; i < s->n_checks; i++) {
         const struct report_check *c = &s->checks[i];
         if (c->status == REPORT_PASS)

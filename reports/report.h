@@ -53,7 +53,7 @@ struct report_driver {
     int peak_inflight; /* most requests in flight at once */
     long connects;     /* new connections opened (the rest reused one) */
     int behind;        /* the driver, not the relay, fell behind */
-    char reason[192];  /* why behind ("" when on schedule) */
+    char reason[384];  /* why behind ("" when on schedule) */
 };
 
 struct report_scenario {

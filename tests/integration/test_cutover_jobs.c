@@ -134,11 +134,13 @@ static void console_lines(const char *out, char *v, size_t n)
 }
 
 static const char *const files[][2] = {
-    {"a-pass.json", "{\"name\": \"a-pass\", \"traffic\": {\"rate_rps\": 40, \"duration_ms\": 600},\n"
-                    " \"expect\": [{\"check\": \"client_success_ratio\", \"min\": 1.0},\n"
-                    "            {\"check\": \"attempts\", \"exact\": 1}]}\n"},
-    {"b-fail.json", "{\"name\": \"b-fail\", \"traffic\": {\"rate_rps\": 40, \"duration_ms\": 600},\n"
-                    " \"expect\": [{\"check\": \"attempts\", \"exact\": 2}]}\n"},
+    {"a-pass.json",
+     "{\"name\": \"a-pass\", \"traffic\": {\"rate_rps\": 40, \"duration_ms\": 600},\n"
+     " \"expect\": [{\"check\": \"client_success_ratio\", \"min\": 1.0},\n"
+     "            {\"check\": \"attempts\", \"exact\": 1}]}\n"},
+    {"b-fail.json",
+     "{\"name\": \"b-fail\", \"traffic\": {\"rate_rps\": 40, \"duration_ms\": 600},\n"
+     " \"expect\": [{\"check\": \"attempts\", \"exact\": 2}]}\n"},
     {"c-inconclusive.json",
      "{\"name\": \"c-inconclusive\", \"traffic\": {\"rate_rps\": 20, \"duration_ms\": 600},\n"
      " \"expect\": [{\"check\": \"latency\", \"p99_ms\": 1000, \"min_samples\": 1000}]}\n"},
@@ -226,8 +228,8 @@ static void test_jobs_refused_with_one_relay(void **state)
     write_file("one.json", files[0][1]);
     char p[128];
     snprintf(p, sizeof p, "%s/one.json", dir);
-    struct result r = cutover(10000, "run", p, "--relay-url", "http://127.0.0.1:9", "--jobs", "2",
-                              NULL);
+    struct result r =
+        cutover(10000, "run", p, "--relay-url", "http://127.0.0.1:9", "--jobs", "2", NULL);
     assert_int_equal(r.exit_code, 2);
     assert_non_null(strstr(r.err, "--jobs"));
     result_free(&r);
