@@ -16,8 +16,8 @@
 #include "reports/report.h"
 
 /* The rule's bounds (docs/scenarios.md "The load driver"). */
-#define HARNESS_DRIVER_MIN_RATIO 0.95 /* of the scheduled rate */
-#define HARNESS_DRIVER_MAX_LAG_MS 50  /* send lag p99, as harness_on_time's default */
+#define HARNESS_DRIVER_MIN_RATIO  0.95 /* of the scheduled rate */
+#define HARNESS_DRIVER_MAX_LAG_MS 50   /* send lag p99, as harness_on_time's default */
 
 /* Figures of the requests in reqs[0..n) of scenario s, plus the pool's
  * counters (pool_* and connects, from struct harness_traffic); d->behind is

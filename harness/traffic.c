@@ -22,6 +22,11 @@
 #define ID_SLOT     "\\u0001id\\u0001"
 #define ID_SLOT_RAW "\001id\001"
 
+/* A driver late by more than LATE_US opens no connection beyond those it
+ * already holds (LATE_CAP at least): see usable_cap. */
+#define LATE_US  5000
+#define LATE_CAP 64
+
 struct harness_raw_body {
     char *data;
     size_t len;
@@ -38,6 +43,7 @@ struct harness_xfer_req {
     struct harness_xfer_req *next, *prev;
     struct harness_xfer_req *queued; /* next in the pool's wait queue */
     int added;                       /* handed to libcurl */
+    int at_cap;                      /* queued because the whole pool was busy */
 };
 
 void harness_xfer_dispatch(struct co_evcurl *c, CURL *easy, CURLcode rc)
@@ -291,10 +297,28 @@ static void start_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
     co_evcurl_add(t->curl, x->easy);
 }
 
+/* How many transfers may run for a request scheduled at sched.  On
+ * schedule: the whole pool (a slow relay holds many connections, and each
+ * request gets one).  Behind schedule, the driver itself is the bottleneck
+ * (its CPU was taken): a burst of overdue requests on new connections would
+ * not make it faster, only every later request slower (libcurl looks for an
+ * idle connection among all of them, and each new one costs a connect and
+ * an accept), which is how a driver behind at 20,000 req/s used to fall
+ * further behind.  Then the overdue requests wait for the connections it
+ * already holds (LATE_CAP at least); the wait shows in their send lag. */
+static int usable_cap(const struct harness_traffic *t, uint64_t sched, uint64_t now)
+{
+    if (now <= sched + LATE_US)
+        return t->pool_cap;
+    int held = t->peak_active > LATE_CAP ? t->peak_active : LATE_CAP;
+    return held < t->pool_cap ? held : t->pool_cap;
+}
+
 /* A connection came free: the longest waiting request takes it. */
 static void pool_next(struct harness_traffic *t)
 {
-    while (t->queue_head && t->active < t->pool_cap) {
+    uint64_t now = co_now_us();
+    while (t->queue_head && t->active < usable_cap(t, t->reqs[t->queue_head->idx].t_sched, now)) {
         struct harness_xfer_req *x = t->queue_head;
         t->queue_head = x->queued;
         if (!t->queue_head)
@@ -302,7 +326,7 @@ static void pool_next(struct harness_traffic *t)
         x->queued = NULL;
         start_xfer(t, x);
         const struct harness_req *r = &t->reqs[x->idx];
-        if (r->t_sent > r->t_sched && r->t_sent - r->t_sched > t->pool_wait_max_us)
+        if (x->at_cap && r->t_sent > r->t_sched && r->t_sent - r->t_sched > t->pool_wait_max_us)
             t->pool_wait_max_us = r->t_sent - r->t_sched;
     }
 }
@@ -416,10 +440,14 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     t->inflight++;
     if (f->concurrency > 0)
         r->t_sched = co_now_us(); /* closed loop: scheduled when issued */
-    if (t->active >= t->pool_cap) {
-        /* Every connection is busy and the pool is at its cap: the driver,
-         * not the relay, makes this request wait. */
-        t->pool_waits++;
+    int cap = usable_cap(t, r->t_sched, co_now_us());
+    if (t->active >= cap || t->queue_head) {
+        /* Every connection it may use is busy (or others wait already, and
+         * first come, first served).  At the pool's cap that is the
+         * driver's saturation, counted as such: the driver, not the relay,
+         * makes this request wait. */
+        x->at_cap = t->active >= t->pool_cap;
+        t->pool_waits += x->at_cap;
         if (t->queue_tail)
             t->queue_tail->queued = x;
         else
@@ -533,6 +561,15 @@ void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struc
         ev_timer_init(&t->ph[i].timer, on_phase_timer, 0, 0);
         t->ph[i].timer.data = &t->ph[i];
     }
+}
+
+void harness_traffic_set_cap(struct harness_traffic *t, size_t n)
+{
+    free(t->reqs);
+    free(t->raw);
+    t->cap = n;
+    t->reqs = co_calloc(n, sizeof *t->reqs);
+    t->raw = co_calloc(n, sizeof *t->raw);
 }
 
 void harness_traffic_start(struct harness_traffic *t, uint64_t t0)

@@ -102,6 +102,9 @@ int harness_traffic_pool_cap(void);
 void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struct co_evcurl *curl,
                           const struct harness_scenario *s, const char *base_url,
                           const char *id_prefix, uint64_t seed);
+/* Raises the log's cap to n requests (a benchmark past a scenario's
+ * HARNESS_MAX_REQUESTS); call before harness_traffic_start. */
+void harness_traffic_set_cap(struct harness_traffic *t, size_t n);
 /* Starts every phase relative to t0 (absolute monotonic µs). */
 void harness_traffic_start(struct harness_traffic *t, uint64_t t0);
 /* Stops timers and aborts transfers in flight (recorded as transport errors). */

@@ -59,8 +59,15 @@ static struct result run(const char *file, const char *out, rlim_t nofile)
         low.rlim_cur = nofile;
         assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
     }
-    char *argv[] = {(char *)tsup_bin("cutover"), "run", (char *)file, "--out", (char *)out,
-                    "--no-color", "--jobs", "1", NULL};
+    char *argv[] = {(char *)tsup_bin("cutover"),
+                    "run",
+                    (char *)file,
+                    "--out",
+                    (char *)out,
+                    "--no-color",
+                    "--jobs",
+                    "1",
+                    NULL};
     struct tproc p;
     int rc = tproc_spawn(&p, argv);
     setrlimit(RLIMIT_NOFILE, &old); /* the child has its copy */
@@ -128,7 +135,7 @@ static void test_saturated_pool_is_the_driver(void **state)
     json_int_t peak = json_integer_value(json_object_get(d, "peak_inflight"));
     json_int_t conns = json_integer_value(json_object_get(d, "connects"));
     json_int_t sent = json_integer_value(json_object_get(d, "sent"));
-    assert_true(peak >= 30); /* 300 ms at 200 req/s: many at once */
+    assert_true(peak >= 30);    /* 300 ms at 200 req/s: many at once */
     assert_true(conns <= peak); /* a connection per concurrent request, not per request */
     assert_true(conns < sent);
     json_decref(doc);

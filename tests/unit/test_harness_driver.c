@@ -164,9 +164,12 @@ static void test_empty(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_on_schedule),   cmocka_unit_test(test_rate_below_schedule),
-        cmocka_unit_test(test_lag),           cmocka_unit_test(test_pool),
-        cmocka_unit_test(test_closed_loop_and_apply), cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_on_schedule),
+        cmocka_unit_test(test_rate_below_schedule),
+        cmocka_unit_test(test_lag),
+        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_closed_loop_and_apply),
+        cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
