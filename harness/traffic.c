@@ -39,6 +39,7 @@ struct harness_xfer_req {
     int phase;
     CURL *easy;
     struct curl_slist *hdrs;
+    char *post; /* the request body, read by libcurl in place (CURLOPT_POSTFIELDS) */
     struct co_buf body;
     struct harness_xfer_req *next, *prev;
     struct harness_xfer_req *queued; /* next in the pool's wait queue */
@@ -213,6 +214,7 @@ static void unlink_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
 static void free_xfer(struct harness_xfer_req *x)
 {
     curl_slist_free_all(x->hdrs);
+    free(x->post);
     co_buf_free(&x->body);
     free(x);
 }
@@ -274,11 +276,12 @@ void harness_traffic_settle(struct harness_traffic *t)
 }
 
 /* A finished handle is kept for the next request (its buffers and settings
- * allocations spared); the connection itself lives in the multi's pool. */
+ * allocations spared); the connection itself lives in the multi's pool.  No
+ * curl_easy_reset: issue() sets the same options on every request, so none
+ * is left over from the last one. */
 static void release_easy(struct harness_traffic *t, CURL *easy)
 {
     if (t->n_spare < t->pool_cap) {
-        curl_easy_reset(easy);
         t->spare[t->n_spare++] = easy;
     } else {
         curl_easy_cleanup(easy);
@@ -404,7 +407,7 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     x->idx = idx;
     x->phase = ps->index;
     co_buf_init(&x->body, BODY_CAP);
-    char *post = request_body(t, ps->index, r->id);
+    x->post = request_body(t, ps->index, r->id);
     char h[160];
     x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/json");
     x->hdrs = curl_slist_append(x->hdrs, "Expect:");
@@ -419,8 +422,8 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     CURL *e = t->n_spare ? t->spare[--t->n_spare] : curl_easy_init();
     x->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(post));
-    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, post);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->post));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -431,7 +434,6 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(f->timeout_us / 1000));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    free(post);
     x->next = t->live;
     if (t->live)
         t->live->prev = x;
