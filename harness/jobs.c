@@ -166,11 +166,17 @@ static void lost_result(struct harness_job *j, const char *why)
     snprintf(rs->error, sizeof rs->error, "%s", why);
 }
 
+static void run_one(const struct harness_job *j, const struct harness_run_opts *ro,
+                    struct report_scenario *rs)
+{
+    (j->run ? j->run : harness_run_scenario)(j->s, ro, rs);
+}
+
 static void run_here(struct harness_job *j)
 {
     report_scenario_clear(&j->res);
     memset(&j->res, 0, sizeof j->res);
-    harness_run_scenario(j->s, &j->ro, &j->res);
+    run_one(j, &j->ro, &j->res);
 }
 
 static int launch(struct pool *p, struct harness_job *j)
@@ -205,7 +211,7 @@ static int launch(struct pool *p, struct harness_job *j)
         struct harness_run_opts ro = j->ro;
         struct report_scenario rs = {0};
         ro.progress = NULL;
-        harness_run_scenario(j->s, &ro, &rs);
+        run_one(j, &ro, &rs);
         int rc = harness_result_write(j->tmp, &rs);
         fflush(stderr);
         _exit(rc == 0 ? 0 : 3);

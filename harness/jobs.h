@@ -38,8 +38,12 @@
 struct harness_job {
     const struct harness_scenario *s;
     struct harness_run_opts ro;
-    int exclusive;              /* runs with no neighbour */
-    int user;                   /* the caller's (cutover run: which relay) */
+    int exclusive; /* runs with no neighbour */
+    int user;      /* the caller's (cutover run: which relay) */
+    /* What runs the scenario: NULL for harness_run_scenario (a test puts a
+     * fake here to drive the pool without relays and clocks). */
+    int (*run)(const struct harness_scenario *s, const struct harness_run_opts *o,
+               struct report_scenario *rs);
     struct report_scenario res; /* filled when done */
     /* The pool's own state. */
     int state; /* 0 waiting, 1 running, 2 done */

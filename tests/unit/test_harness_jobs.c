@@ -8,10 +8,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "co_clock.h"
 #include "harness/jobs.h"
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void fill(struct report_scenario *rs)
 {
@@ -146,6 +150,175 @@ static void test_rules(void **state)
     json_decref(jp);
 }
 
+/* ---- the pool, driven by a fake runner ----------------------------------------
+ * Each run appends "name start_us end_us" to a log (O_APPEND: the runs are
+ * processes), sleeps longer the earlier its job, so jobs finish in reverse
+ * order, and the scenario named "disturbed" fails with harness_on_time
+ * broken on its first run only (a marker file remembers it across
+ * processes). */
+
+static char tmpdir[64];
+
+static int fake_run(const struct harness_scenario *s, const struct harness_run_opts *o,
+                    struct report_scenario *rs)
+{
+    uint64_t t0 = co_clock_monotonic_us();
+    int disturbed = 0;
+    if (strcmp(s->name, "disturbed") == 0) {
+        char mark[128];
+        snprintf(mark, sizeof mark, "%s/disturbed.mark", tmpdir);
+        disturbed = access(mark, F_OK) != 0;
+        if (disturbed)
+            close(open(mark, O_CREAT | O_WRONLY, 0644));
+    }
+    usleep((useconds_t)(150000 - 20000 * o->run_index));
+    memset(rs, 0, sizeof *rs);
+    snprintf(rs->name, sizeof rs->name, "%s", s->name);
+    rs->status = disturbed ? REPORT_FAIL : REPORT_PASS;
+    rs->n_checks = 1;
+    rs->checks = calloc(1, sizeof *rs->checks);
+    snprintf(rs->checks[0].check, sizeof rs->checks[0].check, "harness_on_time");
+    rs->checks[0].status = disturbed ? REPORT_INCONCLUSIVE : REPORT_PASS;
+    snprintf(rs->checks[0].measured, sizeof rs->checks[0].measured, "late by at most %s ms",
+             disturbed ? "90.0" : "0.5");
+    char line[256], log[128];
+    snprintf(log, sizeof log, "%s/runs.log", tmpdir);
+    int n = snprintf(line, sizeof line, "%s %llu %llu\n", s->name, (unsigned long long)t0,
+                     (unsigned long long)co_clock_monotonic_us());
+    int fd = open(log, O_CREAT | O_WRONLY | O_APPEND, 0644);
+    if (fd >= 0) {
+        if (write(fd, line, (size_t)n) != n)
+            rs->status = REPORT_ERROR;
+        close(fd);
+    }
+    return rs->status;
+}
+
+struct seen {
+    size_t order[8];
+    int status[8];
+    char rerun[8][256];
+    size_t n;
+};
+
+static void on_ready(void *ctx, struct harness_job *j, size_t index)
+{
+    struct seen *v = ctx;
+    v->order[v->n] = index;
+    v->status[v->n] = j->res.status;
+    snprintf(v->rerun[v->n], sizeof v->rerun[v->n], "%s", j->res.rerun);
+    v->n++;
+}
+
+struct span {
+    char name[32];
+    unsigned long long a, b;
+};
+
+static size_t read_log(struct span *v, size_t cap)
+{
+    char log[128];
+    snprintf(log, sizeof log, "%s/runs.log", tmpdir);
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    size_t n = 0;
+    while (n < cap && fscanf(f, "%31s %llu %llu", v[n].name, &v[n].a, &v[n].b) == 3)
+        n++;
+    fclose(f);
+    return n;
+}
+
+static int overlaps(const struct span *x, const struct span *y)
+{
+    return x->a < y->b && y->a < x->b;
+}
+
+static void run_pool(int width, struct seen *seen)
+{
+    static const char *const names[] = {"a", "b", "disturbed", "c", "heavy"};
+    static struct harness_scenario sc[5];
+    struct harness_job jobs[5];
+    memset(jobs, 0, sizeof jobs);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cutover-jobs-unit-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    for (int i = 0; i < 5; i++) {
+        memset(&sc[i], 0, sizeof sc[i]);
+        snprintf(sc[i].name, sizeof sc[i].name, "%s", names[i]);
+        jobs[i].s = &sc[i];
+        jobs[i].run = fake_run;
+        jobs[i].ro.run_index = i;
+        jobs[i].exclusive = strcmp(names[i], "heavy") == 0;
+    }
+    memset(seen, 0, sizeof *seen);
+    assert_int_equal(harness_jobs_run(jobs, 5, width, on_ready, seen), 5);
+    for (int i = 0; i < 5; i++)
+        report_scenario_clear(&jobs[i].res);
+}
+
+static void cleanup_tmp(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_pool_order_rerun_alone(void **state)
+{
+    struct seen seen;
+    run_pool(3, &seen);
+    /* In job order, whatever order they finished in; all passed in the end. */
+    assert_int_equal(seen.n, 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(seen.order[i], i);
+        assert_int_equal(seen.status[i], REPORT_PASS);
+    }
+    assert_non_null(strstr(seen.rerun[2], "re-run alone: run 1, beside"));
+    assert_non_null(strstr(seen.rerun[2], "--jobs 3"));
+    assert_non_null(strstr(seen.rerun[2], "late by at most 90.0 ms"));
+    assert_string_equal(seen.rerun[0], "");
+
+    struct span v[16];
+    size_t n = read_log(v, 16);
+    assert_int_equal(n, 6); /* five jobs, one of them twice */
+    int parallel = 0;
+    const struct span *rerun = NULL, *heavy = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i].name, "disturbed") == 0 && (!rerun || v[i].a > rerun->a))
+            rerun = &v[i];
+        if (strcmp(v[i].name, "heavy") == 0)
+            heavy = &v[i];
+        for (size_t k = i + 1; k < n; k++)
+            parallel |= overlaps(&v[i], &v[k]);
+    }
+    assert_true(parallel); /* side by side for real */
+    assert_non_null(rerun);
+    assert_non_null(heavy);
+    for (size_t i = 0; i < n; i++) {
+        if (&v[i] != rerun)
+            assert_false(overlaps(&v[i], rerun)); /* the rerun ran alone */
+        if (&v[i] != heavy)
+            assert_false(overlaps(&v[i], heavy)); /* so did the exclusive job */
+    }
+    cleanup_tmp();
+}
+
+static void test_pool_serial(void **state)
+{
+    struct seen seen;
+    run_pool(1, &seen);
+    assert_int_equal(seen.n, 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(seen.status[i], REPORT_PASS);
+    assert_non_null(strstr(seen.rerun[2], "re-run: run 1 was disturbed"));
+    struct span v[16];
+    size_t n = read_log(v, 16);
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = i + 1; k < n; k++)
+            assert_false(overlaps(&v[i], &v[k])); /* one after the other */
+    cleanup_tmp();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +326,8 @@ int main(void)
         cmocka_unit_test(test_no_pointers),
         cmocka_unit_test(test_damaged),
         cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_pool_order_rerun_alone),
+        cmocka_unit_test(test_pool_serial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
