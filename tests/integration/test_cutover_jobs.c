@@ -12,7 +12,9 @@
 #include "tests/support/tsupport.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,12 +243,69 @@ static void test_jobs_refused_with_one_relay(void **state)
     result_free(&r);
 }
 
+/* SIGINT to the parent alone (as a CI runner's kill would do) while three
+ * long scenarios run side by side: exit 3 soon, and none of the three
+ * relays is left behind. */
+static void test_jobs_interrupted(void **state)
+{
+    char sc[128], out[128];
+    snprintf(sc, sizeof sc, "%s/long", dir);
+    assert_int_equal(mkdir(sc, 0755), 0);
+    for (int i = 0; i < 3; i++) {
+        char name[64], text[256];
+        snprintf(name, sizeof name, "long/l%d.json", i);
+        snprintf(text, sizeof text,
+                 "{\"name\": \"long-%d\", \"traffic\": {\"rate_rps\": 20, \"duration_ms\": "
+                 "20000},\n \"expect\": [{\"check\": \"client_success_ratio\", \"min\": 1}]}\n",
+                 i);
+        write_file(name, text);
+    }
+    snprintf(out, sizeof out, "%s/out-int", dir);
+    char *argv[] = {(char *)tsup_bin("cutover"), "run", sc, "--out", out, "--jobs", "3", NULL};
+    struct tproc p;
+    assert_int_equal(tproc_spawn(&p, argv), 0);
+    /* Wait until the three relays have started (their start events). */
+    pid_t relays[3] = {0, 0, 0};
+    for (int tries = 0; tries < 200; tries++) {
+        int found = 0;
+        for (int i = 0; i < 3; i++) {
+            char events[256], line[512];
+            snprintf(events, sizeof events, "%s/long/l%d_json/events.jsonl", out, i);
+            FILE *f = fopen(events, "r");
+            if (f && fgets(line, sizeof line, f)) {
+                json_t *start = json_loads(line, 0, NULL);
+                relays[i] = (pid_t)json_integer_value(json_object_get(start, "pid"));
+                json_decref(start);
+            }
+            if (f)
+                fclose(f);
+            found += relays[i] > 0;
+        }
+        if (found == 3)
+            break;
+        usleep(50000);
+    }
+    for (int i = 0; i < 3; i++)
+        assert_true(relays[i] > 0);
+    kill(p.pid, SIGINT);
+    int st = tproc_wait_exit(&p, 15000);
+    tproc_stop(&p, SIGKILL, 1000);
+    assert_true(st != -1);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(kill(relays[i], 0), -1);
+        assert_int_equal(errno, ESRCH);
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_jobs_same_as_serial),
         T(test_jobs_refused_with_one_relay),
+        T(test_jobs_interrupted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
