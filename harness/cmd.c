@@ -206,8 +206,8 @@ static void on_job_ready(void *ctx, struct harness_job *j, size_t index)
     const struct relay_spec *spec = &c->specs[j->user];
     if (c->n_specs > 1 && (index == 0 || c->jv[index - 1].user != j->user))
         fprintf(stdout, "== relay %s\n", spec->label);
-    harness_v_fmt(j->res.relay, sizeof j->res.relay, "%s", spec->label);
-    merge_run(&rr->sc[rr->n], &j->res);
+    harness_v_fmt(j->res->relay, sizeof j->res->relay, "%s", spec->label);
+    merge_run(&rr->sc[rr->n], j->res);
     if (k + 1 < c->repeat)
         return;
     rr->n++;
@@ -523,8 +523,6 @@ int harness_cmd_run(int argc, char **argv)
     struct ready_ctx rc_ = {
         .rr = &rr, .specs = specs, .n_specs = n_specs, .repeat = repeat, .jv = jv};
     harness_jobs_run(jv, n_jobs, (int)jobs, on_job_ready, &rc_);
-    for (size_t i = 0; i < n_jobs; i++)
-        report_scenario_clear(&jv[i].res);
     free(jv);
     free(dirs);
     json_t *card = NULL;

@@ -149,13 +149,32 @@ struct pool {
     int signalled; /* the children were asked to stop */
 };
 
+/* A fresh, empty result for a run of j (the pool's until ready). */
+static struct report_scenario *res_fresh(struct harness_job *j)
+{
+    if (j->res)
+        report_scenario_clear(j->res);
+    else
+        j->res = co_malloc(sizeof *j->res);
+    memset(j->res, 0, sizeof *j->res);
+    return j->res;
+}
+
+/* After ready (which may have moved the result out) or when never reported. */
+static void res_free(struct harness_job *j)
+{
+    if (!j->res)
+        return;
+    report_scenario_clear(j->res);
+    free(j->res);
+    j->res = NULL;
+}
+
 /* A result for a job whose process did not give one: a harness error that
  * still names the scenario. */
 static void lost_result(struct harness_job *j, const char *why)
 {
-    struct report_scenario *rs = &j->res;
-    report_scenario_clear(rs);
-    memset(rs, 0, sizeof *rs);
+    struct report_scenario *rs = res_fresh(j);
     snprintf(rs->name, sizeof rs->name, "%s", j->s->name);
     snprintf(rs->file, sizeof rs->file, "%s", j->s->file);
     snprintf(rs->folder, sizeof rs->folder, "%s", j->s->folder);
@@ -174,15 +193,11 @@ static void run_one(const struct harness_job *j, const struct harness_run_opts *
 
 static void run_here(struct harness_job *j)
 {
-    report_scenario_clear(&j->res);
-    memset(&j->res, 0, sizeof j->res);
-    run_one(j, &j->ro, &j->res);
+    run_one(j, &j->ro, res_fresh(j));
 }
 
 static int launch(struct pool *p, struct harness_job *j)
 {
-    report_scenario_clear(&j->res);
-    memset(&j->res, 0, sizeof j->res);
     j->tmp = tmpfile();
     if (!j->tmp) {
         char why[256];
@@ -236,7 +251,7 @@ static void collect(struct pool *p, struct harness_job *j, int status)
     char err[256] = "";
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         rewind(j->tmp);
-        if (harness_result_read(j->tmp, &j->res, err, sizeof err) != 0) {
+        if (harness_result_read(j->tmp, res_fresh(j), err, sizeof err) != 0) {
             char why[400];
             harness_v_fmt(why, sizeof why, "the runner's process for this scenario: %s", err);
             lost_result(j, why);
@@ -302,14 +317,14 @@ static void launch_more(struct pool *p)
  * traffic schedule (the driver), and the verdict is not a pass. */
 static int wants_rerun(const struct harness_job *j)
 {
-    return j->res.status != REPORT_PASS && (harness_disturbed(&j->res) || j->res.driver.behind) &&
+    return j->res->status != REPORT_PASS && (harness_disturbed(j->res) || j->res->driver.behind) &&
            j->reruns < MAX_RERUNS && !harness_runner_interrupted();
 }
 
 /* The note of a rerun, and the console line the serial runner always had. */
 static void note_rerun(struct harness_job *j, int jobs, char *note, size_t n)
 {
-    const struct report_check *c = harness_disturbed(&j->res);
+    const struct report_check *c = harness_disturbed(j->res);
     fprintf(stderr, "cutover run: %s: the runner fell behind its schedule (%s); running it %s\n",
             j->s->name, c->measured, jobs > 1 ? "again alone" : "again");
     if (jobs > 1 && j->neighbours > 0)
@@ -327,7 +342,7 @@ static size_t run_serial(struct harness_job *v, size_t n, harness_job_ready_fn r
     size_t i;
     for (i = 0; i < n && !harness_runner_interrupted(); i++) {
         struct harness_job *j = &v[i];
-        char note[sizeof j->res.rerun] = "";
+        char note[sizeof j->res->rerun] = "";
         run_here(j);
         while (wants_rerun(j)) {
             note_rerun(j, 1, note, sizeof note);
@@ -335,9 +350,10 @@ static size_t run_serial(struct harness_job *v, size_t n, harness_job_ready_fn r
             run_here(j);
         }
         if (note[0])
-            snprintf(j->res.rerun, sizeof j->res.rerun, "%s", note);
+            snprintf(j->res->rerun, sizeof j->res->rerun, "%s", note);
         j->state = J_DONE;
         ready(ctx, j, i);
+        res_free(j);
     }
     return i;
 }
@@ -349,7 +365,7 @@ size_t harness_jobs_run(struct harness_job *v, size_t n, int jobs, harness_job_r
         return run_serial(v, n, ready, ctx);
     struct pool p = {.v = v, .n = n, .jobs = jobs};
     size_t next_report = 0;
-    char note[sizeof v->res.rerun] = "";
+    char note[sizeof v->res->rerun] = "";
     int draining = 0; /* a disturbed job waits for the others to finish */
     while (next_report < n) {
         if (!draining)
@@ -370,10 +386,11 @@ size_t harness_jobs_run(struct harness_job *v, size_t n, int jobs, harness_job_r
                 continue;
             }
             if (note[0])
-                snprintf(j->res.rerun, sizeof j->res.rerun, "%s", note);
+                snprintf(j->res->rerun, sizeof j->res->rerun, "%s", note);
             note[0] = '\0';
             draining = 0;
             ready(ctx, j, next_report++);
+            res_free(j);
             continue;
         }
         if (j->state == J_WAITING && p.running == 0 && harness_runner_interrupted())
@@ -385,9 +402,7 @@ size_t harness_jobs_run(struct harness_job *v, size_t n, int jobs, harness_job_r
      * collected (no child is left behind) and dropped. */
     while (p.running > 0 && wait_one(&p) == 0)
         ;
-    for (size_t i = next_report; i < n; i++) {
-        report_scenario_clear(&v[i].res);
-        memset(&v[i].res, 0, sizeof v[i].res);
-    }
+    for (size_t i = next_report; i < n; i++)
+        res_free(&v[i]);
     return next_report;
 }
