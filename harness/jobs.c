@@ -321,20 +321,26 @@ static int wants_rerun(const struct harness_job *j)
            j->reruns < MAX_RERUNS && !harness_runner_interrupted();
 }
 
-/* The note of a rerun, and the console line the serial runner always had. */
+/* The note of a rerun, and the console line the serial runner always had.
+ * The cause is the runner's punctuality check when it broke, else the
+ * driver's own reason (a run can be disturbed by either alone). */
 static void note_rerun(struct harness_job *j, int jobs, char *note, size_t n)
 {
     const struct report_check *c = harness_disturbed(j->res);
+    char why[sizeof j->res->driver.reason + 32];
+    if (c)
+        harness_v_fmt(why, sizeof why, "harness_on_time: %s", c->measured);
+    else
+        harness_v_fmt(why, sizeof why, "%s", j->res->driver.reason);
     fprintf(stderr, "cutover run: %s: the runner fell behind its schedule (%s); running it %s\n",
-            j->s->name, c->measured, jobs > 1 ? "again alone" : "again");
+            j->s->name, why, jobs > 1 ? "again alone" : "again");
     if (jobs > 1 && j->neighbours > 0)
         harness_v_fmt(note, n,
                       "re-run alone: run %d, beside %d other scenario(s) under --jobs %d, was "
-                      "disturbed (harness_on_time: %s)",
-                      j->reruns + 1, j->neighbours, jobs, c->measured);
+                      "disturbed (%s)",
+                      j->reruns + 1, j->neighbours, jobs, why);
     else
-        harness_v_fmt(note, n, "re-run: run %d was disturbed (harness_on_time: %s)", j->reruns + 1,
-                      c->measured);
+        harness_v_fmt(note, n, "re-run: run %d was disturbed (%s)", j->reruns + 1, why);
 }
 
 static size_t run_serial(struct harness_job *v, size_t n, harness_job_ready_fn ready, void *ctx)

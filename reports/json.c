@@ -27,6 +27,7 @@ static json_t *driver_json(const struct report_driver *d)
         d->lag_p99_ms, "send_lag_max_ms", d->lag_max_ms, "pool_waits", (json_int_t)d->pool_waits,
         "pool_wait_max_ms", d->pool_wait_max_ms, "pool_cap", d->pool_cap, "peak_inflight",
         d->peak_inflight, "connects", (json_int_t)d->connects, "behind", d->behind);
+    json_object_set_new(o, "send_late_at_end_ms", json_real(d->late_end_ms));
     if (d->reason[0])
         json_object_set_new(o, "reason", json_string(d->reason));
     return o;

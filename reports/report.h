@@ -47,6 +47,7 @@ struct report_driver {
     double sched_rps;    /* the schedule's rate over its span */
     double achieved_rps; /* the rate actually sent (first intended send to last actual) */
     double lag_p50_ms, lag_p99_ms, lag_max_ms; /* actual send - intended send */
+    double late_end_ms;                        /* last actual send - last intended send */
     long pool_waits; /* requests that waited for a connection (pool at its cap) */
     double pool_wait_max_ms;
     int pool_cap;      /* connections the driver may open */
@@ -78,7 +79,7 @@ struct report_scenario {
     /* Why the verdict comes from a second run ("" when from the first): the
      * runner fell behind its schedule, beside other scenarios under
      * --jobs or alone. */
-    char rerun[256];
+    char rerun[512];
     struct report_driver driver;
 };
 

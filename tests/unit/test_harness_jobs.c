@@ -163,18 +163,26 @@ static int fake_run(const struct harness_scenario *s, const struct harness_run_o
                     struct report_scenario *rs)
 {
     uint64_t t0 = co_clock_monotonic_us();
-    int disturbed = 0;
-    if (strcmp(s->name, "disturbed") == 0) {
-        char mark[128];
-        snprintf(mark, sizeof mark, "%s/disturbed.mark", tmpdir);
+    int disturbed = 0, behind = 0;
+    if (strcmp(s->name, "disturbed") == 0 || strcmp(s->name, "behind") == 0) {
+        char mark[256];
+        snprintf(mark, sizeof mark, "%s/%s.mark", tmpdir, s->name);
         disturbed = access(mark, F_OK) != 0;
         if (disturbed)
             close(open(mark, O_CREAT | O_WRONLY, 0644));
+        /* "behind": the driver fell behind, the runner's timeline did not. */
+        behind = disturbed && strcmp(s->name, "behind") == 0;
+        disturbed &= !behind;
     }
     usleep((useconds_t)(150000 - 20000 * o->run_index));
     memset(rs, 0, sizeof *rs);
     snprintf(rs->name, sizeof rs->name, "%s", s->name);
-    rs->status = disturbed ? REPORT_FAIL : REPORT_PASS;
+    rs->status = disturbed ? REPORT_FAIL : behind ? REPORT_INCONCLUSIVE : REPORT_PASS;
+    if (behind) {
+        rs->driver.present = rs->driver.behind = 1;
+        snprintf(rs->driver.reason, sizeof rs->driver.reason,
+                 "the driver, not the relay, fell behind: send lag p99 60.0 ms (above 50 ms)");
+    }
     rs->n_checks = 1;
     rs->checks = calloc(1, sizeof *rs->checks);
     snprintf(rs->checks[0].check, sizeof rs->checks[0].check, "harness_on_time");
@@ -197,7 +205,7 @@ static int fake_run(const struct harness_scenario *s, const struct harness_run_o
 struct seen {
     size_t order[8];
     int status[8];
-    char rerun[8][256];
+    char rerun[8][512];
     size_t n;
 };
 
@@ -235,7 +243,7 @@ static int overlaps(const struct span *x, const struct span *y)
 
 static void run_pool(int width, struct seen *seen)
 {
-    static const char *const names[] = {"a", "b", "disturbed", "c", "heavy"};
+    static const char *const names[] = {"a", "behind", "disturbed", "c", "heavy"};
     static struct harness_scenario sc[5];
     struct harness_job jobs[5];
     memset(jobs, 0, sizeof jobs);
@@ -273,13 +281,16 @@ static void test_pool_order_rerun_alone(void **state)
         assert_int_equal(seen.status[i], REPORT_PASS);
     }
     assert_non_null(strstr(seen.rerun[2], "re-run alone: run 1, beside"));
+    /* A run disturbed by the driver alone is re-run too, its reason said. */
+    assert_non_null(strstr(seen.rerun[1], "re-run alone: run 1"));
+    assert_non_null(strstr(seen.rerun[1], "send lag p99 60.0 ms"));
     assert_non_null(strstr(seen.rerun[2], "--jobs 3"));
     assert_non_null(strstr(seen.rerun[2], "late by at most 90.0 ms"));
     assert_string_equal(seen.rerun[0], "");
 
     struct span v[16];
     size_t n = read_log(v, 16);
-    assert_int_equal(n, 6); /* five jobs, one of them twice */
+    assert_int_equal(n, 7); /* five jobs, two of them twice */
     int parallel = 0;
     const struct span *rerun = NULL, *heavy = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -310,9 +321,10 @@ static void test_pool_serial(void **state)
     for (size_t i = 0; i < 5; i++)
         assert_int_equal(seen.status[i], REPORT_PASS);
     assert_non_null(strstr(seen.rerun[2], "re-run: run 1 was disturbed"));
+    assert_non_null(strstr(seen.rerun[1], "fell behind"));
     struct span v[16];
     size_t n = read_log(v, 16);
-    assert_int_equal(n, 6);
+    assert_int_equal(n, 7);
     for (size_t i = 0; i < n; i++)
         for (size_t k = i + 1; k < n; k++)
             assert_false(overlaps(&v[i], &v[k])); /* one after the other */
