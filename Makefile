@@ -179,12 +179,16 @@ $(BUILD)/tests/%: tests/integration/%.c $(TEST_LIBS)
 
 # The test binaries find the programs under test through CUTOVER_BIN; the soak
 # inside `make test` is the short one (SOAK_SECONDS, default here 8 s).
+# The scenario library runs side by side (cutover run --jobs; default
+# min(2 x cores, 4)); JOBS=1 runs it one scenario after the other.
+JOBS_FLAG = $(if $(JOBS),--jobs $(JOBS))
+
 test: all $(UNIT_BIN) $(INTEG_BIN)
 	@CUTOVER_BIN=$(BINDIR) CUTOVER_BUILD=$(BUILD) SOAK_SECONDS=$${SOAK_SECONDS:-8} sh tests/run.sh \
-	    --scenarios "$(CUTOVER) run scenarios/ --out $(BUILD)/out" $(UNIT_BIN) $(INTEG_BIN)
+	    --scenarios "$(CUTOVER) run scenarios/ --out $(BUILD)/out $(JOBS_FLAG)" $(UNIT_BIN) $(INTEG_BIN)
 
 scenarios: all
-	$(CUTOVER) run scenarios/ --out $(BUILD)/out
+	$(CUTOVER) run scenarios/ --out $(BUILD)/out $(JOBS_FLAG)
 
 unit: all $(UNIT_BIN)
 	@CUTOVER_BIN=$(BINDIR) sh tests/run.sh $(UNIT_BIN)

@@ -15,6 +15,8 @@
 #   CUTOVER_TIME_SCALE  stretch every time and tolerance (default: 1; try 2 on slow runners)
 #   CUTOVER_FILTER      only scenarios with this tag
 #   CUTOVER_REPEAT      run each scenario N times and report flaky ones (default: 1)
+#   CUTOVER_JOBS        scenarios run side by side, N at once (default: cutover's,
+#                       min(2 x cores, 4); 1 for one after the other)
 #   CUTOVER_SKIP_BUILD  set to 1 when bin/cutover is already built
 #
 # Exit codes (from cutover run): 0 all passed, 1 a check failed, 2 invalid
@@ -42,6 +44,7 @@ set -- run "$@" --out "$out" --junit "$out/junit.xml" --json "$out/results.json"
     --repeat "${CUTOVER_REPEAT:-1}"
 [ -n "${CUTOVER_FILTER:-}" ] && set -- "$@" --filter "$CUTOVER_FILTER"
 [ -n "${CUTOVER_RELAY:-}" ] && set -- "$@" --relay "$CUTOVER_RELAY"
+[ -n "${CUTOVER_JOBS:-}" ] && set -- "$@" --jobs "$CUTOVER_JOBS"
 
 bin/cutover "$@"
 rc=$?

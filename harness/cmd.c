@@ -8,6 +8,7 @@
 #include "co_mem.h"
 #include "harness/checks.h"
 #include "harness/cli.h"
+#include "harness/jobs.h"
 #include "harness/profile.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
@@ -40,6 +41,8 @@ static const char run_usage[] =
     "  --filter TAG        only scenarios carrying TAG\n"
     "  --seed N            seed of every random decision (default 42)\n"
     "  --repeat N          run each scenario N times, report flaky ones\n"
+    "  --jobs N            scenarios run side by side, N at once (default min(2 x cores,\n"
+    "                      4); 1 runs them one after the other; see docs/scenarios.md)\n"
     "  --time-scale X      multiply every time and tolerance by X (slow machines)\n"
     "  --relay RELAY       a profile (relays/NAME.json: cutover-relay, nginx, haproxy,\n"
     "                      or a path) or a command with {blue_url} {green_url}\n"
@@ -200,16 +203,6 @@ static void default_relay_bin(char *out, size_t n)
     snprintf(out, n, "bin/cutover-relay");
 }
 
-/* The harness_on_time verdict of a run when it did not hold, else NULL. */
-static const struct report_check *harness_disturbed(const struct report_scenario *s)
-{
-    for (size_t i = 0; i < s->n_checks; i++)
-        if (strcmp(s->checks[i].check, "harness_on_time") == 0 &&
-            s->checks[i].status != REPORT_PASS)
-            return &s->checks[i];
-    return NULL;
-}
-
 /* Keeps the worst margin of each check across repeats and the checks of the
  * worst run. */
 static void merge_run(struct report_scenario *acc, struct report_scenario *run)
@@ -243,6 +236,34 @@ static void merge_run(struct report_scenario *acc, struct report_scenario *run)
     }
 }
 
+struct ready_ctx {
+    struct report_run *rr;
+    const struct relay_spec *specs;
+    int n_specs;
+    uint64_t repeat;
+    const struct harness_job *jv;
+};
+
+/* A job's result is final (jobs come in serial order): fold it into its
+ * scenario's entry; after its last repetition, the writers show it. */
+static void on_job_ready(void *ctx, struct harness_job *j, size_t index)
+{
+    struct ready_ctx *c = ctx;
+    struct report_run *rr = c->rr;
+    uint64_t k = (uint64_t)j->ro.run_index;
+    const struct relay_spec *spec = &c->specs[j->user];
+    if (c->n_specs > 1 && (index == 0 || c->jv[index - 1].user != j->user))
+        fprintf(stdout, "== relay %s\n", spec->label);
+    harness_v_fmt(j->res->relay, sizeof j->res->relay, "%s", spec->label);
+    merge_run(&rr->sc[rr->n], j->res);
+    if (k + 1 < c->repeat)
+        return;
+    rr->n++;
+    for (const struct report_writer *w = report_writers; w->name; w++)
+        if (w->scenario)
+            w->scenario(rr, &rr->sc[rr->n - 1], rr->n - 1);
+}
+
 int harness_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -264,6 +285,7 @@ int harness_cmd_run(int argc, char **argv)
         {"relay-url", required_argument, 0, 'U'},
         {"blue-port", required_argument, 0, 'b'},
         {"green-port", required_argument, 0, 'g'},
+        {"jobs", required_argument, 0, 'p'},
         {0, 0, 0, 0},
     };
     const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *filter = NULL,
@@ -272,7 +294,7 @@ int harness_cmd_run(int argc, char **argv)
     const char *relay_args[HARNESS_SCORECARD_MAX_RELAYS];
     int n_relay_args = 0;
     uint64_t ports[2] = {0, 0};
-    uint64_t seed = 42, repeat = 1;
+    uint64_t seed = 42, repeat = 1, jobs = 0;
     double scale = 1.0;
     int no_color = 0, verbose = 0, c;
     optind = 1;
@@ -343,6 +365,13 @@ int harness_cmd_run(int argc, char **argv)
                 return CO_EXIT_INVALID;
             }
             break;
+        case 'p':
+            if (parse_u64(optarg, &jobs) != 0 || jobs < 1 || jobs > HARNESS_JOBS_MAX) {
+                fprintf(stderr, "cutover run: --jobs: expected 1..%d, found '%s'\n",
+                        HARNESS_JOBS_MAX, optarg);
+                return CO_EXIT_INVALID;
+            }
+            break;
         case 'r':
             if (parse_u64(optarg, &repeat) != 0 || repeat < 1 || repeat > 1000) {
                 fprintf(stderr, "cutover run: --repeat: expected 1..1000, found '%s'\n", optarg);
@@ -389,6 +418,19 @@ int harness_cmd_run(int argc, char **argv)
         default_relay_bin(relay_bin_buf, sizeof relay_bin_buf);
         relay_bin = relay_bin_buf;
     }
+    /* One relay that runs already, or mocks on fixed ports, can serve one
+     * scenario at a time. */
+    int shared = relay_url || ports[0] || ports[1];
+    if (shared && jobs > 1) {
+        fprintf(stderr,
+                "cutover run: --jobs %llu: --relay-url, --blue-port and --green-port "
+                "serve one scenario at a time; give --jobs 1\n",
+                (unsigned long long)jobs);
+        free_loaded(&l);
+        return CO_EXIT_INVALID;
+    }
+    if (!jobs)
+        jobs = shared ? 1 : (uint64_t)harness_jobs_default();
     if (relay_url && n_relay_args) {
         fprintf(stderr, "cutover run: --relay-url drives a relay that runs already and --relay "
                         "starts one: give one of them\n");
@@ -511,62 +553,49 @@ int harness_cmd_run(int argc, char **argv)
     for (const struct report_writer *w = report_writers; w->name; w++)
         if (w->begin)
             w->begin(&rr);
-    for (int sp = 0; sp < n_specs && !harness_runner_interrupted(); sp++) {
+    /* Every run of every scenario for every relay is one job, in the order
+     * a serial run would take them; the pool reports them in that order. */
+    size_t n_jobs = 0, cap_jobs = (size_t)l.n * (size_t)n_specs * (size_t)repeat;
+    struct harness_job *jv = co_calloc(cap_jobs ? cap_jobs : 1, sizeof *jv);
+    char(*dirs)[PATH_MAX] = co_calloc((size_t)n_specs, sizeof *dirs);
+    for (int sp = 0; sp < n_specs; sp++) {
         const struct relay_spec *spec = &specs[sp];
         if (spec->skipped[0])
             continue;
         /* Several relays: each one's artefacts in a folder of its own. */
-        char sub[PATH_MAX];
-        const char *dir = out_dir;
+        harness_v_fmt(dirs[sp], sizeof dirs[sp], "%s", out_dir);
         if (n_specs > 1) {
             char safe[64];
             report_safe_name(spec->label, safe, sizeof safe);
-            harness_v_fmt(sub, sizeof sub, "%s/%s", out_dir, safe);
-            mkdir(sub, 0755);
-            dir = sub;
-            fprintf(stdout, "== relay %s\n", spec->label);
+            harness_v_fmt(dirs[sp], sizeof dirs[sp], "%s/%s", out_dir, safe);
+            mkdir(dirs[sp], 0755);
         }
-        for (int i = 0; i < l.n && !harness_runner_interrupted(); i++) {
-            struct report_scenario *acc = &rr.sc[rr.n];
-            for (uint64_t k = 0; k < repeat && !harness_runner_interrupted(); k++) {
-                struct harness_run_opts ro = {.out_dir = dir,
-                                              .seed = seed + k,
-                                              .time_scale = scale,
-                                              .relay_cmd = spec->cmd,
-                                              .relay_bin = relay_bin,
-                                              .profile = spec->profile,
-                                              .relay_url = relay_url,
-                                              .blue_port = (int)ports[0],
-                                              .green_port = (int)ports[1],
-                                              .verbose = verbose,
-                                              .run_index = (int)k,
-                                              .progress = report_console_progress,
-                                              .progress_ctx = &rr};
-                struct report_scenario one = {0};
-                harness_run_scenario(l.v[i], &ro, &one);
-                /* A run the runner itself disturbed (it fell behind its own
-                 * schedule) says nothing about the relay: run it again, twice
-                 * at most, and keep the last. */
-                for (int retry = 0; retry < 2 && one.status != REPORT_PASS &&
-                                    harness_disturbed(&one) && !harness_runner_interrupted();
-                     retry++) {
-                    fprintf(stderr,
-                            "cutover run: %s: the runner fell behind its schedule (%s); "
-                            "running it again\n",
-                            l.v[i]->name, harness_disturbed(&one)->measured);
-                    report_scenario_clear(&one);
-                    memset(&one, 0, sizeof one);
-                    harness_run_scenario(l.v[i], &ro, &one);
-                }
-                harness_v_fmt(one.relay, sizeof one.relay, "%s", spec->label);
-                merge_run(acc, &one);
+        for (int i = 0; i < l.n; i++)
+            for (uint64_t k = 0; k < repeat; k++) {
+                struct harness_job *j = &jv[n_jobs++];
+                j->s = l.v[i];
+                j->exclusive = harness_job_exclusive(l.v[i]);
+                j->user = sp;
+                j->ro = (struct harness_run_opts){.out_dir = dirs[sp],
+                                                  .seed = seed + k,
+                                                  .time_scale = scale,
+                                                  .relay_cmd = spec->cmd,
+                                                  .relay_bin = relay_bin,
+                                                  .profile = spec->profile,
+                                                  .relay_url = relay_url,
+                                                  .blue_port = (int)ports[0],
+                                                  .green_port = (int)ports[1],
+                                                  .verbose = verbose,
+                                                  .run_index = (int)k,
+                                                  .progress = report_console_progress,
+                                                  .progress_ctx = &rr};
             }
-            rr.n++;
-            for (const struct report_writer *w = report_writers; w->name; w++)
-                if (w->scenario)
-                    w->scenario(&rr, acc, rr.n - 1);
-        }
     }
+    struct ready_ctx rc_ = {
+        .rr = &rr, .specs = specs, .n_specs = n_specs, .repeat = repeat, .jv = jv};
+    harness_jobs_run(jv, n_jobs, (int)jobs, on_job_ready, &rc_);
+    free(jv);
+    free(dirs);
     size_t n_ran = rr.n;
     for (int sp = 0; sp < n_specs; sp++) {
         if (!specs[sp].skipped[0])
@@ -625,7 +654,8 @@ int harness_cmd_run(int argc, char **argv)
         fprintf(stderr, "cutover run: interrupted; %zu of %d scenario(s) ran\n", rr.n, l.n);
         rc = CO_EXIT_HARNESS;
     }
-    for (size_t i = 0; i < rr.n; i++)
+    /* Interrupted between repetitions, one entry more holds runs. */
+    for (size_t i = 0; i < rr.n + (rr.n < (size_t)l.n * (size_t)n_specs); i++)
         report_scenario_clear(&rr.sc[i]);
     free(rr.sc);
     free_loaded(&l);

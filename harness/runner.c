@@ -16,6 +16,7 @@
 #include "co_log.h"
 #include "co_mem.h"
 #include "harness/checks.h"
+#include "harness/driver.h"
 #include "harness/obs.h"
 #include "harness/spawn.h"
 #include "harness/traffic.h"
@@ -1336,6 +1337,7 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
     r->obs.t_end = co_now_us();
     if (r->traffic_started) {
         harness_traffic_stop(&r->traffic);
+        harness_driver_measure(&r->traffic, &rs->driver);
         r->obs.reqs = r->traffic.reqs;
         r->obs.n_reqs = r->traffic.n_reqs;
         r->traffic.reqs = NULL;
@@ -1413,6 +1415,7 @@ out:
         rs->status = r->error_status ? r->error_status : REPORT_ERROR;
     } else {
         run_checks(r, rs);
+        harness_driver_apply(rs);
     }
     rs->duration_s = (double)(co_now_us() - started) / 1e6;
     harness_obs_free(&r->obs);

@@ -94,6 +94,25 @@ void report_console_scenario(struct report_run *r, const struct report_scenario 
     fputc('\n', r->console);
     if ((s->status == REPORT_ERROR || s->status == REPORT_INVALID) && s->error[0])
         fprintf(r->console, "          %s\n", t(s->error));
+    if (s->rerun[0])
+        fprintf(r->console, "          %s\n", t(s->rerun));
+    /* The driver's own figures where they matter: a load scenario, or a
+     * driver that fell behind (then the verdict is no verdict on the relay). */
+    const struct report_driver *d = &s->driver;
+    if (d->present && (d->behind || strstr(s->tags, "load") || d->sched_rps >= 1000)) {
+        if (d->sched_rps > 0)
+            fprintf(
+                r->console,
+                "          driver: %.0f of %.0f req/s (%.1f%%), send lag p50 %.2f ms p99 %.2f ms",
+                d->achieved_rps, d->sched_rps, 100.0 * d->achieved_rps / d->sched_rps,
+                d->lag_p50_ms, d->lag_p99_ms);
+        else
+            fprintf(r->console, "          driver: closed loop, %.0f req/s", d->achieved_rps);
+        fprintf(r->console,
+                ", peak %d in flight, %ld connection(s) opened, %ld waited for one%s%s\n",
+                d->peak_inflight, d->connects, d->pool_waits, d->behind ? "; " : "",
+                d->behind ? t(d->reason) : "");
+    }
     fflush(r->console);
 }
 
@@ -111,6 +130,8 @@ static void details(struct report_run *r, const struct report_scenario *s)
         fprintf(f, "    protects: %s\n", t(s->description));
     if (s->error[0])
         fprintf(f, "    %s: %s\n", report_status_name(s->status), t(s->error));
+    if (s->driver.behind)
+        fprintf(f, "    driver: %s\n", t(s->driver.reason));
     for (size_t i = 0; i < s->n_checks; i++) {
         const struct report_check *c = &s->checks[i];
         if (c->status == REPORT_PASS)

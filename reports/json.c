@@ -17,6 +17,22 @@ static json_t *check_json(const struct report_check *c)
         (json_int_t)c->samples, "min_samples", (json_int_t)c->min_samples, "detail", c->detail);
 }
 
+/* The load driver's figures: the schedule it was given, what it kept. */
+static json_t *driver_json(const struct report_driver *d)
+{
+    json_t *o = json_pack(
+        "{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:I, s:f, s:i, s:i, s:I, s:b}", "scheduled",
+        (json_int_t)d->scheduled, "sent", (json_int_t)d->sent, "scheduled_rps", d->sched_rps,
+        "achieved_rps", d->achieved_rps, "send_lag_p50_ms", d->lag_p50_ms, "send_lag_p99_ms",
+        d->lag_p99_ms, "send_lag_max_ms", d->lag_max_ms, "pool_waits", (json_int_t)d->pool_waits,
+        "pool_wait_max_ms", d->pool_wait_max_ms, "pool_cap", d->pool_cap, "peak_inflight",
+        d->peak_inflight, "connects", (json_int_t)d->connects, "behind", d->behind);
+    json_object_set_new(o, "send_late_at_end_ms", json_real(d->late_end_ms));
+    if (d->reason[0])
+        json_object_set_new(o, "reason", json_string(d->reason));
+    return o;
+}
+
 json_t *report_json_build(const struct report_run *r)
 {
     json_t *scs = json_array();
@@ -46,6 +62,10 @@ json_t *report_json_build(const struct report_run *r)
             json_object_set(o, "observability", s->observability);
         if (s->log_tail)
             json_object_set_new(o, "relay_log_tail", json_string(s->log_tail));
+        if (s->rerun[0])
+            json_object_set_new(o, "rerun", json_string(s->rerun));
+        if (s->driver.present)
+            json_object_set_new(o, "driver", driver_json(&s->driver));
         if (s->doc)
             json_object_set(o, "scenario", s->doc);
         json_array_append_new(scs, o);

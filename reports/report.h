@@ -41,6 +41,27 @@ struct report_check {
     char detail[1024];
 };
 
+/* The load driver's own account of an open-loop run (harness/traffic.c):
+ * how closely it kept its schedule, so a driver that fell behind is never
+ * read as a slow relay.  Plain data (copied whole between processes by
+ * cutover run --jobs). */
+struct report_driver {
+    int present;         /* the scenario had an open-loop phase */
+    long scheduled;      /* open-loop requests the schedule asked for */
+    long sent;           /* of which handed to a connection */
+    double sched_rps;    /* the schedule's rate over its span */
+    double achieved_rps; /* the rate actually sent (first intended send to last actual) */
+    double lag_p50_ms, lag_p99_ms, lag_max_ms; /* actual send - intended send */
+    double late_end_ms;                        /* last actual send - last intended send */
+    long pool_waits; /* requests that waited for a connection (pool at its cap) */
+    double pool_wait_max_ms;
+    int pool_cap;      /* connections the driver may open */
+    int peak_inflight; /* most requests in flight at once */
+    long connects;     /* new connections opened (the rest reused one) */
+    int behind;        /* the driver, not the relay, fell behind */
+    char reason[384];  /* why behind ("" when on schedule) */
+};
+
 struct report_scenario {
     char name[128];
     char file[512];
@@ -63,6 +84,11 @@ struct report_scenario {
     /* What the relay gave the checks (harness/obs.h harness_obs_observability_json):
      * owned, NULL when the scenario did not run. */
     json_t *observability;
+    /* Why the verdict comes from a second run ("" when from the first): the
+     * runner fell behind its schedule, beside other scenarios under
+     * --jobs or alone. */
+    char rerun[512];
+    struct report_driver driver;
 };
 
 /* Live progress of the scenario that is running, from the runner's poll
