@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #define RESULT_MAGIC 0x636f7231u /* "cor1" */
@@ -223,6 +224,7 @@ static int launch(struct pool *p, struct harness_job *j)
     /* Whatever is buffered would be written twice, once by each process. */
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         char why[256];
@@ -236,7 +238,13 @@ static int launch(struct pool *p, struct harness_job *j)
     if (pid == 0) {
         /* The child: one scenario, no live progress (its neighbours would
          * write over it), the result to the file, and out without running
-         * the parent's exit handlers. */
+         * the parent's exit handlers.  It must not outlive the parent,
+         * whatever ends that (SIGKILL included): SIGTERM, which the runner
+         * takes as an interruption and stops its relay.  The getppid check
+         * closes the race with a parent that died before prctl. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(3);
         struct harness_run_opts ro = j->ro;
         struct report_scenario rs = {0};
         ro.progress = NULL;
