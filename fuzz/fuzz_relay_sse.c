@@ -34,5 +34,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int want = memmem(p, n, "data: [DONE]", 12) || memmem(p, n, "data:[DONE]", 11);
     if (s.done_seen != want || s.ntail > 15)
         abort();
+    /* The finish_reason matcher keeps its state across chunks: the chunked
+     * scan must agree with one scan of the whole. */
+    struct relay_sse whole;
+    relay_sse_reset(&whole);
+    relay_sse_scan(&whole, p, n);
+    if (s.finish_seen != whole.finish_seen)
+        abort();
     return 0;
 }

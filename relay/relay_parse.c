@@ -113,11 +113,53 @@ void relay_sse_reset(struct relay_sse *s)
 {
     s->ntail = 0;
     s->done_seen = 0;
+    s->finish_seen = 0;
+    s->fr_state = 0;
+}
+
+/* "finish_reason" followed by optional blanks, a colon, optional blanks
+ * and a string (null is the value of every chunk before the last).  States
+ * 0..14 count the key's bytes matched, 15 waits for the colon, 16 for the
+ * value.  In state 0 memchr jumps to the next quote, so most bytes are not
+ * looked at one by one.  A key inside content is escaped (\"), so it never
+ * matches. */
+static void scan_finish(struct relay_sse *s, const char *p, size_t n)
+{
+    static const char key[] = "\"finish_reason\"";
+    size_t i = 0;
+    while (i < n && !s->finish_seen) {
+        unsigned st = s->fr_state;
+        char c = p[i];
+        if (st == 0) {
+            const char *q = memchr(p + i, '"', n - i);
+            if (!q)
+                return;
+            i = (size_t)(q - p) + 1;
+            s->fr_state = 1;
+        } else if (st < sizeof key - 1) {
+            if (c == key[st]) {
+                s->fr_state++;
+                i++;
+            } else {
+                s->fr_state = 0; /* look at c again: it may open a key */
+            }
+        } else if (c == ' ' || c == '\t') {
+            i++;
+        } else if (st == sizeof key - 1 && c == ':') {
+            s->fr_state++;
+            i++;
+        } else if (st == sizeof key && c == '"') {
+            s->finish_seen = 1;
+        } else {
+            s->fr_state = 0;
+        }
+    }
 }
 
 void relay_sse_scan(struct relay_sse *s, const char *p, size_t n)
 {
     static const char *const marks[] = {"data: [DONE]", "data:[DONE]"};
+    scan_finish(s, p, n);
     if (s->done_seen)
         return;
     /* A mark split across chunks has at most 11 bytes on each side. */

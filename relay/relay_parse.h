@@ -33,11 +33,15 @@ int relay_parse_request(const char *ctype, const char *body, size_t len, int api
                         struct relay_parsed_req *out, struct relay_parse_err *e);
 
 /* Watches an SSE byte stream for "data: [DONE]" across chunk boundaries
- * with a short tail of the bytes seen so far. */
+ * with a short tail of the bytes seen so far, and for a non-null
+ * "finish_reason" (the answer is whole once it came) with a small matcher
+ * whose state crosses chunk boundaries too. */
 struct relay_sse {
     char tail[16];
     size_t ntail;
     int done_seen;
+    int finish_seen;
+    unsigned fr_state; /* progress through "finish_reason" : " */
 };
 
 void relay_sse_reset(struct relay_sse *s);

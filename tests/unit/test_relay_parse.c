@@ -89,12 +89,54 @@ static void test_sse_splits(void **state)
     }
 }
 
+/* A non-null finish_reason is found whatever the splits; null, an escaped
+ * key inside content and near misses are not. */
+static void test_sse_finish_reason(void **state)
+{
+    static const struct {
+        const char *s;
+        int want;
+    } streams[] = {
+        {"data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", 1},
+        {"data: {\"finish_reason\" : \t \"length\"}\n\n", 1},
+        {"data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":null}]}\n\n", 0},
+        {"data: {\"finish_reason\":null}\n\ndata: {\"finish_reason\":\"stop\"}\n\n", 1},
+        {"data: {\"delta\":{\"content\":\"say \\\"finish_reason\\\":\\\"stop\\\"\"}}\n\n", 0},
+        {"\"\"finish_reason\":\"x\"", 1},
+        {"\"finish_reason\"x:\"stop\"", 0},
+        {"\"finish_reasons\":\"stop\"", 0},
+        {"\"finish_reason\":", 0},
+    };
+    for (size_t s = 0; s < sizeof streams / sizeof streams[0]; s++) {
+        const char *b = streams[s].s;
+        size_t n = strlen(b);
+        for (size_t i = 0; i <= n; i++)
+            for (size_t j = i; j <= n; j++) {
+                struct relay_sse x;
+                relay_sse_reset(&x);
+                relay_sse_scan(&x, b, i);
+                relay_sse_scan(&x, b + i, j - i);
+                relay_sse_scan(&x, b + j, n - j);
+                if (x.finish_seen != streams[s].want)
+                    fail_msg("stream %zu split %zu/%zu: %d", s, i, j, x.finish_seen);
+            }
+    }
+    /* A new attempt starts from nothing. */
+    struct relay_sse x;
+    relay_sse_reset(&x);
+    relay_sse_scan(&x, "{\"finish_reas", 13);
+    relay_sse_reset(&x);
+    relay_sse_scan(&x, "on\":\"stop\"", 12);
+    assert_false(x.finish_seen);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_content_type),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_sse_splits),
+        cmocka_unit_test(test_sse_finish_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
