@@ -92,8 +92,8 @@ uint64_t relay_policy_expiry(const struct relay_timeouts *t, const struct relay_
     return best;
 }
 
-enum relay_retry_how relay_policy_retry_how(int status, int has_ra, uint64_t ra_ms,
-                                            uint64_t cap_ms, int ra_fits, enum relay_on429 on429)
+enum relay_retry_how relay_policy_retry_how(int status, int has_ra, uint64_t ra_ms, uint64_t cap_ms,
+                                            int ra_fits, enum relay_on429 on429)
 {
     if (has_ra)
         return ra_ms <= cap_ms && ra_fits ? RELAY_RETRY_AFTER : RELAY_RETRY_FAILOVER_NOW;

@@ -87,7 +87,7 @@ enum relay_retry_how {
 
 /* has_ra: the answer carried a Retry-After the relay could read (ra_ms);
  * ra_fits: that wait ends before the request's deadline. */
-enum relay_retry_how relay_policy_retry_how(int status, int has_ra, uint64_t ra_ms,
-                                            uint64_t cap_ms, int ra_fits, enum relay_on429 on429);
+enum relay_retry_how relay_policy_retry_how(int status, int has_ra, uint64_t ra_ms, uint64_t cap_ms,
+                                            int ra_fits, enum relay_on429 on429);
 
 #endif

@@ -30,8 +30,7 @@ static json_t *get_json(const char *path)
 static long long policy_count(const char *action)
 {
     json_t *m = get_json("/api/metrics");
-    long long n =
-        jint(json_object_get(json_object_get(m, "policies"), "counts"), action);
+    long long n = jint(json_object_get(json_object_get(m, "policies"), "counts"), action);
     json_decref(m);
     return n;
 }
@@ -104,8 +103,8 @@ static void test_cut_before_finish_is_an_error(void **state)
 {
     /* Lenient (the default) still refuses a stream cut before any
      * finish_reason: half an answer is not an answer. */
-    assert_int_equal(fx_start_relay(&F, "\"health_interval_ms\": 0, \"switch_after_failures\": 1000"),
-                     0);
+    assert_int_equal(
+        fx_start_relay(&F, "\"health_interval_ms\": 0, \"switch_after_failures\": 1000"), 0);
     assert_int_equal(tmock_put_behavior(F.url[0], "{\"rules\":[{\"action\":{\"type\":\"cut\","
                                                   "\"after_chunks\":3}}]}"),
                      0);

@@ -146,8 +146,7 @@ static void test_retry_how(void **state)
     assert_int_equal(relay_policy_retry_how(429, 1, 500, 10000, 1, F), RELAY_RETRY_AFTER);
     assert_int_equal(relay_policy_retry_how(503, 1, 500, 10000, 1, F), RELAY_RETRY_AFTER);
     /* Too long, or past the deadline: fail over at once. */
-    assert_int_equal(relay_policy_retry_how(429, 1, 20000, 10000, 1, R),
-                     RELAY_RETRY_FAILOVER_NOW);
+    assert_int_equal(relay_policy_retry_how(429, 1, 20000, 10000, 1, R), RELAY_RETRY_FAILOVER_NOW);
     assert_int_equal(relay_policy_retry_how(429, 1, 500, 10000, 0, R), RELAY_RETRY_FAILOVER_NOW);
     /* No Retry-After: today's backoff on the same colour, unless failover. */
     assert_int_equal(relay_policy_retry_how(429, 0, 0, 10000, 0, R), RELAY_RETRY_BACKOFF);
