@@ -124,9 +124,10 @@ static void test_sse_finish_reason(void **state)
     /* A new attempt starts from nothing. */
     struct relay_sse x;
     relay_sse_reset(&x);
-    relay_sse_scan(&x, "{\"finish_reas", 13);
+    const char *head = "{\"finish_reas", *rest = "on\":\"stop\"";
+    relay_sse_scan(&x, head, strlen(head));
     relay_sse_reset(&x);
-    relay_sse_scan(&x, "on\":\"stop\"", 12);
+    relay_sse_scan(&x, rest, strlen(rest));
     assert_false(x.finish_seen);
 }
 
