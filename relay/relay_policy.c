@@ -34,14 +34,14 @@ const char *relay_on429_name(enum relay_on429 o)
 }
 
 struct relay_stream_end relay_policy_stream_end(enum relay_stream_done mode, enum relay_err err,
-                                                int finish_seen, int done_seen)
+                                                int finish_seen, int done_seen, int at_boundary)
 {
     struct relay_stream_end e = {0, 0, NULL};
     if (err == RELAY_ERR_NONE && done_seen) {
         e.complete = 1;
         return e;
     }
-    if (err == RELAY_ERR_NONE && finish_seen && mode == RELAY_STREAM_DONE_LENIENT) {
+    if (err == RELAY_ERR_NONE && finish_seen && at_boundary && mode == RELAY_STREAM_DONE_LENIENT) {
         /* Every token and the finish_reason came, then a clean close: the
          * answer is whole; only the marker is missing, so the relay adds
          * it and the client's SDK ends normally. */

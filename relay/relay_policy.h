@@ -45,10 +45,12 @@ struct relay_stream_end {
 
 /* err: the transport outcome (NONE = the upstream closed cleanly);
  * finish_seen: a chunk with a non-null finish_reason came; done_seen: the
- * upstream's own [DONE] came.  A stream cut before any finish_reason is an
- * error in either mode; lenient also accepts a clean close after one. */
+ * upstream's own [DONE] came; at_boundary: the bytes ended with a whole
+ * event (a blank line).  A stream cut before any finish_reason is an error
+ * in either mode; lenient also accepts a clean close after one, at an
+ * event's end (a half-written usage chunk is not a complete answer). */
 struct relay_stream_end relay_policy_stream_end(enum relay_stream_done mode, enum relay_err err,
-                                                int finish_seen, int done_seen);
+                                                int finish_seen, int done_seen, int at_boundary);
 
 /* The timeouts of one attempt, in microseconds (0 = off only for
  * first_byte_us). */

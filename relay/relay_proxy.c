@@ -607,13 +607,16 @@ static void emit_attempt(struct relay_req *q, long status, enum relay_err err, u
     relay_events_emit(q->r->events, "attempt", f);
 }
 
+/* Whether the upstream's bytes so far end with a whole SSE event. */
+static int at_event_end(const struct relay_sse *t)
+{
+    return t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' && t->tail[t->ntail - 2] == '\n';
+}
+
 /* Closes whatever SSE event was cut off before the relay writes its own. */
 static const char *event_sep(const struct relay_sse *t)
 {
-    if (!t->ntail)
-        return "";
-    return t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' && t->tail[t->ntail - 2] == '\n' ? ""
-                                                                                           : "\n\n";
+    return !t->ntail || at_event_end(t) ? "" : "\n\n";
 }
 
 /* The end of a committed stream.  Complete (relay_policy_stream_end says
@@ -624,8 +627,8 @@ static const char *event_sep(const struct relay_sse *t)
 static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
 {
     struct relay *r = q->r;
-    struct relay_stream_end end =
-        relay_policy_stream_end(r->pol.stream_done, err, q->sse.finish_seen, q->sse.done_seen);
+    struct relay_stream_end end = relay_policy_stream_end(
+        r->pol.stream_done, err, q->sse.finish_seen, q->sse.done_seen, at_event_end(&q->sse));
     if (end.add_done) {
         co_buf_printf(&q->resp, "%sdata: [DONE]\n\n", event_sep(&q->sse));
         relay_metrics_policy(r->metrics, RELAY_PA_DONE_ADDED, q->env);

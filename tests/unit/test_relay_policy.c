@@ -29,29 +29,34 @@ static void test_stream_end(void **state)
     static const struct {
         enum relay_stream_done mode;
         enum relay_err err;
-        int finish, done;
+        int finish, done, whole;
         int complete, add_done;
         const char *code;
     } rows[] = {
         /* [DONE] came: complete in both modes, nothing to add. */
-        {L, RELAY_ERR_NONE, 1, 1, 1, 0, NULL},
-        {S, RELAY_ERR_NONE, 1, 1, 1, 0, NULL},
-        {L, RELAY_ERR_NONE, 0, 1, 1, 0, NULL},
+        {L, RELAY_ERR_NONE, 1, 1, 1, 1, 0, NULL},
+        {S, RELAY_ERR_NONE, 1, 1, 1, 1, 0, NULL},
+        {L, RELAY_ERR_NONE, 0, 1, 1, 1, 0, NULL},
         /* finish_reason, then a clean close without [DONE]. */
-        {L, RELAY_ERR_NONE, 1, 0, 1, 1, NULL},
-        {S, RELAY_ERR_NONE, 1, 0, 0, 0, "stream_truncated"},
+        {L, RELAY_ERR_NONE, 1, 0, 1, 1, 1, NULL},
+        {S, RELAY_ERR_NONE, 1, 0, 1, 0, 0, "stream_truncated"},
         /* Cut before any finish_reason: an error in both modes. */
-        {L, RELAY_ERR_NONE, 0, 0, 0, 0, "stream_truncated"},
-        {S, RELAY_ERR_NONE, 0, 0, 0, 0, "stream_truncated"},
+        {L, RELAY_ERR_NONE, 0, 0, 1, 0, 0, "stream_truncated"},
+        {S, RELAY_ERR_NONE, 0, 0, 1, 0, 0, "stream_truncated"},
         /* Not a clean close, even after the finish_reason. */
-        {L, RELAY_ERR_RESET, 1, 0, 0, 0, "stream_reset"},
-        {L, RELAY_ERR_IDLE_TIMEOUT, 1, 0, 0, 0, "stream_idle_timeout"},
-        {L, RELAY_ERR_RESET, 0, 0, 0, 0, "stream_reset"},
-        {L, RELAY_ERR_HTTP, 0, 0, 0, 0, "stream_reset"},
+        {L, RELAY_ERR_RESET, 1, 0, 1, 0, 0, "stream_reset"},
+        {L, RELAY_ERR_IDLE_TIMEOUT, 1, 0, 1, 0, 0, "stream_idle_timeout"},
+        {L, RELAY_ERR_RESET, 0, 0, 1, 0, 0, "stream_reset"},
+        {L, RELAY_ERR_HTTP, 0, 0, 1, 0, 0, "stream_reset"},
+        /* The finish_reason came, but the bytes end inside an event (a
+         * half-written usage chunk): not whole. */
+        {L, RELAY_ERR_NONE, 1, 0, 0, 0, 0, "stream_truncated"},
+        /* [DONE] itself needs no blank line after it. */
+        {S, RELAY_ERR_NONE, 1, 1, 0, 1, 0, NULL},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        struct relay_stream_end e =
-            relay_policy_stream_end(rows[i].mode, rows[i].err, rows[i].finish, rows[i].done);
+        struct relay_stream_end e = relay_policy_stream_end(
+            rows[i].mode, rows[i].err, rows[i].finish, rows[i].done, rows[i].whole);
         assert_int_equal(e.complete, rows[i].complete);
         assert_int_equal(e.add_done, rows[i].add_done);
         if (rows[i].code)
