@@ -113,53 +113,64 @@ void relay_sse_reset(struct relay_sse *s)
 {
     s->ntail = 0;
     s->done_seen = 0;
-    s->finish_seen = 0;
-    s->fr_state = 0;
+    s->last_pos = 0;
+    s->last_total = 0;
 }
 
-/* "finish_reason" followed by optional blanks, a colon, optional blanks
- * and a string (null is the value of every chunk before the last).  States
- * 0..14 count the key's bytes matched, 15 waits for the colon, 16 for the
- * value.  In state 0 memchr jumps to the next quote, so most bytes are not
- * looked at one by one.  A key inside content is escaped (\"), so it never
- * matches. */
-static void scan_finish(struct relay_sse *s, const char *p, size_t n)
+static void ring_put(struct relay_sse *s, const char *p, size_t n)
+{
+    s->last_total += n;
+    if (n >= RELAY_SSE_LAST) {
+        memcpy(s->last, p + n - RELAY_SSE_LAST, RELAY_SSE_LAST);
+        s->last_pos = 0;
+        return;
+    }
+    size_t k = RELAY_SSE_LAST - s->last_pos < n ? RELAY_SSE_LAST - s->last_pos : n;
+    memcpy(s->last + s->last_pos, p, k);
+    memcpy(s->last, p + k, n - k);
+    s->last_pos = (s->last_pos + n) % RELAY_SSE_LAST;
+}
+
+static int finish_in(const char *p, size_t n)
 {
     static const char key[] = "\"finish_reason\"";
-    size_t i = 0;
-    while (i < n && !s->finish_seen) {
-        unsigned st = s->fr_state;
-        char c = p[i];
-        if (st == 0) {
-            const char *q = memchr(p + i, '"', n - i);
-            if (!q)
-                return;
-            i = (size_t)(q - p) + 1;
-            s->fr_state = 1;
-        } else if (st < sizeof key - 1) {
-            if (c == key[st]) {
-                s->fr_state++;
-                i++;
-            } else {
-                s->fr_state = 0; /* look at c again: it may open a key */
-            }
-        } else if (c == ' ' || c == '\t') {
-            i++;
-        } else if (st == sizeof key - 1 && c == ':') {
-            s->fr_state++;
-            i++;
-        } else if (st == sizeof key && c == '"') {
-            s->finish_seen = 1;
-        } else {
-            s->fr_state = 0;
-        }
+    const size_t kl = sizeof key - 1;
+    const char *end = p + n;
+    /* The next key may start at this one's closing quote ("finish_reason"
+     * ends with the quote it begins with), hence kl - 1. */
+    for (const char *k = memmem(p, n, key, kl); k;
+         k = memmem(k + kl - 1, (size_t)(end - (k + kl - 1)), key, kl)) {
+        const char *v = k + kl;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        if (v >= end || *v != ':')
+            continue;
+        for (v++; v < end && (*v == ' ' || *v == '\t'); v++)
+            ;
+        if (v < end && *v == '"')
+            return 1;
     }
+    return 0;
+}
+
+int relay_sse_finished(const struct relay_sse *s)
+{
+    char buf[RELAY_SSE_LAST];
+    size_t n = s->last_total < RELAY_SSE_LAST ? (size_t)s->last_total : RELAY_SSE_LAST;
+    if (n < RELAY_SSE_LAST) {
+        memcpy(buf, s->last, n);
+    } else {
+        /* Oldest first: from the write position to the end, then the rest. */
+        memcpy(buf, s->last + s->last_pos, RELAY_SSE_LAST - s->last_pos);
+        memcpy(buf + RELAY_SSE_LAST - s->last_pos, s->last, s->last_pos);
+    }
+    return finish_in(buf, n);
 }
 
 void relay_sse_scan(struct relay_sse *s, const char *p, size_t n)
 {
     static const char *const marks[] = {"data: [DONE]", "data:[DONE]"};
-    scan_finish(s, p, n);
+    ring_put(s, p, n);
     if (s->done_seen)
         return;
     /* A mark split across chunks has at most 11 bytes on each side. */

@@ -5,6 +5,7 @@
 #define RELAY_PARSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* What a valid chat request says.  fwd_body is the body to send upstream
  * when the relay rewrote it (the seed's /api/chat), else NULL; the caller
@@ -33,18 +34,28 @@ int relay_parse_request(const char *ctype, const char *body, size_t len, int api
                         struct relay_parsed_req *out, struct relay_parse_err *e);
 
 /* Watches an SSE byte stream for "data: [DONE]" across chunk boundaries
- * with a short tail of the bytes seen so far, and for a non-null
- * "finish_reason" (the answer is whole once it came) with a small matcher
- * whose state crosses chunk boundaries too. */
+ * with a short tail of the bytes seen so far, and keeps the stream's last
+ * RELAY_SSE_LAST bytes (a ring) so that, once it ended without [DONE], the
+ * relay can ask whether its answer had finished (relay_sse_finished): the
+ * finish_reason chunk comes last but for the usage chunk.  Looking only at
+ * the end costs a copy per chunk; searching every chunk as it passed cost a
+ * twentieth more instructions per proxied stream. */
+#define RELAY_SSE_LAST 2048
 struct relay_sse {
     char tail[16];
     size_t ntail;
     int done_seen;
-    int finish_seen;
-    unsigned fr_state; /* progress through "finish_reason" : " */
+    char last[RELAY_SSE_LAST];
+    size_t last_pos;     /* where the next byte goes in last */
+    uint64_t last_total; /* bytes seen in all */
 };
 
 void relay_sse_reset(struct relay_sse *s);
 void relay_sse_scan(struct relay_sse *s, const char *p, size_t n);
+/* 1 when the stream's last RELAY_SSE_LAST bytes hold a "finish_reason"
+ * with a string value (null is the value of every chunk before the last),
+ * blanks allowed around the colon.  A key inside content is escaped (\")
+ * and never matches. */
+int relay_sse_finished(const struct relay_sse *s);
 
 #endif

@@ -627,8 +627,10 @@ static const char *event_sep(const struct relay_sse *t)
 static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
 {
     struct relay *r = q->r;
-    struct relay_stream_end end = relay_policy_stream_end(
-        r->pol.stream_done, err, q->sse.finish_seen, q->sse.done_seen, at_event_end(&q->sse));
+    /* Asked only of a stream that ended cleanly without [DONE]. */
+    int finished = err == RELAY_ERR_NONE && !q->sse.done_seen && relay_sse_finished(&q->sse);
+    struct relay_stream_end end = relay_policy_stream_end(r->pol.stream_done, err, finished,
+                                                          q->sse.done_seen, at_event_end(&q->sse));
     if (end.add_done) {
         co_buf_printf(&q->resp, "%sdata: [DONE]\n\n", event_sep(&q->sse));
         relay_metrics_policy(r->metrics, RELAY_PA_DONE_ADDED, q->env);
@@ -639,7 +641,7 @@ static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
                      relay_env_name(q->env), (long long)r->cfg.idle_timeout_ms);
         else if (err == RELAY_ERR_NONE)
             snprintf(msg, sizeof msg, "upstream %s ended the stream without %s",
-                     relay_env_name(q->env), q->sse.finish_seen ? "[DONE]" : "a finish_reason");
+                     relay_env_name(q->env), finished ? "[DONE]" : "a finish_reason");
         else
             snprintf(msg, sizeof msg, "upstream %s connection broke mid-stream (%s)",
                      relay_env_name(q->env), relay_err_name(err));

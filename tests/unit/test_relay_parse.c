@@ -106,6 +106,8 @@ static void test_sse_finish_reason(void **state)
         {"\"finish_reason\"x:\"stop\"", 0},
         {"\"finish_reasons\":\"stop\"", 0},
         {"\"finish_reason\":", 0},
+        /* Keys that share a quote (found by the fuzzer). */
+        {"\"finish_reason\"finish_reason\":\"x\"", 1},
     };
     for (size_t s = 0; s < sizeof streams / sizeof streams[0]; s++) {
         const char *b = streams[s].s;
@@ -117,18 +119,41 @@ static void test_sse_finish_reason(void **state)
                 relay_sse_scan(&x, b, i);
                 relay_sse_scan(&x, b + i, j - i);
                 relay_sse_scan(&x, b + j, n - j);
-                if (x.finish_seen != streams[s].want)
-                    fail_msg("stream %zu split %zu/%zu: %d", s, i, j, x.finish_seen);
+                if (relay_sse_finished(&x) != streams[s].want)
+                    fail_msg("stream %zu split %zu/%zu", s, i, j);
             }
     }
     /* A new attempt starts from nothing. */
     struct relay_sse x;
     relay_sse_reset(&x);
-    const char *head = "{\"finish_reas", *rest = "on\":\"stop\"";
-    relay_sse_scan(&x, head, strlen(head));
+    const char *fin = "data: {\"finish_reason\":\"stop\"}\n\n";
+    relay_sse_scan(&x, fin, strlen(fin));
+    assert_true(relay_sse_finished(&x));
     relay_sse_reset(&x);
-    relay_sse_scan(&x, rest, strlen(rest));
-    assert_false(x.finish_seen);
+    assert_false(relay_sse_finished(&x));
+    /* Only the stream's last RELAY_SSE_LAST bytes are looked at (the
+     * finish chunk comes last but for the usage chunk): one followed by
+     * more than that is not seen, in one chunk or many. */
+    char filler[RELAY_SSE_LAST + 1];
+    memset(filler, 'x', sizeof filler);
+    for (size_t step = 1; step <= sizeof filler; step = step * 7 + 1) {
+        relay_sse_reset(&x);
+        relay_sse_scan(&x, fin, strlen(fin));
+        for (size_t off = 0; off < sizeof filler; off += step)
+            relay_sse_scan(&x, filler + off,
+                           sizeof filler - off < step ? sizeof filler - off : step);
+        assert_false(relay_sse_finished(&x));
+        /* ... while one that ends exactly the last window is. */
+        relay_sse_reset(&x);
+        relay_sse_scan(&x, filler, 100);
+        relay_sse_scan(&x, fin, strlen(fin));
+        for (size_t off = 0; off < RELAY_SSE_LAST - strlen(fin); off += step)
+            relay_sse_scan(&x, filler + off,
+                           RELAY_SSE_LAST - strlen(fin) - off < step
+                               ? RELAY_SSE_LAST - strlen(fin) - off
+                               : step);
+        assert_true(relay_sse_finished(&x));
+    }
 }
 
 int main(void)
