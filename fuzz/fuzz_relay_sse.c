@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *p = (const char *)data + 1 + nsplit;
     size_t n = size - 1 - nsplit, off = 0;
     struct relay_sse s;
-    relay_sse_reset(&s);
+    relay_sse_init(&s);
     for (size_t i = 0; i < nsplit && off < n; i++) {
         size_t k = sizes[i] % 40;
         if (k > n - off)
@@ -53,5 +53,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (relay_sse_finished(&s) != fin)
         abort();
+    relay_sse_free(&s);
     return 0;
 }

@@ -3,10 +3,12 @@
 #include "relay_parse.h"
 
 #include "co_json.h"
+#include "co_mem.h"
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -109,6 +111,12 @@ out:
     return rc;
 }
 
+void relay_sse_init(struct relay_sse *s)
+{
+    s->last = NULL;
+    relay_sse_reset(s);
+}
+
 void relay_sse_reset(struct relay_sse *s)
 {
     s->ntail = 0;
@@ -117,8 +125,16 @@ void relay_sse_reset(struct relay_sse *s)
     s->last_total = 0;
 }
 
+void relay_sse_free(struct relay_sse *s)
+{
+    free(s->last);
+    s->last = NULL;
+}
+
 static void ring_put(struct relay_sse *s, const char *p, size_t n)
 {
+    if (!s->last)
+        s->last = co_malloc(RELAY_SSE_LAST);
     s->last_total += n;
     if (n >= RELAY_SSE_LAST) {
         memcpy(s->last, p + n - RELAY_SSE_LAST, RELAY_SSE_LAST);
@@ -157,6 +173,8 @@ int relay_sse_finished(const struct relay_sse *s)
 {
     char buf[RELAY_SSE_LAST];
     size_t n = s->last_total < RELAY_SSE_LAST ? (size_t)s->last_total : RELAY_SSE_LAST;
+    if (n == 0)
+        return 0;
     if (n < RELAY_SSE_LAST) {
         memcpy(buf, s->last, n);
     } else {

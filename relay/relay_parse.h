@@ -45,12 +45,17 @@ struct relay_sse {
     char tail[16];
     size_t ntail;
     int done_seen;
-    char last[RELAY_SSE_LAST];
+    char *last;          /* RELAY_SSE_LAST bytes, allocated on the first scan */
     size_t last_pos;     /* where the next byte goes in last */
     uint64_t last_total; /* bytes seen in all */
 };
 
+/* init before the first use; reset between attempts (keeps the ring's
+ * memory); free releases it.  A zeroed struct is initialised.  The ring is
+ * allocated only by a scan, so a request that never streams pays nothing. */
+void relay_sse_init(struct relay_sse *s);
 void relay_sse_reset(struct relay_sse *s);
+void relay_sse_free(struct relay_sse *s);
 void relay_sse_scan(struct relay_sse *s, const char *p, size_t n);
 /* 1 when the stream's last RELAY_SSE_LAST bytes hold a "finish_reason"
  * with a string value (null is the value of every chunk before the last),

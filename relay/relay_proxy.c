@@ -1001,6 +1001,7 @@ void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe
     release_easy(q);
     co_buf_free(&q->body);
     co_buf_free(&q->resp);
+    relay_sse_free(&q->sse);
     free(q->fwd_body);
     if (q->prev)
         q->prev->next = q->next;

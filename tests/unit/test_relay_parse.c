@@ -73,19 +73,21 @@ static void test_sse_splits(void **state)
         for (size_t i = 0; i <= n; i++)
             for (size_t j = i; j <= n; j++) {
                 struct relay_sse x;
-                relay_sse_reset(&x);
+                relay_sse_init(&x);
                 relay_sse_scan(&x, b, i);
                 relay_sse_scan(&x, b + i, j - i);
                 relay_sse_scan(&x, b + j, n - j);
                 if (x.done_seen != want)
                     fail_msg("stream %zu split %zu/%zu: %d", s, i, j, x.done_seen);
+                relay_sse_free(&x);
             }
         /* One byte at a time. */
         struct relay_sse x;
-        relay_sse_reset(&x);
+        relay_sse_init(&x);
         for (size_t i = 0; i < n; i++)
             relay_sse_scan(&x, b + i, 1);
         assert_int_equal(x.done_seen, want);
+        relay_sse_free(&x);
     }
 }
 
@@ -115,17 +117,19 @@ static void test_sse_finish_reason(void **state)
         for (size_t i = 0; i <= n; i++)
             for (size_t j = i; j <= n; j++) {
                 struct relay_sse x;
-                relay_sse_reset(&x);
+                relay_sse_init(&x);
                 relay_sse_scan(&x, b, i);
                 relay_sse_scan(&x, b + i, j - i);
                 relay_sse_scan(&x, b + j, n - j);
                 if (relay_sse_finished(&x) != streams[s].want)
                     fail_msg("stream %zu split %zu/%zu", s, i, j);
+                relay_sse_free(&x);
             }
     }
-    /* A new attempt starts from nothing. */
+    /* A new attempt starts from nothing; nothing scanned holds nothing. */
     struct relay_sse x;
-    relay_sse_reset(&x);
+    relay_sse_init(&x);
+    assert_false(relay_sse_finished(&x));
     const char *fin = "data: {\"finish_reason\":\"stop\"}\n\n";
     relay_sse_scan(&x, fin, strlen(fin));
     assert_true(relay_sse_finished(&x));
@@ -154,6 +158,8 @@ static void test_sse_finish_reason(void **state)
                                : step);
         assert_true(relay_sse_finished(&x));
     }
+    relay_sse_free(&x);
+    assert_null(x.last);
 }
 
 int main(void)
