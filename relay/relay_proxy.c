@@ -15,9 +15,11 @@
  * already has bytes).  The body flows through a bounded buffer: curl's write
  * callback appends and pauses the transfer above STREAM_HIGH; MHD's content
  * reader drains it, suspends the connection when it is empty and unpauses
- * curl below STREAM_LOW.  A stream that ends without [DONE], resets or stalls
- * past idle_timeout_ms gets an in-band `data: {"error":...}` event and a clean
- * chunked end, never a truncation that looks like success.
+ * curl below STREAM_LOW.  A stream that ends before its finish_reason (with
+ * stream_done strict: without [DONE]), resets or stalls past idle_timeout_ms
+ * gets an in-band `data: {"error":...}` event and a clean chunked end, never
+ * a truncation that looks like success; one that ends cleanly after its
+ * finish_reason gets the [DONE] its upstream left out (stream_done lenient).
  *
  * Client disconnects.  A suspended connection is invisible to MHD, so while
  * suspended we watch its socket ourselves; EOF cancels the upstream transfer. */
