@@ -48,14 +48,17 @@ MOCK=$(wait_url "$WORK/mock.out")
 PIDS="$PIDS $!"
 MOCK2=$(wait_url "$WORK/mock2.out")
 
-start_relay() { # bin tag -> url
+# Started here, not in a $(...) subshell: PIDS must learn their PIDs, or
+# bench_cleanup would leave them running.
+start_relay() { # bin tag
     "$1" --port 0 --blue-url "$MOCK/v1" --green-url "$MOCK2/v1" --api-key sk-bench \
         --rate-limit-requests 0 --health-interval-ms 0 >"$WORK/$2.out" 2>"$WORK/$2.err" &
     PIDS="$PIDS $!"
-    wait_url "$WORK/$2.out"
 }
-A=$(start_relay "$BASE" before)
-B=$(start_relay "$NEW" after)
+start_relay "$BASE" before
+start_relay "$NEW" after
+A=$(wait_url "$WORK/before.out")
+B=$(wait_url "$WORK/after.out")
 
 cat >"$WORK/post.lua" <<'LUA'
 wrk.method = "POST"
