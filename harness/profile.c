@@ -75,6 +75,13 @@ static const struct {
     {"admin API", "*"},
     {"relay process", "*"}, /* signals to a relay the runner did not start */
     {"direct_url", "*"},
+    {"stream_done", "no_truncated_success client_success_ratio client_count switches"},
+    {"mode", "switches switch_delay min_dwell served_ratio"},
+    {"primary", "switches switch_delay min_dwell served_ratio"},
+    {"failback_after_ms", "switches switch_delay min_dwell"},
+    {"failback_rise", "switches switch_delay"},
+    {"first_byte_timeout_ms", "client_deadline switch_delay attempts"},
+    {"on_429_without_retry_after", "attempts client_count client_success_ratio backoff_gaps"},
 };
 
 int harness_profile_affects(const char *key, const char *check_kind)

@@ -59,7 +59,23 @@ static const char *const top_keys[] = {"name",       "description", "tags",    "
 
 /* Relay config keys a scenario may set (docs/CONTRACTS.md); the runner owns
  * port, listen, URLs, api_key and events. */
-enum rk_type { RK_UINT, RK_TOKEN, RK_URL, RK_ENV, RK_JITTER, RK_TOKENARR, RK_OBJ, RK_LEVEL };
+enum rk_type {
+    RK_UINT,
+    RK_TOKEN,
+    RK_URL,
+    RK_ENV,
+    RK_JITTER,
+    RK_TOKENARR,
+    RK_OBJ,
+    RK_LEVEL,
+    RK_STREAM_DONE,
+    RK_MODE,
+    RK_ON_429,
+};
+/* The words of the policy keys, as the relay's config table accepts them. */
+static const char *const stream_done_words[] = {"lenient", "strict", NULL};
+static const char *const mode_words[] = {"blue-green", "primary-fallback", NULL};
+static const char *const on_429_words[] = {"retry", "failover", NULL};
 /* Integer bounds mirror the relay's config table (relay/relay_config.c), so
  * that `cutover validate` refuses what the relay would refuse at start. */
 #define RK_MS_MAX ((json_int_t)86400000 * 365)
@@ -93,6 +109,13 @@ static const struct relay_key {
     {"log_level", RK_LEVEL, 0, 0},
     {"prices", RK_OBJ, 0, 0},
     {"direct_url", RK_URL, 0, 0},
+    {"stream_done", RK_STREAM_DONE, 0, 0},
+    {"mode", RK_MODE, 0, 0},
+    {"primary", RK_ENV, 0, 0},
+    {"failback_after_ms", RK_UINT, 0, RK_MS_MAX},
+    {"failback_rise", RK_UINT, 1, 1000},
+    {"first_byte_timeout_ms", RK_UINT, 0, RK_MS_MAX},
+    {"on_429_without_retry_after", RK_ON_429, 0, 0},
 };
 #define N_RELAY_KEYS (sizeof relay_keys / sizeof relay_keys[0])
 
@@ -108,8 +131,8 @@ static const char *const behavior_keys[] = {"reply", "latency", "rate_limit", "r
                                             "every", "sequence", "tokens", NULL};
 static const char *const health_keys[] = {"latency", "rules", "status", "latency_ms", NULL};
 static const char *const behavior_words[] = {"healthy", "down", NULL};
-static const char *const fault_names[] = {"timeout",      "reset",     "close", "stall", "cut",
-                                          "inband_error", "malformed", "slow",  NULL};
+static const char *const fault_names[] = {"timeout",      "reset",     "close", "stall",   "cut",
+                                          "inband_error", "malformed", "slow",  "no_done", NULL};
 
 static json_t *always_status(int code)
 {
@@ -378,6 +401,12 @@ static int relay_value(const struct relay_key *rk, const char *k, json_t *v, cha
         return harness_v_enum(v, p, jitters, err, errlen);
     case RK_LEVEL:
         return harness_v_enum(v, p, levels, err, errlen);
+    case RK_STREAM_DONE:
+        return harness_v_enum(v, p, stream_done_words, err, errlen);
+    case RK_MODE:
+        return harness_v_enum(v, p, mode_words, err, errlen);
+    case RK_ON_429:
+        return harness_v_enum(v, p, on_429_words, err, errlen);
     case RK_OBJ:
         if (!json_is_object(v))
             return harness_v_expected(err, errlen, p, "an object", v);

@@ -60,6 +60,8 @@ enum mock_action_type {
     MOCK_ACT_MALFORMED,
     MOCK_ACT_SLOW,
     MOCK_ACT_ECHO_AUTH,
+    MOCK_ACT_NO_DONE,
+    MOCK_ACT_HOLD_BODY,
     MOCK_ACT_COUNT
 };
 
@@ -83,8 +85,8 @@ struct mock_action {
     long after_ms;        /* timeout: < 0 never */
     long after_chunks;    /* reset/stall/cut/inband_error: < 0 absent */
     long after_bytes;     /* reset: < 0 absent */
-    long stall_ms;        /* stall */
-    int then_continue;    /* stall: 1 continue, 0 close */
+    long stall_ms;        /* stall, hold_body */
+    int then_continue;    /* stall, hold_body: 1 continue, 0 close */
     int broken_framing;   /* cut */
     int malformed;        /* enum mock_malformed */
     long at;              /* malformed sse_event position */

@@ -272,9 +272,11 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     if (!p->streamed) {
-        size_t limit = p->fault_at_byte >= 0 && (size_t)p->fault_at_byte < p->body_len
-                           ? (size_t)p->fault_at_byte
-                           : p->body_len;
+        /* Once a stall that continues is over, the rest of the body follows. */
+        size_t limit =
+            !r->fault_done && p->fault_at_byte >= 0 && (size_t)p->fault_at_byte < p->body_len
+                ? (size_t)p->fault_at_byte
+                : p->body_len;
         if (r->off < limit) {
             n = limit - r->off < max ? limit - r->off : max;
             memcpy(buf, p->body + r->off, n);

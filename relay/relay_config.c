@@ -6,6 +6,7 @@
 #include "relay_backoff.h"
 #include "relay_front.h"
 #include "relay_fleet.h"
+#include "relay_policy.h"
 #include "relay_switch.h"
 
 #include <ctype.h>
@@ -63,6 +64,21 @@ static const char *check_shared(const char *v)
 static const char *check_shared_fail(const char *v)
 {
     return relay_fleet_fail_parse(v) >= 0 ? NULL : "\"open\" or \"closed\"";
+}
+
+static const char *check_stream_done(const char *v)
+{
+    return relay_stream_done_parse(v) >= 0 ? NULL : "\"lenient\" or \"strict\"";
+}
+
+static const char *check_mode(const char *v)
+{
+    return relay_mode_parse(v) >= 0 ? NULL : "\"blue-green\" or \"primary-fallback\"";
+}
+
+static const char *check_on429(const char *v)
+{
+    return relay_on429_parse(v) >= 0 ? NULL : "\"retry\" or \"failover\"";
 }
 
 static const char *check_level(const char *v)
@@ -371,6 +387,62 @@ static const struct key keys[] = {
      NULL,
      {NULL, NULL},
      "prefix of the fleet's Redis keys"},
+    {"stream_done",
+     K_STR,
+     OFF(stream_done),
+     0,
+     0,
+     check_stream_done,
+     {"STREAM_DONE", NULL},
+     "lenient|strict: is a stream closed after finish_reason without [DONE] complete"},
+    {"mode",
+     K_STR,
+     OFF(mode),
+     0,
+     0,
+     check_mode,
+     {"RELAY_MODE", NULL},
+     "blue-green|primary-fallback (fail back to the primary)"},
+    {"primary",
+     K_STR,
+     OFF(primary),
+     0,
+     0,
+     check_active,
+     {"PRIMARY_ENV", NULL},
+     "the colour primary-fallback returns to (default active_env)"},
+    {"failback_after_ms",
+     K_INT,
+     OFF(failback_after_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {"FAILBACK_AFTER", NULL},
+     "least time on the fallback before failing back"},
+    {"failback_rise",
+     K_INT,
+     OFF(failback_rise),
+     1,
+     1000,
+     NULL,
+     {"FAILBACK_RISE", NULL},
+     "good checks of the primary in a row to fail back"},
+    {"first_byte_timeout_ms",
+     K_INT,
+     OFF(first_byte_timeout_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {"FIRST_BYTE_TIMEOUT", NULL},
+     "time to the first body byte; headers do not count (0: off)"},
+    {"on_429_without_retry_after",
+     K_STR,
+     OFF(on_429_without_retry_after),
+     0,
+     0,
+     check_on429,
+     {"ON_429_WITHOUT_RETRY_AFTER", NULL},
+     "retry|failover: a 429 without Retry-After"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -421,6 +493,11 @@ static void defaults(struct relay_config *c)
     c->shared_timeout_ms = 200;
     c->shared_poll_ms = 1000;
     c->shared_prefix = co_strdup("cutover:");
+    c->stream_done = co_strdup("lenient");
+    c->mode = co_strdup("blue-green");
+    c->on_429_without_retry_after = co_strdup("retry");
+    c->failback_after_ms = 60000;
+    c->failback_rise = 3;
     static const struct {
         const char *model;
         double price;
@@ -1040,6 +1117,15 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
                  (long long)c->backoff_base_ms, (long long)c->backoff_cap_ms);
         goto out;
     }
+    if (relay_mode_parse(c->mode) == RELAY_MODE_PRIMARY_FALLBACK && c->health_interval_ms <= 0) {
+        snprintf(err, errlen,
+                 "mode: primary-fallback fails back on the primary's health checks; "
+                 "expected health_interval_ms above 0, found %lld",
+                 (long long)c->health_interval_ms);
+        goto out;
+    }
+    if (!c->primary)
+        c->primary = co_strdup(c->active_env);
     if (c->ttfb_timeout_ms == 0)
         c->ttfb_timeout_ms = c->try_timeout_ms;
     if (c->idle_timeout_ms == 0)

@@ -57,6 +57,9 @@ struct relay_config {
     char *shared_fail;
     int64_t shared_timeout_ms, shared_poll_ms;
     char *shared_prefix;
+    /* Policies (relay_policy.h, relay_switch.h). */
+    char *stream_done, *mode, *primary, *on_429_without_retry_after;
+    int64_t failback_after_ms, failback_rise, first_byte_timeout_ms;
 };
 
 /* Parses argv (argv[0] is the program).  Returns 0, 1 when --help was asked

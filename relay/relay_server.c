@@ -82,11 +82,12 @@ static enum MHD_Result do_health(struct relay *r, struct MHD_Connection *c)
         json_object_set_new(envs, "direct", json_true());
     /* No side effects: a health probe reads state, it never triggers checks
      * or switches (the seed's did). */
-    return relay_respond_json(c, b || g ? 200 : 503,
-                              json_pack("{s:s, s:s, s:s, s:o, s:b}", "status", status, "active_env",
-                                        relay_env_name(r->sw.active), "timestamp",
-                                        co_wall_rfc3339(when, sizeof when), "environments", envs,
-                                        "draining", r->draining));
+    json_t *h =
+        json_pack("{s:s, s:s, s:s, s:o, s:b}", "status", status, "active_env",
+                  relay_env_name(r->sw.active), "timestamp", co_wall_rfc3339(when, sizeof when),
+                  "environments", envs, "draining", r->draining);
+    relay_health_mode(r, h);
+    return relay_respond_json(c, b || g ? 200 : 503, h);
 }
 
 /* Counters kept outside the metrics module, copied in before a scrape. */
@@ -296,6 +297,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case RF_API_METRICS: {
         note_counters(r);
         json_t *m = relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL);
+        json_object_set_new(m, "policies",
+                            relay_metrics_policies_json(r->metrics, &r->pol, &r->sw));
         if (r->shared)
             json_object_set_new(m, "shared", relay_shared_json(r->shared));
         return relay_respond_json(c, 200, m);
@@ -409,7 +412,14 @@ int relay_run(struct relay *r, char *err, size_t errlen)
         .min_dwell_us = (uint64_t)c->min_dwell_ms * 1000,
         .rise = (unsigned)c->health_rise,
         .fall = (unsigned)c->health_fall,
+        .mode = (enum relay_mode)relay_mode_parse(c->mode),
+        .primary = (enum relay_env)relay_env_parse(c->primary),
+        .failback_after_us = (uint64_t)c->failback_after_ms * 1000,
+        .failback_rise = (unsigned)c->failback_rise,
     };
+    r->pol.stream_done = (enum relay_stream_done)relay_stream_done_parse(c->stream_done);
+    r->pol.on429 = (enum relay_on429)relay_on429_parse(c->on_429_without_retry_after);
+    r->pol.first_byte_us = (uint64_t)c->first_byte_timeout_ms * 1000;
     relay_switch_init(&r->sw, &sc, (enum relay_env)relay_env_parse(c->active_env), co_now_us());
     r->rl = relay_ratelimit_new((uint64_t)c->rate_limit_requests,
                                 (uint64_t)c->rate_limit_window_ms * 1000,

@@ -131,6 +131,13 @@ static void test_settings_and_unmapped(void **state)
     assert_true(harness_profile_affects("admin API", "client_success_ratio"));
     assert_true(harness_profile_affects("client_keys", "attempts"));
     assert_false(harness_profile_affects("max_attempts", "attempt")); /* whole words only */
+    /* A relay that cannot express a policy makes its checks moot. */
+    assert_true(harness_profile_affects("stream_done", "no_truncated_success"));
+    assert_true(harness_profile_affects("mode", "switches"));
+    assert_true(harness_profile_affects("failback_after_ms", "switch_delay"));
+    assert_true(harness_profile_affects("first_byte_timeout_ms", "client_deadline"));
+    assert_true(harness_profile_affects("on_429_without_retry_after", "attempts"));
+    assert_false(harness_profile_affects("on_429_without_retry_after", "switches"));
     assert_int_equal(p->stop_signal, SIGTERM);
     assert_int_equal(p->tells, 0);
     json_decref(relay);

@@ -141,6 +141,29 @@ static void test_relay_key_suggests(void **state)
                        "found string \"ful\"", "did you mean 'full'", NULL};
     expect_error(
         "{\"name\": \"n\", \"relay\": {\"jitter\": \"ful\"}, " OK_TRAFFIC ", " OK_EXPECT "}", j);
+    /* The policy keys take their words, as the relay's config does. */
+    const char *sd[] = {"$.relay.stream_done", "one of lenient, strict", "found string \"strikt\"",
+                        "did you mean 'strict'", NULL};
+    expect_error("{\"name\": \"n\", \"relay\": {\"stream_done\": \"strikt\"}, " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 sd);
+    const char *md[] = {"$.relay.mode", "one of blue-green, primary-fallback", NULL};
+    expect_error(
+        "{\"name\": \"n\", \"relay\": {\"mode\": \"active\"}, " OK_TRAFFIC ", " OK_EXPECT "}", md);
+    const char *pr[] = {"$.relay.primary", "one of blue, green", NULL};
+    expect_error(
+        "{\"name\": \"n\", \"relay\": {\"primary\": \"red\"}, " OK_TRAFFIC ", " OK_EXPECT "}", pr);
+    const char *q[] = {"$.relay.on_429_without_retry_after", "one of retry, failover", NULL};
+    expect_error("{\"name\": \"n\", \"relay\": {\"on_429_without_retry_after\": 1}, " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 q);
+    const char *fr[] = {"$.relay.failback_rise", "an integer in [1, 1000]", NULL};
+    expect_error(
+        "{\"name\": \"n\", \"relay\": {\"failback_rise\": 0}, " OK_TRAFFIC ", " OK_EXPECT "}", fr);
+    const char *fb[] = {"$.relay.first_byte_timeout_ms", NULL};
+    expect_error("{\"name\": \"n\", \"relay\": {\"first_byte_timeout_ms\": -1}, " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 fb);
 }
 
 static void test_check_name_and_params(void **state)
