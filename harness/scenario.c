@@ -131,8 +131,18 @@ static const char *const behavior_keys[] = {"reply", "latency", "rate_limit", "r
                                             "every", "sequence", "tokens", NULL};
 static const char *const health_keys[] = {"latency", "rules", "status", "latency_ms", NULL};
 static const char *const behavior_words[] = {"healthy", "down", NULL};
-static const char *const fault_names[] = {"timeout",      "reset",     "close", "stall",   "cut",
-                                          "inband_error", "malformed", "slow",  "no_done", NULL};
+/* A fault shorthand ("fault": "reset") is any mock action but the two that
+ * are not faults; the names come from the mock's action table. */
+static int fault_name(const json_t *v, const char *path, char *err, size_t errlen)
+{
+    const char *names[64];
+    size_t n = 0;
+    for (const char *const *a = mock_action_names(); *a && n < 63; a++)
+        if (strcmp(*a, "ok") != 0 && strcmp(*a, "status") != 0)
+            names[n++] = *a;
+    names[n] = NULL;
+    return harness_v_enum(v, path, names, err, errlen);
+}
 
 static json_t *always_status(int code)
 {
@@ -266,7 +276,7 @@ json_t *harness_behavior_translate(const json_t *in, const char *path, char *err
     } else if (fault) {
         harness_v_fmt(p, sizeof p, "%s.fault", path);
         if (json_is_string(fault)) {
-            if (harness_v_enum(fault, p, fault_names, err, errlen) != 0)
+            if (fault_name(fault, p, err, errlen) != 0)
                 goto bad;
             action = json_pack("{s:O}", "type", fault);
         } else if (json_is_object(fault)) {

@@ -58,4 +58,8 @@ uint64_t mock_journal_dropped(const struct mock *m);
 /* Clears the journal and counters and restores the default behaviour. */
 void mock_reset(struct mock *m);
 
+/* The names of the mock's actions, NULL-terminated, from its action table
+ * (mock_actions.c): every other list of fault names is derived from it. */
+const char *const *mock_action_names(void);
+
 #endif

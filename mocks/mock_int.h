@@ -107,7 +107,6 @@ struct mock_action_kind {
 };
 const struct mock_action_kind *mock_action_find(const char *name);
 const struct mock_action_kind *mock_action_kind(int type);
-const char *const *mock_action_names(void);
 /* Parses an action object ({"type":...}) or a sequence item string. */
 int mock_action_parse(const json_t *j, const char *path, struct mock_action *a, char *err,
                       size_t errlen);

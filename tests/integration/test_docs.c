@@ -2,13 +2,15 @@
  * true (issue 14 found them stale): the README's and docs/scenarios.md's
  * scenario example is, byte for byte, the library file it shows; the
  * Prometheus table of docs/relay.md is one unbroken table naming exactly
- * the metric families a running relay serves. */
+ * the metric families a running relay serves; docs/mock.md shows every
+ * action of the mock's action table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "mocks/mock.h"
 #include "tests/support/tsupport.h"
 
 #include <signal.h>
@@ -122,12 +124,29 @@ static void test_prometheus_table_is_whole_and_true(void **state)
     free(doc);
 }
 
+/* Every action of the mock's table (the one list of fault names) has its
+ * example in docs/mock.md, so a new fault cannot land undocumented. */
+static void test_mock_doc_has_every_action(void **state)
+{
+    char *doc = tsup_read_file("docs/mock.md", NULL);
+    if (!doc)
+        fail_msg("run from the repository root: docs/mock.md not found");
+    for (const char *const *a = mock_action_names(); *a; a++) {
+        char want[96];
+        snprintf(want, sizeof want, "\"type\":\"%s\"", *a);
+        if (!strstr(doc, want))
+            fail_msg("docs/mock.md has no example of the mock action '%s' (%s)", *a, want);
+    }
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_readme_example_is_the_file),
         cmocka_unit_test(test_scenarios_doc_example_is_the_file),
         cmocka_unit_test(test_prometheus_table_is_whole_and_true),
+        cmocka_unit_test(test_mock_doc_has_every_action),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
