@@ -19,6 +19,10 @@ void relay_note_switch(struct relay *r, enum relay_env from, enum relay_env to, 
                           "reason", reason);
     if (request_id)
         json_object_set_new(f, "request_id", json_string(request_id));
+    /* Stamped with the switch's own time, the clock read the dwell and
+     * fail-back rules measure from, not the later one of writing it: a
+     * check of min_dwell_ms on the events must see what the relay saw. */
+    json_object_set_new(f, "t_us", json_integer((json_int_t)r->sw.since_us));
     relay_events_emit(r->events, "switch", f);
     co_info("switched %s -> %s (%s)", relay_env_name(from), relay_env_name(to), reason);
 }
@@ -33,6 +37,7 @@ static void note_failback(struct relay *r, enum relay_env from, uint64_t on_fall
                           relay_env_name(r->sw.active), "reason", "failback", "checks",
                           (int)r->sw.cfg.failback_rise, "on_fallback_ms",
                           (json_int_t)(on_fallback_us / 1000));
+    json_object_set_new(f, "t_us", json_integer((json_int_t)r->sw.since_us));
     relay_events_emit(r->events, "switch", f);
     co_info("failed back %s -> %s: primary passed %u checks in a row, %llums on the fallback",
             relay_env_name(from), relay_env_name(r->sw.active), r->sw.cfg.failback_rise,
