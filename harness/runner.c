@@ -634,6 +634,7 @@ static void begin_run(struct run *r)
     snprintf(prefix, sizeof prefix, "r%llx", (unsigned long long)(r->o->seed % 0xfffff));
     harness_traffic_init(&r->traffic, r->loop, &r->curl, r->s, r->relay_url, prefix, r->o->seed);
     r->traffic.on_finished = on_traffic_finished;
+    r->traffic.secret = r->api_key;
     r->traffic.data = r;
     r->traffic_started = 1;
     harness_traffic_start(&r->traffic, r->t0);
@@ -710,6 +711,29 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- collection ---------------------------------------------------------------- */
 
+/* What reached the upstream, for the forwarded and connection_reuse checks.
+ * The header id is kept apart from the id the correlation found (which may
+ * have come from the body): only a header proves the relay forwarded it. */
+static void journal_forwarded(struct harness_att *a, const json_t *rec)
+{
+    const char *from = json_string_value(json_object_get(rec, "id_from"));
+    const char *hid = json_string_value(json_object_get(rec, "request_id"));
+    if (hid && (!from || strcmp(from, "header") == 0))
+        snprintf(a->hdr_id, sizeof a->hdr_id, "%s", hid);
+    const char *user = json_string_value(json_object_get(rec, "user"));
+    snprintf(a->user, sizeof a->user, "%s", user ? user : "");
+    const char *model = json_string_value(json_object_get(rec, "model"));
+    snprintf(a->model, sizeof a->model, "%s", model ? model : "");
+    a->stream = json_is_true(json_object_get(rec, "stream"));
+    json_t *mt = json_object_get(rec, "max_tokens");
+    a->max_tokens = json_is_integer(mt) ? (long)json_integer_value(mt) : -1;
+    const char *h = json_string_value(json_object_get(rec, "messages_hash"));
+    a->msg_hash = h ? strtoull(h, NULL, 16) : 0;
+    const char *key = json_string_value(json_object_get(rec, "key"));
+    snprintf(a->key, sizeof a->key, "%s", key ? key : "");
+    a->conn = (uint64_t)json_integer_value(json_object_get(rec, "conn"));
+}
+
 static void collect_journal(struct run *r, int c, const char *name)
 {
     if (!r->mock[c])
@@ -743,6 +767,7 @@ static void collect_journal(struct run *r, int c, const char *name)
         snprintf(a->end, sizeof a->end, "%s", end ? end : "");
         const char *act = json_string_value(json_object_get(rec, "action"));
         snprintf(a->action, sizeof a->action, "%s", act ? act : "");
+        journal_forwarded(a, rec);
     }
     json_decref(j);
 }
@@ -812,6 +837,25 @@ static void scan_leak(struct run *r, const char *path, const char *what)
     free(buf);
 }
 
+/* The key in what a client received (headers or body of any answer). */
+static void count_answer_leaks(struct run *r)
+{
+    long n = 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < r->obs.n_reqs; i++)
+        if (r->obs.reqs[i].leaked) {
+            n++;
+            if (!first)
+                first = r->obs.reqs[i].id;
+        }
+    if (!n)
+        return;
+    r->obs.secret_leaks++;
+    size_t len = strlen(r->obs.leak_where);
+    snprintf(r->obs.leak_where + len, sizeof r->obs.leak_where - len,
+             "%s%ld client answers (first: %s)", len ? ", " : "", n, first);
+}
+
 static void write_client_log(struct run *r)
 {
     char path[700];
@@ -822,16 +866,23 @@ static void write_client_log(struct run *r)
     const struct harness_obs *o = &r->obs;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *q = &o->reqs[i];
+        json_t *ct = json_string(q->ctype);
+        char *ctj = ct ? json_dumps(ct, JSON_ENCODE_ANY) : NULL;
+        json_decref(ct);
         fprintf(f,
                 "{\"id\":\"%s\",\"phase\":%d,\"t_sched_us\":%llu,\"t_sent_us\":%llu,"
                 "\"t_first_us\":%llu,\"t_done_us\":%llu,\"status\":%ld,\"curl\":%d,"
                 "\"served\":\"%s\",\"attempts\":%d,\"retry_after_ms\":%ld,\"ratelimit_hdrs\":%d,"
-                "\"done_marker\":%s,\"inband_error\":%s,\"outcome\":\"%s\"}\n",
+                "\"done_marker\":%s,\"inband_error\":%s,\"outcome\":\"%s\",\"ctype\":%s,"
+                "\"should_retry\":%d,\"retry_after_s_hdr\":%ld,\"retry_after_ms_hdr\":%ld,"
+                "\"ratelimit_limit\":%ld,\"ratelimit_remaining\":%ld,\"error_shape\":%d}\n",
                 q->id, q->phase, (unsigned long long)q->t_sched, (unsigned long long)q->t_sent,
                 (unsigned long long)q->t_first, (unsigned long long)q->t_done, q->status,
                 q->curl_rc, q->served, q->attempts_hdr, q->retry_after_ms, q->ratelimit_hdrs,
                 q->done_marker ? "true" : "false", q->inband_error ? "true" : "false",
-                harness_outcome_name(q->outcome));
+                harness_outcome_name(q->outcome), ctj ? ctj : "\"\"", q->should_retry, q->ra_s,
+                q->ra_ms, q->rl_limit, q->rl_remaining, q->err_shape);
+        free(ctj);
     }
     fclose(f);
 }
@@ -1042,7 +1093,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         char err[512];
         struct mock_opts mo = {.name = names[c],
                                .port = (uint16_t)(c ? o->green_port : o->blue_port),
-                               .seed = o->seed * 2 + (uint64_t)c};
+                               .seed = o->seed * 2 + (uint64_t)c,
+                               .api_key = r->api_key};
         r->mock[c] = mock_new(r->loop, &mo, err, sizeof err);
         if (!r->mock[c]) {
             snprintf(r->error, sizeof r->error, "mock %s: %s", names[c], err);
@@ -1121,6 +1173,7 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         r->obs.reqs = r->traffic.reqs;
         r->obs.n_reqs = r->traffic.n_reqs;
         r->traffic.reqs = NULL;
+        count_answer_leaks(r);
     }
     collect_journal(r, 0, "blue");
     collect_journal(r, 1, "green");

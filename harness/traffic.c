@@ -6,6 +6,7 @@
 #include "co_clock.h"
 #include "co_json.h"
 #include "co_mem.h"
+#include "mocks/mock.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -105,6 +106,25 @@ void harness_body_facts(struct harness_req *r, const char *body, size_t len)
     r->complete = r->done_marker && !r->inband_error && saw_chunk > 0;
 }
 
+int harness_error_shape(const char *body, size_t len, char *why, size_t whylen)
+{
+    json_error_t je;
+    json_t *j = body && len ? json_loadb(body, len, 0, &je) : NULL;
+    const char *bad = NULL;
+    json_t *e = json_object_get(j, "error");
+    if (!j)
+        bad = len ? "not JSON" : "empty body";
+    else if (!json_is_object(e))
+        bad = "no \"error\" object";
+    else if (!json_is_string(json_object_get(e, "message")))
+        bad = "error.message is not a string";
+    else if (!json_is_string(json_object_get(e, "type")))
+        bad = "error.type is not a string";
+    json_decref(j);
+    snprintf(why, whylen, "%s", bad ? bad : "");
+    return bad == NULL;
+}
+
 int harness_classify(const struct harness_req *r)
 {
     if (r->status == 0)
@@ -147,6 +167,48 @@ static int header_is(const char *line, size_t n, const char *name, const char **
     return 1;
 }
 
+static long header_long(const char *v, size_t vl)
+{
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 31 ? vl : 31), v);
+    char *end;
+    long x = strtol(tmp, &end, 10);
+    return end != tmp && *end == '\0' && x >= 0 ? x : -2; /* -2: present, not an integer */
+}
+
+/* The exact values of the headers the rate_limit and final_error_headers
+ * checks judge; called for every header line before on_header's own. */
+static void exact_headers(struct harness_req *r, const char *line, size_t n)
+{
+    const char *v;
+    size_t vl;
+    if (header_is(line, n, "Content-Type", &v, &vl))
+        snprintf(r->ctype, sizeof r->ctype, "%.*s", (int)(vl < 63 ? vl : 63), v);
+    else if (header_is(line, n, "x-should-retry", &v, &vl))
+        r->should_retry = !(vl == 5 && strncasecmp(v, "false", 5) == 0);
+    else if (header_is(line, n, "Retry-After", &v, &vl))
+        r->ra_s = header_long(v, vl);
+    else if (header_is(line, n, "retry-after-ms", &v, &vl))
+        r->ra_ms = header_long(v, vl);
+    /* The relay's own limiter headers; the -requests/-tokens ones are an
+     * upstream's, passed through, and speak of its limits. */
+    else if (header_is(line, n, "x-ratelimit-limit", &v, &vl))
+        r->rl_limit = header_long(v, vl);
+    else if (header_is(line, n, "x-ratelimit-remaining", &v, &vl))
+        r->rl_remaining = header_long(v, vl);
+}
+
+static void reset_headers(struct harness_req *r)
+{
+    r->served[0] = '\0';
+    r->attempts_hdr = -1;
+    r->retry_after_ms = -1;
+    r->ratelimit_hdrs = 0;
+    r->ctype[0] = '\0';
+    r->should_retry = -1;
+    r->ra_s = r->ra_ms = r->rl_limit = r->rl_remaining = -1;
+}
+
 static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 {
     struct harness_xfer_req *x = ud;
@@ -155,12 +217,12 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
     const char *v;
     size_t vl;
     char tmp[64];
+    if (x->t->secret && x->t->secret[0] && memmem(line, n, x->t->secret, strlen(x->t->secret)))
+        r->leaked = 1;
+    exact_headers(r, line, n);
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new response (after a 1xx): forget the previous headers. */
-        r->served[0] = '\0';
-        r->attempts_hdr = -1;
-        r->retry_after_ms = -1;
-        r->ratelimit_hdrs = 0;
+        reset_headers(r);
     } else if (header_is(line, n, "X-Served-By", &v, &vl)) {
         snprintf(r->served, sizeof r->served, "%.*s", (int)(vl < 7 ? vl : 7), v);
     } else if (header_is(line, n, "X-Attempts", &v, &vl)) {
@@ -224,6 +286,13 @@ static void finish_req(struct harness_xfer_req *x, CURL *easy, CURLcode rc)
         snprintf(r->curl_err, sizeof r->curl_err, "%s", curl_easy_strerror(rc));
     harness_body_facts(r, x->body.data, x->body.len);
     r->outcome = harness_classify(r);
+    r->err_shape = -1;
+    if (r->status != 200 && r->status != 0)
+        r->err_shape =
+            harness_error_shape(x->body.data, x->body.len, r->err_why, sizeof r->err_why);
+    const char *sec = t->secret;
+    if (sec && sec[0] && x->body.len && memmem(x->body.data, x->body.len, sec, strlen(sec)))
+        r->leaked = 1;
 }
 
 static void req_done(struct harness_xfer *base, CURL *easy, CURLcode rc)
@@ -256,8 +325,10 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     snprintf(r->id, sizeof r->id, "%s-%d-%d", t->id_prefix, ps->index, ps->issued);
     r->phase = ps->index;
     r->stream = f->stream;
-    r->attempts_hdr = -1;
-    r->retry_after_ms = -1;
+    reset_headers(r);
+    r->err_shape = -1;
+    snprintf(r->model, sizeof r->model, "%s", f->model);
+    r->max_tokens = f->max_tokens;
     r->key_index = f->n_keys ? ps->issued % f->n_keys : -1;
     if (r->key_index >= 0)
         snprintf(r->key, sizeof r->key, "%s", f->keys[r->key_index]);
@@ -273,6 +344,7 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:i, s:b, s:s}", "model", f->model, "messages",
                              "role", "user", "content", f->prompt, "max_tokens", f->max_tokens,
                              "stream", f->stream, "user", r->id);
+    r->msg_hash = mock_messages_hash(json_object_get(body, "messages"));
     char *post = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     char h[160];

@@ -58,6 +58,7 @@ struct harness_traffic {
     void (*on_finished)(struct harness_traffic *t);
     void *data;
     struct harness_xfer_req *live; /* in-flight list for aborts */
+    const char *secret;            /* searched for in every answer (borrowed, may be NULL) */
 };
 
 /* Prepares (no I/O yet). base_url is the relay's "http://127.0.0.1:PORT". */
@@ -73,6 +74,10 @@ void harness_traffic_free(struct harness_traffic *t);
 
 /* Body facts of a finished request, from its raw body (exposed for tests). */
 void harness_body_facts(struct harness_req *r, const char *body, size_t len);
+/* The shape of an error body: 1 when it is OpenAI's envelope
+ * {"error": {"message": string, "type": string, ...}}, else 0 with the reason
+ * in why. */
+int harness_error_shape(const char *body, size_t len, char *why, size_t whylen);
 /* The outcome from status, curl result and body facts. */
 int harness_classify(const struct harness_req *r);
 

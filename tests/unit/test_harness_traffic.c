@@ -69,6 +69,31 @@ static void test_sse_answers(void **state)
     assert_int_equal(r.outcome, HARNESS_TRUNCATED); /* no content at all */
 }
 
+/* The error_shape check's judge of an error body. */
+static void test_error_shape(void **state)
+{
+    char why[64];
+    const char *ok =
+        "{\"error\":{\"message\":\"Rate limit exceeded\",\"type\":\"rate_limit_error\","
+        "\"param\":null,\"code\":\"rate_limit_exceeded\"}}";
+    assert_int_equal(harness_error_shape(ok, strlen(ok), why, sizeof why), 1);
+    assert_string_equal(why, "");
+    struct {
+        const char *body, *why;
+    } bad[] = {
+        {"", "empty body"},
+        {"<html>502 Bad Gateway</html>", "not JSON"},
+        {"{\"message\":\"boom\"}", "no \"error\" object"},
+        {"{\"error\":\"boom\"}", "no \"error\" object"},
+        {"{\"error\":{\"type\":\"x\"}}", "error.message is not a string"},
+        {"{\"error\":{\"message\":\"x\",\"type\":3}}", "error.type is not a string"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(harness_error_shape(bad[i].body, strlen(bad[i].body), why, sizeof why), 0);
+        assert_string_equal(why, bad[i].why);
+    }
+}
+
 static void test_expand_cmd(void **state)
 {
     char *c = harness_expand_cmd("relay --blue {blue_url} --green {green_url} -p {port} "
@@ -85,6 +110,7 @@ int main(void)
         cmocka_unit_test(test_json_answers),
         cmocka_unit_test(test_sse_answers),
         cmocka_unit_test(test_expand_cmd),
+        cmocka_unit_test(test_error_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
