@@ -493,12 +493,18 @@ static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
     r->obs.admin_calls++;
-    if (rc != CURLE_OK || code < 200 || code > 299) {
-        /* The scenario's premise (a cutover, a rollback) did not happen: the
-         * admin_ok check turns this into a failure instead of a silent pass. */
+    /* A call without the right token must be refused; a refusal that came
+     * as 2xx is the relay letting anyone switch it. */
+    int refuse = r->s->steps[a->step].admin_token != HARNESS_ADMIN_TOKEN;
+    int ok = rc == CURLE_OK && (refuse ? code == 401 || code == 403 : code >= 200 && code <= 299);
+    if (!ok) {
+        /* The scenario's premise (a cutover, a rollback, a refusal) did not
+         * happen: the admin_ok check turns this into a failure instead of a
+         * silent pass. */
         if (!r->obs.admin_failed++)
-            snprintf(r->obs.admin_error, sizeof r->obs.admin_error, "%s %s (step %d) %s %ld",
+            snprintf(r->obs.admin_error, sizeof r->obs.admin_error, "%s %s (step %d%s) %s %ld",
                      r->s->steps[a->step].admin_method, r->s->steps[a->step].admin_path, a->step,
+                     refuse ? ", without the token: expected 401 or 403" : "",
                      rc ? curl_easy_strerror(rc) : "answered", code);
     }
     curl_easy_cleanup(easy);
@@ -542,8 +548,12 @@ static void run_step(struct run *r, int i)
         a->step = i;
         char url[200], h[128];
         snprintf(url, sizeof url, "%s%s", r->relay_url, st->admin_path);
-        snprintf(h, sizeof h, "Authorization: Bearer %s", r->admin_token);
-        a->hdrs = curl_slist_append(NULL, h);
+        if (st->admin_token == HARNESS_ADMIN_WRONG)
+            snprintf(h, sizeof h, "Authorization: Bearer not-%s", r->admin_token);
+        else
+            snprintf(h, sizeof h, "Authorization: Bearer %s", r->admin_token);
+        if (st->admin_token != HARNESS_ADMIN_NONE)
+            a->hdrs = curl_slist_append(NULL, h);
         a->hdrs = curl_slist_append(a->hdrs, "Content-Type: application/json");
         char *body = json_dumps(st->admin_body, JSON_COMPACT);
         CURL *e = curl_easy_init();

@@ -425,7 +425,9 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
 }
 
 static const char *const step_keys[] = {"at_ms", "mark", "blue", "green", "admin", "signal", NULL};
-static const char *const admin_keys[] = {"action", "to", "blue", "green", NULL};
+static const char *const admin_keys[] = {"action", "to", "blue", "green", "token", NULL};
+/* "token": which token the call sends; index = enum harness_admin_token. */
+static const char *const admin_tokens[] = {"right", "none", "wrong", NULL};
 static const char *const admin_actions[] = {"switch", "rollback", "weights", NULL};
 static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", "SIGTERM", NULL};
 
@@ -487,6 +489,15 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
         if (harness_v_enum(act, ap, admin_actions, err, errlen) != 0)
             return -1;
         const char *a = json_string_value(act);
+        json_t *tok = json_object_get(admin, "token");
+        if (tok) {
+            harness_v_fmt(ap, sizeof ap, "%s.token", p);
+            if (harness_v_enum(tok, ap, admin_tokens, err, errlen) != 0)
+                return -1;
+            for (int k = 0; admin_tokens[k]; k++)
+                if (strcmp(json_string_value(tok), admin_tokens[k]) == 0)
+                    step->admin_token = k;
+        }
         if (strcmp(a, "switch") == 0) {
             harness_v_fmt(ap, sizeof ap, "%s.to", p);
             if (harness_v_enum(json_object_get(admin, "to"), ap, colours, err, errlen) != 0)

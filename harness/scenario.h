@@ -34,6 +34,10 @@ enum harness_signal_kind {
     HARNESS_SIG_TERM,
 };
 
+/* The token an admin step sends: the relay's own, none, or a wrong one.
+ * Without the right token the relay must refuse (401 or 403). */
+enum harness_admin_token { HARNESS_ADMIN_TOKEN, HARNESS_ADMIN_NONE, HARNESS_ADMIN_WRONG };
+
 struct harness_step {
     uint64_t at_us;       /* after the traffic start */
     char mark[64];        /* the step's name for checks ("after": "fault_on") */
@@ -41,6 +45,7 @@ struct harness_step {
     char admin_method[8]; /* "POST", "PUT" or "" */
     char admin_path[64];  /* "/admin/switch" */
     json_t *admin_body;   /* or NULL */
+    int admin_token;      /* enum harness_admin_token: which token the call sends */
     int sig;              /* enum harness_signal_kind */
 };
 
