@@ -1753,7 +1753,7 @@ static const struct check_kind *find_kind(const char *name)
 static int validate_param(const struct param *p, const json_t *v, const char *path,
                           const char *const *marks, char *err, size_t errlen)
 {
-    static const char *const envs[] = {"blue", "green", NULL};
+    static const char *const envs[] = {"blue", "green", "direct", NULL};
     static const char *const jit[] = {"none", "full", "equal", "decorrelated", NULL};
     static const char *const views[] = {"events", "served", "both", NULL};
     static const char *const froms[] = {"scheduled", "sent", NULL};

@@ -71,8 +71,8 @@ struct run {
     const struct harness_run_opts *o;
     struct ev_loop *loop;
     struct co_evcurl curl;
-    struct mock *mock[2];
-    char colour_url[2][96];
+    struct mock *mock[3]; /* blue, green, and direct when the scenario has one */
+    char colour_url[3][96];
     char dir[512];
     char events_path[600], out_path[600], err_path[600], config_path[600];
     char api_key[64], admin_token[64];
@@ -237,6 +237,8 @@ static void profile_vars(struct run *r, struct harness_vars *v)
     }
     snprintf(buf, sizeof buf, "%d", r->relay_port);
     harness_vars_set(v, "port", buf);
+    if (r->mock[2])
+        harness_vars_set(v, "direct_url", r->colour_url[2]);
     harness_vars_set(v, "relay_url", r->relay_url);
     harness_vars_set(v, "events", r->events_path);
     harness_vars_set(v, "workdir", r->dir);
@@ -910,6 +912,8 @@ static int write_config(struct run *r)
         "try_timeout_ms", (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
         "drain_timeout_ms", (json_int_t)(500 * k), "events", r->events_path);
     json_object_update(cfg, r->s->relay);
+    if (r->mock[2])
+        json_object_set_new(cfg, "direct_url", json_string(r->colour_url[2]));
     if (r->s->admin_used && !json_object_get(cfg, "admin_token"))
         json_object_set_new(cfg, "admin_token", json_string(r->admin_token));
     const char *tok = json_string_value(json_object_get(cfg, "admin_token"));
@@ -1049,6 +1053,38 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     status_from_checks(rs);
 }
 
+/* Whether a profile can point its relay at the direct mock ({direct_url}). */
+static int profile_maps_direct(const struct harness_profile *p)
+{
+    if (p->all_settings)
+        return 1;
+    for (int i = 0; i < p->n_settings; i++)
+        if (strcmp(p->settings[i], "direct_url") == 0)
+            return 1;
+    return 0;
+}
+
+/* The third upstream, for a relay's direct fallback: a mock like the
+ * colours, on its own port, its journal read as "direct". */
+static int start_direct(struct run *r)
+{
+    char err[512];
+    struct mock_opts mo = {.name = "direct", .seed = r->o->seed * 2 + 2, .api_key = r->api_key};
+    r->mock[2] = mock_new(r->loop, &mo, err, sizeof err);
+    if (!r->mock[2]) {
+        snprintf(r->error, sizeof r->error, "mock direct: %s", err);
+        r->error_status = REPORT_ERROR;
+        return -1;
+    }
+    if (mock_set_behavior(r->mock[2], r->s->direct, err, sizeof err) != 0) {
+        snprintf(r->error, sizeof r->error, "mock direct behaviour: %s", err);
+        r->error_status = REPORT_INVALID;
+        return -1;
+    }
+    snprintf(r->colour_url[2], sizeof r->colour_url[2], "%s/v1", mock_url(r->mock[2]));
+    return 0;
+}
+
 int harness_run_scenario(const struct harness_scenario *s, const struct harness_run_opts *o,
                          struct report_scenario *rs)
 {
@@ -1118,6 +1154,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         }
         snprintf(r->colour_url[c], sizeof r->colour_url[c], "%s/v1", mock_url(r->mock[c]));
     }
+    if (s->direct && start_direct(r) != 0)
+        goto out;
     snprintf(r->ready_path, sizeof r->ready_path, "%s",
              o->profile ? o->profile->ready_path : "/health");
     uint64_t ready_us = o->profile ? o->profile->ready_timeout_us : 5000000;
@@ -1139,6 +1177,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
                 r->unmapped[r->n_unmapped++] = premises[k];
         if (s->admin_used)
             r->unmapped[r->n_unmapped++] = "admin API";
+        if (s->direct)
+            r->unmapped[r->n_unmapped++] = "direct_url";
         if (sigs)
             r->unmapped[r->n_unmapped++] = "relay process";
     } else {
@@ -1153,6 +1193,9 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
                           o->profile->config_file[0] ? o->profile->config_file : "relay.json");
             r->n_unmapped = harness_profile_unmapped(o->profile, s->relay, s->admin_used,
                                                      r->unmapped, HARNESS_MAX_UNMAPPED);
+            if (s->direct && !profile_maps_direct(o->profile) &&
+                r->n_unmapped < HARNESS_MAX_UNMAPPED)
+                r->unmapped[r->n_unmapped++] = "direct_url";
         }
         if (((!o->profile || o->profile->config_json) && write_config(r) != 0) ||
             spawn_relay(r) != 0)
@@ -1187,6 +1230,7 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
     }
     collect_journal(r, 0, "blue");
     collect_journal(r, 1, "green");
+    collect_journal(r, 2, "direct");
     harness_obs_sort(&r->obs);
 
 out:
@@ -1226,7 +1270,7 @@ out:
     }
     if (r->curl.multi)
         co_evcurl_cleanup(&r->curl);
-    for (int c = 0; c < 2; c++)
+    for (int c = 0; c < 3; c++)
         mock_free(&r->mock[c]);
     if (r->loop)
         ev_loop_destroy(r->loop);

@@ -402,8 +402,21 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
 {
     if (up && !json_is_object(up))
         return harness_v_expected(err, errlen, "$.upstreams", "an object with blue and green", up);
-    if (up && harness_v_keys(up, "$.upstreams", colours, err, errlen) != 0)
+    /* "direct": a third mock, for a relay's direct fallback (its direct_url). */
+    static const char *const upstream_keys[] = {"blue", "green", "direct", NULL};
+    if (up && harness_v_keys(up, "$.upstreams", upstream_keys, err, errlen) != 0)
         return -1;
+    json_t *d = up ? json_object_get(up, "direct") : NULL;
+    if (d) {
+        if (json_object_get(s->relay, "direct_url"))
+            return harness_v_expected(err, errlen, "$.relay.direct_url",
+                                      "no direct_url when $.upstreams.direct is set (the runner "
+                                      "points the relay at that mock)",
+                                      json_object_get(s->relay, "direct_url"));
+        s->direct = harness_behavior_translate(d, "$.upstreams.direct", err, errlen);
+        if (!s->direct)
+            return -1;
+    }
     for (int c = 0; c < 2; c++) {
         json_t *b = up ? json_object_get(up, colours[c]) : NULL;
         char p[64];
@@ -878,6 +891,7 @@ void harness_scenario_free(struct harness_scenario **sp)
     json_decref(s->checks);
     for (int c = 0; c < 2; c++)
         json_decref(s->upstream[c]);
+    json_decref(s->direct);
     for (int i = 0; i < HARNESS_MAX_TIMELINE; i++) {
         json_decref(s->steps[i].behavior[0]);
         json_decref(s->steps[i].behavior[1]);

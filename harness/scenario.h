@@ -79,6 +79,7 @@ struct harness_scenario {
     json_t *relay;       /* relay config keys from the scenario (without runner keys) */
     json_t *upstream[2]; /* initial behaviour of blue and green */
     int refused[2];      /* the colour's URL points at a closed port */
+    json_t *direct;      /* behaviour of a third upstream, the relay's direct_url; or NULL */
     struct harness_step steps[HARNESS_MAX_TIMELINE];
     int n_steps;
     struct harness_phase phases[HARNESS_MAX_PHASES];
