@@ -956,6 +956,48 @@ static void ck_no_traffic_after_unhealthy(const json_t *c, const struct harness_
     verdict(v, late == 0, (double)-late);
 }
 
+/* Health thresholds, exactly: after a mark that starts a known sequence of
+ * probe answers, how many probes to env arrived before the relay reacted.
+ * The reaction is black-box: the first traffic attempt that reached `to`
+ * after the mark (mock journals).  The relay reacts within milliseconds of
+ * the threshold probe's answer and the next probe is an interval later, so
+ * the count is exact: fall or rise off by one moves it by one. */
+static void ck_health_probes(const json_t *c, const struct harness_obs *o,
+                             struct harness_verdict *v)
+{
+    const char *env = str(c, "env", "blue"), *to = str(c, "to", "green"),
+               *after = str(c, "after", "start");
+    uint64_t mark = harness_obs_mark(o, after), react = 0;
+    for (size_t i = 0; i < o->n_atts && mark && !react; i++)
+        if (!o->atts[i].health && o->atts[i].t_arrival >= mark && strcmp(o->atts[i].env, to) == 0)
+            react = o->atts[i].t_arrival;
+    long probes = 0;
+    for (size_t i = 0; i < o->n_atts && react; i++) {
+        const struct harness_att *a = &o->atts[i];
+        probes +=
+            a->health && strcmp(a->env, env) == 0 && a->t_arrival >= mark && a->t_arrival < react;
+    }
+    char exp[96];
+    double m;
+    int ok = in_bounds(c, (double)probes, &m, exp, sizeof exp);
+    v->samples = react ? 1 : 0;
+    SETF(expected, "/health probes to %s after '%s' before traffic reached %s %s", env, after, to,
+         exp);
+    snprintf(v->unit, sizeof v->unit, "probe");
+    if (!mark) {
+        SETF(measured, "mark '%s' never happened", after);
+    } else if (!react) {
+        /* The reaction never came: the threshold was never reached. */
+        v->samples = 1;
+        SETF(measured, "no traffic reached %s after '%s'", to, after);
+        verdict(v, 0, -1);
+        return;
+    } else {
+        SETF(measured, "%ld probes, traffic reached %s at %+.1f ms", probes, to, rel_ms(o, react));
+    }
+    verdict(v, ok, m);
+}
+
 /* ---- rate limiting ------------------------------------------------------ */
 
 /* The exact values of the rate-limit headers of one answer, where present:
@@ -1682,6 +1724,9 @@ static const struct param p_forwarded[] = {
     {"parts", P_PARTS, 0}, {"require_id", P_BOOL, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
 static const struct param p_error_shape[] = {
     {"status", P_INT, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_health_probes[] = {
+    {"env", P_ENV, 1}, {"to", P_ENV, 1},    {"after", P_MARK, 1}, {"min", P_NUM, 0},
+    {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_reuse[] = {{"min", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 
 static const struct check_kind kinds[] = {
@@ -1723,6 +1768,8 @@ static const struct check_kind kinds[] = {
      "error answers: OpenAI JSON, application/json, 4xx passed through, 5xx after failures"},
     {"final_error_headers", p_phase, 1, ck_final_error_headers,
      "errors after upstream attempts say x-should-retry: false"},
+    {"health_probes", p_health_probes, 1, ck_health_probes,
+     "probes to a colour after a mark until traffic moved (fall/rise exactly)"},
     {"connection_reuse", p_reuse, 1, ck_connection_reuse,
      "upstream attempts on connections used before (mock journal)"},
 };
@@ -1881,8 +1928,8 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
             return -1;
     }
     /* Counting checks need at least one bound, or they cannot fail. */
-    int counting =
-        k->run == ck_client_count || k->run == ck_attempts || k->run == ck_upstream_count;
+    int counting = k->run == ck_client_count || k->run == ck_attempts ||
+                   k->run == ck_upstream_count || k->run == ck_health_probes;
     if (counting && !has(c, "min") && !has(c, "max") && !has(c, "exact"))
         return harness_v_expected(err, errlen, path, "min, max or exact (a bound to check)", c);
     if (k->run == ck_switches && !has(c, "min") && !has(c, "max") && !has(c, "exact") &&

@@ -708,6 +708,36 @@ static void test_final_error_headers(void **state)
     assert_int_equal(run("{\"check\":\"final_error_headers\"}", &v), HARNESS_FAIL);
 }
 
+/* Probes to blue after the mark, counted until traffic first reached green. */
+static void test_health_probes(void **state)
+{
+    struct harness_verdict v;
+    const char *chk = "{\"check\":\"health_probes\",\"env\":\"blue\",\"to\":\"green\","
+                      "\"after\":\"fault_on\",\"exact\":3}";
+    mark("fault_on", 100);
+    probe("blue", 50); /* before the mark: not counted */
+    att("t0", "blue", 120, 1, 200);
+    probe("blue", 150);
+    probe("green", 160); /* another colour's probe */
+    probe("blue", 250);
+    att("t1", "blue", 260, 1, 200);
+    probe("blue", 350);
+    harness_obs_sort(&obs);
+    /* No traffic reached green: the threshold was never reached. */
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "no traffic reached green"));
+    att("t2", "green", 352, 1, 200);
+    probe("blue", 450);
+    att("t3", "green", 460, 1, 200);
+    harness_obs_sort(&obs);
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "3 probes"));
+    assert_int_equal(run("{\"check\":\"health_probes\",\"env\":\"blue\",\"to\":\"green\","
+                         "\"after\":\"fault_on\",\"exact\":2}",
+                         &v),
+                     HARNESS_FAIL);
+}
+
 static void test_connection_reuse(void **state)
 {
     struct harness_verdict v;
@@ -888,6 +918,8 @@ static void test_validation(void **state)
          "base_ms (decorrelated"},
         {"{\"check\":\"forwarded\",\"parts\":[\"modle\"]}", "did you mean 'model'"},
         {"{\"check\":\"forwarded\",\"parts\":[]}", "a non-empty array of \"model\""},
+        {"{\"check\":\"health_probes\",\"env\":\"blue\",\"to\":\"green\",\"after\":\"start\"}",
+         "min, max or exact"},
         {"{\"check\":\"connection_reuse\"}", "\"min\" (required by connection_reuse)"},
         {"{\"check\":\"error_shape\",\"status\":\"404\"}", "an integer >= 0"},
     };
@@ -952,6 +984,7 @@ int main(void)
         T(test_error_shape),
         T(test_final_error_headers),
         T(test_connection_reuse),
+        T(test_health_probes),
         T(test_health_interval),
         T(test_latency_and_overhead),
         T(test_zero_downtime_and_served),
