@@ -68,7 +68,7 @@ INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all bench-floor deps test unit integration scenarios run bench fuzz fuzz-smoke fuzz-regress valgrind soak clean format format-check
+.PHONY: all bench-floor deps test unit integration scenarios run bench fuzz fuzz-smoke fuzz-regress valgrind soak mutation mutation-fast clean format format-check
 
 all: $(CUTOVER) $(RELAY) $(FLOOR)
 
@@ -156,6 +156,15 @@ valgrind: $(UNIT_BIN)
 # The long soak (1,000,000 requests, bounded at 15 min); docs/soak.*.
 soak: all
 	sh bench/soak.sh
+
+# Mutation testing of the scenario library (tests/mutation.sh, docs/mutation.md):
+# every mutant under tests/mutants/ against the whole library, or (CI) the
+# few in tests/mutants/FAST against the scenario expected to kill each.
+mutation: all
+	sh tests/mutation.sh
+
+mutation-fast: all
+	sh tests/mutation.sh --fast
 
 # libFuzzer targets: a separate clang build under build/fuzz (fuzz/fuzz.mk).
 fuzz fuzz-smoke fuzz-regress:
