@@ -74,7 +74,9 @@ for name in $names; do
     status=killed
     if ! patch -s -p1 -d "$dir/src" <"$p" >"$dir/patch.log" 2>&1; then
         status=patch_error
-    elif ! make -s -C "$dir/src" -j2 bin/cutover-relay >"$dir/build.log" 2>&1; then
+    elif ! make -s -C "$dir/src" -j2 bin/cutover-relay >"$dir/build.log" 2>&1 &&
+        ! make -s -C "$dir/src" -j2 bin/cutover-relay >>"$dir/build.log" 2>&1; then
+        # Twice: on a shared machine a link can fail for reasons of its own.
         status=build_error
     else
         scen=scenarios/
