@@ -728,7 +728,7 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
  * have come from the body): only a header proves the relay forwarded it. */
 static void journal_forwarded(struct harness_att *a, const json_t *rec)
 {
-    const char *from = json_string_value(json_object_get(rec, "id_from"));
+    const char *from = json_string_value(json_object_get(rec, "id_via"));
     const char *hid = json_string_value(json_object_get(rec, "request_id"));
     if (hid && (!from || strcmp(from, "header") == 0))
         snprintf(a->hdr_id, sizeof a->hdr_id, "%s", hid);
