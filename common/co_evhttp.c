@@ -1,12 +1,14 @@
 #include "co_evhttp.h"
 
 #include "co_log.h"
+#include "co_mem.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -57,12 +59,69 @@ void co_evhttp_kick(struct co_evhttp *h)
  * closed a connection nothing else may come, and clients waiting in the
  * backlog would wait for the next timeout.  So a closed connection asks for
  * one more run. */
+/* A connection's read deadline.  When it passes before the request is in,
+ * the socket is shut down: MHD then sees the end of the stream on its next
+ * read and closes the connection the ordinary way (MHD 0.9 has no call to
+ * close a connection from outside its handler). */
+struct read_deadline {
+    ev_timer timer;
+    struct co_evhttp *h;
+    int fd;
+};
+
+static void on_read_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct read_deadline *d = w->data;
+    d->h->read_timeouts++;
+    co_debug("http: request not read within %ums: closing fd %d", d->h->read_timeout_ms, d->fd);
+    shutdown(d->fd, SHUT_RDWR);
+    d->h->kicked = 1;
+}
+
+static struct read_deadline *deadline_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+void co_evhttp_request_read(struct MHD_Connection *c)
+{
+    struct read_deadline *d = deadline_of(c);
+    if (d)
+        ev_timer_stop(d->h->loop, &d->timer);
+}
+
+void co_evhttp_request_next(struct co_evhttp *h, struct MHD_Connection *c)
+{
+    struct read_deadline *d = deadline_of(c);
+    if (d) {
+        ev_timer_stop(h->loop, &d->timer);
+        ev_timer_set(&d->timer, (double)h->read_timeout_ms / 1000.0, 0.);
+        ev_timer_start(h->loop, &d->timer);
+    }
+}
+
 static void on_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                            enum MHD_ConnectionNotificationCode toe)
 {
     struct co_evhttp *h = cls;
     if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
         h->kicked = 1;
+    if (h->read_timeout_ms && toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct read_deadline *d = co_calloc(1, sizeof *d);
+        d->h = h;
+        d->fd = co_evhttp_conn_fd(c);
+        ev_timer_init(&d->timer, on_read_deadline, (double)h->read_timeout_ms / 1000.0, 0.);
+        d->timer.data = d;
+        ev_timer_start(h->loop, &d->timer);
+        *socket_context = d;
+    } else if (h->read_timeout_ms && toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        struct read_deadline *d = *socket_context;
+        ev_timer_stop(h->loop, &d->timer);
+        free(d);
+        *socket_context = NULL;
+    }
     if (h->notify_conn)
         h->notify_conn(h->notify_conn_cls, c, socket_context, toe);
 }
@@ -81,7 +140,9 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
         msg[--n] = '\0';
     int deliberate = strncmp(msg, "Application reported internal error", 35) == 0 ||
                      strncmp(msg, "Closing connection (application error", 37) == 0;
-    co_log(deliberate ? CO_LOG_DEBUG : CO_LOG_WARN, "http: %s", msg);
+    /* Keyed by MHD's format: one client per request can trigger these
+     * (every aborted connection logs one), so they are rate-limited. */
+    co_log_limited(fmt, deliberate ? CO_LOG_DEBUG : CO_LOG_WARN, "http: %s", msg);
 }
 
 int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_evhttp_opts *o,
@@ -99,6 +160,7 @@ int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_e
     h->loop = loop;
     h->notify_conn = o->notify_conn;
     h->notify_conn_cls = o->notify_conn_cls;
+    h->read_timeout_ms = o->read_timeout_ms;
     h->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
             (o->turbo ? MHD_USE_TURBO : 0),

@@ -24,16 +24,25 @@ struct co_evhttp {
     ev_timer timer;
     ev_prepare prepare;
     int kicked;
-    uint16_t port;                            /* the bound port (useful when 0 was asked) */
+    uint16_t port; /* the bound port (useful when 0 was asked) */
+    unsigned read_timeout_ms;
+    unsigned long read_timeouts;              /* connections cut by the read deadline */
     MHD_NotifyConnectionCallback notify_conn; /* the caller's, chained */
     void *notify_conn_cls;
 };
 
 struct co_evhttp_opts {
-    const char *addr;         /* listen address, default "127.0.0.1" */
-    uint16_t port;            /* 0 picks a free port */
-    unsigned conn_limit;      /* default 10000 */
-    unsigned conn_timeout_s;  /* idle connection timeout, default 60 */
+    const char *addr;        /* listen address, default "127.0.0.1" */
+    uint16_t port;           /* 0 picks a free port */
+    unsigned conn_limit;     /* default 10000 */
+    unsigned conn_timeout_s; /* idle connection timeout, default 60 */
+    /* A deadline for a whole request head and body (0: none).  MHD's own
+     * timeout is an idle timeout that every byte resets, so a client
+     * sending a byte every few seconds would hold its slot forever.  The
+     * clock starts when the connection opens (and again when a request on
+     * it completes); the handler calls co_evhttp_request_read once the
+     * request is in.  Uses the connection's socket_context. */
+    unsigned read_timeout_ms;
     size_t conn_memory_limit; /* per-connection MHD pool, default 64 KiB */
     int turbo;                /* MHD_USE_TURBO: no shutdown() before close,
                                  optimistic reads (for a proxy's hot path) */
@@ -56,6 +65,12 @@ void co_evhttp_run(struct co_evhttp *h);
 void co_evhttp_quiesce(struct co_evhttp *h);
 /* Stop the daemon and the watchers.  Safe on a zeroed or stopped struct. */
 void co_evhttp_stop(struct co_evhttp *h);
+
+/* The request on c is fully read: its read deadline no longer applies. */
+void co_evhttp_request_read(struct MHD_Connection *c);
+/* The request on c completed: the next one on the connection gets a fresh
+ * read deadline. */
+void co_evhttp_request_next(struct co_evhttp *h, struct MHD_Connection *c);
 
 /* The client socket of a connection (for SO_LINGER tricks), or -1. */
 int co_evhttp_conn_fd(struct MHD_Connection *c);

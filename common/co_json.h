@@ -10,12 +10,33 @@
 /* Loads a JSON file.  On error returns NULL and writes
  * "PATH:LINE:COL: TEXT" into err. */
 json_t *co_json_load_file(const char *path, char *err, size_t errlen);
+/* Largest file co_json_load_file reads. */
+#define CO_JSON_FILE_MAX ((size_t)64 * 1024 * 1024)
+/* The same with a cap of max_bytes; a FIFO, device or directory is refused
+ * with "PATH: not a regular file (a FIFO)" instead of blocking on it. */
+json_t *co_json_load_file_max(const char *path, size_t max_bytes, char *err, size_t errlen);
 /* Same for a buffer; name stands in for the path in the message. */
 json_t *co_json_loadb(const char *buf, size_t len, const char *name, char *err, size_t errlen);
 
 /* OpenAI's error envelope {"error":{"message","type","param","code"}} as a
- * newly allocated compact string; param and code may be NULL (JSON null). */
+ * newly allocated compact string; param and code may be NULL (JSON null).
+ * Never NULL: the strings may hold bytes from a client or an upstream, so
+ * what is not valid UTF-8 is replaced (co_utf8_clean), where jansson would
+ * refuse the whole object. */
 char *co_openai_error(const char *message, const char *type, const char *param, const char *code);
+
+/* Copies the first len bytes of s into out (at most n bytes with the NUL) as
+ * valid UTF-8: each byte that does not start a well-formed sequence (RFC
+ * 3629: no overlongs, surrogates or code points past U+10FFFF) becomes "?",
+ * and a cut never splits a character.  NUL bytes end the copy.  Returns the
+ * bytes written (without the NUL). */
+size_t co_utf8_clean(const char *s, size_t len, char *out, size_t n);
+/* The length of the well-formed UTF-8 sequence at s (1 to 4, within len), or
+ * 0 when the bytes there are not one. */
+size_t co_utf8_seq(const unsigned char *s, size_t len);
+/* A JSON string of s that jansson cannot refuse: s (NULL counts as "")
+ * through co_utf8_clean when it is not valid UTF-8.  Never NULL. */
+json_t *co_json_str(const char *s);
 
 /* "object", "array", "string", "integer", "real", "true", "false", "null". */
 const char *co_json_type_name(const json_t *j);

@@ -17,10 +17,21 @@ void co_log(enum co_log_level lvl, const char *fmt, ...) __attribute__((format(p
 /* Parses "debug|info|warn|error"; returns -1 when unknown. */
 int co_log_level_parse(const char *s);
 
+/* As co_log, but at most CO_LOG_BURST lines per key in a burst, then one
+ * per CO_LOG_EVERY_S seconds; the next line written says how many were
+ * suppressed.  key is any stable pointer (a format string): a warning a
+ * client can trigger per request (an aborted connection, say) then costs a
+ * few lines, not one per request. */
+#define CO_LOG_BURST   10
+#define CO_LOG_EVERY_S 10
+void co_log_limited(const void *key, enum co_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #define co_debug(...) co_log(CO_LOG_DEBUG, __VA_ARGS__)
 #define co_info(...)  co_log(CO_LOG_INFO, __VA_ARGS__)
-#define co_warn(...)  co_log(CO_LOG_WARN, __VA_ARGS__)
-#define co_error(...) co_log(CO_LOG_ERROR, __VA_ARGS__)
+/* Warnings are rate-limited per call site (the format string is the key). */
+#define co_warn(fmt, ...) co_log_limited(fmt, CO_LOG_WARN, fmt, ##__VA_ARGS__)
+#define co_error(...)     co_log(CO_LOG_ERROR, __VA_ARGS__)
 
 /* Register a secret (copied; strings shorter than 4 bytes are ignored). */
 void co_secret_add(const char *secret);
@@ -30,5 +41,11 @@ void co_secret_clear(void);
 char *co_redact(const char *s, char *out, size_t n);
 /* Non-zero when s contains a registered secret. */
 int co_has_secret(const char *s);
+
+/* s made safe for a terminal: control characters (ESC, CR, BEL...), DEL,
+ * C1 controls (U+0080..U+009F) and bytes that are not UTF-8 are written as
+ * \xNN (\n, \r, \t by name); printable text and valid UTF-8 stay.  Writes
+ * at most n bytes into out, never a partial escape.  Returns out. */
+char *co_escape_ctl(const char *s, char *out, size_t n);
 
 #endif

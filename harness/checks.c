@@ -31,7 +31,8 @@ enum ptype {
     P_STR,
     P_BOOL,
     P_REQS,
-    P_PARTS
+    P_PARTS,
+    P_RATIO /* a share: a number in [0, 1] */
 };
 
 struct param {
@@ -42,12 +43,25 @@ struct param {
 
 typedef void (*check_fn)(const json_t *c, const struct harness_obs *o, struct harness_verdict *v);
 
+/* Signals (enum harness_signal) a check needs beyond its row's fixed
+ * ones, from its parameters ("view": "served" needs served colours). */
+typedef unsigned (*needs_fn)(const json_t *c);
+
 struct check_kind {
     const char *name;
     const struct param *params;
     long min_samples;
     check_fn run;
     const char *what; /* one line for docs and list output */
+    /* The signals the check relies on: harness_check_run makes the verdict
+     * inconclusive, naming the signal, when the relay did not give one. */
+    unsigned needs;
+    needs_fn needs_of; /* more, by parameters; NULL none */
+    /* A minimal valid use (JSON): tests/unit/test_harness_checks.c runs every row's
+     * example without each signal it needs, and on an empty run, and
+     * expects inconclusive. */
+    const char *example;
+    int runner_own; /* judges the runner itself (harness_on_time): always evaluable */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -220,6 +234,8 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
         const struct harness_req *r = &o->reqs[i];
         if (!req_in_phase(c, r))
             continue;
+        if (served && !r->served[0])
+            continue; /* who served it is unknown: not a sample */
         n++;
         if (want_out >= 0 && r->outcome != want_out)
             continue;
@@ -329,6 +345,10 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
         const struct harness_req *r = &o->reqs[i];
         if (!req_selected(c, r))
             continue;
+        /* No attempt found, while some attempts carried no id: this
+         * request's count is unknown, not zero. */
+        if (!(o->signals & HARNESS_SIG_IDS) && count_attempts(o, r->id, NULL) == 0)
+            continue;
         v->samples++;
         int n = count_attempts(o, r->id, env);
         lo = n < lo ? n : lo;
@@ -344,7 +364,7 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
     if (v->samples)
         SETF(measured, "min %d, max %d over %ld requests", lo, hi, v->samples);
     else
-        SETF(measured, "no request");
+        SETF(measured, "no request whose attempts could be found");
     snprintf(v->unit, sizeof v->unit, "att");
     if (bad)
         describe_req(o, bad, v->detail, sizeof v->detail);
@@ -829,7 +849,7 @@ static void ck_switches(const json_t *c, const struct harness_obs *o, struct har
         SETF(measured, "served: %s", ss);
         v->samples = 0;
         for (size_t i = 0; i < o->n_reqs; i++)
-            v->samples += o->reqs[i].outcome == HARNESS_OK;
+            v->samples += o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0];
         verdict(v, ok, ms);
         return;
     }
@@ -1272,7 +1292,7 @@ static void ck_served_ratio(const json_t *c, const struct harness_obs *o, struct
     long n = 0, hit = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_in_phase(c, r) || r->outcome != HARNESS_OK)
+        if (!req_in_phase(c, r) || r->outcome != HARNESS_OK || !r->served[0])
             continue;
         n++;
         hit += strcmp(r->served, env) == 0;
@@ -1358,7 +1378,7 @@ static void ck_admin_ok(const json_t *c, const struct harness_obs *o, struct har
 static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
                               struct harness_verdict *v)
 {
-    v->samples = 1;
+    v->samples = o->leak_scanned;
     SETF(expected, "the upstream API key appears in no log, event, journal or answer");
     SETF(measured, o->secret_leaks ? "found in %s" : "not found%s",
          o->secret_leaks ? o->leak_where : "");
@@ -1673,7 +1693,7 @@ static void ck_connection_reuse(const json_t *c, const struct harness_obs *o,
 /* ---- the table ---------------------------------------------------------- */
 
 static const struct param p_ratio[] = {
-    {"min", P_NUM, 1}, {"max", P_NUM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"min", P_RATIO, 1}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
 static const struct param p_count[] = {
     {"outcome", P_OUTCOME, 0}, {"status", P_INT, 0}, {"served", P_ENV, 0}, {"min", P_NUM, 0},
     {"max", P_NUM, 0},         {"exact", P_NUM, 0},  {"phase", P_INT, 0},  {NULL, 0, 0}};
@@ -1716,7 +1736,7 @@ static const struct param p_overhead[] = {{"p50_ms", P_NUM, 0}, {"p99_ms", P_NUM
 static const struct param p_zero[] = {
     {"around", P_MARK, 1}, {"before_ms", P_NUM, 0}, {"after_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_served[] = {
-    {"env", P_ENV, 1}, {"min", P_NUM, 0}, {"max", P_NUM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"env", P_ENV, 1}, {"min", P_RATIO, 0}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
 static const struct param p_alive[] = {{"alive", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_none[] = {{NULL, 0, 0}};
 static const struct param p_shutdown[] = {{"max_ms", P_NUM, 0}, {NULL, 0, 0}};
@@ -1729,49 +1749,92 @@ static const struct param p_health_probes[] = {
     {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_reuse[] = {{"min", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 
+/* The view a switch check reads: the relay's events, the served colours, or both. */
+static unsigned view_needs(const json_t *c)
+{
+    const char *view = str(c, "view", "events");
+    return strcmp(view, "served") == 0 ? HARNESS_SIG_SERVED
+           : strcmp(view, "both") == 0 ? HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS
+                                       : HARNESS_SIG_EVENTS;
+}
+
+static unsigned served_param_needs(const json_t *c)
+{
+    return has(c, "served") ? HARNESS_SIG_SERVED : 0;
+}
+
+#define IDS     HARNESS_SIG_IDS
+#define SERVED  HARNESS_SIG_SERVED
+#define EVENTS  HARNESS_SIG_EVENTS
+#define ADMIN   HARNESS_SIG_ADMIN
+#define PROCESS HARNESS_SIG_PROCESS
+
 static const struct check_kind kinds[] = {
     {"client_success_ratio", p_ratio, 1, ck_success_ratio,
-     "share of requests with 200 and a complete answer"},
+     "share of requests with 200 and a complete answer", 0, NULL, "{\"min\": 0.9}", 0},
     {"client_count", p_count, 1, ck_client_count,
-     "requests by outcome/status/served colour: min, max, exact"},
-    {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms"},
+     "requests by outcome/status/served colour: min, max, exact", 0, served_param_needs,
+     "{\"status\": 200, \"served\": \"green\", \"min\": 1}", 0},
+    {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms", 0, NULL,
+     "{\"max_ms\": 1000}", 0},
     {"no_truncated_success", p_phase, 1, ck_no_truncated,
-     "no 200 whose body or stream never finished"},
+     "no 200 whose body or stream never finished", 0, NULL, "{}", 0},
     {"attempts", p_attempts, 1, ck_attempts,
-     "upstream attempts per client request (mock journals), per colour"},
-    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour"},
-    {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule"},
-    {"retry_after", p_retry_after, 1, ck_retry_after, "retries wait at least Retry-After"},
-    {"no_hammering", p_hammer, 1, ck_no_hammering, "at most max attempts in any window"},
-    {"switches", p_switches, 1, ck_switches, "switch count and order (events, served, both)"},
-    {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch"},
-    {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart"},
+     "upstream attempts per client request (mock journals), per colour", IDS, NULL, "{\"max\": 2}",
+     0},
+    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0, NULL,
+     "{\"env\": \"blue\", \"min\": 1}", 0},
+    {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule", IDS,
+     NULL, "{\"base_ms\": 10}", 0},
+    {"retry_after", p_retry_after, 1, ck_retry_after, "retries wait at least Retry-After", IDS,
+     NULL, "{\"min_ms\": 100}", 0},
+    {"no_hammering", p_hammer, 1, ck_no_hammering, "at most max attempts in any window", 0, NULL,
+     "{\"max\": 5, \"window_ms\": 100}", 0},
+    {"switches", p_switches, 1, ck_switches, "switch count and order (events, served, both)", 0,
+     view_needs, "{\"exact\": 1}", 0},
+    {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch", 0,
+     view_needs, "{\"to\": \"green\", \"after\": \"fault_on\", \"within_ms\": 100}", 0},
+    {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart", 0, view_needs,
+     "{\"min_ms\": 10}", 0},
     {"no_traffic_after_unhealthy", p_unhealthy, 1, ck_no_traffic_after_unhealthy,
-     "no attempts to a colour found unhealthy, beyond a grace"},
+     "no attempts to a colour found unhealthy, beyond a grace", EVENTS, NULL, "{\"env\": \"blue\"}",
+     0},
     {"rate_limit", p_rate, 1, ck_rate_limit,
-     "admitted per window, 429 headers, no upstream hit, recovery"},
-    {"health_interval", p_health, 3, ck_health_interval, "/health probes at the interval"},
-    {"latency", p_latency, 10, ck_latency, "client latency percentiles"},
-    {"relay_overhead", p_overhead, 10, ck_overhead, "client latency minus upstream time"},
-    {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark"},
-    {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)"},
-    {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end"},
+     "admitted per window, 429 headers, no upstream hit, recovery", IDS, NULL,
+     "{\"limit\": 5, \"window_ms\": 1000}", 0},
+    {"health_interval", p_health, 3, ck_health_interval, "/health probes at the interval", 0, NULL,
+     "{\"env\": \"blue\", \"interval_ms\": 100}", 0},
+    {"latency", p_latency, 10, ck_latency, "client latency percentiles", 0, NULL,
+     "{\"p99_ms\": 100}", 0},
+    {"relay_overhead", p_overhead, 10, ck_overhead, "client latency minus upstream time", IDS, NULL,
+     "{\"p99_ms\": 5}", 0},
+    {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark", 0, NULL,
+     "{\"around\": \"fault_on\"}", 0},
+    {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)", SERVED,
+     NULL, "{\"env\": \"green\", \"min\": 0.5}", 0},
+    {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end", PROCESS,
+     NULL, "{}", 0},
     {"harness_on_time", p_shutdown, 1, ck_harness_on_time,
-     "the runner kept its own schedule (else inconclusive)"},
-    {"admin_ok", p_none, 1, ck_admin_ok, "the timeline's admin API calls succeeded"},
+     "the runner kept its own schedule (else inconclusive)", 0, NULL, "{}", 1},
+    {"admin_ok", p_none, 1, ck_admin_ok, "the timeline's admin API calls succeeded", ADMIN, NULL,
+     "{}", 0},
     {"clean_shutdown", p_shutdown, 1, ck_clean_shutdown,
-     "SIGTERM: the relay drains and exits 0 in time"},
-    {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere"},
+     "SIGTERM: the relay drains and exits 0 in time", PROCESS, NULL, "{}", 0},
+    {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere", 0, NULL,
+     "{}", 0},
     {"forwarded", p_forwarded, 1, ck_forwarded,
-     "each upstream attempt carries the client's model, body, request id and the configured key"},
+     "each upstream attempt carries the client's model, body, request id and the configured key",
+     IDS, NULL, "{\"parts\": [\"model\", \"body\"]}", 0},
     {"error_shape", p_error_shape, 1, ck_error_shape,
-     "error answers: OpenAI JSON, application/json, 4xx passed through, 5xx after failures"},
+     "error answers: OpenAI JSON, application/json, 4xx passed through, 5xx after failures", IDS,
+     NULL, "{\"status\": 429}", 0},
     {"final_error_headers", p_phase, 1, ck_final_error_headers,
-     "errors after upstream attempts say x-should-retry: false"},
+     "errors after upstream attempts say x-should-retry: false", IDS, NULL, "{}", 0},
     {"health_probes", p_health_probes, 1, ck_health_probes,
-     "probes to a colour after a mark until traffic moved (fall/rise exactly)"},
+     "probes to a colour after a mark until traffic moved (fall/rise exactly)", 0, NULL,
+     "{\"env\": \"blue\", \"to\": \"green\", \"after\": \"fault_on\", \"exact\": 3}", 0},
     {"connection_reuse", p_reuse, 1, ck_connection_reuse,
-     "upstream attempts on connections used before (mock journal)"},
+     "upstream attempts on connections used before (mock journal)", 0, NULL, "{\"min\": 0.5}", 0},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
@@ -1811,6 +1874,10 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         if (co_json_number(v, &d) != 0 || d < 0)
             return harness_v_expected(err, errlen, path, "a number >= 0", v);
         return 0;
+    case P_RATIO:
+        if (co_json_number(v, &d) != 0 || d < 0 || d > 1)
+            return harness_v_expected(err, errlen, path, "a ratio in [0, 1]", v);
+        return 0;
     case P_INT:
         if (!json_is_integer(v) || json_integer_value(v) < 0)
             return harness_v_expected(err, errlen, path, "an integer >= 0", v);
@@ -1832,6 +1899,8 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     case P_OUTCOME:
         return harness_v_enum(v, path, harness_outcome_names, err, errlen);
     case P_MARK:
+        if (!marks) /* the timeline was invalid: its own errors say so */
+            return json_is_string(v) ? 0 : harness_v_expected(err, errlen, path, "a mark name", v);
         if (harness_v_enum(v, path, marks, err, errlen) != 0) {
             /* Say what a mark is: the message lists the known ones already. */
             size_t len = strlen(err);
@@ -1913,19 +1982,46 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
         snprintf(p, sizeof p, "%s.min_samples", path);
         return harness_v_expected(err, errlen, p, "an integer >= 0", ms);
     }
+    /* Every parameter's error, one line each (the scenario validator
+     * reports each line), rather than the first. */
+    size_t used = 0;
     for (const struct param *q = k->params; q->name; q++) {
         json_t *v = json_object_get(c, q->name);
+        char one[640];
         snprintf(p, sizeof p, "%s.%s", path, q->name);
-        if (!v) {
-            if (q->required) {
-                char exp[96];
-                snprintf(exp, sizeof exp, "\"%s\" (required by %s)", q->name, k->name);
-                return harness_v_expected(err, errlen, p, exp, NULL);
-            }
+        if (!v && q->required) {
+            char exp[96];
+            snprintf(exp, sizeof exp, "\"%s\" (required by %s)", q->name, k->name);
+            harness_v_expected(one, sizeof one, p, exp, NULL);
+        } else if (!v || validate_param(q, v, p, marks, one, sizeof one) == 0) {
             continue;
         }
-        if (validate_param(q, v, p, marks, err, errlen) != 0)
-            return -1;
+        if (used < errlen) {
+            int w = snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", one);
+            used += w > 0 ? (size_t)w : 0;
+        }
+    }
+    if (used)
+        return -1;
+    /* Bounds in order: a check whose lower bound is above its upper one can
+     * only fail, and says nothing about the relay.  One table for every
+     * kind: a pair applies where a check has both keys. */
+    static const struct {
+        const char *lo, *hi;
+    } order[] = {
+        {"min", "max"},       {"p50_ms", "p95_ms"},    {"p95_ms", "p99_ms"},
+        {"p50_ms", "p99_ms"}, {"p99_ms", "max_ms"},    {"p95_ms", "max_ms"},
+        {"p50_ms", "max_ms"}, {"min_ms", "within_ms"}, {"base_ms", "cap_ms"},
+    };
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        double lo, hi;
+        if (co_json_number(json_object_get(c, order[i].lo), &lo) != 0 ||
+            co_json_number(json_object_get(c, order[i].hi), &hi) != 0 || lo <= hi)
+            continue;
+        char exp[96];
+        snprintf(p, sizeof p, "%s.%s", path, order[i].hi);
+        snprintf(exp, sizeof exp, "a number >= %s (%g)", order[i].lo, lo);
+        return harness_v_expected(err, errlen, p, exp, json_object_get(c, order[i].hi));
     }
     /* Counting checks need at least one bound, or they cannot fail. */
     int counting = k->run == ck_client_count || k->run == ck_attempts ||
@@ -1954,6 +2050,29 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     return 0;
 }
 
+static void check_evaluable(const struct check_kind *k, const json_t *c,
+                            const struct harness_obs *o, struct harness_verdict *v);
+
+unsigned harness_check_needs(const json_t *c)
+{
+    const struct check_kind *k = find_kind(str(c, "check", ""));
+    return k ? k->needs | (k->needs_of ? k->needs_of(c) : 0) : 0;
+}
+
+size_t harness_check_count(void)
+{
+    return N_KINDS;
+}
+
+const char *harness_check_example(size_t i, int *runner_own)
+{
+    if (i >= N_KINDS)
+        return NULL;
+    if (runner_own)
+        *runner_own = kinds[i].runner_own;
+    return kinds[i].example;
+}
+
 void harness_check_run(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     memset(v, 0, sizeof *v);
@@ -1966,6 +2085,8 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         return;
     }
     v->min_samples = has(c, "min_samples") ? (long)num(c, "min_samples", 0) : k->min_samples;
+    if (v->min_samples < 1)
+        v->min_samples = 1; /* zero evaluable samples is never a verdict */
     /* The label: the name plus its scalar parameters, for tables. */
     snprintf(v->label, sizeof v->label, "%s", name);
     const char *key;
@@ -1989,4 +2110,26 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         first = 0;
     }
     k->run(c, o, v);
+    check_evaluable(k, c, o, v);
+}
+
+/* The common evaluator: a check says nothing when the relay did not give a
+ * signal it needs (inconclusive, naming the signal), and a check with no
+ * evaluable sample never passes nor fails: no data is never a verdict. */
+static void check_evaluable(const struct check_kind *k, const json_t *c,
+                            const struct harness_obs *o, struct harness_verdict *v)
+{
+    unsigned missing = harness_check_needs(c) & ~o->signals;
+    char d[sizeof v->detail];
+    if (missing) {
+        v->status = HARNESS_INCONCLUSIVE;
+        harness_v_fmt(d, sizeof d, "%s%s%s", harness_signal_missing(missing),
+                      v->detail[0] ? "; " : "", v->detail);
+        snprintf(v->detail, sizeof v->detail, "%s", d);
+    } else if (!k->runner_own && v->samples < v->min_samples) {
+        v->status = HARNESS_INCONCLUSIVE;
+        harness_v_fmt(d, sizeof d, "too few evaluable samples (%ld, %ld needed)%s%s", v->samples,
+                      v->min_samples, v->detail[0] ? "; " : "", v->detail);
+        snprintf(v->detail, sizeof v->detail, "%s", d);
+    }
 }

@@ -12,6 +12,9 @@ enum {
     CO_EXIT_INCONCLUSIVE = 4,
 };
 
+/* "cutover 0.1.0 (git v0.1-12-gabcdef0)": harness/version.c. */
+const char *harness_version(void);
+
 int harness_cmd_run(int argc, char **argv);
 int harness_cmd_validate(int argc, char **argv);
 int harness_cmd_list(int argc, char **argv);

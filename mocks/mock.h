@@ -15,6 +15,16 @@
 
 struct mock;
 
+/* The correlation marker the runner appends to the content of a request's
+ * last message ("... [cutover-id:ID]"): the one part of a request every relay
+ * forwards.  The mock journals the request id from the X-Request-ID header,
+ * else the body's "user", else this marker, and says which ("id_via"). */
+#define MOCK_ID_MARKER "[cutover-id:"
+/* Answers carry the mock's name in "system_fingerprint" ("fp_cutover_" NAME)
+ * and in the completion id ("chatcmpl-" NAME "-..."), so the colour that
+ * served an answer is known from its body alone. */
+#define MOCK_FINGERPRINT_PREFIX "fp_cutover_"
+
 struct mock_opts {
     const char *name;         /* "blue", "green", ...: recorded in the journal */
     const char *addr;         /* listen address, default 127.0.0.1 */
@@ -57,5 +67,9 @@ json_t *mock_journal(const struct mock *m, uint64_t since);
 uint64_t mock_journal_dropped(const struct mock *m);
 /* Clears the journal and counters and restores the default behaviour. */
 void mock_reset(struct mock *m);
+
+/* The names of the mock's actions, NULL-terminated, from its action table
+ * (mock_actions.c): every other list of fault names is derived from it. */
+const char *const *mock_action_names(void);
 
 #endif

@@ -20,8 +20,8 @@
 #define PATH_LEN 256
 
 static const char *const kind_names[MOCK_ACT_COUNT + 1] = {
-    "ok",  "status",       "timeout",   "reset", "close", "stall",
-    "cut", "inband_error", "malformed", "slow",  NULL};
+    "ok",           "status",    "timeout", "reset",     "close",   "stall",     "cut",
+    "inband_error", "malformed", "slow",    "echo_auth", "no_done", "hold_body", NULL};
 
 static int need_positive(const json_t *o, const char *path, const char *key, char *err,
                          size_t errlen)
@@ -57,10 +57,10 @@ static int parse_rl_headers(const json_t *v, const char *path, struct mock_rl_he
                     errlen) ||
         mock_v_long(v, path, "limit_tokens", 0, 1L << 40, &h->limit_tokens, err, errlen) ||
         mock_v_long(v, path, "remaining_tokens", 0, 1L << 40, &h->remaining_tokens, err, errlen) ||
-        mock_v_string(v, path, "reset_requests", h->reset_requests, sizeof h->reset_requests, err,
-                      errlen) ||
-        mock_v_string(v, path, "reset_tokens", h->reset_tokens, sizeof h->reset_tokens, err,
-                      errlen))
+        mock_v_header_value(v, path, "reset_requests", h->reset_requests, sizeof h->reset_requests,
+                            err, errlen) ||
+        mock_v_header_value(v, path, "reset_tokens", h->reset_tokens, sizeof h->reset_tokens, err,
+                            errlen))
         return -1;
     h->present = 1;
     return 0;
@@ -131,6 +131,27 @@ static int parse_stall(const json_t *o, const char *path, struct mock_action *a,
     return 0;
 }
 
+/* hold_body: the headers at once, then no body byte for hold_ms (a
+ * provider that answers 200 and then thinks); then the body, or a close. */
+static int parse_hold_body(const json_t *o, const char *path, struct mock_action *a, char *err,
+                           size_t errlen)
+{
+    char then[16] = "continue";
+    if (mock_v_long(o, path, "hold_ms", 0, 3600000, &a->stall_ms, err, errlen) ||
+        mock_v_string(o, path, "then", then, sizeof then, err, errlen))
+        return -1;
+    if (!json_object_get(o, "hold_ms"))
+        return need_positive(o, path, "hold_ms", err, errlen);
+    if (strcmp(then, "close") != 0 && strcmp(then, "continue") != 0) {
+        char p[PATH_LEN];
+        mock_path(p, sizeof p, path, ".then");
+        return mock_v_expect(err, errlen, p, "\"close\" or \"continue\"",
+                             json_object_get(o, "then"));
+    }
+    a->then_continue = strcmp(then, "continue") == 0;
+    return 0;
+}
+
 static int parse_cut(const json_t *o, const char *path, struct mock_action *a, char *err,
                      size_t errlen)
 {
@@ -180,6 +201,16 @@ static int parse_slow(const json_t *o, const char *path, struct mock_action *a, 
     a->gap_ms = 50;
     return mock_v_long(o, path, "ttft_ms", 0, 3600000, &a->ttft_ms, err, errlen) ||
            mock_v_long(o, path, "gap_ms", 0, 600000, &a->gap_ms, err, errlen);
+}
+
+static int parse_echo_auth(const json_t *o, const char *path, struct mock_action *a, char *err,
+                           size_t errlen)
+{
+    long code = 401;
+    if (mock_v_long(o, path, "code", 100, 599, &code, err, errlen))
+        return -1;
+    a->code = (int)code;
+    return 0;
 }
 
 /* ---- plans -------------------------------------------------------------------- */
@@ -263,6 +294,25 @@ static void plan_stall(const struct mock_action *a, struct mock_plan *p)
     p->stall_continue = a->then_continue;
 }
 
+/* A stall before the first body byte: headers go out, the body waits. */
+static void plan_hold_body(const struct mock_action *a, struct mock_plan *p)
+{
+    place_fault(p, MOCK_FAULT_STALL, -1, 0);
+    p->stall_us = (uint64_t)a->stall_ms * 1000;
+    p->stall_continue = a->then_continue;
+}
+
+/* A complete stream (its finish_reason chunk, its usage chunk) that ends
+ * cleanly without the final "data: [DONE]", as some providers do.  A
+ * non-streamed answer is left alone. */
+static void plan_no_done(const struct mock_action *a, struct mock_plan *p)
+{
+    if (!p->streamed || p->nevents == 0)
+        return;
+    free(p->events[p->nevents - 1]);
+    p->events[--p->nevents] = NULL;
+}
+
 static void plan_cut(const struct mock_action *a, struct mock_plan *p)
 {
     place_fault(p, a->broken_framing ? MOCK_FAULT_CUT_BROKEN : MOCK_FAULT_CUT, a->after_chunks, -1);
@@ -313,6 +363,60 @@ static void plan_slow(const struct mock_action *a, struct mock_plan *p)
     p->gap_us = (uint64_t)a->gap_ms * 1000;
 }
 
+/* echo_auth: the Authorization header the request carried, sent back in
+ * every field a client of the mock's caller could see: a response header,
+ * the Content-Type, and the body (an error message for a non-2xx code; the
+ * reply text for a 2xx, split between two SSE writes in the middle of the
+ * value when streamed).  What a careless upstream does ("Incorrect API key
+ * provided: Bearer sk-..."): a relay must not pass its key on. */
+static void plan_echo_auth(const struct mock_action *a, struct mock_plan *p)
+{
+    const char *auth = p->authorization ? p->authorization : "";
+    p->echo_header = auth;
+    static char ctype[640]; /* one request plans at a time (single loop) */
+    snprintf(ctype, sizeof ctype, "application/json; echo=\"%.600s\"", auth);
+    if (a->code < 200 || a->code > 299) {
+        p->status = a->code;
+        char msg[700];
+        snprintf(msg, sizeof msg, "Incorrect API key provided: %.600s", auth);
+        set_body(p, mock_status_body(a->code, "invalid_api_key", msg));
+        p->content_type = ctype;
+        return;
+    }
+    p->status = a->code;
+    if (!p->streamed) {
+        json_t *j = json_loads(p->body ? p->body : "", 0, NULL);
+        json_t *msg = json_object_get(json_array_get(json_object_get(j, "choices"), 0), "message");
+        if (msg) {
+            json_object_set_new(msg, "content", co_json_str(auth));
+            set_body(p, json_dumps(j, JSON_COMPACT));
+        }
+        json_decref(j);
+        p->content_type = ctype;
+        return;
+    }
+    snprintf(ctype, sizeof ctype, "text/event-stream; echo=\"%.600s\"", auth);
+    p->content_type = ctype;
+    /* The event after the role chunk carries the value, cut in two. */
+    json_t *ev =
+        json_pack("{s:s, s:s, s:i, s:s, s:[{s:i, s:{s:o}, s:n}]}", "id", "chatcmpl-echo", "object",
+                  "chat.completion.chunk", "created", 0, "model", "echo", "choices", "index", 0,
+                  "delta", "content", co_json_str(auth), "finish_reason");
+    char *js = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    char *full = co_asprintf("data: %s\n\n", js ? js : "{}");
+    free(js);
+    const char *at = *auth ? strstr(full, auth) : NULL;
+    size_t cut = at ? (size_t)(at - full) + strlen(auth) / 2 : strlen(full) / 2;
+    size_t pos = p->nevents > 1 ? 1 : p->nevents;
+    p->events = co_realloc(p->events, (p->nevents + 2) * sizeof *p->events);
+    memmove(p->events + pos + 2, p->events + pos, (p->nevents - pos) * sizeof *p->events);
+    p->events[pos] = co_strndup(full, cut);
+    p->events[pos + 1] = co_strdup(full + cut);
+    p->nevents += 2;
+    free(full);
+}
+
 static const char *const k_none[] = {"type", NULL};
 static const char *const k_status[] = {"type",          "code",           "error_code", "message",
                                        "retry_after_s", "retry_after_ms", "ratelimit",  NULL};
@@ -323,6 +427,8 @@ static const char *const k_cut[] = {"type", "after_chunks", "broken_framing", NU
 static const char *const k_inband[] = {"type", "after_chunks", "message", "code", NULL};
 static const char *const k_malformed[] = {"type", "what", "at", NULL};
 static const char *const k_slow[] = {"type", "ttft_ms", "gap_ms", NULL};
+static const char *const k_echo_auth[] = {"type", "code", NULL};
+static const char *const k_hold_body[] = {"type", "hold_ms", "then", NULL};
 
 static const struct mock_action_kind kinds[MOCK_ACT_COUNT] = {
     [MOCK_ACT_OK] = {"ok", parse_none, plan_ok, k_none},
@@ -335,6 +441,9 @@ static const struct mock_action_kind kinds[MOCK_ACT_COUNT] = {
     [MOCK_ACT_INBAND_ERROR] = {"inband_error", parse_inband, plan_inband, k_inband},
     [MOCK_ACT_MALFORMED] = {"malformed", parse_malformed, plan_malformed, k_malformed},
     [MOCK_ACT_SLOW] = {"slow", parse_slow, plan_slow, k_slow},
+    [MOCK_ACT_ECHO_AUTH] = {"echo_auth", parse_echo_auth, plan_echo_auth, k_echo_auth},
+    [MOCK_ACT_NO_DONE] = {"no_done", parse_none, plan_no_done, k_none},
+    [MOCK_ACT_HOLD_BODY] = {"hold_body", parse_hold_body, plan_hold_body, k_hold_body},
 };
 
 const char *const *mock_action_names(void)
@@ -438,7 +547,7 @@ int mock_action_parse_item(const json_t *j, const char *path, struct mock_action
     }
     /* Types whose required fields have no default cannot stand alone. */
     int type = (int)(k - kinds);
-    if (type == MOCK_ACT_STATUS || type == MOCK_ACT_STALL)
+    if (type == MOCK_ACT_STATUS || type == MOCK_ACT_STALL || type == MOCK_ACT_HOLD_BODY)
         return mock_v_fail(err, errlen, path, "\"%s\" needs fields: write it as an action object",
                            s);
     json_t *o = json_pack("{s:s}", "type", s);

@@ -117,6 +117,24 @@ int mock_v_string(const json_t *obj, const char *path, const char *key, char *ou
     return 0;
 }
 
+int mock_v_header_value(const json_t *obj, const char *path, const char *key, char *out,
+                        size_t outlen, char *err, size_t errlen)
+{
+    if (mock_v_string(obj, path, key, out, outlen, err, errlen))
+        return -1;
+    json_t *v = json_object_get(obj, key);
+    size_t n = v ? json_string_length(v) : 0;
+    const char *s = v ? json_string_value(v) : "";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f) {
+            char p[PATH_LEN];
+            snprintf(p, sizeof p, "%s.%s", path, key);
+            return mock_v_expect(err, errlen, p,
+                                 "a header value without control characters (CR, LF, NUL, TAB)", v);
+        }
+    return 0;
+}
+
 int mock_v_bool(const json_t *obj, const char *path, const char *key, int *out, char *err,
                 size_t errlen)
 {
@@ -432,6 +450,15 @@ int mock_behavior_parse(const json_t *j, struct mock_behavior **out, char *err, 
             mock_v_double(v, "$.reply", "tokens_per_s", 0, 1e6, &b->tokens_per_s, err, errlen) ||
             mock_v_long(v, "$.reply", "ttft_ms", 0, 3600000, &b->ttft_ms, err, errlen))
             goto out;
+        /* A rate so small that one token takes hours is a typo, and 1e6 /
+         * 1e-300 overflows the gap (issue 20): 0 (unpaced) or at least one
+         * token per 10 s. */
+        if (b->tokens_per_s > 0 && b->tokens_per_s < 0.1) {
+            mock_v_expect(err, errlen, "$.reply.tokens_per_s",
+                          "0 (unpaced) or a number in [0.1, 1e+06]",
+                          json_object_get(v, "tokens_per_s"));
+            goto out;
+        }
     }
     if ((v = json_object_get(j, "latency")) &&
         parse_latency(v, "$.latency", &b->latency, err, errlen))

@@ -4,6 +4,7 @@
  * repeat (until a reset), so `?since=` paging stays exact across drops. */
 #include "mock_int.h"
 
+#include "co_json.h"
 #include "co_mem.h"
 
 #include <stdio.h>
@@ -43,9 +44,11 @@ void mock_journal_add(struct mock_journal *j, struct mock_record *r)
     j->count++;
 }
 
+/* Journal fields hold client bytes (method, path, ids) cut to fixed sizes,
+ * so possibly not valid UTF-8: co_json_str keeps them from vanishing. */
 static json_t *str_or_null(const char *s)
 {
-    return s[0] ? json_string(s) : json_null();
+    return s[0] ? co_json_str(s) : json_null();
 }
 
 json_t *mock_record_json(const struct mock_record *r)
@@ -54,20 +57,21 @@ json_t *mock_record_json(const struct mock_record *r)
     json_object_set_new(o, "seq", json_integer((json_int_t)r->seq));
     json_object_set_new(o, "t_arrival_us", json_integer((json_int_t)r->t_arrival_us));
     json_object_set_new(o, "t_done_us", json_integer((json_int_t)r->t_done_us));
-    json_object_set_new(o, "method", json_string(r->method));
-    json_object_set_new(o, "path", json_string(r->path));
+    json_object_set_new(o, "method", co_json_str(r->method));
+    json_object_set_new(o, "path", co_json_str(r->path));
     json_object_set_new(o, "request_id", str_or_null(r->request_id));
+    json_object_set_new(o, "id_via", str_or_null(r->id_via));
     json_object_set_new(o, "user", str_or_null(r->user));
     json_object_set_new(o, "attempt", r->attempt >= 0 ? json_integer(r->attempt) : json_null());
     json_object_set_new(o, "env", str_or_null(r->env));
     json_object_set_new(o, "model", str_or_null(r->model));
     json_object_set_new(o, "stream", json_boolean(r->stream));
     json_object_set_new(o, "rule", str_or_null(r->rule));
-    json_object_set_new(o, "action", json_string(r->action));
+    json_object_set_new(o, "action", co_json_str(r->action));
     json_object_set_new(o, "status", json_integer(r->status));
     json_object_set_new(o, "bytes", json_integer((json_int_t)r->bytes));
     json_object_set_new(o, "chunks", json_integer((json_int_t)r->chunks));
-    json_object_set_new(o, "end", json_string(r->end));
+    json_object_set_new(o, "end", co_json_str(r->end));
     json_object_set_new(o, "auth", json_boolean(r->auth));
     json_object_set_new(o, "key", r->key ? json_string(r->key) : json_null());
     json_object_set_new(o, "conn", json_integer((json_int_t)r->conn));

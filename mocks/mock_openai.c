@@ -101,6 +101,26 @@ static char *bad_request(const char *msg, const char *param)
     return co_openai_error(msg, "invalid_request_error", param, NULL);
 }
 
+int mock_find_marker(const char *content, char *out, size_t n)
+{
+    const char *p = NULL, *q = content;
+    size_t ml = strlen(MOCK_ID_MARKER);
+    out[0] = '\0';
+    while ((q = strstr(q, MOCK_ID_MARKER))) {
+        p = q;
+        q += ml;
+    }
+    if (!p)
+        return 0;
+    p += ml;
+    size_t len = strcspn(p, "] \t\r\n");
+    if (p[len] != ']' || len == 0 || len >= n)
+        return 0;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return 1;
+}
+
 int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char **errbody)
 {
     json_error_t je;
@@ -161,6 +181,13 @@ int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char 
     }
     q->hash = mock_messages_hash(msgs);
     q->prompt_tokens = (long)(chars / 4) + 1;
+    /* The marker rides in the client's last message; a relay that appends
+     * messages of its own (a reminder, a prefill) leaves it further up. */
+    for (size_t k = json_array_size(msgs); k-- > 0 && !q->marker[0];) {
+        json_t *content = json_object_get(json_array_get(msgs, k), "content");
+        if (json_is_string(content))
+            mock_find_marker(json_string_value(content), q->marker, sizeof q->marker);
+    }
     rc = 0;
 out:
     json_decref(j);
@@ -170,7 +197,7 @@ out:
 /* The model as a JSON string literal (quotes included). */
 static char *json_str(const char *s)
 {
-    json_t *j = json_string(s);
+    json_t *j = co_json_str(s); /* s may be cut inside a character */
     char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
     json_decref(j);
     return out ? out : co_strdup("\"\"");
@@ -186,8 +213,9 @@ char *mock_chat_body(const struct mock_chat_req *q, const char *id, long created
                   "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":", id,
                   created);
     co_buf_puts(&b, model);
-    co_buf_puts(&b, ",\"system_fingerprint\":\"fp_cutover\",\"choices\":[{\"index\":0,"
-                    "\"message\":{\"role\":\"assistant\",\"content\":\"");
+    co_buf_printf(&b, ",\"system_fingerprint\":\"%s%s\",\"choices\":[{\"index\":0,",
+                  q->stamp[0] ? MOCK_FINGERPRINT_PREFIX : "fp_cutover", q->stamp);
+    co_buf_puts(&b, "\"message\":{\"role\":\"assistant\",\"content\":\"");
     mock_reply_text(q->hash, tokens, &b);
     co_buf_printf(&b,
                   "\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
@@ -207,8 +235,8 @@ char **mock_sse_events(const struct mock_chat_req *q, const char *id, long creat
     char head[512], tok[32];
     snprintf(head, sizeof head,
              "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%ld,"
-             "\"model\":%s,\"system_fingerprint\":\"fp_cutover\",\"choices\":",
-             id, created, model);
+             "\"model\":%s,\"system_fingerprint\":\"%s%s\",\"choices\":",
+             id, created, model, q->stamp[0] ? MOCK_FINGERPRINT_PREFIX : "fp_cutover", q->stamp);
     ev[k++] = co_asprintf("%s[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\","
                           "\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
                           head);

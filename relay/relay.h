@@ -14,8 +14,11 @@
 #include "relay_backoff.h"
 #include "relay_config.h"
 #include "relay_events.h"
+#include "relay_front.h"
 #include "relay_metrics.h"
+#include "relay_policy.h"
 #include "relay_ratelimit.h"
+#include "relay_shared.h"
 #include "relay_switch.h"
 
 #include <curl/curl.h>
@@ -44,7 +47,9 @@ struct relay {
     struct co_evhttp http;
     struct co_evcurl curl;
     struct relay_switch sw;
+    struct relay_policy pol; /* stream_done, first_byte timeout, on 429 */
     struct relay_ratelimit *rl;
+    struct relay_shared *shared; /* --shared: fleet state in Redis, else NULL */
     struct relay_events *events;
     struct relay_metrics *metrics;
     struct relay_health health[2];
@@ -64,8 +69,13 @@ struct relay {
      * Expect, Content-Type, Accept), built once: a request's own headers
      * are list nodes in the request that link to one of these. */
     struct curl_slist *hdr_tail[3];
-    struct relay_req *reqs; /* every live request (to cancel at exit) */
-    unsigned inflight;      /* requests being proxied */
+    struct relay_req *reqs;       /* every live request (to cancel at exit) */
+    unsigned inflight;            /* requests being proxied */
+    struct relay_proxies proxies; /* trusted_proxies, parsed */
+    /* Bytes of upstream answers buffered across all requests, bounded by
+     * max_buffered_bytes; refusals past the bound are counted. */
+    uint64_t buffered;
+    uint64_t budget_refusals;
     int draining;
     ev_signal sigterm, sigint;
     ev_timer drain_timer;
@@ -96,6 +106,10 @@ struct relay_req *relay_req_new(struct relay *r, struct MHD_Connection *c,
                                 enum relay_route_kind kind);
 /* Feeds upload data; returns 0, or -1 once the body passed max_body_bytes. */
 int relay_req_body(struct relay_req *q, const char *data, size_t len);
+/* Parses and checks the request once its body is in; returns 0 when it may
+ * go upstream, else the status relay_req_step will answer with (413, 415,
+ * 400).  The rate limiter counts only requests that pass. */
+int relay_req_check(struct relay_req *q);
 /* Called on every access-handler call after the upload ended: validates and
  * starts the first attempt, or queues the response once there is one. */
 enum MHD_Result relay_req_step(struct relay_req *q);
@@ -113,6 +127,9 @@ void relay_easy_put(struct relay *r, CURL *e);
 void relay_health_start(struct relay *r);
 void relay_health_stop(struct relay *r);
 void relay_health_xfer_done(struct relay_health *h, CURL *easy, CURLcode rc);
+/* Adds the failover mode to a /health answer: "mode", and in
+ * primary-fallback "primary" and "on_primary". */
+void relay_health_mode(const struct relay *r, json_t *health);
 /* Records a switch: event, metrics, log.  request_id may be NULL. */
 void relay_note_switch(struct relay *r, enum relay_env from, enum relay_env to, const char *reason,
                        const char *request_id);

@@ -87,6 +87,11 @@ static enum MHD_Result do_switch(struct relay *r, struct MHD_Connection *c, json
     return relay_respond_json(c, 200, state(r));
 }
 
+static int weight_ok(const json_t *w)
+{
+    return json_is_integer(w) && json_integer_value(w) >= 0 && json_integer_value(w) <= 1000000;
+}
+
 static enum MHD_Result do_weights(struct relay *r, struct MHD_Connection *c, json_t *body)
 {
     json_t *b = json_object_get(body, "blue"), *g = json_object_get(body, "green");
@@ -97,11 +102,10 @@ static enum MHD_Result do_weights(struct relay *r, struct MHD_Connection *c, jso
         if (strcmp(key, "blue") != 0 && strcmp(key, "green") != 0)
             return bad(c, 400, "weights take only \"blue\" and \"green\"", key);
     }
-    if (!json_is_integer(b) || !json_is_integer(g) || json_integer_value(b) < 0 ||
-        json_integer_value(g) < 0 || json_integer_value(b) > 1000000 ||
-        json_integer_value(g) > 1000000)
-        return bad(c, 400, "weights must be integers from 0 to 1000000 for blue and green",
-                   json_is_integer(b) ? "green" : "blue");
+    /* param names the first weight that is wrong, whichever way it is. */
+    const char *wrong = !weight_ok(b) ? "blue" : !weight_ok(g) ? "green" : NULL;
+    if (wrong)
+        return bad(c, 400, "weights must be integers from 0 to 1000000 for blue and green", wrong);
     r->weight[0] = (unsigned)json_integer_value(b);
     r->weight[1] = (unsigned)json_integer_value(g);
     relay_events_emit(r->events, "admin",

@@ -4,11 +4,15 @@
 #include "co_log.h"
 #include "co_mem.h"
 #include "relay_backoff.h"
+#include "relay_front.h"
+#include "relay_fleet.h"
+#include "relay_policy.h"
 #include "relay_switch.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +47,38 @@ static const char *check_active(const char *v)
 static const char *check_jitter(const char *v)
 {
     return relay_jitter_parse(v) >= 0 ? NULL : "\"none\", \"full\", \"equal\" or \"decorrelated\"";
+}
+
+static const char *check_proxies(const char *v)
+{
+    static char why[96];
+    struct relay_proxies tp;
+    return relay_front_proxies_parse(v, &tp, why, sizeof why) == 0 ? NULL : why;
+}
+
+static const char *check_shared(const char *v)
+{
+    return !*v || strncmp(v, "redis://", 8) == 0 ? NULL : "a redis://HOST:PORT[/DB] URL";
+}
+
+static const char *check_shared_fail(const char *v)
+{
+    return relay_fleet_fail_parse(v) >= 0 ? NULL : "\"open\" or \"closed\"";
+}
+
+static const char *check_stream_done(const char *v)
+{
+    return relay_stream_done_parse(v) >= 0 ? NULL : "\"lenient\" or \"strict\"";
+}
+
+static const char *check_mode(const char *v)
+{
+    return relay_mode_parse(v) >= 0 ? NULL : "\"blue-green\" or \"primary-fallback\"";
+}
+
+static const char *check_on429(const char *v)
+{
+    return relay_on429_parse(v) >= 0 ? NULL : "\"retry\" or \"failover\"";
 }
 
 static const char *check_level(const char *v)
@@ -81,7 +117,22 @@ static const struct key keys[] = {
      check_url,
      {"DIRECT_URL", NULL},
      "emergency upstream when both colours are down"},
-    {"api_key", K_STR, OFF(api_key), 0, 0, NULL, {"HOLYSHEEP_API_KEY", NULL}, "upstream API key"},
+    {"api_key",
+     K_STR,
+     OFF(api_key),
+     0,
+     0,
+     NULL,
+     {"HOLYSHEEP_API_KEY", NULL},
+     "upstream API key (prefer api_key_file or the environment: ps shows flags)"},
+    {"api_key_file",
+     K_STR,
+     OFF(api_key_file),
+     0,
+     0,
+     NULL,
+     {"HOLYSHEEP_API_KEY_FILE", NULL},
+     "file holding the upstream API key (overrides api_key)"},
     {"active_env",
      K_STR,
      OFF(active_env),
@@ -205,6 +256,22 @@ static const struct key keys[] = {
      NULL,
      {"RATE_LIMIT_WINDOW", NULL},
      "rate limit window"},
+    {"trusted_proxies",
+     K_STR,
+     OFF(trusted_proxies),
+     0,
+     0,
+     check_proxies,
+     {NULL, NULL},
+     "proxy addresses whose X-Forwarded-For names the client (comma list)"},
+    {"rate_limit_max_keys",
+     K_INT,
+     OFF(rate_limit_max_keys),
+     1,
+     16777216,
+     NULL,
+     {NULL, NULL},
+     "clients tracked by the rate limit; past it the least recently seen is evicted"},
     {"admin_token",
      K_STR,
      OFF(admin_token),
@@ -222,6 +289,22 @@ static const struct key keys[] = {
      NULL,
      {NULL, NULL},
      "largest request body"},
+    {"max_buffered_bytes",
+     K_INT,
+     OFF(max_buffered_bytes),
+     1,
+     (int64_t)1 << 40,
+     NULL,
+     {NULL, NULL},
+     "upstream answers buffered at once, all requests (past it: 503)"},
+    {"request_read_timeout_ms",
+     K_INT,
+     OFF(request_read_timeout_ms),
+     100,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
+     "longest a client may take to send a request's head and body"},
     {"drain_timeout_ms",
      K_INT,
      OFF(drain_timeout_ms),
@@ -240,7 +323,14 @@ static const struct key keys[] = {
      {"LOG_LEVEL", NULL},
      "debug|info|warn|error"},
     {"prices", K_PRICES, 0, 0, 0, NULL, {NULL, NULL}, "USD per million tokens, model=price,..."},
-    {"seed", K_INT, OFF(seed), 0, INT64_MAX, NULL, {NULL, NULL}, "seed of jitter and canary picks"},
+    {"seed",
+     K_INT,
+     OFF(seed),
+     0,
+     INT64_MAX,
+     NULL,
+     {NULL, NULL},
+     "seed of jitter and canary picks (0: from the clock)"},
     {"max_connections",
      K_INT,
      OFF(max_connections),
@@ -256,11 +346,114 @@ static const struct key keys[] = {
      100000,
      NULL,
      {NULL, NULL},
-     "client connections open at once; more are refused at accept"},
+     "client connections open at once; more wait in the listen backlog until one closes"},
+    {"shared",
+     K_STR,
+     OFF(shared),
+     0,
+     0,
+     check_shared,
+     {"SHARED_URL", NULL},
+     "redis://HOST:PORT[/DB]: rate limit and colour shared by a fleet"},
+    {"shared_fail",
+     K_STR,
+     OFF(shared_fail),
+     0,
+     0,
+     check_shared_fail,
+     {"SHARED_FAIL", NULL},
+     "open|closed: with Redis down, local state or 503"},
+    {"shared_timeout_ms",
+     K_INT,
+     OFF(shared_timeout_ms),
+     1,
+     60000,
+     NULL,
+     {NULL, NULL},
+     "longest wait for Redis before shared_fail decides"},
+    {"shared_poll_ms",
+     K_INT,
+     OFF(shared_poll_ms),
+     10,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
+     "colour poll period (the fallback of pub/sub)"},
+    {"shared_prefix",
+     K_STR,
+     OFF(shared_prefix),
+     0,
+     0,
+     NULL,
+     {NULL, NULL},
+     "prefix of the fleet's Redis keys"},
+    {"stream_done",
+     K_STR,
+     OFF(stream_done),
+     0,
+     0,
+     check_stream_done,
+     {"STREAM_DONE", NULL},
+     "lenient|strict: is a stream closed after finish_reason without [DONE] complete"},
+    {"mode",
+     K_STR,
+     OFF(mode),
+     0,
+     0,
+     check_mode,
+     {"RELAY_MODE", NULL},
+     "blue-green|primary-fallback (fail back to the primary)"},
+    {"primary",
+     K_STR,
+     OFF(primary),
+     0,
+     0,
+     check_active,
+     {"PRIMARY_ENV", NULL},
+     "the colour primary-fallback returns to (default active_env)"},
+    {"failback_after_ms",
+     K_INT,
+     OFF(failback_after_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {"FAILBACK_AFTER", NULL},
+     "least time on the fallback before failing back"},
+    {"failback_rise",
+     K_INT,
+     OFF(failback_rise),
+     1,
+     1000,
+     NULL,
+     {"FAILBACK_RISE", NULL},
+     "good checks of the primary in a row to fail back"},
+    {"first_byte_timeout_ms",
+     K_INT,
+     OFF(first_byte_timeout_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {"FIRST_BYTE_TIMEOUT", NULL},
+     "time to the first body byte; headers do not count (0: off)"},
+    {"on_429_without_retry_after",
+     K_STR,
+     OFF(on_429_without_retry_after),
+     0,
+     0,
+     check_on429,
+     {"ON_429_WITHOUT_RETRY_AFTER", NULL},
+     "retry|failover: a 429 without Retry-After"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char *key_names[NKEYS + 1];
+
+/* Keys whose flag value is overwritten in argv once read (ps shows argv). */
+static int is_secret(const struct key *k)
+{
+    return k->type == K_LIST ||
+           (k->type == K_STR && (k->off == OFF(api_key) || k->off == OFF(admin_token)));
+}
 
 static void set_str(char **slot, const char *v)
 {
@@ -288,11 +481,23 @@ static void defaults(struct relay_config *c)
     c->health_fall = 1;
     c->rate_limit_requests = 1000;
     c->rate_limit_window_ms = 60000;
+    c->rate_limit_max_keys = 65536;
     c->max_body_bytes = 1048576;
+    c->max_buffered_bytes = (int64_t)256 << 20;
+    c->request_read_timeout_ms = 30000;
     c->drain_timeout_ms = 5000;
     c->log_level = co_strdup("info");
     c->max_connections = 1024;
     c->max_clients = 10000;
+    c->shared_fail = co_strdup("open");
+    c->shared_timeout_ms = 200;
+    c->shared_poll_ms = 1000;
+    c->shared_prefix = co_strdup("cutover:");
+    c->stream_done = co_strdup("lenient");
+    c->mode = co_strdup("blue-green");
+    c->on_429_without_retry_after = co_strdup("retry");
+    c->failback_after_ms = 60000;
+    c->failback_rise = 3;
     static const struct {
         const char *model;
         double price;
@@ -350,8 +555,10 @@ static int set_prices_str(struct relay_config *c, const char *v, char *why, size
         char *eq = strchr(tok, '=');
         char *end = NULL;
         double p = eq ? strtod(eq + 1, &end) : -1;
-        if (!eq || eq == tok || !end || *end || p < 0 || c->nprices >= RELAY_MAX_PRICES) {
-            snprintf(why, n, "model=price pairs separated by commas");
+        if (!eq || eq == tok || !end || end == eq + 1 || *end || !isfinite(p) || p < 0 ||
+            c->nprices >= RELAY_MAX_PRICES) {
+            snprintf(why, n,
+                     "model=price pairs separated by commas, each price a finite number >= 0");
             rc = -1;
             break;
         }
@@ -363,21 +570,25 @@ static int set_prices_str(struct relay_config *c, const char *v, char *why, size
     return rc;
 }
 
+/* "k1,k2": an empty key anywhere (",,,", "", "a,,b") is refused: it would
+ * otherwise leave no keys, which turns client authentication off. */
 static int set_keys_str(struct relay_config *c, const char *v, char *why, size_t n)
 {
     clear_keys(c);
-    char *dup = co_strdup(v), *save = NULL;
-    int rc = 0;
-    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (c->nclient_keys >= RELAY_MAX_CLIENT_KEYS) {
-            snprintf(why, n, "at most %d keys", RELAY_MAX_CLIENT_KEYS);
-            rc = -1;
-            break;
+    const char *p = v;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || c->nclient_keys >= RELAY_MAX_CLIENT_KEYS) {
+            snprintf(why, n, "a comma list of 1 to %d non-empty keys", RELAY_MAX_CLIENT_KEYS);
+            clear_keys(c);
+            return -1;
         }
-        c->client_keys[c->nclient_keys++] = co_strdup(tok);
+        c->client_keys[c->nclient_keys++] = co_strndup(p, len);
+        if (!comma)
+            return 0;
+        p = comma + 1;
     }
-    free(dup);
-    return rc;
 }
 
 /* Sets key k from a string; on error writes what was expected into why. */
@@ -479,8 +690,10 @@ static int load_file(struct relay_config *c, const char *path, char *err, size_t
             json_t *e;
             json_array_foreach(v, i, e)
             {
-                if (!json_is_string(e) || c->nclient_keys >= RELAY_MAX_CLIENT_KEYS) {
-                    snprintf(err, errlen, "%s: client_keys[%zu]: expected a string", path, i);
+                if (!json_is_string(e) || json_string_length(e) == 0 ||
+                    c->nclient_keys >= RELAY_MAX_CLIENT_KEYS) {
+                    snprintf(err, errlen, "%s: client_keys[%zu]: expected a non-empty string", path,
+                             i);
                     goto out;
                 }
                 c->client_keys[c->nclient_keys++] = co_strdup(json_string_value(e));
@@ -498,7 +711,8 @@ static int load_file(struct relay_config *c, const char *path, char *err, size_t
             json_object_foreach(v, model, p)
             {
                 double d;
-                if (co_json_number(p, &d) != 0 || d < 0 || c->nprices >= RELAY_MAX_PRICES) {
+                if (co_json_number(p, &d) != 0 || !isfinite(d) || d < 0 ||
+                    c->nprices >= RELAY_MAX_PRICES) {
                     snprintf(err, errlen, "%s: prices.%s: expected a number >= 0, found %s", path,
                              model, co_json_type_name(p));
                     goto out;
@@ -519,8 +733,37 @@ out:
     return rc;
 }
 
+/* One dotenv value in place: a quoted value ends at its closing quote and
+ * may be followed only by blanks and a "# comment"; an unquoted one ends
+ * at " #" (an inline comment).  Returns the value, or NULL when a quote is
+ * not closed or something other than a comment follows it. */
+static char *dotenv_value(char *val)
+{
+    if (val[0] == '"' || val[0] == '\'') {
+        char *close = strchr(val + 1, val[0]);
+        if (!close)
+            return NULL;
+        char *rest = close + 1;
+        while (*rest == ' ' || *rest == '\t')
+            rest++;
+        if (*rest && *rest != '#')
+            return NULL;
+        *close = 0;
+        return val + 1;
+    }
+    char *hash = strstr(val, " #");
+    if (hash)
+        *hash = 0;
+    size_t l = strlen(val);
+    while (l && (val[l - 1] == ' ' || val[l - 1] == '\t'))
+        val[--l] = 0;
+    return val;
+}
+
 /* A dotenv file: KEY=VALUE lines, '#' comments, optional "export ", values
- * optionally quoted.  Fills vars (a NULL-terminated array of "K=V"). */
+ * optionally quoted.  Lines of any length (getline): a long comment is a
+ * comment to its end, never a setting cut out of its tail.  Fills vars (a
+ * NULL-terminated array of "K=V"). */
 static int load_dotenv(const char *path, char ***vars, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -530,12 +773,19 @@ static int load_dotenv(const char *path, char ***vars, char *err, size_t errlen)
     }
     size_t n = 0, cap = 16;
     char **v = co_calloc(cap, sizeof *v);
-    char line[4096];
+    char *line = NULL;
+    size_t linecap = 0;
+    ssize_t got;
     int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((got = getline(&line, &linecap, f)) >= 0) {
         lineno++;
         char *s = line;
-        size_t len = strlen(s);
+        size_t len = (size_t)got;
+        if (strlen(s) != len) {
+            snprintf(err, errlen, "%s:%d: a NUL byte in the line", path, lineno);
+            rc = 2;
+            break;
+        }
         while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
             s[--len] = 0;
         while (*s == ' ' || *s == '\t')
@@ -551,19 +801,13 @@ static int load_dotenv(const char *path, char ***vars, char *err, size_t errlen)
             break;
         }
         *eq = 0;
-        char *val = eq + 1;
-        size_t vl = strlen(val);
-        if (vl >= 2 && (val[0] == '"' || val[0] == '\'') && val[vl - 1] == val[0]) {
-            val[vl - 1] = 0;
-            val++;
-        } else {
-            /* An unquoted value ends at " #" (an inline comment). */
-            char *hash = strstr(val, " #");
-            if (hash)
-                *hash = 0;
-            size_t l = strlen(val);
-            while (l && val[l - 1] == ' ')
-                val[--l] = 0;
+        char *val = dotenv_value(eq + 1);
+        if (!val) {
+            snprintf(err, errlen,
+                     "%s:%d: %s: expected a closing quote followed by nothing but a # comment",
+                     path, lineno, s);
+            rc = 2;
+            break;
         }
         if (n + 2 > cap) {
             cap *= 2;
@@ -572,9 +816,36 @@ static int load_dotenv(const char *path, char ***vars, char *err, size_t errlen)
         v[n++] = co_asprintf("%s=%s", s, val);
         v[n] = NULL;
     }
+    free(line);
     fclose(f);
     *vars = v;
     return rc;
+}
+
+/* api_key_file: the key is the file's content without its trailing
+ * newline; an empty or unreadable file is an error, not "no key". */
+static int read_key_file(struct relay_config *c, char *err, size_t errlen)
+{
+    FILE *f = fopen(c->api_key_file, "r");
+    if (!f) {
+        snprintf(err, errlen, "api_key_file %s: %s", c->api_key_file, strerror(errno));
+        return 2;
+    }
+    char buf[4096];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    int more = fgetc(f) != EOF;
+    fclose(f);
+    buf[len] = 0;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+        buf[--len] = 0;
+    if (more || len == 0 || strlen(buf) != len || strpbrk(buf, "\r\n")) {
+        snprintf(err, errlen, "api_key_file %s: expected one key of 1 to 4095 bytes on one line",
+                 c->api_key_file);
+        return 2;
+    }
+    set_str(&c->api_key, buf);
+    memset(buf, 0, sizeof buf);
+    return 0;
 }
 
 static const char *env_lookup(char **envp, const char *name)
@@ -584,6 +855,51 @@ static const char *env_lookup(char **envp, const char *name)
         if (strncmp(*e, name, nl) == 0 && (*e)[nl] == '=')
             return *e + nl + 1;
     return NULL;
+}
+
+/* Names of the seed article's .env that we read nothing from (blue and green
+ * URLs are explicit here): known, so never "unknown". */
+static const char *const env_ignored[] = {"BLUE_ENV", "GREEN_ENV", NULL};
+
+/* A variable that starts like one of ours (its first word and '_', taken
+ * from the table: HOLYSHEEP_, HEALTH_, RATE_, BLUE_, ...) but is none of
+ * them is most likely a typo that would otherwise be ignored in silence
+ * (HEALTH_CHECK_INTERVL=5).  Warns on stderr, with the nearest name.  From a
+ * --env-file every such name warns; from the process environment, which
+ * carries other programs' variables too, only one close to ours. */
+static void warn_unknown_env(char **envp, const char *origin, int from_file)
+{
+    const char *names[2 * NKEYS + 3];
+    size_t n = 0;
+    for (size_t i = 0; i < NKEYS; i++)
+        for (int j = 0; j < 2 && keys[i].env[j]; j++)
+            names[n++] = keys[i].env[j];
+    names[n] = NULL;
+    for (char **e = envp; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+        char name[128];
+        if (len == 0 || len >= sizeof name)
+            continue;
+        memcpy(name, *e, len);
+        name[len] = '\0';
+        int known = 0, prefixed = 0;
+        for (size_t i = 0; names[i] && !known; i++) {
+            const char *us = strchr(names[i], '_');
+            size_t pl = us ? (size_t)(us - names[i]) + 1 : 0;
+            known = strcmp(name, names[i]) == 0;
+            prefixed |= pl && strncmp(name, names[i], pl) == 0;
+        }
+        for (size_t i = 0; env_ignored[i] && !known; i++)
+            known = strcmp(name, env_ignored[i]) == 0;
+        if (known || !prefixed)
+            continue;
+        const char *near = co_nearest(name, names);
+        if (!near && !from_file)
+            continue;
+        fprintf(stderr, "cutover-relay: warning: %s %s is not a setting and is ignored%s%s%s\n",
+                origin, name, near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+    }
 }
 
 static int apply_env(struct relay_config *c, char **envp, const char *origin, char *err,
@@ -614,22 +930,54 @@ static void flag_to_key(const char *flag, char *out, size_t n)
     out[i] = 0;
 }
 
+/* A key's value in c as --help shows it ("1000", "full", "none"). */
+static void value_text(const struct relay_config *c, const struct key *k, char *out, size_t n)
+{
+    switch (k->type) {
+    case K_INT:
+        snprintf(out, n, "%lld", (long long)*(const int64_t *)((const char *)c + k->off));
+        return;
+    case K_STR: {
+        const char *v = *(char *const *)((const char *)c + k->off);
+        snprintf(out, n, "%s", v ? v : "none");
+        return;
+    }
+    case K_LIST:
+        snprintf(out, n, "%s", c->nclient_keys ? "set" : "none");
+        return;
+    case K_PRICES: {
+        size_t used = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < c->nprices && used < n; i++)
+            used += (size_t)snprintf(out + used, n - used, "%s%s=%g", i ? "," : "",
+                                     c->prices[i].model, c->prices[i].usd_per_million);
+        return;
+    }
+    }
+}
+
+/* One line per key with its default, taken from defaults() itself so that
+ * the page cannot drift from what the relay does. */
 void relay_config_usage(char *buf, size_t n)
 {
+    struct relay_config d;
+    defaults(&d);
     size_t used =
         (size_t)snprintf(buf, n,
                          "usage: cutover-relay [--config FILE] [--env-file FILE] [--KEY VALUE]...\n"
                          "Precedence: flags, environment, config file, defaults.  Keys:\n");
     for (size_t i = 0; i < NKEYS && used < n; i++) {
-        char flag[64];
+        char flag[64], def[160];
         size_t j = 0;
         for (; keys[i].name[j] && j + 1 < sizeof flag; j++)
             flag[j] = keys[i].name[j] == '_' ? '-' : keys[i].name[j];
         flag[j] = 0;
-        used += (size_t)snprintf(buf + used, n - used, "  --%-24s %s%s%s%s\n", flag, keys[i].help,
-                                 keys[i].env[0] ? " [env " : "",
+        value_text(&d, &keys[i], def, sizeof def);
+        used += (size_t)snprintf(buf + used, n - used, "  --%-24s %s (default %s)%s%s%s\n", flag,
+                                 keys[i].help, def, keys[i].env[0] ? " [env " : "",
                                  keys[i].env[0] ? keys[i].env[0] : "", keys[i].env[0] ? "]" : "");
     }
+    relay_config_free(&d);
 }
 
 /* Blue and green from the seed's single base URL: https://h/v1 ->
@@ -686,6 +1034,14 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
             env_file = argv[i] + 11;
         }
     }
+    /* A runner that starts this relay from a command it does not know
+     * (cutover run --relay 'CMD') names the scenario's settings file in
+     * CUTOVER_CONFIG; an explicit --config wins over it. */
+    for (char **e = envp; !config_path && e && *e; e++)
+        if (strncmp(*e, "CUTOVER_CONFIG=", 15) == 0 && (*e)[15]) {
+            config_path = *e + 15;
+            c->config_from_env = 1;
+        }
     if (config_path && load_file(c, config_path, err, errlen) != 0)
         goto out;
     if (env_file) {
@@ -693,9 +1049,11 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
             goto out;
         if (apply_env(c, dotenv, env_file, err, errlen) != 0)
             goto out;
+        warn_unknown_env(dotenv, env_file, 1);
     }
     if (apply_env(c, envp, "environment", err, errlen) != 0)
         goto out;
+    warn_unknown_env(envp, "environment", 0);
     /* Pass 2: every other flag. */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -730,10 +1088,18 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
         }
         if (set_from_str(c, k, v, why, sizeof why) != 0) {
             snprintf(err, errlen, "%.*s (%s): expected %s, found '%s'",
-                     eq ? (int)(eq - a) : (int)strlen(a), a, k->name, why, v);
+                     eq ? (int)(eq - a) : (int)strlen(a), a, k->name, why,
+                     is_secret(k) ? "(hidden)" : v);
             goto out;
         }
+        /* The value is copied: blank it in argv, which is what ps and
+         * /proc/PID/cmdline show.  (A window remains until here; the
+         * file and environment forms have none.) */
+        if (is_secret(k))
+            memset((char *)v, 'x', strlen(v));
     }
+    if (c->api_key_file && *c->api_key_file && read_key_file(c, err, errlen) != 0)
+        goto out;
     derive_urls(c);
     trim_slash(c->blue_url);
     trim_slash(c->green_url);
@@ -751,6 +1117,15 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
                  (long long)c->backoff_base_ms, (long long)c->backoff_cap_ms);
         goto out;
     }
+    if (relay_mode_parse(c->mode) == RELAY_MODE_PRIMARY_FALLBACK && c->health_interval_ms <= 0) {
+        snprintf(err, errlen,
+                 "mode: primary-fallback fails back on the primary's health checks; "
+                 "expected health_interval_ms above 0, found %lld",
+                 (long long)c->health_interval_ms);
+        goto out;
+    }
+    if (!c->primary)
+        c->primary = co_strdup(c->active_env);
     if (c->ttfb_timeout_ms == 0)
         c->ttfb_timeout_ms = c->try_timeout_ms;
     if (c->idle_timeout_ms == 0)

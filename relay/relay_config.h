@@ -21,11 +21,13 @@ struct relay_price {
 };
 
 struct relay_config {
+    int config_from_env; /* the settings file came from CUTOVER_CONFIG */
     int64_t port;
     char *listen;
     char *base_url; /* the seed's HOLYSHEEP_BASE_URL: only derives blue/green */
     char *blue_url, *green_url, *direct_url;
     char *api_key;
+    char *api_key_file; /* read into api_key at load: a key kept out of argv */
     char *active_env;
     int64_t max_attempts;
     int64_t backoff_base_ms, backoff_cap_ms;
@@ -35,10 +37,14 @@ struct relay_config {
     int64_t switch_after_failures, min_dwell_ms;
     int64_t health_interval_ms, health_timeout_ms, health_rise, health_fall;
     int64_t rate_limit_requests, rate_limit_window_ms;
+    char *trusted_proxies; /* addresses whose X-Forwarded-For names the client */
+    int64_t rate_limit_max_keys;
     char *admin_token;
     char *client_keys[RELAY_MAX_CLIENT_KEYS];
     size_t nclient_keys;
     int64_t max_body_bytes, drain_timeout_ms;
+    int64_t max_buffered_bytes;      /* upstream answers held at once, all requests */
+    int64_t request_read_timeout_ms; /* a request's head and body, from its first byte */
     char *events;
     char *log_level;
     struct relay_price prices[RELAY_MAX_PRICES];
@@ -46,6 +52,14 @@ struct relay_config {
     int64_t seed;
     int64_t max_connections;
     int64_t max_clients;
+    /* Fleet state in Redis (relay_shared.h). */
+    char *shared; /* redis://HOST:PORT[/DB], or NULL: this replica alone */
+    char *shared_fail;
+    int64_t shared_timeout_ms, shared_poll_ms;
+    char *shared_prefix;
+    /* Policies (relay_policy.h, relay_switch.h). */
+    char *stream_done, *mode, *primary, *on_429_without_retry_after;
+    int64_t failback_after_ms, failback_rise, first_byte_timeout_ms;
 };
 
 /* Parses argv (argv[0] is the program).  Returns 0, 1 when --help was asked

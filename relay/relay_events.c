@@ -20,8 +20,11 @@
 
 struct relay_events {
     int fd;
+    char *path;
     struct co_buf buf;
     unsigned long dropped;
+    uint64_t write_errors; /* failed writes: their bytes are lost */
+    int last_errno;
 };
 
 struct relay_events *relay_events_open(const char *path, char *err, size_t errlen)
@@ -37,6 +40,7 @@ struct relay_events *relay_events_open(const char *path, char *err, size_t errle
     }
     struct relay_events *ev = co_calloc(1, sizeof *ev);
     ev->fd = fd;
+    ev->path = co_strdup(path);
     co_buf_init(&ev->buf, 4 * EVENTS_FLUSH_AT);
     return ev;
 }
@@ -56,7 +60,14 @@ static int flush_some(struct relay_events *ev)
             break;
         }
         if (w <= 0) {
-            off = ev->buf.len; /* a full disk must not stop the relay */
+            /* A full disk must not stop the relay, nor go unnoticed: the
+             * bytes are dropped, counted, and warned about (co_warn is
+             * rate-limited per call site). */
+            ev->write_errors++;
+            ev->last_errno = w < 0 ? errno : EIO;
+            co_warn("events: cannot write %s: %s (%llu failed writes; events lost)", ev->path,
+                    strerror(ev->last_errno), (unsigned long long)ev->write_errors);
+            off = ev->buf.len;
             break;
         }
         off += (size_t)w;
@@ -72,6 +83,22 @@ void relay_events_flush(struct relay_events *ev)
     if (!ev || ev->buf.len == 0)
         return;
     flush_some(ev);
+}
+
+int relay_events_check(struct relay_events *ev, char *err, size_t errlen)
+{
+    if (!ev)
+        return 0;
+    relay_events_flush(ev);
+    if (!ev->write_errors)
+        return 0;
+    snprintf(err, errlen, "events: cannot write %s: %s", ev->path, strerror(ev->last_errno));
+    return -1;
+}
+
+uint64_t relay_events_write_errors(const struct relay_events *ev)
+{
+    return ev ? ev->write_errors : 0;
 }
 
 void relay_events_emit(struct relay_events *ev, const char *type, json_t *fields)
@@ -127,6 +154,7 @@ void relay_events_close(struct relay_events **pev)
         co_warn("events: %lu events dropped, %zu bytes unwritten (slow reader)", ev->dropped,
                 ev->buf.len);
     close(ev->fd);
+    free(ev->path);
     co_buf_free(&ev->buf);
     free(ev);
     *pev = NULL;

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct relay_events;
 
@@ -24,6 +25,11 @@ struct relay_events *relay_events_open(const char *path, char *err, size_t errle
 void relay_events_emit(struct relay_events *ev, const char *type, json_t *fields);
 /* Writes what is buffered. */
 void relay_events_flush(struct relay_events *ev);
+/* Writes what is buffered and reports whether any write so far failed
+ * (ENOSPC on /dev/full, EIO, EBADF...): 0, or -1 with the reason in err. */
+int relay_events_check(struct relay_events *ev, char *err, size_t errlen);
+/* Write attempts that failed (lines lost), 0 for a NULL log. */
+uint64_t relay_events_write_errors(const struct relay_events *ev);
 /* Flushes, closes and frees; sets *ev to NULL. */
 void relay_events_close(struct relay_events **ev);
 

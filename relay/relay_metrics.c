@@ -1,9 +1,11 @@
 #include "relay_metrics.h"
 
 #include "co_clock.h"
+#include "co_json.h"
 #include "co_mem.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@ enum fam {
     F_TOKENS,
     F_COST,
     F_STREAM_ERRORS,
+    F_POLICY,
     F_N,
 };
 
@@ -49,7 +52,14 @@ static const struct {
      "counter"},
     {"holysheep_stream_errors_total", "Streams ended with an in-band error, by colour and reason",
      "counter"},
+    {"holysheep_policy_actions_total",
+     "What the relay's policies did (done_added, quota_failover, first_byte_timeout, failback), "
+     "by colour",
+     "counter"},
 };
+
+static const char *const policy_action_names[RELAY_PA_N] = {"done_added", "quota_failover",
+                                                            "first_byte_timeout", "failback"};
 
 struct env_stats {
     uint64_t attempts, errors, latency_us_sum;
@@ -59,7 +69,19 @@ struct relay_metrics {
     struct family f[F_N];
     struct env_stats env[RELAY_NENV];
     uint64_t rate_limited;
+    uint64_t rl_evictions, event_write_errors, read_timeouts, budget_refusals;
+    uint64_t policy[RELAY_PA_N];
 };
+
+void relay_metrics_set_counters(struct relay_metrics *m, uint64_t rl_evictions,
+                                uint64_t event_write_errors, uint64_t read_timeouts,
+                                uint64_t budget_refusals)
+{
+    m->rl_evictions = rl_evictions;
+    m->event_write_errors = event_write_errors;
+    m->read_timeouts = read_timeouts;
+    m->budget_refusals = budget_refusals;
+}
 
 struct relay_metrics *relay_metrics_new(void)
 {
@@ -101,18 +123,30 @@ static void label(char *out, size_t n, size_t *used, const char *name, const cha
     out[(*used)++] = '=';
     out[(*used)++] = '"';
     out[*used] = 0;
-    size_t k = 0;
-    for (const char *p = value ? value : ""; *p && k < 64 && *used + 3 < n; p++, k++) {
-        char c = *p;
+    /* k counts the value's bytes: 64 at most, whole characters only. */
+    const unsigned char *p = (const unsigned char *)(value ? value : "");
+    size_t len = strlen((const char *)p), k = 0;
+    while (k < len) {
+        size_t sl = co_utf8_seq(p + k, len - k);
+        if (k + (sl ? sl : 1) > 64 || *used + (sl > 1 ? sl : 2) + 2 >= n)
+            break;
+        unsigned char c = p[k];
+        if (sl > 1) {
+            memcpy(out + *used, p + k, sl);
+            *used += sl;
+            k += sl;
+            continue;
+        }
         if (c == '\\' || c == '"') {
             out[(*used)++] = '\\';
-            out[(*used)++] = c;
+            out[(*used)++] = (char)c;
         } else if (c == '\n') {
             out[(*used)++] = '\\';
             out[(*used)++] = 'n';
         } else {
-            out[(*used)++] = c;
+            out[(*used)++] = sl == 0 || c < 0x20 || c == 0x7f ? '?' : (char)c;
         }
+        k++;
     }
     if (*used + 2 < n) {
         out[(*used)++] = '"';
@@ -215,6 +249,38 @@ void relay_metrics_stream_error(struct relay_metrics *m, enum relay_env env, con
     count_env_reason(&m->f[F_STREAM_ERRORS], env, reason);
 }
 
+void relay_metrics_policy(struct relay_metrics *m, enum relay_policy_action a, enum relay_env env)
+{
+    if ((unsigned)a >= RELAY_PA_N)
+        return;
+    m->policy[a]++;
+    char l[256];
+    size_t u = 0;
+    label(l, sizeof l, &u, "environment", env_label(env));
+    label(l, sizeof l, &u, "action", policy_action_names[a]);
+    get(&m->f[F_POLICY], l)->value += 1;
+}
+
+json_t *relay_metrics_policies_json(const struct relay_metrics *m, const struct relay_policy *p,
+                                    const struct relay_switch *sw)
+{
+    json_t *counts = json_object();
+    for (int a = 0; a < RELAY_PA_N; a++)
+        json_object_set_new(counts, policy_action_names[a], json_integer((json_int_t)m->policy[a]));
+    json_t *j =
+        json_pack("{s:s, s:s, s:I, s:s, s:o}", "mode", relay_mode_name(sw->cfg.mode), "stream_done",
+                  relay_stream_done_name(p->stream_done), "first_byte_timeout_ms",
+                  (json_int_t)(p->first_byte_us / 1000), "on_429_without_retry_after",
+                  relay_on429_name(p->on429), "counts", counts);
+    if (sw->cfg.mode == RELAY_MODE_PRIMARY_FALLBACK) {
+        json_object_set_new(j, "primary", json_string(relay_env_name(sw->cfg.primary)));
+        json_object_set_new(j, "failback_after_ms",
+                            json_integer((json_int_t)(sw->cfg.failback_after_us / 1000)));
+        json_object_set_new(j, "failback_rise", json_integer((json_int_t)sw->cfg.failback_rise));
+    }
+    return j;
+}
+
 void relay_metrics_rate_limited(struct relay_metrics *m)
 {
     m->rate_limited++;
@@ -258,9 +324,12 @@ json_t *relay_metrics_json(const struct relay_metrics *m, const struct relay_swi
                                       "total_requests", (json_int_t)s->attempts, "error_count",
                                       (json_int_t)s->errors, "success_rate", rate));
     }
-    return json_pack("{s:o, s:s, s:s, s:I}", "environments", envs, "active_environment",
-                     relay_env_name(sw->active), "timestamp", co_wall_rfc3339(when, sizeof when),
-                     "rate_limited", (json_int_t)m->rate_limited);
+    return json_pack(
+        "{s:o, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "environments", envs, "active_environment",
+        relay_env_name(sw->active), "timestamp", co_wall_rfc3339(when, sizeof when), "rate_limited",
+        (json_int_t)m->rate_limited, "rate_limit_evictions", (json_int_t)m->rl_evictions,
+        "event_write_errors", (json_int_t)m->event_write_errors, "request_read_timeouts",
+        (json_int_t)m->read_timeouts, "buffer_budget_refusals", (json_int_t)m->budget_refusals);
 }
 
 static void header(struct co_buf *out, const struct family *f)
@@ -318,4 +387,24 @@ void relay_metrics_prometheus(const struct relay_metrics *m, const struct relay_
                   "limit\n# TYPE holysheep_rate_limited_total counter\n"
                   "holysheep_rate_limited_total %llu\n",
                   (unsigned long long)m->rate_limited);
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } plain[] = {
+        {"holysheep_rate_limit_evictions_total",
+         "Rate limit keys evicted (least recently used) to make room",
+         offsetof(struct relay_metrics, rl_evictions)},
+        {"holysheep_event_write_errors_total", "Event log writes that failed (events lost)",
+         offsetof(struct relay_metrics, event_write_errors)},
+        {"holysheep_request_read_timeouts_total",
+         "Client connections closed because a request head and body took too long",
+         offsetof(struct relay_metrics, read_timeouts)},
+        {"holysheep_buffer_budget_refusals_total",
+         "Upstream answers refused (503) because max_buffered_bytes was reached",
+         offsetof(struct relay_metrics, budget_refusals)},
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        co_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", plain[i].name,
+                      plain[i].help, plain[i].name, plain[i].name,
+                      (unsigned long long)*(const uint64_t *)((const char *)m + plain[i].off));
 }

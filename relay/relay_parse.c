@@ -3,10 +3,12 @@
 #include "relay_parse.h"
 
 #include "co_json.h"
+#include "co_mem.h"
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -84,7 +86,10 @@ int relay_parse_request(const char *ctype, const char *body, size_t len, int api
         goto out;
     }
     out->stream = json_is_true(stream);
-    snprintf(out->model, sizeof out->model, "%s", model ? json_string_value(model) : "");
+    /* Cut on a character boundary: the model becomes a metrics label and
+     * an event field, which must stay valid UTF-8. */
+    const char *mv = model ? json_string_value(model) : "";
+    co_utf8_clean(mv, strlen(mv), out->model, sizeof out->model);
     if (api_chat) {
         /* The seed's /api/chat: {message, model, context} becomes a chat
          * completion with context as the system message. */
@@ -95,7 +100,12 @@ int relay_parse_request(const char *ctype, const char *body, size_t len, int api
             json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", ctx));
         json_array_append_new(msgs, json_pack("{s:s, s:O}", "role", "user", "content",
                                               json_object_get(j, "message")));
-        json_t *fwd = json_pack("{s:s, s:o}", "model", m, "messages", msgs);
+        /* The model as the client sent it, not the cut copy. */
+        json_t *fwd = json_pack(
+            "{s:o, s:o}", "model",
+            out->model[0] ? json_stringn(json_string_value(model), json_string_length(model))
+                          : json_string(m),
+            "messages", msgs);
         json_t *user = json_object_get(j, "user");
         if (json_is_string(user))
             json_object_set(fwd, "user", user);
@@ -109,15 +119,84 @@ out:
     return rc;
 }
 
+void relay_sse_init(struct relay_sse *s)
+{
+    s->last = NULL;
+    relay_sse_reset(s);
+}
+
 void relay_sse_reset(struct relay_sse *s)
 {
     s->ntail = 0;
     s->done_seen = 0;
+    s->last_pos = 0;
+    s->last_total = 0;
+}
+
+void relay_sse_free(struct relay_sse *s)
+{
+    free(s->last);
+    s->last = NULL;
+}
+
+static void ring_put(struct relay_sse *s, const char *p, size_t n)
+{
+    if (!s->last)
+        s->last = co_malloc(RELAY_SSE_LAST);
+    s->last_total += n;
+    if (n >= RELAY_SSE_LAST) {
+        memcpy(s->last, p + n - RELAY_SSE_LAST, RELAY_SSE_LAST);
+        s->last_pos = 0;
+        return;
+    }
+    size_t k = RELAY_SSE_LAST - s->last_pos < n ? RELAY_SSE_LAST - s->last_pos : n;
+    memcpy(s->last + s->last_pos, p, k);
+    memcpy(s->last, p + k, n - k);
+    s->last_pos = (s->last_pos + n) % RELAY_SSE_LAST;
+}
+
+static int finish_in(const char *p, size_t n)
+{
+    static const char key[] = "\"finish_reason\"";
+    const size_t kl = sizeof key - 1;
+    const char *end = p + n;
+    /* The next key may start at this one's closing quote ("finish_reason"
+     * ends with the quote it begins with), hence kl - 1. */
+    for (const char *k = memmem(p, n, key, kl); k;
+         k = memmem(k + kl - 1, (size_t)(end - (k + kl - 1)), key, kl)) {
+        const char *v = k + kl;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        if (v >= end || *v != ':')
+            continue;
+        for (v++; v < end && (*v == ' ' || *v == '\t'); v++)
+            ;
+        if (v < end && *v == '"')
+            return 1;
+    }
+    return 0;
+}
+
+int relay_sse_finished(const struct relay_sse *s)
+{
+    char buf[RELAY_SSE_LAST];
+    size_t n = s->last_total < RELAY_SSE_LAST ? (size_t)s->last_total : RELAY_SSE_LAST;
+    if (n == 0)
+        return 0;
+    if (n < RELAY_SSE_LAST) {
+        memcpy(buf, s->last, n);
+    } else {
+        /* Oldest first: from the write position to the end, then the rest. */
+        memcpy(buf, s->last + s->last_pos, RELAY_SSE_LAST - s->last_pos);
+        memcpy(buf + RELAY_SSE_LAST - s->last_pos, s->last, s->last_pos);
+    }
+    return finish_in(buf, n);
 }
 
 void relay_sse_scan(struct relay_sse *s, const char *p, size_t n)
 {
     static const char *const marks[] = {"data: [DONE]", "data:[DONE]"};
+    ring_put(s, p, n);
     if (s->done_seen)
         return;
     /* A mark split across chunks has at most 11 bytes on each side. */

@@ -15,12 +15,26 @@
  * already has bytes).  The body flows through a bounded buffer: curl's write
  * callback appends and pauses the transfer above STREAM_HIGH; MHD's content
  * reader drains it, suspends the connection when it is empty and unpauses
- * curl below STREAM_LOW.  A stream that ends without [DONE], resets or stalls
- * past idle_timeout_ms gets an in-band `data: {"error":...}` event and a clean
- * chunked end, never a truncation that looks like success.
+ * curl below STREAM_LOW.  A stream that ends before its finish_reason (with
+ * stream_done strict: without [DONE]), resets or stalls past idle_timeout_ms
+ * gets an in-band `data: {"error":...}` event and a clean chunked end, never
+ * a truncation that looks like success; one that ends cleanly after its
+ * finish_reason gets the [DONE] its upstream left out (stream_done lenient).
  *
  * Client disconnects.  A suspended connection is invisible to MHD, so while
- * suspended we watch its socket ourselves; EOF cancels the upstream transfer. */
+ * suspended we watch its socket ourselves; EOF cancels the upstream transfer
+ * and the handler then returns MHD_NO, so MHD closes the socket at once
+ * (left to itself it would wait for a response that never comes).
+ *
+ * The upstream key.  An upstream may quote the key it was sent (a 401's
+ * "Incorrect API key provided: sk-..."); every byte passed on to the client
+ * is scrubbed of it first: whole answers before they are queued, streams as
+ * they flow (a tail that could be the start of the key is held back until
+ * the next chunk shows whether it is), and the Content-Type.
+ *
+ * Memory.  Whole upstream answers are buffered before they are checked;
+ * the bytes buffered across all requests are bounded by max_buffered_bytes,
+ * and an answer that would pass it is refused with a 503. */
 #include "relay.h"
 
 #include "co_buf.h"
@@ -67,7 +81,7 @@ struct relay_req {
      * (relay.hdr_tail): no allocation per attempt. */
     struct curl_slist hdr[3];
     char hdr_id[sizeof "X-Request-ID: " + 132], hdr_env[32], hdr_attempt[32];
-    uint64_t t_start, t_attempt, t_first_byte, t_last_byte, deadline;
+    uint64_t t_start, t_attempt, t_first_byte, t_first_body, t_last_byte, deadline;
     struct relay_backoff bo;
     ev_timer timer;
     int sleeping;
@@ -75,8 +89,13 @@ struct relay_req {
     long status;
     char retry_after[64], retry_after_ms[32], ctype[128];
     struct co_buf resp;
-    /* Streaming. */
-    size_t sent;
+    size_t buffered; /* bytes of resp counted in r->buffered */
+    int over_budget;
+    /* relay_req_check's verdict, once made. */
+    int check_done, check_rc;
+    struct relay_parse_err pe;
+    /* Streaming.  Bytes before `safe` are scrubbed and may be sent. */
+    size_t sent, safe;
     int committed, upstream_over, paused;
     struct relay_sse sse;
     /* The answer. */
@@ -301,6 +320,82 @@ static void answer_error(struct relay_req *q, unsigned status, const char *msg, 
     free(body);
 }
 
+/* ---- the upstream key, scrubbed ---------------------------------------------- */
+
+static size_t key_len(const struct relay *r)
+{
+    size_t n = r->cfg.api_key ? strlen(r->cfg.api_key) : 0;
+    return n >= 4 ? n : 0; /* as co_secret_add: shorter strings are not secrets */
+}
+
+/* Replaces every occurrence of the upstream key in q->resp that starts at
+ * or after byte `from` with "[REDACTED]". */
+static void scrub(struct relay_req *q, size_t from)
+{
+    static const char mark[] = "[REDACTED]";
+    const char *key = q->r->cfg.api_key;
+    size_t kl = key_len(q->r);
+    if (!kl || q->resp.len < from + kl || !memmem(q->resp.data + from, q->resp.len - from, key, kl))
+        return;
+    struct co_buf out;
+    co_buf_init(&out, 0);
+    size_t i = 0;
+    co_buf_append(&out, q->resp.data, from);
+    i = from;
+    for (;;) {
+        const char *hit = memmem(q->resp.data + i, q->resp.len - i, key, kl);
+        if (!hit)
+            break;
+        co_buf_append(&out, q->resp.data + i, (size_t)(hit - (q->resp.data + i)));
+        co_buf_append(&out, mark, sizeof mark - 1);
+        i = (size_t)(hit - q->resp.data) + kl;
+    }
+    co_buf_append(&out, q->resp.data + i, q->resp.len - i);
+    size_t toobig = q->resp.toobig;
+    co_buf_free(&q->resp);
+    q->resp = out;
+    q->resp.toobig = toobig;
+}
+
+/* After bytes were appended to a stream: scrub what may now hold a whole
+ * key, and move `safe` to where a key could still be starting: only a
+ * tail that is itself the start of the key is held back (an SSE event ends
+ * in "\n\n", which never is, so events are not delayed). */
+static void scrub_stream(struct relay_req *q)
+{
+    size_t kl = key_len(q->r);
+    if (!kl) {
+        q->safe = q->resp.len;
+        return;
+    }
+    scrub(q, q->safe);
+    const char *key = q->r->cfg.api_key, *end = q->resp.data + q->resp.len;
+    size_t hold = 0;
+    for (size_t k = kl - 1 < q->resp.len ? kl - 1 : q->resp.len; k > 0 && !hold; k--)
+        if (memcmp(end - k, key, k) == 0)
+            hold = k;
+    size_t s = q->resp.len - hold;
+    if (s > q->safe)
+        q->safe = s;
+}
+
+/* The memory budget: counts n more bytes of buffered answer, or refuses. */
+static int budget_take(struct relay_req *q, size_t n)
+{
+    struct relay *r = q->r;
+    if (r->buffered + n > (uint64_t)r->cfg.max_buffered_bytes)
+        return -1;
+    r->buffered += n;
+    q->buffered += n;
+    return 0;
+}
+
+static void budget_release(struct relay_req *q)
+{
+    q->r->buffered -= q->buffered;
+    q->buffered = 0;
+}
+
 /* ---- choosing a colour ----------------------------------------------------- */
 
 static int usable(const struct relay *r, enum relay_env e)
@@ -379,6 +474,11 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
         header_value(line, n, q->retry_after_ms, sizeof q->retry_after_ms);
     } else if (header_is(line, n, "content-type")) {
         header_value(line, n, q->ctype, sizeof q->ctype);
+        if (co_has_secret(q->ctype)) { /* passed on to the client */
+            char clean[sizeof q->ctype];
+            co_redact(q->ctype, clean, sizeof clean);
+            memcpy(q->ctype, clean, sizeof clean);
+        }
     }
     return n;
 }
@@ -409,6 +509,8 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
     uint64_t now = co_now_us();
     if (!q->t_first_byte)
         q->t_first_byte = now;
+    if (!q->t_first_body)
+        q->t_first_body = now;
     q->t_last_byte = now;
     if (!q->status)
         curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &q->status);
@@ -425,9 +527,15 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
         if (memmem(p, n, "\"prompt_tokens\"", 15))
             tokens_from(q, p, n);
         co_buf_append(&q->resp, p, n);
+        scrub_stream(q);
         if (q->suspended && q->response == NULL)
             resume(q); /* the reader is waiting for bytes */
         return n;
+    }
+    if (budget_take(q, n) != 0) {
+        q->over_budget = 1;
+        q->abort_err = RELAY_ERR_HTTP;
+        return 0;
     }
     if (co_buf_append(&q->resp, p, n) != 0 || q->resp.len > RESP_MAX) {
         q->abort_err = RELAY_ERR_HTTP;
@@ -441,16 +549,22 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct relay_req *q = cls;
-    size_t avail = q->resp.len - q->sent;
+    /* Bytes past `safe` may begin the key: held until the next chunk or
+     * the end of the stream settles it. */
+    size_t limit = q->upstream_over || q->gone ? q->resp.len : q->safe;
+    size_t avail = limit > q->sent ? limit - q->sent : 0;
     if (avail) {
         size_t n = avail < max ? avail : max;
         memcpy(buf, q->resp.data + q->sent, n);
         q->sent += n;
+        if (q->safe < q->sent)
+            q->safe = q->sent;
         if (q->sent == q->resp.len) {
-            q->resp.len = q->sent = 0;
+            q->resp.len = q->sent = q->safe = 0;
         } else if (q->sent > STREAM_HIGH) {
             memmove(q->resp.data, q->resp.data + q->sent, q->resp.len - q->sent);
             q->resp.len -= q->sent;
+            q->safe -= q->sent;
             q->sent = 0;
         }
         if (q->paused && q->resp.len - q->sent < STREAM_LOW && q->easy) {
@@ -476,34 +590,18 @@ static uint64_t ms_us(int64_t ms)
     return (uint64_t)ms * 1000;
 }
 
-/* When the running attempt must be abandoned, and as what. */
+/* When the running attempt must be abandoned, and as what: the decision is
+ * relay_policy_expiry's. */
 static uint64_t attempt_expiry(const struct relay_req *q, enum relay_err *why)
 {
     const struct relay_config *c = &q->r->cfg;
-    uint64_t t, best;
-    if (q->committed) {
-        *why = RELAY_ERR_IDLE_TIMEOUT;
-        return q->paused ? co_now_us() + ms_us(c->idle_timeout_ms)
-                         : q->t_last_byte + ms_us(c->idle_timeout_ms);
-    }
-    best = q->t_attempt + ms_us(c->try_timeout_ms);
-    *why = RELAY_ERR_TIMEOUT;
-    if (q->deadline < best)
-        best = q->deadline;
-    if (!q->t_first_byte) {
-        t = q->t_attempt + ms_us(c->ttfb_timeout_ms);
-        if (t < best) {
-            best = t;
-            *why = RELAY_ERR_TTFB_TIMEOUT;
-        }
-    } else if (q->stream) {
-        t = q->t_last_byte + ms_us(c->idle_timeout_ms);
-        if (t < best) {
-            best = t;
-            *why = RELAY_ERR_IDLE_TIMEOUT;
-        }
-    }
-    return best;
+    const struct relay_timeouts t = {ms_us(c->try_timeout_ms), ms_us(c->ttfb_timeout_ms),
+                                     q->r->pol.first_byte_us, ms_us(c->idle_timeout_ms)};
+    const struct relay_attempt_times a = {
+        q->t_attempt,   q->t_first_byte, q->t_first_body,
+        q->t_last_byte, q->deadline,     q->paused ? co_now_us() : 0,
+        q->stream,      q->committed,    q->paused};
+    return relay_policy_expiry(&t, &a, why);
 }
 
 static void arm(struct relay_req *q, uint64_t at, uint64_t now)
@@ -621,49 +719,57 @@ static void emit_attempt(struct relay_req *q, long status, enum relay_err err, u
     relay_events_emit(q->r->events, "attempt", f);
 }
 
-/* The end of a committed stream: clean when curl finished and [DONE] came;
- * otherwise an in-band error event, so the client cannot take a cut stream
- * for a complete one. */
+/* Whether the upstream's bytes so far end with a whole SSE event. */
+static int at_event_end(const struct relay_sse *t)
+{
+    return t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' && t->tail[t->ntail - 2] == '\n';
+}
+
+/* Closes whatever SSE event was cut off before the relay writes its own. */
+static const char *event_sep(const struct relay_sse *t)
+{
+    return !t->ntail || at_event_end(t) ? "" : "\n\n";
+}
+
+/* The end of a committed stream.  Complete (relay_policy_stream_end says
+ * when: [DONE] came, or with stream_done lenient a clean close after the
+ * finish_reason chunk, where the relay adds the [DONE]); otherwise an
+ * in-band error event, so the client cannot take a cut stream for a
+ * complete one. */
 static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
 {
     struct relay *r = q->r;
-    int clean = err == RELAY_ERR_NONE && q->sse.done_seen;
-    const char *why = NULL;
-    if (!clean) {
+    /* Asked only of a stream that ended cleanly without [DONE]. */
+    int finished = err == RELAY_ERR_NONE && !q->sse.done_seen && relay_sse_finished(&q->sse);
+    struct relay_stream_end end = relay_policy_stream_end(r->pol.stream_done, err, finished,
+                                                          q->sse.done_seen, at_event_end(&q->sse));
+    if (end.add_done) {
+        co_buf_printf(&q->resp, "%sdata: [DONE]\n\n", event_sep(&q->sse));
+        relay_metrics_policy(r->metrics, RELAY_PA_DONE_ADDED, q->env);
+    } else if (!end.complete) {
         char msg[160];
-        const char *code;
-        if (err == RELAY_ERR_IDLE_TIMEOUT) {
+        if (err == RELAY_ERR_IDLE_TIMEOUT)
             snprintf(msg, sizeof msg, "upstream %s stalled: no data for %lldms",
                      relay_env_name(q->env), (long long)r->cfg.idle_timeout_ms);
-            code = "stream_idle_timeout";
-        } else if (err == RELAY_ERR_NONE) {
-            snprintf(msg, sizeof msg, "upstream %s ended the stream without [DONE]",
-                     relay_env_name(q->env));
-            code = "stream_truncated";
-        } else {
+        else if (err == RELAY_ERR_NONE)
+            snprintf(msg, sizeof msg, "upstream %s ended the stream without %s",
+                     relay_env_name(q->env), finished ? "[DONE]" : "a finish_reason");
+        else
             snprintf(msg, sizeof msg, "upstream %s connection broke mid-stream (%s)",
                      relay_env_name(q->env), relay_err_name(err));
-            code = "stream_reset";
-        }
-        why = code;
-        char *e = co_openai_error(msg, "upstream_error", NULL, code);
-        /* Close whatever event was cut off before ours begins. */
-        const struct relay_sse *t = &q->sse;
-        const char *sep =
-            t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' && t->tail[t->ntail - 2] == '\n'
-                ? ""
-                : "\n\n";
-        co_buf_printf(&q->resp, "%sdata: %s\n\n", t->ntail ? sep : "", e);
+        char *e = co_openai_error(msg, "upstream_error", NULL, end.code);
+        co_buf_printf(&q->resp, "%sdata: %s\n\n", event_sep(&q->sse), e);
         free(e);
-        relay_metrics_stream_error(r->metrics, q->env, code);
+        relay_metrics_stream_error(r->metrics, q->env, end.code);
     }
+    int clean = end.complete;
     relay_metrics_attempt(r->metrics, q->env, clean, lat);
     uint64_t now = co_now_us();
     int switched = relay_switch_on_result(&r->sw, q->env, clean, !clean, now);
     emit_attempt(q, q->status, err, lat, clean ? "ok" : "fail", 0);
     if (switched)
         relay_note_switch(r, q->env, r->sw.active, "stream_error", q->id);
-    emit_request(q, 200, why ? "stream_error" : NULL, why);
+    emit_request(q, 200, end.code ? "stream_error" : NULL, end.code);
     q->upstream_over = 1;
     if (q->suspended)
         resume(q);
@@ -685,6 +791,22 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
         finish_stream(q, err, lat);
         return;
     }
+    if (q->over_budget) {
+        /* Not the upstream's fault: no switch, no retry (another attempt
+         * would buffer as much); the client may come back later. */
+        r->budget_refusals++;
+        co_warn("request %s: upstream answers buffered reach max_buffered_bytes (%lld): 503", q->id,
+                (long long)c->max_buffered_bytes);
+        emit_attempt(q, status, err, lat, "fail", 0);
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "The relay is holding too many upstream answers (max_buffered_bytes %lld); "
+                 "retry later",
+                 (long long)c->max_buffered_bytes);
+        answer_error(q, 503, msg, "server_error", "relay_overloaded", 0);
+        return;
+    }
+    scrub(q, 0);
     q->status = status;
     struct relay_verdict v = relay_classify(err, err == RELAY_ERR_NONE ? (int)status : 0);
     if (v.ok && check_answer(q) != 0) {
@@ -692,6 +814,8 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
         v = relay_classify(err, 0);
     }
     relay_metrics_attempt(r->metrics, q->env, v.ok, lat);
+    if (err == RELAY_ERR_FIRST_BYTE_TIMEOUT)
+        relay_metrics_policy(r->metrics, RELAY_PA_FIRST_BYTE_TIMEOUT, q->env);
     /* The switch event follows the attempt event that caused it. */
     enum relay_env before = r->sw.active;
     int switched = relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now);
@@ -710,23 +834,49 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
     uint64_t sleep_ms = 0;
     enum relay_env next = RELAY_NENV;
     if (retry) {
-        uint64_t ra;
-        if (err == RELAY_ERR_NONE &&
-            relay_retryafter_parse(q->retry_after[0] ? q->retry_after : NULL,
-                                   q->retry_after_ms[0] ? q->retry_after_ms : NULL, time(NULL),
-                                   &ra) == 0) {
-            if (ra <= (uint64_t)c->retry_after_cap_ms && now + ms_us((int64_t)ra) < q->deadline) {
-                /* Honour it: the same colour, after the time it asked for. */
-                sleep_ms = ra;
-                next = q->env;
-            } else {
-                /* Too long to wait: fail over at once instead. */
-                q->failed_mask |= 1u << q->env;
-                next = pick_env(q);
-            }
-        } else {
-            sleep_ms = relay_backoff_next(&q->bo, q->attempt - 1, &r->rng);
+        /* With a configured seed, a request's jitter is its own (seed, id,
+         * attempt), whatever else draws in between: --seed reproduces each
+         * request's backoff. */
+        struct co_rng jr, *rng = &r->rng;
+        if (c->seed) {
+            co_rng_seed(&jr, (uint64_t)c->seed ^ co_hash_str(q->id) ^
+                                 ((uint64_t)q->attempt * 0x9e3779b97f4a7c15ull));
+            rng = &jr;
+        }
+        uint64_t ra = 0;
+        int has_ra = err == RELAY_ERR_NONE &&
+                     relay_retryafter_parse(q->retry_after[0] ? q->retry_after : NULL,
+                                            q->retry_after_ms[0] ? q->retry_after_ms : NULL,
+                                            time(NULL), &ra) == 0;
+        switch (relay_policy_retry_how((int)status, has_ra, ra, (uint64_t)c->retry_after_cap_ms,
+                                       has_ra && now + ms_us((int64_t)ra) < q->deadline,
+                                       r->pol.on429)) {
+        case RELAY_RETRY_AFTER:
+            /* Honour it: the same colour, after the time it asked for. */
+            sleep_ms = ra;
+            next = q->env;
+            break;
+        case RELAY_RETRY_FAILOVER_NOW:
+            /* Too long to wait: fail over at once instead. */
+            q->failed_mask |= 1u << q->env;
             next = pick_env(q);
+            break;
+        case RELAY_RETRY_QUOTA_FAILOVER:
+            /* This colour's quota, not an outage: the other colour now
+             * (no switch); the backoff when what is left already failed
+             * in this request, so that two exhausted colours are not
+             * hammered in turn. */
+            q->failed_mask |= 1u << q->env;
+            next = pick_env(q);
+            if (next < RELAY_NENV && (q->failed_mask & (1u << next)))
+                sleep_ms = relay_backoff_next(&q->bo, q->attempt - 1, rng);
+            else if (next < RELAY_NENV)
+                relay_metrics_policy(r->metrics, RELAY_PA_QUOTA_FAILOVER, q->env);
+            break;
+        case RELAY_RETRY_BACKOFF:
+            sleep_ms = relay_backoff_next(&q->bo, q->attempt - 1, rng);
+            next = pick_env(q);
+            break;
         }
         if (next == RELAY_NENV)
             retry = 0;
@@ -761,11 +911,12 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
             (long long)c->deadline_ms, q->attempt, relay_err_name(err), relay_env_name(q->env));
         answer_error(q, 504, msg, "upstream_error", "deadline_exceeded", 1);
     } else if (err == RELAY_ERR_TIMEOUT || err == RELAY_ERR_TTFB_TIMEOUT ||
-               err == RELAY_ERR_IDLE_TIMEOUT) {
+               err == RELAY_ERR_IDLE_TIMEOUT || err == RELAY_ERR_FIRST_BYTE_TIMEOUT) {
         snprintf(msg, sizeof msg, "Connection timeout after %lldms (%s, %u attempts)",
-                 (long long)(err == RELAY_ERR_TTFB_TIMEOUT   ? c->ttfb_timeout_ms
-                             : err == RELAY_ERR_IDLE_TIMEOUT ? c->idle_timeout_ms
-                                                             : c->try_timeout_ms),
+                 (long long)(err == RELAY_ERR_TTFB_TIMEOUT         ? c->ttfb_timeout_ms
+                             : err == RELAY_ERR_IDLE_TIMEOUT       ? c->idle_timeout_ms
+                             : err == RELAY_ERR_FIRST_BYTE_TIMEOUT ? c->first_byte_timeout_ms
+                                                                   : c->try_timeout_ms),
                  relay_env_name(q->env), q->attempt);
         answer_error(q, 504, msg, "upstream_error", "upstream_timeout", 1);
     } else {
@@ -851,12 +1002,13 @@ static void start_attempt(struct relay_req *q)
     uint64_t now = co_now_us();
     q->attempt++;
     q->t_attempt = now;
-    q->t_first_byte = q->t_last_byte = 0;
+    q->t_first_byte = q->t_first_body = q->t_last_byte = 0;
     q->abort_err = RELAY_ERR_NONE;
     q->status = 0;
     q->retry_after[0] = q->retry_after_ms[0] = q->ctype[0] = 0;
     co_buf_reset(&q->resp);
-    q->sent = 0;
+    budget_release(q);
+    q->sent = q->safe = 0;
     relay_sse_reset(&q->sse);
 
     CURL *e = relay_easy_get(r);
@@ -898,33 +1050,43 @@ static void start_attempt(struct relay_req *q)
 
 /* ---- validation and the handler's steps ------------------------------------------ */
 
+int relay_req_check(struct relay_req *q)
+{
+    if (q->check_done)
+        return q->check_rc;
+    q->check_done = 1;
+    if (q->too_big)
+        return q->check_rc = 413;
+    if (q->route == RELAY_FWD_MODELS)
+        return q->check_rc = 0;
+    struct relay_parsed_req pr;
+    const char *ctype = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Type");
+    q->check_rc = relay_parse_request(ctype, q->body.data, q->body.len,
+                                      q->route == RELAY_FWD_API_CHAT, &pr, &q->pe);
+    if (q->check_rc == 0) {
+        q->stream = pr.stream;
+        snprintf(q->model, sizeof q->model, "%s", pr.model);
+        q->fwd_body = pr.fwd_body;
+    }
+    return q->check_rc;
+}
+
 /* Returns 0, or an HTTP status with the error already answered.  The
  * parsing itself is relay_parse_request (pure, fuzzed). */
 static int validate(struct relay_req *q)
 {
-    if (q->too_big) {
+    int rc = relay_req_check(q);
+    if (rc == 413) {
         char msg[128];
         relay_too_large_msg(q->r, msg, sizeof msg);
         answer_error(q, 413, msg, "invalid_request_error", "request_too_large", 0);
-        return 413;
-    }
-    if (q->route == RELAY_FWD_MODELS)
-        return 0;
-    struct relay_parsed_req pr;
-    struct relay_parse_err pe;
-    const char *ctype = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Type");
-    int rc = relay_parse_request(ctype, q->body.data, q->body.len, q->route == RELAY_FWD_API_CHAT,
-                                 &pr, &pe);
-    if (rc) {
-        char *body = co_openai_error(pe.message, "invalid_request_error", pe.param, pe.code);
+    } else if (rc) {
+        char *body =
+            co_openai_error(q->pe.message, "invalid_request_error", q->pe.param, q->pe.code);
         answer(q, (unsigned)rc, "application/json", body, strlen(body), 0);
         free(body);
-        return rc;
     }
-    q->stream = pr.stream;
-    snprintf(q->model, sizeof q->model, "%s", pr.model);
-    q->fwd_body = pr.fwd_body;
-    return 0;
+    return rc;
 }
 
 enum MHD_Result relay_req_step(struct relay_req *q)
@@ -937,8 +1099,12 @@ enum MHD_Result relay_req_step(struct relay_req *q)
         return ret;
     }
     if (q->started) {
-        /* Resumed with nothing to say (the client left): wait to be freed. */
-        if (!q->gone && !q->upstream_over)
+        /* Resumed with nothing to say.  The client left: MHD_NO closes the
+         * connection now (MHD_YES would leave it in CLOSE-WAIT, counted in
+         * flight, until the drain timeout). */
+        if (q->gone)
+            return MHD_NO;
+        if (!q->upstream_over)
             suspend(q);
         return MHD_YES;
     }
@@ -985,8 +1151,10 @@ void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe
     if (q->response)
         MHD_destroy_response(q->response);
     release_easy(q);
+    budget_release(q);
     co_buf_free(&q->body);
     co_buf_free(&q->resp);
+    relay_sse_free(&q->sse);
     free(q->fwd_body);
     if (q->prev)
         q->prev->next = q->next;

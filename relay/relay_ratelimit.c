@@ -12,13 +12,16 @@ struct rl_key {
     char *key;
     uint64_t *ring;
     size_t cap, head, count;
-    struct rl_key *next; /* hash chain */
+    struct rl_key *next;          /* hash chain */
+    struct rl_key *newer, *older; /* use order */
 };
 
 struct relay_ratelimit {
     uint64_t limit, window_us;
-    size_t max_keys, nkeys, nbuckets;
+    size_t max_keys, nkeys, nbuckets; /* nbuckets: a power of two */
     struct rl_key **buckets;
+    struct rl_key *newest, *oldest;
+    uint64_t evictions;
 };
 
 struct relay_ratelimit *relay_ratelimit_new(uint64_t limit, uint64_t window_us, size_t max_keys)
@@ -27,7 +30,10 @@ struct relay_ratelimit *relay_ratelimit_new(uint64_t limit, uint64_t window_us, 
     rl->limit = limit;
     rl->window_us = window_us ? window_us : 1;
     rl->max_keys = max_keys ? max_keys : 65536;
-    rl->nbuckets = 1024;
+    /* About one key per bucket when full: chains stay short. */
+    rl->nbuckets = 16;
+    while (rl->nbuckets < rl->max_keys && rl->nbuckets < ((size_t)1 << 24))
+        rl->nbuckets <<= 1;
     rl->buckets = co_calloc(rl->nbuckets, sizeof *rl->buckets);
     return rl;
 }
@@ -44,13 +50,9 @@ void relay_ratelimit_free(struct relay_ratelimit **prl)
     struct relay_ratelimit *rl = *prl;
     if (!rl)
         return;
-    for (size_t i = 0; i < rl->nbuckets; i++) {
-        struct rl_key *k = rl->buckets[i];
-        while (k) {
-            struct rl_key *n = k->next;
-            key_free(k);
-            k = n;
-        }
+    for (struct rl_key *k = rl->newest, *n; k; k = n) {
+        n = k->older;
+        key_free(k);
     }
     free(rl->buckets);
     free(rl);
@@ -60,6 +62,11 @@ void relay_ratelimit_free(struct relay_ratelimit **prl)
 size_t relay_ratelimit_keys(const struct relay_ratelimit *rl)
 {
     return rl->nkeys;
+}
+
+uint64_t relay_ratelimit_evictions(const struct relay_ratelimit *rl)
+{
+    return rl->evictions;
 }
 
 /* Drops admissions that have left the window (t <= now - window). */
@@ -74,40 +81,63 @@ static void expire(const struct relay_ratelimit *rl, struct rl_key *k, uint64_t 
     }
 }
 
-/* Forgets keys with nothing left in their window. */
-static void sweep(struct relay_ratelimit *rl, uint64_t now_us)
+static void unlink_use(struct relay_ratelimit *rl, struct rl_key *k)
 {
-    for (size_t i = 0; i < rl->nbuckets; i++) {
-        struct rl_key **pk = &rl->buckets[i];
-        while (*pk) {
-            struct rl_key *k = *pk;
-            expire(rl, k, now_us);
-            if (k->count == 0) {
-                *pk = k->next;
-                key_free(k);
-                rl->nkeys--;
-            } else {
-                pk = &k->next;
-            }
-        }
-    }
+    if (k->newer)
+        k->newer->older = k->older;
+    else
+        rl->newest = k->older;
+    if (k->older)
+        k->older->newer = k->newer;
+    else
+        rl->oldest = k->newer;
+    k->newer = k->older = NULL;
 }
 
-static struct rl_key *lookup(struct relay_ratelimit *rl, const char *key, uint64_t now_us)
+static void push_newest(struct relay_ratelimit *rl, struct rl_key *k)
 {
-    size_t b = co_hash_str(key) % rl->nbuckets;
+    k->older = rl->newest;
+    k->newer = NULL;
+    if (rl->newest)
+        rl->newest->newer = k;
+    rl->newest = k;
+    if (!rl->oldest)
+        rl->oldest = k;
+}
+
+/* Removes the least recently used key from its chain and the list. */
+static void evict_oldest(struct relay_ratelimit *rl)
+{
+    struct rl_key *k = rl->oldest;
+    if (!k)
+        return;
+    struct rl_key **pk = &rl->buckets[co_hash_str(k->key) & (rl->nbuckets - 1)];
+    while (*pk && *pk != k)
+        pk = &(*pk)->next;
+    if (*pk)
+        *pk = k->next;
+    unlink_use(rl, k);
+    key_free(k);
+    rl->nkeys--;
+    rl->evictions++;
+}
+
+static struct rl_key *lookup(struct relay_ratelimit *rl, const char *key)
+{
+    size_t b = co_hash_str(key) & (rl->nbuckets - 1);
     for (struct rl_key *k = rl->buckets[b]; k; k = k->next)
-        if (strcmp(k->key, key) == 0)
+        if (strcmp(k->key, key) == 0) {
+            unlink_use(rl, k);
+            push_newest(rl, k);
             return k;
-    if (rl->nkeys >= rl->max_keys) {
-        sweep(rl, now_us);
-        if (rl->nkeys >= rl->max_keys)
-            return NULL;
-    }
+        }
+    if (rl->nkeys >= rl->max_keys)
+        evict_oldest(rl);
     struct rl_key *k = co_calloc(1, sizeof *k);
     k->key = co_strdup(key);
     k->next = rl->buckets[b];
     rl->buckets[b] = k;
+    push_newest(rl, k);
     rl->nkeys++;
     return k;
 }
@@ -139,14 +169,7 @@ int relay_ratelimit_admit(struct relay_ratelimit *rl, const char *key, uint64_t 
         v->admitted = 1;
         return 1;
     }
-    struct rl_key *k = lookup(rl, key, now_us);
-    if (!k) {
-        /* The table is full of active clients: refusing a newcomer would
-         * punish it for others' traffic, so it goes uncounted. */
-        v->admitted = 1;
-        v->remaining = rl->limit - 1;
-        return 1;
-    }
+    struct rl_key *k = lookup(rl, key);
     expire(rl, k, now_us);
     if (k->count < rl->limit) {
         push(k, rl->limit, now_us);

@@ -2,8 +2,13 @@
  * its address), as the seed's "1000 requests per 60 s".  The window is exact:
  * each key keeps the admission times of its last `limit` requests in a ring,
  * and a request is admitted when fewer than `limit` fall within the last
- * window.  Pure: the clock is an argument.  A table bounded in keys: keys
- * idle for a whole window are swept when it fills. */
+ * window.  Pure: the clock is an argument.
+ *
+ * The table is bounded in keys and evicts in O(1): keys sit in a hash table
+ * and on a list ordered by last use, and a new key past max_keys takes the
+ * place of the least recently used one (which starts afresh if it comes
+ * back).  Evictions are counted, so an operator sees when the bound is too
+ * small for the clients; no request ever walks the whole table. */
 #ifndef RELAY_RATELIMIT_H
 #define RELAY_RATELIMIT_H
 
@@ -30,5 +35,7 @@ int relay_ratelimit_admit(struct relay_ratelimit *rl, const char *key, uint64_t 
                           struct relay_rl_verdict *v);
 /* Keys currently tracked. */
 size_t relay_ratelimit_keys(const struct relay_ratelimit *rl);
+/* Keys evicted (least recently used) to make room for new ones. */
+uint64_t relay_ratelimit_evictions(const struct relay_ratelimit *rl);
 
 #endif

@@ -11,6 +11,7 @@
 #include "co_log.h"
 #include "co_mem.h"
 #include "co_rng.h"
+#include "relay_front.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,36 +21,14 @@
 #include <string.h>
 #include <unistd.h>
 
-enum route_kind { R_PROXY, R_HEALTH, R_API_METRICS, R_METRICS, R_ADMIN };
-
-struct route {
-    const char *path;
-    const char *method;
-    enum route_kind kind;
-    enum relay_route_kind fwd; /* R_PROXY only */
-    int prefix;                /* path is a prefix */
-};
-
-static const struct route routes[] = {
-    {"/v1/chat/completions", "POST", R_PROXY, RELAY_FWD_CHAT, 0},
-    {"/api/chat/completions", "POST", R_PROXY, RELAY_FWD_CHAT, 0},
-    {"/chat/completions", "POST", R_PROXY, RELAY_FWD_CHAT, 0},
-    {"/api/chat", "POST", R_PROXY, RELAY_FWD_API_CHAT, 0},
-    {"/v1/models", "GET", R_PROXY, RELAY_FWD_MODELS, 0},
-    {"/models", "GET", R_PROXY, RELAY_FWD_MODELS, 0},
-    {"/health", "GET", R_HEALTH, 0, 0},
-    {"/api/metrics", "GET", R_API_METRICS, 0, 0},
-    {"/metrics", "GET", R_METRICS, 0, 0},
-    {"/admin/", NULL, R_ADMIN, 0, 1},
-};
-
 /* Per connection-request state (MHD's con_cls). */
 struct ctx {
-    const struct route *route;
-    struct relay_req *q; /* R_PROXY */
+    const struct relay_front_route *route;
+    struct relay_req *q; /* RF_PROXY */
     struct co_buf body;  /* local routes that take a body (admin) */
     int too_big;
-    int checked; /* client key and rate limit passed */
+    int checked;                   /* client key and rate limit passed */
+    struct relay_shared_wait wait; /* the fleet's rate-limit verdict (--shared) */
 };
 
 enum MHD_Result relay_respond(struct MHD_Connection *c, unsigned status, const char *ctype,
@@ -83,8 +62,11 @@ enum MHD_Result relay_respond_error(struct MHD_Connection *c, unsigned status, c
 
 enum MHD_Result relay_respond_json(struct MHD_Connection *c, unsigned status, json_t *j)
 {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
     json_decref(j);
+    if (!s) /* json_pack refused a value: say so rather than crash */
+        return relay_respond_error(c, 500, "The relay could not encode its answer", "server_error",
+                                   NULL, "internal_error", NULL);
     enum MHD_Result ret = relay_respond(c, status, "application/json", s, strlen(s), NULL);
     free(s);
     return ret;
@@ -100,11 +82,20 @@ static enum MHD_Result do_health(struct relay *r, struct MHD_Connection *c)
         json_object_set_new(envs, "direct", json_true());
     /* No side effects: a health probe reads state, it never triggers checks
      * or switches (the seed's did). */
-    return relay_respond_json(c, b || g ? 200 : 503,
-                              json_pack("{s:s, s:s, s:s, s:o, s:b}", "status", status, "active_env",
-                                        relay_env_name(r->sw.active), "timestamp",
-                                        co_wall_rfc3339(when, sizeof when), "environments", envs,
-                                        "draining", r->draining));
+    json_t *h =
+        json_pack("{s:s, s:s, s:s, s:o, s:b}", "status", status, "active_env",
+                  relay_env_name(r->sw.active), "timestamp", co_wall_rfc3339(when, sizeof when),
+                  "environments", envs, "draining", r->draining);
+    relay_health_mode(r, h);
+    return relay_respond_json(c, b || g ? 200 : 503, h);
+}
+
+/* Counters kept outside the metrics module, copied in before a scrape. */
+static void note_counters(struct relay *r)
+{
+    relay_metrics_set_counters(r->metrics, relay_ratelimit_evictions(r->rl),
+                               relay_events_write_errors(r->events), r->http.read_timeouts,
+                               r->budget_refusals);
 }
 
 static enum MHD_Result do_prometheus(struct relay *r, struct MHD_Connection *c)
@@ -112,47 +103,36 @@ static enum MHD_Result do_prometheus(struct relay *r, struct MHD_Connection *c)
     struct co_buf b;
     co_buf_init(&b, 0);
     relay_metrics_prometheus(r->metrics, &r->sw, &b);
+    relay_shared_prometheus(r->shared, &b);
     enum MHD_Result ret = relay_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
                                         b.data ? b.data : "", b.len, NULL);
     co_buf_free(&b);
     return ret;
 }
 
-static const struct route *find_route(const char *url)
-{
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        const struct route *rt = &routes[i];
-        if (rt->prefix ? strncmp(url, rt->path, strlen(rt->path)) == 0 : strcmp(url, rt->path) == 0)
-            return rt;
-    }
-    return NULL;
-}
-
-static int method_ok(const struct route *rt, const char *method)
-{
-    if (!rt->method)
-        return 1;
-    if (strcmp(method, rt->method) == 0)
-        return 1;
-    return strcmp(rt->method, "GET") == 0 && strcmp(method, "HEAD") == 0;
-}
-
-/* The client's identity for rate limiting: its API key, else its address.
+/* The client's identity for rate limiting, which a client cannot choose:
+ * with client keys, its key (already checked to be one of them); without,
+ * its address, or the one a trusted proxy reports (relay_front_identity).
  * A key is kept as a 64-bit hash: the limiter's table then holds no client
- * secret and costs the same whatever the length of the keys clients send. */
-static void client_key(struct MHD_Connection *c, char *out, size_t n)
+ * secret. */
+static void client_key(struct relay *r, struct MHD_Connection *c, char *out, size_t n)
 {
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (auth && strncmp(auth, "Bearer ", 7) == 0 && auth[7]) {
-        snprintf(out, n, "key:%016llx", (unsigned long long)co_hash_str(auth + 7));
+    if (r->cfg.nclient_keys) {
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        snprintf(out, n, "key:%016llx", (unsigned long long)co_hash_str(auth ? auth + 7 : ""));
         return;
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char ip[INET6_ADDRSTRLEN] = "unknown";
+    char ip[INET6_ADDRSTRLEN] = "";
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, ip, sizeof ip);
-    snprintf(out, n, "addr:%s", ip);
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, ip,
+                  sizeof ip);
+    const char *xff =
+        r->proxies.n ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For") : NULL;
+    relay_front_identity(ip, xff, &r->proxies, out, n);
 }
 
 /* A short, stable, non-reversible label for a client in events. */
@@ -162,9 +142,33 @@ static void client_label(const char *key, char *out, size_t n)
     snprintf(out, n, "%08x", (unsigned)(h ^ (h >> 32)));
 }
 
-/* Client key check and rate limit; returns MHD_YES with *answered set when
- * the request was refused. */
-static enum MHD_Result admit(struct relay *r, struct MHD_Connection *c, int *answered)
+/* The rate-limit verdict: the fleet's through Redis (--shared), else, or
+ * when Redis is unavailable under shared_fail=open, the local limiter's.
+ * Returns 1 with v filled, 0 when the request now waits suspended for
+ * Redis, -1 when it is to be refused with 503 (shared_fail=closed). */
+static int limit_verdict(struct relay *r, struct MHD_Connection *c, struct ctx *x, const char *key,
+                         struct relay_rl_verdict *v)
+{
+    if (r->shared) {
+        switch (relay_shared_limit(r->shared, &x->wait, c, key, v)) {
+        case RELAY_SHARED_PENDING:
+            return 0;
+        case RELAY_SHARED_DECIDED:
+            return 1;
+        case RELAY_SHARED_UNAVAILABLE:
+            return -1;
+        case RELAY_SHARED_LOCAL:
+            break;
+        }
+    }
+    relay_ratelimit_admit(r->rl, key, co_now_us(), v);
+    return 1;
+}
+
+/* The client key check; returns MHD_YES with *answered set when the
+ * request was refused.  It comes before the limiter, so an unknown key
+ * creates no bucket. */
+static enum MHD_Result admit_key(struct relay *r, struct MHD_Connection *c, int *answered)
 {
     *answered = 0;
     if (r->cfg.nclient_keys) {
@@ -180,14 +184,31 @@ static enum MHD_Result admit(struct relay *r, struct MHD_Connection *c, int *ans
                                        "invalid_request_error", NULL, "invalid_api_key", NULL);
         }
     }
+    return MHD_YES;
+}
+
+/* The rate limit, for a request that passed its checks (a malformed one
+ * is refused without being counted); same contract as admit_key. */
+static enum MHD_Result admit_rate(struct relay *r, struct MHD_Connection *c, struct ctx *x,
+                                  int *answered)
+{
+    *answered = 0;
     if (r->cfg.rate_limit_requests == 0)
         return MHD_YES; /* no limiter: no key to work out per request */
     char key[256];
-    client_key(c, key, sizeof key);
+    client_key(r, c, key, sizeof key);
     struct relay_rl_verdict v;
-    if (relay_ratelimit_admit(r->rl, key, co_now_us(), &v))
+    int got = limit_verdict(r, c, x, key, &v);
+    if (got == 1 && v.admitted)
         return MHD_YES;
     *answered = 1;
+    if (got == 0)
+        return MHD_YES; /* suspended; the handler runs again with the verdict */
+    if (got < 0)
+        return relay_respond_error(c, 503,
+                                   "503 Service Unavailable - the fleet's rate limit store is "
+                                   "unavailable",
+                                   "upstream_error", NULL, "shared_store_unavailable", NULL);
     relay_metrics_rate_limited(r->metrics);
     char label[16], ra[32], ram[32], lim[32], rem[32], reset[32];
     client_label(key, label, sizeof label);
@@ -223,31 +244,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct relay *r = cls;
     struct ctx *x = *con_cls;
     if (!x) {
-        const struct route *rt = find_route(url);
-        if (!rt)
-            return relay_respond_error(c, 404, "Unknown request URL", "invalid_request_error", NULL,
-                                       "unknown_url", NULL);
-        if (!method_ok(rt, method)) {
-            const char *allow[] = {"Allow", rt->method, NULL};
-            char msg[128];
-            snprintf(msg, sizeof msg, "Method %s not allowed on %s (use %s)", method, rt->path,
-                     rt->method);
-            return relay_respond_error(c, 405, msg, "invalid_request_error", NULL,
-                                       "method_not_allowed", allow);
+        const struct relay_front_head h = {
+            .method = method,
+            .url = url,
+            .content_length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length"),
+            .transfer_encoding =
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding"),
+            .max_body_bytes = r->cfg.max_body_bytes,
+        };
+        struct relay_front_verdict v;
+        if (relay_front_check(&h, &v)) {
+            const char *hdrs[] = {v.allow ? "Allow" : "Connection", v.allow ? v.allow : "close",
+                                  NULL, NULL};
+            if (!v.allow && !v.close)
+                hdrs[0] = NULL;
+            co_evhttp_request_read(c);
+            return relay_respond_error(c, v.status, v.message, "invalid_request_error", NULL,
+                                       v.code, hdrs);
         }
-        /* A declared body over the limit is refused before it is read. */
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)r->cfg.max_body_bytes) {
-            char msg[128];
-            relay_too_large_msg(r, msg, sizeof msg);
-            return relay_respond_error(c, 413, msg, "invalid_request_error", NULL,
-                                       "request_too_large", NULL);
-        }
+        const struct relay_front_route *rt = v.route;
         x = co_calloc(1, sizeof *x);
         x->route = rt;
         co_buf_init(&x->body, (size_t)r->cfg.max_body_bytes);
-        if (rt->kind == R_PROXY)
-            x->q = relay_req_new(r, c, rt->fwd);
+        if (rt->kind == RF_PROXY)
+            x->q = relay_req_new(r, c, (enum relay_route_kind)rt->fwd);
         *con_cls = x;
         return MHD_YES;
     }
@@ -259,24 +279,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    co_evhttp_request_read(c);
     switch (x->route->kind) {
-    case R_PROXY:
+    case RF_PROXY:
         if (!x->checked) {
             int answered;
-            enum MHD_Result ret = admit(r, c, &answered);
+            enum MHD_Result ret = admit_key(r, c, &answered);
+            if (!answered && relay_req_check(x->q) == 0)
+                ret = admit_rate(r, c, x, &answered);
             if (answered)
                 return ret;
             x->checked = 1;
         }
         return relay_req_step(x->q);
-    case R_HEALTH:
+    case RF_HEALTH:
         return do_health(r, c);
-    case R_API_METRICS:
-        return relay_respond_json(
-            c, 200, relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL));
-    case R_METRICS:
+    case RF_API_METRICS: {
+        note_counters(r);
+        json_t *m = relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL);
+        json_object_set_new(m, "policies",
+                            relay_metrics_policies_json(r->metrics, &r->pol, &r->sw));
+        if (r->shared)
+            json_object_set_new(m, "shared", relay_shared_json(r->shared));
+        return relay_respond_json(c, 200, m);
+    }
+    case RF_METRICS:
+        note_counters(r);
         return do_prometheus(r, c);
-    case R_ADMIN:
+    case RF_ADMIN:
         if (x->too_big)
             return relay_respond_error(c, 413, "Request body too large", "invalid_request_error",
                                        NULL, "request_too_large", NULL);
@@ -288,11 +318,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct relay *r = cls;
     struct ctx *x = *con_cls;
+    co_evhttp_request_next(&r->http, c);
     if (!x)
         return;
     if (x->q)
         relay_req_finished(x->q, toe);
+    relay_shared_wait_release(&x->wait);
     co_buf_free(&x->body);
     free(x);
     *con_cls = NULL;
@@ -369,6 +402,9 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     }
     if (c->admin_token)
         co_secret_add(c->admin_token);
+    if (c->trusted_proxies &&
+        relay_front_proxies_parse(c->trusted_proxies, &r->proxies, err, errlen) != 0)
+        goto out;
     for (size_t i = 0; i < c->nclient_keys; i++)
         co_secret_add(c->client_keys[i]);
     struct relay_switch_cfg sc = {
@@ -376,16 +412,27 @@ int relay_run(struct relay *r, char *err, size_t errlen)
         .min_dwell_us = (uint64_t)c->min_dwell_ms * 1000,
         .rise = (unsigned)c->health_rise,
         .fall = (unsigned)c->health_fall,
+        .mode = (enum relay_mode)relay_mode_parse(c->mode),
+        .primary = (enum relay_env)relay_env_parse(c->primary),
+        .failback_after_us = (uint64_t)c->failback_after_ms * 1000,
+        .failback_rise = (unsigned)c->failback_rise,
     };
+    r->pol.stream_done = (enum relay_stream_done)relay_stream_done_parse(c->stream_done);
+    r->pol.on429 = (enum relay_on429)relay_on429_parse(c->on_429_without_retry_after);
+    r->pol.first_byte_us = (uint64_t)c->first_byte_timeout_ms * 1000;
     relay_switch_init(&r->sw, &sc, (enum relay_env)relay_env_parse(c->active_env), co_now_us());
     r->rl = relay_ratelimit_new((uint64_t)c->rate_limit_requests,
-                                (uint64_t)c->rate_limit_window_ms * 1000, 65536);
+                                (uint64_t)c->rate_limit_window_ms * 1000,
+                                (size_t)c->rate_limit_max_keys);
     r->metrics = relay_metrics_new();
     if (c->events && *c->events) {
         r->events = relay_events_open(c->events, err, errlen);
         if (!r->events)
             goto out;
     }
+    r->shared = relay_shared_start(r, err, errlen);
+    if (!r->shared && err[0])
+        goto out;
     /* The upstream pool covers the concurrency: a pool smaller than the
      * number of transfers in flight closes a connection per request and
      * leaves TIME_WAIT sockets behind. */
@@ -407,6 +454,7 @@ int relay_run(struct relay *r, char *err, size_t errlen)
         .port = (uint16_t)c->port,
         .conn_limit = (unsigned)c->max_clients,
         .conn_timeout_s = 120,
+        .read_timeout_ms = (unsigned)c->request_read_timeout_ms,
         /* 6 KiB per connection (MHD zeroes the pool between requests, so
          * all of it becomes resident): room for 5 KB of request headers,
          * and 1,000 idle clients cost about 6 MB.  Bodies stream through
@@ -433,8 +481,14 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     relay_events_emit(r->events, "start",
                       json_pack("{s:s, s:i, s:i}", "active", relay_env_name(r->sw.active), "pid",
                                 (int)getpid(), "port", (int)r->http.port));
-    relay_events_flush(r->events);
-    printf("cutover-relay listening on http://%s:%u\n", c->listen, (unsigned)r->http.port);
+    /* A log that cannot be written (a full disk, /dev/full) is found now,
+     * before the ready line, not after every event has been lost. */
+    if (r->events && relay_events_check(r->events, err, errlen) != 0) {
+        rc = 2;
+        goto out;
+    }
+    printf("cutover-relay listening on http://%s:%u%s\n", c->listen, (unsigned)r->http.port,
+           c->config_from_env ? " (settings from CUTOVER_CONFIG)" : "");
     fflush(stdout);
     co_info("blue %s, green %s%s%s, active %s", c->blue_url, c->green_url,
             r->url[RELAY_DIRECT] ? ", direct " : "",
@@ -444,6 +498,7 @@ int relay_run(struct relay *r, char *err, size_t errlen)
 
     relay_events_emit(r->events, "exit", json_pack("{s:i}", "inflight", (int)r->inflight));
     relay_req_cancel_all(r);
+    relay_shared_stop(&r->shared); /* resumes requests waiting for Redis */
     co_evhttp_run(&r->http);
     ev_timer_stop(r->loop, &r->drain_timer);
     ev_signal_stop(r->loop, &r->sigterm);
@@ -452,6 +507,7 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     relay_health_stop(r);
     rc = 0;
 out:
+    relay_shared_stop(&r->shared);
     co_evhttp_stop(&r->http);
     if (r->curl.multi)
         co_evcurl_cleanup(&r->curl);

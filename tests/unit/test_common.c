@@ -155,13 +155,71 @@ static void test_redact(void **state)
     co_secret_clear();
 }
 
+/* Issue 20: JSON from bytes that are not UTF-8 is never NULL. */
+static void test_utf8_clean(void **state)
+{
+    char out[64];
+    assert_int_equal(co_utf8_clean("ok \xc3\xa9", 5, out, sizeof out), 5);
+    assert_string_equal(out, "ok \xc3\xa9");
+    co_utf8_clean("\xff\xc3x\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf", 12, out, sizeof out);
+    assert_string_equal(out, "??x?????????");
+    /* A cut never splits a character. */
+    assert_int_equal(co_utf8_clean("ab\xe2\x82\xac", 5, out, 5), 2);
+    assert_string_equal(out, "ab");
+    json_t *j = co_json_str("M\xffthod");
+    assert_non_null(j);
+    assert_string_equal(json_string_value(j), "M?thod");
+    json_decref(j);
+    char *e = co_openai_error("Method \xff not allowed", "t\xfe", "p\xc3", "c\x80");
+    assert_non_null(e);
+    json_t *back = json_loads(e, 0, NULL);
+    assert_non_null(back);
+    json_decref(back);
+    free(e);
+}
+
+/* Warnings a client can trigger per request cost a burst, then one per
+ * CO_LOG_EVERY_S; the next line says how many were suppressed. */
+static uint64_t log_now;
+static uint64_t log_clock(void)
+{
+    return log_now;
+}
+
+static void test_log_limited(void **state)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    co_log_init("t", CO_LOG_DEBUG, f);
+    co_clock_set(log_clock);
+    log_now = 1000000;
+    static const char key[] = "k";
+    for (int i = 0; i < 1000; i++)
+        co_log_limited(key, CO_LOG_WARN, "aborted %d", i);
+    fflush(f);
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += buf[i] == '\n';
+    assert_int_equal(lines, CO_LOG_BURST);
+    log_now += (uint64_t)CO_LOG_EVERY_S * 1000000;
+    co_log_limited(key, CO_LOG_WARN, "aborted again");
+    fflush(f);
+    assert_non_null(strstr(buf, "aborted again (990 similar lines suppressed)"));
+    co_clock_set(NULL);
+    co_log_init("t", CO_LOG_INFO, NULL);
+    fclose(f);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clock_swap), cmocka_unit_test(test_rng_deterministic),
-        cmocka_unit_test(test_buf_limit),  cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_nearest),    cmocka_unit_test(test_json_scratch),
-        cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_clock_swap),  cmocka_unit_test(test_rng_deterministic),
+        cmocka_unit_test(test_buf_limit),   cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_nearest),     cmocka_unit_test(test_json_scratch),
+        cmocka_unit_test(test_redact),      cmocka_unit_test(test_utf8_clean),
+        cmocka_unit_test(test_log_limited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,10 @@ static int setup(void **state)
     obs.evs = calloc(64, sizeof *obs.evs);
     obs.have_events = 1;
     obs.relay_alive = 1;
+    /* A cooperating relay: every signal there; the signal tests remove them. */
+    obs.signals = HARNESS_SIG_IDS | HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS | HARNESS_SIG_ADMIN |
+                  HARNESS_SIG_PROCESS;
+    obs.leak_scanned = 1;
     return 0;
 }
 
@@ -960,6 +964,109 @@ static void test_obs_index(void **state)
     assert_int_equal(n, 0);
 }
 
+/* A run with something for every check kind: 40 requests served by blue
+ * then green (a switch at 200 ms after "fault_on" at 180 ms), two attempts
+ * each with a gap, health probes, events, a clean shutdown. */
+static void rich_run(void)
+{
+    mark("fault_on", 180);
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        const char *env = i < 20 ? "blue" : "green";
+        struct harness_req *r = req(id, (uint64_t)i * 10, 5, 200, env, HARNESS_OK);
+        snprintf(r->served_hdr, sizeof r->served_hdr, "%s", env);
+        att(id, "blue", (uint64_t)i * 10, 1, 503);
+        att(id, env, (uint64_t)i * 10 + 2, 1, 200);
+    }
+    for (int k = 0; k < 8; k++)
+        probe("blue", (uint64_t)k * 50);
+    ev("health", 190, "", "", "blue", 0);
+    ev("switch", 200, "blue", "green", "", 0);
+    obs.term_t = T0 + 500 * MS;
+    obs.exit_t = T0 + 510 * MS;
+    obs.exit_clean = 1;
+    obs.admin_calls = 1;
+    harness_obs_index(&obs);
+}
+
+static const unsigned all_signals[] = {HARNESS_SIG_IDS, HARNESS_SIG_SERVED, HARNESS_SIG_EVENTS,
+                                       HARNESS_SIG_ADMIN, HARNESS_SIG_PROCESS};
+
+/* The no-vacuous-verdict contract over EVERY row of the check table: each
+ * kind has an example; with each signal it needs removed from a run that has
+ * data for it, its verdict is inconclusive and names the signal; on a run
+ * that saw nothing (no requests, attempts, events, signals) it is
+ * inconclusive too, never pass.  A new row without an example fails here. */
+static void test_every_kind_without_its_signal(void **state)
+{
+    const char *const *names = harness_check_names();
+    size_t n = harness_check_count();
+    assert_true(n > 20);
+    rich_run();
+    struct harness_obs empty = {0};
+    empty.t0 = T0;
+    for (size_t i = 0; i < n; i++) {
+        int own = 0;
+        const char *ex = harness_check_example(i, &own);
+        if (!ex)
+            fail_msg("check '%s' has no example in its row (harness/checks.c)", names[i]);
+        json_error_t je;
+        json_t *c = json_loads(ex, 0, &je);
+        assert_non_null(c);
+        json_object_set_new(c, "check", json_string(names[i]));
+        char err[512] = "";
+        const char *marks[] = {"start", "fault_on", NULL};
+        if (harness_check_validate(c, "$", marks, err, sizeof err) != 0)
+            fail_msg("example of '%s' is invalid: %s", names[i], err);
+        unsigned needs = harness_check_needs(c);
+        struct harness_verdict v;
+        for (size_t b = 0; b < sizeof all_signals / sizeof all_signals[0]; b++) {
+            if (!(needs & all_signals[b]))
+                continue;
+            unsigned keep = obs.signals;
+            obs.signals &= ~all_signals[b];
+            harness_check_run(c, &obs, &v);
+            obs.signals = keep;
+            if (v.status != HARNESS_INCONCLUSIVE)
+                fail_msg("'%s' without signal %#x: %s (%s)", names[i], all_signals[b],
+                         harness_status_name(v.status), v.measured);
+            if (!strstr(v.detail, harness_signal_missing(all_signals[b])))
+                fail_msg("'%s' without signal %#x does not name it: %s", names[i], all_signals[b],
+                         v.detail);
+        }
+        harness_check_run(c, &empty, &v);
+        if (!own && v.status != HARNESS_INCONCLUSIVE)
+            fail_msg("'%s' on a run that saw nothing: %s (%s)", names[i],
+                     harness_status_name(v.status), v.measured);
+        json_decref(c);
+    }
+}
+
+/* Zero evaluable samples is inconclusive even when a scenario asks for
+ * "min_samples": 0; attempts that carried no id make a request with none
+ * found no sample (the issue's "min 0, max 0 over 300 requests"). */
+static void test_no_vacuous_attempts(void **state)
+{
+    for (int i = 0; i < 30; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "q%d", i);
+        req(id, (uint64_t)i * 10, 5, 200, "", HARNESS_OK);
+        att("", "blue", (uint64_t)i * 10, 1, 200); /* the relay dropped every id */
+    }
+    harness_obs_index(&obs);
+    harness_obs_observe(&obs, HARNESS_SIG_PROCESS);
+    assert_false(obs.signals & HARNESS_SIG_IDS);
+    assert_int_equal(obs.seen.ids_none, 30);
+    struct harness_verdict v;
+    run("{\"check\": \"attempts\", \"max\": 2, \"min_samples\": 0}", &v);
+    assert_int_equal(v.status, HARNESS_INCONCLUSIVE);
+    assert_int_equal(v.samples, 0);
+    assert_non_null(strstr(v.detail, "cannot be tied"));
+    run("{\"check\": \"switches\", \"exact\": 0, \"view\": \"served\"}", &v);
+    assert_int_equal(v.status, HARNESS_INCONCLUSIVE); /* served: no answer named a colour */
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -994,6 +1101,8 @@ int main(void)
         T(test_min_samples_override),
         T(test_validation),
         T(test_obs_index),
+        T(test_every_kind_without_its_signal),
+        T(test_no_vacuous_attempts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

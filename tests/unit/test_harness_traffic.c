@@ -94,6 +94,37 @@ static void test_error_shape(void **state)
     }
 }
 
+/* Who served, from the body: the mock's stamp in system_fingerprint (or the
+ * completion id) of a JSON answer and of every SSE chunk; X-Served-By wins
+ * when present and a disagreement is recorded. */
+static void test_served_from_body(void **state)
+{
+    struct harness_req r =
+        facts(0, 200, 0,
+              "{\"id\":\"chatcmpl-green-abc\",\"system_fingerprint\":"
+              "\"fp_cutover_green\",\"choices\":[{\"message\":{\"content\":\"x\"}}]}");
+    assert_string_equal(r.served_body, "green");
+    assert_string_equal(r.served, "green");
+    assert_int_equal(r.served_disagree, 0);
+    r = facts(0, 200, 0, "{\"id\":\"chatcmpl-blue-abc\",\"choices\":[]}");
+    assert_string_equal(r.served, "blue"); /* from the id alone */
+    r = facts(1, 200, 0,
+              "data: {\"id\":\"chatcmpl-blue-1\",\"system_fingerprint\":\"fp_cutover_blue\","
+              "\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+              "data: {\"id\":\"chatcmpl-green-2\",\"system_fingerprint\":\"fp_cutover_green\","
+              "\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\ndata: [DONE]\n\n");
+    assert_string_equal(r.served_body, "mixed");
+    assert_string_equal(r.served, ""); /* chunks of two colours name none */
+    memset(&r, 0, sizeof r);
+    snprintf(r.served_hdr, sizeof r.served_hdr, "blue");
+    const char *green = "{\"system_fingerprint\":\"fp_cutover_green\"}";
+    harness_body_facts(&r, green, strlen(green));
+    assert_string_equal(r.served, "blue");
+    assert_int_equal(r.served_disagree, 1);
+    r = facts(0, 200, 0, "{\"system_fingerprint\":\"fp_other\",\"id\":\"x\"}");
+    assert_string_equal(r.served, ""); /* an answer no mock stamped */
+}
+
 static void test_expand_cmd(void **state)
 {
     char *c = harness_expand_cmd("relay --blue {blue_url} --green {green_url} -p {port} "
@@ -107,9 +138,8 @@ static void test_expand_cmd(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_answers),
-        cmocka_unit_test(test_sse_answers),
-        cmocka_unit_test(test_expand_cmd),
+        cmocka_unit_test(test_json_answers),     cmocka_unit_test(test_sse_answers),
+        cmocka_unit_test(test_served_from_body), cmocka_unit_test(test_expand_cmd),
         cmocka_unit_test(test_error_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

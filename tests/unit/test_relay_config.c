@@ -181,6 +181,136 @@ static void test_errors_name_the_key(void **state)
     expect_error(ARGV("--max-attempts"), envp, "max_attempts");
 }
 
+/* Issue 20: quotes before an inline comment, a comment longer than any
+ * line buffer (its tail is not a setting), an unclosed quote. */
+static void test_env_file_hostile(void **state)
+{
+    struct relay_config c;
+    char err[512];
+    FILE *f = fopen(env_path, "w");
+    assert_non_null(f);
+    fputs("BLUE_URL=\"http://127.0.0.1:5/v1\"  # the blue one\n"
+          "GREEN_URL='http://127.0.0.1:6/v1'# no blank before it\n#",
+          f);
+    for (int i = 0; i < 4094; i++)
+        fputc('x', f);
+    fputs("ACTIVE_ENV=green\n", f);
+    fclose(f);
+    char *envp[] = {NULL};
+    assert_int_equal(load(&c, ARGV("--env-file", env_path), envp, err, sizeof err), 0);
+    assert_string_equal(c.blue_url, "http://127.0.0.1:5/v1");
+    assert_string_equal(c.green_url, "http://127.0.0.1:6/v1");
+    assert_string_equal(c.active_env, "blue"); /* the comment stayed a comment */
+    relay_config_free(&c);
+    write_file(env_path, "BLUE_URL=\"http://127.0.0.1:5/v1\n");
+    expect_error(ARGV("--env-file", env_path), envp, ":1:");
+    write_file(env_path, "BLUE_URL=\"http://127.0.0.1:5/v1\" trailing\n");
+    expect_error(ARGV("--env-file", env_path), envp, "closing quote");
+}
+
+/* Issue 20: settings that used to be accepted and then misbehaved. */
+static void test_hostile_values(void **state)
+{
+    char *envp[] = {"BLUE_URL=http://127.0.0.1:1/v1", "GREEN_URL=http://127.0.0.1:2/v1", NULL};
+    expect_error(ARGV("--client-keys", ",,,"), envp, "client_keys");
+    expect_error(ARGV("--client-keys", ""), envp, "client_keys");
+    expect_error(ARGV("--client-keys", "a,,b"), envp, "client_keys");
+    expect_error(ARGV("--client-keys", "a,"), envp, "client_keys");
+    write_file(cfg_path, "{\"client_keys\": [\"a\", \"\"]}");
+    expect_error(ARGV("--config", cfg_path), envp, "client_keys[1]");
+    expect_error(ARGV("--prices", "gpt-4.1=nan"), envp, "prices");
+    expect_error(ARGV("--prices", "gpt-4.1=inf"), envp, "prices");
+    expect_error(ARGV("--prices", "gpt-4.1=-1"), envp, "prices");
+    expect_error(ARGV("--prices", "gpt-4.1="), envp, "prices");
+    expect_error(ARGV("--trusted-proxies", "10.0.0.1,example.com"), envp, "trusted_proxies");
+    expect_error(ARGV("--api-key-file", "/nonexistent/key"), envp, "/nonexistent/key");
+    write_file(env_path, "\n");
+    expect_error(ARGV("--api-key-file", env_path), envp, "api_key_file");
+    /* A secret's value is not echoed back in the error. */
+    struct relay_config c;
+    char err[512] = "";
+    assert_int_equal(load(&c, ARGV("--client-keys", "sekrit,,"), envp, err, sizeof err), 2);
+    assert_null(strstr(err, "sekrit"));
+    relay_config_free(&c);
+}
+
+/* --api-key-file reads the key; --api-key's value is blanked in argv. */
+static void test_key_out_of_argv(void **state)
+{
+    struct relay_config c;
+    char err[512];
+    char *envp[] = {"BLUE_URL=http://127.0.0.1:1/v1", "GREEN_URL=http://127.0.0.1:2/v1", NULL};
+    write_file(env_path, "sk-from-file-123\n");
+    assert_int_equal(load(&c, ARGV("--api-key-file", env_path), envp, err, sizeof err), 0);
+    assert_string_equal(c.api_key, "sk-from-file-123");
+    relay_config_free(&c);
+    char key[] = "sk-in-argv-456", eqform[] = "--admin-token=tok-789";
+    char *argv[] = {"cutover-relay", "--api-key", key, eqform, NULL};
+    assert_int_equal(relay_config_load(&c, 4, argv, envp, err, sizeof err), 0);
+    assert_string_equal(c.api_key, "sk-in-argv-456");
+    assert_string_equal(c.admin_token, "tok-789");
+    assert_string_equal(key, "xxxxxxxxxxxxxx");
+    assert_string_equal(eqform, "--admin-token=xxxxxxx");
+    relay_config_free(&c);
+}
+
+static void test_policies(void **state)
+{
+    struct relay_config c;
+    char err[512];
+    char *envp[] = {"BLUE_URL=http://127.0.0.1:1/v1", "GREEN_URL=http://127.0.0.1:2/v1", NULL};
+    char *argv0[] = {"cutover-relay", NULL};
+    /* Defaults: today's behaviour except complete streams. */
+    assert_int_equal(load(&c, argv0, envp, err, sizeof err), 0);
+    assert_string_equal(c.stream_done, "lenient");
+    assert_string_equal(c.mode, "blue-green");
+    assert_string_equal(c.primary, "blue"); /* follows active_env */
+    assert_int_equal(c.failback_after_ms, 60000);
+    assert_int_equal(c.failback_rise, 3);
+    assert_int_equal(c.first_byte_timeout_ms, 0);
+    assert_string_equal(c.on_429_without_retry_after, "retry");
+    relay_config_free(&c);
+    /* File, environment (seed-style names) and flags, in that order. */
+    write_file(cfg_path, "{\"stream_done\":\"strict\",\"mode\":\"primary-fallback\","
+                         "\"failback_after_ms\":100,\"first_byte_timeout_ms\":700}");
+    char *env2[] = {"BLUE_URL=http://127.0.0.1:1/v1",
+                    "GREEN_URL=http://127.0.0.1:2/v1",
+                    "ACTIVE_ENV=green",
+                    "FAILBACK_AFTER=200",
+                    "FAILBACK_RISE=5",
+                    "FIRST_BYTE_TIMEOUT=800",
+                    "ON_429_WITHOUT_RETRY_AFTER=failover",
+                    "STREAM_DONE=lenient",
+                    NULL};
+    assert_int_equal(load(&c, ARGV("--config", cfg_path, "--first-byte-timeout-ms", "900"), env2,
+                          err, sizeof err),
+                     0);
+    assert_string_equal(c.stream_done, "lenient");
+    assert_string_equal(c.mode, "primary-fallback");
+    assert_string_equal(c.primary, "green");
+    assert_int_equal(c.failback_after_ms, 200);
+    assert_int_equal(c.failback_rise, 5);
+    assert_int_equal(c.first_byte_timeout_ms, 900);
+    assert_string_equal(c.on_429_without_retry_after, "failover");
+    relay_config_free(&c);
+    char *env3[] = {"BLUE_URL=http://127.0.0.1:1/v1", "GREEN_URL=http://127.0.0.1:2/v1",
+                    "RELAY_MODE=primary-fallback", "PRIMARY_ENV=green", NULL};
+    assert_int_equal(load(&c, argv0, env3, err, sizeof err), 0);
+    assert_string_equal(c.mode, "primary-fallback");
+    assert_string_equal(c.primary, "green");
+    relay_config_free(&c);
+    /* Bad values name the key and the words. */
+    expect_error(ARGV("--stream-done", "loose"), envp, "\"lenient\" or \"strict\"");
+    expect_error(ARGV("--mode", "active-active"), envp, "mode");
+    expect_error(ARGV("--primary", "red"), envp, "primary");
+    expect_error(ARGV("--failback-rise", "0"), envp, "failback_rise");
+    expect_error(ARGV("--on-429-without-retry-after", "wait"), envp, "\"retry\" or \"failover\"");
+    /* Fail-back is judged by health checks: without them it could never
+     * happen, so the relay refuses to start rather than pretend. */
+    expect_error(ARGV("--mode", "primary-fallback", "--health-interval-ms", "0"), envp,
+                 "health_interval_ms");
+}
+
 static void test_help(void **state)
 {
     struct relay_config c;
@@ -196,11 +326,15 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test_setup_teardown(test_env_file_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_out_of_argv, setup, teardown),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_seed_env_and_base_url),
         cmocka_unit_test(test_env_file),
         cmocka_unit_test(test_errors_name_the_key),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_policies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

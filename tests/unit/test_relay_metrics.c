@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "co_json.h"
 #include "relay/relay_metrics.h"
 
 #include <stdio.h>
@@ -17,7 +18,7 @@
 static struct relay_switch sw(void)
 {
     struct relay_switch s;
-    struct relay_switch_cfg c = {1, 0, 1, 1};
+    struct relay_switch_cfg c = {.after_failures = 1, .rise = 1, .fall = 1};
     relay_switch_init(&s, &c, RELAY_BLUE, 0);
     return s;
 }
@@ -107,6 +108,43 @@ static void test_prometheus_text(void **state)
     relay_metrics_free(&m);
 }
 
+/* Issue 20: a label cut at 64 bytes never splits a UTF-8 character, bytes
+ * that are not UTF-8 and control bytes become "?", escapes stay whole. */
+static void test_labels_stay_valid(void **state)
+{
+    struct relay_metrics *m = relay_metrics_new();
+    struct relay_switch s = sw();
+    char model[100];
+    memset(model, 'a', 63);
+    strcpy(model + 63, "\xc3\xa9z"); /* "é" straddles byte 64 */
+    relay_metrics_request(m, RELAY_BLUE, model, 200, 1000);
+    relay_metrics_request(m, RELAY_BLUE, "bad\xff\xc3utf\x01\x7f", 200, 1000);
+    char quotes[100];
+    memset(quotes, '"', 70); /* 64 bytes of value, each escaped */
+    quotes[70] = 0;
+    relay_metrics_request(m, RELAY_BLUE, quotes, 200, 1000);
+    struct co_buf b;
+    co_buf_init(&b, 0);
+    relay_metrics_prometheus(m, &s, &b);
+    char want[200];
+    memset(want, 'a', 63);
+    snprintf(want + 63, sizeof want - 63, "\",status");
+    assert_non_null(strstr(b.data, want));
+    assert_non_null(strstr(b.data, "model=\"bad??utf??\""));
+    char q[200] = "model=\"";
+    for (int i = 0; i < 64; i++)
+        strcat(q, "\\\"");
+    strcat(q, "\",");
+    assert_non_null(strstr(b.data, q));
+    for (size_t i = 0; i < b.len;) {
+        size_t k = co_utf8_seq((const unsigned char *)b.data + i, b.len - i);
+        assert_true(k > 0);
+        i += k;
+    }
+    co_buf_free(&b);
+    relay_metrics_free(&m);
+}
+
 static void test_series_are_capped(void **state)
 {
     struct relay_metrics *m = relay_metrics_new();
@@ -148,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_json_per_colour),
         cmocka_unit_test(test_prometheus_text),
         cmocka_unit_test(test_series_are_capped),
+        cmocka_unit_test(test_labels_stay_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,31 +75,65 @@ static void test_large_limit_ring_grows(void **state)
     relay_ratelimit_free(&rl);
 }
 
-static void test_key_bound_sweeps(void **state)
+/* A full table evicts the least recently used key in O(1) and counts it;
+ * the keys in use keep their windows.  (Before: a newcomer to a full table
+ * of active keys went uncounted, so fresh keys were never limited, and each
+ * one swept the whole table.) */
+static void test_key_bound_evicts_lru(void **state)
 {
-    struct relay_ratelimit *rl = relay_ratelimit_new(5, 100 * MS, 4);
+    struct relay_ratelimit *rl = relay_ratelimit_new(2, 100 * MS, 4);
     struct relay_rl_verdict v;
     char k[16];
     for (int i = 0; i < 4; i++) {
         snprintf(k, sizeof k, "k%d", i);
-        relay_ratelimit_admit(rl, k, 0, &v);
+        relay_ratelimit_admit(rl, k, (uint64_t)i, &v);
     }
+    /* k0 used again: k1 becomes the least recently used. */
+    assert_true(relay_ratelimit_admit(rl, "k0", 10, &v));
+    assert_int_equal(relay_ratelimit_evictions(rl), 0);
+    /* A newcomer is counted (limit 2: the third in the window is refused). */
+    assert_true(relay_ratelimit_admit(rl, "new", 20, &v));
+    assert_true(relay_ratelimit_admit(rl, "new", 21, &v));
+    assert_false(relay_ratelimit_admit(rl, "new", 22, &v));
     assert_int_equal(relay_ratelimit_keys(rl), 4);
-    /* Full of active keys: a newcomer is admitted uncounted. */
-    assert_true(relay_ratelimit_admit(rl, "new", 50 * MS, &v));
+    assert_int_equal(relay_ratelimit_evictions(rl), 1);
+    /* k0 kept its window (two admissions): refused. */
+    assert_false(relay_ratelimit_admit(rl, "k0", 30, &v));
+    /* k1 was evicted: it comes back afresh, evicting k2. */
+    assert_true(relay_ratelimit_admit(rl, "k1", 40, &v));
+    assert_int_equal(v.remaining, 1);
+    assert_int_equal(relay_ratelimit_evictions(rl), 2);
     assert_int_equal(relay_ratelimit_keys(rl), 4);
-    /* After the window the idle keys are swept to make room. */
-    assert_true(relay_ratelimit_admit(rl, "new", 200 * MS, &v));
-    assert_int_equal(relay_ratelimit_keys(rl), 1);
+    relay_ratelimit_free(&rl);
+}
+
+/* A stream of fresh keys costs the same per key whatever the table holds:
+ * 200,000 keys through a 1,000-key table, 199,000 evictions, keys bounded. */
+static void test_fresh_keys_bounded(void **state)
+{
+    struct relay_ratelimit *rl = relay_ratelimit_new(1, 60000 * MS, 1000);
+    struct relay_rl_verdict v;
+    char k[32];
+    for (int i = 0; i < 200000; i++) {
+        snprintf(k, sizeof k, "addr:%d", i);
+        assert_true(relay_ratelimit_admit(rl, k, (uint64_t)i, &v));
+    }
+    assert_int_equal(relay_ratelimit_keys(rl), 1000);
+    assert_int_equal(relay_ratelimit_evictions(rl), 199000);
+    /* The newest key is still limited. */
+    assert_false(relay_ratelimit_admit(rl, "addr:199999", 200000, &v));
     relay_ratelimit_free(&rl);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_window_edges),     cmocka_unit_test(test_keys_independent),
-        cmocka_unit_test(test_disabled),         cmocka_unit_test(test_large_limit_ring_grows),
-        cmocka_unit_test(test_key_bound_sweeps),
+        cmocka_unit_test(test_window_edges),
+        cmocka_unit_test(test_keys_independent),
+        cmocka_unit_test(test_disabled),
+        cmocka_unit_test(test_large_limit_ring_grows),
+        cmocka_unit_test(test_key_bound_evicts_lru),
+        cmocka_unit_test(test_fresh_keys_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
