@@ -356,7 +356,8 @@ static char *request_body(struct harness_traffic *t, int phase, const char *id);
  * hashed (safe to repeat). */
 static void sent_hashes(struct harness_traffic *t)
 {
-    for (size_t i = 0; i < t->n_reqs; i++) {
+    /* reqs is NULL once the runner took them (harness_traffic_free stops). */
+    for (size_t i = 0; t->reqs && i < t->n_reqs; i++) {
         struct harness_req *r = &t->reqs[i];
         if (r->msg_hash || r->phase < 0 || r->phase >= t->s->n_phases)
             continue;
