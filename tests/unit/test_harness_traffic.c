@@ -125,6 +125,22 @@ static void test_served_from_body(void **state)
     assert_string_equal(r.served, ""); /* an answer no mock stamped */
 }
 
+/* The error shape is a body fact: taken where answers are read, after the
+ * traffic (harness_traffic_settle), not as they arrive. */
+static void test_error_shape_as_body_fact(void **state)
+{
+    struct harness_req r = facts(0, 502, 0, "<html>502 Bad Gateway</html>");
+    assert_int_equal(r.err_shape, 0);
+    assert_string_equal(r.err_why, "not JSON");
+    r = facts(0, 429, 0, "{\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\"}}");
+    assert_int_equal(r.err_shape, 1);
+    assert_string_equal(r.err_why, "");
+    r = facts(0, 200, 0, "{\"choices\":[{\"message\":{\"content\":\"x\"}}]}");
+    assert_int_equal(r.err_shape, -1); /* no error to judge */
+    r = facts(0, 0, 7, NULL);
+    assert_int_equal(r.err_shape, -1); /* no answer at all */
+}
+
 static void test_expand_cmd(void **state)
 {
     char *c = harness_expand_cmd("relay --blue {blue_url} --green {green_url} -p {port} "
@@ -140,7 +156,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_answers),     cmocka_unit_test(test_sse_answers),
         cmocka_unit_test(test_served_from_body), cmocka_unit_test(test_expand_cmd),
-        cmocka_unit_test(test_error_shape),
+        cmocka_unit_test(test_error_shape),      cmocka_unit_test(test_error_shape_as_body_fact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
