@@ -46,4 +46,11 @@ const char *harness_check_example(size_t i, int *runner_own);
 const char *const *harness_check_names(void);
 const char *harness_status_name(int status);
 
+/* The statistical backoff_gaps test, exposed for unit tests: the distance by
+ * which every empirical CDF the intervals [lo_i, hi_i] (each holding one
+ * U(0,1) draw) allow must leave the uniform CDF (sorts both arrays), and the
+ * gaps the test needs before it can tell (docs/scenarios.md). */
+double harness_dist_excess(double *lo, double *hi, size_t n);
+long harness_backoff_dist_min_samples(void);
+
 #endif

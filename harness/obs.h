@@ -42,6 +42,19 @@ struct harness_req {
     int inband_error;    /* an error object inside a 200 body/stream */
     int complete;        /* a full answer arrived */
     int outcome;         /* enum harness_outcome */
+    /* What the client sent (the forwarded check compares the upstream's view). */
+    char model[64];
+    long max_tokens;   /* -1 none */
+    uint64_t msg_hash; /* mock_messages_hash of the messages sent */
+    /* The answer's exact header values and error shape (-1: absent). */
+    char ctype[64];    /* Content-Type */
+    int should_retry;  /* x-should-retry: -1 absent, 0 "false", 1 anything else */
+    long ra_s, ra_ms;  /* Retry-After (whole seconds) and retry-after-ms */
+    long rl_limit;     /* x-ratelimit-limit (-2: not a whole number) */
+    long rl_remaining; /* x-ratelimit-remaining */
+    int err_shape;     /* non-200 body: 1 OpenAI error JSON, 0 not; -1 a 200 */
+    char err_why[64];  /* why the error body is not OpenAI's shape */
+    int leaked;        /* the upstream key was in this answer's headers or body */
 };
 
 /* One upstream request recorded by a mock journal. */
@@ -56,6 +69,16 @@ struct harness_att {
     uint64_t t_arrival, t_done;
     char end[16];
     char action[24];
+    /* What reached the upstream (forwarded, connection_reuse); "" / -1 / 0
+     * when the journal did not record it. */
+    char hdr_id[HARNESS_ID_LEN]; /* X-Request-ID as the upstream got it */
+    char user[HARNESS_ID_LEN];   /* the body's "user" */
+    char model[64];
+    int stream;
+    long max_tokens;
+    uint64_t msg_hash;
+    char key[12];  /* "configured" / "other" / "missing", "" unknown */
+    uint64_t conn; /* the mock's serial of the TCP connection, 0 unknown */
 };
 
 /* One relay event (docs/CONTRACTS.md). */

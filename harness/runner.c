@@ -75,8 +75,8 @@ struct run {
     const struct harness_run_opts *o;
     struct ev_loop *loop;
     struct co_evcurl curl;
-    struct mock *mock[2];
-    char colour_url[2][96];
+    struct mock *mock[3]; /* blue, green, and direct when the scenario has one */
+    char colour_url[3][96];
     char dir[512];
     char events_path[600], out_path[600], err_path[600], config_path[600];
     char api_key[64], admin_token[64];
@@ -257,6 +257,8 @@ static void profile_vars(struct run *r, struct harness_vars *v)
     }
     snprintf(buf, sizeof buf, "%d", r->relay_port);
     harness_vars_set(v, "port", buf);
+    if (r->mock[2])
+        harness_vars_set(v, "direct_url", r->colour_url[2]);
     harness_vars_set(v, "relay_url", r->relay_url);
     /* Absolute paths: the command runs in its own folder (cwd). */
     absolute(r->events_path, buf, sizeof buf);
@@ -332,6 +334,10 @@ static void raw_unmapped(struct run *r)
     if (r->s->admin_used && !all && !cmd_names(cmd, "admin_token") &&
         r->n_unmapped < HARNESS_MAX_UNMAPPED)
         r->unmapped[r->n_unmapped++] = "admin API";
+    /* The third mock reaches the relay only as {direct_url} or in {config}. */
+    if (r->s->direct && !all && !cmd_names(cmd, "direct_url") &&
+        r->n_unmapped < HARNESS_MAX_UNMAPPED)
+        r->unmapped[r->n_unmapped++] = "direct_url";
     /* The runner's own test-run settings (write_config) are premises of the
      * scenario too: a relay that runs on its own defaults (a 1 s backoff
      * where the scenario expects 20 ms) was not given them. */
@@ -634,12 +640,18 @@ static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
     r->obs.admin_calls++;
-    if (rc != CURLE_OK || code < 200 || code > 299) {
-        /* The scenario's premise (a cutover, a rollback) did not happen: the
-         * admin_ok check turns this into a failure instead of a silent pass. */
+    /* A call without the right token must be refused; a refusal that came
+     * as 2xx is the relay letting anyone switch it. */
+    int refuse = r->s->steps[a->step].admin_token != HARNESS_ADMIN_TOKEN;
+    int ok = rc == CURLE_OK && (refuse ? code == 401 || code == 403 : code >= 200 && code <= 299);
+    if (!ok) {
+        /* The scenario's premise (a cutover, a rollback, a refusal) did not
+         * happen: the admin_ok check turns this into a failure instead of a
+         * silent pass. */
         if (!r->obs.admin_failed++)
-            snprintf(r->obs.admin_error, sizeof r->obs.admin_error, "%s %s (step %d) %s %ld",
+            snprintf(r->obs.admin_error, sizeof r->obs.admin_error, "%s %s (step %d%s) %s %ld",
                      r->s->steps[a->step].admin_method, r->s->steps[a->step].admin_path, a->step,
+                     refuse ? ", without the token: expected 401 or 403" : "",
                      rc ? curl_easy_strerror(rc) : "answered", code);
     }
     curl_easy_cleanup(easy);
@@ -683,8 +695,12 @@ static void run_step(struct run *r, int i)
         a->step = i;
         char url[200], h[128];
         snprintf(url, sizeof url, "%s%s", r->relay_url, st->admin_path);
-        snprintf(h, sizeof h, "Authorization: Bearer %s", r->admin_token);
-        a->hdrs = curl_slist_append(NULL, h);
+        if (st->admin_token == HARNESS_ADMIN_WRONG)
+            snprintf(h, sizeof h, "Authorization: Bearer not-%s", r->admin_token);
+        else
+            snprintf(h, sizeof h, "Authorization: Bearer %s", r->admin_token);
+        if (st->admin_token != HARNESS_ADMIN_NONE)
+            a->hdrs = curl_slist_append(NULL, h);
         a->hdrs = curl_slist_append(a->hdrs, "Content-Type: application/json");
         char *body = json_dumps(st->admin_body, JSON_COMPACT);
         CURL *e = curl_easy_init();
@@ -780,6 +796,7 @@ static void begin_run(struct run *r)
                  r->o->profile->req_method);
     }
     r->traffic.on_finished = on_traffic_finished;
+    r->traffic.secret = r->api_key;
     r->traffic.data = r;
     r->traffic_started = 1;
     harness_traffic_start(&r->traffic, r->t0);
@@ -856,6 +873,29 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- collection ---------------------------------------------------------------- */
 
+/* What reached the upstream, for the forwarded and connection_reuse checks.
+ * The header id is kept apart from the id the correlation found (which may
+ * have come from the body): only a header proves the relay forwarded it. */
+static void journal_forwarded(struct harness_att *a, const json_t *rec)
+{
+    const char *from = json_string_value(json_object_get(rec, "id_via"));
+    const char *hid = json_string_value(json_object_get(rec, "request_id"));
+    if (hid && (!from || strcmp(from, "header") == 0))
+        snprintf(a->hdr_id, sizeof a->hdr_id, "%s", hid);
+    const char *user = json_string_value(json_object_get(rec, "user"));
+    snprintf(a->user, sizeof a->user, "%s", user ? user : "");
+    const char *model = json_string_value(json_object_get(rec, "model"));
+    snprintf(a->model, sizeof a->model, "%s", model ? model : "");
+    a->stream = json_is_true(json_object_get(rec, "stream"));
+    json_t *mt = json_object_get(rec, "max_tokens");
+    a->max_tokens = json_is_integer(mt) ? (long)json_integer_value(mt) : -1;
+    const char *h = json_string_value(json_object_get(rec, "messages_hash"));
+    a->msg_hash = h ? strtoull(h, NULL, 16) : 0;
+    const char *key = json_string_value(json_object_get(rec, "key"));
+    snprintf(a->key, sizeof a->key, "%s", key ? key : "");
+    a->conn = (uint64_t)json_integer_value(json_object_get(rec, "conn"));
+}
+
 static void collect_journal(struct run *r, int c, const char *name)
 {
     if (!r->mock[c])
@@ -891,6 +931,7 @@ static void collect_journal(struct run *r, int c, const char *name)
         snprintf(a->end, sizeof a->end, "%s", end ? end : "");
         const char *act = json_string_value(json_object_get(rec, "action"));
         snprintf(a->action, sizeof a->action, "%s", act ? act : "");
+        journal_forwarded(a, rec);
     }
     json_decref(j);
 }
@@ -961,6 +1002,25 @@ static void scan_leak(struct run *r, const char *path, const char *what)
     free(buf);
 }
 
+/* The key in what a client received (headers or body of any answer). */
+static void count_answer_leaks(struct run *r)
+{
+    long n = 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < r->obs.n_reqs; i++)
+        if (r->obs.reqs[i].leaked) {
+            n++;
+            if (!first)
+                first = r->obs.reqs[i].id;
+        }
+    if (!n)
+        return;
+    r->obs.secret_leaks++;
+    size_t len = strlen(r->obs.leak_where);
+    snprintf(r->obs.leak_where + len, sizeof r->obs.leak_where - len,
+             "%s%ld client answers (first: %s)", len ? ", " : "", n, first);
+}
+
 static void write_client_log(struct run *r)
 {
     char path[700];
@@ -971,16 +1031,23 @@ static void write_client_log(struct run *r)
     const struct harness_obs *o = &r->obs;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *q = &o->reqs[i];
+        json_t *ct = json_string(q->ctype);
+        char *ctj = ct ? json_dumps(ct, JSON_ENCODE_ANY) : NULL;
+        json_decref(ct);
         fprintf(f,
                 "{\"id\":\"%s\",\"phase\":%d,\"t_sched_us\":%llu,\"t_sent_us\":%llu,"
                 "\"t_first_us\":%llu,\"t_done_us\":%llu,\"status\":%ld,\"curl\":%d,"
                 "\"served\":\"%s\",\"attempts\":%d,\"retry_after_ms\":%ld,\"ratelimit_hdrs\":%d,"
-                "\"done_marker\":%s,\"inband_error\":%s,\"outcome\":\"%s\"}\n",
+                "\"done_marker\":%s,\"inband_error\":%s,\"outcome\":\"%s\",\"ctype\":%s,"
+                "\"should_retry\":%d,\"retry_after_s_hdr\":%ld,\"retry_after_ms_hdr\":%ld,"
+                "\"ratelimit_limit\":%ld,\"ratelimit_remaining\":%ld,\"error_shape\":%d}\n",
                 q->id, q->phase, (unsigned long long)q->t_sched, (unsigned long long)q->t_sent,
                 (unsigned long long)q->t_first, (unsigned long long)q->t_done, q->status,
                 q->curl_rc, q->served, q->attempts_hdr, q->retry_after_ms, q->ratelimit_hdrs,
                 q->done_marker ? "true" : "false", q->inband_error ? "true" : "false",
-                harness_outcome_name(q->outcome));
+                harness_outcome_name(q->outcome), ctj ? ctj : "\"\"", q->should_retry, q->ra_s,
+                q->ra_ms, q->rl_limit, q->rl_remaining, q->err_shape);
+        free(ctj);
     }
     fclose(f);
 }
@@ -1003,6 +1070,8 @@ static int write_config(struct run *r)
     json_int_t relay_seed = (json_int_t)(r->o->seed & INT64_MAX);
     json_object_set_new(cfg, "seed", json_integer(relay_seed ? relay_seed : 1));
     json_object_update(cfg, r->s->relay);
+    if (r->mock[2])
+        json_object_set_new(cfg, "direct_url", json_string(r->colour_url[2]));
     if (r->s->admin_used && !json_object_get(cfg, "admin_token"))
         json_object_set_new(cfg, "admin_token", json_string(r->admin_token));
     const char *tok = json_string_value(json_object_get(cfg, "admin_token"));
@@ -1203,6 +1272,38 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     status_from_checks(rs);
 }
 
+/* Whether a profile can point its relay at the direct mock ({direct_url}). */
+static int profile_maps_direct(const struct harness_profile *p)
+{
+    if (p->all_settings)
+        return 1;
+    for (int i = 0; i < p->n_settings; i++)
+        if (strcmp(p->settings[i], "direct_url") == 0)
+            return 1;
+    return 0;
+}
+
+/* The third upstream, for a relay's direct fallback: a mock like the
+ * colours, on its own port, its journal read as "direct". */
+static int start_direct(struct run *r)
+{
+    char err[512];
+    struct mock_opts mo = {.name = "direct", .seed = r->o->seed * 2 + 2, .api_key = r->api_key};
+    r->mock[2] = mock_new(r->loop, &mo, err, sizeof err);
+    if (!r->mock[2]) {
+        snprintf(r->error, sizeof r->error, "mock direct: %s", err);
+        r->error_status = REPORT_ERROR;
+        return -1;
+    }
+    if (mock_set_behavior(r->mock[2], r->s->direct, err, sizeof err) != 0) {
+        snprintf(r->error, sizeof r->error, "mock direct behaviour: %s", err);
+        r->error_status = REPORT_INVALID;
+        return -1;
+    }
+    snprintf(r->colour_url[2], sizeof r->colour_url[2], "%s/v1", mock_url(r->mock[2]));
+    return 0;
+}
+
 int harness_run_scenario(const struct harness_scenario *s, const struct harness_run_opts *o,
                          struct report_scenario *rs)
 {
@@ -1257,7 +1358,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         char err[512];
         struct mock_opts mo = {.name = names[c],
                                .port = (uint16_t)(c ? o->green_port : o->blue_port),
-                               .seed = o->seed * 2 + (uint64_t)c};
+                               .seed = o->seed * 2 + (uint64_t)c,
+                               .api_key = r->api_key};
         r->mock[c] = mock_new(r->loop, &mo, err, sizeof err);
         if (!r->mock[c]) {
             snprintf(r->error, sizeof r->error, "mock %s: %s", names[c], err);
@@ -1271,6 +1373,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         }
         snprintf(r->colour_url[c], sizeof r->colour_url[c], "%s/v1", mock_url(r->mock[c]));
     }
+    if (s->direct && start_direct(r) != 0)
+        goto out;
     snprintf(r->ready_path, sizeof r->ready_path, "%s",
              o->profile ? o->profile->ready_path : "/health");
     uint64_t ready_us = o->profile ? o->profile->ready_timeout_us : 5000000;
@@ -1292,6 +1396,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
                 r->unmapped[r->n_unmapped++] = premises[k];
         if (s->admin_used)
             r->unmapped[r->n_unmapped++] = "admin API";
+        if (s->direct)
+            r->unmapped[r->n_unmapped++] = "direct_url";
         if (sigs)
             r->unmapped[r->n_unmapped++] = "relay process";
     } else {
@@ -1306,6 +1412,9 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
                           o->profile->config_file[0] ? o->profile->config_file : "relay.json");
             r->n_unmapped = harness_profile_unmapped(o->profile, s->relay, s->admin_used,
                                                      r->unmapped, HARNESS_MAX_UNMAPPED);
+            if (s->direct && !profile_maps_direct(o->profile) &&
+                r->n_unmapped < HARNESS_MAX_UNMAPPED)
+                r->unmapped[r->n_unmapped++] = "direct_url";
             r->n_fixed = harness_profile_fixed_conflicts(o->profile, s->relay, r->fixed,
                                                          HARNESS_MAX_UNMAPPED);
         } else if (o->relay_cmd) {
@@ -1341,9 +1450,11 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         r->obs.reqs = r->traffic.reqs;
         r->obs.n_reqs = r->traffic.n_reqs;
         r->traffic.reqs = NULL;
+        count_answer_leaks(r);
     }
     collect_journal(r, 0, "blue");
     collect_journal(r, 1, "green");
+    collect_journal(r, 2, "direct");
     harness_obs_sort(&r->obs);
 
 out:
@@ -1383,7 +1494,7 @@ out:
     }
     if (r->curl.multi)
         co_evcurl_cleanup(&r->curl);
-    for (int c = 0; c < 2; c++)
+    for (int c = 0; c < 3; c++)
         mock_free(&r->mock[c]);
     if (r->loop)
         ev_loop_destroy(r->loop);

@@ -507,7 +507,22 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
 {
     if (up && !json_is_object(up))
         return harness_v_expected(err, errlen, "$.upstreams", "an object with blue and green", up);
-    int bad = up ? keys_all(s, up, "$.upstreams", colours) : 0;
+    /* "direct": a third mock, for a relay's direct fallback (its direct_url). */
+    static const char *const upstream_keys[] = {"blue", "green", "direct", NULL};
+    int bad = up ? keys_all(s, up, "$.upstreams", upstream_keys) : 0;
+    json_t *d = up ? json_object_get(up, "direct") : NULL;
+    if (d && json_object_get(s->relay, "direct_url")) {
+        harness_v_expected(err, errlen, "$.relay.direct_url",
+                           "no direct_url when $.upstreams.direct is set (the runner "
+                           "points the relay at that mock)",
+                           json_object_get(s->relay, "direct_url"));
+        collect(s, err);
+        bad++;
+    } else if (d &&
+               !(s->direct = harness_behavior_translate(d, "$.upstreams.direct", err, errlen))) {
+        collect(s, err);
+        bad++;
+    }
     for (int c = 0; c < 2; c++) {
         json_t *b = up ? json_object_get(up, colours[c]) : NULL;
         char p[64];
@@ -531,7 +546,9 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
 }
 
 static const char *const step_keys[] = {"at_ms", "mark", "blue", "green", "admin", "signal", NULL};
-static const char *const admin_keys[] = {"action", "to", "blue", "green", NULL};
+static const char *const admin_keys[] = {"action", "to", "blue", "green", "token", NULL};
+/* "token": which token the call sends; index = enum harness_admin_token. */
+static const char *const admin_tokens[] = {"right", "none", "wrong", NULL};
 static const char *const admin_actions[] = {"switch", "rollback", "weights", NULL};
 static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", "SIGTERM", NULL};
 
@@ -593,6 +610,15 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
         if (harness_v_enum(act, ap, admin_actions, err, errlen) != 0)
             return -1;
         const char *a = json_string_value(act);
+        json_t *tok = json_object_get(admin, "token");
+        if (tok) {
+            harness_v_fmt(ap, sizeof ap, "%s.token", p);
+            if (harness_v_enum(tok, ap, admin_tokens, err, errlen) != 0)
+                return -1;
+            for (int k = 0; admin_tokens[k]; k++)
+                if (strcmp(json_string_value(tok), admin_tokens[k]) == 0)
+                    step->admin_token = k;
+        }
         if (strcmp(a, "switch") == 0) {
             harness_v_fmt(ap, sizeof ap, "%s.to", p);
             if (harness_v_enum(json_object_get(admin, "to"), ap, colours, err, errlen) != 0)
@@ -1073,6 +1099,7 @@ void harness_scenario_free(struct harness_scenario **sp)
     json_decref(s->checks);
     for (int c = 0; c < 2; c++)
         json_decref(s->upstream[c]);
+    json_decref(s->direct);
     for (int i = 0; i < HARNESS_MAX_TIMELINE; i++) {
         json_decref(s->steps[i].behavior[0]);
         json_decref(s->steps[i].behavior[1]);

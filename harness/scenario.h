@@ -41,6 +41,10 @@ enum harness_signal_kind {
     HARNESS_SIG_TERM,
 };
 
+/* The token an admin step sends: the relay's own, none, or a wrong one.
+ * Without the right token the relay must refuse (401 or 403). */
+enum harness_admin_token { HARNESS_ADMIN_TOKEN, HARNESS_ADMIN_NONE, HARNESS_ADMIN_WRONG };
+
 struct harness_step {
     uint64_t at_us;       /* after the traffic start */
     char mark[64];        /* the step's name for checks ("after": "fault_on") */
@@ -48,6 +52,7 @@ struct harness_step {
     char admin_method[8]; /* "POST", "PUT" or "" */
     char admin_path[64];  /* "/admin/switch" */
     json_t *admin_body;   /* or NULL */
+    int admin_token;      /* enum harness_admin_token: which token the call sends */
     int sig;              /* enum harness_signal_kind */
 };
 
@@ -81,6 +86,7 @@ struct harness_scenario {
     json_t *relay;       /* relay config keys from the scenario (without runner keys) */
     json_t *upstream[2]; /* initial behaviour of blue and green */
     int refused[2];      /* the colour's URL points at a closed port */
+    json_t *direct;      /* behaviour of a third upstream, the relay's direct_url; or NULL */
     struct harness_step steps[HARNESS_MAX_TIMELINE];
     int n_steps;
     struct harness_phase phases[HARNESS_MAX_PHASES];

@@ -101,6 +101,11 @@ static void facts_from_json(struct harness_req *r, json_t *j, int stream)
 void harness_body_facts(struct harness_req *r, const char *body, size_t len)
 {
     r->done_marker = r->inband_error = r->complete = 0;
+    /* An error answer's shape (error_shape); -1 for a 200 or no answer. */
+    r->err_shape = -1;
+    r->err_why[0] = '\0';
+    if (r->status != 200 && r->status != 0)
+        r->err_shape = harness_error_shape(body, len, r->err_why, sizeof r->err_why);
     r->served_body[0] = '\0';
     harness_served_resolve(r);
     if (!body || !len)
@@ -160,6 +165,25 @@ void harness_served_resolve(struct harness_req *r)
         r->served_hdr[0] && r->served_body[0] && strcmp(r->served_hdr, r->served_body) != 0;
 }
 
+int harness_error_shape(const char *body, size_t len, char *why, size_t whylen)
+{
+    json_error_t je;
+    json_t *j = body && len ? json_loadb(body, len, 0, &je) : NULL;
+    const char *bad = NULL;
+    json_t *e = json_object_get(j, "error");
+    if (!j)
+        bad = len ? "not JSON" : "empty body";
+    else if (!json_is_object(e))
+        bad = "no \"error\" object";
+    else if (!json_is_string(json_object_get(e, "message")))
+        bad = "error.message is not a string";
+    else if (!json_is_string(json_object_get(e, "type")))
+        bad = "error.type is not a string";
+    json_decref(j);
+    snprintf(why, whylen, "%s", bad ? bad : "");
+    return bad == NULL;
+}
+
 int harness_classify(const struct harness_req *r)
 {
     if (r->status == 0)
@@ -202,6 +226,48 @@ static int header_is(const char *line, size_t n, const char *name, const char **
     return 1;
 }
 
+static long header_long(const char *v, size_t vl)
+{
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 31 ? vl : 31), v);
+    char *end;
+    long x = strtol(tmp, &end, 10);
+    return end != tmp && *end == '\0' && x >= 0 ? x : -2; /* -2: present, not an integer */
+}
+
+/* The exact values of the headers the rate_limit and final_error_headers
+ * checks judge; called for every header line before on_header's own. */
+static void exact_headers(struct harness_req *r, const char *line, size_t n)
+{
+    const char *v;
+    size_t vl;
+    if (header_is(line, n, "Content-Type", &v, &vl))
+        snprintf(r->ctype, sizeof r->ctype, "%.*s", (int)(vl < 63 ? vl : 63), v);
+    else if (header_is(line, n, "x-should-retry", &v, &vl))
+        r->should_retry = !(vl == 5 && strncasecmp(v, "false", 5) == 0);
+    else if (header_is(line, n, "Retry-After", &v, &vl))
+        r->ra_s = header_long(v, vl);
+    else if (header_is(line, n, "retry-after-ms", &v, &vl))
+        r->ra_ms = header_long(v, vl);
+    /* The relay's own limiter headers; the -requests/-tokens ones are an
+     * upstream's, passed through, and speak of its limits. */
+    else if (header_is(line, n, "x-ratelimit-limit", &v, &vl))
+        r->rl_limit = header_long(v, vl);
+    else if (header_is(line, n, "x-ratelimit-remaining", &v, &vl))
+        r->rl_remaining = header_long(v, vl);
+}
+
+static void reset_headers(struct harness_req *r)
+{
+    r->served_hdr[0] = '\0';
+    r->attempts_hdr = -1;
+    r->retry_after_ms = -1;
+    r->ratelimit_hdrs = 0;
+    r->ctype[0] = '\0';
+    r->should_retry = -1;
+    r->ra_s = r->ra_ms = r->rl_limit = r->rl_remaining = -1;
+}
+
 static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 {
     struct harness_xfer_req *x = ud;
@@ -210,12 +276,12 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
     const char *v;
     size_t vl;
     char tmp[64];
+    if (x->t->secret && x->t->secret[0] && memmem(line, n, x->t->secret, strlen(x->t->secret)))
+        r->leaked = 1;
+    exact_headers(r, line, n);
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new response (after a 1xx): forget the previous headers. */
-        r->served_hdr[0] = '\0';
-        r->attempts_hdr = -1;
-        r->retry_after_ms = -1;
-        r->ratelimit_hdrs = 0;
+        reset_headers(r);
     } else if (header_is(line, n, "X-Served-By", &v, &vl)) {
         snprintf(r->served_hdr, sizeof r->served_hdr, "%.*s", (int)(vl < 7 ? vl : 7), v);
     } else if (header_is(line, n, "X-Attempts", &v, &vl)) {
@@ -267,6 +333,43 @@ static void check_finished(struct harness_traffic *t)
         t->on_finished(t);
 }
 
+/* The facts of an answer's body (harness_body_facts, error shape included),
+ * its outcome, and whether the upstream key is in it.  On the deferred path
+ * (harness_traffic_settle) or, past DEFER_CAP, as the answer ends. */
+static void read_answer(struct harness_traffic *t, struct harness_req *r, const char *body,
+                        size_t len)
+{
+    harness_body_facts(r, body, len);
+    r->outcome = harness_classify(r);
+    const char *sec = t->secret;
+    if (sec && sec[0] && len && memmem(body, len, sec, strlen(sec)))
+        r->leaked = 1;
+}
+
+static char *request_body(struct harness_traffic *t, int phase, const char *id);
+
+/* The hash of the messages each request sent (the forwarded check compares
+ * the mock's "messages_hash"): from the very body the request carried,
+ * rebuilt from its phase's template with its id and content marker, and
+ * hashed as the mock hashes (mock_messages_hash).  After the traffic, so
+ * the JSON parse costs the schedule nothing; 0 marks a request not yet
+ * hashed (safe to repeat). */
+static void sent_hashes(struct harness_traffic *t)
+{
+    /* reqs is NULL once the runner took them (harness_traffic_free stops). */
+    for (size_t i = 0; t->reqs && i < t->n_reqs; i++) {
+        struct harness_req *r = &t->reqs[i];
+        if (r->msg_hash || r->phase < 0 || r->phase >= t->s->n_phases)
+            continue;
+        char *post = request_body(t, r->phase, r->id);
+        json_error_t je;
+        json_t *j = json_loads(post, 0, &je);
+        r->msg_hash = j ? mock_messages_hash(json_object_get(j, "messages")) : 0;
+        json_decref(j);
+        free(post);
+    }
+}
+
 static void finish_req(struct harness_xfer_req *x, CURL *easy, CURLcode rc)
 {
     struct harness_traffic *t = x->t;
@@ -292,18 +395,17 @@ static void finish_req(struct harness_xfer_req *x, CURL *easy, CURLcode rc)
         r->outcome = harness_classify(r);
         return;
     }
-    harness_body_facts(r, x->body.data, x->body.len);
-    r->outcome = harness_classify(r);
+    read_answer(t, r, x->body.data, x->body.len);
 }
 
 void harness_traffic_settle(struct harness_traffic *t)
 {
+    sent_hashes(t);
     for (size_t i = 0; t->raw_bytes && i < t->n_reqs; i++) {
         struct harness_raw_body *b = &t->raw[i];
         if (!b->data)
             continue;
-        harness_body_facts(&t->reqs[i], b->data, b->len);
-        t->reqs[i].outcome = harness_classify(&t->reqs[i]);
+        read_answer(t, &t->reqs[i], b->data, b->len);
         t->raw_bytes -= b->len;
         free(b->data);
         b->data = NULL;
@@ -432,8 +534,10 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     snprintf(r->id, sizeof r->id, "%s-%d-%d", t->id_prefix, ps->index, ps->issued);
     r->phase = ps->index;
     r->stream = f->stream;
-    r->attempts_hdr = -1;
-    r->retry_after_ms = -1;
+    reset_headers(r);
+    r->err_shape = -1;
+    snprintf(r->model, sizeof r->model, "%s", f->model);
+    r->max_tokens = f->max_tokens;
     r->key_index = f->n_keys ? ps->issued % f->n_keys : -1;
     if (r->key_index >= 0)
         snprintf(r->key, sizeof r->key, "%s", f->keys[r->key_index]);

@@ -96,6 +96,7 @@ struct harness_traffic {
      * profile's "request"): "" keeps the scenario's. */
     char chat_path[128];
     char chat_method[8];
+    const char *secret; /* searched for in every answer (borrowed, may be NULL) */
 };
 
 /* Reads every answer kept raw (see raw above) into its request's facts and
@@ -120,6 +121,10 @@ void harness_traffic_free(struct harness_traffic *t);
 
 /* Body facts of a finished request, from its raw body (exposed for tests). */
 void harness_body_facts(struct harness_req *r, const char *body, size_t len);
+/* The shape of an error body: 1 when it is OpenAI's envelope
+ * {"error": {"message": string, "type": string, ...}}, else 0 with the reason
+ * in why. */
+int harness_error_shape(const char *body, size_t len, char *why, size_t whylen);
 /* served from served_hdr (X-Served-By), else served_body; sets served_disagree. */
 void harness_served_resolve(struct harness_req *r);
 /* The outcome from status, curl result and body facts. */

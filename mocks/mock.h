@@ -32,6 +32,11 @@ struct mock_opts {
     uint64_t seed;            /* seeds every random decision */
     size_t journal_cap;       /* records kept; 0 means the default (100000) */
     const char *upstream_url; /* proxy mode: pass through unless a rule fires (may be NULL) */
+    /* The upstream key the relay was given (may be NULL).  The journal then
+     * says per request whether the Authorization header carried it
+     * ("configured"), another key ("other") or none ("missing"); the key
+     * itself is never stored. */
+    const char *api_key;
 };
 
 /* Starts listening on loop.  Returns NULL with a message in err. */
@@ -50,6 +55,11 @@ int mock_set_behavior(struct mock *m, const json_t *behavior, char *err, size_t 
 /* Validation alone, without a mock (for `cutover validate`). */
 int mock_behavior_validate(const json_t *behavior, char *err, size_t errlen);
 json_t *mock_get_behavior(const struct mock *m);
+
+/* The hash of a chat request's messages (role and content of each, a
+ * non-string content as compact sorted JSON), as the journal's
+ * "messages_hash" records it: a client hashes what it sent and compares. */
+uint64_t mock_messages_hash(const json_t *messages);
 
 /* Journal records with seq >= since, as a JSON array. */
 json_t *mock_journal(const struct mock *m, uint64_t since);

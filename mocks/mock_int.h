@@ -234,7 +234,7 @@ struct mock_chat_req {
     char user[160];   /* the body's "user" field */
     char marker[136]; /* the id in the last message's MOCK_ID_MARKER, "" none */
     char stamp[32];   /* the mock's name, stamped into every answer ("" none) */
-    uint64_t hash;    /* of the messages: seeds the reply text */
+    uint64_t hash;    /* of the messages (mock_messages_hash): seeds the reply text */
     long prompt_tokens;
 };
 
@@ -284,6 +284,10 @@ struct mock_record {
     uint64_t bytes, chunks;
     char end[16];
     int auth;
+    const char *key;        /* "configured" / "other" / "missing", NULL = no key to compare */
+    uint64_t conn;          /* serial of the TCP connection (1, 2, ...) */
+    long max_tokens;        /* -1 none */
+    uint64_t messages_hash; /* mock_messages_hash of the body's messages, 0 none */
 };
 
 struct mock_journal {

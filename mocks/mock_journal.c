@@ -7,6 +7,7 @@
 #include "co_json.h"
 #include "co_mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,17 @@ json_t *mock_record_json(const struct mock_record *r)
     json_object_set_new(o, "chunks", json_integer((json_int_t)r->chunks));
     json_object_set_new(o, "end", co_json_str(r->end));
     json_object_set_new(o, "auth", json_boolean(r->auth));
+    json_object_set_new(o, "key", r->key ? json_string(r->key) : json_null());
+    json_object_set_new(o, "conn", json_integer((json_int_t)r->conn));
+    json_object_set_new(o, "max_tokens",
+                        r->max_tokens >= 0 ? json_integer(r->max_tokens) : json_null());
+    if (r->messages_hash) {
+        char h[20];
+        snprintf(h, sizeof h, "%016llx", (unsigned long long)r->messages_hash);
+        json_object_set_new(o, "messages_hash", json_string(h));
+    } else {
+        json_object_set_new(o, "messages_hash", json_null());
+    }
     return o;
 }
 

@@ -7,6 +7,7 @@
  * knows the request knows the complete answer and can tell it from a
  * truncated one: its last token ends with a full stop. */
 #include "mock_int.h"
+#include "mock.h"
 
 #include "co_json.h"
 #include "co_mem.h"
@@ -68,6 +69,31 @@ void mock_reply_text(uint64_t hash, long n, struct co_buf *b)
         mock_reply_token(hash, i, n, tok, sizeof tok);
         co_buf_puts(b, tok);
     }
+}
+
+uint64_t mock_messages_hash(const json_t *msgs)
+{
+    /* Role and content of each message, with separators so that moving a
+     * character between fields changes the hash. */
+    uint64_t h = 1469598103934665603ULL;
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
+        if (json_is_string(role))
+            h = fnv1a_more(h, json_string_value(role), json_string_length(role));
+        h = fnv1a_more(h, "\x1f", 1);
+        if (json_is_string(content)) {
+            h = fnv1a_more(h, json_string_value(content), json_string_length(content));
+        } else if (content) {
+            char *dump = json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            h = fnv1a_more(h, dump ? dump : "", dump ? strlen(dump) : 0);
+            free(dump);
+        }
+        h = fnv1a_more(h, "\x1e", 1);
+    }
+    return h;
 }
 
 static char *bad_request(const char *msg, const char *param)
@@ -138,30 +164,22 @@ int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char 
     v = json_object_get(j, "user");
     if (json_is_string(v))
         mock_scopy(q->user, sizeof q->user, json_string_value(v));
-    /* Hash role and content of each message (a non-string content is
-     * hashed as compact JSON); the prompt size estimates its tokens. */
-    uint64_t h = 1469598103934665603ULL;
+    /* The prompt size estimates its tokens (a non-string content counts as
+     * its compact JSON). */
     size_t chars = 0, i;
     json_t *m;
     json_array_foreach(msgs, i, m)
     {
-        json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
-        if (json_is_string(role))
-            h = fnv1a_more(h, json_string_value(role), json_string_length(role));
-        h = fnv1a_more(h, "\x1f", 1);
+        json_t *content = json_object_get(m, "content");
         if (json_is_string(content)) {
-            h = fnv1a_more(h, json_string_value(content), json_string_length(content));
             chars += json_string_length(content);
         } else if (content) {
             char *dump = json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-            size_t dl = dump ? strlen(dump) : 0;
-            h = fnv1a_more(h, dump ? dump : "", dl);
-            chars += dl;
+            chars += dump ? strlen(dump) : 0;
             free(dump);
         }
-        h = fnv1a_more(h, "\x1e", 1);
     }
-    q->hash = h;
+    q->hash = mock_messages_hash(msgs);
     q->prompt_tokens = (long)(chars / 4) + 1;
     /* The marker rides in the client's last message; a relay that appends
      * messages of its own (a reminder, a prefill) leaves it further up. */

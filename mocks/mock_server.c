@@ -61,6 +61,8 @@ struct mock {
     /* The /health and /v1/models answers never change: built once, and
      * each request's plan gets a copy (a fault may cut it in place). */
     char *health_body, *models_body;
+    char api_key[128]; /* the key the relay should send ("" = none to compare) */
+    uint64_t conns;    /* TCP connections accepted: each gets the next serial */
 };
 
 struct mock_req {
@@ -660,6 +662,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     resolve_id(&r->rec, &q);
     mock_scopy(q.stamp, sizeof q.stamp, m->name);
     r->rec.stream = q.stream;
+    r->rec.max_tokens = q.max_tokens;
+    r->rec.messages_hash = q.hash;
     long tokens = b->reply_tokens;
     const char *finish = "stop";
     if (q.max_tokens >= 0 && q.max_tokens < tokens) {
@@ -844,6 +848,29 @@ static int route_of(const char *url)
     return R_NOTFOUND;
 }
 
+/* What the Authorization header carried, compared with the key the relay
+ * was given: the journal says which, never the key. */
+static const char *key_fingerprint(const char *want, const char *auth)
+{
+    if (!want[0])
+        return NULL;
+    if (!auth)
+        return "missing";
+    if (strncasecmp(auth, "Bearer ", 7) == 0)
+        auth += 7;
+    return strcmp(auth, want) == 0 ? "configured" : "other";
+}
+
+/* Each TCP connection gets a serial in its socket context, so the journal
+ * tells which requests shared a connection (the relay's upstream reuse). */
+static void on_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+                    enum MHD_ConnectionNotificationCode toe)
+{
+    struct mock *m = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        *socket_context = (void *)(uintptr_t)++m->conns;
+}
+
 static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, const char *url,
                                 const char *method)
 {
@@ -871,7 +898,13 @@ static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, con
         mock_scopy(r->rec.env, sizeof r->rec.env, v);
     if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Attempt")))
         r->rec.attempt = strtol(v, NULL, 10);
-    r->rec.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization") != NULL;
+    v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    r->rec.auth = v != NULL;
+    r->rec.key = key_fingerprint(m->api_key, v);
+    r->rec.max_tokens = -1;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    r->rec.conn = ci ? (uint64_t)(uintptr_t)ci->socket_context : 0;
     r->next = m->live;
     if (m->live)
         m->live->prev = r;
@@ -1042,6 +1075,9 @@ struct mock *mock_new(struct ev_loop *loop, const struct mock_opts *o, char *err
     ho.completed = on_completed;
     ho.completed_cls = m;
     ho.conn_memory_limit = MOCK_CONN_POOL;
+    ho.notify_conn = on_conn;
+    ho.notify_conn_cls = m;
+    mock_scopy(m->api_key, sizeof m->api_key, o->api_key ? o->api_key : "");
     if (o->upstream_url && o->upstream_url[0] &&
         !(m->proxy = mock_proxy_new(loop, o->upstream_url, err, errlen))) {
         mock_free(&m);

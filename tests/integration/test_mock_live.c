@@ -615,7 +615,18 @@ static void test_journal_agrees(void **state)
         assert_int_equal(rec_i(a, i, "status"), i < 2 ? seen[i] : 0);
         assert_true(json_is_true(json_object_get(json_array_get(a, i), "auth")));
         assert_true(rec_i(a, i, "t_done_us") >= rec_i(a, i, "t_arrival_us"));
+        /* What reached the upstream: a connection serial (one per request
+         * here: each came on its own connection), the messages' hash, no
+         * max_tokens, and no key verdict (this mock was given no key). */
+        assert_true(rec_i(a, i, "conn") > 0);
+        if (i)
+            assert_true(rec_i(a, i, "conn") != rec_i(a, i - 1, "conn"));
+        json_t *o = json_array_get(a, i);
+        assert_true(json_is_null(json_object_get(o, "key")));
+        assert_true(json_is_null(json_object_get(o, "max_tokens")));
+        assert_int_equal(strlen(rec_s(a, i, "messages_hash")), 16);
     }
+    assert_string_equal(rec_s(a, 0, "messages_hash"), rec_s(a, 1, "messages_hash"));
     /* The key itself is recorded nowhere. */
     char *dump = json_dumps(a, 0);
     assert_null(strstr(dump, "sk-secret"));

@@ -256,6 +256,53 @@ static void test_refused_and_admin(void **state)
     harness_scenario_free(&s);
 }
 
+/* An admin step without the right token; a token name that is none of them. */
+static void test_admin_token(void **state)
+{
+    char err[1024] = "";
+    struct harness_scenario *s =
+        parse("{\"name\": \"n\", \"timeline\": [{\"at_ms\": 10, \"admin\": {\"action\": "
+              "\"rollback\", \"token\": \"none\"}}, {\"at_ms\": 20, \"admin\": {\"action\": "
+              "\"switch\", \"to\": \"green\", \"token\": \"wrong\"}}, {\"at_ms\": 30, \"admin\": "
+              "{\"action\": \"rollback\"}}], " OK_TRAFFIC ", " OK_EXPECT "}",
+              err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(s->steps[0].admin_token, HARNESS_ADMIN_NONE);
+    assert_int_equal(s->steps[1].admin_token, HARNESS_ADMIN_WRONG);
+    assert_int_equal(s->steps[2].admin_token, HARNESS_ADMIN_TOKEN);
+    harness_scenario_free(&s);
+    const char *n[] = {"$.timeline[0].admin.token", "found string \"nnone\"", "did you mean 'none'",
+                       NULL};
+    expect_error("{\"name\": \"n\", \"timeline\": [{\"at_ms\": 10, \"admin\": {\"action\": "
+                 "\"rollback\", \"token\": \"nnone\"}}], " OK_TRAFFIC ", " OK_EXPECT "}",
+                 n);
+}
+
+/* A third upstream for the relay's direct fallback; the runner owns its URL. */
+static void test_direct_upstream(void **state)
+{
+    char err[1024] = "";
+    struct harness_scenario *s =
+        parse("{\"name\": \"n\", \"upstreams\": {\"blue\": \"down\", "
+              "\"direct\": {\"latency_ms\": 5}}, " OK_TRAFFIC ", " OK_EXPECT "}",
+              err, sizeof err);
+    assert_non_null(s);
+    assert_non_null(s->direct);
+    assert_non_null(json_object_get(s->direct, "latency"));
+    harness_scenario_free(&s);
+    s = parse("{\"name\": \"n\", " OK_TRAFFIC ", " OK_EXPECT "}", err, sizeof err);
+    assert_null(s->direct);
+    harness_scenario_free(&s);
+    const char *n[] = {"$.relay.direct_url", "no direct_url when $.upstreams.direct is set", NULL};
+    expect_error("{\"name\": \"n\", \"relay\": {\"direct_url\": \"http://x/v1\"}, \"upstreams\": "
+                 "{\"direct\": \"healthy\"}, " OK_TRAFFIC ", " OK_EXPECT "}",
+                 n);
+    const char *m[] = {"$.upstreams", "found \"drect\"", "did you mean 'direct'", NULL};
+    expect_error("{\"name\": \"n\", \"upstreams\": {\"drect\": \"healthy\"}, " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 m);
+}
+
 static void test_time_scale(void **state)
 {
     char err[1024] = "";
@@ -431,6 +478,8 @@ int main(void)
         cmocka_unit_test(test_traffic_errors),
         cmocka_unit_test(test_shorthand_translation),
         cmocka_unit_test(test_refused_and_admin),
+        cmocka_unit_test(test_admin_token),
+        cmocka_unit_test(test_direct_upstream),
         cmocka_unit_test(test_time_scale),
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_range_and_consistency),
