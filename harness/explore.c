@@ -67,9 +67,9 @@ const char harness_explore_default_model[] =
     "  \"off\": []\n"
     "}\n";
 
-static const char *const model_keys[] = {"faults",       "relay",       "segments",   "run_ms",
-                                         "rate_rps",     "stream_share", "admin_share", "rate_limit",
-                                         "liveness_min", "off",         NULL};
+static const char *const model_keys[] = {
+    "faults",      "relay",      "segments",     "run_ms", "rate_rps", "stream_share",
+    "admin_share", "rate_limit", "liveness_min", "off",    NULL};
 
 /* ---- the model ---------------------------------------------------------- */
 
@@ -181,8 +181,8 @@ int harness_explore_model_load(const char *path, struct harness_explore_model *m
     memset(m, 0, sizeof *m);
     json_error_t je;
     const char *file = path ? path : "(built-in model)";
-    m->doc = path ? json_load_file(path, 0, &je)
-                  : json_loads(harness_explore_default_model, 0, &je);
+    m->doc =
+        path ? json_load_file(path, 0, &je) : json_loads(harness_explore_default_model, 0, &je);
     if (!m->doc) {
         harness_v_fmt(err, errlen, "%s:%d:%d: %s", file, je.line, je.column, je.text);
         return -1;
@@ -228,8 +228,8 @@ int harness_explore_model_load(const char *path, struct harness_explore_model *m
                    file, err, errlen) ||
         range_pair(m->doc, "segments", "max", "max", 8, &m->max_segments, &m->max_segments, file,
                    err, errlen) ||
-        range_pair(m->doc, "run_ms", "min", "max", 60000, &m->dur_min_ms, &m->dur_max_ms, file,
-                   err, errlen) ||
+        range_pair(m->doc, "run_ms", "min", "max", 60000, &m->dur_min_ms, &m->dur_max_ms, file, err,
+                   errlen) ||
         range_pair(m->doc, "rate_rps", "min", "max", 500, &m->rate_min, &m->rate_max, file, err,
                    errlen))
         goto bad;
@@ -247,11 +247,11 @@ int harness_explore_model_load(const char *path, struct harness_explore_model *m
     if (!json_is_object(m->ratelimit) ||
         share(m->ratelimit, "share", &m->ratelimit_share, file, err, errlen))
         goto bad;
-    if (m->ratelimit_share > 0 &&
-        (!json_array_size(json_object_get(m->ratelimit, "requests")) ||
-         !json_array_size(json_object_get(m->ratelimit, "window_ms")))) {
-        harness_v_fmt(err, errlen, "%s: $.rate_limit: expected non-empty arrays requests and "
-                                   "window_ms",
+    if (m->ratelimit_share > 0 && (!json_array_size(json_object_get(m->ratelimit, "requests")) ||
+                                   !json_array_size(json_object_get(m->ratelimit, "window_ms")))) {
+        harness_v_fmt(err, errlen,
+                      "%s: $.rate_limit: expected non-empty arrays requests and "
+                      "window_ms",
                       file);
         goto bad;
     }
@@ -375,7 +375,8 @@ json_t *harness_explore_generate(const struct harness_explore_model *m, uint64_t
         dur = 300;
     int rate = irange(&r, m->rate_min, m->rate_max, 1);
     json_t *phases = json_array();
-    json_t *plain = json_pack("{s:i, s:i, s:i}", "rate_rps", rate, "duration_ms", dur, "start_ms", 0);
+    json_t *plain =
+        json_pack("{s:i, s:i, s:i}", "rate_rps", rate, "duration_ms", dur, "start_ms", 0);
     json_array_append_new(phases, plain);
     if (co_rng_double(&r) < m->stream_share) {
         int sr = rate / 2 > 5 ? rate / 2 : 5;
@@ -399,12 +400,12 @@ json_t *harness_explore_generate(const struct harness_explore_model *m, uint64_t
         int len = irange(&r, m->seg_min_ms, m->seg_max_ms, 50);
         char mark[128];
         harness_v_fmt(mark, sizeof mark, "f%d-%s-%s", s + 1, env, f->name);
-        json_array_append_new(tl, json_pack("{s:i, s:s, s:O}", "at_ms", at, "mark", mark, env,
-                                            f->behavior));
+        json_array_append_new(
+            tl, json_pack("{s:i, s:s, s:O}", "at_ms", at, "mark", mark, env, f->behavior));
         if (at + len < dur) {
             harness_v_fmt(mark, sizeof mark, "f%d-%s-end", s + 1, env);
-            json_array_append_new(tl, json_pack("{s:i, s:s, s:s}", "at_ms", at + len, "mark",
-                                                mark, env, "healthy"));
+            json_array_append_new(
+                tl, json_pack("{s:i, s:s, s:s}", "at_ms", at + len, "mark", mark, env, "healthy"));
         }
     }
     if (co_rng_double(&r) < m->admin_share) {
@@ -423,8 +424,8 @@ json_t *harness_explore_generate(const struct harness_explore_model *m, uint64_t
         char mark[64];
         harness_v_fmt(mark, sizeof mark, "admin-%s",
                       json_string_value(json_object_get(admin, "action")));
-        json_array_append_new(tl, json_pack("{s:i, s:s, s:o}", "at_ms", at, "mark", mark, "admin",
-                                            admin));
+        json_array_append_new(
+            tl, json_pack("{s:i, s:s, s:o}", "at_ms", at, "mark", mark, "admin", admin));
     }
     sort_steps(tl);
     char name[96], desc[256];
@@ -433,10 +434,10 @@ json_t *harness_explore_generate(const struct harness_explore_model *m, uint64_t
                   "Generated by cutover explore (seed %llu, case %u): fault segments and admin "
                   "actions drawn from the fault model, checked against the invariants.",
                   (unsigned long long)seed, index);
-    json_t *sc = json_pack("{s:s, s:s, s:[s], s:o, s:{s:{s:i}, s:{s:i}}, s:o, s:o}", "name", name,
-                           "description", desc, "tags", "explore", "relay", relay, "upstreams",
-                           "blue", "latency_ms", 5, "green", "latency_ms", 5, "timeline", tl,
-                           "traffic", phases);
+    json_t *sc =
+        json_pack("{s:s, s:s, s:[s], s:o, s:{s:{s:i}, s:{s:i}}, s:o, s:o}", "name", name,
+                  "description", desc, "tags", "explore", "relay", relay, "upstreams", "blue",
+                  "latency_ms", 5, "green", "latency_ms", 5, "timeline", tl, "traffic", phases);
     harness_explore_set_expect(m, sc, NULL);
     return sc;
 }
@@ -482,7 +483,9 @@ static void scan_behavior(const json_t *b, int e, int at, int len, const char *m
         f->touched[e] = 1;
         if (st) {
             int code = (int)json_integer_value(st);
-            int ms = ra ? (int)json_integer_value(ra) : ras ? (int)json_integer_value(ras) * 1000 : -1;
+            int ms = ra    ? (int)json_integer_value(ra)
+                     : ras ? (int)json_integer_value(ras) * 1000
+                           : -1;
             if (ms >= 0 && (code == 429 || code == 503)) {
                 f->has_ra = 1;
                 if (ms > cap)
@@ -500,8 +503,9 @@ static void scan_behavior(const json_t *b, int e, int at, int len, const char *m
             }
         }
         if (fault) {
-            const char *t = json_is_string(fault) ? json_string_value(fault)
-                                                  : json_string_value(json_object_get(fault, "type"));
+            const char *t = json_is_string(fault)
+                                ? json_string_value(fault)
+                                : json_string_value(json_object_get(fault, "type"));
             t = t ? t : "";
             if (strcmp(t, "timeout") == 0 || strcmp(t, "stall") == 0 || strcmp(t, "slow") == 0)
                 f->has_slow_end = 1;
@@ -713,23 +717,28 @@ const struct harness_explore_invariant harness_explore_invariants[] = {
     {"no_truncated_success", "no cut or unfinished answer passed as a 200 (no_truncated_success)",
      inv_truncated},
     {"attempts_bounded", "no request tried more than max_attempts times (attempts)", inv_attempts},
-    {"backoff_lower_bound", "no gap between attempts below the jitter kind's lower bound "
-                            "(backoff_gaps)",
+    {"backoff_lower_bound",
+     "no gap between attempts below the jitter kind's lower bound "
+     "(backoff_gaps)",
      inv_backoff},
-    {"retry_after_honoured", "a same-colour retry after a 429/503 waits its Retry-After "
-                             "(retry_after)",
+    {"retry_after_honoured",
+     "a same-colour retry after a 429/503 waits its Retry-After "
+     "(retry_after)",
      inv_retry_after},
     {"no_retry_401", "a 401 is never retried (attempts max 1 when 401 is the only failure)",
      inv_no_retry_401},
     {"min_dwell", "failure-driven switches at least min_dwell_ms apart (min_dwell)", inv_dwell},
-    {"unhealthy_avoided", "a colour failing its probe is found and gets no traffic after a grace "
-                          "(no_traffic_after_unhealthy)",
+    {"unhealthy_avoided",
+     "a colour failing its probe is found and gets no traffic after a grace "
+     "(no_traffic_after_unhealthy)",
      inv_unhealthy},
-    {"rate_limit", "at most rate_limit_requests admitted per window, 429 with Retry-After "
-                   "(rate_limit)",
+    {"rate_limit",
+     "at most rate_limit_requests admitted per window, 429 with Retry-After "
+     "(rate_limit)",
      inv_rate_limit},
-    {"liveness", "while one colour stays healthy, the success ratio stays above liveness_min "
-                 "(client_success_ratio)",
+    {"liveness",
+     "while one colour stays healthy, the success ratio stays above liveness_min "
+     "(client_success_ratio)",
      inv_liveness},
     {"relay_alive", "the relay is alive at the end (relay_alive)", inv_alive},
     {"clean_shutdown", "SIGTERM drains and exits 0 (clean_shutdown)", inv_shutdown},
@@ -746,8 +755,7 @@ static int is_off(const struct harness_explore_model *m, const char *name)
     return 0;
 }
 
-int harness_explore_set_expect(const struct harness_explore_model *m, json_t *sc,
-                               const char *only)
+int harness_explore_set_expect(const struct harness_explore_model *m, json_t *sc, const char *only)
 {
     struct harness_explore_facts f;
     scan(sc, &f);
@@ -926,8 +934,8 @@ size_t harness_explore_candidates(const struct harness_explore_model *m, const j
         memset(drop, 0, (n + 1) * sizeof *drop);
         drop[i] = 1;
         json_t *st = json_array_get(tl, i);
-        offer(&cs, without(sc, drop), is_end(st) ? "let the fault last: removed step '%s'"
-                                                 : "removed step '%s'",
+        offer(&cs, without(sc, drop),
+              is_end(st) ? "let the fault last: removed step '%s'" : "removed step '%s'",
               mark_of(st));
     }
     free(drop);
@@ -944,10 +952,8 @@ size_t harness_explore_candidates(const struct harness_explore_model *m, const j
         json_t *c = json_deep_copy(sc), *st;
         size_t i;
         int shift = first / 2 / 50 * 50;
-        json_array_foreach(json_object_get(c, "timeline"), i, st)
-            json_object_set_new(st, "at_ms",
-                                json_integer(json_integer_value(json_object_get(st, "at_ms")) -
-                                             shift));
+        json_array_foreach(json_object_get(c, "timeline"), i, st) json_object_set_new(
+            st, "at_ms", json_integer(json_integer_value(json_object_get(st, "at_ms")) - shift));
         json_t *c2 = shortened(c, dur - shift);
         json_decref(c);
         offer(&cs, c2, "every step %d ms earlier, run %d -> %d ms", shift, dur, dur - shift);
@@ -969,6 +975,7 @@ size_t harness_explore_candidates(const struct harness_explore_model *m, const j
             json_t *c = json_deep_copy(sc);
             json_object_set_new(json_array_get(json_object_get(c, "timeline"), i), "at_ms",
                                 json_integer(mid));
+            sort_steps(json_object_get(c, "timeline"));
             offer(&cs, c, "segment '%s' %lld -> %lld ms", mark_of(on), (long long)(b - a),
                   (long long)(mid - a));
             break;

@@ -17,8 +17,8 @@
 struct harness_explore_fault {
     char name[48];
     double weight;
-    json_t *behavior;  /* owned */
-    char simpler[48];  /* the fault the shrinker tries instead, or "" */
+    json_t *behavior; /* owned */
+    char simpler[48]; /* the fault the shrinker tries instead, or "" */
 };
 
 /* The model (docs/explore.md).  Owns every json_t it points at. */
@@ -26,8 +26,8 @@ struct harness_explore_model {
     json_t *doc; /* the whole model as loaded */
     struct harness_explore_fault faults[HARNESS_EXPLORE_MAX_FAULTS];
     size_t n_faults;
-    json_t *relay;          /* key -> array of choices */
-    int max_segments;       /* fault segments per case */
+    json_t *relay;    /* key -> array of choices */
+    int max_segments; /* fault segments per case */
     int seg_min_ms, seg_max_ms;
     int dur_min_ms, dur_max_ms;
     int rate_min, rate_max; /* requests per second of the plain phase */
@@ -69,8 +69,7 @@ extern const struct harness_explore_invariant harness_explore_invariants[];
  * off, or only to `only` (an invariant name) when given.  Each check carries
  * the invariant's name in "note".  Returns the number of checks; 0 when
  * `only` no longer applies. */
-int harness_explore_set_expect(const struct harness_explore_model *m, json_t *sc,
-                               const char *only);
+int harness_explore_set_expect(const struct harness_explore_model *m, json_t *sc, const char *only);
 
 /* The faults a case uses (by name, from its step marks), for coverage. */
 size_t harness_explore_case_faults(const json_t *sc, const char **out, size_t cap);

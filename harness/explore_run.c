@@ -38,6 +38,7 @@ static const char explore_usage[] =
     "  --replays N         runs that must all fail to accept a shrink step (default 3)\n"
     "  --final-replays N   runs that must all fail for the minimal case (default 5)\n"
     "  --max-findings N    stop after N findings (default: run the whole budget)\n"
+    "  --stop-when INV     stop once invariant INV is found (benchmarks of known bugs)\n"
     "  --time-scale X      passed to `cutover run`\n"
     "  --print-model       print the built-in model and exit\n"
     "exit: 0 nothing found, 1 findings, 2 invalid input, 3 harness error\n";
@@ -45,7 +46,7 @@ static const char explore_usage[] =
 #define MAX_FAILS 16
 
 struct opts {
-    const char *relay, *relay_bin, *out, *model_path, *time_scale;
+    const char *relay, *relay_bin, *out, *model_path, *time_scale, *stop_when;
     double budget_s;
     uint64_t seed;
     int jobs, replays, final_replays, max_findings;
@@ -56,7 +57,7 @@ struct outcome {
     int ok;        /* results.json was read */
     int disturbed; /* harness_on_time did not pass */
     int nfail;
-    char fail[MAX_FAILS][48];  /* invariants that failed */
+    char fail[MAX_FAILS][48]; /* invariants that failed */
     char measured[MAX_FAILS][512];
     char error[256];
 };
@@ -75,7 +76,7 @@ struct explore {
     struct opts o;
     struct harness_explore_model m;
     char exe[PATH_MAX];
-    uint64_t t0;
+    uint64_t t0, last_line_us;
     unsigned cases, runs, disturbed, shrink_runs, flaky;
     struct finding *found;
     size_t n_found;
@@ -108,10 +109,13 @@ static void progress(struct explore *x, const char *what)
              "explore: %u cases, %u runs (%u disturbed), %zu found, %u shrink runs, %.0fs left%s%s",
              x->cases, x->runs, x->disturbed, x->n_found, x->shrink_runs, l > 0 ? l : 0,
              what ? " | " : "", what ? what : "");
-    if (x->tty)
+    if (x->tty) {
         fprintf(stderr, "\r\033[K%s", line);
-    else
+    } else if (co_now_us() - x->last_line_us >= 10 * 1000000ull) {
+        /* A log, not a terminal: a line every 10 s is enough. */
         fprintf(stderr, "%s\n", line);
+        x->last_line_us = co_now_us();
+    }
 }
 
 /* ---- one run ------------------------------------------------------------- */
@@ -168,8 +172,8 @@ static void read_outcome(const char *dir, int status, struct outcome *out)
     json_t *doc = json_load_file(path, 0, &je);
     json_t *s = json_array_get(json_object_get(doc, "scenarios"), 0);
     if (!s) {
-        harness_v_fmt(out->error, sizeof out->error, "no results (exit %d, see %s/run.log)",
-                      status, dir);
+        harness_v_fmt(out->error, sizeof out->error, "no results (exit %d, see %s/run.log)", status,
+                      dir);
         json_decref(doc);
         return;
     }
@@ -309,8 +313,9 @@ static void shrink(struct explore *x, json_t *failing, unsigned index, const cha
                 if (reproduces(x, cv[i].sc, dir, inv, x->o.replays, &fails, NULL, 0)) {
                     json_decref(cur);
                     cur = json_incref(cv[i].sc);
-                    wlen += (size_t)snprintf(f->what + wlen, wlen < sizeof f->what ? sizeof f->what - wlen : 0,
-                                     "%s%s", wlen ? "; " : "", cv[i].what);
+                    wlen += (size_t)snprintf(f->what + wlen,
+                                             wlen < sizeof f->what ? sizeof f->what - wlen : 0,
+                                             "%s%s", wlen ? "; " : "", cv[i].what);
                     if (wlen >= sizeof f->what)
                         wlen = sizeof f->what - 1;
                     f->shrink_steps++;
@@ -460,7 +465,8 @@ static int write_html(const struct explore *x, const char *path)
         json_array_foreach(json_object_get(d->sc, "timeline"), k, st)
         {
             char *s = json_dumps(st, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            fprintf(f, "<tr><td>%lld</td><td>", (long long)json_integer_value(json_object_get(st, "at_ms")));
+            fprintf(f, "<tr><td>%lld</td><td>",
+                    (long long)json_integer_value(json_object_get(st, "at_ms")));
             esc(f, json_string_value(json_object_get(st, "mark")));
             fputs("</td><td><code>", f);
             esc(f, s);
@@ -488,17 +494,16 @@ static int write_summary(const struct explore *x, const char *path)
         json_array_append_new(
             found, json_pack("{s:s, s:s, s:I, s:f, s:f, s:I, s:I, s:i, s:i, s:s, s:s}", "invariant",
                              d->inv, "file", d->file, "case", (json_int_t)d->case_index,
-                             "found_after_s", d->t_found_s, "shrink_s", d->shrink_s,
-                             "steps_before", (json_int_t)d->steps_before, "steps_after",
-                             (json_int_t)d->steps_after, "replays_failed", d->replays_ok,
-                             "replays", d->replays, "removed", d->what, "measured", d->measured));
+                             "found_after_s", d->t_found_s, "shrink_s", d->shrink_s, "steps_before",
+                             (json_int_t)d->steps_before, "steps_after", (json_int_t)d->steps_after,
+                             "replays_failed", d->replays_ok, "replays", d->replays, "removed",
+                             d->what, "measured", d->measured));
     }
     json_t *doc = json_pack("{s:I, s:i, s:i, s:i, s:i, s:i, s:f, s:o, s:O, s:O, s:O}", "seed",
-                            (json_int_t)x->o.seed, "cases", x->cases, "runs", x->runs,
-                            "disturbed", x->disturbed, "flaky", x->flaky, "shrink_runs",
-                            x->shrink_runs, "duration_s", elapsed(x), "findings", found,
-                            "invariants", x->inv_cov, "faults", x->fault_cov, "fault_pairs",
-                            x->pair_cov);
+                            (json_int_t)x->o.seed, "cases", x->cases, "runs", x->runs, "disturbed",
+                            x->disturbed, "flaky", x->flaky, "shrink_runs", x->shrink_runs,
+                            "duration_s", elapsed(x), "findings", found, "invariants", x->inv_cov,
+                            "faults", x->fault_cov, "fault_pairs", x->pair_cov);
     int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(doc);
     return rc;
@@ -509,17 +514,28 @@ static int write_summary(const struct explore *x, const char *path)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
-        {"relay", required_argument, 0, 'R'},      {"relay-bin", required_argument, 0, 'B'},
-        {"budget", required_argument, 0, 'b'},     {"seed", required_argument, 0, 's'},
-        {"jobs", required_argument, 0, 'j'},       {"out", required_argument, 0, 'o'},
-        {"model", required_argument, 0, 'm'},      {"replays", required_argument, 0, 'r'},
+        {"relay", required_argument, 0, 'R'},
+        {"relay-bin", required_argument, 0, 'B'},
+        {"budget", required_argument, 0, 'b'},
+        {"seed", required_argument, 0, 's'},
+        {"jobs", required_argument, 0, 'j'},
+        {"out", required_argument, 0, 'o'},
+        {"model", required_argument, 0, 'm'},
+        {"replays", required_argument, 0, 'r'},
         {"final-replays", required_argument, 0, 'F'},
         {"max-findings", required_argument, 0, 'x'},
-        {"time-scale", required_argument, 0, 't'}, {"print-model", no_argument, 0, 'P'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
+        {"time-scale", required_argument, 0, 't'},
+        {"print-model", no_argument, 0, 'P'},
+        {"stop-when", required_argument, 0, 'W'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
-    *o = (struct opts){.out = "out/explore", .budget_s = 600, .seed = 1, .jobs = 1,
-                       .replays = 3, .final_replays = 5};
+    *o = (struct opts){.out = "out/explore",
+                       .budget_s = 600,
+                       .seed = 1,
+                       .jobs = 1,
+                       .replays = 3,
+                       .final_replays = 5};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -530,8 +546,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             v = strtol(optarg, &end, 10);
             if (errno || *end || v < 1 || v > 100) {
                 fprintf(stderr, "cutover explore: --%s: expected 1..100, found '%s'\n",
-                        c == 'j' ? "jobs" : c == 'r' ? "replays" : c == 'F' ? "final-replays"
-                                                                            : "max-findings",
+                        c == 'j'   ? "jobs"
+                        : c == 'r' ? "replays"
+                        : c == 'F' ? "final-replays"
+                                   : "max-findings",
                         optarg);
                 return -1;
             }
@@ -545,7 +563,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'b':
             if (harness_explore_parse_budget(optarg, &o->budget_s) != 0) {
-                fprintf(stderr, "cutover explore: --budget: expected e.g. 90s, 10m, 1h, found '%s'\n",
+                fprintf(stderr,
+                        "cutover explore: --budget: expected e.g. 90s, 10m, 1h, found '%s'\n",
                         optarg);
                 return -1;
             }
@@ -554,7 +573,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             errno = 0;
             o->seed = strtoull(optarg, &end, 10);
             if (errno || *end || !*optarg || *optarg == '-') {
-                fprintf(stderr, "cutover explore: --seed: expected an unsigned integer, found '%s'\n",
+                fprintf(stderr,
+                        "cutover explore: --seed: expected an unsigned integer, found '%s'\n",
                         optarg);
                 return -1;
             }
@@ -579,6 +599,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 't':
             o->time_scale = optarg;
+            break;
+        case 'W':
+            o->stop_when = optarg;
             break;
         case 'P':
             fputs(harness_explore_default_model, stdout);
@@ -660,7 +683,8 @@ static void explore_batch(struct explore *x)
             cover(x, sc[j], &oc);
             for (int k = 0; k < oc.nfail && !interrupted; k++) {
                 if (already_found(x, oc.fail[k]) ||
-                    (x->o.max_findings && (int)x->n_found >= x->o.max_findings))
+                    (x->o.max_findings && (int)x->n_found >= x->o.max_findings) ||
+                    (x->o.stop_when && already_found(x, x->o.stop_when)))
                     continue;
                 shrink(x, sc[j], idx[j], oc.fail[k]);
             }
@@ -682,6 +706,17 @@ int harness_cmd_explore(int argc, char **argv)
         fprintf(stderr, "invalid: %s\n", err);
         return CO_EXIT_INVALID;
     }
+    int known = !x.o.stop_when;
+    for (const struct harness_explore_invariant *v = harness_explore_invariants; v->name; v++)
+        known |= x.o.stop_when && strcmp(v->name, x.o.stop_when) == 0;
+    if (!known) {
+        fprintf(stderr,
+                "cutover explore: --stop-when: expected an invariant name (docs/explore.md), "
+                "found '%s'\n",
+                x.o.stop_when);
+        harness_explore_model_free(&x.m);
+        return CO_EXIT_INVALID;
+    }
     ssize_t len = readlink("/proc/self/exe", x.exe, sizeof x.exe - 1);
     if (len <= 0 || mkdirs(x.o.out) != 0) {
         harness_explore_model_free(&x.m);
@@ -700,7 +735,8 @@ int harness_cmd_explore(int argc, char **argv)
     sigaction(SIGTERM, &sa, &old_term);
     x.t0 = co_now_us();
     while (!interrupted && left(&x) > 0 && x.n_found < 64 &&
-           !(x.o.max_findings && (int)x.n_found >= x.o.max_findings)) {
+           !(x.o.max_findings && (int)x.n_found >= x.o.max_findings) &&
+           !(x.o.stop_when && already_found(&x, x.o.stop_when))) {
         progress(&x, NULL);
         explore_batch(&x);
     }
