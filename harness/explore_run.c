@@ -156,7 +156,8 @@ static pid_t spawn_run(const struct explore *x, const char *file, const char *di
             dup2(fd, 2);
             close(fd);
         }
-        execv(x->exe, (char *const *)argv);
+        /* Our own image even when bin/cutover is rebuilt meanwhile. */
+        execv("/proc/self/exe", (char *const *)argv);
         _exit(127);
     }
     return pid;
@@ -333,6 +334,18 @@ static void shrink(struct explore *x, json_t *failing, unsigned index, const cha
                sizeof f->measured);
     f->shrink_s = (double)(co_now_us() - t0) / 1e6;
     f->steps_after = harness_explore_steps(cur);
+    if (f->replays_ok < f->replays) {
+        /* The minimal case passed a final replay: flaky, never a finding. */
+        if (x->tty)
+            fputc('\n', stderr);
+        fprintf(stderr,
+                "explore: %s (case %u) passed a final replay after shrinking: set aside as "
+                "flaky\n",
+                inv, index);
+        x->flaky++;
+        json_decref(cur);
+        return;
+    }
     /* The minimal case says where it came from and what was removed. */
     char name[128], desc[6000];
     harness_v_fmt(name, sizeof name, "explore-%s-%zu", inv, x->n_found + 1);
@@ -723,6 +736,15 @@ int harness_cmd_explore(int argc, char **argv)
         return CO_EXIT_HARNESS;
     }
     x.exe[len] = 0;
+    /* The child finds its relay next to its own path, which /proc/self/exe
+     * does not give; name it here. */
+    char relay_bin[PATH_MAX];
+    if (!x.o.relay_bin && !x.o.relay) {
+        char *slash = strrchr(x.exe, '/');
+        harness_v_fmt(relay_bin, sizeof relay_bin, "%.*s/cutover-relay",
+                      slash ? (int)(slash - x.exe) : 1, slash ? x.exe : ".");
+        x.o.relay_bin = relay_bin;
+    }
     x.tty = isatty(2);
     x.found = co_calloc(64, sizeof *x.found);
     x.fault_cov = json_object();
