@@ -1012,6 +1012,20 @@ size_t harness_explore_candidates(const struct harness_explore_model *m, const j
         else
             json_decref(c);
     }
+    /* No client rate limit (unless the invariant is about it: it then no
+     * longer applies and offer() drops the candidate). */
+    if (json_object_get(json_object_get(sc, "relay"), "rate_limit_requests")) {
+        json_t *c = json_deep_copy(sc), *relay = json_object_get(c, "relay"), *ph;
+        json_object_del(relay, "rate_limit_requests");
+        json_object_del(relay, "rate_limit_window_ms");
+        json_object_del(relay, "client_keys");
+        json_t *tr = json_object_get(c, "traffic");
+        size_t i;
+        if (json_is_object(tr))
+            json_object_del(tr, "client_key");
+        json_array_foreach(tr, i, ph) json_object_del(ph, "client_key");
+        offer(&cs, c, "removed the client rate limit");
+    }
     /* Simpler faults. */
     for (size_t i = 0; i < n; i++) {
         json_t *st = json_array_get(tl, i);

@@ -64,8 +64,19 @@ static void test_broken_relay_found_and_shrunk(void **state)
     snprintf(relay, sizeof relay, "%s/bugs/attempts-plus-one/bin/cutover-relay", dir);
     snprintf(out, sizeof out, "%s/explore", dir);
     /* Seed 3 draws a single-segment 429 case early; 20 s of budget. */
-    char *argv[] = {(char *)tsup_bin("cutover"), "explore", "--relay-bin", relay, "--budget",
-                    "20s", "--seed", "3", "--stop-when", "attempts_bounded", "--out", out, NULL};
+    char *argv[] = {(char *)tsup_bin("cutover"),
+                    "explore",
+                    "--relay-bin",
+                    relay,
+                    "--budget",
+                    "20s",
+                    "--seed",
+                    "3",
+                    "--stop-when",
+                    "attempts_bounded",
+                    "--out",
+                    out,
+                    NULL};
     assert_int_equal(run(180000, argv), 1);
 
     char path[256];
@@ -101,8 +112,8 @@ static void test_broken_relay_found_and_shrunk(void **state)
     /* `cutover run` reproduces it against the broken relay... */
     char rout[128];
     snprintf(rout, sizeof rout, "%s/replay", dir);
-    char *rerun[] = {(char *)tsup_bin("cutover"), "run", found, "--relay-bin", relay, "--out",
-                     rout, NULL};
+    char *rerun[] = {
+        (char *)tsup_bin("cutover"), "run", found, "--relay-bin", relay, "--out", rout, NULL};
     assert_int_equal(run(60000, rerun), 1);
     /* ...and the real relay passes it: the finding is the bug. */
     char *clean[] = {(char *)tsup_bin("cutover"), "run", found, "--out", rout, NULL};
@@ -115,8 +126,8 @@ static void test_bad_command_lines(void **state)
     snprintf(out, sizeof out, "%s/bad", dir);
     char *a[] = {(char *)tsup_bin("cutover"), "explore", "--budget", "soon", "--out", out, NULL};
     assert_int_equal(run(10000, a), 2);
-    char *b[] = {(char *)tsup_bin("cutover"), "explore", "--stop-when", "nothing", "--out", out,
-                 NULL};
+    char *b[] = {
+        (char *)tsup_bin("cutover"), "explore", "--stop-when", "nothing", "--out", out, NULL};
     assert_int_equal(run(10000, b), 2);
     snprintf(model, sizeof model, "%s/model.json", dir);
     FILE *f = fopen(model, "w");

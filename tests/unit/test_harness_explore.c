@@ -35,7 +35,8 @@ static void test_same_seed_same_cases(void **state)
 {
     int differ = 0;
     for (unsigned i = 0; i < 20; i++) {
-        json_t *a = harness_explore_generate(&model, 7, i), *b = harness_explore_generate(&model, 7, i),
+        json_t *a = harness_explore_generate(&model, 7, i),
+               *b = harness_explore_generate(&model, 7, i),
                *c = harness_explore_generate(&model, 8, i);
         assert_true(json_equal(a, b));
         json_object_del(c, "name");
@@ -81,8 +82,9 @@ static void test_cases_are_valid_scenarios(void **state)
                 /* Its expect is the one invariant. */
                 json_t *e = json_object_get(cv[k].sc, "expect");
                 assert_int_equal(json_array_size(e), 1);
-                assert_string_equal(json_string_value(json_object_get(json_array_get(e, 0), "note")),
-                                    "request_ends");
+                assert_string_equal(
+                    json_string_value(json_object_get(json_array_get(e, 0), "note")),
+                    "request_ends");
                 json_decref(cv[k].sc);
                 free(cv[k].what);
                 ncand++;
@@ -97,10 +99,10 @@ static void test_cases_are_valid_scenarios(void **state)
 
 static json_t *case_with(const char *timeline_json, const char *relay_json)
 {
-    json_t *sc = json_pack("{s:s, s:o, s:o, s:{s:i, s:i}}", "name", "t", "relay",
-                           json_loads(relay_json, 0, NULL), "timeline",
-                           json_loads(timeline_json, 0, NULL), "traffic", "rate_rps", 10,
-                           "duration_ms", 2000);
+    json_t *sc =
+        json_pack("{s:s, s:o, s:o, s:{s:i, s:i}}", "name", "t", "relay",
+                  json_loads(relay_json, 0, NULL), "timeline", json_loads(timeline_json, 0, NULL),
+                  "traffic", "rate_rps", 10, "duration_ms", 2000);
     harness_explore_set_expect(&model, sc, NULL);
     return sc;
 }
@@ -109,18 +111,20 @@ static int has_inv(const json_t *sc, const char *inv)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(sc, "expect"), i, c) if (
-        strcmp(json_string_value(json_object_get(c, "note")), inv) == 0) return 1;
+    json_array_foreach(json_object_get(sc, "expect"), i,
+                       c) if (strcmp(json_string_value(json_object_get(c, "note")), inv) ==
+                              0) return 1;
     return 0;
 }
 
 static void test_invariant_preconditions(void **state)
 {
-    const char *relay = "{\"max_attempts\": 3, \"min_dwell_ms\": 300, \"retry_after_cap_ms\": 1000, "
-                        "\"health_interval_ms\": 100, \"health_fall\": 1, \"jitter\": \"none\"}";
+    const char *relay =
+        "{\"max_attempts\": 3, \"min_dwell_ms\": 300, \"retry_after_cap_ms\": 1000, "
+        "\"health_interval_ms\": 100, \"health_fall\": 1, \"jitter\": \"none\"}";
     /* Only 401s: no retry at all is the invariant. */
-    json_t *sc = case_with("[{\"at_ms\": 0, \"mark\": \"f1-blue-401\", \"blue\": {\"status\": 401}}]",
-                           relay);
+    json_t *sc = case_with(
+        "[{\"at_ms\": 0, \"mark\": \"f1-blue-401\", \"blue\": {\"status\": 401}}]", relay);
     assert_true(has_inv(sc, "no_retry_401"));
     assert_true(has_inv(sc, "backoff_lower_bound"));
     json_decref(sc);
@@ -150,9 +154,10 @@ static void test_invariant_preconditions(void **state)
     assert_true(has_inv(sc, "liveness"));
     json_decref(sc);
     /* Too short a probe outage to require it. */
-    sc = case_with("[{\"at_ms\": 100, \"mark\": \"f1-blue-probe-down\", \"blue\": {\"health\": "
-                   "\"down\"}}, {\"at_ms\": 300, \"mark\": \"f1-blue-end\", \"blue\": \"healthy\"}]",
-                   relay);
+    sc =
+        case_with("[{\"at_ms\": 100, \"mark\": \"f1-blue-probe-down\", \"blue\": {\"health\": "
+                  "\"down\"}}, {\"at_ms\": 300, \"mark\": \"f1-blue-end\", \"blue\": \"healthy\"}]",
+                  relay);
     assert_false(has_inv(sc, "unhealthy_avoided"));
     json_decref(sc);
 }
@@ -183,7 +188,8 @@ static void test_off_switch(void **state)
     assert_non_null(strstr(err, path));
     assert_non_null(strstr(err, "$.off[0]"));
     f = fopen(path, "w");
-    fputs("{\"faults\": [{\"name\": \"x\", \"behavior\": {\"status\": 503}, \"simpler\": \"y\"}]}", f);
+    fputs("{\"faults\": [{\"name\": \"x\", \"behavior\": {\"status\": 503}, \"simpler\": \"y\"}]}",
+          f);
     fclose(f);
     assert_int_equal(harness_explore_model_load(path, &m, err, sizeof err), -1);
     assert_non_null(strstr(err, "$.faults[0].simpler"));
