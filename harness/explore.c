@@ -62,14 +62,15 @@ const char harness_explore_default_model[] =
     "  \"rate_rps\": {\"min\": 10, \"max\": 40},\n"
     "  \"stream_share\": 0.4,\n"
     "  \"admin_share\": 0.2,\n"
+    "  \"handoff_share\": 0.3,\n"
     "  \"rate_limit\": {\"share\": 0.2, \"requests\": [3, 5, 8], \"window_ms\": [300, 500]},\n"
     "  \"liveness_min\": 0.25,\n"
     "  \"off\": []\n"
     "}\n";
 
 static const char *const model_keys[] = {
-    "faults",      "relay",      "segments",     "run_ms", "rate_rps", "stream_share",
-    "admin_share", "rate_limit", "liveness_min", "off",    NULL};
+    "faults",      "relay",      "segments",     "run_ms", "rate_rps",      "stream_share",
+    "admin_share", "rate_limit", "liveness_min", "off",    "handoff_share", NULL};
 
 /* ---- the model ---------------------------------------------------------- */
 
@@ -241,6 +242,7 @@ int harness_explore_model_load(const char *path, struct harness_explore_model *m
     }
     if (share(m->doc, "stream_share", &m->stream_share, file, err, errlen) ||
         share(m->doc, "admin_share", &m->admin_share, file, err, errlen) ||
+        share(m->doc, "handoff_share", &m->handoff_share, file, err, errlen) ||
         share(m->doc, "liveness_min", &m->liveness_min, file, err, errlen))
         goto bad;
     m->ratelimit = json_object_get(m->doc, "rate_limit");
@@ -393,11 +395,27 @@ json_t *harness_explore_generate(const struct harness_explore_model *m, uint64_t
      * preconditions, and a bug that needs no combination is found first. */
     int maxseg = m->max_segments > 0 ? m->max_segments : 1;
     int nseg = co_rng_double(&r) < 0.5 ? 1 : irange(&r, 1, maxseg, 1);
-    for (int s = 0; s < nseg && m->n_faults; s++) {
+    /* A hand-off: the first fault moves to the other colour around the time
+     * it ends there (a bad deploy rolled on from blue to green), the
+     * combination that makes a relay flap. */
+    int handoff = co_rng_double(&r) < m->handoff_share;
+    const struct harness_explore_fault *f0 = NULL;
+    const char *env0 = NULL;
+    int end0 = 0;
+    for (int s = 0; s < nseg + handoff && m->n_faults; s++) {
         const char *env = co_rng_double(&r) < 0.7 ? "blue" : "green";
         const struct harness_explore_fault *f = pick_fault(m, &r);
         int at = irange(&r, 0, dur - 200 > 0 ? dur - 200 : 0, 50);
         int len = irange(&r, m->seg_min_ms, m->seg_max_ms, 50);
+        if (s == 0) {
+            f0 = f, env0 = env, end0 = at + len;
+        } else if (s == nseg) {
+            if (end0 >= dur - 100)
+                break;
+            f = f0;
+            env = strcmp(env0, "blue") == 0 ? "green" : "blue";
+            at = irange(&r, end0 > 100 ? end0 - 100 : 0, end0 + 100, 50);
+        }
         char mark[128];
         harness_v_fmt(mark, sizeof mark, "f%d-%s-%s", s + 1, env, f->name);
         json_array_append_new(
@@ -446,7 +464,7 @@ json_t *harness_explore_generate(const struct harness_explore_model *m, uint64_t
 
 struct harness_explore_facts {
     int dur_ms;
-    int has_401, has_429_plain, has_503_plain, has_ra, min_ra, ra_over_cap;
+    int has_401, has_429, has_429_plain, has_503_plain, has_ra, min_ra, ra_over_cap;
     int has_other_retryable; /* 5xx, transport faults, malformed answers */
     int has_slow_end;        /* timeout or stall: the mock finishes after the relay gave up */
     int has_inband;
@@ -483,6 +501,7 @@ static void scan_behavior(const json_t *b, int e, int at, int len, const char *m
         f->touched[e] = 1;
         if (st) {
             int code = (int)json_integer_value(st);
+            f->has_429 |= code == 429;
             int ms = ra    ? (int)json_integer_value(ra)
                      : ras ? (int)json_integer_value(ras) * 1000
                            : -1;
@@ -683,13 +702,15 @@ static json_t *inv_rate_limit(const struct harness_explore_facts *f, const json_
 }
 
 /* While one colour stays healthy the whole run, most requests succeed.
- * Not with faults that are the client's problem (401) or that arrive as a
- * 200 (in-band errors), nor with the client rate limit on. */
+ * Not with faults that are the client's problem (401), that arrive as a 200
+ * (in-band errors), or a quota (429: the relay retries it on the same colour
+ * and passes it on, by design, rather than move the storm), nor with the
+ * client rate limit on. */
 static json_t *inv_liveness(const struct harness_explore_facts *f, const json_t *relay,
                             const struct harness_explore_model *m)
 {
     if ((f->touched[0] && f->touched[1]) || f->has_401 || f->has_inband || f->limited ||
-        f->has_admin)
+        f->has_admin || f->has_429)
         return NULL;
     return json_pack("{s:s, s:f}", "check", "client_success_ratio", "min", m->liveness_min);
 }

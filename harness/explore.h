@@ -33,6 +33,7 @@ struct harness_explore_model {
     int rate_min, rate_max; /* requests per second of the plain phase */
     double stream_share;    /* chance of a parallel streaming phase */
     double admin_share;     /* chance of an admin action per case */
+    double handoff_share;   /* chance the first fault moves to the other colour */
     double ratelimit_share; /* chance the relay's client rate limit is on */
     json_t *ratelimit;      /* {"requests": [..], "window_ms": [..]} */
     double liveness_min;    /* success ratio while one colour stays healthy */

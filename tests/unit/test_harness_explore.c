@@ -141,6 +141,8 @@ static void test_invariant_preconditions(void **state)
                    relay);
     assert_true(has_inv(sc, "retry_after_honoured"));
     assert_false(has_inv(sc, "backoff_lower_bound"));
+    /* A quota is passed on by design, not failed over: no liveness bound. */
+    assert_false(has_inv(sc, "liveness"));
     json_t *ra = json_array_get(json_object_get(sc, "expect"), 3);
     (void)ra;
     json_decref(sc);
