@@ -50,7 +50,7 @@ const char harness_explore_default_model[] =
     "    \"backoff_cap_ms\": [200],\n"
     "    \"retry_after_cap_ms\": [1000],\n"
     "    \"switch_after_failures\": [1, 2, 3],\n"
-    "    \"min_dwell_ms\": [0, 300, 800],\n"
+    "    \"min_dwell_ms\": [0, 1000, 2000],\n"
     "    \"health_interval_ms\": [100, 200],\n"
     "    \"health_fall\": [1, 2, 3],\n"
     "    \"health_rise\": [1, 2],\n"
@@ -469,7 +469,8 @@ struct harness_explore_facts {
     int has_slow_end;        /* timeout or stall: the mock finishes after the relay gave up */
     int has_inband;
     int touched[2];
-    int probe_down[2], probe_len[2];
+    int nfaulted[2], faulted[2][32][2]; /* when each colour was faulted: [from, to) ms */
+    int probe_down[2], probe_at[2], probe_len[2];
     char probe_mark[2][128];
     int has_admin, streams, limited;
 };
@@ -478,13 +479,16 @@ struct harness_explore_facts {
 static void scan_behavior(const json_t *b, int e, int at, int len, const char *mark, int cap,
                           struct harness_explore_facts *f)
 {
-    (void)at;
     const char *s = json_string_value(b);
     int probe_down = 0;
     if (s) {
         if (strcmp(s, "healthy") == 0)
             return;
         f->touched[e] = 1;
+        if (f->nfaulted[e] < 32) {
+            f->faulted[e][f->nfaulted[e]][0] = at;
+            f->faulted[e][f->nfaulted[e]++][1] = at + len;
+        }
         if (strcmp(s, "down") == 0) {
             f->has_503_plain = 1;
             probe_down = 1;
@@ -499,6 +503,10 @@ static void scan_behavior(const json_t *b, int e, int at, int len, const char *m
             json_integer_value(json_object_get(b, "latency_ms")) <= 5)
             return;
         f->touched[e] = 1;
+        if (f->nfaulted[e] < 32) {
+            f->faulted[e][f->nfaulted[e]][0] = at;
+            f->faulted[e][f->nfaulted[e]++][1] = at + len;
+        }
         if (st) {
             int code = (int)json_integer_value(st);
             f->has_429 |= code == 429;
@@ -544,6 +552,7 @@ static void scan_behavior(const json_t *b, int e, int at, int len, const char *m
     if (probe_down && !f->probe_down[e]) {
         f->probe_down[e] = 1;
         f->probe_len[e] = len;
+        f->probe_at[e] = at;
         snprintf(f->probe_mark[e], sizeof f->probe_mark[e], "%s", mark ? mark : "start");
     }
 }
@@ -593,6 +602,15 @@ static void scan(const json_t *sc, struct harness_explore_facts *f)
                           f);
         }
     }
+}
+
+/* Whether colour e had any fault during [from, to). */
+static int faulted_during(const struct harness_explore_facts *f, int e, int from, int to)
+{
+    for (int i = 0; i < f->nfaulted[e]; i++)
+        if (f->faulted[e][i][0] < to && f->faulted[e][i][1] > from)
+            return 1;
+    return 0;
 }
 
 /* ---- invariants ---------------------------------------------------------- */
@@ -675,7 +693,7 @@ static json_t *inv_dwell(const struct harness_explore_facts *f, const json_t *re
 
 /* A colour whose probe stays down long enough is found unhealthy, and gets
  * no traffic from a grace after that until it recovers; only when the other
- * colour is never faulted (so nothing else ever needs the sick one). */
+ * colour has no fault meanwhile (so nothing ever needs the sick one). */
 static json_t *inv_unhealthy(const struct harness_explore_facts *f, const json_t *relay,
                              const struct harness_explore_model *m)
 {
@@ -683,7 +701,8 @@ static json_t *inv_unhealthy(const struct harness_explore_facts *f, const json_t
     if (f->has_admin)
         return NULL;
     for (int e = 0; e < 2; e++) {
-        if (!f->probe_down[e] || f->touched[!e] || f->probe_len[e] < (fall + 2) * iv + 600)
+        if (!f->probe_down[e] || f->probe_len[e] < (fall + 2) * iv + 600 ||
+            faulted_during(f, !e, f->probe_at[e] - 1000, f->probe_at[e] + f->probe_len[e] + 1000))
             continue;
         return json_pack("{s:s, s:s, s:s, s:i}", "check", "no_traffic_after_unhealthy", "env",
                          e ? "green" : "blue", "after", f->probe_mark[e], "grace_ms", iv + 300);

@@ -155,6 +155,22 @@ static void test_invariant_preconditions(void **state)
     assert_false(has_inv(sc, "min_dwell"));
     assert_true(has_inv(sc, "liveness"));
     json_decref(sc);
+    /* Green faulted only long after blue's probe came back: still applies;
+     * green faulted meanwhile: does not. */
+    sc =
+        case_with("[{\"at_ms\": 100, \"mark\": \"f1-blue-probe-down\", \"blue\": {\"health\": "
+                  "\"down\"}}, {\"at_ms\": 1500, \"mark\": \"f1-blue-end\", \"blue\": \"healthy\"},"
+                  " {\"at_ms\": 2800, \"mark\": \"f2-green-503\", \"green\": {\"status\": 503}}]",
+                  relay);
+    assert_true(has_inv(sc, "unhealthy_avoided"));
+    json_decref(sc);
+    sc = case_with(
+        "[{\"at_ms\": 100, \"mark\": \"f1-blue-probe-down\", \"blue\": {\"health\": "
+        "\"down\"}}, {\"at_ms\": 900, \"mark\": \"f2-green-503\", \"green\": {\"status\": "
+        "503}}, {\"at_ms\": 1500, \"mark\": \"f1-blue-end\", \"blue\": \"healthy\"}]",
+        relay);
+    assert_false(has_inv(sc, "unhealthy_avoided"));
+    json_decref(sc);
     /* Too short a probe outage to require it. */
     sc =
         case_with("[{\"at_ms\": 100, \"mark\": \"f1-blue-probe-down\", \"blue\": {\"health\": "
