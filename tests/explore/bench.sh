@@ -1,5 +1,5 @@
 #!/bin/sh
-# Explores each broken relay of tests/explore/bugs/ and reports, per bug:
+# Explores each broken relay of tests/explore/bugs/*.mutant and reports, per bug:
 # whether the invariant the bug breaks was found, the time to that finding,
 # the shrink time, the minimal scenario's steps and replays, and whether
 # that scenario passes against the unbroken cutover-relay (it must: else
@@ -12,7 +12,7 @@ cd "$root"
 budget=${1:-5m}
 seed=${2:-1}
 [ $# -gt 2 ] && shift 2 || set --
-[ $# -gt 0 ] || set -- $(ls tests/explore/bugs/*.bug | sed 's|.*/||; s|\.bug$||')
+[ $# -gt 0 ] || set -- $(ls tests/explore/bugs/*.mutant | sed 's|.*/||; s|\.mutant$||')
 out=${EXPLORE_BENCH_OUT:-/tmp/explore-bench}
 cutover=${CUTOVER:-bin/cutover}
 mkdir -p "$out"
@@ -20,7 +20,7 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| bug | invariant | found | time to finding | shrink time | steps | replays failed | passes on cutover-relay |"
 echo "|---|---|---|---|---|---|---|---|"
 for bug in "$@"; do
-    inv=$(sed -n 's/^expect: //p' "tests/explore/bugs/$bug.bug")
+    inv=$(sed -n 's/^expect: //p' "tests/explore/bugs/$bug.mutant")
     relay=$(tests/explore/build-bugs.sh "$bug")
     rm -rf "$out/$bug"
     "$cutover" explore --relay-bin "$relay" --budget "$budget" --seed "$seed" \
