@@ -20,6 +20,8 @@ static const struct command commands[] = {
     {"run", harness_cmd_run, "run [PATH...] [options]   run scenario files or folders"},
     {"validate", harness_cmd_validate, "validate PATH...          check scenario files"},
     {"list", harness_cmd_list, "list PATH...              list scenarios with tags"},
+    {"explore", harness_cmd_explore,
+     "explore [options]         generate faults, find and shrink failures"},
     {"mock", mock_cli_main, "mock --name N --port P    run one standalone mock upstream"},
     {"report", report_cli_main, "report RESULTS.json...    render stored results again"},
 };

@@ -96,6 +96,8 @@ struct relay_req {
     struct relay_parse_err pe;
     /* Streaming.  Bytes before `safe` are scrubbed and may be sent. */
     size_t sent, safe;
+    const char *up_body; /* the attempt's request body, fed by on_upload */
+    size_t up_len, up_off;
     int committed, upstream_over, paused;
     struct relay_sse sse;
     /* The answer. */
@@ -995,6 +997,28 @@ static void link_headers(struct relay_req *q)
     q->hdr[2] = (struct curl_slist){q->hdr_attempt, header_tail(q->r, kind)};
 }
 
+/* The request body goes to curl through a read callback that cannot seek,
+ * instead of CURLOPT_POSTFIELDS: when a reused connection dies before any
+ * answer, libcurl would otherwise send the POST again on its own, an attempt
+ * outside max_attempts and without backoff that the upstream sees twice
+ * (found by `cutover explore`: scenarios/bugs/reused-connection-resend.json).
+ * Unable to rewind, curl fails the transfer instead, and the relay decides. */
+static size_t on_upload(char *buf, size_t size, size_t nmemb, void *userp)
+{
+    struct relay_req *q = userp;
+    size_t n = size * nmemb, left = q->up_len - q->up_off;
+    if (n > left)
+        n = left;
+    memcpy(buf, q->up_body + q->up_off, n);
+    q->up_off += n;
+    return n;
+}
+
+static int on_upload_seek(void *userp, curl_off_t offset, int origin)
+{
+    return CURL_SEEKFUNC_CANTSEEK;
+}
+
 static void start_attempt(struct relay_req *q)
 {
     struct relay *r = q->r;
@@ -1031,10 +1055,16 @@ static void start_attempt(struct relay_req *q)
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
         const char *b = q->fwd_body ? q->fwd_body : q->body.data;
+        q->up_body = b ? b : "";
+        q->up_len = q->fwd_body ? strlen(q->fwd_body) : q->body.len;
+        q->up_off = 0;
         curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, b ? b : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(q->fwd_body ? strlen(q->fwd_body) : q->body.len));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+        curl_easy_setopt(e, CURLOPT_READDATA, q);
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_upload_seek);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, q);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->up_len);
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, &q->hdr[0]);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
