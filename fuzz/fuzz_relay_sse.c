@@ -1,6 +1,6 @@
 /* libFuzzer target: the relay's upstream SSE end-of-stream scan
- * (relay_sse_scan), fed in chunks the way curl hands bytes over.  Input:
- * a byte of chunk count, that many bytes of chunk sizes, then the stream.
+ * (relay_sse_scan) and checks its events (relay_sse_check), fed in chunks the way curl hands bytes
+ * over.  Input: a byte of chunk count, that many bytes of chunk sizes, then the stream.
  * Differential oracle: the streaming scan sees [DONE] exactly when a plain
  * search of the whole stream does, whatever the split. */
 #include "relay/relay_parse.h"
@@ -54,5 +54,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (relay_sse_finished(&s) != fin)
         abort();
     relay_sse_free(&s);
+    /* relay_sse_check: the verdict does not depend on where the chunks
+     * split, and "good" never points past its chunk. */
+    struct relay_sse whole, parts;
+    relay_sse_init(&whole);
+    relay_sse_init(&parts);
+    size_t g;
+    int want_bad = relay_sse_check(&whole, p, n, &g) != 0;
+    if (g > n)
+        abort();
+    int bad = 0;
+    off = 0;
+    for (size_t i = 0; i <= nsplit && off <= n && !bad; i++) {
+        size_t k = i < nsplit ? sizes[i] % 40 : n - off;
+        if (k > n - off)
+            k = n - off;
+        bad = relay_sse_check(&parts, p + off, k, &g) != 0;
+        if (g > k)
+            abort();
+        off += k;
+    }
+    if (bad != want_bad)
+        abort();
+    relay_sse_free(&whole);
+    relay_sse_free(&parts);
     return 0;
 }

@@ -5,6 +5,7 @@
 static const char *const err_names[] = {
     NULL,           "connect",      "timeout", "reset",
     "ttfb_timeout", "idle_timeout", "http",    "first_byte_timeout",
+    "bad_event",
 };
 
 const char *relay_err_name(enum relay_err e)
@@ -25,6 +26,7 @@ static const struct {
     {RELAY_ERR_IDLE_TIMEOUT, "idle_timeout"},
     {RELAY_ERR_HTTP, "bad_response"},
     {RELAY_ERR_FIRST_BYTE_TIMEOUT, "first_byte_timeout"},
+    {RELAY_ERR_BAD_EVENT, "bad_event"},
 };
 
 /* Statuses with an explicit policy.  A 429 is retried (after Retry-After)

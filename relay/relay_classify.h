@@ -15,6 +15,7 @@ enum relay_err {
     RELAY_ERR_IDLE_TIMEOUT,
     RELAY_ERR_HTTP,               /* a response came but was not usable (bad framing) */
     RELAY_ERR_FIRST_BYTE_TIMEOUT, /* headers maybe, but no body byte in time */
+    RELAY_ERR_BAD_EVENT,          /* a streamed event that is not JSON */
 };
 
 /* The contract's names: null for NONE, then connect|timeout|reset|... */

@@ -122,11 +122,14 @@ out:
 void relay_sse_init(struct relay_sse *s)
 {
     s->last = NULL;
+    s->line = NULL;
+    s->capline = 0;
     relay_sse_reset(s);
 }
 
 void relay_sse_reset(struct relay_sse *s)
 {
+    s->nline = 0;
     s->ntail = 0;
     s->done_seen = 0;
     s->last_pos = 0;
@@ -137,6 +140,9 @@ void relay_sse_free(struct relay_sse *s)
 {
     free(s->last);
     s->last = NULL;
+    free(s->line);
+    s->line = NULL;
+    s->capline = s->nline = 0;
 }
 
 static void ring_put(struct relay_sse *s, const char *p, size_t n)
@@ -218,4 +224,71 @@ void relay_sse_scan(struct relay_sse *s, const char *p, size_t n)
         memcpy(s->tail + keep, p, n);
         s->ntail = keep + n;
     }
+}
+
+/* One whole line, without its \n: a data line must hold a JSON object or
+ * [DONE]; other fields (event:, id:, comments) and blank lines pass. */
+static int line_ok(const char *l, size_t n)
+{
+    if (n && l[n - 1] == '\r')
+        n--;
+    if (n < 5 || memcmp(l, "data:", 5) != 0)
+        return 1;
+    l += 5, n -= 5;
+    if (n && *l == ' ')
+        l++, n--;
+    if (n == 6 && memcmp(l, "[DONE]", 6) == 0)
+        return 1;
+    json_error_t e;
+    json_t *j = co_json_scratch_loadb(l, n, 0, &e);
+    int ok = json_is_object(j);
+    co_json_scratch_end(j);
+    return ok;
+}
+
+int relay_sse_check(struct relay_sse *s, const char *p, size_t n, size_t *good)
+{
+    size_t start = 0;
+    for (const char *nl; start < n && (nl = memchr(p + start, '\n', n - start)) != NULL;) {
+        size_t end = (size_t)(nl - p);
+        int ok;
+        if (s->nline) {
+            size_t add = end - start;
+            if (s->nline + add > RELAY_SSE_MAX_LINE) {
+                ok = 0;
+            } else {
+                if (s->nline + add > s->capline) {
+                    s->capline = s->nline + add;
+                    s->line = co_realloc(s->line, s->capline);
+                }
+                memcpy(s->line + s->nline, p + start, add);
+                ok = line_ok(s->line, s->nline + add);
+            }
+            if (!ok) {
+                *good = 0;
+                return -1;
+            }
+            s->nline = 0;
+        } else if (!line_ok(p + start, end - start)) {
+            *good = start;
+            return -1;
+        }
+        start = end + 1;
+    }
+    /* The rest begins (or continues) a line that ends in a later chunk. */
+    size_t rest = n - start;
+    if (rest) {
+        if (s->nline + rest > RELAY_SSE_MAX_LINE) {
+            *good = s->nline ? 0 : start;
+            return -1;
+        }
+        if (s->nline + rest > s->capline) {
+            s->capline = s->nline + rest < 256 ? 256 : s->nline + rest;
+            s->line = co_realloc(s->line, s->capline);
+        }
+        memcpy(s->line + s->nline, p + start, rest);
+        s->nline += rest;
+    }
+    *good = n;
+    return 0;
 }

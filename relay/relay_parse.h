@@ -48,6 +48,9 @@ struct relay_sse {
     char *last;          /* RELAY_SSE_LAST bytes, allocated on the first scan */
     size_t last_pos;     /* where the next byte goes in last */
     uint64_t last_total; /* bytes seen in all */
+    /* relay_sse_check: the line begun in an earlier chunk, not yet ended. */
+    char *line;
+    size_t nline, capline;
 };
 
 /* init before the first use; reset between attempts (keeps the ring's
@@ -62,5 +65,15 @@ void relay_sse_scan(struct relay_sse *s, const char *p, size_t n);
  * blanks allowed around the colon.  A key inside content is escaped (\")
  * and never matches. */
 int relay_sse_finished(const struct relay_sse *s);
+
+/* Every "data:" line of an SSE stream is one JSON object, or [DONE]: a
+ * client's SDK parses each, and one that does not parse ends its stream in
+ * an exception although the relay answered 200.  Checks the complete lines
+ * of the next n bytes (a line may span chunks; a line longer than
+ * RELAY_SSE_MAX_LINE is bad).  Returns 0 when every line ended so far is
+ * good, -1 at the first bad one, with *good the bytes of p before the line
+ * it is on (0 when that line began in an earlier chunk).  Pure. */
+#define RELAY_SSE_MAX_LINE (1024 * 1024)
+int relay_sse_check(struct relay_sse *s, const char *p, size_t n, size_t *good);
 
 #endif

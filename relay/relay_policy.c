@@ -51,6 +51,7 @@ struct relay_stream_end relay_policy_stream_end(enum relay_stream_done mode, enu
     }
     e.code = err == RELAY_ERR_NONE           ? "stream_truncated"
              : err == RELAY_ERR_IDLE_TIMEOUT ? "stream_idle_timeout"
+             : err == RELAY_ERR_BAD_EVENT    ? "stream_bad_event"
                                              : "stream_reset";
     return e;
 }

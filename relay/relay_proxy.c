@@ -523,6 +523,16 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
         }
         if (!q->committed)
             commit(q);
+        /* An event the client could not parse ends the stream here: what
+         * came before it goes on, then finish_stream's in-band error. */
+        size_t good = n;
+        if (relay_sse_check(&q->sse, p, n, &good) != 0) {
+            relay_sse_scan(&q->sse, p, good);
+            co_buf_append(&q->resp, p, good);
+            scrub_stream(q);
+            q->abort_err = RELAY_ERR_BAD_EVENT;
+            return 0;
+        }
         relay_sse_scan(&q->sse, p, n);
         /* The usage chunk (stream_options.include_usage) comes whole in
          * practice: it is the one event that names prompt_tokens. */
@@ -753,6 +763,9 @@ static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
         if (err == RELAY_ERR_IDLE_TIMEOUT)
             snprintf(msg, sizeof msg, "upstream %s stalled: no data for %lldms",
                      relay_env_name(q->env), (long long)r->cfg.idle_timeout_ms);
+        else if (err == RELAY_ERR_BAD_EVENT)
+            snprintf(msg, sizeof msg, "upstream %s sent a stream event that is not JSON",
+                     relay_env_name(q->env));
         else if (err == RELAY_ERR_NONE)
             snprintf(msg, sizeof msg, "upstream %s ended the stream without %s",
                      relay_env_name(q->env), finished ? "[DONE]" : "a finish_reason");

@@ -162,13 +162,52 @@ static void test_sse_finish_reason(void **state)
     assert_null(x.last);
 }
 
+/* Every data line is a JSON object or [DONE], whatever the chunking; the
+ * first bad line is found, and "good" is where it starts in its chunk. */
+static void test_sse_check(void **state)
+{
+    const char ok[] = ": keep-alive\nevent: x\ndata: {\"choices\":[]}\r\n\n"
+                      "data:{\"a\":1}\n\ndata: [DONE]\n\n";
+    const char bad[] = "data: {\"a\":1}\n\ndata: {\"choices\":[{\"delta\":\n\ndata: [DONE]\n\n";
+    const char notobj[] = "data: [1,2]\n\n";
+    size_t nok = strlen(ok), nbad = strlen(bad);
+    for (size_t i = 0; i <= nok; i++) {
+        struct relay_sse s;
+        relay_sse_init(&s);
+        size_t g;
+        assert_int_equal(relay_sse_check(&s, ok, i, &g), 0);
+        assert_int_equal(g, i);
+        assert_int_equal(relay_sse_check(&s, ok + i, nok - i, &g), 0);
+        relay_sse_free(&s);
+    }
+    size_t at = strlen("data: {\"a\":1}\n\n"); /* where the bad line starts */
+    for (size_t i = 0; i <= nbad; i++) {
+        struct relay_sse s;
+        relay_sse_init(&s);
+        size_t g;
+        int r1 = relay_sse_check(&s, bad, i, &g);
+        if (r1 != 0) { /* the bad line ended within the first part */
+            assert_int_equal(g, at);
+        } else {
+            assert_int_equal(relay_sse_check(&s, bad + i, nbad - i, &g), -1);
+            assert_int_equal(g, i <= at ? at - i : 0);
+        }
+        relay_sse_free(&s);
+    }
+    struct relay_sse s;
+    relay_sse_init(&s);
+    size_t g;
+    assert_int_equal(relay_sse_check(&s, notobj, strlen(notobj), &g), -1);
+    assert_int_equal(g, 0);
+    relay_sse_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_content_type),
-        cmocka_unit_test(test_request),
-        cmocka_unit_test(test_sse_splits),
-        cmocka_unit_test(test_sse_finish_reason),
+        cmocka_unit_test(test_content_type), cmocka_unit_test(test_request),
+        cmocka_unit_test(test_sse_splits),   cmocka_unit_test(test_sse_finish_reason),
+        cmocka_unit_test(test_sse_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
