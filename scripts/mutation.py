@@ -185,6 +185,12 @@ def load_mutants(folder):
                     glob.glob(os.path.join(folder, "*.patch"))):
         out.append(parse_mutant(p) if p.endswith(".mutant") else parse_patch(p))
     seen = {}
+    # A .patch describing the same bug name as a .mutant keeps both: the
+    # patch's id takes a "-patch" suffix.
+    names = {m["id"] for m in out if m["path"].endswith(".mutant")}
+    for m in out:
+        if m["path"].endswith(".patch") and m["id"] in names:
+            m["id"] += "-patch"
     for m in out:
         if m["id"] in seen:
             raise MutantError(f"{m['path']}: id {m['id']} also in {seen[m['id']]}")
