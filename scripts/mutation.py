@@ -147,7 +147,7 @@ def parse_patch(path):
                                "replace": "\n".join(hunk[1])})
 
     for line in lines:
-        if hunk is None and target is None and not line.startswith("--- "):
+        if hunk is None and target is None and not line.startswith(("--- ", "+++ ")):
             k, sep, v = line.partition(":")
             if sep and k.strip().lower() in ("report", "family"):
                 m[k.strip().lower()] = v.strip()
