@@ -29,9 +29,16 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+
+# Process groups of the library runs under way, ended on SIGTERM/SIGINT.
+RUNNING = set()
+RUNNING_LOCK = threading.Lock()
 
 # What the relay build needs from the tree (the Makefile finds sources by
 # wildcard, so folders it does not find are simply empty).
@@ -274,16 +281,21 @@ def run_library(cutover, scenarios, relay_bin, out, timeout, jobs, extra):
         # Own process group: a timeout ends the runner and whatever it
         # started (mocks, the mutant relay), and nothing else.
         p = subprocess.Popen(cmd, stdout=con, stderr=subprocess.STDOUT, start_new_session=True)
+        with RUNNING_LOCK:
+            RUNNING.add(p.pid)
         try:
             rc = p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(p.pid, 15)
+            os.killpg(p.pid, signal.SIGTERM)
             try:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                os.killpg(p.pid, 9)
+                os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
             rc = None
+        finally:
+            with RUNNING_LOCK:
+                RUNNING.discard(p.pid)
     secs = time.monotonic() - t0
     res = None
     rp = os.path.join(out, "results.json")
@@ -410,6 +422,10 @@ def main():
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATION_JOBS", "2")),
                     help="cutover run --jobs, when the runner has it")
     ap.add_argument("--make-jobs", type=int, default=2)
+    ap.add_argument("--parallel", type=int, default=1,
+                    help="mutants run side by side (each its own library run)")
+    ap.add_argument("--format", choices=("all", "mutant", "patch"), default="all",
+                    help="only .mutant or only .patch files")
     ap.add_argument("--min-score", type=float, default=0.0)
     ap.add_argument("--check", action="store_true", help="parse and check staleness only")
     a = ap.parse_args()
@@ -420,6 +436,8 @@ def main():
     except (MutantError, OSError, UnicodeDecodeError) as ex:
         print(f"mutation: {ex}", file=sys.stderr)
         return 2
+    if a.format != "all":
+        mutants = [m for m in mutants if m["path"].endswith("." + a.format)]
     if a.smoke:
         with open(os.path.join(a.mutants, "SMOKE"), encoding="utf-8") as f:
             ids = [w for line in f for w in line.split("#")[0].split()]
@@ -451,6 +469,17 @@ def main():
         log(f"{len(mutants)} mutants, {bad} stale or with an unknown family")
         return 1 if bad else 0
 
+    def stop(signum, frame):
+        with RUNNING_LOCK:
+            for pg in list(RUNNING):
+                try:
+                    os.killpg(pg, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
     cutover = os.path.abspath(a.cutover)
@@ -477,61 +506,69 @@ def main():
         return 1
     log(f"baseline: green in {secs:.0f} s")
 
-    results = []
-    for n, m in enumerate(mutants, 1):
+    def one(m):
         r = {"id": m["id"], "file": os.path.relpath(m["path"], root), "family": m["family"],
              "report": m["report"], "edits": [e["file"] for e in m["edits"]],
              "verdict": None, "kills": [], "folders": [], "seconds": 0.0}
         why = staleness(m, base)
         if why:
             r.update(verdict="stale", why=why)
+            return r
+        tree = os.path.join(out, m["id"])
+        copy_tree(base, tree, with_build=True)
+        for e in m["edits"]:
+            p = os.path.join(tree, e["file"])
+            with open(p, encoding="utf-8") as f:
+                src = f.read()
+            with open(p, "w", encoding="utf-8") as f:
+                f.write(src.replace(e["find"], e["replace"], 1))
+            # Newer than its object for certain, whatever the clock's grain.
+            st = os.stat(p)
+            os.utime(p, (st.st_atime, time.time() + 2))
+        err = build_relay(tree, a.make_jobs)
+        if err:
+            r.update(verdict="build-failed", why=err.split("\n")[-1][:200])
         else:
-            tree = os.path.join(out, m["id"])
-            copy_tree(base, tree, with_build=True)
-            for e in m["edits"]:
-                p = os.path.join(tree, e["file"])
-                with open(p, encoding="utf-8") as f:
-                    src = f.read()
-                with open(p, "w", encoding="utf-8") as f:
-                    f.write(src.replace(e["find"], e["replace"], 1))
-                # Newer than its object for certain, whatever the clock's grain.
-                st = os.stat(p)
-                os.utime(p, (st.st_atime, time.time() + 2))
-            err = build_relay(tree, a.make_jobs)
-            if err:
-                r.update(verdict="build-failed", why=err.split("\n")[-1][:200])
+            rc, res, secs = run_library(cutover, scenarios,
+                                        os.path.join(tree, "bin", "cutover-relay"),
+                                        os.path.join(tree, "out"), a.timeout, jobs, [])
+            r["seconds"] = round(secs, 1)
+            r["exit"] = rc
+            if res is None:
+                # The library could not finish within the bound: it did not
+                # come out green, but no scenario can be named.
+                r.update(verdict="killed", why=f"timeout after {a.timeout:.0f} s"
+                         if rc is None else f"no results.json (exit {rc})")
             else:
-                rc, res, secs = run_library(cutover, scenarios,
-                                            os.path.join(tree, "bin", "cutover-relay"),
-                                            os.path.join(tree, "out"), a.timeout, jobs, [])
-                r["seconds"] = round(secs, 1)
-                r["exit"] = rc
-                if res is None:
-                    # The library could not finish within the bound: it did
-                    # not come out green, but no scenario can be named.
-                    r.update(verdict="killed", why=f"timeout after {a.timeout:.0f} s"
-                             if rc is None else f"no results.json (exit {rc})")
-                else:
-                    r["kills"] = kills_of(res)
-                    r["folders"] = sorted({k["folder"] for k in r["kills"]})
-                    r["verdict"] = "killed" if r["kills"] else "survived"
-                    r["inconclusive"] = [s.get("name") for s in res.get("scenarios", [])
-                                         if s.get("status") == "inconclusive"]
-            # Keep the run's results, drop the copy's sources and objects.
-            for name in RELAY_TREE + ["build"]:
-                p = os.path.join(tree, name)
-                if os.path.isdir(p):
-                    shutil.rmtree(p)
-                elif os.path.isfile(p):
-                    os.remove(p)
-        results.append(r)
+                r["kills"] = kills_of(res)
+                r["folders"] = sorted({k["folder"] for k in r["kills"]})
+                r["verdict"] = "killed" if r["kills"] else "survived"
+                r["inconclusive"] = [s.get("name") for s in res.get("scenarios", [])
+                                     if s.get("status") == "inconclusive"]
+        # Keep the run's results, drop the copy's sources and objects.
+        for name in RELAY_TREE + ["build", "bin", "scripts"]:
+            p = os.path.join(tree, name)
+            if os.path.isdir(p):
+                shutil.rmtree(p)
+            elif os.path.isfile(p):
+                os.remove(p)
+        return r
+
+    done = [0]
+
+    def report(r):
+        done[0] += 1
         who = ", ".join(k["scenario"] for k in r["kills"][:4])
-        line = f"[{n}/{len(mutants)}] {m['id']}: {r['verdict']}"
+        line = f"[{done[0]}/{len(mutants)}] {r['id']}: {r['verdict']}"
         if r["kills"]:
             line += f" by {len(r['kills'])} scenario(s) in {len(r['folders'])} folder(s): {who}"
         if r.get("why"):
             line += f" ({r['why']})"
         log(line + f" [{r['seconds']:.0f} s]")
+        return r
+
+    with ThreadPoolExecutor(max_workers=max(1, a.parallel)) as pool:
+        results = list(pool.map(lambda m: report(one(m)), mutants))
 
     summ = summarise(results)
     doc = {"started": started, "seconds": round(time.monotonic() - t_all, 1),
