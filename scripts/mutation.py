@@ -412,7 +412,8 @@ Killed by one scenario only: {s['killed_by_one_scenario']}; by scenarios of two 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mutants", default="tests/mutants")
-    ap.add_argument("--out", default="build/mutation")
+    ap.add_argument("--out", default=None,
+                    help="default build/mutation (build/mutation-smoke with --smoke)")
     ap.add_argument("--cutover", default="bin/cutover")
     ap.add_argument("--scenarios", nargs="+", default=["scenarios/"])
     ap.add_argument("--only", default="", help="comma list of mutant ids (default: all)")
@@ -480,7 +481,7 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    out = os.path.abspath(a.out)
+    out = os.path.abspath(a.out or ("build/mutation-smoke" if a.smoke else "build/mutation"))
     os.makedirs(out, exist_ok=True)
     cutover = os.path.abspath(a.cutover)
     jobs = a.jobs if a.jobs > 1 and cutover_supports_jobs(cutover) else 0
