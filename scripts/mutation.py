@@ -406,6 +406,30 @@ Killed by one scenario only: {s['killed_by_one_scenario']}; by scenarios of two 
 """)
 
 
+def write_markdown(path, doc):
+    s = doc["summary"]
+    out = [f"Score **{s['score']}%**: {s['killed']} killed of {s['counted']} "
+           f"({s['survived']} survived, {s['stale']} stale, {s['build_failed']} build-failed); "
+           f"killed by one scenario only: {s['killed_by_one_scenario']}, by scenarios of two "
+           f"folders or more: {s['killed_by_two_folders']}.", "",
+           "| mutant | family | verdict | scenarios | folders | killed by |",
+           "|---|---|---|---|---|---|"]
+    for r in doc["mutants"]:
+        who = ", ".join(f"{k['folder']}/{k['scenario']}" for k in r["kills"][:3])
+        if len(r["kills"]) > 3:
+            who += f", +{len(r['kills']) - 3}"
+        if r["verdict"] not in ("killed", "survived"):
+            who = r.get("why", "")
+        out.append(f"| `{r['id']}` | {r['family']} | {r['verdict']} | {len(r['kills'])} | "
+                   f"{len(r['folders'])} | {who} |")
+    out += ["", "| folder | mutants killed |", "|---|---|"]
+    out += [f"| {k} | {v} |" for k, v in s["kills_by_folder"].items()]
+    out += ["", "| scenario | mutants killed |", "|---|---|"]
+    out += [f"| {k} | {v} |" for k, v in s["kills_by_scenario"].items()]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+
+
 # ---- main -------------------------------------------------------------------
 
 
@@ -579,8 +603,10 @@ def main():
     with open(os.path.join(out, name + ".json"), "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)
     write_html(os.path.join(out, name + ".html"), doc)
+    write_markdown(os.path.join(out, name + ".md"), doc)
     console_table(results, summ)
-    log(f"json: {os.path.join(out, name + '.json')}\nhtml: {os.path.join(out, name + '.html')}")
+    log(f"json: {os.path.join(out, name + '.json')}\nhtml: {os.path.join(out, name + '.html')}"
+        f"\nmarkdown: {os.path.join(out, name + '.md')}")
     if a.smoke and summ["survived"]:
         print("mutation: a smoke mutant survived: a check lost its teeth", file=sys.stderr)
         return 1
