@@ -6,10 +6,29 @@
 #
 # Source files are found by wildcard: adding a module is adding a .c file in
 # its folder; adding a unit test is adding tests/unit/test_<name>.c.
+#
+# The build is parallel by default (-j from the core count; a -j on the
+# command line wins) and prints one short line per step (`CC relay/x.c`);
+# V=1 prints the full commands.
 
 CC      ?= cc
 SAN     ?=
 WERROR  ?=
+V       ?=
+
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+# `make clean all` must not build while it deletes.
+ifneq ($(filter clean,$(MAKECMDGOALS)),)
+  .NOTPARALLEL:
+endif
+
+ifeq ($(V),1)
+  Q    :=
+  say   = @:
+else
+  Q    := @
+  say   = @printf '  %-4s %s\n' $(1) $(2);
+endif
 
 ifeq ($(SAN),1)
   BUILD   := build/san
@@ -23,10 +42,25 @@ else
   OPT     := -O2 -g
 endif
 
+# The libraries' flags come from pkg-config, which can only answer once the
+# packages are installed.  So they are not read while this file is parsed:
+# $(FLAGS_MK) is generated after the deps step (scripts/deps.sh) and included;
+# make remakes an included makefile that is missing or stale and then
+# re-reads everything, so the first build on a fresh machine links with the
+# flags of the packages it has just installed.
 PKGS     := libcurl libmicrohttpd jansson
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+DEPS_STAMP := build/.deps-ok
+FLAGS_MK   := build/flags.mk
+# Goals that need no library (and must not install any).
+NOFLAGS_GOALS := clean format format-check deps
+ifneq ($(MAKECMDGOALS),)
+  ifeq ($(filter-out $(NOFLAGS_GOALS),$(MAKECMDGOALS)),)
+    SKIP_FLAGS := 1
+  endif
+endif
+ifneq ($(SKIP_FLAGS),1)
+  include $(FLAGS_MK)
+endif
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
 ifeq ($(WERROR),1)
@@ -36,7 +70,9 @@ CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -MMD -MP \
            -I. -Icommon $(PKG_CFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  := $(PKG_LIBS) -lev -lm -lpthread
+LDLIBS   = $(PKG_LIBS) -lev -lm -lpthread
+# The relay's fleet state (relay/relay_shared.c) talks to Redis with hiredis.
+RELAY_LIBS := -lhiredis
 
 # Modules.  Each folder is one static archive; main.c of relay/ and harness/
 # is the program entry point and stays out of the archive so that unit tests
@@ -66,23 +102,39 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 INTEG_SRC  := $(wildcard tests/integration/test_*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
-DEPS_STAMP := build/.deps-ok
-
 .PHONY: all bench-floor deps test unit integration scenarios run bench fuzz fuzz-smoke fuzz-regress valgrind soak clean format format-check
 
 all: $(CUTOVER) $(RELAY) $(FLOOR)
 
-# Install missing Debian packages before anything compiles (order-only, so
-# the stamp never forces a rebuild).
+# Install missing Debian packages, then ask pkg-config (failing loudly when
+# it cannot answer rather than linking without libraries).
 $(DEPS_STAMP): scripts/deps.sh
 	@sh scripts/deps.sh
 	@mkdir -p $(dir $@) && touch $@
+$(FLAGS_MK): $(DEPS_STAMP) Makefile
+	@mkdir -p $(dir $@)
+	@c=$$(pkg-config --cflags $(PKGS)) && l=$$(pkg-config --libs $(PKGS)) && \
+	  m=$$(pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) && \
+	  printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nCMOCKA_LIBS := %s\n' "$$c" "$$l" "$$m" >$@.tmp && \
+	  mv $@.tmp $@ || { rm -f $@.tmp; echo "make: pkg-config does not know $(PKGS); run make deps" >&2; exit 1; }
 deps:
 	@sh scripts/deps.sh
 
-$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+# --version: the git describe of the checkout, compiled into one file and
+# rebuilt when it changes (the stamp is rewritten only then).
+GIT_DESCRIBE := $(shell git describe --tags --always --dirty 2>/dev/null)
+VERSION_STAMP := $(BUILD)/version.stamp
+$(BUILD)/harness/version.o: CFLAGS += -DCUTOVER_GIT_DESCRIBE='"$(GIT_DESCRIBE)"'
+$(BUILD)/harness/version.o: $(VERSION_STAMP)
+$(VERSION_STAMP): FORCE
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@[ "$$(cat $@ 2>/dev/null)" = "$(GIT_DESCRIBE)" ] || echo "$(GIT_DESCRIBE)" >$@
+FORCE:
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIBCO): $(call obj,$(COMMON_SRC))
 $(LIBMOCK): $(call obj,$(MOCKS_SRC))
@@ -93,40 +145,50 @@ $(LIBTSUP): $(call obj,$(SUPPORT_SRC))
 $(BUILD)/%.a:
 	@mkdir -p $(dir $@)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 $(CUTOVER): $(BUILD)/harness/main.o $(LIBHARNESS) $(LIBREPORTS) $(LIBMOCK) $(LIBCO)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(RELAY): $(BUILD)/relay/main.o $(LIBRELAY) $(LIBCO)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(RELAY_LIBS)
 
 # The floor benchmark's proxy (bench/floor.sh, docs/bench-floor.md).
 bench-floor: $(FLOOR)
 $(FLOOR): $(BUILD)/bench/floor_proxy.o $(LIBCO)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 TEST_LIBS := $(LIBTSUP) $(LIBHARNESS) $(LIBREPORTS) $(LIBMOCK) $(LIBRELAY) $(LIBCO)
 
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_LIBS) | $(DEPS_STAMP)
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) $(CMOCKA_LIBS)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) $(RELAY_LIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/tests/%: tests/integration/%.c $(TEST_LIBS) | $(DEPS_STAMP)
+$(BUILD)/tests/%: tests/integration/%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) $(CMOCKA_LIBS)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) $(RELAY_LIBS) $(CMOCKA_LIBS)
 
 # The test binaries find the programs under test through CUTOVER_BIN; the soak
 # inside `make test` is the short one (SOAK_SECONDS, default here 8 s).
+# The scenario library runs side by side (cutover run --jobs; default
+# min(2 x cores, 4)); JOBS=1 runs it one scenario after the other.
+JOBS_FLAG = $(if $(JOBS),--jobs $(JOBS))
+
 test: all $(UNIT_BIN) $(INTEG_BIN)
 	@CUTOVER_BIN=$(BINDIR) CUTOVER_BUILD=$(BUILD) SOAK_SECONDS=$${SOAK_SECONDS:-8} sh tests/run.sh \
-	    --scenarios "$(CUTOVER) run scenarios/ --out $(BUILD)/out" $(UNIT_BIN) $(INTEG_BIN)
+	    --scenarios "$(CUTOVER) run scenarios/ --out $(BUILD)/out $(JOBS_FLAG)" $(UNIT_BIN) $(INTEG_BIN)
 
 scenarios: all
-	$(CUTOVER) run scenarios/ --out $(BUILD)/out
+	$(CUTOVER) run scenarios/ --out $(BUILD)/out $(JOBS_FLAG)
 
 unit: all $(UNIT_BIN)
 	@CUTOVER_BIN=$(BINDIR) sh tests/run.sh $(UNIT_BIN)

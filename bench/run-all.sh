@@ -310,7 +310,7 @@ fi
 
 # ---- 2. the runner: the scenario library ------------------------------------------------------------
 t0=$(date +%s.%N)
-"$BIN/cutover" run scenarios/ --out "$TMP/lib" >"$TMP/lib.txt" 2>&1 && LIB_RC=0 || LIB_RC=$?
+"$BIN/cutover" run scenarios/ --jobs 1 --out "$TMP/lib" >"$TMP/lib.txt" 2>&1 && LIB_RC=0 || LIB_RC=$?
 t1=$(date +%s.%N)
 LIB_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 LIB_SUM=$(grep -E 'scenario\(s\):' "$TMP/lib.txt" | tail -n1)

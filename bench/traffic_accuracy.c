@@ -5,11 +5,17 @@
  * scheduled send) percentiles, as wrk2 would have them: a generator that
  * falls behind must show it here rather than silently sending slower.
  *
- * Usage: traffic_accuracy URL RATE DURATION_MS [uniform|poisson]
- * Prints one JSON line.  Built and run by bench/run-all.sh. */
+ * RATE "cN" drives a closed loop instead: N requests in flight for
+ * DURATION_MS, as fast as the driver and the server go (its maximum rate,
+ * compared with wrk's by bench/driver.sh).
+ *
+ * Usage: traffic_accuracy URL RATE|cN DURATION_MS [uniform|poisson]
+ * Prints one JSON line.  Built and run by bench/run-all.sh and
+ * bench/driver.sh. */
 #include "co_evcurl.h"
 #include "co_clock.h"
 #include "co_json.h"
+#include "harness/driver.h"
 #include "harness/obs.h"
 #include "harness/scenario.h"
 #include "harness/traffic.h"
@@ -18,10 +24,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static void on_finished(struct harness_traffic *t)
 {
     ev_break(t->loop, EVBREAK_ALL);
+}
+
+/* This process's CPU time (user + system), µs: the driver's cost per
+ * request is the figure a shared machine's load disturbs least. */
+static double cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -41,19 +58,27 @@ static double pct(const uint64_t *v, size_t n, double p)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: traffic_accuracy URL RATE DURATION_MS [uniform|poisson]\n");
+        fprintf(stderr, "usage: traffic_accuracy URL RATE|cN DURATION_MS [uniform|poisson]\n");
         return 2;
     }
     const char *url = argv[1];
-    double rate = atof(argv[2]);
+    int closed = argv[2][0] == 'c' ? atoi(argv[2] + 1) : 0;
+    double rate = closed ? 0 : atof(argv[2]);
     long dur = atol(argv[3]);
     const char *arrival = argc > 4 ? argv[4] : "uniform";
     char doc[512], err[512];
-    snprintf(doc, sizeof doc,
-             "{\"name\":\"traffic-accuracy\",\"traffic\":{\"rate_rps\":100,\"duration_ms\":%ld,"
-             "\"arrival\":\"%s\",\"timeout_ms\":5000},"
-             "\"expect\":[{\"check\":\"client_success_ratio\",\"min\":0.5}]}",
-             dur, arrival);
+    if (closed)
+        snprintf(doc, sizeof doc,
+                 "{\"name\":\"driver-max\",\"traffic\":{\"concurrency\":%d,\"duration_ms\":%ld,"
+                 "\"timeout_ms\":5000},"
+                 "\"expect\":[{\"check\":\"client_success_ratio\",\"min\":0.5}]}",
+                 closed, dur);
+    else
+        snprintf(doc, sizeof doc,
+                 "{\"name\":\"traffic-accuracy\",\"traffic\":{\"rate_rps\":100,\"duration_ms\":%ld,"
+                 "\"arrival\":\"%s\",\"timeout_ms\":5000},"
+                 "\"expect\":[{\"check\":\"client_success_ratio\",\"min\":0.5}]}",
+                 dur, arrival);
     json_t *j = co_json_loadb(doc, strlen(doc), "accuracy", err, sizeof err);
     struct harness_scenario *s =
         j ? harness_scenario_from_json(j, "accuracy", 1.0, err, sizeof err) : NULL;
@@ -63,7 +88,8 @@ int main(int argc, char **argv)
     }
     /* Past the scenario format's own cap (5000 rps): this measures the
      * generator, not a scenario. */
-    s->phases[0].rate_rps = rate;
+    if (!closed)
+        s->phases[0].rate_rps = rate;
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     struct co_evcurl curl;
     /* As the runner does (harness/runner.c): no cap on connections.
@@ -73,6 +99,15 @@ int main(int argc, char **argv)
     co_evcurl_init(&curl, loop, harness_xfer_dispatch, cap ? atol(cap) : 0, 0);
     struct harness_traffic t;
     harness_traffic_init(&t, loop, &curl, s, url, "acc", 7);
+    /* ACC_POOL_CAP: a smaller connection pool than the runner's. */
+    const char *pc = getenv("ACC_POOL_CAP");
+    if (pc && atoi(pc) > 0) {
+        t.pool_cap = atoi(pc);
+        curl_multi_setopt(curl.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)t.pool_cap + 16);
+        curl_multi_setopt(curl.multi, CURLMOPT_MAXCONNECTS, (long)t.pool_cap + 16);
+    }
+    /* Room for the whole run: a scenario's cap is 20,000 requests. */
+    harness_traffic_set_cap(&t, (size_t)((closed ? 60000.0 : rate) * (double)dur / 1000.0) + 1000);
     t.on_finished = on_finished;
     uint64_t t0 = co_clock_monotonic_us() + 200000;
     harness_traffic_start(&t, t0);
@@ -102,13 +137,22 @@ int main(int argc, char **argv)
     qsort(lat_us, m, sizeof *lat_us, cmp_u64);
     double span = last > first ? (double)(last - first) / 1e6 : 1;
     double achieved = m > 1 ? (double)(m - 1) / span : 0;
-    printf("{\"target_rps\":%.0f,\"arrival\":\"%s\",\"scheduled\":%zu,\"sent\":%zu,\"ok\":%zu,"
+    /* The runner's own account (harness/driver.c), as results.json has it. */
+    struct report_driver drv;
+    harness_driver_measure(&t, &drv);
+    if (closed) /* the rate reached: requests over the time they took */
+        rate = 0;
+    printf("{\"closed\":%d,\"target_rps\":%.0f,\"arrival\":\"%s\",\"scheduled\":%zu,\"sent\":%zu,"
+           "\"ok\":%zu,"
            "\"achieved_rps\":%.1f,\"send_err_p50_us\":%.0f,\"send_err_p99_us\":%.0f,"
            "\"send_err_max_us\":%.0f,\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,"
-           "\"transport_errors\":%zu,\"first_error\":\"%s\"}\n",
-           rate, arrival, n, m, ok, achieved, pct(err_us, m, 0.5), pct(err_us, m, 0.99),
+           "\"transport_errors\":%zu,\"first_error\":\"%s\",\"connects\":%ld,"
+           "\"peak_inflight\":%d,\"pool_cap\":%d,\"pool_waits\":%ld,\"cpu_us_per_req\":%.1f,"
+           "\"driver_achieved_rps\":%.1f,\"driver_lag_p99_ms\":%.2f,\"driver_behind\":%d}\n",
+           closed, rate, arrival, n, m, ok, achieved, pct(err_us, m, 0.5), pct(err_us, m, 0.99),
            m ? (double)err_us[m - 1] : 0, pct(lat_us, m, 0.5), pct(lat_us, m, 0.99), errors,
-           first_err);
+           first_err, t.connects, t.peak_active, t.pool_cap, t.pool_waits,
+           m ? cpu_us() / (double)m : 0, drv.achieved_rps, drv.lag_p99_ms, drv.behind);
     free(err_us);
     free(lat_us);
     harness_traffic_free(&t);

@@ -1,18 +1,85 @@
 #include "co_json.h"
 
+#include "co_log.h"
 #include "co_mem.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+                         : "not a regular file";
+}
+
+/* Opened without blocking (a FIFO named x.json must not hang us) and
+ * checked with fstat on the same descriptor (no race with a rename): only
+ * a regular file of at most max_bytes is read. */
+json_t *co_json_load_file_max(const char *path, size_t max_bytes, char *err, size_t errlen)
+{
+    json_t *j = NULL;
+    char *buf = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file (%s)", path, file_kind(st.st_mode));
+        goto out;
+    }
+    if ((unsigned long long)st.st_size > max_bytes) {
+        snprintf(err, errlen, "%s: file is %lld bytes; at most %zu bytes are read", path,
+                 (long long)st.st_size, max_bytes);
+        goto out;
+    }
+    size_t cap = (size_t)st.st_size + 1, len = 0;
+    buf = co_malloc(cap);
+    for (;;) {
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+        if (len == cap) {
+            /* It grew while we read: the cap still holds. */
+            if (len > max_bytes) {
+                snprintf(err, errlen, "%s: file is over %zu bytes", path, max_bytes);
+                goto out;
+            }
+            cap *= 2;
+            buf = co_realloc(buf, cap);
+        }
+    }
+    j = co_json_loadb(buf, len, path, err, errlen);
+out:
+    free(buf);
+    close(fd);
+    return j;
+}
 
 json_t *co_json_load_file(const char *path, char *err, size_t errlen)
 {
-    json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!j)
-        snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-    return j;
+    return co_json_load_file_max(path, CO_JSON_FILE_MAX, err, errlen);
 }
 
 json_t *co_json_loadb(const char *buf, size_t len, const char *name, char *err, size_t errlen)
@@ -202,9 +269,12 @@ char *co_json_describe(const json_t *j, char *out, size_t n)
 {
     if (!j)
         snprintf(out, n, "nothing");
-    else if (json_is_string(j))
-        snprintf(out, n, "string \"%.60s\"", json_string_value(j));
-    else if (json_is_integer(j))
+    else if (json_is_string(j)) {
+        /* The found value goes to a terminal: no raw escape sequence. */
+        char safe[80];
+        co_escape_ctl(json_string_value(j), safe, 61);
+        snprintf(out, n, "string \"%s\"", safe);
+    } else if (json_is_integer(j))
         snprintf(out, n, "integer %lld", (long long)json_integer_value(j));
     else if (json_is_real(j))
         snprintf(out, n, "real %g", json_real_value(j));

@@ -10,6 +10,11 @@
 /* Loads a JSON file.  On error returns NULL and writes
  * "PATH:LINE:COL: TEXT" into err. */
 json_t *co_json_load_file(const char *path, char *err, size_t errlen);
+/* Largest file co_json_load_file reads. */
+#define CO_JSON_FILE_MAX ((size_t)64 * 1024 * 1024)
+/* The same with a cap of max_bytes; a FIFO, device or directory is refused
+ * with "PATH: not a regular file (a FIFO)" instead of blocking on it. */
+json_t *co_json_load_file_max(const char *path, size_t max_bytes, char *err, size_t errlen);
 /* Same for a buffer; name stands in for the path in the message. */
 json_t *co_json_loadb(const char *buf, size_t len, const char *name, char *err, size_t errlen);
 

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,5 +149,62 @@ char *co_redact(const char *s, char *out, size_t n)
         }
     }
     out[o] = '\0';
+    return out;
+}
+
+/* Length of the valid UTF-8 sequence at p (2..4), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n = p[0] >= 0xf0 && p[0] <= 0xf4   ? 4
+               : p[0] >= 0xe0                 ? 3
+               : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+                                              : 0;
+    if (p[0] >= 0xf5)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 4 && p[0] == 0xf0 && p[1] < 0x90) ||
+        (n == 4 && p[0] == 0xf4 && p[1] > 0x8f) || (n == 3 && p[0] == 0xed && p[1] > 0x9f))
+        return 0;
+    return n;
+}
+
+char *co_escape_ctl(const char *s, char *out, size_t n)
+{
+    size_t w = 0;
+    if (!n)
+        return out;
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    while (*p) {
+        char piece[8];
+        size_t k;
+        if (*p == '\n' || *p == '\r' || *p == '\t') {
+            snprintf(piece, sizeof piece, "\\%c", *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't');
+            k = 2;
+            p++;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            k = (size_t)snprintf(piece, sizeof piece, "\\x%02x", *p);
+            p++;
+        } else if (*p < 0x80) {
+            piece[0] = (char)*p++;
+            k = 1;
+        } else if ((k = utf8_len(p)) == 0) {
+            k = (size_t)snprintf(piece, sizeof piece, "\\x%02x", *p);
+            p++;
+        } else if (k == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+            /* C1 controls: U+009B is a CSI on some terminals. */
+            k = (size_t)snprintf(piece, sizeof piece, "\\u%04x", p[1]);
+            p += 2;
+        } else {
+            memcpy(piece, p, k);
+            p += k;
+        }
+        if (w + k >= n)
+            break;
+        memcpy(out + w, piece, k);
+        w += k;
+    }
+    out[w] = '\0';
     return out;
 }

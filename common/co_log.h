@@ -42,4 +42,10 @@ char *co_redact(const char *s, char *out, size_t n);
 /* Non-zero when s contains a registered secret. */
 int co_has_secret(const char *s);
 
+/* s made safe for a terminal: control characters (ESC, CR, BEL...), DEL,
+ * C1 controls (U+0080..U+009F) and bytes that are not UTF-8 are written as
+ * \xNN (\n, \r, \t by name); printable text and valid UTF-8 stay.  Writes
+ * at most n bytes into out, never a partial escape.  Returns out. */
+char *co_escape_ctl(const char *s, char *out, size_t n);
+
 #endif

@@ -16,7 +16,7 @@ PKGS       := libcurl libmicrohttpd jansson
 FSAN       := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FCFLAGS    := -std=c11 -D_GNU_SOURCE -O1 -g $(FSAN) -fsanitize=fuzzer-no-link \
               -I. -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-FLDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm -lpthread
+FLDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm -lpthread -lhiredis
 
 FSRC := $(wildcard common/*.c mocks/*.c reports/*.c) \
         $(filter-out relay/main.c,$(wildcard relay/*.c)) \

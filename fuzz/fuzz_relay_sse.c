@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *p = (const char *)data + 1 + nsplit;
     size_t n = size - 1 - nsplit, off = 0;
     struct relay_sse s;
-    relay_sse_reset(&s);
+    relay_sse_init(&s);
     for (size_t i = 0; i < nsplit && off < n; i++) {
         size_t k = sizes[i] % 40;
         if (k > n - off)
@@ -34,5 +34,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int want = memmem(p, n, "data: [DONE]", 12) || memmem(p, n, "data:[DONE]", 11);
     if (s.done_seen != want || s.ntail > 15)
         abort();
+    /* The ring keeps the last RELAY_SSE_LAST bytes whatever the splits:
+     * relay_sse_finished must agree with a plain search of that window. */
+    const char *w = n > RELAY_SSE_LAST ? p + n - RELAY_SSE_LAST : p;
+    size_t wn = n > RELAY_SSE_LAST ? RELAY_SSE_LAST : n, kl = 15;
+    int fin = 0;
+    for (size_t i = 0; !fin && i + kl <= wn; i++) {
+        if (memcmp(w + i, "\"finish_reason\"", kl) != 0)
+            continue;
+        size_t j = i + kl;
+        while (j < wn && (w[j] == ' ' || w[j] == '\t'))
+            j++;
+        if (j >= wn || w[j] != ':')
+            continue;
+        for (j++; j < wn && (w[j] == ' ' || w[j] == '\t'); j++)
+            ;
+        fin = j < wn && w[j] == '"';
+    }
+    if (relay_sse_finished(&s) != fin)
+        abort();
+    relay_sse_free(&s);
     return 0;
 }

@@ -30,7 +30,9 @@ enum ptype {
     P_FROM,
     P_STR,
     P_BOOL,
-    P_REQS
+    P_REQS,
+    P_PARTS,
+    P_RATIO /* a share: a number in [0, 1] */
 };
 
 struct param {
@@ -41,12 +43,25 @@ struct param {
 
 typedef void (*check_fn)(const json_t *c, const struct harness_obs *o, struct harness_verdict *v);
 
+/* Signals (enum harness_signal) a check needs beyond its row's fixed
+ * ones, from its parameters ("view": "served" needs served colours). */
+typedef unsigned (*needs_fn)(const json_t *c);
+
 struct check_kind {
     const char *name;
     const struct param *params;
     long min_samples;
     check_fn run;
     const char *what; /* one line for docs and list output */
+    /* The signals the check relies on: harness_check_run makes the verdict
+     * inconclusive, naming the signal, when the relay did not give one. */
+    unsigned needs;
+    needs_fn needs_of; /* more, by parameters; NULL none */
+    /* A minimal valid use (JSON): tests/unit/test_harness_checks.c runs every row's
+     * example without each signal it needs, and on an empty run, and
+     * expects inconclusive. */
+    const char *example;
+    int runner_own; /* judges the runner itself (harness_on_time): always evaluable */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -219,6 +234,8 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
         const struct harness_req *r = &o->reqs[i];
         if (!req_in_phase(c, r))
             continue;
+        if (served && !r->served[0])
+            continue; /* who served it is unknown: not a sample */
         n++;
         if (want_out >= 0 && r->outcome != want_out)
             continue;
@@ -328,6 +345,10 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
         const struct harness_req *r = &o->reqs[i];
         if (!req_selected(c, r))
             continue;
+        /* No attempt found, while some attempts carried no id: this
+         * request's count is unknown, not zero. */
+        if (!(o->signals & HARNESS_SIG_IDS) && count_attempts(o, r->id, NULL) == 0)
+            continue;
         v->samples++;
         int n = count_attempts(o, r->id, env);
         lo = n < lo ? n : lo;
@@ -343,7 +364,7 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
     if (v->samples)
         SETF(measured, "min %d, max %d over %ld requests", lo, hi, v->samples);
     else
-        SETF(measured, "no request");
+        SETF(measured, "no request whose attempts could be found");
     snprintf(v->unit, sizeof v->unit, "att");
     if (bad)
         describe_req(o, bad, v->detail, sizeof v->detail);
@@ -410,6 +431,151 @@ static void jitter_bounds(const char *jitter, double capk, double base, double c
  * t_done can so look up to this much shorter than the relay's real wait. */
 #define DONE_SLACK_MS 5.0
 
+/* ---- backoff: the distribution of the jitter ----------------------------- */
+
+/* The false-failure probability of the distribution test, and the largest
+ * DKW bound at which the test can still tell a fixed sleep (0.5 away from
+ * the uniform in the middle) from a random one: below that many gaps the
+ * test is inconclusive (docs/scenarios.md derives both). */
+#define DIST_ALPHA   1e-4
+#define DIST_MAX_EPS 0.3
+
+/* Gaps needed for a DKW bound of DIST_MAX_EPS at DIST_ALPHA:
+ * n >= ln(2/alpha) / (2 eps^2) = 56. */
+long harness_backoff_dist_min_samples(void)
+{
+    return (long)ceil(log(2.0 / DIST_ALPHA) / (2.0 * DIST_MAX_EPS * DIST_MAX_EPS));
+}
+
+static double clamp01(double x)
+{
+    return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+/* Given intervals [lo_i, hi_i] that each hold one unobserved U(0,1) sample,
+ * the largest distance by which every empirical CDF the samples could have
+ * must leave the uniform CDF: max over x of A(x) - x and x - B(x), with A
+ * counting the hi_i <= x and B the lo_i <= x.  0 when some placement fits
+ * the uniform exactly.  Sorts both arrays. */
+double harness_dist_excess(double *lo, double *hi, size_t n)
+{
+    qsort(lo, n, sizeof *lo, cmp_double);
+    qsort(hi, n, sizeof *hi, cmp_double);
+    double d = 0;
+    for (size_t j = 0; j < n; j++) {
+        /* A jumps to (j+1)/n at hi_(j); B is j/n just below lo_(j). */
+        d = fmax(d, (double)(j + 1) / (double)n - clamp01(hi[j]));
+        d = fmax(d, clamp01(lo[j]) - (double)j / (double)n);
+    }
+    return d;
+}
+
+/* Statistical mode of backoff_gaps: every sleep of a jittered backoff is an
+ * independent draw, so the sleeps normalised by their kind's range are
+ * uniform on [0, 1]:
+ *   full          u = s / t                    s ~ U[0, t]
+ *   equal         u = (s - t/2) / (t - t/2)    s ~ t/2 + U[0, t - t/2]
+ *   decorrelated  u = (s - base) / (3 prev - base), s = min(cap, U[base, 3 prev])
+ * The sleep is seen only through the gap between attempts (mock journals),
+ * which is late by at most tolerance_ms, early by at most DONE_SLACK_MS, and
+ * the relay's whole milliseconds move it by one more: so each u is known to
+ * lie in an interval, and a capped decorrelated sleep is known only to be at
+ * or above the cap's u.  The Dvoretzky-Kiefer-Wolfowitz bound (Massart's
+ * constant) says the empirical CDF of n true draws strays more than
+ * eps = sqrt(ln(2/alpha) / (2n)) from the uniform with probability at most
+ * alpha; the check fails only when every CDF the intervals allow strays more
+ * than eps, so a correct relay fails with probability at most alpha = 1e-4. */
+static void ck_backoff_dist(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    const char *jitter = str(c, "jitter", "none");
+    double base = num(c, "base_ms", 0), factor = num(c, "factor", 2), cap = num(c, "cap_ms", 1e12),
+           tol = num(c, "tolerance_ms", 10);
+    json_t *sched = json_object_get(c, "schedule_ms");
+    int same_env = json_is_true(json_object_get(c, "same_env"));
+    int decor = strcmp(jitter, "decorrelated") == 0, equal = strcmp(jitter, "equal") == 0;
+    size_t cap_n = 1024, n = 0;
+    double *lo = co_calloc(cap_n, sizeof *lo), *hi = co_calloc(cap_n, sizeof *hi);
+    double late = tol + 1, early = DONE_SLACK_MS + 1;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_att *a[16];
+        size_t na = attempts_of(o, o->reqs[i].id, a, 16);
+        double p_lo = base, p_hi = base; /* the previous sleep, decorrelated */
+        for (size_t k = 0; k + 1 < na; k++) {
+            double gap = ((double)a[k + 1]->t_arrival - (double)a[k]->t_done) / 1000.0;
+            double s_lo = fmax(0, gap - late), s_hi = gap + early;
+            if (same_env && strcmp(a[k]->env, a[k + 1]->env) != 0) {
+                p_lo = fmin(cap, fmax(base, s_lo));
+                p_hi = fmin(cap, fmax(base, s_hi));
+                continue;
+            }
+            double l, h;
+            if (decor) {
+                double d_hi = 3 * p_hi - base, d_lo = 3 * p_lo - base;
+                if (d_hi <= 0) {
+                    l = h = -1; /* no room for jitter: nothing to learn */
+                } else {
+                    l = (s_lo - base) / d_hi;
+                    h = d_lo > 0 ? (s_hi - base) / d_lo : 1;
+                    if (s_hi >= cap)
+                        h = fmax(h, 1); /* capped: only a lower bound on u */
+                }
+                p_lo = fmin(cap, fmax(base, s_lo));
+                p_hi = fmin(cap, fmax(base, s_hi));
+            } else {
+                double t;
+                if (sched && json_array_size(sched)) {
+                    size_t idx = k < json_array_size(sched) ? k : json_array_size(sched) - 1;
+                    t = json_number_value(json_array_get(sched, idx));
+                } else {
+                    t = fmin(cap, base * pow(factor, (double)k));
+                }
+                double from = equal ? floor(t / 2) : 0, width = t - from;
+                if (width <= 0) {
+                    l = h = -1;
+                } else {
+                    l = (s_lo - from) / width;
+                    h = (s_hi - from) / width;
+                }
+            }
+            if (l == -1 && h == -1)
+                continue;
+            if (n == cap_n) {
+                cap_n *= 2;
+                lo = co_realloc(lo, cap_n * sizeof *lo);
+                hi = co_realloc(hi, cap_n * sizeof *hi);
+            }
+            lo[n] = l;
+            hi[n] = h;
+            n++;
+        }
+    }
+    double eps = n ? sqrt(log(2.0 / DIST_ALPHA) / (2.0 * (double)n)) : 1;
+    double d = n ? harness_dist_excess(lo, hi, n) : 0;
+    free(lo);
+    free(hi);
+    v->samples = (long)n;
+    if (!has(c, "min_samples"))
+        v->min_samples = harness_backoff_dist_min_samples();
+    SETF(expected,
+         "sleeps distributed as jitter '%s' (DKW band at false-failure probability %g; "
+         "gaps late by <= %g ms)",
+         jitter, DIST_ALPHA, tol);
+    SETF(measured,
+         "%zu gaps (black-box, mock journals): distance beyond the measurement band %.3f, "
+         "allowed %.3f",
+         n, d, eps);
+    snprintf(v->unit, sizeof v->unit, "cdf");
+    if (n < (size_t)v->min_samples)
+        SETF(detail, "too few gaps: %zu of the %ld the test needs to tell at probability %g", n,
+             v->min_samples, DIST_ALPHA);
+    else if (d > eps)
+        SETF(detail,
+             "the gaps' distribution is not that of '%s' jitter: a fixed or non-random sleep, "
+             "or the wrong range",
+             jitter);
+    verdict(v, d <= eps, eps - d);
+}
+
 /* Backoff: black-box, each gap between consecutive attempts of a request
  * (mock journals) against the schedule; white-box where the relay logs its
  * intended sleep, that sleep exactly against the jitter bounds and the gap
@@ -418,6 +584,10 @@ static void jitter_bounds(const char *jitter, double capk, double base, double c
  * early. */
 static void ck_backoff(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
+    if (json_is_true(json_object_get(c, "distribution"))) {
+        ck_backoff_dist(c, o, v);
+        return;
+    }
     const char *jitter = str(c, "jitter", "none");
     double base = num(c, "base_ms", 0), factor = num(c, "factor", 2), cap = num(c, "cap_ms", 1e12),
            tol = num(c, "tolerance_ms", 10);
@@ -679,7 +849,7 @@ static void ck_switches(const json_t *c, const struct harness_obs *o, struct har
         SETF(measured, "served: %s", ss);
         v->samples = 0;
         for (size_t i = 0; i < o->n_reqs; i++)
-            v->samples += o->reqs[i].outcome == HARNESS_OK;
+            v->samples += o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0];
         verdict(v, ok, ms);
         return;
     }
@@ -806,7 +976,77 @@ static void ck_no_traffic_after_unhealthy(const json_t *c, const struct harness_
     verdict(v, late == 0, (double)-late);
 }
 
+/* Health thresholds, exactly: after a mark that starts a known sequence of
+ * probe answers, how many probes to env arrived before the relay reacted.
+ * The reaction is black-box: the first traffic attempt that reached `to`
+ * after the mark (mock journals).  The relay reacts within milliseconds of
+ * the threshold probe's answer and the next probe is an interval later, so
+ * the count is exact: fall or rise off by one moves it by one. */
+static void ck_health_probes(const json_t *c, const struct harness_obs *o,
+                             struct harness_verdict *v)
+{
+    const char *env = str(c, "env", "blue"), *to = str(c, "to", "green"),
+               *after = str(c, "after", "start");
+    uint64_t mark = harness_obs_mark(o, after), react = 0;
+    for (size_t i = 0; i < o->n_atts && mark && !react; i++)
+        if (!o->atts[i].health && o->atts[i].t_arrival >= mark && strcmp(o->atts[i].env, to) == 0)
+            react = o->atts[i].t_arrival;
+    long probes = 0;
+    for (size_t i = 0; i < o->n_atts && react; i++) {
+        const struct harness_att *a = &o->atts[i];
+        probes +=
+            a->health && strcmp(a->env, env) == 0 && a->t_arrival >= mark && a->t_arrival < react;
+    }
+    char exp[96];
+    double m;
+    int ok = in_bounds(c, (double)probes, &m, exp, sizeof exp);
+    v->samples = react ? 1 : 0;
+    SETF(expected, "/health probes to %s after '%s' before traffic reached %s %s", env, after, to,
+         exp);
+    snprintf(v->unit, sizeof v->unit, "probe");
+    if (!mark) {
+        SETF(measured, "mark '%s' never happened", after);
+    } else if (!react) {
+        /* The reaction never came: the threshold was never reached. */
+        v->samples = 1;
+        SETF(measured, "no traffic reached %s after '%s'", to, after);
+        verdict(v, 0, -1);
+        return;
+    } else {
+        SETF(measured, "%ld probes, traffic reached %s at %+.1f ms", probes, to, rel_ms(o, react));
+    }
+    verdict(v, ok, m);
+}
+
 /* ---- rate limiting ------------------------------------------------------ */
+
+/* The exact values of the rate-limit headers of one answer, where present:
+ * Retry-After (whole seconds) is retry-after-ms rounded up, the limit is the
+ * configured one, remaining lies in [0, limit) and is 0 on a 429.  Returns 0
+ * or -1 with the first wrong value in why. */
+static int rl_header_values(const struct harness_req *r, double limit, char *why, size_t n)
+{
+    if (r->ra_s >= 0 && r->ra_ms >= 0 && r->ra_s != (r->ra_ms + 999) / 1000) {
+        snprintf(why, n, "Retry-After %ld s, retry-after-ms %ld (ceil is %ld)", r->ra_s, r->ra_ms,
+                 (r->ra_ms + 999) / 1000);
+        return -1;
+    }
+    if (r->status == 429 && (r->ra_s == -2 || r->ra_ms == -2)) {
+        snprintf(why, n, "Retry-After or retry-after-ms is not a whole number");
+        return -1;
+    }
+    if (r->rl_limit != -1 && (double)r->rl_limit != limit) {
+        snprintf(why, n, "x-ratelimit-limit %ld, the limit is %g", r->rl_limit, limit);
+        return -1;
+    }
+    if (r->rl_remaining != -1 && (r->rl_remaining < 0 || (double)r->rl_remaining >= limit ||
+                                  (r->status == 429 && r->rl_remaining != 0))) {
+        snprintf(why, n, "x-ratelimit-remaining %ld with status %ld (limit %g)", r->rl_remaining,
+                 r->status, limit);
+        return -1;
+    }
+    return 0;
+}
 
 static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
@@ -818,10 +1058,15 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     long limited = 0, with_headers = 0, reached = 0;
     uint64_t first_429 = 0;
     int resumed = 0;
+    long bad_values = 0;
+    char bad_first[320] = "";
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
         if (key && strcmp(r->key, key) != 0)
             continue;
+        char why[160];
+        if (rl_header_values(r, limit, why, sizeof why) != 0 && !bad_values++)
+            snprintf(bad_first, sizeof bad_first, "request %s (%ld): %s", r->id, r->status, why);
         if (r->status == 429) {
             limited++;
             if (r->retry_after_ms >= 0 && r->ratelimit_hdrs > 0)
@@ -872,11 +1117,17 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
             (double)o->reqs[i].t_sent >= (double)first_429 + window)
             ends_late = 1;
     free(adm);
-    v->samples = limited;
+    /* No 429 at all is no sample, unless the admissions that certainly
+     * shared one window already exceed the limit: then the relay clearly
+     * did not limit, and that is a failure, not a lack of data. */
+    int unlimited = limited == 0 && (double)best > limit + tol;
+    v->samples = unlimited ? (long)na : limited;
     SETF(expected,
          "%s<= %g admitted per %g ms, 429s carry Retry-After and x-ratelimit-*, none "
-         "reaches an upstream, admission resumes after the window",
-         key ? "per key: " : "", limit + tol, window / 1000.0);
+         "reaches an upstream, admission resumes after the window; Retry-After = "
+         "ceil(retry-after-ms / 1000), x-ratelimit-limit = %g, remaining in [0, limit) and 0 "
+         "on a 429",
+         key ? "per key: " : "", limit + tol, window / 1000.0, limit);
     SETF(measured,
          "max admitted/window %zu, 429s %ld (%ld with headers), limited reaching "
          "upstream %ld, resumed %s",
@@ -885,8 +1136,16 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
          : resumed  ? "yes"
                     : "no");
     snprintf(v->unit, sizeof v->unit, "req");
+    if (bad_values)
+        append(v->measured, sizeof v->measured, ", %ld answers with wrong header values",
+               bad_values);
+    if (bad_values)
+        SETF(detail, "%s", bad_first);
+    else if (unlimited)
+        SETF(detail, "nothing was limited although %zu admissions certainly shared one window",
+             best);
     int ok = (double)best <= limit + tol && with_headers == limited && reached == 0 &&
-             (!ends_late || resumed);
+             (!ends_late || resumed) && bad_values == 0;
     verdict(v, ok, limit + tol - (double)best);
 }
 
@@ -1033,7 +1292,7 @@ static void ck_served_ratio(const json_t *c, const struct harness_obs *o, struct
     long n = 0, hit = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_in_phase(c, r) || r->outcome != HARNESS_OK)
+        if (!req_in_phase(c, r) || r->outcome != HARNESS_OK || !r->served[0])
             continue;
         n++;
         hit += strcmp(r->served, env) == 0;
@@ -1106,29 +1365,335 @@ static void ck_harness_on_time(const json_t *c, const struct harness_obs *o,
 static void ck_admin_ok(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     v->samples = o->admin_calls;
-    SETF(expected, "every admin API call of the timeline answered 2xx");
+    SETF(expected, "every admin API call of the timeline answered 2xx (401/403 without the "
+                   "right token)");
     if (o->admin_failed)
         SETF(measured, "%d of %d failed, first: %s", o->admin_failed, o->admin_calls,
              o->admin_error);
     else
-        SETF(measured, "%d of %d answered 2xx", o->admin_calls, o->admin_calls);
+        SETF(measured, "%d of %d answered as expected", o->admin_calls, o->admin_calls);
     verdict(v, o->admin_failed == 0, o->admin_failed ? -(double)o->admin_failed : 1);
 }
 
 static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
                               struct harness_verdict *v)
 {
-    v->samples = 1;
+    v->samples = o->leak_scanned;
     SETF(expected, "the upstream API key appears in no log, event, journal or answer");
     SETF(measured, o->secret_leaks ? "found in %s" : "not found%s",
          o->secret_leaks ? o->leak_where : "");
     verdict(v, o->secret_leaks == 0, o->secret_leaks ? (double)-o->secret_leaks : 1);
 }
 
+/* ---- the relay's contract: what it forwards, what its errors look like -- */
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp((*(const struct harness_req *const *)a)->id,
+                  (*(const struct harness_req *const *)b)->id);
+}
+
+/* The client requests sorted by id, for finding the request an upstream
+ * attempt belongs to (caller frees). */
+static const struct harness_req **reqs_by_id(const struct harness_obs *o)
+{
+    const struct harness_req **s = co_calloc(o->n_reqs + 1, sizeof *s);
+    for (size_t i = 0; i < o->n_reqs; i++)
+        s[i] = &o->reqs[i];
+    qsort(s, o->n_reqs, sizeof *s, by_id);
+    return s;
+}
+
+static const struct harness_req *find_req(const struct harness_req **s, size_t n, const char *id)
+{
+    if (!id || !id[0])
+        return NULL;
+    struct harness_req key;
+    snprintf(key.id, sizeof key.id, "%s", id);
+    const struct harness_req *kp = &key;
+    const struct harness_req **hit = bsearch(&kp, s, n, sizeof *s, by_id);
+    return hit ? *hit : NULL;
+}
+
+/* The parts of the forwarded check, each a comparison of one attempt's
+ * journal record with the request the client sent.  seen: the journal
+ * recorded this part; ok: it equals what the client sent. */
+enum fw_part { FW_MODEL, FW_BODY, FW_ID, FW_KEY, FW_NPARTS };
+static const char *const fw_names[] = {"model", "body", "id", "key", NULL};
+
+static void fw_compare(const struct harness_att *a, const struct harness_req *r, int seen[],
+                       int ok[], char *why, size_t n)
+{
+    why[0] = '\0';
+    /* A body the upstream could not parse is no model or body at all. */
+    int parsed = strcmp(a->action, "bad_request") != 0;
+    seen[FW_MODEL] = 1;
+    ok[FW_MODEL] = parsed && strcmp(a->model, r->model) == 0;
+    if (!ok[FW_MODEL])
+        append(why, n, "model '%s' (sent '%s'); ", parsed ? a->model : "unparsable body", r->model);
+    seen[FW_BODY] = 1;
+    ok[FW_BODY] = parsed && a->stream == r->stream && a->max_tokens == r->max_tokens &&
+                  (!a->msg_hash || a->msg_hash == r->msg_hash);
+    if (!ok[FW_BODY])
+        append(why, n, "stream %d max_tokens %ld messages %s (sent stream %d max_tokens %ld); ",
+               a->stream, a->max_tokens,
+               a->msg_hash && a->msg_hash != r->msg_hash ? "changed" : "same", r->stream,
+               r->max_tokens);
+    /* Only a header proves the id was forwarded; no header is not seen. */
+    seen[FW_ID] = a->hdr_id[0] != '\0';
+    ok[FW_ID] = seen[FW_ID] && strcmp(a->hdr_id, r->id) == 0;
+    if (seen[FW_ID] && !ok[FW_ID])
+        append(why, n, "X-Request-ID '%s' (sent '%s'); ", a->hdr_id, r->id);
+    seen[FW_KEY] = a->key[0] != '\0';
+    ok[FW_KEY] = seen[FW_KEY] && strcmp(a->key, "configured") == 0;
+    if (seen[FW_KEY] && !ok[FW_KEY])
+        append(why, n, "upstream key %s; ", a->key);
+}
+
+static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    int want[FW_NPARTS] = {1, 1, 1, 1};
+    json_t *parts = json_object_get(c, "parts");
+    if (parts) {
+        memset(want, 0, sizeof want);
+        size_t i;
+        json_t *x;
+        json_array_foreach(parts, i, x) for (int k = 0; k < FW_NPARTS; k++) want[k] |=
+            strcmp(json_string_value(x), fw_names[k]) == 0;
+    }
+    int require_id = json_is_true(json_object_get(c, "require_id"));
+    const struct harness_req **sorted = reqs_by_id(o);
+    long seen_n[FW_NPARTS] = {0}, bad_n[FW_NPARTS] = {0}, unmatched = 0;
+    char first[400] = "";
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (a->health || strstr(a->path, "chat/completions") == NULL)
+            continue;
+        /* The request this attempt belongs to: by the header id, else the
+         * body's user, else whatever id the correlation found. */
+        const struct harness_req *r = find_req(sorted, o->n_reqs, a->hdr_id);
+        if (!r)
+            r = find_req(sorted, o->n_reqs, a->user);
+        if (!r)
+            r = find_req(sorted, o->n_reqs, a->req_id);
+        if (!r) {
+            unmatched++;
+            continue;
+        }
+        if (!req_in_phase(c, r))
+            continue;
+        int seen[FW_NPARTS], ok[FW_NPARTS];
+        char why[300];
+        fw_compare(a, r, seen, ok, why, sizeof why);
+        v->samples++;
+        int bad = 0;
+        for (int k = 0; k < FW_NPARTS; k++) {
+            if (!want[k] || !seen[k])
+                continue;
+            seen_n[k]++;
+            if (!ok[k]) {
+                bad_n[k]++;
+                bad = 1;
+            }
+        }
+        if (bad && !first[0])
+            snprintf(first, sizeof first, "request %s, attempt to %s at %+.1f ms: %s", r->id,
+                     a->env, rel_ms(o, a->t_arrival), why);
+    }
+    free(sorted);
+    int failed = 0, unseen = 0;
+    char unseen_parts[64] = "";
+    v->measured[0] = '\0';
+    for (int k = 0; k < FW_NPARTS; k++) {
+        if (!want[k])
+            continue;
+        append(v->measured, sizeof v->measured, "%s%s %ld/%ld differ", v->measured[0] ? ", " : "",
+               fw_names[k], bad_n[k], seen_n[k]);
+        failed |= bad_n[k] > 0;
+        if (v->samples && !seen_n[k]) {
+            if (k == FW_ID && require_id)
+                failed = 1;
+            else
+                unseen = 1;
+            append(unseen_parts, sizeof unseen_parts, "%s%s", unseen_parts[0] ? ", " : "",
+                   fw_names[k]);
+        }
+    }
+    append(v->measured, sizeof v->measured, " over %ld attempts", v->samples);
+    if (unmatched)
+        append(v->measured, sizeof v->measured, "; %ld attempts matched no client request",
+               unmatched);
+    SETF(expected,
+         "every upstream attempt carries what the client sent (model, body fields, "
+         "X-Request-ID%s, the configured key)",
+         require_id ? ", required" : "");
+    snprintf(v->unit, sizeof v->unit, "att");
+    if (first[0])
+        SETF(detail, "%s", first);
+    else if (unseen_parts[0])
+        SETF(detail,
+             "not seen: %s (the upstream journal got no X-Request-ID header, or the mock had "
+             "no key to compare)%s",
+             unseen_parts, require_id && !seen_n[FW_ID] ? "; the scenario requires the id" : "");
+    verdict(v, !failed, failed ? -1 : 0);
+    if (v->status == HARNESS_PASS && unseen)
+        v->status = HARNESS_INCONCLUSIVE;
+}
+
+/* The last traffic attempt of a request, or NULL. */
+static const struct harness_att *last_attempt(const struct harness_obs *o, const char *id)
+{
+    size_t n;
+    const size_t *idx = harness_obs_attempts(o, id, &n);
+    return n ? &o->atts[idx[n - 1]] : NULL;
+}
+
+static void ck_error_shape(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    long status = has(c, "status") ? (long)num(c, "status", 0) : -1;
+    long bad_body = 0, bad_ctype = 0, bad_status = 0;
+    const struct harness_req *first = NULL;
+    char why[200] = "";
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_phase(c, r) || r->status < 400 || (status >= 0 && r->status != status))
+            continue;
+        v->samples++;
+        char w[160] = "";
+        if (r->err_shape != 1) {
+            bad_body++;
+            snprintf(w, sizeof w, "body: %s", r->err_why[0] ? r->err_why : "not judged");
+        }
+        if (strncasecmp(r->ctype, "application/json", 16) != 0) {
+            bad_ctype++;
+            append(w, sizeof w, "%sContent-Type '%s'", w[0] ? "; " : "", r->ctype);
+        }
+        /* The status: a 4xx the upstream gave is passed through as is; an
+         * error the relay made after an upstream failure is a 5xx. */
+        const struct harness_att *a = last_attempt(o, r->id);
+        if (a && a->status >= 400 && a->status < 500 && strcmp(a->end, "complete") == 0 &&
+            r->status != a->status) {
+            bad_status++;
+            append(w, sizeof w, "%sstatus %ld, the upstream's last answer was %d", w[0] ? "; " : "",
+                   r->status, a->status);
+        } else if (a && (a->status == 0 || a->status >= 500) && r->status < 500) {
+            bad_status++;
+            append(w, sizeof w, "%sstatus %ld after an upstream %s", w[0] ? "; " : "", r->status,
+                   a->status ? "5xx" : "transport failure");
+        }
+        if (w[0] && !first) {
+            first = r;
+            snprintf(why, sizeof why, "%s", w);
+        }
+    }
+    SETF(expected,
+         "every error answer%s is OpenAI's JSON error with Content-Type application/json; an "
+         "upstream 4xx passed through, a relay-made error after an upstream failure a 5xx",
+         status >= 0 ? " with that status" : "");
+    if (v->samples)
+        SETF(measured,
+             "%ld error answers: %ld bad bodies, %ld bad content types, %ld wrong "
+             "statuses",
+             v->samples, bad_body, bad_ctype, bad_status);
+    else
+        SETF(measured, "no error answer (status >= 400) to judge");
+    snprintf(v->unit, sizeof v->unit, "req");
+    if (first) {
+        snprintf(v->detail, sizeof v->detail, "%s; ", why);
+        describe_req(o, first, v->detail, sizeof v->detail);
+    }
+    long bad = bad_body + bad_ctype + bad_status;
+    verdict(v, bad == 0, (double)-bad);
+}
+
+static void ck_final_error_headers(const json_t *c, const struct harness_obs *o,
+                                   struct harness_verdict *v)
+{
+    long missing = 0;
+    const struct harness_req *first = NULL;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        /* Only answers after upstream attempts: the relay spent them. */
+        if (!req_in_phase(c, r) || r->status < 400 || !last_attempt(o, r->id))
+            continue;
+        v->samples++;
+        if (r->should_retry != 0) {
+            missing++;
+            if (!first)
+                first = r;
+        }
+    }
+    SETF(expected, "every error answer after upstream attempts says x-should-retry: false");
+    if (v->samples)
+        SETF(measured, "%ld of %ld without x-should-retry: false", missing, v->samples);
+    else
+        SETF(measured, "no error answer after an upstream attempt");
+    snprintf(v->unit, sizeof v->unit, "req");
+    if (first) {
+        SETF(detail, "x-should-retry %s; ", first->should_retry < 0 ? "absent" : "not false");
+        describe_req(o, first, v->detail, sizeof v->detail);
+    }
+    verdict(v, missing == 0, (double)-missing);
+}
+
+static void ck_connection_reuse(const json_t *c, const struct harness_obs *o,
+                                struct harness_verdict *v)
+{
+    const char *env = str(c, "env", NULL);
+    double min = num(c, "min", 0);
+    long total = 0, reused = 0, unknown = 0;
+    /* A connection counts as used once any request (a health probe too)
+     * came on it; a traffic attempt on a used one is a reuse.  Serials are
+     * small and dense per mock, so a bitmap per colour marks the used ones. */
+    static const char *const envs[] = {"blue", "green", "direct"};
+    uint64_t maxc[3] = {0};
+    for (size_t i = 0; i < o->n_atts; i++)
+        for (int e = 0; e < 3; e++)
+            if (strcmp(o->atts[i].env, envs[e]) == 0 && o->atts[i].conn > maxc[e])
+                maxc[e] = o->atts[i].conn;
+    unsigned char *used[3];
+    for (int e = 0; e < 3; e++)
+        used[e] = co_calloc(maxc[e] + 1, 1);
+    size_t n_conns = 0;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        int e = 0;
+        while (e < 3 && strcmp(a->env, envs[e]) != 0)
+            e++;
+        if (e == 3 || (env && strcmp(a->env, env) != 0))
+            continue;
+        if (!a->conn) {
+            unknown += !a->health;
+            continue;
+        }
+        int was = used[e][a->conn];
+        used[e][a->conn] = 1;
+        n_conns += !was;
+        if (a->health)
+            continue;
+        total++;
+        reused += was;
+    }
+    for (int e = 0; e < 3; e++)
+        free(used[e]);
+    double ratio = total ? (double)reused / (double)total : 0;
+    v->samples = total;
+    SETF(expected, "share of upstream attempts%s%s on a connection used before >= %g",
+         env ? " to " : "", env ? env : "", min);
+    if (total)
+        SETF(measured, "%.3f (%ld of %ld attempts, %zu connections)", ratio, reused, total,
+             n_conns);
+    else
+        SETF(measured, "no attempt with a recorded connection%s",
+             unknown ? " (the journal records no connection)" : "");
+    snprintf(v->unit, sizeof v->unit, "ratio");
+    verdict(v, ratio >= min, ratio - min);
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 static const struct param p_ratio[] = {
-    {"min", P_NUM, 1}, {"max", P_NUM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"min", P_RATIO, 1}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
 static const struct param p_count[] = {
     {"outcome", P_OUTCOME, 0}, {"status", P_INT, 0}, {"served", P_ENV, 0}, {"min", P_NUM, 0},
     {"max", P_NUM, 0},         {"exact", P_NUM, 0},  {"phase", P_INT, 0},  {NULL, 0, 0}};
@@ -1141,10 +1706,10 @@ static const struct param p_attempts[] = {
 static const struct param p_upstream[] = {{"env", P_ENV, 0},   {"health", P_BOOL, 0},
                                           {"min", P_NUM, 0},   {"max", P_NUM, 0},
                                           {"exact", P_NUM, 0}, {NULL, 0, 0}};
-static const struct param p_backoff[] = {{"base_ms", P_NUM, 0},      {"factor", P_NUM, 0},
-                                         {"cap_ms", P_NUM, 0},       {"jitter", P_JITTER, 0},
-                                         {"tolerance_ms", P_NUM, 0}, {"schedule_ms", P_NUMARR, 0},
-                                         {"same_env", P_BOOL, 0},    {NULL, 0, 0}};
+static const struct param p_backoff[] = {
+    {"base_ms", P_NUM, 0},   {"factor", P_NUM, 0},        {"cap_ms", P_NUM, 0},
+    {"jitter", P_JITTER, 0}, {"tolerance_ms", P_NUM, 0},  {"schedule_ms", P_NUMARR, 0},
+    {"same_env", P_BOOL, 0}, {"distribution", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_retry_after[] = {{"min_ms", P_NUM, 1}, {NULL, 0, 0}};
 static const struct param p_hammer[] = {
     {"max", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
@@ -1171,44 +1736,105 @@ static const struct param p_overhead[] = {{"p50_ms", P_NUM, 0}, {"p99_ms", P_NUM
 static const struct param p_zero[] = {
     {"around", P_MARK, 1}, {"before_ms", P_NUM, 0}, {"after_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_served[] = {
-    {"env", P_ENV, 1}, {"min", P_NUM, 0}, {"max", P_NUM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"env", P_ENV, 1}, {"min", P_RATIO, 0}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
 static const struct param p_alive[] = {{"alive", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_none[] = {{NULL, 0, 0}};
 static const struct param p_shutdown[] = {{"max_ms", P_NUM, 0}, {NULL, 0, 0}};
+static const struct param p_forwarded[] = {
+    {"parts", P_PARTS, 0}, {"require_id", P_BOOL, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_error_shape[] = {
+    {"status", P_INT, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_health_probes[] = {
+    {"env", P_ENV, 1}, {"to", P_ENV, 1},    {"after", P_MARK, 1}, {"min", P_NUM, 0},
+    {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {NULL, 0, 0}};
+static const struct param p_reuse[] = {{"min", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
+
+/* The view a switch check reads: the relay's events, the served colours, or both. */
+static unsigned view_needs(const json_t *c)
+{
+    const char *view = str(c, "view", "events");
+    return strcmp(view, "served") == 0 ? HARNESS_SIG_SERVED
+           : strcmp(view, "both") == 0 ? HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS
+                                       : HARNESS_SIG_EVENTS;
+}
+
+static unsigned served_param_needs(const json_t *c)
+{
+    return has(c, "served") ? HARNESS_SIG_SERVED : 0;
+}
+
+#define IDS     HARNESS_SIG_IDS
+#define SERVED  HARNESS_SIG_SERVED
+#define EVENTS  HARNESS_SIG_EVENTS
+#define ADMIN   HARNESS_SIG_ADMIN
+#define PROCESS HARNESS_SIG_PROCESS
 
 static const struct check_kind kinds[] = {
     {"client_success_ratio", p_ratio, 1, ck_success_ratio,
-     "share of requests with 200 and a complete answer"},
+     "share of requests with 200 and a complete answer", 0, NULL, "{\"min\": 0.9}", 0},
     {"client_count", p_count, 1, ck_client_count,
-     "requests by outcome/status/served colour: min, max, exact"},
-    {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms"},
+     "requests by outcome/status/served colour: min, max, exact", 0, served_param_needs,
+     "{\"status\": 200, \"served\": \"green\", \"min\": 1}", 0},
+    {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms", 0, NULL,
+     "{\"max_ms\": 1000}", 0},
     {"no_truncated_success", p_phase, 1, ck_no_truncated,
-     "no 200 whose body or stream never finished"},
+     "no 200 whose body or stream never finished", 0, NULL, "{}", 0},
     {"attempts", p_attempts, 1, ck_attempts,
-     "upstream attempts per client request (mock journals), per colour"},
-    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour"},
-    {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule"},
-    {"retry_after", p_retry_after, 1, ck_retry_after, "retries wait at least Retry-After"},
-    {"no_hammering", p_hammer, 1, ck_no_hammering, "at most max attempts in any window"},
-    {"switches", p_switches, 1, ck_switches, "switch count and order (events, served, both)"},
-    {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch"},
-    {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart"},
+     "upstream attempts per client request (mock journals), per colour", IDS, NULL, "{\"max\": 2}",
+     0},
+    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0, NULL,
+     "{\"env\": \"blue\", \"min\": 1}", 0},
+    {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule", IDS,
+     NULL, "{\"base_ms\": 10}", 0},
+    {"retry_after", p_retry_after, 1, ck_retry_after, "retries wait at least Retry-After", IDS,
+     NULL, "{\"min_ms\": 100}", 0},
+    {"no_hammering", p_hammer, 1, ck_no_hammering, "at most max attempts in any window", 0, NULL,
+     "{\"max\": 5, \"window_ms\": 100}", 0},
+    {"switches", p_switches, 1, ck_switches, "switch count and order (events, served, both)", 0,
+     view_needs, "{\"exact\": 1}", 0},
+    {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch", 0,
+     view_needs, "{\"to\": \"green\", \"after\": \"fault_on\", \"within_ms\": 100}", 0},
+    {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart", 0, view_needs,
+     "{\"min_ms\": 10}", 0},
     {"no_traffic_after_unhealthy", p_unhealthy, 1, ck_no_traffic_after_unhealthy,
-     "no attempts to a colour found unhealthy, beyond a grace"},
+     "no attempts to a colour found unhealthy, beyond a grace", EVENTS, NULL, "{\"env\": \"blue\"}",
+     0},
     {"rate_limit", p_rate, 1, ck_rate_limit,
-     "admitted per window, 429 headers, no upstream hit, recovery"},
-    {"health_interval", p_health, 3, ck_health_interval, "/health probes at the interval"},
-    {"latency", p_latency, 10, ck_latency, "client latency percentiles"},
-    {"relay_overhead", p_overhead, 10, ck_overhead, "client latency minus upstream time"},
-    {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark"},
-    {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)"},
-    {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end"},
+     "admitted per window, 429 headers, no upstream hit, recovery", IDS, NULL,
+     "{\"limit\": 5, \"window_ms\": 1000}", 0},
+    {"health_interval", p_health, 3, ck_health_interval, "/health probes at the interval", 0, NULL,
+     "{\"env\": \"blue\", \"interval_ms\": 100}", 0},
+    {"latency", p_latency, 10, ck_latency, "client latency percentiles", 0, NULL,
+     "{\"p99_ms\": 100}", 0},
+    {"relay_overhead", p_overhead, 10, ck_overhead, "client latency minus upstream time", IDS, NULL,
+     "{\"p99_ms\": 5}", 0},
+    {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark", 0, NULL,
+     "{\"around\": \"fault_on\"}", 0},
+    {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)", SERVED,
+     NULL, "{\"env\": \"green\", \"min\": 0.5}", 0},
+    {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end", PROCESS,
+     NULL, "{}", 0},
     {"harness_on_time", p_shutdown, 1, ck_harness_on_time,
-     "the runner kept its own schedule (else inconclusive)"},
-    {"admin_ok", p_none, 1, ck_admin_ok, "the timeline's admin API calls succeeded"},
+     "the runner kept its own schedule (else inconclusive)", 0, NULL, "{}", 1},
+    {"admin_ok", p_none, 1, ck_admin_ok, "the timeline's admin API calls succeeded", ADMIN, NULL,
+     "{}", 0},
     {"clean_shutdown", p_shutdown, 1, ck_clean_shutdown,
-     "SIGTERM: the relay drains and exits 0 in time"},
-    {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere"},
+     "SIGTERM: the relay drains and exits 0 in time", PROCESS, NULL, "{}", 0},
+    {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere", 0, NULL,
+     "{}", 0},
+    {"forwarded", p_forwarded, 1, ck_forwarded,
+     "each upstream attempt carries the client's model, body, request id and the configured key",
+     IDS, NULL, "{\"parts\": [\"model\", \"body\"]}", 0},
+    {"error_shape", p_error_shape, 1, ck_error_shape,
+     "error answers: OpenAI JSON, application/json, 4xx passed through, 5xx after failures", IDS,
+     NULL, "{\"status\": 429}", 0},
+    {"final_error_headers", p_phase, 1, ck_final_error_headers,
+     "errors after upstream attempts say x-should-retry: false", IDS, NULL, "{}", 0},
+    {"health_probes", p_health_probes, 1, ck_health_probes,
+     "probes to a colour after a mark until traffic moved (fall/rise exactly)", 0, NULL,
+     "{\"env\": \"blue\", \"to\": \"green\", \"after\": \"fault_on\", \"exact\": 3}", 0},
+    {"connection_reuse", p_reuse, 1, ck_connection_reuse,
+     "upstream attempts on connections used before (mock journal)", 0, NULL, "{\"min\": 0.5}", 0},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
@@ -1237,7 +1863,7 @@ static const struct check_kind *find_kind(const char *name)
 static int validate_param(const struct param *p, const json_t *v, const char *path,
                           const char *const *marks, char *err, size_t errlen)
 {
-    static const char *const envs[] = {"blue", "green", NULL};
+    static const char *const envs[] = {"blue", "green", "direct", NULL};
     static const char *const jit[] = {"none", "full", "equal", "decorrelated", NULL};
     static const char *const views[] = {"events", "served", "both", NULL};
     static const char *const froms[] = {"scheduled", "sent", NULL};
@@ -1247,6 +1873,10 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     case P_NUM:
         if (co_json_number(v, &d) != 0 || d < 0)
             return harness_v_expected(err, errlen, path, "a number >= 0", v);
+        return 0;
+    case P_RATIO:
+        if (co_json_number(v, &d) != 0 || d < 0 || d > 1)
+            return harness_v_expected(err, errlen, path, "a ratio in [0, 1]", v);
         return 0;
     case P_INT:
         if (!json_is_integer(v) || json_integer_value(v) < 0)
@@ -1269,6 +1899,8 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     case P_OUTCOME:
         return harness_v_enum(v, path, harness_outcome_names, err, errlen);
     case P_MARK:
+        if (!marks) /* the timeline was invalid: its own errors say so */
+            return json_is_string(v) ? 0 : harness_v_expected(err, errlen, path, "a mark name", v);
         if (harness_v_enum(v, path, marks, err, errlen) != 0) {
             /* Say what a mark is: the message lists the known ones already. */
             size_t len = strlen(err);
@@ -1287,6 +1919,21 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
             snprintf(p2, sizeof p2, "%s[%zu]", path, i);
             if (co_json_number(x, &d) != 0 || d < 0)
                 return harness_v_expected(err, errlen, p2, "a number >= 0", x);
+        }
+        return 0;
+    }
+    case P_PARTS: {
+        if (!json_is_array(v) || !json_array_size(v))
+            return harness_v_expected(
+                err, errlen, path, "a non-empty array of \"model\", \"body\", \"id\", \"key\"", v);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            char p2[300];
+            snprintf(p2, sizeof p2, "%s[%zu]", path, i);
+            if (harness_v_enum(x, p2, fw_names, err, errlen) != 0)
+                return -1;
         }
         return 0;
     }
@@ -1335,23 +1982,50 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
         snprintf(p, sizeof p, "%s.min_samples", path);
         return harness_v_expected(err, errlen, p, "an integer >= 0", ms);
     }
+    /* Every parameter's error, one line each (the scenario validator
+     * reports each line), rather than the first. */
+    size_t used = 0;
     for (const struct param *q = k->params; q->name; q++) {
         json_t *v = json_object_get(c, q->name);
+        char one[640];
         snprintf(p, sizeof p, "%s.%s", path, q->name);
-        if (!v) {
-            if (q->required) {
-                char exp[96];
-                snprintf(exp, sizeof exp, "\"%s\" (required by %s)", q->name, k->name);
-                return harness_v_expected(err, errlen, p, exp, NULL);
-            }
+        if (!v && q->required) {
+            char exp[96];
+            snprintf(exp, sizeof exp, "\"%s\" (required by %s)", q->name, k->name);
+            harness_v_expected(one, sizeof one, p, exp, NULL);
+        } else if (!v || validate_param(q, v, p, marks, one, sizeof one) == 0) {
             continue;
         }
-        if (validate_param(q, v, p, marks, err, errlen) != 0)
-            return -1;
+        if (used < errlen) {
+            int w = snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", one);
+            used += w > 0 ? (size_t)w : 0;
+        }
+    }
+    if (used)
+        return -1;
+    /* Bounds in order: a check whose lower bound is above its upper one can
+     * only fail, and says nothing about the relay.  One table for every
+     * kind: a pair applies where a check has both keys. */
+    static const struct {
+        const char *lo, *hi;
+    } order[] = {
+        {"min", "max"},       {"p50_ms", "p95_ms"},    {"p95_ms", "p99_ms"},
+        {"p50_ms", "p99_ms"}, {"p99_ms", "max_ms"},    {"p95_ms", "max_ms"},
+        {"p50_ms", "max_ms"}, {"min_ms", "within_ms"}, {"base_ms", "cap_ms"},
+    };
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        double lo, hi;
+        if (co_json_number(json_object_get(c, order[i].lo), &lo) != 0 ||
+            co_json_number(json_object_get(c, order[i].hi), &hi) != 0 || lo <= hi)
+            continue;
+        char exp[96];
+        snprintf(p, sizeof p, "%s.%s", path, order[i].hi);
+        snprintf(exp, sizeof exp, "a number >= %s (%g)", order[i].lo, lo);
+        return harness_v_expected(err, errlen, p, exp, json_object_get(c, order[i].hi));
     }
     /* Counting checks need at least one bound, or they cannot fail. */
-    int counting =
-        k->run == ck_client_count || k->run == ck_attempts || k->run == ck_upstream_count;
+    int counting = k->run == ck_client_count || k->run == ck_attempts ||
+                   k->run == ck_upstream_count || k->run == ck_health_probes;
     if (counting && !has(c, "min") && !has(c, "max") && !has(c, "exact"))
         return harness_v_expected(err, errlen, path, "min, max or exact (a bound to check)", c);
     if (k->run == ck_switches && !has(c, "min") && !has(c, "max") && !has(c, "exact") &&
@@ -1359,10 +2033,44 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
         return harness_v_expected(err, errlen, path, "min, max, exact or sequence", c);
     if (k->run == ck_backoff && !has(c, "base_ms") && !has(c, "schedule_ms"))
         return harness_v_expected(err, errlen, path, "base_ms or schedule_ms", c);
+    if (k->run == ck_backoff && json_is_true(json_object_get(c, "distribution"))) {
+        const char *j = str(c, "jitter", "none");
+        snprintf(p, sizeof p, "%s.jitter", path);
+        if (strcmp(j, "none") == 0)
+            return harness_v_expected(err, errlen, p,
+                                      "full, equal or decorrelated (distribution tests a jitter)",
+                                      json_object_get(c, "jitter"));
+        if (strcmp(j, "decorrelated") == 0 && !has(c, "base_ms"))
+            return harness_v_expected(err, errlen, path,
+                                      "base_ms (decorrelated jitter draws from [base, 3 prev])", c);
+    }
     if ((k->run == ck_latency || k->run == ck_overhead) && !has(c, "p50_ms") && !has(c, "p95_ms") &&
         !has(c, "p99_ms") && !has(c, "max_ms"))
         return harness_v_expected(err, errlen, path, "a percentile bound such as p99_ms", c);
     return 0;
+}
+
+static void check_evaluable(const struct check_kind *k, const json_t *c,
+                            const struct harness_obs *o, struct harness_verdict *v);
+
+unsigned harness_check_needs(const json_t *c)
+{
+    const struct check_kind *k = find_kind(str(c, "check", ""));
+    return k ? k->needs | (k->needs_of ? k->needs_of(c) : 0) : 0;
+}
+
+size_t harness_check_count(void)
+{
+    return N_KINDS;
+}
+
+const char *harness_check_example(size_t i, int *runner_own)
+{
+    if (i >= N_KINDS)
+        return NULL;
+    if (runner_own)
+        *runner_own = kinds[i].runner_own;
+    return kinds[i].example;
 }
 
 void harness_check_run(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
@@ -1377,6 +2085,8 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         return;
     }
     v->min_samples = has(c, "min_samples") ? (long)num(c, "min_samples", 0) : k->min_samples;
+    if (v->min_samples < 1)
+        v->min_samples = 1; /* zero evaluable samples is never a verdict */
     /* The label: the name plus its scalar parameters, for tables. */
     snprintf(v->label, sizeof v->label, "%s", name);
     const char *key;
@@ -1400,4 +2110,26 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         first = 0;
     }
     k->run(c, o, v);
+    check_evaluable(k, c, o, v);
+}
+
+/* The common evaluator: a check says nothing when the relay did not give a
+ * signal it needs (inconclusive, naming the signal), and a check with no
+ * evaluable sample never passes nor fails: no data is never a verdict. */
+static void check_evaluable(const struct check_kind *k, const json_t *c,
+                            const struct harness_obs *o, struct harness_verdict *v)
+{
+    unsigned missing = harness_check_needs(c) & ~o->signals;
+    char d[sizeof v->detail];
+    if (missing) {
+        v->status = HARNESS_INCONCLUSIVE;
+        harness_v_fmt(d, sizeof d, "%s%s%s", harness_signal_missing(missing),
+                      v->detail[0] ? "; " : "", v->detail);
+        snprintf(v->detail, sizeof v->detail, "%s", d);
+    } else if (!k->runner_own && v->samples < v->min_samples) {
+        v->status = HARNESS_INCONCLUSIVE;
+        harness_v_fmt(d, sizeof d, "too few evaluable samples (%ld, %ld needed)%s%s", v->samples,
+                      v->min_samples, v->detail[0] ? "; " : "", v->detail);
+        snprintf(v->detail, sizeof v->detail, "%s", d);
+    }
 }

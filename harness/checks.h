@@ -23,14 +23,34 @@ enum harness_status {
 #define harness_verdict report_check
 
 /* Validates one entry of "expect" at path ("$.expect[3]").  marks ends with
- * NULL: the timeline mark names a check may refer to.  Returns 0 or -1 with
+ * NULL: the timeline mark names a check may refer to (marks NULL: any name,
+ * when the timeline itself was invalid).  Besides each parameter's type and
+ * range, the bounds must be in order (min <= max, p50 <= p95 <= p99 <=
+ * max_ms, base_ms <= cap_ms, ...).  Returns 0 or -1 with every parameter's
+ * error, one per line, each
  * "path.key: expected X, found Y (did you mean 'Z'?)" in err. */
 int harness_check_validate(const json_t *check, const char *path, const char *const *marks,
                            char *err, size_t errlen);
 /* Runs one validated check. */
 void harness_check_run(const json_t *check, const struct harness_obs *o, struct harness_verdict *v);
+/* The signals (enum harness_signal, harness/obs.h) check c relies on: its
+ * row's own plus those its parameters add.  harness_check_run turns a
+ * missing one into inconclusive with the reason from harness_signals[]. */
+unsigned harness_check_needs(const json_t *check);
+/* The number of check kinds, and row i's example use (a JSON object without
+ * "check"; NULL past the end or when the row has none); *runner_own is set
+ * for a row that judges the runner itself and is always evaluable. */
+size_t harness_check_count(void);
+const char *harness_check_example(size_t i, int *runner_own);
 /* Names of every check kind, NULL-terminated (for docs and suggestions). */
 const char *const *harness_check_names(void);
 const char *harness_status_name(int status);
+
+/* The statistical backoff_gaps test, exposed for unit tests: the distance by
+ * which every empirical CDF the intervals [lo_i, hi_i] (each holding one
+ * U(0,1) draw) allow must leave the uniform CDF (sorts both arrays), and the
+ * gaps the test needs before it can tell (docs/scenarios.md). */
+double harness_dist_excess(double *lo, double *hi, size_t n);
+long harness_backoff_dist_min_samples(void);
 
 #endif

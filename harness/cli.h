@@ -12,9 +12,14 @@ enum {
     CO_EXIT_INCONCLUSIVE = 4,
 };
 
+/* "cutover 0.1.0 (git v0.1-12-gabcdef0)": harness/version.c. */
+const char *harness_version(void);
+
 int harness_cmd_run(int argc, char **argv);
 int harness_cmd_validate(int argc, char **argv);
 int harness_cmd_list(int argc, char **argv);
+/* Generated fault schedules, shrunk findings: harness/explore_run.c. */
+int harness_cmd_explore(int argc, char **argv);
 /* Standalone mock: lives in mocks/mock_cli.c. */
 int mock_cli_main(int argc, char **argv);
 /* Re-rendering stored results: lives in reports/report_cli.c. */

@@ -1,15 +1,19 @@
 /* The subcommands run, validate and list.  Every scenario is validated
  * before the first one runs: a typo in scenario 20 must not cost the time
  * of scenarios 1 to 19 and then a confusing half result. */
+#include "co_cli.h"
 #include "co_clock.h"
+#include "co_json.h"
 #include "co_log.h"
 #include "co_mem.h"
 #include "harness/checks.h"
 #include "harness/cli.h"
+#include "harness/jobs.h"
 #include "harness/profile.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
 #include "harness/scorecard.h"
+#include "harness/spawn.h"
 #include "harness/vutil.h"
 #include "reports/report.h"
 
@@ -24,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CUTOVER_VERSION "cutover 0.1.0"
+#define HARNESS_SEED_MAX 9007199254740991ull
 
 static const char run_usage[] =
     "usage: cutover run [PATH...] [options]\n"
@@ -37,6 +41,8 @@ static const char run_usage[] =
     "  --filter TAG        only scenarios carrying TAG\n"
     "  --seed N            seed of every random decision (default 42)\n"
     "  --repeat N          run each scenario N times, report flaky ones\n"
+    "  --jobs N            scenarios run side by side, N at once (default min(2 x cores,\n"
+    "                      4); 1 runs them one after the other; see docs/scenarios.md)\n"
     "  --time-scale X      multiply every time and tolerance by X (slow machines)\n"
     "  --relay RELAY       a profile (relays/NAME.json: cutover-relay, nginx, haproxy,\n"
     "                      or a path) or a command with {blue_url} {green_url}\n"
@@ -61,7 +67,7 @@ struct loaded {
 static int load_all(char **paths, int npaths, double scale, const char *filter, struct loaded *out,
                     int quiet_ok, FILE *msg)
 {
-    char err[2048];
+    char err[HARNESS_MAX_ERRORS * 768], safe[2048];
     char **files = NULL;
     char *def[] = {"scenarios"};
     if (npaths == 0) {
@@ -70,7 +76,7 @@ static int load_all(char **paths, int npaths, double scale, const char *filter, 
     }
     int n = harness_collect_files(paths, npaths, &files, err, sizeof err);
     if (n < 0) {
-        fprintf(msg, "cutover: %s\n", err);
+        fprintf(msg, "cutover: %s\n", co_escape_ctl(err, safe, sizeof safe));
         return -1;
     }
     int bad = 0;
@@ -79,12 +85,19 @@ static int load_all(char **paths, int npaths, double scale, const char *filter, 
     for (int i = 0; i < n; i++) {
         struct harness_scenario *s = harness_scenario_load(files[i], scale, err, sizeof err);
         if (!s) {
-            fprintf(msg, "invalid: %s\n", err);
+            /* Every error of the file, one line each, control characters
+             * escaped (a file name or a found value may carry anything). */
+            for (char *line = err, *nl; line; line = nl ? nl + 1 : NULL) {
+                nl = strchr(line, '\n');
+                if (nl)
+                    *nl = '\0';
+                fprintf(msg, "invalid: %s\n", co_escape_ctl(line, safe, sizeof safe));
+            }
             bad++;
             continue;
         }
         if (!quiet_ok)
-            fprintf(msg, "ok: %s (%s)\n", files[i], s->name);
+            fprintf(msg, "ok: %s (%s)\n", co_escape_ctl(files[i], safe, sizeof safe), s->name);
         if (filter && !harness_scenario_has_tag(s, filter)) {
             harness_scenario_free(&s);
             continue;
@@ -119,6 +132,41 @@ static void free_specs(struct relay_spec *s, int n)
         harness_profile_free(&s[i].profile);
 }
 
+/* A raw --relay command: a word split that fails is invalid input (2);
+ * a program that is not there is a relay that cannot run (why in skipped).
+ * A command run by the shell is checked by the shell when it runs. */
+static int raw_command_check(const char *cmd, char *skipped, size_t n)
+{
+    char **argv = NULL, err[256], found[PATH_MAX];
+    if (harness_cmd_shell_syntax(cmd))
+        return 0;
+    if (harness_argv_split(cmd, &argv, err, sizeof err) < 0) {
+        fprintf(stderr, "cutover run: --relay '%s': %s\n", cmd, err);
+        return -1;
+    }
+    if (!strchr(argv[0], '{') && harness_which(argv[0], found, sizeof found) != 0)
+        harness_missing_program(argv[0], skipped, n);
+    harness_argv_free(&argv);
+    return 0;
+}
+
+/* A relay that could not run is no pass: one harness error per relay, so
+ * that the exit code is 3, JUnit has a failing testcase and the console,
+ * results.json and report say why. */
+static void add_not_run(struct report_run *rr, const struct relay_spec *spec)
+{
+    struct report_scenario *s = &rr->sc[rr->n++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "relay %.100s not run", spec->label);
+    snprintf(s->folder, sizeof s->folder, "relays");
+    harness_v_fmt(s->file, sizeof s->file, "%s",
+                  spec->profile ? spec->profile->file : "--relay command");
+    harness_v_fmt(s->relay, sizeof s->relay, "%s", spec->label);
+    snprintf(s->error, sizeof s->error, "not run: %s", spec->skipped);
+    s->status = REPORT_ERROR;
+    s->runs = 1;
+}
+
 static void on_sigint(int sig)
 {
     harness_runner_interrupt();
@@ -128,6 +176,9 @@ static int parse_u64(const char *s, uint64_t *out)
 {
     char *end;
     errno = 0;
+    /* strtoull takes "-1" as 2^64 - 1 and skips blanks: digits only. */
+    if (!(*s >= '0' && *s <= '9'))
+        return -1;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || *end)
         return -1;
@@ -150,16 +201,6 @@ static void default_relay_bin(char *out, size_t n)
         }
     }
     snprintf(out, n, "bin/cutover-relay");
-}
-
-/* The harness_on_time verdict of a run when it did not hold, else NULL. */
-static const struct report_check *harness_disturbed(const struct report_scenario *s)
-{
-    for (size_t i = 0; i < s->n_checks; i++)
-        if (strcmp(s->checks[i].check, "harness_on_time") == 0 &&
-            s->checks[i].status != REPORT_PASS)
-            return &s->checks[i];
-    return NULL;
 }
 
 /* Keeps the worst margin of each check across repeats and the checks of the
@@ -195,6 +236,34 @@ static void merge_run(struct report_scenario *acc, struct report_scenario *run)
     }
 }
 
+struct ready_ctx {
+    struct report_run *rr;
+    const struct relay_spec *specs;
+    int n_specs;
+    uint64_t repeat;
+    const struct harness_job *jv;
+};
+
+/* A job's result is final (jobs come in serial order): fold it into its
+ * scenario's entry; after its last repetition, the writers show it. */
+static void on_job_ready(void *ctx, struct harness_job *j, size_t index)
+{
+    struct ready_ctx *c = ctx;
+    struct report_run *rr = c->rr;
+    uint64_t k = (uint64_t)j->ro.run_index;
+    const struct relay_spec *spec = &c->specs[j->user];
+    if (c->n_specs > 1 && (index == 0 || c->jv[index - 1].user != j->user))
+        fprintf(stdout, "== relay %s\n", spec->label);
+    harness_v_fmt(j->res->relay, sizeof j->res->relay, "%s", spec->label);
+    merge_run(&rr->sc[rr->n], j->res);
+    if (k + 1 < c->repeat)
+        return;
+    rr->n++;
+    for (const struct report_writer *w = report_writers; w->name; w++)
+        if (w->scenario)
+            w->scenario(rr, &rr->sc[rr->n - 1], rr->n - 1);
+}
+
 int harness_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -216,6 +285,7 @@ int harness_cmd_run(int argc, char **argv)
         {"relay-url", required_argument, 0, 'U'},
         {"blue-port", required_argument, 0, 'b'},
         {"green-port", required_argument, 0, 'g'},
+        {"jobs", required_argument, 0, 'p'},
         {0, 0, 0, 0},
     };
     const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *filter = NULL,
@@ -224,11 +294,12 @@ int harness_cmd_run(int argc, char **argv)
     const char *relay_args[HARNESS_SCORECARD_MAX_RELAYS];
     int n_relay_args = 0;
     uint64_t ports[2] = {0, 0};
-    uint64_t seed = 42, repeat = 1;
+    uint64_t seed = 42, repeat = 1, jobs = 0;
     double scale = 1.0;
     int no_color = 0, verbose = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             out_dir = optarg;
@@ -285,9 +356,19 @@ int harness_cmd_run(int argc, char **argv)
             verbose = 1;
             break;
         case 's':
-            if (parse_u64(optarg, &seed) != 0) {
-                fprintf(stderr, "cutover run: --seed: expected an unsigned integer, found '%s'\n",
-                        optarg);
+            /* results.json carries the seed as a JSON number: at most 2^53 - 1
+             * survives every reader. */
+            if (parse_u64(optarg, &seed) != 0 || seed > HARNESS_SEED_MAX) {
+                fprintf(stderr,
+                        "cutover run: --seed: expected an integer in [0, %llu], found '%s'\n",
+                        (unsigned long long)HARNESS_SEED_MAX, optarg);
+                return CO_EXIT_INVALID;
+            }
+            break;
+        case 'p':
+            if (parse_u64(optarg, &jobs) != 0 || jobs < 1 || jobs > HARNESS_JOBS_MAX) {
+                fprintf(stderr, "cutover run: --jobs: expected 1..%d, found '%s'\n",
+                        HARNESS_JOBS_MAX, optarg);
                 return CO_EXIT_INVALID;
             }
             break;
@@ -300,7 +381,8 @@ int harness_cmd_run(int argc, char **argv)
         case 't': {
             char *end;
             scale = strtod(optarg, &end);
-            if (end == optarg || *end || scale < 0.1 || scale > 100) {
+            /* Written so that nan fails it too. */
+            if (end == optarg || *end || !(scale >= 0.1 && scale <= 100)) {
                 fprintf(stderr, "cutover run: --time-scale: expected 0.1..100, found '%s'\n",
                         optarg);
                 return CO_EXIT_INVALID;
@@ -311,7 +393,7 @@ int harness_cmd_run(int argc, char **argv)
             fputs(run_usage, stdout);
             return CO_EXIT_PASS;
         default:
-            fputs(run_usage, stderr);
+            co_cli_bad_option(stderr, "cutover run", opts, c, argc, argv);
             return CO_EXIT_INVALID;
         }
     }
@@ -336,6 +418,19 @@ int harness_cmd_run(int argc, char **argv)
         default_relay_bin(relay_bin_buf, sizeof relay_bin_buf);
         relay_bin = relay_bin_buf;
     }
+    /* One relay that runs already, or mocks on fixed ports, can serve one
+     * scenario at a time. */
+    int shared = relay_url || ports[0] || ports[1];
+    if (shared && jobs > 1) {
+        fprintf(stderr,
+                "cutover run: --jobs %llu: --relay-url, --blue-port and --green-port "
+                "serve one scenario at a time; give --jobs 1\n",
+                (unsigned long long)jobs);
+        free_loaded(&l);
+        return CO_EXIT_INVALID;
+    }
+    if (!jobs)
+        jobs = shared ? 1 : (uint64_t)harness_jobs_default();
     if (relay_url && n_relay_args) {
         fprintf(stderr, "cutover run: --relay-url drives a relay that runs already and --relay "
                         "starts one: give one of them\n");
@@ -350,9 +445,23 @@ int harness_cmd_run(int argc, char **argv)
     memset(specs, 0, sizeof specs);
     for (int k = 0; k < n_relay_args; k++) {
         char path[PATH_MAX], err[1024];
-        if (!harness_profile_find(relay_args[k], path, sizeof path)) {
+        int kind = harness_profile_resolve(relay_args[k], path, sizeof path, err, sizeof err);
+        if (kind < 0) {
+            fprintf(stderr, "cutover run: --relay: %s\n", err);
+            free_specs(specs, n_specs);
+            free_loaded(&l);
+            return CO_EXIT_INVALID;
+        }
+        if (kind == 0) {
             specs[k].cmd = relay_args[k];
             snprintf(specs[k].label, sizeof specs[k].label, "%s", relay_args[k]);
+            if (raw_command_check(relay_args[k], specs[k].skipped, sizeof specs[k].skipped) < 0) {
+                free_specs(specs, n_specs);
+                free_loaded(&l);
+                return CO_EXIT_INVALID;
+            }
+            if (specs[k].skipped[0])
+                fprintf(stderr, "cutover run: relay not run: %s\n", specs[k].skipped);
             continue;
         }
         specs[k].profile = harness_profile_load(path, err, sizeof err);
@@ -371,7 +480,8 @@ int harness_cmd_run(int argc, char **argv)
                 return CO_EXIT_INVALID;
             }
         if (!harness_profile_available(specs[k].profile, specs[k].skipped, sizeof specs[k].skipped))
-            fprintf(stderr, "cutover run: skipping relay %s\n", specs[k].skipped);
+            fprintf(stderr, "cutover run: relay %s not run: %s\n", specs[k].label,
+                    specs[k].skipped);
     }
     if (!n_relay_args)
         harness_v_fmt(specs[0].label, sizeof specs[0].label, "%s",
@@ -407,15 +517,18 @@ int harness_cmd_run(int argc, char **argv)
         junit_path = junit_buf;
     }
 
-    struct sigaction sa = {0}, old_int, old_term;
+    /* INT, TERM and HUP (a closed terminal, a CI runner's cancel) all stop
+     * the run cleanly: the relay is stopped and reaped, never orphaned. */
+    struct sigaction sa = {0}, old_int, old_term, old_hup;
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
     signal(SIGPIPE, SIG_IGN);
 
     struct report_run rr = {0};
-    rr.version = CUTOVER_VERSION;
+    rr.version = harness_version();
     rr.seed = seed;
     rr.time_scale = scale;
     rr.repeat = (int)repeat;
@@ -430,7 +543,7 @@ int harness_cmd_run(int argc, char **argv)
     rr.color = !no_color && !(nc && *nc) && isatty(fileno(stdout));
     rr.verbose = verbose;
     rr.total_planned = (size_t)l.n * (size_t)(n_active ? n_active : 1);
-    rr.sc = co_calloc((size_t)l.n * (size_t)n_specs, sizeof *rr.sc);
+    rr.sc = co_calloc((size_t)l.n * (size_t)n_specs + (size_t)n_specs, sizeof *rr.sc);
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -440,61 +553,57 @@ int harness_cmd_run(int argc, char **argv)
     for (const struct report_writer *w = report_writers; w->name; w++)
         if (w->begin)
             w->begin(&rr);
-    for (int sp = 0; sp < n_specs && !harness_runner_interrupted(); sp++) {
+    /* Every run of every scenario for every relay is one job, in the order
+     * a serial run would take them; the pool reports them in that order. */
+    size_t n_jobs = 0, cap_jobs = (size_t)l.n * (size_t)n_specs * (size_t)repeat;
+    struct harness_job *jv = co_calloc(cap_jobs ? cap_jobs : 1, sizeof *jv);
+    char(*dirs)[PATH_MAX] = co_calloc((size_t)n_specs, sizeof *dirs);
+    for (int sp = 0; sp < n_specs; sp++) {
         const struct relay_spec *spec = &specs[sp];
         if (spec->skipped[0])
             continue;
         /* Several relays: each one's artefacts in a folder of its own. */
-        char sub[PATH_MAX];
-        const char *dir = out_dir;
+        harness_v_fmt(dirs[sp], sizeof dirs[sp], "%s", out_dir);
         if (n_specs > 1) {
             char safe[64];
             report_safe_name(spec->label, safe, sizeof safe);
-            harness_v_fmt(sub, sizeof sub, "%s/%s", out_dir, safe);
-            mkdir(sub, 0755);
-            dir = sub;
-            fprintf(stdout, "== relay %s\n", spec->label);
+            harness_v_fmt(dirs[sp], sizeof dirs[sp], "%s/%s", out_dir, safe);
+            mkdir(dirs[sp], 0755);
         }
-        for (int i = 0; i < l.n && !harness_runner_interrupted(); i++) {
-            struct report_scenario *acc = &rr.sc[rr.n];
-            for (uint64_t k = 0; k < repeat && !harness_runner_interrupted(); k++) {
-                struct harness_run_opts ro = {.out_dir = dir,
-                                              .seed = seed + k,
-                                              .time_scale = scale,
-                                              .relay_cmd = spec->cmd,
-                                              .relay_bin = relay_bin,
-                                              .profile = spec->profile,
-                                              .relay_url = relay_url,
-                                              .blue_port = (int)ports[0],
-                                              .green_port = (int)ports[1],
-                                              .verbose = verbose,
-                                              .run_index = (int)k,
-                                              .progress = report_console_progress,
-                                              .progress_ctx = &rr};
-                struct report_scenario one = {0};
-                harness_run_scenario(l.v[i], &ro, &one);
-                /* A run the runner itself disturbed (it fell behind its own
-                 * schedule) says nothing about the relay: run it again, twice
-                 * at most, and keep the last. */
-                for (int retry = 0; retry < 2 && one.status != REPORT_PASS &&
-                                    harness_disturbed(&one) && !harness_runner_interrupted();
-                     retry++) {
-                    fprintf(stderr,
-                            "cutover run: %s: the runner fell behind its schedule (%s); "
-                            "running it again\n",
-                            l.v[i]->name, harness_disturbed(&one)->measured);
-                    report_scenario_clear(&one);
-                    memset(&one, 0, sizeof one);
-                    harness_run_scenario(l.v[i], &ro, &one);
-                }
-                harness_v_fmt(one.relay, sizeof one.relay, "%s", spec->label);
-                merge_run(acc, &one);
+        for (int i = 0; i < l.n; i++)
+            for (uint64_t k = 0; k < repeat; k++) {
+                struct harness_job *j = &jv[n_jobs++];
+                j->s = l.v[i];
+                j->exclusive = harness_job_exclusive(l.v[i]);
+                j->user = sp;
+                j->ro = (struct harness_run_opts){.out_dir = dirs[sp],
+                                                  .seed = seed + k,
+                                                  .time_scale = scale,
+                                                  .relay_cmd = spec->cmd,
+                                                  .relay_bin = relay_bin,
+                                                  .profile = spec->profile,
+                                                  .relay_url = relay_url,
+                                                  .blue_port = (int)ports[0],
+                                                  .green_port = (int)ports[1],
+                                                  .verbose = verbose,
+                                                  .run_index = (int)k,
+                                                  .progress = report_console_progress,
+                                                  .progress_ctx = &rr};
             }
-            rr.n++;
-            for (const struct report_writer *w = report_writers; w->name; w++)
-                if (w->scenario)
-                    w->scenario(&rr, acc, rr.n - 1);
-        }
+    }
+    struct ready_ctx rc_ = {
+        .rr = &rr, .specs = specs, .n_specs = n_specs, .repeat = repeat, .jv = jv};
+    harness_jobs_run(jv, n_jobs, (int)jobs, on_job_ready, &rc_);
+    free(jv);
+    free(dirs);
+    size_t n_ran = rr.n;
+    for (int sp = 0; sp < n_specs; sp++) {
+        if (!specs[sp].skipped[0])
+            continue;
+        add_not_run(&rr, &specs[sp]);
+        for (const struct report_writer *w = report_writers; w->name; w++)
+            if (w->scenario)
+                w->scenario(&rr, &rr.sc[rr.n - 1], rr.n - 1);
     }
     json_t *card = NULL;
     char sc_buf[PATH_MAX];
@@ -506,7 +615,7 @@ int harness_cmd_run(int argc, char **argv)
             snprintf(cols[k].skipped, sizeof cols[k].skipped, "%s", specs[k].skipped);
             cols[k].notes = specs[k].profile ? specs[k].profile->notes : NULL;
         }
-        card = harness_scorecard_build(rr.sc, rr.n, cols, n_specs);
+        card = harness_scorecard_build(rr.sc, n_ran, cols, n_specs);
         rr.scorecard = card;
         if (!scorecard_path) {
             harness_v_fmt(sc_buf, sizeof sc_buf, "%s/scorecard.md", out_dir);
@@ -545,30 +654,95 @@ int harness_cmd_run(int argc, char **argv)
         fprintf(stderr, "cutover run: interrupted; %zu of %d scenario(s) ran\n", rr.n, l.n);
         rc = CO_EXIT_HARNESS;
     }
-    for (size_t i = 0; i < rr.n; i++)
+    /* Interrupted between repetitions, one entry more holds runs. */
+    for (size_t i = 0; i < rr.n + (rr.n < (size_t)l.n * (size_t)n_specs); i++)
         report_scenario_clear(&rr.sc[i]);
     free(rr.sc);
     free_loaded(&l);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
     return rc;
+}
+
+/* A relay profile among validate's paths: a JSON file with a "command" (a
+ * scenario has none), or a profile name (relays/NAME.json).  Returns 1 when
+ * path was a profile (*bad counts an invalid one), 0 for a scenario path. */
+static int validate_profile(const char *arg, int *bad, int *good)
+{
+    char path[PATH_MAX], err[1024];
+    struct stat st;
+    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) {
+        json_t *doc = co_json_load_file(arg, err, sizeof err);
+        int prof = json_is_object(doc) && json_object_get(doc, "command");
+        json_decref(doc);
+        if (!prof)
+            return 0;
+        snprintf(path, sizeof path, "%s", arg);
+    } else if (stat(arg, &st) != 0 && !harness_profile_find(arg, path, sizeof path)) {
+        return 0;
+    } else if (stat(arg, &st) == 0) {
+        return 0; /* a folder of scenarios */
+    }
+    struct harness_profile *p = harness_profile_load(path, err, sizeof err);
+    if (!p) {
+        printf("%s\n", err);
+        (*bad)++;
+        return 1;
+    }
+    printf("%s: valid relay profile '%s'\n", path, p->name);
+    harness_profile_free(&p);
+    (*good)++;
+    return 1;
+}
+
+/* validate and list take paths and --help only.  Returns -1 to go on with
+ * argv[optind...], else the exit status. */
+static int paths_only(int argc, char **argv, const char *prog, const char *usage)
+{
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return CO_EXIT_PASS;
+        }
+        co_cli_bad_option(stderr, prog, opts, c, argc, argv);
+        return CO_EXIT_INVALID;
+    }
+    return -1;
 }
 
 int harness_cmd_validate(int argc, char **argv)
 {
     double scale = 1.0;
-    if (argc < 2) {
-        fprintf(stderr, "usage: cutover validate PATH...\n");
+    int rc = paths_only(argc, argv, "cutover validate",
+                        "usage: cutover validate PATH...   check scenario files and relay "
+                        "profiles without running them\n"
+                        "  every error of each file is reported (at most 20 per file), each with "
+                        "its JSON path\n");
+    if (rc >= 0)
+        return rc;
+    if (optind >= argc) {
+        fprintf(stderr, "cutover validate: expected a scenario file or folder\n"
+                        "see `cutover validate --help`\n");
         return CO_EXIT_INVALID;
     }
-    if (strcmp(argv[1], "--help") == 0) {
-        printf("usage: cutover validate PATH...   check scenario files without running them\n");
-        return CO_EXIT_PASS;
-    }
+    /* Relay profiles are validated as strictly as scenarios. */
+    int pbad = 0, pgood = 0, ns = 0;
+    char **scen = co_calloc((size_t)argc, sizeof *scen);
+    for (int i = optind; i < argc; i++)
+        if (!validate_profile(argv[i], &pbad, &pgood))
+            scen[ns++] = argv[i];
     struct loaded l = {0};
-    int bad = load_all(argv + 1, argc - 1, scale, NULL, &l, 0, stdout);
-    int n = l.n;
+    int bad = ns ? load_all(scen, ns, scale, NULL, &l, 0, stdout) : 0;
+    free(scen);
+    int n = l.n + pgood;
     free_loaded(&l);
+    if (pbad)
+        bad = bad > 0 ? bad + pbad : bad < 0 ? bad : pbad;
     if (bad != 0) {
         if (bad > 0)
             printf("%d invalid, %d valid\n", bad, n);
@@ -581,16 +755,20 @@ int harness_cmd_validate(int argc, char **argv)
 int harness_cmd_list(int argc, char **argv)
 {
     struct loaded l = {0};
-    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-        printf("usage: cutover list [PATH...]   list scenarios with tags and description\n");
-        return CO_EXIT_PASS;
-    }
-    int bad = load_all(argv + 1, argc - 1, 1.0, NULL, &l, 1, stderr);
+    int rc = paths_only(argc, argv, "cutover list",
+                        "usage: cutover list [PATH...]   list scenarios with tags and "
+                        "description\n");
+    if (rc >= 0)
+        return rc;
+    int bad = load_all(argv + optind, argc - optind, 1.0, NULL, &l, 1, stderr);
     for (int i = 0; i < l.n; i++) {
         const struct harness_scenario *s = l.v[i];
-        char tags[256];
+        char tags[256], file[2048], desc[4096];
         harness_scenario_tags(s, tags, sizeof tags);
-        printf("%-48s %-40s [%s]\n    %s\n", s->file, s->name, tags, s->description);
+        /* Names and tags are safe by validation; a file name or a
+         * description may carry anything, and a terminal reads it. */
+        printf("%-48s %-40s [%s]\n    %s\n", co_escape_ctl(s->file, file, sizeof file), s->name,
+               tags, co_escape_ctl(s->description, desc, sizeof desc));
     }
     free_loaded(&l);
     return bad ? CO_EXIT_INVALID : CO_EXIT_PASS;

@@ -6,6 +6,7 @@
 #ifndef HARNESS_OBS_H
 #define HARNESS_OBS_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,7 +31,10 @@ struct harness_req {
     long status;                               /* 0 = none */
     int curl_rc;
     char curl_err[96];
-    char served[8];      /* X-Served-By */
+    char served[8];      /* who served: X-Served-By, else the answer's body ("" unknown) */
+    char served_hdr[8];  /* X-Served-By as sent ("" absent) */
+    char served_body[8]; /* the mock name stamped in the body ("" none, "mixed") */
+    int served_disagree; /* header and body name different colours */
     int attempts_hdr;    /* X-Attempts, -1 absent */
     long retry_after_ms; /* Retry-After, -1 absent */
     int ratelimit_hdrs;  /* count of x-ratelimit-* headers */
@@ -38,12 +42,26 @@ struct harness_req {
     int inband_error;    /* an error object inside a 200 body/stream */
     int complete;        /* a full answer arrived */
     int outcome;         /* enum harness_outcome */
+    /* What the client sent (the forwarded check compares the upstream's view). */
+    char model[64];
+    long max_tokens;   /* -1 none */
+    uint64_t msg_hash; /* mock_messages_hash of the messages sent */
+    /* The answer's exact header values and error shape (-1: absent). */
+    char ctype[64];    /* Content-Type */
+    int should_retry;  /* x-should-retry: -1 absent, 0 "false", 1 anything else */
+    long ra_s, ra_ms;  /* Retry-After (whole seconds) and retry-after-ms */
+    long rl_limit;     /* x-ratelimit-limit (-2: not a whole number) */
+    long rl_remaining; /* x-ratelimit-remaining */
+    int err_shape;     /* non-200 body: 1 OpenAI error JSON, 0 not; -1 a 200 */
+    char err_why[64];  /* why the error body is not OpenAI's shape */
+    int leaked;        /* the upstream key was in this answer's headers or body */
 };
 
 /* One upstream request recorded by a mock journal. */
 struct harness_att {
     char req_id[HARNESS_ID_LEN];
-    char env[8]; /* which mock recorded it: "blue" / "green" */
+    char id_via[8]; /* how the id reached the mock: header, user, content, "" none */
+    char env[8];    /* which mock recorded it: "blue" / "green" */
     char path[64];
     int health;  /* a /health probe */
     int attempt; /* X-Attempt, 0 absent */
@@ -51,6 +69,16 @@ struct harness_att {
     uint64_t t_arrival, t_done;
     char end[16];
     char action[24];
+    /* What reached the upstream (forwarded, connection_reuse); "" / -1 / 0
+     * when the journal did not record it. */
+    char hdr_id[HARNESS_ID_LEN]; /* X-Request-ID as the upstream got it */
+    char user[HARNESS_ID_LEN];   /* the body's "user" */
+    char model[64];
+    int stream;
+    long max_tokens;
+    uint64_t msg_hash;
+    char key[12];  /* "configured" / "other" / "missing", "" unknown */
+    uint64_t conn; /* the mock's serial of the TCP connection, 0 unknown */
 };
 
 /* One relay event (docs/CONTRACTS.md). */
@@ -64,6 +92,39 @@ struct harness_ev {
     int status;
     int attempt;
     long backoff_ms;
+};
+
+/* The signals a relay gives the checks.  A check row declares the ones it
+ * needs; the common evaluator (harness_check_run) turns a missing one into
+ * inconclusive with the reason from harness_signals[] (docs/CONTRACTS.md). */
+enum harness_signal {
+    HARNESS_SIG_IDS = 1 << 0,     /* every upstream attempt carries a request id */
+    HARNESS_SIG_SERVED = 1 << 1,  /* every complete answer names the colour that served it */
+    HARNESS_SIG_EVENTS = 1 << 2,  /* the relay's JSON-lines event log */
+    HARNESS_SIG_ADMIN = 1 << 3,   /* the relay's admin API */
+    HARNESS_SIG_PROCESS = 1 << 4, /* the runner started the relay and sees it exit */
+};
+
+struct harness_signal_row {
+    unsigned bit;
+    const char *name;    /* "ids", "served", ... (results.json) */
+    const char *missing; /* why a check that needs it says nothing */
+    const char *brief;   /* the same in a few words (scorecard cells) */
+};
+/* One row per signal, ending with a zero bit. */
+extern const struct harness_signal_row harness_signals[];
+/* The reason text of the first missing bit of bits ("" none). */
+const char *harness_signal_missing(unsigned bits);
+
+/* What the run saw of the relay's observability: how ids travelled to the
+ * upstreams, how answers named their colour, and the extra signals of a
+ * cooperating relay.  Counted by harness_obs_observe. */
+struct harness_seen {
+    long ids_header, ids_user, ids_content, ids_none; /* traffic attempts, by id path */
+    long served_hdr, served_body, served_none;        /* complete answers (outcome ok) */
+    long served_disagree;                             /* X-Served-By and the body differ */
+    long ratelimit_hdrs;                              /* answers with x-ratelimit-* headers */
+    int health_status;                                /* the relay's GET /health, 0 none */
 };
 
 struct harness_mark {
@@ -84,7 +145,9 @@ struct harness_obs {
     size_t n_by_req;
     struct harness_ev *evs; /* in file order */
     size_t n_evs;
-    int have_events; /* the relay wrote an event log */
+    int have_events;  /* the relay wrote an event log */
+    unsigned signals; /* enum harness_signal bits the relay gave */
+    struct harness_seen seen;
     struct harness_mark marks[64];
     size_t n_marks;
     int relay_alive;     /* at the end, before teardown */
@@ -99,6 +162,7 @@ struct harness_obs {
     int admin_calls, admin_failed; /* timeline admin API calls */
     char admin_error[160];         /* the first failed one */
     int secret_leaks;              /* places the upstream key showed up */
+    int leak_scanned;              /* artefacts scanned for it */
     char leak_where[128];
 };
 
@@ -113,6 +177,20 @@ void harness_obs_index(struct harness_obs *o);
 /* The traffic attempts of request id, in atts order: *n indices into atts
  * (NULL when none).  O(log attempts) through the index. */
 const size_t *harness_obs_attempts(const struct harness_obs *o, const char *id, size_t *n);
+/* Counts o->seen from the requests and attempts and sets o->signals: base
+ * (events, admin, process: what the runner knows) plus IDS when every
+ * traffic attempt carried an id and SERVED when every complete answer named
+ * its colour.  Call after harness_obs_sort. */
+void harness_obs_observe(struct harness_obs *o, unsigned base);
+/* o->seen and o->signals as results.json's "observability" object (new
+ * reference): {"ids": {"header": N, "user": N, "content": N, "none": N},
+ * "served": {"header": N, "body": N, "none": N, "disagree": N},
+ * "event_log", "admin_api", "health_endpoint", "ratelimit_headers": bool,
+ * "signals": [names given], "summary": "one line"}. */
+json_t *harness_obs_observability_json(const struct harness_obs *o);
+/* The one-line summary: "ids via header; served-by header; event log; admin
+ * API; ..." */
+void harness_obs_summary(const struct harness_obs *o, char *out, size_t n);
 /* Names of the outcomes in enum order, NULL-terminated. */
 extern const char *const harness_outcome_names[];
 /* Name of an outcome ("ok", "http_error", ...). */

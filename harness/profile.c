@@ -10,9 +10,11 @@
 #include "co_json.h"
 #include "co_mem.h"
 #include "harness/scenario.h"
+#include "harness/spawn.h"
 #include "harness/vutil.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <signal.h>
 #include <errno.h>
 #include <limits.h>
@@ -22,17 +24,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const top_keys[] = {"name",   "description", "requires", "command",  "env",
-                                       "config", "ready",       "settings", "defaults", "tells",
-                                       "notes",  "stop_signal", NULL};
+static const char *const top_keys[] = {
+    "name",  "description", "requires",    "command", "env",   "config",
+    "ready", "settings",    "defaults",    "tells",   "notes", "stop_signal",
+    "shell", "request",     "api_key_env", "cwd",     "fixed", NULL};
+static const char *const request_keys[] = {"method", "path", NULL};
+static const char *const methods[] = {"POST", "PUT", NULL};
 static const char *const config_keys[] = {"file", "template", "template_lines", "format", NULL};
 static const char *const ready_keys[] = {"path", "timeout_ms", NULL};
 static const char *const tells_names[] = {"events", "admin", NULL};
 
 /* Placeholders the runner always binds (docs/profiles.md). */
 static const char *const runner_vars[] = {
-    "blue_url", "green_url", "blue_hostport", "green_hostport", "blue_port",   "green_port", "port",
-    "events",   "workdir",   "config",        "relay_bin",      "admin_token", "relay_url",  NULL};
+    "blue_url",  "green_url",  "blue_hostport", "green_hostport",
+    "blue_port", "green_port", "port",          "events",
+    "workdir",   "config",     "relay_bin",     "admin_token",
+    "relay_url", "api_key",    "profile_dir",   NULL};
 
 /* Which checks mean nothing when a scenario's relay setting could not be
  * expressed.  "*" marks a premise of the whole scenario (client keys, a rate
@@ -42,14 +49,17 @@ static const struct {
     const char *key;
     const char *checks; /* space separated, or "*" */
 } affects[] = {
-    {"max_attempts", "attempts backoff_gaps no_hammering retry_after"},
+    {"max_attempts", "attempts backoff_gaps no_hammering retry_after client_success_ratio "
+                     "client_count upstream_count"},
     {"backoff_base_ms", "backoff_gaps no_hammering"},
     {"backoff_cap_ms", "backoff_gaps no_hammering"},
     {"jitter", "backoff_gaps"},
     {"retry_after_cap_ms", "retry_after client_deadline"},
-    {"try_timeout_ms", "client_deadline switch_delay"},
-    {"deadline_ms", "client_deadline"},
-    {"ttfb_timeout_ms", "client_deadline switch_delay"},
+    {"try_timeout_ms",
+     "client_deadline switch_delay client_success_ratio client_count zero_downtime"},
+    {"deadline_ms", "client_deadline client_success_ratio client_count"},
+    {"ttfb_timeout_ms",
+     "client_deadline switch_delay client_success_ratio client_count zero_downtime"},
     {"idle_timeout_ms", "client_deadline no_truncated_success"},
     {"switch_after_failures", "switches switch_delay attempts"},
     {"min_dwell_ms", "min_dwell switches"},
@@ -65,6 +75,13 @@ static const struct {
     {"admin API", "*"},
     {"relay process", "*"}, /* signals to a relay the runner did not start */
     {"direct_url", "*"},
+    {"stream_done", "no_truncated_success client_success_ratio client_count switches"},
+    {"mode", "switches switch_delay min_dwell served_ratio"},
+    {"primary", "switches switch_delay min_dwell served_ratio"},
+    {"failback_after_ms", "switches switch_delay min_dwell"},
+    {"failback_rise", "switches switch_delay"},
+    {"first_byte_timeout_ms", "client_deadline switch_delay attempts"},
+    {"on_429_without_retry_after", "attempts client_count client_success_ratio backoff_gaps"},
 };
 
 int harness_profile_affects(const char *key, const char *check_kind)
@@ -132,6 +149,11 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
         json_scalar(val, buf, sizeof buf);
         harness_vars_set(v, k, buf);
     }
+    json_object_foreach((json_t *)p->fixed, k, val)
+    {
+        json_scalar(val, buf, sizeof buf);
+        harness_vars_set(v, k, buf);
+    }
     if (!relay)
         return;
     json_object_foreach((json_t *)relay, k, val)
@@ -152,14 +174,37 @@ size_t harness_profile_unmapped(const struct harness_profile *p, const json_t *r
     if (relay)
         json_object_foreach((json_t *)relay, k, val)
         {
-            if (maps(p, k) || strcmp(k, "log_level") == 0)
-                continue;
+            if (maps(p, k) || strcmp(k, "log_level") == 0 || json_object_get(p->fixed, k))
+                continue; /* a fixed key is the relay's own: equal, or not applicable */
             if (n < cap)
                 out[n++] = k;
         }
     if (admin_used && !(p->tells & HARNESS_TELLS_ADMIN) && n < cap)
         out[n++] = "admin API";
     return n;
+}
+
+size_t harness_profile_fixed_conflicts(const struct harness_profile *p, const json_t *relay,
+                                       const char **out, size_t cap)
+{
+    size_t n = 0;
+    const char *k;
+    json_t *val;
+    json_object_foreach((json_t *)relay, k, val)
+    {
+        const json_t *f = json_object_get(p->fixed, k);
+        if (f && !json_equal((json_t *)f, val) && n < cap)
+            out[n++] = k;
+    }
+    return n;
+}
+
+void harness_profile_fixed_why(const struct harness_profile *p, const char *key, char *out,
+                               size_t n)
+{
+    char v[64];
+    json_scalar(json_object_get(p->fixed, key), v, sizeof v);
+    snprintf(out, n, "%s is fixed at %s", key, v);
 }
 
 static int is_name_char(char c)
@@ -248,6 +293,8 @@ void harness_profile_free(struct harness_profile **pp)
     for (int i = 0; i < p->n_env; i++)
         free(p->env[i].value);
     free(p->config_template);
+    free(p->cwd);
+    json_decref(p->fixed);
     json_decref(p->defaults);
     json_decref(p->notes);
     free(p);
@@ -379,6 +426,12 @@ static int check_placeholders(const struct harness_profile *p, char *err, size_t
         }
         free(r);
     }
+    r = harness_render(p->cwd, &v, e, sizeof e);
+    if (!r) {
+        snprintf(err, errlen, "$.cwd: %s", e);
+        return -1;
+    }
+    free(r);
     if (p->config_template) {
         r = harness_render(p->config_template, &v, e, sizeof e);
         if (!r) {
@@ -386,6 +439,105 @@ static int check_placeholders(const struct harness_profile *p, char *err, size_t
             return -1;
         }
         free(r);
+    }
+    return 0;
+}
+
+/* What a relay that is not ours needs: the path and method its clients
+ * use, how it gets the upstream key, where it runs, and the settings it has
+ * fixed (docs/profiles.md). */
+static int parse_black_box(struct harness_profile *p, const json_t *doc, char *err, size_t errlen)
+{
+    const json_t *req = json_object_get(doc, "request");
+    if (req) {
+        if (!json_is_object(req))
+            return harness_v_expected(err, errlen, "$.request",
+                                      "an object {\"method\": \"POST\", \"path\": \"/api/chat\"}",
+                                      req);
+        if (harness_v_keys(req, "$.request", request_keys, err, errlen) != 0)
+            return -1;
+        const json_t *m = json_object_get(req, "method");
+        if (m && harness_v_enum(m, "$.request.method", methods, err, errlen) != 0)
+            return -1;
+        if (m)
+            snprintf(p->req_method, sizeof p->req_method, "%s", json_string_value(m));
+        if (get_string(req, "path", "$.request", 0, p->req_path, sizeof p->req_path, err, errlen) !=
+            0)
+            return -1;
+        if (p->req_path[0] && p->req_path[0] != '/') {
+            snprintf(err, errlen, "$.request.path: expected a path starting with '/', found '%s'",
+                     p->req_path);
+            return -1;
+        }
+    }
+    if (get_string(doc, "api_key_env", "$", 0, p->api_key_env, sizeof p->api_key_env, err,
+                   errlen) != 0)
+        return -1;
+    for (const char *c = p->api_key_env; *c; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '_') ||
+            isdigit((unsigned char)p->api_key_env[0])) {
+            snprintf(err, errlen, "$.api_key_env: '%s' is not an environment variable name",
+                     p->api_key_env);
+            return -1;
+        }
+    const json_t *cwd = json_object_get(doc, "cwd");
+    if (cwd && (!json_is_string(cwd) || !json_string_length(cwd)))
+        return harness_v_expected(err, errlen, "$.cwd", "a folder (placeholders allowed)", cwd);
+    p->cwd = co_strdup(cwd ? json_string_value(cwd) : "{profile_dir}");
+    const json_t *fixed = json_object_get(doc, "fixed");
+    if (fixed) {
+        if (!json_is_object(fixed))
+            return harness_v_expected(err, errlen, "$.fixed",
+                                      "an object of relay settings the relay cannot change", fixed);
+        if (harness_relay_validate(fixed, "$.fixed", err, errlen) != 0)
+            return -1;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)fixed, k, v)
+        {
+            if (p->all_settings || maps(p, k)) {
+                snprintf(err, errlen,
+                         "$.fixed.%s: also in $.settings (a setting is either the scenario's or "
+                         "fixed, not both)",
+                         k);
+                return -1;
+            }
+            if (json_is_object(v) || json_is_array(v)) {
+                char pp[128];
+                harness_v_fmt(pp, sizeof pp, "$.fixed.%s", k);
+                return harness_v_expected(err, errlen, pp, "a string, number or boolean", v);
+            }
+        }
+        p->fixed = json_deep_copy(fixed);
+    }
+    return 0;
+}
+
+/* A command runs without a shell unless the profile says "shell": true
+ * (harness/spawn.h): shell syntax in a plain command would be passed to the
+ * program as literal words, so it is refused here with the way out. */
+static int check_command(const struct harness_profile *p, char *err, size_t errlen)
+{
+    char **argv = NULL;
+    char e[128];
+    if (!p->shell && harness_argv_split(p->command, &argv, e, sizeof e) < 0) {
+        snprintf(err, errlen, "$.command: %s", e);
+        return -1;
+    }
+    harness_argv_free(&argv);
+    size_t col = p->shell ? 0 : harness_cmd_shell_syntax(p->command);
+    if (col == 1 && !strchr("|;&<>`$()*?[]", p->command[0])) {
+        snprintf(err, errlen,
+                 "$.command: starts with a shell builtin or a VAR=value assignment, but commands "
+                 "run without a shell (use \"env\", or set \"shell\": true)");
+        return -1;
+    }
+    if (col) {
+        snprintf(err, errlen,
+                 "$.command: shell syntax '%c' at column %zu, but commands run without a shell "
+                 "(quote it, or set \"shell\": true)",
+                 p->command[col - 1], col);
+        return -1;
     }
     return 0;
 }
@@ -417,6 +569,13 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
         return harness_v_expected(err, errlen, "$.command", "a non-empty command line", cmd);
     }
     p->command = co_strdup(json_string_value(cmd));
+    const json_t *shell = json_object_get(doc, "shell");
+    if (shell && !json_is_boolean(shell))
+        return harness_v_expected(err, errlen, "$.shell",
+                                  "true (the command is a shell script) or false", shell);
+    p->shell = json_is_true(shell);
+    if (check_command(p, err, errlen) != 0)
+        return -1;
 
     const json_t *env = json_object_get(doc, "env");
     if (env) {
@@ -591,6 +750,8 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
         }
         p->notes = json_deep_copy(notes);
     }
+    if (parse_black_box(p, doc, err, errlen) != 0)
+        return -1;
     return check_placeholders(p, err, errlen);
 }
 
@@ -599,6 +760,14 @@ struct harness_profile *harness_profile_from_json(const json_t *doc, const char 
 {
     struct harness_profile *p = co_calloc(1, sizeof *p);
     snprintf(p->file, sizeof p->file, "%s", file);
+    /* {profile_dir}: the profile's folder, absolute, so that a relay started
+     * there finds its own files (server.js, app.py). */
+    char folder[PATH_MAX], abs[PATH_MAX];
+    const char *slash = strrchr(file, '/');
+    snprintf(folder, sizeof folder, "%.*s", slash ? (int)(slash - file) : 1, slash ? file : ".");
+    if (!folder[0])
+        snprintf(folder, sizeof folder, "/");
+    harness_v_fmt(p->dir, sizeof p->dir, "%s", realpath(folder, abs) ? abs : folder);
     char e[1024];
     if (parse(p, doc, e, sizeof e) != 0) {
         snprintf(err, errlen, "%s: %s", file, e);
@@ -665,26 +834,84 @@ int harness_profile_available(const struct harness_profile *p, char *err, size_t
 {
     if (!p->requires[0])
         return 1;
-    if (strchr(p->requires, '/'))
-        goto check_one;
-    const char *path = getenv("PATH");
-    char buf[PATH_MAX];
-    /* Debian keeps nginx and haproxy in /usr/sbin, which a user's PATH may lack. */
-    char full[4096];
-    snprintf(full, sizeof full, "%s:/usr/sbin:/usr/local/sbin:/sbin",
-             path ? path : "/usr/bin:/bin");
-    for (char *save = NULL, *dir = strtok_r(full, ":", &save); dir;
-         dir = strtok_r(NULL, ":", &save)) {
-        snprintf(buf, sizeof buf, "%s/%s", dir, p->requires);
-        if (access(buf, X_OK) == 0)
-            return 1;
-    }
-    snprintf(err, errlen, "%s: '%s' is not installed (not on PATH nor in /usr/sbin)", p->name,
-             p->requires);
-    return 0;
-check_one:
-    if (access(p->requires, X_OK) == 0)
+    char found[PATH_MAX];
+    if (harness_which(p->requires, found, sizeof found) == 0)
         return 1;
-    snprintf(err, errlen, "%s: %s: %s", p->name, p->requires, strerror(errno));
+    if (strchr(p->requires, '/'))
+        snprintf(err, errlen, "%s: %s is not installed (%s)", p->name, p->requires,
+                 access(p->requires, F_OK) == 0 ? "not executable" : "no such file");
+    else
+        harness_missing_program(p->requires, err, errlen);
     return 0;
+}
+
+/* The profile names we can see (relays/ here and next to the executable),
+ * for "did you mean"; n at most cap. */
+static size_t profile_names(char names[][64], size_t cap)
+{
+    char dirs[3][PATH_MAX];
+    size_t nd = 0, n = 0;
+    snprintf(dirs[nd++], sizeof dirs[0], "relays");
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    char *slash = len > 0 ? (self[len] = '\0', strrchr(self, '/')) : NULL;
+    if (slash) {
+        *slash = '\0';
+        harness_v_fmt(dirs[nd++], sizeof dirs[0], "%s/../relays", self);
+        harness_v_fmt(dirs[nd++], sizeof dirs[0], "%s/../../relays", self);
+    }
+    for (size_t d = 0; d < nd; d++) {
+        DIR *dir = opendir(dirs[d]);
+        struct dirent *e;
+        while (dir && (e = readdir(dir)) != NULL && n < cap) {
+            size_t l = strlen(e->d_name);
+            if (l <= 5 || l - 5 >= 64 || strcmp(e->d_name + l - 5, ".json") != 0)
+                continue;
+            snprintf(names[n], 64, "%.*s", (int)(l - 5), e->d_name);
+            int dup = 0;
+            for (size_t k = 0; k < n; k++)
+                dup |= strcmp(names[k], names[n]) == 0;
+            n += !dup;
+        }
+        if (dir)
+            closedir(dir);
+    }
+    return n;
+}
+
+int harness_profile_resolve(const char *arg, char *out, size_t n, char *err, size_t errlen)
+{
+    size_t al = strlen(arg);
+    int is_json = al > 5 && strcmp(arg + al - 5, ".json") == 0 && !strpbrk(arg, " \t{");
+    int is_name = al > 0;
+    for (const char *c = arg; *c; c++)
+        is_name &= is_name_char(*c) || *c == '-' || *c == '.' || (*c >= 'A' && *c <= 'Z');
+    if (!is_json && !is_name)
+        return 0;
+    if (harness_profile_find(arg, out, n))
+        return 1;
+    if (is_json) {
+        snprintf(err, errlen, "relay profile %s: %s", arg, strerror(ENOENT));
+        return -1;
+    }
+    char names[32][64];
+    size_t nn = profile_names(names, 32);
+    const char *cands[33];
+    for (size_t i = 0; i < nn; i++)
+        cands[i] = names[i];
+    cands[nn] = NULL;
+    const char *near = co_nearest(arg, cands);
+    char list[512] = "";
+    for (size_t i = 0; i < nn; i++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", names[i]);
+    }
+    if (near)
+        snprintf(err, errlen, "unknown profile '%s', did you mean %s? (profiles: %s)", arg, near,
+                 list);
+    else
+        snprintf(err, errlen,
+                 "unknown profile '%s' (profiles: %s; a relay command needs a space or a '/')", arg,
+                 list[0] ? list : "none found");
+    return -1;
 }

@@ -38,6 +38,7 @@ struct harness_profile {
     char description[512];
     char requires[128]; /* a program that must be on PATH, "" none */
     char *command;      /* with placeholders */
+    int shell;          /* "shell": true: run by /bin/sh, values single-quoted (harness/spawn.h) */
     struct {
         char name[64];
         char *value; /* with placeholders */
@@ -53,9 +54,18 @@ struct harness_profile {
     int all_settings; /* every scenario relay key maps (cutover-relay) */
     char settings[HARNESS_PROFILE_MAX_SETTINGS][40];
     int n_settings;
-    json_t *defaults; /* values of settings when a scenario does not set them */
-    int tells;        /* enum harness_tells bits */
-    json_t *notes;    /* scenario name -> why it fails against this relay (scorecard) */
+    json_t *defaults;     /* values of settings when a scenario does not set them */
+    int tells;            /* enum harness_tells bits */
+    json_t *notes;        /* scenario name -> why it fails against this relay (scorecard) */
+    char dir[512];        /* the profile's own folder, absolute: {profile_dir} */
+    char *cwd;            /* the command's working folder, with placeholders ({profile_dir}) */
+    char req_method[8];   /* the method its clients use ("" the scenario's, POST) */
+    char req_path[128];   /* the chat path its clients use ("" the scenario's) */
+    char api_key_env[64]; /* an environment variable that gets the upstream key ("" none) */
+    /* Settings the relay has and cannot change (relay key -> value): checks
+     * judge it against them; a scenario that needs another value is not
+     * applicable to this relay (harness_profile_fixed_conflicts). */
+    json_t *fixed;
 };
 
 /* One name -> value pair for rendering. */
@@ -84,8 +94,17 @@ void harness_profile_free(struct harness_profile **p);
  * not a profile (a raw command). */
 int harness_profile_find(const char *arg, char *out, size_t n);
 
+/* How a --relay argument is taken (docs/profiles.md): a single word of
+ * letters, digits, '-', '_' and '.' is a profile name; a word ending in
+ * .json a profile file; anything else (spaces, slashes, placeholders) a raw
+ * command.  Returns 1 with the profile path in out; 0 for a raw command;
+ * -1 with "unknown profile 'ngnix' (did you mean nginx?)" in err for a
+ * name or file that names no profile. */
+int harness_profile_resolve(const char *arg, char *out, size_t n, char *err, size_t errlen);
+
 /* Non-zero when the program the profile requires is on PATH (or none is
- * required); else why in err. */
+ * required); else why in err: "nginx is not installed; install it with
+ * apt-get install nginx-light". */
 int harness_profile_available(const struct harness_profile *p, char *err, size_t errlen);
 
 void harness_vars_set(struct harness_vars *v, const char *name, const char *value);
@@ -107,6 +126,14 @@ char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, 
  * the profile has none.  Returns how many. */
 size_t harness_profile_unmapped(const struct harness_profile *p, const json_t *relay,
                                 int admin_used, const char **out, size_t cap);
+/* Scenario relay keys whose value differs from the profile's "fixed" one,
+ * into out[0..cap) (borrowed from relay).  Returns how many: the checks they
+ * affect are "not applicable to this relay (KEY is fixed at VALUE)". */
+size_t harness_profile_fixed_conflicts(const struct harness_profile *p, const json_t *relay,
+                                       const char **out, size_t cap);
+/* "max_attempts is fixed at 3" for a fixed key. */
+void harness_profile_fixed_why(const struct harness_profile *p, const char *key, char *out,
+                               size_t n);
 /* Non-zero when a check of kind depends on the relay setting key (or on the
  * "admin API"): its verdict means nothing when key could not be set. */
 int harness_profile_affects(const char *key, const char *check_kind);

@@ -16,7 +16,9 @@
 #include "co_log.h"
 #include "co_mem.h"
 #include "harness/checks.h"
+#include "harness/driver.h"
 #include "harness/obs.h"
+#include "harness/spawn.h"
 #include "harness/traffic.h"
 #include "harness/vutil.h"
 #include "mocks/mock.h"
@@ -64,6 +66,8 @@ struct probe_xfer {
     struct harness_xfer base;
     struct run *run;
     CURL *easy;
+    char body[512]; /* the answer's start: is it the relay's own /health? */
+    size_t len;
 };
 
 struct run {
@@ -71,16 +75,22 @@ struct run {
     const struct harness_run_opts *o;
     struct ev_loop *loop;
     struct co_evcurl curl;
-    struct mock *mock[2];
-    char colour_url[2][96];
+    struct mock *mock[3]; /* blue, green, and direct when the scenario has one */
+    char colour_url[3][96];
     char dir[512];
     char events_path[600], out_path[600], err_path[600], config_path[600];
     char api_key[64], admin_token[64];
     char ready_path[128];
+    char relay_cwd[600]; /* a profile's working folder ("" the caller's) */
     /* Scenario settings the relay cannot express (profiles, --relay-url):
      * names borrowed from the scenario, or static. */
     const char *unmapped[HARNESS_MAX_UNMAPPED];
     size_t n_unmapped;
+    int raw_config_checked; /* raw_config_read ran */
+    /* Scenario settings other than the value the relay has fixed (a
+     * profile's "fixed"): their checks are not applicable to this relay. */
+    const char *fixed[HARNESS_MAX_UNMAPPED];
+    size_t n_fixed;
     pid_t pid;
     int relay_port;
     char relay_url[96];
@@ -213,10 +223,20 @@ char *harness_expand_cmd(const char *cmd, const char *blue, const char *green, i
     return out;
 }
 
+/* path as an absolute path (against the current folder), not resolved. */
+static void absolute(const char *path, char *out, size_t n)
+{
+    char cwd[PATH_MAX];
+    if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+        harness_v_fmt(out, n, "%s", path);
+    else
+        harness_v_fmt(out, n, "%s/%s", cwd, path);
+}
+
 /* The placeholders of a profile (docs/profiles.md): where the mocks are,
  * the relay's port, the work folder and the scenario's settings. */
 static void profile_vars(struct run *r, struct harness_vars *v)
-{
+{ /* p NULL: a raw --relay command gets the same placeholders */
     const struct harness_profile *p = r->o->profile;
     char buf[600];
     static const char *const names[] = {"blue", "green"};
@@ -237,13 +257,113 @@ static void profile_vars(struct run *r, struct harness_vars *v)
     }
     snprintf(buf, sizeof buf, "%d", r->relay_port);
     harness_vars_set(v, "port", buf);
+    if (r->mock[2])
+        harness_vars_set(v, "direct_url", r->colour_url[2]);
     harness_vars_set(v, "relay_url", r->relay_url);
-    harness_vars_set(v, "events", r->events_path);
-    harness_vars_set(v, "workdir", r->dir);
-    harness_vars_set(v, "config", r->config_path);
-    harness_vars_set(v, "relay_bin", r->o->relay_bin ? r->o->relay_bin : "cutover-relay");
+    /* Absolute paths: the command runs in its own folder (cwd). */
+    absolute(r->events_path, buf, sizeof buf);
+    harness_vars_set(v, "events", buf);
+    absolute(r->dir, buf, sizeof buf);
+    harness_vars_set(v, "workdir", buf);
+    absolute(r->config_path, buf, sizeof buf);
+    harness_vars_set(v, "config", buf);
+    if (r->o->relay_bin && strchr(r->o->relay_bin, '/'))
+        absolute(r->o->relay_bin, buf, sizeof buf);
+    else
+        snprintf(buf, sizeof buf, "%s", r->o->relay_bin ? r->o->relay_bin : "cutover-relay");
+    harness_vars_set(v, "relay_bin", buf);
     harness_vars_set(v, "admin_token", r->admin_token);
-    harness_vars_settings(v, p, r->s->relay);
+    harness_vars_set(v, "api_key", r->api_key);
+    if (p) {
+        harness_vars_set(v, "profile_dir", p->dir);
+        harness_vars_settings(v, p, r->s->relay);
+        return;
+    }
+    /* A raw command: the scenario's own values, for the keys it names. */
+    const char *k;
+    json_t *val;
+    json_object_foreach(r->s->relay, k, val)
+    {
+        if (json_is_object(val) || json_is_array(val))
+            continue;
+        if (json_is_string(val))
+            harness_vars_set(v, k, json_string_value(val));
+        else if (json_is_integer(val))
+            harness_v_fmt(buf, sizeof buf, "%lld", (long long)json_integer_value(val));
+        else
+            harness_v_fmt(buf, sizeof buf, "%s", json_is_true(val) ? "true" : "false");
+        if (!json_is_string(val))
+            harness_vars_set(v, k, buf);
+    }
+}
+
+/* The settings write_config gives every relay it starts, beyond the
+ * scenario's own. */
+static const char *const runner_defaults[] = {
+    "health_interval_ms", "health_timeout_ms", "backoff_base_ms", "backoff_cap_ms",
+    "try_timeout_ms",     "deadline_ms",       "drain_timeout_ms"};
+
+/* Does a raw command name placeholder {name} (or {name+N}, {name-N})? */
+static int cmd_names(const char *cmd, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = cmd; (p = strchr(p, '{')) != NULL; p++)
+        if (strncmp(p + 1, name, n) == 0 && strchr("}+-", p[1 + n]))
+            return 1;
+    return 0;
+}
+
+/* The scenario settings a raw --relay command cannot be given: those it
+ * names neither as {key} nor through {config} (cutover-relay's JSON config
+ * with every scenario key), and the admin API unless it gets {config} or
+ * {admin_token}.  Their checks turn inconclusive instead of judging a relay
+ * that never saw the setting. */
+static void raw_unmapped(struct run *r)
+{
+    const char *cmd = r->o->relay_cmd;
+    int all = cmd_names(cmd, "config");
+    const char *k;
+    json_t *val;
+    json_object_foreach(r->s->relay, k, val)
+    {
+        if (all || strcmp(k, "log_level") == 0 || cmd_names(cmd, k))
+            continue;
+        if (r->n_unmapped < HARNESS_MAX_UNMAPPED)
+            r->unmapped[r->n_unmapped++] = k;
+    }
+    if (r->s->admin_used && !all && !cmd_names(cmd, "admin_token") &&
+        r->n_unmapped < HARNESS_MAX_UNMAPPED)
+        r->unmapped[r->n_unmapped++] = "admin API";
+    /* The third mock reaches the relay only as {direct_url} or in {config}. */
+    if (r->s->direct && !all && !cmd_names(cmd, "direct_url") &&
+        r->n_unmapped < HARNESS_MAX_UNMAPPED)
+        r->unmapped[r->n_unmapped++] = "direct_url";
+    /* The runner's own test-run settings (write_config) are premises of the
+     * scenario too: a relay that runs on its own defaults (a 1 s backoff
+     * where the scenario expects 20 ms) was not given them. */
+    for (size_t i = 0; !all && i < sizeof runner_defaults / sizeof runner_defaults[0]; i++)
+        if (!json_object_get(r->s->relay, runner_defaults[i]) &&
+            !cmd_names(cmd, runner_defaults[i]) && r->n_unmapped < HARNESS_MAX_UNMAPPED)
+            r->unmapped[r->n_unmapped++] = runner_defaults[i];
+}
+
+/* A raw command that reads CUTOVER_CONFIG (cutover-relay does, and says so
+ * on its ready line) got every setting after all: nothing is unmapped. */
+static void raw_config_read(struct run *r)
+{
+    if (!r->o->relay_cmd || r->o->profile || r->raw_config_checked)
+        return;
+    r->raw_config_checked = 1;
+    FILE *f = fopen(r->out_path, "r");
+    if (!f)
+        return;
+    char line[512];
+    int got = 0;
+    while (!got && fgets(line, sizeof line, f))
+        got = strstr(line, "(settings from CUTOVER_CONFIG)") != NULL;
+    fclose(f);
+    if (got)
+        r->n_unmapped = 0;
 }
 
 /* Renders the profile's config into the work folder (a template, or our
@@ -269,105 +389,114 @@ static int write_profile_config(struct run *r, const struct harness_vars *v)
     return rc;
 }
 
-static int spawn_relay(struct run *r)
+/* Variables of the seed's .env would override the config file. */
+static const char *const clear_env[] = {"HOLYSHEEP_BASE_URL",
+                                        "BLUE_URL",
+                                        "GREEN_URL",
+                                        "ACTIVE_ENV",
+                                        "HEALTH_CHECK_INTERVAL",
+                                        "HEALTH_CHECK_TIMEOUT",
+                                        "RATE_LIMIT_REQUESTS",
+                                        "RATE_LIMIT_WINDOW",
+                                        NULL};
+
+/* What to start (harness/spawn.h): an argument vector, or a shell script
+ * for a profile with "shell": true and a raw command with shell syntax.
+ * Placeholders are substituted per argument, never re-parsed by a shell;
+ * in a script every value is single-quoted. */
+static int relay_command(struct run *r, char ***argv, char **script, char **envs, int *n_env,
+                         char *err, size_t errlen)
 {
-    char *cmd = NULL;
-    char *envs[HARNESS_PROFILE_MAX_ENV] = {0};
-    int n_env = 0;
-    if (r->o->profile) {
-        const struct harness_profile *p = r->o->profile;
-        struct harness_vars *v = co_calloc(1, sizeof *v);
-        char err[256];
-        r->relay_port = harness_free_port();
-        snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
+    const struct harness_profile *p = r->o->profile;
+    struct harness_vars *v = co_calloc(1, sizeof *v);
+    int rc = -1;
+    r->relay_port = harness_free_port();
+    snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
+    if (p) {
         profile_vars(r, v);
-        if (write_profile_config(r, v) != 0) {
-            free(v);
-            return -1;
-        }
-        /* exec: the relay itself gets SIGTERM at teardown, not a shell
-         * that dies of it (clean_shutdown judges the relay's exit). */
-        char *body = harness_render(p->command, v, err, sizeof err);
-        cmd = body ? co_asprintf("exec %s", body) : NULL;
-        free(body);
-        for (int i = 0; cmd && i < p->n_env; i++) {
-            char *val = harness_render(p->env[i].value, v, err, sizeof err);
-            if (!val) {
-                free(cmd);
-                cmd = NULL;
-                break;
-            }
-            envs[n_env++] = co_asprintf("%s=%s", p->env[i].name, val);
+        if (write_profile_config(r, v) != 0)
+            goto out;
+        /* Its own folder by default: "node server.js" finds server.js. */
+        char *dir = harness_render(p->cwd, v, NULL, 0);
+        snprintf(r->relay_cwd, sizeof r->relay_cwd, "%s", dir);
+        free(dir);
+        if (p->api_key_env[0])
+            envs[(*n_env)++] = co_asprintf("%s=%s", p->api_key_env, r->api_key);
+        for (int i = 0; i < p->n_env; i++) {
+            char *val = harness_render(p->env[i].value, v, err, errlen);
+            if (!val)
+                goto bad;
+            envs[(*n_env)++] = co_asprintf("%s=%s", p->env[i].name, val);
             free(val);
         }
-        free(v);
-        if (!cmd) {
-            for (int i = 0; i < n_env; i++)
-                free(envs[i]);
-            fail(r, REPORT_INVALID, "%s: %s", p->file, err);
-            return -1;
+        if (p->shell)
+            *script = harness_script_render(p->command, v, err, errlen);
+        else if (harness_argv_render(p->command, v, 1, argv, err, errlen) < 0)
+            goto bad;
+        if (p->shell && !*script)
+            goto bad;
+    } else {
+        profile_vars(r, v);
+        if (harness_cmd_shell_syntax(r->o->relay_cmd)) {
+            *script = harness_script_render(r->o->relay_cmd, v, err, errlen);
+            if (!*script)
+                goto bad;
+        } else if (harness_argv_render(r->o->relay_cmd, v, 0, argv, err, errlen) < 0) {
+            goto bad;
         }
-    } else if (r->o->relay_cmd) {
-        r->relay_port = harness_free_port();
-        cmd = harness_expand_cmd(r->o->relay_cmd, r->colour_url[0], r->colour_url[1], r->relay_port,
-                                 r->events_path);
-        snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
     }
-    pid_t pid = fork();
+    rc = 0;
+    goto out;
+bad:
+    fail(r, REPORT_INVALID, "%s: %s", p ? p->file : "--relay", err);
+out:
+    free(v);
+    return rc;
+}
+
+static int spawn_relay(struct run *r)
+{
+    char **argv = NULL, *script = NULL;
+    char *envs[HARNESS_PROFILE_MAX_ENV + 4] = {0}; /* + api_key_env, the key, the config, NULL */
+    int n_env = 0, rc = -1;
+    char err[1024];
+    if (r->o->profile || r->o->relay_cmd) {
+        if (relay_command(r, &argv, &script, envs, &n_env, err, sizeof err) != 0)
+            goto out;
+    } else {
+        char *def[] = {(char *)r->o->relay_bin, "--config", r->config_path, "--events",
+                       r->events_path,          NULL};
+        argv = co_calloc(sizeof def / sizeof def[0], sizeof *argv);
+        for (size_t i = 0; def[i]; i++)
+            argv[i] = co_strdup(def[i]);
+    }
+    envs[n_env++] = co_asprintf("HOLYSHEEP_API_KEY=%s", r->api_key);
+    /* A raw command gets the scenario's settings file by name too; a relay
+     * that reads it (cutover-relay) says so, see raw_config_read. */
+    if (!r->o->profile && r->o->relay_cmd)
+        envs[n_env++] = co_asprintf("CUTOVER_CONFIG=%s", r->config_path);
+    struct harness_spawn sp = {.argv = argv,
+                               .script = script,
+                               .out_path = r->out_path,
+                               .err_path = r->err_path,
+                               .env = envs,
+                               .unset = clear_env,
+                               .cwd = r->relay_cwd,
+                               .stop_signal = r->o->profile ? r->o->profile->stop_signal : SIGTERM};
+    pid_t pid = harness_spawn(&sp, err, sizeof err);
     if (pid < 0) {
-        free(cmd);
-        for (int i = 0; i < n_env; i++)
-            free(envs[i]);
-        fail(r, REPORT_ERROR, "fork: %s", strerror(errno));
-        return -1;
+        const char *hint = argv ? harness_install_hint(argv[0]) : NULL;
+        fail(r, REPORT_ERROR, "%s%s%s", err, hint ? "; install it with " : "", hint ? hint : "");
+        goto out;
     }
-    if (pid == 0) {
-        setpgid(0, 0);
-        signal(SIGINT, SIG_DFL);
-        int in = open("/dev/null", O_RDONLY);
-        int out = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(r->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (in < 0 || out < 0 || err < 0)
-            _exit(127);
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(err, 2);
-        setenv("HOLYSHEEP_API_KEY", r->api_key, 1);
-        /* Variables of the seed's .env would override the config file. */
-        static const char *const clear[] = {"HOLYSHEEP_BASE_URL",
-                                            "BLUE_URL",
-                                            "GREEN_URL",
-                                            "ACTIVE_ENV",
-                                            "HEALTH_CHECK_INTERVAL",
-                                            "HEALTH_CHECK_TIMEOUT",
-                                            "RATE_LIMIT_REQUESTS",
-                                            "RATE_LIMIT_WINDOW"};
-        for (size_t i = 0; i < sizeof clear / sizeof clear[0]; i++)
-            unsetenv(clear[i]);
-        if (r->o->profile) {
-            /* Debian keeps nginx and haproxy in /usr/sbin. */
-            const char *path = getenv("PATH");
-            char pb[4096];
-            snprintf(pb, sizeof pb, "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
-            setenv("PATH", pb, 1);
-            for (int i = 0; i < n_env; i++)
-                putenv(envs[i]);
-        }
-        if (cmd) {
-            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        } else {
-            execl(r->o->relay_bin, r->o->relay_bin, "--config", r->config_path, "--events",
-                  r->events_path, (char *)NULL);
-        }
-        fprintf(stderr, "exec %s: %s\n", cmd ? "/bin/sh" : r->o->relay_bin, strerror(errno));
-        _exit(127);
-    }
-    setpgid(pid, pid); /* also in the parent: no race with an early kill */
-    free(cmd);
+    r->pid = pid;
+    rc = 0;
+out:
+    harness_argv_free(&argv);
+    free(script);
     for (int i = 0; i < n_env; i++)
         free(envs[i]);
-    r->pid = pid;
-    return 0;
+    return rc;
 }
 
 static void reap(struct run *r)
@@ -430,11 +559,26 @@ static size_t discard(char *d, size_t s, size_t n, void *u)
     return s * n;
 }
 
+static size_t probe_body(char *d, size_t s, size_t n, void *u)
+{
+    struct probe_xfer *p = u;
+    size_t k = s * n, room = sizeof p->body - 1 - p->len;
+    memcpy(p->body + p->len, d, k < room ? k : room);
+    p->len += k < room ? k : room;
+    p->body[p->len] = '\0';
+    return s * n;
+}
+
 static void probe_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
 {
     struct probe_xfer *p = (struct probe_xfer *)x;
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    /* A health endpoint of the relay's own reports its state (active_env);
+     * a relay that forwards /health shows the upstream's answer instead. */
+    if (rc == CURLE_OK && strcmp(p->run->ready_path, "/health") == 0 &&
+        strstr(p->body, "\"active_env\""))
+        p->run->obs.seen.health_status = (int)code;
     curl_easy_cleanup(easy);
     struct run *r = p->run;
     r->probe = NULL;
@@ -445,6 +589,8 @@ static void probe_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     int want_2xx = r->o->relay_url && co_now_us() < r->t_first_probe + 2000000;
     if (rc == CURLE_OK && code > 0 && r->phase == PH_START && (!want_2xx || code / 100 == 2))
         r->ready = 1;
+    if (r->ready)
+        raw_config_read(r);
 }
 
 static void start_probe(struct run *r)
@@ -460,7 +606,8 @@ static void start_probe(struct run *r)
     curl_easy_setopt(e, CURLOPT_PRIVATE, p);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 500L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
     r->probe = p;
     r->last_probe = co_now_us();
     if (!r->t_first_probe)
@@ -493,12 +640,18 @@ static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
     r->obs.admin_calls++;
-    if (rc != CURLE_OK || code < 200 || code > 299) {
-        /* The scenario's premise (a cutover, a rollback) did not happen: the
-         * admin_ok check turns this into a failure instead of a silent pass. */
+    /* A call without the right token must be refused; a refusal that came
+     * as 2xx is the relay letting anyone switch it. */
+    int refuse = r->s->steps[a->step].admin_token != HARNESS_ADMIN_TOKEN;
+    int ok = rc == CURLE_OK && (refuse ? code == 401 || code == 403 : code >= 200 && code <= 299);
+    if (!ok) {
+        /* The scenario's premise (a cutover, a rollback, a refusal) did not
+         * happen: the admin_ok check turns this into a failure instead of a
+         * silent pass. */
         if (!r->obs.admin_failed++)
-            snprintf(r->obs.admin_error, sizeof r->obs.admin_error, "%s %s (step %d) %s %ld",
+            snprintf(r->obs.admin_error, sizeof r->obs.admin_error, "%s %s (step %d%s) %s %ld",
                      r->s->steps[a->step].admin_method, r->s->steps[a->step].admin_path, a->step,
+                     refuse ? ", without the token: expected 401 or 403" : "",
                      rc ? curl_easy_strerror(rc) : "answered", code);
     }
     curl_easy_cleanup(easy);
@@ -542,8 +695,12 @@ static void run_step(struct run *r, int i)
         a->step = i;
         char url[200], h[128];
         snprintf(url, sizeof url, "%s%s", r->relay_url, st->admin_path);
-        snprintf(h, sizeof h, "Authorization: Bearer %s", r->admin_token);
-        a->hdrs = curl_slist_append(NULL, h);
+        if (st->admin_token == HARNESS_ADMIN_WRONG)
+            snprintf(h, sizeof h, "Authorization: Bearer not-%s", r->admin_token);
+        else
+            snprintf(h, sizeof h, "Authorization: Bearer %s", r->admin_token);
+        if (st->admin_token != HARNESS_ADMIN_NONE)
+            a->hdrs = curl_slist_append(NULL, h);
         a->hdrs = curl_slist_append(a->hdrs, "Content-Type: application/json");
         char *body = json_dumps(st->admin_body, JSON_COMPACT);
         CURL *e = curl_easy_init();
@@ -633,7 +790,13 @@ static void begin_run(struct run *r)
     char prefix[16];
     snprintf(prefix, sizeof prefix, "r%llx", (unsigned long long)(r->o->seed % 0xfffff));
     harness_traffic_init(&r->traffic, r->loop, &r->curl, r->s, r->relay_url, prefix, r->o->seed);
+    if (r->o->profile) {
+        snprintf(r->traffic.chat_path, sizeof r->traffic.chat_path, "%s", r->o->profile->req_path);
+        snprintf(r->traffic.chat_method, sizeof r->traffic.chat_method, "%s",
+                 r->o->profile->req_method);
+    }
     r->traffic.on_finished = on_traffic_finished;
+    r->traffic.secret = r->api_key;
     r->traffic.data = r;
     r->traffic_started = 1;
     harness_traffic_start(&r->traffic, r->t0);
@@ -671,7 +834,7 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
     struct run *r = w->data;
     uint64_t now = co_now_us();
     if (interrupted) {
-        fail(r, REPORT_ERROR, "interrupted (SIGINT)");
+        fail(r, REPORT_ERROR, "interrupted (SIGINT, SIGTERM or SIGHUP)");
         return;
     }
     reap(r);
@@ -710,6 +873,29 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- collection ---------------------------------------------------------------- */
 
+/* What reached the upstream, for the forwarded and connection_reuse checks.
+ * The header id is kept apart from the id the correlation found (which may
+ * have come from the body): only a header proves the relay forwarded it. */
+static void journal_forwarded(struct harness_att *a, const json_t *rec)
+{
+    const char *from = json_string_value(json_object_get(rec, "id_via"));
+    const char *hid = json_string_value(json_object_get(rec, "request_id"));
+    if (hid && (!from || strcmp(from, "header") == 0))
+        snprintf(a->hdr_id, sizeof a->hdr_id, "%s", hid);
+    const char *user = json_string_value(json_object_get(rec, "user"));
+    snprintf(a->user, sizeof a->user, "%s", user ? user : "");
+    const char *model = json_string_value(json_object_get(rec, "model"));
+    snprintf(a->model, sizeof a->model, "%s", model ? model : "");
+    a->stream = json_is_true(json_object_get(rec, "stream"));
+    json_t *mt = json_object_get(rec, "max_tokens");
+    a->max_tokens = json_is_integer(mt) ? (long)json_integer_value(mt) : -1;
+    const char *h = json_string_value(json_object_get(rec, "messages_hash"));
+    a->msg_hash = h ? strtoull(h, NULL, 16) : 0;
+    const char *key = json_string_value(json_object_get(rec, "key"));
+    snprintf(a->key, sizeof a->key, "%s", key ? key : "");
+    a->conn = (uint64_t)json_integer_value(json_object_get(rec, "conn"));
+}
+
 static void collect_journal(struct run *r, int c, const char *name)
 {
     if (!r->mock[c])
@@ -731,6 +917,8 @@ static void collect_journal(struct run *r, int c, const char *name)
         if (!id || !*id)
             id = json_string_value(json_object_get(rec, "user"));
         snprintf(a->req_id, sizeof a->req_id, "%s", id ? id : "");
+        const char *via = json_string_value(json_object_get(rec, "id_via"));
+        snprintf(a->id_via, sizeof a->id_via, "%s", via ? via : (id && *id ? "user" : ""));
         snprintf(a->env, sizeof a->env, "%s", name);
         const char *path_s = json_string_value(json_object_get(rec, "path"));
         snprintf(a->path, sizeof a->path, "%s", path_s ? path_s : "");
@@ -743,6 +931,7 @@ static void collect_journal(struct run *r, int c, const char *name)
         snprintf(a->end, sizeof a->end, "%s", end ? end : "");
         const char *act = json_string_value(json_object_get(rec, "action"));
         snprintf(a->action, sizeof a->action, "%s", act ? act : "");
+        journal_forwarded(a, rec);
     }
     json_decref(j);
 }
@@ -803,6 +992,7 @@ static void scan_leak(struct run *r, const char *path, const char *what)
     char *buf = read_file(path, 16u << 20, NULL);
     if (!buf)
         return;
+    r->obs.leak_scanned++;
     if (strstr(buf, r->api_key)) {
         r->obs.secret_leaks++;
         size_t len = strlen(r->obs.leak_where);
@@ -810,6 +1000,25 @@ static void scan_leak(struct run *r, const char *path, const char *what)
                  what);
     }
     free(buf);
+}
+
+/* The key in what a client received (headers or body of any answer). */
+static void count_answer_leaks(struct run *r)
+{
+    long n = 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < r->obs.n_reqs; i++)
+        if (r->obs.reqs[i].leaked) {
+            n++;
+            if (!first)
+                first = r->obs.reqs[i].id;
+        }
+    if (!n)
+        return;
+    r->obs.secret_leaks++;
+    size_t len = strlen(r->obs.leak_where);
+    snprintf(r->obs.leak_where + len, sizeof r->obs.leak_where - len,
+             "%s%ld client answers (first: %s)", len ? ", " : "", n, first);
 }
 
 static void write_client_log(struct run *r)
@@ -822,16 +1031,23 @@ static void write_client_log(struct run *r)
     const struct harness_obs *o = &r->obs;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *q = &o->reqs[i];
+        json_t *ct = json_string(q->ctype);
+        char *ctj = ct ? json_dumps(ct, JSON_ENCODE_ANY) : NULL;
+        json_decref(ct);
         fprintf(f,
                 "{\"id\":\"%s\",\"phase\":%d,\"t_sched_us\":%llu,\"t_sent_us\":%llu,"
                 "\"t_first_us\":%llu,\"t_done_us\":%llu,\"status\":%ld,\"curl\":%d,"
                 "\"served\":\"%s\",\"attempts\":%d,\"retry_after_ms\":%ld,\"ratelimit_hdrs\":%d,"
-                "\"done_marker\":%s,\"inband_error\":%s,\"outcome\":\"%s\"}\n",
+                "\"done_marker\":%s,\"inband_error\":%s,\"outcome\":\"%s\",\"ctype\":%s,"
+                "\"should_retry\":%d,\"retry_after_s_hdr\":%ld,\"retry_after_ms_hdr\":%ld,"
+                "\"ratelimit_limit\":%ld,\"ratelimit_remaining\":%ld,\"error_shape\":%d}\n",
                 q->id, q->phase, (unsigned long long)q->t_sched, (unsigned long long)q->t_sent,
                 (unsigned long long)q->t_first, (unsigned long long)q->t_done, q->status,
                 q->curl_rc, q->served, q->attempts_hdr, q->retry_after_ms, q->ratelimit_hdrs,
                 q->done_marker ? "true" : "false", q->inband_error ? "true" : "false",
-                harness_outcome_name(q->outcome));
+                harness_outcome_name(q->outcome), ctj ? ctj : "\"\"", q->should_retry, q->ra_s,
+                q->ra_ms, q->rl_limit, q->rl_remaining, q->err_shape);
+        free(ctj);
     }
     fclose(f);
 }
@@ -841,14 +1057,21 @@ static void write_client_log(struct run *r)
 static int write_config(struct run *r)
 {
     double k = r->o->time_scale > 0 ? r->o->time_scale : 1;
-    json_t *cfg = json_pack(
-        "{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "port", 0, "listen",
-        "127.0.0.1", "blue_url", r->colour_url[0], "green_url", r->colour_url[1],
-        "health_interval_ms", (json_int_t)(200 * k), "health_timeout_ms", (json_int_t)(1000 * k),
-        "backoff_base_ms", (json_int_t)(10 * k), "backoff_cap_ms", (json_int_t)(200 * k),
-        "try_timeout_ms", (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
-        "drain_timeout_ms", (json_int_t)(500 * k), "events", r->events_path);
+    json_t *cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "port",
+                            0, "listen", "127.0.0.1", "blue_url", r->colour_url[0], "green_url",
+                            r->colour_url[1], "health_interval_ms", (json_int_t)(200 * k),
+                            "health_timeout_ms", (json_int_t)(1000 * k), "backoff_base_ms",
+                            (json_int_t)(HARNESS_RUNNER_BACKOFF_BASE_MS * k), "backoff_cap_ms",
+                            (json_int_t)(HARNESS_RUNNER_BACKOFF_CAP_MS * k), "try_timeout_ms",
+                            (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
+                            "drain_timeout_ms", (json_int_t)(500 * k), "events", r->events_path);
+    /* The run's seed reaches the relay's jitter and canary picks too, so
+     * that --seed reproduces them (the relay takes 0 as "from the clock"). */
+    json_int_t relay_seed = (json_int_t)(r->o->seed & INT64_MAX);
+    json_object_set_new(cfg, "seed", json_integer(relay_seed ? relay_seed : 1));
     json_object_update(cfg, r->s->relay);
+    if (r->mock[2])
+        json_object_set_new(cfg, "direct_url", json_string(r->colour_url[2]));
     if (r->s->admin_used && !json_object_get(cfg, "admin_token"))
         json_object_set_new(cfg, "admin_token", json_string(r->admin_token));
     const char *tok = json_string_value(json_object_get(cfg, "admin_token"));
@@ -861,9 +1084,40 @@ static int write_config(struct run *r)
     return rc;
 }
 
+/* Which signals the relay gave (harness/obs.h): the runner knows about the
+ * event log, the admin API and the process; the data tells the rest.  The
+ * scenario's report carries them as "observability". */
+static void observe(struct run *r, struct report_scenario *rs)
+{
+    struct harness_obs *o = &r->obs;
+    const struct harness_profile *p = r->o->profile;
+    unsigned base = 0;
+    if (o->have_events)
+        base |= HARNESS_SIG_EVENTS;
+    if (p ? (p->tells & HARNESS_TELLS_ADMIN) != 0 : 1)
+        base |= HARNESS_SIG_ADMIN;
+    if (!r->o->relay_url)
+        base |= HARNESS_SIG_PROCESS;
+    harness_obs_observe(o, base);
+    json_decref(rs->observability);
+    rs->observability = harness_obs_observability_json(o);
+}
+
+/* The runner's own checks judge the process and the harness, not a
+ * setting: a setting the relay lacks or has fixed leaves them standing. */
+static int runner_own_check(const char *check)
+{
+    static const char *const own[] = {"harness_on_time", "relay_alive", "clean_shutdown",
+                                      "no_secret_leak"};
+    for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+        if (strcmp(check, own[k]) == 0)
+            return 1;
+    return 0;
+}
+
 static void status_from_checks(struct report_scenario *rs)
 {
-    int fail_ = 0, inc = 0;
+    int fail_ = 0, inc = 0, pass = 0, na = 0;
     for (size_t i = 0; i < rs->n_checks; i++) {
         /* The runner's own punctuality explains a failure (and earns a
          * rerun); it is no verdict on the relay by itself. */
@@ -871,8 +1125,38 @@ static void status_from_checks(struct report_scenario *rs)
             continue;
         fail_ |= rs->checks[i].status == REPORT_FAIL;
         inc |= rs->checks[i].status == REPORT_INCONCLUSIVE;
+        na |= rs->checks[i].status == REPORT_NA;
+        pass |= rs->checks[i].status == REPORT_PASS && !runner_own_check(rs->checks[i].check);
     }
-    rs->status = fail_ ? REPORT_FAIL : inc ? REPORT_INCONCLUSIVE : REPORT_PASS;
+    /* Not applicable only when no check about the relay's behaviour could
+     * be judged: a scenario that is half applicable is judged on that half. */
+    rs->status = fail_         ? REPORT_FAIL
+                 : inc         ? REPORT_INCONCLUSIVE
+                 : na && !pass ? REPORT_NA
+                               : REPORT_PASS;
+}
+
+/* A check that depends on a setting the relay has fixed at another value
+ * than the scenario needs is not applicable to this relay (docs/profiles.md),
+ * distinct from inconclusive: the relay cannot be asked that question. */
+static void fixed_not_applicable(struct run *r, struct report_scenario *rs)
+{
+    for (size_t i = 0; i < rs->n_checks; i++) {
+        struct report_check *c = &rs->checks[i];
+        if (runner_own_check(c->check))
+            continue;
+        for (size_t u = 0; u < r->n_fixed; u++) {
+            if (!harness_profile_affects(r->fixed[u], c->check))
+                continue;
+            char why[160], d[sizeof c->detail];
+            harness_profile_fixed_why(r->o->profile, r->fixed[u], why, sizeof why);
+            c->status = REPORT_NA;
+            harness_v_fmt(d, sizeof d, "not applicable to this relay (%s)%s%s", why,
+                          c->detail[0] ? "; " : "", c->detail);
+            snprintf(c->detail, sizeof c->detail, "%s", d);
+            break;
+        }
+    }
 }
 
 /* A check that depends on a setting the relay could not be given says
@@ -880,16 +1164,9 @@ static void status_from_checks(struct report_scenario *rs)
  * it measured (docs/profiles.md). */
 static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
 {
-    /* The runner's own checks judge the process and the harness, not a
-     * setting: they stand. */
-    static const char *const own[] = {"harness_on_time", "relay_alive", "clean_shutdown",
-                                      "no_secret_leak"};
     for (size_t i = 0; i < rs->n_checks; i++) {
         struct report_check *c = &rs->checks[i];
-        int skip = 0;
-        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
-            skip |= strcmp(c->check, own[k]) == 0;
-        if (skip)
+        if (runner_own_check(c->check))
             continue;
         for (size_t u = 0; u < r->n_unmapped; u++) {
             const char *k = r->unmapped[u];
@@ -899,7 +1176,10 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
             char d[sizeof c->detail];
             harness_v_fmt(d, sizeof d,
                           "not applicable: relay setting '%s' has no equivalent in %s; %s", k,
-                          r->o->profile ? r->o->profile->name : "a running relay", c->detail);
+                          r->o->profile     ? r->o->profile->name
+                          : r->o->relay_cmd ? "the --relay command"
+                                            : "a running relay",
+                          c->detail);
             snprintf(c->detail, sizeof c->detail, "%s", d);
             break;
         }
@@ -935,18 +1215,21 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
         json_decref(a);
     }
-    int add_alive = !has_alive && !kills, add_leak = !has_leak,
+    /* A relay reached by URL is not the runner's process: nothing to watch. */
+    /* Nor is the upstream key it uses ours: there is nothing of it to scan. */
+    int add_alive = !has_alive && !kills && !r->o->relay_url,
+        add_leak = !has_leak && !r->o->relay_url,
         add_shutdown = !has_shutdown && !kills && !r->o->relay_url, add_admin = s->admin_used;
     if (add_admin) {
         json_t *a = json_pack("{s:s}", "check", "admin_ok");
         harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
         json_decref(a);
     }
-    /* A relay that keeps no event log (a profile without "events", a relay
-     * we only reach by URL) is judged on the black-box view: switches are
-     * read from the colours that served the clients (X-Served-By). */
-    int black_box =
-        (r->o->profile && !(r->o->profile->tells & HARNESS_TELLS_EVENTS)) || r->o->relay_url;
+    /* A relay that wrote no event log (a profile without "events", a relay
+     * we only reach by URL, a raw command that ignores {events}) is judged
+     * on the served view: switches are read from the colours that served
+     * the clients (X-Served-By, else the mock's stamp in the body). */
+    int black_box = !(r->obs.signals & HARNESS_SIG_EVENTS);
     json_array_foreach(s->checks, i, c)
     {
         const char *kind = json_string_value(json_object_get(c, "check"));
@@ -962,7 +1245,7 @@ static void run_checks(struct run *r, struct report_scenario *rs)
             harness_check_run(bb, &r->obs, v);
             json_decref(bb);
             char d[sizeof v->detail];
-            harness_v_fmt(d, sizeof d, "black-box view (the relay keeps no event log)%s%s",
+            harness_v_fmt(d, sizeof d, "served view (the relay writes no event log)%s%s",
                           v->detail[0] ? "; " : "", v->detail);
             snprintf(v->detail, sizeof v->detail, "%s", d);
             continue;
@@ -985,7 +1268,40 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         json_decref(a);
     }
     unmapped_inconclusive(r, rs);
+    fixed_not_applicable(r, rs);
     status_from_checks(rs);
+}
+
+/* Whether a profile can point its relay at the direct mock ({direct_url}). */
+static int profile_maps_direct(const struct harness_profile *p)
+{
+    if (p->all_settings)
+        return 1;
+    for (int i = 0; i < p->n_settings; i++)
+        if (strcmp(p->settings[i], "direct_url") == 0)
+            return 1;
+    return 0;
+}
+
+/* The third upstream, for a relay's direct fallback: a mock like the
+ * colours, on its own port, its journal read as "direct". */
+static int start_direct(struct run *r)
+{
+    char err[512];
+    struct mock_opts mo = {.name = "direct", .seed = r->o->seed * 2 + 2, .api_key = r->api_key};
+    r->mock[2] = mock_new(r->loop, &mo, err, sizeof err);
+    if (!r->mock[2]) {
+        snprintf(r->error, sizeof r->error, "mock direct: %s", err);
+        r->error_status = REPORT_ERROR;
+        return -1;
+    }
+    if (mock_set_behavior(r->mock[2], r->s->direct, err, sizeof err) != 0) {
+        snprintf(r->error, sizeof r->error, "mock direct behaviour: %s", err);
+        r->error_status = REPORT_INVALID;
+        return -1;
+    }
+    snprintf(r->colour_url[2], sizeof r->colour_url[2], "%s/v1", mock_url(r->mock[2]));
+    return 0;
 }
 
 int harness_run_scenario(const struct harness_scenario *s, const struct harness_run_opts *o,
@@ -1042,7 +1358,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         char err[512];
         struct mock_opts mo = {.name = names[c],
                                .port = (uint16_t)(c ? o->green_port : o->blue_port),
-                               .seed = o->seed * 2 + (uint64_t)c};
+                               .seed = o->seed * 2 + (uint64_t)c,
+                               .api_key = r->api_key};
         r->mock[c] = mock_new(r->loop, &mo, err, sizeof err);
         if (!r->mock[c]) {
             snprintf(r->error, sizeof r->error, "mock %s: %s", names[c], err);
@@ -1056,6 +1373,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         }
         snprintf(r->colour_url[c], sizeof r->colour_url[c], "%s/v1", mock_url(r->mock[c]));
     }
+    if (s->direct && start_direct(r) != 0)
+        goto out;
     snprintf(r->ready_path, sizeof r->ready_path, "%s",
              o->profile ? o->profile->ready_path : "/health");
     uint64_t ready_us = o->profile ? o->profile->ready_timeout_us : 5000000;
@@ -1077,6 +1396,8 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
                 r->unmapped[r->n_unmapped++] = premises[k];
         if (s->admin_used)
             r->unmapped[r->n_unmapped++] = "admin API";
+        if (s->direct)
+            r->unmapped[r->n_unmapped++] = "direct_url";
         if (sigs)
             r->unmapped[r->n_unmapped++] = "relay process";
     } else {
@@ -1091,6 +1412,13 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
                           o->profile->config_file[0] ? o->profile->config_file : "relay.json");
             r->n_unmapped = harness_profile_unmapped(o->profile, s->relay, s->admin_used,
                                                      r->unmapped, HARNESS_MAX_UNMAPPED);
+            if (s->direct && !profile_maps_direct(o->profile) &&
+                r->n_unmapped < HARNESS_MAX_UNMAPPED)
+                r->unmapped[r->n_unmapped++] = "direct_url";
+            r->n_fixed = harness_profile_fixed_conflicts(o->profile, s->relay, r->fixed,
+                                                         HARNESS_MAX_UNMAPPED);
+        } else if (o->relay_cmd) {
+            raw_unmapped(r);
         }
         if (((!o->profile || o->profile->config_json) && write_config(r) != 0) ||
             spawn_relay(r) != 0)
@@ -1118,12 +1446,15 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
     r->obs.t_end = co_now_us();
     if (r->traffic_started) {
         harness_traffic_stop(&r->traffic);
+        harness_driver_measure(&r->traffic, &rs->driver);
         r->obs.reqs = r->traffic.reqs;
         r->obs.n_reqs = r->traffic.n_reqs;
         r->traffic.reqs = NULL;
+        count_answer_leaks(r);
     }
     collect_journal(r, 0, "blue");
     collect_journal(r, 1, "green");
+    collect_journal(r, 2, "direct");
     harness_obs_sort(&r->obs);
 
 out:
@@ -1163,7 +1494,7 @@ out:
     }
     if (r->curl.multi)
         co_evcurl_cleanup(&r->curl);
-    for (int c = 0; c < 2; c++)
+    for (int c = 0; c < 3; c++)
         mock_free(&r->mock[c]);
     if (r->loop)
         ev_loop_destroy(r->loop);
@@ -1172,8 +1503,13 @@ out:
     scan_leak(r, r->events_path, "relay events");
     scan_leak(r, r->out_path, "relay stdout");
     scan_leak(r, r->err_path, "relay stderr");
-    scan_leak(r, r->config_path, "relay config");
+    /* A profile may hand the key over in its config ({api_key}): the
+     * runner wrote it there, the relay did not leak it. */
+    if (!o->profile || !o->profile->config_template ||
+        !strstr(o->profile->config_template, "{api_key}"))
+        scan_leak(r, r->config_path, "relay config");
     write_client_log(r);
+    observe(r, rs);
 
     snprintf(rs->name, sizeof rs->name, "%s", s->name);
     snprintf(rs->file, sizeof rs->file, "%s", s->file);
@@ -1190,6 +1526,7 @@ out:
         rs->status = r->error_status ? r->error_status : REPORT_ERROR;
     } else {
         run_checks(r, rs);
+        harness_driver_apply(rs);
     }
     rs->duration_s = (double)(co_now_us() - started) / 1e6;
     harness_obs_free(&r->obs);

@@ -20,13 +20,62 @@
 
 #define E(...) snprintf(err, errlen, __VA_ARGS__)
 
+/* Records an error of the file and lets validation go on.  The parse_*
+ * functions return -1 either with their one error in err, or with err
+ * empty when they recorded their errors (several) themselves. */
+static void collect(struct harness_scenario *s, const char *msg)
+{
+    /* A validator may report several errors, one per line. */
+    for (const char *line = msg, *nl; line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        char one[640];
+        snprintf(one, sizeof one, "%.*s", nl ? (int)(nl - line) : (int)strlen(line), line);
+        harness_errors_add(s->errs, one);
+    }
+}
+
+/* Every key of obj that is not in allowed, each recorded.  Returns the
+ * number found. */
+static int keys_all(struct harness_scenario *s, const json_t *obj, const char *path,
+                    const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    char e[640];
+    int bad = 0;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        if (harness_v_key(key, path, allowed, e, sizeof e) != 0) {
+            collect(s, e);
+            bad++;
+        }
+    }
+    return bad;
+}
+
 static const char *const top_keys[] = {"name",       "description", "tags",    "relay",
                                        "upstreams",  "timeline",    "traffic", "expect",
                                        "timeout_ms", "settle_ms",   NULL};
 
 /* Relay config keys a scenario may set (docs/CONTRACTS.md); the runner owns
  * port, listen, URLs, api_key and events. */
-enum rk_type { RK_UINT, RK_STR, RK_ENV, RK_JITTER, RK_STRARR, RK_OBJ, RK_LEVEL };
+enum rk_type {
+    RK_UINT,
+    RK_TOKEN,
+    RK_URL,
+    RK_ENV,
+    RK_JITTER,
+    RK_TOKENARR,
+    RK_OBJ,
+    RK_LEVEL,
+    RK_STREAM_DONE,
+    RK_MODE,
+    RK_ON_429,
+};
+/* The words of the policy keys, as the relay's config table accepts them. */
+static const char *const stream_done_words[] = {"lenient", "strict", NULL};
+static const char *const mode_words[] = {"blue-green", "primary-fallback", NULL};
+static const char *const on_429_words[] = {"retry", "failover", NULL};
 /* Integer bounds mirror the relay's config table (relay/relay_config.c), so
  * that `cutover validate` refuses what the relay would refuse at start. */
 #define RK_MS_MAX ((json_int_t)86400000 * 365)
@@ -53,13 +102,20 @@ static const struct relay_key {
     {"health_fall", RK_UINT, 1, 1000},
     {"rate_limit_requests", RK_UINT, 0, 100000000},
     {"rate_limit_window_ms", RK_UINT, 1, RK_MS_MAX},
-    {"admin_token", RK_STR, 0, 0},
-    {"client_keys", RK_STRARR, 0, 0},
+    {"admin_token", RK_TOKEN, 0, 0},
+    {"client_keys", RK_TOKENARR, 0, 0},
     {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30},
     {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX},
     {"log_level", RK_LEVEL, 0, 0},
     {"prices", RK_OBJ, 0, 0},
-    {"direct_url", RK_STR, 0, 0},
+    {"direct_url", RK_URL, 0, 0},
+    {"stream_done", RK_STREAM_DONE, 0, 0},
+    {"mode", RK_MODE, 0, 0},
+    {"primary", RK_ENV, 0, 0},
+    {"failback_after_ms", RK_UINT, 0, RK_MS_MAX},
+    {"failback_rise", RK_UINT, 1, 1000},
+    {"first_byte_timeout_ms", RK_UINT, 0, RK_MS_MAX},
+    {"on_429_without_retry_after", RK_ON_429, 0, 0},
 };
 #define N_RELAY_KEYS (sizeof relay_keys / sizeof relay_keys[0])
 
@@ -75,8 +131,18 @@ static const char *const behavior_keys[] = {"reply", "latency", "rate_limit", "r
                                             "every", "sequence", "tokens", NULL};
 static const char *const health_keys[] = {"latency", "rules", "status", "latency_ms", NULL};
 static const char *const behavior_words[] = {"healthy", "down", NULL};
-static const char *const fault_names[] = {"timeout",      "reset",     "close", "stall", "cut",
-                                          "inband_error", "malformed", "slow",  NULL};
+/* A fault shorthand ("fault": "reset") is any mock action but the two that
+ * are not faults; the names come from the mock's action table. */
+static int fault_name(const json_t *v, const char *path, char *err, size_t errlen)
+{
+    const char *names[64];
+    size_t n = 0;
+    for (const char *const *a = mock_action_names(); *a && n < 63; a++)
+        if (strcmp(*a, "ok") != 0 && strcmp(*a, "status") != 0)
+            names[n++] = *a;
+    names[n] = NULL;
+    return harness_v_enum(v, path, names, err, errlen);
+}
 
 static json_t *always_status(int code)
 {
@@ -210,7 +276,7 @@ json_t *harness_behavior_translate(const json_t *in, const char *path, char *err
     } else if (fault) {
         harness_v_fmt(p, sizeof p, "%s.fault", path);
         if (json_is_string(fault)) {
-            if (harness_v_enum(fault, p, fault_names, err, errlen) != 0)
+            if (fault_name(fault, p, err, errlen) != 0)
                 goto bad;
             action = json_pack("{s:O}", "type", fault);
         } else if (json_is_object(fault)) {
@@ -322,7 +388,83 @@ void harness_time_scale(json_t *doc, double scale)
         scale_walk(doc, NULL, scale);
 }
 
-static int parse_relay(struct harness_scenario *s, json_t *relay, char *err, size_t errlen)
+/* One relay key's value against its row.  Returns 0 or -1 with err. */
+static int relay_value(const struct relay_key *rk, const char *k, json_t *v, char *p, size_t plen,
+                       char *err, size_t errlen)
+{
+    switch (rk->type) {
+    case RK_UINT:
+        if (!json_is_integer(v) || json_integer_value(v) < rk->min ||
+            json_integer_value(v) > rk->max) {
+            char want[64];
+            snprintf(want, sizeof want, "an integer in [%lld, %lld]", (long long)rk->min,
+                     (long long)rk->max);
+            return harness_v_expected(err, errlen, p, want, v);
+        }
+        break;
+    case RK_TOKEN:
+    case RK_URL:
+        return harness_v_setting(v, p, rk->type == RK_URL, err, errlen);
+    case RK_ENV:
+        return harness_v_enum(v, p, colours, err, errlen);
+    case RK_JITTER:
+        return harness_v_enum(v, p, jitters, err, errlen);
+    case RK_LEVEL:
+        return harness_v_enum(v, p, levels, err, errlen);
+    case RK_STREAM_DONE:
+        return harness_v_enum(v, p, stream_done_words, err, errlen);
+    case RK_MODE:
+        return harness_v_enum(v, p, mode_words, err, errlen);
+    case RK_ON_429:
+        return harness_v_enum(v, p, on_429_words, err, errlen);
+    case RK_OBJ:
+        if (!json_is_object(v))
+            return harness_v_expected(err, errlen, p, "an object", v);
+        break;
+    case RK_TOKENARR: {
+        if (!json_is_array(v))
+            return harness_v_expected(err, errlen, p, "an array of strings", v);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            harness_v_fmt(p, plen, "$.relay.%s[%zu]", k, i);
+            if (harness_v_setting(x, p, 0, err, errlen) != 0)
+                return -1;
+        }
+        break;
+    }
+    }
+    return 0;
+}
+
+/* The backoff base may not exceed the cap the relay will run with: the
+ * scenario's own, else the runner's default (a base above it used to pass
+ * validation and fail at start as a harness error). */
+static int relay_backoff(const json_t *relay, double time_scale, char *err, size_t errlen)
+{
+    double k = time_scale > 0 ? time_scale : 1;
+    json_t *b = json_object_get(relay, "backoff_base_ms"),
+           *c = json_object_get(relay, "backoff_cap_ms");
+    double base =
+        json_is_integer(b) ? (double)json_integer_value(b) : HARNESS_RUNNER_BACKOFF_BASE_MS * k;
+    double cap =
+        json_is_integer(c) ? (double)json_integer_value(c) : HARNESS_RUNNER_BACKOFF_CAP_MS * k;
+    if (base <= cap)
+        return 0;
+    char exp[160];
+    if (json_is_integer(c)) {
+        snprintf(exp, sizeof exp, "at most backoff_cap_ms (%g)", cap);
+        return harness_v_expected(err, errlen, "$.relay.backoff_base_ms", exp, b);
+    }
+    snprintf(exp, sizeof exp,
+             "at most the runner's default backoff_cap_ms (%g; set backoff_cap_ms to raise it)",
+             cap);
+    return harness_v_expected(err, errlen, "$.relay.backoff_base_ms", exp, b);
+}
+
+static int parse_relay(struct harness_scenario *s, json_t *relay, double time_scale, char *err,
+                       size_t errlen)
 {
     const char *names[N_RELAY_KEYS + 1];
     for (size_t i = 0; i < N_RELAY_KEYS; i++)
@@ -334,8 +476,7 @@ static int parse_relay(struct harness_scenario *s, json_t *relay, char *err, siz
     }
     if (!json_is_object(relay))
         return harness_v_expected(err, errlen, "$.relay", "an object of relay config keys", relay);
-    if (harness_v_keys(relay, "$.relay", names, err, errlen) != 0)
-        return -1;
+    int bad = keys_all(s, relay, "$.relay", names);
     const char *k;
     json_t *v;
     char p[128];
@@ -346,54 +487,18 @@ static int parse_relay(struct harness_scenario *s, json_t *relay, char *err, siz
         for (size_t i = 0; i < N_RELAY_KEYS; i++)
             if (strcmp(relay_keys[i].name, k) == 0)
                 rk = &relay_keys[i];
-        if (!rk)
-            continue; /* harness_v_keys refused unknown keys already */
-        switch (rk->type) {
-        case RK_UINT:
-            if (!json_is_integer(v) || json_integer_value(v) < rk->min ||
-                json_integer_value(v) > rk->max) {
-                char want[64];
-                snprintf(want, sizeof want, "an integer in [%lld, %lld]", (long long)rk->min,
-                         (long long)rk->max);
-                return harness_v_expected(err, errlen, p, want, v);
-            }
-            break;
-        case RK_STR:
-            if (!json_is_string(v))
-                return harness_v_expected(err, errlen, p, "a string", v);
-            break;
-        case RK_ENV:
-            if (harness_v_enum(v, p, colours, err, errlen) != 0)
-                return -1;
-            break;
-        case RK_JITTER:
-            if (harness_v_enum(v, p, jitters, err, errlen) != 0)
-                return -1;
-            break;
-        case RK_LEVEL:
-            if (harness_v_enum(v, p, levels, err, errlen) != 0)
-                return -1;
-            break;
-        case RK_OBJ:
-            if (!json_is_object(v))
-                return harness_v_expected(err, errlen, p, "an object", v);
-            break;
-        case RK_STRARR: {
-            if (!json_is_array(v))
-                return harness_v_expected(err, errlen, p, "an array of strings", v);
-            size_t i;
-            json_t *x;
-            json_array_foreach(v, i, x)
-            {
-                if (!json_is_string(x)) {
-                    harness_v_fmt(p, sizeof p, "$.relay.%s[%zu]", k, i);
-                    return harness_v_expected(err, errlen, p, "a string", x);
-                }
-            }
-            break;
-        }
+        if (rk && relay_value(rk, k, v, p, sizeof p, err, errlen) != 0) {
+            collect(s, err);
+            bad++;
         }
     }
+    if (relay_backoff(relay, time_scale, err, errlen) != 0) {
+        collect(s, err);
+        bad++;
+    }
+    err[0] = '\0';
+    if (bad)
+        return -1;
     s->relay = json_deep_copy(relay);
     return 0;
 }
@@ -402,8 +507,22 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
 {
     if (up && !json_is_object(up))
         return harness_v_expected(err, errlen, "$.upstreams", "an object with blue and green", up);
-    if (up && harness_v_keys(up, "$.upstreams", colours, err, errlen) != 0)
-        return -1;
+    /* "direct": a third mock, for a relay's direct fallback (its direct_url). */
+    static const char *const upstream_keys[] = {"blue", "green", "direct", NULL};
+    int bad = up ? keys_all(s, up, "$.upstreams", upstream_keys) : 0;
+    json_t *d = up ? json_object_get(up, "direct") : NULL;
+    if (d && json_object_get(s->relay, "direct_url")) {
+        harness_v_expected(err, errlen, "$.relay.direct_url",
+                           "no direct_url when $.upstreams.direct is set (the runner "
+                           "points the relay at that mock)",
+                           json_object_get(s->relay, "direct_url"));
+        collect(s, err);
+        bad++;
+    } else if (d &&
+               !(s->direct = harness_behavior_translate(d, "$.upstreams.direct", err, errlen))) {
+        collect(s, err);
+        bad++;
+    }
     for (int c = 0; c < 2; c++) {
         json_t *b = up ? json_object_get(up, colours[c]) : NULL;
         char p[64];
@@ -418,14 +537,18 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
             if (json_is_string(b) && strstr(err, "expected one of"))
                 E("%s: expected one of healthy, down, refused, found string \"%s\"", p,
                   json_string_value(b));
-            return -1;
+            collect(s, err);
+            bad++;
         }
     }
-    return 0;
+    err[0] = '\0';
+    return bad ? -1 : 0;
 }
 
 static const char *const step_keys[] = {"at_ms", "mark", "blue", "green", "admin", "signal", NULL};
-static const char *const admin_keys[] = {"action", "to", "blue", "green", NULL};
+static const char *const admin_keys[] = {"action", "to", "blue", "green", "token", NULL};
+/* "token": which token the call sends; index = enum harness_admin_token. */
+static const char *const admin_tokens[] = {"right", "none", "wrong", NULL};
 static const char *const admin_actions[] = {"switch", "rollback", "weights", NULL};
 static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", "SIGTERM", NULL};
 
@@ -487,6 +610,15 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
         if (harness_v_enum(act, ap, admin_actions, err, errlen) != 0)
             return -1;
         const char *a = json_string_value(act);
+        json_t *tok = json_object_get(admin, "token");
+        if (tok) {
+            harness_v_fmt(ap, sizeof ap, "%s.token", p);
+            if (harness_v_enum(tok, ap, admin_tokens, err, errlen) != 0)
+                return -1;
+            for (int k = 0; admin_tokens[k]; k++)
+                if (strcmp(json_string_value(tok), admin_tokens[k]) == 0)
+                    step->admin_token = k;
+        }
         if (strcmp(a, "switch") == 0) {
             harness_v_fmt(ap, sizeof ap, "%s.to", p);
             if (harness_v_enum(json_object_get(admin, "to"), ap, colours, err, errlen) != 0)
@@ -543,13 +675,24 @@ static int parse_timeline(struct harness_scenario *s, json_t *tl, char *err, siz
     size_t i;
     json_t *st;
     double prev = 0;
+    int bad = 0;
     json_array_foreach(tl, i, st)
     {
-        if (parse_step(s, st, i, prev, err, errlen) != 0)
-            return -1;
+        if (parse_step(s, st, i, prev, err, errlen) != 0) {
+            /* Record it, drop what the step had built, go on with the next. */
+            struct harness_step *half = &s->steps[s->n_steps];
+            json_decref(half->behavior[0]);
+            json_decref(half->behavior[1]);
+            json_decref(half->admin_body);
+            memset(half, 0, sizeof *half);
+            collect(s, err);
+            bad++;
+            continue;
+        }
         prev = (double)s->steps[s->n_steps - 1].at_us / 1000.0;
     }
-    return 0;
+    err[0] = '\0';
+    return bad ? -1 : 0;
 }
 
 static const char *const phase_keys[] = {"rate_rps",   "concurrency", "duration_ms", "count",
@@ -688,17 +831,24 @@ static int parse_traffic(struct harness_scenario *s, json_t *tr, char *err, size
                                   tr);
     size_t i;
     json_t *ph;
+    int bad = 0;
     json_array_foreach(tr, i, ph)
     {
         char p[64];
         harness_v_fmt(p, sizeof p, "$.traffic[%zu]", i);
-        if (parse_phase(s, ph, p, &next, &total, err, errlen) != 0)
-            return -1;
+        if (parse_phase(s, ph, p, &next, &total, err, errlen) != 0) {
+            collect(s, err);
+            bad++;
+        }
     }
-    return 0;
+    err[0] = '\0';
+    return bad ? -1 : 0;
 }
 
-static int parse_expect(struct harness_scenario *s, json_t *ex, char *err, size_t errlen)
+/* timeline_ok: the marks are known (else a check's "after" cannot be
+ * judged and is not, rather than blamed for the timeline's error). */
+static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok, char *err,
+                        size_t errlen)
 {
     if (!json_is_array(ex) || !json_array_size(ex) || json_array_size(ex) > HARNESS_MAX_CHECKS)
         return harness_v_expected(err, errlen, "$.expect",
@@ -714,15 +864,60 @@ static int parse_expect(struct harness_scenario *s, json_t *ex, char *err, size_
     marks[n] = NULL;
     size_t i;
     json_t *c;
+    int bad = 0;
     json_array_foreach(ex, i, c)
     {
         char p[64];
         harness_v_fmt(p, sizeof p, "$.expect[%zu]", i);
-        if (harness_check_validate(c, p, marks, err, errlen) != 0)
-            return -1;
+        if (harness_check_validate(c, p, timeline_ok ? marks : NULL, err, errlen) != 0) {
+            collect(s, err);
+            bad++;
+        }
     }
+    err[0] = '\0';
+    if (bad)
+        return -1;
     s->checks = json_incref(ex);
     return 0;
+}
+
+/* The end of the traffic (µs after its start), or 0 when a phase has no
+ * known end (bounded by count alone). */
+static uint64_t traffic_end_us(const struct harness_scenario *s)
+{
+    uint64_t end = 0;
+    for (int i = 0; i < s->n_phases; i++) {
+        const struct harness_phase *f = &s->phases[i];
+        uint64_t d = f->duration_us;
+        if (!d && f->rate_rps > 0)
+            d = (uint64_t)((double)f->count / f->rate_rps * 1e6);
+        if (!d)
+            return 0;
+        if (f->start_us + d > end)
+            end = f->start_us + d;
+    }
+    return end;
+}
+
+/* A timeline step after the traffic has ended changes nothing anyone
+ * observes: its checks could only be inconclusive, or pass by checking
+ * nothing. */
+static void steps_within_traffic(struct harness_scenario *s, json_t *tl)
+{
+    uint64_t end = traffic_end_us(s);
+    if (!end)
+        return;
+    for (int i = 0; i < s->n_steps; i++) {
+        if (s->steps[i].at_us <= end)
+            continue;
+        char p[64], exp[128], e[640];
+        harness_v_fmt(p, sizeof p, "$.timeline[%d].at_ms", i);
+        snprintf(exp, sizeof exp, "a time within the traffic (0..%llu ms)",
+                 (unsigned long long)(end / 1000));
+        harness_v_expected(e, sizeof e, p, exp,
+                           json_object_get(json_array_get(tl, (size_t)i), "at_ms"));
+        collect(s, e);
+    }
 }
 
 uint64_t harness_scenario_span_us(const struct harness_scenario *s)
@@ -748,7 +943,7 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
                                                     char *err, size_t errlen)
 {
     struct harness_scenario *s = co_calloc(1, sizeof *s);
-    char msg[1024];
+    char msg[4096]; /* a check may report several errors, one per line */
     msg[0] = '\0';
     snprintf(s->file, sizeof s->file, "%s", file);
     const char *slash = strrchr(file, '/');
@@ -767,73 +962,115 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
         snprintf(s->folder, sizeof s->folder, ".");
     }
     s->doc = json_deep_copy(in);
+    s->errs = co_calloc(1, sizeof *s->errs);
     json_t *doc = s->doc;
     if (!json_is_object(doc)) {
         harness_v_expected(msg, sizeof msg, "$", "a scenario object", doc);
-        goto bad;
+        collect(s, msg);
+        goto out;
     }
     harness_time_scale(doc, time_scale);
-    if (harness_v_keys(doc, "$", top_keys, msg, sizeof msg) != 0)
-        goto bad;
+    /* Each part is validated on its own and every error recorded, so that
+     * one run of `cutover validate` shows all of a file's mistakes. */
+    keys_all(s, doc, "$", top_keys);
     json_t *v = json_object_get(doc, "name");
-    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= sizeof s->name) {
-        harness_v_expected(msg, sizeof msg, "$.name", "a name of 1..127 characters", v);
-        goto bad;
+    /* Names reach terminals, file names, JUnit and report ids: a safe set
+     * of characters, so no escape sequence or markup can ride on them. */
+    if (!json_is_string(v) || json_string_length(v) >= sizeof s->name ||
+        !harness_v_safe_name(json_string_value(v), 1)) {
+        harness_v_expected(msg, sizeof msg, "$.name",
+                           "a name of 1..127 letters, digits, spaces, '.', '_' and '-'", v);
+        collect(s, msg);
+    } else {
+        snprintf(s->name, sizeof s->name, "%s", json_string_value(v));
     }
-    snprintf(s->name, sizeof s->name, "%s", json_string_value(v));
     v = json_object_get(doc, "description");
     if (v && (!json_is_string(v) || json_string_length(v) >= sizeof s->description)) {
         harness_v_expected(msg, sizeof msg, "$.description",
                            "a string of at most 1023 bytes (what the scenario protects)", v);
-        goto bad;
-    }
-    if (v)
+        collect(s, msg);
+    } else if (v) {
         snprintf(s->description, sizeof s->description, "%s", json_string_value(v));
+    }
     v = json_object_get(doc, "tags");
-    if (v) {
-        if (!json_is_array(v) || json_array_size(v) > 16) {
-            harness_v_expected(msg, sizeof msg, "$.tags", "an array of at most 16 tags", v);
-            goto bad;
-        }
+    if (v && (!json_is_array(v) || json_array_size(v) > 16)) {
+        harness_v_expected(msg, sizeof msg, "$.tags", "an array of at most 16 tags", v);
+        collect(s, msg);
+    } else if (v) {
         size_t i;
         json_t *t;
         json_array_foreach(v, i, t)
         {
-            if (!json_is_string(t) || !json_string_length(t) || json_string_length(t) >= 32) {
+            if (!json_is_string(t) || json_string_length(t) >= 32 ||
+                !harness_v_safe_name(json_string_value(t), 0)) {
                 char p[32];
                 harness_v_fmt(p, sizeof p, "$.tags[%zu]", i);
-                harness_v_expected(msg, sizeof msg, p, "a tag of 1..31 characters", t);
-                goto bad;
+                harness_v_expected(msg, sizeof msg, p,
+                                   "a tag of 1..31 letters, digits, '.', '_' and '-'", t);
+                collect(s, msg);
+                continue;
             }
             snprintf(s->tags[s->n_tags++], sizeof s->tags[0], "%s", json_string_value(t));
         }
     }
-    if (parse_relay(s, json_object_get(doc, "relay"), msg, sizeof msg) != 0 ||
-        parse_upstreams(s, json_object_get(doc, "upstreams"), msg, sizeof msg) != 0 ||
-        parse_timeline(s, json_object_get(doc, "timeline"), msg, sizeof msg) != 0 ||
-        parse_traffic(s, json_object_get(doc, "traffic"), msg, sizeof msg) != 0 ||
-        parse_expect(s, json_object_get(doc, "expect"), msg, sizeof msg) != 0)
-        goto bad;
+    msg[0] = '\0';
+    if (parse_relay(s, json_object_get(doc, "relay"), time_scale, msg, sizeof msg) != 0 && msg[0])
+        collect(s, msg);
+    msg[0] = '\0';
+    if (parse_upstreams(s, json_object_get(doc, "upstreams"), msg, sizeof msg) != 0 && msg[0])
+        collect(s, msg);
+    msg[0] = '\0';
+    int timeline_ok = parse_timeline(s, json_object_get(doc, "timeline"), msg, sizeof msg) == 0;
+    if (!timeline_ok && msg[0])
+        collect(s, msg);
+    msg[0] = '\0';
+    int traffic_ok = parse_traffic(s, json_object_get(doc, "traffic"), msg, sizeof msg) == 0;
+    if (!traffic_ok && msg[0])
+        collect(s, msg);
+    if (timeline_ok && traffic_ok)
+        steps_within_traffic(s, json_object_get(doc, "timeline"));
+    msg[0] = '\0';
+    if (parse_expect(s, json_object_get(doc, "expect"), timeline_ok, msg, sizeof msg) != 0 &&
+        msg[0])
+        collect(s, msg);
     double settle = 100 * (time_scale > 0 ? time_scale : 1), timeout = -1;
-    if (harness_v_number(doc, "settle_ms", "$", 0, 60000, &settle, msg, sizeof msg) != 0 ||
-        harness_v_number(doc, "timeout_ms", "$", 100, 3600000, &timeout, msg, sizeof msg) != 0)
-        goto bad;
+    if (harness_v_number(doc, "settle_ms", "$", 0, 60000, &settle, msg, sizeof msg) != 0)
+        collect(s, msg);
+    if (harness_v_number(doc, "timeout_ms", "$", 100, 3600000, &timeout, msg, sizeof msg) != 0)
+        collect(s, msg);
     s->settle_us = (uint64_t)(settle * 1000);
     uint64_t span = harness_scenario_span_us(s);
     s->timeout_us =
         timeout > 0 ? (uint64_t)(timeout * 1000)
                     : span + s->settle_us + (uint64_t)(15e6 * (time_scale > 0 ? time_scale : 1));
-    if (s->timeout_us <= span) {
+    if (traffic_ok && timeline_ok && s->timeout_us <= span) {
         char exp[96];
         snprintf(exp, sizeof exp, "a timeout above the scenario's span (%llu ms)",
                  (unsigned long long)(span / 1000));
         harness_v_expected(msg, sizeof msg, "$.timeout_ms", exp,
                            json_object_get(doc, "timeout_ms"));
-        goto bad;
+        collect(s, msg);
     }
-    return s;
-bad:
-    snprintf(err, errlen, "%s: %s", file, msg);
+out:
+    if (s->errs->total == 0) {
+        free(s->errs);
+        s->errs = NULL;
+        return s;
+    }
+    /* One line per error, each naming the file. */
+    size_t used = 0;
+    if (errlen)
+        err[0] = '\0';
+    for (int i = 0; i < s->errs->n && used < errlen; i++) {
+        int w =
+            snprintf(err + used, errlen - used, "%s%s: %s", i ? "\n" : "", file, s->errs->msg[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (s->errs->total > s->errs->n && used < errlen)
+        snprintf(err + used, errlen - used, "\n%s: %d more error(s) not shown (the first %d are)",
+                 file, s->errs->total - s->errs->n, s->errs->n);
+    free(s->errs);
+    s->errs = NULL;
     harness_scenario_free(&s);
     return NULL;
 }
@@ -842,14 +1079,9 @@ struct harness_scenario *harness_scenario_load(const char *path, double time_sca
                                                size_t errlen)
 {
     /* A scenario is a page of JSON; refusing a huge file before parsing
-     * keeps a stray 10 MB file from costing hundreds of MB of JSON tree. */
-    struct stat st;
-    if (stat(path, &st) == 0 && st.st_size > HARNESS_SCENARIO_MAX_BYTES) {
-        snprintf(err, errlen, "%s: file is %lld bytes; a scenario may be at most %d bytes", path,
-                 (long long)st.st_size, HARNESS_SCENARIO_MAX_BYTES);
-        return NULL;
-    }
-    json_t *doc = co_json_load_file(path, err, errlen);
+     * keeps a stray 10 MB file from costing hundreds of MB of JSON tree,
+     * and a FIFO named x.json is refused instead of waited on. */
+    json_t *doc = co_json_load_file_max(path, HARNESS_SCENARIO_MAX_BYTES, err, errlen);
     if (!doc)
         return NULL;
     struct harness_scenario *s = harness_scenario_from_json(doc, path, time_scale, err, errlen);
@@ -867,6 +1099,7 @@ void harness_scenario_free(struct harness_scenario **sp)
     json_decref(s->checks);
     for (int c = 0; c < 2; c++)
         json_decref(s->upstream[c]);
+    json_decref(s->direct);
     for (int i = 0; i < HARNESS_MAX_TIMELINE; i++) {
         json_decref(s->steps[i].behavior[0]);
         json_decref(s->steps[i].behavior[1]);
@@ -913,7 +1146,33 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk(const char *path, struct plist *l, int depth, char *err, size_t errlen)
+/* Directories and files seen, by device and inode: a symlink loop (or two
+ * links to one folder) is walked once, and each file is listed once. */
+struct seen {
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } * v;
+    size_t n, cap;
+};
+
+static int seen_add(struct seen *s, const struct stat *st)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].dev == st->st_dev && s->v[i].ino == st->st_ino)
+            return 0;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->v = co_realloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n].dev = st->st_dev;
+    s->v[s->n].ino = st->st_ino;
+    s->n++;
+    return 1;
+}
+
+static int walk(const char *path, struct plist *l, struct seen *seen, int depth, char *err,
+                size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -921,48 +1180,59 @@ static int walk(const char *path, struct plist *l, int depth, char *err, size_t 
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        plist_add(l, path);
+        /* A FIFO or device is kept: loading it says what it is. */
+        if (seen_add(seen, &st))
+            plist_add(l, path);
         return 0;
     }
-    if (depth > 8)
+    if (depth > 8 || !seen_add(seen, &st))
         return 0;
     DIR *d = opendir(path);
     if (!d) {
         E("%s: %s", path, strerror(errno));
         return -1;
     }
+    /* Sorted first, so that which of two names of one file is listed does
+     * not depend on the order of the directory. */
+    struct plist names = {0};
     struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            plist_add(&names, e->d_name);
+    closedir(d);
+    qsort(names.v, (size_t)names.n, sizeof *names.v, cmp_str);
     int rc = 0;
-    while ((e = readdir(d)) != NULL && rc == 0) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *child =
-            co_asprintf("%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", e->d_name);
+    for (int i = 0; i < names.n && rc == 0; i++) {
+        const char *name = names.v[i];
+        char *child = co_asprintf("%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", name);
         struct stat cs;
         if (stat(child, &cs) == 0) {
-            size_t n = strlen(e->d_name);
+            size_t n = strlen(name);
             if (S_ISDIR(cs.st_mode))
-                rc = walk(child, l, depth + 1, err, errlen);
-            else if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0)
+                rc = walk(child, l, seen, depth + 1, err, errlen);
+            else if (n > 5 && strcmp(name + n - 5, ".json") == 0 && seen_add(seen, &cs))
                 plist_add(l, child);
         }
         free(child);
     }
-    closedir(d);
+    harness_paths_free(names.v, names.n);
     return rc;
 }
 
 int harness_collect_files(char **paths, int n, char ***out, char *err, size_t errlen)
 {
     struct plist l = {0};
+    struct seen seen = {0};
     for (int i = 0; i < n; i++) {
         int before = l.n;
-        if (walk(paths[i], &l, 0, err, errlen) != 0) {
+        if (walk(paths[i], &l, &seen, 0, err, errlen) != 0) {
             harness_paths_free(l.v, l.n);
+            free(seen.v);
             return -1;
         }
         qsort(l.v + before, (size_t)(l.n - before), sizeof *l.v, cmp_str);
     }
+    free(seen.v);
     *out = l.v;
     return l.n;
 }
@@ -983,4 +1253,23 @@ const char *const *harness_relay_key_names(void)
         names[i] = relay_keys[i].name;
     names[N_RELAY_KEYS] = NULL;
     return names;
+}
+
+int harness_relay_validate(const json_t *relay, const char *path, char *err, size_t errlen)
+{
+    struct harness_scenario *s = co_calloc(1, sizeof *s);
+    s->errs = co_calloc(1, sizeof *s->errs);
+    char e[1024] = "";
+    int rc = parse_relay(s, (json_t *)relay, 1.0, e, sizeof e);
+    if (rc != 0) {
+        /* The first error (the others are the profile's next fix); the
+         * scenario's "$.relay" reads as the caller's path. */
+        const char *first = s->errs->n ? s->errs->msg[0] : e;
+        const char *rest = strncmp(first, "$.relay", 7) == 0 ? first + 7 : first;
+        snprintf(err, errlen, "%s%s", path, rest);
+    }
+    json_decref(s->relay);
+    free(s->errs);
+    free(s);
+    return rc;
 }

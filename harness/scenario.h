@@ -25,6 +25,13 @@
 #define HARNESS_MAX_CHECKS         64
 #define HARNESS_MAX_KEYS           8
 #define HARNESS_MAX_REQUESTS       20000 /* per scenario, across phases */
+/* The backoff the runner gives cutover-relay when a scenario's relay keys
+ * leave it out (harness/runner.c), in ms before time scaling; validation
+ * checks a scenario's own base and cap against them. */
+#define HARNESS_RUNNER_BACKOFF_BASE_MS 10
+#define HARNESS_RUNNER_BACKOFF_CAP_MS  200
+
+struct harness_errors;
 
 enum harness_signal_kind {
     HARNESS_SIG_NONE,
@@ -34,6 +41,10 @@ enum harness_signal_kind {
     HARNESS_SIG_TERM,
 };
 
+/* The token an admin step sends: the relay's own, none, or a wrong one.
+ * Without the right token the relay must refuse (401 or 403). */
+enum harness_admin_token { HARNESS_ADMIN_TOKEN, HARNESS_ADMIN_NONE, HARNESS_ADMIN_WRONG };
+
 struct harness_step {
     uint64_t at_us;       /* after the traffic start */
     char mark[64];        /* the step's name for checks ("after": "fault_on") */
@@ -41,6 +52,7 @@ struct harness_step {
     char admin_method[8]; /* "POST", "PUT" or "" */
     char admin_path[64];  /* "/admin/switch" */
     json_t *admin_body;   /* or NULL */
+    int admin_token;      /* enum harness_admin_token: which token the call sends */
     int sig;              /* enum harness_signal_kind */
 };
 
@@ -74,6 +86,7 @@ struct harness_scenario {
     json_t *relay;       /* relay config keys from the scenario (without runner keys) */
     json_t *upstream[2]; /* initial behaviour of blue and green */
     int refused[2];      /* the colour's URL points at a closed port */
+    json_t *direct;      /* behaviour of a third upstream, the relay's direct_url; or NULL */
     struct harness_step steps[HARNESS_MAX_TIMELINE];
     int n_steps;
     struct harness_phase phases[HARNESS_MAX_PHASES];
@@ -82,11 +95,13 @@ struct harness_scenario {
     uint64_t timeout_us; /* hard timeout of the whole scenario */
     uint64_t settle_us;  /* wait after traffic before collecting */
     int admin_used;
+    struct harness_errors *errs; /* while validating: every error found; NULL after */
 };
 
 /* Loads and validates path, multiplying every time by time_scale.  Returns
  * NULL with "FILE: $.PATH: expected X, found Y (did you mean 'Z'?)" or
- * "FILE:LINE:COL: ..." in err. */
+ * "FILE:LINE:COL: ..." in err: one line per error, every error of the file
+ * (the first HARNESS_MAX_ERRORS, then a line saying how many more). */
 struct harness_scenario *harness_scenario_load(const char *path, double time_scale, char *err,
                                                size_t errlen);
 /* The same from a JSON document (borrowed); file names it in messages. */
@@ -119,5 +134,8 @@ void harness_paths_free(char **files, int n);
 /* The relay config keys a scenario may set ("max_attempts", ...),
  * NULL-terminated. */
 const char *const *harness_relay_key_names(void);
+/* Validates an object of relay keys as a scenario's "relay" is validated;
+ * errors name path (a profile's "$.fixed") instead of "$.relay". */
+int harness_relay_validate(const json_t *relay, const char *path, char *err, size_t errlen);
 
 #endif

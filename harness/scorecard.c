@@ -6,6 +6,8 @@
  * gaps...), else the scenario's first check. */
 #include "harness/scorecard.h"
 
+#include "harness/obs.h"
+
 #include "co_mem.h"
 
 #include <stdio.h>
@@ -103,7 +105,13 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
         pick = &s->checks[0];
     if (pick)
         clip(value, vn, pick->check, pick->measured);
-    if (s->status == REPORT_FAIL) {
+    if (s->status == REPORT_NA && pick) {
+        /* "not applicable to this relay (max_attempts is fixed at 3)" */
+        const char *open = strchr(pick->detail, '(');
+        const char *close = open ? strchr(open, ')') : NULL;
+        snprintf(why, wn, "%.*s", close ? (int)(close - open - 1) : 40,
+                 close ? open + 1 : pick->detail);
+    } else if (s->status == REPORT_FAIL) {
         const char *note = json_string_value(json_object_get(notes, s->name));
         snprintf(why, wn, "%s", note ? note : pick ? why_of(pick->check) : "failed");
     } else if (s->status == REPORT_INCONCLUSIVE && pick) {
@@ -118,10 +126,18 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
                 snprintf(why, wn, "cannot signal a relay it did not start");
             else
                 snprintf(why, wn, "cannot set %.*s", kl, na + 15);
-        } else if (strstr(pick->measured, "event log")) {
-            snprintf(why, wn, "needs the relay's event log");
         } else {
-            snprintf(why, wn, "too few samples");
+            /* The signal the relay did not give, from the common evaluator's
+             * reason (harness/checks.c). */
+            const char *brief = NULL;
+            for (const struct harness_signal_row *g = harness_signals; g->bit && !brief; g++)
+                if (strstr(pick->detail, g->missing))
+                    brief = g->brief;
+            /* A served view with no sample: no request was answered in
+             * full, so no answer named a colour (every one was an error). */
+            if (!brief && pick->samples == 0 && strstr(pick->detail, "served view"))
+                brief = "no successful answer to read a colour from";
+            snprintf(why, wn, "%s", brief ? brief : "too few samples");
         }
     }
 }
@@ -167,6 +183,9 @@ json_t *harness_scorecard_build(const struct report_scenario *sc, size_t n,
     json_object_set_new(card, "relays", rl);
     json_object_set_new(card, "skipped", skipped);
     json_object_set_new(card, "rows", rows);
+    /* What each relay gave the checks: the signals behind its inconclusive cells. */
+    struct report_run rr = {.sc = (struct report_scenario *)sc, .n = n};
+    json_object_set_new(card, "observability", report_run_observability(&rr));
     return card;
 }
 
@@ -227,7 +246,18 @@ int harness_scorecard_md(FILE *f, const json_t *card, const char *command)
         fprintf(f, " %ld / %ld / %ld |", counts[k][0], counts[k][1], counts[k][2]);
     fputc('\n', f);
     const char *label;
-    json_t *why;
+    json_t *why, *obs;
+    if (json_object_size(json_object_get(card, "observability")))
+        fprintf(f, "\nWhat each relay gives the checks (ids, served-by, event log, admin API, "
+                   "rate-limit headers, health endpoint):\n\n");
+    json_object_foreach((json_t *)json_object_get(card, "observability"), label, obs)
+    {
+        char l[128];
+        report_relay_label(label, l, sizeof l);
+        fprintf(f, "- **%s**: ", l);
+        report_md_cell(f, json_string_value(json_object_get(obs, "summary")));
+        fputc('\n', f);
+    }
     json_object_foreach((json_t *)json_object_get(card, "skipped"), label, why)
     {
         fprintf(f, "\n%s was not run: ", label);

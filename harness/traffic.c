@@ -2,6 +2,8 @@
  * record about each answer.  See traffic.h for the model. */
 #include "harness/traffic.h"
 
+#include "mocks/mock.h"
+
 #include "co_buf.h"
 #include "co_clock.h"
 #include "co_json.h"
@@ -10,11 +12,27 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define BODY_CAP (1u << 20) /* answers above 1 MiB are cut (and so truncated) */
+#define BODY_CAP  (1u << 20)  /* answers above 1 MiB are cut (and so truncated) */
+#define DEFER_CAP (64u << 20) /* answers kept raw for reading after the traffic */
+/* Where the request id goes in a body template: a string no prompt holds
+ * (jansson writes the control characters as \u0001). */
+#define ID_SLOT     "\\u0001id\\u0001"
+#define ID_SLOT_RAW "\001id\001"
+
+/* A driver late by more than LATE_US opens no connection beyond those it
+ * already holds (LATE_CAP at least): see usable_cap. */
+#define LATE_US  5000
+#define LATE_CAP 64
+
+struct harness_raw_body {
+    char *data;
+    size_t len;
+};
 
 struct harness_xfer_req {
     struct harness_xfer base;
@@ -23,8 +41,12 @@ struct harness_xfer_req {
     int phase;
     CURL *easy;
     struct curl_slist *hdrs;
+    char *post; /* the request body, read by libcurl in place (CURLOPT_POSTFIELDS) */
     struct co_buf body;
     struct harness_xfer_req *next, *prev;
+    struct harness_xfer_req *queued; /* next in the pool's wait queue */
+    int added;                       /* handed to libcurl */
+    int at_cap;                      /* queued because the whole pool was busy */
 };
 
 void harness_xfer_dispatch(struct co_evcurl *c, CURL *easy, CURLcode rc)
@@ -39,10 +61,31 @@ void harness_xfer_dispatch(struct co_evcurl *c, CURL *easy, CURLcode rc)
 
 /* ---- body facts ---------------------------------------------------------- */
 
+/* The mock's name stamped in an answer or chunk: "system_fingerprint"
+ * ("fp_cutover_NAME"), else the completion id ("chatcmpl-NAME-..."). */
+static void stamp_from_json(struct harness_req *r, const json_t *j)
+{
+    char name[8] = "";
+    const char *fp = json_string_value(json_object_get(j, "system_fingerprint"));
+    const char *id = json_string_value(json_object_get(j, "id"));
+    size_t pl = strlen(MOCK_FINGERPRINT_PREFIX);
+    if (fp && strncmp(fp, MOCK_FINGERPRINT_PREFIX, pl) == 0 && fp[pl])
+        snprintf(name, sizeof name, "%s", fp + pl);
+    else if (id && strncmp(id, "chatcmpl-", 9) == 0 && strchr(id + 9, '-'))
+        snprintf(name, sizeof name, "%.*s", (int)(strchr(id + 9, '-') - (id + 9)), id + 9);
+    if (!name[0])
+        return;
+    if (!r->served_body[0])
+        snprintf(r->served_body, sizeof r->served_body, "%s", name);
+    else if (strcmp(r->served_body, name) != 0)
+        snprintf(r->served_body, sizeof r->served_body, "mixed");
+}
+
 static void facts_from_json(struct harness_req *r, json_t *j, int stream)
 {
     if (!json_is_object(j))
         return;
+    stamp_from_json(r, j);
     if (json_object_get(j, "error"))
         r->inband_error = 1;
     if (stream)
@@ -58,6 +101,13 @@ static void facts_from_json(struct harness_req *r, json_t *j, int stream)
 void harness_body_facts(struct harness_req *r, const char *body, size_t len)
 {
     r->done_marker = r->inband_error = r->complete = 0;
+    /* An error answer's shape (error_shape); -1 for a 200 or no answer. */
+    r->err_shape = -1;
+    r->err_why[0] = '\0';
+    if (r->status != 200 && r->status != 0)
+        r->err_shape = harness_error_shape(body, len, r->err_why, sizeof r->err_why);
+    r->served_body[0] = '\0';
+    harness_served_resolve(r);
     if (!body || !len)
         return;
     if (!r->stream) {
@@ -67,6 +117,7 @@ void harness_body_facts(struct harness_req *r, const char *body, size_t len)
             facts_from_json(r, j, 0);
             json_decref(j);
         }
+        harness_served_resolve(r);
         return;
     }
     /* SSE: lines "data: ..."; an "event: error" line also counts. */
@@ -103,6 +154,34 @@ void harness_body_facts(struct harness_req *r, const char *body, size_t len)
         p = nl ? nl + 1 : end;
     }
     r->complete = r->done_marker && !r->inband_error && saw_chunk > 0;
+    harness_served_resolve(r);
+}
+
+void harness_served_resolve(struct harness_req *r)
+{
+    const char *body = strcmp(r->served_body, "mixed") == 0 ? "" : r->served_body;
+    snprintf(r->served, sizeof r->served, "%s", r->served_hdr[0] ? r->served_hdr : body);
+    r->served_disagree =
+        r->served_hdr[0] && r->served_body[0] && strcmp(r->served_hdr, r->served_body) != 0;
+}
+
+int harness_error_shape(const char *body, size_t len, char *why, size_t whylen)
+{
+    json_error_t je;
+    json_t *j = body && len ? json_loadb(body, len, 0, &je) : NULL;
+    const char *bad = NULL;
+    json_t *e = json_object_get(j, "error");
+    if (!j)
+        bad = len ? "not JSON" : "empty body";
+    else if (!json_is_object(e))
+        bad = "no \"error\" object";
+    else if (!json_is_string(json_object_get(e, "message")))
+        bad = "error.message is not a string";
+    else if (!json_is_string(json_object_get(e, "type")))
+        bad = "error.type is not a string";
+    json_decref(j);
+    snprintf(why, whylen, "%s", bad ? bad : "");
+    return bad == NULL;
 }
 
 int harness_classify(const struct harness_req *r)
@@ -147,6 +226,48 @@ static int header_is(const char *line, size_t n, const char *name, const char **
     return 1;
 }
 
+static long header_long(const char *v, size_t vl)
+{
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 31 ? vl : 31), v);
+    char *end;
+    long x = strtol(tmp, &end, 10);
+    return end != tmp && *end == '\0' && x >= 0 ? x : -2; /* -2: present, not an integer */
+}
+
+/* The exact values of the headers the rate_limit and final_error_headers
+ * checks judge; called for every header line before on_header's own. */
+static void exact_headers(struct harness_req *r, const char *line, size_t n)
+{
+    const char *v;
+    size_t vl;
+    if (header_is(line, n, "Content-Type", &v, &vl))
+        snprintf(r->ctype, sizeof r->ctype, "%.*s", (int)(vl < 63 ? vl : 63), v);
+    else if (header_is(line, n, "x-should-retry", &v, &vl))
+        r->should_retry = !(vl == 5 && strncasecmp(v, "false", 5) == 0);
+    else if (header_is(line, n, "Retry-After", &v, &vl))
+        r->ra_s = header_long(v, vl);
+    else if (header_is(line, n, "retry-after-ms", &v, &vl))
+        r->ra_ms = header_long(v, vl);
+    /* The relay's own limiter headers; the -requests/-tokens ones are an
+     * upstream's, passed through, and speak of its limits. */
+    else if (header_is(line, n, "x-ratelimit-limit", &v, &vl))
+        r->rl_limit = header_long(v, vl);
+    else if (header_is(line, n, "x-ratelimit-remaining", &v, &vl))
+        r->rl_remaining = header_long(v, vl);
+}
+
+static void reset_headers(struct harness_req *r)
+{
+    r->served_hdr[0] = '\0';
+    r->attempts_hdr = -1;
+    r->retry_after_ms = -1;
+    r->ratelimit_hdrs = 0;
+    r->ctype[0] = '\0';
+    r->should_retry = -1;
+    r->ra_s = r->ra_ms = r->rl_limit = r->rl_remaining = -1;
+}
+
 static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 {
     struct harness_xfer_req *x = ud;
@@ -155,14 +276,14 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
     const char *v;
     size_t vl;
     char tmp[64];
+    if (x->t->secret && x->t->secret[0] && memmem(line, n, x->t->secret, strlen(x->t->secret)))
+        r->leaked = 1;
+    exact_headers(r, line, n);
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new response (after a 1xx): forget the previous headers. */
-        r->served[0] = '\0';
-        r->attempts_hdr = -1;
-        r->retry_after_ms = -1;
-        r->ratelimit_hdrs = 0;
+        reset_headers(r);
     } else if (header_is(line, n, "X-Served-By", &v, &vl)) {
-        snprintf(r->served, sizeof r->served, "%.*s", (int)(vl < 7 ? vl : 7), v);
+        snprintf(r->served_hdr, sizeof r->served_hdr, "%.*s", (int)(vl < 7 ? vl : 7), v);
     } else if (header_is(line, n, "X-Attempts", &v, &vl)) {
         snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 63 ? vl : 63), v);
         r->attempts_hdr = atoi(tmp);
@@ -194,6 +315,7 @@ static void unlink_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
 static void free_xfer(struct harness_xfer_req *x)
 {
     curl_slist_free_all(x->hdrs);
+    free(x->post);
     co_buf_free(&x->body);
     free(x);
 }
@@ -206,8 +328,46 @@ static void check_finished(struct harness_traffic *t)
         if (!t->ph[i].ended)
             return;
     t->finished = 1;
+    harness_traffic_settle(t);
     if (t->on_finished)
         t->on_finished(t);
+}
+
+/* The facts of an answer's body (harness_body_facts, error shape included),
+ * its outcome, and whether the upstream key is in it.  On the deferred path
+ * (harness_traffic_settle) or, past DEFER_CAP, as the answer ends. */
+static void read_answer(struct harness_traffic *t, struct harness_req *r, const char *body,
+                        size_t len)
+{
+    harness_body_facts(r, body, len);
+    r->outcome = harness_classify(r);
+    const char *sec = t->secret;
+    if (sec && sec[0] && len && memmem(body, len, sec, strlen(sec)))
+        r->leaked = 1;
+}
+
+static char *request_body(struct harness_traffic *t, int phase, const char *id);
+
+/* The hash of the messages each request sent (the forwarded check compares
+ * the mock's "messages_hash"): from the very body the request carried,
+ * rebuilt from its phase's template with its id and content marker, and
+ * hashed as the mock hashes (mock_messages_hash).  After the traffic, so
+ * the JSON parse costs the schedule nothing; 0 marks a request not yet
+ * hashed (safe to repeat). */
+static void sent_hashes(struct harness_traffic *t)
+{
+    /* reqs is NULL once the runner took them (harness_traffic_free stops). */
+    for (size_t i = 0; t->reqs && i < t->n_reqs; i++) {
+        struct harness_req *r = &t->reqs[i];
+        if (r->msg_hash || r->phase < 0 || r->phase >= t->s->n_phases)
+            continue;
+        char *post = request_body(t, r->phase, r->id);
+        json_error_t je;
+        json_t *j = json_loads(post, 0, &je);
+        r->msg_hash = j ? mock_messages_hash(json_object_get(j, "messages")) : 0;
+        json_decref(j);
+        free(post);
+    }
 }
 
 static void finish_req(struct harness_xfer_req *x, CURL *easy, CURLcode rc)
@@ -216,14 +376,99 @@ static void finish_req(struct harness_xfer_req *x, CURL *easy, CURLcode rc)
     struct harness_req *r = &t->reqs[x->idx];
     r->t_done = co_now_us();
     r->curl_rc = (int)rc;
-    long code = 0;
-    if (easy)
+    long code = 0, conns = 0;
+    if (easy && x->added) {
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &conns);
+    }
+    t->connects += conns;
     r->status = code;
     if (rc != CURLE_OK && !r->curl_err[0])
         snprintf(r->curl_err, sizeof r->curl_err, "%s", curl_easy_strerror(rc));
-    harness_body_facts(r, x->body.data, x->body.len);
-    r->outcome = harness_classify(r);
+    if (x->body.len && !t->finished && t->raw_bytes + x->body.len <= DEFER_CAP) {
+        /* Read later (harness_traffic_settle); until then the outcome is
+         * what status and transport say. */
+        struct harness_raw_body *b = &t->raw[x->idx];
+        b->data = co_buf_steal(&x->body, &b->len);
+        t->raw_bytes += b->len;
+        harness_body_facts(r, NULL, 0);
+        r->outcome = harness_classify(r);
+        return;
+    }
+    read_answer(t, r, x->body.data, x->body.len);
+}
+
+void harness_traffic_settle(struct harness_traffic *t)
+{
+    sent_hashes(t);
+    for (size_t i = 0; t->raw_bytes && i < t->n_reqs; i++) {
+        struct harness_raw_body *b = &t->raw[i];
+        if (!b->data)
+            continue;
+        read_answer(t, &t->reqs[i], b->data, b->len);
+        t->raw_bytes -= b->len;
+        free(b->data);
+        b->data = NULL;
+    }
+}
+
+/* A finished handle is kept for the next request (its buffers and settings
+ * allocations spared); the connection itself lives in the multi's pool.  No
+ * curl_easy_reset: issue() sets the same options on every request, so none
+ * is left over from the last one. */
+static void release_easy(struct harness_traffic *t, CURL *easy)
+{
+    if (t->n_spare < t->pool_cap) {
+        t->spare[t->n_spare++] = easy;
+    } else {
+        curl_easy_cleanup(easy);
+    }
+}
+
+/* Hands x to libcurl: this is its send time. */
+static void start_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
+{
+    struct harness_req *r = &t->reqs[x->idx];
+    x->added = 1;
+    t->active++;
+    if (t->active > t->peak_active)
+        t->peak_active = t->active;
+    r->t_sent = co_now_us();
+    co_evcurl_add(t->curl, x->easy);
+}
+
+/* How many transfers may run for a request scheduled at sched.  On
+ * schedule: the whole pool (a slow relay holds many connections, and each
+ * request gets one).  Behind schedule, the driver itself is the bottleneck
+ * (its CPU was taken): a burst of overdue requests on new connections would
+ * not make it faster, only every later request slower (libcurl looks for an
+ * idle connection among all of them, and each new one costs a connect and
+ * an accept), which is how a driver behind at 20,000 req/s used to fall
+ * further behind.  Then the overdue requests wait for the connections it
+ * already holds (LATE_CAP at least); the wait shows in their send lag. */
+static int usable_cap(const struct harness_traffic *t, uint64_t sched, uint64_t now)
+{
+    if (now <= sched + LATE_US)
+        return t->pool_cap;
+    int held = t->peak_active > LATE_CAP ? t->peak_active : LATE_CAP;
+    return held < t->pool_cap ? held : t->pool_cap;
+}
+
+/* A connection came free: the longest waiting request takes it. */
+static void pool_next(struct harness_traffic *t)
+{
+    uint64_t now = co_now_us();
+    while (t->queue_head && t->active < usable_cap(t, t->reqs[t->queue_head->idx].t_sched, now)) {
+        struct harness_xfer_req *x = t->queue_head;
+        t->queue_head = x->queued;
+        if (!t->queue_head)
+            t->queue_tail = NULL;
+        x->queued = NULL;
+        start_xfer(t, x);
+        const struct harness_req *r = &t->reqs[x->idx];
+        if (x->at_cap && r->t_sent > r->t_sched && r->t_sent - r->t_sched > t->pool_wait_max_us)
+            t->pool_wait_max_us = r->t_sent - r->t_sched;
+    }
 }
 
 static void req_done(struct harness_xfer *base, CURL *easy, CURLcode rc)
@@ -231,15 +476,48 @@ static void req_done(struct harness_xfer *base, CURL *easy, CURLcode rc)
     struct harness_xfer_req *x = (struct harness_xfer_req *)base;
     struct harness_traffic *t = x->t;
     finish_req(x, easy, rc);
-    curl_easy_cleanup(easy);
+    release_easy(t, easy);
     unlink_xfer(t, x);
     struct harness_phase_state *ps = &t->ph[x->phase];
     free_xfer(x);
     ps->inflight--;
     t->inflight--;
+    t->active--;
+    pool_next(t);
     if (t->s->phases[ps->index].concurrency > 0)
         phase_next(ps);
     check_finished(t);
+}
+
+/* The phase's body with id in every ID_SLOT (malloc'd).  The template is
+ * jansson's once per phase; a request only splices its id in (the id is
+ * the runner's own [A-Za-z0-9-], nothing to escape). */
+static char *request_body(struct harness_traffic *t, int phase, const char *id)
+{
+    const struct harness_phase *f = &t->s->phases[phase];
+    if (!t->body_tpl[phase]) {
+        /* The id also rides in the content, the one part every relay
+         * forwards (MOCK_ID_MARKER, the mock's third way to find it). */
+        char content[1200];
+        snprintf(content, sizeof content, "%s " MOCK_ID_MARKER "%s]", f->prompt, ID_SLOT_RAW);
+        json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:i, s:b, s:s}", "model", f->model,
+                                 "messages", "role", "user", "content", content, "max_tokens",
+                                 f->max_tokens, "stream", f->stream, "user", ID_SLOT_RAW);
+        t->body_tpl[phase] = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+    }
+    struct co_buf b;
+    co_buf_init(&b, 0);
+    const char *p = t->body_tpl[phase], *slot;
+    size_t sl = strlen(ID_SLOT);
+    while ((slot = strstr(p, ID_SLOT)) != NULL) {
+        co_buf_append(&b, p, (size_t)(slot - p));
+        co_buf_puts(&b, id);
+        p = slot + sl;
+    }
+    co_buf_puts(&b, p);
+    size_t len;
+    return co_buf_steal(&b, &len);
 }
 
 static void issue(struct harness_phase_state *ps, uint64_t sched)
@@ -256,8 +534,10 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     snprintf(r->id, sizeof r->id, "%s-%d-%d", t->id_prefix, ps->index, ps->issued);
     r->phase = ps->index;
     r->stream = f->stream;
-    r->attempts_hdr = -1;
-    r->retry_after_ms = -1;
+    reset_headers(r);
+    r->err_shape = -1;
+    snprintf(r->model, sizeof r->model, "%s", f->model);
+    r->max_tokens = f->max_tokens;
     r->key_index = f->n_keys ? ps->issued % f->n_keys : -1;
     if (r->key_index >= 0)
         snprintf(r->key, sizeof r->key, "%s", f->keys[r->key_index]);
@@ -270,11 +550,7 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     x->idx = idx;
     x->phase = ps->index;
     co_buf_init(&x->body, BODY_CAP);
-    json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:i, s:b, s:s}", "model", f->model, "messages",
-                             "role", "user", "content", f->prompt, "max_tokens", f->max_tokens,
-                             "stream", f->stream, "user", r->id);
-    char *post = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
+    x->post = request_body(t, ps->index, r->id);
     char h[160];
     x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/json");
     x->hdrs = curl_slist_append(x->hdrs, "Expect:");
@@ -284,12 +560,19 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
         snprintf(h, sizeof h, "Authorization: Bearer %s", r->key);
         x->hdrs = curl_slist_append(x->hdrs, h);
     }
-    char url[256];
-    snprintf(url, sizeof url, "%s%s", t->base_url, f->path);
-    CURL *e = curl_easy_init();
+    char url[400];
+    int chat = strcmp(f->path, "/v1/chat/completions") == 0;
+    snprintf(url, sizeof url, "%s%s", t->base_url,
+             chat && t->chat_path[0] ? t->chat_path : f->path);
+    CURL *e = t->n_spare ? t->spare[--t->n_spare] : curl_easy_init();
     x->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, post);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->post));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post);
+    /* Set on every request, NULL included: a reused handle keeps options. */
+    curl_easy_setopt(
+        e, CURLOPT_CUSTOMREQUEST,
+        chat && t->chat_method[0] && strcmp(t->chat_method, "POST") != 0 ? t->chat_method : NULL);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -300,17 +583,30 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(f->timeout_us / 1000));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    free(post);
     x->next = t->live;
     if (t->live)
         t->live->prev = x;
     t->live = x;
     ps->inflight++;
     t->inflight++;
-    r->t_sent = co_now_us();
     if (f->concurrency > 0)
-        r->t_sched = r->t_sent; /* closed loop: scheduled when issued */
-    co_evcurl_add(t->curl, e);
+        r->t_sched = co_now_us(); /* closed loop: scheduled when issued */
+    int cap = usable_cap(t, r->t_sched, co_now_us());
+    if (t->active >= cap || t->queue_head) {
+        /* Every connection it may use is busy (or others wait already, and
+         * first come, first served).  At the pool's cap that is the
+         * driver's saturation, counted as such: the driver, not the relay,
+         * makes this request wait. */
+        x->at_cap = t->active >= t->pool_cap;
+        t->pool_waits += x->at_cap;
+        if (t->queue_tail)
+            t->queue_tail->queued = x;
+        else
+            t->queue_head = x;
+        t->queue_tail = x;
+        return;
+    }
+    start_xfer(t, x);
 }
 
 static int phase_over(struct harness_phase_state *ps, uint64_t at)
@@ -377,6 +673,18 @@ static void on_phase_timer(struct ev_loop *loop, ev_timer *w, int revents)
     phase_tick(w->data);
 }
 
+int harness_traffic_pool_cap(void)
+{
+    struct rlimit rl;
+    long cap = HARNESS_POOL_CAP;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        long room = ((long)rl.rlim_cur - 64) / 3;
+        if (room < cap)
+            cap = room > 4 ? room : 4;
+    }
+    return (int)cap;
+}
+
 void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struct co_evcurl *curl,
                           const struct harness_scenario *s, const char *base_url,
                           const char *id_prefix, uint64_t seed)
@@ -389,6 +697,14 @@ void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struc
     snprintf(t->id_prefix, sizeof t->id_prefix, "%s", id_prefix);
     t->cap = HARNESS_MAX_REQUESTS;
     t->reqs = co_calloc(t->cap, sizeof *t->reqs);
+    t->pool_cap = harness_traffic_pool_cap();
+    t->spare = co_calloc((size_t)t->pool_cap, sizeof *t->spare);
+    t->raw = co_calloc(t->cap, sizeof *t->raw);
+    /* Connections stay open while idle (as many as the cap) and are reused
+     * before a new one is opened; the headroom is for the runner's own
+     * readiness probes and admin calls on the same multi. */
+    curl_multi_setopt(curl->multi, CURLMOPT_MAXCONNECTS, (long)t->pool_cap + 16);
+    curl_multi_setopt(curl->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)t->pool_cap + 16);
     co_rng_seed(&t->rng, seed);
     for (int i = 0; i < s->n_phases; i++) {
         t->ph[i].t = t;
@@ -396,6 +712,15 @@ void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struc
         ev_timer_init(&t->ph[i].timer, on_phase_timer, 0, 0);
         t->ph[i].timer.data = &t->ph[i];
     }
+}
+
+void harness_traffic_set_cap(struct harness_traffic *t, size_t n)
+{
+    free(t->reqs);
+    free(t->raw);
+    t->cap = n;
+    t->reqs = co_calloc(n, sizeof *t->reqs);
+    t->raw = co_calloc(n, sizeof *t->raw);
 }
 
 void harness_traffic_start(struct harness_traffic *t, uint64_t t0)
@@ -417,18 +742,25 @@ void harness_traffic_stop(struct harness_traffic *t)
         ev_timer_stop(t->loop, &t->ph[i].timer);
         t->ph[i].ended = 1;
     }
+    t->queue_head = t->queue_tail = NULL;
     while (t->live) {
         struct harness_xfer_req *x = t->live;
-        co_evcurl_remove(t->curl, x->easy);
+        if (x->added)
+            co_evcurl_remove(t->curl, x->easy);
         snprintf(t->reqs[x->idx].curl_err, sizeof t->reqs[x->idx].curl_err,
-                 "aborted by the runner");
+                 x->added ? "aborted by the runner" : "never sent: the driver's pool was full");
         finish_req(x, x->easy, CURLE_ABORTED_BY_CALLBACK);
         curl_easy_cleanup(x->easy);
         unlink_xfer(t, x);
+        if (x->added)
+            t->active--;
         free_xfer(x);
         t->inflight--;
     }
+    while (t->n_spare)
+        curl_easy_cleanup(t->spare[--t->n_spare]);
     t->finished = 1;
+    harness_traffic_settle(t);
 }
 
 void harness_traffic_free(struct harness_traffic *t)
@@ -437,4 +769,12 @@ void harness_traffic_free(struct harness_traffic *t)
         harness_traffic_stop(t);
     free(t->reqs);
     t->reqs = NULL;
+    free(t->spare);
+    t->spare = NULL;
+    free(t->raw);
+    t->raw = NULL;
+    for (int i = 0; i < HARNESS_MAX_PHASES; i++) {
+        free(t->body_tpl[i]);
+        t->body_tpl[i] = NULL;
+    }
 }

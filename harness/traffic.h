@@ -4,12 +4,23 @@
  * relay does, and every latency is kept from the scheduled time as well as
  * from the actual send, so a stalled relay cannot hide its stall by slowing
  * the client down (coordinated omission).  Closed-loop phases keep N
- * requests in flight.  Every request carries an id in X-Request-ID and in
- * the body's "user" field.
+ * requests in flight.  Every request carries its id in X-Request-ID, in the
+ * body's "user" field and as a marker in its last message's content
+ * (MOCK_ID_MARKER); the served colour comes from X-Served-By, else from the
+ * mock name stamped in the answer's body.
  *
  * Any transfer on the shared multi handle starts with struct harness_xfer,
  * whose done hook the dispatcher calls; the runner uses the same multi for
  * readiness probes and admin calls.
+ *
+ * Requests go over a bounded pool of keep-alive connections: libcurl reuses
+ * an idle connection and opens a new one only when all are busy, up to
+ * pool_cap (CURLMOPT_MAX_TOTAL_CONNECTIONS, with CURLMOPT_MAXCONNECTS as
+ * large, so a connection that goes idle stays open instead of ending in
+ * TIME_WAIT).  A request due while pool_cap are in flight waits in the
+ * driver's own queue; it is counted as the driver's saturation (pool_waits)
+ * and never hidden: its latency still runs from its scheduled time, and the
+ * scenario is inconclusive (harness/driver.c), not a slow relay.
  *
  * Ownership: the log (t->reqs) belongs to the traffic struct until
  * harness_traffic_take_log hands it over. */
@@ -42,6 +53,10 @@ struct harness_phase_state {
     int index;
 };
 
+/* Connections the driver may hold open at most (fewer when the fd limit
+ * is low: each one costs an fd here and one in the in-process mock). */
+#define HARNESS_POOL_CAP 1024
+
 struct harness_traffic {
     struct ev_loop *loop;
     struct co_evcurl *curl;
@@ -57,13 +72,46 @@ struct harness_traffic {
     struct co_rng rng; /* Poisson arrivals */
     void (*on_finished)(struct harness_traffic *t);
     void *data;
-    struct harness_xfer_req *live; /* in-flight list for aborts */
+    struct harness_xfer_req *live; /* in-flight and queued list for aborts */
+    /* The connection pool and what it cost (harness/driver.c reads them). */
+    int pool_cap;
+    int active; /* transfers handed to libcurl (t->inflight counts queued too) */
+    int peak_active;
+    struct harness_xfer_req *queue_head, *queue_tail; /* due, waiting for a connection */
+    long pool_waits;
+    uint64_t pool_wait_max_us;
+    long connects; /* new connections libcurl opened */
+    CURL **spare;  /* finished easy handles, reset for reuse (pool_cap of them) */
+    int n_spare;
+    /* Answers kept raw while traffic runs and read (harness_body_facts)
+     * once it is over: parsing JSON is most of a request's CPU, and the
+     * driver's CPU belongs to the schedule.  Bounded by DEFER_CAP bytes;
+     * past it, answers are read as they come. */
+    struct harness_raw_body *raw;
+    size_t raw_bytes;
+    /* The request body of each phase with the request id left out: the id
+     * goes wherever ID_SLOT stands (built with jansson once per phase). */
+    char *body_tpl[HARNESS_MAX_PHASES];
+    /* A relay whose clients use another path and method for chat (a
+     * profile's "request"): "" keeps the scenario's. */
+    char chat_path[128];
+    char chat_method[8];
+    const char *secret; /* searched for in every answer (borrowed, may be NULL) */
 };
 
+/* Reads every answer kept raw (see raw above) into its request's facts and
+ * outcome.  Called when traffic finishes and on stop; safe to repeat. */
+void harness_traffic_settle(struct harness_traffic *t);
+/* The pool's cap on this process: HARNESS_POOL_CAP, or less when the fd
+ * limit is low. */
+int harness_traffic_pool_cap(void);
 /* Prepares (no I/O yet). base_url is the relay's "http://127.0.0.1:PORT". */
 void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struct co_evcurl *curl,
                           const struct harness_scenario *s, const char *base_url,
                           const char *id_prefix, uint64_t seed);
+/* Raises the log's cap to n requests (a benchmark past a scenario's
+ * HARNESS_MAX_REQUESTS); call before harness_traffic_start. */
+void harness_traffic_set_cap(struct harness_traffic *t, size_t n);
 /* Starts every phase relative to t0 (absolute monotonic µs). */
 void harness_traffic_start(struct harness_traffic *t, uint64_t t0);
 /* Stops timers and aborts transfers in flight (recorded as transport errors). */
@@ -73,6 +121,12 @@ void harness_traffic_free(struct harness_traffic *t);
 
 /* Body facts of a finished request, from its raw body (exposed for tests). */
 void harness_body_facts(struct harness_req *r, const char *body, size_t len);
+/* The shape of an error body: 1 when it is OpenAI's envelope
+ * {"error": {"message": string, "type": string, ...}}, else 0 with the reason
+ * in why. */
+int harness_error_shape(const char *body, size_t len, char *why, size_t whylen);
+/* served from served_hdr (X-Served-By), else served_body; sets served_disagree. */
+void harness_served_resolve(struct harness_req *r);
 /* The outcome from status, curl result and body facts. */
 int harness_classify(const struct harness_req *r);
 

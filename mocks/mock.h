@@ -15,6 +15,16 @@
 
 struct mock;
 
+/* The correlation marker the runner appends to the content of a request's
+ * last message ("... [cutover-id:ID]"): the one part of a request every relay
+ * forwards.  The mock journals the request id from the X-Request-ID header,
+ * else the body's "user", else this marker, and says which ("id_via"). */
+#define MOCK_ID_MARKER "[cutover-id:"
+/* Answers carry the mock's name in "system_fingerprint" ("fp_cutover_" NAME)
+ * and in the completion id ("chatcmpl-" NAME "-..."), so the colour that
+ * served an answer is known from its body alone. */
+#define MOCK_FINGERPRINT_PREFIX "fp_cutover_"
+
 struct mock_opts {
     const char *name;         /* "blue", "green", ...: recorded in the journal */
     const char *addr;         /* listen address, default 127.0.0.1 */
@@ -22,6 +32,11 @@ struct mock_opts {
     uint64_t seed;            /* seeds every random decision */
     size_t journal_cap;       /* records kept; 0 means the default (100000) */
     const char *upstream_url; /* proxy mode: pass through unless a rule fires (may be NULL) */
+    /* The upstream key the relay was given (may be NULL).  The journal then
+     * says per request whether the Authorization header carried it
+     * ("configured"), another key ("other") or none ("missing"); the key
+     * itself is never stored. */
+    const char *api_key;
 };
 
 /* Starts listening on loop.  Returns NULL with a message in err. */
@@ -41,11 +56,20 @@ int mock_set_behavior(struct mock *m, const json_t *behavior, char *err, size_t 
 int mock_behavior_validate(const json_t *behavior, char *err, size_t errlen);
 json_t *mock_get_behavior(const struct mock *m);
 
+/* The hash of a chat request's messages (role and content of each, a
+ * non-string content as compact sorted JSON), as the journal's
+ * "messages_hash" records it: a client hashes what it sent and compares. */
+uint64_t mock_messages_hash(const json_t *messages);
+
 /* Journal records with seq >= since, as a JSON array. */
 json_t *mock_journal(const struct mock *m, uint64_t since);
 /* Records dropped because the journal was full. */
 uint64_t mock_journal_dropped(const struct mock *m);
 /* Clears the journal and counters and restores the default behaviour. */
 void mock_reset(struct mock *m);
+
+/* The names of the mock's actions, NULL-terminated, from its action table
+ * (mock_actions.c): every other list of fault names is derived from it. */
+const char *const *mock_action_names(void);
 
 #endif

@@ -20,8 +20,8 @@
 #define PATH_LEN 256
 
 static const char *const kind_names[MOCK_ACT_COUNT + 1] = {
-    "ok",  "status",       "timeout",   "reset", "close",     "stall",
-    "cut", "inband_error", "malformed", "slow",  "echo_auth", NULL};
+    "ok",           "status",    "timeout", "reset",     "close",   "stall",     "cut",
+    "inband_error", "malformed", "slow",    "echo_auth", "no_done", "hold_body", NULL};
 
 static int need_positive(const json_t *o, const char *path, const char *key, char *err,
                          size_t errlen)
@@ -121,6 +121,27 @@ static int parse_stall(const json_t *o, const char *path, struct mock_action *a,
         return -1;
     if (!json_object_get(o, "stall_ms"))
         return need_positive(o, path, "stall_ms", err, errlen);
+    if (strcmp(then, "close") != 0 && strcmp(then, "continue") != 0) {
+        char p[PATH_LEN];
+        mock_path(p, sizeof p, path, ".then");
+        return mock_v_expect(err, errlen, p, "\"close\" or \"continue\"",
+                             json_object_get(o, "then"));
+    }
+    a->then_continue = strcmp(then, "continue") == 0;
+    return 0;
+}
+
+/* hold_body: the headers at once, then no body byte for hold_ms (a
+ * provider that answers 200 and then thinks); then the body, or a close. */
+static int parse_hold_body(const json_t *o, const char *path, struct mock_action *a, char *err,
+                           size_t errlen)
+{
+    char then[16] = "continue";
+    if (mock_v_long(o, path, "hold_ms", 0, 3600000, &a->stall_ms, err, errlen) ||
+        mock_v_string(o, path, "then", then, sizeof then, err, errlen))
+        return -1;
+    if (!json_object_get(o, "hold_ms"))
+        return need_positive(o, path, "hold_ms", err, errlen);
     if (strcmp(then, "close") != 0 && strcmp(then, "continue") != 0) {
         char p[PATH_LEN];
         mock_path(p, sizeof p, path, ".then");
@@ -273,6 +294,25 @@ static void plan_stall(const struct mock_action *a, struct mock_plan *p)
     p->stall_continue = a->then_continue;
 }
 
+/* A stall before the first body byte: headers go out, the body waits. */
+static void plan_hold_body(const struct mock_action *a, struct mock_plan *p)
+{
+    place_fault(p, MOCK_FAULT_STALL, -1, 0);
+    p->stall_us = (uint64_t)a->stall_ms * 1000;
+    p->stall_continue = a->then_continue;
+}
+
+/* A complete stream (its finish_reason chunk, its usage chunk) that ends
+ * cleanly without the final "data: [DONE]", as some providers do.  A
+ * non-streamed answer is left alone. */
+static void plan_no_done(const struct mock_action *a, struct mock_plan *p)
+{
+    if (!p->streamed || p->nevents == 0)
+        return;
+    free(p->events[p->nevents - 1]);
+    p->events[--p->nevents] = NULL;
+}
+
 static void plan_cut(const struct mock_action *a, struct mock_plan *p)
 {
     place_fault(p, a->broken_framing ? MOCK_FAULT_CUT_BROKEN : MOCK_FAULT_CUT, a->after_chunks, -1);
@@ -388,6 +428,7 @@ static const char *const k_inband[] = {"type", "after_chunks", "message", "code"
 static const char *const k_malformed[] = {"type", "what", "at", NULL};
 static const char *const k_slow[] = {"type", "ttft_ms", "gap_ms", NULL};
 static const char *const k_echo_auth[] = {"type", "code", NULL};
+static const char *const k_hold_body[] = {"type", "hold_ms", "then", NULL};
 
 static const struct mock_action_kind kinds[MOCK_ACT_COUNT] = {
     [MOCK_ACT_OK] = {"ok", parse_none, plan_ok, k_none},
@@ -401,6 +442,8 @@ static const struct mock_action_kind kinds[MOCK_ACT_COUNT] = {
     [MOCK_ACT_MALFORMED] = {"malformed", parse_malformed, plan_malformed, k_malformed},
     [MOCK_ACT_SLOW] = {"slow", parse_slow, plan_slow, k_slow},
     [MOCK_ACT_ECHO_AUTH] = {"echo_auth", parse_echo_auth, plan_echo_auth, k_echo_auth},
+    [MOCK_ACT_NO_DONE] = {"no_done", parse_none, plan_no_done, k_none},
+    [MOCK_ACT_HOLD_BODY] = {"hold_body", parse_hold_body, plan_hold_body, k_hold_body},
 };
 
 const char *const *mock_action_names(void)
@@ -504,7 +547,7 @@ int mock_action_parse_item(const json_t *j, const char *path, struct mock_action
     }
     /* Types whose required fields have no default cannot stand alone. */
     int type = (int)(k - kinds);
-    if (type == MOCK_ACT_STATUS || type == MOCK_ACT_STALL)
+    if (type == MOCK_ACT_STATUS || type == MOCK_ACT_STALL || type == MOCK_ACT_HOLD_BODY)
         return mock_v_fail(err, errlen, path, "\"%s\" needs fields: write it as an action object",
                            s);
     json_t *o = json_pack("{s:s}", "type", s);

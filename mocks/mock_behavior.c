@@ -450,6 +450,15 @@ int mock_behavior_parse(const json_t *j, struct mock_behavior **out, char *err, 
             mock_v_double(v, "$.reply", "tokens_per_s", 0, 1e6, &b->tokens_per_s, err, errlen) ||
             mock_v_long(v, "$.reply", "ttft_ms", 0, 3600000, &b->ttft_ms, err, errlen))
             goto out;
+        /* A rate so small that one token takes hours is a typo, and 1e6 /
+         * 1e-300 overflows the gap (issue 20): 0 (unpaced) or at least one
+         * token per 10 s. */
+        if (b->tokens_per_s > 0 && b->tokens_per_s < 0.1) {
+            mock_v_expect(err, errlen, "$.reply.tokens_per_s",
+                          "0 (unpaced) or a number in [0.1, 1e+06]",
+                          json_object_get(v, "tokens_per_s"));
+            goto out;
+        }
     }
     if ((v = json_object_get(j, "latency")) &&
         parse_latency(v, "$.latency", &b->latency, err, errlen))

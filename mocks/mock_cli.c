@@ -1,13 +1,16 @@
 /* `cutover mock`: one standalone mock upstream on its own libev loop.  It
  * prints exactly one line, "mock NAME listening on http://127.0.0.1:PORT",
- * once it accepts connections, and exits 0 on SIGINT or SIGTERM. */
+ * once it accepts connections (and, without --port, says on stderr that it
+ * picked that port), and exits 0 on SIGINT or SIGTERM. */
 #include "harness/cli.h"
 #include "mock.h"
 
+#include "co_cli.h"
 #include "co_json.h"
 #include "co_log.h"
 
 #include <ev.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,10 +38,13 @@ static void usage(FILE *out)
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
 {
     char *end;
-    if (!s || !*s || *s == '-')
+    /* Digits only: strtoull skips blanks, takes "-1" as 2^64 - 1 and
+     * saturates on overflow. */
+    if (!s || !(*s >= '0' && *s <= '9'))
         return -1;
+    errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v > max)
+    if (errno || *end || v > max)
         return -1;
     *out = v;
     return 0;
@@ -60,8 +66,10 @@ int mock_cli_main(int argc, char **argv)
     unsigned long long v;
     int level = CO_LOG_INFO, c;
     char err[512];
+    int port_given = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
             mo.name = optarg;
@@ -72,6 +80,7 @@ int mock_cli_main(int argc, char **argv)
                 return CO_EXIT_INVALID;
             }
             mo.port = (uint16_t)v;
+            port_given = v != 0;
             break;
         case 'b':
             behavior = optarg;
@@ -104,13 +113,13 @@ int mock_cli_main(int argc, char **argv)
             usage(stdout);
             return CO_EXIT_PASS;
         default:
-            usage(stderr);
+            co_cli_bad_option(stderr, "cutover mock", opts, c, argc, argv);
             return CO_EXIT_INVALID;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "cutover mock: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
+        fprintf(stderr, "cutover mock: unexpected argument '%s'\nsee `cutover mock --help`\n",
+                argv[optind]);
         return CO_EXIT_INVALID;
     }
     co_log_init("mock", (enum co_log_level)level, stderr);
@@ -142,6 +151,10 @@ int mock_cli_main(int argc, char **argv)
     ev_signal_start(loop, &sterm);
     printf("mock %s listening on %s\n", mo.name, mock_url(m));
     fflush(stdout);
+    /* stdout keeps its one line (scripts read it); the note goes to stderr. */
+    if (!port_given)
+        fprintf(stderr, "cutover mock: no --port given, so it picked a free port: %s\n",
+                mock_url(m));
     ev_run(loop, 0);
     ev_signal_stop(loop, &sint);
     ev_signal_stop(loop, &sterm);

@@ -7,6 +7,7 @@
 
 #include "co_buf.h"
 #include "co_rng.h"
+#include "mock.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -59,6 +60,8 @@ enum mock_action_type {
     MOCK_ACT_MALFORMED,
     MOCK_ACT_SLOW,
     MOCK_ACT_ECHO_AUTH,
+    MOCK_ACT_NO_DONE,
+    MOCK_ACT_HOLD_BODY,
     MOCK_ACT_COUNT
 };
 
@@ -82,8 +85,8 @@ struct mock_action {
     long after_ms;        /* timeout: < 0 never */
     long after_chunks;    /* reset/stall/cut/inband_error: < 0 absent */
     long after_bytes;     /* reset: < 0 absent */
-    long stall_ms;        /* stall */
-    int then_continue;    /* stall: 1 continue, 0 close */
+    long stall_ms;        /* stall, hold_body */
+    int then_continue;    /* stall, hold_body: 1 continue, 0 close */
     int broken_framing;   /* cut */
     int malformed;        /* enum mock_malformed */
     long at;              /* malformed sse_event position */
@@ -104,7 +107,6 @@ struct mock_action_kind {
 };
 const struct mock_action_kind *mock_action_find(const char *name);
 const struct mock_action_kind *mock_action_kind(int type);
-const char *const *mock_action_names(void);
 /* Parses an action object ({"type":...}) or a sequence item string. */
 int mock_action_parse(const json_t *j, const char *path, struct mock_action *a, char *err,
                       size_t errlen);
@@ -228,15 +230,20 @@ struct mock_chat_req {
     char model[128];
     int stream;
     int include_usage;
-    long max_tokens; /* -1 none */
-    char user[160];  /* the body's "user" field */
-    uint64_t hash;   /* of the messages: seeds the reply text */
+    long max_tokens;  /* -1 none */
+    char user[160];   /* the body's "user" field */
+    char marker[136]; /* the id in the last message's MOCK_ID_MARKER, "" none */
+    char stamp[32];   /* the mock's name, stamped into every answer ("" none) */
+    uint64_t hash;    /* of the messages (mock_messages_hash): seeds the reply text */
     long prompt_tokens;
 };
 
 /* Parses a chat completion request.  Returns 0, or an HTTP status (400) with
  * an OpenAI error body in *errbody (caller frees). */
 int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char **errbody);
+/* The request id in the last MOCK_ID_MARKER of content ("[cutover-id:ID]")
+ * into out; returns 1 when found. */
+int mock_find_marker(const char *content, char *out, size_t n);
 /* The deterministic reply: token i of a reply seeded by hash.  Tokens are
  * words; the last ends with a full stop so truncation shows. */
 void mock_reply_token(uint64_t hash, long i, long n, char *out, size_t outlen);
@@ -264,7 +271,8 @@ struct mock_record {
     uint64_t seq, t_arrival_us, t_done_us;
     char method[8];
     char path[128];
-    char request_id[136];
+    char request_id[136]; /* the request id, from header, user or content marker */
+    char id_via[8];       /* "header", "user", "content", "" none */
     char user[160];
     long attempt; /* -1 none */
     char env[32];
@@ -276,6 +284,10 @@ struct mock_record {
     uint64_t bytes, chunks;
     char end[16];
     int auth;
+    const char *key;        /* "configured" / "other" / "missing", NULL = no key to compare */
+    uint64_t conn;          /* serial of the TCP connection (1, 2, ...) */
+    long max_tokens;        /* -1 none */
+    uint64_t messages_hash; /* mock_messages_hash of the body's messages, 0 none */
 };
 
 struct mock_journal {

@@ -7,6 +7,7 @@
 #include "co_json.h"
 #include "co_mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,7 @@ json_t *mock_record_json(const struct mock_record *r)
     json_object_set_new(o, "method", co_json_str(r->method));
     json_object_set_new(o, "path", co_json_str(r->path));
     json_object_set_new(o, "request_id", str_or_null(r->request_id));
+    json_object_set_new(o, "id_via", str_or_null(r->id_via));
     json_object_set_new(o, "user", str_or_null(r->user));
     json_object_set_new(o, "attempt", r->attempt >= 0 ? json_integer(r->attempt) : json_null());
     json_object_set_new(o, "env", str_or_null(r->env));
@@ -71,6 +73,17 @@ json_t *mock_record_json(const struct mock_record *r)
     json_object_set_new(o, "chunks", json_integer((json_int_t)r->chunks));
     json_object_set_new(o, "end", co_json_str(r->end));
     json_object_set_new(o, "auth", json_boolean(r->auth));
+    json_object_set_new(o, "key", r->key ? json_string(r->key) : json_null());
+    json_object_set_new(o, "conn", json_integer((json_int_t)r->conn));
+    json_object_set_new(o, "max_tokens",
+                        r->max_tokens >= 0 ? json_integer(r->max_tokens) : json_null());
+    if (r->messages_hash) {
+        char h[20];
+        snprintf(h, sizeof h, "%016llx", (unsigned long long)r->messages_hash);
+        json_object_set_new(o, "messages_hash", json_string(h));
+    } else {
+        json_object_set_new(o, "messages_hash", json_null());
+    }
     return o;
 }
 

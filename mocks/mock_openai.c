@@ -7,6 +7,7 @@
  * knows the request knows the complete answer and can tell it from a
  * truncated one: its last token ends with a full stop. */
 #include "mock_int.h"
+#include "mock.h"
 
 #include "co_json.h"
 #include "co_mem.h"
@@ -70,9 +71,54 @@ void mock_reply_text(uint64_t hash, long n, struct co_buf *b)
     }
 }
 
+uint64_t mock_messages_hash(const json_t *msgs)
+{
+    /* Role and content of each message, with separators so that moving a
+     * character between fields changes the hash. */
+    uint64_t h = 1469598103934665603ULL;
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
+        if (json_is_string(role))
+            h = fnv1a_more(h, json_string_value(role), json_string_length(role));
+        h = fnv1a_more(h, "\x1f", 1);
+        if (json_is_string(content)) {
+            h = fnv1a_more(h, json_string_value(content), json_string_length(content));
+        } else if (content) {
+            char *dump = json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            h = fnv1a_more(h, dump ? dump : "", dump ? strlen(dump) : 0);
+            free(dump);
+        }
+        h = fnv1a_more(h, "\x1e", 1);
+    }
+    return h;
+}
+
 static char *bad_request(const char *msg, const char *param)
 {
     return co_openai_error(msg, "invalid_request_error", param, NULL);
+}
+
+int mock_find_marker(const char *content, char *out, size_t n)
+{
+    const char *p = NULL, *q = content;
+    size_t ml = strlen(MOCK_ID_MARKER);
+    out[0] = '\0';
+    while ((q = strstr(q, MOCK_ID_MARKER))) {
+        p = q;
+        q += ml;
+    }
+    if (!p)
+        return 0;
+    p += ml;
+    size_t len = strcspn(p, "] \t\r\n");
+    if (p[len] != ']' || len == 0 || len >= n)
+        return 0;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return 1;
 }
 
 int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char **errbody)
@@ -118,31 +164,30 @@ int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char 
     v = json_object_get(j, "user");
     if (json_is_string(v))
         mock_scopy(q->user, sizeof q->user, json_string_value(v));
-    /* Hash role and content of each message (a non-string content is
-     * hashed as compact JSON); the prompt size estimates its tokens. */
-    uint64_t h = 1469598103934665603ULL;
+    /* The prompt size estimates its tokens (a non-string content counts as
+     * its compact JSON). */
     size_t chars = 0, i;
     json_t *m;
     json_array_foreach(msgs, i, m)
     {
-        json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
-        if (json_is_string(role))
-            h = fnv1a_more(h, json_string_value(role), json_string_length(role));
-        h = fnv1a_more(h, "\x1f", 1);
+        json_t *content = json_object_get(m, "content");
         if (json_is_string(content)) {
-            h = fnv1a_more(h, json_string_value(content), json_string_length(content));
             chars += json_string_length(content);
         } else if (content) {
             char *dump = json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-            size_t dl = dump ? strlen(dump) : 0;
-            h = fnv1a_more(h, dump ? dump : "", dl);
-            chars += dl;
+            chars += dump ? strlen(dump) : 0;
             free(dump);
         }
-        h = fnv1a_more(h, "\x1e", 1);
     }
-    q->hash = h;
+    q->hash = mock_messages_hash(msgs);
     q->prompt_tokens = (long)(chars / 4) + 1;
+    /* The marker rides in the client's last message; a relay that appends
+     * messages of its own (a reminder, a prefill) leaves it further up. */
+    for (size_t k = json_array_size(msgs); k-- > 0 && !q->marker[0];) {
+        json_t *content = json_object_get(json_array_get(msgs, k), "content");
+        if (json_is_string(content))
+            mock_find_marker(json_string_value(content), q->marker, sizeof q->marker);
+    }
     rc = 0;
 out:
     json_decref(j);
@@ -168,8 +213,9 @@ char *mock_chat_body(const struct mock_chat_req *q, const char *id, long created
                   "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":", id,
                   created);
     co_buf_puts(&b, model);
-    co_buf_puts(&b, ",\"system_fingerprint\":\"fp_cutover\",\"choices\":[{\"index\":0,"
-                    "\"message\":{\"role\":\"assistant\",\"content\":\"");
+    co_buf_printf(&b, ",\"system_fingerprint\":\"%s%s\",\"choices\":[{\"index\":0,",
+                  q->stamp[0] ? MOCK_FINGERPRINT_PREFIX : "fp_cutover", q->stamp);
+    co_buf_puts(&b, "\"message\":{\"role\":\"assistant\",\"content\":\"");
     mock_reply_text(q->hash, tokens, &b);
     co_buf_printf(&b,
                   "\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
@@ -189,8 +235,8 @@ char **mock_sse_events(const struct mock_chat_req *q, const char *id, long creat
     char head[512], tok[32];
     snprintf(head, sizeof head,
              "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%ld,"
-             "\"model\":%s,\"system_fingerprint\":\"fp_cutover\",\"choices\":",
-             id, created, model);
+             "\"model\":%s,\"system_fingerprint\":\"%s%s\",\"choices\":",
+             id, created, model, q->stamp[0] ? MOCK_FINGERPRINT_PREFIX : "fp_cutover", q->stamp);
     ev[k++] = co_asprintf("%s[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\","
                           "\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
                           head);

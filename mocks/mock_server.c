@@ -48,8 +48,9 @@ struct mock {
     char name[MOCK_NAME_LEN];
     char url[64];
     uint64_t seed;
-    struct co_rng rng;   /* decisions */
-    struct co_rng idrng; /* completion ids: kept apart so ids never shift decisions */
+    struct co_rng rng;         /* decisions of requests without an id (health checks) */
+    struct co_rng idrng;       /* their completion ids: kept apart so ids never shift decisions */
+    struct mock_ordinals *ord; /* arrivals per request id, for per-request randomness */
     struct mock_behavior *beh;
     uint64_t beh_set_us;
     uint64_t traffic_index, health_index;
@@ -60,6 +61,8 @@ struct mock {
     /* The /health and /v1/models answers never change: built once, and
      * each request's plan gets a copy (a fault may cut it in place). */
     char *health_body, *models_body;
+    char api_key[128]; /* the key the relay should send ("" = none to compare) */
+    uint64_t conns;    /* TCP connections accepted: each gets the next serial */
 };
 
 struct mock_req {
@@ -271,9 +274,11 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     if (!p->streamed) {
-        size_t limit = p->fault_at_byte >= 0 && (size_t)p->fault_at_byte < p->body_len
-                           ? (size_t)p->fault_at_byte
-                           : p->body_len;
+        /* Once a stall that continues is over, the rest of the body follows. */
+        size_t limit =
+            !r->fault_done && p->fault_at_byte >= 0 && (size_t)p->fault_at_byte < p->body_len
+                ? (size_t)p->fault_at_byte
+                : p->body_len;
         if (r->off < limit) {
             n = limit - r->off < max ? limit - r->off : max;
             memcpy(buf, p->body + r->off, n);
@@ -542,14 +547,88 @@ static void set_rl_headers(struct mock_plan *p, const struct mock_rl_verdict *v)
         mock_fmt_duration(v->reset_tokens_ms, p->rl.reset_tokens, sizeof p->rl.reset_tokens);
 }
 
-static void new_id(struct mock *m, char *out, size_t n)
+/* Per-request randomness.  With one stream drawn in arrival order, the same
+ * --seed gave different faults to the same request id from run to run: a
+ * health check or a retry arriving a millisecond earlier shifted every draw
+ * after it.  So a request that carries an id (X-Request-ID, else the body's
+ * user) draws from its own stream, seeded from the mock's seed, the id and
+ * how many times this id has arrived here before (a retry to the same
+ * colour is a new draw, the same one in every run).  Requests without an
+ * id (health checks) keep the mock's shared stream.  The arrival counts
+ * live in a bounded open-addressing table, cleared when three quarters
+ * full (a run that long sees each id again within moments, if at all). */
+#define MOCK_ORD_SLOTS 16384
+struct mock_ordinals {
+    size_t used;
+    struct {
+        uint64_t h;
+        uint32_t n;
+    } slot[MOCK_ORD_SLOTS];
+};
+
+static uint32_t ordinal_of(struct mock *m, uint64_t h)
+{
+    if (!m->ord)
+        m->ord = co_calloc(1, sizeof *m->ord);
+    struct mock_ordinals *o = m->ord;
+    if (o->used >= MOCK_ORD_SLOTS / 4 * 3)
+        memset(o, 0, sizeof *o);
+    h = h ? h : 1; /* 0 marks a free slot */
+    size_t i = h & (MOCK_ORD_SLOTS - 1);
+    while (o->slot[i].h && o->slot[i].h != h)
+        i = (i + 1) & (MOCK_ORD_SLOTS - 1);
+    if (!o->slot[i].h) {
+        o->slot[i].h = h;
+        o->used++;
+    }
+    return o->slot[i].n++;
+}
+
+/* Seeds dec (decisions) and ids (completion id) for a request with this id;
+ * returns 0, or -1 (id empty) to use the shared streams. */
+static int request_rngs(struct mock *m, const char *id, struct co_rng *dec, struct co_rng *ids)
+{
+    if (!id || !*id)
+        return -1;
+    uint64_t h = co_hash_str(id);
+    uint64_t k = ordinal_of(m, h);
+    uint64_t x = m->seed ^ h ^ ((k + 1) * 0x9e3779b97f4a7c15ull);
+    co_rng_seed(dec, x);
+    co_rng_seed(ids, x ^ 0x5bd1e995u);
+    return 0;
+}
+
+/* "chatcmpl-NAME-" and 24 random characters: the mock's name in the id says
+ * who served the answer even when a relay drops every header. */
+static void new_id(struct co_rng *rng, const char *name, char *out, size_t n)
 {
     static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    char s[34] = "chatcmpl-";
-    for (int i = 9; i < 33; i++)
-        s[i] = al[co_rng_next(&m->idrng) % (sizeof al - 1)];
-    s[33] = '\0';
-    mock_scopy(out, n, s);
+    char s[24 + 1];
+    for (int i = 0; i < 24; i++)
+        s[i] = al[co_rng_next(rng) % (sizeof al - 1)];
+    s[24] = '\0';
+    snprintf(out, n, "chatcmpl-%.16s-%s", name, s);
+}
+
+/* The request id from whichever path carried it: the X-Request-ID header,
+ * then the body's "user", then the content marker.  When the marker is
+ * there it is the truth (a relay may put an id of its own in the header):
+ * the first path that carried the same id is the one journaled. */
+static void resolve_id(struct mock_record *rec, const struct mock_chat_req *q)
+{
+    const char *via = "";
+    if (q->marker[0]) {
+        via = strcmp(rec->request_id, q->marker) == 0 ? "header"
+              : strcmp(q->user, q->marker) == 0       ? "user"
+                                                      : "content";
+        mock_scopy(rec->request_id, sizeof rec->request_id, q->marker);
+    } else if (rec->request_id[0]) {
+        via = "header";
+    } else if (q->user[0]) {
+        via = "user";
+        mock_scopy(rec->request_id, sizeof rec->request_id, q->user);
+    }
+    mock_scopy(rec->id_via, sizeof rec->id_via, via);
 }
 
 /* Once per request, in req_new: the decide_* functions fill it in. */
@@ -580,7 +659,11 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     }
     mock_scopy(r->rec.model, sizeof r->rec.model, q.model);
     mock_scopy(r->rec.user, sizeof r->rec.user, q.user);
+    resolve_id(&r->rec, &q);
+    mock_scopy(q.stamp, sizeof q.stamp, m->name);
     r->rec.stream = q.stream;
+    r->rec.max_tokens = q.max_tokens;
+    r->rec.messages_hash = q.hash;
     long tokens = b->reply_tokens;
     const char *finish = "stop";
     if (q.max_tokens >= 0 && q.max_tokens < tokens) {
@@ -609,7 +692,10 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
         }
     }
     struct mock_decision d;
-    mock_select(&b->rules, &b->latency, &f, now - m->beh_set_us, &m->rng, &d);
+    struct co_rng own_dec, own_ids, *dec = &m->rng, *ids = &m->idrng;
+    if (request_rngs(m, r->rec.request_id[0] ? r->rec.request_id : q.user, &own_dec, &own_ids) == 0)
+        dec = &own_dec, ids = &own_ids;
+    mock_select(&b->rules, &b->latency, &f, now - m->beh_set_us, dec, &d);
     record_decision(r, &d);
     if (m->proxy && d.rule < 0) {
         r->proxied = 1;
@@ -617,8 +703,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
         mock_scopy(r->rec.action, sizeof r->rec.action, "proxy");
         return 0;
     }
-    char id[48];
-    new_id(m, id, sizeof id);
+    char id[64];
+    new_id(ids, m->name, id, sizeof id);
     long created = (long)time(NULL);
     struct mock_plan *p = &r->plan;
     r->ntokens = tokens;
@@ -648,7 +734,10 @@ static void decide_simple(struct mock_req *r, const char *body, struct mock_rule
     struct mock *m = r->m;
     struct mock_facts f = {r->rec.path, NULL, 0, index, facts_header, r->conn};
     struct mock_decision d;
-    mock_select(rules, lat, &f, co_now_us() - m->beh_set_us, &m->rng, &d);
+    struct co_rng own_dec, own_ids, *dec = &m->rng;
+    if (request_rngs(m, r->rec.request_id, &own_dec, &own_ids) == 0)
+        dec = &own_dec;
+    mock_select(rules, lat, &f, co_now_us() - m->beh_set_us, dec, &d);
     record_decision(r, &d);
     if (m->proxy && d.rule < 0 && r->route == R_MODELS) {
         r->proxied = 1;
@@ -759,6 +848,29 @@ static int route_of(const char *url)
     return R_NOTFOUND;
 }
 
+/* What the Authorization header carried, compared with the key the relay
+ * was given: the journal says which, never the key. */
+static const char *key_fingerprint(const char *want, const char *auth)
+{
+    if (!want[0])
+        return NULL;
+    if (!auth)
+        return "missing";
+    if (strncasecmp(auth, "Bearer ", 7) == 0)
+        auth += 7;
+    return strcmp(auth, want) == 0 ? "configured" : "other";
+}
+
+/* Each TCP connection gets a serial in its socket context, so the journal
+ * tells which requests shared a connection (the relay's upstream reuse). */
+static void on_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+                    enum MHD_ConnectionNotificationCode toe)
+{
+    struct mock *m = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        *socket_context = (void *)(uintptr_t)++m->conns;
+}
+
 static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, const char *url,
                                 const char *method)
 {
@@ -778,13 +890,21 @@ static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, con
     mock_scopy(r->rec.method, sizeof r->rec.method, method);
     mock_scopy(r->rec.path, sizeof r->rec.path, url);
     mock_scopy(r->rec.action, sizeof r->rec.action, "ok");
-    if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID")))
+    if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"))) {
         mock_scopy(r->rec.request_id, sizeof r->rec.request_id, v);
+        mock_scopy(r->rec.id_via, sizeof r->rec.id_via, "header");
+    }
     if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Env")))
         mock_scopy(r->rec.env, sizeof r->rec.env, v);
     if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Attempt")))
         r->rec.attempt = strtol(v, NULL, 10);
-    r->rec.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization") != NULL;
+    v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    r->rec.auth = v != NULL;
+    r->rec.key = key_fingerprint(m->api_key, v);
+    r->rec.max_tokens = -1;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    r->rec.conn = ci ? (uint64_t)(uintptr_t)ci->socket_context : 0;
     r->next = m->live;
     if (m->live)
         m->live->prev = r;
@@ -955,6 +1075,9 @@ struct mock *mock_new(struct ev_loop *loop, const struct mock_opts *o, char *err
     ho.completed = on_completed;
     ho.completed_cls = m;
     ho.conn_memory_limit = MOCK_CONN_POOL;
+    ho.notify_conn = on_conn;
+    ho.notify_conn_cls = m;
+    mock_scopy(m->api_key, sizeof m->api_key, o->api_key ? o->api_key : "");
     if (o->upstream_url && o->upstream_url[0] &&
         !(m->proxy = mock_proxy_new(loop, o->upstream_url, err, errlen))) {
         mock_free(&m);
@@ -983,6 +1106,7 @@ void mock_free(struct mock **pm)
     mock_behavior_free(&m->beh);
     mock_rl_free(&m->rl);
     mock_journal_free(&m->journal);
+    free(m->ord);
     free(m->health_body);
     free(m->models_body);
     free(m);
@@ -1035,6 +1159,8 @@ uint64_t mock_journal_dropped(const struct mock *m)
 void mock_reset(struct mock *m)
 {
     mock_journal_clear(&m->journal);
+    free(m->ord);
+    m->ord = NULL;
     co_rng_seed(&m->rng, m->seed);
     co_rng_seed(&m->idrng, m->seed ^ 0x5bd1e995u);
     behavior_install(m, mock_behavior_default());

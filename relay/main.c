@@ -14,7 +14,7 @@ extern char **environ;
 int main(int argc, char **argv)
 {
     static struct relay r;
-    char err[4096];
+    char err[16384]; /* --help: a line per key */
     int rc = relay_config_load(&r.cfg, argc, argv, environ, err, sizeof err);
     if (rc == 1) {
         fputs(err, stdout);

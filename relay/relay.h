@@ -16,7 +16,9 @@
 #include "relay_events.h"
 #include "relay_front.h"
 #include "relay_metrics.h"
+#include "relay_policy.h"
 #include "relay_ratelimit.h"
+#include "relay_shared.h"
 #include "relay_switch.h"
 
 #include <curl/curl.h>
@@ -45,7 +47,9 @@ struct relay {
     struct co_evhttp http;
     struct co_evcurl curl;
     struct relay_switch sw;
+    struct relay_policy pol; /* stream_done, first_byte timeout, on 429 */
     struct relay_ratelimit *rl;
+    struct relay_shared *shared; /* --shared: fleet state in Redis, else NULL */
     struct relay_events *events;
     struct relay_metrics *metrics;
     struct relay_health health[2];
@@ -123,6 +127,9 @@ void relay_easy_put(struct relay *r, CURL *e);
 void relay_health_start(struct relay *r);
 void relay_health_stop(struct relay *r);
 void relay_health_xfer_done(struct relay_health *h, CURL *easy, CURLcode rc);
+/* Adds the failover mode to a /health answer: "mode", and in
+ * primary-fallback "primary" and "on_primary". */
+void relay_health_mode(const struct relay *r, json_t *health);
 /* Records a switch: event, metrics, log.  request_id may be NULL. */
 void relay_note_switch(struct relay *r, enum relay_env from, enum relay_env to, const char *reason,
                        const char *request_id);

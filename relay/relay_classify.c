@@ -3,7 +3,8 @@
 #include <stddef.h>
 
 static const char *const err_names[] = {
-    NULL, "connect", "timeout", "reset", "ttfb_timeout", "idle_timeout", "http",
+    NULL,           "connect",      "timeout", "reset",
+    "ttfb_timeout", "idle_timeout", "http",    "first_byte_timeout",
 };
 
 const char *relay_err_name(enum relay_err e)
@@ -23,6 +24,7 @@ static const struct {
     {RELAY_ERR_TTFB_TIMEOUT, "ttfb_timeout"},
     {RELAY_ERR_IDLE_TIMEOUT, "idle_timeout"},
     {RELAY_ERR_HTTP, "bad_response"},
+    {RELAY_ERR_FIRST_BYTE_TIMEOUT, "first_byte_timeout"},
 };
 
 /* Statuses with an explicit policy.  A 429 is retried (after Retry-After)

@@ -13,7 +13,8 @@ enum relay_err {
     RELAY_ERR_RESET,
     RELAY_ERR_TTFB_TIMEOUT,
     RELAY_ERR_IDLE_TIMEOUT,
-    RELAY_ERR_HTTP, /* a response came but was not usable (bad framing) */
+    RELAY_ERR_HTTP,               /* a response came but was not usable (bad framing) */
+    RELAY_ERR_FIRST_BYTE_TIMEOUT, /* headers maybe, but no body byte in time */
 };
 
 /* The contract's names: null for NONE, then connect|timeout|reset|... */

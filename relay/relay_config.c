@@ -5,6 +5,8 @@
 #include "co_mem.h"
 #include "relay_backoff.h"
 #include "relay_front.h"
+#include "relay_fleet.h"
+#include "relay_policy.h"
 #include "relay_switch.h"
 
 #include <ctype.h>
@@ -52,6 +54,31 @@ static const char *check_proxies(const char *v)
     static char why[96];
     struct relay_proxies tp;
     return relay_front_proxies_parse(v, &tp, why, sizeof why) == 0 ? NULL : why;
+}
+
+static const char *check_shared(const char *v)
+{
+    return !*v || strncmp(v, "redis://", 8) == 0 ? NULL : "a redis://HOST:PORT[/DB] URL";
+}
+
+static const char *check_shared_fail(const char *v)
+{
+    return relay_fleet_fail_parse(v) >= 0 ? NULL : "\"open\" or \"closed\"";
+}
+
+static const char *check_stream_done(const char *v)
+{
+    return relay_stream_done_parse(v) >= 0 ? NULL : "\"lenient\" or \"strict\"";
+}
+
+static const char *check_mode(const char *v)
+{
+    return relay_mode_parse(v) >= 0 ? NULL : "\"blue-green\" or \"primary-fallback\"";
+}
+
+static const char *check_on429(const char *v)
+{
+    return relay_on429_parse(v) >= 0 ? NULL : "\"retry\" or \"failover\"";
 }
 
 static const char *check_level(const char *v)
@@ -296,7 +323,14 @@ static const struct key keys[] = {
      {"LOG_LEVEL", NULL},
      "debug|info|warn|error"},
     {"prices", K_PRICES, 0, 0, 0, NULL, {NULL, NULL}, "USD per million tokens, model=price,..."},
-    {"seed", K_INT, OFF(seed), 0, INT64_MAX, NULL, {NULL, NULL}, "seed of jitter and canary picks"},
+    {"seed",
+     K_INT,
+     OFF(seed),
+     0,
+     INT64_MAX,
+     NULL,
+     {NULL, NULL},
+     "seed of jitter and canary picks (0: from the clock)"},
     {"max_connections",
      K_INT,
      OFF(max_connections),
@@ -312,7 +346,103 @@ static const struct key keys[] = {
      100000,
      NULL,
      {NULL, NULL},
-     "client connections open at once; more are refused at accept"},
+     "client connections open at once; more wait in the listen backlog until one closes"},
+    {"shared",
+     K_STR,
+     OFF(shared),
+     0,
+     0,
+     check_shared,
+     {"SHARED_URL", NULL},
+     "redis://HOST:PORT[/DB]: rate limit and colour shared by a fleet"},
+    {"shared_fail",
+     K_STR,
+     OFF(shared_fail),
+     0,
+     0,
+     check_shared_fail,
+     {"SHARED_FAIL", NULL},
+     "open|closed: with Redis down, local state or 503"},
+    {"shared_timeout_ms",
+     K_INT,
+     OFF(shared_timeout_ms),
+     1,
+     60000,
+     NULL,
+     {NULL, NULL},
+     "longest wait for Redis before shared_fail decides"},
+    {"shared_poll_ms",
+     K_INT,
+     OFF(shared_poll_ms),
+     10,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
+     "colour poll period (the fallback of pub/sub)"},
+    {"shared_prefix",
+     K_STR,
+     OFF(shared_prefix),
+     0,
+     0,
+     NULL,
+     {NULL, NULL},
+     "prefix of the fleet's Redis keys"},
+    {"stream_done",
+     K_STR,
+     OFF(stream_done),
+     0,
+     0,
+     check_stream_done,
+     {"STREAM_DONE", NULL},
+     "lenient|strict: is a stream closed after finish_reason without [DONE] complete"},
+    {"mode",
+     K_STR,
+     OFF(mode),
+     0,
+     0,
+     check_mode,
+     {"RELAY_MODE", NULL},
+     "blue-green|primary-fallback (fail back to the primary)"},
+    {"primary",
+     K_STR,
+     OFF(primary),
+     0,
+     0,
+     check_active,
+     {"PRIMARY_ENV", NULL},
+     "the colour primary-fallback returns to (default active_env)"},
+    {"failback_after_ms",
+     K_INT,
+     OFF(failback_after_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {"FAILBACK_AFTER", NULL},
+     "least time on the fallback before failing back"},
+    {"failback_rise",
+     K_INT,
+     OFF(failback_rise),
+     1,
+     1000,
+     NULL,
+     {"FAILBACK_RISE", NULL},
+     "good checks of the primary in a row to fail back"},
+    {"first_byte_timeout_ms",
+     K_INT,
+     OFF(first_byte_timeout_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {"FIRST_BYTE_TIMEOUT", NULL},
+     "time to the first body byte; headers do not count (0: off)"},
+    {"on_429_without_retry_after",
+     K_STR,
+     OFF(on_429_without_retry_after),
+     0,
+     0,
+     check_on429,
+     {"ON_429_WITHOUT_RETRY_AFTER", NULL},
+     "retry|failover: a 429 without Retry-After"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -359,6 +489,15 @@ static void defaults(struct relay_config *c)
     c->log_level = co_strdup("info");
     c->max_connections = 1024;
     c->max_clients = 10000;
+    c->shared_fail = co_strdup("open");
+    c->shared_timeout_ms = 200;
+    c->shared_poll_ms = 1000;
+    c->shared_prefix = co_strdup("cutover:");
+    c->stream_done = co_strdup("lenient");
+    c->mode = co_strdup("blue-green");
+    c->on_429_without_retry_after = co_strdup("retry");
+    c->failback_after_ms = 60000;
+    c->failback_rise = 3;
     static const struct {
         const char *model;
         double price;
@@ -718,6 +857,51 @@ static const char *env_lookup(char **envp, const char *name)
     return NULL;
 }
 
+/* Names of the seed article's .env that we read nothing from (blue and green
+ * URLs are explicit here): known, so never "unknown". */
+static const char *const env_ignored[] = {"BLUE_ENV", "GREEN_ENV", NULL};
+
+/* A variable that starts like one of ours (its first word and '_', taken
+ * from the table: HOLYSHEEP_, HEALTH_, RATE_, BLUE_, ...) but is none of
+ * them is most likely a typo that would otherwise be ignored in silence
+ * (HEALTH_CHECK_INTERVL=5).  Warns on stderr, with the nearest name.  From a
+ * --env-file every such name warns; from the process environment, which
+ * carries other programs' variables too, only one close to ours. */
+static void warn_unknown_env(char **envp, const char *origin, int from_file)
+{
+    const char *names[2 * NKEYS + 3];
+    size_t n = 0;
+    for (size_t i = 0; i < NKEYS; i++)
+        for (int j = 0; j < 2 && keys[i].env[j]; j++)
+            names[n++] = keys[i].env[j];
+    names[n] = NULL;
+    for (char **e = envp; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+        char name[128];
+        if (len == 0 || len >= sizeof name)
+            continue;
+        memcpy(name, *e, len);
+        name[len] = '\0';
+        int known = 0, prefixed = 0;
+        for (size_t i = 0; names[i] && !known; i++) {
+            const char *us = strchr(names[i], '_');
+            size_t pl = us ? (size_t)(us - names[i]) + 1 : 0;
+            known = strcmp(name, names[i]) == 0;
+            prefixed |= pl && strncmp(name, names[i], pl) == 0;
+        }
+        for (size_t i = 0; env_ignored[i] && !known; i++)
+            known = strcmp(name, env_ignored[i]) == 0;
+        if (known || !prefixed)
+            continue;
+        const char *near = co_nearest(name, names);
+        if (!near && !from_file)
+            continue;
+        fprintf(stderr, "cutover-relay: warning: %s %s is not a setting and is ignored%s%s%s\n",
+                origin, name, near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+    }
+}
+
 static int apply_env(struct relay_config *c, char **envp, const char *origin, char *err,
                      size_t errlen)
 {
@@ -746,22 +930,54 @@ static void flag_to_key(const char *flag, char *out, size_t n)
     out[i] = 0;
 }
 
+/* A key's value in c as --help shows it ("1000", "full", "none"). */
+static void value_text(const struct relay_config *c, const struct key *k, char *out, size_t n)
+{
+    switch (k->type) {
+    case K_INT:
+        snprintf(out, n, "%lld", (long long)*(const int64_t *)((const char *)c + k->off));
+        return;
+    case K_STR: {
+        const char *v = *(char *const *)((const char *)c + k->off);
+        snprintf(out, n, "%s", v ? v : "none");
+        return;
+    }
+    case K_LIST:
+        snprintf(out, n, "%s", c->nclient_keys ? "set" : "none");
+        return;
+    case K_PRICES: {
+        size_t used = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < c->nprices && used < n; i++)
+            used += (size_t)snprintf(out + used, n - used, "%s%s=%g", i ? "," : "",
+                                     c->prices[i].model, c->prices[i].usd_per_million);
+        return;
+    }
+    }
+}
+
+/* One line per key with its default, taken from defaults() itself so that
+ * the page cannot drift from what the relay does. */
 void relay_config_usage(char *buf, size_t n)
 {
+    struct relay_config d;
+    defaults(&d);
     size_t used =
         (size_t)snprintf(buf, n,
                          "usage: cutover-relay [--config FILE] [--env-file FILE] [--KEY VALUE]...\n"
                          "Precedence: flags, environment, config file, defaults.  Keys:\n");
     for (size_t i = 0; i < NKEYS && used < n; i++) {
-        char flag[64];
+        char flag[64], def[160];
         size_t j = 0;
         for (; keys[i].name[j] && j + 1 < sizeof flag; j++)
             flag[j] = keys[i].name[j] == '_' ? '-' : keys[i].name[j];
         flag[j] = 0;
-        used += (size_t)snprintf(buf + used, n - used, "  --%-24s %s%s%s%s\n", flag, keys[i].help,
-                                 keys[i].env[0] ? " [env " : "",
+        value_text(&d, &keys[i], def, sizeof def);
+        used += (size_t)snprintf(buf + used, n - used, "  --%-24s %s (default %s)%s%s%s\n", flag,
+                                 keys[i].help, def, keys[i].env[0] ? " [env " : "",
                                  keys[i].env[0] ? keys[i].env[0] : "", keys[i].env[0] ? "]" : "");
     }
+    relay_config_free(&d);
 }
 
 /* Blue and green from the seed's single base URL: https://h/v1 ->
@@ -818,6 +1034,14 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
             env_file = argv[i] + 11;
         }
     }
+    /* A runner that starts this relay from a command it does not know
+     * (cutover run --relay 'CMD') names the scenario's settings file in
+     * CUTOVER_CONFIG; an explicit --config wins over it. */
+    for (char **e = envp; !config_path && e && *e; e++)
+        if (strncmp(*e, "CUTOVER_CONFIG=", 15) == 0 && (*e)[15]) {
+            config_path = *e + 15;
+            c->config_from_env = 1;
+        }
     if (config_path && load_file(c, config_path, err, errlen) != 0)
         goto out;
     if (env_file) {
@@ -825,9 +1049,11 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
             goto out;
         if (apply_env(c, dotenv, env_file, err, errlen) != 0)
             goto out;
+        warn_unknown_env(dotenv, env_file, 1);
     }
     if (apply_env(c, envp, "environment", err, errlen) != 0)
         goto out;
+    warn_unknown_env(envp, "environment", 0);
     /* Pass 2: every other flag. */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -891,6 +1117,15 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
                  (long long)c->backoff_base_ms, (long long)c->backoff_cap_ms);
         goto out;
     }
+    if (relay_mode_parse(c->mode) == RELAY_MODE_PRIMARY_FALLBACK && c->health_interval_ms <= 0) {
+        snprintf(err, errlen,
+                 "mode: primary-fallback fails back on the primary's health checks; "
+                 "expected health_interval_ms above 0, found %lld",
+                 (long long)c->health_interval_ms);
+        goto out;
+    }
+    if (!c->primary)
+        c->primary = co_strdup(c->active_env);
     if (c->ttfb_timeout_ms == 0)
         c->ttfb_timeout_ms = c->try_timeout_ms;
     if (c->idle_timeout_ms == 0)

@@ -21,6 +21,7 @@ struct relay_price {
 };
 
 struct relay_config {
+    int config_from_env; /* the settings file came from CUTOVER_CONFIG */
     int64_t port;
     char *listen;
     char *base_url; /* the seed's HOLYSHEEP_BASE_URL: only derives blue/green */
@@ -51,6 +52,14 @@ struct relay_config {
     int64_t seed;
     int64_t max_connections;
     int64_t max_clients;
+    /* Fleet state in Redis (relay_shared.h). */
+    char *shared; /* redis://HOST:PORT[/DB], or NULL: this replica alone */
+    char *shared_fail;
+    int64_t shared_timeout_ms, shared_poll_ms;
+    char *shared_prefix;
+    /* Policies (relay_policy.h, relay_switch.h). */
+    char *stream_done, *mode, *primary, *on_429_without_retry_after;
+    int64_t failback_after_ms, failback_rise, first_byte_timeout_ms;
 };
 
 /* Parses argv (argv[0] is the program).  Returns 0, 1 when --help was asked

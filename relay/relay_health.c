@@ -14,12 +14,43 @@ void relay_note_switch(struct relay *r, enum relay_env from, enum relay_env to, 
                        const char *request_id)
 {
     relay_metrics_switch(r->metrics, from, to, reason);
+    relay_shared_switched(r->shared, from, to, reason); /* proposed to the fleet */
     json_t *f = json_pack("{s:s, s:s, s:s}", "from", relay_env_name(from), "to", relay_env_name(to),
                           "reason", reason);
     if (request_id)
         json_object_set_new(f, "request_id", json_string(request_id));
+    /* Stamped with the switch's own time, the clock read the dwell and
+     * fail-back rules measure from, not the later one of writing it: a
+     * check of min_dwell_ms on the events must see what the relay saw. */
+    json_object_set_new(f, "t_us", json_integer((json_int_t)r->sw.since_us));
     relay_events_emit(r->events, "switch", f);
     co_info("switched %s -> %s (%s)", relay_env_name(from), relay_env_name(to), reason);
+}
+
+/* A fail-back is a switch event with reason "failback" and what allowed it:
+ * the primary's good checks in a row and the time spent on the fallback. */
+static void note_failback(struct relay *r, enum relay_env from, uint64_t on_fallback_us)
+{
+    relay_metrics_switch(r->metrics, from, r->sw.active, "failback");
+    relay_metrics_policy(r->metrics, RELAY_PA_FAILBACK, r->sw.active);
+    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:I}", "from", relay_env_name(from), "to",
+                          relay_env_name(r->sw.active), "reason", "failback", "checks",
+                          (int)r->sw.cfg.failback_rise, "on_fallback_ms",
+                          (json_int_t)(on_fallback_us / 1000));
+    json_object_set_new(f, "t_us", json_integer((json_int_t)r->sw.since_us));
+    relay_events_emit(r->events, "switch", f);
+    co_info("failed back %s -> %s: primary passed %u checks in a row, %llums on the fallback",
+            relay_env_name(from), relay_env_name(r->sw.active), r->sw.cfg.failback_rise,
+            (unsigned long long)(on_fallback_us / 1000));
+}
+
+void relay_health_mode(const struct relay *r, json_t *health)
+{
+    json_object_set_new(health, "mode", json_string(relay_mode_name(r->sw.cfg.mode)));
+    if (r->sw.cfg.mode == RELAY_MODE_PRIMARY_FALLBACK) {
+        json_object_set_new(health, "primary", json_string(relay_env_name(r->sw.cfg.primary)));
+        json_object_set_new(health, "on_primary", json_boolean(r->sw.active == r->sw.cfg.primary));
+    }
 }
 
 static size_t discard(char *p, size_t s, size_t n, void *u)
@@ -66,6 +97,7 @@ void relay_health_xfer_done(struct relay_health *h, CURL *easy, CURLcode rc)
     uint64_t now = co_now_us();
     int changed = 0;
     enum relay_env before = r->sw.active;
+    uint64_t since = r->sw.since_us;
     int switched = relay_switch_on_health(&r->sw, h->env, ok, now, &changed);
     if (changed) {
         json_t *f = json_pack("{s:s, s:b, s:i, s:I}", "env", relay_env_name(h->env), "healthy",
@@ -77,7 +109,9 @@ void relay_health_xfer_done(struct relay_health *h, CURL *easy, CURLcode rc)
         co_info("%s is now %s", relay_env_name(h->env),
                 relay_switch_healthy(&r->sw, h->env) ? "healthy" : "unhealthy");
     }
-    if (switched)
+    if (switched == RELAY_SW_FAILBACK)
+        note_failback(r, before, now - since);
+    else if (switched)
         relay_note_switch(r, before, r->sw.active, "health", NULL);
 }
 

@@ -34,6 +34,7 @@ enum fam {
     F_TOKENS,
     F_COST,
     F_STREAM_ERRORS,
+    F_POLICY,
     F_N,
 };
 
@@ -51,7 +52,14 @@ static const struct {
      "counter"},
     {"holysheep_stream_errors_total", "Streams ended with an in-band error, by colour and reason",
      "counter"},
+    {"holysheep_policy_actions_total",
+     "What the relay's policies did (done_added, quota_failover, first_byte_timeout, failback), "
+     "by colour",
+     "counter"},
 };
+
+static const char *const policy_action_names[RELAY_PA_N] = {"done_added", "quota_failover",
+                                                            "first_byte_timeout", "failback"};
 
 struct env_stats {
     uint64_t attempts, errors, latency_us_sum;
@@ -62,6 +70,7 @@ struct relay_metrics {
     struct env_stats env[RELAY_NENV];
     uint64_t rate_limited;
     uint64_t rl_evictions, event_write_errors, read_timeouts, budget_refusals;
+    uint64_t policy[RELAY_PA_N];
 };
 
 void relay_metrics_set_counters(struct relay_metrics *m, uint64_t rl_evictions,
@@ -238,6 +247,38 @@ void relay_metrics_retry(struct relay_metrics *m, enum relay_env env, const char
 void relay_metrics_stream_error(struct relay_metrics *m, enum relay_env env, const char *reason)
 {
     count_env_reason(&m->f[F_STREAM_ERRORS], env, reason);
+}
+
+void relay_metrics_policy(struct relay_metrics *m, enum relay_policy_action a, enum relay_env env)
+{
+    if ((unsigned)a >= RELAY_PA_N)
+        return;
+    m->policy[a]++;
+    char l[256];
+    size_t u = 0;
+    label(l, sizeof l, &u, "environment", env_label(env));
+    label(l, sizeof l, &u, "action", policy_action_names[a]);
+    get(&m->f[F_POLICY], l)->value += 1;
+}
+
+json_t *relay_metrics_policies_json(const struct relay_metrics *m, const struct relay_policy *p,
+                                    const struct relay_switch *sw)
+{
+    json_t *counts = json_object();
+    for (int a = 0; a < RELAY_PA_N; a++)
+        json_object_set_new(counts, policy_action_names[a], json_integer((json_int_t)m->policy[a]));
+    json_t *j =
+        json_pack("{s:s, s:s, s:I, s:s, s:o}", "mode", relay_mode_name(sw->cfg.mode), "stream_done",
+                  relay_stream_done_name(p->stream_done), "first_byte_timeout_ms",
+                  (json_int_t)(p->first_byte_us / 1000), "on_429_without_retry_after",
+                  relay_on429_name(p->on429), "counts", counts);
+    if (sw->cfg.mode == RELAY_MODE_PRIMARY_FALLBACK) {
+        json_object_set_new(j, "primary", json_string(relay_env_name(sw->cfg.primary)));
+        json_object_set_new(j, "failback_after_ms",
+                            json_integer((json_int_t)(sw->cfg.failback_after_us / 1000)));
+        json_object_set_new(j, "failback_rise", json_integer((json_int_t)sw->cfg.failback_rise));
+    }
+    return j;
 }
 
 void relay_metrics_rate_limited(struct relay_metrics *m)

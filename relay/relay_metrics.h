@@ -13,6 +13,7 @@
 #define RELAY_METRICS_H
 
 #include "co_buf.h"
+#include "relay_policy.h"
 #include "relay_switch.h"
 
 #include <jansson.h>
@@ -47,6 +48,24 @@ void relay_metrics_tokens(struct relay_metrics *m, const char *model, uint64_t p
 void relay_metrics_set_counters(struct relay_metrics *m, uint64_t rl_evictions,
                                 uint64_t event_write_errors, uint64_t read_timeouts,
                                 uint64_t budget_refusals);
+/* What a policy did (relay_policy.h), counted per colour it concerned:
+ * "done_added" (a stream closed after its finish_reason without [DONE],
+ * completed by the relay), "quota_failover" (a 429 without Retry-After
+ * sent to the other colour), "first_byte_timeout" (an attempt abandoned
+ * for want of a body byte), "failback" (back to the primary; env is the
+ * primary). */
+enum relay_policy_action {
+    RELAY_PA_DONE_ADDED,
+    RELAY_PA_QUOTA_FAILOVER,
+    RELAY_PA_FIRST_BYTE_TIMEOUT,
+    RELAY_PA_FAILBACK,
+    RELAY_PA_N
+};
+void relay_metrics_policy(struct relay_metrics *m, enum relay_policy_action a, enum relay_env env);
+/* The "policies" object of /api/metrics: the settings in force and the
+ * counts of what each did (new reference). */
+json_t *relay_metrics_policies_json(const struct relay_metrics *m, const struct relay_policy *p,
+                                    const struct relay_switch *sw);
 
 /* The /api/metrics object (new reference).  with_direct adds "direct". */
 json_t *relay_metrics_json(const struct relay_metrics *m, const struct relay_switch *sw,

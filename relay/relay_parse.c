@@ -3,10 +3,12 @@
 #include "relay_parse.h"
 
 #include "co_json.h"
+#include "co_mem.h"
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -117,15 +119,84 @@ out:
     return rc;
 }
 
+void relay_sse_init(struct relay_sse *s)
+{
+    s->last = NULL;
+    relay_sse_reset(s);
+}
+
 void relay_sse_reset(struct relay_sse *s)
 {
     s->ntail = 0;
     s->done_seen = 0;
+    s->last_pos = 0;
+    s->last_total = 0;
+}
+
+void relay_sse_free(struct relay_sse *s)
+{
+    free(s->last);
+    s->last = NULL;
+}
+
+static void ring_put(struct relay_sse *s, const char *p, size_t n)
+{
+    if (!s->last)
+        s->last = co_malloc(RELAY_SSE_LAST);
+    s->last_total += n;
+    if (n >= RELAY_SSE_LAST) {
+        memcpy(s->last, p + n - RELAY_SSE_LAST, RELAY_SSE_LAST);
+        s->last_pos = 0;
+        return;
+    }
+    size_t k = RELAY_SSE_LAST - s->last_pos < n ? RELAY_SSE_LAST - s->last_pos : n;
+    memcpy(s->last + s->last_pos, p, k);
+    memcpy(s->last, p + k, n - k);
+    s->last_pos = (s->last_pos + n) % RELAY_SSE_LAST;
+}
+
+static int finish_in(const char *p, size_t n)
+{
+    static const char key[] = "\"finish_reason\"";
+    const size_t kl = sizeof key - 1;
+    const char *end = p + n;
+    /* The next key may start at this one's closing quote ("finish_reason"
+     * ends with the quote it begins with), hence kl - 1. */
+    for (const char *k = memmem(p, n, key, kl); k;
+         k = memmem(k + kl - 1, (size_t)(end - (k + kl - 1)), key, kl)) {
+        const char *v = k + kl;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        if (v >= end || *v != ':')
+            continue;
+        for (v++; v < end && (*v == ' ' || *v == '\t'); v++)
+            ;
+        if (v < end && *v == '"')
+            return 1;
+    }
+    return 0;
+}
+
+int relay_sse_finished(const struct relay_sse *s)
+{
+    char buf[RELAY_SSE_LAST];
+    size_t n = s->last_total < RELAY_SSE_LAST ? (size_t)s->last_total : RELAY_SSE_LAST;
+    if (n == 0)
+        return 0;
+    if (n < RELAY_SSE_LAST) {
+        memcpy(buf, s->last, n);
+    } else {
+        /* Oldest first: from the write position to the end, then the rest. */
+        memcpy(buf, s->last + s->last_pos, RELAY_SSE_LAST - s->last_pos);
+        memcpy(buf + RELAY_SSE_LAST - s->last_pos, s->last, s->last_pos);
+    }
+    return finish_in(buf, n);
 }
 
 void relay_sse_scan(struct relay_sse *s, const char *p, size_t n)
 {
     static const char *const marks[] = {"data: [DONE]", "data:[DONE]"};
+    ring_put(s, p, n);
     if (s->done_seen)
         return;
     /* A mark split across chunks has at most 11 bytes on each side. */

@@ -15,9 +15,11 @@
  * already has bytes).  The body flows through a bounded buffer: curl's write
  * callback appends and pauses the transfer above STREAM_HIGH; MHD's content
  * reader drains it, suspends the connection when it is empty and unpauses
- * curl below STREAM_LOW.  A stream that ends without [DONE], resets or stalls
- * past idle_timeout_ms gets an in-band `data: {"error":...}` event and a clean
- * chunked end, never a truncation that looks like success.
+ * curl below STREAM_LOW.  A stream that ends before its finish_reason (with
+ * stream_done strict: without [DONE]), resets or stalls past idle_timeout_ms
+ * gets an in-band `data: {"error":...}` event and a clean chunked end, never
+ * a truncation that looks like success; one that ends cleanly after its
+ * finish_reason gets the [DONE] its upstream left out (stream_done lenient).
  *
  * Client disconnects.  A suspended connection is invisible to MHD, so while
  * suspended we watch its socket ourselves; EOF cancels the upstream transfer
@@ -79,7 +81,7 @@ struct relay_req {
      * (relay.hdr_tail): no allocation per attempt. */
     struct curl_slist hdr[3];
     char hdr_id[sizeof "X-Request-ID: " + 132], hdr_env[32], hdr_attempt[32];
-    uint64_t t_start, t_attempt, t_first_byte, t_last_byte, deadline;
+    uint64_t t_start, t_attempt, t_first_byte, t_first_body, t_last_byte, deadline;
     struct relay_backoff bo;
     ev_timer timer;
     int sleeping;
@@ -94,6 +96,8 @@ struct relay_req {
     struct relay_parse_err pe;
     /* Streaming.  Bytes before `safe` are scrubbed and may be sent. */
     size_t sent, safe;
+    const char *up_body; /* the attempt's request body, fed by on_upload */
+    size_t up_len, up_off;
     int committed, upstream_over, paused;
     struct relay_sse sse;
     /* The answer. */
@@ -507,6 +511,8 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
     uint64_t now = co_now_us();
     if (!q->t_first_byte)
         q->t_first_byte = now;
+    if (!q->t_first_body)
+        q->t_first_body = now;
     q->t_last_byte = now;
     if (!q->status)
         curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &q->status);
@@ -586,34 +592,18 @@ static uint64_t ms_us(int64_t ms)
     return (uint64_t)ms * 1000;
 }
 
-/* When the running attempt must be abandoned, and as what. */
+/* When the running attempt must be abandoned, and as what: the decision is
+ * relay_policy_expiry's. */
 static uint64_t attempt_expiry(const struct relay_req *q, enum relay_err *why)
 {
     const struct relay_config *c = &q->r->cfg;
-    uint64_t t, best;
-    if (q->committed) {
-        *why = RELAY_ERR_IDLE_TIMEOUT;
-        return q->paused ? co_now_us() + ms_us(c->idle_timeout_ms)
-                         : q->t_last_byte + ms_us(c->idle_timeout_ms);
-    }
-    best = q->t_attempt + ms_us(c->try_timeout_ms);
-    *why = RELAY_ERR_TIMEOUT;
-    if (q->deadline < best)
-        best = q->deadline;
-    if (!q->t_first_byte) {
-        t = q->t_attempt + ms_us(c->ttfb_timeout_ms);
-        if (t < best) {
-            best = t;
-            *why = RELAY_ERR_TTFB_TIMEOUT;
-        }
-    } else if (q->stream) {
-        t = q->t_last_byte + ms_us(c->idle_timeout_ms);
-        if (t < best) {
-            best = t;
-            *why = RELAY_ERR_IDLE_TIMEOUT;
-        }
-    }
-    return best;
+    const struct relay_timeouts t = {ms_us(c->try_timeout_ms), ms_us(c->ttfb_timeout_ms),
+                                     q->r->pol.first_byte_us, ms_us(c->idle_timeout_ms)};
+    const struct relay_attempt_times a = {
+        q->t_attempt,   q->t_first_byte, q->t_first_body,
+        q->t_last_byte, q->deadline,     q->paused ? co_now_us() : 0,
+        q->stream,      q->committed,    q->paused};
+    return relay_policy_expiry(&t, &a, why);
 }
 
 static void arm(struct relay_req *q, uint64_t at, uint64_t now)
@@ -731,49 +721,57 @@ static void emit_attempt(struct relay_req *q, long status, enum relay_err err, u
     relay_events_emit(q->r->events, "attempt", f);
 }
 
-/* The end of a committed stream: clean when curl finished and [DONE] came;
- * otherwise an in-band error event, so the client cannot take a cut stream
- * for a complete one. */
+/* Whether the upstream's bytes so far end with a whole SSE event. */
+static int at_event_end(const struct relay_sse *t)
+{
+    return t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' && t->tail[t->ntail - 2] == '\n';
+}
+
+/* Closes whatever SSE event was cut off before the relay writes its own. */
+static const char *event_sep(const struct relay_sse *t)
+{
+    return !t->ntail || at_event_end(t) ? "" : "\n\n";
+}
+
+/* The end of a committed stream.  Complete (relay_policy_stream_end says
+ * when: [DONE] came, or with stream_done lenient a clean close after the
+ * finish_reason chunk, where the relay adds the [DONE]); otherwise an
+ * in-band error event, so the client cannot take a cut stream for a
+ * complete one. */
 static void finish_stream(struct relay_req *q, enum relay_err err, uint64_t lat)
 {
     struct relay *r = q->r;
-    int clean = err == RELAY_ERR_NONE && q->sse.done_seen;
-    const char *why = NULL;
-    if (!clean) {
+    /* Asked only of a stream that ended cleanly without [DONE]. */
+    int finished = err == RELAY_ERR_NONE && !q->sse.done_seen && relay_sse_finished(&q->sse);
+    struct relay_stream_end end = relay_policy_stream_end(r->pol.stream_done, err, finished,
+                                                          q->sse.done_seen, at_event_end(&q->sse));
+    if (end.add_done) {
+        co_buf_printf(&q->resp, "%sdata: [DONE]\n\n", event_sep(&q->sse));
+        relay_metrics_policy(r->metrics, RELAY_PA_DONE_ADDED, q->env);
+    } else if (!end.complete) {
         char msg[160];
-        const char *code;
-        if (err == RELAY_ERR_IDLE_TIMEOUT) {
+        if (err == RELAY_ERR_IDLE_TIMEOUT)
             snprintf(msg, sizeof msg, "upstream %s stalled: no data for %lldms",
                      relay_env_name(q->env), (long long)r->cfg.idle_timeout_ms);
-            code = "stream_idle_timeout";
-        } else if (err == RELAY_ERR_NONE) {
-            snprintf(msg, sizeof msg, "upstream %s ended the stream without [DONE]",
-                     relay_env_name(q->env));
-            code = "stream_truncated";
-        } else {
+        else if (err == RELAY_ERR_NONE)
+            snprintf(msg, sizeof msg, "upstream %s ended the stream without %s",
+                     relay_env_name(q->env), finished ? "[DONE]" : "a finish_reason");
+        else
             snprintf(msg, sizeof msg, "upstream %s connection broke mid-stream (%s)",
                      relay_env_name(q->env), relay_err_name(err));
-            code = "stream_reset";
-        }
-        why = code;
-        char *e = co_openai_error(msg, "upstream_error", NULL, code);
-        /* Close whatever event was cut off before ours begins. */
-        const struct relay_sse *t = &q->sse;
-        const char *sep =
-            t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' && t->tail[t->ntail - 2] == '\n'
-                ? ""
-                : "\n\n";
-        co_buf_printf(&q->resp, "%sdata: %s\n\n", t->ntail ? sep : "", e);
+        char *e = co_openai_error(msg, "upstream_error", NULL, end.code);
+        co_buf_printf(&q->resp, "%sdata: %s\n\n", event_sep(&q->sse), e);
         free(e);
-        relay_metrics_stream_error(r->metrics, q->env, code);
+        relay_metrics_stream_error(r->metrics, q->env, end.code);
     }
+    int clean = end.complete;
     relay_metrics_attempt(r->metrics, q->env, clean, lat);
     uint64_t now = co_now_us();
     int switched = relay_switch_on_result(&r->sw, q->env, clean, !clean, now);
     emit_attempt(q, q->status, err, lat, clean ? "ok" : "fail", 0);
     if (switched)
         relay_note_switch(r, q->env, r->sw.active, "stream_error", q->id);
-    emit_request(q, 200, why ? "stream_error" : NULL, why);
+    emit_request(q, 200, end.code ? "stream_error" : NULL, end.code);
     q->upstream_over = 1;
     if (q->suspended)
         resume(q);
@@ -818,6 +816,8 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
         v = relay_classify(err, 0);
     }
     relay_metrics_attempt(r->metrics, q->env, v.ok, lat);
+    if (err == RELAY_ERR_FIRST_BYTE_TIMEOUT)
+        relay_metrics_policy(r->metrics, RELAY_PA_FIRST_BYTE_TIMEOUT, q->env);
     /* The switch event follows the attempt event that caused it. */
     enum relay_env before = r->sw.active;
     int switched = relay_switch_on_result(&r->sw, q->env, v.ok, v.switchable, now);
@@ -836,23 +836,49 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
     uint64_t sleep_ms = 0;
     enum relay_env next = RELAY_NENV;
     if (retry) {
-        uint64_t ra;
-        if (err == RELAY_ERR_NONE &&
-            relay_retryafter_parse(q->retry_after[0] ? q->retry_after : NULL,
-                                   q->retry_after_ms[0] ? q->retry_after_ms : NULL, time(NULL),
-                                   &ra) == 0) {
-            if (ra <= (uint64_t)c->retry_after_cap_ms && now + ms_us((int64_t)ra) < q->deadline) {
-                /* Honour it: the same colour, after the time it asked for. */
-                sleep_ms = ra;
-                next = q->env;
-            } else {
-                /* Too long to wait: fail over at once instead. */
-                q->failed_mask |= 1u << q->env;
-                next = pick_env(q);
-            }
-        } else {
-            sleep_ms = relay_backoff_next(&q->bo, q->attempt - 1, &r->rng);
+        /* With a configured seed, a request's jitter is its own (seed, id,
+         * attempt), whatever else draws in between: --seed reproduces each
+         * request's backoff. */
+        struct co_rng jr, *rng = &r->rng;
+        if (c->seed) {
+            co_rng_seed(&jr, (uint64_t)c->seed ^ co_hash_str(q->id) ^
+                                 ((uint64_t)q->attempt * 0x9e3779b97f4a7c15ull));
+            rng = &jr;
+        }
+        uint64_t ra = 0;
+        int has_ra = err == RELAY_ERR_NONE &&
+                     relay_retryafter_parse(q->retry_after[0] ? q->retry_after : NULL,
+                                            q->retry_after_ms[0] ? q->retry_after_ms : NULL,
+                                            time(NULL), &ra) == 0;
+        switch (relay_policy_retry_how((int)status, has_ra, ra, (uint64_t)c->retry_after_cap_ms,
+                                       has_ra && now + ms_us((int64_t)ra) < q->deadline,
+                                       r->pol.on429)) {
+        case RELAY_RETRY_AFTER:
+            /* Honour it: the same colour, after the time it asked for. */
+            sleep_ms = ra;
+            next = q->env;
+            break;
+        case RELAY_RETRY_FAILOVER_NOW:
+            /* Too long to wait: fail over at once instead. */
+            q->failed_mask |= 1u << q->env;
             next = pick_env(q);
+            break;
+        case RELAY_RETRY_QUOTA_FAILOVER:
+            /* This colour's quota, not an outage: the other colour now
+             * (no switch); the backoff when what is left already failed
+             * in this request, so that two exhausted colours are not
+             * hammered in turn. */
+            q->failed_mask |= 1u << q->env;
+            next = pick_env(q);
+            if (next < RELAY_NENV && (q->failed_mask & (1u << next)))
+                sleep_ms = relay_backoff_next(&q->bo, q->attempt - 1, rng);
+            else if (next < RELAY_NENV)
+                relay_metrics_policy(r->metrics, RELAY_PA_QUOTA_FAILOVER, q->env);
+            break;
+        case RELAY_RETRY_BACKOFF:
+            sleep_ms = relay_backoff_next(&q->bo, q->attempt - 1, rng);
+            next = pick_env(q);
+            break;
         }
         if (next == RELAY_NENV)
             retry = 0;
@@ -887,11 +913,12 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
             (long long)c->deadline_ms, q->attempt, relay_err_name(err), relay_env_name(q->env));
         answer_error(q, 504, msg, "upstream_error", "deadline_exceeded", 1);
     } else if (err == RELAY_ERR_TIMEOUT || err == RELAY_ERR_TTFB_TIMEOUT ||
-               err == RELAY_ERR_IDLE_TIMEOUT) {
+               err == RELAY_ERR_IDLE_TIMEOUT || err == RELAY_ERR_FIRST_BYTE_TIMEOUT) {
         snprintf(msg, sizeof msg, "Connection timeout after %lldms (%s, %u attempts)",
-                 (long long)(err == RELAY_ERR_TTFB_TIMEOUT   ? c->ttfb_timeout_ms
-                             : err == RELAY_ERR_IDLE_TIMEOUT ? c->idle_timeout_ms
-                                                             : c->try_timeout_ms),
+                 (long long)(err == RELAY_ERR_TTFB_TIMEOUT         ? c->ttfb_timeout_ms
+                             : err == RELAY_ERR_IDLE_TIMEOUT       ? c->idle_timeout_ms
+                             : err == RELAY_ERR_FIRST_BYTE_TIMEOUT ? c->first_byte_timeout_ms
+                                                                   : c->try_timeout_ms),
                  relay_env_name(q->env), q->attempt);
         answer_error(q, 504, msg, "upstream_error", "upstream_timeout", 1);
     } else {
@@ -970,6 +997,28 @@ static void link_headers(struct relay_req *q)
     q->hdr[2] = (struct curl_slist){q->hdr_attempt, header_tail(q->r, kind)};
 }
 
+/* The request body goes to curl through a read callback that cannot seek,
+ * instead of CURLOPT_POSTFIELDS: when a reused connection dies before any
+ * answer, libcurl would otherwise send the POST again on its own, an attempt
+ * outside max_attempts and without backoff that the upstream sees twice
+ * (found by `cutover explore`: scenarios/bugs/reused-connection-resend.json).
+ * Unable to rewind, curl fails the transfer instead, and the relay decides. */
+static size_t on_upload(char *buf, size_t size, size_t nmemb, void *userp)
+{
+    struct relay_req *q = userp;
+    size_t n = size * nmemb, left = q->up_len - q->up_off;
+    if (n > left)
+        n = left;
+    memcpy(buf, q->up_body + q->up_off, n);
+    q->up_off += n;
+    return n;
+}
+
+static int on_upload_seek(void *userp, curl_off_t offset, int origin)
+{
+    return CURL_SEEKFUNC_CANTSEEK;
+}
+
 static void start_attempt(struct relay_req *q)
 {
     struct relay *r = q->r;
@@ -977,7 +1026,7 @@ static void start_attempt(struct relay_req *q)
     uint64_t now = co_now_us();
     q->attempt++;
     q->t_attempt = now;
-    q->t_first_byte = q->t_last_byte = 0;
+    q->t_first_byte = q->t_first_body = q->t_last_byte = 0;
     q->abort_err = RELAY_ERR_NONE;
     q->status = 0;
     q->retry_after[0] = q->retry_after_ms[0] = q->ctype[0] = 0;
@@ -1006,10 +1055,16 @@ static void start_attempt(struct relay_req *q)
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
         const char *b = q->fwd_body ? q->fwd_body : q->body.data;
+        q->up_body = b ? b : "";
+        q->up_len = q->fwd_body ? strlen(q->fwd_body) : q->body.len;
+        q->up_off = 0;
         curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, b ? b : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(q->fwd_body ? strlen(q->fwd_body) : q->body.len));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+        curl_easy_setopt(e, CURLOPT_READDATA, q);
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_upload_seek);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, q);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->up_len);
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, &q->hdr[0]);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -1129,6 +1184,7 @@ void relay_req_finished(struct relay_req *q, enum MHD_RequestTerminationCode toe
     budget_release(q);
     co_buf_free(&q->body);
     co_buf_free(&q->resp);
+    relay_sse_free(&q->sse);
     free(q->fwd_body);
     if (q->prev)
         q->prev->next = q->next;

@@ -27,7 +27,8 @@ struct ctx {
     struct relay_req *q; /* RF_PROXY */
     struct co_buf body;  /* local routes that take a body (admin) */
     int too_big;
-    int checked; /* client key and rate limit passed */
+    int checked;                   /* client key and rate limit passed */
+    struct relay_shared_wait wait; /* the fleet's rate-limit verdict (--shared) */
 };
 
 enum MHD_Result relay_respond(struct MHD_Connection *c, unsigned status, const char *ctype,
@@ -81,11 +82,12 @@ static enum MHD_Result do_health(struct relay *r, struct MHD_Connection *c)
         json_object_set_new(envs, "direct", json_true());
     /* No side effects: a health probe reads state, it never triggers checks
      * or switches (the seed's did). */
-    return relay_respond_json(c, b || g ? 200 : 503,
-                              json_pack("{s:s, s:s, s:s, s:o, s:b}", "status", status, "active_env",
-                                        relay_env_name(r->sw.active), "timestamp",
-                                        co_wall_rfc3339(when, sizeof when), "environments", envs,
-                                        "draining", r->draining));
+    json_t *h =
+        json_pack("{s:s, s:s, s:s, s:o, s:b}", "status", status, "active_env",
+                  relay_env_name(r->sw.active), "timestamp", co_wall_rfc3339(when, sizeof when),
+                  "environments", envs, "draining", r->draining);
+    relay_health_mode(r, h);
+    return relay_respond_json(c, b || g ? 200 : 503, h);
 }
 
 /* Counters kept outside the metrics module, copied in before a scrape. */
@@ -101,6 +103,7 @@ static enum MHD_Result do_prometheus(struct relay *r, struct MHD_Connection *c)
     struct co_buf b;
     co_buf_init(&b, 0);
     relay_metrics_prometheus(r->metrics, &r->sw, &b);
+    relay_shared_prometheus(r->shared, &b);
     enum MHD_Result ret = relay_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
                                         b.data ? b.data : "", b.len, NULL);
     co_buf_free(&b);
@@ -139,6 +142,29 @@ static void client_label(const char *key, char *out, size_t n)
     snprintf(out, n, "%08x", (unsigned)(h ^ (h >> 32)));
 }
 
+/* The rate-limit verdict: the fleet's through Redis (--shared), else, or
+ * when Redis is unavailable under shared_fail=open, the local limiter's.
+ * Returns 1 with v filled, 0 when the request now waits suspended for
+ * Redis, -1 when it is to be refused with 503 (shared_fail=closed). */
+static int limit_verdict(struct relay *r, struct MHD_Connection *c, struct ctx *x, const char *key,
+                         struct relay_rl_verdict *v)
+{
+    if (r->shared) {
+        switch (relay_shared_limit(r->shared, &x->wait, c, key, v)) {
+        case RELAY_SHARED_PENDING:
+            return 0;
+        case RELAY_SHARED_DECIDED:
+            return 1;
+        case RELAY_SHARED_UNAVAILABLE:
+            return -1;
+        case RELAY_SHARED_LOCAL:
+            break;
+        }
+    }
+    relay_ratelimit_admit(r->rl, key, co_now_us(), v);
+    return 1;
+}
+
 /* The client key check; returns MHD_YES with *answered set when the
  * request was refused.  It comes before the limiter, so an unknown key
  * creates no bucket. */
@@ -163,7 +189,8 @@ static enum MHD_Result admit_key(struct relay *r, struct MHD_Connection *c, int 
 
 /* The rate limit, for a request that passed its checks (a malformed one
  * is refused without being counted); same contract as admit_key. */
-static enum MHD_Result admit_rate(struct relay *r, struct MHD_Connection *c, int *answered)
+static enum MHD_Result admit_rate(struct relay *r, struct MHD_Connection *c, struct ctx *x,
+                                  int *answered)
 {
     *answered = 0;
     if (r->cfg.rate_limit_requests == 0)
@@ -171,9 +198,17 @@ static enum MHD_Result admit_rate(struct relay *r, struct MHD_Connection *c, int
     char key[256];
     client_key(r, c, key, sizeof key);
     struct relay_rl_verdict v;
-    if (relay_ratelimit_admit(r->rl, key, co_now_us(), &v))
+    int got = limit_verdict(r, c, x, key, &v);
+    if (got == 1 && v.admitted)
         return MHD_YES;
     *answered = 1;
+    if (got == 0)
+        return MHD_YES; /* suspended; the handler runs again with the verdict */
+    if (got < 0)
+        return relay_respond_error(c, 503,
+                                   "503 Service Unavailable - the fleet's rate limit store is "
+                                   "unavailable",
+                                   "upstream_error", NULL, "shared_store_unavailable", NULL);
     relay_metrics_rate_limited(r->metrics);
     char label[16], ra[32], ram[32], lim[32], rem[32], reset[32];
     client_label(key, label, sizeof label);
@@ -251,7 +286,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             int answered;
             enum MHD_Result ret = admit_key(r, c, &answered);
             if (!answered && relay_req_check(x->q) == 0)
-                ret = admit_rate(r, c, &answered);
+                ret = admit_rate(r, c, x, &answered);
             if (answered)
                 return ret;
             x->checked = 1;
@@ -259,10 +294,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return relay_req_step(x->q);
     case RF_HEALTH:
         return do_health(r, c);
-    case RF_API_METRICS:
+    case RF_API_METRICS: {
         note_counters(r);
-        return relay_respond_json(
-            c, 200, relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL));
+        json_t *m = relay_metrics_json(r->metrics, &r->sw, r->url[RELAY_DIRECT] != NULL);
+        json_object_set_new(m, "policies",
+                            relay_metrics_policies_json(r->metrics, &r->pol, &r->sw));
+        if (r->shared)
+            json_object_set_new(m, "shared", relay_shared_json(r->shared));
+        return relay_respond_json(c, 200, m);
+    }
     case RF_METRICS:
         note_counters(r);
         return do_prometheus(r, c);
@@ -285,6 +325,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     if (x->q)
         relay_req_finished(x->q, toe);
+    relay_shared_wait_release(&x->wait);
     co_buf_free(&x->body);
     free(x);
     *con_cls = NULL;
@@ -371,7 +412,14 @@ int relay_run(struct relay *r, char *err, size_t errlen)
         .min_dwell_us = (uint64_t)c->min_dwell_ms * 1000,
         .rise = (unsigned)c->health_rise,
         .fall = (unsigned)c->health_fall,
+        .mode = (enum relay_mode)relay_mode_parse(c->mode),
+        .primary = (enum relay_env)relay_env_parse(c->primary),
+        .failback_after_us = (uint64_t)c->failback_after_ms * 1000,
+        .failback_rise = (unsigned)c->failback_rise,
     };
+    r->pol.stream_done = (enum relay_stream_done)relay_stream_done_parse(c->stream_done);
+    r->pol.on429 = (enum relay_on429)relay_on429_parse(c->on_429_without_retry_after);
+    r->pol.first_byte_us = (uint64_t)c->first_byte_timeout_ms * 1000;
     relay_switch_init(&r->sw, &sc, (enum relay_env)relay_env_parse(c->active_env), co_now_us());
     r->rl = relay_ratelimit_new((uint64_t)c->rate_limit_requests,
                                 (uint64_t)c->rate_limit_window_ms * 1000,
@@ -382,6 +430,9 @@ int relay_run(struct relay *r, char *err, size_t errlen)
         if (!r->events)
             goto out;
     }
+    r->shared = relay_shared_start(r, err, errlen);
+    if (!r->shared && err[0])
+        goto out;
     /* The upstream pool covers the concurrency: a pool smaller than the
      * number of transfers in flight closes a connection per request and
      * leaves TIME_WAIT sockets behind. */
@@ -436,7 +487,8 @@ int relay_run(struct relay *r, char *err, size_t errlen)
         rc = 2;
         goto out;
     }
-    printf("cutover-relay listening on http://%s:%u\n", c->listen, (unsigned)r->http.port);
+    printf("cutover-relay listening on http://%s:%u%s\n", c->listen, (unsigned)r->http.port,
+           c->config_from_env ? " (settings from CUTOVER_CONFIG)" : "");
     fflush(stdout);
     co_info("blue %s, green %s%s%s, active %s", c->blue_url, c->green_url,
             r->url[RELAY_DIRECT] ? ", direct " : "",
@@ -446,6 +498,7 @@ int relay_run(struct relay *r, char *err, size_t errlen)
 
     relay_events_emit(r->events, "exit", json_pack("{s:i}", "inflight", (int)r->inflight));
     relay_req_cancel_all(r);
+    relay_shared_stop(&r->shared); /* resumes requests waiting for Redis */
     co_evhttp_run(&r->http);
     ev_timer_stop(r->loop, &r->drain_timer);
     ev_signal_stop(r->loop, &r->sigterm);
@@ -454,6 +507,7 @@ int relay_run(struct relay *r, char *err, size_t errlen)
     relay_health_stop(r);
     rc = 0;
 out:
+    relay_shared_stop(&r->shared);
     co_evhttp_stop(&r->http);
     if (r->curl.multi)
         co_evcurl_cleanup(&r->curl);

@@ -17,6 +17,21 @@ int relay_env_parse(const char *s)
     return -1;
 }
 
+static const char *const mode_names[] = {"blue-green", "primary-fallback"};
+
+int relay_mode_parse(const char *s)
+{
+    for (int i = 0; s && i < 2; i++)
+        if (strcmp(s, mode_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *relay_mode_name(enum relay_mode m)
+{
+    return (unsigned)m < 2 ? mode_names[m] : "blue-green";
+}
+
 static enum relay_env other(enum relay_env e)
 {
     return e == RELAY_BLUE ? RELAY_GREEN : RELAY_BLUE;
@@ -33,6 +48,10 @@ void relay_switch_init(struct relay_switch *s, const struct relay_switch_cfg *cf
         s->cfg.rise = 1;
     if (s->cfg.fall < 1)
         s->cfg.fall = 1;
+    if (s->cfg.failback_rise < 1)
+        s->cfg.failback_rise = 1;
+    if (s->cfg.primary != RELAY_GREEN)
+        s->cfg.primary = RELAY_BLUE;
     s->active = active == RELAY_GREEN ? RELAY_GREEN : RELAY_BLUE;
     s->previous = other(s->active);
     s->since_us = now_us;
@@ -49,6 +68,26 @@ static void do_switch(struct relay_switch *s, enum relay_env to, uint64_t now_us
     s->previous = s->active;
     s->active = to;
     s->since_us = now_us;
+    s->failback_checks = 0;
+    s->auto_away = 0;
+}
+
+/* A switch the relay decided itself (failures, health): the one a
+ * fail-back may undo. */
+static void auto_switch(struct relay_switch *s, enum relay_env to, uint64_t now_us)
+{
+    do_switch(s, to, now_us);
+    s->auto_away = to != s->cfg.primary;
+}
+
+int relay_switch_failback_due(const struct relay_switch *s, uint64_t now_us)
+{
+    if (s->cfg.mode != RELAY_MODE_PRIMARY_FALLBACK || !s->auto_away ||
+        s->active == s->cfg.primary || !s->env[s->cfg.primary].healthy)
+        return 0;
+    uint64_t on_fallback = now_us - s->since_us;
+    return s->failback_checks >= s->cfg.failback_rise && on_fallback >= s->cfg.failback_after_us &&
+           on_fallback >= s->cfg.min_dwell_us;
 }
 
 int relay_switch_on_result(struct relay_switch *s, enum relay_env env, int ok, int switchable,
@@ -71,7 +110,7 @@ int relay_switch_on_result(struct relay_switch *s, enum relay_env env, int ok, i
         return 0;
     if (now_us - s->since_us < s->cfg.min_dwell_us)
         return 0;
-    do_switch(s, other(env), now_us);
+    auto_switch(s, other(env), now_us);
     return 1;
 }
 
@@ -99,11 +138,19 @@ int relay_switch_on_health(struct relay_switch *s, enum relay_env env, int ok, u
             *changed = 1;
         }
     }
+    if (env == s->cfg.primary)
+        s->failback_checks = ok ? s->failback_checks + (s->failback_checks < UINT32_MAX) : 0;
     if (!s->env[s->active].healthy && s->env[other(s->active)].healthy) {
-        do_switch(s, other(s->active), now_us);
-        return 1;
+        auto_switch(s, other(s->active), now_us);
+        return RELAY_SW_HEALTH;
     }
-    return 0;
+    if (relay_switch_failback_due(s, now_us)) {
+        do_switch(s, s->cfg.primary, now_us);
+        /* Its failures from before the switch are history. */
+        s->env[s->cfg.primary].fail_streak = 0;
+        return RELAY_SW_FAILBACK;
+    }
+    return RELAY_SW_NONE;
 }
 
 int relay_switch_force(struct relay_switch *s, enum relay_env env, uint64_t now_us)

@@ -64,6 +64,9 @@ static const char css[] =
     "svg .axis line{stroke:#bbb}svg .grid{stroke:#e6e6e9}"
     "svg .win{fill:url(#hatch);stroke:#c62828;stroke-opacity:.35}"
     "svg .win-label{fill:#a01b1b;font-size:10px}"
+    "svg .win.idle{fill:none;stroke-dasharray:3 3;stroke-opacity:.6}"
+    "svg .join{stroke:#555;stroke-width:1;stroke-opacity:.55}"
+    "svg .gap-label{fill:#333;font-size:9px;paint-order:stroke;stroke:#fff;stroke-width:3px}"
     "svg .win.relay{fill:url(#hatch-relay);stroke:#555;stroke-opacity:.4}"
     "svg .win-label.relay{fill:#333}"
     "svg line.switch{stroke:#111;stroke-width:2}"
@@ -95,9 +98,8 @@ static const char *str(const json_t *o, const char *key)
 
 static int status_of(const char *name)
 {
-    static const char *const names[] = {"pass", "fail", "inconclusive", "error", "invalid"};
-    for (int i = 0; i < 5; i++)
-        if (strcmp(name, names[i]) == 0)
+    for (int i = 0; i < REPORT_N_STATUS; i++)
+        if (strcmp(name, report_status_name(i)) == 0)
             return i;
     return REPORT_ERROR;
 }
@@ -287,6 +289,66 @@ static void draw_attempts(struct tl *t, int c)
     free(xs);
     free(ys);
     free(kinds);
+}
+
+static int by_id_then_time(const void *pa, const void *pb)
+{
+    const struct hm_att *a = *(const struct hm_att *const *)pa;
+    const struct hm_att *b = *(const struct hm_att *const *)pb;
+    int c = strcmp(a->id, b->id);
+    return c ? c : a->t < b->t ? -1 : a->t > b->t;
+}
+
+/* A request's attempts joined in time order, across colours, each gap
+ * labelled with its length (the end of one attempt to the start of the
+ * next: the backoff the relay slept, as the upstreams saw it).  Lines for
+ * up to JOIN_MAX requests, labels for up to JOIN_LABELS (beyond, each line
+ * keeps the gap in its tooltip). */
+#define JOIN_MAX    400
+#define JOIN_LABELS 40
+static void draw_joins(struct tl *t)
+{
+    const struct html_model *m = t->m;
+    const struct hm_att **v = co_calloc(m->n_atts + 1, sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_atts; i++)
+        if (m->atts[i].t >= 0 && m->atts[i].id[0])
+            v[n++] = &m->atts[i];
+    qsort(v, n, sizeof *v, by_id_then_time);
+    size_t joined = 0;
+    for (size_t i = 1; i < n; i++)
+        joined += strcmp(v[i]->id, v[i - 1]->id) == 0 &&
+                  (i == 1 || strcmp(v[i - 1]->id, v[i - 2]->id) != 0);
+    if (joined == 0 || joined > JOIN_MAX) {
+        free(v);
+        return;
+    }
+    FILE *f = t->f;
+    fprintf(f, "<g class=\"joins\">");
+    for (size_t i = 1; i < n; i++) {
+        const struct hm_att *a = v[i - 1], *b = v[i];
+        if (strcmp(a->id, b->id) != 0)
+            continue;
+        double x0 = report_scale_map(&t->x, a->t), y0 = attempt_row(&t->att[a->env], a->attempt);
+        double x1 = report_scale_map(&t->x, b->t), y1 = attempt_row(&t->att[b->env], b->attempt);
+        double gap = b->t - (a->t + (a->dur > 0 ? a->dur : 0));
+        char g[32];
+        fmt_ms(gap > 0 ? gap : 0, g, sizeof g);
+        fprintf(f, "<g class=\"join-g\"><title>");
+        report_html_puts(f, b->id);
+        fprintf(f, ": %s after attempt %d on %s, attempt %d on %s</title>", g, a->attempt,
+                colour_names[a->env], b->attempt, colour_names[b->env]);
+        fprintf(f, "<line class=\"join\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x0, y0,
+                x1, y1);
+        if (joined <= JOIN_LABELS && x1 - x0 >= 14)
+            fprintf(
+                f,
+                "<text class=\"gap-label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
+                (x0 + x1) / 2, (y0 + y1) / 2 - 3, g);
+        fprintf(f, "</g>");
+    }
+    fprintf(f, "</g>");
+    free(v);
 }
 
 static void draw_probes(struct tl *t, int c)
@@ -503,17 +565,30 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
             fprintf(f, "</text></g>");
             continue;
         }
+        /* Drawn where its rules fired (html_model_fired); a fault that was
+         * set but never answered a request is only outlined. */
         const struct lane *a = &t.att[w->env], *p = &t.probe[w->env];
-        fprintf(f,
-                "<g class=\"fault\"><title>%s fault from %.0f to %.0f ms: ", colour_names[w->env],
-                w->t0, w->t1);
+        int idle = w->fired == 0;
+        fprintf(f, "<g class=\"fault\"><title>%s fault set from %.0f to %.0f ms",
+                colour_names[w->env], w->set0, w->set1);
+        if (w->fired > 0)
+            fprintf(f, "; fired %d time%s from %.0f to %.0f ms", w->fired, w->fired == 1 ? "" : "s",
+                    w->t0, w->t1);
+        else if (idle)
+            fprintf(f, "; never fired");
+        fprintf(f, ": ");
         report_html_puts(f, w->label);
-        fprintf(
-            f, "</title><rect class=\"win\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
-            x0, a->y, x1 - x0 > 1 ? x1 - x0 : 1, p->y + p->h - a->y);
+        fprintf(f,
+                "</title><rect class=\"win%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                "height=\"%.1f\"/>",
+                idle ? " idle" : "", x0, a->y, x1 - x0 > 1 ? x1 - x0 : 1, p->y + p->h - a->y);
         fprintf(f, "<text class=\"win-label\" x=\"%.1f\" y=\"%.1f\">%s", x0 + 3, a->y - 3,
                 strncmp(w->label, "fault", 5) == 0 ? "" : "fault: ");
         report_html_puts(f, w->label);
+        if (w->fired > 0)
+            fprintf(f, " (fired %d\u00d7)", w->fired);
+        else if (idle)
+            fprintf(f, " (never fired)");
         fprintf(f, "</text></g>");
     }
 
@@ -539,6 +614,7 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         fprintf(f, "</g>");
     }
 
+    draw_joins(&t);
     for (int c = 0; c < HM_COLOURS; c++) {
         draw_attempts(&t, c);
         draw_probes(&t, c);
@@ -579,8 +655,11 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         char label[128];
         switch_label(s, label, sizeof label);
         int row = label_row(row_end, LABEL_ROWS, x, 6.2 * (double)strlen(label));
-        fprintf(f, "<g class=\"switch-g\"><title>switch %s to %s at %.0f ms (", s->from, s->to,
-                s->t);
+        fprintf(f, "<g class=\"switch-g\"><title>switch ");
+        report_html_puts(f, s->from);
+        fprintf(f, " to ");
+        report_html_puts(f, s->to);
+        fprintf(f, " at %.0f ms (", s->t);
         report_html_puts(f, s->reason);
         fprintf(f,
                 ")</title><line class=\"switch\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
@@ -660,8 +739,11 @@ static void story(FILE *f, const struct html_model *m)
     if (m->n_sw) {
         fprintf(f, " %zu switch%s:", m->n_sw, m->n_sw == 1 ? "" : "es");
         for (size_t i = 0; i < m->n_sw && i < 8; i++) {
-            fprintf(f, "%s %s\u2192%s at %.0f ms (", i ? "," : "", m->sw[i].from, m->sw[i].to,
-                    m->sw[i].t);
+            fprintf(f, "%s ", i ? "," : "");
+            report_html_puts(f, m->sw[i].from);
+            fprintf(f, "\u2192");
+            report_html_puts(f, m->sw[i].to);
+            fprintf(f, " at %.0f ms (", m->sw[i].t);
             report_html_puts(f, m->sw[i].reason);
             fprintf(f, ")");
         }
@@ -872,7 +954,9 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *ex
     json_array_foreach(checks, k, ck)
     {
         const char *st = str(ck, "status");
-        fprintf(f, "<tr class=\"%s\" id=\"sc%d-check%zu\"><td>", st, sc, k);
+        fprintf(f, "<tr class=\"");
+        report_html_puts(f, st);
+        fprintf(f, "\" id=\"sc%d-check%zu\"><td>", sc, k);
         badge(f, st);
         fprintf(f, "</td><td>");
         if (strcmp(st, "pass") != 0) {
@@ -917,19 +1001,39 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *ex
 static int sort_rank(const json_t *sc)
 {
     /* Failing first, then what needs a person, then passes. */
-    static const int rank[] = {[REPORT_PASS] = 4,
-                               [REPORT_FAIL] = 0,
-                               [REPORT_INCONCLUSIVE] = 3,
-                               [REPORT_ERROR] = 1,
-                               [REPORT_INVALID] = 2};
+    static const int rank[] = {[REPORT_PASS] = 4,  [REPORT_FAIL] = 0,    [REPORT_INCONCLUSIVE] = 3,
+                               [REPORT_ERROR] = 1, [REPORT_INVALID] = 2, [REPORT_NA] = 4};
     return rank[status_of(str(sc, "status"))];
+}
+
+/* What each relay gave the checks (results.json "observability"): the
+ * signals behind every inconclusive "relay writes no event log" verdict. */
+static void observability(FILE *f, const json_t *obs)
+{
+    if (!json_object_size(obs))
+        return;
+    fprintf(f, "<h2 id=\"observability\">Observability</h2>\n<ul class=\"observability\">\n");
+    const char *relay;
+    const json_t *one;
+    json_object_foreach((json_t *)obs, relay, one)
+    {
+        char label[160];
+        report_relay_label(relay, label, sizeof label);
+        fprintf(f, "<li><b>");
+        report_html_puts(f, label);
+        fprintf(f, "</b>: ");
+        report_html_puts(f, str(one, "summary"));
+        fprintf(f, "</li>\n");
+    }
+    fprintf(f, "</ul>\n");
 }
 
 static void overview(FILE *f, const json_t *scs)
 {
     size_t n = json_array_size(scs);
     fprintf(f, "<h2 id=\"overview\">Overview</h2>\n<table class=\"overview\"><tr><th>status</th>"
-               "<th>scenario</th><th>checks</th><th>failing checks</th><th>duration</th>"
+               "<th>scenario</th><th>checks</th><th>failing checks</th>"
+               "<th>inconclusive checks</th><th>duration</th>"
                "<th>seed</th><th>requests</th><th>relay</th></tr>\n");
     for (int rank = 0; rank <= 4; rank++) {
         for (size_t i = 0; i < n; i++) {
@@ -940,30 +1044,44 @@ static void overview(FILE *f, const json_t *scs)
             size_t pass = 0, k;
             const json_t *ck;
             json_array_foreach(checks, k, ck) pass += strcmp(str(ck, "status"), "pass") == 0;
-            fprintf(f, "<tr class=\"%s\"><td>", str(sc, "status"));
+            fprintf(f, "<tr class=\"");
+            report_html_puts(f, str(sc, "status"));
+            fprintf(f, "\"><td>");
             badge(f, str(sc, "status"));
             fprintf(f, "</td><td><a href=\"#sc%zu\">", i);
             report_html_puts(f, str(sc, "name"));
             fprintf(f, "</a>");
             if (json_is_true(json_object_get(sc, "flaky")))
                 fprintf(f, " <b>flaky</b>");
-            fprintf(f, "</td><td class=\"num\">%zu/%zu</td><td>", pass, json_array_size(checks));
-            int first = 1;
-            json_array_foreach(checks, k, ck)
-            {
-                if (strcmp(str(ck, "status"), "pass") == 0)
-                    continue;
-                fprintf(f, "%s<a href=\"#sc%zu-check%zu\"><code>", first ? "" : ", ", i, k);
-                report_html_puts(f, str(ck, "check"));
-                fprintf(f, "</code></a>");
-                first = 0;
-            }
-            if (*str(sc, "error")) {
-                fprintf(f, "%s", first ? "" : "<br>");
-                report_html_puts(f, str(sc, "error"));
+            fprintf(f, "</td><td class=\"num\">%zu/%zu</td>", pass, json_array_size(checks));
+            /* Failing and inconclusive apart: a passing scenario's
+             * inconclusive self-check is not a failing check. */
+            static const char *const kinds[] = {"fail", "inconclusive"};
+            for (int kind = 0; kind < 2; kind++) {
+                int first = 1;
+                fprintf(f, "<td>");
+                json_array_foreach(checks, k, ck)
+                {
+                    if (strcmp(str(ck, "status"), kinds[kind]) != 0)
+                        continue;
+                    fprintf(f, "%s<a href=\"#sc%zu-check%zu\"><code>", first ? "" : ", ", i, k);
+                    report_html_puts(f, str(ck, "check"));
+                    fprintf(f, "</code></a>");
+                    if (kind == 1) {
+                        fprintf(f, " <small>");
+                        report_html_puts(f, str(ck, "measured"));
+                        fprintf(f, "</small>");
+                    }
+                    first = 0;
+                }
+                if (kind == 0 && *str(sc, "error")) {
+                    fprintf(f, "%s", first ? "" : "<br>");
+                    report_html_puts(f, str(sc, "error"));
+                }
+                fprintf(f, "</td>");
             }
             fprintf(f,
-                    "</td><td class=\"num\">%.2f s</td><td class=\"num\">%lld</td>"
+                    "<td class=\"num\">%.2f s</td><td class=\"num\">%lld</td>"
                     "<td class=\"num\">%lld</td><td>",
                     json_number_value(json_object_get(sc, "duration_s")),
                     (long long)json_integer_value(json_object_get(sc, "seed")),
@@ -1154,6 +1272,7 @@ int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen)
     report_html_puts(f, str(results, "version"));
     fprintf(f, "</p>\n");
     scorecard(f, scs, json_object_get(results, "scorecard"));
+    observability(f, json_object_get(results, "observability"));
     overview(f, scs);
     /* Sections in the overview's order: the failures are the first thing
      * one scrolls to. */

@@ -125,6 +125,7 @@ static void open_window(struct html_model *m, int c, double t, const json_t *v)
     w->t0 = t;
     w->t1 = -1; /* open until the colour changes again or the run ends */
     w->env = c;
+    w->fired = -1;
     describe(v, w->label, sizeof w->label);
 }
 
@@ -182,6 +183,7 @@ void html_model_timeline(struct html_model *m, const json_t *doc)
             w->t0 = t;
             w->t1 = -1;
             w->env = HM_RELAY;
+            w->fired = -1;
             snprintf(w->label, sizeof w->label, "relay %s",
                      strcmp(sig, "SIGSTOP") == 0   ? "frozen (SIGSTOP)"
                      : strcmp(sig, "SIGKILL") == 0 ? "killed (SIGKILL)"
@@ -232,9 +234,45 @@ void html_model_finish(struct html_model *m, double planned_ms)
         MAXT(m->sw[i].t);
 #undef MAXT
     m->span = end > 1 ? end : 1;
-    for (size_t i = 0; i < m->n_win; i++)
+    for (size_t i = 0; i < m->n_win; i++) {
         if (m->win[i].t1 < 0)
             m->win[i].t1 = m->span;
+        m->win[i].set0 = m->win[i].t0;
+        m->win[i].set1 = m->win[i].t1;
+    }
+}
+
+void html_model_fired(struct html_model *m)
+{
+    for (size_t i = 0; i < m->n_win; i++) {
+        struct hm_window *w = &m->win[i];
+        if (w->env >= HM_COLOURS || !m->have_journal[w->env] || !m->have_rules[w->env])
+            continue;
+        double lo = w->set1, hi = w->set0;
+        int n = 0;
+        for (size_t k = 0; k < m->n_atts; k++) {
+            const struct hm_att *a = &m->atts[k];
+            if (a->env != w->env || !a->fired || a->t < w->set0 || a->t >= w->set1)
+                continue;
+            n++;
+            lo = a->t < lo ? a->t : lo;
+            double end = a->t + (a->dur > 0 ? a->dur : 0);
+            hi = end > hi ? end : hi;
+        }
+        for (size_t k = 0; k < m->n_probes; k++) {
+            const struct hm_probe *p = &m->probes[k];
+            if (p->env != w->env || !p->fired || p->t < w->set0 || p->t >= w->set1)
+                continue;
+            n++;
+            lo = p->t < lo ? p->t : lo;
+            hi = p->t > hi ? p->t : hi;
+        }
+        w->fired = n;
+        if (n) {
+            w->t0 = lo;
+            w->t1 = hi < w->set1 ? hi : w->set1;
+        }
+    }
 }
 
 /* ---- artefacts -------------------------------------------------------------- */
@@ -341,6 +379,7 @@ static void load_journal(struct html_model *m, const char *dir, int c, double t0
             break;
         const char *p = str(rec, "path");
         double t = rel_ms(rec, "t_arrival_us", t0);
+        m->have_rules[c] |= json_object_get(rec, "rule") != NULL;
         int status = (int)json_integer_value(json_object_get(rec, "status"));
         int kind = report_outcome_of_journal(status, str(rec, "end"));
         if (strcmp(p, "/health") == 0 || strcmp(p, "/v1/health") == 0) {
@@ -350,6 +389,7 @@ static void load_journal(struct html_model *m, const char *dir, int c, double t0
             pr->t = t;
             pr->env = c;
             pr->kind = kind;
+            pr->fired = *str(rec, "rule") != '\0';
             continue;
         }
         struct hm_att *a = html_model_add_att(m);
@@ -360,6 +400,7 @@ static void load_journal(struct html_model *m, const char *dir, int c, double t0
         a->status = status;
         a->kind = kind;
         a->attempt = (int)json_integer_value(json_object_get(rec, "attempt"));
+        a->fired = *str(rec, "rule") != '\0';
         const char *id = str(rec, "request_id");
         snprintf(a->id, sizeof a->id, "%s", *id ? id : str(rec, "user"));
     }
@@ -395,4 +436,5 @@ void html_model_load(struct html_model *m, const json_t *sc)
         m->have_events = each_line(path, on_event, m, t0) == 0;
     }
     html_model_finish(m, 0);
+    html_model_fired(m);
 }

@@ -25,6 +25,7 @@ enum { HM_BLUE, HM_GREEN, HM_COLOURS, HM_RELAY = HM_COLOURS };
 struct hm_att { /* one upstream attempt */
     double t, dur;
     int env, kind, status, attempt;
+    int fired; /* a rule of the mock answered it (the journal's "rule") */
     char id[HM_ID_LEN];
 };
 
@@ -39,6 +40,7 @@ struct hm_req {    /* one client request */
 struct hm_probe { /* one /health probe an upstream answered */
     double t;
     int env, kind;
+    int fired; /* a health rule answered it */
 };
 
 struct hm_switch {
@@ -51,9 +53,11 @@ struct hm_health { /* a relay health event: a change of state */
     int env, healthy;
 };
 
-struct hm_window { /* a fault an upstream was told to inject, from the timeline */
-    double t0, t1;
-    int env; /* HM_BLUE, HM_GREEN, or HM_RELAY: the relay process was signalled */
+struct hm_window {     /* a fault an upstream was told to inject, from the timeline */
+    double t0, t1;     /* where it is drawn: where its rules fired, when known */
+    double set0, set1; /* from the step that set it to the one that replaced it */
+    int env;           /* HM_BLUE, HM_GREEN, or HM_RELAY: the relay process was signalled */
+    int fired;         /* requests its rules answered; -1 unknown (no journal of that colour) */
     char label[80];
 };
 
@@ -81,6 +85,7 @@ struct html_model {
     size_t n_limits; /* relay rate_limit events */
     double span;     /* ms: the end of the time axis */
     int have_journal[HM_COLOURS];
+    int have_rules[HM_COLOURS]; /* its records say which rule answered (key "rule") */
     int have_events;
 };
 
@@ -97,6 +102,11 @@ void html_model_timeline(struct html_model *m, const json_t *doc);
 double html_model_mark(const struct html_model *m, const char *name);
 /* Sets span from the data and the planned end (ms). */
 void html_model_finish(struct html_model *m, double planned_ms);
+/* Narrows each colour's fault window to where its rules fired, from the
+ * journal: a `first: 3` rule set at 300 ms is drawn over its three
+ * requests, not until the end of the run; a window whose rules never fired
+ * keeps its span with fired = 0.  Call after finish. */
+void html_model_fired(struct html_model *m);
 
 /* Appends (growing the arrays). */
 struct hm_att *html_model_add_att(struct html_model *m);

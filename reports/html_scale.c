@@ -280,8 +280,14 @@ static const char *entity(char c)
         return "&quot;";
     case '\'':
         return "&#39;";
-    default:
+    case '\n':
+    case '\t':
+    case '\r':
         return NULL;
+    default:
+        /* Control characters are parse errors in HTML and a raw ESC in the
+         * file reaches whoever cats it: shown as U+FFFD. */
+        return (unsigned char)c < 0x20 || c == 0x7f ? "&#xfffd;" : NULL;
     }
 }
 

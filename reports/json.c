@@ -17,10 +17,26 @@ static json_t *check_json(const struct report_check *c)
         (json_int_t)c->samples, "min_samples", (json_int_t)c->min_samples, "detail", c->detail);
 }
 
+/* The load driver's figures: the schedule it was given, what it kept. */
+static json_t *driver_json(const struct report_driver *d)
+{
+    json_t *o = json_pack(
+        "{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:I, s:f, s:i, s:i, s:I, s:b}", "scheduled",
+        (json_int_t)d->scheduled, "sent", (json_int_t)d->sent, "scheduled_rps", d->sched_rps,
+        "achieved_rps", d->achieved_rps, "send_lag_p50_ms", d->lag_p50_ms, "send_lag_p99_ms",
+        d->lag_p99_ms, "send_lag_max_ms", d->lag_max_ms, "pool_waits", (json_int_t)d->pool_waits,
+        "pool_wait_max_ms", d->pool_wait_max_ms, "pool_cap", d->pool_cap, "peak_inflight",
+        d->peak_inflight, "connects", (json_int_t)d->connects, "behind", d->behind);
+    json_object_set_new(o, "send_late_at_end_ms", json_real(d->late_end_ms));
+    if (d->reason[0])
+        json_object_set_new(o, "reason", json_string(d->reason));
+    return o;
+}
+
 json_t *report_json_build(const struct report_run *r)
 {
     json_t *scs = json_array();
-    size_t counts[5] = {0}, flaky = 0;
+    size_t counts[REPORT_N_STATUS] = {0}, flaky = 0;
     for (size_t i = 0; i < r->n; i++) {
         const struct report_scenario *s = &r->sc[i];
         counts[s->status]++;
@@ -42,24 +58,32 @@ json_t *report_json_build(const struct report_run *r)
             json_object_set_new(o, "t0_us", json_integer((json_int_t)s->t0_us));
         if (s->relay[0])
             json_object_set_new(o, "relay", json_string(s->relay));
+        if (s->observability)
+            json_object_set(o, "observability", s->observability);
         if (s->log_tail)
             json_object_set_new(o, "relay_log_tail", json_string(s->log_tail));
+        if (s->rerun[0])
+            json_object_set_new(o, "rerun", json_string(s->rerun));
+        if (s->driver.present)
+            json_object_set_new(o, "driver", driver_json(&s->driver));
         if (s->doc)
             json_object_set(o, "scenario", s->doc);
         json_array_append_new(scs, o);
     }
     json_t *doc = json_pack(
-        "{s:s, s:I, s:f, s:i, s:s, s:f, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+        "{s:s, s:I, s:f, s:i, s:s, s:f, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
         "s:o}",
         "version", r->version ? r->version : "cutover", "seed", (json_int_t)r->seed, "time_scale",
         r->time_scale, "repeat", r->repeat, "started", r->started, "duration_s", r->duration_s,
         "exit_code", report_exit_code(r), "summary", "total", (json_int_t)r->n, "passed",
         (json_int_t)counts[REPORT_PASS], "failed", (json_int_t)counts[REPORT_FAIL], "inconclusive",
         (json_int_t)counts[REPORT_INCONCLUSIVE], "errors", (json_int_t)counts[REPORT_ERROR],
-        "invalid", (json_int_t)counts[REPORT_INVALID], "flaky", (json_int_t)flaky, "scenarios",
-        scs);
+        "invalid", (json_int_t)counts[REPORT_INVALID], "not_applicable",
+        (json_int_t)counts[REPORT_NA], "flaky", (json_int_t)flaky, "scenarios", scs);
     if (r->scorecard)
         json_object_set_new(doc, "scorecard", json_deep_copy(r->scorecard));
+    /* Per relay, the signals it gave the checks (ids, served-by, event log...). */
+    json_object_set_new(doc, "observability", report_run_observability(r));
     return doc;
 }
 

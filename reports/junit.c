@@ -1,8 +1,12 @@
 /* junit.xml in the shape CI systems read (Jenkins, GitLab, GitHub test
- * reporters): a testcase per scenario, classname from its folder, a
- * <failure> per failed check with expected vs measured, an <error> for an
- * inconclusive check or a harness error, the seed as a property and the
- * relay log tail in system-out. */
+ * reporters), valid against the Jenkins/Ant schema in tests/junit.xsd: a
+ * testcase per scenario, classname from its folder (and relay), at most one
+ * <failure> (a failed scenario, every failed check in it) or <error> (an
+ * inconclusive scenario, a harness error, an invalid file) so that the
+ * header's counts equal the elements; the run's seed as a property, and per
+ * testcase the file, seed, checks not counted and the relay log tail in
+ * system-out.  A passing scenario whose self-check was inconclusive passes:
+ * that check is named in its system-out, never as an <error>. */
 #include "reports/report.h"
 
 #include "co_mem.h"
@@ -66,54 +70,132 @@ static void text(FILE *f, const char *value)
     free(e);
 }
 
+/* The classname: the scenario's folder, and with several relays in one run
+ * the relay too, so that a CI server does not fold the relays' results of
+ * one scenario into one test. */
+static void classname(FILE *f, const struct report_run *r, const struct report_scenario *s)
+{
+    if (!report_several_relays(r)) {
+        attr(f, "classname", s->folder);
+        return;
+    }
+    char relay[128], cls[512];
+    report_relay_label(s->relay, relay, sizeof relay);
+    snprintf(cls, sizeof cls, "%s.%s", relay, s->folder);
+    attr(f, "classname", cls);
+}
+
+/* The one <failure> or <error> of a testcase that did not pass, whose kind
+ * follows the scenario's status (so the header's counts are the elements):
+ * fail -> <failure> with every failed check; inconclusive -> <error
+ * type="inconclusive"> with every inconclusive check; harness error or
+ * invalid file -> <error> with the reason. */
+static void verdict(FILE *f, const struct report_scenario *s)
+{
+    if (s->status == REPORT_PASS)
+        return;
+    if (s->status == REPORT_NA) {
+        /* Not applicable to this relay (a setting it has fixed): a skip,
+         * never an error; the first such check says which setting. */
+        for (size_t i = 0; i < s->n_checks; i++)
+            if (s->checks[i].status == REPORT_NA) {
+                fprintf(f, "      <skipped");
+                attr(f, "message", s->checks[i].detail);
+                fprintf(f, "/>\n");
+                return;
+            }
+        fprintf(f, "      <skipped/>\n");
+        return;
+    }
+    int fail = s->status == REPORT_FAIL;
+    int want = fail ? REPORT_FAIL : REPORT_INCONCLUSIVE;
+    char msg[1024] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_checks; i++)
+        if (s->checks[i].status == want)
+            n++;
+    const char *kind = fail ? "failure" : "error";
+    const char *type = fail                               ? "check"
+                       : s->status == REPORT_INCONCLUSIVE ? "inconclusive"
+                                                          : report_status_name(s->status);
+    if (s->status == REPORT_ERROR || s->status == REPORT_INVALID || n == 0) {
+        snprintf(msg, sizeof msg, "%s", s->error[0] ? s->error : report_status_name(s->status));
+    } else {
+        for (size_t i = 0; i < s->n_checks; i++)
+            if (s->checks[i].status == want) {
+                snprintf(msg, sizeof msg, "%s: expected %s; measured %s%s", s->checks[i].label,
+                         s->checks[i].expected, s->checks[i].measured,
+                         n > 1 ? " (and more below)" : "");
+                break;
+            }
+    }
+    fprintf(f, "      <%s", kind);
+    attr(f, "type", type);
+    attr(f, "message", msg);
+    fprintf(f, ">");
+    if (s->status == REPORT_ERROR || s->status == REPORT_INVALID)
+        text(f, s->error);
+    for (size_t i = 0, shown = 0; i < s->n_checks; i++) {
+        const struct report_check *c = &s->checks[i];
+        if (c->status != want || s->status == REPORT_ERROR || s->status == REPORT_INVALID)
+            continue;
+        char line[1024];
+        snprintf(line, sizeof line, "%s%s: expected %s; measured %s", shown++ ? "\n" : "", c->label,
+                 c->expected, c->measured);
+        text(f, line);
+        if (c->status == REPORT_INCONCLUSIVE) {
+            snprintf(line, sizeof line, " (%ld samples, %ld needed)", c->samples, c->min_samples);
+            text(f, line);
+        }
+        if (c->detail[0]) {
+            text(f, "\n  ");
+            text(f, c->detail);
+        }
+    }
+    fprintf(f, "</%s>\n", kind);
+}
+
+/* Everything else a reader may want, as text (a testcase has no properties
+ * in the schema CI servers read): the file, the seed, the pass rate over
+ * repeats, the checks that were not counted, and the relay log tail. */
+static void system_out(FILE *f, const struct report_scenario *s)
+{
+    char line[1536];
+    fprintf(f, "      <system-out>");
+    snprintf(line, sizeof line, "file: %s\nseed: %llu\n", s->file, (unsigned long long)s->seed);
+    text(f, line);
+    if (s->runs > 1) {
+        snprintf(line, sizeof line, "runs passed: %d/%d\n", s->passes, s->runs);
+        text(f, line);
+    }
+    /* Checks that neither passed nor are in this testcase's verdict: in a
+     * passing scenario, an inconclusive self-check (harness_on_time); in a
+     * failing one, its inconclusive checks. */
+    for (size_t i = 0; i < s->n_checks; i++) {
+        const struct report_check *c = &s->checks[i];
+        int in_verdict = (s->status == REPORT_FAIL || s->status == REPORT_INCONCLUSIVE) &&
+                         c->status == s->status;
+        if (c->status == REPORT_PASS || in_verdict)
+            continue;
+        snprintf(line, sizeof line, "not counted: %s %s: expected %s; measured %s\n", c->check,
+                 report_status_name(c->status), c->expected, c->measured);
+        text(f, line);
+    }
+    if (s->log_tail && s->log_tail[0]) {
+        text(f, "relay log tail:\n");
+        text(f, s->log_tail);
+    }
+    fprintf(f, "</system-out>\n");
+}
+
 static void testcase(FILE *f, const struct report_run *r, const struct report_scenario *s)
 {
     fprintf(f, "    <testcase");
-    attr(f, "classname", s->folder);
     attr(f, "name", s->name);
-    attr(f, "file", s->file);
+    classname(f, r, s);
     fprintf(f, " time=\"%.3f\">\n", s->duration_s);
-    fprintf(f, "      <properties><property name=\"seed\" value=\"%llu\"/>",
-            (unsigned long long)s->seed);
-    if (s->runs > 1)
-        fprintf(f, "<property name=\"pass_rate\" value=\"%d/%d\"/>", s->passes, s->runs);
-    fprintf(f, "</properties>\n");
-    char msg[1024];
-    if (s->status == REPORT_ERROR || s->status == REPORT_INVALID) {
-        fprintf(f, "      <error");
-        attr(f, "type", report_status_name(s->status));
-        attr(f, "message", s->error);
-        fprintf(f, ">");
-        text(f, s->error);
-        fprintf(f, "</error>\n");
-    }
-    for (size_t i = 0; i < s->n_checks; i++) {
-        const struct report_check *c = &s->checks[i];
-        if (c->status == REPORT_PASS)
-            continue;
-        int fail = c->status == REPORT_FAIL;
-        snprintf(msg, sizeof msg, "%s: expected %s; measured %s", c->label, c->expected,
-                 c->measured);
-        fprintf(f, "      <%s", fail ? "failure" : "error");
-        attr(f, "type", fail ? "check" : "inconclusive");
-        attr(f, "message", msg);
-        fprintf(f, ">");
-        text(f, msg);
-        if (!fail) {
-            snprintf(msg, sizeof msg, " (%ld samples, %ld needed)", c->samples, c->min_samples);
-            text(f, msg);
-        }
-        if (c->detail[0]) {
-            text(f, "\n");
-            text(f, c->detail);
-        }
-        fprintf(f, "</%s>\n", fail ? "failure" : "error");
-    }
-    if (s->log_tail && s->log_tail[0]) {
-        fprintf(f, "      <system-out>");
-        text(f, s->log_tail);
-        fprintf(f, "</system-out>\n");
-    }
+    verdict(f, s);
+    system_out(f, s);
     fprintf(f, "    </testcase>\n");
 }
 
@@ -126,11 +208,12 @@ int report_junit_write(struct report_run *r, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot write: %s", r->junit_path, strerror(errno));
         return -1;
     }
-    size_t failures = 0, errors = 0;
+    size_t failures = 0, errors = 0, skipped = 0;
     for (size_t i = 0; i < r->n; i++) {
         int st = r->sc[i].status;
         failures += st == REPORT_FAIL;
         errors += st == REPORT_ERROR || st == REPORT_INVALID || st == REPORT_INCONCLUSIVE;
+        skipped += st == REPORT_NA;
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f,
@@ -139,8 +222,8 @@ int report_junit_write(struct report_run *r, char *err, size_t errlen)
             r->n, failures, errors, r->duration_s);
     fprintf(f,
             "  <testsuite name=\"cutover\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-            "skipped=\"0\" time=\"%.3f\"",
-            r->n, failures, errors, r->duration_s);
+            "skipped=\"%zu\" time=\"%.3f\"",
+            r->n, failures, errors, skipped, r->duration_s);
     attr(f, "timestamp", r->started);
     fprintf(f,
             ">\n    <properties>\n      <property name=\"seed\" value=\"%llu\"/>\n"

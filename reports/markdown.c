@@ -42,7 +42,9 @@ void report_md_cell(FILE *f, const char *s)
             fputc('\'', f);
             break;
         default:
-            fputc(*s, f);
+            /* Control characters (an ESC, a form feed) have no place in a
+             * table cell, and a terminal may be the reader. */
+            fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, f);
         }
     }
 }
@@ -59,7 +61,8 @@ static const char *icon(const char *status)
     for (size_t i = 0; i < sizeof icons / sizeof icons[0]; i++)
         if (strcmp(status, icons[i].status) == 0)
             return icons[i].icon;
-    return status;
+    /* Never the unknown word itself: it would reach the page unescaped. */
+    return "\u2753 UNKNOWN";
 }
 
 /* Several relays in one document (cutover report a.json b.json): the

@@ -1,6 +1,8 @@
 /* The table of writers and what they share. */
 #include "reports/report.h"
 
+#include <stdio.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,14 +17,16 @@ const struct report_writer report_writers[] = {
 
 const char *report_status_name(int status)
 {
-    static const char *const names[] = {"pass", "fail", "inconclusive", "error", "invalid"};
-    return status >= 0 && status <= REPORT_INVALID ? names[status] : "unknown";
+    static const char *const names[] = {"pass",  "fail",    "inconclusive",
+                                        "error", "invalid", "not_applicable"};
+    return status >= 0 && status < REPORT_N_STATUS ? names[status] : "unknown";
 }
 
 int report_exit_code(const struct report_run *r)
 {
-    int fail = 0, invalid = 0, error = 0, inconclusive = 0;
+    int fail = 0, invalid = 0, error = 0, inconclusive = 0, judged = 0;
     for (size_t i = 0; i < r->n; i++) {
+        judged |= r->sc[i].status != REPORT_NA;
         switch (r->sc[i].status) {
         case REPORT_FAIL:
             fail = 1;
@@ -40,7 +44,35 @@ int report_exit_code(const struct report_run *r)
     }
     /* A failed check is the most important news for a gate; then input the
      * user must fix, then the harness, then too little data. */
-    return fail ? 1 : invalid ? 2 : error ? 3 : inconclusive ? 4 : 0;
+    /* Not applicable is no verdict: a run where nothing else ran is no pass. */
+    return fail ? 1 : invalid ? 2 : error ? 3 : inconclusive || (r->n && !judged) ? 4 : 0;
+}
+
+size_t report_uncounted(const struct report_scenario *s, char *out, size_t n)
+{
+    size_t k = 0, used = 0;
+    if (n)
+        out[0] = '\0';
+    for (size_t i = 0; i < s->n_checks; i++) {
+        const struct report_check *c = &s->checks[i];
+        if (c->status == REPORT_PASS)
+            continue;
+        if (used < n) {
+            int w = snprintf(out + used, n - used, "%s%s %s: %s", k ? "; " : "", c->check,
+                             report_status_name(c->status), c->measured);
+            used += w > 0 ? (size_t)w : 0;
+        }
+        k++;
+    }
+    return k;
+}
+
+int report_several_relays(const struct report_run *r)
+{
+    for (size_t i = 1; i < r->n; i++)
+        if (strcmp(r->sc[i].relay, r->sc[0].relay) != 0)
+            return 1;
+    return 0;
 }
 
 int report_is_flaky(const struct report_scenario *s)
@@ -53,6 +85,8 @@ void report_scenario_clear(struct report_scenario *s)
     free(s->checks);
     free(s->log_tail);
     json_decref(s->doc);
+    json_decref(s->observability);
+    s->observability = NULL;
     s->checks = NULL;
     s->log_tail = NULL;
     s->doc = NULL;
@@ -114,4 +148,94 @@ void report_relay_label(const char *relay, char *out, size_t n)
         }
         len += (size_t)w;
     }
+}
+
+static long obs_count(const json_t *obs, const char *group, const char *key)
+{
+    return (long)json_integer_value(json_object_get(json_object_get(obs, group), key));
+}
+
+void report_observability_line(const json_t *obs, char *out, size_t n)
+{
+    long h = obs_count(obs, "ids", "header"), u = obs_count(obs, "ids", "user"),
+         c = obs_count(obs, "ids", "content"), none = obs_count(obs, "ids", "none");
+    long total = h + u + c + none;
+    char ids[160];
+    if (!total)
+        snprintf(ids, sizeof ids, "ids: no upstream attempt");
+    else if (none == total)
+        snprintf(ids, sizeof ids, "ids lost (no upstream attempt carried one)");
+    else if (h == total)
+        snprintf(ids, sizeof ids, "ids via X-Request-ID");
+    else if (u == total)
+        snprintf(ids, sizeof ids, "ids via body user (X-Request-ID dropped)");
+    else if (c == total)
+        snprintf(ids, sizeof ids, "ids via content marker only (X-Request-ID and user dropped)");
+    else
+        snprintf(ids, sizeof ids, "ids mixed (header %ld, user %ld, content %ld, none %ld)", h, u,
+                 c, none);
+    long sh = obs_count(obs, "served", "header"), sb = obs_count(obs, "served", "body"),
+         sn = obs_count(obs, "served", "none"), sd = obs_count(obs, "served", "disagree");
+    const char *served = sh + sb + sn == 0  ? "served: no answer"
+                         : sh && !sb && !sn ? "X-Served-By"
+                         : !sh && sb && !sn ? "no X-Served-By (colour from the body)"
+                         : !sn              ? "X-Served-By on some answers (rest from the body)"
+                                            : "some answers name no colour";
+    snprintf(
+        out, n, "%s; %s%s; %s; %s; %s; %s", ids, served, sd ? " (disagrees with the body)" : "",
+        json_is_true(json_object_get(obs, "event_log")) ? "event log" : "no event log",
+        json_is_true(json_object_get(obs, "admin_api")) ? "admin API" : "no admin API",
+        json_is_true(json_object_get(obs, "ratelimit_headers")) ? "rate-limit headers"
+                                                                : "no rate-limit headers",
+        json_is_true(json_object_get(obs, "health_endpoint")) ? "health endpoint"
+                                                              : "no health endpoint of its own");
+}
+
+json_t *report_relay_observability(const struct report_run *r, const char *relay)
+{
+    json_t *acc = NULL;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct report_scenario *s = &r->sc[i];
+        if (!s->observability || (relay[0] && strcmp(s->relay, relay) != 0))
+            continue;
+        if (!acc) {
+            acc = json_deep_copy(s->observability);
+            continue;
+        }
+        static const char *const groups[] = {"ids", "served"};
+        for (size_t g = 0; g < 2; g++) {
+            const char *key;
+            json_t *v;
+            json_t *dst = json_object_get(acc, groups[g]);
+            json_object_foreach(json_object_get(s->observability, groups[g]), key, v)
+                json_object_set_new(dst, key,
+                                    json_integer(json_integer_value(json_object_get(dst, key)) +
+                                                 json_integer_value(v)));
+        }
+        static const char *const flags[] = {"event_log", "admin_api", "health_endpoint",
+                                            "ratelimit_headers"};
+        for (size_t f = 0; f < 4; f++)
+            if (json_is_true(json_object_get(s->observability, flags[f])))
+                json_object_set_new(acc, flags[f], json_true());
+    }
+    if (acc) {
+        char line[512];
+        report_observability_line(acc, line, sizeof line);
+        json_object_set_new(acc, "summary", json_string(line));
+    }
+    return acc;
+}
+
+json_t *report_run_observability(const struct report_run *r)
+{
+    json_t *all = json_object();
+    for (size_t i = 0; i < r->n; i++) {
+        const char *relay = r->sc[i].relay[0] ? r->sc[i].relay : "relay";
+        if (json_object_get(all, relay) || !r->sc[i].observability)
+            continue;
+        json_t *one = report_relay_observability(r, r->sc[i].relay);
+        if (one)
+            json_object_set_new(all, relay, one);
+    }
+    return all;
 }

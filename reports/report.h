@@ -20,13 +20,18 @@ enum report_status {
     REPORT_INCONCLUSIVE,
     REPORT_ERROR,   /* harness error: a port, the relay would not start, a timeout */
     REPORT_INVALID, /* the scenario file is invalid */
+    /* Not applicable to this relay: it has a setting fixed at another value
+     * than the scenario needs (a profile's "fixed").  No verdict, no failure:
+     * it leaves the exit code alone unless nothing else ran. */
+    REPORT_NA,
 };
+#define REPORT_N_STATUS (REPORT_NA + 1)
 
 /* One check's verdict (filled by harness/checks.c). */
 struct report_check {
     char check[40];
     char label[96];
-    int status; /* REPORT_PASS, REPORT_FAIL or REPORT_INCONCLUSIVE */
+    int status; /* REPORT_PASS, REPORT_FAIL, REPORT_INCONCLUSIVE or REPORT_NA */
     char expected[192];
     char measured[256];
     double margin; /* signed distance to the bound, >= 0 inside; worst over repeats */
@@ -34,6 +39,27 @@ struct report_check {
     long samples;
     long min_samples;
     char detail[1024];
+};
+
+/* The load driver's own account of an open-loop run (harness/traffic.c):
+ * how closely it kept its schedule, so a driver that fell behind is never
+ * read as a slow relay.  Plain data (copied whole between processes by
+ * cutover run --jobs). */
+struct report_driver {
+    int present;         /* the scenario had an open-loop phase */
+    long scheduled;      /* open-loop requests the schedule asked for */
+    long sent;           /* of which handed to a connection */
+    double sched_rps;    /* the schedule's rate over its span */
+    double achieved_rps; /* the rate actually sent (first intended send to last actual) */
+    double lag_p50_ms, lag_p99_ms, lag_max_ms; /* actual send - intended send */
+    double late_end_ms;                        /* last actual send - last intended send */
+    long pool_waits; /* requests that waited for a connection (pool at its cap) */
+    double pool_wait_max_ms;
+    int pool_cap;      /* connections the driver may open */
+    int peak_inflight; /* most requests in flight at once */
+    long connects;     /* new connections opened (the rest reused one) */
+    int behind;        /* the driver, not the relay, fell behind */
+    char reason[384];  /* why behind ("" when on schedule) */
 };
 
 struct report_scenario {
@@ -55,6 +81,14 @@ struct report_scenario {
     int runs, passes; /* with --repeat */
     uint64_t t0_us;   /* traffic start (CLOCK_MONOTONIC µs): the 0 of the report's timeline */
     char relay[512];  /* which relay ran it (binary or --relay command), for the scorecard */
+    /* What the relay gave the checks (harness/obs.h harness_obs_observability_json):
+     * owned, NULL when the scenario did not run. */
+    json_t *observability;
+    /* Why the verdict comes from a second run ("" when from the first): the
+     * runner fell behind its schedule, beside other scenarios under
+     * --jobs or alone. */
+    char rerun[512];
+    struct report_driver driver;
 };
 
 /* Live progress of the scenario that is running, from the runner's poll
@@ -108,6 +142,13 @@ const char *report_status_name(int status);
 /* Worst status of a run as an exit code (0 pass, 1 fail, 2 invalid,
  * 3 harness error, 4 inconclusive). */
 int report_exit_code(const struct report_run *r);
+/* The checks a scenario's "N/M checks" did not count, named with their
+ * status and what was measured: "harness_on_time inconclusive: runner 82 ms
+ * late; attempts fail: max 3" ("" when every check passed).  Returns how
+ * many. */
+size_t report_uncounted(const struct report_scenario *s, char *out, size_t n);
+/* Whether the run's scenarios ran against more than one relay. */
+int report_several_relays(const struct report_run *r);
 /* Flaky: with repeats, some runs passed and some did not. */
 int report_is_flaky(const struct report_scenario *s);
 void report_scenario_clear(struct report_scenario *s);
@@ -116,6 +157,17 @@ void report_scenario_clear(struct report_scenario *s);
  * the arguments that tell it apart (placeholders like "--port {port}" are
  * dropped): "cutover-relay --max-attempts 1". */
 void report_relay_label(const char *relay, char *out, size_t n);
+
+/* The one-line statement of a relay's observability object (results.json
+ * "observability"): "ids via content marker only; no X-Served-By (colour
+ * from the body); no event log; no admin API; ...". */
+void report_observability_line(const json_t *obs, char *out, size_t n);
+/* The observability of every scenario run against relay (a label as in
+ * report_scenario.relay, "" for all) summed into one object (new reference,
+ * NULL when none ran). */
+json_t *report_relay_observability(const struct report_run *r, const char *relay);
+/* {relay label: observability} for every relay of the run (new reference). */
+json_t *report_run_observability(const struct report_run *r);
 
 /* Individual writers (also reachable through the table). */
 void report_console_begin(struct report_run *r);
@@ -134,6 +186,11 @@ int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen)
 /* The Markdown summary of a results.json document. */
 int report_md_render(FILE *f, const json_t *results, const char *html_path, char *err,
                      size_t errlen);
+/* Checks a results.json document read from a file before it is rendered
+ * (reports/results_check.c): every value the writers read has its type,
+ * every status its known word.  Returns 0, or -1 with "$.scenarios[2].status:
+ * expected one of pass, ..., found string \"<script>\"" in err. */
+int report_results_check(const json_t *doc, char *err, size_t errlen);
 /* `cutover report RESULTS.json... [--html F] [--md F]` (reports/report_cli.c). */
 int report_cli_main(int argc, char **argv);
 /* results.json's content as a JSON value (new reference). */

@@ -8,7 +8,11 @@
  * relative out_dir that does not resolve from the current directory is
  * tried against the results file's own folder (results.json sits in the
  * run's --out, and out_dir starts with that --out). */
+#include "co_cli.h"
 #include "reports/report.h"
+
+#include "co_json.h"
+#include "co_log.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -47,27 +51,32 @@ static void fix_out_dir(json_t *sc, const char *results_path)
  * report_json_build computes them for a run. */
 static void summarize(json_t *doc)
 {
-    static const char *const keys[] = {"passed", "failed", "inconclusive", "errors", "invalid"};
-    static const char *const names[] = {"pass", "fail", "inconclusive", "error", "invalid"};
-    json_int_t counts[5] = {0}, flaky = 0;
+    static const char *const keys[] = {"passed", "failed",  "inconclusive",
+                                       "errors", "invalid", "not_applicable"};
+    json_int_t counts[REPORT_N_STATUS] = {0}, flaky = 0;
     size_t i;
     json_t *sc;
     json_array_foreach(json_object_get(doc, "scenarios"), i, sc)
     {
         const char *st = json_string_value(json_object_get(sc, "status"));
-        for (int k = 0; k < 5; k++)
-            if (st && strcmp(st, names[k]) == 0)
+        for (int k = 0; k < REPORT_N_STATUS; k++)
+            if (st && strcmp(st, report_status_name(k)) == 0)
                 counts[k]++;
         flaky += json_is_true(json_object_get(sc, "flaky"));
     }
     json_t *sum = json_object();
     json_object_set_new(
         sum, "total", json_integer((json_int_t)json_array_size(json_object_get(doc, "scenarios"))));
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < REPORT_N_STATUS; k++)
         json_object_set_new(sum, keys[k], json_integer(counts[k]));
     json_object_set_new(sum, "flaky", json_integer(flaky));
     json_object_set_new(doc, "summary", sum);
-    int code = counts[1] ? 1 : counts[4] ? 2 : counts[3] ? 3 : counts[2] ? 4 : 0;
+    json_int_t total = (json_int_t)json_array_size(json_object_get(doc, "scenarios"));
+    int code = counts[1]                                            ? 1
+               : counts[4]                                          ? 2
+               : counts[3]                                          ? 3
+               : counts[2] || (total && counts[REPORT_NA] == total) ? 4
+                                                                    : 0;
     json_object_set_new(doc, "exit_code", json_integer(code));
 }
 
@@ -82,7 +91,8 @@ int report_cli_main(int argc, char **argv)
     const char *html = NULL, *md = NULL;
     int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'H':
             html = optarg;
@@ -94,7 +104,7 @@ int report_cli_main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         default:
-            fputs(usage, stderr);
+            co_cli_bad_option(stderr, "cutover report", opts, c, argc, argv);
             return 2;
         }
     }
@@ -107,19 +117,19 @@ int report_cli_main(int argc, char **argv)
     double duration = 0;
     for (int i = 0; i < n; i++) {
         const char *path = argv[optind + i];
-        json_error_t je;
-        json_t *one = json_load_file(path, 0, &je);
-        json_t *scs = json_object_get(one, "scenarios");
-        if (!json_is_array(scs)) {
-            if (one)
-                fprintf(stderr, "cutover report: %s: no \"scenarios\" array (not a results.json)\n",
-                        path);
-            else if (je.line > 0)
-                fprintf(stderr, "cutover report: %s:%d:%d: %s\n", path, je.line, je.column,
-                        je.text);
-            else
-                fprintf(stderr, "cutover report: %s\n", je.text);
+        char err[1024], why[768], safe[2048];
+        /* A regular file of bounded size (a FIFO must not hang us), and
+         * every value checked before a writer reads it: the file may have
+         * been edited by anyone. */
+        json_t *one = co_json_load_file(path, err, sizeof err);
+        if (one && report_results_check(one, why, sizeof why) != 0) {
+            snprintf(err, sizeof err, "%s: %s", path, why);
             json_decref(one);
+            one = NULL;
+        }
+        json_t *scs = json_object_get(one, "scenarios");
+        if (!one) {
+            fprintf(stderr, "cutover report: %s\n", co_escape_ctl(err, safe, sizeof safe));
             rc = 2;
             goto out;
         }

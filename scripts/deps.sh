@@ -19,6 +19,8 @@ need /usr/include/microhttpd.h libmicrohttpd-dev
 need /usr/include/jansson.h libjansson-dev
 need /usr/include/ev.h libev-dev
 need /usr/include/cmocka.h libcmocka-dev
+need /usr/include/hiredis/hiredis.h libhiredis-dev
+need redis-server redis-server
 need pkg-config pkg-config
 need curl curl
 if [ -z "$missing" ]; then

@@ -216,6 +216,32 @@ static void test_relay_template(void **state)
     result_free(&r);
 }
 
+/* A raw command with no {config} and no --events: cutover-relay reads the
+ * scenario's settings from CUTOVER_CONFIG and passes like its profile; the
+ * same relay kept from reading it runs on its own defaults, and the checks
+ * that depend on the settings it missed are inconclusive, never a pass or a
+ * false failure. */
+static void test_raw_command_gets_settings(void **state)
+{
+    const char *scen = "scenarios/failover/blue-503-to-green.json";
+    char out[128], cmd[512];
+    snprintf(out, sizeof out, "%s/out-raw", dir);
+    snprintf(cmd, sizeof cmd, "%s --port {port} --blue-url {blue_url} --green-url {green_url}",
+             tsup_bin("cutover-relay"));
+    struct result r = cutover(60000, 0, "run", scen, "--out", out, "--relay", cmd, NULL);
+    assert_int_equal(r.exit_code, 0);
+    result_free(&r);
+    snprintf(out, sizeof out, "%s/out-raw-blind", dir);
+    snprintf(cmd, sizeof cmd,
+             "env -u CUTOVER_CONFIG %s --port {port} --blue-url {blue_url} --green-url "
+             "{green_url}",
+             tsup_bin("cutover-relay"));
+    r = cutover(60000, 0, "run", scen, "--out", out, "--relay", cmd, NULL);
+    assert_int_equal(r.exit_code, 4);
+    assert_non_null(strstr(r.out, "inconclusive"));
+    result_free(&r);
+}
+
 static void test_bad_flags(void **state)
 {
     struct result r = cutover(5000, 0, "run", "--seed", "abc", NULL);
@@ -264,11 +290,9 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_validate_bad_files),
-        T(test_run_pass_fail_inconclusive),
-        T(test_relay_that_will_not_start),
-        T(test_relay_template),
-        T(test_bad_flags),
+        T(test_validate_bad_files),        T(test_run_pass_fail_inconclusive),
+        T(test_relay_that_will_not_start), T(test_relay_template),
+        T(test_raw_command_gets_settings), T(test_bad_flags),
         T(test_sigint_leaves_no_relay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

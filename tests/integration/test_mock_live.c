@@ -379,6 +379,103 @@ static void test_cut(void **state)
     json_decref(a);
 }
 
+static size_t sink_count(char *p, size_t sz, size_t n, void *u)
+{
+    *(size_t *)u += sz * n;
+    return sz * n;
+}
+
+/* One request timed by libcurl: to the first response byte (headers
+ * included) and to the end; returns the body size. */
+static size_t timed(const char *body, double *first_s, double *total_s, CURLcode *rc)
+{
+    char u[512];
+    url(u, sizeof u, "/v1/chat/completions");
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    size_t got = 0;
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, u);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_count);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &got);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+    *rc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, first_s);
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, total_s);
+    curl_easy_cleanup(e);
+    curl_slist_free_all(h);
+    return got;
+}
+
+static void test_no_done(void **state)
+{
+    struct thttp_resp r;
+    put_behavior("{\"rules\":[{\"action\":{\"type\":\"no_done\"}}]}");
+    assert_int_equal(req("POST", "/v1/chat/completions", CHAT_STREAM, 5000, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    /* Whole: the finish_reason and the usage chunk, then a clean end. */
+    assert_non_null(strstr(r.body, "\"finish_reason\":\"stop\""));
+    assert_non_null(strstr(r.body, "\"usage\":{"));
+    assert_null(strstr(r.body, "[DONE]"));
+    thttp_resp_free(&r);
+    /* A non-streamed answer is untouched. */
+    assert_int_equal(req("POST", "/v1/chat/completions", CHAT, 5000, &r), CURLE_OK);
+    json_t *j = json_loads(r.body, 0, NULL);
+    assert_non_null(j);
+    json_decref(j);
+    thttp_resp_free(&r);
+    json_t *a = records(2);
+    assert_string_equal(rec_s(a, 0, "action"), "no_done");
+    json_decref(a);
+}
+
+static void test_hold_body(void **state)
+{
+    double first, total;
+    CURLcode rc;
+    /* Headers at once, then 400 ms without a body byte, then all of it. */
+    put_behavior("{\"rules\":[{\"action\":{\"type\":\"hold_body\",\"hold_ms\":400}}]}");
+    for (int stream = 0; stream < 2; stream++) {
+        size_t got = timed(stream ? CHAT_STREAM : CHAT, &first, &total, &rc);
+        assert_int_equal(rc, CURLE_OK);
+        assert_true(got > 100);
+        assert_true(first < 0.2);
+        assert_true(total >= 0.4);
+    }
+    struct thttp_resp r;
+    assert_int_equal(req("POST", "/v1/chat/completions", CHAT, 5000, &r), CURLE_OK);
+    json_t *j = json_loads(r.body, 0, NULL);
+    assert_non_null(j); /* the whole body, not its first half */
+    json_decref(j);
+    thttp_resp_free(&r);
+    assert_int_equal(req("POST", "/v1/chat/completions", CHAT_STREAM, 5000, &r), CURLE_OK);
+    assert_non_null(strstr(r.body, "data: [DONE]"));
+    thttp_resp_free(&r);
+    /* then: close ends it after the silence, with no body at all. */
+    put_behavior("{\"rules\":[{\"action\":{\"type\":\"hold_body\",\"hold_ms\":200,"
+                 "\"then\":\"close\"}}]}");
+    size_t got = timed(CHAT, &first, &total, &rc);
+    assert_int_not_equal(rc, CURLE_OK);
+    assert_int_equal(got, 0);
+    assert_true(total >= 0.2);
+}
+
+static void test_stall_continue_non_streamed(void **state)
+{
+    /* A stall that continues on a non-streamed answer delivers the rest of
+     * the body after the silence (it used to end at the stall point). */
+    struct thttp_resp r;
+    put_behavior("{\"rules\":[{\"action\":{\"type\":\"stall\",\"stall_ms\":200,"
+                 "\"then\":\"continue\"}}]}");
+    assert_int_equal(req("POST", "/v1/chat/completions", CHAT, 5000, &r), CURLE_OK);
+    assert_true(r.total_s >= 0.2);
+    json_t *j = json_loads(r.body, 0, NULL);
+    assert_non_null(j);
+    json_decref(j);
+    thttp_resp_free(&r);
+}
+
 static void test_timeouts_and_delays(void **state)
 {
     struct thttp_resp r;
@@ -518,7 +615,18 @@ static void test_journal_agrees(void **state)
         assert_int_equal(rec_i(a, i, "status"), i < 2 ? seen[i] : 0);
         assert_true(json_is_true(json_object_get(json_array_get(a, i), "auth")));
         assert_true(rec_i(a, i, "t_done_us") >= rec_i(a, i, "t_arrival_us"));
+        /* What reached the upstream: a connection serial (one per request
+         * here: each came on its own connection), the messages' hash, no
+         * max_tokens, and no key verdict (this mock was given no key). */
+        assert_true(rec_i(a, i, "conn") > 0);
+        if (i)
+            assert_true(rec_i(a, i, "conn") != rec_i(a, i - 1, "conn"));
+        json_t *o = json_array_get(a, i);
+        assert_true(json_is_null(json_object_get(o, "key")));
+        assert_true(json_is_null(json_object_get(o, "max_tokens")));
+        assert_int_equal(strlen(rec_s(a, i, "messages_hash")), 16);
     }
+    assert_string_equal(rec_s(a, 0, "messages_hash"), rec_s(a, 1, "messages_hash"));
     /* The key itself is recorded nowhere. */
     char *dump = json_dumps(a, 0);
     assert_null(strstr(dump, "sk-secret"));
@@ -828,7 +936,10 @@ int main(void)
         cmocka_unit_test(test_concurrent_delays_one_thread),
         cmocka_unit_test(test_proxy_mode),
         cmocka_unit_test(test_cli_options),
-        cmocka_unit_test(test_sigterm_exits_cleanly),
+        cmocka_unit_test(test_no_done),
+        cmocka_unit_test(test_hold_body),
+        cmocka_unit_test(test_stall_continue_non_streamed),
+        cmocka_unit_test(test_sigterm_exits_cleanly), /* last: it stops the mock */
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();

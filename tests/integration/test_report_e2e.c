@@ -180,8 +180,8 @@ static void test_chromium_renders(void **state)
 {
     const char *chromium = find_chromium();
     if (!chromium) {
-        printf("SKIP: no chromium on PATH (apt-get install -y chromium, or set "
-               "CUTOVER_CHROMIUM): the browser check of report.html did not run\n");
+        printf("SKIP chromium not installed: the browser check of report.html did not run "
+               "(apt-get install -y chromium, or set CUTOVER_CHROMIUM)\n");
         skip();
     }
     char url[256], dom[256], png[256], profile[128], prof_arg[160], shot_arg[300], log[256];

@@ -25,6 +25,12 @@ const char *tsup_bin(const char *name)
 
 int tproc_spawn(struct tproc *p, char *const argv[])
 {
+    return tproc_spawn_in(p, argv, NULL, NULL, NULL);
+}
+
+int tproc_spawn_in(struct tproc *p, char *const argv[], const char *cwd, const char *env_name,
+                   const char *env_value)
+{
     static unsigned seq;
     memset(p, 0, sizeof *p);
     snprintf(p->out_path, sizeof p->out_path, "/tmp/cutover-test-%d-%u.out", (int)getpid(), seq);
@@ -37,12 +43,14 @@ int tproc_spawn(struct tproc *p, char *const argv[])
         setpgid(0, 0);
         int out = open(p->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int err = open(p->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (out < 0 || err < 0)
+        if (out < 0 || err < 0 || (cwd && chdir(cwd) != 0))
             _exit(127);
         dup2(out, 1);
         dup2(err, 2);
         close(out);
         close(err);
+        if (env_name)
+            setenv(env_name, env_value, 1);
         execv(argv[0], argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -319,4 +327,46 @@ int tsup_openai_error(const char *body, const char *code, char *why, size_t n)
         rc = 0;
     json_decref(j);
     return rc;
+}
+
+/* Runs bin/cutover (tsupport.h). */
+int tsup_cutover(int timeout_ms, char **args)
+{
+    char *argv[40];
+    int n = 0;
+    argv[n++] = (char *)tsup_bin("cutover");
+    for (int i = 0; args[i] && n < 39; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    struct tproc p;
+    if (tproc_spawn(&p, argv) != 0)
+        return -1;
+    int st = tproc_wait_exit(&p, timeout_ms);
+    if (st == -1) {
+        char *out = tproc_read(&p, 1);
+        fprintf(stderr, "cutover did not finish in %d ms; output:\n%s\n", timeout_ms,
+                out ? out : "");
+        free(out);
+        tproc_stop(&p, SIGKILL, 1000);
+        return -1;
+    }
+    char *err = tproc_read(&p, 2);
+    if (err && *err)
+        fprintf(stderr, "%s", err);
+    free(err);
+    tproc_stop(&p, SIGKILL, 1000); /* exited: removes the output files */
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int tsup_installed(const char *prog)
+{
+    char path[256];
+    static const char *const dirs[] = {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin",
+                                       "/sbin"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dirs[i], prog);
+        if (access(path, X_OK) == 0)
+            return 1;
+    }
+    return 0;
 }

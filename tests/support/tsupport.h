@@ -28,8 +28,19 @@ int tsup_openai_error(const char *body, const char *code, char *why, size_t n);
  * Returns a static buffer. */
 const char *tsup_bin(const char *name);
 
+/* Runs bin/cutover with args (NULL-terminated, without the program name)
+ * for at most timeout_ms, its stderr copied to ours; returns its exit code
+ * (-1 when it had to be killed). */
+int tsup_cutover(int timeout_ms, char **args);
+
+/* Is prog installed (an executable in the usual bin and sbin folders)? */
+int tsup_installed(const char *prog);
+
 /* Starts argv[0] with argv; returns 0 or -1. */
 int tproc_spawn(struct tproc *p, char *const argv[]);
+/* The same in folder cwd (NULL: ours) with one variable set (NULL: none). */
+int tproc_spawn_in(struct tproc *p, char *const argv[], const char *cwd, const char *env_name,
+                   const char *env_value);
 /* Waits up to timeout_ms for the child's stdout to contain a URL
  * "http://127.0.0.1:PORT" and copies it into p->url; returns 0 or -1. */
 int tproc_wait_url(struct tproc *p, int timeout_ms);

@@ -10,6 +10,7 @@
 #include "harness/checks.h"
 #include "harness/obs.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,10 @@ static int setup(void **state)
     obs.evs = calloc(64, sizeof *obs.evs);
     obs.have_events = 1;
     obs.relay_alive = 1;
+    /* A cooperating relay: every signal there; the signal tests remove them. */
+    obs.signals = HARNESS_SIG_IDS | HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS | HARNESS_SIG_ADMIN |
+                  HARNESS_SIG_PROCESS;
+    obs.leak_scanned = 1;
     return 0;
 }
 
@@ -49,6 +54,14 @@ static struct harness_req *req(const char *id, uint64_t ms, uint64_t lat_ms, lon
     snprintf(r->served, sizeof r->served, "%s", served);
     r->outcome = outcome;
     r->retry_after_ms = -1;
+    /* Headers absent unless a test sets them, as the traffic code records. */
+    r->ra_s = r->ra_ms = r->rl_limit = r->rl_remaining = -1;
+    r->should_retry = -1;
+    r->err_shape = status != 200 && status != 0 ? 1 : -1;
+    snprintf(r->ctype, sizeof r->ctype, "application/json");
+    snprintf(r->model, sizeof r->model, "gpt-4.1");
+    r->max_tokens = 16;
+    r->msg_hash = 0x1234;
     return r;
 }
 
@@ -431,6 +444,329 @@ static void test_rate_limit(void **state)
         HARNESS_INCONCLUSIVE);
 }
 
+/* Exact header values: Retry-After = ceil(retry-after-ms / 1000), the
+ * configured limit, remaining 0 on a 429. */
+static void rl_traffic(long ra_s, long ra_ms, long limit_hdr, long remaining)
+{
+    for (int i = 0; i < 14; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        int limited = i >= 5 && i < 10;
+        struct harness_req *r =
+            req(id, (uint64_t)i * 50, 2, limited ? 429 : 200, limited ? "" : "blue",
+                limited ? HARNESS_HTTP_ERROR : HARNESS_OK);
+        if (limited) {
+            r->retry_after_ms = ra_ms;
+            r->ratelimit_hdrs = 3;
+            r->ra_s = ra_s;
+            r->ra_ms = ra_ms;
+            r->rl_limit = limit_hdr;
+            r->rl_remaining = remaining;
+        } else {
+            att(id, "blue", (uint64_t)i * 50, 1, 200);
+        }
+    }
+}
+
+static void test_rate_limit_header_values(void **state)
+{
+    struct harness_verdict v;
+    const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
+    rl_traffic(1, 150, 5, 0);
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    obs.n_reqs = obs.n_atts = 0;
+    rl_traffic(0, 150, 5, 0); /* Retry-After rounded down */
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "Retry-After 0 s, retry-after-ms 150 (ceil is 1)"));
+    obs.n_reqs = obs.n_atts = 0;
+    rl_traffic(1, 150, 1000, 0); /* the default limit, not the configured one */
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "x-ratelimit-limit 1000, the limit is 5"));
+    obs.n_reqs = obs.n_atts = 0;
+    rl_traffic(1, 150, 5, 2); /* a 429 that says requests remain */
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "x-ratelimit-remaining 2 with status 429"));
+    obs.n_reqs = obs.n_atts = 0;
+    rl_traffic(-1, 150, -1, -1); /* only retry-after-ms: nothing to compare */
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+}
+
+/* No 429 at all: inconclusive under a light load, a failure when more than
+ * limit admissions certainly shared one window. */
+static void test_rate_limit_never_limited(void **state)
+{
+    struct harness_verdict v;
+    const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 50, 2, 200, "blue", HARNESS_OK);
+        att(id, "blue", (uint64_t)i * 50, 1, 200);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    for (int i = 3; i < 14; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 50, 2, 200, "blue", HARNESS_OK);
+        att(id, "blue", (uint64_t)i * 50, 1, 200);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "nothing was limited"));
+}
+
+/* A deterministic uniform draw in [0, 1). */
+static double draw(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*s >> 11) / 9007199254740992.0;
+}
+
+/* n requests of two attempts, the gap between them sleep(t) ms. */
+static void backoff_traffic(int n, double (*sleep)(double t, uint64_t *s), uint64_t seed)
+{
+    obs.n_reqs = obs.n_atts = 0;
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b%d", i);
+        uint64_t at = (uint64_t)i * 1000;
+        req(id, at, 500, 503, "", HARNESS_HTTP_ERROR);
+        att(id, "blue", at, 1, 503);
+        /* Late by 0..3 ms, as a loaded machine is. */
+        double late = 3 * draw(&seed);
+        struct harness_att *a = att(id, "green", at, 1, 503);
+        a->t_arrival = T0 + at * MS + 1 * MS + (uint64_t)((sleep(200, &seed) + late) * 1000);
+        a->t_done = a->t_arrival + MS;
+    }
+}
+
+static double full_sleep(double t, uint64_t *s)
+{
+    return floor(draw(s) * (t + 1));
+}
+
+static double half_sleep(double t, uint64_t *s)
+{
+    return t / 2;
+}
+
+static double equal_sleep(double t, uint64_t *s)
+{
+    return t / 2 + floor(draw(s) * (t / 2 + 1));
+}
+
+static void test_backoff_distribution(void **state)
+{
+    struct harness_verdict v;
+    const char *full = "{\"check\":\"backoff_gaps\",\"base_ms\":200,\"jitter\":\"full\","
+                       "\"tolerance_ms\":10,\"distribution\":true}";
+    const char *equal = "{\"check\":\"backoff_gaps\",\"base_ms\":200,\"jitter\":\"equal\","
+                        "\"tolerance_ms\":10,\"distribution\":true}";
+    assert_int_equal(harness_backoff_dist_min_samples(), 56);
+    /* A correct relay passes, seed after seed (false-failure probability
+     * <= 1e-4 each: 40 seeds fail together with probability <= 0.004). */
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        backoff_traffic(100, full_sleep, seed);
+        if (run(full, &v) != HARNESS_PASS)
+            fail_msg("seed %llu: %s", (unsigned long long)seed, v.measured);
+        backoff_traffic(100, equal_sleep, seed);
+        if (run(equal, &v) != HARNESS_PASS)
+            fail_msg("seed %llu: %s", (unsigned long long)seed, v.measured);
+    }
+    assert_non_null(strstr(v.measured, "100 gaps (black-box"));
+    /* Inside the bounds but not random: a fixed half of t. */
+    backoff_traffic(100, half_sleep, 7);
+    assert_int_equal(run(full, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "not that of 'full' jitter"));
+    /* Equal jitter's sleeps, all within full's [0, t], are not full jitter. */
+    backoff_traffic(100, equal_sleep, 7);
+    assert_int_equal(run(full, &v), HARNESS_FAIL);
+    /* The bounds mode passes both: that is why the mode exists. */
+    assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":200,\"jitter\":\"full\","
+                         "\"tolerance_ms\":10}",
+                         &v),
+                     HARNESS_PASS);
+    /* Too few gaps to tell: inconclusive with the reason, never a pass. */
+    backoff_traffic(30, half_sleep, 7);
+    assert_int_equal(run(full, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "too few gaps: 30 of the 56"));
+}
+
+/* The interval test itself: exact uniform quantiles fit, a point mass and
+ * intervals that allow anything behave as they must. */
+static void test_dist_excess(void **state)
+{
+    double lo[10], hi[10];
+    for (int i = 0; i < 10; i++)
+        lo[i] = hi[i] = (i + 0.5) / 10;
+    assert_true(harness_dist_excess(lo, hi, 10) <= 0.05 + 1e-9);
+    for (int i = 0; i < 10; i++)
+        lo[i] = hi[i] = 0.5;
+    assert_true(fabs(harness_dist_excess(lo, hi, 10) - 0.5) < 1e-9);
+    for (int i = 0; i < 10; i++) {
+        lo[i] = -1;
+        hi[i] = 2;
+    }
+    assert_true(harness_dist_excess(lo, hi, 10) <= 1e-9);
+}
+
+/* One upstream attempt as the journal records what reached it. */
+static struct harness_att *fw_att(const char *id, const char *env, uint64_t at_ms)
+{
+    struct harness_att *a = att(id, env, at_ms, 1, 200);
+    snprintf(a->hdr_id, sizeof a->hdr_id, "%s", id);
+    snprintf(a->user, sizeof a->user, "%s", id);
+    snprintf(a->model, sizeof a->model, "gpt-4.1");
+    a->max_tokens = 16;
+    a->msg_hash = 0x1234;
+    snprintf(a->key, sizeof a->key, "configured");
+    snprintf(a->action, sizeof a->action, "ok");
+    return a;
+}
+
+static void test_forwarded(void **state)
+{
+    struct harness_verdict v;
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "f%d", i);
+        req(id, (uint64_t)i * 10, 5, 200, "blue", HARNESS_OK);
+        fw_att(id, "blue", (uint64_t)i * 10);
+        fw_att(id, "green", (uint64_t)i * 10 + 3);
+    }
+    assert_int_equal(run("{\"check\":\"forwarded\",\"require_id\":true}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "over 8 attempts"));
+    /* The retry lost max_tokens. */
+    obs.atts[3].max_tokens = -1;
+    assert_int_equal(run("{\"check\":\"forwarded\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "request f1"));
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\",\"id\"]}", &v),
+                     HARNESS_PASS);
+    obs.atts[3].max_tokens = 16;
+    /* Another model, another key, a new id per attempt. */
+    snprintf(obs.atts[0].model, sizeof obs.atts[0].model, "gpt-4o");
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\"]}", &v), HARNESS_FAIL);
+    snprintf(obs.atts[0].model, sizeof obs.atts[0].model, "gpt-4.1");
+    snprintf(obs.atts[5].key, sizeof obs.atts[5].key, "other");
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"key\"]}", &v), HARNESS_FAIL);
+    snprintf(obs.atts[5].key, sizeof obs.atts[5].key, "configured");
+    snprintf(obs.atts[7].hdr_id, sizeof obs.atts[7].hdr_id, "relay-made-7");
+    assert_int_equal(run("{\"check\":\"forwarded\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "X-Request-ID 'relay-made-7' (sent 'f3')"));
+    /* No X-Request-ID reached the upstream at all: the id part could not be
+     * seen (inconclusive), unless the scenario requires it. */
+    for (size_t i = 0; i < obs.n_atts; i++)
+        obs.atts[i].hdr_id[0] = '\0';
+    assert_int_equal(run("{\"check\":\"forwarded\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "not seen: id"));
+    assert_int_equal(run("{\"check\":\"forwarded\",\"require_id\":true}", &v), HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\",\"body\",\"key\"]}", &v),
+                     HARNESS_PASS);
+}
+
+static void test_error_shape(void **state)
+{
+    struct harness_verdict v;
+    assert_int_equal(run("{\"check\":\"error_shape\"}", &v), HARNESS_INCONCLUSIVE);
+    req("e0", 0, 5, 404, "blue", HARNESS_HTTP_ERROR);
+    att("e0", "blue", 0, 1, 404);
+    snprintf(obs.atts[0].end, sizeof obs.atts[0].end, "complete");
+    req("e1", 10, 5, 502, "", HARNESS_HTTP_ERROR);
+    att("e1", "blue", 10, 1, 0);
+    req("e2", 20, 5, 429, "", HARNESS_HTTP_ERROR); /* the relay's limiter: no attempt */
+    assert_int_equal(run("{\"check\":\"error_shape\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "3 error answers"));
+    /* A 4xx turned into something else is not passed through. */
+    obs.reqs[0].status = 500;
+    assert_int_equal(run("{\"check\":\"error_shape\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "status 500, the upstream's last answer was 404"));
+    obs.reqs[0].status = 404;
+    /* An upstream reset answered as a 4xx. */
+    obs.reqs[1].status = 400;
+    assert_int_equal(run("{\"check\":\"error_shape\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "after an upstream transport failure"));
+    obs.reqs[1].status = 502;
+    /* Plain text, or JSON without the envelope. */
+    snprintf(obs.reqs[2].ctype, sizeof obs.reqs[2].ctype, "text/plain");
+    assert_int_equal(run("{\"check\":\"error_shape\"}", &v), HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"error_shape\",\"status\":404}", &v), HARNESS_PASS);
+    obs.reqs[0].err_shape = 0;
+    snprintf(obs.reqs[0].err_why, sizeof obs.reqs[0].err_why, "no \"error\" object");
+    assert_int_equal(run("{\"check\":\"error_shape\",\"status\":404}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "body: no \"error\" object"));
+}
+
+static void test_final_error_headers(void **state)
+{
+    struct harness_verdict v;
+    req("x0", 0, 5, 429, "", HARNESS_HTTP_ERROR); /* limited before any attempt */
+    assert_int_equal(run("{\"check\":\"final_error_headers\"}", &v), HARNESS_INCONCLUSIVE);
+    struct harness_req *r = req("x1", 10, 5, 503, "", HARNESS_HTTP_ERROR);
+    att("x1", "blue", 10, 1, 503);
+    att("x1", "green", 12, 1, 503);
+    r->should_retry = 0;
+    assert_int_equal(run("{\"check\":\"final_error_headers\"}", &v), HARNESS_PASS);
+    r->should_retry = -1;
+    assert_int_equal(run("{\"check\":\"final_error_headers\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "x-should-retry absent; request x1"));
+    r->should_retry = 1;
+    assert_int_equal(run("{\"check\":\"final_error_headers\"}", &v), HARNESS_FAIL);
+}
+
+/* Probes to blue after the mark, counted until traffic first reached green. */
+static void test_health_probes(void **state)
+{
+    struct harness_verdict v;
+    const char *chk = "{\"check\":\"health_probes\",\"env\":\"blue\",\"to\":\"green\","
+                      "\"after\":\"fault_on\",\"exact\":3}";
+    mark("fault_on", 100);
+    probe("blue", 50); /* before the mark: not counted */
+    att("t0", "blue", 120, 1, 200);
+    probe("blue", 150);
+    probe("green", 160); /* another colour's probe */
+    probe("blue", 250);
+    att("t1", "blue", 260, 1, 200);
+    probe("blue", 350);
+    harness_obs_sort(&obs);
+    /* No traffic reached green: the threshold was never reached. */
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "no traffic reached green"));
+    att("t2", "green", 352, 1, 200);
+    probe("blue", 450);
+    att("t3", "green", 460, 1, 200);
+    harness_obs_sort(&obs);
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "3 probes"));
+    assert_int_equal(run("{\"check\":\"health_probes\",\"env\":\"blue\",\"to\":\"green\","
+                         "\"after\":\"fault_on\",\"exact\":2}",
+                         &v),
+                     HARNESS_FAIL);
+}
+
+static void test_connection_reuse(void **state)
+{
+    struct harness_verdict v;
+    assert_int_equal(run("{\"check\":\"connection_reuse\",\"min\":0.5}", &v), HARNESS_INCONCLUSIVE);
+    probe("blue", 0);
+    obs.atts[0].conn = 1;
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c%d", i);
+        req(id, (uint64_t)i * 10, 5, 200, "blue", HARNESS_OK);
+        att(id, "blue", (uint64_t)i * 10 + 1, 1, 200)->conn = 1; /* the probe's connection */
+    }
+    att("c9", "green", 50, 1, 200)->conn = 1; /* green's serials are its own */
+    assert_int_equal(run("{\"check\":\"connection_reuse\",\"min\":0.9}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "0.800 (4 of 5 attempts"));
+    assert_int_equal(run("{\"check\":\"connection_reuse\",\"env\":\"blue\",\"min\":1}", &v),
+                     HARNESS_PASS);
+    /* A connection per request. */
+    for (size_t i = 1; i < obs.n_atts; i++)
+        obs.atts[i].conn = 10 + i;
+    assert_int_equal(run("{\"check\":\"connection_reuse\",\"env\":\"blue\",\"min\":0.5}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "0.000 (0 of 4"));
+}
+
 static void test_health_interval(void **state)
 {
     struct harness_verdict v;
@@ -579,6 +915,17 @@ static void test_validation(void **state)
         {"{\"check\":\"zero_downtime\",\"around\":\"cutovr\"}", "a timeline step's \"mark\""},
         {"{\"check\":\"attempts\",\"max\":-1}", "a number >= 0, found integer -1"},
         {"[]", "expected a check object"},
+        {"{\"check\":\"backoff_gaps\",\"base_ms\":10,\"distribution\":true}",
+         "$.expect[0].jitter: expected full, equal or decorrelated"},
+        {"{\"check\":\"backoff_gaps\",\"schedule_ms\":[10],\"jitter\":\"decorrelated\","
+         "\"distribution\":true}",
+         "base_ms (decorrelated"},
+        {"{\"check\":\"forwarded\",\"parts\":[\"modle\"]}", "did you mean 'model'"},
+        {"{\"check\":\"forwarded\",\"parts\":[]}", "a non-empty array of \"model\""},
+        {"{\"check\":\"health_probes\",\"env\":\"blue\",\"to\":\"green\",\"after\":\"start\"}",
+         "min, max or exact"},
+        {"{\"check\":\"connection_reuse\"}", "\"min\" (required by connection_reuse)"},
+        {"{\"check\":\"error_shape\",\"status\":\"404\"}", "an integer >= 0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *c = json_loads(cases[i].json, 0, &je);
@@ -617,6 +964,109 @@ static void test_obs_index(void **state)
     assert_int_equal(n, 0);
 }
 
+/* A run with something for every check kind: 40 requests served by blue
+ * then green (a switch at 200 ms after "fault_on" at 180 ms), two attempts
+ * each with a gap, health probes, events, a clean shutdown. */
+static void rich_run(void)
+{
+    mark("fault_on", 180);
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        const char *env = i < 20 ? "blue" : "green";
+        struct harness_req *r = req(id, (uint64_t)i * 10, 5, 200, env, HARNESS_OK);
+        snprintf(r->served_hdr, sizeof r->served_hdr, "%s", env);
+        att(id, "blue", (uint64_t)i * 10, 1, 503);
+        att(id, env, (uint64_t)i * 10 + 2, 1, 200);
+    }
+    for (int k = 0; k < 8; k++)
+        probe("blue", (uint64_t)k * 50);
+    ev("health", 190, "", "", "blue", 0);
+    ev("switch", 200, "blue", "green", "", 0);
+    obs.term_t = T0 + 500 * MS;
+    obs.exit_t = T0 + 510 * MS;
+    obs.exit_clean = 1;
+    obs.admin_calls = 1;
+    harness_obs_index(&obs);
+}
+
+static const unsigned all_signals[] = {HARNESS_SIG_IDS, HARNESS_SIG_SERVED, HARNESS_SIG_EVENTS,
+                                       HARNESS_SIG_ADMIN, HARNESS_SIG_PROCESS};
+
+/* The no-vacuous-verdict contract over EVERY row of the check table: each
+ * kind has an example; with each signal it needs removed from a run that has
+ * data for it, its verdict is inconclusive and names the signal; on a run
+ * that saw nothing (no requests, attempts, events, signals) it is
+ * inconclusive too, never pass.  A new row without an example fails here. */
+static void test_every_kind_without_its_signal(void **state)
+{
+    const char *const *names = harness_check_names();
+    size_t n = harness_check_count();
+    assert_true(n > 20);
+    rich_run();
+    struct harness_obs empty = {0};
+    empty.t0 = T0;
+    for (size_t i = 0; i < n; i++) {
+        int own = 0;
+        const char *ex = harness_check_example(i, &own);
+        if (!ex)
+            fail_msg("check '%s' has no example in its row (harness/checks.c)", names[i]);
+        json_error_t je;
+        json_t *c = json_loads(ex, 0, &je);
+        assert_non_null(c);
+        json_object_set_new(c, "check", json_string(names[i]));
+        char err[512] = "";
+        const char *marks[] = {"start", "fault_on", NULL};
+        if (harness_check_validate(c, "$", marks, err, sizeof err) != 0)
+            fail_msg("example of '%s' is invalid: %s", names[i], err);
+        unsigned needs = harness_check_needs(c);
+        struct harness_verdict v;
+        for (size_t b = 0; b < sizeof all_signals / sizeof all_signals[0]; b++) {
+            if (!(needs & all_signals[b]))
+                continue;
+            unsigned keep = obs.signals;
+            obs.signals &= ~all_signals[b];
+            harness_check_run(c, &obs, &v);
+            obs.signals = keep;
+            if (v.status != HARNESS_INCONCLUSIVE)
+                fail_msg("'%s' without signal %#x: %s (%s)", names[i], all_signals[b],
+                         harness_status_name(v.status), v.measured);
+            if (!strstr(v.detail, harness_signal_missing(all_signals[b])))
+                fail_msg("'%s' without signal %#x does not name it: %s", names[i], all_signals[b],
+                         v.detail);
+        }
+        harness_check_run(c, &empty, &v);
+        if (!own && v.status != HARNESS_INCONCLUSIVE)
+            fail_msg("'%s' on a run that saw nothing: %s (%s)", names[i],
+                     harness_status_name(v.status), v.measured);
+        json_decref(c);
+    }
+}
+
+/* Zero evaluable samples is inconclusive even when a scenario asks for
+ * "min_samples": 0; attempts that carried no id make a request with none
+ * found no sample (the issue's "min 0, max 0 over 300 requests"). */
+static void test_no_vacuous_attempts(void **state)
+{
+    for (int i = 0; i < 30; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "q%d", i);
+        req(id, (uint64_t)i * 10, 5, 200, "", HARNESS_OK);
+        att("", "blue", (uint64_t)i * 10, 1, 200); /* the relay dropped every id */
+    }
+    harness_obs_index(&obs);
+    harness_obs_observe(&obs, HARNESS_SIG_PROCESS);
+    assert_false(obs.signals & HARNESS_SIG_IDS);
+    assert_int_equal(obs.seen.ids_none, 30);
+    struct harness_verdict v;
+    run("{\"check\": \"attempts\", \"max\": 2, \"min_samples\": 0}", &v);
+    assert_int_equal(v.status, HARNESS_INCONCLUSIVE);
+    assert_int_equal(v.samples, 0);
+    assert_non_null(strstr(v.detail, "cannot be tied"));
+    run("{\"check\": \"switches\", \"exact\": 0, \"view\": \"served\"}", &v);
+    assert_int_equal(v.status, HARNESS_INCONCLUSIVE); /* served: no answer named a colour */
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -633,6 +1083,15 @@ int main(void)
         T(test_switches_served_reordered),
         T(test_no_traffic_after_unhealthy),
         T(test_rate_limit),
+        T(test_rate_limit_header_values),
+        T(test_rate_limit_never_limited),
+        T(test_backoff_distribution),
+        T(test_dist_excess),
+        T(test_forwarded),
+        T(test_error_shape),
+        T(test_final_error_headers),
+        T(test_connection_reuse),
+        T(test_health_probes),
         T(test_health_interval),
         T(test_latency_and_overhead),
         T(test_zero_downtime_and_served),
@@ -642,6 +1101,8 @@ int main(void)
         T(test_min_samples_override),
         T(test_validation),
         T(test_obs_index),
+        T(test_every_kind_without_its_signal),
+        T(test_no_vacuous_attempts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

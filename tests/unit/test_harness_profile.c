@@ -67,6 +67,15 @@ static void test_validation_errors(void **state)
     expect_error("{\"name\": \"x\", \"command\": \"r\", \"ready\": {\"path\": \"health\"}}",
                  (const char *const[]){"$.ready.path", "'/'", NULL});
     expect_error("{\"name\": \"x y\", \"command\": \"r\"}", (const char *const[]){"$.name", NULL});
+    /* Commands run without a shell unless the profile says so (issue 20). */
+    expect_error("{\"name\": \"x\", \"command\": \"r --port {port} | tee log\"}",
+                 (const char *const[]){"$.command", "shell syntax '|'", "\"shell\": true", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r $(id)\"}",
+                 (const char *const[]){"$.command", "'$' at column 3", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r 'open\"}",
+                 (const char *const[]){"$.command", "unterminated", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"shell\": \"yes\"}",
+                 (const char *const[]){"$.shell", "true", NULL});
     expect_error("{\"name\": \"x\", \"command\": \"r\", \"stop_signal\": \"KILL\"}",
                  (const char *const[]){"$.stop_signal", NULL});
     expect_error("{\"name\": \"x\", \"command\": \"r\", \"env\": {\"A\": 1}}",
@@ -122,6 +131,13 @@ static void test_settings_and_unmapped(void **state)
     assert_true(harness_profile_affects("admin API", "client_success_ratio"));
     assert_true(harness_profile_affects("client_keys", "attempts"));
     assert_false(harness_profile_affects("max_attempts", "attempt")); /* whole words only */
+    /* A relay that cannot express a policy makes its checks moot. */
+    assert_true(harness_profile_affects("stream_done", "no_truncated_success"));
+    assert_true(harness_profile_affects("mode", "switches"));
+    assert_true(harness_profile_affects("failback_after_ms", "switch_delay"));
+    assert_true(harness_profile_affects("first_byte_timeout_ms", "client_deadline"));
+    assert_true(harness_profile_affects("on_429_without_retry_after", "attempts"));
+    assert_false(harness_profile_affects("on_429_without_retry_after", "switches"));
     assert_int_equal(p->stop_signal, SIGTERM);
     assert_int_equal(p->tells, 0);
     json_decref(relay);
@@ -132,19 +148,125 @@ static void test_settings_and_unmapped(void **state)
 /* The shipped profiles load (tests run from the repository root). */
 static void test_shipped_profiles(void **state)
 {
-    static const char *const names[] = {"cutover-relay", "nginx", "haproxy"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const names[] = {"cutover-relay",
+                                        "nginx",
+                                        "haproxy",
+                                        "nginx-opaque",
+                                        "relays/examples/express.json",
+                                        "relays/examples/fastapi.json"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[512], err[1024];
         assert_true(harness_profile_find(names[i], path, sizeof path));
         struct harness_profile *p = harness_profile_load(path, err, sizeof err);
         if (!p)
             fail_msg("%s", err);
-        assert_string_equal(p->name, names[i]);
+        if (!strchr(names[i], '/'))
+            assert_string_equal(p->name, names[i]);
         harness_profile_free(&p);
     }
     char path[64];
     assert_false(harness_profile_find("bin/cutover-relay --port {port}", path, sizeof path));
     assert_false(harness_profile_find("no-such-profile", path, sizeof path));
+}
+
+/* A profile for a relay that is not ours: the path and method its clients
+ * use, the key's variable, its folder (default the profile's own), fixed
+ * settings: equal values are the relay's own, other values are conflicts
+ * ("not applicable"), never "cannot set". */
+static void test_black_box_keys(void **state)
+{
+    char err[1024] = "";
+    struct harness_profile *p =
+        parse("{\"name\": \"x\", \"command\": \"node s.js --key {api_key} {profile_dir}\","
+              " \"request\": {\"method\": \"PUT\", \"path\": \"/api/chat\"},"
+              " \"api_key_env\": \"OPENAI_API_KEY\", \"settings\": [\"try_timeout_ms\"],"
+              " \"fixed\": {\"max_attempts\": 3, \"jitter\": \"none\"}}",
+              err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    assert_string_equal(p->req_method, "PUT");
+    assert_string_equal(p->req_path, "/api/chat");
+    assert_string_equal(p->api_key_env, "OPENAI_API_KEY");
+    assert_string_equal(p->cwd, "{profile_dir}");
+    assert_true(p->dir[0] == '/'); /* absolute: the relay runs there */
+    assert_non_null(strstr(p->dir, "relays"));
+    json_t *relay = json_pack("{s:i, s:s, s:i, s:i}", "max_attempts", 2, "jitter", "none",
+                              "try_timeout_ms", 100, "backoff_base_ms", 5);
+    const char *out[8];
+    assert_int_equal(harness_profile_fixed_conflicts(p, relay, out, 8), 1);
+    assert_string_equal(out[0], "max_attempts");
+    char why[64];
+    harness_profile_fixed_why(p, "max_attempts", why, sizeof why);
+    assert_string_equal(why, "max_attempts is fixed at 3");
+    /* Fixed keys are not "cannot set"; backoff_base_ms is. */
+    assert_int_equal(harness_profile_unmapped(p, relay, 0, out, 8), 1);
+    assert_string_equal(out[0], "backoff_base_ms");
+    /* The fixed values are placeholders too. */
+    struct harness_vars v = {.n = 0};
+    harness_vars_settings(&v, p, relay);
+    char *r = harness_render("{max_attempts} {try_timeout_ms}", &v, err, sizeof err);
+    assert_string_equal(r, "3 100");
+    free(r);
+    json_decref(relay);
+    harness_profile_free(&p);
+
+    static const char *const e1[] = {"$.request.path", "starting with '/'", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r {port}\", \"request\": {\"path\": \"api\"}}",
+                 e1);
+    static const char *const e2[] = {"$.request.method", "POST", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r {port}\", \"request\": {\"method\": \"GET\"}}",
+                 e2);
+    static const char *const e3[] = {"$.fixed", "did you mean 'max_attempts'", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"fixed\": {\"max_atempts\": 3}}", e3);
+    static const char *const e4[] = {"$.fixed.max_attempts", "integer in [1, 100]", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"fixed\": {\"max_attempts\": 0}}", e4);
+    static const char *const e5[] = {"$.fixed.max_attempts", "also in $.settings", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"settings\": [\"max_attempts\"], "
+                 "\"fixed\": {\"max_attempts\": 3}}",
+                 e5);
+    static const char *const e6[] = {"$.api_key_env", "not an environment variable", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"api_key_env\": \"A-B\"}", e6);
+    static const char *const e7[] = {"$.cwd", "unknown placeholder {profle_dir}",
+                                     "did you mean {profile_dir}", NULL};
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"cwd\": \"{profle_dir}/x\"}", e7);
+}
+
+/* A quoted ';' is no shell syntax; "shell": true accepts a pipeline. */
+static void test_shell_flag(void **state)
+{
+    char err[1024] = "";
+    struct harness_profile *p =
+        parse("{\"name\": \"x\", \"command\": \"nginx -g 'daemon off;' -p {workdir}/\"}", err,
+              sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    assert_false(p->shell);
+    harness_profile_free(&p);
+    p = parse("{\"name\": \"x\", \"shell\": true, \"command\": \"r --port {port} 2>&1 | cat\"}",
+              err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    assert_true(p->shell);
+    harness_profile_free(&p);
+}
+
+/* The rule of docs/profiles.md: a single word is a profile name, and an
+ * unknown one is an error with the nearest name; anything with a space or a
+ * slash is a command. */
+static void test_resolve(void **state)
+{
+    char path[512], err[512];
+    assert_int_equal(harness_profile_resolve("nginx", path, sizeof path, err, sizeof err), 1);
+    assert_non_null(strstr(path, "relays/nginx.json"));
+    assert_int_equal(harness_profile_resolve("ngnix", path, sizeof path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown profile 'ngnix', did you mean nginx?"));
+    assert_int_equal(harness_profile_resolve("nope.json", path, sizeof path, err, sizeof err), -1);
+    assert_int_equal(harness_profile_resolve("bin/cutover-relay --port {port}", path, sizeof path,
+                                             err, sizeof err),
+                     0);
+    assert_int_equal(harness_profile_resolve("./relay.sh", path, sizeof path, err, sizeof err), 0);
+    assert_int_equal(
+        harness_profile_resolve("relays/nginx.json", path, sizeof path, err, sizeof err), 1);
 }
 
 static void test_scorecard(void **state)
@@ -209,6 +331,9 @@ int main(void)
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_settings_and_unmapped),
         cmocka_unit_test(test_shipped_profiles),
+        cmocka_unit_test(test_black_box_keys),
+        cmocka_unit_test(test_shell_flag),
+        cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_scorecard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "harness/scenario.h"
+#include "harness/vutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,29 @@ static void test_relay_key_suggests(void **state)
                        "found string \"ful\"", "did you mean 'full'", NULL};
     expect_error(
         "{\"name\": \"n\", \"relay\": {\"jitter\": \"ful\"}, " OK_TRAFFIC ", " OK_EXPECT "}", j);
+    /* The policy keys take their words, as the relay's config does. */
+    const char *sd[] = {"$.relay.stream_done", "one of lenient, strict", "found string \"strikt\"",
+                        "did you mean 'strict'", NULL};
+    expect_error("{\"name\": \"n\", \"relay\": {\"stream_done\": \"strikt\"}, " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 sd);
+    const char *md[] = {"$.relay.mode", "one of blue-green, primary-fallback", NULL};
+    expect_error(
+        "{\"name\": \"n\", \"relay\": {\"mode\": \"active\"}, " OK_TRAFFIC ", " OK_EXPECT "}", md);
+    const char *pr[] = {"$.relay.primary", "one of blue, green", NULL};
+    expect_error(
+        "{\"name\": \"n\", \"relay\": {\"primary\": \"red\"}, " OK_TRAFFIC ", " OK_EXPECT "}", pr);
+    const char *q[] = {"$.relay.on_429_without_retry_after", "one of retry, failover", NULL};
+    expect_error("{\"name\": \"n\", \"relay\": {\"on_429_without_retry_after\": 1}, " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 q);
+    const char *fr[] = {"$.relay.failback_rise", "an integer in [1, 1000]", NULL};
+    expect_error(
+        "{\"name\": \"n\", \"relay\": {\"failback_rise\": 0}, " OK_TRAFFIC ", " OK_EXPECT "}", fr);
+    const char *fb[] = {"$.relay.first_byte_timeout_ms", NULL};
+    expect_error("{\"name\": \"n\", \"relay\": {\"first_byte_timeout_ms\": -1}, " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 fb);
 }
 
 static void test_check_name_and_params(void **state)
@@ -232,6 +256,53 @@ static void test_refused_and_admin(void **state)
     harness_scenario_free(&s);
 }
 
+/* An admin step without the right token; a token name that is none of them. */
+static void test_admin_token(void **state)
+{
+    char err[1024] = "";
+    struct harness_scenario *s =
+        parse("{\"name\": \"n\", \"timeline\": [{\"at_ms\": 10, \"admin\": {\"action\": "
+              "\"rollback\", \"token\": \"none\"}}, {\"at_ms\": 20, \"admin\": {\"action\": "
+              "\"switch\", \"to\": \"green\", \"token\": \"wrong\"}}, {\"at_ms\": 30, \"admin\": "
+              "{\"action\": \"rollback\"}}], " OK_TRAFFIC ", " OK_EXPECT "}",
+              err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(s->steps[0].admin_token, HARNESS_ADMIN_NONE);
+    assert_int_equal(s->steps[1].admin_token, HARNESS_ADMIN_WRONG);
+    assert_int_equal(s->steps[2].admin_token, HARNESS_ADMIN_TOKEN);
+    harness_scenario_free(&s);
+    const char *n[] = {"$.timeline[0].admin.token", "found string \"nnone\"", "did you mean 'none'",
+                       NULL};
+    expect_error("{\"name\": \"n\", \"timeline\": [{\"at_ms\": 10, \"admin\": {\"action\": "
+                 "\"rollback\", \"token\": \"nnone\"}}], " OK_TRAFFIC ", " OK_EXPECT "}",
+                 n);
+}
+
+/* A third upstream for the relay's direct fallback; the runner owns its URL. */
+static void test_direct_upstream(void **state)
+{
+    char err[1024] = "";
+    struct harness_scenario *s =
+        parse("{\"name\": \"n\", \"upstreams\": {\"blue\": \"down\", "
+              "\"direct\": {\"latency_ms\": 5}}, " OK_TRAFFIC ", " OK_EXPECT "}",
+              err, sizeof err);
+    assert_non_null(s);
+    assert_non_null(s->direct);
+    assert_non_null(json_object_get(s->direct, "latency"));
+    harness_scenario_free(&s);
+    s = parse("{\"name\": \"n\", " OK_TRAFFIC ", " OK_EXPECT "}", err, sizeof err);
+    assert_null(s->direct);
+    harness_scenario_free(&s);
+    const char *n[] = {"$.relay.direct_url", "no direct_url when $.upstreams.direct is set", NULL};
+    expect_error("{\"name\": \"n\", \"relay\": {\"direct_url\": \"http://x/v1\"}, \"upstreams\": "
+                 "{\"direct\": \"healthy\"}, " OK_TRAFFIC ", " OK_EXPECT "}",
+                 n);
+    const char *m[] = {"$.upstreams", "found \"drect\"", "did you mean 'direct'", NULL};
+    expect_error("{\"name\": \"n\", \"upstreams\": {\"drect\": \"healthy\"}, " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 m);
+}
+
 static void test_time_scale(void **state)
 {
     char err[1024] = "";
@@ -239,18 +310,123 @@ static void test_time_scale(void **state)
     json_t *doc =
         json_loads("{\"name\": \"n\", \"relay\": {\"try_timeout_ms\": 100}, "
                    "\"timeline\": [{\"at_ms\": 200, \"blue\": {\"latency_ms\": 5}}], "
-                   "\"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100}, " OK_EXPECT "}",
+                   "\"traffic\": {\"rate_rps\": 10, \"duration_ms\": 300}, " OK_EXPECT "}",
                    0, &je);
     struct harness_scenario *s = harness_scenario_from_json(doc, "t.json", 2.0, err, sizeof err);
     assert_non_null(s);
     assert_int_equal(s->steps[0].at_us, 400000);
-    assert_int_equal(s->phases[0].duration_us, 200000);
+    assert_int_equal(s->phases[0].duration_us, 600000);
     assert_true(s->phases[0].rate_rps == 5.0);
     assert_int_equal(json_integer_value(json_object_get(s->relay, "try_timeout_ms")), 200);
     assert_true(json_number_value(json_object_get(
                     json_object_get(s->steps[0].behavior[0], "latency"), "fixed_ms")) == 10.0);
     harness_scenario_free(&s);
     json_decref(doc);
+}
+
+/* Every error of a file in one run, each on its own line with its path
+ * (issue 14: validation stopped at the first). */
+static void test_all_errors_reported(void **state)
+{
+    char err[HARNESS_MAX_ERRORS * 768] = "";
+    struct harness_scenario *s =
+        parse("{\"name\": \"n\", \"tgas\": [],"
+              " \"relay\": {\"max_atempts\": 3, \"jitter\": \"wobbly\"},"
+              " \"upstreams\": {\"green\": \"sideways\"},"
+              " \"timeline\": [{\"at_ms\": 10, \"blue\": {\"status\": 999}},"
+              "               {\"at_ms\": 20, \"mark\": \"m\"}],"
+              " \"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100},"
+              " \"expect\": [{\"check\": \"switchs\"},"
+              "             {\"check\": \"attempts\", \"max\": -1, \"env\": \"red\"},"
+              "             {\"check\": \"client_success_ratio\", \"min\": 1}]}",
+              err, sizeof err);
+    assert_null(s);
+    static const char *const lines[] = {
+        "dir/t.json: $: expected a key among",
+        "found \"tgas\" (did you mean 'tags'?)",
+        "dir/t.json: $.relay: expected a key among",
+        "(did you mean 'max_attempts'?)",
+        "dir/t.json: $.relay.jitter: expected one of",
+        "dir/t.json: $.upstreams.green:",
+        "dir/t.json: $.timeline[0].blue.status: expected an HTTP status",
+        "dir/t.json: $.expect[0].check:",
+        "(did you mean 'switches'?)",
+        "dir/t.json: $.expect[1].max: expected a number >= 0",
+        "dir/t.json: $.expect[1].env: expected one of blue, green",
+        NULL};
+    for (const char *const *l = lines; *l; l++)
+        if (!strstr(err, *l))
+            fail_msg("errors lack '%s':\n%s", *l, err);
+    int n = 1;
+    for (const char *p = err; (p = strchr(p, '\n')); p++)
+        n++;
+    assert_int_equal(n, 8);
+    /* More than the cap: the first 20, then how many more. */
+    char big[8192];
+    size_t used =
+        (size_t)snprintf(big, sizeof big, "{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": [");
+    for (int i = 0; i < 25; i++)
+        used += (size_t)snprintf(big + used, sizeof big - used, "%s{\"check\": \"nope%d\"}",
+                                 i ? ", " : "", i);
+    snprintf(big + used, sizeof big - used, "]}");
+    s = parse(big, err, sizeof err);
+    assert_null(s);
+    assert_non_null(strstr(err, "$.expect[19].check"));
+    assert_null(strstr(err, "$.expect[20].check"));
+    assert_non_null(strstr(err, "dir/t.json: 5 more error(s) not shown (the first 20 are)"));
+}
+
+/* Values that cannot be: ratios outside [0, 1], a lower bound above its
+ * upper, percentiles out of order, a backoff base above the cap the relay
+ * will run with (its own or the runner's default), a step after the
+ * traffic. */
+static void test_range_and_consistency(void **state)
+{
+    static const struct {
+        const char *text, *needle;
+    } cases[] = {
+        {"{\"name\": \"n\", " OK_TRAFFIC
+         ", \"expect\": [{\"check\": \"client_success_ratio\", \"min\": 1.5}]}",
+         "$.expect[0].min: expected a ratio in [0, 1], found real 1.5"},
+        {"{\"name\": \"n\", " OK_TRAFFIC
+         ", \"expect\": [{\"check\": \"served_ratio\", \"env\": \"blue\", \"max\": 2}]}",
+         "$.expect[0].max: expected a ratio in [0, 1]"},
+        {"{\"name\": \"n\", " OK_TRAFFIC
+         ", \"expect\": [{\"check\": \"attempts\", \"min\": 3, \"max\": 2}]}",
+         "$.expect[0].max: expected a number >= min (3), found integer 2"},
+        {"{\"name\": \"n\", " OK_TRAFFIC
+         ", \"expect\": [{\"check\": \"latency\", \"p50_ms\": 100, \"p95_ms\": 90}]}",
+         "$.expect[0].p95_ms: expected a number >= p50_ms (100)"},
+        {"{\"name\": \"n\", " OK_TRAFFIC
+         ", \"expect\": [{\"check\": \"latency\", \"p99_ms\": 100, \"max_ms\": 90}]}",
+         "$.expect[0].max_ms: expected a number >= p99_ms (100)"},
+        {"{\"name\": \"n\", " OK_TRAFFIC
+         ", \"expect\": [{\"check\": \"backoff_gaps\", \"base_ms\": 50, \"cap_ms\": 10}]}",
+         "$.expect[0].cap_ms: expected a number >= base_ms (50)"},
+        {"{\"name\": \"n\", \"relay\": {\"backoff_base_ms\": 500}, " OK_TRAFFIC ", " OK_EXPECT "}",
+         "$.relay.backoff_base_ms: expected at most the runner's default backoff_cap_ms (200"},
+        {"{\"name\": \"n\", \"relay\": {\"backoff_base_ms\": 50, \"backoff_cap_ms\": "
+         "40}, " OK_TRAFFIC ", " OK_EXPECT "}",
+         "$.relay.backoff_base_ms: expected at most backoff_cap_ms (40), found integer 50"},
+        {"{\"name\": \"n\", \"timeline\": [{\"at_ms\": 500, \"mark\": \"late\"}], " OK_TRAFFIC
+         ", " OK_EXPECT "}",
+         "$.timeline[0].at_ms: expected a time within the traffic (0..100 ms), found integer 500"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *needles[] = {cases[i].needle, NULL};
+        expect_error(cases[i].text, needles);
+    }
+    /* The same within bounds is valid: a raised cap allows the base. */
+    char err[1024] = "";
+    struct harness_scenario *s =
+        parse("{\"name\": \"n\", \"relay\": {\"backoff_base_ms\": 500, \"backoff_cap_ms\": 800}, "
+              "\"timeline\": [{\"at_ms\": 100, \"mark\": \"end\"}], " OK_TRAFFIC
+              ", \"expect\": [{\"check\": \"latency\", \"p50_ms\": 5, \"p99_ms\": 5},"
+              " {\"check\": \"client_success_ratio\", \"min\": 0, \"max\": 1}]}",
+              err, sizeof err);
+    if (!s)
+        fail_msg("%s", err);
+    harness_scenario_free(&s);
 }
 
 static void test_collect_files(void **state)
@@ -302,7 +478,11 @@ int main(void)
         cmocka_unit_test(test_traffic_errors),
         cmocka_unit_test(test_shorthand_translation),
         cmocka_unit_test(test_refused_and_admin),
+        cmocka_unit_test(test_admin_token),
+        cmocka_unit_test(test_direct_upstream),
         cmocka_unit_test(test_time_scale),
+        cmocka_unit_test(test_all_errors_reported),
+        cmocka_unit_test(test_range_and_consistency),
         cmocka_unit_test(test_collect_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -232,12 +232,69 @@ static void test_header_value_controls(void **state)
     }
 }
 
+static void test_no_done_and_hold_body(void **state)
+{
+    struct mock_plan p;
+    /* no_done: the stream keeps its finish_reason chunk and ends cleanly
+     * right after it, without the [DONE] line. */
+    base(&p, 1);
+    size_t n = p.nevents;
+    mock_plan_apply(&(struct mock_action){0}, &p); /* ok: unchanged */
+    struct mock_action a = act("{\"type\":\"no_done\"}");
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.nevents, n - 1);
+    assert_non_null(strstr(p.events[p.nevents - 1], "\"finish_reason\":\"stop\""));
+    for (size_t i = 0; i < p.nevents; i++)
+        assert_null(strstr(p.events[i], "[DONE]"));
+    assert_int_equal(p.fault, MOCK_FAULT_NONE);
+    mock_plan_free(&p);
+    /* A non-streamed answer is left whole. */
+    base(&p, 0);
+    char *body = strdup(p.body);
+    mock_plan_apply(&a, &p);
+    assert_string_equal(p.body, body);
+    free(body);
+    mock_plan_free(&p);
+    /* hold_body: a stall before the first body byte, streamed or not. */
+    a = act("{\"type\":\"hold_body\",\"hold_ms\":1500}");
+    assert_true(a.then_continue);
+    for (int streamed = 0; streamed < 2; streamed++) {
+        base(&p, streamed);
+        mock_plan_apply(&a, &p);
+        assert_int_equal(p.fault, MOCK_FAULT_STALL);
+        assert_int_equal(p.fault_at_byte, 0);
+        assert_int_equal(p.stall_us, 1500000);
+        assert_true(p.stall_continue);
+        mock_plan_free(&p);
+    }
+    a = act("{\"type\":\"hold_body\",\"hold_ms\":10,\"then\":\"close\"}");
+    assert_false(a.then_continue);
+    /* Errors name the field. */
+    const char *bad[][2] = {{"{\"type\":\"hold_body\"}", "$.hold_ms"},
+                            {"{\"type\":\"hold_body\",\"hold_ms\":-1}", "$.hold_ms"},
+                            {"{\"type\":\"hold_body\",\"hold_ms\":5,\"then\":\"wait\"}", "$.then"},
+                            {"{\"type\":\"no_done\",\"after_chunks\":2}", "after_chunks"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct mock_action x;
+        char err[256];
+        json_t *j = json_loads(bad[i][0], 0, NULL);
+        assert_int_equal(mock_action_parse(j, "$", &x, err, sizeof err), -1);
+        if (!strstr(err, bad[i][1]))
+            fail_msg("%s: '%s' does not name %s", bad[i][0], err, bad[i][1]);
+        json_decref(j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table_complete),  cmocka_unit_test(test_status_plan),
-        cmocka_unit_test(test_fault_positions), cmocka_unit_test(test_inband_malformed_slow),
-        cmocka_unit_test(test_echo_auth),       cmocka_unit_test(test_header_value_controls),
+        cmocka_unit_test(test_table_complete),
+        cmocka_unit_test(test_status_plan),
+        cmocka_unit_test(test_fault_positions),
+        cmocka_unit_test(test_inband_malformed_slow),
+        cmocka_unit_test(test_echo_auth),
+        cmocka_unit_test(test_header_value_controls),
+        cmocka_unit_test(test_no_done_and_hold_body),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

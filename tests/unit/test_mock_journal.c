@@ -119,19 +119,31 @@ static void test_record_json(void **state)
     r.bytes = 525;
     r.chunks = 2;
     r.auth = 1;
+    r.key = "configured";
+    r.conn = 3;
+    r.max_tokens = -1;
+    r.messages_hash = 0xabcdef;
     json_t *o = mock_record_json(&r);
-    const char *keys[] = {"seq",    "t_arrival_us", "t_done_us", "method", "path",   "request_id",
-                          "user",   "attempt",      "env",       "model",  "stream", "rule",
-                          "action", "status",       "bytes",     "chunks", "end",    "auth"};
+    const char *keys[] = {"seq",        "t_arrival_us", "t_done_us",    "method",  "path",
+                          "request_id", "id_via",       "user",         "attempt", "env",
+                          "model",      "stream",       "rule",         "action",  "status",
+                          "bytes",      "chunks",       "end",          "auth",    "key",
+                          "conn",       "max_tokens",   "messages_hash"};
     assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(json_object_get(o, keys[i]));
     assert_true(json_is_null(json_object_get(o, "request_id")));
+    assert_true(json_is_null(json_object_get(o, "id_via")));
     assert_int_equal(json_integer_value(json_object_get(o, "attempt")), 2);
     assert_true(json_is_true(json_object_get(o, "stream")));
     assert_true(json_is_true(json_object_get(o, "auth")));
     assert_string_equal(json_string_value(json_object_get(o, "end")), "reset");
     assert_int_equal(json_integer_value(json_object_get(o, "chunks")), 2);
+    /* What the forwarded and connection_reuse checks read; never the key. */
+    assert_string_equal(json_string_value(json_object_get(o, "key")), "configured");
+    assert_int_equal(json_integer_value(json_object_get(o, "conn")), 3);
+    assert_true(json_is_null(json_object_get(o, "max_tokens")));
+    assert_string_equal(json_string_value(json_object_get(o, "messages_hash")), "0000000000abcdef");
     json_decref(o);
     r.attempt = -1;
     o = mock_record_json(&r);

@@ -94,6 +94,44 @@ static void test_reply_text(void **state)
     co_buf_free(&b);
 }
 
+/* The correlation marker: the last one in the last message wins; a broken
+ * one is no id.  Answers carry the mock's name when stamped. */
+static void test_marker_and_stamp(void **state)
+{
+    char id[64];
+    assert_int_equal(mock_find_marker("hello [cutover-id:r1-0-7]", id, sizeof id), 1);
+    assert_string_equal(id, "r1-0-7");
+    assert_int_equal(mock_find_marker("[cutover-id:a] then [cutover-id:b]", id, sizeof id), 1);
+    assert_string_equal(id, "b");
+    assert_int_equal(mock_find_marker("[cutover-id:no end", id, sizeof id), 0);
+    assert_int_equal(mock_find_marker("[cutover-id:]", id, sizeof id), 0);
+    assert_int_equal(mock_find_marker("plain", id, sizeof id), 0);
+    struct mock_chat_req q =
+        req("{\"messages\":[{\"role\":\"system\",\"content\":\"[cutover-id:old]\"},"
+            "{\"role\":\"user\",\"content\":\"hi [cutover-id:r9]\"}],\"user\":\"u\"}");
+    assert_string_equal(q.marker, "r9");
+    assert_string_equal(q.user, "u");
+    /* A relay that appended a message of its own: the client's marker still counts. */
+    struct mock_chat_req q2 =
+        req("{\"messages\":[{\"role\":\"user\",\"content\":\"hi [cutover-id:r3]\"},"
+            "{\"role\":\"system\",\"content\":\"be brief\"}]}");
+    assert_string_equal(q2.marker, "r3");
+    snprintf(q.stamp, sizeof q.stamp, "green");
+    char *s = mock_chat_body(&q, "chatcmpl-green-x", 1, 2, "stop");
+    json_t *j = json_loads(s, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "system_fingerprint")),
+                        "fp_cutover_green");
+    json_decref(j);
+    free(s);
+    size_t n;
+    char **ev = mock_sse_events(&q, "chatcmpl-green-x", 1, 2, "stop", &n);
+    for (size_t i = 0; i + 1 < n; i++) /* every chunk but [DONE] */
+        assert_non_null(strstr(ev[i], "\"system_fingerprint\":\"fp_cutover_green\""));
+    for (size_t i = 0; i < n; i++)
+        free(ev[i]);
+    free(ev);
+}
+
 static void test_chat_body(void **state)
 {
     struct mock_chat_req q =
@@ -245,13 +283,10 @@ static void test_models_and_duration(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_reply_text),
-        cmocka_unit_test(test_chat_body),
-        cmocka_unit_test(test_sse),
-        cmocka_unit_test(test_status_bodies),
-        cmocka_unit_test(test_models_and_duration),
+        cmocka_unit_test(test_parse),         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_reply_text),    cmocka_unit_test(test_marker_and_stamp),
+        cmocka_unit_test(test_chat_body),     cmocka_unit_test(test_sse),
+        cmocka_unit_test(test_status_bodies), cmocka_unit_test(test_models_and_duration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

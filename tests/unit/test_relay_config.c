@@ -254,6 +254,63 @@ static void test_key_out_of_argv(void **state)
     relay_config_free(&c);
 }
 
+static void test_policies(void **state)
+{
+    struct relay_config c;
+    char err[512];
+    char *envp[] = {"BLUE_URL=http://127.0.0.1:1/v1", "GREEN_URL=http://127.0.0.1:2/v1", NULL};
+    char *argv0[] = {"cutover-relay", NULL};
+    /* Defaults: today's behaviour except complete streams. */
+    assert_int_equal(load(&c, argv0, envp, err, sizeof err), 0);
+    assert_string_equal(c.stream_done, "lenient");
+    assert_string_equal(c.mode, "blue-green");
+    assert_string_equal(c.primary, "blue"); /* follows active_env */
+    assert_int_equal(c.failback_after_ms, 60000);
+    assert_int_equal(c.failback_rise, 3);
+    assert_int_equal(c.first_byte_timeout_ms, 0);
+    assert_string_equal(c.on_429_without_retry_after, "retry");
+    relay_config_free(&c);
+    /* File, environment (seed-style names) and flags, in that order. */
+    write_file(cfg_path, "{\"stream_done\":\"strict\",\"mode\":\"primary-fallback\","
+                         "\"failback_after_ms\":100,\"first_byte_timeout_ms\":700}");
+    char *env2[] = {"BLUE_URL=http://127.0.0.1:1/v1",
+                    "GREEN_URL=http://127.0.0.1:2/v1",
+                    "ACTIVE_ENV=green",
+                    "FAILBACK_AFTER=200",
+                    "FAILBACK_RISE=5",
+                    "FIRST_BYTE_TIMEOUT=800",
+                    "ON_429_WITHOUT_RETRY_AFTER=failover",
+                    "STREAM_DONE=lenient",
+                    NULL};
+    assert_int_equal(load(&c, ARGV("--config", cfg_path, "--first-byte-timeout-ms", "900"), env2,
+                          err, sizeof err),
+                     0);
+    assert_string_equal(c.stream_done, "lenient");
+    assert_string_equal(c.mode, "primary-fallback");
+    assert_string_equal(c.primary, "green");
+    assert_int_equal(c.failback_after_ms, 200);
+    assert_int_equal(c.failback_rise, 5);
+    assert_int_equal(c.first_byte_timeout_ms, 900);
+    assert_string_equal(c.on_429_without_retry_after, "failover");
+    relay_config_free(&c);
+    char *env3[] = {"BLUE_URL=http://127.0.0.1:1/v1", "GREEN_URL=http://127.0.0.1:2/v1",
+                    "RELAY_MODE=primary-fallback", "PRIMARY_ENV=green", NULL};
+    assert_int_equal(load(&c, argv0, env3, err, sizeof err), 0);
+    assert_string_equal(c.mode, "primary-fallback");
+    assert_string_equal(c.primary, "green");
+    relay_config_free(&c);
+    /* Bad values name the key and the words. */
+    expect_error(ARGV("--stream-done", "loose"), envp, "\"lenient\" or \"strict\"");
+    expect_error(ARGV("--mode", "active-active"), envp, "mode");
+    expect_error(ARGV("--primary", "red"), envp, "primary");
+    expect_error(ARGV("--failback-rise", "0"), envp, "failback_rise");
+    expect_error(ARGV("--on-429-without-retry-after", "wait"), envp, "\"retry\" or \"failover\"");
+    /* Fail-back is judged by health checks: without them it could never
+     * happen, so the relay refuses to start rather than pretend. */
+    expect_error(ARGV("--mode", "primary-fallback", "--health-interval-ms", "0"), envp,
+                 "health_interval_ms");
+}
+
 static void test_help(void **state)
 {
     struct relay_config c;
@@ -277,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_env_file),
         cmocka_unit_test(test_errors_name_the_key),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_policies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,7 +18,7 @@
 static struct relay_switch sw(void)
 {
     struct relay_switch s;
-    struct relay_switch_cfg c = {1, 0, 1, 1};
+    struct relay_switch_cfg c = {.after_failures = 1, .rise = 1, .fall = 1};
     relay_switch_init(&s, &c, RELAY_BLUE, 0);
     return s;
 }

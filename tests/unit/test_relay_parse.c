@@ -73,20 +73,93 @@ static void test_sse_splits(void **state)
         for (size_t i = 0; i <= n; i++)
             for (size_t j = i; j <= n; j++) {
                 struct relay_sse x;
-                relay_sse_reset(&x);
+                relay_sse_init(&x);
                 relay_sse_scan(&x, b, i);
                 relay_sse_scan(&x, b + i, j - i);
                 relay_sse_scan(&x, b + j, n - j);
                 if (x.done_seen != want)
                     fail_msg("stream %zu split %zu/%zu: %d", s, i, j, x.done_seen);
+                relay_sse_free(&x);
             }
         /* One byte at a time. */
         struct relay_sse x;
-        relay_sse_reset(&x);
+        relay_sse_init(&x);
         for (size_t i = 0; i < n; i++)
             relay_sse_scan(&x, b + i, 1);
         assert_int_equal(x.done_seen, want);
+        relay_sse_free(&x);
     }
+}
+
+/* A non-null finish_reason is found whatever the splits; null, an escaped
+ * key inside content and near misses are not. */
+static void test_sse_finish_reason(void **state)
+{
+    static const struct {
+        const char *s;
+        int want;
+    } streams[] = {
+        {"data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", 1},
+        {"data: {\"finish_reason\" : \t \"length\"}\n\n", 1},
+        {"data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":null}]}\n\n", 0},
+        {"data: {\"finish_reason\":null}\n\ndata: {\"finish_reason\":\"stop\"}\n\n", 1},
+        {"data: {\"delta\":{\"content\":\"say \\\"finish_reason\\\":\\\"stop\\\"\"}}\n\n", 0},
+        {"\"\"finish_reason\":\"x\"", 1},
+        {"\"finish_reason\"x:\"stop\"", 0},
+        {"\"finish_reasons\":\"stop\"", 0},
+        {"\"finish_reason\":", 0},
+        /* Keys that share a quote (found by the fuzzer). */
+        {"\"finish_reason\"finish_reason\":\"x\"", 1},
+    };
+    for (size_t s = 0; s < sizeof streams / sizeof streams[0]; s++) {
+        const char *b = streams[s].s;
+        size_t n = strlen(b);
+        for (size_t i = 0; i <= n; i++)
+            for (size_t j = i; j <= n; j++) {
+                struct relay_sse x;
+                relay_sse_init(&x);
+                relay_sse_scan(&x, b, i);
+                relay_sse_scan(&x, b + i, j - i);
+                relay_sse_scan(&x, b + j, n - j);
+                if (relay_sse_finished(&x) != streams[s].want)
+                    fail_msg("stream %zu split %zu/%zu", s, i, j);
+                relay_sse_free(&x);
+            }
+    }
+    /* A new attempt starts from nothing; nothing scanned holds nothing. */
+    struct relay_sse x;
+    relay_sse_init(&x);
+    assert_false(relay_sse_finished(&x));
+    const char *fin = "data: {\"finish_reason\":\"stop\"}\n\n";
+    relay_sse_scan(&x, fin, strlen(fin));
+    assert_true(relay_sse_finished(&x));
+    relay_sse_reset(&x);
+    assert_false(relay_sse_finished(&x));
+    /* Only the stream's last RELAY_SSE_LAST bytes are looked at (the
+     * finish chunk comes last but for the usage chunk): one followed by
+     * more than that is not seen, in one chunk or many. */
+    char filler[RELAY_SSE_LAST + 1];
+    memset(filler, 'x', sizeof filler);
+    for (size_t step = 1; step <= sizeof filler; step = step * 7 + 1) {
+        relay_sse_reset(&x);
+        relay_sse_scan(&x, fin, strlen(fin));
+        for (size_t off = 0; off < sizeof filler; off += step)
+            relay_sse_scan(&x, filler + off,
+                           sizeof filler - off < step ? sizeof filler - off : step);
+        assert_false(relay_sse_finished(&x));
+        /* ... while one that ends exactly the last window is. */
+        relay_sse_reset(&x);
+        relay_sse_scan(&x, filler, 100);
+        relay_sse_scan(&x, fin, strlen(fin));
+        for (size_t off = 0; off < RELAY_SSE_LAST - strlen(fin); off += step)
+            relay_sse_scan(&x, filler + off,
+                           RELAY_SSE_LAST - strlen(fin) - off < step
+                               ? RELAY_SSE_LAST - strlen(fin) - off
+                               : step);
+        assert_true(relay_sse_finished(&x));
+    }
+    relay_sse_free(&x);
+    assert_null(x.last);
 }
 
 int main(void)
@@ -95,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_content_type),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_sse_splits),
+        cmocka_unit_test(test_sse_finish_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,39 @@ static void test_plain(void **state)
     free(out);
 }
 
+/* A passing scenario whose self-check was inconclusive says which check
+ * "N/M" left out and why (issue 14: "PASS 6/7 checks" named nothing); with
+ * several relays the summary table has a relay column. */
+static void test_uncounted_and_relay_column(void **state)
+{
+    struct report_run r;
+    fixture_run(&r);
+    fixture_check(&r.sc[0], "harness_on_time", REPORT_INCONCLUSIVE, "runner 82 ms late");
+    for (size_t i = 0; i < r.n; i++)
+        snprintf(r.sc[i].relay, sizeof r.sc[i].relay, "%s",
+                 i % 2 ? "nginx" : "/x/bin/cutover-relay");
+    char *buf = NULL;
+    size_t len = 0;
+    r.console = open_memstream(&buf, &len);
+    for (size_t i = 0; i < r.n; i++)
+        report_console_scenario(&r, &r.sc[i], i);
+    char err[64];
+    assert_int_equal(report_console_end(&r, err, sizeof err), 0);
+    fclose(r.console);
+    assert_non_null(strstr(buf, "1/2 checks; harness_on_time inconclusive: runner 82 ms late\n"));
+    assert_non_null(strstr(buf, "1/2 checks; attempts fail: max 3\n"));
+    assert_non_null(strstr(buf, "scenario                                       relay"));
+    assert_non_null(strstr(buf, "passes                                         cutover-relay"));
+    assert_non_null(strstr(buf, "fails                                          nginx"));
+    free(buf);
+    fixture_free(&r);
+    /* One relay: no relay column. */
+    char *out = render(0);
+    assert_null(strstr(out, " relay  "));
+    assert_non_null(strstr(out, "[  1/4] PASS         scenarios/failover/passes.json"));
+    free(out);
+}
+
 static void test_colour(void **state)
 {
     char *out = render(1);
@@ -57,6 +90,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_colour),
+        cmocka_unit_test(test_uncounted_and_relay_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -393,6 +393,76 @@ static void test_render_dense(void **state)
     json_decref(r);
 }
 
+/* Issue 14: a request's attempts are joined with each backoff gap labelled,
+ * and a `first: 2` fault is drawn over the two requests it answered, not
+ * from its step to the end of the run; a fault that never fired is only
+ * outlined. */
+static void test_backoff_joins_and_fired_window(void **state)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/journal-blue.json", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    /* r-1: 503 at 310 ms (2 ms), again at 352 ms (2 ms), both from the
+     * rule; then green at 434 ms.  r-2: a plain 200 at 500 ms. */
+    fprintf(f,
+            "[{\"path\":\"/v1/chat/completions\",\"t_arrival_us\":%lld,\"t_done_us\":%lld,"
+            "\"request_id\":\"r-1\",\"attempt\":1,\"rule\":\"#0\",\"status\":503,"
+            "\"end\":\"complete\"},"
+            "{\"path\":\"/v1/chat/completions\",\"t_arrival_us\":%lld,\"t_done_us\":%lld,"
+            "\"request_id\":\"r-1\",\"attempt\":2,\"rule\":\"#0\",\"status\":503,"
+            "\"end\":\"complete\"},"
+            "{\"path\":\"/v1/chat/completions\",\"t_arrival_us\":%lld,\"t_done_us\":%lld,"
+            "\"request_id\":\"r-2\",\"attempt\":1,\"rule\":null,\"status\":200,"
+            "\"end\":\"complete\"}]",
+            T0 + 310000, T0 + 312000, T0 + 352000, T0 + 354000, T0 + 500000, T0 + 505000);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/journal-green.json", tmpdir);
+    f = fopen(path, "w");
+    fprintf(f,
+            "[{\"path\":\"/v1/chat/completions\",\"t_arrival_us\":%lld,\"t_done_us\":%lld,"
+            "\"request_id\":\"r-1\",\"attempt\":3,\"rule\":null,\"status\":200,"
+            "\"end\":\"complete\"}]",
+            T0 + 434000, T0 + 440000);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/requests.jsonl", tmpdir);
+    f = fopen(path, "w");
+    fprintf(f,
+            "{\"id\":\"r-1\",\"t_sched_us\":%lld,\"t_done_us\":%lld,\"status\":200,"
+            "\"served\":\"green\",\"outcome\":\"ok\"}\n"
+            "{\"id\":\"r-2\",\"t_sched_us\":%lld,\"t_done_us\":%lld,\"status\":200,"
+            "\"served\":\"blue\",\"outcome\":\"ok\"}\n",
+            T0 + 309000, T0 + 441000, T0 + 499000, T0 + 506000);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/events.jsonl", tmpdir);
+    f = fopen(path, "w");
+    fclose(f);
+    json_t *sc = synthetic_results("joins", "pass", "relay-a");
+    json_object_set_new(sc, "scenario",
+                        json_loads("{\"timeline\":[{\"at_ms\":300,\"mark\":\"fault_on\","
+                                   "\"blue\":{\"status\":503,\"first\":2}},"
+                                   "{\"at_ms\":450,\"green\":{\"status\":500,\"every\":50}}],"
+                                   "\"expect\":[]}",
+                                   0, NULL));
+    json_t *r = wrap(json_pack("[o]", sc), 1, 1, 0);
+    char *html = render(r);
+    /* Two gaps of r-1: 352 - 312 = 40 ms, 434 - 354 = 80 ms; r-2 has one
+     * attempt and no join. */
+    assert_int_equal(count(html, "<line class=\"join\""), 2);
+    assert_non_null(strstr(html, "text-anchor=\"middle\">40 ms</text>"));
+    assert_non_null(strstr(html, "text-anchor=\"middle\">80 ms</text>"));
+    assert_non_null(strstr(html, "r-1: 80 ms after attempt 2 on blue, attempt 3 on green"));
+    /* The first:2 window: where it fired (310 to 354 ms), not to the end. */
+    assert_non_null(strstr(html, "blue fault set from 300 to 506 ms; fired 2 times from 310 to "
+                                 "354 ms"));
+    assert_non_null(strstr(html, "(fired 2\u00d7)"));
+    /* Green's rule never answered a request: outlined, and said so. */
+    assert_non_null(strstr(html, "green fault set from 450 to 506 ms; never fired"));
+    assert_non_null(strstr(html, "<rect class=\"win idle\""));
+    free(html);
+    json_decref(r);
+}
+
 static void test_render_sparse_and_scorecard(void **state)
 {
     write_artefacts(tmpdir, 40, 40);
@@ -604,6 +674,20 @@ static void test_html_writer_fixture(void **state)
     assert_non_null(strstr(h, "at least &lt;1&gt; &amp; &quot;one&quot;"));
     assert_non_null(strstr(h, "before it was ready"));
     free(h);
+    /* A passing scenario's inconclusive self-check goes under
+     * "inconclusive checks", never under "failing checks". */
+    fixture_check(&r.sc[0], "harness_on_time", REPORT_INCONCLUSIVE, "runner 82 ms late");
+    assert_int_equal(report_html_write(&r, err, sizeof err), 0);
+    h = tsup_read_file(path, NULL);
+    assert_non_null(strstr(h, "<th>failing checks</th><th>inconclusive checks</th>"));
+    const char *row = strstr(h, "<tr class=\"pass\">");
+    assert_non_null(row);
+    const char *end = strstr(row, "</tr>");
+    char *cells = strndup(row, (size_t)(end - row));
+    assert_non_null(strstr(cells, "</td><td></td><td><a href=\"#sc0-check1\"><code>harness_on_time"
+                                  "</code></a> <small>runner 82 ms late</small></td>"));
+    free(cells);
+    free(h);
     unlink(path);
     r.html_path = "/nonexistent-dir/report.html";
     assert_int_equal(report_html_write(&r, err, sizeof err), -1);
@@ -626,6 +710,8 @@ int main(void)
         cmocka_unit_test(test_model_timeline),
         cmocka_unit_test_setup_teardown(test_render_dense, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_render_sparse_and_scorecard, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_backoff_joins_and_fired_window, setup_dir,
+                                        teardown_dir),
         cmocka_unit_test(test_render_empty_and_bad),
         cmocka_unit_test_setup_teardown(test_markdown, setup_dir, teardown_dir),
         cmocka_unit_test(test_progress_lines),

@@ -1,0 +1,81 @@
+/* Measurements over a relay fleet's observations (issue 16, item 3): the
+ * figures behind the fleet checks fleet_rate_limit, colour_agreement and
+ * probe_load.  Pure: plain arrays in, figures out, so each is tested on
+ * synthetic data; the runner (replicas, Redis, per-replica observations:
+ * docs/fleet.md, "Harness design") fills the arrays.
+ *
+ * Client times are bounds, not instants: a request's limiter decision
+ * happened somewhere between its send and its answer, so every figure here
+ * is one the observations prove (a lower bound of a window's admissions, a
+ * refusal that no placement of the decisions justifies), never one that a
+ * measurement artefact could produce. */
+#ifndef HARNESS_FLEET_H
+#define HARNESS_FLEET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One client request of the limited client: [lo, hi] brackets the decision
+ * (sent, answered), admitted when the relay did not refuse it with 429. */
+struct harness_fleet_req {
+    uint64_t lo, hi;
+    int replica;
+    int admitted;
+};
+
+struct harness_fleet_rl {
+    size_t admitted, refused;
+    /* The most admissions certainly inside one window, and the end of that
+     * window: more than the limit means the fleet over-admitted. */
+    size_t worst;
+    uint64_t worst_at;
+    /* Refusals no placement justifies: fewer than limit admissions can have
+     * been in the window of any instant the decision may have happened at. */
+    size_t lost;
+    uint64_t first_lost_at; /* lo of the first one, 0 when none */
+};
+
+/* Fills out over n requests (any order).  Returns 0, -1 when n is 0 or a
+ * request has hi < lo. */
+int harness_fleet_rate_limit(const struct harness_fleet_req *r, size_t n, uint64_t window_us,
+                             size_t limit, struct harness_fleet_rl *out);
+
+/* What a replica serves from t on: its start (colour at start), a switch,
+ * or the colour of a served request.  Colours are 'b' (blue) and 'g'
+ * (green); other values are ignored. */
+struct harness_fleet_colour {
+    uint64_t t;
+    int replica;
+    char colour;
+};
+
+struct harness_fleet_agree {
+    /* From t_from (the switch), until every replica serves target: -1 when
+     * some never did before the observations end. */
+    int64_t lag_us;
+    int laggard; /* the replica that took longest, -1 none */
+    /* The longest interval in which two replicas served different colours
+     * (split brain), and when it began. */
+    uint64_t split_us, split_at;
+};
+
+/* Replays ev (sorted by t) for nrep replicas.  A replica counts from its
+ * first observation on.  Returns 0, -1 on a replica index out of range or
+ * events out of order. */
+int harness_fleet_agreement(const struct harness_fleet_colour *ev, size_t n, int nrep,
+                            uint64_t t_from, char target, uint64_t t_end,
+                            struct harness_fleet_agree *out);
+
+/* Health probes the whole fleet sent, per colour. */
+struct harness_fleet_probes {
+    size_t total[2];        /* blue, green */
+    double per_interval[2]; /* mean probes per interval_us over [t0, t1) */
+    size_t max_interval[2]; /* most probes in one aligned interval */
+};
+
+/* t[i] the arrival of probe i at colour c[i] ('b' or 'g'); probes outside
+ * [t0, t1) are ignored.  Returns 0, -1 when t1 <= t0 or interval_us is 0. */
+int harness_fleet_probe_load(const uint64_t *t, const char *c, size_t n, uint64_t t0, uint64_t t1,
+                             uint64_t interval_us, struct harness_fleet_probes *out);
+
+#endif
