@@ -76,11 +76,12 @@ static const struct {
     {"relay process", "*"}, /* signals to a relay the runner did not start */
     {"direct_url", "*"},
     {"stream_done", "no_truncated_success client_success_ratio client_count switches"},
-    {"mode", "switches switch_delay min_dwell served_ratio"},
-    {"primary", "switches switch_delay min_dwell served_ratio"},
-    {"failback_after_ms", "switches switch_delay min_dwell"},
-    {"failback_rise", "switches switch_delay"},
-    {"first_byte_timeout_ms", "client_deadline switch_delay attempts"},
+    {"mode", "switches switch_delay min_dwell served_ratio client_count"},
+    {"primary", "switches switch_delay min_dwell served_ratio client_count"},
+    {"failback_after_ms", "switches switch_delay min_dwell served_ratio client_count"},
+    {"failback_rise", "switches switch_delay served_ratio client_count"},
+    {"first_byte_timeout_ms",
+     "client_deadline switch_delay attempts client_success_ratio client_count"},
     {"on_429_without_retry_after", "attempts client_count client_success_ratio backoff_gaps"},
 };
 
