@@ -283,38 +283,49 @@ char *co_json_describe(const json_t *j, char *out, size_t n)
     return out;
 }
 
+/* Optimal string alignment distance: Levenshtein plus a swap of two
+ * neighbours as one edit, the commonest typo ("--jbos" is one edit from
+ * "--jobs", two from "--json"). */
 static size_t edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
         return (size_t)-1;
-    size_t prev[65], cur[65];
+    size_t d[65][65];
     for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
+        d[0][j] = j;
     for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
+        d[i][0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            size_t m = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < m)
+                m = d[i - 2][j - 2] + 1;
+            d[i][j] = m;
         }
-        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
     }
-    return prev[lb];
+    return d[la][lb];
 }
 
 const char *co_nearest(const char *word, const char *const *candidates)
 {
-    const char *best = NULL;
-    size_t best_d = (size_t)-1;
+    const char *best = NULL, *prefixed = NULL;
+    size_t best_d = (size_t)-1, wl = strlen(word);
     for (; *candidates; candidates++) {
         size_t d = edit_distance(word, *candidates);
         if (d < best_d) {
             best_d = d;
             best = *candidates;
         }
+        /* "rate" for "rate_rps": the word is the start of one name. */
+        if (!prefixed && wl >= 3 && strncmp(*candidates, word, wl) == 0)
+            prefixed = *candidates;
     }
-    size_t limit = strlen(word) / 3;
+    if (prefixed && best_d > 1)
+        return prefixed;
+    size_t limit = wl / 3;
     if (limit < 2)
         limit = 2;
     return best_d <= limit ? best : NULL;

@@ -1021,6 +1021,16 @@ static void count_answer_leaks(struct run *r)
              "%s%ld client answers (first: %s)", len ? ", " : "", n, first);
 }
 
+/* s as a JSON string literal (malloc'd): the relay's bytes (its X-Served-By,
+ * its Content-Type) may hold quotes, backslashes or control characters. */
+static char *json_literal(const char *s)
+{
+    json_t *j = json_string(s);
+    char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    return out ? out : co_strdup("\"\"");
+}
+
 static void write_client_log(struct run *r)
 {
     char path[700];
@@ -1031,23 +1041,22 @@ static void write_client_log(struct run *r)
     const struct harness_obs *o = &r->obs;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *q = &o->reqs[i];
-        json_t *ct = json_string(q->ctype);
-        char *ctj = ct ? json_dumps(ct, JSON_ENCODE_ANY) : NULL;
-        json_decref(ct);
+        char *ctj = json_literal(q->ctype), *svj = json_literal(q->served);
         fprintf(f,
                 "{\"id\":\"%s\",\"phase\":%d,\"t_sched_us\":%llu,\"t_sent_us\":%llu,"
                 "\"t_first_us\":%llu,\"t_done_us\":%llu,\"status\":%ld,\"curl\":%d,"
-                "\"served\":\"%s\",\"attempts\":%d,\"retry_after_ms\":%ld,\"ratelimit_hdrs\":%d,"
+                "\"served\":%s,\"attempts\":%d,\"retry_after_ms\":%ld,\"ratelimit_hdrs\":%d,"
                 "\"done_marker\":%s,\"inband_error\":%s,\"outcome\":\"%s\",\"ctype\":%s,"
                 "\"should_retry\":%d,\"retry_after_s_hdr\":%ld,\"retry_after_ms_hdr\":%ld,"
                 "\"ratelimit_limit\":%ld,\"ratelimit_remaining\":%ld,\"error_shape\":%d}\n",
                 q->id, q->phase, (unsigned long long)q->t_sched, (unsigned long long)q->t_sent,
                 (unsigned long long)q->t_first, (unsigned long long)q->t_done, q->status,
-                q->curl_rc, q->served, q->attempts_hdr, q->retry_after_ms, q->ratelimit_hdrs,
+                q->curl_rc, svj, q->attempts_hdr, q->retry_after_ms, q->ratelimit_hdrs,
                 q->done_marker ? "true" : "false", q->inband_error ? "true" : "false",
-                harness_outcome_name(q->outcome), ctj ? ctj : "\"\"", q->should_retry, q->ra_s,
-                q->ra_ms, q->rl_limit, q->rl_remaining, q->err_shape);
+                harness_outcome_name(q->outcome), ctj, q->should_retry, q->ra_s, q->ra_ms,
+                q->rl_limit, q->rl_remaining, q->err_shape);
         free(ctj);
+        free(svj);
     }
     fclose(f);
 }

@@ -448,11 +448,13 @@ static const struct key keys[] = {
 
 static const char *key_names[NKEYS + 1];
 
-/* Keys whose flag value is overwritten in argv once read (ps shows argv). */
+/* Keys whose flag value is overwritten in argv once read (ps shows argv).
+ * shared is one: its URL may carry the Redis password (redis://:PW@HOST). */
 static int is_secret(const struct key *k)
 {
     return k->type == K_LIST ||
-           (k->type == K_STR && (k->off == OFF(api_key) || k->off == OFF(admin_token)));
+           (k->type == K_STR &&
+            (k->off == OFF(api_key) || k->off == OFF(admin_token) || k->off == OFF(shared)));
 }
 
 static void set_str(char **slot, const char *v)

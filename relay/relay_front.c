@@ -71,6 +71,15 @@ unsigned relay_front_check(const struct relay_front_head *h, struct relay_front_
         v->close = 1;
         return refuse(v, 400, "invalid_request");
     }
+    /* RFC 9112 6.3 and 11.2: several Content-Length fields are a framing
+     * error.  libmicrohttpd reads the first; a proxy in front that reads
+     * the last sees one request where we would answer two (smuggling). */
+    if (h->n_content_length > 1) {
+        snprintf(v->message, sizeof v->message,
+                 "More than one Content-Length header is not allowed");
+        v->close = 1;
+        return refuse(v, 400, "invalid_request");
+    }
     /* A declared body over the limit is refused before it is read. */
     if (h->content_length &&
         strtoull(h->content_length, NULL, 10) > (unsigned long long)h->max_body_bytes) {

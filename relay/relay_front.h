@@ -30,6 +30,9 @@ struct relay_front_head {
     const char *content_length;    /* header value or NULL */
     const char *transfer_encoding; /* header value or NULL */
     int64_t max_body_bytes;
+    /* Content-Length fields in the head (content_length is the first's):
+     * more than one is refused, whatever their values. */
+    int n_content_length;
 };
 
 struct relay_front_verdict {

@@ -32,6 +32,9 @@ void relay_note_switch(struct relay *r, enum relay_env from, enum relay_env to, 
 static void note_failback(struct relay *r, enum relay_env from, uint64_t on_fallback_us)
 {
     relay_metrics_switch(r->metrics, from, r->sw.active, "failback");
+    /* Proposed to the fleet like any switch: kept local, the next colour
+     * poll would adopt the fleet's fallback colour again. */
+    relay_shared_switched(r->shared, from, r->sw.active, "failback");
     relay_metrics_policy(r->metrics, RELAY_PA_FAILBACK, r->sw.active);
     json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:I}", "from", relay_env_name(from), "to",
                           relay_env_name(r->sw.active), "reason", "failback", "checks",

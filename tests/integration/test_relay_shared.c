@@ -493,6 +493,48 @@ static void test_health_switch_resolves_to_one_epoch(void **state)
         assert_int_equal(active_of(i), 'g');
 }
 
+/* primary-fallback in a fleet: the fail-back to the primary is proposed
+ * to the fleet like any switch.  Before, it was local only: the next colour
+ * poll read the fleet's fallback colour, adopted it, and the fleet stayed
+ * on the fallback with a healthy primary. */
+static void test_failback_reaches_the_fleet(void **state)
+{
+    NEED_REDIS();
+    const char *extra[] = {"--shared",
+                           F.shared,
+                           "--health-interval-ms",
+                           "100",
+                           "--mode",
+                           "primary-fallback",
+                           "--primary",
+                           "blue",
+                           "--failback-after-ms",
+                           "300",
+                           "--failback-rise",
+                           "2",
+                           "--shared-poll-ms",
+                           "100",
+                           NULL};
+    for (int i = 0; i < NREP; i++)
+        assert_int_equal(start_relay(i, extra), 0);
+    assert_int_equal(wait_up(5000), 0);
+    assert_int_equal(tmock_put_behavior(F.blue.url, "{\"health\":{\"rules\":[{\"action\":{\"type\":"
+                                                    "\"status\",\"code\":503}}]}}"),
+                     0);
+    assert_true(wait_colour('g', (long)(3000 * mult())) >= 0);
+    assert_int_equal(tmock_put_behavior(F.blue.url, "{\"health\":{\"rules\":[]}}"), 0);
+    assert_true(wait_colour('b', (long)(3000 * mult())) >= 0);
+    /* Several polls later the fleet is still on the primary. */
+    SLEEP_MS(600);
+    int failbacks = 0;
+    for (int i = 0; i < NREP; i++) {
+        assert_int_equal(active_of(i), 'b');
+        failbacks += count_events(i, "switch", "reason", "failback");
+    }
+    assert_true(failbacks >= 1);
+    assert_int_equal(shared_field(0, "epoch", NULL), 2);
+}
+
 struct sw_arg {
     int replica;
     const char *body;
@@ -702,6 +744,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admin_switch_propagates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_switch_propagates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health_switch_resolves_to_one_epoch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failback_reaches_the_fleet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_switches_resolve_to_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_closed, setup, teardown),

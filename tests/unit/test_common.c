@@ -142,6 +142,11 @@ static void test_nearest(void **state)
     assert_string_equal(co_nearest("latncy_ms", keys), "latency_ms");
     assert_string_equal(co_nearest("staus", keys), "status");
     assert_null(co_nearest("zzzzzzzzzz", keys));
+    /* A swap of neighbours is one edit; a word that starts a name is it. */
+    const char *opts[] = {"--json", "--jobs", NULL};
+    assert_string_equal(co_nearest("--jbos", opts), "--jobs");
+    const char *phase[] = {"path", "rate_rps", "count", NULL};
+    assert_string_equal(co_nearest("rate", phase), "rate_rps");
 }
 
 static void test_redact(void **state)

@@ -252,6 +252,13 @@ static void test_key_out_of_argv(void **state)
     assert_string_equal(key, "xxxxxxxxxxxxxx");
     assert_string_equal(eqform, "--admin-token=xxxxxxx");
     relay_config_free(&c);
+    /* The Redis URL may carry a password: blanked too. */
+    char shared[] = "redis://:pw-secret@127.0.0.1:6379";
+    char *argv2[] = {"cutover-relay", "--shared", shared, NULL};
+    assert_int_equal(relay_config_load(&c, 3, argv2, envp, err, sizeof err), 0);
+    assert_string_equal(c.shared, "redis://:pw-secret@127.0.0.1:6379");
+    assert_null(strstr(shared, "pw-secret"));
+    relay_config_free(&c);
 }
 
 static void test_policies(void **state)

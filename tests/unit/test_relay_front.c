@@ -14,8 +14,22 @@
 static unsigned check(const char *method, const char *url, const char *cl, const char *te,
                       struct relay_front_verdict *v)
 {
-    struct relay_front_head h = {method, url, cl, te, 1000};
+    struct relay_front_head h = {method, url, cl, te, 1000, cl ? 1 : 0};
     return relay_front_check(&h, v);
+}
+
+/* Two Content-Length fields (equal or not) are refused and the connection
+ * closed: libmicrohttpd frames by the first, a proxy may by the last. */
+static void test_duplicate_content_length(void **state)
+{
+    struct relay_front_verdict v;
+    struct relay_front_head h = {"POST", "/v1/chat/completions", "10", NULL, 1000, 2};
+    assert_int_equal(relay_front_check(&h, &v), 400);
+    assert_string_equal(v.code, "invalid_request");
+    assert_true(v.close);
+    h.n_content_length = 1;
+    assert_int_equal(relay_front_check(&h, &v), 0);
+    (void)state;
 }
 
 static void test_head_checks(void **state)
@@ -69,6 +83,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_checks),
+        cmocka_unit_test(test_duplicate_content_length),
         cmocka_unit_test(test_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
