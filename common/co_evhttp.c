@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -221,4 +222,37 @@ int co_evhttp_conn_fd(struct MHD_Connection *c)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     return ci ? ci->connect_fd : -1;
+}
+
+struct count_ctx {
+    const char *name;
+    int n;
+};
+
+static enum MHD_Result count_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct count_ctx *cc = cls;
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, cc->name) == 0)
+        cc->n++;
+    return MHD_YES;
+}
+
+int co_evhttp_count_header(struct MHD_Connection *c, const char *name)
+{
+    struct count_ctx cc = {name, 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_field, &cc);
+    return cc.n;
+}
+
+const char *co_evhttp_framing_error(struct MHD_Connection *c)
+{
+    int ncl = co_evhttp_count_header(c, "Content-Length");
+    if (ncl > 1)
+        return "More than one Content-Length header is not allowed";
+    if (ncl && MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding"))
+        return "Content-Length and Transfer-Encoding together are not allowed";
+    return NULL;
 }

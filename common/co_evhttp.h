@@ -75,4 +75,14 @@ void co_evhttp_request_next(struct co_evhttp *h, struct MHD_Connection *c);
 /* The client socket of a connection (for SO_LINGER tricks), or -1. */
 int co_evhttp_conn_fd(struct MHD_Connection *c);
 
+/* How many fields named name (case-insensitive) the request head holds:
+ * MHD keeps each one, and answers a lookup with the first. */
+int co_evhttp_count_header(struct MHD_Connection *c, const char *name);
+
+/* RFC 9112 6.3 framing errors a server must refuse and then close the
+ * connection on (request smuggling): several Content-Length fields, or
+ * Content-Length with Transfer-Encoding.  The message, or NULL when the
+ * head is sound. */
+const char *co_evhttp_framing_error(struct MHD_Connection *c);
+
 #endif

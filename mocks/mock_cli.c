@@ -50,6 +50,18 @@ static int parse_u64(const char *s, unsigned long long max, unsigned long long *
     return 0;
 }
 
+static int name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 16)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-'))
+            return 0;
+    return 1;
+}
+
 int mock_cli_main(int argc, char **argv)
 {
     static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
@@ -72,6 +84,15 @@ int mock_cli_main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
+            /* The name is stamped into every answer (completion id,
+             * system_fingerprint, X-Served-By): letters, digits and '-' only,
+             * so no answer can be broken by it. */
+            if (!name_ok(optarg)) {
+                fprintf(stderr,
+                        "cutover mock: --name: expected 1..16 letters, digits or '-', found '%s'\n",
+                        optarg);
+                return CO_EXIT_INVALID;
+            }
             mo.name = optarg;
             break;
         case 'p':

@@ -936,8 +936,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct mock *m = cls;
     struct mock_req *r = *con_cls;
     if (!r) {
-        *con_cls = req_new(m, conn, url, method);
-        return MHD_YES;
+        *con_cls = r = req_new(m, conn, url, method);
+        /* A head a relay framed ambiguously is refused and the connection
+         * closed (RFC 9112 6.3), so that a relay that smuggles is seen,
+         * never answered twice. */
+        const char *bad = co_evhttp_framing_error(conn);
+        if (!bad)
+            return MHD_YES;
+        r->decided = 1;
+        mock_scopy(r->rec.action, sizeof r->rec.action, "bad_request");
+        char *body = co_openai_error(bad, "invalid_request_error", NULL, "invalid_request");
+        size_t len = strlen(body);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        add_common_headers(r, resp, "application/json");
+        MHD_add_response_header(resp, "Connection", "close");
+        enum MHD_Result ok = MHD_queue_response(conn, 400, resp);
+        MHD_destroy_response(resp);
+        r->rec.status = 400;
+        r->rec.bytes = len;
+        return ok;
     }
     if (*upload_size) {
         if (!r->too_big && co_buf_append(&r->body, upload_data, *upload_size) != 0)

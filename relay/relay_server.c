@@ -237,24 +237,6 @@ static enum MHD_Result admit_rate(struct relay *r, struct MHD_Connection *c, str
                                "rate_limit_exceeded", h);
 }
 
-static enum MHD_Result count_cl(void *cls, enum MHD_ValueKind kind, const char *key,
-                                const char *value)
-{
-    (void)kind;
-    (void)value;
-    if (strcasecmp(key, "Content-Length") == 0)
-        (*(int *)cls)++;
-    return MHD_YES;
-}
-
-/* How many Content-Length fields the head has (MHD keeps each one). */
-static int count_content_length(struct MHD_Connection *c)
-{
-    int n = 0;
-    MHD_get_connection_values(c, MHD_HEADER_KIND, count_cl, &n);
-    return n;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -269,7 +251,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             .transfer_encoding =
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding"),
             .max_body_bytes = r->cfg.max_body_bytes,
-            .n_content_length = count_content_length(c),
+            .n_content_length = co_evhttp_count_header(c, "Content-Length"),
         };
         struct relay_front_verdict v;
         if (relay_front_check(&h, &v)) {

@@ -155,6 +155,32 @@ static void test_bad_queries_and_methods(void **state)
     thttp_resp_free(&r);
 }
 
+/* A head framed two ways (two Content-Lengths, or one with
+ * Transfer-Encoding) is refused once and the connection closed: the bytes
+ * a proxy would read as a second request are never answered (RFC 9112). */
+static void test_ambiguous_framing(void **state)
+{
+    static const char *const heads[] = {
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 10\r\nContent-Length: 59\r\n\r\n"
+        "{\"a\":1}   GET /_mock/journal HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 7\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "7\r\n{\"a\":1}\r\n0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        char out[8192];
+        int closed = 0;
+        traw_exchange(traw_port(mock.url), heads[i], strlen(heads[i]), out, sizeof out, 3000,
+                      &closed);
+        assert_true(closed);
+        assert_non_null(strstr(out, "HTTP/1.1 400"));
+        assert_non_null(strstr(out, "invalid_request"));
+        /* One answer only. */
+        assert_null(strstr(strstr(out, "HTTP/1.1 400") + 4, "HTTP/1.1"));
+    }
+}
+
 static void test_still_serves(void **state)
 {
     struct thttp_resp r;
@@ -171,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_bad_behaviours),
         cmocka_unit_test(test_huge_and_binary_bodies),
         cmocka_unit_test(test_bad_queries_and_methods),
+        cmocka_unit_test(test_ambiguous_framing),
         cmocka_unit_test(test_still_serves),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
