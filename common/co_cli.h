@@ -5,6 +5,18 @@
 #ifndef CO_CLI_H
 #define CO_CLI_H
 
+/* The exit statuses of bin/cutover and its subcommands, the mock's CLI
+ * included (docs/CONTRACTS.md): 0 pass, 1 a check failed, 2 invalid input,
+ * 3 harness error, 4 inconclusive.  Here, in common/, so that mocks/ needs
+ * nothing of the harness for them. */
+enum {
+    CO_EXIT_PASS = 0,
+    CO_EXIT_FAIL = 1,
+    CO_EXIT_INVALID = 2,
+    CO_EXIT_HARNESS = 3,
+    CO_EXIT_INCONCLUSIVE = 4,
+};
+
 #include <getopt.h>
 #include <stdio.h>
 

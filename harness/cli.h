@@ -4,13 +4,7 @@
 #ifndef HARNESS_CLI_H
 #define HARNESS_CLI_H
 
-enum {
-    CO_EXIT_PASS = 0,
-    CO_EXIT_FAIL = 1,
-    CO_EXIT_INVALID = 2,
-    CO_EXIT_HARNESS = 3,
-    CO_EXIT_INCONCLUSIVE = 4,
-};
+#include "co_cli.h" /* CO_EXIT_*, the exit statuses every program shares */
 
 /* "cutover 0.1.0 (git v0.1-12-gabcdef0)": harness/version.c. */
 const char *harness_version(void);
@@ -20,8 +14,6 @@ int harness_cmd_validate(int argc, char **argv);
 int harness_cmd_list(int argc, char **argv);
 /* Generated fault schedules, shrunk findings: harness/explore_run.c. */
 int harness_cmd_explore(int argc, char **argv);
-/* Standalone mock: lives in mocks/mock_cli.c. */
-int mock_cli_main(int argc, char **argv);
 /* Re-rendering stored results: lives in reports/report_cli.c. */
 int report_cli_main(int argc, char **argv);
 

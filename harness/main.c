@@ -3,6 +3,7 @@
  * `cutover --version` are answered here; a mistyped command gets one line
  * with the nearest command, not the whole page. */
 #include "harness/cli.h"
+#include "mocks/mock.h"
 
 #include "co_json.h"
 

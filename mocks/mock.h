@@ -72,4 +72,8 @@ void mock_reset(struct mock *m);
  * (mock_actions.c): every other list of fault names is derived from it. */
 const char *const *mock_action_names(void);
 
+/* `cutover mock`: a standalone mock on a port (mock_cli.c); returns the
+ * exit status (CO_EXIT_*). */
+int mock_cli_main(int argc, char **argv);
+
 #endif

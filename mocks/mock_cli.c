@@ -2,7 +2,6 @@
  * prints exactly one line, "mock NAME listening on http://127.0.0.1:PORT",
  * once it accepts connections (and, without --port, says on stderr that it
  * picked that port), and exits 0 on SIGINT or SIGTERM. */
-#include "harness/cli.h"
 #include "mock.h"
 
 #include "co_cli.h"
