@@ -15,9 +15,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${EXPLORE_BUGS_OUT:-$root/build/explore-bugs}
 cd "$root"
 # A plain release build whatever called us: `make SAN=1 test` runs this
-# from a test, and its MAKEFLAGS (SAN=1, a jobserver) would redirect the
-# build to bin/san or clash with -j2.
-unset MAKEFLAGS MFLAGS MAKELEVEL
+# from a test, and what make hands its recipes (MAKEFLAGS with a jobserver,
+# and SAN=1 itself in the environment, as every command-line variable is)
+# would redirect the build to bin/san or clash with -j2.
+unset MAKEFLAGS MFLAGS MAKELEVEL SAN WERROR V
 make -s -j2 bin/cutover-relay >/dev/null
 [ $# -gt 0 ] || set -- tests/explore/bugs/*.mutant
 for arg in "$@"; do
