@@ -109,6 +109,21 @@ static int parse_reset(const json_t *o, const char *path, struct mock_action *a,
            mock_v_long(o, path, "after_bytes", 0, 1L << 30, &a->after_bytes, err, errlen);
 }
 
+/* What a stall or a hold does when its time is up: "close" or "continue"
+ * (the "then" field, already read into then). */
+static int set_then(const json_t *o, const char *path, const char *then, struct mock_action *a,
+                    char *err, size_t errlen)
+{
+    if (strcmp(then, "close") != 0 && strcmp(then, "continue") != 0) {
+        char p[PATH_LEN];
+        mock_path(p, sizeof p, path, ".then");
+        return mock_v_expect(err, errlen, p, "\"close\" or \"continue\"",
+                             json_object_get(o, "then"));
+    }
+    a->then_continue = strcmp(then, "continue") == 0;
+    return 0;
+}
+
 static int parse_stall(const json_t *o, const char *path, struct mock_action *a, char *err,
                        size_t errlen)
 {
@@ -121,14 +136,7 @@ static int parse_stall(const json_t *o, const char *path, struct mock_action *a,
         return -1;
     if (!json_object_get(o, "stall_ms"))
         return need_positive(o, path, "stall_ms", err, errlen);
-    if (strcmp(then, "close") != 0 && strcmp(then, "continue") != 0) {
-        char p[PATH_LEN];
-        mock_path(p, sizeof p, path, ".then");
-        return mock_v_expect(err, errlen, p, "\"close\" or \"continue\"",
-                             json_object_get(o, "then"));
-    }
-    a->then_continue = strcmp(then, "continue") == 0;
-    return 0;
+    return set_then(o, path, then, a, err, errlen);
 }
 
 /* hold_body: the headers at once, then no body byte for hold_ms (a
@@ -142,14 +150,7 @@ static int parse_hold_body(const json_t *o, const char *path, struct mock_action
         return -1;
     if (!json_object_get(o, "hold_ms"))
         return need_positive(o, path, "hold_ms", err, errlen);
-    if (strcmp(then, "close") != 0 && strcmp(then, "continue") != 0) {
-        char p[PATH_LEN];
-        mock_path(p, sizeof p, path, ".then");
-        return mock_v_expect(err, errlen, p, "\"close\" or \"continue\"",
-                             json_object_get(o, "then"));
-    }
-    a->then_continue = strcmp(then, "continue") == 0;
-    return 0;
+    return set_then(o, path, then, a, err, errlen);
 }
 
 static int parse_cut(const json_t *o, const char *path, struct mock_action *a, char *err,
