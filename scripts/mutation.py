@@ -523,8 +523,15 @@ def main():
     base_bin = os.path.join(base, "bin", "cutover-relay")
     rc, res, secs = run_library(cutover, scenarios, base_bin, os.path.join(base, "out"),
                                 a.timeout, jobs, [])
+    # Exit 4 (inconclusive) with no scenario red is green enough: on a busy
+    # machine harness_on_time makes a scenario inconclusive now and then,
+    # which judges the machine, not the relay, and is no kill for a mutant
+    # either (kills_of).
+    kills = kills_of(res) if res else []
+    if rc == 4 and res and not kills:
+        log(f"baseline: inconclusive only ({', '.join(s.get('name') for s in res.get('scenarios', []) if s.get('status') == 'inconclusive')}), taken as green")
+        rc = 0
     if rc != 0:
-        kills = kills_of(res) if res else []
         print(f"mutation: the baseline is red (cutover run exit {rc} after {secs:.0f} s; "
               f"failing: {', '.join(k['scenario'] for k in kills) or 'see ' + base + '/out'}): "
               "aborted, no mutant run", file=sys.stderr)
