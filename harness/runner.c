@@ -697,6 +697,8 @@ static void run_step(struct run *r, int i)
         snprintf(url, sizeof url, "%s%s", r->relay_url, st->admin_path);
         if (st->admin_token == HARNESS_ADMIN_WRONG)
             snprintf(h, sizeof h, "Authorization: Bearer not-%s", r->admin_token);
+        else if (st->admin_token == HARNESS_ADMIN_LONGER)
+            snprintf(h, sizeof h, "Authorization: Bearer %s-not", r->admin_token);
         else
             snprintf(h, sizeof h, "Authorization: Bearer %s", r->admin_token);
         if (st->admin_token != HARNESS_ADMIN_NONE)

@@ -548,7 +548,7 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
 static const char *const step_keys[] = {"at_ms", "mark", "blue", "green", "admin", "signal", NULL};
 static const char *const admin_keys[] = {"action", "to", "blue", "green", "token", NULL};
 /* "token": which token the call sends; index = enum harness_admin_token. */
-static const char *const admin_tokens[] = {"right", "none", "wrong", NULL};
+static const char *const admin_tokens[] = {"right", "none", "wrong", "longer", NULL};
 static const char *const admin_actions[] = {"switch", "rollback", "weights", NULL};
 static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", "SIGTERM", NULL};
 

@@ -43,7 +43,15 @@ enum harness_signal_kind {
 
 /* The token an admin step sends: the relay's own, none, or a wrong one.
  * Without the right token the relay must refuse (401 or 403). */
-enum harness_admin_token { HARNESS_ADMIN_TOKEN, HARNESS_ADMIN_NONE, HARNESS_ADMIN_WRONG };
+/* Which token an admin step sends: the right one, none, a wrong one ("not-" before the
+ * right one), or the right one with more after it ("longer": a relay comparing only
+ * the token's length of what it got accepts it). */
+enum harness_admin_token {
+    HARNESS_ADMIN_TOKEN,
+    HARNESS_ADMIN_NONE,
+    HARNESS_ADMIN_WRONG,
+    HARNESS_ADMIN_LONGER
+};
 
 struct harness_step {
     uint64_t at_us;       /* after the traffic start */
