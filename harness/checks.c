@@ -1418,8 +1418,11 @@ static const struct harness_req *find_req(const struct harness_req **s, size_t n
 /* The parts of the forwarded check, each a comparison of one attempt's
  * journal record with the request the client sent.  seen: the journal
  * recorded this part; ok: it equals what the client sent. */
-enum fw_part { FW_MODEL, FW_BODY, FW_ID, FW_KEY, FW_NPARTS };
-static const char *const fw_names[] = {"model", "body", "id", "key", NULL};
+/* FW_ENV is a label, not a promise every relay makes: an upstream that got no
+ * X-Env is not "unseen" (no inconclusive for relays without it), but one that
+ * got it must get the colour it was sent to, not the active one. */
+enum fw_part { FW_MODEL, FW_BODY, FW_ID, FW_KEY, FW_ENV, FW_NPARTS };
+static const char *const fw_names[] = {"model", "body", "id", "key", "env", NULL};
 
 static void fw_compare(const struct harness_att *a, const struct harness_req *r, int seen[],
                        int ok[], char *why, size_t n)
@@ -1448,11 +1451,15 @@ static void fw_compare(const struct harness_att *a, const struct harness_req *r,
     ok[FW_KEY] = seen[FW_KEY] && strcmp(a->key, "configured") == 0;
     if (seen[FW_KEY] && !ok[FW_KEY])
         append(why, n, "upstream key %s; ", a->key);
+    seen[FW_ENV] = a->x_env[0] != '\0';
+    ok[FW_ENV] = seen[FW_ENV] && strcmp(a->x_env, a->env) == 0;
+    if (seen[FW_ENV] && !ok[FW_ENV])
+        append(why, n, "X-Env '%s' at %s; ", a->x_env, a->env);
 }
 
 static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
-    int want[FW_NPARTS] = {1, 1, 1, 1};
+    int want[FW_NPARTS] = {1, 1, 1, 1, 1};
     json_t *parts = json_object_get(c, "parts");
     if (parts) {
         memset(want, 0, sizeof want);
@@ -1510,7 +1517,7 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct ha
         append(v->measured, sizeof v->measured, "%s%s %ld/%ld differ", v->measured[0] ? ", " : "",
                fw_names[k], bad_n[k], seen_n[k]);
         failed |= bad_n[k] > 0;
-        if (v->samples && !seen_n[k]) {
+        if (v->samples && !seen_n[k] && k != FW_ENV) {
             if (k == FW_ID && require_id)
                 failed = 1;
             else
@@ -1525,7 +1532,7 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct ha
                unmatched);
     SETF(expected,
          "every upstream attempt carries what the client sent (model, body fields, "
-         "X-Request-ID%s, the configured key)",
+         "X-Request-ID%s, the configured key; X-Env, where sent, names the colour it went to)",
          require_id ? ", required" : "");
     snprintf(v->unit, sizeof v->unit, "att");
     if (first[0])
@@ -1925,7 +1932,8 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     case P_PARTS: {
         if (!json_is_array(v) || !json_array_size(v))
             return harness_v_expected(
-                err, errlen, path, "a non-empty array of \"model\", \"body\", \"id\", \"key\"", v);
+                err, errlen, path,
+                "a non-empty array of \"model\", \"body\", \"id\", \"key\", \"env\"", v);
         size_t i;
         json_t *x;
         json_array_foreach(v, i, x)

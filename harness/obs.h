@@ -79,6 +79,7 @@ struct harness_att {
     uint64_t msg_hash;
     char key[12];  /* "configured" / "other" / "missing", "" unknown */
     uint64_t conn; /* the mock's serial of the TCP connection, 0 unknown */
+    char x_env[8]; /* the X-Env header the upstream got, "" none */
 };
 
 /* One relay event (docs/CONTRACTS.md). */

@@ -896,6 +896,8 @@ static void journal_forwarded(struct harness_att *a, const json_t *rec)
     const char *key = json_string_value(json_object_get(rec, "key"));
     snprintf(a->key, sizeof a->key, "%s", key ? key : "");
     a->conn = (uint64_t)json_integer_value(json_object_get(rec, "conn"));
+    const char *xenv = json_string_value(json_object_get(rec, "env"));
+    snprintf(a->x_env, sizeof a->x_env, "%s", xenv ? xenv : "");
 }
 
 static void collect_journal(struct run *r, int c, const char *name)

@@ -661,6 +661,15 @@ static void test_forwarded(void **state)
     assert_int_equal(run("{\"check\":\"forwarded\",\"require_id\":true}", &v), HARNESS_FAIL);
     assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\",\"body\",\"key\"]}", &v),
                      HARNESS_PASS);
+    /* X-Env is judged where it arrived: the colour the attempt went to, not
+     * the active one; no X-Env anywhere is neither a failure nor unseen. */
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"env\"]}", &v), HARNESS_PASS);
+    for (size_t i = 0; i < obs.n_atts; i++)
+        snprintf(obs.atts[i].x_env, sizeof obs.atts[i].x_env, "%s", obs.atts[i].env);
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"env\"]}", &v), HARNESS_PASS);
+    snprintf(obs.atts[3].x_env, sizeof obs.atts[3].x_env, "blue");
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"env\"]}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "X-Env 'blue' at green"));
 }
 
 static void test_error_shape(void **state)
