@@ -1697,6 +1697,119 @@ static void ck_connection_reuse(const json_t *c, const struct harness_obs *o,
     verdict(v, ratio >= min, ratio - min);
 }
 
+/* ---- events_consistent ------------------------------------------------------ */
+
+static int cmp_attempt_ev(const void *pa, const void *pb)
+{
+    const struct harness_ev *a = *(const struct harness_ev *const *)pa;
+    const struct harness_ev *b = *(const struct harness_ev *const *)pb;
+    int c = strcmp(a->req_id, b->req_id);
+    if (c)
+        return c;
+    if (a->attempt != b->attempt)
+        return a->attempt < b->attempt ? -1 : 1;
+    return a->t < b->t ? -1 : a->t > b->t;
+}
+
+/* Did the request end with the client gone (499), so that a planned next
+ * attempt was rightly never made? */
+static int ev_client_gone(const struct harness_obs *o, const char *id)
+{
+    for (size_t i = 0; i < o->n_evs; i++)
+        if (strcmp(o->evs[i].type, "request") == 0 && o->evs[i].status == 499 &&
+            strcmp(o->evs[i].req_id, id) == 0)
+            return 1;
+    return 0;
+}
+
+/* The event log against itself (docs/relay.md, Events): an attempt's
+ * `outcome` says what the relay did next (retry: the next attempt of the
+ * request on the same colour; failover: on another; ok and fail: none), the
+ * attempts of a request are numbered 1, 2, 3 without a gap, and a switch
+ * for health follows a health event that found its `from` colour down.
+ * A log that lies sends an operator after the wrong colour. */
+static void ck_events_consistent(const json_t *c, const struct harness_obs *o,
+                                 struct harness_verdict *v)
+{
+    (void)c;
+    size_t n = 0;
+    const struct harness_ev **at = co_calloc(o->n_evs + 1, sizeof *at);
+    for (size_t i = 0; i < o->n_evs; i++)
+        if (strcmp(o->evs[i].type, "attempt") == 0 && o->evs[i].outcome[0] && o->evs[i].req_id[0])
+            at[n++] = &o->evs[i];
+    qsort(at, n, sizeof *at, cmp_attempt_ev);
+    long judged = 0, bad = 0, health_sw = 0;
+    char first[300] = "";
+#define EC_BAD(...)                                                                                \
+    do {                                                                                           \
+        bad++;                                                                                     \
+        if (!first[0])                                                                             \
+            snprintf(first, sizeof first, __VA_ARGS__);                                            \
+    } while (0)
+    for (size_t i = 0; i < n; i++) {
+        const struct harness_ev *e = at[i];
+        const struct harness_ev *next =
+            i + 1 < n && strcmp(at[i + 1]->req_id, e->req_id) == 0 ? at[i + 1] : NULL;
+        int first_of_req = i == 0 || strcmp(at[i - 1]->req_id, e->req_id) != 0;
+        judged++;
+        if (first_of_req && e->attempt != 1)
+            EC_BAD("request %s: its first attempt event is attempt %d", e->req_id, e->attempt);
+        if (next && next->attempt != e->attempt + 1)
+            EC_BAD("request %s: attempt %d is followed by attempt %d", e->req_id, e->attempt,
+                   next->attempt);
+        int retry = strcmp(e->outcome, "retry") == 0, fo = strcmp(e->outcome, "failover") == 0;
+        if ((retry || fo) && !next) {
+            if (!ev_client_gone(o, e->req_id))
+                EC_BAD("request %s: attempt %d says %s but no attempt followed", e->req_id,
+                       e->attempt, e->outcome);
+        } else if (retry && strcmp(next->env, e->env) != 0) {
+            EC_BAD("request %s: attempt %d on %s says retry (same colour) but attempt %d went to "
+                   "%s",
+                   e->req_id, e->attempt, e->env, next->attempt, next->env);
+        } else if (fo && strcmp(next->env, e->env) == 0) {
+            EC_BAD("request %s: attempt %d on %s says failover (other colour) but attempt %d "
+                   "stayed on %s",
+                   e->req_id, e->attempt, e->env, next->attempt, next->env);
+        } else if (!retry && !fo && next) {
+            EC_BAD("request %s: attempt %d says %s but attempt %d followed", e->req_id, e->attempt,
+                   e->outcome, next->attempt);
+        }
+    }
+    free(at);
+    for (size_t i = 0; i < o->n_evs; i++) {
+        const struct harness_ev *s = &o->evs[i];
+        if (strcmp(s->type, "switch") != 0 || strcmp(s->reason, "health") != 0)
+            continue;
+        health_sw++;
+        judged++;
+        /* The order of the log, not t_us: a relay may stamp the health
+         * event a few microseconds after the switch it caused and still
+         * write it first (cutover-relay does). */
+        const struct harness_ev *last = NULL;
+        for (size_t k = 0; k < i; k++) {
+            const struct harness_ev *h = &o->evs[k];
+            if (strcmp(h->type, "health") == 0 && strcmp(h->env, s->from) == 0)
+                last = h;
+        }
+        if (!last || last->healthy)
+            EC_BAD("switch %s->%s for health at %+.1f ms: %s", s->from, s->to, rel_ms(o, s->t),
+                   last ? "the last health event before it found the colour healthy"
+                        : "no health event for the colour before it");
+    }
+#undef EC_BAD
+    v->samples = judged;
+    SETF(expected, "attempt outcomes match the next attempt, attempts numbered 1..n, a health "
+                   "switch after a health event finding its colour down");
+    SETF(measured, "%ld of %ld events inconsistent (%zu attempt events, %ld health switches)", bad,
+         judged, n, health_sw);
+    if (!n && !health_sw)
+        SETF(detail, "the event log has no attempt event with an outcome and no health switch");
+    else if (first[0])
+        SETF(detail, "%s", first);
+    snprintf(v->unit, sizeof v->unit, "ev");
+    verdict(v, bad == 0, -(double)bad);
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 static const struct param p_ratio[] = {
@@ -1842,6 +1955,9 @@ static const struct check_kind kinds[] = {
      "{\"env\": \"blue\", \"to\": \"green\", \"after\": \"fault_on\", \"exact\": 3}", 0},
     {"connection_reuse", p_reuse, 1, ck_connection_reuse,
      "upstream attempts on connections used before (mock journal)", 0, NULL, "{\"min\": 0.5}", 0},
+    {"events_consistent", p_none, 1, ck_events_consistent,
+     "the event log agrees with itself: attempt outcomes, numbering, health switches", EVENTS, NULL,
+     "{}", 0},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 

@@ -93,6 +93,7 @@ struct harness_ev {
     int status;
     int attempt;
     long backoff_ms;
+    char outcome[12]; /* attempt: ok, retry, failover, fail; "" none */
 };
 
 /* The signals a relay gives the checks.  A check row declares the ones it

@@ -974,6 +974,7 @@ static void collect_events(struct run *r)
                 {"env", offsetof(struct harness_ev, env), sizeof ev->env},
                 {"reason", offsetof(struct harness_ev, reason), sizeof ev->reason},
                 {"request_id", offsetof(struct harness_ev, req_id), sizeof ev->req_id},
+                {"outcome", offsetof(struct harness_ev, outcome), sizeof ev->outcome},
             };
             for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
                 const char *v = json_string_value(json_object_get(e, strs[k].key));

@@ -672,6 +672,50 @@ static void test_forwarded(void **state)
     assert_non_null(strstr(v.detail, "X-Env 'blue' at green"));
 }
 
+/* An attempt event as the relay logs it. */
+static void att_ev(const char *id, int attempt, uint64_t at_ms, const char *env,
+                   const char *outcome)
+{
+    ev("attempt", at_ms, "", "", env, 0);
+    struct harness_ev *e = &obs.evs[obs.n_evs - 1];
+    snprintf(e->req_id, sizeof e->req_id, "%s", id);
+    snprintf(e->outcome, sizeof e->outcome, "%s", outcome);
+    e->attempt = attempt;
+}
+
+static void test_events_consistent(void **state)
+{
+    struct harness_verdict v;
+    assert_int_equal(run("{\"check\":\"events_consistent\"}", &v), HARNESS_INCONCLUSIVE);
+    att_ev("a", 1, 0, "blue", "retry");
+    att_ev("b", 1, 1, "blue", "failover");
+    att_ev("a", 2, 10, "blue", "ok");
+    att_ev("b", 2, 11, "green", "fail");
+    /* The health event written first, stamped after the switch it caused. */
+    ev("health", 21, "", "", "blue", 0);
+    ev("switch", 20, "blue", "green", "", 0);
+    snprintf(obs.evs[obs.n_evs - 1].reason, sizeof obs.evs[0].reason, "health");
+    assert_int_equal(run("{\"check\":\"events_consistent\"}", &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 5);
+    /* retry and failover swapped */
+    snprintf(obs.evs[0].outcome, sizeof obs.evs[0].outcome, "failover");
+    assert_int_equal(run("{\"check\":\"events_consistent\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "request a: attempt 1 on blue says failover"));
+    snprintf(obs.evs[0].outcome, sizeof obs.evs[0].outcome, "retry");
+    /* the last attempt says retry: nothing followed */
+    snprintf(obs.evs[2].outcome, sizeof obs.evs[2].outcome, "retry");
+    assert_int_equal(run("{\"check\":\"events_consistent\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "no attempt followed"));
+    snprintf(obs.evs[2].outcome, sizeof obs.evs[2].outcome, "ok");
+    /* a health switch with no health event finding blue down */
+    obs.evs[4].healthy = 1;
+    assert_int_equal(run("{\"check\":\"events_consistent\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "found the colour healthy"));
+    snprintf(obs.evs[4].type, sizeof obs.evs[4].type, "start");
+    assert_int_equal(run("{\"check\":\"events_consistent\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "no health event"));
+}
+
 static void test_error_shape(void **state)
 {
     struct harness_verdict v;
@@ -1097,6 +1141,7 @@ int main(void)
         T(test_backoff_distribution),
         T(test_dist_excess),
         T(test_forwarded),
+        T(test_events_consistent),
         T(test_error_shape),
         T(test_final_error_headers),
         T(test_connection_reuse),
