@@ -1418,11 +1418,11 @@ static const struct harness_req *find_req(const struct harness_req **s, size_t n
 /* The parts of the forwarded check, each a comparison of one attempt's
  * journal record with the request the client sent.  seen: the journal
  * recorded this part; ok: it equals what the client sent. */
-/* FW_ENV is a label, not a promise every relay makes: an upstream that got no
+/* FW_ENV and FW_ATTEMPT are labels, not promises every relay makes: an upstream that got no
  * X-Env is not "unseen" (no inconclusive for relays without it), but one that
  * got it must get the colour it was sent to, not the active one. */
-enum fw_part { FW_MODEL, FW_BODY, FW_ID, FW_KEY, FW_ENV, FW_NPARTS };
-static const char *const fw_names[] = {"model", "body", "id", "key", "env", NULL};
+enum fw_part { FW_MODEL, FW_BODY, FW_ID, FW_KEY, FW_ENV, FW_ATTEMPT, FW_NPARTS };
+static const char *const fw_names[] = {"model", "body", "id", "key", "env", "attempt", NULL};
 
 static void fw_compare(const struct harness_att *a, const struct harness_req *r, int seen[],
                        int ok[], char *why, size_t n)
@@ -1451,15 +1451,67 @@ static void fw_compare(const struct harness_att *a, const struct harness_req *r,
     ok[FW_KEY] = seen[FW_KEY] && strcmp(a->key, "configured") == 0;
     if (seen[FW_KEY] && !ok[FW_KEY])
         append(why, n, "upstream key %s; ", a->key);
+    seen[FW_ATTEMPT] = 0; /* judged per request, over its attempts (fw_attempt_numbers) */
+    ok[FW_ATTEMPT] = 1;
     seen[FW_ENV] = a->x_env[0] != '\0';
     ok[FW_ENV] = seen[FW_ENV] && strcmp(a->x_env, a->env) == 0;
     if (seen[FW_ENV] && !ok[FW_ENV])
         append(why, n, "X-Env '%s' at %s; ", a->x_env, a->env);
 }
 
+/* One chat attempt tied to the client request it belongs to. */
+struct fw_pair {
+    const struct harness_req *r;
+    const struct harness_att *a;
+};
+
+static int cmp_fw_pair(const void *pa, const void *pb)
+{
+    const struct fw_pair *x = pa, *y = pb;
+    if (x->r != y->r)
+        return x->r < y->r ? -1 : 1;
+    return x->a->t_arrival < y->a->t_arrival ? -1 : x->a->t_arrival > y->a->t_arrival;
+}
+
+/* X-Attempt as the upstreams got it, per request in arrival order: 1 first,
+ * then each one more, or the same right after an attempt the upstream sent
+ * no answer to (libcurl resends such an attempt once on a fresh connection,
+ * docs/relay.md Known limits).  A request whose upstreams got no X-Attempt
+ * at all is not judged. */
+static void fw_attempt_numbers(struct fw_pair *p, size_t n, long *seen, long *bad, char *first,
+                               size_t first_n, const struct harness_obs *o)
+{
+    qsort(p, n, sizeof *p, cmp_fw_pair);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        int any = 0;
+        while (j < n && p[j].r == p[i].r)
+            any |= p[j++].a->attempt > 0;
+        if (any) {
+            (*seen)++;
+            int prev = 0;
+            for (size_t k = i; k < j; k++) {
+                int x = p[k].a->attempt;
+                if (x == prev + 1 || (prev && x == prev && p[k - 1].a->status == 0)) {
+                    prev = x;
+                    continue;
+                }
+                (*bad)++;
+                if (!first[0])
+                    snprintf(first, first_n,
+                             "request %s, attempt to %s at %+.1f ms: X-Attempt %d after %d "
+                             "(expected 1, 2, 3 in arrival order); ",
+                             p[i].r->id, p[k].a->env, rel_ms(o, p[k].a->t_arrival), x, prev);
+                break;
+            }
+        }
+        i = j;
+    }
+}
+
 static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
-    int want[FW_NPARTS] = {1, 1, 1, 1, 1};
+    int want[FW_NPARTS] = {1, 1, 1, 1, 1, 1};
     json_t *parts = json_object_get(c, "parts");
     if (parts) {
         memset(want, 0, sizeof want);
@@ -1472,6 +1524,8 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct ha
     const struct harness_req **sorted = reqs_by_id(o);
     long seen_n[FW_NPARTS] = {0}, bad_n[FW_NPARTS] = {0}, unmatched = 0;
     char first[400] = "";
+    struct fw_pair *pairs = co_calloc(o->n_atts + 1, sizeof *pairs);
+    size_t n_pairs = 0;
     for (size_t i = 0; i < o->n_atts; i++) {
         const struct harness_att *a = &o->atts[i];
         if (a->health || strstr(a->path, "chat/completions") == NULL)
@@ -1489,6 +1543,7 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct ha
         }
         if (!req_in_phase(c, r))
             continue;
+        pairs[n_pairs++] = (struct fw_pair){r, a};
         int seen[FW_NPARTS], ok[FW_NPARTS];
         char why[300];
         fw_compare(a, r, seen, ok, why, sizeof why);
@@ -1508,6 +1563,14 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct ha
                      a->env, rel_ms(o, a->t_arrival), why);
     }
     free(sorted);
+    if (want[FW_ATTEMPT]) {
+        char afirst[200] = "";
+        fw_attempt_numbers(pairs, n_pairs, &seen_n[FW_ATTEMPT], &bad_n[FW_ATTEMPT], afirst,
+                           sizeof afirst, o);
+        if (afirst[0] && !first[0])
+            snprintf(first, sizeof first, "%s", afirst);
+    }
+    free(pairs);
     int failed = 0, unseen = 0;
     char unseen_parts[64] = "";
     v->measured[0] = '\0';
@@ -1517,7 +1580,7 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct ha
         append(v->measured, sizeof v->measured, "%s%s %ld/%ld differ", v->measured[0] ? ", " : "",
                fw_names[k], bad_n[k], seen_n[k]);
         failed |= bad_n[k] > 0;
-        if (v->samples && !seen_n[k] && k != FW_ENV) {
+        if (v->samples && !seen_n[k] && k != FW_ENV && k != FW_ATTEMPT) {
             if (k == FW_ID && require_id)
                 failed = 1;
             else
@@ -1532,7 +1595,8 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct ha
                unmatched);
     SETF(expected,
          "every upstream attempt carries what the client sent (model, body fields, "
-         "X-Request-ID%s, the configured key; X-Env, where sent, names the colour it went to)",
+         "X-Request-ID%s, the configured key; where sent, X-Env names the colour it went to and "
+         "X-Attempt counts 1, 2, 3)",
          require_id ? ", required" : "");
     snprintf(v->unit, sizeof v->unit, "att");
     if (first[0])
@@ -2049,7 +2113,8 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         if (!json_is_array(v) || !json_array_size(v))
             return harness_v_expected(
                 err, errlen, path,
-                "a non-empty array of \"model\", \"body\", \"id\", \"key\", \"env\"", v);
+                "a non-empty array of \"model\", \"body\", \"id\", \"key\", \"env\", \"attempt\"",
+                v);
         size_t i;
         json_t *x;
         json_array_foreach(v, i, x)

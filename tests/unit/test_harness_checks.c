@@ -670,6 +670,20 @@ static void test_forwarded(void **state)
     snprintf(obs.atts[3].x_env, sizeof obs.atts[3].x_env, "blue");
     assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"env\"]}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "X-Env 'blue' at green"));
+    snprintf(obs.atts[3].x_env, sizeof obs.atts[3].x_env, "green");
+    /* X-Attempt counts 1, 2 per request in arrival order; a repeat only
+     * right after an attempt that got no answer (libcurl's resend). */
+    for (size_t i = 0; i < obs.n_atts; i++)
+        obs.atts[i].attempt = (int)(i % 2) + 1;
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"attempt\"]}", &v), HARNESS_PASS);
+    obs.atts[1].attempt = 1; /* f0's retry says 1 again, after a 200 */
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"attempt\"]}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "X-Attempt 1 after 1"));
+    obs.atts[0].status = 0; /* ... unless the first got no answer at all */
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"attempt\"]}", &v), HARNESS_PASS);
+    for (size_t i = 0; i < obs.n_atts; i++)
+        obs.atts[i].attempt = (int)(i % 2); /* counted from 0: the first looks absent */
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"attempt\"]}", &v), HARNESS_FAIL);
 }
 
 /* An attempt event as the relay logs it. */
