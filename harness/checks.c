@@ -1789,8 +1789,9 @@ static int ev_client_gone(const struct harness_obs *o, const char *id)
 /* The event log against itself (docs/relay.md, Events): an attempt's
  * `outcome` says what the relay did next (retry: the next attempt of the
  * request on the same colour; failover: on another; ok and fail: none), the
- * attempts of a request are numbered 1, 2, 3 without a gap, and a switch
- * for health follows a health event that found its `from` colour down.
+ * attempts of a request are numbered 1, 2, 3 without a gap, its `request`
+ * event counts them and names the colour of the last, and a switch for
+ * health follows a health event that found its `from` colour down.
  * A log that lies sends an operator after the wrong colour. */
 static void ck_events_consistent(const json_t *c, const struct harness_obs *o,
                                  struct harness_verdict *v)
@@ -1839,6 +1840,31 @@ static void ck_events_consistent(const json_t *c, const struct harness_obs *o,
                    e->outcome, next->attempt);
         }
     }
+    /* A request event against its attempts: as many as it says, and served
+     * by the colour its last attempt went to. */
+    for (size_t i = 0; i < o->n_evs; i++) {
+        const struct harness_ev *q = &o->evs[i];
+        if (strcmp(q->type, "request") != 0 || !q->req_id[0] || q->attempts < 0 || !n)
+            continue;
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (strcmp(at[mid]->req_id, q->req_id) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        size_t end = lo;
+        while (end < n && strcmp(at[end]->req_id, q->req_id) == 0)
+            end++;
+        judged++;
+        if ((size_t)q->attempts != end - lo)
+            EC_BAD("request %s: its request event says %d attempts, %zu attempt events", q->req_id,
+                   q->attempts, end - lo);
+        else if (end > lo && q->env[0] && strcmp(q->env, at[end - 1]->env) != 0)
+            EC_BAD("request %s: its request event says served by %s, its last attempt went to %s",
+                   q->req_id, q->env, at[end - 1]->env);
+    }
     free(at);
     for (size_t i = 0; i < o->n_evs; i++) {
         const struct harness_ev *s = &o->evs[i];
@@ -1862,8 +1888,9 @@ static void ck_events_consistent(const json_t *c, const struct harness_obs *o,
     }
 #undef EC_BAD
     v->samples = judged;
-    SETF(expected, "attempt outcomes match the next attempt, attempts numbered 1..n, a health "
-                   "switch after a health event finding its colour down");
+    SETF(expected, "attempt outcomes match the next attempt, attempts numbered 1..n and counted "
+                   "by the request event, a health switch after a health event finding its "
+                   "colour down");
     SETF(measured, "%ld of %ld events inconsistent (%zu attempt events, %ld health switches)", bad,
          judged, n, health_sw);
     if (!n && !health_sw)

@@ -94,6 +94,7 @@ struct harness_ev {
     int attempt;
     long backoff_ms;
     char outcome[12]; /* attempt: ok, retry, failover, fail; "" none */
+    int attempts;     /* request: the attempts it made, -1 absent */
 };
 
 /* The signals a relay gives the checks.  A check row declares the ones it

@@ -985,6 +985,8 @@ static void collect_events(struct run *r)
             ev->status = (int)json_integer_value(json_object_get(e, "status"));
             ev->attempt = (int)json_integer_value(json_object_get(e, "attempt"));
             ev->backoff_ms = (long)json_integer_value(json_object_get(e, "backoff_ms"));
+            json_t *na = json_object_get(e, "attempts");
+            ev->attempts = json_is_integer(na) ? (int)json_integer_value(na) : -1;
         }
         json_decref(e);
         line = nl ? nl + 1 : NULL;

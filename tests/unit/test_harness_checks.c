@@ -728,6 +728,21 @@ static void test_events_consistent(void **state)
     snprintf(obs.evs[4].type, sizeof obs.evs[4].type, "start");
     assert_int_equal(run("{\"check\":\"events_consistent\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "no health event"));
+    snprintf(obs.evs[4].type, sizeof obs.evs[4].type, "health");
+    obs.evs[4].healthy = 0;
+    /* The request event counts the attempts and names the last one's colour. */
+    ev("request", 12, "", "", "blue", 0);
+    struct harness_ev *q = &obs.evs[obs.n_evs - 1];
+    snprintf(q->req_id, sizeof q->req_id, "a");
+    q->attempts = 2;
+    assert_int_equal(run("{\"check\":\"events_consistent\"}", &v), HARNESS_PASS);
+    q->attempts = 3;
+    assert_int_equal(run("{\"check\":\"events_consistent\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "says 3 attempts, 2 attempt events"));
+    q->attempts = 2;
+    snprintf(q->env, sizeof q->env, "green");
+    assert_int_equal(run("{\"check\":\"events_consistent\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "served by green, its last attempt went to blue"));
 }
 
 static void test_error_shape(void **state)
