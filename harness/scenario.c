@@ -105,6 +105,7 @@ static const struct relay_key {
     {"admin_token", RK_TOKEN, 0, 0},
     {"client_keys", RK_TOKENARR, 0, 0},
     {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30},
+    {"max_buffered_bytes", RK_UINT, 1, (json_int_t)1 << 40},
     {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX},
     {"log_level", RK_LEVEL, 0, 0},
     {"prices", RK_OBJ, 0, 0},
