@@ -97,6 +97,20 @@ struct harness_traffic {
     char chat_path[128];
     char chat_method[8];
     const char *secret; /* searched for in every answer (borrowed, may be NULL) */
+    /* The driver thread's CPU time from harness_traffic_start to the last
+     * answer (answers read afterwards not included): the driver's own cost
+     * of keeping the schedule (bench/traffic_accuracy.c reports it). */
+    uint64_t cpu_start_us, cpu_traffic_us;
+    /* Request state kept for the next request (harness_xfer_req, its
+     * header lines), so a request costs the driver no allocation of its own
+     * beyond its answer. */
+    struct harness_xfer_req *free_x;
+    int n_free_x;
+    /* Per phase, the header lines every request of it carries (the
+     * request's own X-Request-ID and key go in front, see issue()). */
+    struct curl_slist *hdr_tpl[HARNESS_MAX_PHASES];
+    /* Per phase, its URL parsed once (CURLOPT_CURLU, read-only to libcurl). */
+    CURLU *url_tpl[HARNESS_MAX_PHASES];
 };
 
 /* Reads every answer kept raw (see raw above) into its request's facts and
