@@ -486,9 +486,10 @@ static void release_easy(struct harness_traffic *t, CURL *easy)
 
 /* A new easy handle with the options every request has; issue() sets the
  * request's own on every use (a reused handle keeps its options). */
-static CURL *new_easy(void)
+static CURL *new_easy(struct harness_traffic *t)
 {
     CURL *e = curl_easy_init();
+    t->easies++;
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -539,7 +540,7 @@ static void prepare_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
             t->url_tpl[x->phase] = NULL;
         }
     }
-    CURL *e = t->n_spare ? t->spare[--t->n_spare] : new_easy();
+    CURL *e = t->n_spare ? t->spare[--t->n_spare] : new_easy(t);
     x->easy = e;
     curl_easy_setopt(e, CURLOPT_CURLU, t->url_tpl[x->phase]);
     curl_easy_setopt(e, CURLOPT_URL, t->url_tpl[x->phase] ? NULL : url);

@@ -83,6 +83,7 @@ struct harness_traffic {
     long connects; /* new connections libcurl opened */
     CURL **spare;  /* finished easy handles, reset for reuse (pool_cap of them) */
     int n_spare;
+    long easies; /* easy handles made: one per transfer handed to libcurl at once, at most */
     /* Answers kept raw while traffic runs and read (harness_body_facts)
      * once it is over: parsing JSON is most of a request's CPU, and the
      * driver's CPU belongs to the schedule.  Bounded by DEFER_CAP bytes;
