@@ -49,6 +49,7 @@ struct harness_phase_state {
     int inflight;
     int ended;
     uint64_t next_sched; /* absolute µs, open loop */
+    double next_offset;  /* next_sched - the phase's start, µs, unrounded */
     struct harness_traffic *t;
     int index;
 };
