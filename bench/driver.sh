@@ -104,6 +104,7 @@ j["load1"] = float(sys.argv[1])
 j["wall_s"] = wall
 j["busy_cores"] = cores * (b1 - b0) / (t1 - t0) if t1 > t0 else 0
 j["mock_cores"] = (m1 - m0) / hz / wall
+j["mock_us_per_req"] = (m1 - m0) / hz * 1e6 / j["sent"] if j["sent"] else 0
 j["driver_cores"] = j.get("cpu_us_per_req", 0) * j["sent"] / 1e6 / wall
 j["other_cores"] = max(0.0, j["busy_cores"] - j["mock_cores"] - j["driver_cores"])
 print(json.dumps(j))' "$l" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}"
@@ -227,19 +228,20 @@ print("send lag = actual send - scheduled send; latency is measured from the sch
 print("coordinated omission). \"behind\" is the runner's own verdict (harness/driver.c: below 95% of")
 print("the schedule, or send lag p99 above 50 ms, or the pool full): such a scenario is inconclusive.")
 print("CPU µs/req sending = the driver thread's CPU from the start of traffic to the last answer,")
-print("per request (answers are read afterwards; the before build does not report it). The last")
-print("four columns say where the 2 cores went during the run, in cores: the whole machine, the")
-print("mock (/proc/PID/stat), the driver (getrusage, reading answers included) and everything else.")
+print("per request (answers are read afterwards; the before build does not report it); mock CPU")
+print("µs/req the mock's per request (/proc/PID/stat). The last four columns say where the 2 cores")
+print("went during the run, in cores: the whole machine (/proc/stat), the mock, the driver")
+print("(getrusage, reading answers included) and everything else (other engineers' work).")
 print()
-print("| build | round | load | accuracy | send lag p50 ms | p99 ms | behind | connections | CPU µs/req sending | machine busy | mock | driver | others |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| build | round | load | accuracy | send lag p50 ms | p99 ms | behind | connections | CPU µs/req sending | mock CPU µs/req | machine busy | mock | driver | others |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for name in ("before", "after"):
     for j in opens.get(name, []):
         cs = j.get("cpu_send_us_per_req")
-        print("| %s | %d | %.2f | %.1f%% | %.2f | %.2f | %s | %s | %s | %.2f | %.2f | %.2f | %.2f |" % (
+        print("| %s | %d | %.2f | %.1f%% | %.2f | %.2f | %s | %s | %s | %.1f | %.2f | %.2f | %.2f | %.2f |" % (
             name, j["round"], j["load1"], pct(j), j["send_err_p50_us"] / 1000,
             j["send_err_p99_us"] / 1000, "yes" if j.get("driver_behind") else "no",
-            j.get("connects", "-"), "%.1f" % cs if cs is not None else "-",
+            j.get("connects", "-"), "%.1f" % cs if cs is not None else "-", j["mock_us_per_req"],
             j["busy_cores"], j["mock_cores"], j["driver_cores"], j["other_cores"]))
 print()
 for name in ("before", "after"):
