@@ -17,8 +17,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define BODY_CAP  (1u << 20)  /* answers above 1 MiB are cut (and so truncated) */
-#define DEFER_CAP (64u << 20) /* answers kept raw for reading after the traffic */
+#define BODY_CAP      (1u << 20)  /* answers above 1 MiB are cut (and so truncated) */
+#define DEFER_CAP     (64u << 20) /* answers kept raw for reading after the traffic */
+#define KEEP_BODY_CAP 4096        /* a finished request's answer buffer is kept up to this */
 /* Where the request id goes in a body template: a string no prompt holds
  * (jansson writes the control characters as \u0001). */
 #define ID_SLOT     "\\u0001id\\u0001"
@@ -358,6 +359,12 @@ static void free_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
     free(x->post);
     x->post = NULL;
     if (t->n_free_x < t->pool_cap) {
+        /* A large answer's buffer is not kept: up to pool_cap of them
+         * would hold as many MiB. */
+        if (x->body.cap > KEEP_BODY_CAP) {
+            co_buf_free(&x->body);
+            co_buf_init(&x->body, BODY_CAP);
+        }
         co_buf_reset(&x->body);
         x->queued = t->free_x;
         t->free_x = x;
