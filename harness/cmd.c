@@ -696,23 +696,45 @@ static int validate_profile(const char *arg, int *bad, int *good)
     return 1;
 }
 
-/* validate and list take paths and --help only.  Returns -1 to go on with
- * argv[optind...], else the exit status. */
-static int paths_only(int argc, char **argv, const char *prog, const char *usage)
+/* validate and list take paths and --help only (list also --checks, when
+ * checks is not NULL).  Returns -1 to go on with argv[optind...], else the
+ * exit status. */
+static int paths_only(int argc, char **argv, const char *prog, const char *usage, int *checks)
 {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option list_opts[] = {
+        {"help", no_argument, 0, 'h'}, {"checks", no_argument, 0, 'c'}, {0, 0, 0, 0}};
+    const struct option *o = checks ? list_opts : opts;
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", o, NULL)) != -1) {
         if (c == 'h') {
             fputs(usage, stdout);
             return CO_EXIT_PASS;
         }
-        co_cli_bad_option(stderr, prog, opts, c, argc, argv);
+        if (c == 'c' && checks) {
+            *checks = 1;
+            continue;
+        }
+        co_cli_bad_option(stderr, prog, o, c, argc, argv);
         return CO_EXIT_INVALID;
     }
     return -1;
+}
+
+/* cutover list --checks: every check kind of the table (harness/checks.c)
+ * with its parameters (* required) and what it measures. */
+static int list_checks(void)
+{
+    struct harness_check_info k;
+    for (size_t i = 0; harness_check_info(i, &k) == 0; i++) {
+        char params[256];
+        harness_check_params(i, params, sizeof params);
+        printf("%-28s %s\n    %s%s\n", k.name, params[0] ? params : "(no parameters)",
+               k.desc ? k.desc : "", k.added ? " (added by the runner)" : "");
+    }
+    return CO_EXIT_PASS;
 }
 
 int harness_cmd_validate(int argc, char **argv)
@@ -722,7 +744,8 @@ int harness_cmd_validate(int argc, char **argv)
                         "usage: cutover validate PATH...   check scenario files and relay "
                         "profiles without running them\n"
                         "  every error of each file is reported (at most 20 per file), each with "
-                        "its JSON path\n");
+                        "its JSON path\n",
+                        NULL);
     if (rc >= 0)
         return rc;
     if (optind >= argc) {
@@ -755,11 +778,17 @@ int harness_cmd_validate(int argc, char **argv)
 int harness_cmd_list(int argc, char **argv)
 {
     struct loaded l = {0};
+    int checks = 0;
     int rc = paths_only(argc, argv, "cutover list",
                         "usage: cutover list [PATH...]   list scenarios with tags and "
-                        "description\n");
+                        "description\n"
+                        "       cutover list --checks    list the check kinds with their "
+                        "parameters (* required)\n",
+                        &checks);
     if (rc >= 0)
         return rc;
+    if (checks)
+        return list_checks();
     int bad = load_all(argv + optind, argc - optind, 1.0, NULL, &l, 1, stderr);
     for (int i = 0; i < l.n; i++) {
         const struct harness_scenario *s = l.v[i];

@@ -1116,12 +1116,8 @@ static void observe(struct run *r, struct report_scenario *rs)
  * setting: a setting the relay lacks or has fixed leaves them standing. */
 static int runner_own_check(const char *check)
 {
-    static const char *const own[] = {"harness_on_time", "relay_alive", "clean_shutdown",
-                                      "no_secret_leak"};
-    for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
-        if (strcmp(check, own[k]) == 0)
-            return 1;
-    return 0;
+    struct harness_check_info k;
+    return harness_check_find(check, &k) == 0 && k.about_process;
 }
 
 static void status_from_checks(struct report_scenario *rs)
@@ -1195,45 +1191,68 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
     }
 }
 
-static void run_checks(struct run *r, struct report_scenario *rs)
+/* Whether the runner adds check kind k (its row's "added") to this run's
+ * scenario: a relay that died, did not shut down cleanly on SIGTERM (the
+ * contract: drain, exit 0) or leaked its key fails any scenario; a relay
+ * reached by URL is not the runner's process (nothing to watch, and the
+ * upstream key it uses is not ours to scan for). */
+static int implicit_wanted(const struct run *r, const struct harness_check_info *k, int kills)
 {
-    const struct harness_scenario *s = r->s;
-    size_t n = json_array_size(s->checks);
-    int has_alive = 0, has_leak = 0, has_shutdown = 0;
+    switch (k->added) {
+    case HARNESS_ADDED_ALWAYS:
+        return 1;
+    case HARNESS_ADDED_ADMIN:
+        return r->s->admin_used;
+    case HARNESS_ADDED_LIVE_RELAY:
+        return !kills && !r->o->relay_url;
+    case HARNESS_ADDED_OWN_RELAY:
+        return !r->o->relay_url;
+    }
+    return 0;
+}
+
+static int scenario_asks(const struct harness_scenario *s, const char *kind)
+{
     size_t i;
     json_t *c;
     json_array_foreach(s->checks, i, c)
     {
-        const char *name = json_string_value(json_object_get(c, "check"));
-        has_alive |= strcmp(name, "relay_alive") == 0;
-        has_leak |= strcmp(name, "no_secret_leak") == 0;
-        has_shutdown |= strcmp(name, "clean_shutdown") == 0;
+        if (strcmp(json_string_value(json_object_get(c, "check")), kind) == 0)
+            return 1;
     }
+    return 0;
+}
+
+/* Runs the checks the runner adds on its own (harness_added): before the
+ * scenario's checks those added whatever it asks (harness_on_time: was the
+ * runner itself on time?  A stalled runner sends late and reorders steps
+ * and traffic: no verdict on the relay), after them the others it does
+ * not ask for itself. */
+static void run_implicit(struct run *r, struct report_scenario *rs, int before, int kills)
+{
+    struct harness_check_info k;
+    for (size_t i = 0; harness_check_info(i, &k) == 0; i++) {
+        int first = k.added == HARNESS_ADDED_ALWAYS || k.added == HARNESS_ADDED_ADMIN;
+        if (first != before || !implicit_wanted(r, &k, kills) ||
+            (!first && scenario_asks(r->s, k.name)))
+            continue;
+        json_t *a = json_pack("{s:s}", "check", k.name);
+        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
+        json_decref(a);
+    }
+}
+
+static void run_checks(struct run *r, struct report_scenario *rs)
+{
+    const struct harness_scenario *s = r->s;
+    size_t i;
+    json_t *c;
     int kills = 0;
     for (int k = 0; k < s->n_steps; k++)
         kills |= s->steps[k].sig == HARNESS_SIG_KILL;
-    /* Always asked, unless the scenario says otherwise: a relay that died,
-     * did not shut down cleanly on SIGTERM (the contract: drain, exit 0) or
-     * leaked its key fails any scenario. */
-    {
-        /* Always: was the harness itself on time?  A stalled runner (a loaded
-         * machine) sends late and reorders steps and traffic; that is no
-         * verdict on the relay. */
-        json_t *a = json_pack("{s:s}", "check", "harness_on_time");
-        rs->checks = co_calloc(n + 5, sizeof *rs->checks);
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
-    /* A relay reached by URL is not the runner's process: nothing to watch. */
-    /* Nor is the upstream key it uses ours: there is nothing of it to scan. */
-    int add_alive = !has_alive && !kills && !r->o->relay_url,
-        add_leak = !has_leak && !r->o->relay_url,
-        add_shutdown = !has_shutdown && !kills && !r->o->relay_url, add_admin = s->admin_used;
-    if (add_admin) {
-        json_t *a = json_pack("{s:s}", "check", "admin_ok");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
+    /* Each kind is added at most once. */
+    rs->checks = co_calloc(json_array_size(s->checks) + harness_check_count(), sizeof *rs->checks);
+    run_implicit(r, rs, 1, kills);
     /* A relay that wrote no event log (a profile without "events", a relay
      * we only reach by URL, a raw command that ignores {events}) is judged
      * on the served view: switches are read from the colours that served
@@ -1243,11 +1262,11 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     {
         const char *kind = json_string_value(json_object_get(c, "check"));
         /* An explicit "view": "events" asks about the relay's own state, which
-         * only its event log shows: that stays inconclusive. */
+         * only its event log shows: that stays inconclusive.  Any kind that
+         * takes a "view" can be read from the served colours. */
         const char *view = json_string_value(json_object_get(c, "view"));
         if (black_box && (!view || strcmp(view, "both") == 0) &&
-            (strcmp(kind, "switches") == 0 || strcmp(kind, "switch_delay") == 0 ||
-             strcmp(kind, "min_dwell") == 0)) {
+            harness_check_takes(kind, "view")) {
             json_t *bb = json_deep_copy(c);
             json_object_set_new(bb, "view", json_string("served"));
             struct report_check *v = &rs->checks[rs->n_checks++];
@@ -1261,21 +1280,7 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         }
         harness_check_run(c, &r->obs, &rs->checks[rs->n_checks++]);
     }
-    if (add_alive) {
-        json_t *a = json_pack("{s:s}", "check", "relay_alive");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
-    if (add_shutdown) {
-        json_t *a = json_pack("{s:s}", "check", "clean_shutdown");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
-    if (add_leak) {
-        json_t *a = json_pack("{s:s}", "check", "no_secret_leak");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
+    run_implicit(r, rs, 0, kills);
     unmapped_inconclusive(r, rs);
     fixed_not_applicable(r, rs);
     status_from_checks(rs);

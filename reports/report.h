@@ -39,6 +39,12 @@ struct report_check {
     long samples;
     long min_samples;
     char detail[1024];
+    /* The part of the time axis the check is about (its row's window,
+     * harness/checks.c): from window_before_ms before the timeline mark
+     * window_mark to window_after_ms after it (< 0: the end of the run);
+     * window_mark "" when it has none. */
+    char window_mark[64];
+    double window_before_ms, window_after_ms;
 };
 
 /* The load driver's own account of an open-loop run (harness/traffic.c):

@@ -1067,6 +1067,66 @@ static void test_no_vacuous_attempts(void **state)
     assert_int_equal(v.status, HARNESS_INCONCLUSIVE); /* served: no answer named a colour */
 }
 
+/* Every row of the check table says what it measures and how it is used:
+ * `cutover list --checks` and the docs read the description, the contract
+ * test above runs the example.  The failure names every row that lacks one
+ * (rows merged from several branches at once). */
+static void test_every_row_describes_itself(void **state)
+{
+    char missing[1024] = "";
+    struct harness_check_info k;
+    for (size_t i = 0; harness_check_info(i, &k) == 0; i++)
+        if (!k.desc || !k.desc[0] || !k.example) {
+            size_t len = strlen(missing);
+            snprintf(missing + len, sizeof missing - len, " %s (%s)", k.name,
+                     !k.desc || !k.desc[0] ? "no description" : "no example");
+        }
+    if (missing[0])
+        fail_msg("check rows without a description or example in harness/checks.c:%s", missing);
+    assert_int_equal(harness_check_find("nope", &k), -1);
+}
+
+/* What else a row declares: the relay settings it depends on, its rank in
+ * the scorecard, whether the runner adds it, and the window on the timeline
+ * (zero_downtime's default of 500 ms is the verdict's own). */
+static void test_row_facts(void **state)
+{
+    struct harness_check_info k;
+    assert_true(harness_check_depends("attempts", "max_attempts"));
+    assert_false(harness_check_depends("attempts", "max_attempt")); /* whole words only */
+    assert_false(harness_check_depends("attempts", "jitter"));
+    assert_false(harness_check_depends("latency", "max_attempts"));
+    assert_false(harness_check_depends("nope", "max_attempts"));
+    assert_int_equal(harness_check_find("switch_delay", &k), 0);
+    assert_int_equal(k.rank, 1);
+    assert_string_equal(k.why, "switch late or never");
+    assert_int_equal(k.added, HARNESS_ADDED_NEVER);
+    assert_int_equal(harness_check_find("relay_alive", &k), 0);
+    assert_int_equal(k.added, HARNESS_ADDED_LIVE_RELAY);
+    assert_true(k.about_process);
+    assert_true(harness_check_takes("min_dwell", "view"));
+    assert_false(harness_check_takes("attempts", "view"));
+
+    struct harness_verdict v;
+    mark("fault_on", 100);
+    run("{\"check\": \"zero_downtime\", \"around\": \"fault_on\"}", &v);
+    assert_string_equal(v.window_mark, "fault_on");
+    assert_true(v.window_before_ms == 500 && v.window_after_ms == 500);
+    run("{\"check\": \"zero_downtime\", \"around\": \"fault_on\", \"after_ms\": 20}", &v);
+    assert_true(v.window_before_ms == 500 && v.window_after_ms == 20);
+    run("{\"check\": \"switch_delay\", \"to\": \"green\", \"after\": \"fault_on\", "
+        "\"within_ms\": 70}",
+        &v);
+    assert_true(v.window_before_ms == 0 && v.window_after_ms == 70);
+    run("{\"check\": \"health_probes\", \"env\": \"blue\", \"to\": \"green\", "
+        "\"after\": \"fault_on\", \"min\": 1}",
+        &v);
+    assert_string_equal(v.window_mark, "fault_on");
+    assert_true(v.window_after_ms < 0); /* to the end of the run */
+    run("{\"check\": \"no_traffic_after_unhealthy\", \"env\": \"blue\"}", &v);
+    assert_string_equal(v.window_mark, ""); /* no mark: no window */
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1103,6 +1163,8 @@ int main(void)
         T(test_obs_index),
         T(test_every_kind_without_its_signal),
         T(test_no_vacuous_attempts),
+        T(test_every_row_describes_itself),
+        T(test_row_facts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
