@@ -30,14 +30,12 @@
 
 #define HARNESS_SEED_MAX 9007199254740991ull
 
-static const char run_usage[] =
+static const char run_usage_head[] =
     "usage: cutover run [PATH...] [options]\n"
     "  PATH                scenario files or folders (default scenarios/)\n"
-    "  --out DIR           artefacts and reports (default out/)\n"
-    "  --json FILE         results.json path (default DIR/results.json)\n"
-    "  --junit FILE        junit.xml path (default DIR/junit.xml)\n"
-    "  --html FILE         report.html path (default DIR/report.html)\n"
-    "  --md FILE           Markdown summary (PR comment, CI job summary)\n"
+    "  --out DIR           artefacts and reports (default out/)\n";
+/* Between the two: an option per report format (reports/report.c). */
+static const char run_usage_tail[] =
     "  --filter TAG        only scenarios carrying TAG\n"
     "  --seed N            seed of every random decision (default 42)\n"
     "  --repeat N          run each scenario N times, report flaky ones\n"
@@ -57,6 +55,30 @@ static const char run_usage[] =
     "  --no-color          plain console output (also NO_COLOR=1)\n"
     "  -v, --verbose       log the runner's warnings\n"
     "exit: 0 pass, 1 a check failed, 2 invalid input, 3 harness error, 4 inconclusive\n";
+
+static void run_usage(FILE *f)
+{
+    fputs(run_usage_head, f);
+    report_usage_options(f, 21, 0);
+    fputs(run_usage_tail, f);
+}
+
+/* getopt values of the report formats' options: OPT_FORMAT + row index. */
+#define OPT_FORMAT 0x100
+
+/* fixed[] followed by an option per report writer with a file (its
+ * --OPTION FILE), terminated; out has room for REPORT_MAX_WRITERS more. */
+static void options_with_formats(const struct option *fixed, struct option *out)
+{
+    size_t n = 0;
+    for (; fixed[n].name; n++)
+        out[n] = fixed[n];
+    for (int i = 0; report_writers[i].name; i++)
+        if (report_writers[i].option)
+            out[n++] =
+                (struct option){report_writers[i].option, required_argument, 0, OPT_FORMAT + i};
+    out[n] = (struct option){0, 0, 0, 0};
+}
 
 struct loaded {
     struct harness_scenario **v;
@@ -266,31 +288,22 @@ static void on_job_ready(void *ctx, struct harness_job *j, size_t index)
 
 int harness_cmd_run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"out", required_argument, 0, 'o'},
-        {"json", required_argument, 0, 'j'},
-        {"junit", required_argument, 0, 'J'},
-        {"filter", required_argument, 0, 'f'},
-        {"html", required_argument, 0, 'H'},
-        {"seed", required_argument, 0, 's'},
-        {"repeat", required_argument, 0, 'r'},
-        {"time-scale", required_argument, 0, 't'},
-        {"relay", required_argument, 0, 'R'},
-        {"relay-bin", required_argument, 0, 'B'},
-        {"no-color", no_argument, 0, 'C'},
-        {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},
-        {"md", required_argument, 0, 'M'},
-        {"scorecard", required_argument, 0, 'S'},
-        {"relay-url", required_argument, 0, 'U'},
-        {"blue-port", required_argument, 0, 'b'},
-        {"green-port", required_argument, 0, 'g'},
-        {"jobs", required_argument, 0, 'p'},
-        {0, 0, 0, 0},
+    static const struct option fixed_opts[] = {
+        {"out", required_argument, 0, 'o'},        {"filter", required_argument, 0, 'f'},
+        {"seed", required_argument, 0, 's'},       {"repeat", required_argument, 0, 'r'},
+        {"time-scale", required_argument, 0, 't'}, {"relay", required_argument, 0, 'R'},
+        {"relay-bin", required_argument, 0, 'B'},  {"no-color", no_argument, 0, 'C'},
+        {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
+        {"scorecard", required_argument, 0, 'S'},  {"relay-url", required_argument, 0, 'U'},
+        {"blue-port", required_argument, 0, 'b'},  {"green-port", required_argument, 0, 'g'},
+        {"jobs", required_argument, 0, 'p'},       {0, 0, 0, 0},
     };
-    const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *filter = NULL,
-               *relay_bin = NULL, *html_path = NULL, *md_path = NULL, *scorecard_path = NULL,
+    struct option opts[sizeof fixed_opts / sizeof fixed_opts[0] + REPORT_MAX_WRITERS];
+    options_with_formats(fixed_opts, opts);
+    const char *out_dir = "out", *filter = NULL, *relay_bin = NULL, *scorecard_path = NULL,
                *relay_url = NULL;
+    /* Each report format's file (report_writers[i]), from --OPTION FILE. */
+    const char *paths[REPORT_MAX_WRITERS] = {0};
     const char *relay_args[HARNESS_SCORECARD_MAX_RELAYS];
     int n_relay_args = 0;
     uint64_t ports[2] = {0, 0};
@@ -303,18 +316,6 @@ int harness_cmd_run(int argc, char **argv)
         switch (c) {
         case 'o':
             out_dir = optarg;
-            break;
-        case 'j':
-            json_path = optarg;
-            break;
-        case 'J':
-            junit_path = optarg;
-            break;
-        case 'H':
-            html_path = optarg;
-            break;
-        case 'M':
-            md_path = optarg;
             break;
         case 'f':
             filter = optarg;
@@ -390,9 +391,13 @@ int harness_cmd_run(int argc, char **argv)
             break;
         }
         case 'h':
-            fputs(run_usage, stdout);
+            run_usage(stdout);
             return CO_EXIT_PASS;
         default:
+            if (c >= OPT_FORMAT && c < OPT_FORMAT + REPORT_MAX_WRITERS) {
+                paths[c - OPT_FORMAT] = optarg;
+                break;
+            }
             co_cli_bad_option(stderr, "cutover run", opts, c, argc, argv);
             return CO_EXIT_INVALID;
         }
@@ -413,7 +418,7 @@ int harness_cmd_run(int argc, char **argv)
         return CO_EXIT_INVALID;
     }
 
-    char relay_bin_buf[PATH_MAX], json_buf[PATH_MAX], junit_buf[PATH_MAX], html_buf[PATH_MAX];
+    char relay_bin_buf[PATH_MAX], path_bufs[REPORT_MAX_WRITERS][PATH_MAX];
     if (!relay_bin) {
         default_relay_bin(relay_bin_buf, sizeof relay_bin_buf);
         relay_bin = relay_bin_buf;
@@ -504,18 +509,13 @@ int harness_cmd_run(int argc, char **argv)
         free_loaded(&l);
         return CO_EXIT_HARNESS;
     }
-    if (!json_path) {
-        snprintf(json_buf, sizeof json_buf, "%s/results.json", out_dir);
-        json_path = json_buf;
-    }
-    if (!html_path) {
-        snprintf(html_buf, sizeof html_buf, "%s/report.html", out_dir);
-        html_path = html_buf;
-    }
-    if (!junit_path) {
-        snprintf(junit_buf, sizeof junit_buf, "%s/junit.xml", out_dir);
-        junit_path = junit_buf;
-    }
+    /* A format with a default file goes under --out unless named. */
+    for (int i = 0; report_writers[i].name; i++)
+        if (!paths[i] && report_writers[i].default_file) {
+            snprintf(path_bufs[i], sizeof path_bufs[i], "%s/%s", out_dir,
+                     report_writers[i].default_file);
+            paths[i] = path_bufs[i];
+        }
 
     /* INT, TERM and HUP (a closed terminal, a CI runner's cancel) all stop
      * the run cleanly: the relay is stopped and reaped, never orphaned. */
@@ -533,10 +533,7 @@ int harness_cmd_run(int argc, char **argv)
     rr.time_scale = scale;
     rr.repeat = (int)repeat;
     rr.out_dir = out_dir;
-    rr.json_path = json_path;
-    rr.junit_path = junit_path;
-    rr.html_path = html_path;
-    rr.md_path = md_path;
+    memcpy(rr.paths, paths, sizeof rr.paths);
     rr.console = stdout;
     rr.console_tty = isatty(fileno(stdout));
     const char *nc = getenv("NO_COLOR");

@@ -1274,13 +1274,14 @@ int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen)
 
 int report_html_write(struct report_run *r, char *err, size_t errlen)
 {
-    if (!r->html_path)
+    const char *path = report_path(r, "html");
+    if (!path)
         return 0;
     json_t *j = report_json_build(r);
     int rc = -1;
-    FILE *f = fopen(r->html_path, "w");
+    FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", r->html_path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         goto out;
     }
     char e[256] = "";
@@ -1290,9 +1291,9 @@ int report_html_write(struct report_run *r, char *err, size_t errlen)
         rc = -1;
     }
     if (rc != 0)
-        snprintf(err, errlen, "%s: %s", r->html_path, e);
+        snprintf(err, errlen, "%s: %s", path, e);
     else if (r->console)
-        fprintf(r->console, "report: %s\n", r->html_path);
+        fprintf(r->console, "report: %s\n", path);
 out:
     json_decref(j);
     return rc;

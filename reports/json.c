@@ -97,13 +97,14 @@ json_t *report_json_build(const struct report_run *r)
 
 int report_json_write(struct report_run *r, char *err, size_t errlen)
 {
-    if (!r->json_path)
+    const char *path = report_path(r, "json");
+    if (!path)
         return 0;
     json_t *j = report_json_build(r);
-    int rc = json_dump_file(j, r->json_path, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    int rc = json_dump_file(j, path, JSON_INDENT(2) | JSON_ENSURE_ASCII);
     json_decref(j);
     if (rc != 0) {
-        snprintf(err, errlen, "%s: cannot write: %s", r->json_path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
     return 0;

@@ -2,7 +2,9 @@
  * struct report_run; each writer (console, results.json, junit.xml) is one
  * row of a static const table with three hooks: begin (before the first
  * scenario), scenario (as each one finishes, for progress) and end (the whole
- * run).  Adding a format is adding a row.
+ * run), plus what the command lines need of a file format: its option, its
+ * default file under --out, its usage line and whether cutover report can
+ * render it from results.json.  Adding a format is adding a row.
  *
  * Ownership: report_scenario_clear frees what a scenario entry holds; strings
  * given to the structs are copied. */
@@ -26,6 +28,8 @@ enum report_status {
     REPORT_NA,
 };
 #define REPORT_N_STATUS (REPORT_NA + 1)
+/* Room for the rows of report_writers. */
+#define REPORT_MAX_WRITERS 12
 
 /* One check's verdict (filled by harness/checks.c). */
 struct report_check {
@@ -119,10 +123,9 @@ struct report_run {
     size_t n;
     size_t total_planned;
     const char *out_dir;
-    const char *json_path;
-    const char *junit_path;
-    const char *html_path; /* NULL: no HTML report */
-    const char *md_path;   /* NULL: no Markdown summary */
+    /* The file of each writer (report_writers[i]), NULL: not written; set
+     * and read them with report_set_path and report_path. */
+    const char *paths[REPORT_MAX_WRITERS];
     FILE *console;
     int console_tty;           /* progress rewrites one line instead of printing lines */
     uint64_t progress_last_us; /* throttle of plain progress lines */
@@ -134,15 +137,37 @@ struct report_run {
     const json_t *scorecard;
 };
 
+/* A writer of a run, and the file format it writes: a row says all that the
+ * command lines need, so adding a format is adding a row (and its writer). */
 struct report_writer {
     const char *name;
     void (*begin)(struct report_run *r);
     void (*scenario)(struct report_run *r, const struct report_scenario *s, size_t index);
     int (*end)(struct report_run *r, char *err, size_t errlen);
+    /* Its file: `--OPTION FILE` of cutover run (and of cutover report when it
+     * renders), where it goes under --out when not named (NULL: only when
+     * asked), and the usage line's text.  option NULL: no file (console). */
+    const char *option;
+    const char *default_file;
+    const char *help;
+    /* Renders it again from a results.json document (cutover report), with
+     * the paths of r (report_path) for links between files; NULL: it
+     * cannot be redone from results.json. */
+    int (*render)(FILE *f, const json_t *results, const struct report_run *r, char *err,
+                  size_t errlen);
 };
 
 /* The writers, NULL-terminated on name. */
 extern const struct report_writer report_writers[];
+/* The file of the writer whose option is option (NULL: none, or not written). */
+const char *report_path(const struct report_run *r, const char *option);
+/* Sets it; returns -1 for an option no writer has. */
+int report_set_path(struct report_run *r, const char *option, const char *path);
+/* The usage lines of the writers' options, each "  --OPTION FILE" padded to
+ * width, then its help and default ("default DIR/results.json").  for_report:
+ * only the writers cutover report can render, defaults said as it applies
+ * them. */
+void report_usage_options(FILE *f, int width, int for_report);
 
 const char *report_status_name(int status);
 /* Worst status of a run as an exit code (0 pass, 1 fail, 2 invalid,

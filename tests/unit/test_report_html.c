@@ -680,7 +680,7 @@ static void test_html_writer_fixture(void **state)
     fixture_run(&r);
     char path[] = "/tmp/cutover-html-XXXXXX";
     close(mkstemp(path));
-    r.html_path = path;
+    report_set_path(&r, "html", path);
     char err[256];
     assert_int_equal(report_html_write(&r, err, sizeof err), 0);
     char *h = tsup_read_file(path, NULL);
@@ -714,10 +714,10 @@ static void test_html_writer_fixture(void **state)
     free(cells);
     free(h);
     unlink(path);
-    r.html_path = "/nonexistent-dir/report.html";
+    report_set_path(&r, "html", "/nonexistent-dir/report.html");
     assert_int_equal(report_html_write(&r, err, sizeof err), -1);
     assert_non_null(strstr(err, "/nonexistent-dir/report.html"));
-    r.html_path = NULL; /* no path: nothing to do */
+    report_set_path(&r, "html", NULL); /* no path: nothing to do */
     assert_int_equal(report_html_write(&r, err, sizeof err), 0);
     fixture_free(&r);
 }
