@@ -297,11 +297,21 @@ static void profile_vars(struct run *r, struct harness_vars *v)
     }
 }
 
-/* The settings write_config gives every relay it starts, beyond the
- * scenario's own. */
-static const char *const runner_defaults[] = {
-    "health_interval_ms", "health_timeout_ms", "backoff_base_ms", "backoff_cap_ms",
-    "try_timeout_ms",     "deadline_ms",       "drain_timeout_ms"};
+/* The settings write_config gives every relay it configures under the
+ * scenario's own, sized for seconds-long scenarios (the relay's own
+ * defaults are minutes); each is multiplied by --time-scale. */
+static const struct {
+    const char *key;
+    double ms;
+} runner_defaults[] = {
+    {"health_interval_ms", 200},
+    {"health_timeout_ms", 1000},
+    {"backoff_base_ms", HARNESS_RUNNER_BACKOFF_BASE_MS},
+    {"backoff_cap_ms", HARNESS_RUNNER_BACKOFF_CAP_MS},
+    {"try_timeout_ms", 1000},
+    {"deadline_ms", 4000},
+    {"drain_timeout_ms", 500},
+};
 
 /* Does a raw command name placeholder {name} (or {name+N}, {name-N})? */
 static int cmd_names(const char *cmd, const char *name)
@@ -342,9 +352,9 @@ static void raw_unmapped(struct run *r)
      * scenario too: a relay that runs on its own defaults (a 1 s backoff
      * where the scenario expects 20 ms) was not given them. */
     for (size_t i = 0; !all && i < sizeof runner_defaults / sizeof runner_defaults[0]; i++)
-        if (!json_object_get(r->s->relay, runner_defaults[i]) &&
-            !cmd_names(cmd, runner_defaults[i]) && r->n_unmapped < HARNESS_MAX_UNMAPPED)
-            r->unmapped[r->n_unmapped++] = runner_defaults[i];
+        if (!json_object_get(r->s->relay, runner_defaults[i].key) &&
+            !cmd_names(cmd, runner_defaults[i].key) && r->n_unmapped < HARNESS_MAX_UNMAPPED)
+            r->unmapped[r->n_unmapped++] = runner_defaults[i].key;
 }
 
 /* A raw command that reads CUTOVER_CONFIG (cutover-relay does, and says so
@@ -1061,19 +1071,17 @@ static void write_client_log(struct run *r)
     fclose(f);
 }
 
-/* The relay config: the scenario's keys over runner defaults sized for
- * seconds-long scenarios (the relay's own defaults are minutes). */
+/* The relay config: the scenario's keys over the runner's defaults
+ * (runner_defaults). */
 static int write_config(struct run *r)
 {
     double k = r->o->time_scale > 0 ? r->o->time_scale : 1;
-    json_t *cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "port",
-                            0, "listen", "127.0.0.1", "blue_url", r->colour_url[0], "green_url",
-                            r->colour_url[1], "health_interval_ms", (json_int_t)(200 * k),
-                            "health_timeout_ms", (json_int_t)(1000 * k), "backoff_base_ms",
-                            (json_int_t)(HARNESS_RUNNER_BACKOFF_BASE_MS * k), "backoff_cap_ms",
-                            (json_int_t)(HARNESS_RUNNER_BACKOFF_CAP_MS * k), "try_timeout_ms",
-                            (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
-                            "drain_timeout_ms", (json_int_t)(500 * k), "events", r->events_path);
+    json_t *cfg =
+        json_pack("{s:i, s:s, s:s, s:s, s:s}", "port", 0, "listen", "127.0.0.1", "blue_url",
+                  r->colour_url[0], "green_url", r->colour_url[1], "events", r->events_path);
+    for (size_t i = 0; i < sizeof runner_defaults / sizeof runner_defaults[0]; i++)
+        json_object_set_new(cfg, runner_defaults[i].key,
+                            json_integer((json_int_t)(runner_defaults[i].ms * k)));
     /* The run's seed reaches the relay's jitter and canary picks too, so
      * that --seed reproduces them (the relay takes 0 as "from the clock"). */
     json_int_t relay_seed = (json_int_t)(r->o->seed & INT64_MAX);
