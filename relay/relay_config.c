@@ -3,6 +3,7 @@
 #include "co_json.h"
 #include "co_log.h"
 #include "co_mem.h"
+#include "co_valid.h"
 #include "relay_backoff.h"
 #include "relay_front.h"
 #include "relay_fleet.h"
@@ -752,9 +753,10 @@ static int load_file(struct relay_config *c, const char *path, char *err, size_t
     {
         const struct key *k = find_key(name);
         if (!k) {
-            const char *s = suggest(name);
-            snprintf(err, errlen, "%s: unknown key '%s'%s%s%s", path, name,
-                     s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+            char found[160];
+            snprintf(found, sizeof found, "\"%.120s\"", name);
+            co_v_error(err, errlen, path, "a config key (cutover-relay --help)", found,
+                       suggest(name));
             goto out;
         }
         char sval[64];

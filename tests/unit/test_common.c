@@ -11,6 +11,7 @@
 #include "co_json.h"
 #include "co_log.h"
 #include "co_rng.h"
+#include "co_valid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +218,34 @@ static void test_log_limited(void **state)
     free(buf);
 }
 
+/* The validator kit's one wording: path, expected, found, did you mean. */
+static void test_valid_wording(void **state)
+{
+    char err[256];
+    static const char *const keys[] = {"tokens", "latency", NULL};
+    json_t *o = json_pack("{s:i}", "tokns", 3);
+    assert_int_equal(co_v_keys(o, "$.reply", keys, err, sizeof err), -1);
+    assert_string_equal(err, "$.reply: expected a key among tokens, latency, found \"tokns\" "
+                             "(did you mean 'tokens'?)");
+    assert_int_equal(co_v_enum(json_object_get(o, "tokns"), "$.reply.tokns", keys, err, sizeof err),
+                     -1);
+    assert_string_equal(err, "$.reply.tokns: expected one of tokens, latency, found integer 3");
+    json_t *s = json_string("latncy");
+    assert_int_equal(co_v_enum(s, "$.x", keys, err, sizeof err), -1);
+    assert_string_equal(err, "$.x: expected one of tokens, latency, found string \"latncy\" "
+                             "(did you mean 'latency'?)");
+    assert_int_equal(co_v_expected(err, sizeof err, "$.y", "a number", NULL), -1);
+    assert_string_equal(err, "$.y: expected a number, found nothing");
+    double d = -1;
+    assert_int_equal(co_v_number(o, "tokns", "$.reply", 0, 2, &d, err, sizeof err), -1);
+    assert_string_equal(err, "$.reply.tokns: expected a number in [0, 2], found integer 3");
+    assert_int_equal(co_v_number(o, "tokns", "$.reply", 0, 5, &d, err, sizeof err), 0);
+    assert_true(d == 3);
+    assert_int_equal(co_v_key("latency", "$", keys, err, sizeof err), 0);
+    json_decref(s);
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,7 +253,7 @@ int main(void)
         cmocka_unit_test(test_buf_limit),   cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_nearest),     cmocka_unit_test(test_json_scratch),
         cmocka_unit_test(test_redact),      cmocka_unit_test(test_utf8_clean),
-        cmocka_unit_test(test_log_limited),
+        cmocka_unit_test(test_log_limited), cmocka_unit_test(test_valid_wording),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
