@@ -71,8 +71,7 @@ int co_v_key(const char *key, const char *path, const char *const *allowed, char
     return co_v_error(err, errlen, path, exp, found, co_nearest(key, allowed));
 }
 
-int co_v_enum(const json_t *v, const char *path, const char *const *names, char *err,
-              size_t errlen)
+int co_v_enum(const json_t *v, const char *path, const char *const *names, char *err, size_t errlen)
 {
     char list[512], exp[600], found[96];
     join(names, list, sizeof list);

@@ -8,8 +8,8 @@
 
 #include "co_json.h"
 #include "co_mem.h"
+#include "co_stats.h"
 #include "harness/vutil.h"
-#include "reports/html_scale.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -1242,7 +1242,7 @@ static void ck_latency(const json_t *c, const struct harness_obs *o, struct harn
     double margin = INFINITY;
     v->expected[0] = v->measured[0] = '\0';
     for (size_t k = 0; k < 4; k++) {
-        double got = report_percentile(lat, n, ps[k].p);
+        double got = co_percentile(lat, n, ps[k].p);
         append(v->measured, sizeof v->measured, "%s%s %.1f", k ? ", " : "", ps[k].key, got);
         if (!has(c, ps[k].key))
             continue;
@@ -1273,7 +1273,7 @@ static void ck_overhead(const json_t *c, const struct harness_obs *o, struct har
         double up = ((double)a[0]->t_done - (double)a[0]->t_arrival) / 1000.0;
         ov[n++] = client - up;
     }
-    double p50 = report_percentile(ov, n, 50), p99 = report_percentile(ov, n, 99);
+    double p50 = co_percentile(ov, n, 50), p99 = co_percentile(ov, n, 99);
     int ok = 1;
     double margin = INFINITY;
     v->expected[0] = '\0';

@@ -8,7 +8,7 @@
 #define HARNESS_CHECKS_H
 
 #include "harness/obs.h"
-#include "reports/report.h"
+#include "reports/results.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -19,7 +19,9 @@ enum harness_status {
     HARNESS_INCONCLUSIVE = REPORT_INCONCLUSIVE,
 };
 
-/* A verdict is a report row: struct report_check (reports/report.h). */
+/* A verdict is a results row: struct report_check (reports/results.h).  The
+ * harness's name for it stays while checks written against it are in
+ * flight on other branches. */
 #define harness_verdict report_check
 
 /* Validates one entry of "expect" at path ("$.expect[3]").  marks ends with

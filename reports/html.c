@@ -12,6 +12,7 @@
  * re-render a stored run.  Marks that would overlap are binned into stacked
  * columns; every outcome has a shape as well as a colour. */
 #include "reports/html_model.h"
+#include "co_stats.h"
 #include "reports/html_scale.h"
 #include "reports/report.h"
 
@@ -859,7 +860,7 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
             if (!cnt[b])
                 continue;
             double xx = PLOT_X0 + ((double)b + 0.5) * BIN_PX;
-            double med = report_percentile(vals[b], cnt[b], 50);
+            double med = co_percentile(vals[b], cnt[b], 50);
             fprintf(f, "<g><title>%zu requests: %.1f to %.1f ms, median %.1f ms</title>", cnt[b],
                     lo_b[b], hi_b[b], med);
             fprintf(f,
@@ -884,7 +885,7 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
     } pcts[] = {{"p50", 50, 250}, {"p95", 95, 160}, {"p99", 99, 70}};
     double pv[3];
     for (size_t i = 0; i < 3; i++)
-        pv[i] = report_percentile(lat, k, pcts[i].p);
+        pv[i] = co_percentile(lat, k, pcts[i].p);
     for (size_t i = 0; i < 3; i++) {
         double yy = report_scale_map(&y, pv[i]);
         char v[32];
