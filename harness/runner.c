@@ -946,55 +946,51 @@ static void collect_journal(struct run *r, int c, const char *name)
     json_decref(j);
 }
 
+struct events_ctx {
+    struct harness_obs *o;
+    size_t cap; /* of o->evs */
+};
+
+/* One event of the relay's log into the observations. */
+static void on_event(const json_t *e, void *ctx)
+{
+    struct events_ctx *c = ctx;
+    struct harness_obs *o = c->o;
+    if (o->n_evs == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        o->evs = co_realloc(o->evs, c->cap * sizeof *o->evs);
+    }
+    struct harness_ev *ev = &o->evs[o->n_evs++];
+    memset(ev, 0, sizeof *ev);
+    ev->t = (uint64_t)json_integer_value(json_object_get(e, "t_us"));
+    static const struct {
+        const char *key;
+        size_t off, len;
+    } strs[] = {
+        {"type", offsetof(struct harness_ev, type), sizeof ev->type},
+        {"from", offsetof(struct harness_ev, from), sizeof ev->from},
+        {"to", offsetof(struct harness_ev, to), sizeof ev->to},
+        {"env", offsetof(struct harness_ev, env), sizeof ev->env},
+        {"reason", offsetof(struct harness_ev, reason), sizeof ev->reason},
+        {"request_id", offsetof(struct harness_ev, req_id), sizeof ev->req_id},
+    };
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
+        const char *v = json_string_value(json_object_get(e, strs[k].key));
+        if (v)
+            snprintf((char *)ev + strs[k].off, strs[k].len, "%s", v);
+    }
+    ev->healthy = json_is_true(json_object_get(e, "healthy"));
+    ev->status = (int)json_integer_value(json_object_get(e, "status"));
+    ev->attempt = (int)json_integer_value(json_object_get(e, "attempt"));
+    ev->backoff_ms = (long)json_integer_value(json_object_get(e, "backoff_ms"));
+}
+
+/* The relay's event log (co_jsonl_each, the reader the HTML report uses
+ * too), at most 16 MB of it. */
 static void collect_events(struct run *r)
 {
-    size_t len = 0;
-    char *buf = read_file(r->events_path, 16u << 20, &len);
-    struct harness_obs *o = &r->obs;
-    if (!buf)
-        return;
-    o->have_events = 1;
-    size_t cap = 256;
-    o->evs = co_calloc(cap, sizeof *o->evs);
-    for (char *line = buf; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        json_error_t je;
-        json_t *e = json_loads(line, 0, &je);
-        if (json_is_object(e)) {
-            if (o->n_evs == cap) {
-                cap *= 2;
-                o->evs = co_realloc(o->evs, cap * sizeof *o->evs);
-            }
-            struct harness_ev *ev = &o->evs[o->n_evs++];
-            memset(ev, 0, sizeof *ev);
-            ev->t = (uint64_t)json_integer_value(json_object_get(e, "t_us"));
-            static const struct {
-                const char *key;
-                size_t off, len;
-            } strs[] = {
-                {"type", offsetof(struct harness_ev, type), sizeof ev->type},
-                {"from", offsetof(struct harness_ev, from), sizeof ev->from},
-                {"to", offsetof(struct harness_ev, to), sizeof ev->to},
-                {"env", offsetof(struct harness_ev, env), sizeof ev->env},
-                {"reason", offsetof(struct harness_ev, reason), sizeof ev->reason},
-                {"request_id", offsetof(struct harness_ev, req_id), sizeof ev->req_id},
-            };
-            for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
-                const char *v = json_string_value(json_object_get(e, strs[k].key));
-                if (v)
-                    snprintf((char *)ev + strs[k].off, strs[k].len, "%s", v);
-            }
-            ev->healthy = json_is_true(json_object_get(e, "healthy"));
-            ev->status = (int)json_integer_value(json_object_get(e, "status"));
-            ev->attempt = (int)json_integer_value(json_object_get(e, "attempt"));
-            ev->backoff_ms = (long)json_integer_value(json_object_get(e, "backoff_ms"));
-        }
-        json_decref(e);
-        line = nl ? nl + 1 : NULL;
-    }
-    free(buf);
+    struct events_ctx c = {.o = &r->obs, .cap = r->obs.n_evs};
+    r->obs.have_events = co_jsonl_each(r->events_path, SIZE_MAX, 16u << 20, on_event, &c) == 0;
 }
 
 static void scan_leak(struct run *r, const char *path, const char *what)

@@ -218,6 +218,34 @@ static void test_log_limited(void **state)
     free(buf);
 }
 
+static void count_obj(const json_t *o, void *ctx)
+{
+    *(long *)ctx += (long)json_integer_value(json_object_get(o, "n"));
+}
+
+/* The reader of a run's JSON-lines files: objects only, in order, within
+ * its line and byte caps; a missing file is -1. */
+static void test_jsonl_each(void **state)
+{
+    char path[] = "/tmp/cutover-jsonl-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("{\"n\": 1}\nnot json\n[2]\n{\"n\": 10}\n{\"n\": 100}", f);
+    fclose(f);
+    long sum = 0;
+    assert_int_equal(co_jsonl_each(path, 100, 1 << 20, count_obj, &sum), 0);
+    assert_int_equal(sum, 111); /* the last line needs no newline */
+    sum = 0;
+    assert_int_equal(co_jsonl_each(path, 4, 1 << 20, count_obj, &sum), 0);
+    assert_int_equal(sum, 11);
+    sum = 0;
+    assert_int_equal(co_jsonl_each(path, 100, 12, count_obj, &sum), 0);
+    assert_int_equal(sum, 1); /* 9 bytes, then 9 more pass the cap */
+    unlink(path);
+    assert_int_equal(co_jsonl_each(path, 100, 1 << 20, count_obj, &sum), -1);
+}
+
 /* The validator kit's one wording: path, expected, found, did you mean. */
 static void test_valid_wording(void **state)
 {
@@ -254,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_nearest),     cmocka_unit_test(test_json_scratch),
         cmocka_unit_test(test_redact),      cmocka_unit_test(test_utf8_clean),
         cmocka_unit_test(test_log_limited), cmocka_unit_test(test_valid_wording),
+        cmocka_unit_test(test_jsonl_each),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
