@@ -67,10 +67,8 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 
 rps() { # url -> "requests/s errors" (non-2xx responses and socket errors)
-    out=$(wrk -t2 -c64 -d"${DUR}s" -s "$WORK/post.lua" "$1/v1/chat/completions")
-    r=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    e=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}')
-    echo "$r $e"
+    wrk -t2 -c64 -d"${DUR}s" -s "$WORK/post.lua" "$1/v1/chat/completions" |
+        wrk_summary - | awk '{print $1, $4}'
 }
 
 for u in "$A" "$B"; do

@@ -93,12 +93,8 @@ LUA
 
 # wrk's numbers for one target: "rps p50_ms p99_ms errors"
 run_wrk() { # url
-    out=$(wrk -t2 -c64 -d"${DUR}s" --latency -s "$WORK/post.lua" "$1/v1/chat/completions")
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
-    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-    errs=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += 1} END {print n + 0}')
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $errs"
+    wrk -t2 -c64 -d"${DUR}s" --latency -s "$WORK/post.lua" "$1/v1/chat/completions" |
+        wrk_summary - | awk '{print $1, $2, $3, $4}'
 }
 
 # Warm up every path once.

@@ -63,15 +63,7 @@ LUA
 # wrk -> "rps p50_ms p99_ms errors requests"
 wrk_run() { # conns url [duration]
     wrk -t2 -c"$1" -d"${3:-$DUR}s" --timeout 10s --latency -s "$TMP/post.lua" "$2" >"$TMP/wrk.txt" 2>&1 || true
-    awk '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-        /Requests\/sec/ { rps = $2 }
-        /^ +50%/ { p50 = ms($2) }
-        /^ +99%/ { p99 = ms($2) }
-        / requests in / { n = $1 }
-        /Non-2xx/ { err += $NF }
-        /Socket errors/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
-        END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, err, n }' "$TMP/wrk.txt"
+    wrk_summary "$TMP/wrk.txt"
 }
 
 # ---- the shared upstream: one mock -------------------------------------------
