@@ -85,7 +85,7 @@ int co_v_enum(const json_t *v, const char *path, const char *const *names, char 
                       co_nearest(json_string_value(v), names));
 }
 
-int co_v_number(const json_t *obj, const char *key, const char *path, double lo, double hi,
+int co_v_number(const json_t *obj, const char *path, const char *key, double lo, double hi,
                 double *out, char *err, size_t errlen)
 {
     json_t *v = json_object_get(obj, key);
@@ -94,7 +94,7 @@ int co_v_number(const json_t *obj, const char *key, const char *path, double lo,
     char p[300], exp[96];
     snprintf(p, sizeof p, "%s.%s", path, key);
     double d;
-    if (co_json_number(v, &d) != 0 || d < lo || d > hi) {
+    if (co_json_number(v, &d) != 0 || !(d >= lo && d <= hi)) {
         if (hi >= 1e15)
             snprintf(exp, sizeof exp, "a number >= %g", lo);
         else
@@ -103,6 +103,79 @@ int co_v_number(const json_t *obj, const char *key, const char *path, double lo,
     }
     *out = d;
     return 0;
+}
+
+int co_v_long(const json_t *obj, const char *path, const char *key, long lo, long hi, long *out,
+              char *err, size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    char p[300], exp[96];
+    snprintf(p, sizeof p, "%s.%s", path, key);
+    snprintf(exp, sizeof exp, "an integer in [%ld, %ld]", lo, hi);
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return co_v_expected(err, errlen, p, exp, v);
+    *out = (long)json_integer_value(v);
+    return 0;
+}
+
+int co_v_string(const json_t *obj, const char *path, const char *key, char *out, size_t outlen,
+                char *err, size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    char p[300], exp[64];
+    snprintf(p, sizeof p, "%s.%s", path, key);
+    snprintf(exp, sizeof exp, "a string of at most %zu bytes", outlen - 1);
+    if (!json_is_string(v) || json_string_length(v) >= outlen)
+        return co_v_expected(err, errlen, p, exp, v);
+    snprintf(out, outlen, "%s", json_string_value(v));
+    return 0;
+}
+
+int co_v_header_value(const json_t *obj, const char *path, const char *key, char *out,
+                      size_t outlen, char *err, size_t errlen)
+{
+    if (co_v_string(obj, path, key, out, outlen, err, errlen))
+        return -1;
+    json_t *v = json_object_get(obj, key);
+    size_t n = v ? json_string_length(v) : 0;
+    const char *s = v ? json_string_value(v) : "";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f) {
+            char p[300];
+            snprintf(p, sizeof p, "%s.%s", path, key);
+            return co_v_expected(err, errlen, p,
+                                 "a header value without control characters (CR, LF, NUL, TAB)", v);
+        }
+    return 0;
+}
+
+int co_v_bool(const json_t *obj, const char *path, const char *key, int *out, char *err,
+              size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    char p[300];
+    snprintf(p, sizeof p, "%s.%s", path, key);
+    if (!json_is_boolean(v))
+        return co_v_expected(err, errlen, p, "true or false", v);
+    *out = json_is_true(v);
+    return 0;
+}
+
+void co_v_path(char *out, size_t n, const char *base, const char *fmt, ...)
+{
+    va_list ap;
+    int k = snprintf(out, n, "%s", base);
+    if (k < 0 || (size_t)k >= n)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(out + k, n - (size_t)k, fmt, ap);
+    va_end(ap);
 }
 
 void co_v_fmt(char *buf, size_t n, const char *fmt, ...)

@@ -30,12 +30,30 @@ int co_v_keys(const json_t *obj, const char *path, const char *const *allowed, c
 /* A string that must be one of names: "expected one of a, b, found ...". */
 int co_v_enum(const json_t *v, const char *path, const char *const *names, char *err,
               size_t errlen);
-/* Optional member key of obj (PATH.key in messages), *out untouched when
- * absent: a number in [lo, hi] (hi >= 1e15 reads "a number >= lo"). */
-int co_v_number(const json_t *obj, const char *key, const char *path, double lo, double hi,
+/* Optional members of obj: each names PATH.key in its message and leaves
+ * *out untouched when the key is absent. */
+/* A number in [lo, hi] (hi >= 1e15 reads "a number >= lo"). */
+int co_v_number(const json_t *obj, const char *path, const char *key, double lo, double hi,
                 double *out, char *err, size_t errlen);
+/* An integer in [lo, hi]. */
+int co_v_long(const json_t *obj, const char *path, const char *key, long lo, long hi, long *out,
+              char *err, size_t errlen);
+/* A string that fits out (outlen - 1 bytes at most). */
+int co_v_string(const json_t *obj, const char *path, const char *key, char *out, size_t outlen,
+                char *err, size_t errlen);
+/* As co_v_string, for a value that becomes a response header: a control
+ * byte (CR, LF, NUL, TAB...) is refused, as an HTTP library would drop the
+ * whole header (or worse, a hand-made response would split). */
+int co_v_header_value(const json_t *obj, const char *path, const char *key, char *out,
+                      size_t outlen, char *err, size_t errlen);
+/* true or false, as 1 or 0. */
+int co_v_bool(const json_t *obj, const char *path, const char *key, int *out, char *err,
+              size_t errlen);
 
 /* snprintf for paths and messages: truncation is acceptable (and silent). */
 void co_v_fmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* out = base followed by a formatted suffix (".key", "[3]"), truncated. */
+void co_v_path(char *out, size_t n, const char *base, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

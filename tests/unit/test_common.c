@@ -265,9 +265,9 @@ static void test_valid_wording(void **state)
     assert_int_equal(co_v_expected(err, sizeof err, "$.y", "a number", NULL), -1);
     assert_string_equal(err, "$.y: expected a number, found nothing");
     double d = -1;
-    assert_int_equal(co_v_number(o, "tokns", "$.reply", 0, 2, &d, err, sizeof err), -1);
+    assert_int_equal(co_v_number(o, "$.reply", "tokns", 0, 2, &d, err, sizeof err), -1);
     assert_string_equal(err, "$.reply.tokns: expected a number in [0, 2], found integer 3");
-    assert_int_equal(co_v_number(o, "tokns", "$.reply", 0, 5, &d, err, sizeof err), 0);
+    assert_int_equal(co_v_number(o, "$.reply", "tokns", 0, 5, &d, err, sizeof err), 0);
     assert_true(d == 3);
     assert_int_equal(co_v_key("latency", "$", keys, err, sizeof err), 0);
     json_decref(s);
