@@ -85,11 +85,13 @@ static void summarize(json_t *doc)
     json_object_set_new(doc, "exit_code", json_integer(code));
 }
 
-int report_cli_main(int argc, char **argv)
+/* getopt values of the formats' options: OPT_FORMAT + the writer's row. */
+#define OPT_FORMAT 0x100
+
+/* --help, and --OPTION FILE for every format that renders from results,
+ * into paths.  Returns -1 to go on with argv[optind...], else the exit status. */
+static int parse(int argc, char **argv, struct report_run *paths)
 {
-    /* --help, and --OPTION FILE for every format that renders from results
-     * (getopt value OPT_FORMAT + its row). */
-    enum { OPT_FORMAT = 0x100 };
     struct option opts[REPORT_MAX_WRITERS + 2];
     size_t no = 0;
     opts[no++] = (struct option){"help", no_argument, 0, 'h'};
@@ -98,8 +100,7 @@ int report_cli_main(int argc, char **argv)
             opts[no++] =
                 (struct option){report_writers[i].option, required_argument, 0, OPT_FORMAT + i};
     opts[no] = (struct option){0, 0, 0, 0};
-    struct report_run paths = {0};
-    int c, rc = 0;
+    int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -108,21 +109,27 @@ int report_cli_main(int argc, char **argv)
             return 0;
         }
         if (c >= OPT_FORMAT && c < OPT_FORMAT + REPORT_MAX_WRITERS) {
-            paths.paths[c - OPT_FORMAT] = optarg;
+            paths->paths[c - OPT_FORMAT] = optarg;
             continue;
         }
         co_cli_bad_option(stderr, "cutover report", opts, c, argc, argv);
         return 2;
     }
-    int n = argc - optind;
-    if (n < 1) {
+    if (argc - optind < 1) {
         usage(stderr);
         return 2;
     }
+    return -1;
+}
+
+/* The n results files merged into one document (new reference), or NULL
+ * after saying why. */
+static json_t *merge(char **files, int n)
+{
     json_t *doc = NULL, *all = json_array();
     double duration = 0;
     for (int i = 0; i < n; i++) {
-        const char *path = argv[optind + i];
+        const char *path = files[i];
         char err[1024], why[768], safe[2048];
         /* A regular file of bounded size (a FIFO must not hang us), and
          * every value checked before a writer reads it: the file may have
@@ -133,15 +140,15 @@ int report_cli_main(int argc, char **argv)
             json_decref(one);
             one = NULL;
         }
-        json_t *scs = json_object_get(one, "scenarios");
         if (!one) {
             fprintf(stderr, "cutover report: %s\n", co_escape_ctl(err, safe, sizeof safe));
-            rc = 2;
-            goto out;
+            json_decref(all);
+            json_decref(doc);
+            return NULL;
         }
         size_t k;
         json_t *sc;
-        json_array_foreach(scs, k, sc)
+        json_array_foreach(json_object_get(one, "scenarios"), k, sc)
         {
             fix_out_dir(sc, path);
             /* Runs of unknown relay are told apart by their file. */
@@ -154,27 +161,33 @@ int report_cli_main(int argc, char **argv)
             doc = json_deep_copy(one);
         json_decref(one);
     }
-    json_object_set(doc, "scenarios", all);
+    json_object_set_new(doc, "scenarios", all);
     json_object_set_new(doc, "duration_s", json_real(duration));
     summarize(doc);
+    return doc;
+}
 
-    /* A format with a default file is written unasked: next to the one
-     * results file, or in the current directory for several. */
+/* Every format asked for, or written unasked (a default file: next to the
+ * one results file, or in the current directory for several).  Returns 0,
+ * or 3 when one could not be written. */
+static int render_all(const json_t *doc, struct report_run *paths, const char *first, int n)
+{
     char bufs[REPORT_MAX_WRITERS][PATH_MAX];
-    const char *first = argv[optind], *slash = strrchr(first, '/');
+    const char *slash = strrchr(first, '/');
+    int rc = 0;
     for (int i = 0; report_writers[i].name; i++) {
         const struct report_writer *w = &report_writers[i];
-        if (!w->render || paths.paths[i] || !w->default_file)
+        if (!w->render || paths->paths[i] || !w->default_file)
             continue;
         if (n == 1 && slash)
             snprintf(bufs[i], sizeof bufs[i], "%.*s/%s", (int)(slash - first), first,
                      w->default_file);
         else
             snprintf(bufs[i], sizeof bufs[i], "%s", w->default_file);
-        paths.paths[i] = bufs[i];
+        paths->paths[i] = bufs[i];
     }
     for (int i = 0; report_writers[i].name; i++) {
-        const char *path = paths.paths[i];
+        const char *path = paths->paths[i];
         if (!path || !report_writers[i].render)
             continue;
         char err[256] = "";
@@ -184,7 +197,7 @@ int report_cli_main(int argc, char **argv)
             rc = 3;
             continue;
         }
-        int r = report_writers[i].render(f, doc, &paths, err, sizeof err);
+        int r = report_writers[i].render(f, doc, paths, err, sizeof err);
         if (fclose(f) != 0 || r != 0) {
             fprintf(stderr, "cutover report: %s: %s\n", path, err[0] ? err : strerror(errno));
             rc = 3;
@@ -192,8 +205,20 @@ int report_cli_main(int argc, char **argv)
         }
         printf("report: %s\n", path);
     }
-out:
-    json_decref(all);
+    return rc;
+}
+
+int report_cli_main(int argc, char **argv)
+{
+    struct report_run paths = {0};
+    int rc = parse(argc, argv, &paths);
+    if (rc >= 0)
+        return rc;
+    int n = argc - optind;
+    json_t *doc = merge(argv + optind, n);
+    if (!doc)
+        return 2;
+    rc = render_all(doc, &paths, argv[optind], n);
     json_decref(doc);
     return rc;
 }
