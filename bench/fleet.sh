@@ -64,11 +64,7 @@ BLUE=$(wait_url "$WORK/blue.out")
 PIDS="$PIDS $!"
 GREEN=$(wait_url "$WORK/green.out")
 
-cat >"$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$WORK/post.lua"
 
 # Starts one replica (name, then its extra flags); sets URL and LAST_PID.
 # Not in a subshell, so that PIDS keeps it.

@@ -154,11 +154,7 @@ stop_target() { # kind
     fi
 }
 
-cat >"$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$WORK/post.lua"
 # The same request, but each wrk thread stops after FLOOR_N requests (strace;
 # wrk itself still waits out its -d).
 cat "$WORK/post.lua" >"$WORK/count.lua"

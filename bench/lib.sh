@@ -91,3 +91,15 @@ wrk_summary() { # file|-
         /Socket errors/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
         END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, err, n }' "$1"
 }
+
+# The wrk script every bench posts with: a chat completion request, body
+# (default a one-word gpt-4.1 request) as JSON.
+BENCH_HI='{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
+wrk_post_lua() { # file [body]
+    body=${2:-$BENCH_HI}
+    cat >"$1" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+}

@@ -25,11 +25,7 @@ need curl
 [ -x "$BIN" ] || { echo "bench: $BIN missing (run make)" >&2; exit 3; }
 
 REQ='{"model":"gpt-4.1","messages":[{"role":"user","content":"benchmark"}]}'
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$REQ'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$TMP/post.lua" "$REQ"
 
 # wrk's summary -> "rps p50_ms p99_ms errors"
 wrk_run() { # conns url [extra]

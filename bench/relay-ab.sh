@@ -60,11 +60,7 @@ start_relay "$NEW" after
 A=$(wait_url "$WORK/before.out")
 B=$(wait_url "$WORK/after.out")
 
-cat >"$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$WORK/post.lua"
 
 rps() { # url -> "requests/s errors" (non-2xx responses and socket errors)
     wrk -t2 -c64 -d"${DUR}s" -s "$WORK/post.lua" "$1/v1/chat/completions" |

@@ -85,11 +85,7 @@ until curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/health"; do
     sleep 0.05
 done
 
-cat >"$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$WORK/post.lua"
 
 # wrk's numbers for one target: "rps p50_ms p99_ms errors"
 run_wrk() { # url

@@ -54,11 +54,7 @@ median() { sort -n | awk '{v[NR] = $1} END { if (NR == 0) print 0; else if (NR %
 
 REQ='{"model":"gpt-4.1","messages":[{"role":"user","content":"benchmark"}]}'
 SREQ='{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"benchmark"}]}'
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$REQ'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$TMP/post.lua" "$REQ"
 
 # wrk -> "rps p50_ms p99_ms errors requests"
 wrk_run() { # conns url [duration]
