@@ -9,6 +9,7 @@
 
 #include "harness/checks.h"
 #include "harness/obs.h"
+#include "harness/scenario.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -1086,6 +1087,26 @@ static void test_every_row_describes_itself(void **state)
     assert_int_equal(harness_check_find("nope", &k), -1);
 }
 
+/* A row's settings are scenario relay keys (harness/scenario.c): a
+ * misspelt one would never match, and the check would be judged on a relay
+ * that could not be given the setting. */
+static void test_row_settings_are_keys(void **state)
+{
+    struct harness_check_info k;
+    const char *const *keys = harness_relay_key_names();
+    for (size_t i = 0; harness_check_info(i, &k) == 0; i++) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", k.settings);
+        for (char *save = NULL, *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+            int known = 0;
+            for (const char *const *q = keys; *q && !known; q++)
+                known = strcmp(*q, w) == 0;
+            if (!known)
+                fail_msg("check '%s' depends on '%s', which is no scenario relay key", k.name, w);
+        }
+    }
+}
+
 /* What else a row declares: the relay settings it depends on, its rank in
  * the scorecard, whether the runner adds it, and the window on the timeline
  * (zero_downtime's default of 500 ms is the verdict's own). */
@@ -1165,6 +1186,7 @@ int main(void)
         T(test_no_vacuous_attempts),
         T(test_every_row_describes_itself),
         T(test_row_facts),
+        T(test_row_settings_are_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
