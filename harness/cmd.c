@@ -73,7 +73,7 @@ static void options_with_formats(const struct option *fixed, struct option *out)
     size_t n = 0;
     for (; fixed[n].name; n++)
         out[n] = fixed[n];
-    for (int i = 0; report_writers[i].name; i++)
+    for (int i = 0; i < REPORT_MAX_WRITERS && report_writers[i].name; i++)
         if (report_writers[i].option)
             out[n++] =
                 (struct option){report_writers[i].option, required_argument, 0, OPT_FORMAT + i};
@@ -538,7 +538,7 @@ static int run_load_relays(struct run_cmd *cr)
         return CO_EXIT_HARNESS;
     }
     /* A format with a default file goes under --out unless named. */
-    for (int i = 0; report_writers[i].name; i++)
+    for (int i = 0; i < REPORT_MAX_WRITERS && report_writers[i].name; i++)
         if (!cr->paths[i] && report_writers[i].default_file) {
             snprintf(cr->path_bufs[i], sizeof cr->path_bufs[i], "%s/%s", cr->out_dir,
                      report_writers[i].default_file);

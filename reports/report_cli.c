@@ -95,7 +95,7 @@ static int parse(int argc, char **argv, struct report_run *paths)
     struct option opts[REPORT_MAX_WRITERS + 2];
     size_t no = 0;
     opts[no++] = (struct option){"help", no_argument, 0, 'h'};
-    for (int i = 0; report_writers[i].name; i++)
+    for (int i = 0; i < REPORT_MAX_WRITERS && report_writers[i].name; i++)
         if (report_writers[i].option && report_writers[i].render)
             opts[no++] =
                 (struct option){report_writers[i].option, required_argument, 0, OPT_FORMAT + i};
@@ -175,7 +175,7 @@ static int render_all(const json_t *doc, struct report_run *paths, const char *f
     char bufs[REPORT_MAX_WRITERS][PATH_MAX];
     const char *slash = strrchr(first, '/');
     int rc = 0;
-    for (int i = 0; report_writers[i].name; i++) {
+    for (int i = 0; i < REPORT_MAX_WRITERS && report_writers[i].name; i++) {
         const struct report_writer *w = &report_writers[i];
         if (!w->render || paths->paths[i] || !w->default_file)
             continue;
@@ -186,7 +186,7 @@ static int render_all(const json_t *doc, struct report_run *paths, const char *f
             snprintf(bufs[i], sizeof bufs[i], "%s", w->default_file);
         paths->paths[i] = bufs[i];
     }
-    for (int i = 0; report_writers[i].name; i++) {
+    for (int i = 0; i < REPORT_MAX_WRITERS && report_writers[i].name; i++) {
         const char *path = paths->paths[i];
         if (!path || !report_writers[i].render)
             continue;
