@@ -36,7 +36,8 @@ static void run(struct mock_behavior *b, int n, uint64_t since_us, struct co_rng
                 int *codes)
 {
     for (int i = 0; i < n; i++) {
-        struct mock_facts f = {"/v1/chat/completions", "gpt-4.1", 0, (uint64_t)i, header, NULL};
+        struct mock_facts f = {
+            "/v1/chat/completions", "gpt-4.1", 0, (uint64_t)i, header, NULL, NULL};
         struct mock_decision d;
         mock_select(&b->rules, &b->latency, &f, since_us, rng, &d);
         out[i] = d.action.type;
@@ -174,8 +175,8 @@ static void test_match_fields(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hdr_env = cases[i].env;
-        struct mock_facts f = {cases[i].path,  cases[i].model, cases[i].stream,
-                               cases[i].index, header,         NULL};
+        struct mock_facts f = {
+            cases[i].path, cases[i].model, cases[i].stream, cases[i].index, header, NULL, NULL};
         struct mock_decision d;
         mock_select(&b->rules, &b->latency, &f, 0, &rng, &d);
         if (d.action.type != cases[i].want || strcmp(d.rule_name, cases[i].rule) != 0)
@@ -210,7 +211,7 @@ static void test_latency(void **state)
     struct mock_behavior *b =
         parse("{\"latency\":{\"fixed_ms\":5},\"rules\":[{\"match\":{\"model\":\"slow\"},"
               "\"latency\":{\"fixed_ms\":50},\"action\":{\"type\":\"ok\"}}]}");
-    struct mock_facts f = {"/v1/chat/completions", "slow", 0, 0, NULL, NULL};
+    struct mock_facts f = {"/v1/chat/completions", "slow", 0, 0, NULL, NULL, NULL};
     struct mock_decision d;
     mock_select(&b->rules, &b->latency, &f, 0, &rng, &d);
     assert_int_equal(d.latency_us, 50000);
