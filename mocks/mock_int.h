@@ -241,8 +241,9 @@ int mock_json_pointer_valid(const char *ptr);
 /* The text of a message's content: a string as is, an array of parts as its
  * "text" parts joined by '\n' (caller frees; "" when none). */
 char *mock_message_text(const json_t *msg);
-/* Characters (Unicode code points) of all message contents (a non-string
- * content counts as its compact JSON), as the journal's prompt_chars. */
+/* Characters (Unicode code points) of all message contents (an array of
+ * parts counts its text as mock_message_text joins it, any other non-string
+ * content its compact JSON), as the journal's prompt_chars. */
 long mock_prompt_chars(const json_t *messages);
 
 struct mock_decision {

@@ -130,25 +130,6 @@ static long utf8_chars(const char *s, size_t n)
     return c;
 }
 
-long mock_prompt_chars(const json_t *messages)
-{
-    long chars = 0;
-    size_t i;
-    json_t *m;
-    json_array_foreach(messages, i, m)
-    {
-        json_t *content = json_object_get(m, "content");
-        if (json_is_string(content)) {
-            chars += utf8_chars(json_string_value(content), json_string_length(content));
-        } else if (content && !json_is_null(content)) {
-            char *dump = json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-            chars += dump ? utf8_chars(dump, strlen(dump)) : 0;
-            free(dump);
-        }
-    }
-    return chars;
-}
-
 char *mock_message_text(const json_t *msg)
 {
     json_t *content = json_object_get(msg, "content");
@@ -169,6 +150,29 @@ char *mock_message_text(const json_t *msg)
     }
     char *s = co_buf_steal(&b, NULL);
     return s ? s : co_strdup("");
+}
+
+long mock_prompt_chars(const json_t *messages)
+{
+    long chars = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        json_t *content = json_object_get(m, "content");
+        if (json_is_string(content)) {
+            chars += utf8_chars(json_string_value(content), json_string_length(content));
+        } else if (json_is_array(content)) {
+            char *text = mock_message_text(m); /* the text parts, as a match sees them */
+            chars += utf8_chars(text, strlen(text));
+            free(text);
+        } else if (content && !json_is_null(content)) {
+            char *dump = json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            chars += dump ? utf8_chars(dump, strlen(dump)) : 0;
+            free(dump);
+        }
+    }
+    return chars;
 }
 
 int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char **errbody)
