@@ -509,12 +509,11 @@ static void test_body_matches(void **state)
     struct thttp_resp r;
     char u[512];
     snprintf(u, sizeof u, "%s/_mock/behavior", base);
-    assert_int_equal(
-        thttp_request("PUT", u,
-                      "{\"rules\":[{\"match\":{\"last_message\":{\"regex\":\"(\"}},"
-                      "\"action\":{\"type\":\"ok\"}}]}",
-                      NULL, 5000, &r),
-        CURLE_OK);
+    assert_int_equal(thttp_request("PUT", u,
+                                   "{\"rules\":[{\"match\":{\"last_message\":{\"regex\":\"(\"}},"
+                                   "\"action\":{\"type\":\"ok\"}}]}",
+                                   NULL, 5000, &r),
+                     CURLE_OK);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "\"param\":\"$.rules[0].match.last_message.regex\""));
     assert_non_null(strstr(r.body, "expected a POSIX extended regular expression"));
