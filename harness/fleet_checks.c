@@ -81,10 +81,8 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
             other++;
             continue;
         }
-        q[n++] = (struct harness_fleet_req){.lo = r->t_sent,
-                                            .hi = r->t_done,
-                                            .replica = r->replica,
-                                            .admitted = r->status != 429};
+        q[n++] = (struct harness_fleet_req){
+            .lo = r->t_sent, .hi = r->t_done, .replica = r->replica, .admitted = r->status != 429};
     }
     struct harness_fleet_rl rl = {0};
     if (!n || harness_fleet_rate_limit(q, n, (uint64_t)(window * 1000), (size_t)limit, &rl) != 0) {
@@ -99,8 +97,7 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
     put(v->measured, sizeof v->measured,
         "most admissions certainly in one window %zu (window ending %+.1f ms), admitted %zu, "
         "429 %zu, 429s no window justifies %zu, answers without a decision %zu",
-        rl.worst, rl.worst ? rel_ms(o, rl.worst_at) : 0.0, rl.admitted, rl.refused, rl.lost,
-        other);
+        rl.worst, rl.worst ? rel_ms(o, rl.worst_at) : 0.0, rl.admitted, rl.refused, rl.lost, other);
     int over = (double)rl.worst > limit;
     /* A limit never reached is no test of a limiter. */
     v->samples = rl.refused || over ? (long)n : 0;
@@ -155,8 +152,8 @@ static size_t colour_timeline(const struct harness_obs *o, int events, const int
             const struct harness_req *r = &o->reqs[i];
             if (r->replica < 0 || r->replica >= 8 || map[r->replica] < 0 || !colour_of(r->served))
                 continue;
-            ev[n++] = (struct harness_fleet_colour){r->t_sent, map[r->replica],
-                                                    colour_of(r->served)};
+            ev[n++] =
+                (struct harness_fleet_colour){r->t_sent, map[r->replica], colour_of(r->served)};
         }
     }
     *out = ev;
@@ -247,7 +244,9 @@ void harness_ck_colour_agreement(const json_t *c, const struct harness_obs *o,
     if (!events) {
         size_t len = strlen(v->detail);
         put(v->detail + len, sizeof v->detail - len,
-            "%sserved view (no event log): times are the sends of served requests", len ? "; " : "");
+            "%sserved view%s: a replica's colour from the requests it served, timed at their "
+            "sends",
+            len ? "; " : "", view ? "" : " (no event log)");
     }
 }
 

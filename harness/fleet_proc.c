@@ -68,10 +68,9 @@ int harness_redis_start(struct harness_redis *rd, const char *dir, int wait_ms, 
     /* Nothing on disk, no daemon, loopback only: a scratch store that dies
      * with the run.  --dir keeps any file it might still write in the
      * run's folder. */
-    char *argv[] = {"redis-server", "--port",      port, "--bind",       "127.0.0.1",
-                    "--save",       "",            "--appendonly",   "no",
-                    "--daemonize",  "no",          "--dir",          (char *)dir,
-                    "--logfile",    "",            NULL};
+    char *argv[] = {
+        "redis-server", "--port",      port, "--bind", "127.0.0.1", "--save",    "", "--appendonly",
+        "no",           "--daemonize", "no", "--dir",  (char *)dir, "--logfile", "", NULL};
     struct harness_spawn sp = {
         .argv = argv, .out_path = out, .err_path = errp, .stop_signal = SIGTERM};
     pid_t pid = harness_spawn(&sp, err, errlen);
@@ -87,8 +86,7 @@ int harness_redis_start(struct harness_redis *rd, const char *dir, int wait_ms, 
     uint64_t until = co_now_us() + (uint64_t)wait_ms * 1000;
     while (wait_ms > 0 && !accepts(rd->port)) {
         if (gone(rd)) {
-            snprintf(err, errlen, "redis-server exited at start (port %d; see %s)", rd->port,
-                     errp);
+            snprintf(err, errlen, "redis-server exited at start (port %d; see %s)", rd->port, errp);
             return -1;
         }
         if (co_now_us() > until) {
