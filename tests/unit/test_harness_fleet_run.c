@@ -158,8 +158,8 @@ static void test_profile_shared(void **state)
     assert_null(p);
     assert_non_null(strstr(err, "$.shared: expected {redis_url}"));
     /* Receives one, but says it does not take it. */
-    p = profile("{\"name\": \"x\", \"command\": \"relay --port {port} --shared {redis_url}\"}",
-                err, sizeof err);
+    p = profile("{\"name\": \"x\", \"command\": \"relay --port {port} --shared {redis_url}\"}", err,
+                sizeof err);
     assert_null(p);
     assert_non_null(strstr(err, "$.shared: expected true"));
     p = profile("{\"name\": \"x\", \"command\": \"relay\", \"shared\": \"redis\"}", err,
@@ -214,8 +214,8 @@ static void fleet_obs(struct harness_obs *o, int nrep)
     o->have_events = 1;
     for (int i = 0; i < nrep; i++)
         o->replica_events[i] = 1;
-    o->signals = HARNESS_SIG_EVENTS | HARNESS_SIG_SERVED | HARNESS_SIG_ADMIN |
-                 HARNESS_SIG_PROCESS | HARNESS_SIG_IDS;
+    o->signals = HARNESS_SIG_EVENTS | HARNESS_SIG_SERVED | HARNESS_SIG_ADMIN | HARNESS_SIG_PROCESS |
+                 HARNESS_SIG_IDS;
 }
 
 static int run(const char *check, const struct harness_obs *o, struct report_check *v)
