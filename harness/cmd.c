@@ -409,6 +409,14 @@ int harness_cmd_run(int argc, char **argv)
         }
     }
     co_log_init("cutover", verbose ? CO_LOG_INFO : CO_LOG_ERROR, stderr);
+    /* Before anything is loaded: nothing to free on this exit. */
+    if (relay_url && replicas > 1) {
+        fprintf(stderr,
+                "cutover run: --replicas %llu: --relay-url drives one relay that runs "
+                "already; the runner starts a fleet's replicas itself\n",
+                (unsigned long long)replicas);
+        return CO_EXIT_INVALID;
+    }
 
     struct loaded l = {0};
     int bad = load_all(argv + optind, argc - optind, scale, filter, &l, 1, stderr);
@@ -432,13 +440,6 @@ int harness_cmd_run(int argc, char **argv)
     /* One relay that runs already, or mocks on fixed ports, can serve one
      * scenario at a time. */
     int shared = relay_url || ports[0] || ports[1];
-    if (relay_url && replicas > 1) {
-        fprintf(stderr,
-                "cutover run: --replicas %llu: --relay-url drives one relay that runs "
-                "already; the runner starts a fleet's replicas itself\n",
-                (unsigned long long)replicas);
-        return CO_EXIT_INVALID;
-    }
     if (shared && jobs > 1) {
         fprintf(stderr,
                 "cutover run: --jobs %llu: --relay-url, --blue-port and --green-port "

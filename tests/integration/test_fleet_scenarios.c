@@ -39,10 +39,13 @@ static int setup(void **state)
     char out[128];
     snprintf(out, sizeof out, "%s/card", dir);
     snprintf(card_md, sizeof card_md, "%s/card.md", dir);
-    char *args[] = {"run",     "scenarios/fleet",        "--relay",     "cutover-relay",
-                    "--relay", "cutover-relay-unshared", "--out",       out,
-                    "--jobs",  "2",                      "--scorecard", card_md,
-                    "--no-color", NULL};
+    char *args[] = {"run",         "scenarios/fleet",
+                    "--relay",     "cutover-relay",
+                    "--relay",     "cutover-relay-unshared",
+                    "--out",       out,
+                    "--jobs",      "2",
+                    "--scorecard", card_md,
+                    "--no-color",  NULL};
     card_exit = tsup_cutover(240000, args);
     char path[200];
     snprintf(path, sizeof path, "%s/results.json", out);
@@ -206,8 +209,10 @@ static void test_replicas_override(void **state)
     char out[128], path[200];
     snprintf(out, sizeof out, "%s/two", dir);
     /* Two unshared replicas admit twice the limit: 16, not 24. */
-    char *args[] = {"run",   "scenarios/fleet/fleet-rate-limit-three-replicas.json",
-                    "--relay", "cutover-relay-unshared", "--replicas", "2", "--out", out,
+    char *args[] = {"run",        "scenarios/fleet/fleet-rate-limit-three-replicas.json",
+                    "--relay",    "cutover-relay-unshared",
+                    "--replicas", "2",
+                    "--out",      out,
                     "--no-color", NULL};
     assert_int_equal(tsup_cutover(60000, args), 1);
     snprintf(path, sizeof path, "%s/results.json", out);
@@ -238,15 +243,16 @@ static void test_bad_fleet_input(void **state)
     snprintf(out, sizeof out, "%s/bad", dir);
     char *too_many[] = {"run", "scenarios/fleet", "--replicas", "9", "--out", out, NULL};
     assert_int_equal(tsup_cutover(10000, too_many), 2);
-    char *url[] = {"run",        "scenarios/fleet", "--replicas", "2",  "--relay-url",
-                   "http://127.0.0.1:1", "--out",   out,          NULL};
+    char *url[] = {"run",         "scenarios/fleet",    "--replicas", "2",
+                   "--relay-url", "http://127.0.0.1:1", "--out",      out,
+                   NULL};
     assert_int_equal(tsup_cutover(10000, url), 2);
     /* A step names replica 2 of a run cut down to 2 replicas: invalid,
      * naming the file and the timeline. */
-    char *cut[] = {"run",         "scenarios/fleet/fleet-one-replica-killed.json",
-                   "--replicas",  "2",
-                   "--out",       out,
-                   "--no-color",  NULL};
+    char *cut[] = {"run",        "scenarios/fleet/fleet-one-replica-killed.json",
+                   "--replicas", "2",
+                   "--out",      out,
+                   "--no-color", NULL};
     assert_int_equal(tsup_cutover(30000, cut), 2);
     char path[200];
     snprintf(path, sizeof path, "%s/results.json", out);
