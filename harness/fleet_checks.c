@@ -95,8 +95,8 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
     }
     free(q);
     put(v->measured, sizeof v->measured,
-        "most admissions certainly in one window %zu (window ending %+.1f ms), admitted %zu, "
-        "429 %zu, 429s no window justifies %zu, answers without a decision %zu",
+        "%zu admitted in one window at most (window ending %+.1f ms); admitted %zu, 429 %zu, "
+        "429s no window justifies %zu, answers without a decision %zu",
         rl.worst, rl.worst ? rel_ms(o, rl.worst_at) : 0.0, rl.admitted, rl.refused, rl.lost, other);
     int over = (double)rl.worst > limit;
     /* A limit never reached is no test of a limiter. */
@@ -230,9 +230,8 @@ void harness_ck_colour_agreement(const json_t *c, const struct harness_obs *o,
             ag.split_us ? rel_ms(o, ag.split_at) : 0.0, events ? "events" : "served");
     else
         put(v->measured, sizeof v->measured,
-            "the replicas never all served %s after %s; longest split brain %.1f ms from %+.1f "
-            "ms (%s view)",
-            to, after, (double)ag.split_us / 1000.0, ag.split_us ? rel_ms(o, ag.split_at) : 0.0,
+            "never all on %s after %s; longest split brain %.1f ms from %+.1f ms (%s view)", to,
+            after, (double)ag.split_us / 1000.0, ag.split_us ? rel_ms(o, ag.split_at) : 0.0,
             events ? "events" : "served");
     int ok = ag.lag_us >= 0 && (double)ag.lag_us / 1000.0 <= within;
     v->margin = ag.lag_us >= 0 ? within - (double)ag.lag_us / 1000.0 : -within;
