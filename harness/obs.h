@@ -86,7 +86,7 @@ struct harness_att {
 struct harness_ev {
     uint64_t t;
     char type[16];
-    char from[8], to[8], env[8];
+    char from[8], to[8], env[8]; /* a "start" has its "active" colour as to */
     char reason[32];
     char req_id[HARNESS_ID_LEN];
     int healthy;

@@ -1215,13 +1215,14 @@ static void write_client_log(struct run *r)
                 "\"served\":%s,\"attempts\":%d,\"retry_after_ms\":%ld,\"ratelimit_hdrs\":%d,"
                 "\"done_marker\":%s,\"inband_error\":%s,\"outcome\":\"%s\",\"ctype\":%s,"
                 "\"should_retry\":%d,\"retry_after_s_hdr\":%ld,\"retry_after_ms_hdr\":%ld,"
-                "\"ratelimit_limit\":%ld,\"ratelimit_remaining\":%ld,\"error_shape\":%d}\n",
+                "\"ratelimit_limit\":%ld,\"ratelimit_remaining\":%ld,\"error_shape\":%d,"
+                "\"replica\":%d}\n",
                 q->id, q->phase, (unsigned long long)q->t_sched, (unsigned long long)q->t_sent,
                 (unsigned long long)q->t_first, (unsigned long long)q->t_done, q->status,
                 q->curl_rc, svj, q->attempts_hdr, q->retry_after_ms, q->ratelimit_hdrs,
                 q->done_marker ? "true" : "false", q->inband_error ? "true" : "false",
                 harness_outcome_name(q->outcome), ctj, q->should_retry, q->ra_s, q->ra_ms,
-                q->rl_limit, q->rl_remaining, q->err_shape);
+                q->rl_limit, q->rl_remaining, q->err_shape, q->replica);
         free(ctj);
         free(svj);
     }

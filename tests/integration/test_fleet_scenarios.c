@@ -193,6 +193,26 @@ static void test_redis_stopped_and_replicas_apart(void **state)
         assert_non_null(strstr(ev, "\"shared_switch\""));
         free(ev);
     }
+    /* The client log says where each request went: round robin over 3. */
+    snprintf(path, sizeof path,
+             "%s/card/cutover-relay/fleet/fleet-admin-switch-one-replica_json/requests.jsonl", dir);
+    char *log = tsup_read_file(path, NULL);
+    assert_non_null(log);
+    int per[3] = {0}, lines = 0;
+    for (char *l = log; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *rp = strstr(l, "\"replica\":");
+        const char *eol = strchr(l, '\n');
+        if (!rp || (eol && rp > eol))
+            fail_msg("a request without its replica: %.*s", eol ? (int)(eol - l) : 80, l);
+        int k = atoi(rp + strlen("\"replica\":"));
+        assert_in_range(k, 0, 2);
+        per[k]++;
+        lines++;
+    }
+    free(log);
+    assert_true(lines >= 30);
+    for (int k = 0; k < 3; k++)
+        assert_in_range(per[k], lines / 3, lines / 3 + 1);
     /* Unshared: the config names no store. */
     snprintf(path, sizeof path,
              "%s/card/cutover-relay-unshared/fleet/fleet-admin-switch-one-replica_json/relay.json",
