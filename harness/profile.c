@@ -60,7 +60,7 @@ static const struct {
     {"ttfb_timeout_ms",
      "client_deadline switch_delay client_success_ratio client_count zero_downtime"},
     {"idle_timeout_ms", "client_deadline no_truncated_success"},
-    {"switch_after_failures", "switches switch_delay attempts"},
+    {"switch_after_failures", "switches switch_delay attempts colour_agreement"},
     {"min_dwell_ms", "min_dwell switches"},
     {"health_interval_ms", "health_interval switch_delay no_traffic_after_unhealthy switches"},
     {"health_timeout_ms", "health_interval switch_delay no_traffic_after_unhealthy"},
@@ -82,6 +82,12 @@ static const struct {
     {"first_byte_timeout_ms",
      "client_deadline switch_delay attempts client_success_ratio client_count"},
     {"on_429_without_retry_after", "attempts client_count client_success_ratio backoff_gaps"},
+    /* A fleet's store (docs/fleet.md): what the relay does without Redis is
+     * the premise of a Redis-down scenario; how long it waits and how often
+     * it polls bound what clients and the agreement see. */
+    {"shared_fail", "*"},
+    {"shared_timeout_ms", "client_deadline client_success_ratio client_count colour_agreement"},
+    {"shared_poll_ms", "colour_agreement"},
 };
 
 int harness_profile_affects(const char *key, const char *check_kind)

@@ -1666,7 +1666,11 @@ static int fleet_size(struct run *r)
 static int start_fleet(struct run *r)
 {
     const struct harness_scenario *s = r->s;
-    int want_redis = s->fleet.declared ? s->fleet.redis : r->n_rep > 1;
+    const struct harness_profile *p = r->o->profile;
+    /* A relay whose command or config names {redis_url} gets a store even
+     * alone: it may not start without one. */
+    int needs = p && p->shared && !p->config_json;
+    int want_redis = s->fleet.declared ? s->fleet.redis : r->n_rep > 1 || needs;
     char err[512];
     if (want_redis && harness_redis_start(&r->redis, r->dir, 3000, err, sizeof err) != 0) {
         fail(r, REPORT_ERROR, "%s", err);
