@@ -1594,11 +1594,13 @@ static int replica_paths(struct run *r, int i)
 }
 
 /* A relay that runs already (--relay-url): nothing to start, stop or signal. */
-static void attach_running(struct run *r)
+static int attach_running(struct run *r)
 {
     const struct harness_scenario *s = r->s;
     r->n_rep = 1;
-    r->rep[0].index = 0;
+    /* Its files stay where a single relay's go (none are written there). */
+    if (replica_paths(r, 0) != 0)
+        return -1;
     snprintf(r->rep[0].url, sizeof r->rep[0].url, "%s", r->o->relay_url);
     size_t ul = strlen(r->rep[0].url);
     if (ul && r->rep[0].url[ul - 1] == '/')
@@ -1619,6 +1621,7 @@ static void attach_running(struct run *r)
         r->unmapped[r->n_unmapped++] = "direct_url";
     if (sigs)
         r->unmapped[r->n_unmapped++] = "relay process";
+    return 0;
 }
 
 /* The settings a profile or raw command cannot give the relay. */
@@ -1694,10 +1697,8 @@ static int start_relays(struct run *r)
 {
     if (fleet_size(r) != 0)
         return -1;
-    if (r->o->relay_url) {
-        attach_running(r);
-        return 0;
-    }
+    if (r->o->relay_url)
+        return attach_running(r);
     if (r->o->profile) {
         char abs[PATH_MAX];
         if (realpath(r->dir, abs))
