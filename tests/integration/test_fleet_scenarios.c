@@ -103,7 +103,8 @@ static const char *check_status(const json_t *sc, const char *kind)
 static const char *const fleet_names[] = {
     "fleet-rate-limit-three-replicas", "fleet-failure-switch-propagates",
     "fleet-admin-switch-one-replica",  "fleet-redis-paused-fail-open",
-    "fleet-redis-down-fail-closed",    "fleet-one-replica-killed"};
+    "fleet-redis-down-fail-closed",    "fleet-one-replica-killed",
+    "fleet-paused-replica-catches-up"};
 
 static void test_shared_fleet_passes(void **state)
 {
@@ -127,9 +128,9 @@ static void test_unshared_fleet_fails_where_it_must(void **state)
         scenario(card_run, "cutover-relay-unshared", "fleet-rate-limit-three-replicas");
     assert_string_equal(json_string_value(json_object_get(rl, "status")), "fail");
     assert_string_equal(check_status(rl, "fleet_rate_limit"), "fail");
-    static const char *const agree[] = {"fleet-failure-switch-propagates",
-                                        "fleet-admin-switch-one-replica",
-                                        "fleet-one-replica-killed"};
+    static const char *const agree[] = {
+        "fleet-failure-switch-propagates", "fleet-admin-switch-one-replica",
+        "fleet-one-replica-killed", "fleet-paused-replica-catches-up"};
     for (size_t i = 0; i < sizeof agree / sizeof agree[0]; i++) {
         const json_t *sc = scenario(card_run, "cutover-relay-unshared", agree[i]);
         assert_string_equal(json_string_value(json_object_get(sc, "status")), "fail");
@@ -139,7 +140,7 @@ static void test_unshared_fleet_fails_where_it_must(void **state)
      * failing with the profile's note as the reason. */
     const json_t *card = json_object_get(card_run, "scorecard");
     assert_non_null(card);
-    assert_int_equal(json_array_size(json_object_get(card, "rows")), 6);
+    assert_int_equal(json_array_size(json_object_get(card, "rows")), 7);
     char *md = tsup_read_file(card_md, NULL);
     assert_non_null(md);
     const char *row = strstr(md, "fleet-rate-limit-three-replicas");
