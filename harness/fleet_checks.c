@@ -56,9 +56,28 @@ static int too_small(const struct harness_obs *o, struct harness_verdict *v)
     return 1;
 }
 
-/* The limiter's decisions the client can tell: 429 refused, any other
- * answer below 500 admitted.  No answer, and 5xx (an upstream failure, or a
- * store that refuses with shared_fail closed), say nothing about the limit. */
+/* The limiter's decisions the client can tell: a 429 refused; a success,
+ * or any answer whose request reached an upstream, admitted (decided no
+ * later than its first upstream arrival).  Other answers (401, a 503 from
+ * a store that refuses with shared_fail closed, no answer) say nothing
+ * about the limit. */
+static int decision(const struct harness_obs *o, const struct harness_req *r,
+                    struct harness_fleet_req *q)
+{
+    if (!r->t_done || r->status == 0)
+        return 0;
+    *q = (struct harness_fleet_req){.lo = r->t_sent, .hi = r->t_done, .replica = r->replica};
+    if (r->status == 429)
+        return 1;
+    size_t m;
+    const size_t *idx = harness_obs_attempts(o, r->id, &m);
+    for (size_t k = 0; k < m; k++)
+        if (o->atts[idx[k]].t_arrival >= q->lo && o->atts[idx[k]].t_arrival < q->hi)
+            q->hi = o->atts[idx[k]].t_arrival;
+    q->admitted = 1;
+    return m > 0 || (r->status >= 200 && r->status < 400);
+}
+
 void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
                                  struct harness_verdict *v)
 {
@@ -77,12 +96,10 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
         const struct harness_req *r = &o->reqs[i];
         if (key && strcmp(r->key, key) != 0)
             continue;
-        if (r->status == 0 || r->status >= 500 || !r->t_done) {
+        if (decision(o, r, &q[n]))
+            n++;
+        else
             other++;
-            continue;
-        }
-        q[n++] = (struct harness_fleet_req){
-            .lo = r->t_sent, .hi = r->t_done, .replica = r->replica, .admitted = r->status != 429};
     }
     struct harness_fleet_rl rl = {0};
     if (!n || harness_fleet_rate_limit(q, n, (uint64_t)(window * 1000), (size_t)limit, &rl) != 0) {

@@ -262,6 +262,15 @@ static void test_fleet_rate_limit_check(void **state)
         add_req(&o, o.t0 + (uint64_t)i * MS, o.t0 + (uint64_t)i * MS + MS, 200, i % 2, "blue");
     assert_int_equal(run(ck, &o, &v), HARNESS_INCONCLUSIVE);
     harness_obs_free(&o);
+    /* 401s (no client key) are no admissions: nothing to judge, not a
+     * fleet that admits everything. */
+    fleet_obs(&o, 3);
+    for (int i = 0; i < 30; i++)
+        add_req(&o, o.t0 + (uint64_t)i * MS, o.t0 + (uint64_t)i * MS + MS, 401, i % 3, "");
+    harness_obs_sort(&o);
+    assert_int_equal(run(ck, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "no limiter decision seen (30 answers without one)"));
+    harness_obs_free(&o);
     /* A 429 in an empty window: lost by the limiter. */
     fleet_obs(&o, 2);
     add_req(&o, o.t0, o.t0 + MS, 429, 0, "");
