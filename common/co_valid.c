@@ -58,6 +58,21 @@ int co_v_keys(const json_t *obj, const char *path, const char *const *allowed, c
     return 0;
 }
 
+int co_v_keys_at(const json_t *obj, const char *path, const char *const *allowed, char *err,
+                 size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        char p[300];
+        co_v_path(p, sizeof p, path, ".%s", key);
+        if (co_v_key(key, p, allowed, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int co_v_key(const char *key, const char *path, const char *const *allowed, char *err,
              size_t errlen)
 {

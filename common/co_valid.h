@@ -27,6 +27,11 @@ int co_v_key(const char *key, const char *path, const char *const *allowed, char
 /* Every key of obj must be in allowed. */
 int co_v_keys(const json_t *obj, const char *path, const char *const *allowed, char *err,
               size_t errlen);
+/* The same with the path of the unknown key itself ("$.rules[0].acton:
+ * expected a key among ..."), for an API whose error names the offending
+ * member as its param (the mock's 400). */
+int co_v_keys_at(const json_t *obj, const char *path, const char *const *allowed, char *err,
+                 size_t errlen);
 /* A string that must be one of names: "expected one of a, b, found ...". */
 int co_v_enum(const json_t *v, const char *path, const char *const *names, char *err,
               size_t errlen);

@@ -9,6 +9,8 @@
 #include "co_json.h"
 #include "co_mem.h"
 #include "co_stats.h"
+#include "harness/fleet.h"
+#include "harness/scenario.h"
 #include "harness/vutil.h"
 
 #include <math.h>
@@ -99,6 +101,9 @@ struct check_kind {
     const struct check_window *window; /* for the HTML timeline; NULL none */
     int added;                         /* enum harness_added: the runner adds it unasked */
     int about_process;                 /* judges the process or the runner, not a setting */
+    /* Judged on the served colours ("view": "served") when the relay
+     * writes no event log and the check does not ask for events. */
+    int served_fallback;
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -1790,6 +1795,15 @@ static const struct param p_health_probes[] = {
     {"env", P_ENV, 1}, {"to", P_ENV, 1},    {"after", P_MARK, 1}, {"min", P_NUM, 0},
     {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_reuse[] = {{"min", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
+static const struct param p_fleet_rl[] = {
+    {"limit", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"key", P_STR, 0}, {NULL, 0, 0}};
+static const struct param p_agree[] = {{"to", P_ENV, 1},
+                                       {"after", P_MARK, 1},
+                                       {"within_ms", P_NUM, 1},
+                                       {"view", P_VIEW, 0},
+                                       {NULL, 0, 0}};
+static const struct param p_probe_load[] = {
+    {"max_per_interval", P_NUM, 1}, {"interval_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 
 /* The view a switch check reads: the relay's events, the served colours, or both. */
 static unsigned view_needs(const json_t *c)
@@ -1847,7 +1861,7 @@ static const struct check_window win_around = {"around", "before_ms", "after_ms"
 /* Settings that decide a client's outcome, shared by the rows that count them. */
 #define CLIENT_OUTCOME_SETTINGS                                                                    \
     "max_attempts try_timeout_ms deadline_ms ttfb_timeout_ms stream_done first_byte_timeout_ms "   \
-    "on_429_without_retry_after"
+    "on_429_without_retry_after shared_timeout_ms"
 #define POLICY_SETTINGS "mode primary failback_after_ms"
 
 /* Rows added on other branches before the named fields existed set only the
@@ -1867,7 +1881,7 @@ static const struct check_kind kinds[] = {
     {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms", 0, NULL,
      "{\"max_ms\": 1000}", 0, .why = "a request outlived its deadline", .rank = 5,
      .settings = "retry_after_cap_ms try_timeout_ms deadline_ms ttfb_timeout_ms idle_timeout_ms "
-                 "first_byte_timeout_ms"},
+                 "first_byte_timeout_ms shared_timeout_ms"},
     {"no_truncated_success", p_phase, 1, ck_no_truncated,
      "no 200 whose body or stream never finished", 0, NULL, "{}", 0,
      .why = "truncated answer passed as success", .rank = 8,
@@ -1894,17 +1908,18 @@ static const struct check_kind kinds[] = {
      view_needs, "{\"exact\": 1}", 0, .one_of = &one_of_switches,
      .why = "wrong switches (count or order)", .rank = 6,
      .settings = "switch_after_failures min_dwell_ms health_interval_ms health_rise health_fall "
-                 "stream_done " POLICY_SETTINGS " failback_rise"},
+                 "stream_done " POLICY_SETTINGS " failback_rise",
+     .served_fallback = 1},
     {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch", 0,
      view_needs, "{\"to\": \"green\", \"after\": \"fault_on\", \"within_ms\": 100}", 0,
      .why = "switch late or never", .rank = 1,
      .settings = "try_timeout_ms ttfb_timeout_ms switch_after_failures health_interval_ms "
                  "health_timeout_ms health_rise health_fall " POLICY_SETTINGS
                  " failback_rise first_byte_timeout_ms",
-     .window = &win_after},
+     .window = &win_after, .served_fallback = 1},
     {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart", 0, view_needs,
      "{\"min_ms\": 10}", 0, .why = "flaps between colours",
-     .settings = "min_dwell_ms " POLICY_SETTINGS},
+     .settings = "min_dwell_ms " POLICY_SETTINGS, .served_fallback = 1},
     {"no_traffic_after_unhealthy", p_unhealthy, 1, ck_no_traffic_after_unhealthy,
      "no attempts to a colour found unhealthy, beyond a grace", EVENTS, NULL, "{\"env\": \"blue\"}",
      0, .why = "traffic to an unhealthy colour",
@@ -1953,6 +1968,18 @@ static const struct check_kind kinds[] = {
      .one_of = &one_of_count, .window = &win_after_to_end},
     {"connection_reuse", p_reuse, 1, ck_connection_reuse,
      "upstream attempts on connections used before (mock journal)", 0, NULL, "{\"min\": 0.5}", 0},
+    /* The fleet (docs/fleet.md), harness/fleet_checks.c: inconclusive with
+     * fewer than 2 replicas. */
+    {"fleet_rate_limit", p_fleet_rl, 1, harness_ck_fleet_rate_limit,
+     "admissions across all replicas per window within the limit, none lost by the limiter", 0,
+     NULL, "{\"limit\": 10, \"window_ms\": 1000}", 0},
+    {"colour_agreement", p_agree, 1, harness_ck_colour_agreement,
+     "after a mark every replica serves the new colour within N ms; longest split brain", 0, NULL,
+     "{\"to\": \"green\", \"after\": \"start\", \"within_ms\": 500}", 0,
+     .settings = "switch_after_failures shared_timeout_ms shared_poll_ms", .window = &win_after},
+    {"probe_load", p_probe_load, 1, harness_ck_probe_load,
+     "health probes per colour per interval, the whole fleet (mock journals)", 0, NULL,
+     "{\"max_per_interval\": 6, \"interval_ms\": 200}", 0},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -2114,11 +2141,20 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     allowed[n++] = "check";
     allowed[n++] = "min_samples";
     allowed[n++] = "note";
+    /* Any check but a fleet-wide one can be asked of one replica. */
+    if (!harness_fleet_is_check(k->name))
+        allowed[n++] = "replica";
     for (const struct param *q = k->params; q->name && n < 23; q++)
         allowed[n++] = q->name;
     allowed[n] = NULL;
     if (harness_v_keys(c, path, allowed, err, errlen) != 0)
         return -1;
+    json_t *rep = json_object_get(c, "replica");
+    if (rep && (!json_is_integer(rep) || json_integer_value(rep) < 0 ||
+                json_integer_value(rep) >= HARNESS_MAX_REPLICAS)) {
+        snprintf(p, sizeof p, "%s.replica", path);
+        return harness_v_expected(err, errlen, p, "a replica index 0..7", rep);
+    }
     json_t *ms = json_object_get(c, "min_samples");
     if (ms && (!json_is_integer(ms) || json_integer_value(ms) < 0)) {
         snprintf(p, sizeof p, "%s.min_samples", path);
@@ -2206,7 +2242,8 @@ int harness_check_info(size_t i, struct harness_check_info *out)
                                        .rank = k->rank,
                                        .settings = k->settings ? k->settings : "",
                                        .added = k->added,
-                                       .about_process = k->about_process};
+                                       .about_process = k->about_process,
+                                       .served_fallback = k->served_fallback};
     return 0;
 }
 
@@ -2220,15 +2257,6 @@ int harness_check_depends(const char *kind, const char *setting)
 {
     const struct check_kind *k = find_kind(kind);
     return k && k->settings && has_word(k->settings, setting);
-}
-
-int harness_check_takes(const char *kind, const char *param)
-{
-    const struct check_kind *k = find_kind(kind);
-    for (const struct param *q = k ? k->params : NULL; q && q->name; q++)
-        if (strcmp(q->name, param) == 0)
-            return 1;
-    return 0;
 }
 
 void harness_check_params(size_t i, char *out, size_t n)
@@ -2253,6 +2281,9 @@ static void set_window(const struct check_kind *k, const json_t *c, struct harne
     v->window_after_ms =
         w->after && (has(c, w->after) || w->default_ms >= 0) ? num(c, w->after, def) : -1;
 }
+
+static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
+                           int replica, struct harness_verdict *v);
 
 void harness_check_run(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
@@ -2290,9 +2321,31 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         append(v->label, sizeof v->label, "%s%s=%s", first ? " " : ",", key, d);
         first = 0;
     }
+    json_t *rep = json_object_get(c, "replica");
+    if (rep) {
+        run_on_replica(k, c, o, (int)json_integer_value(rep), v);
+        return;
+    }
     k->run(c, o, v);
     set_window(k, c, v);
     check_evaluable(k, c, o, v);
+}
+
+/* A check asked of one replica ("replica": i) runs on that replica's
+ * requests, events and upstream attempts (harness_fleet_obs_replica). */
+static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
+                           int replica, struct harness_verdict *v)
+{
+    if (replica >= o->n_replicas) {
+        v->status = HARNESS_INCONCLUSIVE;
+        SETF(detail, "no replica %d in this run (%d replica(s))", replica, o->n_replicas);
+        return;
+    }
+    struct harness_obs view;
+    harness_fleet_obs_replica(o, replica, &view);
+    k->run(c, &view, v);
+    check_evaluable(k, c, &view, v);
+    harness_obs_free(&view);
 }
 
 /* The common evaluator: a check says nothing when the relay did not give a

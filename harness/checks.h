@@ -65,6 +65,7 @@ struct harness_check_info {
     const char *settings; /* relay settings it depends on, space separated ("" none) */
     int added;            /* enum harness_added */
     int about_process;    /* judges the process or the runner: no setting makes it moot */
+    int served_fallback;  /* read from the served colours when the relay writes no event log */
 };
 /* Row i (0 <= i < harness_check_count()), or the row named name: 0, or -1
  * past the end or for an unknown name. */
@@ -73,8 +74,6 @@ int harness_check_find(const char *name, struct harness_check_info *out);
 /* Whether check kind `kind` depends on relay setting `setting` (its row's
  * settings; an unknown kind depends on none). */
 int harness_check_depends(const char *kind, const char *setting);
-/* Whether check kind `kind` takes parameter param (e.g. "view"). */
-int harness_check_takes(const char *kind, const char *param);
 /* Row i's parameters for people: "env* min max" (* required). */
 void harness_check_params(size_t i, char *out, size_t n);
 /* Names of every check kind, NULL-terminated (for docs and suggestions). */

@@ -42,6 +42,8 @@ static const char run_usage_tail[] =
     "  --jobs N            scenarios run side by side, N at once (default min(2 x cores,\n"
     "                      4); 1 runs them one after the other; see docs/scenarios.md)\n"
     "  --time-scale X      multiply every time and tolerance by X (slow machines)\n"
+    "  --replicas N        run N replicas of the relay (1..8) over the scenario's\n"
+    "                      \"fleet\" count, with a Redis for them (docs/fleet.md)\n"
     "  --relay RELAY       a profile (relays/NAME.json: cutover-relay, nginx, haproxy,\n"
     "                      or a path) or a command with {blue_url} {green_url}\n"
     "                      {port} {events}; repeat it for a scorecard across relays\n"
@@ -296,7 +298,7 @@ struct run_cmd {
     const char *paths[REPORT_MAX_WRITERS]; /* each report format's file, by row */
     const char *relay_args[HARNESS_SCORECARD_MAX_RELAYS];
     int n_relay_args;
-    uint64_t ports[2], seed, repeat, jobs;
+    uint64_t ports[2], seed, repeat, jobs, replicas;
     double scale;
     int no_color, verbose;
     char relay_bin_buf[PATH_MAX], path_bufs[REPORT_MAX_WRITERS][PATH_MAX], sc_buf[PATH_MAX];
@@ -317,14 +319,23 @@ struct run_cmd {
 static int run_parse(struct run_cmd *cr, int argc, char **argv)
 {
     static const struct option fixed_opts[] = {
-        {"out", required_argument, 0, 'o'},        {"filter", required_argument, 0, 'f'},
-        {"seed", required_argument, 0, 's'},       {"repeat", required_argument, 0, 'r'},
-        {"time-scale", required_argument, 0, 't'}, {"relay", required_argument, 0, 'R'},
-        {"relay-bin", required_argument, 0, 'B'},  {"no-color", no_argument, 0, 'C'},
-        {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
-        {"scorecard", required_argument, 0, 'S'},  {"relay-url", required_argument, 0, 'U'},
-        {"blue-port", required_argument, 0, 'b'},  {"green-port", required_argument, 0, 'g'},
-        {"jobs", required_argument, 0, 'p'},       {0, 0, 0, 0},
+        {"out", required_argument, 0, 'o'},
+        {"filter", required_argument, 0, 'f'},
+        {"seed", required_argument, 0, 's'},
+        {"repeat", required_argument, 0, 'r'},
+        {"time-scale", required_argument, 0, 't'},
+        {"relay", required_argument, 0, 'R'},
+        {"relay-bin", required_argument, 0, 'B'},
+        {"no-color", no_argument, 0, 'C'},
+        {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},
+        {"scorecard", required_argument, 0, 'S'},
+        {"relay-url", required_argument, 0, 'U'},
+        {"blue-port", required_argument, 0, 'b'},
+        {"green-port", required_argument, 0, 'g'},
+        {"jobs", required_argument, 0, 'p'},
+        {"replicas", required_argument, 0, 'N'},
+        {0, 0, 0, 0},
     };
     struct option opts[sizeof fixed_opts / sizeof fixed_opts[0] + REPORT_MAX_WRITERS];
     options_with_formats(fixed_opts, opts);
@@ -398,6 +409,14 @@ static int run_parse(struct run_cmd *cr, int argc, char **argv)
                 return CO_EXIT_INVALID;
             }
             break;
+        case 'N':
+            if (parse_u64(optarg, &cr->replicas) != 0 || cr->replicas < 1 ||
+                cr->replicas > HARNESS_MAX_REPLICAS) {
+                fprintf(stderr, "cutover run: --replicas: expected 1..%d, found '%s'\n",
+                        HARNESS_MAX_REPLICAS, optarg);
+                return CO_EXIT_INVALID;
+            }
+            break;
         case 'r':
             if (parse_u64(optarg, &cr->repeat) != 0 || cr->repeat < 1 || cr->repeat > 1000) {
                 fprintf(stderr, "cutover run: --repeat: expected 1..1000, found '%s'\n", optarg);
@@ -428,6 +447,13 @@ static int run_parse(struct run_cmd *cr, int argc, char **argv)
         }
     }
     co_log_init("cutover", cr->verbose ? CO_LOG_INFO : CO_LOG_ERROR, stderr);
+    if (cr->relay_url && cr->replicas > 1) {
+        fprintf(stderr,
+                "cutover run: --replicas %llu: --relay-url drives one relay that runs "
+                "already; the runner starts a fleet's replicas itself\n",
+                (unsigned long long)cr->replicas);
+        return CO_EXIT_INVALID;
+    }
     return GO_ON;
 }
 
@@ -613,6 +639,7 @@ static void run_matrix(struct run_cmd *cr)
                                                   .green_port = (int)cr->ports[1],
                                                   .verbose = cr->verbose,
                                                   .run_index = (int)k,
+                                                  .replicas = (int)cr->replicas,
                                                   .progress = report_console_progress,
                                                   .progress_ctx = rr};
             }

@@ -1125,8 +1125,10 @@ static void test_row_facts(void **state)
     assert_int_equal(harness_check_find("relay_alive", &k), 0);
     assert_int_equal(k.added, HARNESS_ADDED_LIVE_RELAY);
     assert_true(k.about_process);
-    assert_true(harness_check_takes("min_dwell", "view"));
-    assert_false(harness_check_takes("attempts", "view"));
+    assert_int_equal(harness_check_find("min_dwell", &k), 0);
+    assert_true(k.served_fallback);
+    assert_int_equal(harness_check_find("attempts", &k), 0);
+    assert_false(k.served_fallback);
 
     struct harness_verdict v;
     mark("fault_on", 100);

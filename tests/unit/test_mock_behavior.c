@@ -106,14 +106,14 @@ struct bad {
 
 static const struct bad bads[] = {
     {"[]", "$: expected behaviour object, found array"},
-    {"{\"rulez\":[]}", "$: expected a key among reply, latency, rate_limit, rules, health, found "
-                       "\"rulez\" (did you mean 'rules'?)"},
-    {"{\"zzzzzzzzzz\":1}",
-     "$: expected a key among reply, latency, rate_limit, rules, health, found \"zzzzzzzzzz\""},
+    {"{\"rulez\":[]}", "$.rulez: expected a key among reply, latency, rate_limit, rules, health, "
+                       "found \"rulez\" (did you mean 'rules'?)"},
+    {"{\"zzzzzzzzzz\":1}", "$.zzzzzzzzzz: expected a key among reply, latency, rate_limit, rules, "
+                           "health, found \"zzzzzzzzzz\""},
     {"{\"reply\":{\"tokens\":-1}}",
      "$.reply.tokens: expected an integer in [0, 100000], found integer -1"},
-    {"{\"reply\":{\"tokns\":3}}", "$.reply: expected a key among tokens, tokens_per_s, ttft_ms, "
-                                  "found \"tokns\" (did you mean 'tokens'?)"},
+    {"{\"reply\":{\"tokns\":3}}", "$.reply.tokns: expected a key among tokens, tokens_per_s, "
+                                  "ttft_ms, found \"tokns\" (did you mean 'tokens'?)"},
     {"{\"reply\":[]}", "$.reply: expected object, found array"},
     {"{\"latency\":{\"fixed_ms\":1,\"uniform_ms\":[1,2]}}",
      "$.latency: expected exactly one of fixed_ms, uniform_ms, lognormal, found 2"},
@@ -131,8 +131,8 @@ static const struct bad bads[] = {
     {"{\"rules\":[5]}", "$.rules[0]: expected rule object, found integer 5"},
     {"{\"rules\":[{}]}",
      "$.rules[0].action: expected an action object (every rule needs one), found nothing"},
-    {"{\"rules\":[{\"acton\":{}}]}", "$.rules[0]: expected a key among name, match, when, latency, "
-                                     "action, found \"acton\" (did you mean 'action'?)"},
+    {"{\"rules\":[{\"acton\":{}}]}", "$.rules[0].acton: expected a key among name, match, when, "
+                                     "latency, action, found \"acton\" (did you mean 'action'?)"},
     {"{\"rules\":[{\"action\":{\"type\":\"rest\"}}]}",
      "$.rules[0].action.type: unknown action type \"rest\", did you mean 'reset'?"},
     {"{\"rules\":[{\"action\":{}}]}",
@@ -142,7 +142,7 @@ static const struct bad bads[] = {
     {"{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":700}}]}",
      "$.rules[0].action.code: expected an integer in [100, 599], found integer 700"},
     {"{\"rules\":[{\"action\":{\"type\":\"reset\",\"after_chunk\":2}}]}",
-     "$.rules[0].action: expected a key among type, after_chunks, after_bytes, found "
+     "$.rules[0].action.after_chunk: expected a key among type, after_chunks, after_bytes, found "
      "\"after_chunk\" (did you mean 'after_chunks'?)"},
     {"{\"rules\":[{\"action\":{\"type\":\"reset\",\"after_chunks\":2,\"after_bytes\":9}}]}",
      "$.rules[0].action: expected after_chunks or after_bytes, found both"},
@@ -184,14 +184,55 @@ static const struct bad bads[] = {
      "$.rules[0].match.index: expected integer >= 0 or array [from, to) with from < to, found "
      "array"},
     {"{\"rules\":[{\"match\":{\"modle\":\"x\"},\"action\":{\"type\":\"ok\"}}]}",
-     "$.rules[0].match: expected a key among path, model, stream, header, index, found \"modle\" "
-     "(did you mean 'model'?)"},
+     "$.rules[0].match.modle: expected a key among path, model, stream, header, index, body, "
+     "last_message, prompt_chars, found \"modle\" (did you mean 'model'?)"},
     {"{\"rules\":[{\"match\":{\"stream\":\"yes\"},\"action\":{\"type\":\"ok\"}}]}",
      "$.rules[0].match.stream: expected true or false, found string \"yes\""},
     {"{\"health\":{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":\"503\"}}]}}",
      "$.health.rules[0].action.code: expected an integer in [100, 599], found string \"503\""},
-    {"{\"health\":{\"latncy\":{}}}",
-     "$.health: expected a key among latency, rules, found \"latncy\" (did you mean 'latency'?)"},
+    {"{\"health\":{\"latncy\":{}}}", "$.health.latncy: expected a key among latency, rules, found "
+                                     "\"latncy\" (did you mean 'latency'?)"},
+    /* body matches */
+    {"{\"rules\":[{\"match\":{\"body\":{\"pointer\":\"model\",\"equals\":\"x\"}},"
+     "\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.body.pointer: expected a JSON pointer (RFC 6901: \"\" or \"/key/0\", '~' "
+     "only as ~0 or ~1, at most 255 bytes) (required), found string \"model\""},
+    {"{\"rules\":[{\"match\":{\"body\":[{\"pointer\":\"/a\",\"equals\":1},{\"pointer\":\"/b~2\","
+     "\"equals\":1}]},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.body[1].pointer: expected a JSON pointer (RFC 6901: \"\" or \"/key/0\", "
+     "'~' only as ~0 or ~1, at most 255 bytes) (required), found string \"/b~2\""},
+    {"{\"rules\":[{\"match\":{\"body\":{\"pointer\":\"/model\"}},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.body.equals: expected the JSON value to compare with (required), found "
+     "nothing"},
+    {"{\"rules\":[{\"match\":{\"body\":{\"pointer\":\"/model\",\"equal\":1}},"
+     "\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.body.equal: expected a key among pointer, equals, found \"equal\" (did you "
+     "mean 'equals'?)"},
+    {"{\"rules\":[{\"match\":{\"body\":[]},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.body: expected object {\"pointer\", \"equals\"} or a non-empty array of at "
+     "most 64 of them, found array"},
+    {"{\"rules\":[{\"match\":{\"last_message\":{}},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.last_message: expected object with one or more of role, contains, regex, "
+     "found object"},
+    {"{\"rules\":[{\"match\":{\"last_message\":{\"rol\":\"user\"}},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.last_message.rol: expected a key among role, contains, regex, found \"rol\" "
+     "(did you mean 'role'?)"},
+    {"{\"rules\":[{\"match\":{\"last_message\":{\"role\":7}},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.last_message.role: expected a string of at most 63 bytes, found integer 7"},
+    {"{\"rules\":[{\"match\":{\"last_message\":{\"regex\":\"a(b\"}},\"action\":{\"type\":\"ok\"}}]"
+     "}",
+     "$.rules[0].match.last_message.regex: expected a POSIX extended regular expression, found "
+     "\"a(b\" (Unmatched ( or \\()"},
+    {"{\"rules\":[{\"match\":{\"prompt_chars\":{\"min\":10,\"max\":5}},"
+     "\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.prompt_chars.max: expected an integer >= min (10), found 5"},
+    {"{\"rules\":[{\"match\":{\"prompt_chars\":{\"min\":-1}},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.prompt_chars.min: expected an integer in [0, 1099511627776], found integer "
+     "-1"},
+    {"{\"rules\":[{\"match\":{\"prompt_chars\":5},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.prompt_chars: expected object with min and/or max, found integer 5"},
+    {"{\"rules\":[{\"action\":{\"type\":\"drip\",\"bytes_per_s\":0}}]}",
+     "$.rules[0].action.bytes_per_s: expected an integer in [1, 100000000], found integer 0"},
 };
 
 static void test_errors(void **state)
