@@ -288,6 +288,12 @@ struct mock_record {
     uint64_t conn;          /* serial of the TCP connection (1, 2, ...) */
     long max_tokens;        /* -1 none */
     uint64_t messages_hash; /* mock_messages_hash of the body's messages, 0 none */
+    /* What the mock counted and ended its answer with (usage and
+     * finish_reason of a chat answer; -1 / "" when it built none): the
+     * harness derives the canonical text from messages_hash and
+     * completion_tokens (mock_reply_text) and compares the client's. */
+    long prompt_tokens, completion_tokens;
+    char finish[12];
 };
 
 struct mock_journal {
