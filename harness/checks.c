@@ -1848,7 +1848,7 @@ static void ck_client_status(const json_t *c, const struct harness_obs *o,
     double ratio = v->samples ? (double)hit / (double)v->samples : 0;
     SETF(expected, "%s: the client sees %s (share >= %g)", g, want, min);
     if (first)
-        SETF(measured, "%ld of %ld (%.3f); the others saw %s (%ld of them) first", hit, v->samples,
+        SETF(measured, "%ld of %ld (%.3f); the first other saw %s (%ld alike)", hit, v->samples,
              ratio, other, other_n);
     else
         SETF(measured, "%ld of %ld", hit, v->samples);
