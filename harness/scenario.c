@@ -358,6 +358,10 @@ static void scale_walk(json_t *j, const char *key, double scale)
             }
             size_t l = strlen(k);
             int t = l > 3 && strcmp(k + l - 3, "_ms") == 0;
+            /* A request template's body is sent as written: its fields are
+             * the client's, not the scenario's times. */
+            if (strcmp(k, "body") == 0 && json_is_object(v))
+                continue;
             if (t && json_is_number(v)) {
                 double d = json_number_value(v) * scale;
                 json_object_set_new(

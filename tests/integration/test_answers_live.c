@@ -191,17 +191,19 @@ static void test_bad_relays_caught(void **state)
     assert_string_equal(status_of(sc, "usage_reported template=prefill", NULL), "pass");
 
     sc = scenario_of(res, "nginx-400-to-502", code400);
-    assert_string_equal(status_of(sc,
-                                  "client_status status=400,type=invalid_request_error,code=context_"
-                                  "length_exceeded",
-                                  &d),
-                        "fail");
+    assert_string_equal(
+        status_of(sc,
+                  "client_status status=400,type=invalid_request_error,code=context_"
+                  "length_exceeded",
+                  &d),
+        "fail");
     sc = scenario_of(res, "nginx-drops-usage", code400);
-    assert_string_equal(status_of(sc,
-                                  "client_status status=400,type=invalid_request_error,code=context_"
-                                  "length_exceeded",
-                                  NULL),
-                        "pass");
+    assert_string_equal(
+        status_of(sc,
+                  "client_status status=400,type=invalid_request_error,code=context_"
+                  "length_exceeded",
+                  NULL),
+        "pass");
 
     /* A stream passed on without [DONE]: a strict client holds an answer
      * that never ended, a lenient one has it whole. */

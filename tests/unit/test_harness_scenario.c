@@ -472,6 +472,19 @@ static void test_request_templates(void **state)
     assert_true(f->tpl[1].own_user);
     assert_int_equal(f->tpl[1].max_tokens, -1);
     harness_scenario_free(&s);
+    /* --time-scale scales the scenario's times, never a body's own fields. */
+    json_error_t je;
+    json_t *doc = json_loads("{\"name\": \"t\", \"traffic\": {\"rate_rps\": 10, \"duration_ms\": "
+                             "100, \"timeout_ms\": 500, \"request\": {\"body\": {\"cache_ms\": "
+                             "100}}}, " OK_EXPECT "}",
+                             0, &je);
+    s = harness_scenario_from_json(doc, "t.json", 2.0, err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(s->phases[0].duration_us, 200000);
+    assert_int_equal(json_integer_value(json_object_get(s->phases[0].tpl[0].body, "cache_ms")),
+                     100);
+    harness_scenario_free(&s);
+    json_decref(doc);
 }
 
 static void test_request_template_errors(void **state)
