@@ -1083,7 +1083,7 @@ static struct harness_req *answered(const char *id, int stream, const char *text
     r->done_marker = stream;
     r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, text, strlen(text));
     r->text_len = strlen(text);
-    snprintf(r->text, sizeof r->text, "%s", text);
+    snprintf(r->text, sizeof r->text, "%.159s", text);
     snprintf(r->finish, sizeof r->finish, "stop");
     r->finish_n = 1;
     snprintf(r->ans_model, sizeof r->ans_model, "gpt-4.1");
@@ -1137,7 +1137,7 @@ static void test_answer_integrity(void **state)
     snprintf(dup, sizeof dup, "%.*s%s", (int)(sp - canon), canon, canon);
     r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, dup, strlen(dup));
     r->text_len = strlen(dup);
-    snprintf(r->text, sizeof r->text, "%s", dup);
+    snprintf(r->text, sizeof r->text, "%.159s", dup);
     assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "duplicated"));
     /* ...or reorders two: as long, different. */
@@ -1148,7 +1148,7 @@ static void test_answer_integrity(void **state)
     swapped[sp2 - sp - 1] = ' ';
     memcpy(swapped + (sp2 - sp), canon, w1);
     r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, swapped, strlen(swapped));
-    snprintf(r->text, sizeof r->text, "%s", swapped);
+    snprintf(r->text, sizeof r->text, "%.159s", swapped);
     r->text_len = strlen(swapped);
     if (strcmp(swapped, canon) != 0) {
         assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
@@ -1157,7 +1157,7 @@ static void test_answer_integrity(void **state)
     /* The text right, the finish_reason not. */
     r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, canon, strlen(canon));
     r->text_len = strlen(canon);
-    snprintf(r->text, sizeof r->text, "%s", canon);
+    snprintf(r->text, sizeof r->text, "%.159s", canon);
     snprintf(r->finish, sizeof r->finish, "length");
     assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "finish_reason 'length'"));
@@ -1292,7 +1292,7 @@ static void test_client_status(void **state)
                     "\"context_length_exceeded\",\"type\":\"invalid_request_error\"}";
     assert_int_equal(run(c, &v), HARNESS_INCONCLUSIVE);
     for (int i = 0; i < 3; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "r%d", i);
         struct harness_req *r = req(id, (uint64_t)i * 10, 5, 400, "", HARNESS_HTTP_ERROR);
         snprintf(r->err_type, sizeof r->err_type, "invalid_request_error");
