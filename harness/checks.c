@@ -1745,36 +1745,70 @@ static int answer_complete(const struct harness_req *r, int strict)
     return strict ? r->complete : r->finish_n > 0;
 }
 
-/* The upstream attempt that produced the request's answer: its 200
- * attempt for which the mock built an answer, the one at the colour that
- * served when there are several.  NULL with why when none or ambiguous. */
-static const struct harness_att *serving_attempt(const struct harness_obs *o,
-                                                 const struct harness_req *r, const char **why)
+/* The upstream attempts that may have produced the request's answer: its
+ * attempts that answered 200 and for which the mock built an answer (the
+ * journal's counts), the likeliest first: at the colour that served, one
+ * that ran to its end, the latest.  A relay that answers from one of them
+ * gives that one's answer; one that stitches two together gives none of
+ * them.  Returns how many (at most cap), or 0 with why. */
+#define MAX_CANDIDATES 8
+static size_t serving_attempts(const struct harness_obs *o, const struct harness_req *r,
+                               const struct harness_att **out, size_t cap, const char **why)
 {
-    size_t n;
+    size_t n, k = 0, ok = 0;
     const size_t *idx = harness_obs_attempts(o, r->id, &n);
-    const struct harness_att *one = NULL, *at_served = NULL;
-    int ok = 0;
-    for (size_t i = 0; i < n; i++) {
+    int best = -1;
+    for (size_t i = n; i-- > 0 && k < cap;) {
         const struct harness_att *a = &o->atts[idx[i]];
         if (a->status != 200)
             continue;
         ok++;
-        one = a;
-        if (r->served[0] && strcmp(a->env, r->served) == 0)
-            at_served = a;
+        if (a->completion_tokens < 0)
+            continue;
+        int score = (r->served[0] && strcmp(a->env, r->served) == 0) * 2 +
+                    (strcmp(a->end, "complete") == 0 || !a->end[0]);
+        out[k] = a;
+        if (score > best) {
+            best = score;
+            const struct harness_att *t = out[0];
+            out[0] = a;
+            out[k] = t;
+        }
+        k++;
     }
     if (!n)
         *why = "no upstream attempt found for it";
     else if (!ok)
         *why = "no upstream attempt answered 200";
-    else if (ok > 1 && !at_served)
-        *why = "several upstream attempts answered 200 and the answer names no colour";
-    else if ((at_served ? at_served : one)->completion_tokens < 0)
+    else if (!k)
         *why = "the serving mock's journal records no token counts";
-    else
-        return at_served ? at_served : one;
-    return NULL;
+    return k;
+}
+
+/* The canonical text of an attempt: the mock's reply to its messages with
+ * its number of tokens (caller frees). */
+static char *canonical(const struct harness_att *a, size_t *len, uint64_t *hash)
+{
+    char *t = mock_reply_string(a->msg_hash, a->completion_tokens);
+    *len = strlen(t);
+    *hash = harness_text_hash(HARNESS_TEXT_HASH0, t, *len);
+    return t;
+}
+
+/* The client's text is the whole of a text of that length and hash. */
+static int text_is(const struct harness_req *r, size_t len, uint64_t hash)
+{
+    return !r->text_bad && r->text_len == len && r->text_hash == hash;
+}
+
+/* The client's text is the start of t. */
+static int text_starts(const struct harness_req *r, const char *t, size_t len)
+{
+    if (r->text_bad || r->text_len > len)
+        return 0;
+    if (r->text_len < sizeof r->text - 1)
+        return strncmp(r->text, t, r->text_len) == 0;
+    return harness_text_hash(HARNESS_TEXT_HASH0, t, r->text_len) == r->text_hash;
 }
 
 /* Where two texts part: the byte offset of the first difference. */
@@ -1875,28 +1909,40 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
         if (!req_in_group(c, r) || r->status != 200 || r->raw)
             continue;
         const char *w = NULL;
-        const struct harness_att *a = serving_attempt(o, r, &w);
-        if (!a) {
+        const struct harness_att *a[MAX_CANDIDATES];
+        size_t na = serving_attempts(o, r, a, MAX_CANDIDATES, &w);
+        if (!na) {
             unknown++;
             unknown_why = unknown_why ? unknown_why : w;
             continue;
         }
-        char *canon = mock_reply_string(a->msg_hash, a->completion_tokens);
-        size_t cl = strlen(canon);
-        uint64_t ch = harness_text_hash(HARNESS_TEXT_HASH0, canon, cl);
-        int same = !r->text_bad && r->text_len == cl && r->text_hash == ch;
+        /* Whole (text and finish_reason) or the start of one candidate's. */
+        int whole = 0, text_whole = 0, start = 0;
+        for (size_t k = 0; k < na; k++) {
+            size_t len;
+            uint64_t h;
+            char *t = canonical(a[k], &len, &h);
+            int same = text_is(r, len, h);
+            text_whole |= same;
+            whole |= same && strcmp(r->finish, a[k]->finish) == 0;
+            start |= text_starts(r, t, len);
+            free(t);
+        }
+        size_t cl;
+        uint64_t ch;
+        char *canon = canonical(a[0], &cl, &ch);
         char one[400] = "";
         if (answer_complete(r, strict)) {
             v->samples++;
-            if (same && strcmp(r->finish, a->finish) == 0) {
+            if (whole) {
                 intact++;
             } else {
                 altered++;
-                if (!same)
+                if (!text_whole)
                     text_verdict(r, canon, one, sizeof one);
                 else
                     snprintf(one, sizeof one, "finish_reason '%s', the mock's '%s'", r->finish,
-                             a->finish);
+                             a[0]->finish);
             }
         } else if (!answer_failed(r)) {
             /* A 200 that ended without error and without the end this
@@ -1914,12 +1960,7 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
         } else if (r->text_len) {
             /* It failed, visibly: what arrived must still be the start. */
             v->samples++;
-            int is_prefix =
-                !r->text_bad && r->text_len <= cl &&
-                (r->text_len < sizeof r->text - 1
-                     ? strncmp(r->text, canon, r->text_len) == 0
-                     : harness_text_hash(HARNESS_TEXT_HASH0, canon, r->text_len) == r->text_hash);
-            if (is_prefix) {
+            if (start) {
                 prefix++;
             } else {
                 bad_prefix++;
@@ -1978,27 +2019,30 @@ static void ck_usage_reported(const json_t *c, const struct harness_obs *o,
             continue;
         }
         const char *w = NULL;
-        const struct harness_att *a = serving_attempt(o, r, &w);
-        if (!a) {
+        const struct harness_att *a[MAX_CANDIDATES];
+        size_t na = serving_attempts(o, r, a, MAX_CANDIDATES, &w);
+        if (!na) {
             unknown++;
             unknown_why = unknown_why ? unknown_why : w;
             continue;
         }
         v->samples++;
+        int equal = 0;
+        for (size_t k = 0; k < na; k++)
+            equal |= r->usage_prompt == a[k]->prompt_tokens &&
+                     r->usage_completion == a[k]->completion_tokens;
         char one[200] = "";
         if (!r->usage_seen) {
             absent++;
             snprintf(one, sizeof one, "no usage in the answer; the mock counted %ld + %ld",
-                     a->prompt_tokens, a->completion_tokens);
-        } else if (r->usage_prompt != a->prompt_tokens ||
-                   r->usage_completion != a->completion_tokens ||
-                   (r->usage_total >= 0 &&
-                    r->usage_total != r->usage_prompt + r->usage_completion)) {
+                     a[0]->prompt_tokens, a[0]->completion_tokens);
+        } else if (!equal || (r->usage_total >= 0 &&
+                              r->usage_total != r->usage_prompt + r->usage_completion)) {
             wrong++;
             snprintf(one, sizeof one,
                      "usage prompt %ld, completion %ld, total %ld; the mock counted %ld + %ld",
-                     r->usage_prompt, r->usage_completion, r->usage_total, a->prompt_tokens,
-                     a->completion_tokens);
+                     r->usage_prompt, r->usage_completion, r->usage_total, a[0]->prompt_tokens,
+                     a[0]->completion_tokens);
         }
         if (one[0] && !first) {
             first = r;
@@ -2043,9 +2087,14 @@ static void ck_model_reported(const json_t *c, const struct harness_obs *o,
         if (!req_in_group(c, r) || !answer_complete(r, strict))
             continue;
         const char *want = r->model, *w = "the request named no model";
+        int equal = strcmp(r->ans_model, want) == 0;
         if (served) {
-            const struct harness_att *a = serving_attempt(o, r, &w);
-            want = a ? a->model : "";
+            const struct harness_att *a[MAX_CANDIDATES];
+            size_t na = serving_attempts(o, r, a, MAX_CANDIDATES, &w);
+            want = na ? a[0]->model : "";
+            equal = 0;
+            for (size_t k = 0; k < na; k++)
+                equal |= strcmp(r->ans_model, a[k]->model) == 0;
         }
         if (!want[0]) {
             unknown++;
@@ -2053,7 +2102,7 @@ static void ck_model_reported(const json_t *c, const struct harness_obs *o,
             continue;
         }
         v->samples++;
-        if (strcmp(r->ans_model, want) != 0) {
+        if (!equal) {
             wrong++;
             if (!first) {
                 first = r;

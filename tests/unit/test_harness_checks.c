@@ -1211,13 +1211,29 @@ static void test_answer_integrity_unknown(void **state)
     obs.signals &= ~HARNESS_SIG_IDS;
     assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.detail, "request id"));
-    /* Two colours answered 200 and the answer names none: which text? */
+    /* Blue's stream was cut after its first word and green answered it
+     * whole, with another text (it got other messages): the answer names
+     * no colour.  Either whole text is intact; a relay that stitched
+     * blue's first word onto green's answer gave neither. */
     obs.signals |= HARNESS_SIG_IDS;
+    snprintf(obs.atts[0].end, sizeof obs.atts[0].end, "cut");
     struct harness_att *a = att("a", "green", 3, 1, 200);
+    a->msg_hash = HASH + 1;
     a->completion_tokens = 5;
-    obs.reqs[0].served[0] = '\0';
-    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_INCONCLUSIVE);
-    assert_non_null(strstr(v.detail, "several upstream attempts answered 200"));
+    snprintf(a->finish, sizeof a->finish, "stop");
+    snprintf(a->end, sizeof a->end, "complete");
+    struct harness_req *r = &obs.reqs[0];
+    r->served[0] = '\0';
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_PASS);
+    char *green = mock_reply_string(HASH + 1, 5), stitched[300];
+    snprintf(stitched, sizeof stitched, "%.*s %s", (int)strcspn(canon, " "), canon, green);
+    r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, stitched, strlen(stitched));
+    r->text_len = strlen(stitched);
+    snprintf(r->text, sizeof r->text, "%.159s", stitched);
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    /* Judged against green's, the attempt that ran to its end. */
+    assert_non_null(strstr(v.detail, "longer (a token duplicated or added?)"));
+    free(green);
 }
 
 static void test_usage_reported(void **state)
