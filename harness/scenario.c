@@ -874,8 +874,8 @@ static int parse_template(struct harness_phase *f, const json_t *t, const char *
 }
 
 /* "request" (one template) or "requests" (a weighted list) of a phase. */
-static int parse_templates(struct harness_phase *f, const json_t *ph, const char *path, char *err,
-                           size_t errlen)
+static int parse_templates(struct harness_scenario *s, struct harness_phase *f, const json_t *ph,
+                           const char *path, char *err, size_t errlen)
 {
     json_t *one = json_object_get(ph, "request"), *list = json_object_get(ph, "requests");
     char p[300];
@@ -903,14 +903,22 @@ static int parse_templates(struct harness_phase *f, const json_t *ph, const char
         harness_v_fmt(p, sizeof p, "%s.requests", path);
         return harness_v_expected(err, errlen, p, "an array of 1..8 request templates", list);
     } else {
+        /* Every template's error, each recorded (err left empty). */
         size_t i;
         json_t *t;
         json_array_foreach(list, i, t)
         {
             harness_v_fmt(p, sizeof p, "%s.requests[%zu]", path, i);
-            if ((rc = parse_template(f, t, p, 1, err, errlen)) != 0)
-                break;
+            if (parse_template(f, t, p, 1, err, errlen) != 0) {
+                json_decref(f->tpl[f->n_tpl].body);
+                json_decref(f->tpl[f->n_tpl].raw);
+                memset(&f->tpl[f->n_tpl], 0, sizeof f->tpl[0]);
+                collect(s, err);
+                rc = -1;
+            }
         }
+        if (rc)
+            err[0] = '\0';
     }
     if (rc == 0 && f->n_tpl) {
         /* What the phase's requests carry, for the checks' view of a
@@ -1065,7 +1073,7 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
         }
         f->n_keys = (int)json_array_size(keys);
     }
-    if (parse_templates(f, ph, path, err, errlen) != 0) {
+    if (parse_templates(s, f, ph, path, err, errlen) != 0) {
         templates_free(f);
         return -1;
     }
@@ -1092,7 +1100,8 @@ static int parse_traffic(struct harness_scenario *s, json_t *tr, char *err, size
         char p[64];
         harness_v_fmt(p, sizeof p, "$.traffic[%zu]", i);
         if (parse_phase(s, ph, p, &next, &total, err, errlen) != 0) {
-            collect(s, err);
+            if (err[0]) /* else the phase recorded its errors itself */
+                collect(s, err);
             bad++;
         }
     }

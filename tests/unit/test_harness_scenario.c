@@ -521,6 +521,11 @@ static void test_request_template_errors(void **state)
         PH("\"requests\": [{\"name\": \"a\", \"body\": {}}, {\"name\": \"a\", \"body\": "
            "{}}]"),
         (const char *[]){"$.traffic.requests[1].name: expected a template name not used", NULL});
+    /* Every template's error, not only the first. */
+    expect_error(PH("\"requests\": [{\"raw\": \"x\"}, {\"body\": {}}, {\"metod\": \"GET\", "
+                    "\"body\": {}}]"),
+                 (const char *[]){"$.traffic.requests[0].content_type", "$.traffic.requests[2]",
+                                  "did you mean 'method'", NULL});
     expect_error(PH("\"requests\": []"),
                  (const char *[]){"$.traffic.requests: expected an array of 1..8", NULL});
     expect_error(
