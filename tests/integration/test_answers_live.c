@@ -3,12 +3,13 @@
  * which signal it used and, for streams, the client's strictness; and
  * relays with the bugs bug reports name (tests/integration/bad-relays/:
  * nginx that drops usage, rewrites the model, loses tokens, turns a 400
- * into a 502) fail the matching check, nginx-opaque fails a strict client
+ * into a 502; a Python relay that resumes a broken stream one token too
+ * far) fail the matching check, nginx-opaque fails a strict client
  * and passes a lenient one on a stream without [DONE], and a relay that
  * drops every id leaves the checks that need it inconclusive, never a pass.
  *
- * The bad relays need nginx: SKIPPED with the reason when it is not
- * installed (.ci/run installs it). */
+ * The bad relays need nginx and python3: SKIPPED with the reason when one
+ * is not installed (.ci/run installs both). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,11 +229,42 @@ static void test_bad_relays_caught(void **state)
     json_decref(res);
 }
 
+/* A relay that resumes a broken stream on the other colour: right, the
+ * answer is whole (both colours give the same messages the same text);
+ * one token too far, the answer silently lacks a token, and only
+ * answer_integrity can tell. */
+static void test_failover_resume(void **state)
+{
+    if (!tsup_installed("python3")) {
+        printf("SKIP test_failover_resume: python3 is not installed (apt-get install python3)\n");
+        skip();
+    }
+    char out[128];
+    snprintf(out, sizeof out, "%s/resume", dir);
+    char *args[] = {"run",        "scenarios/answers/midstream-failover-integrity.json",
+                    "--relay",    "tests/integration/bad-relays/resume-relay.json",
+                    "--relay",    "tests/integration/bad-relays/resume-relay-skips-a-token.json",
+                    "--out",      out,
+                    "--no-color", NULL};
+    assert_int_equal(tsup_cutover(120000, args), 1);
+    json_t *res = results(out);
+    const char *name = "answer-integrity-under-midstream-failover", *d = NULL;
+    const json_t *sc = scenario_of(res, "resume-relay", name);
+    assert_string_equal(status_of(sc, "answer_integrity template=sse", NULL), "pass");
+    assert_string_equal(status_of(sc, "answer_integrity template=json", NULL), "pass");
+    sc = scenario_of(res, "resume-relay-skips-a-token", name);
+    assert_string_equal(status_of(sc, "answer_integrity template=sse", &d), "fail");
+    assert_non_null(strstr(d, "a token lost"));
+    assert_string_equal(status_of(sc, "answer_integrity template=json", NULL), "pass");
+    json_decref(res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_library_passes_on_cutover_relay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_relays_caught, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failover_resume, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
