@@ -194,14 +194,14 @@ static void test_bad_relays_caught(void **state)
     sc = scenario_of(res, "nginx-400-to-502", code400);
     assert_string_equal(
         status_of(sc,
-                  "client_status status=400,type=invalid_request_error,code=context_"
+                  "client_status template=long,status=400,type=invalid_request_error,code=context_"
                   "length_exceeded",
                   &d),
         "fail");
     sc = scenario_of(res, "nginx-drops-usage", code400);
     assert_string_equal(
         status_of(sc,
-                  "client_status status=400,type=invalid_request_error,code=context_"
+                  "client_status template=long,status=400,type=invalid_request_error,code=context_"
                   "length_exceeded",
                   NULL),
         "pass");
