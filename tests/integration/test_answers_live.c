@@ -259,12 +259,68 @@ static void test_failover_resume(void **state)
     json_decref(res);
 }
 
+/* A template's method and path go on the wire as written: a GET without a
+ * body reaches the upstream as a GET, a PUT on the chat path is refused by
+ * the relay (405, OpenAI's error) before any upstream, another chat path
+ * the relay serves is answered whole. */
+static void test_methods_and_paths(void **state)
+{
+    char file[128], out[128];
+    snprintf(file, sizeof file, "%s/methods.json", dir);
+    snprintf(out, sizeof out, "%s/methods", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("{\"name\": \"methods-and-paths\", \"traffic\": {\"rate_rps\": 40, \"duration_ms\": 400, "
+          "\"requests\": [{\"name\": \"models\", \"method\": \"GET\", \"path\": \"/v1/models\", "
+          "\"raw\": \"\", \"content_type\": \"application/json\"}, {\"name\": \"put-chat\", "
+          "\"method\": \"PUT\", \"body\": {\"model\": \"gpt-4.1\", \"messages\": [{\"role\": "
+          "\"user\", \"content\": \"hi\"}]}}, {\"name\": \"api-chat\", \"path\": "
+          "\"/api/chat/completions\", \"body\": {\"model\": \"gpt-4.1\", \"max_tokens\": 8, "
+          "\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}}]}, \"expect\": ["
+          "{\"check\": \"client_status\", \"template\": \"models\", \"status\": 200}, "
+          "{\"check\": \"client_status\", \"template\": \"put-chat\", \"status\": 405, \"type\": "
+          "\"invalid_request_error\"}, {\"check\": \"client_status\", \"template\": \"api-chat\", "
+          "\"status\": 200}, {\"check\": \"answer_integrity\", \"template\": \"api-chat\"}]}\n",
+          f);
+    fclose(f);
+    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
+    assert_int_equal(tsup_cutover(60000, args), 0);
+    /* What reached blue: GETs of /v1/models and POSTs of the chat path. */
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s/methods_json/journal-blue.json", out, strrchr(dir, '/') + 1);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j)
+        fail_msg("%s: %s", path, je.text);
+    int gets = 0, posts = 0, other = 0;
+    size_t i;
+    json_t *rec;
+    json_array_foreach(j, i, rec)
+    {
+        const char *m = json_string_value(json_object_get(rec, "method"));
+        const char *p = json_string_value(json_object_get(rec, "path"));
+        if (strstr(p, "health"))
+            continue;
+        if (strcmp(m, "GET") == 0 && strcmp(p, "/v1/models") == 0)
+            gets++;
+        else if (strcmp(m, "POST") == 0 && strcmp(p, "/v1/chat/completions") == 0)
+            posts++;
+        else
+            other++;
+    }
+    assert_true(gets >= 1);
+    assert_true(posts >= 1);
+    assert_int_equal(other, 0); /* the PUT never reached an upstream */
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_library_passes_on_cutover_relay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_relays_caught, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failover_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_methods_and_paths, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
