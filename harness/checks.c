@@ -2076,6 +2076,11 @@ static void ck_usage_reported(const json_t *c, const struct harness_obs *o,
          strict_words(strict));
     if (unknown)
         append(v->detail, sizeof v->detail, "; %ld not judged: %s", unknown, unknown_why);
+    if (not_asked)
+        append(
+            v->detail, sizeof v->detail,
+            "; %ld streams not judged: they did not ask for usage (stream_options.include_usage)",
+            not_asked);
     if (first) {
         append(v->detail, sizeof v->detail, "; %s; ", why);
         describe_req(o, first, v->detail, sizeof v->detail);

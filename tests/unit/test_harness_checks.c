@@ -1275,6 +1275,12 @@ static void test_usage_reported(void **state)
     assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_FAIL);
     r->usage_total = 12;
     assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_PASS);
+    /* Only streams that did not ask for usage: inconclusive, saying why. */
+    obs.reqs[0].stream = 1;
+    obs.reqs[0].include_usage = 0;
+    assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "did not ask for usage"));
+    obs.reqs[0].stream = 0;
     /* An answer that failed is not judged. */
     r->status = 502;
     assert_int_equal(run("{\"check\":\"usage_reported\",\"phase\":0}", &v), HARNESS_INCONCLUSIVE);
