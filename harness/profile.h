@@ -66,6 +66,9 @@ struct harness_profile {
      * judge it against them; a scenario that needs another value is not
      * applicable to this relay (harness_profile_fixed_conflicts). */
     json_t *fixed;
+    /* "shared": true: the relay takes a fleet's shared store ({redis_url},
+     * or cutover-relay's config key "shared"); false: replicas run unshared. */
+    int shared;
 };
 
 /* One name -> value pair for rendering. */
@@ -134,8 +137,10 @@ size_t harness_profile_fixed_conflicts(const struct harness_profile *p, const js
 /* "max_attempts is fixed at 3" for a fixed key. */
 void harness_profile_fixed_why(const struct harness_profile *p, const char *key, char *out,
                                size_t n);
-/* Non-zero when a check of kind depends on the relay setting key (or on the
- * "admin API"): its verdict means nothing when key could not be set. */
+/* Non-zero when a check of kind depends on the relay setting key (its row's
+ * settings in harness/checks.c) or key is a premise of every scenario (the
+ * "admin API", client keys...): its verdict means nothing when key could not
+ * be set. */
 int harness_profile_affects(const char *key, const char *check_kind);
 
 #endif
