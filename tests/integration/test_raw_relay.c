@@ -34,7 +34,7 @@ static char relay_bin[PATH_MAX];
 /* Every runner test-run setting as a flag: with CUTOVER_CONFIG unset the
  * relay gets its settings from these placeholders alone. */
 #define RUNNER_FLAGS                                                                               \
-    " --health-interval-ms {health_interval_ms} --health-timeout-ms {health_timeout_ms}"         \
+    " --health-interval-ms {health_interval_ms} --health-timeout-ms {health_timeout_ms}"           \
     " --backoff-base-ms {backoff_base_ms} --backoff-cap-ms {backoff_cap_ms}"                       \
     " --try-timeout-ms {try_timeout_ms} --deadline-ms {deadline_ms}"                               \
     " --drain-timeout-ms {drain_timeout_ms}"
@@ -61,8 +61,8 @@ static int run_raw(const char *scenario, const char *out_name, const char *cmd, 
 {
     char out[128], path[200];
     snprintf(out, sizeof out, "%s/%s", dir, out_name);
-    char *args[] = {"run", (char *)scenario, "--out", out, "--relay", (char *)cmd, "--no-color",
-                    NULL};
+    char *args[] = {"run",     (char *)scenario, "--out",      out,
+                    "--relay", (char *)cmd,      "--no-color", NULL};
     int rc = tsup_cutover(60000, args);
     snprintf(path, sizeof path, "%s/results.json", out);
     json_error_t je;
@@ -129,8 +129,8 @@ static void test_absent_key_refused_shell(void **state)
     int rc = run_raw("scenarios/failover/blue-503-to-green.json", "absent-sh", cmd, &doc, &sc);
     assert_int_equal(rc, 2);
     assert_string_equal(json_string_value(json_object_get(sc, "status")), "invalid");
-    assert_non_null(strstr(json_string_value(json_object_get(sc, "error")),
-                           "{client_keys} is relay setting"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(sc, "error")), "{client_keys} is relay setting"));
     json_decref(doc);
 }
 
