@@ -636,18 +636,26 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         if (w->env == HM_RELAY) {
             /* The relay process itself: shaded across every lane; in a
              * fleet only across the replica's own lane. */
-            const struct lane *rl =
-                t.fleet && w->replica < m->n_replicas && w->replica < HM_MAX_REPLICAS
-                    ? &t.rep[w->replica]
-                    : NULL;
+            const struct lane *rl = t.fleet && w->replica >= 0 && w->replica < m->n_replicas &&
+                                            w->replica < HM_MAX_REPLICAS
+                                        ? &t.rep[w->replica]
+                                        : NULL;
             double y0 = rl ? rl->y : t.lanes_top, y1 = rl ? rl->y + rl->h : t.lanes_bottom;
+            if (w->replica < 0 && t.fleet) { /* Redis: over every replica's lane */
+                int last =
+                    m->n_replicas < HM_MAX_REPLICAS ? m->n_replicas - 1 : HM_MAX_REPLICAS - 1;
+                y0 = t.rep[0].y;
+                y1 = t.rep[last].y + t.rep[last].h;
+            }
             fprintf(f, "<g class=\"fault\"><title>from %.0f to %.0f ms: ", w->t0, w->t1);
             report_html_puts(f, w->label);
             fprintf(f,
                     "</title><rect class=\"win relay\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                     "height=\"%.1f\"/><text class=\"win-label relay\" x=\"%.1f\" y=\"%.1f\">",
                     x0, y0, x1 - x0 > 1 ? x1 - x0 : 1, y1 - y0, x0 + 3,
-                    rl ? rl->y + rl->h - 7 : t.client.y - 3);
+                    rl                          ? rl->y + rl->h - 7
+                    : w->replica < 0 && t.fleet ? y0 - 3
+                                                : t.client.y - 3);
             report_html_puts(f, w->label);
             fprintf(f, "</text></g>");
             continue;

@@ -151,10 +151,16 @@ static const struct {
     {"replica_kill", "killed (replica_kill)"},
     {"replica_stop", "stopping (replica_stop)"},
     {"replica_resume", ""},
+    /* The fleet's Redis: a window over every replica (replica -1). */
+    {"redis_pause", "Redis paused (redis_pause)"},
+    {"redis_stop", "Redis down (redis_stop)"},
+    {"redis_resume", ""},
+    {"redis_start", ""},
 };
 
 /* A signal or replica_* step: the relay (replica rep) frozen, killed or
- * told to stop, a window from the step until it runs again or the end. */
+ * told to stop, a window from the step until it runs again or the end;
+ * a redis_* step (rep -1): the fleet's store paused or down. */
 static void relay_window(struct html_model *m, const char *what, int rep, int fleet, double t)
 {
     for (size_t i = 0; i < sizeof relay_steps / sizeof relay_steps[0]; i++) {
@@ -169,7 +175,9 @@ static void relay_window(struct html_model *m, const char *what, int rep, int fl
         w->env = HM_RELAY;
         w->replica = rep;
         w->fired = -1;
-        if (fleet)
+        if (rep < 0)
+            snprintf(w->label, sizeof w->label, "%s", relay_steps[i].words);
+        else if (fleet)
             snprintf(w->label, sizeof w->label, "replica %d %s", rep, relay_steps[i].words);
         else
             snprintf(w->label, sizeof w->label, "relay %s", relay_steps[i].words);
@@ -224,6 +232,8 @@ void html_model_timeline(struct html_model *m, const json_t *doc)
             relay_window(m, sig, rep, in_fleet, t);
         if (strncmp(fleet, "replica_", 8) == 0)
             relay_window(m, fleet, rep, 1, t);
+        else if (*fleet)
+            relay_window(m, fleet, -1, 1, t);
         if (*sig || *fleet) {
             size_t len = strlen(label);
             snprintf(label + len, sizeof label - len, "%s%s", len ? "; " : "", *sig ? sig : fleet);

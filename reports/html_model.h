@@ -63,7 +63,7 @@ struct hm_window {     /* a fault an upstream was told to inject, from the timel
     double t0, t1;     /* where it is drawn: where its rules fired, when known */
     double set0, set1; /* from the step that set it to the one that replaced it */
     int env;           /* HM_BLUE, HM_GREEN, or HM_RELAY: the relay process was signalled */
-    int replica;       /* HM_RELAY: which replica (0 for the one relay) */
+    int replica;       /* HM_RELAY: which replica (0 for the one relay); -1 the fleet's Redis */
     int fired;         /* requests its rules answered; -1 unknown (no journal of that colour) */
     char label[80];
 };

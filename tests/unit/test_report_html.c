@@ -506,13 +506,17 @@ static void test_fleet_replica_lanes(void **state)
     assert_int_equal(m.n_health, 1);
     assert_int_equal(m.health[0].replica, 1);
     assert_int_equal(m.n_limits, 1);
-    assert_int_equal(m.n_win, 2); /* replica 2 frozen 100-700, replica 1 stopping 800-end */
+    /* Replica 2 frozen 100-700, replica 1 stopping 800-end, Redis paused
+     * 900-end (over every replica). */
+    assert_int_equal(m.n_win, 3);
     assert_int_equal(m.win[0].env, HM_RELAY);
     assert_int_equal(m.win[0].replica, 2);
     assert_true(m.win[0].t0 == 100 && m.win[0].t1 == 700);
     assert_string_equal(m.win[0].label, "replica 2 frozen (replica_pause)");
     assert_int_equal(m.win[1].replica, 1);
     assert_string_equal(m.win[1].label, "replica 1 stopping (replica_stop)");
+    assert_int_equal(m.win[2].replica, -1);
+    assert_string_equal(m.win[2].label, "Redis paused (redis_pause)");
     assert_non_null(strstr(m.steps[0].label, "replica_pause (replica 2)"));
     assert_string_equal(m.steps[3].label, "redis_pause");
     html_model_free(&m);
@@ -528,6 +532,7 @@ static void test_fleet_replica_lanes(void **state)
     assert_non_null(strstr(html, "replica 1: blue unhealthy at 450 ms"));
     assert_non_null(strstr(html, "\u2192green shared</text>"));
     assert_non_null(strstr(html, "from 100 to 700 ms: replica 2 frozen (replica_pause)"));
+    assert_non_null(strstr(html, "from 900 to "));
     assert_non_null(strstr(html, "replica 1 blue\u2192green at 534 ms (shared)")); /* the story */
     /* The one-relay drawing is left alone: no full-height switch labels. */
     assert_null(strstr(html, "class=\"switch-label\""));
