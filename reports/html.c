@@ -156,7 +156,7 @@ struct tl {
     /* A fleet (m->n_replicas > 1): one lane of relay events per replica. */
     int fleet;
     struct lane rep[HM_MAX_REPLICAS];
-    char rep_label[HM_MAX_REPLICAS][16];
+    char rep_label[HM_MAX_REPLICAS][24]; /* "replica %d" */
     double lanes_top, lanes_bottom, height;
 };
 
