@@ -356,6 +356,25 @@ static int is_relay_key(const char *name)
     return 0;
 }
 
+/* The known placeholder nearest to name (the runner's and every relay
+ * key), or NULL when none is a plausible misspelling. */
+static const char *nearest_placeholder(const struct harness_vars *v, const char *name)
+{
+    const char *const *keys = harness_relay_key_names();
+    size_t nk = 0;
+    while (keys[nk])
+        nk++;
+    const char **cand = co_calloc((size_t)v->n + nk + 1, sizeof *cand);
+    size_t n = 0;
+    for (int i = 0; i < v->n; i++)
+        cand[n++] = v->v[i].name;
+    for (size_t i = 0; i < nk; i++)
+        cand[n++] = keys[i];
+    const char *near = co_nearest(name, cand);
+    free(cand);
+    return near;
+}
+
 int harness_vars_raw(struct harness_vars *v, const char *cmd, const json_t *relay,
                      const json_t *given, char *err, size_t errlen)
 {
@@ -373,8 +392,20 @@ int harness_vars_raw(struct harness_vars *v, const char *cmd, const json_t *rela
         char name[sizeof v->v[0].name];
         memcpy(name, p + 1, nl);
         name[nl] = '\0';
-        if (!is_relay_key(name))
-            continue; /* a runner placeholder, or braces of the command's own */
+        if (!is_relay_key(name)) {
+            /* A runner placeholder, or braces of the command's own; but a
+             * near miss of a known name is a typo the relay would get
+             * verbatim. */
+            const char *near = var_get(v, name) ? NULL : nearest_placeholder(v, name);
+            if (near) {
+                harness_v_fmt(err, errlen,
+                              "unknown placeholder {%s} (did you mean {%s}?); the placeholders "
+                              "are listed in docs/profiles.md",
+                              name, near);
+                return -1;
+            }
+            continue;
+        }
         const json_t *val = json_object_get(relay, name);
         const char *from = "the scenario's value";
         if (!val && var_get(v, name))

@@ -125,8 +125,10 @@ int harness_setting_text(const json_t *val, char *out, size_t n);
  * each {key} that cmd names takes the scenario's value (relay), else the
  * runner's placeholder of that name, else the value the runner gives the
  * relay in its config (given, may be NULL).  Returns 0, or -1 with "{key}
- * is relay setting 'key', which this scenario does not set ..." in err: a
- * relay is never started with a setting's braces left in its command. */
+ * is relay setting 'key', which this scenario does not set ..." in err, or
+ * "unknown placeholder {prot} (did you mean {port}?)" for a near miss of a
+ * known name: a relay is never started with a setting's braces left in its
+ * command.  Other {words} stay as written (braces of the command's own). */
 int harness_vars_raw(struct harness_vars *v, const char *cmd, const json_t *relay,
                      const json_t *given, char *err, size_t errlen);
 /* Replaces {name}, {name+N} and {name-N} (integer arithmetic on a numeric

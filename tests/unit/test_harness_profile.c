@@ -195,7 +195,7 @@ static void test_raw_command_keys(void **state)
 {
     const char *cmd = "relay --port {port} --keys {client_keys} --rl {rate_limit_requests} "
                       "--hi {health_interval_ms} --tries {max_attempts-1} --token {admin_token} "
-                      "awk '{print}' {nope}";
+                      "awk '{print}' {x1}";
     json_t *relay = json_pack("{s:[s, s], s:i, s:s}", "client_keys", "k1", "k2",
                               "rate_limit_requests", 5, "admin_token", "scenario-token");
     json_t *given = json_pack("{s:i, s:i, s:i}", "health_interval_ms", 200, "max_attempts", 3,
@@ -207,7 +207,7 @@ static void test_raw_command_keys(void **state)
     assert_int_equal(harness_vars_raw(&v, cmd, relay, given, err, sizeof err), 0);
     char *out = harness_render(cmd, &v, NULL, 0);
     assert_string_equal(out, "relay --port 8080 --keys k1,k2 --rl 5 --hi 200 --tries 2 --token "
-                             "scenario-token awk '{print}' {nope}");
+                             "scenario-token awk '{print}' {x1}");
     free(out);
     /* Not set by the scenario, not in the config: refused, named. */
     json_object_del(given, "rate_limit_requests");
@@ -219,6 +219,13 @@ static void test_raw_command_keys(void **state)
     /* The same for an offset placeholder, and without any config. */
     assert_int_equal(harness_vars_raw(&w, "r {max_attempts+1}", NULL, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "{max_attempts}"));
+    /* A near miss of a known name is a typo, refused with the name; other
+     * braces are the command's own ({print}, {x1} above). */
+    assert_int_equal(harness_vars_raw(&v, "r {prot}", NULL, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown placeholder {prot} (did you mean {port}?)"));
+    assert_int_equal(harness_vars_raw(&v, "r {rate_limit_request}", NULL, NULL, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "did you mean {rate_limit_requests}?"));
     /* The runner's own placeholder of a key's name stands ({admin_token}). */
     assert_int_equal(harness_vars_raw(&v, "r {admin_token}", NULL, NULL, err, sizeof err), 0);
     json_decref(relay);
