@@ -413,6 +413,31 @@ static void on_event(struct html_model *m, const json_t *o, double t0)
     }
 }
 
+/* The relay's event log; in a fleet every replica's (replica 0 in dir,
+ * replica i in dir/replica-i, docs/fleet.md), each event keeping its
+ * replica.  A replica folder without an event log still counts: its lane
+ * shows what the timeline did to it. */
+static void load_events(struct html_model *m, const char *dir, double t0)
+{
+    char path[1024];
+    m->n_replicas = 1;
+    for (int i = 0; i < HM_MAX_REPLICAS; i++) {
+        struct stat st;
+        if (i == 0)
+            snprintf(path, sizeof path, "%s", dir);
+        else
+            snprintf(path, sizeof path, "%s/replica-%d", dir, i);
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            break;
+        m->n_replicas = i + 1;
+        m->loading = i;
+        snprintf(path + strlen(path), sizeof path - strlen(path), "/events.jsonl");
+        if (each_line(path, on_event, m, t0) == 0)
+            m->have_events = 1;
+    }
+    m->loading = 0;
+}
+
 static void load_journal(struct html_model *m, const char *dir, int c, double t0)
 {
     char path[1024];
@@ -457,31 +482,6 @@ static void load_journal(struct html_model *m, const char *dir, int c, double t0
         snprintf(a->id, sizeof a->id, "%s", *id ? id : str(rec, "user"));
     }
     json_decref(j);
-}
-
-/* The relay's event log; in a fleet every replica's (replica 0 in dir,
- * replica i in dir/replica-i, docs/fleet.md), each event keeping its
- * replica.  A replica folder without an event log still counts: its lane
- * shows what the timeline did to it. */
-static void load_events(struct html_model *m, const char *dir, double t0)
-{
-    char path[1024];
-    m->n_replicas = 1;
-    for (int i = 0; i < HM_MAX_REPLICAS; i++) {
-        struct stat st;
-        if (i == 0)
-            snprintf(path, sizeof path, "%s", dir);
-        else
-            snprintf(path, sizeof path, "%s/replica-%d", dir, i);
-        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-            break;
-        m->n_replicas = i + 1;
-        m->loading = i;
-        snprintf(path + strlen(path), sizeof path - strlen(path), "/events.jsonl");
-        if (each_line(path, on_event, m, t0) == 0)
-            m->have_events = 1;
-    }
-    m->loading = 0;
 }
 
 void html_model_load(struct html_model *m, const json_t *sc)
