@@ -120,7 +120,6 @@ void harness_vars_set(struct harness_vars *v, const char *name, const char *valu
     v->n++;
 }
 
-/* One scalar as text ("" for null). */
 static void json_scalar(const json_t *j, char *out, size_t n)
 {
     if (json_is_string(j))
@@ -133,57 +132,6 @@ static void json_scalar(const json_t *j, char *out, size_t n)
         snprintf(out, n, "%s", json_is_true(j) ? "true" : "false");
     else
         snprintf(out, n, "%s", "");
-}
-
-/* One scalar appended to b; 0, or -1 for an array or object. */
-static int put_scalar(struct co_buf *b, const json_t *j)
-{
-    char num[64];
-    if (json_is_array(j) || json_is_object(j))
-        return -1;
-    json_scalar(j, num, sizeof num);
-    co_buf_puts(b, json_is_string(j) ? json_string_value(j) : num);
-    return 0;
-}
-
-int harness_setting_text(const json_t *val, char *out, size_t n)
-{
-    struct co_buf b;
-    co_buf_init(&b, 0);
-    int bad = 0;
-    /* A list the way relays take one on a command line (cutover-relay's
-     * --client-keys a,b and --prices model=price,...): the items are
-     * validated tokens and names, so a comma cannot be inside one. */
-    if (json_is_array(val)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(val, i, x)
-        {
-            co_buf_puts(&b, i ? "," : "");
-            bad |= put_scalar(&b, x);
-        }
-    } else if (json_is_object(val)) {
-        const char *k;
-        json_t *x;
-        int first = 1;
-        json_object_foreach((json_t *)val, k, x)
-        {
-            co_buf_puts(&b, first ? "" : ",");
-            co_buf_puts(&b, k);
-            co_buf_puts(&b, "=");
-            bad |= put_scalar(&b, x);
-            first = 0;
-        }
-    } else {
-        put_scalar(&b, val);
-    }
-    size_t len = 0;
-    char *text = co_buf_steal(&b, &len);
-    int rc = !bad && len < n ? 0 : -1;
-    if (n)
-        snprintf(out, n, "%s", rc == 0 && text ? text : "");
-    free(text);
-    return rc;
 }
 
 static int maps(const struct harness_profile *p, const char *key)
@@ -204,20 +152,22 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
     char buf[600];
     json_object_foreach((json_t *)p->defaults, k, val)
     {
-        if (harness_setting_text(val, buf, sizeof buf) == 0)
-            harness_vars_set(v, k, buf);
+        json_scalar(val, buf, sizeof buf);
+        harness_vars_set(v, k, buf);
     }
     json_object_foreach((json_t *)p->fixed, k, val)
     {
-        if (harness_setting_text(val, buf, sizeof buf) == 0)
-            harness_vars_set(v, k, buf);
+        json_scalar(val, buf, sizeof buf);
+        harness_vars_set(v, k, buf);
     }
     if (!relay)
         return;
     json_object_foreach((json_t *)relay, k, val)
     {
-        if (maps(p, k) && harness_setting_text(val, buf, sizeof buf) == 0)
-            harness_vars_set(v, k, buf);
+        if (!maps(p, k) || json_is_object(val) || json_is_array(val))
+            continue;
+        json_scalar(val, buf, sizeof buf);
+        harness_vars_set(v, k, buf);
     }
 }
 
@@ -338,6 +288,57 @@ char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, 
 fail:
     co_buf_free(&out);
     return NULL;
+}
+
+/* One scalar appended to b; 0, or -1 for an array or object. */
+static int put_scalar(struct co_buf *b, const json_t *j)
+{
+    char num[64];
+    if (json_is_array(j) || json_is_object(j))
+        return -1;
+    json_scalar(j, num, sizeof num);
+    co_buf_puts(b, json_is_string(j) ? json_string_value(j) : num);
+    return 0;
+}
+
+int harness_setting_text(const json_t *val, char *out, size_t n)
+{
+    struct co_buf b;
+    co_buf_init(&b, 0);
+    int bad = 0;
+    /* A list the way relays take one on a command line (cutover-relay's
+     * --client-keys a,b and --prices model=price,...): the items are
+     * validated tokens and names, so a comma cannot be inside one. */
+    if (json_is_array(val)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(val, i, x)
+        {
+            co_buf_puts(&b, i ? "," : "");
+            bad |= put_scalar(&b, x);
+        }
+    } else if (json_is_object(val)) {
+        const char *k;
+        json_t *x;
+        int first = 1;
+        json_object_foreach((json_t *)val, k, x)
+        {
+            co_buf_puts(&b, first ? "" : ",");
+            co_buf_puts(&b, k);
+            co_buf_puts(&b, "=");
+            bad |= put_scalar(&b, x);
+            first = 0;
+        }
+    } else {
+        put_scalar(&b, val);
+    }
+    size_t len = 0;
+    char *text = co_buf_steal(&b, &len);
+    int rc = !bad && len < n ? 0 : -1;
+    if (n)
+        snprintf(out, n, "%s", rc == 0 && text ? text : "");
+    free(text);
+    return rc;
 }
 
 static const char *var_get(const struct harness_vars *v, const char *name)

@@ -116,9 +116,9 @@ void harness_vars_set(struct harness_vars *v, const char *name, const char *valu
 void harness_vars_settings(struct harness_vars *v, const struct harness_profile *p,
                            const json_t *relay);
 
-/* A setting's value as a placeholder's text: a scalar as written, a list
- * as "a,b", an object as "k=v,k2=v2" (cutover-relay's --client-keys and
- * --prices).  Returns 0, or -1 (out "") when it does not fit in n or an
+/* A setting's value as a raw command's placeholder text: a scalar as
+ * written, a list as "a,b", an object as "k=v,k2=v2" (cutover-relay's
+ * --client-keys and --prices).  Returns 0, or -1 (out "") when it does not fit in n or an
  * item is itself a list. */
 int harness_setting_text(const json_t *val, char *out, size_t n);
 /* The relay-key placeholders of a raw --relay command (docs/profiles.md):

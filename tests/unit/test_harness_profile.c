@@ -145,9 +145,9 @@ static void test_settings_and_unmapped(void **state)
     assert_null(p);
 }
 
-/* A list or an object as one placeholder: the comma lists cutover-relay's
- * --client-keys and --prices take; a profile's setting renders them too
- * (an array used to be skipped, leaving {client_keys} unknown). */
+/* A list or an object as one placeholder of a raw command: the comma
+ * lists cutover-relay's --client-keys and --prices take (an array used to
+ * be skipped, leaving {client_keys} in the command verbatim). */
 static void test_setting_text(void **state)
 {
     char buf[32];
@@ -171,20 +171,6 @@ static void test_setting_text(void **state)
     assert_string_equal(buf, "");
     assert_int_equal(harness_setting_text(j, buf, 11), 0);
     json_decref(j);
-    char err[1024];
-    struct harness_profile *p =
-        parse("{\"name\": \"n\", \"command\": \"r --keys {client_keys}\", \"settings\": "
-              "[\"client_keys\"]}",
-              err, sizeof err);
-    assert_non_null(p);
-    struct harness_vars v = {.n = 0};
-    json_t *relay = json_pack("{s:[s, s]}", "client_keys", "a", "b");
-    harness_vars_settings(&v, p, relay);
-    char *out = harness_render(p->command, &v, err, sizeof err);
-    assert_string_equal(out, "r --keys a,b");
-    free(out);
-    json_decref(relay);
-    harness_profile_free(&p);
 }
 
 /* A raw command's relay-key placeholders: the scenario's value, else the
