@@ -1097,6 +1097,17 @@ static int rl_header_values(const struct harness_req *r, double limit, char *why
     return 0;
 }
 
+/* An answer the limiter admitted: a success, or any answer whose request
+ * reached an upstream (fleet_rate_limit's rule).  A 401 for an unknown
+ * client key, or a 400, was refused before the limiter and says nothing
+ * about it: a relay that refused every client (a command that lost its
+ * {client_keys}) was judged "nothing was limited" on its 401s. */
+static int rl_admitted(const struct harness_obs *o, const struct harness_req *r)
+{
+    return r->status != 0 && r->status != 429 &&
+           ((r->status >= 200 && r->status < 400) || count_attempts(o, r->id, NULL) > 0);
+}
+
 static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     double limit = num(c, "limit", 0), window = num(c, "window_ms", 0) * 1000.0,
@@ -1124,7 +1135,7 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
                 reached++;
             if (!first_429 || r->t_sent < first_429)
                 first_429 = r->t_sent;
-        } else if (r->status != 0) {
+        } else if (rl_admitted(o, r)) {
             adm[na++] = r;
         }
     }
@@ -1156,8 +1167,7 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     free(latest);
     for (size_t i = 0; i < o->n_reqs && first_429; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if ((!key || strcmp(r->key, key) == 0) && r->t_sent > first_429 && r->status != 429 &&
-            r->status != 0)
+        if ((!key || strcmp(r->key, key) == 0) && r->t_sent > first_429 && rl_admitted(o, r))
             resumed = 1;
     }
     int ends_late = 0;

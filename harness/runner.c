@@ -298,23 +298,6 @@ static void profile_vars(struct run *r, const struct replica *rp, struct harness
     if (p) {
         harness_vars_set(v, "profile_dir", p->dir);
         harness_vars_settings(v, p, r->s->relay);
-        return;
-    }
-    /* A raw command: the scenario's own values, for the keys it names. */
-    const char *k;
-    json_t *val;
-    json_object_foreach(r->s->relay, k, val)
-    {
-        if (json_is_object(val) || json_is_array(val))
-            continue;
-        if (json_is_string(val))
-            harness_vars_set(v, k, json_string_value(val));
-        else if (json_is_integer(val))
-            harness_v_fmt(buf, sizeof buf, "%lld", (long long)json_integer_value(val));
-        else
-            harness_v_fmt(buf, sizeof buf, "%s", json_is_true(val) ? "true" : "false");
-        if (!json_is_string(val))
-            harness_vars_set(v, k, buf);
     }
 }
 
@@ -469,6 +452,15 @@ static int relay_command(struct run *r, struct replica *rp, char ***argv, char *
             goto bad;
     } else {
         profile_vars(r, rp, v);
+        /* {key}: the scenario's value, else the one its config gives the
+         * relay (the runner's test-run settings); else no relay is started. */
+        json_t *given = json_load_file(rp->config_path, 0, NULL);
+        int ok = harness_vars_raw(v, r->o->relay_cmd, r->s->relay, given, err, errlen);
+        json_decref(given);
+        if (ok != 0) {
+            fail(r, REPORT_INVALID, "%s: --relay command: %s", r->s->file, err);
+            goto out;
+        }
         if (harness_cmd_shell_syntax(r->o->relay_cmd)) {
             *script = harness_script_render(r->o->relay_cmd, v, err, errlen);
             if (!*script)
