@@ -32,7 +32,9 @@ enum ptype {
     P_BOOL,
     P_REQS,
     P_PARTS,
-    P_RATIO /* a share: a number in [0, 1] */
+    P_RATIO, /* a share: a number in [0, 1] */
+    P_PHASE, /* a traffic phase: its index or its "name" (resolved when the scenario loads) */
+    P_WINDOW /* [from, to) in ms since the traffic start */
 };
 
 struct param {
@@ -150,6 +152,59 @@ static int req_in_phase(const json_t *c, const struct harness_req *r)
     return !p || json_integer_value(p) == r->phase;
 }
 
+/* A count check's "window_ms": [from, to) in ms since the traffic start;
+ * what it counts is in the window by its own time (a request by its
+ * scheduled send, an upstream attempt by its arrival).  No window: all. */
+static int in_window(const json_t *c, const struct harness_obs *o, uint64_t t)
+{
+    json_t *w = json_object_get(c, "window_ms");
+    double lo, hi;
+    if (!json_is_array(w) || co_json_number(json_array_get(w, 0), &lo) != 0 ||
+        co_json_number(json_array_get(w, 1), &hi) != 0)
+        return 1;
+    double ms = rel_ms(o, t);
+    return ms >= lo && ms < hi;
+}
+
+/* A request a count check counts: in its phase and its window. */
+static int req_in_scope(const json_t *c, const struct harness_obs *o, const struct harness_req *r)
+{
+    return req_in_phase(c, r) && in_window(c, o, r->t_sched);
+}
+
+/* The span of phase p: its first scheduled send to its last answer (0, 0
+ * when it sent nothing).  Health probes have no request to tie them to a
+ * phase; they count in the phase while it ran. */
+static void phase_span(const struct harness_obs *o, long p, uint64_t *lo, uint64_t *hi)
+{
+    *lo = UINT64_MAX;
+    *hi = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (r->phase != p)
+            continue;
+        if (r->t_sched < *lo)
+            *lo = r->t_sched;
+        uint64_t end = r->t_done ? r->t_done : r->t_sched;
+        if (end > *hi)
+            *hi = end;
+    }
+    if (*hi == 0)
+        *lo = 0;
+}
+
+/* The scope of a count check in words, for its expected text ("" none). */
+static void scope_words(const json_t *c, char *out, size_t n)
+{
+    out[0] = '\0';
+    json_t *p = json_object_get(c, "phase"), *w = json_object_get(c, "window_ms");
+    if (json_is_integer(p))
+        append(out, n, " in phase %lld", (long long)json_integer_value(p));
+    if (json_is_array(w))
+        append(out, n, " in [%g, %g) ms", json_number_value(json_array_get(w, 0)),
+               json_number_value(json_array_get(w, 1)));
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -232,7 +287,7 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
     const char *served = str(c, "served", NULL);
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_in_phase(c, r))
+        if (!req_in_scope(c, o, r))
             continue;
         if (served && !r->served[0])
             continue; /* who served it is unknown: not a sample */
@@ -256,6 +311,9 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
         SETF(expected, "requests with%s%s status %ld%s%s %s", outcome ? " outcome " : "",
              outcome ? outcome : "", status, served ? " served by " : "", served ? served : "",
              exp);
+    char scope[96];
+    scope_words(c, scope, sizeof scope);
+    append(v->expected, sizeof v->expected, "%s", scope);
     SETF(measured, "%ld of %ld", hit, n);
     snprintf(v->unit, sizeof v->unit, "req");
     verdict(v, ok, m);
@@ -322,10 +380,10 @@ static int count_attempts(const struct harness_obs *o, const char *id, const cha
     return n;
 }
 
-static int req_selected(const json_t *c, const struct harness_req *r)
+static int req_selected(const json_t *c, const struct harness_obs *o, const struct harness_req *r)
 {
     const char *which = str(c, "requests", "all");
-    if (!req_in_phase(c, r))
+    if (!req_in_scope(c, o, r))
         return 0;
     if (strcmp(which, "ok") == 0)
         return r->outcome == HARNESS_OK;
@@ -343,7 +401,7 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
     char exp[96];
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_selected(c, r))
+        if (!req_selected(c, o, r))
             continue;
         /* No attempt found, while some attempts carried no id: this
          * request's count is unknown, not zero. */
@@ -359,7 +417,9 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
         worst = fmin(worst, m);
     }
     in_bounds(c, 0, &(double){0}, exp, sizeof exp);
-    SETF(expected, "upstream attempts per %s request%s%s %s", str(c, "requests", "all"),
+    char scope[96];
+    scope_words(c, scope, sizeof scope);
+    SETF(expected, "upstream attempts per %s request%s%s%s %s", str(c, "requests", "all"), scope,
          env ? " to " : "", env ? env : "", exp);
     if (v->samples)
         SETF(measured, "min %d, max %d over %ld requests", lo, hi, v->samples);
@@ -376,18 +436,39 @@ static void ck_upstream_count(const json_t *c, const struct harness_obs *o,
 {
     const char *env = str(c, "env", NULL);
     int health = json_is_true(json_object_get(c, "health"));
+    json_t *ph = json_object_get(c, "phase");
     long n = 0;
-    for (size_t i = 0; i < o->n_atts; i++) {
-        const struct harness_att *a = &o->atts[i];
-        if (a->health == health && (!env || strcmp(a->env, env) == 0))
-            n++;
+    if (ph && !health) {
+        /* A phase's traffic attempts are those its requests made (tied by
+         * id: the row needs the ids signal when a phase is given). */
+        for (size_t i = 0; i < o->n_reqs; i++) {
+            if (!req_in_phase(c, &o->reqs[i]))
+                continue;
+            size_t m;
+            const size_t *idx = harness_obs_attempts(o, o->reqs[i].id, &m);
+            for (size_t k = 0; k < m; k++) {
+                const struct harness_att *a = &o->atts[idx[k]];
+                n += (!env || strcmp(a->env, env) == 0) && in_window(c, o, a->t_arrival);
+            }
+        }
+    } else {
+        uint64_t lo = 0, hi = UINT64_MAX;
+        if (ph)
+            phase_span(o, (long)json_integer_value(ph), &lo, &hi);
+        for (size_t i = 0; i < o->n_atts; i++) {
+            const struct harness_att *a = &o->atts[i];
+            if (a->health == health && (!env || strcmp(a->env, env) == 0) &&
+                in_window(c, o, a->t_arrival) && a->t_arrival >= lo && a->t_arrival <= hi)
+                n++;
+        }
     }
-    char exp[96];
+    char exp[96], scope[96];
     double m;
     int ok = in_bounds(c, (double)n, &m, exp, sizeof exp);
     v->samples = (long)o->n_reqs;
-    SETF(expected, "%s requests reaching %s %s", health ? "health" : "traffic", env ? env : "any",
-         exp);
+    scope_words(c, scope, sizeof scope);
+    SETF(expected, "%s requests reaching %s%s %s", health ? "health" : "traffic", env ? env : "any",
+         scope, exp);
     SETF(measured, "%ld", n);
     snprintf(v->unit, sizeof v->unit, "req");
     verdict(v, ok, m);
@@ -994,8 +1075,8 @@ static void ck_health_probes(const json_t *c, const struct harness_obs *o,
     long probes = 0;
     for (size_t i = 0; i < o->n_atts && react; i++) {
         const struct harness_att *a = &o->atts[i];
-        probes +=
-            a->health && strcmp(a->env, env) == 0 && a->t_arrival >= mark && a->t_arrival < react;
+        probes += a->health && strcmp(a->env, env) == 0 && a->t_arrival >= mark &&
+                  a->t_arrival < react && in_window(c, o, a->t_arrival);
     }
     char exp[96];
     double m;
@@ -1693,19 +1774,20 @@ static void ck_connection_reuse(const json_t *c, const struct harness_obs *o,
 /* ---- the table ---------------------------------------------------------- */
 
 static const struct param p_ratio[] = {
-    {"min", P_RATIO, 1}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"min", P_RATIO, 1}, {"max", P_RATIO, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_count[] = {
-    {"outcome", P_OUTCOME, 0}, {"status", P_INT, 0}, {"served", P_ENV, 0}, {"min", P_NUM, 0},
-    {"max", P_NUM, 0},         {"exact", P_NUM, 0},  {"phase", P_INT, 0},  {NULL, 0, 0}};
+    {"outcome", P_OUTCOME, 0}, {"status", P_INT, 0},       {"served", P_ENV, 0},
+    {"min", P_NUM, 0},         {"max", P_NUM, 0},          {"exact", P_NUM, 0},
+    {"phase", P_PHASE, 0},     {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_deadline[] = {
-    {"max_ms", P_NUM, 1}, {"from", P_FROM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
-static const struct param p_phase[] = {{"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"max_ms", P_NUM, 1}, {"from", P_FROM, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
+static const struct param p_phase[] = {{"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_attempts[] = {
-    {"min", P_NUM, 0},       {"max", P_NUM, 0},   {"exact", P_NUM, 0}, {"env", P_ENV, 0},
-    {"requests", P_REQS, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
-static const struct param p_upstream[] = {{"env", P_ENV, 0},   {"health", P_BOOL, 0},
-                                          {"min", P_NUM, 0},   {"max", P_NUM, 0},
-                                          {"exact", P_NUM, 0}, {NULL, 0, 0}};
+    {"min", P_NUM, 0},       {"max", P_NUM, 0},     {"exact", P_NUM, 0},        {"env", P_ENV, 0},
+    {"requests", P_REQS, 0}, {"phase", P_PHASE, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
+static const struct param p_upstream[] = {
+    {"env", P_ENV, 0},   {"health", P_BOOL, 0}, {"min", P_NUM, 0},          {"max", P_NUM, 0},
+    {"exact", P_NUM, 0}, {"phase", P_PHASE, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_backoff[] = {
     {"base_ms", P_NUM, 0},   {"factor", P_NUM, 0},        {"cap_ms", P_NUM, 0},
     {"jitter", P_JITTER, 0}, {"tolerance_ms", P_NUM, 0},  {"schedule_ms", P_NUMARR, 0},
@@ -1730,23 +1812,26 @@ static const struct param p_rate[] = {{"limit", P_NUM, 1},
 static const struct param p_health[] = {
     {"env", P_ENV, 1}, {"interval_ms", P_NUM, 1}, {"tolerance_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_latency[] = {
-    {"p50_ms", P_NUM, 0}, {"p95_ms", P_NUM, 0}, {"p99_ms", P_NUM, 0}, {"max_ms", P_NUM, 0},
-    {"from", P_FROM, 0},  {"phase", P_INT, 0},  {NULL, 0, 0}};
+    {"p50_ms", P_NUM, 0}, {"p95_ms", P_NUM, 0},  {"p99_ms", P_NUM, 0}, {"max_ms", P_NUM, 0},
+    {"from", P_FROM, 0},  {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_overhead[] = {{"p50_ms", P_NUM, 0}, {"p99_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_zero[] = {
     {"around", P_MARK, 1}, {"before_ms", P_NUM, 0}, {"after_ms", P_NUM, 0}, {NULL, 0, 0}};
-static const struct param p_served[] = {
-    {"env", P_ENV, 1}, {"min", P_RATIO, 0}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_served[] = {{"env", P_ENV, 1},
+                                        {"min", P_RATIO, 0},
+                                        {"max", P_RATIO, 0},
+                                        {"phase", P_PHASE, 0},
+                                        {NULL, 0, 0}};
 static const struct param p_alive[] = {{"alive", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_none[] = {{NULL, 0, 0}};
 static const struct param p_shutdown[] = {{"max_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_forwarded[] = {
-    {"parts", P_PARTS, 0}, {"require_id", P_BOOL, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"parts", P_PARTS, 0}, {"require_id", P_BOOL, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_error_shape[] = {
-    {"status", P_INT, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"status", P_INT, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_health_probes[] = {
-    {"env", P_ENV, 1}, {"to", P_ENV, 1},    {"after", P_MARK, 1}, {"min", P_NUM, 0},
-    {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {NULL, 0, 0}};
+    {"env", P_ENV, 1}, {"to", P_ENV, 1},    {"after", P_MARK, 1},       {"min", P_NUM, 0},
+    {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_reuse[] = {{"min", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 
 /* The view a switch check reads: the relay's events, the served colours, or both. */
@@ -1756,6 +1841,12 @@ static unsigned view_needs(const json_t *c)
     return strcmp(view, "served") == 0 ? HARNESS_SIG_SERVED
            : strcmp(view, "both") == 0 ? HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS
                                        : HARNESS_SIG_EVENTS;
+}
+
+/* upstream_count in a phase ties attempts to the phase's requests by id. */
+static unsigned phase_ids_needs(const json_t *c)
+{
+    return has(c, "phase") && !json_is_true(json_object_get(c, "health")) ? HARNESS_SIG_IDS : 0;
 }
 
 static unsigned served_param_needs(const json_t *c)
@@ -1782,8 +1873,8 @@ static const struct check_kind kinds[] = {
     {"attempts", p_attempts, 1, ck_attempts,
      "upstream attempts per client request (mock journals), per colour", IDS, NULL, "{\"max\": 2}",
      0},
-    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0, NULL,
-     "{\"env\": \"blue\", \"min\": 1}", 0},
+    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0,
+     phase_ids_needs, "{\"env\": \"blue\", \"min\": 1}", 0},
     {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule", IDS,
      NULL, "{\"base_ms\": 10}", 0},
     {"retry_after", p_retry_after, 1, ck_retry_after, "retries wait at least Retry-After", IDS,
@@ -1882,6 +1973,21 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         if (!json_is_integer(v) || json_integer_value(v) < 0)
             return harness_v_expected(err, errlen, path, "an integer >= 0", v);
         return 0;
+    case P_PHASE:
+        if ((json_is_integer(v) && json_integer_value(v) >= 0) ||
+            (json_is_string(v) && json_string_length(v) > 0))
+            return 0;
+        return harness_v_expected(err, errlen, path, "a phase index (0, 1, ...) or a phase name",
+                                  v);
+    case P_WINDOW: {
+        double lo, hi;
+        if (!json_is_array(v) || json_array_size(v) != 2 ||
+            co_json_number(json_array_get(v, 0), &lo) != 0 ||
+            co_json_number(json_array_get(v, 1), &hi) != 0 || lo < 0 || hi <= lo)
+            return harness_v_expected(
+                err, errlen, path, "[from, to] in ms since the traffic start, 0 <= from < to", v);
+        return 0;
+    }
     case P_BOOL:
         return json_is_boolean(v) ? 0 : harness_v_expected(err, errlen, path, "true or false", v);
     case P_STR:
@@ -1972,6 +2078,7 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     allowed[n++] = "check";
     allowed[n++] = "min_samples";
     allowed[n++] = "note";
+    allowed[n++] = "severity";
     for (const struct param *q = k->params; q->name && n < 23; q++)
         allowed[n++] = q->name;
     allowed[n] = NULL;
@@ -1982,6 +2089,11 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
         snprintf(p, sizeof p, "%s.min_samples", path);
         return harness_v_expected(err, errlen, p, "an integer >= 0", ms);
     }
+    static const char *const severities[] = {"required", "advisory", "info", NULL};
+    json_t *sev = json_object_get(c, "severity");
+    snprintf(p, sizeof p, "%s.severity", path);
+    if (sev && harness_v_enum(sev, p, severities, err, errlen) != 0)
+        return -1;
     /* Every parameter's error, one line each (the scenario validator
      * reports each line), rather than the first. */
     size_t used = 0;
@@ -2095,7 +2207,7 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
     json_object_foreach((json_t *)c, key, val)
     {
         if (strcmp(key, "check") == 0 || strcmp(key, "note") == 0 ||
-            strcmp(key, "min_samples") == 0)
+            strcmp(key, "min_samples") == 0 || strcmp(key, "severity") == 0)
             continue;
         char d[64];
         if (json_is_string(val))
@@ -2111,6 +2223,8 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
     }
     k->run(c, o, v);
     check_evaluable(k, c, o, v);
+    int sev = report_severity_parse(str(c, "severity", "required"));
+    v->severity = sev < 0 ? REPORT_REQUIRED : sev;
 }
 
 /* The common evaluator: a check says nothing when the relay did not give a

@@ -1127,11 +1127,20 @@ static int runner_own_check(const char *check)
 static void status_from_checks(struct report_scenario *rs)
 {
     int fail_ = 0, inc = 0, pass = 0, na = 0;
+    rs->advisories = 0;
     for (size_t i = 0; i < rs->n_checks; i++) {
         /* The runner's own punctuality explains a failure (and earns a
          * rerun); it is no verdict on the relay by itself. */
         if (strcmp(rs->checks[i].check, "harness_on_time") == 0)
             continue;
+        /* Only required checks decide (docs/scenarios.md, "Severity"): an
+         * advisory that did not pass is named, an info check only reports. */
+        if (rs->checks[i].severity != REPORT_REQUIRED) {
+            rs->advisories += rs->checks[i].severity == REPORT_ADVISORY &&
+                              rs->checks[i].status != REPORT_PASS &&
+                              rs->checks[i].status != REPORT_NA;
+            continue;
+        }
         fail_ |= rs->checks[i].status == REPORT_FAIL;
         inc |= rs->checks[i].status == REPORT_INCONCLUSIVE;
         na |= rs->checks[i].status == REPORT_NA;

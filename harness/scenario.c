@@ -695,17 +695,71 @@ static int parse_timeline(struct harness_scenario *s, json_t *tl, char *err, siz
     return bad ? -1 : 0;
 }
 
-static const char *const phase_keys[] = {"rate_rps",   "concurrency", "duration_ms", "count",
-                                         "start_ms",   "stream",      "model",       "prompt",
-                                         "max_tokens", "timeout_ms",  "client_key",  "client_keys",
-                                         "arrival",    "path",        NULL};
+static const char *const phase_keys[] = {
+    "rate_rps", "concurrency", "duration_ms", "count",      "start_ms",   "stream",
+    "model",    "prompt",      "max_tokens",  "timeout_ms", "client_key", "client_keys",
+    "arrival",  "path",        "name",        "start",      NULL};
 static const char *const arrivals[] = {"uniform", "poisson", NULL};
+
+/* When phase i (not yet counted in s->n_phases) may expect phase i-1 to be
+ * over, every request answered: its schedule's end plus its client timeout
+ * (the last request may take that long), or for a closed loop bounded by
+ * count one timeout per wave. */
+static uint64_t phase_done_estimate_us(const struct harness_phase *f)
+{
+    uint64_t d = f->duration_us;
+    if (!d && f->rate_rps > 0)
+        d = (uint64_t)((double)f->count / f->rate_rps * 1e6);
+    if (f->concurrency > 0 && !f->duration_us)
+        d = f->timeout_us * (uint64_t)((f->count + f->concurrency - 1) / f->concurrency);
+    else
+        d += f->timeout_us;
+    return f->start_us + d;
+}
+
+/* A phase's "start": {"after": "previous", "delay_ms": D}.  Sets the phase's
+ * after_prev and delay and *start to an estimate in ms (docs/scenarios.md,
+ * "Phases that start after the previous one"). */
+static int parse_after(struct harness_scenario *s, json_t *ph, json_t *st, const char *path,
+                       double *start, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"after", "delay_ms", NULL};
+    static const char *const afters[] = {"previous", NULL};
+    struct harness_phase *f = &s->phases[s->n_phases];
+    char p[160];
+    harness_v_fmt(p, sizeof p, "%s.start", path);
+    if (!json_is_object(st))
+        return harness_v_expected(err, errlen, p, "{\"after\": \"previous\", \"delay_ms\": N}", st);
+    if (harness_v_keys(st, p, keys, err, errlen) != 0)
+        return -1;
+    if (json_object_get(ph, "start_ms")) {
+        harness_v_fmt(p, sizeof p, "%s.start_ms", path);
+        return harness_v_expected(err, errlen, p, "start_ms or start, not both",
+                                  json_object_get(ph, "start_ms"));
+    }
+    char ap[180];
+    harness_v_fmt(ap, sizeof ap, "%s.after", p);
+    if (harness_v_enum(json_object_get(st, "after"), ap, afters, err, errlen) != 0)
+        return -1;
+    if (s->n_phases == 0)
+        return harness_v_expected(err, errlen, ap, "a phase before this one (this is the first)",
+                                  json_object_get(st, "after"));
+    double delay = 0;
+    if (harness_v_number(st, "delay_ms", p, 0, 600000, &delay, err, errlen) != 0)
+        return -1;
+    f->after_prev = 1;
+    f->after_delay_us = (uint64_t)(delay * 1000.0);
+    *start =
+        (double)(phase_done_estimate_us(&s->phases[s->n_phases - 1]) + f->after_delay_us) / 1000.0;
+    return 0;
+}
 
 static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path, uint64_t *next,
                        long *total, char *err, size_t errlen)
 {
     struct harness_phase *f = &s->phases[s->n_phases];
     char p[160];
+    memset(f, 0, sizeof *f); /* a phase that failed to parse may have left this slot half set */
     if (!json_is_object(ph))
         return harness_v_expected(err, errlen, path, "a traffic phase object", ph);
     if (harness_v_keys(ph, path, phase_keys, err, errlen) != 0)
@@ -723,6 +777,9 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
         return harness_v_expected(err, errlen, path, "exactly one of rate_rps or concurrency", ph);
     if (dur <= 0 && count <= 0)
         return harness_v_expected(err, errlen, path, "duration_ms or count", ph);
+    json_t *after = json_object_get(ph, "start");
+    if (after && parse_after(s, ph, after, path, &start, err, errlen) != 0)
+        return -1;
     if (start < 0) {
         if (*next == UINT64_MAX) {
             harness_v_fmt(p, sizeof p, "%s.start_ms", path);
@@ -738,7 +795,9 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
     f->count = (int)count;
     f->max_tokens = (int)maxt;
     f->timeout_us = (uint64_t)(timeout * 1000.0);
-    *next = dur > 0 ? f->start_us + f->duration_us : UINT64_MAX;
+    /* After a phase that starts when its predecessor is done, the next one
+     * names its own start: the time it would follow on is not known. */
+    *next = dur > 0 && !f->after_prev ? f->start_us + f->duration_us : UINT64_MAX;
     long expected_n = count > 0 ? (long)count : HARNESS_MAX_REQUESTS;
     if (rate > 0 && dur > 0 && rate * dur / 1000.0 < expected_n)
         expected_n = (long)(rate * dur / 1000.0) + 1;
@@ -770,6 +829,7 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
         {"model", offsetof(struct harness_phase, model), sizeof f->model},
         {"prompt", offsetof(struct harness_phase, prompt), sizeof f->prompt},
         {"path", offsetof(struct harness_phase, path), sizeof f->path},
+        {"name", offsetof(struct harness_phase, name), sizeof f->name},
     };
     snprintf(f->model, sizeof f->model, "gpt-4.1");
     snprintf(f->prompt, sizeof f->prompt, "Say hello.");
@@ -782,6 +842,12 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
             return harness_v_expected(err, errlen, p, "a short string", v);
         snprintf((char *)f + strs[k].off, strs[k].len, "%s", json_string_value(v));
     }
+    for (int k = 0; f->name[0] && k < s->n_phases; k++)
+        if (strcmp(s->phases[k].name, f->name) == 0) {
+            harness_v_fmt(p, sizeof p, "%s.name", path);
+            return harness_v_expected(err, errlen, p, "a phase name not used before",
+                                      json_object_get(ph, "name"));
+        }
     if (strncmp(f->path, "/v1/", 4) != 0) {
         harness_v_fmt(p, sizeof p, "%s.path", path);
         return harness_v_expected(err, errlen, p, "a path starting with /v1/",
@@ -845,10 +911,44 @@ static int parse_traffic(struct harness_scenario *s, json_t *tr, char *err, size
     return bad ? -1 : 0;
 }
 
+/* A check's "phase": an index below the number of phases, or the name of
+ * one (replaced by its index in c). */
+static int resolve_phase(struct harness_scenario *s, json_t *c, const char *path, char *err,
+                         size_t errlen)
+{
+    json_t *ph = json_object_get(c, "phase");
+    char p[96];
+    harness_v_fmt(p, sizeof p, "%s.phase", path);
+    if (json_is_integer(ph)) {
+        if (json_integer_value(ph) < s->n_phases)
+            return 0;
+        char exp[64];
+        snprintf(exp, sizeof exp, "a phase index below %d (the phases)", s->n_phases);
+        return harness_v_expected(err, errlen, p, exp, ph);
+    }
+    if (!json_is_string(ph))
+        return 0;
+    const char *names[HARNESS_MAX_PHASES + 1];
+    int n = 0;
+    for (int k = 0; k < s->n_phases; k++) {
+        if (strcmp(s->phases[k].name, json_string_value(ph)) == 0) {
+            json_object_set_new(c, "phase", json_integer(k));
+            return 0;
+        }
+        if (s->phases[k].name[0])
+            names[n++] = s->phases[k].name;
+    }
+    names[n] = NULL;
+    if (n == 0)
+        return harness_v_expected(err, errlen, p, "a phase index (no phase has a \"name\")", ph);
+    return harness_v_enum(ph, p, names, err, errlen);
+}
+
 /* timeline_ok: the marks are known (else a check's "after" cannot be
- * judged and is not, rather than blamed for the timeline's error). */
-static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok, char *err,
-                        size_t errlen)
+ * judged and is not, rather than blamed for the timeline's error).
+ * traffic_ok: the phases are known (else a check's "phase" is not judged). */
+static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok, int traffic_ok,
+                        char *err, size_t errlen)
 {
     if (!json_is_array(ex) || !json_array_size(ex) || json_array_size(ex) > HARNESS_MAX_CHECKS)
         return harness_v_expected(err, errlen, "$.expect",
@@ -865,19 +965,26 @@ static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok,
     size_t i;
     json_t *c;
     int bad = 0;
-    json_array_foreach(ex, i, c)
+    /* The checks as the runner reads them: a phase named by its "name" is
+     * resolved to its index here (the scenario's copy in results.json keeps
+     * the name). */
+    json_t *resolved = json_deep_copy(ex);
+    json_array_foreach(resolved, i, c)
     {
         char p[64];
         harness_v_fmt(p, sizeof p, "$.expect[%zu]", i);
-        if (harness_check_validate(c, p, timeline_ok ? marks : NULL, err, errlen) != 0) {
+        if (harness_check_validate(c, p, timeline_ok ? marks : NULL, err, errlen) != 0 ||
+            (traffic_ok && resolve_phase(s, c, p, err, errlen) != 0)) {
             collect(s, err);
             bad++;
         }
     }
     err[0] = '\0';
-    if (bad)
+    if (bad) {
+        json_decref(resolved);
         return -1;
-    s->checks = json_incref(ex);
+    }
+    s->checks = resolved;
     return 0;
 }
 
@@ -1030,7 +1137,8 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
     if (timeline_ok && traffic_ok)
         steps_within_traffic(s, json_object_get(doc, "timeline"));
     msg[0] = '\0';
-    if (parse_expect(s, json_object_get(doc, "expect"), timeline_ok, msg, sizeof msg) != 0 &&
+    if (parse_expect(s, json_object_get(doc, "expect"), timeline_ok, traffic_ok, msg, sizeof msg) !=
+            0 &&
         msg[0])
         collect(s, msg);
     double settle = 100 * (time_scale > 0 ? time_scale : 1), timeout = -1;

@@ -73,6 +73,13 @@ struct harness_phase {
     char keys[HARNESS_MAX_KEYS][64]; /* client keys, used round robin */
     int n_keys;
     char path[64]; /* default /v1/chat/completions */
+    char name[32]; /* "" unnamed: checks name a phase by index or by this */
+    /* "start": {"after": "previous", "delay_ms": D}: the phase starts D after
+     * the previous one has finished (every request of it answered), at a
+     * time only the run knows; start_us then holds an estimate (spans,
+     * timeouts). */
+    int after_prev;
+    uint64_t after_delay_us;
 };
 
 struct harness_scenario {

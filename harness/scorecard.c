@@ -105,7 +105,14 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
         pick = &s->checks[0];
     if (pick)
         clip(value, vn, pick->check, pick->measured);
-    if (s->status == REPORT_NA && pick) {
+    if (s->status == REPORT_PASS && s->advisories) {
+        /* A graded pass: name the advisories it passed with. */
+        size_t used = (size_t)snprintf(why, wn, "with advisories:");
+        for (size_t i = 0; i < s->n_checks && used < wn; i++)
+            if (s->checks[i].severity == REPORT_ADVISORY && s->checks[i].status != REPORT_PASS &&
+                s->checks[i].status != REPORT_NA)
+                used += (size_t)snprintf(why + used, wn - used, " %s", s->checks[i].check);
+    } else if (s->status == REPORT_NA && pick) {
         /* "not applicable to this relay (max_attempts is fixed at 3)" */
         const char *open = strchr(pick->detail, '(');
         const char *close = open ? strchr(open, ')') : NULL;
@@ -173,9 +180,10 @@ json_t *harness_scorecard_build(const struct report_scenario *sc, size_t n,
             }
             char value[128], why[160];
             harness_scorecard_cell(hit, relays[k].notes, value, sizeof value, why, sizeof why);
-            json_array_append_new(cells, json_pack("{s:s, s:s, s:s, s:s}", "relay", relays[k].label,
-                                                   "status", report_status_name(hit->status),
-                                                   "value", value, "why", why));
+            json_array_append_new(cells,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "relay", relays[k].label,
+                                            "status", report_status_name(hit->status), "verdict",
+                                            report_verdict_name(hit), "value", value, "why", why));
         }
         json_array_append_new(rows, json_pack("{s:s, s:s, s:o}", "scenario", sc[i].name, "folder",
                                               sc[i].folder, "cells", cells));

@@ -27,6 +27,13 @@ enum report_status {
 };
 #define REPORT_N_STATUS (REPORT_NA + 1)
 
+/* How much a check's verdict weighs (a scenario's "severity" key): a
+ * required check decides the scenario's status, the exit code and JUnit; an
+ * advisory one that does not pass leaves the scenario passing "with
+ * advisories", named in every report; an info check only reports a value. */
+enum report_severity { REPORT_REQUIRED, REPORT_ADVISORY, REPORT_INFO };
+#define REPORT_N_SEVERITY (REPORT_INFO + 1)
+
 /* One check's verdict (filled by harness/checks.c). */
 struct report_check {
     char check[40];
@@ -39,6 +46,7 @@ struct report_check {
     long samples;
     long min_samples;
     char detail[1024];
+    int severity; /* enum report_severity */
 };
 
 /* The load driver's own account of an open-loop run (harness/traffic.c):
@@ -89,6 +97,9 @@ struct report_scenario {
      * --jobs or alone. */
     char rerun[512];
     struct report_driver driver;
+    /* Advisory checks that did not pass: a passing scenario with any is
+     * "pass with advisories" (report_verdict_name). */
+    int advisories;
 };
 
 /* Live progress of the scenario that is running, from the runner's poll
@@ -139,6 +150,12 @@ struct report_writer {
 extern const struct report_writer report_writers[];
 
 const char *report_status_name(int status);
+/* "required", "advisory", "info"; -1 for a name that is none. */
+const char *report_severity_name(int severity);
+int report_severity_parse(const char *name);
+/* The scenario's graded verdict: its status name, except a pass with
+ * advisories is "pass_with_advisories". */
+const char *report_verdict_name(const struct report_scenario *s);
 /* Worst status of a run as an exit code (0 pass, 1 fail, 2 invalid,
  * 3 harness error, 4 inconclusive). */
 int report_exit_code(const struct report_run *r);
