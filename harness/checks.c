@@ -8,6 +8,7 @@
 
 #include "co_json.h"
 #include "co_mem.h"
+#include "harness/probe.h"
 #include "harness/vutil.h"
 #include "reports/html_scale.h"
 
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum ptype {
     P_NUM,
@@ -32,9 +34,11 @@ enum ptype {
     P_BOOL,
     P_REQS,
     P_PARTS,
-    P_RATIO, /* a share: a number in [0, 1] */
-    P_PHASE, /* a traffic phase: its index or its "name" (resolved when the scenario loads) */
-    P_WINDOW /* [from, to) in ms since the traffic start */
+    P_RATIO,   /* a share: a number in [0, 1] */
+    P_PHASE,   /* a traffic phase: its index or its "name" (resolved when the scenario loads) */
+    P_WINDOW,  /* [from, to) in ms since the traffic start */
+    P_FORMAT,  /* metrics_truth: "json", "prometheus" or "both" */
+    P_COUNTERS /* an array of counter names (harness_counter_names) */
 };
 
 struct param {
@@ -1773,6 +1777,386 @@ static void ck_connection_reuse(const json_t *c, const struct harness_obs *o,
 
 /* ---- the table ---------------------------------------------------------- */
 
+/* ---- probes of the relay's endpoints (harness/probe.h) ------------------ */
+
+/* The probes of kind a check reads: those of its "probe" mark, else all. */
+static int probe_selected(const json_t *c, const struct harness_probe *p, int kind)
+{
+    const char *mark = str(c, "probe", NULL);
+    return p->kind == kind && (!mark || strcmp(p->name, mark) == 0);
+}
+
+/* Why a probe of kind says nothing: the relay declares no such endpoint, or
+ * no step took one.  Returns 1 (with v inconclusive) or 0. */
+static int probe_missing(const json_t *c, const struct harness_obs *o, int kind,
+                         struct harness_verdict *v)
+{
+    static const char *const what[] = {"/health", "/api/metrics", "Prometheus /metrics"};
+    if (!o->probe_map.path[kind][0]) {
+        SETF(measured, "no %s endpoint", what[kind]);
+        SETF(detail, "the relay declares no %s endpoint (%s): nothing to judge", what[kind],
+             o->probe_map.why_none[0] ? o->probe_map.why_none
+                                      : "its profile's \"probes\" leaves it out");
+        v->status = HARNESS_INCONCLUSIVE;
+        return 1;
+    }
+    for (size_t i = 0; i < o->n_probes; i++)
+        if (probe_selected(c, &o->probes[i], kind))
+            return 0;
+    SETF(measured, "no probe of %s", what[kind]);
+    SETF(detail, "no timeline step probed %s%s%s (a step with \"probe\": \"%s\")", what[kind],
+         has(c, "probe") ? " at mark " : "", str(c, "probe", ""), harness_probe_kinds[kind]);
+    v->status = HARNESS_INCONCLUSIVE;
+    return 1;
+}
+
+/* A probe's answer as a JSON document (new reference), or NULL with why. */
+static json_t *probe_json(const struct harness_probe *p, char *why, size_t n)
+{
+    if (p->status == 0) {
+        snprintf(why, n, "%s did not answer (%s)", p->path, p->curl_err);
+        return NULL;
+    }
+    if (p->status / 100 != 2) {
+        snprintf(why, n, "%s answered %ld", p->path, p->status);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = p->body ? json_loadb(p->body, p->len, 0, &je) : NULL;
+    if (!j)
+        snprintf(why, n, "%s: the body is not JSON (%.80s)", p->path, p->body ? je.text : "empty");
+    return j;
+}
+
+/* A colour's state as the mocks showed it at t: the answer its mock gave to
+ * the relay's latest health check before t (2xx and complete: healthy), or
+ * without any health check the latest traffic attempt.  Returns 1 healthy,
+ * 0 not, -1 unknown (why says so); a state that changed less than grace_us
+ * before t is unknown too (the relay may not have seen it yet). */
+static int observed_health(const struct harness_obs *o, const char *env, uint64_t t,
+                           uint64_t grace_us, char *why, size_t n)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        int state = -1, health = pass == 0;
+        uint64_t since = 0;
+        for (size_t i = 0; i < o->n_atts && o->atts[i].t_arrival < t; i++) {
+            const struct harness_att *a = &o->atts[i];
+            if (a->health != health || strcmp(a->env, env) != 0)
+                continue;
+            int up = a->status / 100 == 2 && strcmp(a->end, "complete") == 0;
+            if (up != state)
+                since = a->t_arrival;
+            state = up;
+        }
+        if (state < 0)
+            continue;
+        if (since + grace_us > t) {
+            snprintf(why, n, "%s turned %s %.1f ms before the probe (grace %.0f ms)", env,
+                     state ? "healthy" : "unhealthy", (double)(t - since) / 1000.0,
+                     (double)grace_us / 1000.0);
+            return -1;
+        }
+        return state;
+    }
+    snprintf(why, n, "nothing reached %s before the probe: its health was not observed", env);
+    return -1;
+}
+
+/* The active colour as the traffic met it at t: the colour of the latest
+ * traffic attempt before t that was answered 2xx completely. */
+static const char *observed_active(const struct harness_obs *o, uint64_t t)
+{
+    const char *env = NULL;
+    for (size_t i = 0; i < o->n_atts && o->atts[i].t_arrival < t; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (!a->health && a->status / 100 == 2 && strcmp(a->end, "complete") == 0)
+            env = a->env;
+    }
+    return env;
+}
+
+/* A health value as relays write it: true/false, 1/0, or a word. */
+static int health_value(const json_t *v)
+{
+    static const char *const up[] = {"healthy", "up", "ok", "true", "pass", NULL};
+    static const char *const down[] = {"unhealthy", "down", "false", "fail", "degraded", NULL};
+    if (json_is_boolean(v))
+        return json_is_true(v);
+    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1))
+        return (int)json_integer_value(v);
+    for (int k = 0; json_is_string(v) && up[k]; k++)
+        if (strcasecmp(json_string_value(v), up[k]) == 0)
+            return 1;
+    for (int k = 0; json_is_string(v) && down[k]; k++)
+        if (strcasecmp(json_string_value(v), down[k]) == 0)
+            return 0;
+    return -1;
+}
+
+static void ck_health_reports(const json_t *c, const struct harness_obs *o,
+                              struct harness_verdict *v)
+{
+    static const char *const colours[] = {"blue", "green"};
+    const struct harness_probe_map *m = &o->probe_map;
+    uint64_t grace = (uint64_t)(num(c, "grace_ms", 0) * 1000.0);
+    SETF(expected, "/health names the active colour and each colour's health as observed");
+    snprintf(v->unit, sizeof v->unit, "item");
+    if (probe_missing(c, o, HARNESS_PROBE_HEALTH, v))
+        return;
+    long wrong = 0, unknown = 0;
+    char bad[400] = "", unk[400] = "";
+    for (size_t i = 0; i < o->n_probes; i++) {
+        const struct harness_probe *p = &o->probes[i];
+        if (!probe_selected(c, p, HARNESS_PROBE_HEALTH))
+            continue;
+        char why[256];
+        json_t *doc = probe_json(p, why, sizeof why);
+        if (!doc) {
+            v->samples++;
+            wrong++;
+            append(bad, sizeof bad, "%s%s: %s", bad[0] ? "; " : "", p->name, why);
+            continue;
+        }
+        /* The active colour. */
+        const char *want = observed_active(o, p->t_sent);
+        json_t *got = m->active[0] ? harness_json_pointer(doc, m->active) : NULL;
+        if (!m->active[0]) {
+            unknown++;
+            append(unk, sizeof unk, "%sthe profile maps no active colour", unk[0] ? "; " : "");
+        } else if (!want) {
+            unknown++;
+            append(unk, sizeof unk,
+                   "%s%s: no answered traffic before it: the active colour was "
+                   "not observed",
+                   unk[0] ? "; " : "", p->name);
+        } else {
+            v->samples++;
+            if (!json_is_string(got) || strcmp(json_string_value(got), want) != 0) {
+                wrong++;
+                append(bad, sizeof bad, "%s%s: %s says active %s, traffic went to %s",
+                       bad[0] ? "; " : "", p->name, m->active,
+                       json_is_string(got) ? json_string_value(got)
+                       : got               ? "(not a string)"
+                                           : "(absent)",
+                       want);
+            }
+        }
+        /* Each colour's health. */
+        for (int k = 0; k < 2; k++) {
+            if (!m->healthy[k][0]) {
+                unknown++;
+                append(unk, sizeof unk, "%sthe profile maps no health of %s", unk[0] ? "; " : "",
+                       colours[k]);
+                continue;
+            }
+            int seen = observed_health(o, colours[k], p->t_sent, grace, why, sizeof why);
+            if (seen < 0) {
+                unknown++;
+                append(unk, sizeof unk, "%s%s: %s", unk[0] ? "; " : "", p->name, why);
+                continue;
+            }
+            v->samples++;
+            json_t *h = harness_json_pointer(doc, m->healthy[k]);
+            int said = health_value(h);
+            if (said != seen) {
+                wrong++;
+                append(bad, sizeof bad, "%s%s: %s says %s %s, its mock was %s", bad[0] ? "; " : "",
+                       p->name, m->healthy[k], colours[k],
+                       said < 0 ? "(no health value)"
+                       : said   ? "healthy"
+                                : "unhealthy",
+                       seen ? "healthy" : "unhealthy");
+            }
+        }
+        json_decref(doc);
+    }
+    SETF(measured, "%ld of %ld items wrong, %ld not judged", wrong, v->samples, unknown);
+    if (wrong)
+        SETF(detail, "%s", bad);
+    else if (unknown)
+        SETF(detail, "not judged: %s", unk);
+    verdict(v, wrong == 0, (double)-wrong);
+    if (!wrong && unknown)
+        v->status = HARNESS_INCONCLUSIVE; /* a claim nobody could check is no pass */
+}
+
+/* The latest probe of kind a check reads, or NULL. */
+static const struct harness_probe *latest_probe(const json_t *c, const struct harness_obs *o,
+                                                int kind)
+{
+    const struct harness_probe *p = NULL;
+    for (size_t i = 0; i < o->n_probes; i++)
+        if (probe_selected(c, &o->probes[i], kind))
+            p = &o->probes[i];
+    return p;
+}
+
+/* The value of counter ci in probe p (JSON or Prometheus).  Returns 0 with
+ * *out, 1 when the map has no name for it, -1 with why. */
+static int relay_counter(const struct harness_obs *o, const struct harness_probe *p, json_t *doc,
+                         int ci, double *out, char *why, size_t n)
+{
+    const struct harness_probe_map *m = &o->probe_map;
+    if (ci < 0)
+        return 1;
+    if (p->kind == HARNESS_PROBE_PROM) {
+        if (!m->counters[ci].prom[0])
+            return 1;
+        long k = harness_prom_sum(p->body ? p->body : "", m->counters[ci].prom, out, why, n);
+        return k < 0 ? -1 : 0;
+    }
+    if (!m->counters[ci].json[0])
+        return 1;
+    json_t *x = harness_json_pointer(doc, m->counters[ci].json);
+    if (co_json_number(x, out) != 0) {
+        snprintf(why, n, "%s is %s, not a number", m->counters[ci].json,
+                 x ? co_json_type_name(x) : "absent");
+        return -1;
+    }
+    return 0;
+}
+
+static void ck_metrics_truth(const json_t *c, const struct harness_obs *o,
+                             struct harness_verdict *v)
+{
+    const char *format = str(c, "format", "both");
+    const char *const *names = harness_counter_names();
+    json_t *want = json_object_get(c, "counters");
+    long wrong = 0, unknown = 0, missing = 0;
+    char bad[512] = "", unk[512] = "", got[256] = "";
+    SETF(expected,
+         "the relay's counters (%s) equal the client's and mocks' counts, after the "
+         "traffic",
+         format);
+    snprintf(v->unit, sizeof v->unit, "ctr");
+    for (int kind = HARNESS_PROBE_METRICS; kind <= HARNESS_PROBE_PROM; kind++) {
+        if ((kind == HARNESS_PROBE_METRICS && strcmp(format, "prometheus") == 0) ||
+            (kind == HARNESS_PROBE_PROM && strcmp(format, "json") == 0))
+            continue;
+        const char *fname = kind == HARNESS_PROBE_PROM ? "prometheus" : "json";
+        struct harness_verdict miss = *v;
+        if (probe_missing(c, o, kind, &miss)) {
+            missing++;
+            append(unk, sizeof unk, "%s%s", unk[0] ? "; " : "", miss.detail);
+            continue;
+        }
+        const struct harness_probe *p = latest_probe(c, o, kind);
+        if (p->inflight || p->answered < (long)o->n_reqs) {
+            missing++;
+            append(unk, sizeof unk,
+                   "%s%s: taken while %ld of %zu requests were unanswered: the "
+                   "counters were still moving (probe with \"at\": {\"after\": \"traffic\"})",
+                   unk[0] ? "; " : "", p->name, (long)o->n_reqs - p->answered, o->n_reqs);
+            continue;
+        }
+        char why[256];
+        json_t *doc = NULL;
+        if (kind == HARNESS_PROBE_METRICS) {
+            doc = probe_json(p, why, sizeof why);
+        } else if (p->status / 100 != 2) {
+            snprintf(why, sizeof why, "%s %s", p->path,
+                     p->status ? "answered with an error status" : "did not answer");
+        }
+        if ((kind == HARNESS_PROBE_METRICS && !doc) ||
+            (kind == HARNESS_PROBE_PROM && p->status / 100 != 2)) {
+            v->samples++;
+            wrong++;
+            append(bad, sizeof bad, "%s%s: %s", bad[0] ? "; " : "", fname, why);
+            continue;
+        }
+        for (int k = 0; names[k]; k++) {
+            if (json_is_array(want)) {
+                int asked = 0;
+                size_t q;
+                json_t *w;
+                json_array_foreach(want, q, w) asked |= strcmp(json_string_value(w), names[k]) == 0;
+                if (!asked)
+                    continue;
+            }
+            double rv, ov;
+            int rc = relay_counter(o, p, doc, harness_probe_map_counter(&o->probe_map, names[k]),
+                                   &rv, why, sizeof why);
+            if (rc == 1) {
+                unknown++;
+                append(unk, sizeof unk, "%s%s %s: no counter mapped", unk[0] ? "; " : "", fname,
+                       names[k]);
+                continue;
+            }
+            if (rc < 0) {
+                v->samples++;
+                wrong++;
+                append(bad, sizeof bad, "%s%s %s: %s", bad[0] ? "; " : "", fname, names[k], why);
+                continue;
+            }
+            if (harness_counter_observed(names[k], o, &ov, why, sizeof why) != 0) {
+                unknown++;
+                append(unk, sizeof unk, "%s%s: %s", unk[0] ? "; " : "", names[k], why);
+                continue;
+            }
+            v->samples++;
+            append(got, sizeof got, "%s%s %s %g/%g", got[0] ? ", " : "", fname, names[k], rv, ov);
+            if (rv != ov) {
+                wrong++;
+                append(bad, sizeof bad, "%s%s %s: relay %g, observed %g (%s)", bad[0] ? "; " : "",
+                       fname, names[k], rv, ov, harness_counter_what(names[k]));
+            }
+        }
+        json_decref(doc);
+    }
+    SETF(measured, "%ld of %ld counters wrong%s%s", wrong, v->samples,
+         got[0] ? " (relay/seen: " : "", got);
+    if (got[0])
+        append(v->measured, sizeof v->measured, ")");
+    if (wrong)
+        SETF(detail, "%s%s%s", bad, unk[0] ? "; not judged: " : "", unk);
+    else if (unknown || missing)
+        SETF(detail, "not judged: %s", unk);
+    verdict(v, wrong == 0, (double)-wrong);
+    if (!wrong && (unknown || missing))
+        v->status = HARNESS_INCONCLUSIVE; /* an unmapped counter is no pass */
+}
+
+static void ck_prometheus_valid(const json_t *c, const struct harness_obs *o,
+                                struct harness_verdict *v)
+{
+    int lint = json_is_true(json_object_get(c, "lint"));
+    SETF(expected, "promtool check metrics accepts the page%s",
+         lint ? " without lint problems" : "");
+    snprintf(v->unit, sizeof v->unit, "page");
+    if (probe_missing(c, o, HARNESS_PROBE_PROM, v))
+        return;
+    long bad = 0, unk = 0;
+    for (size_t i = 0; i < o->n_probes; i++) {
+        const struct harness_probe *p = &o->probes[i];
+        if (!probe_selected(c, p, HARNESS_PROBE_PROM))
+            continue;
+        if (p->status / 100 != 2) {
+            v->samples++;
+            bad++;
+            SETF(detail, "%s: %s %s", p->name, p->path,
+                 p->status ? "answered with an error status" : "did not answer");
+            continue;
+        }
+        if (p->prom_rc < 0 || (p->prom_rc != 0 && p->prom_rc != 1 && p->prom_rc != 3)) {
+            unk++;
+            if (!bad)
+                SETF(detail, "%s: %s", p->name, p->prom_out);
+            continue;
+        }
+        v->samples++;
+        if (p->prom_rc == 1 || (lint && p->prom_rc == 3)) {
+            bad++;
+            SETF(detail, "%s: promtool: %s", p->name, p->prom_out);
+        } else if (p->prom_rc == 3 && !bad) {
+            SETF(detail, "lint only (not counted): %s", p->prom_out);
+        }
+    }
+    SETF(measured, "%ld of %ld pages rejected%s", bad, v->samples, unk ? ", some not checked" : "");
+    verdict(v, bad == 0, (double)-bad);
+    if (!bad && unk)
+        v->status = HARNESS_INCONCLUSIVE; /* no parser looked at it: never a pass */
+}
+
 static const struct param p_ratio[] = {
     {"min", P_RATIO, 1}, {"max", P_RATIO, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_count[] = {
@@ -1833,6 +2217,12 @@ static const struct param p_health_probes[] = {
     {"env", P_ENV, 1}, {"to", P_ENV, 1},    {"after", P_MARK, 1},       {"min", P_NUM, 0},
     {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_reuse[] = {{"min", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
+static const struct param p_health_reports[] = {
+    {"probe", P_MARK, 0}, {"grace_ms", P_NUM, 0}, {NULL, 0, 0}};
+static const struct param p_metrics_truth[] = {
+    {"probe", P_MARK, 0}, {"format", P_FORMAT, 0}, {"counters", P_COUNTERS, 0}, {NULL, 0, 0}};
+static const struct param p_prometheus_valid[] = {
+    {"probe", P_MARK, 0}, {"lint", P_BOOL, 0}, {NULL, 0, 0}};
 
 /* The view a switch check reads: the relay's events, the served colours, or both. */
 static unsigned view_needs(const json_t *c)
@@ -1926,6 +2316,14 @@ static const struct check_kind kinds[] = {
      "{\"env\": \"blue\", \"to\": \"green\", \"after\": \"fault_on\", \"exact\": 3}", 0},
     {"connection_reuse", p_reuse, 1, ck_connection_reuse,
      "upstream attempts on connections used before (mock journal)", 0, NULL, "{\"min\": 0.5}", 0},
+    {"health_reports", p_health_reports, 1, ck_health_reports,
+     "the relay's /health names the active colour and colours' health as observed", 0, NULL, "{}",
+     0},
+    {"metrics_truth", p_metrics_truth, 1, ck_metrics_truth,
+     "the relay's counters (JSON, Prometheus) equal the client's and mocks' counts", 0, NULL, "{}",
+     0},
+    {"prometheus_valid", p_prometheus_valid, 1, ck_prometheus_valid,
+     "the relay's Prometheus page is accepted by promtool", 0, NULL, "{}", 0},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
@@ -1979,6 +2377,24 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
             return 0;
         return harness_v_expected(err, errlen, path, "a phase index (0, 1, ...) or a phase name",
                                   v);
+    case P_FORMAT: {
+        static const char *const formats[] = {"json", "prometheus", "both", NULL};
+        return harness_v_enum(v, path, formats, err, errlen);
+    }
+    case P_COUNTERS: {
+        if (!json_is_array(v) || !json_array_size(v))
+            return harness_v_expected(err, errlen, path, "a non-empty array of counter names", v);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            char p2[300];
+            snprintf(p2, sizeof p2, "%s[%zu]", path, i);
+            if (harness_v_enum(x, p2, harness_counter_names(), err, errlen) != 0)
+                return -1;
+        }
+        return 0;
+    }
     case P_WINDOW: {
         double lo, hi;
         if (!json_is_array(v) || json_array_size(v) != 2 ||

@@ -14,6 +14,8 @@
 #ifndef HARNESS_PROFILE_H
 #define HARNESS_PROFILE_H
 
+#include "harness/obs.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +68,10 @@ struct harness_profile {
      * judge it against them; a scenario that needs another value is not
      * applicable to this relay (harness_profile_fixed_conflicts). */
     json_t *fixed;
+    /* The relay's endpoints for probe steps ("probes": docs/profiles.md):
+     * paths, where /health names the active colour and each colour's health,
+     * which counters stand for the harness's (harness/probe.h). */
+    struct harness_probe_map probes;
 };
 
 /* One name -> value pair for rendering. */

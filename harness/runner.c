@@ -18,6 +18,7 @@
 #include "harness/checks.h"
 #include "harness/driver.h"
 #include "harness/obs.h"
+#include "harness/probe.h"
 #include "harness/spawn.h"
 #include "harness/traffic.h"
 #include "harness/vutil.h"
@@ -114,6 +115,8 @@ struct run {
     struct harness_traffic traffic;
     int traffic_started;
     struct harness_obs obs;
+    struct harness_prober prober; /* the timeline's probes of the relay's endpoints */
+    uint64_t t_traffic_done;      /* every client request answered (0: not yet) */
     char error[1024];
     int error_status;
     uint64_t last_progress; /* of the progress hook */
@@ -665,6 +668,17 @@ static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     free(a);
 }
 
+/* When step i is due: at its time, or for one that waits for the traffic
+ * ("at": {"after": "traffic"}) its delay after the last answer (UINT64_MAX
+ * while requests are outstanding). */
+static uint64_t step_due(const struct run *r, int i)
+{
+    const struct harness_step *st = &r->s->steps[i];
+    if (!st->after_traffic)
+        return r->t0 + st->at_us;
+    return r->t_traffic_done ? r->t_traffic_done + st->after_delay_us : UINT64_MAX;
+}
+
 static void run_step(struct run *r, int i)
 {
     const struct harness_step *st = &r->s->steps[i];
@@ -678,7 +692,7 @@ static void run_step(struct run *r, int i)
             snprintf(m->name, sizeof m->name, "step%d", i);
         m->t = now;
     }
-    uint64_t planned = r->t0 + st->at_us;
+    uint64_t planned = step_due(r, i);
     if (now > planned && now - planned > o->step_late_us)
         o->step_late_us = now - planned;
     for (int c = 0; c < 2; c++) {
@@ -719,6 +733,15 @@ static void run_step(struct run *r, int i)
         r->admins = a;
         co_evcurl_add(&r->curl, e);
     }
+    if (st->probe && r->relay_url[0]) {
+        long answered = 0;
+        for (size_t q = 0; q < r->traffic.n_reqs; q++)
+            answered += r->traffic.reqs[q].t_done != 0;
+        for (int k = 0; k < HARNESS_PROBE_N; k++)
+            if (st->probe & (1u << k))
+                harness_probe_send(&r->prober, r->relay_url, k, o->marks[o->n_marks - 1].name,
+                                   r->traffic.inflight, answered);
+    }
     if (st->sig && r->pid > 0 && !r->relay_exited) {
         int sig = st->sig == HARNESS_SIG_STOP   ? SIGSTOP
                   : st->sig == HARNESS_SIG_CONT ? SIGCONT
@@ -741,7 +764,9 @@ static void arm_steps(struct run *r)
         maybe_settle(r);
         return;
     }
-    uint64_t at = r->t0 + r->s->steps[r->next_step].at_us, now = co_now_us();
+    uint64_t at = step_due(r, r->next_step), now = co_now_us();
+    if (at == UINT64_MAX)
+        return; /* on_traffic_finished arms it */
     ev_timer_set(&r->steps, at > now ? (double)(at - now) / 1e6 : 0, 0);
     ev_timer_start(r->loop, &r->steps);
 }
@@ -750,7 +775,7 @@ static void on_steps(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct run *r = w->data;
     uint64_t now = co_now_us();
-    while (r->next_step < r->s->n_steps && r->t0 + r->s->steps[r->next_step].at_us <= now + 200)
+    while (r->next_step < r->s->n_steps && step_due(r, r->next_step) <= now + 200)
         run_step(r, r->next_step++);
     arm_steps(r);
 }
@@ -758,7 +783,7 @@ static void on_steps(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct run *r = w->data;
-    if (r->admin_inflight > 0) {
+    if (r->admin_inflight > 0 || r->prober.inflight > 0) {
         ev_timer_set(w, 0.01, 0);
         ev_timer_start(loop, w);
         return;
@@ -778,7 +803,14 @@ static void maybe_settle(struct run *r)
 
 static void on_traffic_finished(struct harness_traffic *t)
 {
-    maybe_settle(t->data);
+    struct run *r = t->data;
+    r->t_traffic_done = co_now_us();
+    /* Steps waiting for the traffic (probes after it) are due now. */
+    if (r->next_step < r->s->n_steps && r->s->steps[r->next_step].after_traffic) {
+        arm_steps(r);
+        return;
+    }
+    maybe_settle(r);
 }
 
 static void begin_run(struct run *r)
@@ -1290,6 +1322,38 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     status_from_checks(rs);
 }
 
+/* How to read the relay's endpoints for probe steps: its profile's
+ * "probes"; our own relay run without a profile reads as its profile
+ * (relays/cutover-relay.json) says; a raw command or a relay reached by URL
+ * declares none, and the checks that read probes say so. */
+static void probe_map(struct run *r)
+{
+    struct harness_probe_map *m = &r->obs.probe_map;
+    memset(m, 0, sizeof *m);
+    if (r->o->profile) {
+        *m = r->o->profile->probes;
+        if (!m->path[0][0] && !m->path[1][0] && !m->path[2][0])
+            harness_v_fmt(m->why_none, sizeof m->why_none,
+                          "profile %s declares no endpoints (\"probes\")", r->o->profile->name);
+        return;
+    }
+    char path[PATH_MAX], err[512];
+    struct harness_profile *own = NULL;
+    if (!r->o->relay_cmd && !r->o->relay_url &&
+        harness_profile_find("cutover-relay", path, sizeof path))
+        own = harness_profile_load(path, err, sizeof err);
+    if (own) {
+        *m = own->probes;
+        harness_profile_free(&own);
+        return;
+    }
+    snprintf(m->why_none, sizeof m->why_none, "%s",
+             r->o->relay_cmd   ? "a raw --relay command declares no endpoints (use a profile with "
+                                 "\"probes\")"
+             : r->o->relay_url ? "a relay reached by --relay-url declares no endpoints"
+                               : "relays/cutover-relay.json not found: no endpoints declared");
+}
+
 /* Whether a profile can point its relay at the direct mock ({direct_url}). */
 static int profile_maps_direct(const struct harness_profile *p)
 {
@@ -1443,6 +1507,9 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
             goto out;
     }
 
+    r->prober.curl = &r->curl;
+    r->prober.obs = &r->obs;
+    probe_map(r);
     ev_timer_init(&r->poll, on_poll, 0.0, 0.01);
     r->poll.data = r;
     ev_timer_start(r->loop, &r->poll);
@@ -1510,8 +1577,10 @@ out:
         r->obs.admin_calls++;
         free(a);
     }
-    if (r->curl.multi)
+    if (r->curl.multi) {
+        harness_probe_abort(&r->prober);
         co_evcurl_cleanup(&r->curl);
+    }
     for (int c = 0; c < 3; c++)
         mock_free(&r->mock[c]);
     if (r->loop)
@@ -1527,6 +1596,7 @@ out:
         !strstr(o->profile->config_template, "{api_key}"))
         scan_leak(r, r->config_path, "relay config");
     write_client_log(r);
+    harness_probe_finish(&r->obs, r->dir);
     observe(r, rs);
 
     snprintf(rs->name, sizeof rs->name, "%s", s->name);

@@ -3,6 +3,8 @@
  * wastes a CI run and, worse, may pass by checking nothing. */
 #include "harness/scenario.h"
 
+#include "harness/probe.h"
+
 #include "co_json.h"
 #include "co_mem.h"
 #include "harness/checks.h"
@@ -545,12 +547,66 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
     return bad ? -1 : 0;
 }
 
-static const char *const step_keys[] = {"at_ms", "mark", "blue", "green", "admin", "signal", NULL};
+static const char *const step_keys[] = {"at_ms", "at",     "mark",  "blue", "green",
+                                        "admin", "signal", "probe", NULL};
 static const char *const admin_keys[] = {"action", "to", "blue", "green", "token", NULL};
 /* "token": which token the call sends; index = enum harness_admin_token. */
 static const char *const admin_tokens[] = {"right", "none", "wrong", NULL};
 static const char *const admin_actions[] = {"switch", "rollback", "weights", NULL};
 static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", "SIGTERM", NULL};
+
+/* A step's "at": {"after": "traffic", "delay_ms": D}. */
+static int parse_at_after(struct harness_step *step, json_t *at, const char *path, char *err,
+                          size_t errlen)
+{
+    static const char *const keys[] = {"after", "delay_ms", NULL};
+    static const char *const afters[] = {"traffic", NULL};
+    char p[128], ap[160];
+    harness_v_fmt(p, sizeof p, "%s.at", path);
+    if (!json_is_object(at))
+        return harness_v_expected(err, errlen, p, "{\"after\": \"traffic\", \"delay_ms\": N}", at);
+    if (harness_v_keys(at, p, keys, err, errlen) != 0)
+        return -1;
+    harness_v_fmt(ap, sizeof ap, "%s.after", p);
+    if (harness_v_enum(json_object_get(at, "after"), ap, afters, err, errlen) != 0)
+        return -1;
+    double delay = 0;
+    if (harness_v_number(at, "delay_ms", p, 0, 600000, &delay, err, errlen) != 0)
+        return -1;
+    step->after_traffic = 1;
+    step->after_delay_us = (uint64_t)(delay * 1000.0);
+    return 0;
+}
+
+/* A step's "probe": an endpoint name or an array of them. */
+static int parse_probe(struct harness_step *step, json_t *probe, const char *path, char *err,
+                       size_t errlen)
+{
+    if (json_is_string(probe)) {
+        if (harness_v_enum(probe, path, harness_probe_kinds, err, errlen) != 0)
+            return -1;
+        for (int k = 0; harness_probe_kinds[k]; k++)
+            if (strcmp(json_string_value(probe), harness_probe_kinds[k]) == 0)
+                step->probe |= 1u << k;
+        return 0;
+    }
+    if (!json_is_array(probe) || !json_array_size(probe))
+        return harness_v_expected(err, errlen, path,
+                                  "\"health\", \"metrics\", \"prometheus\" or an array of them",
+                                  probe);
+    size_t i;
+    json_t *v;
+    json_array_foreach(probe, i, v)
+    {
+        char p[160];
+        harness_v_fmt(p, sizeof p, "%s[%zu]", path, i);
+        if (parse_probe(step, v, p, err, errlen) != 0)
+            return -1;
+        if (!json_is_string(v))
+            return harness_v_expected(err, errlen, p, "an endpoint name", v);
+    }
+    return 0;
+}
 
 static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double prev_ms, char *err,
                       size_t errlen)
@@ -565,6 +621,22 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
     double at = -1;
     if (harness_v_number(st, "at_ms", path, 0, 3600000, &at, err, errlen) != 0)
         return -1;
+    json_t *at_after = json_object_get(st, "at");
+    if (at_after && at >= 0) {
+        harness_v_fmt(p, sizeof p, "%s.at", path);
+        return harness_v_expected(err, errlen, p, "at_ms or at, not both", at_after);
+    }
+    if (at_after) {
+        if (parse_at_after(step, at_after, path, err, errlen) != 0)
+            return -1;
+        at = prev_ms; /* orders it after every timed step */
+    } else if (s->n_steps && s->steps[s->n_steps - 1].after_traffic) {
+        harness_v_fmt(p, sizeof p, "%s.at_ms", path);
+        return harness_v_expected(err, errlen, p,
+                                  "no timed step after one with \"at\": {\"after\": "
+                                  "\"traffic\"} (those come last)",
+                                  json_object_get(st, "at_ms"));
+    }
     if (at < 0) {
         harness_v_fmt(p, sizeof p, "%s.at_ms", path);
         return harness_v_expected(err, errlen, p, "a time in ms (required)", NULL);
@@ -645,6 +717,13 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
         s->admin_used = 1;
         actions++;
     }
+    json_t *probe = json_object_get(st, "probe");
+    if (probe) {
+        harness_v_fmt(p, sizeof p, "%s.probe", path);
+        if (parse_probe(step, probe, p, err, errlen) != 0)
+            return -1;
+        actions++;
+    }
     json_t *sig = json_object_get(st, "signal");
     if (sig) {
         harness_v_fmt(p, sizeof p, "%s.signal", path);
@@ -659,7 +738,7 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
     }
     if (!actions && !mark)
         return harness_v_expected(err, errlen, path,
-                                  "at least one of blue, green, admin, signal or mark", st);
+                                  "at least one of blue, green, admin, signal, probe or mark", st);
     s->n_steps++;
     return 0;
 }
@@ -1015,7 +1094,7 @@ static void steps_within_traffic(struct harness_scenario *s, json_t *tl)
     if (!end)
         return;
     for (int i = 0; i < s->n_steps; i++) {
-        if (s->steps[i].at_us <= end)
+        if (s->steps[i].at_us <= end || s->steps[i].after_traffic)
             continue;
         char p[64], exp[128], e[640];
         harness_v_fmt(p, sizeof p, "$.timeline[%d].at_ms", i);
@@ -1029,10 +1108,13 @@ static void steps_within_traffic(struct harness_scenario *s, json_t *tl)
 
 uint64_t harness_scenario_span_us(const struct harness_scenario *s)
 {
-    uint64_t end = 0;
-    for (int i = 0; i < s->n_steps; i++)
+    uint64_t end = 0, after = 0;
+    for (int i = 0; i < s->n_steps; i++) {
+        if (s->steps[i].after_traffic && s->steps[i].after_delay_us > after)
+            after = s->steps[i].after_delay_us;
         if (s->steps[i].at_us > end)
             end = s->steps[i].at_us;
+    }
     for (int i = 0; i < s->n_phases; i++) {
         const struct harness_phase *f = &s->phases[i];
         uint64_t d = f->duration_us;
@@ -1043,7 +1125,7 @@ uint64_t harness_scenario_span_us(const struct harness_scenario *s)
         if (f->start_us + d > end)
             end = f->start_us + d;
     }
-    return end;
+    return end + after;
 }
 
 struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file, double time_scale,

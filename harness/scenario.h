@@ -54,6 +54,14 @@ struct harness_step {
     json_t *admin_body;   /* or NULL */
     int admin_token;      /* enum harness_admin_token: which token the call sends */
     int sig;              /* enum harness_signal_kind */
+    /* "probe": the relay endpoints this step reads, bits 1 << enum
+     * harness_probe_kind (harness/obs.h); 0 none. */
+    unsigned probe;
+    /* "at": {"after": "traffic", "delay_ms": D}: the step runs D after every
+     * client request has been answered (at_us then only orders it: such
+     * steps come last). */
+    int after_traffic;
+    uint64_t after_delay_us;
 };
 
 enum harness_arrival { HARNESS_ARRIVAL_UNIFORM, HARNESS_ARRIVAL_POISSON };
