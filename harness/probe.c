@@ -42,8 +42,10 @@ static int obs_requests(const struct harness_obs *o, const char *arg, double *ou
             none++;
     }
     if (none) {
-        snprintf(why, n, "%ld client request(s) got no HTTP answer: the relay may or may not "
-                 "have counted them", none);
+        snprintf(why, n,
+                 "%ld client request(s) got no HTTP answer: the relay may or may not "
+                 "have counted them",
+                 none);
         return -1;
     }
     *out = (double)answered;
@@ -94,8 +96,8 @@ static int obs_switches(const struct harness_obs *o, const char *arg, double *ou
     for (size_t i = 0; i < o->n_reqs; i++) {
         size_t m;
         const size_t *idx = harness_obs_attempts(o, o->reqs[i].id, &m);
-        if (m && (strcmp(o->atts[idx[0]].env, "blue") == 0 ||
-                  strcmp(o->atts[idx[0]].env, "green") == 0))
+        if (m &&
+            (strcmp(o->atts[idx[0]].env, "blue") == 0 || strcmp(o->atts[idx[0]].env, "green") == 0))
             f[k++] = (struct first_att){o->atts[idx[0]].t_arrival, o->atts[idx[0]].env};
     }
     qsort(f, k, sizeof *f, cmp_first);
@@ -121,8 +123,7 @@ static int obs_attempts(const struct harness_obs *o, const char *arg, double *ou
 static const struct counter_row {
     const char *name;
     const char *what;
-    int (*observe)(const struct harness_obs *o, const char *arg, double *out, char *why,
-                   size_t n);
+    int (*observe)(const struct harness_obs *o, const char *arg, double *out, char *why, size_t n);
     const char *arg;
 } counters[] = {
     {"requests", "client requests answered", obs_requests, NULL},
@@ -156,8 +157,8 @@ const char *harness_counter_what(const char *name)
     return c ? c->what : "";
 }
 
-int harness_counter_observed(const char *name, const struct harness_obs *o, double *out,
-                             char *why, size_t n)
+int harness_counter_observed(const char *name, const struct harness_obs *o, double *out, char *why,
+                             size_t n)
 {
     const struct counter_row *c = find_counter(name);
     if (!c) {
@@ -209,10 +210,10 @@ static int parse_endpoint(const json_t *e, const char *path, int kind, struct ha
         json_t *h = json_object_get(e, "healthy");
         harness_v_fmt(p, sizeof p, "%s.healthy", path);
         if (h && (!json_is_object(h) || harness_v_keys(h, p, colours, err, errlen) != 0))
-            return json_is_object(h) ? -1
-                                     : harness_v_expected(err, errlen, p,
-                                                          "{\"blue\": POINTER, \"green\": POINTER}",
-                                                          h);
+            return json_is_object(h)
+                       ? -1
+                       : harness_v_expected(err, errlen, p,
+                                            "{\"blue\": POINTER, \"green\": POINTER}", h);
         for (int c = 0; c < 2 && h; c++)
             if (copy_str(h, colours[c], p, m->healthy[c], sizeof m->healthy[c], err, errlen) != 0)
                 return -1;
@@ -223,9 +224,9 @@ static int parse_endpoint(const json_t *e, const char *path, int kind, struct ha
         return 0;
     harness_v_fmt(p, sizeof p, "%s.counters", path);
     if (!json_is_object(cs) || harness_v_keys(cs, p, harness_counter_names(), err, errlen) != 0)
-        return json_is_object(cs) ? -1
-                                  : harness_v_expected(err, errlen, p,
-                                                       "an object of counter -> name", cs);
+        return json_is_object(cs)
+                   ? -1
+                   : harness_v_expected(err, errlen, p, "an object of counter -> name", cs);
     const char *name;
     json_t *v;
     json_object_foreach((json_t *)cs, name, v)
@@ -479,7 +480,8 @@ int harness_promtool_check(const char *path, int timeout_ms, char *out, size_t n
     char prog[512];
     out[0] = '\0';
     if (harness_which("promtool", prog, sizeof prog) != 0) {
-        snprintf(out, n, "promtool is not installed (apt-get install prometheus): no parser "
+        snprintf(out, n,
+                 "promtool is not installed (apt-get install prometheus): no parser "
                  "to accept the page");
         return -1;
     }
@@ -694,8 +696,7 @@ void harness_probe_finish(struct harness_obs *o, const char *dir)
         char safe[64], body_path[1024] = "";
         report_safe_name(pr->name, safe, sizeof safe);
         if (pr->body) {
-            harness_v_fmt(body_path, sizeof body_path, "%s/probes/%s.%s", dir, safe,
-                          ext[pr->kind]);
+            harness_v_fmt(body_path, sizeof body_path, "%s/probes/%s.%s", dir, safe, ext[pr->kind]);
             FILE *f = fopen(body_path, "w");
             if (f) {
                 fwrite(pr->body, 1, pr->len, f);
@@ -703,8 +704,8 @@ void harness_probe_finish(struct harness_obs *o, const char *dir)
             }
         }
         if (pr->kind == HARNESS_PROBE_PROM && pr->body && pr->status / 100 == 2)
-            pr->prom_rc = harness_promtool_check(body_path, 10000, pr->prom_out,
-                                                 sizeof pr->prom_out);
+            pr->prom_rc =
+                harness_promtool_check(body_path, 10000, pr->prom_out, sizeof pr->prom_out);
         else if (pr->kind == HARNESS_PROBE_PROM)
             snprintf(pr->prom_out, sizeof pr->prom_out, "no page to check (%s)",
                      !pr->path[0] ? "no endpoint declared"
@@ -712,17 +713,17 @@ void harness_probe_finish(struct harness_obs *o, const char *dir)
                                   : "no answer");
         if (!log)
             continue;
-        json_t *j = json_pack(
-            "{s:s, s:s, s:s, s:f, s:f, s:I, s:s, s:s, s:s?, s:s?, s:b, s:i, s:I}", "name", pr->name,
-            "kind", harness_probe_kinds[pr->kind], "path", pr->path, "t_sent_ms",
-            ((double)pr->t_sent - (double)o->t0) / 1000.0, "t_done_ms",
-            ((double)pr->t_done - (double)o->t0) / 1000.0, "status", (json_int_t)pr->status,
-            "error", pr->curl_err, "content_type", pr->ctype, "headers", pr->headers, "body",
-            pr->body, "truncated", pr->truncated, "inflight", pr->inflight, "answered",
-            (json_int_t)pr->answered);
+        json_t *j =
+            json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:s, s:s, s:s?, s:s?, s:b, s:i, s:I}", "name",
+                      pr->name, "kind", harness_probe_kinds[pr->kind], "path", pr->path,
+                      "t_sent_ms", ((double)pr->t_sent - (double)o->t0) / 1000.0, "t_done_ms",
+                      ((double)pr->t_done - (double)o->t0) / 1000.0, "status",
+                      (json_int_t)pr->status, "error", pr->curl_err, "content_type", pr->ctype,
+                      "headers", pr->headers, "body", pr->body, "truncated", pr->truncated,
+                      "inflight", pr->inflight, "answered", (json_int_t)pr->answered);
         if (pr->kind == HARNESS_PROBE_PROM)
-            json_object_set_new(j, "promtool", json_pack("{s:i, s:s}", "rc", pr->prom_rc, "output",
-                                                         pr->prom_out));
+            json_object_set_new(j, "promtool",
+                                json_pack("{s:i, s:s}", "rc", pr->prom_rc, "output", pr->prom_out));
         char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (line)
             fprintf(log, "%s\n", line);

@@ -31,8 +31,8 @@ const char *const *harness_counter_names(void);
 const char *harness_counter_what(const char *name);
 /* The value of counter name as the client and the mocks saw it.  Returns 0
  * with *out, or -1 with why it cannot be known exactly in why. */
-int harness_counter_observed(const char *name, const struct harness_obs *o, double *out,
-                             char *why, size_t n);
+int harness_counter_observed(const char *name, const struct harness_obs *o, double *out, char *why,
+                             size_t n);
 
 /* Reads a profile's "probes" object (at path, for errors) into m; j NULL
  * leaves m empty.  Returns 0, or -1 with "path.key: expected ..." in err. */
