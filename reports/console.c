@@ -140,7 +140,10 @@ static void details(struct report_run *r, const struct report_scenario *s)
         if (c->status == REPORT_PASS)
             continue;
         fprintf(f, "    ");
-        status_word(r, c->status, 12);
+        if (c->severity == REPORT_INFO)
+            fprintf(f, "%-12s", "INFO"); /* a value, not a verdict */
+        else
+            status_word(r, c->status, 12);
         fprintf(f, " %s%s\n", t(c->label),
                 c->severity == REPORT_ADVISORY ? " [advisory]"
                 : c->severity == REPORT_INFO   ? " [info]"

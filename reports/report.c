@@ -78,11 +78,14 @@ size_t report_uncounted(const struct report_scenario *s, char *out, size_t n)
         if (c->status == REPORT_PASS)
             continue;
         if (used < n) {
-            int w = snprintf(out + used, n - used, "%s%s%s %s: %s", k ? "; " : "", c->check,
-                             c->severity == REPORT_ADVISORY ? " (advisory)"
-                             : c->severity == REPORT_INFO   ? " (info)"
-                                                            : "",
-                             report_status_name(c->status), c->measured);
+            /* An info check only reports its value: no verdict word. */
+            int w =
+                snprintf(out + used, n - used, "%s%s%s %s: %s", k ? "; " : "", c->check,
+                         c->severity == REPORT_ADVISORY ? " (advisory)"
+                         : c->severity == REPORT_INFO   ? " (info)"
+                                                        : "",
+                         c->severity == REPORT_INFO ? "measured" : report_status_name(c->status),
+                         c->measured);
             used += w > 0 ? (size_t)w : 0;
         }
         k++;

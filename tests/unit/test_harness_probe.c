@@ -154,14 +154,14 @@ static void failover_run(void)
 }
 
 #define PROM_OK                                                                                    \
-    "# HELP holysheep_requests_total x\n# TYPE holysheep_requests_total counter\n"                \
-    "holysheep_requests_total{environment=\"blue\",status=\"200\"} 1\n"                          \
-    "holysheep_requests_total{environment=\"green\",status=\"200\"} 3\n"                         \
-    "holysheep_retries_total{environment=\"blue\",reason=\"upstream_503\"} 1\n"                  \
-    "holysheep_switches_total{from=\"blue\",to=\"green\",reason=\"upstream_503\"} 1\n"           \
-    "holysheep_upstream_attempts_total{environment=\"blue\",result=\"ok\"} 1\n"                  \
-    "holysheep_upstream_attempts_total{environment=\"blue\",result=\"error\"} 1\n"               \
-    "holysheep_upstream_attempts_total{environment=\"green\",result=\"ok\"} 3\n"                 \
+    "# HELP holysheep_requests_total x\n# TYPE holysheep_requests_total counter\n"                 \
+    "holysheep_requests_total{environment=\"blue\",status=\"200\"} 1\n"                            \
+    "holysheep_requests_total{environment=\"green\",status=\"200\"} 3\n"                           \
+    "holysheep_retries_total{environment=\"blue\",reason=\"upstream_503\"} 1\n"                    \
+    "holysheep_switches_total{from=\"blue\",to=\"green\",reason=\"upstream_503\"} 1\n"             \
+    "holysheep_upstream_attempts_total{environment=\"blue\",result=\"ok\"} 1\n"                    \
+    "holysheep_upstream_attempts_total{environment=\"blue\",result=\"error\"} 1\n"                 \
+    "holysheep_upstream_attempts_total{environment=\"green\",result=\"ok\"} 3\n"                   \
     "holysheep_upstream_attempts_total{environment=\"green\",result=\"error\"} 0\n"
 
 /* ---- harness/probe.c pieces --------------------------------------------------- */
@@ -178,8 +178,9 @@ static void test_prom_sum(void **state)
                                       &sum, err, sizeof err),
                      2);
     assert_true(sum == 2);
-    assert_int_equal(harness_prom_sum(PROM_OK, "holysheep_upstream_attempts_total{environment="
-                                               "\"green\",result=\"ok\"}",
+    assert_int_equal(harness_prom_sum(PROM_OK,
+                                      "holysheep_upstream_attempts_total{environment="
+                                      "\"green\",result=\"ok\"}",
                                       &sum, err, sizeof err),
                      1);
     assert_true(sum == 3);
@@ -189,10 +190,9 @@ static void test_prom_sum(void **state)
     assert_int_equal(harness_prom_sum("holysheep_requests_total{a=\"1\" 3\n",
                                       "holysheep_requests_total", &sum, err, sizeof err),
                      -1);
-    assert_int_equal(
-        harness_prom_sum("holysheep_requests_total seven\n", "holysheep_requests_total", &sum,
-                         err, sizeof err),
-        -1);
+    assert_int_equal(harness_prom_sum("holysheep_requests_total seven\n",
+                                      "holysheep_requests_total", &sum, err, sizeof err),
+                     -1);
     assert_int_equal(harness_prom_selector_check("a_total{x=\"y\"}", err, sizeof err), 0);
     assert_int_equal(harness_prom_selector_check("a_total{x=y}", err, sizeof err), -1);
     assert_int_equal(harness_prom_selector_check("9abc", err, sizeof err), -1);
@@ -411,8 +411,7 @@ static void test_severity(void **state)
     assert_null(strstr(v.label, "severity")); /* the label names what is measured */
     run("{\"check\": \"client_count\", \"status\": 200, \"exact\": 1}", &v);
     assert_int_equal(v.severity, REPORT_REQUIRED);
-    run("{\"check\": \"client_count\", \"status\": 200, \"exact\": 2, \"severity\": \"info\"}",
-        &v);
+    run("{\"check\": \"client_count\", \"status\": 200, \"exact\": 2, \"severity\": \"info\"}", &v);
     assert_int_equal(v.status, HARNESS_FAIL);
     assert_int_equal(v.severity, REPORT_INFO);
     expect_invalid("{\"check\": \"client_count\", \"exact\": 1, \"severity\": \"advisery\"}",
@@ -461,9 +460,8 @@ static void test_count_scope(void **state)
                          "\"exact\": 1, \"phase\": 1}",
                          &v),
                      HARNESS_PASS);
-    assert_int_equal(
-        run("{\"check\": \"attempts\", \"exact\": 2, \"window_ms\": [100, 200]}", &v),
-        HARNESS_PASS);
+    assert_int_equal(run("{\"check\": \"attempts\", \"exact\": 2, \"window_ms\": [100, 200]}", &v),
+                     HARNESS_PASS);
     assert_int_equal(v.samples, 1);
     /* Without ids, a phase's upstream attempts cannot be told apart. */
     obs.signals &= ~HARNESS_SIG_IDS;
@@ -495,13 +493,13 @@ static struct harness_scenario *parse(const char *text, char *err, size_t n)
 static void test_scenario_after_and_names(void **state)
 {
     char err[2048] = "";
-    struct harness_scenario *s =
-        parse("{\"name\": \"n\", \"traffic\": [{\"name\": \"fail\", \"rate_rps\": 10, \"count\": "
-              "2}, {\"name\": \"probe\", \"start\": {\"after\": \"previous\", \"delay_ms\": 50}, "
-              "\"concurrency\": 1, \"count\": 1}], \"timeline\": [{\"at_ms\": 10, \"probe\": "
-              "\"health\"}, {\"at\": {\"after\": \"traffic\", \"delay_ms\": 20}, \"mark\": \"end\", "
-              "\"probe\": [\"metrics\", \"prometheus\"]}], " EXPECT_OK "}",
-              err, sizeof err);
+    struct harness_scenario *s = parse(
+        "{\"name\": \"n\", \"traffic\": [{\"name\": \"fail\", \"rate_rps\": 10, \"count\": "
+        "2}, {\"name\": \"probe\", \"start\": {\"after\": \"previous\", \"delay_ms\": 50}, "
+        "\"concurrency\": 1, \"count\": 1}], \"timeline\": [{\"at_ms\": 10, \"probe\": "
+        "\"health\"}, {\"at\": {\"after\": \"traffic\", \"delay_ms\": 20}, \"mark\": \"end\", "
+        "\"probe\": [\"metrics\", \"prometheus\"]}], " EXPECT_OK "}",
+        err, sizeof err);
     if (!s)
         fail_msg("%s", err);
     assert_int_equal(s->phases[1].after_prev, 1);
@@ -513,8 +511,7 @@ static void test_scenario_after_and_names(void **state)
     json_t *c = json_array_get(s->checks, 0);
     assert_int_equal(json_integer_value(json_object_get(c, "phase")), 1);
     assert_int_equal(s->steps[0].probe, 1u << HARNESS_PROBE_HEALTH);
-    assert_int_equal(s->steps[1].probe,
-                     (1u << HARNESS_PROBE_METRICS) | (1u << HARNESS_PROBE_PROM));
+    assert_int_equal(s->steps[1].probe, (1u << HARNESS_PROBE_METRICS) | (1u << HARNESS_PROBE_PROM));
     assert_int_equal(s->steps[1].after_traffic, 1);
     assert_int_equal(s->steps[1].after_delay_us, 20000);
     harness_scenario_free(&s);
@@ -531,8 +528,8 @@ static void test_scenario_after_and_names(void **state)
         {"{\"name\": \"n\", \"traffic\": [{\"rate_rps\": 1, \"count\": 1}, {\"rate_rps\": 1, "
          "\"count\": 1, \"start_ms\": 5, \"start\": {\"after\": \"previous\"}}], " EXPECT_OK "}",
          "start_ms or start, not both"},
-        {"{\"name\": \"n\", \"traffic\": [{\"name\": \"probes\", \"rate_rps\": 1, \"count\": 1}], "
-         EXPECT_OK "}",
+        {"{\"name\": \"n\", \"traffic\": [{\"name\": \"probes\", \"rate_rps\": 1, \"count\": "
+         "1}], " EXPECT_OK "}",
          "did you mean 'probes'"},
         {"{\"name\": \"n\", \"traffic\": {\"rate_rps\": 1, \"count\": 1}, \"expect\": [{\"check\": "
          "\"client_count\", \"phase\": 3, \"min\": 1}]}",
