@@ -84,8 +84,9 @@ static void check_status(const json_t *sc, const char *kind, const char *want, c
         const char *st = json_string_value(json_object_get(c, "status"));
         const char *detail = json_string_value(json_object_get(c, "detail"));
         if (strcmp(st, want) != 0)
-            fail_msg("%s: %s is %s, not %s: %s / %s", json_string_value(json_object_get(sc, "name")),
-                     kind, st, want, json_string_value(json_object_get(c, "measured")), detail);
+            fail_msg("%s: %s is %s, not %s: %s / %s",
+                     json_string_value(json_object_get(sc, "name")), kind, st, want,
+                     json_string_value(json_object_get(c, "measured")), detail);
         if (needle && !strstr(detail, needle))
             fail_msg("%s detail '%s' lacks '%s'", kind, detail, needle);
     }
