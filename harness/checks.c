@@ -1862,17 +1862,33 @@ static int observed_health(const struct harness_obs *o, const char *env, uint64_
     return -1;
 }
 
-/* The active colour as the traffic met it at t: the colour of the latest
- * traffic attempt before t that was answered 2xx completely. */
-static const char *observed_active(const struct harness_obs *o, uint64_t t)
+/* The active colour as the traffic met it at t: the colour the relay sent
+ * its latest traffic attempt before t to.  When that attempt had failed by
+ * t, the relay may have switched since: unknown (NULL, why says so). */
+static const char *observed_active(const struct harness_obs *o, uint64_t t, char *why, size_t n)
 {
-    const char *env = NULL;
-    for (size_t i = 0; i < o->n_atts && o->atts[i].t_arrival < t; i++) {
-        const struct harness_att *a = &o->atts[i];
-        if (!a->health && a->status / 100 == 2 && strcmp(a->end, "complete") == 0)
-            env = a->env;
+    const struct harness_att *last = NULL;
+    for (size_t i = 0; i < o->n_atts && o->atts[i].t_arrival < t; i++)
+        if (!o->atts[i].health)
+            last = &o->atts[i];
+    if (!last) {
+        snprintf(why, n,
+                 "no traffic reached a colour before it: the active colour was not "
+                 "observed");
+        return NULL;
     }
-    return env;
+    /* A 4xx other than 429 is the request's fault, not the colour's: no
+     * relay switches on it. */
+    int ok = last->status > 0 && last->status < 500 && last->status != 429 &&
+             strcmp(last->end, "complete") == 0;
+    if (!ok && last->t_done && last->t_done < t) {
+        snprintf(why, n,
+                 "the last attempt before it (%s, status %d) failed: the relay may have "
+                 "switched after it",
+                 last->env, last->status);
+        return NULL;
+    }
+    return last->env;
 }
 
 /* A health value as relays write it: true/false, 1/0, or a word. */
@@ -1918,17 +1934,15 @@ static void ck_health_reports(const json_t *c, const struct harness_obs *o,
             continue;
         }
         /* The active colour. */
-        const char *want = observed_active(o, p->t_sent);
+        char awhy[160];
+        const char *want = observed_active(o, p->t_sent, awhy, sizeof awhy);
         json_t *got = m->active[0] ? harness_json_pointer(doc, m->active) : NULL;
         if (!m->active[0]) {
             unknown++;
             append(unk, sizeof unk, "%sthe profile maps no active colour", unk[0] ? "; " : "");
         } else if (!want) {
             unknown++;
-            append(unk, sizeof unk,
-                   "%s%s: no answered traffic before it: the active colour was "
-                   "not observed",
-                   unk[0] ? "; " : "", p->name);
+            append(unk, sizeof unk, "%s%s: %s", unk[0] ? "; " : "", p->name, awhy);
         } else {
             v->samples++;
             if (!json_is_string(got) || strcmp(json_string_value(got), want) != 0) {
