@@ -91,7 +91,7 @@ static int obs_switches(const struct harness_obs *o, const char *arg, double *ou
         snprintf(why, n, "%s", harness_signal_missing(HARNESS_SIG_IDS));
         return -1;
     }
-    struct first_att *f = calloc(o->n_reqs ? o->n_reqs : 1, sizeof *f);
+    struct first_att *f = co_calloc(o->n_reqs ? o->n_reqs : 1, sizeof *f);
     size_t k = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
         size_t m;
@@ -443,10 +443,8 @@ long harness_prom_sum(const char *text, const char *sel, double *sum, char *err,
         double v;
         char *end;
         if (read_series(&q, name, sizeof name, &l) != 0 || (*q != ' ' && *q != '\t')) {
-            snprintf(err, n, "cannot read the sample line '%.*s'",
-                     (int)(nl ? (size_t)(nl - line) : strlen(line)) > 120
-                         ? 120
-                         : (int)(nl ? (size_t)(nl - line) : strlen(line)),
+            size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+            snprintf(err, n, "cannot read the sample line '%.*s'", (int)(ll > 120 ? 120 : ll),
                      line);
             return -1;
         }
