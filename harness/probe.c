@@ -83,7 +83,11 @@ static int cmp_first(const void *a, const void *b)
 
 /* Changes of the colour each client request went to first, in the order
  * those first attempts reached the mocks: the active colour as the traffic
- * met it.  A switch no request came after cannot be seen (docs). */
+ * met it.  A switch no request came after cannot be seen (docs), so the
+ * count is unknown when the relay answered a request with a 5xx of its own
+ * without asking any colour (its active colour went unobserved then), or
+ * when the last request ended on another colour than it started on (a
+ * failover no later request revisited). */
 static int obs_switches(const struct harness_obs *o, const char *arg, double *out, char *why,
                         size_t n)
 {
@@ -92,13 +96,35 @@ static int obs_switches(const struct harness_obs *o, const char *arg, double *ou
         return -1;
     }
     struct first_att *f = co_calloc(o->n_reqs ? o->n_reqs : 1, sizeof *f);
-    size_t k = 0;
+    size_t k = 0, blind = 0;
+    uint64_t last_t = 0;
+    int last_moved = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
         size_t m;
         const size_t *idx = harness_obs_attempts(o, o->reqs[i].id, &m);
-        if (m &&
-            (strcmp(o->atts[idx[0]].env, "blue") == 0 || strcmp(o->atts[idx[0]].env, "green") == 0))
-            f[k++] = (struct first_att){o->atts[idx[0]].t_arrival, o->atts[idx[0]].env};
+        if (!m && o->reqs[i].status >= 500)
+            blind++;
+        if (!m ||
+            (strcmp(o->atts[idx[0]].env, "blue") != 0 && strcmp(o->atts[idx[0]].env, "green") != 0))
+            continue;
+        f[k++] = (struct first_att){o->atts[idx[0]].t_arrival, o->atts[idx[0]].env};
+        if (o->atts[idx[0]].t_arrival >= last_t) {
+            last_t = o->atts[idx[0]].t_arrival;
+            last_moved = strcmp(o->atts[idx[m - 1]].env, o->atts[idx[0]].env) != 0;
+        }
+    }
+    if (blind || last_moved) {
+        free(f);
+        if (blind)
+            snprintf(why, n,
+                     "%zu request(s) got a 5xx from the relay without reaching a colour: "
+                     "its active colour then was not observed",
+                     blind);
+        else
+            snprintf(why, n,
+                     "the last request failed over to another colour and no request came "
+                     "after it: whether the relay switched was not observed");
+        return -1;
     }
     qsort(f, k, sizeof *f, cmp_first);
     double sw = 0;

@@ -254,6 +254,21 @@ static void test_counters_observed(void **state)
     assert_true(v == 2);
     assert_int_equal(harness_counter_observed("attempts.green", &obs, &v, why, sizeof why), 0);
     assert_true(v == 3);
+    /* A failover at the very end that no request revisited: unknown. */
+    req("r5", 400, 0);
+    att("r5", "green", 405, 503);
+    att("r5", "blue", 420, 200);
+    harness_obs_index(&obs);
+    assert_int_equal(harness_counter_observed("switches", &obs, &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "no request came after it"));
+    /* The relay answering 5xx itself, asking no colour: unknown. */
+    obs.n_atts -= 2;
+    obs.reqs[4].status = 503;
+    harness_obs_index(&obs);
+    assert_int_equal(harness_counter_observed("switches", &obs, &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "without reaching a colour"));
+    obs.n_reqs--;
+    harness_obs_index(&obs);
     /* Without ids, retries and switches cannot be counted per request. */
     obs.signals &= ~HARNESS_SIG_IDS;
     assert_int_equal(harness_counter_observed("retries", &obs, &v, why, sizeof why), -1);
@@ -378,6 +393,13 @@ static void test_health_reports(void **state)
     /* Within the grace the relay may not have seen it: not judged. */
     assert_int_equal(run("{\"check\": \"health_reports\", \"grace_ms\": 200}", &v),
                      HARNESS_INCONCLUSIVE);
+    /* 503 is how an unhealthy relay answers /health: its body still counts. */
+    obs.probes[0].status = 503;
+    assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "says blue healthy, its mock was unhealthy"));
+    obs.probes[0].status = 404;
+    assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "answered 404"));
     /* A probe that did not answer is a failure of the relay's /health. */
     obs.probes[0].status = 0;
     assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_FAIL);
