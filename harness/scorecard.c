@@ -144,6 +144,11 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
              * full, so no answer named a colour (every one was an error). */
             if (!brief && pick->samples == 0 && strstr(pick->detail, "served view"))
                 brief = "no successful answer to read a colour from";
+            /* A probe of an endpoint the relay does not declare (harness/probe.h). */
+            if (!brief && strstr(pick->detail, "the relay declares no "))
+                brief = "no such endpoint declared";
+            if (!brief && strstr(pick->detail, "not judged: "))
+                brief = "some items not observable or not mapped";
             snprintf(why, wn, "%s", brief ? brief : "too few samples");
         }
     }
