@@ -907,11 +907,25 @@ static int switches_hold(const json_t *c, const struct sw *s, size_t n, double *
     return ok;
 }
 
+/* Keeps the switches a check's "window_ms" takes (by the time its view
+ * gives it); returns how many. */
+static size_t switches_in_window(const json_t *c, const struct harness_obs *o, struct sw *s,
+                                 size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (in_window(c, o, s[i].t))
+            s[k++] = s[i];
+    return k;
+}
+
 static void ck_switches(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     const char *view = str(c, "view", "events");
     struct sw ev[64], sv[64];
     size_t ne = switches_events(o, ev, 64), ns = switches_served(o, sv, 64);
+    ne = switches_in_window(c, o, ev, ne);
+    ns = switches_in_window(c, o, sv, ns);
     char se[256], ss[256], exp[96] = "";
     seq_string(ev, ne, se, sizeof se);
     seq_string(sv, ns, ss, sizeof ss);
@@ -2195,9 +2209,9 @@ static const struct param p_backoff[] = {
 static const struct param p_retry_after[] = {{"min_ms", P_NUM, 1}, {NULL, 0, 0}};
 static const struct param p_hammer[] = {
     {"max", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
-static const struct param p_switches[] = {{"min", P_NUM, 0},   {"max", P_NUM, 0},
-                                          {"exact", P_NUM, 0}, {"sequence", P_SEQ, 0},
-                                          {"view", P_VIEW, 0}, {NULL, 0, 0}};
+static const struct param p_switches[] = {
+    {"min", P_NUM, 0},   {"max", P_NUM, 0},          {"exact", P_NUM, 0}, {"sequence", P_SEQ, 0},
+    {"view", P_VIEW, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_switch_delay[] = {
     {"from", P_ENV, 0},   {"to", P_ENV, 1},    {"after", P_MARK, 1}, {"within_ms", P_NUM, 1},
     {"min_ms", P_NUM, 0}, {"view", P_VIEW, 0}, {NULL, 0, 0}};

@@ -493,6 +493,18 @@ static void test_count_scope(void **state)
     assert_int_equal(run("{\"check\": \"attempts\", \"exact\": 2, \"window_ms\": [100, 200]}", &v),
                      HARNESS_PASS);
     assert_int_equal(v.samples, 1);
+    /* Switches in a window, by the time the relay's events give them. */
+    obs.evs = calloc(4, sizeof *obs.evs);
+    obs.have_events = 1;
+    struct harness_ev *e = &obs.evs[obs.n_evs++];
+    snprintf(e->type, sizeof e->type, "switch");
+    snprintf(e->from, sizeof e->from, "blue");
+    snprintf(e->to, sizeof e->to, "green");
+    e->t = T0 + 110 * MS;
+    assert_int_equal(run("{\"check\": \"switches\", \"exact\": 1, \"window_ms\": [100, 200]}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\": \"switches\", \"exact\": 0, \"window_ms\": [200, 900]}", &v),
+                     HARNESS_PASS);
     /* Without ids, a phase's upstream attempts cannot be told apart. */
     obs.signals &= ~HARNESS_SIG_IDS;
     assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"exact\": 2, "
