@@ -57,7 +57,7 @@ static int keys_all(struct harness_scenario *s, const json_t *obj, const char *p
 
 static const char *const top_keys[] = {"name",       "description", "tags",    "relay",
                                        "upstreams",  "timeline",    "traffic", "expect",
-                                       "timeout_ms", "settle_ms",   NULL};
+                                       "timeout_ms", "settle_ms",   "fleet",   NULL};
 
 /* Relay config keys a scenario may set (docs/CONTRACTS.md); the runner owns
  * port, listen, URLs, api_key and events. */
@@ -73,11 +73,13 @@ enum rk_type {
     RK_STREAM_DONE,
     RK_MODE,
     RK_ON_429,
+    RK_SHARED_FAIL,
 };
 /* The words of the policy keys, as the relay's config table accepts them. */
 static const char *const stream_done_words[] = {"lenient", "strict", NULL};
 static const char *const mode_words[] = {"blue-green", "primary-fallback", NULL};
 static const char *const on_429_words[] = {"retry", "failover", NULL};
+static const char *const shared_fail_words[] = {"open", "closed", NULL};
 /* Integer bounds mirror the relay's config table (relay/relay_config.c), so
  * that `cutover validate` refuses what the relay would refuse at start. */
 #define RK_MS_MAX ((json_int_t)86400000 * 365)
@@ -118,6 +120,11 @@ static const struct relay_key {
     {"failback_rise", RK_UINT, 1, 1000},
     {"first_byte_timeout_ms", RK_UINT, 0, RK_MS_MAX},
     {"on_429_without_retry_after", RK_ON_429, 0, 0},
+    /* A fleet's shared store (docs/fleet.md): the URL itself is the
+     * runner's (the Redis it starts), these say how the relay uses it. */
+    {"shared_fail", RK_SHARED_FAIL, 0, 0},
+    {"shared_timeout_ms", RK_UINT, 1, RK_MS_MAX},
+    {"shared_poll_ms", RK_UINT, 1, RK_MS_MAX},
 };
 #define N_RELAY_KEYS (sizeof relay_keys / sizeof relay_keys[0])
 
@@ -360,6 +367,10 @@ static void scale_walk(json_t *j, const char *key, double scale)
             }
             size_t l = strlen(k);
             int t = l > 3 && strcmp(k + l - 3, "_ms") == 0;
+            /* A request template's body is sent as written: its fields are
+             * the client's, not the scenario's times. */
+            if (strcmp(k, "body") == 0 && json_is_object(v))
+                continue;
             if (t && json_is_number(v)) {
                 double d = json_number_value(v) * scale;
                 json_object_set_new(
@@ -419,6 +430,8 @@ static int relay_value(const struct relay_key *rk, const char *k, json_t *v, cha
         return harness_v_enum(v, p, mode_words, err, errlen);
     case RK_ON_429:
         return harness_v_enum(v, p, on_429_words, err, errlen);
+    case RK_SHARED_FAIL:
+        return harness_v_enum(v, p, shared_fail_words, err, errlen);
     case RK_OBJ:
         if (!json_is_object(v))
             return harness_v_expected(err, errlen, p, "an object", v);
@@ -547,8 +560,12 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
     return bad ? -1 : 0;
 }
 
-static const char *const step_keys[] = {"at_ms", "at",     "mark",  "blue", "green",
-                                        "admin", "signal", "probe", NULL};
+static const char *const step_keys[] = {"at_ms",  "at",    "mark",    "blue",  "green", "admin",
+                                        "signal", "fleet", "replica", "probe", NULL};
+/* Fleet steps (docs/fleet.md); index = enum harness_fleet_action - 1. */
+static const char *const fleet_actions[] = {"replica_stop",   "replica_kill", "replica_pause",
+                                            "replica_resume", "redis_pause",  "redis_resume",
+                                            "redis_stop",     "redis_start",  NULL};
 static const char *const admin_keys[] = {"action", "to", "blue", "green", "token", NULL};
 /* "token": which token the call sends; index = enum harness_admin_token. */
 static const char *const admin_tokens[] = {"right", "none", "wrong", NULL};
@@ -605,6 +622,72 @@ static int parse_probe(struct harness_step *step, json_t *probe, const char *pat
         if (!json_is_string(v))
             return harness_v_expected(err, errlen, p, "an endpoint name", v);
     }
+    return 0;
+}
+
+/* A step's "replica": which replica its admin call, signal or replica_*
+ * action goes to (default 0).  Only those steps take one, and it must name
+ * a replica of the fleet (the runner checks it again against --replicas). */
+static int parse_step_replica(struct harness_scenario *s, const json_t *st, const char *path,
+                              struct harness_step *step, char *err, size_t errlen)
+{
+    json_t *rep = json_object_get(st, "replica");
+    if (!rep)
+        return 0;
+    char p[160], exp[128];
+    harness_v_fmt(p, sizeof p, "%s.replica", path);
+    int takes = step->admin_method[0] || step->sig || step->probe ||
+                (step->fleet_action && step->fleet_action < HARNESS_REDIS_PAUSE);
+    if (!takes)
+        return harness_v_expected(err, errlen, p,
+                                  "no replica on this step (only admin, signal, probe and "
+                                  "replica_* steps go to one replica)",
+                                  rep);
+    snprintf(exp, sizeof exp, "a replica index 0..%d (\"fleet\": {\"replicas\": %d})",
+             s->fleet.replicas - 1, s->fleet.replicas);
+    if (!json_is_integer(rep) || json_integer_value(rep) < 0 ||
+        json_integer_value(rep) >= s->fleet.replicas)
+        return harness_v_expected(err, errlen, p, exp, rep);
+    step->replica = (int)json_integer_value(rep);
+    if (step->replica > s->max_replica_step)
+        s->max_replica_step = step->replica;
+    return 0;
+}
+
+static const char *const fleet_keys[] = {"replicas", "spread", "redis", NULL};
+static const char *const spreads[] = {"round_robin", "random", NULL};
+
+/* "fleet": {"replicas": N, "spread": "round_robin" | "random", "redis": bool}.
+ * Redis defaults to true for more than one replica: a fleet shares state. */
+static int parse_fleet(struct harness_scenario *s, json_t *fl, char *err, size_t errlen)
+{
+    s->fleet.replicas = 1;
+    s->max_replica_step = -1;
+    if (!fl)
+        return 0;
+    if (!json_is_object(fl))
+        return harness_v_expected(err, errlen, "$.fleet", "an object with replicas", fl);
+    if (harness_v_keys(fl, "$.fleet", fleet_keys, err, errlen) != 0)
+        return -1;
+    s->fleet.declared = 1;
+    json_t *n = json_object_get(fl, "replicas");
+    char exp[64];
+    snprintf(exp, sizeof exp, "a replica count 1..%d (required)", HARNESS_MAX_REPLICAS);
+    if (!json_is_integer(n) || json_integer_value(n) < 1 ||
+        json_integer_value(n) > HARNESS_MAX_REPLICAS)
+        return harness_v_expected(err, errlen, "$.fleet.replicas", exp, n);
+    s->fleet.replicas = (int)json_integer_value(n);
+    json_t *sp = json_object_get(fl, "spread");
+    if (sp) {
+        if (harness_v_enum(sp, "$.fleet.spread", spreads, err, errlen) != 0)
+            return -1;
+        s->fleet.spread = strcmp(json_string_value(sp), "random") == 0 ? HARNESS_SPREAD_RANDOM
+                                                                       : HARNESS_SPREAD_ROUND_ROBIN;
+    }
+    json_t *rd = json_object_get(fl, "redis");
+    if (rd && !json_is_boolean(rd))
+        return harness_v_expected(err, errlen, "$.fleet.redis", "true or false", rd);
+    s->fleet.redis = rd ? json_is_true(rd) : s->fleet.replicas > 1;
     return 0;
 }
 
@@ -736,9 +819,28 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
                                                 : HARNESS_SIG_KILL;
         actions++;
     }
+    json_t *fl = json_object_get(st, "fleet");
+    if (fl) {
+        harness_v_fmt(p, sizeof p, "%s.fleet", path);
+        if (harness_v_enum(fl, p, fleet_actions, err, errlen) != 0)
+            return -1;
+        for (int k = 0; fleet_actions[k]; k++)
+            if (strcmp(json_string_value(fl), fleet_actions[k]) == 0)
+                step->fleet_action = k + 1;
+        if (step->fleet_action >= HARNESS_REDIS_PAUSE && !s->fleet.redis)
+            return harness_v_expected(err, errlen, p,
+                                      "a replica_* action (redis_* needs \"fleet\": {\"redis\": "
+                                      "true})",
+                                      fl);
+        actions++;
+    }
+    if (parse_step_replica(s, st, path, step, err, errlen) != 0)
+        return -1;
     if (!actions && !mark)
         return harness_v_expected(err, errlen, path,
-                                  "at least one of blue, green, admin, signal, probe or mark", st);
+                                  "at least one of blue, green, admin, signal, fleet, probe or "
+                                  "mark",
+                                  st);
     s->n_steps++;
     return 0;
 }
@@ -774,10 +876,265 @@ static int parse_timeline(struct harness_scenario *s, json_t *tl, char *err, siz
     return bad ? -1 : 0;
 }
 
+/* ---- request templates ------------------------------------------------- */
+
+static const char *const template_keys[] = {"name", "weight", "method",       "path",
+                                            "body", "raw",    "content_type", NULL};
+static const char *const template_methods[] = {"POST", "GET", "PUT", "PATCH", "DELETE", NULL};
+/* The phase keys that build the one request of a phase without templates. */
+static const char *const plain_request_keys[] = {"prompt",     "model", "stream",
+                                                 "max_tokens", "path",  NULL};
+
+/* A path a request may carry: "/" then printable characters, no space. */
+static int request_path_ok(const char *p)
+{
+    if (p[0] != '/')
+        return 0;
+    for (; *p; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+            return 0;
+    return 1;
+}
+
+/* The known fields of a JSON body, by type; every other field is sent as
+ * written.  path is the body's ("$.traffic.request.body"). */
+static int template_body(struct harness_template *tp, const json_t *body, const char *path,
+                         char *err, size_t errlen)
+{
+    char p[300];
+    json_t *v;
+    if (!json_is_object(body))
+        return harness_v_expected(err, errlen, path, "a JSON object (the request body)", body);
+    if ((v = json_object_get(body, "messages"))) {
+        harness_v_fmt(p, sizeof p, "%s.messages", path);
+        if (!json_is_array(v) || !json_array_size(v))
+            return harness_v_expected(err, errlen, p, "a non-empty array of messages", v);
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m)
+        {
+            harness_v_fmt(p, sizeof p, "%s.messages[%zu]", path, i);
+            if (!json_is_object(m))
+                return harness_v_expected(err, errlen, p, "a message object with role", m);
+            json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
+            if (!json_is_string(role) || !json_string_length(role)) {
+                harness_v_fmt(p, sizeof p, "%s.messages[%zu].role", path, i);
+                return harness_v_expected(
+                    err, errlen, p, "a role such as \"system\", \"user\" or \"assistant\"", role);
+            }
+            if (content && !json_is_string(content) && !json_is_array(content) &&
+                !json_is_null(content)) {
+                harness_v_fmt(p, sizeof p, "%s.messages[%zu].content", path, i);
+                return harness_v_expected(err, errlen, p, "a string, an array of parts or null",
+                                          content);
+            }
+        }
+    }
+    if ((v = json_object_get(body, "model"))) {
+        harness_v_fmt(p, sizeof p, "%s.model", path);
+        if (!json_is_string(v) || json_string_length(v) >= sizeof tp->model)
+            return harness_v_expected(err, errlen, p, "a model name of 1..63 bytes", v);
+        snprintf(tp->model, sizeof tp->model, "%s", json_string_value(v));
+    }
+    if ((v = json_object_get(body, "stream"))) {
+        harness_v_fmt(p, sizeof p, "%s.stream", path);
+        if (!json_is_boolean(v))
+            return harness_v_expected(err, errlen, p, "true or false", v);
+        tp->stream = json_is_true(v);
+    }
+    if ((v = json_object_get(body, "stream_options"))) {
+        harness_v_fmt(p, sizeof p, "%s.stream_options", path);
+        if (!json_is_object(v))
+            return harness_v_expected(err, errlen, p, "an object such as {\"include_usage\": true}",
+                                      v);
+        json_t *iu = json_object_get(v, "include_usage");
+        harness_v_fmt(p, sizeof p, "%s.stream_options.include_usage", path);
+        if (iu && !json_is_boolean(iu))
+            return harness_v_expected(err, errlen, p, "true or false", iu);
+        tp->include_usage = json_is_true(iu);
+    }
+    tp->max_tokens = -1;
+    static const char *const maxk[] = {"max_completion_tokens", "max_tokens", NULL};
+    for (const char *const *k = maxk; *k; k++) {
+        if (!(v = json_object_get(body, *k)))
+            continue;
+        harness_v_fmt(p, sizeof p, "%s.%s", path, *k);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return harness_v_expected(err, errlen, p, "an integer >= 0", v);
+        tp->max_tokens = (long)json_integer_value(v); /* max_tokens wins, as in the mock */
+    }
+    if ((v = json_object_get(body, "user"))) {
+        harness_v_fmt(p, sizeof p, "%s.user", path);
+        if (!json_is_string(v))
+            return harness_v_expected(err, errlen, p, "a string", v);
+        tp->own_user = 1;
+    }
+    tp->body = json_deep_copy(body);
+    return 0;
+}
+
+/* One template at path; names must differ within the phase. */
+static int parse_template(struct harness_phase *f, const json_t *t, const char *path, int in_list,
+                          char *err, size_t errlen)
+{
+    struct harness_template *tp = &f->tpl[f->n_tpl];
+    char p[300];
+    memset(tp, 0, sizeof *tp);
+    if (!json_is_object(t))
+        return harness_v_expected(err, errlen, path, "a request template object with body or raw",
+                                  t);
+    if (harness_v_keys(t, path, template_keys, err, errlen) != 0)
+        return -1;
+    json_t *v;
+    if ((v = json_object_get(t, "name"))) {
+        harness_v_fmt(p, sizeof p, "%s.name", path);
+        if (!json_is_string(v) || json_string_length(v) >= sizeof tp->name ||
+            !harness_v_safe_name(json_string_value(v), 0))
+            return harness_v_expected(err, errlen, p,
+                                      "a name of 1..31 letters, digits, '.', '_' and '-'", v);
+        for (int i = 0; i < f->n_tpl; i++)
+            if (strcmp(f->tpl[i].name, json_string_value(v)) == 0)
+                return harness_v_expected(err, errlen, p, "a template name not used before", v);
+        snprintf(tp->name, sizeof tp->name, "%s", json_string_value(v));
+    }
+    tp->weight = 1;
+    if (json_object_get(t, "weight") && !in_list) {
+        harness_v_fmt(p, sizeof p, "%s.weight", path);
+        return harness_v_expected(err, errlen, p, "no weight (weights are for a \"requests\" list)",
+                                  json_object_get(t, "weight"));
+    }
+    if (harness_v_number(t, "weight", path, 1e-6, 1e6, &tp->weight, err, errlen) != 0)
+        return -1;
+    snprintf(tp->method, sizeof tp->method, "POST");
+    if ((v = json_object_get(t, "method"))) {
+        harness_v_fmt(p, sizeof p, "%s.method", path);
+        if (harness_v_enum(v, p, template_methods, err, errlen) != 0)
+            return -1;
+        snprintf(tp->method, sizeof tp->method, "%s", json_string_value(v));
+    }
+    snprintf(tp->path, sizeof tp->path, "/v1/chat/completions");
+    if ((v = json_object_get(t, "path"))) {
+        harness_v_fmt(p, sizeof p, "%s.path", path);
+        if (!json_is_string(v) || json_string_length(v) >= sizeof tp->path ||
+            !request_path_ok(json_string_value(v)))
+            return harness_v_expected(err, errlen, p,
+                                      "a path of 1..127 printable characters starting with '/'", v);
+        snprintf(tp->path, sizeof tp->path, "%s", json_string_value(v));
+    }
+    json_t *body = json_object_get(t, "body"), *raw = json_object_get(t, "raw");
+    if (!body == !raw)
+        return harness_v_expected(err, errlen, path, "exactly one of body (JSON) or raw (a string)",
+                                  t);
+    json_t *ct = json_object_get(t, "content_type");
+    harness_v_fmt(p, sizeof p, "%s.content_type", path);
+    if (ct &&
+        (!json_is_string(ct) || !json_string_length(ct) ||
+         json_string_length(ct) >= sizeof tp->ctype || strpbrk(json_string_value(ct), "\r\n")))
+        return harness_v_expected(err, errlen, p, "a media type such as \"text/plain\"", ct);
+    if (raw && !ct)
+        return harness_v_expected(err, errlen, p, "the raw body's Content-Type (required with raw)",
+                                  NULL);
+    snprintf(tp->ctype, sizeof tp->ctype, "%s", ct ? json_string_value(ct) : "application/json");
+    tp->max_tokens = -1;
+    if (raw) {
+        harness_v_fmt(p, sizeof p, "%s.raw", path);
+        if (!json_is_string(raw) || json_string_length(raw) > HARNESS_SCENARIO_MAX_BYTES / 4)
+            return harness_v_expected(err, errlen, p, "a string (the body's bytes)", raw);
+        tp->raw = json_incref(raw);
+    } else {
+        harness_v_fmt(p, sizeof p, "%s.body", path);
+        if (template_body(tp, body, p, err, errlen) != 0)
+            return -1;
+    }
+    f->n_tpl++;
+    return 0;
+}
+
+/* "request" (one template) or "requests" (a weighted list) of a phase. */
+static int parse_templates(struct harness_scenario *s, struct harness_phase *f, const json_t *ph,
+                           const char *path, char *err, size_t errlen)
+{
+    json_t *one = json_object_get(ph, "request"), *list = json_object_get(ph, "requests");
+    char p[300];
+    if (!one && !list)
+        return 0;
+    if (one && list) {
+        harness_v_fmt(p, sizeof p, "%s.requests", path);
+        return harness_v_expected(err, errlen, p, "request or requests, not both", list);
+    }
+    for (const char *const *k = plain_request_keys; *k; k++) {
+        if (!json_object_get(ph, *k))
+            continue;
+        harness_v_fmt(p, sizeof p, "%s.%s", path, *k);
+        return harness_v_expected(err, errlen, p,
+                                  "nothing next to request/requests (a template carries its own "
+                                  "body, path and model)",
+                                  json_object_get(ph, *k));
+    }
+    int rc = 0;
+    if (one) {
+        harness_v_fmt(p, sizeof p, "%s.request", path);
+        rc = parse_template(f, one, p, 0, err, errlen);
+    } else if (!json_is_array(list) || !json_array_size(list) ||
+               json_array_size(list) > HARNESS_MAX_TEMPLATES) {
+        harness_v_fmt(p, sizeof p, "%s.requests", path);
+        return harness_v_expected(err, errlen, p, "an array of 1..8 request templates", list);
+    } else {
+        /* Every template's error, each recorded (err left empty). */
+        size_t i;
+        json_t *t;
+        json_array_foreach(list, i, t)
+        {
+            harness_v_fmt(p, sizeof p, "%s.requests[%zu]", path, i);
+            if (parse_template(f, t, p, 1, err, errlen) != 0) {
+                json_decref(f->tpl[f->n_tpl].body);
+                json_decref(f->tpl[f->n_tpl].raw);
+                memset(&f->tpl[f->n_tpl], 0, sizeof f->tpl[0]);
+                collect(s, err);
+                rc = -1;
+            }
+        }
+        if (rc)
+            err[0] = '\0';
+    }
+    if (rc == 0 && f->n_tpl) {
+        /* What the phase's requests carry, for the checks' view of a
+         * template-less phase: the first template's. */
+        const struct harness_template *t0 = &f->tpl[0];
+        f->stream = t0->stream;
+        memcpy(f->model, t0->model, sizeof f->model);
+        f->max_tokens = (int)t0->max_tokens;
+        size_t pl = strlen(t0->path) < sizeof f->path - 1 ? strlen(t0->path) : sizeof f->path - 1;
+        memcpy(f->path, t0->path, pl);
+        f->path[pl] = '\0';
+    }
+    return rc;
+}
+
+/* The template names of every phase, for checks that select one. */
+static int template_known(const struct harness_scenario *s, const char *name)
+{
+    for (int i = 0; i < s->n_phases; i++)
+        for (int k = 0; k < s->phases[i].n_tpl; k++)
+            if (strcmp(s->phases[i].tpl[k].name, name) == 0)
+                return 1;
+    return 0;
+}
+
+static void templates_free(struct harness_phase *f)
+{
+    for (int k = 0; k < HARNESS_MAX_TEMPLATES; k++) {
+        json_decref(f->tpl[k].body);
+        json_decref(f->tpl[k].raw);
+        f->tpl[k].body = f->tpl[k].raw = NULL;
+    }
+    f->n_tpl = 0;
+}
+
 static const char *const phase_keys[] = {
-    "rate_rps", "concurrency", "duration_ms", "count",      "start_ms",   "stream",
-    "model",    "prompt",      "max_tokens",  "timeout_ms", "client_key", "client_keys",
-    "arrival",  "path",        "name",        "start",      NULL};
+    "rate_rps", "concurrency", "duration_ms", "count",      "start_ms",    "stream",  "model",
+    "prompt",   "max_tokens",  "timeout_ms",  "client_key", "client_keys", "arrival", "path",
+    "request",  "requests",    "name",        "start",      NULL};
 static const char *const arrivals[] = {"uniform", "poisson", NULL};
 
 /* When phase i (not yet counted in s->n_phases) may expect phase i-1 to be
@@ -959,6 +1316,10 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
         }
         f->n_keys = (int)json_array_size(keys);
     }
+    if (parse_templates(s, f, ph, path, err, errlen) != 0) {
+        templates_free(f);
+        return -1;
+    }
     s->n_phases++;
     return 0;
 }
@@ -982,7 +1343,8 @@ static int parse_traffic(struct harness_scenario *s, json_t *tr, char *err, size
         char p[64];
         harness_v_fmt(p, sizeof p, "$.traffic[%zu]", i);
         if (parse_phase(s, ph, p, &next, &total, err, errlen) != 0) {
-            collect(s, err);
+            if (err[0]) /* else the phase recorded its errors itself */
+                collect(s, err);
             bad++;
         }
     }
@@ -1054,6 +1416,17 @@ static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok,
         harness_v_fmt(p, sizeof p, "$.expect[%zu]", i);
         if (harness_check_validate(c, p, timeline_ok ? marks : NULL, err, errlen) != 0 ||
             (traffic_ok && resolve_phase(s, c, p, err, errlen) != 0)) {
+            collect(s, err);
+            bad++;
+            continue;
+        }
+        /* A check of one template's requests names a template of the traffic. */
+        json_t *tn = json_object_get(c, "template");
+        if (json_is_string(tn) && traffic_ok && !template_known(s, json_string_value(tn))) {
+            char tp[96];
+            harness_v_fmt(tp, sizeof tp, "$.expect[%zu].template", i);
+            harness_v_expected(err, errlen, tp, "the name of a request template of the traffic",
+                               tn);
             collect(s, err);
             bad++;
         }
@@ -1209,6 +1582,9 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
     if (parse_upstreams(s, json_object_get(doc, "upstreams"), msg, sizeof msg) != 0 && msg[0])
         collect(s, msg);
     msg[0] = '\0';
+    if (parse_fleet(s, json_object_get(doc, "fleet"), msg, sizeof msg) != 0 && msg[0])
+        collect(s, msg);
+    msg[0] = '\0';
     int timeline_ok = parse_timeline(s, json_object_get(doc, "timeline"), msg, sizeof msg) == 0;
     if (!timeline_ok && msg[0])
         collect(s, msg);
@@ -1290,6 +1666,8 @@ void harness_scenario_free(struct harness_scenario **sp)
     for (int c = 0; c < 2; c++)
         json_decref(s->upstream[c]);
     json_decref(s->direct);
+    for (int i = 0; i < HARNESS_MAX_PHASES; i++)
+        templates_free(&s->phases[i]);
     for (int i = 0; i < HARNESS_MAX_TIMELINE; i++) {
         json_decref(s->steps[i].behavior[0]);
         json_decref(s->steps[i].behavior[1]);

@@ -90,14 +90,23 @@ struct harness_traffic {
      * past it, answers are read as they come. */
     struct harness_raw_body *raw;
     size_t raw_bytes;
-    /* The request body of each phase with the request id left out: the id
-     * goes wherever ID_SLOT stands (built with jansson once per phase). */
-    char *body_tpl[HARNESS_MAX_PHASES];
+    /* The request body of each phase (and each of its templates) with the
+     * request id left out: the id goes wherever ID_SLOT stands (built with
+     * jansson once per template). */
+    char *body_tpl[HARNESS_MAX_PHASES][HARNESS_MAX_TEMPLATES];
+    struct co_rng pick; /* which template of a weighted list (seeded) */
     /* A relay whose clients use another path and method for chat (a
      * profile's "request"): "" keeps the scenario's. */
     char chat_path[128];
     char chat_method[8];
     const char *secret; /* searched for in every answer (borrowed, may be NULL) */
+    /* A fleet: the replicas' base URLs (replica_url[0] is base_url) and how
+     * requests are spread over them (harness_traffic_set_replicas). */
+    char replica_url[HARNESS_MAX_REPLICAS][96];
+    int n_replicas;
+    int spread; /* enum harness_spread */
+    unsigned next_replica;
+    struct co_rng spread_rng;
 };
 
 /* Reads every answer kept raw (see raw above) into its request's facts and
@@ -110,6 +119,11 @@ int harness_traffic_pool_cap(void);
 void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struct co_evcurl *curl,
                           const struct harness_scenario *s, const char *base_url,
                           const char *id_prefix, uint64_t seed);
+/* Spreads requests over n replica base URLs (round robin, or a pick from
+ * a generator seeded with seed); each request records its replica.  Call
+ * before harness_traffic_start; without it every request goes to base_url. */
+void harness_traffic_set_replicas(struct harness_traffic *t, const char (*urls)[96], int n,
+                                  int spread, uint64_t seed);
 /* Raises the log's cap to n requests (a benchmark past a scenario's
  * HARNESS_MAX_REQUESTS); call before harness_traffic_start. */
 void harness_traffic_set_cap(struct harness_traffic *t, size_t n);
@@ -130,5 +144,14 @@ int harness_error_shape(const char *body, size_t len, char *why, size_t whylen);
 void harness_served_resolve(struct harness_req *r);
 /* The outcome from status, curl result and body facts. */
 int harness_classify(const struct harness_req *r);
+/* The template of a phase a request uses, from u uniform in [0, 1): by
+ * weight, in list order.  0 for a phase without templates. */
+int harness_template_pick(const struct harness_phase *f, double u);
+/* A template's JSON body with the id's places marked (malloc'd text): the
+ * id in "user" (unless the body has its own) and as the marker at the end
+ * of the last user message with string content (else of the last message
+ * with string content; else nowhere: the header carries it).  The id goes
+ * where slot stands.  Exposed for tests. */
+char *harness_template_text(const struct harness_template *tp, const char *slot);
 
 #endif
