@@ -705,6 +705,29 @@ void harness_probe_abort(struct harness_prober *p)
     }
 }
 
+static int blank(char *s, size_t len, const char *secret)
+{
+    size_t k = strlen(secret);
+    int hit = 0;
+    for (char *q = s; s && k && (q = memmem(q, len - (size_t)(q - s), secret, k)); q += k) {
+        memset(q, '*', k);
+        hit = 1;
+    }
+    return hit;
+}
+
+size_t harness_probe_redact(struct harness_obs *o, const char *secret)
+{
+    size_t n = 0;
+    for (size_t i = 0; secret && *secret && i < o->n_probes; i++) {
+        struct harness_probe *p = &o->probes[i];
+        int hit = blank(p->body, p->len, secret);
+        hit |= blank(p->headers, p->headers ? strlen(p->headers) : 0, secret);
+        n += (size_t)hit;
+    }
+    return n;
+}
+
 void harness_probe_finish(struct harness_obs *o, const char *dir)
 {
     static const char *const ext[] = {"health.json", "metrics.json", "prom"};

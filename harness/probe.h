@@ -80,6 +80,10 @@ void harness_probe_send(struct harness_prober *p, const char *base_url, int kind
                         int inflight, long answered);
 /* Abandons the probes still in flight (recorded as not answered). */
 void harness_probe_abort(struct harness_prober *p);
+/* Blanks secret (the upstream key) wherever a probe's headers or body carry
+ * it, so no artefact keeps it.  Returns how many probes carried it: a relay
+ * that shows its key on its own endpoints leaks it (no_secret_leak). */
+size_t harness_probe_redact(struct harness_obs *o, const char *secret);
 /* After the run: checks each Prometheus page with promtool, and writes every
  * probe (status, headers, body, times) under dir: probes.jsonl, and the
  * bodies as probes/NAME.KIND. */

@@ -158,7 +158,7 @@ static const char *liar_conf =
     "  location = /health { default_type application/json; return 200 "
     "'{\"active_env\":\"blue\",\"environments\":{\"blue\":true,\"green\":true}}'; }\n"
     "  location = /api/metrics { default_type application/json; return 200 "
-    "'{\"environments\":{\"blue\":{\"total_requests\":0}}}'; }\n"
+    "'{\"environments\":{\"blue\":{\"total_requests\":0}},\"upstream_key\":\"{api_key}\"}'; }\n"
     "  location = /metrics { return 200 'holysheep_requests_total 0\\nholysheep_retries_total "
     "0\\nholysheep_switches_total{from=\"blue\" 0\\n'; }\n"
     "  location / { proxy_pass http://pool; proxy_next_upstream error timeout http_503 "
@@ -212,6 +212,16 @@ static void test_lying_relay_fails(void **state)
         json |= strstr(d, "json attempts.blue: relay 0") != NULL;
     }
     assert_true(prom && json);
+    /* It shows its upstream key on /api/metrics: a leak, blanked in the artefacts. */
+    check_status(s, "no_secret_leak", "fail", NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s/probe-everything_json/probes.jsonl", out,
+             strrchr(dir, '/') + 1);
+    char *log = tsup_read_file(path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "upstream_key"));
+    assert_null(strstr(log, "sk-cutover-"));
+    free(log);
     if (tsup_installed("promtool"))
         check_status(s, "prometheus_valid", "fail", "promtool");
     else

@@ -278,6 +278,19 @@ static void test_counters_observed(void **state)
     assert_non_null(strstr(why, "no HTTP answer"));
 }
 
+static void test_redact(void **state)
+{
+    struct harness_probe *p = probe("m", HARNESS_PROBE_METRICS, 10, 200,
+                                    "{\"key\": \"sk-secret-1234\", \"again\": \"sk-secret-1234\"}");
+    p->headers = strdup("X-Key: sk-secret-1234\r\n");
+    probe("h", HARNESS_PROBE_HEALTH, 10, 200, "{\"active_env\": \"blue\"}");
+    assert_int_equal(harness_probe_redact(&obs, "sk-secret-1234"), 1);
+    assert_null(strstr(obs.probes[0].body, "sk-secret"));
+    assert_null(strstr(obs.probes[0].headers, "sk-secret"));
+    assert_non_null(strstr(obs.probes[0].body, "**************"));
+    assert_int_equal(harness_probe_redact(&obs, "sk-secret-1234"), 0);
+}
+
 static void test_promtool(void **state)
 {
     char path[] = "/tmp/cutover-prom-XXXXXX", out[384];
@@ -604,17 +617,10 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_prom_sum),
-        T(test_json_pointer),
-        T(test_probe_map_errors),
-        T(test_counters_observed),
-        T(test_promtool),
-        T(test_metrics_truth),
-        T(test_health_reports),
-        T(test_prometheus_valid),
-        T(test_severity),
-        T(test_count_scope),
-        T(test_scenario_after_and_names),
+        T(test_prom_sum),          T(test_json_pointer),   T(test_probe_map_errors),
+        T(test_counters_observed), T(test_redact),         T(test_promtool),
+        T(test_metrics_truth),     T(test_health_reports), T(test_prometheus_valid),
+        T(test_severity),          T(test_count_scope),    T(test_scenario_after_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
