@@ -837,10 +837,14 @@ static void run_step(struct run *r, int i)
         long answered = 0;
         for (size_t q = 0; q < r->traffic.n_reqs; q++)
             answered += r->traffic.reqs[q].t_done != 0;
+        char name[64]; /* the step's mark, as the marks above name it */
+        if (st->mark[0])
+            snprintf(name, sizeof name, "%s", st->mark);
+        else
+            snprintf(name, sizeof name, "step%d", i);
         for (int k = 0; k < HARNESS_PROBE_N; k++)
             if (st->probe & (1u << k))
-                harness_probe_send(&r->prober, rp->url, k, o->marks[o->n_marks - 1].name,
-                                   r->traffic.inflight, answered);
+                harness_probe_send(&r->prober, rp->url, k, name, r->traffic.inflight, answered);
     }
     if (st->sig)
         signal_replica(r, rp, st->sig, now);
