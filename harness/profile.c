@@ -6,6 +6,8 @@
  * known name, and never half way through a scorecard run. */
 #include "harness/profile.h"
 
+#include "harness/probe.h"
+
 #include "co_buf.h"
 #include "co_json.h"
 #include "co_mem.h"
@@ -28,7 +30,7 @@
 static const char *const top_keys[] = {
     "name",        "description", "requires", "command", "env",         "config", "ready",
     "settings",    "defaults",    "tells",    "notes",   "stop_signal", "shell",  "request",
-    "api_key_env", "cwd",         "fixed",    "shared",  NULL};
+    "api_key_env", "cwd",         "fixed",    "shared",  "probes",      NULL};
 static const char *const request_keys[] = {"method", "path", NULL};
 static const char *const methods[] = {"POST", "PUT", NULL};
 static const char *const config_keys[] = {"file", "template", "template_lines", "format", NULL};
@@ -893,6 +895,11 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
         p->notes = json_deep_copy(notes);
     }
     if (parse_black_box(p, doc, err, errlen) != 0 || parse_shared(p, doc, err, errlen) != 0)
+        return -1;
+    /* The relay's own endpoints, for the timeline's probe steps: none
+     * declared leaves every check that reads them inconclusive. */
+    if (harness_probe_map_parse(json_object_get(doc, "probes"), "$.probes", &p->probes, err,
+                                errlen) != 0)
         return -1;
     return check_placeholders(p, err, errlen);
 }

@@ -14,6 +14,8 @@
 #ifndef HARNESS_PROFILE_H
 #define HARNESS_PROFILE_H
 
+#include "harness/obs.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +71,10 @@ struct harness_profile {
     /* "shared": true: the relay takes a fleet's shared store ({redis_url},
      * or cutover-relay's config key "shared"); false: replicas run unshared. */
     int shared;
+    /* The relay's endpoints for probe steps ("probes": docs/profiles.md):
+     * paths, where /health names the active colour and each colour's health,
+     * which counters stand for the harness's (harness/probe.h). */
+    struct harness_probe_map probes;
 };
 
 /* One name -> value pair for rendering. */

@@ -1054,6 +1054,11 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const struct htm
         report_html_puts(f, str(ck, "check"));
         fprintf(f, "</code>%s<br><small>", strcmp(st, "pass") != 0 ? "</a>" : "");
         report_html_puts(f, str(ck, "label"));
+        if (*str(ck, "severity") && strcmp(str(ck, "severity"), "required") != 0) {
+            fprintf(f, " <b>");
+            report_html_puts(f, str(ck, "severity"));
+            fprintf(f, "</b>");
+        }
         fprintf(f, "</small></td><td>");
         report_html_puts(f, str(ck, "expected"));
         fprintf(f, "</td><td>");
@@ -1279,7 +1284,14 @@ static void scenario_section(FILE *f, int i, const json_t *sc)
     badge(f, str(sc, "status"));
     fprintf(f, " ");
     report_html_puts(f, str(sc, "name"));
-    fprintf(f, "</h2>\n<p class=\"meta\">");
+    fprintf(f, "</h2>\n");
+    if (strcmp(str(sc, "verdict"), "pass_with_advisories") == 0)
+        fprintf(f,
+                "<p><b>pass with %lld advisor%s</b> (advisory checks that did not pass; "
+                "the verdict follows the required checks)</p>\n",
+                (long long)json_integer_value(json_object_get(sc, "advisories")),
+                json_integer_value(json_object_get(sc, "advisories")) == 1 ? "y" : "ies");
+    fprintf(f, "<p class=\"meta\">");
     report_html_puts(f, str(sc, "description"));
     fprintf(f, "</p><p class=\"meta\"><code>");
     report_html_puts(f, str(sc, "file"));

@@ -199,8 +199,15 @@ void html_model_timeline(struct html_model *m, const json_t *doc)
     const json_t *st;
     json_array_foreach(json_object_get(doc, "timeline"), i, st)
     {
+        /* A step that waits for the traffic ("at": {"after": "traffic"})
+         * has no time in the document: it ran after the last answer, past
+         * what the timeline draws. */
+        if (!json_object_get(st, "at_ms"))
+            continue;
         double t = num(st, "at_ms");
         char label[96] = "", part[80];
+        if (json_object_get(st, "probe"))
+            snprintf(label, sizeof label, "probe");
         for (int c = 0; c < HM_COLOURS; c++) {
             const json_t *v = json_object_get(st, colour_names[c]);
             if (!v)
