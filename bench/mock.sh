@@ -11,7 +11,9 @@
 #
 # Every process it starts is stopped by PID; nothing else is touched.
 # Usage: sh bench/mock.sh [DURATION_S [ROUNDS]]   (default 5 s, 3 rounds;
-#        BENCH_CALLGRIND=0 skips callgrind)
+#        BENCH_CALLGRIND=0 skips callgrind; BENCH_BEFORE_BIN=DIR adds DIR/cutover
+#        as "mock-before" to every round and to callgrind, for a before/after
+#        side by side: build the old commit in a worktree and point at its bin/)
 set -eu
 
 DUR=${1:-5}
@@ -91,6 +93,15 @@ spread() { sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END { printf "%s-%s", lo, 
 MOCK_PID=$!
 PIDS="$PIDS $MOCK_PID"
 MOCK=$(wait_url "$TMP/mock.out")
+SERVERS="mock"
+if [ -n "${BENCH_BEFORE_BIN:-}" ]; then
+    "$BENCH_BEFORE_BIN/cutover" mock --name bench --port 0 --journal-cap 1000 >"$TMP/before.out" 2>"$TMP/before.err" &
+    BEFORE_PID=$!
+    PIDS="$PIDS $BEFORE_PID"
+    BEFORE=$(wait_url "$TMP/before.out")
+    SERVERS="mock-before mock"
+    BEFORE_REV=${BENCH_BEFORE_REV:-$(git -C "$BENCH_BEFORE_BIN/.." rev-parse --short HEAD 2>/dev/null || echo "?")}
+fi
 BODY=$(curl -s -X POST -H 'Content-Type: application/json' -d "$REQ" "$MOCK/v1/chat/completions")
 [ -n "$BODY" ] || { echo "bench: mock gave no body" >&2; exit 3; }
 
@@ -129,53 +140,63 @@ NBODY=$(curl -s -X POST -d "$REQ" "http://127.0.0.1:$NPORT/v1/chat/completions")
 
 LOAD=$(cut -d" " -f1-3 /proc/loadavg)
 echo "bench: mock $MOCK, nginx http://127.0.0.1:$NPORT, ${DUR}s per run, $ROUNDS rounds" >&2
-# Rounds interleave the servers (mock, nginx at 16; mock, nginx at 64; the
-# mock delayed at 1,000), so a burst of load from others hits both sides.
-RUNS="" DRUNS="" THREADS_DURING=""
+# Rounds interleave the servers (at 16 connections: mock, nginx; the same
+# at 64; then the mock delayed at 1,000), so a burst of load from others
+# hits both sides.  RUNS gets one row per run:
+# round conns server load rps p50 p99 errors user_us sys_us wrk_us
+RUNS="" THREADS_DURING=""
 THREADS_BEFORE=$(awk '/^Threads/ {print $2}' /proc/$MOCK_PID/status)
+run_one() { # round conns server url pid
+    x=$(wrk_run "$2" "$4/v1/chat/completions" "$5")
+    RUNS="$RUNS$1 $2 $3 $(cut -d" " -f1 /proc/loadavg) $x
+"
+    echo "bench: round $1 c=$2 $3 [$x]" >&2
+}
 r=1
 while [ $r -le "$ROUNDS" ]; do
     curl -s -X PUT -d '{}' "$MOCK/_mock/behavior" >/dev/null
+    [ -z "${BEFORE:-}" ] || curl -s -X PUT -d '{}' "$BEFORE/_mock/behavior" >/dev/null
     for c in 16 64; do
-        m=$(wrk_run "$c" "$MOCK/v1/chat/completions" "$MOCK_PID")
-        n=$(wrk_run "$c" "http://127.0.0.1:$NPORT/v1/chat/completions" "$NGINX_PID")
-        RUNS="$RUNS$r $c $(cut -d" " -f1-3 /proc/loadavg | cut -d" " -f1) $m $n
-"
-        echo "bench: round $r c=$c mock [$m] nginx [$n]" >&2
+        [ -z "${BEFORE:-}" ] || run_one $r $c mock-before "$BEFORE" "$BEFORE_PID"
+        run_one $r $c mock "$MOCK" "$MOCK_PID"
+        run_one $r $c nginx "http://127.0.0.1:$NPORT" "$NGINX_PID"
     done
     # --- 50 ms fixed delay at 1,000 connections --------------------------------
     curl -s -X PUT -d '{"latency":{"fixed_ms":50}}' "$MOCK/_mock/behavior" >/dev/null
+    [ -z "${BEFORE:-}" ] || curl -s -X PUT -d '{"latency":{"fixed_ms":50}}' "$BEFORE/_mock/behavior" >/dev/null
+    [ -z "${BEFORE:-}" ] || run_one $r 1000 mock-before "$BEFORE" "$BEFORE_PID"
     (sleep 2 && awk '/^Threads/ {print $2}' /proc/$MOCK_PID/status >"$TMP/threads") &
     tp=$!
-    d=$(wrk_run 1000 "$MOCK/v1/chat/completions" "$MOCK_PID")
+    run_one $r 1000 mock "$MOCK" "$MOCK_PID"
     wait $tp 2>/dev/null || true
     THREADS_DURING=$(cat "$TMP/threads" 2>/dev/null || echo "?")
-    DRUNS="$DRUNS$r $(cut -d" " -f1 /proc/loadavg) $d
-"
-    echo "bench: round $r delay 50ms c=1000 [$d] threads $THREADS_DURING" >&2
     r=$((r + 1))
 done
 curl -s -X PUT -d '{}' "$MOCK/_mock/behavior" >/dev/null
 
-# RUNS rows: round conns load | mock: rps p50 p99 err user sys wrk | nginx: the same
-col() { awk -v c="$1" -v k="$2" '$2 == c { print $k }'; } # conns field
-ratio_col() { awk -v c="$1" '$2 == c { printf "%.0f\n", $11 ? 100 * $4 / $11 : 0 }'; }
+# field k of the runs of server s at c connections, one a line
+col() { printf %s "$RUNS" | awk -v c="$1" -v s="$2" -v k="$3" '$2 == c && $3 == s { print $k }'; }
+# server s / nginx per round at c connections, in %
+ratio() { printf %s "$RUNS" | awk -v c="$1" -v s="$2" '
+    $2 == c && $3 == s { a[$1] = $5 } $2 == c && $3 == "nginx" { b[$1] = $5 }
+    END { for (r in a) if (b[r]) printf "%.0f\n", 100 * a[r] / b[r] }'; }
 SUMMARY=""
 for c in 16 64; do
-    m_rps=$(printf %s "$RUNS" | col $c 4 | median)
-    n_rps=$(printf %s "$RUNS" | col $c 11 | median)
-    SUMMARY="$SUMMARY| $c | $m_rps ($(printf %s "$RUNS" | col $c 4 | spread)) | $(printf %s "$RUNS" | col $c 6 | median) | $(printf %s "$RUNS" | col $c 8 | median) + $(printf %s "$RUNS" | col $c 9 | median) | $n_rps ($(printf %s "$RUNS" | col $c 11 | spread)) | $(printf %s "$RUNS" | col $c 13 | median) | $(printf %s "$RUNS" | col $c 15 | median) + $(printf %s "$RUNS" | col $c 16 | median) | **$(printf %s "$RUNS" | ratio_col $c | median)%** ($(printf %s "$RUNS" | ratio_col $c | spread)%) |
+    for sv in $SERVERS nginx; do
+        q="n/a"
+        [ $sv = nginx ] || q="**$(ratio $c $sv | median)%** ($(ratio $c $sv | spread)%)"
+        SUMMARY="$SUMMARY| $c | $sv | $(col $c $sv 5 | median) ($(col $c $sv 5 | spread)) | $(col $c $sv 6 | median) | $(col $c $sv 7 | median) | $(col $c $sv 9 | median) + $(col $c $sv 10 | median) | $(col $c $sv 11 | median) | $q |
+"
+    done
+done
+DSUMMARY=""
+for sv in $SERVERS; do
+    DSUMMARY="$DSUMMARY| $sv | $(col 1000 $sv 5 | median) ($(col 1000 $sv 5 | spread)) | $(col 1000 $sv 6 | median) | **$(col 1000 $sv 7 | median)** ($(col 1000 $sv 7 | spread)) | $(col 1000 $sv 8 | awk '{s += $1} END {print s + 0}') | $(col 1000 $sv 9 | median) + $(col 1000 $sv 10 | median) |
 "
 done
-# DRUNS rows: round load rps p50 p99 err user sys wrk
-D_P99=$(printf %s "$DRUNS" | awk '{print $5}' | median)
-D_P99_SPREAD=$(printf %s "$DRUNS" | awk '{print $5}' | spread)
-D_RPS=$(printf %s "$DRUNS" | awk '{print $3}' | median)
-D_P50=$(printf %s "$DRUNS" | awk '{print $4}' | median)
-D_ERR=$(printf %s "$DRUNS" | awk '{s += $6} END {print s + 0}')
 
 # --- callgrind: instructions per request ----------------------------------------
-CG_MOCK="n/a" CG_NGINX="n/a"
+CG_MOCK="n/a" CG_NGINX="n/a" CG_BEFORE="n/a"
 if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
     CG_DUR=${BENCH_CG_DUR:-20}
     # Ir of a server under wrk for CG_DUR seconds, minus Ir of the same server
@@ -183,9 +204,11 @@ if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
     # server sleeps in epoll_wait, so its cost does not grow with time.
     cg_run() { # kind load(0|1) -> "Ir requests"
         kind=$1
-        if [ "$kind" = mock ]; then
+        if [ "$kind" != nginx ]; then
+            cgbin=$BIN
+            [ "$kind" = mock ] || cgbin=$BENCH_BEFORE_BIN/cutover
             valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.%p" \
-                "$BIN" mock --name cg --port 0 --journal-cap 1000 >"$TMP/cg.out" 2>"$TMP/cg.err" &
+                "$cgbin" mock --name cg --port 0 --journal-cap 1000 >"$TMP/cg.out" 2>"$TMP/cg.err" &
             p=$!
             PIDS="$PIDS $p"
             u=$(wait_url "$TMP/cg.out")
@@ -208,7 +231,7 @@ if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
             wrk -t2 -c16 -d"${CG_DUR}s" -s "$TMP/post.lua" "$u/v1/chat/completions" >"$TMP/cg.wrk" 2>&1 || true
             reqs=$(awk '/requests in/ {print $1}' "$TMP/cg.wrk")
         fi
-        if [ "$kind" = mock ]; then kill -TERM $p; else kill -QUIT $p; fi
+        if [ "$kind" != nginx ]; then kill -TERM $p; else kill -QUIT $p; fi
         wait $p 2>/dev/null || true
         echo "$(awk '/^summary:/ {print $2}' "$TMP"/cg.$p) $reqs"
         rm -f "$TMP"/cg.$p
@@ -219,6 +242,7 @@ if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
         awk -v idle="$1" -v busy="$3" -v n="$4" 'BEGIN { if (n > 0) printf "%.0f (%d requests)", (busy - idle) / n, n; else print "n/a" }'
     }
     CG_MOCK=$(per_req mock)
+    [ -z "${BEFORE:-}" ] || CG_BEFORE=$(per_req mock-before)
     CG_NGINX=$(per_req nginx)
     echo "bench: callgrind Ir/request: mock $CG_MOCK, nginx $CG_NGINX" >&2
 fi
@@ -239,31 +263,30 @@ SECTION=$TMP/section.md
     echo "Request: \`POST /v1/chat/completions\` with \`$REQ\`;"
     echo "the mock answers its default 16-token chat.completion ($(printf %s "$BODY" | wc -c) bytes)."
     echo "nginx 1.22 answers the same bytes with \`return 200\`, 2 workers, access log off."
+    [ -z "${BEFORE:-}" ] || echo "mock-before: the mock built from $BEFORE_REV (BENCH_BEFORE_BIN), in the same rounds; mock: this tree."
     echo "$ROUNDS rounds, each running mock and nginx back to back with the same wrk settings"
     echo "(wrk -t2 -d${DUR}s --latency, keep-alive); medians, with the spread (lowest-highest) in brackets."
     echo "CPU µs/req is the server's user + system time per request (from /proc), all its threads."
     echo
     echo "## Throughput: median of $ROUNDS rounds"
     echo
-    echo "| conns | mock req/s | mock p99 ms | mock CPU µs/req (user + sys) | nginx req/s | nginx p99 ms | nginx CPU µs/req (user + sys) | mock/nginx |"
+    echo "| conns | server | req/s (spread) | p50 ms | p99 ms | CPU µs/req user + sys | wrk CPU µs/req | / nginx in the same round (spread) |"
     echo "|---|---|---|---|---|---|---|---|"
     printf "%s" "$SUMMARY"
     echo
-    echo "Every run (load = 1-minute load average after the pair):"
+    echo "## Fixed 50 ms delay, 1,000 connections: median of $ROUNDS rounds"
     echo
-    echo "| round | conns | load | mock req/s | p50 ms | p99 ms | errors | CPU µs/req user + sys | wrk CPU µs/req | nginx req/s | p50 ms | p99 ms | errors | CPU µs/req user + sys | wrk CPU µs/req | mock/nginx |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    printf %s "$RUNS" | awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s + %s | %s | %s | %s | %s | %s | %s + %s | %s | %.0f%% |\n",
-        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $11 ? 100 * $4 / $11 : 0 }'
+    echo "Ideal: 20,000 req/s, p50 = p99 = 50 ms.  Mock threads during the run: $THREADS_DURING (before: $THREADS_BEFORE)."
     echo
-    echo "## Fixed 50 ms delay, 1,000 connections"
+    echo "| server | req/s (spread) | p50 ms | p99 ms (spread) | errors | CPU µs/req user + sys |"
+    echo "|---|---|---|---|---|---|"
+    printf "%s" "$DSUMMARY"
     echo
-    echo "Median of $ROUNDS runs: **p99 $D_P99 ms** (spread $D_P99_SPREAD), p50 $D_P50 ms, $D_RPS req/s"
-    echo "($(awk -v a="$D_RPS" 'BEGIN { printf "%.0f%%", 100 * a / 20000 }') of 1000/0.05 s), $D_ERR errors; mock threads during the run: $THREADS_DURING (before: $THREADS_BEFORE)."
+    echo "Every run (load: the 1-minute load average after it):"
     echo
-    echo "| round | load | req/s | p50 ms | p99 ms | errors | mock CPU µs/req user + sys | wrk CPU µs/req |"
-    echo "|---|---|---|---|---|---|---|---|"
-    printf %s "$DRUNS" | awk '{ printf "| %s | %s | %s | %s | %s | %s | %s + %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }'
+    echo "| round | conns | server | load | req/s | p50 ms | p99 ms | errors | CPU µs/req user + sys | wrk CPU µs/req |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    printf %s "$RUNS" | awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s + %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }'
     echo
     echo "## Instructions per request (valgrind --tool=callgrind)"
     echo
@@ -273,6 +296,7 @@ SECTION=$TMP/section.md
     echo
     echo "| server | Ir / request |"
     echo "|---|---|"
+    [ -z "${BEFORE:-}" ] || echo "| mock-before | $CG_BEFORE |"
     echo "| mock | $CG_MOCK |"
     echo "| nginx | $CG_NGINX |"
     echo
