@@ -307,10 +307,8 @@ SECTION=$TMP/section.md
     echo "  which drift less with load."
     echo "- The mock is one thread by design: one libev loop decides every request in one"
     echo "  seeded order, which is what makes a run reproducible.  nginx runs two workers."
-    echo "  What bounds the mock is its CPU per request, not its threading: wrk needs about"
-    echo "  as much CPU per request as the two servers together, so on 2 cores the faster"
-    echo "  server is the one that leaves wrk more of the machine (see \"Where the mock's time"
-    echo "  goes\" below)."
+    echo "  What bounds the mock is its CPU per request on that one thread (the CPU columns;"
+    echo "  see \"Where the mock's time goes\" below)."
     echo "- In the delay run every request is suspended and resumed on an ev_timer (libmicrohttpd"
     echo "  removes and re-adds the socket to its epoll set: two epoll_ctl per request); the"
     echo "  thread count stays 1 whatever the concurrency."
@@ -321,7 +319,12 @@ SECTION=$TMP/section.md
     echo "## Commands"
     echo
     echo '```sh'
-    echo "make && sh bench/mock.sh $DUR $ROUNDS"
+    if [ -n "${BEFORE:-}" ]; then
+        echo "mkdir -p /tmp/before && git archive $BEFORE_REV | tar -x -C /tmp/before && make -C /tmp/before -j2 all"
+        echo "make && BENCH_BEFORE_BIN=/tmp/before/bin sh bench/mock.sh $DUR $ROUNDS"
+    else
+        echo "make && sh bench/mock.sh $DUR $ROUNDS"
+    fi
     echo "# inside, per round: wrk -t2 -c{16,64} -d${DUR}s --latency -s post.lua http://127.0.0.1:PORT/v1/chat/completions"
     echo "#                    (mock, then nginx; post.lua: wrk.method = \"POST\"; wrk.body = '$REQ')"
     echo "#                    curl -X PUT -d '{\"latency\":{\"fixed_ms\":50}}' MOCK/_mock/behavior"
