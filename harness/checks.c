@@ -8,6 +8,8 @@
 
 #include "co_json.h"
 #include "co_mem.h"
+#include "harness/fleet.h"
+#include "harness/scenario.h"
 #include "harness/vutil.h"
 #include "reports/html_scale.h"
 
@@ -1748,6 +1750,15 @@ static const struct param p_health_probes[] = {
     {"env", P_ENV, 1}, {"to", P_ENV, 1},    {"after", P_MARK, 1}, {"min", P_NUM, 0},
     {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_reuse[] = {{"min", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
+static const struct param p_fleet_rl[] = {
+    {"limit", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"key", P_STR, 0}, {NULL, 0, 0}};
+static const struct param p_agree[] = {{"to", P_ENV, 1},
+                                       {"after", P_MARK, 1},
+                                       {"within_ms", P_NUM, 1},
+                                       {"view", P_VIEW, 0},
+                                       {NULL, 0, 0}};
+static const struct param p_probe_load[] = {
+    {"max_per_interval", P_NUM, 1}, {"interval_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 
 /* The view a switch check reads: the relay's events, the served colours, or both. */
 static unsigned view_needs(const json_t *c)
@@ -1835,6 +1846,17 @@ static const struct check_kind kinds[] = {
      "{\"env\": \"blue\", \"to\": \"green\", \"after\": \"fault_on\", \"exact\": 3}", 0},
     {"connection_reuse", p_reuse, 1, ck_connection_reuse,
      "upstream attempts on connections used before (mock journal)", 0, NULL, "{\"min\": 0.5}", 0},
+    /* The fleet (docs/fleet.md), harness/fleet_checks.c: inconclusive with
+     * fewer than 2 replicas. */
+    {"fleet_rate_limit", p_fleet_rl, 1, harness_ck_fleet_rate_limit,
+     "admissions across all replicas per window within the limit, none lost by the limiter", 0,
+     NULL, "{\"limit\": 10, \"window_ms\": 1000}", 0},
+    {"colour_agreement", p_agree, 1, harness_ck_colour_agreement,
+     "after a mark every replica serves the new colour within N ms; longest split brain", 0, NULL,
+     "{\"to\": \"green\", \"after\": \"start\", \"within_ms\": 500}", 0},
+    {"probe_load", p_probe_load, 1, harness_ck_probe_load,
+     "health probes per colour per interval, the whole fleet (mock journals)", 0, NULL,
+     "{\"max_per_interval\": 6, \"interval_ms\": 200}", 0},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
@@ -1972,11 +1994,20 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     allowed[n++] = "check";
     allowed[n++] = "min_samples";
     allowed[n++] = "note";
+    /* Any check but a fleet-wide one can be asked of one replica. */
+    if (!harness_fleet_is_check(k->name))
+        allowed[n++] = "replica";
     for (const struct param *q = k->params; q->name && n < 23; q++)
         allowed[n++] = q->name;
     allowed[n] = NULL;
     if (harness_v_keys(c, path, allowed, err, errlen) != 0)
         return -1;
+    json_t *rep = json_object_get(c, "replica");
+    if (rep && (!json_is_integer(rep) || json_integer_value(rep) < 0 ||
+                json_integer_value(rep) >= HARNESS_MAX_REPLICAS)) {
+        snprintf(p, sizeof p, "%s.replica", path);
+        return harness_v_expected(err, errlen, p, "a replica index 0..7", rep);
+    }
     json_t *ms = json_object_get(c, "min_samples");
     if (ms && (!json_is_integer(ms) || json_integer_value(ms) < 0)) {
         snprintf(p, sizeof p, "%s.min_samples", path);
@@ -2073,6 +2104,9 @@ const char *harness_check_example(size_t i, int *runner_own)
     return kinds[i].example;
 }
 
+static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
+                           int replica, struct harness_verdict *v);
+
 void harness_check_run(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     memset(v, 0, sizeof *v);
@@ -2109,8 +2143,30 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         append(v->label, sizeof v->label, "%s%s=%s", first ? " " : ",", key, d);
         first = 0;
     }
+    json_t *rep = json_object_get(c, "replica");
+    if (rep) {
+        run_on_replica(k, c, o, (int)json_integer_value(rep), v);
+        return;
+    }
     k->run(c, o, v);
     check_evaluable(k, c, o, v);
+}
+
+/* A check asked of one replica ("replica": i) runs on that replica's
+ * requests, events and upstream attempts (harness_fleet_obs_replica). */
+static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
+                           int replica, struct harness_verdict *v)
+{
+    if (replica >= o->n_replicas) {
+        v->status = HARNESS_INCONCLUSIVE;
+        SETF(detail, "no replica %d in this run (%d replica(s))", replica, o->n_replicas);
+        return;
+    }
+    struct harness_obs view;
+    harness_fleet_obs_replica(o, replica, &view);
+    k->run(c, &view, v);
+    check_evaluable(k, c, &view, v);
+    harness_obs_free(&view);
 }
 
 /* The common evaluator: a check says nothing when the relay did not give a

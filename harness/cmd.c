@@ -44,6 +44,8 @@ static const char run_usage[] =
     "  --jobs N            scenarios run side by side, N at once (default min(2 x cores,\n"
     "                      4); 1 runs them one after the other; see docs/scenarios.md)\n"
     "  --time-scale X      multiply every time and tolerance by X (slow machines)\n"
+    "  --replicas N        run N replicas of the relay (1..8) over the scenario's\n"
+    "                      \"fleet\" count, with a Redis for them (docs/fleet.md)\n"
     "  --relay RELAY       a profile (relays/NAME.json: cutover-relay, nginx, haproxy,\n"
     "                      or a path) or a command with {blue_url} {green_url}\n"
     "                      {port} {events}; repeat it for a scorecard across relays\n"
@@ -286,6 +288,7 @@ int harness_cmd_run(int argc, char **argv)
         {"blue-port", required_argument, 0, 'b'},
         {"green-port", required_argument, 0, 'g'},
         {"jobs", required_argument, 0, 'p'},
+        {"replicas", required_argument, 0, 'N'},
         {0, 0, 0, 0},
     };
     const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *filter = NULL,
@@ -294,7 +297,7 @@ int harness_cmd_run(int argc, char **argv)
     const char *relay_args[HARNESS_SCORECARD_MAX_RELAYS];
     int n_relay_args = 0;
     uint64_t ports[2] = {0, 0};
-    uint64_t seed = 42, repeat = 1, jobs = 0;
+    uint64_t seed = 42, repeat = 1, jobs = 0, replicas = 0;
     double scale = 1.0;
     int no_color = 0, verbose = 0, c;
     optind = 1;
@@ -372,6 +375,14 @@ int harness_cmd_run(int argc, char **argv)
                 return CO_EXIT_INVALID;
             }
             break;
+        case 'N':
+            if (parse_u64(optarg, &replicas) != 0 || replicas < 1 ||
+                replicas > HARNESS_MAX_REPLICAS) {
+                fprintf(stderr, "cutover run: --replicas: expected 1..%d, found '%s'\n",
+                        HARNESS_MAX_REPLICAS, optarg);
+                return CO_EXIT_INVALID;
+            }
+            break;
         case 'r':
             if (parse_u64(optarg, &repeat) != 0 || repeat < 1 || repeat > 1000) {
                 fprintf(stderr, "cutover run: --repeat: expected 1..1000, found '%s'\n", optarg);
@@ -398,6 +409,14 @@ int harness_cmd_run(int argc, char **argv)
         }
     }
     co_log_init("cutover", verbose ? CO_LOG_INFO : CO_LOG_ERROR, stderr);
+    /* Before anything is loaded: nothing to free on this exit. */
+    if (relay_url && replicas > 1) {
+        fprintf(stderr,
+                "cutover run: --replicas %llu: --relay-url drives one relay that runs "
+                "already; the runner starts a fleet's replicas itself\n",
+                (unsigned long long)replicas);
+        return CO_EXIT_INVALID;
+    }
 
     struct loaded l = {0};
     int bad = load_all(argv + optind, argc - optind, scale, filter, &l, 1, stderr);
@@ -587,6 +606,7 @@ int harness_cmd_run(int argc, char **argv)
                                                   .green_port = (int)ports[1],
                                                   .verbose = verbose,
                                                   .run_index = (int)k,
+                                                  .replicas = (int)replicas,
                                                   .progress = report_console_progress,
                                                   .progress_ctx = &rr};
             }

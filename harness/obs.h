@@ -55,6 +55,7 @@ struct harness_req {
     int err_shape;     /* non-200 body: 1 OpenAI error JSON, 0 not; -1 a 200 */
     char err_why[64];  /* why the error body is not OpenAI's shape */
     int leaked;        /* the upstream key was in this answer's headers or body */
+    int replica;       /* the fleet replica it was sent to (0 for one relay) */
 };
 
 /* One upstream request recorded by a mock journal. */
@@ -85,13 +86,14 @@ struct harness_att {
 struct harness_ev {
     uint64_t t;
     char type[16];
-    char from[8], to[8], env[8];
+    char from[8], to[8], env[8]; /* a "start" has its "active" colour as to */
     char reason[32];
     char req_id[HARNESS_ID_LEN];
     int healthy;
     int status;
     int attempt;
     long backoff_ms;
+    int replica; /* whose event log it came from */
 };
 
 /* The signals a relay gives the checks.  A check row declares the ones it
@@ -164,6 +166,12 @@ struct harness_obs {
     int secret_leaks;              /* places the upstream key showed up */
     int leak_scanned;              /* artefacts scanned for it */
     char leak_where[128];
+    /* The fleet (docs/fleet.md): replicas run, whether they were given the
+     * shared store, and each replica's event log seen (have_events: all). */
+    int n_replicas;
+    int fleet_shared;
+    int replica_events[8];
+    unsigned replica_gone; /* bit i: the scenario stopped or killed replica i */
 };
 
 void harness_obs_free(struct harness_obs *o);

@@ -25,9 +25,9 @@
 #include <unistd.h>
 
 static const char *const top_keys[] = {
-    "name",  "description", "requires",    "command", "env",   "config",
-    "ready", "settings",    "defaults",    "tells",   "notes", "stop_signal",
-    "shell", "request",     "api_key_env", "cwd",     "fixed", NULL};
+    "name",        "description", "requires", "command", "env",         "config", "ready",
+    "settings",    "defaults",    "tells",    "notes",   "stop_signal", "shell",  "request",
+    "api_key_env", "cwd",         "fixed",    "shared",  NULL};
 static const char *const request_keys[] = {"method", "path", NULL};
 static const char *const methods[] = {"POST", "PUT", NULL};
 static const char *const config_keys[] = {"file", "template", "template_lines", "format", NULL};
@@ -36,10 +36,9 @@ static const char *const tells_names[] = {"events", "admin", NULL};
 
 /* Placeholders the runner always binds (docs/profiles.md). */
 static const char *const runner_vars[] = {
-    "blue_url",  "green_url",  "blue_hostport", "green_hostport",
-    "blue_port", "green_port", "port",          "events",
-    "workdir",   "config",     "relay_bin",     "admin_token",
-    "relay_url", "api_key",    "profile_dir",   NULL};
+    "blue_url",  "green_url", "blue_hostport", "green_hostport", "blue_port", "green_port",
+    "port",      "events",    "workdir",       "config",         "relay_bin", "admin_token",
+    "relay_url", "api_key",   "profile_dir",   "redis_url",      "replica",   NULL};
 
 /* Which checks mean nothing when a scenario's relay setting could not be
  * expressed.  "*" marks a premise of the whole scenario (client keys, a rate
@@ -61,7 +60,7 @@ static const struct {
     {"ttfb_timeout_ms",
      "client_deadline switch_delay client_success_ratio client_count zero_downtime"},
     {"idle_timeout_ms", "client_deadline no_truncated_success"},
-    {"switch_after_failures", "switches switch_delay attempts"},
+    {"switch_after_failures", "switches switch_delay attempts colour_agreement"},
     {"min_dwell_ms", "min_dwell switches"},
     {"health_interval_ms", "health_interval switch_delay no_traffic_after_unhealthy switches"},
     {"health_timeout_ms", "health_interval switch_delay no_traffic_after_unhealthy"},
@@ -83,6 +82,12 @@ static const struct {
     {"first_byte_timeout_ms",
      "client_deadline switch_delay attempts client_success_ratio client_count"},
     {"on_429_without_retry_after", "attempts client_count client_success_ratio backoff_gaps"},
+    /* A fleet's store (docs/fleet.md): what the relay does without Redis is
+     * the premise of a Redis-down scenario; how long it waits and how often
+     * it polls bound what clients and the agreement see. */
+    {"shared_fail", "*"},
+    {"shared_timeout_ms", "client_deadline client_success_ratio client_count colour_agreement"},
+    {"shared_poll_ms", "colour_agreement"},
 };
 
 int harness_profile_affects(const char *key, const char *check_kind)
@@ -543,6 +548,44 @@ static int check_command(const struct harness_profile *p, char *err, size_t errl
     return 0;
 }
 
+/* Does the command, an env value or the config template name {redis_url}? */
+static int names_redis_url(const struct harness_profile *p)
+{
+    static const char var[] = "{redis_url}";
+    if (strstr(p->command, var) || (p->config_template && strstr(p->config_template, var)))
+        return 1;
+    for (int i = 0; i < p->n_env; i++)
+        if (strstr(p->env[i].value, var))
+            return 1;
+    return 0;
+}
+
+/* "shared": true says the relay takes a fleet's shared store (docs/fleet.md):
+ * as {redis_url} in its command, env or config template, or, for
+ * cutover-relay's JSON config, as that config's "shared" key.  Without it
+ * the replicas run unshared, and {redis_url} would hand them a store the
+ * profile says they do not take. */
+static int parse_shared(struct harness_profile *p, const json_t *doc, char *err, size_t errlen)
+{
+    const json_t *sh = json_object_get(doc, "shared");
+    if (sh && !json_is_boolean(sh))
+        return harness_v_expected(err, errlen, "$.shared",
+                                  "true (the relay takes {redis_url}) or false", sh);
+    p->shared = json_is_true(sh);
+    int named = names_redis_url(p);
+    if (p->shared && !named && !p->config_json)
+        return harness_v_expected(err, errlen, "$.shared",
+                                  "{redis_url} in the command, env or config template (how the "
+                                  "relay takes the store)",
+                                  sh);
+    if (!p->shared && named) {
+        snprintf(err, errlen, "$.shared: expected true: the profile uses {redis_url}, found %s",
+                 sh ? "false" : "nothing");
+        return -1;
+    }
+    return 0;
+}
+
 static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t errlen)
 {
     if (!json_is_object(doc))
@@ -751,7 +794,7 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
         }
         p->notes = json_deep_copy(notes);
     }
-    if (parse_black_box(p, doc, err, errlen) != 0)
+    if (parse_black_box(p, doc, err, errlen) != 0 || parse_shared(p, doc, err, errlen) != 0)
         return -1;
     return check_placeholders(p, err, errlen);
 }

@@ -66,6 +66,9 @@ struct harness_profile {
      * judge it against them; a scenario that needs another value is not
      * applicable to this relay (harness_profile_fixed_conflicts). */
     json_t *fixed;
+    /* "shared": true: the relay takes a fleet's shared store ({redis_url},
+     * or cutover-relay's config key "shared"); false: replicas run unshared. */
+    int shared;
 };
 
 /* One name -> value pair for rendering. */

@@ -55,7 +55,7 @@ static int keys_all(struct harness_scenario *s, const json_t *obj, const char *p
 
 static const char *const top_keys[] = {"name",       "description", "tags",    "relay",
                                        "upstreams",  "timeline",    "traffic", "expect",
-                                       "timeout_ms", "settle_ms",   NULL};
+                                       "timeout_ms", "settle_ms",   "fleet",   NULL};
 
 /* Relay config keys a scenario may set (docs/CONTRACTS.md); the runner owns
  * port, listen, URLs, api_key and events. */
@@ -71,11 +71,13 @@ enum rk_type {
     RK_STREAM_DONE,
     RK_MODE,
     RK_ON_429,
+    RK_SHARED_FAIL,
 };
 /* The words of the policy keys, as the relay's config table accepts them. */
 static const char *const stream_done_words[] = {"lenient", "strict", NULL};
 static const char *const mode_words[] = {"blue-green", "primary-fallback", NULL};
 static const char *const on_429_words[] = {"retry", "failover", NULL};
+static const char *const shared_fail_words[] = {"open", "closed", NULL};
 /* Integer bounds mirror the relay's config table (relay/relay_config.c), so
  * that `cutover validate` refuses what the relay would refuse at start. */
 #define RK_MS_MAX ((json_int_t)86400000 * 365)
@@ -116,6 +118,11 @@ static const struct relay_key {
     {"failback_rise", RK_UINT, 1, 1000},
     {"first_byte_timeout_ms", RK_UINT, 0, RK_MS_MAX},
     {"on_429_without_retry_after", RK_ON_429, 0, 0},
+    /* A fleet's shared store (docs/fleet.md): the URL itself is the
+     * runner's (the Redis it starts), these say how the relay uses it. */
+    {"shared_fail", RK_SHARED_FAIL, 0, 0},
+    {"shared_timeout_ms", RK_UINT, 1, RK_MS_MAX},
+    {"shared_poll_ms", RK_UINT, 1, RK_MS_MAX},
 };
 #define N_RELAY_KEYS (sizeof relay_keys / sizeof relay_keys[0])
 
@@ -417,6 +424,8 @@ static int relay_value(const struct relay_key *rk, const char *k, json_t *v, cha
         return harness_v_enum(v, p, mode_words, err, errlen);
     case RK_ON_429:
         return harness_v_enum(v, p, on_429_words, err, errlen);
+    case RK_SHARED_FAIL:
+        return harness_v_enum(v, p, shared_fail_words, err, errlen);
     case RK_OBJ:
         if (!json_is_object(v))
             return harness_v_expected(err, errlen, p, "an object", v);
@@ -545,12 +554,83 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
     return bad ? -1 : 0;
 }
 
-static const char *const step_keys[] = {"at_ms", "mark", "blue", "green", "admin", "signal", NULL};
+static const char *const step_keys[] = {"at_ms",  "mark",  "blue",    "green", "admin",
+                                        "signal", "fleet", "replica", NULL};
+/* Fleet steps (docs/fleet.md); index = enum harness_fleet_action - 1. */
+static const char *const fleet_actions[] = {"replica_stop",   "replica_kill", "replica_pause",
+                                            "replica_resume", "redis_pause",  "redis_resume",
+                                            "redis_stop",     "redis_start",  NULL};
 static const char *const admin_keys[] = {"action", "to", "blue", "green", "token", NULL};
 /* "token": which token the call sends; index = enum harness_admin_token. */
 static const char *const admin_tokens[] = {"right", "none", "wrong", NULL};
 static const char *const admin_actions[] = {"switch", "rollback", "weights", NULL};
 static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", "SIGTERM", NULL};
+
+/* A step's "replica": which replica its admin call, signal or replica_*
+ * action goes to (default 0).  Only those steps take one, and it must name
+ * a replica of the fleet (the runner checks it again against --replicas). */
+static int parse_step_replica(struct harness_scenario *s, const json_t *st, const char *path,
+                              struct harness_step *step, char *err, size_t errlen)
+{
+    json_t *rep = json_object_get(st, "replica");
+    if (!rep)
+        return 0;
+    char p[160], exp[128];
+    harness_v_fmt(p, sizeof p, "%s.replica", path);
+    int takes = step->admin_method[0] || step->sig ||
+                (step->fleet_action && step->fleet_action < HARNESS_REDIS_PAUSE);
+    if (!takes)
+        return harness_v_expected(err, errlen, p,
+                                  "no replica on this step (only admin, signal and replica_* "
+                                  "steps go to one replica)",
+                                  rep);
+    snprintf(exp, sizeof exp, "a replica index 0..%d (\"fleet\": {\"replicas\": %d})",
+             s->fleet.replicas - 1, s->fleet.replicas);
+    if (!json_is_integer(rep) || json_integer_value(rep) < 0 ||
+        json_integer_value(rep) >= s->fleet.replicas)
+        return harness_v_expected(err, errlen, p, exp, rep);
+    step->replica = (int)json_integer_value(rep);
+    if (step->replica > s->max_replica_step)
+        s->max_replica_step = step->replica;
+    return 0;
+}
+
+static const char *const fleet_keys[] = {"replicas", "spread", "redis", NULL};
+static const char *const spreads[] = {"round_robin", "random", NULL};
+
+/* "fleet": {"replicas": N, "spread": "round_robin" | "random", "redis": bool}.
+ * Redis defaults to true for more than one replica: a fleet shares state. */
+static int parse_fleet(struct harness_scenario *s, json_t *fl, char *err, size_t errlen)
+{
+    s->fleet.replicas = 1;
+    s->max_replica_step = -1;
+    if (!fl)
+        return 0;
+    if (!json_is_object(fl))
+        return harness_v_expected(err, errlen, "$.fleet", "an object with replicas", fl);
+    if (harness_v_keys(fl, "$.fleet", fleet_keys, err, errlen) != 0)
+        return -1;
+    s->fleet.declared = 1;
+    json_t *n = json_object_get(fl, "replicas");
+    char exp[64];
+    snprintf(exp, sizeof exp, "a replica count 1..%d (required)", HARNESS_MAX_REPLICAS);
+    if (!json_is_integer(n) || json_integer_value(n) < 1 ||
+        json_integer_value(n) > HARNESS_MAX_REPLICAS)
+        return harness_v_expected(err, errlen, "$.fleet.replicas", exp, n);
+    s->fleet.replicas = (int)json_integer_value(n);
+    json_t *sp = json_object_get(fl, "spread");
+    if (sp) {
+        if (harness_v_enum(sp, "$.fleet.spread", spreads, err, errlen) != 0)
+            return -1;
+        s->fleet.spread = strcmp(json_string_value(sp), "random") == 0 ? HARNESS_SPREAD_RANDOM
+                                                                       : HARNESS_SPREAD_ROUND_ROBIN;
+    }
+    json_t *rd = json_object_get(fl, "redis");
+    if (rd && !json_is_boolean(rd))
+        return harness_v_expected(err, errlen, "$.fleet.redis", "true or false", rd);
+    s->fleet.redis = rd ? json_is_true(rd) : s->fleet.replicas > 1;
+    return 0;
+}
 
 static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double prev_ms, char *err,
                       size_t errlen)
@@ -657,9 +737,26 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
                                                 : HARNESS_SIG_KILL;
         actions++;
     }
+    json_t *fl = json_object_get(st, "fleet");
+    if (fl) {
+        harness_v_fmt(p, sizeof p, "%s.fleet", path);
+        if (harness_v_enum(fl, p, fleet_actions, err, errlen) != 0)
+            return -1;
+        for (int k = 0; fleet_actions[k]; k++)
+            if (strcmp(json_string_value(fl), fleet_actions[k]) == 0)
+                step->fleet_action = k + 1;
+        if (step->fleet_action >= HARNESS_REDIS_PAUSE && !s->fleet.redis)
+            return harness_v_expected(err, errlen, p,
+                                      "a replica_* action (redis_* needs \"fleet\": {\"redis\": "
+                                      "true})",
+                                      fl);
+        actions++;
+    }
+    if (parse_step_replica(s, st, path, step, err, errlen) != 0)
+        return -1;
     if (!actions && !mark)
         return harness_v_expected(err, errlen, path,
-                                  "at least one of blue, green, admin, signal or mark", st);
+                                  "at least one of blue, green, admin, signal, fleet or mark", st);
     s->n_steps++;
     return 0;
 }
@@ -1018,6 +1115,9 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
         collect(s, msg);
     msg[0] = '\0';
     if (parse_upstreams(s, json_object_get(doc, "upstreams"), msg, sizeof msg) != 0 && msg[0])
+        collect(s, msg);
+    msg[0] = '\0';
+    if (parse_fleet(s, json_object_get(doc, "fleet"), msg, sizeof msg) != 0 && msg[0])
         collect(s, msg);
     msg[0] = '\0';
     int timeline_ok = parse_timeline(s, json_object_get(doc, "timeline"), msg, sizeof msg) == 0;

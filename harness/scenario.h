@@ -41,6 +41,30 @@ enum harness_signal_kind {
     HARNESS_SIG_TERM,
 };
 
+/* A fleet (docs/fleet.md): replicas of the relay under test, and a Redis
+ * the harness starts for them when the scenario asks. */
+#define HARNESS_MAX_REPLICAS 8
+enum harness_spread { HARNESS_SPREAD_ROUND_ROBIN, HARNESS_SPREAD_RANDOM };
+/* A fleet timeline step: to one replica ("replica": i), or to Redis. */
+enum harness_fleet_action {
+    HARNESS_FLEET_NONE,
+    HARNESS_REPLICA_STOP,   /* SIGTERM: drain and exit */
+    HARNESS_REPLICA_KILL,   /* SIGKILL */
+    HARNESS_REPLICA_PAUSE,  /* SIGSTOP */
+    HARNESS_REPLICA_RESUME, /* SIGCONT */
+    HARNESS_REDIS_PAUSE,    /* SIGSTOP: connections stay open, nothing answers */
+    HARNESS_REDIS_RESUME,
+    HARNESS_REDIS_STOP,  /* SIGKILL: refused connections from then on */
+    HARNESS_REDIS_START, /* a fresh, empty Redis on the same port */
+};
+
+struct harness_fleet_spec {
+    int replicas; /* 1: the one-relay run */
+    int spread;   /* enum harness_spread */
+    int redis;    /* start a Redis for the replicas */
+    int declared; /* the scenario has a "fleet" object */
+};
+
 /* The token an admin step sends: the relay's own, none, or a wrong one.
  * Without the right token the relay must refuse (401 or 403). */
 enum harness_admin_token { HARNESS_ADMIN_TOKEN, HARNESS_ADMIN_NONE, HARNESS_ADMIN_WRONG };
@@ -54,6 +78,8 @@ struct harness_step {
     json_t *admin_body;   /* or NULL */
     int admin_token;      /* enum harness_admin_token: which token the call sends */
     int sig;              /* enum harness_signal_kind */
+    int fleet_action;     /* enum harness_fleet_action */
+    int replica;          /* the replica an admin call, signal or replica_* step goes to */
 };
 
 enum harness_arrival { HARNESS_ARRIVAL_UNIFORM, HARNESS_ARRIVAL_POISSON };
@@ -95,6 +121,8 @@ struct harness_scenario {
     uint64_t timeout_us; /* hard timeout of the whole scenario */
     uint64_t settle_us;  /* wait after traffic before collecting */
     int admin_used;
+    struct harness_fleet_spec fleet;
+    int max_replica_step;        /* the highest "replica" a step names, -1 none */
     struct harness_errors *errs; /* while validating: every error found; NULL after */
 };
 

@@ -520,6 +520,27 @@ static char *request_body(struct harness_traffic *t, int phase, const char *id)
     return co_buf_steal(&b, &len);
 }
 
+/* The replica the next request goes to (0 without a fleet). */
+static int pick_replica(struct harness_traffic *t)
+{
+    if (t->n_replicas <= 1)
+        return 0;
+    if (t->spread == HARNESS_SPREAD_RANDOM)
+        return (int)co_rng_range(&t->spread_rng, 0, (uint64_t)t->n_replicas - 1);
+    return (int)(t->next_replica++ % (unsigned)t->n_replicas);
+}
+
+void harness_traffic_set_replicas(struct harness_traffic *t, const char (*urls)[96], int n,
+                                  int spread, uint64_t seed)
+{
+    t->n_replicas = n < HARNESS_MAX_REPLICAS ? n : HARNESS_MAX_REPLICAS;
+    for (int i = 0; i < t->n_replicas; i++)
+        snprintf(t->replica_url[i], sizeof t->replica_url[i], "%s", urls[i]);
+    t->spread = spread;
+    /* Its own generator: the arrivals' draws stay those of a one-relay run. */
+    co_rng_seed(&t->spread_rng, seed ^ 0x5eedf1ee7ull);
+}
+
 static void issue(struct harness_phase_state *ps, uint64_t sched)
 {
     struct harness_traffic *t = ps->t;
@@ -562,7 +583,8 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     }
     char url[400];
     int chat = strcmp(f->path, "/v1/chat/completions") == 0;
-    snprintf(url, sizeof url, "%s%s", t->base_url,
+    r->replica = pick_replica(t);
+    snprintf(url, sizeof url, "%s%s", r->replica > 0 ? t->replica_url[r->replica] : t->base_url,
              chat && t->chat_path[0] ? t->chat_path : f->path);
     CURL *e = t->n_spare ? t->spare[--t->n_spare] : curl_easy_init();
     x->easy = e;

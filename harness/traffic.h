@@ -97,6 +97,13 @@ struct harness_traffic {
     char chat_path[128];
     char chat_method[8];
     const char *secret; /* searched for in every answer (borrowed, may be NULL) */
+    /* A fleet: the replicas' base URLs (replica_url[0] is base_url) and how
+     * requests are spread over them (harness_traffic_set_replicas). */
+    char replica_url[HARNESS_MAX_REPLICAS][96];
+    int n_replicas;
+    int spread; /* enum harness_spread */
+    unsigned next_replica;
+    struct co_rng spread_rng;
 };
 
 /* Reads every answer kept raw (see raw above) into its request's facts and
@@ -109,6 +116,11 @@ int harness_traffic_pool_cap(void);
 void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struct co_evcurl *curl,
                           const struct harness_scenario *s, const char *base_url,
                           const char *id_prefix, uint64_t seed);
+/* Spreads requests over n replica base URLs (round robin, or a pick from
+ * a generator seeded with seed); each request records its replica.  Call
+ * before harness_traffic_start; without it every request goes to base_url. */
+void harness_traffic_set_replicas(struct harness_traffic *t, const char (*urls)[96], int n,
+                                  int spread, uint64_t seed);
 /* Raises the log's cap to n requests (a benchmark past a scenario's
  * HARNESS_MAX_REQUESTS); call before harness_traffic_start. */
 void harness_traffic_set_cap(struct harness_traffic *t, size_t n);

@@ -62,6 +62,13 @@ enum mock_action_type {
     MOCK_ACT_ECHO_AUTH,
     MOCK_ACT_NO_DONE,
     MOCK_ACT_HOLD_BODY,
+    MOCK_ACT_INSERT_MALFORMED,
+    MOCK_ACT_FINISH_WITHOUT_DONE,
+    MOCK_ACT_HEADERS_THEN_SILENCE,
+    MOCK_ACT_SILENCE_THEN_CLOSE,
+    MOCK_ACT_DUPLICATE_CHUNK,
+    MOCK_ACT_ERROR_IN_200,
+    MOCK_ACT_DRIP,
     MOCK_ACT_COUNT
 };
 
@@ -89,7 +96,9 @@ struct mock_action {
     int then_continue;    /* stall, hold_body: 1 continue, 0 close */
     int broken_framing;   /* cut */
     int malformed;        /* enum mock_malformed */
-    long at;              /* malformed sse_event position */
+    long at;              /* malformed sse_event, insert_malformed, duplicate_chunk position */
+    char error_type[48];  /* error_in_200: the error object's type */
+    long bytes_per_s;     /* drip */
     long ttft_ms, gap_ms; /* slow: < 0 absent */
 };
 
@@ -152,12 +161,24 @@ enum mock_sel {
     MOCK_SEL_WINDOW
 };
 
+/* A body match: the value at a JSON pointer (RFC 6901) equals a JSON value. */
+struct mock_body_eq {
+    char *pointer;
+    json_t *equals; /* owned */
+};
+
 struct mock_rule {
     char name[MOCK_NAME_LEN];
     /* match (NULL / -1 = any) */
     char *m_path, *m_model, *m_hname, *m_hvalue;
-    int m_stream;            /* -1 any, 0, 1 */
-    long m_idx_lo, m_idx_hi; /* [lo, hi) request index; lo < 0 = any */
+    struct mock_body_eq *m_body; /* every one must hold */
+    size_t m_nbody;
+    char *m_role;                /* the last message's role */
+    char *m_contains;            /* substring of the last message's text */
+    void *m_regex;               /* regex_t (POSIX ERE) on the last message's text */
+    long m_chars_lo, m_chars_hi; /* prompt_chars in [lo, hi]; -1 = unbounded */
+    int m_stream;                /* -1 any, 0, 1 */
+    long m_idx_lo, m_idx_hi;     /* [lo, hi) request index; lo < 0 = any */
     /* selector */
     int sel;
     double p;
@@ -207,7 +228,23 @@ struct mock_facts {
     /* header lookup: returns the value or NULL */
     const char *(*header)(void *ctx, const char *name);
     void *header_ctx;
+    /* The parsed request body (chat completions only, else NULL): a rule
+     * that matches on the body never matches without one. */
+    const json_t *body;
 };
+
+/* The value at a JSON pointer (RFC 6901: "" is the whole document, "/a/0"
+ * a key then an index, "~1" is '/', "~0" is '~'), or NULL. */
+const json_t *mock_json_pointer(const json_t *doc, const char *ptr);
+/* Whether ptr is a well-formed JSON pointer. */
+int mock_json_pointer_valid(const char *ptr);
+/* The text of a message's content: a string as is, an array of parts as its
+ * "text" parts joined by '\n' (caller frees; "" when none). */
+char *mock_message_text(const json_t *msg);
+/* Characters (Unicode code points) of all message contents (an array of
+ * parts counts its text as mock_message_text joins it, any other non-string
+ * content its compact JSON), as the journal's prompt_chars. */
+long mock_prompt_chars(const json_t *messages);
 
 struct mock_decision {
     int rule;                  /* index of the rule that fired, -1 none */
@@ -230,17 +267,23 @@ struct mock_chat_req {
     char model[128];
     int stream;
     int include_usage;
-    long max_tokens;  /* -1 none */
-    char user[160];   /* the body's "user" field */
-    char marker[136]; /* the id in the last message's MOCK_ID_MARKER, "" none */
-    char stamp[32];   /* the mock's name, stamped into every answer ("" none) */
-    uint64_t hash;    /* of the messages (mock_messages_hash): seeds the reply text */
+    long max_tokens;   /* -1 none */
+    char user[160];    /* the body's "user" field */
+    char marker[136];  /* the id in the last message's MOCK_ID_MARKER, "" none */
+    char stamp[32];    /* the mock's name, stamped into every answer ("" none) */
+    long prompt_chars; /* mock_prompt_chars of the messages */
+    long messages;     /* how many messages */
+    uint64_t hash;     /* of the messages (mock_messages_hash): seeds the reply text */
     long prompt_tokens;
 };
 
 /* Parses a chat completion request.  Returns 0, or an HTTP status (400) with
  * an OpenAI error body in *errbody (caller frees). */
 int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char **errbody);
+/* As mock_chat_parse; on success *doc (when doc is not NULL) gets the parsed
+ * body, which the caller decrefs. */
+int mock_chat_parse_doc(const char *body, size_t len, struct mock_chat_req *q, char **errbody,
+                        json_t **doc);
 /* The request id in the last MOCK_ID_MARKER of content ("[cutover-id:ID]")
  * into out; returns 1 when found. */
 int mock_find_marker(const char *content, char *out, size_t n);
@@ -288,6 +331,8 @@ struct mock_record {
     uint64_t conn;          /* serial of the TCP connection (1, 2, ...) */
     long max_tokens;        /* -1 none */
     uint64_t messages_hash; /* mock_messages_hash of the body's messages, 0 none */
+    long prompt_chars;      /* characters of all message contents, -1 no chat body */
+    long messages;          /* message count, -1 no chat body */
 };
 
 struct mock_journal {
@@ -403,6 +448,7 @@ struct mock_plan {
     int stall_continue;
     uint64_t extra_delay_us; /* timeout after_ms */
     uint64_t ttft_us, gap_us;
+    uint64_t drip_bps; /* drip: body bytes per second, 0 = as fast as it goes */
     char retry_after[24];
     char retry_after_ms[24];
     struct mock_rl_headers rl;

@@ -121,7 +121,67 @@ int mock_find_marker(const char *content, char *out, size_t n)
     return 1;
 }
 
+/* UTF-8 code points in s[0..n): every byte that does not continue one. */
+static long utf8_chars(const char *s, size_t n)
+{
+    long c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+char *mock_message_text(const json_t *msg)
+{
+    json_t *content = json_object_get(msg, "content");
+    if (json_is_string(content))
+        return co_strndup(json_string_value(content), json_string_length(content));
+    struct co_buf b;
+    co_buf_init(&b, 0);
+    size_t i, n = 0;
+    json_t *part;
+    json_array_foreach(content, i, part)
+    {
+        json_t *t = json_object_get(part, "text");
+        if (!json_is_string(t))
+            continue;
+        if (n++)
+            co_buf_puts(&b, "\n");
+        co_buf_append(&b, json_string_value(t), json_string_length(t));
+    }
+    char *s = co_buf_steal(&b, NULL);
+    return s ? s : co_strdup("");
+}
+
+long mock_prompt_chars(const json_t *messages)
+{
+    long chars = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        json_t *content = json_object_get(m, "content");
+        if (json_is_string(content)) {
+            chars += utf8_chars(json_string_value(content), json_string_length(content));
+        } else if (json_is_array(content)) {
+            char *text = mock_message_text(m); /* the text parts, as a match sees them */
+            chars += utf8_chars(text, strlen(text));
+            free(text);
+        } else if (content && !json_is_null(content)) {
+            char *dump = json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            chars += dump ? utf8_chars(dump, strlen(dump)) : 0;
+            free(dump);
+        }
+    }
+    return chars;
+}
+
 int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char **errbody)
+{
+    return mock_chat_parse_doc(body, len, q, errbody, NULL);
+}
+
+int mock_chat_parse_doc(const char *body, size_t len, struct mock_chat_req *q, char **errbody,
+                        json_t **doc)
 {
     json_error_t je;
     char msg[256];
@@ -181,6 +241,8 @@ int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char 
     }
     q->hash = mock_messages_hash(msgs);
     q->prompt_tokens = (long)(chars / 4) + 1;
+    q->prompt_chars = mock_prompt_chars(msgs);
+    q->messages = (long)json_array_size(msgs);
     /* The marker rides in the client's last message; a relay that appends
      * messages of its own (a reminder, a prefill) leaves it further up. */
     for (size_t k = json_array_size(msgs); k-- > 0 && !q->marker[0];) {
@@ -189,6 +251,8 @@ int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char 
             mock_find_marker(json_string_value(content), q->marker, sizeof q->marker);
     }
     rc = 0;
+    if (doc)
+        *doc = json_incref(j);
 out:
     json_decref(j);
     return rc;

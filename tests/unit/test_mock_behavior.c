@@ -186,6 +186,44 @@ static const struct bad bads[] = {
     {"{\"health\":{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":\"503\"}}]}}",
      "$.health.rules[0].action.code: expected integer in [100, 599], found string \"503\""},
     {"{\"health\":{\"latncy\":{}}}", "$.health.latncy: unknown key, did you mean 'latency'?"},
+    /* body matches */
+    {"{\"rules\":[{\"match\":{\"body\":{\"pointer\":\"model\",\"equals\":\"x\"}},"
+     "\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.body.pointer: expected a JSON pointer (RFC 6901: \"\" or \"/key/0\", '~' "
+     "only as ~0 or ~1, at most 255 bytes) (required), found string \"model\""},
+    {"{\"rules\":[{\"match\":{\"body\":[{\"pointer\":\"/a\",\"equals\":1},{\"pointer\":\"/b~2\","
+     "\"equals\":1}]},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.body[1].pointer: expected a JSON pointer (RFC 6901: \"\" or \"/key/0\", "
+     "'~' only as ~0 or ~1, at most 255 bytes) (required), found string \"/b~2\""},
+    {"{\"rules\":[{\"match\":{\"body\":{\"pointer\":\"/model\"}},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.body.equals: expected the JSON value to compare with (required), found "
+     "nothing"},
+    {"{\"rules\":[{\"match\":{\"body\":{\"pointer\":\"/model\",\"equal\":1}},"
+     "\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.body.equal: unknown key, did you mean 'equals'?"},
+    {"{\"rules\":[{\"match\":{\"body\":[]},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.body: expected object {\"pointer\", \"equals\"} or a non-empty array of at "
+     "most 64 of them, found array"},
+    {"{\"rules\":[{\"match\":{\"last_message\":{}},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.last_message: expected object with one or more of role, contains, regex, "
+     "found object"},
+    {"{\"rules\":[{\"match\":{\"last_message\":{\"rol\":\"user\"}},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.last_message.rol: unknown key, did you mean 'role'?"},
+    {"{\"rules\":[{\"match\":{\"last_message\":{\"role\":7}},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.last_message.role: expected string of at most 63 bytes, found integer 7"},
+    {"{\"rules\":[{\"match\":{\"last_message\":{\"regex\":\"a(b\"}},\"action\":{\"type\":\"ok\"}}]"
+     "}",
+     "$.rules[0].match.last_message.regex: expected a POSIX extended regular expression, found "
+     "\"a(b\" (Unmatched ( or \\()"},
+    {"{\"rules\":[{\"match\":{\"prompt_chars\":{\"min\":10,\"max\":5}},"
+     "\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.prompt_chars.max: expected an integer >= min (10), found 5"},
+    {"{\"rules\":[{\"match\":{\"prompt_chars\":{\"min\":-1}},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.prompt_chars.min: expected integer in [0, 1099511627776], found integer -1"},
+    {"{\"rules\":[{\"match\":{\"prompt_chars\":5},\"action\":{\"type\":\"ok\"}}]}",
+     "$.rules[0].match.prompt_chars: expected object with min and/or max, found integer 5"},
+    {"{\"rules\":[{\"action\":{\"type\":\"drip\",\"bytes_per_s\":0}}]}",
+     "$.rules[0].action.bytes_per_s: expected integer in [1, 100000000], found integer 0"},
 };
 
 static void test_errors(void **state)

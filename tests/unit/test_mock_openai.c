@@ -313,6 +313,32 @@ static void test_models_and_duration(void **state)
     assert_string_equal(d, "1h2m3s");
 }
 
+/* The journal's prompt size: code points of every content, the text parts
+ * of an array content, a message count; the parsed body on request. */
+static void test_prompt_size(void **state)
+{
+    struct mock_chat_req q;
+    char *err = NULL;
+    json_t *doc = NULL;
+    const char *body = "{\"messages\":[{\"role\":\"system\",\"content\":\"h\\u00e9llo\"},"
+                       "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"ab\"},"
+                       "{\"type\":\"image_url\",\"image_url\":{\"url\":\"x\"}},"
+                       "{\"type\":\"text\",\"text\":\"cd\"}]},"
+                       "{\"role\":\"assistant\",\"content\":null}]}";
+    assert_int_equal(mock_chat_parse_doc(body, strlen(body), &q, &err, &doc), 0);
+    assert_int_equal(q.messages, 3);
+    assert_int_equal(q.prompt_chars, 5 + 5); /* "héllo" + "ab\ncd" */
+    assert_non_null(doc);
+    char *t = mock_message_text(json_array_get(json_object_get(doc, "messages"), 1));
+    assert_string_equal(t, "ab\ncd");
+    free(t);
+    json_decref(doc);
+    doc = NULL;
+    assert_int_equal(mock_chat_parse_doc("{}", 2, &q, &err, &doc), 400);
+    assert_null(doc);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_sse),
         cmocka_unit_test(test_status_bodies),
         cmocka_unit_test(test_models_and_duration),
+        cmocka_unit_test(test_prompt_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
