@@ -237,7 +237,14 @@ if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
         rm -f "$TMP"/cg.$p
     }
     per_req() { # kind -> Ir/request
+        k=$1
         set -- $(cg_run "$1" 0) $(cg_run "$1" 1)
+        # A run that left no summary (valgrind killed, say) gives no figure.
+        if [ $# -lt 4 ]; then
+            echo "bench: callgrind of $k gave no summary" >&2
+            echo "n/a"
+            return 0
+        fi
         echo "$1 $3 $4" >&2
         awk -v idle="$1" -v busy="$3" -v n="$4" 'BEGIN { if (n > 0) printf "%.0f (%d requests)", (busy - idle) / n, n; else print "n/a" }'
     }
