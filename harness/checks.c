@@ -11,6 +11,7 @@
 #include "harness/fleet.h"
 #include "harness/scenario.h"
 #include "harness/vutil.h"
+#include "mocks/mock.h"
 #include "reports/html_scale.h"
 
 #include <math.h>
@@ -34,7 +35,9 @@ enum ptype {
     P_BOOL,
     P_REQS,
     P_PARTS,
-    P_RATIO /* a share: a number in [0, 1] */
+    P_RATIO,  /* a share: a number in [0, 1] */
+    P_CLIENT, /* a client's strictness about streams: strict or lenient */
+    P_AGAINST /* model_reported: the requested or the served model */
 };
 
 struct param {
@@ -1429,14 +1432,16 @@ static void fw_compare(const struct harness_att *a, const struct harness_req *r,
     why[0] = '\0';
     /* A body the upstream could not parse is no model or body at all. */
     int parsed = strcmp(a->action, "bad_request") != 0;
-    seen[FW_MODEL] = 1;
+    /* A raw body (a request template's "raw") is bytes the harness does not
+     * model, and a body without "model" has none to compare. */
+    seen[FW_MODEL] = !r->raw && r->model[0];
     ok[FW_MODEL] = parsed && strcmp(a->model, r->model) == 0;
-    if (!ok[FW_MODEL])
+    if (seen[FW_MODEL] && !ok[FW_MODEL])
         append(why, n, "model '%s' (sent '%s'); ", parsed ? a->model : "unparsable body", r->model);
-    seen[FW_BODY] = 1;
+    seen[FW_BODY] = !r->raw;
     ok[FW_BODY] = parsed && a->stream == r->stream && a->max_tokens == r->max_tokens &&
                   (!a->msg_hash || a->msg_hash == r->msg_hash);
-    if (!ok[FW_BODY])
+    if (seen[FW_BODY] && !ok[FW_BODY])
         append(why, n, "stream %d max_tokens %ld messages %s (sent stream %d max_tokens %ld); ",
                a->stream, a->max_tokens,
                a->msg_hash && a->msg_hash != r->msg_hash ? "changed" : "same", r->stream,
@@ -1534,8 +1539,8 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct ha
         SETF(detail, "%s", first);
     else if (unseen_parts[0])
         SETF(detail,
-             "not seen: %s (the upstream journal got no X-Request-ID header, or the mock had "
-             "no key to compare)%s",
+             "not seen: %s (the upstream journal got no X-Request-ID header, the mock had "
+             "no key to compare, or the requests sent raw bodies or no model)%s",
              unseen_parts, require_id && !seen_n[FW_ID] ? "; the scenario requires the id" : "");
     verdict(v, !failed, failed ? -1 : 0);
     if (v->status == HARNESS_PASS && unseen)
@@ -1692,6 +1697,456 @@ static void ck_connection_reuse(const json_t *c, const struct harness_obs *o,
     verdict(v, ratio >= min, ratio - min);
 }
 
+/* ---- the answer the client got (issue 12) ------------------------------- */
+
+/* A request of the check's group: its phase ("phase") and its request
+ * template ("template"), when the check names them. */
+static int req_in_group(const json_t *c, const struct harness_req *r)
+{
+    const char *tpl = str(c, "template", NULL);
+    return req_in_phase(c, r) && (!tpl || (r->tpl >= 0 && strcmp(r->tpl_name, tpl) == 0));
+}
+
+/* The group's words for a verdict ("phase 1, template prefill"). */
+static void group_words(const json_t *c, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (has(c, "phase"))
+        append(out, n, "phase %lld", (long long)json_integer_value(json_object_get(c, "phase")));
+    if (has(c, "template"))
+        append(out, n, "%stemplate %s", out[0] ? ", " : "", str(c, "template", ""));
+    if (!out[0])
+        append(out, n, "all requests");
+}
+
+/* The client's strictness about streams: "strict" needs data: [DONE],
+ * "lenient" takes a finish_reason chunk as the end. */
+static int client_strict(const json_t *c)
+{
+    return strcmp(str(c, "client", "strict"), "lenient") != 0;
+}
+
+static const char *strict_words(int strict)
+{
+    return strict ? "client strict: a stream needs data: [DONE]"
+                  : "client lenient: a finish_reason chunk ends a stream";
+}
+
+/* The client saw the request fail: an error status, an in-band error or a
+ * transport error.  Such an answer is no answer, whatever its text. */
+static int answer_failed(const struct harness_req *r)
+{
+    return r->status != 200 || r->inband_error || r->curl_rc != 0;
+}
+
+/* A whole answer, as a client of that strictness reads it. */
+static int answer_complete(const struct harness_req *r, int strict)
+{
+    if (answer_failed(r) || r->bad_event || r->text_bad)
+        return 0;
+    if (!r->stream)
+        return r->complete;
+    return strict ? r->complete : r->finish_n > 0;
+}
+
+/* The upstream attempts that may have produced the request's answer: its
+ * attempts that answered 200 and for which the mock built an answer (the
+ * journal's counts), the likeliest first: at the colour that served, one
+ * that ran to its end, the latest.  A relay that answers from one of them
+ * gives that one's answer; one that stitches two together gives none of
+ * them.  Returns how many (at most cap), or 0 with why. */
+#define MAX_CANDIDATES 8
+static size_t serving_attempts(const struct harness_obs *o, const struct harness_req *r,
+                               const struct harness_att **out, size_t cap, const char **why)
+{
+    size_t n, k = 0, ok = 0;
+    const size_t *idx = harness_obs_attempts(o, r->id, &n);
+    int best = -1;
+    for (size_t i = n; i-- > 0 && k < cap;) {
+        const struct harness_att *a = &o->atts[idx[i]];
+        if (a->status != 200)
+            continue;
+        ok++;
+        if (a->completion_tokens < 0)
+            continue;
+        int score = (r->served[0] && strcmp(a->env, r->served) == 0) * 2 +
+                    (strcmp(a->end, "complete") == 0 || !a->end[0]);
+        out[k] = a;
+        if (score > best) {
+            best = score;
+            const struct harness_att *t = out[0];
+            out[0] = a;
+            out[k] = t;
+        }
+        k++;
+    }
+    if (!n)
+        *why = "no upstream attempt found for it";
+    else if (!ok)
+        *why = "no upstream attempt answered 200";
+    else if (!k)
+        *why = "the serving mock's journal records no token counts";
+    return k;
+}
+
+/* The canonical text of an attempt: the mock's reply to its messages with
+ * its number of tokens (caller frees). */
+static char *canonical(const struct harness_att *a, size_t *len, uint64_t *hash)
+{
+    char *t = mock_reply_string(a->msg_hash, a->completion_tokens);
+    *len = strlen(t);
+    *hash = harness_text_hash(HARNESS_TEXT_HASH0, t, *len);
+    return t;
+}
+
+/* The client's text is the whole of a text of that length and hash. */
+static int text_is(const struct harness_req *r, size_t len, uint64_t hash)
+{
+    return !r->text_bad && r->text_len == len && r->text_hash == hash;
+}
+
+/* The client's text is the start of t. */
+static int text_starts(const struct harness_req *r, const char *t, size_t len)
+{
+    if (r->text_bad || r->text_len > len)
+        return 0;
+    if (r->text_len < sizeof r->text - 1)
+        return strncmp(r->text, t, r->text_len) == 0;
+    return harness_text_hash(HARNESS_TEXT_HASH0, t, r->text_len) == r->text_hash;
+}
+
+/* Where two texts part: the byte offset of the first difference. */
+static size_t first_diff(const char *a, const char *b)
+{
+    size_t i = 0;
+    while (a[i] && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* What is wrong with a text against the canonical one, in words a bug
+ * report uses (a token lost, duplicated, reordered...). */
+static void text_verdict(const struct harness_req *r, const char *canon, char *out, size_t n)
+{
+    size_t cl = strlen(canon);
+    size_t d = first_diff(r->text, canon);
+    int cut = r->text_len >= sizeof r->text - 1; /* the client's text is known in part */
+    const char *what = r->text_len < cl   ? "shorter (a token lost?)"
+                       : r->text_len > cl ? "longer (a token duplicated or added?)"
+                                          : "as long but different (tokens reordered or changed?)";
+    if (d >= strlen(r->text) && cut)
+        snprintf(out, n, "%zu bytes, canonical %zu: %s; the first %zu bytes agree", r->text_len, cl,
+                 what, d);
+    else
+        snprintf(out, n,
+                 "%zu bytes, canonical %zu: %s; from byte %zu the client read '%.40s', the mock "
+                 "said '%.40s'",
+                 r->text_len, cl, what, d, r->text + d, d < cl ? canon + d : "");
+}
+
+static void ck_client_status(const json_t *c, const struct harness_obs *o,
+                             struct harness_verdict *v)
+{
+    long status = has(c, "status") ? (long)num(c, "status", 0) : -1;
+    const char *type = str(c, "type", NULL), *code = str(c, "code", NULL);
+    double min = num(c, "min", 1);
+    long hit = 0;
+    const struct harness_req *first = NULL;
+    /* The most common other answer, to name in measured. */
+    char other[96] = "";
+    long other_n = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_group(c, r))
+            continue;
+        v->samples++;
+        int ok = (status < 0 || r->status == status) && (!type || strcmp(r->err_type, type) == 0) &&
+                 (!code || strcmp(r->err_code, code) == 0);
+        if (ok) {
+            hit++;
+            continue;
+        }
+        char w[96];
+        snprintf(w, sizeof w, "%ld%s%s%s%s", r->status, r->err_type[0] ? " " : "", r->err_type,
+                 r->err_code[0] ? "/" : "", r->err_code);
+        if (!first) {
+            first = r;
+            snprintf(other, sizeof other, "%s", w);
+        }
+        other_n += strcmp(w, other) == 0;
+    }
+    char g[96], want[160] = "";
+    group_words(c, g, sizeof g);
+    if (status >= 0)
+        append(want, sizeof want, "status %ld", status);
+    if (type)
+        append(want, sizeof want, "%serror.type %s", want[0] ? ", " : "", type);
+    if (code)
+        append(want, sizeof want, "%serror.code %s", want[0] ? ", " : "", code);
+    double ratio = v->samples ? (double)hit / (double)v->samples : 0;
+    SETF(expected, "%s: the client sees %s (share >= %g)", g, want, min);
+    if (first)
+        SETF(measured, "%ld of %ld (%.3f); the first other saw %s (%ld alike)", hit, v->samples,
+             ratio, other, other_n);
+    else
+        SETF(measured, "%ld of %ld", hit, v->samples);
+    snprintf(v->unit, sizeof v->unit, "ratio");
+    SETF(detail, "signal: client log (status line, the body's or the in-band error.type and "
+                 "error.code)");
+    if (first && ratio < min) {
+        append(v->detail, sizeof v->detail, "; ");
+        describe_req(o, first, v->detail, sizeof v->detail);
+    }
+    verdict(v, ratio >= min, ratio - min);
+}
+
+static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
+                                struct harness_verdict *v)
+{
+    int strict = client_strict(c);
+    long intact = 0, altered = 0, unfinished = 0, prefix = 0, bad_prefix = 0, unknown = 0, raw = 0;
+    const char *unknown_why = NULL;
+    const struct harness_req *first = NULL;
+    char why[400] = "";
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_group(c, r) || r->status != 200)
+            continue;
+        if (r->raw) {
+            raw++; /* bytes the mock answers without a canonical text the harness knows */
+            continue;
+        }
+        const char *w = NULL;
+        const struct harness_att *a[MAX_CANDIDATES];
+        size_t na = serving_attempts(o, r, a, MAX_CANDIDATES, &w);
+        if (!na) {
+            unknown++;
+            unknown_why = unknown_why ? unknown_why : w;
+            continue;
+        }
+        /* Whole (text and finish_reason) or the start of one candidate's. */
+        int whole = 0, text_whole = 0, start = 0;
+        for (size_t k = 0; k < na; k++) {
+            size_t len;
+            uint64_t h;
+            char *t = canonical(a[k], &len, &h);
+            int same = text_is(r, len, h);
+            text_whole |= same;
+            whole |= same && strcmp(r->finish, a[k]->finish) == 0;
+            start |= text_starts(r, t, len);
+            free(t);
+        }
+        size_t cl;
+        uint64_t ch;
+        char *canon = canonical(a[0], &cl, &ch);
+        char one[400] = "";
+        if (answer_complete(r, strict)) {
+            v->samples++;
+            if (whole) {
+                intact++;
+            } else {
+                altered++;
+                if (!text_whole)
+                    text_verdict(r, canon, one, sizeof one);
+                else
+                    snprintf(one, sizeof one, "finish_reason '%s', the mock's '%s'", r->finish,
+                             a[0]->finish);
+            }
+        } else if (!answer_failed(r)) {
+            /* A 200 that ended without error and without the end this
+             * client needs: it holds a part of an answer as if whole. */
+            v->samples++;
+            unfinished++;
+            snprintf(one, sizeof one,
+                     "a 200 %s that ended without %s and without an error (%zu of %zu bytes)",
+                     r->stream ? "stream" : "answer",
+                     !r->stream     ? "its content"
+                     : strict       ? "data: [DONE]"
+                     : r->bad_event ? "only JSON events"
+                                    : "a finish_reason",
+                     r->text_len, cl);
+        } else if (r->text_len) {
+            /* It failed, visibly: what arrived must still be the start. */
+            v->samples++;
+            if (start) {
+                prefix++;
+            } else {
+                bad_prefix++;
+                text_verdict(r, canon, one, sizeof one);
+                append(one, sizeof one, " (before the error)");
+            }
+        }
+        free(canon);
+        if (one[0] && !first) {
+            first = r;
+            snprintf(why, sizeof why, "%s", one);
+        }
+    }
+    char g[96];
+    group_words(c, g, sizeof g);
+    SETF(expected,
+         "%s: every answer is the mock's text, whole (finish_reason too) or, when it "
+         "failed visibly, its start",
+         g);
+    SETF(measured,
+         "%ld intact, %ld altered, %ld unfinished without error, %ld failed with a "
+         "true prefix, %ld failed with other text",
+         intact, altered, unfinished, prefix, bad_prefix);
+    if (unknown)
+        append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
+    if (raw)
+        append(v->measured, sizeof v->measured, "; %ld raw-body requests not judged", raw);
+    snprintf(v->unit, sizeof v->unit, "req");
+    SETF(detail,
+         "signal: client answer text (choice 0, SSE deltas) and finish_reason vs the "
+         "serving mock's journal (messages_hash, usage.completion_tokens, finish_reason); "
+         "%s",
+         strict_words(strict));
+    if (unknown)
+        append(v->detail, sizeof v->detail, "; %ld not judged: %s", unknown, unknown_why);
+    if (first) {
+        append(v->detail, sizeof v->detail, "; %s; ", why);
+        describe_req(o, first, v->detail, sizeof v->detail);
+    }
+    long bad = altered + unfinished + bad_prefix;
+    verdict(v, bad == 0, (double)-bad);
+}
+
+static void ck_usage_reported(const json_t *c, const struct harness_obs *o,
+                              struct harness_verdict *v)
+{
+    int strict = client_strict(c);
+    long absent = 0, wrong = 0, not_asked = 0, unknown = 0;
+    const char *unknown_why = NULL;
+    const struct harness_req *first = NULL;
+    char why[200] = "";
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_group(c, r) || !answer_complete(r, strict))
+            continue;
+        if (r->stream && !r->include_usage) {
+            not_asked++; /* OpenAI streams carry usage only when asked */
+            continue;
+        }
+        const char *w = NULL;
+        const struct harness_att *a[MAX_CANDIDATES];
+        size_t na = serving_attempts(o, r, a, MAX_CANDIDATES, &w);
+        if (!na) {
+            unknown++;
+            unknown_why = unknown_why ? unknown_why : w;
+            continue;
+        }
+        v->samples++;
+        int equal = 0;
+        for (size_t k = 0; k < na; k++)
+            equal |= r->usage_prompt == a[k]->prompt_tokens &&
+                     r->usage_completion == a[k]->completion_tokens;
+        char one[200] = "";
+        if (!r->usage_seen) {
+            absent++;
+            snprintf(one, sizeof one, "no usage in the answer; the mock counted %ld + %ld",
+                     a[0]->prompt_tokens, a[0]->completion_tokens);
+        } else if (!equal || (r->usage_total >= 0 &&
+                              r->usage_total != r->usage_prompt + r->usage_completion)) {
+            wrong++;
+            snprintf(one, sizeof one,
+                     "usage prompt %ld, completion %ld, total %ld; the mock counted %ld + %ld",
+                     r->usage_prompt, r->usage_completion, r->usage_total, a[0]->prompt_tokens,
+                     a[0]->completion_tokens);
+        }
+        if (one[0] && !first) {
+            first = r;
+            snprintf(why, sizeof why, "%s", one);
+        }
+    }
+    char g[96];
+    group_words(c, g, sizeof g);
+    SETF(expected, "%s: every whole answer reports usage equal to the serving mock's counts", g);
+    SETF(measured, "%ld answers: %ld without usage, %ld with other counts", v->samples, absent,
+         wrong);
+    if (not_asked)
+        append(v->measured, sizeof v->measured,
+               "; %ld streams not judged (no stream_options.include_usage)", not_asked);
+    if (unknown)
+        append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
+    snprintf(v->unit, sizeof v->unit, "req");
+    SETF(detail,
+         "signal: the answer's usage (body, or the stream's usage chunk) vs the serving "
+         "mock's journal usage; %s",
+         strict_words(strict));
+    if (unknown)
+        append(v->detail, sizeof v->detail, "; %ld not judged: %s", unknown, unknown_why);
+    if (not_asked)
+        append(
+            v->detail, sizeof v->detail,
+            "; %ld streams not judged: they did not ask for usage (stream_options.include_usage)",
+            not_asked);
+    if (first) {
+        append(v->detail, sizeof v->detail, "; %s; ", why);
+        describe_req(o, first, v->detail, sizeof v->detail);
+    }
+    verdict(v, absent + wrong == 0, (double)-(absent + wrong));
+}
+
+static void ck_model_reported(const json_t *c, const struct harness_obs *o,
+                              struct harness_verdict *v)
+{
+    int strict = client_strict(c);
+    int served = strcmp(str(c, "against", "requested"), "served") == 0;
+    long wrong = 0, unknown = 0;
+    const char *unknown_why = NULL;
+    const struct harness_req *first = NULL;
+    char why[200] = "";
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_group(c, r) || !answer_complete(r, strict))
+            continue;
+        const char *want = r->model, *w = "the request named no model";
+        int equal = strcmp(r->ans_model, want) == 0;
+        if (served) {
+            const struct harness_att *a[MAX_CANDIDATES];
+            size_t na = serving_attempts(o, r, a, MAX_CANDIDATES, &w);
+            want = na ? a[0]->model : "";
+            equal = 0;
+            for (size_t k = 0; k < na; k++)
+                equal |= strcmp(r->ans_model, a[k]->model) == 0;
+        }
+        if (!want[0]) {
+            unknown++;
+            unknown_why = unknown_why ? unknown_why : w;
+            continue;
+        }
+        v->samples++;
+        if (!equal) {
+            wrong++;
+            if (!first) {
+                first = r;
+                snprintf(why, sizeof why, "the answer says model '%s', %s '%s'",
+                         r->ans_model[0] ? r->ans_model : "(none)",
+                         served ? "the serving mock was asked for" : "the client asked for", want);
+            }
+        }
+    }
+    char g[96];
+    group_words(c, g, sizeof g);
+    SETF(expected, "%s: every whole answer names the model %s", g,
+         served ? "the serving upstream was asked for" : "the client requested");
+    SETF(measured, "%ld of %ld answers name another model", wrong, v->samples);
+    if (unknown)
+        append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
+    snprintf(v->unit, sizeof v->unit, "req");
+    SETF(detail, "signal: the answer's model (body, every stream chunk) vs %s; %s",
+         served ? "the serving mock's journal (model received)" : "the request the client sent",
+         strict_words(strict));
+    if (unknown)
+        append(v->detail, sizeof v->detail, "; %ld not judged: %s", unknown, unknown_why);
+    if (first) {
+        append(v->detail, sizeof v->detail, "; %s; ", why);
+        describe_req(o, first, v->detail, sizeof v->detail);
+    }
+    verdict(v, wrong == 0, (double)-wrong);
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 static const struct param p_ratio[] = {
@@ -1759,6 +2214,16 @@ static const struct param p_agree[] = {{"to", P_ENV, 1},
                                        {NULL, 0, 0}};
 static const struct param p_probe_load[] = {
     {"max_per_interval", P_NUM, 1}, {"interval_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
+static const struct param p_client_status[] = {
+    {"status", P_INT, 0}, {"type", P_STR, 0},     {"code", P_STR, 0}, {"min", P_RATIO, 0},
+    {"phase", P_INT, 0},  {"template", P_STR, 0}, {NULL, 0, 0}};
+static const struct param p_answer[] = {
+    {"client", P_CLIENT, 0}, {"phase", P_INT, 0}, {"template", P_STR, 0}, {NULL, 0, 0}};
+static const struct param p_model_reported[] = {{"client", P_CLIENT, 0},
+                                                {"against", P_AGAINST, 0},
+                                                {"phase", P_INT, 0},
+                                                {"template", P_STR, 0},
+                                                {NULL, 0, 0}};
 
 /* The view a switch check reads: the relay's events, the served colours, or both. */
 static unsigned view_needs(const json_t *c)
@@ -1772,6 +2237,12 @@ static unsigned view_needs(const json_t *c)
 static unsigned served_param_needs(const json_t *c)
 {
     return has(c, "served") ? HARNESS_SIG_SERVED : 0;
+}
+
+/* model_reported against the served model reads the serving attempt. */
+static unsigned against_needs(const json_t *c)
+{
+    return strcmp(str(c, "against", "requested"), "served") == 0 ? HARNESS_SIG_IDS : 0;
 }
 
 #define IDS     HARNESS_SIG_IDS
@@ -1857,6 +2328,18 @@ static const struct check_kind kinds[] = {
     {"probe_load", p_probe_load, 1, harness_ck_probe_load,
      "health probes per colour per interval, the whole fleet (mock journals)", 0, NULL,
      "{\"max_per_interval\": 6, \"interval_ms\": 200}", 0},
+    {"client_status", p_client_status, 1, ck_client_status,
+     "status and OpenAI error type/code the client saw, per phase or template", 0, NULL,
+     "{\"status\": 400, \"code\": \"context_length_exceeded\"}", 0},
+    {"answer_integrity", p_answer, 1, ck_answer_integrity,
+     "the client's text and finish_reason equal the serving mock's (no token lost, duplicated, "
+     "reordered)",
+     IDS, NULL, "{\"client\": \"lenient\"}", 0},
+    {"usage_reported", p_answer, 1, ck_usage_reported,
+     "the answer's usage equals what the serving mock counted", IDS, NULL, "{}", 0},
+    {"model_reported", p_model_reported, 1, ck_model_reported,
+     "the answer names the requested (or served) model", 0, against_needs,
+     "{\"against\": \"served\"}", 0},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
@@ -1890,6 +2373,8 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     static const char *const views[] = {"events", "served", "both", NULL};
     static const char *const froms[] = {"scheduled", "sent", NULL};
     static const char *const reqs[] = {"all", "ok", "failed", NULL};
+    static const char *const clients[] = {"strict", "lenient", NULL};
+    static const char *const againsts[] = {"requested", "served", NULL};
     double d;
     switch (p->type) {
     case P_NUM:
@@ -1920,6 +2405,10 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         return harness_v_enum(v, path, reqs, err, errlen);
     case P_OUTCOME:
         return harness_v_enum(v, path, harness_outcome_names, err, errlen);
+    case P_CLIENT:
+        return harness_v_enum(v, path, clients, err, errlen);
+    case P_AGAINST:
+        return harness_v_enum(v, path, againsts, err, errlen);
     case P_MARK:
         if (!marks) /* the timeline was invalid: its own errors say so */
             return json_is_string(v) ? 0 : harness_v_expected(err, errlen, path, "a mark name", v);
@@ -2075,6 +2564,9 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
             return harness_v_expected(err, errlen, path,
                                       "base_ms (decorrelated jitter draws from [base, 3 prev])", c);
     }
+    if (k->run == ck_client_status && !has(c, "status") && !has(c, "type") && !has(c, "code"))
+        return harness_v_expected(err, errlen, path, "status, type or code (what the client sees)",
+                                  c);
     if ((k->run == ck_latency || k->run == ck_overhead) && !has(c, "p50_ms") && !has(c, "p95_ms") &&
         !has(c, "p99_ms") && !has(c, "max_ms"))
         return harness_v_expected(err, errlen, path, "a percentile bound such as p99_ms", c);

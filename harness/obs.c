@@ -20,6 +20,15 @@ void harness_obs_free(struct harness_obs *o)
     o->n_reqs = o->n_atts = o->n_evs = o->n_by_req = 0;
 }
 
+uint64_t harness_text_hash(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 uint64_t harness_obs_mark(const struct harness_obs *o, const char *name)
 {
     if (strcmp(name, "start") == 0)

@@ -56,7 +56,34 @@ struct harness_req {
     char err_why[64];  /* why the error body is not OpenAI's shape */
     int leaked;        /* the upstream key was in this answer's headers or body */
     int replica;       /* the fleet replica it was sent to (0 for one relay) */
+    /* Which request template of its phase it was (-1: the phase's own
+     * prompt), its name ("" unnamed), and what the template asked for. */
+    int tpl;
+    char tpl_name[32];
+    int raw;           /* a raw body (not JSON): its id went in X-Request-ID only */
+    int include_usage; /* the stream asked for stream_options.include_usage */
+    /* The answer as the client read it (harness_body_facts), for the answer
+     * checks: the OpenAI error it carried (non-200 body or in-band), its
+     * text (choice 0's content, or the concatenated deltas of a stream),
+     * finish_reason, model and usage. */
+    char err_type[40];  /* error.type, "" none */
+    char err_code[48];  /* error.code, "" none */
+    char finish[16];    /* the last non-null finish_reason, "" none */
+    int finish_n;       /* chunks (or choices) that carried one */
+    char ans_model[64]; /* the answer's model ("" none, "(mixed)" chunks differ) */
+    int usage_seen;     /* a usage object with token counts */
+    long usage_prompt, usage_completion, usage_total;
+    char text[160];     /* the text's first bytes (NUL-terminated) */
+    size_t text_len;    /* the whole text's length */
+    uint64_t text_hash; /* harness_text_hash of the whole text */
+    int text_bad;       /* a content or delta that was not a string or null */
+    int bad_event;      /* a stream event that was not JSON (nor [DONE]) */
 };
+
+/* FNV-1a over a text, continued from h (start with HARNESS_TEXT_HASH0):
+ * the client's text and the mock's canonical one hash alike. */
+#define HARNESS_TEXT_HASH0 1469598103934665603ULL
+uint64_t harness_text_hash(uint64_t h, const char *s, size_t n);
 
 /* One upstream request recorded by a mock journal. */
 struct harness_att {
@@ -80,6 +107,10 @@ struct harness_att {
     uint64_t msg_hash;
     char key[12];  /* "configured" / "other" / "missing", "" unknown */
     uint64_t conn; /* the mock's serial of the TCP connection, 0 unknown */
+    /* What the mock counted for the answer it built (journal "usage" and
+     * "finish_reason"): -1 / "" when the journal says nothing. */
+    long prompt_tokens, completion_tokens;
+    char finish[16];
 };
 
 /* One relay event (docs/CONTRACTS.md). */

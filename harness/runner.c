@@ -1016,6 +1016,13 @@ static void journal_forwarded(struct harness_att *a, const json_t *rec)
     const char *key = json_string_value(json_object_get(rec, "key"));
     snprintf(a->key, sizeof a->key, "%s", key ? key : "");
     a->conn = (uint64_t)json_integer_value(json_object_get(rec, "conn"));
+    /* What the mock counted (answer checks); -1 when it says nothing. */
+    json_t *u = json_object_get(rec, "usage");
+    json_t *pt = json_object_get(u, "prompt_tokens"), *ct = json_object_get(u, "completion_tokens");
+    a->prompt_tokens = json_is_integer(pt) ? (long)json_integer_value(pt) : -1;
+    a->completion_tokens = json_is_integer(ct) ? (long)json_integer_value(ct) : -1;
+    const char *fin = json_string_value(json_object_get(rec, "finish_reason"));
+    snprintf(a->finish, sizeof a->finish, "%s", fin ? fin : "");
 }
 
 static void collect_journal(struct run *r, int c, const char *name)
@@ -1198,6 +1205,31 @@ static char *json_literal(const char *s)
     return out ? out : co_strdup("\"\"");
 }
 
+/* The rest of a client log line: the request's template and the answer as
+ * the client read it (the answer checks' evidence), then the line's end. */
+static void answer_log(FILE *f, const struct harness_req *q)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "template", q->tpl >= 0 ? json_string(q->tpl_name) : json_null());
+    json_object_set_new(o, "raw_body", json_boolean(q->raw));
+    json_object_set_new(o, "error_type", q->err_type[0] ? co_json_str(q->err_type) : json_null());
+    json_object_set_new(o, "error_code", q->err_code[0] ? co_json_str(q->err_code) : json_null());
+    json_object_set_new(o, "finish_reason", q->finish[0] ? co_json_str(q->finish) : json_null());
+    json_object_set_new(o, "model", q->ans_model[0] ? co_json_str(q->ans_model) : json_null());
+    json_object_set_new(o, "usage",
+                        q->usage_seen
+                            ? json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)q->usage_prompt,
+                                        "completion_tokens", (json_int_t)q->usage_completion)
+                            : json_null());
+    json_object_set_new(o, "text_len", json_integer((json_int_t)q->text_len));
+    json_object_set_new(o, "text", co_json_str(q->text));
+    char *s = json_dumps(o, JSON_COMPACT);
+    /* The object's members, after the fixed ones already written. */
+    fprintf(f, "%.*s}\n", s ? (int)strlen(s) - 2 : 0, s ? s + 1 : "");
+    free(s);
+    json_decref(o);
+}
+
 static void write_client_log(struct run *r)
 {
     char path[700];
@@ -1216,7 +1248,7 @@ static void write_client_log(struct run *r)
                 "\"done_marker\":%s,\"inband_error\":%s,\"outcome\":\"%s\",\"ctype\":%s,"
                 "\"should_retry\":%d,\"retry_after_s_hdr\":%ld,\"retry_after_ms_hdr\":%ld,"
                 "\"ratelimit_limit\":%ld,\"ratelimit_remaining\":%ld,\"error_shape\":%d,"
-                "\"replica\":%d}\n",
+                "\"replica\":%d,",
                 q->id, q->phase, (unsigned long long)q->t_sched, (unsigned long long)q->t_sent,
                 (unsigned long long)q->t_first, (unsigned long long)q->t_done, q->status,
                 q->curl_rc, svj, q->attempts_hdr, q->retry_after_ms, q->ratelimit_hdrs,
@@ -1225,6 +1257,7 @@ static void write_client_log(struct run *r)
                 q->rl_limit, q->rl_remaining, q->err_shape, q->replica);
         free(ctj);
         free(svj);
+        answer_log(f, q);
     }
     fclose(f);
 }

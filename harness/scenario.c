@@ -365,6 +365,10 @@ static void scale_walk(json_t *j, const char *key, double scale)
             }
             size_t l = strlen(k);
             int t = l > 3 && strcmp(k + l - 3, "_ms") == 0;
+            /* A request template's body is sent as written: its fields are
+             * the client's, not the scenario's times. */
+            if (strcmp(k, "body") == 0 && json_is_object(v))
+                continue;
             if (t && json_is_number(v)) {
                 double d = json_number_value(v) * scale;
                 json_object_set_new(
@@ -792,10 +796,265 @@ static int parse_timeline(struct harness_scenario *s, json_t *tl, char *err, siz
     return bad ? -1 : 0;
 }
 
-static const char *const phase_keys[] = {"rate_rps",   "concurrency", "duration_ms", "count",
-                                         "start_ms",   "stream",      "model",       "prompt",
-                                         "max_tokens", "timeout_ms",  "client_key",  "client_keys",
-                                         "arrival",    "path",        NULL};
+/* ---- request templates ------------------------------------------------- */
+
+static const char *const template_keys[] = {"name", "weight", "method",       "path",
+                                            "body", "raw",    "content_type", NULL};
+static const char *const template_methods[] = {"POST", "GET", "PUT", "PATCH", "DELETE", NULL};
+/* The phase keys that build the one request of a phase without templates. */
+static const char *const plain_request_keys[] = {"prompt",     "model", "stream",
+                                                 "max_tokens", "path",  NULL};
+
+/* A path a request may carry: "/" then printable characters, no space. */
+static int request_path_ok(const char *p)
+{
+    if (p[0] != '/')
+        return 0;
+    for (; *p; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+            return 0;
+    return 1;
+}
+
+/* The known fields of a JSON body, by type; every other field is sent as
+ * written.  path is the body's ("$.traffic.request.body"). */
+static int template_body(struct harness_template *tp, const json_t *body, const char *path,
+                         char *err, size_t errlen)
+{
+    char p[300];
+    json_t *v;
+    if (!json_is_object(body))
+        return harness_v_expected(err, errlen, path, "a JSON object (the request body)", body);
+    if ((v = json_object_get(body, "messages"))) {
+        harness_v_fmt(p, sizeof p, "%s.messages", path);
+        if (!json_is_array(v) || !json_array_size(v))
+            return harness_v_expected(err, errlen, p, "a non-empty array of messages", v);
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m)
+        {
+            harness_v_fmt(p, sizeof p, "%s.messages[%zu]", path, i);
+            if (!json_is_object(m))
+                return harness_v_expected(err, errlen, p, "a message object with role", m);
+            json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
+            if (!json_is_string(role) || !json_string_length(role)) {
+                harness_v_fmt(p, sizeof p, "%s.messages[%zu].role", path, i);
+                return harness_v_expected(
+                    err, errlen, p, "a role such as \"system\", \"user\" or \"assistant\"", role);
+            }
+            if (content && !json_is_string(content) && !json_is_array(content) &&
+                !json_is_null(content)) {
+                harness_v_fmt(p, sizeof p, "%s.messages[%zu].content", path, i);
+                return harness_v_expected(err, errlen, p, "a string, an array of parts or null",
+                                          content);
+            }
+        }
+    }
+    if ((v = json_object_get(body, "model"))) {
+        harness_v_fmt(p, sizeof p, "%s.model", path);
+        if (!json_is_string(v) || json_string_length(v) >= sizeof tp->model)
+            return harness_v_expected(err, errlen, p, "a model name of 1..63 bytes", v);
+        snprintf(tp->model, sizeof tp->model, "%s", json_string_value(v));
+    }
+    if ((v = json_object_get(body, "stream"))) {
+        harness_v_fmt(p, sizeof p, "%s.stream", path);
+        if (!json_is_boolean(v))
+            return harness_v_expected(err, errlen, p, "true or false", v);
+        tp->stream = json_is_true(v);
+    }
+    if ((v = json_object_get(body, "stream_options"))) {
+        harness_v_fmt(p, sizeof p, "%s.stream_options", path);
+        if (!json_is_object(v))
+            return harness_v_expected(err, errlen, p, "an object such as {\"include_usage\": true}",
+                                      v);
+        json_t *iu = json_object_get(v, "include_usage");
+        harness_v_fmt(p, sizeof p, "%s.stream_options.include_usage", path);
+        if (iu && !json_is_boolean(iu))
+            return harness_v_expected(err, errlen, p, "true or false", iu);
+        tp->include_usage = json_is_true(iu);
+    }
+    tp->max_tokens = -1;
+    static const char *const maxk[] = {"max_completion_tokens", "max_tokens", NULL};
+    for (const char *const *k = maxk; *k; k++) {
+        if (!(v = json_object_get(body, *k)))
+            continue;
+        harness_v_fmt(p, sizeof p, "%s.%s", path, *k);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return harness_v_expected(err, errlen, p, "an integer >= 0", v);
+        tp->max_tokens = (long)json_integer_value(v); /* max_tokens wins, as in the mock */
+    }
+    if ((v = json_object_get(body, "user"))) {
+        harness_v_fmt(p, sizeof p, "%s.user", path);
+        if (!json_is_string(v))
+            return harness_v_expected(err, errlen, p, "a string", v);
+        tp->own_user = 1;
+    }
+    tp->body = json_deep_copy(body);
+    return 0;
+}
+
+/* One template at path; names must differ within the phase. */
+static int parse_template(struct harness_phase *f, const json_t *t, const char *path, int in_list,
+                          char *err, size_t errlen)
+{
+    struct harness_template *tp = &f->tpl[f->n_tpl];
+    char p[300];
+    memset(tp, 0, sizeof *tp);
+    if (!json_is_object(t))
+        return harness_v_expected(err, errlen, path, "a request template object with body or raw",
+                                  t);
+    if (harness_v_keys(t, path, template_keys, err, errlen) != 0)
+        return -1;
+    json_t *v;
+    if ((v = json_object_get(t, "name"))) {
+        harness_v_fmt(p, sizeof p, "%s.name", path);
+        if (!json_is_string(v) || json_string_length(v) >= sizeof tp->name ||
+            !harness_v_safe_name(json_string_value(v), 0))
+            return harness_v_expected(err, errlen, p,
+                                      "a name of 1..31 letters, digits, '.', '_' and '-'", v);
+        for (int i = 0; i < f->n_tpl; i++)
+            if (strcmp(f->tpl[i].name, json_string_value(v)) == 0)
+                return harness_v_expected(err, errlen, p, "a template name not used before", v);
+        snprintf(tp->name, sizeof tp->name, "%s", json_string_value(v));
+    }
+    tp->weight = 1;
+    if (json_object_get(t, "weight") && !in_list) {
+        harness_v_fmt(p, sizeof p, "%s.weight", path);
+        return harness_v_expected(err, errlen, p, "no weight (weights are for a \"requests\" list)",
+                                  json_object_get(t, "weight"));
+    }
+    if (harness_v_number(t, "weight", path, 1e-6, 1e6, &tp->weight, err, errlen) != 0)
+        return -1;
+    snprintf(tp->method, sizeof tp->method, "POST");
+    if ((v = json_object_get(t, "method"))) {
+        harness_v_fmt(p, sizeof p, "%s.method", path);
+        if (harness_v_enum(v, p, template_methods, err, errlen) != 0)
+            return -1;
+        snprintf(tp->method, sizeof tp->method, "%s", json_string_value(v));
+    }
+    snprintf(tp->path, sizeof tp->path, "/v1/chat/completions");
+    if ((v = json_object_get(t, "path"))) {
+        harness_v_fmt(p, sizeof p, "%s.path", path);
+        if (!json_is_string(v) || json_string_length(v) >= sizeof tp->path ||
+            !request_path_ok(json_string_value(v)))
+            return harness_v_expected(err, errlen, p,
+                                      "a path of 1..127 printable characters starting with '/'", v);
+        snprintf(tp->path, sizeof tp->path, "%s", json_string_value(v));
+    }
+    json_t *body = json_object_get(t, "body"), *raw = json_object_get(t, "raw");
+    if (!body == !raw)
+        return harness_v_expected(err, errlen, path, "exactly one of body (JSON) or raw (a string)",
+                                  t);
+    json_t *ct = json_object_get(t, "content_type");
+    harness_v_fmt(p, sizeof p, "%s.content_type", path);
+    if (ct &&
+        (!json_is_string(ct) || !json_string_length(ct) ||
+         json_string_length(ct) >= sizeof tp->ctype || strpbrk(json_string_value(ct), "\r\n")))
+        return harness_v_expected(err, errlen, p, "a media type such as \"text/plain\"", ct);
+    if (raw && !ct)
+        return harness_v_expected(err, errlen, p, "the raw body's Content-Type (required with raw)",
+                                  NULL);
+    snprintf(tp->ctype, sizeof tp->ctype, "%s", ct ? json_string_value(ct) : "application/json");
+    tp->max_tokens = -1;
+    if (raw) {
+        harness_v_fmt(p, sizeof p, "%s.raw", path);
+        if (!json_is_string(raw) || json_string_length(raw) > HARNESS_SCENARIO_MAX_BYTES / 4)
+            return harness_v_expected(err, errlen, p, "a string (the body's bytes)", raw);
+        tp->raw = json_incref(raw);
+    } else {
+        harness_v_fmt(p, sizeof p, "%s.body", path);
+        if (template_body(tp, body, p, err, errlen) != 0)
+            return -1;
+    }
+    f->n_tpl++;
+    return 0;
+}
+
+/* "request" (one template) or "requests" (a weighted list) of a phase. */
+static int parse_templates(struct harness_scenario *s, struct harness_phase *f, const json_t *ph,
+                           const char *path, char *err, size_t errlen)
+{
+    json_t *one = json_object_get(ph, "request"), *list = json_object_get(ph, "requests");
+    char p[300];
+    if (!one && !list)
+        return 0;
+    if (one && list) {
+        harness_v_fmt(p, sizeof p, "%s.requests", path);
+        return harness_v_expected(err, errlen, p, "request or requests, not both", list);
+    }
+    for (const char *const *k = plain_request_keys; *k; k++) {
+        if (!json_object_get(ph, *k))
+            continue;
+        harness_v_fmt(p, sizeof p, "%s.%s", path, *k);
+        return harness_v_expected(err, errlen, p,
+                                  "nothing next to request/requests (a template carries its own "
+                                  "body, path and model)",
+                                  json_object_get(ph, *k));
+    }
+    int rc = 0;
+    if (one) {
+        harness_v_fmt(p, sizeof p, "%s.request", path);
+        rc = parse_template(f, one, p, 0, err, errlen);
+    } else if (!json_is_array(list) || !json_array_size(list) ||
+               json_array_size(list) > HARNESS_MAX_TEMPLATES) {
+        harness_v_fmt(p, sizeof p, "%s.requests", path);
+        return harness_v_expected(err, errlen, p, "an array of 1..8 request templates", list);
+    } else {
+        /* Every template's error, each recorded (err left empty). */
+        size_t i;
+        json_t *t;
+        json_array_foreach(list, i, t)
+        {
+            harness_v_fmt(p, sizeof p, "%s.requests[%zu]", path, i);
+            if (parse_template(f, t, p, 1, err, errlen) != 0) {
+                json_decref(f->tpl[f->n_tpl].body);
+                json_decref(f->tpl[f->n_tpl].raw);
+                memset(&f->tpl[f->n_tpl], 0, sizeof f->tpl[0]);
+                collect(s, err);
+                rc = -1;
+            }
+        }
+        if (rc)
+            err[0] = '\0';
+    }
+    if (rc == 0 && f->n_tpl) {
+        /* What the phase's requests carry, for the checks' view of a
+         * template-less phase: the first template's. */
+        const struct harness_template *t0 = &f->tpl[0];
+        f->stream = t0->stream;
+        memcpy(f->model, t0->model, sizeof f->model);
+        f->max_tokens = (int)t0->max_tokens;
+        size_t pl = strlen(t0->path) < sizeof f->path - 1 ? strlen(t0->path) : sizeof f->path - 1;
+        memcpy(f->path, t0->path, pl);
+        f->path[pl] = '\0';
+    }
+    return rc;
+}
+
+/* The template names of every phase, for checks that select one. */
+static int template_known(const struct harness_scenario *s, const char *name)
+{
+    for (int i = 0; i < s->n_phases; i++)
+        for (int k = 0; k < s->phases[i].n_tpl; k++)
+            if (strcmp(s->phases[i].tpl[k].name, name) == 0)
+                return 1;
+    return 0;
+}
+
+static void templates_free(struct harness_phase *f)
+{
+    for (int k = 0; k < HARNESS_MAX_TEMPLATES; k++) {
+        json_decref(f->tpl[k].body);
+        json_decref(f->tpl[k].raw);
+        f->tpl[k].body = f->tpl[k].raw = NULL;
+    }
+    f->n_tpl = 0;
+}
+
+static const char *const phase_keys[] = {
+    "rate_rps", "concurrency", "duration_ms", "count",      "start_ms",   "stream",
+    "model",    "prompt",      "max_tokens",  "timeout_ms", "client_key", "client_keys",
+    "arrival",  "path",        "request",     "requests",   NULL};
 static const char *const arrivals[] = {"uniform", "poisson", NULL};
 
 static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path, uint64_t *next,
@@ -911,6 +1170,10 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
         }
         f->n_keys = (int)json_array_size(keys);
     }
+    if (parse_templates(s, f, ph, path, err, errlen) != 0) {
+        templates_free(f);
+        return -1;
+    }
     s->n_phases++;
     return 0;
 }
@@ -934,7 +1197,8 @@ static int parse_traffic(struct harness_scenario *s, json_t *tr, char *err, size
         char p[64];
         harness_v_fmt(p, sizeof p, "$.traffic[%zu]", i);
         if (parse_phase(s, ph, p, &next, &total, err, errlen) != 0) {
-            collect(s, err);
+            if (err[0]) /* else the phase recorded its errors itself */
+                collect(s, err);
             bad++;
         }
     }
@@ -944,8 +1208,8 @@ static int parse_traffic(struct harness_scenario *s, json_t *tr, char *err, size
 
 /* timeline_ok: the marks are known (else a check's "after" cannot be
  * judged and is not, rather than blamed for the timeline's error). */
-static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok, char *err,
-                        size_t errlen)
+static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok, int traffic_ok,
+                        char *err, size_t errlen)
 {
     if (!json_is_array(ex) || !json_array_size(ex) || json_array_size(ex) > HARNESS_MAX_CHECKS)
         return harness_v_expected(err, errlen, "$.expect",
@@ -967,6 +1231,17 @@ static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok,
         char p[64];
         harness_v_fmt(p, sizeof p, "$.expect[%zu]", i);
         if (harness_check_validate(c, p, timeline_ok ? marks : NULL, err, errlen) != 0) {
+            collect(s, err);
+            bad++;
+            continue;
+        }
+        /* A check of one template's requests names a template of the traffic. */
+        json_t *tn = json_object_get(c, "template");
+        if (json_is_string(tn) && traffic_ok && !template_known(s, json_string_value(tn))) {
+            char tp[96];
+            harness_v_fmt(tp, sizeof tp, "$.expect[%zu].template", i);
+            harness_v_expected(err, errlen, tp, "the name of a request template of the traffic",
+                               tn);
             collect(s, err);
             bad++;
         }
@@ -1130,7 +1405,8 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
     if (timeline_ok && traffic_ok)
         steps_within_traffic(s, json_object_get(doc, "timeline"));
     msg[0] = '\0';
-    if (parse_expect(s, json_object_get(doc, "expect"), timeline_ok, msg, sizeof msg) != 0 &&
+    if (parse_expect(s, json_object_get(doc, "expect"), timeline_ok, traffic_ok, msg, sizeof msg) !=
+            0 &&
         msg[0])
         collect(s, msg);
     double settle = 100 * (time_scale > 0 ? time_scale : 1), timeout = -1;
@@ -1200,6 +1476,8 @@ void harness_scenario_free(struct harness_scenario **sp)
     for (int c = 0; c < 2; c++)
         json_decref(s->upstream[c]);
     json_decref(s->direct);
+    for (int i = 0; i < HARNESS_MAX_PHASES; i++)
+        templates_free(&s->phases[i]);
     for (int i = 0; i < HARNESS_MAX_TIMELINE; i++) {
         json_decref(s->steps[i].behavior[0]);
         json_decref(s->steps[i].behavior[1]);

@@ -84,6 +84,30 @@ struct harness_step {
 
 enum harness_arrival { HARNESS_ARRIVAL_UNIFORM, HARNESS_ARRIVAL_POISSON };
 
+/* Request templates of a phase ("request" or a weighted "requests" list). */
+#define HARNESS_MAX_TEMPLATES 8
+
+/* One request a phase sends: a JSON body sent as written (the request id
+ * goes in X-Request-ID, in "user" unless the body has its own, and as the
+ * content marker of the last user message with string content), or a raw
+ * body with its Content-Type (the id in X-Request-ID only).  What the
+ * checks compare (stream, model, max_tokens, include_usage) is read from
+ * the body once, here. */
+struct harness_template {
+    char name[32];     /* "" unnamed */
+    double weight;     /* > 0; the pick is seeded */
+    char method[8];    /* POST, GET, PUT, PATCH or DELETE */
+    char path[128];    /* "/v1/chat/completions" */
+    json_t *body;      /* the JSON body (owned), NULL with raw */
+    json_t *raw;       /* a JSON string: the raw body's bytes (owned), or NULL */
+    char ctype[96];    /* Content-Type */
+    int stream;        /* body's "stream" is true */
+    int include_usage; /* body's stream_options.include_usage is true */
+    char model[64];    /* body's "model", "" none */
+    long max_tokens;   /* body's max_tokens (or max_completion_tokens), -1 none */
+    int own_user;      /* the body has its own "user": the id does not replace it */
+};
+
 struct harness_phase {
     uint64_t start_us;    /* after the traffic start */
     double rate_rps;      /* open loop when > 0 */
@@ -99,6 +123,10 @@ struct harness_phase {
     char keys[HARNESS_MAX_KEYS][64]; /* client keys, used round robin */
     int n_keys;
     char path[64]; /* default /v1/chat/completions */
+    /* The phase's request templates; none: the request built from model,
+     * prompt, max_tokens and stream above. */
+    struct harness_template tpl[HARNESS_MAX_TEMPLATES];
+    int n_tpl;
 };
 
 struct harness_scenario {

@@ -81,31 +81,119 @@ static void stamp_from_json(struct harness_req *r, const json_t *j)
         snprintf(r->served_body, sizeof r->served_body, "mixed");
 }
 
+/* The OpenAI error object's type and code (a code may be a string or a
+ * number), when j carries one. */
+static void error_facts(struct harness_req *r, const json_t *j)
+{
+    json_t *e = json_object_get(j, "error");
+    if (!json_is_object(e))
+        return;
+    const char *type = json_string_value(json_object_get(e, "type"));
+    json_t *code = json_object_get(e, "code");
+    snprintf(r->err_type, sizeof r->err_type, "%s", type ? type : "");
+    if (json_is_string(code))
+        snprintf(r->err_code, sizeof r->err_code, "%s", json_string_value(code));
+    else if (json_is_integer(code))
+        snprintf(r->err_code, sizeof r->err_code, "%lld", (long long)json_integer_value(code));
+    else
+        r->err_code[0] = '\0';
+}
+
+/* One more piece of the answer's text: hashed whole, its first bytes kept. */
+static void text_add(struct harness_req *r, const json_t *content)
+{
+    if (!content || json_is_null(content))
+        return;
+    if (!json_is_string(content)) {
+        r->text_bad = 1;
+        return;
+    }
+    const char *s = json_string_value(content);
+    size_t n = json_string_length(content);
+    r->text_hash = harness_text_hash(r->text_hash, s, n);
+    if (r->text_len + 1 < sizeof r->text) {
+        size_t room = sizeof r->text - 1 - r->text_len, k = n < room ? n : room;
+        memcpy(r->text + r->text_len, s, k);
+        r->text[r->text_len + k] = '\0';
+    }
+    r->text_len += n;
+}
+
+/* The answer's model, finish_reason and usage from a body or a chunk. */
+static void answer_facts(struct harness_req *r, const json_t *j, const json_t *ch)
+{
+    const char *model = json_string_value(json_object_get(j, "model"));
+    if (model) {
+        if (!r->ans_model[0])
+            snprintf(r->ans_model, sizeof r->ans_model, "%s", model);
+        else if (strncmp(r->ans_model, model, sizeof r->ans_model - 1) != 0)
+            snprintf(r->ans_model, sizeof r->ans_model, "(mixed)");
+    }
+    const char *fin = json_string_value(json_object_get(ch, "finish_reason"));
+    if (fin) {
+        snprintf(r->finish, sizeof r->finish, "%s", fin);
+        r->finish_n++;
+    }
+    json_t *u = json_object_get(j, "usage");
+    json_t *pt = json_object_get(u, "prompt_tokens"), *ct = json_object_get(u, "completion_tokens");
+    if (json_is_integer(pt) && json_is_integer(ct)) {
+        json_t *tt = json_object_get(u, "total_tokens");
+        r->usage_seen = 1;
+        r->usage_prompt = (long)json_integer_value(pt);
+        r->usage_completion = (long)json_integer_value(ct);
+        r->usage_total = json_is_integer(tt) ? (long)json_integer_value(tt) : -1;
+    }
+}
+
 static void facts_from_json(struct harness_req *r, json_t *j, int stream)
 {
     if (!json_is_object(j))
         return;
     stamp_from_json(r, j);
-    if (json_object_get(j, "error"))
+    if (json_object_get(j, "error")) {
         r->inband_error = 1;
-    if (stream)
-        return; /* a stream's answer is judged by its [DONE], not per event */
+        error_facts(r, j);
+    }
     json_t *ch = json_array_get(json_object_get(j, "choices"), 0);
+    answer_facts(r, j, ch);
+    if (stream) {
+        /* A stream's answer is judged by its [DONE], not per event; its
+         * text is the deltas in order. */
+        text_add(r, json_object_get(json_object_get(ch, "delta"), "content"));
+        return;
+    }
     if (!ch)
         return;
     json_t *content = json_object_get(json_object_get(ch, "message"), "content");
+    text_add(r, content);
     if (json_is_string(content))
         r->complete = 1;
+}
+
+/* Forgets what a previous reading of the body found (safe to repeat). */
+static void answer_reset(struct harness_req *r)
+{
+    r->err_type[0] = r->err_code[0] = r->finish[0] = r->ans_model[0] = r->text[0] = '\0';
+    r->finish_n = r->usage_seen = r->text_bad = r->bad_event = 0;
+    r->usage_prompt = r->usage_completion = r->usage_total = -1;
+    r->text_len = 0;
+    r->text_hash = HARNESS_TEXT_HASH0;
 }
 
 void harness_body_facts(struct harness_req *r, const char *body, size_t len)
 {
     r->done_marker = r->inband_error = r->complete = 0;
+    answer_reset(r);
     /* An error answer's shape (error_shape); -1 for a 200 or no answer. */
     r->err_shape = -1;
     r->err_why[0] = '\0';
-    if (r->status != 200 && r->status != 0)
+    if (r->status != 200 && r->status != 0) {
         r->err_shape = harness_error_shape(body, len, r->err_why, sizeof r->err_why);
+        json_error_t je;
+        json_t *j = body && len ? json_loadb(body, len, 0, &je) : NULL;
+        error_facts(r, j);
+        json_decref(j);
+    }
     r->served_body[0] = '\0';
     harness_served_resolve(r);
     if (!body || !len)
@@ -146,6 +234,7 @@ void harness_body_facts(struct harness_req *r, const char *body, size_t len)
                     json_decref(j);
                 } else {
                     saw_chunk = -100; /* a malformed chunk: the stream is not complete */
+                    r->bad_event = 1;
                 }
             }
         } else if (n >= 11 && strncmp(p, "event: error", 12 > n ? n : 12) == 0) {
@@ -346,7 +435,8 @@ static void read_answer(struct harness_traffic *t, struct harness_req *r, const 
         r->leaked = 1;
 }
 
-static char *request_body(struct harness_traffic *t, int phase, const char *id);
+static char *request_body(struct harness_traffic *t, int phase, int tpl, const char *id,
+                          size_t *len);
 
 /* The hash of the messages each request sent (the forwarded check compares
  * the mock's "messages_hash"): from the very body the request carried,
@@ -359,9 +449,10 @@ static void sent_hashes(struct harness_traffic *t)
     /* reqs is NULL once the runner took them (harness_traffic_free stops). */
     for (size_t i = 0; t->reqs && i < t->n_reqs; i++) {
         struct harness_req *r = &t->reqs[i];
-        if (r->msg_hash || r->phase < 0 || r->phase >= t->s->n_phases)
+        if (r->msg_hash || r->raw || r->phase < 0 || r->phase >= t->s->n_phases)
             continue;
-        char *post = request_body(t, r->phase, r->id);
+        size_t len;
+        char *post = request_body(t, r->phase, r->tpl, r->id, &len);
         json_error_t je;
         json_t *j = json_loads(post, 0, &je);
         r->msg_hash = j ? mock_messages_hash(json_object_get(j, "messages")) : 0;
@@ -489,13 +580,86 @@ static void req_done(struct harness_xfer *base, CURL *easy, CURLcode rc)
     check_finished(t);
 }
 
-/* The phase's body with id in every ID_SLOT (malloc'd).  The template is
- * jansson's once per phase; a request only splices its id in (the id is
- * the runner's own [A-Za-z0-9-], nothing to escape). */
-static char *request_body(struct harness_traffic *t, int phase, const char *id)
+int harness_template_pick(const struct harness_phase *f, double u)
+{
+    if (f->n_tpl <= 1)
+        return 0;
+    double total = 0, acc = 0;
+    for (int i = 0; i < f->n_tpl; i++)
+        total += f->tpl[i].weight;
+    for (int i = 0; i < f->n_tpl; i++) {
+        acc += f->tpl[i].weight;
+        if (u * total < acc)
+            return i;
+    }
+    return f->n_tpl - 1;
+}
+
+/* The message whose content carries the marker: the last user message
+ * with string content, else the last message with string content (an
+ * assistant prefill after it stays as written). */
+static json_t *marker_message(json_t *msgs)
+{
+    json_t *any = NULL;
+    for (size_t k = json_array_size(msgs); k-- > 0;) {
+        json_t *m = json_array_get(msgs, k);
+        if (!json_is_string(json_object_get(m, "content")))
+            continue;
+        if (!any)
+            any = m;
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (role && strcmp(role, "user") == 0)
+            return m;
+    }
+    return any;
+}
+
+char *harness_template_text(const struct harness_template *tp, const char *slot)
+{
+    json_t *body = json_deep_copy(tp->body);
+    if (!tp->own_user)
+        json_object_set_new(body, "user", json_string(slot));
+    json_t *m = marker_message(json_object_get(body, "messages"));
+    if (m) {
+        char *content = co_asprintf("%s " MOCK_ID_MARKER "%s]",
+                                    json_string_value(json_object_get(m, "content")), slot);
+        json_object_set_new(m, "content", json_string(content));
+        free(content);
+    }
+    /* Numbers as written: the shortest precision that reads back equal
+     * (0.2 stays 0.2, not 0.20000000000000001). */
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_error_t je;
+    json_t *back = text ? json_loads(text, 0, &je) : NULL;
+    if (!back || !json_equal(back, body)) {
+        free(text);
+        text = json_dumps(body, JSON_COMPACT);
+    }
+    json_decref(back);
+    json_decref(body);
+    return text;
+}
+
+/* The phase's (or its template's) body with id in every ID_SLOT
+ * (malloc'd; *len its length, a raw body may hold NUL bytes).  The template
+ * is jansson's once per template; a request only splices its id in (the id
+ * is the runner's own [A-Za-z0-9-], nothing to escape). */
+static char *request_body(struct harness_traffic *t, int phase, int tpl, const char *id,
+                          size_t *len)
 {
     const struct harness_phase *f = &t->s->phases[phase];
-    if (!t->body_tpl[phase]) {
+    if (f->n_tpl && f->tpl[tpl].raw) {
+        const json_t *raw = f->tpl[tpl].raw;
+        *len = json_string_length(raw);
+        char *b = co_malloc(*len + 1);
+        memcpy(b, json_string_value(raw), *len);
+        b[*len] = '\0';
+        return b;
+    }
+    char **cached = &t->body_tpl[phase][f->n_tpl ? tpl : 0];
+    if (!*cached && f->n_tpl) {
+        *cached = harness_template_text(&f->tpl[tpl], ID_SLOT_RAW);
+    } else if (!*cached) {
         /* The id also rides in the content, the one part every relay
          * forwards (MOCK_ID_MARKER, the mock's third way to find it). */
         char content[1200];
@@ -503,12 +667,12 @@ static char *request_body(struct harness_traffic *t, int phase, const char *id)
         json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:i, s:b, s:s}", "model", f->model,
                                  "messages", "role", "user", "content", content, "max_tokens",
                                  f->max_tokens, "stream", f->stream, "user", ID_SLOT_RAW);
-        t->body_tpl[phase] = json_dumps(body, JSON_COMPACT);
+        *cached = json_dumps(body, JSON_COMPACT);
         json_decref(body);
     }
     struct co_buf b;
     co_buf_init(&b, 0);
-    const char *p = t->body_tpl[phase], *slot;
+    const char *p = *cached, *slot;
     size_t sl = strlen(ID_SLOT);
     while ((slot = strstr(p, ID_SLOT)) != NULL) {
         co_buf_append(&b, p, (size_t)(slot - p));
@@ -516,8 +680,7 @@ static char *request_body(struct harness_traffic *t, int phase, const char *id)
         p = slot + sl;
     }
     co_buf_puts(&b, p);
-    size_t len;
-    return co_buf_steal(&b, &len);
+    return co_buf_steal(&b, len);
 }
 
 /* The replica the next request goes to (0 without a fleet). */
@@ -557,8 +720,19 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     r->stream = f->stream;
     reset_headers(r);
     r->err_shape = -1;
-    snprintf(r->model, sizeof r->model, "%s", f->model);
-    r->max_tokens = f->max_tokens;
+    r->tpl = f->n_tpl ? harness_template_pick(f, co_rng_double(&t->pick)) : -1;
+    const struct harness_template *tp = r->tpl >= 0 ? &f->tpl[r->tpl] : NULL;
+    if (tp) {
+        r->stream = tp->stream;
+        r->include_usage = tp->include_usage;
+        r->raw = tp->raw != NULL;
+        snprintf(r->tpl_name, sizeof r->tpl_name, "%s", tp->name);
+        snprintf(r->model, sizeof r->model, "%s", tp->model);
+        r->max_tokens = tp->max_tokens;
+    } else {
+        snprintf(r->model, sizeof r->model, "%s", f->model);
+        r->max_tokens = f->max_tokens;
+    }
     r->key_index = f->n_keys ? ps->issued % f->n_keys : -1;
     if (r->key_index >= 0)
         snprintf(r->key, sizeof r->key, "%s", f->keys[r->key_index]);
@@ -571,9 +745,11 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     x->idx = idx;
     x->phase = ps->index;
     co_buf_init(&x->body, BODY_CAP);
-    x->post = request_body(t, ps->index, r->id);
+    size_t post_len = 0;
+    x->post = request_body(t, ps->index, r->tpl, r->id, &post_len);
     char h[160];
-    x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/json");
+    snprintf(h, sizeof h, "Content-Type: %s", tp ? tp->ctype : "application/json");
+    x->hdrs = curl_slist_append(x->hdrs, h);
     x->hdrs = curl_slist_append(x->hdrs, "Expect:");
     snprintf(h, sizeof h, "X-Request-ID: %s", r->id);
     x->hdrs = curl_slist_append(x->hdrs, h);
@@ -582,19 +758,26 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
         x->hdrs = curl_slist_append(x->hdrs, h);
     }
     char url[400];
-    int chat = strcmp(f->path, "/v1/chat/completions") == 0;
+    const char *path = tp ? tp->path : f->path, *method = tp ? tp->method : "POST";
+    int chat = strcmp(path, "/v1/chat/completions") == 0 && strcmp(method, "POST") == 0;
     r->replica = pick_replica(t);
     snprintf(url, sizeof url, "%s%s", r->replica > 0 ? t->replica_url[r->replica] : t->base_url,
-             chat && t->chat_path[0] ? t->chat_path : f->path);
+             chat && t->chat_path[0] ? t->chat_path : path);
     CURL *e = t->n_spare ? t->spare[--t->n_spare] : curl_easy_init();
     x->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->post));
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post);
+    if (strcmp(method, "GET") == 0 && post_len == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* a GET without a body */
+    } else {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)post_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post);
+    }
     /* Set on every request, NULL included: a reused handle keeps options. */
+    if (chat && t->chat_method[0] && strcmp(t->chat_method, "POST") != 0)
+        method = t->chat_method;
     curl_easy_setopt(
         e, CURLOPT_CUSTOMREQUEST,
-        chat && t->chat_method[0] && strcmp(t->chat_method, "POST") != 0 ? t->chat_method : NULL);
+        strcmp(method, "POST") != 0 && !(strcmp(method, "GET") == 0 && !post_len) ? method : NULL);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -728,6 +911,8 @@ void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struc
     curl_multi_setopt(curl->multi, CURLMOPT_MAXCONNECTS, (long)t->pool_cap + 16);
     curl_multi_setopt(curl->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)t->pool_cap + 16);
     co_rng_seed(&t->rng, seed);
+    co_rng_seed(&t->pick, seed ^ 0x7e3d1a5bULL); /* apart from arrivals: adding a template
+                                                  * changes no arrival time */
     for (int i = 0; i < s->n_phases; i++) {
         t->ph[i].t = t;
         t->ph[i].index = i;
@@ -796,7 +981,9 @@ void harness_traffic_free(struct harness_traffic *t)
     free(t->raw);
     t->raw = NULL;
     for (int i = 0; i < HARNESS_MAX_PHASES; i++) {
-        free(t->body_tpl[i]);
-        t->body_tpl[i] = NULL;
+        for (int k = 0; k < HARNESS_MAX_TEMPLATES; k++) {
+            free(t->body_tpl[i][k]);
+            t->body_tpl[i][k] = NULL;
+        }
     }
 }

@@ -89,9 +89,11 @@ struct harness_traffic {
      * past it, answers are read as they come. */
     struct harness_raw_body *raw;
     size_t raw_bytes;
-    /* The request body of each phase with the request id left out: the id
-     * goes wherever ID_SLOT stands (built with jansson once per phase). */
-    char *body_tpl[HARNESS_MAX_PHASES];
+    /* The request body of each phase (and each of its templates) with the
+     * request id left out: the id goes wherever ID_SLOT stands (built with
+     * jansson once per template). */
+    char *body_tpl[HARNESS_MAX_PHASES][HARNESS_MAX_TEMPLATES];
+    struct co_rng pick; /* which template of a weighted list (seeded) */
     /* A relay whose clients use another path and method for chat (a
      * profile's "request"): "" keeps the scenario's. */
     char chat_path[128];
@@ -141,5 +143,14 @@ int harness_error_shape(const char *body, size_t len, char *why, size_t whylen);
 void harness_served_resolve(struct harness_req *r);
 /* The outcome from status, curl result and body facts. */
 int harness_classify(const struct harness_req *r);
+/* The template of a phase a request uses, from u uniform in [0, 1): by
+ * weight, in list order.  0 for a phase without templates. */
+int harness_template_pick(const struct harness_phase *f, double u);
+/* A template's JSON body with the id's places marked (malloc'd text): the
+ * id in "user" (unless the body has its own) and as the marker at the end
+ * of the last user message with string content (else of the last message
+ * with string content; else nowhere: the header carries it).  The id goes
+ * where slot stands.  Exposed for tests. */
+char *harness_template_text(const struct harness_template *tp, const char *slot);
 
 #endif

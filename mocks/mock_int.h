@@ -333,6 +333,12 @@ struct mock_record {
     uint64_t messages_hash; /* mock_messages_hash of the body's messages, 0 none */
     long prompt_chars;      /* characters of all message contents, -1 no chat body */
     long messages;          /* message count, -1 no chat body */
+    /* What the mock counted and ended its answer with (usage and
+     * finish_reason of a chat answer; -1 / "" when it built none): the
+     * harness derives the canonical text from messages_hash and
+     * completion_tokens (mock_reply_text) and compares the client's. */
+    long prompt_tokens, completion_tokens;
+    char finish[12];
 };
 
 struct mock_journal {

@@ -71,6 +71,15 @@ void mock_reply_text(uint64_t hash, long n, struct co_buf *b)
     }
 }
 
+char *mock_reply_string(uint64_t messages_hash, long tokens)
+{
+    struct co_buf b;
+    co_buf_init(&b, 0);
+    mock_reply_text(messages_hash, tokens, &b);
+    char *s = co_buf_steal(&b, NULL);
+    return s ? s : co_strdup("");
+}
+
 uint64_t mock_messages_hash(const json_t *msgs)
 {
     /* Role and content of each message, with separators so that moving a

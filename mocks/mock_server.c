@@ -737,6 +737,9 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     long created = (long)time(NULL);
     struct mock_plan *p = &r->plan;
     r->ntokens = tokens;
+    r->rec.prompt_tokens = q.prompt_tokens;
+    r->rec.completion_tokens = tokens;
+    mock_scopy(r->rec.finish, sizeof r->rec.finish, finish);
     p->ttft_us = (uint64_t)b->ttft_ms * 1000;
     p->gap_us = b->tokens_per_s > 0 ? (uint64_t)(1e6 / b->tokens_per_s) : 0;
     if (q.stream) {
@@ -949,6 +952,7 @@ static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, con
     r->rec.key = key_fingerprint(m->api_key, v);
     r->rec.max_tokens = -1;
     r->rec.prompt_chars = r->rec.messages = -1;
+    r->rec.prompt_tokens = r->rec.completion_tokens = -1;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->rec.conn = ci ? (uint64_t)(uintptr_t)ci->socket_context : 0;
