@@ -33,23 +33,10 @@ need curl
 [ -x "$BIN" ] || { echo "bench: $BIN missing (run make)" >&2; exit 3; }
 
 REQ='{"model":"gpt-4.1","messages":[{"role":"user","content":"benchmark"}]}'
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$REQ'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$TMP/post.lua" "$REQ"
 
 # wrk's summary -> "rps p50_ms p99_ms errors"
-wrk_sum() {
-    awk '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-        /Requests\/sec/ { rps = $2 }
-        /^ +50%/ { p50 = ms($2) }
-        /^ +99%/ { p99 = ms($2) }
-        /Non-2xx/ { err += $NF }
-        /Socket errors/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
-        END { printf "%.0f %.2f %.2f %d\n", rps, p50, p99, err }' "$1"
-}
+wrk_sum() { wrk_summary "$1" | awk '{print $1, $2, $3, $4}'; } # file (bench/lib.sh)
 
 # user and system ticks (1/100 s) of a process and its children: "user sys"
 ticks() { # pid

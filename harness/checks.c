@@ -8,11 +8,11 @@
 
 #include "co_json.h"
 #include "co_mem.h"
+#include "co_stats.h"
 #include "harness/fleet.h"
 #include "harness/scenario.h"
 #include "harness/vutil.h"
 #include "mocks/mock.h"
-#include "reports/html_scale.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -52,12 +52,33 @@ typedef void (*check_fn)(const json_t *c, const struct harness_obs *o, struct ha
  * ones, from its parameters ("view": "served" needs served colours). */
 typedef unsigned (*needs_fn)(const json_t *c);
 
+/* A rule across fields: the check needs at least one of keys (space
+ * separated), or it cannot fail; expected is what the error says. */
+struct one_of {
+    const char *keys;
+    const char *expected;
+};
+
+/* Further cross-field rules of one kind: 0, or -1 with the error in err. */
+typedef int (*rule_fn)(const json_t *c, const char *path, char *err, size_t errlen);
+
+/* The part of the time axis a check is about, from its parameters: the
+ * timeline mark named by parameter mark, from `before` ms before it (NULL:
+ * the mark itself) to `after` ms after it (NULL or absent: the end of the
+ * run); default_ms stands for a before or after the check omits (< 0: none). */
+struct check_window {
+    const char *mark;
+    const char *before;
+    const char *after;
+    double default_ms;
+};
+
 struct check_kind {
     const char *name;
     const struct param *params;
     long min_samples;
     check_fn run;
-    const char *what; /* one line for docs and list output */
+    const char *desc; /* one line: what it measures (cutover list --checks, docs) */
     /* The signals the check relies on: harness_check_run makes the verdict
      * inconclusive, naming the signal, when the relay did not give one. */
     unsigned needs;
@@ -67,9 +88,32 @@ struct check_kind {
      * expects inconclusive. */
     const char *example;
     int runner_own; /* judges the runner itself (harness_on_time): always evaluable */
+    /* The fields below are set by name (.why = ...): a row that leaves one
+     * out has none of it, which is a valid answer for each of them. */
+    const struct one_of *one_of; /* bounds it needs at least one of; NULL none */
+    rule_fn rule;                /* other cross-field rules; NULL none */
+    /* The scorecard: what a failure says about a relay in a few words (NULL:
+     * the check's name), and where its measured value ranks among passing
+     * checks as the one that tells most (1 first; 0 never chosen first). */
+    const char *why;
+    int rank;
+    /* The relay settings (space separated) whose value decides what it
+     * measures: a relay that cannot take or has fixed one of them gets no
+     * verdict from it (harness_profile_affects). */
+    const char *settings;
+    const struct check_window *window; /* for the HTML timeline; NULL none */
+    int added;                         /* enum harness_added: the runner adds it unasked */
+    int about_process;                 /* judges the process or the runner, not a setting */
+    /* Judged on the served colours ("view": "served") when the relay
+     * writes no event log and the check does not ask for events. */
+    int served_fallback;
 };
 
 /* ---- helpers ---------------------------------------------------------- */
+
+/* zero_downtime's window around its mark when the check gives none: the
+ * same default for the verdict and for where the report draws it. */
+#define ZERO_DOWNTIME_WINDOW_MS 500
 
 static double num(const json_t *c, const char *key, double def)
 {
@@ -1206,7 +1250,7 @@ static void ck_latency(const json_t *c, const struct harness_obs *o, struct harn
     double margin = INFINITY;
     v->expected[0] = v->measured[0] = '\0';
     for (size_t k = 0; k < 4; k++) {
-        double got = report_percentile(lat, n, ps[k].p);
+        double got = co_percentile(lat, n, ps[k].p);
         append(v->measured, sizeof v->measured, "%s%s %.1f", k ? ", " : "", ps[k].key, got);
         if (!has(c, ps[k].key))
             continue;
@@ -1237,7 +1281,7 @@ static void ck_overhead(const json_t *c, const struct harness_obs *o, struct har
         double up = ((double)a[0]->t_done - (double)a[0]->t_arrival) / 1000.0;
         ov[n++] = client - up;
     }
-    double p50 = report_percentile(ov, n, 50), p99 = report_percentile(ov, n, 99);
+    double p50 = co_percentile(ov, n, 50), p99 = co_percentile(ov, n, 99);
     int ok = 1;
     double margin = INFINITY;
     v->expected[0] = '\0';
@@ -1267,7 +1311,8 @@ static void ck_zero_downtime(const json_t *c, const struct harness_obs *o,
                              struct harness_verdict *v)
 {
     const char *around = str(c, "around", "start");
-    double before = num(c, "before_ms", 500) * 1000.0, after = num(c, "after_ms", 500) * 1000.0;
+    double before = num(c, "before_ms", ZERO_DOWNTIME_WINDOW_MS) * 1000.0,
+           after = num(c, "after_ms", ZERO_DOWNTIME_WINDOW_MS) * 1000.0;
     uint64_t mark = harness_obs_mark(o, around);
     long failed = 0;
     const struct harness_req *bad = NULL;
@@ -2239,6 +2284,41 @@ static unsigned served_param_needs(const json_t *c)
     return has(c, "served") ? HARNESS_SIG_SERVED : 0;
 }
 
+/* Cross-field rules that are data: a check that could not fail. */
+static const struct one_of one_of_count = {"min max exact", "min, max or exact (a bound to check)"};
+static const struct one_of one_of_switches = {"min max exact sequence",
+                                              "min, max, exact or sequence"};
+static const struct one_of one_of_backoff = {"base_ms schedule_ms", "base_ms or schedule_ms"};
+static const struct one_of one_of_latency = {"p50_ms p95_ms p99_ms max_ms",
+                                             "a percentile bound such as p99_ms"};
+static const struct one_of one_of_client_status = {"status type code",
+                                                   "status, type or code (what the client sees)"};
+
+/* backoff_gaps with "distribution": true tests a jitter, which needs one
+ * to test, and decorrelated jitter draws from a range that starts at base. */
+static int rule_backoff(const json_t *c, const char *path, char *err, size_t errlen)
+{
+    if (!json_is_true(json_object_get(c, "distribution")))
+        return 0;
+    const char *j = str(c, "jitter", "none");
+    char p[256];
+    snprintf(p, sizeof p, "%s.jitter", path);
+    if (strcmp(j, "none") == 0)
+        return harness_v_expected(err, errlen, p,
+                                  "full, equal or decorrelated (distribution tests a jitter)",
+                                  json_object_get(c, "jitter"));
+    if (strcmp(j, "decorrelated") == 0 && !has(c, "base_ms"))
+        return harness_v_expected(err, errlen, path,
+                                  "base_ms (decorrelated jitter draws from [base, 3 prev])", c);
+    return 0;
+}
+
+/* The windows the HTML timeline shades for a failing check. */
+static const struct check_window win_after = {"after", NULL, "within_ms", -1};
+static const struct check_window win_after_to_end = {"after", NULL, NULL, -1};
+static const struct check_window win_around = {"around", "before_ms", "after_ms",
+                                               ZERO_DOWNTIME_WINDOW_MS};
+
 /* model_reported against the served model reads the serving attempt. */
 static unsigned against_needs(const json_t *c)
 {
@@ -2251,59 +2331,102 @@ static unsigned against_needs(const json_t *c)
 #define ADMIN   HARNESS_SIG_ADMIN
 #define PROCESS HARNESS_SIG_PROCESS
 
+/* Settings that decide a client's outcome, shared by the rows that count them. */
+#define CLIENT_OUTCOME_SETTINGS                                                                    \
+    "max_attempts try_timeout_ms deadline_ms ttfb_timeout_ms stream_done first_byte_timeout_ms "   \
+    "on_429_without_retry_after shared_timeout_ms"
+#define POLICY_SETTINGS "mode primary failback_after_ms"
+
+/* Rows added on other branches before the named fields existed set only the
+ * positional ones; they compile and get none of the rest (see struct
+ * check_kind), and test_harness_checks names a row without a description. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const struct check_kind kinds[] = {
     {"client_success_ratio", p_ratio, 1, ck_success_ratio,
-     "share of requests with 200 and a complete answer", 0, NULL, "{\"min\": 0.9}", 0},
+     "share of requests with 200 and a complete answer", 0, NULL, "{\"min\": 0.9}", 0,
+     .why = "clients saw errors", .rank = 10, .settings = CLIENT_OUTCOME_SETTINGS},
     {"client_count", p_count, 1, ck_client_count,
      "requests by outcome/status/served colour: min, max, exact", 0, served_param_needs,
-     "{\"status\": 200, \"served\": \"green\", \"min\": 1}", 0},
+     "{\"status\": 200, \"served\": \"green\", \"min\": 1}", 0, .one_of = &one_of_count,
+     .why = "wrong answers to clients",
+     .settings = CLIENT_OUTCOME_SETTINGS " " POLICY_SETTINGS " failback_rise"},
     {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms", 0, NULL,
-     "{\"max_ms\": 1000}", 0},
+     "{\"max_ms\": 1000}", 0, .why = "a request outlived its deadline", .rank = 5,
+     .settings = "retry_after_cap_ms try_timeout_ms deadline_ms ttfb_timeout_ms idle_timeout_ms "
+                 "first_byte_timeout_ms shared_timeout_ms"},
     {"no_truncated_success", p_phase, 1, ck_no_truncated,
-     "no 200 whose body or stream never finished", 0, NULL, "{}", 0},
+     "no 200 whose body or stream never finished", 0, NULL, "{}", 0,
+     .why = "truncated answer passed as success", .rank = 8,
+     .settings = "idle_timeout_ms stream_done"},
     {"attempts", p_attempts, 1, ck_attempts,
      "upstream attempts per client request (mock journals), per colour", IDS, NULL, "{\"max\": 2}",
-     0},
+     0, .one_of = &one_of_count, .why = "wrong number of attempts", .rank = 2,
+     .settings = "max_attempts switch_after_failures first_byte_timeout_ms "
+                 "on_429_without_retry_after"},
     {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0, NULL,
-     "{\"env\": \"blue\", \"min\": 1}", 0},
+     "{\"env\": \"blue\", \"min\": 1}", 0, .one_of = &one_of_count,
+     .why = "traffic went to the wrong colour", .rank = 9, .settings = "max_attempts"},
     {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule", IDS,
-     NULL, "{\"base_ms\": 10}", 0},
+     NULL, "{\"base_ms\": 10}", 0, .one_of = &one_of_backoff, .rule = rule_backoff,
+     .why = "backoff schedule not kept", .rank = 3,
+     .settings = "max_attempts backoff_base_ms backoff_cap_ms jitter on_429_without_retry_after"},
     {"retry_after", p_retry_after, 1, ck_retry_after, "retries wait at least Retry-After", IDS,
-     NULL, "{\"min_ms\": 100}", 0},
+     NULL, "{\"min_ms\": 100}", 0, .why = "Retry-After ignored", .rank = 4,
+     .settings = "max_attempts retry_after_cap_ms"},
     {"no_hammering", p_hammer, 1, ck_no_hammering, "at most max attempts in any window", 0, NULL,
-     "{\"max\": 5, \"window_ms\": 100}", 0},
+     "{\"max\": 5, \"window_ms\": 100}", 0, .why = "hammers a failing upstream", .rank = 7,
+     .settings = "max_attempts backoff_base_ms backoff_cap_ms"},
     {"switches", p_switches, 1, ck_switches, "switch count and order (events, served, both)", 0,
-     view_needs, "{\"exact\": 1}", 0},
+     view_needs, "{\"exact\": 1}", 0, .one_of = &one_of_switches,
+     .why = "wrong switches (count or order)", .rank = 6,
+     .settings = "switch_after_failures min_dwell_ms health_interval_ms health_rise health_fall "
+                 "stream_done " POLICY_SETTINGS " failback_rise",
+     .served_fallback = 1},
     {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch", 0,
-     view_needs, "{\"to\": \"green\", \"after\": \"fault_on\", \"within_ms\": 100}", 0},
+     view_needs, "{\"to\": \"green\", \"after\": \"fault_on\", \"within_ms\": 100}", 0,
+     .why = "switch late or never", .rank = 1,
+     .settings = "try_timeout_ms ttfb_timeout_ms switch_after_failures health_interval_ms "
+                 "health_timeout_ms health_rise health_fall " POLICY_SETTINGS
+                 " failback_rise first_byte_timeout_ms",
+     .window = &win_after, .served_fallback = 1},
     {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart", 0, view_needs,
-     "{\"min_ms\": 10}", 0},
+     "{\"min_ms\": 10}", 0, .why = "flaps between colours",
+     .settings = "min_dwell_ms " POLICY_SETTINGS, .served_fallback = 1},
     {"no_traffic_after_unhealthy", p_unhealthy, 1, ck_no_traffic_after_unhealthy,
      "no attempts to a colour found unhealthy, beyond a grace", EVENTS, NULL, "{\"env\": \"blue\"}",
-     0},
+     0, .why = "traffic to an unhealthy colour",
+     .settings = "health_interval_ms health_timeout_ms health_rise health_fall",
+     .window = &win_after_to_end},
     {"rate_limit", p_rate, 1, ck_rate_limit,
      "admitted per window, 429 headers, no upstream hit, recovery", IDS, NULL,
-     "{\"limit\": 5, \"window_ms\": 1000}", 0},
+     "{\"limit\": 5, \"window_ms\": 1000}", 0, .why = "rate limit not enforced"},
     {"health_interval", p_health, 3, ck_health_interval, "/health probes at the interval", 0, NULL,
-     "{\"env\": \"blue\", \"interval_ms\": 100}", 0},
+     "{\"env\": \"blue\", \"interval_ms\": 100}", 0, .why = "health probes off schedule",
+     .settings = "health_interval_ms health_timeout_ms"},
     {"latency", p_latency, 10, ck_latency, "client latency percentiles", 0, NULL,
-     "{\"p99_ms\": 100}", 0},
+     "{\"p99_ms\": 100}", 0, .one_of = &one_of_latency, .why = "too slow"},
     {"relay_overhead", p_overhead, 10, ck_overhead, "client latency minus upstream time", IDS, NULL,
-     "{\"p99_ms\": 5}", 0},
+     "{\"p99_ms\": 5}", 0, .one_of = &one_of_latency, .why = "relay adds too much latency"},
     {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark", 0, NULL,
-     "{\"around\": \"fault_on\"}", 0},
+     "{\"around\": \"fault_on\"}", 0, .why = "failed requests at the cutover",
+     .settings = "try_timeout_ms ttfb_timeout_ms", .window = &win_around},
     {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)", SERVED,
-     NULL, "{\"env\": \"green\", \"min\": 0.5}", 0},
+     NULL, "{\"env\": \"green\", \"min\": 0.5}", 0, .why = "traffic split off target",
+     .settings = POLICY_SETTINGS " failback_rise"},
     {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end", PROCESS,
-     NULL, "{}", 0},
+     NULL, "{}", 0, .why = "the relay died", .added = HARNESS_ADDED_LIVE_RELAY, .about_process = 1},
     {"harness_on_time", p_shutdown, 1, ck_harness_on_time,
-     "the runner kept its own schedule (else inconclusive)", 0, NULL, "{}", 1},
+     "the runner kept its own schedule (else inconclusive)", 0, NULL, "{}", 1,
+     .added = HARNESS_ADDED_ALWAYS, .about_process = 1},
     {"admin_ok", p_none, 1, ck_admin_ok, "the timeline's admin API calls succeeded", ADMIN, NULL,
-     "{}", 0},
+     "{}", 0, .why = "admin API call failed", .added = HARNESS_ADDED_ADMIN},
     {"clean_shutdown", p_shutdown, 1, ck_clean_shutdown,
-     "SIGTERM: the relay drains and exits 0 in time", PROCESS, NULL, "{}", 0},
+     "SIGTERM: the relay drains and exits 0 in time", PROCESS, NULL, "{}", 0,
+     .why = "unclean shutdown on SIGTERM", .added = HARNESS_ADDED_LIVE_RELAY, .about_process = 1},
     {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere", 0, NULL,
-     "{}", 0},
+     "{}", 0, .why = "leaks the upstream key", .added = HARNESS_ADDED_OWN_RELAY,
+     .about_process = 1},
     {"forwarded", p_forwarded, 1, ck_forwarded,
      "each upstream attempt carries the client's model, body, request id and the configured key",
      IDS, NULL, "{\"parts\": [\"model\", \"body\"]}", 0},
@@ -2314,7 +2437,8 @@ static const struct check_kind kinds[] = {
      "errors after upstream attempts say x-should-retry: false", IDS, NULL, "{}", 0},
     {"health_probes", p_health_probes, 1, ck_health_probes,
      "probes to a colour after a mark until traffic moved (fall/rise exactly)", 0, NULL,
-     "{\"env\": \"blue\", \"to\": \"green\", \"after\": \"fault_on\", \"exact\": 3}", 0},
+     "{\"env\": \"blue\", \"to\": \"green\", \"after\": \"fault_on\", \"exact\": 3}", 0,
+     .one_of = &one_of_count, .window = &win_after_to_end},
     {"connection_reuse", p_reuse, 1, ck_connection_reuse,
      "upstream attempts on connections used before (mock journal)", 0, NULL, "{\"min\": 0.5}", 0},
     /* The fleet (docs/fleet.md), harness/fleet_checks.c: inconclusive with
@@ -2324,13 +2448,15 @@ static const struct check_kind kinds[] = {
      NULL, "{\"limit\": 10, \"window_ms\": 1000}", 0},
     {"colour_agreement", p_agree, 1, harness_ck_colour_agreement,
      "after a mark every replica serves the new colour within N ms; longest split brain", 0, NULL,
-     "{\"to\": \"green\", \"after\": \"start\", \"within_ms\": 500}", 0},
+     "{\"to\": \"green\", \"after\": \"start\", \"within_ms\": 500}", 0,
+     .settings = "switch_after_failures shared_timeout_ms shared_poll_ms", .window = &win_after},
     {"probe_load", p_probe_load, 1, harness_ck_probe_load,
      "health probes per colour per interval, the whole fleet (mock journals)", 0, NULL,
      "{\"max_per_interval\": 6, \"interval_ms\": 200}", 0},
     {"client_status", p_client_status, 1, ck_client_status,
      "status and OpenAI error type/code the client saw, per phase or template", 0, NULL,
-     "{\"status\": 400, \"code\": \"context_length_exceeded\"}", 0},
+     "{\"status\": 400, \"code\": \"context_length_exceeded\"}", 0,
+     .one_of = &one_of_client_status},
     {"answer_integrity", p_answer, 1, ck_answer_integrity,
      "the client's text and finish_reason equal the serving mock's (no token lost, duplicated, "
      "reordered)",
@@ -2341,6 +2467,7 @@ static const struct check_kind kinds[] = {
      "the answer names the requested (or served) model", 0, against_needs,
      "{\"against\": \"served\"}", 0},
 };
+#pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
 const char *const *harness_check_names(void)
@@ -2467,6 +2594,29 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     return 0;
 }
 
+/* Whether word is one of the space-separated words of list. */
+static int has_word(const char *list, const char *word)
+{
+    size_t wl = strlen(word);
+    for (const char *p = list; wl && (p = strstr(p, word)) != NULL; p += wl)
+        if ((p == list || p[-1] == ' ') && (p[wl] == ' ' || p[wl] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* Whether check c has at least one of the space-separated keys. */
+static int has_one_of(const json_t *c, const char *keys)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)c, key, v)
+    {
+        if (has_word(keys, key))
+            return 1;
+    }
+    return 0;
+}
+
 int harness_check_validate(const json_t *c, const char *path, const char *const *marks, char *err,
                            size_t errlen)
 {
@@ -2543,34 +2693,10 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
         snprintf(exp, sizeof exp, "a number >= %s (%g)", order[i].lo, lo);
         return harness_v_expected(err, errlen, p, exp, json_object_get(c, order[i].hi));
     }
-    /* Counting checks need at least one bound, or they cannot fail. */
-    int counting = k->run == ck_client_count || k->run == ck_attempts ||
-                   k->run == ck_upstream_count || k->run == ck_health_probes;
-    if (counting && !has(c, "min") && !has(c, "max") && !has(c, "exact"))
-        return harness_v_expected(err, errlen, path, "min, max or exact (a bound to check)", c);
-    if (k->run == ck_switches && !has(c, "min") && !has(c, "max") && !has(c, "exact") &&
-        !has(c, "sequence"))
-        return harness_v_expected(err, errlen, path, "min, max, exact or sequence", c);
-    if (k->run == ck_backoff && !has(c, "base_ms") && !has(c, "schedule_ms"))
-        return harness_v_expected(err, errlen, path, "base_ms or schedule_ms", c);
-    if (k->run == ck_backoff && json_is_true(json_object_get(c, "distribution"))) {
-        const char *j = str(c, "jitter", "none");
-        snprintf(p, sizeof p, "%s.jitter", path);
-        if (strcmp(j, "none") == 0)
-            return harness_v_expected(err, errlen, p,
-                                      "full, equal or decorrelated (distribution tests a jitter)",
-                                      json_object_get(c, "jitter"));
-        if (strcmp(j, "decorrelated") == 0 && !has(c, "base_ms"))
-            return harness_v_expected(err, errlen, path,
-                                      "base_ms (decorrelated jitter draws from [base, 3 prev])", c);
-    }
-    if (k->run == ck_client_status && !has(c, "status") && !has(c, "type") && !has(c, "code"))
-        return harness_v_expected(err, errlen, path, "status, type or code (what the client sees)",
-                                  c);
-    if ((k->run == ck_latency || k->run == ck_overhead) && !has(c, "p50_ms") && !has(c, "p95_ms") &&
-        !has(c, "p99_ms") && !has(c, "max_ms"))
-        return harness_v_expected(err, errlen, path, "a percentile bound such as p99_ms", c);
-    return 0;
+    /* Bounds a check needs at least one of, or it cannot fail. */
+    if (k->one_of && !has_one_of(c, k->one_of->keys))
+        return harness_v_expected(err, errlen, path, k->one_of->expected, c);
+    return k->rule ? k->rule(c, path, err, errlen) : 0;
 }
 
 static void check_evaluable(const struct check_kind *k, const json_t *c,
@@ -2594,6 +2720,58 @@ const char *harness_check_example(size_t i, int *runner_own)
     if (runner_own)
         *runner_own = kinds[i].runner_own;
     return kinds[i].example;
+}
+
+int harness_check_info(size_t i, struct harness_check_info *out)
+{
+    if (i >= N_KINDS)
+        return -1;
+    const struct check_kind *k = &kinds[i];
+    *out = (struct harness_check_info){.name = k->name,
+                                       .desc = k->desc,
+                                       .example = k->example,
+                                       .why = k->why,
+                                       .rank = k->rank,
+                                       .settings = k->settings ? k->settings : "",
+                                       .added = k->added,
+                                       .about_process = k->about_process,
+                                       .served_fallback = k->served_fallback};
+    return 0;
+}
+
+int harness_check_find(const char *name, struct harness_check_info *out)
+{
+    const struct check_kind *k = find_kind(name);
+    return k ? harness_check_info((size_t)(k - kinds), out) : -1;
+}
+
+int harness_check_depends(const char *kind, const char *setting)
+{
+    const struct check_kind *k = find_kind(kind);
+    return k && k->settings && has_word(k->settings, setting);
+}
+
+void harness_check_params(size_t i, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (i >= N_KINDS)
+        return;
+    for (const struct param *q = kinds[i].params; q->name; q++)
+        append(out, n, "%s%s%s", out[0] ? " " : "", q->name, q->required ? "*" : "");
+}
+
+/* Where on the time axis the check is about, from its row's window. */
+static void set_window(const struct check_kind *k, const json_t *c, struct harness_verdict *v)
+{
+    const struct check_window *w = k->window;
+    const char *mark = w ? str(c, w->mark, NULL) : NULL;
+    if (!mark)
+        return;
+    snprintf(v->window_mark, sizeof v->window_mark, "%s", mark);
+    double def = w->default_ms >= 0 ? w->default_ms : 0;
+    v->window_before_ms = w->before ? num(c, w->before, def) : 0;
+    v->window_after_ms =
+        w->after && (has(c, w->after) || w->default_ms >= 0) ? num(c, w->after, def) : -1;
 }
 
 static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
@@ -2641,6 +2819,7 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         return;
     }
     k->run(c, o, v);
+    set_window(k, c, v);
     check_evaluable(k, c, o, v);
 }
 

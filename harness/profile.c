@@ -9,6 +9,7 @@
 #include "co_buf.h"
 #include "co_json.h"
 #include "co_mem.h"
+#include "harness/checks.h"
 #include "harness/scenario.h"
 #include "harness/spawn.h"
 #include "harness/vutil.h"
@@ -40,70 +41,22 @@ static const char *const runner_vars[] = {
     "port",      "events",    "workdir",       "config",         "relay_bin", "admin_token",
     "relay_url", "api_key",   "profile_dir",   "redis_url",      "replica",   NULL};
 
-/* Which checks mean nothing when a scenario's relay setting could not be
- * expressed.  "*" marks a premise of the whole scenario (client keys, a rate
- * limit, an admin API): without it every check is moot.  A key not listed
- * affects no check (e.g. log_level). */
-static const struct {
-    const char *key;
-    const char *checks; /* space separated, or "*" */
-} affects[] = {
-    {"max_attempts", "attempts backoff_gaps no_hammering retry_after client_success_ratio "
-                     "client_count upstream_count"},
-    {"backoff_base_ms", "backoff_gaps no_hammering"},
-    {"backoff_cap_ms", "backoff_gaps no_hammering"},
-    {"jitter", "backoff_gaps"},
-    {"retry_after_cap_ms", "retry_after client_deadline"},
-    {"try_timeout_ms",
-     "client_deadline switch_delay client_success_ratio client_count zero_downtime"},
-    {"deadline_ms", "client_deadline client_success_ratio client_count"},
-    {"ttfb_timeout_ms",
-     "client_deadline switch_delay client_success_ratio client_count zero_downtime"},
-    {"idle_timeout_ms", "client_deadline no_truncated_success"},
-    {"switch_after_failures", "switches switch_delay attempts colour_agreement"},
-    {"min_dwell_ms", "min_dwell switches"},
-    {"health_interval_ms", "health_interval switch_delay no_traffic_after_unhealthy switches"},
-    {"health_timeout_ms", "health_interval switch_delay no_traffic_after_unhealthy"},
-    {"health_rise", "switch_delay switches no_traffic_after_unhealthy"},
-    {"health_fall", "switch_delay switches no_traffic_after_unhealthy"},
-    {"active_env", "*"},
-    {"rate_limit_requests", "*"},
-    {"rate_limit_window_ms", "*"},
-    {"client_keys", "*"},
-    {"admin_token", "*"},
-    {"admin API", "*"},
-    {"relay process", "*"}, /* signals to a relay the runner did not start */
-    {"direct_url", "*"},
-    {"stream_done", "no_truncated_success client_success_ratio client_count switches"},
-    {"mode", "switches switch_delay min_dwell served_ratio client_count"},
-    {"primary", "switches switch_delay min_dwell served_ratio client_count"},
-    {"failback_after_ms", "switches switch_delay min_dwell served_ratio client_count"},
-    {"failback_rise", "switches switch_delay served_ratio client_count"},
-    {"first_byte_timeout_ms",
-     "client_deadline switch_delay attempts client_success_ratio client_count"},
-    {"on_429_without_retry_after", "attempts client_count client_success_ratio backoff_gaps"},
-    /* A fleet's store (docs/fleet.md): what the relay does without Redis is
-     * the premise of a Redis-down scenario; how long it waits and how often
-     * it polls bound what clients and the agreement see. */
-    {"shared_fail", "*"},
-    {"shared_timeout_ms", "client_deadline client_success_ratio client_count colour_agreement"},
-    {"shared_poll_ms", "colour_agreement"},
-};
+/* Premises of a whole scenario (client keys, a rate limit, an admin API,
+ * what a fleet's relay does without its store): a relay that cannot be
+ * given one makes every check moot.  Which checks any other setting
+ * decides is in each check's row (harness/checks.c). */
+static const char *const premises[] = {
+    "active_env",    "rate_limit_requests", "rate_limit_window_ms",
+    "client_keys",   "admin_token",         "admin API",
+    "relay process", /* a relay the runner did not start */
+    "direct_url",    "shared_fail",         NULL};
 
 int harness_profile_affects(const char *key, const char *check_kind)
 {
-    for (size_t i = 0; i < sizeof affects / sizeof affects[0]; i++) {
-        if (strcmp(affects[i].key, key) != 0)
-            continue;
-        if (strcmp(affects[i].checks, "*") == 0)
+    for (const char *const *p = premises; *p; p++)
+        if (strcmp(*p, key) == 0)
             return 1;
-        size_t kl = strlen(check_kind);
-        for (const char *p = affects[i].checks; (p = strstr(p, check_kind)) != NULL; p += kl)
-            if ((p == affects[i].checks || p[-1] == ' ') && (p[kl] == ' ' || p[kl] == '\0'))
-                return 1;
-        return 0;
-    }
-    return 0;
+    return harness_check_depends(check_kind, key);
 }
 
 void harness_vars_set(struct harness_vars *v, const char *name, const char *value)

@@ -137,8 +137,10 @@ size_t harness_profile_fixed_conflicts(const struct harness_profile *p, const js
 /* "max_attempts is fixed at 3" for a fixed key. */
 void harness_profile_fixed_why(const struct harness_profile *p, const char *key, char *out,
                                size_t n);
-/* Non-zero when a check of kind depends on the relay setting key (or on the
- * "admin API"): its verdict means nothing when key could not be set. */
+/* Non-zero when a check of kind depends on the relay setting key (its row's
+ * settings in harness/checks.c) or key is a premise of every scenario (the
+ * "admin API", client keys...): its verdict means nothing when key could not
+ * be set. */
 int harness_profile_affects(const char *key, const char *check_kind);
 
 #endif

@@ -63,72 +63,67 @@ enum rk_type {
     RK_UINT,
     RK_TOKEN,
     RK_URL,
-    RK_ENV,
-    RK_JITTER,
+    RK_WORDS, /* one of the row's words */
     RK_TOKENARR,
     RK_OBJ,
-    RK_LEVEL,
-    RK_STREAM_DONE,
-    RK_MODE,
-    RK_ON_429,
-    RK_SHARED_FAIL,
 };
-/* The words of the policy keys, as the relay's config table accepts them. */
+static const char *const colours[] = {"blue", "green", NULL};
+/* The words of the worded keys, as the relay's config table accepts them. */
+static const char *const jitter_words[] = {"none", "full", "equal", "decorrelated", NULL};
+static const char *const level_words[] = {"debug", "info", "warn", "error", NULL};
 static const char *const stream_done_words[] = {"lenient", "strict", NULL};
 static const char *const mode_words[] = {"blue-green", "primary-fallback", NULL};
 static const char *const on_429_words[] = {"retry", "failover", NULL};
 static const char *const shared_fail_words[] = {"open", "closed", NULL};
-/* Integer bounds mirror the relay's config table (relay/relay_config.c), so
- * that `cutover validate` refuses what the relay would refuse at start. */
+/* Integer bounds and words mirror the relay's config table
+ * (relay/relay_config.c), so that `cutover validate` refuses what the relay
+ * would refuse at start; test_harness_scenario compares the two tables. */
 #define RK_MS_MAX ((json_int_t)86400000 * 365)
 static const struct relay_key {
     const char *name;
     int type;
-    json_int_t min, max; /* RK_UINT */
+    json_int_t min, max;      /* RK_UINT */
+    const char *const *words; /* RK_WORDS */
 } relay_keys[] = {
-    {"active_env", RK_ENV, 0, 0},
-    {"max_attempts", RK_UINT, 1, 100},
-    {"backoff_base_ms", RK_UINT, 0, RK_MS_MAX},
-    {"backoff_cap_ms", RK_UINT, 0, RK_MS_MAX},
-    {"jitter", RK_JITTER, 0, 0},
-    {"try_timeout_ms", RK_UINT, 1, RK_MS_MAX},
-    {"deadline_ms", RK_UINT, 1, RK_MS_MAX},
-    {"ttfb_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"idle_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"retry_after_cap_ms", RK_UINT, 0, RK_MS_MAX},
-    {"switch_after_failures", RK_UINT, 1, 1000000},
-    {"min_dwell_ms", RK_UINT, 0, RK_MS_MAX},
-    {"health_interval_ms", RK_UINT, 0, RK_MS_MAX},
-    {"health_timeout_ms", RK_UINT, 1, RK_MS_MAX},
-    {"health_rise", RK_UINT, 1, 1000},
-    {"health_fall", RK_UINT, 1, 1000},
-    {"rate_limit_requests", RK_UINT, 0, 100000000},
-    {"rate_limit_window_ms", RK_UINT, 1, RK_MS_MAX},
-    {"admin_token", RK_TOKEN, 0, 0},
-    {"client_keys", RK_TOKENARR, 0, 0},
-    {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30},
-    {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"log_level", RK_LEVEL, 0, 0},
-    {"prices", RK_OBJ, 0, 0},
-    {"direct_url", RK_URL, 0, 0},
-    {"stream_done", RK_STREAM_DONE, 0, 0},
-    {"mode", RK_MODE, 0, 0},
-    {"primary", RK_ENV, 0, 0},
-    {"failback_after_ms", RK_UINT, 0, RK_MS_MAX},
-    {"failback_rise", RK_UINT, 1, 1000},
-    {"first_byte_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"on_429_without_retry_after", RK_ON_429, 0, 0},
+    {"active_env", RK_WORDS, 0, 0, colours},
+    {"max_attempts", RK_UINT, 1, 100, NULL},
+    {"backoff_base_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"backoff_cap_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"jitter", RK_WORDS, 0, 0, jitter_words},
+    {"try_timeout_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"deadline_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"ttfb_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"idle_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"retry_after_cap_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"switch_after_failures", RK_UINT, 1, 1000000, NULL},
+    {"min_dwell_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"health_interval_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"health_timeout_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"health_rise", RK_UINT, 1, 1000, NULL},
+    {"health_fall", RK_UINT, 1, 1000, NULL},
+    {"rate_limit_requests", RK_UINT, 0, 100000000, NULL},
+    {"rate_limit_window_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"admin_token", RK_TOKEN, 0, 0, NULL},
+    {"client_keys", RK_TOKENARR, 0, 0, NULL},
+    {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30, NULL},
+    {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"log_level", RK_WORDS, 0, 0, level_words},
+    {"prices", RK_OBJ, 0, 0, NULL},
+    {"direct_url", RK_URL, 0, 0, NULL},
+    {"stream_done", RK_WORDS, 0, 0, stream_done_words},
+    {"mode", RK_WORDS, 0, 0, mode_words},
+    {"primary", RK_WORDS, 0, 0, colours},
+    {"failback_after_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"failback_rise", RK_UINT, 1, 1000, NULL},
+    {"first_byte_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"on_429_without_retry_after", RK_WORDS, 0, 0, on_429_words},
     /* A fleet's shared store (docs/fleet.md): the URL itself is the
      * runner's (the Redis it starts), these say how the relay uses it. */
-    {"shared_fail", RK_SHARED_FAIL, 0, 0},
-    {"shared_timeout_ms", RK_UINT, 1, RK_MS_MAX},
-    {"shared_poll_ms", RK_UINT, 1, RK_MS_MAX},
+    {"shared_fail", RK_WORDS, 0, 0, shared_fail_words},
+    {"shared_timeout_ms", RK_UINT, 1, 60000, NULL},
+    {"shared_poll_ms", RK_UINT, 10, RK_MS_MAX, NULL},
 };
 #define N_RELAY_KEYS (sizeof relay_keys / sizeof relay_keys[0])
-
-static const char *const colours[] = {"blue", "green", NULL};
-static const char *const jitters[] = {"none", "full", "equal", "decorrelated", NULL};
-static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 
 /* Keys of the full mock behaviour format, and the friendly ones we add. */
 static const char *const behavior_keys[] = {"reply", "latency", "rate_limit", "rules", "health",
@@ -416,20 +411,8 @@ static int relay_value(const struct relay_key *rk, const char *k, json_t *v, cha
     case RK_TOKEN:
     case RK_URL:
         return harness_v_setting(v, p, rk->type == RK_URL, err, errlen);
-    case RK_ENV:
-        return harness_v_enum(v, p, colours, err, errlen);
-    case RK_JITTER:
-        return harness_v_enum(v, p, jitters, err, errlen);
-    case RK_LEVEL:
-        return harness_v_enum(v, p, levels, err, errlen);
-    case RK_STREAM_DONE:
-        return harness_v_enum(v, p, stream_done_words, err, errlen);
-    case RK_MODE:
-        return harness_v_enum(v, p, mode_words, err, errlen);
-    case RK_ON_429:
-        return harness_v_enum(v, p, on_429_words, err, errlen);
-    case RK_SHARED_FAIL:
-        return harness_v_enum(v, p, shared_fail_words, err, errlen);
+    case RK_WORDS:
+        return harness_v_enum(v, p, rk->words, err, errlen);
     case RK_OBJ:
         if (!json_is_object(v))
             return harness_v_expected(err, errlen, p, "an object", v);
@@ -1631,6 +1614,20 @@ const char *const *harness_relay_key_names(void)
         names[i] = relay_keys[i].name;
     names[N_RELAY_KEYS] = NULL;
     return names;
+}
+
+int harness_relay_key_info(const char *name, int64_t *min, int64_t *max, const char *const **words)
+{
+    for (size_t i = 0; i < N_RELAY_KEYS; i++) {
+        const struct relay_key *rk = &relay_keys[i];
+        if (strcmp(rk->name, name) != 0)
+            continue;
+        *min = rk->min;
+        *max = rk->max;
+        *words = rk->words;
+        return rk->type == RK_UINT;
+    }
+    return -1;
 }
 
 int harness_relay_validate(const json_t *relay, const char *path, char *err, size_t errlen)

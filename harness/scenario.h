@@ -193,5 +193,10 @@ const char *const *harness_relay_key_names(void);
 /* Validates an object of relay keys as a scenario's "relay" is validated;
  * errors name path (a profile's "$.fixed") instead of "$.relay". */
 int harness_relay_validate(const json_t *relay, const char *path, char *err, size_t errlen);
+/* What the scenario validator takes for relay key name: 1 an integer in
+ * [*min, *max], 0 another type (*words: the words it takes, or NULL), -1 a
+ * key it does not know.  test_harness_scenario compares it with the relay's
+ * own table (relay_config_key_info). */
+int harness_relay_key_info(const char *name, int64_t *min, int64_t *max, const char *const **words);
 
 #endif

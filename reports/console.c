@@ -220,8 +220,9 @@ int report_console_end(struct report_run *r, char *err, size_t errlen)
                 json_string_value(json_object_get(one, "summary")));
     }
     json_decref(obs);
-    if (r->json_path)
-        fprintf(f, "results: %s\n", r->json_path);
+    const char *results = report_path(r, "json");
+    if (results)
+        fprintf(f, "results: %s\n", results);
     fflush(f);
     return 0;
 }

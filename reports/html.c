@@ -12,6 +12,7 @@
  * re-render a stored run.  Marks that would overlap are binned into stacked
  * columns; every outcome has a shape as well as a colour. */
 #include "reports/html_model.h"
+#include "co_stats.h"
 #include "reports/html_scale.h"
 #include "reports/report.h"
 
@@ -442,36 +443,23 @@ static void switch_label(const struct hm_switch *s, char *out, size_t n)
              s->t < 0 ? " (before the start)" : "");
 }
 
-/* Where a check is about on the time axis: [*a, *b] ms, or -1. */
-static int check_window(const struct html_model *m, const json_t *args, double *a, double *b)
+/* Where a check is about on the time axis: [*a, *b] ms, or -1.  The
+ * window comes with the check (its row in harness/checks.c says which
+ * parameters make it): a mark, ms before it, ms after it (absent: to the
+ * end of the run). */
+static int check_window(const struct html_model *m, const json_t *ck, double *a, double *b)
 {
-    if (!args)
+    const char *mark = json_string_value(json_object_get(ck, "window_mark"));
+    double t = mark ? html_model_mark(m, mark) : -1;
+    if (t < 0)
         return -1;
-    const char *after = json_string_value(json_object_get(args, "after"));
-    const char *around = json_string_value(json_object_get(args, "around"));
-    if (around) {
-        double t = html_model_mark(m, around);
-        if (t < 0)
-            return -1;
-        json_t *bef = json_object_get(args, "before_ms"), *aft = json_object_get(args, "after_ms");
-        *a = t - (bef ? json_number_value(bef) : 500);
-        *b = t + (aft ? json_number_value(aft) : 500);
-        return 0;
-    }
-    if (after) {
-        double t = html_model_mark(m, after);
-        if (t < 0)
-            return -1;
-        json_t *within = json_object_get(args, "within_ms");
-        *a = t;
-        *b = within ? t + json_number_value(within) : m->span;
-        return 0;
-    }
-    return -1;
+    json_t *aft = json_object_get(ck, "window_after_ms");
+    *a = t - json_number_value(json_object_get(ck, "window_before_ms"));
+    *b = aft ? t + json_number_value(aft) : m->span;
+    return 0;
 }
 
-static void draw_timeline(FILE *f, int sc, const struct html_model *m, const json_t *checks,
-                          const json_t *expect)
+static void draw_timeline(FILE *f, int sc, const struct html_model *m, const json_t *checks)
 {
     struct tl t = {.f = f, .sc = sc, .m = m};
     t.x = (struct report_scale){.d0 = 0, .d1 = m->span, .r0 = PLOT_X0, .r1 = PLOT_X1};
@@ -629,7 +617,7 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         if (strcmp(str(ck, "status"), "pass") == 0)
             continue;
         double a, b;
-        if (check_window(m, json_array_get(expect, k), &a, &b) != 0)
+        if (check_window(m, ck, &a, &b) != 0)
             continue;
         double x0 = report_scale_map(&t.x, a), x1 = report_scale_map(&t.x, b);
         fprintf(f, "<g><title>check: ");
@@ -872,7 +860,7 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
             if (!cnt[b])
                 continue;
             double xx = PLOT_X0 + ((double)b + 0.5) * BIN_PX;
-            double med = report_percentile(vals[b], cnt[b], 50);
+            double med = co_percentile(vals[b], cnt[b], 50);
             fprintf(f, "<g><title>%zu requests: %.1f to %.1f ms, median %.1f ms</title>", cnt[b],
                     lo_b[b], hi_b[b], med);
             fprintf(f,
@@ -897,7 +885,7 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
     } pcts[] = {{"p50", 50, 250}, {"p95", 95, 160}, {"p99", 99, 70}};
     double pv[3];
     for (size_t i = 0; i < 3; i++)
-        pv[i] = report_percentile(lat, k, pcts[i].p);
+        pv[i] = co_percentile(lat, k, pcts[i].p);
     for (size_t i = 0; i < 3; i++) {
         double yy = report_scale_map(&y, pv[i]);
         char v[32];
@@ -928,12 +916,12 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
 
 /* Where a check's link points: its window on the timeline, the latency
  * view for latency checks, else the whole timeline. */
-static void check_target(int sc, size_t k, const json_t *ck, const json_t *args,
-                         const struct html_model *m, char *out, size_t n)
+static void check_target(int sc, size_t k, const json_t *ck, const struct html_model *m, char *out,
+                         size_t n)
 {
     double a, b;
     const char *name = str(ck, "check");
-    if (m && check_window(m, args, &a, &b) == 0)
+    if (m && check_window(m, ck, &a, &b) == 0)
         snprintf(out, n, "#sc%d-chk%zu", sc, k);
     else if (strstr(name, "latency") || strstr(name, "deadline") || strstr(name, "overhead"))
         snprintf(out, n, "#sc%d-latency", sc);
@@ -941,8 +929,7 @@ static void check_target(int sc, size_t k, const json_t *ck, const json_t *args,
         snprintf(out, n, "#sc%d-timeline", sc);
 }
 
-static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *expect,
-                         const struct html_model *m)
+static void checks_table(FILE *f, int sc, const json_t *checks, const struct html_model *m)
 {
     fprintf(
         f,
@@ -961,7 +948,7 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *ex
         fprintf(f, "</td><td>");
         if (strcmp(st, "pass") != 0) {
             char target[64];
-            check_target(sc, k, ck, json_array_get(expect, k), m, target, sizeof target);
+            check_target(sc, k, ck, m, target, sizeof target);
             fprintf(f, "<a href=\"%s\" title=\"show on the timeline\">", target);
         }
         fprintf(f, "<code>");
@@ -1188,9 +1175,7 @@ static void scorecard(FILE *f, const json_t *scs, const json_t *card)
 
 static void scenario_section(FILE *f, int i, const json_t *sc)
 {
-    const json_t *doc = json_object_get(sc, "scenario");
     const json_t *checks = json_object_get(sc, "checks");
-    const json_t *expect = json_object_get(doc, "expect");
     fprintf(f, "<section class=\"scenario\" id=\"sc%d\"><h2>", i);
     badge(f, str(sc, "status"));
     fprintf(f, " ");
@@ -1225,13 +1210,13 @@ static void scenario_section(FILE *f, int i, const json_t *sc)
     if (m.n_reqs || m.n_atts || m.n_sw) {
         fprintf(f, "<h3>Timeline</h3>\n");
         legend(f);
-        draw_timeline(f, i, &m, checks, expect);
+        draw_timeline(f, i, &m, checks);
         story(f, &m);
         fprintf(f, "<h3>Latency</h3>\n");
         draw_latency(f, i, &m);
     }
     fprintf(f, "<h3>Checks</h3>\n");
-    checks_table(f, i, checks, expect, &m);
+    checks_table(f, i, checks, &m);
     const char *tail = str(sc, "relay_log_tail");
     if (*tail) {
         fprintf(f, "<details><summary>relay log tail</summary><pre>");
@@ -1290,13 +1275,14 @@ int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen)
 
 int report_html_write(struct report_run *r, char *err, size_t errlen)
 {
-    if (!r->html_path)
+    const char *path = report_path(r, "html");
+    if (!path)
         return 0;
     json_t *j = report_json_build(r);
     int rc = -1;
-    FILE *f = fopen(r->html_path, "w");
+    FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", r->html_path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         goto out;
     }
     char e[256] = "";
@@ -1306,9 +1292,9 @@ int report_html_write(struct report_run *r, char *err, size_t errlen)
         rc = -1;
     }
     if (rc != 0)
-        snprintf(err, errlen, "%s: %s", r->html_path, e);
+        snprintf(err, errlen, "%s: %s", path, e);
     else if (r->console)
-        fprintf(r->console, "report: %s\n", r->html_path);
+        fprintf(r->console, "report: %s\n", path);
 out:
     json_decref(j);
     return rc;

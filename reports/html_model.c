@@ -8,6 +8,7 @@
  * events instead, so connection-refused attempts still show. */
 #include "reports/html_model.h"
 
+#include "co_json.h"
 #include "co_mem.h"
 #include "reports/html_scale.h"
 
@@ -277,24 +278,25 @@ void html_model_fired(struct html_model *m)
 
 /* ---- artefacts -------------------------------------------------------------- */
 
-/* Calls fn on each JSON object line of path (at most HM_MAX_LINES). */
+struct line_ctx {
+    struct html_model *m;
+    double t0;
+    void (*fn)(struct html_model *, const json_t *, double);
+};
+
+static void on_line(const json_t *o, void *ctx)
+{
+    struct line_ctx *c = ctx;
+    c->fn(c->m, o, c->t0);
+}
+
+/* Calls fn on each JSON object line of path (at most HM_MAX_LINES), through
+ * the reader the runner uses for the same files (co_jsonl_each). */
 static int each_line(const char *path, void (*fn)(struct html_model *, const json_t *, double),
                      struct html_model *m, double t0)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char *line = NULL;
-    size_t cap = 0;
-    for (long n = 0; n < HM_MAX_LINES && getline(&line, &cap, f) > 0; n++) {
-        json_t *o = json_loads(line, 0, NULL);
-        if (json_is_object(o))
-            fn(m, o, t0);
-        json_decref(o);
-    }
-    free(line);
-    fclose(f);
-    return 0;
+    struct line_ctx c = {.m = m, .t0 = t0, .fn = fn};
+    return co_jsonl_each(path, HM_MAX_LINES, SIZE_MAX, on_line, &c);
 }
 
 static double rel_ms(const json_t *o, const char *key, double t0)
@@ -407,6 +409,11 @@ static void load_journal(struct html_model *m, const char *dir, int c, double t0
     json_decref(j);
 }
 
+static void first_sched(const json_t *o, void *ctx)
+{
+    *(double *)ctx = (double)json_integer_value(json_object_get(o, "t_sched_us"));
+}
+
 void html_model_load(struct html_model *m, const json_t *sc)
 {
     memset(m, 0, sizeof *m);
@@ -416,15 +423,7 @@ void html_model_load(struct html_model *m, const json_t *sc)
     if (*dir && t0 <= 0) {
         /* An older results.json: the first scheduled request is the start. */
         snprintf(path, sizeof path, "%s/requests.jsonl", dir);
-        FILE *f = fopen(path, "r");
-        char line[2048];
-        if (f && fgets(line, sizeof line, f)) {
-            json_t *o = json_loads(line, 0, NULL);
-            t0 = (double)json_integer_value(json_object_get(o, "t_sched_us"));
-            json_decref(o);
-        }
-        if (f)
-            fclose(f);
+        co_jsonl_each(path, 1, SIZE_MAX, first_sched, &t0);
     }
     html_model_timeline(m, json_object_get(sc, "scenario"));
     if (*dir) {

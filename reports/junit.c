@@ -201,11 +201,12 @@ static void testcase(FILE *f, const struct report_run *r, const struct report_sc
 
 int report_junit_write(struct report_run *r, char *err, size_t errlen)
 {
-    if (!r->junit_path)
+    const char *path = report_path(r, "junit");
+    if (!path)
         return 0;
-    FILE *f = fopen(r->junit_path, "w");
+    FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", r->junit_path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
     size_t failures = 0, errors = 0, skipped = 0;
@@ -234,7 +235,7 @@ int report_junit_write(struct report_run *r, char *err, size_t errlen)
         testcase(f, r, &r->sc[i]);
     fprintf(f, "  </testsuite>\n</testsuites>\n");
     if (fclose(f) != 0) {
-        snprintf(err, errlen, "%s: cannot write: %s", r->junit_path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
     return 0;

@@ -237,23 +237,24 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
 
 int report_md_write(struct report_run *r, char *err, size_t errlen)
 {
-    if (!r->md_path)
+    const char *path = report_path(r, "md");
+    if (!path)
         return 0;
     json_t *j = report_json_build(r);
     int rc = -1;
-    FILE *f = fopen(r->md_path, "w");
+    FILE *f = fopen(path, "w");
     char e[256] = "";
     if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", r->md_path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         goto out;
     }
-    rc = report_md_render(f, j, r->html_path, e, sizeof e);
+    rc = report_md_render(f, j, report_path(r, "html"), e, sizeof e);
     if (fclose(f) != 0 && rc == 0) {
         snprintf(e, sizeof e, "%s", strerror(errno));
         rc = -1;
     }
     if (rc != 0)
-        snprintf(err, errlen, "%s: %s", r->md_path, e);
+        snprintf(err, errlen, "%s: %s", path, e);
 out:
     json_decref(j);
     return rc;

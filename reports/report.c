@@ -6,14 +6,72 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int html_render(FILE *f, const json_t *results, const struct report_run *r, char *err,
+                       size_t errlen)
+{
+    return report_html_render(f, results, err, errlen);
+}
+
+/* The summary links to the HTML report when there is one. */
+static int md_render(FILE *f, const json_t *results, const struct report_run *r, char *err,
+                     size_t errlen)
+{
+    return report_md_render(f, results, report_path(r, "html"), err, errlen);
+}
+
 const struct report_writer report_writers[] = {
-    {"console", report_console_begin, report_console_scenario, report_console_end},
-    {"json", NULL, NULL, report_json_write},
-    {"junit", NULL, NULL, report_junit_write},
-    {"html", NULL, NULL, report_html_write},
-    {"markdown", NULL, NULL, report_md_write},
-    {NULL, NULL, NULL, NULL},
+    {"console", report_console_begin, report_console_scenario, report_console_end, NULL, NULL, NULL,
+     NULL},
+    {"json", NULL, NULL, report_json_write, "json", "results.json", "results.json path", NULL},
+    {"junit", NULL, NULL, report_junit_write, "junit", "junit.xml", "junit.xml path", NULL},
+    {"html", NULL, NULL, report_html_write, "html", "report.html", "report.html path", html_render},
+    {"markdown", NULL, NULL, report_md_write, "md", NULL,
+     "Markdown summary (PR comment, CI job summary)", md_render},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
+
+static int writer_index(const char *option)
+{
+    for (int i = 0; report_writers[i].name && i < REPORT_MAX_WRITERS; i++)
+        if (report_writers[i].option && strcmp(report_writers[i].option, option) == 0)
+            return i;
+    return -1;
+}
+
+const char *report_path(const struct report_run *r, const char *option)
+{
+    int i = writer_index(option);
+    return i < 0 ? NULL : r->paths[i];
+}
+
+int report_set_path(struct report_run *r, const char *option, const char *path)
+{
+    int i = writer_index(option);
+    if (i < 0)
+        return -1;
+    r->paths[i] = path;
+    return 0;
+}
+
+void report_usage_options(FILE *f, int width, int for_report)
+{
+    for (const struct report_writer *w = report_writers; w->name; w++) {
+        if (!w->option || (for_report && !w->render))
+            continue;
+        char opt[64];
+        snprintf(opt, sizeof opt, "  --%s FILE", w->option);
+        fprintf(f, "%-*s %s", width, opt, w->help);
+        if (w->default_file && for_report)
+            fprintf(
+                f,
+                " (default: next to the results file\n%-*s for one, in the current directory for "
+                "several)",
+                width, "");
+        else if (w->default_file)
+            fprintf(f, " (default DIR/%s)", w->default_file);
+        fputc('\n', f);
+    }
+}
 
 const char *report_status_name(int status)
 {

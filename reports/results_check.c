@@ -57,6 +57,9 @@ static const struct rc_key check_keys[] = {
     {"samples", T_INT, 0},
     {"min_samples", T_INT, 0},
     {"detail", T_STR, 0},
+    {"window_mark", T_STR, 0},
+    {"window_before_ms", T_NUM, 0},
+    {"window_after_ms", T_NUM, 0},
     {NULL, 0, 0},
 };
 

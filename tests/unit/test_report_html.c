@@ -10,6 +10,7 @@
 
 #include "report_fixture.h"
 #include "reports/html_model.h"
+#include "co_stats.h"
 #include "reports/html_scale.h"
 #include "reports/report.h"
 
@@ -107,14 +108,14 @@ static void test_percentile(void **state)
     double v[100];
     for (int i = 0; i < 100; i++)
         v[i] = 100 - i; /* reversed: the function sorts */
-    assert_true(report_percentile(v, 100, 50) == 50);
-    assert_true(report_percentile(v, 100, 95) == 95);
-    assert_true(report_percentile(v, 100, 99) == 99);
-    assert_true(report_percentile(v, 100, 100) == 100);
-    assert_true(report_percentile(v, 100, 0) == 1);
+    assert_true(co_percentile(v, 100, 50) == 50);
+    assert_true(co_percentile(v, 100, 95) == 95);
+    assert_true(co_percentile(v, 100, 99) == 99);
+    assert_true(co_percentile(v, 100, 100) == 100);
+    assert_true(co_percentile(v, 100, 0) == 1);
     double one[] = {7};
-    assert_true(report_percentile(one, 1, 99) == 7);
-    assert_true(report_percentile(NULL, 0, 50) == 0);
+    assert_true(co_percentile(one, 1, 99) == 7);
+    assert_true(co_percentile(NULL, 0, 50) == 0);
 }
 
 static void test_escape(void **state)
@@ -299,6 +300,11 @@ static json_t *synthetic_results(const char *name, const char *status, const cha
         ">= 0.99", "measured", "0.999", "margin", 0.009, "unit", "ratio", "samples", 1000, "check",
         "switch_delay", "label", "switch within 50 ms", "status", status, "expected",
         "within [0, 50] ms", "measured", "120 ms", "margin", -70.0, "unit", "ms", "samples", 1);
+    /* The window the check's row gives it (harness/checks.c), written by the runner. */
+    json_t *sd = json_array_get(checks, 1);
+    json_object_set_new(sd, "window_mark", json_string("fault_on"));
+    json_object_set_new(sd, "window_before_ms", json_real(0));
+    json_object_set_new(sd, "window_after_ms", json_real(50));
     json_t *sc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:s, s:I, s:o, s:o, s:s}", "name",
                            name, "file", "synthetic.json", "description", "a <synthetic> run",
                            "status", status, "seed", (json_int_t)7, "duration_s", 1.5, "requests",
@@ -389,6 +395,26 @@ static void test_render_dense(void **state)
     assert_non_null(strstr(html, "dense&lt;b&gt;"));
     assert_null(strstr(html, "<synthetic>"));
     assert_null(strstr(html, "id=\"scorecard\"")); /* one relay: no scorecard */
+    free(html);
+    json_decref(r);
+}
+
+/* A check's window comes with the check, not from the scenario's "expect"
+ * list by position: the runner puts checks of its own first
+ * (harness_on_time), so the failing switch_delay is checks[2] while it is
+ * expect[1].  Matched by position, it got no window at all. */
+static void test_window_follows_the_check(void **state)
+{
+    write_artefacts(tmpdir, 40, 40);
+    json_t *sc = synthetic_results("shifted", "fail", "relay-a");
+    json_t *own = json_pack("{s:s, s:s, s:s}", "check", "harness_on_time", "label",
+                            "harness_on_time", "status", "pass");
+    json_array_insert_new(json_object_get(sc, "checks"), 0, own);
+    json_t *r = wrap(json_pack("[o]", sc), 1, 0, 1);
+    char *html = render(r);
+    assert_non_null(strstr(html, "id=\"sc0-chk2\""));
+    assert_non_null(strstr(html, "<a href=\"#sc0-chk2\""));
+    assert_null(strstr(html, "id=\"sc0-chk1\""));
     free(html);
     json_decref(r);
 }
@@ -655,7 +681,7 @@ static void test_html_writer_fixture(void **state)
     fixture_run(&r);
     char path[] = "/tmp/cutover-html-XXXXXX";
     close(mkstemp(path));
-    r.html_path = path;
+    report_set_path(&r, "html", path);
     char err[256];
     assert_int_equal(report_html_write(&r, err, sizeof err), 0);
     char *h = tsup_read_file(path, NULL);
@@ -689,10 +715,10 @@ static void test_html_writer_fixture(void **state)
     free(cells);
     free(h);
     unlink(path);
-    r.html_path = "/nonexistent-dir/report.html";
+    report_set_path(&r, "html", "/nonexistent-dir/report.html");
     assert_int_equal(report_html_write(&r, err, sizeof err), -1);
     assert_non_null(strstr(err, "/nonexistent-dir/report.html"));
-    r.html_path = NULL; /* no path: nothing to do */
+    report_set_path(&r, "html", NULL); /* no path: nothing to do */
     assert_int_equal(report_html_write(&r, err, sizeof err), 0);
     fixture_free(&r);
 }
@@ -709,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_outcomes),
         cmocka_unit_test(test_model_timeline),
         cmocka_unit_test_setup_teardown(test_render_dense, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_window_follows_the_check, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_render_sparse_and_scorecard, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_backoff_joins_and_fired_window, setup_dir,
                                         teardown_dir),

@@ -72,7 +72,7 @@ static char *write_junit(struct report_run *r, char *path)
 {
     int fd = mkstemp(path);
     close(fd);
-    r->junit_path = path;
+    report_set_path(r, "junit", path);
     char err[256];
     assert_int_equal(report_junit_write(r, err, sizeof err), 0);
     char *x = tsup_read_file(path, NULL);
@@ -201,7 +201,7 @@ static void test_junit_unwritable(void **state)
 {
     struct report_run r;
     fixture_run(&r);
-    r.junit_path = "/nonexistent-dir/junit.xml";
+    report_set_path(&r, "junit", "/nonexistent-dir/junit.xml");
     char err[256] = "";
     assert_int_equal(report_junit_write(&r, err, sizeof err), -1);
     assert_non_null(strstr(err, "/nonexistent-dir/junit.xml"));
