@@ -10,15 +10,18 @@
 #include "co_mem.h"
 #include "co_stats.h"
 #include "harness/fleet.h"
+#include "harness/probe.h"
 #include "harness/scenario.h"
 #include "harness/vutil.h"
 #include "mocks/mock.h"
+#include "reports/report.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum ptype {
     P_NUM,
@@ -35,9 +38,13 @@ enum ptype {
     P_BOOL,
     P_REQS,
     P_PARTS,
-    P_RATIO,  /* a share: a number in [0, 1] */
-    P_CLIENT, /* a client's strictness about streams: strict or lenient */
-    P_AGAINST /* model_reported: the requested or the served model */
+    P_RATIO,   /* a share: a number in [0, 1] */
+    P_CLIENT,  /* a client's strictness about streams: strict or lenient */
+    P_AGAINST, /* model_reported: the requested or the served model */
+    P_PHASE,   /* a traffic phase: its index or its "name" (resolved when the scenario loads) */
+    P_WINDOW,  /* [from, to) in ms since the traffic start */
+    P_FORMAT,  /* metrics_truth: "json", "prometheus" or "both" */
+    P_COUNTERS /* an array of counter names (harness_counter_names) */
 };
 
 struct param {
@@ -199,6 +206,59 @@ static int req_in_phase(const json_t *c, const struct harness_req *r)
     return !p || json_integer_value(p) == r->phase;
 }
 
+/* A count check's "window_ms": [from, to) in ms since the traffic start;
+ * what it counts is in the window by its own time (a request by its
+ * scheduled send, an upstream attempt by its arrival).  No window: all. */
+static int in_window(const json_t *c, const struct harness_obs *o, uint64_t t)
+{
+    json_t *w = json_object_get(c, "window_ms");
+    double lo, hi;
+    if (!json_is_array(w) || co_json_number(json_array_get(w, 0), &lo) != 0 ||
+        co_json_number(json_array_get(w, 1), &hi) != 0)
+        return 1;
+    double ms = rel_ms(o, t);
+    return ms >= lo && ms < hi;
+}
+
+/* A request a count check counts: in its phase and its window. */
+static int req_in_scope(const json_t *c, const struct harness_obs *o, const struct harness_req *r)
+{
+    return req_in_phase(c, r) && in_window(c, o, r->t_sched);
+}
+
+/* The span of phase p: its first scheduled send to its last answer (0, 0
+ * when it sent nothing).  Health probes have no request to tie them to a
+ * phase; they count in the phase while it ran. */
+static void phase_span(const struct harness_obs *o, long p, uint64_t *lo, uint64_t *hi)
+{
+    *lo = UINT64_MAX;
+    *hi = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (r->phase != p)
+            continue;
+        if (r->t_sched < *lo)
+            *lo = r->t_sched;
+        uint64_t end = r->t_done ? r->t_done : r->t_sched;
+        if (end > *hi)
+            *hi = end;
+    }
+    if (*hi == 0)
+        *lo = 0;
+}
+
+/* The scope of a count check in words, for its expected text ("" none). */
+static void scope_words(const json_t *c, char *out, size_t n)
+{
+    out[0] = '\0';
+    json_t *p = json_object_get(c, "phase"), *w = json_object_get(c, "window_ms");
+    if (json_is_integer(p))
+        append(out, n, " in phase %lld", (long long)json_integer_value(p));
+    if (json_is_array(w))
+        append(out, n, " in [%g, %g) ms", json_number_value(json_array_get(w, 0)),
+               json_number_value(json_array_get(w, 1)));
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -281,7 +341,7 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
     const char *served = str(c, "served", NULL);
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_in_phase(c, r))
+        if (!req_in_scope(c, o, r))
             continue;
         if (served && !r->served[0])
             continue; /* who served it is unknown: not a sample */
@@ -305,6 +365,9 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
         SETF(expected, "requests with%s%s status %ld%s%s %s", outcome ? " outcome " : "",
              outcome ? outcome : "", status, served ? " served by " : "", served ? served : "",
              exp);
+    char scope[96];
+    scope_words(c, scope, sizeof scope);
+    append(v->expected, sizeof v->expected, "%s", scope);
     SETF(measured, "%ld of %ld", hit, n);
     snprintf(v->unit, sizeof v->unit, "req");
     verdict(v, ok, m);
@@ -371,10 +434,10 @@ static int count_attempts(const struct harness_obs *o, const char *id, const cha
     return n;
 }
 
-static int req_selected(const json_t *c, const struct harness_req *r)
+static int req_selected(const json_t *c, const struct harness_obs *o, const struct harness_req *r)
 {
     const char *which = str(c, "requests", "all");
-    if (!req_in_phase(c, r))
+    if (!req_in_scope(c, o, r))
         return 0;
     if (strcmp(which, "ok") == 0)
         return r->outcome == HARNESS_OK;
@@ -392,7 +455,7 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
     char exp[96];
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_selected(c, r))
+        if (!req_selected(c, o, r))
             continue;
         /* No attempt found, while some attempts carried no id: this
          * request's count is unknown, not zero. */
@@ -408,7 +471,9 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
         worst = fmin(worst, m);
     }
     in_bounds(c, 0, &(double){0}, exp, sizeof exp);
-    SETF(expected, "upstream attempts per %s request%s%s %s", str(c, "requests", "all"),
+    char scope[96];
+    scope_words(c, scope, sizeof scope);
+    SETF(expected, "upstream attempts per %s request%s%s%s %s", str(c, "requests", "all"), scope,
          env ? " to " : "", env ? env : "", exp);
     if (v->samples)
         SETF(measured, "min %d, max %d over %ld requests", lo, hi, v->samples);
@@ -425,18 +490,39 @@ static void ck_upstream_count(const json_t *c, const struct harness_obs *o,
 {
     const char *env = str(c, "env", NULL);
     int health = json_is_true(json_object_get(c, "health"));
+    json_t *ph = json_object_get(c, "phase");
     long n = 0;
-    for (size_t i = 0; i < o->n_atts; i++) {
-        const struct harness_att *a = &o->atts[i];
-        if (a->health == health && (!env || strcmp(a->env, env) == 0))
-            n++;
+    if (ph && !health) {
+        /* A phase's traffic attempts are those its requests made (tied by
+         * id: the row needs the ids signal when a phase is given). */
+        for (size_t i = 0; i < o->n_reqs; i++) {
+            if (!req_in_phase(c, &o->reqs[i]))
+                continue;
+            size_t m;
+            const size_t *idx = harness_obs_attempts(o, o->reqs[i].id, &m);
+            for (size_t k = 0; k < m; k++) {
+                const struct harness_att *a = &o->atts[idx[k]];
+                n += (!env || strcmp(a->env, env) == 0) && in_window(c, o, a->t_arrival);
+            }
+        }
+    } else {
+        uint64_t lo = 0, hi = UINT64_MAX;
+        if (ph)
+            phase_span(o, (long)json_integer_value(ph), &lo, &hi);
+        for (size_t i = 0; i < o->n_atts; i++) {
+            const struct harness_att *a = &o->atts[i];
+            if (a->health == health && (!env || strcmp(a->env, env) == 0) &&
+                in_window(c, o, a->t_arrival) && a->t_arrival >= lo && a->t_arrival <= hi)
+                n++;
+        }
     }
-    char exp[96];
+    char exp[96], scope[96];
     double m;
     int ok = in_bounds(c, (double)n, &m, exp, sizeof exp);
     v->samples = (long)o->n_reqs;
-    SETF(expected, "%s requests reaching %s %s", health ? "health" : "traffic", env ? env : "any",
-         exp);
+    scope_words(c, scope, sizeof scope);
+    SETF(expected, "%s requests reaching %s%s %s", health ? "health" : "traffic", env ? env : "any",
+         scope, exp);
     SETF(measured, "%ld", n);
     snprintf(v->unit, sizeof v->unit, "req");
     verdict(v, ok, m);
@@ -871,11 +957,25 @@ static int switches_hold(const json_t *c, const struct sw *s, size_t n, double *
     return ok;
 }
 
+/* Keeps the switches a check's "window_ms" takes (by the time its view
+ * gives it); returns how many. */
+static size_t switches_in_window(const json_t *c, const struct harness_obs *o, struct sw *s,
+                                 size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (in_window(c, o, s[i].t))
+            s[k++] = s[i];
+    return k;
+}
+
 static void ck_switches(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     const char *view = str(c, "view", "events");
     struct sw ev[64], sv[64];
     size_t ne = switches_events(o, ev, 64), ns = switches_served(o, sv, 64);
+    ne = switches_in_window(c, o, ev, ne);
+    ns = switches_in_window(c, o, sv, ns);
     char se[256], ss[256], exp[96] = "";
     seq_string(ev, ne, se, sizeof se);
     seq_string(sv, ns, ss, sizeof ss);
@@ -1043,8 +1143,8 @@ static void ck_health_probes(const json_t *c, const struct harness_obs *o,
     long probes = 0;
     for (size_t i = 0; i < o->n_atts && react; i++) {
         const struct harness_att *a = &o->atts[i];
-        probes +=
-            a->health && strcmp(a->env, env) == 0 && a->t_arrival >= mark && a->t_arrival < react;
+        probes += a->health && strcmp(a->env, env) == 0 && a->t_arrival >= mark &&
+                  a->t_arrival < react && in_window(c, o, a->t_arrival);
     }
     char exp[96];
     double m;
@@ -1097,6 +1197,17 @@ static int rl_header_values(const struct harness_req *r, double limit, char *why
     return 0;
 }
 
+/* An answer the limiter admitted: a success, or any answer whose request
+ * reached an upstream (fleet_rate_limit's rule).  A 401 for an unknown
+ * client key, or a 400, was refused before the limiter and says nothing
+ * about it: a relay that refused every client (a command that lost its
+ * {client_keys}) was judged "nothing was limited" on its 401s. */
+static int rl_admitted(const struct harness_obs *o, const struct harness_req *r)
+{
+    return r->status != 0 && r->status != 429 &&
+           ((r->status >= 200 && r->status < 400) || count_attempts(o, r->id, NULL) > 0);
+}
+
 static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     double limit = num(c, "limit", 0), window = num(c, "window_ms", 0) * 1000.0,
@@ -1124,7 +1235,7 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
                 reached++;
             if (!first_429 || r->t_sent < first_429)
                 first_429 = r->t_sent;
-        } else if (r->status != 0) {
+        } else if (rl_admitted(o, r)) {
             adm[na++] = r;
         }
     }
@@ -1156,8 +1267,7 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     free(latest);
     for (size_t i = 0; i < o->n_reqs && first_429; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if ((!key || strcmp(r->key, key) == 0) && r->t_sent > first_429 && r->status != 429 &&
-            r->status != 0)
+        if ((!key || strcmp(r->key, key) == 0) && r->t_sent > first_429 && rl_admitted(o, r))
             resumed = 1;
     }
     int ends_late = 0;
@@ -2194,20 +2304,417 @@ static void ck_model_reported(const json_t *c, const struct harness_obs *o,
 
 /* ---- the table ---------------------------------------------------------- */
 
+/* ---- probes of the relay's endpoints (harness/probe.h) ------------------ */
+
+/* The probes of kind a check reads: those of its "probe" mark, else all. */
+static int probe_selected(const json_t *c, const struct harness_probe *p, int kind)
+{
+    const char *mark = str(c, "probe", NULL);
+    return p->kind == kind && (!mark || strcmp(p->name, mark) == 0);
+}
+
+/* Why a probe of kind says nothing: the relay declares no such endpoint, or
+ * no step took one.  Returns 1 (with v inconclusive) or 0. */
+static int probe_missing(const json_t *c, const struct harness_obs *o, int kind,
+                         struct harness_verdict *v)
+{
+    static const char *const what[] = {"/health", "/api/metrics", "Prometheus /metrics"};
+    if (!o->probe_map.path[kind][0]) {
+        SETF(measured, "no %s endpoint", what[kind]);
+        SETF(detail, "the relay declares no %s endpoint (%s): nothing to judge", what[kind],
+             o->probe_map.why_none[0] ? o->probe_map.why_none
+                                      : "its profile's \"probes\" leaves it out");
+        v->status = HARNESS_INCONCLUSIVE;
+        return 1;
+    }
+    for (size_t i = 0; i < o->n_probes; i++)
+        if (probe_selected(c, &o->probes[i], kind))
+            return 0;
+    SETF(measured, "no probe of %s", what[kind]);
+    SETF(detail, "no timeline step probed %s%s%s (a step with \"probe\": \"%s\")", what[kind],
+         has(c, "probe") ? " at mark " : "", str(c, "probe", ""), harness_probe_kinds[kind]);
+    v->status = HARNESS_INCONCLUSIVE;
+    return 1;
+}
+
+/* A probe's answer as a JSON document (new reference), or NULL with why.
+ * A /health may answer 503 when the relay is unhealthy (the seed's
+ * contract): its body still says what the relay thinks. */
+static json_t *probe_json(const struct harness_probe *p, char *why, size_t n)
+{
+    if (p->status == 0) {
+        snprintf(why, n, "%s did not answer (%s)", p->path, p->curl_err);
+        return NULL;
+    }
+    if (p->status / 100 != 2 && !(p->kind == HARNESS_PROBE_HEALTH && p->status == 503)) {
+        snprintf(why, n, "%s answered %ld", p->path, p->status);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = p->body ? json_loadb(p->body, p->len, 0, &je) : NULL;
+    if (!j)
+        snprintf(why, n, "%s: the body is not JSON (%.80s)", p->path, p->body ? je.text : "empty");
+    return j;
+}
+
+/* A colour's state as the mocks showed it at t: the answer its mock gave to
+ * the relay's latest health check before t (2xx and complete: healthy), or
+ * without any health check the latest traffic attempt.  Returns 1 healthy,
+ * 0 not, -1 unknown (why says so); a state that changed less than grace_us
+ * before t is unknown too (the relay may not have seen it yet). */
+static int observed_health(const struct harness_obs *o, const char *env, uint64_t t,
+                           uint64_t grace_us, char *why, size_t n)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        int state = -1, health = pass == 0;
+        uint64_t since = 0;
+        for (size_t i = 0; i < o->n_atts && o->atts[i].t_arrival < t; i++) {
+            const struct harness_att *a = &o->atts[i];
+            if (a->health != health || strcmp(a->env, env) != 0)
+                continue;
+            int up = a->status / 100 == 2 && strcmp(a->end, "complete") == 0;
+            if (up != state)
+                since = a->t_arrival;
+            state = up;
+        }
+        if (state < 0)
+            continue;
+        if (since + grace_us > t) {
+            snprintf(why, n, "%s turned %s %.1f ms before the probe (grace %.0f ms)", env,
+                     state ? "healthy" : "unhealthy", (double)(t - since) / 1000.0,
+                     (double)grace_us / 1000.0);
+            return -1;
+        }
+        return state;
+    }
+    snprintf(why, n, "nothing reached %s before the probe: its health was not observed", env);
+    return -1;
+}
+
+/* The active colour as the traffic met it at t: the colour the relay sent
+ * its latest traffic attempt before t to.  When that attempt had failed by
+ * t, the relay may have switched since: unknown (NULL, why says so). */
+static const char *observed_active(const struct harness_obs *o, uint64_t t, char *why, size_t n)
+{
+    const struct harness_att *last = NULL;
+    for (size_t i = 0; i < o->n_atts && o->atts[i].t_arrival < t; i++)
+        if (!o->atts[i].health)
+            last = &o->atts[i];
+    if (!last) {
+        snprintf(why, n,
+                 "no traffic reached a colour before it: the active colour was not "
+                 "observed");
+        return NULL;
+    }
+    /* A 4xx other than 429 is the request's fault, not the colour's: no
+     * relay switches on it. */
+    int ok = last->status > 0 && last->status < 500 && last->status != 429 &&
+             strcmp(last->end, "complete") == 0;
+    if (!ok && last->t_done && last->t_done < t) {
+        snprintf(why, n,
+                 "the last attempt before it (%s, status %d) failed: the relay may have "
+                 "switched after it",
+                 last->env, last->status);
+        return NULL;
+    }
+    return last->env;
+}
+
+/* A health value as relays write it: true/false, 1/0, or a word. */
+static int health_value(const json_t *v)
+{
+    static const char *const up[] = {"healthy", "up", "ok", "true", "pass", NULL};
+    static const char *const down[] = {"unhealthy", "down", "false", "fail", "degraded", NULL};
+    if (json_is_boolean(v))
+        return json_is_true(v);
+    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1))
+        return (int)json_integer_value(v);
+    for (int k = 0; json_is_string(v) && up[k]; k++)
+        if (strcasecmp(json_string_value(v), up[k]) == 0)
+            return 1;
+    for (int k = 0; json_is_string(v) && down[k]; k++)
+        if (strcasecmp(json_string_value(v), down[k]) == 0)
+            return 0;
+    return -1;
+}
+
+static void ck_health_reports(const json_t *c, const struct harness_obs *o,
+                              struct harness_verdict *v)
+{
+    static const char *const colours[] = {"blue", "green"};
+    const struct harness_probe_map *m = &o->probe_map;
+    uint64_t grace = (uint64_t)(num(c, "grace_ms", 0) * 1000.0);
+    SETF(expected, "/health names the active colour and each colour's health as observed");
+    snprintf(v->unit, sizeof v->unit, "item");
+    if (probe_missing(c, o, HARNESS_PROBE_HEALTH, v))
+        return;
+    long wrong = 0, unknown = 0;
+    char bad[400] = "", unk[400] = "";
+    for (size_t i = 0; i < o->n_probes; i++) {
+        const struct harness_probe *p = &o->probes[i];
+        if (!probe_selected(c, p, HARNESS_PROBE_HEALTH))
+            continue;
+        char why[256];
+        json_t *doc = probe_json(p, why, sizeof why);
+        if (!doc) {
+            v->samples++;
+            wrong++;
+            append(bad, sizeof bad, "%s%s: %s", bad[0] ? "; " : "", p->name, why);
+            continue;
+        }
+        /* The active colour. */
+        char awhy[160];
+        const char *want = observed_active(o, p->t_sent, awhy, sizeof awhy);
+        json_t *got = m->active[0] ? harness_json_pointer(doc, m->active) : NULL;
+        if (!m->active[0]) {
+            unknown++;
+            append(unk, sizeof unk, "%sthe profile maps no active colour", unk[0] ? "; " : "");
+        } else if (!want) {
+            unknown++;
+            append(unk, sizeof unk, "%s%s: %s", unk[0] ? "; " : "", p->name, awhy);
+        } else {
+            v->samples++;
+            if (!json_is_string(got) || strcmp(json_string_value(got), want) != 0) {
+                wrong++;
+                append(bad, sizeof bad, "%s%s: %s says active %s, traffic went to %s",
+                       bad[0] ? "; " : "", p->name, m->active,
+                       json_is_string(got) ? json_string_value(got)
+                       : got               ? "(not a string)"
+                                           : "(absent)",
+                       want);
+            }
+        }
+        /* Each colour's health. */
+        for (int k = 0; k < 2; k++) {
+            if (!m->healthy[k][0]) {
+                unknown++;
+                append(unk, sizeof unk, "%sthe profile maps no health of %s", unk[0] ? "; " : "",
+                       colours[k]);
+                continue;
+            }
+            int seen = observed_health(o, colours[k], p->t_sent, grace, why, sizeof why);
+            if (seen < 0) {
+                unknown++;
+                append(unk, sizeof unk, "%s%s: %s", unk[0] ? "; " : "", p->name, why);
+                continue;
+            }
+            v->samples++;
+            json_t *h = harness_json_pointer(doc, m->healthy[k]);
+            int said = health_value(h);
+            if (said != seen) {
+                wrong++;
+                append(bad, sizeof bad, "%s%s: %s says %s %s, its mock was %s", bad[0] ? "; " : "",
+                       p->name, m->healthy[k], colours[k],
+                       said < 0 ? "(no health value)"
+                       : said   ? "healthy"
+                                : "unhealthy",
+                       seen ? "healthy" : "unhealthy");
+            }
+        }
+        json_decref(doc);
+    }
+    SETF(measured, "%ld of %ld items wrong, %ld not judged", wrong, v->samples, unknown);
+    if (wrong)
+        SETF(detail, "%s", bad);
+    else if (unknown)
+        SETF(detail, "not judged: %s", unk);
+    verdict(v, wrong == 0, (double)-wrong);
+    if (!wrong && unknown)
+        v->status = HARNESS_INCONCLUSIVE; /* a claim nobody could check is no pass */
+}
+
+/* The latest probe of kind a check reads, or NULL. */
+static const struct harness_probe *latest_probe(const json_t *c, const struct harness_obs *o,
+                                                int kind)
+{
+    const struct harness_probe *p = NULL;
+    for (size_t i = 0; i < o->n_probes; i++)
+        if (probe_selected(c, &o->probes[i], kind))
+            p = &o->probes[i];
+    return p;
+}
+
+/* The value of counter ci in probe p (JSON or Prometheus).  Returns 0 with
+ * *out, 1 when the map has no name for it, -1 with why. */
+static int relay_counter(const struct harness_obs *o, const struct harness_probe *p, json_t *doc,
+                         int ci, double *out, char *why, size_t n)
+{
+    const struct harness_probe_map *m = &o->probe_map;
+    if (ci < 0)
+        return 1;
+    if (p->kind == HARNESS_PROBE_PROM) {
+        if (!m->counters[ci].prom[0])
+            return 1;
+        long k = harness_prom_sum(p->body ? p->body : "", m->counters[ci].prom, out, why, n);
+        return k < 0 ? -1 : 0;
+    }
+    if (!m->counters[ci].json[0])
+        return 1;
+    json_t *x = harness_json_pointer(doc, m->counters[ci].json);
+    if (co_json_number(x, out) != 0) {
+        snprintf(why, n, "%s is %s, not a number", m->counters[ci].json,
+                 x ? co_json_type_name(x) : "absent");
+        return -1;
+    }
+    return 0;
+}
+
+static void ck_metrics_truth(const json_t *c, const struct harness_obs *o,
+                             struct harness_verdict *v)
+{
+    const char *format = str(c, "format", "both");
+    const char *const *names = harness_counter_names();
+    json_t *want = json_object_get(c, "counters");
+    long wrong = 0, unknown = 0, missing = 0;
+    char bad[512] = "", unk[512] = "", got[256] = "";
+    SETF(expected,
+         "the relay's counters (%s) equal the client's and mocks' counts, after the "
+         "traffic",
+         format);
+    snprintf(v->unit, sizeof v->unit, "ctr");
+    for (int kind = HARNESS_PROBE_METRICS; kind <= HARNESS_PROBE_PROM; kind++) {
+        if ((kind == HARNESS_PROBE_METRICS && strcmp(format, "prometheus") == 0) ||
+            (kind == HARNESS_PROBE_PROM && strcmp(format, "json") == 0))
+            continue;
+        const char *fname = kind == HARNESS_PROBE_PROM ? "prometheus" : "json";
+        struct harness_verdict miss = *v;
+        if (probe_missing(c, o, kind, &miss)) {
+            missing++;
+            append(unk, sizeof unk, "%s%s", unk[0] ? "; " : "", miss.detail);
+            continue;
+        }
+        const struct harness_probe *p = latest_probe(c, o, kind);
+        if (p->inflight || p->answered < (long)o->n_reqs) {
+            missing++;
+            append(unk, sizeof unk,
+                   "%s%s: taken while %ld of %zu requests were unanswered: the "
+                   "counters were still moving (probe with \"at\": {\"after\": \"traffic\"})",
+                   unk[0] ? "; " : "", p->name, (long)o->n_reqs - p->answered, o->n_reqs);
+            continue;
+        }
+        char why[256];
+        json_t *doc = NULL;
+        if (kind == HARNESS_PROBE_METRICS) {
+            doc = probe_json(p, why, sizeof why);
+        } else if (p->status / 100 != 2) {
+            snprintf(why, sizeof why, "%s %s", p->path,
+                     p->status ? "answered with an error status" : "did not answer");
+        }
+        if ((kind == HARNESS_PROBE_METRICS && !doc) ||
+            (kind == HARNESS_PROBE_PROM && p->status / 100 != 2)) {
+            v->samples++;
+            wrong++;
+            append(bad, sizeof bad, "%s%s: %s", bad[0] ? "; " : "", fname, why);
+            continue;
+        }
+        for (int k = 0; names[k]; k++) {
+            if (json_is_array(want)) {
+                int asked = 0;
+                size_t q;
+                json_t *w;
+                json_array_foreach(want, q, w) asked |= strcmp(json_string_value(w), names[k]) == 0;
+                if (!asked)
+                    continue;
+            }
+            double rv, ov;
+            int rc = relay_counter(o, p, doc, harness_probe_map_counter(&o->probe_map, names[k]),
+                                   &rv, why, sizeof why);
+            if (rc == 1) {
+                unknown++;
+                append(unk, sizeof unk, "%s%s %s: no counter mapped", unk[0] ? "; " : "", fname,
+                       names[k]);
+                continue;
+            }
+            if (rc < 0) {
+                v->samples++;
+                wrong++;
+                append(bad, sizeof bad, "%s%s %s: %s", bad[0] ? "; " : "", fname, names[k], why);
+                continue;
+            }
+            if (harness_counter_observed(names[k], o, &ov, why, sizeof why) != 0) {
+                unknown++;
+                append(unk, sizeof unk, "%s%s: %s", unk[0] ? "; " : "", names[k], why);
+                continue;
+            }
+            v->samples++;
+            append(got, sizeof got, "%s%s %s %g/%g", got[0] ? ", " : "", fname, names[k], rv, ov);
+            if (rv != ov) {
+                wrong++;
+                append(bad, sizeof bad, "%s%s %s: relay %g, observed %g (%s)", bad[0] ? "; " : "",
+                       fname, names[k], rv, ov, harness_counter_what(names[k]));
+            }
+        }
+        json_decref(doc);
+    }
+    SETF(measured, "%ld of %ld counters wrong%s%s", wrong, v->samples,
+         got[0] ? " (relay/seen: " : "", got);
+    if (got[0])
+        append(v->measured, sizeof v->measured, ")");
+    if (wrong)
+        SETF(detail, "%s%s%s", bad, unk[0] ? "; not judged: " : "", unk);
+    else if (unknown || missing)
+        SETF(detail, "not judged: %s", unk);
+    verdict(v, wrong == 0, (double)-wrong);
+    if (!wrong && (unknown || missing))
+        v->status = HARNESS_INCONCLUSIVE; /* an unmapped counter is no pass */
+}
+
+static void ck_prometheus_valid(const json_t *c, const struct harness_obs *o,
+                                struct harness_verdict *v)
+{
+    int lint = json_is_true(json_object_get(c, "lint"));
+    SETF(expected, "promtool check metrics accepts the page%s",
+         lint ? " without lint problems" : "");
+    snprintf(v->unit, sizeof v->unit, "page");
+    if (probe_missing(c, o, HARNESS_PROBE_PROM, v))
+        return;
+    long bad = 0, unk = 0;
+    for (size_t i = 0; i < o->n_probes; i++) {
+        const struct harness_probe *p = &o->probes[i];
+        if (!probe_selected(c, p, HARNESS_PROBE_PROM))
+            continue;
+        if (p->status / 100 != 2) {
+            v->samples++;
+            bad++;
+            SETF(detail, "%s: %s %s", p->name, p->path,
+                 p->status ? "answered with an error status" : "did not answer");
+            continue;
+        }
+        if (p->prom_rc < 0 || (p->prom_rc != 0 && p->prom_rc != 1 && p->prom_rc != 3)) {
+            unk++;
+            if (!bad)
+                SETF(detail, "%s: %s", p->name, p->prom_out);
+            continue;
+        }
+        v->samples++;
+        if (p->prom_rc == 1 || (lint && p->prom_rc == 3)) {
+            bad++;
+            SETF(detail, "%s: promtool: %s", p->name, p->prom_out);
+        } else if (p->prom_rc == 3 && !bad) {
+            SETF(detail, "lint only (not counted): %s", p->prom_out);
+        }
+    }
+    SETF(measured, "%ld of %ld pages rejected%s", bad, v->samples, unk ? ", some not checked" : "");
+    verdict(v, bad == 0, (double)-bad);
+    if (!bad && unk)
+        v->status = HARNESS_INCONCLUSIVE; /* no parser looked at it: never a pass */
+}
+
 static const struct param p_ratio[] = {
-    {"min", P_RATIO, 1}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"min", P_RATIO, 1}, {"max", P_RATIO, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_count[] = {
-    {"outcome", P_OUTCOME, 0}, {"status", P_INT, 0}, {"served", P_ENV, 0}, {"min", P_NUM, 0},
-    {"max", P_NUM, 0},         {"exact", P_NUM, 0},  {"phase", P_INT, 0},  {NULL, 0, 0}};
+    {"outcome", P_OUTCOME, 0}, {"status", P_INT, 0},       {"served", P_ENV, 0},
+    {"min", P_NUM, 0},         {"max", P_NUM, 0},          {"exact", P_NUM, 0},
+    {"phase", P_PHASE, 0},     {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_deadline[] = {
-    {"max_ms", P_NUM, 1}, {"from", P_FROM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
-static const struct param p_phase[] = {{"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"max_ms", P_NUM, 1}, {"from", P_FROM, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
+static const struct param p_phase[] = {{"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_attempts[] = {
-    {"min", P_NUM, 0},       {"max", P_NUM, 0},   {"exact", P_NUM, 0}, {"env", P_ENV, 0},
-    {"requests", P_REQS, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
-static const struct param p_upstream[] = {{"env", P_ENV, 0},   {"health", P_BOOL, 0},
-                                          {"min", P_NUM, 0},   {"max", P_NUM, 0},
-                                          {"exact", P_NUM, 0}, {NULL, 0, 0}};
+    {"min", P_NUM, 0},       {"max", P_NUM, 0},     {"exact", P_NUM, 0},        {"env", P_ENV, 0},
+    {"requests", P_REQS, 0}, {"phase", P_PHASE, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
+static const struct param p_upstream[] = {
+    {"env", P_ENV, 0},   {"health", P_BOOL, 0}, {"min", P_NUM, 0},          {"max", P_NUM, 0},
+    {"exact", P_NUM, 0}, {"phase", P_PHASE, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_backoff[] = {
     {"base_ms", P_NUM, 0},   {"factor", P_NUM, 0},        {"cap_ms", P_NUM, 0},
     {"jitter", P_JITTER, 0}, {"tolerance_ms", P_NUM, 0},  {"schedule_ms", P_NUMARR, 0},
@@ -2215,9 +2722,9 @@ static const struct param p_backoff[] = {
 static const struct param p_retry_after[] = {{"min_ms", P_NUM, 1}, {NULL, 0, 0}};
 static const struct param p_hammer[] = {
     {"max", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
-static const struct param p_switches[] = {{"min", P_NUM, 0},   {"max", P_NUM, 0},
-                                          {"exact", P_NUM, 0}, {"sequence", P_SEQ, 0},
-                                          {"view", P_VIEW, 0}, {NULL, 0, 0}};
+static const struct param p_switches[] = {
+    {"min", P_NUM, 0},   {"max", P_NUM, 0},          {"exact", P_NUM, 0}, {"sequence", P_SEQ, 0},
+    {"view", P_VIEW, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_switch_delay[] = {
     {"from", P_ENV, 0},   {"to", P_ENV, 1},    {"after", P_MARK, 1}, {"within_ms", P_NUM, 1},
     {"min_ms", P_NUM, 0}, {"view", P_VIEW, 0}, {NULL, 0, 0}};
@@ -2232,23 +2739,26 @@ static const struct param p_rate[] = {{"limit", P_NUM, 1},
 static const struct param p_health[] = {
     {"env", P_ENV, 1}, {"interval_ms", P_NUM, 1}, {"tolerance_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_latency[] = {
-    {"p50_ms", P_NUM, 0}, {"p95_ms", P_NUM, 0}, {"p99_ms", P_NUM, 0}, {"max_ms", P_NUM, 0},
-    {"from", P_FROM, 0},  {"phase", P_INT, 0},  {NULL, 0, 0}};
+    {"p50_ms", P_NUM, 0}, {"p95_ms", P_NUM, 0},  {"p99_ms", P_NUM, 0}, {"max_ms", P_NUM, 0},
+    {"from", P_FROM, 0},  {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_overhead[] = {{"p50_ms", P_NUM, 0}, {"p99_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_zero[] = {
     {"around", P_MARK, 1}, {"before_ms", P_NUM, 0}, {"after_ms", P_NUM, 0}, {NULL, 0, 0}};
-static const struct param p_served[] = {
-    {"env", P_ENV, 1}, {"min", P_RATIO, 0}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_served[] = {{"env", P_ENV, 1},
+                                        {"min", P_RATIO, 0},
+                                        {"max", P_RATIO, 0},
+                                        {"phase", P_PHASE, 0},
+                                        {NULL, 0, 0}};
 static const struct param p_alive[] = {{"alive", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_none[] = {{NULL, 0, 0}};
 static const struct param p_shutdown[] = {{"max_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_forwarded[] = {
-    {"parts", P_PARTS, 0}, {"require_id", P_BOOL, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"parts", P_PARTS, 0}, {"require_id", P_BOOL, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_error_shape[] = {
-    {"status", P_INT, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"status", P_INT, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_health_probes[] = {
-    {"env", P_ENV, 1}, {"to", P_ENV, 1},    {"after", P_MARK, 1}, {"min", P_NUM, 0},
-    {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {NULL, 0, 0}};
+    {"env", P_ENV, 1}, {"to", P_ENV, 1},    {"after", P_MARK, 1},       {"min", P_NUM, 0},
+    {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_reuse[] = {{"min", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 static const struct param p_fleet_rl[] = {
     {"limit", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"key", P_STR, 0}, {NULL, 0, 0}};
@@ -2260,15 +2770,21 @@ static const struct param p_agree[] = {{"to", P_ENV, 1},
 static const struct param p_probe_load[] = {
     {"max_per_interval", P_NUM, 1}, {"interval_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 static const struct param p_client_status[] = {
-    {"status", P_INT, 0}, {"type", P_STR, 0},     {"code", P_STR, 0}, {"min", P_RATIO, 0},
-    {"phase", P_INT, 0},  {"template", P_STR, 0}, {NULL, 0, 0}};
+    {"status", P_INT, 0},  {"type", P_STR, 0},     {"code", P_STR, 0}, {"min", P_RATIO, 0},
+    {"phase", P_PHASE, 0}, {"template", P_STR, 0}, {NULL, 0, 0}};
 static const struct param p_answer[] = {
-    {"client", P_CLIENT, 0}, {"phase", P_INT, 0}, {"template", P_STR, 0}, {NULL, 0, 0}};
+    {"client", P_CLIENT, 0}, {"phase", P_PHASE, 0}, {"template", P_STR, 0}, {NULL, 0, 0}};
 static const struct param p_model_reported[] = {{"client", P_CLIENT, 0},
                                                 {"against", P_AGAINST, 0},
-                                                {"phase", P_INT, 0},
+                                                {"phase", P_PHASE, 0},
                                                 {"template", P_STR, 0},
                                                 {NULL, 0, 0}};
+static const struct param p_health_reports[] = {
+    {"probe", P_MARK, 0}, {"grace_ms", P_NUM, 0}, {NULL, 0, 0}};
+static const struct param p_metrics_truth[] = {
+    {"probe", P_MARK, 0}, {"format", P_FORMAT, 0}, {"counters", P_COUNTERS, 0}, {NULL, 0, 0}};
+static const struct param p_prometheus_valid[] = {
+    {"probe", P_MARK, 0}, {"lint", P_BOOL, 0}, {NULL, 0, 0}};
 
 /* The view a switch check reads: the relay's events, the served colours, or both. */
 static unsigned view_needs(const json_t *c)
@@ -2277,6 +2793,12 @@ static unsigned view_needs(const json_t *c)
     return strcmp(view, "served") == 0 ? HARNESS_SIG_SERVED
            : strcmp(view, "both") == 0 ? HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS
                                        : HARNESS_SIG_EVENTS;
+}
+
+/* upstream_count in a phase ties attempts to the phase's requests by id. */
+static unsigned phase_ids_needs(const json_t *c)
+{
+    return has(c, "phase") && !json_is_true(json_object_get(c, "health")) ? HARNESS_SIG_IDS : 0;
 }
 
 static unsigned served_param_needs(const json_t *c)
@@ -2364,8 +2886,8 @@ static const struct check_kind kinds[] = {
      0, .one_of = &one_of_count, .why = "wrong number of attempts", .rank = 2,
      .settings = "max_attempts switch_after_failures first_byte_timeout_ms "
                  "on_429_without_retry_after"},
-    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0, NULL,
-     "{\"env\": \"blue\", \"min\": 1}", 0, .one_of = &one_of_count,
+    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0,
+     phase_ids_needs, "{\"env\": \"blue\", \"min\": 1}", 0, .one_of = &one_of_count,
      .why = "traffic went to the wrong colour", .rank = 9, .settings = "max_attempts"},
     {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule", IDS,
      NULL, "{\"base_ms\": 10}", 0, .one_of = &one_of_backoff, .rule = rule_backoff,
@@ -2466,6 +2988,14 @@ static const struct check_kind kinds[] = {
     {"model_reported", p_model_reported, 1, ck_model_reported,
      "the answer names the requested (or served) model", 0, against_needs,
      "{\"against\": \"served\"}", 0},
+    {"health_reports", p_health_reports, 1, ck_health_reports,
+     "the relay's /health names the active colour and colours' health as observed", 0, NULL, "{}",
+     0},
+    {"metrics_truth", p_metrics_truth, 1, ck_metrics_truth,
+     "the relay's counters (JSON, Prometheus) equal the client's and mocks' counts", 0, NULL, "{}",
+     0},
+    {"prometheus_valid", p_prometheus_valid, 1, ck_prometheus_valid,
+     "the relay's Prometheus page is accepted by promtool", 0, NULL, "{}", 0},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -2516,6 +3046,39 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         if (!json_is_integer(v) || json_integer_value(v) < 0)
             return harness_v_expected(err, errlen, path, "an integer >= 0", v);
         return 0;
+    case P_PHASE:
+        if ((json_is_integer(v) && json_integer_value(v) >= 0) ||
+            (json_is_string(v) && json_string_length(v) > 0))
+            return 0;
+        return harness_v_expected(err, errlen, path, "a phase index (0, 1, ...) or a phase name",
+                                  v);
+    case P_FORMAT: {
+        static const char *const formats[] = {"json", "prometheus", "both", NULL};
+        return harness_v_enum(v, path, formats, err, errlen);
+    }
+    case P_COUNTERS: {
+        if (!json_is_array(v) || !json_array_size(v))
+            return harness_v_expected(err, errlen, path, "a non-empty array of counter names", v);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            char p2[300];
+            snprintf(p2, sizeof p2, "%s[%zu]", path, i);
+            if (harness_v_enum(x, p2, harness_counter_names(), err, errlen) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    case P_WINDOW: {
+        double lo, hi;
+        if (!json_is_array(v) || json_array_size(v) != 2 ||
+            co_json_number(json_array_get(v, 0), &lo) != 0 ||
+            co_json_number(json_array_get(v, 1), &hi) != 0 || lo < 0 || hi <= lo)
+            return harness_v_expected(
+                err, errlen, path, "[from, to] in ms since the traffic start, 0 <= from < to", v);
+        return 0;
+    }
     case P_BOOL:
         return json_is_boolean(v) ? 0 : harness_v_expected(err, errlen, path, "true or false", v);
     case P_STR:
@@ -2633,6 +3196,7 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     allowed[n++] = "check";
     allowed[n++] = "min_samples";
     allowed[n++] = "note";
+    allowed[n++] = "severity";
     /* Any check but a fleet-wide one can be asked of one replica. */
     if (!harness_fleet_is_check(k->name))
         allowed[n++] = "replica";
@@ -2652,6 +3216,11 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
         snprintf(p, sizeof p, "%s.min_samples", path);
         return harness_v_expected(err, errlen, p, "an integer >= 0", ms);
     }
+    static const char *const severities[] = {"required", "advisory", "info", NULL};
+    json_t *sev = json_object_get(c, "severity");
+    snprintf(p, sizeof p, "%s.severity", path);
+    if (sev && harness_v_enum(sev, p, severities, err, errlen) != 0)
+        return -1;
     /* Every parameter's error, one line each (the scenario validator
      * reports each line), rather than the first. */
     size_t used = 0;
@@ -2799,7 +3368,7 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
     json_object_foreach((json_t *)c, key, val)
     {
         if (strcmp(key, "check") == 0 || strcmp(key, "note") == 0 ||
-            strcmp(key, "min_samples") == 0)
+            strcmp(key, "min_samples") == 0 || strcmp(key, "severity") == 0)
             continue;
         char d[64];
         if (json_is_string(val))
@@ -2821,6 +3390,8 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
     k->run(c, o, v);
     set_window(k, c, v);
     check_evaluable(k, c, o, v);
+    int sev = report_severity_parse(str(c, "severity", "required"));
+    v->severity = sev < 0 ? REPORT_REQUIRED : sev;
 }
 
 /* A check asked of one replica ("replica": i) runs on that replica's

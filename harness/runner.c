@@ -19,6 +19,7 @@
 #include "harness/driver.h"
 #include "harness/fleet.h"
 #include "harness/obs.h"
+#include "harness/probe.h"
 #include "harness/spawn.h"
 #include "harness/traffic.h"
 #include "harness/vutil.h"
@@ -131,6 +132,8 @@ struct run {
     struct harness_traffic traffic;
     int traffic_started;
     struct harness_obs obs;
+    struct harness_prober prober; /* the timeline's probes of the relay's endpoints */
+    uint64_t t_traffic_done;      /* every client request answered (0: not yet) */
     char error[1024];
     int error_status;
     uint64_t last_progress; /* of the progress hook */
@@ -298,23 +301,6 @@ static void profile_vars(struct run *r, const struct replica *rp, struct harness
     if (p) {
         harness_vars_set(v, "profile_dir", p->dir);
         harness_vars_settings(v, p, r->s->relay);
-        return;
-    }
-    /* A raw command: the scenario's own values, for the keys it names. */
-    const char *k;
-    json_t *val;
-    json_object_foreach(r->s->relay, k, val)
-    {
-        if (json_is_object(val) || json_is_array(val))
-            continue;
-        if (json_is_string(val))
-            harness_vars_set(v, k, json_string_value(val));
-        else if (json_is_integer(val))
-            harness_v_fmt(buf, sizeof buf, "%lld", (long long)json_integer_value(val));
-        else
-            harness_v_fmt(buf, sizeof buf, "%s", json_is_true(val) ? "true" : "false");
-        if (!json_is_string(val))
-            harness_vars_set(v, k, buf);
     }
 }
 
@@ -469,6 +455,15 @@ static int relay_command(struct run *r, struct replica *rp, char ***argv, char *
             goto bad;
     } else {
         profile_vars(r, rp, v);
+        /* {key}: the scenario's value, else the one its config gives the
+         * relay (the runner's test-run settings); else no relay is started. */
+        json_t *given = json_load_file(rp->config_path, 0, NULL);
+        int ok = harness_vars_raw(v, r->o->relay_cmd, r->s->relay, given, err, errlen);
+        json_decref(given);
+        if (ok != 0) {
+            fail(r, REPORT_INVALID, "%s: --relay command: %s", r->s->file, err);
+            goto out;
+        }
         if (harness_cmd_shell_syntax(r->o->relay_cmd)) {
             *script = harness_script_render(r->o->relay_cmd, v, err, errlen);
             if (!*script)
@@ -723,6 +718,17 @@ static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     free(a);
 }
 
+/* When step i is due: at its time, or for one that waits for the traffic
+ * ("at": {"after": "traffic"}) its delay after the last answer (UINT64_MAX
+ * while requests are outstanding). */
+static uint64_t step_due(const struct run *r, int i)
+{
+    const struct harness_step *st = &r->s->steps[i];
+    if (!st->after_traffic)
+        return r->t0 + st->at_us;
+    return r->t_traffic_done ? r->t_traffic_done + st->after_delay_us : UINT64_MAX;
+}
+
 static void signal_replica(struct run *r, struct replica *rp, int kind, uint64_t now)
 {
     if (rp->pid <= 0 || rp->exited)
@@ -787,7 +793,7 @@ static void run_step(struct run *r, int i)
             snprintf(m->name, sizeof m->name, "step%d", i);
         m->t = now;
     }
-    uint64_t planned = r->t0 + st->at_us;
+    uint64_t planned = step_due(r, i);
     if (now > planned && now - planned > o->step_late_us)
         o->step_late_us = now - planned;
     for (int c = 0; c < 2; c++) {
@@ -829,6 +835,19 @@ static void run_step(struct run *r, int i)
         r->admins = a;
         co_evcurl_add(&r->curl, e);
     }
+    if (st->probe && rp->url[0]) {
+        long answered = 0;
+        for (size_t q = 0; q < r->traffic.n_reqs; q++)
+            answered += r->traffic.reqs[q].t_done != 0;
+        char name[64]; /* the step's mark, as the marks above name it */
+        if (st->mark[0])
+            snprintf(name, sizeof name, "%s", st->mark);
+        else
+            snprintf(name, sizeof name, "step%d", i);
+        for (int k = 0; k < HARNESS_PROBE_N; k++)
+            if (st->probe & (1u << k))
+                harness_probe_send(&r->prober, rp->url, k, name, r->traffic.inflight, answered);
+    }
     if (st->sig)
         signal_replica(r, rp, st->sig, now);
     if (st->fleet_action)
@@ -843,7 +862,9 @@ static void arm_steps(struct run *r)
         maybe_settle(r);
         return;
     }
-    uint64_t at = r->t0 + r->s->steps[r->next_step].at_us, now = co_now_us();
+    uint64_t at = step_due(r, r->next_step), now = co_now_us();
+    if (at == UINT64_MAX)
+        return; /* on_traffic_finished arms it */
     ev_timer_set(&r->steps, at > now ? (double)(at - now) / 1e6 : 0, 0);
     ev_timer_start(r->loop, &r->steps);
 }
@@ -852,7 +873,7 @@ static void on_steps(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct run *r = w->data;
     uint64_t now = co_now_us();
-    while (r->next_step < r->s->n_steps && r->t0 + r->s->steps[r->next_step].at_us <= now + 200)
+    while (r->next_step < r->s->n_steps && step_due(r, r->next_step) <= now + 200)
         run_step(r, r->next_step++);
     arm_steps(r);
 }
@@ -860,7 +881,7 @@ static void on_steps(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct run *r = w->data;
-    if (r->admin_inflight > 0) {
+    if (r->admin_inflight > 0 || r->prober.inflight > 0) {
         ev_timer_set(w, 0.01, 0);
         ev_timer_start(loop, w);
         return;
@@ -880,7 +901,14 @@ static void maybe_settle(struct run *r)
 
 static void on_traffic_finished(struct harness_traffic *t)
 {
-    maybe_settle(t->data);
+    struct run *r = t->data;
+    r->t_traffic_done = co_now_us();
+    /* Steps waiting for the traffic (probes after it) are due now. */
+    if (r->next_step < r->s->n_steps && r->s->steps[r->next_step].after_traffic) {
+        arm_steps(r);
+        return;
+    }
+    maybe_settle(r);
 }
 
 static void begin_run(struct run *r)
@@ -1346,11 +1374,20 @@ static int runner_own_check(const char *check)
 static void status_from_checks(struct report_scenario *rs)
 {
     int fail_ = 0, inc = 0, pass = 0, na = 0;
+    rs->advisories = 0;
     for (size_t i = 0; i < rs->n_checks; i++) {
         /* The runner's own punctuality explains a failure (and earns a
          * rerun); it is no verdict on the relay by itself. */
         if (strcmp(rs->checks[i].check, "harness_on_time") == 0)
             continue;
+        /* Only required checks decide (docs/scenarios.md, "Severity"): an
+         * advisory that did not pass is named, an info check only reports. */
+        if (rs->checks[i].severity != REPORT_REQUIRED) {
+            rs->advisories += rs->checks[i].severity == REPORT_ADVISORY &&
+                              rs->checks[i].status != REPORT_PASS &&
+                              rs->checks[i].status != REPORT_NA;
+            continue;
+        }
         fail_ |= rs->checks[i].status == REPORT_FAIL;
         inc |= rs->checks[i].status == REPORT_INCONCLUSIVE;
         na |= rs->checks[i].status == REPORT_NA;
@@ -1508,6 +1545,38 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     unmapped_inconclusive(r, rs);
     fixed_not_applicable(r, rs);
     status_from_checks(rs);
+}
+
+/* How to read the relay's endpoints for probe steps: its profile's
+ * "probes"; our own relay run without a profile reads as its profile
+ * (relays/cutover-relay.json) says; a raw command or a relay reached by URL
+ * declares none, and the checks that read probes say so. */
+static void probe_map(struct run *r)
+{
+    struct harness_probe_map *m = &r->obs.probe_map;
+    memset(m, 0, sizeof *m);
+    if (r->o->profile) {
+        *m = r->o->profile->probes;
+        if (!m->path[0][0] && !m->path[1][0] && !m->path[2][0])
+            harness_v_fmt(m->why_none, sizeof m->why_none,
+                          "profile %s declares no endpoints (\"probes\")", r->o->profile->name);
+        return;
+    }
+    char path[PATH_MAX], err[512];
+    struct harness_profile *own = NULL;
+    if (!r->o->relay_cmd && !r->o->relay_url &&
+        harness_profile_find("cutover-relay", path, sizeof path))
+        own = harness_profile_load(path, err, sizeof err);
+    if (own) {
+        *m = own->probes;
+        harness_profile_free(&own);
+        return;
+    }
+    snprintf(m->why_none, sizeof m->why_none, "%s",
+             r->o->relay_cmd   ? "a raw --relay command declares no endpoints (use a profile with "
+                                 "\"probes\")"
+             : r->o->relay_url ? "a relay reached by --relay-url declares no endpoints"
+                               : "relays/cutover-relay.json not found: no endpoints declared");
 }
 
 /* Whether a profile can point its relay at the direct mock ({direct_url}). */
@@ -1760,6 +1829,9 @@ static void run_loop(struct run *r)
     snprintf(r->ready_path, sizeof r->ready_path, "%s",
              o->profile ? o->profile->ready_path : "/health");
     uint64_t ready_us = o->profile ? o->profile->ready_timeout_us : 5000000;
+    r->prober.curl = &r->curl;
+    r->prober.obs = &r->obs;
+    probe_map(r);
     ev_timer_init(&r->poll, on_poll, 0.0, 0.01);
     r->poll.data = r;
     ev_timer_start(r->loop, &r->poll);
@@ -1880,8 +1952,10 @@ static void teardown(struct run *r)
     if (r->traffic_started)
         harness_traffic_free(&r->traffic);
     drop_admins(r);
-    if (r->curl.multi)
+    if (r->curl.multi) {
+        harness_probe_abort(&r->prober);
         co_evcurl_cleanup(&r->curl);
+    }
     for (int c = 0; c < 3; c++)
         mock_free(&r->mock[c]);
     if (r->loop)
@@ -1911,6 +1985,18 @@ static void finish(struct run *r, struct report_scenario *rs, uint64_t started)
     collect_events(r);
     scan_leaks(r);
     write_client_log(r);
+    /* The key on the relay's own endpoints is a leak; it is blanked before
+     * the probes are written out. */
+    if (r->obs.n_probes) {
+        r->obs.leak_scanned++;
+        if (harness_probe_redact(&r->obs, r->api_key)) {
+            size_t len = strlen(r->obs.leak_where);
+            r->obs.secret_leaks++;
+            snprintf(r->obs.leak_where + len, sizeof r->obs.leak_where - len, "%srelay endpoints",
+                     len ? ", " : "");
+        }
+    }
+    harness_probe_finish(&r->obs, r->dir);
     observe(r, rs);
     snprintf(rs->name, sizeof rs->name, "%s", s->name);
     snprintf(rs->file, sizeof rs->file, "%s", s->file);

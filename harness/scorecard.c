@@ -78,7 +78,14 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
         pick = &s->checks[0];
     if (pick)
         clip(value, vn, pick->check, pick->measured);
-    if (s->status == REPORT_NA && pick) {
+    if (s->status == REPORT_PASS && s->advisories) {
+        /* A graded pass: name the advisories it passed with. */
+        size_t used = (size_t)snprintf(why, wn, "with advisories:");
+        for (size_t i = 0; i < s->n_checks && used < wn; i++)
+            if (s->checks[i].severity == REPORT_ADVISORY && s->checks[i].status != REPORT_PASS &&
+                s->checks[i].status != REPORT_NA)
+                used += (size_t)snprintf(why + used, wn - used, " %s", s->checks[i].check);
+    } else if (s->status == REPORT_NA && pick) {
         /* "not applicable to this relay (max_attempts is fixed at 3)" */
         const char *open = strchr(pick->detail, '(');
         const char *close = open ? strchr(open, ')') : NULL;
@@ -110,6 +117,11 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
              * full, so no answer named a colour (every one was an error). */
             if (!brief && pick->samples == 0 && strstr(pick->detail, "served view"))
                 brief = "no successful answer to read a colour from";
+            /* A probe of an endpoint the relay does not declare (harness/probe.h). */
+            if (!brief && strstr(pick->detail, "the relay declares no "))
+                brief = "no such endpoint declared";
+            if (!brief && strstr(pick->detail, "not judged: "))
+                brief = "some items not observable or not mapped";
             snprintf(why, wn, "%s", brief ? brief : "too few samples");
         }
     }
@@ -146,9 +158,10 @@ json_t *harness_scorecard_build(const struct report_scenario *sc, size_t n,
             }
             char value[128], why[160];
             harness_scorecard_cell(hit, relays[k].notes, value, sizeof value, why, sizeof why);
-            json_array_append_new(cells, json_pack("{s:s, s:s, s:s, s:s}", "relay", relays[k].label,
-                                                   "status", report_status_name(hit->status),
-                                                   "value", value, "why", why));
+            json_array_append_new(cells,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "relay", relays[k].label,
+                                            "status", report_status_name(hit->status), "verdict",
+                                            report_verdict_name(hit), "value", value, "why", why));
         }
         json_array_append_new(rows, json_pack("{s:s, s:s, s:o}", "scenario", sc[i].name, "folder",
                                               sc[i].folder, "cells", cells));

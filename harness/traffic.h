@@ -49,7 +49,8 @@ struct harness_phase_state {
     int inflight;
     int ended;
     uint64_t next_sched; /* absolute µs, open loop */
-    double next_offset;  /* next_sched - the phase's start, µs, unrounded */
+    uint64_t start;      /* absolute µs the phase started (or will), 0 not armed yet */
+    double next_offset;  /* next_sched - start, µs, unrounded */
     struct harness_traffic *t;
     int index;
 };

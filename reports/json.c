@@ -10,11 +10,12 @@
 
 static json_t *check_json(const struct report_check *c)
 {
-    json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:s}", "check", c->check, "label", c->label,
-        "status", report_status_name(c->status), "expected", c->expected, "measured", c->measured,
-        "margin", isfinite(c->margin) ? c->margin : 0.0, "unit", c->unit, "samples",
-        (json_int_t)c->samples, "min_samples", (json_int_t)c->min_samples, "detail", c->detail);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:s, s:s}", "check",
+                          c->check, "label", c->label, "status", report_status_name(c->status),
+                          "expected", c->expected, "measured", c->measured, "margin",
+                          isfinite(c->margin) ? c->margin : 0.0, "unit", c->unit, "samples",
+                          (json_int_t)c->samples, "min_samples", (json_int_t)c->min_samples,
+                          "detail", c->detail, "severity", report_severity_name(c->severity));
     /* Where on the timeline it is about (the HTML report shades it). */
     if (c->window_mark[0]) {
         json_object_set_new(o, "window_mark", json_string(c->window_mark));
@@ -58,6 +59,10 @@ json_t *report_json_build(const struct report_run *r)
             "status", report_status_name(s->status), "seed", (json_int_t)s->seed, "duration_s",
             s->duration_s, "requests", (json_int_t)s->requests, "runs", s->runs, "passes",
             s->passes, "flaky", report_is_flaky(s), "checks", checks);
+        /* The graded verdict: a pass with advisories is still a pass for
+         * the exit code, and says so. */
+        json_object_set_new(o, "verdict", json_string(report_verdict_name(s)));
+        json_object_set_new(o, "advisories", json_integer(s->advisories));
         if (s->error[0])
             json_object_set_new(o, "error", json_string(s->error));
         if (s->out_dir[0])

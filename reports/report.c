@@ -80,6 +80,26 @@ const char *report_status_name(int status)
     return status >= 0 && status < REPORT_N_STATUS ? names[status] : "unknown";
 }
 
+const char *report_severity_name(int severity)
+{
+    static const char *const names[] = {"required", "advisory", "info"};
+    return severity >= 0 && severity < REPORT_N_SEVERITY ? names[severity] : "required";
+}
+
+int report_severity_parse(const char *name)
+{
+    for (int i = 0; i < REPORT_N_SEVERITY; i++)
+        if (name && strcmp(name, report_severity_name(i)) == 0)
+            return i;
+    return -1;
+}
+
+const char *report_verdict_name(const struct report_scenario *s)
+{
+    return s->status == REPORT_PASS && s->advisories > 0 ? "pass_with_advisories"
+                                                         : report_status_name(s->status);
+}
+
 int report_exit_code(const struct report_run *r)
 {
     int fail = 0, invalid = 0, error = 0, inconclusive = 0, judged = 0;
@@ -116,8 +136,14 @@ size_t report_uncounted(const struct report_scenario *s, char *out, size_t n)
         if (c->status == REPORT_PASS)
             continue;
         if (used < n) {
-            int w = snprintf(out + used, n - used, "%s%s %s: %s", k ? "; " : "", c->check,
-                             report_status_name(c->status), c->measured);
+            /* An info check only reports its value: no verdict word. */
+            int w =
+                snprintf(out + used, n - used, "%s%s%s %s: %s", k ? "; " : "", c->check,
+                         c->severity == REPORT_ADVISORY ? " (advisory)"
+                         : c->severity == REPORT_INFO   ? " (info)"
+                                                        : "",
+                         c->severity == REPORT_INFO ? "measured" : report_status_name(c->status),
+                         c->measured);
             used += w > 0 ? (size_t)w : 0;
         }
         k++;

@@ -79,6 +79,12 @@ int report_set_path(struct report_run *r, const char *option, const char *path);
 void report_usage_options(FILE *f, int width, int for_report);
 
 const char *report_status_name(int status);
+/* "required", "advisory", "info"; -1 for a name that is none. */
+const char *report_severity_name(int severity);
+int report_severity_parse(const char *name);
+/* The scenario's graded verdict: its status name, except a pass with
+ * advisories is "pass_with_advisories". */
+const char *report_verdict_name(const struct report_scenario *s);
 /* Worst status of a run as an exit code (0 pass, 1 fail, 2 invalid,
  * 3 harness error, 4 inconclusive). */
 int report_exit_code(const struct report_run *r);

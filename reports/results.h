@@ -26,6 +26,13 @@ enum report_status {
 };
 #define REPORT_N_STATUS (REPORT_NA + 1)
 
+/* How much a check's verdict weighs (a scenario's "severity" key): a
+ * required check decides the scenario's status, the exit code and JUnit; an
+ * advisory one that does not pass leaves the scenario passing "with
+ * advisories", named in every report; an info check only reports a value. */
+enum report_severity { REPORT_REQUIRED, REPORT_ADVISORY, REPORT_INFO };
+#define REPORT_N_SEVERITY (REPORT_INFO + 1)
+
 /* One check's verdict (filled by harness/checks.c). */
 struct report_check {
     char check[40];
@@ -44,6 +51,7 @@ struct report_check {
      * window_mark "" when it has none. */
     char window_mark[64];
     double window_before_ms, window_after_ms;
+    int severity; /* enum report_severity */
 };
 
 /* The load driver's own account of an open-loop run (harness/traffic.c):
@@ -94,6 +102,9 @@ struct report_scenario {
      * --jobs or alone. */
     char rerun[512];
     struct report_driver driver;
+    /* Advisory checks that did not pass: a passing scenario with any is
+     * "pass with advisories" (report_verdict_name). */
+    int advisories;
 };
 
 /* Live progress of the scenario that is running, from the runner's poll

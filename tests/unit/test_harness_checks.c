@@ -516,6 +516,33 @@ static void test_rate_limit_never_limited(void **state)
     assert_non_null(strstr(v.detail, "nothing was limited"));
 }
 
+/* Every client refused with 401 by the relay itself (no upstream reached):
+ * no limiter decision at all, so inconclusive, not "nothing was limited"
+ * (a raw command whose {client_keys} stayed literal made every answer a
+ * 401, and rate_limit failed on them). */
+static void test_rate_limit_all_refused(void **state)
+{
+    struct harness_verdict v;
+    const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
+    for (int i = 0; i < 14; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 20, 2, 401, "", HARNESS_HTTP_ERROR);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.measured, "max admitted/window 0"));
+    /* A 5xx whose request reached an upstream was admitted, and counts. */
+    obs.n_reqs = 0;
+    for (int i = 0; i < 14; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 20, 2, 502, "", HARNESS_HTTP_ERROR);
+        att(id, "blue", (uint64_t)i * 20, 1, 502);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "nothing was limited"));
+}
+
 /* A deterministic uniform draw in [0, 1). */
 static double draw(uint64_t *s)
 {
@@ -1490,6 +1517,7 @@ int main(void)
         T(test_rate_limit),
         T(test_rate_limit_header_values),
         T(test_rate_limit_never_limited),
+        T(test_rate_limit_all_refused),
         T(test_backoff_distribution),
         T(test_dist_excess),
         T(test_forwarded),
