@@ -19,16 +19,34 @@
 
 #define PATH_LEN 256
 
-static const char *const kind_names[MOCK_ACT_COUNT + 1] = {
-    "ok",           "status",    "timeout", "reset",     "close",   "stall",     "cut",
-    "inband_error", "malformed", "slow",    "echo_auth", "no_done", "hold_body", NULL};
+static const char *const kind_names[MOCK_ACT_COUNT + 1] = {"ok",
+                                                           "status",
+                                                           "timeout",
+                                                           "reset",
+                                                           "close",
+                                                           "stall",
+                                                           "cut",
+                                                           "inband_error",
+                                                           "malformed",
+                                                           "slow",
+                                                           "echo_auth",
+                                                           "no_done",
+                                                           "hold_body",
+                                                           "insert_malformed",
+                                                           "finish_without_done",
+                                                           "headers_then_silence",
+                                                           "silence_then_close",
+                                                           "duplicate_chunk",
+                                                           "error_in_200",
+                                                           "drip",
+                                                           NULL};
 
 static int need_positive(const json_t *o, const char *path, const char *key, char *err,
                          size_t errlen)
 {
     char p[PATH_LEN];
     snprintf(p, sizeof p, "%s.%s", path, key);
-    return mock_v_expect(err, errlen, p, "integer >= 0 (required)", json_object_get(o, key));
+    return mock_v_expect(err, errlen, p, "an integer >= 0 (required)", json_object_get(o, key));
 }
 
 /* ---- parsers ---------------------------------------------------------------- */
@@ -76,7 +94,7 @@ static int parse_status(const json_t *o, const char *path, struct mock_action *a
     if (!json_is_integer(json_object_get(o, "code"))) {
         char p[PATH_LEN];
         mock_path(p, sizeof p, path, ".code");
-        return mock_v_expect(err, errlen, p, "integer in [100, 599] (required)",
+        return mock_v_expect(err, errlen, p, "an integer in [100, 599] (required)",
                              json_object_get(o, "code"));
     }
     a->code = (int)json_integer_value(json_object_get(o, "code"));
@@ -212,6 +230,46 @@ static int parse_echo_auth(const json_t *o, const char *path, struct mock_action
         return -1;
     a->code = (int)code;
     return 0;
+}
+
+/* insert_malformed and duplicate_chunk: the stream position "at" (default 1,
+ * the first content chunk). */
+static int parse_at(const json_t *o, const char *path, struct mock_action *a, char *err,
+                    size_t errlen)
+{
+    a->at = 1;
+    return mock_v_long(o, path, "at", 0, MOCK_MAX_TOKENS + 8, &a->at, err, errlen);
+}
+
+/* headers_then_silence: how long the mock keeps the silent connection open
+ * before it closes it itself (the bound when the client never gives up). */
+static int parse_headers_then_silence(const json_t *o, const char *path, struct mock_action *a,
+                                      char *err, size_t errlen)
+{
+    a->stall_ms = 300000;
+    return mock_v_long(o, path, "max_ms", 1, 3600000, &a->stall_ms, err, errlen);
+}
+
+static int parse_silence_then_close(const json_t *o, const char *path, struct mock_action *a,
+                                    char *err, size_t errlen)
+{
+    a->after_ms = 1000;
+    return mock_v_long(o, path, "after_ms", 0, 3600000, &a->after_ms, err, errlen);
+}
+
+static int parse_error_in_200(const json_t *o, const char *path, struct mock_action *a, char *err,
+                              size_t errlen)
+{
+    return mock_v_string(o, path, "message", a->message, sizeof a->message, err, errlen) ||
+           mock_v_string(o, path, "code", a->error_code, sizeof a->error_code, err, errlen) ||
+           mock_v_string(o, path, "error_type", a->error_type, sizeof a->error_type, err, errlen);
+}
+
+static int parse_drip(const json_t *o, const char *path, struct mock_action *a, char *err,
+                      size_t errlen)
+{
+    a->bytes_per_s = 100;
+    return mock_v_long(o, path, "bytes_per_s", 1, 100000000, &a->bytes_per_s, err, errlen);
 }
 
 /* ---- plans -------------------------------------------------------------------- */
@@ -418,6 +476,118 @@ static void plan_echo_auth(const struct mock_action *a, struct mock_plan *p)
     free(full);
 }
 
+/* The index of the stream's finish_reason chunk (the first event whose
+ * finish_reason is a string), or nevents when there is none. */
+static size_t finish_chunk(const struct mock_plan *p)
+{
+    for (size_t i = 0; i < p->nevents; i++)
+        if (strstr(p->events[i], "\"finish_reason\":\""))
+            return i;
+    return p->nevents;
+}
+
+/* Content chunks are 1 .. finish-1 (chunk 0 is the role delta). */
+static size_t content_chunk(const struct mock_plan *p, long at)
+{
+    size_t fin = finish_chunk(p);
+    if (fin <= 1)
+        return 0; /* no content chunk */
+    if (at < 1)
+        return 1;
+    return (size_t)at < fin ? (size_t)at : fin - 1;
+}
+
+static void insert_event(struct mock_plan *p, size_t at, char *ev)
+{
+    p->events = co_realloc(p->events, (p->nevents + 1) * sizeof *p->events);
+    memmove(p->events + at + 1, p->events + at, (p->nevents - at) * sizeof *p->events);
+    p->events[at] = ev;
+    p->nevents++;
+}
+
+/* A broken event inserted before chunk "at" (clamped to the stream); every
+ * good event is still sent, so no token is lost, unlike malformed. */
+static void plan_insert_malformed(const struct mock_action *a, struct mock_plan *p)
+{
+    if (!p->streamed || p->nevents == 0)
+        return;
+    size_t at = (size_t)a->at < p->nevents ? (size_t)a->at : p->nevents - 1;
+    insert_event(p, at,
+                 co_strdup("data: {\"id\":\"chatcmpl-broken\",\"choices\":[{\"delta\":\n\n"));
+}
+
+/* The stream ends cleanly right after its finish_reason chunk: no usage
+ * chunk (even when include_usage asked for one) and no [DONE]. */
+static void plan_finish_without_done(const struct mock_action *a, struct mock_plan *p)
+{
+    if (!p->streamed)
+        return;
+    size_t fin = finish_chunk(p);
+    if (fin >= p->nevents)
+        return;
+    for (size_t i = fin + 1; i < p->nevents; i++) {
+        free(p->events[i]);
+        p->events[i] = NULL;
+    }
+    p->nevents = fin + 1;
+}
+
+/* Status and headers at once, then not a byte: the mock closes only after
+ * max_ms (or when the client leaves first). */
+static void plan_headers_then_silence(const struct mock_action *a, struct mock_plan *p)
+{
+    place_fault(p, MOCK_FAULT_STALL, -1, 0);
+    p->stall_us = (uint64_t)a->stall_ms * 1000;
+    p->stall_continue = 0;
+    p->end = "silence";
+}
+
+/* Accept and read the request, answer nothing, close (FIN) after after_ms. */
+static void plan_silence_then_close(const struct mock_action *a, struct mock_plan *p)
+{
+    place_fault(p, MOCK_FAULT_CLOSE, -1, -1);
+    p->extra_delay_us = (uint64_t)a->after_ms * 1000;
+}
+
+/* Content chunk "at" (clamped to the content chunks) sent twice in a row. */
+static void plan_duplicate_chunk(const struct mock_action *a, struct mock_plan *p)
+{
+    if (!p->streamed)
+        return;
+    size_t at = content_chunk(p, a->at);
+    if (at == 0)
+        return;
+    insert_event(p, at + 1, co_strdup(p->events[at]));
+}
+
+/* A 200 whose whole body is an OpenAI error object; streamed, a 200
+ * event-stream whose only event is that error object, then a clean end. */
+static void plan_error_in_200(const struct mock_action *a, struct mock_plan *p)
+{
+    const char *msg = a->message[0] ? a->message
+                                    : "The server had an error while processing "
+                                      "your request. Sorry about that!";
+    const char *code = a->error_code[0] ? a->error_code : "server_error";
+    const char *type = a->error_type[0] ? a->error_type : "server_error";
+    char *e = co_openai_error(msg, type, NULL, code);
+    p->status = 200;
+    if (!p->streamed) {
+        set_body(p, e);
+        p->content_type = "application/json";
+        return;
+    }
+    for (size_t i = 0; i < p->nevents; i++)
+        free(p->events[i]);
+    p->events[0] = co_asprintf("data: %s\n\n", e);
+    p->nevents = 1;
+    free(e);
+}
+
+static void plan_drip(const struct mock_action *a, struct mock_plan *p)
+{
+    p->drip_bps = (uint64_t)a->bytes_per_s;
+}
+
 static const char *const k_none[] = {"type", NULL};
 static const char *const k_status[] = {"type",          "code",           "error_code", "message",
                                        "retry_after_s", "retry_after_ms", "ratelimit",  NULL};
@@ -430,6 +600,11 @@ static const char *const k_malformed[] = {"type", "what", "at", NULL};
 static const char *const k_slow[] = {"type", "ttft_ms", "gap_ms", NULL};
 static const char *const k_echo_auth[] = {"type", "code", NULL};
 static const char *const k_hold_body[] = {"type", "hold_ms", "then", NULL};
+static const char *const k_at[] = {"type", "at", NULL};
+static const char *const k_silence[] = {"type", "max_ms", NULL};
+static const char *const k_silence_close[] = {"type", "after_ms", NULL};
+static const char *const k_error_in_200[] = {"type", "message", "code", "error_type", NULL};
+static const char *const k_drip[] = {"type", "bytes_per_s", NULL};
 
 static const struct mock_action_kind kinds[MOCK_ACT_COUNT] = {
     [MOCK_ACT_OK] = {"ok", parse_none, plan_ok, k_none},
@@ -445,6 +620,17 @@ static const struct mock_action_kind kinds[MOCK_ACT_COUNT] = {
     [MOCK_ACT_ECHO_AUTH] = {"echo_auth", parse_echo_auth, plan_echo_auth, k_echo_auth},
     [MOCK_ACT_NO_DONE] = {"no_done", parse_none, plan_no_done, k_none},
     [MOCK_ACT_HOLD_BODY] = {"hold_body", parse_hold_body, plan_hold_body, k_hold_body},
+    [MOCK_ACT_INSERT_MALFORMED] = {"insert_malformed", parse_at, plan_insert_malformed, k_at},
+    [MOCK_ACT_FINISH_WITHOUT_DONE] = {"finish_without_done", parse_none, plan_finish_without_done,
+                                      k_none},
+    [MOCK_ACT_HEADERS_THEN_SILENCE] = {"headers_then_silence", parse_headers_then_silence,
+                                       plan_headers_then_silence, k_silence},
+    [MOCK_ACT_SILENCE_THEN_CLOSE] = {"silence_then_close", parse_silence_then_close,
+                                     plan_silence_then_close, k_silence_close},
+    [MOCK_ACT_DUPLICATE_CHUNK] = {"duplicate_chunk", parse_at, plan_duplicate_chunk, k_at},
+    [MOCK_ACT_ERROR_IN_200] = {"error_in_200", parse_error_in_200, plan_error_in_200,
+                               k_error_in_200},
+    [MOCK_ACT_DRIP] = {"drip", parse_drip, plan_drip, k_drip},
 };
 
 const char *const *mock_action_names(void)
@@ -496,7 +682,7 @@ int mock_action_parse(const json_t *j, const char *path, struct mock_action *a, 
         if (near)
             return mock_v_fail(err, errlen, p, "unknown action type \"%s\", did you mean '%s'?",
                                json_string_value(t), near);
-        char list[160] = "";
+        char list[512] = "";
         for (const char *const *k = kind_names; *k; k++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
                      k == kind_names ? "" : ", ", *k);

@@ -9,145 +9,12 @@
 #include "co_mem.h"
 
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #define PATH_LEN 256
-
-void mock_path(char *out, size_t n, const char *base, const char *fmt, ...)
-{
-    va_list ap;
-    int k = snprintf(out, n, "%s", base);
-    if (k < 0 || (size_t)k >= n)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(out + k, n - (size_t)k, fmt, ap);
-    va_end(ap);
-}
-
-int mock_v_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    char msg[384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s: %s", path, msg);
-    return -1;
-}
-
-int mock_v_expect(char *err, size_t errlen, const char *path, const char *what, const json_t *found)
-{
-    char f[96];
-    co_json_describe(found, f, sizeof f);
-    return mock_v_fail(err, errlen, path, "expected %s, found %s", what, f);
-}
-
-int mock_v_keys(const json_t *obj, const char *path, const char *const *keys, char *err,
-                size_t errlen)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        int known = 0;
-        for (const char *const *c = keys; *c; c++)
-            known |= strcmp(*c, k) == 0;
-        if (known)
-            continue;
-        char p[PATH_LEN];
-        snprintf(p, sizeof p, "%s.%s", path, k);
-        const char *near = co_nearest(k, keys);
-        if (near)
-            return mock_v_fail(err, errlen, p, "unknown key, did you mean '%s'?", near);
-        char list[256] = "";
-        for (const char *const *c = keys; *c; c++) {
-            size_t l = strlen(list);
-            snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", *c);
-        }
-        return mock_v_fail(err, errlen, p, "unknown key; expected one of: %s", list);
-    }
-    return 0;
-}
-
-int mock_v_long(const json_t *obj, const char *path, const char *key, long lo, long hi, long *out,
-                char *err, size_t errlen)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    char p[PATH_LEN], what[96];
-    snprintf(p, sizeof p, "%s.%s", path, key);
-    snprintf(what, sizeof what, "integer in [%ld, %ld]", lo, hi);
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return mock_v_expect(err, errlen, p, what, v);
-    *out = (long)json_integer_value(v);
-    return 0;
-}
-
-int mock_v_double(const json_t *obj, const char *path, const char *key, double lo, double hi,
-                  double *out, char *err, size_t errlen)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    char p[PATH_LEN], what[96];
-    double d;
-    snprintf(p, sizeof p, "%s.%s", path, key);
-    snprintf(what, sizeof what, "number in [%g, %g]", lo, hi);
-    if (co_json_number(v, &d) != 0 || !(d >= lo && d <= hi))
-        return mock_v_expect(err, errlen, p, what, v);
-    *out = d;
-    return 0;
-}
-
-int mock_v_string(const json_t *obj, const char *path, const char *key, char *out, size_t outlen,
-                  char *err, size_t errlen)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    char p[PATH_LEN], what[64];
-    snprintf(p, sizeof p, "%s.%s", path, key);
-    snprintf(what, sizeof what, "string of at most %zu bytes", outlen - 1);
-    if (!json_is_string(v) || json_string_length(v) >= outlen)
-        return mock_v_expect(err, errlen, p, what, v);
-    snprintf(out, outlen, "%s", json_string_value(v));
-    return 0;
-}
-
-int mock_v_header_value(const json_t *obj, const char *path, const char *key, char *out,
-                        size_t outlen, char *err, size_t errlen)
-{
-    if (mock_v_string(obj, path, key, out, outlen, err, errlen))
-        return -1;
-    json_t *v = json_object_get(obj, key);
-    size_t n = v ? json_string_length(v) : 0;
-    const char *s = v ? json_string_value(v) : "";
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f) {
-            char p[PATH_LEN];
-            snprintf(p, sizeof p, "%s.%s", path, key);
-            return mock_v_expect(err, errlen, p,
-                                 "a header value without control characters (CR, LF, NUL, TAB)", v);
-        }
-    return 0;
-}
-
-int mock_v_bool(const json_t *obj, const char *path, const char *key, int *out, char *err,
-                size_t errlen)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    char p[PATH_LEN];
-    snprintf(p, sizeof p, "%s.%s", path, key);
-    if (!json_is_boolean(v))
-        return mock_v_expect(err, errlen, p, "true or false", v);
-    *out = json_is_true(v);
-    return 0;
-}
 
 static const char *const latency_keys[] = {"fixed_ms", "uniform_ms", "lognormal", NULL};
 static const char *const lognormal_keys[] = {"median_ms", "sigma", "cap_ms", NULL};
@@ -201,13 +68,127 @@ static int parse_latency(const json_t *j, const char *path, struct mock_latency 
     if (l->a_ms < 0) {
         char q[PATH_LEN];
         mock_path(q, sizeof q, p, ".median_ms");
-        return mock_v_expect(err, errlen, q, "number in [0, 3.6e+06]", NULL);
+        return mock_v_expect(err, errlen, q, "a number in [0, 3.6e+06]", NULL);
     }
     return 0;
 }
 
-static const char *const match_keys[] = {"path", "model", "stream", "header", "index", NULL};
+static const char *const match_keys[] = {"path", "model",        "stream",       "header", "index",
+                                         "body", "last_message", "prompt_chars", NULL};
 static const char *const header_keys[] = {"name", "value", NULL};
+static const char *const body_keys[] = {"pointer", "equals", NULL};
+static const char *const last_keys[] = {"role", "contains", "regex", NULL};
+static const char *const chars_keys[] = {"min", "max", NULL};
+
+/* One {"pointer": "/a/b", "equals": VALUE} of match.body. */
+static int parse_body_eq(const json_t *j, const char *path, struct mock_body_eq *e, char *err,
+                         size_t errlen)
+{
+    char p[PATH_LEN];
+    if (!json_is_object(j))
+        return mock_v_expect(err, errlen, path, "object {\"pointer\", \"equals\"}", j);
+    if (mock_v_keys(j, path, body_keys, err, errlen))
+        return -1;
+    json_t *ptr = json_object_get(j, "pointer"), *eq = json_object_get(j, "equals");
+    mock_path(p, sizeof p, path, ".pointer");
+    if (!json_is_string(ptr) || !mock_json_pointer_valid(json_string_value(ptr)) ||
+        json_string_length(ptr) > 255)
+        return mock_v_expect(err, errlen, p,
+                             "a JSON pointer (RFC 6901: \"\" or \"/key/0\", '~' only as ~0 or ~1, "
+                             "at most 255 bytes) (required)",
+                             ptr);
+    mock_path(p, sizeof p, path, ".equals");
+    if (!eq)
+        return mock_v_expect(err, errlen, p, "the JSON value to compare with (required)", NULL);
+    e->pointer = co_strdup(json_string_value(ptr));
+    e->equals = json_incref(eq);
+    return 0;
+}
+
+/* match.body: one equality or an array of them (all must hold). */
+static int parse_match_body(const json_t *b, const char *path, struct mock_rule *r, char *err,
+                            size_t errlen)
+{
+    char p[PATH_LEN];
+    if (json_is_object(b)) {
+        r->m_body = co_calloc(1, sizeof *r->m_body);
+        r->m_nbody = 1;
+        return parse_body_eq(b, path, &r->m_body[0], err, errlen);
+    }
+    if (!json_is_array(b) || json_array_size(b) == 0 || json_array_size(b) > 64)
+        return mock_v_expect(err, errlen, path,
+                             "object {\"pointer\", \"equals\"} or a non-empty array of at "
+                             "most 64 of them",
+                             b);
+    r->m_body = co_calloc(json_array_size(b), sizeof *r->m_body);
+    for (size_t i = 0; i < json_array_size(b); i++) {
+        mock_path(p, sizeof p, path, "[%zu]", i);
+        if (parse_body_eq(json_array_get(b, i), p, &r->m_body[i], err, errlen))
+            return -1;
+        r->m_nbody = i + 1;
+    }
+    return 0;
+}
+
+/* match.last_message: role, substring, POSIX extended regex. */
+static int parse_last_message(const json_t *j, const char *path, struct mock_rule *r, char *err,
+                              size_t errlen)
+{
+    char p[PATH_LEN], buf[1024];
+    if (!json_is_object(j) || json_object_size(j) == 0)
+        return mock_v_expect(err, errlen, path, "object with one or more of role, contains, regex",
+                             j);
+    if (mock_v_keys(j, path, last_keys, err, errlen))
+        return -1;
+    buf[0] = '\0';
+    if (mock_v_string(j, path, "role", buf, 64, err, errlen))
+        return -1;
+    if (json_object_get(j, "role"))
+        r->m_role = co_strdup(buf);
+    buf[0] = '\0';
+    if (mock_v_string(j, path, "contains", buf, sizeof buf, err, errlen))
+        return -1;
+    if (json_object_get(j, "contains"))
+        r->m_contains = co_strdup(buf);
+    buf[0] = '\0';
+    if (mock_v_string(j, path, "regex", buf, sizeof buf, err, errlen))
+        return -1;
+    if (json_object_get(j, "regex")) {
+        regex_t *re = co_calloc(1, sizeof *re);
+        int rc = regcomp(re, buf, REG_EXTENDED | REG_NOSUB);
+        if (rc) {
+            char why[128];
+            regerror(rc, re, why, sizeof why);
+            free(re);
+            mock_path(p, sizeof p, path, ".regex");
+            return mock_v_fail(err, errlen, p,
+                               "expected a POSIX extended regular expression, found \"%.200s\" "
+                               "(%s)",
+                               buf, why);
+        }
+        r->m_regex = re;
+    }
+    return 0;
+}
+
+/* match.prompt_chars: {"min": N, "max": M}, either or both, min <= max. */
+static int parse_prompt_chars(const json_t *j, const char *path, struct mock_rule *r, char *err,
+                              size_t errlen)
+{
+    if (!json_is_object(j) || json_object_size(j) == 0)
+        return mock_v_expect(err, errlen, path, "object with min and/or max", j);
+    if (mock_v_keys(j, path, chars_keys, err, errlen) ||
+        mock_v_long(j, path, "min", 0, 1L << 40, &r->m_chars_lo, err, errlen) ||
+        mock_v_long(j, path, "max", 0, 1L << 40, &r->m_chars_hi, err, errlen))
+        return -1;
+    if (r->m_chars_lo >= 0 && r->m_chars_hi >= 0 && r->m_chars_hi < r->m_chars_lo) {
+        char p[PATH_LEN];
+        mock_path(p, sizeof p, path, ".max");
+        return mock_v_fail(err, errlen, p, "expected an integer >= min (%ld), found %ld",
+                           r->m_chars_lo, r->m_chars_hi);
+    }
+    return 0;
+}
 
 static int parse_match(const json_t *j, const char *path, struct mock_rule *r, char *err,
                        size_t errlen)
@@ -268,6 +249,22 @@ static int parse_match(const json_t *j, const char *path, struct mock_rule *r, c
             return mock_v_expect(err, errlen, p, "integer >= 0 or array [from, to) with from < to",
                                  ix);
         }
+    }
+    json_t *v;
+    if ((v = json_object_get(j, "body"))) {
+        mock_path(p, sizeof p, path, ".body");
+        if (parse_match_body(v, p, r, err, errlen))
+            return -1;
+    }
+    if ((v = json_object_get(j, "last_message"))) {
+        mock_path(p, sizeof p, path, ".last_message");
+        if (parse_last_message(v, p, r, err, errlen))
+            return -1;
+    }
+    if ((v = json_object_get(j, "prompt_chars"))) {
+        mock_path(p, sizeof p, path, ".prompt_chars");
+        if (parse_prompt_chars(v, p, r, err, errlen))
+            return -1;
     }
     return 0;
 }
@@ -347,6 +344,17 @@ static void rules_free(struct mock_rules *rs)
         free(r->m_model);
         free(r->m_hname);
         free(r->m_hvalue);
+        for (size_t k = 0; k < r->m_nbody; k++) {
+            free(r->m_body[k].pointer);
+            json_decref(r->m_body[k].equals);
+        }
+        free(r->m_body);
+        free(r->m_role);
+        free(r->m_contains);
+        if (r->m_regex) {
+            regfree(r->m_regex);
+            free(r->m_regex);
+        }
         free(r->seq);
     }
     free(rs->v);
@@ -368,6 +376,7 @@ static int parse_rules(const json_t *j, const char *path, struct mock_rules *rs,
         mock_path(p, sizeof p, path, "[%zu]", i);
         r->m_stream = -1;
         r->m_idx_lo = r->m_idx_hi = -1;
+        r->m_chars_lo = r->m_chars_hi = -1;
         r->sel = MOCK_SEL_ALWAYS;
         mock_action_default(&r->action, MOCK_ACT_OK);
         if (!json_is_object(o))

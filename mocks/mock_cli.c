@@ -24,14 +24,18 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: cutover mock [--name NAME] [--port N] [--behavior FILE] [--seed N]\n"
-                 "                    [--journal-cap N] [--upstream URL] [--log-level LEVEL]\n"
+                 "                    [--journal-cap N] [--upstream URL] [--key-env VAR]\n"
+                 "                    [--log-level LEVEL]\n"
                  "  --name NAME        colour recorded in the journal (default blue)\n"
                  "  --port N           port on 127.0.0.1; 0 picks a free one (default 0)\n"
                  "  --behavior FILE    initial behaviour JSON (docs/CONTRACTS.md)\n"
                  "  --seed N           seeds every random decision (default 1)\n"
                  "  --journal-cap N    journal records kept (default 100000)\n"
                  "  --upstream URL     proxy mode: forward what no rule claims to URL\n"
-                 "                     (the request path is appended: http://host:port)\n");
+                 "                     (the request path is appended: http://host:port)\n"
+                 "  --key-env VAR      the upstream key the relay was given, read from the\n"
+                 "                     environment variable VAR (never the command line):\n"
+                 "                     the journal's key says configured / other / missing\n");
 }
 
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
@@ -70,6 +74,7 @@ int mock_cli_main(int argc, char **argv)
                                          {"journal-cap", required_argument, NULL, 'j'},
                                          {"log-level", required_argument, NULL, 'l'},
                                          {"upstream", required_argument, NULL, 'u'},
+                                         {"key-env", required_argument, NULL, 'k'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct mock_opts mo = {.name = "blue", .seed = 1};
@@ -128,6 +133,15 @@ int mock_cli_main(int argc, char **argv)
             break;
         case 'u':
             mo.upstream_url = optarg;
+            break;
+        case 'k':
+            /* The key itself never goes on a command line (ps shows it). */
+            mo.api_key = getenv(optarg);
+            if (!mo.api_key || !mo.api_key[0]) {
+                fprintf(stderr, "cutover mock: --key-env: the environment variable '%s' is %s\n",
+                        optarg, mo.api_key ? "empty" : "not set");
+                return CO_EXIT_INVALID;
+            }
             break;
         case 'h':
             usage(stdout);

@@ -7,6 +7,7 @@
 
 #include "co_buf.h"
 #include "co_rng.h"
+#include "co_valid.h"
 #include "mock.h"
 
 #include <jansson.h>
@@ -62,6 +63,13 @@ enum mock_action_type {
     MOCK_ACT_ECHO_AUTH,
     MOCK_ACT_NO_DONE,
     MOCK_ACT_HOLD_BODY,
+    MOCK_ACT_INSERT_MALFORMED,
+    MOCK_ACT_FINISH_WITHOUT_DONE,
+    MOCK_ACT_HEADERS_THEN_SILENCE,
+    MOCK_ACT_SILENCE_THEN_CLOSE,
+    MOCK_ACT_DUPLICATE_CHUNK,
+    MOCK_ACT_ERROR_IN_200,
+    MOCK_ACT_DRIP,
     MOCK_ACT_COUNT
 };
 
@@ -89,7 +97,9 @@ struct mock_action {
     int then_continue;    /* stall, hold_body: 1 continue, 0 close */
     int broken_framing;   /* cut */
     int malformed;        /* enum mock_malformed */
-    long at;              /* malformed sse_event position */
+    long at;              /* malformed sse_event, insert_malformed, duplicate_chunk position */
+    char error_type[48];  /* error_in_200: the error object's type */
+    long bytes_per_s;     /* drip */
     long ttft_ms, gap_ms; /* slow: < 0 absent */
 };
 
@@ -114,32 +124,20 @@ int mock_action_parse_item(const json_t *j, const char *path, struct mock_action
                            size_t errlen);
 void mock_action_default(struct mock_action *a, int type);
 
-/* Validation helpers shared by the behaviour and action parsers.  Each
- * writes "PATH: message" into err and returns -1. */
-/* out = base followed by a formatted suffix (".key", "[3]"), truncated. */
-void mock_path(char *out, size_t n, const char *base, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-int mock_v_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-int mock_v_expect(char *err, size_t errlen, const char *path, const char *what,
-                  const json_t *found);
-/* Every key of obj must be in keys (NULL-terminated); suggests the nearest. */
-int mock_v_keys(const json_t *obj, const char *path, const char *const *keys, char *err,
-                size_t errlen);
-/* Optional integer field in [lo, hi]; absent leaves *out unchanged. */
-int mock_v_long(const json_t *obj, const char *path, const char *key, long lo, long hi, long *out,
-                char *err, size_t errlen);
-int mock_v_double(const json_t *obj, const char *path, const char *key, double lo, double hi,
-                  double *out, char *err, size_t errlen);
-int mock_v_string(const json_t *obj, const char *path, const char *key, char *out, size_t outlen,
-                  char *err, size_t errlen);
-/* As mock_v_string, for a value that becomes a response header: a control
- * byte (CR, LF, NUL, TAB...) is refused with the path, as MHD would drop
- * the whole header (or worse, a hand-made response would split). */
-int mock_v_header_value(const json_t *obj, const char *path, const char *key, char *out,
-                        size_t outlen, char *err, size_t errlen);
-int mock_v_bool(const json_t *obj, const char *path, const char *key, int *out, char *err,
-                size_t errlen);
+/* Validation: the common kit (common/co_valid.h), one wording of errors
+ * for mocks, harness and relay ("PATH: expected X, found Y (did you mean
+ * 'Z'?)"), so that the behaviour and action parsers share it without
+ * reaching into each other.  The mock's own names for it stay while work on
+ * these parsers is in flight on other branches; new code may call co_v_*. */
+#define mock_path           co_v_path
+#define mock_v_fail         co_v_fail
+#define mock_v_expect       co_v_expected
+#define mock_v_keys         co_v_keys_at
+#define mock_v_long         co_v_long
+#define mock_v_double       co_v_number
+#define mock_v_string       co_v_string
+#define mock_v_header_value co_v_header_value
+#define mock_v_bool         co_v_bool
 
 /* ---- rules and behaviour -------------------------------------------------- */
 
@@ -152,12 +150,24 @@ enum mock_sel {
     MOCK_SEL_WINDOW
 };
 
+/* A body match: the value at a JSON pointer (RFC 6901) equals a JSON value. */
+struct mock_body_eq {
+    char *pointer;
+    json_t *equals; /* owned */
+};
+
 struct mock_rule {
     char name[MOCK_NAME_LEN];
     /* match (NULL / -1 = any) */
     char *m_path, *m_model, *m_hname, *m_hvalue;
-    int m_stream;            /* -1 any, 0, 1 */
-    long m_idx_lo, m_idx_hi; /* [lo, hi) request index; lo < 0 = any */
+    struct mock_body_eq *m_body; /* every one must hold */
+    size_t m_nbody;
+    char *m_role;                /* the last message's role */
+    char *m_contains;            /* substring of the last message's text */
+    void *m_regex;               /* regex_t (POSIX ERE) on the last message's text */
+    long m_chars_lo, m_chars_hi; /* prompt_chars in [lo, hi]; -1 = unbounded */
+    int m_stream;                /* -1 any, 0, 1 */
+    long m_idx_lo, m_idx_hi;     /* [lo, hi) request index; lo < 0 = any */
     /* selector */
     int sel;
     double p;
@@ -207,7 +217,23 @@ struct mock_facts {
     /* header lookup: returns the value or NULL */
     const char *(*header)(void *ctx, const char *name);
     void *header_ctx;
+    /* The parsed request body (chat completions only, else NULL): a rule
+     * that matches on the body never matches without one. */
+    const json_t *body;
 };
+
+/* The value at a JSON pointer (RFC 6901: "" is the whole document, "/a/0"
+ * a key then an index, "~1" is '/', "~0" is '~'), or NULL. */
+const json_t *mock_json_pointer(const json_t *doc, const char *ptr);
+/* Whether ptr is a well-formed JSON pointer. */
+int mock_json_pointer_valid(const char *ptr);
+/* The text of a message's content: a string as is, an array of parts as its
+ * "text" parts joined by '\n' (caller frees; "" when none). */
+char *mock_message_text(const json_t *msg);
+/* Characters (Unicode code points) of all message contents (an array of
+ * parts counts its text as mock_message_text joins it, any other non-string
+ * content its compact JSON), as the journal's prompt_chars. */
+long mock_prompt_chars(const json_t *messages);
 
 struct mock_decision {
     int rule;                  /* index of the rule that fired, -1 none */
@@ -230,17 +256,23 @@ struct mock_chat_req {
     char model[128];
     int stream;
     int include_usage;
-    long max_tokens;  /* -1 none */
-    char user[160];   /* the body's "user" field */
-    char marker[136]; /* the id in the last message's MOCK_ID_MARKER, "" none */
-    char stamp[32];   /* the mock's name, stamped into every answer ("" none) */
-    uint64_t hash;    /* of the messages (mock_messages_hash): seeds the reply text */
+    long max_tokens;   /* -1 none */
+    char user[160];    /* the body's "user" field */
+    char marker[136];  /* the id in the last message's MOCK_ID_MARKER, "" none */
+    char stamp[32];    /* the mock's name, stamped into every answer ("" none) */
+    long prompt_chars; /* mock_prompt_chars of the messages */
+    long messages;     /* how many messages */
+    uint64_t hash;     /* of the messages (mock_messages_hash): seeds the reply text */
     long prompt_tokens;
 };
 
 /* Parses a chat completion request.  Returns 0, or an HTTP status (400) with
  * an OpenAI error body in *errbody (caller frees). */
 int mock_chat_parse(const char *body, size_t len, struct mock_chat_req *q, char **errbody);
+/* As mock_chat_parse; on success *doc (when doc is not NULL) gets the parsed
+ * body, which the caller decrefs. */
+int mock_chat_parse_doc(const char *body, size_t len, struct mock_chat_req *q, char **errbody,
+                        json_t **doc);
 /* The request id in the last MOCK_ID_MARKER of content ("[cutover-id:ID]")
  * into out; returns 1 when found. */
 int mock_find_marker(const char *content, char *out, size_t n);
@@ -288,6 +320,14 @@ struct mock_record {
     uint64_t conn;          /* serial of the TCP connection (1, 2, ...) */
     long max_tokens;        /* -1 none */
     uint64_t messages_hash; /* mock_messages_hash of the body's messages, 0 none */
+    long prompt_chars;      /* characters of all message contents, -1 no chat body */
+    long messages;          /* message count, -1 no chat body */
+    /* What the mock counted and ended its answer with (usage and
+     * finish_reason of a chat answer; -1 / "" when it built none): the
+     * harness derives the canonical text from messages_hash and
+     * completion_tokens (mock_reply_text) and compares the client's. */
+    long prompt_tokens, completion_tokens;
+    char finish[12];
 };
 
 struct mock_journal {
@@ -403,6 +443,7 @@ struct mock_plan {
     int stall_continue;
     uint64_t extra_delay_us; /* timeout after_ms */
     uint64_t ttft_us, gap_us;
+    uint64_t drip_bps; /* drip: body bytes per second, 0 = as fast as it goes */
     char retry_after[24];
     char retry_after_ms[24];
     struct mock_rl_headers rl;

@@ -75,6 +75,9 @@ json_t *mock_record_json(const struct mock_record *r)
     json_object_set_new(o, "auth", json_boolean(r->auth));
     json_object_set_new(o, "key", r->key ? json_string(r->key) : json_null());
     json_object_set_new(o, "conn", json_integer((json_int_t)r->conn));
+    json_object_set_new(o, "prompt_chars",
+                        r->prompt_chars >= 0 ? json_integer(r->prompt_chars) : json_null());
+    json_object_set_new(o, "messages", r->messages >= 0 ? json_integer(r->messages) : json_null());
     json_object_set_new(o, "max_tokens",
                         r->max_tokens >= 0 ? json_integer(r->max_tokens) : json_null());
     if (r->messages_hash) {
@@ -84,6 +87,13 @@ json_t *mock_record_json(const struct mock_record *r)
     } else {
         json_object_set_new(o, "messages_hash", json_null());
     }
+    if (r->completion_tokens >= 0)
+        json_object_set_new(o, "usage",
+                            json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)r->prompt_tokens,
+                                      "completion_tokens", (json_int_t)r->completion_tokens));
+    else
+        json_object_set_new(o, "usage", json_null());
+    json_object_set_new(o, "finish_reason", str_or_null(r->finish));
     return o;
 }
 

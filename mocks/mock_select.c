@@ -7,7 +7,9 @@
 #include "mock_int.h"
 
 #include <math.h>
+#include <regex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
 #include <string.h>
 
@@ -34,6 +36,89 @@ uint64_t mock_latency_sample_us(const struct mock_latency *l, struct co_rng *rng
     return (uint64_t)llround(ms * 1000.0);
 }
 
+int mock_json_pointer_valid(const char *ptr)
+{
+    if (!ptr || (*ptr && *ptr != '/'))
+        return 0;
+    for (const char *c = ptr; *c; c++)
+        if (*c == '~' && c[1] != '0' && c[1] != '1')
+            return 0;
+    return 1;
+}
+
+const json_t *mock_json_pointer(const json_t *doc, const char *ptr)
+{
+    if (!mock_json_pointer_valid(ptr))
+        return NULL;
+    const json_t *v = doc;
+    const char *p = ptr;
+    char tok[256];
+    while (v && *p == '/') {
+        p++;
+        size_t n = 0;
+        for (; *p && *p != '/'; p++) {
+            char c = *p;
+            if (c == '~') {
+                c = p[1] == '1' ? '/' : '~';
+                p++;
+            }
+            if (n + 1 >= sizeof tok)
+                return NULL; /* no key that long in a behaviour's pointer */
+            tok[n++] = c;
+        }
+        tok[n] = '\0';
+        if (json_is_object(v)) {
+            v = json_object_get(v, tok);
+        } else if (json_is_array(v)) {
+            /* An index: digits, no leading zero ("-" is past the end). */
+            char *end;
+            if (!n || (tok[0] == '0' && n > 1) || tok[0] < '0' || tok[0] > '9')
+                return NULL;
+            unsigned long i = strtoul(tok, &end, 10);
+            v = *end ? NULL : json_array_get(v, i);
+        } else {
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* The body conditions: JSON pointer equalities, the last message's role and
+ * text, the prompt's size.  A rule without any costs nothing here. */
+static int body_matches(const struct mock_rule *r, const json_t *body)
+{
+    for (size_t i = 0; i < r->m_nbody; i++) {
+        const json_t *v = body ? mock_json_pointer(body, r->m_body[i].pointer) : NULL;
+        if (!v || !json_equal((json_t *)v, r->m_body[i].equals))
+            return 0;
+    }
+    json_t *msgs = json_object_get(body, "messages");
+    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
+    if (r->m_role) {
+        json_t *role = json_object_get(last, "role");
+        if (!json_is_string(role) || strcmp(json_string_value(role), r->m_role) != 0)
+            return 0;
+    }
+    if (r->m_contains || r->m_regex) {
+        if (!last)
+            return 0;
+        char *text = mock_message_text(last);
+        int ok = (!r->m_contains || strstr(text, r->m_contains)) &&
+                 (!r->m_regex || regexec(r->m_regex, text, 0, NULL, 0) == 0);
+        free(text);
+        if (!ok)
+            return 0;
+    }
+    if (r->m_chars_lo >= 0 || r->m_chars_hi >= 0) {
+        if (!msgs)
+            return 0;
+        long c = mock_prompt_chars(msgs);
+        if ((r->m_chars_lo >= 0 && c < r->m_chars_lo) || (r->m_chars_hi >= 0 && c > r->m_chars_hi))
+            return 0;
+    }
+    return 1;
+}
+
 static int matches(const struct mock_rule *r, const struct mock_facts *f)
 {
     if (r->m_path && strcmp(r->m_path, f->path) != 0)
@@ -49,6 +134,10 @@ static int matches(const struct mock_rule *r, const struct mock_facts *f)
         if (!v || (r->m_hvalue && strcmp(v, r->m_hvalue) != 0))
             return 0;
     }
+    if ((r->m_nbody || r->m_role || r->m_contains || r->m_regex || r->m_chars_lo >= 0 ||
+         r->m_chars_hi >= 0) &&
+        !body_matches(r, f->body))
+        return 0;
     return 1;
 }
 

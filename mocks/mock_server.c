@@ -56,7 +56,9 @@ struct mock {
     uint64_t traffic_index, health_index;
     struct mock_journal journal;
     struct mock_rl rl;
-    struct mock_req *live;    /* every request in flight, to resume them all on free */
+    struct mock_req *live;  /* every request in flight, to resume them all on free */
+    struct mock_req *spare; /* freed requests kept for reuse (MOCK_SPARE_MAX), linked by next */
+    size_t nspare;
     struct mock_proxy *proxy; /* proxy mode, or NULL */
     /* The /health and /v1/models answers never change: built once, and
      * each request's plan gets a copy (a fault may cut it in place). */
@@ -87,7 +89,8 @@ struct mock_req {
     uint64_t t0;
     int fault_done;
     int close_after_stall;
-    const char *end; /* set when the mock ends the request itself */
+    uint64_t drip_t0; /* drip: when the first body byte was due */
+    const char *end;  /* set when the mock ends the request itself */
     /* proxy mode: no rule fired, the upstream answers */
     int proxied, proxy_head, proxy_done;
     struct mock_xfer *xfer;
@@ -259,6 +262,21 @@ static uint64_t piece_due(const struct mock_req *r, size_t i)
     return r->t0 + r->plan.ttft_us + (uint64_t)(k - 1) * r->plan.gap_us;
 }
 
+/* drip: how many body bytes may go now (byte k is due k/bps seconds after
+ * the first); 0 after suspending until the next one is due. */
+static size_t drip_allow(struct mock_req *r, uint64_t now)
+{
+    uint64_t bps = r->plan.drip_bps;
+    if (!r->drip_t0)
+        r->drip_t0 = now;
+    uint64_t due_total = (now - r->drip_t0) * bps / 1000000 + 1;
+    if (due_total > r->sent)
+        return (size_t)(due_total - r->sent);
+    uint64_t next = r->drip_t0 + (r->sent * 1000000 + bps - 1) / bps;
+    req_suspend(r, next > now ? next - now : 1);
+    return 0;
+}
+
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct mock_req *r = cls;
@@ -272,6 +290,12 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     if (r->close_after_stall) {
         r->end = "stalled";
         return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (p->drip_bps) {
+        size_t allow = drip_allow(r, now);
+        if (!allow)
+            return 0;
+        max = allow < max ? allow : max;
     }
     if (!p->streamed) {
         /* Once a stall that continues is over, the rest of the body follows. */
@@ -355,7 +379,7 @@ static enum MHD_Result run_plan(struct mock_req *r)
 {
     struct mock_plan *p = &r->plan;
     struct MHD_Response *resp;
-    if (!p->streamed && p->fault == MOCK_FAULT_NONE) {
+    if (!p->streamed && p->fault == MOCK_FAULT_NONE && !p->drip_bps) {
         resp = MHD_create_response_from_buffer(p->body_len, p->body, MHD_RESPMEM_MUST_FREE);
         r->rec.bytes = p->body_len;
         p->body = NULL;
@@ -651,7 +675,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     struct mock_behavior *b = m->beh;
     struct mock_chat_req q;
     char *errbody = NULL;
-    int st = mock_chat_parse(r->body.data, r->body.len, &q, &errbody);
+    json_t *doc = NULL; /* for body matches; released once the rules have decided */
+    int st = mock_chat_parse_doc(r->body.data, r->body.len, &q, &errbody, &doc);
     if (st) {
         mock_scopy(r->rec.action, sizeof r->rec.action, "bad_request");
         *res = answer(r, st, errbody, NULL);
@@ -664,6 +689,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     r->rec.stream = q.stream;
     r->rec.max_tokens = q.max_tokens;
     r->rec.messages_hash = q.hash;
+    r->rec.prompt_chars = q.prompt_chars;
+    r->rec.messages = q.messages;
     long tokens = b->reply_tokens;
     const char *finish = "stop";
     if (q.max_tokens >= 0 && q.max_tokens < tokens) {
@@ -671,8 +698,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
         finish = "length";
     }
     uint64_t now = co_now_us();
-    struct mock_facts f = {r->rec.path,        q.model,      q.stream,
-                           m->traffic_index++, facts_header, r->conn};
+    struct mock_facts f = {r->rec.path,  q.model, q.stream, m->traffic_index++,
+                           facts_header, r->conn, doc};
     /* The limiter stands in front, as a provider's gateway does. */
     struct mock_rl_verdict v;
     int limited = b->rl_requests > 0 || b->rl_tpm > 0;
@@ -688,6 +715,7 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
             mock_plan_apply(&a, &r->plan); /* a default action leaves plan.rl alone */
             mock_scopy(r->rec.rule, sizeof r->rec.rule, "rate_limit");
             mock_scopy(r->rec.action, sizeof r->rec.action, "status");
+            json_decref(doc);
             return 0;
         }
     }
@@ -696,6 +724,7 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     if (request_rngs(m, r->rec.request_id[0] ? r->rec.request_id : q.user, &own_dec, &own_ids) == 0)
         dec = &own_dec, ids = &own_ids;
     mock_select(&b->rules, &b->latency, &f, now - m->beh_set_us, dec, &d);
+    json_decref(doc);
     record_decision(r, &d);
     if (m->proxy && d.rule < 0) {
         r->proxied = 1;
@@ -708,6 +737,9 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     long created = (long)time(NULL);
     struct mock_plan *p = &r->plan;
     r->ntokens = tokens;
+    r->rec.prompt_tokens = q.prompt_tokens;
+    r->rec.completion_tokens = tokens;
+    mock_scopy(r->rec.finish, sizeof r->rec.finish, finish);
     p->ttft_us = (uint64_t)b->ttft_ms * 1000;
     p->gap_us = b->tokens_per_s > 0 ? (uint64_t)(1e6 / b->tokens_per_s) : 0;
     if (q.stream) {
@@ -732,7 +764,7 @@ static void decide_simple(struct mock_req *r, const char *body, struct mock_rule
                           const struct mock_latency *lat, uint64_t index)
 {
     struct mock *m = r->m;
-    struct mock_facts f = {r->rec.path, NULL, 0, index, facts_header, r->conn};
+    struct mock_facts f = {r->rec.path, NULL, 0, index, facts_header, r->conn, NULL};
     struct mock_decision d;
     struct co_rng own_dec, own_ids, *dec = &m->rng;
     if (request_rngs(m, r->rec.request_id, &own_dec, &own_ids) == 0)
@@ -871,10 +903,27 @@ static void on_conn(void *cls, struct MHD_Connection *c, void **socket_context,
         *socket_context = (void *)(uintptr_t)++m->conns;
 }
 
+/* A request struct is over 1 KiB, which glibc serves from its large bins:
+ * each such malloc first consolidates the small free chunks of the request
+ * before (malloc_consolidate, 1-3% of the mock's CPU in a profile under
+ * wrk).  So freed ones are kept, up to a bound, and handed out zeroed. */
+#define MOCK_SPARE_MAX 256
+
+static struct mock_req *req_alloc(struct mock *m)
+{
+    struct mock_req *r = m->spare;
+    if (!r)
+        return co_calloc(1, sizeof *r);
+    m->spare = r->next;
+    m->nspare--;
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
 static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, const char *url,
                                 const char *method)
 {
-    struct mock_req *r = co_calloc(1, sizeof *r);
+    struct mock_req *r = req_alloc(m);
     const char *v;
     r->m = m;
     r->conn = conn;
@@ -902,6 +951,8 @@ static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, con
     r->rec.auth = v != NULL;
     r->rec.key = key_fingerprint(m->api_key, v);
     r->rec.max_tokens = -1;
+    r->rec.prompt_chars = r->rec.messages = -1;
+    r->rec.prompt_tokens = r->rec.completion_tokens = -1;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->rec.conn = ci ? (uint64_t)(uintptr_t)ci->socket_context : 0;
@@ -926,7 +977,13 @@ static void req_free(struct mock_req *r)
     mock_xfer_free(&r->xfer);
     co_buf_free(&r->body);
     mock_plan_free(&r->plan);
-    free(r);
+    if (m->nspare < MOCK_SPARE_MAX) {
+        r->next = m->spare;
+        m->spare = r;
+        m->nspare++;
+    } else {
+        free(r);
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1120,6 +1177,11 @@ void mock_free(struct mock **pm)
     co_evhttp_stop(&m->http);
     while (m->live)
         req_free(m->live);
+    while (m->spare) {
+        struct mock_req *r = m->spare;
+        m->spare = r->next;
+        free(r);
+    }
     mock_proxy_free(&m->proxy);
     mock_behavior_free(&m->beh);
     mock_rl_free(&m->rl);

@@ -285,6 +285,210 @@ static void test_no_done_and_hold_body(void **state)
     }
 }
 
+/* The text of the content chunks of a stream, concatenated. */
+static void stream_text(const struct mock_plan *p, char *out, size_t n)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < p->nevents; i++) {
+        const char *c = strstr(p->events[i], "\"delta\":{\"content\":\"");
+        if (!c)
+            continue;
+        c += strlen("\"delta\":{\"content\":\"");
+        snprintf(out + strlen(out), n - strlen(out), "%.*s", (int)strcspn(c, "\""), c);
+    }
+}
+
+static size_t count_events(const struct mock_plan *p, const char *needle)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->nevents; i++)
+        k += strstr(p->events[i], needle) != NULL;
+    return k;
+}
+
+static void test_insert_malformed_and_duplicate(void **state)
+{
+    struct mock_plan p, ref;
+    char want[512], got[512];
+    base(&ref, 1);
+    stream_text(&ref, want, sizeof want);
+    /* insert_malformed: one more event, broken, before chunk "at"; every
+     * token still there, in order. */
+    base(&p, 1);
+    struct mock_action a = act("{\"type\":\"insert_malformed\",\"at\":2}");
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.nevents, ref.nevents + 1);
+    assert_non_null(strstr(p.events[2], "chatcmpl-broken"));
+    assert_string_equal(p.events[3], ref.events[2]);
+    stream_text(&p, got, sizeof got);
+    assert_string_equal(got, want);
+    assert_int_equal(p.fault, MOCK_FAULT_NONE);
+    mock_plan_free(&p);
+    /* Default at = 1; past the end it lands before [DONE]. */
+    assert_int_equal(act("{\"type\":\"insert_malformed\"}").at, 1);
+    base(&p, 1);
+    a = act("{\"type\":\"insert_malformed\",\"at\":999}");
+    mock_plan_apply(&a, &p);
+    assert_non_null(strstr(p.events[p.nevents - 2], "chatcmpl-broken"));
+    assert_string_equal(p.events[p.nevents - 1], "data: [DONE]\n\n");
+    mock_plan_free(&p);
+    /* duplicate_chunk: content chunk "at" twice in a row, clamped to the
+     * content chunks (never the role, finish or usage chunk). */
+    for (long at = 0; at < 9; at++) {
+        char js[80];
+        snprintf(js, sizeof js, "{\"type\":\"duplicate_chunk\",\"at\":%ld}", at);
+        base(&p, 1);
+        a = act(js);
+        mock_plan_apply(&a, &p);
+        size_t k = at < 1 ? 1 : at > 4 ? 4 : (size_t)at;
+        assert_int_equal(p.nevents, ref.nevents + 1);
+        assert_string_equal(p.events[k], p.events[k + 1]);
+        assert_string_equal(p.events[k], ref.events[k]);
+        assert_int_equal(count_events(&p, "\"finish_reason\":\"stop\""), 1);
+        mock_plan_free(&p);
+    }
+    /* Both leave a non-streamed answer alone. */
+    const char *js[] = {"{\"type\":\"insert_malformed\"}", "{\"type\":\"duplicate_chunk\"}",
+                        "{\"type\":\"finish_without_done\"}"};
+    for (size_t i = 0; i < 3; i++) {
+        base(&p, 0);
+        char *body = strdup(p.body);
+        a = act(js[i]);
+        mock_plan_apply(&a, &p);
+        assert_string_equal(p.body, body);
+        assert_int_equal(p.fault, MOCK_FAULT_NONE);
+        free(body);
+        mock_plan_free(&p);
+    }
+    mock_plan_free(&ref);
+}
+
+static void test_finish_without_done(void **state)
+{
+    struct mock_plan p;
+    /* With include_usage the usage chunk goes too: the finish chunk is last. */
+    q.include_usage = 1;
+    base(&p, 1);
+    size_t n = p.nevents;
+    struct mock_action a = act("{\"type\":\"finish_without_done\"}");
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.nevents, n - 2);
+    assert_non_null(strstr(p.events[p.nevents - 1], "\"finish_reason\":\"stop\""));
+    assert_int_equal(count_events(&p, "\"usage\""), 0);
+    assert_int_equal(count_events(&p, "[DONE]"), 0);
+    assert_int_equal(p.fault, MOCK_FAULT_NONE);
+    mock_plan_free(&p);
+    q.include_usage = 0;
+    base(&p, 1);
+    n = p.nevents;
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.nevents, n - 1);
+    mock_plan_free(&p);
+}
+
+static void test_silences(void **state)
+{
+    struct mock_plan p;
+    /* headers_then_silence: a stall at body byte 0 that closes, bounded. */
+    struct mock_action a = act("{\"type\":\"headers_then_silence\"}");
+    assert_int_equal(a.stall_ms, 300000);
+    a = act("{\"type\":\"headers_then_silence\",\"max_ms\":2500}");
+    for (int streamed = 0; streamed < 2; streamed++) {
+        base(&p, streamed);
+        mock_plan_apply(&a, &p);
+        assert_int_equal(p.status, 200);
+        assert_int_equal(p.fault, MOCK_FAULT_STALL);
+        assert_int_equal(p.fault_at_byte, 0);
+        assert_int_equal(p.fault_at_piece, -1);
+        assert_int_equal(p.stall_us, 2500000);
+        assert_false(p.stall_continue);
+        mock_plan_free(&p);
+    }
+    /* silence_then_close: a close before headers, after a delay. */
+    assert_int_equal(act("{\"type\":\"silence_then_close\"}").after_ms, 1000);
+    a = act("{\"type\":\"silence_then_close\",\"after_ms\":250}");
+    base(&p, 1);
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.fault, MOCK_FAULT_CLOSE);
+    assert_int_equal(p.fault_at_piece, -1);
+    assert_int_equal(p.fault_at_byte, -1);
+    assert_int_equal(p.extra_delay_us, 250000);
+    mock_plan_free(&p);
+}
+
+static void test_error_in_200_and_drip(void **state)
+{
+    struct mock_plan p;
+    struct mock_action a = act("{\"type\":\"error_in_200\"}");
+    base(&p, 0);
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.status, 200);
+    json_t *j = json_loads(p.body, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                        "server_error");
+    assert_null(json_object_get(j, "choices"));
+    json_decref(j);
+    mock_plan_free(&p);
+    a = act("{\"type\":\"error_in_200\",\"message\":\"m\",\"code\":\"c\",\"error_type\":\"t\"}");
+    base(&p, 1);
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.status, 200);
+    assert_true(p.streamed);
+    assert_int_equal(p.nevents, 1);
+    assert_string_equal(p.events[0], "data: {\"error\":{\"message\":\"m\",\"type\":\"t\","
+                                     "\"param\":null,\"code\":\"c\"}}\n\n");
+    mock_plan_free(&p);
+    /* drip: only the rate; the body is untouched. */
+    assert_int_equal(act("{\"type\":\"drip\"}").bytes_per_s, 100);
+    a = act("{\"type\":\"drip\",\"bytes_per_s\":7}");
+    base(&p, 1);
+    size_t n = p.nevents;
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.drip_bps, 7);
+    assert_int_equal(p.nevents, n);
+    assert_int_equal(p.fault, MOCK_FAULT_NONE);
+    mock_plan_free(&p);
+    /* Errors name the field and what was expected. */
+    const char *bad[][2] = {
+        {"{\"type\":\"drip\",\"bytes_per_s\":0}", "$.bytes_per_s: expected an integer in [1, "},
+        {"{\"type\":\"drip\",\"rate\":5}", "$.rate"},
+        {"{\"type\":\"headers_then_silence\",\"max_ms\":0}", "$.max_ms"},
+        {"{\"type\":\"silence_then_close\",\"after_ms\":\"1s\"}", "$.after_ms"},
+        {"{\"type\":\"duplicate_chunk\",\"at\":-1}", "$.at"},
+        {"{\"type\":\"insert_malformed\",\"what\":\"json\"}", "$.what"},
+        {"{\"type\":\"error_in_200\",\"code\":5}", "$.code"},
+        {"{\"type\":\"finish_without_done\",\"at\":1}", "$.at"},
+        {"{\"type\":\"dirp\"}", "did you mean 'drip'"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct mock_action x;
+        char err[256];
+        json_t *jj = json_loads(bad[i][0], 0, NULL);
+        if (mock_action_parse(jj, "$", &x, err, sizeof err) == 0)
+            fail_msg("%s: accepted", bad[i][0]);
+        if (!strstr(err, bad[i][1]))
+            fail_msg("%s: '%s' does not name %s", bad[i][0], err, bad[i][1]);
+        json_decref(jj);
+    }
+    /* Each new fault stands alone as a sequence item, with its defaults. */
+    const char *items[] = {"insert_malformed",
+                           "finish_without_done",
+                           "headers_then_silence",
+                           "silence_then_close",
+                           "duplicate_chunk",
+                           "error_in_200",
+                           "drip"};
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        struct mock_action x;
+        char err[256];
+        json_t *s = json_string(items[i]);
+        if (mock_action_parse_item(s, "$[0]", &x, err, sizeof err) != 0)
+            fail_msg("%s: %s", items[i], err);
+        assert_string_equal(mock_action_kind(x.type)->name, items[i]);
+        json_decref(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +499,10 @@ int main(void)
         cmocka_unit_test(test_echo_auth),
         cmocka_unit_test(test_header_value_controls),
         cmocka_unit_test(test_no_done_and_hold_body),
+        cmocka_unit_test(test_insert_malformed_and_duplicate),
+        cmocka_unit_test(test_finish_without_done),
+        cmocka_unit_test(test_silences),
+        cmocka_unit_test(test_error_in_200_and_drip),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -36,7 +36,8 @@ static void run(struct mock_behavior *b, int n, uint64_t since_us, struct co_rng
                 int *codes)
 {
     for (int i = 0; i < n; i++) {
-        struct mock_facts f = {"/v1/chat/completions", "gpt-4.1", 0, (uint64_t)i, header, NULL};
+        struct mock_facts f = {
+            "/v1/chat/completions", "gpt-4.1", 0, (uint64_t)i, header, NULL, NULL};
         struct mock_decision d;
         mock_select(&b->rules, &b->latency, &f, since_us, rng, &d);
         out[i] = d.action.type;
@@ -174,8 +175,8 @@ static void test_match_fields(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hdr_env = cases[i].env;
-        struct mock_facts f = {cases[i].path,  cases[i].model, cases[i].stream,
-                               cases[i].index, header,         NULL};
+        struct mock_facts f = {
+            cases[i].path, cases[i].model, cases[i].stream, cases[i].index, header, NULL, NULL};
         struct mock_decision d;
         mock_select(&b->rules, &b->latency, &f, 0, &rng, &d);
         if (d.action.type != cases[i].want || strcmp(d.rule_name, cases[i].rule) != 0)
@@ -210,7 +211,7 @@ static void test_latency(void **state)
     struct mock_behavior *b =
         parse("{\"latency\":{\"fixed_ms\":5},\"rules\":[{\"match\":{\"model\":\"slow\"},"
               "\"latency\":{\"fixed_ms\":50},\"action\":{\"type\":\"ok\"}}]}");
-    struct mock_facts f = {"/v1/chat/completions", "slow", 0, 0, NULL, NULL};
+    struct mock_facts f = {"/v1/chat/completions", "slow", 0, 0, NULL, NULL, NULL};
     struct mock_decision d;
     mock_select(&b->rules, &b->latency, &f, 0, &rng, &d);
     assert_int_equal(d.latency_us, 50000);
@@ -237,6 +238,115 @@ static void test_first_rule_wins(void **state)
     mock_behavior_free(&b);
 }
 
+/* Decides one chat request with this body; returns the rule's name ("" none). */
+static const char *body_rule(struct mock_behavior *b, const char *body)
+{
+    struct co_rng rng;
+    co_rng_seed(&rng, 1);
+    json_t *doc = body ? json_loads(body, 0, NULL) : NULL;
+    if (body && !doc)
+        fail_msg("bad test body %s", body);
+    struct mock_facts f = {"/v1/chat/completions", "m", 0, 0, NULL, NULL, doc};
+    struct mock_decision d;
+    mock_select(&b->rules, &b->latency, &f, 0, &rng, &d);
+    json_decref(doc);
+    return d.rule_name;
+}
+
+static void test_json_pointer(void **state)
+{
+    json_t *doc = json_loads("{\"a\":{\"b/c\":[10,{\"~k\":true}]},\"\":5,\"m\":[0,1]}", 0, NULL);
+    assert_int_equal(json_integer_value(mock_json_pointer(doc, "/a/b~1c/0")), 10);
+    assert_true(json_is_true(mock_json_pointer(doc, "/a/b~1c/1/~0k")));
+    assert_int_equal(json_integer_value(mock_json_pointer(doc, "/")), 5);
+    assert_ptr_equal(mock_json_pointer(doc, ""), doc);
+    assert_int_equal(json_integer_value(mock_json_pointer(doc, "/m/1")), 1);
+    assert_null(mock_json_pointer(doc, "/m/01")); /* no leading zero */
+    assert_null(mock_json_pointer(doc, "/m/-"));
+    assert_null(mock_json_pointer(doc, "/m/2"));
+    assert_null(mock_json_pointer(doc, "/m/1x"));
+    assert_null(mock_json_pointer(doc, "/a/b~1c/0/x")); /* into a number */
+    assert_null(mock_json_pointer(doc, "a"));
+    assert_null(mock_json_pointer(doc, "/a~2"));
+    assert_false(mock_json_pointer_valid("x"));
+    assert_false(mock_json_pointer_valid("/~"));
+    assert_true(mock_json_pointer_valid("/~0/~1"));
+    json_decref(doc);
+}
+
+static void test_body_matches(void **state)
+{
+    struct mock_behavior *b = parse(
+        "{\"rules\":["
+        "{\"name\":\"eq\",\"match\":{\"body\":[{\"pointer\":\"/model\",\"equals\":\"gpt-x\"},"
+        "{\"pointer\":\"/temperature\",\"equals\":0}]},\"action\":{\"type\":\"close\"}},"
+        "{\"name\":\"sys\",\"match\":{\"last_message\":{\"role\":\"system\"}},"
+        "\"action\":{\"type\":\"close\"}},"
+        "{\"name\":\"sub\",\"match\":{\"last_message\":{\"contains\":\"boom\"}},"
+        "\"action\":{\"type\":\"close\"}},"
+        "{\"name\":\"re\",\"match\":{\"last_message\":{\"role\":\"user\",\"regex\":\"^q[0-9]+$\"}},"
+        "\"action\":{\"type\":\"close\"}},"
+        "{\"name\":\"long\",\"match\":{\"prompt_chars\":{\"min\":20}},\"action\":{\"type\":"
+        "\"close\"}},"
+        "{\"name\":\"mid\",\"match\":{\"prompt_chars\":{\"min\":5,\"max\":6}},"
+        "\"action\":{\"type\":\"close\"}}]}");
+    struct {
+        const char *body, *want;
+    } cases[] = {
+        {"{\"model\":\"gpt-x\",\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":"
+         "\"a\"}]}",
+         "eq"},
+        /* 0 and 0.0 are different JSON values to json_equal: documented. */
+        {"{\"model\":\"gpt-x\",\"temperature\":0.5,\"messages\":[{\"role\":\"user\",\"content\":"
+         "\"a\"}]}",
+         ""},
+        {"{\"model\":\"gpt-y\",\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":"
+         "\"a\"}]}",
+         ""},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"system\",\"content\":"
+         "\"b\"}]}",
+         "sys"},
+        /* Only the last message counts. */
+        {"{\"messages\":[{\"role\":\"system\",\"content\":\"a\"},{\"role\":\"user\",\"content\":"
+         "\"b\"}]}",
+         ""},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"xboomx\"}]}", "sub"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"boom\"},{\"role\":\"user\",\"content\":"
+         "\"cccc\"}]}",
+         ""},
+        /* Content parts: the text parts joined by newlines. */
+        {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"boo\"},"
+         "{\"type\":\"text\",\"text\":\"oom\"}]}]}",
+         ""},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"},"
+         "{\"type\":\"text\",\"text\":\"a boom\"}]}]}",
+         "sub"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"q42\"}]}", "re"},
+        {"{\"messages\":[{\"role\":\"assistant\",\"content\":\"q42\"}]}", ""},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"q42 \"}]}", ""},
+        /* prompt_chars: characters (code points) of every message, inclusive bounds. */
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"0123456789\"},{\"role\":\"user\","
+         "\"content\":\"0123456789\"}]}",
+         "long"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"0123456789\"},{\"role\":\"user\","
+         "\"content\":\"012345678\"}]}",
+         ""},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\"}]}",
+         "mid"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"abcd\"}]}", ""},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"abcdefg\"}]}", ""},
+        /* No body (health, models): a body rule never matches. */
+        {NULL, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = body_rule(b, cases[i].body);
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("case %zu %s: got rule '%s', want '%s'", i,
+                     cases[i].body ? cases[i].body : "-", got, cases[i].want);
+    }
+    mock_behavior_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +357,8 @@ int main(void)
         cmocka_unit_test(test_match_fields),
         cmocka_unit_test(test_latency),
         cmocka_unit_test(test_first_rule_wins),
+        cmocka_unit_test(test_json_pointer),
+        cmocka_unit_test(test_body_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
