@@ -56,21 +56,28 @@ static int too_small(const struct harness_obs *o, struct harness_verdict *v)
     return 1;
 }
 
-/* The limiter's decisions the client can tell: a 429 refused; a success,
- * or any answer whose request reached an upstream, admitted (decided no
- * later than its first upstream arrival).  Other answers (401, a 503 from
- * a store that refuses with shared_fail closed, no answer) say nothing
- * about the limit. */
-static int decision(const struct harness_obs *o, const struct harness_req *r,
-                    struct harness_fleet_req *q)
+/* The limiter's decisions the client can tell: a 429 that reached no
+ * upstream refused; a success, or any answer whose request reached an
+ * upstream (an upstream's own 429 passed on included), admitted (decided
+ * no later than its first upstream arrival).  Other answers (401, a 503
+ * from a store that refuses with shared_fail closed, no answer) say nothing
+ * about the limit, nor does a 429 when the mocks answered 429 themselves
+ * and the relay gave no ids to tell whose it was (*ambiguous counts them). */
+static int decision(const struct harness_obs *o, const struct harness_req *r, int upstream_429,
+                    struct harness_fleet_req *q, size_t *ambiguous)
 {
     if (!r->t_done || r->status == 0)
         return 0;
     *q = (struct harness_fleet_req){.lo = r->t_sent, .hi = r->t_done, .replica = r->replica};
-    if (r->status == 429)
-        return 1;
     size_t m;
     const size_t *idx = harness_obs_attempts(o, r->id, &m);
+    if (r->status == 429 && m == 0) {
+        if (upstream_429 && !(o->signals & HARNESS_SIG_IDS)) {
+            (*ambiguous)++;
+            return 0;
+        }
+        return 1;
+    }
     for (size_t k = 0; k < m; k++)
         if (o->atts[idx[k]].t_arrival >= q->lo && o->atts[idx[k]].t_arrival < q->hi)
             q->hi = o->atts[idx[k]].t_arrival;
@@ -90,13 +97,17 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
     snprintf(v->unit, sizeof v->unit, "req");
     if (too_small(o, v))
         return;
+    /* Did any upstream answer 429 itself (a fault, or its own limit)? */
+    int upstream_429 = 0;
+    for (size_t i = 0; i < o->n_atts; i++)
+        upstream_429 |= !o->atts[i].health && o->atts[i].status == 429;
     struct harness_fleet_req *q = co_calloc(o->n_reqs + 1, sizeof *q);
-    size_t n = 0, other = 0;
+    size_t n = 0, other = 0, ambiguous = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
         if (key && strcmp(r->key, key) != 0)
             continue;
-        if (decision(o, r, &q[n]))
+        if (decision(o, r, upstream_429, &q[n], &ambiguous))
             n++;
         else
             other++;
@@ -108,6 +119,11 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
         v->status = HARNESS_INCONCLUSIVE;
         put(v->detail, sizeof v->detail, "no limiter decision seen (%zu answers without one)",
             other);
+        if (ambiguous)
+            put(v->detail + strlen(v->detail), sizeof v->detail - strlen(v->detail),
+                "; %zu 429s not judged: the mocks answered 429 too and the relay gave no ids to "
+                "tell the relay's from theirs",
+                ambiguous);
         return;
     }
     free(q);
@@ -132,6 +148,13 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
             rl.lost, limit, rel_ms(o, rl.first_lost_at));
     else if (!v->samples)
         put(v->detail, sizeof v->detail, "the limit was never reached: nothing to judge");
+    if (ambiguous) {
+        size_t len = strlen(v->detail);
+        put(v->detail + len, sizeof v->detail - len,
+            "%s%zu 429s not judged: the mocks answered 429 too and the relay gave no ids to tell "
+            "the relay's from theirs",
+            len ? "; " : "", ambiguous);
+    }
 }
 
 static char colour_of(const char *name)

@@ -199,6 +199,20 @@ static void add_ev(struct harness_obs *o, uint64_t t, const char *type, const ch
     e->replica = rep;
 }
 
+/* An upstream attempt (mock journal) of request id, answered with status. */
+static void add_att(struct harness_obs *o, const char *id, uint64_t t, int status)
+{
+    o->atts = co_realloc(o->atts, (o->n_atts + 1) * sizeof *o->atts);
+    struct harness_att *a = &o->atts[o->n_atts++];
+    memset(a, 0, sizeof *a);
+    snprintf(a->req_id, sizeof a->req_id, "%s", id);
+    snprintf(a->env, sizeof a->env, "blue");
+    a->t_arrival = t;
+    a->t_done = t;
+    a->status = status;
+    a->prompt_tokens = a->completion_tokens = -1;
+}
+
 static void mark(struct harness_obs *o, const char *name, uint64_t t)
 {
     snprintf(o->marks[o->n_marks].name, sizeof o->marks[0].name, "%s", name);
@@ -276,6 +290,33 @@ static void test_fleet_rate_limit_check(void **state)
     add_req(&o, o.t0, o.t0 + MS, 429, 0, "");
     assert_int_equal(run(ck, &o, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "refused with 429 although"));
+    harness_obs_free(&o);
+
+    /* 429s that reached an upstream are the upstream's, passed on: the
+     * limiter admitted them (a limit never reached), no 429 lost by it. */
+    const char *ck100 = "{\"check\": \"fleet_rate_limit\", \"limit\": 100, \"window_ms\": 1000}";
+    fleet_obs(&o, 2);
+    for (int i = 0; i < 10; i++) {
+        uint64_t t = o.t0 + (uint64_t)i * 10 * MS;
+        add_req(&o, t, t + 2 * MS, 429, i % 2, "");
+        add_att(&o, o.reqs[i].id, t + MS, 429);
+    }
+    harness_obs_sort(&o);
+    assert_int_equal(run(ck100, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.measured, "admitted 10, 429 0"));
+    harness_obs_free(&o);
+    /* No ids, and the mocks answered 429 too: whose 429 it was cannot be
+     * told, so none is a limiter's refusal. */
+    fleet_obs(&o, 2);
+    o.signals &= ~(unsigned)HARNESS_SIG_IDS;
+    for (int i = 0; i < 10; i++) {
+        uint64_t t = o.t0 + (uint64_t)i * 10 * MS;
+        add_req(&o, t, t + 2 * MS, 429, i % 2, "");
+        add_att(&o, "", t + MS, 429);
+    }
+    harness_obs_sort(&o);
+    assert_int_equal(run(ck100, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "10 429s not judged"));
     harness_obs_free(&o);
 }
 
