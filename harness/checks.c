@@ -2646,6 +2646,18 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
 
 /* A check asked of one replica ("replica": i) runs on that replica's
  * requests, events and upstream attempts (harness_fleet_obs_replica). */
+/* The checks that count traffic attempts without needing ids for the
+ * whole fleet.  A replica's traffic attempts are its requests' attempts,
+ * found by id: without ids its view holds none, and such a check would
+ * judge an empty set (upstream_count "min": 1 failed, "max" passed, on a
+ * relay that sent every request upstream). */
+static int counts_replica_attempts(const struct check_kind *k, const json_t *c)
+{
+    return (k->run == ck_upstream_count && !json_is_true(json_object_get(c, "health"))) ||
+           k->run == ck_no_hammering || k->run == ck_connection_reuse ||
+           k->run == ck_no_traffic_after_unhealthy;
+}
+
 static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
                            int replica, struct harness_verdict *v)
 {
@@ -2659,6 +2671,11 @@ static void run_on_replica(const struct check_kind *k, const json_t *c, const st
     k->run(c, &view, v);
     check_evaluable(k, c, &view, v);
     harness_obs_free(&view);
+    if (!(o->signals & HARNESS_SIG_IDS) && counts_replica_attempts(k, c)) {
+        v->status = HARNESS_INCONCLUSIVE;
+        SETF(detail, "%s: no upstream attempt can be tied to replica %d's requests",
+             harness_signal_missing(HARNESS_SIG_IDS), replica);
+    }
 }
 
 /* The common evaluator: a check says nothing when the relay did not give a

@@ -431,6 +431,44 @@ static void test_check_per_replica(void **state)
         HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.detail, "no replica 5"));
     harness_obs_free(&o);
+
+    /* Without ids a replica's traffic attempts cannot be found: every
+     * request reached blue, yet a check counting them on one replica is
+     * inconclusive, never a failure ("min") nor a pass ("max"). */
+    fleet_obs(&o, 2);
+    for (int i = 0; i < 10; i++) {
+        uint64_t t = o.t0 + (uint64_t)i * 10 * MS;
+        add_req(&o, t, t + 2 * MS, 200, i % 2, "blue");
+        add_att(&o, "", t + MS, 200);
+    }
+    o.signals &= ~(unsigned)HARNESS_SIG_IDS;
+    harness_obs_sort(&o);
+    assert_int_equal(
+        run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"exact\": 10}", &o, &v),
+        HARNESS_PASS);
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"min\": 1, "
+                         "\"replica\": 1}",
+                         &o, &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "tied to replica 1's requests"));
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"max\": 3, "
+                         "\"replica\": 1}",
+                         &o, &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(
+        run("{\"check\": \"no_hammering\", \"max\": 100, \"window_ms\": 1000, \"replica\": 0}", &o,
+            &v),
+        HARNESS_INCONCLUSIVE);
+    /* With ids the same counts are judged. */
+    for (size_t i = 0; i < o.n_atts; i++)
+        snprintf(o.atts[i].req_id, sizeof o.atts[i].req_id, "%s", o.reqs[i].id);
+    o.signals |= HARNESS_SIG_IDS;
+    harness_obs_sort(&o);
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"exact\": 5, "
+                         "\"replica\": 1}",
+                         &o, &v),
+                     HARNESS_PASS);
+    harness_obs_free(&o);
 }
 
 static void test_obs_replica_view(void **state)
