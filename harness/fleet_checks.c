@@ -200,6 +200,22 @@ static size_t colour_timeline(const struct harness_obs *o, int events, const int
     return n;
 }
 
+/* The first counted replica that served no request with a known colour
+ * sent at or after t, -1 when every one did. */
+static int unseen_replica(const struct harness_obs *o, const int *map, uint64_t t)
+{
+    unsigned seen = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (r->replica >= 0 && r->replica < 8 && r->t_sent >= t && colour_of(r->served))
+            seen |= 1u << r->replica;
+    }
+    for (int i = 0; i < o->n_replicas && i < 8; i++)
+        if (map[i] >= 0 && !(seen & (1u << i)))
+            return i;
+    return -1;
+}
+
 static int cmp_colour_t(const void *a, const void *b)
 {
     const struct harness_fleet_colour *x = a, *y = b;
@@ -257,6 +273,21 @@ void harness_ck_colour_agreement(const json_t *c, const struct harness_obs *o,
         put(v->detail, sizeof v->detail, "fewer than 2 replicas ran to the end (%d)", nrep);
         return;
     }
+    /* Served view: a replica's colour is known only from what it served,
+     * so one that served no colour after the mark may have switched
+     * unseen: no verdict of "never agreed" on it. */
+    if (!events && ag.lag_us < 0) {
+        int silent = unseen_replica(o, map, t_from);
+        if (silent >= 0) {
+            v->samples = 0;
+            v->status = HARNESS_INCONCLUSIVE;
+            put(v->detail, sizeof v->detail,
+                "served view: replica %d served no answer naming a colour after %s, so "
+                "whether it took %s cannot be seen",
+                silent, after, to);
+            return;
+        }
+    }
     /* The laggard as the run numbers it, not as counted. */
     int laggard = -1;
     for (int i = 0; i < o->n_replicas && i < 8; i++)
@@ -276,10 +307,16 @@ void harness_ck_colour_agreement(const json_t *c, const struct harness_obs *o,
     int ok = ag.lag_us >= 0 && (double)ag.lag_us / 1000.0 <= within;
     v->margin = ag.lag_us >= 0 ? within - (double)ag.lag_us / 1000.0 : -within;
     v->status = ok ? HARNESS_PASS : HARNESS_FAIL;
-    if (ag.lag_us < 0)
+    if (ag.lag_us < 0 && ag.split_us && ag.split_at + ag.split_us >= o->t_end)
         put(v->detail, sizeof v->detail,
             "split brain until the end: a switch on one replica did not reach the others (no "
             "shared colour)");
+    else if (ag.lag_us < 0 && ag.split_us)
+        put(v->detail, sizeof v->detail,
+            "the replicas disagreed and then agreed again, never all on %s", to);
+    else if (ag.lag_us < 0)
+        put(v->detail, sizeof v->detail, "no replica %s %s after %s",
+            events ? "switched to" : "served", to, after);
     if (!events) {
         size_t len = strlen(v->detail);
         put(v->detail + len, sizeof v->detail - len,

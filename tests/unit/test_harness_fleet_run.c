@@ -371,6 +371,31 @@ static void test_colour_agreement_check(void **state)
     o.signals &= ~(unsigned)HARNESS_SIG_SERVED;
     assert_int_equal(run(ck, &o, &v), HARNESS_INCONCLUSIVE);
     harness_obs_free(&o);
+
+    /* Served view: replica 1 answers nothing with a colour after the mark
+     * (its requests fail): whether it took green is unseen, no verdict. */
+    fleet_obs(&o, 2);
+    o.have_events = 0;
+    mark(&o, "sw", o.t0 + 500 * MS);
+    for (int i = 0; i < 20; i++) {
+        uint64_t t = o.t0 + (uint64_t)i * 50 * MS;
+        int late = t >= o.t0 + 520 * MS;
+        add_req(&o, t, t + MS, late && i % 2 ? 502 : 200, i % 2,
+                late ? (i % 2 ? "" : "green") : "blue");
+    }
+    assert_int_equal(run(ck, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "replica 1 served no answer naming a colour after sw"));
+    harness_obs_free(&o);
+
+    /* Events view, nobody switched: a failure, but no split brain named. */
+    fleet_obs(&o, 2);
+    for (int i = 0; i < 2; i++)
+        add_ev(&o, o.t0 - 50 * MS, "start", "blue", i);
+    mark(&o, "sw", o.t0 + 500 * MS);
+    assert_int_equal(run(ck, &o, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "no replica switched to green after sw"));
+    assert_null(strstr(v.detail, "split brain"));
+    harness_obs_free(&o);
 }
 
 static void test_probe_load_check(void **state)
