@@ -293,12 +293,16 @@ static void ck_deadline(const json_t *c, const struct harness_obs *o, struct har
 
 static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
-    long trunc = 0;
+    long trunc = 0, cut = 0;
     const struct harness_req *first = NULL;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
         if (!req_in_phase(c, r) || r->status != 200)
             continue;
+        if (r->body_cut) {
+            cut++; /* its end is the harness's cut (BODY_CAP), not the relay's */
+            continue;
+        }
         v->samples++;
         if (r->outcome == HARNESS_TRUNCATED) {
             trunc++;
@@ -309,6 +313,8 @@ static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct
     SETF(expected, "every 200 carries a complete answer (stream ends with [DONE])");
     SETF(measured, "%ld truncated of %ld answers with 200", trunc, v->samples);
     snprintf(v->unit, sizeof v->unit, "req");
+    if (cut)
+        SETF(detail, "%ld answers over the harness's 1 MiB body cap not judged; ", cut);
     if (first)
         describe_req(o, first, v->detail, sizeof v->detail);
     verdict(v, trunc == 0, (double)-trunc);
@@ -1904,7 +1910,8 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
                                 struct harness_verdict *v)
 {
     int strict = client_strict(c);
-    long intact = 0, altered = 0, unfinished = 0, prefix = 0, bad_prefix = 0, unknown = 0, raw = 0;
+    long intact = 0, altered = 0, unfinished = 0, prefix = 0, bad_prefix = 0, unknown = 0, raw = 0,
+         cut = 0;
     const char *unknown_why = NULL;
     const struct harness_req *first = NULL;
     char why[400] = "";
@@ -1914,6 +1921,10 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
             continue;
         if (r->raw) {
             raw++; /* bytes the mock answers without a canonical text the harness knows */
+            continue;
+        }
+        if (r->body_cut) {
+            cut++; /* the harness kept only the answer's start (BODY_CAP) */
             continue;
         }
         const char *w = NULL;
@@ -1996,6 +2007,9 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
         append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
     if (raw)
         append(v->measured, sizeof v->measured, "; %ld raw-body requests not judged", raw);
+    if (cut)
+        append(v->measured, sizeof v->measured,
+               "; %ld answers over the harness's 1 MiB body cap not judged", cut);
     snprintf(v->unit, sizeof v->unit, "req");
     SETF(detail,
          "signal: client answer text (choice 0, SSE deltas) and finish_reason vs the "

@@ -1212,6 +1212,8 @@ static void answer_log(FILE *f, const struct harness_req *q)
     json_t *o = json_object();
     json_object_set_new(o, "template", q->tpl >= 0 ? json_string(q->tpl_name) : json_null());
     json_object_set_new(o, "raw_body", json_boolean(q->raw));
+    if (q->body_cut)
+        json_object_set_new(o, "body_cut", json_true());
     json_object_set_new(o, "error_type", q->err_type[0] ? co_json_str(q->err_type) : json_null());
     json_object_set_new(o, "error_code", q->err_code[0] ? co_json_str(q->err_code) : json_null());
     json_object_set_new(o, "finish_reason", q->finish[0] ? co_json_str(q->finish) : json_null());

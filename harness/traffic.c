@@ -295,7 +295,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (!r->t_first)
         r->t_first = co_now_us();
-    co_buf_append(&x->body, data, n); /* beyond the cap the answer is cut */
+    /* Beyond the cap the answer is cut, once: no later piece that would
+     * still fit is kept after a dropped one (that would be a gap). */
+    if (!r->body_cut && co_buf_append(&x->body, data, n) != 0)
+        r->body_cut = 1;
     return n;
 }
 

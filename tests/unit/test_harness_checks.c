@@ -1121,6 +1121,34 @@ static void canon_text(void)
     free(t);
 }
 
+/* A stream longer than the harness's body cap: the client kept only its
+ * start, without [DONE] or finish_reason.  That end is the harness's, so
+ * neither answer_integrity nor no_truncated_success blames the relay. */
+static void test_answer_cut_by_harness(void **state)
+{
+    struct harness_verdict v;
+    canon_text();
+    answered("a", 1, canon);
+    struct harness_req *r = answered("b", 1, canon);
+    r->text_len = 3;
+    r->text[3] = '\0';
+    r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, canon, 3);
+    r->done_marker = r->complete = 0;
+    r->finish[0] = '\0';
+    r->finish_n = 0;
+    r->outcome = HARNESS_TRUNCATED;
+    r->body_cut = 1;
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 1);
+    assert_non_null(strstr(v.measured, "1 answers over the harness's 1 MiB body cap not judged"));
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "1 answers over the harness's 1 MiB body cap"));
+    /* The same answer cut by the relay is its fault. */
+    r->body_cut = 0;
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
+}
+
 static void test_answer_integrity(void **state)
 {
     struct harness_verdict v;
@@ -1388,6 +1416,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_answer_integrity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_cut_by_harness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_integrity_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model_reported, setup, teardown),
