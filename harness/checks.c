@@ -2578,6 +2578,15 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
             return harness_v_expected(err, errlen, path,
                                       "base_ms (decorrelated jitter draws from [base, 3 prev])", c);
     }
+    /* A window of no length holds no admission and no probe: the check
+     * could never fail. */
+    const char *span = k->run == harness_ck_fleet_rate_limit ? "window_ms"
+                       : k->run == harness_ck_probe_load     ? "interval_ms"
+                                                             : NULL;
+    if (span && num(c, span, 0) <= 0) {
+        snprintf(p, sizeof p, "%s.%s", path, span);
+        return harness_v_expected(err, errlen, p, "a number > 0", json_object_get(c, span));
+    }
     if (k->run == ck_client_status && !has(c, "status") && !has(c, "type") && !has(c, "code"))
         return harness_v_expected(err, errlen, path, "status, type or code (what the client sees)",
                                   c);

@@ -121,6 +121,13 @@ static void test_fleet_errors(void **state)
     expect_error("{\"name\": \"f\", " OK_TRAFFIC ", \"expect\": [{\"check\": "
                  "\"client_success_ratio\", \"min\": 1, \"replica\": -1}]}",
                  "$.expect[0].replica: expected a replica index 0..7");
+    /* A window or interval of no length: a check that could never fail. */
+    expect_error("{\"name\": \"f\", " OK_TRAFFIC ", \"expect\": [{\"check\": "
+                 "\"fleet_rate_limit\", \"limit\": 1, \"window_ms\": 0}]}",
+                 "$.expect[0].window_ms: expected a number > 0, found integer 0");
+    expect_error("{\"name\": \"f\", " OK_TRAFFIC ", \"expect\": [{\"check\": "
+                 "\"probe_load\", \"max_per_interval\": 1, \"interval_ms\": 0}]}",
+                 "$.expect[0].interval_ms: expected a number > 0, found integer 0");
 }
 
 static struct harness_profile *profile(const char *text, char *err, size_t n)
