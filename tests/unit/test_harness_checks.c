@@ -1143,9 +1143,12 @@ static void test_answer_cut_by_harness(void **state)
     assert_non_null(strstr(v.measured, "1 answers over the harness's 1 MiB body cap not judged"));
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_PASS);
     assert_non_null(strstr(v.detail, "1 answers over the harness's 1 MiB body cap"));
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":1}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "(1 of 1); 1 answers over the harness's 1 MiB"));
     /* The same answer cut by the relay is its fault. */
     r->body_cut = 0;
     assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":1}", &v), HARNESS_FAIL);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
 }
 
