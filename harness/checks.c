@@ -142,8 +142,12 @@ static void describe_req(const struct harness_obs *o, const struct harness_req *
         append(out, n, " %s#%d %d %s %.1f..%.1f ms;", a[i]->env,
                a[i]->attempt ? a[i]->attempt : (int)i + 1, a[i]->status, a[i]->end,
                rel_ms(o, a[i]->t_arrival), rel_ms(o, a[i]->t_done));
+    /* Without ids "none found" is not "none made". */
     if (!k)
-        append(out, n, " no upstream attempt;");
+        append(out, n, "%s",
+               o->signals & HARNESS_SIG_IDS
+                   ? " no upstream attempt;"
+                   : " upstream attempts unknown (the relay passed no ids);");
     append(out, n, " client %ld %s served=%s at %+.1f ms%s%s", r->status,
            harness_outcome_name(r->outcome), r->served[0] ? r->served : "-", rel_ms(o, r->t_done),
            r->curl_err[0] ? " curl: " : "", r->curl_err);

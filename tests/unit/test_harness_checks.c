@@ -1076,6 +1076,13 @@ static void test_no_vacuous_attempts(void **state)
     assert_non_null(strstr(v.detail, "cannot be tied"));
     run("{\"check\": \"switches\", \"exact\": 0, \"view\": \"served\"}", &v);
     assert_int_equal(v.status, HARNESS_INCONCLUSIVE); /* served: no answer named a colour */
+    /* A failed request's story: its attempts are unknown, not absent. */
+    req("q30", 300, 5, 503, "", HARNESS_HTTP_ERROR);
+    run("{\"check\": \"client_success_ratio\", \"min\": 1}", &v);
+    assert_int_equal(v.status, HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "request q30"));
+    assert_non_null(strstr(v.detail, "upstream attempts unknown (the relay passed no ids)"));
+    assert_null(strstr(v.detail, "no upstream attempt"));
 }
 
 /* ---- the answer checks (issue 12) ---------------------------------------- */
