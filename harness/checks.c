@@ -2632,6 +2632,9 @@ const char *harness_check_example(size_t i, int *runner_own)
 
 static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
                            int replica, struct harness_verdict *v);
+static void probes_unattributed(const struct check_kind *k, const json_t *c,
+                                const struct harness_obs *o, struct harness_verdict *v,
+                                int replica_view);
 
 void harness_check_run(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
@@ -2676,10 +2679,39 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
     }
     k->run(c, o, v);
     check_evaluable(k, c, o, v);
+    probes_unattributed(k, c, o, v, 0);
 }
 
 /* A check asked of one replica ("replica": i) runs on that replica's
  * requests, events and upstream attempts (harness_fleet_obs_replica). */
+/* Health probes carry no request id: the mocks cannot tell which replica
+ * sent one.  In a fleet the replicas' probes interleave (3 replicas probing
+ * every 200 ms looked like one probing every 8 ms), so a check that reads
+ * one relay's probe schedule is inconclusive there, and one asked of a
+ * replica cannot count that replica's probes (probe_load judges the
+ * fleet's). */
+static void probes_unattributed(const struct check_kind *k, const json_t *c,
+                                const struct harness_obs *o, struct harness_verdict *v,
+                                int replica_view)
+{
+    int schedule = k->run == ck_health_interval || k->run == ck_health_probes;
+    int counted =
+        replica_view && k->run == ck_upstream_count && json_is_true(json_object_get(c, "health"));
+    if (o->n_replicas < 2 || !(schedule || counted))
+        return;
+    v->status = HARNESS_INCONCLUSIVE;
+    char d[sizeof v->detail];
+    harness_v_fmt(d, sizeof d,
+                  "health probes cannot be told apart by replica (%d replicas probe the same "
+                  "mocks): %s%s%s",
+                  o->n_replicas,
+                  schedule
+                      ? "one relay's probe schedule is not seen (probe_load judges the fleet's)"
+                      : "one replica's probes are not counted",
+                  v->detail[0] ? "; " : "", v->detail);
+    snprintf(v->detail, sizeof v->detail, "%s", d);
+}
+
 /* The checks that count traffic attempts without needing ids for the
  * whole fleet.  A replica's traffic attempts are its requests' attempts,
  * found by id: without ids its view holds none, and such a check would
@@ -2705,6 +2737,7 @@ static void run_on_replica(const struct check_kind *k, const json_t *c, const st
     k->run(c, &view, v);
     check_evaluable(k, c, &view, v);
     harness_obs_free(&view);
+    probes_unattributed(k, c, o, v, 1);
     if (!(o->signals & HARNESS_SIG_IDS) && counts_replica_attempts(k, c)) {
         v->status = HARNESS_INCONCLUSIVE;
         SETF(detail, "%s: no upstream attempt can be tied to replica %d's requests",

@@ -429,7 +429,27 @@ static void test_probe_load_check(void **state)
     assert_int_equal(
         run("{\"check\": \"probe_load\", \"max_per_interval\": 2, \"interval_ms\": 100}", &o, &v),
         HARNESS_FAIL);
+    /* Each replica probes every 100 ms, but the mocks see the three
+     * interleaved (gaps of 1 ms): one relay's schedule is not seen, fleet
+     * wide or asked of one replica, nor one replica's probe count. */
+    const char *hi = "{\"check\": \"health_interval\", \"env\": \"blue\", \"interval_ms\": 100}";
+    assert_int_equal(run(hi, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "cannot be told apart by replica (3 replicas"));
+    assert_int_equal(run("{\"check\": \"health_interval\", \"env\": \"blue\", \"interval_ms\": "
+                         "100, \"replica\": 1}",
+                         &o, &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"health\": true, "
+                         "\"exact\": 10, \"replica\": 1}",
+                         &o, &v),
+                     HARNESS_INCONCLUSIVE);
+    add_req(&o, o.t0, o.t0 + MS, 200, 0, "blue");
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"health\": true, "
+                         "\"exact\": 30}",
+                         &o, &v),
+                     HARNESS_PASS); /* the fleet's count is what the mocks saw */
     o.n_replicas = 1;
+    assert_int_equal(run(hi, &o, &v), HARNESS_FAIL); /* one relay probing that fast */
     assert_int_equal(
         run("{\"check\": \"probe_load\", \"max_per_interval\": 3, \"interval_ms\": 100}", &o, &v),
         HARNESS_INCONCLUSIVE);
