@@ -317,6 +317,31 @@ static void test_upstream_429_is_not_the_limiter(void **state)
     json_decref(res);
 }
 
+/* A replica frozen (SIGSTOP) to the end of the run while its clients'
+ * requests wait on their keep-alive connections: at teardown it gets
+ * SIGCONT then SIGTERM, and its last MHD run reads those requests after
+ * the loop ended.  cutover-relay must refuse them, not start them: a
+ * connection suspended at MHD_stop_daemon aborted the process (SIGABRT,
+ * "MHD_stop_daemon() called while we have suspended connections"). */
+static void test_frozen_replica_stops_cleanly(void **state)
+{
+    need_redis();
+    char file[128], out[128];
+    snprintf(file, sizeof file, "%s/frozen.json", dir);
+    snprintf(out, sizeof out, "%s/frozen", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("{\"name\": \"fleet-frozen-to-the-end\", \"fleet\": {\"replicas\": 2}, \"upstreams\": "
+          "{\"blue\": \"healthy\", \"green\": \"healthy\"}, \"timeline\": [{\"at_ms\": 100, "
+          "\"fleet\": \"replica_pause\", \"replica\": 1}], \"traffic\": {\"rate_rps\": 20, "
+          "\"duration_ms\": 500}, \"expect\": [{\"check\": \"clean_shutdown\"}, {\"check\": "
+          "\"client_success_ratio\", \"min\": 1, \"replica\": 0}]}\n",
+          f);
+    fclose(f);
+    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
+    assert_int_equal(tsup_cutover(60000, args), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_replicas_override),
         cmocka_unit_test(test_bad_fleet_input),
         cmocka_unit_test(test_upstream_429_is_not_the_limiter),
+        cmocka_unit_test(test_frozen_replica_stops_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
