@@ -2697,18 +2697,27 @@ static void probes_unattributed(const struct check_kind *k, const json_t *c,
     int schedule = k->run == ck_health_interval || k->run == ck_health_probes;
     int counted =
         replica_view && k->run == ck_upstream_count && json_is_true(json_object_get(c, "health"));
-    if (o->n_replicas < 2 || !(schedule || counted))
+    /* One replica finding a colour unhealthy says nothing of the others'
+     * traffic: fleet-wide, their events and attempts mix. */
+    int own = !replica_view && k->run == ck_no_traffic_after_unhealthy;
+    if (o->n_replicas < 2 || !(schedule || counted || own))
         return;
     v->status = HARNESS_INCONCLUSIVE;
     char d[sizeof v->detail];
-    harness_v_fmt(d, sizeof d,
-                  "health probes cannot be told apart by replica (%d replicas probe the same "
-                  "mocks): %s%s%s",
-                  o->n_replicas,
-                  schedule
-                      ? "one relay's probe schedule is not seen (probe_load judges the fleet's)"
-                      : "one replica's probes are not counted",
-                  v->detail[0] ? "; " : "", v->detail);
+    if (own)
+        harness_v_fmt(d, sizeof d,
+                      "each of the %d replicas finds a colour unhealthy on its own: ask it of one "
+                      "replica (\"replica\": i)%s%s",
+                      o->n_replicas, v->detail[0] ? "; " : "", v->detail);
+    else
+        harness_v_fmt(d, sizeof d,
+                      "health probes cannot be told apart by replica (%d replicas probe the same "
+                      "mocks): %s%s%s",
+                      o->n_replicas,
+                      schedule ? "one relay's probe schedule is not seen (probe_load judges the "
+                                 "fleet's)"
+                               : "one replica's probes are not counted",
+                      v->detail[0] ? "; " : "", v->detail);
     snprintf(v->detail, sizeof v->detail, "%s", d);
 }
 

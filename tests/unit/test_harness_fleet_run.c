@@ -207,7 +207,7 @@ static void add_ev(struct harness_obs *o, uint64_t t, const char *type, const ch
 }
 
 /* An upstream attempt (mock journal) of request id, answered with status. */
-static void add_att(struct harness_obs *o, const char *id, uint64_t t, int status)
+static struct harness_att *add_att(struct harness_obs *o, const char *id, uint64_t t, int status)
 {
     o->atts = co_realloc(o->atts, (o->n_atts + 1) * sizeof *o->atts);
     struct harness_att *a = &o->atts[o->n_atts++];
@@ -218,6 +218,7 @@ static void add_att(struct harness_obs *o, const char *id, uint64_t t, int statu
     a->t_done = t;
     a->status = status;
     a->prompt_tokens = a->completion_tokens = -1;
+    return a;
 }
 
 static void mark(struct harness_obs *o, const char *name, uint64_t t)
@@ -482,6 +483,29 @@ static void test_check_per_replica(void **state)
         run("{\"check\": \"client_success_ratio\", \"min\": 0.99, \"replica\": 5}", &o, &v),
         HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.detail, "no replica 5"));
+    harness_obs_free(&o);
+
+    /* Replica 0 finds blue unhealthy and sends to green; replica 1 has not
+     * and still sends to blue.  Fleet-wide that mix is no verdict; asked of
+     * replica 0 it passes. */
+    fleet_obs(&o, 2);
+    add_ev(&o, o.t0 + 100 * MS, "health", "", 0);
+    snprintf(o.evs[0].env, sizeof o.evs[0].env, "blue");
+    o.evs[0].healthy = 0;
+    for (int i = 0; i < 10; i++) {
+        uint64_t t = o.t0 + 200 * MS + (uint64_t)i * 10 * MS;
+        add_req(&o, t, t + 2 * MS, 200, i % 2, i % 2 ? "blue" : "green");
+        struct harness_att *a = add_att(&o, o.reqs[i].id, t + MS, 200);
+        snprintf(a->env, sizeof a->env, "%s", i % 2 ? "blue" : "green");
+    }
+    harness_obs_sort(&o);
+    const char *nt = "{\"check\": \"no_traffic_after_unhealthy\", \"env\": \"blue\"}";
+    assert_int_equal(run(nt, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "each of the 2 replicas finds a colour unhealthy"));
+    assert_int_equal(
+        run("{\"check\": \"no_traffic_after_unhealthy\", \"env\": \"blue\", \"replica\": 0}", &o,
+            &v),
+        HARNESS_PASS);
     harness_obs_free(&o);
 
     /* Without ids a replica's traffic attempts cannot be found: every
