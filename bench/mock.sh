@@ -25,23 +25,12 @@ need curl
 [ -x "$BIN" ] || { echo "bench: $BIN missing (run make)" >&2; exit 3; }
 
 REQ='{"model":"gpt-4.1","messages":[{"role":"user","content":"benchmark"}]}'
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$REQ'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$TMP/post.lua" "$REQ"
 
 # wrk's summary -> "rps p50_ms p99_ms errors"
 wrk_run() { # conns url [extra]
     wrk -t2 -c"$1" -d"${DUR}s" --timeout 10s --latency -s "$TMP/post.lua" "$2" >"$TMP/wrk.txt" 2>&1 || true
-    awk '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-        /Requests\/sec/ { rps = $2 }
-        /^ +50%/ { p50 = ms($2) }
-        /^ +99%/ { p99 = ms($2) }
-        /Non-2xx/ { err += $NF }
-        /Socket errors/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
-        END { printf "%.0f %.2f %.2f %d\n", rps, p50, p99, err }' "$TMP/wrk.txt"
+    wrk_summary "$TMP/wrk.txt" | awk '{print $1, $2, $3, $4}'
 }
 
 # --- the mock -----------------------------------------------------------------
@@ -108,14 +97,7 @@ PIDS="$PIDS $WRK_PID"
 sleep 2
 THREADS_DURING=$(awk '/^Threads/ {print $2}' /proc/$MOCK_PID/status)
 wait $WRK_PID || true
-set -- $(awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /Requests\/sec/ { rps = $2 }
-    /^ +50%/ { p50 = ms($2) }
-    /^ +99%/ { p99 = ms($2) }
-    /Non-2xx/ { err += $NF }
-    /Socket errors/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
-    END { printf "%.0f %.2f %.2f %d\n", rps, p50, p99, err }' "$TMP/wrk.txt")
+set -- $(wrk_summary "$TMP/wrk.txt")
 d_rps=$1 d_p50=$2 d_p99=$3 d_err=$4
 d_pct=$(awk -v a="$d_rps" 'BEGIN { printf "%.0f%%", 100 * a / 20000 }')
 echo "bench: delay 50ms c=1000: $d_rps rps ($d_pct of 20000), p99 $d_p99 ms, threads $THREADS_DURING" >&2

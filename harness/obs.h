@@ -169,6 +169,57 @@ struct harness_mark {
     uint64_t t;
 };
 
+/* The relay endpoints a timeline "probe" step reads (docs/scenarios.md,
+ * "Probes of the relay"). */
+enum harness_probe_kind {
+    HARNESS_PROBE_HEALTH,  /* GET /health: active colour, colours' health */
+    HARNESS_PROBE_METRICS, /* GET /api/metrics: counters as JSON */
+    HARNESS_PROBE_PROM,    /* GET /metrics: Prometheus text */
+    HARNESS_PROBE_N,
+};
+#define HARNESS_MAX_COUNTERS 16
+#define HARNESS_MAX_PROBES   32
+
+/* How to read a relay's endpoints, from its profile's "probes" (harness/
+ * probe.h): each endpoint's path ("" the relay declares none), where its
+ * /health names the active colour and each colour's health (JSON
+ * pointers), and which of its counters stands for each counter the harness
+ * observes (harness_counter_names), in JSON (a pointer) and in Prometheus
+ * text (a selector, name{label="value",...}: the sum of matching samples). */
+struct harness_probe_map {
+    char path[HARNESS_PROBE_N][128];
+    char active[128];     /* "" none */
+    char healthy[2][128]; /* blue, green; "" none */
+    struct {
+        char name[32];  /* "requests", "retries", "switches", "attempts.blue", ... */
+        char json[128]; /* pointer into /api/metrics, "" unmapped */
+        char prom[192]; /* selector into /metrics, "" unmapped */
+    } counters[HARNESS_MAX_COUNTERS];
+    int n_counters;
+    char why_none[160]; /* no map at all: why (a raw --relay command, ...) */
+};
+
+/* One probe the timeline took of the relay, as it answered. */
+struct harness_probe {
+    char name[64]; /* the step's mark, else "step<N>" */
+    int kind;      /* enum harness_probe_kind */
+    char path[128];
+    uint64_t t_sent, t_done;
+    long status; /* 0 none */
+    int curl_rc;
+    char curl_err[96];
+    char ctype[96];
+    char *headers; /* the answer's header lines, NUL-terminated (capped); owned */
+    char *body;    /* NUL-terminated, at most HARNESS_PROBE_MAX_BODY bytes; owned */
+    size_t len;
+    int truncated;      /* the body was longer than the cap */
+    int inflight;       /* client requests in flight when it was sent */
+    long answered;      /* client requests answered when it was sent */
+    int prom_rc;        /* promtool check metrics: 0 ok, 1 rejected, 3 lint only, -1 not run */
+    char prom_out[384]; /* what promtool said, or why it did not run */
+};
+#define HARNESS_PROBE_MAX_BODY (256 * 1024)
+
 struct harness_obs {
     uint64_t t0; /* the traffic start */
     uint64_t t_end;
@@ -195,11 +246,14 @@ struct harness_obs {
     uint64_t term_t, exit_t;
     int exit_clean;
     char exit_how[96];
-    uint64_t step_late_us;         /* worst lateness of a timeline step */
-    int admin_calls, admin_failed; /* timeline admin API calls */
-    char admin_error[160];         /* the first failed one */
-    int secret_leaks;              /* places the upstream key showed up */
-    int leak_scanned;              /* artefacts scanned for it */
+    uint64_t step_late_us;                           /* worst lateness of a timeline step */
+    int admin_calls, admin_failed;                   /* timeline admin API calls */
+    char admin_error[160];                           /* the first failed one */
+    struct harness_probe probes[HARNESS_MAX_PROBES]; /* in the order they were sent */
+    size_t n_probes;
+    struct harness_probe_map probe_map; /* how to read them (the relay's profile) */
+    int secret_leaks;                   /* places the upstream key showed up */
+    int leak_scanned;                   /* artefacts scanned for it */
     char leak_where[128];
     /* The fleet (docs/fleet.md): replicas run, whether they were given the
      * shared store, and each replica's event log seen (have_events: all). */

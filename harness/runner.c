@@ -19,6 +19,7 @@
 #include "harness/driver.h"
 #include "harness/fleet.h"
 #include "harness/obs.h"
+#include "harness/probe.h"
 #include "harness/spawn.h"
 #include "harness/traffic.h"
 #include "harness/vutil.h"
@@ -131,6 +132,8 @@ struct run {
     struct harness_traffic traffic;
     int traffic_started;
     struct harness_obs obs;
+    struct harness_prober prober; /* the timeline's probes of the relay's endpoints */
+    uint64_t t_traffic_done;      /* every client request answered (0: not yet) */
     char error[1024];
     int error_status;
     uint64_t last_progress; /* of the progress hook */
@@ -298,31 +301,24 @@ static void profile_vars(struct run *r, const struct replica *rp, struct harness
     if (p) {
         harness_vars_set(v, "profile_dir", p->dir);
         harness_vars_settings(v, p, r->s->relay);
-        return;
-    }
-    /* A raw command: the scenario's own values, for the keys it names. */
-    const char *k;
-    json_t *val;
-    json_object_foreach(r->s->relay, k, val)
-    {
-        if (json_is_object(val) || json_is_array(val))
-            continue;
-        if (json_is_string(val))
-            harness_vars_set(v, k, json_string_value(val));
-        else if (json_is_integer(val))
-            harness_v_fmt(buf, sizeof buf, "%lld", (long long)json_integer_value(val));
-        else
-            harness_v_fmt(buf, sizeof buf, "%s", json_is_true(val) ? "true" : "false");
-        if (!json_is_string(val))
-            harness_vars_set(v, k, buf);
     }
 }
 
-/* The settings write_config gives every relay it starts, beyond the
- * scenario's own. */
-static const char *const runner_defaults[] = {
-    "health_interval_ms", "health_timeout_ms", "backoff_base_ms", "backoff_cap_ms",
-    "try_timeout_ms",     "deadline_ms",       "drain_timeout_ms"};
+/* The settings write_config gives every relay it configures under the
+ * scenario's own, sized for seconds-long scenarios (the relay's own
+ * defaults are minutes); each is multiplied by --time-scale. */
+static const struct {
+    const char *key;
+    double ms;
+} runner_defaults[] = {
+    {"health_interval_ms", 200},
+    {"health_timeout_ms", 1000},
+    {"backoff_base_ms", HARNESS_RUNNER_BACKOFF_BASE_MS},
+    {"backoff_cap_ms", HARNESS_RUNNER_BACKOFF_CAP_MS},
+    {"try_timeout_ms", 1000},
+    {"deadline_ms", 4000},
+    {"drain_timeout_ms", 500},
+};
 
 /* Does a raw command name placeholder {name} (or {name+N}, {name-N})? */
 static int cmd_names(const char *cmd, const char *name)
@@ -363,9 +359,9 @@ static void raw_unmapped(struct run *r)
      * scenario too: a relay that runs on its own defaults (a 1 s backoff
      * where the scenario expects 20 ms) was not given them. */
     for (size_t i = 0; !all && i < sizeof runner_defaults / sizeof runner_defaults[0]; i++)
-        if (!json_object_get(r->s->relay, runner_defaults[i]) &&
-            !cmd_names(cmd, runner_defaults[i]) && r->n_unmapped < HARNESS_MAX_UNMAPPED)
-            r->unmapped[r->n_unmapped++] = runner_defaults[i];
+        if (!json_object_get(r->s->relay, runner_defaults[i].key) &&
+            !cmd_names(cmd, runner_defaults[i].key) && r->n_unmapped < HARNESS_MAX_UNMAPPED)
+            r->unmapped[r->n_unmapped++] = runner_defaults[i].key;
 }
 
 /* A raw command that reads CUTOVER_CONFIG (cutover-relay does, and says so
@@ -459,6 +455,15 @@ static int relay_command(struct run *r, struct replica *rp, char ***argv, char *
             goto bad;
     } else {
         profile_vars(r, rp, v);
+        /* {key}: the scenario's value, else the one its config gives the
+         * relay (the runner's test-run settings); else no relay is started. */
+        json_t *given = json_load_file(rp->config_path, 0, NULL);
+        int ok = harness_vars_raw(v, r->o->relay_cmd, r->s->relay, given, err, errlen);
+        json_decref(given);
+        if (ok != 0) {
+            fail(r, REPORT_INVALID, "%s: --relay command: %s", r->s->file, err);
+            goto out;
+        }
         if (harness_cmd_shell_syntax(r->o->relay_cmd)) {
             *script = harness_script_render(r->o->relay_cmd, v, err, errlen);
             if (!*script)
@@ -713,6 +718,17 @@ static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     free(a);
 }
 
+/* When step i is due: at its time, or for one that waits for the traffic
+ * ("at": {"after": "traffic"}) its delay after the last answer (UINT64_MAX
+ * while requests are outstanding). */
+static uint64_t step_due(const struct run *r, int i)
+{
+    const struct harness_step *st = &r->s->steps[i];
+    if (!st->after_traffic)
+        return r->t0 + st->at_us;
+    return r->t_traffic_done ? r->t_traffic_done + st->after_delay_us : UINT64_MAX;
+}
+
 static void signal_replica(struct run *r, struct replica *rp, int kind, uint64_t now)
 {
     if (rp->pid <= 0 || rp->exited)
@@ -777,7 +793,7 @@ static void run_step(struct run *r, int i)
             snprintf(m->name, sizeof m->name, "step%d", i);
         m->t = now;
     }
-    uint64_t planned = r->t0 + st->at_us;
+    uint64_t planned = step_due(r, i);
     if (now > planned && now - planned > o->step_late_us)
         o->step_late_us = now - planned;
     for (int c = 0; c < 2; c++) {
@@ -819,6 +835,19 @@ static void run_step(struct run *r, int i)
         r->admins = a;
         co_evcurl_add(&r->curl, e);
     }
+    if (st->probe && rp->url[0]) {
+        long answered = 0;
+        for (size_t q = 0; q < r->traffic.n_reqs; q++)
+            answered += r->traffic.reqs[q].t_done != 0;
+        char name[64]; /* the step's mark, as the marks above name it */
+        if (st->mark[0])
+            snprintf(name, sizeof name, "%s", st->mark);
+        else
+            snprintf(name, sizeof name, "step%d", i);
+        for (int k = 0; k < HARNESS_PROBE_N; k++)
+            if (st->probe & (1u << k))
+                harness_probe_send(&r->prober, rp->url, k, name, r->traffic.inflight, answered);
+    }
     if (st->sig)
         signal_replica(r, rp, st->sig, now);
     if (st->fleet_action)
@@ -833,7 +862,9 @@ static void arm_steps(struct run *r)
         maybe_settle(r);
         return;
     }
-    uint64_t at = r->t0 + r->s->steps[r->next_step].at_us, now = co_now_us();
+    uint64_t at = step_due(r, r->next_step), now = co_now_us();
+    if (at == UINT64_MAX)
+        return; /* on_traffic_finished arms it */
     ev_timer_set(&r->steps, at > now ? (double)(at - now) / 1e6 : 0, 0);
     ev_timer_start(r->loop, &r->steps);
 }
@@ -842,7 +873,7 @@ static void on_steps(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct run *r = w->data;
     uint64_t now = co_now_us();
-    while (r->next_step < r->s->n_steps && r->t0 + r->s->steps[r->next_step].at_us <= now + 200)
+    while (r->next_step < r->s->n_steps && step_due(r, r->next_step) <= now + 200)
         run_step(r, r->next_step++);
     arm_steps(r);
 }
@@ -850,7 +881,7 @@ static void on_steps(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct run *r = w->data;
-    if (r->admin_inflight > 0) {
+    if (r->admin_inflight > 0 || r->prober.inflight > 0) {
         ev_timer_set(w, 0.01, 0);
         ev_timer_start(loop, w);
         return;
@@ -870,7 +901,14 @@ static void maybe_settle(struct run *r)
 
 static void on_traffic_finished(struct harness_traffic *t)
 {
-    maybe_settle(t->data);
+    struct run *r = t->data;
+    r->t_traffic_done = co_now_us();
+    /* Steps waiting for the traffic (probes after it) are due now. */
+    if (r->next_step < r->s->n_steps && r->s->steps[r->next_step].after_traffic) {
+        arm_steps(r);
+        return;
+    }
+    maybe_settle(r);
 }
 
 static void begin_run(struct run *r)
@@ -1065,61 +1103,59 @@ static void collect_journal(struct run *r, int c, const char *name)
     json_decref(j);
 }
 
-/* One replica's event log into o (appended), each event marked with it. */
+struct events_ctx {
+    struct harness_obs *o;
+    size_t cap; /* of o->evs */
+    int replica;
+};
+
+/* One event of a replica's log into the observations, marked with it. */
+static void on_event(const json_t *e, void *ctx)
+{
+    struct events_ctx *c = ctx;
+    struct harness_obs *o = c->o;
+    if (o->n_evs == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        o->evs = co_realloc(o->evs, c->cap * sizeof *o->evs);
+    }
+    struct harness_ev *ev = &o->evs[o->n_evs++];
+    memset(ev, 0, sizeof *ev);
+    ev->t = (uint64_t)json_integer_value(json_object_get(e, "t_us"));
+    static const struct {
+        const char *key;
+        size_t off, len;
+    } strs[] = {
+        {"type", offsetof(struct harness_ev, type), sizeof ev->type},
+        {"from", offsetof(struct harness_ev, from), sizeof ev->from},
+        {"to", offsetof(struct harness_ev, to), sizeof ev->to},
+        {"env", offsetof(struct harness_ev, env), sizeof ev->env},
+        {"reason", offsetof(struct harness_ev, reason), sizeof ev->reason},
+        {"request_id", offsetof(struct harness_ev, req_id), sizeof ev->req_id},
+    };
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
+        const char *v = json_string_value(json_object_get(e, strs[k].key));
+        if (v)
+            snprintf((char *)ev + strs[k].off, strs[k].len, "%s", v);
+    }
+    ev->healthy = json_is_true(json_object_get(e, "healthy"));
+    ev->status = (int)json_integer_value(json_object_get(e, "status"));
+    ev->attempt = (int)json_integer_value(json_object_get(e, "attempt"));
+    ev->backoff_ms = (long)json_integer_value(json_object_get(e, "backoff_ms"));
+    ev->replica = c->replica;
+    /* A start names the colour the replica starts on: kept as "to", as if
+     * it had switched to it (the fleet checks read both). */
+    const char *active = json_string_value(json_object_get(e, "active"));
+    if (active && strcmp(ev->type, "start") == 0 && !ev->to[0])
+        snprintf(ev->to, sizeof ev->to, "%s", active);
+}
+
+/* One replica's event log into o (appended), at most 16 MB of it, through
+ * co_jsonl_each (the reader the HTML report uses too).  Returns whether
+ * the replica wrote one. */
 static int collect_events_of(struct harness_obs *o, const struct replica *rp)
 {
-    size_t len = 0;
-    char *buf = read_file(rp->events_path, 16u << 20, &len);
-    if (!buf)
-        return 0;
-    size_t cap = o->n_evs + 256;
-    o->evs = co_realloc(o->evs, cap * sizeof *o->evs);
-    for (char *line = buf; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        json_error_t je;
-        json_t *e = json_loads(line, 0, &je);
-        if (json_is_object(e)) {
-            if (o->n_evs == cap) {
-                cap *= 2;
-                o->evs = co_realloc(o->evs, cap * sizeof *o->evs);
-            }
-            struct harness_ev *ev = &o->evs[o->n_evs++];
-            memset(ev, 0, sizeof *ev);
-            ev->t = (uint64_t)json_integer_value(json_object_get(e, "t_us"));
-            static const struct {
-                const char *key;
-                size_t off, len;
-            } strs[] = {
-                {"type", offsetof(struct harness_ev, type), sizeof ev->type},
-                {"from", offsetof(struct harness_ev, from), sizeof ev->from},
-                {"to", offsetof(struct harness_ev, to), sizeof ev->to},
-                {"env", offsetof(struct harness_ev, env), sizeof ev->env},
-                {"reason", offsetof(struct harness_ev, reason), sizeof ev->reason},
-                {"request_id", offsetof(struct harness_ev, req_id), sizeof ev->req_id},
-            };
-            for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
-                const char *v = json_string_value(json_object_get(e, strs[k].key));
-                if (v)
-                    snprintf((char *)ev + strs[k].off, strs[k].len, "%s", v);
-            }
-            ev->healthy = json_is_true(json_object_get(e, "healthy"));
-            ev->status = (int)json_integer_value(json_object_get(e, "status"));
-            ev->attempt = (int)json_integer_value(json_object_get(e, "attempt"));
-            ev->backoff_ms = (long)json_integer_value(json_object_get(e, "backoff_ms"));
-            ev->replica = rp->index;
-            /* A start names the colour the replica starts on: kept as "to",
-             * as if it had switched to it (the fleet checks read both). */
-            const char *active = json_string_value(json_object_get(e, "active"));
-            if (active && strcmp(ev->type, "start") == 0 && !ev->to[0])
-                snprintf(ev->to, sizeof ev->to, "%s", active);
-        }
-        json_decref(e);
-        line = nl ? nl + 1 : NULL;
-    }
-    free(buf);
-    return 1;
+    struct events_ctx c = {.o = o, .cap = o->n_evs, .replica = rp->index};
+    return co_jsonl_each(rp->events_path, SIZE_MAX, 16u << 20, on_event, &c) == 0;
 }
 
 /* Merges the replicas' logs, each in file (time) order, into one time
@@ -1264,8 +1300,6 @@ static void write_client_log(struct run *r)
     fclose(f);
 }
 
-/* The relay config: the scenario's keys over runner defaults sized for
- * seconds-long scenarios (the relay's own defaults are minutes). */
 /* Whether the replicas are given the fleet's store: a profile that says it
  * takes one ("shared": true), a raw command that names {redis_url}, our own
  * relay; and only when there is a Redis to give. */
@@ -1280,17 +1314,17 @@ static int takes_store(const struct run *r)
     return 1;
 }
 
+/* A replica's relay config: the scenario's keys over the runner's
+ * defaults (runner_defaults). */
 static int write_config(struct run *r, const struct replica *rp)
 {
     double k = r->o->time_scale > 0 ? r->o->time_scale : 1;
-    json_t *cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "port",
-                            0, "listen", "127.0.0.1", "blue_url", r->colour_url[0], "green_url",
-                            r->colour_url[1], "health_interval_ms", (json_int_t)(200 * k),
-                            "health_timeout_ms", (json_int_t)(1000 * k), "backoff_base_ms",
-                            (json_int_t)(HARNESS_RUNNER_BACKOFF_BASE_MS * k), "backoff_cap_ms",
-                            (json_int_t)(HARNESS_RUNNER_BACKOFF_CAP_MS * k), "try_timeout_ms",
-                            (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
-                            "drain_timeout_ms", (json_int_t)(500 * k), "events", rp->events_path);
+    json_t *cfg =
+        json_pack("{s:i, s:s, s:s, s:s, s:s}", "port", 0, "listen", "127.0.0.1", "blue_url",
+                  r->colour_url[0], "green_url", r->colour_url[1], "events", rp->events_path);
+    for (size_t i = 0; i < sizeof runner_defaults / sizeof runner_defaults[0]; i++)
+        json_object_set_new(cfg, runner_defaults[i].key,
+                            json_integer((json_int_t)(runner_defaults[i].ms * k)));
     /* The run's seed reaches the relay's jitter and canary picks too, so
      * that --seed reproduces them (the relay takes 0 as "from the clock"). */
     json_int_t relay_seed = (json_int_t)(r->o->seed & INT64_MAX);
@@ -1335,22 +1369,27 @@ static void observe(struct run *r, struct report_scenario *rs)
  * setting: a setting the relay lacks or has fixed leaves them standing. */
 static int runner_own_check(const char *check)
 {
-    static const char *const own[] = {"harness_on_time", "relay_alive", "clean_shutdown",
-                                      "no_secret_leak"};
-    for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
-        if (strcmp(check, own[k]) == 0)
-            return 1;
-    return 0;
+    struct harness_check_info k;
+    return harness_check_find(check, &k) == 0 && k.about_process;
 }
 
 static void status_from_checks(struct report_scenario *rs)
 {
     int fail_ = 0, inc = 0, pass = 0, na = 0;
+    rs->advisories = 0;
     for (size_t i = 0; i < rs->n_checks; i++) {
         /* The runner's own punctuality explains a failure (and earns a
          * rerun); it is no verdict on the relay by itself. */
         if (strcmp(rs->checks[i].check, "harness_on_time") == 0)
             continue;
+        /* Only required checks decide (docs/scenarios.md, "Severity"): an
+         * advisory that did not pass is named, an info check only reports. */
+        if (rs->checks[i].severity != REPORT_REQUIRED) {
+            rs->advisories += rs->checks[i].severity == REPORT_ADVISORY &&
+                              rs->checks[i].status != REPORT_PASS &&
+                              rs->checks[i].status != REPORT_NA;
+            continue;
+        }
         fail_ |= rs->checks[i].status == REPORT_FAIL;
         inc |= rs->checks[i].status == REPORT_INCONCLUSIVE;
         na |= rs->checks[i].status == REPORT_NA;
@@ -1414,45 +1453,68 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
     }
 }
 
-static void run_checks(struct run *r, struct report_scenario *rs)
+/* Whether the runner adds check kind k (its row's "added") to this run's
+ * scenario: a relay that died, did not shut down cleanly on SIGTERM (the
+ * contract: drain, exit 0) or leaked its key fails any scenario; a relay
+ * reached by URL is not the runner's process (nothing to watch, and the
+ * upstream key it uses is not ours to scan for). */
+static int implicit_wanted(const struct run *r, const struct harness_check_info *k, int kills)
 {
-    const struct harness_scenario *s = r->s;
-    size_t n = json_array_size(s->checks);
-    int has_alive = 0, has_leak = 0, has_shutdown = 0;
+    switch (k->added) {
+    case HARNESS_ADDED_ALWAYS:
+        return 1;
+    case HARNESS_ADDED_ADMIN:
+        return r->s->admin_used;
+    case HARNESS_ADDED_LIVE_RELAY:
+        return !kills && !r->o->relay_url;
+    case HARNESS_ADDED_OWN_RELAY:
+        return !r->o->relay_url;
+    }
+    return 0;
+}
+
+static int scenario_asks(const struct harness_scenario *s, const char *kind)
+{
     size_t i;
     json_t *c;
     json_array_foreach(s->checks, i, c)
     {
-        const char *name = json_string_value(json_object_get(c, "check"));
-        has_alive |= strcmp(name, "relay_alive") == 0;
-        has_leak |= strcmp(name, "no_secret_leak") == 0;
-        has_shutdown |= strcmp(name, "clean_shutdown") == 0;
+        if (strcmp(json_string_value(json_object_get(c, "check")), kind) == 0)
+            return 1;
     }
+    return 0;
+}
+
+/* Runs the checks the runner adds on its own (harness_added): before the
+ * scenario's checks those added whatever it asks (harness_on_time: was the
+ * runner itself on time?  A stalled runner sends late and reorders steps
+ * and traffic: no verdict on the relay), after them the others it does
+ * not ask for itself. */
+static void run_implicit(struct run *r, struct report_scenario *rs, int before, int kills)
+{
+    struct harness_check_info k;
+    for (size_t i = 0; harness_check_info(i, &k) == 0; i++) {
+        int first = k.added == HARNESS_ADDED_ALWAYS || k.added == HARNESS_ADDED_ADMIN;
+        if (first != before || !implicit_wanted(r, &k, kills) ||
+            (!first && scenario_asks(r->s, k.name)))
+            continue;
+        json_t *a = json_pack("{s:s}", "check", k.name);
+        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
+        json_decref(a);
+    }
+}
+
+static void run_checks(struct run *r, struct report_scenario *rs)
+{
+    const struct harness_scenario *s = r->s;
+    size_t i;
+    json_t *c;
     int kills = 0;
     for (int k = 0; k < s->n_steps; k++)
         kills |= s->steps[k].sig == HARNESS_SIG_KILL;
-    /* Always asked, unless the scenario says otherwise: a relay that died,
-     * did not shut down cleanly on SIGTERM (the contract: drain, exit 0) or
-     * leaked its key fails any scenario. */
-    {
-        /* Always: was the harness itself on time?  A stalled runner (a loaded
-         * machine) sends late and reorders steps and traffic; that is no
-         * verdict on the relay. */
-        json_t *a = json_pack("{s:s}", "check", "harness_on_time");
-        rs->checks = co_calloc(n + 5, sizeof *rs->checks);
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
-    /* A relay reached by URL is not the runner's process: nothing to watch. */
-    /* Nor is the upstream key it uses ours: there is nothing of it to scan. */
-    int add_alive = !has_alive && !kills && !r->o->relay_url,
-        add_leak = !has_leak && !r->o->relay_url,
-        add_shutdown = !has_shutdown && !kills && !r->o->relay_url, add_admin = s->admin_used;
-    if (add_admin) {
-        json_t *a = json_pack("{s:s}", "check", "admin_ok");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
+    /* Each kind is added at most once. */
+    rs->checks = co_calloc(json_array_size(s->checks) + harness_check_count(), sizeof *rs->checks);
+    run_implicit(r, rs, 1, kills);
     /* A relay that wrote no event log (a profile without "events", a relay
      * we only reach by URL, a raw command that ignores {events}) is judged
      * on the served view: switches are read from the colours that served
@@ -1462,11 +1524,12 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     {
         const char *kind = json_string_value(json_object_get(c, "check"));
         /* An explicit "view": "events" asks about the relay's own state, which
-         * only its event log shows: that stays inconclusive. */
+         * only its event log shows: that stays inconclusive.  Which kinds
+         * read the served colours instead is in their rows. */
         const char *view = json_string_value(json_object_get(c, "view"));
+        struct harness_check_info k;
         if (black_box && (!view || strcmp(view, "both") == 0) &&
-            (strcmp(kind, "switches") == 0 || strcmp(kind, "switch_delay") == 0 ||
-             strcmp(kind, "min_dwell") == 0)) {
+            harness_check_find(kind, &k) == 0 && k.served_fallback) {
             json_t *bb = json_deep_copy(c);
             json_object_set_new(bb, "view", json_string("served"));
             struct report_check *v = &rs->checks[rs->n_checks++];
@@ -1480,24 +1543,42 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         }
         harness_check_run(c, &r->obs, &rs->checks[rs->n_checks++]);
     }
-    if (add_alive) {
-        json_t *a = json_pack("{s:s}", "check", "relay_alive");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
-    if (add_shutdown) {
-        json_t *a = json_pack("{s:s}", "check", "clean_shutdown");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
-    if (add_leak) {
-        json_t *a = json_pack("{s:s}", "check", "no_secret_leak");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
+    run_implicit(r, rs, 0, kills);
     unmapped_inconclusive(r, rs);
     fixed_not_applicable(r, rs);
     status_from_checks(rs);
+}
+
+/* How to read the relay's endpoints for probe steps: its profile's
+ * "probes"; our own relay run without a profile reads as its profile
+ * (relays/cutover-relay.json) says; a raw command or a relay reached by URL
+ * declares none, and the checks that read probes say so. */
+static void probe_map(struct run *r)
+{
+    struct harness_probe_map *m = &r->obs.probe_map;
+    memset(m, 0, sizeof *m);
+    if (r->o->profile) {
+        *m = r->o->profile->probes;
+        if (!m->path[0][0] && !m->path[1][0] && !m->path[2][0])
+            harness_v_fmt(m->why_none, sizeof m->why_none,
+                          "profile %s declares no endpoints (\"probes\")", r->o->profile->name);
+        return;
+    }
+    char path[PATH_MAX], err[512];
+    struct harness_profile *own = NULL;
+    if (!r->o->relay_cmd && !r->o->relay_url &&
+        harness_profile_find("cutover-relay", path, sizeof path))
+        own = harness_profile_load(path, err, sizeof err);
+    if (own) {
+        *m = own->probes;
+        harness_profile_free(&own);
+        return;
+    }
+    snprintf(m->why_none, sizeof m->why_none, "%s",
+             r->o->relay_cmd   ? "a raw --relay command declares no endpoints (use a profile with "
+                                 "\"probes\")"
+             : r->o->relay_url ? "a relay reached by --relay-url declares no endpoints"
+                               : "relays/cutover-relay.json not found: no endpoints declared");
 }
 
 /* Whether a profile can point its relay at the direct mock ({direct_url}). */
@@ -1750,6 +1831,9 @@ static void run_loop(struct run *r)
     snprintf(r->ready_path, sizeof r->ready_path, "%s",
              o->profile ? o->profile->ready_path : "/health");
     uint64_t ready_us = o->profile ? o->profile->ready_timeout_us : 5000000;
+    r->prober.curl = &r->curl;
+    r->prober.obs = &r->obs;
+    probe_map(r);
     ev_timer_init(&r->poll, on_poll, 0.0, 0.01);
     r->poll.data = r;
     ev_timer_start(r->loop, &r->poll);
@@ -1870,8 +1954,10 @@ static void teardown(struct run *r)
     if (r->traffic_started)
         harness_traffic_free(&r->traffic);
     drop_admins(r);
-    if (r->curl.multi)
+    if (r->curl.multi) {
+        harness_probe_abort(&r->prober);
         co_evcurl_cleanup(&r->curl);
+    }
     for (int c = 0; c < 3; c++)
         mock_free(&r->mock[c]);
     if (r->loop)
@@ -1901,6 +1987,18 @@ static void finish(struct run *r, struct report_scenario *rs, uint64_t started)
     collect_events(r);
     scan_leaks(r);
     write_client_log(r);
+    /* The key on the relay's own endpoints is a leak; it is blanked before
+     * the probes are written out. */
+    if (r->obs.n_probes) {
+        r->obs.leak_scanned++;
+        if (harness_probe_redact(&r->obs, r->api_key)) {
+            size_t len = strlen(r->obs.leak_where);
+            r->obs.secret_leaks++;
+            snprintf(r->obs.leak_where + len, sizeof r->obs.leak_where - len, "%srelay endpoints",
+                     len ? ", " : "");
+        }
+    }
+    harness_probe_finish(&r->obs, r->dir);
     observe(r, rs);
     snprintf(rs->name, sizeof rs->name, "%s", s->name);
     snprintf(rs->file, sizeof rs->file, "%s", s->file);

@@ -3,6 +3,8 @@
  * wastes a CI run and, worse, may pass by checking nothing. */
 #include "harness/scenario.h"
 
+#include "harness/probe.h"
+
 #include "co_json.h"
 #include "co_mem.h"
 #include "harness/checks.h"
@@ -63,72 +65,67 @@ enum rk_type {
     RK_UINT,
     RK_TOKEN,
     RK_URL,
-    RK_ENV,
-    RK_JITTER,
+    RK_WORDS, /* one of the row's words */
     RK_TOKENARR,
     RK_OBJ,
-    RK_LEVEL,
-    RK_STREAM_DONE,
-    RK_MODE,
-    RK_ON_429,
-    RK_SHARED_FAIL,
 };
-/* The words of the policy keys, as the relay's config table accepts them. */
+static const char *const colours[] = {"blue", "green", NULL};
+/* The words of the worded keys, as the relay's config table accepts them. */
+static const char *const jitter_words[] = {"none", "full", "equal", "decorrelated", NULL};
+static const char *const level_words[] = {"debug", "info", "warn", "error", NULL};
 static const char *const stream_done_words[] = {"lenient", "strict", NULL};
 static const char *const mode_words[] = {"blue-green", "primary-fallback", NULL};
 static const char *const on_429_words[] = {"retry", "failover", NULL};
 static const char *const shared_fail_words[] = {"open", "closed", NULL};
-/* Integer bounds mirror the relay's config table (relay/relay_config.c), so
- * that `cutover validate` refuses what the relay would refuse at start. */
+/* Integer bounds and words mirror the relay's config table
+ * (relay/relay_config.c), so that `cutover validate` refuses what the relay
+ * would refuse at start; test_harness_scenario compares the two tables. */
 #define RK_MS_MAX ((json_int_t)86400000 * 365)
 static const struct relay_key {
     const char *name;
     int type;
-    json_int_t min, max; /* RK_UINT */
+    json_int_t min, max;      /* RK_UINT */
+    const char *const *words; /* RK_WORDS */
 } relay_keys[] = {
-    {"active_env", RK_ENV, 0, 0},
-    {"max_attempts", RK_UINT, 1, 100},
-    {"backoff_base_ms", RK_UINT, 0, RK_MS_MAX},
-    {"backoff_cap_ms", RK_UINT, 0, RK_MS_MAX},
-    {"jitter", RK_JITTER, 0, 0},
-    {"try_timeout_ms", RK_UINT, 1, RK_MS_MAX},
-    {"deadline_ms", RK_UINT, 1, RK_MS_MAX},
-    {"ttfb_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"idle_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"retry_after_cap_ms", RK_UINT, 0, RK_MS_MAX},
-    {"switch_after_failures", RK_UINT, 1, 1000000},
-    {"min_dwell_ms", RK_UINT, 0, RK_MS_MAX},
-    {"health_interval_ms", RK_UINT, 0, RK_MS_MAX},
-    {"health_timeout_ms", RK_UINT, 1, RK_MS_MAX},
-    {"health_rise", RK_UINT, 1, 1000},
-    {"health_fall", RK_UINT, 1, 1000},
-    {"rate_limit_requests", RK_UINT, 0, 100000000},
-    {"rate_limit_window_ms", RK_UINT, 1, RK_MS_MAX},
-    {"admin_token", RK_TOKEN, 0, 0},
-    {"client_keys", RK_TOKENARR, 0, 0},
-    {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30},
-    {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"log_level", RK_LEVEL, 0, 0},
-    {"prices", RK_OBJ, 0, 0},
-    {"direct_url", RK_URL, 0, 0},
-    {"stream_done", RK_STREAM_DONE, 0, 0},
-    {"mode", RK_MODE, 0, 0},
-    {"primary", RK_ENV, 0, 0},
-    {"failback_after_ms", RK_UINT, 0, RK_MS_MAX},
-    {"failback_rise", RK_UINT, 1, 1000},
-    {"first_byte_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"on_429_without_retry_after", RK_ON_429, 0, 0},
+    {"active_env", RK_WORDS, 0, 0, colours},
+    {"max_attempts", RK_UINT, 1, 100, NULL},
+    {"backoff_base_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"backoff_cap_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"jitter", RK_WORDS, 0, 0, jitter_words},
+    {"try_timeout_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"deadline_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"ttfb_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"idle_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"retry_after_cap_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"switch_after_failures", RK_UINT, 1, 1000000, NULL},
+    {"min_dwell_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"health_interval_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"health_timeout_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"health_rise", RK_UINT, 1, 1000, NULL},
+    {"health_fall", RK_UINT, 1, 1000, NULL},
+    {"rate_limit_requests", RK_UINT, 0, 100000000, NULL},
+    {"rate_limit_window_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"admin_token", RK_TOKEN, 0, 0, NULL},
+    {"client_keys", RK_TOKENARR, 0, 0, NULL},
+    {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30, NULL},
+    {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"log_level", RK_WORDS, 0, 0, level_words},
+    {"prices", RK_OBJ, 0, 0, NULL},
+    {"direct_url", RK_URL, 0, 0, NULL},
+    {"stream_done", RK_WORDS, 0, 0, stream_done_words},
+    {"mode", RK_WORDS, 0, 0, mode_words},
+    {"primary", RK_WORDS, 0, 0, colours},
+    {"failback_after_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"failback_rise", RK_UINT, 1, 1000, NULL},
+    {"first_byte_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"on_429_without_retry_after", RK_WORDS, 0, 0, on_429_words},
     /* A fleet's shared store (docs/fleet.md): the URL itself is the
      * runner's (the Redis it starts), these say how the relay uses it. */
-    {"shared_fail", RK_SHARED_FAIL, 0, 0},
-    {"shared_timeout_ms", RK_UINT, 1, RK_MS_MAX},
-    {"shared_poll_ms", RK_UINT, 1, RK_MS_MAX},
+    {"shared_fail", RK_WORDS, 0, 0, shared_fail_words},
+    {"shared_timeout_ms", RK_UINT, 1, 60000, NULL},
+    {"shared_poll_ms", RK_UINT, 10, RK_MS_MAX, NULL},
 };
 #define N_RELAY_KEYS (sizeof relay_keys / sizeof relay_keys[0])
-
-static const char *const colours[] = {"blue", "green", NULL};
-static const char *const jitters[] = {"none", "full", "equal", "decorrelated", NULL};
-static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 
 /* Keys of the full mock behaviour format, and the friendly ones we add. */
 static const char *const behavior_keys[] = {"reply", "latency", "rate_limit", "rules", "health",
@@ -416,20 +413,8 @@ static int relay_value(const struct relay_key *rk, const char *k, json_t *v, cha
     case RK_TOKEN:
     case RK_URL:
         return harness_v_setting(v, p, rk->type == RK_URL, err, errlen);
-    case RK_ENV:
-        return harness_v_enum(v, p, colours, err, errlen);
-    case RK_JITTER:
-        return harness_v_enum(v, p, jitters, err, errlen);
-    case RK_LEVEL:
-        return harness_v_enum(v, p, levels, err, errlen);
-    case RK_STREAM_DONE:
-        return harness_v_enum(v, p, stream_done_words, err, errlen);
-    case RK_MODE:
-        return harness_v_enum(v, p, mode_words, err, errlen);
-    case RK_ON_429:
-        return harness_v_enum(v, p, on_429_words, err, errlen);
-    case RK_SHARED_FAIL:
-        return harness_v_enum(v, p, shared_fail_words, err, errlen);
+    case RK_WORDS:
+        return harness_v_enum(v, p, rk->words, err, errlen);
     case RK_OBJ:
         if (!json_is_object(v))
             return harness_v_expected(err, errlen, p, "an object", v);
@@ -558,8 +543,8 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
     return bad ? -1 : 0;
 }
 
-static const char *const step_keys[] = {"at_ms",  "mark",  "blue",    "green", "admin",
-                                        "signal", "fleet", "replica", NULL};
+static const char *const step_keys[] = {"at_ms",  "at",    "mark",    "blue",  "green", "admin",
+                                        "signal", "fleet", "replica", "probe", NULL};
 /* Fleet steps (docs/fleet.md); index = enum harness_fleet_action - 1. */
 static const char *const fleet_actions[] = {"replica_stop",   "replica_kill", "replica_pause",
                                             "replica_resume", "redis_pause",  "redis_resume",
@@ -569,6 +554,59 @@ static const char *const admin_keys[] = {"action", "to", "blue", "green", "token
 static const char *const admin_tokens[] = {"right", "none", "wrong", NULL};
 static const char *const admin_actions[] = {"switch", "rollback", "weights", NULL};
 static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", "SIGTERM", NULL};
+
+/* A step's "at": {"after": "traffic", "delay_ms": D}. */
+static int parse_at_after(struct harness_step *step, json_t *at, const char *path, char *err,
+                          size_t errlen)
+{
+    static const char *const keys[] = {"after", "delay_ms", NULL};
+    static const char *const afters[] = {"traffic", NULL};
+    char p[128], ap[160];
+    harness_v_fmt(p, sizeof p, "%s.at", path);
+    if (!json_is_object(at))
+        return harness_v_expected(err, errlen, p, "{\"after\": \"traffic\", \"delay_ms\": N}", at);
+    if (harness_v_keys(at, p, keys, err, errlen) != 0)
+        return -1;
+    harness_v_fmt(ap, sizeof ap, "%s.after", p);
+    if (harness_v_enum(json_object_get(at, "after"), ap, afters, err, errlen) != 0)
+        return -1;
+    double delay = 0;
+    if (harness_v_number(at, "delay_ms", p, 0, 600000, &delay, err, errlen) != 0)
+        return -1;
+    step->after_traffic = 1;
+    step->after_delay_us = (uint64_t)(delay * 1000.0);
+    return 0;
+}
+
+/* A step's "probe": an endpoint name or an array of them. */
+static int parse_probe(struct harness_step *step, json_t *probe, const char *path, char *err,
+                       size_t errlen)
+{
+    if (json_is_string(probe)) {
+        if (harness_v_enum(probe, path, harness_probe_kinds, err, errlen) != 0)
+            return -1;
+        for (int k = 0; harness_probe_kinds[k]; k++)
+            if (strcmp(json_string_value(probe), harness_probe_kinds[k]) == 0)
+                step->probe |= 1u << k;
+        return 0;
+    }
+    if (!json_is_array(probe) || !json_array_size(probe))
+        return harness_v_expected(err, errlen, path,
+                                  "\"health\", \"metrics\", \"prometheus\" or an array of them",
+                                  probe);
+    size_t i;
+    json_t *v;
+    json_array_foreach(probe, i, v)
+    {
+        char p[160];
+        harness_v_fmt(p, sizeof p, "%s[%zu]", path, i);
+        if (parse_probe(step, v, p, err, errlen) != 0)
+            return -1;
+        if (!json_is_string(v))
+            return harness_v_expected(err, errlen, p, "an endpoint name", v);
+    }
+    return 0;
+}
 
 /* A step's "replica": which replica its admin call, signal or replica_*
  * action goes to (default 0).  Only those steps take one, and it must name
@@ -581,12 +619,12 @@ static int parse_step_replica(struct harness_scenario *s, const json_t *st, cons
         return 0;
     char p[160], exp[128];
     harness_v_fmt(p, sizeof p, "%s.replica", path);
-    int takes = step->admin_method[0] || step->sig ||
+    int takes = step->admin_method[0] || step->sig || step->probe ||
                 (step->fleet_action && step->fleet_action < HARNESS_REDIS_PAUSE);
     if (!takes)
         return harness_v_expected(err, errlen, p,
-                                  "no replica on this step (only admin, signal and replica_* "
-                                  "steps go to one replica)",
+                                  "no replica on this step (only admin, signal, probe and "
+                                  "replica_* steps go to one replica)",
                                   rep);
     snprintf(exp, sizeof exp, "a replica index 0..%d (\"fleet\": {\"replicas\": %d})",
              s->fleet.replicas - 1, s->fleet.replicas);
@@ -649,6 +687,22 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
     double at = -1;
     if (harness_v_number(st, "at_ms", path, 0, 3600000, &at, err, errlen) != 0)
         return -1;
+    json_t *at_after = json_object_get(st, "at");
+    if (at_after && at >= 0) {
+        harness_v_fmt(p, sizeof p, "%s.at", path);
+        return harness_v_expected(err, errlen, p, "at_ms or at, not both", at_after);
+    }
+    if (at_after) {
+        if (parse_at_after(step, at_after, path, err, errlen) != 0)
+            return -1;
+        at = prev_ms; /* orders it after every timed step */
+    } else if (s->n_steps && s->steps[s->n_steps - 1].after_traffic) {
+        harness_v_fmt(p, sizeof p, "%s.at_ms", path);
+        return harness_v_expected(err, errlen, p,
+                                  "no timed step after one with \"at\": {\"after\": "
+                                  "\"traffic\"} (those come last)",
+                                  json_object_get(st, "at_ms"));
+    }
     if (at < 0) {
         harness_v_fmt(p, sizeof p, "%s.at_ms", path);
         return harness_v_expected(err, errlen, p, "a time in ms (required)", NULL);
@@ -729,6 +783,13 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
         s->admin_used = 1;
         actions++;
     }
+    json_t *probe = json_object_get(st, "probe");
+    if (probe) {
+        harness_v_fmt(p, sizeof p, "%s.probe", path);
+        if (parse_probe(step, probe, p, err, errlen) != 0)
+            return -1;
+        actions++;
+    }
     json_t *sig = json_object_get(st, "signal");
     if (sig) {
         harness_v_fmt(p, sizeof p, "%s.signal", path);
@@ -760,7 +821,9 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
         return -1;
     if (!actions && !mark)
         return harness_v_expected(err, errlen, path,
-                                  "at least one of blue, green, admin, signal, fleet or mark", st);
+                                  "at least one of blue, green, admin, signal, fleet, probe or "
+                                  "mark",
+                                  st);
     s->n_steps++;
     return 0;
 }
@@ -1052,16 +1115,70 @@ static void templates_free(struct harness_phase *f)
 }
 
 static const char *const phase_keys[] = {
-    "rate_rps", "concurrency", "duration_ms", "count",      "start_ms",   "stream",
-    "model",    "prompt",      "max_tokens",  "timeout_ms", "client_key", "client_keys",
-    "arrival",  "path",        "request",     "requests",   NULL};
+    "rate_rps", "concurrency", "duration_ms", "count",      "start_ms",    "stream",  "model",
+    "prompt",   "max_tokens",  "timeout_ms",  "client_key", "client_keys", "arrival", "path",
+    "request",  "requests",    "name",        "start",      NULL};
 static const char *const arrivals[] = {"uniform", "poisson", NULL};
+
+/* When phase i (not yet counted in s->n_phases) may expect phase i-1 to be
+ * over, every request answered: its schedule's end plus its client timeout
+ * (the last request may take that long), or for a closed loop bounded by
+ * count one timeout per wave. */
+static uint64_t phase_done_estimate_us(const struct harness_phase *f)
+{
+    uint64_t d = f->duration_us;
+    if (!d && f->rate_rps > 0)
+        d = (uint64_t)((double)f->count / f->rate_rps * 1e6);
+    if (f->concurrency > 0 && !f->duration_us)
+        d = f->timeout_us * (uint64_t)((f->count + f->concurrency - 1) / f->concurrency);
+    else
+        d += f->timeout_us;
+    return f->start_us + d;
+}
+
+/* A phase's "start": {"after": "previous", "delay_ms": D}.  Sets the phase's
+ * after_prev and delay and *start to an estimate in ms (docs/scenarios.md,
+ * "Phases that start after the previous one"). */
+static int parse_after(struct harness_scenario *s, json_t *ph, json_t *st, const char *path,
+                       double *start, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"after", "delay_ms", NULL};
+    static const char *const afters[] = {"previous", NULL};
+    struct harness_phase *f = &s->phases[s->n_phases];
+    char p[160];
+    harness_v_fmt(p, sizeof p, "%s.start", path);
+    if (!json_is_object(st))
+        return harness_v_expected(err, errlen, p, "{\"after\": \"previous\", \"delay_ms\": N}", st);
+    if (harness_v_keys(st, p, keys, err, errlen) != 0)
+        return -1;
+    if (json_object_get(ph, "start_ms")) {
+        harness_v_fmt(p, sizeof p, "%s.start_ms", path);
+        return harness_v_expected(err, errlen, p, "start_ms or start, not both",
+                                  json_object_get(ph, "start_ms"));
+    }
+    char ap[180];
+    harness_v_fmt(ap, sizeof ap, "%s.after", p);
+    if (harness_v_enum(json_object_get(st, "after"), ap, afters, err, errlen) != 0)
+        return -1;
+    if (s->n_phases == 0)
+        return harness_v_expected(err, errlen, ap, "a phase before this one (this is the first)",
+                                  json_object_get(st, "after"));
+    double delay = 0;
+    if (harness_v_number(st, "delay_ms", p, 0, 600000, &delay, err, errlen) != 0)
+        return -1;
+    f->after_prev = 1;
+    f->after_delay_us = (uint64_t)(delay * 1000.0);
+    *start =
+        (double)(phase_done_estimate_us(&s->phases[s->n_phases - 1]) + f->after_delay_us) / 1000.0;
+    return 0;
+}
 
 static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path, uint64_t *next,
                        long *total, char *err, size_t errlen)
 {
     struct harness_phase *f = &s->phases[s->n_phases];
     char p[160];
+    memset(f, 0, sizeof *f); /* a phase that failed to parse may have left this slot half set */
     if (!json_is_object(ph))
         return harness_v_expected(err, errlen, path, "a traffic phase object", ph);
     if (harness_v_keys(ph, path, phase_keys, err, errlen) != 0)
@@ -1079,6 +1196,9 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
         return harness_v_expected(err, errlen, path, "exactly one of rate_rps or concurrency", ph);
     if (dur <= 0 && count <= 0)
         return harness_v_expected(err, errlen, path, "duration_ms or count", ph);
+    json_t *after = json_object_get(ph, "start");
+    if (after && parse_after(s, ph, after, path, &start, err, errlen) != 0)
+        return -1;
     if (start < 0) {
         if (*next == UINT64_MAX) {
             harness_v_fmt(p, sizeof p, "%s.start_ms", path);
@@ -1094,7 +1214,9 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
     f->count = (int)count;
     f->max_tokens = (int)maxt;
     f->timeout_us = (uint64_t)(timeout * 1000.0);
-    *next = dur > 0 ? f->start_us + f->duration_us : UINT64_MAX;
+    /* After a phase that starts when its predecessor is done, the next one
+     * names its own start: the time it would follow on is not known. */
+    *next = dur > 0 && !f->after_prev ? f->start_us + f->duration_us : UINT64_MAX;
     long expected_n = count > 0 ? (long)count : HARNESS_MAX_REQUESTS;
     if (rate > 0 && dur > 0 && rate * dur / 1000.0 < expected_n)
         expected_n = (long)(rate * dur / 1000.0) + 1;
@@ -1126,6 +1248,7 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
         {"model", offsetof(struct harness_phase, model), sizeof f->model},
         {"prompt", offsetof(struct harness_phase, prompt), sizeof f->prompt},
         {"path", offsetof(struct harness_phase, path), sizeof f->path},
+        {"name", offsetof(struct harness_phase, name), sizeof f->name},
     };
     snprintf(f->model, sizeof f->model, "gpt-4.1");
     snprintf(f->prompt, sizeof f->prompt, "Say hello.");
@@ -1138,6 +1261,12 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
             return harness_v_expected(err, errlen, p, "a short string", v);
         snprintf((char *)f + strs[k].off, strs[k].len, "%s", json_string_value(v));
     }
+    for (int k = 0; f->name[0] && k < s->n_phases; k++)
+        if (strcmp(s->phases[k].name, f->name) == 0) {
+            harness_v_fmt(p, sizeof p, "%s.name", path);
+            return harness_v_expected(err, errlen, p, "a phase name not used before",
+                                      json_object_get(ph, "name"));
+        }
     if (strncmp(f->path, "/v1/", 4) != 0) {
         harness_v_fmt(p, sizeof p, "%s.path", path);
         return harness_v_expected(err, errlen, p, "a path starting with /v1/",
@@ -1206,8 +1335,42 @@ static int parse_traffic(struct harness_scenario *s, json_t *tr, char *err, size
     return bad ? -1 : 0;
 }
 
+/* A check's "phase": an index below the number of phases, or the name of
+ * one (replaced by its index in c). */
+static int resolve_phase(struct harness_scenario *s, json_t *c, const char *path, char *err,
+                         size_t errlen)
+{
+    json_t *ph = json_object_get(c, "phase");
+    char p[96];
+    harness_v_fmt(p, sizeof p, "%s.phase", path);
+    if (json_is_integer(ph)) {
+        if (json_integer_value(ph) < s->n_phases)
+            return 0;
+        char exp[64];
+        snprintf(exp, sizeof exp, "a phase index below %d (the phases)", s->n_phases);
+        return harness_v_expected(err, errlen, p, exp, ph);
+    }
+    if (!json_is_string(ph))
+        return 0;
+    const char *names[HARNESS_MAX_PHASES + 1];
+    int n = 0;
+    for (int k = 0; k < s->n_phases; k++) {
+        if (strcmp(s->phases[k].name, json_string_value(ph)) == 0) {
+            json_object_set_new(c, "phase", json_integer(k));
+            return 0;
+        }
+        if (s->phases[k].name[0])
+            names[n++] = s->phases[k].name;
+    }
+    names[n] = NULL;
+    if (n == 0)
+        return harness_v_expected(err, errlen, p, "a phase index (no phase has a \"name\")", ph);
+    return harness_v_enum(ph, p, names, err, errlen);
+}
+
 /* timeline_ok: the marks are known (else a check's "after" cannot be
- * judged and is not, rather than blamed for the timeline's error). */
+ * judged and is not, rather than blamed for the timeline's error).
+ * traffic_ok: the phases are known (else a check's "phase" is not judged). */
 static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok, int traffic_ok,
                         char *err, size_t errlen)
 {
@@ -1226,11 +1389,16 @@ static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok,
     size_t i;
     json_t *c;
     int bad = 0;
-    json_array_foreach(ex, i, c)
+    /* The checks as the runner reads them: a phase named by its "name" is
+     * resolved to its index here (the scenario's copy in results.json keeps
+     * the name). */
+    json_t *resolved = json_deep_copy(ex);
+    json_array_foreach(resolved, i, c)
     {
         char p[64];
         harness_v_fmt(p, sizeof p, "$.expect[%zu]", i);
-        if (harness_check_validate(c, p, timeline_ok ? marks : NULL, err, errlen) != 0) {
+        if (harness_check_validate(c, p, timeline_ok ? marks : NULL, err, errlen) != 0 ||
+            (traffic_ok && resolve_phase(s, c, p, err, errlen) != 0)) {
             collect(s, err);
             bad++;
             continue;
@@ -1247,9 +1415,11 @@ static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok,
         }
     }
     err[0] = '\0';
-    if (bad)
+    if (bad) {
+        json_decref(resolved);
         return -1;
-    s->checks = json_incref(ex);
+    }
+    s->checks = resolved;
     return 0;
 }
 
@@ -1280,7 +1450,7 @@ static void steps_within_traffic(struct harness_scenario *s, json_t *tl)
     if (!end)
         return;
     for (int i = 0; i < s->n_steps; i++) {
-        if (s->steps[i].at_us <= end)
+        if (s->steps[i].at_us <= end || s->steps[i].after_traffic)
             continue;
         char p[64], exp[128], e[640];
         harness_v_fmt(p, sizeof p, "$.timeline[%d].at_ms", i);
@@ -1294,10 +1464,13 @@ static void steps_within_traffic(struct harness_scenario *s, json_t *tl)
 
 uint64_t harness_scenario_span_us(const struct harness_scenario *s)
 {
-    uint64_t end = 0;
-    for (int i = 0; i < s->n_steps; i++)
+    uint64_t end = 0, after = 0;
+    for (int i = 0; i < s->n_steps; i++) {
+        if (s->steps[i].after_traffic && s->steps[i].after_delay_us > after)
+            after = s->steps[i].after_delay_us;
         if (s->steps[i].at_us > end)
             end = s->steps[i].at_us;
+    }
     for (int i = 0; i < s->n_phases; i++) {
         const struct harness_phase *f = &s->phases[i];
         uint64_t d = f->duration_us;
@@ -1308,7 +1481,7 @@ uint64_t harness_scenario_span_us(const struct harness_scenario *s)
         if (f->start_us + d > end)
             end = f->start_us + d;
     }
-    return end;
+    return end + after;
 }
 
 struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file, double time_scale,
@@ -1631,6 +1804,20 @@ const char *const *harness_relay_key_names(void)
         names[i] = relay_keys[i].name;
     names[N_RELAY_KEYS] = NULL;
     return names;
+}
+
+int harness_relay_key_info(const char *name, int64_t *min, int64_t *max, const char *const **words)
+{
+    for (size_t i = 0; i < N_RELAY_KEYS; i++) {
+        const struct relay_key *rk = &relay_keys[i];
+        if (strcmp(rk->name, name) != 0)
+            continue;
+        *min = rk->min;
+        *max = rk->max;
+        *words = rk->words;
+        return rk->type == RK_UINT;
+    }
+    return -1;
 }
 
 int harness_relay_validate(const json_t *relay, const char *path, char *err, size_t errlen)

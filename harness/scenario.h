@@ -80,6 +80,14 @@ struct harness_step {
     int sig;              /* enum harness_signal_kind */
     int fleet_action;     /* enum harness_fleet_action */
     int replica;          /* the replica an admin call, signal or replica_* step goes to */
+    /* "probe": the relay endpoints this step reads, bits 1 << enum
+     * harness_probe_kind (harness/obs.h); 0 none. */
+    unsigned probe;
+    /* "at": {"after": "traffic", "delay_ms": D}: the step runs D after every
+     * client request has been answered (at_us then only orders it: such
+     * steps come last). */
+    int after_traffic;
+    uint64_t after_delay_us;
 };
 
 enum harness_arrival { HARNESS_ARRIVAL_UNIFORM, HARNESS_ARRIVAL_POISSON };
@@ -127,6 +135,13 @@ struct harness_phase {
      * prompt, max_tokens and stream above. */
     struct harness_template tpl[HARNESS_MAX_TEMPLATES];
     int n_tpl;
+    char name[32]; /* "" unnamed: checks name a phase by index or by this */
+    /* "start": {"after": "previous", "delay_ms": D}: the phase starts D after
+     * the previous one has finished (every request of it answered), at a
+     * time only the run knows; start_us then holds an estimate (spans,
+     * timeouts). */
+    int after_prev;
+    uint64_t after_delay_us;
 };
 
 struct harness_scenario {
@@ -193,5 +208,10 @@ const char *const *harness_relay_key_names(void);
 /* Validates an object of relay keys as a scenario's "relay" is validated;
  * errors name path (a profile's "$.fixed") instead of "$.relay". */
 int harness_relay_validate(const json_t *relay, const char *path, char *err, size_t errlen);
+/* What the scenario validator takes for relay key name: 1 an integer in
+ * [*min, *max], 0 another type (*words: the words it takes, or NULL), -1 a
+ * key it does not know.  test_harness_scenario compares it with the relay's
+ * own table (relay_config_key_info). */
+int harness_relay_key_info(const char *name, int64_t *min, int64_t *max, const char *const **words);
 
 #endif

@@ -412,8 +412,25 @@ static void free_xfer(struct harness_xfer_req *x)
     free(x);
 }
 
+static void arm_phase(struct harness_phase_state *ps, uint64_t start);
+
+/* A phase that starts after the previous one starts once that one has
+ * ended and every request of it has been answered, plus its delay. */
+static void arm_followers(struct harness_traffic *t)
+{
+    for (int i = 1; i < t->s->n_phases; i++) {
+        struct harness_phase_state *ps = &t->ph[i], *prev = &t->ph[i - 1];
+        if (ps->start || !t->s->phases[i].after_prev || !prev->start || !prev->ended ||
+            prev->inflight)
+            continue;
+        arm_phase(ps, co_now_us() + t->s->phases[i].after_delay_us);
+    }
+}
+
 static void check_finished(struct harness_traffic *t)
 {
+    if (!t->finished)
+        arm_followers(t);
     if (t->finished || t->inflight)
         return;
     for (int i = 0; i < t->s->n_phases; i++)
@@ -820,7 +837,7 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
 static int phase_over(struct harness_phase_state *ps, uint64_t at)
 {
     const struct harness_phase *f = &ps->t->s->phases[ps->index];
-    uint64_t start = ps->t->t0 + f->start_us;
+    uint64_t start = ps->start;
     if (f->count && ps->issued >= f->count)
         return 1;
     if (f->duration_us && at >= start + f->duration_us)
@@ -933,17 +950,20 @@ void harness_traffic_set_cap(struct harness_traffic *t, size_t n)
     t->raw = co_calloc(n, sizeof *t->raw);
 }
 
+static void arm_phase(struct harness_phase_state *ps, uint64_t start)
+{
+    ps->start = ps->next_sched = start;
+    double wait = ((double)start - (double)co_now_us()) / 1e6;
+    ev_timer_set(&ps->timer, wait > 0 ? wait : 0, 0);
+    ev_timer_start(ps->t->loop, &ps->timer);
+}
+
 void harness_traffic_start(struct harness_traffic *t, uint64_t t0)
 {
     t->t0 = t0;
-    uint64_t now = co_now_us();
-    for (int i = 0; i < t->s->n_phases; i++) {
-        struct harness_phase_state *ps = &t->ph[i];
-        ps->next_sched = t0 + t->s->phases[i].start_us;
-        double wait = ((double)ps->next_sched - (double)now) / 1e6;
-        ev_timer_set(&ps->timer, wait > 0 ? wait : 0, 0);
-        ev_timer_start(t->loop, &ps->timer);
-    }
+    for (int i = 0; i < t->s->n_phases; i++)
+        if (!t->s->phases[i].after_prev) /* those wait for their predecessor */
+            arm_phase(&t->ph[i], t0 + t->s->phases[i].start_us);
 }
 
 void harness_traffic_stop(struct harness_traffic *t)

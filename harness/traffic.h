@@ -49,6 +49,7 @@ struct harness_phase_state {
     int inflight;
     int ended;
     uint64_t next_sched; /* absolute µs, open loop */
+    uint64_t start;      /* absolute µs the phase started (or will), 0 not armed yet */
     struct harness_traffic *t;
     int index;
 };

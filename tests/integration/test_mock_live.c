@@ -186,7 +186,7 @@ static void test_bad_requests(void **state)
     /* A bad behaviour is refused with the path of the mistake; the old one stays. */
     req("PUT", "/_mock/behavior", "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":\"x\"}}]}",
         5000, &r);
-    check_error(&r, 400, "$.rules[0].action.code: expected integer");
+    check_error(&r, 400, "$.rules[0].action.code: expected an integer");
     json_t *j = json_loads(r.body, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "param")),
                         "$.rules[0].action.code");

@@ -9,6 +9,7 @@
 
 #include "harness/checks.h"
 #include "harness/obs.h"
+#include "harness/scenario.h"
 #include "mocks/mock.h"
 
 #include <math.h>
@@ -510,6 +511,33 @@ static void test_rate_limit_never_limited(void **state)
         snprintf(id, sizeof id, "r%d", i);
         req(id, (uint64_t)i * 50, 2, 200, "blue", HARNESS_OK);
         att(id, "blue", (uint64_t)i * 50, 1, 200);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "nothing was limited"));
+}
+
+/* Every client refused with 401 by the relay itself (no upstream reached):
+ * no limiter decision at all, so inconclusive, not "nothing was limited"
+ * (a raw command whose {client_keys} stayed literal made every answer a
+ * 401, and rate_limit failed on them). */
+static void test_rate_limit_all_refused(void **state)
+{
+    struct harness_verdict v;
+    const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
+    for (int i = 0; i < 14; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 20, 2, 401, "", HARNESS_HTTP_ERROR);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.measured, "max admitted/window 0"));
+    /* A 5xx whose request reached an upstream was admitted, and counts. */
+    obs.n_reqs = 0;
+    for (int i = 0; i < 14; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 20, 2, 502, "", HARNESS_HTTP_ERROR);
+        att(id, "blue", (uint64_t)i * 20, 1, 502);
     }
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "nothing was limited"));
@@ -1085,6 +1113,88 @@ static void test_no_vacuous_attempts(void **state)
     assert_null(strstr(v.detail, "no upstream attempt"));
 }
 
+/* Every row of the check table says what it measures and how it is used:
+ * `cutover list --checks` and the docs read the description, the contract
+ * test above runs the example.  The failure names every row that lacks one
+ * (rows merged from several branches at once). */
+static void test_every_row_describes_itself(void **state)
+{
+    char missing[1024] = "";
+    struct harness_check_info k;
+    for (size_t i = 0; harness_check_info(i, &k) == 0; i++)
+        if (!k.desc || !k.desc[0] || !k.example) {
+            size_t len = strlen(missing);
+            snprintf(missing + len, sizeof missing - len, " %s (%s)", k.name,
+                     !k.desc || !k.desc[0] ? "no description" : "no example");
+        }
+    if (missing[0])
+        fail_msg("check rows without a description or example in harness/checks.c:%s", missing);
+    assert_int_equal(harness_check_find("nope", &k), -1);
+}
+
+/* A row's settings are scenario relay keys (harness/scenario.c): a
+ * misspelt one would never match, and the check would be judged on a relay
+ * that could not be given the setting. */
+static void test_row_settings_are_keys(void **state)
+{
+    struct harness_check_info k;
+    const char *const *keys = harness_relay_key_names();
+    for (size_t i = 0; harness_check_info(i, &k) == 0; i++) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", k.settings);
+        for (char *save = NULL, *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+            int known = 0;
+            for (const char *const *q = keys; *q && !known; q++)
+                known = strcmp(*q, w) == 0;
+            if (!known)
+                fail_msg("check '%s' depends on '%s', which is no scenario relay key", k.name, w);
+        }
+    }
+}
+
+/* What else a row declares: the relay settings it depends on, its rank in
+ * the scorecard, whether the runner adds it, and the window on the timeline
+ * (zero_downtime's default of 500 ms is the verdict's own). */
+static void test_row_facts(void **state)
+{
+    struct harness_check_info k;
+    assert_true(harness_check_depends("attempts", "max_attempts"));
+    assert_false(harness_check_depends("attempts", "max_attempt")); /* whole words only */
+    assert_false(harness_check_depends("attempts", "jitter"));
+    assert_false(harness_check_depends("latency", "max_attempts"));
+    assert_false(harness_check_depends("nope", "max_attempts"));
+    assert_int_equal(harness_check_find("switch_delay", &k), 0);
+    assert_int_equal(k.rank, 1);
+    assert_string_equal(k.why, "switch late or never");
+    assert_int_equal(k.added, HARNESS_ADDED_NEVER);
+    assert_int_equal(harness_check_find("relay_alive", &k), 0);
+    assert_int_equal(k.added, HARNESS_ADDED_LIVE_RELAY);
+    assert_true(k.about_process);
+    assert_int_equal(harness_check_find("min_dwell", &k), 0);
+    assert_true(k.served_fallback);
+    assert_int_equal(harness_check_find("attempts", &k), 0);
+    assert_false(k.served_fallback);
+
+    struct harness_verdict v;
+    mark("fault_on", 100);
+    run("{\"check\": \"zero_downtime\", \"around\": \"fault_on\"}", &v);
+    assert_string_equal(v.window_mark, "fault_on");
+    assert_true(v.window_before_ms == 500 && v.window_after_ms == 500);
+    run("{\"check\": \"zero_downtime\", \"around\": \"fault_on\", \"after_ms\": 20}", &v);
+    assert_true(v.window_before_ms == 500 && v.window_after_ms == 20);
+    run("{\"check\": \"switch_delay\", \"to\": \"green\", \"after\": \"fault_on\", "
+        "\"within_ms\": 70}",
+        &v);
+    assert_true(v.window_before_ms == 0 && v.window_after_ms == 70);
+    run("{\"check\": \"health_probes\", \"env\": \"blue\", \"to\": \"green\", "
+        "\"after\": \"fault_on\", \"min\": 1}",
+        &v);
+    assert_string_equal(v.window_mark, "fault_on");
+    assert_true(v.window_after_ms < 0); /* to the end of the run */
+    run("{\"check\": \"no_traffic_after_unhealthy\", \"env\": \"blue\"}", &v);
+    assert_string_equal(v.window_mark, ""); /* no mark: no window */
+}
+
 /* ---- the answer checks (issue 12) ---------------------------------------- */
 
 #define HASH 0x1234
@@ -1446,6 +1556,7 @@ int main(void)
         T(test_rate_limit),
         T(test_rate_limit_header_values),
         T(test_rate_limit_never_limited),
+        T(test_rate_limit_all_refused),
         T(test_backoff_distribution),
         T(test_dist_excess),
         T(test_forwarded),
@@ -1464,6 +1575,9 @@ int main(void)
         T(test_obs_index),
         T(test_every_kind_without_its_signal),
         T(test_no_vacuous_attempts),
+        T(test_every_row_describes_itself),
+        T(test_row_facts),
+        T(test_row_settings_are_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include "harness/scenario.h"
 #include "harness/vutil.h"
+#include "relay/relay_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -573,6 +574,39 @@ static void test_collect_files(void **state)
     rmdir(dir);
 }
 
+/* The scenario validator's relay keys (harness/scenario.c) are a copy of
+ * the relay's (relay/relay_config.c: the harness never links the relay).
+ * The copy may know fewer keys, never another: each is the relay's, an
+ * integer with the same bounds, and every word it takes the relay takes,
+ * so that `cutover validate` passes nothing the relay refuses at start. */
+static void test_relay_keys_are_the_relays(void **state)
+{
+    size_t n = 0;
+    for (const char *const *k = harness_relay_key_names(); *k; k++, n++) {
+        int64_t hmin, hmax, rmin, rmax;
+        const char *const *words;
+        int h = harness_relay_key_info(*k, &hmin, &hmax, &words);
+        int r = relay_config_key_info(*k, &rmin, &rmax);
+        if (r < 0)
+            fail_msg("scenario relay key '%s' is not a key of the relay", *k);
+        if (h != r)
+            fail_msg("'%s': an integer for %s only", *k, h ? "the harness" : "the relay");
+        if (h == 1 && (hmin != rmin || hmax != rmax))
+            fail_msg("'%s': harness bounds [%lld, %lld], relay [%lld, %lld]", *k, (long long)hmin,
+                     (long long)hmax, (long long)rmin, (long long)rmax);
+        char why[256];
+        for (const char *const *w = words; w && *w; w++)
+            if (relay_config_check(*k, *w, why, sizeof why) != 0)
+                fail_msg("'%s': the harness takes '%s', the relay expects %s", *k, *w, why);
+        if (words)
+            assert_int_not_equal(relay_config_check(*k, "no-such-word", why, sizeof why), 0);
+    }
+    assert_true(n > 20);
+    int64_t a, b;
+    const char *const *w;
+    assert_int_equal(harness_relay_key_info("port", &a, &b, &w), -1); /* the runner's own */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -597,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_request_templates),
         cmocka_unit_test(test_request_template_errors),
         cmocka_unit_test(test_collect_files),
+        cmocka_unit_test(test_relay_keys_are_the_relays),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
