@@ -3432,6 +3432,9 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         append(v->label, sizeof v->label, "%s%s=%s", first ? " " : ",", key, d);
         first = 0;
     }
+    /* Its severity whichever view judges it (one replica's too). */
+    int sev = report_severity_parse(str(c, "severity", "required"));
+    v->severity = sev < 0 ? REPORT_REQUIRED : sev;
     json_t *rep = json_object_get(c, "replica");
     if (rep) {
         run_on_replica(k, c, o, (int)json_integer_value(rep), v);
@@ -3441,8 +3444,6 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
     set_window(k, c, v);
     check_evaluable(k, c, o, v);
     probes_unattributed(k, c, o, v, 0);
-    int sev = report_severity_parse(str(c, "severity", "required"));
-    v->severity = sev < 0 ? REPORT_REQUIRED : sev;
 }
 
 /* Health probes carry no request id: the mocks cannot tell which replica
@@ -3507,6 +3508,7 @@ static void run_on_replica(const struct check_kind *k, const json_t *c, const st
     struct harness_obs view;
     harness_fleet_obs_replica(o, replica, &view);
     k->run(c, &view, v);
+    set_window(k, c, v);
     check_evaluable(k, c, &view, v);
     harness_obs_free(&view);
     probes_unattributed(k, c, o, v, 1);

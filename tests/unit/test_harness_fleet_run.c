@@ -478,6 +478,12 @@ static void test_check_per_replica(void **state)
         run("{\"check\": \"client_count\", \"status\": 503, \"exact\": 10, \"replica\": 2}", &o,
             &v),
         HARNESS_PASS);
+    /* Asked of one replica, a check keeps its severity. */
+    assert_int_equal(run("{\"check\": \"client_success_ratio\", \"min\": 0.99, \"replica\": 2, "
+                         "\"severity\": \"advisory\"}",
+                         &o, &v),
+                     HARNESS_FAIL);
+    assert_int_equal(v.severity, REPORT_ADVISORY);
     /* A replica the run did not have. */
     assert_int_equal(
         run("{\"check\": \"client_success_ratio\", \"min\": 0.99, \"replica\": 5}", &o, &v),
