@@ -740,6 +740,11 @@ static void signal_replica(struct run *r, struct replica *rp, int kind, uint64_t
     if (sig == SIGTERM && !rp->t_term)
         rp->t_term = now;
     kill(-rp->pid, sig);
+    /* A frozen replica asked to stop is woken to handle it, as systemd
+     * does (SIGTERM then SIGCONT): else it stayed frozen until the
+     * teardown's SIGKILL and never drained. */
+    if (rp->stopped && sig == SIGTERM)
+        kill(-rp->pid, SIGCONT);
     rp->stopped = sig == SIGSTOP;
     if (sig == SIGKILL)
         rp->killed = 1;

@@ -342,6 +342,36 @@ static void test_frozen_replica_stops_cleanly(void **state)
     assert_int_equal(tsup_cutover(60000, args), 0);
 }
 
+/* replica_stop on a frozen replica wakes it to drain (SIGTERM then
+ * SIGCONT): its event log says it stopped on signal 15 and exited. */
+static void test_frozen_replica_stop_drains(void **state)
+{
+    need_redis();
+    char file[128], out[128];
+    snprintf(file, sizeof file, "%s/frozenstop.json", dir);
+    snprintf(out, sizeof out, "%s/frozenstop", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("{\"name\": \"fleet-frozen-then-stopped\", \"fleet\": {\"replicas\": 2}, "
+          "\"upstreams\": {\"blue\": \"healthy\", \"green\": \"healthy\"}, \"timeline\": "
+          "[{\"at_ms\": 100, \"fleet\": \"replica_pause\", \"replica\": 1}, {\"at_ms\": 300, "
+          "\"fleet\": \"replica_stop\", \"replica\": 1}], \"traffic\": {\"rate_rps\": 10, "
+          "\"duration_ms\": 800}, \"expect\": [{\"check\": \"client_success_ratio\", \"min\": "
+          "1, \"replica\": 0}]}\n",
+          f);
+    fclose(f);
+    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
+    assert_int_equal(tsup_cutover(60000, args), 0);
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s/frozenstop_json/replica-1/events.jsonl", out,
+             strrchr(dir, '/') + 1);
+    char *ev = tsup_read_file(path, NULL);
+    assert_non_null(ev);
+    if (!strstr(ev, "\"type\":\"stop\"") || !strstr(ev, "\"type\":\"exit\""))
+        fail_msg("replica 1 never drained: %s", ev);
+    free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_bad_fleet_input),
         cmocka_unit_test(test_upstream_429_is_not_the_limiter),
         cmocka_unit_test(test_frozen_replica_stops_cleanly),
+        cmocka_unit_test(test_frozen_replica_stop_drains),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
