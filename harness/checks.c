@@ -2865,6 +2865,18 @@ static int rule_probe_interval(const json_t *c, const char *path, char *err, siz
     return rule_span(c, "interval_ms", path, err, errlen);
 }
 
+/* colour_agreement reads one view: "both" (which the switch checks take)
+ * would be judged on the events alone. */
+static int rule_agree_view(const json_t *c, const char *path, char *err, size_t errlen)
+{
+    const char *view = str(c, "view", "events");
+    if (strcmp(view, "events") == 0 || strcmp(view, "served") == 0)
+        return 0;
+    char p[256];
+    snprintf(p, sizeof p, "%s.view", path);
+    return harness_v_expected(err, errlen, p, "one of events, served", json_object_get(c, "view"));
+}
+
 static int rule_backoff(const json_t *c, const char *path, char *err, size_t errlen)
 {
     if (!json_is_true(json_object_get(c, "distribution")))
@@ -3018,7 +3030,8 @@ static const struct check_kind kinds[] = {
     {"colour_agreement", p_agree, 1, harness_ck_colour_agreement,
      "after a mark every replica serves the new colour within N ms; longest split brain", 0, NULL,
      "{\"to\": \"green\", \"after\": \"start\", \"within_ms\": 500}", 0,
-     .settings = "switch_after_failures shared_timeout_ms shared_poll_ms", .window = &win_after},
+     .settings = "switch_after_failures shared_timeout_ms shared_poll_ms", .window = &win_after,
+     .rule = rule_agree_view},
     {"probe_load", p_probe_load, 1, harness_ck_probe_load,
      "health probes per colour per interval, the whole fleet (mock journals)", 0, NULL,
      "{\"max_per_interval\": 6, \"interval_ms\": 200}", 0, .rule = rule_probe_interval},

@@ -121,6 +121,10 @@ static void test_fleet_errors(void **state)
     expect_error("{\"name\": \"f\", " OK_TRAFFIC ", \"expect\": [{\"check\": "
                  "\"client_success_ratio\", \"min\": 1, \"replica\": -1}]}",
                  "$.expect[0].replica: expected a replica index 0..7");
+    expect_error("{\"name\": \"f\", " OK_TRAFFIC ", \"expect\": [{\"check\": "
+                 "\"colour_agreement\", \"to\": \"green\", \"after\": \"start\", \"within_ms\": "
+                 "10, \"view\": \"both\"}]}",
+                 "$.expect[0].view: expected one of events, served, found string \"both\"");
     /* A window or interval of no length: a check that could never fail. */
     expect_error("{\"name\": \"f\", " OK_TRAFFIC ", \"expect\": [{\"check\": "
                  "\"fleet_rate_limit\", \"limit\": 1, \"window_ms\": 0}]}",
