@@ -764,11 +764,28 @@ static int by_sent(const void *a, const void *b)
     return x->t_sent < y->t_sent ? -1 : x->t_sent > y->t_sent;
 }
 
+/* The colour the relay was on before its first answer: that of the first
+ * chat attempt any upstream journalled (probes aside), "" when none did. */
+static const char *first_attempt_env(const struct harness_obs *o)
+{
+    const struct harness_att *first = NULL;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (!a->health && a->env[0] && (!first || a->t_arrival < first->t_arrival))
+            first = a;
+    }
+    return first ? first->env : "";
+}
+
 /* Black-box: changes of the colour that served successive successful
  * requests.  They are taken in send order, which is the order the relay
  * picked their colour in; completion order would reorder a slow request of
  * the old colour behind fast ones of the new and invent switches.  A switch
- * is dated when the client saw the new colour (the answer's arrival). */
+ * is dated when the client saw the new colour (the answer's arrival).
+ * The sequence starts at the colour of the first upstream attempt: a relay
+ * that tried blue first and then served everything from green switched
+ * once, though no two answers differ (an outsider's relay that fails over
+ * on the very first failure would otherwise show "none"). */
 static size_t switches_served(const struct harness_obs *o, struct sw *out, size_t cap)
 {
     const struct harness_req **ok = co_calloc(o->n_reqs + 1, sizeof *ok);
@@ -777,6 +794,13 @@ static size_t switches_served(const struct harness_obs *o, struct sw *out, size_
         if (o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0])
             ok[m++] = &o->reqs[i];
     qsort(ok, m, sizeof *ok, by_sent);
+    const char *start = first_attempt_env(o);
+    if (m && start[0] && strcmp(start, ok[0]->served) != 0 && n < cap) {
+        out[n].t = ok[0]->t_done;
+        snprintf(out[n].from, sizeof out[n].from, "%s", start);
+        snprintf(out[n].to, sizeof out[n].to, "%s", ok[0]->served);
+        n++;
+    }
     for (size_t i = 1; i < m && n < cap; i++) {
         if (strcmp(ok[i]->served, ok[i - 1]->served) == 0)
             continue;
@@ -1053,9 +1077,13 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     double limit = num(c, "limit", 0), window = num(c, "window_ms", 0) * 1000.0,
            tol = num(c, "tolerance", 0);
     const char *key = str(c, "key", NULL);
+    /* Retry-After is what any limiter owes its clients; x-ratelimit-* is a
+     * convention (OpenAI's, cutover-relay's) a scenario may leave out. */
+    json_t *rlh = json_object_get(c, "ratelimit_headers");
+    int want_rl = !rlh || json_is_true(rlh);
     const struct harness_req **adm = co_calloc(o->n_reqs + 1, sizeof *adm);
     size_t na = 0;
-    long limited = 0, with_headers = 0, reached = 0;
+    long limited = 0, with_headers = 0, reached = 0, no_ra = 0;
     uint64_t first_429 = 0;
     int resumed = 0;
     long bad_values = 0;
@@ -1069,8 +1097,9 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
             snprintf(bad_first, sizeof bad_first, "request %s (%ld): %s", r->id, r->status, why);
         if (r->status == 429) {
             limited++;
-            if (r->retry_after_ms >= 0 && r->ratelimit_hdrs > 0)
+            if (r->retry_after_ms >= 0 && (r->ratelimit_hdrs > 0 || !want_rl))
                 with_headers++;
+            no_ra += r->retry_after_ms < 0;
             if (count_attempts(o, r->id, NULL) > 0)
                 reached++;
             if (!first_429 || r->t_sent < first_429)
@@ -1123,11 +1152,12 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     int unlimited = limited == 0 && (double)best > limit + tol;
     v->samples = unlimited ? (long)na : limited;
     SETF(expected,
-         "%s<= %g admitted per %g ms, 429s carry Retry-After and x-ratelimit-*, none "
+         "%s<= %g admitted per %g ms, 429s carry Retry-After%s, none "
          "reaches an upstream, admission resumes after the window; Retry-After = "
          "ceil(retry-after-ms / 1000), x-ratelimit-limit = %g, remaining in [0, limit) and 0 "
          "on a 429",
-         key ? "per key: " : "", limit + tol, window / 1000.0, limit);
+         key ? "per key: " : "", limit + tol, window / 1000.0, want_rl ? " and x-ratelimit-*" : "",
+         limit);
     SETF(measured,
          "max admitted/window %zu, 429s %ld (%ld with headers), limited reaching "
          "upstream %ld, resumed %s",
@@ -1144,6 +1174,20 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     else if (unlimited)
         SETF(detail, "nothing was limited although %zu admissions certainly shared one window",
              best);
+    else if ((double)best > limit + tol)
+        SETF(detail, "%zu admissions certainly shared one window of %g ms (limit %g)", best,
+             window / 1000.0, limit + tol);
+    else if (reached)
+        SETF(detail, "%ld limited requests still reached an upstream", reached);
+    else if (no_ra)
+        SETF(detail, "%ld of %ld 429s without Retry-After", no_ra, limited);
+    else if (with_headers < limited)
+        SETF(detail,
+             "%ld of %ld 429s without x-ratelimit-* headers (\"ratelimit_headers\": false "
+             "asks only for Retry-After)",
+             limited - with_headers, limited);
+    else if (ends_late && !resumed)
+        SETF(detail, "no request was admitted again after the window");
     int ok = (double)best <= limit + tol && with_headers == limited && reached == 0 &&
              (!ends_late || resumed) && bad_values == 0;
     verdict(v, ok, limit + tol - (double)best);
@@ -1722,11 +1766,9 @@ static const struct param p_switch_delay[] = {
 static const struct param p_dwell[] = {{"min_ms", P_NUM, 1}, {"view", P_VIEW, 0}, {NULL, 0, 0}};
 static const struct param p_unhealthy[] = {
     {"env", P_ENV, 1}, {"grace_ms", P_NUM, 0}, {"after", P_MARK, 0}, {NULL, 0, 0}};
-static const struct param p_rate[] = {{"limit", P_NUM, 1},
-                                      {"window_ms", P_NUM, 1},
-                                      {"key", P_STR, 0},
-                                      {"tolerance", P_NUM, 0},
-                                      {NULL, 0, 0}};
+static const struct param p_rate[] = {
+    {"limit", P_NUM, 1},     {"window_ms", P_NUM, 1},          {"key", P_STR, 0},
+    {"tolerance", P_NUM, 0}, {"ratelimit_headers", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_health[] = {
     {"env", P_ENV, 1}, {"interval_ms", P_NUM, 1}, {"tolerance_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_latency[] = {

@@ -63,10 +63,13 @@ static const struct {
     {"idle_timeout_ms", "client_deadline no_truncated_success"},
     {"switch_after_failures", "switches switch_delay attempts"},
     {"min_dwell_ms", "min_dwell switches"},
-    {"health_interval_ms", "health_interval switch_delay no_traffic_after_unhealthy switches"},
-    {"health_timeout_ms", "health_interval switch_delay no_traffic_after_unhealthy"},
-    {"health_rise", "switch_delay switches no_traffic_after_unhealthy"},
-    {"health_fall", "switch_delay switches no_traffic_after_unhealthy"},
+    /* upstream_count.health: an upstream_count of health probes (runner.c). */
+    {"health_interval_ms", "health_interval switch_delay no_traffic_after_unhealthy switches "
+                           "health_probes upstream_count.health"},
+    {"health_timeout_ms",
+     "health_interval switch_delay no_traffic_after_unhealthy health_probes upstream_count.health"},
+    {"health_rise", "switch_delay switches no_traffic_after_unhealthy health_probes"},
+    {"health_fall", "switch_delay switches no_traffic_after_unhealthy health_probes"},
     {"active_env", "*"},
     {"rate_limit_requests", "*"},
     {"rate_limit_window_ms", "*"},
@@ -129,6 +132,28 @@ static void json_scalar(const json_t *j, char *out, size_t n)
         snprintf(out, n, "%s", "");
 }
 
+/* A setting's value as a placeholder takes it: a scalar as itself, a list
+ * (client_keys) as its items joined by commas, the way relays take lists
+ * from the environment (scenario and profile validation keep commas out of
+ * each item). */
+static void value_text(const json_t *val, char *out, size_t n)
+{
+    if (!json_is_array(val)) {
+        json_scalar(val, out, n);
+        return;
+    }
+    size_t i;
+    json_t *x;
+    out[0] = '\0';
+    json_array_foreach(val, i, x)
+    {
+        char one[200];
+        json_scalar(x, one, sizeof one);
+        size_t len = strlen(out);
+        snprintf(out + len, n - len, "%s%s", i ? "," : "", one);
+    }
+}
+
 static int maps(const struct harness_profile *p, const char *key)
 {
     if (p->all_settings)
@@ -147,7 +172,7 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
     char buf[600];
     json_object_foreach((json_t *)p->defaults, k, val)
     {
-        json_scalar(val, buf, sizeof buf);
+        value_text(val, buf, sizeof buf);
         harness_vars_set(v, k, buf);
     }
     json_object_foreach((json_t *)p->fixed, k, val)
@@ -159,9 +184,9 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
         return;
     json_object_foreach((json_t *)relay, k, val)
     {
-        if (!maps(p, k) || json_is_object(val) || json_is_array(val))
+        if (!maps(p, k) || json_is_object(val))
             continue;
-        json_scalar(val, buf, sizeof buf);
+        value_text(val, buf, sizeof buf);
         harness_vars_set(v, k, buf);
     }
 }
@@ -708,8 +733,21 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
     {
         char pp[128];
         harness_v_fmt(pp, sizeof pp, "$.defaults.%s", k);
-        if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
-            return harness_v_expected(err, errlen, pp, "a string, number or boolean", v);
+        if (json_is_array(v)) {
+            /* A list setting's default (client_keys: []): strings without
+             * commas or blanks, joined by commas when substituted. */
+            size_t i;
+            json_t *x;
+            json_array_foreach(v, i,
+                               x) if (!json_is_string(x) || strpbrk(json_string_value(x), ", \t\n"))
+            {
+                char ip[160];
+                harness_v_fmt(ip, sizeof ip, "%s[%zu]", pp, i);
+                return harness_v_expected(err, errlen, ip, "a string without commas or blanks", x);
+            }
+        } else if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
+            return harness_v_expected(err, errlen, pp, "a string, number, boolean or list", v);
+        }
         if (!maps(p, k)) {
             snprintf(err, errlen,
                      "%s: '%s' is not in $.settings (a default for a setting the "

@@ -1148,14 +1148,14 @@ static void status_from_checks(struct report_scenario *rs)
 /* A check that depends on a setting the relay has fixed at another value
  * than the scenario needs is not applicable to this relay (docs/profiles.md),
  * distinct from inconclusive: the relay cannot be asked that question. */
-static void fixed_not_applicable(struct run *r, struct report_scenario *rs)
+static void fixed_not_applicable(struct run *r, struct report_scenario *rs, const char *const *dep)
 {
     for (size_t i = 0; i < rs->n_checks; i++) {
         struct report_check *c = &rs->checks[i];
         if (runner_own_check(c->check))
             continue;
         for (size_t u = 0; u < r->n_fixed; u++) {
-            if (!harness_profile_affects(r->fixed[u], c->check))
+            if (!harness_profile_affects(r->fixed[u], dep[i] ? dep[i] : c->check))
                 continue;
             char why[160], d[sizeof c->detail];
             harness_profile_fixed_why(r->o->profile, r->fixed[u], why, sizeof why);
@@ -1171,7 +1171,7 @@ static void fixed_not_applicable(struct run *r, struct report_scenario *rs)
 /* A check that depends on a setting the relay could not be given says
  * nothing about the relay: inconclusive, with the setting named, whatever
  * it measured (docs/profiles.md). */
-static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
+static void unmapped_inconclusive(struct run *r, struct report_scenario *rs, const char *const *dep)
 {
     for (size_t i = 0; i < rs->n_checks; i++) {
         struct report_check *c = &rs->checks[i];
@@ -1179,7 +1179,7 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
             continue;
         for (size_t u = 0; u < r->n_unmapped; u++) {
             const char *k = r->unmapped[u];
-            if (!harness_profile_affects(k, c->check))
+            if (!harness_profile_affects(k, dep[i] ? dep[i] : c->check))
                 continue;
             c->status = REPORT_INCONCLUSIVE;
             char d[sizeof c->detail];
@@ -1200,6 +1200,9 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     const struct harness_scenario *s = r->s;
     size_t n = json_array_size(s->checks);
     int has_alive = 0, has_leak = 0, has_shutdown = 0;
+    /* Per check, the name the settings table knows it by when that is not
+     * its kind (NULL: the kind). */
+    const char **dep = NULL;
     size_t i;
     json_t *c;
     json_array_foreach(s->checks, i, c)
@@ -1221,6 +1224,7 @@ static void run_checks(struct run *r, struct report_scenario *rs)
          * verdict on the relay. */
         json_t *a = json_pack("{s:s}", "check", "harness_on_time");
         rs->checks = co_calloc(n + 5, sizeof *rs->checks);
+        dep = co_calloc(n + 5, sizeof *dep);
         harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
         json_decref(a);
     }
@@ -1259,6 +1263,11 @@ static void run_checks(struct run *r, struct report_scenario *rs)
             snprintf(v->detail, sizeof v->detail, "%s", d);
             continue;
         }
+        /* A count of health probes depends on the probe settings, which
+         * a count of traffic does not: the settings table knows it by its
+         * own name (harness/profile.c). */
+        if (strcmp(kind, "upstream_count") == 0 && json_is_true(json_object_get(c, "health")))
+            dep[rs->n_checks] = "upstream_count.health";
         harness_check_run(c, &r->obs, &rs->checks[rs->n_checks++]);
     }
     if (add_alive) {
@@ -1276,8 +1285,9 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
         json_decref(a);
     }
-    unmapped_inconclusive(r, rs);
-    fixed_not_applicable(r, rs);
+    unmapped_inconclusive(r, rs, dep);
+    fixed_not_applicable(r, rs, dep);
+    free(dep);
     status_from_checks(rs);
 }
 

@@ -374,6 +374,36 @@ static void test_switches_served_reordered(void **state)
     assert_non_null(strstr(v.measured, "served: blue->green"));
 }
 
+/* An outsider's relay that fails over on the first failure and then serves
+ * every answer from green switched once, though no two answers differ: the
+ * served view starts at the colour of the first upstream attempt.  Before,
+ * "switches exact 0" passed on it ("served: none"). */
+static void test_switches_served_first_attempt(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 30, 200, "green", HARNESS_OK);
+    att("a", "blue", 1, 2, 429);
+    att("a", "green", 15, 2, 200);
+    req("b", 50, 5, 200, "green", HARNESS_OK);
+    att("b", "green", 51, 2, 200);
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":0,\"view\":\"served\"}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "served: blue->green"));
+    assert_int_equal(run("{\"check\":\"switch_delay\",\"from\":\"blue\",\"to\":\"green\","
+                         "\"after\":\"start\",\"within_ms\":40,\"view\":\"served\"}",
+                         &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "30.0 ms")); /* when the client saw green */
+    /* A probe is not where the relay was: a green probe first changes nothing. */
+    obs.n_reqs = obs.n_atts = 0;
+    probe("green", 0);
+    req("a", 1, 5, 200, "blue", HARNESS_OK);
+    att("a", "blue", 2, 2, 200);
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":0,\"view\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "served: none"));
+}
+
 static void test_no_traffic_after_unhealthy(void **state)
 {
     struct harness_verdict v;
@@ -512,6 +542,30 @@ static void test_rate_limit_never_limited(void **state)
     }
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "nothing was limited"));
+}
+
+/* Retry-After is what any limiter owes; x-ratelimit-* only when the check
+ * asks (the default).  A failing verdict names which was missing. */
+static void test_rate_limit_retry_after_only(void **state)
+{
+    struct harness_verdict v;
+    rl_traffic(-1, 1000, -1, -1);
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        obs.reqs[i].ratelimit_hdrs = 0; /* Retry-After alone */
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "5 of 5 429s without x-ratelimit-* headers"));
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400,"
+                         "\"ratelimit_headers\":false}",
+                         &v),
+                     HARNESS_PASS);
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        obs.reqs[i].retry_after_ms = -1; /* nothing says when to come back */
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400,"
+                         "\"ratelimit_headers\":false}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "5 of 5 429s without Retry-After"));
 }
 
 /* A deterministic uniform draw in [0, 1). */
@@ -1081,10 +1135,12 @@ int main(void)
         T(test_retry_after_and_hammering),
         T(test_switches),
         T(test_switches_served_reordered),
+        T(test_switches_served_first_attempt),
         T(test_no_traffic_after_unhealthy),
         T(test_rate_limit),
         T(test_rate_limit_header_values),
         T(test_rate_limit_never_limited),
+        T(test_rate_limit_retry_after_only),
         T(test_backoff_distribution),
         T(test_dist_excess),
         T(test_forwarded),
