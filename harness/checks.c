@@ -684,9 +684,16 @@ static void ck_retry_after(const json_t *c, const struct harness_obs *o, struct 
         for (size_t k = 0; k + 1 < n; k++) {
             if (a[k]->status != 429 && a[k]->status != 503)
                 continue;
-            if (strcmp(a[k]->env, a[k + 1]->env) != 0)
-                continue; /* failed over: the other colour owes no wait */
-            double gap = ((double)a[k + 1]->t_arrival - (double)a[k]->t_done) / 1000.0;
+            /* The next attempt to the same colour, however many went to the
+             * other in between: a failover owes the other colour no wait,
+             * but a relay that alternates colours every few ms is back at
+             * the one that said Retry-After long before it allowed. */
+            size_t j = k + 1;
+            while (j < n && strcmp(a[k]->env, a[j]->env) != 0)
+                j++;
+            if (j == n)
+                continue;
+            double gap = ((double)a[j]->t_arrival - (double)a[k]->t_done) / 1000.0;
             v->samples++;
             gmin = fmin(gmin, gap);
             if (gap - (min_ms - DONE_SLACK_MS) < worst)
@@ -1791,6 +1798,108 @@ static const struct param p_health_probes[] = {
     {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_reuse[] = {{"min", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 
+/* ---- outsider audit (docs/outsider-audit.md) ------------------------------ */
+
+/* The share of requests that tried a colour at all.  After a relay left a
+ * colour, a relay that keeps its switch sends it nothing, or a passive
+ * re-probe now and then; a relay that keeps no state tries the dead colour
+ * first on every request (a failed attempt and a backoff each, and the
+ * failing upstream hammered), which every attempts/switches check passes. */
+static void ck_tried_ratio(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    const char *env = str(c, "env", "blue");
+    double lo = num(c, "min", 0), hi = num(c, "max", 1);
+    long tried = 0;
+    const struct harness_req *bad = NULL;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        /* A request none of whose attempts was found tells nothing. */
+        if (!req_selected(c, r) || count_attempts(o, r->id, NULL) == 0)
+            continue;
+        v->samples++;
+        int t = count_attempts(o, r->id, env) > 0;
+        tried += t;
+        if (!bad && ((t && hi < 1) || (!t && lo > 0)))
+            bad = r;
+    }
+    double ratio = v->samples ? (double)tried / (double)v->samples : 0;
+    SETF(expected, "share of %s requests%s that made an attempt to %s in [%g, %g]",
+         str(c, "requests", "all"), has(c, "phase") ? " of the phase" : "", env, lo, hi);
+    SETF(measured, "%.3f (%ld of %ld)", ratio, tried, v->samples);
+    int ok = ratio >= lo && ratio <= hi;
+    if (!ok && bad) {
+        if (ratio > hi)
+            append(v->detail, sizeof v->detail,
+                   "requests still try %s first: the relay does not keep its switch; ", env);
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, ok, fmin(ratio - lo, hi - ratio));
+}
+
+/* The serving attempt of a request: its last upstream attempt that
+ * answered 200 (NULL none). */
+static const struct harness_att *serving_attempt(const struct harness_obs *o, const char *id)
+{
+    const struct harness_att *a[16];
+    size_t n = attempts_of(o, id, a, 16);
+    for (size_t k = n; k-- > 0;)
+        if (a[k]->status == 200)
+            return a[k];
+    return NULL;
+}
+
+/* A stream is passed on as it comes: the client's first byte arrives well
+ * before the upstream finished sending.  A relay that reads the whole
+ * stream before it writes (a buffering proxy, a framework that collects the
+ * body) turns streaming into one late answer; every outcome check passes
+ * it.  Only answers whose upstream stream lasted at least twice lead_ms are
+ * samples: a short one cannot tell. */
+static void ck_stream_incremental(const json_t *c, const struct harness_obs *o,
+                                  struct harness_verdict *v)
+{
+    double lead = num(c, "lead_ms", 50);
+    const struct harness_req *bad = NULL;
+    double worst = INFINITY;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_phase(c, r) || !r->stream || r->outcome != HARNESS_OK || !r->t_first)
+            continue;
+        const struct harness_att *a = serving_attempt(o, r->id);
+        if (!a || (double)(a->t_done - a->t_arrival) < 2 * lead * 1000.0)
+            continue;
+        v->samples++;
+        /* How long before the upstream's end the client had its first byte. */
+        double early = ((double)a->t_done - (double)r->t_first) / 1000.0;
+        if (early - lead < worst) {
+            worst = early - lead;
+            if (early < lead)
+                bad = r;
+        }
+    }
+    SETF(expected,
+         "streamed answers: the client's first byte >= %g ms before the upstream finished "
+         "(passed on as it comes)",
+         lead);
+    if (v->samples)
+        SETF(measured, "%ld streams, least lead %.1f ms", v->samples, worst + lead);
+    else
+        SETF(measured, "no streamed answer whose upstream took %g ms or more", 2 * lead);
+    snprintf(v->unit, sizeof v->unit, "ms");
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "the first byte came after the upstream's stream ended: the relay buffers "
+               "streams; ");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
+}
+
+static const struct param p_tried[] = {{"env", P_ENV, 1},       {"min", P_RATIO, 0},
+                                       {"max", P_RATIO, 0},     {"phase", P_INT, 0},
+                                       {"requests", P_REQS, 0}, {NULL, 0, 0}};
+static const struct param p_incremental[] = {
+    {"lead_ms", P_NUM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+
 /* The view a switch check reads: the relay's events, the served colours, or both. */
 static unsigned view_needs(const json_t *c)
 {
@@ -1877,6 +1986,12 @@ static const struct check_kind kinds[] = {
      "{\"env\": \"blue\", \"to\": \"green\", \"after\": \"fault_on\", \"exact\": 3}", 0},
     {"connection_reuse", p_reuse, 1, ck_connection_reuse,
      "upstream attempts on connections used before (mock journal)", 0, NULL, "{\"min\": 0.5}", 0},
+    {"tried_ratio", p_tried, 5, ck_tried_ratio,
+     "share of requests that made an attempt to a colour (a relay keeps its switch)", IDS, NULL,
+     "{\"env\": \"blue\", \"max\": 0.2}", 0},
+    {"stream_incremental", p_incremental, 3, ck_stream_incremental,
+     "streams passed on as they come: first byte before the upstream finished", IDS, NULL,
+     "{\"lead_ms\": 50}", 0},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 

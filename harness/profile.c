@@ -61,7 +61,7 @@ static const struct {
     {"ttfb_timeout_ms",
      "client_deadline switch_delay client_success_ratio client_count zero_downtime"},
     {"idle_timeout_ms", "client_deadline no_truncated_success"},
-    {"switch_after_failures", "switches switch_delay attempts"},
+    {"switch_after_failures", "switches switch_delay attempts tried_ratio"},
     {"min_dwell_ms", "min_dwell switches"},
     /* upstream_count.health: an upstream_count of health probes (runner.c). */
     {"health_interval_ms", "health_interval switch_delay no_traffic_after_unhealthy switches "
@@ -79,10 +79,10 @@ static const struct {
     {"relay process", "*"}, /* signals to a relay the runner did not start */
     {"direct_url", "*"},
     {"stream_done", "no_truncated_success client_success_ratio client_count switches"},
-    {"mode", "switches switch_delay min_dwell served_ratio client_count"},
-    {"primary", "switches switch_delay min_dwell served_ratio client_count"},
-    {"failback_after_ms", "switches switch_delay min_dwell served_ratio client_count"},
-    {"failback_rise", "switches switch_delay served_ratio client_count"},
+    {"mode", "switches switch_delay min_dwell served_ratio client_count tried_ratio"},
+    {"primary", "switches switch_delay min_dwell served_ratio client_count tried_ratio"},
+    {"failback_after_ms", "switches switch_delay min_dwell served_ratio client_count tried_ratio"},
+    {"failback_rise", "switches switch_delay served_ratio client_count tried_ratio"},
     {"first_byte_timeout_ms",
      "client_deadline switch_delay attempts client_success_ratio client_count"},
     {"on_429_without_retry_after", "attempts client_count client_success_ratio backoff_gaps"},

@@ -1126,7 +1126,7 @@ static int runner_own_check(const char *check)
 
 static void status_from_checks(struct report_scenario *rs)
 {
-    int fail_ = 0, inc = 0, pass = 0, na = 0;
+    int fail_ = 0, inc = 0, na = 0;
     for (size_t i = 0; i < rs->n_checks; i++) {
         /* The runner's own punctuality explains a failure (and earns a
          * rerun); it is no verdict on the relay by itself. */
@@ -1135,14 +1135,14 @@ static void status_from_checks(struct report_scenario *rs)
         fail_ |= rs->checks[i].status == REPORT_FAIL;
         inc |= rs->checks[i].status == REPORT_INCONCLUSIVE;
         na |= rs->checks[i].status == REPORT_NA;
-        pass |= rs->checks[i].status == REPORT_PASS && !runner_own_check(rs->checks[i].check);
     }
-    /* Not applicable only when no check about the relay's behaviour could
-     * be judged: a scenario that is half applicable is judged on that half. */
-    rs->status = fail_         ? REPORT_FAIL
-                 : inc         ? REPORT_INCONCLUSIVE
-                 : na && !pass ? REPORT_NA
-                               : REPORT_PASS;
+    /* A scenario passes only when every check about the relay was put to
+     * it: one not applicable is a question the relay could not be asked,
+     * and the checks that did pass answer a smaller scenario than its name
+     * says ("no-failback-in-blue-green-mode" passed on a relay fixed in
+     * primary-fallback because its success ratio held).  A failure still
+     * fails: what was judged and found wrong stays wrong. */
+    rs->status = fail_ ? REPORT_FAIL : inc ? REPORT_INCONCLUSIVE : na ? REPORT_NA : REPORT_PASS;
 }
 
 /* A check that depends on a setting the relay has fixed at another value

@@ -78,6 +78,15 @@ static struct harness_att *att(const char *id, const char *env, uint64_t at_ms, 
     return a;
 }
 
+/* Attempts of request id to blue so far. */
+static int count_blue(const char *id)
+{
+    int n = 0;
+    for (size_t i = 0; i < obs.n_atts; i++)
+        n += strcmp(obs.atts[i].req_id, id) == 0 && strcmp(obs.atts[i].env, "blue") == 0;
+    return n;
+}
+
 static void probe(const char *env, uint64_t at_ms)
 {
     struct harness_att *a = att("", env, at_ms, 1, 200);
@@ -566,6 +575,82 @@ static void test_rate_limit_retry_after_only(void **state)
                          &v),
                      HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "5 of 5 429s without Retry-After"));
+}
+
+/* Retry-After binds the colour that said it, not only the request's next
+ * attempt: a relay that alternates colours every few ms is back at blue
+ * 30 ms after blue asked for 300.  Before, the blue -> green -> blue
+ * sequence had no sample (consecutive attempts differ in colour). */
+static void test_retry_after_across_colours(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 100, 200, "blue", HARNESS_OK);
+    att("a", "blue", 0, 1, 429);
+    att("a", "green", 10, 1, 429);
+    att("a", "blue", 31, 1, 200);
+    assert_int_equal(run("{\"check\":\"retry_after\",\"min_ms\":300}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 retries, shortest wait 30.0 ms"));
+    /* Back at blue after its 300 ms: a pass; green was never asked again. */
+    obs.atts[2].t_arrival = T0 + 302 * MS;
+    obs.atts[2].t_done = obs.atts[2].t_arrival + MS;
+    assert_int_equal(run("{\"check\":\"retry_after\",\"min_ms\":300}", &v), HARNESS_PASS);
+    /* A failover and no return: nothing to judge. */
+    obs.n_atts = 2;
+    assert_int_equal(run("{\"check\":\"retry_after\",\"min_ms\":300}", &v), HARNESS_INCONCLUSIVE);
+}
+
+/* tried_ratio: after the failover a relay that keeps its switch leaves
+ * blue alone; one that keeps no state tries blue first every time. */
+static void test_tried_ratio(void **state)
+{
+    struct harness_verdict v;
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        struct harness_req *r = req(id, (uint64_t)i * 50, 20, 200, "green", HARNESS_OK);
+        r->phase = 1;
+        if (i < 2 || i == 7)
+            att(id, "blue", (uint64_t)i * 50, 1, 503);
+        att(id, "green", (uint64_t)i * 50 + 5, 1, 200);
+    }
+    const char *chk = "{\"check\":\"tried_ratio\",\"env\":\"blue\",\"phase\":1,\"max\":0.3}";
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0.300 (3 of 10)"));
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        if (count_blue(obs.reqs[i].id) == 0)
+            att(obs.reqs[i].id, "blue", 600, 1, 503);
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "does not keep its switch"));
+    /* Another phase, or requests whose attempts were never found: no sample. */
+    assert_int_equal(run("{\"check\":\"tried_ratio\",\"env\":\"blue\",\"phase\":0,\"max\":0}", &v),
+                     HARNESS_INCONCLUSIVE);
+    obs.n_atts = 0;
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+}
+
+/* stream_incremental: the first byte before the upstream finished; a
+ * short upstream stream is no sample. */
+static void test_stream_incremental(void **state)
+{
+    struct harness_verdict v;
+    const char *chk = "{\"check\":\"stream_incremental\",\"lead_ms\":100}";
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "s%d", i);
+        struct harness_req *r = req(id, (uint64_t)i * 100, 420, 200, "blue", HARNESS_OK);
+        r->stream = 1;
+        r->t_first = r->t_sent + 30 * MS; /* passed on as it came */
+        att(id, "blue", (uint64_t)i * 100 + 1, 400, 200);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "4 streams"));
+    obs.reqs[2].t_first = obs.reqs[2].t_sent + 402 * MS; /* after blue's end: buffered */
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "relay buffers streams; request s2"));
+    /* Upstream streams too short to tell (150 ms < 2 x 100): inconclusive. */
+    for (size_t i = 0; i < obs.n_atts; i++)
+        obs.atts[i].t_done = obs.atts[i].t_arrival + 150 * MS;
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
 }
 
 /* A deterministic uniform draw in [0, 1). */
@@ -1141,6 +1226,9 @@ int main(void)
         T(test_rate_limit_header_values),
         T(test_rate_limit_never_limited),
         T(test_rate_limit_retry_after_only),
+        T(test_retry_after_across_colours),
+        T(test_tried_ratio),
+        T(test_stream_incremental),
         T(test_backoff_distribution),
         T(test_dist_excess),
         T(test_forwarded),
