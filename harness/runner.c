@@ -18,6 +18,7 @@
 #include "harness/checks.h"
 #include "harness/driver.h"
 #include "harness/obs.h"
+#include "harness/portown.h"
 #include "harness/spawn.h"
 #include "harness/traffic.h"
 #include "harness/vutil.h"
@@ -95,6 +96,9 @@ struct run {
     int relay_port;
     char relay_url[96];
     int relay_exited;
+    /* At the start of the traffic the relay's port was listened on by a
+     * process outside its group (harness/portown.h). */
+    int port_stranger;
     int relay_status;
     int relay_killed;
     int relay_stopped;
@@ -783,6 +787,10 @@ static void on_traffic_finished(struct harness_traffic *t)
 
 static void begin_run(struct run *r)
 {
+    /* Who answered the ready probe: the relay, or a process that took the
+     * port first (only asked of a relay we started on a port we chose). */
+    if (r->pid > 0 && !r->o->relay_url)
+        r->port_stranger = harness_port_owner_in_group(r->relay_port, r->pid) == 0;
     r->phase = PH_RUN;
     r->t0 = co_now_us() + 20000;
     r->obs.t0 = r->t0;
@@ -838,6 +846,20 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     }
     reap(r);
+    /* A relay that died while another process held its port never served
+     * the traffic: whatever answered was the stranger, so no check may
+     * judge it (a busy machine reuses ephemeral ports; the relay's bind
+     * failed with "Address already in use"). */
+    if (r->phase != PH_START && r->phase != PH_DONE && r->relay_exited && r->port_stranger &&
+        !r->relay_killed) {
+        char d[96];
+        describe_exit(r->relay_status, d, sizeof d);
+        fail(r, REPORT_ERROR,
+             "the relay %s while another process listened on its port %d (the answers "
+             "came from that process, not the relay: see relay.err)",
+             d, r->relay_port);
+        return;
+    }
     if (r->phase == PH_START) {
         if (r->relay_exited) {
             char d[96];
