@@ -85,7 +85,10 @@ static const struct {
     {"failback_rise", "switches switch_delay served_ratio client_count tried_ratio"},
     {"first_byte_timeout_ms",
      "client_deadline switch_delay attempts client_success_ratio client_count"},
-    {"on_429_without_retry_after", "attempts client_count client_success_ratio backoff_gaps"},
+    /* The policy decides whether a 429 costs a backoff (client_deadline);
+     * either way a quota is no outage, so switches do not depend on it. */
+    {"on_429_without_retry_after",
+     "attempts client_count client_success_ratio backoff_gaps client_deadline"},
 };
 
 int harness_profile_affects(const char *key, const char *check_kind)

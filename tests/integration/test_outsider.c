@@ -139,12 +139,13 @@ static void test_outsider_scenarios(void **state)
     json_t *res = run("lib", &rc, args);
     assert_non_null(res);
     assert_int_equal(rc, 1);
-    const char *names[] = {"outsider-failover-keeps-its-switch", "outsider-retry-after-across-colours",
-                           "outsider-rate-limit-per-client", "outsider-stream-passed-on-as-it-comes"};
+    const char *names[] = {"outsider-failover-keeps-its-switch",
+                           "outsider-retry-after-across-colours", "outsider-rate-limit-per-client",
+                           "outsider-stream-passed-on-as-it-comes"};
     for (size_t i = 0; i < 4; i++)
         assert_string_equal(status_of(scenario(res, "outsider", names[i])), "pass");
-    const json_t *c = check(scenario(res, "outsider-stateless-failover", names[0]), "tried_ratio",
-                            "phase=2");
+    const json_t *c =
+        check(scenario(res, "outsider-stateless-failover", names[0]), "tried_ratio", "phase=2");
     assert_string_equal(field(c, "status"), "fail");
     assert_non_null(strstr(field(c, "detail"), "does not keep its switch"));
     c = check(scenario(res, "outsider-ignore-retry-after", names[1]), "retry_after", NULL);
@@ -188,8 +189,9 @@ static void test_unobservable_verdicts(void **state)
     assert_non_null(strstr(field(c, "detail"), "health_interval_ms"));
     /* Fixed in primary-fallback: the blue-green question does not apply,
      * whatever its success ratio did. */
-    assert_string_equal(status_of(scenario(res, "outsider-fixed", "no-failback-in-blue-green-mode")),
-                        "not_applicable");
+    assert_string_equal(
+        status_of(scenario(res, "outsider-fixed", "no-failback-in-blue-green-mode")),
+        "not_applicable");
     json_decref(res);
 }
 
