@@ -83,8 +83,10 @@ static const struct {
     {"primary", "switches switch_delay min_dwell served_ratio client_count tried_ratio"},
     {"failback_after_ms", "switches switch_delay min_dwell served_ratio client_count tried_ratio"},
     {"failback_rise", "switches switch_delay served_ratio client_count tried_ratio"},
+    /* Whether a slow first byte is a failure at all is this setting's:
+     * a relay never given it has no reason to switch (switches). */
     {"first_byte_timeout_ms",
-     "client_deadline switch_delay attempts client_success_ratio client_count"},
+     "client_deadline switch_delay attempts client_success_ratio client_count switches"},
     /* The policy decides whether a 429 costs a backoff (client_deadline);
      * either way a quota is no outage, so switches do not depend on it. */
     {"on_429_without_retry_after",

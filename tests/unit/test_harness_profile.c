@@ -141,6 +141,7 @@ static void test_settings_and_unmapped(void **state)
     /* Whether the 429 costs a backoff is the policy's: quota-429-fails-over
      * failed an outsider's client_deadline it was never told to meet. */
     assert_true(harness_profile_affects("on_429_without_retry_after", "client_deadline"));
+    assert_true(harness_profile_affects("first_byte_timeout_ms", "switches"));
     assert_int_equal(p->stop_signal, SIGTERM);
     assert_int_equal(p->tells, 0);
     json_decref(relay);
