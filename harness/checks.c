@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum ptype {
     P_NUM,
@@ -1894,6 +1895,41 @@ static void ck_stream_incremental(const json_t *c, const struct harness_obs *o,
     verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
 }
 
+/* What a client's parser goes by: a 200 JSON answer says application/json,
+ * a stream says text/event-stream (an SDK reading a stream's events, or
+ * deciding whether to parse JSON, looks at nothing else).  error_shape
+ * judges the errors; this judges the successes. */
+static void ck_answer_content_type(const json_t *c, const struct harness_obs *o,
+                                   struct harness_verdict *v)
+{
+    const struct harness_req *bad = NULL;
+    long wrong = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_phase(c, r) || r->status != 200 || !r->complete)
+            continue;
+        v->samples++;
+        const char *want = r->stream ? "text/event-stream" : "application/json";
+        /* A media type, then parameters (charset) or nothing. */
+        size_t wl = strlen(want);
+        int ok = strncasecmp(r->ctype, want, wl) == 0 &&
+                 (r->ctype[wl] == '\0' || r->ctype[wl] == ';' || r->ctype[wl] == ' ');
+        if (!ok) {
+            wrong++;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected, "200 answers say application/json, streams text/event-stream (Content-Type)");
+    SETF(measured, "%ld of %ld answers with another Content-Type", wrong, v->samples);
+    if (bad) {
+        append(v->detail, sizeof v->detail, "Content-Type '%s' on a %s answer; ", bad->ctype,
+               bad->stream ? "streamed" : "JSON");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, wrong == 0, -(double)wrong);
+}
+
 static const struct param p_tried[] = {{"env", P_ENV, 1},       {"min", P_RATIO, 0},
                                        {"max", P_RATIO, 0},     {"phase", P_INT, 0},
                                        {"requests", P_REQS, 0}, {NULL, 0, 0}};
@@ -1992,6 +2028,8 @@ static const struct check_kind kinds[] = {
     {"stream_incremental", p_incremental, 3, ck_stream_incremental,
      "streams passed on as they come: first byte before the upstream finished", IDS, NULL,
      "{\"lead_ms\": 50}", 0},
+    {"answer_content_type", p_phase, 1, ck_answer_content_type,
+     "200 answers carry application/json, streams text/event-stream", 0, NULL, "{}", 0},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 

@@ -133,6 +133,8 @@ static void test_outsider_scenarios(void **state)
                     "tests/outsider/outsider-global-ratelimit.json",
                     "--relay",
                     "tests/outsider/outsider-buffer-stream.json",
+                    "--relay",
+                    "tests/outsider/outsider-wrong-ctype.json",
                     "--jobs",
                     "4",
                     NULL};
@@ -141,8 +143,9 @@ static void test_outsider_scenarios(void **state)
     assert_int_equal(rc, 1);
     const char *names[] = {"outsider-failover-keeps-its-switch",
                            "outsider-retry-after-across-colours", "outsider-rate-limit-per-client",
-                           "outsider-stream-passed-on-as-it-comes"};
-    for (size_t i = 0; i < 4; i++)
+                           "outsider-stream-passed-on-as-it-comes",
+                           "outsider-answers-say-their-content-type"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_string_equal(status_of(scenario(res, "outsider", names[i])), "pass");
     const json_t *c =
         check(scenario(res, "outsider-stateless-failover", names[0]), "tried_ratio", "phase=2");
@@ -155,6 +158,9 @@ static void test_outsider_scenarios(void **state)
     c = check(scenario(res, "outsider-buffer-stream", names[3]), "stream_incremental", NULL);
     assert_string_equal(field(c, "status"), "fail");
     assert_non_null(strstr(field(c, "detail"), "relay buffers streams"));
+    c = check(scenario(res, "outsider-wrong-ctype", names[4]), "answer_content_type", "phase=0");
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "'text/plain' on a JSON answer"));
     json_decref(res);
 }
 

@@ -653,6 +653,33 @@ static void test_stream_incremental(void **state)
     assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
 }
 
+/* answer_content_type: JSON as application/json (parameters allowed),
+ * streams as text/event-stream; errors and cut answers are no samples. */
+static void test_answer_content_type(void **state)
+{
+    struct harness_verdict v;
+    struct harness_req *a = req("a", 0, 5, 200, "blue", HARNESS_OK);
+    a->complete = 1;
+    snprintf(a->ctype, sizeof a->ctype, "application/json; charset=utf-8");
+    struct harness_req *b = req("b", 10, 5, 200, "blue", HARNESS_OK);
+    b->complete = 1;
+    b->stream = 1;
+    snprintf(b->ctype, sizeof b->ctype, "text/event-stream");
+    struct harness_req *e = req("e", 20, 5, 502, "", HARNESS_HTTP_ERROR);
+    snprintf(e->ctype, sizeof e->ctype, "text/html"); /* error_shape's, not ours */
+    assert_int_equal(run("{\"check\":\"answer_content_type\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 2"));
+    snprintf(a->ctype, sizeof a->ctype, "text/plain");
+    assert_int_equal(run("{\"check\":\"answer_content_type\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "Content-Type 'text/plain' on a JSON answer; request a"));
+    snprintf(a->ctype, sizeof a->ctype, "application/jsonx");
+    assert_int_equal(run("{\"check\":\"answer_content_type\"}", &v), HARNESS_FAIL);
+    snprintf(b->ctype, sizeof b->ctype, "application/json");
+    a->complete = 0; /* a cut answer tells nothing of its type */
+    assert_int_equal(run("{\"check\":\"answer_content_type\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "on a streamed answer; request b"));
+}
+
 /* A deterministic uniform draw in [0, 1). */
 static double draw(uint64_t *s)
 {
@@ -1229,6 +1256,7 @@ int main(void)
         T(test_retry_after_across_colours),
         T(test_tried_ratio),
         T(test_stream_incremental),
+        T(test_answer_content_type),
         T(test_backoff_distribution),
         T(test_dist_excess),
         T(test_forwarded),
