@@ -1930,6 +1930,51 @@ static void ck_answer_content_type(const json_t *c, const struct harness_obs *o,
     verdict(v, wrong == 0, -(double)wrong);
 }
 
+/* One request, one attempt at a time: a relay that sends a request to both
+ * colours at once (a hedge, or a retry fired before the first answer) pays
+ * the upstream twice for one answer.  An attempt the relay gave up on (a
+ * timeout: the upstream saw the client go) may overlap the next; one that
+ * the upstream answered in full while the next was already out may not. */
+static void ck_sequential_attempts(const json_t *c, const struct harness_obs *o,
+                                   struct harness_verdict *v)
+{
+    const struct harness_req *bad = NULL;
+    long overlapped = 0;
+    double worst = INFINITY;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_phase(c, r))
+            continue;
+        const struct harness_att *a[16];
+        size_t n = attempts_of(o, r->id, a, 16);
+        if (!n)
+            continue; /* its attempts were not found: no sample */
+        v->samples++;
+        int over = 0;
+        for (size_t k = 0; k + 1 < n; k++) {
+            if (strcmp(a[k]->end, "complete") != 0)
+                continue;
+            /* How long the next attempt was out before this one ended. */
+            double early = ((double)a[k]->t_done - (double)a[k + 1]->t_arrival) / 1000.0;
+            worst = fmin(worst, DONE_SLACK_MS - early);
+            over |= early > DONE_SLACK_MS;
+        }
+        overlapped += over;
+        if (over && !bad)
+            bad = r;
+    }
+    SETF(expected, "no attempt starts while an earlier one of its request is still answered");
+    SETF(measured, "%ld of %ld requests with attempts in flight together", overlapped, v->samples);
+    snprintf(v->unit, sizeof v->unit, "ms");
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "the request went upstream twice at once (a hedge or an early retry: paid "
+               "twice); ");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, overlapped == 0, isinf(worst) ? 0 : worst);
+}
+
 static const struct param p_tried[] = {{"env", P_ENV, 1},       {"min", P_RATIO, 0},
                                        {"max", P_RATIO, 0},     {"phase", P_INT, 0},
                                        {"requests", P_REQS, 0}, {NULL, 0, 0}};
@@ -2028,6 +2073,8 @@ static const struct check_kind kinds[] = {
     {"stream_incremental", p_incremental, 3, ck_stream_incremental,
      "streams passed on as they come: first byte before the upstream finished", IDS, NULL,
      "{\"lead_ms\": 50}", 0},
+    {"sequential_attempts", p_phase, 1, ck_sequential_attempts,
+     "one attempt at a time per request (no hedge to both colours)", IDS, NULL, "{}", 0},
     {"answer_content_type", p_phase, 1, ck_answer_content_type,
      "200 answers carry application/json, streams text/event-stream", 0, NULL, "{}", 0},
 };

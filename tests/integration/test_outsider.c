@@ -135,6 +135,8 @@ static void test_outsider_scenarios(void **state)
                     "tests/outsider/outsider-buffer-stream.json",
                     "--relay",
                     "tests/outsider/outsider-wrong-ctype.json",
+                    "--relay",
+                    "tests/outsider/outsider-duplicate.json",
                     "--jobs",
                     "4",
                     NULL};
@@ -161,6 +163,9 @@ static void test_outsider_scenarios(void **state)
     c = check(scenario(res, "outsider-wrong-ctype", names[4]), "answer_content_type", "phase=0");
     assert_string_equal(field(c, "status"), "fail");
     assert_non_null(strstr(field(c, "detail"), "'text/plain' on a JSON answer"));
+    c = check(scenario(res, "outsider-duplicate", names[0]), "sequential_attempts", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "went upstream twice at once"));
     json_decref(res);
 }
 

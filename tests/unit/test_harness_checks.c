@@ -680,6 +680,31 @@ static void test_answer_content_type(void **state)
     assert_non_null(strstr(v.detail, "on a streamed answer; request b"));
 }
 
+/* sequential_attempts: a hedge to both colours fails; a failover after a
+ * timeout (the upstream saw the client go) overlapping the next does not. */
+static void test_sequential_attempts(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 30, 200, "green", HARNESS_OK);
+    att("a", "blue", 1, 2, 503);
+    att("a", "green", 13, 2, 200);
+    req("t", 50, 400, 200, "green", HARNESS_OK);
+    struct harness_att *slow = att("t", "blue", 51, 1000, 0);
+    snprintf(slow->end, sizeof slow->end, "client_gone"); /* given up at 250 */
+    att("t", "green", 301, 2, 200);
+    for (size_t i = 0; i < obs.n_atts; i++)
+        if (!obs.atts[i].end[0])
+            snprintf(obs.atts[i].end, sizeof obs.atts[i].end, "complete");
+    assert_int_equal(run("{\"check\":\"sequential_attempts\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 2"));
+    req("h", 500, 30, 200, "blue", HARNESS_OK);
+    snprintf(att("h", "blue", 501, 8, 200)->end, 16, "complete");
+    snprintf(att("h", "green", 502, 9, 200)->end, 16, "complete"); /* out together */
+    assert_int_equal(run("{\"check\":\"sequential_attempts\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "went upstream twice at once"));
+    assert_non_null(strstr(v.detail, "request h"));
+}
+
 /* A deterministic uniform draw in [0, 1). */
 static double draw(uint64_t *s)
 {
@@ -1257,6 +1282,7 @@ int main(void)
         T(test_tried_ratio),
         T(test_stream_incremental),
         T(test_answer_content_type),
+        T(test_sequential_attempts),
         T(test_backoff_distribution),
         T(test_dist_excess),
         T(test_forwarded),
