@@ -64,11 +64,7 @@ BLUE=$(wait_url "$WORK/blue.out")
 PIDS="$PIDS $!"
 GREEN=$(wait_url "$WORK/green.out")
 
-cat >"$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$WORK/post.lua"
 
 # Starts one replica (name, then its extra flags); sets URL and LAST_PID.
 # Not in a subshell, so that PIDS keeps it.
@@ -105,10 +101,11 @@ run_wrk() { # seconds conns url...
     rps=0 p50=0 p99=0 bad=0 k=0
     for u in "$@"; do
         f="$WORK/wrk.$k"
-        rps=$(awk -v s="$rps" '/Requests\/sec/ {s += $2} END {printf "%.0f", s}' "$f")
-        p50=$(awk -v s="$p50" -v v="$(to_ms "$(awk '$1 == "50%" {print $2}' "$f")")" 'BEGIN {print s + v}')
-        p99=$(awk -v s="$p99" -v v="$(to_ms "$(awk '$1 == "99%" {print $2}' "$f")")" 'BEGIN {print s + v}')
-        bad=$(awk -v s="$bad" '/Non-2xx/ {s += $NF} /Socket errors/ {s += 1} END {print s + 0}' "$f")
+        set -- $(wrk_summary "$f")
+        rps=$(awk -v s="$rps" -v v="$1" 'BEGIN {printf "%.0f", s + v}')
+        p50=$(awk -v s="$p50" -v v="$2" 'BEGIN {print s + v}')
+        p99=$(awk -v s="$p99" -v v="$3" 'BEGIN {print s + v}')
+        bad=$((bad + $4))
         k=$((k + 1))
     done
     echo "$rps $(awk -v s="$p50" -v n="$k" 'BEGIN {printf "%.3f", s / n}') $(awk -v s="$p99" -v n="$k" 'BEGIN {printf "%.3f", s / n}') $bad"

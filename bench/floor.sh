@@ -154,11 +154,7 @@ stop_target() { # kind
     fi
 }
 
-cat >"$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$WORK/post.lua"
 # The same request, but each wrk thread stops after FLOOR_N requests (strace;
 # wrk itself still waits out its -d).
 cat "$WORK/post.lua" >"$WORK/count.lua"
@@ -176,15 +172,12 @@ TCK=$(getconf CLK_TCK)
 # the mercy of the other processes on the machine than requests/s is.
 run_wrk() {
     t0=$( [ -n "${2:-}" ] && cpu_ticks "$2" || echo 0)
-    out=$(wrk -t2 -c64 -d"${DUR}s" --latency -s "$WORK/post.lua" "$1/v1/chat/completions")
+    sum=$(wrk -t2 -c64 -d"${DUR}s" --latency -s "$WORK/post.lua" "$1/v1/chat/completions" |
+        wrk_summary -)
     t1=$( [ -n "${2:-}" ] && cpu_ticks "$2" || echo 0)
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    n=$(echo "$out" | awk '/requests in/ {print $1}')
-    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
-    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-    errs=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += 1} END {print n + 0}')
-    cpu=$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$TCK" 'BEGIN { if (n > 0 && b > a) printf "%.1f", (b - a) * 1e6 / hz / n; else print "-" }')
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $errs $cpu"
+    set -- $sum
+    cpu=$(awk -v a="$t0" -v b="$t1" -v n="$5" -v hz="$TCK" 'BEGIN { if (n > 0 && b > a) printf "%.1f", (b - a) * 1e6 / hz / n; else print "-" }')
+    echo "$1 $2 $3 $4 $cpu"
 }
 
 # Every knob turned back (what a first cut on the same stack does), with the

@@ -50,13 +50,6 @@ wait_http() { # url [tenths]
     until curl -s -o /dev/null "$1" || [ $i -ge "${2:-200}" ]; do sleep 0.1; i=$((i + 1)); done
 }
 
-# wrk's "1.52ms" | "850.00us" | "1.20s" -> milliseconds.
-to_ms() {
-    echo "$1" | awk '/us$/ {sub("us","",$1); printf "%.3f", $1/1000; next}
-                     /ms$/ {sub("ms","",$1); printf "%.3f", $1; next}
-                     /s$/  {sub("s","",$1);  printf "%.3f", $1*1000; next} {print $1}'
-}
-
 # utime + stime ticks of the pids and their children.
 cpu_ticks() { # pid...
     t=0
@@ -82,3 +75,31 @@ rss_kb() { # pid...
 }
 
 fds() { ls "/proc/$1/fd" | wc -l; } # pid
+
+# The one reader of wrk's output (a file, or - for stdin) for every bench
+# script: "rps p50_ms p99_ms errors requests".  Errors are the non-2xx
+# answers plus every socket error (connect, read, write, timeout); the
+# percentiles need wrk --latency (0 without it).
+wrk_summary() { # file|-
+    awk '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /Requests\/sec/ { rps = $2 }
+        /^ +50%/ { p50 = ms($2) }
+        /^ +99%/ { p99 = ms($2) }
+        / requests in / { n = $1 }
+        /Non-2xx/ { err += $NF }
+        /Socket errors/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
+        END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, err, n }' "$1"
+}
+
+# The wrk script every bench posts with: a chat completion request, body
+# (default a one-word gpt-4.1 request) as JSON.
+BENCH_HI='{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
+wrk_post_lua() { # file [body]
+    body=${2:-$BENCH_HI}
+    cat >"$1" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+}

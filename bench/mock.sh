@@ -3,13 +3,21 @@
 # same body with `return 200` (2 workers), in the same run and on the same
 # machine, with wrk: 16 and 64 keep-alive connections, then the mock with a
 # fixed 50 ms delay at 1,000 connections, then (if valgrind is present)
-# instructions per request under callgrind for both.  Writes docs/bench.md.
+# instructions per request under callgrind for both.  The throughput and
+# delay runs are repeated ROUNDS times, mock and nginx interleaved, and
+# reported as median and spread with each run's CPU per request (the
+# machine is shared, so one run says little).  Writes its section of
+# docs/bench.md (between the mock:begin and mock:end markers).
 #
 # Every process it starts is stopped by PID; nothing else is touched.
-# Usage: sh bench/mock.sh [DURATION_S]   (default 10; BENCH_CALLGRIND=0 skips callgrind)
+# Usage: sh bench/mock.sh [DURATION_S [ROUNDS]]   (default 5 s, 3 rounds;
+#        BENCH_CALLGRIND=0 skips callgrind; BENCH_BEFORE_BIN=DIR adds DIR/cutover
+#        as "mock-before" to every round and to callgrind, for a before/after
+#        side by side: build the old commit in a worktree and point at its bin/)
 set -eu
 
-DUR=${1:-10}
+DUR=${1:-5}
+ROUNDS=${2:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/lib.sh"
 BIN=${CUTOVER_BIN:-$ROOT/bin}/cutover
@@ -25,30 +33,62 @@ need curl
 [ -x "$BIN" ] || { echo "bench: $BIN missing (run make)" >&2; exit 3; }
 
 REQ='{"model":"gpt-4.1","messages":[{"role":"user","content":"benchmark"}]}'
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$REQ'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$TMP/post.lua" "$REQ"
 
 # wrk's summary -> "rps p50_ms p99_ms errors"
-wrk_run() { # conns url [extra]
-    wrk -t2 -c"$1" -d"${DUR}s" --timeout 10s --latency -s "$TMP/post.lua" "$2" >"$TMP/wrk.txt" 2>&1 || true
-    awk '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-        /Requests\/sec/ { rps = $2 }
-        /^ +50%/ { p50 = ms($2) }
-        /^ +99%/ { p99 = ms($2) }
-        /Non-2xx/ { err += $NF }
-        /Socket errors/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
-        END { printf "%.0f %.2f %.2f %d\n", rps, p50, p99, err }' "$TMP/wrk.txt"
+wrk_sum() { wrk_summary "$1" | awk '{print $1, $2, $3, $4}'; } # file (bench/lib.sh)
+
+# user and system ticks (1/100 s) of a process and its children: "user sys"
+ticks() { # pid
+    u=0 s=0
+    for q in $1 $(cat /proc/$1/task/*/children 2>/dev/null); do
+        set -- $(awk '{print $14, $15}' /proc/$q/stat 2>/dev/null || echo 0 0)
+        u=$((u + $1)) s=$((s + $2))
+    done
+    echo $u $s
 }
+
+# One wrk run against a server -> "rps p50 p99 errors user_us sys_us wrk_us"
+# (CPU microseconds per request of the server, user and system, and of wrk).
+wrk_run() { # conns url server_pid
+    set -- "$1" "$2" "$3" $(ticks "$3")
+    wrk -t2 -c"$1" -d"${DUR}s" --timeout 10s --latency -s "$TMP/post.lua" "$2" >"$TMP/wrk.txt" 2>&1 &
+    wp=$!
+    PIDS="$PIDS $wp"
+    wt=0
+    while bench_alive $wp; do
+        t=$(awk '{print $14 + $15}' /proc/$wp/stat 2>/dev/null || echo "$wt")
+        wt=${t:-$wt}
+        sleep 0.2
+    done
+    # A zombie keeps its times until it is reaped.
+    t=$(awk '{print $14 + $15}' /proc/$wp/stat 2>/dev/null || echo "$wt")
+    wt=${t:-$wt}
+    wait $wp || true
+    set -- "$@" $(ticks "$3") $(wrk_sum "$TMP/wrk.txt")
+    # $4 $5 before, $6 $7 after, $8.. wrk summary
+    awk -v u=$(($6 - $4)) -v s=$(($7 - $5)) -v w="$wt" -v rps="$8" -v p50="$9" -v p99="${10}" -v err="${11}" -v d="$DUR" '
+        BEGIN { n = rps * d; if (n < 1) n = 1
+                printf "%s %s %s %s %.1f %.1f %.1f\n", rps, p50, p99, err, u * 1e4 / n, s * 1e4 / n, w * 1e4 / n }'
+}
+
+median() { sort -n | awk '{v[NR] = $1} END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+spread() { sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END { printf "%s-%s", lo, hi }'; }
 
 # --- the mock -----------------------------------------------------------------
 "$BIN" mock --name bench --port 0 --journal-cap 1000 >"$TMP/mock.out" 2>"$TMP/mock.err" &
 MOCK_PID=$!
 PIDS="$PIDS $MOCK_PID"
 MOCK=$(wait_url "$TMP/mock.out")
+SERVERS="mock"
+if [ -n "${BENCH_BEFORE_BIN:-}" ]; then
+    "$BENCH_BEFORE_BIN/cutover" mock --name bench --port 0 --journal-cap 1000 >"$TMP/before.out" 2>"$TMP/before.err" &
+    BEFORE_PID=$!
+    PIDS="$PIDS $BEFORE_PID"
+    BEFORE=$(wait_url "$TMP/before.out")
+    SERVERS="mock-before mock"
+    BEFORE_REV=${BENCH_BEFORE_REV:-$(git -C "$BENCH_BEFORE_BIN/.." rev-parse --short HEAD 2>/dev/null || echo "?")}
+fi
 BODY=$(curl -s -X POST -H 'Content-Type: application/json' -d "$REQ" "$MOCK/v1/chat/completions")
 [ -n "$BODY" ] || { echo "bench: mock gave no body" >&2; exit 3; }
 
@@ -86,43 +126,64 @@ NBODY=$(curl -s -X POST -d "$REQ" "http://127.0.0.1:$NPORT/v1/chat/completions")
 [ "$NBODY" = "$BODY" ] || { echo "bench: nginx body differs" >&2; exit 3; }
 
 LOAD=$(cut -d" " -f1-3 /proc/loadavg)
-echo "bench: mock $MOCK, nginx http://127.0.0.1:$NPORT, ${DUR}s per run" >&2
-ROWS=""
+echo "bench: mock $MOCK, nginx http://127.0.0.1:$NPORT, ${DUR}s per run, $ROUNDS rounds" >&2
+# Rounds interleave the servers (at 16 connections: mock, nginx; the same
+# at 64; then the mock delayed at 1,000), so a burst of load from others
+# hits both sides.  RUNS gets one row per run:
+# round conns server load rps p50 p99 errors user_us sys_us wrk_us
+RUNS="" THREADS_DURING=""
+THREADS_BEFORE=$(awk '/^Threads/ {print $2}' /proc/$MOCK_PID/status)
+run_one() { # round conns server url pid
+    x=$(wrk_run "$2" "$4/v1/chat/completions" "$5")
+    RUNS="$RUNS$1 $2 $3 $(cut -d" " -f1 /proc/loadavg) $x
+"
+    echo "bench: round $1 c=$2 $3 [$x]" >&2
+}
+r=1
+while [ $r -le "$ROUNDS" ]; do
+    curl -s -X PUT -d '{}' "$MOCK/_mock/behavior" >/dev/null
+    [ -z "${BEFORE:-}" ] || curl -s -X PUT -d '{}' "$BEFORE/_mock/behavior" >/dev/null
+    for c in 16 64; do
+        [ -z "${BEFORE:-}" ] || run_one $r $c mock-before "$BEFORE" "$BEFORE_PID"
+        run_one $r $c mock "$MOCK" "$MOCK_PID"
+        run_one $r $c nginx "http://127.0.0.1:$NPORT" "$NGINX_PID"
+    done
+    # --- 50 ms fixed delay at 1,000 connections --------------------------------
+    curl -s -X PUT -d '{"latency":{"fixed_ms":50}}' "$MOCK/_mock/behavior" >/dev/null
+    [ -z "${BEFORE:-}" ] || curl -s -X PUT -d '{"latency":{"fixed_ms":50}}' "$BEFORE/_mock/behavior" >/dev/null
+    [ -z "${BEFORE:-}" ] || run_one $r 1000 mock-before "$BEFORE" "$BEFORE_PID"
+    (sleep 2 && awk '/^Threads/ {print $2}' /proc/$MOCK_PID/status >"$TMP/threads") &
+    tp=$!
+    run_one $r 1000 mock "$MOCK" "$MOCK_PID"
+    wait $tp 2>/dev/null || true
+    THREADS_DURING=$(cat "$TMP/threads" 2>/dev/null || echo "?")
+    r=$((r + 1))
+done
+curl -s -X PUT -d '{}' "$MOCK/_mock/behavior" >/dev/null
+
+# field k of the runs of server s at c connections, one a line
+col() { printf %s "$RUNS" | awk -v c="$1" -v s="$2" -v k="$3" '$2 == c && $3 == s { print $k }'; }
+# server s / nginx per round at c connections, in %
+ratio() { printf %s "$RUNS" | awk -v c="$1" -v s="$2" '
+    $2 == c && $3 == s { a[$1] = $5 } $2 == c && $3 == "nginx" { b[$1] = $5 }
+    END { for (r in a) if (b[r]) printf "%.0f\n", 100 * a[r] / b[r] }'; }
+SUMMARY=""
 for c in 16 64; do
-    set -- $(wrk_run "$c" "$MOCK/v1/chat/completions")
-    m_rps=$1 m_p50=$2 m_p99=$3 m_err=$4
-    set -- $(wrk_run "$c" "http://127.0.0.1:$NPORT/v1/chat/completions")
-    n_rps=$1 n_p50=$2 n_p99=$3 n_err=$4
-    ratio=$(awk -v a="$m_rps" -v b="$n_rps" 'BEGIN { printf "%.0f%%", b ? 100 * a / b : 0 }')
-    echo "bench: c=$c mock $m_rps rps, nginx $n_rps rps ($ratio)" >&2
-    ROWS="$ROWS| $c | $m_rps | $m_p50 | $m_p99 | $m_err | $n_rps | $n_p50 | $n_p99 | $n_err | $ratio |
+    for sv in $SERVERS nginx; do
+        q="n/a"
+        [ $sv = nginx ] || q="**$(ratio $c $sv | median)%** ($(ratio $c $sv | spread)%)"
+        SUMMARY="$SUMMARY| $c | $sv | $(col $c $sv 5 | median) ($(col $c $sv 5 | spread)) | $(col $c $sv 6 | median) | $(col $c $sv 7 | median) | $(col $c $sv 9 | median) + $(col $c $sv 10 | median) | $(col $c $sv 11 | median) | $q |
+"
+    done
+done
+DSUMMARY=""
+for sv in $SERVERS; do
+    DSUMMARY="$DSUMMARY| $sv | $(col 1000 $sv 5 | median) ($(col 1000 $sv 5 | spread)) | $(col 1000 $sv 6 | median) | **$(col 1000 $sv 7 | median)** ($(col 1000 $sv 7 | spread)) | $(col 1000 $sv 8 | awk '{s += $1} END {print s + 0}') | $(col 1000 $sv 9 | median) + $(col 1000 $sv 10 | median) |
 "
 done
 
-# --- 50 ms fixed delay at 1,000 connections ------------------------------------
-curl -s -X PUT -d '{"latency":{"fixed_ms":50}}' "$MOCK/_mock/behavior" >/dev/null
-THREADS_BEFORE=$(awk '/^Threads/ {print $2}' /proc/$MOCK_PID/status)
-wrk -t2 -c1000 -d"${DUR}s" --timeout 10s --latency -s "$TMP/post.lua" "$MOCK/v1/chat/completions" >"$TMP/wrk.txt" 2>&1 &
-WRK_PID=$!
-PIDS="$PIDS $WRK_PID"
-sleep 2
-THREADS_DURING=$(awk '/^Threads/ {print $2}' /proc/$MOCK_PID/status)
-wait $WRK_PID || true
-set -- $(awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /Requests\/sec/ { rps = $2 }
-    /^ +50%/ { p50 = ms($2) }
-    /^ +99%/ { p99 = ms($2) }
-    /Non-2xx/ { err += $NF }
-    /Socket errors/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
-    END { printf "%.0f %.2f %.2f %d\n", rps, p50, p99, err }' "$TMP/wrk.txt")
-d_rps=$1 d_p50=$2 d_p99=$3 d_err=$4
-d_pct=$(awk -v a="$d_rps" 'BEGIN { printf "%.0f%%", 100 * a / 20000 }')
-echo "bench: delay 50ms c=1000: $d_rps rps ($d_pct of 20000), p99 $d_p99 ms, threads $THREADS_DURING" >&2
-curl -s -X PUT -d '{}' "$MOCK/_mock/behavior" >/dev/null
-
 # --- callgrind: instructions per request ----------------------------------------
-CG_MOCK="n/a" CG_NGINX="n/a"
+CG_MOCK="n/a" CG_NGINX="n/a" CG_BEFORE="n/a"
 if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
     CG_DUR=${BENCH_CG_DUR:-20}
     # Ir of a server under wrk for CG_DUR seconds, minus Ir of the same server
@@ -130,9 +191,11 @@ if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
     # server sleeps in epoll_wait, so its cost does not grow with time.
     cg_run() { # kind load(0|1) -> "Ir requests"
         kind=$1
-        if [ "$kind" = mock ]; then
+        if [ "$kind" != nginx ]; then
+            cgbin=$BIN
+            [ "$kind" = mock ] || cgbin=$BENCH_BEFORE_BIN/cutover
             valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.%p" \
-                "$BIN" mock --name cg --port 0 --journal-cap 1000 >"$TMP/cg.out" 2>"$TMP/cg.err" &
+                "$cgbin" mock --name cg --port 0 --journal-cap 1000 >"$TMP/cg.out" 2>"$TMP/cg.err" &
             p=$!
             PIDS="$PIDS $p"
             u=$(wait_url "$TMP/cg.out")
@@ -155,45 +218,69 @@ if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
             wrk -t2 -c16 -d"${CG_DUR}s" -s "$TMP/post.lua" "$u/v1/chat/completions" >"$TMP/cg.wrk" 2>&1 || true
             reqs=$(awk '/requests in/ {print $1}' "$TMP/cg.wrk")
         fi
-        if [ "$kind" = mock ]; then kill -TERM $p; else kill -QUIT $p; fi
+        if [ "$kind" != nginx ]; then kill -TERM $p; else kill -QUIT $p; fi
         wait $p 2>/dev/null || true
         echo "$(awk '/^summary:/ {print $2}' "$TMP"/cg.$p) $reqs"
         rm -f "$TMP"/cg.$p
     }
     per_req() { # kind -> Ir/request
+        k=$1
         set -- $(cg_run "$1" 0) $(cg_run "$1" 1)
+        # A run that left no summary (valgrind killed, say) gives no figure.
+        if [ $# -lt 4 ]; then
+            echo "bench: callgrind of $k gave no summary" >&2
+            echo "n/a"
+            return 0
+        fi
         echo "$1 $3 $4" >&2
         awk -v idle="$1" -v busy="$3" -v n="$4" 'BEGIN { if (n > 0) printf "%.0f (%d requests)", (busy - idle) / n, n; else print "n/a" }'
     }
     CG_MOCK=$(per_req mock)
+    [ -z "${BEFORE:-}" ] || CG_BEFORE=$(per_req mock-before)
     CG_NGINX=$(per_req nginx)
     echo "bench: callgrind Ir/request: mock $CG_MOCK, nginx $CG_NGINX" >&2
 fi
 
-# --- docs/bench.md ---------------------------------------------------------------
+# --- docs/bench.md: our section between markers ------------------------------------
+SECTION=$TMP/section.md
 {
+    echo "<!-- mock:begin (written by bench/mock.sh; do not edit by hand) -->"
+    echo
     echo "# Mock benchmark"
     echo
-    echo "Measured by \`sh bench/mock.sh $DUR\` (\`make bench\`) on $(date -u +%Y-%m-%dT%H:%MZ),"
+    echo "Measured by \`sh bench/mock.sh $DUR $ROUNDS\` (\`make bench\`) on $(date -u +%Y-%m-%dT%H:%MZ),"
     echo "$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)),"
     echo "load average before the run: $LOAD, after: $(cut -d" " -f1-3 /proc/loadavg)"
-    echo "(the machine is shared with other builds; wrk and the server under test share it too)."
+    echo "(the machine is shared with other engineers' builds and tests; wrk and the server under"
+    echo "test share its 2 cores too)."
     echo
     echo "Request: \`POST /v1/chat/completions\` with \`$REQ\`;"
     echo "the mock answers its default 16-token chat.completion ($(printf %s "$BODY" | wc -c) bytes)."
     echo "nginx 1.22 answers the same bytes with \`return 200\`, 2 workers, access log off."
+    [ -z "${BEFORE:-}" ] || echo "mock-before: the mock built from $BEFORE_REV (BENCH_BEFORE_BIN), in the same rounds; mock: this tree."
+    echo "$ROUNDS rounds, each running mock and nginx back to back with the same wrk settings"
+    echo "(wrk -t2 -d${DUR}s --latency, keep-alive); medians, with the spread (lowest-highest) in brackets."
+    echo "CPU µs/req is the server's user + system time per request (from /proc), all its threads."
     echo
-    echo "## Throughput, keep-alive, wrk -t2 -d${DUR}s"
+    echo "## Throughput: median of $ROUNDS rounds"
     echo
-    echo "| conns | mock rps | mock p50 ms | mock p99 ms | mock errors | nginx rps | nginx p50 ms | nginx p99 ms | nginx errors | mock/nginx |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
-    printf "%s" "$ROWS"
+    echo "| conns | server | req/s (spread) | p50 ms | p99 ms | CPU µs/req user + sys | wrk CPU µs/req | / nginx in the same round (spread) |"
+    echo "|---|---|---|---|---|---|---|---|"
+    printf "%s" "$SUMMARY"
     echo
-    echo "## Fixed 50 ms delay, 1,000 connections, wrk -t2 -d${DUR}s"
+    echo "## Fixed 50 ms delay, 1,000 connections: median of $ROUNDS rounds"
     echo
-    echo "| rps | % of 1000/0.05 | p50 ms | p99 ms | errors | mock threads |"
+    echo "Ideal: 20,000 req/s, p50 = p99 = 50 ms.  Mock threads during the run: $THREADS_DURING (before: $THREADS_BEFORE)."
+    echo
+    echo "| server | req/s (spread) | p50 ms | p99 ms (spread) | errors | CPU µs/req user + sys |"
     echo "|---|---|---|---|---|---|"
-    echo "| $d_rps | $d_pct | $d_p50 | $d_p99 | $d_err | $THREADS_DURING (before: $THREADS_BEFORE) |"
+    printf "%s" "$DSUMMARY"
+    echo
+    echo "Every run (load: the 1-minute load average after it):"
+    echo
+    echo "| round | conns | server | load | req/s | p50 ms | p99 ms | errors | CPU µs/req user + sys | wrk CPU µs/req |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    printf %s "$RUNS" | awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s + %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }'
     echo
     echo "## Instructions per request (valgrind --tool=callgrind)"
     echo
@@ -203,25 +290,22 @@ fi
     echo
     echo "| server | Ir / request |"
     echo "|---|---|"
+    [ -z "${BEFORE:-}" ] || echo "| mock-before | $CG_BEFORE |"
     echo "| mock | $CG_MOCK |"
     echo "| nginx | $CG_NGINX |"
     echo
     echo "## Reading the numbers"
     echo
-    echo "- Requests/s move by a third or more between runs on this shared machine (the"
-    echo "  mock/nginx ratio at 16 connections measured from 50% to 100% over a morning of"
-    echo "  runs while other engineers compiled); compare the two servers within one run, and"
-    echo "  across runs prefer instructions per request, which do not drift with load."
+    echo "- Requests/s move by a third or more between runs on this shared machine; compare the"
+    echo "  two servers within one round, and across runs prefer CPU or instructions per request,"
+    echo "  which drift less with load."
     echo "- The mock is one thread by design: one libev loop decides every request in one"
-    echo "  seeded order, which is what makes a run reproducible.  nginx runs two workers, so"
-    echo "  on 2 cores shared with wrk it gets more of the machine.  Under wrk -c16 a perf"
-    echo "  profile of the mock is about 64% kernel (loopback TCP: one recvfrom and one"
-    echo "  sendmsg per request, epoll_wait batched), 9% jansson (parsing the request, which"
-    echo "  the mock must do to answer it), 6% libmicrohttpd and 4% our own code; the rest is"
-    echo "  libc (malloc, memset of MHD's per-connection pool)."
-    echo "- In the delay run every request is suspended and resumed (libmicrohttpd removes"
-    echo "  and re-adds the socket to its epoll set: two epoll_ctl per request) on an ev_timer;"
-    echo "  the thread count stays 1 whatever the concurrency."
+    echo "  seeded order, which is what makes a run reproducible.  nginx runs two workers."
+    echo "  What bounds the mock is its CPU per request on that one thread (the CPU columns;"
+    echo "  see \"Where the mock's time goes\" below)."
+    echo "- In the delay run every request is suspended and resumed on an ev_timer (libmicrohttpd"
+    echo "  removes and re-adds the socket to its epoll set: two epoll_ctl per request); the"
+    echo "  thread count stays 1 whatever the concurrency."
     echo "- callgrind counts \`rep stosb\` per byte: libmicrohttpd zeroes the connection pool"
     echo "  (16 KiB here) on every request, which is about 24,000 of the mock's Ir per request"
     echo "  but a few hundred cycles of real time."
@@ -229,13 +313,29 @@ fi
     echo "## Commands"
     echo
     echo '```sh'
-    echo "make && sh bench/mock.sh $DUR"
-    echo "# inside: wrk -t2 -c{16,64} -d${DUR}s --latency -s post.lua http://127.0.0.1:PORT/v1/chat/completions"
-    echo "#         (post.lua: wrk.method = \"POST\"; wrk.body = '$REQ')"
-    echo "#         curl -X PUT -d '{\"latency\":{\"fixed_ms\":50}}' MOCK/_mock/behavior"
-    echo "#         wrk -t2 -c1000 -d${DUR}s --latency -s post.lua MOCK/v1/chat/completions"
+    if [ -n "${BEFORE:-}" ]; then
+        echo "mkdir -p /tmp/before && git archive $BEFORE_REV | tar -x -C /tmp/before && make -C /tmp/before -j2 all"
+        echo "make && BENCH_BEFORE_BIN=/tmp/before/bin sh bench/mock.sh $DUR $ROUNDS"
+    else
+        echo "make && sh bench/mock.sh $DUR $ROUNDS"
+    fi
+    echo "# inside, per round: wrk -t2 -c{16,64} -d${DUR}s --latency -s post.lua http://127.0.0.1:PORT/v1/chat/completions"
+    echo "#                    (mock, then nginx; post.lua: wrk.method = \"POST\"; wrk.body = '$REQ')"
+    echo "#                    curl -X PUT -d '{\"latency\":{\"fixed_ms\":50}}' MOCK/_mock/behavior"
+    echo "#                    wrk -t2 -c1000 -d${DUR}s --latency -s post.lua MOCK/v1/chat/completions"
+    echo "#         CPU: utime + stime of /proc/PID/stat before and after each run"
     echo "#         valgrind --tool=callgrind bin/cutover mock --port 0 (and nginx -g 'daemon off; master_process off;')"
     echo '```'
-} >"$OUT.tmp"
-mv "$OUT.tmp" "$OUT"
+    echo
+    echo "<!-- mock:end -->"
+} >"$SECTION"
+if [ -f "$OUT" ] && grep -q '<!-- mock:begin' "$OUT"; then
+    awk -v f="$SECTION" '
+        /<!-- mock:begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
+        /<!-- mock:end/ { skip = 0; next }
+        !skip { print }' "$OUT" >"$SECTION.new"
+else
+    { cat "$SECTION"; [ -f "$OUT" ] && echo && cat "$OUT"; } >"$SECTION.new"
+fi
+cp "$SECTION.new" "$OUT"
 echo "bench: wrote $OUT" >&2

@@ -60,17 +60,11 @@ start_relay "$NEW" after
 A=$(wait_url "$WORK/before.out")
 B=$(wait_url "$WORK/after.out")
 
-cat >"$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$WORK/post.lua"
 
 rps() { # url -> "requests/s errors" (non-2xx responses and socket errors)
-    out=$(wrk -t2 -c64 -d"${DUR}s" -s "$WORK/post.lua" "$1/v1/chat/completions")
-    r=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    e=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}')
-    echo "$r $e"
+    wrk -t2 -c64 -d"${DUR}s" -s "$WORK/post.lua" "$1/v1/chat/completions" |
+        wrk_summary - | awk '{print $1, $4}'
 }
 
 for u in "$A" "$B"; do

@@ -85,20 +85,12 @@ until curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/health"; do
     sleep 0.05
 done
 
-cat >"$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$WORK/post.lua"
 
 # wrk's numbers for one target: "rps p50_ms p99_ms errors"
 run_wrk() { # url
-    out=$(wrk -t2 -c64 -d"${DUR}s" --latency -s "$WORK/post.lua" "$1/v1/chat/completions")
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
-    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-    errs=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += 1} END {print n + 0}')
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $errs"
+    wrk -t2 -c64 -d"${DUR}s" --latency -s "$WORK/post.lua" "$1/v1/chat/completions" |
+        wrk_summary - | awk '{print $1, $2, $3, $4}'
 }
 
 # Warm up every path once.

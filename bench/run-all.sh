@@ -54,24 +54,12 @@ median() { sort -n | awk '{v[NR] = $1} END { if (NR == 0) print 0; else if (NR %
 
 REQ='{"model":"gpt-4.1","messages":[{"role":"user","content":"benchmark"}]}'
 SREQ='{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"benchmark"}]}'
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$REQ'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+wrk_post_lua "$TMP/post.lua" "$REQ"
 
 # wrk -> "rps p50_ms p99_ms errors requests"
 wrk_run() { # conns url [duration]
     wrk -t2 -c"$1" -d"${3:-$DUR}s" --timeout 10s --latency -s "$TMP/post.lua" "$2" >"$TMP/wrk.txt" 2>&1 || true
-    awk '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-        /Requests\/sec/ { rps = $2 }
-        /^ +50%/ { p50 = ms($2) }
-        /^ +99%/ { p99 = ms($2) }
-        / requests in / { n = $1 }
-        /Non-2xx/ { err += $NF }
-        /Socket errors/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
-        END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, err, n }' "$TMP/wrk.txt"
+    wrk_summary "$TMP/wrk.txt"
 }
 
 # ---- the shared upstream: one mock -------------------------------------------

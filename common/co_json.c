@@ -343,3 +343,26 @@ int co_json_number(const json_t *j, double *out)
     }
     return -1;
 }
+
+int co_jsonl_each(const char *path, size_t max_lines, size_t max_bytes,
+                  void (*fn)(const json_t *obj, void *ctx), void *ctx)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char *line = NULL;
+    size_t cap = 0, bytes = 0;
+    ssize_t len;
+    for (size_t n = 0; n < max_lines && (len = getline(&line, &cap, f)) > 0; n++) {
+        bytes += (size_t)len;
+        if (bytes > max_bytes)
+            break;
+        json_t *o = json_loads(line, 0, NULL);
+        if (json_is_object(o))
+            fn(o, ctx);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}

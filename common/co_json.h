@@ -65,4 +65,13 @@ void co_json_scratch_end(json_t *root);
 /* Reads a number (integer or real) as double; returns 0 on success. */
 int co_json_number(const json_t *j, double *out);
 
+/* The one reader of a run's JSON-lines files (the relay's events.jsonl,
+ * the runner's requests.jsonl), for the runner and the HTML report alike:
+ * calls fn(obj, ctx) on each line that is a JSON object, in order, skipping
+ * lines that are not, and stops after max_lines lines or max_bytes bytes (a
+ * runaway file must not eat the caller).  Returns 0, or -1 when path cannot
+ * be opened. */
+int co_jsonl_each(const char *path, size_t max_lines, size_t max_bytes,
+                  void (*fn)(const json_t *obj, void *ctx), void *ctx);
+
 #endif

@@ -8,8 +8,13 @@
 
 #include "co_json.h"
 #include "co_mem.h"
+#include "co_stats.h"
+#include "harness/fleet.h"
+#include "harness/probe.h"
+#include "harness/scenario.h"
 #include "harness/vutil.h"
-#include "reports/html_scale.h"
+#include "mocks/mock.h"
+#include "reports/report.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -33,7 +38,13 @@ enum ptype {
     P_BOOL,
     P_REQS,
     P_PARTS,
-    P_RATIO /* a share: a number in [0, 1] */
+    P_RATIO,   /* a share: a number in [0, 1] */
+    P_CLIENT,  /* a client's strictness about streams: strict or lenient */
+    P_AGAINST, /* model_reported: the requested or the served model */
+    P_PHASE,   /* a traffic phase: its index or its "name" (resolved when the scenario loads) */
+    P_WINDOW,  /* [from, to) in ms since the traffic start */
+    P_FORMAT,  /* metrics_truth: "json", "prometheus" or "both" */
+    P_COUNTERS /* an array of counter names (harness_counter_names) */
 };
 
 struct param {
@@ -48,12 +59,33 @@ typedef void (*check_fn)(const json_t *c, const struct harness_obs *o, struct ha
  * ones, from its parameters ("view": "served" needs served colours). */
 typedef unsigned (*needs_fn)(const json_t *c);
 
+/* A rule across fields: the check needs at least one of keys (space
+ * separated), or it cannot fail; expected is what the error says. */
+struct one_of {
+    const char *keys;
+    const char *expected;
+};
+
+/* Further cross-field rules of one kind: 0, or -1 with the error in err. */
+typedef int (*rule_fn)(const json_t *c, const char *path, char *err, size_t errlen);
+
+/* The part of the time axis a check is about, from its parameters: the
+ * timeline mark named by parameter mark, from `before` ms before it (NULL:
+ * the mark itself) to `after` ms after it (NULL or absent: the end of the
+ * run); default_ms stands for a before or after the check omits (< 0: none). */
+struct check_window {
+    const char *mark;
+    const char *before;
+    const char *after;
+    double default_ms;
+};
+
 struct check_kind {
     const char *name;
     const struct param *params;
     long min_samples;
     check_fn run;
-    const char *what; /* one line for docs and list output */
+    const char *desc; /* one line: what it measures (cutover list --checks, docs) */
     /* The signals the check relies on: harness_check_run makes the verdict
      * inconclusive, naming the signal, when the relay did not give one. */
     unsigned needs;
@@ -63,9 +95,32 @@ struct check_kind {
      * expects inconclusive. */
     const char *example;
     int runner_own; /* judges the runner itself (harness_on_time): always evaluable */
+    /* The fields below are set by name (.why = ...): a row that leaves one
+     * out has none of it, which is a valid answer for each of them. */
+    const struct one_of *one_of; /* bounds it needs at least one of; NULL none */
+    rule_fn rule;                /* other cross-field rules; NULL none */
+    /* The scorecard: what a failure says about a relay in a few words (NULL:
+     * the check's name), and where its measured value ranks among passing
+     * checks as the one that tells most (1 first; 0 never chosen first). */
+    const char *why;
+    int rank;
+    /* The relay settings (space separated) whose value decides what it
+     * measures: a relay that cannot take or has fixed one of them gets no
+     * verdict from it (harness_profile_affects). */
+    const char *settings;
+    const struct check_window *window; /* for the HTML timeline; NULL none */
+    int added;                         /* enum harness_added: the runner adds it unasked */
+    int about_process;                 /* judges the process or the runner, not a setting */
+    /* Judged on the served colours ("view": "served") when the relay
+     * writes no event log and the check does not ask for events. */
+    int served_fallback;
 };
 
 /* ---- helpers ---------------------------------------------------------- */
+
+/* zero_downtime's window around its mark when the check gives none: the
+ * same default for the verdict and for where the report draws it. */
+#define ZERO_DOWNTIME_WINDOW_MS 500
 
 static double num(const json_t *c, const char *key, double def)
 {
@@ -151,6 +206,59 @@ static int req_in_phase(const json_t *c, const struct harness_req *r)
     return !p || json_integer_value(p) == r->phase;
 }
 
+/* A count check's "window_ms": [from, to) in ms since the traffic start;
+ * what it counts is in the window by its own time (a request by its
+ * scheduled send, an upstream attempt by its arrival).  No window: all. */
+static int in_window(const json_t *c, const struct harness_obs *o, uint64_t t)
+{
+    json_t *w = json_object_get(c, "window_ms");
+    double lo, hi;
+    if (!json_is_array(w) || co_json_number(json_array_get(w, 0), &lo) != 0 ||
+        co_json_number(json_array_get(w, 1), &hi) != 0)
+        return 1;
+    double ms = rel_ms(o, t);
+    return ms >= lo && ms < hi;
+}
+
+/* A request a count check counts: in its phase and its window. */
+static int req_in_scope(const json_t *c, const struct harness_obs *o, const struct harness_req *r)
+{
+    return req_in_phase(c, r) && in_window(c, o, r->t_sched);
+}
+
+/* The span of phase p: its first scheduled send to its last answer (0, 0
+ * when it sent nothing).  Health probes have no request to tie them to a
+ * phase; they count in the phase while it ran. */
+static void phase_span(const struct harness_obs *o, long p, uint64_t *lo, uint64_t *hi)
+{
+    *lo = UINT64_MAX;
+    *hi = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (r->phase != p)
+            continue;
+        if (r->t_sched < *lo)
+            *lo = r->t_sched;
+        uint64_t end = r->t_done ? r->t_done : r->t_sched;
+        if (end > *hi)
+            *hi = end;
+    }
+    if (*hi == 0)
+        *lo = 0;
+}
+
+/* The scope of a count check in words, for its expected text ("" none). */
+static void scope_words(const json_t *c, char *out, size_t n)
+{
+    out[0] = '\0';
+    json_t *p = json_object_get(c, "phase"), *w = json_object_get(c, "window_ms");
+    if (json_is_integer(p))
+        append(out, n, " in phase %lld", (long long)json_integer_value(p));
+    if (json_is_array(w))
+        append(out, n, " in [%g, %g) ms", json_number_value(json_array_get(w, 0)),
+               json_number_value(json_array_get(w, 1)));
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -233,7 +341,7 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
     const char *served = str(c, "served", NULL);
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_in_phase(c, r))
+        if (!req_in_scope(c, o, r))
             continue;
         if (served && !r->served[0])
             continue; /* who served it is unknown: not a sample */
@@ -257,6 +365,9 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
         SETF(expected, "requests with%s%s status %ld%s%s %s", outcome ? " outcome " : "",
              outcome ? outcome : "", status, served ? " served by " : "", served ? served : "",
              exp);
+    char scope[96];
+    scope_words(c, scope, sizeof scope);
+    append(v->expected, sizeof v->expected, "%s", scope);
     SETF(measured, "%ld of %ld", hit, n);
     snprintf(v->unit, sizeof v->unit, "req");
     verdict(v, ok, m);
@@ -323,10 +434,10 @@ static int count_attempts(const struct harness_obs *o, const char *id, const cha
     return n;
 }
 
-static int req_selected(const json_t *c, const struct harness_req *r)
+static int req_selected(const json_t *c, const struct harness_obs *o, const struct harness_req *r)
 {
     const char *which = str(c, "requests", "all");
-    if (!req_in_phase(c, r))
+    if (!req_in_scope(c, o, r))
         return 0;
     if (strcmp(which, "ok") == 0)
         return r->outcome == HARNESS_OK;
@@ -344,7 +455,7 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
     char exp[96];
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_selected(c, r))
+        if (!req_selected(c, o, r))
             continue;
         /* No attempt found, while some attempts carried no id: this
          * request's count is unknown, not zero. */
@@ -360,7 +471,9 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
         worst = fmin(worst, m);
     }
     in_bounds(c, 0, &(double){0}, exp, sizeof exp);
-    SETF(expected, "upstream attempts per %s request%s%s %s", str(c, "requests", "all"),
+    char scope[96];
+    scope_words(c, scope, sizeof scope);
+    SETF(expected, "upstream attempts per %s request%s%s%s %s", str(c, "requests", "all"), scope,
          env ? " to " : "", env ? env : "", exp);
     if (v->samples)
         SETF(measured, "min %d, max %d over %ld requests", lo, hi, v->samples);
@@ -377,18 +490,39 @@ static void ck_upstream_count(const json_t *c, const struct harness_obs *o,
 {
     const char *env = str(c, "env", NULL);
     int health = json_is_true(json_object_get(c, "health"));
+    json_t *ph = json_object_get(c, "phase");
     long n = 0;
-    for (size_t i = 0; i < o->n_atts; i++) {
-        const struct harness_att *a = &o->atts[i];
-        if (a->health == health && (!env || strcmp(a->env, env) == 0))
-            n++;
+    if (ph && !health) {
+        /* A phase's traffic attempts are those its requests made (tied by
+         * id: the row needs the ids signal when a phase is given). */
+        for (size_t i = 0; i < o->n_reqs; i++) {
+            if (!req_in_phase(c, &o->reqs[i]))
+                continue;
+            size_t m;
+            const size_t *idx = harness_obs_attempts(o, o->reqs[i].id, &m);
+            for (size_t k = 0; k < m; k++) {
+                const struct harness_att *a = &o->atts[idx[k]];
+                n += (!env || strcmp(a->env, env) == 0) && in_window(c, o, a->t_arrival);
+            }
+        }
+    } else {
+        uint64_t lo = 0, hi = UINT64_MAX;
+        if (ph)
+            phase_span(o, (long)json_integer_value(ph), &lo, &hi);
+        for (size_t i = 0; i < o->n_atts; i++) {
+            const struct harness_att *a = &o->atts[i];
+            if (a->health == health && (!env || strcmp(a->env, env) == 0) &&
+                in_window(c, o, a->t_arrival) && a->t_arrival >= lo && a->t_arrival <= hi)
+                n++;
+        }
     }
-    char exp[96];
+    char exp[96], scope[96];
     double m;
     int ok = in_bounds(c, (double)n, &m, exp, sizeof exp);
     v->samples = (long)o->n_reqs;
-    SETF(expected, "%s requests reaching %s %s", health ? "health" : "traffic", env ? env : "any",
-         exp);
+    scope_words(c, scope, sizeof scope);
+    SETF(expected, "%s requests reaching %s%s %s", health ? "health" : "traffic", env ? env : "any",
+         scope, exp);
     SETF(measured, "%ld", n);
     snprintf(v->unit, sizeof v->unit, "req");
     verdict(v, ok, m);
@@ -854,11 +988,25 @@ static int switches_hold(const json_t *c, const struct sw *s, size_t n, double *
     return ok;
 }
 
+/* Keeps the switches a check's "window_ms" takes (by the time its view
+ * gives it); returns how many. */
+static size_t switches_in_window(const json_t *c, const struct harness_obs *o, struct sw *s,
+                                 size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (in_window(c, o, s[i].t))
+            s[k++] = s[i];
+    return k;
+}
+
 static void ck_switches(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     const char *view = str(c, "view", "events");
     struct sw ev[64], sv[64];
     size_t ne = switches_events(o, ev, 64), ns = switches_served(o, sv, 64);
+    ne = switches_in_window(c, o, ev, ne);
+    ns = switches_in_window(c, o, sv, ns);
     char se[256], ss[256], exp[96] = "";
     seq_string(ev, ne, se, sizeof se);
     seq_string(sv, ns, ss, sizeof ss);
@@ -1026,8 +1174,8 @@ static void ck_health_probes(const json_t *c, const struct harness_obs *o,
     long probes = 0;
     for (size_t i = 0; i < o->n_atts && react; i++) {
         const struct harness_att *a = &o->atts[i];
-        probes +=
-            a->health && strcmp(a->env, env) == 0 && a->t_arrival >= mark && a->t_arrival < react;
+        probes += a->health && strcmp(a->env, env) == 0 && a->t_arrival >= mark &&
+                  a->t_arrival < react && in_window(c, o, a->t_arrival);
     }
     char exp[96];
     double m;
@@ -1080,6 +1228,17 @@ static int rl_header_values(const struct harness_req *r, double limit, char *why
     return 0;
 }
 
+/* An answer the limiter admitted: a success, or any answer whose request
+ * reached an upstream (fleet_rate_limit's rule).  A 401 for an unknown
+ * client key, or a 400, was refused before the limiter and says nothing
+ * about it: a relay that refused every client (a command that lost its
+ * {client_keys}) was judged "nothing was limited" on its 401s. */
+static int rl_admitted(const struct harness_obs *o, const struct harness_req *r)
+{
+    return r->status != 0 && r->status != 429 &&
+           ((r->status >= 200 && r->status < 400) || count_attempts(o, r->id, NULL) > 0);
+}
+
 static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     double limit = num(c, "limit", 0), window = num(c, "window_ms", 0) * 1000.0,
@@ -1112,7 +1271,7 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
                 reached++;
             if (!first_429 || r->t_sent < first_429)
                 first_429 = r->t_sent;
-        } else if (r->status != 0) {
+        } else if (rl_admitted(o, r)) {
             adm[na++] = r;
         }
     }
@@ -1144,8 +1303,7 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     free(latest);
     for (size_t i = 0; i < o->n_reqs && first_429; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if ((!key || strcmp(r->key, key) == 0) && r->t_sent > first_429 && r->status != 429 &&
-            r->status != 0)
+        if ((!key || strcmp(r->key, key) == 0) && r->t_sent > first_429 && rl_admitted(o, r))
             resumed = 1;
     }
     int ends_late = 0;
@@ -1253,7 +1411,7 @@ static void ck_latency(const json_t *c, const struct harness_obs *o, struct harn
     double margin = INFINITY;
     v->expected[0] = v->measured[0] = '\0';
     for (size_t k = 0; k < 4; k++) {
-        double got = report_percentile(lat, n, ps[k].p);
+        double got = co_percentile(lat, n, ps[k].p);
         append(v->measured, sizeof v->measured, "%s%s %.1f", k ? ", " : "", ps[k].key, got);
         if (!has(c, ps[k].key))
             continue;
@@ -1284,7 +1442,7 @@ static void ck_overhead(const json_t *c, const struct harness_obs *o, struct har
         double up = ((double)a[0]->t_done - (double)a[0]->t_arrival) / 1000.0;
         ov[n++] = client - up;
     }
-    double p50 = report_percentile(ov, n, 50), p99 = report_percentile(ov, n, 99);
+    double p50 = co_percentile(ov, n, 50), p99 = co_percentile(ov, n, 99);
     int ok = 1;
     double margin = INFINITY;
     v->expected[0] = '\0';
@@ -1314,7 +1472,8 @@ static void ck_zero_downtime(const json_t *c, const struct harness_obs *o,
                              struct harness_verdict *v)
 {
     const char *around = str(c, "around", "start");
-    double before = num(c, "before_ms", 500) * 1000.0, after = num(c, "after_ms", 500) * 1000.0;
+    double before = num(c, "before_ms", ZERO_DOWNTIME_WINDOW_MS) * 1000.0,
+           after = num(c, "after_ms", ZERO_DOWNTIME_WINDOW_MS) * 1000.0;
     uint64_t mark = harness_obs_mark(o, around);
     long failed = 0;
     const struct harness_req *bad = NULL;
@@ -1479,14 +1638,16 @@ static void fw_compare(const struct harness_att *a, const struct harness_req *r,
     why[0] = '\0';
     /* A body the upstream could not parse is no model or body at all. */
     int parsed = strcmp(a->action, "bad_request") != 0;
-    seen[FW_MODEL] = 1;
+    /* A raw body (a request template's "raw") is bytes the harness does not
+     * model, and a body without "model" has none to compare. */
+    seen[FW_MODEL] = !r->raw && r->model[0];
     ok[FW_MODEL] = parsed && strcmp(a->model, r->model) == 0;
-    if (!ok[FW_MODEL])
+    if (seen[FW_MODEL] && !ok[FW_MODEL])
         append(why, n, "model '%s' (sent '%s'); ", parsed ? a->model : "unparsable body", r->model);
-    seen[FW_BODY] = 1;
+    seen[FW_BODY] = !r->raw;
     ok[FW_BODY] = parsed && a->stream == r->stream && a->max_tokens == r->max_tokens &&
                   (!a->msg_hash || a->msg_hash == r->msg_hash);
-    if (!ok[FW_BODY])
+    if (seen[FW_BODY] && !ok[FW_BODY])
         append(why, n, "stream %d max_tokens %ld messages %s (sent stream %d max_tokens %ld); ",
                a->stream, a->max_tokens,
                a->msg_hash && a->msg_hash != r->msg_hash ? "changed" : "same", r->stream,
@@ -1584,8 +1745,8 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct ha
         SETF(detail, "%s", first);
     else if (unseen_parts[0])
         SETF(detail,
-             "not seen: %s (the upstream journal got no X-Request-ID header, or the mock had "
-             "no key to compare)%s",
+             "not seen: %s (the upstream journal got no X-Request-ID header, the mock had "
+             "no key to compare, or the requests sent raw bodies or no model)%s",
              unseen_parts, require_id && !seen_n[FW_ID] ? "; the scenario requires the id" : "");
     verdict(v, !failed, failed ? -1 : 0);
     if (v->status == HARNESS_PASS && unseen)
@@ -1742,22 +1903,869 @@ static void ck_connection_reuse(const json_t *c, const struct harness_obs *o,
     verdict(v, ratio >= min, ratio - min);
 }
 
+/* ---- the answer the client got (issue 12) ------------------------------- */
+
+/* A request of the check's group: its phase ("phase") and its request
+ * template ("template"), when the check names them. */
+static int req_in_group(const json_t *c, const struct harness_req *r)
+{
+    const char *tpl = str(c, "template", NULL);
+    return req_in_phase(c, r) && (!tpl || (r->tpl >= 0 && strcmp(r->tpl_name, tpl) == 0));
+}
+
+/* The group's words for a verdict ("phase 1, template prefill"). */
+static void group_words(const json_t *c, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (has(c, "phase"))
+        append(out, n, "phase %lld", (long long)json_integer_value(json_object_get(c, "phase")));
+    if (has(c, "template"))
+        append(out, n, "%stemplate %s", out[0] ? ", " : "", str(c, "template", ""));
+    if (!out[0])
+        append(out, n, "all requests");
+}
+
+/* The client's strictness about streams: "strict" needs data: [DONE],
+ * "lenient" takes a finish_reason chunk as the end. */
+static int client_strict(const json_t *c)
+{
+    return strcmp(str(c, "client", "strict"), "lenient") != 0;
+}
+
+static const char *strict_words(int strict)
+{
+    return strict ? "client strict: a stream needs data: [DONE]"
+                  : "client lenient: a finish_reason chunk ends a stream";
+}
+
+/* The client saw the request fail: an error status, an in-band error or a
+ * transport error.  Such an answer is no answer, whatever its text. */
+static int answer_failed(const struct harness_req *r)
+{
+    return r->status != 200 || r->inband_error || r->curl_rc != 0;
+}
+
+/* A whole answer, as a client of that strictness reads it. */
+static int answer_complete(const struct harness_req *r, int strict)
+{
+    if (answer_failed(r) || r->bad_event || r->text_bad)
+        return 0;
+    if (!r->stream)
+        return r->complete;
+    return strict ? r->complete : r->finish_n > 0;
+}
+
+/* The upstream attempts that may have produced the request's answer: its
+ * attempts that answered 200 and for which the mock built an answer (the
+ * journal's counts), the likeliest first: at the colour that served, one
+ * that ran to its end, the latest.  A relay that answers from one of them
+ * gives that one's answer; one that stitches two together gives none of
+ * them.  Returns how many (at most cap), or 0 with why. */
+#define MAX_CANDIDATES 8
+static size_t serving_attempts(const struct harness_obs *o, const struct harness_req *r,
+                               const struct harness_att **out, size_t cap, const char **why)
+{
+    size_t n, k = 0, ok = 0;
+    const size_t *idx = harness_obs_attempts(o, r->id, &n);
+    int best = -1;
+    for (size_t i = n; i-- > 0 && k < cap;) {
+        const struct harness_att *a = &o->atts[idx[i]];
+        if (a->status != 200)
+            continue;
+        ok++;
+        if (a->completion_tokens < 0)
+            continue;
+        int score = (r->served[0] && strcmp(a->env, r->served) == 0) * 2 +
+                    (strcmp(a->end, "complete") == 0 || !a->end[0]);
+        out[k] = a;
+        if (score > best) {
+            best = score;
+            const struct harness_att *t = out[0];
+            out[0] = a;
+            out[k] = t;
+        }
+        k++;
+    }
+    if (!n)
+        *why = "no upstream attempt found for it";
+    else if (!ok)
+        *why = "no upstream attempt answered 200";
+    else if (!k)
+        *why = "the serving mock's journal records no token counts";
+    return k;
+}
+
+/* The canonical text of an attempt: the mock's reply to its messages with
+ * its number of tokens (caller frees). */
+static char *canonical(const struct harness_att *a, size_t *len, uint64_t *hash)
+{
+    char *t = mock_reply_string(a->msg_hash, a->completion_tokens);
+    *len = strlen(t);
+    *hash = harness_text_hash(HARNESS_TEXT_HASH0, t, *len);
+    return t;
+}
+
+/* The client's text is the whole of a text of that length and hash. */
+static int text_is(const struct harness_req *r, size_t len, uint64_t hash)
+{
+    return !r->text_bad && r->text_len == len && r->text_hash == hash;
+}
+
+/* The client's text is the start of t. */
+static int text_starts(const struct harness_req *r, const char *t, size_t len)
+{
+    if (r->text_bad || r->text_len > len)
+        return 0;
+    if (r->text_len < sizeof r->text - 1)
+        return strncmp(r->text, t, r->text_len) == 0;
+    return harness_text_hash(HARNESS_TEXT_HASH0, t, r->text_len) == r->text_hash;
+}
+
+/* Where two texts part: the byte offset of the first difference. */
+static size_t first_diff(const char *a, const char *b)
+{
+    size_t i = 0;
+    while (a[i] && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* What is wrong with a text against the canonical one, in words a bug
+ * report uses (a token lost, duplicated, reordered...). */
+static void text_verdict(const struct harness_req *r, const char *canon, char *out, size_t n)
+{
+    size_t cl = strlen(canon);
+    size_t d = first_diff(r->text, canon);
+    int cut = r->text_len >= sizeof r->text - 1; /* the client's text is known in part */
+    const char *what = r->text_len < cl   ? "shorter (a token lost?)"
+                       : r->text_len > cl ? "longer (a token duplicated or added?)"
+                                          : "as long but different (tokens reordered or changed?)";
+    if (d >= strlen(r->text) && cut)
+        snprintf(out, n, "%zu bytes, canonical %zu: %s; the first %zu bytes agree", r->text_len, cl,
+                 what, d);
+    else
+        snprintf(out, n,
+                 "%zu bytes, canonical %zu: %s; from byte %zu the client read '%.40s', the mock "
+                 "said '%.40s'",
+                 r->text_len, cl, what, d, r->text + d, d < cl ? canon + d : "");
+}
+
+static void ck_client_status(const json_t *c, const struct harness_obs *o,
+                             struct harness_verdict *v)
+{
+    long status = has(c, "status") ? (long)num(c, "status", 0) : -1;
+    const char *type = str(c, "type", NULL), *code = str(c, "code", NULL);
+    double min = num(c, "min", 1);
+    long hit = 0;
+    const struct harness_req *first = NULL;
+    /* The most common other answer, to name in measured. */
+    char other[96] = "";
+    long other_n = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_group(c, r))
+            continue;
+        v->samples++;
+        int ok = (status < 0 || r->status == status) && (!type || strcmp(r->err_type, type) == 0) &&
+                 (!code || strcmp(r->err_code, code) == 0);
+        if (ok) {
+            hit++;
+            continue;
+        }
+        char w[96];
+        snprintf(w, sizeof w, "%ld%s%s%s%s", r->status, r->err_type[0] ? " " : "", r->err_type,
+                 r->err_code[0] ? "/" : "", r->err_code);
+        if (!first) {
+            first = r;
+            snprintf(other, sizeof other, "%s", w);
+        }
+        other_n += strcmp(w, other) == 0;
+    }
+    char g[96], want[160] = "";
+    group_words(c, g, sizeof g);
+    if (status >= 0)
+        append(want, sizeof want, "status %ld", status);
+    if (type)
+        append(want, sizeof want, "%serror.type %s", want[0] ? ", " : "", type);
+    if (code)
+        append(want, sizeof want, "%serror.code %s", want[0] ? ", " : "", code);
+    double ratio = v->samples ? (double)hit / (double)v->samples : 0;
+    SETF(expected, "%s: the client sees %s (share >= %g)", g, want, min);
+    if (first)
+        SETF(measured, "%ld of %ld (%.3f); the first other saw %s (%ld alike)", hit, v->samples,
+             ratio, other, other_n);
+    else
+        SETF(measured, "%ld of %ld", hit, v->samples);
+    snprintf(v->unit, sizeof v->unit, "ratio");
+    SETF(detail, "signal: client log (status line, the body's or the in-band error.type and "
+                 "error.code)");
+    if (first && ratio < min) {
+        append(v->detail, sizeof v->detail, "; ");
+        describe_req(o, first, v->detail, sizeof v->detail);
+    }
+    verdict(v, ratio >= min, ratio - min);
+}
+
+static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
+                                struct harness_verdict *v)
+{
+    int strict = client_strict(c);
+    long intact = 0, altered = 0, unfinished = 0, prefix = 0, bad_prefix = 0, unknown = 0, raw = 0;
+    const char *unknown_why = NULL;
+    const struct harness_req *first = NULL;
+    char why[400] = "";
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_group(c, r) || r->status != 200)
+            continue;
+        if (r->raw) {
+            raw++; /* bytes the mock answers without a canonical text the harness knows */
+            continue;
+        }
+        const char *w = NULL;
+        const struct harness_att *a[MAX_CANDIDATES];
+        size_t na = serving_attempts(o, r, a, MAX_CANDIDATES, &w);
+        if (!na) {
+            unknown++;
+            unknown_why = unknown_why ? unknown_why : w;
+            continue;
+        }
+        /* Whole (text and finish_reason) or the start of one candidate's. */
+        int whole = 0, text_whole = 0, start = 0;
+        for (size_t k = 0; k < na; k++) {
+            size_t len;
+            uint64_t h;
+            char *t = canonical(a[k], &len, &h);
+            int same = text_is(r, len, h);
+            text_whole |= same;
+            whole |= same && strcmp(r->finish, a[k]->finish) == 0;
+            start |= text_starts(r, t, len);
+            free(t);
+        }
+        size_t cl;
+        uint64_t ch;
+        char *canon = canonical(a[0], &cl, &ch);
+        char one[400] = "";
+        if (answer_complete(r, strict)) {
+            v->samples++;
+            if (whole) {
+                intact++;
+            } else {
+                altered++;
+                if (!text_whole)
+                    text_verdict(r, canon, one, sizeof one);
+                else
+                    snprintf(one, sizeof one, "finish_reason '%s', the mock's '%s'", r->finish,
+                             a[0]->finish);
+            }
+        } else if (!answer_failed(r)) {
+            /* A 200 that ended without error and without the end this
+             * client needs: it holds a part of an answer as if whole. */
+            v->samples++;
+            unfinished++;
+            snprintf(one, sizeof one,
+                     "a 200 %s that ended without %s and without an error (%zu of %zu bytes)",
+                     r->stream ? "stream" : "answer",
+                     !r->stream     ? "its content"
+                     : strict       ? "data: [DONE]"
+                     : r->bad_event ? "only JSON events"
+                                    : "a finish_reason",
+                     r->text_len, cl);
+        } else if (r->text_len) {
+            /* It failed, visibly: what arrived must still be the start. */
+            v->samples++;
+            if (start) {
+                prefix++;
+            } else {
+                bad_prefix++;
+                text_verdict(r, canon, one, sizeof one);
+                append(one, sizeof one, " (before the error)");
+            }
+        }
+        free(canon);
+        if (one[0] && !first) {
+            first = r;
+            snprintf(why, sizeof why, "%s", one);
+        }
+    }
+    char g[96];
+    group_words(c, g, sizeof g);
+    SETF(expected,
+         "%s: every answer is the mock's text, whole (finish_reason too) or, when it "
+         "failed visibly, its start",
+         g);
+    SETF(measured,
+         "%ld intact, %ld altered, %ld unfinished without error, %ld failed with a "
+         "true prefix, %ld failed with other text",
+         intact, altered, unfinished, prefix, bad_prefix);
+    if (unknown)
+        append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
+    if (raw)
+        append(v->measured, sizeof v->measured, "; %ld raw-body requests not judged", raw);
+    snprintf(v->unit, sizeof v->unit, "req");
+    SETF(detail,
+         "signal: client answer text (choice 0, SSE deltas) and finish_reason vs the "
+         "serving mock's journal (messages_hash, usage.completion_tokens, finish_reason); "
+         "%s",
+         strict_words(strict));
+    if (unknown)
+        append(v->detail, sizeof v->detail, "; %ld not judged: %s", unknown, unknown_why);
+    if (first) {
+        append(v->detail, sizeof v->detail, "; %s; ", why);
+        describe_req(o, first, v->detail, sizeof v->detail);
+    }
+    long bad = altered + unfinished + bad_prefix;
+    verdict(v, bad == 0, (double)-bad);
+}
+
+static void ck_usage_reported(const json_t *c, const struct harness_obs *o,
+                              struct harness_verdict *v)
+{
+    int strict = client_strict(c);
+    long absent = 0, wrong = 0, not_asked = 0, unknown = 0;
+    const char *unknown_why = NULL;
+    const struct harness_req *first = NULL;
+    char why[200] = "";
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_group(c, r) || !answer_complete(r, strict))
+            continue;
+        if (r->stream && !r->include_usage) {
+            not_asked++; /* OpenAI streams carry usage only when asked */
+            continue;
+        }
+        const char *w = NULL;
+        const struct harness_att *a[MAX_CANDIDATES];
+        size_t na = serving_attempts(o, r, a, MAX_CANDIDATES, &w);
+        if (!na) {
+            unknown++;
+            unknown_why = unknown_why ? unknown_why : w;
+            continue;
+        }
+        v->samples++;
+        int equal = 0;
+        for (size_t k = 0; k < na; k++)
+            equal |= r->usage_prompt == a[k]->prompt_tokens &&
+                     r->usage_completion == a[k]->completion_tokens;
+        char one[200] = "";
+        if (!r->usage_seen) {
+            absent++;
+            snprintf(one, sizeof one, "no usage in the answer; the mock counted %ld + %ld",
+                     a[0]->prompt_tokens, a[0]->completion_tokens);
+        } else if (!equal || (r->usage_total >= 0 &&
+                              r->usage_total != r->usage_prompt + r->usage_completion)) {
+            wrong++;
+            snprintf(one, sizeof one,
+                     "usage prompt %ld, completion %ld, total %ld; the mock counted %ld + %ld",
+                     r->usage_prompt, r->usage_completion, r->usage_total, a[0]->prompt_tokens,
+                     a[0]->completion_tokens);
+        }
+        if (one[0] && !first) {
+            first = r;
+            snprintf(why, sizeof why, "%s", one);
+        }
+    }
+    char g[96];
+    group_words(c, g, sizeof g);
+    SETF(expected, "%s: every whole answer reports usage equal to the serving mock's counts", g);
+    SETF(measured, "%ld answers: %ld without usage, %ld with other counts", v->samples, absent,
+         wrong);
+    if (not_asked)
+        append(v->measured, sizeof v->measured,
+               "; %ld streams not judged (no stream_options.include_usage)", not_asked);
+    if (unknown)
+        append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
+    snprintf(v->unit, sizeof v->unit, "req");
+    SETF(detail,
+         "signal: the answer's usage (body, or the stream's usage chunk) vs the serving "
+         "mock's journal usage; %s",
+         strict_words(strict));
+    if (unknown)
+        append(v->detail, sizeof v->detail, "; %ld not judged: %s", unknown, unknown_why);
+    if (not_asked)
+        append(
+            v->detail, sizeof v->detail,
+            "; %ld streams not judged: they did not ask for usage (stream_options.include_usage)",
+            not_asked);
+    if (first) {
+        append(v->detail, sizeof v->detail, "; %s; ", why);
+        describe_req(o, first, v->detail, sizeof v->detail);
+    }
+    verdict(v, absent + wrong == 0, (double)-(absent + wrong));
+}
+
+static void ck_model_reported(const json_t *c, const struct harness_obs *o,
+                              struct harness_verdict *v)
+{
+    int strict = client_strict(c);
+    int served = strcmp(str(c, "against", "requested"), "served") == 0;
+    long wrong = 0, unknown = 0;
+    const char *unknown_why = NULL;
+    const struct harness_req *first = NULL;
+    char why[200] = "";
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_group(c, r) || !answer_complete(r, strict))
+            continue;
+        const char *want = r->model, *w = "the request named no model";
+        int equal = strcmp(r->ans_model, want) == 0;
+        if (served) {
+            const struct harness_att *a[MAX_CANDIDATES];
+            size_t na = serving_attempts(o, r, a, MAX_CANDIDATES, &w);
+            want = na ? a[0]->model : "";
+            equal = 0;
+            for (size_t k = 0; k < na; k++)
+                equal |= strcmp(r->ans_model, a[k]->model) == 0;
+        }
+        if (!want[0]) {
+            unknown++;
+            unknown_why = unknown_why ? unknown_why : w;
+            continue;
+        }
+        v->samples++;
+        if (!equal) {
+            wrong++;
+            if (!first) {
+                first = r;
+                snprintf(why, sizeof why, "the answer says model '%s', %s '%s'",
+                         r->ans_model[0] ? r->ans_model : "(none)",
+                         served ? "the serving mock was asked for" : "the client asked for", want);
+            }
+        }
+    }
+    char g[96];
+    group_words(c, g, sizeof g);
+    SETF(expected, "%s: every whole answer names the model %s", g,
+         served ? "the serving upstream was asked for" : "the client requested");
+    SETF(measured, "%ld of %ld answers name another model", wrong, v->samples);
+    if (unknown)
+        append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
+    snprintf(v->unit, sizeof v->unit, "req");
+    SETF(detail, "signal: the answer's model (body, every stream chunk) vs %s; %s",
+         served ? "the serving mock's journal (model received)" : "the request the client sent",
+         strict_words(strict));
+    if (unknown)
+        append(v->detail, sizeof v->detail, "; %ld not judged: %s", unknown, unknown_why);
+    if (first) {
+        append(v->detail, sizeof v->detail, "; %s; ", why);
+        describe_req(o, first, v->detail, sizeof v->detail);
+    }
+    verdict(v, wrong == 0, (double)-wrong);
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
+/* ---- probes of the relay's endpoints (harness/probe.h) ------------------ */
+
+/* The probes of kind a check reads: those of its "probe" mark, else all. */
+static int probe_selected(const json_t *c, const struct harness_probe *p, int kind)
+{
+    const char *mark = str(c, "probe", NULL);
+    return p->kind == kind && (!mark || strcmp(p->name, mark) == 0);
+}
+
+/* Why a probe of kind says nothing: the relay declares no such endpoint, or
+ * no step took one.  Returns 1 (with v inconclusive) or 0. */
+static int probe_missing(const json_t *c, const struct harness_obs *o, int kind,
+                         struct harness_verdict *v)
+{
+    static const char *const what[] = {"/health", "/api/metrics", "Prometheus /metrics"};
+    if (!o->probe_map.path[kind][0]) {
+        SETF(measured, "no %s endpoint", what[kind]);
+        SETF(detail, "the relay declares no %s endpoint (%s): nothing to judge", what[kind],
+             o->probe_map.why_none[0] ? o->probe_map.why_none
+                                      : "its profile's \"probes\" leaves it out");
+        v->status = HARNESS_INCONCLUSIVE;
+        return 1;
+    }
+    for (size_t i = 0; i < o->n_probes; i++)
+        if (probe_selected(c, &o->probes[i], kind))
+            return 0;
+    SETF(measured, "no probe of %s", what[kind]);
+    SETF(detail, "no timeline step probed %s%s%s (a step with \"probe\": \"%s\")", what[kind],
+         has(c, "probe") ? " at mark " : "", str(c, "probe", ""), harness_probe_kinds[kind]);
+    v->status = HARNESS_INCONCLUSIVE;
+    return 1;
+}
+
+/* A probe's answer as a JSON document (new reference), or NULL with why.
+ * A /health may answer 503 when the relay is unhealthy (the seed's
+ * contract): its body still says what the relay thinks. */
+static json_t *probe_json(const struct harness_probe *p, char *why, size_t n)
+{
+    if (p->status == 0) {
+        snprintf(why, n, "%s did not answer (%s)", p->path, p->curl_err);
+        return NULL;
+    }
+    if (p->status / 100 != 2 && !(p->kind == HARNESS_PROBE_HEALTH && p->status == 503)) {
+        snprintf(why, n, "%s answered %ld", p->path, p->status);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = p->body ? json_loadb(p->body, p->len, 0, &je) : NULL;
+    if (!j)
+        snprintf(why, n, "%s: the body is not JSON (%.80s)", p->path, p->body ? je.text : "empty");
+    return j;
+}
+
+/* A colour's state as the mocks showed it at t: the answer its mock gave to
+ * the relay's latest health check before t (2xx and complete: healthy), or
+ * without any health check the latest traffic attempt.  Returns 1 healthy,
+ * 0 not, -1 unknown (why says so); a state that changed less than grace_us
+ * before t is unknown too (the relay may not have seen it yet). */
+static int observed_health(const struct harness_obs *o, const char *env, uint64_t t,
+                           uint64_t grace_us, char *why, size_t n)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        int state = -1, health = pass == 0;
+        uint64_t since = 0;
+        for (size_t i = 0; i < o->n_atts && o->atts[i].t_arrival < t; i++) {
+            const struct harness_att *a = &o->atts[i];
+            if (a->health != health || strcmp(a->env, env) != 0)
+                continue;
+            int up = a->status / 100 == 2 && strcmp(a->end, "complete") == 0;
+            if (up != state)
+                since = a->t_arrival;
+            state = up;
+        }
+        if (state < 0)
+            continue;
+        if (since + grace_us > t) {
+            snprintf(why, n, "%s turned %s %.1f ms before the probe (grace %.0f ms)", env,
+                     state ? "healthy" : "unhealthy", (double)(t - since) / 1000.0,
+                     (double)grace_us / 1000.0);
+            return -1;
+        }
+        return state;
+    }
+    snprintf(why, n, "nothing reached %s before the probe: its health was not observed", env);
+    return -1;
+}
+
+/* The active colour as the traffic met it at t: the colour the relay sent
+ * its latest traffic attempt before t to.  When that attempt had failed by
+ * t, the relay may have switched since: unknown (NULL, why says so). */
+static const char *observed_active(const struct harness_obs *o, uint64_t t, char *why, size_t n)
+{
+    const struct harness_att *last = NULL;
+    for (size_t i = 0; i < o->n_atts && o->atts[i].t_arrival < t; i++)
+        if (!o->atts[i].health)
+            last = &o->atts[i];
+    if (!last) {
+        snprintf(why, n,
+                 "no traffic reached a colour before it: the active colour was not "
+                 "observed");
+        return NULL;
+    }
+    /* A 4xx other than 429 is the request's fault, not the colour's: no
+     * relay switches on it. */
+    int ok = last->status > 0 && last->status < 500 && last->status != 429 &&
+             strcmp(last->end, "complete") == 0;
+    if (!ok && last->t_done && last->t_done < t) {
+        snprintf(why, n,
+                 "the last attempt before it (%s, status %d) failed: the relay may have "
+                 "switched after it",
+                 last->env, last->status);
+        return NULL;
+    }
+    return last->env;
+}
+
+/* A health value as relays write it: true/false, 1/0, or a word. */
+static int health_value(const json_t *v)
+{
+    static const char *const up[] = {"healthy", "up", "ok", "true", "pass", NULL};
+    static const char *const down[] = {"unhealthy", "down", "false", "fail", "degraded", NULL};
+    if (json_is_boolean(v))
+        return json_is_true(v);
+    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1))
+        return (int)json_integer_value(v);
+    for (int k = 0; json_is_string(v) && up[k]; k++)
+        if (strcasecmp(json_string_value(v), up[k]) == 0)
+            return 1;
+    for (int k = 0; json_is_string(v) && down[k]; k++)
+        if (strcasecmp(json_string_value(v), down[k]) == 0)
+            return 0;
+    return -1;
+}
+
+static void ck_health_reports(const json_t *c, const struct harness_obs *o,
+                              struct harness_verdict *v)
+{
+    static const char *const colours[] = {"blue", "green"};
+    const struct harness_probe_map *m = &o->probe_map;
+    uint64_t grace = (uint64_t)(num(c, "grace_ms", 0) * 1000.0);
+    SETF(expected, "/health names the active colour and each colour's health as observed");
+    snprintf(v->unit, sizeof v->unit, "item");
+    if (probe_missing(c, o, HARNESS_PROBE_HEALTH, v))
+        return;
+    long wrong = 0, unknown = 0;
+    char bad[400] = "", unk[400] = "";
+    for (size_t i = 0; i < o->n_probes; i++) {
+        const struct harness_probe *p = &o->probes[i];
+        if (!probe_selected(c, p, HARNESS_PROBE_HEALTH))
+            continue;
+        char why[256];
+        json_t *doc = probe_json(p, why, sizeof why);
+        if (!doc) {
+            v->samples++;
+            wrong++;
+            append(bad, sizeof bad, "%s%s: %s", bad[0] ? "; " : "", p->name, why);
+            continue;
+        }
+        /* The active colour. */
+        char awhy[160];
+        const char *want = observed_active(o, p->t_sent, awhy, sizeof awhy);
+        json_t *got = m->active[0] ? harness_json_pointer(doc, m->active) : NULL;
+        if (!m->active[0]) {
+            unknown++;
+            append(unk, sizeof unk, "%sthe profile maps no active colour", unk[0] ? "; " : "");
+        } else if (!want) {
+            unknown++;
+            append(unk, sizeof unk, "%s%s: %s", unk[0] ? "; " : "", p->name, awhy);
+        } else {
+            v->samples++;
+            if (!json_is_string(got) || strcmp(json_string_value(got), want) != 0) {
+                wrong++;
+                append(bad, sizeof bad, "%s%s: %s says active %s, traffic went to %s",
+                       bad[0] ? "; " : "", p->name, m->active,
+                       json_is_string(got) ? json_string_value(got)
+                       : got               ? "(not a string)"
+                                           : "(absent)",
+                       want);
+            }
+        }
+        /* Each colour's health. */
+        for (int k = 0; k < 2; k++) {
+            if (!m->healthy[k][0]) {
+                unknown++;
+                append(unk, sizeof unk, "%sthe profile maps no health of %s", unk[0] ? "; " : "",
+                       colours[k]);
+                continue;
+            }
+            int seen = observed_health(o, colours[k], p->t_sent, grace, why, sizeof why);
+            if (seen < 0) {
+                unknown++;
+                append(unk, sizeof unk, "%s%s: %s", unk[0] ? "; " : "", p->name, why);
+                continue;
+            }
+            v->samples++;
+            json_t *h = harness_json_pointer(doc, m->healthy[k]);
+            int said = health_value(h);
+            if (said != seen) {
+                wrong++;
+                append(bad, sizeof bad, "%s%s: %s says %s %s, its mock was %s", bad[0] ? "; " : "",
+                       p->name, m->healthy[k], colours[k],
+                       said < 0 ? "(no health value)"
+                       : said   ? "healthy"
+                                : "unhealthy",
+                       seen ? "healthy" : "unhealthy");
+            }
+        }
+        json_decref(doc);
+    }
+    SETF(measured, "%ld of %ld items wrong, %ld not judged", wrong, v->samples, unknown);
+    if (wrong)
+        SETF(detail, "%s", bad);
+    else if (unknown)
+        SETF(detail, "not judged: %s", unk);
+    verdict(v, wrong == 0, (double)-wrong);
+    if (!wrong && unknown)
+        v->status = HARNESS_INCONCLUSIVE; /* a claim nobody could check is no pass */
+}
+
+/* The latest probe of kind a check reads, or NULL. */
+static const struct harness_probe *latest_probe(const json_t *c, const struct harness_obs *o,
+                                                int kind)
+{
+    const struct harness_probe *p = NULL;
+    for (size_t i = 0; i < o->n_probes; i++)
+        if (probe_selected(c, &o->probes[i], kind))
+            p = &o->probes[i];
+    return p;
+}
+
+/* The value of counter ci in probe p (JSON or Prometheus).  Returns 0 with
+ * *out, 1 when the map has no name for it, -1 with why. */
+static int relay_counter(const struct harness_obs *o, const struct harness_probe *p, json_t *doc,
+                         int ci, double *out, char *why, size_t n)
+{
+    const struct harness_probe_map *m = &o->probe_map;
+    if (ci < 0)
+        return 1;
+    if (p->kind == HARNESS_PROBE_PROM) {
+        if (!m->counters[ci].prom[0])
+            return 1;
+        long k = harness_prom_sum(p->body ? p->body : "", m->counters[ci].prom, out, why, n);
+        return k < 0 ? -1 : 0;
+    }
+    if (!m->counters[ci].json[0])
+        return 1;
+    json_t *x = harness_json_pointer(doc, m->counters[ci].json);
+    if (co_json_number(x, out) != 0) {
+        snprintf(why, n, "%s is %s, not a number", m->counters[ci].json,
+                 x ? co_json_type_name(x) : "absent");
+        return -1;
+    }
+    return 0;
+}
+
+static void ck_metrics_truth(const json_t *c, const struct harness_obs *o,
+                             struct harness_verdict *v)
+{
+    const char *format = str(c, "format", "both");
+    const char *const *names = harness_counter_names();
+    json_t *want = json_object_get(c, "counters");
+    long wrong = 0, unknown = 0, missing = 0;
+    char bad[512] = "", unk[512] = "", got[256] = "";
+    SETF(expected,
+         "the relay's counters (%s) equal the client's and mocks' counts, after the "
+         "traffic",
+         format);
+    snprintf(v->unit, sizeof v->unit, "ctr");
+    for (int kind = HARNESS_PROBE_METRICS; kind <= HARNESS_PROBE_PROM; kind++) {
+        if ((kind == HARNESS_PROBE_METRICS && strcmp(format, "prometheus") == 0) ||
+            (kind == HARNESS_PROBE_PROM && strcmp(format, "json") == 0))
+            continue;
+        const char *fname = kind == HARNESS_PROBE_PROM ? "prometheus" : "json";
+        struct harness_verdict miss = *v;
+        if (probe_missing(c, o, kind, &miss)) {
+            missing++;
+            append(unk, sizeof unk, "%s%s", unk[0] ? "; " : "", miss.detail);
+            continue;
+        }
+        const struct harness_probe *p = latest_probe(c, o, kind);
+        if (p->inflight || p->answered < (long)o->n_reqs) {
+            missing++;
+            append(unk, sizeof unk,
+                   "%s%s: taken while %ld of %zu requests were unanswered: the "
+                   "counters were still moving (probe with \"at\": {\"after\": \"traffic\"})",
+                   unk[0] ? "; " : "", p->name, (long)o->n_reqs - p->answered, o->n_reqs);
+            continue;
+        }
+        char why[256];
+        json_t *doc = NULL;
+        if (kind == HARNESS_PROBE_METRICS) {
+            doc = probe_json(p, why, sizeof why);
+        } else if (p->status / 100 != 2) {
+            snprintf(why, sizeof why, "%s %s", p->path,
+                     p->status ? "answered with an error status" : "did not answer");
+        }
+        if ((kind == HARNESS_PROBE_METRICS && !doc) ||
+            (kind == HARNESS_PROBE_PROM && p->status / 100 != 2)) {
+            v->samples++;
+            wrong++;
+            append(bad, sizeof bad, "%s%s: %s", bad[0] ? "; " : "", fname, why);
+            continue;
+        }
+        for (int k = 0; names[k]; k++) {
+            if (json_is_array(want)) {
+                int asked = 0;
+                size_t q;
+                json_t *w;
+                json_array_foreach(want, q, w) asked |= strcmp(json_string_value(w), names[k]) == 0;
+                if (!asked)
+                    continue;
+            }
+            double rv, ov;
+            int rc = relay_counter(o, p, doc, harness_probe_map_counter(&o->probe_map, names[k]),
+                                   &rv, why, sizeof why);
+            if (rc == 1) {
+                unknown++;
+                append(unk, sizeof unk, "%s%s %s: no counter mapped", unk[0] ? "; " : "", fname,
+                       names[k]);
+                continue;
+            }
+            if (rc < 0) {
+                v->samples++;
+                wrong++;
+                append(bad, sizeof bad, "%s%s %s: %s", bad[0] ? "; " : "", fname, names[k], why);
+                continue;
+            }
+            if (harness_counter_observed(names[k], o, &ov, why, sizeof why) != 0) {
+                unknown++;
+                append(unk, sizeof unk, "%s%s: %s", unk[0] ? "; " : "", names[k], why);
+                continue;
+            }
+            v->samples++;
+            append(got, sizeof got, "%s%s %s %g/%g", got[0] ? ", " : "", fname, names[k], rv, ov);
+            if (rv != ov) {
+                wrong++;
+                append(bad, sizeof bad, "%s%s %s: relay %g, observed %g (%s)", bad[0] ? "; " : "",
+                       fname, names[k], rv, ov, harness_counter_what(names[k]));
+            }
+        }
+        json_decref(doc);
+    }
+    SETF(measured, "%ld of %ld counters wrong%s%s", wrong, v->samples,
+         got[0] ? " (relay/seen: " : "", got);
+    if (got[0])
+        append(v->measured, sizeof v->measured, ")");
+    if (wrong)
+        SETF(detail, "%s%s%s", bad, unk[0] ? "; not judged: " : "", unk);
+    else if (unknown || missing)
+        SETF(detail, "not judged: %s", unk);
+    verdict(v, wrong == 0, (double)-wrong);
+    if (!wrong && (unknown || missing))
+        v->status = HARNESS_INCONCLUSIVE; /* an unmapped counter is no pass */
+}
+
+static void ck_prometheus_valid(const json_t *c, const struct harness_obs *o,
+                                struct harness_verdict *v)
+{
+    int lint = json_is_true(json_object_get(c, "lint"));
+    SETF(expected, "promtool check metrics accepts the page%s",
+         lint ? " without lint problems" : "");
+    snprintf(v->unit, sizeof v->unit, "page");
+    if (probe_missing(c, o, HARNESS_PROBE_PROM, v))
+        return;
+    long bad = 0, unk = 0;
+    for (size_t i = 0; i < o->n_probes; i++) {
+        const struct harness_probe *p = &o->probes[i];
+        if (!probe_selected(c, p, HARNESS_PROBE_PROM))
+            continue;
+        if (p->status / 100 != 2) {
+            v->samples++;
+            bad++;
+            SETF(detail, "%s: %s %s", p->name, p->path,
+                 p->status ? "answered with an error status" : "did not answer");
+            continue;
+        }
+        if (p->prom_rc < 0 || (p->prom_rc != 0 && p->prom_rc != 1 && p->prom_rc != 3)) {
+            unk++;
+            if (!bad)
+                SETF(detail, "%s: %s", p->name, p->prom_out);
+            continue;
+        }
+        v->samples++;
+        if (p->prom_rc == 1 || (lint && p->prom_rc == 3)) {
+            bad++;
+            SETF(detail, "%s: promtool: %s", p->name, p->prom_out);
+        } else if (p->prom_rc == 3 && !bad) {
+            SETF(detail, "lint only (not counted): %s", p->prom_out);
+        }
+    }
+    SETF(measured, "%ld of %ld pages rejected%s", bad, v->samples, unk ? ", some not checked" : "");
+    verdict(v, bad == 0, (double)-bad);
+    if (!bad && unk)
+        v->status = HARNESS_INCONCLUSIVE; /* no parser looked at it: never a pass */
+}
+
 static const struct param p_ratio[] = {
-    {"min", P_RATIO, 1}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"min", P_RATIO, 1}, {"max", P_RATIO, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_count[] = {
-    {"outcome", P_OUTCOME, 0}, {"status", P_INT, 0}, {"served", P_ENV, 0}, {"min", P_NUM, 0},
-    {"max", P_NUM, 0},         {"exact", P_NUM, 0},  {"phase", P_INT, 0},  {NULL, 0, 0}};
+    {"outcome", P_OUTCOME, 0}, {"status", P_INT, 0},       {"served", P_ENV, 0},
+    {"min", P_NUM, 0},         {"max", P_NUM, 0},          {"exact", P_NUM, 0},
+    {"phase", P_PHASE, 0},     {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_deadline[] = {
-    {"max_ms", P_NUM, 1}, {"from", P_FROM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
-static const struct param p_phase[] = {{"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"max_ms", P_NUM, 1}, {"from", P_FROM, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
+static const struct param p_phase[] = {{"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_attempts[] = {
-    {"min", P_NUM, 0},       {"max", P_NUM, 0},   {"exact", P_NUM, 0}, {"env", P_ENV, 0},
-    {"requests", P_REQS, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
-static const struct param p_upstream[] = {{"env", P_ENV, 0},   {"health", P_BOOL, 0},
-                                          {"min", P_NUM, 0},   {"max", P_NUM, 0},
-                                          {"exact", P_NUM, 0}, {NULL, 0, 0}};
+    {"min", P_NUM, 0},       {"max", P_NUM, 0},     {"exact", P_NUM, 0},        {"env", P_ENV, 0},
+    {"requests", P_REQS, 0}, {"phase", P_PHASE, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
+static const struct param p_upstream[] = {
+    {"env", P_ENV, 0},   {"health", P_BOOL, 0}, {"min", P_NUM, 0},          {"max", P_NUM, 0},
+    {"exact", P_NUM, 0}, {"phase", P_PHASE, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_backoff[] = {
     {"base_ms", P_NUM, 0},   {"factor", P_NUM, 0},        {"cap_ms", P_NUM, 0},
     {"jitter", P_JITTER, 0}, {"tolerance_ms", P_NUM, 0},  {"schedule_ms", P_NUMARR, 0},
@@ -1765,9 +2773,9 @@ static const struct param p_backoff[] = {
 static const struct param p_retry_after[] = {{"min_ms", P_NUM, 1}, {NULL, 0, 0}};
 static const struct param p_hammer[] = {
     {"max", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
-static const struct param p_switches[] = {{"min", P_NUM, 0},   {"max", P_NUM, 0},
-                                          {"exact", P_NUM, 0}, {"sequence", P_SEQ, 0},
-                                          {"view", P_VIEW, 0}, {NULL, 0, 0}};
+static const struct param p_switches[] = {
+    {"min", P_NUM, 0},   {"max", P_NUM, 0},          {"exact", P_NUM, 0}, {"sequence", P_SEQ, 0},
+    {"view", P_VIEW, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_switch_delay[] = {
     {"from", P_ENV, 0},   {"to", P_ENV, 1},    {"after", P_MARK, 1}, {"within_ms", P_NUM, 1},
     {"min_ms", P_NUM, 0}, {"view", P_VIEW, 0}, {NULL, 0, 0}};
@@ -1780,24 +2788,52 @@ static const struct param p_rate[] = {
 static const struct param p_health[] = {
     {"env", P_ENV, 1}, {"interval_ms", P_NUM, 1}, {"tolerance_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_latency[] = {
-    {"p50_ms", P_NUM, 0}, {"p95_ms", P_NUM, 0}, {"p99_ms", P_NUM, 0}, {"max_ms", P_NUM, 0},
-    {"from", P_FROM, 0},  {"phase", P_INT, 0},  {NULL, 0, 0}};
+    {"p50_ms", P_NUM, 0}, {"p95_ms", P_NUM, 0},  {"p99_ms", P_NUM, 0}, {"max_ms", P_NUM, 0},
+    {"from", P_FROM, 0},  {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_overhead[] = {{"p50_ms", P_NUM, 0}, {"p99_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_zero[] = {
     {"around", P_MARK, 1}, {"before_ms", P_NUM, 0}, {"after_ms", P_NUM, 0}, {NULL, 0, 0}};
-static const struct param p_served[] = {
-    {"env", P_ENV, 1}, {"min", P_RATIO, 0}, {"max", P_RATIO, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+static const struct param p_served[] = {{"env", P_ENV, 1},
+                                        {"min", P_RATIO, 0},
+                                        {"max", P_RATIO, 0},
+                                        {"phase", P_PHASE, 0},
+                                        {NULL, 0, 0}};
 static const struct param p_alive[] = {{"alive", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_none[] = {{NULL, 0, 0}};
 static const struct param p_shutdown[] = {{"max_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_forwarded[] = {
-    {"parts", P_PARTS, 0}, {"require_id", P_BOOL, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"parts", P_PARTS, 0}, {"require_id", P_BOOL, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_error_shape[] = {
-    {"status", P_INT, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"status", P_INT, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_health_probes[] = {
-    {"env", P_ENV, 1}, {"to", P_ENV, 1},    {"after", P_MARK, 1}, {"min", P_NUM, 0},
-    {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {NULL, 0, 0}};
+    {"env", P_ENV, 1}, {"to", P_ENV, 1},    {"after", P_MARK, 1},       {"min", P_NUM, 0},
+    {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
 static const struct param p_reuse[] = {{"min", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
+static const struct param p_fleet_rl[] = {
+    {"limit", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"key", P_STR, 0}, {NULL, 0, 0}};
+static const struct param p_agree[] = {{"to", P_ENV, 1},
+                                       {"after", P_MARK, 1},
+                                       {"within_ms", P_NUM, 1},
+                                       {"view", P_VIEW, 0},
+                                       {NULL, 0, 0}};
+static const struct param p_probe_load[] = {
+    {"max_per_interval", P_NUM, 1}, {"interval_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
+static const struct param p_client_status[] = {
+    {"status", P_INT, 0},  {"type", P_STR, 0},     {"code", P_STR, 0}, {"min", P_RATIO, 0},
+    {"phase", P_PHASE, 0}, {"template", P_STR, 0}, {NULL, 0, 0}};
+static const struct param p_answer[] = {
+    {"client", P_CLIENT, 0}, {"phase", P_PHASE, 0}, {"template", P_STR, 0}, {NULL, 0, 0}};
+static const struct param p_model_reported[] = {{"client", P_CLIENT, 0},
+                                                {"against", P_AGAINST, 0},
+                                                {"phase", P_PHASE, 0},
+                                                {"template", P_STR, 0},
+                                                {NULL, 0, 0}};
+static const struct param p_health_reports[] = {
+    {"probe", P_MARK, 0}, {"grace_ms", P_NUM, 0}, {NULL, 0, 0}};
+static const struct param p_metrics_truth[] = {
+    {"probe", P_MARK, 0}, {"format", P_FORMAT, 0}, {"counters", P_COUNTERS, 0}, {NULL, 0, 0}};
+static const struct param p_prometheus_valid[] = {
+    {"probe", P_MARK, 0}, {"lint", P_BOOL, 0}, {NULL, 0, 0}};
 
 /* ---- outsider audit (docs/outsider-audit.md) ------------------------------ */
 
@@ -1815,7 +2851,7 @@ static void ck_tried_ratio(const json_t *c, const struct harness_obs *o, struct 
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
         /* A request none of whose attempts was found tells nothing. */
-        if (!req_selected(c, r) || count_attempts(o, r->id, NULL) == 0)
+        if (!req_selected(c, o, r) || count_attempts(o, r->id, NULL) == 0)
             continue;
         v->samples++;
         int t = count_attempts(o, r->id, env) > 0;
@@ -1863,7 +2899,7 @@ static void ck_stream_incremental(const json_t *c, const struct harness_obs *o,
     double worst = INFINITY;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_in_phase(c, r) || !r->stream || r->outcome != HARNESS_OK || !r->t_first)
+        if (!req_in_scope(c, o, r) || !r->stream || r->outcome != HARNESS_OK || !r->t_first)
             continue;
         const struct harness_att *a = serving_attempt(o, r->id);
         if (!a || (double)(a->t_done - a->t_arrival) < 2 * lead * 1000.0)
@@ -1906,7 +2942,7 @@ static void ck_answer_content_type(const json_t *c, const struct harness_obs *o,
     long wrong = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_in_phase(c, r) || r->status != 200 || !r->complete)
+        if (!req_in_scope(c, o, r) || r->status != 200 || !r->complete)
             continue;
         v->samples++;
         const char *want = r->stream ? "text/event-stream" : "application/json";
@@ -1943,7 +2979,7 @@ static void ck_sequential_attempts(const json_t *c, const struct harness_obs *o,
     double worst = INFINITY;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
-        if (!req_in_phase(c, r))
+        if (!req_in_scope(c, o, r))
             continue;
         const struct harness_att *a[16];
         size_t n = attempts_of(o, r->id, a, 16);
@@ -1976,10 +3012,10 @@ static void ck_sequential_attempts(const json_t *c, const struct harness_obs *o,
 }
 
 static const struct param p_tried[] = {{"env", P_ENV, 1},       {"min", P_RATIO, 0},
-                                       {"max", P_RATIO, 0},     {"phase", P_INT, 0},
+                                       {"max", P_RATIO, 0},     {"phase", P_PHASE, 0},
                                        {"requests", P_REQS, 0}, {NULL, 0, 0}};
 static const struct param p_incremental[] = {
-    {"lead_ms", P_NUM, 0}, {"phase", P_INT, 0}, {NULL, 0, 0}};
+    {"lead_ms", P_NUM, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 
 /* The view a switch check reads: the relay's events, the served colours, or both. */
 static unsigned view_needs(const json_t *c)
@@ -1990,9 +3026,56 @@ static unsigned view_needs(const json_t *c)
                                        : HARNESS_SIG_EVENTS;
 }
 
+/* upstream_count in a phase ties attempts to the phase's requests by id. */
+static unsigned phase_ids_needs(const json_t *c)
+{
+    return has(c, "phase") && !json_is_true(json_object_get(c, "health")) ? HARNESS_SIG_IDS : 0;
+}
+
 static unsigned served_param_needs(const json_t *c)
 {
     return has(c, "served") ? HARNESS_SIG_SERVED : 0;
+}
+
+/* Cross-field rules that are data: a check that could not fail. */
+static const struct one_of one_of_count = {"min max exact", "min, max or exact (a bound to check)"};
+static const struct one_of one_of_switches = {"min max exact sequence",
+                                              "min, max, exact or sequence"};
+static const struct one_of one_of_backoff = {"base_ms schedule_ms", "base_ms or schedule_ms"};
+static const struct one_of one_of_latency = {"p50_ms p95_ms p99_ms max_ms",
+                                             "a percentile bound such as p99_ms"};
+static const struct one_of one_of_client_status = {"status type code",
+                                                   "status, type or code (what the client sees)"};
+
+/* backoff_gaps with "distribution": true tests a jitter, which needs one
+ * to test, and decorrelated jitter draws from a range that starts at base. */
+static int rule_backoff(const json_t *c, const char *path, char *err, size_t errlen)
+{
+    if (!json_is_true(json_object_get(c, "distribution")))
+        return 0;
+    const char *j = str(c, "jitter", "none");
+    char p[256];
+    snprintf(p, sizeof p, "%s.jitter", path);
+    if (strcmp(j, "none") == 0)
+        return harness_v_expected(err, errlen, p,
+                                  "full, equal or decorrelated (distribution tests a jitter)",
+                                  json_object_get(c, "jitter"));
+    if (strcmp(j, "decorrelated") == 0 && !has(c, "base_ms"))
+        return harness_v_expected(err, errlen, path,
+                                  "base_ms (decorrelated jitter draws from [base, 3 prev])", c);
+    return 0;
+}
+
+/* The windows the HTML timeline shades for a failing check. */
+static const struct check_window win_after = {"after", NULL, "within_ms", -1};
+static const struct check_window win_after_to_end = {"after", NULL, NULL, -1};
+static const struct check_window win_around = {"around", "before_ms", "after_ms",
+                                               ZERO_DOWNTIME_WINDOW_MS};
+
+/* model_reported against the served model reads the serving attempt. */
+static unsigned against_needs(const json_t *c)
+{
+    return strcmp(str(c, "against", "requested"), "served") == 0 ? HARNESS_SIG_IDS : 0;
 }
 
 #define IDS     HARNESS_SIG_IDS
@@ -2001,59 +3084,104 @@ static unsigned served_param_needs(const json_t *c)
 #define ADMIN   HARNESS_SIG_ADMIN
 #define PROCESS HARNESS_SIG_PROCESS
 
+/* Settings that decide a client's outcome, shared by the rows that count them. */
+#define CLIENT_OUTCOME_SETTINGS                                                                    \
+    "max_attempts try_timeout_ms deadline_ms ttfb_timeout_ms stream_done first_byte_timeout_ms "   \
+    "on_429_without_retry_after shared_timeout_ms"
+#define POLICY_SETTINGS "mode primary failback_after_ms"
+
+/* Rows added on other branches before the named fields existed set only the
+ * positional ones; they compile and get none of the rest (see struct
+ * check_kind), and test_harness_checks names a row without a description. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const struct check_kind kinds[] = {
     {"client_success_ratio", p_ratio, 1, ck_success_ratio,
-     "share of requests with 200 and a complete answer", 0, NULL, "{\"min\": 0.9}", 0},
+     "share of requests with 200 and a complete answer", 0, NULL, "{\"min\": 0.9}", 0,
+     .why = "clients saw errors", .rank = 10, .settings = CLIENT_OUTCOME_SETTINGS},
     {"client_count", p_count, 1, ck_client_count,
      "requests by outcome/status/served colour: min, max, exact", 0, served_param_needs,
-     "{\"status\": 200, \"served\": \"green\", \"min\": 1}", 0},
+     "{\"status\": 200, \"served\": \"green\", \"min\": 1}", 0, .one_of = &one_of_count,
+     .why = "wrong answers to clients",
+     .settings = CLIENT_OUTCOME_SETTINGS " " POLICY_SETTINGS " failback_rise"},
     {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms", 0, NULL,
-     "{\"max_ms\": 1000}", 0},
+     "{\"max_ms\": 1000}", 0, .why = "a request outlived its deadline", .rank = 5,
+     /* on_429_without_retry_after: whether a quota 429 costs a backoff. */
+     .settings = "retry_after_cap_ms try_timeout_ms deadline_ms ttfb_timeout_ms idle_timeout_ms "
+                 "first_byte_timeout_ms shared_timeout_ms on_429_without_retry_after"},
     {"no_truncated_success", p_phase, 1, ck_no_truncated,
-     "no 200 whose body or stream never finished", 0, NULL, "{}", 0},
+     "no 200 whose body or stream never finished", 0, NULL, "{}", 0,
+     .why = "truncated answer passed as success", .rank = 8,
+     .settings = "idle_timeout_ms stream_done"},
     {"attempts", p_attempts, 1, ck_attempts,
      "upstream attempts per client request (mock journals), per colour", IDS, NULL, "{\"max\": 2}",
-     0},
-    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0, NULL,
-     "{\"env\": \"blue\", \"min\": 1}", 0},
+     0, .one_of = &one_of_count, .why = "wrong number of attempts", .rank = 2,
+     .settings = "max_attempts switch_after_failures first_byte_timeout_ms "
+                 "on_429_without_retry_after"},
+    {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0,
+     phase_ids_needs, "{\"env\": \"blue\", \"min\": 1}", 0, .one_of = &one_of_count,
+     .why = "traffic went to the wrong colour", .rank = 9, .settings = "max_attempts"},
     {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule", IDS,
-     NULL, "{\"base_ms\": 10}", 0},
+     NULL, "{\"base_ms\": 10}", 0, .one_of = &one_of_backoff, .rule = rule_backoff,
+     .why = "backoff schedule not kept", .rank = 3,
+     .settings = "max_attempts backoff_base_ms backoff_cap_ms jitter on_429_without_retry_after"},
     {"retry_after", p_retry_after, 1, ck_retry_after, "retries wait at least Retry-After", IDS,
-     NULL, "{\"min_ms\": 100}", 0},
+     NULL, "{\"min_ms\": 100}", 0, .why = "Retry-After ignored", .rank = 4,
+     .settings = "max_attempts retry_after_cap_ms"},
     {"no_hammering", p_hammer, 1, ck_no_hammering, "at most max attempts in any window", 0, NULL,
-     "{\"max\": 5, \"window_ms\": 100}", 0},
+     "{\"max\": 5, \"window_ms\": 100}", 0, .why = "hammers a failing upstream", .rank = 7,
+     .settings = "max_attempts backoff_base_ms backoff_cap_ms"},
     {"switches", p_switches, 1, ck_switches, "switch count and order (events, served, both)", 0,
-     view_needs, "{\"exact\": 1}", 0},
+     view_needs, "{\"exact\": 1}", 0, .one_of = &one_of_switches,
+     .why = "wrong switches (count or order)", .rank = 6,
+     /* first_byte_timeout_ms: without it a slow first byte is no failure. */
+     .settings = "switch_after_failures min_dwell_ms health_interval_ms health_rise health_fall "
+                 "stream_done " POLICY_SETTINGS " failback_rise first_byte_timeout_ms",
+     .served_fallback = 1},
     {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch", 0,
-     view_needs, "{\"to\": \"green\", \"after\": \"fault_on\", \"within_ms\": 100}", 0},
+     view_needs, "{\"to\": \"green\", \"after\": \"fault_on\", \"within_ms\": 100}", 0,
+     .why = "switch late or never", .rank = 1,
+     .settings = "try_timeout_ms ttfb_timeout_ms switch_after_failures health_interval_ms "
+                 "health_timeout_ms health_rise health_fall " POLICY_SETTINGS
+                 " failback_rise first_byte_timeout_ms",
+     .window = &win_after, .served_fallback = 1},
     {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart", 0, view_needs,
-     "{\"min_ms\": 10}", 0},
+     "{\"min_ms\": 10}", 0, .why = "flaps between colours",
+     .settings = "min_dwell_ms " POLICY_SETTINGS, .served_fallback = 1},
     {"no_traffic_after_unhealthy", p_unhealthy, 1, ck_no_traffic_after_unhealthy,
      "no attempts to a colour found unhealthy, beyond a grace", EVENTS, NULL, "{\"env\": \"blue\"}",
-     0},
+     0, .why = "traffic to an unhealthy colour",
+     .settings = "health_interval_ms health_timeout_ms health_rise health_fall",
+     .window = &win_after_to_end},
     {"rate_limit", p_rate, 1, ck_rate_limit,
      "admitted per window, 429 headers, no upstream hit, recovery", IDS, NULL,
-     "{\"limit\": 5, \"window_ms\": 1000}", 0},
+     "{\"limit\": 5, \"window_ms\": 1000}", 0, .why = "rate limit not enforced"},
     {"health_interval", p_health, 3, ck_health_interval, "/health probes at the interval", 0, NULL,
-     "{\"env\": \"blue\", \"interval_ms\": 100}", 0},
+     "{\"env\": \"blue\", \"interval_ms\": 100}", 0, .why = "health probes off schedule",
+     .settings = "health_interval_ms health_timeout_ms"},
     {"latency", p_latency, 10, ck_latency, "client latency percentiles", 0, NULL,
-     "{\"p99_ms\": 100}", 0},
+     "{\"p99_ms\": 100}", 0, .one_of = &one_of_latency, .why = "too slow"},
     {"relay_overhead", p_overhead, 10, ck_overhead, "client latency minus upstream time", IDS, NULL,
-     "{\"p99_ms\": 5}", 0},
+     "{\"p99_ms\": 5}", 0, .one_of = &one_of_latency, .why = "relay adds too much latency"},
     {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark", 0, NULL,
-     "{\"around\": \"fault_on\"}", 0},
+     "{\"around\": \"fault_on\"}", 0, .why = "failed requests at the cutover",
+     .settings = "try_timeout_ms ttfb_timeout_ms", .window = &win_around},
     {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)", SERVED,
-     NULL, "{\"env\": \"green\", \"min\": 0.5}", 0},
+     NULL, "{\"env\": \"green\", \"min\": 0.5}", 0, .why = "traffic split off target",
+     .settings = POLICY_SETTINGS " failback_rise"},
     {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end", PROCESS,
-     NULL, "{}", 0},
+     NULL, "{}", 0, .why = "the relay died", .added = HARNESS_ADDED_LIVE_RELAY, .about_process = 1},
     {"harness_on_time", p_shutdown, 1, ck_harness_on_time,
-     "the runner kept its own schedule (else inconclusive)", 0, NULL, "{}", 1},
+     "the runner kept its own schedule (else inconclusive)", 0, NULL, "{}", 1,
+     .added = HARNESS_ADDED_ALWAYS, .about_process = 1},
     {"admin_ok", p_none, 1, ck_admin_ok, "the timeline's admin API calls succeeded", ADMIN, NULL,
-     "{}", 0},
+     "{}", 0, .why = "admin API call failed", .added = HARNESS_ADDED_ADMIN},
     {"clean_shutdown", p_shutdown, 1, ck_clean_shutdown,
-     "SIGTERM: the relay drains and exits 0 in time", PROCESS, NULL, "{}", 0},
+     "SIGTERM: the relay drains and exits 0 in time", PROCESS, NULL, "{}", 0,
+     .why = "unclean shutdown on SIGTERM", .added = HARNESS_ADDED_LIVE_RELAY, .about_process = 1},
     {"no_secret_leak", p_none, 1, ck_no_secret_leak, "the upstream key leaks nowhere", 0, NULL,
-     "{}", 0},
+     "{}", 0, .why = "leaks the upstream key", .added = HARNESS_ADDED_OWN_RELAY,
+     .about_process = 1},
     {"forwarded", p_forwarded, 1, ck_forwarded,
      "each upstream attempt carries the client's model, body, request id and the configured key",
      IDS, NULL, "{\"parts\": [\"model\", \"body\"]}", 0},
@@ -2064,12 +3192,50 @@ static const struct check_kind kinds[] = {
      "errors after upstream attempts say x-should-retry: false", IDS, NULL, "{}", 0},
     {"health_probes", p_health_probes, 1, ck_health_probes,
      "probes to a colour after a mark until traffic moved (fall/rise exactly)", 0, NULL,
-     "{\"env\": \"blue\", \"to\": \"green\", \"after\": \"fault_on\", \"exact\": 3}", 0},
+     "{\"env\": \"blue\", \"to\": \"green\", \"after\": \"fault_on\", \"exact\": 3}", 0,
+     .one_of = &one_of_count, .window = &win_after_to_end,
+     /* Also an upstream_count of probes ("health": true, runner.c). */
+     .settings = "health_interval_ms health_timeout_ms health_rise health_fall"},
     {"connection_reuse", p_reuse, 1, ck_connection_reuse,
      "upstream attempts on connections used before (mock journal)", 0, NULL, "{\"min\": 0.5}", 0},
+    /* The fleet (docs/fleet.md), harness/fleet_checks.c: inconclusive with
+     * fewer than 2 replicas. */
+    {"fleet_rate_limit", p_fleet_rl, 1, harness_ck_fleet_rate_limit,
+     "admissions across all replicas per window within the limit, none lost by the limiter", 0,
+     NULL, "{\"limit\": 10, \"window_ms\": 1000}", 0},
+    {"colour_agreement", p_agree, 1, harness_ck_colour_agreement,
+     "after a mark every replica serves the new colour within N ms; longest split brain", 0, NULL,
+     "{\"to\": \"green\", \"after\": \"start\", \"within_ms\": 500}", 0,
+     .settings = "switch_after_failures shared_timeout_ms shared_poll_ms", .window = &win_after},
+    {"probe_load", p_probe_load, 1, harness_ck_probe_load,
+     "health probes per colour per interval, the whole fleet (mock journals)", 0, NULL,
+     "{\"max_per_interval\": 6, \"interval_ms\": 200}", 0},
+    {"client_status", p_client_status, 1, ck_client_status,
+     "status and OpenAI error type/code the client saw, per phase or template", 0, NULL,
+     "{\"status\": 400, \"code\": \"context_length_exceeded\"}", 0,
+     .one_of = &one_of_client_status},
+    {"answer_integrity", p_answer, 1, ck_answer_integrity,
+     "the client's text and finish_reason equal the serving mock's (no token lost, duplicated, "
+     "reordered)",
+     IDS, NULL, "{\"client\": \"lenient\"}", 0},
+    {"usage_reported", p_answer, 1, ck_usage_reported,
+     "the answer's usage equals what the serving mock counted", IDS, NULL, "{}", 0},
+    {"model_reported", p_model_reported, 1, ck_model_reported,
+     "the answer names the requested (or served) model", 0, against_needs,
+     "{\"against\": \"served\"}", 0},
+    {"health_reports", p_health_reports, 1, ck_health_reports,
+     "the relay's /health names the active colour and colours' health as observed", 0, NULL, "{}",
+     0},
+    {"metrics_truth", p_metrics_truth, 1, ck_metrics_truth,
+     "the relay's counters (JSON, Prometheus) equal the client's and mocks' counts", 0, NULL, "{}",
+     0},
+    {"prometheus_valid", p_prometheus_valid, 1, ck_prometheus_valid,
+     "the relay's Prometheus page is accepted by promtool", 0, NULL, "{}", 0},
     {"tried_ratio", p_tried, 5, ck_tried_ratio,
      "share of requests that made an attempt to a colour (a relay keeps its switch)", IDS, NULL,
-     "{\"env\": \"blue\", \"max\": 0.2}", 0},
+     "{\"env\": \"blue\", \"max\": 0.2}", 0,
+     /* Who is tried after a failover is the switch policy's. */
+     .settings = "switch_after_failures " POLICY_SETTINGS " failback_rise"},
     {"stream_incremental", p_incremental, 3, ck_stream_incremental,
      "streams passed on as they come: first byte before the upstream finished", IDS, NULL,
      "{\"lead_ms\": 50}", 0},
@@ -2078,6 +3244,7 @@ static const struct check_kind kinds[] = {
     {"answer_content_type", p_phase, 1, ck_answer_content_type,
      "200 answers carry application/json, streams text/event-stream", 0, NULL, "{}", 0},
 };
+#pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
 const char *const *harness_check_names(void)
@@ -2110,6 +3277,8 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     static const char *const views[] = {"events", "served", "both", NULL};
     static const char *const froms[] = {"scheduled", "sent", NULL};
     static const char *const reqs[] = {"all", "ok", "failed", NULL};
+    static const char *const clients[] = {"strict", "lenient", NULL};
+    static const char *const againsts[] = {"requested", "served", NULL};
     double d;
     switch (p->type) {
     case P_NUM:
@@ -2124,6 +3293,39 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         if (!json_is_integer(v) || json_integer_value(v) < 0)
             return harness_v_expected(err, errlen, path, "an integer >= 0", v);
         return 0;
+    case P_PHASE:
+        if ((json_is_integer(v) && json_integer_value(v) >= 0) ||
+            (json_is_string(v) && json_string_length(v) > 0))
+            return 0;
+        return harness_v_expected(err, errlen, path, "a phase index (0, 1, ...) or a phase name",
+                                  v);
+    case P_FORMAT: {
+        static const char *const formats[] = {"json", "prometheus", "both", NULL};
+        return harness_v_enum(v, path, formats, err, errlen);
+    }
+    case P_COUNTERS: {
+        if (!json_is_array(v) || !json_array_size(v))
+            return harness_v_expected(err, errlen, path, "a non-empty array of counter names", v);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            char p2[300];
+            snprintf(p2, sizeof p2, "%s[%zu]", path, i);
+            if (harness_v_enum(x, p2, harness_counter_names(), err, errlen) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    case P_WINDOW: {
+        double lo, hi;
+        if (!json_is_array(v) || json_array_size(v) != 2 ||
+            co_json_number(json_array_get(v, 0), &lo) != 0 ||
+            co_json_number(json_array_get(v, 1), &hi) != 0 || lo < 0 || hi <= lo)
+            return harness_v_expected(
+                err, errlen, path, "[from, to] in ms since the traffic start, 0 <= from < to", v);
+        return 0;
+    }
     case P_BOOL:
         return json_is_boolean(v) ? 0 : harness_v_expected(err, errlen, path, "true or false", v);
     case P_STR:
@@ -2140,6 +3342,10 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         return harness_v_enum(v, path, reqs, err, errlen);
     case P_OUTCOME:
         return harness_v_enum(v, path, harness_outcome_names, err, errlen);
+    case P_CLIENT:
+        return harness_v_enum(v, path, clients, err, errlen);
+    case P_AGAINST:
+        return harness_v_enum(v, path, againsts, err, errlen);
     case P_MARK:
         if (!marks) /* the timeline was invalid: its own errors say so */
             return json_is_string(v) ? 0 : harness_v_expected(err, errlen, path, "a mark name", v);
@@ -2198,6 +3404,29 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     return 0;
 }
 
+/* Whether word is one of the space-separated words of list. */
+static int has_word(const char *list, const char *word)
+{
+    size_t wl = strlen(word);
+    for (const char *p = list; wl && (p = strstr(p, word)) != NULL; p += wl)
+        if ((p == list || p[-1] == ' ') && (p[wl] == ' ' || p[wl] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* Whether check c has at least one of the space-separated keys. */
+static int has_one_of(const json_t *c, const char *keys)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)c, key, v)
+    {
+        if (has_word(keys, key))
+            return 1;
+    }
+    return 0;
+}
+
 int harness_check_validate(const json_t *c, const char *path, const char *const *marks, char *err,
                            size_t errlen)
 {
@@ -2214,16 +3443,31 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     allowed[n++] = "check";
     allowed[n++] = "min_samples";
     allowed[n++] = "note";
+    allowed[n++] = "severity";
+    /* Any check but a fleet-wide one can be asked of one replica. */
+    if (!harness_fleet_is_check(k->name))
+        allowed[n++] = "replica";
     for (const struct param *q = k->params; q->name && n < 23; q++)
         allowed[n++] = q->name;
     allowed[n] = NULL;
     if (harness_v_keys(c, path, allowed, err, errlen) != 0)
         return -1;
+    json_t *rep = json_object_get(c, "replica");
+    if (rep && (!json_is_integer(rep) || json_integer_value(rep) < 0 ||
+                json_integer_value(rep) >= HARNESS_MAX_REPLICAS)) {
+        snprintf(p, sizeof p, "%s.replica", path);
+        return harness_v_expected(err, errlen, p, "a replica index 0..7", rep);
+    }
     json_t *ms = json_object_get(c, "min_samples");
     if (ms && (!json_is_integer(ms) || json_integer_value(ms) < 0)) {
         snprintf(p, sizeof p, "%s.min_samples", path);
         return harness_v_expected(err, errlen, p, "an integer >= 0", ms);
     }
+    static const char *const severities[] = {"required", "advisory", "info", NULL};
+    json_t *sev = json_object_get(c, "severity");
+    snprintf(p, sizeof p, "%s.severity", path);
+    if (sev && harness_v_enum(sev, p, severities, err, errlen) != 0)
+        return -1;
     /* Every parameter's error, one line each (the scenario validator
      * reports each line), rather than the first. */
     size_t used = 0;
@@ -2265,31 +3509,10 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
         snprintf(exp, sizeof exp, "a number >= %s (%g)", order[i].lo, lo);
         return harness_v_expected(err, errlen, p, exp, json_object_get(c, order[i].hi));
     }
-    /* Counting checks need at least one bound, or they cannot fail. */
-    int counting = k->run == ck_client_count || k->run == ck_attempts ||
-                   k->run == ck_upstream_count || k->run == ck_health_probes;
-    if (counting && !has(c, "min") && !has(c, "max") && !has(c, "exact"))
-        return harness_v_expected(err, errlen, path, "min, max or exact (a bound to check)", c);
-    if (k->run == ck_switches && !has(c, "min") && !has(c, "max") && !has(c, "exact") &&
-        !has(c, "sequence"))
-        return harness_v_expected(err, errlen, path, "min, max, exact or sequence", c);
-    if (k->run == ck_backoff && !has(c, "base_ms") && !has(c, "schedule_ms"))
-        return harness_v_expected(err, errlen, path, "base_ms or schedule_ms", c);
-    if (k->run == ck_backoff && json_is_true(json_object_get(c, "distribution"))) {
-        const char *j = str(c, "jitter", "none");
-        snprintf(p, sizeof p, "%s.jitter", path);
-        if (strcmp(j, "none") == 0)
-            return harness_v_expected(err, errlen, p,
-                                      "full, equal or decorrelated (distribution tests a jitter)",
-                                      json_object_get(c, "jitter"));
-        if (strcmp(j, "decorrelated") == 0 && !has(c, "base_ms"))
-            return harness_v_expected(err, errlen, path,
-                                      "base_ms (decorrelated jitter draws from [base, 3 prev])", c);
-    }
-    if ((k->run == ck_latency || k->run == ck_overhead) && !has(c, "p50_ms") && !has(c, "p95_ms") &&
-        !has(c, "p99_ms") && !has(c, "max_ms"))
-        return harness_v_expected(err, errlen, path, "a percentile bound such as p99_ms", c);
-    return 0;
+    /* Bounds a check needs at least one of, or it cannot fail. */
+    if (k->one_of && !has_one_of(c, k->one_of->keys))
+        return harness_v_expected(err, errlen, path, k->one_of->expected, c);
+    return k->rule ? k->rule(c, path, err, errlen) : 0;
 }
 
 static void check_evaluable(const struct check_kind *k, const json_t *c,
@@ -2315,6 +3538,61 @@ const char *harness_check_example(size_t i, int *runner_own)
     return kinds[i].example;
 }
 
+int harness_check_info(size_t i, struct harness_check_info *out)
+{
+    if (i >= N_KINDS)
+        return -1;
+    const struct check_kind *k = &kinds[i];
+    *out = (struct harness_check_info){.name = k->name,
+                                       .desc = k->desc,
+                                       .example = k->example,
+                                       .why = k->why,
+                                       .rank = k->rank,
+                                       .settings = k->settings ? k->settings : "",
+                                       .added = k->added,
+                                       .about_process = k->about_process,
+                                       .served_fallback = k->served_fallback};
+    return 0;
+}
+
+int harness_check_find(const char *name, struct harness_check_info *out)
+{
+    const struct check_kind *k = find_kind(name);
+    return k ? harness_check_info((size_t)(k - kinds), out) : -1;
+}
+
+int harness_check_depends(const char *kind, const char *setting)
+{
+    const struct check_kind *k = find_kind(kind);
+    return k && k->settings && has_word(k->settings, setting);
+}
+
+void harness_check_params(size_t i, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (i >= N_KINDS)
+        return;
+    for (const struct param *q = kinds[i].params; q->name; q++)
+        append(out, n, "%s%s%s", out[0] ? " " : "", q->name, q->required ? "*" : "");
+}
+
+/* Where on the time axis the check is about, from its row's window. */
+static void set_window(const struct check_kind *k, const json_t *c, struct harness_verdict *v)
+{
+    const struct check_window *w = k->window;
+    const char *mark = w ? str(c, w->mark, NULL) : NULL;
+    if (!mark)
+        return;
+    snprintf(v->window_mark, sizeof v->window_mark, "%s", mark);
+    double def = w->default_ms >= 0 ? w->default_ms : 0;
+    v->window_before_ms = w->before ? num(c, w->before, def) : 0;
+    v->window_after_ms =
+        w->after && (has(c, w->after) || w->default_ms >= 0) ? num(c, w->after, def) : -1;
+}
+
+static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
+                           int replica, struct harness_verdict *v);
+
 void harness_check_run(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
     memset(v, 0, sizeof *v);
@@ -2337,7 +3615,7 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
     json_object_foreach((json_t *)c, key, val)
     {
         if (strcmp(key, "check") == 0 || strcmp(key, "note") == 0 ||
-            strcmp(key, "min_samples") == 0)
+            strcmp(key, "min_samples") == 0 || strcmp(key, "severity") == 0)
             continue;
         char d[64];
         if (json_is_string(val))
@@ -2351,8 +3629,33 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         append(v->label, sizeof v->label, "%s%s=%s", first ? " " : ",", key, d);
         first = 0;
     }
+    json_t *rep = json_object_get(c, "replica");
+    if (rep) {
+        run_on_replica(k, c, o, (int)json_integer_value(rep), v);
+        return;
+    }
     k->run(c, o, v);
+    set_window(k, c, v);
     check_evaluable(k, c, o, v);
+    int sev = report_severity_parse(str(c, "severity", "required"));
+    v->severity = sev < 0 ? REPORT_REQUIRED : sev;
+}
+
+/* A check asked of one replica ("replica": i) runs on that replica's
+ * requests, events and upstream attempts (harness_fleet_obs_replica). */
+static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
+                           int replica, struct harness_verdict *v)
+{
+    if (replica >= o->n_replicas) {
+        v->status = HARNESS_INCONCLUSIVE;
+        SETF(detail, "no replica %d in this run (%d replica(s))", replica, o->n_replicas);
+        return;
+    }
+    struct harness_obs view;
+    harness_fleet_obs_replica(o, replica, &view);
+    k->run(c, &view, v);
+    check_evaluable(k, c, &view, v);
+    harness_obs_free(&view);
 }
 
 /* The common evaluator: a check says nothing when the relay did not give a

@@ -8,7 +8,7 @@
 #define HARNESS_CHECKS_H
 
 #include "harness/obs.h"
-#include "reports/report.h"
+#include "reports/results.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -19,7 +19,9 @@ enum harness_status {
     HARNESS_INCONCLUSIVE = REPORT_INCONCLUSIVE,
 };
 
-/* A verdict is a report row: struct report_check (reports/report.h). */
+/* A verdict is a results row: struct report_check (reports/results.h).  The
+ * harness's name for it stays while checks written against it are in
+ * flight on other branches. */
 #define harness_verdict report_check
 
 /* Validates one entry of "expect" at path ("$.expect[3]").  marks ends with
@@ -42,6 +44,38 @@ unsigned harness_check_needs(const json_t *check);
  * for a row that judges the runner itself and is always evaluable. */
 size_t harness_check_count(void);
 const char *harness_check_example(size_t i, int *runner_own);
+/* When the runner adds a check kind that a scenario did not ask for
+ * (harness/runner.c): the first two before the scenario's own checks, the
+ * others after them and only when the scenario does not ask itself. */
+enum harness_added {
+    HARNESS_ADDED_NEVER,
+    HARNESS_ADDED_ALWAYS,     /* every scenario */
+    HARNESS_ADDED_ADMIN,      /* the timeline calls the relay's admin API */
+    HARNESS_ADDED_LIVE_RELAY, /* the runner started the relay and no step kills it */
+    HARNESS_ADDED_OWN_RELAY,  /* the runner started the relay */
+};
+
+/* What row i of the check table says about its kind (borrowed strings). */
+struct harness_check_info {
+    const char *name;
+    const char *desc;     /* one line: what it measures (NULL: the row has none yet) */
+    const char *example;  /* a minimal use, JSON without "check" (NULL: none yet) */
+    const char *why;      /* a failure, in a few words for the scorecard (NULL: none) */
+    int rank;             /* 1 = its measured value tells most of a passing scenario; 0 never */
+    const char *settings; /* relay settings it depends on, space separated ("" none) */
+    int added;            /* enum harness_added */
+    int about_process;    /* judges the process or the runner: no setting makes it moot */
+    int served_fallback;  /* read from the served colours when the relay writes no event log */
+};
+/* Row i (0 <= i < harness_check_count()), or the row named name: 0, or -1
+ * past the end or for an unknown name. */
+int harness_check_info(size_t i, struct harness_check_info *out);
+int harness_check_find(const char *name, struct harness_check_info *out);
+/* Whether check kind `kind` depends on relay setting `setting` (its row's
+ * settings; an unknown kind depends on none). */
+int harness_check_depends(const char *kind, const char *setting);
+/* Row i's parameters for people: "env* min max" (* required). */
+void harness_check_params(size_t i, char *out, size_t n);
 /* Names of every check kind, NULL-terminated (for docs and suggestions). */
 const char *const *harness_check_names(void);
 const char *harness_status_name(int status);

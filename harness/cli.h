@@ -14,7 +14,5 @@ int harness_cmd_validate(int argc, char **argv);
 int harness_cmd_list(int argc, char **argv);
 /* Generated fault schedules, shrunk findings: harness/explore_run.c. */
 int harness_cmd_explore(int argc, char **argv);
-/* Re-rendering stored results: lives in reports/report_cli.c. */
-int report_cli_main(int argc, char **argv);
 
 #endif

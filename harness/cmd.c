@@ -30,20 +30,20 @@
 
 #define HARNESS_SEED_MAX 9007199254740991ull
 
-static const char run_usage[] =
+static const char run_usage_head[] =
     "usage: cutover run [PATH...] [options]\n"
     "  PATH                scenario files or folders (default scenarios/)\n"
-    "  --out DIR           artefacts and reports (default out/)\n"
-    "  --json FILE         results.json path (default DIR/results.json)\n"
-    "  --junit FILE        junit.xml path (default DIR/junit.xml)\n"
-    "  --html FILE         report.html path (default DIR/report.html)\n"
-    "  --md FILE           Markdown summary (PR comment, CI job summary)\n"
+    "  --out DIR           artefacts and reports (default out/)\n";
+/* Between the two: an option per report format (reports/report.c). */
+static const char run_usage_tail[] =
     "  --filter TAG        only scenarios carrying TAG\n"
     "  --seed N            seed of every random decision (default 42)\n"
     "  --repeat N          run each scenario N times, report flaky ones\n"
     "  --jobs N            scenarios run side by side, N at once (default min(2 x cores,\n"
     "                      4); 1 runs them one after the other; see docs/scenarios.md)\n"
     "  --time-scale X      multiply every time and tolerance by X (slow machines)\n"
+    "  --replicas N        run N replicas of the relay (1..8) over the scenario's\n"
+    "                      \"fleet\" count, with a Redis for them (docs/fleet.md)\n"
     "  --relay RELAY       a profile (relays/NAME.json: cutover-relay, nginx, haproxy,\n"
     "                      or a path) or a command with {blue_url} {green_url}\n"
     "                      {port} {events}; repeat it for a scorecard across relays\n"
@@ -57,6 +57,30 @@ static const char run_usage[] =
     "  --no-color          plain console output (also NO_COLOR=1)\n"
     "  -v, --verbose       log the runner's warnings\n"
     "exit: 0 pass, 1 a check failed, 2 invalid input, 3 harness error, 4 inconclusive\n";
+
+static void run_usage(FILE *f)
+{
+    fputs(run_usage_head, f);
+    report_usage_options(f, 21, 0);
+    fputs(run_usage_tail, f);
+}
+
+/* getopt values of the report formats' options: OPT_FORMAT + row index. */
+#define OPT_FORMAT 0x100
+
+/* fixed[] followed by an option per report writer with a file (its
+ * --OPTION FILE), terminated; out has room for REPORT_MAX_WRITERS more. */
+static void options_with_formats(const struct option *fixed, struct option *out)
+{
+    size_t n = 0;
+    for (; fixed[n].name; n++)
+        out[n] = fixed[n];
+    for (int i = 0; i < REPORT_MAX_WRITERS && report_writers[i].name; i++)
+        if (report_writers[i].option)
+            out[n++] =
+                (struct option){report_writers[i].option, required_argument, 0, OPT_FORMAT + i};
+    out[n] = (struct option){0, 0, 0, 0};
+}
 
 struct loaded {
     struct harness_scenario **v;
@@ -264,14 +288,39 @@ static void on_job_ready(void *ctx, struct harness_job *j, size_t index)
             w->scenario(rr, &rr->sc[rr->n - 1], rr->n - 1);
 }
 
-int harness_cmd_run(int argc, char **argv)
+/* Everything one `cutover run` holds, from its options to its results:
+ * the steps below fill it in turn and harness_cmd_run frees it once. */
+struct run_cmd {
+    int argc;
+    char **argv;
+    /* The options. */
+    const char *out_dir, *filter, *relay_bin, *scorecard_path, *relay_url;
+    const char *paths[REPORT_MAX_WRITERS]; /* each report format's file, by row */
+    const char *relay_args[HARNESS_SCORECARD_MAX_RELAYS];
+    int n_relay_args;
+    uint64_t ports[2], seed, repeat, jobs, replicas;
+    double scale;
+    int no_color, verbose;
+    char relay_bin_buf[PATH_MAX], path_bufs[REPORT_MAX_WRITERS][PATH_MAX], sc_buf[PATH_MAX];
+    /* What they name: the scenarios and the relays under test. */
+    struct loaded l;
+    struct relay_spec specs[HARNESS_SCORECARD_MAX_RELAYS];
+    int n_specs, n_active;
+    /* The results. */
+    struct report_run rr;
+    uint64_t t_start; /* CLOCK_MONOTONIC µs when the run began */
+    json_t *card;     /* the scorecard, with several relays or --scorecard */
+};
+
+/* Steps return GO_ON, or the exit status to stop with. */
+#define GO_ON (-1)
+
+/* The command line into cr.  An option given twice keeps the last. */
+static int run_parse(struct run_cmd *cr, int argc, char **argv)
 {
-    static const struct option opts[] = {
+    static const struct option fixed_opts[] = {
         {"out", required_argument, 0, 'o'},
-        {"json", required_argument, 0, 'j'},
-        {"junit", required_argument, 0, 'J'},
         {"filter", required_argument, 0, 'f'},
-        {"html", required_argument, 0, 'H'},
         {"seed", required_argument, 0, 's'},
         {"repeat", required_argument, 0, 'r'},
         {"time-scale", required_argument, 0, 't'},
@@ -280,55 +329,43 @@ int harness_cmd_run(int argc, char **argv)
         {"no-color", no_argument, 0, 'C'},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
-        {"md", required_argument, 0, 'M'},
         {"scorecard", required_argument, 0, 'S'},
         {"relay-url", required_argument, 0, 'U'},
         {"blue-port", required_argument, 0, 'b'},
         {"green-port", required_argument, 0, 'g'},
         {"jobs", required_argument, 0, 'p'},
+        {"replicas", required_argument, 0, 'N'},
         {0, 0, 0, 0},
     };
-    const char *out_dir = "out", *json_path = NULL, *junit_path = NULL, *filter = NULL,
-               *relay_bin = NULL, *html_path = NULL, *md_path = NULL, *scorecard_path = NULL,
-               *relay_url = NULL;
-    const char *relay_args[HARNESS_SCORECARD_MAX_RELAYS];
-    int n_relay_args = 0;
-    uint64_t ports[2] = {0, 0};
-    uint64_t seed = 42, repeat = 1, jobs = 0;
-    double scale = 1.0;
-    int no_color = 0, verbose = 0, c;
+    struct option opts[sizeof fixed_opts / sizeof fixed_opts[0] + REPORT_MAX_WRITERS];
+    options_with_formats(fixed_opts, opts);
+    cr->argc = argc;
+    cr->argv = argv;
+    cr->out_dir = "out";
+    cr->seed = 42;
+    cr->repeat = 1;
+    cr->scale = 1.0;
+    int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
-            out_dir = optarg;
-            break;
-        case 'j':
-            json_path = optarg;
-            break;
-        case 'J':
-            junit_path = optarg;
-            break;
-        case 'H':
-            html_path = optarg;
-            break;
-        case 'M':
-            md_path = optarg;
+            cr->out_dir = optarg;
             break;
         case 'f':
-            filter = optarg;
+            cr->filter = optarg;
             break;
         case 'R':
-            if (n_relay_args == HARNESS_SCORECARD_MAX_RELAYS) {
+            if (cr->n_relay_args == HARNESS_SCORECARD_MAX_RELAYS) {
                 fprintf(stderr, "cutover run: --relay: at most %d relays\n",
                         HARNESS_SCORECARD_MAX_RELAYS);
                 return CO_EXIT_INVALID;
             }
-            relay_args[n_relay_args++] = optarg;
+            cr->relay_args[cr->n_relay_args++] = optarg;
             break;
         case 'S':
-            scorecard_path = optarg;
+            cr->scorecard_path = optarg;
             break;
         case 'U':
             if (strncmp(optarg, "http://", 7) != 0) {
@@ -336,29 +373,29 @@ int harness_cmd_run(int argc, char **argv)
                         optarg);
                 return CO_EXIT_INVALID;
             }
-            relay_url = optarg;
+            cr->relay_url = optarg;
             break;
         case 'b':
         case 'g':
-            if (parse_u64(optarg, &ports[c == 'g']) != 0 || ports[c == 'g'] > 65535) {
+            if (parse_u64(optarg, &cr->ports[c == 'g']) != 0 || cr->ports[c == 'g'] > 65535) {
                 fprintf(stderr, "cutover run: --%s-port: expected 0..65535, found '%s'\n",
                         c == 'g' ? "green" : "blue", optarg);
                 return CO_EXIT_INVALID;
             }
             break;
         case 'B':
-            relay_bin = optarg;
+            cr->relay_bin = optarg;
             break;
         case 'C':
-            no_color = 1;
+            cr->no_color = 1;
             break;
         case 'v':
-            verbose = 1;
+            cr->verbose = 1;
             break;
         case 's':
             /* results.json carries the seed as a JSON number: at most 2^53 - 1
              * survives every reader. */
-            if (parse_u64(optarg, &seed) != 0 || seed > HARNESS_SEED_MAX) {
+            if (parse_u64(optarg, &cr->seed) != 0 || cr->seed > HARNESS_SEED_MAX) {
                 fprintf(stderr,
                         "cutover run: --seed: expected an integer in [0, %llu], found '%s'\n",
                         (unsigned long long)HARNESS_SEED_MAX, optarg);
@@ -366,23 +403,31 @@ int harness_cmd_run(int argc, char **argv)
             }
             break;
         case 'p':
-            if (parse_u64(optarg, &jobs) != 0 || jobs < 1 || jobs > HARNESS_JOBS_MAX) {
+            if (parse_u64(optarg, &cr->jobs) != 0 || cr->jobs < 1 || cr->jobs > HARNESS_JOBS_MAX) {
                 fprintf(stderr, "cutover run: --jobs: expected 1..%d, found '%s'\n",
                         HARNESS_JOBS_MAX, optarg);
                 return CO_EXIT_INVALID;
             }
             break;
+        case 'N':
+            if (parse_u64(optarg, &cr->replicas) != 0 || cr->replicas < 1 ||
+                cr->replicas > HARNESS_MAX_REPLICAS) {
+                fprintf(stderr, "cutover run: --replicas: expected 1..%d, found '%s'\n",
+                        HARNESS_MAX_REPLICAS, optarg);
+                return CO_EXIT_INVALID;
+            }
+            break;
         case 'r':
-            if (parse_u64(optarg, &repeat) != 0 || repeat < 1 || repeat > 1000) {
+            if (parse_u64(optarg, &cr->repeat) != 0 || cr->repeat < 1 || cr->repeat > 1000) {
                 fprintf(stderr, "cutover run: --repeat: expected 1..1000, found '%s'\n", optarg);
                 return CO_EXIT_INVALID;
             }
             break;
         case 't': {
             char *end;
-            scale = strtod(optarg, &end);
+            cr->scale = strtod(optarg, &end);
             /* Written so that nan fails it too. */
-            if (end == optarg || *end || !(scale >= 0.1 && scale <= 100)) {
+            if (end == optarg || *end || !(cr->scale >= 0.1 && cr->scale <= 100)) {
                 fprintf(stderr, "cutover run: --time-scale: expected 0.1..100, found '%s'\n",
                         optarg);
                 return CO_EXIT_INVALID;
@@ -390,278 +435,342 @@ int harness_cmd_run(int argc, char **argv)
             break;
         }
         case 'h':
-            fputs(run_usage, stdout);
+            run_usage(stdout);
             return CO_EXIT_PASS;
         default:
+            if (c >= OPT_FORMAT && c < OPT_FORMAT + REPORT_MAX_WRITERS) {
+                cr->paths[c - OPT_FORMAT] = optarg;
+                break;
+            }
             co_cli_bad_option(stderr, "cutover run", opts, c, argc, argv);
             return CO_EXIT_INVALID;
         }
     }
-    co_log_init("cutover", verbose ? CO_LOG_INFO : CO_LOG_ERROR, stderr);
+    co_log_init("cutover", cr->verbose ? CO_LOG_INFO : CO_LOG_ERROR, stderr);
+    if (cr->relay_url && cr->replicas > 1) {
+        fprintf(stderr,
+                "cutover run: --replicas %llu: --relay-url drives one relay that runs "
+                "already; the runner starts a fleet's replicas itself\n",
+                (unsigned long long)cr->replicas);
+        return CO_EXIT_INVALID;
+    }
+    return GO_ON;
+}
 
-    struct loaded l = {0};
-    int bad = load_all(argv + optind, argc - optind, scale, filter, &l, 1, stderr);
+/* The scenarios (all valid, or nothing runs), and the options that only
+ * make sense together. */
+static int run_load(struct run_cmd *cr)
+{
+    int bad =
+        load_all(cr->argv + optind, cr->argc - optind, cr->scale, cr->filter, &cr->l, 1, stderr);
     if (bad != 0) {
-        free_loaded(&l);
         if (bad > 0)
             fprintf(stderr, "cutover run: %d invalid scenario file(s); nothing was run\n", bad);
         return CO_EXIT_INVALID;
     }
-    if (l.n == 0) {
-        fprintf(stderr, "cutover run: no scenario carries tag '%s'\n", filter ? filter : "");
-        free_loaded(&l);
+    if (cr->l.n == 0) {
+        fprintf(stderr, "cutover run: no scenario carries tag '%s'\n",
+                cr->filter ? cr->filter : "");
         return CO_EXIT_INVALID;
     }
-
-    char relay_bin_buf[PATH_MAX], json_buf[PATH_MAX], junit_buf[PATH_MAX], html_buf[PATH_MAX];
-    if (!relay_bin) {
-        default_relay_bin(relay_bin_buf, sizeof relay_bin_buf);
-        relay_bin = relay_bin_buf;
+    if (!cr->relay_bin) {
+        default_relay_bin(cr->relay_bin_buf, sizeof cr->relay_bin_buf);
+        cr->relay_bin = cr->relay_bin_buf;
     }
     /* One relay that runs already, or mocks on fixed ports, can serve one
      * scenario at a time. */
-    int shared = relay_url || ports[0] || ports[1];
-    if (shared && jobs > 1) {
+    int shared = cr->relay_url || cr->ports[0] || cr->ports[1];
+    if (shared && cr->jobs > 1) {
         fprintf(stderr,
                 "cutover run: --jobs %llu: --relay-url, --blue-port and --green-port "
                 "serve one scenario at a time; give --jobs 1\n",
-                (unsigned long long)jobs);
-        free_loaded(&l);
+                (unsigned long long)cr->jobs);
         return CO_EXIT_INVALID;
     }
-    if (!jobs)
-        jobs = shared ? 1 : (uint64_t)harness_jobs_default();
-    if (relay_url && n_relay_args) {
+    if (!cr->jobs)
+        cr->jobs = shared ? 1 : (uint64_t)harness_jobs_default();
+    if (cr->relay_url && cr->n_relay_args) {
         fprintf(stderr, "cutover run: --relay-url drives a relay that runs already and --relay "
                         "starts one: give one of them\n");
-        free_loaded(&l);
         return CO_EXIT_INVALID;
     }
-    /* The relays under test: every profile is loaded and validated before
-     * the first scenario runs; a profile whose program is not installed is
-     * skipped with the reason (its scorecard column says "not run"). */
-    struct relay_spec specs[HARNESS_SCORECARD_MAX_RELAYS];
-    int n_specs = n_relay_args ? n_relay_args : 1, n_active = 0;
-    memset(specs, 0, sizeof specs);
-    for (int k = 0; k < n_relay_args; k++) {
-        char path[PATH_MAX], err[1024];
-        int kind = harness_profile_resolve(relay_args[k], path, sizeof path, err, sizeof err);
-        if (kind < 0) {
-            fprintf(stderr, "cutover run: --relay: %s\n", err);
-            free_specs(specs, n_specs);
-            free_loaded(&l);
+    return GO_ON;
+}
+
+/* One --relay: a profile, loaded and validated, or a raw command.  A relay
+ * whose program is not installed is skipped with the reason (its scorecard
+ * column says "not run"). */
+static int run_load_relay(struct run_cmd *cr, int k)
+{
+    struct relay_spec *spec = &cr->specs[k];
+    const char *arg = cr->relay_args[k];
+    char path[PATH_MAX], err[1024];
+    int kind = harness_profile_resolve(arg, path, sizeof path, err, sizeof err);
+    if (kind < 0) {
+        fprintf(stderr, "cutover run: --relay: %s\n", err);
+        return CO_EXIT_INVALID;
+    }
+    if (kind == 0) {
+        spec->cmd = arg;
+        snprintf(spec->label, sizeof spec->label, "%s", arg);
+        if (raw_command_check(arg, spec->skipped, sizeof spec->skipped) < 0)
+            return CO_EXIT_INVALID;
+        if (spec->skipped[0])
+            fprintf(stderr, "cutover run: relay not run: %s\n", spec->skipped);
+        return GO_ON;
+    }
+    spec->profile = harness_profile_load(path, err, sizeof err);
+    if (!spec->profile) {
+        fprintf(stderr, "invalid relay profile: %s\n", err);
+        return CO_EXIT_INVALID;
+    }
+    snprintf(spec->label, sizeof spec->label, "%s", spec->profile->name);
+    for (int q = 0; q < k; q++)
+        if (strcmp(cr->specs[q].label, spec->label) == 0) {
+            fprintf(stderr, "cutover run: --relay %s is given twice\n", spec->label);
             return CO_EXIT_INVALID;
         }
-        if (kind == 0) {
-            specs[k].cmd = relay_args[k];
-            snprintf(specs[k].label, sizeof specs[k].label, "%s", relay_args[k]);
-            if (raw_command_check(relay_args[k], specs[k].skipped, sizeof specs[k].skipped) < 0) {
-                free_specs(specs, n_specs);
-                free_loaded(&l);
-                return CO_EXIT_INVALID;
-            }
-            if (specs[k].skipped[0])
-                fprintf(stderr, "cutover run: relay not run: %s\n", specs[k].skipped);
-            continue;
-        }
-        specs[k].profile = harness_profile_load(path, err, sizeof err);
-        if (!specs[k].profile) {
-            fprintf(stderr, "invalid relay profile: %s\n", err);
-            free_specs(specs, n_specs);
-            free_loaded(&l);
-            return CO_EXIT_INVALID;
-        }
-        snprintf(specs[k].label, sizeof specs[k].label, "%s", specs[k].profile->name);
-        for (int q = 0; q < k; q++)
-            if (strcmp(specs[q].label, specs[k].label) == 0) {
-                fprintf(stderr, "cutover run: --relay %s is given twice\n", specs[k].label);
-                free_specs(specs, n_specs);
-                free_loaded(&l);
-                return CO_EXIT_INVALID;
-            }
-        if (!harness_profile_available(specs[k].profile, specs[k].skipped, sizeof specs[k].skipped))
-            fprintf(stderr, "cutover run: relay %s not run: %s\n", specs[k].label,
-                    specs[k].skipped);
+    if (!harness_profile_available(spec->profile, spec->skipped, sizeof spec->skipped))
+        fprintf(stderr, "cutover run: relay %s not run: %s\n", spec->label, spec->skipped);
+    return GO_ON;
+}
+
+/* The relays under test, every one ready before the first scenario runs;
+ * then the out folder and the reports' default files in it. */
+static int run_load_relays(struct run_cmd *cr)
+{
+    cr->n_specs = cr->n_relay_args ? cr->n_relay_args : 1;
+    for (int k = 0; k < cr->n_relay_args; k++) {
+        int rc = run_load_relay(cr, k);
+        if (rc != GO_ON)
+            return rc;
     }
-    if (!n_relay_args)
-        harness_v_fmt(specs[0].label, sizeof specs[0].label, "%s",
-                      relay_url ? relay_url : relay_bin);
-    for (int k = 0; k < n_specs; k++)
-        n_active += !specs[k].skipped[0];
-    int uses_bin = !n_relay_args && !relay_url;
-    for (int k = 0; k < n_relay_args; k++)
-        uses_bin |= specs[k].profile && specs[k].profile->config_json && !specs[k].skipped[0];
-    if (uses_bin && access(relay_bin, X_OK) != 0) {
-        fprintf(stderr, "cutover run: %s: %s (build it with make, or give --relay)\n", relay_bin,
-                strerror(errno));
-        free_specs(specs, n_specs);
-        free_loaded(&l);
+    if (!cr->n_relay_args)
+        harness_v_fmt(cr->specs[0].label, sizeof cr->specs[0].label, "%s",
+                      cr->relay_url ? cr->relay_url : cr->relay_bin);
+    for (int k = 0; k < cr->n_specs; k++)
+        cr->n_active += !cr->specs[k].skipped[0];
+    int uses_bin = !cr->n_relay_args && !cr->relay_url;
+    for (int k = 0; k < cr->n_relay_args; k++)
+        uses_bin |=
+            cr->specs[k].profile && cr->specs[k].profile->config_json && !cr->specs[k].skipped[0];
+    if (uses_bin && access(cr->relay_bin, X_OK) != 0) {
+        fprintf(stderr, "cutover run: %s: %s (build it with make, or give --relay)\n",
+                cr->relay_bin, strerror(errno));
         return CO_EXIT_HARNESS;
     }
-    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "cutover run: %s: %s\n", out_dir, strerror(errno));
-        free_specs(specs, n_specs);
-        free_loaded(&l);
+    if (mkdir(cr->out_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cutover run: %s: %s\n", cr->out_dir, strerror(errno));
         return CO_EXIT_HARNESS;
     }
-    if (!json_path) {
-        snprintf(json_buf, sizeof json_buf, "%s/results.json", out_dir);
-        json_path = json_buf;
-    }
-    if (!html_path) {
-        snprintf(html_buf, sizeof html_buf, "%s/report.html", out_dir);
-        html_path = html_buf;
-    }
-    if (!junit_path) {
-        snprintf(junit_buf, sizeof junit_buf, "%s/junit.xml", out_dir);
-        junit_path = junit_buf;
-    }
+    /* A format with a default file goes under --out unless named. */
+    for (int i = 0; i < REPORT_MAX_WRITERS && report_writers[i].name; i++)
+        if (!cr->paths[i] && report_writers[i].default_file) {
+            snprintf(cr->path_bufs[i], sizeof cr->path_bufs[i], "%s/%s", cr->out_dir,
+                     report_writers[i].default_file);
+            cr->paths[i] = cr->path_bufs[i];
+        }
+    return GO_ON;
+}
 
-    /* INT, TERM and HUP (a closed terminal, a CI runner's cancel) all stop
-     * the run cleanly: the relay is stopped and reaped, never orphaned. */
-    struct sigaction sa = {0}, old_int, old_term, old_hup;
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
-    signal(SIGPIPE, SIG_IGN);
-
-    struct report_run rr = {0};
-    rr.version = harness_version();
-    rr.seed = seed;
-    rr.time_scale = scale;
-    rr.repeat = (int)repeat;
-    rr.out_dir = out_dir;
-    rr.json_path = json_path;
-    rr.junit_path = junit_path;
-    rr.html_path = html_path;
-    rr.md_path = md_path;
-    rr.console = stdout;
-    rr.console_tty = isatty(fileno(stdout));
+/* The run's header for the writers, and room for every entry. */
+static void run_begin(struct run_cmd *cr)
+{
+    struct report_run *rr = &cr->rr;
+    rr->version = harness_version();
+    rr->seed = cr->seed;
+    rr->time_scale = cr->scale;
+    rr->repeat = (int)cr->repeat;
+    rr->out_dir = cr->out_dir;
+    memcpy(rr->paths, cr->paths, sizeof rr->paths);
+    rr->console = stdout;
+    rr->console_tty = isatty(fileno(stdout));
     const char *nc = getenv("NO_COLOR");
-    rr.color = !no_color && !(nc && *nc) && isatty(fileno(stdout));
-    rr.verbose = verbose;
-    rr.total_planned = (size_t)l.n * (size_t)(n_active ? n_active : 1);
-    rr.sc = co_calloc((size_t)l.n * (size_t)n_specs + (size_t)n_specs, sizeof *rr.sc);
+    rr->color = !cr->no_color && !(nc && *nc) && isatty(fileno(stdout));
+    rr->verbose = cr->verbose;
+    rr->total_planned = (size_t)cr->l.n * (size_t)(cr->n_active ? cr->n_active : 1);
+    rr->sc = co_calloc((size_t)cr->l.n * (size_t)cr->n_specs + (size_t)cr->n_specs, sizeof *rr->sc);
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
-    strftime(rr.started, sizeof rr.started, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    uint64_t t_start = co_now_us();
-
+    strftime(rr->started, sizeof rr->started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cr->t_start = co_now_us();
     for (const struct report_writer *w = report_writers; w->name; w++)
         if (w->begin)
-            w->begin(&rr);
-    /* Every run of every scenario for every relay is one job, in the order
-     * a serial run would take them; the pool reports them in that order. */
-    size_t n_jobs = 0, cap_jobs = (size_t)l.n * (size_t)n_specs * (size_t)repeat;
+            w->begin(rr);
+}
+
+/* Every run of every scenario for every relay is one job, in the order a
+ * serial run would take them; the pool reports them in that order.  A
+ * relay that could not run gets its harness error after the others. */
+static void run_matrix(struct run_cmd *cr)
+{
+    struct report_run *rr = &cr->rr;
+    int n_specs = cr->n_specs;
+    size_t n_jobs = 0, cap_jobs = (size_t)cr->l.n * (size_t)n_specs * (size_t)cr->repeat;
     struct harness_job *jv = co_calloc(cap_jobs ? cap_jobs : 1, sizeof *jv);
     char(*dirs)[PATH_MAX] = co_calloc((size_t)n_specs, sizeof *dirs);
     for (int sp = 0; sp < n_specs; sp++) {
-        const struct relay_spec *spec = &specs[sp];
+        const struct relay_spec *spec = &cr->specs[sp];
         if (spec->skipped[0])
             continue;
         /* Several relays: each one's artefacts in a folder of its own. */
-        harness_v_fmt(dirs[sp], sizeof dirs[sp], "%s", out_dir);
+        harness_v_fmt(dirs[sp], sizeof dirs[sp], "%s", cr->out_dir);
         if (n_specs > 1) {
             char safe[64];
             report_safe_name(spec->label, safe, sizeof safe);
-            harness_v_fmt(dirs[sp], sizeof dirs[sp], "%s/%s", out_dir, safe);
+            harness_v_fmt(dirs[sp], sizeof dirs[sp], "%s/%s", cr->out_dir, safe);
             mkdir(dirs[sp], 0755);
         }
-        for (int i = 0; i < l.n; i++)
-            for (uint64_t k = 0; k < repeat; k++) {
+        for (int i = 0; i < cr->l.n; i++)
+            for (uint64_t k = 0; k < cr->repeat; k++) {
                 struct harness_job *j = &jv[n_jobs++];
-                j->s = l.v[i];
-                j->exclusive = harness_job_exclusive(l.v[i]);
+                j->s = cr->l.v[i];
+                j->exclusive = harness_job_exclusive(cr->l.v[i]);
                 j->user = sp;
                 j->ro = (struct harness_run_opts){.out_dir = dirs[sp],
-                                                  .seed = seed + k,
-                                                  .time_scale = scale,
+                                                  .seed = cr->seed + k,
+                                                  .time_scale = cr->scale,
                                                   .relay_cmd = spec->cmd,
-                                                  .relay_bin = relay_bin,
+                                                  .relay_bin = cr->relay_bin,
                                                   .profile = spec->profile,
-                                                  .relay_url = relay_url,
-                                                  .blue_port = (int)ports[0],
-                                                  .green_port = (int)ports[1],
-                                                  .verbose = verbose,
+                                                  .relay_url = cr->relay_url,
+                                                  .blue_port = (int)cr->ports[0],
+                                                  .green_port = (int)cr->ports[1],
+                                                  .verbose = cr->verbose,
                                                   .run_index = (int)k,
+                                                  .replicas = (int)cr->replicas,
                                                   .progress = report_console_progress,
-                                                  .progress_ctx = &rr};
+                                                  .progress_ctx = rr};
             }
     }
     struct ready_ctx rc_ = {
-        .rr = &rr, .specs = specs, .n_specs = n_specs, .repeat = repeat, .jv = jv};
-    harness_jobs_run(jv, n_jobs, (int)jobs, on_job_ready, &rc_);
+        .rr = rr, .specs = cr->specs, .n_specs = n_specs, .repeat = cr->repeat, .jv = jv};
+    harness_jobs_run(jv, n_jobs, (int)cr->jobs, on_job_ready, &rc_);
     free(jv);
     free(dirs);
-    size_t n_ran = rr.n;
+    size_t n_ran = rr->n;
     for (int sp = 0; sp < n_specs; sp++) {
-        if (!specs[sp].skipped[0])
+        if (!cr->specs[sp].skipped[0])
             continue;
-        add_not_run(&rr, &specs[sp]);
+        add_not_run(rr, &cr->specs[sp]);
         for (const struct report_writer *w = report_writers; w->name; w++)
             if (w->scenario)
-                w->scenario(&rr, &rr.sc[rr.n - 1], rr.n - 1);
+                w->scenario(rr, &rr->sc[rr->n - 1], rr->n - 1);
     }
-    json_t *card = NULL;
-    char sc_buf[PATH_MAX];
-    if (n_specs > 1 || scorecard_path) {
+    /* Several relays (or --scorecard): the matrix of scenario by relay. */
+    if (n_specs > 1 || cr->scorecard_path) {
         struct harness_scorecard_relay cols[HARNESS_SCORECARD_MAX_RELAYS];
         memset(cols, 0, sizeof cols);
         for (int k = 0; k < n_specs; k++) {
-            harness_v_fmt(cols[k].label, sizeof cols[k].label, "%s", specs[k].label);
-            snprintf(cols[k].skipped, sizeof cols[k].skipped, "%s", specs[k].skipped);
-            cols[k].notes = specs[k].profile ? specs[k].profile->notes : NULL;
+            harness_v_fmt(cols[k].label, sizeof cols[k].label, "%s", cr->specs[k].label);
+            snprintf(cols[k].skipped, sizeof cols[k].skipped, "%s", cr->specs[k].skipped);
+            cols[k].notes = cr->specs[k].profile ? cr->specs[k].profile->notes : NULL;
         }
-        card = harness_scorecard_build(rr.sc, n_ran, cols, n_specs);
-        rr.scorecard = card;
-        if (!scorecard_path) {
-            harness_v_fmt(sc_buf, sizeof sc_buf, "%s/scorecard.md", out_dir);
-            scorecard_path = sc_buf;
+        cr->card = harness_scorecard_build(rr->sc, n_ran, cols, n_specs);
+        rr->scorecard = cr->card;
+        if (!cr->scorecard_path) {
+            harness_v_fmt(cr->sc_buf, sizeof cr->sc_buf, "%s/scorecard.md", cr->out_dir);
+            cr->scorecard_path = cr->sc_buf;
         }
     }
-    rr.duration_s = (double)(co_now_us() - t_start) / 1e6;
-    int rc = report_exit_code(&rr);
+}
+
+/* The scorecard's Markdown, with the command line that made it, so that
+ * docs/scorecard.md can be redone.  Returns 0 or -1. */
+static int run_write_scorecard(const struct run_cmd *cr)
+{
+    char cmdline[2048] = "cutover";
+    for (int k = 0; k < cr->argc; k++) {
+        size_t len = strlen(cmdline);
+        snprintf(cmdline + len, sizeof cmdline - len, " %s", cr->argv[k]);
+    }
+    FILE *f = fopen(cr->scorecard_path, "w");
+    int rc = f && harness_scorecard_md(f, cr->card, cmdline) == 0 ? 0 : -1;
+    if (rc != 0)
+        fprintf(stderr, "cutover run: %s: cannot write the scorecard\n", cr->scorecard_path);
+    else
+        fprintf(stdout, "scorecard: %s\n", cr->scorecard_path);
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+/* Every writer's end (the files), then the scorecard; the exit status of
+ * the run, a harness error when a file could not be written. */
+static int run_write(struct run_cmd *cr)
+{
+    struct report_run *rr = &cr->rr;
+    rr->duration_s = (double)(co_now_us() - cr->t_start) / 1e6;
+    int rc = report_exit_code(rr);
     for (const struct report_writer *w = report_writers; w->name; w++) {
         char err[512];
-        if (w->end && w->end(&rr, err, sizeof err) != 0) {
+        if (w->end && w->end(rr, err, sizeof err) != 0) {
             fprintf(stderr, "cutover run: %s\n", err);
             rc = rc ? rc : CO_EXIT_HARNESS;
         }
     }
-    if (card) {
-        /* The command line that made it, so docs/scorecard.md can be redone. */
-        char cmdline[2048] = "cutover";
-        for (int k = 0; k < argc; k++) {
-            size_t len = strlen(cmdline);
-            snprintf(cmdline + len, sizeof cmdline - len, " %s", argv[k]);
-        }
-        FILE *f = fopen(scorecard_path, "w");
-        if (!f || harness_scorecard_md(f, card, cmdline) != 0) {
-            fprintf(stderr, "cutover run: %s: cannot write the scorecard\n", scorecard_path);
-            rc = rc ? rc : CO_EXIT_HARNESS;
-        } else {
-            fprintf(stdout, "scorecard: %s\n", scorecard_path);
-        }
-        if (f)
-            fclose(f);
-        json_decref(card);
-    }
-    free_specs(specs, n_specs);
+    if (cr->card && run_write_scorecard(cr) != 0)
+        rc = rc ? rc : CO_EXIT_HARNESS;
+    return rc;
+}
+
+static void run_free(struct run_cmd *cr)
+{
+    struct report_run *rr = &cr->rr;
+    json_decref(cr->card);
+    free_specs(cr->specs, cr->n_specs);
+    /* Interrupted between repetitions, one entry more holds runs. */
+    size_t planned = (size_t)cr->l.n * (size_t)cr->n_specs;
+    for (size_t i = 0; rr->sc && i < rr->n + (rr->n < planned); i++)
+        report_scenario_clear(&rr->sc[i]);
+    free(rr->sc);
+    free_loaded(&cr->l);
+    free(cr);
+}
+
+/* INT, TERM and HUP (a closed terminal, a CI runner's cancel) all stop
+ * the run cleanly: the relay is stopped and reaped, never orphaned. */
+static void catch_stop_signals(struct sigaction old[3])
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old[0]);
+    sigaction(SIGTERM, &sa, &old[1]);
+    sigaction(SIGHUP, &sa, &old[2]);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void restore_stop_signals(const struct sigaction old[3])
+{
+    sigaction(SIGINT, &old[0], NULL);
+    sigaction(SIGTERM, &old[1], NULL);
+    sigaction(SIGHUP, &old[2], NULL);
+}
+
+int harness_cmd_run(int argc, char **argv)
+{
+    struct run_cmd *cr = co_calloc(1, sizeof *cr);
+    struct sigaction old[3];
+    int rc = run_parse(cr, argc, argv);
+    if (rc == GO_ON)
+        rc = run_load(cr);
+    if (rc == GO_ON)
+        rc = run_load_relays(cr);
+    if (rc != GO_ON)
+        goto out;
+    catch_stop_signals(old);
+    run_begin(cr);
+    run_matrix(cr);
+    rc = run_write(cr);
     if (harness_runner_interrupted()) {
-        fprintf(stderr, "cutover run: interrupted; %zu of %d scenario(s) ran\n", rr.n, l.n);
+        fprintf(stderr, "cutover run: interrupted; %zu of %d scenario(s) ran\n", cr->rr.n, cr->l.n);
         rc = CO_EXIT_HARNESS;
     }
-    /* Interrupted between repetitions, one entry more holds runs. */
-    for (size_t i = 0; i < rr.n + (rr.n < (size_t)l.n * (size_t)n_specs); i++)
-        report_scenario_clear(&rr.sc[i]);
-    free(rr.sc);
-    free_loaded(&l);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
+    restore_stop_signals(old);
+out:
+    run_free(cr);
     return rc;
 }
 
@@ -696,23 +805,45 @@ static int validate_profile(const char *arg, int *bad, int *good)
     return 1;
 }
 
-/* validate and list take paths and --help only.  Returns -1 to go on with
- * argv[optind...], else the exit status. */
-static int paths_only(int argc, char **argv, const char *prog, const char *usage)
+/* validate and list take paths and --help only (list also --checks, when
+ * checks is not NULL).  Returns -1 to go on with argv[optind...], else the
+ * exit status. */
+static int paths_only(int argc, char **argv, const char *prog, const char *usage, int *checks)
 {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option list_opts[] = {
+        {"help", no_argument, 0, 'h'}, {"checks", no_argument, 0, 'c'}, {0, 0, 0, 0}};
+    const struct option *o = checks ? list_opts : opts;
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", o, NULL)) != -1) {
         if (c == 'h') {
             fputs(usage, stdout);
             return CO_EXIT_PASS;
         }
-        co_cli_bad_option(stderr, prog, opts, c, argc, argv);
+        if (c == 'c' && checks) {
+            *checks = 1;
+            continue;
+        }
+        co_cli_bad_option(stderr, prog, o, c, argc, argv);
         return CO_EXIT_INVALID;
     }
     return -1;
+}
+
+/* cutover list --checks: every check kind of the table (harness/checks.c)
+ * with its parameters (* required) and what it measures. */
+static int list_checks(void)
+{
+    struct harness_check_info k;
+    for (size_t i = 0; harness_check_info(i, &k) == 0; i++) {
+        char params[256];
+        harness_check_params(i, params, sizeof params);
+        printf("%-28s %s\n    %s%s\n", k.name, params[0] ? params : "(no parameters)",
+               k.desc ? k.desc : "", k.added ? " (added by the runner)" : "");
+    }
+    return CO_EXIT_PASS;
 }
 
 int harness_cmd_validate(int argc, char **argv)
@@ -722,7 +853,8 @@ int harness_cmd_validate(int argc, char **argv)
                         "usage: cutover validate PATH...   check scenario files and relay "
                         "profiles without running them\n"
                         "  every error of each file is reported (at most 20 per file), each with "
-                        "its JSON path\n");
+                        "its JSON path\n",
+                        NULL);
     if (rc >= 0)
         return rc;
     if (optind >= argc) {
@@ -755,11 +887,17 @@ int harness_cmd_validate(int argc, char **argv)
 int harness_cmd_list(int argc, char **argv)
 {
     struct loaded l = {0};
+    int checks = 0;
     int rc = paths_only(argc, argv, "cutover list",
                         "usage: cutover list [PATH...]   list scenarios with tags and "
-                        "description\n");
+                        "description\n"
+                        "       cutover list --checks    list the check kinds with their "
+                        "parameters (* required)\n",
+                        &checks);
     if (rc >= 0)
         return rc;
+    if (checks)
+        return list_checks();
     int bad = load_all(argv + optind, argc - optind, 1.0, NULL, &l, 1, stderr);
     for (int i = 0; i < l.n; i++) {
         const struct harness_scenario *s = l.v[i];

@@ -13,7 +13,7 @@
 #include "harness/obs.h"
 #include "harness/scenario.h"
 #include "harness/traffic.h"
-#include "reports/report.h"
+#include "reports/results.h"
 
 /* The rule's bounds (docs/scenarios.md "The load driver"). */
 #define HARNESS_DRIVER_MIN_RATIO  0.95 /* of the scheduled rate */

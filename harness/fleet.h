@@ -78,4 +78,54 @@ struct harness_fleet_probes {
 int harness_fleet_probe_load(const uint64_t *t, const char *c, size_t n, uint64_t t0, uint64_t t1,
                              uint64_t interval_us, struct harness_fleet_probes *out);
 
+/* ---- processes and views (harness/fleet_proc.c) ------------------------- */
+
+#include <sys/types.h>
+
+struct harness_obs;
+
+/* The fleet's Redis: Debian's redis-server on a free loopback port, in its
+ * own process group, nothing saved (--save '' --appendonly no), never a
+ * daemon or a system service; stopped by its PID. */
+struct harness_redis {
+    pid_t pid; /* 0: not running */
+    int port;
+    char url[64]; /* redis://127.0.0.1:PORT/0 */
+    char dir[512];
+    int paused;
+    int starts; /* how many times it was started (its output files) */
+};
+
+/* Starts redis-server in dir (its output there as redis.N.out/.err) on
+ * rd->port, or a free port when 0; waits up to wait_ms for it to accept
+ * connections when wait_ms > 0.  Returns 0, -1 with why in err (with the
+ * install hint when redis-server is missing). */
+int harness_redis_start(struct harness_redis *rd, const char *dir, int wait_ms, char *err,
+                        size_t errlen);
+/* SIGSTOP / SIGCONT (pause, resume). */
+void harness_redis_pause(struct harness_redis *rd, int pause);
+/* SIGKILL to its group and reap: Redis down at once (redis_stop). */
+void harness_redis_kill(struct harness_redis *rd);
+/* Teardown: SIGCONT, SIGTERM, a bounded wait, then SIGKILL; always reaps. */
+void harness_redis_stop(struct harness_redis *rd);
+
+/* The observations of one replica: its requests, its events, and the
+ * upstream traffic attempts of its requests (health probes cannot be told
+ * apart by replica and are all kept).  Fills out (its arrays are copies,
+ * freed with harness_obs_free); the scalars are in's. */
+void harness_fleet_obs_replica(const struct harness_obs *in, int replica, struct harness_obs *out);
+
+/* The fleet checks (rows of harness/checks.c; docs/scenarios.md):
+ * fleet_rate_limit {limit, window_ms, key}, colour_agreement {after, to,
+ * within_ms, view}, probe_load {max_per_interval, interval_ms, env}. */
+#include <jansson.h>
+struct report_check;
+void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
+                                 struct report_check *v);
+void harness_ck_colour_agreement(const json_t *c, const struct harness_obs *o,
+                                 struct report_check *v);
+void harness_ck_probe_load(const json_t *c, const struct harness_obs *o, struct report_check *v);
+/* Non-zero for a fleet-wide check (it takes no "replica"). */
+int harness_fleet_is_check(const char *name);
+
 #endif

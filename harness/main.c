@@ -4,6 +4,7 @@
  * with the nearest command, not the whole page. */
 #include "harness/cli.h"
 #include "mocks/mock.h"
+#include "reports/report.h"
 
 #include "co_json.h"
 

@@ -18,6 +18,21 @@ void harness_obs_free(struct harness_obs *o)
     o->evs = NULL;
     o->by_req = NULL;
     o->n_reqs = o->n_atts = o->n_evs = o->n_by_req = 0;
+    for (size_t i = 0; i < o->n_probes; i++) {
+        free(o->probes[i].body);
+        free(o->probes[i].headers);
+        o->probes[i].body = o->probes[i].headers = NULL;
+    }
+    o->n_probes = 0;
+}
+
+uint64_t harness_text_hash(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
 }
 
 uint64_t harness_obs_mark(const struct harness_obs *o, const char *name)

@@ -55,7 +55,35 @@ struct harness_req {
     int err_shape;     /* non-200 body: 1 OpenAI error JSON, 0 not; -1 a 200 */
     char err_why[64];  /* why the error body is not OpenAI's shape */
     int leaked;        /* the upstream key was in this answer's headers or body */
+    int replica;       /* the fleet replica it was sent to (0 for one relay) */
+    /* Which request template of its phase it was (-1: the phase's own
+     * prompt), its name ("" unnamed), and what the template asked for. */
+    int tpl;
+    char tpl_name[32];
+    int raw;           /* a raw body (not JSON): its id went in X-Request-ID only */
+    int include_usage; /* the stream asked for stream_options.include_usage */
+    /* The answer as the client read it (harness_body_facts), for the answer
+     * checks: the OpenAI error it carried (non-200 body or in-band), its
+     * text (choice 0's content, or the concatenated deltas of a stream),
+     * finish_reason, model and usage. */
+    char err_type[40];  /* error.type, "" none */
+    char err_code[48];  /* error.code, "" none */
+    char finish[16];    /* the last non-null finish_reason, "" none */
+    int finish_n;       /* chunks (or choices) that carried one */
+    char ans_model[64]; /* the answer's model ("" none, "(mixed)" chunks differ) */
+    int usage_seen;     /* a usage object with token counts */
+    long usage_prompt, usage_completion, usage_total;
+    char text[160];     /* the text's first bytes (NUL-terminated) */
+    size_t text_len;    /* the whole text's length */
+    uint64_t text_hash; /* harness_text_hash of the whole text */
+    int text_bad;       /* a content or delta that was not a string or null */
+    int bad_event;      /* a stream event that was not JSON (nor [DONE]) */
 };
+
+/* FNV-1a over a text, continued from h (start with HARNESS_TEXT_HASH0):
+ * the client's text and the mock's canonical one hash alike. */
+#define HARNESS_TEXT_HASH0 1469598103934665603ULL
+uint64_t harness_text_hash(uint64_t h, const char *s, size_t n);
 
 /* One upstream request recorded by a mock journal. */
 struct harness_att {
@@ -79,19 +107,24 @@ struct harness_att {
     uint64_t msg_hash;
     char key[12];  /* "configured" / "other" / "missing", "" unknown */
     uint64_t conn; /* the mock's serial of the TCP connection, 0 unknown */
+    /* What the mock counted for the answer it built (journal "usage" and
+     * "finish_reason"): -1 / "" when the journal says nothing. */
+    long prompt_tokens, completion_tokens;
+    char finish[16];
 };
 
 /* One relay event (docs/CONTRACTS.md). */
 struct harness_ev {
     uint64_t t;
     char type[16];
-    char from[8], to[8], env[8];
+    char from[8], to[8], env[8]; /* a "start" has its "active" colour as to */
     char reason[32];
     char req_id[HARNESS_ID_LEN];
     int healthy;
     int status;
     int attempt;
     long backoff_ms;
+    int replica; /* whose event log it came from */
 };
 
 /* The signals a relay gives the checks.  A check row declares the ones it
@@ -132,6 +165,57 @@ struct harness_mark {
     uint64_t t;
 };
 
+/* The relay endpoints a timeline "probe" step reads (docs/scenarios.md,
+ * "Probes of the relay"). */
+enum harness_probe_kind {
+    HARNESS_PROBE_HEALTH,  /* GET /health: active colour, colours' health */
+    HARNESS_PROBE_METRICS, /* GET /api/metrics: counters as JSON */
+    HARNESS_PROBE_PROM,    /* GET /metrics: Prometheus text */
+    HARNESS_PROBE_N,
+};
+#define HARNESS_MAX_COUNTERS 16
+#define HARNESS_MAX_PROBES   32
+
+/* How to read a relay's endpoints, from its profile's "probes" (harness/
+ * probe.h): each endpoint's path ("" the relay declares none), where its
+ * /health names the active colour and each colour's health (JSON
+ * pointers), and which of its counters stands for each counter the harness
+ * observes (harness_counter_names), in JSON (a pointer) and in Prometheus
+ * text (a selector, name{label="value",...}: the sum of matching samples). */
+struct harness_probe_map {
+    char path[HARNESS_PROBE_N][128];
+    char active[128];     /* "" none */
+    char healthy[2][128]; /* blue, green; "" none */
+    struct {
+        char name[32];  /* "requests", "retries", "switches", "attempts.blue", ... */
+        char json[128]; /* pointer into /api/metrics, "" unmapped */
+        char prom[192]; /* selector into /metrics, "" unmapped */
+    } counters[HARNESS_MAX_COUNTERS];
+    int n_counters;
+    char why_none[160]; /* no map at all: why (a raw --relay command, ...) */
+};
+
+/* One probe the timeline took of the relay, as it answered. */
+struct harness_probe {
+    char name[64]; /* the step's mark, else "step<N>" */
+    int kind;      /* enum harness_probe_kind */
+    char path[128];
+    uint64_t t_sent, t_done;
+    long status; /* 0 none */
+    int curl_rc;
+    char curl_err[96];
+    char ctype[96];
+    char *headers; /* the answer's header lines, NUL-terminated (capped); owned */
+    char *body;    /* NUL-terminated, at most HARNESS_PROBE_MAX_BODY bytes; owned */
+    size_t len;
+    int truncated;      /* the body was longer than the cap */
+    int inflight;       /* client requests in flight when it was sent */
+    long answered;      /* client requests answered when it was sent */
+    int prom_rc;        /* promtool check metrics: 0 ok, 1 rejected, 3 lint only, -1 not run */
+    char prom_out[384]; /* what promtool said, or why it did not run */
+};
+#define HARNESS_PROBE_MAX_BODY (256 * 1024)
+
 struct harness_obs {
     uint64_t t0; /* the traffic start */
     uint64_t t_end;
@@ -158,12 +242,21 @@ struct harness_obs {
     uint64_t term_t, exit_t;
     int exit_clean;
     char exit_how[96];
-    uint64_t step_late_us;         /* worst lateness of a timeline step */
-    int admin_calls, admin_failed; /* timeline admin API calls */
-    char admin_error[160];         /* the first failed one */
-    int secret_leaks;              /* places the upstream key showed up */
-    int leak_scanned;              /* artefacts scanned for it */
+    uint64_t step_late_us;                           /* worst lateness of a timeline step */
+    int admin_calls, admin_failed;                   /* timeline admin API calls */
+    char admin_error[160];                           /* the first failed one */
+    struct harness_probe probes[HARNESS_MAX_PROBES]; /* in the order they were sent */
+    size_t n_probes;
+    struct harness_probe_map probe_map; /* how to read them (the relay's profile) */
+    int secret_leaks;                   /* places the upstream key showed up */
+    int leak_scanned;                   /* artefacts scanned for it */
     char leak_where[128];
+    /* The fleet (docs/fleet.md): replicas run, whether they were given the
+     * shared store, and each replica's event log seen (have_events: all). */
+    int n_replicas;
+    int fleet_shared;
+    int replica_events[8];
+    unsigned replica_gone; /* bit i: the scenario stopped or killed replica i */
 };
 
 void harness_obs_free(struct harness_obs *o);

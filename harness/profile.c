@@ -6,9 +6,12 @@
  * known name, and never half way through a scorecard run. */
 #include "harness/profile.h"
 
+#include "harness/probe.h"
+
 #include "co_buf.h"
 #include "co_json.h"
 #include "co_mem.h"
+#include "harness/checks.h"
 #include "harness/scenario.h"
 #include "harness/spawn.h"
 #include "harness/vutil.h"
@@ -25,9 +28,9 @@
 #include <unistd.h>
 
 static const char *const top_keys[] = {
-    "name",  "description", "requires",    "command", "env",   "config",
-    "ready", "settings",    "defaults",    "tells",   "notes", "stop_signal",
-    "shell", "request",     "api_key_env", "cwd",     "fixed", NULL};
+    "name",        "description", "requires", "command", "env",         "config", "ready",
+    "settings",    "defaults",    "tells",    "notes",   "stop_signal", "shell",  "request",
+    "api_key_env", "cwd",         "fixed",    "shared",  "probes",      NULL};
 static const char *const request_keys[] = {"method", "path", NULL};
 static const char *const methods[] = {"POST", "PUT", NULL};
 static const char *const config_keys[] = {"file", "template", "template_lines", "format", NULL};
@@ -36,77 +39,26 @@ static const char *const tells_names[] = {"events", "admin", NULL};
 
 /* Placeholders the runner always binds (docs/profiles.md). */
 static const char *const runner_vars[] = {
-    "blue_url",  "green_url",  "blue_hostport", "green_hostport",
-    "blue_port", "green_port", "port",          "events",
-    "workdir",   "config",     "relay_bin",     "admin_token",
-    "relay_url", "api_key",    "profile_dir",   NULL};
+    "blue_url",  "green_url", "blue_hostport", "green_hostport", "blue_port", "green_port",
+    "port",      "events",    "workdir",       "config",         "relay_bin", "admin_token",
+    "relay_url", "api_key",   "profile_dir",   "redis_url",      "replica",   NULL};
 
-/* Which checks mean nothing when a scenario's relay setting could not be
- * expressed.  "*" marks a premise of the whole scenario (client keys, a rate
- * limit, an admin API): without it every check is moot.  A key not listed
- * affects no check (e.g. log_level). */
-static const struct {
-    const char *key;
-    const char *checks; /* space separated, or "*" */
-} affects[] = {
-    {"max_attempts", "attempts backoff_gaps no_hammering retry_after client_success_ratio "
-                     "client_count upstream_count"},
-    {"backoff_base_ms", "backoff_gaps no_hammering"},
-    {"backoff_cap_ms", "backoff_gaps no_hammering"},
-    {"jitter", "backoff_gaps"},
-    {"retry_after_cap_ms", "retry_after client_deadline"},
-    {"try_timeout_ms",
-     "client_deadline switch_delay client_success_ratio client_count zero_downtime"},
-    {"deadline_ms", "client_deadline client_success_ratio client_count"},
-    {"ttfb_timeout_ms",
-     "client_deadline switch_delay client_success_ratio client_count zero_downtime"},
-    {"idle_timeout_ms", "client_deadline no_truncated_success"},
-    {"switch_after_failures", "switches switch_delay attempts tried_ratio"},
-    {"min_dwell_ms", "min_dwell switches"},
-    /* upstream_count.health: an upstream_count of health probes (runner.c). */
-    {"health_interval_ms", "health_interval switch_delay no_traffic_after_unhealthy switches "
-                           "health_probes upstream_count.health"},
-    {"health_timeout_ms",
-     "health_interval switch_delay no_traffic_after_unhealthy health_probes upstream_count.health"},
-    {"health_rise", "switch_delay switches no_traffic_after_unhealthy health_probes"},
-    {"health_fall", "switch_delay switches no_traffic_after_unhealthy health_probes"},
-    {"active_env", "*"},
-    {"rate_limit_requests", "*"},
-    {"rate_limit_window_ms", "*"},
-    {"client_keys", "*"},
-    {"admin_token", "*"},
-    {"admin API", "*"},
-    {"relay process", "*"}, /* signals to a relay the runner did not start */
-    {"direct_url", "*"},
-    {"stream_done", "no_truncated_success client_success_ratio client_count switches"},
-    {"mode", "switches switch_delay min_dwell served_ratio client_count tried_ratio"},
-    {"primary", "switches switch_delay min_dwell served_ratio client_count tried_ratio"},
-    {"failback_after_ms", "switches switch_delay min_dwell served_ratio client_count tried_ratio"},
-    {"failback_rise", "switches switch_delay served_ratio client_count tried_ratio"},
-    /* Whether a slow first byte is a failure at all is this setting's:
-     * a relay never given it has no reason to switch (switches). */
-    {"first_byte_timeout_ms",
-     "client_deadline switch_delay attempts client_success_ratio client_count switches"},
-    /* The policy decides whether a 429 costs a backoff (client_deadline);
-     * either way a quota is no outage, so switches do not depend on it. */
-    {"on_429_without_retry_after",
-     "attempts client_count client_success_ratio backoff_gaps client_deadline"},
-};
+/* Premises of a whole scenario (client keys, a rate limit, an admin API,
+ * what a fleet's relay does without its store): a relay that cannot be
+ * given one makes every check moot.  Which checks any other setting
+ * decides is in each check's row (harness/checks.c). */
+static const char *const premises[] = {
+    "active_env",    "rate_limit_requests", "rate_limit_window_ms",
+    "client_keys",   "admin_token",         "admin API",
+    "relay process", /* a relay the runner did not start */
+    "direct_url",    "shared_fail",         NULL};
 
 int harness_profile_affects(const char *key, const char *check_kind)
 {
-    for (size_t i = 0; i < sizeof affects / sizeof affects[0]; i++) {
-        if (strcmp(affects[i].key, key) != 0)
-            continue;
-        if (strcmp(affects[i].checks, "*") == 0)
+    for (const char *const *p = premises; *p; p++)
+        if (strcmp(*p, key) == 0)
             return 1;
-        size_t kl = strlen(check_kind);
-        for (const char *p = affects[i].checks; (p = strstr(p, check_kind)) != NULL; p += kl)
-            if ((p == affects[i].checks || p[-1] == ' ') && (p[kl] == ' ' || p[kl] == '\0'))
-                return 1;
-        return 0;
-    }
-    return 0;
+    return harness_check_depends(check_kind, key);
 }
 
 void harness_vars_set(struct harness_vars *v, const char *name, const char *value)
@@ -137,28 +89,6 @@ static void json_scalar(const json_t *j, char *out, size_t n)
         snprintf(out, n, "%s", "");
 }
 
-/* A setting's value as a placeholder takes it: a scalar as itself, a list
- * (client_keys) as its items joined by commas, the way relays take lists
- * from the environment (scenario and profile validation keep commas out of
- * each item). */
-static void value_text(const json_t *val, char *out, size_t n)
-{
-    if (!json_is_array(val)) {
-        json_scalar(val, out, n);
-        return;
-    }
-    size_t i;
-    json_t *x;
-    out[0] = '\0';
-    json_array_foreach(val, i, x)
-    {
-        char one[200];
-        json_scalar(x, one, sizeof one);
-        size_t len = strlen(out);
-        snprintf(out + len, n - len, "%s%s", i ? "," : "", one);
-    }
-}
-
 static int maps(const struct harness_profile *p, const char *key)
 {
     if (p->all_settings)
@@ -175,9 +105,11 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
     const char *k;
     json_t *val;
     char buf[600];
+    /* A list (client_keys) as harness_setting_text writes it, its items
+     * joined by commas, the way relays take lists from the environment. */
     json_object_foreach((json_t *)p->defaults, k, val)
     {
-        value_text(val, buf, sizeof buf);
+        harness_setting_text(val, buf, sizeof buf);
         harness_vars_set(v, k, buf);
     }
     json_object_foreach((json_t *)p->fixed, k, val)
@@ -191,7 +123,7 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
     {
         if (!maps(p, k) || json_is_object(val))
             continue;
-        value_text(val, buf, sizeof buf);
+        harness_setting_text(val, buf, sizeof buf);
         harness_vars_set(v, k, buf);
     }
 }
@@ -313,6 +245,151 @@ char *harness_render(const char *tmpl, const struct harness_vars *v, char *err, 
 fail:
     co_buf_free(&out);
     return NULL;
+}
+
+/* One scalar appended to b; 0, or -1 for an array or object. */
+static int put_scalar(struct co_buf *b, const json_t *j)
+{
+    char num[64];
+    if (json_is_array(j) || json_is_object(j))
+        return -1;
+    json_scalar(j, num, sizeof num);
+    co_buf_puts(b, json_is_string(j) ? json_string_value(j) : num);
+    return 0;
+}
+
+int harness_setting_text(const json_t *val, char *out, size_t n)
+{
+    struct co_buf b;
+    co_buf_init(&b, 0);
+    int bad = 0;
+    /* A list the way relays take one on a command line (cutover-relay's
+     * --client-keys a,b and --prices model=price,...): the items are
+     * validated tokens and names, so a comma cannot be inside one. */
+    if (json_is_array(val)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(val, i, x)
+        {
+            co_buf_puts(&b, i ? "," : "");
+            bad |= put_scalar(&b, x);
+        }
+    } else if (json_is_object(val)) {
+        const char *k;
+        json_t *x;
+        int first = 1;
+        json_object_foreach((json_t *)val, k, x)
+        {
+            co_buf_puts(&b, first ? "" : ",");
+            co_buf_puts(&b, k);
+            co_buf_puts(&b, "=");
+            bad |= put_scalar(&b, x);
+            first = 0;
+        }
+    } else {
+        put_scalar(&b, val);
+    }
+    size_t len = 0;
+    char *text = co_buf_steal(&b, &len);
+    int rc = !bad && len < n ? 0 : -1;
+    if (n)
+        snprintf(out, n, "%s", rc == 0 && text ? text : "");
+    free(text);
+    return rc;
+}
+
+static const char *var_get(const struct harness_vars *v, const char *name)
+{
+    for (int i = 0; i < v->n; i++)
+        if (strcmp(v->v[i].name, name) == 0)
+            return v->v[i].value;
+    return NULL;
+}
+
+static int is_relay_key(const char *name)
+{
+    for (const char *const *k = harness_relay_key_names(); *k; k++)
+        if (strcmp(*k, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The known placeholder nearest to name (the runner's and every relay
+ * key), or NULL when none is a plausible misspelling. */
+static const char *nearest_placeholder(const struct harness_vars *v, const char *name)
+{
+    const char *const *keys = harness_relay_key_names();
+    size_t nk = 0;
+    while (keys[nk])
+        nk++;
+    const char **cand = co_calloc((size_t)v->n + nk + 1, sizeof *cand);
+    size_t n = 0;
+    for (int i = 0; i < v->n; i++)
+        cand[n++] = v->v[i].name;
+    for (size_t i = 0; i < nk; i++)
+        cand[n++] = keys[i];
+    const char *near = co_nearest(name, cand);
+    free(cand);
+    return near;
+}
+
+int harness_vars_raw(struct harness_vars *v, const char *cmd, const json_t *relay,
+                     const json_t *given, char *err, size_t errlen)
+{
+    char buf[sizeof v->v[0].value];
+    for (const char *p = cmd; (p = strchr(p, '{')) != NULL; p++) {
+        const char *q = p + 1;
+        while (is_name_char(*q))
+            q++;
+        if ((*q == '+' || *q == '-') && isdigit((unsigned char)q[1]))
+            while (isdigit((unsigned char)*++q))
+                ;
+        size_t nl = strcspn(p + 1, "+-}");
+        if (*q != '}' || nl == 0 || nl >= sizeof v->v[0].name)
+            continue;
+        char name[sizeof v->v[0].name];
+        memcpy(name, p + 1, nl);
+        name[nl] = '\0';
+        if (!is_relay_key(name)) {
+            /* A runner placeholder, or braces of the command's own; but a
+             * near miss of a known name is a typo the relay would get
+             * verbatim. */
+            const char *near = var_get(v, name) ? NULL : nearest_placeholder(v, name);
+            if (near) {
+                harness_v_fmt(err, errlen,
+                              "unknown placeholder {%s} (did you mean {%s}?); the placeholders "
+                              "are listed in docs/profiles.md",
+                              name, near);
+                return -1;
+            }
+            continue;
+        }
+        const json_t *val = json_object_get(relay, name);
+        const char *from = "the scenario's value";
+        if (!val && var_get(v, name))
+            continue; /* the runner's own ({admin_token}, {direct_url}) */
+        if (!val) {
+            val = json_object_get(given, name);
+            from = "the runner's value";
+        }
+        if (!val) {
+            harness_v_fmt(err, errlen,
+                          "{%s} is relay setting '%s', which this scenario does not set and the "
+                          "runner has no value for (set $.relay.%s in the scenario, or give the "
+                          "relay its settings through {config}, or start it from a profile whose "
+                          "\"defaults\" give one: docs/profiles.md)",
+                          name, name, name);
+            return -1;
+        }
+        if (harness_setting_text(val, buf, sizeof buf) != 0) {
+            harness_v_fmt(err, errlen,
+                          "{%s}: %s does not fit on a command line (%zu bytes at most)", name, from,
+                          sizeof buf - 1);
+            return -1;
+        }
+        harness_vars_set(v, name, buf);
+    }
+    return 0;
 }
 
 void harness_profile_free(struct harness_profile **pp)
@@ -573,6 +650,44 @@ static int check_command(const struct harness_profile *p, char *err, size_t errl
     return 0;
 }
 
+/* Does the command, an env value or the config template name {redis_url}? */
+static int names_redis_url(const struct harness_profile *p)
+{
+    static const char var[] = "{redis_url}";
+    if (strstr(p->command, var) || (p->config_template && strstr(p->config_template, var)))
+        return 1;
+    for (int i = 0; i < p->n_env; i++)
+        if (strstr(p->env[i].value, var))
+            return 1;
+    return 0;
+}
+
+/* "shared": true says the relay takes a fleet's shared store (docs/fleet.md):
+ * as {redis_url} in its command, env or config template, or, for
+ * cutover-relay's JSON config, as that config's "shared" key.  Without it
+ * the replicas run unshared, and {redis_url} would hand them a store the
+ * profile says they do not take. */
+static int parse_shared(struct harness_profile *p, const json_t *doc, char *err, size_t errlen)
+{
+    const json_t *sh = json_object_get(doc, "shared");
+    if (sh && !json_is_boolean(sh))
+        return harness_v_expected(err, errlen, "$.shared",
+                                  "true (the relay takes {redis_url}) or false", sh);
+    p->shared = json_is_true(sh);
+    int named = names_redis_url(p);
+    if (p->shared && !named && !p->config_json)
+        return harness_v_expected(err, errlen, "$.shared",
+                                  "{redis_url} in the command, env or config template (how the "
+                                  "relay takes the store)",
+                                  sh);
+    if (!p->shared && named) {
+        snprintf(err, errlen, "$.shared: expected true: the profile uses {redis_url}, found %s",
+                 sh ? "false" : "nothing");
+        return -1;
+    }
+    return 0;
+}
+
 static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t errlen)
 {
     if (!json_is_object(doc))
@@ -794,7 +909,12 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
         }
         p->notes = json_deep_copy(notes);
     }
-    if (parse_black_box(p, doc, err, errlen) != 0)
+    if (parse_black_box(p, doc, err, errlen) != 0 || parse_shared(p, doc, err, errlen) != 0)
+        return -1;
+    /* The relay's own endpoints, for the timeline's probe steps: none
+     * declared leaves every check that reads them inconclusive. */
+    if (harness_probe_map_parse(json_object_get(doc, "probes"), "$.probes", &p->probes, err,
+                                errlen) != 0)
         return -1;
     return check_placeholders(p, err, errlen);
 }

@@ -14,6 +14,8 @@
 #ifndef HARNESS_PROFILE_H
 #define HARNESS_PROFILE_H
 
+#include "harness/obs.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +68,13 @@ struct harness_profile {
      * judge it against them; a scenario that needs another value is not
      * applicable to this relay (harness_profile_fixed_conflicts). */
     json_t *fixed;
+    /* "shared": true: the relay takes a fleet's shared store ({redis_url},
+     * or cutover-relay's config key "shared"); false: replicas run unshared. */
+    int shared;
+    /* The relay's endpoints for probe steps ("probes": docs/profiles.md):
+     * paths, where /health names the active colour and each colour's health,
+     * which counters stand for the harness's (harness/probe.h). */
+    struct harness_probe_map probes;
 };
 
 /* One name -> value pair for rendering. */
@@ -113,6 +122,21 @@ void harness_vars_set(struct harness_vars *v, const char *name, const char *valu
 void harness_vars_settings(struct harness_vars *v, const struct harness_profile *p,
                            const json_t *relay);
 
+/* A setting's value as a raw command's placeholder text: a scalar as
+ * written, a list as "a,b", an object as "k=v,k2=v2" (cutover-relay's
+ * --client-keys and --prices).  Returns 0, or -1 (out "") when it does not fit in n or an
+ * item is itself a list. */
+int harness_setting_text(const json_t *val, char *out, size_t n);
+/* The relay-key placeholders of a raw --relay command (docs/profiles.md):
+ * each {key} that cmd names takes the scenario's value (relay), else the
+ * runner's placeholder of that name, else the value the runner gives the
+ * relay in its config (given, may be NULL).  Returns 0, or -1 with "{key}
+ * is relay setting 'key', which this scenario does not set ..." in err, or
+ * "unknown placeholder {prot} (did you mean {port}?)" for a near miss of a
+ * known name: a relay is never started with a setting's braces left in its
+ * command.  Other {words} stay as written (braces of the command's own). */
+int harness_vars_raw(struct harness_vars *v, const char *cmd, const json_t *relay,
+                     const json_t *given, char *err, size_t errlen);
 /* Replaces {name}, {name+N} and {name-N} (integer arithmetic on a numeric
  * value) from vars; a '{' not followed by [a-z0-9_]+ and '}' is literal
  * (nginx and HAProxy configs are full of braces).  Returns a malloc'd string,
@@ -134,8 +158,10 @@ size_t harness_profile_fixed_conflicts(const struct harness_profile *p, const js
 /* "max_attempts is fixed at 3" for a fixed key. */
 void harness_profile_fixed_why(const struct harness_profile *p, const char *key, char *out,
                                size_t n);
-/* Non-zero when a check of kind depends on the relay setting key (or on the
- * "admin API"): its verdict means nothing when key could not be set. */
+/* Non-zero when a check of kind depends on the relay setting key (its row's
+ * settings in harness/checks.c) or key is a premise of every scenario (the
+ * "admin API", client keys...): its verdict means nothing when key could not
+ * be set. */
 int harness_profile_affects(const char *key, const char *check_kind);
 
 #endif

@@ -17,8 +17,10 @@
 #include "co_mem.h"
 #include "harness/checks.h"
 #include "harness/driver.h"
+#include "harness/fleet.h"
 #include "harness/obs.h"
 #include "harness/portown.h"
+#include "harness/probe.h"
 #include "harness/spawn.h"
 #include "harness/traffic.h"
 #include "harness/vutil.h"
@@ -66,9 +68,34 @@ struct admin_xfer {
 struct probe_xfer {
     struct harness_xfer base;
     struct run *run;
+    struct replica *rp;
     CURL *easy;
     char body[512]; /* the answer's start: is it the relay's own /health? */
     size_t len;
+};
+
+/* One relay process of the fleet (the one-relay run is a fleet of one).
+ * Replica 0 works in the run's folder; replica i > 0 in dir/replica-i, each
+ * with its own port, event log, config, output and process group. */
+struct replica {
+    int index;
+    char dir[512];
+    char events_path[600], out_path[600], err_path[600], config_path[600];
+    char cwd[600]; /* a profile's working folder ("" the caller's) */
+    pid_t pid;
+    int port;
+    char url[96];
+    int exited, status;
+    int killed;              /* the scenario sent SIGKILL */
+    int ended;               /* the scenario stopped or killed it: not alive by design */
+    int stopped;             /* SIGSTOP'd (teardown sends SIGCONT first) */
+    uint64_t t_term, t_exit; /* SIGTERM sent, exit seen */
+    /* At the start of the traffic its port was listened on by a process
+     * outside its group (harness/portown.h). */
+    int port_stranger;
+    int ready;
+    struct probe_xfer *probe;
+    uint64_t last_probe;
 };
 
 struct run {
@@ -79,10 +106,13 @@ struct run {
     struct mock *mock[3]; /* blue, green, and direct when the scenario has one */
     char colour_url[3][96];
     char dir[512];
-    char events_path[600], out_path[600], err_path[600], config_path[600];
     char api_key[64], admin_token[64];
     char ready_path[128];
-    char relay_cwd[600]; /* a profile's working folder ("" the caller's) */
+    struct replica rep[HARNESS_MAX_REPLICAS];
+    int n_rep;
+    int spread;
+    /* The fleet's Redis (harness_redis_*), when the scenario asks for one. */
+    struct harness_redis redis;
     /* Scenario settings the relay cannot express (profiles, --relay-url):
      * names borrowed from the scenario, or static. */
     const char *unmapped[HARNESS_MAX_UNMAPPED];
@@ -92,17 +122,6 @@ struct run {
      * profile's "fixed"): their checks are not applicable to this relay. */
     const char *fixed[HARNESS_MAX_UNMAPPED];
     size_t n_fixed;
-    pid_t pid;
-    int relay_port;
-    char relay_url[96];
-    int relay_exited;
-    /* At the start of the traffic the relay's port was listened on by a
-     * process outside its group (harness/portown.h). */
-    int port_stranger;
-    int relay_status;
-    int relay_killed;
-    int relay_stopped;
-    uint64_t t_term, t_exit; /* SIGTERM sent, exit seen */
     /* timers */
     ev_timer poll;  /* 10 ms: readiness, child, SIGINT, hard timeout */
     ev_timer steps; /* the next timeline step */
@@ -110,14 +129,15 @@ struct run {
     int next_step;
     int phase;
     uint64_t t_start_deadline, t_hard_deadline, t0;
-    struct probe_xfer *probe;
-    uint64_t last_probe, t_first_probe;
-    int ready;
+    uint64_t t_first_probe;
+    int ready; /* every replica answered */
     int admin_inflight;
     struct admin_xfer *admins;
     struct harness_traffic traffic;
     int traffic_started;
     struct harness_obs obs;
+    struct harness_prober prober; /* the timeline's probes of the relay's endpoints */
+    uint64_t t_traffic_done;      /* every client request answered (0: not yet) */
     char error[1024];
     int error_status;
     uint64_t last_progress; /* of the progress hook */
@@ -239,7 +259,7 @@ static void absolute(const char *path, char *out, size_t n)
 
 /* The placeholders of a profile (docs/profiles.md): where the mocks are,
  * the relay's port, the work folder and the scenario's settings. */
-static void profile_vars(struct run *r, struct harness_vars *v)
+static void profile_vars(struct run *r, const struct replica *rp, struct harness_vars *v)
 { /* p NULL: a raw --relay command gets the same placeholders */
     const struct harness_profile *p = r->o->profile;
     char buf[600];
@@ -259,17 +279,21 @@ static void profile_vars(struct run *r, struct harness_vars *v)
         snprintf(key, sizeof key, "%s_url", names[c]);
         harness_vars_set(v, key, url);
     }
-    snprintf(buf, sizeof buf, "%d", r->relay_port);
+    snprintf(buf, sizeof buf, "%d", rp->port);
     harness_vars_set(v, "port", buf);
+    snprintf(buf, sizeof buf, "%d", rp->index);
+    harness_vars_set(v, "replica", buf);
+    /* The fleet's store, for a relay that takes one ("" without Redis). */
+    harness_vars_set(v, "redis_url", r->redis.pid > 0 ? r->redis.url : "");
     if (r->mock[2])
         harness_vars_set(v, "direct_url", r->colour_url[2]);
-    harness_vars_set(v, "relay_url", r->relay_url);
+    harness_vars_set(v, "relay_url", rp->url);
     /* Absolute paths: the command runs in its own folder (cwd). */
-    absolute(r->events_path, buf, sizeof buf);
+    absolute(rp->events_path, buf, sizeof buf);
     harness_vars_set(v, "events", buf);
-    absolute(r->dir, buf, sizeof buf);
+    absolute(rp->dir, buf, sizeof buf);
     harness_vars_set(v, "workdir", buf);
-    absolute(r->config_path, buf, sizeof buf);
+    absolute(rp->config_path, buf, sizeof buf);
     harness_vars_set(v, "config", buf);
     if (r->o->relay_bin && strchr(r->o->relay_bin, '/'))
         absolute(r->o->relay_bin, buf, sizeof buf);
@@ -281,31 +305,24 @@ static void profile_vars(struct run *r, struct harness_vars *v)
     if (p) {
         harness_vars_set(v, "profile_dir", p->dir);
         harness_vars_settings(v, p, r->s->relay);
-        return;
-    }
-    /* A raw command: the scenario's own values, for the keys it names. */
-    const char *k;
-    json_t *val;
-    json_object_foreach(r->s->relay, k, val)
-    {
-        if (json_is_object(val) || json_is_array(val))
-            continue;
-        if (json_is_string(val))
-            harness_vars_set(v, k, json_string_value(val));
-        else if (json_is_integer(val))
-            harness_v_fmt(buf, sizeof buf, "%lld", (long long)json_integer_value(val));
-        else
-            harness_v_fmt(buf, sizeof buf, "%s", json_is_true(val) ? "true" : "false");
-        if (!json_is_string(val))
-            harness_vars_set(v, k, buf);
     }
 }
 
-/* The settings write_config gives every relay it starts, beyond the
- * scenario's own. */
-static const char *const runner_defaults[] = {
-    "health_interval_ms", "health_timeout_ms", "backoff_base_ms", "backoff_cap_ms",
-    "try_timeout_ms",     "deadline_ms",       "drain_timeout_ms"};
+/* The settings write_config gives every relay it configures under the
+ * scenario's own, sized for seconds-long scenarios (the relay's own
+ * defaults are minutes); each is multiplied by --time-scale. */
+static const struct {
+    const char *key;
+    double ms;
+} runner_defaults[] = {
+    {"health_interval_ms", 200},
+    {"health_timeout_ms", 1000},
+    {"backoff_base_ms", HARNESS_RUNNER_BACKOFF_BASE_MS},
+    {"backoff_cap_ms", HARNESS_RUNNER_BACKOFF_CAP_MS},
+    {"try_timeout_ms", 1000},
+    {"deadline_ms", 4000},
+    {"drain_timeout_ms", 500},
+};
 
 /* Does a raw command name placeholder {name} (or {name+N}, {name-N})? */
 static int cmd_names(const char *cmd, const char *name)
@@ -346,9 +363,9 @@ static void raw_unmapped(struct run *r)
      * scenario too: a relay that runs on its own defaults (a 1 s backoff
      * where the scenario expects 20 ms) was not given them. */
     for (size_t i = 0; !all && i < sizeof runner_defaults / sizeof runner_defaults[0]; i++)
-        if (!json_object_get(r->s->relay, runner_defaults[i]) &&
-            !cmd_names(cmd, runner_defaults[i]) && r->n_unmapped < HARNESS_MAX_UNMAPPED)
-            r->unmapped[r->n_unmapped++] = runner_defaults[i];
+        if (!json_object_get(r->s->relay, runner_defaults[i].key) &&
+            !cmd_names(cmd, runner_defaults[i].key) && r->n_unmapped < HARNESS_MAX_UNMAPPED)
+            r->unmapped[r->n_unmapped++] = runner_defaults[i].key;
 }
 
 /* A raw command that reads CUTOVER_CONFIG (cutover-relay does, and says so
@@ -358,7 +375,7 @@ static void raw_config_read(struct run *r)
     if (!r->o->relay_cmd || r->o->profile || r->raw_config_checked)
         return;
     r->raw_config_checked = 1;
-    FILE *f = fopen(r->out_path, "r");
+    FILE *f = fopen(r->rep[0].out_path, "r");
     if (!f)
         return;
     char line[512];
@@ -372,7 +389,8 @@ static void raw_config_read(struct run *r)
 
 /* Renders the profile's config into the work folder (a template, or our
  * relay's JSON through write_config). */
-static int write_profile_config(struct run *r, const struct harness_vars *v)
+static int write_profile_config(struct run *r, const struct replica *rp,
+                                const struct harness_vars *v)
 {
     const struct harness_profile *p = r->o->profile;
     if (!p->config_file[0] || p->config_json)
@@ -383,13 +401,13 @@ static int write_profile_config(struct run *r, const struct harness_vars *v)
         fail(r, REPORT_INVALID, "%s: config template: %s", p->file, err);
         return -1;
     }
-    FILE *f = fopen(r->config_path, "w");
+    FILE *f = fopen(rp->config_path, "w");
     int rc = f && fputs(text, f) >= 0 ? 0 : -1;
     if (f && fclose(f) != 0)
         rc = -1;
     free(text);
     if (rc != 0)
-        fail(r, REPORT_ERROR, "%s: cannot write the relay config", r->config_path);
+        fail(r, REPORT_ERROR, "%s: cannot write the relay config", rp->config_path);
     return rc;
 }
 
@@ -408,21 +426,21 @@ static const char *const clear_env[] = {"HOLYSHEEP_BASE_URL",
  * for a profile with "shell": true and a raw command with shell syntax.
  * Placeholders are substituted per argument, never re-parsed by a shell;
  * in a script every value is single-quoted. */
-static int relay_command(struct run *r, char ***argv, char **script, char **envs, int *n_env,
-                         char *err, size_t errlen)
+static int relay_command(struct run *r, struct replica *rp, char ***argv, char **script,
+                         char **envs, int *n_env, char *err, size_t errlen)
 {
     const struct harness_profile *p = r->o->profile;
     struct harness_vars *v = co_calloc(1, sizeof *v);
     int rc = -1;
-    r->relay_port = harness_free_port();
-    snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", r->relay_port);
+    rp->port = harness_free_port();
+    snprintf(rp->url, sizeof rp->url, "http://127.0.0.1:%d", rp->port);
     if (p) {
-        profile_vars(r, v);
-        if (write_profile_config(r, v) != 0)
+        profile_vars(r, rp, v);
+        if (write_profile_config(r, rp, v) != 0)
             goto out;
         /* Its own folder by default: "node server.js" finds server.js. */
         char *dir = harness_render(p->cwd, v, NULL, 0);
-        snprintf(r->relay_cwd, sizeof r->relay_cwd, "%s", dir);
+        snprintf(rp->cwd, sizeof rp->cwd, "%s", dir);
         free(dir);
         if (p->api_key_env[0])
             envs[(*n_env)++] = co_asprintf("%s=%s", p->api_key_env, r->api_key);
@@ -440,7 +458,16 @@ static int relay_command(struct run *r, char ***argv, char **script, char **envs
         if (p->shell && !*script)
             goto bad;
     } else {
-        profile_vars(r, v);
+        profile_vars(r, rp, v);
+        /* {key}: the scenario's value, else the one its config gives the
+         * relay (the runner's test-run settings); else no relay is started. */
+        json_t *given = json_load_file(rp->config_path, 0, NULL);
+        int ok = harness_vars_raw(v, r->o->relay_cmd, r->s->relay, given, err, errlen);
+        json_decref(given);
+        if (ok != 0) {
+            fail(r, REPORT_INVALID, "%s: --relay command: %s", r->s->file, err);
+            goto out;
+        }
         if (harness_cmd_shell_syntax(r->o->relay_cmd)) {
             *script = harness_script_render(r->o->relay_cmd, v, err, errlen);
             if (!*script)
@@ -458,18 +485,18 @@ out:
     return rc;
 }
 
-static int spawn_relay(struct run *r)
+static int spawn_relay(struct run *r, struct replica *rp)
 {
     char **argv = NULL, *script = NULL;
     char *envs[HARNESS_PROFILE_MAX_ENV + 4] = {0}; /* + api_key_env, the key, the config, NULL */
     int n_env = 0, rc = -1;
     char err[1024];
     if (r->o->profile || r->o->relay_cmd) {
-        if (relay_command(r, &argv, &script, envs, &n_env, err, sizeof err) != 0)
+        if (relay_command(r, rp, &argv, &script, envs, &n_env, err, sizeof err) != 0)
             goto out;
     } else {
-        char *def[] = {(char *)r->o->relay_bin, "--config", r->config_path, "--events",
-                       r->events_path,          NULL};
+        char *def[] = {(char *)r->o->relay_bin, "--config", rp->config_path, "--events",
+                       rp->events_path,         NULL};
         argv = co_calloc(sizeof def / sizeof def[0], sizeof *argv);
         for (size_t i = 0; def[i]; i++)
             argv[i] = co_strdup(def[i]);
@@ -478,14 +505,14 @@ static int spawn_relay(struct run *r)
     /* A raw command gets the scenario's settings file by name too; a relay
      * that reads it (cutover-relay) says so, see raw_config_read. */
     if (!r->o->profile && r->o->relay_cmd)
-        envs[n_env++] = co_asprintf("CUTOVER_CONFIG=%s", r->config_path);
+        envs[n_env++] = co_asprintf("CUTOVER_CONFIG=%s", rp->config_path);
     struct harness_spawn sp = {.argv = argv,
                                .script = script,
-                               .out_path = r->out_path,
-                               .err_path = r->err_path,
+                               .out_path = rp->out_path,
+                               .err_path = rp->err_path,
                                .env = envs,
                                .unset = clear_env,
-                               .cwd = r->relay_cwd,
+                               .cwd = rp->cwd,
                                .stop_signal = r->o->profile ? r->o->profile->stop_signal : SIGTERM};
     pid_t pid = harness_spawn(&sp, err, sizeof err);
     if (pid < 0) {
@@ -493,7 +520,7 @@ static int spawn_relay(struct run *r)
         fail(r, REPORT_ERROR, "%s%s%s", err, hint ? "; install it with " : "", hint ? hint : "");
         goto out;
     }
-    r->pid = pid;
+    rp->pid = pid;
     rc = 0;
 out:
     harness_argv_free(&argv);
@@ -503,46 +530,66 @@ out:
     return rc;
 }
 
-static void reap(struct run *r)
+static void reap_one(struct replica *rp)
 {
-    if (r->pid <= 0 || r->relay_exited)
+    if (rp->pid <= 0 || rp->exited)
         return;
     int st;
-    pid_t w = waitpid(r->pid, &st, WNOHANG);
-    if (w == r->pid) {
-        r->relay_exited = 1;
-        r->relay_status = st;
-        r->t_exit = co_now_us();
+    pid_t w = waitpid(rp->pid, &st, WNOHANG);
+    if (w == rp->pid) {
+        rp->exited = 1;
+        rp->status = st;
+        rp->t_exit = co_now_us();
     }
 }
 
-/* SIGTERM to the group, a bounded wait, then SIGKILL; always reaps. */
+static void reap(struct run *r)
+{
+    for (int i = 0; i < r->n_rep; i++)
+        reap_one(&r->rep[i]);
+}
+
+/* SIGTERM to every replica's group, a bounded wait, then SIGKILL; always
+ * reaps.  All are asked at once: a fleet drains in parallel. */
 static void stop_relay(struct run *r)
 {
-    if (r->pid <= 0)
-        return;
-    if (r->relay_stopped)
-        kill(-r->pid, SIGCONT);
-    if (!r->relay_exited) {
-        if (!r->t_term)
-            r->t_term = co_now_us();
+    int sig = r->o->profile ? r->o->profile->stop_signal : SIGTERM;
+    uint64_t now = co_now_us();
+    for (int i = 0; i < r->n_rep; i++) {
+        struct replica *rp = &r->rep[i];
+        if (rp->pid <= 0)
+            continue;
+        if (rp->stopped)
+            kill(-rp->pid, SIGCONT);
+        if (rp->exited)
+            continue;
+        if (!rp->t_term)
+            rp->t_term = now;
         /* The profile's graceful stop (nginx: QUIT, HAProxy: USR1). */
-        kill(-r->pid, r->o->profile ? r->o->profile->stop_signal : SIGTERM);
-        uint64_t until = co_now_us() + 3000000;
-        while (!r->relay_exited && co_now_us() < until) {
-            reap(r);
-            if (!r->relay_exited)
+        kill(-rp->pid, sig);
+    }
+    uint64_t until = co_now_us() + 3000000;
+    for (int i = 0; i < r->n_rep; i++) {
+        struct replica *rp = &r->rep[i];
+        while (rp->pid > 0 && !rp->exited && co_now_us() < until) {
+            reap_one(rp);
+            if (!rp->exited)
                 co_sleep_us(5000);
         }
     }
-    /* Whatever the relay left in its group goes too. */
-    kill(-r->pid, SIGKILL);
-    if (!r->relay_exited) {
-        int st;
-        waitpid(r->pid, &st, 0);
-        r->relay_exited = 1;
-        r->relay_status = st;
-        r->t_exit = co_now_us();
+    for (int i = 0; i < r->n_rep; i++) {
+        struct replica *rp = &r->rep[i];
+        if (rp->pid <= 0)
+            continue;
+        /* Whatever the relay left in its group goes too. */
+        kill(-rp->pid, SIGKILL);
+        if (!rp->exited) {
+            int st;
+            waitpid(rp->pid, &st, 0);
+            rp->exited = 1;
+            rp->status = st;
+            rp->t_exit = co_now_us();
+        }
     }
 }
 
@@ -581,29 +628,35 @@ static void probe_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     /* A health endpoint of the relay's own reports its state (active_env);
      * a relay that forwards /health shows the upstream's answer instead. */
     if (rc == CURLE_OK && strcmp(p->run->ready_path, "/health") == 0 &&
-        strstr(p->body, "\"active_env\""))
+        strstr(p->body, "\"active_env\"") && p->rp->index == 0)
         p->run->obs.seen.health_status = (int)code;
     curl_easy_cleanup(easy);
     struct run *r = p->run;
-    r->probe = NULL;
+    struct replica *rp = p->rp;
+    rp->probe = NULL;
     free(p);
     /* A relay that was running before our mocks came up may still think
      * both colours are down: give it up to 2 s to answer 2xx (its health
      * checks catch up), then take any answer as ready. */
     int want_2xx = r->o->relay_url && co_now_us() < r->t_first_probe + 2000000;
     if (rc == CURLE_OK && code > 0 && r->phase == PH_START && (!want_2xx || code / 100 == 2))
-        r->ready = 1;
+        rp->ready = 1;
+    int all = 1;
+    for (int i = 0; i < r->n_rep; i++)
+        all &= r->rep[i].ready;
+    r->ready = all;
     if (r->ready)
         raw_config_read(r);
 }
 
-static void start_probe(struct run *r)
+static void start_probe(struct run *r, struct replica *rp)
 {
     struct probe_xfer *p = co_calloc(1, sizeof *p);
     p->base.done = probe_done;
     p->run = r;
+    p->rp = rp;
     char url[160];
-    harness_v_fmt(url, sizeof url, "%s%s", r->relay_url, r->ready_path);
+    harness_v_fmt(url, sizeof url, "%s%s", rp->url, r->ready_path);
     CURL *e = curl_easy_init();
     p->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -612,24 +665,24 @@ static void start_probe(struct run *r)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 500L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
-    r->probe = p;
-    r->last_probe = co_now_us();
+    rp->probe = p;
+    rp->last_probe = co_now_us();
     if (!r->t_first_probe)
-        r->t_first_probe = r->last_probe;
+        r->t_first_probe = rp->last_probe;
     co_evcurl_add(&r->curl, e);
 }
 
-static void find_url(struct run *r)
+static void find_url(struct replica *rp)
 {
-    char *out = read_file(r->out_path, 8192, NULL);
+    char *out = read_file(rp->out_path, 8192, NULL);
     if (!out)
         return;
     char *p = strstr(out, "http://127.0.0.1:");
     if (p) {
         int port = atoi(p + strlen("http://127.0.0.1:"));
         if (port > 0) {
-            r->relay_port = port;
-            snprintf(r->relay_url, sizeof r->relay_url, "http://127.0.0.1:%d", port);
+            rp->port = port;
+            snprintf(rp->url, sizeof rp->url, "http://127.0.0.1:%d", port);
         }
     }
     free(out);
@@ -669,6 +722,68 @@ static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
     free(a);
 }
 
+/* When step i is due: at its time, or for one that waits for the traffic
+ * ("at": {"after": "traffic"}) its delay after the last answer (UINT64_MAX
+ * while requests are outstanding). */
+static uint64_t step_due(const struct run *r, int i)
+{
+    const struct harness_step *st = &r->s->steps[i];
+    if (!st->after_traffic)
+        return r->t0 + st->at_us;
+    return r->t_traffic_done ? r->t_traffic_done + st->after_delay_us : UINT64_MAX;
+}
+
+static void signal_replica(struct run *r, struct replica *rp, int kind, uint64_t now)
+{
+    if (rp->pid <= 0 || rp->exited)
+        return;
+    int sig = kind == HARNESS_SIG_STOP   ? SIGSTOP
+              : kind == HARNESS_SIG_CONT ? SIGCONT
+              : kind == HARNESS_SIG_TERM ? SIGTERM
+                                         : SIGKILL;
+    if (sig == SIGTERM && !rp->t_term)
+        rp->t_term = now;
+    kill(-rp->pid, sig);
+    rp->stopped = sig == SIGSTOP;
+    if (sig == SIGKILL)
+        rp->killed = 1;
+}
+
+/* A fleet step: one replica's process, or the fleet's Redis. */
+static void fleet_step(struct run *r, const struct harness_step *st, uint64_t now)
+{
+    static const int replica_sig[] = {
+        [HARNESS_REPLICA_STOP] = HARNESS_SIG_TERM,
+        [HARNESS_REPLICA_KILL] = HARNESS_SIG_KILL,
+        [HARNESS_REPLICA_PAUSE] = HARNESS_SIG_STOP,
+        [HARNESS_REPLICA_RESUME] = HARNESS_SIG_CONT,
+    };
+    char err[512];
+    switch (st->fleet_action) {
+    case HARNESS_REPLICA_STOP:
+    case HARNESS_REPLICA_KILL:
+        r->rep[st->replica].ended = 1;
+        /* fall through */
+    case HARNESS_REPLICA_PAUSE:
+    case HARNESS_REPLICA_RESUME:
+        signal_replica(r, &r->rep[st->replica], replica_sig[st->fleet_action], now);
+        break;
+    case HARNESS_REDIS_PAUSE:
+    case HARNESS_REDIS_RESUME:
+        harness_redis_pause(&r->redis, st->fleet_action == HARNESS_REDIS_PAUSE);
+        break;
+    case HARNESS_REDIS_STOP:
+        harness_redis_kill(&r->redis);
+        break;
+    case HARNESS_REDIS_START:
+        /* Same port: the replicas reconnect to the address they were given.
+         * Not waited for (the loop must not block); they retry with backoff. */
+        if (r->redis.pid <= 0 && harness_redis_start(&r->redis, r->dir, 0, err, sizeof err) != 0)
+            co_warn("timeline: redis_start: %s", err);
+        break;
+    }
+}
+
 static void run_step(struct run *r, int i)
 {
     const struct harness_step *st = &r->s->steps[i];
@@ -682,7 +797,7 @@ static void run_step(struct run *r, int i)
             snprintf(m->name, sizeof m->name, "step%d", i);
         m->t = now;
     }
-    uint64_t planned = r->t0 + st->at_us;
+    uint64_t planned = step_due(r, i);
     if (now > planned && now - planned > o->step_late_us)
         o->step_late_us = now - planned;
     for (int c = 0; c < 2; c++) {
@@ -692,13 +807,14 @@ static void run_step(struct run *r, int i)
         if (mock_set_behavior(r->mock[c], st->behavior[c], err, sizeof err) != 0)
             co_warn("timeline step %d: %s", i, err);
     }
-    if (st->admin_method[0] && r->relay_url[0]) {
+    struct replica *rp = &r->rep[st->replica < r->n_rep ? st->replica : 0];
+    if (st->admin_method[0] && rp->url[0]) {
         struct admin_xfer *a = co_calloc(1, sizeof *a);
         a->base.done = admin_done;
         a->run = r;
         a->step = i;
         char url[200], h[128];
-        snprintf(url, sizeof url, "%s%s", r->relay_url, st->admin_path);
+        snprintf(url, sizeof url, "%s%s", rp->url, st->admin_path);
         if (st->admin_token == HARNESS_ADMIN_WRONG)
             snprintf(h, sizeof h, "Authorization: Bearer not-%s", r->admin_token);
         else
@@ -723,18 +839,23 @@ static void run_step(struct run *r, int i)
         r->admins = a;
         co_evcurl_add(&r->curl, e);
     }
-    if (st->sig && r->pid > 0 && !r->relay_exited) {
-        int sig = st->sig == HARNESS_SIG_STOP   ? SIGSTOP
-                  : st->sig == HARNESS_SIG_CONT ? SIGCONT
-                  : st->sig == HARNESS_SIG_TERM ? SIGTERM
-                                                : SIGKILL;
-        if (sig == SIGTERM && !r->t_term)
-            r->t_term = now;
-        kill(-r->pid, sig);
-        r->relay_stopped = sig == SIGSTOP;
-        if (sig == SIGKILL)
-            r->relay_killed = 1;
+    if (st->probe && rp->url[0]) {
+        long answered = 0;
+        for (size_t q = 0; q < r->traffic.n_reqs; q++)
+            answered += r->traffic.reqs[q].t_done != 0;
+        char name[64]; /* the step's mark, as the marks above name it */
+        if (st->mark[0])
+            snprintf(name, sizeof name, "%s", st->mark);
+        else
+            snprintf(name, sizeof name, "step%d", i);
+        for (int k = 0; k < HARNESS_PROBE_N; k++)
+            if (st->probe & (1u << k))
+                harness_probe_send(&r->prober, rp->url, k, name, r->traffic.inflight, answered);
     }
+    if (st->sig)
+        signal_replica(r, rp, st->sig, now);
+    if (st->fleet_action)
+        fleet_step(r, st, now);
 }
 
 static void maybe_settle(struct run *r);
@@ -745,7 +866,9 @@ static void arm_steps(struct run *r)
         maybe_settle(r);
         return;
     }
-    uint64_t at = r->t0 + r->s->steps[r->next_step].at_us, now = co_now_us();
+    uint64_t at = step_due(r, r->next_step), now = co_now_us();
+    if (at == UINT64_MAX)
+        return; /* on_traffic_finished arms it */
     ev_timer_set(&r->steps, at > now ? (double)(at - now) / 1e6 : 0, 0);
     ev_timer_start(r->loop, &r->steps);
 }
@@ -754,7 +877,7 @@ static void on_steps(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct run *r = w->data;
     uint64_t now = co_now_us();
-    while (r->next_step < r->s->n_steps && r->t0 + r->s->steps[r->next_step].at_us <= now + 200)
+    while (r->next_step < r->s->n_steps && step_due(r, r->next_step) <= now + 200)
         run_step(r, r->next_step++);
     arm_steps(r);
 }
@@ -762,7 +885,7 @@ static void on_steps(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct run *r = w->data;
-    if (r->admin_inflight > 0) {
+    if (r->admin_inflight > 0 || r->prober.inflight > 0) {
         ev_timer_set(w, 0.01, 0);
         ev_timer_start(loop, w);
         return;
@@ -782,26 +905,42 @@ static void maybe_settle(struct run *r)
 
 static void on_traffic_finished(struct harness_traffic *t)
 {
-    maybe_settle(t->data);
+    struct run *r = t->data;
+    r->t_traffic_done = co_now_us();
+    /* Steps waiting for the traffic (probes after it) are due now. */
+    if (r->next_step < r->s->n_steps && r->s->steps[r->next_step].after_traffic) {
+        arm_steps(r);
+        return;
+    }
+    maybe_settle(r);
 }
 
 static void begin_run(struct run *r)
 {
     /* Who answered the ready probe: the relay, or a process that took the
      * port first (only asked of a relay we started on a port we chose). */
-    if (r->pid > 0 && !r->o->relay_url)
-        r->port_stranger = harness_port_owner_in_group(r->relay_port, r->pid) == 0;
+    for (int i = 0; i < r->n_rep; i++)
+        if (r->rep[i].pid > 0 && !r->o->relay_url)
+            r->rep[i].port_stranger =
+                harness_port_owner_in_group(r->rep[i].port, r->rep[i].pid) == 0;
     r->phase = PH_RUN;
     r->t0 = co_now_us() + 20000;
     r->obs.t0 = r->t0;
     r->t_hard_deadline = r->t0 + r->s->timeout_us;
     char prefix[16];
     snprintf(prefix, sizeof prefix, "r%llx", (unsigned long long)(r->o->seed % 0xfffff));
-    harness_traffic_init(&r->traffic, r->loop, &r->curl, r->s, r->relay_url, prefix, r->o->seed);
+    harness_traffic_init(&r->traffic, r->loop, &r->curl, r->s, r->rep[0].url, prefix, r->o->seed);
     if (r->o->profile) {
         snprintf(r->traffic.chat_path, sizeof r->traffic.chat_path, "%s", r->o->profile->req_path);
         snprintf(r->traffic.chat_method, sizeof r->traffic.chat_method, "%s",
                  r->o->profile->req_method);
+    }
+    if (r->n_rep > 1) {
+        char urls[HARNESS_MAX_REPLICAS][96];
+        for (int i = 0; i < r->n_rep; i++)
+            snprintf(urls[i], sizeof urls[i], "%s", r->rep[i].url);
+        harness_traffic_set_replicas(&r->traffic, (const char(*)[96])urls, r->n_rep, r->spread,
+                                     r->o->seed);
     }
     r->traffic.on_finished = on_traffic_finished;
     r->traffic.secret = r->api_key;
@@ -837,6 +976,47 @@ static void progress_tick(struct run *r, uint64_t now)
     r->o->progress(r->o->progress_ctx, &p);
 }
 
+/* "the relay", or "replica 2" in a fleet. */
+static void replica_name(const struct run *r, const struct replica *rp, char *out, size_t n)
+{
+    if (r->n_rep > 1)
+        snprintf(out, n, "replica %d", rp->index);
+    else
+        snprintf(out, n, "the relay");
+}
+
+/* Before t0: every replica must come up; each is probed until it answers. */
+static void poll_start(struct run *r, uint64_t now)
+{
+    for (int i = 0; i < r->n_rep; i++) {
+        struct replica *rp = &r->rep[i];
+        char who[32];
+        replica_name(r, rp, who, sizeof who);
+        if (rp->exited) {
+            char d[96];
+            describe_exit(rp->status, d, sizeof d);
+            fail(r, REPORT_ERROR, "%s %s before it was ready", who, d);
+            return;
+        }
+        if (now > r->t_start_deadline) {
+            fail(r, REPORT_ERROR, "%s was not ready within %.1f s (no answer on %s/health)", who,
+                 5.0 * r->o->time_scale, rp->url[0] ? rp->url : "its port");
+            return;
+        }
+        if (!rp->url[0])
+            find_url(rp);
+    }
+    if (r->ready) {
+        begin_run(r);
+        return;
+    }
+    for (int i = 0; i < r->n_rep; i++) {
+        struct replica *rp = &r->rep[i];
+        if (rp->url[0] && !rp->ready && !rp->probe && now - rp->last_probe > 20000)
+            start_probe(r, rp);
+    }
+}
+
 static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct run *r = w->data;
@@ -850,36 +1030,20 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
      * the traffic: whatever answered was the stranger, so no check may
      * judge it (a busy machine reuses ephemeral ports; the relay's bind
      * failed with "Address already in use"). */
-    if (r->phase != PH_START && r->phase != PH_DONE && r->relay_exited && r->port_stranger &&
-        !r->relay_killed) {
+    for (int i = 0; r->phase != PH_START && r->phase != PH_DONE && i < r->n_rep; i++) {
+        const struct replica *rp = &r->rep[i];
+        if (!rp->exited || !rp->port_stranger || rp->killed || rp->ended)
+            continue;
         char d[96];
-        describe_exit(r->relay_status, d, sizeof d);
+        describe_exit(rp->status, d, sizeof d);
         fail(r, REPORT_ERROR,
              "the relay %s while another process listened on its port %d (the answers "
              "came from that process, not the relay: see relay.err)",
-             d, r->relay_port);
+             d, rp->port);
         return;
     }
     if (r->phase == PH_START) {
-        if (r->relay_exited) {
-            char d[96];
-            describe_exit(r->relay_status, d, sizeof d);
-            fail(r, REPORT_ERROR, "the relay %s before it was ready", d);
-            return;
-        }
-        if (now > r->t_start_deadline) {
-            fail(r, REPORT_ERROR, "the relay was not ready within %.1f s (no answer on %s/health)",
-                 5.0 * r->o->time_scale, r->relay_url[0] ? r->relay_url : "its port");
-            return;
-        }
-        if (!r->relay_url[0])
-            find_url(r);
-        if (r->ready) {
-            begin_run(r);
-            return;
-        }
-        if (r->relay_url[0] && !r->probe && now - r->last_probe > 20000)
-            start_probe(r);
+        poll_start(r, now);
         return;
     }
     if (r->o->progress && r->traffic_started && now - r->last_progress >= 200000) {
@@ -916,6 +1080,13 @@ static void journal_forwarded(struct harness_att *a, const json_t *rec)
     const char *key = json_string_value(json_object_get(rec, "key"));
     snprintf(a->key, sizeof a->key, "%s", key ? key : "");
     a->conn = (uint64_t)json_integer_value(json_object_get(rec, "conn"));
+    /* What the mock counted (answer checks); -1 when it says nothing. */
+    json_t *u = json_object_get(rec, "usage");
+    json_t *pt = json_object_get(u, "prompt_tokens"), *ct = json_object_get(u, "completion_tokens");
+    a->prompt_tokens = json_is_integer(pt) ? (long)json_integer_value(pt) : -1;
+    a->completion_tokens = json_is_integer(ct) ? (long)json_integer_value(ct) : -1;
+    const char *fin = json_string_value(json_object_get(rec, "finish_reason"));
+    snprintf(a->finish, sizeof a->finish, "%s", fin ? fin : "");
 }
 
 static void collect_journal(struct run *r, int c, const char *name)
@@ -958,55 +1129,98 @@ static void collect_journal(struct run *r, int c, const char *name)
     json_decref(j);
 }
 
+struct events_ctx {
+    struct harness_obs *o;
+    size_t cap; /* of o->evs */
+    int replica;
+};
+
+/* One event of a replica's log into the observations, marked with it. */
+static void on_event(const json_t *e, void *ctx)
+{
+    struct events_ctx *c = ctx;
+    struct harness_obs *o = c->o;
+    if (o->n_evs == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        o->evs = co_realloc(o->evs, c->cap * sizeof *o->evs);
+    }
+    struct harness_ev *ev = &o->evs[o->n_evs++];
+    memset(ev, 0, sizeof *ev);
+    ev->t = (uint64_t)json_integer_value(json_object_get(e, "t_us"));
+    static const struct {
+        const char *key;
+        size_t off, len;
+    } strs[] = {
+        {"type", offsetof(struct harness_ev, type), sizeof ev->type},
+        {"from", offsetof(struct harness_ev, from), sizeof ev->from},
+        {"to", offsetof(struct harness_ev, to), sizeof ev->to},
+        {"env", offsetof(struct harness_ev, env), sizeof ev->env},
+        {"reason", offsetof(struct harness_ev, reason), sizeof ev->reason},
+        {"request_id", offsetof(struct harness_ev, req_id), sizeof ev->req_id},
+    };
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
+        const char *v = json_string_value(json_object_get(e, strs[k].key));
+        if (v)
+            snprintf((char *)ev + strs[k].off, strs[k].len, "%s", v);
+    }
+    ev->healthy = json_is_true(json_object_get(e, "healthy"));
+    ev->status = (int)json_integer_value(json_object_get(e, "status"));
+    ev->attempt = (int)json_integer_value(json_object_get(e, "attempt"));
+    ev->backoff_ms = (long)json_integer_value(json_object_get(e, "backoff_ms"));
+    ev->replica = c->replica;
+    /* A start names the colour the replica starts on: kept as "to", as if
+     * it had switched to it (the fleet checks read both). */
+    const char *active = json_string_value(json_object_get(e, "active"));
+    if (active && strcmp(ev->type, "start") == 0 && !ev->to[0])
+        snprintf(ev->to, sizeof ev->to, "%s", active);
+}
+
+/* One replica's event log into o (appended), at most 16 MB of it, through
+ * co_jsonl_each (the reader the HTML report uses too).  Returns whether
+ * the replica wrote one. */
+static int collect_events_of(struct harness_obs *o, const struct replica *rp)
+{
+    struct events_ctx c = {.o = o, .cap = o->n_evs, .replica = rp->index};
+    return co_jsonl_each(rp->events_path, SIZE_MAX, 16u << 20, on_event, &c) == 0;
+}
+
+/* Merges the replicas' logs, each in file (time) order, into one time
+ * order: a k-way merge keeps each log's own order for equal times, which a
+ * sort would not promise. */
+static void merge_events(struct harness_obs *o, const size_t *start, int n)
+{
+    struct harness_ev *out = co_calloc(o->n_evs + 1, sizeof *out);
+    size_t pos[HARNESS_MAX_REPLICAS];
+    for (int i = 0; i < n; i++)
+        pos[i] = start[i];
+    for (size_t k = 0; k < o->n_evs; k++) {
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (pos[i] < start[i + 1] && (best < 0 || o->evs[pos[i]].t < o->evs[pos[best]].t))
+                best = i;
+        out[k] = o->evs[pos[best]++];
+    }
+    free(o->evs);
+    o->evs = out;
+}
+
+/* Every replica's event log; have_events when each wrote one. */
 static void collect_events(struct run *r)
 {
-    size_t len = 0;
-    char *buf = read_file(r->events_path, 16u << 20, &len);
     struct harness_obs *o = &r->obs;
-    if (!buf)
-        return;
-    o->have_events = 1;
-    size_t cap = 256;
-    o->evs = co_calloc(cap, sizeof *o->evs);
-    for (char *line = buf; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        json_error_t je;
-        json_t *e = json_loads(line, 0, &je);
-        if (json_is_object(e)) {
-            if (o->n_evs == cap) {
-                cap *= 2;
-                o->evs = co_realloc(o->evs, cap * sizeof *o->evs);
-            }
-            struct harness_ev *ev = &o->evs[o->n_evs++];
-            memset(ev, 0, sizeof *ev);
-            ev->t = (uint64_t)json_integer_value(json_object_get(e, "t_us"));
-            static const struct {
-                const char *key;
-                size_t off, len;
-            } strs[] = {
-                {"type", offsetof(struct harness_ev, type), sizeof ev->type},
-                {"from", offsetof(struct harness_ev, from), sizeof ev->from},
-                {"to", offsetof(struct harness_ev, to), sizeof ev->to},
-                {"env", offsetof(struct harness_ev, env), sizeof ev->env},
-                {"reason", offsetof(struct harness_ev, reason), sizeof ev->reason},
-                {"request_id", offsetof(struct harness_ev, req_id), sizeof ev->req_id},
-            };
-            for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
-                const char *v = json_string_value(json_object_get(e, strs[k].key));
-                if (v)
-                    snprintf((char *)ev + strs[k].off, strs[k].len, "%s", v);
-            }
-            ev->healthy = json_is_true(json_object_get(e, "healthy"));
-            ev->status = (int)json_integer_value(json_object_get(e, "status"));
-            ev->attempt = (int)json_integer_value(json_object_get(e, "attempt"));
-            ev->backoff_ms = (long)json_integer_value(json_object_get(e, "backoff_ms"));
-        }
-        json_decref(e);
-        line = nl ? nl + 1 : NULL;
+    int all = r->n_rep > 0;
+    size_t start[HARNESS_MAX_REPLICAS + 1];
+    _Static_assert(HARNESS_MAX_REPLICAS <= sizeof o->replica_events / sizeof o->replica_events[0],
+                   "one flag per replica");
+    for (int i = 0; i < r->n_rep; i++) {
+        start[i] = o->n_evs;
+        o->replica_events[i] = collect_events_of(o, &r->rep[i]);
+        all &= o->replica_events[i];
     }
-    free(buf);
+    start[r->n_rep] = o->n_evs;
+    o->have_events = all;
+    if (r->n_rep > 1 && o->n_evs > 1)
+        merge_events(o, start, r->n_rep);
 }
 
 static void scan_leak(struct run *r, const char *path, const char *what)
@@ -1053,6 +1267,31 @@ static char *json_literal(const char *s)
     return out ? out : co_strdup("\"\"");
 }
 
+/* The rest of a client log line: the request's template and the answer as
+ * the client read it (the answer checks' evidence), then the line's end. */
+static void answer_log(FILE *f, const struct harness_req *q)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "template", q->tpl >= 0 ? json_string(q->tpl_name) : json_null());
+    json_object_set_new(o, "raw_body", json_boolean(q->raw));
+    json_object_set_new(o, "error_type", q->err_type[0] ? co_json_str(q->err_type) : json_null());
+    json_object_set_new(o, "error_code", q->err_code[0] ? co_json_str(q->err_code) : json_null());
+    json_object_set_new(o, "finish_reason", q->finish[0] ? co_json_str(q->finish) : json_null());
+    json_object_set_new(o, "model", q->ans_model[0] ? co_json_str(q->ans_model) : json_null());
+    json_object_set_new(o, "usage",
+                        q->usage_seen
+                            ? json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)q->usage_prompt,
+                                        "completion_tokens", (json_int_t)q->usage_completion)
+                            : json_null());
+    json_object_set_new(o, "text_len", json_integer((json_int_t)q->text_len));
+    json_object_set_new(o, "text", co_json_str(q->text));
+    char *s = json_dumps(o, JSON_COMPACT);
+    /* The object's members, after the fixed ones already written. */
+    fprintf(f, "%.*s}\n", s ? (int)strlen(s) - 2 : 0, s ? s + 1 : "");
+    free(s);
+    json_decref(o);
+}
+
 static void write_client_log(struct run *r)
 {
     char path[700];
@@ -1070,32 +1309,46 @@ static void write_client_log(struct run *r)
                 "\"served\":%s,\"attempts\":%d,\"retry_after_ms\":%ld,\"ratelimit_hdrs\":%d,"
                 "\"done_marker\":%s,\"inband_error\":%s,\"outcome\":\"%s\",\"ctype\":%s,"
                 "\"should_retry\":%d,\"retry_after_s_hdr\":%ld,\"retry_after_ms_hdr\":%ld,"
-                "\"ratelimit_limit\":%ld,\"ratelimit_remaining\":%ld,\"error_shape\":%d}\n",
+                "\"ratelimit_limit\":%ld,\"ratelimit_remaining\":%ld,\"error_shape\":%d,"
+                "\"replica\":%d,",
                 q->id, q->phase, (unsigned long long)q->t_sched, (unsigned long long)q->t_sent,
                 (unsigned long long)q->t_first, (unsigned long long)q->t_done, q->status,
                 q->curl_rc, svj, q->attempts_hdr, q->retry_after_ms, q->ratelimit_hdrs,
                 q->done_marker ? "true" : "false", q->inband_error ? "true" : "false",
                 harness_outcome_name(q->outcome), ctj, q->should_retry, q->ra_s, q->ra_ms,
-                q->rl_limit, q->rl_remaining, q->err_shape);
+                q->rl_limit, q->rl_remaining, q->err_shape, q->replica);
         free(ctj);
         free(svj);
+        answer_log(f, q);
     }
     fclose(f);
 }
 
-/* The relay config: the scenario's keys over runner defaults sized for
- * seconds-long scenarios (the relay's own defaults are minutes). */
-static int write_config(struct run *r)
+/* Whether the replicas are given the fleet's store: a profile that says it
+ * takes one ("shared": true), a raw command that names {redis_url}, our own
+ * relay; and only when there is a Redis to give. */
+static int takes_store(const struct run *r)
+{
+    if (r->redis.pid <= 0)
+        return 0;
+    if (r->o->profile)
+        return r->o->profile->shared;
+    if (r->o->relay_cmd)
+        return cmd_names(r->o->relay_cmd, "redis_url") || cmd_names(r->o->relay_cmd, "config");
+    return 1;
+}
+
+/* A replica's relay config: the scenario's keys over the runner's
+ * defaults (runner_defaults). */
+static int write_config(struct run *r, const struct replica *rp)
 {
     double k = r->o->time_scale > 0 ? r->o->time_scale : 1;
-    json_t *cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "port",
-                            0, "listen", "127.0.0.1", "blue_url", r->colour_url[0], "green_url",
-                            r->colour_url[1], "health_interval_ms", (json_int_t)(200 * k),
-                            "health_timeout_ms", (json_int_t)(1000 * k), "backoff_base_ms",
-                            (json_int_t)(HARNESS_RUNNER_BACKOFF_BASE_MS * k), "backoff_cap_ms",
-                            (json_int_t)(HARNESS_RUNNER_BACKOFF_CAP_MS * k), "try_timeout_ms",
-                            (json_int_t)(1000 * k), "deadline_ms", (json_int_t)(4000 * k),
-                            "drain_timeout_ms", (json_int_t)(500 * k), "events", r->events_path);
+    json_t *cfg =
+        json_pack("{s:i, s:s, s:s, s:s, s:s}", "port", 0, "listen", "127.0.0.1", "blue_url",
+                  r->colour_url[0], "green_url", r->colour_url[1], "events", rp->events_path);
+    for (size_t i = 0; i < sizeof runner_defaults / sizeof runner_defaults[0]; i++)
+        json_object_set_new(cfg, runner_defaults[i].key,
+                            json_integer((json_int_t)(runner_defaults[i].ms * k)));
     /* The run's seed reaches the relay's jitter and canary picks too, so
      * that --seed reproduces them (the relay takes 0 as "from the clock"). */
     json_int_t relay_seed = (json_int_t)(r->o->seed & INT64_MAX);
@@ -1108,10 +1361,12 @@ static int write_config(struct run *r)
     const char *tok = json_string_value(json_object_get(cfg, "admin_token"));
     if (tok)
         snprintf(r->admin_token, sizeof r->admin_token, "%s", tok);
-    int rc = json_dump_file(cfg, r->config_path, JSON_INDENT(2));
+    if (takes_store(r))
+        json_object_set_new(cfg, "shared", json_string(r->redis.url));
+    int rc = json_dump_file(cfg, rp->config_path, JSON_INDENT(2));
     json_decref(cfg);
     if (rc != 0)
-        fail(r, REPORT_ERROR, "%s: cannot write the relay config", r->config_path);
+        fail(r, REPORT_ERROR, "%s: cannot write the relay config", rp->config_path);
     return rc;
 }
 
@@ -1138,22 +1393,27 @@ static void observe(struct run *r, struct report_scenario *rs)
  * setting: a setting the relay lacks or has fixed leaves them standing. */
 static int runner_own_check(const char *check)
 {
-    static const char *const own[] = {"harness_on_time", "relay_alive", "clean_shutdown",
-                                      "no_secret_leak"};
-    for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
-        if (strcmp(check, own[k]) == 0)
-            return 1;
-    return 0;
+    struct harness_check_info k;
+    return harness_check_find(check, &k) == 0 && k.about_process;
 }
 
 static void status_from_checks(struct report_scenario *rs)
 {
     int fail_ = 0, inc = 0, na = 0;
+    rs->advisories = 0;
     for (size_t i = 0; i < rs->n_checks; i++) {
         /* The runner's own punctuality explains a failure (and earns a
          * rerun); it is no verdict on the relay by itself. */
         if (strcmp(rs->checks[i].check, "harness_on_time") == 0)
             continue;
+        /* Only required checks decide (docs/scenarios.md, "Severity"): an
+         * advisory that did not pass is named, an info check only reports. */
+        if (rs->checks[i].severity != REPORT_REQUIRED) {
+            rs->advisories += rs->checks[i].severity == REPORT_ADVISORY &&
+                              rs->checks[i].status != REPORT_PASS &&
+                              rs->checks[i].status != REPORT_NA;
+            continue;
+        }
         fail_ |= rs->checks[i].status == REPORT_FAIL;
         inc |= rs->checks[i].status == REPORT_INCONCLUSIVE;
         na |= rs->checks[i].status == REPORT_NA;
@@ -1217,49 +1477,71 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs, con
     }
 }
 
-static void run_checks(struct run *r, struct report_scenario *rs)
+/* Whether the runner adds check kind k (its row's "added") to this run's
+ * scenario: a relay that died, did not shut down cleanly on SIGTERM (the
+ * contract: drain, exit 0) or leaked its key fails any scenario; a relay
+ * reached by URL is not the runner's process (nothing to watch, and the
+ * upstream key it uses is not ours to scan for). */
+static int implicit_wanted(const struct run *r, const struct harness_check_info *k, int kills)
 {
-    const struct harness_scenario *s = r->s;
-    size_t n = json_array_size(s->checks);
-    int has_alive = 0, has_leak = 0, has_shutdown = 0;
-    /* Per check, the name the settings table knows it by when that is not
-     * its kind (NULL: the kind). */
-    const char **dep = NULL;
+    switch (k->added) {
+    case HARNESS_ADDED_ALWAYS:
+        return 1;
+    case HARNESS_ADDED_ADMIN:
+        return r->s->admin_used;
+    case HARNESS_ADDED_LIVE_RELAY:
+        return !kills && !r->o->relay_url;
+    case HARNESS_ADDED_OWN_RELAY:
+        return !r->o->relay_url;
+    }
+    return 0;
+}
+
+static int scenario_asks(const struct harness_scenario *s, const char *kind)
+{
     size_t i;
     json_t *c;
     json_array_foreach(s->checks, i, c)
     {
-        const char *name = json_string_value(json_object_get(c, "check"));
-        has_alive |= strcmp(name, "relay_alive") == 0;
-        has_leak |= strcmp(name, "no_secret_leak") == 0;
-        has_shutdown |= strcmp(name, "clean_shutdown") == 0;
+        if (strcmp(json_string_value(json_object_get(c, "check")), kind) == 0)
+            return 1;
     }
+    return 0;
+}
+
+/* Runs the checks the runner adds on its own (harness_added): before the
+ * scenario's checks those added whatever it asks (harness_on_time: was the
+ * runner itself on time?  A stalled runner sends late and reorders steps
+ * and traffic: no verdict on the relay), after them the others it does
+ * not ask for itself. */
+static void run_implicit(struct run *r, struct report_scenario *rs, int before, int kills)
+{
+    struct harness_check_info k;
+    for (size_t i = 0; harness_check_info(i, &k) == 0; i++) {
+        int first = k.added == HARNESS_ADDED_ALWAYS || k.added == HARNESS_ADDED_ADMIN;
+        if (first != before || !implicit_wanted(r, &k, kills) ||
+            (!first && scenario_asks(r->s, k.name)))
+            continue;
+        json_t *a = json_pack("{s:s}", "check", k.name);
+        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
+        json_decref(a);
+    }
+}
+
+static void run_checks(struct run *r, struct report_scenario *rs)
+{
+    const struct harness_scenario *s = r->s;
+    size_t i;
+    json_t *c;
     int kills = 0;
     for (int k = 0; k < s->n_steps; k++)
         kills |= s->steps[k].sig == HARNESS_SIG_KILL;
-    /* Always asked, unless the scenario says otherwise: a relay that died,
-     * did not shut down cleanly on SIGTERM (the contract: drain, exit 0) or
-     * leaked its key fails any scenario. */
-    {
-        /* Always: was the harness itself on time?  A stalled runner (a loaded
-         * machine) sends late and reorders steps and traffic; that is no
-         * verdict on the relay. */
-        json_t *a = json_pack("{s:s}", "check", "harness_on_time");
-        rs->checks = co_calloc(n + 5, sizeof *rs->checks);
-        dep = co_calloc(n + 5, sizeof *dep);
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
-    /* A relay reached by URL is not the runner's process: nothing to watch. */
-    /* Nor is the upstream key it uses ours: there is nothing of it to scan. */
-    int add_alive = !has_alive && !kills && !r->o->relay_url,
-        add_leak = !has_leak && !r->o->relay_url,
-        add_shutdown = !has_shutdown && !kills && !r->o->relay_url, add_admin = s->admin_used;
-    if (add_admin) {
-        json_t *a = json_pack("{s:s}", "check", "admin_ok");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
+    /* Each kind is added at most once. */
+    rs->checks = co_calloc(json_array_size(s->checks) + harness_check_count(), sizeof *rs->checks);
+    /* Per check, the kind the settings table knows it by when that is not
+     * its own (NULL: its own). */
+    const char **dep = co_calloc(json_array_size(s->checks) + harness_check_count(), sizeof *dep);
+    run_implicit(r, rs, 1, kills);
     /* A relay that wrote no event log (a profile without "events", a relay
      * we only reach by URL, a raw command that ignores {events}) is judged
      * on the served view: switches are read from the colours that served
@@ -1269,11 +1551,12 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     {
         const char *kind = json_string_value(json_object_get(c, "check"));
         /* An explicit "view": "events" asks about the relay's own state, which
-         * only its event log shows: that stays inconclusive. */
+         * only its event log shows: that stays inconclusive.  Which kinds
+         * read the served colours instead is in their rows. */
         const char *view = json_string_value(json_object_get(c, "view"));
+        struct harness_check_info k;
         if (black_box && (!view || strcmp(view, "both") == 0) &&
-            (strcmp(kind, "switches") == 0 || strcmp(kind, "switch_delay") == 0 ||
-             strcmp(kind, "min_dwell") == 0)) {
+            harness_check_find(kind, &k) == 0 && k.served_fallback) {
             json_t *bb = json_deep_copy(c);
             json_object_set_new(bb, "view", json_string("served"));
             struct report_check *v = &rs->checks[rs->n_checks++];
@@ -1286,31 +1569,48 @@ static void run_checks(struct run *r, struct report_scenario *rs)
             continue;
         }
         /* A count of health probes depends on the probe settings, which
-         * a count of traffic does not: the settings table knows it by its
-         * own name (harness/profile.c). */
+         * a count of traffic does not: the settings are health_probes'. */
         if (strcmp(kind, "upstream_count") == 0 && json_is_true(json_object_get(c, "health")))
-            dep[rs->n_checks] = "upstream_count.health";
+            dep[rs->n_checks] = "health_probes";
         harness_check_run(c, &r->obs, &rs->checks[rs->n_checks++]);
     }
-    if (add_alive) {
-        json_t *a = json_pack("{s:s}", "check", "relay_alive");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
-    if (add_shutdown) {
-        json_t *a = json_pack("{s:s}", "check", "clean_shutdown");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
-    if (add_leak) {
-        json_t *a = json_pack("{s:s}", "check", "no_secret_leak");
-        harness_check_run(a, &r->obs, &rs->checks[rs->n_checks++]);
-        json_decref(a);
-    }
+    run_implicit(r, rs, 0, kills);
     unmapped_inconclusive(r, rs, dep);
     fixed_not_applicable(r, rs, dep);
     free(dep);
     status_from_checks(rs);
+}
+
+/* How to read the relay's endpoints for probe steps: its profile's
+ * "probes"; our own relay run without a profile reads as its profile
+ * (relays/cutover-relay.json) says; a raw command or a relay reached by URL
+ * declares none, and the checks that read probes say so. */
+static void probe_map(struct run *r)
+{
+    struct harness_probe_map *m = &r->obs.probe_map;
+    memset(m, 0, sizeof *m);
+    if (r->o->profile) {
+        *m = r->o->profile->probes;
+        if (!m->path[0][0] && !m->path[1][0] && !m->path[2][0])
+            harness_v_fmt(m->why_none, sizeof m->why_none,
+                          "profile %s declares no endpoints (\"probes\")", r->o->profile->name);
+        return;
+    }
+    char path[PATH_MAX], err[512];
+    struct harness_profile *own = NULL;
+    if (!r->o->relay_cmd && !r->o->relay_url &&
+        harness_profile_find("cutover-relay", path, sizeof path))
+        own = harness_profile_load(path, err, sizeof err);
+    if (own) {
+        *m = own->probes;
+        harness_profile_free(&own);
+        return;
+    }
+    snprintf(m->why_none, sizeof m->why_none, "%s",
+             r->o->relay_cmd   ? "a raw --relay command declares no endpoints (use a profile with "
+                                 "\"probes\")"
+             : r->o->relay_url ? "a relay reached by --relay-url declares no endpoints"
+                               : "relays/cutover-relay.json not found: no endpoints declared");
 }
 
 /* Whether a profile can point its relay at the direct mock ({direct_url}). */
@@ -1345,14 +1645,11 @@ static int start_direct(struct run *r)
     return 0;
 }
 
-int harness_run_scenario(const struct harness_scenario *s, const struct harness_run_opts *o,
-                         struct report_scenario *rs)
+/* The run's folder, fresh key and token, and an event loop. */
+static int run_init(struct run *r, struct report_scenario *rs, uint64_t started)
 {
-    struct run *r = co_calloc(1, sizeof *r);
-    uint64_t started = co_now_us();
-    r->s = s;
-    r->o = o;
-    r->phase = PH_START;
+    const struct harness_scenario *s = r->s;
+    const struct harness_run_opts *o = r->o;
     char base[256], folder[128];
     const char *slash = strrchr(s->file, '/');
     report_safe_name(slash ? slash + 1 : s->file, base, sizeof base);
@@ -1362,33 +1659,32 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
     else
         snprintf(r->dir, sizeof r->dir, "%s/%s/%s", o->out_dir, folder, base);
     snprintf(rs->out_dir, sizeof rs->out_dir, "%s", r->dir);
-    snprintf(r->events_path, sizeof r->events_path, "%s/events.jsonl", r->dir);
-    snprintf(r->out_path, sizeof r->out_path, "%s/relay.out", r->dir);
-    snprintf(r->err_path, sizeof r->err_path, "%s/relay.err", r->dir);
-    snprintf(r->config_path, sizeof r->config_path, "%s/relay.json", r->dir);
     /* A fresh key per run: if it shows up anywhere, we know where it came from. */
     snprintf(r->api_key, sizeof r->api_key, "sk-cutover-%016llx%08x",
              (unsigned long long)(o->seed * 0x9e3779b97f4a7c15ull ^ started), (unsigned)getpid());
     snprintf(r->admin_token, sizeof r->admin_token, "admin-%llx", (unsigned long long)started);
     co_secret_add(r->api_key);
-
     if (mkdirs(r->dir) != 0) {
         snprintf(r->error, sizeof r->error, "%s: cannot create: %s", r->dir, strerror(errno));
         r->error_status = REPORT_ERROR;
-        goto out;
+        return -1;
     }
-    /* Stale files of an earlier run in the same --out would mislead us (an
-     * old "listening on" line names a dead port). */
-    unlink(r->events_path);
-    unlink(r->out_path);
-    unlink(r->err_path);
     r->loop = ev_loop_new(EVFLAG_AUTO);
     if (!r->loop || co_evcurl_init(&r->curl, r->loop, harness_xfer_dispatch, 0, 0) != 0) {
         snprintf(r->error, sizeof r->error, "cannot set up the event loop");
         r->error_status = REPORT_ERROR;
-        goto out;
+        return -1;
     }
+    return 0;
+}
+
+/* Blue and green (and direct) on the runner's loop, or a closed port for a
+ * colour the scenario says refuses connections. */
+static int start_mocks(struct run *r)
+{
     static const char *const names[] = {"blue", "green"};
+    const struct harness_scenario *s = r->s;
+    const struct harness_run_opts *o = r->o;
     for (int c = 0; c < 2; c++) {
         if (s->refused[c]) {
             /* Nothing listens there: the relay sees "connection refused". */
@@ -1405,67 +1701,171 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         if (!r->mock[c]) {
             snprintf(r->error, sizeof r->error, "mock %s: %s", names[c], err);
             r->error_status = REPORT_ERROR;
-            goto out;
+            return -1;
         }
         if (mock_set_behavior(r->mock[c], s->upstream[c], err, sizeof err) != 0) {
             snprintf(r->error, sizeof r->error, "mock %s behaviour: %s", names[c], err);
             r->error_status = REPORT_INVALID;
-            goto out;
+            return -1;
         }
         snprintf(r->colour_url[c], sizeof r->colour_url[c], "%s/v1", mock_url(r->mock[c]));
     }
-    if (s->direct && start_direct(r) != 0)
-        goto out;
+    return s->direct ? start_direct(r) : 0;
+}
+
+/* Replica i's folder and files: the run's own for replica 0 (the one-relay
+ * layout), dir/replica-i for the others. */
+static int replica_paths(struct run *r, int i)
+{
+    struct replica *rp = &r->rep[i];
+    const struct harness_profile *p = r->o->profile;
+    rp->index = i;
+    if (i == 0)
+        harness_v_fmt(rp->dir, sizeof rp->dir, "%s", r->dir);
+    else
+        harness_v_fmt(rp->dir, sizeof rp->dir, "%s/replica-%d", r->dir, i);
+    if (mkdirs(rp->dir) != 0) {
+        fail(r, REPORT_ERROR, "%s: cannot create: %s", rp->dir, strerror(errno));
+        return -1;
+    }
+    harness_v_fmt(rp->events_path, sizeof rp->events_path, "%s/events.jsonl", rp->dir);
+    harness_v_fmt(rp->out_path, sizeof rp->out_path, "%s/relay.out", rp->dir);
+    harness_v_fmt(rp->err_path, sizeof rp->err_path, "%s/relay.err", rp->dir);
+    harness_v_fmt(rp->config_path, sizeof rp->config_path, "%s/%s", rp->dir,
+                  p && p->config_file[0] ? p->config_file : "relay.json");
+    /* Stale files of an earlier run in the same --out would mislead us (an
+     * old "listening on" line names a dead port). */
+    unlink(rp->events_path);
+    unlink(rp->out_path);
+    unlink(rp->err_path);
+    return 0;
+}
+
+/* A relay that runs already (--relay-url): nothing to start, stop or signal. */
+static int attach_running(struct run *r)
+{
+    const struct harness_scenario *s = r->s;
+    r->n_rep = 1;
+    /* Its files stay where a single relay's go (none are written there). */
+    if (replica_paths(r, 0) != 0)
+        return -1;
+    snprintf(r->rep[0].url, sizeof r->rep[0].url, "%s", r->o->relay_url);
+    size_t ul = strlen(r->rep[0].url);
+    if (ul && r->rep[0].url[ul - 1] == '/')
+        r->rep[0].url[ul - 1] = '\0';
+    int sigs = 0;
+    for (int k = 0; k < s->n_steps; k++)
+        sigs |= s->steps[k].sig != HARNESS_SIG_NONE;
+    /* Its settings are its own; only the premises the scenario needs
+     * from it are listed, so that their checks turn inconclusive. */
+    static const char *const premises[] = {"rate_limit_requests", "client_keys", "active_env",
+                                           "direct_url"};
+    for (size_t k = 0; k < sizeof premises / sizeof premises[0]; k++)
+        if (json_object_get(s->relay, premises[k]))
+            r->unmapped[r->n_unmapped++] = premises[k];
+    if (s->admin_used)
+        r->unmapped[r->n_unmapped++] = "admin API";
+    if (s->direct)
+        r->unmapped[r->n_unmapped++] = "direct_url";
+    if (sigs)
+        r->unmapped[r->n_unmapped++] = "relay process";
+    return 0;
+}
+
+/* The settings a profile or raw command cannot give the relay. */
+static void find_unmapped(struct run *r)
+{
+    const struct harness_profile *p = r->o->profile;
+    const struct harness_scenario *s = r->s;
+    if (p) {
+        r->n_unmapped =
+            harness_profile_unmapped(p, s->relay, s->admin_used, r->unmapped, HARNESS_MAX_UNMAPPED);
+        if (s->direct && !profile_maps_direct(p) && r->n_unmapped < HARNESS_MAX_UNMAPPED)
+            r->unmapped[r->n_unmapped++] = "direct_url";
+        r->n_fixed = harness_profile_fixed_conflicts(p, s->relay, r->fixed, HARNESS_MAX_UNMAPPED);
+    } else if (r->o->relay_cmd) {
+        raw_unmapped(r);
+    }
+}
+
+/* How many replicas, and whether the fleet fits this run: --replicas over
+ * the scenario's count, and every step's replica among them. */
+static int fleet_size(struct run *r)
+{
+    const struct harness_scenario *s = r->s;
+    int n = r->o->replicas > 0 ? r->o->replicas : s->fleet.replicas;
+    if (n > 1 && r->o->relay_url) {
+        fail(r, REPORT_INVALID,
+             "%s: $.fleet: a fleet of %d replicas needs the runner to start them (not "
+             "--relay-url)",
+             s->file, n);
+        return -1;
+    }
+    if (s->max_replica_step >= n) {
+        fail(r, REPORT_INVALID,
+             "%s: $.timeline: a step names replica %d, but the run has %d replica(s) (--replicas)",
+             s->file, s->max_replica_step, n);
+        return -1;
+    }
+    r->n_rep = n < 1 ? 1 : n;
+    r->spread = s->fleet.spread;
+    return 0;
+}
+
+/* Redis when the scenario asks for one (or --replicas makes a fleet of a
+ * scenario that says nothing), then every replica from the profile. */
+static int start_fleet(struct run *r)
+{
+    const struct harness_scenario *s = r->s;
+    const struct harness_profile *p = r->o->profile;
+    /* A relay whose command or config names {redis_url} gets a store even
+     * alone: it may not start without one. */
+    int needs = p && p->shared && !p->config_json;
+    int want_redis = s->fleet.declared ? s->fleet.redis : r->n_rep > 1 || needs;
+    char err[512];
+    if (want_redis && harness_redis_start(&r->redis, r->dir, 3000, err, sizeof err) != 0) {
+        fail(r, REPORT_ERROR, "%s", err);
+        return -1;
+    }
+    r->obs.n_replicas = r->n_rep;
+    r->obs.fleet_shared = takes_store(r);
+    for (int i = 0; i < r->n_rep; i++) {
+        if (replica_paths(r, i) != 0)
+            return -1;
+        struct replica *rp = &r->rep[i];
+        if (((!r->o->profile || r->o->profile->config_json) && write_config(r, rp) != 0) ||
+            spawn_relay(r, rp) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Starts what the run drives: a running relay, or the fleet. */
+static int start_relays(struct run *r)
+{
+    if (fleet_size(r) != 0)
+        return -1;
+    if (r->o->relay_url)
+        return attach_running(r);
+    if (r->o->profile) {
+        char abs[PATH_MAX];
+        if (realpath(r->dir, abs))
+            harness_v_fmt(r->dir, sizeof r->dir, "%s", abs);
+    }
+    find_unmapped(r);
+    return start_fleet(r);
+}
+
+/* Readiness, timeline, traffic and settle, all on the loop. */
+static void run_loop(struct run *r)
+{
+    const struct harness_run_opts *o = r->o;
     snprintf(r->ready_path, sizeof r->ready_path, "%s",
              o->profile ? o->profile->ready_path : "/health");
     uint64_t ready_us = o->profile ? o->profile->ready_timeout_us : 5000000;
-    if (o->relay_url) {
-        /* A relay that runs already: nothing to start, stop or signal. */
-        snprintf(r->relay_url, sizeof r->relay_url, "%s", o->relay_url);
-        size_t ul = strlen(r->relay_url);
-        if (ul && r->relay_url[ul - 1] == '/')
-            r->relay_url[ul - 1] = '\0';
-        int sigs = 0;
-        for (int k = 0; k < s->n_steps; k++)
-            sigs |= s->steps[k].sig != HARNESS_SIG_NONE;
-        /* Its settings are its own; only the premises the scenario needs
-         * from it are listed, so that their checks turn inconclusive. */
-        static const char *const premises[] = {"rate_limit_requests", "client_keys", "active_env",
-                                               "direct_url"};
-        for (size_t k = 0; k < sizeof premises / sizeof premises[0]; k++)
-            if (json_object_get(s->relay, premises[k]))
-                r->unmapped[r->n_unmapped++] = premises[k];
-        if (s->admin_used)
-            r->unmapped[r->n_unmapped++] = "admin API";
-        if (s->direct)
-            r->unmapped[r->n_unmapped++] = "direct_url";
-        if (sigs)
-            r->unmapped[r->n_unmapped++] = "relay process";
-    } else {
-        if (o->profile) {
-            char abs[PATH_MAX];
-            if (realpath(r->dir, abs))
-                harness_v_fmt(r->dir, sizeof r->dir, "%s", abs);
-            snprintf(r->events_path, sizeof r->events_path, "%s/events.jsonl", r->dir);
-            snprintf(r->out_path, sizeof r->out_path, "%s/relay.out", r->dir);
-            snprintf(r->err_path, sizeof r->err_path, "%s/relay.err", r->dir);
-            harness_v_fmt(r->config_path, sizeof r->config_path, "%s/%s", r->dir,
-                          o->profile->config_file[0] ? o->profile->config_file : "relay.json");
-            r->n_unmapped = harness_profile_unmapped(o->profile, s->relay, s->admin_used,
-                                                     r->unmapped, HARNESS_MAX_UNMAPPED);
-            if (s->direct && !profile_maps_direct(o->profile) &&
-                r->n_unmapped < HARNESS_MAX_UNMAPPED)
-                r->unmapped[r->n_unmapped++] = "direct_url";
-            r->n_fixed = harness_profile_fixed_conflicts(o->profile, s->relay, r->fixed,
-                                                         HARNESS_MAX_UNMAPPED);
-        } else if (o->relay_cmd) {
-            raw_unmapped(r);
-        }
-        if (((!o->profile || o->profile->config_json) && write_config(r) != 0) ||
-            spawn_relay(r) != 0)
-            goto out;
-    }
-
+    r->prober.curl = &r->curl;
+    r->prober.obs = &r->obs;
+    probe_map(r);
     ev_timer_init(&r->poll, on_poll, 0.0, 0.01);
     r->poll.data = r;
     ev_timer_start(r->loop, &r->poll);
@@ -1477,13 +1877,35 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
         co_now_us() + (uint64_t)((double)ready_us * (o->time_scale > 0 ? o->time_scale : 1));
     r->t_hard_deadline = UINT64_MAX;
     ev_run(r->loop, 0);
+}
 
-    /* Done, failed or interrupted: stop the clock of traffic first. */
+/* Whether the fleet is alive at the end: every replica the scenario did
+ * not end itself (a --relay-url relay counts as alive). */
+static void note_alive(struct run *r)
+{
+    int alive = 1, killed = 0;
+    for (int i = 0; i < r->n_rep; i++) {
+        struct replica *rp = &r->rep[i];
+        killed |= rp->killed;
+        if (rp->ended)
+            r->obs.replica_gone |= 1u << i;
+        if (rp->pid <= 0 || rp->ended)
+            continue;
+        if (rp->exited) {
+            alive = 0;
+            if (!r->obs.relay_exit[0])
+                describe_exit(rp->status, r->obs.relay_exit, sizeof r->obs.relay_exit);
+        }
+    }
+    r->obs.relay_alive = r->o->relay_url != NULL || (r->rep[0].pid > 0 && alive);
+    r->obs.relay_killed = killed;
+}
+
+/* Done, failed or interrupted: the client log and the journals. */
+static void collect_run(struct run *r, struct report_scenario *rs)
+{
     reap(r);
-    r->obs.relay_alive = (r->pid > 0 && !r->relay_exited) || o->relay_url != NULL;
-    if (r->relay_exited)
-        describe_exit(r->relay_status, r->obs.relay_exit, sizeof r->obs.relay_exit);
-    r->obs.relay_killed = r->relay_killed;
+    note_alive(r);
     r->obs.t_end = co_now_us();
     if (r->traffic_started) {
         harness_traffic_stop(&r->traffic);
@@ -1497,30 +1919,35 @@ int harness_run_scenario(const struct harness_scenario *s, const struct harness_
     collect_journal(r, 1, "green");
     collect_journal(r, 2, "direct");
     harness_obs_sort(&r->obs);
+}
 
-out:
-    if (r->probe) {
-        co_evcurl_remove(&r->curl, r->probe->easy);
-        curl_easy_cleanup(r->probe->easy);
-        free(r->probe);
-        r->probe = NULL;
+/* How the fleet shut down: the first SIGTERM, the last exit, and clean
+ * only when every replica alive at teardown exited 0. */
+static void record_exit(struct run *r)
+{
+    int clean = 1, any = 0;
+    for (int i = 0; i < r->n_rep; i++) {
+        const struct replica *rp = &r->rep[i];
+        if (rp->pid <= 0 || rp->ended)
+            continue;
+        any = 1;
+        if (rp->t_term && (!r->obs.term_t || rp->t_term < r->obs.term_t))
+            r->obs.term_t = rp->t_term;
+        if (rp->t_exit > r->obs.exit_t)
+            r->obs.exit_t = rp->t_exit;
+        int ok = WIFEXITED(rp->status) && WEXITSTATUS(rp->status) == 0;
+        if ((!ok && clean) || !r->obs.exit_how[0])
+            describe_exit(rp->status, r->obs.exit_how, sizeof r->obs.exit_how);
+        clean &= ok;
     }
-    stop_relay(r);
-    if (r->pid > 0) {
-        r->obs.term_t = r->t_term;
-        r->obs.exit_t = r->t_exit;
-        r->obs.exit_clean = WIFEXITED(r->relay_status) && WEXITSTATUS(r->relay_status) == 0;
-        describe_exit(r->relay_status, r->obs.exit_how, sizeof r->obs.exit_how);
-    }
-    if (r->loop) {
-        ev_timer_stop(r->loop, &r->poll);
-        ev_timer_stop(r->loop, &r->steps);
-        ev_timer_stop(r->loop, &r->settle);
-    }
-    if (r->traffic_started)
-        harness_traffic_free(&r->traffic);
+    if (any)
+        r->obs.exit_clean = clean;
+}
+
+/* Abandons admin calls still in flight (a hung relay), counting them. */
+static void drop_admins(struct run *r)
+{
     while (r->admins) {
-        /* Admin calls still in flight (a hung relay): abandon and count them. */
         struct admin_xfer *a = r->admins;
         r->admins = a->next;
         co_evcurl_remove(&r->curl, a->easy);
@@ -1533,35 +1960,88 @@ out:
         r->obs.admin_calls++;
         free(a);
     }
-    if (r->curl.multi)
+}
+
+/* Leaves no child and no transfer behind: probes, replicas, Redis, timers,
+ * admin calls, curl, mocks, loop. */
+static void teardown(struct run *r)
+{
+    for (int i = 0; i < r->n_rep; i++) {
+        struct probe_xfer *p = r->rep[i].probe;
+        if (!p)
+            continue;
+        co_evcurl_remove(&r->curl, p->easy);
+        curl_easy_cleanup(p->easy);
+        free(p);
+        r->rep[i].probe = NULL;
+    }
+    stop_relay(r);
+    harness_redis_stop(&r->redis);
+    record_exit(r);
+    if (r->loop) {
+        ev_timer_stop(r->loop, &r->poll);
+        ev_timer_stop(r->loop, &r->steps);
+        ev_timer_stop(r->loop, &r->settle);
+    }
+    if (r->traffic_started)
+        harness_traffic_free(&r->traffic);
+    drop_admins(r);
+    if (r->curl.multi) {
+        harness_probe_abort(&r->prober);
         co_evcurl_cleanup(&r->curl);
+    }
     for (int c = 0; c < 3; c++)
         mock_free(&r->mock[c]);
     if (r->loop)
         ev_loop_destroy(r->loop);
+}
 
+/* The key in any file a replica wrote. */
+static void scan_leaks(struct run *r)
+{
+    const struct harness_profile *p = r->o->profile;
+    for (int i = 0; i < r->n_rep; i++) {
+        const struct replica *rp = &r->rep[i];
+        scan_leak(r, rp->events_path, "relay events");
+        scan_leak(r, rp->out_path, "relay stdout");
+        scan_leak(r, rp->err_path, "relay stderr");
+        /* A profile may hand the key over in its config ({api_key}): the
+         * runner wrote it there, the relay did not leak it. */
+        if (!p || !p->config_template || !strstr(p->config_template, "{api_key}"))
+            scan_leak(r, rp->config_path, "relay config");
+    }
+}
+
+/* The report row: identity, observations, verdict. */
+static void finish(struct run *r, struct report_scenario *rs, uint64_t started)
+{
+    const struct harness_scenario *s = r->s;
     collect_events(r);
-    scan_leak(r, r->events_path, "relay events");
-    scan_leak(r, r->out_path, "relay stdout");
-    scan_leak(r, r->err_path, "relay stderr");
-    /* A profile may hand the key over in its config ({api_key}): the
-     * runner wrote it there, the relay did not leak it. */
-    if (!o->profile || !o->profile->config_template ||
-        !strstr(o->profile->config_template, "{api_key}"))
-        scan_leak(r, r->config_path, "relay config");
+    scan_leaks(r);
     write_client_log(r);
+    /* The key on the relay's own endpoints is a leak; it is blanked before
+     * the probes are written out. */
+    if (r->obs.n_probes) {
+        r->obs.leak_scanned++;
+        if (harness_probe_redact(&r->obs, r->api_key)) {
+            size_t len = strlen(r->obs.leak_where);
+            r->obs.secret_leaks++;
+            snprintf(r->obs.leak_where + len, sizeof r->obs.leak_where - len, "%srelay endpoints",
+                     len ? ", " : "");
+        }
+    }
+    harness_probe_finish(&r->obs, r->dir);
     observe(r, rs);
-
     snprintf(rs->name, sizeof rs->name, "%s", s->name);
     snprintf(rs->file, sizeof rs->file, "%s", s->file);
     snprintf(rs->folder, sizeof rs->folder, "%s", s->folder);
     snprintf(rs->description, sizeof rs->description, "%s", s->description);
     harness_scenario_tags(s, rs->tags, sizeof rs->tags);
-    rs->seed = o->seed;
+    rs->seed = r->o->seed;
     rs->t0_us = r->obs.t0; /* the 0 of the HTML report's time axis */
     rs->requests = (long)r->obs.n_reqs;
     rs->doc = json_incref(s->doc);
-    rs->log_tail = tail_of(r->err_path, 2048);
+    rs->log_tail = r->n_rep ? tail_of(r->rep[0].err_path, 2048) : NULL;
     if (r->error[0]) {
         snprintf(rs->error, sizeof rs->error, "%s", r->error);
         rs->status = r->error_status ? r->error_status : REPORT_ERROR;
@@ -1570,6 +2050,22 @@ out:
         harness_driver_apply(rs);
     }
     rs->duration_s = (double)(co_now_us() - started) / 1e6;
+}
+
+int harness_run_scenario(const struct harness_scenario *s, const struct harness_run_opts *o,
+                         struct report_scenario *rs)
+{
+    struct run *r = co_calloc(1, sizeof *r);
+    uint64_t started = co_now_us();
+    r->s = s;
+    r->o = o;
+    r->phase = PH_START;
+    if (run_init(r, rs, started) == 0 && start_mocks(r) == 0 && start_relays(r) == 0) {
+        run_loop(r);
+        collect_run(r, rs);
+    }
+    teardown(r);
+    finish(r, rs, started);
     harness_obs_free(&r->obs);
     co_secret_clear();
     int st = rs->status;

@@ -28,6 +28,7 @@ struct harness_run_opts {
     int blue_port, green_port;
     int verbose;
     int run_index; /* repetition number, for artefact names */
+    int replicas;  /* --replicas N: the fleet's size over the scenario's (0: the scenario's) */
     /* Live progress (reports/progress.c): called from the poll timer about
      * five times a second while traffic runs and settles; NULL for none. */
     void (*progress)(void *ctx, const struct report_progress *p);

@@ -3,6 +3,8 @@
  * wastes a CI run and, worse, may pass by checking nothing. */
 #include "harness/scenario.h"
 
+#include "harness/probe.h"
+
 #include "co_json.h"
 #include "co_mem.h"
 #include "harness/checks.h"
@@ -55,7 +57,7 @@ static int keys_all(struct harness_scenario *s, const json_t *obj, const char *p
 
 static const char *const top_keys[] = {"name",       "description", "tags",    "relay",
                                        "upstreams",  "timeline",    "traffic", "expect",
-                                       "timeout_ms", "settle_ms",   NULL};
+                                       "timeout_ms", "settle_ms",   "fleet",   NULL};
 
 /* Relay config keys a scenario may set (docs/CONTRACTS.md); the runner owns
  * port, listen, URLs, api_key and events. */
@@ -63,65 +65,67 @@ enum rk_type {
     RK_UINT,
     RK_TOKEN,
     RK_URL,
-    RK_ENV,
-    RK_JITTER,
+    RK_WORDS, /* one of the row's words */
     RK_TOKENARR,
     RK_OBJ,
-    RK_LEVEL,
-    RK_STREAM_DONE,
-    RK_MODE,
-    RK_ON_429,
 };
-/* The words of the policy keys, as the relay's config table accepts them. */
+static const char *const colours[] = {"blue", "green", NULL};
+/* The words of the worded keys, as the relay's config table accepts them. */
+static const char *const jitter_words[] = {"none", "full", "equal", "decorrelated", NULL};
+static const char *const level_words[] = {"debug", "info", "warn", "error", NULL};
 static const char *const stream_done_words[] = {"lenient", "strict", NULL};
 static const char *const mode_words[] = {"blue-green", "primary-fallback", NULL};
 static const char *const on_429_words[] = {"retry", "failover", NULL};
-/* Integer bounds mirror the relay's config table (relay/relay_config.c), so
- * that `cutover validate` refuses what the relay would refuse at start. */
+static const char *const shared_fail_words[] = {"open", "closed", NULL};
+/* Integer bounds and words mirror the relay's config table
+ * (relay/relay_config.c), so that `cutover validate` refuses what the relay
+ * would refuse at start; test_harness_scenario compares the two tables. */
 #define RK_MS_MAX ((json_int_t)86400000 * 365)
 static const struct relay_key {
     const char *name;
     int type;
-    json_int_t min, max; /* RK_UINT */
+    json_int_t min, max;      /* RK_UINT */
+    const char *const *words; /* RK_WORDS */
 } relay_keys[] = {
-    {"active_env", RK_ENV, 0, 0},
-    {"max_attempts", RK_UINT, 1, 100},
-    {"backoff_base_ms", RK_UINT, 0, RK_MS_MAX},
-    {"backoff_cap_ms", RK_UINT, 0, RK_MS_MAX},
-    {"jitter", RK_JITTER, 0, 0},
-    {"try_timeout_ms", RK_UINT, 1, RK_MS_MAX},
-    {"deadline_ms", RK_UINT, 1, RK_MS_MAX},
-    {"ttfb_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"idle_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"retry_after_cap_ms", RK_UINT, 0, RK_MS_MAX},
-    {"switch_after_failures", RK_UINT, 1, 1000000},
-    {"min_dwell_ms", RK_UINT, 0, RK_MS_MAX},
-    {"health_interval_ms", RK_UINT, 0, RK_MS_MAX},
-    {"health_timeout_ms", RK_UINT, 1, RK_MS_MAX},
-    {"health_rise", RK_UINT, 1, 1000},
-    {"health_fall", RK_UINT, 1, 1000},
-    {"rate_limit_requests", RK_UINT, 0, 100000000},
-    {"rate_limit_window_ms", RK_UINT, 1, RK_MS_MAX},
-    {"admin_token", RK_TOKEN, 0, 0},
-    {"client_keys", RK_TOKENARR, 0, 0},
-    {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30},
-    {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"log_level", RK_LEVEL, 0, 0},
-    {"prices", RK_OBJ, 0, 0},
-    {"direct_url", RK_URL, 0, 0},
-    {"stream_done", RK_STREAM_DONE, 0, 0},
-    {"mode", RK_MODE, 0, 0},
-    {"primary", RK_ENV, 0, 0},
-    {"failback_after_ms", RK_UINT, 0, RK_MS_MAX},
-    {"failback_rise", RK_UINT, 1, 1000},
-    {"first_byte_timeout_ms", RK_UINT, 0, RK_MS_MAX},
-    {"on_429_without_retry_after", RK_ON_429, 0, 0},
+    {"active_env", RK_WORDS, 0, 0, colours},
+    {"max_attempts", RK_UINT, 1, 100, NULL},
+    {"backoff_base_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"backoff_cap_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"jitter", RK_WORDS, 0, 0, jitter_words},
+    {"try_timeout_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"deadline_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"ttfb_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"idle_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"retry_after_cap_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"switch_after_failures", RK_UINT, 1, 1000000, NULL},
+    {"min_dwell_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"health_interval_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"health_timeout_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"health_rise", RK_UINT, 1, 1000, NULL},
+    {"health_fall", RK_UINT, 1, 1000, NULL},
+    {"rate_limit_requests", RK_UINT, 0, 100000000, NULL},
+    {"rate_limit_window_ms", RK_UINT, 1, RK_MS_MAX, NULL},
+    {"admin_token", RK_TOKEN, 0, 0, NULL},
+    {"client_keys", RK_TOKENARR, 0, 0, NULL},
+    {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30, NULL},
+    {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"log_level", RK_WORDS, 0, 0, level_words},
+    {"prices", RK_OBJ, 0, 0, NULL},
+    {"direct_url", RK_URL, 0, 0, NULL},
+    {"stream_done", RK_WORDS, 0, 0, stream_done_words},
+    {"mode", RK_WORDS, 0, 0, mode_words},
+    {"primary", RK_WORDS, 0, 0, colours},
+    {"failback_after_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"failback_rise", RK_UINT, 1, 1000, NULL},
+    {"first_byte_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
+    {"on_429_without_retry_after", RK_WORDS, 0, 0, on_429_words},
+    /* A fleet's shared store (docs/fleet.md): the URL itself is the
+     * runner's (the Redis it starts), these say how the relay uses it. */
+    {"shared_fail", RK_WORDS, 0, 0, shared_fail_words},
+    {"shared_timeout_ms", RK_UINT, 1, 60000, NULL},
+    {"shared_poll_ms", RK_UINT, 10, RK_MS_MAX, NULL},
 };
 #define N_RELAY_KEYS (sizeof relay_keys / sizeof relay_keys[0])
-
-static const char *const colours[] = {"blue", "green", NULL};
-static const char *const jitters[] = {"none", "full", "equal", "decorrelated", NULL};
-static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 
 /* Keys of the full mock behaviour format, and the friendly ones we add. */
 static const char *const behavior_keys[] = {"reply", "latency", "rate_limit", "rules", "health",
@@ -358,6 +362,10 @@ static void scale_walk(json_t *j, const char *key, double scale)
             }
             size_t l = strlen(k);
             int t = l > 3 && strcmp(k + l - 3, "_ms") == 0;
+            /* A request template's body is sent as written: its fields are
+             * the client's, not the scenario's times. */
+            if (strcmp(k, "body") == 0 && json_is_object(v))
+                continue;
             if (t && json_is_number(v)) {
                 double d = json_number_value(v) * scale;
                 json_object_set_new(
@@ -405,18 +413,8 @@ static int relay_value(const struct relay_key *rk, const char *k, json_t *v, cha
     case RK_TOKEN:
     case RK_URL:
         return harness_v_setting(v, p, rk->type == RK_URL, err, errlen);
-    case RK_ENV:
-        return harness_v_enum(v, p, colours, err, errlen);
-    case RK_JITTER:
-        return harness_v_enum(v, p, jitters, err, errlen);
-    case RK_LEVEL:
-        return harness_v_enum(v, p, levels, err, errlen);
-    case RK_STREAM_DONE:
-        return harness_v_enum(v, p, stream_done_words, err, errlen);
-    case RK_MODE:
-        return harness_v_enum(v, p, mode_words, err, errlen);
-    case RK_ON_429:
-        return harness_v_enum(v, p, on_429_words, err, errlen);
+    case RK_WORDS:
+        return harness_v_enum(v, p, rk->words, err, errlen);
     case RK_OBJ:
         if (!json_is_object(v))
             return harness_v_expected(err, errlen, p, "an object", v);
@@ -545,12 +543,136 @@ static int parse_upstreams(struct harness_scenario *s, json_t *up, char *err, si
     return bad ? -1 : 0;
 }
 
-static const char *const step_keys[] = {"at_ms", "mark", "blue", "green", "admin", "signal", NULL};
+static const char *const step_keys[] = {"at_ms",  "at",    "mark",    "blue",  "green", "admin",
+                                        "signal", "fleet", "replica", "probe", NULL};
+/* Fleet steps (docs/fleet.md); index = enum harness_fleet_action - 1. */
+static const char *const fleet_actions[] = {"replica_stop",   "replica_kill", "replica_pause",
+                                            "replica_resume", "redis_pause",  "redis_resume",
+                                            "redis_stop",     "redis_start",  NULL};
 static const char *const admin_keys[] = {"action", "to", "blue", "green", "token", NULL};
 /* "token": which token the call sends; index = enum harness_admin_token. */
 static const char *const admin_tokens[] = {"right", "none", "wrong", NULL};
 static const char *const admin_actions[] = {"switch", "rollback", "weights", NULL};
 static const char *const signals[] = {"SIGSTOP", "SIGCONT", "SIGKILL", "SIGTERM", NULL};
+
+/* A step's "at": {"after": "traffic", "delay_ms": D}. */
+static int parse_at_after(struct harness_step *step, json_t *at, const char *path, char *err,
+                          size_t errlen)
+{
+    static const char *const keys[] = {"after", "delay_ms", NULL};
+    static const char *const afters[] = {"traffic", NULL};
+    char p[128], ap[160];
+    harness_v_fmt(p, sizeof p, "%s.at", path);
+    if (!json_is_object(at))
+        return harness_v_expected(err, errlen, p, "{\"after\": \"traffic\", \"delay_ms\": N}", at);
+    if (harness_v_keys(at, p, keys, err, errlen) != 0)
+        return -1;
+    harness_v_fmt(ap, sizeof ap, "%s.after", p);
+    if (harness_v_enum(json_object_get(at, "after"), ap, afters, err, errlen) != 0)
+        return -1;
+    double delay = 0;
+    if (harness_v_number(at, "delay_ms", p, 0, 600000, &delay, err, errlen) != 0)
+        return -1;
+    step->after_traffic = 1;
+    step->after_delay_us = (uint64_t)(delay * 1000.0);
+    return 0;
+}
+
+/* A step's "probe": an endpoint name or an array of them. */
+static int parse_probe(struct harness_step *step, json_t *probe, const char *path, char *err,
+                       size_t errlen)
+{
+    if (json_is_string(probe)) {
+        if (harness_v_enum(probe, path, harness_probe_kinds, err, errlen) != 0)
+            return -1;
+        for (int k = 0; harness_probe_kinds[k]; k++)
+            if (strcmp(json_string_value(probe), harness_probe_kinds[k]) == 0)
+                step->probe |= 1u << k;
+        return 0;
+    }
+    if (!json_is_array(probe) || !json_array_size(probe))
+        return harness_v_expected(err, errlen, path,
+                                  "\"health\", \"metrics\", \"prometheus\" or an array of them",
+                                  probe);
+    size_t i;
+    json_t *v;
+    json_array_foreach(probe, i, v)
+    {
+        char p[160];
+        harness_v_fmt(p, sizeof p, "%s[%zu]", path, i);
+        if (parse_probe(step, v, p, err, errlen) != 0)
+            return -1;
+        if (!json_is_string(v))
+            return harness_v_expected(err, errlen, p, "an endpoint name", v);
+    }
+    return 0;
+}
+
+/* A step's "replica": which replica its admin call, signal or replica_*
+ * action goes to (default 0).  Only those steps take one, and it must name
+ * a replica of the fleet (the runner checks it again against --replicas). */
+static int parse_step_replica(struct harness_scenario *s, const json_t *st, const char *path,
+                              struct harness_step *step, char *err, size_t errlen)
+{
+    json_t *rep = json_object_get(st, "replica");
+    if (!rep)
+        return 0;
+    char p[160], exp[128];
+    harness_v_fmt(p, sizeof p, "%s.replica", path);
+    int takes = step->admin_method[0] || step->sig || step->probe ||
+                (step->fleet_action && step->fleet_action < HARNESS_REDIS_PAUSE);
+    if (!takes)
+        return harness_v_expected(err, errlen, p,
+                                  "no replica on this step (only admin, signal, probe and "
+                                  "replica_* steps go to one replica)",
+                                  rep);
+    snprintf(exp, sizeof exp, "a replica index 0..%d (\"fleet\": {\"replicas\": %d})",
+             s->fleet.replicas - 1, s->fleet.replicas);
+    if (!json_is_integer(rep) || json_integer_value(rep) < 0 ||
+        json_integer_value(rep) >= s->fleet.replicas)
+        return harness_v_expected(err, errlen, p, exp, rep);
+    step->replica = (int)json_integer_value(rep);
+    if (step->replica > s->max_replica_step)
+        s->max_replica_step = step->replica;
+    return 0;
+}
+
+static const char *const fleet_keys[] = {"replicas", "spread", "redis", NULL};
+static const char *const spreads[] = {"round_robin", "random", NULL};
+
+/* "fleet": {"replicas": N, "spread": "round_robin" | "random", "redis": bool}.
+ * Redis defaults to true for more than one replica: a fleet shares state. */
+static int parse_fleet(struct harness_scenario *s, json_t *fl, char *err, size_t errlen)
+{
+    s->fleet.replicas = 1;
+    s->max_replica_step = -1;
+    if (!fl)
+        return 0;
+    if (!json_is_object(fl))
+        return harness_v_expected(err, errlen, "$.fleet", "an object with replicas", fl);
+    if (harness_v_keys(fl, "$.fleet", fleet_keys, err, errlen) != 0)
+        return -1;
+    s->fleet.declared = 1;
+    json_t *n = json_object_get(fl, "replicas");
+    char exp[64];
+    snprintf(exp, sizeof exp, "a replica count 1..%d (required)", HARNESS_MAX_REPLICAS);
+    if (!json_is_integer(n) || json_integer_value(n) < 1 ||
+        json_integer_value(n) > HARNESS_MAX_REPLICAS)
+        return harness_v_expected(err, errlen, "$.fleet.replicas", exp, n);
+    s->fleet.replicas = (int)json_integer_value(n);
+    json_t *sp = json_object_get(fl, "spread");
+    if (sp) {
+        if (harness_v_enum(sp, "$.fleet.spread", spreads, err, errlen) != 0)
+            return -1;
+        s->fleet.spread = strcmp(json_string_value(sp), "random") == 0 ? HARNESS_SPREAD_RANDOM
+                                                                       : HARNESS_SPREAD_ROUND_ROBIN;
+    }
+    json_t *rd = json_object_get(fl, "redis");
+    if (rd && !json_is_boolean(rd))
+        return harness_v_expected(err, errlen, "$.fleet.redis", "true or false", rd);
+    s->fleet.redis = rd ? json_is_true(rd) : s->fleet.replicas > 1;
+    return 0;
+}
 
 static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double prev_ms, char *err,
                       size_t errlen)
@@ -565,6 +687,22 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
     double at = -1;
     if (harness_v_number(st, "at_ms", path, 0, 3600000, &at, err, errlen) != 0)
         return -1;
+    json_t *at_after = json_object_get(st, "at");
+    if (at_after && at >= 0) {
+        harness_v_fmt(p, sizeof p, "%s.at", path);
+        return harness_v_expected(err, errlen, p, "at_ms or at, not both", at_after);
+    }
+    if (at_after) {
+        if (parse_at_after(step, at_after, path, err, errlen) != 0)
+            return -1;
+        at = prev_ms; /* orders it after every timed step */
+    } else if (s->n_steps && s->steps[s->n_steps - 1].after_traffic) {
+        harness_v_fmt(p, sizeof p, "%s.at_ms", path);
+        return harness_v_expected(err, errlen, p,
+                                  "no timed step after one with \"at\": {\"after\": "
+                                  "\"traffic\"} (those come last)",
+                                  json_object_get(st, "at_ms"));
+    }
     if (at < 0) {
         harness_v_fmt(p, sizeof p, "%s.at_ms", path);
         return harness_v_expected(err, errlen, p, "a time in ms (required)", NULL);
@@ -645,6 +783,13 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
         s->admin_used = 1;
         actions++;
     }
+    json_t *probe = json_object_get(st, "probe");
+    if (probe) {
+        harness_v_fmt(p, sizeof p, "%s.probe", path);
+        if (parse_probe(step, probe, p, err, errlen) != 0)
+            return -1;
+        actions++;
+    }
     json_t *sig = json_object_get(st, "signal");
     if (sig) {
         harness_v_fmt(p, sizeof p, "%s.signal", path);
@@ -657,9 +802,28 @@ static int parse_step(struct harness_scenario *s, json_t *st, size_t i, double p
                                                 : HARNESS_SIG_KILL;
         actions++;
     }
+    json_t *fl = json_object_get(st, "fleet");
+    if (fl) {
+        harness_v_fmt(p, sizeof p, "%s.fleet", path);
+        if (harness_v_enum(fl, p, fleet_actions, err, errlen) != 0)
+            return -1;
+        for (int k = 0; fleet_actions[k]; k++)
+            if (strcmp(json_string_value(fl), fleet_actions[k]) == 0)
+                step->fleet_action = k + 1;
+        if (step->fleet_action >= HARNESS_REDIS_PAUSE && !s->fleet.redis)
+            return harness_v_expected(err, errlen, p,
+                                      "a replica_* action (redis_* needs \"fleet\": {\"redis\": "
+                                      "true})",
+                                      fl);
+        actions++;
+    }
+    if (parse_step_replica(s, st, path, step, err, errlen) != 0)
+        return -1;
     if (!actions && !mark)
         return harness_v_expected(err, errlen, path,
-                                  "at least one of blue, green, admin, signal or mark", st);
+                                  "at least one of blue, green, admin, signal, fleet, probe or "
+                                  "mark",
+                                  st);
     s->n_steps++;
     return 0;
 }
@@ -695,17 +859,326 @@ static int parse_timeline(struct harness_scenario *s, json_t *tl, char *err, siz
     return bad ? -1 : 0;
 }
 
-static const char *const phase_keys[] = {"rate_rps",   "concurrency", "duration_ms", "count",
-                                         "start_ms",   "stream",      "model",       "prompt",
-                                         "max_tokens", "timeout_ms",  "client_key",  "client_keys",
-                                         "arrival",    "path",        NULL};
+/* ---- request templates ------------------------------------------------- */
+
+static const char *const template_keys[] = {"name", "weight", "method",       "path",
+                                            "body", "raw",    "content_type", NULL};
+static const char *const template_methods[] = {"POST", "GET", "PUT", "PATCH", "DELETE", NULL};
+/* The phase keys that build the one request of a phase without templates. */
+static const char *const plain_request_keys[] = {"prompt",     "model", "stream",
+                                                 "max_tokens", "path",  NULL};
+
+/* A path a request may carry: "/" then printable characters, no space. */
+static int request_path_ok(const char *p)
+{
+    if (p[0] != '/')
+        return 0;
+    for (; *p; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+            return 0;
+    return 1;
+}
+
+/* The known fields of a JSON body, by type; every other field is sent as
+ * written.  path is the body's ("$.traffic.request.body"). */
+static int template_body(struct harness_template *tp, const json_t *body, const char *path,
+                         char *err, size_t errlen)
+{
+    char p[300];
+    json_t *v;
+    if (!json_is_object(body))
+        return harness_v_expected(err, errlen, path, "a JSON object (the request body)", body);
+    if ((v = json_object_get(body, "messages"))) {
+        harness_v_fmt(p, sizeof p, "%s.messages", path);
+        if (!json_is_array(v) || !json_array_size(v))
+            return harness_v_expected(err, errlen, p, "a non-empty array of messages", v);
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m)
+        {
+            harness_v_fmt(p, sizeof p, "%s.messages[%zu]", path, i);
+            if (!json_is_object(m))
+                return harness_v_expected(err, errlen, p, "a message object with role", m);
+            json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
+            if (!json_is_string(role) || !json_string_length(role)) {
+                harness_v_fmt(p, sizeof p, "%s.messages[%zu].role", path, i);
+                return harness_v_expected(
+                    err, errlen, p, "a role such as \"system\", \"user\" or \"assistant\"", role);
+            }
+            if (content && !json_is_string(content) && !json_is_array(content) &&
+                !json_is_null(content)) {
+                harness_v_fmt(p, sizeof p, "%s.messages[%zu].content", path, i);
+                return harness_v_expected(err, errlen, p, "a string, an array of parts or null",
+                                          content);
+            }
+        }
+    }
+    if ((v = json_object_get(body, "model"))) {
+        harness_v_fmt(p, sizeof p, "%s.model", path);
+        if (!json_is_string(v) || json_string_length(v) >= sizeof tp->model)
+            return harness_v_expected(err, errlen, p, "a model name of 1..63 bytes", v);
+        snprintf(tp->model, sizeof tp->model, "%s", json_string_value(v));
+    }
+    if ((v = json_object_get(body, "stream"))) {
+        harness_v_fmt(p, sizeof p, "%s.stream", path);
+        if (!json_is_boolean(v))
+            return harness_v_expected(err, errlen, p, "true or false", v);
+        tp->stream = json_is_true(v);
+    }
+    if ((v = json_object_get(body, "stream_options"))) {
+        harness_v_fmt(p, sizeof p, "%s.stream_options", path);
+        if (!json_is_object(v))
+            return harness_v_expected(err, errlen, p, "an object such as {\"include_usage\": true}",
+                                      v);
+        json_t *iu = json_object_get(v, "include_usage");
+        harness_v_fmt(p, sizeof p, "%s.stream_options.include_usage", path);
+        if (iu && !json_is_boolean(iu))
+            return harness_v_expected(err, errlen, p, "true or false", iu);
+        tp->include_usage = json_is_true(iu);
+    }
+    tp->max_tokens = -1;
+    static const char *const maxk[] = {"max_completion_tokens", "max_tokens", NULL};
+    for (const char *const *k = maxk; *k; k++) {
+        if (!(v = json_object_get(body, *k)))
+            continue;
+        harness_v_fmt(p, sizeof p, "%s.%s", path, *k);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return harness_v_expected(err, errlen, p, "an integer >= 0", v);
+        tp->max_tokens = (long)json_integer_value(v); /* max_tokens wins, as in the mock */
+    }
+    if ((v = json_object_get(body, "user"))) {
+        harness_v_fmt(p, sizeof p, "%s.user", path);
+        if (!json_is_string(v))
+            return harness_v_expected(err, errlen, p, "a string", v);
+        tp->own_user = 1;
+    }
+    tp->body = json_deep_copy(body);
+    return 0;
+}
+
+/* One template at path; names must differ within the phase. */
+static int parse_template(struct harness_phase *f, const json_t *t, const char *path, int in_list,
+                          char *err, size_t errlen)
+{
+    struct harness_template *tp = &f->tpl[f->n_tpl];
+    char p[300];
+    memset(tp, 0, sizeof *tp);
+    if (!json_is_object(t))
+        return harness_v_expected(err, errlen, path, "a request template object with body or raw",
+                                  t);
+    if (harness_v_keys(t, path, template_keys, err, errlen) != 0)
+        return -1;
+    json_t *v;
+    if ((v = json_object_get(t, "name"))) {
+        harness_v_fmt(p, sizeof p, "%s.name", path);
+        if (!json_is_string(v) || json_string_length(v) >= sizeof tp->name ||
+            !harness_v_safe_name(json_string_value(v), 0))
+            return harness_v_expected(err, errlen, p,
+                                      "a name of 1..31 letters, digits, '.', '_' and '-'", v);
+        for (int i = 0; i < f->n_tpl; i++)
+            if (strcmp(f->tpl[i].name, json_string_value(v)) == 0)
+                return harness_v_expected(err, errlen, p, "a template name not used before", v);
+        snprintf(tp->name, sizeof tp->name, "%s", json_string_value(v));
+    }
+    tp->weight = 1;
+    if (json_object_get(t, "weight") && !in_list) {
+        harness_v_fmt(p, sizeof p, "%s.weight", path);
+        return harness_v_expected(err, errlen, p, "no weight (weights are for a \"requests\" list)",
+                                  json_object_get(t, "weight"));
+    }
+    if (harness_v_number(t, "weight", path, 1e-6, 1e6, &tp->weight, err, errlen) != 0)
+        return -1;
+    snprintf(tp->method, sizeof tp->method, "POST");
+    if ((v = json_object_get(t, "method"))) {
+        harness_v_fmt(p, sizeof p, "%s.method", path);
+        if (harness_v_enum(v, p, template_methods, err, errlen) != 0)
+            return -1;
+        snprintf(tp->method, sizeof tp->method, "%s", json_string_value(v));
+    }
+    snprintf(tp->path, sizeof tp->path, "/v1/chat/completions");
+    if ((v = json_object_get(t, "path"))) {
+        harness_v_fmt(p, sizeof p, "%s.path", path);
+        if (!json_is_string(v) || json_string_length(v) >= sizeof tp->path ||
+            !request_path_ok(json_string_value(v)))
+            return harness_v_expected(err, errlen, p,
+                                      "a path of 1..127 printable characters starting with '/'", v);
+        snprintf(tp->path, sizeof tp->path, "%s", json_string_value(v));
+    }
+    json_t *body = json_object_get(t, "body"), *raw = json_object_get(t, "raw");
+    if (!body == !raw)
+        return harness_v_expected(err, errlen, path, "exactly one of body (JSON) or raw (a string)",
+                                  t);
+    json_t *ct = json_object_get(t, "content_type");
+    harness_v_fmt(p, sizeof p, "%s.content_type", path);
+    if (ct &&
+        (!json_is_string(ct) || !json_string_length(ct) ||
+         json_string_length(ct) >= sizeof tp->ctype || strpbrk(json_string_value(ct), "\r\n")))
+        return harness_v_expected(err, errlen, p, "a media type such as \"text/plain\"", ct);
+    if (raw && !ct)
+        return harness_v_expected(err, errlen, p, "the raw body's Content-Type (required with raw)",
+                                  NULL);
+    snprintf(tp->ctype, sizeof tp->ctype, "%s", ct ? json_string_value(ct) : "application/json");
+    tp->max_tokens = -1;
+    if (raw) {
+        harness_v_fmt(p, sizeof p, "%s.raw", path);
+        if (!json_is_string(raw) || json_string_length(raw) > HARNESS_SCENARIO_MAX_BYTES / 4)
+            return harness_v_expected(err, errlen, p, "a string (the body's bytes)", raw);
+        tp->raw = json_incref(raw);
+    } else {
+        harness_v_fmt(p, sizeof p, "%s.body", path);
+        if (template_body(tp, body, p, err, errlen) != 0)
+            return -1;
+    }
+    f->n_tpl++;
+    return 0;
+}
+
+/* "request" (one template) or "requests" (a weighted list) of a phase. */
+static int parse_templates(struct harness_scenario *s, struct harness_phase *f, const json_t *ph,
+                           const char *path, char *err, size_t errlen)
+{
+    json_t *one = json_object_get(ph, "request"), *list = json_object_get(ph, "requests");
+    char p[300];
+    if (!one && !list)
+        return 0;
+    if (one && list) {
+        harness_v_fmt(p, sizeof p, "%s.requests", path);
+        return harness_v_expected(err, errlen, p, "request or requests, not both", list);
+    }
+    for (const char *const *k = plain_request_keys; *k; k++) {
+        if (!json_object_get(ph, *k))
+            continue;
+        harness_v_fmt(p, sizeof p, "%s.%s", path, *k);
+        return harness_v_expected(err, errlen, p,
+                                  "nothing next to request/requests (a template carries its own "
+                                  "body, path and model)",
+                                  json_object_get(ph, *k));
+    }
+    int rc = 0;
+    if (one) {
+        harness_v_fmt(p, sizeof p, "%s.request", path);
+        rc = parse_template(f, one, p, 0, err, errlen);
+    } else if (!json_is_array(list) || !json_array_size(list) ||
+               json_array_size(list) > HARNESS_MAX_TEMPLATES) {
+        harness_v_fmt(p, sizeof p, "%s.requests", path);
+        return harness_v_expected(err, errlen, p, "an array of 1..8 request templates", list);
+    } else {
+        /* Every template's error, each recorded (err left empty). */
+        size_t i;
+        json_t *t;
+        json_array_foreach(list, i, t)
+        {
+            harness_v_fmt(p, sizeof p, "%s.requests[%zu]", path, i);
+            if (parse_template(f, t, p, 1, err, errlen) != 0) {
+                json_decref(f->tpl[f->n_tpl].body);
+                json_decref(f->tpl[f->n_tpl].raw);
+                memset(&f->tpl[f->n_tpl], 0, sizeof f->tpl[0]);
+                collect(s, err);
+                rc = -1;
+            }
+        }
+        if (rc)
+            err[0] = '\0';
+    }
+    if (rc == 0 && f->n_tpl) {
+        /* What the phase's requests carry, for the checks' view of a
+         * template-less phase: the first template's. */
+        const struct harness_template *t0 = &f->tpl[0];
+        f->stream = t0->stream;
+        memcpy(f->model, t0->model, sizeof f->model);
+        f->max_tokens = (int)t0->max_tokens;
+        size_t pl = strlen(t0->path) < sizeof f->path - 1 ? strlen(t0->path) : sizeof f->path - 1;
+        memcpy(f->path, t0->path, pl);
+        f->path[pl] = '\0';
+    }
+    return rc;
+}
+
+/* The template names of every phase, for checks that select one. */
+static int template_known(const struct harness_scenario *s, const char *name)
+{
+    for (int i = 0; i < s->n_phases; i++)
+        for (int k = 0; k < s->phases[i].n_tpl; k++)
+            if (strcmp(s->phases[i].tpl[k].name, name) == 0)
+                return 1;
+    return 0;
+}
+
+static void templates_free(struct harness_phase *f)
+{
+    for (int k = 0; k < HARNESS_MAX_TEMPLATES; k++) {
+        json_decref(f->tpl[k].body);
+        json_decref(f->tpl[k].raw);
+        f->tpl[k].body = f->tpl[k].raw = NULL;
+    }
+    f->n_tpl = 0;
+}
+
+static const char *const phase_keys[] = {
+    "rate_rps", "concurrency", "duration_ms", "count",      "start_ms",    "stream",  "model",
+    "prompt",   "max_tokens",  "timeout_ms",  "client_key", "client_keys", "arrival", "path",
+    "request",  "requests",    "name",        "start",      NULL};
 static const char *const arrivals[] = {"uniform", "poisson", NULL};
+
+/* When phase i (not yet counted in s->n_phases) may expect phase i-1 to be
+ * over, every request answered: its schedule's end plus its client timeout
+ * (the last request may take that long), or for a closed loop bounded by
+ * count one timeout per wave. */
+static uint64_t phase_done_estimate_us(const struct harness_phase *f)
+{
+    uint64_t d = f->duration_us;
+    if (!d && f->rate_rps > 0)
+        d = (uint64_t)((double)f->count / f->rate_rps * 1e6);
+    if (f->concurrency > 0 && !f->duration_us)
+        d = f->timeout_us * (uint64_t)((f->count + f->concurrency - 1) / f->concurrency);
+    else
+        d += f->timeout_us;
+    return f->start_us + d;
+}
+
+/* A phase's "start": {"after": "previous", "delay_ms": D}.  Sets the phase's
+ * after_prev and delay and *start to an estimate in ms (docs/scenarios.md,
+ * "Phases that start after the previous one"). */
+static int parse_after(struct harness_scenario *s, json_t *ph, json_t *st, const char *path,
+                       double *start, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"after", "delay_ms", NULL};
+    static const char *const afters[] = {"previous", NULL};
+    struct harness_phase *f = &s->phases[s->n_phases];
+    char p[160];
+    harness_v_fmt(p, sizeof p, "%s.start", path);
+    if (!json_is_object(st))
+        return harness_v_expected(err, errlen, p, "{\"after\": \"previous\", \"delay_ms\": N}", st);
+    if (harness_v_keys(st, p, keys, err, errlen) != 0)
+        return -1;
+    if (json_object_get(ph, "start_ms")) {
+        harness_v_fmt(p, sizeof p, "%s.start_ms", path);
+        return harness_v_expected(err, errlen, p, "start_ms or start, not both",
+                                  json_object_get(ph, "start_ms"));
+    }
+    char ap[180];
+    harness_v_fmt(ap, sizeof ap, "%s.after", p);
+    if (harness_v_enum(json_object_get(st, "after"), ap, afters, err, errlen) != 0)
+        return -1;
+    if (s->n_phases == 0)
+        return harness_v_expected(err, errlen, ap, "a phase before this one (this is the first)",
+                                  json_object_get(st, "after"));
+    double delay = 0;
+    if (harness_v_number(st, "delay_ms", p, 0, 600000, &delay, err, errlen) != 0)
+        return -1;
+    f->after_prev = 1;
+    f->after_delay_us = (uint64_t)(delay * 1000.0);
+    *start =
+        (double)(phase_done_estimate_us(&s->phases[s->n_phases - 1]) + f->after_delay_us) / 1000.0;
+    return 0;
+}
 
 static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path, uint64_t *next,
                        long *total, char *err, size_t errlen)
 {
     struct harness_phase *f = &s->phases[s->n_phases];
     char p[160];
+    memset(f, 0, sizeof *f); /* a phase that failed to parse may have left this slot half set */
     if (!json_is_object(ph))
         return harness_v_expected(err, errlen, path, "a traffic phase object", ph);
     if (harness_v_keys(ph, path, phase_keys, err, errlen) != 0)
@@ -723,6 +1196,9 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
         return harness_v_expected(err, errlen, path, "exactly one of rate_rps or concurrency", ph);
     if (dur <= 0 && count <= 0)
         return harness_v_expected(err, errlen, path, "duration_ms or count", ph);
+    json_t *after = json_object_get(ph, "start");
+    if (after && parse_after(s, ph, after, path, &start, err, errlen) != 0)
+        return -1;
     if (start < 0) {
         if (*next == UINT64_MAX) {
             harness_v_fmt(p, sizeof p, "%s.start_ms", path);
@@ -738,7 +1214,9 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
     f->count = (int)count;
     f->max_tokens = (int)maxt;
     f->timeout_us = (uint64_t)(timeout * 1000.0);
-    *next = dur > 0 ? f->start_us + f->duration_us : UINT64_MAX;
+    /* After a phase that starts when its predecessor is done, the next one
+     * names its own start: the time it would follow on is not known. */
+    *next = dur > 0 && !f->after_prev ? f->start_us + f->duration_us : UINT64_MAX;
     long expected_n = count > 0 ? (long)count : HARNESS_MAX_REQUESTS;
     if (rate > 0 && dur > 0 && rate * dur / 1000.0 < expected_n)
         expected_n = (long)(rate * dur / 1000.0) + 1;
@@ -770,6 +1248,7 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
         {"model", offsetof(struct harness_phase, model), sizeof f->model},
         {"prompt", offsetof(struct harness_phase, prompt), sizeof f->prompt},
         {"path", offsetof(struct harness_phase, path), sizeof f->path},
+        {"name", offsetof(struct harness_phase, name), sizeof f->name},
     };
     snprintf(f->model, sizeof f->model, "gpt-4.1");
     snprintf(f->prompt, sizeof f->prompt, "Say hello.");
@@ -782,6 +1261,12 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
             return harness_v_expected(err, errlen, p, "a short string", v);
         snprintf((char *)f + strs[k].off, strs[k].len, "%s", json_string_value(v));
     }
+    for (int k = 0; f->name[0] && k < s->n_phases; k++)
+        if (strcmp(s->phases[k].name, f->name) == 0) {
+            harness_v_fmt(p, sizeof p, "%s.name", path);
+            return harness_v_expected(err, errlen, p, "a phase name not used before",
+                                      json_object_get(ph, "name"));
+        }
     if (strncmp(f->path, "/v1/", 4) != 0) {
         harness_v_fmt(p, sizeof p, "%s.path", path);
         return harness_v_expected(err, errlen, p, "a path starting with /v1/",
@@ -814,6 +1299,10 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
         }
         f->n_keys = (int)json_array_size(keys);
     }
+    if (parse_templates(s, f, ph, path, err, errlen) != 0) {
+        templates_free(f);
+        return -1;
+    }
     s->n_phases++;
     return 0;
 }
@@ -837,7 +1326,8 @@ static int parse_traffic(struct harness_scenario *s, json_t *tr, char *err, size
         char p[64];
         harness_v_fmt(p, sizeof p, "$.traffic[%zu]", i);
         if (parse_phase(s, ph, p, &next, &total, err, errlen) != 0) {
-            collect(s, err);
+            if (err[0]) /* else the phase recorded its errors itself */
+                collect(s, err);
             bad++;
         }
     }
@@ -845,10 +1335,44 @@ static int parse_traffic(struct harness_scenario *s, json_t *tr, char *err, size
     return bad ? -1 : 0;
 }
 
+/* A check's "phase": an index below the number of phases, or the name of
+ * one (replaced by its index in c). */
+static int resolve_phase(struct harness_scenario *s, json_t *c, const char *path, char *err,
+                         size_t errlen)
+{
+    json_t *ph = json_object_get(c, "phase");
+    char p[96];
+    harness_v_fmt(p, sizeof p, "%s.phase", path);
+    if (json_is_integer(ph)) {
+        if (json_integer_value(ph) < s->n_phases)
+            return 0;
+        char exp[64];
+        snprintf(exp, sizeof exp, "a phase index below %d (the phases)", s->n_phases);
+        return harness_v_expected(err, errlen, p, exp, ph);
+    }
+    if (!json_is_string(ph))
+        return 0;
+    const char *names[HARNESS_MAX_PHASES + 1];
+    int n = 0;
+    for (int k = 0; k < s->n_phases; k++) {
+        if (strcmp(s->phases[k].name, json_string_value(ph)) == 0) {
+            json_object_set_new(c, "phase", json_integer(k));
+            return 0;
+        }
+        if (s->phases[k].name[0])
+            names[n++] = s->phases[k].name;
+    }
+    names[n] = NULL;
+    if (n == 0)
+        return harness_v_expected(err, errlen, p, "a phase index (no phase has a \"name\")", ph);
+    return harness_v_enum(ph, p, names, err, errlen);
+}
+
 /* timeline_ok: the marks are known (else a check's "after" cannot be
- * judged and is not, rather than blamed for the timeline's error). */
-static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok, char *err,
-                        size_t errlen)
+ * judged and is not, rather than blamed for the timeline's error).
+ * traffic_ok: the phases are known (else a check's "phase" is not judged). */
+static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok, int traffic_ok,
+                        char *err, size_t errlen)
 {
     if (!json_is_array(ex) || !json_array_size(ex) || json_array_size(ex) > HARNESS_MAX_CHECKS)
         return harness_v_expected(err, errlen, "$.expect",
@@ -865,19 +1389,37 @@ static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok,
     size_t i;
     json_t *c;
     int bad = 0;
-    json_array_foreach(ex, i, c)
+    /* The checks as the runner reads them: a phase named by its "name" is
+     * resolved to its index here (the scenario's copy in results.json keeps
+     * the name). */
+    json_t *resolved = json_deep_copy(ex);
+    json_array_foreach(resolved, i, c)
     {
         char p[64];
         harness_v_fmt(p, sizeof p, "$.expect[%zu]", i);
-        if (harness_check_validate(c, p, timeline_ok ? marks : NULL, err, errlen) != 0) {
+        if (harness_check_validate(c, p, timeline_ok ? marks : NULL, err, errlen) != 0 ||
+            (traffic_ok && resolve_phase(s, c, p, err, errlen) != 0)) {
+            collect(s, err);
+            bad++;
+            continue;
+        }
+        /* A check of one template's requests names a template of the traffic. */
+        json_t *tn = json_object_get(c, "template");
+        if (json_is_string(tn) && traffic_ok && !template_known(s, json_string_value(tn))) {
+            char tp[96];
+            harness_v_fmt(tp, sizeof tp, "$.expect[%zu].template", i);
+            harness_v_expected(err, errlen, tp, "the name of a request template of the traffic",
+                               tn);
             collect(s, err);
             bad++;
         }
     }
     err[0] = '\0';
-    if (bad)
+    if (bad) {
+        json_decref(resolved);
         return -1;
-    s->checks = json_incref(ex);
+    }
+    s->checks = resolved;
     return 0;
 }
 
@@ -908,7 +1450,7 @@ static void steps_within_traffic(struct harness_scenario *s, json_t *tl)
     if (!end)
         return;
     for (int i = 0; i < s->n_steps; i++) {
-        if (s->steps[i].at_us <= end)
+        if (s->steps[i].at_us <= end || s->steps[i].after_traffic)
             continue;
         char p[64], exp[128], e[640];
         harness_v_fmt(p, sizeof p, "$.timeline[%d].at_ms", i);
@@ -922,10 +1464,13 @@ static void steps_within_traffic(struct harness_scenario *s, json_t *tl)
 
 uint64_t harness_scenario_span_us(const struct harness_scenario *s)
 {
-    uint64_t end = 0;
-    for (int i = 0; i < s->n_steps; i++)
+    uint64_t end = 0, after = 0;
+    for (int i = 0; i < s->n_steps; i++) {
+        if (s->steps[i].after_traffic && s->steps[i].after_delay_us > after)
+            after = s->steps[i].after_delay_us;
         if (s->steps[i].at_us > end)
             end = s->steps[i].at_us;
+    }
     for (int i = 0; i < s->n_phases; i++) {
         const struct harness_phase *f = &s->phases[i];
         uint64_t d = f->duration_us;
@@ -936,7 +1481,7 @@ uint64_t harness_scenario_span_us(const struct harness_scenario *s)
         if (f->start_us + d > end)
             end = f->start_us + d;
     }
-    return end;
+    return end + after;
 }
 
 struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file, double time_scale,
@@ -1020,6 +1565,9 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
     if (parse_upstreams(s, json_object_get(doc, "upstreams"), msg, sizeof msg) != 0 && msg[0])
         collect(s, msg);
     msg[0] = '\0';
+    if (parse_fleet(s, json_object_get(doc, "fleet"), msg, sizeof msg) != 0 && msg[0])
+        collect(s, msg);
+    msg[0] = '\0';
     int timeline_ok = parse_timeline(s, json_object_get(doc, "timeline"), msg, sizeof msg) == 0;
     if (!timeline_ok && msg[0])
         collect(s, msg);
@@ -1030,7 +1578,8 @@ struct harness_scenario *harness_scenario_from_json(json_t *in, const char *file
     if (timeline_ok && traffic_ok)
         steps_within_traffic(s, json_object_get(doc, "timeline"));
     msg[0] = '\0';
-    if (parse_expect(s, json_object_get(doc, "expect"), timeline_ok, msg, sizeof msg) != 0 &&
+    if (parse_expect(s, json_object_get(doc, "expect"), timeline_ok, traffic_ok, msg, sizeof msg) !=
+            0 &&
         msg[0])
         collect(s, msg);
     double settle = 100 * (time_scale > 0 ? time_scale : 1), timeout = -1;
@@ -1100,6 +1649,8 @@ void harness_scenario_free(struct harness_scenario **sp)
     for (int c = 0; c < 2; c++)
         json_decref(s->upstream[c]);
     json_decref(s->direct);
+    for (int i = 0; i < HARNESS_MAX_PHASES; i++)
+        templates_free(&s->phases[i]);
     for (int i = 0; i < HARNESS_MAX_TIMELINE; i++) {
         json_decref(s->steps[i].behavior[0]);
         json_decref(s->steps[i].behavior[1]);
@@ -1253,6 +1804,20 @@ const char *const *harness_relay_key_names(void)
         names[i] = relay_keys[i].name;
     names[N_RELAY_KEYS] = NULL;
     return names;
+}
+
+int harness_relay_key_info(const char *name, int64_t *min, int64_t *max, const char *const **words)
+{
+    for (size_t i = 0; i < N_RELAY_KEYS; i++) {
+        const struct relay_key *rk = &relay_keys[i];
+        if (strcmp(rk->name, name) != 0)
+            continue;
+        *min = rk->min;
+        *max = rk->max;
+        *words = rk->words;
+        return rk->type == RK_UINT;
+    }
+    return -1;
 }
 
 int harness_relay_validate(const json_t *relay, const char *path, char *err, size_t errlen)

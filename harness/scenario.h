@@ -41,6 +41,30 @@ enum harness_signal_kind {
     HARNESS_SIG_TERM,
 };
 
+/* A fleet (docs/fleet.md): replicas of the relay under test, and a Redis
+ * the harness starts for them when the scenario asks. */
+#define HARNESS_MAX_REPLICAS 8
+enum harness_spread { HARNESS_SPREAD_ROUND_ROBIN, HARNESS_SPREAD_RANDOM };
+/* A fleet timeline step: to one replica ("replica": i), or to Redis. */
+enum harness_fleet_action {
+    HARNESS_FLEET_NONE,
+    HARNESS_REPLICA_STOP,   /* SIGTERM: drain and exit */
+    HARNESS_REPLICA_KILL,   /* SIGKILL */
+    HARNESS_REPLICA_PAUSE,  /* SIGSTOP */
+    HARNESS_REPLICA_RESUME, /* SIGCONT */
+    HARNESS_REDIS_PAUSE,    /* SIGSTOP: connections stay open, nothing answers */
+    HARNESS_REDIS_RESUME,
+    HARNESS_REDIS_STOP,  /* SIGKILL: refused connections from then on */
+    HARNESS_REDIS_START, /* a fresh, empty Redis on the same port */
+};
+
+struct harness_fleet_spec {
+    int replicas; /* 1: the one-relay run */
+    int spread;   /* enum harness_spread */
+    int redis;    /* start a Redis for the replicas */
+    int declared; /* the scenario has a "fleet" object */
+};
+
 /* The token an admin step sends: the relay's own, none, or a wrong one.
  * Without the right token the relay must refuse (401 or 403). */
 enum harness_admin_token { HARNESS_ADMIN_TOKEN, HARNESS_ADMIN_NONE, HARNESS_ADMIN_WRONG };
@@ -54,9 +78,43 @@ struct harness_step {
     json_t *admin_body;   /* or NULL */
     int admin_token;      /* enum harness_admin_token: which token the call sends */
     int sig;              /* enum harness_signal_kind */
+    int fleet_action;     /* enum harness_fleet_action */
+    int replica;          /* the replica an admin call, signal or replica_* step goes to */
+    /* "probe": the relay endpoints this step reads, bits 1 << enum
+     * harness_probe_kind (harness/obs.h); 0 none. */
+    unsigned probe;
+    /* "at": {"after": "traffic", "delay_ms": D}: the step runs D after every
+     * client request has been answered (at_us then only orders it: such
+     * steps come last). */
+    int after_traffic;
+    uint64_t after_delay_us;
 };
 
 enum harness_arrival { HARNESS_ARRIVAL_UNIFORM, HARNESS_ARRIVAL_POISSON };
+
+/* Request templates of a phase ("request" or a weighted "requests" list). */
+#define HARNESS_MAX_TEMPLATES 8
+
+/* One request a phase sends: a JSON body sent as written (the request id
+ * goes in X-Request-ID, in "user" unless the body has its own, and as the
+ * content marker of the last user message with string content), or a raw
+ * body with its Content-Type (the id in X-Request-ID only).  What the
+ * checks compare (stream, model, max_tokens, include_usage) is read from
+ * the body once, here. */
+struct harness_template {
+    char name[32];     /* "" unnamed */
+    double weight;     /* > 0; the pick is seeded */
+    char method[8];    /* POST, GET, PUT, PATCH or DELETE */
+    char path[128];    /* "/v1/chat/completions" */
+    json_t *body;      /* the JSON body (owned), NULL with raw */
+    json_t *raw;       /* a JSON string: the raw body's bytes (owned), or NULL */
+    char ctype[96];    /* Content-Type */
+    int stream;        /* body's "stream" is true */
+    int include_usage; /* body's stream_options.include_usage is true */
+    char model[64];    /* body's "model", "" none */
+    long max_tokens;   /* body's max_tokens (or max_completion_tokens), -1 none */
+    int own_user;      /* the body has its own "user": the id does not replace it */
+};
 
 struct harness_phase {
     uint64_t start_us;    /* after the traffic start */
@@ -73,6 +131,17 @@ struct harness_phase {
     char keys[HARNESS_MAX_KEYS][64]; /* client keys, used round robin */
     int n_keys;
     char path[64]; /* default /v1/chat/completions */
+    /* The phase's request templates; none: the request built from model,
+     * prompt, max_tokens and stream above. */
+    struct harness_template tpl[HARNESS_MAX_TEMPLATES];
+    int n_tpl;
+    char name[32]; /* "" unnamed: checks name a phase by index or by this */
+    /* "start": {"after": "previous", "delay_ms": D}: the phase starts D after
+     * the previous one has finished (every request of it answered), at a
+     * time only the run knows; start_us then holds an estimate (spans,
+     * timeouts). */
+    int after_prev;
+    uint64_t after_delay_us;
 };
 
 struct harness_scenario {
@@ -95,6 +164,8 @@ struct harness_scenario {
     uint64_t timeout_us; /* hard timeout of the whole scenario */
     uint64_t settle_us;  /* wait after traffic before collecting */
     int admin_used;
+    struct harness_fleet_spec fleet;
+    int max_replica_step;        /* the highest "replica" a step names, -1 none */
     struct harness_errors *errs; /* while validating: every error found; NULL after */
 };
 
@@ -137,5 +208,10 @@ const char *const *harness_relay_key_names(void);
 /* Validates an object of relay keys as a scenario's "relay" is validated;
  * errors name path (a profile's "$.fixed") instead of "$.relay". */
 int harness_relay_validate(const json_t *relay, const char *path, char *err, size_t errlen);
+/* What the scenario validator takes for relay key name: 1 an integer in
+ * [*min, *max], 0 another type (*words: the words it takes, or NULL), -1 a
+ * key it does not know.  test_harness_scenario compares it with the relay's
+ * own table (relay_config_key_info). */
+int harness_relay_key_info(const char *name, int64_t *min, int64_t *max, const char *const **words);
 
 #endif

@@ -2,10 +2,11 @@
  *
  * A cell shows the measured value of the check that tells most about the
  * scenario: the first failing one for a failure (that is the story), else
- * the first check in the order below (time to switch before attempts before
- * gaps...), else the scenario's first check. */
+ * the check its row ranks most telling (harness/checks.c: time to switch
+ * before attempts before gaps...), else the scenario's first check. */
 #include "harness/scorecard.h"
 
+#include "harness/checks.h"
 #include "harness/obs.h"
 
 #include "co_mem.h"
@@ -13,55 +14,26 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The key value of a passing cell, most telling first. */
-static const char *const key_checks[] = {"switch_delay",
-                                         "attempts",
-                                         "backoff_gaps",
-                                         "retry_after",
-                                         "client_deadline",
-                                         "switches",
-                                         "no_hammering",
-                                         "no_truncated_success",
-                                         "upstream_count",
-                                         "client_success_ratio",
-                                         NULL};
-
-/* What a failing check of each kind says about a relay, in a few words. */
-static const struct {
-    const char *check;
-    const char *why;
-} why_table[] = {
-    {"client_success_ratio", "clients saw errors"},
-    {"client_count", "wrong answers to clients"},
-    {"client_deadline", "a request outlived its deadline"},
-    {"no_truncated_success", "truncated answer passed as success"},
-    {"attempts", "wrong number of attempts"},
-    {"upstream_count", "traffic went to the wrong colour"},
-    {"backoff_gaps", "backoff schedule not kept"},
-    {"retry_after", "Retry-After ignored"},
-    {"no_hammering", "hammers a failing upstream"},
-    {"switches", "wrong switches (count or order)"},
-    {"switch_delay", "switch late or never"},
-    {"min_dwell", "flaps between colours"},
-    {"no_traffic_after_unhealthy", "traffic to an unhealthy colour"},
-    {"rate_limit", "rate limit not enforced"},
-    {"health_interval", "health probes off schedule"},
-    {"latency", "too slow"},
-    {"relay_overhead", "relay adds too much latency"},
-    {"zero_downtime", "failed requests at the cutover"},
-    {"served_ratio", "traffic split off target"},
-    {"relay_alive", "the relay died"},
-    {"admin_ok", "admin API call failed"},
-    {"clean_shutdown", "unclean shutdown on SIGTERM"},
-    {"no_secret_leak", "leaks the upstream key"},
-};
-
+/* What a failing check says about a relay, in a few words: its row's
+ * phrase (harness/checks.c), else its name. */
 static const char *why_of(const char *check)
 {
-    for (size_t i = 0; i < sizeof why_table / sizeof why_table[0]; i++)
-        if (strcmp(why_table[i].check, check) == 0)
-            return why_table[i].why;
-    return check;
+    struct harness_check_info k;
+    return harness_check_find(check, &k) == 0 && k.why ? k.why : check;
+}
+
+/* The rank of a check's value among passing checks (its row's; 0 none). */
+static int rank_of(const char *check)
+{
+    struct harness_check_info k;
+    return harness_check_find(check, &k) == 0 ? k.rank : 0;
+}
+
+/* Whether the runner adds the check itself (harness_on_time, relay_alive...). */
+static int runner_added(const char *check)
+{
+    struct harness_check_info k;
+    return harness_check_find(check, &k) == 0 && k.added != HARNESS_ADDED_NEVER;
 }
 
 static void clip(char *out, size_t n, const char *label, const char *measured)
@@ -83,29 +55,37 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
         snprintf(why, wn, "%s", s->status == REPORT_ERROR ? "harness error" : "invalid");
         return;
     }
-    const struct report_check *pick = NULL;
+    const struct report_check *pick = NULL, *pick_rank = NULL;
     for (size_t i = 0; i < s->n_checks && !pick; i++)
         if (s->checks[i].status == s->status && s->status != REPORT_PASS)
             pick = &s->checks[i];
-    for (int k = 0; key_checks[k] && !pick; k++)
-        for (size_t i = 0; i < s->n_checks && !pick; i++)
-            if (strcmp(s->checks[i].check, key_checks[k]) == 0)
-                pick = &s->checks[i];
-    /* Else the scenario's first own check, not one the runner adds. */
-    static const char *const runner_checks[] = {"harness_on_time", "admin_ok",       "relay_alive",
-                                                "clean_shutdown",  "no_secret_leak", NULL};
+    /* Else the most telling by rank (the first such check on a tie). */
+    int best = 0;
     for (size_t i = 0; i < s->n_checks && !pick; i++) {
-        int own = 0;
-        for (int k = 0; runner_checks[k]; k++)
-            own |= strcmp(s->checks[i].check, runner_checks[k]) == 0;
-        if (!own)
-            pick = &s->checks[i];
+        int rank = rank_of(s->checks[i].check);
+        if (rank > 0 && (best == 0 || rank < best)) {
+            best = rank;
+            pick_rank = &s->checks[i];
+        }
     }
+    if (!pick)
+        pick = pick_rank;
+    /* Else the scenario's first own check, not one the runner adds. */
+    for (size_t i = 0; i < s->n_checks && !pick; i++)
+        if (!runner_added(s->checks[i].check))
+            pick = &s->checks[i];
     if (!pick && s->n_checks)
         pick = &s->checks[0];
     if (pick)
         clip(value, vn, pick->check, pick->measured);
-    if (s->status == REPORT_NA && pick) {
+    if (s->status == REPORT_PASS && s->advisories) {
+        /* A graded pass: name the advisories it passed with. */
+        size_t used = (size_t)snprintf(why, wn, "with advisories:");
+        for (size_t i = 0; i < s->n_checks && used < wn; i++)
+            if (s->checks[i].severity == REPORT_ADVISORY && s->checks[i].status != REPORT_PASS &&
+                s->checks[i].status != REPORT_NA)
+                used += (size_t)snprintf(why + used, wn - used, " %s", s->checks[i].check);
+    } else if (s->status == REPORT_NA && pick) {
         /* "not applicable to this relay (max_attempts is fixed at 3)" */
         const char *open = strchr(pick->detail, '(');
         const char *close = open ? strchr(open, ')') : NULL;
@@ -137,6 +117,11 @@ void harness_scorecard_cell(const struct report_scenario *s, const json_t *notes
              * full, so no answer named a colour (every one was an error). */
             if (!brief && pick->samples == 0 && strstr(pick->detail, "served view"))
                 brief = "no successful answer to read a colour from";
+            /* A probe of an endpoint the relay does not declare (harness/probe.h). */
+            if (!brief && strstr(pick->detail, "the relay declares no "))
+                brief = "no such endpoint declared";
+            if (!brief && strstr(pick->detail, "not judged: "))
+                brief = "some items not observable or not mapped";
             snprintf(why, wn, "%s", brief ? brief : "too few samples");
         }
     }
@@ -173,9 +158,10 @@ json_t *harness_scorecard_build(const struct report_scenario *sc, size_t n,
             }
             char value[128], why[160];
             harness_scorecard_cell(hit, relays[k].notes, value, sizeof value, why, sizeof why);
-            json_array_append_new(cells, json_pack("{s:s, s:s, s:s, s:s}", "relay", relays[k].label,
-                                                   "status", report_status_name(hit->status),
-                                                   "value", value, "why", why));
+            json_array_append_new(cells,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "relay", relays[k].label,
+                                            "status", report_status_name(hit->status), "verdict",
+                                            report_verdict_name(hit), "value", value, "why", why));
         }
         json_array_append_new(rows, json_pack("{s:s, s:s, s:o}", "scenario", sc[i].name, "folder",
                                               sc[i].folder, "cells", cells));

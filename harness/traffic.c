@@ -17,8 +17,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define BODY_CAP  (1u << 20)  /* answers above 1 MiB are cut (and so truncated) */
-#define DEFER_CAP (64u << 20) /* answers kept raw for reading after the traffic */
+#define BODY_CAP      (1u << 20)  /* answers above 1 MiB are cut (and so truncated) */
+#define DEFER_CAP     (64u << 20) /* answers kept raw for reading after the traffic */
+#define KEEP_BODY_CAP 4096        /* a finished request's answer buffer is kept up to this */
 /* Where the request id goes in a body template: a string no prompt holds
  * (jansson writes the control characters as \u0001). */
 #define ID_SLOT     "\\u0001id\\u0001"
@@ -40,7 +41,12 @@ struct harness_xfer_req {
     size_t idx;
     int phase;
     CURL *easy;
-    struct curl_slist *hdrs;
+    /* The request's own header lines, in front of its phase's (hdr_tpl):
+     * list nodes held here, so a request allocates none (libcurl reads the
+     * list, never frees or changes it). */
+    struct curl_slist id_line, key_line;
+    char id_hdr[HARNESS_ID_LEN + 16];
+    char key_hdr[96];
     char *post; /* the request body, read by libcurl in place (CURLOPT_POSTFIELDS) */
     struct co_buf body;
     struct harness_xfer_req *next, *prev;
@@ -81,31 +87,119 @@ static void stamp_from_json(struct harness_req *r, const json_t *j)
         snprintf(r->served_body, sizeof r->served_body, "mixed");
 }
 
+/* The OpenAI error object's type and code (a code may be a string or a
+ * number), when j carries one. */
+static void error_facts(struct harness_req *r, const json_t *j)
+{
+    json_t *e = json_object_get(j, "error");
+    if (!json_is_object(e))
+        return;
+    const char *type = json_string_value(json_object_get(e, "type"));
+    json_t *code = json_object_get(e, "code");
+    snprintf(r->err_type, sizeof r->err_type, "%s", type ? type : "");
+    if (json_is_string(code))
+        snprintf(r->err_code, sizeof r->err_code, "%s", json_string_value(code));
+    else if (json_is_integer(code))
+        snprintf(r->err_code, sizeof r->err_code, "%lld", (long long)json_integer_value(code));
+    else
+        r->err_code[0] = '\0';
+}
+
+/* One more piece of the answer's text: hashed whole, its first bytes kept. */
+static void text_add(struct harness_req *r, const json_t *content)
+{
+    if (!content || json_is_null(content))
+        return;
+    if (!json_is_string(content)) {
+        r->text_bad = 1;
+        return;
+    }
+    const char *s = json_string_value(content);
+    size_t n = json_string_length(content);
+    r->text_hash = harness_text_hash(r->text_hash, s, n);
+    if (r->text_len + 1 < sizeof r->text) {
+        size_t room = sizeof r->text - 1 - r->text_len, k = n < room ? n : room;
+        memcpy(r->text + r->text_len, s, k);
+        r->text[r->text_len + k] = '\0';
+    }
+    r->text_len += n;
+}
+
+/* The answer's model, finish_reason and usage from a body or a chunk. */
+static void answer_facts(struct harness_req *r, const json_t *j, const json_t *ch)
+{
+    const char *model = json_string_value(json_object_get(j, "model"));
+    if (model) {
+        if (!r->ans_model[0])
+            snprintf(r->ans_model, sizeof r->ans_model, "%s", model);
+        else if (strncmp(r->ans_model, model, sizeof r->ans_model - 1) != 0)
+            snprintf(r->ans_model, sizeof r->ans_model, "(mixed)");
+    }
+    const char *fin = json_string_value(json_object_get(ch, "finish_reason"));
+    if (fin) {
+        snprintf(r->finish, sizeof r->finish, "%s", fin);
+        r->finish_n++;
+    }
+    json_t *u = json_object_get(j, "usage");
+    json_t *pt = json_object_get(u, "prompt_tokens"), *ct = json_object_get(u, "completion_tokens");
+    if (json_is_integer(pt) && json_is_integer(ct)) {
+        json_t *tt = json_object_get(u, "total_tokens");
+        r->usage_seen = 1;
+        r->usage_prompt = (long)json_integer_value(pt);
+        r->usage_completion = (long)json_integer_value(ct);
+        r->usage_total = json_is_integer(tt) ? (long)json_integer_value(tt) : -1;
+    }
+}
+
 static void facts_from_json(struct harness_req *r, json_t *j, int stream)
 {
     if (!json_is_object(j))
         return;
     stamp_from_json(r, j);
-    if (json_object_get(j, "error"))
+    if (json_object_get(j, "error")) {
         r->inband_error = 1;
-    if (stream)
-        return; /* a stream's answer is judged by its [DONE], not per event */
+        error_facts(r, j);
+    }
     json_t *ch = json_array_get(json_object_get(j, "choices"), 0);
+    answer_facts(r, j, ch);
+    if (stream) {
+        /* A stream's answer is judged by its [DONE], not per event; its
+         * text is the deltas in order. */
+        text_add(r, json_object_get(json_object_get(ch, "delta"), "content"));
+        return;
+    }
     if (!ch)
         return;
     json_t *content = json_object_get(json_object_get(ch, "message"), "content");
+    text_add(r, content);
     if (json_is_string(content))
         r->complete = 1;
+}
+
+/* Forgets what a previous reading of the body found (safe to repeat). */
+static void answer_reset(struct harness_req *r)
+{
+    r->err_type[0] = r->err_code[0] = r->finish[0] = r->ans_model[0] = r->text[0] = '\0';
+    r->finish_n = r->usage_seen = r->text_bad = r->bad_event = 0;
+    r->usage_prompt = r->usage_completion = r->usage_total = -1;
+    r->text_len = 0;
+    r->text_hash = HARNESS_TEXT_HASH0;
 }
 
 void harness_body_facts(struct harness_req *r, const char *body, size_t len)
 {
     r->done_marker = r->inband_error = r->complete = 0;
+    answer_reset(r);
     /* An error answer's shape (error_shape); -1 for a 200 or no answer. */
     r->err_shape = -1;
     r->err_why[0] = '\0';
-    if (r->status != 200 && r->status != 0)
+    if (r->status != 200 && r->status != 0) {
         r->err_shape = harness_error_shape(body, len, r->err_why, sizeof r->err_why);
+        json_error_t je;
+        json_t *j = body && len ? json_loadb(body, len, 0, &je) : NULL;
+        error_facts(r, j);
+        json_decref(j);
+    }
     r->served_body[0] = '\0';
     harness_served_resolve(r);
     if (!body || !len)
@@ -146,6 +240,7 @@ void harness_body_facts(struct harness_req *r, const char *body, size_t len)
                     json_decref(j);
                 } else {
                     saw_chunk = -100; /* a malformed chunk: the stream is not complete */
+                    r->bad_event = 1;
                 }
             }
         } else if (n >= 11 && strncmp(p, "event: error", 12 > n ? n : 12) == 0) {
@@ -210,51 +305,22 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static int header_is(const char *line, size_t n, const char *name, const char **value, size_t *vlen)
+/* value[0..vl) into dst as a string, cut to dst's size. */
+static void copy_value(char *dst, size_t size, const char *v, size_t vl)
 {
-    size_t ln = strlen(name);
-    if (n <= ln || line[ln] != ':' || strncasecmp(line, name, ln) != 0)
-        return 0;
-    const char *v = line + ln + 1;
-    const char *e = line + n;
-    while (v < e && (*v == ' ' || *v == '\t'))
-        v++;
-    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
-        e--;
-    *value = v;
-    *vlen = (size_t)(e - v);
-    return 1;
+    if (vl > size - 1)
+        vl = size - 1;
+    memcpy(dst, v, vl);
+    dst[vl] = '\0';
 }
 
 static long header_long(const char *v, size_t vl)
 {
     char tmp[32];
-    snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 31 ? vl : 31), v);
+    copy_value(tmp, sizeof tmp, v, vl);
     char *end;
     long x = strtol(tmp, &end, 10);
     return end != tmp && *end == '\0' && x >= 0 ? x : -2; /* -2: present, not an integer */
-}
-
-/* The exact values of the headers the rate_limit and final_error_headers
- * checks judge; called for every header line before on_header's own. */
-static void exact_headers(struct harness_req *r, const char *line, size_t n)
-{
-    const char *v;
-    size_t vl;
-    if (header_is(line, n, "Content-Type", &v, &vl))
-        snprintf(r->ctype, sizeof r->ctype, "%.*s", (int)(vl < 63 ? vl : 63), v);
-    else if (header_is(line, n, "x-should-retry", &v, &vl))
-        r->should_retry = !(vl == 5 && strncasecmp(v, "false", 5) == 0);
-    else if (header_is(line, n, "Retry-After", &v, &vl))
-        r->ra_s = header_long(v, vl);
-    else if (header_is(line, n, "retry-after-ms", &v, &vl))
-        r->ra_ms = header_long(v, vl);
-    /* The relay's own limiter headers; the -requests/-tokens ones are an
-     * upstream's, passed through, and speak of its limits. */
-    else if (header_is(line, n, "x-ratelimit-limit", &v, &vl))
-        r->rl_limit = header_long(v, vl);
-    else if (header_is(line, n, "x-ratelimit-remaining", &v, &vl))
-        r->rl_remaining = header_long(v, vl);
 }
 
 static void reset_headers(struct harness_req *r)
@@ -268,34 +334,96 @@ static void reset_headers(struct harness_req *r)
     r->ra_s = r->ra_ms = r->rl_limit = r->rl_remaining = -1;
 }
 
+enum hdr_kind {
+    HDR_CTYPE,
+    HDR_SHOULD_RETRY,
+    HDR_RETRY_AFTER,
+    HDR_RETRY_AFTER_MS,
+    HDR_RL_LIMIT,
+    HDR_RL_REMAINING,
+    HDR_SERVED_BY,
+    HDR_ATTEMPTS,
+};
+
+/* The answer headers whose values the checks read (the rate_limit and
+ * final_error_headers checks want the exact values; X-Served-By names the
+ * colour).  The relay's own limiter headers: the -requests/-tokens ones are
+ * an upstream's, passed through, and speak of its limits.  One row per
+ * name, matched by length first: every answer header passes here. */
+static const struct {
+    const char *name;
+    size_t len;
+    enum hdr_kind kind;
+} hdr_rows[] = {
+    {"Content-Type", 12, HDR_CTYPE},         {"x-should-retry", 14, HDR_SHOULD_RETRY},
+    {"Retry-After", 11, HDR_RETRY_AFTER},    {"retry-after-ms", 14, HDR_RETRY_AFTER_MS},
+    {"x-ratelimit-limit", 17, HDR_RL_LIMIT}, {"x-ratelimit-remaining", 21, HDR_RL_REMAINING},
+    {"X-Served-By", 11, HDR_SERVED_BY},      {"X-Attempts", 10, HDR_ATTEMPTS},
+};
+
+static void header_value(struct harness_req *r, enum hdr_kind kind, const char *v, size_t vl)
+{
+    char tmp[64];
+    copy_value(tmp, sizeof tmp, v, vl);
+    switch (kind) {
+    case HDR_CTYPE:
+        copy_value(r->ctype, sizeof r->ctype, v, vl);
+        break;
+    case HDR_SHOULD_RETRY:
+        r->should_retry = !(vl == 5 && strncasecmp(v, "false", 5) == 0);
+        break;
+    case HDR_RETRY_AFTER:
+        r->ra_s = header_long(v, vl);
+        if (r->retry_after_ms < 0)
+            r->retry_after_ms = (long)(atof(tmp) * 1000.0);
+        break;
+    case HDR_RETRY_AFTER_MS:
+        r->ra_ms = header_long(v, vl);
+        r->retry_after_ms = atol(tmp);
+        break;
+    case HDR_RL_LIMIT:
+        r->rl_limit = header_long(v, vl);
+        break;
+    case HDR_RL_REMAINING:
+        r->rl_remaining = header_long(v, vl);
+        break;
+    case HDR_SERVED_BY:
+        copy_value(r->served_hdr, sizeof r->served_hdr, v, vl);
+        break;
+    case HDR_ATTEMPTS:
+        r->attempts_hdr = atoi(tmp);
+        break;
+    }
+}
+
 static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 {
     struct harness_xfer_req *x = ud;
     struct harness_req *r = &x->t->reqs[x->idx];
     size_t n = size * nmemb;
-    const char *v;
-    size_t vl;
-    char tmp[64];
     if (x->t->secret && x->t->secret[0] && memmem(line, n, x->t->secret, strlen(x->t->secret)))
         r->leaked = 1;
-    exact_headers(r, line, n);
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new response (after a 1xx): forget the previous headers. */
         reset_headers(r);
-    } else if (header_is(line, n, "X-Served-By", &v, &vl)) {
-        snprintf(r->served_hdr, sizeof r->served_hdr, "%.*s", (int)(vl < 7 ? vl : 7), v);
-    } else if (header_is(line, n, "X-Attempts", &v, &vl)) {
-        snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 63 ? vl : 63), v);
-        r->attempts_hdr = atoi(tmp);
-    } else if (header_is(line, n, "retry-after-ms", &v, &vl)) {
-        snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 63 ? vl : 63), v);
-        r->retry_after_ms = atol(tmp);
-    } else if (header_is(line, n, "Retry-After", &v, &vl)) {
-        snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 63 ? vl : 63), v);
-        if (r->retry_after_ms < 0)
-            r->retry_after_ms = (long)(atof(tmp) * 1000.0);
-    } else if (n > 12 && strncasecmp(line, "x-ratelimit-", 12) == 0) {
+        return n;
+    }
+    if (n > 12 && strncasecmp(line, "x-ratelimit-", 12) == 0)
         r->ratelimit_hdrs++;
+    const char *colon = memchr(line, ':', n);
+    if (!colon)
+        return n;
+    size_t nl = (size_t)(colon - line);
+    for (size_t i = 0; i < sizeof hdr_rows / sizeof hdr_rows[0]; i++) {
+        if (hdr_rows[i].len != nl || strncasecmp(line, hdr_rows[i].name, nl) != 0)
+            continue;
+        const char *v = colon + 1, *e = line + n;
+        while (v < e && (*v == ' ' || *v == '\t'))
+            v++;
+        while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+            e--;
+        header_value(r, hdr_rows[i].kind, v, (size_t)(e - v));
+        break;
     }
     return n;
 }
@@ -312,22 +440,66 @@ static void unlink_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
         x->next->prev = x->prev;
 }
 
-static void free_xfer(struct harness_xfer_req *x)
+/* A finished request's state is kept for the next one (up to the pool's
+ * cap, the most that can be in flight), its answer buffer too when the
+ * answer was read in place rather than kept raw. */
+static void free_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
 {
-    curl_slist_free_all(x->hdrs);
     free(x->post);
+    x->post = NULL;
+    if (t->n_free_x < t->pool_cap) {
+        /* A large answer's buffer is not kept: up to pool_cap of them
+         * would hold as many MiB. */
+        if (x->body.cap > KEEP_BODY_CAP) {
+            co_buf_free(&x->body);
+            co_buf_init(&x->body, BODY_CAP);
+        }
+        co_buf_reset(&x->body);
+        x->queued = t->free_x;
+        t->free_x = x;
+        t->n_free_x++;
+        return;
+    }
     co_buf_free(&x->body);
     free(x);
 }
 
+/* This thread's CPU time (user + system), µs. */
+static uint64_t thread_cpu_us(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
+           (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
+}
+
+static void arm_phase(struct harness_phase_state *ps, uint64_t start);
+
+/* A phase that starts after the previous one starts once that one has
+ * ended and every request of it has been answered, plus its delay. */
+static void arm_followers(struct harness_traffic *t)
+{
+    for (int i = 1; i < t->s->n_phases; i++) {
+        struct harness_phase_state *ps = &t->ph[i], *prev = &t->ph[i - 1];
+        if (ps->start || !t->s->phases[i].after_prev || !prev->start || !prev->ended ||
+            prev->inflight)
+            continue;
+        arm_phase(ps, co_now_us() + t->s->phases[i].after_delay_us);
+    }
+}
+
 static void check_finished(struct harness_traffic *t)
 {
+    if (!t->finished)
+        arm_followers(t);
     if (t->finished || t->inflight)
         return;
     for (int i = 0; i < t->s->n_phases; i++)
         if (!t->ph[i].ended)
             return;
     t->finished = 1;
+    t->cpu_traffic_us = thread_cpu_us() - t->cpu_start_us;
     harness_traffic_settle(t);
     if (t->on_finished)
         t->on_finished(t);
@@ -346,7 +518,8 @@ static void read_answer(struct harness_traffic *t, struct harness_req *r, const 
         r->leaked = 1;
 }
 
-static char *request_body(struct harness_traffic *t, int phase, const char *id);
+static char *request_body(struct harness_traffic *t, int phase, int tpl, const char *id,
+                          size_t *len);
 
 /* The hash of the messages each request sent (the forwarded check compares
  * the mock's "messages_hash"): from the very body the request carried,
@@ -359,9 +532,10 @@ static void sent_hashes(struct harness_traffic *t)
     /* reqs is NULL once the runner took them (harness_traffic_free stops). */
     for (size_t i = 0; t->reqs && i < t->n_reqs; i++) {
         struct harness_req *r = &t->reqs[i];
-        if (r->msg_hash || r->phase < 0 || r->phase >= t->s->n_phases)
+        if (r->msg_hash || r->raw || r->phase < 0 || r->phase >= t->s->n_phases)
             continue;
-        char *post = request_body(t, r->phase, r->id);
+        size_t len;
+        char *post = request_body(t, r->phase, r->tpl, r->id, &len);
         json_error_t je;
         json_t *j = json_loads(post, 0, &je);
         r->msg_hash = j ? mock_messages_hash(json_object_get(j, "messages")) : 0;
@@ -425,10 +599,108 @@ static void release_easy(struct harness_traffic *t, CURL *easy)
     }
 }
 
+/* A new easy handle with the options every request has; issue() sets the
+ * request's own on every use (a reused handle keeps its options). */
+static CURL *new_easy(struct harness_traffic *t)
+{
+    CURL *e = curl_easy_init();
+    t->easies++;
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    /* The relay is on 127.0.0.1: no proxy, whatever the environment says
+     * (and libcurl reads no proxy variables per request). */
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    return e;
+}
+
+/* url parsed once (with the flags libcurl itself parses CURLOPT_URL with)
+ * and kept for every request to it: parsing it again for every request was
+ * a sixth of the driver's work per request (docs/bench.md).  NULL when it
+ * does not parse (libcurl then fails the request with its reason) or when
+ * HARNESS_URL_TPLS distinct URLs are kept already (libcurl parses it). */
+static CURLU *url_parsed(struct harness_traffic *t, const char *url)
+{
+    for (int i = 0; i < t->n_url_tpl; i++)
+        if (strcmp(t->url_tpl[i].url, url) == 0)
+            return t->url_tpl[i].u;
+    if (t->n_url_tpl >= HARNESS_URL_TPLS || strlen(url) >= sizeof t->url_tpl[0].url)
+        return NULL;
+    CURLU *u = curl_url();
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) !=
+        CURLUE_OK) {
+        curl_url_cleanup(u);
+        u = NULL;
+    }
+    snprintf(t->url_tpl[t->n_url_tpl].url, sizeof t->url_tpl[0].url, "%s", url);
+    t->url_tpl[t->n_url_tpl++].u = u;
+    return u;
+}
+
+/* The request's body, headers and easy handle, made when it is handed to
+ * libcurl rather than when it is due: a driver behind its schedule queues
+ * requests by the thousand, and an easy handle apiece (16 KiB of buffers
+ * each, most of them freed again unused) was a tenth of its CPU. */
+static void prepare_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
+{
+    const struct harness_phase *f = &t->s->phases[x->phase];
+    const struct harness_req *r = &t->reqs[x->idx];
+    const struct harness_template *tp = r->tpl >= 0 ? &f->tpl[r->tpl] : NULL;
+    size_t post_len = 0;
+    x->post = request_body(t, x->phase, r->tpl, r->id, &post_len);
+    struct curl_slist **base = &t->hdr_tpl[x->phase][tp ? r->tpl : 0];
+    if (!*base) {
+        char h[160];
+        snprintf(h, sizeof h, "Content-Type: %s", tp ? tp->ctype : "application/json");
+        *base = curl_slist_append(NULL, h);
+        *base = curl_slist_append(*base, "Expect:");
+    }
+    snprintf(x->id_hdr, sizeof x->id_hdr, "X-Request-ID: %s", r->id);
+    x->id_line.data = x->id_hdr;
+    x->id_line.next = *base;
+    struct curl_slist *hdrs = &x->id_line;
+    if (r->key[0]) {
+        snprintf(x->key_hdr, sizeof x->key_hdr, "Authorization: Bearer %s", r->key);
+        x->key_line.data = x->key_hdr;
+        x->key_line.next = hdrs;
+        hdrs = &x->key_line;
+    }
+    const char *path = tp ? tp->path : f->path, *method = tp ? tp->method : "POST";
+    int chat = strcmp(path, "/v1/chat/completions") == 0 && strcmp(method, "POST") == 0;
+    char url[400];
+    snprintf(url, sizeof url, "%s%s", r->replica > 0 ? t->replica_url[r->replica] : t->base_url,
+             chat && t->chat_path[0] ? t->chat_path : path);
+    CURLU *u = url_parsed(t, url);
+    CURL *e = t->n_spare ? t->spare[--t->n_spare] : new_easy(t);
+    x->easy = e;
+    curl_easy_setopt(e, CURLOPT_CURLU, u);
+    curl_easy_setopt(e, CURLOPT_URL, u ? NULL : url);
+    if (strcmp(method, "GET") == 0 && post_len == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* a GET without a body */
+    } else {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)post_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post);
+    }
+    /* Set on every request, NULL included: a reused handle keeps options. */
+    if (chat && t->chat_method[0] && strcmp(t->chat_method, "POST") != 0)
+        method = t->chat_method;
+    curl_easy_setopt(
+        e, CURLOPT_CUSTOMREQUEST,
+        strcmp(method, "POST") != 0 && !(strcmp(method, "GET") == 0 && !post_len) ? method : NULL);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(f->timeout_us / 1000));
+}
+
 /* Hands x to libcurl: this is its send time. */
 static void start_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
 {
     struct harness_req *r = &t->reqs[x->idx];
+    prepare_xfer(t, x);
     x->added = 1;
     t->active++;
     if (t->active > t->peak_active)
@@ -479,7 +751,7 @@ static void req_done(struct harness_xfer *base, CURL *easy, CURLcode rc)
     release_easy(t, easy);
     unlink_xfer(t, x);
     struct harness_phase_state *ps = &t->ph[x->phase];
-    free_xfer(x);
+    free_xfer(t, x);
     ps->inflight--;
     t->inflight--;
     t->active--;
@@ -489,13 +761,86 @@ static void req_done(struct harness_xfer *base, CURL *easy, CURLcode rc)
     check_finished(t);
 }
 
-/* The phase's body with id in every ID_SLOT (malloc'd).  The template is
- * jansson's once per phase; a request only splices its id in (the id is
- * the runner's own [A-Za-z0-9-], nothing to escape). */
-static char *request_body(struct harness_traffic *t, int phase, const char *id)
+int harness_template_pick(const struct harness_phase *f, double u)
+{
+    if (f->n_tpl <= 1)
+        return 0;
+    double total = 0, acc = 0;
+    for (int i = 0; i < f->n_tpl; i++)
+        total += f->tpl[i].weight;
+    for (int i = 0; i < f->n_tpl; i++) {
+        acc += f->tpl[i].weight;
+        if (u * total < acc)
+            return i;
+    }
+    return f->n_tpl - 1;
+}
+
+/* The message whose content carries the marker: the last user message
+ * with string content, else the last message with string content (an
+ * assistant prefill after it stays as written). */
+static json_t *marker_message(json_t *msgs)
+{
+    json_t *any = NULL;
+    for (size_t k = json_array_size(msgs); k-- > 0;) {
+        json_t *m = json_array_get(msgs, k);
+        if (!json_is_string(json_object_get(m, "content")))
+            continue;
+        if (!any)
+            any = m;
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (role && strcmp(role, "user") == 0)
+            return m;
+    }
+    return any;
+}
+
+char *harness_template_text(const struct harness_template *tp, const char *slot)
+{
+    json_t *body = json_deep_copy(tp->body);
+    if (!tp->own_user)
+        json_object_set_new(body, "user", json_string(slot));
+    json_t *m = marker_message(json_object_get(body, "messages"));
+    if (m) {
+        char *content = co_asprintf("%s " MOCK_ID_MARKER "%s]",
+                                    json_string_value(json_object_get(m, "content")), slot);
+        json_object_set_new(m, "content", json_string(content));
+        free(content);
+    }
+    /* Numbers as written: the shortest precision that reads back equal
+     * (0.2 stays 0.2, not 0.20000000000000001). */
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_error_t je;
+    json_t *back = text ? json_loads(text, 0, &je) : NULL;
+    if (!back || !json_equal(back, body)) {
+        free(text);
+        text = json_dumps(body, JSON_COMPACT);
+    }
+    json_decref(back);
+    json_decref(body);
+    return text;
+}
+
+/* The phase's (or its template's) body with id in every ID_SLOT
+ * (malloc'd; *len its length, a raw body may hold NUL bytes).  The template
+ * is jansson's once per template; a request only splices its id in (the id
+ * is the runner's own [A-Za-z0-9-], nothing to escape). */
+static char *request_body(struct harness_traffic *t, int phase, int tpl, const char *id,
+                          size_t *len)
 {
     const struct harness_phase *f = &t->s->phases[phase];
-    if (!t->body_tpl[phase]) {
+    if (f->n_tpl && f->tpl[tpl].raw) {
+        const json_t *raw = f->tpl[tpl].raw;
+        *len = json_string_length(raw);
+        char *b = co_malloc(*len + 1);
+        memcpy(b, json_string_value(raw), *len);
+        b[*len] = '\0';
+        return b;
+    }
+    char **cached = &t->body_tpl[phase][f->n_tpl ? tpl : 0];
+    if (!*cached && f->n_tpl) {
+        *cached = harness_template_text(&f->tpl[tpl], ID_SLOT_RAW);
+    } else if (!*cached) {
         /* The id also rides in the content, the one part every relay
          * forwards (MOCK_ID_MARKER, the mock's third way to find it). */
         char content[1200];
@@ -503,12 +848,12 @@ static char *request_body(struct harness_traffic *t, int phase, const char *id)
         json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:i, s:b, s:s}", "model", f->model,
                                  "messages", "role", "user", "content", content, "max_tokens",
                                  f->max_tokens, "stream", f->stream, "user", ID_SLOT_RAW);
-        t->body_tpl[phase] = json_dumps(body, JSON_COMPACT);
+        *cached = json_dumps(body, JSON_COMPACT);
         json_decref(body);
     }
     struct co_buf b;
     co_buf_init(&b, 0);
-    const char *p = t->body_tpl[phase], *slot;
+    const char *p = *cached, *slot;
     size_t sl = strlen(ID_SLOT);
     while ((slot = strstr(p, ID_SLOT)) != NULL) {
         co_buf_append(&b, p, (size_t)(slot - p));
@@ -516,8 +861,28 @@ static char *request_body(struct harness_traffic *t, int phase, const char *id)
         p = slot + sl;
     }
     co_buf_puts(&b, p);
-    size_t len;
-    return co_buf_steal(&b, &len);
+    return co_buf_steal(&b, len);
+}
+
+/* The replica the next request goes to (0 without a fleet). */
+static int pick_replica(struct harness_traffic *t)
+{
+    if (t->n_replicas <= 1)
+        return 0;
+    if (t->spread == HARNESS_SPREAD_RANDOM)
+        return (int)co_rng_range(&t->spread_rng, 0, (uint64_t)t->n_replicas - 1);
+    return (int)(t->next_replica++ % (unsigned)t->n_replicas);
+}
+
+void harness_traffic_set_replicas(struct harness_traffic *t, const char (*urls)[96], int n,
+                                  int spread, uint64_t seed)
+{
+    t->n_replicas = n < HARNESS_MAX_REPLICAS ? n : HARNESS_MAX_REPLICAS;
+    for (int i = 0; i < t->n_replicas; i++)
+        snprintf(t->replica_url[i], sizeof t->replica_url[i], "%s", urls[i]);
+    t->spread = spread;
+    /* Its own generator: the arrivals' draws stay those of a one-relay run. */
+    co_rng_seed(&t->spread_rng, seed ^ 0x5eedf1ee7ull);
 }
 
 static void issue(struct harness_phase_state *ps, uint64_t sched)
@@ -536,53 +901,42 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
     r->stream = f->stream;
     reset_headers(r);
     r->err_shape = -1;
-    snprintf(r->model, sizeof r->model, "%s", f->model);
-    r->max_tokens = f->max_tokens;
+    r->tpl = f->n_tpl ? harness_template_pick(f, co_rng_double(&t->pick)) : -1;
+    const struct harness_template *tp = r->tpl >= 0 ? &f->tpl[r->tpl] : NULL;
+    if (tp) {
+        r->stream = tp->stream;
+        r->include_usage = tp->include_usage;
+        r->raw = tp->raw != NULL;
+        snprintf(r->tpl_name, sizeof r->tpl_name, "%s", tp->name);
+        copy_value(r->model, sizeof r->model, tp->model, strlen(tp->model));
+        r->max_tokens = tp->max_tokens;
+    } else {
+        copy_value(r->model, sizeof r->model, f->model, strlen(f->model));
+        r->max_tokens = f->max_tokens;
+    }
     r->key_index = f->n_keys ? ps->issued % f->n_keys : -1;
     if (r->key_index >= 0)
-        snprintf(r->key, sizeof r->key, "%s", f->keys[r->key_index]);
+        copy_value(r->key, sizeof r->key, f->keys[r->key_index], strlen(f->keys[r->key_index]));
     r->t_sched = sched;
     ps->issued++;
 
-    struct harness_xfer_req *x = co_calloc(1, sizeof *x);
+    struct harness_xfer_req *x = t->free_x;
+    if (x) {
+        t->free_x = x->queued;
+        t->n_free_x--;
+        struct co_buf body = x->body;
+        memset(x, 0, sizeof *x);
+        x->body = body;
+    } else {
+        x = co_calloc(1, sizeof *x);
+        co_buf_init(&x->body, BODY_CAP);
+    }
     x->base.done = req_done;
     x->t = t;
     x->idx = idx;
     x->phase = ps->index;
-    co_buf_init(&x->body, BODY_CAP);
-    x->post = request_body(t, ps->index, r->id);
-    char h[160];
-    x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/json");
-    x->hdrs = curl_slist_append(x->hdrs, "Expect:");
-    snprintf(h, sizeof h, "X-Request-ID: %s", r->id);
-    x->hdrs = curl_slist_append(x->hdrs, h);
-    if (r->key[0]) {
-        snprintf(h, sizeof h, "Authorization: Bearer %s", r->key);
-        x->hdrs = curl_slist_append(x->hdrs, h);
-    }
-    char url[400];
-    int chat = strcmp(f->path, "/v1/chat/completions") == 0;
-    snprintf(url, sizeof url, "%s%s", t->base_url,
-             chat && t->chat_path[0] ? t->chat_path : f->path);
-    CURL *e = t->n_spare ? t->spare[--t->n_spare] : curl_easy_init();
-    x->easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->post));
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post);
-    /* Set on every request, NULL included: a reused handle keeps options. */
-    curl_easy_setopt(
-        e, CURLOPT_CUSTOMREQUEST,
-        chat && t->chat_method[0] && strcmp(t->chat_method, "POST") != 0 ? t->chat_method : NULL);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(f->timeout_us / 1000));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    /* Which replica, in issue order (the spread's draws follow the schedule). */
+    r->replica = pick_replica(t);
     x->next = t->live;
     if (t->live)
         t->live->prev = x;
@@ -612,7 +966,7 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
 static int phase_over(struct harness_phase_state *ps, uint64_t at)
 {
     const struct harness_phase *f = &ps->t->s->phases[ps->index];
-    uint64_t start = ps->t->t0 + f->start_us;
+    uint64_t start = ps->start;
     if (f->count && ps->issued >= f->count)
         return 1;
     if (f->duration_us && at >= start + f->duration_us)
@@ -643,7 +997,10 @@ static void phase_tick(struct harness_phase_state *ps)
         double gap = 1e6 / f->rate_rps;
         if (f->arrival == HARNESS_ARRIVAL_POISSON)
             gap = -log(1.0 - co_rng_double(&t->rng)) * gap;
-        ps->next_sched += (uint64_t)gap;
+        /* Kept unrounded: whole µs per gap would run the schedule fast
+         * (15,000 req/s is a 66.67 µs gap; 66 sent 15,151 req/s). */
+        ps->next_offset += gap;
+        ps->next_sched = ps->start + (uint64_t)llround(ps->next_offset);
     }
     if (!ps->ended && phase_over(ps, ps->next_sched))
         ps->ended = 1;
@@ -706,6 +1063,8 @@ void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struc
     curl_multi_setopt(curl->multi, CURLMOPT_MAXCONNECTS, (long)t->pool_cap + 16);
     curl_multi_setopt(curl->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)t->pool_cap + 16);
     co_rng_seed(&t->rng, seed);
+    co_rng_seed(&t->pick, seed ^ 0x7e3d1a5bULL); /* apart from arrivals: adding a template
+                                                  * changes no arrival time */
     for (int i = 0; i < s->n_phases; i++) {
         t->ph[i].t = t;
         t->ph[i].index = i;
@@ -723,17 +1082,22 @@ void harness_traffic_set_cap(struct harness_traffic *t, size_t n)
     t->raw = co_calloc(n, sizeof *t->raw);
 }
 
+static void arm_phase(struct harness_phase_state *ps, uint64_t start)
+{
+    ps->start = ps->next_sched = start;
+    ps->next_offset = 0;
+    double wait = ((double)start - (double)co_now_us()) / 1e6;
+    ev_timer_set(&ps->timer, wait > 0 ? wait : 0, 0);
+    ev_timer_start(ps->t->loop, &ps->timer);
+}
+
 void harness_traffic_start(struct harness_traffic *t, uint64_t t0)
 {
     t->t0 = t0;
-    uint64_t now = co_now_us();
-    for (int i = 0; i < t->s->n_phases; i++) {
-        struct harness_phase_state *ps = &t->ph[i];
-        ps->next_sched = t0 + t->s->phases[i].start_us;
-        double wait = ((double)ps->next_sched - (double)now) / 1e6;
-        ev_timer_set(&ps->timer, wait > 0 ? wait : 0, 0);
-        ev_timer_start(t->loop, &ps->timer);
-    }
+    t->cpu_start_us = thread_cpu_us();
+    for (int i = 0; i < t->s->n_phases; i++)
+        if (!t->s->phases[i].after_prev) /* those wait for their predecessor */
+            arm_phase(&t->ph[i], t0 + t->s->phases[i].start_us);
 }
 
 void harness_traffic_stop(struct harness_traffic *t)
@@ -754,7 +1118,7 @@ void harness_traffic_stop(struct harness_traffic *t)
         unlink_xfer(t, x);
         if (x->added)
             t->active--;
-        free_xfer(x);
+        free_xfer(t, x);
         t->inflight--;
     }
     while (t->n_spare)
@@ -774,7 +1138,21 @@ void harness_traffic_free(struct harness_traffic *t)
     free(t->raw);
     t->raw = NULL;
     for (int i = 0; i < HARNESS_MAX_PHASES; i++) {
-        free(t->body_tpl[i]);
-        t->body_tpl[i] = NULL;
+        for (int k = 0; k < HARNESS_MAX_TEMPLATES; k++) {
+            free(t->body_tpl[i][k]);
+            t->body_tpl[i][k] = NULL;
+            curl_slist_free_all(t->hdr_tpl[i][k]);
+            t->hdr_tpl[i][k] = NULL;
+        }
     }
+    for (int i = 0; i < t->n_url_tpl; i++)
+        curl_url_cleanup(t->url_tpl[i].u);
+    t->n_url_tpl = 0;
+    while (t->free_x) {
+        struct harness_xfer_req *x = t->free_x;
+        t->free_x = x->queued;
+        co_buf_free(&x->body);
+        free(x);
+    }
+    t->n_free_x = 0;
 }

@@ -49,6 +49,8 @@ struct harness_phase_state {
     int inflight;
     int ended;
     uint64_t next_sched; /* absolute µs, open loop */
+    uint64_t start;      /* absolute µs the phase started (or will), 0 not armed yet */
+    double next_offset;  /* next_sched - start, µs, unrounded */
     struct harness_traffic *t;
     int index;
 };
@@ -56,6 +58,8 @@ struct harness_phase_state {
 /* Connections the driver may hold open at most (fewer when the fd limit
  * is low: each one costs an fd here and one in the in-process mock). */
 #define HARNESS_POOL_CAP 1024
+/* Distinct request URLs kept parsed (see url_tpl). */
+#define HARNESS_URL_TPLS 16
 
 struct harness_traffic {
     struct ev_loop *loop;
@@ -83,20 +87,52 @@ struct harness_traffic {
     long connects; /* new connections libcurl opened */
     CURL **spare;  /* finished easy handles, reset for reuse (pool_cap of them) */
     int n_spare;
+    long easies; /* easy handles made: one per transfer handed to libcurl at once, at most */
     /* Answers kept raw while traffic runs and read (harness_body_facts)
      * once it is over: parsing JSON is most of a request's CPU, and the
      * driver's CPU belongs to the schedule.  Bounded by DEFER_CAP bytes;
      * past it, answers are read as they come. */
     struct harness_raw_body *raw;
     size_t raw_bytes;
-    /* The request body of each phase with the request id left out: the id
-     * goes wherever ID_SLOT stands (built with jansson once per phase). */
-    char *body_tpl[HARNESS_MAX_PHASES];
+    /* The request body of each phase (and each of its templates) with the
+     * request id left out: the id goes wherever ID_SLOT stands (built with
+     * jansson once per template). */
+    char *body_tpl[HARNESS_MAX_PHASES][HARNESS_MAX_TEMPLATES];
+    struct co_rng pick; /* which template of a weighted list (seeded) */
     /* A relay whose clients use another path and method for chat (a
      * profile's "request"): "" keeps the scenario's. */
     char chat_path[128];
     char chat_method[8];
     const char *secret; /* searched for in every answer (borrowed, may be NULL) */
+    /* A fleet: the replicas' base URLs (replica_url[0] is base_url) and how
+     * requests are spread over them (harness_traffic_set_replicas). */
+    char replica_url[HARNESS_MAX_REPLICAS][96];
+    int n_replicas;
+    int spread; /* enum harness_spread */
+    unsigned next_replica;
+    struct co_rng spread_rng;
+    /* The driver thread's CPU time from harness_traffic_start to the last
+     * answer (answers read afterwards not included): the driver's own cost
+     * of keeping the schedule (bench/traffic_accuracy.c reports it). */
+    uint64_t cpu_start_us, cpu_traffic_us;
+    /* Request state kept for the next request (harness_xfer_req, its
+     * header lines), so a request costs the driver no allocation of its own
+     * beyond its answer. */
+    struct harness_xfer_req *free_x;
+    int n_free_x;
+    /* Per phase and template, the header lines every request of it
+     * carries (the request's own X-Request-ID and key go in front, see
+     * prepare_xfer()). */
+    struct curl_slist *hdr_tpl[HARNESS_MAX_PHASES][HARNESS_MAX_TEMPLATES];
+    /* URLs parsed once (CURLOPT_CURLU, read-only to libcurl), one per
+     * replica and path asked for, up to HARNESS_URL_TPLS (past it a
+     * request's URL is parsed by libcurl, as before); u is NULL for one
+     * that does not parse (libcurl then fails the request with its reason). */
+    struct {
+        char url[400];
+        CURLU *u;
+    } url_tpl[HARNESS_URL_TPLS];
+    int n_url_tpl;
 };
 
 /* Reads every answer kept raw (see raw above) into its request's facts and
@@ -109,6 +145,11 @@ int harness_traffic_pool_cap(void);
 void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struct co_evcurl *curl,
                           const struct harness_scenario *s, const char *base_url,
                           const char *id_prefix, uint64_t seed);
+/* Spreads requests over n replica base URLs (round robin, or a pick from
+ * a generator seeded with seed); each request records its replica.  Call
+ * before harness_traffic_start; without it every request goes to base_url. */
+void harness_traffic_set_replicas(struct harness_traffic *t, const char (*urls)[96], int n,
+                                  int spread, uint64_t seed);
 /* Raises the log's cap to n requests (a benchmark past a scenario's
  * HARNESS_MAX_REQUESTS); call before harness_traffic_start. */
 void harness_traffic_set_cap(struct harness_traffic *t, size_t n);
@@ -129,5 +170,14 @@ int harness_error_shape(const char *body, size_t len, char *why, size_t whylen);
 void harness_served_resolve(struct harness_req *r);
 /* The outcome from status, curl result and body facts. */
 int harness_classify(const struct harness_req *r);
+/* The template of a phase a request uses, from u uniform in [0, 1): by
+ * weight, in list order.  0 for a phase without templates. */
+int harness_template_pick(const struct harness_phase *f, double u);
+/* A template's JSON body with the id's places marked (malloc'd text): the
+ * id in "user" (unless the body has its own) and as the marker at the end
+ * of the last user message with string content (else of the last message
+ * with string content; else nowhere: the header carries it).  The id goes
+ * where slot stands.  Exposed for tests. */
+char *harness_template_text(const struct harness_template *tp, const char *slot);
 
 #endif

@@ -60,6 +60,11 @@ json_t *mock_get_behavior(const struct mock *m);
  * non-string content as compact sorted JSON), as the journal's
  * "messages_hash" records it: a client hashes what it sent and compares. */
 uint64_t mock_messages_hash(const json_t *messages);
+/* The reply text the mock gives a request whose messages hash to
+ * messages_hash, with tokens tokens (the journal's "messages_hash" and
+ * "usage.completion_tokens"): the canonical answer a client must receive,
+ * whole or as a prefix (caller frees). */
+char *mock_reply_string(uint64_t messages_hash, long tokens);
 
 /* Journal records with seq >= since, as a JSON array. */
 json_t *mock_journal(const struct mock *m, uint64_t since);

@@ -46,7 +46,7 @@ static int need_positive(const json_t *o, const char *path, const char *key, cha
 {
     char p[PATH_LEN];
     snprintf(p, sizeof p, "%s.%s", path, key);
-    return mock_v_expect(err, errlen, p, "integer >= 0 (required)", json_object_get(o, key));
+    return mock_v_expect(err, errlen, p, "an integer >= 0 (required)", json_object_get(o, key));
 }
 
 /* ---- parsers ---------------------------------------------------------------- */
@@ -94,7 +94,7 @@ static int parse_status(const json_t *o, const char *path, struct mock_action *a
     if (!json_is_integer(json_object_get(o, "code"))) {
         char p[PATH_LEN];
         mock_path(p, sizeof p, path, ".code");
-        return mock_v_expect(err, errlen, p, "integer in [100, 599] (required)",
+        return mock_v_expect(err, errlen, p, "an integer in [100, 599] (required)",
                              json_object_get(o, "code"));
     }
     a->code = (int)json_integer_value(json_object_get(o, "code"));

@@ -16,140 +16,6 @@
 
 #define PATH_LEN 256
 
-void mock_path(char *out, size_t n, const char *base, const char *fmt, ...)
-{
-    va_list ap;
-    int k = snprintf(out, n, "%s", base);
-    if (k < 0 || (size_t)k >= n)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(out + k, n - (size_t)k, fmt, ap);
-    va_end(ap);
-}
-
-int mock_v_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    char msg[384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s: %s", path, msg);
-    return -1;
-}
-
-int mock_v_expect(char *err, size_t errlen, const char *path, const char *what, const json_t *found)
-{
-    char f[96];
-    co_json_describe(found, f, sizeof f);
-    return mock_v_fail(err, errlen, path, "expected %s, found %s", what, f);
-}
-
-int mock_v_keys(const json_t *obj, const char *path, const char *const *keys, char *err,
-                size_t errlen)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        int known = 0;
-        for (const char *const *c = keys; *c; c++)
-            known |= strcmp(*c, k) == 0;
-        if (known)
-            continue;
-        char p[PATH_LEN];
-        snprintf(p, sizeof p, "%s.%s", path, k);
-        const char *near = co_nearest(k, keys);
-        if (near)
-            return mock_v_fail(err, errlen, p, "unknown key, did you mean '%s'?", near);
-        char list[256] = "";
-        for (const char *const *c = keys; *c; c++) {
-            size_t l = strlen(list);
-            snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", *c);
-        }
-        return mock_v_fail(err, errlen, p, "unknown key; expected one of: %s", list);
-    }
-    return 0;
-}
-
-int mock_v_long(const json_t *obj, const char *path, const char *key, long lo, long hi, long *out,
-                char *err, size_t errlen)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    char p[PATH_LEN], what[96];
-    snprintf(p, sizeof p, "%s.%s", path, key);
-    snprintf(what, sizeof what, "integer in [%ld, %ld]", lo, hi);
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return mock_v_expect(err, errlen, p, what, v);
-    *out = (long)json_integer_value(v);
-    return 0;
-}
-
-int mock_v_double(const json_t *obj, const char *path, const char *key, double lo, double hi,
-                  double *out, char *err, size_t errlen)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    char p[PATH_LEN], what[96];
-    double d;
-    snprintf(p, sizeof p, "%s.%s", path, key);
-    snprintf(what, sizeof what, "number in [%g, %g]", lo, hi);
-    if (co_json_number(v, &d) != 0 || !(d >= lo && d <= hi))
-        return mock_v_expect(err, errlen, p, what, v);
-    *out = d;
-    return 0;
-}
-
-int mock_v_string(const json_t *obj, const char *path, const char *key, char *out, size_t outlen,
-                  char *err, size_t errlen)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    char p[PATH_LEN], what[64];
-    snprintf(p, sizeof p, "%s.%s", path, key);
-    snprintf(what, sizeof what, "string of at most %zu bytes", outlen - 1);
-    if (!json_is_string(v) || json_string_length(v) >= outlen)
-        return mock_v_expect(err, errlen, p, what, v);
-    snprintf(out, outlen, "%s", json_string_value(v));
-    return 0;
-}
-
-int mock_v_header_value(const json_t *obj, const char *path, const char *key, char *out,
-                        size_t outlen, char *err, size_t errlen)
-{
-    if (mock_v_string(obj, path, key, out, outlen, err, errlen))
-        return -1;
-    json_t *v = json_object_get(obj, key);
-    size_t n = v ? json_string_length(v) : 0;
-    const char *s = v ? json_string_value(v) : "";
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f) {
-            char p[PATH_LEN];
-            snprintf(p, sizeof p, "%s.%s", path, key);
-            return mock_v_expect(err, errlen, p,
-                                 "a header value without control characters (CR, LF, NUL, TAB)", v);
-        }
-    return 0;
-}
-
-int mock_v_bool(const json_t *obj, const char *path, const char *key, int *out, char *err,
-                size_t errlen)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    char p[PATH_LEN];
-    snprintf(p, sizeof p, "%s.%s", path, key);
-    if (!json_is_boolean(v))
-        return mock_v_expect(err, errlen, p, "true or false", v);
-    *out = json_is_true(v);
-    return 0;
-}
-
 static const char *const latency_keys[] = {"fixed_ms", "uniform_ms", "lognormal", NULL};
 static const char *const lognormal_keys[] = {"median_ms", "sigma", "cap_ms", NULL};
 
@@ -202,7 +68,7 @@ static int parse_latency(const json_t *j, const char *path, struct mock_latency 
     if (l->a_ms < 0) {
         char q[PATH_LEN];
         mock_path(q, sizeof q, p, ".median_ms");
-        return mock_v_expect(err, errlen, q, "number in [0, 3.6e+06]", NULL);
+        return mock_v_expect(err, errlen, q, "a number in [0, 3.6e+06]", NULL);
     }
     return 0;
 }

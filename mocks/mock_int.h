@@ -7,6 +7,7 @@
 
 #include "co_buf.h"
 #include "co_rng.h"
+#include "co_valid.h"
 #include "mock.h"
 
 #include <jansson.h>
@@ -123,32 +124,20 @@ int mock_action_parse_item(const json_t *j, const char *path, struct mock_action
                            size_t errlen);
 void mock_action_default(struct mock_action *a, int type);
 
-/* Validation helpers shared by the behaviour and action parsers.  Each
- * writes "PATH: message" into err and returns -1. */
-/* out = base followed by a formatted suffix (".key", "[3]"), truncated. */
-void mock_path(char *out, size_t n, const char *base, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-int mock_v_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-int mock_v_expect(char *err, size_t errlen, const char *path, const char *what,
-                  const json_t *found);
-/* Every key of obj must be in keys (NULL-terminated); suggests the nearest. */
-int mock_v_keys(const json_t *obj, const char *path, const char *const *keys, char *err,
-                size_t errlen);
-/* Optional integer field in [lo, hi]; absent leaves *out unchanged. */
-int mock_v_long(const json_t *obj, const char *path, const char *key, long lo, long hi, long *out,
-                char *err, size_t errlen);
-int mock_v_double(const json_t *obj, const char *path, const char *key, double lo, double hi,
-                  double *out, char *err, size_t errlen);
-int mock_v_string(const json_t *obj, const char *path, const char *key, char *out, size_t outlen,
-                  char *err, size_t errlen);
-/* As mock_v_string, for a value that becomes a response header: a control
- * byte (CR, LF, NUL, TAB...) is refused with the path, as MHD would drop
- * the whole header (or worse, a hand-made response would split). */
-int mock_v_header_value(const json_t *obj, const char *path, const char *key, char *out,
-                        size_t outlen, char *err, size_t errlen);
-int mock_v_bool(const json_t *obj, const char *path, const char *key, int *out, char *err,
-                size_t errlen);
+/* Validation: the common kit (common/co_valid.h), one wording of errors
+ * for mocks, harness and relay ("PATH: expected X, found Y (did you mean
+ * 'Z'?)"), so that the behaviour and action parsers share it without
+ * reaching into each other.  The mock's own names for it stay while work on
+ * these parsers is in flight on other branches; new code may call co_v_*. */
+#define mock_path           co_v_path
+#define mock_v_fail         co_v_fail
+#define mock_v_expect       co_v_expected
+#define mock_v_keys         co_v_keys_at
+#define mock_v_long         co_v_long
+#define mock_v_double       co_v_number
+#define mock_v_string       co_v_string
+#define mock_v_header_value co_v_header_value
+#define mock_v_bool         co_v_bool
 
 /* ---- rules and behaviour -------------------------------------------------- */
 
@@ -333,6 +322,12 @@ struct mock_record {
     uint64_t messages_hash; /* mock_messages_hash of the body's messages, 0 none */
     long prompt_chars;      /* characters of all message contents, -1 no chat body */
     long messages;          /* message count, -1 no chat body */
+    /* What the mock counted and ended its answer with (usage and
+     * finish_reason of a chat answer; -1 / "" when it built none): the
+     * harness derives the canonical text from messages_hash and
+     * completion_tokens (mock_reply_text) and compares the client's. */
+    long prompt_tokens, completion_tokens;
+    char finish[12];
 };
 
 struct mock_journal {

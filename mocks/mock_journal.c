@@ -87,6 +87,13 @@ json_t *mock_record_json(const struct mock_record *r)
     } else {
         json_object_set_new(o, "messages_hash", json_null());
     }
+    if (r->completion_tokens >= 0)
+        json_object_set_new(o, "usage",
+                            json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)r->prompt_tokens,
+                                      "completion_tokens", (json_int_t)r->completion_tokens));
+    else
+        json_object_set_new(o, "usage", json_null());
+    json_object_set_new(o, "finish_reason", str_or_null(r->finish));
     return o;
 }
 

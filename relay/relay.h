@@ -110,6 +110,11 @@ int relay_req_body(struct relay_req *q, const char *data, size_t len);
  * go upstream, else the status relay_req_step will answer with (413, 415,
  * 400).  The rate limiter counts only requests that pass. */
 int relay_req_check(struct relay_req *q);
+/* Counts a request the front door refused before it was proxied (401 for
+ * its key, 429 rate limited, 503 shared store down) in
+ * holysheep_requests_total (environment "none"): every client request
+ * answered is counted there, whoever answered it. */
+void relay_req_refused(struct relay_req *q, unsigned status);
 /* Called on every access-handler call after the upload ended: validates and
  * starts the first attempt, or queues the response once there is one. */
 enum MHD_Result relay_req_step(struct relay_req *q);

@@ -3,6 +3,7 @@
 #include "co_json.h"
 #include "co_log.h"
 #include "co_mem.h"
+#include "co_valid.h"
 #include "relay_backoff.h"
 #include "relay_front.h"
 #include "relay_fleet.h"
@@ -30,6 +31,9 @@ struct key {
     str_check_fn check; /* K_STR, may be NULL */
     const char *env[2]; /* environment names, may be NULL */
     const char *help;
+    /* The default, as a flag's value would give it (NULL: unset), so that a
+     * key and its default are one row and --help shows what is applied. */
+    const char *dflt;
 };
 
 static const char *check_url(const char *v)
@@ -90,8 +94,16 @@ static const char *check_level(const char *v)
 #define MS_MAX ((int64_t)86400000 * 365)
 
 static const struct key keys[] = {
-    {"port", K_INT, OFF(port), 0, 65535, NULL, {NULL, NULL}, "port to listen on (0 picks one)"},
-    {"listen", K_STR, OFF(listen), 0, 0, NULL, {NULL, NULL}, "listen address"},
+    {"port",
+     K_INT,
+     OFF(port),
+     0,
+     65535,
+     NULL,
+     {NULL, NULL},
+     "port to listen on (0 picks one)",
+     .dflt = "8080"},
+    {"listen", K_STR, OFF(listen), 0, 0, NULL, {NULL, NULL}, "listen address", .dflt = "127.0.0.1"},
     {"base_url",
      K_STR,
      OFF(base_url),
@@ -99,7 +111,8 @@ static const struct key keys[] = {
      0,
      check_url,
      {"HOLYSHEEP_BASE_URL", NULL},
-     "seed base URL; blue/green become ...-blue/v1, ...-green/v1"},
+     "seed base URL; blue/green become ...-blue/v1, ...-green/v1",
+     .dflt = NULL},
     {"blue_url",
      K_STR,
      OFF(blue_url),
@@ -107,8 +120,17 @@ static const struct key keys[] = {
      0,
      check_url,
      {"BLUE_URL", NULL},
-     "blue's base URL with /v1"},
-    {"green_url", K_STR, OFF(green_url), 0, 0, check_url, {"GREEN_URL", NULL}, "green's base URL"},
+     "blue's base URL with /v1",
+     .dflt = NULL},
+    {"green_url",
+     K_STR,
+     OFF(green_url),
+     0,
+     0,
+     check_url,
+     {"GREEN_URL", NULL},
+     "green's base URL",
+     .dflt = NULL},
     {"direct_url",
      K_STR,
      OFF(direct_url),
@@ -116,7 +138,8 @@ static const struct key keys[] = {
      0,
      check_url,
      {"DIRECT_URL", NULL},
-     "emergency upstream when both colours are down"},
+     "emergency upstream when both colours are down",
+     .dflt = NULL},
     {"api_key",
      K_STR,
      OFF(api_key),
@@ -124,7 +147,8 @@ static const struct key keys[] = {
      0,
      NULL,
      {"HOLYSHEEP_API_KEY", NULL},
-     "upstream API key (prefer api_key_file or the environment: ps shows flags)"},
+     "upstream API key (prefer api_key_file or the environment: ps shows flags)",
+     .dflt = NULL},
     {"api_key_file",
      K_STR,
      OFF(api_key_file),
@@ -132,7 +156,8 @@ static const struct key keys[] = {
      0,
      NULL,
      {"HOLYSHEEP_API_KEY_FILE", NULL},
-     "file holding the upstream API key (overrides api_key)"},
+     "file holding the upstream API key (overrides api_key)",
+     .dflt = NULL},
     {"active_env",
      K_STR,
      OFF(active_env),
@@ -140,10 +165,35 @@ static const struct key keys[] = {
      0,
      check_active,
      {"ACTIVE_ENV", NULL},
-     "colour active at start"},
-    {"max_attempts", K_INT, OFF(max_attempts), 1, 100, NULL, {NULL, NULL}, "attempts per request"},
-    {"backoff_base_ms", K_INT, OFF(backoff_base_ms), 0, MS_MAX, NULL, {NULL, NULL}, "backoff base"},
-    {"backoff_cap_ms", K_INT, OFF(backoff_cap_ms), 0, MS_MAX, NULL, {NULL, NULL}, "backoff cap"},
+     "colour active at start",
+     .dflt = "blue"},
+    {"max_attempts",
+     K_INT,
+     OFF(max_attempts),
+     1,
+     100,
+     NULL,
+     {NULL, NULL},
+     "attempts per request",
+     .dflt = "3"},
+    {"backoff_base_ms",
+     K_INT,
+     OFF(backoff_base_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
+     "backoff base",
+     .dflt = "1000"},
+    {"backoff_cap_ms",
+     K_INT,
+     OFF(backoff_cap_ms),
+     0,
+     MS_MAX,
+     NULL,
+     {NULL, NULL},
+     "backoff cap",
+     .dflt = "30000"},
     {"jitter",
      K_STR,
      OFF(jitter),
@@ -151,7 +201,8 @@ static const struct key keys[] = {
      0,
      check_jitter,
      {NULL, NULL},
-     "none|full|equal|decorrelated"},
+     "none|full|equal|decorrelated",
+     .dflt = "full"},
     {"try_timeout_ms",
      K_INT,
      OFF(try_timeout_ms),
@@ -159,7 +210,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {NULL, NULL},
-     "timeout of one attempt"},
+     "timeout of one attempt",
+     .dflt = "30000"},
     {"deadline_ms",
      K_INT,
      OFF(deadline_ms),
@@ -167,7 +219,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {NULL, NULL},
-     "overall deadline of a request, sleeps included"},
+     "overall deadline of a request, sleeps included",
+     .dflt = "60000"},
     {"ttfb_timeout_ms",
      K_INT,
      OFF(ttfb_timeout_ms),
@@ -175,7 +228,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {NULL, NULL},
-     "time to first byte of an attempt (0: try_timeout_ms)"},
+     "time to first byte of an attempt (0: try_timeout_ms)",
+     .dflt = NULL},
     {"idle_timeout_ms",
      K_INT,
      OFF(idle_timeout_ms),
@@ -183,7 +237,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {NULL, NULL},
-     "longest silence inside a stream (0: try_timeout_ms)"},
+     "longest silence inside a stream (0: try_timeout_ms)",
+     .dflt = NULL},
     {"retry_after_cap_ms",
      K_INT,
      OFF(retry_after_cap_ms),
@@ -191,7 +246,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {NULL, NULL},
-     "longest Retry-After honoured; above it the relay fails over"},
+     "longest Retry-After honoured; above it the relay fails over",
+     .dflt = "10000"},
     {"switch_after_failures",
      K_INT,
      OFF(switch_after_failures),
@@ -199,7 +255,8 @@ static const struct key keys[] = {
      1000000,
      NULL,
      {NULL, NULL},
-     "consecutive failures that switch colour"},
+     "consecutive failures that switch colour",
+     .dflt = "1"},
     {"min_dwell_ms",
      K_INT,
      OFF(min_dwell_ms),
@@ -207,7 +264,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {NULL, NULL},
-     "least time on a colour before a failure switch"},
+     "least time on a colour before a failure switch",
+     .dflt = NULL},
     {"health_interval_ms",
      K_INT,
      OFF(health_interval_ms),
@@ -215,7 +273,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {"HEALTH_CHECK_INTERVAL", NULL},
-     "health check period (0: off)"},
+     "health check period (0: off)",
+     .dflt = "30000"},
     {"health_timeout_ms",
      K_INT,
      OFF(health_timeout_ms),
@@ -223,7 +282,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {"HEALTH_CHECK_TIMEOUT", NULL},
-     "health check timeout"},
+     "health check timeout",
+     .dflt = "5000"},
     {"health_rise",
      K_INT,
      OFF(health_rise),
@@ -231,7 +291,8 @@ static const struct key keys[] = {
      1000,
      NULL,
      {NULL, NULL},
-     "good checks to be healthy"},
+     "good checks to be healthy",
+     .dflt = "1"},
     {"health_fall",
      K_INT,
      OFF(health_fall),
@@ -239,7 +300,8 @@ static const struct key keys[] = {
      1000,
      NULL,
      {NULL, NULL},
-     "bad checks to be unhealthy"},
+     "bad checks to be unhealthy",
+     .dflt = "1"},
     {"rate_limit_requests",
      K_INT,
      OFF(rate_limit_requests),
@@ -247,7 +309,8 @@ static const struct key keys[] = {
      100000000,
      NULL,
      {"RATE_LIMIT_REQUESTS", NULL},
-     "requests per window per client (0: off)"},
+     "requests per window per client (0: off)",
+     .dflt = "1000"},
     {"rate_limit_window_ms",
      K_INT,
      OFF(rate_limit_window_ms),
@@ -255,7 +318,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {"RATE_LIMIT_WINDOW", NULL},
-     "rate limit window"},
+     "rate limit window",
+     .dflt = "60000"},
     {"trusted_proxies",
      K_STR,
      OFF(trusted_proxies),
@@ -263,7 +327,8 @@ static const struct key keys[] = {
      0,
      check_proxies,
      {NULL, NULL},
-     "proxy addresses whose X-Forwarded-For names the client (comma list)"},
+     "proxy addresses whose X-Forwarded-For names the client (comma list)",
+     .dflt = NULL},
     {"rate_limit_max_keys",
      K_INT,
      OFF(rate_limit_max_keys),
@@ -271,7 +336,8 @@ static const struct key keys[] = {
      16777216,
      NULL,
      {NULL, NULL},
-     "clients tracked by the rate limit; past it the least recently seen is evicted"},
+     "clients tracked by the rate limit; past it the least recently seen is evicted",
+     .dflt = "65536"},
     {"admin_token",
      K_STR,
      OFF(admin_token),
@@ -279,8 +345,17 @@ static const struct key keys[] = {
      0,
      NULL,
      {"ADMIN_TOKEN", NULL},
-     "bearer token of the admin API (unset: off)"},
-    {"client_keys", K_LIST, 0, 0, 0, NULL, {NULL, NULL}, "keys clients must present (comma list)"},
+     "bearer token of the admin API (unset: off)",
+     .dflt = NULL},
+    {"client_keys",
+     K_LIST,
+     0,
+     0,
+     0,
+     NULL,
+     {NULL, NULL},
+     "keys clients must present (comma list)",
+     .dflt = NULL},
     {"max_body_bytes",
      K_INT,
      OFF(max_body_bytes),
@@ -288,7 +363,8 @@ static const struct key keys[] = {
      (int64_t)1 << 30,
      NULL,
      {NULL, NULL},
-     "largest request body"},
+     "largest request body",
+     .dflt = "1048576"},
     {"max_buffered_bytes",
      K_INT,
      OFF(max_buffered_bytes),
@@ -296,7 +372,8 @@ static const struct key keys[] = {
      (int64_t)1 << 40,
      NULL,
      {NULL, NULL},
-     "upstream answers buffered at once, all requests (past it: 503)"},
+     "upstream answers buffered at once, all requests (past it: 503)",
+     .dflt = "268435456"},
     {"request_read_timeout_ms",
      K_INT,
      OFF(request_read_timeout_ms),
@@ -304,7 +381,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {NULL, NULL},
-     "longest a client may take to send a request's head and body"},
+     "longest a client may take to send a request's head and body",
+     .dflt = "30000"},
     {"drain_timeout_ms",
      K_INT,
      OFF(drain_timeout_ms),
@@ -312,8 +390,17 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {NULL, NULL},
-     "SIGTERM: how long requests in flight may finish"},
-    {"events", K_STR, OFF(events), 0, 0, NULL, {NULL, NULL}, "JSON-lines event log file"},
+     "SIGTERM: how long requests in flight may finish",
+     .dflt = "5000"},
+    {"events",
+     K_STR,
+     OFF(events),
+     0,
+     0,
+     NULL,
+     {NULL, NULL},
+     "JSON-lines event log file",
+     .dflt = NULL},
     {"log_level",
      K_STR,
      OFF(log_level),
@@ -321,8 +408,17 @@ static const struct key keys[] = {
      0,
      check_level,
      {"LOG_LEVEL", NULL},
-     "debug|info|warn|error"},
-    {"prices", K_PRICES, 0, 0, 0, NULL, {NULL, NULL}, "USD per million tokens, model=price,..."},
+     "debug|info|warn|error",
+     .dflt = "info"},
+    {"prices",
+     K_PRICES,
+     0,
+     0,
+     0,
+     NULL,
+     {NULL, NULL},
+     "USD per million tokens, model=price,...",
+     .dflt = "gpt-4.1=8,claude-sonnet-4.5=15,gemini-2.5-flash=2.5,deepseek-v3.2=0.42"},
     {"seed",
      K_INT,
      OFF(seed),
@@ -330,7 +426,8 @@ static const struct key keys[] = {
      INT64_MAX,
      NULL,
      {NULL, NULL},
-     "seed of jitter and canary picks (0: from the clock)"},
+     "seed of jitter and canary picks (0: from the clock)",
+     .dflt = NULL},
     {"max_connections",
      K_INT,
      OFF(max_connections),
@@ -338,7 +435,8 @@ static const struct key keys[] = {
      100000,
      NULL,
      {NULL, NULL},
-     "upstream connections kept per host (the pool)"},
+     "upstream connections kept per host (the pool)",
+     .dflt = "1024"},
     {"max_clients",
      K_INT,
      OFF(max_clients),
@@ -346,7 +444,8 @@ static const struct key keys[] = {
      100000,
      NULL,
      {NULL, NULL},
-     "client connections open at once; more wait in the listen backlog until one closes"},
+     "client connections open at once; more wait in the listen backlog until one closes",
+     .dflt = "10000"},
     {"shared",
      K_STR,
      OFF(shared),
@@ -354,7 +453,8 @@ static const struct key keys[] = {
      0,
      check_shared,
      {"SHARED_URL", NULL},
-     "redis://HOST:PORT[/DB]: rate limit and colour shared by a fleet"},
+     "redis://HOST:PORT[/DB]: rate limit and colour shared by a fleet",
+     .dflt = NULL},
     {"shared_fail",
      K_STR,
      OFF(shared_fail),
@@ -362,7 +462,8 @@ static const struct key keys[] = {
      0,
      check_shared_fail,
      {"SHARED_FAIL", NULL},
-     "open|closed: with Redis down, local state or 503"},
+     "open|closed: with Redis down, local state or 503",
+     .dflt = "open"},
     {"shared_timeout_ms",
      K_INT,
      OFF(shared_timeout_ms),
@@ -370,7 +471,8 @@ static const struct key keys[] = {
      60000,
      NULL,
      {NULL, NULL},
-     "longest wait for Redis before shared_fail decides"},
+     "longest wait for Redis before shared_fail decides",
+     .dflt = "200"},
     {"shared_poll_ms",
      K_INT,
      OFF(shared_poll_ms),
@@ -378,7 +480,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {NULL, NULL},
-     "colour poll period (the fallback of pub/sub)"},
+     "colour poll period (the fallback of pub/sub)",
+     .dflt = "1000"},
     {"shared_prefix",
      K_STR,
      OFF(shared_prefix),
@@ -386,7 +489,8 @@ static const struct key keys[] = {
      0,
      NULL,
      {NULL, NULL},
-     "prefix of the fleet's Redis keys"},
+     "prefix of the fleet's Redis keys",
+     .dflt = "cutover:"},
     {"stream_done",
      K_STR,
      OFF(stream_done),
@@ -394,7 +498,8 @@ static const struct key keys[] = {
      0,
      check_stream_done,
      {"STREAM_DONE", NULL},
-     "lenient|strict: is a stream closed after finish_reason without [DONE] complete"},
+     "lenient|strict: is a stream closed after finish_reason without [DONE] complete",
+     .dflt = "lenient"},
     {"mode",
      K_STR,
      OFF(mode),
@@ -402,7 +507,8 @@ static const struct key keys[] = {
      0,
      check_mode,
      {"RELAY_MODE", NULL},
-     "blue-green|primary-fallback (fail back to the primary)"},
+     "blue-green|primary-fallback (fail back to the primary)",
+     .dflt = "blue-green"},
     {"primary",
      K_STR,
      OFF(primary),
@@ -410,7 +516,8 @@ static const struct key keys[] = {
      0,
      check_active,
      {"PRIMARY_ENV", NULL},
-     "the colour primary-fallback returns to (default active_env)"},
+     "the colour primary-fallback returns to (default active_env)",
+     .dflt = NULL},
     {"failback_after_ms",
      K_INT,
      OFF(failback_after_ms),
@@ -418,7 +525,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {"FAILBACK_AFTER", NULL},
-     "least time on the fallback before failing back"},
+     "least time on the fallback before failing back",
+     .dflt = "60000"},
     {"failback_rise",
      K_INT,
      OFF(failback_rise),
@@ -426,7 +534,8 @@ static const struct key keys[] = {
      1000,
      NULL,
      {"FAILBACK_RISE", NULL},
-     "good checks of the primary in a row to fail back"},
+     "good checks of the primary in a row to fail back",
+     .dflt = "3"},
     {"first_byte_timeout_ms",
      K_INT,
      OFF(first_byte_timeout_ms),
@@ -434,7 +543,8 @@ static const struct key keys[] = {
      MS_MAX,
      NULL,
      {"FIRST_BYTE_TIMEOUT", NULL},
-     "time to the first body byte; headers do not count (0: off)"},
+     "time to the first body byte; headers do not count (0: off)",
+     .dflt = NULL},
     {"on_429_without_retry_after",
      K_STR,
      OFF(on_429_without_retry_after),
@@ -442,7 +552,8 @@ static const struct key keys[] = {
      0,
      check_on429,
      {"ON_429_WITHOUT_RETRY_AFTER", NULL},
-     "retry|failover: a 429 without Retry-After"},
+     "retry|failover: a 429 without Retry-After",
+     .dflt = "retry"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -461,59 +572,6 @@ static void set_str(char **slot, const char *v)
 {
     free(*slot);
     *slot = co_strdup(v);
-}
-
-static void defaults(struct relay_config *c)
-{
-    memset(c, 0, sizeof *c);
-    c->port = 8080;
-    c->listen = co_strdup("127.0.0.1");
-    c->active_env = co_strdup("blue");
-    c->max_attempts = 3;
-    c->backoff_base_ms = 1000;
-    c->backoff_cap_ms = 30000;
-    c->jitter = co_strdup("full");
-    c->try_timeout_ms = 30000;
-    c->deadline_ms = 60000;
-    c->retry_after_cap_ms = 10000;
-    c->switch_after_failures = 1;
-    c->health_interval_ms = 30000;
-    c->health_timeout_ms = 5000;
-    c->health_rise = 1;
-    c->health_fall = 1;
-    c->rate_limit_requests = 1000;
-    c->rate_limit_window_ms = 60000;
-    c->rate_limit_max_keys = 65536;
-    c->max_body_bytes = 1048576;
-    c->max_buffered_bytes = (int64_t)256 << 20;
-    c->request_read_timeout_ms = 30000;
-    c->drain_timeout_ms = 5000;
-    c->log_level = co_strdup("info");
-    c->max_connections = 1024;
-    c->max_clients = 10000;
-    c->shared_fail = co_strdup("open");
-    c->shared_timeout_ms = 200;
-    c->shared_poll_ms = 1000;
-    c->shared_prefix = co_strdup("cutover:");
-    c->stream_done = co_strdup("lenient");
-    c->mode = co_strdup("blue-green");
-    c->on_429_without_retry_after = co_strdup("retry");
-    c->failback_after_ms = 60000;
-    c->failback_rise = 3;
-    static const struct {
-        const char *model;
-        double price;
-    } seed_prices[] = {
-        {"gpt-4.1", 8.0},
-        {"claude-sonnet-4.5", 15.0},
-        {"gemini-2.5-flash", 2.50},
-        {"deepseek-v3.2", 0.42},
-    };
-    for (size_t i = 0; i < sizeof seed_prices / sizeof seed_prices[0]; i++) {
-        c->prices[i].model = co_strdup(seed_prices[i].model);
-        c->prices[i].usd_per_million = seed_prices[i].price;
-    }
-    c->nprices = 4;
 }
 
 static void clear_prices(struct relay_config *c)
@@ -624,6 +682,21 @@ static int set_from_str(struct relay_config *c, const struct key *k, const char 
     return -1;
 }
 
+/* Every key's default from its row.  A default the key's own check refuses
+ * is a bug of the table, caught by test_relay_config. */
+static int defaults(struct relay_config *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    char why[256];
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].dflt && set_from_str(c, &keys[i], keys[i].dflt, why, sizeof why) != 0) {
+            snprintf(err, errlen, "default of %s (%s): expected %s", keys[i].name, keys[i].dflt,
+                     why);
+            return -1;
+        }
+    return 0;
+}
+
 static const struct key *find_key(const char *name)
 {
     for (size_t i = 0; i < NKEYS; i++)
@@ -638,6 +711,29 @@ static const char *suggest(const char *name)
         key_names[i] = keys[i].name;
     key_names[NKEYS] = NULL;
     return co_nearest(name, key_names);
+}
+
+int relay_config_key_info(const char *name, int64_t *min, int64_t *max)
+{
+    const struct key *k = find_key(name);
+    if (!k)
+        return -1;
+    *min = k->min;
+    *max = k->max;
+    return k->type == K_INT;
+}
+
+int relay_config_check(const char *name, const char *value, char *why, size_t n)
+{
+    const struct key *k = find_key(name);
+    if (!k) {
+        snprintf(why, n, "a known key");
+        return -1;
+    }
+    struct relay_config c;
+    int rc = defaults(&c, why, n) == 0 ? set_from_str(&c, k, value, why, n) : -1;
+    relay_config_free(&c);
+    return rc;
 }
 
 static int load_file(struct relay_config *c, const char *path, char *err, size_t errlen)
@@ -657,9 +753,10 @@ static int load_file(struct relay_config *c, const char *path, char *err, size_t
     {
         const struct key *k = find_key(name);
         if (!k) {
-            const char *s = suggest(name);
-            snprintf(err, errlen, "%s: unknown key '%s'%s%s%s", path, name,
-                     s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+            char found[160];
+            snprintf(found, sizeof found, "\"%.120s\"", name);
+            co_v_error(err, errlen, path, "a config key (cutover-relay --help)", found,
+                       suggest(name));
             goto out;
         }
         char sval[64];
@@ -958,12 +1055,13 @@ static void value_text(const struct relay_config *c, const struct key *k, char *
     }
 }
 
-/* One line per key with its default, taken from defaults() itself so that
- * the page cannot drift from what the relay does. */
+/* One line per key with its default, taken from the rows through
+ * defaults() so that the page cannot drift from what the relay does. */
 void relay_config_usage(char *buf, size_t n)
 {
     struct relay_config d;
-    defaults(&d);
+    char e[256];
+    defaults(&d, e, sizeof e);
     size_t used =
         (size_t)snprintf(buf, n,
                          "usage: cutover-relay [--config FILE] [--env-file FILE] [--KEY VALUE]...\n"
@@ -1014,7 +1112,8 @@ int relay_config_load(struct relay_config *c, int argc, char **argv, char **envp
     char **dotenv = NULL;
     char why[256];
     int rc = 2;
-    defaults(c);
+    if (defaults(c, err, errlen) != 0)
+        return 2;
     /* Pass 1: the files, whatever their position among the flags. */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -1,8 +1,8 @@
 /* The relay's configuration: defaults, then a JSON file (--config), then the
  * environment (the seed's .env names, optionally from --env-file), then
  * flags, each layer overriding the one before.  One table lists every key
- * with its type, its flag and its environment names, so a key is added in
- * one row.  Keys and defaults: docs/CONTRACTS.md.
+ * with its type, bounds, flag, environment names and default, so a key is
+ * added in one row.  Keys and defaults: docs/CONTRACTS.md.
  *
  * Ownership: relay_config_load fills a caller's struct; relay_config_free
  * releases its strings. */
@@ -72,5 +72,11 @@ void relay_config_free(struct relay_config *c);
 double relay_config_price(const struct relay_config *c, const char *model);
 /* Usage text of the flags. */
 void relay_config_usage(char *buf, size_t n);
+/* Key name of the table: 1 an integer in [*min, *max], 0 another type, -1
+ * no such key. */
+int relay_config_key_info(const char *name, int64_t *min, int64_t *max);
+/* Whether value is one key name takes (as a flag's value): 0, or -1 with
+ * what was expected in why. */
+int relay_config_check(const char *name, const char *value, char *why, size_t n);
 
 #endif

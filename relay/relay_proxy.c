@@ -1093,6 +1093,12 @@ static void start_attempt(struct relay_req *q)
 
 /* ---- validation and the handler's steps ------------------------------------------ */
 
+void relay_req_refused(struct relay_req *q, unsigned status)
+{
+    relay_metrics_request(q->r->metrics, RELAY_NENV, q->model, (int)status,
+                          co_now_us() - q->t_start);
+}
+
 int relay_req_check(struct relay_req *q)
 {
     if (q->check_done)

@@ -168,7 +168,8 @@ static int limit_verdict(struct relay *r, struct MHD_Connection *c, struct ctx *
 /* The client key check; returns MHD_YES with *answered set when the
  * request was refused.  It comes before the limiter, so an unknown key
  * creates no bucket. */
-static enum MHD_Result admit_key(struct relay *r, struct MHD_Connection *c, int *answered)
+static enum MHD_Result admit_key(struct relay *r, struct MHD_Connection *c, struct relay_req *q,
+                                 int *answered)
 {
     *answered = 0;
     if (r->cfg.nclient_keys) {
@@ -180,6 +181,8 @@ static enum MHD_Result admit_key(struct relay *r, struct MHD_Connection *c, int 
         if (!ok) {
             *answered = 1;
             co_info("refused a client with a missing or unknown key");
+            /* Every answered request is counted (holysheep_requests_total). */
+            relay_req_refused(q, 401);
             return relay_respond_error(c, 401, "401 Unauthorized - Invalid API Key",
                                        "invalid_request_error", NULL, "invalid_api_key", NULL);
         }
@@ -204,6 +207,7 @@ static enum MHD_Result admit_rate(struct relay *r, struct MHD_Connection *c, str
     *answered = 1;
     if (got == 0)
         return MHD_YES; /* suspended; the handler runs again with the verdict */
+    relay_req_refused(x->q, got < 0 ? 503 : 429);
     if (got < 0)
         return relay_respond_error(c, 503,
                                    "503 Service Unavailable - the fleet's rate limit store is "
@@ -285,7 +289,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case RF_PROXY:
         if (!x->checked) {
             int answered;
-            enum MHD_Result ret = admit_key(r, c, &answered);
+            enum MHD_Result ret = admit_key(r, c, x->q, &answered);
             if (!answered && relay_req_check(x->q) == 0)
                 ret = admit_rate(r, c, x, &answered);
             if (answered)

@@ -76,6 +76,9 @@ void report_console_scenario(struct report_run *r, const struct report_scenario 
         passed += s->checks[i].status == REPORT_PASS;
     fprintf(r->console, " %-44s %5.2f s  %zu/%zu checks", t(s->file), s->duration_s, passed,
             s->n_checks);
+    if (s->status == REPORT_PASS && s->advisories)
+        fprintf(r->console, " (pass with %d advisor%s)", s->advisories,
+                s->advisories == 1 ? "y" : "ies");
     /* Name what the count left out, so "6/7" never hides the seventh. */
     char why[1024];
     if (report_uncounted(s, why, sizeof why))
@@ -137,8 +140,14 @@ static void details(struct report_run *r, const struct report_scenario *s)
         if (c->status == REPORT_PASS)
             continue;
         fprintf(f, "    ");
-        status_word(r, c->status, 12);
-        fprintf(f, " %s\n", t(c->label));
+        if (c->severity == REPORT_INFO)
+            fprintf(f, "%-12s", "INFO"); /* a value, not a verdict */
+        else
+            status_word(r, c->status, 12);
+        fprintf(f, " %s%s\n", t(c->label),
+                c->severity == REPORT_ADVISORY ? " [advisory]"
+                : c->severity == REPORT_INFO   ? " [info]"
+                                               : "");
         fprintf(f, "        expected: %s\n", t(c->expected));
         fprintf(f, "        measured: %s", t(c->measured));
         if (c->status == REPORT_INCONCLUSIVE)
@@ -174,7 +183,7 @@ int report_console_end(struct report_run *r, char *err, size_t errlen)
         flaky += (size_t)report_is_flaky(&r->sc[i]);
     }
     for (size_t i = 0; i < r->n; i++)
-        if (r->sc[i].status != REPORT_PASS || report_is_flaky(&r->sc[i]))
+        if (r->sc[i].status != REPORT_PASS || r->sc[i].advisories || report_is_flaky(&r->sc[i]))
             details(r, &r->sc[i]);
     /* With several relays each row says which one it ran against. */
     int relays = report_several_relays(r);
@@ -194,8 +203,9 @@ int report_console_end(struct report_run *r, char *err, size_t errlen)
             fprintf(f, "%-20.20s ", t(relay));
         }
         status_word(r, s->status, 12);
-        fprintf(f, " %3zu/%-3zu %7.2fs %s%s\n", passed, s->n_checks, s->duration_s, t(s->folder),
-                report_is_flaky(s) ? "  (flaky)" : "");
+        fprintf(f, " %3zu/%-3zu %7.2fs %s%s%s\n", passed, s->n_checks, s->duration_s, t(s->folder),
+                report_is_flaky(s) ? "  (flaky)" : "",
+                s->status == REPORT_PASS && s->advisories ? "  (with advisories)" : "");
     }
     fprintf(f,
             "\n%zu scenario(s): %zu passed, %zu failed, %zu inconclusive, %zu harness error(s), "
@@ -204,6 +214,11 @@ int report_console_end(struct report_run *r, char *err, size_t errlen)
             counts[REPORT_ERROR], counts[REPORT_INVALID]);
     if (counts[REPORT_NA])
         fprintf(f, ", %zu not applicable to the relay", counts[REPORT_NA]);
+    size_t advised = 0;
+    for (size_t i = 0; i < r->n; i++)
+        advised += r->sc[i].status == REPORT_PASS && r->sc[i].advisories;
+    if (advised)
+        fprintf(f, ", %zu passed with advisories", advised);
     if (r->repeat > 1)
         fprintf(f, ", %zu flaky over %d runs each", flaky, r->repeat);
     fprintf(f, " in %.1f s (seed %llu)\n", r->duration_s, (unsigned long long)r->seed);
@@ -220,8 +235,9 @@ int report_console_end(struct report_run *r, char *err, size_t errlen)
                 json_string_value(json_object_get(one, "summary")));
     }
     json_decref(obs);
-    if (r->json_path)
-        fprintf(f, "results: %s\n", r->json_path);
+    const char *results = report_path(r, "json");
+    if (results)
+        fprintf(f, "results: %s\n", results);
     fflush(f);
     return 0;
 }

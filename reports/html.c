@@ -3,7 +3,9 @@
  *
  *   scorecard (several relays) -> overview (failing first) -> per scenario:
  *   timeline (a lane per colour with its attempts and /health probes, the
- *   client lane, fault windows shaded, switches as labelled vertical lines,
+ *   client lane, in a fleet a lane per replica with its own switches,
+ *   health verdicts and pauses; fault windows shaded, switches as labelled
+ *   vertical lines,
  *   timeline steps, the window a failing check is about) -> latency over
  *   time with p50/p95/p99 -> checks table linking back into the timeline.
  *
@@ -12,6 +14,7 @@
  * re-render a stored run.  Marks that would overlap are binned into stacked
  * columns; every outcome has a shape as well as a colour. */
 #include "reports/html_model.h"
+#include "co_stats.h"
 #include "reports/html_scale.h"
 #include "reports/report.h"
 
@@ -82,6 +85,7 @@ static const char css[] =
     "svg .pct{stroke-width:1.2}svg .p50{stroke:#2a7d3a}"
     "svg .p95{stroke:#e67e00;stroke-dasharray:6 3}svg .p99{stroke:#c62828;stroke-dasharray:2 2}"
     "svg .hl-up{fill:#2a7d3a;font-weight:700}svg .hl-down{fill:#c62828;font-weight:700}"
+    "svg .rep-ev{font-size:10px;paint-order:stroke;stroke:#fff;stroke-width:3px}"
     ".legend{margin:4px 0 2px}.legend svg{display:inline-block;vertical-align:middle}"
     ".story{color:#333;margin:4px 0;font-size:13px}"
     "tr:target td{outline:2px solid #c62828}"
@@ -150,6 +154,10 @@ struct tl {
     const struct html_model *m;
     struct report_scale x;
     struct lane att[HM_COLOURS], probe[HM_COLOURS], client;
+    /* A fleet (m->n_replicas > 1): one lane of relay events per replica. */
+    int fleet;
+    struct lane rep[HM_MAX_REPLICAS];
+    char rep_label[HM_MAX_REPLICAS][24]; /* "replica %d" */
     double lanes_top, lanes_bottom, height;
 };
 
@@ -375,8 +383,9 @@ static void draw_probes(struct tl *t, int c)
     } else {
         draw_marks(t, ln, xs, ys, kinds, NULL, k, "health probes");
     }
-    /* The relay's own verdicts: a change of state, labelled in words. */
-    for (size_t i = 0; i < m->n_health; i++) {
+    /* The relay's own verdicts: a change of state, labelled in words (in a
+     * fleet on each replica's lane, draw_replica). */
+    for (size_t i = 0; i < m->n_health && !t->fleet; i++) {
         const struct hm_health *h = &m->health[i];
         if (h->env != c)
             continue;
@@ -421,6 +430,66 @@ static void draw_client(struct tl *t)
     free(kinds);
 }
 
+/* One replica's lane in a fleet: its switches (a tick and "→green
+ * shared") and its health verdicts ("▼ blue down") where its own event log
+ * put them; a label that would run into the previous one is left to its
+ * tooltip. */
+static void draw_replica(struct tl *t, int r)
+{
+    const struct html_model *m = t->m;
+    const struct lane *ln = &t->rep[r];
+    double end = -1e9;
+    /* Both kinds in time order, so labels give way left to right. */
+    size_t i = 0, j = 0;
+    for (;;) {
+        while (i < m->n_sw && m->sw[i].replica != r)
+            i++;
+        while (j < m->n_health && m->health[j].replica != r)
+            j++;
+        if (i >= m->n_sw && j >= m->n_health)
+            break;
+        int take_sw = j >= m->n_health || (i < m->n_sw && m->sw[i].t <= m->health[j].t);
+        char label[96], title[160];
+        double tm;
+        const char *cls;
+        if (take_sw) {
+            const struct hm_switch *s = &m->sw[i++];
+            tm = s->t;
+            snprintf(label, sizeof label, "\u2192%s %s", s->to, s->reason);
+            snprintf(title, sizeof title, "replica %d: switch %s to %s at %.0f ms (%s)", r, s->from,
+                     s->to, s->t, s->reason);
+            cls = "rep-ev";
+        } else {
+            const struct hm_health *h = &m->health[j++];
+            tm = h->t;
+            snprintf(label, sizeof label, "%s %s %s", h->healthy ? "\u25b2" : "\u25bc",
+                     colour_names[h->env], h->healthy ? "up" : "down");
+            snprintf(title, sizeof title, "replica %d: %s %s at %.0f ms", r, colour_names[h->env],
+                     h->healthy ? "healthy" : "unhealthy", h->t);
+            cls = h->healthy ? "rep-ev hl-up" : "rep-ev hl-down";
+        }
+        double x = report_scale_map(&t->x, tm < 0 ? 0 : tm);
+        fprintf(t->f, "<g class=\"rep-g\"><title>");
+        report_html_puts(t->f, title);
+        fprintf(t->f, "</title>");
+        if (take_sw)
+            fprintf(t->f,
+                    "<line class=\"switch\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x,
+                    ln->y + 2, x, ln->y + ln->h - 2);
+        if (x >= end + 4) {
+            fprintf(t->f, "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\">", cls, x + 3,
+                    ln->y + ln->h - 7);
+            report_html_puts(t->f, label);
+            fprintf(t->f, "</text>");
+            size_t chars = 0; /* code points, not bytes: the arrows are three */
+            for (const char *c = label; *c; c++)
+                chars += ((unsigned char)*c & 0xC0) != 0x80;
+            end = x + 3 + 6.0 * (double)chars;
+        }
+        fprintf(t->f, "</g>");
+    }
+}
+
 /* Labels sit in rows above the lanes; a label goes to the first row where
  * it does not run into the previous one, and is dropped (the line and its
  * tooltip stay) when no row has room. */
@@ -442,45 +511,34 @@ static void switch_label(const struct hm_switch *s, char *out, size_t n)
              s->t < 0 ? " (before the start)" : "");
 }
 
-/* Where a check is about on the time axis: [*a, *b] ms, or -1. */
-static int check_window(const struct html_model *m, const json_t *args, double *a, double *b)
+/* Where a check is about on the time axis: [*a, *b] ms, or -1.  The
+ * window comes with the check (its row in harness/checks.c says which
+ * parameters make it): a mark, ms before it, ms after it (absent: to the
+ * end of the run). */
+static int check_window(const struct html_model *m, const json_t *ck, double *a, double *b)
 {
-    if (!args)
+    const char *mark = json_string_value(json_object_get(ck, "window_mark"));
+    double t = mark ? html_model_mark(m, mark) : -1;
+    if (t < 0)
         return -1;
-    const char *after = json_string_value(json_object_get(args, "after"));
-    const char *around = json_string_value(json_object_get(args, "around"));
-    if (around) {
-        double t = html_model_mark(m, around);
-        if (t < 0)
-            return -1;
-        json_t *bef = json_object_get(args, "before_ms"), *aft = json_object_get(args, "after_ms");
-        *a = t - (bef ? json_number_value(bef) : 500);
-        *b = t + (aft ? json_number_value(aft) : 500);
-        return 0;
-    }
-    if (after) {
-        double t = html_model_mark(m, after);
-        if (t < 0)
-            return -1;
-        json_t *within = json_object_get(args, "within_ms");
-        *a = t;
-        *b = within ? t + json_number_value(within) : m->span;
-        return 0;
-    }
-    return -1;
+    json_t *aft = json_object_get(ck, "window_after_ms");
+    *a = t - json_number_value(json_object_get(ck, "window_before_ms"));
+    *b = aft ? t + json_number_value(aft) : m->span;
+    return 0;
 }
 
-static void draw_timeline(FILE *f, int sc, const struct html_model *m, const json_t *checks,
-                          const json_t *expect)
+static void draw_timeline(FILE *f, int sc, const struct html_model *m, const json_t *checks)
 {
     struct tl t = {.f = f, .sc = sc, .m = m};
     t.x = (struct report_scale){.d0 = 0, .d1 = m->span, .r0 = PLOT_X0, .r1 = PLOT_X1};
-    /* As many label rows as the switches need (none without a switch). */
+    t.fleet = m->n_replicas > 1;
+    /* As many label rows as the switches need (none without a switch; a
+     * fleet's switches sit on their replica's lane). */
     int rows_used = 0;
     double row_end[LABEL_ROWS];
     for (int r = 0; r < LABEL_ROWS; r++)
         row_end[r] = -1e9;
-    for (size_t i = 0; i < m->n_sw; i++) {
+    for (size_t i = 0; i < m->n_sw && !t.fleet; i++) {
         char label[128];
         switch_label(&m->sw[i], label, sizeof label);
         int row = label_row(row_end, LABEL_ROWS, report_scale_map(&t.x, m->sw[i].t),
@@ -488,7 +546,7 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         if (row + 1 > rows_used)
             rows_used = row + 1;
     }
-    if (m->n_sw && !rows_used)
+    if (m->n_sw && !rows_used && !t.fleet)
         rows_used = 1;
     double y = 6 + rows_used * ROW_H + ROW_H; /* switch rows, then a row for step labels */
     t.lanes_top = y;
@@ -502,6 +560,12 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
     y += 4;
     t.client = (struct lane){"client", "requests", y, 46};
     y += 46;
+    for (int r = 0; t.fleet && r < m->n_replicas && r < HM_MAX_REPLICAS; r++) {
+        y += 2;
+        snprintf(t.rep_label[r], sizeof t.rep_label[r], "replica %d", r);
+        t.rep[r] = (struct lane){t.rep_label[r], NULL, y, 20};
+        y += 20;
+    }
     t.lanes_bottom = y;
     t.height = y + 34;
 
@@ -547,20 +611,39 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         draw_lane_bg(&t, &t.probe[c], id);
     }
     draw_lane_bg(&t, &t.client, "client");
+    for (int r = 0; t.fleet && r < m->n_replicas && r < HM_MAX_REPLICAS; r++) {
+        char id[32];
+        snprintf(id, sizeof id, "replica-%d", r);
+        draw_lane_bg(&t, &t.rep[r], id);
+    }
 
     /* Fault windows, shaded over the colour's attempt and probe lanes. */
     for (size_t i = 0; i < m->n_win; i++) {
         const struct hm_window *w = &m->win[i];
         double x0 = report_scale_map(&t.x, w->t0), x1 = report_scale_map(&t.x, w->t1);
         if (w->env == HM_RELAY) {
-            /* The relay process itself: shaded across every lane. */
+            /* The relay process itself: shaded across every lane; in a
+             * fleet only across the replica's own lane. */
+            const struct lane *rl = t.fleet && w->replica >= 0 && w->replica < m->n_replicas &&
+                                            w->replica < HM_MAX_REPLICAS
+                                        ? &t.rep[w->replica]
+                                        : NULL;
+            double y0 = rl ? rl->y : t.lanes_top, y1 = rl ? rl->y + rl->h : t.lanes_bottom;
+            if (w->replica < 0 && t.fleet) { /* Redis: over every replica's lane */
+                int last =
+                    m->n_replicas < HM_MAX_REPLICAS ? m->n_replicas - 1 : HM_MAX_REPLICAS - 1;
+                y0 = t.rep[0].y;
+                y1 = t.rep[last].y + t.rep[last].h;
+            }
             fprintf(f, "<g class=\"fault\"><title>from %.0f to %.0f ms: ", w->t0, w->t1);
             report_html_puts(f, w->label);
             fprintf(f,
                     "</title><rect class=\"win relay\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                     "height=\"%.1f\"/><text class=\"win-label relay\" x=\"%.1f\" y=\"%.1f\">",
-                    x0, t.lanes_top, x1 - x0 > 1 ? x1 - x0 : 1, t.lanes_bottom - t.lanes_top,
-                    x0 + 3, t.client.y - 3);
+                    x0, y0, x1 - x0 > 1 ? x1 - x0 : 1, y1 - y0, x0 + 3,
+                    rl                          ? rl->y + rl->h - 7
+                    : w->replica < 0 && t.fleet ? y0 - 3
+                                                : t.client.y - 3);
             report_html_puts(f, w->label);
             fprintf(f, "</text></g>");
             continue;
@@ -620,6 +703,8 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         draw_probes(&t, c);
     }
     draw_client(&t);
+    for (int r = 0; t.fleet && r < m->n_replicas && r < HM_MAX_REPLICAS; r++)
+        draw_replica(&t, r);
 
     /* Failing checks: the part of the time axis they are about. */
     size_t k;
@@ -629,7 +714,7 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
         if (strcmp(str(ck, "status"), "pass") == 0)
             continue;
         double a, b;
-        if (check_window(m, json_array_get(expect, k), &a, &b) != 0)
+        if (check_window(m, ck, &a, &b) != 0)
             continue;
         double x0 = report_scale_map(&t.x, a), x1 = report_scale_map(&t.x, b);
         fprintf(f, "<g><title>check: ");
@@ -649,7 +734,7 @@ static void draw_timeline(FILE *f, int sc, const struct html_model *m, const jso
     /* Switches last, on top of everything (rows assigned as above). */
     for (int r = 0; r < LABEL_ROWS; r++)
         row_end[r] = -1e9;
-    for (size_t i = 0; i < m->n_sw; i++) {
+    for (size_t i = 0; i < m->n_sw && !t.fleet; i++) {
         const struct hm_switch *s = &m->sw[i];
         double x = report_scale_map(&t.x, s->t);
         char label[128];
@@ -740,6 +825,8 @@ static void story(FILE *f, const struct html_model *m)
         fprintf(f, " %zu switch%s:", m->n_sw, m->n_sw == 1 ? "" : "es");
         for (size_t i = 0; i < m->n_sw && i < 8; i++) {
             fprintf(f, "%s ", i ? "," : "");
+            if (m->n_replicas > 1)
+                fprintf(f, "replica %d ", m->sw[i].replica);
             report_html_puts(f, m->sw[i].from);
             fprintf(f, "\u2192");
             report_html_puts(f, m->sw[i].to);
@@ -872,7 +959,7 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
             if (!cnt[b])
                 continue;
             double xx = PLOT_X0 + ((double)b + 0.5) * BIN_PX;
-            double med = report_percentile(vals[b], cnt[b], 50);
+            double med = co_percentile(vals[b], cnt[b], 50);
             fprintf(f, "<g><title>%zu requests: %.1f to %.1f ms, median %.1f ms</title>", cnt[b],
                     lo_b[b], hi_b[b], med);
             fprintf(f,
@@ -897,7 +984,7 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
     } pcts[] = {{"p50", 50, 250}, {"p95", 95, 160}, {"p99", 99, 70}};
     double pv[3];
     for (size_t i = 0; i < 3; i++)
-        pv[i] = report_percentile(lat, k, pcts[i].p);
+        pv[i] = co_percentile(lat, k, pcts[i].p);
     for (size_t i = 0; i < 3; i++) {
         double yy = report_scale_map(&y, pv[i]);
         char v[32];
@@ -928,12 +1015,12 @@ static void draw_latency(FILE *f, int sc, const struct html_model *m)
 
 /* Where a check's link points: its window on the timeline, the latency
  * view for latency checks, else the whole timeline. */
-static void check_target(int sc, size_t k, const json_t *ck, const json_t *args,
-                         const struct html_model *m, char *out, size_t n)
+static void check_target(int sc, size_t k, const json_t *ck, const struct html_model *m, char *out,
+                         size_t n)
 {
     double a, b;
     const char *name = str(ck, "check");
-    if (m && check_window(m, args, &a, &b) == 0)
+    if (m && check_window(m, ck, &a, &b) == 0)
         snprintf(out, n, "#sc%d-chk%zu", sc, k);
     else if (strstr(name, "latency") || strstr(name, "deadline") || strstr(name, "overhead"))
         snprintf(out, n, "#sc%d-latency", sc);
@@ -941,8 +1028,7 @@ static void check_target(int sc, size_t k, const json_t *ck, const json_t *args,
         snprintf(out, n, "#sc%d-timeline", sc);
 }
 
-static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *expect,
-                         const struct html_model *m)
+static void checks_table(FILE *f, int sc, const json_t *checks, const struct html_model *m)
 {
     fprintf(
         f,
@@ -961,13 +1047,18 @@ static void checks_table(FILE *f, int sc, const json_t *checks, const json_t *ex
         fprintf(f, "</td><td>");
         if (strcmp(st, "pass") != 0) {
             char target[64];
-            check_target(sc, k, ck, json_array_get(expect, k), m, target, sizeof target);
+            check_target(sc, k, ck, m, target, sizeof target);
             fprintf(f, "<a href=\"%s\" title=\"show on the timeline\">", target);
         }
         fprintf(f, "<code>");
         report_html_puts(f, str(ck, "check"));
         fprintf(f, "</code>%s<br><small>", strcmp(st, "pass") != 0 ? "</a>" : "");
         report_html_puts(f, str(ck, "label"));
+        if (*str(ck, "severity") && strcmp(str(ck, "severity"), "required") != 0) {
+            fprintf(f, " <b>");
+            report_html_puts(f, str(ck, "severity"));
+            fprintf(f, "</b>");
+        }
         fprintf(f, "</small></td><td>");
         report_html_puts(f, str(ck, "expected"));
         fprintf(f, "</td><td>");
@@ -1188,14 +1279,19 @@ static void scorecard(FILE *f, const json_t *scs, const json_t *card)
 
 static void scenario_section(FILE *f, int i, const json_t *sc)
 {
-    const json_t *doc = json_object_get(sc, "scenario");
     const json_t *checks = json_object_get(sc, "checks");
-    const json_t *expect = json_object_get(doc, "expect");
     fprintf(f, "<section class=\"scenario\" id=\"sc%d\"><h2>", i);
     badge(f, str(sc, "status"));
     fprintf(f, " ");
     report_html_puts(f, str(sc, "name"));
-    fprintf(f, "</h2>\n<p class=\"meta\">");
+    fprintf(f, "</h2>\n");
+    if (strcmp(str(sc, "verdict"), "pass_with_advisories") == 0)
+        fprintf(f,
+                "<p><b>pass with %lld advisor%s</b> (advisory checks that did not pass; "
+                "the verdict follows the required checks)</p>\n",
+                (long long)json_integer_value(json_object_get(sc, "advisories")),
+                json_integer_value(json_object_get(sc, "advisories")) == 1 ? "y" : "ies");
+    fprintf(f, "<p class=\"meta\">");
     report_html_puts(f, str(sc, "description"));
     fprintf(f, "</p><p class=\"meta\"><code>");
     report_html_puts(f, str(sc, "file"));
@@ -1225,13 +1321,13 @@ static void scenario_section(FILE *f, int i, const json_t *sc)
     if (m.n_reqs || m.n_atts || m.n_sw) {
         fprintf(f, "<h3>Timeline</h3>\n");
         legend(f);
-        draw_timeline(f, i, &m, checks, expect);
+        draw_timeline(f, i, &m, checks);
         story(f, &m);
         fprintf(f, "<h3>Latency</h3>\n");
         draw_latency(f, i, &m);
     }
     fprintf(f, "<h3>Checks</h3>\n");
-    checks_table(f, i, checks, expect, &m);
+    checks_table(f, i, checks, &m);
     const char *tail = str(sc, "relay_log_tail");
     if (*tail) {
         fprintf(f, "<details><summary>relay log tail</summary><pre>");
@@ -1290,13 +1386,14 @@ int report_html_render(FILE *f, const json_t *results, char *err, size_t errlen)
 
 int report_html_write(struct report_run *r, char *err, size_t errlen)
 {
-    if (!r->html_path)
+    const char *path = report_path(r, "html");
+    if (!path)
         return 0;
     json_t *j = report_json_build(r);
     int rc = -1;
-    FILE *f = fopen(r->html_path, "w");
+    FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", r->html_path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         goto out;
     }
     char e[256] = "";
@@ -1306,9 +1403,9 @@ int report_html_write(struct report_run *r, char *err, size_t errlen)
         rc = -1;
     }
     if (rc != 0)
-        snprintf(err, errlen, "%s: %s", r->html_path, e);
+        snprintf(err, errlen, "%s: %s", path, e);
     else if (r->console)
-        fprintf(r->console, "report: %s\n", r->html_path);
+        fprintf(r->console, "report: %s\n", path);
 out:
     json_decref(j);
     return rc;

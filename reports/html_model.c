@@ -8,6 +8,7 @@
  * events instead, so connection-refused attempts still show. */
 #include "reports/html_model.h"
 
+#include "co_json.h"
 #include "co_mem.h"
 #include "reports/html_scale.h"
 
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const colour_names[HM_COLOURS] = {"blue", "green"};
 
@@ -129,11 +131,59 @@ static void open_window(struct html_model *m, int c, double t, const json_t *v)
     describe(v, w->label, sizeof w->label);
 }
 
-static void close_window(struct html_model *m, int c, double t)
+/* Closes the open windows of colour c (or of relay replica rep). */
+static void close_window(struct html_model *m, int c, int rep, double t)
 {
     for (size_t i = 0; i < m->n_win; i++)
-        if (m->win[i].env == c && m->win[i].t1 < 0)
+        if (m->win[i].env == c && m->win[i].replica == rep && m->win[i].t1 < 0)
             m->win[i].t1 = t;
+}
+
+/* What a signal or a fleet step does to one relay process, as the words
+ * of its window ("" ends the window: SIGCONT, replica_resume). */
+static const struct {
+    const char *step, *words;
+} relay_steps[] = {
+    {"SIGSTOP", "frozen (SIGSTOP)"},
+    {"SIGKILL", "killed (SIGKILL)"},
+    {"SIGTERM", "stopping (SIGTERM)"},
+    {"SIGCONT", ""},
+    {"replica_pause", "frozen (replica_pause)"},
+    {"replica_kill", "killed (replica_kill)"},
+    {"replica_stop", "stopping (replica_stop)"},
+    {"replica_resume", ""},
+    /* The fleet's Redis: a window over every replica (replica -1). */
+    {"redis_pause", "Redis paused (redis_pause)"},
+    {"redis_stop", "Redis down (redis_stop)"},
+    {"redis_resume", ""},
+    {"redis_start", ""},
+};
+
+/* A signal or replica_* step: the relay (replica rep) frozen, killed or
+ * told to stop, a window from the step until it runs again or the end;
+ * a redis_* step (rep -1): the fleet's store paused or down. */
+static void relay_window(struct html_model *m, const char *what, int rep, int fleet, double t)
+{
+    for (size_t i = 0; i < sizeof relay_steps / sizeof relay_steps[0]; i++) {
+        if (strcmp(what, relay_steps[i].step) != 0)
+            continue;
+        close_window(m, HM_RELAY, rep, t);
+        if (!*relay_steps[i].words || m->n_win >= HM_MAX_WINDOWS)
+            return;
+        struct hm_window *w = &m->win[m->n_win++];
+        w->t0 = t;
+        w->t1 = -1;
+        w->env = HM_RELAY;
+        w->replica = rep;
+        w->fired = -1;
+        if (rep < 0)
+            snprintf(w->label, sizeof w->label, "%s", relay_steps[i].words);
+        else if (fleet)
+            snprintf(w->label, sizeof w->label, "replica %d %s", rep, relay_steps[i].words);
+        else
+            snprintf(w->label, sizeof w->label, "relay %s", relay_steps[i].words);
+        return;
+    }
 }
 
 void html_model_timeline(struct html_model *m, const json_t *doc)
@@ -149,13 +199,20 @@ void html_model_timeline(struct html_model *m, const json_t *doc)
     const json_t *st;
     json_array_foreach(json_object_get(doc, "timeline"), i, st)
     {
+        /* A step that waits for the traffic ("at": {"after": "traffic"})
+         * has no time in the document: it ran after the last answer, past
+         * what the timeline draws. */
+        if (!json_object_get(st, "at_ms"))
+            continue;
         double t = num(st, "at_ms");
         char label[96] = "", part[80];
+        if (json_object_get(st, "probe"))
+            snprintf(label, sizeof label, "probe");
         for (int c = 0; c < HM_COLOURS; c++) {
             const json_t *v = json_object_get(st, colour_names[c]);
             if (!v)
                 continue;
-            close_window(m, c, t);
+            close_window(m, c, 0, t);
             int healthy =
                 (json_is_string(v) && strcmp(json_string_value(v), "healthy") == 0) ||
                 (base[c] && json_equal((json_t *)v, (json_t *)base[c]) && !baseline_fault(base[c]));
@@ -173,25 +230,25 @@ void html_model_timeline(struct html_model *m, const json_t *doc)
             snprintf(label + len, sizeof label - len, "%sadmin %s", len ? "; " : "", part);
         }
         const char *sig = str(st, "signal");
-        /* The relay itself frozen, killed or told to stop: a window over
-         * every lane, from the signal until SIGCONT (or the end). */
-        if (strcmp(sig, "SIGCONT") == 0) {
-            close_window(m, HM_RELAY, t);
-        } else if (*sig && m->n_win < HM_MAX_WINDOWS) {
-            close_window(m, HM_RELAY, t);
-            struct hm_window *w = &m->win[m->n_win++];
-            w->t0 = t;
-            w->t1 = -1;
-            w->env = HM_RELAY;
-            w->fired = -1;
-            snprintf(w->label, sizeof w->label, "relay %s",
-                     strcmp(sig, "SIGSTOP") == 0   ? "frozen (SIGSTOP)"
-                     : strcmp(sig, "SIGKILL") == 0 ? "killed (SIGKILL)"
-                                                   : "stopping (SIGTERM)");
-        }
-        if (*sig) {
+        const char *fleet = str(st, "fleet");
+        /* The replica a step names (a fleet's; 0 the one relay). */
+        int rep = (int)json_integer_value(json_object_get(st, "replica"));
+        if (rep < 0 || rep >= HM_MAX_REPLICAS)
+            rep = 0;
+        int in_fleet = json_object_get(doc, "fleet") != NULL || *fleet;
+        if (*sig)
+            relay_window(m, sig, rep, in_fleet, t);
+        if (strncmp(fleet, "replica_", 8) == 0)
+            relay_window(m, fleet, rep, 1, t);
+        else if (*fleet)
+            relay_window(m, fleet, -1, 1, t);
+        if (*sig || *fleet) {
             size_t len = strlen(label);
-            snprintf(label + len, sizeof label - len, "%s%s", len ? "; " : "", sig);
+            snprintf(label + len, sizeof label - len, "%s%s", len ? "; " : "", *sig ? sig : fleet);
+        }
+        if (json_object_get(st, "replica")) {
+            size_t len = strlen(label);
+            snprintf(label + len, sizeof label - len, " (replica %d)", rep);
         }
         if (m->n_steps < HM_MAX_STEPS) {
             struct hm_step *s = &m->steps[m->n_steps++];
@@ -277,24 +334,25 @@ void html_model_fired(struct html_model *m)
 
 /* ---- artefacts -------------------------------------------------------------- */
 
-/* Calls fn on each JSON object line of path (at most HM_MAX_LINES). */
+struct line_ctx {
+    struct html_model *m;
+    double t0;
+    void (*fn)(struct html_model *, const json_t *, double);
+};
+
+static void on_line(const json_t *o, void *ctx)
+{
+    struct line_ctx *c = ctx;
+    c->fn(c->m, o, c->t0);
+}
+
+/* Calls fn on each JSON object line of path (at most HM_MAX_LINES), through
+ * the reader the runner uses for the same files (co_jsonl_each). */
 static int each_line(const char *path, void (*fn)(struct html_model *, const json_t *, double),
                      struct html_model *m, double t0)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char *line = NULL;
-    size_t cap = 0;
-    for (long n = 0; n < HM_MAX_LINES && getline(&line, &cap, f) > 0; n++) {
-        json_t *o = json_loads(line, 0, NULL);
-        if (json_is_object(o))
-            fn(m, o, t0);
-        json_decref(o);
-    }
-    free(line);
-    fclose(f);
-    return 0;
+    struct line_ctx c = {.m = m, .t0 = t0, .fn = fn};
+    return co_jsonl_each(path, HM_MAX_LINES, SIZE_MAX, on_line, &c);
 }
 
 static double rel_ms(const json_t *o, const char *key, double t0)
@@ -323,6 +381,7 @@ static void on_event(struct html_model *m, const json_t *o, double t0)
     if (strcmp(type, "switch") == 0 && m->n_sw < HM_MAX_SWITCHES) {
         struct hm_switch *s = &m->sw[m->n_sw++];
         s->t = t;
+        s->replica = m->loading;
         snprintf(s->from, sizeof s->from, "%s", str(o, "from"));
         snprintf(s->to, sizeof s->to, "%s", str(o, "to"));
         snprintf(s->reason, sizeof s->reason, "%s", str(o, "reason"));
@@ -334,12 +393,13 @@ static void on_event(struct html_model *m, const json_t *o, double t0)
          * one entry per colour, the latest. */
         struct hm_health *h = NULL;
         for (size_t i = 0; t < 0 && i < m->n_health && !h; i++)
-            if (m->health[i].env == c && m->health[i].t < 0)
+            if (m->health[i].env == c && m->health[i].replica == m->loading && m->health[i].t < 0)
                 h = &m->health[i];
         if (!h)
             h = &m->health[m->n_health++];
         h->t = t;
         h->env = c;
+        h->replica = m->loading;
         h->healthy = json_is_true(json_object_get(o, "healthy"));
     } else if (strcmp(type, "rate_limit") == 0) {
         m->n_limits++;
@@ -353,12 +413,38 @@ static void on_event(struct html_model *m, const json_t *o, double t0)
         a->t = t - lat;
         a->dur = lat;
         a->env = c;
+        a->replica = m->loading;
         a->status = (int)json_integer_value(json_object_get(o, "status"));
         a->attempt = (int)json_integer_value(json_object_get(o, "attempt"));
         a->kind =
             report_outcome_of_event(a->status, json_string_value(json_object_get(o, "error")));
         snprintf(a->id, sizeof a->id, "%s", str(o, "request_id"));
     }
+}
+
+/* The relay's event log; in a fleet every replica's (replica 0 in dir,
+ * replica i in dir/replica-i, docs/fleet.md), each event keeping its
+ * replica.  A replica folder without an event log still counts: its lane
+ * shows what the timeline did to it. */
+static void load_events(struct html_model *m, const char *dir, double t0)
+{
+    char path[1024];
+    m->n_replicas = 1;
+    for (int i = 0; i < HM_MAX_REPLICAS; i++) {
+        struct stat st;
+        if (i == 0)
+            snprintf(path, sizeof path, "%s", dir);
+        else
+            snprintf(path, sizeof path, "%s/replica-%d", dir, i);
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            break;
+        m->n_replicas = i + 1;
+        m->loading = i;
+        snprintf(path + strlen(path), sizeof path - strlen(path), "/events.jsonl");
+        if (each_line(path, on_event, m, t0) == 0)
+            m->have_events = 1;
+    }
+    m->loading = 0;
 }
 
 static void load_journal(struct html_model *m, const char *dir, int c, double t0)
@@ -407,6 +493,11 @@ static void load_journal(struct html_model *m, const char *dir, int c, double t0
     json_decref(j);
 }
 
+static void first_sched(const json_t *o, void *ctx)
+{
+    *(double *)ctx = (double)json_integer_value(json_object_get(o, "t_sched_us"));
+}
+
 void html_model_load(struct html_model *m, const json_t *sc)
 {
     memset(m, 0, sizeof *m);
@@ -416,15 +507,7 @@ void html_model_load(struct html_model *m, const json_t *sc)
     if (*dir && t0 <= 0) {
         /* An older results.json: the first scheduled request is the start. */
         snprintf(path, sizeof path, "%s/requests.jsonl", dir);
-        FILE *f = fopen(path, "r");
-        char line[2048];
-        if (f && fgets(line, sizeof line, f)) {
-            json_t *o = json_loads(line, 0, NULL);
-            t0 = (double)json_integer_value(json_object_get(o, "t_sched_us"));
-            json_decref(o);
-        }
-        if (f)
-            fclose(f);
+        co_jsonl_each(path, 1, SIZE_MAX, first_sched, &t0);
     }
     html_model_timeline(m, json_object_get(sc, "scenario"));
     if (*dir) {
@@ -432,8 +515,7 @@ void html_model_load(struct html_model *m, const json_t *sc)
             load_journal(m, dir, c, t0);
         snprintf(path, sizeof path, "%s/requests.jsonl", dir);
         each_line(path, on_request, m, t0);
-        snprintf(path, sizeof path, "%s/events.jsonl", dir);
-        m->have_events = each_line(path, on_event, m, t0) == 0;
+        load_events(m, dir, t0);
     }
     html_model_finish(m, 0);
     html_model_fired(m);

@@ -1,7 +1,8 @@
 /* The HTML report's picture of one scenario: everything it draws, in
  * milliseconds after the traffic start, loaded from the artefacts the runner
  * leaves in the scenario's out dir (journal-blue.json, journal-green.json,
- * requests.jsonl, events.jsonl) and from the scenario document in
+ * requests.jsonl, events.jsonl, and in a fleet each replica's
+ * replica-i/events.jsonl, docs/fleet.md) and from the scenario document in
  * results.json.  Kept apart from the drawing so a unit test can fill one by
  * hand and render it.
  *
@@ -19,13 +20,16 @@
 #define HM_MAX_HEALTH   256
 #define HM_MAX_WINDOWS  64
 #define HM_MAX_STEPS    64
+/* Replicas of a fleet with a lane each (the harness runs at most 8). */
+#define HM_MAX_REPLICAS 8
 
 enum { HM_BLUE, HM_GREEN, HM_COLOURS, HM_RELAY = HM_COLOURS };
 
 struct hm_att { /* one upstream attempt */
     double t, dur;
     int env, kind, status, attempt;
-    int fired; /* a rule of the mock answered it (the journal's "rule") */
+    int fired;   /* a rule of the mock answered it (the journal's "rule") */
+    int replica; /* whose event log it came from (0 from a journal) */
     char id[HM_ID_LEN];
 };
 
@@ -45,18 +49,21 @@ struct hm_probe { /* one /health probe an upstream answered */
 
 struct hm_switch {
     double t;
+    int replica; /* whose event log says so */
     char from[8], to[8], reason[32];
 };
 
 struct hm_health { /* a relay health event: a change of state */
     double t;
     int env, healthy;
+    int replica;
 };
 
 struct hm_window {     /* a fault an upstream was told to inject, from the timeline */
     double t0, t1;     /* where it is drawn: where its rules fired, when known */
     double set0, set1; /* from the step that set it to the one that replaced it */
     int env;           /* HM_BLUE, HM_GREEN, or HM_RELAY: the relay process was signalled */
+    int replica;       /* HM_RELAY: which replica (0 for the one relay); -1 the fleet's Redis */
     int fired;         /* requests its rules answered; -1 unknown (no journal of that colour) */
     char label[80];
 };
@@ -87,6 +94,10 @@ struct html_model {
     int have_journal[HM_COLOURS];
     int have_rules[HM_COLOURS]; /* its records say which rule answered (key "rule") */
     int have_events;
+    /* Relays whose events were looked for: 1, or a fleet's replica count
+     * (replica-i folders); each replica gets its own lane when above 1. */
+    int n_replicas;
+    int loading; /* the replica whose event log is being read */
 };
 
 /* Loads the artefacts of one results.json scenario object.  Missing files

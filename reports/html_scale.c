@@ -254,17 +254,6 @@ int report_bin_worst(const struct report_bin *b)
     return RO_OK;
 }
 
-double report_percentile(double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    qsort(v, n, sizeof *v, cmp_double);
-    /* Nearest rank: the smallest value with at least p% of values at or below it. */
-    double rank = ceil(p / 100.0 * (double)n);
-    size_t i = rank < 1 ? 0 : (size_t)rank - 1;
-    return v[i < n ? i : n - 1];
-}
-
 /* ---- escaping -------------------------------------------------------------- */
 
 static const char *entity(char c)

@@ -75,10 +75,6 @@ int report_bin_fill(const double *xs, const int *kinds, size_t n, double x0, dou
 /* The worst (highest enum value other than ok) outcome in a bin, or RO_OK. */
 int report_bin_worst(const struct report_bin *b);
 
-/* Nearest-rank percentile (p in 0..100) of v[0..n), which it sorts in
- * place.  Returns 0 when n is 0. */
-double report_percentile(double *v, size_t n, double p);
-
 /* Writes s HTML-escaped (& < > " ') to f. */
 void report_html_puts(FILE *f, const char *s);
 /* Escapes into out (always terminated); returns the length needed. */

@@ -10,11 +10,20 @@
 
 static json_t *check_json(const struct report_check *c)
 {
-    return json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:s}", "check", c->check, "label", c->label,
-        "status", report_status_name(c->status), "expected", c->expected, "measured", c->measured,
-        "margin", isfinite(c->margin) ? c->margin : 0.0, "unit", c->unit, "samples",
-        (json_int_t)c->samples, "min_samples", (json_int_t)c->min_samples, "detail", c->detail);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:s, s:s}", "check",
+                          c->check, "label", c->label, "status", report_status_name(c->status),
+                          "expected", c->expected, "measured", c->measured, "margin",
+                          isfinite(c->margin) ? c->margin : 0.0, "unit", c->unit, "samples",
+                          (json_int_t)c->samples, "min_samples", (json_int_t)c->min_samples,
+                          "detail", c->detail, "severity", report_severity_name(c->severity));
+    /* Where on the timeline it is about (the HTML report shades it). */
+    if (c->window_mark[0]) {
+        json_object_set_new(o, "window_mark", json_string(c->window_mark));
+        json_object_set_new(o, "window_before_ms", json_real(c->window_before_ms));
+        if (c->window_after_ms >= 0)
+            json_object_set_new(o, "window_after_ms", json_real(c->window_after_ms));
+    }
+    return o;
 }
 
 /* The load driver's figures: the schedule it was given, what it kept. */
@@ -50,6 +59,10 @@ json_t *report_json_build(const struct report_run *r)
             "status", report_status_name(s->status), "seed", (json_int_t)s->seed, "duration_s",
             s->duration_s, "requests", (json_int_t)s->requests, "runs", s->runs, "passes",
             s->passes, "flaky", report_is_flaky(s), "checks", checks);
+        /* The graded verdict: a pass with advisories is still a pass for
+         * the exit code, and says so. */
+        json_object_set_new(o, "verdict", json_string(report_verdict_name(s)));
+        json_object_set_new(o, "advisories", json_integer(s->advisories));
         if (s->error[0])
             json_object_set_new(o, "error", json_string(s->error));
         if (s->out_dir[0])
@@ -89,13 +102,14 @@ json_t *report_json_build(const struct report_run *r)
 
 int report_json_write(struct report_run *r, char *err, size_t errlen)
 {
-    if (!r->json_path)
+    const char *path = report_path(r, "json");
+    if (!path)
         return 0;
     json_t *j = report_json_build(r);
-    int rc = json_dump_file(j, r->json_path, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    int rc = json_dump_file(j, path, JSON_INDENT(2) | JSON_ENSURE_ASCII);
     json_decref(j);
     if (rc != 0) {
-        snprintf(err, errlen, "%s: cannot write: %s", r->json_path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
     return 0;

@@ -111,8 +111,9 @@ static void verdict(FILE *f, const struct report_scenario *s)
     int want = fail ? REPORT_FAIL : REPORT_INCONCLUSIVE;
     char msg[1024] = "";
     size_t n = 0;
+    /* Only required checks make the verdict; advisories go to system-out. */
     for (size_t i = 0; i < s->n_checks; i++)
-        if (s->checks[i].status == want)
+        if (s->checks[i].status == want && s->checks[i].severity == REPORT_REQUIRED)
             n++;
     const char *kind = fail ? "failure" : "error";
     const char *type = fail                               ? "check"
@@ -122,7 +123,7 @@ static void verdict(FILE *f, const struct report_scenario *s)
         snprintf(msg, sizeof msg, "%s", s->error[0] ? s->error : report_status_name(s->status));
     } else {
         for (size_t i = 0; i < s->n_checks; i++)
-            if (s->checks[i].status == want) {
+            if (s->checks[i].status == want && s->checks[i].severity == REPORT_REQUIRED) {
                 snprintf(msg, sizeof msg, "%s: expected %s; measured %s%s", s->checks[i].label,
                          s->checks[i].expected, s->checks[i].measured,
                          n > 1 ? " (and more below)" : "");
@@ -137,7 +138,8 @@ static void verdict(FILE *f, const struct report_scenario *s)
         text(f, s->error);
     for (size_t i = 0, shown = 0; i < s->n_checks; i++) {
         const struct report_check *c = &s->checks[i];
-        if (c->status != want || s->status == REPORT_ERROR || s->status == REPORT_INVALID)
+        if (c->status != want || c->severity != REPORT_REQUIRED || s->status == REPORT_ERROR ||
+            s->status == REPORT_INVALID)
             continue;
         char line[1024];
         snprintf(line, sizeof line, "%s%s: expected %s; measured %s", shown++ ? "\n" : "", c->label,
@@ -171,15 +173,27 @@ static void system_out(FILE *f, const struct report_scenario *s)
     /* Checks that neither passed nor are in this testcase's verdict: in a
      * passing scenario, an inconclusive self-check (harness_on_time); in a
      * failing one, its inconclusive checks. */
+    snprintf(line, sizeof line, "verdict: %s\n", report_verdict_name(s));
+    text(f, line);
     for (size_t i = 0; i < s->n_checks; i++) {
         const struct report_check *c = &s->checks[i];
         int in_verdict = (s->status == REPORT_FAIL || s->status == REPORT_INCONCLUSIVE) &&
-                         c->status == s->status;
+                         c->status == s->status && c->severity == REPORT_REQUIRED;
         if (c->status == REPORT_PASS || in_verdict)
             continue;
-        snprintf(line, sizeof line, "not counted: %s %s: expected %s; measured %s\n", c->check,
-                 report_status_name(c->status), c->expected, c->measured);
+        /* An advisory that did not pass is named as such: the scenario
+         * passed, and this is what it passed with. */
+        snprintf(line, sizeof line, "%s: %s %s: expected %s; measured %s\n",
+                 c->severity == REPORT_ADVISORY ? "advisory"
+                 : c->severity == REPORT_INFO   ? "info"
+                                                : "not counted",
+                 c->check, report_status_name(c->status), c->expected, c->measured);
         text(f, line);
+        if (c->detail[0] && c->severity != REPORT_REQUIRED) {
+            text(f, "  ");
+            text(f, c->detail);
+            text(f, "\n");
+        }
     }
     if (s->log_tail && s->log_tail[0]) {
         text(f, "relay log tail:\n");
@@ -201,11 +215,12 @@ static void testcase(FILE *f, const struct report_run *r, const struct report_sc
 
 int report_junit_write(struct report_run *r, char *err, size_t errlen)
 {
-    if (!r->junit_path)
+    const char *path = report_path(r, "junit");
+    if (!path)
         return 0;
-    FILE *f = fopen(r->junit_path, "w");
+    FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", r->junit_path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
     size_t failures = 0, errors = 0, skipped = 0;
@@ -234,7 +249,7 @@ int report_junit_write(struct report_run *r, char *err, size_t errlen)
         testcase(f, r, &r->sc[i]);
     fprintf(f, "  </testsuite>\n</testsuites>\n");
     if (fclose(f) != 0) {
-        snprintf(err, errlen, "%s: cannot write: %s", r->junit_path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
     return 0;

@@ -91,9 +91,10 @@ static void row(FILE *f, const json_t *sc, int relay_col)
     json_array_foreach(checks, k, ck) pass += strcmp(str(ck, "status"), "pass") == 0;
     fprintf(f, "| %s | `", icon(str(sc, "status")));
     report_md_cell(f, str(sc, "name"));
-    fprintf(f, "`%s | %zu/%zu | %.2f s | %lld |",
-            json_is_true(json_object_get(sc, "flaky")) ? " (flaky)" : "", pass,
-            json_array_size(checks), json_number_value(json_object_get(sc, "duration_s")),
+    fprintf(f, "`%s%s | %zu/%zu | %.2f s | %lld |",
+            json_is_true(json_object_get(sc, "flaky")) ? " (flaky)" : "",
+            strcmp(str(sc, "verdict"), "pass_with_advisories") == 0 ? " (with advisories)" : "",
+            pass, json_array_size(checks), json_number_value(json_object_get(sc, "duration_s")),
             (long long)json_integer_value(json_object_get(sc, "seed")));
     if (relay_col) {
         char label[128];
@@ -171,7 +172,8 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
     {
         const json_t *checks = json_object_get(sc, "checks");
         const char *status = str(sc, "status");
-        if (strcmp(status, "pass") == 0)
+        /* A pass with advisories is listed too: its advisories are news. */
+        if (strcmp(status, "pass") == 0 && strcmp(str(sc, "verdict"), "pass_with_advisories") != 0)
             continue;
         if (!header) {
             fprintf(f, "\n### What did not hold\n");
@@ -208,6 +210,8 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
             report_md_cell(f, str(ck, "check"));
             fprintf(f, "` ");
             report_md_cell(f, str(ck, "label"));
+            if (*str(ck, "severity") && strcmp(str(ck, "severity"), "required") != 0)
+                fprintf(f, " (%s)", str(ck, "severity"));
             fprintf(f, " | %s | ", icon(str(ck, "status")));
             report_md_cell(f, str(ck, "expected"));
             fprintf(f, " | ");
@@ -237,23 +241,24 @@ int report_md_render(FILE *f, const json_t *results, const char *html_path, char
 
 int report_md_write(struct report_run *r, char *err, size_t errlen)
 {
-    if (!r->md_path)
+    const char *path = report_path(r, "md");
+    if (!path)
         return 0;
     json_t *j = report_json_build(r);
     int rc = -1;
-    FILE *f = fopen(r->md_path, "w");
+    FILE *f = fopen(path, "w");
     char e[256] = "";
     if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", r->md_path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         goto out;
     }
-    rc = report_md_render(f, j, r->html_path, e, sizeof e);
+    rc = report_md_render(f, j, report_path(r, "html"), e, sizeof e);
     if (fclose(f) != 0 && rc == 0) {
         snprintf(e, sizeof e, "%s", strerror(errno));
         rc = -1;
     }
     if (rc != 0)
-        snprintf(err, errlen, "%s: %s", r->md_path, e);
+        snprintf(err, errlen, "%s: %s", path, e);
 out:
     json_decref(j);
     return rc;

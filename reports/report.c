@@ -6,20 +6,98 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int html_render(FILE *f, const json_t *results, const struct report_run *r, char *err,
+                       size_t errlen)
+{
+    return report_html_render(f, results, err, errlen);
+}
+
+/* The summary links to the HTML report when there is one. */
+static int md_render(FILE *f, const json_t *results, const struct report_run *r, char *err,
+                     size_t errlen)
+{
+    return report_md_render(f, results, report_path(r, "html"), err, errlen);
+}
+
 const struct report_writer report_writers[] = {
-    {"console", report_console_begin, report_console_scenario, report_console_end},
-    {"json", NULL, NULL, report_json_write},
-    {"junit", NULL, NULL, report_junit_write},
-    {"html", NULL, NULL, report_html_write},
-    {"markdown", NULL, NULL, report_md_write},
-    {NULL, NULL, NULL, NULL},
+    {"console", report_console_begin, report_console_scenario, report_console_end, NULL, NULL, NULL,
+     NULL},
+    {"json", NULL, NULL, report_json_write, "json", "results.json", "results.json path", NULL},
+    {"junit", NULL, NULL, report_junit_write, "junit", "junit.xml", "junit.xml path", NULL},
+    {"html", NULL, NULL, report_html_write, "html", "report.html", "report.html path", html_render},
+    {"markdown", NULL, NULL, report_md_write, "md", NULL,
+     "Markdown summary (PR comment, CI job summary)", md_render},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
+
+static int writer_index(const char *option)
+{
+    for (int i = 0; report_writers[i].name && i < REPORT_MAX_WRITERS; i++)
+        if (report_writers[i].option && strcmp(report_writers[i].option, option) == 0)
+            return i;
+    return -1;
+}
+
+const char *report_path(const struct report_run *r, const char *option)
+{
+    int i = writer_index(option);
+    return i < 0 ? NULL : r->paths[i];
+}
+
+int report_set_path(struct report_run *r, const char *option, const char *path)
+{
+    int i = writer_index(option);
+    if (i < 0)
+        return -1;
+    r->paths[i] = path;
+    return 0;
+}
+
+void report_usage_options(FILE *f, int width, int for_report)
+{
+    for (const struct report_writer *w = report_writers; w->name; w++) {
+        if (!w->option || (for_report && !w->render))
+            continue;
+        char opt[64];
+        snprintf(opt, sizeof opt, "  --%s FILE", w->option);
+        fprintf(f, "%-*s %s", width, opt, w->help);
+        if (w->default_file && for_report)
+            fprintf(
+                f,
+                " (default: next to the results file\n%-*s for one, in the current directory for "
+                "several)",
+                width, "");
+        else if (w->default_file)
+            fprintf(f, " (default DIR/%s)", w->default_file);
+        fputc('\n', f);
+    }
+}
 
 const char *report_status_name(int status)
 {
     static const char *const names[] = {"pass",  "fail",    "inconclusive",
                                         "error", "invalid", "not_applicable"};
     return status >= 0 && status < REPORT_N_STATUS ? names[status] : "unknown";
+}
+
+const char *report_severity_name(int severity)
+{
+    static const char *const names[] = {"required", "advisory", "info"};
+    return severity >= 0 && severity < REPORT_N_SEVERITY ? names[severity] : "required";
+}
+
+int report_severity_parse(const char *name)
+{
+    for (int i = 0; i < REPORT_N_SEVERITY; i++)
+        if (name && strcmp(name, report_severity_name(i)) == 0)
+            return i;
+    return -1;
+}
+
+const char *report_verdict_name(const struct report_scenario *s)
+{
+    return s->status == REPORT_PASS && s->advisories > 0 ? "pass_with_advisories"
+                                                         : report_status_name(s->status);
 }
 
 int report_exit_code(const struct report_run *r)
@@ -58,8 +136,14 @@ size_t report_uncounted(const struct report_scenario *s, char *out, size_t n)
         if (c->status == REPORT_PASS)
             continue;
         if (used < n) {
-            int w = snprintf(out + used, n - used, "%s%s %s: %s", k ? "; " : "", c->check,
-                             report_status_name(c->status), c->measured);
+            /* An info check only reports its value: no verdict word. */
+            int w =
+                snprintf(out + used, n - used, "%s%s%s %s: %s", k ? "; " : "", c->check,
+                         c->severity == REPORT_ADVISORY ? " (advisory)"
+                         : c->severity == REPORT_INFO   ? " (info)"
+                                                        : "",
+                         c->severity == REPORT_INFO ? "measured" : report_status_name(c->status),
+                         c->measured);
             used += w > 0 ? (size_t)w : 0;
         }
         k++;

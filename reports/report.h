@@ -2,105 +2,24 @@
  * struct report_run; each writer (console, results.json, junit.xml) is one
  * row of a static const table with three hooks: begin (before the first
  * scenario), scenario (as each one finishes, for progress) and end (the whole
- * run).  Adding a format is adding a row.
+ * run), plus what the command lines need of a file format: its option, its
+ * default file under --out, its usage line and whether cutover report can
+ * render it from results.json.  Adding a format is adding a row.
  *
  * Ownership: report_scenario_clear frees what a scenario entry holds; strings
  * given to the structs are copied. */
 #ifndef REPORT_H
 #define REPORT_H
 
+#include "reports/results.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-enum report_status {
-    REPORT_PASS,
-    REPORT_FAIL,
-    REPORT_INCONCLUSIVE,
-    REPORT_ERROR,   /* harness error: a port, the relay would not start, a timeout */
-    REPORT_INVALID, /* the scenario file is invalid */
-    /* Not applicable to this relay: it has a setting fixed at another value
-     * than the scenario needs (a profile's "fixed").  No verdict, no failure:
-     * it leaves the exit code alone unless nothing else ran. */
-    REPORT_NA,
-};
-#define REPORT_N_STATUS (REPORT_NA + 1)
-
-/* One check's verdict (filled by harness/checks.c). */
-struct report_check {
-    char check[40];
-    char label[96];
-    int status; /* REPORT_PASS, REPORT_FAIL, REPORT_INCONCLUSIVE or REPORT_NA */
-    char expected[192];
-    char measured[256];
-    double margin; /* signed distance to the bound, >= 0 inside; worst over repeats */
-    char unit[8];
-    long samples;
-    long min_samples;
-    char detail[1024];
-};
-
-/* The load driver's own account of an open-loop run (harness/traffic.c):
- * how closely it kept its schedule, so a driver that fell behind is never
- * read as a slow relay.  Plain data (copied whole between processes by
- * cutover run --jobs). */
-struct report_driver {
-    int present;         /* the scenario had an open-loop phase */
-    long scheduled;      /* open-loop requests the schedule asked for */
-    long sent;           /* of which handed to a connection */
-    double sched_rps;    /* the schedule's rate over its span */
-    double achieved_rps; /* the rate actually sent (first intended send to last actual) */
-    double lag_p50_ms, lag_p99_ms, lag_max_ms; /* actual send - intended send */
-    double late_end_ms;                        /* last actual send - last intended send */
-    long pool_waits; /* requests that waited for a connection (pool at its cap) */
-    double pool_wait_max_ms;
-    int pool_cap;      /* connections the driver may open */
-    int peak_inflight; /* most requests in flight at once */
-    long connects;     /* new connections opened (the rest reused one) */
-    int behind;        /* the driver, not the relay, fell behind */
-    char reason[384];  /* why behind ("" when on schedule) */
-};
-
-struct report_scenario {
-    char name[128];
-    char file[512];
-    char folder[256];
-    char description[1024];
-    char tags[256];
-    int status;
-    char error[1024];
-    uint64_t seed;
-    double duration_s;
-    long requests;
-    struct report_check *checks;
-    size_t n_checks;
-    char *log_tail; /* relay stderr tail (redacted), may be NULL */
-    char out_dir[512];
-    json_t *doc;      /* the scenario as run; owned */
-    int runs, passes; /* with --repeat */
-    uint64_t t0_us;   /* traffic start (CLOCK_MONOTONIC µs): the 0 of the report's timeline */
-    char relay[512];  /* which relay ran it (binary or --relay command), for the scorecard */
-    /* What the relay gave the checks (harness/obs.h harness_obs_observability_json):
-     * owned, NULL when the scenario did not run. */
-    json_t *observability;
-    /* Why the verdict comes from a second run ("" when from the first): the
-     * runner fell behind its schedule, beside other scenarios under
-     * --jobs or alone. */
-    char rerun[512];
-    struct report_driver driver;
-};
-
-/* Live progress of the scenario that is running, from the runner's poll
- * timer (a few times a second). */
-struct report_progress {
-    const char *name;        /* the scenario */
-    uint64_t elapsed_us;     /* since the traffic start */
-    uint64_t total_us;       /* the scenario's planned span */
-    long sent, done, failed; /* client requests so far */
-    const char *serving;     /* colour of the latest answer ("" none yet) */
-    int settling;            /* traffic over, waiting before collection */
-};
+/* Room for the rows of report_writers. */
+#define REPORT_MAX_WRITERS 12
 
 struct report_run {
     const char *version;
@@ -113,10 +32,9 @@ struct report_run {
     size_t n;
     size_t total_planned;
     const char *out_dir;
-    const char *json_path;
-    const char *junit_path;
-    const char *html_path; /* NULL: no HTML report */
-    const char *md_path;   /* NULL: no Markdown summary */
+    /* The file of each writer (report_writers[i]), NULL: not written; set
+     * and read them with report_set_path and report_path. */
+    const char *paths[REPORT_MAX_WRITERS];
     FILE *console;
     int console_tty;           /* progress rewrites one line instead of printing lines */
     uint64_t progress_last_us; /* throttle of plain progress lines */
@@ -128,17 +46,45 @@ struct report_run {
     const json_t *scorecard;
 };
 
+/* A writer of a run, and the file format it writes: a row says all that the
+ * command lines need, so adding a format is adding a row (and its writer). */
 struct report_writer {
     const char *name;
     void (*begin)(struct report_run *r);
     void (*scenario)(struct report_run *r, const struct report_scenario *s, size_t index);
     int (*end)(struct report_run *r, char *err, size_t errlen);
+    /* Its file: `--OPTION FILE` of cutover run (and of cutover report when it
+     * renders), where it goes under --out when not named (NULL: only when
+     * asked), and the usage line's text.  option NULL: no file (console). */
+    const char *option;
+    const char *default_file;
+    const char *help;
+    /* Renders it again from a results.json document (cutover report), with
+     * the paths of r (report_path) for links between files; NULL: it
+     * cannot be redone from results.json. */
+    int (*render)(FILE *f, const json_t *results, const struct report_run *r, char *err,
+                  size_t errlen);
 };
 
 /* The writers, NULL-terminated on name. */
 extern const struct report_writer report_writers[];
+/* The file of the writer whose option is option (NULL: none, or not written). */
+const char *report_path(const struct report_run *r, const char *option);
+/* Sets it; returns -1 for an option no writer has. */
+int report_set_path(struct report_run *r, const char *option, const char *path);
+/* The usage lines of the writers' options, each "  --OPTION FILE" padded to
+ * width, then its help and default ("default DIR/results.json").  for_report:
+ * only the writers cutover report can render, defaults said as it applies
+ * them. */
+void report_usage_options(FILE *f, int width, int for_report);
 
 const char *report_status_name(int status);
+/* "required", "advisory", "info"; -1 for a name that is none. */
+const char *report_severity_name(int severity);
+int report_severity_parse(const char *name);
+/* The scenario's graded verdict: its status name, except a pass with
+ * advisories is "pass_with_advisories". */
+const char *report_verdict_name(const struct report_scenario *s);
 /* Worst status of a run as an exit code (0 pass, 1 fail, 2 invalid,
  * 3 harness error, 4 inconclusive). */
 int report_exit_code(const struct report_run *r);

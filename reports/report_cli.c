@@ -22,14 +22,19 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "usage: cutover report RESULTS.json... [--html FILE] [--md FILE]\n"
-    "  renders stored results again; several files are merged, and the HTML\n"
-    "  report then opens with a scorecard of scenario by relay\n"
-    "  --html FILE   default: report.html next to the results file (one file)\n"
-    "                or in the current directory (several)\n"
-    "  --md FILE     Markdown summary\n"
-    "exit: 0 rendered, 2 unreadable results, 3 a report could not be written\n";
+/* The usage page: the formats' options come from the writers' table. */
+static void usage(FILE *f)
+{
+    fputs("usage: cutover report RESULTS.json...", f);
+    for (const struct report_writer *w = report_writers; w->name; w++)
+        if (w->option && w->render)
+            fprintf(f, " [--%s FILE]", w->option);
+    fputs("\n  renders stored results again; several files are merged, and the HTML\n"
+          "  report then opens with a scorecard of scenario by relay\n",
+          f);
+    report_usage_options(f, 15, 1);
+    fputs("exit: 0 rendered, 2 unreadable results, 3 a report could not be written\n", f);
+}
 
 static void fix_out_dir(json_t *sc, const char *results_path)
 {
@@ -80,43 +85,51 @@ static void summarize(json_t *doc)
     json_object_set_new(doc, "exit_code", json_integer(code));
 }
 
-int report_cli_main(int argc, char **argv)
+/* getopt values of the formats' options: OPT_FORMAT + the writer's row. */
+#define OPT_FORMAT 0x100
+
+/* --help, and --OPTION FILE for every format that renders from results,
+ * into paths.  Returns -1 to go on with argv[optind...], else the exit status. */
+static int parse(int argc, char **argv, struct report_run *paths)
 {
-    static const struct option opts[] = {
-        {"html", required_argument, 0, 'H'},
-        {"md", required_argument, 0, 'M'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    const char *html = NULL, *md = NULL;
-    int c, rc = 0;
+    struct option opts[REPORT_MAX_WRITERS + 2];
+    size_t no = 0;
+    opts[no++] = (struct option){"help", no_argument, 0, 'h'};
+    for (int i = 0; i < REPORT_MAX_WRITERS && report_writers[i].name; i++)
+        if (report_writers[i].option && report_writers[i].render)
+            opts[no++] =
+                (struct option){report_writers[i].option, required_argument, 0, OPT_FORMAT + i};
+    opts[no] = (struct option){0, 0, 0, 0};
+    int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H':
-            html = optarg;
-            break;
-        case 'M':
-            md = optarg;
-            break;
-        case 'h':
-            fputs(usage, stdout);
+        if (c == 'h') {
+            usage(stdout);
             return 0;
-        default:
-            co_cli_bad_option(stderr, "cutover report", opts, c, argc, argv);
-            return 2;
         }
-    }
-    int n = argc - optind;
-    if (n < 1) {
-        fputs(usage, stderr);
+        if (c >= OPT_FORMAT && c < OPT_FORMAT + REPORT_MAX_WRITERS) {
+            paths->paths[c - OPT_FORMAT] = optarg;
+            continue;
+        }
+        co_cli_bad_option(stderr, "cutover report", opts, c, argc, argv);
         return 2;
     }
+    if (argc - optind < 1) {
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
+/* The n results files merged into one document (new reference), or NULL
+ * after saying why. */
+static json_t *merge(char **files, int n)
+{
     json_t *doc = NULL, *all = json_array();
     double duration = 0;
     for (int i = 0; i < n; i++) {
-        const char *path = argv[optind + i];
+        const char *path = files[i];
         char err[1024], why[768], safe[2048];
         /* A regular file of bounded size (a FIFO must not hang us), and
          * every value checked before a writer reads it: the file may have
@@ -127,15 +140,15 @@ int report_cli_main(int argc, char **argv)
             json_decref(one);
             one = NULL;
         }
-        json_t *scs = json_object_get(one, "scenarios");
         if (!one) {
             fprintf(stderr, "cutover report: %s\n", co_escape_ctl(err, safe, sizeof safe));
-            rc = 2;
-            goto out;
+            json_decref(all);
+            json_decref(doc);
+            return NULL;
         }
         size_t k;
         json_t *sc;
-        json_array_foreach(scs, k, sc)
+        json_array_foreach(json_object_get(one, "scenarios"), k, sc)
         {
             fix_out_dir(sc, path);
             /* Runs of unknown relay are told apart by their file. */
@@ -148,45 +161,64 @@ int report_cli_main(int argc, char **argv)
             doc = json_deep_copy(one);
         json_decref(one);
     }
-    json_object_set(doc, "scenarios", all);
+    json_object_set_new(doc, "scenarios", all);
     json_object_set_new(doc, "duration_s", json_real(duration));
     summarize(doc);
+    return doc;
+}
 
-    char html_buf[PATH_MAX];
-    if (!html) {
-        const char *first = argv[optind], *slash = strrchr(first, '/');
+/* Every format asked for, or written unasked (a default file: next to the
+ * one results file, or in the current directory for several).  Returns 0,
+ * or 3 when one could not be written. */
+static int render_all(const json_t *doc, struct report_run *paths, const char *first, int n)
+{
+    char bufs[REPORT_MAX_WRITERS][PATH_MAX];
+    const char *slash = strrchr(first, '/');
+    int rc = 0;
+    for (int i = 0; i < REPORT_MAX_WRITERS && report_writers[i].name; i++) {
+        const struct report_writer *w = &report_writers[i];
+        if (!w->render || paths->paths[i] || !w->default_file)
+            continue;
         if (n == 1 && slash)
-            snprintf(html_buf, sizeof html_buf, "%.*s/report.html", (int)(slash - first), first);
+            snprintf(bufs[i], sizeof bufs[i], "%.*s/%s", (int)(slash - first), first,
+                     w->default_file);
         else
-            snprintf(html_buf, sizeof html_buf, "report.html");
-        html = html_buf;
+            snprintf(bufs[i], sizeof bufs[i], "%s", w->default_file);
+        paths->paths[i] = bufs[i];
     }
-    const struct {
-        const char *path;
-        int is_md;
-    } outs[] = {{html, 0}, {md, 1}};
-    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
-        if (!outs[i].path)
+    for (int i = 0; i < REPORT_MAX_WRITERS && report_writers[i].name; i++) {
+        const char *path = paths->paths[i];
+        if (!path || !report_writers[i].render)
             continue;
         char err[256] = "";
-        FILE *f = fopen(outs[i].path, "w");
+        FILE *f = fopen(path, "w");
         if (!f) {
-            fprintf(stderr, "cutover report: %s: %s\n", outs[i].path, strerror(errno));
+            fprintf(stderr, "cutover report: %s: %s\n", path, strerror(errno));
             rc = 3;
             continue;
         }
-        int r = outs[i].is_md ? report_md_render(f, doc, html, err, sizeof err)
-                              : report_html_render(f, doc, err, sizeof err);
+        int r = report_writers[i].render(f, doc, paths, err, sizeof err);
         if (fclose(f) != 0 || r != 0) {
-            fprintf(stderr, "cutover report: %s: %s\n", outs[i].path,
-                    err[0] ? err : strerror(errno));
+            fprintf(stderr, "cutover report: %s: %s\n", path, err[0] ? err : strerror(errno));
             rc = 3;
             continue;
         }
-        printf("report: %s\n", outs[i].path);
+        printf("report: %s\n", path);
     }
-out:
-    json_decref(all);
+    return rc;
+}
+
+int report_cli_main(int argc, char **argv)
+{
+    struct report_run paths = {0};
+    int rc = parse(argc, argv, &paths);
+    if (rc >= 0)
+        return rc;
+    int n = argc - optind;
+    json_t *doc = merge(argv + optind, n);
+    if (!doc)
+        return 2;
+    rc = render_all(doc, &paths, argv[optind], n);
     json_decref(doc);
     return rc;
 }

@@ -43,7 +43,7 @@ static const struct rc_key scenario_keys[] = {
     {"requests", T_INT, 0}, {"runs", T_INT, 0},           {"passes", T_INT, 0},
     {"flaky", T_BOOL, 0},   {"out_dir", T_STR, 0},        {"t0_us", T_INT, 0},
     {"relay", T_STR, 0},    {"relay_log_tail", T_STR, 0}, {"scenario", T_OBJ, 0},
-    {NULL, 0, 0},
+    {"verdict", T_STR, 0},  {"advisories", T_INT, 0},     {NULL, 0, 0},
 };
 
 static const struct rc_key check_keys[] = {
@@ -57,12 +57,16 @@ static const struct rc_key check_keys[] = {
     {"samples", T_INT, 0},
     {"min_samples", T_INT, 0},
     {"detail", T_STR, 0},
+    {"window_mark", T_STR, 0},
+    {"window_before_ms", T_NUM, 0},
+    {"window_after_ms", T_NUM, 0},
+    {"severity", T_STR, 0},
     {NULL, 0, 0},
 };
 
 static const struct rc_key cell_keys[] = {
-    {"relay", T_STR, 1}, {"status", T_CELL_STATUS, 1}, {"value", T_STR, 0}, {"why", T_STR, 0},
-    {NULL, 0, 0},
+    {"relay", T_STR, 1}, {"status", T_CELL_STATUS, 1}, {"value", T_STR, 0},
+    {"why", T_STR, 0},   {"verdict", T_STR, 0},        {NULL, 0, 0},
 };
 
 static const struct rc_key row_keys[] = {

@@ -23,6 +23,10 @@ need /usr/include/hiredis/hiredis.h libhiredis-dev
 need redis-server redis-server
 need pkg-config pkg-config
 need curl curl
+# promtool (Debian package prometheus): the prometheus_valid check asks it
+# whether a relay's /metrics page parses; without it that check is
+# inconclusive, never a pass.
+need promtool prometheus
 if [ -z "$missing" ]; then
     exit 0
 fi

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "harness/checks.h"
 #include "mocks/mock.h"
 #include "tests/support/tsupport.h"
 
@@ -140,6 +141,22 @@ static void test_mock_doc_has_every_action(void **state)
     free(doc);
 }
 
+/* Every check kind of the table (harness/checks.c) has its row in
+ * docs/scenarios.md's table of checks. */
+static void test_scenarios_doc_has_every_check(void **state)
+{
+    char *doc = tsup_read_file("docs/scenarios.md", NULL);
+    if (!doc)
+        fail_msg("run from the repository root: docs/scenarios.md not found");
+    for (const char *const *c = harness_check_names(); *c; c++) {
+        char want[96];
+        snprintf(want, sizeof want, "\n| `%s` |", *c);
+        if (!strstr(doc, want))
+            fail_msg("docs/scenarios.md has no row for the check '%s' (%s)", *c, want + 1);
+    }
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_scenarios_doc_example_is_the_file),
         cmocka_unit_test(test_prometheus_table_is_whole_and_true),
         cmocka_unit_test(test_mock_doc_has_every_action),
+        cmocka_unit_test(test_scenarios_doc_has_every_check),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,7 +186,7 @@ static void test_bad_requests(void **state)
     /* A bad behaviour is refused with the path of the mistake; the old one stays. */
     req("PUT", "/_mock/behavior", "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":\"x\"}}]}",
         5000, &r);
-    check_error(&r, 400, "$.rules[0].action.code: expected integer");
+    check_error(&r, 400, "$.rules[0].action.code: expected an integer");
     json_t *j = json_loads(r.body, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "param")),
                         "$.rules[0].action.code");
@@ -650,6 +650,43 @@ static void test_journal_agrees(void **state)
     thttp_resp_free(&r);
 }
 
+/* A request struct is reused after the one before it completes: a request
+ * that carries nothing must journal nothing of the one before (every field
+ * starts empty again). */
+static void test_journal_fields_not_carried_over(void **state)
+{
+    put_behavior("{}");
+    const char *full[] = {"X-Request-ID: carried-id", "X-Attempt: 7", "X-Env: green",
+                          "Authorization: Bearer k", NULL};
+    const char *none[] = {NULL};
+    const char *bodies[] = {"{\"model\":\"gpt-4.1\",\"user\":\"carried-user\",\"max_tokens\":3,"
+                            "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                            "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"};
+    for (int i = 0; i < 2; i++) {
+        char u[512];
+        url(u, sizeof u, "/v1/chat/completions");
+        struct thttp_resp r;
+        assert_int_equal(thttp_request("POST", u, bodies[i], i ? none : full, 5000, &r), CURLE_OK);
+        assert_int_equal(r.status, 200);
+        thttp_resp_free(&r);
+    }
+    json_t *a = records(2);
+    assert_int_equal(json_array_size(a), 2);
+    assert_string_equal(rec_s(a, 0, "request_id"), "carried-id");
+    assert_int_equal(rec_i(a, 0, "max_tokens"), 3);
+    json_t *o = json_array_get(a, 1);
+    static const char *const empty[] = {"request_id", "id_via", "user",      "attempt",
+                                        "env",        "rule",   "max_tokens"};
+    for (size_t k = 0; k < sizeof empty / sizeof empty[0]; k++)
+        if (!json_is_null(json_object_get(o, empty[k])))
+            fail_msg("%s carried over: %s", empty[k],
+                     json_dumps(json_object_get(o, empty[k]), JSON_ENCODE_ANY));
+    assert_true(json_is_false(json_object_get(o, "auth")));
+    assert_string_equal(rec_s(a, 1, "model"), "mock-model");
+    assert_int_equal(rec_i(a, 1, "chunks"), 0);
+    json_decref(a);
+}
+
 /* The same seed and the same request sequence give the same decisions. */
 static void test_seeded_determinism(void **state)
 {
@@ -932,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_timeouts_and_delays),
         cmocka_unit_test(test_inband_and_malformed),
         cmocka_unit_test(test_journal_agrees),
+        cmocka_unit_test(test_journal_fields_not_carried_over),
         cmocka_unit_test(test_seeded_determinism),
         cmocka_unit_test(test_concurrent_delays_one_thread),
         cmocka_unit_test(test_proxy_mode),

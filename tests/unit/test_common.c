@@ -11,6 +11,7 @@
 #include "co_json.h"
 #include "co_log.h"
 #include "co_rng.h"
+#include "co_valid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +218,62 @@ static void test_log_limited(void **state)
     free(buf);
 }
 
+static void count_obj(const json_t *o, void *ctx)
+{
+    *(long *)ctx += (long)json_integer_value(json_object_get(o, "n"));
+}
+
+/* The reader of a run's JSON-lines files: objects only, in order, within
+ * its line and byte caps; a missing file is -1. */
+static void test_jsonl_each(void **state)
+{
+    char path[] = "/tmp/cutover-jsonl-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("{\"n\": 1}\nnot json\n[2]\n{\"n\": 10}\n{\"n\": 100}", f);
+    fclose(f);
+    long sum = 0;
+    assert_int_equal(co_jsonl_each(path, 100, 1 << 20, count_obj, &sum), 0);
+    assert_int_equal(sum, 111); /* the last line needs no newline */
+    sum = 0;
+    assert_int_equal(co_jsonl_each(path, 4, 1 << 20, count_obj, &sum), 0);
+    assert_int_equal(sum, 11);
+    sum = 0;
+    assert_int_equal(co_jsonl_each(path, 100, 12, count_obj, &sum), 0);
+    assert_int_equal(sum, 1); /* 9 bytes, then 9 more pass the cap */
+    unlink(path);
+    assert_int_equal(co_jsonl_each(path, 100, 1 << 20, count_obj, &sum), -1);
+}
+
+/* The validator kit's one wording: path, expected, found, did you mean. */
+static void test_valid_wording(void **state)
+{
+    char err[256];
+    static const char *const keys[] = {"tokens", "latency", NULL};
+    json_t *o = json_pack("{s:i}", "tokns", 3);
+    assert_int_equal(co_v_keys(o, "$.reply", keys, err, sizeof err), -1);
+    assert_string_equal(err, "$.reply: expected a key among tokens, latency, found \"tokns\" "
+                             "(did you mean 'tokens'?)");
+    assert_int_equal(co_v_enum(json_object_get(o, "tokns"), "$.reply.tokns", keys, err, sizeof err),
+                     -1);
+    assert_string_equal(err, "$.reply.tokns: expected one of tokens, latency, found integer 3");
+    json_t *s = json_string("latncy");
+    assert_int_equal(co_v_enum(s, "$.x", keys, err, sizeof err), -1);
+    assert_string_equal(err, "$.x: expected one of tokens, latency, found string \"latncy\" "
+                             "(did you mean 'latency'?)");
+    assert_int_equal(co_v_expected(err, sizeof err, "$.y", "a number", NULL), -1);
+    assert_string_equal(err, "$.y: expected a number, found nothing");
+    double d = -1;
+    assert_int_equal(co_v_number(o, "$.reply", "tokns", 0, 2, &d, err, sizeof err), -1);
+    assert_string_equal(err, "$.reply.tokns: expected a number in [0, 2], found integer 3");
+    assert_int_equal(co_v_number(o, "$.reply", "tokns", 0, 5, &d, err, sizeof err), 0);
+    assert_true(d == 3);
+    assert_int_equal(co_v_key("latency", "$", keys, err, sizeof err), 0);
+    json_decref(s);
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,7 +281,8 @@ int main(void)
         cmocka_unit_test(test_buf_limit),   cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_nearest),     cmocka_unit_test(test_json_scratch),
         cmocka_unit_test(test_redact),      cmocka_unit_test(test_utf8_clean),
-        cmocka_unit_test(test_log_limited),
+        cmocka_unit_test(test_log_limited), cmocka_unit_test(test_valid_wording),
+        cmocka_unit_test(test_jsonl_each),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

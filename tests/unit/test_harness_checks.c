@@ -9,6 +9,8 @@
 
 #include "harness/checks.h"
 #include "harness/obs.h"
+#include "harness/scenario.h"
+#include "mocks/mock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -705,6 +707,33 @@ static void test_sequential_attempts(void **state)
     assert_non_null(strstr(v.detail, "request h"));
 }
 
+/* Every client refused with 401 by the relay itself (no upstream reached):
+ * no limiter decision at all, so inconclusive, not "nothing was limited"
+ * (a raw command whose {client_keys} stayed literal made every answer a
+ * 401, and rate_limit failed on them). */
+static void test_rate_limit_all_refused(void **state)
+{
+    struct harness_verdict v;
+    const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
+    for (int i = 0; i < 14; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 20, 2, 401, "", HARNESS_HTTP_ERROR);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.measured, "max admitted/window 0"));
+    /* A 5xx whose request reached an upstream was admitted, and counts. */
+    obs.n_reqs = 0;
+    for (int i = 0; i < 14; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        req(id, (uint64_t)i * 20, 2, 502, "", HARNESS_HTTP_ERROR);
+        att(id, "blue", (uint64_t)i * 20, 1, 502);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "nothing was limited"));
+}
+
 /* A deterministic uniform draw in [0, 1). */
 static double draw(uint64_t *s)
 {
@@ -852,6 +881,16 @@ static void test_forwarded(void **state)
     assert_int_equal(run("{\"check\":\"forwarded\",\"require_id\":true}", &v), HARNESS_FAIL);
     assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\",\"body\",\"key\"]}", &v),
                      HARNESS_PASS);
+    /* A raw body (a request template's "raw") is bytes the harness does
+     * not model: its model and body are not compared, never failed. */
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        obs.reqs[i].raw = 1;
+    obs.atts[0].msg_hash = 0x999;
+    snprintf(obs.atts[0].model, sizeof obs.atts[0].model, "mock-model");
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\",\"body\"]}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "not seen: model, body"));
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"key\"]}", &v), HARNESS_PASS);
 }
 
 static void test_error_shape(void **state)
@@ -1258,10 +1297,403 @@ static void test_no_vacuous_attempts(void **state)
     assert_int_equal(v.status, HARNESS_INCONCLUSIVE); /* served: no answer named a colour */
 }
 
+/* Every row of the check table says what it measures and how it is used:
+ * `cutover list --checks` and the docs read the description, the contract
+ * test above runs the example.  The failure names every row that lacks one
+ * (rows merged from several branches at once). */
+static void test_every_row_describes_itself(void **state)
+{
+    char missing[1024] = "";
+    struct harness_check_info k;
+    for (size_t i = 0; harness_check_info(i, &k) == 0; i++)
+        if (!k.desc || !k.desc[0] || !k.example) {
+            size_t len = strlen(missing);
+            snprintf(missing + len, sizeof missing - len, " %s (%s)", k.name,
+                     !k.desc || !k.desc[0] ? "no description" : "no example");
+        }
+    if (missing[0])
+        fail_msg("check rows without a description or example in harness/checks.c:%s", missing);
+    assert_int_equal(harness_check_find("nope", &k), -1);
+}
+
+/* A row's settings are scenario relay keys (harness/scenario.c): a
+ * misspelt one would never match, and the check would be judged on a relay
+ * that could not be given the setting. */
+static void test_row_settings_are_keys(void **state)
+{
+    struct harness_check_info k;
+    const char *const *keys = harness_relay_key_names();
+    for (size_t i = 0; harness_check_info(i, &k) == 0; i++) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", k.settings);
+        for (char *save = NULL, *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+            int known = 0;
+            for (const char *const *q = keys; *q && !known; q++)
+                known = strcmp(*q, w) == 0;
+            if (!known)
+                fail_msg("check '%s' depends on '%s', which is no scenario relay key", k.name, w);
+        }
+    }
+}
+
+/* What else a row declares: the relay settings it depends on, its rank in
+ * the scorecard, whether the runner adds it, and the window on the timeline
+ * (zero_downtime's default of 500 ms is the verdict's own). */
+static void test_row_facts(void **state)
+{
+    struct harness_check_info k;
+    assert_true(harness_check_depends("attempts", "max_attempts"));
+    assert_false(harness_check_depends("attempts", "max_attempt")); /* whole words only */
+    assert_false(harness_check_depends("attempts", "jitter"));
+    assert_false(harness_check_depends("latency", "max_attempts"));
+    assert_false(harness_check_depends("nope", "max_attempts"));
+    assert_int_equal(harness_check_find("switch_delay", &k), 0);
+    assert_int_equal(k.rank, 1);
+    assert_string_equal(k.why, "switch late or never");
+    assert_int_equal(k.added, HARNESS_ADDED_NEVER);
+    assert_int_equal(harness_check_find("relay_alive", &k), 0);
+    assert_int_equal(k.added, HARNESS_ADDED_LIVE_RELAY);
+    assert_true(k.about_process);
+    assert_int_equal(harness_check_find("min_dwell", &k), 0);
+    assert_true(k.served_fallback);
+    assert_int_equal(harness_check_find("attempts", &k), 0);
+    assert_false(k.served_fallback);
+
+    struct harness_verdict v;
+    mark("fault_on", 100);
+    run("{\"check\": \"zero_downtime\", \"around\": \"fault_on\"}", &v);
+    assert_string_equal(v.window_mark, "fault_on");
+    assert_true(v.window_before_ms == 500 && v.window_after_ms == 500);
+    run("{\"check\": \"zero_downtime\", \"around\": \"fault_on\", \"after_ms\": 20}", &v);
+    assert_true(v.window_before_ms == 500 && v.window_after_ms == 20);
+    run("{\"check\": \"switch_delay\", \"to\": \"green\", \"after\": \"fault_on\", "
+        "\"within_ms\": 70}",
+        &v);
+    assert_true(v.window_before_ms == 0 && v.window_after_ms == 70);
+    run("{\"check\": \"health_probes\", \"env\": \"blue\", \"to\": \"green\", "
+        "\"after\": \"fault_on\", \"min\": 1}",
+        &v);
+    assert_string_equal(v.window_mark, "fault_on");
+    assert_true(v.window_after_ms < 0); /* to the end of the run */
+    run("{\"check\": \"no_traffic_after_unhealthy\", \"env\": \"blue\"}", &v);
+    assert_string_equal(v.window_mark, ""); /* no mark: no window */
+}
+
+/* ---- the answer checks (issue 12) ---------------------------------------- */
+
+#define HASH 0x1234
+
+/* A request whose answer the client read as text (whole: finish_reason and,
+ * for a stream, [DONE]), served by blue's one attempt, whose journal says
+ * the mock built 5 tokens, finished "stop" and counted 7 + 5. */
+static struct harness_req *answered(const char *id, int stream, const char *text)
+{
+    struct harness_req *r = req(id, obs.n_reqs * 10, 5, 200, "blue", HARNESS_OK);
+    r->stream = stream;
+    r->complete = 1;
+    r->done_marker = stream;
+    r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, text, strlen(text));
+    r->text_len = strlen(text);
+    snprintf(r->text, sizeof r->text, "%.159s", text);
+    snprintf(r->finish, sizeof r->finish, "stop");
+    r->finish_n = 1;
+    snprintf(r->ans_model, sizeof r->ans_model, "gpt-4.1");
+    r->usage_seen = 1;
+    r->usage_prompt = 7;
+    r->usage_completion = 5;
+    r->usage_total = 12;
+    r->include_usage = 1;
+    r->tpl = -1;
+    struct harness_att *a = att(id, "blue", obs.n_reqs * 10, 2, 200);
+    a->msg_hash = HASH;
+    a->prompt_tokens = 7;
+    a->completion_tokens = 5;
+    snprintf(a->finish, sizeof a->finish, "stop");
+    snprintf(a->model, sizeof a->model, "gpt-4.1");
+    return r;
+}
+
+/* The mock's text for HASH with 5 tokens, and the same with words moved. */
+static char canon[256];
+static void canon_text(void)
+{
+    char *t = mock_reply_string(HASH, 5);
+    snprintf(canon, sizeof canon, "%s", t);
+    free(t);
+}
+
+static void test_answer_integrity(void **state)
+{
+    struct harness_verdict v;
+    canon_text();
+    /* Nothing to judge: inconclusive, never a pass. */
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_INCONCLUSIVE);
+    answered("a", 1, canon);
+    answered("b", 0, canon);
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 2);
+    assert_non_null(strstr(v.detail, "signal: client answer text"));
+    assert_non_null(strstr(v.detail, "client strict"));
+
+    /* A relay that loses a token (the second word is gone). */
+    char lost[256];
+    const char *sp = strchr(canon, ' '), *sp2 = strchr(sp + 1, ' ');
+    snprintf(lost, sizeof lost, "%.*s%s", (int)(sp - canon), canon, sp2);
+    struct harness_req *r = answered("c", 1, lost);
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "a token lost"));
+    assert_non_null(strstr(v.detail, "request c"));
+    /* ...duplicates one (the first word twice)... */
+    char dup[512];
+    snprintf(dup, sizeof dup, "%.*s%s", (int)(sp - canon), canon, canon);
+    r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, dup, strlen(dup));
+    r->text_len = strlen(dup);
+    snprintf(r->text, sizeof r->text, "%.159s", dup);
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "duplicated"));
+    /* ...or reorders two: as long, different. */
+    char swapped[256];
+    snprintf(swapped, sizeof swapped, "%s", canon);
+    size_t w1 = (size_t)(sp - canon);
+    memmove(swapped, canon + w1 + 1, (size_t)(sp2 - sp - 1));
+    swapped[sp2 - sp - 1] = ' ';
+    memcpy(swapped + (sp2 - sp), canon, w1);
+    r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, swapped, strlen(swapped));
+    snprintf(r->text, sizeof r->text, "%.159s", swapped);
+    r->text_len = strlen(swapped);
+    if (strcmp(swapped, canon) != 0) {
+        assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+        assert_non_null(strstr(v.detail, "reordered"));
+    }
+    /* The text right, the finish_reason not. */
+    r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, canon, strlen(canon));
+    r->text_len = strlen(canon);
+    snprintf(r->text, sizeof r->text, "%.159s", canon);
+    snprintf(r->finish, sizeof r->finish, "length");
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "finish_reason 'length'"));
+    snprintf(r->finish, sizeof r->finish, "stop");
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_PASS);
+
+    /* A stream that ended after its finish_reason chunk without [DONE]:
+     * whole for a lenient client, unfinished for a strict one. */
+    r->done_marker = 0;
+    r->complete = 0;
+    assert_int_equal(run("{\"check\":\"answer_integrity\",\"client\":\"lenient\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "client lenient"));
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "without data: [DONE]"));
+    /* Without a finish_reason either, lenient fails too. */
+    r->finish[0] = '\0';
+    r->finish_n = 0;
+    assert_int_equal(run("{\"check\":\"answer_integrity\",\"client\":\"lenient\"}", &v),
+                     HARNESS_FAIL);
+
+    /* A stream that failed visibly (in-band error) after a true start
+     * passes; one whose start is not the mock's fails. */
+    r->inband_error = 1;
+    snprintf(r->text, sizeof r->text, "%.*s", (int)w1, canon);
+    r->text_len = w1;
+    r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, canon, w1);
+    assert_int_equal(run("{\"check\":\"answer_integrity\",\"client\":\"lenient\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "1 failed with a true prefix"));
+    snprintf(r->text, sizeof r->text, "%.*s", (int)w1, sp2 + 1);
+    r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, r->text, strlen(r->text));
+    r->text_len = strlen(r->text);
+    assert_int_equal(run("{\"check\":\"answer_integrity\",\"client\":\"lenient\"}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "before the error"));
+}
+
+/* Where the journal cannot say what the mock built, or the attempts cannot
+ * be found, the check is inconclusive and says why. */
+static void test_answer_integrity_unknown(void **state)
+{
+    struct harness_verdict v;
+    canon_text();
+    answered("a", 1, canon);
+    obs.atts[0].completion_tokens = -1; /* a mock in proxy mode counts nothing */
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "journal records no token counts"));
+    assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_INCONCLUSIVE);
+    obs.atts[0].completion_tokens = 5;
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "request id"));
+    /* Blue's stream was cut after its first word and green answered it
+     * whole, with another text (it got other messages): the answer names
+     * no colour.  Either whole text is intact; a relay that stitched
+     * blue's first word onto green's answer gave neither. */
+    obs.signals |= HARNESS_SIG_IDS;
+    snprintf(obs.atts[0].end, sizeof obs.atts[0].end, "cut");
+    struct harness_att *a = att("a", "green", 3, 1, 200);
+    a->msg_hash = HASH + 1;
+    a->completion_tokens = 5;
+    snprintf(a->finish, sizeof a->finish, "stop");
+    snprintf(a->end, sizeof a->end, "complete");
+    struct harness_req *r = &obs.reqs[0];
+    r->served[0] = '\0';
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_PASS);
+    char *green = mock_reply_string(HASH + 1, 5), stitched[300];
+    snprintf(stitched, sizeof stitched, "%.*s %s", (int)strcspn(canon, " "), canon, green);
+    r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, stitched, strlen(stitched));
+    r->text_len = strlen(stitched);
+    snprintf(r->text, sizeof r->text, "%.159s", stitched);
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    /* Judged against green's, the attempt that ran to its end. */
+    assert_non_null(strstr(v.detail, "longer (a token duplicated or added?)"));
+    free(green);
+}
+
+static void test_usage_reported(void **state)
+{
+    struct harness_verdict v;
+    canon_text();
+    answered("a", 0, canon);
+    struct harness_req *s = answered("b", 1, canon);
+    assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 2);
+    assert_non_null(strstr(v.detail, "signal: the answer's usage"));
+    /* A stream that did not ask for usage is not judged. */
+    s->include_usage = 0;
+    s->usage_seen = 0;
+    assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 1);
+    assert_non_null(strstr(v.measured, "1 streams not judged"));
+    /* A relay that drops usage, and one that reports other counts. */
+    struct harness_req *r = &obs.reqs[0];
+    r->usage_seen = 0;
+    assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "no usage in the answer; the mock counted 7 + 5"));
+    r->usage_seen = 1;
+    r->usage_completion = 4;
+    assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 with other counts"));
+    r->usage_completion = 5;
+    r->usage_total = 13; /* a total that is not the sum */
+    assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_FAIL);
+    r->usage_total = 12;
+    assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_PASS);
+    /* Only streams that did not ask for usage: inconclusive, saying why. */
+    obs.reqs[0].stream = 1;
+    obs.reqs[0].include_usage = 0;
+    assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "did not ask for usage"));
+    obs.reqs[0].stream = 0;
+    /* An answer that failed is not judged. */
+    r->status = 502;
+    assert_int_equal(run("{\"check\":\"usage_reported\",\"phase\":0}", &v), HARNESS_INCONCLUSIVE);
+}
+
+static void test_model_reported(void **state)
+{
+    struct harness_verdict v;
+    canon_text();
+    struct harness_req *r = answered("a", 1, canon);
+    assert_int_equal(run("{\"check\":\"model_reported\"}", &v), HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"model_reported\",\"against\":\"served\"}", &v),
+                     HARNESS_PASS);
+    /* A relay that rewrites the model in the answer. */
+    snprintf(r->ans_model, sizeof r->ans_model, "gpt-4o");
+    assert_int_equal(run("{\"check\":\"model_reported\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "the answer says model 'gpt-4o', the client asked for "
+                                     "'gpt-4.1'"));
+    /* A relay that mapped the model upstream and says so truly: the served
+     * view passes, the requested view does not. */
+    snprintf(obs.atts[0].model, sizeof obs.atts[0].model, "gpt-4o");
+    assert_int_equal(run("{\"check\":\"model_reported\",\"against\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"model_reported\"}", &v), HARNESS_FAIL);
+    /* The served view needs the ids; the requested one does not. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"model_reported\",\"against\":\"served\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(run("{\"check\":\"model_reported\"}", &v), HARNESS_FAIL);
+    /* An answer that names no model fails. */
+    r->ans_model[0] = '\0';
+    snprintf(r->ans_model, sizeof r->ans_model, "%s", "");
+    assert_int_equal(run("{\"check\":\"model_reported\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "(none)"));
+}
+
+static void test_client_status(void **state)
+{
+    struct harness_verdict v;
+    const char *c = "{\"check\":\"client_status\",\"status\":400,\"code\":"
+                    "\"context_length_exceeded\",\"type\":\"invalid_request_error\"}";
+    assert_int_equal(run(c, &v), HARNESS_INCONCLUSIVE);
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        struct harness_req *r = req(id, (uint64_t)i * 10, 5, 400, "", HARNESS_HTTP_ERROR);
+        snprintf(r->err_type, sizeof r->err_type, "invalid_request_error");
+        snprintf(r->err_code, sizeof r->err_code, "context_length_exceeded");
+        r->tpl = 0;
+        snprintf(r->tpl_name, sizeof r->tpl_name, "long");
+    }
+    assert_int_equal(run(c, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "signal: client log"));
+    /* A relay that turns the 400 into a 502 of its own. */
+    struct harness_req *r = &obs.reqs[1];
+    r->status = 502;
+    snprintf(r->err_type, sizeof r->err_type, "server_error");
+    snprintf(r->err_code, sizeof r->err_code, "bad_gateway");
+    assert_int_equal(run(c, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "2 of 3"));
+    assert_non_null(strstr(v.measured, "502 server_error/bad_gateway"));
+    /* ...or keeps the status and loses the code. */
+    r->status = 400;
+    r->err_code[0] = '\0';
+    assert_int_equal(run(c, &v), HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"client_status\",\"status\":400}", &v), HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"client_status\",\"code\":\"context_length_exceeded\","
+                         "\"min\":0.6}",
+                         &v),
+                     HARNESS_PASS);
+    /* Per template: a group with no request says nothing. */
+    assert_int_equal(run("{\"check\":\"client_status\",\"status\":400,\"template\":\"long\"}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\":\"client_status\",\"status\":400,\"template\":\"short\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(run("{\"check\":\"client_status\",\"status\":400,\"phase\":3}", &v),
+                     HARNESS_INCONCLUSIVE);
+}
+
+static void test_answer_check_params(void **state)
+{
+    char err[512];
+    static const struct {
+        const char *check, *needle;
+    } bad[] = {
+        {"{\"check\":\"client_status\"}", "expected status, type or code"},
+        {"{\"check\":\"client_status\",\"status\":\"400\"}", "$.expect[0].status"},
+        {"{\"check\":\"answer_integrity\",\"client\":\"strct\"}", "did you mean 'strict'"},
+        {"{\"check\":\"model_reported\",\"against\":\"serve\"}", "did you mean 'served'"},
+        {"{\"check\":\"usage_reported\",\"template\":3}",
+         "$.expect[0].template: expected a string"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_error_t je;
+        json_t *c = json_loads(bad[i].check, 0, &je);
+        assert_int_equal(harness_check_validate(c, "$.expect[0]", NULL, err, sizeof err), -1);
+        if (!strstr(err, bad[i].needle))
+            fail_msg("%s: '%s' lacks '%s'", bad[i].check, err, bad[i].needle);
+        json_decref(c);
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_answer_integrity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_integrity_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_status, setup, teardown),
+        cmocka_unit_test(test_answer_check_params),
         T(test_success_ratio),
         T(test_client_count_and_deadline),
         T(test_no_truncated),
@@ -1283,6 +1715,7 @@ int main(void)
         T(test_stream_incremental),
         T(test_answer_content_type),
         T(test_sequential_attempts),
+        T(test_rate_limit_all_refused),
         T(test_backoff_distribution),
         T(test_dist_excess),
         T(test_forwarded),
@@ -1301,6 +1734,9 @@ int main(void)
         T(test_obs_index),
         T(test_every_kind_without_its_signal),
         T(test_no_vacuous_attempts),
+        T(test_every_row_describes_itself),
+        T(test_row_facts),
+        T(test_row_settings_are_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,10 +181,85 @@ static void test_list_setting(void **state)
                  (const char *const[]){"$.defaults.client_keys[0]", "without commas", NULL});
     /* A count of health probes depends on the probe settings; a count of
      * traffic does not, and neither depends on the other's settings. */
-    assert_true(harness_profile_affects("health_interval_ms", "upstream_count.health"));
+    /* (runner.c asks about an upstream_count of probes as health_probes.) */
+    assert_true(harness_profile_affects("health_interval_ms", "health_probes"));
     assert_true(harness_profile_affects("health_fall", "health_probes"));
     assert_false(harness_profile_affects("health_interval_ms", "upstream_count"));
-    assert_false(harness_profile_affects("max_attempts", "upstream_count.health"));
+    assert_false(harness_profile_affects("max_attempts", "health_probes"));
+    assert_true(harness_profile_affects("mode", "tried_ratio"));
+}
+
+/* A list or an object as one placeholder of a raw command: the comma
+ * lists cutover-relay's --client-keys and --prices take (an array used to
+ * be skipped, leaving {client_keys} in the command verbatim). */
+static void test_setting_text(void **state)
+{
+    char buf[32];
+    json_t *j = json_pack("[s, s]", "k1", "k2");
+    assert_int_equal(harness_setting_text(j, buf, sizeof buf), 0);
+    assert_string_equal(buf, "k1,k2");
+    json_decref(j);
+    j = json_pack("{s:i, s:f}", "gpt-4.1", 8, "mini", 0.5);
+    assert_int_equal(harness_setting_text(j, buf, sizeof buf), 0);
+    assert_string_equal(buf, "gpt-4.1=8,mini=0.5");
+    json_decref(j);
+    j = json_pack("[]");
+    assert_int_equal(harness_setting_text(j, buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
+    json_decref(j);
+    j = json_pack("[[s]]", "nested");
+    assert_int_equal(harness_setting_text(j, buf, sizeof buf), -1);
+    json_decref(j);
+    j = json_string("0123456789");
+    assert_int_equal(harness_setting_text(j, buf, 10), -1); /* never cut short */
+    assert_string_equal(buf, "");
+    assert_int_equal(harness_setting_text(j, buf, 11), 0);
+    json_decref(j);
+}
+
+/* A raw command's relay-key placeholders: the scenario's value, else the
+ * runner's placeholder, else the runner's config, else refused naming the
+ * key (a relay once started with "--rate-limit-requests
+ * {rate_limit_requests}" verbatim and exited). */
+static void test_raw_command_keys(void **state)
+{
+    const char *cmd = "relay --port {port} --keys {client_keys} --rl {rate_limit_requests} "
+                      "--hi {health_interval_ms} --tries {max_attempts-1} --token {admin_token} "
+                      "awk '{print}' {x1}";
+    json_t *relay = json_pack("{s:[s, s], s:i, s:s}", "client_keys", "k1", "k2",
+                              "rate_limit_requests", 5, "admin_token", "scenario-token");
+    json_t *given = json_pack("{s:i, s:i, s:i}", "health_interval_ms", 200, "max_attempts", 3,
+                              "rate_limit_requests", 99);
+    struct harness_vars v = {.n = 0};
+    harness_vars_set(&v, "port", "8080");
+    harness_vars_set(&v, "admin_token", "runner-token");
+    char err[1024] = "";
+    assert_int_equal(harness_vars_raw(&v, cmd, relay, given, err, sizeof err), 0);
+    char *out = harness_render(cmd, &v, NULL, 0);
+    assert_string_equal(out, "relay --port 8080 --keys k1,k2 --rl 5 --hi 200 --tries 2 --token "
+                             "scenario-token awk '{print}' {x1}");
+    free(out);
+    /* Not set by the scenario, not in the config: refused, named. */
+    json_object_del(given, "rate_limit_requests");
+    json_object_del(relay, "rate_limit_requests");
+    struct harness_vars w = {.n = 0};
+    assert_int_equal(harness_vars_raw(&w, cmd, relay, given, err, sizeof err), -1);
+    assert_non_null(strstr(err, "{rate_limit_requests} is relay setting 'rate_limit_requests'"));
+    assert_non_null(strstr(err, "set $.relay.rate_limit_requests"));
+    /* The same for an offset placeholder, and without any config. */
+    assert_int_equal(harness_vars_raw(&w, "r {max_attempts+1}", NULL, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "{max_attempts}"));
+    /* A near miss of a known name is a typo, refused with the name; other
+     * braces are the command's own ({print}, {x1} above). */
+    assert_int_equal(harness_vars_raw(&v, "r {prot}", NULL, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown placeholder {prot} (did you mean {port}?)"));
+    assert_int_equal(harness_vars_raw(&v, "r {rate_limit_request}", NULL, NULL, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "did you mean {rate_limit_requests}?"));
+    /* The runner's own placeholder of a key's name stands ({admin_token}). */
+    assert_int_equal(harness_vars_raw(&v, "r {admin_token}", NULL, NULL, err, sizeof err), 0);
+    json_decref(relay);
+    json_decref(given);
 }
 
 /* The shipped profiles load (tests run from the repository root). */
@@ -373,6 +448,8 @@ int main(void)
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_settings_and_unmapped),
         cmocka_unit_test(test_list_setting),
+        cmocka_unit_test(test_setting_text),
+        cmocka_unit_test(test_raw_command_keys),
         cmocka_unit_test(test_shipped_profiles),
         cmocka_unit_test(test_black_box_keys),
         cmocka_unit_test(test_shell_flag),

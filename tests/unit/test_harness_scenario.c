@@ -10,6 +10,7 @@
 
 #include "harness/scenario.h"
 #include "harness/vutil.h"
+#include "relay/relay_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,6 +430,117 @@ static void test_range_and_consistency(void **state)
     harness_scenario_free(&s);
 }
 
+/* Request templates (issue 12): a full body sent as written, a raw body with
+ * its Content-Type, method and path, a weighted list. */
+static void test_request_templates(void **state)
+{
+    char err[2048] = "";
+    struct harness_scenario *s = parse(
+        "{\"name\": \"t\", \"traffic\": [{\"rate_rps\": 10, \"duration_ms\": 100, \"request\": "
+        "{\"name\": \"prefill\", \"body\": {\"model\": \"m1\", \"stream\": true, "
+        "\"stream_options\": {\"include_usage\": true}, \"max_tokens\": 9, \"temperature\": 0.2, "
+        "\"messages\": [{\"role\": \"system\", \"content\": \"s\"}, {\"role\": \"user\", "
+        "\"content\": \"u\"}, {\"role\": \"assistant\", \"content\": \"a\"}]}}}, "
+        "{\"rate_rps\": 10, \"duration_ms\": 100, \"requests\": [{\"name\": \"text\", \"weight\": "
+        "3, \"raw\": \"hi\", \"content_type\": \"text/plain\", \"method\": \"PUT\", \"path\": "
+        "\"/v1/x\"}, {\"body\": {\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": "
+        "\"text\", \"text\": \"p\"}]}], \"user\": \"mine\"}}]}], "
+        "\"expect\": [{\"check\": \"answer_integrity\", \"template\": \"prefill\"}, "
+        "{\"check\": \"client_status\", \"template\": \"text\", \"status\": 415}]}",
+        err, sizeof err);
+    assert_non_null(s);
+    const struct harness_phase *f = &s->phases[0];
+    assert_int_equal(f->n_tpl, 1);
+    assert_string_equal(f->tpl[0].name, "prefill");
+    assert_true(f->tpl[0].stream);
+    assert_true(f->tpl[0].include_usage);
+    assert_int_equal(f->tpl[0].max_tokens, 9);
+    assert_string_equal(f->tpl[0].model, "m1");
+    assert_string_equal(f->tpl[0].method, "POST");
+    assert_string_equal(f->tpl[0].path, "/v1/chat/completions");
+    assert_string_equal(f->tpl[0].ctype, "application/json");
+    /* Extra fields are kept as written. */
+    assert_non_null(json_object_get(f->tpl[0].body, "temperature"));
+    f = &s->phases[1];
+    assert_int_equal(f->n_tpl, 2);
+    assert_true(f->tpl[0].weight == 3.0);
+    assert_string_equal(f->tpl[0].method, "PUT");
+    assert_string_equal(f->tpl[0].path, "/v1/x");
+    assert_string_equal(f->tpl[0].ctype, "text/plain");
+    assert_string_equal(json_string_value(f->tpl[0].raw), "hi");
+    assert_null(f->tpl[0].body);
+    assert_true(f->tpl[1].weight == 1.0);
+    assert_true(f->tpl[1].own_user);
+    assert_int_equal(f->tpl[1].max_tokens, -1);
+    harness_scenario_free(&s);
+    /* --time-scale scales the scenario's times, never a body's own fields. */
+    json_error_t je;
+    json_t *doc = json_loads("{\"name\": \"t\", \"traffic\": {\"rate_rps\": 10, \"duration_ms\": "
+                             "100, \"timeout_ms\": 500, \"request\": {\"body\": {\"cache_ms\": "
+                             "100}}}, " OK_EXPECT "}",
+                             0, &je);
+    s = harness_scenario_from_json(doc, "t.json", 2.0, err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(s->phases[0].duration_us, 200000);
+    assert_int_equal(json_integer_value(json_object_get(s->phases[0].tpl[0].body, "cache_ms")),
+                     100);
+    harness_scenario_free(&s);
+    json_decref(doc);
+}
+
+static void test_request_template_errors(void **state)
+{
+#define PH(x)                                                                                      \
+    "{\"name\": \"t\", \"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100, " x "}, " OK_EXPECT "}"
+    expect_error(PH("\"request\": {\"body\": {\"messages\": [{\"role\": \"user\", \"content\": "
+                    "\"a\"}, {\"content\": \"b\"}]}}"),
+                 (const char *[]){"dir/t.json: $.traffic.request.body.messages[1].role: expected a "
+                                  "role",
+                                  "found nothing", NULL});
+    expect_error(PH("\"request\": {\"raw\": \"x\"}"),
+                 (const char *[]){"$.traffic.request.content_type: expected the raw body's "
+                                  "Content-Type",
+                                  NULL});
+    expect_error(PH("\"request\": {\"raw\": \"x\", \"body\": {}, \"content_type\": \"a/b\"}"),
+                 (const char *[]){"$.traffic.request: expected exactly one of body", NULL});
+    expect_error(PH("\"prompt\": \"p\", \"request\": {\"body\": {}}"),
+                 (const char *[]){"$.traffic.prompt: expected nothing next to request", NULL});
+    expect_error(PH("\"request\": {\"weight\": 2, \"body\": {}}"),
+                 (const char *[]){"$.traffic.request.weight: expected no weight", NULL});
+    expect_error(PH("\"requests\": [{\"body\": {}}, {\"body\": {\"stream\": \"yes\"}}]"),
+                 (const char *[]){"$.traffic.requests[1].body.stream: expected true or false",
+                                  "found string \"yes\"", NULL});
+    expect_error(PH("\"requests\": [{\"body\": {\"stream_options\": {\"include_usage\": 1}}}]"),
+                 (const char *[]){"$.traffic.requests[0].body.stream_options.include_usage", NULL});
+    expect_error(PH("\"request\": {\"method\": \"POTS\", \"body\": {}}"),
+                 (const char *[]){"$.traffic.request.method", "did you mean 'POST'", NULL});
+    expect_error(PH("\"request\": {\"path\": \"v1/chat\", \"body\": {}}"),
+                 (const char *[]){"$.traffic.request.path: expected a path", NULL});
+    expect_error(PH("\"request\": {\"body\": {}, \"bodi\": 1}"),
+                 (const char *[]){"$.traffic.request", "did you mean 'body'", NULL});
+    expect_error(
+        PH("\"requests\": [{\"name\": \"a\", \"body\": {}}, {\"name\": \"a\", \"body\": "
+           "{}}]"),
+        (const char *[]){"$.traffic.requests[1].name: expected a template name not used", NULL});
+    /* Every template's error, not only the first. */
+    expect_error(PH("\"requests\": [{\"raw\": \"x\"}, {\"body\": {}}, {\"metod\": \"GET\", "
+                    "\"body\": {}}]"),
+                 (const char *[]){"$.traffic.requests[0].content_type", "$.traffic.requests[2]",
+                                  "did you mean 'method'", NULL});
+    expect_error(PH("\"requests\": []"),
+                 (const char *[]){"$.traffic.requests: expected an array of 1..8", NULL});
+    expect_error(
+        PH("\"request\": {\"body\": {\"max_tokens\": -1}}"),
+        (const char *[]){"$.traffic.request.body.max_tokens: expected an integer >= 0", NULL});
+    /* A check of a template names one the traffic has. */
+    expect_error(
+        "{\"name\": \"t\", \"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100, "
+        "\"request\": {\"name\": \"a\", \"body\": {}}}, \"expect\": [{\"check\": "
+        "\"usage_reported\", \"template\": \"b\"}]}",
+        (const char *[]){"$.expect[0].template: expected the name of a request template", NULL});
+#undef PH
+}
+
 static void test_collect_files(void **state)
 {
     char dir[] = "/tmp/cutover-coll-XXXXXX";
@@ -462,6 +574,39 @@ static void test_collect_files(void **state)
     rmdir(dir);
 }
 
+/* The scenario validator's relay keys (harness/scenario.c) are a copy of
+ * the relay's (relay/relay_config.c: the harness never links the relay).
+ * The copy may know fewer keys, never another: each is the relay's, an
+ * integer with the same bounds, and every word it takes the relay takes,
+ * so that `cutover validate` passes nothing the relay refuses at start. */
+static void test_relay_keys_are_the_relays(void **state)
+{
+    size_t n = 0;
+    for (const char *const *k = harness_relay_key_names(); *k; k++, n++) {
+        int64_t hmin, hmax, rmin, rmax;
+        const char *const *words;
+        int h = harness_relay_key_info(*k, &hmin, &hmax, &words);
+        int r = relay_config_key_info(*k, &rmin, &rmax);
+        if (r < 0)
+            fail_msg("scenario relay key '%s' is not a key of the relay", *k);
+        if (h != r)
+            fail_msg("'%s': an integer for %s only", *k, h ? "the harness" : "the relay");
+        if (h == 1 && (hmin != rmin || hmax != rmax))
+            fail_msg("'%s': harness bounds [%lld, %lld], relay [%lld, %lld]", *k, (long long)hmin,
+                     (long long)hmax, (long long)rmin, (long long)rmax);
+        char why[256];
+        for (const char *const *w = words; w && *w; w++)
+            if (relay_config_check(*k, *w, why, sizeof why) != 0)
+                fail_msg("'%s': the harness takes '%s', the relay expects %s", *k, *w, why);
+        if (words)
+            assert_int_not_equal(relay_config_check(*k, "no-such-word", why, sizeof why), 0);
+    }
+    assert_true(n > 20);
+    int64_t a, b;
+    const char *const *w;
+    assert_int_equal(harness_relay_key_info("port", &a, &b, &w), -1); /* the runner's own */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,7 +628,10 @@ int main(void)
         cmocka_unit_test(test_time_scale),
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_range_and_consistency),
+        cmocka_unit_test(test_request_templates),
+        cmocka_unit_test(test_request_template_errors),
         cmocka_unit_test(test_collect_files),
+        cmocka_unit_test(test_relay_keys_are_the_relays),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -451,7 +451,7 @@ static void test_error_in_200_and_drip(void **state)
     mock_plan_free(&p);
     /* Errors name the field and what was expected. */
     const char *bad[][2] = {
-        {"{\"type\":\"drip\",\"bytes_per_s\":0}", "$.bytes_per_s: expected integer in [1, "},
+        {"{\"type\":\"drip\",\"bytes_per_s\":0}", "$.bytes_per_s: expected an integer in [1, "},
         {"{\"type\":\"drip\",\"rate\":5}", "$.rate"},
         {"{\"type\":\"headers_then_silence\",\"max_ms\":0}", "$.max_ms"},
         {"{\"type\":\"silence_then_close\",\"after_ms\":\"1s\"}", "$.after_ms"},

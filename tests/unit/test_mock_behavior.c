@@ -106,44 +106,48 @@ struct bad {
 
 static const struct bad bads[] = {
     {"[]", "$: expected behaviour object, found array"},
-    {"{\"rulez\":[]}", "$.rulez: unknown key, did you mean 'rules'?"},
-    {"{\"zzzzzzzzzz\":1}",
-     "$.zzzzzzzzzz: unknown key; expected one of: reply, latency, rate_limit, rules, health"},
+    {"{\"rulez\":[]}", "$.rulez: expected a key among reply, latency, rate_limit, rules, health, "
+                       "found \"rulez\" (did you mean 'rules'?)"},
+    {"{\"zzzzzzzzzz\":1}", "$.zzzzzzzzzz: expected a key among reply, latency, rate_limit, rules, "
+                           "health, found \"zzzzzzzzzz\""},
     {"{\"reply\":{\"tokens\":-1}}",
-     "$.reply.tokens: expected integer in [0, 100000], found integer -1"},
-    {"{\"reply\":{\"tokns\":3}}", "$.reply.tokns: unknown key, did you mean 'tokens'?"},
+     "$.reply.tokens: expected an integer in [0, 100000], found integer -1"},
+    {"{\"reply\":{\"tokns\":3}}", "$.reply.tokns: expected a key among tokens, tokens_per_s, "
+                                  "ttft_ms, found \"tokns\" (did you mean 'tokens'?)"},
     {"{\"reply\":[]}", "$.reply: expected object, found array"},
     {"{\"latency\":{\"fixed_ms\":1,\"uniform_ms\":[1,2]}}",
      "$.latency: expected exactly one of fixed_ms, uniform_ms, lognormal, found 2"},
     {"{\"latency\":{\"uniform_ms\":[5,1]}}",
      "$.latency.uniform_ms: expected array [low_ms, high_ms] with 0 <= low <= high, found array"},
     {"{\"latency\":{\"fixed_ms\":\"5\"}}",
-     "$.latency.fixed_ms: expected number in [0, 3.6e+06], found string \"5\""},
+     "$.latency.fixed_ms: expected a number in [0, 3.6e+06], found string \"5\""},
     {"{\"latency\":{\"lognormal\":{\"sigma\":1}}}",
-     "$.latency.lognormal.median_ms: expected number in [0, 3.6e+06], found nothing"},
+     "$.latency.lognormal.median_ms: expected a number in [0, 3.6e+06], found nothing"},
     {"{\"latency\":5}", "$.latency: expected object {\"fixed_ms\"} | {\"uniform_ms\"} | "
                         "{\"lognormal\"}, found integer 5"},
     {"{\"rate_limit\":{\"window_ms\":0}}",
-     "$.rate_limit.window_ms: expected integer in [1, 3600000], found integer 0"},
+     "$.rate_limit.window_ms: expected an integer in [1, 3600000], found integer 0"},
     {"{\"rules\":{}}", "$.rules: expected array of at most 256 rules, found object"},
     {"{\"rules\":[5]}", "$.rules[0]: expected rule object, found integer 5"},
     {"{\"rules\":[{}]}",
      "$.rules[0].action: expected an action object (every rule needs one), found nothing"},
-    {"{\"rules\":[{\"acton\":{}}]}", "$.rules[0].acton: unknown key, did you mean 'action'?"},
+    {"{\"rules\":[{\"acton\":{}}]}", "$.rules[0].acton: expected a key among name, match, when, "
+                                     "latency, action, found \"acton\" (did you mean 'action'?)"},
     {"{\"rules\":[{\"action\":{\"type\":\"rest\"}}]}",
      "$.rules[0].action.type: unknown action type \"rest\", did you mean 'reset'?"},
     {"{\"rules\":[{\"action\":{}}]}",
      "$.rules[0].action.type: expected action type string, found nothing"},
     {"{\"rules\":[{\"action\":{\"type\":\"status\"}}]}",
-     "$.rules[0].action.code: expected integer in [100, 599] (required), found nothing"},
+     "$.rules[0].action.code: expected an integer in [100, 599] (required), found nothing"},
     {"{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":700}}]}",
-     "$.rules[0].action.code: expected integer in [100, 599], found integer 700"},
+     "$.rules[0].action.code: expected an integer in [100, 599], found integer 700"},
     {"{\"rules\":[{\"action\":{\"type\":\"reset\",\"after_chunk\":2}}]}",
-     "$.rules[0].action.after_chunk: unknown key, did you mean 'after_chunks'?"},
+     "$.rules[0].action.after_chunk: expected a key among type, after_chunks, after_bytes, found "
+     "\"after_chunk\" (did you mean 'after_chunks'?)"},
     {"{\"rules\":[{\"action\":{\"type\":\"reset\",\"after_chunks\":2,\"after_bytes\":9}}]}",
      "$.rules[0].action: expected after_chunks or after_bytes, found both"},
     {"{\"rules\":[{\"action\":{\"type\":\"stall\"}}]}",
-     "$.rules[0].action.stall_ms: expected integer >= 0 (required), found nothing"},
+     "$.rules[0].action.stall_ms: expected an integer >= 0 (required), found nothing"},
     {"{\"rules\":[{\"action\":{\"type\":\"stall\",\"stall_ms\":5,\"then\":\"maybe\"}}]}",
      "$.rules[0].action.then: expected \"close\" or \"continue\", found string \"maybe\""},
     {"{\"rules\":[{\"action\":{\"type\":\"malformed\",\"what\":\"xml\"}}]}",
@@ -154,11 +158,11 @@ static const struct bad bads[] = {
      "$.rules[0].when: expected \"always\" or an object with one of p, first, every, sequence, "
      "window_ms, found string \"sometimes\""},
     {"{\"rules\":[{\"when\":{\"p\":1.5},\"action\":{\"type\":\"ok\"}}]}",
-     "$.rules[0].when.p: expected number in [0, 1], found real 1.5"},
+     "$.rules[0].when.p: expected a number in [0, 1], found real 1.5"},
     {"{\"rules\":[{\"when\":{\"p\":0.5,\"first\":2},\"action\":{\"type\":\"ok\"}}]}",
      "$.rules[0].when: expected exactly one selector, found 2"},
     {"{\"rules\":[{\"when\":{\"every\":0},\"action\":{\"type\":\"ok\"}}]}",
-     "$.rules[0].when.every: expected integer in [1, 1099511627776], found integer 0"},
+     "$.rules[0].when.every: expected an integer in [1, 1099511627776], found integer 0"},
     {"{\"rules\":[{\"when\":{\"window_ms\":[5,5]},\"action\":{\"type\":\"ok\"}}]}",
      "$.rules[0].when.window_ms: expected array [from_ms, to_ms) with 0 <= from < to, found array"},
     {"{\"rules\":[{\"when\":{\"sequence\":[]}}]}",
@@ -180,12 +184,14 @@ static const struct bad bads[] = {
      "$.rules[0].match.index: expected integer >= 0 or array [from, to) with from < to, found "
      "array"},
     {"{\"rules\":[{\"match\":{\"modle\":\"x\"},\"action\":{\"type\":\"ok\"}}]}",
-     "$.rules[0].match.modle: unknown key, did you mean 'model'?"},
+     "$.rules[0].match.modle: expected a key among path, model, stream, header, index, body, "
+     "last_message, prompt_chars, found \"modle\" (did you mean 'model'?)"},
     {"{\"rules\":[{\"match\":{\"stream\":\"yes\"},\"action\":{\"type\":\"ok\"}}]}",
      "$.rules[0].match.stream: expected true or false, found string \"yes\""},
     {"{\"health\":{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":\"503\"}}]}}",
-     "$.health.rules[0].action.code: expected integer in [100, 599], found string \"503\""},
-    {"{\"health\":{\"latncy\":{}}}", "$.health.latncy: unknown key, did you mean 'latency'?"},
+     "$.health.rules[0].action.code: expected an integer in [100, 599], found string \"503\""},
+    {"{\"health\":{\"latncy\":{}}}", "$.health.latncy: expected a key among latency, rules, found "
+                                     "\"latncy\" (did you mean 'latency'?)"},
     /* body matches */
     {"{\"rules\":[{\"match\":{\"body\":{\"pointer\":\"model\",\"equals\":\"x\"}},"
      "\"action\":{\"type\":\"ok\"}}]}",
@@ -200,7 +206,8 @@ static const struct bad bads[] = {
      "nothing"},
     {"{\"rules\":[{\"match\":{\"body\":{\"pointer\":\"/model\",\"equal\":1}},"
      "\"action\":{\"type\":\"ok\"}}]}",
-     "$.rules[0].match.body.equal: unknown key, did you mean 'equals'?"},
+     "$.rules[0].match.body.equal: expected a key among pointer, equals, found \"equal\" (did you "
+     "mean 'equals'?)"},
     {"{\"rules\":[{\"match\":{\"body\":[]},\"action\":{\"type\":\"ok\"}}]}",
      "$.rules[0].match.body: expected object {\"pointer\", \"equals\"} or a non-empty array of at "
      "most 64 of them, found array"},
@@ -208,9 +215,10 @@ static const struct bad bads[] = {
      "$.rules[0].match.last_message: expected object with one or more of role, contains, regex, "
      "found object"},
     {"{\"rules\":[{\"match\":{\"last_message\":{\"rol\":\"user\"}},\"action\":{\"type\":\"ok\"}}]}",
-     "$.rules[0].match.last_message.rol: unknown key, did you mean 'role'?"},
+     "$.rules[0].match.last_message.rol: expected a key among role, contains, regex, found \"rol\" "
+     "(did you mean 'role'?)"},
     {"{\"rules\":[{\"match\":{\"last_message\":{\"role\":7}},\"action\":{\"type\":\"ok\"}}]}",
-     "$.rules[0].match.last_message.role: expected string of at most 63 bytes, found integer 7"},
+     "$.rules[0].match.last_message.role: expected a string of at most 63 bytes, found integer 7"},
     {"{\"rules\":[{\"match\":{\"last_message\":{\"regex\":\"a(b\"}},\"action\":{\"type\":\"ok\"}}]"
      "}",
      "$.rules[0].match.last_message.regex: expected a POSIX extended regular expression, found "
@@ -219,11 +227,12 @@ static const struct bad bads[] = {
      "\"action\":{\"type\":\"ok\"}}]}",
      "$.rules[0].match.prompt_chars.max: expected an integer >= min (10), found 5"},
     {"{\"rules\":[{\"match\":{\"prompt_chars\":{\"min\":-1}},\"action\":{\"type\":\"ok\"}}]}",
-     "$.rules[0].match.prompt_chars.min: expected integer in [0, 1099511627776], found integer -1"},
+     "$.rules[0].match.prompt_chars.min: expected an integer in [0, 1099511627776], found integer "
+     "-1"},
     {"{\"rules\":[{\"match\":{\"prompt_chars\":5},\"action\":{\"type\":\"ok\"}}]}",
      "$.rules[0].match.prompt_chars: expected object with min and/or max, found integer 5"},
     {"{\"rules\":[{\"action\":{\"type\":\"drip\",\"bytes_per_s\":0}}]}",
-     "$.rules[0].action.bytes_per_s: expected integer in [1, 100000000], found integer 0"},
+     "$.rules[0].action.bytes_per_s: expected an integer in [1, 100000000], found integer 0"},
 };
 
 static void test_errors(void **state)

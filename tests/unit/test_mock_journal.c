@@ -125,12 +125,16 @@ static void test_record_json(void **state)
     r.messages_hash = 0xabcdef;
     r.prompt_chars = 42;
     r.messages = 3;
+    r.prompt_tokens = 12;
+    r.completion_tokens = 16;
+    snprintf(r.finish, sizeof r.finish, "stop");
     json_t *o = mock_record_json(&r);
-    const char *keys[] = {
-        "seq",        "t_arrival_us",  "t_done_us",    "method",  "path",   "request_id", "id_via",
-        "user",       "attempt",       "env",          "model",   "stream", "rule",       "action",
-        "status",     "bytes",         "chunks",       "end",     "auth",   "key",        "conn",
-        "max_tokens", "messages_hash", "prompt_chars", "messages"};
+    const char *keys[] = {"seq",        "t_arrival_us", "t_done_us",     "method",       "path",
+                          "request_id", "id_via",       "user",          "attempt",      "env",
+                          "model",      "stream",       "rule",          "action",       "status",
+                          "bytes",      "chunks",       "end",           "auth",         "key",
+                          "conn",       "max_tokens",   "messages_hash", "prompt_chars", "messages",
+                          "usage",      "finish_reason"};
     assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(json_object_get(o, keys[i]));
@@ -148,6 +152,17 @@ static void test_record_json(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "conn")), 3);
     assert_true(json_is_null(json_object_get(o, "max_tokens")));
     assert_string_equal(json_string_value(json_object_get(o, "messages_hash")), "0000000000abcdef");
+    /* What the answer counted: the usage and finish checks compare the client's. */
+    json_t *u = json_object_get(o, "usage");
+    assert_int_equal(json_integer_value(json_object_get(u, "prompt_tokens")), 12);
+    assert_int_equal(json_integer_value(json_object_get(u, "completion_tokens")), 16);
+    assert_string_equal(json_string_value(json_object_get(o, "finish_reason")), "stop");
+    json_decref(o);
+    r.completion_tokens = -1;
+    r.finish[0] = '\0';
+    o = mock_record_json(&r);
+    assert_true(json_is_null(json_object_get(o, "usage")));
+    assert_true(json_is_null(json_object_get(o, "finish_reason")));
     json_decref(o);
     r.attempt = -1;
     o = mock_record_json(&r);

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "co_json.h"
+#include "co_mem.h"
 #include "mocks/mock_int.h"
 
 #include <stdio.h>
@@ -160,6 +162,37 @@ static void test_chat_body(void **state)
     free(s);
 }
 
+/* The model goes into the body as jansson would write it, whatever its
+ * bytes: plain ASCII is copied, anything else goes through jansson. */
+static void test_chat_body_model_literal(void **state)
+{
+    static const char *const models[] = {
+        "gpt-4.1", "org/model:v1 beta", "tab\there", "quote\"back\\slash",
+        "del\x7f", "mod\xc3\xa8le",     "cut\xc3",   ""};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        struct mock_chat_req q = req("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        mock_scopy(q.model, sizeof q.model, models[i]);
+        char *s = mock_chat_body(&q, "chatcmpl-abc", 1700000000, 3, "length");
+        json_t *want = co_json_str(models[i]);
+        char *lit = json_dumps(want, JSON_ENCODE_ANY);
+        char *field = co_asprintf(",\"model\":%s,\"system_fingerprint\"", lit);
+        if (!strstr(s, field))
+            fail_msg("model %zu: %s not in %s", i, field, s);
+        json_t *j = json_loads(s, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "model")),
+                            json_string_value(want));
+        json_t *u = json_object_get(j, "usage");
+        assert_int_equal(json_integer_value(json_object_get(u, "completion_tokens")), 3);
+        assert_int_equal(json_integer_value(json_object_get(u, "prompt_tokens")), q.prompt_tokens);
+        json_decref(j);
+        json_decref(want);
+        free(field);
+        free(lit);
+        free(s);
+    }
+}
+
 static void check_sse(int include_usage)
 {
     struct mock_chat_req q =
@@ -309,10 +342,15 @@ static void test_prompt_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),         cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_reply_text),    cmocka_unit_test(test_marker_and_stamp),
-        cmocka_unit_test(test_chat_body),     cmocka_unit_test(test_sse),
-        cmocka_unit_test(test_status_bodies), cmocka_unit_test(test_models_and_duration),
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_reply_text),
+        cmocka_unit_test(test_marker_and_stamp),
+        cmocka_unit_test(test_chat_body),
+        cmocka_unit_test(test_chat_body_model_literal),
+        cmocka_unit_test(test_sse),
+        cmocka_unit_test(test_status_bodies),
+        cmocka_unit_test(test_models_and_duration),
         cmocka_unit_test(test_prompt_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

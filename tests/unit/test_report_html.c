@@ -10,6 +10,7 @@
 
 #include "report_fixture.h"
 #include "reports/html_model.h"
+#include "co_stats.h"
 #include "reports/html_scale.h"
 #include "reports/report.h"
 
@@ -107,14 +108,14 @@ static void test_percentile(void **state)
     double v[100];
     for (int i = 0; i < 100; i++)
         v[i] = 100 - i; /* reversed: the function sorts */
-    assert_true(report_percentile(v, 100, 50) == 50);
-    assert_true(report_percentile(v, 100, 95) == 95);
-    assert_true(report_percentile(v, 100, 99) == 99);
-    assert_true(report_percentile(v, 100, 100) == 100);
-    assert_true(report_percentile(v, 100, 0) == 1);
+    assert_true(co_percentile(v, 100, 50) == 50);
+    assert_true(co_percentile(v, 100, 95) == 95);
+    assert_true(co_percentile(v, 100, 99) == 99);
+    assert_true(co_percentile(v, 100, 100) == 100);
+    assert_true(co_percentile(v, 100, 0) == 1);
     double one[] = {7};
-    assert_true(report_percentile(one, 1, 99) == 7);
-    assert_true(report_percentile(NULL, 0, 50) == 0);
+    assert_true(co_percentile(one, 1, 99) == 7);
+    assert_true(co_percentile(NULL, 0, 50) == 0);
 }
 
 static void test_escape(void **state)
@@ -299,6 +300,11 @@ static json_t *synthetic_results(const char *name, const char *status, const cha
         ">= 0.99", "measured", "0.999", "margin", 0.009, "unit", "ratio", "samples", 1000, "check",
         "switch_delay", "label", "switch within 50 ms", "status", status, "expected",
         "within [0, 50] ms", "measured", "120 ms", "margin", -70.0, "unit", "ms", "samples", 1);
+    /* The window the check's row gives it (harness/checks.c), written by the runner. */
+    json_t *sd = json_array_get(checks, 1);
+    json_object_set_new(sd, "window_mark", json_string("fault_on"));
+    json_object_set_new(sd, "window_before_ms", json_real(0));
+    json_object_set_new(sd, "window_after_ms", json_real(50));
     json_t *sc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:s, s:I, s:o, s:o, s:s}", "name",
                            name, "file", "synthetic.json", "description", "a <synthetic> run",
                            "status", status, "seed", (json_int_t)7, "duration_s", 1.5, "requests",
@@ -393,6 +399,26 @@ static void test_render_dense(void **state)
     json_decref(r);
 }
 
+/* A check's window comes with the check, not from the scenario's "expect"
+ * list by position: the runner puts checks of its own first
+ * (harness_on_time), so the failing switch_delay is checks[2] while it is
+ * expect[1].  Matched by position, it got no window at all. */
+static void test_window_follows_the_check(void **state)
+{
+    write_artefacts(tmpdir, 40, 40);
+    json_t *sc = synthetic_results("shifted", "fail", "relay-a");
+    json_t *own = json_pack("{s:s, s:s, s:s}", "check", "harness_on_time", "label",
+                            "harness_on_time", "status", "pass");
+    json_array_insert_new(json_object_get(sc, "checks"), 0, own);
+    json_t *r = wrap(json_pack("[o]", sc), 1, 0, 1);
+    char *html = render(r);
+    assert_non_null(strstr(html, "id=\"sc0-chk2\""));
+    assert_non_null(strstr(html, "<a href=\"#sc0-chk2\""));
+    assert_null(strstr(html, "id=\"sc0-chk1\""));
+    free(html);
+    json_decref(r);
+}
+
 /* Issue 14: a request's attempts are joined with each backoff gap labelled,
  * and a `first: 2` fault is drawn over the two requests it answered, not
  * from its step to the end of the run; a fault that never fired is only
@@ -461,6 +487,89 @@ static void test_backoff_joins_and_fired_window(void **state)
     assert_non_null(strstr(html, "<rect class=\"win idle\""));
     free(html);
     json_decref(r);
+}
+
+/* A fleet (docs/fleet.md): replica 0's events in the out dir, replica i's
+ * in replica-i/.  Every replica's switches and health verdicts are read
+ * and drawn on a lane of its own, with the steps that froze or stopped it
+ * (only replica 0's event log used to be read). */
+static void test_fleet_replica_lanes(void **state)
+{
+    char path[256];
+    write_artefacts(tmpdir, 40, 40);
+    for (int i = 1; i <= 2; i++) {
+        snprintf(path, sizeof path, "%s/replica-%d", tmpdir, i);
+        assert_int_equal(mkdir(path, 0755), 0);
+    }
+    /* Replica 1 adopts the switch 200 ms after replica 0 made it, and saw
+     * blue go down; replica 2 writes no event log at all. */
+    snprintf(path, sizeof path, "%s/replica-1/events.jsonl", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"t_us\":%lld,\"type\":\"health\",\"env\":\"blue\",\"healthy\":false}\n"
+            "{\"t_us\":%lld,\"type\":\"switch\",\"from\":\"blue\",\"to\":\"green\","
+            "\"reason\":\"shared\"}\n"
+            "{\"t_us\":%lld,\"type\":\"rate_limit\"}\n",
+            T0 + 450000, T0 + 534000, T0 + 600000);
+    fclose(f);
+    json_t *sc = synthetic_results("fleet", "pass", "relay-a");
+    json_object_set_new(
+        sc, "scenario",
+        json_loads("{\"fleet\":{\"replicas\":3},\"timeline\":["
+                   "{\"at_ms\":100,\"mark\":\"frozen\",\"fleet\":\"replica_pause\",\"replica\":2},"
+                   "{\"at_ms\":700,\"fleet\":\"replica_resume\",\"replica\":2},"
+                   "{\"at_ms\":800,\"fleet\":\"replica_stop\",\"replica\":1},"
+                   "{\"at_ms\":900,\"fleet\":\"redis_pause\"}],\"expect\":[]}",
+                   0, NULL));
+    struct html_model m;
+    html_model_load(&m, sc);
+    assert_int_equal(m.n_replicas, 3);
+    assert_int_equal(m.n_sw, 2);
+    assert_int_equal(m.sw[0].replica, 0); /* write_artefacts' upstream_503 */
+    assert_int_equal(m.sw[1].replica, 1);
+    assert_true(m.sw[1].t > 533 && m.sw[1].t < 535);
+    assert_int_equal(m.n_health, 1);
+    assert_int_equal(m.health[0].replica, 1);
+    assert_int_equal(m.n_limits, 1);
+    /* Replica 2 frozen 100-700, replica 1 stopping 800-end, Redis paused
+     * 900-end (over every replica). */
+    assert_int_equal(m.n_win, 3);
+    assert_int_equal(m.win[0].env, HM_RELAY);
+    assert_int_equal(m.win[0].replica, 2);
+    assert_true(m.win[0].t0 == 100 && m.win[0].t1 == 700);
+    assert_string_equal(m.win[0].label, "replica 2 frozen (replica_pause)");
+    assert_int_equal(m.win[1].replica, 1);
+    assert_string_equal(m.win[1].label, "replica 1 stopping (replica_stop)");
+    assert_int_equal(m.win[2].replica, -1);
+    assert_string_equal(m.win[2].label, "Redis paused (redis_pause)");
+    assert_non_null(strstr(m.steps[0].label, "replica_pause (replica 2)"));
+    assert_string_equal(m.steps[3].label, "redis_pause");
+    html_model_free(&m);
+
+    json_t *r = wrap(json_pack("[o]", sc), 1, 1, 0);
+    char *html = render(r);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "id=\"sc0-lane-replica-%d\"", i);
+        assert_non_null(strstr(html, path));
+    }
+    assert_non_null(strstr(html, "replica 0: switch blue to green at "));
+    assert_non_null(strstr(html, "replica 1: switch blue to green at 534 ms (shared)"));
+    assert_non_null(strstr(html, "replica 1: blue unhealthy at 450 ms"));
+    assert_non_null(strstr(html, "\u2192green shared</text>"));
+    assert_non_null(strstr(html, "from 100 to 700 ms: replica 2 frozen (replica_pause)"));
+    assert_non_null(strstr(html, "from 900 to "));
+    assert_non_null(strstr(html, "replica 1 blue\u2192green at 534 ms (shared)")); /* the story */
+    /* The one-relay drawing is left alone: no full-height switch labels. */
+    assert_null(strstr(html, "class=\"switch-label\""));
+    free(html);
+    json_decref(r);
+    snprintf(path, sizeof path, "%s/replica-1/events.jsonl", tmpdir);
+    unlink(path);
+    for (int i = 1; i <= 2; i++) {
+        snprintf(path, sizeof path, "%s/replica-%d", tmpdir, i);
+        rmdir(path);
+    }
 }
 
 static void test_render_sparse_and_scorecard(void **state)
@@ -655,7 +764,7 @@ static void test_html_writer_fixture(void **state)
     fixture_run(&r);
     char path[] = "/tmp/cutover-html-XXXXXX";
     close(mkstemp(path));
-    r.html_path = path;
+    report_set_path(&r, "html", path);
     char err[256];
     assert_int_equal(report_html_write(&r, err, sizeof err), 0);
     char *h = tsup_read_file(path, NULL);
@@ -689,10 +798,10 @@ static void test_html_writer_fixture(void **state)
     free(cells);
     free(h);
     unlink(path);
-    r.html_path = "/nonexistent-dir/report.html";
+    report_set_path(&r, "html", "/nonexistent-dir/report.html");
     assert_int_equal(report_html_write(&r, err, sizeof err), -1);
     assert_non_null(strstr(err, "/nonexistent-dir/report.html"));
-    r.html_path = NULL; /* no path: nothing to do */
+    report_set_path(&r, "html", NULL); /* no path: nothing to do */
     assert_int_equal(report_html_write(&r, err, sizeof err), 0);
     fixture_free(&r);
 }
@@ -709,7 +818,9 @@ int main(void)
         cmocka_unit_test(test_outcomes),
         cmocka_unit_test(test_model_timeline),
         cmocka_unit_test_setup_teardown(test_render_dense, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_window_follows_the_check, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_render_sparse_and_scorecard, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_fleet_replica_lanes, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_backoff_joins_and_fired_window, setup_dir,
                                         teardown_dir),
         cmocka_unit_test(test_render_empty_and_bad),

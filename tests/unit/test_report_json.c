@@ -36,7 +36,7 @@ static void test_json_content(void **state)
 
     char path[] = "/tmp/cutover-json-XXXXXX";
     close(mkstemp(path));
-    r.json_path = path;
+    report_set_path(&r, "json", path);
     char err[256];
     assert_int_equal(report_json_write(&r, err, sizeof err), 0);
     json_error_t je;
@@ -69,11 +69,45 @@ static void test_exit_codes(void **state)
     fixture_free(&r);
 }
 
+/* The writers' table is what the command lines read: every format with a
+ * file has its option and usage line, its path is set and read through the
+ * table, and its default file is said in the usage. */
+static void test_writers_table(void **state)
+{
+    struct report_run r = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    report_usage_options(f, 21, 0);
+    fclose(f);
+    int n = 0;
+    for (const struct report_writer *w = report_writers; w->name; w++, n++) {
+        assert_true(n < REPORT_MAX_WRITERS);
+        if (!w->option)
+            continue;
+        char want[64];
+        snprintf(want, sizeof want, "  --%s FILE", w->option);
+        assert_non_null(strstr(buf, want));
+        assert_non_null(strstr(buf, w->help));
+        if (w->default_file) {
+            snprintf(want, sizeof want, "(default DIR/%s)", w->default_file);
+            assert_non_null(strstr(buf, want));
+        }
+        assert_null(report_path(&r, w->option));
+        assert_int_equal(report_set_path(&r, w->option, w->name), 0);
+        assert_string_equal(report_path(&r, w->option), w->name);
+    }
+    assert_int_equal(report_set_path(&r, "nope", "x"), -1);
+    assert_null(report_path(&r, "nope"));
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_content),
         cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_writers_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,7 +72,7 @@ static char *write_junit(struct report_run *r, char *path)
 {
     int fd = mkstemp(path);
     close(fd);
-    r->junit_path = path;
+    report_set_path(r, "junit", path);
     char err[256];
     assert_int_equal(report_junit_write(r, err, sizeof err), 0);
     char *x = tsup_read_file(path, NULL);
@@ -201,10 +201,41 @@ static void test_junit_unwritable(void **state)
 {
     struct report_run r;
     fixture_run(&r);
-    r.junit_path = "/nonexistent-dir/junit.xml";
+    report_set_path(&r, "junit", "/nonexistent-dir/junit.xml");
     char err[256] = "";
     assert_int_equal(report_junit_write(&r, err, sizeof err), -1);
     assert_non_null(strstr(err, "/nonexistent-dir/junit.xml"));
+    fixture_free(&r);
+}
+
+/* Severity: an advisory that failed leaves a passing scenario without a
+ * <failure> but named in system-out; in a failing scenario the verdict's
+ * message is the required check's, not the advisory's. */
+static void test_junit_advisories(void **state)
+{
+    struct report_run r;
+    fixture_run(&r);
+    fixture_check(&r.sc[0], "prometheus_valid", REPORT_FAIL, "1 of 1 pages rejected");
+    r.sc[0].checks[r.sc[0].n_checks - 1].severity = REPORT_ADVISORY;
+    r.sc[0].advisories = 1;
+    /* sc[1] fails on "attempts"; put a failing advisory before it. */
+    struct report_check adv = r.sc[1].checks[1];
+    snprintf(adv.check, sizeof adv.check, "metrics_truth");
+    snprintf(adv.label, sizeof adv.label, "metrics_truth format=json");
+    adv.severity = REPORT_ADVISORY;
+    fixture_check(&r.sc[1], "x", REPORT_PASS, "");
+    r.sc[1].checks[2] = r.sc[1].checks[1];
+    r.sc[1].checks[1] = adv;
+    char path[] = "/tmp/cutover-junit-XXXXXX";
+    char *x = write_junit(&r, path);
+    assert_non_null(strstr(x, "verdict: pass_with_advisories"));
+    assert_non_null(strstr(x, "advisory: prometheus_valid fail: expected"));
+    /* One <failure>: the failing scenario's, naming its required check. */
+    assert_int_equal(count(x, "<failure"), 1);
+    assert_non_null(strstr(x, "message=\"attempts min=1: expected"));
+    assert_non_null(strstr(x, "advisory: metrics_truth fail"));
+    free(x);
+    unlink(path);
     fixture_free(&r);
 }
 
@@ -222,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_junit_passing_inconclusive_selfcheck),
         cmocka_unit_test(test_junit_many_checks_relays_repeats),
         cmocka_unit_test(test_junit_schema_available),
+        cmocka_unit_test(test_junit_advisories),
         cmocka_unit_test(test_junit_unwritable),
         cmocka_unit_test(test_xml_escape),
     };

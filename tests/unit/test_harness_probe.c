@@ -1,0 +1,626 @@
+/* Unit tests for harness/probe.c and the checks that read probes
+ * (health_reports, metrics_truth, prometheus_valid), plus what came with
+ * them (issue 12 items 5-6): check severity and graded verdicts, count
+ * checks limited to a phase or a window, phases that start after the
+ * previous one, probe steps in the timeline.  Relays not in this repo are
+ * modelled by hand: a counter that never moves, a /health that keeps saying
+ * blue after a switch, a Prometheus page with a malformed line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "harness/checks.h"
+#include "harness/obs.h"
+#include "harness/probe.h"
+#include "harness/scenario.h"
+#include "reports/report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MS 1000ull
+#define T0 1000000000ull
+
+static struct harness_obs obs;
+
+static int setup(void **state)
+{
+    memset(&obs, 0, sizeof obs);
+    obs.t0 = T0;
+    obs.reqs = calloc(64, sizeof *obs.reqs);
+    obs.atts = calloc(256, sizeof *obs.atts);
+    obs.signals = HARNESS_SIG_IDS | HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS | HARNESS_SIG_ADMIN |
+                  HARNESS_SIG_PROCESS;
+    /* cutover-relay's map, as its profile declares it. */
+    struct harness_probe_map *m = &obs.probe_map;
+    json_error_t je;
+    json_t *j = json_loads(
+        "{\"health\": {\"path\": \"/health\", \"active\": \"/active_env\", \"healthy\": "
+        "{\"blue\": \"/environments/blue\", \"green\": \"/environments/green\"}},"
+        " \"metrics\": {\"path\": \"/api/metrics\", \"counters\": {\"attempts.blue\": "
+        "\"/environments/blue/total_requests\"}},"
+        " \"prometheus\": {\"path\": \"/metrics\", \"counters\": {\"requests\": "
+        "\"holysheep_requests_total\", \"retries\": \"holysheep_retries_total\", \"switches\": "
+        "\"holysheep_switches_total\", \"attempts.blue\": "
+        "\"holysheep_upstream_attempts_total{environment=\\\"blue\\\"}\", \"attempts.green\": "
+        "\"holysheep_upstream_attempts_total{environment=\\\"green\\\"}\"}}}",
+        0, &je);
+    assert_non_null(j);
+    char err[256];
+    assert_int_equal(harness_probe_map_parse(j, "$.probes", m, err, sizeof err), 0);
+    json_decref(j);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    harness_obs_free(&obs);
+    return 0;
+}
+
+static struct harness_req *req(const char *id, uint64_t ms, int phase)
+{
+    struct harness_req *r = &obs.reqs[obs.n_reqs++];
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->t_sched = r->t_sent = T0 + ms * MS;
+    r->t_done = r->t_sent + 5 * MS;
+    r->status = 200;
+    r->phase = phase;
+    r->outcome = HARNESS_OK;
+    return r;
+}
+
+static struct harness_att *att(const char *id, const char *env, uint64_t ms, int status)
+{
+    struct harness_att *a = &obs.atts[obs.n_atts++];
+    snprintf(a->req_id, sizeof a->req_id, "%s", id);
+    snprintf(a->env, sizeof a->env, "%s", env);
+    snprintf(a->end, sizeof a->end, "complete");
+    a->health = id[0] == '\0';
+    a->status = status;
+    a->t_arrival = T0 + ms * MS;
+    a->t_done = a->t_arrival + 2 * MS;
+    return a;
+}
+
+static struct harness_probe *probe(const char *name, int kind, uint64_t ms, long status,
+                                   const char *body)
+{
+    struct harness_probe *p = &obs.probes[obs.n_probes++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->kind = kind;
+    memcpy(p->path, obs.probe_map.path[kind], sizeof p->path);
+    p->t_sent = T0 + ms * MS;
+    p->t_done = p->t_sent + MS;
+    p->status = status;
+    p->prom_rc = -1;
+    p->answered = (long)obs.n_reqs;
+    if (body) {
+        p->body = strdup(body);
+        p->len = strlen(body);
+    }
+    return p;
+}
+
+static int run(const char *json, struct harness_verdict *v)
+{
+    json_error_t je;
+    json_t *c = json_loads(json, 0, &je);
+    assert_non_null(c);
+    const char *marks[] = {"start", "after_traffic", "mid", NULL};
+    char err[512];
+    if (harness_check_validate(c, "$.expect[0]", marks, err, sizeof err) != 0)
+        fail_msg("invalid check %s: %s", json, err);
+    harness_obs_index(&obs);
+    harness_check_run(c, &obs, v);
+    json_decref(c);
+    return v->status;
+}
+
+static void expect_invalid(const char *json, const char *needle)
+{
+    json_error_t je;
+    json_t *c = json_loads(json, 0, &je);
+    assert_non_null(c);
+    const char *marks[] = {"start", NULL};
+    char err[1024] = "";
+    assert_int_equal(harness_check_validate(c, "$.expect[0]", marks, err, sizeof err), -1);
+    if (!strstr(err, needle))
+        fail_msg("%s: '%s' lacks '%s'", json, err, needle);
+    json_decref(c);
+}
+
+/* A failover run: 4 requests, r2 failed on blue and went to green; then
+ * r3, r4 on green.  The client and the mocks saw: 4 requests, 1 retry, 1
+ * switch, 2 traffic attempts on blue (r1, r2) and 3 on green. */
+static void failover_run(void)
+{
+    req("r1", 0, 0);
+    req("r2", 100, 0);
+    req("r3", 200, 0);
+    req("r4", 300, 0);
+    att("", "blue", 1, 200); /* the relay's health checks */
+    att("", "green", 1, 200);
+    att("r1", "blue", 5, 200);
+    att("r2", "blue", 105, 503);
+    att("r2", "green", 120, 200);
+    att("r3", "green", 205, 200);
+    att("r4", "green", 305, 200);
+}
+
+#define PROM_OK                                                                                    \
+    "# HELP holysheep_requests_total x\n# TYPE holysheep_requests_total counter\n"                 \
+    "holysheep_requests_total{environment=\"blue\",status=\"200\"} 1\n"                            \
+    "holysheep_requests_total{environment=\"green\",status=\"200\"} 3\n"                           \
+    "holysheep_retries_total{environment=\"blue\",reason=\"upstream_503\"} 1\n"                    \
+    "holysheep_switches_total{from=\"blue\",to=\"green\",reason=\"upstream_503\"} 1\n"             \
+    "holysheep_upstream_attempts_total{environment=\"blue\",result=\"ok\"} 1\n"                    \
+    "holysheep_upstream_attempts_total{environment=\"blue\",result=\"error\"} 1\n"                 \
+    "holysheep_upstream_attempts_total{environment=\"green\",result=\"ok\"} 3\n"                   \
+    "holysheep_upstream_attempts_total{environment=\"green\",result=\"error\"} 0\n"
+
+/* ---- harness/probe.c pieces --------------------------------------------------- */
+
+static void test_prom_sum(void **state)
+{
+    double sum;
+    char err[256];
+    assert_int_equal(harness_prom_sum(PROM_OK, "holysheep_requests_total", &sum, err, sizeof err),
+                     2);
+    assert_true(sum == 4);
+    assert_int_equal(harness_prom_sum(PROM_OK,
+                                      "holysheep_upstream_attempts_total{environment=\"blue\"}",
+                                      &sum, err, sizeof err),
+                     2);
+    assert_true(sum == 2);
+    assert_int_equal(harness_prom_sum(PROM_OK,
+                                      "holysheep_upstream_attempts_total{environment="
+                                      "\"green\",result=\"ok\"}",
+                                      &sum, err, sizeof err),
+                     1);
+    assert_true(sum == 3);
+    /* A name that only prefixes another is not it. */
+    assert_int_equal(harness_prom_sum(PROM_OK, "holysheep_requests", &sum, err, sizeof err), 0);
+    /* A malformed sample line of the wanted metric cannot be read. */
+    assert_int_equal(harness_prom_sum("holysheep_requests_total{a=\"1\" 3\n",
+                                      "holysheep_requests_total", &sum, err, sizeof err),
+                     -1);
+    assert_int_equal(harness_prom_sum("holysheep_requests_total seven\n",
+                                      "holysheep_requests_total", &sum, err, sizeof err),
+                     -1);
+    assert_int_equal(harness_prom_selector_check("a_total{x=\"y\"}", err, sizeof err), 0);
+    assert_int_equal(harness_prom_selector_check("a_total{x=y}", err, sizeof err), -1);
+    assert_int_equal(harness_prom_selector_check("9abc", err, sizeof err), -1);
+}
+
+static void test_json_pointer(void **state)
+{
+    json_error_t je;
+    json_t *d = json_loads("{\"a\": {\"b/c\": [1, 2, {\"~k\": true}]}}", 0, &je);
+    assert_ptr_equal(harness_json_pointer(d, ""), d);
+    assert_int_equal(json_integer_value(harness_json_pointer(d, "/a/b~1c/1")), 2);
+    assert_true(json_is_true(harness_json_pointer(d, "/a/b~1c/2/~0k")));
+    assert_null(harness_json_pointer(d, "/a/b~1c/3"));
+    assert_null(harness_json_pointer(d, "/a/b~1c/01"));
+    assert_null(harness_json_pointer(d, "a"));
+    assert_null(harness_json_pointer(d, "/a/x/y"));
+    json_decref(d);
+}
+
+static void test_probe_map_errors(void **state)
+{
+    struct {
+        const char *json, *needle;
+    } cases[] = {
+        {"{\"helth\": {\"path\": \"/health\"}}", "did you mean 'health'"},
+        {"{\"metrics\": {\"path\": \"api\"}}", "a path starting with /"},
+        {"{\"prometheus\": {\"path\": \"/m\", \"counters\": {\"request\": \"x\"}}}",
+         "did you mean 'requests'"},
+        {"{\"prometheus\": {\"path\": \"/m\", \"counters\": {\"requests\": \"x{y=z}\"}}}",
+         "a selector like"},
+        {"{\"health\": {\"path\": \"/h\", \"healthy\": {\"blu\": \"/b\"}}}", "did you mean 'blue'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_error_t je;
+        json_t *j = json_loads(cases[i].json, 0, &je);
+        assert_non_null(j);
+        struct harness_probe_map m;
+        char err[512] = "";
+        assert_int_equal(harness_probe_map_parse(j, "$.probes", &m, err, sizeof err), -1);
+        if (!strstr(err, cases[i].needle))
+            fail_msg("%s: '%s' lacks '%s'", cases[i].json, err, cases[i].needle);
+        json_decref(j);
+    }
+}
+
+static void test_counters_observed(void **state)
+{
+    failover_run();
+    harness_obs_index(&obs);
+    double v;
+    char why[256];
+    assert_int_equal(harness_counter_observed("requests", &obs, &v, why, sizeof why), 0);
+    assert_true(v == 4);
+    assert_int_equal(harness_counter_observed("retries", &obs, &v, why, sizeof why), 0);
+    assert_true(v == 1);
+    assert_int_equal(harness_counter_observed("switches", &obs, &v, why, sizeof why), 0);
+    assert_true(v == 1);
+    assert_int_equal(harness_counter_observed("attempts.blue", &obs, &v, why, sizeof why), 0);
+    assert_true(v == 2);
+    assert_int_equal(harness_counter_observed("attempts.green", &obs, &v, why, sizeof why), 0);
+    assert_true(v == 3);
+    /* A failover at the very end that no request revisited: unknown. */
+    req("r5", 400, 0);
+    att("r5", "green", 405, 503);
+    att("r5", "blue", 420, 200);
+    harness_obs_index(&obs);
+    assert_int_equal(harness_counter_observed("switches", &obs, &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "no request came after it"));
+    /* The relay answering 5xx itself, asking no colour: unknown. */
+    obs.n_atts -= 2;
+    obs.reqs[4].status = 503;
+    harness_obs_index(&obs);
+    assert_int_equal(harness_counter_observed("switches", &obs, &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "without reaching a colour"));
+    obs.n_reqs--;
+    harness_obs_index(&obs);
+    /* Without ids, retries and switches cannot be counted per request. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(harness_counter_observed("retries", &obs, &v, why, sizeof why), -1);
+    /* A request with no answer may or may not be in the relay's count. */
+    obs.reqs[3].status = 0;
+    assert_int_equal(harness_counter_observed("requests", &obs, &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "no HTTP answer"));
+}
+
+static void test_redact(void **state)
+{
+    struct harness_probe *p = probe("m", HARNESS_PROBE_METRICS, 10, 200,
+                                    "{\"key\": \"sk-secret-1234\", \"again\": \"sk-secret-1234\"}");
+    p->headers = strdup("X-Key: sk-secret-1234\r\n");
+    probe("h", HARNESS_PROBE_HEALTH, 10, 200, "{\"active_env\": \"blue\"}");
+    assert_int_equal(harness_probe_redact(&obs, "sk-secret-1234"), 1);
+    assert_null(strstr(obs.probes[0].body, "sk-secret"));
+    assert_null(strstr(obs.probes[0].headers, "sk-secret"));
+    assert_non_null(strstr(obs.probes[0].body, "**************"));
+    assert_int_equal(harness_probe_redact(&obs, "sk-secret-1234"), 0);
+}
+
+static void test_promtool(void **state)
+{
+    char path[] = "/tmp/cutover-prom-XXXXXX", out[384];
+    int fd = mkstemp(path);
+    assert_true(write(fd, PROM_OK, strlen(PROM_OK)) > 0);
+    close(fd);
+    int rc = harness_promtool_check(path, 10000, out, sizeof out);
+    if (rc < 0) {
+        /* Not installed: says so, and the check stays inconclusive. */
+        assert_non_null(strstr(out, "promtool"));
+        unlink(path);
+        skip();
+    }
+    assert_true(rc == 0 || rc == 3); /* lint may ask for HELP lines */
+    FILE *f = fopen(path, "w");
+    fputs("holysheep_requests_total{a=\"1\" 3\n", f);
+    fclose(f);
+    assert_int_equal(harness_promtool_check(path, 10000, out, sizeof out), 1);
+    assert_non_null(strstr(out, "pars"));
+    unlink(path);
+}
+
+/* ---- the checks ----------------------------------------------------------------- */
+
+static void test_metrics_truth(void **state)
+{
+    struct harness_verdict v;
+    failover_run();
+    /* A probe before any is taken: nothing to judge. */
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "no timeline step probed"));
+    probe("after_traffic", HARNESS_PROBE_PROM, 400, 200, PROM_OK);
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\"}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(v.samples, 5);
+    /* A counter that never moves. */
+    free(obs.probes[0].body);
+    obs.probes[0].body = strdup("holysheep_requests_total 0\nholysheep_retries_total 1\n"
+                                "holysheep_switches_total 1\n"
+                                "holysheep_upstream_attempts_total{environment=\"blue\"} 2\n"
+                                "holysheep_upstream_attempts_total{environment=\"green\"} 3\n");
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\"}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "requests: relay 0, observed 4"));
+    /* Only some counters asked: the others are not read. */
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\", "
+                         "\"counters\": [\"switches\", \"retries\"]}",
+                         &v),
+                     HARNESS_PASS);
+    /* JSON: only attempts.blue is mapped; the rest is inconclusive, not a pass. */
+    probe("after_traffic", HARNESS_PROBE_METRICS, 400, 200,
+          "{\"environments\": {\"blue\": {\"total_requests\": 2}}}");
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"json\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "json requests: no counter mapped"));
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"json\", \"counters\": "
+                         "[\"attempts.blue\"]}",
+                         &v),
+                     HARNESS_PASS);
+    /* A JSON page that is not JSON fails. */
+    free(obs.probes[1].body);
+    obs.probes[1].body = strdup("<html>");
+    obs.probes[1].len = 6;
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"json\", \"counters\": "
+                         "[\"attempts.blue\"]}",
+                         &v),
+                     HARNESS_FAIL);
+    /* Taken while requests were in flight: the counters were still moving. */
+    obs.probes[0].inflight = 2;
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "still moving"));
+    /* A relay that declares no such endpoint. */
+    obs.probe_map.path[HARNESS_PROBE_PROM][0] = '\0';
+    snprintf(obs.probe_map.why_none, sizeof obs.probe_map.why_none, "raw command");
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "declares no Prometheus /metrics endpoint"));
+}
+
+static void test_health_reports(void **state)
+{
+    struct harness_verdict v;
+    failover_run();
+    const char *right = "{\"active_env\": \"green\", \"environments\": {\"blue\": true, "
+                        "\"green\": true}}";
+    probe("after_traffic", HARNESS_PROBE_HEALTH, 400, 200, right);
+    assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 3);
+    /* The last attempt failed before the probe: the relay may have switched
+     * since, so its active colour is not judged; a 400 is no such failure. */
+    att("r5", "green", 350, 503);
+    assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "may have switched after it"));
+    obs.atts[obs.n_atts - 1].status = 400;
+    assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_PASS);
+    obs.n_atts--;
+    /* A /health that keeps saying blue after the switch. */
+    free(obs.probes[0].body);
+    obs.probes[0].body = strdup("{\"active_env\": \"blue\", \"environments\": {\"blue\": true, "
+                                "\"green\": true}}");
+    obs.probes[0].len = strlen(obs.probes[0].body);
+    assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "says active blue, traffic went to green"));
+    /* Blue's health checks failing: the relay must say so. */
+    att("", "blue", 250, 503);
+    free(obs.probes[0].body);
+    obs.probes[0].body = strdup(right);
+    obs.probes[0].len = strlen(right);
+    assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "says blue healthy, its mock was unhealthy"));
+    /* Within the grace the relay may not have seen it: not judged. */
+    assert_int_equal(run("{\"check\": \"health_reports\", \"grace_ms\": 200}", &v),
+                     HARNESS_INCONCLUSIVE);
+    /* 503 is how an unhealthy relay answers /health: its body still counts. */
+    obs.probes[0].status = 503;
+    assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "says blue healthy, its mock was unhealthy"));
+    obs.probes[0].status = 404;
+    assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "answered 404"));
+    /* A probe that did not answer is a failure of the relay's /health. */
+    obs.probes[0].status = 0;
+    assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_FAIL);
+    /* No /health declared: inconclusive, naming why. */
+    obs.probe_map.path[HARNESS_PROBE_HEALTH][0] = '\0';
+    assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "declares no /health endpoint"));
+}
+
+static void test_prometheus_valid(void **state)
+{
+    struct harness_verdict v;
+    assert_int_equal(run("{\"check\": \"prometheus_valid\"}", &v), HARNESS_INCONCLUSIVE);
+    struct harness_probe *p = probe("mid", HARNESS_PROBE_PROM, 10, 200, PROM_OK);
+    /* promtool absent: never a pass. */
+    snprintf(p->prom_out, sizeof p->prom_out, "promtool is not installed");
+    assert_int_equal(run("{\"check\": \"prometheus_valid\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "not installed"));
+    p->prom_rc = 0;
+    assert_int_equal(run("{\"check\": \"prometheus_valid\"}", &v), HARNESS_PASS);
+    p->prom_rc = 3; /* lint only */
+    assert_int_equal(run("{\"check\": \"prometheus_valid\"}", &v), HARNESS_PASS);
+    assert_int_equal(run("{\"check\": \"prometheus_valid\", \"lint\": true}", &v), HARNESS_FAIL);
+    p->prom_rc = 1; /* a malformed line */
+    assert_int_equal(run("{\"check\": \"prometheus_valid\", \"probe\": \"mid\"}", &v),
+                     HARNESS_FAIL);
+}
+
+/* ---- severity, scope --------------------------------------------------------------- */
+
+static void test_severity(void **state)
+{
+    struct harness_verdict v;
+    req("r1", 0, 0);
+    run("{\"check\": \"client_count\", \"status\": 200, \"exact\": 1, \"severity\": \"advisory\"}",
+        &v);
+    assert_int_equal(v.status, HARNESS_PASS);
+    assert_int_equal(v.severity, REPORT_ADVISORY);
+    assert_null(strstr(v.label, "severity")); /* the label names what is measured */
+    run("{\"check\": \"client_count\", \"status\": 200, \"exact\": 1}", &v);
+    assert_int_equal(v.severity, REPORT_REQUIRED);
+    run("{\"check\": \"client_count\", \"status\": 200, \"exact\": 2, \"severity\": \"info\"}", &v);
+    assert_int_equal(v.status, HARNESS_FAIL);
+    assert_int_equal(v.severity, REPORT_INFO);
+    expect_invalid("{\"check\": \"client_count\", \"exact\": 1, \"severity\": \"advisery\"}",
+                   "did you mean 'advisory'");
+    assert_string_equal(report_severity_name(REPORT_INFO), "info");
+    assert_int_equal(report_severity_parse("required"), REPORT_REQUIRED);
+    assert_int_equal(report_severity_parse("optional"), -1);
+    struct report_scenario s = {.status = REPORT_PASS, .advisories = 1};
+    assert_string_equal(report_verdict_name(&s), "pass_with_advisories");
+    s.advisories = 0;
+    assert_string_equal(report_verdict_name(&s), "pass");
+}
+
+static void test_count_scope(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 0);
+    req("b", 100, 0);
+    req("c", 600, 1);
+    att("a", "blue", 1, 200);
+    att("b", "blue", 101, 503);
+    att("b", "green", 120, 200);
+    att("c", "green", 601, 200);
+    att("", "blue", 50, 200);
+    att("", "blue", 603, 200);
+    assert_int_equal(run("{\"check\": \"client_count\", \"exact\": 2, \"phase\": 0}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(
+        run("{\"check\": \"client_count\", \"exact\": 1, \"window_ms\": [50, 500]}", &v),
+        HARNESS_PASS);
+    assert_non_null(strstr(v.expected, "in [50, 500) ms"));
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"green\", \"exact\": 1, "
+                         "\"phase\": 1}",
+                         &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"exact\": 2, "
+                         "\"phase\": 0}",
+                         &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"exact\": 1, "
+                         "\"window_ms\": [100, 200]}",
+                         &v),
+                     HARNESS_PASS);
+    /* Health probes in a phase: while it ran. */
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"health\": true, "
+                         "\"exact\": 1, \"phase\": 1}",
+                         &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\": \"attempts\", \"exact\": 2, \"window_ms\": [100, 200]}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(v.samples, 1);
+    /* Switches in a window, by the time the relay's events give them. */
+    obs.evs = calloc(4, sizeof *obs.evs);
+    obs.have_events = 1;
+    struct harness_ev *e = &obs.evs[obs.n_evs++];
+    snprintf(e->type, sizeof e->type, "switch");
+    snprintf(e->from, sizeof e->from, "blue");
+    snprintf(e->to, sizeof e->to, "green");
+    e->t = T0 + 110 * MS;
+    assert_int_equal(run("{\"check\": \"switches\", \"exact\": 1, \"window_ms\": [100, 200]}", &v),
+                     HARNESS_PASS);
+    assert_int_equal(run("{\"check\": \"switches\", \"exact\": 0, \"window_ms\": [200, 900]}", &v),
+                     HARNESS_PASS);
+    /* Without ids, a phase's upstream attempts cannot be told apart. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"exact\": 2, "
+                         "\"phase\": 0}",
+                         &v),
+                     HARNESS_INCONCLUSIVE);
+    expect_invalid("{\"check\": \"client_count\", \"exact\": 1, \"window_ms\": [5, 1]}",
+                   "0 <= from < to");
+    expect_invalid("{\"check\": \"client_count\", \"exact\": 1, \"phase\": -1}",
+                   "a phase index (0, 1, ...) or a phase name");
+}
+
+/* ---- scenario parsing: phase names, start after, probe steps -------------------------- */
+
+static struct harness_scenario *parse(const char *text, char *err, size_t n)
+{
+    json_error_t je;
+    json_t *doc = json_loads(text, 0, &je);
+    if (!doc)
+        fail_msg("bad JSON in test: %s", je.text);
+    struct harness_scenario *s = harness_scenario_from_json(doc, "dir/t.json", 1.0, err, n);
+    json_decref(doc);
+    return s;
+}
+
+#define EXPECT_OK "\"expect\": [{\"check\": \"client_count\", \"phase\": \"probe\", \"min\": 1}]"
+
+static void test_scenario_after_and_names(void **state)
+{
+    char err[2048] = "";
+    struct harness_scenario *s = parse(
+        "{\"name\": \"n\", \"traffic\": [{\"name\": \"fail\", \"rate_rps\": 10, \"count\": "
+        "2}, {\"name\": \"probe\", \"start\": {\"after\": \"previous\", \"delay_ms\": 50}, "
+        "\"concurrency\": 1, \"count\": 1}], \"timeline\": [{\"at_ms\": 10, \"probe\": "
+        "\"health\"}, {\"at\": {\"after\": \"traffic\", \"delay_ms\": 20}, \"mark\": \"end\", "
+        "\"probe\": [\"metrics\", \"prometheus\"]}], " EXPECT_OK "}",
+        err, sizeof err);
+    if (!s)
+        fail_msg("%s", err);
+    assert_int_equal(s->phases[1].after_prev, 1);
+    assert_int_equal(s->phases[1].after_delay_us, 50000);
+    assert_string_equal(s->phases[1].name, "probe");
+    /* The estimate: the previous phase's schedule plus its client timeout. */
+    assert_true(s->phases[1].start_us >= 200000 + 10000000 + 50000);
+    /* The check's phase name is resolved to its index for the runner. */
+    json_t *c = json_array_get(s->checks, 0);
+    assert_int_equal(json_integer_value(json_object_get(c, "phase")), 1);
+    assert_int_equal(s->steps[0].probe, 1u << HARNESS_PROBE_HEALTH);
+    assert_int_equal(s->steps[1].probe, (1u << HARNESS_PROBE_METRICS) | (1u << HARNESS_PROBE_PROM));
+    assert_int_equal(s->steps[1].after_traffic, 1);
+    assert_int_equal(s->steps[1].after_delay_us, 20000);
+    harness_scenario_free(&s);
+
+    struct {
+        const char *text, *needle;
+    } bad[] = {
+        {"{\"name\": \"n\", \"traffic\": {\"rate_rps\": 1, \"count\": 1, \"start\": {\"after\": "
+         "\"previous\"}}, " EXPECT_OK "}",
+         "a phase before this one"},
+        {"{\"name\": \"n\", \"traffic\": [{\"rate_rps\": 1, \"count\": 1}, {\"rate_rps\": 1, "
+         "\"count\": 1, \"start\": {\"after\": \"previus\"}}], " EXPECT_OK "}",
+         "did you mean 'previous'"},
+        {"{\"name\": \"n\", \"traffic\": [{\"rate_rps\": 1, \"count\": 1}, {\"rate_rps\": 1, "
+         "\"count\": 1, \"start_ms\": 5, \"start\": {\"after\": \"previous\"}}], " EXPECT_OK "}",
+         "start_ms or start, not both"},
+        {"{\"name\": \"n\", \"traffic\": [{\"name\": \"probes\", \"rate_rps\": 1, \"count\": "
+         "1}], " EXPECT_OK "}",
+         "did you mean 'probes'"},
+        {"{\"name\": \"n\", \"traffic\": {\"rate_rps\": 1, \"count\": 1}, \"expect\": [{\"check\": "
+         "\"client_count\", \"phase\": 3, \"min\": 1}]}",
+         "a phase index below 1"},
+        {"{\"name\": \"n\", \"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100}, \"timeline\": "
+         "[{\"at_ms\": 10, \"probe\": \"helth\"}], " EXPECT_OK "}",
+         "did you mean 'health'"},
+        {"{\"name\": \"n\", \"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100}, \"timeline\": "
+         "[{\"at\": {\"after\": \"traffic\"}, \"probe\": \"health\"}, {\"at_ms\": 50, \"mark\": "
+         "\"x\"}], " EXPECT_OK "}",
+         "those come last"},
+        {"{\"name\": \"n\", \"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100}, \"timeline\": "
+         "[{\"at_ms\": 5, \"at\": {\"after\": \"traffic\"}, \"probe\": \"health\"}], " EXPECT_OK
+         "}",
+         "at_ms or at, not both"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        s = parse(bad[i].text, err, sizeof err);
+        if (s) {
+            harness_scenario_free(&s);
+            fail_msg("case %zu parsed", i);
+        }
+        if (!strstr(err, bad[i].needle))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].needle);
+    }
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_prom_sum),          T(test_json_pointer),   T(test_probe_map_errors),
+        T(test_counters_observed), T(test_redact),         T(test_promtool),
+        T(test_metrics_truth),     T(test_health_reports), T(test_prometheus_valid),
+        T(test_severity),          T(test_count_scope),    T(test_scenario_after_and_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
