@@ -60,7 +60,9 @@ static void test_sse_framings(void **state)
         /* a field without a colon is the whole line, with an empty value */
         {"data\ndata\n\n", "message|\n;", 1},
         /* one space only is removed; a BOM at the start is skipped */
-        {"\xEF\xBB\xBF" "data:  a\n\n", "message| a;", 1},
+        {"\xEF\xBB\xBF"
+         "data:  a\n\n",
+         "message| a;", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *got = parse(cases[i].body, &n);
@@ -86,16 +88,16 @@ static struct harness_req facts(const char *body)
 static void test_reframed_answer(void **state)
 {
     (void)state;
-    struct harness_req r =
-        facts(": keep-alive\r\n\r\n"
-              "event: completion\r\nid: 1\r\ndata: {\"choices\":[{\"delta\":\r\n"
-              "data: {\"content\":\"Hel\"}}]}\r\n\r\n"
-              "data:{\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\r\r"
-              ": ping\r\n"
-              "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\r\n"
-              "data: \"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}\r\n"
-              "\r\n"
-              "event: done\r\ndata: [DONE]\r\n\r\n");
+    struct harness_req r = facts(
+        ": keep-alive\r\n\r\n"
+        "event: completion\r\nid: 1\r\ndata: {\"choices\":[{\"delta\":\r\n"
+        "data: {\"content\":\"Hel\"}}]}\r\n\r\n"
+        "data:{\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\r\r"
+        ": ping\r\n"
+        "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\r\n"
+        "data: \"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}\r\n"
+        "\r\n"
+        "event: done\r\ndata: [DONE]\r\n\r\n");
     assert_int_equal(r.outcome, HARNESS_OK);
     assert_true(r.done_marker);
     assert_false(r.bad_event);
