@@ -56,7 +56,7 @@ static void test_reframed_streams_pass(void **state)
           "{\"check\": \"usage_reported\", \"template\": \"sse\"}]}\n",
           f);
     fclose(f);
-    char *args[] = {"run",   file, "--relay", "tests/integration/bad-relays/reframe-relay.json",
+    char *args[] = {"run",   file, "--relay",    "tests/integration/bad-relays/reframe-relay.json",
                     "--out", out,  "--no-color", NULL};
     assert_int_equal(tsup_cutover(60000, args), 0);
     snprintf(path, sizeof path, "%s/results.json", out);
