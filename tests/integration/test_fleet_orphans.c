@@ -132,8 +132,15 @@ static void orphan_case(const char *scenario, const char *jobs, const char *stop
     }
     char out[128];
     snprintf(out, sizeof out, "%s/%s", dir, strrchr(scenario, '/') + 1);
-    char *argv[] = {(char *)tsup_bin("cutover"), "run", (char *)scenario, "--out", out,
-                    "--jobs", (char *)jobs, "--no-color", NULL};
+    char *argv[] = {(char *)tsup_bin("cutover"),
+                    "run",
+                    (char *)scenario,
+                    "--out",
+                    out,
+                    "--jobs",
+                    (char *)jobs,
+                    "--no-color",
+                    NULL};
     struct tproc p;
     assert_int_equal(tproc_spawn_in(&p, argv, NULL, NULL, NULL), 0);
     struct procs ps = {0};
