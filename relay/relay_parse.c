@@ -248,6 +248,8 @@ static int event_ok(const char *d, size_t n)
 /* Appends n bytes to buf (*len of *cap), within RELAY_SSE_MAX_LINE. */
 static int put(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
 {
+    if (n == 0)
+        return 0; /* an empty value ("data:"): *buf may not exist yet */
     if (*len + n > RELAY_SSE_MAX_LINE)
         return -1;
     if (*len + n > *cap) {

@@ -213,6 +213,14 @@ static void test_sse_check_framings(void **state)
                       "data:{\"a\":\rdata:1}\r\r: ping\n\n"
                       "retry: 10\ndata: [DONE]\r\n\r\n";
     const char bad[] = "data: {\"a\":1}\r\n\r\ndata: {\"a\":\r\ndata: 1\r\n\r\n";
+    /* An empty data line first (no data buffer yet): its value is "". */
+    struct relay_sse e;
+    relay_sse_init(&e);
+    size_t eg;
+    assert_int_equal(relay_sse_check(&e, "data\ndata:{}\n\n", 14, &eg), 0); /* "\n{}" */
+    assert_int_equal(relay_sse_check(&e, "data:\n\n", 7, &eg), -1);         /* "" is not JSON */
+    assert_int_equal(eg, 0);
+    relay_sse_free(&e);
     size_t nok = strlen(ok), nbad = strlen(bad);
     for (size_t i = 0; i <= nok; i++) {
         struct relay_sse s;
