@@ -3348,6 +3348,13 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
     case P_RATIO:
         if (co_json_number(v, &d) != 0 || d < 0 || d > 1)
             return harness_v_expected(err, errlen, path, "a ratio in [0, 1]", v);
+        /* A bound every share meets is a check that can never fail. */
+        if (strcmp(p->name, "min") == 0 && d == 0)
+            return harness_v_expected(err, errlen, path,
+                                      "a ratio in (0, 1] (a \"min\" of 0 can never fail)", v);
+        if (strcmp(p->name, "max") == 0 && d == 1)
+            return harness_v_expected(err, errlen, path,
+                                      "a ratio in [0, 1) (a \"max\" of 1 can never fail)", v);
         return 0;
     case P_INT:
         if (!json_is_integer(v) || json_integer_value(v) < 0)

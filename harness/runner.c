@@ -1814,6 +1814,12 @@ static int fleet_size(struct run *r)
              s->file, s->max_replica_step, n);
         return -1;
     }
+    if (s->max_replica_check >= n) {
+        fail(r, REPORT_INVALID,
+             "%s: $.expect: a check names replica %d, but the run has %d replica(s) (--replicas)",
+             s->file, s->max_replica_check, n);
+        return -1;
+    }
     r->n_rep = n < 1 ? 1 : n;
     r->spread = s->fleet.spread;
     return 0;
