@@ -3230,7 +3230,7 @@ static const struct check_kind kinds[] = {
      .settings = POLICY_SETTINGS " failback_rise"},
     {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end", PROCESS,
      NULL, "{}", 0, .why = "the relay died", .added = HARNESS_ADDED_LIVE_RELAY, .about_process = 1},
-    {"harness_on_time", p_shutdown, 1, ck_harness_on_time,
+    {HARNESS_ON_TIME_CHECK, p_shutdown, 1, ck_harness_on_time,
      "the runner kept its own schedule (else inconclusive)", 0, NULL, "{}", 1,
      .added = HARNESS_ADDED_ALWAYS, .about_process = 1},
     {"admin_ok", p_none, 1, ck_admin_ok, "the timeline's admin API calls succeeded", ADMIN, NULL,

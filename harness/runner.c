@@ -1411,7 +1411,7 @@ static void status_from_checks(struct report_scenario *rs)
     for (size_t i = 0; i < rs->n_checks; i++) {
         /* The runner's own punctuality explains a failure (and earns a
          * rerun); it is no verdict on the relay by itself. */
-        if (strcmp(rs->checks[i].check, "harness_on_time") == 0)
+        if (strcmp(rs->checks[i].check, HARNESS_ON_TIME_CHECK) == 0)
             continue;
         /* Only required checks decide (docs/scenarios.md, "Severity"): an
          * advisory that did not pass is named, an info check only reports. */
