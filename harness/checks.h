@@ -24,6 +24,11 @@ enum harness_status {
  * flight on other branches. */
 #define harness_verdict report_check
 
+/* The runner's own punctuality check: the one row that judges the harness,
+ * not the relay (a non-pass makes a scenario a rerun candidate and is never
+ * a verdict on the relay by itself).  Named once here. */
+#define HARNESS_ON_TIME_CHECK "harness_on_time"
+
 /* Validates one entry of "expect" at path ("$.expect[3]").  marks ends with
  * NULL: the timeline mark names a check may refer to (marks NULL: any name,
  * when the timeline itself was invalid).  Besides each parameter's type and

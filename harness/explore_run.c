@@ -9,6 +9,7 @@
  * counts, neither as a finding nor as a reproduction while shrinking. */
 #include "co_clock.h"
 #include "co_mem.h"
+#include "harness/checks.h"
 #include "harness/cli.h"
 #include "harness/explore.h"
 #include "harness/vutil.h"
@@ -188,7 +189,7 @@ static void read_outcome(const char *dir, int status, struct outcome *out)
         const char *st = json_string_value(json_object_get(c, "status"));
         if (!name || !st)
             continue;
-        if (strcmp(name, "harness_on_time") == 0 && strcmp(st, "pass") != 0)
+        if (strcmp(name, HARNESS_ON_TIME_CHECK) == 0 && strcmp(st, "pass") != 0)
             out->disturbed = 1;
         /* The runner keeps the scenario's checks in order, with its own
          * (harness_on_time, admin_ok, ...) around them. */

@@ -4,6 +4,7 @@
 #include "harness/jobs.h"
 
 #include "co_mem.h"
+#include "harness/checks.h"
 #include "harness/vutil.h"
 
 #include <errno.h>
@@ -36,7 +37,7 @@ int harness_job_exclusive(const struct harness_scenario *s)
 const struct report_check *harness_disturbed(const struct report_scenario *s)
 {
     for (size_t i = 0; i < s->n_checks; i++)
-        if (strcmp(s->checks[i].check, "harness_on_time") == 0 &&
+        if (strcmp(s->checks[i].check, HARNESS_ON_TIME_CHECK) == 0 &&
             s->checks[i].status != REPORT_PASS)
             return &s->checks[i];
     return NULL;

@@ -647,6 +647,7 @@ static int parse_fleet(struct harness_scenario *s, json_t *fl, char *err, size_t
 {
     s->fleet.replicas = 1;
     s->max_replica_step = -1;
+    s->max_replica_check = -1;
     if (!fl)
         return 0;
     if (!json_is_object(fl))
@@ -1404,6 +1405,21 @@ static int parse_expect(struct harness_scenario *s, json_t *ex, int timeline_ok,
             bad++;
             continue;
         }
+        /* A check of one replica names a replica of the fleet (the runner
+         * checks it again against --replicas), as a step's replica does. */
+        json_t *rep = json_object_get(c, "replica");
+        if (json_is_integer(rep) && json_integer_value(rep) >= s->fleet.replicas) {
+            char rp[96], exp[128];
+            harness_v_fmt(rp, sizeof rp, "$.expect[%zu].replica", i);
+            snprintf(exp, sizeof exp, "a replica index 0..%d (\"fleet\": {\"replicas\": %d})",
+                     s->fleet.replicas - 1, s->fleet.replicas);
+            harness_v_expected(err, errlen, rp, exp, rep);
+            collect(s, err);
+            bad++;
+            continue;
+        }
+        if (json_is_integer(rep) && json_integer_value(rep) > s->max_replica_check)
+            s->max_replica_check = (int)json_integer_value(rep);
         /* A check of one template's requests names a template of the traffic. */
         json_t *tn = json_object_get(c, "template");
         if (json_is_string(tn) && traffic_ok && !template_known(s, json_string_value(tn))) {

@@ -174,6 +174,7 @@ struct harness_scenario {
     int admin_used;
     struct harness_fleet_spec fleet;
     int max_replica_step;        /* the highest "replica" a step names, -1 none */
+    int max_replica_check;       /* the highest "replica" a check names, -1 none */
     struct harness_errors *errs; /* while validating: every error found; NULL after */
 };
 

@@ -1,6 +1,7 @@
 /* Traffic: scheduling, one libcurl easy handle per request, and the facts we
  * record about each answer.  See traffic.h for the model. */
 #include "harness/traffic.h"
+#include "harness/sse.h"
 
 #include "mocks/mock.h"
 
@@ -186,6 +187,33 @@ static void answer_reset(struct harness_req *r)
     r->text_hash = HARNESS_TEXT_HASH0;
 }
 
+struct sse_facts {
+    struct harness_req *r;
+    int saw_chunk; /* > 0: a chunk with a choice; negative: a malformed one */
+};
+
+static void on_sse_event(void *ud, const char *type, size_t tlen, const char *d, size_t dn)
+{
+    struct sse_facts *sf = ud;
+    struct harness_req *r = sf->r;
+    if (tlen == 5 && memcmp(type, "error", 5) == 0)
+        r->inband_error = 1;
+    if (dn == 6 && memcmp(d, "[DONE]", 6) == 0) {
+        r->done_marker = 1;
+        return;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(d, dn, 0, &je);
+    if (j) {
+        facts_from_json(r, j, 1);
+        sf->saw_chunk |= json_array_get(json_object_get(j, "choices"), 0) != NULL;
+        json_decref(j);
+    } else {
+        sf->saw_chunk = -100; /* a malformed chunk: the stream is not complete */
+        r->bad_event = 1;
+    }
+}
+
 void harness_body_facts(struct harness_req *r, const char *body, size_t len)
 {
     r->done_marker = r->inband_error = r->complete = 0;
@@ -214,40 +242,11 @@ void harness_body_facts(struct harness_req *r, const char *body, size_t len)
         harness_served_resolve(r);
         return;
     }
-    /* SSE: lines "data: ..."; an "event: error" line also counts. */
-    const char *p = body, *end = body + len;
-    int saw_chunk = 0;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (n && p[n - 1] == '\r')
-            n--;
-        if (n >= 5 && strncmp(p, "data:", 5) == 0) {
-            const char *d = p + 5;
-            size_t dn = n - 5;
-            while (dn && *d == ' ') {
-                d++;
-                dn--;
-            }
-            if (dn == 6 && strncmp(d, "[DONE]", 6) == 0) {
-                r->done_marker = 1;
-            } else {
-                json_error_t je;
-                json_t *j = json_loadb(d, dn, 0, &je);
-                if (j) {
-                    facts_from_json(r, j, 1);
-                    saw_chunk |= json_array_get(json_object_get(j, "choices"), 0) != NULL;
-                    json_decref(j);
-                } else {
-                    saw_chunk = -100; /* a malformed chunk: the stream is not complete */
-                    r->bad_event = 1;
-                }
-            }
-        } else if (n >= 11 && strncmp(p, "event: error", 12 > n ? n : 12) == 0) {
-            r->inband_error = 1;
-        }
-        p = nl ? nl + 1 : end;
-    }
+    /* SSE, read as a client reads it (harness/sse.c): each event's data is
+     * one JSON chunk or [DONE]; an event of type "error" also counts. */
+    struct sse_facts sf = {r, 0};
+    harness_sse_parse(body, len, on_sse_event, &sf);
+    int saw_chunk = sf.saw_chunk;
     r->complete = r->done_marker && !r->inband_error && saw_chunk > 0;
     harness_served_resolve(r);
 }
@@ -301,7 +300,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (!r->t_first)
         r->t_first = co_now_us();
-    co_buf_append(&x->body, data, n); /* beyond the cap the answer is cut */
+    /* Beyond the cap the answer is cut, once: no later piece that would
+     * still fit is kept after a dropped one (that would be a gap). */
+    if (!r->body_cut && co_buf_append(&x->body, data, n) != 0)
+        r->body_cut = 1;
     return n;
 }
 

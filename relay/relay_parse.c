@@ -124,12 +124,16 @@ void relay_sse_init(struct relay_sse *s)
     s->last = NULL;
     s->line = NULL;
     s->capline = 0;
+    s->data = NULL;
+    s->capdata = 0;
     relay_sse_reset(s);
 }
 
 void relay_sse_reset(struct relay_sse *s)
 {
     s->nline = 0;
+    s->ndata = 0;
+    s->has_data = s->ev_open = s->cr = 0;
     s->ntail = 0;
     s->done_seen = 0;
     s->last_pos = 0;
@@ -143,6 +147,9 @@ void relay_sse_free(struct relay_sse *s)
     free(s->line);
     s->line = NULL;
     s->capline = s->nline = 0;
+    free(s->data);
+    s->data = NULL;
+    s->capdata = s->ndata = 0;
 }
 
 static void ring_put(struct relay_sse *s, const char *p, size_t n)
@@ -226,69 +233,106 @@ void relay_sse_scan(struct relay_sse *s, const char *p, size_t n)
     }
 }
 
-/* One whole line, without its \n: a data line must hold a JSON object or
- * [DONE]; other fields (event:, id:, comments) and blank lines pass. */
-static int line_ok(const char *l, size_t n)
+/* An ended event's data (without the last "\n"): a JSON object or [DONE]. */
+static int event_ok(const char *d, size_t n)
 {
-    if (n && l[n - 1] == '\r')
-        n--;
-    if (n < 5 || memcmp(l, "data:", 5) != 0)
-        return 1;
-    l += 5, n -= 5;
-    if (n && *l == ' ')
-        l++, n--;
-    if (n == 6 && memcmp(l, "[DONE]", 6) == 0)
+    if (n == 6 && memcmp(d, "[DONE]", 6) == 0)
         return 1;
     json_error_t e;
-    json_t *j = co_json_scratch_loadb(l, n, 0, &e);
+    json_t *j = co_json_scratch_loadb(d, n, 0, &e);
     int ok = json_is_object(j);
     co_json_scratch_end(j);
     return ok;
 }
 
+/* Appends n bytes to buf (*len of *cap), within RELAY_SSE_MAX_LINE. */
+static int put(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (n == 0)
+        return 0; /* an empty value ("data:"): *buf may not exist yet */
+    if (*len + n > RELAY_SSE_MAX_LINE)
+        return -1;
+    if (*len + n > *cap) {
+        *cap = *len + n < 256 ? 256 : *len + n;
+        *buf = co_realloc(*buf, *cap);
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    return 0;
+}
+
+/* One whole line, without its line end.  Returns 0, 1 when it ended a good
+ * event, -1 when it ended (or overfilled) a bad one. */
+static int sse_line(struct relay_sse *s, const char *l, size_t n)
+{
+    if (n == 0) {
+        int ok = !s->has_data || event_ok(s->data, s->ndata - 1);
+        s->ndata = 0;
+        s->has_data = s->ev_open = 0;
+        return ok ? 1 : -1;
+    }
+    if (*l == ':' || n < 4 || memcmp(l, "data", 4) != 0 || (n > 4 && l[4] != ':'))
+        return 0; /* a comment, or a field that is not data */
+    const char *v = n > 4 ? l + 5 : l + n;
+    size_t vl = (size_t)(l + n - v);
+    if (vl && *v == ' ')
+        v++, vl--;
+    s->has_data = 1;
+    if (put(&s->data, &s->ndata, &s->capdata, v, vl) != 0 ||
+        put(&s->data, &s->ndata, &s->capdata, "\n", 1) != 0)
+        return -1;
+    return 0;
+}
+
 int relay_sse_check(struct relay_sse *s, const char *p, size_t n, size_t *good)
 {
-    size_t start = 0;
-    for (const char *nl; start < n && (nl = memchr(p + start, '\n', n - start)) != NULL;) {
-        size_t end = (size_t)(nl - p);
-        int ok;
-        if (s->nline) {
-            size_t add = end - start;
-            if (s->nline + add > RELAY_SSE_MAX_LINE) {
-                ok = 0;
-            } else {
-                if (s->nline + add > s->capline) {
-                    s->capline = s->nline + add;
-                    s->line = co_realloc(s->line, s->capline);
-                }
-                memcpy(s->line + s->nline, p + start, add);
-                ok = line_ok(s->line, s->nline + add);
-            }
-            if (!ok) {
-                *good = 0;
-                return -1;
-            }
-            s->nline = 0;
-        } else if (!line_ok(p + start, end - start)) {
-            *good = start;
-            return -1;
-        }
-        start = end + 1;
+    size_t i = 0, ev_start = 0;
+    int early = s->ev_open; /* the open event began in an earlier chunk */
+    if (s->cr && n) {
+        if (p[0] == '\n')
+            i = 1; /* the LF of a CRLF split across chunks */
+        s->cr = 0;
     }
-    /* The rest begins (or continues) a line that ends in a later chunk. */
-    size_t rest = n - start;
-    if (rest) {
-        if (s->nline + rest > RELAY_SSE_MAX_LINE) {
-            *good = s->nline ? 0 : start;
-            return -1;
+    while (i < n) {
+        const char *nl = memchr(p + i, '\n', n - i);
+        size_t span = nl ? (size_t)(nl - (p + i)) : n - i;
+        const char *cr = memchr(p + i, '\r', span);
+        const char *eol = cr ? cr : nl;
+        if (!s->ev_open && !s->nline && (!eol || eol > p + i)) {
+            s->ev_open = 1; /* a line that is not blank opens an event */
+            ev_start = i;
         }
-        if (s->nline + rest > s->capline) {
-            s->capline = s->nline + rest < 256 ? 256 : s->nline + rest;
-            s->line = co_realloc(s->line, s->capline);
+        if (!eol) {
+            /* The rest begins (or continues) a line that ends later. */
+            if (put(&s->line, &s->nline, &s->capline, p + i, n - i) != 0)
+                goto bad;
+            break;
         }
-        memcpy(s->line + s->nline, p + start, rest);
-        s->nline += rest;
+        size_t len = (size_t)(eol - (p + i));
+        int r;
+        if (s->nline) {
+            if (put(&s->line, &s->nline, &s->capline, p + i, len) != 0)
+                goto bad;
+            r = sse_line(s, s->line, s->nline);
+            s->nline = 0;
+        } else {
+            r = sse_line(s, p + i, len);
+        }
+        if (r < 0)
+            goto bad;
+        if (r > 0)
+            early = 0;
+        i += len + 1;
+        if (*eol == '\r') {
+            if (i < n && p[i] == '\n')
+                i++;
+            else if (i == n)
+                s->cr = 1;
+        }
     }
     *good = n;
     return 0;
+bad:
+    *good = early ? 0 : ev_start;
+    return -1;
 }

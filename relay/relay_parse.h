@@ -48,9 +48,15 @@ struct relay_sse {
     char *last;          /* RELAY_SSE_LAST bytes, allocated on the first scan */
     size_t last_pos;     /* where the next byte goes in last */
     uint64_t last_total; /* bytes seen in all */
-    /* relay_sse_check: the line begun in an earlier chunk, not yet ended. */
+    /* relay_sse_check: the line begun in an earlier chunk, not yet ended;
+     * the data of the event not yet ended (its data: lines joined, each
+     * with its "\n"); whether that event began in an earlier chunk; a CR
+     * ended the last chunk (a LF first in the next belongs to it). */
     char *line;
     size_t nline, capline;
+    char *data;
+    size_t ndata, capdata;
+    int has_data, ev_open, cr;
 };
 
 /* init before the first use; reset between attempts (keeps the ring's
@@ -66,13 +72,18 @@ void relay_sse_scan(struct relay_sse *s, const char *p, size_t n);
  * and never matches. */
 int relay_sse_finished(const struct relay_sse *s);
 
-/* Every "data:" line of an SSE stream is one JSON object, or [DONE]: a
+/* Every event of an SSE stream carries one JSON object, or [DONE]: a
  * client's SDK parses each, and one that does not parse ends its stream in
- * an exception although the relay answered 200.  Checks the complete lines
- * of the next n bytes (a line may span chunks; a line longer than
- * RELAY_SSE_MAX_LINE is bad).  Returns 0 when every line ended so far is
- * good, -1 at the first bad one, with *good the bytes of p before the line
- * it is on (0 when that line began in an earlier chunk).  Pure. */
+ * an exception although the relay answered 200.  Events are read as the
+ * WHATWG HTML standard says a client reads them: an event ends at a blank
+ * line, its data: lines are joined with "\n", lines end at CRLF, LF or CR,
+ * ":" lines are comments and other fields pass; so an upstream that frames
+ * one chunk over several data: lines is not broken.  Checks the events
+ * ended in the next n bytes (an event may span chunks; a line or an
+ * event's data longer than RELAY_SSE_MAX_LINE is bad).  Returns 0 when
+ * every event ended so far is good, -1 at the first bad one, with *good
+ * the bytes of p before the event (0 when it began in an earlier chunk).
+ * Pure. */
 #define RELAY_SSE_MAX_LINE (1024 * 1024)
 int relay_sse_check(struct relay_sse *s, const char *p, size_t n, size_t *good);
 

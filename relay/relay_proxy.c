@@ -734,7 +734,17 @@ static void emit_attempt(struct relay_req *q, long status, enum relay_err err, u
 /* Whether the upstream's bytes so far end with a whole SSE event. */
 static int at_event_end(const struct relay_sse *t)
 {
-    return t->ntail >= 2 && t->tail[t->ntail - 1] == '\n' && t->tail[t->ntail - 2] == '\n';
+    /* Two line ends, each CRLF, LF or CR (the SSE standard allows all). */
+    size_t n = t->ntail;
+    for (int k = 0; k < 2; k++) {
+        if (n && t->tail[n - 1] == '\n')
+            n -= n >= 2 && t->tail[n - 2] == '\r' ? 2 : 1;
+        else if (n && t->tail[n - 1] == '\r')
+            n--;
+        else
+            return 0;
+    }
+    return 1;
 }
 
 /* Closes whatever SSE event was cut off before the relay writes its own. */

@@ -412,6 +412,25 @@ static void test_range_and_consistency(void **state)
         {"{\"name\": \"n\", \"timeline\": [{\"at_ms\": 500, \"mark\": \"late\"}], " OK_TRAFFIC
          ", " OK_EXPECT "}",
          "$.timeline[0].at_ms: expected a time within the traffic (0..100 ms), found integer 500"},
+        /* Caught at validation, not inconclusive at run time: a phase or a
+         * replica the scenario does not have, a ratio bound that cannot fail. */
+        {"{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": [{\"check\": \"client_success_ratio\", "
+         "\"min\": 0.9, \"phase\": 3}]}",
+         "$.expect[0].phase: expected a phase index below 1 (the phases), found integer 3"},
+        {"{\"name\": \"n\", \"fleet\": {\"replicas\": 2}, " OK_TRAFFIC ", \"expect\": [{\"check\": "
+         "\"client_success_ratio\", \"min\": 0.9, \"replica\": 3}]}",
+         "$.expect[0].replica: expected a replica index 0..1 (\"fleet\": {\"replicas\": 2}), "
+         "found integer 3"},
+        {"{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": [{\"check\": \"client_success_ratio\", "
+         "\"replica\": 1, \"min\": 0.9}]}",
+         "$.expect[0].replica: expected a replica index 0..0"},
+        {"{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": [{\"check\": \"client_success_ratio\", "
+         "\"min\": 0}]}",
+         "$.expect[0].min: expected a ratio in (0, 1] (a \"min\" of 0 can never fail), found "
+         "integer 0"},
+        {"{\"name\": \"n\", " OK_TRAFFIC ", \"expect\": [{\"check\": \"client_success_ratio\", "
+         "\"min\": 0.5, \"max\": 1.0}]}",
+         "$.expect[0].max: expected a ratio in [0, 1) (a \"max\" of 1 can never fail)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *needles[] = {cases[i].needle, NULL};
@@ -423,7 +442,7 @@ static void test_range_and_consistency(void **state)
         parse("{\"name\": \"n\", \"relay\": {\"backoff_base_ms\": 500, \"backoff_cap_ms\": 800}, "
               "\"timeline\": [{\"at_ms\": 100, \"mark\": \"end\"}], " OK_TRAFFIC
               ", \"expect\": [{\"check\": \"latency\", \"p50_ms\": 5, \"p99_ms\": 5},"
-              " {\"check\": \"client_success_ratio\", \"min\": 0, \"max\": 1}]}",
+              " {\"check\": \"client_success_ratio\", \"min\": 0.5, \"max\": 0.99}]}",
               err, sizeof err);
     if (!s)
         fail_msg("%s", err);

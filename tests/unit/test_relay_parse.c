@@ -202,12 +202,56 @@ static void test_sse_check(void **state)
     relay_sse_free(&s);
 }
 
+/* An upstream may frame its events any way the SSE standard allows: one
+ * chunk over several data: lines, CRLF or bare CR line ends, comments,
+ * event:/id:/retry: fields.  None of that is a broken stream, whatever the
+ * chunking; a bad event in such framing is still found, at its start. */
+static void test_sse_check_framings(void **state)
+{
+    const char ok[] = ": keep-alive\r\n\r\nevent: completion\r\nid: 1\r\n"
+                      "data: {\"choices\":\r\ndata: [{\"delta\":{}}]}\r\n\r\n"
+                      "data:{\"a\":\rdata:1}\r\r: ping\n\n"
+                      "retry: 10\ndata: [DONE]\r\n\r\n";
+    const char bad[] = "data: {\"a\":1}\r\n\r\ndata: {\"a\":\r\ndata: 1\r\n\r\n";
+    /* An empty data line first (no data buffer yet): its value is "". */
+    struct relay_sse e;
+    relay_sse_init(&e);
+    size_t eg;
+    assert_int_equal(relay_sse_check(&e, "data\ndata:{}\n\n", 14, &eg), 0); /* "\n{}" */
+    assert_int_equal(relay_sse_check(&e, "data:\n\n", 7, &eg), -1);         /* "" is not JSON */
+    assert_int_equal(eg, 0);
+    relay_sse_free(&e);
+    size_t nok = strlen(ok), nbad = strlen(bad);
+    for (size_t i = 0; i <= nok; i++) {
+        struct relay_sse s;
+        relay_sse_init(&s);
+        size_t g;
+        assert_int_equal(relay_sse_check(&s, ok, i, &g), 0);
+        assert_int_equal(relay_sse_check(&s, ok + i, nok - i, &g), 0);
+        assert_int_equal(s.ev_open, 0); /* every event ended */
+        relay_sse_free(&s);
+    }
+    size_t at = strlen("data: {\"a\":1}\r\n\r\n");
+    for (size_t i = 0; i <= nbad; i++) {
+        struct relay_sse s;
+        relay_sse_init(&s);
+        size_t g;
+        if (relay_sse_check(&s, bad, i, &g) != 0) {
+            assert_int_equal(g, at);
+        } else {
+            assert_int_equal(relay_sse_check(&s, bad + i, nbad - i, &g), -1);
+            assert_int_equal(g, i <= at ? at - i : 0);
+        }
+        relay_sse_free(&s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_content_type), cmocka_unit_test(test_request),
         cmocka_unit_test(test_sse_splits),   cmocka_unit_test(test_sse_finish_reason),
-        cmocka_unit_test(test_sse_check),
+        cmocka_unit_test(test_sse_check),    cmocka_unit_test(test_sse_check_framings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
