@@ -1395,13 +1395,17 @@ static void test_every_row_describes_itself(void **state)
     char missing[1024] = "";
     struct harness_check_info k;
     for (size_t i = 0; harness_check_info(i, &k) == 0; i++)
-        if (!k.desc || !k.desc[0] || !k.example) {
+        if (!k.desc || !k.desc[0] || !k.example || !k.why || !k.why[0]) {
             size_t len = strlen(missing);
             snprintf(missing + len, sizeof missing - len, " %s (%s)", k.name,
-                     !k.desc || !k.desc[0] ? "no description" : "no example");
+                     !k.desc || !k.desc[0] ? "no description"
+                     : !k.example          ? "no example"
+                                           : "no scorecard phrase (.why)");
         }
     if (missing[0])
-        fail_msg("check rows without a description or example in harness/checks.c:%s", missing);
+        fail_msg(
+            "check rows without a description, example or scorecard phrase in harness/checks.c:%s",
+            missing);
     assert_int_equal(harness_check_find("nope", &k), -1);
 }
 
