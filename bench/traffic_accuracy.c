@@ -7,9 +7,11 @@
  *
  * RATE "cN" drives a closed loop instead: N requests in flight for
  * DURATION_MS, as fast as the driver and the server go (its maximum rate,
- * compared with wrk's by bench/driver.sh).
+ * compared with wrk's by bench/driver.sh).  "cN/COUNT" stops after COUNT
+ * requests instead (a fixed amount of work: instructions per request under
+ * callgrind compare across builds).
  *
- * Usage: traffic_accuracy URL RATE|cN DURATION_MS [uniform|poisson]
+ * Usage: traffic_accuracy URL RATE|cN[/COUNT] DURATION_MS [uniform|poisson]
  * Prints one JSON line.  Built and run by bench/run-all.sh and
  * bench/driver.sh. */
 #include "co_evcurl.h"
@@ -58,7 +60,8 @@ static double pct(const uint64_t *v, size_t n, double p)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: traffic_accuracy URL RATE|cN DURATION_MS [uniform|poisson]\n");
+        fprintf(stderr,
+                "usage: traffic_accuracy URL RATE|cN[/COUNT] DURATION_MS [uniform|poisson]\n");
         return 2;
     }
     const char *url = argv[1];
@@ -67,12 +70,14 @@ int main(int argc, char **argv)
     long dur = atol(argv[3]);
     const char *arrival = argc > 4 ? argv[4] : "uniform";
     char doc[512], err[512];
+    const char *slash = strchr(argv[2], '/');
+    long count = closed && slash ? atol(slash + 1) : 0;
     if (closed)
         snprintf(doc, sizeof doc,
-                 "{\"name\":\"driver-max\",\"traffic\":{\"concurrency\":%d,\"duration_ms\":%ld,"
+                 "{\"name\":\"driver-max\",\"traffic\":{\"concurrency\":%d,\"%s\":%ld,"
                  "\"timeout_ms\":5000},"
                  "\"expect\":[{\"check\":\"client_success_ratio\",\"min\":0.5}]}",
-                 closed, dur);
+                 closed, count ? "count" : "duration_ms", count ? count : dur);
     else
         snprintf(doc, sizeof doc,
                  "{\"name\":\"traffic-accuracy\",\"traffic\":{\"rate_rps\":100,\"duration_ms\":%ld,"
@@ -148,11 +153,13 @@ int main(int argc, char **argv)
            "\"send_err_max_us\":%.0f,\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,"
            "\"transport_errors\":%zu,\"first_error\":\"%s\",\"connects\":%ld,"
            "\"peak_inflight\":%d,\"pool_cap\":%d,\"pool_waits\":%ld,\"cpu_us_per_req\":%.1f,"
-           "\"driver_achieved_rps\":%.1f,\"driver_lag_p99_ms\":%.2f,\"driver_behind\":%d}\n",
+           "\"driver_achieved_rps\":%.1f,\"driver_lag_p99_ms\":%.2f,\"driver_behind\":%d,"
+           "\"cpu_send_us_per_req\":%.1f}\n",
            closed, rate, arrival, n, m, ok, achieved, pct(err_us, m, 0.5), pct(err_us, m, 0.99),
            m ? (double)err_us[m - 1] : 0, pct(lat_us, m, 0.5), pct(lat_us, m, 0.99), errors,
            first_err, t.connects, t.peak_active, t.pool_cap, t.pool_waits,
-           m ? cpu_us() / (double)m : 0, drv.achieved_rps, drv.lag_p99_ms, drv.behind);
+           m ? cpu_us() / (double)m : 0, drv.achieved_rps, drv.lag_p99_ms, drv.behind,
+           m ? (double)t.cpu_traffic_us / (double)m : 0);
     free(err_us);
     free(lat_us);
     harness_traffic_free(&t);

@@ -193,8 +193,12 @@ static void describe_req(const struct harness_obs *o, const struct harness_req *
         append(out, n, " %s#%d %d %s %.1f..%.1f ms;", a[i]->env,
                a[i]->attempt ? a[i]->attempt : (int)i + 1, a[i]->status, a[i]->end,
                rel_ms(o, a[i]->t_arrival), rel_ms(o, a[i]->t_done));
+    /* Without ids "none found" is not "none made". */
     if (!k)
-        append(out, n, " no upstream attempt;");
+        append(out, n, "%s",
+               o->signals & HARNESS_SIG_IDS
+                   ? " no upstream attempt;"
+                   : " upstream attempts unknown (the relay passed no ids);");
     append(out, n, " client %ld %s served=%s at %+.1f ms%s%s", r->status,
            harness_outcome_name(r->outcome), r->served[0] ? r->served : "-", rel_ms(o, r->t_done),
            r->curl_err[0] ? " curl: " : "", r->curl_err);
@@ -298,10 +302,14 @@ static int in_bounds(const json_t *c, double x, double *margin, char *exp, size_
 static void ck_success_ratio(const json_t *c, const struct harness_obs *o,
                              struct harness_verdict *v)
 {
-    long n = 0, ok = 0;
+    long n = 0, ok = 0, cut = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
         if (!req_in_phase(c, &o->reqs[i]))
             continue;
+        if (o->reqs[i].body_cut && o->reqs[i].status == 200 && !o->reqs[i].curl_rc) {
+            cut++; /* whole or not, past the harness's body cap: unseen */
+            continue;
+        }
         n++;
         ok += o->reqs[i].outcome == HARNESS_OK;
     }
@@ -313,6 +321,9 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o,
     else
         SETF(expected, "success ratio >= %g", lo);
     SETF(measured, "%.4f (%ld of %ld)", ratio, ok, n);
+    if (cut)
+        append(v->measured, sizeof v->measured,
+               "; %ld answers over the harness's 1 MiB body cap not judged", cut);
     snprintf(v->unit, sizeof v->unit, "ratio");
     for (size_t i = 0; i < o->n_reqs && ratio < lo; i++) {
         if (req_in_phase(c, &o->reqs[i]) && o->reqs[i].outcome != HARNESS_OK) {
@@ -400,12 +411,16 @@ static void ck_deadline(const json_t *c, const struct harness_obs *o, struct har
 
 static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
-    long trunc = 0;
+    long trunc = 0, cut = 0;
     const struct harness_req *first = NULL;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
         if (!req_in_phase(c, r) || r->status != 200)
             continue;
+        if (r->body_cut) {
+            cut++; /* its end is the harness's cut (BODY_CAP), not the relay's */
+            continue;
+        }
         v->samples++;
         if (r->outcome == HARNESS_TRUNCATED) {
             trunc++;
@@ -416,6 +431,8 @@ static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct
     SETF(expected, "every 200 carries a complete answer (stream ends with [DONE])");
     SETF(measured, "%ld truncated of %ld answers with 200", trunc, v->samples);
     snprintf(v->unit, sizeof v->unit, "req");
+    if (cut)
+        SETF(detail, "%ld answers over the harness's 1 MiB body cap not judged; ", cut);
     if (first)
         describe_req(o, first, v->detail, sizeof v->detail);
     verdict(v, trunc == 0, (double)-trunc);
@@ -819,9 +836,16 @@ static void ck_retry_after(const json_t *c, const struct harness_obs *o, struct 
         for (size_t k = 0; k + 1 < n; k++) {
             if (a[k]->status != 429 && a[k]->status != 503)
                 continue;
-            if (strcmp(a[k]->env, a[k + 1]->env) != 0)
-                continue; /* failed over: the other colour owes no wait */
-            double gap = ((double)a[k + 1]->t_arrival - (double)a[k]->t_done) / 1000.0;
+            /* The next attempt to the same colour, however many went to the
+             * other in between: a failover owes the other colour no wait,
+             * but a relay that alternates colours every few ms is back at
+             * the one that said Retry-After long before it allowed. */
+            size_t j = k + 1;
+            while (j < n && strcmp(a[k]->env, a[j]->env) != 0)
+                j++;
+            if (j == n)
+                continue;
+            double gap = ((double)a[j]->t_arrival - (double)a[k]->t_done) / 1000.0;
             v->samples++;
             gmin = fmin(gmin, gap);
             if (gap - (min_ms - DONE_SLACK_MS) < worst)
@@ -899,11 +923,28 @@ static int by_sent(const void *a, const void *b)
     return x->t_sent < y->t_sent ? -1 : x->t_sent > y->t_sent;
 }
 
+/* The colour the relay was on before its first answer: that of the first
+ * chat attempt any upstream journalled (probes aside), "" when none did. */
+static const char *first_attempt_env(const struct harness_obs *o)
+{
+    const struct harness_att *first = NULL;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (!a->health && a->env[0] && (!first || a->t_arrival < first->t_arrival))
+            first = a;
+    }
+    return first ? first->env : "";
+}
+
 /* Black-box: changes of the colour that served successive successful
  * requests.  They are taken in send order, which is the order the relay
  * picked their colour in; completion order would reorder a slow request of
  * the old colour behind fast ones of the new and invent switches.  A switch
- * is dated when the client saw the new colour (the answer's arrival). */
+ * is dated when the client saw the new colour (the answer's arrival).
+ * The sequence starts at the colour of the first upstream attempt: a relay
+ * that tried blue first and then served everything from green switched
+ * once, though no two answers differ (an outsider's relay that fails over
+ * on the very first failure would otherwise show "none"). */
 static size_t switches_served(const struct harness_obs *o, struct sw *out, size_t cap)
 {
     const struct harness_req **ok = co_calloc(o->n_reqs + 1, sizeof *ok);
@@ -912,6 +953,13 @@ static size_t switches_served(const struct harness_obs *o, struct sw *out, size_
         if (o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0])
             ok[m++] = &o->reqs[i];
     qsort(ok, m, sizeof *ok, by_sent);
+    const char *start = first_attempt_env(o);
+    if (m && start[0] && strcmp(start, ok[0]->served) != 0 && n < cap) {
+        out[n].t = ok[0]->t_done;
+        snprintf(out[n].from, sizeof out[n].from, "%s", start);
+        snprintf(out[n].to, sizeof out[n].to, "%s", ok[0]->served);
+        n++;
+    }
     for (size_t i = 1; i < m && n < cap; i++) {
         if (strcmp(ok[i]->served, ok[i - 1]->served) == 0)
             continue;
@@ -1213,9 +1261,13 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     double limit = num(c, "limit", 0), window = num(c, "window_ms", 0) * 1000.0,
            tol = num(c, "tolerance", 0);
     const char *key = str(c, "key", NULL);
+    /* Retry-After is what any limiter owes its clients; x-ratelimit-* is a
+     * convention (OpenAI's, cutover-relay's) a scenario may leave out. */
+    json_t *rlh = json_object_get(c, "ratelimit_headers");
+    int want_rl = !rlh || json_is_true(rlh);
     const struct harness_req **adm = co_calloc(o->n_reqs + 1, sizeof *adm);
     size_t na = 0;
-    long limited = 0, with_headers = 0, reached = 0;
+    long limited = 0, with_headers = 0, reached = 0, no_ra = 0;
     uint64_t first_429 = 0;
     int resumed = 0;
     long bad_values = 0;
@@ -1229,8 +1281,9 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
             snprintf(bad_first, sizeof bad_first, "request %s (%ld): %s", r->id, r->status, why);
         if (r->status == 429) {
             limited++;
-            if (r->retry_after_ms >= 0 && r->ratelimit_hdrs > 0)
+            if (r->retry_after_ms >= 0 && (r->ratelimit_hdrs > 0 || !want_rl))
                 with_headers++;
+            no_ra += r->retry_after_ms < 0;
             if (count_attempts(o, r->id, NULL) > 0)
                 reached++;
             if (!first_429 || r->t_sent < first_429)
@@ -1282,11 +1335,12 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     int unlimited = limited == 0 && (double)best > limit + tol;
     v->samples = unlimited ? (long)na : limited;
     SETF(expected,
-         "%s<= %g admitted per %g ms, 429s carry Retry-After and x-ratelimit-*, none "
+         "%s<= %g admitted per %g ms, 429s carry Retry-After%s, none "
          "reaches an upstream, admission resumes after the window; Retry-After = "
          "ceil(retry-after-ms / 1000), x-ratelimit-limit = %g, remaining in [0, limit) and 0 "
          "on a 429",
-         key ? "per key: " : "", limit + tol, window / 1000.0, limit);
+         key ? "per key: " : "", limit + tol, window / 1000.0, want_rl ? " and x-ratelimit-*" : "",
+         limit);
     SETF(measured,
          "max admitted/window %zu, 429s %ld (%ld with headers), limited reaching "
          "upstream %ld, resumed %s",
@@ -1303,6 +1357,20 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
     else if (unlimited)
         SETF(detail, "nothing was limited although %zu admissions certainly shared one window",
              best);
+    else if ((double)best > limit + tol)
+        SETF(detail, "%zu admissions certainly shared one window of %g ms (limit %g)", best,
+             window / 1000.0, limit + tol);
+    else if (reached)
+        SETF(detail, "%ld limited requests still reached an upstream", reached);
+    else if (no_ra)
+        SETF(detail, "%ld of %ld 429s without Retry-After", no_ra, limited);
+    else if (with_headers < limited)
+        SETF(detail,
+             "%ld of %ld 429s without x-ratelimit-* headers (\"ratelimit_headers\": false "
+             "asks only for Retry-After)",
+             limited - with_headers, limited);
+    else if (ends_late && !resumed)
+        SETF(detail, "no request was admitted again after the window");
     int ok = (double)best <= limit + tol && with_headers == limited && reached == 0 &&
              (!ends_late || resumed) && bad_values == 0;
     verdict(v, ok, limit + tol - (double)best);
@@ -2059,7 +2127,8 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
                                 struct harness_verdict *v)
 {
     int strict = client_strict(c);
-    long intact = 0, altered = 0, unfinished = 0, prefix = 0, bad_prefix = 0, unknown = 0, raw = 0;
+    long intact = 0, altered = 0, unfinished = 0, prefix = 0, bad_prefix = 0, unknown = 0, raw = 0,
+         cut = 0;
     const char *unknown_why = NULL;
     const struct harness_req *first = NULL;
     char why[400] = "";
@@ -2069,6 +2138,10 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
             continue;
         if (r->raw) {
             raw++; /* bytes the mock answers without a canonical text the harness knows */
+            continue;
+        }
+        if (r->body_cut) {
+            cut++; /* the harness kept only the answer's start (BODY_CAP) */
             continue;
         }
         const char *w = NULL;
@@ -2151,6 +2224,9 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
         append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
     if (raw)
         append(v->measured, sizeof v->measured, "; %ld raw-body requests not judged", raw);
+    if (cut)
+        append(v->measured, sizeof v->measured,
+               "; %ld answers over the harness's 1 MiB body cap not judged", cut);
     snprintf(v->unit, sizeof v->unit, "req");
     SETF(detail,
          "signal: client answer text (choice 0, SSE deltas) and finish_reason vs the "
@@ -2731,11 +2807,9 @@ static const struct param p_switch_delay[] = {
 static const struct param p_dwell[] = {{"min_ms", P_NUM, 1}, {"view", P_VIEW, 0}, {NULL, 0, 0}};
 static const struct param p_unhealthy[] = {
     {"env", P_ENV, 1}, {"grace_ms", P_NUM, 0}, {"after", P_MARK, 0}, {NULL, 0, 0}};
-static const struct param p_rate[] = {{"limit", P_NUM, 1},
-                                      {"window_ms", P_NUM, 1},
-                                      {"key", P_STR, 0},
-                                      {"tolerance", P_NUM, 0},
-                                      {NULL, 0, 0}};
+static const struct param p_rate[] = {
+    {"limit", P_NUM, 1},     {"window_ms", P_NUM, 1},          {"key", P_STR, 0},
+    {"tolerance", P_NUM, 0}, {"ratelimit_headers", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_health[] = {
     {"env", P_ENV, 1}, {"interval_ms", P_NUM, 1}, {"tolerance_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_latency[] = {
@@ -2786,6 +2860,188 @@ static const struct param p_metrics_truth[] = {
 static const struct param p_prometheus_valid[] = {
     {"probe", P_MARK, 0}, {"lint", P_BOOL, 0}, {NULL, 0, 0}};
 
+/* ---- outsider audit (docs/outsider-audit.md) ------------------------------ */
+
+/* The share of requests that tried a colour at all.  After a relay left a
+ * colour, a relay that keeps its switch sends it nothing, or a passive
+ * re-probe now and then; a relay that keeps no state tries the dead colour
+ * first on every request (a failed attempt and a backoff each, and the
+ * failing upstream hammered), which every attempts/switches check passes. */
+static void ck_tried_ratio(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+{
+    const char *env = str(c, "env", "blue");
+    double lo = num(c, "min", 0), hi = num(c, "max", 1);
+    long tried = 0;
+    const struct harness_req *bad = NULL;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        /* A request none of whose attempts was found tells nothing. */
+        if (!req_selected(c, o, r) || count_attempts(o, r->id, NULL) == 0)
+            continue;
+        v->samples++;
+        int t = count_attempts(o, r->id, env) > 0;
+        tried += t;
+        if (!bad && ((t && hi < 1) || (!t && lo > 0)))
+            bad = r;
+    }
+    double ratio = v->samples ? (double)tried / (double)v->samples : 0;
+    SETF(expected, "share of %s requests%s that made an attempt to %s in [%g, %g]",
+         str(c, "requests", "all"), has(c, "phase") ? " of the phase" : "", env, lo, hi);
+    SETF(measured, "%.3f (%ld of %ld)", ratio, tried, v->samples);
+    int ok = ratio >= lo && ratio <= hi;
+    if (!ok && bad) {
+        if (ratio > hi)
+            append(v->detail, sizeof v->detail,
+                   "requests still try %s first: the relay does not keep its switch; ", env);
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, ok, fmin(ratio - lo, hi - ratio));
+}
+
+/* The serving attempt of a request: its last upstream attempt that
+ * answered 200 (NULL none). */
+static const struct harness_att *serving_attempt(const struct harness_obs *o, const char *id)
+{
+    const struct harness_att *a[16];
+    size_t n = attempts_of(o, id, a, 16);
+    for (size_t k = n; k-- > 0;)
+        if (a[k]->status == 200)
+            return a[k];
+    return NULL;
+}
+
+/* A stream is passed on as it comes: the client's first byte arrives well
+ * before the upstream finished sending.  A relay that reads the whole
+ * stream before it writes (a buffering proxy, a framework that collects the
+ * body) turns streaming into one late answer; every outcome check passes
+ * it.  Only answers whose upstream stream lasted at least twice lead_ms are
+ * samples: a short one cannot tell. */
+static void ck_stream_incremental(const json_t *c, const struct harness_obs *o,
+                                  struct harness_verdict *v)
+{
+    double lead = num(c, "lead_ms", 50);
+    const struct harness_req *bad = NULL;
+    double worst = INFINITY;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || !r->stream || r->outcome != HARNESS_OK || !r->t_first)
+            continue;
+        const struct harness_att *a = serving_attempt(o, r->id);
+        if (!a || (double)(a->t_done - a->t_arrival) < 2 * lead * 1000.0)
+            continue;
+        v->samples++;
+        /* How long before the upstream's end the client had its first byte. */
+        double early = ((double)a->t_done - (double)r->t_first) / 1000.0;
+        if (early - lead < worst) {
+            worst = early - lead;
+            if (early < lead)
+                bad = r;
+        }
+    }
+    SETF(expected,
+         "streamed answers: the client's first byte >= %g ms before the upstream finished "
+         "(passed on as it comes)",
+         lead);
+    if (v->samples)
+        SETF(measured, "%ld streams, least lead %.1f ms", v->samples, worst + lead);
+    else
+        SETF(measured, "no streamed answer whose upstream took %g ms or more", 2 * lead);
+    snprintf(v->unit, sizeof v->unit, "ms");
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "the first byte came after the upstream's stream ended: the relay buffers "
+               "streams; ");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
+}
+
+/* What a client's parser goes by: a 200 JSON answer says application/json,
+ * a stream says text/event-stream (an SDK reading a stream's events, or
+ * deciding whether to parse JSON, looks at nothing else).  error_shape
+ * judges the errors; this judges the successes. */
+static void ck_answer_content_type(const json_t *c, const struct harness_obs *o,
+                                   struct harness_verdict *v)
+{
+    const struct harness_req *bad = NULL;
+    long wrong = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || r->status != 200 || !r->complete)
+            continue;
+        v->samples++;
+        const char *want = r->stream ? "text/event-stream" : "application/json";
+        /* A media type, then parameters (charset) or nothing. */
+        size_t wl = strlen(want);
+        int ok = strncasecmp(r->ctype, want, wl) == 0 &&
+                 (r->ctype[wl] == '\0' || r->ctype[wl] == ';' || r->ctype[wl] == ' ');
+        if (!ok) {
+            wrong++;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected, "200 answers say application/json, streams text/event-stream (Content-Type)");
+    SETF(measured, "%ld of %ld answers with another Content-Type", wrong, v->samples);
+    if (bad) {
+        append(v->detail, sizeof v->detail, "Content-Type '%s' on a %s answer; ", bad->ctype,
+               bad->stream ? "streamed" : "JSON");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, wrong == 0, -(double)wrong);
+}
+
+/* One request, one attempt at a time: a relay that sends a request to both
+ * colours at once (a hedge, or a retry fired before the first answer) pays
+ * the upstream twice for one answer.  An attempt the relay gave up on (a
+ * timeout: the upstream saw the client go) may overlap the next; one that
+ * the upstream answered in full while the next was already out may not. */
+static void ck_sequential_attempts(const json_t *c, const struct harness_obs *o,
+                                   struct harness_verdict *v)
+{
+    const struct harness_req *bad = NULL;
+    long overlapped = 0;
+    double worst = INFINITY;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r))
+            continue;
+        const struct harness_att *a[16];
+        size_t n = attempts_of(o, r->id, a, 16);
+        if (!n)
+            continue; /* its attempts were not found: no sample */
+        v->samples++;
+        int over = 0;
+        for (size_t k = 0; k + 1 < n; k++) {
+            if (strcmp(a[k]->end, "complete") != 0)
+                continue;
+            /* How long the next attempt was out before this one ended. */
+            double early = ((double)a[k]->t_done - (double)a[k + 1]->t_arrival) / 1000.0;
+            worst = fmin(worst, DONE_SLACK_MS - early);
+            over |= early > DONE_SLACK_MS;
+        }
+        overlapped += over;
+        if (over && !bad)
+            bad = r;
+    }
+    SETF(expected, "no attempt starts while an earlier one of its request is still answered");
+    SETF(measured, "%ld of %ld requests with attempts in flight together", overlapped, v->samples);
+    snprintf(v->unit, sizeof v->unit, "ms");
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "the request went upstream twice at once (a hedge or an early retry: paid "
+               "twice); ");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, overlapped == 0, isinf(worst) ? 0 : worst);
+}
+
+static const struct param p_tried[] = {{"env", P_ENV, 1},       {"min", P_RATIO, 0},
+                                       {"max", P_RATIO, 0},     {"phase", P_PHASE, 0},
+                                       {"requests", P_REQS, 0}, {NULL, 0, 0}};
+static const struct param p_incremental[] = {
+    {"lead_ms", P_NUM, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
+
 /* The view a switch check reads: the relay's events, the served colours, or both. */
 static unsigned view_needs(const json_t *c)
 {
@@ -2818,6 +3074,40 @@ static const struct one_of one_of_client_status = {"status type code",
 
 /* backoff_gaps with "distribution": true tests a jitter, which needs one
  * to test, and decorrelated jitter draws from a range that starts at base. */
+/* A window or interval of no length holds no admission and no probe: the
+ * check could never fail. */
+static int rule_span(const json_t *c, const char *key, const char *path, char *err, size_t errlen)
+{
+    double d;
+    if (co_json_number(json_object_get(c, key), &d) == 0 && d > 0)
+        return 0;
+    char p[256];
+    snprintf(p, sizeof p, "%s.%s", path, key);
+    return harness_v_expected(err, errlen, p, "a number > 0", json_object_get(c, key));
+}
+
+static int rule_fleet_window(const json_t *c, const char *path, char *err, size_t errlen)
+{
+    return rule_span(c, "window_ms", path, err, errlen);
+}
+
+static int rule_probe_interval(const json_t *c, const char *path, char *err, size_t errlen)
+{
+    return rule_span(c, "interval_ms", path, err, errlen);
+}
+
+/* colour_agreement reads one view: "both" (which the switch checks take)
+ * would be judged on the events alone. */
+static int rule_agree_view(const json_t *c, const char *path, char *err, size_t errlen)
+{
+    const char *view = str(c, "view", "events");
+    if (strcmp(view, "events") == 0 || strcmp(view, "served") == 0)
+        return 0;
+    char p[256];
+    snprintf(p, sizeof p, "%s.view", path);
+    return harness_v_expected(err, errlen, p, "one of events, served", json_object_get(c, "view"));
+}
+
 static int rule_backoff(const json_t *c, const char *path, char *err, size_t errlen)
 {
     if (!json_is_true(json_object_get(c, "distribution")))
@@ -2875,8 +3165,9 @@ static const struct check_kind kinds[] = {
      .settings = CLIENT_OUTCOME_SETTINGS " " POLICY_SETTINGS " failback_rise"},
     {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms", 0, NULL,
      "{\"max_ms\": 1000}", 0, .why = "a request outlived its deadline", .rank = 5,
+     /* on_429_without_retry_after: whether a quota 429 costs a backoff. */
      .settings = "retry_after_cap_ms try_timeout_ms deadline_ms ttfb_timeout_ms idle_timeout_ms "
-                 "first_byte_timeout_ms shared_timeout_ms"},
+                 "first_byte_timeout_ms shared_timeout_ms on_429_without_retry_after"},
     {"no_truncated_success", p_phase, 1, ck_no_truncated,
      "no 200 whose body or stream never finished", 0, NULL, "{}", 0,
      .why = "truncated answer passed as success", .rank = 8,
@@ -2902,8 +3193,9 @@ static const struct check_kind kinds[] = {
     {"switches", p_switches, 1, ck_switches, "switch count and order (events, served, both)", 0,
      view_needs, "{\"exact\": 1}", 0, .one_of = &one_of_switches,
      .why = "wrong switches (count or order)", .rank = 6,
+     /* first_byte_timeout_ms: without it a slow first byte is no failure. */
      .settings = "switch_after_failures min_dwell_ms health_interval_ms health_rise health_fall "
-                 "stream_done " POLICY_SETTINGS " failback_rise",
+                 "stream_done " POLICY_SETTINGS " failback_rise first_byte_timeout_ms",
      .served_fallback = 1},
     {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch", 0,
      view_needs, "{\"to\": \"green\", \"after\": \"fault_on\", \"within_ms\": 100}", 0,
@@ -2960,21 +3252,24 @@ static const struct check_kind kinds[] = {
     {"health_probes", p_health_probes, 1, ck_health_probes,
      "probes to a colour after a mark until traffic moved (fall/rise exactly)", 0, NULL,
      "{\"env\": \"blue\", \"to\": \"green\", \"after\": \"fault_on\", \"exact\": 3}", 0,
-     .one_of = &one_of_count, .window = &win_after_to_end},
+     .one_of = &one_of_count, .window = &win_after_to_end,
+     /* Also an upstream_count of probes ("health": true, runner.c). */
+     .settings = "health_interval_ms health_timeout_ms health_rise health_fall"},
     {"connection_reuse", p_reuse, 1, ck_connection_reuse,
      "upstream attempts on connections used before (mock journal)", 0, NULL, "{\"min\": 0.5}", 0},
     /* The fleet (docs/fleet.md), harness/fleet_checks.c: inconclusive with
      * fewer than 2 replicas. */
     {"fleet_rate_limit", p_fleet_rl, 1, harness_ck_fleet_rate_limit,
      "admissions across all replicas per window within the limit, none lost by the limiter", 0,
-     NULL, "{\"limit\": 10, \"window_ms\": 1000}", 0},
+     NULL, "{\"limit\": 10, \"window_ms\": 1000}", 0, .rule = rule_fleet_window},
     {"colour_agreement", p_agree, 1, harness_ck_colour_agreement,
      "after a mark every replica serves the new colour within N ms; longest split brain", 0, NULL,
      "{\"to\": \"green\", \"after\": \"start\", \"within_ms\": 500}", 0,
-     .settings = "switch_after_failures shared_timeout_ms shared_poll_ms", .window = &win_after},
+     .settings = "switch_after_failures shared_timeout_ms shared_poll_ms", .window = &win_after,
+     .rule = rule_agree_view},
     {"probe_load", p_probe_load, 1, harness_ck_probe_load,
      "health probes per colour per interval, the whole fleet (mock journals)", 0, NULL,
-     "{\"max_per_interval\": 6, \"interval_ms\": 200}", 0},
+     "{\"max_per_interval\": 6, \"interval_ms\": 200}", 0, .rule = rule_probe_interval},
     {"client_status", p_client_status, 1, ck_client_status,
      "status and OpenAI error type/code the client saw, per phase or template", 0, NULL,
      "{\"status\": 400, \"code\": \"context_length_exceeded\"}", 0,
@@ -2996,6 +3291,18 @@ static const struct check_kind kinds[] = {
      0},
     {"prometheus_valid", p_prometheus_valid, 1, ck_prometheus_valid,
      "the relay's Prometheus page is accepted by promtool", 0, NULL, "{}", 0},
+    {"tried_ratio", p_tried, 5, ck_tried_ratio,
+     "share of requests that made an attempt to a colour (a relay keeps its switch)", IDS, NULL,
+     "{\"env\": \"blue\", \"max\": 0.2}", 0,
+     /* Who is tried after a failover is the switch policy's. */
+     .settings = "switch_after_failures " POLICY_SETTINGS " failback_rise"},
+    {"stream_incremental", p_incremental, 3, ck_stream_incremental,
+     "streams passed on as they come: first byte before the upstream finished", IDS, NULL,
+     "{\"lead_ms\": 50}", 0},
+    {"sequential_attempts", p_phase, 1, ck_sequential_attempts,
+     "one attempt at a time per request (no hedge to both colours)", IDS, NULL, "{}", 0},
+    {"answer_content_type", p_phase, 1, ck_answer_content_type,
+     "200 answers carry application/json, streams text/event-stream", 0, NULL, "{}", 0},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -3345,6 +3652,9 @@ static void set_window(const struct check_kind *k, const json_t *c, struct harne
 
 static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
                            int replica, struct harness_verdict *v);
+static void probes_unattributed(const struct check_kind *k, const json_t *c,
+                                const struct harness_obs *o, struct harness_verdict *v,
+                                int replica_view);
 
 void harness_check_run(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
 {
@@ -3382,6 +3692,9 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
         append(v->label, sizeof v->label, "%s%s=%s", first ? " " : ",", key, d);
         first = 0;
     }
+    /* Its severity whichever view judges it (one replica's too). */
+    int sev = report_severity_parse(str(c, "severity", "required"));
+    v->severity = sev < 0 ? REPORT_REQUIRED : sev;
     json_t *rep = json_object_get(c, "replica");
     if (rep) {
         run_on_replica(k, c, o, (int)json_integer_value(rep), v);
@@ -3390,8 +3703,56 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
     k->run(c, o, v);
     set_window(k, c, v);
     check_evaluable(k, c, o, v);
-    int sev = report_severity_parse(str(c, "severity", "required"));
-    v->severity = sev < 0 ? REPORT_REQUIRED : sev;
+    probes_unattributed(k, c, o, v, 0);
+}
+
+/* Health probes carry no request id: the mocks cannot tell which replica
+ * sent one.  In a fleet the replicas' probes interleave (3 replicas probing
+ * every 200 ms looked like one probing every 8 ms), so a check that reads
+ * one relay's probe schedule is inconclusive there, and one asked of a
+ * replica cannot count that replica's probes (probe_load judges the
+ * fleet's). */
+static void probes_unattributed(const struct check_kind *k, const json_t *c,
+                                const struct harness_obs *o, struct harness_verdict *v,
+                                int replica_view)
+{
+    int schedule = k->run == ck_health_interval || k->run == ck_health_probes;
+    int counted =
+        replica_view && k->run == ck_upstream_count && json_is_true(json_object_get(c, "health"));
+    /* One replica finding a colour unhealthy says nothing of the others'
+     * traffic: fleet-wide, their events and attempts mix. */
+    int own = !replica_view && k->run == ck_no_traffic_after_unhealthy;
+    if (o->n_replicas < 2 || !(schedule || counted || own))
+        return;
+    v->status = HARNESS_INCONCLUSIVE;
+    char d[sizeof v->detail];
+    if (own)
+        harness_v_fmt(d, sizeof d,
+                      "each of the %d replicas finds a colour unhealthy on its own: ask it of one "
+                      "replica (\"replica\": i)%s%s",
+                      o->n_replicas, v->detail[0] ? "; " : "", v->detail);
+    else
+        harness_v_fmt(d, sizeof d,
+                      "health probes cannot be told apart by replica (%d replicas probe the same "
+                      "mocks): %s%s%s",
+                      o->n_replicas,
+                      schedule ? "one relay's probe schedule is not seen (probe_load judges the "
+                                 "fleet's)"
+                               : "one replica's probes are not counted",
+                      v->detail[0] ? "; " : "", v->detail);
+    snprintf(v->detail, sizeof v->detail, "%s", d);
+}
+
+/* The checks that count traffic attempts without needing ids for the
+ * whole fleet.  A replica's traffic attempts are its requests' attempts,
+ * found by id: without ids its view holds none, and such a check would
+ * judge an empty set (upstream_count "min": 1 failed, "max" passed, on a
+ * relay that sent every request upstream). */
+static int counts_replica_attempts(const struct check_kind *k, const json_t *c)
+{
+    return (k->run == ck_upstream_count && !json_is_true(json_object_get(c, "health"))) ||
+           k->run == ck_no_hammering || k->run == ck_connection_reuse ||
+           k->run == ck_no_traffic_after_unhealthy;
 }
 
 /* A check asked of one replica ("replica": i) runs on that replica's
@@ -3407,8 +3768,15 @@ static void run_on_replica(const struct check_kind *k, const json_t *c, const st
     struct harness_obs view;
     harness_fleet_obs_replica(o, replica, &view);
     k->run(c, &view, v);
+    set_window(k, c, v);
     check_evaluable(k, c, &view, v);
     harness_obs_free(&view);
+    probes_unattributed(k, c, o, v, 1);
+    if (!(o->signals & HARNESS_SIG_IDS) && counts_replica_attempts(k, c)) {
+        v->status = HARNESS_INCONCLUSIVE;
+        SETF(detail, "%s: no upstream attempt can be tied to replica %d's requests",
+             harness_signal_missing(HARNESS_SIG_IDS), replica);
+    }
 }
 
 /* The common evaluator: a check says nothing when the relay did not give a

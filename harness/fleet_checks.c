@@ -56,21 +56,28 @@ static int too_small(const struct harness_obs *o, struct harness_verdict *v)
     return 1;
 }
 
-/* The limiter's decisions the client can tell: a 429 refused; a success,
- * or any answer whose request reached an upstream, admitted (decided no
- * later than its first upstream arrival).  Other answers (401, a 503 from
- * a store that refuses with shared_fail closed, no answer) say nothing
- * about the limit. */
-static int decision(const struct harness_obs *o, const struct harness_req *r,
-                    struct harness_fleet_req *q)
+/* The limiter's decisions the client can tell: a 429 that reached no
+ * upstream refused; a success, or any answer whose request reached an
+ * upstream (an upstream's own 429 passed on included), admitted (decided
+ * no later than its first upstream arrival).  Other answers (401, a 503
+ * from a store that refuses with shared_fail closed, no answer) say nothing
+ * about the limit, nor does a 429 when the mocks answered 429 themselves
+ * and the relay gave no ids to tell whose it was (*ambiguous counts them). */
+static int decision(const struct harness_obs *o, const struct harness_req *r, int upstream_429,
+                    struct harness_fleet_req *q, size_t *ambiguous)
 {
     if (!r->t_done || r->status == 0)
         return 0;
     *q = (struct harness_fleet_req){.lo = r->t_sent, .hi = r->t_done, .replica = r->replica};
-    if (r->status == 429)
-        return 1;
     size_t m;
     const size_t *idx = harness_obs_attempts(o, r->id, &m);
+    if (r->status == 429 && m == 0) {
+        if (upstream_429 && !(o->signals & HARNESS_SIG_IDS)) {
+            (*ambiguous)++;
+            return 0;
+        }
+        return 1;
+    }
     for (size_t k = 0; k < m; k++)
         if (o->atts[idx[k]].t_arrival >= q->lo && o->atts[idx[k]].t_arrival < q->hi)
             q->hi = o->atts[idx[k]].t_arrival;
@@ -90,13 +97,17 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
     snprintf(v->unit, sizeof v->unit, "req");
     if (too_small(o, v))
         return;
+    /* Did any upstream answer 429 itself (a fault, or its own limit)? */
+    int upstream_429 = 0;
+    for (size_t i = 0; i < o->n_atts; i++)
+        upstream_429 |= !o->atts[i].health && o->atts[i].status == 429;
     struct harness_fleet_req *q = co_calloc(o->n_reqs + 1, sizeof *q);
-    size_t n = 0, other = 0;
+    size_t n = 0, other = 0, ambiguous = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
         if (key && strcmp(r->key, key) != 0)
             continue;
-        if (decision(o, r, &q[n]))
+        if (decision(o, r, upstream_429, &q[n], &ambiguous))
             n++;
         else
             other++;
@@ -108,6 +119,11 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
         v->status = HARNESS_INCONCLUSIVE;
         put(v->detail, sizeof v->detail, "no limiter decision seen (%zu answers without one)",
             other);
+        if (ambiguous)
+            put(v->detail + strlen(v->detail), sizeof v->detail - strlen(v->detail),
+                "; %zu 429s not judged: the mocks answered 429 too and the relay gave no ids to "
+                "tell the relay's from theirs",
+                ambiguous);
         return;
     }
     free(q);
@@ -132,6 +148,13 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
             rl.lost, limit, rel_ms(o, rl.first_lost_at));
     else if (!v->samples)
         put(v->detail, sizeof v->detail, "the limit was never reached: nothing to judge");
+    if (ambiguous) {
+        size_t len = strlen(v->detail);
+        put(v->detail + len, sizeof v->detail - len,
+            "%s%zu 429s not judged: the mocks answered 429 too and the relay gave no ids to tell "
+            "the relay's from theirs",
+            len ? "; " : "", ambiguous);
+    }
 }
 
 static char colour_of(const char *name)
@@ -175,6 +198,22 @@ static size_t colour_timeline(const struct harness_obs *o, int events, const int
     }
     *out = ev;
     return n;
+}
+
+/* The first counted replica that served no request with a known colour
+ * sent at or after t, -1 when every one did. */
+static int unseen_replica(const struct harness_obs *o, const int *map, uint64_t t)
+{
+    unsigned seen = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (r->replica >= 0 && r->replica < 8 && r->t_sent >= t && colour_of(r->served))
+            seen |= 1u << r->replica;
+    }
+    for (int i = 0; i < o->n_replicas && i < 8; i++)
+        if (map[i] >= 0 && !(seen & (1u << i)))
+            return i;
+    return -1;
 }
 
 static int cmp_colour_t(const void *a, const void *b)
@@ -234,6 +273,21 @@ void harness_ck_colour_agreement(const json_t *c, const struct harness_obs *o,
         put(v->detail, sizeof v->detail, "fewer than 2 replicas ran to the end (%d)", nrep);
         return;
     }
+    /* Served view: a replica's colour is known only from what it served,
+     * so one that served no colour after the mark may have switched
+     * unseen: no verdict of "never agreed" on it. */
+    if (!events && ag.lag_us < 0) {
+        int silent = unseen_replica(o, map, t_from);
+        if (silent >= 0) {
+            v->samples = 0;
+            v->status = HARNESS_INCONCLUSIVE;
+            put(v->detail, sizeof v->detail,
+                "served view: replica %d served no answer naming a colour after %s, so "
+                "whether it took %s cannot be seen",
+                silent, after, to);
+            return;
+        }
+    }
     /* The laggard as the run numbers it, not as counted. */
     int laggard = -1;
     for (int i = 0; i < o->n_replicas && i < 8; i++)
@@ -253,10 +307,16 @@ void harness_ck_colour_agreement(const json_t *c, const struct harness_obs *o,
     int ok = ag.lag_us >= 0 && (double)ag.lag_us / 1000.0 <= within;
     v->margin = ag.lag_us >= 0 ? within - (double)ag.lag_us / 1000.0 : -within;
     v->status = ok ? HARNESS_PASS : HARNESS_FAIL;
-    if (ag.lag_us < 0)
+    if (ag.lag_us < 0 && ag.split_us && ag.split_at + ag.split_us >= o->t_end)
         put(v->detail, sizeof v->detail,
             "split brain until the end: a switch on one replica did not reach the others (no "
             "shared colour)");
+    else if (ag.lag_us < 0 && ag.split_us)
+        put(v->detail, sizeof v->detail,
+            "the replicas disagreed and then agreed again, never all on %s", to);
+    else if (ag.lag_us < 0)
+        put(v->detail, sizeof v->detail, "no replica %s %s after %s",
+            events ? "switched to" : "served", to, after);
     if (!events) {
         size_t len = strlen(v->detail);
         put(v->detail + len, sizeof v->detail - len,

@@ -78,6 +78,10 @@ struct harness_req {
     uint64_t text_hash; /* harness_text_hash of the whole text */
     int text_bad;       /* a content or delta that was not a string or null */
     int bad_event;      /* a stream event that was not JSON (nor [DONE]) */
+    /* The answer ran past the harness's body cap (traffic.c BODY_CAP): the
+     * client kept only its start, so its end is the harness's cut, not the
+     * relay's, and the answer checks do not judge it. */
+    int body_cut;
 };
 
 /* FNV-1a over a text, continued from h (start with HARNESS_TEXT_HASH0):

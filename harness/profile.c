@@ -105,9 +105,11 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
     const char *k;
     json_t *val;
     char buf[600];
+    /* A list (client_keys) as harness_setting_text writes it, its items
+     * joined by commas, the way relays take lists from the environment. */
     json_object_foreach((json_t *)p->defaults, k, val)
     {
-        json_scalar(val, buf, sizeof buf);
+        harness_setting_text(val, buf, sizeof buf);
         harness_vars_set(v, k, buf);
     }
     json_object_foreach((json_t *)p->fixed, k, val)
@@ -119,9 +121,9 @@ void harness_vars_settings(struct harness_vars *v, const struct harness_profile 
         return;
     json_object_foreach((json_t *)relay, k, val)
     {
-        if (!maps(p, k) || json_is_object(val) || json_is_array(val))
+        if (!maps(p, k) || json_is_object(val))
             continue;
-        json_scalar(val, buf, sizeof buf);
+        harness_setting_text(val, buf, sizeof buf);
         harness_vars_set(v, k, buf);
     }
 }
@@ -851,8 +853,21 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
     {
         char pp[128];
         harness_v_fmt(pp, sizeof pp, "$.defaults.%s", k);
-        if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
-            return harness_v_expected(err, errlen, pp, "a string, number or boolean", v);
+        if (json_is_array(v)) {
+            /* A list setting's default (client_keys: []): strings without
+             * commas or blanks, joined by commas when substituted. */
+            size_t i;
+            json_t *x;
+            json_array_foreach(v, i,
+                               x) if (!json_is_string(x) || strpbrk(json_string_value(x), ", \t\n"))
+            {
+                char ip[160];
+                harness_v_fmt(ip, sizeof ip, "%s[%zu]", pp, i);
+                return harness_v_expected(err, errlen, ip, "a string without commas or blanks", x);
+            }
+        } else if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
+            return harness_v_expected(err, errlen, pp, "a string, number, boolean or list", v);
+        }
         if (!maps(p, k)) {
             snprintf(err, errlen,
                      "%s: '%s' is not in $.settings (a default for a setting the "

@@ -19,6 +19,7 @@
 #include "harness/driver.h"
 #include "harness/fleet.h"
 #include "harness/obs.h"
+#include "harness/portown.h"
 #include "harness/probe.h"
 #include "harness/spawn.h"
 #include "harness/traffic.h"
@@ -89,6 +90,9 @@ struct replica {
     int ended;               /* the scenario stopped or killed it: not alive by design */
     int stopped;             /* SIGSTOP'd (teardown sends SIGCONT first) */
     uint64_t t_term, t_exit; /* SIGTERM sent, exit seen */
+    /* At the start of the traffic its port was listened on by a process
+     * outside its group (harness/portown.h). */
+    int port_stranger;
     int ready;
     struct probe_xfer *probe;
     uint64_t last_probe;
@@ -740,6 +744,11 @@ static void signal_replica(struct run *r, struct replica *rp, int kind, uint64_t
     if (sig == SIGTERM && !rp->t_term)
         rp->t_term = now;
     kill(-rp->pid, sig);
+    /* A frozen replica asked to stop is woken to handle it, as systemd
+     * does (SIGTERM then SIGCONT): else it stayed frozen until the
+     * teardown's SIGKILL and never drained. */
+    if (rp->stopped && sig == SIGTERM)
+        kill(-rp->pid, SIGCONT);
     rp->stopped = sig == SIGSTOP;
     if (sig == SIGKILL)
         rp->killed = 1;
@@ -913,6 +922,12 @@ static void on_traffic_finished(struct harness_traffic *t)
 
 static void begin_run(struct run *r)
 {
+    /* Who answered the ready probe: the relay, or a process that took the
+     * port first (only asked of a relay we started on a port we chose). */
+    for (int i = 0; i < r->n_rep; i++)
+        if (r->rep[i].pid > 0 && !r->o->relay_url)
+            r->rep[i].port_stranger =
+                harness_port_owner_in_group(r->rep[i].port, r->rep[i].pid) == 0;
     r->phase = PH_RUN;
     r->t0 = co_now_us() + 20000;
     r->obs.t0 = r->t0;
@@ -1016,6 +1031,22 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     }
     reap(r);
+    /* A relay that died while another process held its port never served
+     * the traffic: whatever answered was the stranger, so no check may
+     * judge it (a busy machine reuses ephemeral ports; the relay's bind
+     * failed with "Address already in use"). */
+    for (int i = 0; r->phase != PH_START && r->phase != PH_DONE && i < r->n_rep; i++) {
+        const struct replica *rp = &r->rep[i];
+        if (!rp->exited || !rp->port_stranger || rp->killed || rp->ended)
+            continue;
+        char d[96];
+        describe_exit(rp->status, d, sizeof d);
+        fail(r, REPORT_ERROR,
+             "the relay %s while another process listened on its port %d (the answers "
+             "came from that process, not the relay: see relay.err)",
+             d, rp->port);
+        return;
+    }
     if (r->phase == PH_START) {
         poll_start(r, now);
         return;
@@ -1248,6 +1279,8 @@ static void answer_log(FILE *f, const struct harness_req *q)
     json_t *o = json_object();
     json_object_set_new(o, "template", q->tpl >= 0 ? json_string(q->tpl_name) : json_null());
     json_object_set_new(o, "raw_body", json_boolean(q->raw));
+    if (q->body_cut)
+        json_object_set_new(o, "body_cut", json_true());
     json_object_set_new(o, "error_type", q->err_type[0] ? co_json_str(q->err_type) : json_null());
     json_object_set_new(o, "error_code", q->err_code[0] ? co_json_str(q->err_code) : json_null());
     json_object_set_new(o, "finish_reason", q->finish[0] ? co_json_str(q->finish) : json_null());
@@ -1373,7 +1406,7 @@ static int runner_own_check(const char *check)
 
 static void status_from_checks(struct report_scenario *rs)
 {
-    int fail_ = 0, inc = 0, pass = 0, na = 0;
+    int fail_ = 0, inc = 0, na = 0;
     rs->advisories = 0;
     for (size_t i = 0; i < rs->n_checks; i++) {
         /* The runner's own punctuality explains a failure (and earns a
@@ -1391,27 +1424,27 @@ static void status_from_checks(struct report_scenario *rs)
         fail_ |= rs->checks[i].status == REPORT_FAIL;
         inc |= rs->checks[i].status == REPORT_INCONCLUSIVE;
         na |= rs->checks[i].status == REPORT_NA;
-        pass |= rs->checks[i].status == REPORT_PASS && !runner_own_check(rs->checks[i].check);
     }
-    /* Not applicable only when no check about the relay's behaviour could
-     * be judged: a scenario that is half applicable is judged on that half. */
-    rs->status = fail_         ? REPORT_FAIL
-                 : inc         ? REPORT_INCONCLUSIVE
-                 : na && !pass ? REPORT_NA
-                               : REPORT_PASS;
+    /* A scenario passes only when every check about the relay was put to
+     * it: one not applicable is a question the relay could not be asked,
+     * and the checks that did pass answer a smaller scenario than its name
+     * says ("no-failback-in-blue-green-mode" passed on a relay fixed in
+     * primary-fallback because its success ratio held).  A failure still
+     * fails: what was judged and found wrong stays wrong. */
+    rs->status = fail_ ? REPORT_FAIL : inc ? REPORT_INCONCLUSIVE : na ? REPORT_NA : REPORT_PASS;
 }
 
 /* A check that depends on a setting the relay has fixed at another value
  * than the scenario needs is not applicable to this relay (docs/profiles.md),
  * distinct from inconclusive: the relay cannot be asked that question. */
-static void fixed_not_applicable(struct run *r, struct report_scenario *rs)
+static void fixed_not_applicable(struct run *r, struct report_scenario *rs, const char *const *dep)
 {
     for (size_t i = 0; i < rs->n_checks; i++) {
         struct report_check *c = &rs->checks[i];
         if (runner_own_check(c->check))
             continue;
         for (size_t u = 0; u < r->n_fixed; u++) {
-            if (!harness_profile_affects(r->fixed[u], c->check))
+            if (!harness_profile_affects(r->fixed[u], dep[i] ? dep[i] : c->check))
                 continue;
             char why[160], d[sizeof c->detail];
             harness_profile_fixed_why(r->o->profile, r->fixed[u], why, sizeof why);
@@ -1427,7 +1460,7 @@ static void fixed_not_applicable(struct run *r, struct report_scenario *rs)
 /* A check that depends on a setting the relay could not be given says
  * nothing about the relay: inconclusive, with the setting named, whatever
  * it measured (docs/profiles.md). */
-static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
+static void unmapped_inconclusive(struct run *r, struct report_scenario *rs, const char *const *dep)
 {
     for (size_t i = 0; i < rs->n_checks; i++) {
         struct report_check *c = &rs->checks[i];
@@ -1435,7 +1468,7 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs)
             continue;
         for (size_t u = 0; u < r->n_unmapped; u++) {
             const char *k = r->unmapped[u];
-            if (!harness_profile_affects(k, c->check))
+            if (!harness_profile_affects(k, dep[i] ? dep[i] : c->check))
                 continue;
             c->status = REPORT_INCONCLUSIVE;
             char d[sizeof c->detail];
@@ -1512,6 +1545,9 @@ static void run_checks(struct run *r, struct report_scenario *rs)
         kills |= s->steps[k].sig == HARNESS_SIG_KILL;
     /* Each kind is added at most once. */
     rs->checks = co_calloc(json_array_size(s->checks) + harness_check_count(), sizeof *rs->checks);
+    /* Per check, the kind the settings table knows it by when that is not
+     * its own (NULL: its own). */
+    const char **dep = co_calloc(json_array_size(s->checks) + harness_check_count(), sizeof *dep);
     run_implicit(r, rs, 1, kills);
     /* A relay that wrote no event log (a profile without "events", a relay
      * we only reach by URL, a raw command that ignores {events}) is judged
@@ -1539,11 +1575,16 @@ static void run_checks(struct run *r, struct report_scenario *rs)
             snprintf(v->detail, sizeof v->detail, "%s", d);
             continue;
         }
+        /* A count of health probes depends on the probe settings, which
+         * a count of traffic does not: the settings are health_probes'. */
+        if (strcmp(kind, "upstream_count") == 0 && json_is_true(json_object_get(c, "health")))
+            dep[rs->n_checks] = "health_probes";
         harness_check_run(c, &r->obs, &rs->checks[rs->n_checks++]);
     }
     run_implicit(r, rs, 0, kills);
-    unmapped_inconclusive(r, rs);
-    fixed_not_applicable(r, rs);
+    unmapped_inconclusive(r, rs, dep);
+    fixed_not_applicable(r, rs, dep);
+    free(dep);
     status_from_checks(rs);
 }
 

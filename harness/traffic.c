@@ -17,8 +17,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define BODY_CAP  (1u << 20)  /* answers above 1 MiB are cut (and so truncated) */
-#define DEFER_CAP (64u << 20) /* answers kept raw for reading after the traffic */
+#define BODY_CAP      (1u << 20)  /* answers above 1 MiB are cut (and so truncated) */
+#define DEFER_CAP     (64u << 20) /* answers kept raw for reading after the traffic */
+#define KEEP_BODY_CAP 4096        /* a finished request's answer buffer is kept up to this */
 /* Where the request id goes in a body template: a string no prompt holds
  * (jansson writes the control characters as \u0001). */
 #define ID_SLOT     "\\u0001id\\u0001"
@@ -40,7 +41,12 @@ struct harness_xfer_req {
     size_t idx;
     int phase;
     CURL *easy;
-    struct curl_slist *hdrs;
+    /* The request's own header lines, in front of its phase's (hdr_tpl):
+     * list nodes held here, so a request allocates none (libcurl reads the
+     * list, never frees or changes it). */
+    struct curl_slist id_line, key_line;
+    char id_hdr[HARNESS_ID_LEN + 16];
+    char key_hdr[96];
     char *post; /* the request body, read by libcurl in place (CURLOPT_POSTFIELDS) */
     struct co_buf body;
     struct harness_xfer_req *next, *prev;
@@ -295,55 +301,29 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (!r->t_first)
         r->t_first = co_now_us();
-    co_buf_append(&x->body, data, n); /* beyond the cap the answer is cut */
+    /* Beyond the cap the answer is cut, once: no later piece that would
+     * still fit is kept after a dropped one (that would be a gap). */
+    if (!r->body_cut && co_buf_append(&x->body, data, n) != 0)
+        r->body_cut = 1;
     return n;
 }
 
-static int header_is(const char *line, size_t n, const char *name, const char **value, size_t *vlen)
+/* value[0..vl) into dst as a string, cut to dst's size. */
+static void copy_value(char *dst, size_t size, const char *v, size_t vl)
 {
-    size_t ln = strlen(name);
-    if (n <= ln || line[ln] != ':' || strncasecmp(line, name, ln) != 0)
-        return 0;
-    const char *v = line + ln + 1;
-    const char *e = line + n;
-    while (v < e && (*v == ' ' || *v == '\t'))
-        v++;
-    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
-        e--;
-    *value = v;
-    *vlen = (size_t)(e - v);
-    return 1;
+    if (vl > size - 1)
+        vl = size - 1;
+    memcpy(dst, v, vl);
+    dst[vl] = '\0';
 }
 
 static long header_long(const char *v, size_t vl)
 {
     char tmp[32];
-    snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 31 ? vl : 31), v);
+    copy_value(tmp, sizeof tmp, v, vl);
     char *end;
     long x = strtol(tmp, &end, 10);
     return end != tmp && *end == '\0' && x >= 0 ? x : -2; /* -2: present, not an integer */
-}
-
-/* The exact values of the headers the rate_limit and final_error_headers
- * checks judge; called for every header line before on_header's own. */
-static void exact_headers(struct harness_req *r, const char *line, size_t n)
-{
-    const char *v;
-    size_t vl;
-    if (header_is(line, n, "Content-Type", &v, &vl))
-        snprintf(r->ctype, sizeof r->ctype, "%.*s", (int)(vl < 63 ? vl : 63), v);
-    else if (header_is(line, n, "x-should-retry", &v, &vl))
-        r->should_retry = !(vl == 5 && strncasecmp(v, "false", 5) == 0);
-    else if (header_is(line, n, "Retry-After", &v, &vl))
-        r->ra_s = header_long(v, vl);
-    else if (header_is(line, n, "retry-after-ms", &v, &vl))
-        r->ra_ms = header_long(v, vl);
-    /* The relay's own limiter headers; the -requests/-tokens ones are an
-     * upstream's, passed through, and speak of its limits. */
-    else if (header_is(line, n, "x-ratelimit-limit", &v, &vl))
-        r->rl_limit = header_long(v, vl);
-    else if (header_is(line, n, "x-ratelimit-remaining", &v, &vl))
-        r->rl_remaining = header_long(v, vl);
 }
 
 static void reset_headers(struct harness_req *r)
@@ -357,34 +337,96 @@ static void reset_headers(struct harness_req *r)
     r->ra_s = r->ra_ms = r->rl_limit = r->rl_remaining = -1;
 }
 
+enum hdr_kind {
+    HDR_CTYPE,
+    HDR_SHOULD_RETRY,
+    HDR_RETRY_AFTER,
+    HDR_RETRY_AFTER_MS,
+    HDR_RL_LIMIT,
+    HDR_RL_REMAINING,
+    HDR_SERVED_BY,
+    HDR_ATTEMPTS,
+};
+
+/* The answer headers whose values the checks read (the rate_limit and
+ * final_error_headers checks want the exact values; X-Served-By names the
+ * colour).  The relay's own limiter headers: the -requests/-tokens ones are
+ * an upstream's, passed through, and speak of its limits.  One row per
+ * name, matched by length first: every answer header passes here. */
+static const struct {
+    const char *name;
+    size_t len;
+    enum hdr_kind kind;
+} hdr_rows[] = {
+    {"Content-Type", 12, HDR_CTYPE},         {"x-should-retry", 14, HDR_SHOULD_RETRY},
+    {"Retry-After", 11, HDR_RETRY_AFTER},    {"retry-after-ms", 14, HDR_RETRY_AFTER_MS},
+    {"x-ratelimit-limit", 17, HDR_RL_LIMIT}, {"x-ratelimit-remaining", 21, HDR_RL_REMAINING},
+    {"X-Served-By", 11, HDR_SERVED_BY},      {"X-Attempts", 10, HDR_ATTEMPTS},
+};
+
+static void header_value(struct harness_req *r, enum hdr_kind kind, const char *v, size_t vl)
+{
+    char tmp[64];
+    copy_value(tmp, sizeof tmp, v, vl);
+    switch (kind) {
+    case HDR_CTYPE:
+        copy_value(r->ctype, sizeof r->ctype, v, vl);
+        break;
+    case HDR_SHOULD_RETRY:
+        r->should_retry = !(vl == 5 && strncasecmp(v, "false", 5) == 0);
+        break;
+    case HDR_RETRY_AFTER:
+        r->ra_s = header_long(v, vl);
+        if (r->retry_after_ms < 0)
+            r->retry_after_ms = (long)(atof(tmp) * 1000.0);
+        break;
+    case HDR_RETRY_AFTER_MS:
+        r->ra_ms = header_long(v, vl);
+        r->retry_after_ms = atol(tmp);
+        break;
+    case HDR_RL_LIMIT:
+        r->rl_limit = header_long(v, vl);
+        break;
+    case HDR_RL_REMAINING:
+        r->rl_remaining = header_long(v, vl);
+        break;
+    case HDR_SERVED_BY:
+        copy_value(r->served_hdr, sizeof r->served_hdr, v, vl);
+        break;
+    case HDR_ATTEMPTS:
+        r->attempts_hdr = atoi(tmp);
+        break;
+    }
+}
+
 static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 {
     struct harness_xfer_req *x = ud;
     struct harness_req *r = &x->t->reqs[x->idx];
     size_t n = size * nmemb;
-    const char *v;
-    size_t vl;
-    char tmp[64];
     if (x->t->secret && x->t->secret[0] && memmem(line, n, x->t->secret, strlen(x->t->secret)))
         r->leaked = 1;
-    exact_headers(r, line, n);
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new response (after a 1xx): forget the previous headers. */
         reset_headers(r);
-    } else if (header_is(line, n, "X-Served-By", &v, &vl)) {
-        snprintf(r->served_hdr, sizeof r->served_hdr, "%.*s", (int)(vl < 7 ? vl : 7), v);
-    } else if (header_is(line, n, "X-Attempts", &v, &vl)) {
-        snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 63 ? vl : 63), v);
-        r->attempts_hdr = atoi(tmp);
-    } else if (header_is(line, n, "retry-after-ms", &v, &vl)) {
-        snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 63 ? vl : 63), v);
-        r->retry_after_ms = atol(tmp);
-    } else if (header_is(line, n, "Retry-After", &v, &vl)) {
-        snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 63 ? vl : 63), v);
-        if (r->retry_after_ms < 0)
-            r->retry_after_ms = (long)(atof(tmp) * 1000.0);
-    } else if (n > 12 && strncasecmp(line, "x-ratelimit-", 12) == 0) {
+        return n;
+    }
+    if (n > 12 && strncasecmp(line, "x-ratelimit-", 12) == 0)
         r->ratelimit_hdrs++;
+    const char *colon = memchr(line, ':', n);
+    if (!colon)
+        return n;
+    size_t nl = (size_t)(colon - line);
+    for (size_t i = 0; i < sizeof hdr_rows / sizeof hdr_rows[0]; i++) {
+        if (hdr_rows[i].len != nl || strncasecmp(line, hdr_rows[i].name, nl) != 0)
+            continue;
+        const char *v = colon + 1, *e = line + n;
+        while (v < e && (*v == ' ' || *v == '\t'))
+            v++;
+        while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+            e--;
+        header_value(r, hdr_rows[i].kind, v, (size_t)(e - v));
+        break;
     }
     return n;
 }
@@ -401,12 +443,38 @@ static void unlink_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
         x->next->prev = x->prev;
 }
 
-static void free_xfer(struct harness_xfer_req *x)
+/* A finished request's state is kept for the next one (up to the pool's
+ * cap, the most that can be in flight), its answer buffer too when the
+ * answer was read in place rather than kept raw. */
+static void free_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
 {
-    curl_slist_free_all(x->hdrs);
     free(x->post);
+    x->post = NULL;
+    if (t->n_free_x < t->pool_cap) {
+        /* A large answer's buffer is not kept: up to pool_cap of them
+         * would hold as many MiB. */
+        if (x->body.cap > KEEP_BODY_CAP) {
+            co_buf_free(&x->body);
+            co_buf_init(&x->body, BODY_CAP);
+        }
+        co_buf_reset(&x->body);
+        x->queued = t->free_x;
+        t->free_x = x;
+        t->n_free_x++;
+        return;
+    }
     co_buf_free(&x->body);
     free(x);
+}
+
+/* This thread's CPU time (user + system), µs. */
+static uint64_t thread_cpu_us(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
+           (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
 }
 
 static void arm_phase(struct harness_phase_state *ps, uint64_t start);
@@ -434,6 +502,7 @@ static void check_finished(struct harness_traffic *t)
         if (!t->ph[i].ended)
             return;
     t->finished = 1;
+    t->cpu_traffic_us = thread_cpu_us() - t->cpu_start_us;
     harness_traffic_settle(t);
     if (t->on_finished)
         t->on_finished(t);
@@ -533,10 +602,108 @@ static void release_easy(struct harness_traffic *t, CURL *easy)
     }
 }
 
+/* A new easy handle with the options every request has; issue() sets the
+ * request's own on every use (a reused handle keeps its options). */
+static CURL *new_easy(struct harness_traffic *t)
+{
+    CURL *e = curl_easy_init();
+    t->easies++;
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    /* The relay is on 127.0.0.1: no proxy, whatever the environment says
+     * (and libcurl reads no proxy variables per request). */
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    return e;
+}
+
+/* url parsed once (with the flags libcurl itself parses CURLOPT_URL with)
+ * and kept for every request to it: parsing it again for every request was
+ * a sixth of the driver's work per request (docs/bench.md).  NULL when it
+ * does not parse (libcurl then fails the request with its reason) or when
+ * HARNESS_URL_TPLS distinct URLs are kept already (libcurl parses it). */
+static CURLU *url_parsed(struct harness_traffic *t, const char *url)
+{
+    for (int i = 0; i < t->n_url_tpl; i++)
+        if (strcmp(t->url_tpl[i].url, url) == 0)
+            return t->url_tpl[i].u;
+    if (t->n_url_tpl >= HARNESS_URL_TPLS || strlen(url) >= sizeof t->url_tpl[0].url)
+        return NULL;
+    CURLU *u = curl_url();
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) !=
+        CURLUE_OK) {
+        curl_url_cleanup(u);
+        u = NULL;
+    }
+    snprintf(t->url_tpl[t->n_url_tpl].url, sizeof t->url_tpl[0].url, "%s", url);
+    t->url_tpl[t->n_url_tpl++].u = u;
+    return u;
+}
+
+/* The request's body, headers and easy handle, made when it is handed to
+ * libcurl rather than when it is due: a driver behind its schedule queues
+ * requests by the thousand, and an easy handle apiece (16 KiB of buffers
+ * each, most of them freed again unused) was a tenth of its CPU. */
+static void prepare_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
+{
+    const struct harness_phase *f = &t->s->phases[x->phase];
+    const struct harness_req *r = &t->reqs[x->idx];
+    const struct harness_template *tp = r->tpl >= 0 ? &f->tpl[r->tpl] : NULL;
+    size_t post_len = 0;
+    x->post = request_body(t, x->phase, r->tpl, r->id, &post_len);
+    struct curl_slist **base = &t->hdr_tpl[x->phase][tp ? r->tpl : 0];
+    if (!*base) {
+        char h[160];
+        snprintf(h, sizeof h, "Content-Type: %s", tp ? tp->ctype : "application/json");
+        *base = curl_slist_append(NULL, h);
+        *base = curl_slist_append(*base, "Expect:");
+    }
+    snprintf(x->id_hdr, sizeof x->id_hdr, "X-Request-ID: %s", r->id);
+    x->id_line.data = x->id_hdr;
+    x->id_line.next = *base;
+    struct curl_slist *hdrs = &x->id_line;
+    if (r->key[0]) {
+        snprintf(x->key_hdr, sizeof x->key_hdr, "Authorization: Bearer %s", r->key);
+        x->key_line.data = x->key_hdr;
+        x->key_line.next = hdrs;
+        hdrs = &x->key_line;
+    }
+    const char *path = tp ? tp->path : f->path, *method = tp ? tp->method : "POST";
+    int chat = strcmp(path, "/v1/chat/completions") == 0 && strcmp(method, "POST") == 0;
+    char url[400];
+    snprintf(url, sizeof url, "%s%s", r->replica > 0 ? t->replica_url[r->replica] : t->base_url,
+             chat && t->chat_path[0] ? t->chat_path : path);
+    CURLU *u = url_parsed(t, url);
+    CURL *e = t->n_spare ? t->spare[--t->n_spare] : new_easy(t);
+    x->easy = e;
+    curl_easy_setopt(e, CURLOPT_CURLU, u);
+    curl_easy_setopt(e, CURLOPT_URL, u ? NULL : url);
+    if (strcmp(method, "GET") == 0 && post_len == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* a GET without a body */
+    } else {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)post_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post);
+    }
+    /* Set on every request, NULL included: a reused handle keeps options. */
+    if (chat && t->chat_method[0] && strcmp(t->chat_method, "POST") != 0)
+        method = t->chat_method;
+    curl_easy_setopt(
+        e, CURLOPT_CUSTOMREQUEST,
+        strcmp(method, "POST") != 0 && !(strcmp(method, "GET") == 0 && !post_len) ? method : NULL);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(f->timeout_us / 1000));
+}
+
 /* Hands x to libcurl: this is its send time. */
 static void start_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
 {
     struct harness_req *r = &t->reqs[x->idx];
+    prepare_xfer(t, x);
     x->added = 1;
     t->active++;
     if (t->active > t->peak_active)
@@ -587,7 +754,7 @@ static void req_done(struct harness_xfer *base, CURL *easy, CURLcode rc)
     release_easy(t, easy);
     unlink_xfer(t, x);
     struct harness_phase_state *ps = &t->ph[x->phase];
-    free_xfer(x);
+    free_xfer(t, x);
     ps->inflight--;
     t->inflight--;
     t->active--;
@@ -744,67 +911,35 @@ static void issue(struct harness_phase_state *ps, uint64_t sched)
         r->include_usage = tp->include_usage;
         r->raw = tp->raw != NULL;
         snprintf(r->tpl_name, sizeof r->tpl_name, "%s", tp->name);
-        snprintf(r->model, sizeof r->model, "%s", tp->model);
+        copy_value(r->model, sizeof r->model, tp->model, strlen(tp->model));
         r->max_tokens = tp->max_tokens;
     } else {
-        snprintf(r->model, sizeof r->model, "%s", f->model);
+        copy_value(r->model, sizeof r->model, f->model, strlen(f->model));
         r->max_tokens = f->max_tokens;
     }
     r->key_index = f->n_keys ? ps->issued % f->n_keys : -1;
     if (r->key_index >= 0)
-        snprintf(r->key, sizeof r->key, "%s", f->keys[r->key_index]);
+        copy_value(r->key, sizeof r->key, f->keys[r->key_index], strlen(f->keys[r->key_index]));
     r->t_sched = sched;
     ps->issued++;
 
-    struct harness_xfer_req *x = co_calloc(1, sizeof *x);
+    struct harness_xfer_req *x = t->free_x;
+    if (x) {
+        t->free_x = x->queued;
+        t->n_free_x--;
+        struct co_buf body = x->body;
+        memset(x, 0, sizeof *x);
+        x->body = body;
+    } else {
+        x = co_calloc(1, sizeof *x);
+        co_buf_init(&x->body, BODY_CAP);
+    }
     x->base.done = req_done;
     x->t = t;
     x->idx = idx;
     x->phase = ps->index;
-    co_buf_init(&x->body, BODY_CAP);
-    size_t post_len = 0;
-    x->post = request_body(t, ps->index, r->tpl, r->id, &post_len);
-    char h[160];
-    snprintf(h, sizeof h, "Content-Type: %s", tp ? tp->ctype : "application/json");
-    x->hdrs = curl_slist_append(x->hdrs, h);
-    x->hdrs = curl_slist_append(x->hdrs, "Expect:");
-    snprintf(h, sizeof h, "X-Request-ID: %s", r->id);
-    x->hdrs = curl_slist_append(x->hdrs, h);
-    if (r->key[0]) {
-        snprintf(h, sizeof h, "Authorization: Bearer %s", r->key);
-        x->hdrs = curl_slist_append(x->hdrs, h);
-    }
-    char url[400];
-    const char *path = tp ? tp->path : f->path, *method = tp ? tp->method : "POST";
-    int chat = strcmp(path, "/v1/chat/completions") == 0 && strcmp(method, "POST") == 0;
+    /* Which replica, in issue order (the spread's draws follow the schedule). */
     r->replica = pick_replica(t);
-    snprintf(url, sizeof url, "%s%s", r->replica > 0 ? t->replica_url[r->replica] : t->base_url,
-             chat && t->chat_path[0] ? t->chat_path : path);
-    CURL *e = t->n_spare ? t->spare[--t->n_spare] : curl_easy_init();
-    x->easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    if (strcmp(method, "GET") == 0 && post_len == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* a GET without a body */
-    } else {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)post_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post);
-    }
-    /* Set on every request, NULL included: a reused handle keeps options. */
-    if (chat && t->chat_method[0] && strcmp(t->chat_method, "POST") != 0)
-        method = t->chat_method;
-    curl_easy_setopt(
-        e, CURLOPT_CUSTOMREQUEST,
-        strcmp(method, "POST") != 0 && !(strcmp(method, "GET") == 0 && !post_len) ? method : NULL);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(f->timeout_us / 1000));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     x->next = t->live;
     if (t->live)
         t->live->prev = x;
@@ -865,7 +1000,10 @@ static void phase_tick(struct harness_phase_state *ps)
         double gap = 1e6 / f->rate_rps;
         if (f->arrival == HARNESS_ARRIVAL_POISSON)
             gap = -log(1.0 - co_rng_double(&t->rng)) * gap;
-        ps->next_sched += (uint64_t)gap;
+        /* Kept unrounded: whole µs per gap would run the schedule fast
+         * (15,000 req/s is a 66.67 µs gap; 66 sent 15,151 req/s). */
+        ps->next_offset += gap;
+        ps->next_sched = ps->start + (uint64_t)llround(ps->next_offset);
     }
     if (!ps->ended && phase_over(ps, ps->next_sched))
         ps->ended = 1;
@@ -950,6 +1088,7 @@ void harness_traffic_set_cap(struct harness_traffic *t, size_t n)
 static void arm_phase(struct harness_phase_state *ps, uint64_t start)
 {
     ps->start = ps->next_sched = start;
+    ps->next_offset = 0;
     double wait = ((double)start - (double)co_now_us()) / 1e6;
     ev_timer_set(&ps->timer, wait > 0 ? wait : 0, 0);
     ev_timer_start(ps->t->loop, &ps->timer);
@@ -958,6 +1097,7 @@ static void arm_phase(struct harness_phase_state *ps, uint64_t start)
 void harness_traffic_start(struct harness_traffic *t, uint64_t t0)
 {
     t->t0 = t0;
+    t->cpu_start_us = thread_cpu_us();
     for (int i = 0; i < t->s->n_phases; i++)
         if (!t->s->phases[i].after_prev) /* those wait for their predecessor */
             arm_phase(&t->ph[i], t0 + t->s->phases[i].start_us);
@@ -981,7 +1121,7 @@ void harness_traffic_stop(struct harness_traffic *t)
         unlink_xfer(t, x);
         if (x->added)
             t->active--;
-        free_xfer(x);
+        free_xfer(t, x);
         t->inflight--;
     }
     while (t->n_spare)
@@ -1004,6 +1144,18 @@ void harness_traffic_free(struct harness_traffic *t)
         for (int k = 0; k < HARNESS_MAX_TEMPLATES; k++) {
             free(t->body_tpl[i][k]);
             t->body_tpl[i][k] = NULL;
+            curl_slist_free_all(t->hdr_tpl[i][k]);
+            t->hdr_tpl[i][k] = NULL;
         }
     }
+    for (int i = 0; i < t->n_url_tpl; i++)
+        curl_url_cleanup(t->url_tpl[i].u);
+    t->n_url_tpl = 0;
+    while (t->free_x) {
+        struct harness_xfer_req *x = t->free_x;
+        t->free_x = x->queued;
+        co_buf_free(&x->body);
+        free(x);
+    }
+    t->n_free_x = 0;
 }

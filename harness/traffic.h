@@ -50,6 +50,7 @@ struct harness_phase_state {
     int ended;
     uint64_t next_sched; /* absolute µs, open loop */
     uint64_t start;      /* absolute µs the phase started (or will), 0 not armed yet */
+    double next_offset;  /* next_sched - start, µs, unrounded */
     struct harness_traffic *t;
     int index;
 };
@@ -57,6 +58,8 @@ struct harness_phase_state {
 /* Connections the driver may hold open at most (fewer when the fd limit
  * is low: each one costs an fd here and one in the in-process mock). */
 #define HARNESS_POOL_CAP 1024
+/* Distinct request URLs kept parsed (see url_tpl). */
+#define HARNESS_URL_TPLS 16
 
 struct harness_traffic {
     struct ev_loop *loop;
@@ -84,6 +87,7 @@ struct harness_traffic {
     long connects; /* new connections libcurl opened */
     CURL **spare;  /* finished easy handles, reset for reuse (pool_cap of them) */
     int n_spare;
+    long easies; /* easy handles made: one per transfer handed to libcurl at once, at most */
     /* Answers kept raw while traffic runs and read (harness_body_facts)
      * once it is over: parsing JSON is most of a request's CPU, and the
      * driver's CPU belongs to the schedule.  Bounded by DEFER_CAP bytes;
@@ -107,6 +111,28 @@ struct harness_traffic {
     int spread; /* enum harness_spread */
     unsigned next_replica;
     struct co_rng spread_rng;
+    /* The driver thread's CPU time from harness_traffic_start to the last
+     * answer (answers read afterwards not included): the driver's own cost
+     * of keeping the schedule (bench/traffic_accuracy.c reports it). */
+    uint64_t cpu_start_us, cpu_traffic_us;
+    /* Request state kept for the next request (harness_xfer_req, its
+     * header lines), so a request costs the driver no allocation of its own
+     * beyond its answer. */
+    struct harness_xfer_req *free_x;
+    int n_free_x;
+    /* Per phase and template, the header lines every request of it
+     * carries (the request's own X-Request-ID and key go in front, see
+     * prepare_xfer()). */
+    struct curl_slist *hdr_tpl[HARNESS_MAX_PHASES][HARNESS_MAX_TEMPLATES];
+    /* URLs parsed once (CURLOPT_CURLU, read-only to libcurl), one per
+     * replica and path asked for, up to HARNESS_URL_TPLS (past it a
+     * request's URL is parsed by libcurl, as before); u is NULL for one
+     * that does not parse (libcurl then fails the request with its reason). */
+    struct {
+        char url[400];
+        CURLU *u;
+    } url_tpl[HARNESS_URL_TPLS];
+    int n_url_tpl;
 };
 
 /* Reads every answer kept raw (see raw above) into its request's facts and

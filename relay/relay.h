@@ -77,6 +77,10 @@ struct relay {
     uint64_t buffered;
     uint64_t budget_refusals;
     int draining;
+    /* The loop has ended: the last MHD runs only close connections, so a
+     * request read then is refused instead of started (a suspended
+     * connection at MHD_stop_daemon aborts the process). */
+    int stopping;
     ev_signal sigterm, sigint;
     ev_timer drain_timer;
     ev_prepare flush;

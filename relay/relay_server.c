@@ -287,6 +287,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     co_evhttp_request_read(c);
     switch (x->route->kind) {
     case RF_PROXY:
+        if (r->stopping && !x->checked)
+            return relay_respond_error(c, 503, "503 Service Unavailable - the relay is stopping",
+                                       "upstream_error", NULL, "shutting_down",
+                                       (const char *[]){"Connection", "close", NULL});
         if (!x->checked) {
             int answered;
             enum MHD_Result ret = admit_key(r, c, x->q, &answered);
@@ -500,6 +504,7 @@ int relay_run(struct relay *r, char *err, size_t errlen)
             r->url[RELAY_DIRECT] ? r->url[RELAY_DIRECT] : "", relay_env_name(r->sw.active));
 
     ev_run(r->loop, 0);
+    r->stopping = 1;
 
     relay_events_emit(r->events, "exit", json_pack("{s:i}", "inflight", (int)r->inflight));
     relay_req_cancel_all(r);

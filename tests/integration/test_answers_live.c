@@ -314,6 +314,46 @@ static void test_methods_and_paths(void **state)
     json_decref(j);
 }
 
+/* A stream longer than the client's 1 MiB body cap, relayed whole by
+ * cutover-relay: the harness's cut is no verdict on the relay (the answer
+ * checks leave it unjudged, the client log marks it body_cut). */
+static void test_answer_past_body_cap(void **state)
+{
+    char file[128], out[128];
+    snprintf(file, sizeof file, "%s/big.json", dir);
+    snprintf(out, sizeof out, "%s/big", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("{\"name\": \"big-stream\", \"upstreams\": {\"blue\": {\"tokens\": 60000}, \"green\": "
+          "\"healthy\"}, \"traffic\": {\"rate_rps\": 4, \"duration_ms\": 400, \"request\": "
+          "{\"name\": \"long\", \"body\": {\"stream\": true, \"max_tokens\": 60000, \"messages\": "
+          "[{\"role\": \"user\", \"content\": \"hi\"}]}}}, \"expect\": [{\"check\": "
+          "\"answer_integrity\"}, {\"check\": \"no_truncated_success\"}, {\"check\": "
+          "\"client_success_ratio\", \"min\": 1}]}\n",
+          f);
+    fclose(f);
+    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
+    int rc = tsup_cutover(60000, args);
+    json_t *res = results(out);
+    const json_t *sc = scenario_of(res, NULL, "big-stream");
+    const char *d = NULL;
+    assert_string_equal(status_of(sc, "answer_integrity", &d), "inconclusive");
+    assert_string_equal(status_of(sc, "no_truncated_success", &d), "inconclusive");
+    assert_string_equal(status_of(sc, "client_success_ratio min=1", &d), "inconclusive");
+    assert_int_equal(rc, 4); /* inconclusive, never a failure of the relay */
+    json_decref(res);
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s/big_json/requests.jsonl", out, strrchr(dir, '/') + 1);
+    FILE *rq = fopen(path, "r");
+    assert_non_null(rq);
+    char line[4096];
+    int cut = 0;
+    while (fgets(line, sizeof line, rq))
+        cut += strstr(line, "\"body_cut\": true") != NULL || strstr(line, "\"body_cut\":true");
+    fclose(rq);
+    assert_true(cut >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_relays_caught, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failover_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_methods_and_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_past_body_cap, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

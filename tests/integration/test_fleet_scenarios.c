@@ -285,6 +285,93 @@ static void test_bad_fleet_input(void **state)
     free(res);
 }
 
+/* Upstreams that answer 429 themselves, under a fleet limit never
+ * reached: each 429 reached an upstream (its attempts carry the id), so it
+ * is the upstream's, passed on, and no refusal of the fleet's limiter. */
+static void test_upstream_429_is_not_the_limiter(void **state)
+{
+    need_redis();
+    char file[128], out[128];
+    snprintf(file, sizeof file, "%s/up429.json", dir);
+    snprintf(out, sizeof out, "%s/up429", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("{\"name\": \"fleet-upstream-429\", \"fleet\": {\"replicas\": 2}, \"relay\": "
+          "{\"rate_limit_requests\": 100, \"rate_limit_window_ms\": 3000, \"client_keys\": "
+          "[\"k\"]}, \"upstreams\": {\"blue\": {\"status\": 429}, \"green\": {\"status\": 429}}, "
+          "\"traffic\": {\"rate_rps\": 20, \"duration_ms\": 500, \"client_key\": \"k\"}, "
+          "\"expect\": [{\"check\": \"fleet_rate_limit\", \"limit\": 100, \"window_ms\": 3000}, "
+          "{\"check\": \"client_count\", \"status\": 429, \"min\": 5}]}\n",
+          f);
+    fclose(f);
+    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
+    assert_int_equal(tsup_cutover(60000, args), 4); /* inconclusive: the limit never reached */
+    char path[200];
+    snprintf(path, sizeof path, "%s/results.json", out);
+    json_error_t je;
+    json_t *res = json_load_file(path, 0, &je);
+    assert_non_null(res);
+    const json_t *sc = scenario(res, NULL, "fleet-upstream-429");
+    assert_string_equal(check_status(sc, "fleet_rate_limit"), "inconclusive");
+    assert_string_equal(check_status(sc, "client_count"), "pass");
+    json_decref(res);
+}
+
+/* A replica frozen (SIGSTOP) to the end of the run while its clients'
+ * requests wait on their keep-alive connections: at teardown it gets
+ * SIGCONT then SIGTERM, and its last MHD run reads those requests after
+ * the loop ended.  cutover-relay must refuse them, not start them: a
+ * connection suspended at MHD_stop_daemon aborted the process (SIGABRT,
+ * "MHD_stop_daemon() called while we have suspended connections"). */
+static void test_frozen_replica_stops_cleanly(void **state)
+{
+    need_redis();
+    char file[128], out[128];
+    snprintf(file, sizeof file, "%s/frozen.json", dir);
+    snprintf(out, sizeof out, "%s/frozen", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("{\"name\": \"fleet-frozen-to-the-end\", \"fleet\": {\"replicas\": 2}, \"upstreams\": "
+          "{\"blue\": \"healthy\", \"green\": \"healthy\"}, \"timeline\": [{\"at_ms\": 100, "
+          "\"fleet\": \"replica_pause\", \"replica\": 1}], \"traffic\": {\"rate_rps\": 20, "
+          "\"duration_ms\": 500}, \"expect\": [{\"check\": \"clean_shutdown\"}, {\"check\": "
+          "\"client_success_ratio\", \"min\": 1, \"replica\": 0}]}\n",
+          f);
+    fclose(f);
+    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
+    assert_int_equal(tsup_cutover(60000, args), 0);
+}
+
+/* replica_stop on a frozen replica wakes it to drain (SIGTERM then
+ * SIGCONT): its event log says it stopped on signal 15 and exited. */
+static void test_frozen_replica_stop_drains(void **state)
+{
+    need_redis();
+    char file[128], out[128];
+    snprintf(file, sizeof file, "%s/frozenstop.json", dir);
+    snprintf(out, sizeof out, "%s/frozenstop", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("{\"name\": \"fleet-frozen-then-stopped\", \"fleet\": {\"replicas\": 2}, "
+          "\"upstreams\": {\"blue\": \"healthy\", \"green\": \"healthy\"}, \"timeline\": "
+          "[{\"at_ms\": 100, \"fleet\": \"replica_pause\", \"replica\": 1}, {\"at_ms\": 300, "
+          "\"fleet\": \"replica_stop\", \"replica\": 1}], \"traffic\": {\"rate_rps\": 10, "
+          "\"duration_ms\": 800}, \"expect\": [{\"check\": \"client_success_ratio\", \"min\": "
+          "1, \"replica\": 0}]}\n",
+          f);
+    fclose(f);
+    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
+    assert_int_equal(tsup_cutover(60000, args), 0);
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s/frozenstop_json/replica-1/events.jsonl", out,
+             strrchr(dir, '/') + 1);
+    char *ev = tsup_read_file(path, NULL);
+    assert_non_null(ev);
+    if (!strstr(ev, "\"type\":\"stop\"") || !strstr(ev, "\"type\":\"exit\""))
+        fail_msg("replica 1 never drained: %s", ev);
+    free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +380,9 @@ int main(void)
         cmocka_unit_test(test_redis_stopped_and_replicas_apart),
         cmocka_unit_test(test_replicas_override),
         cmocka_unit_test(test_bad_fleet_input),
+        cmocka_unit_test(test_upstream_429_is_not_the_limiter),
+        cmocka_unit_test(test_frozen_replica_stops_cleanly),
+        cmocka_unit_test(test_frozen_replica_stop_drains),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

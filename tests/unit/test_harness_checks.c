@@ -80,6 +80,15 @@ static struct harness_att *att(const char *id, const char *env, uint64_t at_ms, 
     return a;
 }
 
+/* Attempts of request id to blue so far. */
+static int count_blue(const char *id)
+{
+    int n = 0;
+    for (size_t i = 0; i < obs.n_atts; i++)
+        n += strcmp(obs.atts[i].req_id, id) == 0 && strcmp(obs.atts[i].env, "blue") == 0;
+    return n;
+}
+
 static void probe(const char *env, uint64_t at_ms)
 {
     struct harness_att *a = att("", env, at_ms, 1, 200);
@@ -376,6 +385,36 @@ static void test_switches_served_reordered(void **state)
     assert_non_null(strstr(v.measured, "served: blue->green"));
 }
 
+/* An outsider's relay that fails over on the first failure and then serves
+ * every answer from green switched once, though no two answers differ: the
+ * served view starts at the colour of the first upstream attempt.  Before,
+ * "switches exact 0" passed on it ("served: none"). */
+static void test_switches_served_first_attempt(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 30, 200, "green", HARNESS_OK);
+    att("a", "blue", 1, 2, 429);
+    att("a", "green", 15, 2, 200);
+    req("b", 50, 5, 200, "green", HARNESS_OK);
+    att("b", "green", 51, 2, 200);
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":0,\"view\":\"served\"}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "served: blue->green"));
+    assert_int_equal(run("{\"check\":\"switch_delay\",\"from\":\"blue\",\"to\":\"green\","
+                         "\"after\":\"start\",\"within_ms\":40,\"view\":\"served\"}",
+                         &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "30.0 ms")); /* when the client saw green */
+    /* A probe is not where the relay was: a green probe first changes nothing. */
+    obs.n_reqs = obs.n_atts = 0;
+    probe("green", 0);
+    req("a", 1, 5, 200, "blue", HARNESS_OK);
+    att("a", "blue", 2, 2, 200);
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":0,\"view\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "served: none"));
+}
+
 static void test_no_traffic_after_unhealthy(void **state)
 {
     struct harness_verdict v;
@@ -514,6 +553,158 @@ static void test_rate_limit_never_limited(void **state)
     }
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "nothing was limited"));
+}
+
+/* Retry-After is what any limiter owes; x-ratelimit-* only when the check
+ * asks (the default).  A failing verdict names which was missing. */
+static void test_rate_limit_retry_after_only(void **state)
+{
+    struct harness_verdict v;
+    rl_traffic(-1, 1000, -1, -1);
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        obs.reqs[i].ratelimit_hdrs = 0; /* Retry-After alone */
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "5 of 5 429s without x-ratelimit-* headers"));
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400,"
+                         "\"ratelimit_headers\":false}",
+                         &v),
+                     HARNESS_PASS);
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        obs.reqs[i].retry_after_ms = -1; /* nothing says when to come back */
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400,"
+                         "\"ratelimit_headers\":false}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "5 of 5 429s without Retry-After"));
+}
+
+/* Retry-After binds the colour that said it, not only the request's next
+ * attempt: a relay that alternates colours every few ms is back at blue
+ * 30 ms after blue asked for 300.  Before, the blue -> green -> blue
+ * sequence had no sample (consecutive attempts differ in colour). */
+static void test_retry_after_across_colours(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 100, 200, "blue", HARNESS_OK);
+    att("a", "blue", 0, 1, 429);
+    att("a", "green", 10, 1, 429);
+    att("a", "blue", 31, 1, 200);
+    assert_int_equal(run("{\"check\":\"retry_after\",\"min_ms\":300}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 retries, shortest wait 30.0 ms"));
+    /* Back at blue after its 300 ms: a pass; green was never asked again. */
+    obs.atts[2].t_arrival = T0 + 302 * MS;
+    obs.atts[2].t_done = obs.atts[2].t_arrival + MS;
+    assert_int_equal(run("{\"check\":\"retry_after\",\"min_ms\":300}", &v), HARNESS_PASS);
+    /* A failover and no return: nothing to judge. */
+    obs.n_atts = 2;
+    assert_int_equal(run("{\"check\":\"retry_after\",\"min_ms\":300}", &v), HARNESS_INCONCLUSIVE);
+}
+
+/* tried_ratio: after the failover a relay that keeps its switch leaves
+ * blue alone; one that keeps no state tries blue first every time. */
+static void test_tried_ratio(void **state)
+{
+    struct harness_verdict v;
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        struct harness_req *r = req(id, (uint64_t)i * 50, 20, 200, "green", HARNESS_OK);
+        r->phase = 1;
+        if (i < 2 || i == 7)
+            att(id, "blue", (uint64_t)i * 50, 1, 503);
+        att(id, "green", (uint64_t)i * 50 + 5, 1, 200);
+    }
+    const char *chk = "{\"check\":\"tried_ratio\",\"env\":\"blue\",\"phase\":1,\"max\":0.3}";
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0.300 (3 of 10)"));
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        if (count_blue(obs.reqs[i].id) == 0)
+            att(obs.reqs[i].id, "blue", 600, 1, 503);
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "does not keep its switch"));
+    /* Another phase, or requests whose attempts were never found: no sample. */
+    assert_int_equal(run("{\"check\":\"tried_ratio\",\"env\":\"blue\",\"phase\":0,\"max\":0}", &v),
+                     HARNESS_INCONCLUSIVE);
+    obs.n_atts = 0;
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+}
+
+/* stream_incremental: the first byte before the upstream finished; a
+ * short upstream stream is no sample. */
+static void test_stream_incremental(void **state)
+{
+    struct harness_verdict v;
+    const char *chk = "{\"check\":\"stream_incremental\",\"lead_ms\":100}";
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "s%d", i);
+        struct harness_req *r = req(id, (uint64_t)i * 100, 420, 200, "blue", HARNESS_OK);
+        r->stream = 1;
+        r->t_first = r->t_sent + 30 * MS; /* passed on as it came */
+        att(id, "blue", (uint64_t)i * 100 + 1, 400, 200);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "4 streams"));
+    obs.reqs[2].t_first = obs.reqs[2].t_sent + 402 * MS; /* after blue's end: buffered */
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "relay buffers streams; request s2"));
+    /* Upstream streams too short to tell (150 ms < 2 x 100): inconclusive. */
+    for (size_t i = 0; i < obs.n_atts; i++)
+        obs.atts[i].t_done = obs.atts[i].t_arrival + 150 * MS;
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+}
+
+/* answer_content_type: JSON as application/json (parameters allowed),
+ * streams as text/event-stream; errors and cut answers are no samples. */
+static void test_answer_content_type(void **state)
+{
+    struct harness_verdict v;
+    struct harness_req *a = req("a", 0, 5, 200, "blue", HARNESS_OK);
+    a->complete = 1;
+    snprintf(a->ctype, sizeof a->ctype, "application/json; charset=utf-8");
+    struct harness_req *b = req("b", 10, 5, 200, "blue", HARNESS_OK);
+    b->complete = 1;
+    b->stream = 1;
+    snprintf(b->ctype, sizeof b->ctype, "text/event-stream");
+    struct harness_req *e = req("e", 20, 5, 502, "", HARNESS_HTTP_ERROR);
+    snprintf(e->ctype, sizeof e->ctype, "text/html"); /* error_shape's, not ours */
+    assert_int_equal(run("{\"check\":\"answer_content_type\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 2"));
+    snprintf(a->ctype, sizeof a->ctype, "text/plain");
+    assert_int_equal(run("{\"check\":\"answer_content_type\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "Content-Type 'text/plain' on a JSON answer; request a"));
+    snprintf(a->ctype, sizeof a->ctype, "application/jsonx");
+    assert_int_equal(run("{\"check\":\"answer_content_type\"}", &v), HARNESS_FAIL);
+    snprintf(b->ctype, sizeof b->ctype, "application/json");
+    a->complete = 0; /* a cut answer tells nothing of its type */
+    assert_int_equal(run("{\"check\":\"answer_content_type\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "on a streamed answer; request b"));
+}
+
+/* sequential_attempts: a hedge to both colours fails; a failover after a
+ * timeout (the upstream saw the client go) overlapping the next does not. */
+static void test_sequential_attempts(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 30, 200, "green", HARNESS_OK);
+    att("a", "blue", 1, 2, 503);
+    att("a", "green", 13, 2, 200);
+    req("t", 50, 400, 200, "green", HARNESS_OK);
+    struct harness_att *slow = att("t", "blue", 51, 1000, 0);
+    snprintf(slow->end, sizeof slow->end, "client_gone"); /* given up at 250 */
+    att("t", "green", 301, 2, 200);
+    for (size_t i = 0; i < obs.n_atts; i++)
+        if (!obs.atts[i].end[0])
+            snprintf(obs.atts[i].end, sizeof obs.atts[i].end, "complete");
+    assert_int_equal(run("{\"check\":\"sequential_attempts\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 2"));
+    req("h", 500, 30, 200, "blue", HARNESS_OK);
+    snprintf(att("h", "blue", 501, 8, 200)->end, 16, "complete");
+    snprintf(att("h", "green", 502, 9, 200)->end, 16, "complete"); /* out together */
+    assert_int_equal(run("{\"check\":\"sequential_attempts\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "went upstream twice at once"));
+    assert_non_null(strstr(v.detail, "request h"));
 }
 
 /* Every client refused with 401 by the relay itself (no upstream reached):
@@ -1104,6 +1295,13 @@ static void test_no_vacuous_attempts(void **state)
     assert_non_null(strstr(v.detail, "cannot be tied"));
     run("{\"check\": \"switches\", \"exact\": 0, \"view\": \"served\"}", &v);
     assert_int_equal(v.status, HARNESS_INCONCLUSIVE); /* served: no answer named a colour */
+    /* A failed request's story: its attempts are unknown, not absent. */
+    req("q30", 300, 5, 503, "", HARNESS_HTTP_ERROR);
+    run("{\"check\": \"client_success_ratio\", \"min\": 1}", &v);
+    assert_int_equal(v.status, HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "request q30"));
+    assert_non_null(strstr(v.detail, "upstream attempts unknown (the relay passed no ids)"));
+    assert_null(strstr(v.detail, "no upstream attempt"));
 }
 
 /* Every row of the check table says what it measures and how it is used:
@@ -1229,6 +1427,37 @@ static void canon_text(void)
     char *t = mock_reply_string(HASH, 5);
     snprintf(canon, sizeof canon, "%s", t);
     free(t);
+}
+
+/* A stream longer than the harness's body cap: the client kept only its
+ * start, without [DONE] or finish_reason.  That end is the harness's, so
+ * neither answer_integrity nor no_truncated_success blames the relay. */
+static void test_answer_cut_by_harness(void **state)
+{
+    struct harness_verdict v;
+    canon_text();
+    answered("a", 1, canon);
+    struct harness_req *r = answered("b", 1, canon);
+    r->text_len = 3;
+    r->text[3] = '\0';
+    r->text_hash = harness_text_hash(HARNESS_TEXT_HASH0, canon, 3);
+    r->done_marker = r->complete = 0;
+    r->finish[0] = '\0';
+    r->finish_n = 0;
+    r->outcome = HARNESS_TRUNCATED;
+    r->body_cut = 1;
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 1);
+    assert_non_null(strstr(v.measured, "1 answers over the harness's 1 MiB body cap not judged"));
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "1 answers over the harness's 1 MiB body cap"));
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":1}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "(1 of 1); 1 answers over the harness's 1 MiB"));
+    /* The same answer cut by the relay is its fault. */
+    r->body_cut = 0;
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":1}", &v), HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
 }
 
 static void test_answer_integrity(void **state)
@@ -1498,6 +1727,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_answer_integrity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_cut_by_harness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_integrity_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model_reported, setup, teardown),
@@ -1513,10 +1743,17 @@ int main(void)
         T(test_retry_after_and_hammering),
         T(test_switches),
         T(test_switches_served_reordered),
+        T(test_switches_served_first_attempt),
         T(test_no_traffic_after_unhealthy),
         T(test_rate_limit),
         T(test_rate_limit_header_values),
         T(test_rate_limit_never_limited),
+        T(test_rate_limit_retry_after_only),
+        T(test_retry_after_across_colours),
+        T(test_tried_ratio),
+        T(test_stream_incremental),
+        T(test_answer_content_type),
+        T(test_sequential_attempts),
         T(test_rate_limit_all_refused),
         T(test_backoff_distribution),
         T(test_dist_excess),

@@ -121,6 +121,17 @@ static void test_fleet_errors(void **state)
     expect_error("{\"name\": \"f\", " OK_TRAFFIC ", \"expect\": [{\"check\": "
                  "\"client_success_ratio\", \"min\": 1, \"replica\": -1}]}",
                  "$.expect[0].replica: expected a replica index 0..7");
+    expect_error("{\"name\": \"f\", " OK_TRAFFIC ", \"expect\": [{\"check\": "
+                 "\"colour_agreement\", \"to\": \"green\", \"after\": \"start\", \"within_ms\": "
+                 "10, \"view\": \"both\"}]}",
+                 "$.expect[0].view: expected one of events, served, found string \"both\"");
+    /* A window or interval of no length: a check that could never fail. */
+    expect_error("{\"name\": \"f\", " OK_TRAFFIC ", \"expect\": [{\"check\": "
+                 "\"fleet_rate_limit\", \"limit\": 1, \"window_ms\": 0}]}",
+                 "$.expect[0].window_ms: expected a number > 0, found integer 0");
+    expect_error("{\"name\": \"f\", " OK_TRAFFIC ", \"expect\": [{\"check\": "
+                 "\"probe_load\", \"max_per_interval\": 1, \"interval_ms\": 0}]}",
+                 "$.expect[0].interval_ms: expected a number > 0, found integer 0");
 }
 
 static struct harness_profile *profile(const char *text, char *err, size_t n)
@@ -197,6 +208,21 @@ static void add_ev(struct harness_obs *o, uint64_t t, const char *type, const ch
     snprintf(e->type, sizeof e->type, "%s", type);
     snprintf(e->to, sizeof e->to, "%s", to);
     e->replica = rep;
+}
+
+/* An upstream attempt (mock journal) of request id, answered with status. */
+static struct harness_att *add_att(struct harness_obs *o, const char *id, uint64_t t, int status)
+{
+    o->atts = co_realloc(o->atts, (o->n_atts + 1) * sizeof *o->atts);
+    struct harness_att *a = &o->atts[o->n_atts++];
+    memset(a, 0, sizeof *a);
+    snprintf(a->req_id, sizeof a->req_id, "%s", id);
+    snprintf(a->env, sizeof a->env, "blue");
+    a->t_arrival = t;
+    a->t_done = t;
+    a->status = status;
+    a->prompt_tokens = a->completion_tokens = -1;
+    return a;
 }
 
 static void mark(struct harness_obs *o, const char *name, uint64_t t)
@@ -277,6 +303,33 @@ static void test_fleet_rate_limit_check(void **state)
     assert_int_equal(run(ck, &o, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "refused with 429 although"));
     harness_obs_free(&o);
+
+    /* 429s that reached an upstream are the upstream's, passed on: the
+     * limiter admitted them (a limit never reached), no 429 lost by it. */
+    const char *ck100 = "{\"check\": \"fleet_rate_limit\", \"limit\": 100, \"window_ms\": 1000}";
+    fleet_obs(&o, 2);
+    for (int i = 0; i < 10; i++) {
+        uint64_t t = o.t0 + (uint64_t)i * 10 * MS;
+        add_req(&o, t, t + 2 * MS, 429, i % 2, "");
+        add_att(&o, o.reqs[i].id, t + MS, 429);
+    }
+    harness_obs_sort(&o);
+    assert_int_equal(run(ck100, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.measured, "admitted 10, 429 0"));
+    harness_obs_free(&o);
+    /* No ids, and the mocks answered 429 too: whose 429 it was cannot be
+     * told, so none is a limiter's refusal. */
+    fleet_obs(&o, 2);
+    o.signals &= ~(unsigned)HARNESS_SIG_IDS;
+    for (int i = 0; i < 10; i++) {
+        uint64_t t = o.t0 + (uint64_t)i * 10 * MS;
+        add_req(&o, t, t + 2 * MS, 429, i % 2, "");
+        add_att(&o, "", t + MS, 429);
+    }
+    harness_obs_sort(&o);
+    assert_int_equal(run(ck100, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "10 429s not judged"));
+    harness_obs_free(&o);
 }
 
 static void test_colour_agreement_check(void **state)
@@ -330,6 +383,31 @@ static void test_colour_agreement_check(void **state)
     o.signals &= ~(unsigned)HARNESS_SIG_SERVED;
     assert_int_equal(run(ck, &o, &v), HARNESS_INCONCLUSIVE);
     harness_obs_free(&o);
+
+    /* Served view: replica 1 answers nothing with a colour after the mark
+     * (its requests fail): whether it took green is unseen, no verdict. */
+    fleet_obs(&o, 2);
+    o.have_events = 0;
+    mark(&o, "sw", o.t0 + 500 * MS);
+    for (int i = 0; i < 20; i++) {
+        uint64_t t = o.t0 + (uint64_t)i * 50 * MS;
+        int late = t >= o.t0 + 520 * MS;
+        add_req(&o, t, t + MS, late && i % 2 ? 502 : 200, i % 2,
+                late ? (i % 2 ? "" : "green") : "blue");
+    }
+    assert_int_equal(run(ck, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "replica 1 served no answer naming a colour after sw"));
+    harness_obs_free(&o);
+
+    /* Events view, nobody switched: a failure, but no split brain named. */
+    fleet_obs(&o, 2);
+    for (int i = 0; i < 2; i++)
+        add_ev(&o, o.t0 - 50 * MS, "start", "blue", i);
+    mark(&o, "sw", o.t0 + 500 * MS);
+    assert_int_equal(run(ck, &o, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "no replica switched to green after sw"));
+    assert_null(strstr(v.detail, "split brain"));
+    harness_obs_free(&o);
 }
 
 static void test_probe_load_check(void **state)
@@ -356,7 +434,27 @@ static void test_probe_load_check(void **state)
     assert_int_equal(
         run("{\"check\": \"probe_load\", \"max_per_interval\": 2, \"interval_ms\": 100}", &o, &v),
         HARNESS_FAIL);
+    /* Each replica probes every 100 ms, but the mocks see the three
+     * interleaved (gaps of 1 ms): one relay's schedule is not seen, fleet
+     * wide or asked of one replica, nor one replica's probe count. */
+    const char *hi = "{\"check\": \"health_interval\", \"env\": \"blue\", \"interval_ms\": 100}";
+    assert_int_equal(run(hi, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "cannot be told apart by replica (3 replicas"));
+    assert_int_equal(run("{\"check\": \"health_interval\", \"env\": \"blue\", \"interval_ms\": "
+                         "100, \"replica\": 1}",
+                         &o, &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"health\": true, "
+                         "\"exact\": 10, \"replica\": 1}",
+                         &o, &v),
+                     HARNESS_INCONCLUSIVE);
+    add_req(&o, o.t0, o.t0 + MS, 200, 0, "blue");
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"health\": true, "
+                         "\"exact\": 30}",
+                         &o, &v),
+                     HARNESS_PASS); /* the fleet's count is what the mocks saw */
     o.n_replicas = 1;
+    assert_int_equal(run(hi, &o, &v), HARNESS_FAIL); /* one relay probing that fast */
     assert_int_equal(
         run("{\"check\": \"probe_load\", \"max_per_interval\": 3, \"interval_ms\": 100}", &o, &v),
         HARNESS_INCONCLUSIVE);
@@ -384,11 +482,78 @@ static void test_check_per_replica(void **state)
         run("{\"check\": \"client_count\", \"status\": 503, \"exact\": 10, \"replica\": 2}", &o,
             &v),
         HARNESS_PASS);
+    /* Asked of one replica, a check keeps its severity. */
+    assert_int_equal(run("{\"check\": \"client_success_ratio\", \"min\": 0.99, \"replica\": 2, "
+                         "\"severity\": \"advisory\"}",
+                         &o, &v),
+                     HARNESS_FAIL);
+    assert_int_equal(v.severity, REPORT_ADVISORY);
     /* A replica the run did not have. */
     assert_int_equal(
         run("{\"check\": \"client_success_ratio\", \"min\": 0.99, \"replica\": 5}", &o, &v),
         HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.detail, "no replica 5"));
+    harness_obs_free(&o);
+
+    /* Replica 0 finds blue unhealthy and sends to green; replica 1 has not
+     * and still sends to blue.  Fleet-wide that mix is no verdict; asked of
+     * replica 0 it passes. */
+    fleet_obs(&o, 2);
+    add_ev(&o, o.t0 + 100 * MS, "health", "", 0);
+    snprintf(o.evs[0].env, sizeof o.evs[0].env, "blue");
+    o.evs[0].healthy = 0;
+    for (int i = 0; i < 10; i++) {
+        uint64_t t = o.t0 + 200 * MS + (uint64_t)i * 10 * MS;
+        add_req(&o, t, t + 2 * MS, 200, i % 2, i % 2 ? "blue" : "green");
+        struct harness_att *a = add_att(&o, o.reqs[i].id, t + MS, 200);
+        snprintf(a->env, sizeof a->env, "%s", i % 2 ? "blue" : "green");
+    }
+    harness_obs_sort(&o);
+    const char *nt = "{\"check\": \"no_traffic_after_unhealthy\", \"env\": \"blue\"}";
+    assert_int_equal(run(nt, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "each of the 2 replicas finds a colour unhealthy"));
+    assert_int_equal(
+        run("{\"check\": \"no_traffic_after_unhealthy\", \"env\": \"blue\", \"replica\": 0}", &o,
+            &v),
+        HARNESS_PASS);
+    harness_obs_free(&o);
+
+    /* Without ids a replica's traffic attempts cannot be found: every
+     * request reached blue, yet a check counting them on one replica is
+     * inconclusive, never a failure ("min") nor a pass ("max"). */
+    fleet_obs(&o, 2);
+    for (int i = 0; i < 10; i++) {
+        uint64_t t = o.t0 + (uint64_t)i * 10 * MS;
+        add_req(&o, t, t + 2 * MS, 200, i % 2, "blue");
+        add_att(&o, "", t + MS, 200);
+    }
+    o.signals &= ~(unsigned)HARNESS_SIG_IDS;
+    harness_obs_sort(&o);
+    assert_int_equal(
+        run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"exact\": 10}", &o, &v),
+        HARNESS_PASS);
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"min\": 1, "
+                         "\"replica\": 1}",
+                         &o, &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "tied to replica 1's requests"));
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"max\": 3, "
+                         "\"replica\": 1}",
+                         &o, &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(
+        run("{\"check\": \"no_hammering\", \"max\": 100, \"window_ms\": 1000, \"replica\": 0}", &o,
+            &v),
+        HARNESS_INCONCLUSIVE);
+    /* With ids the same counts are judged. */
+    for (size_t i = 0; i < o.n_atts; i++)
+        snprintf(o.atts[i].req_id, sizeof o.atts[i].req_id, "%s", o.reqs[i].id);
+    o.signals |= HARNESS_SIG_IDS;
+    harness_obs_sort(&o);
+    assert_int_equal(run("{\"check\": \"upstream_count\", \"env\": \"blue\", \"exact\": 5, "
+                         "\"replica\": 1}",
+                         &o, &v),
+                     HARNESS_PASS);
     harness_obs_free(&o);
 }
 

@@ -138,11 +138,55 @@ static void test_settings_and_unmapped(void **state)
     assert_true(harness_profile_affects("first_byte_timeout_ms", "client_deadline"));
     assert_true(harness_profile_affects("on_429_without_retry_after", "attempts"));
     assert_false(harness_profile_affects("on_429_without_retry_after", "switches"));
+    /* Whether the 429 costs a backoff is the policy's: quota-429-fails-over
+     * failed an outsider's client_deadline it was never told to meet. */
+    assert_true(harness_profile_affects("on_429_without_retry_after", "client_deadline"));
+    assert_true(harness_profile_affects("first_byte_timeout_ms", "switches"));
     assert_int_equal(p->stop_signal, SIGTERM);
     assert_int_equal(p->tells, 0);
     json_decref(relay);
     harness_profile_free(&p);
     assert_null(p);
+}
+
+/* A list setting (client_keys) reaches a command as its items joined by
+ * commas, from the scenario or the profile's default; before, a profile
+ * could not map it at all ("unknown placeholder {client_keys}"), so every
+ * rate-limit scenario was inconclusive on a relay that takes a key list. */
+static void test_list_setting(void **state)
+{
+    char err[1024];
+    struct harness_profile *p =
+        parse("{\"name\": \"n\", \"command\": \"r {client_keys}\", \"settings\": "
+              "[\"client_keys\"], \"defaults\": {\"client_keys\": []}}",
+              err, sizeof err);
+    assert_non_null(p);
+    json_t *relay = json_pack("{s:[s,s]}", "client_keys", "key-alpha", "key-beta");
+    struct harness_vars v = {.n = 0};
+    harness_vars_settings(&v, p, relay);
+    char *out = harness_render(p->command, &v, err, sizeof err);
+    assert_string_equal(out, "r key-alpha,key-beta");
+    free(out);
+    v.n = 0;
+    harness_vars_settings(&v, p, NULL);
+    out = harness_render(p->command, &v, err, sizeof err);
+    assert_string_equal(out, "r "); /* the default: no key */
+    free(out);
+    const char *un[HARNESS_MAX_UNMAPPED];
+    assert_int_equal(harness_profile_unmapped(p, relay, 0, un, HARNESS_MAX_UNMAPPED), 0);
+    json_decref(relay);
+    harness_profile_free(&p);
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"settings\": [\"client_keys\"], "
+                 "\"defaults\": {\"client_keys\": [\"a,b\"]}}",
+                 (const char *const[]){"$.defaults.client_keys[0]", "without commas", NULL});
+    /* A count of health probes depends on the probe settings; a count of
+     * traffic does not, and neither depends on the other's settings. */
+    /* (runner.c asks about an upstream_count of probes as health_probes.) */
+    assert_true(harness_profile_affects("health_interval_ms", "health_probes"));
+    assert_true(harness_profile_affects("health_fall", "health_probes"));
+    assert_false(harness_profile_affects("health_interval_ms", "upstream_count"));
+    assert_false(harness_profile_affects("max_attempts", "health_probes"));
+    assert_true(harness_profile_affects("mode", "tried_ratio"));
 }
 
 /* A list or an object as one placeholder of a raw command: the comma
@@ -403,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_validation_errors),
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_settings_and_unmapped),
+        cmocka_unit_test(test_list_setting),
         cmocka_unit_test(test_setting_text),
         cmocka_unit_test(test_raw_command_keys),
         cmocka_unit_test(test_shipped_profiles),

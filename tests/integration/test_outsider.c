@@ -1,0 +1,240 @@
+/* The outsider audit end to end (docs/outsider-audit.md): relays that are
+ * not ours (tests/outsider/relay.py and relay2.py, Python stdlib, their own
+ * paths, no request id, no X-Served-By, no events, fixed settings) through
+ * the real binaries.  Each verdict the audit found wrong is pinned here:
+ *
+ * - scenarios/outsider passes on the correct relay and fails on the relay
+ *   with one bug each, on the check that names it (tried_ratio,
+ *   retry_after, client_count of the two clients, stream_incremental);
+ * - a relay that failed over on its first 429 and served all from green
+ *   fails "switches exact 0" (before: "served: none", a pass);
+ * - counts of health probes are inconclusive on a relay that cannot be told
+ *   the probe interval (before: upstream_count health=true failed it);
+ * - a scenario with a check not applicable is not_applicable, not a pass
+ *   (before: relay2, fixed in primary-fallback, "passed" no-failback);
+ * - a relay that dies while a stranger holds its port is a harness error
+ *   (before: the stranger was judged and relay_alive failed the relay).
+ *
+ * SKIPPED with the reason when python3 is not on PATH. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tests/support/tsupport.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/cutover-outsider-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int have_python(void)
+{
+    if (tsup_installed("python3"))
+        return 1;
+    printf("SKIP python3 not installed: the outsider relays are Python\n");
+    return 0;
+}
+
+/* cutover run ARGS... --out DIR/NAME; results.json loaded (NULL none),
+ * the exit status in *rc. */
+static json_t *run(const char *name, int *rc, char **args)
+{
+    char out[128], path[160];
+    snprintf(out, sizeof out, "%s/%s", dir, name);
+    char *argv[32];
+    int n = 0;
+    argv[n++] = "run";
+    for (int i = 0; args[i]; i++)
+        argv[n++] = args[i];
+    argv[n++] = "--out";
+    argv[n++] = out;
+    argv[n++] = "--no-color";
+    argv[n] = NULL;
+    *rc = tsup_cutover(120000, argv);
+    snprintf(path, sizeof path, "%s/results.json", out);
+    json_error_t je;
+    return json_load_file(path, 0, &je);
+}
+
+static const json_t *scenario(const json_t *res, const char *relay, const char *name)
+{
+    size_t i;
+    json_t *sc;
+    json_array_foreach(json_object_get(res, "scenarios"), i, sc)
+    {
+        const char *r = json_string_value(json_object_get(sc, "relay"));
+        if ((!relay || (r && strcmp(r, relay) == 0)) &&
+            strcmp(json_string_value(json_object_get(sc, "name")), name) == 0)
+            return sc;
+    }
+    fail_msg("no scenario %s for relay %s", name, relay ? relay : "-");
+    return NULL;
+}
+
+static const char *status_of(const json_t *sc)
+{
+    return json_string_value(json_object_get(sc, "status"));
+}
+
+/* The first check of kind (and label containing needle) in a scenario. */
+static const json_t *check(const json_t *sc, const char *kind, const char *needle)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(sc, "checks"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "check")), kind) == 0 &&
+            (!needle || strstr(json_string_value(json_object_get(c, "label")), needle)))
+            return c;
+    }
+    fail_msg("no check %s (%s)", kind, needle ? needle : "");
+    return NULL;
+}
+
+static const char *field(const json_t *c, const char *key)
+{
+    return json_string_value(json_object_get(c, key));
+}
+
+/* scenarios/outsider: green on the correct relay, red on each bug, on the
+ * check that names the cause. */
+static void test_outsider_scenarios(void **state)
+{
+    if (!have_python())
+        skip();
+    int rc;
+    char *args[] = {"scenarios/outsider",
+                    "--relay",
+                    "tests/outsider/outsider.json",
+                    "--relay",
+                    "tests/outsider/outsider-stateless-failover.json",
+                    "--relay",
+                    "tests/outsider/outsider-ignore-retry-after.json",
+                    "--relay",
+                    "tests/outsider/outsider-global-ratelimit.json",
+                    "--relay",
+                    "tests/outsider/outsider-buffer-stream.json",
+                    "--relay",
+                    "tests/outsider/outsider-wrong-ctype.json",
+                    "--relay",
+                    "tests/outsider/outsider-duplicate.json",
+                    "--jobs",
+                    "4",
+                    NULL};
+    json_t *res = run("lib", &rc, args);
+    assert_non_null(res);
+    assert_int_equal(rc, 1);
+    const char *names[] = {"outsider-failover-keeps-its-switch",
+                           "outsider-retry-after-across-colours", "outsider-rate-limit-per-client",
+                           "outsider-stream-passed-on-as-it-comes",
+                           "outsider-answers-say-their-content-type"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_string_equal(status_of(scenario(res, "outsider", names[i])), "pass");
+    const json_t *c =
+        check(scenario(res, "outsider-stateless-failover", names[0]), "tried_ratio", "phase=2");
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "does not keep its switch"));
+    c = check(scenario(res, "outsider-ignore-retry-after", names[1]), "retry_after", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    c = check(scenario(res, "outsider-global-ratelimit", names[2]), "client_count", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    c = check(scenario(res, "outsider-buffer-stream", names[3]), "stream_incremental", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "relay buffers streams"));
+    c = check(scenario(res, "outsider-wrong-ctype", names[4]), "answer_content_type", "phase=0");
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "'text/plain' on a JSON answer"));
+    c = check(scenario(res, "outsider-duplicate", names[0]), "sequential_attempts", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "went upstream twice at once"));
+    json_decref(res);
+}
+
+/* Verdicts the library gave outsider relays that it could not have
+ * observed, each now what the observation supports. */
+static void test_unobservable_verdicts(void **state)
+{
+    if (!have_python())
+        skip();
+    int rc;
+    char *args[] = {"scenarios/retry/429-retry-after-honoured.json",
+                    "scenarios/health/probe-interval.json",
+                    "scenarios/policies/no-failback-blue-green.json",
+                    "--relay",
+                    "tests/outsider/outsider.json",
+                    "--relay",
+                    "tests/outsider/outsider-fixed.json",
+                    "--jobs",
+                    "3",
+                    NULL};
+    json_t *res = run("unobs", &rc, args);
+    assert_non_null(res);
+    /* It failed over on the first 429 and served every answer from green. */
+    const json_t *c =
+        check(scenario(res, "outsider", "429-retry-after-honoured"), "switches", "exact=0");
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "measured"), "served: blue->green"));
+    /* It was never told the probe interval: the probe count says nothing. */
+    c = check(scenario(res, "outsider", "health-probes-at-configured-interval"), "upstream_count",
+              "health=true");
+    assert_string_equal(field(c, "status"), "inconclusive");
+    assert_non_null(strstr(field(c, "detail"), "health_interval_ms"));
+    /* Fixed in primary-fallback: the blue-green question does not apply,
+     * whatever its success ratio did. */
+    assert_string_equal(
+        status_of(scenario(res, "outsider-fixed", "no-failback-in-blue-green-mode")),
+        "not_applicable");
+    json_decref(res);
+}
+
+/* A stranger holds the relay's port and answers; the relay exits 1. */
+static void test_port_taken_is_harness_error(void **state)
+{
+    if (!have_python())
+        skip();
+    int rc;
+    char cmd[256], pidfile[128];
+    snprintf(pidfile, sizeof pidfile, "%s/stranger.pid", dir);
+    snprintf(cmd, sizeof cmd, "python3 tests/outsider/stranger.py {port} %s", pidfile);
+    char *args[] = {"scenarios/failover/blue-503-to-green.json", "--relay", cmd, NULL};
+    json_t *res = run("stranger", &rc, args);
+    char *pid = tsup_read_file(pidfile, NULL);
+    if (pid && atoi(pid) > 0)
+        kill(atoi(pid), SIGTERM);
+    free(pid);
+    assert_non_null(res);
+    assert_int_equal(rc, 3);
+    const json_t *sc = scenario(res, NULL, "blue-503-fails-over-to-green");
+    assert_string_equal(status_of(sc), "error");
+    assert_non_null(strstr(field(sc, "error"), "another process listened on its port"));
+    json_decref(res);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_outsider_scenarios, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unobservable_verdicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_port_taken_is_harness_error, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,26 @@
+#!/bin/sh
+# The outsider audit (docs/outsider-audit.md), reproduced: the scenario
+# library against tests/outsider/relay.py as it is, then with each BUG in
+# turn, and a table of what turned red.  Not part of make test (about 25
+# minutes on two cores); test_outsider pins the findings in 25 s.
+#   sh tests/outsider/audit.sh [OUT] [BUG...]     (run from the repository root)
+set -u
+OUT=${1:-/tmp/outsider-audit}
+[ $# -gt 0 ] && shift
+BUGS=${*:-$(python3 -c 'import re;print(" ".join(re.findall(r"^    \"(\w+)\": \"", open("tests/outsider/relay.py").read(), re.M)))')}
+mkdir -p "$OUT/profiles"
+for b in none $BUGS; do
+    p="$OUT/profiles/outsider-$b.json"
+    python3 - "$b" "$p" <<'PY'
+import json, os, sys
+bug, out = sys.argv[1], sys.argv[2]
+p = json.load(open("tests/outsider/outsider.json"))
+p["name"] = "outsider" if bug == "none" else "outsider-" + bug.replace("_", "-")
+p["env"]["BUG"] = "" if bug == "none" else bug
+p["command"] = "python3 " + os.path.abspath("tests/outsider/relay.py")
+json.dump(p, open(out, "w"), indent=1)
+PY
+    bin/cutover run scenarios/ --relay "$p" --out "$OUT/$b" --no-color --jobs 2 >"$OUT/$b.log" 2>&1
+    echo "$b: exit $?"
+done
+python3 tests/outsider/table.py "$OUT" $BUGS
