@@ -305,6 +305,30 @@ static void test_backoff_white_box(void **state)
                      HARNESS_FAIL);
 }
 
+/* The mock (in the runner's loop) stamped the first answer's t_done 20 ms
+ * after it wrote it (the runner was descheduled): the relay read it at
+ * +2 ms and waited its 40 ms, so the next attempt arrived at +42.  From
+ * t_done the gap looks 22 ms long; from the arrival it is 42, and the
+ * lower bound holds.  A relay that waited 30 ms still fails. */
+static void test_backoff_late_done_stamp(void **state)
+{
+    struct harness_verdict v;
+    req("a", 0, 1000, 503, "", HARNESS_HTTP_ERROR);
+    att("a", "blue", 0, 22, 503);
+    att("a", "green", 42, 2, 503);
+    const char *chk = "{\"check\":\"backoff_gaps\",\"base_ms\":40,\"jitter\":\"none\","
+                      "\"tolerance_ms\":10}";
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    attempt_event("a", 1, 40);
+    attempt_event("a", 43, 0);
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "1 with the relay's intended sleep"));
+    obs.atts[1].t_arrival = obs.atts[0].t_arrival + 32 * MS;
+    obs.atts[1].t_done = obs.atts[1].t_arrival + 2 * MS;
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "32.0 from the arrival"));
+}
+
 static void test_retry_after_and_hammering(void **state)
 {
     struct harness_verdict v;
@@ -591,7 +615,7 @@ static void test_retry_after_across_colours(void **state)
     att("a", "green", 10, 1, 429);
     att("a", "blue", 31, 1, 200);
     assert_int_equal(run("{\"check\":\"retry_after\",\"min_ms\":300}", &v), HARNESS_FAIL);
-    assert_non_null(strstr(v.measured, "1 retries, shortest wait 30.0 ms"));
+    assert_non_null(strstr(v.measured, "1 retries, shortest wait 31.0 ms"));
     /* Back at blue after its 300 ms: a pass; green was never asked again. */
     obs.atts[2].t_arrival = T0 + 302 * MS;
     obs.atts[2].t_done = obs.atts[2].t_arrival + MS;
@@ -1826,6 +1850,7 @@ int main(void)
         T(test_backoff_none),
         T(test_backoff_jitter),
         T(test_backoff_white_box),
+        T(test_backoff_late_done_stamp),
         T(test_retry_after_and_hammering),
         T(test_switches),
         T(test_switches_served_reordered),
