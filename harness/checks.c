@@ -53,7 +53,7 @@ struct param {
     int required;
 };
 
-typedef void (*check_fn)(const json_t *c, const struct harness_obs *o, struct harness_verdict *v);
+typedef void (*check_fn)(const json_t *c, const struct harness_obs *o, struct report_check *v);
 
 /* Signals (enum harness_signal) a check needs beyond its row's fixed
  * ones, from its parameters ("view": "served" needs served colours). */
@@ -147,7 +147,7 @@ static double rel_ms(const struct harness_obs *o, uint64_t t)
 
 #define SETF(field, ...) (v->field[0] = '\0', append(v->field, sizeof v->field, __VA_ARGS__))
 
-static void verdict(struct harness_verdict *v, int ok, double margin)
+static void verdict(struct report_check *v, int ok, double margin)
 {
     v->margin = margin;
     if (v->samples < v->min_samples)
@@ -299,8 +299,7 @@ static int in_bounds(const json_t *c, double x, double *margin, char *exp, size_
 
 /* ---- client outcome --------------------------------------------------- */
 
-static void ck_success_ratio(const json_t *c, const struct harness_obs *o,
-                             struct harness_verdict *v)
+static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     long n = 0, ok = 0, cut = 0;
     for (size_t i = 0; i < o->n_reqs; i++) {
@@ -343,7 +342,7 @@ static int outcome_index(const char *s)
     return -1;
 }
 
-static void ck_client_count(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_client_count(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     long n = 0, hit = 0;
     const char *outcome = str(c, "outcome", NULL);
@@ -384,7 +383,7 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
     verdict(v, ok, m);
 }
 
-static void ck_deadline(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_deadline(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     double max_ms = num(c, "max_ms", 0), worst = 0;
     int from_sent = strcmp(str(c, "from", "scheduled"), "sent") == 0;
@@ -409,7 +408,7 @@ static void ck_deadline(const json_t *c, const struct harness_obs *o, struct har
     verdict(v, worst <= max_ms, max_ms - worst);
 }
 
-static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     long trunc = 0, cut = 0;
     const struct harness_req *first = NULL;
@@ -463,7 +462,7 @@ static int req_selected(const json_t *c, const struct harness_obs *o, const stru
     return 1;
 }
 
-static void ck_attempts(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_attempts(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *env = str(c, "env", NULL);
     int lo = 1 << 30, hi = -1;
@@ -502,8 +501,7 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct har
     verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
 }
 
-static void ck_upstream_count(const json_t *c, const struct harness_obs *o,
-                              struct harness_verdict *v)
+static void ck_upstream_count(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *env = str(c, "env", NULL);
     int health = json_is_true(json_object_get(c, "health"));
@@ -649,7 +647,7 @@ double harness_dist_excess(double *lo, double *hi, size_t n)
  * eps = sqrt(ln(2/alpha) / (2n)) from the uniform with probability at most
  * alpha; the check fails only when every CDF the intervals allow strays more
  * than eps, so a correct relay fails with probability at most alpha = 1e-4. */
-static void ck_backoff_dist(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_backoff_dist(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *jitter = str(c, "jitter", "none");
     double base = num(c, "base_ms", 0), factor = num(c, "factor", 2), cap = num(c, "cap_ms", 1e12),
@@ -746,7 +744,7 @@ static void ck_backoff_dist(const json_t *c, const struct harness_obs *o, struct
  * against that sleep.  Lower bounds are strict (only the measurement slack);
  * upper bounds carry tolerance_ms, because a loaded machine is late, never
  * early. */
-static void ck_backoff(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_backoff(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     if (json_is_true(json_object_get(c, "distribution"))) {
         ck_backoff_dist(c, o, v);
@@ -842,7 +840,7 @@ static void ck_backoff(const json_t *c, const struct harness_obs *o, struct harn
     verdict(v, !first_bad[0], isinf(worst) ? 0 : worst);
 }
 
-static void ck_retry_after(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_retry_after(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     double min_ms = num(c, "min_ms", 0), worst = INFINITY, gmin = INFINITY;
     const struct harness_req *bad = NULL;
@@ -883,7 +881,7 @@ static void ck_retry_after(const json_t *c, const struct harness_obs *o, struct 
     verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
 }
 
-static void ck_no_hammering(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_no_hammering(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *env = str(c, "env", NULL);
     double window = num(c, "window_ms", 1000) * 1000.0, max = num(c, "max", 0);
@@ -1034,7 +1032,7 @@ static size_t switches_in_window(const json_t *c, const struct harness_obs *o, s
     return k;
 }
 
-static void ck_switches(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_switches(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *view = str(c, "view", "events");
     struct sw ev[64], sv[64];
@@ -1084,7 +1082,7 @@ static void ck_switches(const json_t *c, const struct harness_obs *o, struct har
     verdict(v, ok, me);
 }
 
-static void ck_switch_delay(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_switch_delay(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *view = str(c, "view", "events"), *to = str(c, "to", ""),
                *from = str(c, "from", NULL), *after = str(c, "after", "start");
@@ -1115,7 +1113,7 @@ static void ck_switch_delay(const json_t *c, const struct harness_obs *o, struct
     verdict(v, 0, -within);
 }
 
-static void ck_min_dwell(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_min_dwell(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     double min_ms = num(c, "min_ms", 0), shortest = INFINITY;
     const char *view = str(c, "view", "events");
@@ -1136,7 +1134,7 @@ static void ck_min_dwell(const json_t *c, const struct harness_obs *o, struct ha
 }
 
 static void ck_no_traffic_after_unhealthy(const json_t *c, const struct harness_obs *o,
-                                          struct harness_verdict *v)
+                                          struct report_check *v)
 {
     const char *env = str(c, "env", "blue"), *after = str(c, "after", "start");
     double grace = num(c, "grace_ms", 0) * 1000.0;
@@ -1196,8 +1194,7 @@ static void ck_no_traffic_after_unhealthy(const json_t *c, const struct harness_
  * after the mark (mock journals).  The relay reacts within milliseconds of
  * the threshold probe's answer and the next probe is an interval later, so
  * the count is exact: fall or rise off by one moves it by one. */
-static void ck_health_probes(const json_t *c, const struct harness_obs *o,
-                             struct harness_verdict *v)
+static void ck_health_probes(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *env = str(c, "env", "blue"), *to = str(c, "to", "green"),
                *after = str(c, "after", "start");
@@ -1273,7 +1270,7 @@ static int rl_admitted(const struct harness_obs *o, const struct harness_req *r)
            ((r->status >= 200 && r->status < 400) || count_attempts(o, r->id, NULL) > 0);
 }
 
-static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     double limit = num(c, "limit", 0), window = num(c, "window_ms", 0) * 1000.0,
            tol = num(c, "tolerance", 0);
@@ -1395,8 +1392,7 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct h
 
 /* ---- health probes ------------------------------------------------------ */
 
-static void ck_health_interval(const json_t *c, const struct harness_obs *o,
-                               struct harness_verdict *v)
+static void ck_health_interval(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *env = str(c, "env", "blue");
     double interval = num(c, "interval_ms", 0), tol = num(c, "tolerance_ms", interval / 2);
@@ -1426,7 +1422,7 @@ static void ck_health_interval(const json_t *c, const struct harness_obs *o,
 
 /* ---- latency ------------------------------------------------------------ */
 
-static void ck_latency(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_latency(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     int from_sent = strcmp(str(c, "from", "scheduled"), "sent") == 0;
     double *lat = co_calloc(o->n_reqs + 1, sizeof *lat);
@@ -1463,7 +1459,7 @@ static void ck_latency(const json_t *c, const struct harness_obs *o, struct harn
     verdict(v, ok, isinf(margin) ? 0 : margin);
 }
 
-static void ck_overhead(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_overhead(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     double *ov = co_calloc(o->n_reqs + 1, sizeof *ov);
     size_t n = 0;
@@ -1502,8 +1498,7 @@ static void ck_overhead(const json_t *c, const struct harness_obs *o, struct har
 
 /* ---- cutover, canary, process ------------------------------------------ */
 
-static void ck_zero_downtime(const json_t *c, const struct harness_obs *o,
-                             struct harness_verdict *v)
+static void ck_zero_downtime(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *around = str(c, "around", "start");
     double before = num(c, "before_ms", ZERO_DOWNTIME_WINDOW_MS) * 1000.0,
@@ -1531,7 +1526,7 @@ static void ck_zero_downtime(const json_t *c, const struct harness_obs *o,
     verdict(v, failed == 0, (double)-failed);
 }
 
-static void ck_served_ratio(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_served_ratio(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *env = str(c, "env", "blue");
     long n = 0, hit = 0;
@@ -1550,7 +1545,7 @@ static void ck_served_ratio(const json_t *c, const struct harness_obs *o, struct
     verdict(v, ratio >= lo && ratio <= hi, fmin(ratio - lo, hi - ratio));
 }
 
-static void ck_relay_alive(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_relay_alive(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     int want = !has(c, "alive") || json_is_true(json_object_get(c, "alive"));
     v->samples = 1;
@@ -1560,8 +1555,7 @@ static void ck_relay_alive(const json_t *c, const struct harness_obs *o, struct 
     verdict(v, o->relay_alive == want, o->relay_alive == want ? 1 : -1);
 }
 
-static void ck_clean_shutdown(const json_t *c, const struct harness_obs *o,
-                              struct harness_verdict *v)
+static void ck_clean_shutdown(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     double max_ms = num(c, "max_ms", 3000);
     v->samples = o->term_t && o->exit_t ? 1 : 0;
@@ -1581,8 +1575,7 @@ static void ck_clean_shutdown(const json_t *c, const struct harness_obs *o,
  * more than max_ms mean the runner (not the relay) was stalled.  Never a
  * failure of the relay: inconclusive, which `cutover run` answers by running
  * the scenario again. */
-static void ck_harness_on_time(const json_t *c, const struct harness_obs *o,
-                               struct harness_verdict *v)
+static void ck_harness_on_time(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     double max_ms = num(c, "max_ms", 50);
     uint64_t late = o->step_late_us;
@@ -1607,7 +1600,7 @@ static void ck_harness_on_time(const json_t *c, const struct harness_obs *o,
     v->status = m >= 0 ? HARNESS_PASS : HARNESS_INCONCLUSIVE;
 }
 
-static void ck_admin_ok(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_admin_ok(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     v->samples = o->admin_calls;
     SETF(expected, "every admin API call of the timeline answered 2xx (401/403 without the "
@@ -1620,8 +1613,7 @@ static void ck_admin_ok(const json_t *c, const struct harness_obs *o, struct har
     verdict(v, o->admin_failed == 0, o->admin_failed ? -(double)o->admin_failed : 1);
 }
 
-static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o,
-                              struct harness_verdict *v)
+static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     v->samples = o->leak_scanned;
     SETF(expected, "the upstream API key appears in no log, event, journal or answer");
@@ -1756,7 +1748,7 @@ static void fw_attempt_numbers(struct fw_pair *p, size_t n, long *seen, long *ba
     }
 }
 
-static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     int want[FW_NPARTS] = {1, 1, 1, 1, 1, 1};
     json_t *parts = json_object_get(c, "parts");
@@ -1866,7 +1858,7 @@ static const struct harness_att *last_attempt(const struct harness_obs *o, const
     return n ? &o->atts[idx[n - 1]] : NULL;
 }
 
-static void ck_error_shape(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_error_shape(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     long status = has(c, "status") ? (long)num(c, "status", 0) : -1;
     long bad_body = 0, bad_ctype = 0, bad_status = 0;
@@ -1925,7 +1917,7 @@ static void ck_error_shape(const json_t *c, const struct harness_obs *o, struct 
 }
 
 static void ck_final_error_headers(const json_t *c, const struct harness_obs *o,
-                                   struct harness_verdict *v)
+                                   struct report_check *v)
 {
     long missing = 0;
     const struct harness_req *first = NULL;
@@ -1955,7 +1947,7 @@ static void ck_final_error_headers(const json_t *c, const struct harness_obs *o,
 }
 
 static void ck_connection_reuse(const json_t *c, const struct harness_obs *o,
-                                struct harness_verdict *v)
+                                struct report_check *v)
 {
     const char *env = str(c, "env", NULL);
     double min = num(c, "min", 0);
@@ -2041,7 +2033,7 @@ static int ev_client_gone(const struct harness_obs *o, const char *id)
  * health follows a health event that found its `from` colour down.
  * A log that lies sends an operator after the wrong colour. */
 static void ck_events_consistent(const json_t *c, const struct harness_obs *o,
-                                 struct harness_verdict *v)
+                                 struct report_check *v)
 {
     (void)c;
     size_t n = 0;
@@ -2297,8 +2289,7 @@ static void text_verdict(const struct harness_req *r, const char *canon, char *o
                  r->text_len, cl, what, d, r->text + d, d < cl ? canon + d : "");
 }
 
-static void ck_client_status(const json_t *c, const struct harness_obs *o,
-                             struct harness_verdict *v)
+static void ck_client_status(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     long status = has(c, "status") ? (long)num(c, "status", 0) : -1;
     const char *type = str(c, "type", NULL), *code = str(c, "code", NULL);
@@ -2354,7 +2345,7 @@ static void ck_client_status(const json_t *c, const struct harness_obs *o,
 }
 
 static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
-                                struct harness_verdict *v)
+                                struct report_check *v)
 {
     int strict = client_strict(c);
     long intact = 0, altered = 0, unfinished = 0, prefix = 0, bad_prefix = 0, unknown = 0, raw = 0,
@@ -2473,8 +2464,7 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
     verdict(v, bad == 0, (double)-bad);
 }
 
-static void ck_usage_reported(const json_t *c, const struct harness_obs *o,
-                              struct harness_verdict *v)
+static void ck_usage_reported(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     int strict = client_strict(c);
     long absent = 0, wrong = 0, not_asked = 0, unknown = 0;
@@ -2549,8 +2539,7 @@ static void ck_usage_reported(const json_t *c, const struct harness_obs *o,
     verdict(v, absent + wrong == 0, (double)-(absent + wrong));
 }
 
-static void ck_model_reported(const json_t *c, const struct harness_obs *o,
-                              struct harness_verdict *v)
+static void ck_model_reported(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     int strict = client_strict(c);
     int served = strcmp(str(c, "against", "requested"), "served") == 0;
@@ -2622,7 +2611,7 @@ static int probe_selected(const json_t *c, const struct harness_probe *p, int ki
 /* Why a probe of kind says nothing: the relay declares no such endpoint, or
  * no step took one.  Returns 1 (with v inconclusive) or 0. */
 static int probe_missing(const json_t *c, const struct harness_obs *o, int kind,
-                         struct harness_verdict *v)
+                         struct report_check *v)
 {
     static const char *const what[] = {"/health", "/api/metrics", "Prometheus /metrics"};
     if (!o->probe_map.path[kind][0]) {
@@ -2744,8 +2733,7 @@ static int health_value(const json_t *v)
     return -1;
 }
 
-static void ck_health_reports(const json_t *c, const struct harness_obs *o,
-                              struct harness_verdict *v)
+static void ck_health_reports(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     static const char *const colours[] = {"blue", "green"};
     const struct harness_probe_map *m = &o->probe_map;
@@ -2865,8 +2853,7 @@ static int relay_counter(const struct harness_obs *o, const struct harness_probe
     return 0;
 }
 
-static void ck_metrics_truth(const json_t *c, const struct harness_obs *o,
-                             struct harness_verdict *v)
+static void ck_metrics_truth(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *format = str(c, "format", "both");
     const char *const *names = harness_counter_names();
@@ -2883,7 +2870,7 @@ static void ck_metrics_truth(const json_t *c, const struct harness_obs *o,
             (kind == HARNESS_PROBE_PROM && strcmp(format, "json") == 0))
             continue;
         const char *fname = kind == HARNESS_PROBE_PROM ? "prometheus" : "json";
-        struct harness_verdict miss = *v;
+        struct report_check miss = *v;
         if (probe_missing(c, o, kind, &miss)) {
             missing++;
             append(unk, sizeof unk, "%s%s", unk[0] ? "; " : "", miss.detail);
@@ -2966,7 +2953,7 @@ static void ck_metrics_truth(const json_t *c, const struct harness_obs *o,
 }
 
 static void ck_prometheus_valid(const json_t *c, const struct harness_obs *o,
-                                struct harness_verdict *v)
+                                struct report_check *v)
 {
     int lint = json_is_true(json_object_get(c, "lint"));
     SETF(expected, "promtool check metrics accepts the page%s",
@@ -3097,7 +3084,7 @@ static const struct param p_prometheus_valid[] = {
  * re-probe now and then; a relay that keeps no state tries the dead colour
  * first on every request (a failed attempt and a backoff each, and the
  * failing upstream hammered), which every attempts/switches check passes. */
-static void ck_tried_ratio(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+static void ck_tried_ratio(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *env = str(c, "env", "blue");
     double lo = num(c, "min", 0), hi = num(c, "max", 1);
@@ -3147,7 +3134,7 @@ static const struct harness_att *serving_attempt(const struct harness_obs *o, co
  * it.  Only answers whose upstream stream lasted at least twice lead_ms are
  * samples: a short one cannot tell. */
 static void ck_stream_incremental(const json_t *c, const struct harness_obs *o,
-                                  struct harness_verdict *v)
+                                  struct report_check *v)
 {
     double lead = num(c, "lead_ms", 50);
     const struct harness_req *bad = NULL;
@@ -3191,7 +3178,7 @@ static void ck_stream_incremental(const json_t *c, const struct harness_obs *o,
  * deciding whether to parse JSON, looks at nothing else).  error_shape
  * judges the errors; this judges the successes. */
 static void ck_answer_content_type(const json_t *c, const struct harness_obs *o,
-                                   struct harness_verdict *v)
+                                   struct report_check *v)
 {
     const struct harness_req *bad = NULL;
     long wrong = 0;
@@ -3227,7 +3214,7 @@ static void ck_answer_content_type(const json_t *c, const struct harness_obs *o,
  * timeout: the upstream saw the client go) may overlap the next; one that
  * the upstream answered in full while the next was already out may not. */
 static void ck_sequential_attempts(const json_t *c, const struct harness_obs *o,
-                                   struct harness_verdict *v)
+                                   struct report_check *v)
 {
     const struct harness_req *bad = NULL;
     long overlapped = 0;
@@ -3831,7 +3818,7 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
 }
 
 static void check_evaluable(const struct check_kind *k, const json_t *c,
-                            const struct harness_obs *o, struct harness_verdict *v);
+                            const struct harness_obs *o, struct report_check *v);
 
 unsigned harness_check_needs(const json_t *c)
 {
@@ -3892,7 +3879,7 @@ void harness_check_params(size_t i, char *out, size_t n)
 }
 
 /* Where on the time axis the check is about, from its row's window. */
-static void set_window(const struct check_kind *k, const json_t *c, struct harness_verdict *v)
+static void set_window(const struct check_kind *k, const json_t *c, struct report_check *v)
 {
     const struct check_window *w = k->window;
     const char *mark = w ? str(c, w->mark, NULL) : NULL;
@@ -3906,12 +3893,12 @@ static void set_window(const struct check_kind *k, const json_t *c, struct harne
 }
 
 static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
-                           int replica, struct harness_verdict *v);
+                           int replica, struct report_check *v);
 static void probes_unattributed(const struct check_kind *k, const json_t *c,
-                                const struct harness_obs *o, struct harness_verdict *v,
+                                const struct harness_obs *o, struct report_check *v,
                                 int replica_view);
 
-void harness_check_run(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+void harness_check_run(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     memset(v, 0, sizeof *v);
     const char *name = str(c, "check", "");
@@ -3968,7 +3955,7 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct harn
  * replica cannot count that replica's probes (probe_load judges the
  * fleet's). */
 static void probes_unattributed(const struct check_kind *k, const json_t *c,
-                                const struct harness_obs *o, struct harness_verdict *v,
+                                const struct harness_obs *o, struct report_check *v,
                                 int replica_view)
 {
     int schedule = k->run == ck_health_interval || k->run == ck_health_probes;
@@ -4013,7 +4000,7 @@ static int counts_replica_attempts(const struct check_kind *k, const json_t *c)
 /* A check asked of one replica ("replica": i) runs on that replica's
  * requests, events and upstream attempts (harness_fleet_obs_replica). */
 static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
-                           int replica, struct harness_verdict *v)
+                           int replica, struct report_check *v)
 {
     if (replica >= o->n_replicas) {
         v->status = HARNESS_INCONCLUSIVE;
@@ -4038,7 +4025,7 @@ static void run_on_replica(const struct check_kind *k, const json_t *c, const st
  * signal it needs (inconclusive, naming the signal), and a check with no
  * evaluable sample never passes nor fails: no data is never a verdict. */
 static void check_evaluable(const struct check_kind *k, const json_t *c,
-                            const struct harness_obs *o, struct harness_verdict *v)
+                            const struct harness_obs *o, struct report_check *v)
 {
     unsigned missing = harness_check_needs(c) & ~o->signals;
     char d[sizeof v->detail];

@@ -19,10 +19,7 @@ enum harness_status {
     HARNESS_INCONCLUSIVE = REPORT_INCONCLUSIVE,
 };
 
-/* A verdict is a results row: struct report_check (reports/results.h).  The
- * harness's name for it stays while checks written against it are in
- * flight on other branches. */
-#define harness_verdict report_check
+/* A verdict is a results row: struct report_check (reports/results.h). */
 
 /* The runner's own punctuality check: the one row that judges the harness,
  * not the relay (a non-pass makes a scenario a rerun candidate and is never
@@ -39,7 +36,7 @@ enum harness_status {
 int harness_check_validate(const json_t *check, const char *path, const char *const *marks,
                            char *err, size_t errlen);
 /* Runs one validated check. */
-void harness_check_run(const json_t *check, const struct harness_obs *o, struct harness_verdict *v);
+void harness_check_run(const json_t *check, const struct harness_obs *o, struct report_check *v);
 /* The signals (enum harness_signal, harness/obs.h) check c relies on: its
  * row's own plus those its parameters add.  harness_check_run turns a
  * missing one into inconclusive with the reason from harness_signals[]. */

@@ -43,7 +43,7 @@ static double rel_ms(const struct harness_obs *o, uint64_t t)
 }
 
 /* Fewer than two replicas: nothing about a fleet to see. */
-static int too_small(const struct harness_obs *o, struct harness_verdict *v)
+static int too_small(const struct harness_obs *o, struct report_check *v)
 {
     if (o->n_replicas >= 2)
         return 0;
@@ -86,7 +86,7 @@ static int decision(const struct harness_obs *o, const struct harness_req *r, in
 }
 
 void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
-                                 struct harness_verdict *v)
+                                 struct report_check *v)
 {
     double limit = num(c, "limit", 0), window = num(c, "window_ms", 0);
     const char *key = str(c, "key", NULL);
@@ -223,7 +223,7 @@ static int cmp_colour_t(const void *a, const void *b)
 }
 
 void harness_ck_colour_agreement(const json_t *c, const struct harness_obs *o,
-                                 struct harness_verdict *v)
+                                 struct report_check *v)
 {
     const char *to = str(c, "to", "green"), *after = str(c, "after", "");
     double within = num(c, "within_ms", 0);
@@ -326,7 +326,7 @@ void harness_ck_colour_agreement(const json_t *c, const struct harness_obs *o,
     }
 }
 
-void harness_ck_probe_load(const json_t *c, const struct harness_obs *o, struct harness_verdict *v)
+void harness_ck_probe_load(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     double max = num(c, "max_per_interval", 0), interval = num(c, "interval_ms", 0);
     const char *env = str(c, "env", NULL);

@@ -116,7 +116,7 @@ static void mark(const char *name, uint64_t at_ms)
 
 /* Runs a check given as JSON text, on attempts indexed as the runner does
  * (without sorting: the tests add them in arrival order). */
-static int run(const char *json, struct harness_verdict *v)
+static int run(const char *json, struct report_check *v)
 {
     json_error_t je;
     json_t *c = json_loads(json, 0, &je);
@@ -133,7 +133,7 @@ static int run(const char *json, struct harness_verdict *v)
 
 static void test_success_ratio(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.9}", &v),
                      HARNESS_INCONCLUSIVE);
     assert_int_equal(v.samples, 0);
@@ -153,7 +153,7 @@ static void test_success_ratio(void **state)
 
 static void test_client_count_and_deadline(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 50, 429, "", HARNESS_HTTP_ERROR);
     req("b", 10, 700, 0, "", HARNESS_TRANSPORT);
     req("c", 20, 5, 200, "green", HARNESS_OK);
@@ -172,7 +172,7 @@ static void test_client_count_and_deadline(void **state)
 
 static void test_no_truncated(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 5, 503, "", HARNESS_HTTP_ERROR);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_INCONCLUSIVE);
     req("b", 0, 5, 200, "blue", HARNESS_OK);
@@ -184,7 +184,7 @@ static void test_no_truncated(void **state)
 
 static void test_attempts(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 50, 200, "green", HARNESS_OK);
     req("b", 10, 5, 200, "blue", HARNESS_OK);
     att("a", "blue", 1, 2, 503);
@@ -222,7 +222,7 @@ static void backoff_request(const char *id, const double *gaps, int n)
 
 static void test_backoff_none(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     assert_int_equal(run("{\"check\":\"backoff_gaps\",\"base_ms\":40}", &v), HARNESS_INCONCLUSIVE);
     double ok[] = {40, 82, 165};
     backoff_request("a", ok, 3);
@@ -246,7 +246,7 @@ static void test_backoff_none(void **state)
 
 static void test_backoff_jitter(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     double g[] = {3, 70, 20};
     backoff_request("a", g, 3);
     /* full: within [0, min(cap, 40*2^k)] */
@@ -279,7 +279,7 @@ static void attempt_event(const char *id, uint64_t at_ms, long backoff_ms)
 
 static void test_backoff_white_box(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     double g[] = {30, 60};
     backoff_request("a", g, 2);
     attempt_event("a", 2, 30);
@@ -312,7 +312,7 @@ static void test_backoff_white_box(void **state)
  * lower bound holds.  A relay that waited 30 ms still fails. */
 static void test_backoff_late_done_stamp(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 1000, 503, "", HARNESS_HTTP_ERROR);
     att("a", "blue", 0, 22, 503);
     att("a", "green", 42, 2, 503);
@@ -331,7 +331,7 @@ static void test_backoff_late_done_stamp(void **state)
 
 static void test_retry_after_and_hammering(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 500, 200, "blue", HARNESS_OK);
     att("a", "blue", 0, 1, 429);
     att("a", "blue", 160, 1, 200);
@@ -351,7 +351,7 @@ static void test_retry_after_and_hammering(void **state)
 
 static void test_switches(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 5, 200, "blue", HARNESS_OK);
     req("b", 100, 5, 200, "green", HARNESS_OK);
     req("c", 200, 5, 200, "green", HARNESS_OK);
@@ -398,7 +398,7 @@ static void test_switches(void **state)
  * not a switch back: the served view orders by send time. */
 static void test_switches_served_reordered(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 5, 200, "blue", HARNESS_OK);
     req("b", 90, 200, 200, "blue", HARNESS_OK); /* slow: done at 290 */
     req("c", 100, 5, 200, "green", HARNESS_OK);
@@ -415,7 +415,7 @@ static void test_switches_served_reordered(void **state)
  * "switches exact 0" passed on it ("served: none"). */
 static void test_switches_served_first_attempt(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 30, 200, "green", HARNESS_OK);
     att("a", "blue", 1, 2, 429);
     att("a", "green", 15, 2, 200);
@@ -441,7 +441,7 @@ static void test_switches_served_first_attempt(void **state)
 
 static void test_no_traffic_after_unhealthy(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     mark("fault_on", 100);
     ev("health", 150, "", "", "blue", 0);
     for (int i = 0; i < 5; i++) {
@@ -476,7 +476,7 @@ static void test_no_traffic_after_unhealthy(void **state)
 
 static void test_rate_limit(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     /* 5 admitted in the first 400 ms, then 429s, then admitted again. */
     for (int i = 0; i < 14; i++) {
         char id[16];
@@ -535,7 +535,7 @@ static void rl_traffic(long ra_s, long ra_ms, long limit_hdr, long remaining)
 
 static void test_rate_limit_header_values(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
     rl_traffic(1, 150, 5, 0);
     assert_int_equal(run(chk, &v), HARNESS_PASS);
@@ -560,7 +560,7 @@ static void test_rate_limit_header_values(void **state)
  * limit admissions certainly shared one window. */
 static void test_rate_limit_never_limited(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
     for (int i = 0; i < 3; i++) {
         char id[16];
@@ -583,7 +583,7 @@ static void test_rate_limit_never_limited(void **state)
  * asks (the default).  A failing verdict names which was missing. */
 static void test_rate_limit_retry_after_only(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     rl_traffic(-1, 1000, -1, -1);
     for (size_t i = 0; i < obs.n_reqs; i++)
         obs.reqs[i].ratelimit_hdrs = 0; /* Retry-After alone */
@@ -609,7 +609,7 @@ static void test_rate_limit_retry_after_only(void **state)
  * sequence had no sample (consecutive attempts differ in colour). */
 static void test_retry_after_across_colours(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 100, 200, "blue", HARNESS_OK);
     att("a", "blue", 0, 1, 429);
     att("a", "green", 10, 1, 429);
@@ -629,7 +629,7 @@ static void test_retry_after_across_colours(void **state)
  * blue alone; one that keeps no state tries blue first every time. */
 static void test_tried_ratio(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     for (int i = 0; i < 10; i++) {
         char id[16];
         snprintf(id, sizeof id, "r%d", i);
@@ -658,7 +658,7 @@ static void test_tried_ratio(void **state)
  * short upstream stream is no sample. */
 static void test_stream_incremental(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     const char *chk = "{\"check\":\"stream_incremental\",\"lead_ms\":100}";
     for (int i = 0; i < 4; i++) {
         char id[16];
@@ -683,7 +683,7 @@ static void test_stream_incremental(void **state)
  * streams as text/event-stream; errors and cut answers are no samples. */
 static void test_answer_content_type(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     struct harness_req *a = req("a", 0, 5, 200, "blue", HARNESS_OK);
     a->complete = 1;
     snprintf(a->ctype, sizeof a->ctype, "application/json; charset=utf-8");
@@ -710,7 +710,7 @@ static void test_answer_content_type(void **state)
  * timeout (the upstream saw the client go) overlapping the next does not. */
 static void test_sequential_attempts(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 30, 200, "green", HARNESS_OK);
     att("a", "blue", 1, 2, 503);
     att("a", "green", 13, 2, 200);
@@ -737,7 +737,7 @@ static void test_sequential_attempts(void **state)
  * 401, and rate_limit failed on them). */
 static void test_rate_limit_all_refused(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
     for (int i = 0; i < 14; i++) {
         char id[16];
@@ -800,7 +800,7 @@ static double equal_sleep(double t, uint64_t *s)
 
 static void test_backoff_distribution(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     const char *full = "{\"check\":\"backoff_gaps\",\"base_ms\":200,\"jitter\":\"full\","
                        "\"tolerance_ms\":10,\"distribution\":true}";
     const char *equal = "{\"check\":\"backoff_gaps\",\"base_ms\":200,\"jitter\":\"equal\","
@@ -869,7 +869,7 @@ static struct harness_att *fw_att(const char *id, const char *env, uint64_t at_m
 
 static void test_forwarded(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     for (int i = 0; i < 4; i++) {
         char id[16];
         snprintf(id, sizeof id, "f%d", i);
@@ -953,7 +953,7 @@ static void att_ev(const char *id, int attempt, uint64_t at_ms, const char *env,
 
 static void test_events_consistent(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     assert_int_equal(run("{\"check\":\"events_consistent\"}", &v), HARNESS_INCONCLUSIVE);
     att_ev("a", 1, 0, "blue", "retry");
     att_ev("b", 1, 1, "blue", "failover");
@@ -1001,7 +1001,7 @@ static void test_events_consistent(void **state)
 
 static void test_error_shape(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     assert_int_equal(run("{\"check\":\"error_shape\"}", &v), HARNESS_INCONCLUSIVE);
     req("e0", 0, 5, 404, "blue", HARNESS_HTTP_ERROR);
     att("e0", "blue", 0, 1, 404);
@@ -1033,7 +1033,7 @@ static void test_error_shape(void **state)
 
 static void test_final_error_headers(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("x0", 0, 5, 429, "", HARNESS_HTTP_ERROR); /* limited before any attempt */
     assert_int_equal(run("{\"check\":\"final_error_headers\"}", &v), HARNESS_INCONCLUSIVE);
     struct harness_req *r = req("x1", 10, 5, 503, "", HARNESS_HTTP_ERROR);
@@ -1051,7 +1051,7 @@ static void test_final_error_headers(void **state)
 /* Probes to blue after the mark, counted until traffic first reached green. */
 static void test_health_probes(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     const char *chk = "{\"check\":\"health_probes\",\"env\":\"blue\",\"to\":\"green\","
                       "\"after\":\"fault_on\",\"exact\":3}";
     mark("fault_on", 100);
@@ -1080,7 +1080,7 @@ static void test_health_probes(void **state)
 
 static void test_connection_reuse(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     assert_int_equal(run("{\"check\":\"connection_reuse\",\"min\":0.5}", &v), HARNESS_INCONCLUSIVE);
     probe("blue", 0);
     obs.atts[0].conn = 1;
@@ -1105,7 +1105,7 @@ static void test_connection_reuse(void **state)
 
 static void test_health_interval(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     probe("blue", 0);
     probe("blue", 100);
     assert_int_equal(
@@ -1125,7 +1125,7 @@ static void test_health_interval(void **state)
 
 static void test_latency_and_overhead(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     for (int i = 0; i < 5; i++) {
         char id[16];
         snprintf(id, sizeof id, "r%d", i);
@@ -1148,7 +1148,7 @@ static void test_latency_and_overhead(void **state)
 
 static void test_zero_downtime_and_served(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     mark("cutover", 500);
     for (int i = 0; i < 30; i++) {
         char id[16];
@@ -1175,7 +1175,7 @@ static void test_zero_downtime_and_served(void **state)
 
 static void test_process_checks(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     assert_int_equal(run("{\"check\":\"relay_alive\"}", &v), HARNESS_PASS);
     obs.relay_alive = 0;
     assert_int_equal(run("{\"check\":\"relay_alive\"}", &v), HARNESS_FAIL);
@@ -1196,7 +1196,7 @@ static void test_process_checks(void **state)
 
 static void test_harness_on_time(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     struct harness_req *r = req("a", 0, 5, 200, "blue", HARNESS_OK);
     r->t_sent = r->t_sched + 3 * MS;
     assert_int_equal(run("{\"check\":\"harness_on_time\"}", &v), HARNESS_PASS);
@@ -1211,7 +1211,7 @@ static void test_harness_on_time(void **state)
 
 static void test_clean_shutdown(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     assert_int_equal(run("{\"check\":\"clean_shutdown\"}", &v), HARNESS_INCONCLUSIVE);
     obs.term_t = T0 + 1000 * MS;
     obs.exit_t = T0 + 1400 * MS;
@@ -1226,7 +1226,7 @@ static void test_clean_shutdown(void **state)
 
 static void test_min_samples_override(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 5, 200, "blue", HARNESS_OK);
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":1,\"min_samples\":5}", &v),
                      HARNESS_INCONCLUSIVE);
@@ -1356,7 +1356,7 @@ static void test_every_kind_without_its_signal(void **state)
         if (harness_check_validate(c, "$", marks, err, sizeof err) != 0)
             fail_msg("example of '%s' is invalid: %s", names[i], err);
         unsigned needs = harness_check_needs(c);
-        struct harness_verdict v;
+        struct report_check v;
         for (size_t b = 0; b < sizeof all_signals / sizeof all_signals[0]; b++) {
             if (!(needs & all_signals[b]))
                 continue;
@@ -1394,7 +1394,7 @@ static void test_no_vacuous_attempts(void **state)
     harness_obs_observe(&obs, HARNESS_SIG_PROCESS);
     assert_false(obs.signals & HARNESS_SIG_IDS);
     assert_int_equal(obs.seen.ids_none, 30);
-    struct harness_verdict v;
+    struct report_check v;
     run("{\"check\": \"attempts\", \"max\": 2, \"min_samples\": 0}", &v);
     assert_int_equal(v.status, HARNESS_INCONCLUSIVE);
     assert_int_equal(v.samples, 0);
@@ -1476,7 +1476,7 @@ static void test_row_facts(void **state)
     assert_int_equal(harness_check_find("attempts", &k), 0);
     assert_false(k.served_fallback);
 
-    struct harness_verdict v;
+    struct report_check v;
     mark("fault_on", 100);
     run("{\"check\": \"zero_downtime\", \"around\": \"fault_on\"}", &v);
     assert_string_equal(v.window_mark, "fault_on");
@@ -1544,7 +1544,7 @@ static void canon_text(void)
  * neither answer_integrity nor no_truncated_success blames the relay. */
 static void test_answer_cut_by_harness(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     canon_text();
     answered("a", 1, canon);
     struct harness_req *r = answered("b", 1, canon);
@@ -1572,7 +1572,7 @@ static void test_answer_cut_by_harness(void **state)
 
 static void test_answer_integrity(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     canon_text();
     /* Nothing to judge: inconclusive, never a pass. */
     assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_INCONCLUSIVE);
@@ -1659,7 +1659,7 @@ static void test_answer_integrity(void **state)
  * be found, the check is inconclusive and says why. */
 static void test_answer_integrity_unknown(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     canon_text();
     answered("a", 1, canon);
     obs.atts[0].completion_tokens = -1; /* a mock in proxy mode counts nothing */
@@ -1697,7 +1697,7 @@ static void test_answer_integrity_unknown(void **state)
 
 static void test_usage_reported(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     canon_text();
     answered("a", 0, canon);
     struct harness_req *s = answered("b", 1, canon);
@@ -1737,7 +1737,7 @@ static void test_usage_reported(void **state)
 
 static void test_model_reported(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     canon_text();
     struct harness_req *r = answered("a", 1, canon);
     assert_int_equal(run("{\"check\":\"model_reported\"}", &v), HARNESS_PASS);
@@ -1768,7 +1768,7 @@ static void test_model_reported(void **state)
 
 static void test_client_status(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     const char *c = "{\"check\":\"client_status\",\"status\":400,\"code\":"
                     "\"context_length_exceeded\",\"type\":\"invalid_request_error\"}";
     assert_int_equal(run(c, &v), HARNESS_INCONCLUSIVE);

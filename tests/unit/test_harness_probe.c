@@ -107,7 +107,7 @@ static struct harness_probe *probe(const char *name, int kind, uint64_t ms, long
     return p;
 }
 
-static int run(const char *json, struct harness_verdict *v)
+static int run(const char *json, struct report_check *v)
 {
     json_error_t je;
     json_t *c = json_loads(json, 0, &je);
@@ -317,7 +317,7 @@ static void test_promtool(void **state)
 
 static void test_metrics_truth(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     failover_run();
     /* A probe before any is taken: nothing to judge. */
     assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\"}", &v),
@@ -374,7 +374,7 @@ static void test_metrics_truth(void **state)
 
 static void test_health_reports(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     failover_run();
     const char *right = "{\"active_env\": \"green\", \"environments\": {\"blue\": true, "
                         "\"green\": true}}";
@@ -424,7 +424,7 @@ static void test_health_reports(void **state)
 
 static void test_prometheus_valid(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     assert_int_equal(run("{\"check\": \"prometheus_valid\"}", &v), HARNESS_INCONCLUSIVE);
     struct harness_probe *p = probe("mid", HARNESS_PROBE_PROM, 10, 200, PROM_OK);
     /* promtool absent: never a pass. */
@@ -445,7 +445,7 @@ static void test_prometheus_valid(void **state)
 
 static void test_severity(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("r1", 0, 0);
     run("{\"check\": \"client_count\", \"status\": 200, \"exact\": 1, \"severity\": \"advisory\"}",
         &v);
@@ -470,7 +470,7 @@ static void test_severity(void **state)
 
 static void test_count_scope(void **state)
 {
-    struct harness_verdict v;
+    struct report_check v;
     req("a", 0, 0);
     req("b", 100, 0);
     req("c", 600, 1);
