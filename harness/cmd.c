@@ -559,7 +559,8 @@ static int run_load_relays(struct run_cmd *cr)
                 cr->relay_bin, strerror(errno));
         return CO_EXIT_HARNESS;
     }
-    if (mkdir(cr->out_dir, 0755) != 0 && errno != EEXIST) {
+    /* Like mkdir -p: `--out out/scorecard` on a fresh clone has no out/ yet. */
+    if (harness_mkdirs(cr->out_dir) != 0) {
         fprintf(stderr, "cutover run: %s: %s\n", cr->out_dir, strerror(errno));
         return CO_EXIT_HARNESS;
     }

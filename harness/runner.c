@@ -160,10 +160,13 @@ static void fail(struct run *r, int status, const char *fmt, ...)
 
 /* ---- files ----------------------------------------------------------------- */
 
-static int mkdirs(const char *path)
+int harness_mkdirs(const char *path)
 {
     char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s", path);
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s", path) >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/')
             continue;
@@ -1678,7 +1681,7 @@ static int run_init(struct run *r, struct report_scenario *rs, uint64_t started)
              (unsigned long long)(o->seed * 0x9e3779b97f4a7c15ull ^ started), (unsigned)getpid());
     snprintf(r->admin_token, sizeof r->admin_token, "admin-%llx", (unsigned long long)started);
     co_secret_add(r->api_key);
-    if (mkdirs(r->dir) != 0) {
+    if (harness_mkdirs(r->dir) != 0) {
         snprintf(r->error, sizeof r->error, "%s: cannot create: %s", r->dir, strerror(errno));
         r->error_status = REPORT_ERROR;
         return -1;
@@ -1738,7 +1741,7 @@ static int replica_paths(struct run *r, int i)
         harness_v_fmt(rp->dir, sizeof rp->dir, "%s", r->dir);
     else
         harness_v_fmt(rp->dir, sizeof rp->dir, "%s/replica-%d", r->dir, i);
-    if (mkdirs(rp->dir) != 0) {
+    if (harness_mkdirs(rp->dir) != 0) {
         fail(r, REPORT_ERROR, "%s: cannot create: %s", rp->dir, strerror(errno));
         return -1;
     }

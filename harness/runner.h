@@ -49,6 +49,9 @@ int harness_runner_interrupted(void);
 char *harness_expand_cmd(const char *cmd, const char *blue, const char *green, int port,
                          const char *events);
 
+/* mkdir -p: path and every missing parent (0755); 0, or -1 with errno. */
+int harness_mkdirs(const char *path);
+
 /* A TCP port free on 127.0.0.1 right now (bound once and released), or -1. */
 int harness_free_port(void);
 

@@ -151,7 +151,8 @@ static void test_run_pass_fail_inconclusive(void **state)
                                     "\"min_samples\": 1000}]}\n");
     char p[128], out[128];
     snprintf(p, sizeof p, "%s/pass.json", dir);
-    snprintf(out, sizeof out, "%s/out-pass", dir);
+    /* --out's parents are made as needed (mkdir -p). */
+    snprintf(out, sizeof out, "%s/not-yet/out-pass", dir);
     struct result r = cutover(30000, 0, "run", p, "--out", out, "--seed", "9", "--no-color", NULL);
     assert_int_equal(r.exit_code, 0);
     assert_non_null(strstr(r.out, "PASS"));
