@@ -41,28 +41,19 @@ static int teardown(void **state)
 
 static json_t *results(const char *out)
 {
-    char path[200];
-    snprintf(path, sizeof path, "%s/results.json", out);
-    json_error_t je;
-    json_t *r = json_load_file(path, 0, &je);
+    char err[1200];
+    json_t *r = tsup_results(out, err, sizeof err);
     if (!r)
-        fail_msg("%s: %s", path, je.text);
+        fail_msg("%s", err);
     return r;
 }
 
 static const json_t *scenario_of(const json_t *res, const char *relay, const char *name)
 {
-    size_t i;
-    json_t *sc;
-    json_array_foreach(json_object_get(res, "scenarios"), i, sc)
-    {
-        const char *r = json_string_value(json_object_get(sc, "relay"));
-        if ((!relay || (r && strcmp(r, relay) == 0)) &&
-            strcmp(json_string_value(json_object_get(sc, "name")), name) == 0)
-            return sc;
-    }
-    fail_msg("no scenario %s on %s", name, relay ? relay : "the relay");
-    return NULL;
+    const json_t *sc = tsup_scenario(res, relay, name);
+    if (!sc)
+        fail_msg("no scenario %s on %s", name, relay ? relay : "the relay");
+    return sc;
 }
 
 /* The status of the check whose label is label, in the scenario. */

@@ -77,17 +77,10 @@ static json_t *run(const char *name, int *rc, char **args)
 
 static const json_t *scenario(const json_t *res, const char *relay, const char *name)
 {
-    size_t i;
-    json_t *sc;
-    json_array_foreach(json_object_get(res, "scenarios"), i, sc)
-    {
-        const char *r = json_string_value(json_object_get(sc, "relay"));
-        if ((!relay || (r && strcmp(r, relay) == 0)) &&
-            strcmp(json_string_value(json_object_get(sc, "name")), name) == 0)
-            return sc;
-    }
-    fail_msg("no scenario %s for relay %s", name, relay ? relay : "-");
-    return NULL;
+    const json_t *sc = tsup_scenario(res, relay, name);
+    if (!sc)
+        fail_msg("no scenario %s for relay %s", name, relay ? relay : "-");
+    return sc;
 }
 
 static const char *status_of(const json_t *sc)

@@ -370,3 +370,28 @@ int tsup_installed(const char *prog)
     }
     return 0;
 }
+
+json_t *tsup_results(const char *out, char *err, size_t errlen)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/results.json", out);
+    json_error_t je;
+    json_t *r = json_load_file(path, 0, &je);
+    if (!r)
+        snprintf(err, errlen, "%s: %s", path, je.text);
+    return r;
+}
+
+const json_t *tsup_scenario(const json_t *results, const char *relay, const char *name)
+{
+    size_t i;
+    json_t *sc;
+    json_array_foreach(json_object_get(results, "scenarios"), i, sc)
+    {
+        const char *r = json_string_value(json_object_get(sc, "relay"));
+        const char *n = json_string_value(json_object_get(sc, "name"));
+        if ((!relay || (r && strcmp(r, relay) == 0)) && n && strcmp(n, name) == 0)
+            return sc;
+    }
+    return NULL;
+}

@@ -51,6 +51,15 @@ char *tproc_read(struct tproc *p, int which);
 /* The whole of a file, NUL-terminated, its length in *len (may be NULL);
  * NULL when it cannot be opened.  Caller frees. */
 char *tsup_read_file(const char *path, size_t *len);
+
+/* A run's results.json under out (a new reference: json_decref it), or NULL
+ * with the reason in err. */
+struct json_t;
+struct json_t *tsup_results(const char *out, char *err, size_t errlen);
+/* The scenario named name in results, run against relay (its "relay" field;
+ * NULL: any), or NULL. */
+const struct json_t *tsup_scenario(const struct json_t *results, const char *relay,
+                                   const char *name);
 /* Sends sig to the child's process group, waits up to timeout_ms, then
  * SIGKILLs.  Returns the wait status, or -1.  Removes the output files. */
 int tproc_stop(struct tproc *p, int sig, int timeout_ms);
