@@ -3562,6 +3562,22 @@ static const struct check_kind *find_kind(const char *name)
     return NULL;
 }
 
+/* Each item of array v (at path) is one of names. */
+static int enum_items(const json_t *v, const char *path, const char *const *names, char *err,
+                      size_t errlen)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x)
+    {
+        char p2[300];
+        snprintf(p2, sizeof p2, "%s[%zu]", path, i);
+        if (harness_v_enum(x, p2, names, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int validate_param(const struct param *p, const json_t *v, const char *path,
                           const char *const *marks, char *err, size_t errlen)
 {
@@ -3676,31 +3692,13 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
                                       "a non-empty array of \"model\", \"body\", \"id\", "
                                       "\"key\", \"env\", \"attempt\"",
                                       v);
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x)
-        {
-            char p2[300];
-            snprintf(p2, sizeof p2, "%s[%zu]", path, i);
-            if (harness_v_enum(x, p2, fw_names, err, errlen) != 0)
-                return -1;
-        }
-        return 0;
+        return enum_items(v, path, fw_names, err, errlen);
     }
     case P_SEQ: {
         if (!json_is_array(v))
             return harness_v_expected(err, errlen, path, "an array like [\"blue->green\"]", v);
         static const char *const sw[] = {"blue->green", "green->blue", NULL};
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x)
-        {
-            char p2[300];
-            snprintf(p2, sizeof p2, "%s[%zu]", path, i);
-            if (harness_v_enum(x, p2, sw, err, errlen) != 0)
-                return -1;
-        }
-        return 0;
+        return enum_items(v, path, sw, err, errlen);
     }
     }
     return 0;
