@@ -2000,6 +2000,102 @@ static void ck_connection_reuse(const json_t *c, const struct harness_obs *o,
     verdict(v, ratio >= min, ratio - min);
 }
 
+/* ---- stream_ends_once ------------------------------------------------------- */
+
+/* A streamed 200 that the client read to its data: [DONE]: nothing may
+ * follow the [DONE] (a second [DONE], or data an OpenAI client, which stops
+ * reading there, never sees: a relay that appends a retried stream or ends
+ * twice).  The client's own read is the signal; a run with no such stream is
+ * inconclusive. */
+static void ck_stream_ends_once(const json_t *c, const struct harness_obs *o,
+                                struct report_check *v)
+{
+    const struct harness_req *bad = NULL;
+    long after = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || !r->stream || r->status != 200 || !r->done_marker ||
+            r->body_cut)
+            continue;
+        v->samples++;
+        if (r->after_done) {
+            after++;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected, "a stream ends at its one data: [DONE], nothing after it");
+    SETF(measured, "%ld of %ld streams with events after [DONE]", after, v->samples);
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "%d event(s) after data: [DONE] (a second [DONE] or a second stream appended); ",
+               bad->after_done);
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, after == 0, -(double)after);
+}
+
+/* ---- cancel_on_client_gone --------------------------------------------------- */
+
+/* curl's CURLE_OPERATION_TIMEDOUT: the client's own timeout ended the transfer. */
+#define CLIENT_GAVE_UP_RC 28
+
+/* A client that gave up (its own timeout) stops costing upstream work: every
+ * upstream attempt of its request ends within within_ms of the client
+ * leaving, and none starts later.  A relay that reads an abandoned stream to
+ * its end, or retries for a client that has gone, pays for tokens nobody
+ * reads; every client-side check passes it.  The mock journals (by request
+ * id) are the signal; an attempt still running when the journals were read
+ * is not in them, so a request without a recorded attempt is no sample. */
+static void ck_cancel_on_client_gone(const json_t *c, const struct harness_obs *o,
+                                     struct report_check *v)
+{
+    double within = num(c, "within_ms", 1000);
+    const struct harness_req *bad = NULL;
+    double worst = -INFINITY;
+    long late = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || r->curl_rc != CLIENT_GAVE_UP_RC || !r->t_done)
+            continue;
+        const struct harness_att *a[16];
+        size_t n = attempts_of(o, r->id, a, 16);
+        if (!n)
+            continue;
+        v->samples++;
+        double over = -INFINITY; /* ms past the client's leaving, the latest end or start */
+        for (size_t k = 0; k < n; k++) {
+            uint64_t end = a[k]->t_done > a[k]->t_arrival ? a[k]->t_done : a[k]->t_arrival;
+            double ms = ((double)end - (double)r->t_done) / 1000.0;
+            if (ms > over)
+                over = ms;
+        }
+        if (over > worst)
+            worst = over;
+        if (over > within) {
+            late++;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected,
+         "a request the client gave up on (its own timeout) costs no upstream work %g ms later",
+         within);
+    if (v->samples)
+        SETF(measured, "%ld of %ld abandoned requests kept an upstream going (latest %+.1f ms)",
+             late, v->samples, worst);
+    else
+        SETF(measured, "no request the client gave up on with an upstream attempt recorded");
+    snprintf(v->unit, sizeof v->unit, "ms");
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "the upstream kept working after the client left (the relay does not cancel on "
+               "disconnect); ");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, late == 0, isinf(worst) ? 0 : within - worst);
+}
+
 /* ---- events_consistent ------------------------------------------------------ */
 
 static int cmp_attempt_ev(const void *pa, const void *pb)
@@ -3256,6 +3352,8 @@ static void ck_sequential_attempts(const json_t *c, const struct harness_obs *o,
 static const struct param p_tried[] = {{"env", P_ENV, 1},       {"min", P_RATIO, 0},
                                        {"max", P_RATIO, 0},     {"phase", P_PHASE, 0},
                                        {"requests", P_REQS, 0}, {NULL, 0, 0}};
+static const struct param p_client_gone[] = {
+    {"within_ms", P_NUM, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 static const struct param p_incremental[] = {
     {"lead_ms", P_NUM, 0}, {"phase", P_PHASE, 0}, {NULL, 0, 0}};
 
@@ -3536,6 +3634,12 @@ static const struct check_kind kinds[] = {
     {"events_consistent", p_none, 1, ck_events_consistent,
      "the event log agrees with itself: attempt outcomes, numbering, health switches", EVENTS, NULL,
      "{}", 0, .why = "its event log contradicts itself"},
+    {"stream_ends_once", p_phase, 1, ck_stream_ends_once,
+     "streamed 200s end at one data: [DONE], no event after it (client's read)", 0, NULL, "{}", 0,
+     .why = "streams go on after [DONE]"},
+    {"cancel_on_client_gone", p_client_gone, 1, ck_cancel_on_client_gone,
+     "a request the client gave up on stops its upstream work within within_ms (journals)", IDS,
+     NULL, "{}", 0, .why = "abandoned requests keep upstreams busy"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])

@@ -82,6 +82,9 @@ struct harness_req {
      * client kept only its start, so its end is the harness's cut, not the
      * relay's, and the answer checks do not judge it. */
     int body_cut;
+    /* Stream events that came after the first data: [DONE] (a second
+     * [DONE], or data a client that stops at [DONE] never reads). */
+    int after_done;
 };
 
 /* FNV-1a over a text, continued from h (start with HARNESS_TEXT_HASH0):

@@ -196,6 +196,8 @@ static void on_sse_event(void *ud, const char *type, size_t tlen, const char *d,
 {
     struct sse_facts *sf = ud;
     struct harness_req *r = sf->r;
+    if (r->done_marker)
+        r->after_done++;
     if (tlen == 5 && memcmp(type, "error", 5) == 0)
         r->inband_error = 1;
     if (dn == 6 && memcmp(d, "[DONE]", 6) == 0) {
@@ -216,7 +218,7 @@ static void on_sse_event(void *ud, const char *type, size_t tlen, const char *d,
 
 void harness_body_facts(struct harness_req *r, const char *body, size_t len)
 {
-    r->done_marker = r->inband_error = r->complete = 0;
+    r->done_marker = r->inband_error = r->complete = r->after_done = 0;
     answer_reset(r);
     /* An error answer's shape (error_shape); -1 for a 200 or no answer. */
     r->err_shape = -1;

@@ -68,6 +68,29 @@ BUGS = {
     "buffer_stream": "a stream is read whole before the first byte goes to the client",
     "no_deadline": "no overall deadline: every attempt runs its full try timeout",
     "wrong_ctype": "JSON answers go back as text/plain",
+    # Round 2 (docs/outsider-audit.md): defects round 1 did not try.
+    "uncapped_backoff": "the exponential backoff is not capped by BACKOFF_CAP_MS",
+    "retry_after_ms": "Retry-After is read as milliseconds (1 means 1 ms)",
+    "retry_past_deadline": "a Retry-After or backoff past the deadline is slept in full and the next attempt sent after the deadline",
+    "window_factor": "the rate-limit window is read as 1/10 of RATE_WINDOW_MS (ms vs 10 ms units)",
+    "ratelimit_no_retry_after": "the relay's own 429 carries no Retry-After",
+    "ratelimit_off_by_one": "the limiter admits RATE_LIMIT + 1 per window",
+    "count_refused": "refused requests restart the client's window: a client that keeps calling stays locked out",
+    "retry_partial_stream": "a stream cut after bytes went out is retried on the other colour and appended",
+    "double_done": "a stream ends with data: [DONE] twice",
+    "reorder_events": "the second and third data events of a stream go out swapped",
+    "whitelist_body": "only model, messages, stream, temperature, max_tokens are forwarded (tools, stream_options... dropped)",
+    "retry_body_lost": "attempts after the first send the body without its messages (the body was consumed)",
+    "no_key_on_green": "green gets no Authorization header (the key is set for blue only)",
+    "client_key_upstream": "the client's own Authorization goes upstream instead of the relay's key",
+    "narrow_retry_set": "only 500, 503 and 429 are retried; 502, 504, 408 go straight to the client",
+    "switch_on_4xx": "an upstream 4xx (not 429) flips the active colour, though it is passed through",
+    "flip_flop": "every failed attempt flips the active colour, even when another request already did",
+    "no_cancel_on_disconnect": "a client gone mid-stream does not stop the upstream stream (read to its end)",
+    "utf8_content_length": "relay-made errors count Content-Length in characters, not bytes (a non-ASCII message is cut)",
+    "log_key": "the upstream key is printed in the relay's log on every request",
+    "ignore_max_attempts": "MAX_ATTEMPTS is read but 3 attempts are always made",
+    "failback_early": "a relay on green goes back to blue after 300 ms whatever blue's state",
 }
 if BUG and BUG not in BUGS:
     sys.exit(f"relay.py: unknown BUG {BUG!r}")
@@ -75,9 +98,13 @@ if BUG == "no_timeout":
     TRY_S = None
 if BUG == "no_deadline":
     DEADLINE_S = 3600.0
+if BUG == "window_factor":
+    RATE_WINDOW_S /= 10.0
+if BUG == "ignore_max_attempts":
+    MAX_ATTEMPTS = 3
 
 lock = threading.Lock()
-state = {"active": "blue"}
+state = {"active": "blue", "since": 0.0}
 buckets = {}  # client key -> (window start, count)
 
 
@@ -88,11 +115,13 @@ def other(c):
 def backoff_s(n, retry_after):
     """The wait before attempt n+1 (n failed attempts so far)."""
     if retry_after is not None and BUG != "ignore_retry_after":
-        return retry_after
+        return retry_after / 1000.0 if BUG == "retry_after_ms" else retry_after
     if BUG == "no_backoff":
         return 0.0
     if BUG == "linear_backoff":
         return min(CAP_MS, BASE_MS * n) / 1000.0
+    if BUG == "uncapped_backoff":
+        return BASE_MS * (2 ** (n - 1)) / 1000.0
     return min(CAP_MS, BASE_MS * (2 ** (n - 1))) / 1000.0
 
 
@@ -105,7 +134,9 @@ def admit(client):
         start, count = buckets.get(k, (now, 0))
         if now - start >= RATE_WINDOW_S:
             start, count = now, 0
-        if count >= RATE_LIMIT:
+        if count >= RATE_LIMIT + (1 if BUG == "ratelimit_off_by_one" else 0):
+            if BUG == "count_refused":
+                buckets[k] = (now, count)
             return max(1, int(RATE_WINDOW_S - (now - start) + 0.999))
         buckets[k] = (start, count + 1)
     return None
@@ -117,11 +148,14 @@ class Upstream(Exception):
         self.status, self.body, self.retry_after = status, body, retry_after
 
 
-def call(colour, body, timeout):
+def call(colour, body, timeout, client_auth=""):
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    if BUG == "no_key_on_green" and colour == "green":
+        del headers["Authorization"]
+    if BUG == "client_key_upstream" and client_auth:
+        headers["Authorization"] = client_auth
     req = urllib.request.Request(URLS[colour] + "/chat/completions", data=json.dumps(body).encode(),
-                                 method="POST",
-                                 headers={"Authorization": f"Bearer {KEY}",
-                                          "Content-Type": "application/json"})
+                                 method="POST", headers=headers)
     try:
         return urllib.request.urlopen(req, timeout=timeout)
     except urllib.error.HTTPError as e:
@@ -146,13 +180,19 @@ class Handler(BaseHTTPRequestHandler):
             ctype = "text/plain"
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
+        length = len(data)
+        if BUG == "utf8_content_length" and not isinstance(obj, bytes):
+            length = len(json.dumps(obj, ensure_ascii=False))
+            data = json.dumps(obj, ensure_ascii=False).encode()
+        self.send_header("Content-Length", str(length))
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
 
     def relay_error(self, status, message, typ="upstream_error"):
+        if BUG == "utf8_content_length":
+            message += " \u2014 upstream unavailable"
         if BUG == "leak_key":
             message += f" (calling upstream with key {KEY})"
         if BUG == "html_errors":
@@ -204,10 +244,15 @@ class Handler(BaseHTTPRequestHandler):
         wait = admit(client)
         if wait is not None:
             self.send_json(429, {"error": {"message": "rate limited", "type": "rate_limit_error"}},
-                           {"Retry-After": str(wait)})
+                           {} if BUG == "ratelimit_no_retry_after" else {"Retry-After": str(wait)})
             return
-        body = {k: b[k] for k in ("model", "messages", "stream", "temperature", "max_tokens")
-                if k in b}
+        if BUG == "log_key":
+            print(f"forwarding with Authorization: Bearer {KEY}", flush=True)
+        self.client_auth = client
+        body = {k: v for k, v in b.items() if k != "user"}
+        if BUG == "whitelist_body":
+            body = {k: b[k] for k in ("model", "messages", "stream", "temperature", "max_tokens")
+                    if k in b}
         if BUG == "drop_model":
             body["model"] = "gpt-4o-mini"
         if BUG == "drop_history" and body.get("messages"):
@@ -216,6 +261,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def pick(self, prev, failed):
         with lock:
+            if (BUG == "failback_early" and state["active"] == "green"
+                    and time.monotonic() - state["since"] > 0.3):
+                state["active"] = "blue"
             if BUG == "stateless_failover":
                 return "blue" if prev is None else other(prev)
             if prev is not None and failed:
@@ -223,8 +271,13 @@ class Handler(BaseHTTPRequestHandler):
                     return prev
                 if BUG == "stuck_on_green" and prev == "green":
                     return "green"
+                if BUG == "flip_flop":
+                    state["active"] = other(state["active"])
+                    state["since"] = time.monotonic()
+                    return other(prev)
                 if state["active"] == prev:
                     state["active"] = other(prev)
+                    state["since"] = time.monotonic()
             return state["active"]
 
     def forward(self, body):
@@ -234,21 +287,36 @@ class Handler(BaseHTTPRequestHandler):
             n += 1
             colour = self.pick(colour, n > 1)
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 and BUG != "retry_past_deadline":
                 return self.relay_error(504, "deadline exceeded", "timeout")
             timeout = None if TRY_S is None else min(TRY_S, left)
+            if BUG == "retry_past_deadline":
+                timeout = TRY_S
+            sent = body
+            if BUG == "retry_body_lost" and n > 1:
+                sent = {k: v for k, v in body.items() if k != "messages"}
             try:
                 if BUG == "duplicate":
                     up = self.race(body, timeout)
                 else:
-                    up = call(colour, body, timeout)
-                return self.answer(up, body)
+                    up = call(colour, sent, timeout, getattr(self, "client_auth", ""))
+                if self.answer(up, body) == "retry":
+                    last = Upstream(502, None)
+                    if n >= MAX_ATTEMPTS:
+                        return self.end_stream(True)
+                    continue
+                return None
             except Upstream as e:
                 last = e
                 retry = e.status >= 500 or e.status == 429
+                if BUG == "narrow_retry_set":
+                    retry = e.status in (500, 503, 429)
                 if BUG == "retry_4xx":
                     retry = True
                 if not retry:
+                    if BUG == "switch_on_4xx":
+                        with lock:
+                            state["active"] = other(colour)
                     if BUG == "swallow_4xx":
                         return self.relay_error(502, f"upstream said {e.status}")
                     return self.send_json(e.status, e.body)
@@ -261,7 +329,7 @@ class Handler(BaseHTTPRequestHandler):
             if n >= limit:
                 break
             pause = backoff_s(n, ra)
-            if time.monotonic() + pause >= deadline:
+            if time.monotonic() + pause >= deadline and BUG != "retry_past_deadline":
                 if ra is not None:
                     break
                 pause = max(0.0, deadline - time.monotonic())
@@ -297,11 +365,14 @@ class Handler(BaseHTTPRequestHandler):
             data = up.read()
             up.close()
             return self.send_json(200, data)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        if not getattr(self, "stream_started", False):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+        self.stream_started = True
         events, done, finished, cut = [], False, False, False
+        held, n_data, client_gone = None, 0, False
         try:
             while True:
                 line = up.readline()
@@ -317,10 +388,33 @@ class Handler(BaseHTTPRequestHandler):
                 if BUG == "buffer_stream":
                     events.append(line)
                     continue
+                if BUG == "reorder_events" and line.startswith(b"data: ") and not done:
+                    n_data += 1
+                    if n_data == 2:
+                        held = line
+                        continue
+                    if n_data == 3:
+                        self.chunk(line + b"\n")
+                        line = held
+                        held = None
+                if BUG == "no_cancel_on_disconnect":
+                    if client_gone:
+                        continue
+                    try:
+                        self.chunk(line)
+                    except OSError:
+                        client_gone = True
+                    continue
                 self.chunk(line)
         except (OSError, ValueError, Exception):  # cut, reset or stalled
             cut = True
+        if held is not None:
+            self.chunk(held)
         up.close()
+        if BUG == "retry_partial_stream" and not done and (cut or not finished):
+            return "retry"
+        if BUG == "double_done" and done:
+            self.chunk(b"data: [DONE]\n\n")
         if BUG == "drop_last_chunk":
             data_lines = [i for i, l in enumerate(events)
                           if l.startswith(b"data: ") and not l.startswith(b"data: [DONE]")]
@@ -336,6 +430,15 @@ class Handler(BaseHTTPRequestHandler):
             elif cut or not finished:
                 err = {"error": {"message": "upstream stream ended early", "type": "upstream_error"}}
                 self.chunk(b"data: " + json.dumps(err).encode() + b"\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+    def end_stream(self, failed):
+        """BUG retry_partial_stream: the last retried stream also failed."""
+        if failed:
+            err = {"error": {"message": "upstream stream ended early", "type": "upstream_error"}}
+            self.chunk(b"data: " + json.dumps(err).encode() + b"\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
         self.close_connection = True

@@ -706,6 +706,56 @@ static void test_answer_content_type(void **state)
     assert_non_null(strstr(v.detail, "on a streamed answer; request b"));
 }
 
+/* stream_ends_once: a stream read to its [DONE] with nothing after passes;
+ * one with a second [DONE] fails naming it; no whole stream: inconclusive. */
+static void test_stream_ends_once(void **state)
+{
+    struct report_check v;
+    struct harness_req *j = req("j", 0, 5, 200, "blue", HARNESS_OK); /* JSON: not judged */
+    j->complete = 1;
+    assert_int_equal(run("{\"check\":\"stream_ends_once\"}", &v), HARNESS_INCONCLUSIVE);
+    struct harness_req *a = req("a", 10, 5, 200, "blue", HARNESS_OK);
+    a->stream = a->done_marker = a->complete = 1;
+    struct harness_req *b = req("b", 20, 5, 200, "blue", HARNESS_OK);
+    b->stream = b->done_marker = b->complete = 1;
+    assert_int_equal(run("{\"check\":\"stream_ends_once\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 2"));
+    b->after_done = 1;
+    assert_int_equal(run("{\"check\":\"stream_ends_once\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 2"));
+    assert_non_null(strstr(v.detail, "1 event(s) after data: [DONE]"));
+    assert_non_null(strstr(v.detail, "request b"));
+}
+
+/* cancel_on_client_gone: a client that gave up (curl 28) at 500 ms whose
+ * upstream attempt saw it go at 600 passes; one whose upstream streamed on
+ * to 3000 ms fails, and so does a retry made after the client left; no
+ * abandoned request, or no ids: inconclusive. */
+static void test_cancel_on_client_gone(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"cancel_on_client_gone\",\"within_ms\":1000}";
+    req("ok", 0, 20, 200, "blue", HARNESS_OK);
+    att("ok", "blue", 1, 10, 200);
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.measured, "no request the client gave up on"));
+    struct harness_req *g = req("g", 100, 500, 200, "blue", HARNESS_TRUNCATED);
+    g->curl_rc = 28;
+    struct harness_att *ga = att("g", "blue", 101, 600, 200); /* ends at 701: seen going */
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 1"));
+    ga->t_done = T0 + 3000 * MS; /* read to its end, 2.4 s after the client left */
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 1"));
+    assert_non_null(strstr(v.detail, "does not cancel on disconnect"));
+    assert_non_null(strstr(v.detail, "request g"));
+    ga->t_done = T0 + 700 * MS;
+    att("g", "green", 1800, 5, 200); /* a retry for a client long gone */
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+}
+
 /* sequential_attempts: a hedge to both colours fails; a failover after a
  * timeout (the upstream saw the client go) overlapping the next does not. */
 static void test_sequential_attempts(void **state)
@@ -1864,6 +1914,8 @@ int main(void)
         T(test_tried_ratio),
         T(test_stream_incremental),
         T(test_answer_content_type),
+        T(test_stream_ends_once),
+        T(test_cancel_on_client_gone),
         T(test_sequential_attempts),
         T(test_rate_limit_all_refused),
         T(test_backoff_distribution),

@@ -115,11 +115,33 @@ static void test_reframed_answer(void **state)
     assert_int_equal(r.outcome, HARNESS_INBAND_ERROR);
 }
 
+/* Events after the first data: [DONE] are counted (stream_ends_once): a
+ * second [DONE], or a stream appended after the first ended. */
+static void test_events_after_done(void **state)
+{
+    (void)state;
+    const char *one = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n";
+    char buf[512];
+    struct harness_req r = facts(one);
+    assert_int_equal(r.after_done, 0);
+    snprintf(buf, sizeof buf, "%sdata: [DONE]\n\n", one);
+    r = facts(buf);
+    assert_int_equal(r.outcome, HARNESS_OK);
+    assert_int_equal(r.after_done, 0);
+    snprintf(buf, sizeof buf, "%sdata: [DONE]\n\ndata: [DONE]\n\n", one);
+    r = facts(buf);
+    assert_int_equal(r.after_done, 1);
+    snprintf(buf, sizeof buf, "%sdata: [DONE]\n\n%sdata: [DONE]\n\n", one, one);
+    r = facts(buf);
+    assert_int_equal(r.after_done, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sse_framings),
         cmocka_unit_test(test_reframed_answer),
+        cmocka_unit_test(test_events_after_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
