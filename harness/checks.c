@@ -1658,8 +1658,36 @@ static const struct harness_req *find_req(const struct harness_req **s, size_t n
 /* FW_ENV and FW_ATTEMPT are labels, not promises every relay makes: an upstream that got no
  * X-Env is not "unseen" (no inconclusive for relays without it), but one that
  * got it must get the colour it was sent to, not the active one. */
-enum fw_part { FW_MODEL, FW_BODY, FW_ID, FW_KEY, FW_ENV, FW_ATTEMPT, FW_NPARTS };
-static const char *const fw_names[] = {"model", "body", "id", "key", "env", "attempt", NULL};
+enum fw_part { FW_MODEL, FW_BODY, FW_ID, FW_KEY, FW_ENV, FW_ATTEMPT, FW_FIELDS, FW_NPARTS };
+static const char *const fw_names[] = {"model", "body",    "id",     "key",
+                                       "env",   "attempt", "fields", NULL};
+
+/* FW_FIELDS: every other field the client sent (tools, temperature,
+ * response_format, stream_options...) reached the upstream with its value;
+ * fields the relay added are its own business.  Judged only where the client
+ * sent such a field and both sides' JSON was recorded (the mock keeps 255
+ * bytes of it).  Writes the first field lost or changed into why. */
+static int fw_fields_kept(const char *sent, const char *got, char *why, size_t n)
+{
+    json_error_t je;
+    json_t *s = json_loads(sent, 0, &je), *g = json_loads(got, 0, &je);
+    int ok = json_is_object(s) && json_is_object(g);
+    const char *k;
+    json_t *x;
+    if (ok)
+        json_object_foreach(s, k, x)
+        {
+            json_t *y = json_object_get(g, k);
+            if (y && json_equal(x, y))
+                continue;
+            append(why, n, "field '%s' %s; ", k, y ? "changed" : "dropped");
+            ok = 0;
+            break;
+        }
+    json_decref(s);
+    json_decref(g);
+    return ok;
+}
 
 static void fw_compare(const struct harness_att *a, const struct harness_req *r, int seen[],
                        int ok[], char *why, size_t n)
@@ -1696,6 +1724,9 @@ static void fw_compare(const struct harness_att *a, const struct harness_req *r,
     ok[FW_ENV] = seen[FW_ENV] && strcmp(a->x_env, a->env) == 0;
     if (seen[FW_ENV] && !ok[FW_ENV])
         append(why, n, "X-Env '%s' at %s; ", a->x_env, a->env);
+    seen[FW_FIELDS] =
+        parsed && !r->raw && r->fields[0] && strcmp(r->fields, "{}") != 0 && a->fields[0];
+    ok[FW_FIELDS] = !seen[FW_FIELDS] || fw_fields_kept(r->fields, a->fields, why, n);
 }
 
 /* One chat attempt tied to the client request it belongs to. */
@@ -1750,7 +1781,7 @@ static void fw_attempt_numbers(struct fw_pair *p, size_t n, long *seen, long *ba
 
 static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
-    int want[FW_NPARTS] = {1, 1, 1, 1, 1, 1};
+    int want[FW_NPARTS] = {1, 1, 1, 1, 1, 1, 1};
     json_t *parts = json_object_get(c, "parts");
     if (parts) {
         memset(want, 0, sizeof want);
@@ -1819,7 +1850,10 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct re
         append(v->measured, sizeof v->measured, "%s%s %ld/%ld differ", v->measured[0] ? ", " : "",
                fw_names[k], bad_n[k], seen_n[k]);
         failed |= bad_n[k] > 0;
-        if (v->samples && !seen_n[k] && k != FW_ENV && k != FW_ATTEMPT) {
+        /* A request without other fields has none to lose: not unseen,
+         * unless the scenario asked for fields by name. */
+        if (v->samples && !seen_n[k] && k != FW_ENV && k != FW_ATTEMPT &&
+            (k != FW_FIELDS || parts)) {
             if (k == FW_ID && require_id)
                 failed = 1;
             else
@@ -1833,8 +1867,9 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct re
         append(v->measured, sizeof v->measured, "; %ld attempts matched no client request",
                unmatched);
     SETF(expected,
-         "every upstream attempt carries what the client sent (model, body fields, "
-         "X-Request-ID%s, the configured key; where sent, X-Env names the colour it went to and "
+         "every upstream attempt carries what the client sent (model, body fields, the other "
+         "fields (tools...), X-Request-ID%s, the configured key; where sent, X-Env names the "
+         "colour it went to and "
          "X-Attempt counts 1, 2, 3)",
          require_id ? ", required" : "");
     snprintf(v->unit, sizeof v->unit, "att");

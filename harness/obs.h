@@ -85,6 +85,9 @@ struct harness_req {
     /* Stream events that came after the first data: [DONE] (a second
      * [DONE], or data a client that stops at [DONE] never reads). */
     int after_done;
+    /* The body's other fields as sent (mock_body_fields: tools, temperature,
+     * stream_options...), "" not known; forwarded's "fields" compares. */
+    char fields[256];
 };
 
 /* FNV-1a over a text, continued from h (start with HARNESS_TEXT_HASH0):
@@ -119,6 +122,7 @@ struct harness_att {
      * "finish_reason"): -1 / "" when the journal says nothing. */
     long prompt_tokens, completion_tokens;
     char finish[16];
+    char fields[256]; /* the body's other fields as the mock got them (mock_body_fields), "" none */
 };
 
 /* One relay event (docs/CONTRACTS.md). */

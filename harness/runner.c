@@ -1087,6 +1087,8 @@ static void journal_forwarded(struct harness_att *a, const json_t *rec)
     a->max_tokens = json_is_integer(mt) ? (long)json_integer_value(mt) : -1;
     const char *h = json_string_value(json_object_get(rec, "messages_hash"));
     a->msg_hash = h ? strtoull(h, NULL, 16) : 0;
+    const char *fields = json_string_value(json_object_get(rec, "fields"));
+    snprintf(a->fields, sizeof a->fields, "%s", fields ? fields : "");
     const char *key = json_string_value(json_object_get(rec, "key"));
     snprintf(a->key, sizeof a->key, "%s", key ? key : "");
     a->conn = (uint64_t)json_integer_value(json_object_get(rec, "conn"));

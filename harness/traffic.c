@@ -543,6 +543,7 @@ static void sent_hashes(struct harness_traffic *t)
         json_error_t je;
         json_t *j = json_loads(post, 0, &je);
         r->msg_hash = j ? mock_messages_hash(json_object_get(j, "messages")) : 0;
+        mock_body_fields(j, r->fields, sizeof r->fields);
         json_decref(j);
         free(post);
     }

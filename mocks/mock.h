@@ -60,6 +60,12 @@ json_t *mock_get_behavior(const struct mock *m);
  * non-string content as compact sorted JSON), as the journal's
  * "messages_hash" records it: a client hashes what it sent and compares. */
 uint64_t mock_messages_hash(const json_t *messages);
+/* The body's other fields (all but messages, user, model, stream,
+ * max_tokens, max_completion_tokens: tools, temperature, stream_options...)
+ * as compact JSON with sorted keys into out, as the journal's "fields"
+ * records them: a client compares what it sent.  Returns -1 (out "") when
+ * the body is not an object or the JSON does not fit in n. */
+int mock_body_fields(const json_t *body, char *out, size_t n);
 /* The reply text the mock gives a request whose messages hash to
  * messages_hash, with tokens tokens (the journal's "messages_hash" and
  * "usage.completion_tokens"): the canonical answer a client must receive,

@@ -328,6 +328,7 @@ struct mock_record {
      * completion_tokens (mock_reply_text) and compares the client's. */
     long prompt_tokens, completion_tokens;
     char finish[12];
+    char fields[256]; /* mock_body_fields of a chat body, "" none or too long */
 };
 
 struct mock_journal {

@@ -80,6 +80,7 @@ json_t *mock_record_json(const struct mock_record *r)
     json_object_set_new(o, "messages", r->messages >= 0 ? json_integer(r->messages) : json_null());
     json_object_set_new(o, "max_tokens",
                         r->max_tokens >= 0 ? json_integer(r->max_tokens) : json_null());
+    json_object_set_new(o, "fields", str_or_null(r->fields));
     if (r->messages_hash) {
         char h[20];
         snprintf(h, sizeof h, "%016llx", (unsigned long long)r->messages_hash);

@@ -105,6 +105,27 @@ uint64_t mock_messages_hash(const json_t *msgs)
     return h;
 }
 
+int mock_body_fields(const json_t *body, char *out, size_t n)
+{
+    static const char *const judged_apart[] = {
+        "messages", "user", "model", "stream", "max_tokens", "max_completion_tokens", NULL};
+    out[0] = '\0';
+    if (!json_is_object(body) || n == 0)
+        return -1;
+    json_t *rest = json_copy((json_t *)body);
+    for (size_t i = 0; judged_apart[i]; i++)
+        json_object_del(rest, judged_apart[i]);
+    char *dump = json_dumps(rest, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(rest);
+    int rc = -1;
+    if (dump && strlen(dump) < n) {
+        memcpy(out, dump, strlen(dump) + 1);
+        rc = 0;
+    }
+    free(dump);
+    return rc;
+}
+
 static char *bad_request(const char *msg, const char *param)
 {
     return co_openai_error(msg, "invalid_request_error", param, NULL);

@@ -689,6 +689,7 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     r->rec.stream = q.stream;
     r->rec.max_tokens = q.max_tokens;
     r->rec.messages_hash = q.hash;
+    mock_body_fields(doc, r->rec.fields, sizeof r->rec.fields);
     r->rec.prompt_chars = q.prompt_chars;
     r->rec.messages = q.messages;
     long tokens = b->reply_tokens;

@@ -990,6 +990,47 @@ static void test_forwarded(void **state)
     assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"attempt\"]}", &v), HARNESS_FAIL);
 }
 
+/* forwarded's "fields": the other fields the client sent (tools,
+ * temperature...) reach every attempt with their values; fields the relay
+ * adds are allowed; a request without such fields is not judged on them,
+ * and a scenario that names "fields" with none sent is inconclusive. */
+static void test_forwarded_fields(void **state)
+{
+    struct report_check v;
+    const char *sent = "{\"temperature\":0.2,\"tools\":[{\"type\":\"function\"}]}";
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "t%d", i);
+        struct harness_req *r = req(id, (uint64_t)i * 10, 5, 200, "blue", HARNESS_OK);
+        snprintf(r->fields, sizeof r->fields, "%s", i < 2 ? sent : "{}");
+        struct harness_att *a = fw_att(id, "blue", (uint64_t)i * 10);
+        snprintf(a->fields, sizeof a->fields, "%s", i < 2 ? sent : "{}");
+    }
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"fields\"]}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "fields 0/2 differ"));
+    /* The relay added stream_options of its own: fine. */
+    snprintf(obs.atts[1].fields, sizeof obs.atts[1].fields,
+             "{\"stream_options\":{\"include_usage\":true},\"temperature\":0.2,"
+             "\"tools\":[{\"type\":\"function\"}]}");
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"fields\"]}", &v), HARNESS_PASS);
+    /* A relay that keeps a list of known fields drops the tools. */
+    snprintf(obs.atts[1].fields, sizeof obs.atts[1].fields, "{\"temperature\":0.2}");
+    assert_int_equal(run("{\"check\":\"forwarded\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "fields 1/2 differ"));
+    assert_non_null(strstr(v.detail, "field 'tools' dropped"));
+    assert_non_null(strstr(v.detail, "request t1"));
+    snprintf(obs.atts[1].fields, sizeof obs.atts[1].fields,
+             "{\"temperature\":0.7,\"tools\":[{\"type\":\"function\"}]}");
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"fields\"]}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "field 'temperature' changed"));
+    /* Nothing but the usual fields sent: nothing to judge. */
+    obs.reqs[0].fields[0] = obs.reqs[1].fields[0] = '\0';
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"fields\"]}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\",\"fields\"]}", &v),
+                     HARNESS_INCONCLUSIVE);
+}
+
 /* An attempt event as the relay logs it. */
 static void att_ev(const char *id, int attempt, uint64_t at_ms, const char *env,
                    const char *outcome)
@@ -1916,6 +1957,7 @@ int main(void)
         T(test_answer_content_type),
         T(test_stream_ends_once),
         T(test_cancel_on_client_gone),
+        T(test_forwarded_fields),
         T(test_sequential_attempts),
         T(test_rate_limit_all_refused),
         T(test_backoff_distribution),

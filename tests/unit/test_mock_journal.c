@@ -129,12 +129,12 @@ static void test_record_json(void **state)
     r.completion_tokens = 16;
     snprintf(r.finish, sizeof r.finish, "stop");
     json_t *o = mock_record_json(&r);
-    const char *keys[] = {"seq",        "t_arrival_us", "t_done_us",     "method",       "path",
-                          "request_id", "id_via",       "user",          "attempt",      "env",
-                          "model",      "stream",       "rule",          "action",       "status",
-                          "bytes",      "chunks",       "end",           "auth",         "key",
-                          "conn",       "max_tokens",   "messages_hash", "prompt_chars", "messages",
-                          "usage",      "finish_reason"};
+    const char *keys[] = {
+        "seq",      "t_arrival_us", "t_done_us",     "method",     "path",          "request_id",
+        "id_via",   "user",         "attempt",       "env",        "model",         "stream",
+        "rule",     "action",       "status",        "bytes",      "chunks",        "end",
+        "auth",     "key",          "conn",          "max_tokens", "messages_hash", "prompt_chars",
+        "messages", "usage",        "finish_reason", "fields"};
     assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(json_object_get(o, keys[i]));

@@ -339,6 +339,28 @@ static void test_prompt_size(void **state)
     free(err);
 }
 
+/* The journal's "fields": a body's other fields as compact sorted JSON,
+ * without the ones judged apart; too long for the record: none. */
+static void test_body_fields(void **state)
+{
+    (void)state;
+    char out[64];
+    json_error_t je;
+    json_t *b = json_loads("{\"model\":\"m\",\"messages\":[],\"user\":\"u\",\"stream\":true,"
+                           "\"max_tokens\":3,\"tools\":[1],\"temperature\":0.5}",
+                           0, &je);
+    assert_int_equal(mock_body_fields(b, out, sizeof out), 0);
+    assert_string_equal(out, "{\"temperature\":0.5,\"tools\":[1]}");
+    assert_int_equal(mock_body_fields(b, out, 10), -1);
+    assert_string_equal(out, "");
+    json_decref(b);
+    b = json_loads("{\"model\":\"m\",\"messages\":[]}", 0, &je);
+    assert_int_equal(mock_body_fields(b, out, sizeof out), 0);
+    assert_string_equal(out, "{}");
+    json_decref(b);
+    assert_int_equal(mock_body_fields(NULL, out, sizeof out), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_status_bodies),
         cmocka_unit_test(test_models_and_duration),
         cmocka_unit_test(test_prompt_size),
+        cmocka_unit_test(test_body_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
