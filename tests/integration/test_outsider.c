@@ -13,7 +13,12 @@
  * - a scenario with a check not applicable is not_applicable, not a pass
  *   (before: relay2, fixed in primary-fallback, "passed" no-failback);
  * - a relay that dies while a stranger holds its port is a harness error
- *   (before: the stranger was judged and relay_alive failed the relay).
+ *   (before: the stranger was judged and relay_alive failed the relay);
+ * - round 2: a stream with a second [DONE] (stream_ends_once), an upstream
+ *   read on after the client left (cancel_on_client_gone), tools dropped
+ *   from the body (forwarded fields), a flip-flop on concurrent failures
+ *   (tried_ratio) and a forgotten backoff cap (backoff_gaps) each fail the
+ *   scenario that names them; every check passed them before.
  *
  * SKIPPED with the reason when python3 is not on PATH. */
 #include <setjmp.h>
@@ -115,7 +120,11 @@ static void test_outsider_scenarios(void **state)
     if (!have_python())
         skip();
     int rc;
-    char *args[] = {"scenarios/outsider",
+    char *args[] = {"scenarios/outsider/failover-keeps-its-switch.json",
+                    "scenarios/outsider/retry-after-across-colours.json",
+                    "scenarios/outsider/rate-limit-per-client.json",
+                    "scenarios/outsider/stream-passed-on-as-it-comes.json",
+                    "scenarios/outsider/answers-say-their-content-type.json",
                     "--relay",
                     "tests/outsider/outsider.json",
                     "--relay",
@@ -159,6 +168,61 @@ static void test_outsider_scenarios(void **state)
     c = check(scenario(res, "outsider-duplicate", names[0]), "sequential_attempts", NULL);
     assert_string_equal(field(c, "status"), "fail");
     assert_non_null(strstr(field(c, "detail"), "went upstream twice at once"));
+    json_decref(res);
+}
+
+/* Round 2 of the audit: defects every check of the library passed (each
+ * relay's only fault is its BUG), now red on the check that names it, and
+ * the correct relay green on the same scenarios. */
+static void test_round2_findings(void **state)
+{
+    if (!have_python())
+        skip();
+    int rc;
+    char *args[] = {"scenarios/outsider/stream-ends-once.json",
+                    "scenarios/outsider/client-gone-cancels-upstream.json",
+                    "scenarios/outsider/other-fields-forwarded.json",
+                    "scenarios/outsider/concurrent-failures-switch-once.json",
+                    "scenarios/outsider/backoff-stops-at-its-cap.json",
+                    "--relay",
+                    "tests/outsider/outsider.json",
+                    "--relay",
+                    "tests/outsider/outsider-double-done.json",
+                    "--relay",
+                    "tests/outsider/outsider-no-cancel-on-disconnect.json",
+                    "--relay",
+                    "tests/outsider/outsider-whitelist-body.json",
+                    "--relay",
+                    "tests/outsider/outsider-flip-flop.json",
+                    "--relay",
+                    "tests/outsider/outsider-uncapped-backoff.json",
+                    "--jobs",
+                    "4",
+                    NULL};
+    json_t *res = run("round2", &rc, args);
+    assert_non_null(res);
+    assert_int_equal(rc, 1);
+    const char *names[] = {"outsider-stream-ends-once", "outsider-client-gone-cancels-upstream",
+                           "outsider-other-fields-forwarded",
+                           "outsider-concurrent-failures-switch-once",
+                           "outsider-backoff-stops-at-its-cap"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_string_equal(status_of(scenario(res, "outsider", names[i])), "pass");
+    const json_t *c =
+        check(scenario(res, "outsider-double-done", names[0]), "stream_ends_once", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "after data: [DONE]"));
+    c = check(scenario(res, "outsider-no-cancel-on-disconnect", names[1]), "cancel_on_client_gone",
+              NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "does not cancel on disconnect"));
+    c = check(scenario(res, "outsider-whitelist-body", names[2]), "forwarded", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "dropped"));
+    c = check(scenario(res, "outsider-flip-flop", names[3]), "tried_ratio", "phase=2");
+    assert_string_equal(field(c, "status"), "fail");
+    c = check(scenario(res, "outsider-uncapped-backoff", names[4]), "backoff_gaps", NULL);
+    assert_string_equal(field(c, "status"), "fail");
     json_decref(res);
 }
 
@@ -226,6 +290,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_outsider_scenarios, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round2_findings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unobservable_verdicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_taken_is_harness_error, setup, teardown),
     };
