@@ -3,9 +3,10 @@
 (docs/outsider-audit.md; tests/outsider/).  Python stdlib only: http.server + urllib.
 
 What it does (the "correct-ish" relay):
-  POST /llm/chat        the OpenAI chat body; a fresh upstream body from model,
-                        messages, stream, temperature, max_tokens (user dropped),
-                        no X-Request-ID upstream, no X-Served-By back, no events.
+  POST /llm/chat        the OpenAI chat body, forwarded with every field but
+                        user (dropped; round 1 rebuilt it from five known fields,
+                        now BUG=whitelist_body), no X-Request-ID upstream, no
+                        X-Served-By back, no events.
   GET  /status          {"active": colour}
   Failover: a connection error, timeout, 5xx or 429 flips the active colour and
   the request is retried there after an exponential backoff (base * 2^(n-1),
@@ -22,7 +23,8 @@ BACKOFF_CAP_MS [2000], TRY_TIMEOUT_MS [30000], DEADLINE_MS [60000],
 RATE_LIMIT [0: off], RATE_WINDOW_MS [60000], CLIENT_KEYS [none: any client;
 else a comma list, an unknown bearer gets 401].
 
-BUG=<name> turns on one realistic defect (see BUGS below), for the audit."""
+BUG=<name> turns on one realistic defect (see BUGS below), for the audit
+(round 1: the first 21; round 2: the rest)."""
 import json
 import signal
 import os
