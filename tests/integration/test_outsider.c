@@ -17,8 +17,9 @@
  * - round 2: a stream with a second [DONE] (stream_ends_once), an upstream
  *   read on after the client left (cancel_on_client_gone), tools dropped
  *   from the body (forwarded fields), a flip-flop on concurrent failures
- *   (tried_ratio) and a forgotten backoff cap (backoff_gaps) each fail the
- *   scenario that names them; every check passed them before.
+ *   (tried_ratio), a forgotten backoff cap (backoff_gaps) and the client's
+ *   own key sent upstream (forwarded key) each fail the scenario that
+ *   names them; every check passed them before.
  *
  * SKIPPED with the reason when python3 is not on PATH. */
 #include <setjmp.h>
@@ -184,6 +185,7 @@ static void test_round2_findings(void **state)
                     "scenarios/outsider/other-fields-forwarded.json",
                     "scenarios/outsider/concurrent-failures-switch-once.json",
                     "scenarios/outsider/backoff-stops-at-its-cap.json",
+                    "scenarios/outsider/client-key-stays-with-the-client.json",
                     "--relay",
                     "tests/outsider/outsider.json",
                     "--relay",
@@ -196,16 +198,18 @@ static void test_round2_findings(void **state)
                     "tests/outsider/outsider-flip-flop.json",
                     "--relay",
                     "tests/outsider/outsider-uncapped-backoff.json",
+                    "--relay",
+                    "tests/outsider/outsider-client-key-upstream.json",
                     "--jobs",
                     "4",
                     NULL};
     json_t *res = run("round2", &rc, args);
     assert_non_null(res);
     assert_int_equal(rc, 1);
-    const char *names[] = {"outsider-stream-ends-once", "outsider-client-gone-cancels-upstream",
-                           "outsider-other-fields-forwarded",
-                           "outsider-concurrent-failures-switch-once",
-                           "outsider-backoff-stops-at-its-cap"};
+    const char *names[] = {
+        "outsider-stream-ends-once",         "outsider-client-gone-cancels-upstream",
+        "outsider-other-fields-forwarded",   "outsider-concurrent-failures-switch-once",
+        "outsider-backoff-stops-at-its-cap", "outsider-client-key-stays-with-the-client"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_string_equal(status_of(scenario(res, "outsider", names[i])), "pass");
     const json_t *c =
@@ -223,6 +227,9 @@ static void test_round2_findings(void **state)
     assert_string_equal(field(c, "status"), "fail");
     c = check(scenario(res, "outsider-uncapped-backoff", names[4]), "backoff_gaps", NULL);
     assert_string_equal(field(c, "status"), "fail");
+    c = check(scenario(res, "outsider-client-key-upstream", names[5]), "forwarded", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "upstream key other"));
     json_decref(res);
 }
 
