@@ -627,11 +627,18 @@ static int request_rngs(struct mock *m, const char *id, struct co_rng *dec, stru
 static void new_id(struct co_rng *rng, const char *name, char *out, size_t n)
 {
     static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    char s[24 + 1];
+    /* Copied, not formatted: snprintf was a quarter of deciding an answer
+     * once the body is parsed.  The same bytes as "chatcmpl-%.16s-%s". */
+    char s[9 + 16 + 1 + 24 + 1];
+    size_t k = 9, nl = strnlen(name, 16);
+    memcpy(s, "chatcmpl-", 9);
+    memcpy(s + k, name, nl);
+    k += nl;
+    s[k++] = '-';
     for (int i = 0; i < 24; i++)
-        s[i] = al[co_rng_next(rng) % (sizeof al - 1)];
-    s[24] = '\0';
-    snprintf(out, n, "chatcmpl-%.16s-%s", name, s);
+        s[k++] = al[co_rng_next(rng) % (sizeof al - 1)];
+    s[k] = '\0';
+    mock_scopy(out, n, s);
 }
 
 /* The request id from whichever path carried it: the X-Request-ID header,
