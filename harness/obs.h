@@ -266,8 +266,15 @@ struct harness_obs {
     struct harness_probe probes[HARNESS_MAX_PROBES]; /* in the order they were sent */
     size_t n_probes;
     struct harness_probe_map probe_map; /* how to read them (the relay's profile) */
-    int secret_leaks;                   /* places the upstream key showed up */
-    int leak_scanned;                   /* artefacts scanned for it */
+    /* The scenario's relay "prices" (USD per million tokens, by model): what
+     * the "cost" counter is observed with.  n_prices 0: none given. */
+    struct {
+        char model[64];
+        double usd_per_million;
+    } prices[8];
+    size_t n_prices;
+    int secret_leaks; /* places the upstream key showed up */
+    int leak_scanned; /* artefacts scanned for it */
     char leak_where[128];
     /* The fleet (docs/fleet.md): replicas run, whether they were given the
      * shared store, and each replica's event log seen (have_events: all). */

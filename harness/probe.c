@@ -183,6 +183,62 @@ static int obs_errors(const struct harness_obs *o, const char *arg, double *out,
     return 0;
 }
 
+/* The price of model in the scenario's "prices", or -1. */
+static double price_of(const struct harness_obs *o, const char *model)
+{
+    for (size_t i = 0; i < o->n_prices; i++)
+        if (strcmp(o->prices[i].model, model) == 0)
+            return o->prices[i].usd_per_million;
+    return -1;
+}
+
+/* Tokens the upstreams reported on the whole answers they gave (the usage
+ * each mock journalled for its answer), or with arg "cost" those tokens at
+ * the scenario's prices (USD per million tokens of either kind, by the
+ * model the upstream was asked for).  An answer whose usage a relay may or
+ * may not have read (a stream, which carries usage only when the client
+ * asked; a 2xx cut short or not normal; no usage journalled) makes the sum
+ * unknown, as does a model the scenario prices not. */
+static int obs_tokens(const struct harness_obs *o, const char *arg, double *out, char *why,
+                      size_t n)
+{
+    int cost = arg && strcmp(arg, "cost") == 0;
+    if (cost && !o->n_prices) {
+        snprintf(why, n, "the scenario gives no \"prices\": the cost is not known");
+        return -1;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (a->health || a->status >= 400)
+            continue;
+        int whole = a->status / 100 == 2 && strcmp(a->end, "complete") == 0 &&
+                    (!a->action[0] || strcmp(a->action, "ok") == 0);
+        if (!whole || a->stream || a->prompt_tokens < 0 || a->completion_tokens < 0) {
+            harness_v_fmt(why, n,
+                          "an answer of %s (status %d, end %s%s) may or may not have "
+                          "been counted: the relay's sum is not known exactly",
+                          a->env, a->status, a->end[0] ? a->end : "-",
+                          a->stream              ? ", a stream"
+                          : a->prompt_tokens < 0 ? ", no usage journalled"
+                                                 : "");
+            return -1;
+        }
+        double t = (double)(a->prompt_tokens + a->completion_tokens);
+        if (cost) {
+            double p = price_of(o, a->model);
+            if (p < 0) {
+                harness_v_fmt(why, n, "the scenario gives no price for model '%s'", a->model);
+                return -1;
+            }
+            t = t * p / 1e6;
+        }
+        sum += t;
+    }
+    *out = sum;
+    return 0;
+}
+
 static const struct counter_row {
     const char *name;
     const char *what;
@@ -197,6 +253,9 @@ static const struct counter_row {
     {"errors.blue", "traffic attempts to blue its mock failed (status >= 400)", obs_errors, "blue"},
     {"errors.green", "traffic attempts to green its mock failed (status >= 400)", obs_errors,
      "green"},
+    {"tokens", "tokens (prompt and completion) the upstreams reported on whole answers", obs_tokens,
+     NULL},
+    {"cost", "those tokens at the scenario's prices (USD per million)", obs_tokens, "cost"},
 };
 #define N_COUNTERS (sizeof counters / sizeof counters[0])
 

@@ -17,6 +17,7 @@
 #include "harness/scenario.h"
 #include "reports/report.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,8 @@ static int setup(void **state)
         "\"/environments/green/error_count\"}},"
         " \"prometheus\": {\"path\": \"/metrics\", \"active\": "
         "\"holysheep_active_environment{environment=\\\"{colour}\\\"}\", "
-        "\"counters\": {\"errors.blue\": "
+        "\"counters\": {\"tokens\": \"holysheep_tokens_total\", \"cost\": "
+        "\"holysheep_cost_usd_total\", \"errors.blue\": "
         "\"holysheep_upstream_attempts_total{environment=\\\"blue\\\",result=\\\"error\\\"}\", "
         "\"errors.green\": "
         "\"holysheep_upstream_attempts_total{environment=\\\"green\\\",result=\\\"error\\\"}\", "
@@ -93,6 +95,10 @@ static struct harness_att *att(const char *id, const char *env, uint64_t ms, int
     a->status = status;
     a->t_arrival = T0 + ms * MS;
     a->t_done = a->t_arrival + 2 * MS;
+    /* Every whole answer reports 10 + 5 tokens; an error none. */
+    snprintf(a->model, sizeof a->model, "gpt-4.1");
+    a->prompt_tokens = status / 100 == 2 ? 10 : -1;
+    a->completion_tokens = status / 100 == 2 ? 5 : -1;
     return a;
 }
 
@@ -160,6 +166,9 @@ static void failover_run(void)
     att("r2", "green", 120, 200);
     att("r3", "green", 205, 200);
     att("r4", "green", 305, 200);
+    obs.n_prices = 1;
+    snprintf(obs.prices[0].model, sizeof obs.prices[0].model, "gpt-4.1");
+    obs.prices[0].usd_per_million = 2; /* 4 answers x 15 tokens: 60, USD 0.00012 */
 }
 
 #define PROM_OK                                                                                    \
@@ -173,7 +182,10 @@ static void failover_run(void)
     "holysheep_upstream_attempts_total{environment=\"green\",result=\"ok\"} 3\n"                   \
     "holysheep_upstream_attempts_total{environment=\"green\",result=\"error\"} 0\n"                \
     "holysheep_active_environment{environment=\"blue\"} 0\n"                                       \
-    "holysheep_active_environment{environment=\"green\"} 1\n"
+    "holysheep_active_environment{environment=\"green\"} 1\n"                                      \
+    "holysheep_tokens_total{model=\"gpt-4.1\",kind=\"prompt\"} 40\n"                               \
+    "holysheep_tokens_total{model=\"gpt-4.1\",kind=\"completion\"} 20\n"                           \
+    "holysheep_cost_usd_total{model=\"gpt-4.1\"} 0.00012\n"
 
 /* ---- harness/probe.c pieces --------------------------------------------------- */
 
@@ -347,7 +359,8 @@ static void test_metrics_truth(void **state)
     probe("after_traffic", HARNESS_PROBE_PROM, 400, 200, PROM_OK);
     assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\"}", &v),
                      HARNESS_PASS);
-    assert_int_equal(v.samples, 8); /* 5 counters, errors of each colour, the active colour */
+    /* 5 counters, errors of each colour, tokens, cost, the active colour */
+    assert_int_equal(v.samples, 10);
     /* A counter that never moves. */
     free(obs.probes[0].body);
     obs.probes[0].body = strdup("holysheep_requests_total 0\nholysheep_retries_total 1\n"
@@ -553,6 +566,52 @@ static void test_metrics_active_errors(void **state)
     assert_int_equal(run(ask, &v), HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.detail, "json errors.blue: no counter mapped"));
     expect_invalid("{\"check\": \"metrics_truth\", \"counters\": [\"activ\"]}", "counters[0]");
+}
+
+/* tokens and cost: the usage the mocks journalled on whole answers, at the
+ * scenario's prices. */
+static void test_metrics_cost(void **state)
+{
+    struct report_check v;
+    failover_run();
+    harness_obs_index(&obs);
+    double x;
+    char why[256];
+    assert_int_equal(harness_counter_observed("tokens", &obs, &x, why, sizeof why), 0);
+    assert_true(x == 60);
+    assert_int_equal(harness_counter_observed("cost", &obs, &x, why, sizeof why), 0);
+    assert_true(fabs(x - 0.00012) < 1e-15);
+    probe("end", HARNESS_PROBE_PROM, 400, 200, PROM_OK);
+    const char *ask = "{\"check\": \"metrics_truth\", \"format\": \"prometheus\", \"counters\": "
+                      "[\"tokens\", \"cost\"]}";
+    assert_int_equal(run(ask, &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 2);
+    /* Prompt tokens not charged: 20 tokens' worth instead of 60. */
+    free(obs.probes[0].body);
+    obs.probes[0].body = strdup("holysheep_tokens_total{kind=\"prompt\"} 40\n"
+                                "holysheep_tokens_total{kind=\"completion\"} 20\n"
+                                "holysheep_cost_usd_total{model=\"gpt-4.1\"} 4e-05\n");
+    obs.probes[0].len = strlen(obs.probes[0].body);
+    assert_int_equal(run(ask, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "prometheus cost: relay 4e-05, observed 0.00012"));
+    /* A model the scenario gives no price for: not judged. */
+    snprintf(obs.atts[obs.n_atts - 1].model, sizeof obs.atts[0].model, "gpt-5");
+    assert_int_equal(
+        run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\", \"counters\": [\"cost\"]}",
+            &v),
+        HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "no price for model 'gpt-5'"));
+    /* No prices at all. */
+    obs.n_prices = 0;
+    assert_int_equal(
+        run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\", \"counters\": [\"cost\"]}",
+            &v),
+        HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "gives no \"prices\""));
+    /* A stream answer: usage only when the client asked for it. */
+    obs.atts[obs.n_atts - 1].stream = 1;
+    assert_int_equal(harness_counter_observed("tokens", &obs, &x, why, sizeof why), -1);
+    assert_non_null(strstr(why, "a stream"));
 }
 
 /* /health with both colours down: the status the profile declares. */
@@ -797,7 +856,7 @@ int main(void)
         T(test_prometheus_valid), T(test_severity),
         T(test_count_scope),      T(test_scenario_after_and_names),
         T(test_errors_observed),  T(test_metrics_active_errors),
-        T(test_health_both_down),
+        T(test_health_both_down), T(test_metrics_cost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
