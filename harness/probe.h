@@ -25,7 +25,8 @@
 extern const char *const harness_probe_kinds[];
 
 /* The counters the harness observes, NULL-terminated ("requests",
- * "retries", "switches", "attempts.blue", "attempts.green"). */
+ * "retries", "switches", "attempts.blue", "attempts.green", "errors.blue",
+ * "errors.green", "tokens", "cost"). */
 const char *const *harness_counter_names(void);
 /* What counter name means, in a few words ("" unknown). */
 const char *harness_counter_what(const char *name);
