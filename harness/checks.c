@@ -2808,22 +2808,26 @@ static void ck_health_reports(const json_t *c, const struct harness_obs *o, stru
             }
         }
         /* Each colour's health. */
-        int down = 0;
-        for (int k = 0; k < 2 && item_asked(c, "items", "health"); k++) {
+        int down = 0, unseen = 0, health_asked = item_asked(c, "items", "health");
+        for (int k = 0; k < 2; k++) {
+            /* What the mocks showed: for this item and for the status one. */
+            int seen = observed_health(o, colours[k], p->t_sent, grace, why, sizeof why);
+            down += seen == 0;
+            unseen += seen < 0;
+            if (!health_asked)
+                continue;
             if (!m->healthy[k][0]) {
                 unknown++;
                 append(unk, sizeof unk, "%sthe profile maps no health of %s", unk[0] ? "; " : "",
                        colours[k]);
                 continue;
             }
-            int seen = observed_health(o, colours[k], p->t_sent, grace, why, sizeof why);
             if (seen < 0) {
                 unknown++;
                 append(unk, sizeof unk, "%s%s: %s", unk[0] ? "; " : "", p->name, why);
                 continue;
             }
             v->samples++;
-            down += !seen;
             json_t *h = harness_json_pointer(doc, m->healthy[k]);
             int said = health_value(h);
             if (said != seen) {
@@ -2839,7 +2843,12 @@ static void ck_health_reports(const json_t *c, const struct harness_obs *o, stru
         /* The status with both colours down: the relay has nothing to serve
          * with, and a load balancer reading /health must hear it.  Only the
          * relay's profile can say which status it promises then. */
-        if (item_asked(c, "items", "status") && down == 2 && !m->unhealthy_status) {
+        if (item_asked(c, "items", "status") && !health_asked && down < 2 && unseen) {
+            unknown++;
+            append(unk, sizeof unk,
+                   "%s%s: whether both colours were down was not observed (status not judged)",
+                   unk[0] ? "; " : "", p->name);
+        } else if (item_asked(c, "items", "status") && down == 2 && !m->unhealthy_status) {
             unknown++;
             append(unk, sizeof unk,
                    "%s%s: both colours were down, and the profile declares no "

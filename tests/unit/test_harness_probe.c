@@ -636,6 +636,19 @@ static void test_health_both_down(void **state)
     assert_int_equal(run(ask, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "answered 200 with both colours down"));
     assert_non_null(strstr(v.detail, "the profile declares 503"));
+    /* The status alone, with no health pointers mapped: still judged from
+     * the mocks. */
+    obs.probe_map.healthy[0][0] = obs.probe_map.healthy[1][0] = '\0';
+    assert_int_equal(run("{\"check\": \"health_reports\", \"items\": [\"status\"]}", &v),
+                     HARNESS_FAIL);
+    assert_int_equal(v.samples, 1);
+    /* Within the grace the colours' state is not known: neither is the status. */
+    assert_int_equal(
+        run("{\"check\": \"health_reports\", \"items\": [\"status\"], \"grace_ms\": 450}", &v),
+        HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "whether both colours were down was not observed"));
+    snprintf(obs.probe_map.healthy[0], sizeof obs.probe_map.healthy[0], "/environments/blue");
+    snprintf(obs.probe_map.healthy[1], sizeof obs.probe_map.healthy[1], "/environments/green");
     /* Undeclared: that item is not judged, never passed. */
     obs.probe_map.unhealthy_status = 0;
     assert_int_equal(run(ask, &v), HARNESS_INCONCLUSIVE);
