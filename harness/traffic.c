@@ -594,6 +594,10 @@ static void finish_req(struct harness_xfer_req *x, CURL *easy, CURLcode rc)
         curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &conns);
     }
     t->connects += conns;
+    /* A 1xx is no answer: a client that got "100 Continue" and then
+     * nothing (its upload stalled, the relay silent) has none. */
+    if (code >= 100 && code < 200 && rc != CURLE_OK)
+        code = 0;
     r->status = code;
     if (rc != CURLE_OK && !r->curl_err[0])
         snprintf(r->curl_err, sizeof r->curl_err, "%s", curl_easy_strerror(rc));
