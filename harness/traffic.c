@@ -434,16 +434,23 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new response (after a 1xx): forget the previous headers. */
         reset_headers(r);
-        const char *sp = memchr(line, ' ', n);
-        x->final = sp && atoi(sp + 1) >= 200;
+        x->final = 0;
         x->ans_len = -1;
         x->ans_got = 0;
         return n;
     }
-    if (x->stall && n > 15 && strncasecmp(line, "Content-Length:", 15) == 0)
-        x->ans_len = atol(line + 15);
-    if (x->stall && (n == 2 || n == 1) && (line[0] == '\r' || line[0] == '\n'))
-        stall_answered(x); /* the end of the head: an answer of no body is whole */
+    if (x->stall && (n == 2 || n == 1) && (line[0] == '\r' || line[0] == '\n')) {
+        /* The end of a head: its status and Content-Length as libcurl read
+         * them (-1: none, the answer's end is then unknown to us); an
+         * answer of no body is whole already. */
+        long code = 0;
+        curl_off_t cl = -1;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        x->final = code >= 200;
+        x->ans_len = (long)cl;
+        stall_answered(x);
+    }
     if (n > 12 && strncasecmp(line, "x-ratelimit-", 12) == 0)
         r->ratelimit_hdrs++;
     const char *colon = memchr(line, ':', n);
@@ -658,9 +665,10 @@ static CURL *new_easy(struct harness_traffic *t)
     return e;
 }
 
-/* A stalled sender's body: its first sent_bytes, then a pause that nobody
- * lifts (the request ends with the relay's answer, its close, or the
- * client's timeout). */
+/* A stalled sender's body: its first sent_bytes, then either a byte per
+ * call (trickle_ms: libcurl paces the calls) or a pause that nobody lifts
+ * (the request then ends with the relay's whole answer or the client's
+ * timeout: a paused upload does not notice a close). */
 static size_t on_stalled_read(char *buf, size_t size, size_t nmemb, void *ud)
 {
     struct harness_xfer_req *x = ud;
