@@ -3298,7 +3298,11 @@ static void ck_upstream_concurrency(const json_t *c, const struct harness_obs *o
     long open_ended = 0;
     for (size_t i = 0; i < o->n_atts; i++) {
         const struct harness_att *a = &o->atts[i];
-        if (a->health || (env && strcmp(a->env, env) != 0))
+        /* Client traffic only (as harness_obs_observe counts it): a
+         * forwarded admin call, or a stray request to the mock's port from
+         * outside the run, is none of the relay's client slots. */
+        if (a->health || (env && strcmp(a->env, env) != 0) ||
+            (!strstr(a->path, "/chat/completions") && !strstr(a->path, "/models")))
             continue;
         if (!a->t_done || a->t_done < a->t_arrival) {
             open_ended++; /* no end stamped: its span is unknown */

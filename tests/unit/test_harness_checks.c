@@ -184,6 +184,8 @@ static void test_upstream_concurrency(void **state)
     att("d", "green", 20, 300, 200);
     probe("blue", 50);
     probe("blue", 60);
+    /* Not client traffic: a stray request on another path. */
+    snprintf(att("x", "blue", 20, 10, 404)->path, sizeof obs.atts[0].path, "/llm/chat");
     assert_int_equal(run("{\"check\":\"upstream_concurrency\",\"env\":\"blue\",\"max\":2}", &v),
                      HARNESS_PASS);
     assert_non_null(strstr(v.measured, "at most 2 at once over 3 attempts"));
@@ -195,7 +197,7 @@ static void test_upstream_concurrency(void **state)
     assert_int_equal(run("{\"check\":\"upstream_concurrency\",\"env\":\"green\",\"min\":2}", &v),
                      HARNESS_FAIL);
     /* No end stamp: within bounds is unknown, beyond them is known. */
-    att("e", "blue", 400, 0, 200)->t_done = 0;
+    att("e", "blue", 450, 0, 200)->t_done = 0;
     assert_int_equal(run("{\"check\":\"upstream_concurrency\",\"env\":\"blue\",\"max\":2}", &v),
                      HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.detail, "1 attempt(s) without an end stamp"));
