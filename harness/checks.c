@@ -3149,6 +3149,8 @@ static const struct param p_attempts[] = {
 static const struct param p_upstream[] = {
     {"env", P_ENV, 0},   {"health", P_BOOL, 0}, {"min", P_NUM, 0},          {"max", P_NUM, 0},
     {"exact", P_NUM, 0}, {"phase", P_PHASE, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
+static const struct param p_concurrency[] = {
+    {"env", P_ENV, 0}, {"min", P_NUM, 0}, {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_backoff[] = {
     {"base_ms", P_NUM, 0},   {"factor", P_NUM, 0},        {"cap_ms", P_NUM, 0},
     {"jitter", P_JITTER, 0}, {"tolerance_ms", P_NUM, 0},  {"schedule_ms", P_NUMARR, 0},
@@ -3407,6 +3409,81 @@ static unsigned view_needs(const json_t *c)
     return strcmp(view, "served") == 0 ? HARNESS_SIG_SERVED
            : strcmp(view, "both") == 0 ? HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS
                                        : HARNESS_SIG_EVENTS;
+}
+
+/* upstream_concurrency: the most traffic attempts a mock was answering at
+ * once (each attempt from its arrival to its end, as the mock stamped
+ * them).  Bounds on how many the relay lets through at a time
+ * (max_connections upstream, max_clients in front): the mocks see that
+ * whatever the relay is.  An end and an arrival at the same instant do not
+ * overlap (a connection handed on). */
+struct conc_edge {
+    uint64_t t;
+    int d; /* +1 arrival, -1 end */
+};
+
+static int by_edge(const void *a, const void *b)
+{
+    const struct conc_edge *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->d - y->d; /* ends first */
+}
+
+static void ck_upstream_concurrency(const json_t *c, const struct harness_obs *o,
+                                    struct report_check *v)
+{
+    const char *env = str(c, "env", NULL);
+    struct conc_edge *e = co_calloc(2 * o->n_atts + 1, sizeof *e);
+    size_t n = 0;
+    long open_ended = 0;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        /* Client traffic only (as harness_obs_observe counts it): a
+         * forwarded admin call, or a stray request to the mock's port from
+         * outside the run, is none of the relay's client slots. */
+        if (a->health || (env && strcmp(a->env, env) != 0) ||
+            (!strstr(a->path, "/chat/completions") && !strstr(a->path, "/models")))
+            continue;
+        if (!a->t_done || a->t_done < a->t_arrival) {
+            open_ended++; /* no end stamped: its span is unknown */
+            continue;
+        }
+        e[n++] = (struct conc_edge){a->t_arrival, +1};
+        e[n++] = (struct conc_edge){a->t_done, -1};
+    }
+    qsort(e, n, sizeof *e, by_edge);
+    int cur = 0, peak = 0;
+    uint64_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        cur += e[i].d;
+        if (cur > peak) {
+            peak = cur;
+            at = e[i].t;
+        }
+    }
+    free(e);
+    v->samples = (long)(n / 2);
+    char exp[96];
+    double m;
+    int ok = in_bounds(c, (double)peak, &m, exp, sizeof exp);
+    SETF(expected, "traffic attempts in flight at once at %s %s", env ? env : "either mock", exp);
+    SETF(measured, "at most %d at once over %ld attempts", peak, v->samples);
+    snprintf(v->unit, sizeof v->unit, "att");
+    if (peak)
+        SETF(detail, "the peak began %.1f ms after the traffic start",
+             at > o->t0 ? (double)(at - o->t0) / 1000.0 : 0.0);
+    if (open_ended) {
+        /* An attempt without an end could have overlapped any other: a
+         * peak within bounds is then not known to be. */
+        append(v->detail, sizeof v->detail, "%s%ld attempt(s) without an end stamp",
+               v->detail[0] ? "; " : "", open_ended);
+        if (ok) {
+            v->status = HARNESS_INCONCLUSIVE;
+            return;
+        }
+    }
+    verdict(v, ok, m);
 }
 
 /* upstream_count in a phase ties attempts to the phase's requests by id. */
@@ -3677,6 +3754,11 @@ static const struct check_kind kinds[] = {
     {"events_consistent", p_none, 1, ck_events_consistent,
      "the event log agrees with itself: attempt outcomes, numbering, health switches", EVENTS, NULL,
      "{}", 0, .why = "its event log contradicts itself"},
+    {"upstream_concurrency", p_concurrency, 1, ck_upstream_concurrency,
+     "most traffic attempts a mock answered at once (max_connections, max_clients)", 0, NULL,
+     "{\"env\": \"blue\", \"max\": 2}", 0, .one_of = &one_of_count,
+     .why = "lets more requests through at once than its cap",
+     .settings = "max_connections max_clients"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])

@@ -50,6 +50,7 @@ FAMILIES = [
     "rate-limit", "rate-limit-headers", "streaming", "direct-fallback", "forwarding",
     "error-shape", "health-endpoint", "api-metrics", "prometheus", "admin-auth",
     "events", "secrets", "connection-reuse", "timeouts", "attempts",
+    "connections",  # mclients: max_clients, max_connections
 ]
 
 
