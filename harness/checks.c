@@ -299,9 +299,12 @@ static int in_bounds(const json_t *c, double x, double *margin, char *exp, size_
 
 /* ---- client outcome --------------------------------------------------- */
 
+static int answer_unsourced(const struct harness_obs *o, const struct harness_req *r);
+
 static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
-    long n = 0, ok = 0, cut = 0;
+    long n = 0, ok = 0, cut = 0, made_up = 0;
+    const struct harness_req *first_made_up = NULL;
     for (size_t i = 0; i < o->n_reqs; i++) {
         if (!req_in_phase(c, &o->reqs[i]))
             continue;
@@ -310,6 +313,13 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struc
             continue;
         }
         n++;
+        if (o->reqs[i].outcome == HARNESS_OK && answer_unsourced(o, &o->reqs[i])) {
+            /* A whole answer no upstream gave is the relay's own invention. */
+            made_up++;
+            if (!first_made_up)
+                first_made_up = &o->reqs[i];
+            continue;
+        }
         ok += o->reqs[i].outcome == HARNESS_OK;
     }
     double lo = num(c, "min", 0), hi = num(c, "max", 1);
@@ -324,8 +334,19 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struc
         append(v->measured, sizeof v->measured,
                "; %ld answers over the harness's 1 MiB body cap not judged", cut);
     snprintf(v->unit, sizeof v->unit, "ratio");
-    for (size_t i = 0; i < o->n_reqs && ratio < lo; i++) {
+    SETF(detail, "signal: client statuses and answers, each tied to its upstream attempts (mock "
+                 "journals, by request id)");
+    if (made_up) {
+        append(v->detail, sizeof v->detail,
+               "; %ld whole 200 answers that no upstream gave (no attempt in the mock journals): "
+               "the relay made them up, not counted as successes; ",
+               made_up);
+        if (ratio < lo)
+            describe_req(o, first_made_up, v->detail, sizeof v->detail);
+    }
+    for (size_t i = 0; i < o->n_reqs && ratio < lo && !made_up; i++) {
         if (req_in_phase(c, &o->reqs[i]) && o->reqs[i].outcome != HARNESS_OK) {
+            append(v->detail, sizeof v->detail, "; ");
             describe_req(o, &o->reqs[i], v->detail, sizeof v->detail);
             break;
         }
@@ -450,6 +471,18 @@ static int count_attempts(const struct harness_obs *o, const char *id, const cha
     return n;
 }
 
+/* A 200 answer that no upstream gave: with ids every attempt is tied to its
+ * request (an attempt without one takes the ids signal away), so a request
+ * of which no mock journalled any attempt was answered by the relay alone.
+ * A relay that answers without asking an upstream (a fixed body, a cache)
+ * must not pass a check about what the upstreams served.  Without ids this
+ * cannot be told and nothing is claimed. */
+static int answer_unsourced(const struct harness_obs *o, const struct harness_req *r)
+{
+    return r->status == 200 && (o->signals & HARNESS_SIG_IDS) &&
+           count_attempts(o, r->id, NULL) == 0;
+}
+
 static int req_selected(const json_t *c, const struct harness_obs *o, const struct harness_req *r)
 {
     const char *which = str(c, "requests", "all");
@@ -466,6 +499,7 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct rep
 {
     const char *env = str(c, "env", NULL);
     int lo = 1 << 30, hi = -1;
+    long untried = 0;
     double worst = INFINITY;
     const struct harness_req *bad = NULL;
     char exp[96];
@@ -477,6 +511,21 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct rep
          * request's count is unknown, not zero. */
         if (!(o->signals & HARNESS_SIG_IDS) && count_attempts(o, r->id, NULL) == 0)
             continue;
+        /* A request that reached no upstream at all: 0 attempts is a sample
+         * where the bound fails on it, or where no upstream is its point (a
+         * bound of 0 on every colour); else it meets a bound on retries
+         * without having been tried (a relay that answers every request
+         * itself "keeps max 2"), and is left out, said below. */
+        if (count_attempts(o, r->id, NULL) == 0) {
+            double m0;
+            int holds = in_bounds(c, 0, &m0, exp, sizeof exp);
+            int zero_is_point = !env && ((has(c, "max") && num(c, "max", 1) == 0) ||
+                                         (has(c, "exact") && num(c, "exact", 1) == 0));
+            if (holds && !zero_is_point) {
+                untried++;
+                continue;
+            }
+        }
         v->samples++;
         int n = count_attempts(o, r->id, env);
         lo = n < lo ? n : lo;
@@ -496,8 +545,16 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct rep
     else
         SETF(measured, "no request whose attempts could be found");
     snprintf(v->unit, sizeof v->unit, "att");
-    if (bad)
+    SETF(detail, "signal: upstream attempts in the mock journals, tied to requests by id");
+    if (untried)
+        append(v->detail, sizeof v->detail,
+               "; %ld requests reached no upstream and are not counted (0 attempts meets the "
+               "bound without the relay having tried)",
+               untried);
+    if (bad) {
+        append(v->detail, sizeof v->detail, "; ");
         describe_req(o, bad, v->detail, sizeof v->detail);
+    }
     verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
 }
 
@@ -1121,7 +1178,15 @@ static void ck_min_dwell(const json_t *c, const struct harness_obs *o, struct re
     size_t n = strcmp(view, "served") == 0 ? switches_served(o, s, 64) : switches_events(o, s, 64);
     for (size_t i = 1; i < n; i++)
         shortest = fmin(shortest, ((double)s[i].t - (double)s[i - 1].t) / 1000.0);
-    v->samples = strcmp(view, "served") == 0 || o->have_events ? 1 : 0;
+    /* The served view sees switches only through answers that name their
+     * colour: with none, "no flapping" was not seen (a relay that answered
+     * every request with an error would pass). */
+    v->samples = o->have_events ? 1 : 0;
+    if (strcmp(view, "served") == 0) {
+        v->samples = 0;
+        for (size_t i = 0; i < o->n_reqs; i++)
+            v->samples += o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0];
+    }
     SETF(expected, "consecutive switches >= %g ms apart (no flapping, %s view)", min_ms, view);
     char seq[256];
     seq_string(s, n, seq, sizeof seq);
@@ -1619,7 +1684,27 @@ static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o, stru
     SETF(expected, "the upstream API key appears in no log, event, journal or answer");
     SETF(measured, o->secret_leaks ? "found in %s" : "not found%s",
          o->secret_leaks ? o->leak_where : "");
+    SETF(detail, "signal: the key searched for in the client answers, the relay's output, "
+                 "events and config");
+    /* An upstream that quotes the Authorization it got (echo_auth) puts the
+     * key in answers only if the relay sent it: when none of the echoing
+     * attempts carried the configured key (mock journals), no answer held a
+     * key to scrub, and "not found" says nothing about scrubbing. */
+    long echoed = 0, echoed_key = 0;
+    for (size_t i = 0; i < o->n_atts; i++)
+        if (strcmp(o->atts[i].action, "echo_auth") == 0) {
+            echoed++;
+            echoed_key += strcmp(o->atts[i].key, "configured") == 0;
+        }
     verdict(v, o->secret_leaks == 0, o->secret_leaks ? (double)-o->secret_leaks : 1);
+    if (!o->secret_leaks && echoed && !echoed_key) {
+        v->status = HARNESS_INCONCLUSIVE;
+        append(v->detail, sizeof v->detail,
+               "; the upstream echoed its Authorization in %ld answers, but none carried the "
+               "relay's key (mock journals): no key reached an answer, so scrubbing was not "
+               "seen",
+               echoed);
+    }
 }
 
 /* ---- the relay's contract: what it forwards, what its errors look like -- */
@@ -2349,7 +2434,7 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
 {
     int strict = client_strict(c);
     long intact = 0, altered = 0, unfinished = 0, prefix = 0, bad_prefix = 0, unknown = 0, raw = 0,
-         cut = 0;
+         cut = 0, made_up = 0;
     const char *unknown_why = NULL;
     const struct harness_req *first = NULL;
     char why[400] = "";
@@ -2363,6 +2448,18 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
         }
         if (r->body_cut) {
             cut++; /* the harness kept only the answer's start (BODY_CAP) */
+            continue;
+        }
+        if (answer_unsourced(o, r) && !answer_failed(r)) {
+            /* No mock journalled any attempt of it: its text is no upstream's. */
+            v->samples++;
+            made_up++;
+            if (!first) {
+                first = r;
+                snprintf(why, sizeof why,
+                         "a 200 that no upstream gave (no attempt in the mock journals): the "
+                         "relay made the answer up");
+            }
             continue;
         }
         const char *w = NULL;
@@ -2441,6 +2538,9 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
          "%ld intact, %ld altered, %ld unfinished without error, %ld failed with a "
          "true prefix, %ld failed with other text",
          intact, altered, unfinished, prefix, bad_prefix);
+    if (made_up)
+        append(v->measured, sizeof v->measured, "; %ld made up by the relay (no upstream attempt)",
+               made_up);
     if (unknown)
         append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
     if (raw)
@@ -2460,7 +2560,7 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
         append(v->detail, sizeof v->detail, "; %s; ", why);
         describe_req(o, first, v->detail, sizeof v->detail);
     }
-    long bad = altered + unfinished + bad_prefix;
+    long bad = altered + unfinished + bad_prefix + made_up;
     verdict(v, bad == 0, (double)-bad);
 }
 
@@ -2477,6 +2577,18 @@ static void ck_usage_reported(const json_t *c, const struct harness_obs *o, stru
             continue;
         if (r->stream && !r->include_usage) {
             not_asked++; /* OpenAI streams carry usage only when asked */
+            continue;
+        }
+        if (answer_unsourced(o, r) && !answer_failed(r)) {
+            /* No mock counted its tokens: whatever usage it says is made up. */
+            v->samples++;
+            wrong++;
+            if (!first) {
+                first = r;
+                snprintf(why, sizeof why,
+                         "a 200 that no upstream gave (no attempt in the mock journals): its "
+                         "usage is the relay's own");
+            }
             continue;
         }
         const char *w = NULL;
@@ -3396,7 +3508,11 @@ static const struct check_kind kinds[] = {
                  "on_429_without_retry_after"},
     {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0,
      phase_ids_needs, "{\"env\": \"blue\", \"min\": 1}", 0, .one_of = &one_of_count,
-     .why = "traffic went to the wrong colour", .rank = 9, .settings = "max_attempts"},
+     .why = "traffic went to the wrong colour", .rank = 9,
+     /* Which colour traffic reaches depends on when the relay probes: a relay
+      * without the probe settings kept blue out only because the runner's
+      * ready probe, passed on to blue's /health, ejected it (nginx). */
+     .settings = "max_attempts health_interval_ms health_timeout_ms"},
     {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule", IDS,
      NULL, "{\"base_ms\": 10}", 0, .one_of = &one_of_backoff, .rule = rule_backoff,
      .why = "backoff schedule not kept", .rank = 3,

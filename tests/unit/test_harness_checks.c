@@ -141,9 +141,12 @@ static void test_success_ratio(void **state)
         char id[16];
         snprintf(id, sizeof id, "r%d", i);
         req(id, (uint64_t)i * 10, 5, 200, "blue", HARNESS_OK);
+        att(id, "blue", (uint64_t)i * 10, 2, 200);
     }
     req("bad", 100, 5, 503, "blue", HARNESS_HTTP_ERROR);
+    att("bad", "blue", 100, 2, 503);
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.9}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "signal: client statuses"));
     assert_true(v.margin >= -1e-9 && v.margin < 1e-9);
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.95}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.measured, "0.9000 (9 of 10)"));
@@ -1410,6 +1413,104 @@ static void test_no_vacuous_attempts(void **state)
     assert_null(strstr(v.detail, "no upstream attempt"));
 }
 
+/* The PASS audit (docs/outsider-audit.md): a "relay" that answers every
+ * request with a whole 200 of its own and never calls an upstream.  With ids
+ * (no attempt lacked one: there was none) each request's attempts are known
+ * to be none, so its answers are made up: the success ratio and the answer
+ * check fail, and a bound on retries that 0 attempts meets says nothing. */
+static void test_pass_audit_made_up_answers(void **state)
+{
+    struct report_check v;
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "f%d", i);
+        struct harness_req *r = req(id, (uint64_t)i * 10, 1, 200, "", HARNESS_OK);
+        r->complete = 1;
+        snprintf(r->finish, sizeof r->finish, "stop");
+    }
+    harness_obs_index(&obs);
+    harness_obs_observe(&obs, HARNESS_SIG_PROCESS);
+    assert_true(obs.signals & HARNESS_SIG_IDS);
+    /* Before the audit: 1.0000 (10 of 10), pass. */
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.99}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "0.0000 (0 of 10)"));
+    assert_non_null(strstr(v.detail, "10 whole 200 answers that no upstream gave"));
+    assert_non_null(strstr(v.detail, "request f0"));
+    /* Before: "min 0, max 0 over 10 requests", pass. */
+    assert_int_equal(run("{\"check\":\"attempts\",\"max\":2}", &v), HARNESS_INCONCLUSIVE);
+    assert_int_equal(v.samples, 0);
+    assert_non_null(strstr(v.detail, "10 requests reached no upstream"));
+    assert_int_equal(run("{\"check\":\"attempts\",\"max\":1,\"env\":\"blue\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    /* A bound 0 attempts breaks still fails on them. */
+    assert_int_equal(run("{\"check\":\"attempts\",\"exact\":1}", &v), HARNESS_FAIL);
+    assert_int_equal(v.samples, 10);
+    /* Before: inconclusive, "no upstream attempt found". */
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "10 made up by the relay"));
+    assert_non_null(strstr(v.detail, "made the answer up"));
+    assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "its usage is the relay's own"));
+    /* Without ids nothing is claimed about where an answer came from. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.99}", &v), HARNESS_PASS);
+}
+
+/* A "relay" that answers every request with a 503 of its own: no attempt,
+ * no answer naming a colour.  "attempts max 2" and a served-view min_dwell
+ * passed on it; 0 attempts stays the point of a bound of 0 (a request the
+ * relay must refuse without asking an upstream). */
+static void test_pass_audit_refusing_relay(void **state)
+{
+    struct report_check v;
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "e%d", i);
+        req(id, (uint64_t)i * 10, 1, 503, "", HARNESS_HTTP_ERROR);
+    }
+    harness_obs_index(&obs);
+    harness_obs_observe(&obs, HARNESS_SIG_PROCESS);
+    assert_int_equal(run("{\"check\":\"attempts\",\"max\":2}", &v), HARNESS_INCONCLUSIVE);
+    assert_int_equal(run("{\"check\":\"attempts\",\"exact\":0}", &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 10);
+    assert_int_equal(run("{\"check\":\"attempts\",\"max\":0,\"env\":\"green\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    /* Before: "0 switch(es): none", pass on no answer at all. */
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":300,\"view\":\"served\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(v.samples, 0);
+    /* One answer from blue: no flapping is now seen. */
+    req("ok", 200, 1, 200, "blue", HARNESS_OK);
+    att("ok", "blue", 200, 1, 200);
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":300,\"view\":\"served\"}", &v),
+                     HARNESS_PASS);
+}
+
+/* An upstream that echoes the Authorization it got (echo_auth): a relay
+ * that never sent the key had nothing in its answers to scrub, and "not
+ * found" passed the scrubbing scenario (nginx-opaque). */
+static void test_pass_audit_echo_without_key(void **state)
+{
+    struct report_check v;
+    req("k", 0, 1, 200, "blue", HARNESS_OK);
+    struct harness_att *a = att("k", "blue", 0, 1, 200);
+    snprintf(a->action, sizeof a->action, "echo_auth");
+    snprintf(a->key, sizeof a->key, "missing");
+    assert_int_equal(run("{\"check\":\"no_secret_leak\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "none carried the relay's key"));
+    snprintf(a->key, sizeof a->key, "configured");
+    assert_int_equal(run("{\"check\":\"no_secret_leak\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "signal: the key searched for"));
+    obs.secret_leaks = 1;
+    snprintf(obs.leak_where, sizeof obs.leak_where, "1 client answers");
+    snprintf(a->key, sizeof a->key, "missing");
+    assert_int_equal(run("{\"check\":\"no_secret_leak\"}", &v), HARNESS_FAIL);
+    /* Which colour traffic reaches depends on the probe settings: nginx kept
+     * blue out of dead-at-start-long-interval only because the runner's
+     * ready probe, passed on to blue's /health, ejected it. */
+    assert_true(harness_check_depends("upstream_count", "health_interval_ms"));
+}
+
 /* Every row of the check table says what it measures and how it is used:
  * `cutover list --checks` and the docs read the description, the contract
  * test above runs the example.  The failure names every row that lacks one
@@ -1836,6 +1937,9 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_pass_audit_made_up_answers),
+        T(test_pass_audit_refusing_relay),
+        T(test_pass_audit_echo_without_key),
         cmocka_unit_test_setup_teardown(test_answer_integrity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_cut_by_harness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_integrity_unknown, setup, teardown),
