@@ -334,11 +334,9 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struc
         append(v->measured, sizeof v->measured,
                "; %ld answers over the harness's 1 MiB body cap not judged", cut);
     snprintf(v->unit, sizeof v->unit, "ratio");
-    SETF(detail, "signal: client statuses and answers, each tied to its upstream attempts (mock "
-                 "journals, by request id)");
     if (made_up) {
         append(v->detail, sizeof v->detail,
-               "; %ld whole 200 answers that no upstream gave (no attempt in the mock journals): "
+               "%ld whole 200 answers that no upstream gave (no attempt in the mock journals): "
                "the relay made them up, not counted as successes; ",
                made_up);
         if (ratio < lo)
@@ -346,7 +344,6 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struc
     }
     for (size_t i = 0; i < o->n_reqs && ratio < lo && !made_up; i++) {
         if (req_in_phase(c, &o->reqs[i]) && o->reqs[i].outcome != HARNESS_OK) {
-            append(v->detail, sizeof v->detail, "; ");
             describe_req(o, &o->reqs[i], v->detail, sizeof v->detail);
             break;
         }
@@ -545,16 +542,13 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct rep
     else
         SETF(measured, "no request whose attempts could be found");
     snprintf(v->unit, sizeof v->unit, "att");
-    SETF(detail, "signal: upstream attempts in the mock journals, tied to requests by id");
     if (untried)
         append(v->detail, sizeof v->detail,
-               "; %ld requests reached no upstream and are not counted (0 attempts meets the "
-               "bound without the relay having tried)",
-               untried);
-    if (bad) {
-        append(v->detail, sizeof v->detail, "; ");
+               "%ld requests reached no upstream and are not counted (0 attempts meets the "
+               "bound without the relay having tried)%s",
+               untried, bad ? "; " : "");
+    if (bad)
         describe_req(o, bad, v->detail, sizeof v->detail);
-    }
     verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
 }
 
@@ -1684,8 +1678,6 @@ static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o, stru
     SETF(expected, "the upstream API key appears in no log, event, journal or answer");
     SETF(measured, o->secret_leaks ? "found in %s" : "not found%s",
          o->secret_leaks ? o->leak_where : "");
-    SETF(detail, "signal: the key searched for in the client answers, the relay's output, "
-                 "events and config");
     /* An upstream that quotes the Authorization it got (echo_auth) puts the
      * key in answers only if the relay sent it: when none of the echoing
      * attempts carried the configured key (mock journals), no answer held a
@@ -1700,7 +1692,7 @@ static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o, stru
     if (!o->secret_leaks && echoed && !echoed_key) {
         v->status = HARNESS_INCONCLUSIVE;
         append(v->detail, sizeof v->detail,
-               "; the upstream echoed its Authorization in %ld answers, but none carried the "
+               "the upstream echoed its Authorization in %ld answers, but none carried the "
                "relay's key (mock journals): no key reached an answer, so scrubbing was not "
                "seen",
                echoed);
@@ -4006,6 +3998,115 @@ static void set_window(const struct check_kind *k, const json_t *c, struct repor
         w->after && (has(c, w->after) || w->default_ms >= 0) ? num(c, w->after, def) : -1;
 }
 
+/* The signal each kind's verdict rests on, in words, put at the head of its
+ * detail (harness_check_run) unless the check names its own ("signal: ..."
+ * in the answer checks): a verdict against a relay that is not ours must say
+ * what it saw.  served: the words when the check reads the served view.
+ * test_harness_checks asserts every kind has a row. */
+static const struct {
+    const char *kind, *words, *served;
+} signal_rows[] = {
+    {"client_success_ratio",
+     "client statuses and answers; a 200 counts once an upstream attempt of it is in the mock "
+     "journals (by request id)",
+     NULL},
+    {"client_count", "client statuses and outcomes (client log)",
+     "client statuses and the colour each answer names (X-Served-By or the mock's stamp in the "
+     "body)"},
+    {"client_deadline", "client send and answer times (client log)", NULL},
+    {"no_truncated_success", "client answers with 200 whose body or stream never finished", NULL},
+    {"attempts", "upstream attempts in the mock journals, tied to requests by id", NULL},
+    {"upstream_count", "attempts each mock journalled, by colour", NULL},
+    {"backoff_gaps",
+     "gaps between a request's upstream attempts (mock journals, by request id); the relay's "
+     "intended sleep where its event log gives it",
+     NULL},
+    {"retry_after",
+     "a colour's 429/503 against that colour's next attempt of the request (mock journals, by "
+     "request id)",
+     NULL},
+    {"no_hammering", "upstream attempts by arrival time (mock journals)", NULL},
+    {"switches", "the relay's switch events",
+     "the colour each answer names (X-Served-By or the mock's stamp in the body), from the "
+     "colour of the first upstream attempt (mock journals)"},
+    {"switch_delay", "the relay's switch events and the timeline mark",
+     "the colour each answer names (X-Served-By or the mock's stamp in the body) and the "
+     "timeline mark"},
+    {"min_dwell", "the relay's switch events",
+     "the colour each answer names (X-Served-By or the mock's stamp in the body)"},
+    {"no_traffic_after_unhealthy",
+     "the relay's health and switch events against the attempts the mocks journalled", NULL},
+    {"rate_limit",
+     "client statuses and rate-limit headers, and which requests reached an upstream (mock "
+     "journals)",
+     NULL},
+    {"health_interval", "/health probes each mock journalled", NULL},
+    {"latency", "client answer times (client log)", NULL},
+    {"relay_overhead",
+     "client answer times minus the upstream attempts' times (mock journals, by request id)", NULL},
+    {"zero_downtime", "client outcomes around the timeline mark (client log)", NULL},
+    {"served_ratio", "the colour each answer names (X-Served-By or the mock's stamp in the body)",
+     NULL},
+    {"relay_alive", "the relay process the runner started", NULL},
+    {HARNESS_ON_TIME_CHECK, "the runner's own send times against its schedule", NULL},
+    {"admin_ok", "the statuses of the timeline's admin API calls", NULL},
+    {"clean_shutdown", "the relay process's exit status and time after the stop signal", NULL},
+    {"no_secret_leak",
+     "the key searched for in the client answers, the relay's output, events and config", NULL},
+    {"forwarded", "what each upstream attempt carried (mock journals) against the client request",
+     NULL},
+    {"error_shape",
+     "client error answers (body, Content-Type, status) against the upstream attempts (mock "
+     "journals)",
+     NULL},
+    {"final_error_headers", "client error answers' headers after upstream attempts (mock journals)",
+     NULL},
+    {"health_probes",
+     "/health probes and the first traffic attempt at the new colour (mock "
+     "journals)",
+     NULL},
+    {"connection_reuse", "the connection serial of each attempt (mock journals)", NULL},
+    {"fleet_rate_limit", "client statuses of every replica per window (client log)", NULL},
+    {"colour_agreement", "the colour each replica's answers name, or its switch events", NULL},
+    {"probe_load", "/health probes each mock journalled, the whole fleet", NULL},
+    {"client_status", "client log (status line, the body's or the in-band error.type and code)",
+     NULL},
+    {"answer_integrity", "client answer text against the serving mock's journal", NULL},
+    {"usage_reported", "the answer's usage against the serving mock's journal", NULL},
+    {"model_reported", "the answer's model against the request or the serving mock", NULL},
+    {"health_reports", "the relay's /health probe against what the mocks showed", NULL},
+    {"metrics_truth", "the relay's counters against the client log and the mock journals", NULL},
+    {"prometheus_valid", "promtool's verdict on the relay's Prometheus page", NULL},
+    {"tried_ratio", "which colours each request's attempts reached (mock journals, by request id)",
+     NULL},
+    {"stream_incremental",
+     "the client's first body byte against the serving attempt's end (mock journals)", NULL},
+    {"sequential_attempts", "attempt times of each request (mock journals, by request id)", NULL},
+    {"answer_content_type", "the Content-Type of client answers with 200", NULL},
+    {"events_consistent", "the relay's event log against itself", NULL},
+};
+
+const char *harness_check_signal(const char *kind, const char *view)
+{
+    for (size_t i = 0; i < sizeof signal_rows / sizeof signal_rows[0]; i++)
+        if (strcmp(signal_rows[i].kind, kind) == 0)
+            return view && strcmp(view, "served") == 0 && signal_rows[i].served
+                       ? signal_rows[i].served
+                       : signal_rows[i].words;
+    return NULL;
+}
+
+/* Puts "signal: WORDS" at the head of a verdict's detail. */
+static void name_signal(const struct check_kind *k, const json_t *c, struct report_check *v)
+{
+    const char *w = harness_check_signal(k->name, str(c, "view", NULL));
+    if (!w || strstr(v->detail, "signal:"))
+        return;
+    char d[sizeof v->detail];
+    harness_v_fmt(d, sizeof d, "signal: %s%s%s", w, v->detail[0] ? "; " : "", v->detail);
+    snprintf(v->detail, sizeof v->detail, "%s", d);
+}
+
 static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
                            int replica, struct report_check *v);
 static void probes_unattributed(const struct check_kind *k, const json_t *c,
@@ -4057,6 +4158,7 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct repo
         return;
     }
     k->run(c, o, v);
+    name_signal(k, c, v);
     set_window(k, c, v);
     check_evaluable(k, c, o, v);
     probes_unattributed(k, c, o, v, 0);
@@ -4124,6 +4226,7 @@ static void run_on_replica(const struct check_kind *k, const json_t *c, const st
     struct harness_obs view;
     harness_fleet_obs_replica(o, replica, &view);
     k->run(c, &view, v);
+    name_signal(k, c, v);
     set_window(k, c, v);
     check_evaluable(k, c, &view, v);
     harness_obs_free(&view);

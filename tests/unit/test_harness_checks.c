@@ -1511,6 +1511,26 @@ static void test_pass_audit_echo_without_key(void **state)
     assert_true(harness_check_depends("upstream_count", "health_interval_ms"));
 }
 
+/* Every kind names the signal its verdict rests on (PASS audit): a verdict
+ * against a relay that is not ours says what it saw. */
+static void test_every_kind_names_its_signal(void **state)
+{
+    char missing[1024] = "";
+    for (const char *const *n = harness_check_names(); *n; n++)
+        if (!harness_check_signal(*n, NULL))
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %s", *n);
+    assert_string_equal(missing, "");
+    struct report_check v;
+    req("a", 0, 5, 200, "blue", HARNESS_OK);
+    att("a", "blue", 0, 2, 200);
+    assert_int_equal(run("{\"check\":\"upstream_count\",\"env\":\"blue\",\"exact\":1}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "signal: attempts each mock journalled"));
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":0,\"view\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "signal: the colour each answer names"));
+}
+
 /* Every row of the check table says what it measures and how it is used:
  * `cutover list --checks` and the docs read the description, the contract
  * test above runs the example.  The failure names every row that lacks one
@@ -1937,6 +1957,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_every_kind_names_its_signal),
         T(test_pass_audit_made_up_answers),
         T(test_pass_audit_refusing_relay),
         T(test_pass_audit_echo_without_key),
