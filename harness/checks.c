@@ -591,6 +591,20 @@ static void ck_upstream_count(const json_t *c, const struct harness_obs *o, stru
          scope, exp);
     SETF(measured, "%ld", n);
     snprintf(v->unit, sizeof v->unit, "req");
+    /* "None reached blue" is about the colour the relay picks: when no
+     * traffic reached any upstream, no pick was seen (a relay that answers
+     * every request itself keeps every colour at 0).  Without a colour, 0 is
+     * the point (a request refused before any upstream). */
+    if (env && !health && n == 0 && ok) {
+        long any = 0;
+        for (size_t i = 0; i < o->n_atts; i++)
+            any += !o->atts[i].health && in_window(c, o, o->atts[i].t_arrival);
+        if (!any) {
+            SETF(detail, "no traffic attempt reached any upstream (mock journals): which colour "
+                         "the relay sends to was not seen");
+            v->samples = 0;
+        }
+    }
     verdict(v, ok, m);
 }
 
@@ -1570,7 +1584,8 @@ static void ck_zero_downtime(const json_t *c, const struct harness_obs *o, struc
         if ((double)r->t_sched < (double)mark - before || (double)r->t_sched > (double)mark + after)
             continue;
         v->samples++;
-        if (r->outcome != HARNESS_OK) {
+        /* A whole answer no upstream gave is no request served. */
+        if (r->outcome != HARNESS_OK || answer_unsourced(o, r)) {
             failed++;
             if (!bad)
                 bad = r;

@@ -1157,7 +1157,16 @@ static void test_zero_downtime_and_served(void **state)
         char id[16];
         snprintf(id, sizeof id, "r%d", i);
         req(id, (uint64_t)i * 40, 5, 200, i % 10 ? "blue" : "green", HARNESS_OK);
+        if (i != 12)
+            att(id, i % 10 ? "blue" : "green", (uint64_t)i * 40, 2, 200);
     }
+    /* r12's 200 reached no upstream: made up by the relay (PASS audit). */
+    assert_int_equal(run("{\"check\":\"zero_downtime\",\"around\":\"cutover\",\"before_ms\":200,"
+                         "\"after_ms\":200}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "request r12"));
+    att("r12", "blue", 480, 2, 200);
     assert_int_equal(run("{\"check\":\"zero_downtime\",\"around\":\"cutover\",\"before_ms\":200,"
                          "\"after_ms\":200}",
                          &v),
@@ -1475,6 +1484,12 @@ static void test_pass_audit_refusing_relay(void **state)
     assert_int_equal(v.samples, 10);
     assert_int_equal(run("{\"check\":\"attempts\",\"max\":0,\"env\":\"green\"}", &v),
                      HARNESS_INCONCLUSIVE);
+    /* "No traffic reached green" says nothing when none reached any colour;
+     * "none reached an upstream" is the point of a bound without a colour. */
+    assert_int_equal(run("{\"check\":\"upstream_count\",\"env\":\"green\",\"exact\":0}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "no traffic attempt reached any upstream"));
+    assert_int_equal(run("{\"check\":\"upstream_count\",\"exact\":0}", &v), HARNESS_PASS);
     /* Before: "0 switch(es): none", pass on no answer at all. */
     assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":300,\"view\":\"served\"}", &v),
                      HARNESS_INCONCLUSIVE);
