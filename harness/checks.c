@@ -399,6 +399,19 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
     SETF(measured, "%ld of %ld", hit, n);
     snprintf(v->unit, sizeof v->unit, "req");
     verdict(v, ok, m);
+    /* A 5xx says the upstreams failed: when no mock journalled anything in
+     * the whole run (no probe, no attempt), the relay never asked them, and
+     * its 5xx answers are no reaction to what they did (a relay that answers
+     * every request 503 "passed" both-colours-unhealthy-503).  A colour
+     * nobody listens on journals nothing either: then it was not seen. */
+    if (status >= 500 && hit && !o->n_atts && v->status == HARNESS_PASS) {
+        v->status = HARNESS_INCONCLUSIVE;
+        SETF(detail,
+             "no upstream was contacted in the whole run (no probe, no attempt in the "
+             "mock journals): the relay's %ld status %ld answers are no reaction to the "
+             "upstreams",
+             hit, status);
+    }
 }
 
 static void ck_deadline(const json_t *c, const struct harness_obs *o, struct report_check *v)

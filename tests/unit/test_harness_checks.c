@@ -1490,6 +1490,13 @@ static void test_pass_audit_refusing_relay(void **state)
                      HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.detail, "no traffic attempt reached any upstream"));
     assert_int_equal(run("{\"check\":\"upstream_count\",\"exact\":0}", &v), HARNESS_PASS);
+    /* Before: pass, "10 of 10" 503s from a relay that asked no upstream. */
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":503,\"min\":5}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "no upstream was contacted"));
+    probe("blue", 5); /* it looked at blue: its 503s may be its reaction */
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":503,\"min\":5}", &v),
+                     HARNESS_PASS);
     /* Before: "0 switch(es): none", pass on no answer at all. */
     assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":300,\"view\":\"served\"}", &v),
                      HARNESS_INCONCLUSIVE);
