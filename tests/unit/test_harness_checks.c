@@ -179,6 +179,7 @@ static void test_no_truncated(void **state)
     req("a", 0, 5, 503, "", HARNESS_HTTP_ERROR);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_INCONCLUSIVE);
     req("b", 0, 5, 200, "blue", HARNESS_OK);
+    att("b", "blue", 0, 2, 200);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_PASS);
     req("c", 0, 5, 200, "blue", HARNESS_TRUNCATED);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
@@ -1460,6 +1461,14 @@ static void test_pass_audit_made_up_answers(void **state)
     assert_non_null(strstr(v.detail, "made the answer up"));
     assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "its usage is the relay's own"));
+    /* Before: "0 truncated of 10", pass; "10 of 10" ok, pass. */
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "10 200s that no upstream gave"));
+    assert_int_equal(run("{\"check\":\"client_count\",\"outcome\":\"ok\",\"min\":5}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "10 200s that no upstream gave"));
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":200,\"min\":5}", &v),
+                     HARNESS_FAIL);
     /* Without ids nothing is claimed about where an answer came from. */
     obs.signals &= ~HARNESS_SIG_IDS;
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.99}", &v), HARNESS_PASS);
