@@ -23,14 +23,18 @@
 
 /* The worst offenders: each passed against the relay in the comment. */
 static char *const scenario_files[] = {
-    "scenarios/edges/both-colours-unhealthy-503.json",        /* 503, blue-only */
-    "scenarios/failover/green-probe-down-no-failover.json",   /* blue-only */
-    "scenarios/edges/dead-at-start-long-interval.json",       /* fixed-200 */
-    "scenarios/retry/seeded-20pct-503.json",                  /* fixed-200 */
-    "scenarios/streaming/stream-happy-path.json",             /* fixed-200 */
-    "scenarios/outsider/answers-say-their-content-type.json", /* fixed-200 */
-    "scenarios/bugs/read-timeout-retried-on-same-route.json", /* fixed-200 */
-    "scenarios/edges/upstream-echoes-key-scrubbed.json",      /* blue-only, nginx-opaque */
+    "scenarios/edges/both-colours-unhealthy-503.json",            /* 503, blue-only */
+    "scenarios/failover/green-probe-down-no-failover.json",       /* blue-only */
+    "scenarios/edges/dead-at-start-long-interval.json",           /* fixed-200 */
+    "scenarios/retry/seeded-20pct-503.json",                      /* fixed-200 */
+    "scenarios/streaming/stream-happy-path.json",                 /* fixed-200 */
+    "scenarios/outsider/answers-say-their-content-type.json",     /* fixed-200 */
+    "scenarios/bugs/read-timeout-retried-on-same-route.json",     /* fixed-200 */
+    "scenarios/edges/upstream-echoes-key-scrubbed.json",          /* blue-only, nginx-opaque */
+    "scenarios/bugs/malformed-sse-event-passed-as-complete.json", /* fixed-200 */
+    "scenarios/process/sigkill-relay.json",                       /* fixed-200 */
+    "scenarios/process/sigstop-relay.json",                       /* fixed-200 */
+    "scenarios/edges/retry-after-beyond-time-left.json",          /* fixed-200 */
 };
 #define N_FILES (sizeof scenario_files / sizeof scenario_files[0])
 static const char *const relays[] = {"inert-503", "inert-fixed-200", "inert-blue-only"};
