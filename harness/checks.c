@@ -505,10 +505,12 @@ static int count_attempts(const struct harness_obs *o, const char *id, const cha
  * of which no mock journalled any attempt was answered by the relay alone.
  * A relay that answers without asking an upstream (a fixed body, a cache)
  * must not pass a check about what the upstreams served.  Without ids this
- * cannot be told and nothing is claimed. */
+ * cannot be told and nothing is claimed; nor for a raw-body request (a
+ * template's "raw": its id travels in the header only, and its path may be
+ * one a relay answers itself, GET /v1/models). */
 static int answer_unsourced(const struct harness_obs *o, const struct harness_req *r)
 {
-    return r->status == 200 && (o->signals & HARNESS_SIG_IDS) &&
+    return r->status == 200 && !r->raw && (o->signals & HARNESS_SIG_IDS) &&
            count_attempts(o, r->id, NULL) == 0;
 }
 
