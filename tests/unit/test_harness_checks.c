@@ -1469,6 +1469,11 @@ static void test_pass_audit_made_up_answers(void **state)
     assert_non_null(strstr(v.detail, "10 200s that no upstream gave"));
     assert_int_equal(run("{\"check\":\"client_count\",\"status\":200,\"min\":5}", &v),
                      HARNESS_FAIL);
+    /* ...and made-up 200s are no way to meet "no success reached the client". */
+    assert_int_equal(run("{\"check\":\"client_count\",\"outcome\":\"ok\",\"exact\":0}", &v),
+                     HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"client_status\",\"status\":200}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "no upstream gave"));
     /* Without ids nothing is claimed about where an answer came from. */
     obs.signals &= ~HARNESS_SIG_IDS;
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.99}", &v), HARNESS_PASS);
