@@ -1449,7 +1449,7 @@ static void test_pass_audit_made_up_answers(void **state)
     /* Before: "min 0, max 0 over 10 requests", pass. */
     assert_int_equal(run("{\"check\":\"attempts\",\"max\":2}", &v), HARNESS_INCONCLUSIVE);
     assert_int_equal(v.samples, 0);
-    assert_non_null(strstr(v.detail, "10 requests reached no upstream"));
+    assert_non_null(strstr(v.detail, "10 requests with no upstream attempt"));
     assert_int_equal(run("{\"check\":\"attempts\",\"max\":1,\"env\":\"blue\"}", &v),
                      HARNESS_INCONCLUSIVE);
     /* A bound 0 attempts breaks still fails on them. */
@@ -1541,10 +1541,6 @@ static void test_pass_audit_echo_without_key(void **state)
     snprintf(obs.leak_where, sizeof obs.leak_where, "1 client answers");
     snprintf(a->key, sizeof a->key, "missing");
     assert_int_equal(run("{\"check\":\"no_secret_leak\"}", &v), HARNESS_FAIL);
-    /* Which colour traffic reaches depends on the probe settings: nginx kept
-     * blue out of dead-at-start-long-interval only because the runner's
-     * ready probe, passed on to blue's /health, ejected it. */
-    assert_true(harness_check_depends("upstream_count", "health_interval_ms"));
 }
 
 /* Every kind names the signal its verdict rests on (PASS audit): a verdict
