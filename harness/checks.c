@@ -4373,6 +4373,8 @@ static const struct {
     {"sequential_attempts", "attempt times of each request (mock journals, by request id)", NULL},
     {"answer_content_type", "the Content-Type of client answers with 200", NULL},
     {"events_consistent", "the relay's event log against itself", NULL},
+    {"upstream_concurrency", "traffic attempts' arrival and end at each mock (mock journals)",
+     NULL},
 };
 
 const char *harness_check_signal(const char *kind, const char *view)
