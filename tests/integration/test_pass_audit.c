@@ -27,18 +27,19 @@
  * about a plain proxied answer (stream-happy-path) may pass against it, but
  * not one of the two in blue_only_false[] below. */
 static char *const scenario_files[] = {
-    "scenarios/edges/both-colours-unhealthy-503.json",            /* 503, blue-only */
-    "scenarios/failover/green-probe-down-no-failover.json",       /* blue-only */
-    "scenarios/edges/upstream-echoes-key-scrubbed.json",          /* blue-only, nginx-opaque */
-    "scenarios/edges/dead-at-start-long-interval.json",           /* fixed-200, nginx-opaque */
-    "scenarios/retry/seeded-20pct-503.json",                      /* fixed-200 */
-    "scenarios/streaming/stream-happy-path.json",                 /* fixed-200 */
-    "scenarios/outsider/answers-say-their-content-type.json",     /* fixed-200 */
-    "scenarios/bugs/read-timeout-retried-on-same-route.json",     /* fixed-200 */
-    "scenarios/bugs/malformed-sse-event-passed-as-complete.json", /* fixed-200 */
-    "scenarios/process/sigkill-relay.json",                       /* fixed-200 */
-    "scenarios/process/sigstop-relay.json",                       /* fixed-200 */
-    "scenarios/edges/retry-after-beyond-time-left.json",          /* fixed-200 */
+    "scenarios/edges/both-colours-unhealthy-503.json",              /* 503, blue-only */
+    "scenarios/failover/green-probe-down-no-failover.json",         /* blue-only */
+    "scenarios/edges/upstream-echoes-key-scrubbed.json",            /* blue-only, nginx-opaque */
+    "scenarios/edges/dead-at-start-long-interval.json",             /* fixed-200, nginx-opaque */
+    "scenarios/retry/seeded-20pct-503.json",                        /* fixed-200 */
+    "scenarios/streaming/stream-happy-path.json",                   /* fixed-200 */
+    "scenarios/outsider/answers-say-their-content-type.json",       /* fixed-200 */
+    "scenarios/bugs/read-timeout-retried-on-same-route.json",       /* fixed-200 */
+    "scenarios/bugs/malformed-sse-event-passed-as-complete.json",   /* fixed-200 */
+    "scenarios/process/sigkill-relay.json",                         /* fixed-200 */
+    "scenarios/process/sigstop-relay.json",                         /* fixed-200 */
+    "scenarios/edges/retry-after-beyond-time-left.json",            /* fixed-200 */
+    "scenarios/edges/mclients-slow-upload-after-100-continue.json", /* 503 */
 };
 /* Scenario names (not files) blue-only passed without meeting their point. */
 static const char *const blue_only_false[] = {
