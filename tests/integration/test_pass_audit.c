@@ -25,7 +25,7 @@
  * inert-503 and inert-fixed-200 ask no upstream anything, so no scenario may
  * pass against them; inert-blue-only really proxies blue, so a scenario
  * about a plain proxied answer (stream-happy-path) may pass against it, but
- * not one of the two in blue_only_false[] below. */
+ * not one of the three in blue_only_false[] below. */
 static char *const scenario_files[] = {
     "scenarios/edges/both-colours-unhealthy-503.json",              /* 503, blue-only */
     "scenarios/failover/green-probe-down-no-failover.json",         /* blue-only */
