@@ -4514,6 +4514,11 @@ static const struct {
     {"events_consistent", "the relay's event log against itself", NULL},
     {"upstream_concurrency", "traffic attempts' arrival and end at each mock (mock journals)",
      NULL},
+    {"stream_ends_once", "the client's read of each streamed 200: events after data: [DONE]", NULL},
+    {"cancel_on_client_gone",
+     "requests the client gave up on (client log, curl timeout) against their attempts' ends "
+     "(mock journals, by request id)",
+     NULL},
 };
 
 const char *harness_check_signal(const char *kind, const char *view)
