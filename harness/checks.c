@@ -3744,6 +3744,7 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     allowed[n++] = "min_samples";
     allowed[n++] = "note";
     allowed[n++] = "severity";
+    allowed[n++] = "relay";
     /* Any check but a fleet-wide one can be asked of one replica. */
     if (!harness_fleet_is_check(k->name))
         allowed[n++] = "replica";
@@ -3762,6 +3763,14 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     if (ms && (!json_is_integer(ms) || json_integer_value(ms) < 0)) {
         snprintf(p, sizeof p, "%s.min_samples", path);
         return harness_v_expected(err, errlen, p, "an integer >= 0", ms);
+    }
+    json_t *only = json_object_get(c, "relay");
+    if (only && (!json_is_string(only) || !json_string_value(only)[0] ||
+                 strlen(json_string_value(only)) >= 64)) {
+        snprintf(p, sizeof p, "%s.relay", path);
+        return harness_v_expected(err, errlen, p,
+                                  "the name of the relay (its profile's) whose own promise this is",
+                                  only);
     }
     static const char *const severities[] = {"required", "advisory", "info", NULL};
     json_t *sev = json_object_get(c, "severity");

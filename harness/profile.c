@@ -41,7 +41,8 @@ static const char *const tells_names[] = {"events", "admin", NULL};
 static const char *const runner_vars[] = {
     "blue_url",  "green_url", "blue_hostport", "green_hostport", "blue_port", "green_port",
     "port",      "events",    "workdir",       "config",         "relay_bin", "admin_token",
-    "relay_url", "api_key",   "profile_dir",   "redis_url",      "replica",   NULL};
+    "relay_url", "api_key",   "profile_dir",   "redis_url",      "replica",   "api_key_file",
+    NULL};
 
 /* Premises of a whole scenario (client keys, a rate limit, an admin API,
  * what a fleet's relay does without its store): a relay that cannot be
