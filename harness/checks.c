@@ -881,6 +881,27 @@ static void ck_retry_after(const json_t *c, const struct harness_obs *o, struct 
     verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
 }
 
+/* What the relay wrote on stderr, every replica's: a relay given
+ * log_level warn or error has nothing to say on a run where nothing went
+ * wrong, whatever its log format (a relay that logs to a file of its own
+ * writes nothing here either: this is a bound, a relay that cannot take
+ * log_level is not judged, see the row's settings). */
+static void ck_relay_stderr_lines(const json_t *c, const struct harness_obs *o,
+                                  struct report_check *v)
+{
+    double max = num(c, "max", 0);
+    v->samples = o->stderr_read;
+    SETF(expected, "at most %g non-empty lines on the relay's stderr", max);
+    if (o->stderr_read)
+        SETF(measured, "%ld lines", o->stderr_lines);
+    else
+        SETF(measured, "no relay stderr read (a relay the runner did not start)");
+    snprintf(v->unit, sizeof v->unit, "lines");
+    if (o->stderr_lines > max)
+        SETF(detail, "the first: %s", o->stderr_first);
+    verdict(v, (double)o->stderr_lines <= max, max - (double)o->stderr_lines);
+}
+
 static void ck_no_hammering(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *env = str(c, "env", NULL);
@@ -3013,6 +3034,7 @@ static const struct param p_backoff[] = {
     {"jitter", P_JITTER, 0}, {"tolerance_ms", P_NUM, 0},  {"schedule_ms", P_NUMARR, 0},
     {"same_env", P_BOOL, 0}, {"distribution", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_retry_after[] = {{"min_ms", P_NUM, 1}, {NULL, 0, 0}};
+static const struct param p_stderr_lines[] = {{"max", P_NUM, 1}, {NULL, 0, 0}};
 static const struct param p_hammer[] = {
     {"max", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 static const struct param p_switches[] = {
@@ -3536,6 +3558,10 @@ static const struct check_kind kinds[] = {
     {"events_consistent", p_none, 1, ck_events_consistent,
      "the event log agrees with itself: attempt outcomes, numbering, health switches", EVENTS, NULL,
      "{}", 0, .why = "its event log contradicts itself"},
+    {"relay_stderr_lines", p_stderr_lines, 1, ck_relay_stderr_lines,
+     "lines the relay wrote on stderr, at most max (log_level warn/error on a healthy run)",
+     PROCESS | HARNESS_SIG_LOG, NULL, "{\"max\": 0}", 0, .why = "log_level not honoured",
+     .settings = "log_level"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])

@@ -1278,6 +1278,29 @@ static void collect_events(struct run *r)
         merge_events(o, start, r->n_rep);
 }
 
+/* The relay's stderr lines, for relay_stderr_lines (a relay told to log
+ * only errors says nothing on a healthy run). */
+static void count_stderr(struct run *r, const char *path)
+{
+    char *buf = read_file(path, 16u << 20, NULL);
+    if (!buf)
+        return;
+    struct harness_obs *o = &r->obs;
+    o->stderr_read++;
+    for (char *line = buf, *nl; *line; line = nl ? nl + 1 : line + strlen(line)) {
+        nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        if (len == 0)
+            continue;
+        if (o->stderr_lines++ == 0)
+            snprintf(o->stderr_first, sizeof o->stderr_first, "%.*s",
+                     (int)(len < sizeof o->stderr_first ? len : sizeof o->stderr_first - 1), line);
+    }
+    if (strstr(o->stderr_first, r->api_key))
+        snprintf(o->stderr_first, sizeof o->stderr_first, "(a line holding the upstream key)");
+    free(buf);
+}
+
 static void scan_leak(struct run *r, const char *path, const char *what)
 {
     char *buf = read_file(path, 16u << 20, NULL);
@@ -1441,6 +1464,9 @@ static void observe(struct run *r, struct report_scenario *rs)
         base |= HARNESS_SIG_ADMIN;
     if (!r->o->relay_url)
         base |= HARNESS_SIG_PROCESS;
+    /* Our own relay logs on stderr; another says so in its profile. */
+    if (!r->o->relay_url && !r->o->relay_cmd && (p ? (p->tells & HARNESS_TELLS_LOG) != 0 : 1))
+        base |= HARNESS_SIG_LOG;
     harness_obs_observe(o, base);
     json_decref(rs->observability);
     rs->observability = harness_obs_observability_json(o);
@@ -2109,6 +2135,7 @@ static void scan_leaks(struct run *r)
         scan_leak(r, rp->events_path, "relay events");
         scan_leak(r, rp->out_path, "relay stdout");
         scan_leak(r, rp->err_path, "relay stderr");
+        count_stderr(r, rp->err_path);
         /* A profile may hand the key over in its config ({api_key}): the
          * runner wrote it there, the relay did not leak it. */
         if (!p || !p->config_template || !strstr(p->config_template, "{api_key}"))
