@@ -902,6 +902,65 @@ static void ck_relay_stderr_lines(const json_t *c, const struct harness_obs *o,
     verdict(v, (double)o->stderr_lines <= max, max - (double)o->stderr_lines);
 }
 
+/* Replicas given the same seed make the same seeded choices: with the
+ * same weights and the same number of requests each, replica i's n-th
+ * request after the mark is served by the colour replica 0's n-th was
+ * (the served colour, in send order; requests that failed or named no
+ * colour end the comparison there).  A relay whose seed is a promise of
+ * reproducible picks (cutover-relay's `seed`) is asked this; a relay that
+ * draws from the clock fails it about every other pick. */
+static void ck_seeded_picks_agree(const json_t *c, const struct harness_obs *o,
+                                  struct report_check *v)
+{
+    const char *mark = str(c, "after", NULL);
+    uint64_t from = mark ? harness_obs_mark(o, mark) : 0;
+    const struct harness_req *seq[HARNESS_MAX_REPLICAS][64];
+    size_t n[HARNESS_MAX_REPLICAS] = {0};
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *q = &o->reqs[i];
+        if (q->replica < 0 || q->replica >= HARNESS_MAX_REPLICAS || q->t_sent < from)
+            continue;
+        if (n[q->replica] < 64)
+            seq[q->replica][n[q->replica]++] = q;
+    }
+    SETF(expected,
+         "every replica's n-th request%s%s served by the colour replica 0's n-th was "
+         "(the same seed, the same picks)",
+         mark ? " after " : "", mark ? mark : "");
+    snprintf(v->unit, sizeof v->unit, "req");
+    const struct harness_req *bad = NULL;
+    int bad_rep = 0;
+    size_t bad_k = 0;
+    long differ = 0;
+    /* Every pair is a sample (a mismatch among few is still a verdict when
+     * enough pairs were compared); the first mismatch is reported. */
+    for (int r = 1; r < o->n_replicas && r < HARNESS_MAX_REPLICAS; r++) {
+        for (size_t k = 0; k < n[0] && k < n[r]; k++) {
+            const char *a = seq[0][k]->served, *b = seq[r][k]->served;
+            if (!a[0] || !b[0])
+                break;
+            v->samples++;
+            if (strcmp(a, b) != 0 && differ++ == 0) {
+                bad = seq[r][k];
+                bad_rep = r;
+                bad_k = k;
+            }
+        }
+    }
+    if (o->n_replicas < 2)
+        SETF(measured, "one replica: nothing to compare");
+    else if (bad)
+        SETF(measured,
+             "%ld of %ld requests served differently; first: replica %d's request %zu "
+             "by %s, replica 0's by %s",
+             differ, v->samples, bad_rep, bad_k + 1, bad->served, seq[0][bad_k]->served);
+    else
+        SETF(measured, "%ld requests served alike", v->samples);
+    if (bad)
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    verdict(v, bad == NULL, bad ? -(double)differ : (double)v->samples);
+}
+
 static void ck_no_hammering(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *env = str(c, "env", NULL);
@@ -3035,6 +3094,7 @@ static const struct param p_backoff[] = {
     {"same_env", P_BOOL, 0}, {"distribution", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_retry_after[] = {{"min_ms", P_NUM, 1}, {NULL, 0, 0}};
 static const struct param p_stderr_lines[] = {{"max", P_NUM, 1}, {NULL, 0, 0}};
+static const struct param p_picks_agree[] = {{"after", P_MARK, 0}, {NULL, 0, 0}};
 static const struct param p_hammer[] = {
     {"max", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 static const struct param p_switches[] = {
@@ -3562,6 +3622,9 @@ static const struct check_kind kinds[] = {
      "lines the relay wrote on stderr, at most max (log_level warn/error on a healthy run)",
      PROCESS | HARNESS_SIG_LOG, NULL, "{\"max\": 0}", 0, .why = "log_level not honoured",
      .settings = "log_level"},
+    {"seeded_picks_agree", p_picks_agree, 8, ck_seeded_picks_agree,
+     "replicas with the same seed pick the same colours for the same requests (canary)", SERVED,
+     NULL, "{}", 0, .why = "seeded picks not reproducible"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
