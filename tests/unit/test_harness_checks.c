@@ -680,7 +680,7 @@ static void test_seeded_picks_agree(void **state)
     struct report_check v;
     const char *picks[] = {"blue",  "green", "green", "blue",  "blue",
                            "green", "blue",  "green", "green", "blue"};
-    char id[16];
+    char id[32];
     obs.n_replicas = 2;
     for (int k = 0; k < 10; k++)
         for (int r = 0; r < 2; r++) {
