@@ -1716,7 +1716,7 @@ static void probe_map(struct run *r)
                           "profile %s declares no endpoints (\"probes\")", r->o->profile->name);
         return;
     }
-    char path[PATH_MAX], err[512];
+    char path[PATH_MAX], err[512] = "";
     struct harness_profile *own = NULL;
     if (!r->o->relay_cmd && !r->o->relay_url &&
         harness_profile_find("cutover-relay", path, sizeof path))
@@ -1724,6 +1724,12 @@ static void probe_map(struct run *r)
     if (own) {
         *m = own->probes;
         harness_profile_free(&own);
+        return;
+    }
+    if (err[0]) {
+        /* Found but not readable (a profile newer than this runner, say):
+         * say so, not "not found". */
+        harness_v_fmt(m->why_none, sizeof m->why_none, "%s", err);
         return;
     }
     snprintf(m->why_none, sizeof m->why_none, "%s",
