@@ -4473,6 +4473,10 @@ static const struct {
     {"events_consistent", "the relay's event log against itself", NULL},
     {"upstream_concurrency", "traffic attempts' arrival and end at each mock (mock journals)",
      NULL},
+    {"relay_stderr_lines", "the relay's stderr (relay.err of each replica)", NULL},
+    {"seeded_picks_agree",
+     "the colour each answer names (X-Served-By or the mock's stamp), per replica in send order",
+     NULL},
 };
 
 const char *harness_check_signal(const char *kind, const char *view)
