@@ -989,6 +989,86 @@ static void ck_retry_after(const json_t *c, const struct harness_obs *o, struct 
     verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
 }
 
+/* What the relay wrote on stderr, every replica's: a relay given
+ * log_level warn or error has nothing to say on a run where nothing went
+ * wrong, whatever its log format (a relay that logs to a file of its own
+ * writes nothing here either: this is a bound, a relay that cannot take
+ * log_level is not judged, see the row's settings). */
+static void ck_relay_stderr_lines(const json_t *c, const struct harness_obs *o,
+                                  struct report_check *v)
+{
+    double max = num(c, "max", 0);
+    v->samples = o->stderr_read;
+    SETF(expected, "at most %g non-empty lines on the relay's stderr", max);
+    if (o->stderr_read)
+        SETF(measured, "%ld lines", o->stderr_lines);
+    else
+        SETF(measured, "no relay stderr read (a relay the runner did not start)");
+    snprintf(v->unit, sizeof v->unit, "lines");
+    if (o->stderr_lines > max)
+        SETF(detail, "the first: %s", o->stderr_first);
+    verdict(v, (double)o->stderr_lines <= max, max - (double)o->stderr_lines);
+}
+
+/* Replicas given the same seed make the same seeded choices: with the
+ * same weights and the same number of requests each, replica i's n-th
+ * request after the mark is served by the colour replica 0's n-th was
+ * (the served colour, in send order; requests that failed or named no
+ * colour end the comparison there).  A relay whose seed is a promise of
+ * reproducible picks (cutover-relay's `seed`) is asked this; a relay that
+ * draws from the clock fails it about every other pick. */
+static void ck_seeded_picks_agree(const json_t *c, const struct harness_obs *o,
+                                  struct report_check *v)
+{
+    const char *mark = str(c, "after", NULL);
+    uint64_t from = mark ? harness_obs_mark(o, mark) : 0;
+    const struct harness_req *seq[HARNESS_MAX_REPLICAS][64];
+    size_t n[HARNESS_MAX_REPLICAS] = {0};
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *q = &o->reqs[i];
+        if (q->replica < 0 || q->replica >= HARNESS_MAX_REPLICAS || q->t_sent < from)
+            continue;
+        if (n[q->replica] < 64)
+            seq[q->replica][n[q->replica]++] = q;
+    }
+    SETF(expected,
+         "every replica's n-th request%s%s served by the colour replica 0's n-th was "
+         "(the same seed, the same picks)",
+         mark ? " after " : "", mark ? mark : "");
+    snprintf(v->unit, sizeof v->unit, "req");
+    const struct harness_req *bad = NULL;
+    int bad_rep = 0;
+    size_t bad_k = 0;
+    long differ = 0;
+    /* Every pair is a sample (a mismatch among few is still a verdict when
+     * enough pairs were compared); the first mismatch is reported. */
+    for (int r = 1; r < o->n_replicas && r < HARNESS_MAX_REPLICAS; r++) {
+        for (size_t k = 0; k < n[0] && k < n[r]; k++) {
+            const char *a = seq[0][k]->served, *b = seq[r][k]->served;
+            if (!a[0] || !b[0])
+                break;
+            v->samples++;
+            if (strcmp(a, b) != 0 && differ++ == 0) {
+                bad = seq[r][k];
+                bad_rep = r;
+                bad_k = k;
+            }
+        }
+    }
+    if (o->n_replicas < 2)
+        SETF(measured, "one replica: nothing to compare");
+    else if (bad)
+        SETF(measured,
+             "%ld of %ld requests served differently; first: replica %d's request %zu "
+             "by %s, replica 0's by %s",
+             differ, v->samples, bad_rep, bad_k + 1, bad->served, seq[0][bad_k]->served);
+    else
+        SETF(measured, "%ld requests served alike", v->samples);
+    if (bad)
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    verdict(v, bad == NULL, bad ? -(double)differ : (double)v->samples);
+}
+
 static void ck_no_hammering(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *env = str(c, "env", NULL);
@@ -3452,6 +3532,8 @@ static const struct param p_backoff[] = {
     {"jitter", P_JITTER, 0}, {"tolerance_ms", P_NUM, 0},  {"schedule_ms", P_NUMARR, 0},
     {"same_env", P_BOOL, 0}, {"distribution", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_retry_after[] = {{"min_ms", P_NUM, 1}, {NULL, 0, 0}};
+static const struct param p_stderr_lines[] = {{"max", P_NUM, 1}, {NULL, 0, 0}};
+static const struct param p_picks_agree[] = {{"after", P_MARK, 0}, {NULL, 0, 0}};
 static const struct param p_hammer[] = {
     {"max", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 static const struct param p_switches[] = {
@@ -4057,6 +4139,13 @@ static const struct check_kind kinds[] = {
      "{\"env\": \"blue\", \"max\": 2}", 0, .one_of = &one_of_count,
      .why = "lets more requests through at once than its cap",
      .settings = "max_connections max_clients"},
+    {"relay_stderr_lines", p_stderr_lines, 1, ck_relay_stderr_lines,
+     "lines the relay wrote on stderr, at most max (log_level warn/error on a healthy run)",
+     PROCESS | HARNESS_SIG_LOG, NULL, "{\"max\": 0}", 0, .why = "log_level not honoured",
+     .settings = "log_level"},
+    {"seeded_picks_agree", p_picks_agree, 8, ck_seeded_picks_agree,
+     "replicas with the same seed pick the same colours for the same requests (canary)", SERVED,
+     NULL, "{}", 0, .why = "seeded picks not reproducible"},
     {"stream_ends_once", p_phase, 1, ck_stream_ends_once,
      "streamed 200s end at one data: [DONE], no event after it (client's read)", 0, NULL, "{}", 0,
      .why = "streams go on after [DONE]"},
@@ -4280,6 +4369,7 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     allowed[n++] = "min_samples";
     allowed[n++] = "note";
     allowed[n++] = "severity";
+    allowed[n++] = "relay";
     /* Any check but a fleet-wide one can be asked of one replica. */
     if (!harness_fleet_is_check(k->name))
         allowed[n++] = "replica";
@@ -4298,6 +4388,14 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     if (ms && (!json_is_integer(ms) || json_integer_value(ms) < 0)) {
         snprintf(p, sizeof p, "%s.min_samples", path);
         return harness_v_expected(err, errlen, p, "an integer >= 0", ms);
+    }
+    json_t *only = json_object_get(c, "relay");
+    if (only && (!json_is_string(only) || !json_string_value(only)[0] ||
+                 strlen(json_string_value(only)) >= 64)) {
+        snprintf(p, sizeof p, "%s.relay", path);
+        return harness_v_expected(err, errlen, p,
+                                  "the name of the relay (its profile's) whose own promise this is",
+                                  only);
     }
     static const char *const severities[] = {"required", "advisory", "info", NULL};
     json_t *sev = json_object_get(c, "severity");
@@ -4513,6 +4611,10 @@ static const struct {
     {"answer_content_type", "the Content-Type of client answers with 200", NULL},
     {"events_consistent", "the relay's event log against itself", NULL},
     {"upstream_concurrency", "traffic attempts' arrival and end at each mock (mock journals)",
+     NULL},
+    {"relay_stderr_lines", "the relay's stderr (relay.err of each replica)", NULL},
+    {"seeded_picks_agree",
+     "the colour each answer names (X-Served-By or the mock's stamp), per replica in send order",
      NULL},
     {"stream_ends_once", "the client's read of each streamed 200: events after data: [DONE]", NULL},
     {"cancel_on_client_gone",

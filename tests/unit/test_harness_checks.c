@@ -695,6 +695,47 @@ static void test_tried_ratio(void **state)
 
 /* stream_incremental: the first byte before the upstream finished; a
  * short upstream stream is no sample. */
+/* relay_stderr_lines: a bound on lines, only where the relay's log is
+ * known to be its stderr (the log signal). */
+static void test_relay_stderr_lines(void **state)
+{
+    struct report_check v;
+    obs.signals |= HARNESS_SIG_LOG;
+    obs.stderr_read = 1;
+    assert_int_equal(run("{\"check\":\"relay_stderr_lines\",\"max\":0}", &v), HARNESS_PASS);
+    obs.stderr_lines = 2;
+    snprintf(obs.stderr_first, sizeof obs.stderr_first, "info relay: started");
+    assert_int_equal(run("{\"check\":\"relay_stderr_lines\",\"max\":0}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "info relay: started"));
+    assert_int_equal(run("{\"check\":\"relay_stderr_lines\",\"max\":2}", &v), HARNESS_PASS);
+    obs.signals &= ~(unsigned)HARNESS_SIG_LOG; /* a relay logging to its own file */
+    obs.stderr_lines = 0;
+    assert_int_equal(run("{\"check\":\"relay_stderr_lines\",\"max\":0}", &v), HARNESS_INCONCLUSIVE);
+}
+
+/* seeded_picks_agree: replica i's n-th request served like replica 0's. */
+static void test_seeded_picks_agree(void **state)
+{
+    struct report_check v;
+    const char *picks[] = {"blue",  "green", "green", "blue",  "blue",
+                           "green", "blue",  "green", "green", "blue"};
+    char id[32];
+    obs.n_replicas = 2;
+    for (int k = 0; k < 10; k++)
+        for (int r = 0; r < 2; r++) {
+            snprintf(id, sizeof id, "r%d-%d", r, k);
+            req(id, (uint64_t)(100 + 50 * k + 25 * r), 5, 200, picks[k], HARNESS_OK)->replica = r;
+        }
+    assert_int_equal(run("{\"check\":\"seeded_picks_agree\"}", &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 10);
+    /* Replica 1's fourth request went elsewhere: a pick not from the seed. */
+    snprintf(obs.reqs[7].served, sizeof obs.reqs[7].served, "green");
+    assert_int_equal(run("{\"check\":\"seeded_picks_agree\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "request 4"));
+    obs.n_replicas = 1;
+    assert_int_equal(run("{\"check\":\"seeded_picks_agree\"}", &v), HARNESS_INCONCLUSIVE);
+}
+
 static void test_stream_incremental(void **state)
 {
     struct report_check v;
@@ -2147,6 +2188,8 @@ int main(void)
         T(test_retry_after_across_colours),
         T(test_tried_ratio),
         T(test_stream_incremental),
+        T(test_relay_stderr_lines),
+        T(test_seeded_picks_agree),
         T(test_answer_content_type),
         T(test_stream_ends_once),
         T(test_cancel_on_client_gone),
