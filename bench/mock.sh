@@ -48,9 +48,25 @@ ticks() { # pid
     echo $u $s
 }
 
-# One wrk run against a server -> "rps p50 p99 errors user_us sys_us wrk_us"
-# (CPU microseconds per request of the server, user and system, and of wrk).
+# Nanoseconds the threads of a process and of its children spent ready to
+# run but waiting for a core (the second field of /proc/TID/schedstat): on
+# this shared machine, what a one-thread server loses to everyone else.
+waits() { # pid
+    w=0
+    for q in $1 $(cat /proc/$1/task/*/children 2>/dev/null); do
+        for f in /proc/$q/task/*/schedstat; do
+            v=$(awk '{print $2}' "$f" 2>/dev/null || echo 0)
+            w=$((w + ${v:-0}))
+        done
+    done
+    echo $w
+}
+
+# One wrk run against a server -> "rps p50 p99 errors user_us sys_us wrk_us wait_ms_per_s"
+# (CPU microseconds per request of the server, user and system, and of wrk;
+# milliseconds per second the server's threads waited for a core).
 wrk_run() { # conns url server_pid
+    w0=$(waits "$3")
     set -- "$1" "$2" "$3" $(ticks "$3")
     wrk -t2 -c"$1" -d"${DUR}s" --timeout 10s --latency -s "$TMP/post.lua" "$2" >"$TMP/wrk.txt" 2>&1 &
     wp=$!
@@ -65,11 +81,12 @@ wrk_run() { # conns url server_pid
     t=$(awk '{print $14 + $15}' /proc/$wp/stat 2>/dev/null || echo "$wt")
     wt=${t:-$wt}
     wait $wp || true
+    w1=$(waits "$3")
     set -- "$@" $(ticks "$3") $(wrk_sum "$TMP/wrk.txt")
     # $4 $5 before, $6 $7 after, $8.. wrk summary
-    awk -v u=$(($6 - $4)) -v s=$(($7 - $5)) -v w="$wt" -v rps="$8" -v p50="$9" -v p99="${10}" -v err="${11}" -v d="$DUR" '
+    awk -v u=$(($6 - $4)) -v s=$(($7 - $5)) -v w="$wt" -v rps="$8" -v p50="$9" -v p99="${10}" -v err="${11}" -v d="$DUR" -v q=$((w1 - w0)) '
         BEGIN { n = rps * d; if (n < 1) n = 1
-                printf "%s %s %s %s %.1f %.1f %.1f\n", rps, p50, p99, err, u * 1e4 / n, s * 1e4 / n, w * 1e4 / n }'
+                printf "%s %s %s %s %.1f %.1f %.1f %.0f\n", rps, p50, p99, err, u * 1e4 / n, s * 1e4 / n, w * 1e4 / n, q / 1e6 / d }'
 }
 
 median() { sort -n | awk '{v[NR] = $1} END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -130,7 +147,7 @@ echo "bench: mock $MOCK, nginx http://127.0.0.1:$NPORT, ${DUR}s per run, $ROUNDS
 # Rounds interleave the servers (at 16 connections: mock, nginx; the same
 # at 64; then the mock delayed at 1,000), so a burst of load from others
 # hits both sides.  RUNS gets one row per run:
-# round conns server load rps p50 p99 errors user_us sys_us wrk_us
+# round conns server load rps p50 p99 errors user_us sys_us wrk_us wait_ms_per_s
 RUNS="" THREADS_DURING=""
 THREADS_BEFORE=$(awk '/^Threads/ {print $2}' /proc/$MOCK_PID/status)
 run_one() { # round conns server url pid
@@ -172,13 +189,13 @@ for c in 16 64; do
     for sv in $SERVERS nginx; do
         q="n/a"
         [ $sv = nginx ] || q="**$(ratio $c $sv | median)%** ($(ratio $c $sv | spread)%)"
-        SUMMARY="$SUMMARY| $c | $sv | $(col $c $sv 5 | median) ($(col $c $sv 5 | spread)) | $(col $c $sv 6 | median) | $(col $c $sv 7 | median) | $(col $c $sv 9 | median) + $(col $c $sv 10 | median) | $(col $c $sv 11 | median) | $q |
+        SUMMARY="$SUMMARY| $c | $sv | $(col $c $sv 5 | median) ($(col $c $sv 5 | spread)) | $(col $c $sv 6 | median) | $(col $c $sv 7 | median) | $(col $c $sv 9 | median) + $(col $c $sv 10 | median) | $(col $c $sv 11 | median) | $(col $c $sv 12 | median) | $q |
 "
     done
 done
 DSUMMARY=""
 for sv in $SERVERS; do
-    DSUMMARY="$DSUMMARY| $sv | $(col 1000 $sv 5 | median) ($(col 1000 $sv 5 | spread)) | $(col 1000 $sv 6 | median) | **$(col 1000 $sv 7 | median)** ($(col 1000 $sv 7 | spread)) | $(col 1000 $sv 8 | awk '{s += $1} END {print s + 0}') | $(col 1000 $sv 9 | median) + $(col 1000 $sv 10 | median) |
+    DSUMMARY="$DSUMMARY| $sv | $(col 1000 $sv 5 | median) ($(col 1000 $sv 5 | spread)) | $(col 1000 $sv 6 | median) | **$(col 1000 $sv 7 | median)** ($(col 1000 $sv 7 | spread)) | $(col 1000 $sv 8 | awk '{s += $1} END {print s + 0}') | $(col 1000 $sv 9 | median) + $(col 1000 $sv 10 | median) | $(col 1000 $sv 12 | median) ($(col 1000 $sv 12 | spread)) |
 "
 done
 
@@ -261,26 +278,29 @@ SECTION=$TMP/section.md
     echo "$ROUNDS rounds, each running mock and nginx back to back with the same wrk settings"
     echo "(wrk -t2 -d${DUR}s --latency, keep-alive); medians, with the spread (lowest-highest) in brackets."
     echo "CPU µs/req is the server's user + system time per request (from /proc), all its threads."
+    echo "\"Waited for a core\" is the time the server's threads were ready to run but not running"
+    echo "(the second field of /proc/TID/schedstat, summed over its threads and processes), in ms per"
+    echo "second of the run: what the other work on the 2 cores (wrk included) took from it."
     echo
     echo "## Throughput: median of $ROUNDS rounds"
     echo
-    echo "| conns | server | req/s (spread) | p50 ms | p99 ms | CPU µs/req user + sys | wrk CPU µs/req | / nginx in the same round (spread) |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| conns | server | req/s (spread) | p50 ms | p99 ms | CPU µs/req user + sys | wrk CPU µs/req | waited for a core ms/s | / nginx in the same round (spread) |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     printf "%s" "$SUMMARY"
     echo
     echo "## Fixed 50 ms delay, 1,000 connections: median of $ROUNDS rounds"
     echo
     echo "Ideal: 20,000 req/s, p50 = p99 = 50 ms.  Mock threads during the run: $THREADS_DURING (before: $THREADS_BEFORE)."
     echo
-    echo "| server | req/s (spread) | p50 ms | p99 ms (spread) | errors | CPU µs/req user + sys |"
-    echo "|---|---|---|---|---|---|"
+    echo "| server | req/s (spread) | p50 ms | p99 ms (spread) | errors | CPU µs/req user + sys | waited for a core ms/s (spread) |"
+    echo "|---|---|---|---|---|---|---|"
     printf "%s" "$DSUMMARY"
     echo
     echo "Every run (load: the 1-minute load average after it):"
     echo
-    echo "| round | conns | server | load | req/s | p50 ms | p99 ms | errors | CPU µs/req user + sys | wrk CPU µs/req |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
-    printf %s "$RUNS" | awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s + %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }'
+    echo "| round | conns | server | load | req/s | p50 ms | p99 ms | errors | CPU µs/req user + sys | wrk CPU µs/req | waited for a core ms/s |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    printf %s "$RUNS" | awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s + %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
     echo
     echo "## Instructions per request (valgrind --tool=callgrind)"
     echo
@@ -303,6 +323,9 @@ SECTION=$TMP/section.md
     echo "  seeded order, which is what makes a run reproducible.  nginx runs two workers."
     echo "  What bounds the mock is its CPU per request on that one thread (the CPU columns;"
     echo "  see \"Where the mock's time goes\" below)."
+    echo "- \"Waited for a core\": the mock's one thread is ready to run nearly all the time at 16"
+    echo "  and 64 connections, so what it waits is what it loses; with the 50 ms delay its p99"
+    echo "  follows that wait more than its CPU per request."
     echo "- In the delay run every request is suspended and resumed on an ev_timer (libmicrohttpd"
     echo "  removes and re-adds the socket to its epoll set: two epoll_ctl per request); the"
     echo "  thread count stays 1 whatever the concurrency."

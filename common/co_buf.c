@@ -57,6 +57,16 @@ int co_buf_printf(struct co_buf *b, const char *fmt, ...)
     return rc;
 }
 
+void co_buf_reserve(struct co_buf *b, size_t n)
+{
+    if (n + 1 <= b->cap)
+        return;
+    b->data = co_realloc(b->data, n + 1);
+    if (!b->cap)
+        b->data[0] = '\0';
+    b->cap = n + 1;
+}
+
 void co_buf_reset(struct co_buf *b)
 {
     b->len = 0;

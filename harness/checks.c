@@ -38,13 +38,14 @@ enum ptype {
     P_BOOL,
     P_REQS,
     P_PARTS,
-    P_RATIO,   /* a share: a number in [0, 1] */
-    P_CLIENT,  /* a client's strictness about streams: strict or lenient */
-    P_AGAINST, /* model_reported: the requested or the served model */
-    P_PHASE,   /* a traffic phase: its index or its "name" (resolved when the scenario loads) */
-    P_WINDOW,  /* [from, to) in ms since the traffic start */
-    P_FORMAT,  /* metrics_truth: "json", "prometheus" or "both" */
-    P_COUNTERS /* an array of counter names (harness_counter_names) */
+    P_RATIO,    /* a share: a number in [0, 1] */
+    P_CLIENT,   /* a client's strictness about streams: strict or lenient */
+    P_AGAINST,  /* model_reported: the requested or the served model */
+    P_PHASE,    /* a traffic phase: its index or its "name" (resolved when the scenario loads) */
+    P_WINDOW,   /* [from, to) in ms since the traffic start */
+    P_FORMAT,   /* metrics_truth: "json", "prometheus" or "both" */
+    P_COUNTERS, /* an array of counter names (harness_counter_names) or "active" */
+    P_HITEMS    /* health_reports: an array of "active", "health", "status" */
 };
 
 struct param {
@@ -2634,14 +2635,16 @@ static int probe_missing(const json_t *c, const struct harness_obs *o, int kind,
 
 /* A probe's answer as a JSON document (new reference), or NULL with why.
  * A /health may answer 503 when the relay is unhealthy (the seed's
- * contract): its body still says what the relay thinks. */
-static json_t *probe_json(const struct harness_probe *p, char *why, size_t n)
+ * contract), or the status its profile declares for that (also, 0 none):
+ * its body still says what the relay thinks. */
+static json_t *probe_json(const struct harness_probe *p, int also, char *why, size_t n)
 {
     if (p->status == 0) {
         snprintf(why, n, "%s did not answer (%s)", p->path, p->curl_err);
         return NULL;
     }
-    if (p->status / 100 != 2 && !(p->kind == HARNESS_PROBE_HEALTH && p->status == 503)) {
+    if (p->status / 100 != 2 && !(p->kind == HARNESS_PROBE_HEALTH && p->status == 503) &&
+        !(p->kind == HARNESS_PROBE_HEALTH && also && p->status == also)) {
         snprintf(why, n, "%s answered %ld", p->path, p->status);
         return NULL;
     }
@@ -2733,12 +2736,34 @@ static int health_value(const json_t *v)
     return -1;
 }
 
+static const char *const health_items[] = {"active", "health", "status", NULL};
+
+/* Whether the array param key of c (absent: every item) names item. */
+static int item_asked(const json_t *c, const char *key, const char *item)
+{
+    json_t *want = json_object_get(c, key);
+    if (!json_is_array(want))
+        return 1;
+    size_t q;
+    json_t *w;
+    json_array_foreach(want, q, w) if (json_is_string(w) &&
+                                       strcmp(json_string_value(w), item) == 0) return 1;
+    return 0;
+}
+
+/* How the relay spells colour env (its profile's "colours"). */
+static const char *colour_word(const struct harness_probe_map *m, const char *env)
+{
+    return strcmp(env, "blue") == 0 ? m->colour[0] : strcmp(env, "green") == 0 ? m->colour[1] : env;
+}
+
 static void ck_health_reports(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     static const char *const colours[] = {"blue", "green"};
     const struct harness_probe_map *m = &o->probe_map;
     uint64_t grace = (uint64_t)(num(c, "grace_ms", 0) * 1000.0);
-    SETF(expected, "/health names the active colour and each colour's health as observed");
+    SETF(expected, "/health names the active colour and each colour's health as observed%s",
+         m->unhealthy_status ? ", and its declared status with both down" : "");
     snprintf(v->unit, sizeof v->unit, "item");
     if (probe_missing(c, o, HARNESS_PROBE_HEALTH, v))
         return;
@@ -2749,7 +2774,7 @@ static void ck_health_reports(const json_t *c, const struct harness_obs *o, stru
         if (!probe_selected(c, p, HARNESS_PROBE_HEALTH))
             continue;
         char why[256];
-        json_t *doc = probe_json(p, why, sizeof why);
+        json_t *doc = probe_json(p, m->unhealthy_status, why, sizeof why);
         if (!doc) {
             v->samples++;
             wrong++;
@@ -2759,8 +2784,12 @@ static void ck_health_reports(const json_t *c, const struct harness_obs *o, stru
         /* The active colour. */
         char awhy[160];
         const char *want = observed_active(o, p->t_sent, awhy, sizeof awhy);
+        if (want)
+            want = colour_word(m, want);
         json_t *got = m->active[0] ? harness_json_pointer(doc, m->active) : NULL;
-        if (!m->active[0]) {
+        if (!item_asked(c, "items", "active")) {
+            /* not asked: the scenario cannot observe it */
+        } else if (!m->active[0]) {
             unknown++;
             append(unk, sizeof unk, "%sthe profile maps no active colour", unk[0] ? "; " : "");
         } else if (!want) {
@@ -2779,14 +2808,20 @@ static void ck_health_reports(const json_t *c, const struct harness_obs *o, stru
             }
         }
         /* Each colour's health. */
+        int down = 0, unseen = 0, health_asked = item_asked(c, "items", "health");
         for (int k = 0; k < 2; k++) {
+            /* What the mocks showed: for this item and for the status one. */
+            int seen = observed_health(o, colours[k], p->t_sent, grace, why, sizeof why);
+            down += seen == 0;
+            unseen += seen < 0;
+            if (!health_asked)
+                continue;
             if (!m->healthy[k][0]) {
                 unknown++;
                 append(unk, sizeof unk, "%sthe profile maps no health of %s", unk[0] ? "; " : "",
                        colours[k]);
                 continue;
             }
-            int seen = observed_health(o, colours[k], p->t_sent, grace, why, sizeof why);
             if (seen < 0) {
                 unknown++;
                 append(unk, sizeof unk, "%s%s: %s", unk[0] ? "; " : "", p->name, why);
@@ -2803,6 +2838,30 @@ static void ck_health_reports(const json_t *c, const struct harness_obs *o, stru
                        : said   ? "healthy"
                                 : "unhealthy",
                        seen ? "healthy" : "unhealthy");
+            }
+        }
+        /* The status with both colours down: the relay has nothing to serve
+         * with, and a load balancer reading /health must hear it.  Only the
+         * relay's profile can say which status it promises then. */
+        if (item_asked(c, "items", "status") && !health_asked && down < 2 && unseen) {
+            unknown++;
+            append(unk, sizeof unk,
+                   "%s%s: whether both colours were down was not observed (status not judged)",
+                   unk[0] ? "; " : "", p->name);
+        } else if (item_asked(c, "items", "status") && down == 2 && !m->unhealthy_status) {
+            unknown++;
+            append(unk, sizeof unk,
+                   "%s%s: both colours were down, and the profile declares no "
+                   "health.unhealthy_status",
+                   unk[0] ? "; " : "", p->name);
+        } else if (item_asked(c, "items", "status") && down == 2) {
+            v->samples++;
+            if (p->status != m->unhealthy_status) {
+                wrong++;
+                append(bad, sizeof bad,
+                       "%s%s: answered %ld with both colours down (their mocks failed the "
+                       "health checks); the profile declares %d",
+                       bad[0] ? "; " : "", p->name, p->status, m->unhealthy_status);
             }
         }
         json_decref(doc);
@@ -2853,6 +2912,67 @@ static int relay_counter(const struct harness_obs *o, const struct harness_probe
     return 0;
 }
 
+/* The active colour in metrics probe p (JSON document doc, or Prometheus
+ * text) against the colour the traffic met when it was taken (the latest
+ * traffic attempt's colour, observed_active).  Returns 0 right, -1 wrong,
+ * 1 not judged (the profile maps none, or the colour was not observed); why
+ * says which. */
+static int active_item(const struct harness_obs *o, const struct harness_probe *p, json_t *doc,
+                       char *why, size_t n)
+{
+    const struct harness_probe_map *m = &o->probe_map;
+    const char *tmpl = p->kind == HARNESS_PROBE_PROM ? m->active_prom : m->active_json;
+    if (!tmpl[0]) {
+        harness_v_fmt(why, n, "the profile maps no active colour (%s.active)",
+                      p->kind == HARNESS_PROBE_PROM ? "prometheus" : "metrics");
+        return 1;
+    }
+    char awhy[200];
+    const char *env = observed_active(o, p->t_sent, awhy, sizeof awhy);
+    if (!env) {
+        harness_v_fmt(why, n, "%s", awhy);
+        return 1;
+    }
+    int want = strcmp(env, "green") == 0;
+    if (strcmp(env, "blue") != 0 && !want) {
+        harness_v_fmt(why, n, "the latest traffic went to %s, not a colour", env);
+        return 1;
+    }
+    if (p->kind != HARNESS_PROBE_PROM) {
+        json_t *x = harness_json_pointer(doc, tmpl);
+        if (json_is_string(x) && strcmp(json_string_value(x), m->colour[want]) == 0)
+            return 0;
+        harness_v_fmt(why, n, "%s says %s, the traffic (served colour, mock journals) went to %s",
+                      tmpl,
+                      json_is_string(x) ? json_string_value(x)
+                      : x               ? co_json_type_name(x)
+                                        : "(absent)",
+                      m->colour[want]);
+        return -1;
+    }
+    /* The gauge: 1 for the active colour's sample, 0 for the other's. */
+    for (int k = 0; k < 2; k++) {
+        char sel[256], err[200] = "the selector does not fit";
+        double sum = 0;
+        long got = harness_prom_active_selector(tmpl, m->colour[k], sel, sizeof sel) == 0
+                       ? harness_prom_sum(p->body ? p->body : "", sel, &sum, err, sizeof err)
+                       : -1;
+        if (got <= 0 || sum != (k == want)) {
+            if (got < 0)
+                harness_v_fmt(why, n, "%s", err);
+            else if (got == 0)
+                harness_v_fmt(why, n, "no sample of %s (the traffic went to %s)", sel,
+                              m->colour[want]);
+            else
+                harness_v_fmt(why, n,
+                              "%s is %g, the traffic (served colour, mock journals) went to %s",
+                              sel, sum, m->colour[want]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void ck_metrics_truth(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *format = str(c, "format", "both");
@@ -2888,7 +3008,7 @@ static void ck_metrics_truth(const json_t *c, const struct harness_obs *o, struc
         char why[256];
         json_t *doc = NULL;
         if (kind == HARNESS_PROBE_METRICS) {
-            doc = probe_json(p, why, sizeof why);
+            doc = probe_json(p, 0, why, sizeof why);
         } else if (p->status / 100 != 2) {
             snprintf(why, sizeof why, "%s %s", p->path,
                      p->status ? "answered with an error status" : "did not answer");
@@ -2908,6 +3028,10 @@ static void ck_metrics_truth(const json_t *c, const struct harness_obs *o, struc
                 json_array_foreach(want, q, w) asked |= strcmp(json_string_value(w), names[k]) == 0;
                 if (!asked)
                     continue;
+            } else if (strcmp(names[k], "cost") == 0 && !o->n_prices) {
+                /* Not asked, and the scenario set no prices to observe a
+                 * cost with: not part of "every counter". */
+                continue;
             }
             double rv, ov;
             int rc = relay_counter(o, p, doc, harness_probe_map_counter(&o->probe_map, names[k]),
@@ -2931,10 +3055,27 @@ static void ck_metrics_truth(const json_t *c, const struct harness_obs *o, struc
             }
             v->samples++;
             append(got, sizeof got, "%s%s %s %g/%g", got[0] ? ", " : "", fname, names[k], rv, ov);
-            if (rv != ov) {
+            /* Counts are whole numbers; a cost is a sum of products the
+             * relay added up in its own order: equal to 1e-9 of itself. */
+            if (fabs(rv - ov) > 1e-9 * fmax(1.0, fabs(ov))) {
                 wrong++;
                 append(bad, sizeof bad, "%s%s %s: relay %g, observed %g (%s)", bad[0] ? "; " : "",
                        fname, names[k], rv, ov, harness_counter_what(names[k]));
+            }
+        }
+        if (item_asked(c, "counters", "active")) {
+            int rc = active_item(o, p, doc, why, sizeof why);
+            if (rc > 0) {
+                unknown++;
+                append(unk, sizeof unk, "%s%s active: %s", unk[0] ? "; " : "", fname, why);
+            } else {
+                v->samples++;
+                append(got, sizeof got, "%s%s active %s", got[0] ? ", " : "", fname,
+                       rc == 0 ? "right" : "wrong");
+                if (rc < 0) {
+                    wrong++;
+                    append(bad, sizeof bad, "%s%s active: %s", bad[0] ? "; " : "", fname, why);
+                }
             }
         }
         json_decref(doc);
@@ -3008,6 +3149,8 @@ static const struct param p_attempts[] = {
 static const struct param p_upstream[] = {
     {"env", P_ENV, 0},   {"health", P_BOOL, 0}, {"min", P_NUM, 0},          {"max", P_NUM, 0},
     {"exact", P_NUM, 0}, {"phase", P_PHASE, 0}, {"window_ms", P_WINDOW, 0}, {NULL, 0, 0}};
+static const struct param p_concurrency[] = {
+    {"env", P_ENV, 0}, {"min", P_NUM, 0}, {"max", P_NUM, 0}, {"exact", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_backoff[] = {
     {"base_ms", P_NUM, 0},   {"factor", P_NUM, 0},        {"cap_ms", P_NUM, 0},
     {"jitter", P_JITTER, 0}, {"tolerance_ms", P_NUM, 0},  {"schedule_ms", P_NUMARR, 0},
@@ -3071,7 +3214,7 @@ static const struct param p_model_reported[] = {{"client", P_CLIENT, 0},
                                                 {"template", P_STR, 0},
                                                 {NULL, 0, 0}};
 static const struct param p_health_reports[] = {
-    {"probe", P_MARK, 0}, {"grace_ms", P_NUM, 0}, {NULL, 0, 0}};
+    {"probe", P_MARK, 0}, {"grace_ms", P_NUM, 0}, {"items", P_HITEMS, 0}, {NULL, 0, 0}};
 static const struct param p_metrics_truth[] = {
     {"probe", P_MARK, 0}, {"format", P_FORMAT, 0}, {"counters", P_COUNTERS, 0}, {NULL, 0, 0}};
 static const struct param p_prometheus_valid[] = {
@@ -3266,6 +3409,81 @@ static unsigned view_needs(const json_t *c)
     return strcmp(view, "served") == 0 ? HARNESS_SIG_SERVED
            : strcmp(view, "both") == 0 ? HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS
                                        : HARNESS_SIG_EVENTS;
+}
+
+/* upstream_concurrency: the most traffic attempts a mock was answering at
+ * once (each attempt from its arrival to its end, as the mock stamped
+ * them).  Bounds on how many the relay lets through at a time
+ * (max_connections upstream, max_clients in front): the mocks see that
+ * whatever the relay is.  An end and an arrival at the same instant do not
+ * overlap (a connection handed on). */
+struct conc_edge {
+    uint64_t t;
+    int d; /* +1 arrival, -1 end */
+};
+
+static int by_edge(const void *a, const void *b)
+{
+    const struct conc_edge *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->d - y->d; /* ends first */
+}
+
+static void ck_upstream_concurrency(const json_t *c, const struct harness_obs *o,
+                                    struct report_check *v)
+{
+    const char *env = str(c, "env", NULL);
+    struct conc_edge *e = co_calloc(2 * o->n_atts + 1, sizeof *e);
+    size_t n = 0;
+    long open_ended = 0;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        /* Client traffic only (as harness_obs_observe counts it): a
+         * forwarded admin call, or a stray request to the mock's port from
+         * outside the run, is none of the relay's client slots. */
+        if (a->health || (env && strcmp(a->env, env) != 0) ||
+            (!strstr(a->path, "/chat/completions") && !strstr(a->path, "/models")))
+            continue;
+        if (!a->t_done || a->t_done < a->t_arrival) {
+            open_ended++; /* no end stamped: its span is unknown */
+            continue;
+        }
+        e[n++] = (struct conc_edge){a->t_arrival, +1};
+        e[n++] = (struct conc_edge){a->t_done, -1};
+    }
+    qsort(e, n, sizeof *e, by_edge);
+    int cur = 0, peak = 0;
+    uint64_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        cur += e[i].d;
+        if (cur > peak) {
+            peak = cur;
+            at = e[i].t;
+        }
+    }
+    free(e);
+    v->samples = (long)(n / 2);
+    char exp[96];
+    double m;
+    int ok = in_bounds(c, (double)peak, &m, exp, sizeof exp);
+    SETF(expected, "traffic attempts in flight at once at %s %s", env ? env : "either mock", exp);
+    SETF(measured, "at most %d at once over %ld attempts", peak, v->samples);
+    snprintf(v->unit, sizeof v->unit, "att");
+    if (peak)
+        SETF(detail, "the peak began %.1f ms after the traffic start",
+             at > o->t0 ? (double)(at - o->t0) / 1000.0 : 0.0);
+    if (open_ended) {
+        /* An attempt without an end could have overlapped any other: a
+         * peak within bounds is then not known to be. */
+        append(v->detail, sizeof v->detail, "%s%ld attempt(s) without an end stamp",
+               v->detail[0] ? "; " : "", open_ended);
+        if (ok) {
+            v->status = HARNESS_INCONCLUSIVE;
+            return;
+        }
+    }
+    verdict(v, ok, m);
 }
 
 /* upstream_count in a phase ties attempts to the phase's requests by id. */
@@ -3536,6 +3754,11 @@ static const struct check_kind kinds[] = {
     {"events_consistent", p_none, 1, ck_events_consistent,
      "the event log agrees with itself: attempt outcomes, numbering, health switches", EVENTS, NULL,
      "{}", 0, .why = "its event log contradicts itself"},
+    {"upstream_concurrency", p_concurrency, 1, ck_upstream_concurrency,
+     "most traffic attempts a mock answered at once (max_connections, max_clients)", 0, NULL,
+     "{\"env\": \"blue\", \"max\": 2}", 0, .one_of = &one_of_count,
+     .why = "lets more requests through at once than its cap",
+     .settings = "max_connections max_clients"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -3628,10 +3851,19 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         {
             char p2[300];
             snprintf(p2, sizeof p2, "%s[%zu]", path, i);
+            /* "active" is no counter: the active colour, judged beside them. */
+            if (json_is_string(x) && strcmp(json_string_value(x), "active") == 0)
+                continue;
             if (harness_v_enum(x, p2, harness_counter_names(), err, errlen) != 0)
                 return -1;
         }
         return 0;
+    }
+    case P_HITEMS: {
+        if (!json_is_array(v) || !json_array_size(v))
+            return harness_v_expected(err, errlen, path,
+                                      "a non-empty array of \"active\", \"health\", \"status\"", v);
+        return enum_items(v, path, health_items, err, errlen);
     }
     case P_WINDOW: {
         double lo, hi;

@@ -193,6 +193,17 @@ struct harness_probe_map {
     char path[HARNESS_PROBE_N][128];
     char active[128];     /* "" none */
     char healthy[2][128]; /* blue, green; "" none */
+    /* How the relay spells blue and green where it names the active colour
+     * (profile "colours"; default the words themselves). */
+    char colour[2][32];
+    /* What /health answers with both colours down (profile
+     * health.unhealthy_status), 0 undeclared: that item is not judged. */
+    int unhealthy_status;
+    /* The active colour in /api/metrics (a pointer) and in Prometheus text
+     * (a selector with {colour} where the colour's word goes: 1 for the
+     * active colour, 0 for the other); "" undeclared. */
+    char active_json[128];
+    char active_prom[192];
     struct {
         char name[32];  /* "requests", "retries", "switches", "attempts.blue", ... */
         char json[128]; /* pointer into /api/metrics, "" unmapped */
@@ -255,8 +266,15 @@ struct harness_obs {
     struct harness_probe probes[HARNESS_MAX_PROBES]; /* in the order they were sent */
     size_t n_probes;
     struct harness_probe_map probe_map; /* how to read them (the relay's profile) */
-    int secret_leaks;                   /* places the upstream key showed up */
-    int leak_scanned;                   /* artefacts scanned for it */
+    /* The scenario's relay "prices" (USD per million tokens, by model): what
+     * the "cost" counter is observed with.  n_prices 0: none given. */
+    struct {
+        char model[64];
+        double usd_per_million;
+    } prices[8];
+    size_t n_prices;
+    int secret_leaks; /* places the upstream key showed up */
+    int leak_scanned; /* artefacts scanned for it */
     char leak_where[128];
     /* The fleet (docs/fleet.md): replicas run, whether they were given the
      * shared store, and each replica's event log seen (have_events: all). */

@@ -146,6 +146,99 @@ static int obs_attempts(const struct harness_obs *o, const char *arg, double *ou
     return 0;
 }
 
+/* Traffic attempts to colour arg that failed as its mock's journal saw
+ * them: the mock answered a status of 400 or more (the relay read a failing
+ * status line, whatever came after).  An attempt whose fate the journal does
+ * not settle (no status, a 2xx cut short, stalled or not the normal answer:
+ * garbage, a fault) may be either in the relay's count: then the number is
+ * not known exactly. */
+static int obs_errors(const struct harness_obs *o, const char *arg, double *out, char *why,
+                      size_t n)
+{
+    double c = 0;
+    long unsure = 0;
+    const struct harness_att *first = NULL;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (a->health || strcmp(a->env, arg) != 0)
+            continue;
+        if (a->status >= 400) {
+            c++;
+        } else if (!(a->status / 100 == 2 && strcmp(a->end, "complete") == 0 &&
+                     (!a->action[0] || strcmp(a->action, "ok") == 0))) {
+            unsure++;
+            first = first ? first : a;
+        }
+    }
+    if (unsure) {
+        snprintf(why, n,
+                 "%ld attempt(s) to %s neither failed with a status nor ended as a whole "
+                 "normal answer (first: status %d, end %s, action %s): the relay may count "
+                 "them either way",
+                 unsure, arg, first->status, first->end[0] ? first->end : "-",
+                 first->action[0] ? first->action : "-");
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+/* The price of model in the scenario's "prices", or -1. */
+static double price_of(const struct harness_obs *o, const char *model)
+{
+    for (size_t i = 0; i < o->n_prices; i++)
+        if (strcmp(o->prices[i].model, model) == 0)
+            return o->prices[i].usd_per_million;
+    return -1;
+}
+
+/* Tokens the upstreams reported on the whole answers they gave (the usage
+ * each mock journalled for its answer), or with arg "cost" those tokens at
+ * the scenario's prices (USD per million tokens of either kind, by the
+ * model the upstream was asked for).  An answer whose usage a relay may or
+ * may not have read (a stream, which carries usage only when the client
+ * asked; a 2xx cut short or not normal; no usage journalled) makes the sum
+ * unknown, as does a model the scenario prices not. */
+static int obs_tokens(const struct harness_obs *o, const char *arg, double *out, char *why,
+                      size_t n)
+{
+    int cost = arg && strcmp(arg, "cost") == 0;
+    if (cost && !o->n_prices) {
+        snprintf(why, n, "the scenario gives no \"prices\": the cost is not known");
+        return -1;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (a->health || a->status >= 400)
+            continue;
+        int whole = a->status / 100 == 2 && strcmp(a->end, "complete") == 0 &&
+                    (!a->action[0] || strcmp(a->action, "ok") == 0);
+        if (!whole || a->stream || a->prompt_tokens < 0 || a->completion_tokens < 0) {
+            harness_v_fmt(why, n,
+                          "an answer of %s (status %d, end %s%s) may or may not have "
+                          "been counted: the relay's sum is not known exactly",
+                          a->env, a->status, a->end[0] ? a->end : "-",
+                          a->stream              ? ", a stream"
+                          : a->prompt_tokens < 0 ? ", no usage journalled"
+                                                 : "");
+            return -1;
+        }
+        double t = (double)(a->prompt_tokens + a->completion_tokens);
+        if (cost) {
+            double p = price_of(o, a->model);
+            if (p < 0) {
+                harness_v_fmt(why, n, "the scenario gives no price for model '%s'", a->model);
+                return -1;
+            }
+            t = t * p / 1e6;
+        }
+        sum += t;
+    }
+    *out = sum;
+    return 0;
+}
+
 static const struct counter_row {
     const char *name;
     const char *what;
@@ -157,6 +250,12 @@ static const struct counter_row {
     {"switches", "changes of the colour requests went to first", obs_switches, NULL},
     {"attempts.blue", "traffic attempts that reached blue", obs_attempts, "blue"},
     {"attempts.green", "traffic attempts that reached green", obs_attempts, "green"},
+    {"errors.blue", "traffic attempts to blue its mock failed (status >= 400)", obs_errors, "blue"},
+    {"errors.green", "traffic attempts to green its mock failed (status >= 400)", obs_errors,
+     "green"},
+    {"tokens", "tokens (prompt and completion) the upstreams reported on whole answers", obs_tokens,
+     NULL},
+    {"cost", "those tokens at the scenario's prices (USD per million)", obs_tokens, "cost"},
 };
 #define N_COUNTERS (sizeof counters / sizeof counters[0])
 
@@ -214,8 +313,9 @@ static int copy_str(const json_t *obj, const char *key, const char *path, char *
 static int parse_endpoint(const json_t *e, const char *path, int kind, struct harness_probe_map *m,
                           char *err, size_t errlen)
 {
-    static const char *const health_keys[] = {"path", "active", "healthy", NULL};
-    static const char *const counter_keys[] = {"path", "counters", NULL};
+    static const char *const health_keys[] = {"path", "active", "healthy", "unhealthy_status",
+                                              NULL};
+    static const char *const counter_keys[] = {"path", "counters", "active", NULL};
     static const char *const colours[] = {"blue", "green", NULL};
     if (!json_is_object(e))
         return harness_v_expected(err, errlen, path, "an object with \"path\"", e);
@@ -243,7 +343,31 @@ static int parse_endpoint(const json_t *e, const char *path, int kind, struct ha
         for (int c = 0; c < 2 && h; c++)
             if (copy_str(h, colours[c], p, m->healthy[c], sizeof m->healthy[c], err, errlen) != 0)
                 return -1;
+        json_t *us = json_object_get(e, "unhealthy_status");
+        harness_v_fmt(p, sizeof p, "%s.unhealthy_status", path);
+        if (us &&
+            (!json_is_integer(us) || json_integer_value(us) < 200 || json_integer_value(us) > 599))
+            return harness_v_expected(err, errlen, p, "an HTTP status (200-599)", us);
+        m->unhealthy_status = us ? (int)json_integer_value(us) : 0;
         return 0;
+    }
+    if (kind == HARNESS_PROBE_METRICS &&
+        copy_str(e, "active", path, m->active_json, sizeof m->active_json, err, errlen) != 0)
+        return -1;
+    if (kind == HARNESS_PROBE_PROM) {
+        if (copy_str(e, "active", path, m->active_prom, sizeof m->active_prom, err, errlen) != 0)
+            return -1;
+        char sel[256], one[256];
+        if (m->active_prom[0] &&
+            (!strstr(m->active_prom, "{colour}") ||
+             harness_prom_active_selector(m->active_prom, "blue", sel, sizeof sel) != 0 ||
+             harness_prom_selector_check(sel, one, sizeof one) != 0)) {
+            harness_v_fmt(p, sizeof p, "%s.active", path);
+            return harness_v_expected(err, errlen, p,
+                                      "a selector with {colour} where the colour goes, like "
+                                      "name{environment=\"{colour}\"}",
+                                      json_object_get(e, "active"));
+        }
     }
     json_t *cs = json_object_get(e, "counters");
     if (!cs)
@@ -282,13 +406,31 @@ static int parse_endpoint(const json_t *e, const char *path, int kind, struct ha
 int harness_probe_map_parse(const json_t *j, const char *path, struct harness_probe_map *m,
                             char *err, size_t errlen)
 {
+    static const char *const keys[] = {"health", "metrics", "prometheus", "colours", NULL};
+    static const char *const colours[] = {"blue", "green", NULL};
     memset(m, 0, sizeof *m);
+    snprintf(m->colour[0], sizeof m->colour[0], "blue");
+    snprintf(m->colour[1], sizeof m->colour[1], "green");
     if (!j)
         return 0;
     if (!json_is_object(j))
         return harness_v_expected(err, errlen, path, "an object of endpoints", j);
-    if (harness_v_keys(j, path, harness_probe_kinds, err, errlen) != 0)
+    if (harness_v_keys(j, path, keys, err, errlen) != 0)
         return -1;
+    json_t *cw = json_object_get(j, "colours");
+    if (cw) {
+        char p[300];
+        harness_v_fmt(p, sizeof p, "%s.colours", path);
+        if (!json_is_object(cw))
+            return harness_v_expected(err, errlen, p, "{\"blue\": WORD, \"green\": WORD}", cw);
+        if (harness_v_keys(cw, p, colours, err, errlen) != 0)
+            return -1;
+        for (int c = 0; c < 2; c++)
+            if (copy_str(cw, colours[c], p, m->colour[c], sizeof m->colour[c], err, errlen) != 0)
+                return -1;
+        if (!m->colour[0][0] || !m->colour[1][0] || strcmp(m->colour[0], m->colour[1]) == 0)
+            return harness_v_expected(err, errlen, p, "two different non-empty words", cw);
+    }
     for (int k = 0; k < HARNESS_PROBE_N; k++) {
         json_t *e = json_object_get(j, harness_probe_kinds[k]);
         char p[300];
@@ -435,7 +577,7 @@ int harness_prom_selector_check(const char *sel, char *err, size_t n)
     struct prom_labels l;
     const char *p = sel;
     if (read_series(&p, name, sizeof name, &l) != 0 || *p) {
-        snprintf(err, n, "'%s' is not a selector like name{label=\"value\"}", sel);
+        harness_v_fmt(err, n, "'%s' is not a selector like name{label=\"value\"}", sel);
         return -1;
     }
     return 0;
@@ -495,6 +637,24 @@ long harness_prom_sum(const char *text, const char *sel, double *sum, char *err,
         line = next;
     }
     return matched;
+}
+
+int harness_prom_active_selector(const char *tmpl, const char *word, char *out, size_t n)
+{
+    const char *at = strstr(tmpl, "{colour}");
+    if (!at)
+        return -1;
+    /* The word goes inside a label value: escape as the exposition format does. */
+    char esc[96];
+    size_t k = 0;
+    for (const char *w = word; *w && k + 3 < sizeof esc; w++) {
+        if (*w == '"' || *w == '\\')
+            esc[k++] = '\\';
+        esc[k++] = *w;
+    }
+    esc[k] = '\0';
+    int len = snprintf(out, n, "%.*s%s%s", (int)(at - tmpl), tmpl, esc, at + 8);
+    return len < 0 || (size_t)len >= n ? -1 : 0;
 }
 
 /* ---- promtool ------------------------------------------------------------------ */

@@ -25,7 +25,8 @@
 extern const char *const harness_probe_kinds[];
 
 /* The counters the harness observes, NULL-terminated ("requests",
- * "retries", "switches", "attempts.blue", "attempts.green"). */
+ * "retries", "switches", "attempts.blue", "attempts.green", "errors.blue",
+ * "errors.green", "tokens", "cost"). */
 const char *const *harness_counter_names(void);
 /* What counter name means, in a few words ("" unknown). */
 const char *harness_counter_what(const char *name);
@@ -52,6 +53,11 @@ int harness_prom_selector_check(const char *sel, char *err, size_t n);
  * value.  Returns the number of samples summed (0: none matched), or -1 when
  * a sample line of that name cannot be read (with the line in err). */
 long harness_prom_sum(const char *text, const char *sel, double *sum, char *err, size_t n);
+
+/* The selector of the active-colour gauge for one colour: tmpl (a profile's
+ * prometheus.active) with {colour} replaced by word.  0, or -1 when tmpl has
+ * no {colour} or out is too small. */
+int harness_prom_active_selector(const char *tmpl, const char *word, char *out, size_t n);
 
 /* Runs `promtool check metrics` on the file at path (its stdin), at most
  * timeout_ms.  Returns promtool's exit status (0 valid, 1 not parseable,

@@ -48,10 +48,13 @@ static const char *const runner_vars[] = {
  * given one makes every check moot.  Which checks any other setting
  * decides is in each check's row (harness/checks.c). */
 static const char *const premises[] = {
-    "active_env",    "rate_limit_requests", "rate_limit_window_ms",
-    "client_keys",   "admin_token",         "admin API",
-    "relay process", /* a relay the runner did not start */
-    "direct_url",    "shared_fail",         NULL};
+    "active_env", "rate_limit_requests", "rate_limit_window_ms", "client_keys", "admin_token",
+    "admin API", "relay process", /* a relay the runner did not start */
+    "direct_url", "shared_fail",
+    /* The client behaviours of scenarios/clients: who the client is
+     * (forwarded address, how many), how it sends, how many at once. */
+    "trusted_proxies", "rate_limit_max_keys", "request_read_timeout_ms", "max_connections",
+    "max_clients", NULL};
 
 int harness_profile_affects(const char *key, const char *check_kind)
 {

@@ -1879,6 +1879,24 @@ static int start_relays(struct run *r)
     return start_fleet(r);
 }
 
+/* The scenario's relay "prices" (model -> USD per million tokens), what
+ * metrics_truth's "cost" counter is observed with. */
+static void prices(struct run *r)
+{
+    const char *model;
+    json_t *v;
+    r->obs.n_prices = 0;
+    json_object_foreach(json_object_get(r->s->relay, "prices"), model, v)
+    {
+        double d;
+        if (r->obs.n_prices >= sizeof r->obs.prices / sizeof r->obs.prices[0] ||
+            co_json_number(v, &d) != 0)
+            continue;
+        snprintf(r->obs.prices[r->obs.n_prices].model, sizeof r->obs.prices[0].model, "%s", model);
+        r->obs.prices[r->obs.n_prices++].usd_per_million = d;
+    }
+}
+
 /* Readiness, timeline, traffic and settle, all on the loop. */
 static void run_loop(struct run *r)
 {
@@ -1889,6 +1907,7 @@ static void run_loop(struct run *r)
     r->prober.curl = &r->curl;
     r->prober.obs = &r->obs;
     probe_map(r);
+    prices(r);
     ev_timer_init(&r->poll, on_poll, 0.0, 0.01);
     r->poll.data = r;
     ev_timer_start(r->loop, &r->poll);

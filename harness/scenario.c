@@ -11,6 +11,8 @@
 #include "harness/vutil.h"
 #include "mocks/mock.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define E(...) snprintf(err, errlen, __VA_ARGS__)
@@ -68,6 +71,7 @@ enum rk_type {
     RK_WORDS, /* one of the row's words */
     RK_TOKENARR,
     RK_OBJ,
+    RK_ADDRS, /* a comma list of IPv4/IPv6 addresses */
 };
 static const char *const colours[] = {"blue", "green", NULL};
 /* The words of the worded keys, as the relay's config table accepts them. */
@@ -107,6 +111,12 @@ static const struct relay_key {
     {"rate_limit_window_ms", RK_UINT, 1, RK_MS_MAX, NULL},
     {"admin_token", RK_TOKEN, 0, 0, NULL},
     {"client_keys", RK_TOKENARR, 0, 0, NULL},
+    /* The client behaviours of scenarios/clients (docs/scenarios.md). */
+    {"trusted_proxies", RK_ADDRS, 0, 0, NULL},
+    {"rate_limit_max_keys", RK_UINT, 1, 16777216, NULL},
+    {"request_read_timeout_ms", RK_UINT, 100, RK_MS_MAX, NULL},
+    {"max_connections", RK_UINT, 1, 100000, NULL},
+    {"max_clients", RK_UINT, 1, 100000, NULL},
     {"max_body_bytes", RK_UINT, 1, (json_int_t)1 << 30, NULL},
     {"max_buffered_bytes", RK_UINT, 1, (json_int_t)1 << 40, NULL},
     {"drain_timeout_ms", RK_UINT, 0, RK_MS_MAX, NULL},
@@ -397,6 +407,30 @@ void harness_time_scale(json_t *doc, double scale)
         scale_walk(doc, NULL, scale);
 }
 
+/* "127.0.0.1,::1": each item an address inet_pton reads (as the relay
+ * reads trusted_proxies), no spaces, no empty item. */
+static int addr_list_ok(const char *s)
+{
+    if (!s || !*s || strlen(s) > 1024)
+        return 0;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char a[64];
+        unsigned char bin[16];
+        if (!n || n >= sizeof a)
+            return 0;
+        memcpy(a, s, n);
+        a[n] = '\0';
+        if (inet_pton(AF_INET, a, bin) != 1 && inet_pton(AF_INET6, a, bin) != 1)
+            return 0;
+        s += n;
+        if (*s == ',' && !*++s)
+            return 0;
+    }
+    return 1;
+}
+
 /* One relay key's value against its row.  Returns 0 or -1 with err. */
 static int relay_value(const struct relay_key *rk, const char *k, json_t *v, char *p, size_t plen,
                        char *err, size_t errlen)
@@ -419,6 +453,11 @@ static int relay_value(const struct relay_key *rk, const char *k, json_t *v, cha
     case RK_OBJ:
         if (!json_is_object(v))
             return harness_v_expected(err, errlen, p, "an object", v);
+        break;
+    case RK_ADDRS:
+        if (!addr_list_ok(json_string_value(v)))
+            return harness_v_expected(
+                err, errlen, p, "a comma list of IPv4/IPv6 addresses such as \"127.0.0.1,::1\"", v);
         break;
     case RK_TOKENARR: {
         if (!json_is_array(v))
@@ -863,8 +902,24 @@ static int parse_timeline(struct harness_scenario *s, json_t *tl, char *err, siz
 
 /* ---- request templates ------------------------------------------------- */
 
-static const char *const template_keys[] = {"name", "weight", "method",       "path",
-                                            "body", "raw",    "content_type", NULL};
+static const char *const template_keys[] = {"name",
+                                            "weight",
+                                            "method",
+                                            "path",
+                                            "body",
+                                            "raw",
+                                            "content_type",
+                                            "headers",
+                                            "declared_length",
+                                            "sent_bytes",
+                                            "expect_continue",
+                                            "trickle_ms",
+                                            NULL};
+/* Header names the runner writes itself (or libcurl from the body): a
+ * template's "headers" may not set them. */
+static const char *const runner_headers[] = {"Content-Type",      "Content-Length", "X-Request-ID",
+                                             "Authorization",     "Expect",         "Host",
+                                             "Transfer-Encoding", "Connection",     NULL};
 static const char *const template_methods[] = {"POST", "GET", "PUT", "PATCH", "DELETE", NULL};
 /* The phase keys that build the one request of a phase without templates. */
 static const char *const plain_request_keys[] = {"prompt",     "model", "stream",
@@ -958,6 +1013,106 @@ static int template_body(struct harness_template *tp, const json_t *body, const 
     return 0;
 }
 
+/* A header name: an HTTP token of letters, digits and '-'. */
+static int header_name_ok(const char *n)
+{
+    if (!*n || strlen(n) > 64)
+        return 0;
+    for (; *n; n++)
+        if (!isalnum((unsigned char)*n) && *n != '-')
+            return 0;
+    return 1;
+}
+
+/* "headers": {"X-Forwarded-For": "203.0.113.7"}: up to HARNESS_TPL_HEADERS
+ * lines of printable text, none the runner writes itself. */
+static int template_headers(struct harness_template *tp, const json_t *h, const char *path,
+                            char *err, size_t errlen)
+{
+    char p[300];
+    if (!json_is_object(h) || json_object_size(h) > HARNESS_TPL_HEADERS)
+        return harness_v_expected(err, errlen, path,
+                                  "an object of 1..4 header names to string values", h);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)h, k, v)
+    {
+        harness_v_fmt(p, sizeof p, "%s.%s", path, k);
+        if (!header_name_ok(k))
+            return harness_v_expected(err, errlen, p, "a header name of letters, digits and '-'",
+                                      v);
+        for (const char *const *r = runner_headers; *r; r++)
+            if (strcasecmp(*r, k) == 0)
+                return harness_v_expected(err, errlen, p,
+                                          "a header the runner does not write itself (it sets "
+                                          "Content-Type, Content-Length, X-Request-ID, "
+                                          "Authorization, Expect, Host, Transfer-Encoding, "
+                                          "Connection)",
+                                          v);
+        const char *s = json_string_value(v);
+        int ok = s && strlen(s) + strlen(k) + 2 < sizeof tp->headers[0];
+        for (const char *c = s; ok && *c; c++)
+            ok = (unsigned char)*c >= ' ' && (unsigned char)*c < 0x7f;
+        if (!ok)
+            return harness_v_expected(
+                err, errlen, p, "a string of printable ASCII (no CR or LF), at most 180 bytes", v);
+        snprintf(tp->headers[tp->n_headers++], sizeof tp->headers[0], "%s: %s", k, s);
+    }
+    return 0;
+}
+
+/* "declared_length", "sent_bytes", "expect_continue": a client that
+ * declares its body and stalls (docs/scenarios.md). */
+static int template_stall(struct harness_template *tp, const json_t *t, const char *path, char *err,
+                          size_t errlen)
+{
+    char p[300];
+    json_t *dl = json_object_get(t, "declared_length"), *sb = json_object_get(t, "sent_bytes"),
+           *ec = json_object_get(t, "expect_continue");
+    if (dl) {
+        harness_v_fmt(p, sizeof p, "%s.declared_length", path);
+        if (!json_is_integer(dl) || json_integer_value(dl) < 1 ||
+            json_integer_value(dl) > ((json_int_t)1 << 30))
+            return harness_v_expected(err, errlen, p, "an integer in [1, 1073741824] (bytes)", dl);
+        tp->declared_length = (long)json_integer_value(dl);
+    }
+    if (sb) {
+        harness_v_fmt(p, sizeof p, "%s.sent_bytes", path);
+        if (!dl)
+            return harness_v_expected(err, errlen, p,
+                                      "no sent_bytes without declared_length (it cuts a declared "
+                                      "body)",
+                                      sb);
+        if (!json_is_integer(sb) || json_integer_value(sb) < 0 ||
+            json_integer_value(sb) >= tp->declared_length)
+            return harness_v_expected(err, errlen, p,
+                                      "an integer in [0, declared_length) (bytes sent before the "
+                                      "stall)",
+                                      sb);
+        tp->sent_bytes = (long)json_integer_value(sb);
+    }
+    json_t *tr = json_object_get(t, "trickle_ms");
+    if (tr) {
+        harness_v_fmt(p, sizeof p, "%s.trickle_ms", path);
+        if (!dl)
+            return harness_v_expected(err, errlen, p,
+                                      "no trickle_ms without declared_length (it paces a declared "
+                                      "body)",
+                                      tr);
+        if (!json_is_integer(tr) || json_integer_value(tr) < 1 || json_integer_value(tr) > 60000)
+            return harness_v_expected(err, errlen, p, "an integer in [1, 60000] (ms between bytes)",
+                                      tr);
+        tp->trickle_ms = (long)json_integer_value(tr);
+    }
+    if (ec) {
+        harness_v_fmt(p, sizeof p, "%s.expect_continue", path);
+        if (!json_is_boolean(ec))
+            return harness_v_expected(err, errlen, p, "true or false", ec);
+        tp->expect_continue = json_is_true(ec);
+    }
+    return 0;
+}
+
 /* One template at path; names must differ within the phase. */
 static int parse_template(struct harness_phase *f, const json_t *t, const char *path, int in_list,
                           char *err, size_t errlen)
@@ -1021,6 +1176,13 @@ static int parse_template(struct harness_phase *f, const json_t *t, const char *
                                   NULL);
     snprintf(tp->ctype, sizeof tp->ctype, "%s", ct ? json_string_value(ct) : "application/json");
     tp->max_tokens = -1;
+    if ((v = json_object_get(t, "headers"))) {
+        harness_v_fmt(p, sizeof p, "%s.headers", path);
+        if (template_headers(tp, v, p, err, errlen) != 0)
+            return -1;
+    }
+    if (template_stall(tp, t, path, err, errlen) != 0)
+        return -1;
     if (raw) {
         harness_v_fmt(p, sizeof p, "%s.raw", path);
         if (!json_is_string(raw) || json_string_length(raw) > HARNESS_SCENARIO_MAX_BYTES / 4)

@@ -109,6 +109,8 @@ enum harness_arrival { HARNESS_ARRIVAL_UNIFORM, HARNESS_ARRIVAL_POISSON };
  * body with its Content-Type (the id in X-Request-ID only).  What the
  * checks compare (stream, model, max_tokens, include_usage) is read from
  * the body once, here. */
+#define HARNESS_TPL_HEADERS 4
+
 struct harness_template {
     char name[32];     /* "" unnamed */
     double weight;     /* > 0; the pick is seeded */
@@ -122,6 +124,16 @@ struct harness_template {
     char model[64];    /* body's "model", "" none */
     long max_tokens;   /* body's max_tokens (or max_completion_tokens), -1 none */
     int own_user;      /* the body has its own "user": the id does not replace it */
+    /* A client's own header lines ("X-Forwarded-For: 203.0.113.7"), sent
+     * after the runner's (docs/scenarios.md, "headers"). */
+    char headers[HARNESS_TPL_HEADERS][256];
+    int n_headers;
+    /* A stalled sender: Content-Length says declared_length, the client
+     * sends the first sent_bytes of its body and then nothing more (0: the
+     * whole body, as usual). */
+    long declared_length, sent_bytes;
+    long trickle_ms;     /* after sent_bytes, one more byte every trickle_ms (0: none) */
+    int expect_continue; /* "Expect: 100-continue": wait for the relay's go-ahead */
 };
 
 struct harness_phase {

@@ -53,6 +53,15 @@ struct harness_xfer_req {
     struct harness_xfer_req *next, *prev;
     struct harness_xfer_req *queued; /* next in the pool's wait queue */
     int added;                       /* handed to libcurl */
+    int stall;                       /* a stalled sender: its handle is not reused */
+    size_t post_len;                 /* the body's bytes sent at once */
+    size_t post_full;                /* the whole body's length */
+    long ans_len;                    /* a stalled sender's answer: its Content-Length, -1 none */
+    size_t ans_got;                  /* and the body bytes come so far */
+    int answered;                    /* it has its whole answer: the upload is given up */
+    int final;                       /* the answer being read is no 1xx */
+    long declared, sent;             /* a stalled sender's Content-Length, bytes sent so far */
+    int trickle;                     /* it sends the rest a byte at a time (trickle_ms) */
     int at_cap;                      /* queued because the whole pool was busy */
 };
 
@@ -293,6 +302,19 @@ int harness_classify(const struct harness_req *r)
 
 /* ---- transfers ------------------------------------------------------------ */
 
+/* A stalled sender that has its whole answer (a final status, and as many
+ * body bytes as its Content-Length said) stops its upload, as a client
+ * does: libcurl would otherwise wait for the paused upload to end before it
+ * ends the transfer.  The read callback then aborts the upload, and
+ * finish_req takes that abort for the normal end it is. */
+static void stall_answered(struct harness_xfer_req *x)
+{
+    if (x->answered || x->ans_len < 0 || x->ans_got < (size_t)x->ans_len || !x->final)
+        return;
+    x->answered = 1;
+    curl_easy_pause(x->easy, CURLPAUSE_CONT);
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct harness_xfer_req *x = ud;
@@ -304,6 +326,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
      * still fit is kept after a dropped one (that would be a gap). */
     if (!r->body_cut && co_buf_append(&x->body, data, n) != 0)
         r->body_cut = 1;
+    if (x->stall) {
+        x->ans_got += n;
+        stall_answered(x);
+    }
     return n;
 }
 
@@ -408,7 +434,22 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new response (after a 1xx): forget the previous headers. */
         reset_headers(r);
+        x->final = 0;
+        x->ans_len = -1;
+        x->ans_got = 0;
         return n;
+    }
+    if (x->stall && (n == 2 || n == 1) && (line[0] == '\r' || line[0] == '\n')) {
+        /* The end of a head: its status and Content-Length as libcurl read
+         * them (-1: none, the answer's end is then unknown to us); an
+         * answer of no body is whole already. */
+        long code = 0;
+        curl_off_t cl = -1;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        x->final = code >= 200;
+        x->ans_len = (long)cl;
+        stall_answered(x);
     }
     if (n > 12 && strncasecmp(line, "x-ratelimit-", 12) == 0)
         r->ratelimit_hdrs++;
@@ -551,6 +592,8 @@ static void finish_req(struct harness_xfer_req *x, CURL *easy, CURLcode rc)
     struct harness_traffic *t = x->t;
     struct harness_req *r = &t->reqs[x->idx];
     r->t_done = co_now_us();
+    if (x->stall && x->answered && rc == CURLE_ABORTED_BY_CALLBACK)
+        rc = CURLE_OK; /* the stalled upload given up once the whole answer came */
     r->curl_rc = (int)rc;
     long code = 0, conns = 0;
     if (easy && x->added) {
@@ -558,6 +601,10 @@ static void finish_req(struct harness_xfer_req *x, CURL *easy, CURLcode rc)
         curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &conns);
     }
     t->connects += conns;
+    /* A 1xx is no answer: a client that got "100 Continue" and then
+     * nothing (its upload stalled, the relay silent) has none. */
+    if (code >= 100 && code < 200 && rc != CURLE_OK)
+        code = 0;
     r->status = code;
     if (rc != CURLE_OK && !r->curl_err[0])
         snprintf(r->curl_err, sizeof r->curl_err, "%s", curl_easy_strerror(rc));
@@ -618,6 +665,32 @@ static CURL *new_easy(struct harness_traffic *t)
     return e;
 }
 
+/* A stalled sender's body: its first sent_bytes, then either a byte per
+ * call (trickle_ms: libcurl paces the calls) or a pause that nobody lifts
+ * (the request then ends with the relay's whole answer or the client's
+ * timeout: a paused upload does not notice a close). */
+static size_t on_stalled_read(char *buf, size_t size, size_t nmemb, void *ud)
+{
+    struct harness_xfer_req *x = ud;
+    if (x->answered)
+        return CURL_READFUNC_ABORT;
+    size_t room = size * nmemb, sent = (size_t)x->sent;
+    if (sent < x->post_len) {
+        size_t left = x->post_len - sent, n = left < room ? left : room;
+        memcpy(buf, x->post + sent, n);
+        x->sent += (long)n;
+        return n;
+    }
+    if (!x->trickle || x->sent >= x->declared || !room)
+        return CURL_READFUNC_PAUSE;
+    /* One trickled byte (libcurl's send-speed cap paces them): the body's
+     * next, past its end a space (JSON whitespace), so that the declared
+     * length is honest. */
+    buf[0] = sent < x->post_full ? x->post[sent] : ' ';
+    x->sent++;
+    return 1;
+}
+
 /* url parsed once (with the flags libcurl itself parses CURLOPT_URL with)
  * and kept for every request to it: parsing it again for every request was
  * a sixth of the driver's work per request (docs/bench.md).  NULL when it
@@ -657,7 +730,10 @@ static void prepare_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
         char h[160];
         snprintf(h, sizeof h, "Content-Type: %s", tp ? tp->ctype : "application/json");
         *base = curl_slist_append(NULL, h);
-        *base = curl_slist_append(*base, "Expect:");
+        *base = curl_slist_append(*base,
+                                  tp && tp->expect_continue ? "Expect: 100-continue" : "Expect:");
+        for (int i = 0; tp && i < tp->n_headers; i++)
+            *base = curl_slist_append(*base, tp->headers[i]);
     }
     snprintf(x->id_hdr, sizeof x->id_hdr, "X-Request-ID: %s", r->id);
     x->id_line.data = x->id_hdr;
@@ -675,11 +751,39 @@ static void prepare_xfer(struct harness_traffic *t, struct harness_xfer_req *x)
     snprintf(url, sizeof url, "%s%s", r->replica > 0 ? t->replica_url[r->replica] : t->base_url,
              chat && t->chat_path[0] ? t->chat_path : path);
     CURLU *u = url_parsed(t, url);
-    CURL *e = t->n_spare ? t->spare[--t->n_spare] : new_easy(t);
+    /* A stalled sender gets a handle of its own, never reused: its read
+     * callback and declared size are not options every request resets. */
+    x->stall = tp && tp->declared_length > 0;
+    CURL *e = !x->stall && t->n_spare ? t->spare[--t->n_spare] : new_easy(t);
     x->easy = e;
     curl_easy_setopt(e, CURLOPT_CURLU, u);
     curl_easy_setopt(e, CURLOPT_URL, u ? NULL : url);
-    if (strcmp(method, "GET") == 0 && post_len == 0) {
+    if (x->stall) {
+        /* Content-Length says declared_length; the read callback hands out
+         * sent_bytes of the body and then pauses the upload for good, while
+         * libcurl still reads what the relay answers (a 413, a 408) or sees
+         * it close.  libcurl has this (CURL_READFUNC_PAUSE): no raw socket. */
+        x->post_len = post_len < (size_t)tp->sent_bytes ? post_len : (size_t)tp->sent_bytes;
+        x->post_full = post_len;
+        x->declared = tp->declared_length;
+        x->sent = 0;
+        /* A slow sender: one byte every trickle_ms after the first
+         * sent_bytes, paced by libcurl itself (CURLOPT_MAX_SEND_SPEED_LARGE,
+         * no timer of ours).  A relay that closed the connection
+         * is seen at the next byte. */
+        x->trickle = tp->trickle_ms > 0;
+        if (x->trickle) {
+            curl_off_t bps = (curl_off_t)(1000 / tp->trickle_ms);
+            curl_easy_setopt(e, CURLOPT_MAX_SEND_SPEED_LARGE, bps > 0 ? bps : (curl_off_t)1);
+        }
+        /* A fresh handle: no CURLOPT_POSTFIELDS to clear. */
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_stalled_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, x);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)tp->declared_length);
+        if (tp->expect_continue) /* wait for the 100 as long as the client waits at all */
+            curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS, (long)(f->timeout_us / 1000));
+    } else if (strcmp(method, "GET") == 0 && post_len == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* a GET without a body */
     } else {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)post_len);
@@ -750,7 +854,10 @@ static void req_done(struct harness_xfer *base, CURL *easy, CURLcode rc)
     struct harness_xfer_req *x = (struct harness_xfer_req *)base;
     struct harness_traffic *t = x->t;
     finish_req(x, easy, rc);
-    release_easy(t, easy);
+    if (x->stall)
+        curl_easy_cleanup(easy);
+    else
+        release_easy(t, easy);
     unlink_xfer(t, x);
     struct harness_phase_state *ps = &t->ph[x->phase];
     free_xfer(t, x);

@@ -62,13 +62,23 @@ void mock_reply_token(uint64_t hash, long i, long n, char *out, size_t outlen)
     out[k] = '\0';
 }
 
+/* Called for every answer: the tokens are gathered in a block on the stack
+ * and appended a block at a time (one co_buf_append per token was a third
+ * of the body's cost); the bytes are mock_reply_token's, token after token. */
 void mock_reply_text(uint64_t hash, long n, struct co_buf *b)
 {
-    char tok[32];
+    char blk[512];
+    size_t k = 0;
     for (long i = 0; i < n; i++) {
-        mock_reply_token(hash, i, n, tok, sizeof tok);
-        co_buf_puts(b, tok);
+        if (k + 32 > sizeof blk) {
+            co_buf_append(b, blk, k);
+            k = 0;
+        }
+        mock_reply_token(hash, i, n, blk + k, 32);
+        k += strlen(blk + k);
     }
+    if (k)
+        co_buf_append(b, blk, k);
 }
 
 char *mock_reply_string(uint64_t messages_hash, long tokens)
@@ -314,6 +324,8 @@ char *mock_chat_body(const struct mock_chat_req *q, const char *id, long created
 {
     struct co_buf b;
     co_buf_init(&b, 0);
+    /* The default answer is about 450 bytes: one allocation, no regrowth. */
+    co_buf_reserve(&b, 512 + (tokens > 0 ? (size_t)tokens * 9 : 0));
     co_buf_puts(&b, "{\"id\":\"");
     co_buf_puts(&b, id);
     co_buf_puts(&b, "\",\"object\":\"chat.completion\",\"created\":");

@@ -50,6 +50,7 @@ FAMILIES = [
     "rate-limit", "rate-limit-headers", "streaming", "direct-fallback", "forwarding",
     "error-shape", "health-endpoint", "api-metrics", "prometheus", "admin-auth",
     "events", "secrets", "connection-reuse", "timeouts", "attempts",
+    "connections",  # mclients: max_clients, max_connections
 ]
 
 
@@ -538,7 +539,11 @@ def main():
         return 1
     log(f"baseline: green in {secs:.0f} s")
 
-    def one(m):
+    # Every mutant is copied and built before any library runs: the builds
+    # need the -dev packages and a quiet compiler, the runs only the built
+    # binaries, so a long run can share the machine with other work (CI's
+    # package removal included) once its builds are done.
+    def prepare(m):
         r = {"id": m["id"], "file": os.path.relpath(m["path"], root), "family": m["family"],
              "report": m["report"], "edits": [e["file"] for e in m["edits"]],
              "verdict": None, "kills": [], "folders": [], "seconds": 0.0}
@@ -560,7 +565,18 @@ def main():
         err = build_relay(tree, a.make_jobs)
         if err:
             r.update(verdict="build-failed", why=err.split("\n")[-1][:200])
-        else:
+        # Keep the built relay, drop the copy's sources and objects.
+        for name in RELAY_TREE + ["build", "scripts"]:
+            p = os.path.join(tree, name)
+            if os.path.isdir(p):
+                shutil.rmtree(p)
+            elif os.path.isfile(p):
+                os.remove(p)
+        return r
+
+    def one(r):
+        tree = os.path.join(out, r["id"])
+        if r["verdict"] is None:
             rc, res, secs = run_library(cutover, scenarios,
                                         os.path.join(tree, "bin", "cutover-relay"),
                                         os.path.join(tree, "out"), a.timeout, jobs, [])
@@ -577,13 +593,8 @@ def main():
                 r["verdict"] = "killed" if r["kills"] else "survived"
                 r["inconclusive"] = [s.get("name") for s in res.get("scenarios", [])
                                      if s.get("status") == "inconclusive"]
-        # Keep the run's results, drop the copy's sources and objects.
-        for name in RELAY_TREE + ["build", "bin", "scripts"]:
-            p = os.path.join(tree, name)
-            if os.path.isdir(p):
-                shutil.rmtree(p)
-            elif os.path.isfile(p):
-                os.remove(p)
+        if os.path.isdir(os.path.join(tree, "bin")):
+            shutil.rmtree(os.path.join(tree, "bin"))
         return r
 
     done = [0]
@@ -599,8 +610,12 @@ def main():
         log(line + f" [{r['seconds']:.0f} s]")
         return r
 
+    t_build = time.monotonic()
+    prepared = [prepare(m) for m in mutants]
+    log(f"built {sum(1 for r in prepared if r['verdict'] is None)} of {len(prepared)} mutants "
+        f"in {time.monotonic() - t_build:.0f} s; running the library against each")
     with ThreadPoolExecutor(max_workers=max(1, a.parallel)) as pool:
-        results = list(pool.map(lambda m: report(one(m)), mutants))
+        results = list(pool.map(lambda r: report(one(r)), prepared))
 
     summ = summarise(results)
     doc = {"started": started, "seconds": round(time.monotonic() - t_all, 1),

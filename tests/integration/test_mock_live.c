@@ -687,6 +687,41 @@ static void test_journal_fields_not_carried_over(void **state)
     json_decref(a);
 }
 
+/* A reused request struct keeps its body buffer (bounded): a short body
+ * after a long one is read as itself, never with the long one's tail, and
+ * a short broken body after a long valid one is still refused. */
+static void test_body_buffer_not_carried_over(void **state)
+{
+    put_behavior("{}");
+    char *longb = malloc(9000);
+    snprintf(longb, 9000, "{\"messages\":[{\"role\":\"user\",\"content\":\"%08000d\"}]}", 0);
+    const char *bodies[] = {longb, "{\"messages\":[{\"role\":\"user\",\"content\":\"ab\"}]}", longb,
+                            "{\"messages\":"};
+    const long want[] = {200, 200, 200, 400};
+    for (int i = 0; i < 4; i++) {
+        char u[512];
+        url(u, sizeof u, "/v1/chat/completions");
+        struct thttp_resp r;
+        assert_int_equal(thttp_request("POST", u, bodies[i], NULL, 5000, &r), CURLE_OK);
+        assert_int_equal(r.status, want[i]);
+        if (i == 1) {
+            json_t *j = json_loads(r.body, 0, NULL);
+            json_t *usage = json_object_get(j, "usage");
+            assert_int_equal(json_integer_value(json_object_get(usage, "prompt_tokens")), 1);
+            json_decref(j);
+        }
+        thttp_resp_free(&r);
+    }
+    free(longb);
+    json_t *a = records(4);
+    assert_int_equal(json_array_size(a), 4);
+    assert_int_equal(rec_i(a, 0, "prompt_chars"), 8000);
+    assert_int_equal(rec_i(a, 1, "prompt_chars"), 2);
+    assert_int_equal(rec_i(a, 1, "messages"), 1);
+    assert_string_equal(rec_s(a, 3, "action"), "bad_request");
+    json_decref(a);
+}
+
 /* The same seed and the same request sequence give the same decisions. */
 static void test_seeded_determinism(void **state)
 {
@@ -970,6 +1005,7 @@ int main(void)
         cmocka_unit_test(test_inband_and_malformed),
         cmocka_unit_test(test_journal_agrees),
         cmocka_unit_test(test_journal_fields_not_carried_over),
+        cmocka_unit_test(test_body_buffer_not_carried_over),
         cmocka_unit_test(test_seeded_determinism),
         cmocka_unit_test(test_concurrent_delays_one_thread),
         cmocka_unit_test(test_proxy_mode),

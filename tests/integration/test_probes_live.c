@@ -113,6 +113,12 @@ static void test_library_against_cutover_relay(void **state)
                  NULL);
     check_status(scenario(res, "probes-health-reports-after-switch"), "health_reports", "pass",
                  NULL);
+    /* The active colour, error counts, tokens and cost, and /health with
+     * both colours down, judged on cutover-relay's real endpoints. */
+    check_status(scenario(res, "mprobes-active-errors-after-failover"), "metrics_truth", "pass",
+                 NULL);
+    check_status(scenario(res, "mprobes-cost-two-models"), "metrics_truth", "pass", NULL);
+    check_status(scenario(res, "mprobes-health-both-down-503"), "health_reports", "pass", NULL);
     /* The probes are in the run's output: status, headers, body. */
     char path[256];
     snprintf(path, sizeof path, "%s/probes/metrics-truth-after-failover_json/probes.jsonl", out);

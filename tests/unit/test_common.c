@@ -73,6 +73,17 @@ static void test_buf_limit(void **state)
     assert_int_equal(co_buf_printf(&b, "%d-%s", 7, "x"), 0);
     assert_string_equal(b.data, "7-x");
     co_buf_free(&b);
+    /* Reserving room keeps what is there and does not lift the limit. */
+    co_buf_init(&b, 8);
+    co_buf_reserve(&b, 64);
+    assert_non_null(b.data);
+    assert_string_equal(b.data, "");
+    assert_int_equal(co_buf_puts(&b, "abc"), 0);
+    co_buf_reserve(&b, 128);
+    assert_string_equal(b.data, "abc");
+    assert_true(b.cap >= 129);
+    assert_int_equal(co_buf_puts(&b, "defghi"), -1);
+    co_buf_free(&b);
 }
 
 static void test_json_errors(void **state)

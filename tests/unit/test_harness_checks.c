@@ -170,6 +170,41 @@ static void test_client_count_and_deadline(void **state)
     assert_true(v.margin > 99 && v.margin < 101);
 }
 
+/* upstream_concurrency: the peak of attempts in flight at a mock; an end
+ * and an arrival at the same instant do not overlap; probes do not count;
+ * an attempt without an end stamp leaves a peak within bounds unknown. */
+static void test_upstream_concurrency(void **state)
+{
+    struct report_check v;
+    assert_int_equal(run("{\"check\":\"upstream_concurrency\",\"max\":2}", &v),
+                     HARNESS_INCONCLUSIVE);
+    att("a", "blue", 0, 300, 200);
+    att("b", "blue", 10, 300, 200);
+    att("c", "blue", 300, 300, 200); /* arrives as a ends: a connection handed on */
+    att("d", "green", 20, 300, 200);
+    probe("blue", 50);
+    probe("blue", 60);
+    /* Not client traffic: a stray request on another path. */
+    snprintf(att("x", "blue", 20, 10, 404)->path, sizeof obs.atts[0].path, "/llm/chat");
+    assert_int_equal(run("{\"check\":\"upstream_concurrency\",\"env\":\"blue\",\"max\":2}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "at most 2 at once over 3 attempts"));
+    assert_int_equal(run("{\"check\":\"upstream_concurrency\",\"env\":\"blue\",\"exact\":2}", &v),
+                     HARNESS_PASS);
+    /* Either mock: a, b and d overlap. */
+    assert_int_equal(run("{\"check\":\"upstream_concurrency\",\"max\":2}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "at most 3 at once"));
+    assert_int_equal(run("{\"check\":\"upstream_concurrency\",\"env\":\"green\",\"min\":2}", &v),
+                     HARNESS_FAIL);
+    /* No end stamp: within bounds is unknown, beyond them is known. */
+    att("e", "blue", 450, 0, 200)->t_done = 0;
+    assert_int_equal(run("{\"check\":\"upstream_concurrency\",\"env\":\"blue\",\"max\":2}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "1 attempt(s) without an end stamp"));
+    assert_int_equal(run("{\"check\":\"upstream_concurrency\",\"env\":\"blue\",\"max\":1}", &v),
+                     HARNESS_FAIL);
+}
+
 static void test_no_truncated(void **state)
 {
     struct report_check v;
@@ -1845,6 +1880,7 @@ int main(void)
         cmocka_unit_test(test_answer_check_params),
         T(test_success_ratio),
         T(test_client_count_and_deadline),
+        T(test_upstream_concurrency),
         T(test_no_truncated),
         T(test_attempts),
         T(test_backoff_none),

@@ -17,6 +17,7 @@
 #include "harness/scenario.h"
 #include "reports/report.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +41,20 @@ static int setup(void **state)
     json_error_t je;
     json_t *j = json_loads(
         "{\"health\": {\"path\": \"/health\", \"active\": \"/active_env\", \"healthy\": "
-        "{\"blue\": \"/environments/blue\", \"green\": \"/environments/green\"}},"
-        " \"metrics\": {\"path\": \"/api/metrics\", \"counters\": {\"attempts.blue\": "
-        "\"/environments/blue/total_requests\"}},"
-        " \"prometheus\": {\"path\": \"/metrics\", \"counters\": {\"requests\": "
+        "{\"blue\": \"/environments/blue\", \"green\": \"/environments/green\"}, "
+        "\"unhealthy_status\": 503},"
+        " \"metrics\": {\"path\": \"/api/metrics\", \"active\": \"/active_environment\", "
+        "\"counters\": {\"attempts.blue\": \"/environments/blue/total_requests\", "
+        "\"errors.blue\": \"/environments/blue/error_count\", \"errors.green\": "
+        "\"/environments/green/error_count\"}},"
+        " \"prometheus\": {\"path\": \"/metrics\", \"active\": "
+        "\"holysheep_active_environment{environment=\\\"{colour}\\\"}\", "
+        "\"counters\": {\"tokens\": \"holysheep_tokens_total\", \"cost\": "
+        "\"holysheep_cost_usd_total\", \"errors.blue\": "
+        "\"holysheep_upstream_attempts_total{environment=\\\"blue\\\",result=\\\"error\\\"}\", "
+        "\"errors.green\": "
+        "\"holysheep_upstream_attempts_total{environment=\\\"green\\\",result=\\\"error\\\"}\", "
+        "\"requests\": "
         "\"holysheep_requests_total\", \"retries\": \"holysheep_retries_total\", \"switches\": "
         "\"holysheep_switches_total\", \"attempts.blue\": "
         "\"holysheep_upstream_attempts_total{environment=\\\"blue\\\"}\", \"attempts.green\": "
@@ -84,6 +95,10 @@ static struct harness_att *att(const char *id, const char *env, uint64_t ms, int
     a->status = status;
     a->t_arrival = T0 + ms * MS;
     a->t_done = a->t_arrival + 2 * MS;
+    /* Every whole answer reports 10 + 5 tokens; an error none. */
+    snprintf(a->model, sizeof a->model, "gpt-4.1");
+    a->prompt_tokens = status / 100 == 2 ? 10 : -1;
+    a->completion_tokens = status / 100 == 2 ? 5 : -1;
     return a;
 }
 
@@ -151,6 +166,9 @@ static void failover_run(void)
     att("r2", "green", 120, 200);
     att("r3", "green", 205, 200);
     att("r4", "green", 305, 200);
+    obs.n_prices = 1;
+    snprintf(obs.prices[0].model, sizeof obs.prices[0].model, "gpt-4.1");
+    obs.prices[0].usd_per_million = 2; /* 4 answers x 15 tokens: 60, USD 0.00012 */
 }
 
 #define PROM_OK                                                                                    \
@@ -162,7 +180,12 @@ static void failover_run(void)
     "holysheep_upstream_attempts_total{environment=\"blue\",result=\"ok\"} 1\n"                    \
     "holysheep_upstream_attempts_total{environment=\"blue\",result=\"error\"} 1\n"                 \
     "holysheep_upstream_attempts_total{environment=\"green\",result=\"ok\"} 3\n"                   \
-    "holysheep_upstream_attempts_total{environment=\"green\",result=\"error\"} 0\n"
+    "holysheep_upstream_attempts_total{environment=\"green\",result=\"error\"} 0\n"                \
+    "holysheep_active_environment{environment=\"blue\"} 0\n"                                       \
+    "holysheep_active_environment{environment=\"green\"} 1\n"                                      \
+    "holysheep_tokens_total{model=\"gpt-4.1\",kind=\"prompt\"} 40\n"                               \
+    "holysheep_tokens_total{model=\"gpt-4.1\",kind=\"completion\"} 20\n"                           \
+    "holysheep_cost_usd_total{model=\"gpt-4.1\"} 0.00012\n"
 
 /* ---- harness/probe.c pieces --------------------------------------------------- */
 
@@ -224,6 +247,16 @@ static void test_probe_map_errors(void **state)
         {"{\"prometheus\": {\"path\": \"/m\", \"counters\": {\"requests\": \"x{y=z}\"}}}",
          "a selector like"},
         {"{\"health\": {\"path\": \"/h\", \"healthy\": {\"blu\": \"/b\"}}}", "did you mean 'blue'"},
+        {"{\"health\": {\"path\": \"/h\", \"unhealthy_status\": \"503\"}}", "an HTTP status"},
+        {"{\"health\": {\"path\": \"/h\", \"unhealthy_status\": 99}}", "an HTTP status"},
+        {"{\"prometheus\": {\"path\": \"/m\", \"active\": \"gauge{environment=\\\"blue\\\"}\"}}",
+         "with {colour}"},
+        {"{\"prometheus\": {\"path\": \"/m\", \"active\": \"gauge{environment={colour}}\"}}",
+         "with {colour}"},
+        {"{\"colours\": {\"blue\": \"a\", \"green\": \"a\"}}", "two different"},
+        {"{\"colours\": {\"blu\": \"a\"}}", "did you mean 'blue'"},
+        {"{\"metrics\": {\"path\": \"/m\", \"counters\": {\"error.blue\": \"/x\"}}}",
+         "did you mean 'errors.blue'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_error_t je;
@@ -326,7 +359,8 @@ static void test_metrics_truth(void **state)
     probe("after_traffic", HARNESS_PROBE_PROM, 400, 200, PROM_OK);
     assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\"}", &v),
                      HARNESS_PASS);
-    assert_int_equal(v.samples, 5);
+    /* 5 counters, errors of each colour, tokens, cost, the active colour */
+    assert_int_equal(v.samples, 10);
     /* A counter that never moves. */
     free(obs.probes[0].body);
     obs.probes[0].body = strdup("holysheep_requests_total 0\nholysheep_retries_total 1\n"
@@ -341,9 +375,10 @@ static void test_metrics_truth(void **state)
                          "\"counters\": [\"switches\", \"retries\"]}",
                          &v),
                      HARNESS_PASS);
-    /* JSON: only attempts.blue is mapped; the rest is inconclusive, not a pass. */
+    /* JSON: requests, retries, switches are not mapped: inconclusive, not a pass. */
     probe("after_traffic", HARNESS_PROBE_METRICS, 400, 200,
-          "{\"environments\": {\"blue\": {\"total_requests\": 2}}}");
+          "{\"active_environment\": \"green\", \"environments\": {\"blue\": {\"total_requests\": "
+          "2, \"error_count\": 1}, \"green\": {\"error_count\": 0}}}");
     assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"json\"}", &v),
                      HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.detail, "json requests: no counter mapped"));
@@ -420,6 +455,216 @@ static void test_health_reports(void **state)
     obs.probe_map.path[HARNESS_PROBE_HEALTH][0] = '\0';
     assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.detail, "declares no /health endpoint"));
+}
+
+/* errors.COLOUR: failed attempts as the journals saw them; unknown when an
+ * attempt's fate is not settled there. */
+static void test_errors_observed(void **state)
+{
+    failover_run();
+    harness_obs_index(&obs);
+    double v;
+    char why[256];
+    assert_int_equal(harness_counter_observed("errors.blue", &obs, &v, why, sizeof why), 0);
+    assert_true(v == 1);
+    assert_int_equal(harness_counter_observed("errors.green", &obs, &v, why, sizeof why), 0);
+    assert_true(v == 0);
+    /* A 4xx passed on is a failed attempt too; health checks are not counted. */
+    att("r9", "green", 350, 400);
+    att("", "green", 351, 503);
+    assert_int_equal(harness_counter_observed("errors.green", &obs, &v, why, sizeof why), 0);
+    assert_true(v == 1);
+    /* A 200 cut short: the relay may count it either way. */
+    struct harness_att *a = att("r10", "green", 360, 200);
+    snprintf(a->end, sizeof a->end, "cut");
+    assert_int_equal(harness_counter_observed("errors.green", &obs, &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "end cut"));
+    /* A whole 200 that is not the normal answer (garbage): the same. */
+    snprintf(a->end, sizeof a->end, "complete");
+    snprintf(a->action, sizeof a->action, "garbage");
+    assert_int_equal(harness_counter_observed("errors.green", &obs, &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "action garbage"));
+}
+
+#define METRICS_OK                                                                                 \
+    "{\"active_environment\": \"green\", \"environments\": {\"blue\": {\"total_requests\": 2, "    \
+    "\"error_count\": 1}, \"green\": {\"total_requests\": 3, \"error_count\": 0}}}"
+
+/* metrics_truth's active colour (JSON and the Prometheus gauge) and error
+ * counts: pass, fail naming the cause, inconclusive naming why. */
+static void test_metrics_active_errors(void **state)
+{
+    struct report_check v;
+    failover_run();
+    probe("after_traffic", HARNESS_PROBE_METRICS, 400, 200, METRICS_OK);
+    probe("after_traffic", HARNESS_PROBE_PROM, 400, 200, PROM_OK);
+    const char *ask = "{\"check\": \"metrics_truth\", \"counters\": [\"active\", \"errors.blue\", "
+                      "\"errors.green\"]}";
+    assert_int_equal(run(ask, &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 6);
+    assert_non_null(strstr(v.measured, "json active right"));
+    /* /api/metrics still naming blue after the switch. */
+    free(obs.probes[0].body);
+    obs.probes[0].body = strdup("{\"active_environment\": \"blue\", \"environments\": {\"blue\": "
+                                "{\"error_count\": 1}, \"green\": {\"error_count\": 0}}}");
+    obs.probes[0].len = strlen(obs.probes[0].body);
+    assert_int_equal(run(ask, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "json active: /active_environment says blue, the traffic "
+                                     "(served colour, mock journals) went to green"));
+    /* Errors never counted. */
+    free(obs.probes[0].body);
+    obs.probes[0].body = strdup("{\"active_environment\": \"green\", \"environments\": {\"blue\": "
+                                "{\"error_count\": 0}, \"green\": {\"error_count\": 0}}}");
+    obs.probes[0].len = strlen(obs.probes[0].body);
+    assert_int_equal(run(ask, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "json errors.blue: relay 0, observed 1"));
+    /* The Prometheus gauge stuck on blue. */
+    free(obs.probes[0].body);
+    obs.probes[0].body = strdup(METRICS_OK);
+    obs.probes[0].len = strlen(METRICS_OK);
+    free(obs.probes[1].body);
+    obs.probes[1].body =
+        strdup("holysheep_upstream_attempts_total{environment=\"blue\",result=\"error\"} 1\n"
+               "holysheep_active_environment{environment=\"blue\"} 1\n"
+               "holysheep_active_environment{environment=\"green\"} 0\n");
+    obs.probes[1].len = strlen(obs.probes[1].body);
+    assert_int_equal(run(ask, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "prometheus active: "
+                                     "holysheep_active_environment{environment=\"blue\"} is 1"));
+    /* A gauge with no sample at all is wrong, not unknown. */
+    free(obs.probes[1].body);
+    obs.probes[1].body =
+        strdup("holysheep_upstream_attempts_total{environment=\"blue\",result=\"error\"} 1\n");
+    obs.probes[1].len = strlen(obs.probes[1].body);
+    assert_int_equal(run(ask, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "no sample of holysheep_active_environment"));
+    free(obs.probes[1].body);
+    obs.probes[1].body = strdup(PROM_OK);
+    obs.probes[1].len = strlen(PROM_OK);
+    /* The relay's own spelling of the colours (profile "colours"). */
+    snprintf(obs.probe_map.colour[1], sizeof obs.probe_map.colour[1], "GREEN");
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"json\", \"counters\": "
+                         "[\"active\"]}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "says green, the traffic (served colour, mock journals) "
+                                     "went to GREEN"));
+    snprintf(obs.probe_map.colour[1], sizeof obs.probe_map.colour[1], "green");
+    /* The last attempt had failed: the relay may have switched since. */
+    att("r5", "green", 350, 503);
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"counters\": [\"active\"]}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "json active: the last attempt before it"));
+    obs.n_atts--;
+    /* A profile that maps no active colour, no error counts. */
+    obs.probe_map.active_json[0] = '\0';
+    obs.probe_map.active_prom[0] = '\0';
+    assert_int_equal(run(ask, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "the profile maps no active colour (metrics.active)"));
+    assert_non_null(strstr(v.detail, "the profile maps no active colour (prometheus.active)"));
+    obs.probe_map.n_counters = 0;
+    assert_int_equal(run(ask, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "json errors.blue: no counter mapped"));
+    expect_invalid("{\"check\": \"metrics_truth\", \"counters\": [\"activ\"]}", "counters[0]");
+}
+
+/* tokens and cost: the usage the mocks journalled on whole answers, at the
+ * scenario's prices. */
+static void test_metrics_cost(void **state)
+{
+    struct report_check v;
+    failover_run();
+    harness_obs_index(&obs);
+    double x;
+    char why[256];
+    assert_int_equal(harness_counter_observed("tokens", &obs, &x, why, sizeof why), 0);
+    assert_true(x == 60);
+    assert_int_equal(harness_counter_observed("cost", &obs, &x, why, sizeof why), 0);
+    assert_true(fabs(x - 0.00012) < 1e-15);
+    probe("end", HARNESS_PROBE_PROM, 400, 200, PROM_OK);
+    const char *ask = "{\"check\": \"metrics_truth\", \"format\": \"prometheus\", \"counters\": "
+                      "[\"tokens\", \"cost\"]}";
+    assert_int_equal(run(ask, &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 2);
+    /* Prompt tokens not charged: 20 tokens' worth instead of 60. */
+    free(obs.probes[0].body);
+    obs.probes[0].body = strdup("holysheep_tokens_total{kind=\"prompt\"} 40\n"
+                                "holysheep_tokens_total{kind=\"completion\"} 20\n"
+                                "holysheep_cost_usd_total{model=\"gpt-4.1\"} 4e-05\n");
+    obs.probes[0].len = strlen(obs.probes[0].body);
+    assert_int_equal(run(ask, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "prometheus cost: relay 4e-05, observed 0.00012"));
+    /* A model the scenario gives no price for: not judged. */
+    snprintf(obs.atts[obs.n_atts - 1].model, sizeof obs.atts[0].model, "gpt-5");
+    assert_int_equal(
+        run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\", \"counters\": [\"cost\"]}",
+            &v),
+        HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "no price for model 'gpt-5'"));
+    /* No prices at all. */
+    obs.n_prices = 0;
+    assert_int_equal(
+        run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\", \"counters\": [\"cost\"]}",
+            &v),
+        HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "gives no \"prices\""));
+    /* A stream answer: usage only when the client asked for it. */
+    obs.atts[obs.n_atts - 1].stream = 1;
+    assert_int_equal(harness_counter_observed("tokens", &obs, &x, why, sizeof why), -1);
+    assert_non_null(strstr(why, "a stream"));
+}
+
+/* /health with both colours down: the status the profile declares. */
+static void test_health_both_down(void **state)
+{
+    struct report_check v;
+    req("r1", 0, 0);
+    req("r2", 300, 0);
+    obs.reqs[1].status = 503;
+    att("", "blue", 1, 503);
+    att("", "green", 1, 503);
+    att("", "blue", 200, 503);
+    att("", "green", 200, 503);
+    const char *down = "{\"active_env\": \"blue\", \"environments\": {\"blue\": false, "
+                       "\"green\": false}}";
+    probe("after_traffic", HARNESS_PROBE_HEALTH, 400, 503, down);
+    const char *ask = "{\"check\": \"health_reports\", \"items\": [\"health\", \"status\"]}";
+    assert_int_equal(run(ask, &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 3);
+    /* A /health that says 200 with nothing to serve. */
+    obs.probes[0].status = 200;
+    assert_int_equal(run(ask, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "answered 200 with both colours down"));
+    assert_non_null(strstr(v.detail, "the profile declares 503"));
+    /* The status alone, with no health pointers mapped: still judged from
+     * the mocks. */
+    obs.probe_map.healthy[0][0] = obs.probe_map.healthy[1][0] = '\0';
+    assert_int_equal(run("{\"check\": \"health_reports\", \"items\": [\"status\"]}", &v),
+                     HARNESS_FAIL);
+    assert_int_equal(v.samples, 1);
+    /* Within the grace the colours' state is not known: neither is the status. */
+    assert_int_equal(
+        run("{\"check\": \"health_reports\", \"items\": [\"status\"], \"grace_ms\": 450}", &v),
+        HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "whether both colours were down was not observed"));
+    snprintf(obs.probe_map.healthy[0], sizeof obs.probe_map.healthy[0], "/environments/blue");
+    snprintf(obs.probe_map.healthy[1], sizeof obs.probe_map.healthy[1], "/environments/green");
+    /* Undeclared: that item is not judged, never passed. */
+    obs.probe_map.unhealthy_status = 0;
+    assert_int_equal(run(ask, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "declares no health.unhealthy_status"));
+    /* A relay declaring another status: its answer is read, and judged. */
+    obs.probe_map.unhealthy_status = 500;
+    obs.probes[0].status = 500;
+    assert_int_equal(run(ask, &v), HARNESS_PASS);
+    /* One colour up: the status item does not apply. */
+    att("", "green", 300, 200);
+    obs.probes[0].status = 200;
+    assert_int_equal(run("{\"check\": \"health_reports\", \"items\": [\"status\"]}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(v.samples, 0);
+    expect_invalid("{\"check\": \"health_reports\", \"items\": [\"helth\"]}", "items[0]");
+    expect_invalid("{\"check\": \"health_reports\", \"items\": []}", "a non-empty array");
 }
 
 static void test_prometheus_valid(void **state)
@@ -617,10 +862,14 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_prom_sum),          T(test_json_pointer),   T(test_probe_map_errors),
-        T(test_counters_observed), T(test_redact),         T(test_promtool),
-        T(test_metrics_truth),     T(test_health_reports), T(test_prometheus_valid),
-        T(test_severity),          T(test_count_scope),    T(test_scenario_after_and_names),
+        T(test_prom_sum),         T(test_json_pointer),
+        T(test_probe_map_errors), T(test_counters_observed),
+        T(test_redact),           T(test_promtool),
+        T(test_metrics_truth),    T(test_health_reports),
+        T(test_prometheus_valid), T(test_severity),
+        T(test_count_scope),      T(test_scenario_after_and_names),
+        T(test_errors_observed),  T(test_metrics_active_errors),
+        T(test_health_both_down), T(test_metrics_cost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,6 +130,12 @@ static void test_settings_and_unmapped(void **state)
     assert_false(harness_profile_affects("jitter", "switches"));
     assert_true(harness_profile_affects("admin API", "client_success_ratio"));
     assert_true(harness_profile_affects("client_keys", "attempts"));
+    /* The client limits are a scenario's premise (scenarios/clients). */
+    assert_true(harness_profile_affects("trusted_proxies", "client_count"));
+    assert_true(harness_profile_affects("rate_limit_max_keys", "client_count"));
+    assert_true(harness_profile_affects("request_read_timeout_ms", "client_deadline"));
+    assert_true(harness_profile_affects("max_clients", "upstream_count"));
+    assert_true(harness_profile_affects("max_connections", "upstream_concurrency"));
     assert_false(harness_profile_affects("max_attempts", "attempt")); /* whole words only */
     /* A relay that cannot express a policy makes its checks moot. */
     assert_true(harness_profile_affects("stream_done", "no_truncated_success"));

@@ -507,6 +507,90 @@ static void test_request_templates(void **state)
     json_decref(doc);
 }
 
+/* The client behaviours of scenarios/clients: a forwarded client's
+ * headers, a client that declares its body and stalls or trickles it, and
+ * the relay keys they need; each bad value names file, path and what was
+ * expected. */
+static void test_client_behaviours(void **state)
+{
+    char err[2048] = "";
+    struct harness_scenario *s = parse(
+        "{\"name\": \"c\", \"relay\": {\"trusted_proxies\": \"127.0.0.1,::1\", "
+        "\"rate_limit_max_keys\": 2, \"request_read_timeout_ms\": 800, \"max_clients\": 2, "
+        "\"max_connections\": 3}, \"traffic\": [{\"concurrency\": 1, \"count\": 2, \"request\": "
+        "{\"headers\": {\"X-Forwarded-For\": \"203.0.113.7, 127.0.0.1\"}, \"body\": {}}}, "
+        "{\"concurrency\": 1, \"count\": 1, \"start_ms\": 500, \"request\": {\"declared_length\": "
+        "400, "
+        "\"sent_bytes\": 20, \"trickle_ms\": 100, \"expect_continue\": true, \"body\": "
+        "{}}}], " OK_EXPECT "}",
+        err, sizeof err);
+    if (!s)
+        fail_msg("%s", err);
+    const struct harness_template *t = &s->phases[0].tpl[0];
+    assert_int_equal(t->n_headers, 1);
+    assert_string_equal(t->headers[0], "X-Forwarded-For: 203.0.113.7, 127.0.0.1");
+    assert_int_equal(t->declared_length, 0);
+    t = &s->phases[1].tpl[0];
+    assert_int_equal(t->declared_length, 400);
+    assert_int_equal(t->sent_bytes, 20);
+    assert_int_equal(t->trickle_ms, 100);
+    assert_true(t->expect_continue);
+    harness_scenario_free(&s);
+#define PH(x)                                                                                      \
+    "{\"name\": \"t\", \"traffic\": {\"rate_rps\": 10, \"duration_ms\": 100, " x "}, " OK_EXPECT "}"
+    expect_error(PH("\"request\": {\"headers\": {\"Authorization\": \"Bearer x\"}, \"body\": {}}"),
+                 (const char *[]){"dir/t.json: $.traffic.request.headers.Authorization: expected a "
+                                  "header the runner does not write itself",
+                                  NULL});
+    expect_error(PH("\"request\": {\"headers\": {\"X-A\": \"a\\r\\nX-B: b\"}, \"body\": {}}"),
+                 (const char *[]){"$.traffic.request.headers.X-A: expected a string of printable "
+                                  "ASCII",
+                                  NULL});
+    expect_error(PH("\"request\": {\"headers\": {\"X A\": \"a\"}, \"body\": {}}"),
+                 (const char *[]){"$.traffic.request.headers.X A: expected a header name", NULL});
+    expect_error(PH("\"request\": {\"headers\": [\"X-A: a\"], \"body\": {}}"),
+                 (const char *[]){"$.traffic.request.headers: expected an object", NULL});
+    expect_error(PH("\"request\": {\"declared_length\": 0, \"body\": {}}"),
+                 (const char *[]){"$.traffic.request.declared_length: expected an integer in [1, "
+                                  "1073741824]",
+                                  "found integer 0", NULL});
+    expect_error(PH("\"request\": {\"sent_bytes\": 5, \"body\": {}}"),
+                 (const char *[]){"$.traffic.request.sent_bytes: expected no sent_bytes without "
+                                  "declared_length",
+                                  NULL});
+    expect_error(PH("\"request\": {\"declared_length\": 10, \"sent_bytes\": 10, \"body\": {}}"),
+                 (const char *[]){"$.traffic.request.sent_bytes: expected an integer in [0, "
+                                  "declared_length)",
+                                  NULL});
+    expect_error(
+        PH("\"request\": {\"trickle_ms\": 100, \"body\": {}}"),
+        (const char *[]){"$.traffic.request.trickle_ms: expected no trickle_ms without", NULL});
+    expect_error(
+        PH("\"request\": {\"declared_length\": 10, \"trickle_ms\": 0, \"body\": {}}"),
+        (const char *[]){"$.traffic.request.trickle_ms: expected an integer in [1, 60000]", NULL});
+    expect_error(
+        PH("\"request\": {\"declared_length\": 10, \"expect_continue\": 1, \"body\": "
+           "{}}"),
+        (const char *[]){"$.traffic.request.expect_continue: expected true or false", NULL});
+#undef PH
+    expect_error(
+        "{\"name\": \"t\", \"relay\": {\"trusted_proxies\": \"127.0.0.1, 10.0.0.1\"}, " OK_TRAFFIC
+        ", " OK_EXPECT "}",
+        (const char *[]){"dir/t.json: $.relay.trusted_proxies: expected a comma list of "
+                         "IPv4/IPv6 addresses",
+                         NULL});
+    expect_error("{\"name\": \"t\", \"relay\": {\"trusted_proxies\": \"127.0.0.1,\"}, " OK_TRAFFIC
+                 ", " OK_EXPECT "}",
+                 (const char *[]){"$.relay.trusted_proxies: expected a comma list", NULL});
+    expect_error(
+        "{\"name\": \"t\", \"relay\": {\"request_read_timeout_ms\": 50}, " OK_TRAFFIC ", " OK_EXPECT
+        "}",
+        (const char *[]){"$.relay.request_read_timeout_ms: expected an integer in [100, ", NULL});
+    expect_error("{\"name\": \"t\", \"relay\": {\"max_clients\": 0}, " OK_TRAFFIC ", " OK_EXPECT
+                 "}",
+                 (const char *[]){"$.relay.max_clients: expected an integer in [1, 100000]", NULL});
+}
+
 static void test_request_template_errors(void **state)
 {
 #define PH(x)                                                                                      \
@@ -651,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_request_template_errors),
         cmocka_unit_test(test_collect_files),
         cmocka_unit_test(test_relay_keys_are_the_relays),
+        cmocka_unit_test(test_client_behaviours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,6 +96,28 @@ static void test_reply_text(void **state)
     co_buf_free(&b);
 }
 
+/* The reply text is gathered in blocks: over several blocks (200 tokens,
+ * about 1.4 KB) it is still the tokens a stream sends, one after another. */
+static void test_reply_text_blocks(void **state)
+{
+    for (long n = 1; n <= 200; n += 199) {
+        struct co_buf a, b;
+        co_buf_init(&a, 0);
+        co_buf_init(&b, 0);
+        mock_reply_text(99, n, &a);
+        char tok[32];
+        for (long i = 0; i < n; i++) {
+            mock_reply_token(99, i, n, tok, sizeof tok);
+            co_buf_puts(&b, tok);
+        }
+        assert_true(n == 1 || a.len > 1024);
+        assert_int_equal(a.len, b.len);
+        assert_string_equal(a.data, b.data);
+        co_buf_free(&a);
+        co_buf_free(&b);
+    }
+}
+
 /* The correlation marker: the last one in the last message wins; a broken
  * one is no id.  Answers carry the mock's name when stamped. */
 static void test_marker_and_stamp(void **state)
@@ -345,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_reply_text),
+        cmocka_unit_test(test_reply_text_blocks),
         cmocka_unit_test(test_marker_and_stamp),
         cmocka_unit_test(test_chat_body),
         cmocka_unit_test(test_chat_body_model_literal),
