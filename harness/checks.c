@@ -300,9 +300,12 @@ static int in_bounds(const json_t *c, double x, double *margin, char *exp, size_
 
 /* ---- client outcome --------------------------------------------------- */
 
+static int answer_unsourced(const struct harness_obs *o, const struct harness_req *r);
+
 static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
-    long n = 0, ok = 0, cut = 0;
+    long n = 0, ok = 0, cut = 0, made_up = 0;
+    const struct harness_req *first_made_up = NULL;
     for (size_t i = 0; i < o->n_reqs; i++) {
         if (!req_in_phase(c, &o->reqs[i]))
             continue;
@@ -311,6 +314,13 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struc
             continue;
         }
         n++;
+        if (o->reqs[i].outcome == HARNESS_OK && answer_unsourced(o, &o->reqs[i])) {
+            /* A whole answer no upstream gave is the relay's own invention. */
+            made_up++;
+            if (!first_made_up)
+                first_made_up = &o->reqs[i];
+            continue;
+        }
         ok += o->reqs[i].outcome == HARNESS_OK;
     }
     double lo = num(c, "min", 0), hi = num(c, "max", 1);
@@ -325,7 +335,15 @@ static void ck_success_ratio(const json_t *c, const struct harness_obs *o, struc
         append(v->measured, sizeof v->measured,
                "; %ld answers over the harness's 1 MiB body cap not judged", cut);
     snprintf(v->unit, sizeof v->unit, "ratio");
-    for (size_t i = 0; i < o->n_reqs && ratio < lo; i++) {
+    if (made_up) {
+        append(v->detail, sizeof v->detail,
+               "%ld whole 200 answers that no upstream gave (no attempt in the mock journals): "
+               "the relay made them up, not counted as successes; ",
+               made_up);
+        if (ratio < lo)
+            describe_req(o, first_made_up, v->detail, sizeof v->detail);
+    }
+    for (size_t i = 0; i < o->n_reqs && ratio < lo && !made_up; i++) {
         if (req_in_phase(c, &o->reqs[i]) && o->reqs[i].outcome != HARNESS_OK) {
             describe_req(o, &o->reqs[i], v->detail, sizeof v->detail);
             break;
@@ -345,7 +363,7 @@ static int outcome_index(const char *s)
 
 static void ck_client_count(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
-    long n = 0, hit = 0;
+    long n = 0, hit = 0, made_up = 0;
     const char *outcome = str(c, "outcome", NULL);
     int want_out = outcome ? outcome_index(outcome) : -1;
     long status = has(c, "status") ? (long)num(c, "status", 0) : -1;
@@ -363,11 +381,23 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
             continue;
         if (served && strcmp(r->served, served) != 0)
             continue;
+        /* A 200 counted as an answer must be an upstream's (see
+         * answer_unsourced): one the relay made up is no success. */
+        if ((want_out == HARNESS_OK || status == 200) && answer_unsourced(o, r)) {
+            made_up++;
+            continue;
+        }
         hit++;
     }
     char exp[96];
-    double m;
+    double m, m_all;
+    /* Made-up 200s (left out of hit above) can only make the check fail:
+     * not counted toward a lower bound, counted against an upper one. */
     int ok = in_bounds(c, (double)hit, &m, exp, sizeof exp);
+    if (made_up && !in_bounds(c, (double)(hit + made_up), &m_all, exp, sizeof exp)) {
+        ok = 0;
+        m = fmin(m, m_all);
+    }
     v->samples = n;
     SETF(expected, "requests with%s%s%s%s%s%s %s", outcome ? " outcome " : "",
          outcome ? outcome : "", status >= 0 ? " status " : "", "", served ? " served by " : "",
@@ -381,7 +411,25 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
     append(v->expected, sizeof v->expected, "%s", scope);
     SETF(measured, "%ld of %ld", hit, n);
     snprintf(v->unit, sizeof v->unit, "req");
+    if (made_up)
+        SETF(detail,
+             "%ld 200s that no upstream gave (no attempt in the mock journals): not counted toward "
+             "a lower bound, counted against an upper one",
+             made_up);
     verdict(v, ok, m);
+    /* A 5xx says the upstreams failed: when no mock journalled anything in
+     * the whole run (no probe, no attempt), the relay never asked them, and
+     * its 5xx answers are no reaction to what they did (a relay that answers
+     * every request 503 "passed" both-colours-unhealthy-503).  A colour
+     * nobody listens on journals nothing either: then it was not seen. */
+    if (status >= 500 && hit && !o->n_atts && v->status == HARNESS_PASS) {
+        v->status = HARNESS_INCONCLUSIVE;
+        SETF(detail,
+             "no upstream was contacted in the whole run (no probe, no attempt in the "
+             "mock journals): the relay's %ld status %ld answers are no reaction to the "
+             "upstreams",
+             hit, status);
+    }
 }
 
 static void ck_deadline(const json_t *c, const struct harness_obs *o, struct report_check *v)
@@ -411,7 +459,7 @@ static void ck_deadline(const json_t *c, const struct harness_obs *o, struct rep
 
 static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
-    long trunc = 0, cut = 0;
+    long trunc = 0, cut = 0, made_up = 0;
     const struct harness_req *first = NULL;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
@@ -426,6 +474,11 @@ static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct
             trunc++;
             if (!first)
                 first = r;
+        } else if (r->outcome == HARNESS_OK && answer_unsourced(o, r)) {
+            /* Whole, but not the upstream's: passed as success all the same. */
+            made_up++;
+            if (!first)
+                first = r;
         }
     }
     SETF(expected, "every 200 carries a complete answer (stream ends with [DONE])");
@@ -433,9 +486,14 @@ static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct
     snprintf(v->unit, sizeof v->unit, "req");
     if (cut)
         SETF(detail, "%ld answers over the harness's 1 MiB body cap not judged; ", cut);
+    if (made_up)
+        append(v->detail, sizeof v->detail,
+               "%ld 200s that no upstream gave (no attempt in the mock journals): the relay made "
+               "them up; ",
+               made_up);
     if (first)
         describe_req(o, first, v->detail, sizeof v->detail);
-    verdict(v, trunc == 0, (double)-trunc);
+    verdict(v, trunc + made_up == 0, (double)-(trunc + made_up));
 }
 
 /* ---- attempts, from the mock journals ----------------------------------- */
@@ -449,6 +507,20 @@ static int count_attempts(const struct harness_obs *o, const char *id, const cha
         if (!env || strcmp(o->atts[idx[i]].env, env) == 0)
             n++;
     return n;
+}
+
+/* A 200 answer that no upstream gave: with ids every attempt is tied to its
+ * request (an attempt without one takes the ids signal away), so a request
+ * of which no mock journalled any attempt was answered by the relay alone.
+ * A relay that answers without asking an upstream (a fixed body, a cache)
+ * must not pass a check about what the upstreams served.  Without ids this
+ * cannot be told and nothing is claimed; nor for a raw-body request (a
+ * template's "raw": its id travels in the header only, and its path may be
+ * one a relay answers itself, GET /v1/models). */
+static int answer_unsourced(const struct harness_obs *o, const struct harness_req *r)
+{
+    return r->status == 200 && !r->raw && (o->signals & HARNESS_SIG_IDS) &&
+           count_attempts(o, r->id, NULL) == 0;
 }
 
 static int req_selected(const json_t *c, const struct harness_obs *o, const struct harness_req *r)
@@ -467,6 +539,7 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct rep
 {
     const char *env = str(c, "env", NULL);
     int lo = 1 << 30, hi = -1;
+    long untried = 0;
     double worst = INFINITY;
     const struct harness_req *bad = NULL;
     char exp[96];
@@ -478,6 +551,21 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct rep
          * request's count is unknown, not zero. */
         if (!(o->signals & HARNESS_SIG_IDS) && count_attempts(o, r->id, NULL) == 0)
             continue;
+        /* A request that reached no upstream at all: 0 attempts is a sample
+         * where the bound fails on it, or where no upstream is its point (a
+         * bound of 0 on every colour); else it meets a bound on retries
+         * without having been tried (a relay that answers every request
+         * itself "keeps max 2"), and is left out, said below. */
+        if (count_attempts(o, r->id, NULL) == 0) {
+            double m0;
+            int holds = in_bounds(c, 0, &m0, exp, sizeof exp);
+            int zero_is_point = !env && ((has(c, "max") && num(c, "max", 1) == 0) ||
+                                         (has(c, "exact") && num(c, "exact", 1) == 0));
+            if (holds && !zero_is_point) {
+                untried++;
+                continue;
+            }
+        }
         v->samples++;
         int n = count_attempts(o, r->id, env);
         lo = n < lo ? n : lo;
@@ -497,6 +585,11 @@ static void ck_attempts(const json_t *c, const struct harness_obs *o, struct rep
     else
         SETF(measured, "no request whose attempts could be found");
     snprintf(v->unit, sizeof v->unit, "att");
+    if (untried)
+        append(v->detail, sizeof v->detail,
+               "%ld requests with no upstream attempt in the mock journals are not counted (0 "
+               "attempts meets the bound without the relay having tried)%s",
+               untried, bad ? "; " : "");
     if (bad)
         describe_req(o, bad, v->detail, sizeof v->detail);
     verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
@@ -541,6 +634,20 @@ static void ck_upstream_count(const json_t *c, const struct harness_obs *o, stru
          scope, exp);
     SETF(measured, "%ld", n);
     snprintf(v->unit, sizeof v->unit, "req");
+    /* "None reached blue" is about the colour the relay picks: when no
+     * traffic reached any upstream, no pick was seen (a relay that answers
+     * every request itself keeps every colour at 0).  Without a colour, 0 is
+     * the point (a request refused before any upstream). */
+    if (env && !health && n == 0 && ok) {
+        long any = 0;
+        for (size_t i = 0; i < o->n_atts; i++)
+            any += !o->atts[i].health && in_window(c, o, o->atts[i].t_arrival);
+        if (!any) {
+            SETF(detail, "no traffic attempt reached any upstream (mock journals): which colour "
+                         "the relay sends to was not seen");
+            v->samples = 0;
+        }
+    }
     verdict(v, ok, m);
 }
 
@@ -882,6 +989,86 @@ static void ck_retry_after(const json_t *c, const struct harness_obs *o, struct 
     verdict(v, bad == NULL, isinf(worst) ? 0 : worst);
 }
 
+/* What the relay wrote on stderr, every replica's: a relay given
+ * log_level warn or error has nothing to say on a run where nothing went
+ * wrong, whatever its log format (a relay that logs to a file of its own
+ * writes nothing here either: this is a bound, a relay that cannot take
+ * log_level is not judged, see the row's settings). */
+static void ck_relay_stderr_lines(const json_t *c, const struct harness_obs *o,
+                                  struct report_check *v)
+{
+    double max = num(c, "max", 0);
+    v->samples = o->stderr_read;
+    SETF(expected, "at most %g non-empty lines on the relay's stderr", max);
+    if (o->stderr_read)
+        SETF(measured, "%ld lines", o->stderr_lines);
+    else
+        SETF(measured, "no relay stderr read (a relay the runner did not start)");
+    snprintf(v->unit, sizeof v->unit, "lines");
+    if (o->stderr_lines > max)
+        SETF(detail, "the first: %s", o->stderr_first);
+    verdict(v, (double)o->stderr_lines <= max, max - (double)o->stderr_lines);
+}
+
+/* Replicas given the same seed make the same seeded choices: with the
+ * same weights and the same number of requests each, replica i's n-th
+ * request after the mark is served by the colour replica 0's n-th was
+ * (the served colour, in send order; requests that failed or named no
+ * colour end the comparison there).  A relay whose seed is a promise of
+ * reproducible picks (cutover-relay's `seed`) is asked this; a relay that
+ * draws from the clock fails it about every other pick. */
+static void ck_seeded_picks_agree(const json_t *c, const struct harness_obs *o,
+                                  struct report_check *v)
+{
+    const char *mark = str(c, "after", NULL);
+    uint64_t from = mark ? harness_obs_mark(o, mark) : 0;
+    const struct harness_req *seq[HARNESS_MAX_REPLICAS][64];
+    size_t n[HARNESS_MAX_REPLICAS] = {0};
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *q = &o->reqs[i];
+        if (q->replica < 0 || q->replica >= HARNESS_MAX_REPLICAS || q->t_sent < from)
+            continue;
+        if (n[q->replica] < 64)
+            seq[q->replica][n[q->replica]++] = q;
+    }
+    SETF(expected,
+         "every replica's n-th request%s%s served by the colour replica 0's n-th was "
+         "(the same seed, the same picks)",
+         mark ? " after " : "", mark ? mark : "");
+    snprintf(v->unit, sizeof v->unit, "req");
+    const struct harness_req *bad = NULL;
+    int bad_rep = 0;
+    size_t bad_k = 0;
+    long differ = 0;
+    /* Every pair is a sample (a mismatch among few is still a verdict when
+     * enough pairs were compared); the first mismatch is reported. */
+    for (int r = 1; r < o->n_replicas && r < HARNESS_MAX_REPLICAS; r++) {
+        for (size_t k = 0; k < n[0] && k < n[r]; k++) {
+            const char *a = seq[0][k]->served, *b = seq[r][k]->served;
+            if (!a[0] || !b[0])
+                break;
+            v->samples++;
+            if (strcmp(a, b) != 0 && differ++ == 0) {
+                bad = seq[r][k];
+                bad_rep = r;
+                bad_k = k;
+            }
+        }
+    }
+    if (o->n_replicas < 2)
+        SETF(measured, "one replica: nothing to compare");
+    else if (bad)
+        SETF(measured,
+             "%ld of %ld requests served differently; first: replica %d's request %zu "
+             "by %s, replica 0's by %s",
+             differ, v->samples, bad_rep, bad_k + 1, bad->served, seq[0][bad_k]->served);
+    else
+        SETF(measured, "%ld requests served alike", v->samples);
+    if (bad)
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    verdict(v, bad == NULL, bad ? -(double)differ : (double)v->samples);
+}
+
 static void ck_no_hammering(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     const char *env = str(c, "env", NULL);
@@ -1122,7 +1309,15 @@ static void ck_min_dwell(const json_t *c, const struct harness_obs *o, struct re
     size_t n = strcmp(view, "served") == 0 ? switches_served(o, s, 64) : switches_events(o, s, 64);
     for (size_t i = 1; i < n; i++)
         shortest = fmin(shortest, ((double)s[i].t - (double)s[i - 1].t) / 1000.0);
-    v->samples = strcmp(view, "served") == 0 || o->have_events ? 1 : 0;
+    /* The served view sees switches only through answers that name their
+     * colour: with none, "no flapping" was not seen (a relay that answered
+     * every request with an error would pass). */
+    v->samples = o->have_events ? 1 : 0;
+    if (strcmp(view, "served") == 0) {
+        v->samples = 0;
+        for (size_t i = 0; i < o->n_reqs; i++)
+            v->samples += o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0];
+    }
     SETF(expected, "consecutive switches >= %g ms apart (no flapping, %s view)", min_ms, view);
     char seq[256];
     seq_string(s, n, seq, sizeof seq);
@@ -1512,7 +1707,8 @@ static void ck_zero_downtime(const json_t *c, const struct harness_obs *o, struc
         if ((double)r->t_sched < (double)mark - before || (double)r->t_sched > (double)mark + after)
             continue;
         v->samples++;
-        if (r->outcome != HARNESS_OK) {
+        /* A whole answer no upstream gave is no request served. */
+        if (r->outcome != HARNESS_OK || answer_unsourced(o, r)) {
             failed++;
             if (!bad)
                 bad = r;
@@ -1620,7 +1816,25 @@ static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o, stru
     SETF(expected, "the upstream API key appears in no log, event, journal or answer");
     SETF(measured, o->secret_leaks ? "found in %s" : "not found%s",
          o->secret_leaks ? o->leak_where : "");
+    /* An upstream that quotes the Authorization it got (echo_auth) puts the
+     * key in answers only if the relay sent it: when none of the echoing
+     * attempts carried the configured key (mock journals), no answer held a
+     * key to scrub, and "not found" says nothing about scrubbing. */
+    long echoed = 0, echoed_key = 0;
+    for (size_t i = 0; i < o->n_atts; i++)
+        if (strcmp(o->atts[i].action, "echo_auth") == 0) {
+            echoed++;
+            echoed_key += strcmp(o->atts[i].key, "configured") == 0;
+        }
     verdict(v, o->secret_leaks == 0, o->secret_leaks ? (double)-o->secret_leaks : 1);
+    if (!o->secret_leaks && echoed && !echoed_key) {
+        v->status = HARNESS_INCONCLUSIVE;
+        append(v->detail, sizeof v->detail,
+               "the upstream echoed its Authorization in %ld answers, but none carried the "
+               "relay's key (mock journals): no key reached an answer, so scrubbing was not "
+               "seen",
+               echoed);
+    }
 }
 
 /* ---- the relay's contract: what it forwards, what its errors look like -- */
@@ -2307,13 +2521,17 @@ static void ck_client_status(const json_t *c, const struct harness_obs *o, struc
         v->samples++;
         int ok = (status < 0 || r->status == status) && (!type || strcmp(r->err_type, type) == 0) &&
                  (!code || strcmp(r->err_code, code) == 0);
-        if (ok) {
+        /* A 200 the relay made up is not the upstream's 200 (answer_unsourced). */
+        int made_up = ok && answer_unsourced(o, r);
+        if (ok && !made_up) {
             hit++;
             continue;
         }
         char w[96];
         snprintf(w, sizeof w, "%ld%s%s%s%s", r->status, r->err_type[0] ? " " : "", r->err_type,
                  r->err_code[0] ? "/" : "", r->err_code);
+        if (made_up)
+            append(w, sizeof w, " no upstream gave");
         if (!first) {
             first = r;
             snprintf(other, sizeof other, "%s", w);
@@ -2350,7 +2568,7 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
 {
     int strict = client_strict(c);
     long intact = 0, altered = 0, unfinished = 0, prefix = 0, bad_prefix = 0, unknown = 0, raw = 0,
-         cut = 0;
+         cut = 0, made_up = 0;
     const char *unknown_why = NULL;
     const struct harness_req *first = NULL;
     char why[400] = "";
@@ -2364,6 +2582,18 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
         }
         if (r->body_cut) {
             cut++; /* the harness kept only the answer's start (BODY_CAP) */
+            continue;
+        }
+        if (answer_unsourced(o, r) && !answer_failed(r)) {
+            /* No mock journalled any attempt of it: its text is no upstream's. */
+            v->samples++;
+            made_up++;
+            if (!first) {
+                first = r;
+                snprintf(why, sizeof why,
+                         "a 200 that no upstream gave (no attempt in the mock journals): the "
+                         "relay made the answer up");
+            }
             continue;
         }
         const char *w = NULL;
@@ -2442,6 +2672,9 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
          "%ld intact, %ld altered, %ld unfinished without error, %ld failed with a "
          "true prefix, %ld failed with other text",
          intact, altered, unfinished, prefix, bad_prefix);
+    if (made_up)
+        append(v->measured, sizeof v->measured, "; %ld made up by the relay (no upstream attempt)",
+               made_up);
     if (unknown)
         append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
     if (raw)
@@ -2461,7 +2694,7 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
         append(v->detail, sizeof v->detail, "; %s; ", why);
         describe_req(o, first, v->detail, sizeof v->detail);
     }
-    long bad = altered + unfinished + bad_prefix;
+    long bad = altered + unfinished + bad_prefix + made_up;
     verdict(v, bad == 0, (double)-bad);
 }
 
@@ -2478,6 +2711,18 @@ static void ck_usage_reported(const json_t *c, const struct harness_obs *o, stru
             continue;
         if (r->stream && !r->include_usage) {
             not_asked++; /* OpenAI streams carry usage only when asked */
+            continue;
+        }
+        if (answer_unsourced(o, r) && !answer_failed(r)) {
+            /* No mock counted its tokens: whatever usage it says is made up. */
+            v->samples++;
+            wrong++;
+            if (!first) {
+                first = r;
+                snprintf(why, sizeof why,
+                         "a 200 that no upstream gave (no attempt in the mock journals): its "
+                         "usage is the relay's own");
+            }
             continue;
         }
         const char *w = NULL;
@@ -3156,6 +3401,8 @@ static const struct param p_backoff[] = {
     {"jitter", P_JITTER, 0}, {"tolerance_ms", P_NUM, 0},  {"schedule_ms", P_NUMARR, 0},
     {"same_env", P_BOOL, 0}, {"distribution", P_BOOL, 0}, {NULL, 0, 0}};
 static const struct param p_retry_after[] = {{"min_ms", P_NUM, 1}, {NULL, 0, 0}};
+static const struct param p_stderr_lines[] = {{"max", P_NUM, 1}, {NULL, 0, 0}};
+static const struct param p_picks_agree[] = {{"after", P_MARK, 0}, {NULL, 0, 0}};
 static const struct param p_hammer[] = {
     {"max", P_NUM, 1}, {"window_ms", P_NUM, 1}, {"env", P_ENV, 0}, {NULL, 0, 0}};
 static const struct param p_switches[] = {
@@ -3759,6 +4006,13 @@ static const struct check_kind kinds[] = {
      "{\"env\": \"blue\", \"max\": 2}", 0, .one_of = &one_of_count,
      .why = "lets more requests through at once than its cap",
      .settings = "max_connections max_clients"},
+    {"relay_stderr_lines", p_stderr_lines, 1, ck_relay_stderr_lines,
+     "lines the relay wrote on stderr, at most max (log_level warn/error on a healthy run)",
+     PROCESS | HARNESS_SIG_LOG, NULL, "{\"max\": 0}", 0, .why = "log_level not honoured",
+     .settings = "log_level"},
+    {"seeded_picks_agree", p_picks_agree, 8, ck_seeded_picks_agree,
+     "replicas with the same seed pick the same colours for the same requests (canary)", SERVED,
+     NULL, "{}", 0, .why = "seeded picks not reproducible"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -3976,6 +4230,7 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     allowed[n++] = "min_samples";
     allowed[n++] = "note";
     allowed[n++] = "severity";
+    allowed[n++] = "relay";
     /* Any check but a fleet-wide one can be asked of one replica. */
     if (!harness_fleet_is_check(k->name))
         allowed[n++] = "replica";
@@ -3994,6 +4249,14 @@ int harness_check_validate(const json_t *c, const char *path, const char *const 
     if (ms && (!json_is_integer(ms) || json_integer_value(ms) < 0)) {
         snprintf(p, sizeof p, "%s.min_samples", path);
         return harness_v_expected(err, errlen, p, "an integer >= 0", ms);
+    }
+    json_t *only = json_object_get(c, "relay");
+    if (only && (!json_is_string(only) || !json_string_value(only)[0] ||
+                 strlen(json_string_value(only)) >= 64)) {
+        snprintf(p, sizeof p, "%s.relay", path);
+        return harness_v_expected(err, errlen, p,
+                                  "the name of the relay (its profile's) whose own promise this is",
+                                  only);
     }
     static const char *const severities[] = {"required", "advisory", "info", NULL};
     json_t *sev = json_object_get(c, "severity");
@@ -4122,6 +4385,121 @@ static void set_window(const struct check_kind *k, const json_t *c, struct repor
         w->after && (has(c, w->after) || w->default_ms >= 0) ? num(c, w->after, def) : -1;
 }
 
+/* The signal each kind's verdict rests on, in words, put at the head of its
+ * detail (harness_check_run) unless the check names its own ("signal: ..."
+ * in the answer checks): a verdict against a relay that is not ours must say
+ * what it saw.  served: the words when the check reads the served view.
+ * test_harness_checks asserts every kind has a row. */
+static const struct {
+    const char *kind, *words, *served;
+} signal_rows[] = {
+    {"client_success_ratio",
+     "client statuses and answers; a 200 counts once an upstream attempt of it is in the mock "
+     "journals (by request id)",
+     NULL},
+    {"client_count", "client statuses and outcomes (client log)",
+     "client statuses and the colour each answer names (X-Served-By or the mock's stamp in the "
+     "body)"},
+    {"client_deadline", "client send and answer times (client log)", NULL},
+    {"no_truncated_success", "client answers with 200 whose body or stream never finished", NULL},
+    {"attempts", "upstream attempts in the mock journals, tied to requests by id", NULL},
+    {"upstream_count", "attempts each mock journalled, by colour", NULL},
+    {"backoff_gaps",
+     "gaps between a request's upstream attempts (mock journals, by request id); the relay's "
+     "intended sleep where its event log gives it",
+     NULL},
+    {"retry_after",
+     "a colour's 429/503 against that colour's next attempt of the request (mock journals, by "
+     "request id)",
+     NULL},
+    {"no_hammering", "upstream attempts by arrival time (mock journals)", NULL},
+    {"switches", "the relay's switch events",
+     "the colour each answer names (X-Served-By or the mock's stamp in the body), from the "
+     "colour of the first upstream attempt (mock journals)"},
+    {"switch_delay", "the relay's switch events and the timeline mark",
+     "the colour each answer names (X-Served-By or the mock's stamp in the body) and the "
+     "timeline mark"},
+    {"min_dwell", "the relay's switch events",
+     "the colour each answer names (X-Served-By or the mock's stamp in the body)"},
+    {"no_traffic_after_unhealthy",
+     "the relay's health and switch events against the attempts the mocks journalled", NULL},
+    {"rate_limit",
+     "client statuses and rate-limit headers, and which requests reached an upstream (mock "
+     "journals)",
+     NULL},
+    {"health_interval", "/health probes each mock journalled", NULL},
+    {"latency", "client answer times (client log)", NULL},
+    {"relay_overhead",
+     "client answer times minus the upstream attempts' times (mock journals, by request id)", NULL},
+    {"zero_downtime", "client outcomes around the timeline mark (client log)", NULL},
+    {"served_ratio", "the colour each answer names (X-Served-By or the mock's stamp in the body)",
+     NULL},
+    {"relay_alive", "the relay process the runner started", NULL},
+    {HARNESS_ON_TIME_CHECK, "the runner's own send times against its schedule", NULL},
+    {"admin_ok", "the statuses of the timeline's admin API calls", NULL},
+    {"clean_shutdown", "the relay process's exit status and time after the stop signal", NULL},
+    {"no_secret_leak",
+     "the key searched for in the client answers, the relay's output, events and config", NULL},
+    {"forwarded", "what each upstream attempt carried (mock journals) against the client request",
+     NULL},
+    {"error_shape",
+     "client error answers (body, Content-Type, status) against the upstream attempts (mock "
+     "journals)",
+     NULL},
+    {"final_error_headers", "client error answers' headers after upstream attempts (mock journals)",
+     NULL},
+    {"health_probes",
+     "/health probes and the first traffic attempt at the new colour (mock "
+     "journals)",
+     NULL},
+    {"connection_reuse", "the connection serial of each attempt (mock journals)", NULL},
+    {"fleet_rate_limit", "client statuses of every replica per window (client log)", NULL},
+    {"colour_agreement", "the colour each replica's answers name, or its switch events", NULL},
+    {"probe_load", "/health probes each mock journalled, the whole fleet", NULL},
+    {"client_status", "client log (status line, the body's or the in-band error.type and code)",
+     NULL},
+    {"answer_integrity", "client answer text against the serving mock's journal", NULL},
+    {"usage_reported", "the answer's usage against the serving mock's journal", NULL},
+    {"model_reported", "the answer's model against the request or the serving mock", NULL},
+    {"health_reports", "the relay's /health probe against what the mocks showed", NULL},
+    {"metrics_truth", "the relay's counters against the client log and the mock journals", NULL},
+    {"prometheus_valid", "promtool's verdict on the relay's Prometheus page", NULL},
+    {"tried_ratio", "which colours each request's attempts reached (mock journals, by request id)",
+     NULL},
+    {"stream_incremental",
+     "the client's first body byte against the serving attempt's end (mock journals)", NULL},
+    {"sequential_attempts", "attempt times of each request (mock journals, by request id)", NULL},
+    {"answer_content_type", "the Content-Type of client answers with 200", NULL},
+    {"events_consistent", "the relay's event log against itself", NULL},
+    {"upstream_concurrency", "traffic attempts' arrival and end at each mock (mock journals)",
+     NULL},
+    {"relay_stderr_lines", "the relay's stderr (relay.err of each replica)", NULL},
+    {"seeded_picks_agree",
+     "the colour each answer names (X-Served-By or the mock's stamp), per replica in send order",
+     NULL},
+};
+
+const char *harness_check_signal(const char *kind, const char *view)
+{
+    for (size_t i = 0; i < sizeof signal_rows / sizeof signal_rows[0]; i++)
+        if (strcmp(signal_rows[i].kind, kind) == 0)
+            return view && strcmp(view, "served") == 0 && signal_rows[i].served
+                       ? signal_rows[i].served
+                       : signal_rows[i].words;
+    return NULL;
+}
+
+/* Puts "signal: WORDS" at the head of a verdict's detail. */
+static void name_signal(const struct check_kind *k, const json_t *c, struct report_check *v)
+{
+    const char *w = harness_check_signal(k->name, str(c, "view", NULL));
+    if (!w || strstr(v->detail, "signal:"))
+        return;
+    char d[sizeof v->detail];
+    harness_v_fmt(d, sizeof d, "signal: %s%s%s", w, v->detail[0] ? "; " : "", v->detail);
+    snprintf(v->detail, sizeof v->detail, "%s", d);
+}
+
 static void run_on_replica(const struct check_kind *k, const json_t *c, const struct harness_obs *o,
                            int replica, struct report_check *v);
 static void probes_unattributed(const struct check_kind *k, const json_t *c,
@@ -4173,6 +4551,7 @@ void harness_check_run(const json_t *c, const struct harness_obs *o, struct repo
         return;
     }
     k->run(c, o, v);
+    name_signal(k, c, v);
     set_window(k, c, v);
     check_evaluable(k, c, o, v);
     probes_unattributed(k, c, o, v, 0);
@@ -4240,6 +4619,7 @@ static void run_on_replica(const struct check_kind *k, const json_t *c, const st
     struct harness_obs view;
     harness_fleet_obs_replica(o, replica, &view);
     k->run(c, &view, v);
+    name_signal(k, c, v);
     set_window(k, c, v);
     check_evaluable(k, c, &view, v);
     harness_obs_free(&view);

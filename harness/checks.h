@@ -76,6 +76,10 @@ int harness_check_find(const char *name, struct harness_check_info *out);
 /* Whether check kind `kind` depends on relay setting `setting` (its row's
  * settings; an unknown kind depends on none). */
 int harness_check_depends(const char *kind, const char *setting);
+/* The signal a verdict of kind `kind` rests on, in words ("view" served or
+ * not); NULL for an unknown kind.  harness_check_run puts it at the head of
+ * every verdict's detail as "signal: ...". */
+const char *harness_check_signal(const char *kind, const char *view);
 /* Row i's parameters for people: "env* min max" (* required). */
 void harness_check_params(size_t i, char *out, size_t n);
 /* Names of every check kind, NULL-terminated (for docs and suggestions). */

@@ -120,6 +120,9 @@ const struct harness_signal_row harness_signals[] = {
     {HARNESS_SIG_PROCESS, "process",
      "relay not started by the runner (--relay-url): its process cannot be watched",
      "relay process not watched"},
+    {HARNESS_SIG_LOG, "log",
+     "the relay's log is not known to be its stderr (its profile does not tell \"log\")",
+     "log not seen"},
     {0, NULL, NULL, NULL},
 };
 
@@ -166,7 +169,8 @@ void harness_obs_observe(struct harness_obs *o, unsigned base)
         else
             w->served_none++;
     }
-    o->signals = base & (HARNESS_SIG_EVENTS | HARNESS_SIG_ADMIN | HARNESS_SIG_PROCESS);
+    o->signals =
+        base & (HARNESS_SIG_EVENTS | HARNESS_SIG_ADMIN | HARNESS_SIG_PROCESS | HARNESS_SIG_LOG);
     if (!w->ids_none)
         o->signals |= HARNESS_SIG_IDS;
     if (!w->served_none)

@@ -143,6 +143,7 @@ enum harness_signal {
     HARNESS_SIG_EVENTS = 1 << 2,  /* the relay's JSON-lines event log */
     HARNESS_SIG_ADMIN = 1 << 3,   /* the relay's admin API */
     HARNESS_SIG_PROCESS = 1 << 4, /* the runner started the relay and sees it exit */
+    HARNESS_SIG_LOG = 1 << 5,     /* the relay logs on its stderr (its profile tells "log") */
 };
 
 struct harness_signal_row {
@@ -276,6 +277,11 @@ struct harness_obs {
     int secret_leaks; /* places the upstream key showed up */
     int leak_scanned; /* artefacts scanned for it */
     char leak_where[128];
+    /* The relay's stderr (every replica's): files read, non-empty lines,
+     * and the first of them (blanked if it held the key). */
+    int stderr_read;
+    long stderr_lines;
+    char stderr_first[160];
     /* The fleet (docs/fleet.md): replicas run, whether they were given the
      * shared store, and each replica's event log seen (have_events: all). */
     int n_replicas;

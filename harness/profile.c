@@ -35,13 +35,14 @@ static const char *const request_keys[] = {"method", "path", NULL};
 static const char *const methods[] = {"POST", "PUT", NULL};
 static const char *const config_keys[] = {"file", "template", "template_lines", "format", NULL};
 static const char *const ready_keys[] = {"path", "timeout_ms", NULL};
-static const char *const tells_names[] = {"events", "admin", NULL};
+static const char *const tells_names[] = {"events", "admin", "log", NULL};
 
 /* Placeholders the runner always binds (docs/profiles.md). */
 static const char *const runner_vars[] = {
     "blue_url",  "green_url", "blue_hostport", "green_hostport", "blue_port", "green_port",
     "port",      "events",    "workdir",       "config",         "relay_bin", "admin_token",
-    "relay_url", "api_key",   "profile_dir",   "redis_url",      "replica",   NULL};
+    "relay_url", "api_key",   "profile_dir",   "redis_url",      "replica",   "api_key_file",
+    NULL};
 
 /* Premises of a whole scenario (client keys, a rate limit, an admin API,
  * what a fleet's relay does without its store): a relay that cannot be
@@ -884,7 +885,8 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
     if (tells) {
         if (!json_is_array(tells))
             return harness_v_expected(err, errlen, "$.tells",
-                                      "an array of \"events\", \"admin\" (empty: nothing)", tells);
+                                      "an array of \"events\", \"admin\", \"log\" (empty: nothing)",
+                                      tells);
         size_t i;
         json_t *t;
         json_array_foreach(tells, i, t)
@@ -893,8 +895,10 @@ static int parse(struct harness_profile *p, const json_t *doc, char *err, size_t
             harness_v_fmt(pp, sizeof pp, "$.tells[%zu]", i);
             if (harness_v_enum(t, pp, tells_names, err, errlen) != 0)
                 return -1;
-            p->tells |= strcmp(json_string_value(t), "events") == 0 ? HARNESS_TELLS_EVENTS
-                                                                    : HARNESS_TELLS_ADMIN;
+            const char *w = json_string_value(t);
+            p->tells |= strcmp(w, "events") == 0  ? HARNESS_TELLS_EVENTS
+                        : strcmp(w, "admin") == 0 ? HARNESS_TELLS_ADMIN
+                                                  : HARNESS_TELLS_LOG;
         }
     }
 

@@ -32,6 +32,7 @@
 enum harness_tells {
     HARNESS_TELLS_EVENTS = 1, /* writes the JSON-lines event log to {events} */
     HARNESS_TELLS_ADMIN = 2,  /* has the admin API (switch, rollback, weights) */
+    HARNESS_TELLS_LOG = 4,    /* logs on its stderr (what log_level decides shows there) */
 };
 
 struct harness_profile {

@@ -81,6 +81,10 @@ struct replica {
     int index;
     char dir[512];
     char events_path[600], out_path[600], err_path[600], config_path[600];
+    /* The upstream key in a file of its own (mode 0600, removed at
+     * teardown): cutover-relay reads it through HOLYSHEEP_API_KEY_FILE, a
+     * profile through {api_key_file}. */
+    char key_path[600];
     char cwd[600]; /* a profile's working folder ("" the caller's) */
     pid_t pid;
     int port;
@@ -305,6 +309,8 @@ static void profile_vars(struct run *r, const struct replica *rp, struct harness
     harness_vars_set(v, "relay_bin", buf);
     harness_vars_set(v, "admin_token", r->admin_token);
     harness_vars_set(v, "api_key", r->api_key);
+    absolute(rp->key_path, buf, sizeof buf);
+    harness_vars_set(v, "api_key_file", buf);
     if (p) {
         harness_vars_set(v, "profile_dir", p->dir);
         harness_vars_settings(v, p, r->s->relay);
@@ -416,6 +422,7 @@ static int write_profile_config(struct run *r, const struct replica *rp,
 
 /* Variables of the seed's .env would override the config file. */
 static const char *const clear_env[] = {"HOLYSHEEP_BASE_URL",
+                                        "HOLYSHEEP_API_KEY_FILE",
                                         "BLUE_URL",
                                         "GREEN_URL",
                                         "ACTIVE_ENV",
@@ -488,12 +495,38 @@ out:
     return rc;
 }
 
+/* The key file as `echo KEY > file` writes it (with its newline), created
+ * 0600 and never readable by others, even for a moment. */
+static int write_key_file(struct run *r, struct replica *rp, char *err, size_t errlen)
+{
+    unlink(rp->key_path);
+    int fd = open(rp->key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot create the key file: %s", rp->key_path, strerror(errno));
+        return -1;
+    }
+    char line[sizeof r->api_key + 1];
+    int n = snprintf(line, sizeof line, "%s\n", r->api_key);
+    int ok = write(fd, line, (size_t)n) == n;
+    memset(line, 0, sizeof line);
+    if (close(fd) != 0 || !ok) {
+        snprintf(err, errlen, "%s: cannot write the key file", rp->key_path);
+        unlink(rp->key_path);
+        return -1;
+    }
+    return 0;
+}
+
 static int spawn_relay(struct run *r, struct replica *rp)
 {
     char **argv = NULL, *script = NULL;
     char *envs[HARNESS_PROFILE_MAX_ENV + 4] = {0}; /* + api_key_env, the key, the config, NULL */
     int n_env = 0, rc = -1;
     char err[1024];
+    if (write_key_file(r, rp, err, sizeof err) != 0) {
+        fail(r, REPORT_ERROR, "%s", err);
+        goto out;
+    }
     if (r->o->profile || r->o->relay_cmd) {
         if (relay_command(r, rp, &argv, &script, envs, &n_env, err, sizeof err) != 0)
             goto out;
@@ -504,7 +537,14 @@ static int spawn_relay(struct run *r, struct replica *rp)
         for (size_t i = 0; def[i]; i++)
             argv[i] = co_strdup(def[i]);
     }
-    envs[n_env++] = co_asprintf("HOLYSHEEP_API_KEY=%s", r->api_key);
+    /* cutover-relay started as the default takes the key from the file
+     * only, so a relay that reads the file wrong sends no key or a wrong
+     * one (forwarded, part key); other relays get it in the environment
+     * too, as they always have. */
+    if (r->o->profile || r->o->relay_cmd)
+        envs[n_env++] = co_asprintf("HOLYSHEEP_API_KEY=%s", r->api_key);
+    else
+        envs[n_env++] = co_asprintf("HOLYSHEEP_API_KEY_FILE=%s", rp->key_path);
     /* A raw command gets the scenario's settings file by name too; a relay
      * that reads it (cutover-relay) says so, see raw_config_read. */
     if (!r->o->profile && r->o->relay_cmd)
@@ -1238,6 +1278,29 @@ static void collect_events(struct run *r)
         merge_events(o, start, r->n_rep);
 }
 
+/* The relay's stderr lines, for relay_stderr_lines (a relay told to log
+ * only errors says nothing on a healthy run). */
+static void count_stderr(struct run *r, const char *path)
+{
+    char *buf = read_file(path, 16u << 20, NULL);
+    if (!buf)
+        return;
+    struct harness_obs *o = &r->obs;
+    o->stderr_read++;
+    for (char *line = buf, *nl; *line; line = nl ? nl + 1 : line + strlen(line)) {
+        nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        if (len == 0)
+            continue;
+        if (o->stderr_lines++ == 0)
+            snprintf(o->stderr_first, sizeof o->stderr_first, "%.*s",
+                     (int)(len < sizeof o->stderr_first ? len : sizeof o->stderr_first - 1), line);
+    }
+    if (strstr(o->stderr_first, r->api_key))
+        snprintf(o->stderr_first, sizeof o->stderr_first, "(a line holding the upstream key)");
+    free(buf);
+}
+
 static void scan_leak(struct run *r, const char *path, const char *what)
 {
     char *buf = read_file(path, 16u << 20, NULL);
@@ -1401,6 +1464,9 @@ static void observe(struct run *r, struct report_scenario *rs)
         base |= HARNESS_SIG_ADMIN;
     if (!r->o->relay_url)
         base |= HARNESS_SIG_PROCESS;
+    /* Our own relay logs on stderr; another says so in its profile. */
+    if (!r->o->relay_url && !r->o->relay_cmd && (p ? (p->tells & HARNESS_TELLS_LOG) != 0 : 1))
+        base |= HARNESS_SIG_LOG;
     harness_obs_observe(o, base);
     json_decref(rs->observability);
     rs->observability = harness_obs_observability_json(o);
@@ -1494,6 +1560,38 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs, con
     }
 }
 
+/* The relay this run judges, by its profile's name; cutover-relay when the
+ * runner starts its own binary without a profile; NULL for a raw command
+ * or a relay reached by URL (nobody says what it is). */
+static const char *relay_name(const struct run *r)
+{
+    if (r->o->profile)
+        return r->o->profile->name;
+    return r->o->relay_cmd || r->o->relay_url ? NULL : "cutover-relay";
+}
+
+/* A check with "relay": NAME asks for a promise of that relay's own
+ * documentation (its own word for an error, say) that no other relay
+ * makes: any other relay cannot be asked it, so it is not applicable there
+ * whatever it measured, never a pass or a failure (docs/scenarios.md). */
+static void other_relay_not_applicable(struct run *r, struct report_scenario *rs,
+                                       const char *const *only)
+{
+    const char *name = relay_name(r);
+    for (size_t i = 0; i < rs->n_checks; i++) {
+        struct report_check *c = &rs->checks[i];
+        if (!only[i] || (name && strcmp(name, only[i]) == 0))
+            continue;
+        char d[sizeof c->detail];
+        c->status = REPORT_NA;
+        harness_v_fmt(d, sizeof d,
+                      "not applicable to this relay (%s): a promise of %s's own docs%s%s",
+                      name ? name : "a relay without a profile", only[i], c->detail[0] ? "; " : "",
+                      c->detail);
+        snprintf(c->detail, sizeof c->detail, "%s", d);
+    }
+}
+
 /* Whether the runner adds check kind k (its row's "added") to this run's
  * scenario: a relay that died, did not shut down cleanly on SIGTERM (the
  * contract: drain, exit 0) or leaked its key fails any scenario; a relay
@@ -1558,6 +1656,8 @@ static void run_checks(struct run *r, struct report_scenario *rs)
     /* Per check, the kind the settings table knows it by when that is not
      * its own (NULL: its own). */
     const char **dep = co_calloc(json_array_size(s->checks) + harness_check_count(), sizeof *dep);
+    /* Per check, the one relay it is asked of ("relay"; NULL: any). */
+    const char **only = co_calloc(json_array_size(s->checks) + harness_check_count(), sizeof *only);
     run_implicit(r, rs, 1, kills);
     /* A relay that wrote no event log (a profile without "events", a relay
      * we only reach by URL, a raw command that ignores {events}) is judged
@@ -1589,12 +1689,15 @@ static void run_checks(struct run *r, struct report_scenario *rs)
          * a count of traffic does not: the settings are health_probes'. */
         if (strcmp(kind, "upstream_count") == 0 && json_is_true(json_object_get(c, "health")))
             dep[rs->n_checks] = "health_probes";
+        only[rs->n_checks] = json_string_value(json_object_get(c, "relay"));
         harness_check_run(c, &r->obs, &rs->checks[rs->n_checks++]);
     }
     run_implicit(r, rs, 0, kills);
     unmapped_inconclusive(r, rs, dep);
     fixed_not_applicable(r, rs, dep);
+    other_relay_not_applicable(r, rs, only);
     free(dep);
+    free(only);
     status_from_checks(rs);
 }
 
@@ -1613,7 +1716,7 @@ static void probe_map(struct run *r)
                           "profile %s declares no endpoints (\"probes\")", r->o->profile->name);
         return;
     }
-    char path[PATH_MAX], err[512];
+    char path[PATH_MAX], err[512] = "";
     struct harness_profile *own = NULL;
     if (!r->o->relay_cmd && !r->o->relay_url &&
         harness_profile_find("cutover-relay", path, sizeof path))
@@ -1621,6 +1724,12 @@ static void probe_map(struct run *r)
     if (own) {
         *m = own->probes;
         harness_profile_free(&own);
+        return;
+    }
+    if (err[0]) {
+        /* Found but not readable (a profile newer than this runner, say):
+         * say so, not "not found". */
+        harness_v_fmt(m->why_none, sizeof m->why_none, "%s", err);
         return;
     }
     snprintf(m->why_none, sizeof m->why_none, "%s",
@@ -1748,6 +1857,7 @@ static int replica_paths(struct run *r, int i)
     harness_v_fmt(rp->events_path, sizeof rp->events_path, "%s/events.jsonl", rp->dir);
     harness_v_fmt(rp->out_path, sizeof rp->out_path, "%s/relay.out", rp->dir);
     harness_v_fmt(rp->err_path, sizeof rp->err_path, "%s/relay.err", rp->dir);
+    harness_v_fmt(rp->key_path, sizeof rp->key_path, "%s/upstream.key", rp->dir);
     harness_v_fmt(rp->config_path, sizeof rp->config_path, "%s/%s", rp->dir,
                   p && p->config_file[0] ? p->config_file : "relay.json");
     /* Stale files of an earlier run in the same --out would mislead us (an
@@ -2018,6 +2128,9 @@ static void teardown(struct run *r)
         r->rep[i].probe = NULL;
     }
     stop_relay(r);
+    for (int i = 0; i < r->n_rep; i++)
+        if (r->rep[i].key_path[0])
+            unlink(r->rep[i].key_path);
     harness_redis_stop(&r->redis);
     record_exit(r);
     if (r->loop) {
@@ -2047,6 +2160,7 @@ static void scan_leaks(struct run *r)
         scan_leak(r, rp->events_path, "relay events");
         scan_leak(r, rp->out_path, "relay stdout");
         scan_leak(r, rp->err_path, "relay stderr");
+        count_stderr(r, rp->err_path);
         /* A profile may hand the key over in its config ({api_key}): the
          * runner wrote it there, the relay did not leak it. */
         if (!p || !p->config_template || !strstr(p->config_template, "{api_key}"))

@@ -139,11 +139,11 @@ static const struct relay_key {
 #define N_RELAY_KEYS (sizeof relay_keys / sizeof relay_keys[0])
 
 /* Keys of the full mock behaviour format, and the friendly ones we add. */
-static const char *const behavior_keys[] = {"reply", "latency", "rate_limit", "rules", "health",
-                                            /* shorthands */
-                                            "status", "error_code", "retry_after_s",
-                                            "retry_after_ms", "latency_ms", "fault", "p", "first",
-                                            "every", "sequence", "tokens", NULL};
+static const char *const behavior_keys[] = {
+    "reply", "latency", "rate_limit", "rules", "health",
+    /* shorthands */
+    "status", "error_code", "retry_after_s", "retry_after_ms", "retry_after_date_s", "latency_ms",
+    "fault", "p", "first", "every", "sequence", "tokens", NULL};
 static const char *const health_keys[] = {"latency", "rules", "status", "latency_ms", NULL};
 static const char *const behavior_words[] = {"healthy", "down", NULL};
 /* A fault shorthand ("fault": "reset") is any mock action but the two that
@@ -282,7 +282,8 @@ json_t *harness_behavior_translate(const json_t *in, const char *path, char *err
             goto bad;
         }
         action = json_pack("{s:s, s:I}", "type", "status", "code", json_integer_value(status));
-        static const char *const extra[] = {"error_code", "retry_after_s", "retry_after_ms", NULL};
+        static const char *const extra[] = {"error_code", "retry_after_s", "retry_after_ms",
+                                            "retry_after_date_s", NULL};
         for (const char *const *k = extra; *k; k++) {
             json_t *v = json_object_get(in, *k);
             if (v)
@@ -301,8 +302,15 @@ json_t *harness_behavior_translate(const json_t *in, const char *path, char *err
             goto bad;
         }
     } else {
-        static const char *const needs[] = {"error_code", "retry_after_s", "retry_after_ms", "p",
-                                            "first",      "every",         "sequence",       NULL};
+        static const char *const needs[] = {"error_code",
+                                            "retry_after_date_s",
+                                            "retry_after_s",
+                                            "retry_after_ms",
+                                            "p",
+                                            "first",
+                                            "every",
+                                            "sequence",
+                                            NULL};
         for (const char *const *k = needs; *k; k++) {
             if (json_object_get(in, *k)) {
                 harness_v_fmt(p, sizeof p, "%s.%s", path, *k);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PATH_LEN 256
 
@@ -101,8 +102,13 @@ static int parse_status(const json_t *o, const char *path, struct mock_action *a
     if (mock_v_string(o, path, "error_code", a->error_code, sizeof a->error_code, err, errlen) ||
         mock_v_string(o, path, "message", a->message, sizeof a->message, err, errlen) ||
         mock_v_double(o, path, "retry_after_s", 0, 86400, &a->retry_after_s, err, errlen) ||
-        mock_v_long(o, path, "retry_after_ms", 0, 86400000, &a->retry_after_ms, err, errlen))
+        mock_v_long(o, path, "retry_after_ms", 0, 86400000, &a->retry_after_ms, err, errlen) ||
+        mock_v_long(o, path, "retry_after_date_s", 0, 86400, &a->retry_after_date_s, err, errlen))
         return -1;
+    /* Both would be one Retry-After header: say which is meant. */
+    if (json_object_get(o, "retry_after_s") && json_object_get(o, "retry_after_date_s"))
+        return mock_v_fail(err, errlen, path,
+                           "expected retry_after_s or retry_after_date_s, found both");
     if ((v = json_object_get(o, "ratelimit"))) {
         char p[PATH_LEN];
         mock_path(p, sizeof p, path, ".ratelimit");
@@ -321,6 +327,10 @@ static void plan_status(const struct mock_action *a, struct mock_plan *p)
         snprintf(p->retry_after, sizeof p->retry_after, "%g", a->retry_after_s);
     if (a->retry_after_ms >= 0)
         snprintf(p->retry_after_ms, sizeof p->retry_after_ms, "%ld", a->retry_after_ms);
+    if (a->retry_after_date_s >= 0) {
+        p->retry_after_date = 1;
+        p->retry_after_date_s = a->retry_after_date_s;
+    }
     if (a->rl.present)
         p->rl = a->rl;
 }
@@ -589,8 +599,15 @@ static void plan_drip(const struct mock_action *a, struct mock_plan *p)
 }
 
 static const char *const k_none[] = {"type", NULL};
-static const char *const k_status[] = {"type",          "code",           "error_code", "message",
-                                       "retry_after_s", "retry_after_ms", "ratelimit",  NULL};
+static const char *const k_status[] = {"type",
+                                       "code",
+                                       "error_code",
+                                       "message",
+                                       "retry_after_s",
+                                       "retry_after_ms",
+                                       "retry_after_date_s",
+                                       "ratelimit",
+                                       NULL};
 static const char *const k_timeout[] = {"type", "after_ms", NULL};
 static const char *const k_reset[] = {"type", "after_chunks", "after_bytes", NULL};
 static const char *const k_stall[] = {"type", "after_chunks", "stall_ms", "then", NULL};
@@ -658,6 +675,7 @@ void mock_action_default(struct mock_action *a, int type)
     a->code = 200;
     a->retry_after_s = -1;
     a->retry_after_ms = -1;
+    a->retry_after_date_s = -1;
     a->rl.limit_requests = a->rl.remaining_requests = -1;
     a->rl.limit_tokens = a->rl.remaining_tokens = -1;
     a->after_ms = -1;
@@ -746,6 +764,23 @@ int mock_action_parse_item(const json_t *j, const char *path, struct mock_action
 void mock_plan_apply(const struct mock_action *a, struct mock_plan *p)
 {
     mock_action_kind(a->type)->plan(a, p);
+}
+
+/* The names are spelled out: strftime's %a and %b follow the locale, and
+ * RFC 9110 wants the English ones. */
+void mock_http_date(int64_t t, char *buf, size_t n)
+{
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm)) {
+        snprintf(buf, n, "Thu, 01 Jan 1970 00:00:00 GMT");
+        return;
+    }
+    snprintf(buf, n, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 void mock_plan_free(struct mock_plan *p)

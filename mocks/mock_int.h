@@ -89,6 +89,9 @@ struct mock_action {
     char message[256];    /* status/inband_error message ("" = default) */
     double retry_after_s; /* status: < 0 absent */
     long retry_after_ms;  /* status: < 0 absent */
+    /* status: Retry-After as an HTTP date this many seconds after the answer
+     * leaves (< 0 absent); exclusive with retry_after_s. */
+    long retry_after_date_s;
     struct mock_rl_headers rl;
     long after_ms;        /* timeout: < 0 never */
     long after_chunks;    /* reset/stall/cut/inband_error: < 0 absent */
@@ -446,6 +449,12 @@ struct mock_plan {
     uint64_t drip_bps; /* drip: body bytes per second, 0 = as fast as it goes */
     char retry_after[24];
     char retry_after_ms[24];
+    /* Retry-After as an HTTP date retry_after_date_s after the answer time:
+     * the date is made by mock_http_date when the headers go out (the mock's
+     * wall clock then), not when the plan is made, since latency comes
+     * between. */
+    int retry_after_date;
+    long retry_after_date_s;
     struct mock_rl_headers rl;
     const char *end; /* journal end when the plan runs to its end */
     /* The request's Authorization header (NULL when none), for echo_auth;
@@ -457,5 +466,9 @@ struct mock_plan {
 /* Builds the action's plan over the normal answer in p (mock_actions.c). */
 void mock_plan_apply(const struct mock_action *a, struct mock_plan *p);
 void mock_plan_free(struct mock_plan *p);
+/* t (seconds since the epoch, UTC) as an RFC 9110 IMF-fixdate ("Sun, 06 Nov
+ * 1994 08:49:37 GMT"), whatever the locale.  n >= MOCK_HTTP_DATE_LEN. */
+#define MOCK_HTTP_DATE_LEN 32
+void mock_http_date(int64_t t, char *buf, size_t n);
 
 #endif

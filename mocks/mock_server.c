@@ -398,6 +398,16 @@ static enum MHD_Result run_plan(struct mock_req *r)
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
     if (p->retry_after[0])
         MHD_add_response_header(resp, "Retry-After", p->retry_after);
+    if (p->retry_after_date) {
+        /* The precise wall clock, not time(): a coarse second that lags
+         * would make the asked wait up to a tick shorter than
+         * retry_after_date_s - 1 s, the least a scenario may count on. */
+        struct timespec ts;
+        char date[MOCK_HTTP_DATE_LEN];
+        clock_gettime(CLOCK_REALTIME, &ts);
+        mock_http_date((int64_t)ts.tv_sec + p->retry_after_date_s, date, sizeof date);
+        MHD_add_response_header(resp, "Retry-After", date);
+    }
     if (p->retry_after_ms[0])
         MHD_add_response_header(resp, "retry-after-ms", p->retry_after_ms);
     if (p->rl.present) {

@@ -454,6 +454,13 @@ def main():
                     help="only .mutant or only .patch files")
     ap.add_argument("--min-score", type=float, default=0.0)
     ap.add_argument("--check", action="store_true", help="parse and check staleness only")
+    ap.add_argument("--first-kill", action="store_true",
+                    help="each mutant against its likely killers first (its smoke: scenarios "
+                         "and, with --prior, the scenarios that killed it then); the whole "
+                         "library only when none of them kills: the same score, kills counted "
+                         "from the first stage only")
+    ap.add_argument("--prior", default=None,
+                    help="a mutation.json of an earlier run, for --first-kill")
     a = ap.parse_args()
 
     root = os.getcwd()
@@ -574,8 +581,43 @@ def main():
                 os.remove(p)
         return r
 
+    prior = {}
+    if a.prior:
+        with open(a.prior, encoding="utf-8") as f:
+            for pr in json.load(f).get("mutants", []):
+                prior[pr["id"]] = [k["file"] for k in pr.get("kills", []) if k.get("file")]
+
+    def likely_killers(r):
+        """The scenarios to try first under --first-kill, as paths under
+        the library run (smoke: lines name them from the repository root)."""
+        want = []
+        m = by_id_all[r["id"]]
+        for f in m["smoke"] + prior.get(r["id"], []):
+            rel = f.split("scenarios/", 1)[1] if "scenarios/" in f else f
+            for lib in scenarios:
+                # lib is the library's root (scenarios/) or one of its folders.
+                top = lib.rstrip("/")
+                for cand in (os.path.join(top, rel), os.path.join(os.path.dirname(top), rel)):
+                    inside = os.path.realpath(cand).startswith(os.path.realpath(top) + os.sep)
+                    if inside and os.path.isfile(cand) and cand not in want:
+                        want.append(cand)
+        return want
+
+    by_id_all = {m["id"]: m for m in mutants}
+
     def one(r):
         tree = os.path.join(out, r["id"])
+        first = likely_killers(r) if a.first_kill and r["verdict"] is None else []
+        if first:
+            rc, res, secs = run_library(cutover, first,
+                                        os.path.join(tree, "bin", "cutover-relay"),
+                                        os.path.join(tree, "out-first"), a.timeout, jobs, [])
+            if res is not None and kills_of(res):
+                r["kills"] = kills_of(res)
+                r["folders"] = sorted({k["folder"] for k in r["kills"]})
+                r["verdict"] = "killed"
+                r["stage"] = f"first {len(first)} scenario(s)"
+                r["seconds"] = round(secs, 1)
         if r["verdict"] is None:
             rc, res, secs = run_library(cutover, scenarios,
                                         os.path.join(tree, "bin", "cutover-relay"),
@@ -605,6 +647,8 @@ def main():
         line = f"[{done[0]}/{len(mutants)}] {r['id']}: {r['verdict']}"
         if r["kills"]:
             line += f" by {len(r['kills'])} scenario(s) in {len(r['folders'])} folder(s): {who}"
+        if r.get("stage"):
+            line += f" ({r['stage']} of its likely killers)"
         if r.get("why"):
             line += f" ({r['why']})"
         log(line + f" [{r['seconds']:.0f} s]")

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KEY     "sk-mockfaults-9f3a7c1e5b2d"
@@ -431,6 +432,45 @@ static void test_error_in_200(void **state)
     got_free(&g);
 }
 
+/* Retry-After as an HTTP date: made from the mock's wall clock when the
+ * answer leaves (after its latency), so the date is retry_after_date_s after
+ * the answer, truncated to the whole second: between N - 1 and N seconds
+ * ahead of the moment the client reads it. */
+static void test_retry_after_date(void **state)
+{
+    put_behavior("{\"latency\":{\"fixed_ms\":300},\"rules\":[{\"action\":{\"type\":\"status\","
+                 "\"code\":429,\"retry_after_date_s\":3}}]}");
+    const char *h[] = {"Content-Type: application/json", NULL};
+    char u[512], ra[64];
+    snprintf(u, sizeof u, "%s/v1/chat/completions", base);
+    struct timespec before, after;
+    struct thttp_resp r;
+    clock_gettime(CLOCK_REALTIME, &before);
+    assert_int_equal(thttp_request("POST", u, CHAT, h, 5000, &r), CURLE_OK);
+    clock_gettime(CLOCK_REALTIME, &after);
+    assert_int_equal(r.status, 429);
+    if (!thttp_header(&r, "Retry-After", ra, sizeof ra))
+        fail_msg("no Retry-After in %s", r.headers);
+    thttp_resp_free(&r);
+    struct tm tm = {0};
+    const char *end = strptime(ra, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end)
+        fail_msg("Retry-After '%s' is not an IMF-fixdate", ra);
+    double date = (double)timegm(&tm);
+    double t0 = (double)before.tv_sec + before.tv_nsec / 1e9;
+    double t1 = (double)after.tv_sec + after.tv_nsec / 1e9;
+    /* Made after the 300 ms latency, not when the request arrived: the
+     * date is later than the request's start + 0.3 s + 2 s. */
+    assert_true(date > t0 + 0.3 + 2.0 - 0.001);
+    assert_true(date <= t1 + 3.0);
+    /* Both spellings of the one header in one action are refused. */
+    char err_body[256];
+    snprintf(err_body, sizeof err_body,
+             "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":429,"
+             "\"retry_after_s\":1,\"retry_after_date_s\":2}}]}");
+    assert_int_not_equal(tmock_put_behavior(base, err_body), 0);
+}
+
 static void test_drip(void **state)
 {
     /* The reference body size first, then the same answer at 1,000 B/s. */
@@ -607,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_chunk),
         cmocka_unit_test(test_error_in_200),
         cmocka_unit_test(test_drip),
+        cmocka_unit_test(test_retry_after_date),
         cmocka_unit_test(test_body_matches),
         cmocka_unit_test(test_journal_fields_and_key),
         cmocka_unit_test(test_key_env_refused),

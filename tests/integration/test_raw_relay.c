@@ -11,7 +11,14 @@
  *   test-run settings: {health_interval_ms}, {try_timeout_ms}, ...) takes the
  *   runner's value, and a list setting ({client_keys}) is one comma list (it
  *   used to stay "{client_keys}", so every client got a 401), both in a
- *   plain command and in one run by the shell. */
+ *   plain command and in one run by the shell;
+ * - {api_key_file} names a file holding the upstream key (mode 0600, with
+ *   a trailing newline as `echo` writes it), which a relay started without
+ *   the key in its environment reads: the upstreams get the configured key,
+ *   and the file is gone when the run ends;
+ * - a check asked of one relay by name ("relay": "cutover-relay") is not
+ *   applicable to a raw command, which has no name, even when the command
+ *   is cutover-relay and would pass it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -175,6 +182,54 @@ static void test_lists_and_runner_values_shell(void **state)
     runs_with_lists_and_defaults("lists-sh", " 2>{workdir}/stderr.txt");
 }
 
+static void test_api_key_file(void **state)
+{
+    char cmd[PATH_MAX + 1024];
+    snprintf(cmd, sizeof cmd,
+             "stat -c %%a {api_key_file} > {workdir}/key-mode.txt; "
+             "exec env -u HOLYSHEEP_API_KEY %s --port {port} --blue-url {blue_url} "
+             "--green-url {green_url} --api-key-file {api_key_file}" RUNNER_FLAGS,
+             relay_bin);
+    json_t *doc, *sc;
+    int rc = run_raw("scenarios/contract/forwarded-every-attempt.json", "keyfile", cmd, &doc, &sc);
+    const char *fw = "";
+    assert_int_equal(check_status(sc, "forwarded", 0, &fw), 0);
+    print_message("exit %d, %s; forwarded %s\n", rc,
+                  json_string_value(json_object_get(sc, "status")), fw);
+    assert_string_equal(fw, "pass"); /* the key reached the upstreams: it came from the file */
+    char path[256];
+    snprintf(path, sizeof path, "%s/keyfile/contract/forwarded-every-attempt_json/key-mode.txt",
+             dir);
+    char *mode = tsup_read_file(path, NULL);
+    assert_non_null(mode);
+    assert_string_equal(mode, "600\n");
+    free(mode);
+    snprintf(path, sizeof path, "%s/keyfile/contract/forwarded-every-attempt_json/upstream.key",
+             dir);
+    assert_int_equal(access(path, F_OK), -1); /* removed at teardown */
+    json_decref(doc);
+}
+
+static void test_relay_scoped_check(void **state)
+{
+    char cmd[PATH_MAX + 1024];
+    snprintf(cmd, sizeof cmd,
+             "%s --port {port} --blue-url {blue_url} --green-url {green_url} "
+             "--idle-timeout-ms {idle_timeout_ms}" RUNNER_FLAGS,
+             relay_bin);
+    json_t *doc, *sc;
+    int rc =
+        run_raw("scenarios/streaming/mmisc-stall-code-idle-timeout.json", "scoped", cmd, &doc, &sc);
+    const char *cs = "", *count = "";
+    assert_int_equal(check_status(sc, "client_status", 0, &cs), 0);
+    assert_int_equal(check_status(sc, "client_count", 0, &count), 0);
+    print_message("exit %d, %s; client_status %s, client_count %s\n", rc,
+                  json_string_value(json_object_get(sc, "status")), cs, count);
+    assert_string_equal(cs, "not_applicable");
+    assert_string_equal(count, "pass"); /* the rest is judged as for any relay */
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +237,8 @@ int main(void)
         cmocka_unit_test(test_absent_key_refused_shell),
         cmocka_unit_test(test_lists_and_runner_values),
         cmocka_unit_test(test_lists_and_runner_values_shell),
+        cmocka_unit_test(test_api_key_file),
+        cmocka_unit_test(test_relay_scoped_check),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

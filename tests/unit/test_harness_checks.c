@@ -141,9 +141,12 @@ static void test_success_ratio(void **state)
         char id[16];
         snprintf(id, sizeof id, "r%d", i);
         req(id, (uint64_t)i * 10, 5, 200, "blue", HARNESS_OK);
+        att(id, "blue", (uint64_t)i * 10, 2, 200);
     }
     req("bad", 100, 5, 503, "blue", HARNESS_HTTP_ERROR);
+    att("bad", "blue", 100, 2, 503);
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.9}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "signal: client statuses"));
     assert_true(v.margin >= -1e-9 && v.margin < 1e-9);
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.95}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.measured, "0.9000 (9 of 10)"));
@@ -211,6 +214,7 @@ static void test_no_truncated(void **state)
     req("a", 0, 5, 503, "", HARNESS_HTTP_ERROR);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_INCONCLUSIVE);
     req("b", 0, 5, 200, "blue", HARNESS_OK);
+    att("b", "blue", 0, 2, 200);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_PASS);
     req("c", 0, 5, 200, "blue", HARNESS_TRUNCATED);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
@@ -691,6 +695,47 @@ static void test_tried_ratio(void **state)
 
 /* stream_incremental: the first byte before the upstream finished; a
  * short upstream stream is no sample. */
+/* relay_stderr_lines: a bound on lines, only where the relay's log is
+ * known to be its stderr (the log signal). */
+static void test_relay_stderr_lines(void **state)
+{
+    struct report_check v;
+    obs.signals |= HARNESS_SIG_LOG;
+    obs.stderr_read = 1;
+    assert_int_equal(run("{\"check\":\"relay_stderr_lines\",\"max\":0}", &v), HARNESS_PASS);
+    obs.stderr_lines = 2;
+    snprintf(obs.stderr_first, sizeof obs.stderr_first, "info relay: started");
+    assert_int_equal(run("{\"check\":\"relay_stderr_lines\",\"max\":0}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "info relay: started"));
+    assert_int_equal(run("{\"check\":\"relay_stderr_lines\",\"max\":2}", &v), HARNESS_PASS);
+    obs.signals &= ~(unsigned)HARNESS_SIG_LOG; /* a relay logging to its own file */
+    obs.stderr_lines = 0;
+    assert_int_equal(run("{\"check\":\"relay_stderr_lines\",\"max\":0}", &v), HARNESS_INCONCLUSIVE);
+}
+
+/* seeded_picks_agree: replica i's n-th request served like replica 0's. */
+static void test_seeded_picks_agree(void **state)
+{
+    struct report_check v;
+    const char *picks[] = {"blue",  "green", "green", "blue",  "blue",
+                           "green", "blue",  "green", "green", "blue"};
+    char id[32];
+    obs.n_replicas = 2;
+    for (int k = 0; k < 10; k++)
+        for (int r = 0; r < 2; r++) {
+            snprintf(id, sizeof id, "r%d-%d", r, k);
+            req(id, (uint64_t)(100 + 50 * k + 25 * r), 5, 200, picks[k], HARNESS_OK)->replica = r;
+        }
+    assert_int_equal(run("{\"check\":\"seeded_picks_agree\"}", &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 10);
+    /* Replica 1's fourth request went elsewhere: a pick not from the seed. */
+    snprintf(obs.reqs[7].served, sizeof obs.reqs[7].served, "green");
+    assert_int_equal(run("{\"check\":\"seeded_picks_agree\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "request 4"));
+    obs.n_replicas = 1;
+    assert_int_equal(run("{\"check\":\"seeded_picks_agree\"}", &v), HARNESS_INCONCLUSIVE);
+}
+
 static void test_stream_incremental(void **state)
 {
     struct report_check v;
@@ -1189,7 +1234,16 @@ static void test_zero_downtime_and_served(void **state)
         char id[16];
         snprintf(id, sizeof id, "r%d", i);
         req(id, (uint64_t)i * 40, 5, 200, i % 10 ? "blue" : "green", HARNESS_OK);
+        if (i != 12)
+            att(id, i % 10 ? "blue" : "green", (uint64_t)i * 40, 2, 200);
     }
+    /* r12's 200 reached no upstream: made up by the relay (PASS audit). */
+    assert_int_equal(run("{\"check\":\"zero_downtime\",\"around\":\"cutover\",\"before_ms\":200,"
+                         "\"after_ms\":200}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "request r12"));
+    att("r12", "blue", 480, 2, 200);
     assert_int_equal(run("{\"check\":\"zero_downtime\",\"around\":\"cutover\",\"before_ms\":200,"
                          "\"after_ms\":200}",
                          &v),
@@ -1443,6 +1497,146 @@ static void test_no_vacuous_attempts(void **state)
     assert_non_null(strstr(v.detail, "request q30"));
     assert_non_null(strstr(v.detail, "upstream attempts unknown (the relay passed no ids)"));
     assert_null(strstr(v.detail, "no upstream attempt"));
+}
+
+/* The PASS audit (docs/outsider-audit.md): a "relay" that answers every
+ * request with a whole 200 of its own and never calls an upstream.  With ids
+ * (no attempt lacked one: there was none) each request's attempts are known
+ * to be none, so its answers are made up: the success ratio and the answer
+ * check fail, and a bound on retries that 0 attempts meets says nothing. */
+static void test_pass_audit_made_up_answers(void **state)
+{
+    struct report_check v;
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "f%d", i);
+        struct harness_req *r = req(id, (uint64_t)i * 10, 1, 200, "", HARNESS_OK);
+        r->complete = 1;
+        snprintf(r->finish, sizeof r->finish, "stop");
+    }
+    harness_obs_index(&obs);
+    harness_obs_observe(&obs, HARNESS_SIG_PROCESS);
+    assert_true(obs.signals & HARNESS_SIG_IDS);
+    /* Before the audit: 1.0000 (10 of 10), pass. */
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.99}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "0.0000 (0 of 10)"));
+    assert_non_null(strstr(v.detail, "10 whole 200 answers that no upstream gave"));
+    assert_non_null(strstr(v.detail, "request f0"));
+    /* Before: "min 0, max 0 over 10 requests", pass. */
+    assert_int_equal(run("{\"check\":\"attempts\",\"max\":2}", &v), HARNESS_INCONCLUSIVE);
+    assert_int_equal(v.samples, 0);
+    assert_non_null(strstr(v.detail, "10 requests with no upstream attempt"));
+    assert_int_equal(run("{\"check\":\"attempts\",\"max\":1,\"env\":\"blue\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    /* A bound 0 attempts breaks still fails on them. */
+    assert_int_equal(run("{\"check\":\"attempts\",\"exact\":1}", &v), HARNESS_FAIL);
+    assert_int_equal(v.samples, 10);
+    /* Before: inconclusive, "no upstream attempt found". */
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "10 made up by the relay"));
+    assert_non_null(strstr(v.detail, "made the answer up"));
+    assert_int_equal(run("{\"check\":\"usage_reported\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "its usage is the relay's own"));
+    /* Before: "0 truncated of 10", pass; "10 of 10" ok, pass. */
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "10 200s that no upstream gave"));
+    assert_int_equal(run("{\"check\":\"client_count\",\"outcome\":\"ok\",\"min\":5}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "10 200s that no upstream gave"));
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":200,\"min\":5}", &v),
+                     HARNESS_FAIL);
+    /* ...and made-up 200s are no way to meet "no success reached the client". */
+    assert_int_equal(run("{\"check\":\"client_count\",\"outcome\":\"ok\",\"exact\":0}", &v),
+                     HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"client_status\",\"status\":200}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "no upstream gave"));
+    /* Without ids nothing is claimed about where an answer came from. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.99}", &v), HARNESS_PASS);
+}
+
+/* A "relay" that answers every request with a 503 of its own: no attempt,
+ * no answer naming a colour.  "attempts max 2" and a served-view min_dwell
+ * passed on it; 0 attempts stays the point of a bound of 0 (a request the
+ * relay must refuse without asking an upstream). */
+static void test_pass_audit_refusing_relay(void **state)
+{
+    struct report_check v;
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "e%d", i);
+        req(id, (uint64_t)i * 10, 1, 503, "", HARNESS_HTTP_ERROR);
+    }
+    harness_obs_index(&obs);
+    harness_obs_observe(&obs, HARNESS_SIG_PROCESS);
+    assert_int_equal(run("{\"check\":\"attempts\",\"max\":2}", &v), HARNESS_INCONCLUSIVE);
+    assert_int_equal(run("{\"check\":\"attempts\",\"exact\":0}", &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 10);
+    assert_int_equal(run("{\"check\":\"attempts\",\"max\":0,\"env\":\"green\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    /* "No traffic reached green" says nothing when none reached any colour;
+     * "none reached an upstream" is the point of a bound without a colour. */
+    assert_int_equal(run("{\"check\":\"upstream_count\",\"env\":\"green\",\"exact\":0}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "no traffic attempt reached any upstream"));
+    assert_int_equal(run("{\"check\":\"upstream_count\",\"exact\":0}", &v), HARNESS_PASS);
+    /* Before: pass, "10 of 10" 503s from a relay that asked no upstream. */
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":503,\"min\":5}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "no upstream was contacted"));
+    probe("blue", 5); /* it looked at blue: its 503s may be its reaction */
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":503,\"min\":5}", &v),
+                     HARNESS_PASS);
+    /* Before: "0 switch(es): none", pass on no answer at all. */
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":300,\"view\":\"served\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_int_equal(v.samples, 0);
+    /* One answer from blue: no flapping is now seen. */
+    req("ok", 200, 1, 200, "blue", HARNESS_OK);
+    att("ok", "blue", 200, 1, 200);
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":300,\"view\":\"served\"}", &v),
+                     HARNESS_PASS);
+}
+
+/* An upstream that echoes the Authorization it got (echo_auth): a relay
+ * that never sent the key had nothing in its answers to scrub, and "not
+ * found" passed the scrubbing scenario (nginx-opaque). */
+static void test_pass_audit_echo_without_key(void **state)
+{
+    struct report_check v;
+    req("k", 0, 1, 200, "blue", HARNESS_OK);
+    struct harness_att *a = att("k", "blue", 0, 1, 200);
+    snprintf(a->action, sizeof a->action, "echo_auth");
+    snprintf(a->key, sizeof a->key, "missing");
+    assert_int_equal(run("{\"check\":\"no_secret_leak\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "none carried the relay's key"));
+    snprintf(a->key, sizeof a->key, "configured");
+    assert_int_equal(run("{\"check\":\"no_secret_leak\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "signal: the key searched for"));
+    obs.secret_leaks = 1;
+    snprintf(obs.leak_where, sizeof obs.leak_where, "1 client answers");
+    snprintf(a->key, sizeof a->key, "missing");
+    assert_int_equal(run("{\"check\":\"no_secret_leak\"}", &v), HARNESS_FAIL);
+}
+
+/* Every kind names the signal its verdict rests on (PASS audit): a verdict
+ * against a relay that is not ours says what it saw. */
+static void test_every_kind_names_its_signal(void **state)
+{
+    char missing[1024] = "";
+    for (const char *const *n = harness_check_names(); *n; n++)
+        if (!harness_check_signal(*n, NULL))
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %s", *n);
+    assert_string_equal(missing, "");
+    struct report_check v;
+    req("a", 0, 5, 200, "blue", HARNESS_OK);
+    att("a", "blue", 0, 2, 200);
+    assert_int_equal(run("{\"check\":\"upstream_count\",\"env\":\"blue\",\"exact\":1}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "signal: attempts each mock journalled"));
+    assert_int_equal(run("{\"check\":\"switches\",\"exact\":0,\"view\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "signal: the colour each answer names"));
 }
 
 /* Every row of the check table says what it measures and how it is used:
@@ -1871,6 +2065,10 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_every_kind_names_its_signal),
+        T(test_pass_audit_made_up_answers),
+        T(test_pass_audit_refusing_relay),
+        T(test_pass_audit_echo_without_key),
         cmocka_unit_test_setup_teardown(test_answer_integrity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_cut_by_harness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_integrity_unknown, setup, teardown),
@@ -1899,6 +2097,8 @@ int main(void)
         T(test_retry_after_across_colours),
         T(test_tried_ratio),
         T(test_stream_incremental),
+        T(test_relay_stderr_lines),
+        T(test_seeded_picks_agree),
         T(test_answer_content_type),
         T(test_sequential_attempts),
         T(test_rate_limit_all_refused),

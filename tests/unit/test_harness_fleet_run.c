@@ -466,9 +466,12 @@ static void test_check_per_replica(void **state)
     struct harness_obs o;
     struct report_check v;
     fleet_obs(&o, 3);
-    for (int i = 0; i < 30; i++)
+    for (int i = 0; i < 30; i++) {
         add_req(&o, o.t0 + (uint64_t)i * MS, o.t0 + (uint64_t)i * MS + MS, i % 3 == 2 ? 503 : 200,
                 i % 3, "blue");
+        /* Each answer an upstream's: a 200 no mock journalled is made up. */
+        add_att(&o, o.reqs[o.n_reqs - 1].id, o.t0 + (uint64_t)i * MS, i % 3 == 2 ? 503 : 200);
+    }
     harness_obs_sort(&o);
     assert_int_equal(run("{\"check\": \"client_success_ratio\", \"min\": 0.99}", &o, &v),
                      HARNESS_FAIL);

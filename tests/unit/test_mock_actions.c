@@ -77,6 +77,47 @@ static void test_status_plan(void **state)
     mock_plan_free(&p);
 }
 
+/* Retry-After as a date: the plan keeps the offset (the date is made when
+ * the headers leave), the formatter writes RFC 9110's IMF-fixdate, and the
+ * two spellings of one header are refused together. */
+static void test_status_retry_after_date(void **state)
+{
+    struct mock_plan p;
+    base(&p, 0);
+    struct mock_action a = act("{\"type\":\"status\",\"code\":503,\"retry_after_date_s\":2}");
+    mock_plan_apply(&a, &p);
+    assert_int_equal(p.status, 503);
+    assert_true(p.retry_after_date);
+    assert_int_equal(p.retry_after_date_s, 2);
+    assert_string_equal(p.retry_after, "");
+    mock_plan_free(&p);
+    base(&p, 0);
+    a = act("{\"type\":\"status\",\"code\":429}");
+    mock_plan_apply(&a, &p);
+    assert_false(p.retry_after_date);
+    mock_plan_free(&p);
+
+    char d[MOCK_HTTP_DATE_LEN];
+    mock_http_date(784111777, d, sizeof d); /* RFC 9110's own example */
+    assert_string_equal(d, "Sun, 06 Nov 1994 08:49:37 GMT");
+    mock_http_date(0, d, sizeof d);
+    assert_string_equal(d, "Thu, 01 Jan 1970 00:00:00 GMT");
+    mock_http_date(1796560802, d, sizeof d);
+    assert_string_equal(d, "Sun, 06 Dec 2026 12:40:02 GMT");
+
+    char err[256];
+    json_t *j = json_loads("{\"type\":\"status\",\"code\":429,\"retry_after_s\":1,"
+                           "\"retry_after_date_s\":2}",
+                           0, NULL);
+    assert_int_equal(mock_action_parse(j, "$", &a, err, sizeof err), -1);
+    assert_non_null(strstr(err, "retry_after_s or retry_after_date_s"));
+    json_decref(j);
+    j = json_loads("{\"type\":\"status\",\"code\":429,\"retry_after_date_s\":-1}", 0, NULL);
+    assert_int_equal(mock_action_parse(j, "$", &a, err, sizeof err), -1);
+    assert_non_null(strstr(err, "$.retry_after_date_s"));
+    json_decref(j);
+}
+
 static void test_fault_positions(void **state)
 {
     struct {
@@ -494,6 +535,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_complete),
         cmocka_unit_test(test_status_plan),
+        cmocka_unit_test(test_status_retry_after_date),
         cmocka_unit_test(test_fault_positions),
         cmocka_unit_test(test_inband_malformed_slow),
         cmocka_unit_test(test_echo_auth),
