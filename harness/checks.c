@@ -45,7 +45,8 @@ enum ptype {
     P_WINDOW,   /* [from, to) in ms since the traffic start */
     P_FORMAT,   /* metrics_truth: "json", "prometheus" or "both" */
     P_COUNTERS, /* an array of counter names (harness_counter_names) or "active" */
-    P_HITEMS    /* health_reports: an array of "active", "health", "status" */
+    P_HITEMS,   /* health_reports: an array of "active", "health", "status" */
+    P_RLKIND    /* rate_limit: "sliding", "fixed", "bucket" or "any" */
 };
 
 struct param {
@@ -1455,6 +1456,52 @@ static int rl_header_values(const struct harness_req *r, double limit, char *why
     return 0;
 }
 
+/* Whether a fixed-window limiter certainly admitted more than `limit` in
+ * one of its windows, wherever its boundaries lie: for every alignment t0
+ * of windows [t0 + kW, t0 + (k+1)W), some window holds more than `limit`
+ * admissions whose whole uncertainty [earliest, latest] lies inside it.
+ * Membership only changes where t0 meets an earliest or a latest time
+ * (mod W), so those points and the microsecond after each are the only
+ * alignments to try. */
+static int fixed_window_excess(const uint64_t *earliest, const uint64_t *latest, size_t n,
+                               double window_us, double limit)
+{
+    if (n == 0 || window_us < 1)
+        return 0;
+    uint64_t w = (uint64_t)window_us, base = earliest[0];
+    for (size_t i = 0; i < n; i++)
+        if (earliest[i] < base)
+            base = earliest[i];
+    long *count = co_calloc(n + 1, sizeof *count);
+    uint64_t *bucket = co_calloc(n + 1, sizeof *bucket);
+    int every = 1;
+    for (size_t c = 0; c < 4 * n && every; c++) {
+        const uint64_t *src = c % 4 < 2 ? earliest : latest;
+        uint64_t t0 = ((src[c / 4] - base) + (c % 2)) % w; /* offset from base, in [0, W) */
+        size_t nb = 0;
+        int over = 0;
+        for (size_t i = 0; i < n && !over; i++) {
+            /* Shift by one window so that every time is at or after t0. */
+            uint64_t e = earliest[i] - base + w - t0, l = latest[i] - base + w - t0;
+            uint64_t k = e / w;
+            if (l >= (k + 1) * w)
+                continue; /* may lie in either window: not certain */
+            size_t b = 0;
+            while (b < nb && bucket[b] != k)
+                b++;
+            if (b == nb) {
+                bucket[nb] = k;
+                count[nb++] = 0;
+            }
+            over = (double)++count[b] > limit;
+        }
+        every = over;
+    }
+    free(count);
+    free(bucket);
+    return every;
+}
+
 /* An answer the limiter admitted: a success, or any answer whose request
  * reached an upstream (fleet_rate_limit's rule).  A 401 for an unknown
  * client key, or a 400, was refused before the limiter and says nothing
@@ -1471,6 +1518,16 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
     double limit = num(c, "limit", 0), window = num(c, "window_ms", 0) * 1000.0,
            tol = num(c, "tolerance", 0);
     const char *key = str(c, "key", NULL);
+    /* Only a sliding window promises at most `limit` admissions in every
+     * span of window_ms.  A fixed window admits a full quota on each side
+     * of a boundary, a token bucket a full bucket plus what refills: up to
+     * twice the limit in one span, and such a relay is not wrong.  Unless
+     * the scenario or the profile says the kind, only what every kind
+     * promises is held against the relay (2 x limit), and a count between
+     * the two is inconclusive, naming why. */
+    const char *kind = str(c, "window_kind", o->rl_kind[0] ? o->rl_kind : "any");
+    int sliding = strcmp(kind, "sliding") == 0;
+    double cap = sliding ? limit + tol : 2 * limit + tol;
     /* Retry-After is what any limiter owes its clients; x-ratelimit-* is a
      * convention (OpenAI's, cutover-relay's) a scenario may leave out. */
     json_t *rlh = json_object_get(c, "ratelimit_headers");
@@ -1527,6 +1584,14 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
         if (n > best)
             best = n;
     }
+    int fixed_over = 0;
+    if (strcmp(kind, "fixed") == 0) {
+        uint64_t *earliest = co_calloc(na + 1, sizeof *earliest);
+        for (size_t k = 0; k < na; k++)
+            earliest[k] = adm[k]->t_sent;
+        fixed_over = fixed_window_excess(earliest, latest, na, window, limit + tol);
+        free(earliest);
+    }
     free(latest);
     for (size_t i = 0; i < o->n_reqs && first_429; i++) {
         const struct harness_req *r = &o->reqs[i];
@@ -1542,7 +1607,14 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
     /* No 429 at all is no sample, unless the admissions that certainly
      * shared one window already exceed the limit: then the relay clearly
      * did not limit, and that is a failure, not a lack of data. */
-    int unlimited = limited == 0 && (double)best > limit + tol;
+    /* A fixed window's own boundaries, wherever they lie, were overrun. */
+    if (fixed_over && (double)best <= cap)
+        cap = (double)best - 1;
+    int unlimited = limited == 0 && (double)best > cap;
+    /* Over a sliding window's limit, within what another kind admits; a
+     * declared fixed window is judged by its own boundaries above. */
+    int unsure =
+        !sliding && strcmp(kind, "fixed") != 0 && (double)best > limit + tol && (double)best <= cap;
     v->samples = unlimited ? (long)na : limited;
     SETF(expected,
          "%s<= %g admitted per %g ms, 429s carry Retry-After%s, none "
@@ -1565,11 +1637,17 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
     if (bad_values)
         SETF(detail, "%s", bad_first);
     else if (unlimited)
-        SETF(detail, "nothing was limited although %zu admissions certainly shared one window",
-             best);
-    else if ((double)best > limit + tol)
-        SETF(detail, "%zu admissions certainly shared one window of %g ms (limit %g)", best,
-             window / 1000.0, limit + tol);
+        SETF(detail, "nothing was limited although %zu admissions certainly shared one window%s",
+             best, sliding ? "" : " (more than twice the limit: too many for any kind of window)");
+    else if (fixed_over)
+        SETF(detail,
+             "more than %g admissions certainly shared one fixed window of %g ms, wherever its "
+             "boundaries lie (%zu in the busiest span of that length)",
+             limit + tol, window / 1000.0, best);
+    else if ((double)best > cap)
+        SETF(detail, "%zu admissions certainly shared one window of %g ms (limit %g%s)", best,
+             window / 1000.0, limit + tol,
+             sliding ? "" : "; more than twice it: too many for any kind of window");
     else if (reached)
         SETF(detail, "%ld limited requests still reached an upstream", reached);
     else if (no_ra)
@@ -1581,9 +1659,25 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
              limited - with_headers, limited);
     else if (ends_late && !resumed)
         SETF(detail, "no request was admitted again after the window");
-    int ok = (double)best <= limit + tol && with_headers == limited && reached == 0 &&
+    int ok = (double)best <= cap && with_headers == limited && reached == 0 &&
              (!ends_late || resumed) && bad_values == 0;
-    verdict(v, ok, limit + tol - (double)best);
+    verdict(v, ok, cap - (double)best);
+    if (v->status != HARNESS_FAIL && unsure) {
+        v->status = HARNESS_INCONCLUSIVE;
+        if (strcmp(kind, "any") == 0)
+            SETF(detail,
+                 "%zu admissions shared one window of %g ms (limit %g): too many for a sliding "
+                 "window, not for a fixed window or a token bucket at a boundary, and nothing "
+                 "says which the relay has (\"rate_limit_window\" in its profile, or the "
+                 "check's \"window_kind\")",
+                 best, window / 1000.0, limit + tol);
+        else
+            SETF(detail,
+                 "%zu admissions shared one window of %g ms (limit %g): a token bucket admits "
+                 "up to twice the limit in one window after an idle one, so this is no certain "
+                 "excess",
+                 best, window / 1000.0, limit + tol);
+    }
 }
 
 /* ---- health probes ------------------------------------------------------ */
@@ -3545,9 +3639,13 @@ static const struct param p_switch_delay[] = {
 static const struct param p_dwell[] = {{"min_ms", P_NUM, 1}, {"view", P_VIEW, 0}, {NULL, 0, 0}};
 static const struct param p_unhealthy[] = {
     {"env", P_ENV, 1}, {"grace_ms", P_NUM, 0}, {"after", P_MARK, 0}, {NULL, 0, 0}};
-static const struct param p_rate[] = {
-    {"limit", P_NUM, 1},     {"window_ms", P_NUM, 1},          {"key", P_STR, 0},
-    {"tolerance", P_NUM, 0}, {"ratelimit_headers", P_BOOL, 0}, {NULL, 0, 0}};
+static const struct param p_rate[] = {{"limit", P_NUM, 1},
+                                      {"window_ms", P_NUM, 1},
+                                      {"key", P_STR, 0},
+                                      {"tolerance", P_NUM, 0},
+                                      {"ratelimit_headers", P_BOOL, 0},
+                                      {"window_kind", P_RLKIND, 0},
+                                      {NULL, 0, 0}};
 static const struct param p_health[] = {
     {"env", P_ENV, 1}, {"interval_ms", P_NUM, 1}, {"tolerance_ms", P_NUM, 0}, {NULL, 0, 0}};
 static const struct param p_latency[] = {
@@ -4235,6 +4333,8 @@ static int validate_param(const struct param *p, const json_t *v, const char *pa
         static const char *const formats[] = {"json", "prometheus", "both", NULL};
         return harness_v_enum(v, path, formats, err, errlen);
     }
+    case P_RLKIND:
+        return harness_v_enum(v, path, harness_rl_kinds, err, errlen);
     case P_COUNTERS: {
         if (!json_is_array(v) || !json_array_size(v))
             return harness_v_expected(err, errlen, path, "a non-empty array of counter names", v);

@@ -96,6 +96,8 @@ const size_t *harness_obs_attempts(const struct harness_obs *o, const char *id, 
     return *n ? &o->by_req[lo] : NULL;
 }
 
+const char *const harness_rl_kinds[] = {"sliding", "fixed", "bucket", "any", NULL};
+
 const char *const harness_outcome_names[] = {"ok",        "http_error",   "transport",
                                              "truncated", "inband_error", NULL};
 

@@ -281,6 +281,12 @@ struct harness_obs {
         double usd_per_million;
     } prices[8];
     size_t n_prices;
+    /* How the relay's rate limiter counts its window (harness_rl_kinds):
+     * the profile's "rate_limit_window", "sliding" for cutover-relay run
+     * without a profile, "" unknown.  Only a sliding window promises at
+     * most limit admissions in every span of window_ms; a fixed window or
+     * a token bucket admits up to twice that across a boundary. */
+    char rl_kind[8];
     int secret_leaks; /* places the upstream key showed up */
     int leak_scanned; /* artefacts scanned for it */
     char leak_where[128];
@@ -296,6 +302,9 @@ struct harness_obs {
     int replica_events[8];
     unsigned replica_gone; /* bit i: the scenario stopped or killed replica i */
 };
+
+/* "sliding", "fixed", "bucket", "any", NULL. */
+extern const char *const harness_rl_kinds[];
 
 void harness_obs_free(struct harness_obs *o);
 /* The time of a mark, or 0 when absent. */

@@ -28,9 +28,10 @@
 #include <unistd.h>
 
 static const char *const top_keys[] = {
-    "name",        "description", "requires", "command", "env",         "config", "ready",
-    "settings",    "defaults",    "tells",    "notes",   "stop_signal", "shell",  "request",
-    "api_key_env", "cwd",         "fixed",    "shared",  "probes",      NULL};
+    "name",   "description",       "requires",    "command", "env",   "config",
+    "ready",  "settings",          "defaults",    "tells",   "notes", "stop_signal",
+    "shell",  "request",           "api_key_env", "cwd",     "fixed", "shared",
+    "probes", "rate_limit_window", NULL};
 static const char *const request_keys[] = {"method", "path", NULL};
 static const char *const methods[] = {"POST", "PUT", NULL};
 static const char *const config_keys[] = {"file", "template", "template_lines", "format", NULL};
@@ -673,6 +674,13 @@ static int names_redis_url(const struct harness_profile *p)
  * profile says they do not take. */
 static int parse_shared(struct harness_profile *p, const json_t *doc, char *err, size_t errlen)
 {
+    const json_t *rk = json_object_get(doc, "rate_limit_window");
+    if (rk) {
+        static const char *const kinds[] = {"sliding", "fixed", "bucket", NULL};
+        if (harness_v_enum(rk, "$.rate_limit_window", kinds, err, errlen) != 0)
+            return -1;
+        snprintf(p->rl_kind, sizeof p->rl_kind, "%s", json_string_value(rk));
+    }
     const json_t *sh = json_object_get(doc, "shared");
     if (sh && !json_is_boolean(sh))
         return harness_v_expected(err, errlen, "$.shared",

@@ -72,6 +72,10 @@ struct harness_profile {
     /* "shared": true: the relay takes a fleet's shared store ({redis_url},
      * or cutover-relay's config key "shared"); false: replicas run unshared. */
     int shared;
+    /* "rate_limit_window": how its limiter counts ("sliding", "fixed",
+     * "bucket"), "" not said: rate_limit then holds it only to what every
+     * kind promises (harness/obs.h rl_kind). */
+    char rl_kind[8];
     /* The relay's endpoints for probe steps ("probes": docs/profiles.md):
      * paths, where /health names the active colour and each colour's health,
      * which counters stand for the harness's (harness/probe.h). */

@@ -2020,6 +2020,12 @@ static void run_loop(struct run *r)
     r->prober.obs = &r->obs;
     probe_map(r);
     prices(r);
+    /* Our own relay's limiter is a sliding window (docs/relay.md); a raw
+     * command or a URL says nothing of its own. */
+    snprintf(r->obs.rl_kind, sizeof r->obs.rl_kind, "%s",
+             o->profile                       ? o->profile->rl_kind
+             : !o->relay_cmd && !o->relay_url ? "sliding"
+                                              : "");
     ev_timer_init(&r->poll, on_poll, 0.0, 0.01);
     r->poll.data = r;
     ev_timer_start(r->loop, &r->poll);

@@ -516,6 +516,7 @@ static void test_no_traffic_after_unhealthy(void **state)
 static void test_rate_limit(void **state)
 {
     struct report_check v;
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding"); /* cutover-relay's */
     /* 5 admitted in the first 400 ms, then 429s, then admitted again. */
     for (int i = 0; i < 14; i++) {
         char id[16];
@@ -600,6 +601,7 @@ static void test_rate_limit_header_values(void **state)
 static void test_rate_limit_never_limited(void **state)
 {
     struct report_check v;
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
     const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
     for (int i = 0; i < 3; i++) {
         char id[16];
@@ -616,6 +618,70 @@ static void test_rate_limit_never_limited(void **state)
     }
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "nothing was limited"));
+}
+
+/* A relay whose profile does not say how its limiter counts is held only to
+ * what every kind promises.  A correct fixed-window limiter (limit 4 per
+ * 400 ms, windows at 0, 400, 800 ms) admits 4 just before a boundary and 4
+ * just after: 8 inside 400 ms, which is no excess for it (outsider audit,
+ * round 2: a fixed-window relay failed "5 admissions certainly shared one
+ * window").  Declared "fixed", the same traffic passes and an off-by-one
+ * that admits 5 in one of its windows fails wherever the boundaries lie. */
+static void fixed_window_traffic(int per_window)
+{
+    obs.n_reqs = obs.n_atts = 0;
+    int n = 0;
+    for (int w = 0; w < 3; w++)
+        for (int i = 0; i < 6; i++, n++) {
+            char id[16];
+            snprintf(id, sizeof id, "f%d", n);
+            /* Bunched at the end of window 0 and the start of window 1. */
+            uint64_t at = w == 0 ? 300 + (uint64_t)i * 15 : (uint64_t)w * 400 + (uint64_t)i * 15;
+            int limited = i >= per_window;
+            struct harness_req *r = req(id, at, 2, limited ? 429 : 200, limited ? "" : "blue",
+                                        limited ? HARNESS_HTTP_ERROR : HARNESS_OK);
+            if (limited) {
+                r->retry_after_ms = 100;
+                r->ratelimit_hdrs = 3;
+            } else {
+                att(id, "blue", at, 1, 200);
+            }
+        }
+}
+
+static void test_rate_limit_window_kinds(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"rate_limit\",\"limit\":4,\"window_ms\":400}";
+    fixed_window_traffic(4);
+    /* cutover-relay's sliding window: 8 in 400 ms is an excess. */
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "certainly shared one window"));
+    /* Unknown kind: inconclusive, saying why. */
+    obs.rl_kind[0] = '\0';
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "not for a fixed window or a token bucket"));
+    assert_non_null(strstr(v.detail, "rate_limit_window"));
+    /* Declared fixed: a correct fixed window passes... */
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    fixed_window_traffic(4);
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    /* ...and one admitting 5 per window fails, wherever its boundaries are. */
+    fixed_window_traffic(5);
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "wherever its boundaries lie"));
+    /* The check's own window_kind overrides the profile's. */
+    fixed_window_traffic(4);
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":4,\"window_ms\":400,\"window_kind\":"
+                         "\"sliding\"}",
+                         &v),
+                     HARNESS_FAIL);
+    /* More than twice the limit is too many for any kind. */
+    obs.rl_kind[0] = '\0';
+    fixed_window_traffic(6);
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "too many for any kind of window"));
 }
 
 /* Retry-After is what any limiter owes; x-ratelimit-* only when the check
@@ -2184,6 +2250,7 @@ int main(void)
         T(test_rate_limit),
         T(test_rate_limit_header_values),
         T(test_rate_limit_never_limited),
+        T(test_rate_limit_window_kinds),
         T(test_rate_limit_retry_after_only),
         T(test_retry_after_across_colours),
         T(test_tried_ratio),

@@ -282,6 +282,19 @@ static void test_fleet_rate_limit_check(void **state)
     assert_int_equal(run(ck, &o, &v), HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.detail, "needs 2 or more replicas"));
     harness_obs_free(&o);
+    /* 8 admitted in one second, limit 5: an excess for a sliding window
+     * (cutover-relay's), not for a fixed window across its boundary, so a
+     * relay whose kind is not known is not failed on it. */
+    fleet_obs(&o, 3);
+    for (int i = 0; i < 12; i++)
+        add_req(&o, o.t0 + (uint64_t)i * 10 * MS, o.t0 + (uint64_t)i * 10 * MS + 2 * MS,
+                i < 8 ? 200 : 429, i % 3, i < 8 ? "blue" : "");
+    assert_int_equal(run(ck, &o, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "not for a fixed window or a token bucket"));
+    snprintf(o.rl_kind, sizeof o.rl_kind, "sliding");
+    assert_int_equal(run(ck, &o, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "admitted 8 in one window"));
+    harness_obs_free(&o);
     /* A limit never reached: nothing to judge. */
     fleet_obs(&o, 2);
     for (int i = 0; i < 3; i++)
