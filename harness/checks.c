@@ -3827,6 +3827,64 @@ static void ck_answer_content_type(const json_t *c, const struct harness_obs *o,
     verdict(v, wrong == 0, -(double)wrong);
 }
 
+/* What a client's HTTP stack goes by before any parser: a Content-Encoding
+ * says how to undo the body (every SDK asks for gzip and decodes it).  The
+ * harness asks for no coding, so the body arrives as the relay sent it; a
+ * coding whose mark the body lacks (gzip 1f 8b, deflate a zlib header,
+ * zstd 28 b5 2f fd) cannot be undone by any client.  br has no mark: not
+ * judged.  Judged on every 200 with a body, whole or not. */
+static int encoding_mark_ok(const struct harness_req *r, int *judged)
+{
+    const char *e = r->cenc;
+    const unsigned char *h = r->head;
+    *judged = 1;
+    if (!e[0] || strcasecmp(e, "identity") == 0)
+        return 1;
+    if (strcasecmp(e, "gzip") == 0 || strcasecmp(e, "x-gzip") == 0)
+        return r->head_n == 2 && h[0] == 0x1f && h[1] == 0x8b;
+    if (strcasecmp(e, "deflate") == 0)
+        return r->head_n == 2 && (h[0] & 0x0f) == 8 && ((h[0] << 8) | h[1]) % 31 == 0;
+    if (strcasecmp(e, "zstd") == 0)
+        return r->head_n == 2 && h[0] == 0x28 && h[1] == 0xb5;
+    *judged = 0;
+    return 1;
+}
+
+static void ck_answer_encoding(const json_t *c, const struct harness_obs *o, struct report_check *v)
+{
+    const struct harness_req *bad = NULL;
+    long wrong = 0, unjudged = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || r->status != 200 || r->head_n == 0)
+            continue;
+        int judged;
+        int ok = encoding_mark_ok(r, &judged);
+        if (!judged) {
+            unjudged++;
+            continue;
+        }
+        v->samples++;
+        if (!ok) {
+            wrong++;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected, "a 200's body is in the coding its Content-Encoding names (none: as is)");
+    SETF(measured, "%ld of %ld answers not in their Content-Encoding", wrong, v->samples);
+    if (unjudged)
+        append(v->detail, sizeof v->detail,
+               "%ld answer(s) in a coding without a mark (br) not judged; ", unjudged);
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "Content-Encoding '%s' on a body starting %02x %02x: no client can decode it; ",
+               bad->cenc, bad->head[0], bad->head_n > 1 ? bad->head[1] : 0);
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, wrong == 0, -(double)wrong);
+}
+
 /* One request, one attempt at a time: a relay that sends a request to both
  * colours at once (a hedge, or a retry fired before the first answer) pays
  * the upstream twice for one answer.  An attempt the relay gave up on (a
@@ -4250,6 +4308,9 @@ static const struct check_kind kinds[] = {
     {"cancel_on_client_gone", p_client_gone, 1, ck_cancel_on_client_gone,
      "a request the client gave up on stops its upstream work within within_ms (journals)", IDS,
      NULL, "{}", 0, .why = "abandoned requests keep upstreams busy"},
+    {"answer_encoding", p_phase, 1, ck_answer_encoding,
+     "200 answers are in the coding their Content-Encoding names", 0, NULL, "{}", 0,
+     .why = "Content-Encoding the body is not in"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -4720,6 +4781,9 @@ static const struct {
     {"cancel_on_client_gone",
      "requests the client gave up on (client log, curl timeout) against their attempts' ends "
      "(mock journals, by request id)",
+     NULL},
+    {"answer_encoding",
+     "the Content-Encoding and first body bytes of client answers with 200 (asked for no coding)",
      NULL},
 };
 

@@ -852,6 +852,42 @@ static void test_answer_content_type(void **state)
     assert_non_null(strstr(v.detail, "on a streamed answer; request b"));
 }
 
+/* answer_encoding (outsider round 3): a plain body passes, one labelled
+ * gzip without gzip's mark fails naming the coding and bytes, a real gzip
+ * head passes, br (no mark) is not judged; no 200 body: inconclusive. */
+static void test_answer_encoding(void **state)
+{
+    struct report_check v;
+    struct harness_req *e = req("e", 0, 5, 502, "", HARNESS_HTTP_ERROR);
+    e->head_n = 1;
+    e->head[0] = '<';
+    snprintf(e->cenc, sizeof e->cenc, "gzip"); /* an error: not judged */
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_INCONCLUSIVE);
+    struct harness_req *a = req("a", 10, 5, 200, "blue", HARNESS_OK);
+    a->head_n = 2;
+    memcpy(a->head, "{\"", 2);
+    struct harness_req *b = req("b", 20, 5, 200, "blue", HARNESS_OK);
+    b->head_n = 2;
+    memcpy(b->head, "da", 2);
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 2"));
+    snprintf(b->cenc, sizeof b->cenc, "gzip");
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 2"));
+    assert_non_null(strstr(v.detail, "Content-Encoding 'gzip' on a body starting 64 61"));
+    assert_non_null(strstr(v.detail, "request b"));
+    memcpy(b->head, "\x1f\x8b", 2);
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_PASS);
+    snprintf(a->cenc, sizeof a->cenc, "deflate"); /* '{"' is no zlib header */
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_FAIL);
+    memcpy(a->head, "\x78\x9c", 2);
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_PASS);
+    snprintf(b->cenc, sizeof b->cenc, "br");
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 1"));
+    assert_non_null(strstr(v.detail, "1 answer(s) in a coding without a mark (br) not judged"));
+}
+
 /* stream_ends_once: a stream read to its [DONE] with nothing after passes;
  * one with a second [DONE] fails naming it; no whole stream: inconclusive. */
 static void test_stream_ends_once(void **state)
@@ -2259,6 +2295,7 @@ int main(void)
         T(test_seeded_picks_agree),
         T(test_answer_content_type),
         T(test_stream_ends_once),
+        T(test_answer_encoding),
         T(test_cancel_on_client_gone),
         T(test_forwarded_fields),
         T(test_sequential_attempts),
