@@ -3885,6 +3885,40 @@ static void ck_answer_encoding(const json_t *c, const struct harness_obs *o, str
     verdict(v, wrong == 0, -(double)wrong);
 }
 
+/* A relay that gives up on upstreams that said when to come back passes
+ * that on: every client answer of the given status (429 by default; a
+ * scenario where every upstream 429/503 carries Retry-After) carries
+ * Retry-After or retry-after-ms.  Without it every SDK falls back on its
+ * own short backoff and hammers a limit the upstream already timed.  A
+ * relay that answers another status is not a sample here (client_count
+ * judges the status). */
+static void ck_retry_after_kept(const json_t *c, const struct harness_obs *o,
+                                struct report_check *v)
+{
+    long status = (long)num(c, "status", 429);
+    const struct harness_req *bad = NULL;
+    long missing = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || r->status != status)
+            continue;
+        v->samples++;
+        if (r->ra_s < 0 && r->ra_ms < 0 && r->retry_after_ms < 0) {
+            missing++;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected, "every %ld to the client carries Retry-After or retry-after-ms", status);
+    SETF(measured, "%ld of %ld %lds without Retry-After", missing, v->samples, status);
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "the upstreams said when to retry, the client was not told; ");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, missing == 0, -(double)missing);
+}
+
 /* One request, one attempt at a time: a relay that sends a request to both
  * colours at once (a hedge, or a retry fired before the first answer) pays
  * the upstream twice for one answer.  An attempt the relay gave up on (a
@@ -4311,6 +4345,9 @@ static const struct check_kind kinds[] = {
     {"answer_encoding", p_phase, 1, ck_answer_encoding,
      "200 answers are in the coding their Content-Encoding names", 0, NULL, "{}", 0,
      .why = "Content-Encoding the body is not in"},
+    {"retry_after_kept", p_error_shape, 1, ck_retry_after_kept,
+     "final 429s (status) to the client carry the Retry-After the upstreams gave", 0, NULL,
+     "{\"status\": 429}", 0, .why = "upstream Retry-After not passed on"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -4785,6 +4822,7 @@ static const struct {
     {"answer_encoding",
      "the Content-Encoding and first body bytes of client answers with 200 (asked for no coding)",
      NULL},
+    {"retry_after_kept", "the Retry-After and retry-after-ms headers of client answers", NULL},
 };
 
 const char *harness_check_signal(const char *kind, const char *view)

@@ -888,6 +888,31 @@ static void test_answer_encoding(void **state)
     assert_non_null(strstr(v.detail, "1 answer(s) in a coding without a mark (br) not judged"));
 }
 
+/* retry_after_kept (outsider round 3): a 429 with Retry-After or
+ * retry-after-ms passes, one with neither fails naming the request; no 429
+ * (another status is client_count's business): inconclusive. */
+static void test_retry_after_kept(void **state)
+{
+    struct report_check v;
+    struct harness_req *e = req("e", 0, 5, 502, "", HARNESS_HTTP_ERROR);
+    (void)e;
+    assert_int_equal(run("{\"check\":\"retry_after_kept\"}", &v), HARNESS_INCONCLUSIVE);
+    struct harness_req *a = req("a", 10, 5, 429, "blue", HARNESS_HTTP_ERROR);
+    a->ra_s = 1;
+    a->retry_after_ms = 1000;
+    struct harness_req *b = req("b", 20, 5, 429, "green", HARNESS_HTTP_ERROR);
+    b->ra_ms = 300;
+    b->retry_after_ms = 300;
+    assert_int_equal(run("{\"check\":\"retry_after_kept\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 2 429s"));
+    b->ra_ms = b->retry_after_ms = -1;
+    assert_int_equal(run("{\"check\":\"retry_after_kept\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 2 429s without Retry-After"));
+    assert_non_null(strstr(v.detail, "the client was not told; request b"));
+    assert_int_equal(run("{\"check\":\"retry_after_kept\",\"status\":503}", &v),
+                     HARNESS_INCONCLUSIVE);
+}
+
 /* stream_ends_once: a stream read to its [DONE] with nothing after passes;
  * one with a second [DONE] fails naming it; no whole stream: inconclusive. */
 static void test_stream_ends_once(void **state)
@@ -2296,6 +2321,7 @@ int main(void)
         T(test_answer_content_type),
         T(test_stream_ends_once),
         T(test_answer_encoding),
+        T(test_retry_after_kept),
         T(test_cancel_on_client_gone),
         T(test_forwarded_fields),
         T(test_sequential_attempts),
