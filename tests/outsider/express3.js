@@ -84,16 +84,17 @@ app.post("/api/chat", (req, res, next) => {
   const gone = new AbortController();
   res.on("close", () => { if (!res.writableFinished) gone.abort(); });
   const startSignal = AbortSignal.timeout(TIMEOUT_MS);
-  let last = null, keepalive = null, wrote = false;
+  let last = null, keepalive = null, wrote = false, lastWrite = Date.now();
   const stopKeepalive = () => { if (keepalive) clearInterval(keepalive); keepalive = null; };
-  if (fwd.stream) {
+  if (fwd.stream) { // a comment after KEEPALIVE_MS of silence, before or inside the stream
     keepalive = setInterval(() => {
+      if (Date.now() - lastWrite < KEEPALIVE_MS) return;
       if (!res.headersSent) { res.status(200).type("text/event-stream"); res.flushHeaders(); }
-      wrote = true;
+      wrote = true; lastWrite = Date.now();
       if (BUG === "keepalive_unterminated") res.write(": keep-alive");
       else if (BUG === "keepalive_as_data") res.write("data: \n\n");
       else res.write(": keep-alive\n\n");
-    }, KEEPALIVE_MS);
+    }, KEEPALIVE_MS / 3);
   }
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const env = active;
@@ -131,8 +132,7 @@ app.post("/api/chat", (req, res, next) => {
       }
       let tail = "";
       for await (const chunk of up.body) {
-        stopKeepalive();
-        streamed = true; wrote = true;
+        streamed = true; wrote = true; lastWrite = Date.now();
         let s = Buffer.from(chunk).toString("utf8");
         if (BUG === "merge_events") {
           s = tail + s;
