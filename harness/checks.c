@@ -460,7 +460,7 @@ static void ck_deadline(const json_t *c, const struct harness_obs *o, struct rep
 
 static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
-    long trunc = 0, cut = 0, made_up = 0;
+    long trunc = 0, cut = 0, made_up = 0, malformed = 0;
     const struct harness_req *first = NULL;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
@@ -473,6 +473,9 @@ static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct
         v->samples++;
         if (r->outcome == HARNESS_TRUNCATED) {
             trunc++;
+            /* Not cut: an event no client can parse (empty data: as a
+             * keep-alive, two events run together) spoils the whole. */
+            malformed += r->stream && r->bad_event;
             if (!first)
                 first = r;
         } else if (r->outcome == HARNESS_OK && answer_unsourced(o, r)) {
@@ -492,6 +495,11 @@ static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct
                "%ld 200s that no upstream gave (no attempt in the mock journals): the relay made "
                "them up; ",
                made_up);
+    if (malformed)
+        append(v->detail, sizeof v->detail,
+               "%ld of them streams with an event whose data is neither JSON nor [DONE] "
+               "(malformed, not cut); ",
+               malformed);
     if (first)
         describe_req(o, first, v->detail, sizeof v->detail);
     verdict(v, trunc + made_up == 0, (double)-(trunc + made_up));
@@ -2866,8 +2874,8 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
                      "a 200 %s that ended without %s and without an error (%zu of %zu bytes)",
                      r->stream ? "stream" : "answer",
                      !r->stream     ? "its content"
-                     : strict       ? "data: [DONE]"
                      : r->bad_event ? "only JSON events"
+                     : strict       ? "data: [DONE]"
                                     : "a finish_reason",
                      r->text_len, cl);
         } else if (r->text_len) {

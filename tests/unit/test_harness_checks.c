@@ -216,9 +216,15 @@ static void test_no_truncated(void **state)
     req("b", 0, 5, 200, "blue", HARNESS_OK);
     att("b", "blue", 0, 2, 200);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_PASS);
-    req("c", 0, 5, 200, "blue", HARNESS_TRUNCATED);
+    struct harness_req *c = req("c", 0, 5, 200, "blue", HARNESS_TRUNCATED);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "request c"));
+    assert_null(strstr(v.detail, "malformed"));
+    /* Outsider round 3: an empty data: keep-alive ends the stream unparsed,
+     * with its [DONE]: named as malformed, not as cut. */
+    c->stream = c->done_marker = c->bad_event = 1;
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "1 of them streams with an event whose data is neither JSON"));
 }
 
 static void test_attempts(void **state)
