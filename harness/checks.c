@@ -1302,19 +1302,75 @@ static void ck_switch_delay(const json_t *c, const struct harness_obs *o, struct
     verdict(v, 0, -within);
 }
 
+/* The served view's dwells, bounded.  A served switch is seen only between
+ * two answers: it happened after the relay picked the old colour for the
+ * last request of it (not before that request was sent) and before the
+ * first answer of the new colour arrived.  Dating it by that answer's
+ * arrival alone gave negative dwells (answers arrive out of send order), so
+ * each dwell is an interval: at least the gap between the latest the earlier
+ * switch can have been and the earliest the later one can have been (never
+ * below 0), at most the other way round.  *lo and *hi get the shortest
+ * dwell's bounds (the least of each); returns the number of switches. */
+static size_t dwells_served(const struct harness_obs *o, double *lo, double *hi, struct sw *s,
+                            size_t cap)
+{
+    const struct harness_req **ok = co_calloc(o->n_reqs + 1, sizeof *ok);
+    uint64_t *early = co_calloc(cap + 1, sizeof *early), *late = co_calloc(cap + 1, sizeof *late);
+    size_t m = 0, n = 0;
+    for (size_t i = 0; i < o->n_reqs; i++)
+        if (o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0])
+            ok[m++] = &o->reqs[i];
+    qsort(ok, m, sizeof *ok, by_sent);
+    const char *start = first_attempt_env(o);
+    if (m && start[0] && strcmp(start, ok[0]->served) != 0 && n < cap) {
+        early[n] = o->t0;
+        late[n] = ok[0]->t_done;
+        snprintf(s[n].from, sizeof s[n].from, "%s", start);
+        snprintf(s[n].to, sizeof s[n].to, "%s", ok[0]->served);
+        s[n++].t = ok[0]->t_done;
+    }
+    for (size_t i = 1; i < m && n < cap; i++) {
+        if (strcmp(ok[i]->served, ok[i - 1]->served) == 0)
+            continue;
+        early[n] = ok[i - 1]->t_sent;
+        late[n] = ok[i]->t_done;
+        snprintf(s[n].from, sizeof s[n].from, "%s", ok[i - 1]->served);
+        snprintf(s[n].to, sizeof s[n].to, "%s", ok[i]->served);
+        s[n++].t = ok[i]->t_done;
+    }
+    *lo = *hi = INFINITY;
+    for (size_t k = 1; k < n; k++) {
+        double l = ((double)early[k] - (double)late[k - 1]) / 1000.0,
+               h = ((double)late[k] - (double)early[k - 1]) / 1000.0;
+        *lo = fmin(*lo, fmax(0, l));
+        *hi = fmin(*hi, h);
+    }
+    free(ok);
+    free(early);
+    free(late);
+    return n;
+}
+
 static void ck_min_dwell(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
-    double min_ms = num(c, "min_ms", 0), shortest = INFINITY;
+    double min_ms = num(c, "min_ms", 0), shortest = INFINITY, hi = INFINITY;
     const char *view = str(c, "view", "events");
+    int served = strcmp(view, "served") == 0;
     struct sw s[64];
-    size_t n = strcmp(view, "served") == 0 ? switches_served(o, s, 64) : switches_events(o, s, 64);
-    for (size_t i = 1; i < n; i++)
-        shortest = fmin(shortest, ((double)s[i].t - (double)s[i - 1].t) / 1000.0);
+    size_t n;
+    if (served) {
+        n = dwells_served(o, &shortest, &hi, s, 64);
+    } else {
+        n = switches_events(o, s, 64);
+        for (size_t i = 1; i < n; i++)
+            shortest = fmin(shortest, ((double)s[i].t - (double)s[i - 1].t) / 1000.0);
+        hi = shortest;
+    }
     /* The served view sees switches only through answers that name their
      * colour: with none, "no flapping" was not seen (a relay that answered
      * every request with an error would pass). */
     v->samples = o->have_events ? 1 : 0;
-    if (strcmp(view, "served") == 0) {
+    if (served) {
         v->samples = 0;
         for (size_t i = 0; i < o->n_reqs; i++)
             v->samples += o->reqs[i].outcome == HARNESS_OK && o->reqs[i].served[0];
@@ -1322,11 +1378,29 @@ static void ck_min_dwell(const json_t *c, const struct harness_obs *o, struct re
     SETF(expected, "consecutive switches >= %g ms apart (no flapping, %s view)", min_ms, view);
     char seq[256];
     seq_string(s, n, seq, sizeof seq);
+    snprintf(v->unit, sizeof v->unit, "ms");
     if (isinf(shortest))
         SETF(measured, "%zu switch(es): %s", n, seq);
+    else if (served)
+        SETF(measured, "shortest dwell %.1f..%.1f ms over %zu switches: %s", shortest, hi, n, seq);
     else
         SETF(measured, "shortest dwell %.1f ms over %zu switches: %s", shortest, n, seq);
-    snprintf(v->unit, sizeof v->unit, "ms");
+    if (served && !isinf(shortest) && shortest < min_ms && hi >= min_ms) {
+        /* The answers bound the dwell on both sides of min_ms. */
+        verdict(v, 1, 0);
+        if (v->status == HARNESS_PASS)
+            v->status = HARNESS_INCONCLUSIVE;
+        append(v->detail, sizeof v->detail,
+               "the answers place the shortest dwell between %.1f and %.1f ms (a switch is "
+               "seen only between the last answer of one colour and the first of the next): "
+               "not certainly below %g ms; ",
+               shortest, hi, min_ms);
+        return;
+    }
+    if (served && !isinf(hi) && hi < min_ms) {
+        verdict(v, 0, hi - min_ms);
+        return;
+    }
     verdict(v, isinf(shortest) || shortest >= min_ms, isinf(shortest) ? 0 : shortest - min_ms);
 }
 
@@ -4659,7 +4733,8 @@ static const struct {
      "the colour each answer names (X-Served-By or the mock's stamp in the body) and the "
      "timeline mark"},
     {"min_dwell", "the relay's switch events",
-     "the colour each answer names (X-Served-By or the mock's stamp in the body)"},
+     "the colour each answer names (X-Served-By or the mock's stamp in the body), each switch "
+     "bounded by the send of the old colour's last request and the new colour's first answer"},
     {"no_traffic_after_unhealthy",
      "the relay's health and switch events against the attempts the mocks journalled", NULL},
     {"rate_limit",

@@ -1755,6 +1755,47 @@ static void test_pass_audit_refusing_relay(void **state)
                      HARNESS_PASS);
 }
 
+/* The served view dated a switch by its first answer's arrival, in send
+ * order: a slow green answer behind a fast blue one gave "shortest dwell
+ * -285.0 ms".  A dwell is now bounded by sends and answers: never negative,
+ * a failure only when even its longest reading is short, inconclusive when
+ * the answers allow both. */
+static void test_min_dwell_served_bounds(void **state)
+{
+    struct report_check v;
+    obs.have_events = 0;
+    att("r1", "blue", 0, 1, 200);
+    req("r1", 0, 5, 200, "blue", HARNESS_OK);
+    att("r2", "green", 100, 290, 200);
+    req("r2", 100, 300, 200, "green", HARNESS_OK);
+    att("r3", "blue", 110, 1, 200);
+    req("r3", 110, 5, 200, "blue", HARNESS_OK);
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":300,\"view\":\"served\"}", &v),
+                     HARNESS_FAIL);
+    assert_null(strstr(v.measured, "dwell -"));
+    assert_non_null(strstr(v.measured, "0.0..115.0 ms"));
+    assert_true(v.margin < 0);
+    /* Bounds on both sides of min_ms: not certain either way. */
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":100,\"view\":\"served\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "between 0.0 and 115.0 ms"));
+    /* Far apart, every reading long enough: a pass. */
+    teardown(state);
+    setup(state);
+    obs.have_events = 0;
+    att("a", "blue", 0, 1, 200);
+    req("a", 0, 5, 200, "blue", HARNESS_OK);
+    att("b", "green", 100, 1, 200);
+    req("b", 100, 5, 200, "green", HARNESS_OK);
+    att("c", "green", 600, 1, 200);
+    req("c", 600, 5, 200, "green", HARNESS_OK);
+    att("d", "blue", 700, 1, 200);
+    req("d", 700, 5, 200, "blue", HARNESS_OK);
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":400,\"view\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "495.0..705.0 ms"));
+}
+
 /* An upstream that echoes the Authorization it got (echo_auth): a relay
  * that never sent the key had nothing in its answers to scrub, and "not
  * found" passed the scrubbing scenario (nginx-opaque). */
@@ -2233,6 +2274,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_model_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_status, setup, teardown),
         cmocka_unit_test(test_answer_check_params),
+        cmocka_unit_test_setup_teardown(test_min_dwell_served_bounds, setup, teardown),
         T(test_success_ratio),
         T(test_client_count_and_deadline),
         T(test_upstream_concurrency),
