@@ -2514,6 +2514,59 @@ static void ck_cancel_on_client_gone(const json_t *c, const struct harness_obs *
     verdict(v, late == 0, isinf(worst) ? 0 : within - worst);
 }
 
+/* ---- no_retry_after_bytes ---------------------------------------------------- */
+
+/* Loopback slack between the relay's send of an attempt and the mock's
+ * arrival stamp: an attempt that arrived later than this after the client's
+ * first byte was certainly started after the relay had sent that byte. */
+#define AFTER_BYTES_SLACK_US 2000
+
+/* Once a client holds part of an answer, a retry cannot be passed on
+ * without splicing two answers (or repeating the start): the request must
+ * make no further upstream attempt (a mid-stream 429 that "spins" retries
+ * the stream).  Client's first body byte against the attempts the mocks
+ * journalled for the request (by id), on one monotonic clock.  A request
+ * whose client got no byte, or without a journalled attempt, is no sample. */
+static void ck_no_retry_after_bytes(const json_t *c, const struct harness_obs *o,
+                                    struct report_check *v)
+{
+    const struct harness_req *bad = NULL;
+    long retried = 0, extra = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || !r->t_first)
+            continue;
+        const struct harness_att *a[16];
+        size_t n = attempts_of(o, r->id, a, 16), later = 0;
+        if (!n)
+            continue;
+        v->samples++;
+        for (size_t k = 0; k < n; k++)
+            later += !a[k]->health && a[k]->t_arrival > r->t_first + AFTER_BYTES_SLACK_US;
+        if (later) {
+            retried++;
+            extra += (long)later;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected, "no upstream attempt of a request starts after its client got a body byte");
+    if (v->samples)
+        SETF(measured, "%ld of %ld requests with bytes out made %ld more attempt(s)", retried,
+             v->samples, extra);
+    else
+        SETF(measured, "no request whose client got a body byte with an upstream attempt "
+                       "journalled");
+    snprintf(v->unit, sizeof v->unit, "req");
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "the relay retried after bytes had reached the client (a stream retried in a "
+               "loop, or two answers spliced); ");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, retried == 0, retried ? -(double)retried : 0);
+}
+
 /* ---- events_consistent ------------------------------------------------------ */
 
 static int cmp_attempt_ev(const void *pa, const void *pb)
@@ -4324,6 +4377,9 @@ static const struct check_kind kinds[] = {
     {"cancel_on_client_gone", p_client_gone, 1, ck_cancel_on_client_gone,
      "a request the client gave up on stops its upstream work within within_ms (journals)", IDS,
      NULL, "{}", 0, .why = "abandoned requests keep upstreams busy"},
+    {"no_retry_after_bytes", p_phase, 1, ck_no_retry_after_bytes,
+     "no upstream attempt of a request starts after its client got a body byte (journals)", IDS,
+     NULL, "{}", 0, .why = "retries after bytes reached the client"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -4795,6 +4851,10 @@ static const struct {
     {"cancel_on_client_gone",
      "requests the client gave up on (client log, curl timeout) against their attempts' ends "
      "(mock journals, by request id)",
+     NULL},
+    {"no_retry_after_bytes",
+     "the client's first body byte (client log) against the arrival of each upstream attempt of "
+     "the request (mock journals, by request id)",
      NULL},
 };
 

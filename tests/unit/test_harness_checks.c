@@ -1796,6 +1796,36 @@ static void test_min_dwell_served_bounds(void **state)
     assert_non_null(strstr(v.measured, "495.0..705.0 ms"));
 }
 
+/* no_retry_after_bytes: a stream whose client had bytes at 20 ms and whose
+ * relay then tried green (a mid-stream 429 "spun") fails; one attempt, or a
+ * retry before any byte went out, passes; no byte or no journal: no sample. */
+static void test_no_retry_after_bytes(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"no_retry_after_bytes\"}";
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    struct harness_req *r = req("a", 0, 50, 200, "blue", HARNESS_OK);
+    r->t_first = r->t_sent + 20 * MS;
+    att("a", "blue", 1, 30, 200);
+    r = req("b", 10, 80, 200, "green", HARNESS_OK);
+    r->t_first = r->t_sent + 40 * MS; /* blue failed before a byte: a retry is fine */
+    att("b", "blue", 11, 5, 503);
+    att("b", "green", 30, 30, 200);
+    req("c", 20, 5, 502, "", HARNESS_HTTP_ERROR); /* no byte recorded: no sample */
+    att("c", "blue", 21, 1, 503);
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 2);
+    r = req("d", 100, 200, 200, "blue", HARNESS_INBAND_ERROR);
+    r->t_first = r->t_sent + 20 * MS;
+    att("d", "blue", 101, 30, 200);
+    att("d", "green", 140, 30, 200);
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 3 requests with bytes out made 1 more"));
+    assert_non_null(strstr(v.detail, "retried after bytes had reached the client"));
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+}
+
 /* An upstream that echoes the Authorization it got (echo_auth): a relay
  * that never sent the key had nothing in its answers to scrub, and "not
  * found" passed the scrubbing scenario (nginx-opaque). */
@@ -2302,6 +2332,7 @@ int main(void)
         T(test_answer_content_type),
         T(test_stream_ends_once),
         T(test_cancel_on_client_gone),
+        T(test_no_retry_after_bytes),
         T(test_forwarded_fields),
         T(test_sequential_attempts),
         T(test_rate_limit_all_refused),
