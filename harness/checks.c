@@ -1965,17 +1965,84 @@ static void ck_harness_on_time(const json_t *c, const struct harness_obs *o, str
     v->status = m >= 0 ? HARNESS_PASS : HARNESS_INCONCLUSIVE;
 }
 
+/* Admin switches are judged by what they did, not only by their status: a
+ * relay that answers 200 to any POST "succeeds" at every call.  After a
+ * switch to X answered 2xx, the requests sent to the same replica before
+ * the next accepted switch (at most ADMIN_EFFECT_US later) must, some of
+ * them, try X first (mock journals, by id).  Seen: effect; none tried X
+ * while at least ADMIN_EFFECT_MIN tried the other: the switch did nothing;
+ * fewer requests, no attempt, or no ids: judged by its status only, and
+ * the verdict says so. */
+#define ADMIN_EFFECT_US  500000
+#define ADMIN_EFFECT_MIN 3
+
+/* 1 effect seen, 0 certainly none, -1 unseen; *other counts the requests
+ * that went first to another colour. */
+static int admin_switch_effect(const struct harness_obs *o, int k, long *other)
+{
+    uint64_t from = o->admin_switches[k].t, to = from + ADMIN_EFFECT_US;
+    for (int m = k + 1; m < o->n_admin_switches; m++)
+        if (o->admin_switches[m].replica == o->admin_switches[k].replica &&
+            o->admin_switches[m].t < to)
+            to = o->admin_switches[m].t;
+    long same = 0;
+    *other = 0;
+    if (!(o->signals & HARNESS_SIG_IDS))
+        return -1;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (r->t_sent <= from || r->t_sent >= to || r->replica != o->admin_switches[k].replica)
+            continue;
+        const struct harness_att *a[1];
+        if (!attempts_of(o, r->id, a, 1))
+            continue;
+        if (strcmp(a[0]->env, o->admin_switches[k].to) == 0)
+            same++;
+        else
+            (*other)++;
+    }
+    return same ? 1 : *other >= ADMIN_EFFECT_MIN ? 0 : -1;
+}
+
 static void ck_admin_ok(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     v->samples = o->admin_calls;
     SETF(expected, "every admin API call of the timeline answered 2xx (401/403 without the "
-                   "right token)");
+                   "right token), and each switch moved the next requests to its colour");
+    int seen = 0, none = -1, unseen = 0;
+    long other = 0;
+    for (int k = 0; k < o->n_admin_switches; k++) {
+        long ot;
+        int e = admin_switch_effect(o, k, &ot);
+        seen += e == 1;
+        unseen += e == -1;
+        if (e == 0 && none < 0) {
+            none = k;
+            other = ot;
+        }
+    }
+    int status_only = o->admin_calls - o->admin_failed - seen - (none >= 0);
     if (o->admin_failed)
         SETF(measured, "%d of %d failed, first: %s", o->admin_failed, o->admin_calls,
              o->admin_error);
+    else if (none >= 0)
+        SETF(measured,
+             "switch to %s answered 2xx, but the %ld requests sent after it tried "
+             "the other colour first",
+             o->admin_switches[none].to, other);
     else
-        SETF(measured, "%d of %d answered as expected", o->admin_calls, o->admin_calls);
-    verdict(v, o->admin_failed == 0, o->admin_failed ? -(double)o->admin_failed : 1);
+        SETF(measured, "%d of %d answered as expected; %d switch(es) seen in effect",
+             o->admin_calls, o->admin_calls, seen);
+    if (none >= 0)
+        append(v->detail, sizeof v->detail,
+               "the relay accepted a switch it did not make (a 2xx is no switch); ");
+    else if (!o->admin_failed && status_only > 0)
+        append(v->detail, sizeof v->detail, "%d call(s) judged by the HTTP status only: %s; ",
+               status_only,
+               unseen ? "no request after a switch reached an upstream (or no ids)"
+                      : "a call that names no colour (rollback, weights, refused token)");
+    int ok = o->admin_failed == 0 && none < 0;
+    verdict(v, ok, o->admin_failed ? -(double)o->admin_failed : none >= 0 ? -1 : 1);
 }
 
 static void ck_no_secret_leak(const json_t *c, const struct harness_obs *o, struct report_check *v)
@@ -4806,7 +4873,10 @@ static const struct {
      NULL},
     {"relay_alive", "the relay process the runner started", NULL},
     {HARNESS_ON_TIME_CHECK, "the runner's own send times against its schedule", NULL},
-    {"admin_ok", "the statuses of the timeline's admin API calls", NULL},
+    {"admin_ok",
+     "the statuses of the timeline's admin API calls, and after an accepted switch the first "
+     "attempt of the requests sent next (mock journals, by request id)",
+     NULL},
     {"clean_shutdown", "the relay process's exit status and time after the stop signal", NULL},
     {"no_secret_leak",
      "the key searched for in the client answers, the relay's output, events and config", NULL},

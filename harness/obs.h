@@ -268,9 +268,18 @@ struct harness_obs {
     uint64_t term_t, exit_t;
     int exit_clean;
     char exit_how[96];
-    uint64_t step_late_us;                           /* worst lateness of a timeline step */
-    int admin_calls, admin_failed;                   /* timeline admin API calls */
-    char admin_error[160];                           /* the first failed one */
+    uint64_t step_late_us;         /* worst lateness of a timeline step */
+    int admin_calls, admin_failed; /* timeline admin API calls */
+    char admin_error[160];         /* the first failed one */
+    /* Admin switches the relay accepted (2xx with the token): when the
+     * answer came, the colour named, the replica asked.  admin_ok looks for
+     * their effect in the journals; a 2xx alone is no switch. */
+    struct {
+        uint64_t t;
+        char to[8];
+        int replica;
+    } admin_switches[16];
+    int n_admin_switches;
     struct harness_probe probes[HARNESS_MAX_PROBES]; /* in the order they were sent */
     size_t n_probes;
     struct harness_probe_map probe_map; /* how to read them (the relay's profile) */

@@ -754,6 +754,13 @@ static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
                      refuse ? ", without the token: expected 401 or 403" : "",
                      rc ? curl_easy_strerror(rc) : "answered", code);
     }
+    const char *to = json_string_value(json_object_get(r->s->steps[a->step].admin_body, "to"));
+    if (ok && !refuse && to && r->obs.n_admin_switches < 16) {
+        int k = r->obs.n_admin_switches++;
+        r->obs.admin_switches[k].t = co_now_us();
+        snprintf(r->obs.admin_switches[k].to, sizeof r->obs.admin_switches[k].to, "%s", to);
+        r->obs.admin_switches[k].replica = r->s->steps[a->step].replica;
+    }
     curl_easy_cleanup(easy);
     curl_slist_free_all(a->hdrs);
     for (struct admin_xfer **p = &r->admins; *p; p = &(*p)->next)

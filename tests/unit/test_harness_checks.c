@@ -1826,6 +1826,35 @@ static void test_no_retry_after_bytes(void **state)
     assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
 }
 
+/* admin_ok passed a relay that answers 200 to any POST (inert-fixed-200):
+ * an accepted switch is now judged by the requests sent after it. */
+static void test_admin_ok_effect(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"admin_ok\"}";
+    obs.admin_calls = 1;
+    obs.n_admin_switches = 1;
+    obs.admin_switches[0].t = T0 + 100 * MS;
+    snprintf(obs.admin_switches[0].to, sizeof obs.admin_switches[0].to, "green");
+    /* No request reached an upstream after it: the status is all there is. */
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "judged by the HTTP status only"));
+    for (int i = 0; i < 4; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "s%d", i);
+        req(id, 110 + (uint64_t)i * 10, 5, 200, "blue", HARNESS_OK);
+        att(id, "blue", 111 + (uint64_t)i * 10, 2, 200);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "switch to green answered 2xx"));
+    assert_non_null(strstr(v.detail, "accepted a switch it did not make"));
+    req("g", 160, 5, 200, "green", HARNESS_OK);
+    att("g", "green", 161, 2, 200);
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "1 switch(es) seen in effect"));
+    assert_null(strstr(v.detail, "status only"));
+}
+
 /* An upstream that echoes the Authorization it got (echo_auth): a relay
  * that never sent the key had nothing in its answers to scrub, and "not
  * found" passed the scrubbing scenario (nginx-opaque). */
@@ -2333,6 +2362,7 @@ int main(void)
         T(test_stream_ends_once),
         T(test_cancel_on_client_gone),
         T(test_no_retry_after_bytes),
+        T(test_admin_ok_effect),
         T(test_forwarded_fields),
         T(test_sequential_attempts),
         T(test_rate_limit_all_refused),
