@@ -280,6 +280,9 @@ struct harness_obs {
         int replica;
     } admin_switches[16];
     int n_admin_switches;
+    /* Journal records of the runner's ready probe (MOCK_READY_PROBE_HEADER)
+     * that the relay passed on to an upstream: left out of atts. */
+    int ready_probes_forwarded;
     struct harness_probe probes[HARNESS_MAX_PROBES]; /* in the order they were sent */
     size_t n_probes;
     struct harness_probe_map probe_map; /* how to read them (the relay's profile) */

@@ -70,7 +70,8 @@ struct probe_xfer {
     struct run *run;
     struct replica *rp;
     CURL *easy;
-    char body[512]; /* the answer's start: is it the relay's own /health? */
+    struct curl_slist *hdrs; /* the ready-probe mark */
+    char body[512];          /* the answer's start: is it the relay's own /health? */
     size_t len;
 };
 
@@ -674,6 +675,7 @@ static void probe_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
         strstr(p->body, "\"active_env\"") && p->rp->index == 0)
         p->run->obs.seen.health_status = (int)code;
     curl_easy_cleanup(easy);
+    curl_slist_free_all(p->hdrs);
     struct run *r = p->run;
     struct replica *rp = p->rp;
     rp->probe = NULL;
@@ -706,6 +708,10 @@ static void start_probe(struct run *r, struct replica *rp)
     curl_easy_setopt(e, CURLOPT_PRIVATE, p);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 500L);
+    /* Marked, so that a relay that passes it on to an upstream's /health
+     * does not show the runner's probe as a health check of its own. */
+    p->hdrs = curl_slist_append(NULL, MOCK_READY_PROBE_HEADER ": 1");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->hdrs);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
     rp->probe = p;
@@ -1165,6 +1171,12 @@ static void collect_journal(struct run *r, int c, const char *name)
     json_t *rec;
     json_array_foreach(j, i, rec)
     {
+        /* The runner's own ready probe, passed on by the relay: no attempt
+         * and no health check of the relay's (the journal file keeps it). */
+        if (json_is_true(json_object_get(rec, "ready_probe"))) {
+            o->ready_probes_forwarded++;
+            continue;
+        }
         struct harness_att *a = &o->atts[o->n_atts++];
         memset(a, 0, sizeof *a);
         const char *id = json_string_value(json_object_get(rec, "request_id"));
@@ -2139,6 +2151,7 @@ static void teardown(struct run *r)
             continue;
         co_evcurl_remove(&r->curl, p->easy);
         curl_easy_cleanup(p->easy);
+        curl_slist_free_all(p->hdrs);
         free(p);
         r->rep[i].probe = NULL;
     }

@@ -969,6 +969,8 @@ static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, con
         mock_scopy(r->rec.request_id, sizeof r->rec.request_id, v);
         mock_scopy(r->rec.id_via, sizeof r->rec.id_via, "header");
     }
+    r->rec.ready_probe =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MOCK_READY_PROBE_HEADER) != NULL;
     if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Env")))
         mock_scopy(r->rec.env, sizeof r->rec.env, v);
     if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Attempt")))
@@ -1074,8 +1076,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             decide_simple(r, m->models_body, &m->beh->rules, &m->beh->latency, m->traffic_index++);
             break;
         case R_HEALTH:
+            /* The runner's ready probe takes no place in a "first"/"every"/
+             * "sequence" of the relay's probes. */
             decide_simple(r, m->health_body, &m->beh->health_rules, &m->beh->health_latency,
-                          m->health_index++);
+                          r->rec.ready_probe ? m->health_index : m->health_index++);
             break;
         default:
             mock_scopy(r->rec.action, sizeof r->rec.action, "not_found");
