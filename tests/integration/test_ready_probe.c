@@ -28,9 +28,9 @@ static const json_t *check_of(const json_t *sc, const char *kind)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(sc, "checks"), i, c)
-        if (strcmp(json_string_value(json_object_get(c, "check")), kind) == 0)
-            return c;
+    json_array_foreach(json_object_get(sc, "checks"), i,
+                       c) if (strcmp(json_string_value(json_object_get(c, "check")), kind) ==
+                              0) return c;
     return NULL;
 }
 
@@ -45,8 +45,9 @@ static void test_ready_probe_not_counted(void **state)
     snprintf(dir, sizeof dir, "/tmp/cutover-readyprobe-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(out, sizeof out, "%s/out", dir);
-    char *args[] = {"run",   (char *)scenario_file, "--relay", "tests/passaudit/inert-blue-only.json",
-                    "--out", out,                   "--no-color", NULL};
+    char *args[] = {
+        "run", (char *)scenario_file, "--relay", "tests/passaudit/inert-blue-only.json", "--out",
+        out,   "--no-color",          NULL};
     int rc = tsup_cutover(60000, args);
     assert_true(rc == 0 || rc == 1);
     char err[256];
@@ -61,8 +62,8 @@ static void test_ready_probe_not_counted(void **state)
     assert_string_equal(json_string_value(json_object_get(c, "measured")), "0");
     /* The probe did reach blue, marked: the mark survives a catch-all relay. */
     char path[300];
-    snprintf(path, sizeof path, "%s/leftovers/ready-probe-is-not-a-health-check_json/journal-blue.json",
-             out);
+    snprintf(path, sizeof path,
+             "%s/leftovers/ready-probe-is-not-a-health-check_json/journal-blue.json", out);
     char *j = tsup_read_file(path, NULL);
     assert_non_null(j);
     assert_non_null(strstr(j, "\"ready_probe\": true"));
