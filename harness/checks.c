@@ -2242,7 +2242,16 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct re
     }
     int require_id = json_is_true(json_object_get(c, "require_id"));
     const struct harness_req **sorted = reqs_by_id(o);
-    long seen_n[FW_NPARTS] = {0}, bad_n[FW_NPARTS] = {0}, unmatched = 0;
+    long seen_n[FW_NPARTS] = {0}, bad_n[FW_NPARTS] = {0}, unmatched = 0, foreign = 0;
+    /* An attempt tied to no request cannot be compared with one; but when
+     * every client request sent messages (none raw, none without them), an
+     * attempt with no messages is certainly a body no client sent (a relay
+     * that lost the body on a retry).  A relay's own chat "ping" carries
+     * messages and is not counted; with a phase the attempt's is unknown. */
+    int all_msgs = !has(c, "phase");
+    for (size_t i = 0; all_msgs && i < o->n_reqs; i++)
+        all_msgs = !o->reqs[i].raw && o->reqs[i].msg_hash != 0;
+    const struct harness_att *first_foreign = NULL;
     char first[400] = "";
     struct fw_pair *pairs = co_calloc(o->n_atts + 1, sizeof *pairs);
     size_t n_pairs = 0;
@@ -2259,6 +2268,11 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct re
             r = find_req(sorted, o->n_reqs, a->req_id);
         if (!r) {
             unmatched++;
+            if (all_msgs && a->msg_hash == 0 && !a->req_id[0]) {
+                foreign++;
+                if (!first_foreign)
+                    first_foreign = a;
+            }
             continue;
         }
         if (!req_in_phase(c, r))
@@ -2316,6 +2330,12 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct re
     if (unmatched)
         append(v->measured, sizeof v->measured, "; %ld attempts matched no client request",
                unmatched);
+    if (foreign) {
+        append(v->measured, sizeof v->measured, " (%ld with no messages: no client sent those)",
+               foreign);
+        v->samples += foreign;
+        failed = 1;
+    }
     SETF(expected,
          "every upstream attempt carries what the client sent (model, body fields, the other "
          "fields (tools...), X-Request-ID%s, the configured key; where sent, X-Env names the "
@@ -2323,7 +2343,14 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct re
          "X-Attempt counts 1, 2, 3)",
          require_id ? ", required" : "");
     snprintf(v->unit, sizeof v->unit, "att");
-    if (first[0])
+    if (foreign)
+        SETF(detail,
+             "the relay sent %ld chat bodies without messages, which no client request sent "
+             "(every client request carried messages): a body lost or rewritten, e.g. on a "
+             "retry; the first to %s at %+.1f ms%s%s",
+             foreign, first_foreign->env, rel_ms(o, first_foreign->t_arrival), first[0] ? "; " : "",
+             first);
+    else if (first[0])
         SETF(detail, "%s", first);
     else if (unseen_parts[0])
         SETF(detail,

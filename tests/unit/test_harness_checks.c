@@ -1855,6 +1855,38 @@ static void test_admin_ok_effect(void **state)
     assert_null(strstr(v.detail, "status only"));
 }
 
+/* A relay that lost the body on its retries (outsider BUG=retry_body_lost):
+ * the retry carries no messages, so no id marker, and matched no request.
+ * "Matched no client request" left it unjudged; when every client request
+ * sent messages, a body without them is one no client sent. */
+static void test_forwarded_body_no_client_sent(void **state)
+{
+    struct report_check v;
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "f%d", i);
+        req(id, (uint64_t)i * 10, 5, 200, "green", HARNESS_OK);
+        fw_att(id, "blue", (uint64_t)i * 10);
+        struct harness_att *a = fw_att(id, "green", (uint64_t)i * 10 + 3);
+        a->req_id[0] = a->hdr_id[0] = a->user[0] = '\0';
+        a->msg_hash = 0;
+    }
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\",\"body\"]}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "4 with no messages"));
+    assert_non_null(strstr(v.detail, "4 chat bodies without messages, which no client"));
+    /* A client request that sent no messages itself: no longer certain. */
+    obs.reqs[2].msg_hash = 0;
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\"]}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "4 attempts matched no client request"));
+    obs.reqs[2].msg_hash = 0x1234;
+    /* With messages (a relay's own chat ping?): not claimed. */
+    for (size_t i = 0; i < obs.n_atts; i++)
+        if (!obs.atts[i].req_id[0])
+            obs.atts[i].msg_hash = 0x777;
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\"]}", &v), HARNESS_PASS);
+}
+
 /* An upstream that echoes the Authorization it got (echo_auth): a relay
  * that never sent the key had nothing in its answers to scrub, and "not
  * found" passed the scrubbing scenario (nginx-opaque). */
@@ -2363,6 +2395,7 @@ int main(void)
         T(test_cancel_on_client_gone),
         T(test_no_retry_after_bytes),
         T(test_admin_ok_effect),
+        T(test_forwarded_body_no_client_sent),
         T(test_forwarded_fields),
         T(test_sequential_attempts),
         T(test_rate_limit_all_refused),
