@@ -2335,6 +2335,7 @@ static void ck_forwarded(const json_t *c, const struct harness_obs *o, struct re
                foreign);
         v->samples += foreign;
         failed = 1;
+        v->fail_stands = 1; /* certain from the bodies alone, ids or not */
     }
     SETF(expected,
          "every upstream attempt carries what the client sent (model, body fields, the other "
@@ -5116,7 +5117,8 @@ static void check_evaluable(const struct check_kind *k, const json_t *c,
     unsigned missing = harness_check_needs(c) & ~o->signals;
     char d[sizeof v->detail];
     if (missing) {
-        v->status = HARNESS_INCONCLUSIVE;
+        if (!(v->status == HARNESS_FAIL && v->fail_stands))
+            v->status = HARNESS_INCONCLUSIVE;
         harness_v_fmt(d, sizeof d, "%s%s%s", harness_signal_missing(missing),
                       v->detail[0] ? "; " : "", v->detail);
         snprintf(v->detail, sizeof v->detail, "%s", d);

@@ -1875,6 +1875,12 @@ static void test_forwarded_body_no_client_sent(void **state)
                      HARNESS_FAIL);
     assert_non_null(strstr(v.measured, "4 with no messages"));
     assert_non_null(strstr(v.detail, "4 chat bodies without messages, which no client"));
+    /* Those attempts also cost the run its ids signal: the failure stands. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\",\"body\"]}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "ids lost") ? v.detail : strstr(v.detail, "no request id"));
+    obs.signals |= HARNESS_SIG_IDS;
     /* A client request that sent no messages itself: no longer certain. */
     obs.reqs[2].msg_hash = 0;
     assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\"]}", &v), HARNESS_PASS);
