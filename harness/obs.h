@@ -299,6 +299,9 @@ struct harness_obs {
      * most limit admissions in every span of window_ms; a fixed window or
      * a token bucket admits up to twice that across a boundary. */
     char rl_kind[8];
+    /* The scenario's rate_limit_requests (0: the run is not rate limited):
+     * a count of admissions in such a run is written for a sliding window. */
+    long rl_limit;
     int secret_leaks; /* places the upstream key showed up */
     int leak_scanned; /* artefacts scanned for it */
     char leak_where[128];

@@ -1893,6 +1893,44 @@ static void test_forwarded_body_no_client_sent(void **state)
     assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\"]}", &v), HARNESS_PASS);
 }
 
+/* A rate-limited run's count of 200s is written for a sliding window: a
+ * fixed-window relay (limit 5) that admitted 8 across a boundary failed
+ * "client_count status 200 max 5"; unless the profile says sliding, up to
+ * twice the bound is inconclusive, beyond it a failure. */
+static void test_admission_counts_window_kind(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"client_count\",\"status\":200,\"max\":5}";
+    const char *up = "{\"check\":\"upstream_count\",\"max\":5}";
+    obs.rl_limit = 5;
+    for (int i = 0; i < 8; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "k%d", i);
+        req(id, (uint64_t)i * 10, 2, 200, "blue", HARNESS_OK);
+        att(id, "blue", (uint64_t)i * 10, 1, 200);
+    }
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_int_equal(run(up, &v), HARNESS_FAIL);
+    obs.rl_kind[0] = '\0';
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "not for a fixed window or a token bucket"));
+    assert_int_equal(run(up, &v), HARNESS_INCONCLUSIVE);
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    for (int i = 8; i < 11; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "k%d", i);
+        req(id, (uint64_t)i * 10, 2, 200, "blue", HARNESS_OK);
+        att(id, "blue", (uint64_t)i * 10, 1, 200);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_FAIL); /* 11: more than twice 5 */
+    /* Not a rate-limited run: the bound is the bound. */
+    obs.rl_limit = 0;
+    obs.n_reqs = obs.n_atts = 8;
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+}
+
 /* An upstream that echoes the Authorization it got (echo_auth): a relay
  * that never sent the key had nothing in its answers to scrub, and "not
  * found" passed the scrubbing scenario (nginx-opaque). */
@@ -2402,6 +2440,7 @@ int main(void)
         T(test_no_retry_after_bytes),
         T(test_admin_ok_effect),
         T(test_forwarded_body_no_client_sent),
+        T(test_admission_counts_window_kind),
         T(test_forwarded_fields),
         T(test_sequential_attempts),
         T(test_rate_limit_all_refused),
