@@ -3185,6 +3185,30 @@ static const char *observed_active(const struct harness_obs *o, uint64_t t, char
                  last->env, last->status);
         return NULL;
     }
+    /* A retry may go to the other colour without a switch (a relay that
+     * fails one request over while it keeps its active colour until more
+     * failures, or a backup server): the colour of a request's later
+     * attempt says nothing of the active one.  Without an id, whether it
+     * was a retry was not seen. */
+    if (!last->req_id[0]) {
+        snprintf(why, n,
+                 "the last attempt before it (%s) carried no request id: whether it was a "
+                 "retry, which may go to a colour the relay has not switched to, was not seen",
+                 last->env);
+        return NULL;
+    }
+    size_t na;
+    const size_t *ix = harness_obs_attempts(o, last->req_id, &na);
+    for (size_t k = 0; k < na; k++) {
+        const struct harness_att *a = &o->atts[ix[k]];
+        if (a != last && !a->health && a->t_arrival <= last->t_arrival) {
+            snprintf(why, n,
+                     "the last attempt before it (%s) was a retry of a request that went to %s "
+                     "first: a retry may go to a colour the relay has not switched to",
+                     last->env, a->env);
+            return NULL;
+        }
+    }
     return last->env;
 }
 
