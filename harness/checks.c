@@ -3201,10 +3201,12 @@ static const char *observed_active(const struct harness_obs *o, uint64_t t, char
     const size_t *ix = harness_obs_attempts(o, last->req_id, &na);
     for (size_t k = 0; k < na; k++) {
         const struct harness_att *a = &o->atts[ix[k]];
-        if (a != last && !a->health && a->t_arrival <= last->t_arrival) {
+        /* A retry on the same colour was sent where the relay still was. */
+        if (a != last && !a->health && a->t_arrival <= last->t_arrival &&
+            strcmp(a->env, last->env) != 0) {
             snprintf(why, n,
                      "the last attempt before it (%s) was a retry of a request that went to %s "
-                     "first: a retry may go to a colour the relay has not switched to",
+                     "before: a retry may go to a colour the relay has not switched to",
                      last->env, a->env);
             return NULL;
         }

@@ -570,8 +570,19 @@ static void test_metrics_active_errors(void **state)
                          "[\"active\"]}",
                          &v),
                      HARNESS_INCONCLUSIVE);
-    assert_non_null(
-        strstr(v.detail, "json active: the last attempt before it (green) was a retry"));
+    assert_non_null(strstr(v.detail, "json active: the last attempt before it (green) was a retry "
+                                     "of a request that went to blue"));
+    obs.n_atts -= 2;
+    /* A retry on the colour of the failed attempt was sent where the relay
+     * still was: judged (green, as the traffic went). */
+    att("r5", "green", 350, 503);
+    att("r5", "green", 360, 200);
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"json\", \"counters\": "
+                         "[\"active\"]}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "says blue, the traffic (served colour, mock journals) went "
+                                     "to green"));
     obs.n_atts -= 2;
     free(obs.probes[0].body);
     obs.probes[0].body = strdup(METRICS_OK);
