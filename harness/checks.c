@@ -1626,7 +1626,10 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
      * the scenario or the profile says the kind, only what every kind
      * promises is held against the relay (2 x limit), and a count between
      * the two is inconclusive, naming why. */
-    const char *kind = str(c, "window_kind", o->rl_kind[0] ? o->rl_kind : "any");
+    /* What the relay's profile declares wins: a scenario cannot know how
+     * someone else's limiter counts, only say what it expects when nothing
+     * else does (a raw command). */
+    const char *kind = o->rl_kind[0] ? o->rl_kind : str(c, "window_kind", "any");
     int sliding = strcmp(kind, "sliding") == 0;
     double cap = sliding ? limit + tol : 2 * limit + tol;
     /* Retry-After is what any limiter owes its clients; x-ratelimit-* is a
