@@ -1626,7 +1626,10 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
      * the scenario or the profile says the kind, only what every kind
      * promises is held against the relay (2 x limit), and a count between
      * the two is inconclusive, naming why. */
-    const char *kind = str(c, "window_kind", o->rl_kind[0] ? o->rl_kind : "any");
+    /* What the relay's profile declares wins: a scenario cannot know how
+     * someone else's limiter counts, only say what it expects when nothing
+     * else does (a raw command). */
+    const char *kind = o->rl_kind[0] ? o->rl_kind : str(c, "window_kind", "any");
     int sliding = strcmp(kind, "sliding") == 0;
     double cap = sliding ? limit + tol : 2 * limit + tol;
     /* Retry-After is what any limiter owes its clients; x-ratelimit-* is a
@@ -3433,6 +3436,32 @@ static const char *observed_active(const struct harness_obs *o, uint64_t t, char
                  "switched after it",
                  last->env, last->status);
         return NULL;
+    }
+    /* A retry may go to the other colour without a switch (a relay that
+     * fails one request over while it keeps its active colour until more
+     * failures, or a backup server): the colour of a request's later
+     * attempt says nothing of the active one.  Without an id, whether it
+     * was a retry was not seen. */
+    if (!last->req_id[0]) {
+        snprintf(why, n,
+                 "the last attempt before it (%s) carried no request id: whether it was a "
+                 "retry, which may go to a colour the relay has not switched to, was not seen",
+                 last->env);
+        return NULL;
+    }
+    size_t na;
+    const size_t *ix = harness_obs_attempts(o, last->req_id, &na);
+    for (size_t k = 0; k < na; k++) {
+        const struct harness_att *a = &o->atts[ix[k]];
+        /* A retry on the same colour was sent where the relay still was. */
+        if (a != last && !a->health && a->t_arrival <= last->t_arrival &&
+            strcmp(a->env, last->env) != 0) {
+            snprintf(why, n,
+                     "the last attempt before it (%s) was a retry of a request that went to %s "
+                     "before: a retry may go to a colour the relay has not switched to",
+                     last->env, a->env);
+            return NULL;
+        }
     }
     return last->env;
 }

@@ -1313,12 +1313,16 @@ static void count_stderr(struct run *r, const char *path)
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
         if (len == 0)
             continue;
-        if (o->stderr_lines++ == 0)
+        if (o->stderr_lines++ > 0)
+            continue;
+        /* The whole line is searched, not the copy: a key past the copy's
+         * end would leave its start in it, found by no search for the key. */
+        if (memmem(line, len, r->api_key, strlen(r->api_key)))
+            snprintf(o->stderr_first, sizeof o->stderr_first, "(a line holding the upstream key)");
+        else
             snprintf(o->stderr_first, sizeof o->stderr_first, "%.*s",
                      (int)(len < sizeof o->stderr_first ? len : sizeof o->stderr_first - 1), line);
     }
-    if (strstr(o->stderr_first, r->api_key))
-        snprintf(o->stderr_first, sizeof o->stderr_first, "(a line holding the upstream key)");
     free(buf);
 }
 
