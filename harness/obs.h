@@ -271,9 +271,21 @@ struct harness_obs {
     uint64_t term_t, exit_t;
     int exit_clean;
     char exit_how[96];
-    uint64_t step_late_us;                           /* worst lateness of a timeline step */
-    int admin_calls, admin_failed;                   /* timeline admin API calls */
-    char admin_error[160];                           /* the first failed one */
+    uint64_t step_late_us;         /* worst lateness of a timeline step */
+    int admin_calls, admin_failed; /* timeline admin API calls */
+    char admin_error[160];         /* the first failed one */
+    /* Admin switches the relay accepted (2xx with the token): when the
+     * answer came, the colour named, the replica asked.  admin_ok looks for
+     * their effect in the journals; a 2xx alone is no switch. */
+    struct {
+        uint64_t t;
+        char to[8];
+        int replica;
+    } admin_switches[16];
+    int n_admin_switches;
+    /* Journal records of the runner's ready probe (MOCK_READY_PROBE_HEADER)
+     * that the relay passed on to an upstream: left out of atts. */
+    int ready_probes_forwarded;
     struct harness_probe probes[HARNESS_MAX_PROBES]; /* in the order they were sent */
     size_t n_probes;
     struct harness_probe_map probe_map; /* how to read them (the relay's profile) */
@@ -290,6 +302,9 @@ struct harness_obs {
      * most limit admissions in every span of window_ms; a fixed window or
      * a token bucket admits up to twice that across a boundary. */
     char rl_kind[8];
+    /* The scenario's rate_limit_requests (0: the run is not rate limited):
+     * a count of admissions in such a run is written for a sliding window. */
+    long rl_limit;
     int secret_leaks; /* places the upstream key showed up */
     int leak_scanned; /* artefacts scanned for it */
     char leak_where[128];

@@ -56,7 +56,10 @@ static const char *const premises[] = {
     /* The client behaviours of scenarios/clients: who the client is
      * (forwarded address, how many), how it sends, how many at once. */
     "trusted_proxies", "rate_limit_max_keys", "request_read_timeout_ms", "max_connections",
-    "max_clients", NULL};
+    "max_clients",
+    /* A buffer budget: what the scenarios that set one are about (a 503
+     * past it); a relay without one buffers without bound. */
+    "max_buffered_bytes", NULL};
 
 int harness_profile_affects(const char *key, const char *check_kind)
 {

@@ -70,7 +70,8 @@ struct probe_xfer {
     struct run *run;
     struct replica *rp;
     CURL *easy;
-    char body[512]; /* the answer's start: is it the relay's own /health? */
+    struct curl_slist *hdrs; /* the ready-probe mark */
+    char body[512];          /* the answer's start: is it the relay's own /health? */
     size_t len;
 };
 
@@ -674,6 +675,7 @@ static void probe_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
         strstr(p->body, "\"active_env\"") && p->rp->index == 0)
         p->run->obs.seen.health_status = (int)code;
     curl_easy_cleanup(easy);
+    curl_slist_free_all(p->hdrs);
     struct run *r = p->run;
     struct replica *rp = p->rp;
     rp->probe = NULL;
@@ -706,6 +708,10 @@ static void start_probe(struct run *r, struct replica *rp)
     curl_easy_setopt(e, CURLOPT_PRIVATE, p);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 500L);
+    /* Marked, so that a relay that passes it on to an upstream's /health
+     * does not show the runner's probe as a health check of its own. */
+    p->hdrs = curl_slist_append(NULL, MOCK_READY_PROBE_HEADER ": 1");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->hdrs);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
     rp->probe = p;
@@ -753,6 +759,13 @@ static void admin_done(struct harness_xfer *x, CURL *easy, CURLcode rc)
                      r->s->steps[a->step].admin_method, r->s->steps[a->step].admin_path, a->step,
                      refuse ? ", without the token: expected 401 or 403" : "",
                      rc ? curl_easy_strerror(rc) : "answered", code);
+    }
+    const char *to = json_string_value(json_object_get(r->s->steps[a->step].admin_body, "to"));
+    if (ok && !refuse && to && r->obs.n_admin_switches < 16) {
+        int k = r->obs.n_admin_switches++;
+        r->obs.admin_switches[k].t = co_now_us();
+        snprintf(r->obs.admin_switches[k].to, sizeof r->obs.admin_switches[k].to, "%s", to);
+        r->obs.admin_switches[k].replica = r->s->steps[a->step].replica;
     }
     curl_easy_cleanup(easy);
     curl_slist_free_all(a->hdrs);
@@ -1158,6 +1171,12 @@ static void collect_journal(struct run *r, int c, const char *name)
     json_t *rec;
     json_array_foreach(j, i, rec)
     {
+        /* The runner's own ready probe, passed on by the relay: no attempt
+         * and no health check of the relay's (the journal file keeps it). */
+        if (json_is_true(json_object_get(rec, "ready_probe"))) {
+            o->ready_probes_forwarded++;
+            continue;
+        }
         struct harness_att *a = &o->atts[o->n_atts++];
         memset(a, 0, sizeof *a);
         const char *id = json_string_value(json_object_get(rec, "request_id"));
@@ -1294,12 +1313,16 @@ static void count_stderr(struct run *r, const char *path)
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
         if (len == 0)
             continue;
-        if (o->stderr_lines++ == 0)
+        if (o->stderr_lines++ > 0)
+            continue;
+        /* The whole line is searched, not the copy: a key past the copy's
+         * end would leave its start in it, found by no search for the key. */
+        if (memmem(line, len, r->api_key, strlen(r->api_key)))
+            snprintf(o->stderr_first, sizeof o->stderr_first, "(a line holding the upstream key)");
+        else
             snprintf(o->stderr_first, sizeof o->stderr_first, "%.*s",
                      (int)(len < sizeof o->stderr_first ? len : sizeof o->stderr_first - 1), line);
     }
-    if (strstr(o->stderr_first, r->api_key))
-        snprintf(o->stderr_first, sizeof o->stderr_first, "(a line holding the upstream key)");
     free(buf);
 }
 
@@ -2026,6 +2049,7 @@ static void run_loop(struct run *r)
              o->profile                       ? o->profile->rl_kind
              : !o->relay_cmd && !o->relay_url ? "sliding"
                                               : "");
+    r->obs.rl_limit = (long)json_integer_value(json_object_get(r->s->relay, "rate_limit_requests"));
     ev_timer_init(&r->poll, on_poll, 0.0, 0.01);
     r->poll.data = r;
     ev_timer_start(r->loop, &r->poll);
@@ -2132,6 +2156,7 @@ static void teardown(struct run *r)
             continue;
         co_evcurl_remove(&r->curl, p->easy);
         curl_easy_cleanup(p->easy);
+        curl_slist_free_all(p->hdrs);
         free(p);
         r->rep[i].probe = NULL;
     }

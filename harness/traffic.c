@@ -335,6 +335,19 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
         r->body_cut = 1;
     if (x->stall) {
         x->ans_got += n;
+        /* No Content-Length (a chunked answer): libcurl does not say when
+         * the last chunk came, and the paused upload would hold the
+         * request until the client's own timeout (a relay that refused the
+         * declared length at once would be measured as slow as that).  An
+         * answer whose body so far is one whole JSON document (an
+         * OpenAI-shaped error) is taken as whole: a cut one does not parse. */
+        if (x->final && x->ans_len < 0 && !r->body_cut && x->body.len) {
+            json_error_t je;
+            json_t *doc = json_loadb(x->body.data, x->body.len, 0, &je);
+            if (doc)
+                x->ans_len = (long)x->ans_got;
+            json_decref(doc);
+        }
         stall_answered(x);
     }
     return n;

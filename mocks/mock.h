@@ -20,6 +20,12 @@ struct mock;
  * forwards.  The mock journals the request id from the X-Request-ID header,
  * else the body's "user", else this marker, and says which ("id_via"). */
 #define MOCK_ID_MARKER "[cutover-id:"
+/* The header the runner's own readiness probe carries (GET the relay's
+ * ready path).  A relay that passes every path on (nginx) forwards that
+ * probe to an upstream's /health, where it would look like the relay's
+ * health check: the mock journals it as "ready_probe" and does not count
+ * it among the /health answers its rules select from. */
+#define MOCK_READY_PROBE_HEADER "X-Cutover-Ready-Probe"
 /* Answers carry the mock's name in "system_fingerprint" ("fp_cutover_" NAME)
  * and in the completion id ("chatcmpl-" NAME "-..."), so the colour that
  * served an answer is known from its body alone. */

@@ -308,6 +308,7 @@ struct mock_record {
     char path[128];
     char request_id[136]; /* the request id, from header, user or content marker */
     char id_via[8];       /* "header", "user", "content", "" none */
+    int ready_probe;      /* carried MOCK_READY_PROBE_HEADER: the runner's, not the relay's */
     char user[160];
     long attempt; /* -1 none */
     char env[32];

@@ -61,6 +61,8 @@ json_t *mock_record_json(const struct mock_record *r)
     json_object_set_new(o, "path", co_json_str(r->path));
     json_object_set_new(o, "request_id", str_or_null(r->request_id));
     json_object_set_new(o, "id_via", str_or_null(r->id_via));
+    if (r->ready_probe)
+        json_object_set_new(o, "ready_probe", json_true());
     json_object_set_new(o, "user", str_or_null(r->user));
     json_object_set_new(o, "attempt", r->attempt >= 0 ? json_integer(r->attempt) : json_null());
     json_object_set_new(o, "env", str_or_null(r->env));

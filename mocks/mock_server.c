@@ -787,7 +787,21 @@ static void decide_simple(struct mock_req *r, const char *body, struct mock_rule
     struct co_rng own_dec, own_ids, *dec = &m->rng;
     if (request_rngs(m, r->rec.request_id, &own_dec, &own_ids) == 0)
         dec = &own_dec;
+    /* The runner's ready probe is answered as the next request would be,
+     * but leaves the rules' counts and the shared draws as they were: the
+     * relay's own requests meet "first", "every", "sequence" and "p" as if
+     * it had never come. */
+    uint64_t matched[MOCK_MAX_RULES];
+    struct co_rng saved = m->rng;
+    size_t nsave = rules->n < MOCK_MAX_RULES ? rules->n : MOCK_MAX_RULES;
+    for (size_t i = 0; i < nsave; i++)
+        matched[i] = rules->v[i].matched;
     mock_select(rules, lat, &f, co_now_us() - m->beh_set_us, dec, &d);
+    if (r->rec.ready_probe) {
+        for (size_t i = 0; i < nsave; i++)
+            rules->v[i].matched = matched[i];
+        m->rng = saved;
+    }
     record_decision(r, &d);
     if (m->proxy && d.rule < 0 && r->route == R_MODELS) {
         r->proxied = 1;
@@ -969,6 +983,8 @@ static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, con
         mock_scopy(r->rec.request_id, sizeof r->rec.request_id, v);
         mock_scopy(r->rec.id_via, sizeof r->rec.id_via, "header");
     }
+    r->rec.ready_probe =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MOCK_READY_PROBE_HEADER) != NULL;
     if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Env")))
         mock_scopy(r->rec.env, sizeof r->rec.env, v);
     if ((v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Attempt")))
@@ -1075,7 +1091,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             break;
         case R_HEALTH:
             decide_simple(r, m->health_body, &m->beh->health_rules, &m->beh->health_latency,
-                          m->health_index++);
+                          r->rec.ready_probe ? m->health_index : m->health_index++);
             break;
         default:
             mock_scopy(r->rec.action, sizeof r->rec.action, "not_found");

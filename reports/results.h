@@ -52,6 +52,10 @@ struct report_check {
     char window_mark[64];
     double window_before_ms, window_after_ms;
     int severity; /* enum report_severity */
+    /* Set by a check whose failure is certain without the signals it needs
+     * for the rest (forwarded: a body no client sent): the failure stands
+     * when a signal is missing, which is named in the detail. */
+    int fail_stands;
 };
 
 /* The load driver's own account of an open-loop run (harness/traffic.c):

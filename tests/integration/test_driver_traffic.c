@@ -175,7 +175,8 @@ struct live_srv {
     size_t len, head_len; /* head_len: 0 until the head is in */
     size_t body_at_close; /* body bytes in when the server closed */
     uint64_t t_accept, t_close;
-    int answer;           /* 1: answer 413 at the head, keep the connection */
+    int answer;           /* 1: answer 413 at the head, keep the connection; 2: the same,
+                           * chunked (no Content-Length) */
     double close_after_s; /* 0: never close */
 };
 
@@ -202,7 +203,13 @@ static void live_read(struct ev_loop *loop, ev_io *w, int revents)
     char *e = strstr(s->buf, "\r\n\r\n");
     if (!s->head_len && e) {
         s->head_len = (size_t)(e + 4 - s->buf);
-        if (s->answer) {
+        if (s->answer == 2) {
+            static const char a[] = "HTTP/1.1 413 Content Too Large\r\nContent-Type: "
+                                    "application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    "1f\r\n{\"error\":{\"message\":\"too big\",\"\r\n"
+                                    "19\r\ntype\":\"invalid_request\"}}\r\n0\r\n\r\n";
+            assert_int_equal(write(s->cfd, a, sizeof a - 1), (ssize_t)(sizeof a - 1));
+        } else if (s->answer) {
             static const char a[] =
                 "HTTP/1.1 413 Content Too Large\r\nContent-Type: "
                 "application/json\r\nContent-Length: 56\r\n\r\n"
@@ -316,6 +323,18 @@ static void test_slow_sender_and_stalled_upload(void **state)
              &r);
     assert_non_null(strstr(a.buf, "Content-Length: 20000\r\n"));
     assert_int_equal(a.len, a.head_len); /* not one body byte */
+    assert_int_equal(r.status, 413);
+    assert_int_equal(r.curl_rc, 0);
+    assert_int_equal(r.err_shape, 1);
+    assert_true(r.t_done - r.t_sent < (uint64_t)(500000 * mult()));
+
+    /* The same answer chunked (no Content-Length: a relay that streams its
+     * error bodies): whole when its JSON is, not held until the client's
+     * own 5 s timeout by the paused upload. */
+    struct live_srv ch = {.cfd = -1, .answer = 2};
+    live_run(loop, &ch,
+             "{\"declared_length\":20000,\"expect_continue\":false,\"body\":{\"model\":\"m\"}}",
+             &r);
     assert_int_equal(r.status, 413);
     assert_int_equal(r.curl_rc, 0);
     assert_int_equal(r.err_shape, 1);

@@ -146,6 +146,33 @@ static void test_banner_and_endpoints(void **state)
     }
 }
 
+/* The runner's ready probe (MOCK_READY_PROBE_HEADER), passed on by a
+ * catch-all relay, is journalled as such and takes no place in the health
+ * rules' count: the relay's own first probe still meets "first": 1. */
+static void test_ready_probe_marked(void **state)
+{
+    put_behavior("{\"health\": {\"rules\": [{\"when\": {\"first\": 1}, \"action\": "
+                 "{\"type\": \"status\", \"code\": 503}}]}}");
+    char u[512];
+    url(u, sizeof u, "/health");
+    static const char *const marked[] = {"X-Cutover-Ready-Probe: 1", NULL};
+    struct thttp_resp r;
+    assert_int_equal(thttp_request("GET", u, NULL, marked, 5000, &r), CURLE_OK);
+    assert_int_equal(r.status, 503);
+    thttp_resp_free(&r);
+    assert_int_equal(req("GET", "/health", NULL, 5000, &r), CURLE_OK);
+    assert_int_equal(r.status, 503); /* before: 200, the ready probe had been "first" */
+    thttp_resp_free(&r);
+    assert_int_equal(req("GET", "/health", NULL, 5000, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    thttp_resp_free(&r);
+    json_t *a = records(3);
+    assert_int_equal(json_array_size(a), 3);
+    assert_true(json_is_true(json_object_get(json_array_get(a, 0), "ready_probe")));
+    assert_null(json_object_get(json_array_get(a, 1), "ready_probe"));
+    json_decref(a);
+}
+
 static void check_error(struct thttp_resp *r, long status, const char *msg_part)
 {
     char v[128];
@@ -1013,6 +1040,7 @@ int main(void)
         cmocka_unit_test(test_no_done),
         cmocka_unit_test(test_hold_body),
         cmocka_unit_test(test_stall_continue_non_streamed),
+        cmocka_unit_test(test_ready_probe_marked),
         cmocka_unit_test(test_sigterm_exits_cleanly), /* last: it stops the mock */
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

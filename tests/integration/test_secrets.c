@@ -306,11 +306,102 @@ static void test_runner_out_dir_is_clean(void **state)
         fail_msg("the runner's upstream key is in%s", where);
 }
 
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A relay (of this test, a raw command) that writes the upstream key on
+ * stderr far into its first line: relay_stderr_lines quotes that line,
+ * cut to its field, and a cut that kept the key's start (the whole key
+ * was past the cut, so no search for the key found it) put a part of it
+ * in results.json and the HTML report. */
+static void test_stderr_first_line_keeps_no_key_part(void **state)
+{
+    char relay[256], scen[256], out[256], json[300], junit[300], html[300], md[300], cmd[400];
+    snprintf(relay, sizeof relay, "%s/stderr-relay.py", dir);
+    snprintf(scen, sizeof scen, "%s/stderr-first-line.json", dir);
+    snprintf(out, sizeof out, "%s/stderr-out", dir);
+    snprintf(json, sizeof json, "%s/results.json", out);
+    snprintf(junit, sizeof junit, "%s/junit.xml", out);
+    snprintf(html, sizeof html, "%s/report.html", out);
+    snprintf(md, sizeof md, "%s/summary.md", out);
+    write_text(relay,
+               "import os, sys, http.server\n"
+               "sys.stderr.write('x' * 140 + ' key=' + os.environ.get('HOLYSHEEP_API_KEY', '') + "
+               "'\\n')\n"
+               "sys.stderr.flush()\n"
+               "class H(http.server.BaseHTTPRequestHandler):\n"
+               "    def log_message(self, *a): pass\n"
+               "    def _ok(self):\n"
+               "        n = int(self.headers.get('Content-Length') or 0)\n"
+               "        if n: self.rfile.read(n)\n"
+               "        b = b'{}'\n"
+               "        self.send_response(200)\n"
+               "        self.send_header('Content-Type', 'application/json')\n"
+               "        self.send_header('Content-Length', str(len(b)))\n"
+               "        self.end_headers()\n"
+               "        self.wfile.write(b)\n"
+               "    do_GET = _ok\n"
+               "    do_POST = _ok\n"
+               "http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), "
+               "H).serve_forever()\n");
+    write_text(scen, "{\"name\": \"stderr-first-line\", \"description\": \"x\", "
+                     "\"upstreams\": {\"blue\": \"healthy\", \"green\": \"healthy\"}, "
+                     "\"traffic\": {\"count\": 1, \"concurrency\": 1}, "
+                     "\"expect\": [{\"check\": \"relay_stderr_lines\", \"max\": 0}]}\n");
+    snprintf(cmd, sizeof cmd, "python3 %s {port}", relay);
+    char *argv[] = {(char *)tsup_bin("cutover"),
+                    "run",
+                    scen,
+                    "--relay",
+                    cmd,
+                    "--out",
+                    out,
+                    "--json",
+                    json,
+                    "--junit",
+                    junit,
+                    "--md",
+                    md,
+                    NULL};
+    struct tproc p;
+    assert_int_equal(tproc_spawn(&p, argv), 0);
+    int st = tproc_wait_exit(&p, 60000);
+    if (st == -1) {
+        tproc_stop(&p, SIGKILL, 1000);
+        fail_msg("cutover run did not finish in 60 s");
+    }
+    char *o = tproc_read(&p, 1), *e = tproc_read(&p, 2);
+    assert_true(WIFEXITED(st));
+    assert_null(strstr(o, "sk-cutover-"));
+    assert_null(strstr(e, "sk-cutover-"));
+    free(o);
+    free(e);
+    tproc_stop(&p, SIGKILL, 1000);
+    const char *const reports[] = {json, junit, html, md, NULL};
+    for (const char *const *r = reports; *r; r++) {
+        char *t = slurp(*r);
+        assert_non_null(t);
+        if (strstr(t, "sk-cutover-"))
+            fail_msg("a part of the upstream key is in %s", *r);
+        free(t);
+    }
+    /* The line was seen and quoted (the check had a line to quote). */
+    char *t = slurp(json);
+    assert_non_null(strstr(t, "a line holding the upstream key"));
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relay_keeps_secrets),
         cmocka_unit_test(test_runner_out_dir_is_clean),
+        cmocka_unit_test(test_stderr_first_line_keeps_no_key_part),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -677,12 +677,15 @@ static void test_rate_limit_window_kinds(void **state)
     fixed_window_traffic(5);
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "wherever its boundaries lie"));
-    /* The check's own window_kind overrides the profile's. */
+    /* The profile's kind wins over the check's window_kind (a scenario
+     * cannot know how someone else's limiter counts)... */
     fixed_window_traffic(4);
-    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":4,\"window_ms\":400,\"window_kind\":"
-                         "\"sliding\"}",
-                         &v),
-                     HARNESS_FAIL);
+    const char *sliding_chk = "{\"check\":\"rate_limit\",\"limit\":4,\"window_ms\":400,"
+                              "\"window_kind\":\"sliding\"}";
+    assert_int_equal(run(sliding_chk, &v), HARNESS_PASS);
+    /* ...which applies where nothing is declared (a raw command). */
+    obs.rl_kind[0] = '\0';
+    assert_int_equal(run(sliding_chk, &v), HARNESS_FAIL);
     /* More than twice the limit is too many for any kind. */
     obs.rl_kind[0] = '\0';
     fixed_window_traffic(6);
@@ -1822,6 +1825,182 @@ static void test_pass_audit_refusing_relay(void **state)
                      HARNESS_PASS);
 }
 
+/* The served view dated a switch by its first answer's arrival, in send
+ * order: a slow green answer behind a fast blue one gave "shortest dwell
+ * -285.0 ms".  A dwell is now bounded by sends and answers: never negative,
+ * a failure only when even its longest reading is short, inconclusive when
+ * the answers allow both. */
+static void test_min_dwell_served_bounds(void **state)
+{
+    struct report_check v;
+    obs.have_events = 0;
+    att("r1", "blue", 0, 1, 200);
+    req("r1", 0, 5, 200, "blue", HARNESS_OK);
+    att("r2", "green", 100, 290, 200);
+    req("r2", 100, 300, 200, "green", HARNESS_OK);
+    att("r3", "blue", 110, 1, 200);
+    req("r3", 110, 5, 200, "blue", HARNESS_OK);
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":300,\"view\":\"served\"}", &v),
+                     HARNESS_FAIL);
+    assert_null(strstr(v.measured, "dwell -"));
+    assert_non_null(strstr(v.measured, "0.0..115.0 ms"));
+    assert_true(v.margin < 0);
+    /* Bounds on both sides of min_ms: not certain either way. */
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":100,\"view\":\"served\"}", &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "between 0.0 and 115.0 ms"));
+    /* Far apart, every reading long enough: a pass. */
+    teardown(state);
+    setup(state);
+    obs.have_events = 0;
+    att("a", "blue", 0, 1, 200);
+    req("a", 0, 5, 200, "blue", HARNESS_OK);
+    att("b", "green", 100, 1, 200);
+    req("b", 100, 5, 200, "green", HARNESS_OK);
+    att("c", "green", 600, 1, 200);
+    req("c", 600, 5, 200, "green", HARNESS_OK);
+    att("d", "blue", 700, 1, 200);
+    req("d", 700, 5, 200, "blue", HARNESS_OK);
+    assert_int_equal(run("{\"check\":\"min_dwell\",\"min_ms\":400,\"view\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "495.0..705.0 ms"));
+}
+
+/* no_retry_after_bytes: a stream whose client had bytes at 20 ms and whose
+ * relay then tried green (a mid-stream 429 "spun") fails; one attempt, or a
+ * retry before any byte went out, passes; no byte or no journal: no sample. */
+static void test_no_retry_after_bytes(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"no_retry_after_bytes\"}";
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    struct harness_req *r = req("a", 0, 50, 200, "blue", HARNESS_OK);
+    r->t_first = r->t_sent + 20 * MS;
+    att("a", "blue", 1, 30, 200);
+    r = req("b", 10, 80, 200, "green", HARNESS_OK);
+    r->t_first = r->t_sent + 40 * MS; /* blue failed before a byte: a retry is fine */
+    att("b", "blue", 11, 5, 503);
+    att("b", "green", 30, 30, 200);
+    req("c", 20, 5, 502, "", HARNESS_HTTP_ERROR); /* no byte recorded: no sample */
+    att("c", "blue", 21, 1, 503);
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_int_equal(v.samples, 2);
+    r = req("d", 100, 200, 200, "blue", HARNESS_INBAND_ERROR);
+    r->t_first = r->t_sent + 20 * MS;
+    att("d", "blue", 101, 30, 200);
+    att("d", "green", 140, 30, 200);
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 3 requests with bytes out made 1 more"));
+    assert_non_null(strstr(v.detail, "retried after bytes had reached the client"));
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+}
+
+/* admin_ok passed a relay that answers 200 to any POST (inert-fixed-200):
+ * an accepted switch is now judged by the requests sent after it. */
+static void test_admin_ok_effect(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"admin_ok\"}";
+    obs.admin_calls = 1;
+    obs.n_admin_switches = 1;
+    obs.admin_switches[0].t = T0 + 100 * MS;
+    snprintf(obs.admin_switches[0].to, sizeof obs.admin_switches[0].to, "green");
+    /* No request reached an upstream after it: the status is all there is. */
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "judged by the HTTP status only"));
+    for (int i = 0; i < 4; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "s%d", i);
+        req(id, 110 + (uint64_t)i * 10, 5, 200, "blue", HARNESS_OK);
+        att(id, "blue", 111 + (uint64_t)i * 10, 2, 200);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "switch to green answered 2xx"));
+    assert_non_null(strstr(v.detail, "accepted a switch it did not make"));
+    req("g", 160, 5, 200, "green", HARNESS_OK);
+    att("g", "green", 161, 2, 200);
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "1 switch(es) seen in effect"));
+    assert_null(strstr(v.detail, "status only"));
+}
+
+/* A relay that lost the body on its retries (outsider BUG=retry_body_lost):
+ * the retry carries no messages, so no id marker, and matched no request.
+ * "Matched no client request" left it unjudged; when every client request
+ * sent messages, a body without them is one no client sent. */
+static void test_forwarded_body_no_client_sent(void **state)
+{
+    struct report_check v;
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "f%d", i);
+        req(id, (uint64_t)i * 10, 5, 200, "green", HARNESS_OK);
+        fw_att(id, "blue", (uint64_t)i * 10);
+        struct harness_att *a = fw_att(id, "green", (uint64_t)i * 10 + 3);
+        a->req_id[0] = a->hdr_id[0] = a->user[0] = '\0';
+        a->msg_hash = 0;
+    }
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\",\"body\"]}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "4 with no messages"));
+    assert_non_null(strstr(v.detail, "4 chat bodies without messages, which no client"));
+    /* Those attempts also cost the run its ids signal: the failure stands. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\",\"body\"]}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "ids lost") ? v.detail : strstr(v.detail, "no request id"));
+    obs.signals |= HARNESS_SIG_IDS;
+    /* A client request that sent no messages itself: no longer certain. */
+    obs.reqs[2].msg_hash = 0;
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\"]}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "4 attempts matched no client request"));
+    obs.reqs[2].msg_hash = 0x1234;
+    /* With messages (a relay's own chat ping?): not claimed. */
+    for (size_t i = 0; i < obs.n_atts; i++)
+        if (!obs.atts[i].req_id[0])
+            obs.atts[i].msg_hash = 0x777;
+    assert_int_equal(run("{\"check\":\"forwarded\",\"parts\":[\"model\"]}", &v), HARNESS_PASS);
+}
+
+/* A rate-limited run's count of 200s is written for a sliding window: a
+ * fixed-window relay (limit 5) that admitted 8 across a boundary failed
+ * "client_count status 200 max 5"; unless the profile says sliding, up to
+ * twice the bound is inconclusive, beyond it a failure. */
+static void test_admission_counts_window_kind(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"client_count\",\"status\":200,\"max\":5}";
+    const char *up = "{\"check\":\"upstream_count\",\"max\":5}";
+    obs.rl_limit = 5;
+    for (int i = 0; i < 8; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "k%d", i);
+        req(id, (uint64_t)i * 10, 2, 200, "blue", HARNESS_OK);
+        att(id, "blue", (uint64_t)i * 10, 1, 200);
+    }
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_int_equal(run(up, &v), HARNESS_FAIL);
+    obs.rl_kind[0] = '\0';
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "not for a fixed window or a token bucket"));
+    assert_int_equal(run(up, &v), HARNESS_INCONCLUSIVE);
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    for (int i = 8; i < 11; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "k%d", i);
+        req(id, (uint64_t)i * 10, 2, 200, "blue", HARNESS_OK);
+        att(id, "blue", (uint64_t)i * 10, 1, 200);
+    }
+    assert_int_equal(run(chk, &v), HARNESS_FAIL); /* 11: more than twice 5 */
+    /* Not a rate-limited run: the bound is the bound. */
+    obs.rl_limit = 0;
+    obs.n_reqs = obs.n_atts = 8;
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+}
+
 /* An upstream that echoes the Authorization it got (echo_auth): a relay
  * that never sent the key had nothing in its answers to scrub, and "not
  * found" passed the scrubbing scenario (nginx-opaque). */
@@ -2300,6 +2479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_model_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_status, setup, teardown),
         cmocka_unit_test(test_answer_check_params),
+        cmocka_unit_test_setup_teardown(test_min_dwell_served_bounds, setup, teardown),
         T(test_success_ratio),
         T(test_client_count_and_deadline),
         T(test_upstream_concurrency),
@@ -2329,6 +2509,10 @@ int main(void)
         T(test_answer_encoding),
         T(test_retry_after_kept),
         T(test_cancel_on_client_gone),
+        T(test_no_retry_after_bytes),
+        T(test_admin_ok_effect),
+        T(test_forwarded_body_no_client_sent),
+        T(test_admission_counts_window_kind),
         T(test_forwarded_fields),
         T(test_sequential_attempts),
         T(test_rate_limit_all_refused),

@@ -556,6 +556,37 @@ static void test_metrics_active_errors(void **state)
                      HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.detail, "json active: the last attempt before it"));
     obs.n_atts--;
+    /* The last attempt a retry of a request that failed on blue, served
+     * by green: a relay that fails over one request while keeping blue
+     * active (switch_after_failures above 1, a backup server) is right to
+     * say blue, one that switched right to say green: not judged. */
+    att("r5", "blue", 350, 503);
+    att("r5", "green", 360, 200);
+    free(obs.probes[0].body);
+    obs.probes[0].body = strdup("{\"active_environment\": \"blue\", \"environments\": {\"blue\": "
+                                "{\"error_count\": 2}, \"green\": {\"error_count\": 0}}}");
+    obs.probes[0].len = strlen(obs.probes[0].body);
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"json\", \"counters\": "
+                         "[\"active\"]}",
+                         &v),
+                     HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "json active: the last attempt before it (green) was a retry "
+                                     "of a request that went to blue"));
+    obs.n_atts -= 2;
+    /* A retry on the colour of the failed attempt was sent where the relay
+     * still was: judged (green, as the traffic went). */
+    att("r5", "green", 350, 503);
+    att("r5", "green", 360, 200);
+    assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"json\", \"counters\": "
+                         "[\"active\"]}",
+                         &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "says blue, the traffic (served colour, mock journals) went "
+                                     "to green"));
+    obs.n_atts -= 2;
+    free(obs.probes[0].body);
+    obs.probes[0].body = strdup(METRICS_OK);
+    obs.probes[0].len = strlen(METRICS_OK);
     /* A profile that maps no active colour, no error counts. */
     obs.probe_map.active_json[0] = '\0';
     obs.probe_map.active_prom[0] = '\0';

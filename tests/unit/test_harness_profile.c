@@ -136,6 +136,12 @@ static void test_settings_and_unmapped(void **state)
     assert_true(harness_profile_affects("request_read_timeout_ms", "client_deadline"));
     assert_true(harness_profile_affects("max_clients", "upstream_count"));
     assert_true(harness_profile_affects("max_connections", "upstream_concurrency"));
+    /* A buffer budget is the premise of the scenarios that set one: a relay
+     * that cannot be given one buffers without bound and was failed for not
+     * refusing past a budget it never had (edges/buffer-budget-refuses,
+     * buffer-budget-shared-by-slow-answers: nginx, HAProxy). */
+    assert_true(harness_profile_affects("max_buffered_bytes", "client_count"));
+    assert_true(harness_profile_affects("max_buffered_bytes", "error_shape"));
     assert_false(harness_profile_affects("max_attempts", "attempt")); /* whole words only */
     /* A relay that cannot express a policy makes its checks moot. */
     assert_true(harness_profile_affects("stream_done", "no_truncated_success"));
