@@ -485,7 +485,7 @@ static void ck_deadline(const json_t *c, const struct harness_obs *o, struct rep
 
 static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
-    long trunc = 0, cut = 0, made_up = 0;
+    long trunc = 0, cut = 0, made_up = 0, malformed = 0;
     const struct harness_req *first = NULL;
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
@@ -498,6 +498,9 @@ static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct
         v->samples++;
         if (r->outcome == HARNESS_TRUNCATED) {
             trunc++;
+            /* Not cut: an event no client can parse (empty data: as a
+             * keep-alive, two events run together) spoils the whole. */
+            malformed += r->stream && r->bad_event;
             if (!first)
                 first = r;
         } else if (r->outcome == HARNESS_OK && answer_unsourced(o, r)) {
@@ -517,6 +520,11 @@ static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct
                "%ld 200s that no upstream gave (no attempt in the mock journals): the relay made "
                "them up; ",
                made_up);
+    if (malformed)
+        append(v->detail, sizeof v->detail,
+               "%ld of them streams with an event whose data is neither JSON nor [DONE] "
+               "(malformed, not cut); ",
+               malformed);
     if (first)
         describe_req(o, first, v->detail, sizeof v->detail);
     verdict(v, trunc + made_up == 0, (double)-(trunc + made_up));
@@ -3118,8 +3126,8 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
                      "a 200 %s that ended without %s and without an error (%zu of %zu bytes)",
                      r->stream ? "stream" : "answer",
                      !r->stream     ? "its content"
-                     : strict       ? "data: [DONE]"
                      : r->bad_event ? "only JSON events"
+                     : strict       ? "data: [DONE]"
                                     : "a finish_reason",
                      r->text_len, cl);
         } else if (r->text_len) {
@@ -4105,6 +4113,98 @@ static void ck_answer_content_type(const json_t *c, const struct harness_obs *o,
     verdict(v, wrong == 0, -(double)wrong);
 }
 
+/* What a client's HTTP stack goes by before any parser: a Content-Encoding
+ * says how to undo the body (every SDK asks for gzip and decodes it).  The
+ * harness asks for no coding, so the body arrives as the relay sent it; a
+ * coding whose mark the body lacks (gzip 1f 8b, deflate a zlib header,
+ * zstd 28 b5 2f fd) cannot be undone by any client.  br has no mark: not
+ * judged.  Judged on every 200 with a body, whole or not. */
+static int encoding_mark_ok(const struct harness_req *r, int *judged)
+{
+    const char *e = r->cenc;
+    const unsigned char *h = r->head;
+    *judged = 1;
+    if (!e[0] || strcasecmp(e, "identity") == 0)
+        return 1;
+    if (strcasecmp(e, "gzip") == 0 || strcasecmp(e, "x-gzip") == 0)
+        return r->head_n == 2 && h[0] == 0x1f && h[1] == 0x8b;
+    if (strcasecmp(e, "deflate") == 0)
+        return r->head_n == 2 && (h[0] & 0x0f) == 8 && ((h[0] << 8) | h[1]) % 31 == 0;
+    if (strcasecmp(e, "zstd") == 0)
+        return r->head_n == 2 && h[0] == 0x28 && h[1] == 0xb5;
+    *judged = 0;
+    return 1;
+}
+
+static void ck_answer_encoding(const json_t *c, const struct harness_obs *o, struct report_check *v)
+{
+    const struct harness_req *bad = NULL;
+    long wrong = 0, unjudged = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || r->status != 200 || r->head_n == 0)
+            continue;
+        int judged;
+        int ok = encoding_mark_ok(r, &judged);
+        if (!judged) {
+            unjudged++;
+            continue;
+        }
+        v->samples++;
+        if (!ok) {
+            wrong++;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected, "a 200's body is in the coding its Content-Encoding names (none: as is)");
+    SETF(measured, "%ld of %ld answers not in their Content-Encoding", wrong, v->samples);
+    if (unjudged)
+        append(v->detail, sizeof v->detail,
+               "%ld answer(s) in a coding without a mark (br) not judged; ", unjudged);
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "Content-Encoding '%s' on a body starting %02x %02x: no client can decode it; ",
+               bad->cenc, bad->head[0], bad->head_n > 1 ? bad->head[1] : 0);
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, wrong == 0, -(double)wrong);
+}
+
+/* A relay that gives up on upstreams that said when to come back passes
+ * that on: every client answer of the given status (429 by default; a
+ * scenario where every upstream 429/503 carries Retry-After) carries
+ * Retry-After or retry-after-ms.  Without it every SDK falls back on its
+ * own short backoff and hammers a limit the upstream already timed.  A
+ * relay that answers another status is not a sample here (client_count
+ * judges the status). */
+static void ck_retry_after_kept(const json_t *c, const struct harness_obs *o,
+                                struct report_check *v)
+{
+    long status = (long)num(c, "status", 429);
+    const struct harness_req *bad = NULL;
+    long missing = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || r->status != status)
+            continue;
+        v->samples++;
+        if (r->ra_s < 0 && r->ra_ms < 0 && r->retry_after_ms < 0) {
+            missing++;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected, "every %ld to the client carries Retry-After or retry-after-ms", status);
+    SETF(measured, "%ld of %ld %lds without Retry-After", missing, v->samples, status);
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "the upstreams said when to retry, the client was not told; ");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, missing == 0, -(double)missing);
+}
+
 /* One request, one attempt at a time: a relay that sends a request to both
  * colours at once (a hedge, or a retry fired before the first answer) pays
  * the upstream twice for one answer.  An attempt the relay gave up on (a
@@ -4531,6 +4631,12 @@ static const struct check_kind kinds[] = {
     {"no_retry_after_bytes", p_phase, 1, ck_no_retry_after_bytes,
      "no upstream attempt of a request starts after its client got a body byte (journals)", IDS,
      NULL, "{}", 0, .why = "retries after bytes reached the client"},
+    {"answer_encoding", p_phase, 1, ck_answer_encoding,
+     "200 answers are in the coding their Content-Encoding names", 0, NULL, "{}", 0,
+     .why = "Content-Encoding the body is not in"},
+    {"retry_after_kept", p_error_shape, 1, ck_retry_after_kept,
+     "final 429s (status) to the client carry the Retry-After the upstreams gave", 0, NULL,
+     "{\"status\": 429}", 0, .why = "upstream Retry-After not passed on"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -5010,6 +5116,10 @@ static const struct {
      "the client's first body byte (client log) against the arrival of each upstream attempt of "
      "the request (mock journals, by request id)",
      NULL},
+    {"answer_encoding",
+     "the Content-Encoding and first body bytes of client answers with 200 (asked for no coding)",
+     NULL},
+    {"retry_after_kept", "the Retry-After and retry-after-ms headers of client answers", NULL},
 };
 
 const char *harness_check_signal(const char *kind, const char *view)

@@ -47,7 +47,10 @@ struct harness_req {
     long max_tokens;   /* -1 none */
     uint64_t msg_hash; /* mock_messages_hash of the messages sent */
     /* The answer's exact header values and error shape (-1: absent). */
-    char ctype[64];    /* Content-Type */
+    char ctype[64];        /* Content-Type */
+    char cenc[32];         /* Content-Encoding ("" none) */
+    unsigned char head[2]; /* the answer body's first bytes as they came (head_n of them) */
+    int head_n;
     int should_retry;  /* x-should-retry: -1 absent, 0 "false", 1 anything else */
     long ra_s, ra_ms;  /* Retry-After (whole seconds) and retry-after-ms */
     long rl_limit;     /* x-ratelimit-limit (-2: not a whole number) */

@@ -241,6 +241,11 @@ void harness_body_facts(struct harness_req *r, const char *body, size_t len)
     }
     r->served_body[0] = '\0';
     harness_served_resolve(r);
+    /* The raw first bytes, for answer_encoding: the client asks for no
+     * coding, so libcurl hands the body over as the relay sent it. */
+    r->head_n = body ? (int)(len < 2 ? len : 2) : 0;
+    if (r->head_n)
+        memcpy(r->head, body, (size_t)r->head_n);
     if (!body || !len)
         return;
     if (!r->stream) {
@@ -373,12 +378,14 @@ static void reset_headers(struct harness_req *r)
     r->retry_after_ms = -1;
     r->ratelimit_hdrs = 0;
     r->ctype[0] = '\0';
+    r->cenc[0] = '\0';
     r->should_retry = -1;
     r->ra_s = r->ra_ms = r->rl_limit = r->rl_remaining = -1;
 }
 
 enum hdr_kind {
     HDR_CTYPE,
+    HDR_CENC,
     HDR_SHOULD_RETRY,
     HDR_RETRY_AFTER,
     HDR_RETRY_AFTER_MS,
@@ -402,6 +409,7 @@ static const struct {
     {"Retry-After", 11, HDR_RETRY_AFTER},    {"retry-after-ms", 14, HDR_RETRY_AFTER_MS},
     {"x-ratelimit-limit", 17, HDR_RL_LIMIT}, {"x-ratelimit-remaining", 21, HDR_RL_REMAINING},
     {"X-Served-By", 11, HDR_SERVED_BY},      {"X-Attempts", 10, HDR_ATTEMPTS},
+    {"Content-Encoding", 16, HDR_CENC},
 };
 
 static void header_value(struct harness_req *r, enum hdr_kind kind, const char *v, size_t vl)
@@ -411,6 +419,9 @@ static void header_value(struct harness_req *r, enum hdr_kind kind, const char *
     switch (kind) {
     case HDR_CTYPE:
         copy_value(r->ctype, sizeof r->ctype, v, vl);
+        break;
+    case HDR_CENC:
+        copy_value(r->cenc, sizeof r->cenc, v, vl);
         break;
     case HDR_SHOULD_RETRY:
         r->should_retry = !(vl == 5 && strncasecmp(v, "false", 5) == 0);

@@ -308,6 +308,15 @@ static void answer(struct relay_req *q, unsigned status, const char *ctype, cons
     add_answer_headers(q, resp);
     if (no_retry)
         MHD_add_response_header(resp, "x-should-retry", "false");
+    /* A final 429/503 passed on keeps the upstream's word on when to come
+     * back (scenarios/outsider/retry-after-reaches-the-client): a client
+     * that retries later, by hand or by its own policy, should not guess. */
+    if ((status == 429 || status == 503) && q->attempt) {
+        if (q->retry_after[0] && !co_has_secret(q->retry_after))
+            MHD_add_response_header(resp, "Retry-After", q->retry_after);
+        if (q->retry_after_ms[0] && !co_has_secret(q->retry_after_ms))
+            MHD_add_response_header(resp, "retry-after-ms", q->retry_after_ms);
+    }
     q->response = resp;
     q->resp_status = status;
     emit_request(q, status, NULL, NULL);

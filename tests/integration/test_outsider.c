@@ -233,6 +233,68 @@ static void test_round2_findings(void **state)
     json_decref(res);
 }
 
+/* Round 3 of the audit: the Express relay (tests/outsider/express3.js,
+ * Node) with defects the library passed or misnamed, red on the check that
+ * names each, and the correct relay green on the same scenarios.  Needs
+ * node and relays/examples/express/node_modules (npm install, not fetched
+ * here). */
+static void test_round3_findings(void **state)
+{
+    if (!tsup_installed("node") ||
+        access("relays/examples/express/node_modules/express", F_OK) != 0) {
+        printf("SKIP node or relays/examples/express/node_modules missing\n");
+        skip();
+    }
+    int rc;
+    char *args[] = {"scenarios/outsider/stream-pause-arrives-whole.json",
+                    "scenarios/outsider/answers-in-their-encoding.json",
+                    "scenarios/outsider/retry-after-reaches-the-client.json",
+                    "scenarios/outsider/body-over-limit-refused.json",
+                    "scenarios/outsider/client-auth-not-forwarded.json",
+                    "--relay",
+                    "tests/outsider/express3.json",
+                    "--relay",
+                    "tests/outsider/express3-keepalive-unterminated.json",
+                    "--relay",
+                    "tests/outsider/express3-keepalive-as-data.json",
+                    "--relay",
+                    "tests/outsider/express3-fake-gzip.json",
+                    "--relay",
+                    "tests/outsider/express3-drop-retry-after.json",
+                    "--relay",
+                    "tests/outsider/express3-truncate-body.json",
+                    "--relay",
+                    "tests/outsider/express3-client-auth-upstream.json",
+                    "--jobs",
+                    "2",
+                    NULL};
+    json_t *res = run("round3", &rc, args);
+    assert_non_null(res);
+    assert_int_equal(rc, 1);
+    const char *names[] = {
+        "outsider-stream-pause-arrives-whole", "outsider-answers-in-their-encoding",
+        "outsider-retry-after-reaches-the-client", "outsider-body-over-limit-refused",
+        "outsider-client-auth-not-forwarded"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_string_equal(status_of(scenario(res, "express3", names[i])), "pass");
+    const json_t *c =
+        check(scenario(res, "express3-keepalive-unterminated", names[0]), "answer_integrity", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    c = check(scenario(res, "express3-keepalive-as-data", names[0]), "no_truncated_success", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "neither JSON nor [DONE]"));
+    c = check(scenario(res, "express3-fake-gzip", names[1]), "answer_encoding", "phase=0");
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "Content-Encoding 'gzip'"));
+    c = check(scenario(res, "express3-drop-retry-after", names[2]), "retry_after_kept", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    c = check(scenario(res, "express3-truncate-body", names[3]), "client_count", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    c = check(scenario(res, "express3-client-auth-upstream", names[4]), "forwarded", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    json_decref(res);
+}
+
 /* Verdicts the library gave outsider relays that it could not have
  * observed, each now what the observation supports. */
 static void test_unobservable_verdicts(void **state)
@@ -298,6 +360,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_outsider_scenarios, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round2_findings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round3_findings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unobservable_verdicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_taken_is_harness_error, setup, teardown),
     };

@@ -216,9 +216,15 @@ static void test_no_truncated(void **state)
     req("b", 0, 5, 200, "blue", HARNESS_OK);
     att("b", "blue", 0, 2, 200);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_PASS);
-    req("c", 0, 5, 200, "blue", HARNESS_TRUNCATED);
+    struct harness_req *c = req("c", 0, 5, 200, "blue", HARNESS_TRUNCATED);
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "request c"));
+    assert_null(strstr(v.detail, "malformed"));
+    /* Outsider round 3: an empty data: keep-alive ends the stream unparsed,
+     * with its [DONE]: named as malformed, not as cut. */
+    c->stream = c->done_marker = c->bad_event = 1;
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "1 of them streams with an event whose data is neither JSON"));
 }
 
 static void test_attempts(void **state)
@@ -853,6 +859,67 @@ static void test_answer_content_type(void **state)
     a->complete = 0; /* a cut answer tells nothing of its type */
     assert_int_equal(run("{\"check\":\"answer_content_type\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "on a streamed answer; request b"));
+}
+
+/* answer_encoding (outsider round 3): a plain body passes, one labelled
+ * gzip without gzip's mark fails naming the coding and bytes, a real gzip
+ * head passes, br (no mark) is not judged; no 200 body: inconclusive. */
+static void test_answer_encoding(void **state)
+{
+    struct report_check v;
+    struct harness_req *e = req("e", 0, 5, 502, "", HARNESS_HTTP_ERROR);
+    e->head_n = 1;
+    e->head[0] = '<';
+    snprintf(e->cenc, sizeof e->cenc, "gzip"); /* an error: not judged */
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_INCONCLUSIVE);
+    struct harness_req *a = req("a", 10, 5, 200, "blue", HARNESS_OK);
+    a->head_n = 2;
+    memcpy(a->head, "{\"", 2);
+    struct harness_req *b = req("b", 20, 5, 200, "blue", HARNESS_OK);
+    b->head_n = 2;
+    memcpy(b->head, "da", 2);
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 2"));
+    snprintf(b->cenc, sizeof b->cenc, "gzip");
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 2"));
+    assert_non_null(strstr(v.detail, "Content-Encoding 'gzip' on a body starting 64 61"));
+    assert_non_null(strstr(v.detail, "request b"));
+    memcpy(b->head, "\x1f\x8b", 2);
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_PASS);
+    snprintf(a->cenc, sizeof a->cenc, "deflate"); /* '{"' is no zlib header */
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_FAIL);
+    memcpy(a->head, "\x78\x9c", 2);
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_PASS);
+    snprintf(b->cenc, sizeof b->cenc, "br");
+    assert_int_equal(run("{\"check\":\"answer_encoding\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 1"));
+    assert_non_null(strstr(v.detail, "1 answer(s) in a coding without a mark (br) not judged"));
+}
+
+/* retry_after_kept (outsider round 3): a 429 with Retry-After or
+ * retry-after-ms passes, one with neither fails naming the request; no 429
+ * (another status is client_count's business): inconclusive. */
+static void test_retry_after_kept(void **state)
+{
+    struct report_check v;
+    struct harness_req *e = req("e", 0, 5, 502, "", HARNESS_HTTP_ERROR);
+    (void)e;
+    assert_int_equal(run("{\"check\":\"retry_after_kept\"}", &v), HARNESS_INCONCLUSIVE);
+    struct harness_req *a = req("a", 10, 5, 429, "blue", HARNESS_HTTP_ERROR);
+    a->ra_s = 1;
+    a->retry_after_ms = 1000;
+    struct harness_req *b = req("b", 20, 5, 429, "green", HARNESS_HTTP_ERROR);
+    b->ra_ms = 300;
+    b->retry_after_ms = 300;
+    assert_int_equal(run("{\"check\":\"retry_after_kept\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 2 429s"));
+    b->ra_ms = b->retry_after_ms = -1;
+    assert_int_equal(run("{\"check\":\"retry_after_kept\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 2 429s without Retry-After"));
+    assert_non_null(strstr(v.detail, "the client was not told; request b"));
+    assert_int_equal(run("{\"check\":\"retry_after_kept\",\"status\":503}", &v),
+                     HARNESS_INCONCLUSIVE);
 }
 
 /* stream_ends_once: a stream read to its [DONE] with nothing after passes;
@@ -2439,6 +2506,8 @@ int main(void)
         T(test_seeded_picks_agree),
         T(test_answer_content_type),
         T(test_stream_ends_once),
+        T(test_answer_encoding),
+        T(test_retry_after_kept),
         T(test_cancel_on_client_gone),
         T(test_no_retry_after_bytes),
         T(test_admin_ok_effect),
