@@ -1910,7 +1910,7 @@ static void test_admin_ok_effect(void **state)
     assert_int_equal(run(chk, &v), HARNESS_PASS);
     assert_non_null(strstr(v.detail, "judged by the HTTP status only"));
     for (int i = 0; i < 4; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "s%d", i);
         req(id, 110 + (uint64_t)i * 10, 5, 200, "blue", HARNESS_OK);
         att(id, "blue", 111 + (uint64_t)i * 10, 2, 200);
@@ -1974,7 +1974,7 @@ static void test_admission_counts_window_kind(void **state)
     const char *up = "{\"check\":\"upstream_count\",\"max\":5}";
     obs.rl_limit = 5;
     for (int i = 0; i < 8; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "k%d", i);
         req(id, (uint64_t)i * 10, 2, 200, "blue", HARNESS_OK);
         att(id, "blue", (uint64_t)i * 10, 1, 200);
@@ -1989,7 +1989,7 @@ static void test_admission_counts_window_kind(void **state)
     snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
     assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
     for (int i = 8; i < 11; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "k%d", i);
         req(id, (uint64_t)i * 10, 2, 200, "blue", HARNESS_OK);
         att(id, "blue", (uint64_t)i * 10, 1, 200);
