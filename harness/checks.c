@@ -3048,6 +3048,24 @@ static void ck_client_status(const json_t *c, const struct harness_obs *o, struc
     verdict(v, ratio >= min, ratio - min);
 }
 
+/* An answer check's sample that no upstream gave (answer_unsourced, and not
+ * a failure anyway): counted as a sample, and the first one named in why
+ * with what it means for this check. */
+static int made_up_answer(const struct harness_obs *o, const struct harness_req *r,
+                          struct report_check *v, const struct harness_req **first, char *why,
+                          size_t n, const char *meaning)
+{
+    if (!answer_unsourced(o, r) || answer_failed(r))
+        return 0;
+    v->samples++;
+    if (!*first) {
+        *first = r;
+        snprintf(why, n, "a 200 that no upstream gave (no attempt in the mock journals): %s",
+                 meaning);
+    }
+    return 1;
+}
+
 static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
                                 struct report_check *v)
 {
@@ -3069,16 +3087,9 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
             cut++; /* the harness kept only the answer's start (BODY_CAP) */
             continue;
         }
-        if (answer_unsourced(o, r) && !answer_failed(r)) {
-            /* No mock journalled any attempt of it: its text is no upstream's. */
-            v->samples++;
+        /* No mock journalled any attempt of it: its text is no upstream's. */
+        if (made_up_answer(o, r, v, &first, why, sizeof why, "the relay made the answer up")) {
             made_up++;
-            if (!first) {
-                first = r;
-                snprintf(why, sizeof why,
-                         "a 200 that no upstream gave (no attempt in the mock journals): the "
-                         "relay made the answer up");
-            }
             continue;
         }
         const char *w = NULL;
@@ -3198,16 +3209,9 @@ static void ck_usage_reported(const json_t *c, const struct harness_obs *o, stru
             not_asked++; /* OpenAI streams carry usage only when asked */
             continue;
         }
-        if (answer_unsourced(o, r) && !answer_failed(r)) {
-            /* No mock counted its tokens: whatever usage it says is made up. */
-            v->samples++;
+        /* No mock counted its tokens: whatever usage it says is made up. */
+        if (made_up_answer(o, r, v, &first, why, sizeof why, "its usage is the relay's own")) {
             wrong++;
-            if (!first) {
-                first = r;
-                snprintf(why, sizeof why,
-                         "a 200 that no upstream gave (no attempt in the mock journals): its "
-                         "usage is the relay's own");
-            }
             continue;
         }
         const char *w = NULL;
