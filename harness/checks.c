@@ -3274,10 +3274,30 @@ static void ck_usage_reported(const json_t *c, const struct harness_obs *o, stru
     verdict(v, absent + wrong == 0, (double)-(absent + wrong));
 }
 
+/* The model an attempt's answer named: the journal's answer_model when the
+ * mock named another (a snapshot, as OpenAI answers gpt-4o-2024-08-06 for
+ * gpt-4o), else the one it was asked for. */
+static const char *answered_model(const struct harness_att *a)
+{
+    return a->ans_model[0] ? a->ans_model : a->model;
+}
+
+/* Whether any traffic attempt of the run was answered with a model other
+ * than the one it asked for: then "requested" cannot be the truth for a
+ * relay that passes the upstream's answer on. */
+static int snapshot_answers(const struct harness_obs *o)
+{
+    for (size_t i = 0; i < o->n_atts; i++)
+        if (o->atts[i].ans_model[0] && strcmp(o->atts[i].ans_model, o->atts[i].model) != 0)
+            return 1;
+    return 0;
+}
+
 static void ck_model_reported(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     int strict = client_strict(c);
     int served = strcmp(str(c, "against", "requested"), "served") == 0;
+    int snapshots = !served && snapshot_answers(o);
     long wrong = 0, unknown = 0;
     const char *unknown_why = NULL;
     const struct harness_req *first = NULL;
@@ -3288,13 +3308,28 @@ static void ck_model_reported(const json_t *c, const struct harness_obs *o, stru
             continue;
         const char *want = r->model, *w = "the request named no model";
         int equal = strcmp(r->ans_model, want) == 0;
-        if (served) {
+        if (served || snapshots) {
             const struct harness_att *a[MAX_CANDIDATES];
             size_t na = serving_attempts(o, r, a, MAX_CANDIDATES, &w);
-            want = na ? a[0]->model : "";
-            equal = 0;
-            for (size_t k = 0; k < na; k++)
-                equal |= strcmp(r->ans_model, a[k]->model) == 0;
+            if (served) {
+                want = na ? answered_model(a[0]) : "";
+                equal = 0;
+                for (size_t k = 0; k < na; k++)
+                    equal |= strcmp(r->ans_model, answered_model(a[k])) == 0;
+            } else {
+                /* An upstream that answers a snapshot of the model asked
+                 * for: a correct relay passes its name on, so the request
+                 * is no truth for this answer (against: served judges). */
+                int other = !na;
+                for (size_t k = 0; k < na; k++)
+                    other |= strcmp(answered_model(a[k]), a[k]->model) != 0;
+                if (other) {
+                    want = "";
+                    if (na)
+                        w = "the upstream answered another model than it was asked for (a "
+                            "snapshot): judge against: served";
+                }
+            }
         }
         if (!want[0]) {
             unknown++;
@@ -3308,20 +3343,21 @@ static void ck_model_reported(const json_t *c, const struct harness_obs *o, stru
                 first = r;
                 snprintf(why, sizeof why, "the answer says model '%s', %s '%s'",
                          r->ans_model[0] ? r->ans_model : "(none)",
-                         served ? "the serving mock was asked for" : "the client asked for", want);
+                         served ? "the serving mock answered" : "the client asked for", want);
             }
         }
     }
     char g[96];
     group_words(c, g, sizeof g);
     SETF(expected, "%s: every whole answer names the model %s", g,
-         served ? "the serving upstream was asked for" : "the client requested");
+         served ? "the serving upstream answered" : "the client requested");
     SETF(measured, "%ld of %ld answers name another model", wrong, v->samples);
     if (unknown)
         append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
     snprintf(v->unit, sizeof v->unit, "req");
     SETF(detail, "signal: the answer's model (body, every stream chunk) vs %s; %s",
-         served ? "the serving mock's journal (model received)" : "the request the client sent",
+         served ? "the serving mock's journal (the model its answer named)"
+                : "the request the client sent",
          strict_words(strict));
     if (unknown)
         append(v->detail, sizeof v->detail, "; %ld not judged: %s", unknown, unknown_why);
@@ -4209,6 +4245,51 @@ static void ck_retry_after_kept(const json_t *c, const struct harness_obs *o,
     verdict(v, missing == 0, -(double)missing);
 }
 
+/* RFC 9110 7.6.1: the headers an answer's Connection names are for that
+ * hop only; a proxy drops them (and Connection itself) before passing the
+ * answer on.  The mock's hop_headers action names X-Mock-Hop, a header no
+ * relay has a reason to make: a client that sees it got the upstream's
+ * headers copied wholesale (with them, whatever Keep-Alive or
+ * Transfer-Encoding the upstream's hop had).  A sample is a client answer
+ * of a request one of whose attempts (mock journals, by request id) was
+ * answered with hop headers. */
+static void ck_hop_headers(const json_t *c, const struct harness_obs *o, struct report_check *v)
+{
+    const struct harness_req *bad = NULL;
+    long copied = 0, unknown = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || r->status <= 0)
+            continue;
+        const struct harness_att *a[16];
+        size_t n = attempts_of(o, r->id, a, 16);
+        int hop = 0;
+        for (size_t k = 0; k < n; k++)
+            hop |= a[k]->status > 0 && strcmp(a[k]->action, "hop_headers") == 0;
+        if (!hop) {
+            unknown += n == 0;
+            continue; /* no upstream hop named a header for it: no sample */
+        }
+        v->samples++;
+        if (r->hop_hdr) {
+            copied++;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected, "no client answer carries a header the upstream's Connection named");
+    SETF(measured, "%ld of %ld answers carried X-Mock-Hop", copied, v->samples);
+    if (unknown)
+        append(v->measured, sizeof v->measured, "; %ld without attempts found", unknown);
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "the upstream answered 'Connection: keep-alive, X-Mock-Hop' and the client got "
+               "X-Mock-Hop: the relay copies the upstream's hop-by-hop headers onto its answer; ");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, copied == 0, -(double)copied);
+}
+
 /* One request, one attempt at a time: a relay that sends a request to both
  * colours at once (a hedge, or a retry fired before the first answer) pays
  * the upstream twice for one answer.  An attempt the relay gave up on (a
@@ -4641,6 +4722,9 @@ static const struct check_kind kinds[] = {
     {"retry_after_kept", p_error_shape, 1, ck_retry_after_kept,
      "final 429s (status) to the client carry the Retry-After the upstreams gave", 0, NULL,
      "{\"status\": 429}", 0, .why = "upstream Retry-After not passed on"},
+    {"hop_headers", p_phase, 1, ck_hop_headers,
+     "client answers carry no header the upstream's Connection named (mock hop_headers)", IDS, NULL,
+     "{}", 0, .why = "copies hop-by-hop headers to clients"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -5124,6 +5208,10 @@ static const struct {
      "the Content-Encoding and first body bytes of client answers with 200 (asked for no coding)",
      NULL},
     {"retry_after_kept", "the Retry-After and retry-after-ms headers of client answers", NULL},
+    {"hop_headers",
+     "the client answers' headers (X-Mock-Hop) against attempts the mock answered with hop "
+     "headers (mock journals, by request id)",
+     NULL},
 };
 
 const char *harness_check_signal(const char *kind, const char *view)

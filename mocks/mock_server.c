@@ -394,6 +394,11 @@ static enum MHD_Result run_plan(struct mock_req *r)
                        p->streamed && !p->echo_header ? "text/event-stream" : p->content_type);
     if (p->echo_header)
         MHD_add_response_header(resp, "x-echo-authorization", p->echo_header);
+    if (p->hop_headers) {
+        MHD_add_response_header(resp, "Connection", "keep-alive, X-Mock-Hop");
+        MHD_add_response_header(resp, "X-Mock-Hop", "1");
+        MHD_add_response_header(resp, "Keep-Alive", "timeout=30");
+    }
     if (p->streamed)
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
     if (p->retry_after[0])
@@ -700,6 +705,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
         return 1;
     }
     mock_scopy(r->rec.model, sizeof r->rec.model, q.model);
+    mock_scopy(q.answer_model, sizeof q.answer_model, b->reply_model);
+    mock_scopy(r->rec.answer_model, sizeof r->rec.answer_model, b->reply_model);
     mock_scopy(r->rec.user, sizeof r->rec.user, q.user);
     resolve_id(&r->rec, &q);
     mock_scopy(q.stamp, sizeof q.stamp, m->name);

@@ -922,6 +922,34 @@ static void test_retry_after_kept(void **state)
                      HARNESS_INCONCLUSIVE);
 }
 
+/* hop_headers (outsider round 4): the upstream answered with
+ * Connection: keep-alive, X-Mock-Hop; an answer without X-Mock-Hop passes,
+ * one with it fails naming the copy; no attempt answered with hop headers
+ * (or none found): inconclusive. */
+static void test_hop_headers(void **state)
+{
+    struct report_check v;
+    struct harness_req *a = req("a", 0, 5, 200, "blue", HARNESS_OK);
+    struct harness_req *b = req("b", 10, 5, 200, "blue", HARNESS_OK);
+    att("a", "blue", 1, 3, 200);
+    att("b", "blue", 11, 3, 200);
+    assert_int_equal(run("{\"check\":\"hop_headers\"}", &v), HARNESS_INCONCLUSIVE);
+    snprintf(obs.atts[0].action, sizeof obs.atts[0].action, "hop_headers");
+    snprintf(obs.atts[1].action, sizeof obs.atts[1].action, "hop_headers");
+    assert_int_equal(run("{\"check\":\"hop_headers\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 2 answers carried X-Mock-Hop"));
+    assert_non_null(strstr(v.detail, "signal: the client answers' headers"));
+    b->hop_hdr = 1;
+    assert_int_equal(run("{\"check\":\"hop_headers\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 2"));
+    assert_non_null(strstr(v.detail, "copies the upstream's hop-by-hop headers"));
+    assert_non_null(strstr(v.detail, "request b"));
+    /* Without the ids the attempts cannot be tied to the answers. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"hop_headers\"}", &v), HARNESS_INCONCLUSIVE);
+    (void)a;
+}
+
 /* stream_ends_once: a stream read to its [DONE] with nothing after passes;
  * one with a second [DONE] fails naming it; no whole stream: inconclusive. */
 static void test_stream_ends_once(void **state)
@@ -2398,6 +2426,33 @@ static void test_model_reported(void **state)
     assert_non_null(strstr(v.detail, "(none)"));
 }
 
+/* An upstream that answers a snapshot (gpt-4.1-2025-04-14 for gpt-4.1,
+ * journal answer_model): a relay that passes it on passes against: served,
+ * and against: requested does not judge (no false fail); a relay that
+ * rewrites it to the model asked for fails against: served, naming both. */
+static void test_model_reported_snapshot(void **state)
+{
+    struct report_check v;
+    canon_text();
+    struct harness_req *r = answered("a", 1, canon);
+    snprintf(obs.atts[0].ans_model, sizeof obs.atts[0].ans_model, "gpt-4.1-2025-04-14");
+    snprintf(r->ans_model, sizeof r->ans_model, "gpt-4.1-2025-04-14");
+    assert_int_equal(run("{\"check\":\"model_reported\",\"against\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "the model its answer named"));
+    assert_int_equal(run("{\"check\":\"model_reported\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "a snapshot): judge against: served"));
+    /* The relay rewrote the snapshot to the name the client sent. */
+    snprintf(r->ans_model, sizeof r->ans_model, "gpt-4.1");
+    assert_int_equal(run("{\"check\":\"model_reported\",\"against\":\"served\"}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "the answer says model 'gpt-4.1', the serving mock "
+                                     "answered 'gpt-4.1-2025-04-14'"));
+    /* Attempts not found while snapshots were answered: not judged either. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"model_reported\"}", &v), HARNESS_INCONCLUSIVE);
+}
+
 static void test_client_status(void **state)
 {
     struct report_check v;
@@ -2508,6 +2563,8 @@ int main(void)
         T(test_stream_ends_once),
         T(test_answer_encoding),
         T(test_retry_after_kept),
+        T(test_hop_headers),
+        T(test_model_reported_snapshot),
         T(test_cancel_on_client_gone),
         T(test_no_retry_after_bytes),
         T(test_admin_ok_effect),
