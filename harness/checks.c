@@ -4290,6 +4290,70 @@ static void ck_hop_headers(const json_t *c, const struct harness_obs *o, struct 
     verdict(v, copied == 0, -(double)copied);
 }
 
+/* A relay's own 429 (no upstream attempt of the request) tells its client
+ * when to come back; a client that waits that long and comes back must be
+ * let in, unless another request of the same client was admitted in
+ * between (it may have taken the slot).  A Retry-After of 0 while the
+ * limit still holds, or one shorter than the window the limiter keeps,
+ * sends every SDK straight back into the refusal.  A sample is a 429 the
+ * relay made with a wait (Retry-After or retry-after-ms) followed by a
+ * request of the same client key sent after that wait, with no admission
+ * of that client between. */
+static void ck_retry_after_holds(const json_t *c, const struct harness_obs *o,
+                                 struct report_check *v)
+{
+    const struct harness_req *bad = NULL, *bad_next = NULL;
+    long refused = 0, upstream = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || r->status != 429 || r->retry_after_ms < 0 || !r->t_done)
+            continue;
+        if (count_attempts(o, r->id, NULL) > 0) {
+            upstream++; /* an upstream's 429 passed on: its wait is the upstream's */
+            continue;
+        }
+        uint64_t back = r->t_done + (uint64_t)r->retry_after_ms * 1000;
+        const struct harness_req *next = NULL;
+        for (size_t k = 0; k < o->n_reqs; k++) {
+            const struct harness_req *q = &o->reqs[k];
+            if (strcmp(q->key, r->key) != 0 || q->t_sent < back || q->status <= 0)
+                continue;
+            if (!next || q->t_sent < next->t_sent)
+                next = q;
+        }
+        if (!next)
+            continue; /* nobody of that client came back after the wait */
+        int taken = 0;
+        for (size_t k = 0; k < o->n_reqs && !taken; k++) {
+            const struct harness_req *q = &o->reqs[k];
+            taken = strcmp(q->key, r->key) == 0 && q->t_sent > r->t_sent &&
+                    q->t_sent < next->t_sent && q->status > 0 && q->status != 429;
+        }
+        if (taken)
+            continue; /* the client itself was let in meanwhile: no promise left */
+        v->samples++;
+        if (next->status == 429) {
+            refused++;
+            if (!bad)
+                bad = r, bad_next = next;
+        }
+    }
+    SETF(expected, "a client that waits what the relay's 429 said is let in");
+    SETF(measured, "%ld of %ld came back after the wait and were refused again", refused,
+         v->samples);
+    if (upstream)
+        append(v->measured, sizeof v->measured, "; %ld upstream 429s not judged", upstream);
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "a 429 at +%.1f ms said wait %ld ms; request %s of that client, sent +%.1f ms, "
+               "was refused again: the Retry-After is shorter than the limit holds; ",
+               rel_ms(o, bad->t_done), bad->retry_after_ms, bad_next->id,
+               rel_ms(o, bad_next->t_sent));
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, refused == 0, -(double)refused);
+}
+
 /* One request, one attempt at a time: a relay that sends a request to both
  * colours at once (a hedge, or a retry fired before the first answer) pays
  * the upstream twice for one answer.  An attempt the relay gave up on (a
@@ -4725,6 +4789,9 @@ static const struct check_kind kinds[] = {
     {"hop_headers", p_phase, 1, ck_hop_headers,
      "client answers carry no header the upstream's Connection named (mock hop_headers)", IDS, NULL,
      "{}", 0, .why = "copies hop-by-hop headers to clients"},
+    {"retry_after_holds", p_phase, 1, ck_retry_after_holds,
+     "a client that waits the Retry-After of the relay's own 429 is let in", IDS, NULL, "{}", 0,
+     .why = "its 429s say to come back too soon"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -5211,6 +5278,10 @@ static const struct {
     {"hop_headers",
      "the client answers' headers (X-Mock-Hop) against attempts the mock answered with hop "
      "headers (mock journals, by request id)",
+     NULL},
+    {"retry_after_holds",
+     "client log: the relay's own 429s (no upstream attempt, mock journals by request id), their "
+     "Retry-After or retry-after-ms, and the same client key's next request after that wait",
      NULL},
 };
 

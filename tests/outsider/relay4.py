@@ -84,6 +84,7 @@ ACTIVE = ["blue"]
 POOL = {"blue": [], "green": []}
 WINDOWS = {}  # rate-limit key -> admission times (sliding window)
 CACHE = {}  # cache_prefix_key only
+INFLIGHT = [0]  # requests being served (SIGTERM drains them)
 RETRYABLE = {408, 429, 500, 502, 503, 504}
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large",
@@ -215,32 +216,34 @@ async def open_and_send(colour, body):
     req = (f"POST {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n"
            f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
-    while True:
-        pooled = bool(POOL[colour])
-        if pooled:
-            conn = POOL[colour].pop()
-        else:
-            try:
-                r, w = await asyncio.open_connection(u.hostname, u.port)
-            except OSError:
-                raise Failed("connect")
-            conn = Conn(colour, r, w)
+    conn = None
+    while POOL[colour] and not conn:
+        conn = POOL[colour].pop()
+        if conn.r.at_eof() or conn.w.is_closing():
+            conn.close()  # the server closed it while idle
+            conn = None
+    if not conn:
         try:
-            conn.w.write(req)
-            await conn.w.drain()
-            status, headers = await read_head(conn)
-            return conn, status, headers
-        except (Failed, ConnectionError) as e:
+            r, w = await asyncio.open_connection(u.hostname, u.port)
+        except OSError:
+            raise Failed("connect")
+        conn = Conn(colour, r, w)
+    # A request that went out is never sent again on another connection
+    # behind the policy's back: the upstream may have acted on it.
+    try:
+        conn.w.write(req)
+        await conn.w.drain()
+        status, headers = await read_head(conn)
+        return conn, status, headers
+    except (Failed, ConnectionError, ValueError, IndexError) as e:
+        conn.close()
+        raise Failed("reset") from e
+    except asyncio.CancelledError:
+        if BUG == "pool_after_timeout":
+            POOL[colour].append(conn)  # its answer is still on the way
+        else:
             conn.close()
-            if pooled:
-                continue  # the server closed the idle connection: a fresh one
-            raise Failed("reset") from e
-        except asyncio.CancelledError:
-            if BUG == "pool_after_timeout":
-                POOL[colour].append(conn)  # its answer is still on the way
-            else:
-                conn.close()
-            raise
+        raise
 
 
 async def body_pieces(conn, headers):
@@ -342,6 +345,11 @@ def forward_body(raw):
     return json.dumps(doc).encode()
 
 
+def scrub(data):
+    """The relay's key never reaches a client, even when an upstream quotes it."""
+    return data.replace(KEY.encode(), b"sk-***") if KEY else data
+
+
 def passed_headers(headers):
     out = []
     for k in ("retry-after", "retry-after-ms"):
@@ -355,6 +363,8 @@ async def pipe_stream(client, conn, headers, t0):
     client.head(200, [("Content-Type", headers.get("content-type", "text/event-stream")),
                       ("Cache-Control", "no-cache"), ("Transfer-Encoding", "chunked")])
     pieces = body_pieces(conn, headers).__aiter__()
+    seen = b""  # the stream's tail, for its end: [DONE], or a finish_reason
+    finished = False
     try:
         while True:
             limit = t0 + IDLE_S - time.monotonic() if BUG == "idle_from_start" else IDLE_S
@@ -362,7 +372,13 @@ async def pipe_stream(client, conn, headers, t0):
                 data = await client.race(pieces.__anext__(), limit)
             except StopAsyncIteration:
                 break
-            await client.chunk(data)
+            seen = (seen + data)[-4096:]
+            finished |= b'"finish_reason":"' in seen or b'"finish_reason": "' in seen
+            await client.chunk(scrub(data))
+        if b"data: [DONE]" not in seen:
+            if not finished:
+                raise Failed("reset")  # ended cleanly but cut short: say so
+            await client.chunk(b"data: [DONE]\n\n")  # finished without [DONE]
     except Gone:
         conn.close()
         raise
@@ -398,17 +414,24 @@ async def chat(client, raw, auth):
             return await client.send(200, hit[1])
     body = forward_body(raw)
     last = None  # (status, headers, body) of the last upstream answer
+    failure = None
     colour = ACTIVE[0]
     for n in range(1, MAX_ATTEMPTS + 1):
         left = deadline - time.monotonic()
         if left <= 0:
             break
         wait = None
+        t_try = time.monotonic()
         try:
             conn, status, headers = await client.race(open_and_send(colour, body), min(TRY_S, left))
             if status == 200 and (stream and BUG != "stream_as_json"):
                 return await pipe_stream(client, conn, headers, t0)
-            data = await client.race(read_all(conn, headers), max(0.0, deadline - time.monotonic()))
+            # Nothing went to the client yet: the whole answer within the try.
+            data = await client.race(read_all(conn, headers),
+                                     min(t_try + TRY_S, deadline) - time.monotonic())
+            data = scrub(data)
+            if status == 200:
+                json.loads(data)  # a cut or broken 200 is a failure, not an answer
             if status == 200 or status not in RETRYABLE:
                 if status == 200 and cache_key:
                     CACHE[cache_key] = (time.monotonic(), data)
@@ -417,6 +440,8 @@ async def chat(client, raw, auth):
             last = (status, headers, data)
             wait = retry_after_s(headers)
             failure = "status"
+        except ValueError:
+            failure = "reset"
         except Failed as e:
             failure = e.kind
             if failure == "connect" and BUG == "refused_is_final":
@@ -429,7 +454,10 @@ async def chat(client, raw, auth):
             colour = other(colour)
         if n == MAX_ATTEMPTS:
             break
-        wait = backoff_s(n) if wait is None else min(wait, RA_CAP_S)
+        if wait is not None and (wait > RA_CAP_S or time.monotonic() + wait >= deadline):
+            wait = 0.0  # this colour asks too long: the other one at once
+        elif wait is None:
+            wait = backoff_s(n)
         if time.monotonic() + wait >= deadline:
             break
         await client.race(asyncio.sleep(wait), wait + 1.0)
@@ -437,7 +465,7 @@ async def chat(client, raw, auth):
         status, headers, data = last
         return await client.send(status, data, headers.get("content-type", "application/json"),
                                  passed_headers(headers))
-    if time.monotonic() >= deadline:
+    if time.monotonic() >= deadline or failure == "timeout":
         return await client.error(504, "The upstreams did not answer before the deadline.")
     return await client.error(502, "No upstream answered.")
 
@@ -504,11 +532,13 @@ async def one_request(client):
             return client.keep
     # From here the client's leaving is watched: a read that ends at its EOF.
     client.watch = asyncio.ensure_future(client.r.read(1))
+    INFLIGHT[0] += 1
     try:
         await chat(client, raw, auth)
     except Gone:
         client.keep = False
     finally:
+        INFLIGHT[0] -= 1
         watch, client.watch = client.watch, None
         if not watch.done():
             watch.cancel()  # and wait: the next readline must not meet it
@@ -541,8 +571,14 @@ async def main():
     print(f"relay4 listening on http://127.0.0.1:{port}", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()  # SIGTERM: stop accepting and exit 0
+    await stop.wait()  # SIGTERM: stop accepting, drain (5 s at most), exit 0
     server.close()
+    for _ in range(500):
+        if not INFLIGHT[0]:
+            break
+        await asyncio.sleep(0.01)
+    sys.stdout.flush()
+    os._exit(0)  # not asyncio.run's teardown: it reports every idle keep-alive it cancels
 
 
 if __name__ == "__main__":

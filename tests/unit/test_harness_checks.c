@@ -950,6 +950,45 @@ static void test_hop_headers(void **state)
     (void)a;
 }
 
+/* retry_after_holds (outsider round 4): a client that waits the relay's
+ * own 429's Retry-After and is let in passes; refused again fails naming
+ * both requests; an admission of the client in between, an upstream 429
+ * or nobody coming back is no sample: inconclusive. */
+static void test_retry_after_holds(void **state)
+{
+    struct report_check v;
+    req("a", 0, 5, 200, "blue", HARNESS_OK);
+    att("a", "blue", 1, 3, 200);
+    struct harness_req *r = req("r", 10, 1, 429, "", HARNESS_HTTP_ERROR);
+    r->retry_after_ms = 500;
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_INCONCLUSIVE);
+    struct harness_req *b = req("b", 600, 5, 200, "blue", HARNESS_OK);
+    att("b", "blue", 601, 3, 200);
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 1 came back"));
+    assert_non_null(strstr(v.detail, "signal: client log: the relay's own 429s"));
+    /* A Retry-After of 0: the next request is refused again. */
+    r->retry_after_ms = 0;
+    struct harness_req *n = req("n", 30, 1, 429, "", HARNESS_HTTP_ERROR);
+    n->retry_after_ms = 2000;
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 1 came back after the wait and were refused again"));
+    assert_non_null(strstr(v.detail, "said wait 0 ms; request n of that client"));
+    /* Another client's refusal is not this client's. */
+    snprintf(n->key, sizeof n->key, "sk-other");
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_PASS);
+    /* An admission of the client in between may have taken the slot. */
+    n->key[0] = '\0';
+    n->status = 200;
+    att("n", "blue", 31, 3, 200);
+    r->retry_after_ms = 500;
+    b->status = 429;
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_INCONCLUSIVE);
+    /* Without the ids the relay's own 429s cannot be told from upstream ones. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_INCONCLUSIVE);
+}
+
 /* stream_ends_once: a stream read to its [DONE] with nothing after passes;
  * one with a second [DONE] fails naming it; no whole stream: inconclusive. */
 static void test_stream_ends_once(void **state)
@@ -2564,6 +2603,7 @@ int main(void)
         T(test_answer_encoding),
         T(test_retry_after_kept),
         T(test_hop_headers),
+        T(test_retry_after_holds),
         T(test_model_reported_snapshot),
         T(test_cancel_on_client_gone),
         T(test_no_retry_after_bytes),
