@@ -3066,14 +3066,41 @@ static int made_up_answer(const struct harness_obs *o, const struct harness_req 
     return 1;
 }
 
+/* Whose answer a client read when it is not its own: the request of another
+ * attempt (any colour, answered 200) whose canonical text is exactly the
+ * client's.  A relay that hands answers to the wrong client (a pooled
+ * connection reused with a late answer still in it, a cache keyed too
+ * loosely, one slot shared by concurrent requests) shows here by name.
+ * Looked for in at most FOREIGN_SCAN answers: each look builds every
+ * attempt's text. */
+#define FOREIGN_SCAN 32
+static const char *foreign_answer(const struct harness_obs *o, const struct harness_req *r)
+{
+    if (r->text_bad || !r->text_len)
+        return NULL;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (a->status != 200 || a->completion_tokens < 0 || !a->req_id[0] ||
+            strcmp(a->req_id, r->id) == 0)
+            continue;
+        size_t len;
+        uint64_t h;
+        char *t = canonical(a, &len, &h);
+        free(t);
+        if (text_is(r, len, h))
+            return a->req_id;
+    }
+    return NULL;
+}
+
 static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
                                 struct report_check *v)
 {
     int strict = client_strict(c);
     long intact = 0, altered = 0, unfinished = 0, prefix = 0, bad_prefix = 0, unknown = 0, raw = 0,
-         cut = 0, made_up = 0;
-    const char *unknown_why = NULL;
-    const struct harness_req *first = NULL;
+         cut = 0, made_up = 0, foreign = 0, scanned = 0;
+    const char *unknown_why = NULL, *foreign_of = NULL;
+    const struct harness_req *first = NULL, *foreign_req = NULL;
     char why[400] = "";
     for (size_t i = 0; i < o->n_reqs; i++) {
         const struct harness_req *r = &o->reqs[i];
@@ -3090,6 +3117,12 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
         /* No mock journalled any attempt of it: its text is no upstream's. */
         if (made_up_answer(o, r, v, &first, why, sizeof why, "the relay made the answer up")) {
             made_up++;
+            const char *f = scanned++ < FOREIGN_SCAN ? foreign_answer(o, r) : NULL;
+            if (f) {
+                foreign++;
+                if (!foreign_req)
+                    foreign_req = r, foreign_of = f;
+            }
             continue;
         }
         const char *w = NULL;
@@ -3122,6 +3155,13 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
                 intact++;
             } else {
                 altered++;
+                const char *f =
+                    !text_whole && scanned++ < FOREIGN_SCAN ? foreign_answer(o, r) : NULL;
+                if (f) {
+                    foreign++;
+                    if (!foreign_req)
+                        foreign_req = r, foreign_of = f;
+                }
                 if (!text_whole)
                     text_verdict(r, canon, one, sizeof one);
                 else
@@ -3171,6 +3211,8 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
     if (made_up)
         append(v->measured, sizeof v->measured, "; %ld made up by the relay (no upstream attempt)",
                made_up);
+    if (foreign)
+        append(v->measured, sizeof v->measured, "; %ld another request's answer", foreign);
     if (unknown)
         append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
     if (raw)
@@ -3186,6 +3228,12 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
          strict_words(strict));
     if (unknown)
         append(v->detail, sizeof v->detail, "; %ld not judged: %s", unknown, unknown_why);
+    if (foreign_req)
+        append(v->detail, sizeof v->detail,
+               "; request %s got the text the mock wrote for request %s: the relay hands "
+               "answers to the wrong client (a reused connection with a late answer in it, a "
+               "cache keyed too loosely, a slot shared by concurrent requests)",
+               foreign_req->id, foreign_of);
     if (first) {
         append(v->detail, sizeof v->detail, "; %s; ", why);
         describe_req(o, first, v->detail, sizeof v->detail);

@@ -2356,6 +2356,34 @@ static void test_answer_integrity(void **state)
 
 /* Where the journal cannot say what the mock built, or the attempts cannot
  * be found, the check is inconclusive and says why. */
+/* Another request's answer (outsider round 4): the client read, whole, the
+ * text the mock wrote for another request (a pooled connection with a late
+ * answer in it, a loose cache): altered, and named with both requests; an
+ * answer served by no attempt of its own (a cache hit) too. */
+static void test_answer_integrity_foreign(void **state)
+{
+    struct report_check v;
+    canon_text();
+    answered("a", 0, canon);
+    struct harness_req *b = answered("b", 0, canon);
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_PASS);
+    obs.atts[1].msg_hash = HASH + 1; /* b's own answer is another text */
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 altered"));
+    assert_non_null(strstr(v.measured, "1 another request's answer"));
+    assert_non_null(strstr(v.detail, "request b got the text the mock wrote for request a"));
+    /* A text that is nobody's is altered, not another's. */
+    b->text_hash ^= 1;
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_null(strstr(v.measured, "another request's answer"));
+    /* Served from a cache: no attempt of its own, a's text. */
+    b->text_hash ^= 1;
+    obs.n_atts = 1;
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 made up by the relay"));
+    assert_non_null(strstr(v.detail, "request b got the text the mock wrote for request a"));
+}
+
 static void test_answer_integrity_unknown(void **state)
 {
     struct report_check v;
@@ -2603,6 +2631,7 @@ int main(void)
         T(test_answer_encoding),
         T(test_retry_after_kept),
         T(test_hop_headers),
+        T(test_answer_integrity_foreign),
         T(test_retry_after_holds),
         T(test_model_reported_snapshot),
         T(test_cancel_on_client_gone),
