@@ -350,6 +350,17 @@ def scrub(data):
     return data.replace(KEY.encode(), b"sk-***") if KEY else data
 
 
+def held_back(data):
+    """How many bytes at data's end may begin the key (held until the next piece)."""
+    if not KEY:
+        return 0
+    k = KEY.encode()
+    for n in range(min(len(k) - 1, len(data)), 0, -1):
+        if data.endswith(k[:n]):
+            return n
+    return 0
+
+
 def passed_headers(headers):
     out = []
     for k in ("retry-after", "retry-after-ms"):
@@ -360,11 +371,12 @@ def passed_headers(headers):
 
 async def pipe_stream(client, conn, headers, t0):
     """Passes an upstream 200 stream on as it comes."""
-    client.head(200, [("Content-Type", headers.get("content-type", "text/event-stream")),
+    client.head(200, [("Content-Type", "text/event-stream"),
                       ("Cache-Control", "no-cache"), ("Transfer-Encoding", "chunked")])
     pieces = body_pieces(conn, headers).__aiter__()
     seen = b""  # the stream's tail, for its end: [DONE], or a finish_reason
     finished = False
+    hold = b""  # a tail that may be the start of the key, cut across pieces
     try:
         while True:
             limit = t0 + IDLE_S - time.monotonic() if BUG == "idle_from_start" else IDLE_S
@@ -374,7 +386,12 @@ async def pipe_stream(client, conn, headers, t0):
                 break
             seen = (seen + data)[-4096:]
             finished |= b'"finish_reason":"' in seen or b'"finish_reason": "' in seen
-            await client.chunk(scrub(data))
+            data = scrub(hold + data)
+            n = held_back(data)
+            data, hold = (data[:-n], data[-n:]) if n else (data, b"")
+            await client.chunk(data)
+        await client.chunk(hold)
+        hold = b""
         if b"data: [DONE]" not in seen:
             if not finished:
                 raise Failed("reset")  # ended cleanly but cut short: say so
@@ -384,6 +401,7 @@ async def pipe_stream(client, conn, headers, t0):
         raise
     except (Failed, asyncio.TimeoutError, ConnectionError) as e:
         conn.close()
+        await client.chunk(hold)  # not the key: it never completed
         why = "upstream stream stalled" if isinstance(e, asyncio.TimeoutError) else "upstream stream broke"
         if BUG == "inband_error_plain":
             event = b"data: upstream stream failed\n\n"
@@ -435,8 +453,7 @@ async def chat(client, raw, auth):
             if status == 200 or status not in RETRYABLE:
                 if status == 200 and cache_key:
                     CACHE[cache_key] = (time.monotonic(), data)
-                ctype = headers.get("content-type", "application/json")
-                return await client.send(status, data, ctype, passed_headers(headers))
+                return await client.send(status, data, "application/json", passed_headers(headers))
             last = (status, headers, data)
             wait = retry_after_s(headers)
             failure = "status"
@@ -463,8 +480,7 @@ async def chat(client, raw, auth):
         await client.race(asyncio.sleep(wait), wait + 1.0)
     if last:
         status, headers, data = last
-        return await client.send(status, data, headers.get("content-type", "application/json"),
-                                 passed_headers(headers))
+        return await client.send(status, data, "application/json", passed_headers(headers))
     if time.monotonic() >= deadline or failure == "timeout":
         return await client.error(504, "The upstreams did not answer before the deadline.")
     return await client.error(502, "No upstream answered.")
