@@ -19,7 +19,11 @@
  *   from the body (forwarded fields), a flip-flop on concurrent failures
  *   (tried_ratio), a forgotten backoff cap (backoff_gaps) and the client's
  *   own key sent upstream (forwarded key) each fail the scenario that
- *   names them; every check passed them before.
+ *   names them; every check passed them before;
+ * - round 4: relay4.py (asyncio, raw streams) with a Retry-After of 0 on
+ *   its 429s, an idle timeout from the request's start and a pooled
+ *   connection given up on (another client's answer), and the Express
+ *   relay copying hop-by-hop headers or rewriting a snapshot's model name.
  *
  * SKIPPED with the reason when python3 is not on PATH. */
 #include <setjmp.h>
@@ -297,6 +301,99 @@ static void test_round3_findings(void **state)
     json_decref(res);
 }
 
+/* Round 4 of the audit: relay4.py (one asyncio loop, HTTP/1.1 by hand on
+ * raw streams, an upstream pool) green on round 4's scenarios, the legal
+ * variant that re-chunks streams into 7-byte pieces green too, and each bug
+ * red on the check that names it: a 429 that says Retry-After: 0
+ * (retry_after_holds), the idle timeout counted from the request's start
+ * (the slow stream cut: client_success_ratio), a connection given up on put
+ * back in the pool (answer_integrity: another request's answer). */
+static void test_round4_findings(void **state)
+{
+    if (!have_python())
+        skip();
+    int rc;
+    char *args[] = {"scenarios/outsider/r4-ratelimit-retry-after-holds.json",
+                    "scenarios/outsider/r4-slow-stream-outlives-idle-timeout.json",
+                    "scenarios/outsider/r4-late-answer-stays-with-its-request.json",
+                    "scenarios/outsider/r4-hop-headers-stay-with-the-hop.json",
+                    "scenarios/outsider/r4-snapshot-model-passed-on.json",
+                    "--relay",
+                    "tests/outsider/relay4.json",
+                    "--relay",
+                    "tests/outsider/relay4-rechunk-small.json",
+                    "--relay",
+                    "tests/outsider/relay4-ratelimit-retry-after-zero.json",
+                    "--relay",
+                    "tests/outsider/relay4-idle-from-start.json",
+                    "--relay",
+                    "tests/outsider/relay4-pool-after-timeout.json",
+                    "--jobs",
+                    "2",
+                    NULL};
+    json_t *res = run("round4", &rc, args);
+    assert_non_null(res);
+    assert_int_equal(rc, 1);
+    const char *names[] = {
+        "outsider-r4-ratelimit-retry-after-holds", "outsider-r4-slow-stream-outlives-idle-timeout",
+        "outsider-r4-late-answer-stays-with-its-request",
+        "outsider-r4-hop-headers-stay-with-the-hop", "outsider-r4-snapshot-model-passed-on"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        assert_string_equal(status_of(scenario(res, "relay4", names[i])), "pass");
+        assert_string_equal(status_of(scenario(res, "relay4-rechunk-small", names[i])), "pass");
+    }
+    const json_t *c = check(scenario(res, "relay4-ratelimit-retry-after-zero", names[0]),
+                            "retry_after_holds", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "said wait 0 ms"));
+    c = check(scenario(res, "relay4-idle-from-start", names[1]), "client_success_ratio", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    c = check(scenario(res, "relay4-pool-after-timeout", names[2]), "answer_integrity", NULL);
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "got the text the mock wrote for request"));
+    json_decref(res);
+}
+
+/* Round 3's two misses, caught in round 4 with the mock's hop_headers
+ * action and reply.model: the Express relay copying every upstream header
+ * (hop_headers) and rewriting the answer's model to the one asked for
+ * (model_reported against the model the serving mock answered). */
+static void test_round4_express_misses(void **state)
+{
+    if (!tsup_installed("node") ||
+        (access("relays/examples/express/node_modules/express", F_OK) != 0 &&
+         access("/usr/share/nodejs/express", F_OK) != 0)) {
+        printf("SKIP node or Express missing (apt-get install nodejs node-express)\n");
+        skip();
+    }
+    int rc;
+    char *args[] = {"scenarios/outsider/r4-hop-headers-stay-with-the-hop.json",
+                    "scenarios/outsider/r4-snapshot-model-passed-on.json",
+                    "--relay",
+                    "tests/outsider/express3.json",
+                    "--relay",
+                    "tests/outsider/express3-hop-by-hop.json",
+                    "--relay",
+                    "tests/outsider/express3-model-rewritten.json",
+                    "--jobs",
+                    "2",
+                    NULL};
+    json_t *res = run("round4x", &rc, args);
+    assert_non_null(res);
+    assert_int_equal(rc, 1);
+    const char *hop = "outsider-r4-hop-headers-stay-with-the-hop",
+               *model = "outsider-r4-snapshot-model-passed-on";
+    assert_string_equal(status_of(scenario(res, "express3", hop)), "pass");
+    assert_string_equal(status_of(scenario(res, "express3", model)), "pass");
+    const json_t *c = check(scenario(res, "express3-hop-by-hop", hop), "hop_headers", "phase=0");
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "copies the upstream's hop-by-hop headers"));
+    c = check(scenario(res, "express3-model-rewritten", model), "model_reported", "phase=0");
+    assert_string_equal(field(c, "status"), "fail");
+    assert_non_null(strstr(field(c, "detail"), "the serving mock answered 'gpt-4.1-2025-04-14'"));
+    json_decref(res);
+}
+
 /* Verdicts the library gave outsider relays that it could not have
  * observed, each now what the observation supports. */
 static void test_unobservable_verdicts(void **state)
@@ -363,6 +460,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outsider_scenarios, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round2_findings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round3_findings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round4_findings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round4_express_misses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unobservable_verdicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_taken_is_harness_error, setup, teardown),
     };

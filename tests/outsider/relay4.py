@@ -17,9 +17,13 @@ Retry-After (seconds, an HTTP date, or retry-after-ms; capped by
 RETRY_AFTER_CAP_MS and the time left) or else base * 2^(n-1) capped.
 Another 4xx goes back at once.  After the last attempt the last upstream
 answer goes back with its Retry-After (502 when none answered, 504 past
-the deadline).  Streams pass chunk by chunk; a stream that breaks or stays
-silent for IDLE_TIMEOUT_MS ends with an in-band error event.  A client
-that leaves stops its upstream work.  Rate limit: a sliding window per
+the deadline).  Streams pass chunk by chunk; a stream that breaks, stays
+silent for IDLE_TIMEOUT_MS or ends unfinished without [DONE] ends with an
+in-band error event (a finished one without [DONE] gets it added).  The try
+timeout covers a JSON answer's whole body, and a 200 that is not JSON is a
+failure.  The relay's key is scrubbed from everything passed on (across
+stream pieces).  A client that leaves stops its upstream work; SIGTERM
+drains (5 s at most).  Rate limit: a sliding window per
 client (its bearer key, else its address), 429 + Retry-After.
 
 Settings (environment): PORT, BLUE_URL, GREEN_URL, UPSTREAM_API_KEY,
