@@ -363,6 +363,71 @@ static int outcome_index(const char *s)
     return -1;
 }
 
+static int count_attempts(const struct harness_obs *o, const char *id, const char *env);
+static int rl_admitted(const struct harness_obs *o, const struct harness_req *r);
+
+/* Whether the limiter's decisions on the requests in a count check's scope
+ * prove an excess for the relay's window kind (harness_rl_judge), one
+ * client at a time (its key and request template: clients the limiter
+ * counts apart are never mixed, so an excess found is real).  Needs the
+ * run's window length (the scenario's rate_limit_window_ms). */
+static int rl_scope_excess(const json_t *c, const struct harness_obs *o, char *why, size_t n)
+{
+    if (o->rl_window_us <= 0)
+        return 0;
+    uint64_t *lo = co_calloc(2 * o->n_reqs + 2, sizeof *lo),
+             *hi = co_calloc(2 * o->n_reqs + 2, sizeof *hi);
+    unsigned char *done = co_calloc(o->n_reqs + 1, 1);
+    int over = 0;
+    for (size_t g = 0; g < o->n_reqs && !over; g++) {
+        const struct harness_req *head = &o->reqs[g];
+        if (done[g] || !req_in_scope(c, o, head))
+            continue;
+        size_t na = 0, nr = 0;
+        for (size_t i = g; i < o->n_reqs; i++) {
+            const struct harness_req *r = &o->reqs[i];
+            if (done[i] || !req_in_scope(c, o, r) || strcmp(r->key, head->key) != 0 ||
+                strcmp(r->tpl_name, head->tpl_name) != 0)
+                continue;
+            done[i] = 1;
+            if (r->status == 429 && r->t_done && !count_attempts(o, r->id, NULL)) {
+                lo[o->n_reqs + 1 + nr] = r->t_sent;
+                hi[o->n_reqs + 1 + nr++] = r->t_done;
+            } else if (rl_admitted(o, r)) {
+                lo[na] = r->t_sent;
+                hi[na] = r->t_done;
+                size_t m;
+                const size_t *idx = harness_obs_attempts(o, r->id, &m);
+                for (size_t q = 0; q < m; q++)
+                    if (o->atts[idx[q]].t_arrival < hi[na])
+                        hi[na] = o->atts[idx[q]].t_arrival;
+                na++;
+            }
+        }
+        struct harness_rl_case rc = {.kind = o->rl_kind,
+                                     .limit = (double)o->rl_limit,
+                                     .window_us = o->rl_window_us,
+                                     .burst = o->rl_burst,
+                                     .adm_lo = lo,
+                                     .adm_hi = hi,
+                                     .n_adm = na,
+                                     .ref_lo = lo + o->n_reqs + 1,
+                                     .ref_hi = hi + o->n_reqs + 1,
+                                     .n_ref = nr};
+        struct harness_rl_verdict j;
+        harness_rl_judge(&rc, &j);
+        if (j.status == HARNESS_FAIL) {
+            over = 1;
+            snprintf(why, n, "%s%s%s", head->key[0] ? "one client key: " : "", j.why,
+                     " (the run's limit and window)");
+        }
+    }
+    free(lo);
+    free(hi);
+    free(done);
+    return over;
+}
+
 /* A count of admissions (200s, upstream traffic) or of the limiter's
  * refusals (429s) in a rate-limited run (the scenario sets
  * rate_limit_requests) is written for a sliding window, cutover-relay's.
@@ -370,7 +435,8 @@ static int outcome_index(const char *s)
  * (harness_rl_judge) says whether the relay's kind could explain it: a
  * fixed window or a token bucket admits more at a boundary, and so refuses
  * fewer.  Then the verdict is inconclusive, naming why, never a failure;
- * for a sliding window, or beyond what any kind admits, it stays one. */
+ * for a sliding window, or when the decisions prove an excess for the
+ * kind, or beyond what any kind admits, it stays one. */
 static void rl_kind_excuse(const json_t *c, const struct harness_obs *o, struct report_check *v,
                            double hit, enum harness_rl_count what)
 {
@@ -381,6 +447,11 @@ static void rl_kind_excuse(const json_t *c, const struct harness_obs *o, struct 
                                                     : (has(c, "max") ? num(c, "max", 0) : -1);
     if (bound <= 0 || (what == HARNESS_RL_REFUSED_MIN ? hit >= bound : hit <= bound))
         return;
+    char excess[700];
+    if (rl_scope_excess(c, o, excess, sizeof excess)) {
+        append(v->detail, sizeof v->detail, "%s%s", v->detail[0] ? "; " : "", excess);
+        return;
+    }
     struct harness_rl_case rc = {.kind = o->rl_kind,
                                  .limit = (double)o->rl_limit,
                                  .burst = o->rl_burst,

@@ -774,10 +774,36 @@ static void test_refusal_count_window_kind(void **state)
                      HARNESS_FAIL);
     snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    /* With the run's window known, a correct fixed window still explains
+     * the shortfall... */
+    obs.rl_window_us = 400.0 * MS;
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    /* ...but not 10 admissions inside 100 ms: more than any fixed window of
+     * 4 admits there, so too few 429s is a failure for this kind too. */
+    obs.n_reqs = obs.n_atts = 0;
+    for (int i = 0; i < 18; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "x%d", i);
+        int limited = i >= 10;
+        req(id, (uint64_t)i * 10, 2, limited ? 429 : 200, limited ? "" : "blue",
+            limited ? HARNESS_HTTP_ERROR : HARNESS_OK);
+        if (!limited)
+            att(id, "blue", (uint64_t)i * 10, 1, 200);
+    }
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"min\":14}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "wherever its boundaries lie"));
+    /* Two client keys have a quota each: never mixed into one window. */
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        snprintf(obs.reqs[i].key, sizeof obs.reqs[i].key, "%s", i % 2 ? "key-b" : "key-a");
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"min\":14}", &v),
+                     HARNESS_INCONCLUSIVE);
+    obs.rl_window_us = 0;
     /* Not a rate-limited run: the bound is the bound, whatever the kind. */
     obs.rl_limit = 0;
-    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
-    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"min\":14}", &v),
+                     HARNESS_FAIL);
 }
 
 /* A sliding-window relay admitting 8 where 4 are allowed fails every check
