@@ -566,14 +566,59 @@ static void ck_deadline(const json_t *c, const struct harness_obs *o, struct rep
     verdict(v, worst <= max_ms, max_ms - worst);
 }
 
+/* ---- the answers the answer checks read --------------------------------- */
+
+static int req_in_group(const json_t *c, const struct harness_req *r);
+static int client_strict(const json_t *c);
+static int answer_complete(const struct harness_req *r, int strict);
+
+/* Which of a check's 200s it reads. */
+enum answer_set {
+    ANSWERS_ALL,   /* every 200 */
+    ANSWERS_BODY,  /* every 200 whose first body bytes the client kept */
+    ANSWERS_READ,  /* every 200 the client read to its end (its own "complete") */
+    ANSWERS_WHOLE, /* every whole answer, as a client of the check's strictness reads it */
+};
+
+/* One walk over the answers of a check's group (its phase, template and
+ * time window, whichever of them the check takes), in the client log's
+ * order: the loop head every answer check shares.
+ *   struct answers it = answers_of(c, o, ANSWERS_WHOLE);
+ *   for (const struct harness_req *r; (r = answer_next(&it));) ... */
+struct answers {
+    const json_t *c;
+    const struct harness_obs *o;
+    enum answer_set set;
+    int strict;
+    size_t next;
+};
+
+static struct answers answers_of(const json_t *c, const struct harness_obs *o, enum answer_set set)
+{
+    return (struct answers){.c = c, .o = o, .set = set, .strict = client_strict(c)};
+}
+
+static const struct harness_req *answer_next(struct answers *it)
+{
+    while (it->next < it->o->n_reqs) {
+        const struct harness_req *r = &it->o->reqs[it->next++];
+        if (!req_in_group(it->c, r) || !in_window(it->c, it->o, r->t_sched) || r->status != 200)
+            continue;
+        if ((it->set == ANSWERS_BODY && r->head_n == 0) ||
+            (it->set == ANSWERS_READ && !r->complete) ||
+            (it->set == ANSWERS_WHOLE && !answer_complete(r, it->strict)))
+            continue;
+        return r;
+    }
+    return NULL;
+}
+
 static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     long trunc = 0, cut = 0, made_up = 0, malformed = 0;
     const struct harness_req *first = NULL;
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_phase(c, r) || r->status != 200)
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_ALL);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         if (r->body_cut) {
             cut++; /* its end is the harness's cut (BODY_CAP), not the relay's */
             continue;
@@ -2566,10 +2611,9 @@ static void ck_stream_ends_once(const json_t *c, const struct harness_obs *o,
 {
     const struct harness_req *bad = NULL;
     long after = 0;
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_scope(c, o, r) || !r->stream || r->status != 200 || !r->done_marker ||
-            r->body_cut)
+    struct answers it = answers_of(c, o, ANSWERS_ALL);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
+        if (!r->stream || !r->done_marker || r->body_cut)
             continue;
         v->samples++;
         if (r->after_done) {
@@ -3078,10 +3122,8 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
     const char *unknown_why = NULL;
     const struct harness_req *first = NULL;
     char why[400] = "";
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_group(c, r) || r->status != 200)
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_ALL);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         if (r->raw) {
             raw++; /* bytes the mock answers without a canonical text the harness knows */
             continue;
@@ -3204,10 +3246,8 @@ static void ck_usage_reported(const json_t *c, const struct harness_obs *o, stru
     const char *unknown_why = NULL;
     const struct harness_req *first = NULL;
     char why[200] = "";
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_group(c, r) || !answer_complete(r, strict))
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_WHOLE);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         if (r->stream && !r->include_usage) {
             not_asked++; /* OpenAI streams carry usage only when asked */
             continue;
@@ -3285,10 +3325,8 @@ static void ck_model_reported(const json_t *c, const struct harness_obs *o, stru
     const char *unknown_why = NULL;
     const struct harness_req *first = NULL;
     char why[200] = "";
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_group(c, r) || !answer_complete(r, strict))
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_WHOLE);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         const char *want = r->model, *w = "the request named no model";
         int equal = strcmp(r->ans_model, want) == 0;
         if (served) {
@@ -4094,10 +4132,8 @@ static void ck_answer_content_type(const json_t *c, const struct harness_obs *o,
 {
     const struct harness_req *bad = NULL;
     long wrong = 0;
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_scope(c, o, r) || r->status != 200 || !r->complete)
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_READ);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         v->samples++;
         const char *want = r->stream ? "text/event-stream" : "application/json";
         /* A media type, then parameters (charset) or nothing. */
@@ -4147,10 +4183,8 @@ static void ck_answer_encoding(const json_t *c, const struct harness_obs *o, str
 {
     const struct harness_req *bad = NULL;
     long wrong = 0, unjudged = 0;
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_scope(c, o, r) || r->status != 200 || r->head_n == 0)
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_BODY);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         int judged;
         int ok = encoding_mark_ok(r, &judged);
         if (!judged) {
