@@ -11,6 +11,7 @@
 #include "harness/rl_judge.h"
 #include "harness/vutil.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,29 +153,34 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
     harness_rl_judge(&rc, &j);
     free(lo);
     free(hi);
+    /* rl (harness/fleet.c) counts the decisions; the judge (the same rule
+     * as rate_limit's) weighs them against the kind, refusals included. */
     put(v->measured, sizeof v->measured,
         "%zu admitted in one window at most (window ending %+.1f ms); admitted %zu, 429 %zu, "
         "429s no window justifies %zu, answers without a decision %zu",
-        j.best, j.best ? rel_ms(o, j.best_at) : 0.0, rl.admitted, rl.refused, rl.lost, other);
+        j.best, j.best ? rel_ms(o, j.best_at) : 0.0, rl.admitted, rl.refused, j.lost, other);
     int over = j.status == HARNESS_FAIL;
     /* A limit never reached is no test of a limiter. */
     v->samples = rl.refused || over ? (long)n : 0;
-    v->margin = j.margin;
-    v->status = !over && rl.lost == 0 ? HARNESS_PASS : HARNESS_FAIL;
+    v->margin = j.lost ? fmin(j.margin, -(double)j.lost) : j.margin;
+    v->status = !over && j.lost == 0 ? HARNESS_PASS : HARNESS_FAIL;
     if (j.status == HARNESS_INCONCLUSIVE && v->status == HARNESS_PASS) {
         v->status = HARNESS_INCONCLUSIVE;
         put(v->detail, sizeof v->detail, "the fleet admitted %zu in one span of the window: %s",
             j.best, j.why);
+    } else if (j.early && v->status == HARNESS_PASS) {
+        v->status = HARNESS_INCONCLUSIVE;
+        put(v->detail, sizeof v->detail, "%s", j.early_why);
     } else if (over)
         put(v->detail, sizeof v->detail,
             "the fleet admitted %zu in one window where %g are allowed: %s; each replica limits "
             "on its own (no shared limiter), or the shared one admits too many",
             j.best, limit, j.why);
-    else if (rl.lost)
+    else if (j.lost)
         put(v->detail, sizeof v->detail,
             "%zu request(s) refused with 429 although fewer than %g admissions can have shared "
-            "their window (first sent at %+.1f ms)",
-            rl.lost, limit, rel_ms(o, rl.first_lost_at));
+            "their window (first sent at %+.1f ms): %s",
+            j.lost, j.lost_need, rel_ms(o, j.first_lost), j.lost_because);
     else if (!v->samples)
         put(v->detail, sizeof v->detail, "the limit was never reached: nothing to judge");
     if (ambiguous) {

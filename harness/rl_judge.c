@@ -13,7 +13,12 @@
  * And every kind, once it has refused (its quota spent, its bucket empty),
  * admits at most L per boundary or span passed since: L x (floor(s/W) + 1)
  * in the s after the refusal.  That bound needs no bucket size, so a bucket
- * of unknown size that refuses and then lets a flood through still fails. */
+ * of unknown size that refuses and then lets a flood through still fails.
+ *
+ * Before it refuses, a sliding or a fixed window has admitted L inside the
+ * window before the refusal; a bucket of size B at least min(L - 1, B) (it
+ * refilled L - 1 or more in the window, or was full in it), so a refusal
+ * with fewer possible admissions there is one no correct limiter gives. */
 #include "harness/rl_judge.h"
 
 #include "co_mem.h"
@@ -154,6 +159,28 @@ static int after_refusal(const struct span *s, size_t n, uint64_t rlo, uint64_t 
     return 0;
 }
 
+/* The refusals that fewer than `need` admissions may have preceded inside
+ * the window (lost), or fewer than `sure` (early): admission i may share
+ * refusal j's window when lo_i <= hi_j and hi_i > lo_j - W. */
+static void lost_refusals(const struct harness_rl_case *c, double need, double sure,
+                          struct harness_rl_verdict *v)
+{
+    uint64_t w = (uint64_t)c->window_us;
+    for (size_t j = 0; j < c->n_ref; j++) {
+        uint64_t from = c->ref_lo[j] >= w ? c->ref_lo[j] - w : 0;
+        size_t may = 0;
+        for (size_t i = 0; i < c->n_adm; i++)
+            may += c->adm_lo[i] <= c->ref_hi[j] && c->adm_hi[i] > from;
+        if ((double)may < need) {
+            if (!v->lost || c->ref_lo[j] < v->first_lost)
+                v->first_lost = c->ref_lo[j];
+            v->lost++;
+        } else if ((double)may < sure) {
+            v->early++;
+        }
+    }
+}
+
 static const char *const unknown_kind_why =
     "too many for a sliding window, not for a fixed window or a token bucket at a boundary, and "
     "nothing says which the relay has (\"rate_limit_window\" in its profile, or a rate_limit "
@@ -289,6 +316,32 @@ void harness_rl_judge(const struct harness_rl_case *c, struct harness_rl_verdict
     enum kind k = kind_of(c->kind);
     if (c->window_us >= 1 && c->n_adm)
         judge_windows(c, k, out);
+    if (c->window_us >= 1 && c->n_ref) {
+        double b = k == K_BUCKET && c->burst > 0 ? c->burst : 1;
+        double need = k == K_SLIDING || k == K_FIXED ? c->limit : fmin(c->limit - 1, b);
+        /* A window kind needs the limit; a bucket smaller than it less,
+         * which only a declared size settles (early: inconclusive). */
+        double sure = k == K_BUCKET && c->burst > 0 ? need : c->limit;
+        lost_refusals(c, need, sure, out);
+        out->lost_need = need;
+        out->lost_because =
+            k == K_SLIDING || k == K_FIXED ? "its limit"
+            : k == K_BUCKET && c->burst > 0
+                ? "a token bucket refuses only once it admitted min(limit - 1, its size) there"
+            : k == K_BUCKET ? "a token bucket of any size admits one there first"
+                            : "the relay's kind is not known (\"rate_limit_window\"), and even a "
+                              "token bucket of one admits one there first";
+        if (out->early)
+            snprintf(out->early_why, sizeof out->early_why,
+                     "%zu 429(s) after fewer than %g admissions in their window: too early for a "
+                     "sliding or a fixed window, not for a token bucket smaller than the limit, "
+                     "%s",
+                     out->early, c->limit,
+                     k == K_BUCKET ? "and its size is not known (\"rate_limit_burst\" in the "
+                                     "relay's profile)"
+                                   : "and nothing says which the relay has (\"rate_limit_window\" "
+                                     "in its profile)");
+    }
     if (c->count != HARNESS_RL_NO_COUNT)
         judge_count(c, k, out);
 }

@@ -53,6 +53,20 @@ struct harness_rl_verdict {
     /* How far the busiest span stayed under what the kind allows there
      * (negative: over it), for the verdict's margin. */
     double margin;
+    /* Refusals no placement justifies: fewer admissions than the kind needs
+     * before it refuses (sliding, fixed: the limit; a bucket of size B:
+     * min(limit - 1, B), 1 when B is not known) can have shared the window
+     * before any instant the refusal may have happened at; the earliest
+     * send of one (0 when none). */
+    size_t lost;
+    uint64_t first_lost;
+    double lost_need;         /* that many admissions, for the kind */
+    const char *lost_because; /* why the kind needs them, in words */
+    /* Refusals a window kind would not give that early but a token bucket
+     * smaller than the limit would, when its size is not known (unknown
+     * kind, or "bucket" without "rate_limit_burst"), and why in words. */
+    size_t early;
+    char early_why[320];
     /* Why it failed or is inconclusive ("" when it passed), a sentence that
      * names the kind and what the observations proved. */
     char why[640];

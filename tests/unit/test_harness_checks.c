@@ -746,6 +746,30 @@ static void test_fleet_rate_limit_fixed_window(void **state)
     assert_non_null(strstr(v.detail, "wherever its boundaries lie"));
 }
 
+/* A fleet that refuses after one admission in the window (limit 4) is
+ * wrong for a sliding or a fixed window, and was failed whatever its kind;
+ * a token bucket of one refuses there too, so without a kind (or a bucket
+ * without a size) it is inconclusive, naming why. */
+static void test_fleet_early_refusal(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"fleet_rate_limit\",\"limit\":4,\"window_ms\":400}";
+    req("e0", 0, 2, 200, "blue", HARNESS_OK);
+    att("e0", "blue", 0, 1, 200);
+    struct harness_req *r = req("e1", 50, 2, 429, "", HARNESS_HTTP_ERROR);
+    r->retry_after_ms = 100;
+    two_replicas();
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "too early for a sliding or a fixed window"));
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "refused with 429 although fewer than 4"));
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "bucket");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    obs.rl_burst = 1;
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+}
+
 /* A scenario's "client_count status 429 min" is written for a sliding
  * window: a correct fixed-window relay (or a token bucket, or a relay of
  * unknown kind) admits a full quota on each side of a boundary and so
@@ -2661,6 +2685,7 @@ int main(void)
         T(test_refusal_count_window_kind),
         T(test_window_kind_every_check),
         T(test_rate_limit_bucket),
+        T(test_fleet_early_refusal),
         T(test_rate_limit_retry_after_only),
         T(test_retry_after_across_colours),
         T(test_tried_ratio),

@@ -162,6 +162,44 @@ static void test_after_a_refusal(void **state)
     assert_int_equal(judge("bucket", 4, 400, 0).status, HARNESS_INCONCLUSIVE);
 }
 
+/* A refusal after one admission in its window (limit 4): lost for a
+ * sliding or a fixed window; a token bucket of one would give it, so
+ * without a size (or a kind) it is early, not lost; with no admission at
+ * all no limiter gives it. */
+static void test_refusals_per_kind(void **state)
+{
+    reset();
+    admit(0);
+    refuse(10);
+    for (const char *const *k = (const char *const[]){"sliding", "fixed", NULL}; *k; k++) {
+        struct harness_rl_verdict v = judge(*k, 4, 400, 0);
+        assert_int_equal(v.lost, 1);
+        assert_int_equal(v.early, 0);
+        assert_true(v.lost_need == 4);
+    }
+    struct harness_rl_verdict v = judge("any", 4, 400, 0);
+    assert_int_equal(v.lost, 0);
+    assert_int_equal(v.early, 1);
+    assert_non_null(strstr(v.early_why, "rate_limit_window"));
+    v = judge("bucket", 4, 400, 0);
+    assert_int_equal(v.lost, 0);
+    assert_int_equal(v.early, 1);
+    assert_non_null(strstr(v.early_why, "rate_limit_burst"));
+    /* A declared size settles it: a bucket of one refuses there, one of 4
+     * only after 3. */
+    v = judge("bucket", 4, 400, 1);
+    assert_int_equal(v.lost + v.early, 0);
+    v = judge("bucket", 4, 400, 4);
+    assert_int_equal(v.lost, 1);
+    /* No admission at all before it: lost whatever the kind. */
+    reset();
+    refuse(10);
+    admit(500);
+    for (const char *const *k = (const char *const[]){"sliding", "fixed", "bucket", "any", NULL};
+         *k; k++)
+        assert_int_equal(judge(*k, 4, 400, 0).lost, 1);
+}
+
 /* A count a scenario wrote for a sliding window. */
 static struct harness_rl_verdict count(const char *kind, enum harness_rl_count what, double counted,
                                        double bound, double burst)
@@ -229,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_more_than_twice),
         cmocka_unit_test(test_fixed_alignment),
         cmocka_unit_test(test_after_a_refusal),
+        cmocka_unit_test(test_refusals_per_kind),
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_count_with_windows),
     };
