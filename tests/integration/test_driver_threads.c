@@ -262,10 +262,9 @@ static void test_stop_while_threads_send(void **state)
     struct tproc mock;
     assert_int_equal(tmock_start(&mock, "blue", NULL), 0);
     assert_int_equal(tmock_put_behavior(mock.url, "{\"latency\":{\"fixed_ms\":3000}}"), 0);
-    const char doc[] =
-        "{\"name\":\"stop\",\"traffic\":{\"rate_rps\":100,\"duration_ms\":2000,"
-        "\"timeout_ms\":5000,\"threads\":2},"
-        "\"expect\":[{\"check\":\"client_success_ratio\",\"min\":1.0}]}";
+    const char doc[] = "{\"name\":\"stop\",\"traffic\":{\"rate_rps\":100,\"duration_ms\":2000,"
+                       "\"timeout_ms\":5000,\"threads\":2},"
+                       "\"expect\":[{\"check\":\"client_success_ratio\",\"min\":1.0}]}";
     char err[512];
     json_t *j = co_json_loadb(doc, strlen(doc), "stop", err, sizeof err);
     assert_non_null(j);
@@ -312,8 +311,8 @@ static json_t *run_cli(const char *dir, const char *name, const char *body, json
     assert_non_null(f);
     fputs(body, f);
     fclose(f);
-    char *argv[] = {(char *)tsup_bin("cutover"), "run", file, "--out", out, "--no-color",
-                    "--jobs",                    "1",   NULL};
+    char *argv[] = {
+        (char *)tsup_bin("cutover"), "run", file, "--out", out, "--no-color", "--jobs", "1", NULL};
     struct tproc p;
     assert_int_equal(tproc_spawn(&p, argv), 0);
     int st = tproc_wait_exit(&p, 60000);
@@ -334,8 +333,8 @@ static json_t *run_cli(const char *dir, const char *name, const char *body, json
  * same JSON type (arrays: their first elements compared). */
 static void assert_same_shape(const json_t *a, const json_t *b, const char *path)
 {
-    if (json_typeof(a) != json_typeof(b) &&
-        !(json_is_number(a) && json_is_number(b)) && !(json_is_boolean(a) && json_is_boolean(b)))
+    if (json_typeof(a) != json_typeof(b) && !(json_is_number(a) && json_is_number(b)) &&
+        !(json_is_boolean(a) && json_is_boolean(b)))
         fail_msg("%s: type %d vs %d", path, json_typeof(a), json_typeof(b));
     char p[256];
     if (json_is_object(a)) {
