@@ -1278,7 +1278,11 @@ void harness_traffic_set_cap(struct harness_traffic *t, size_t n)
 /* One worker of a threaded phase: a traffic of its own (its log, pool and
  * generators) on its own loop, curl multi handle and thread.  Between
  * pthread_create and pthread_join the thread alone touches t, loop and
- * curl; the coordinator only sends stop and reads done. */
+ * curl; the coordinator only sets cmd (then wakes it) and reads done.
+ * A worker sends nothing until told to go, which it is once every thread
+ * of the phase has started: a phase whose threads could not all start is
+ * sent by the coordinator alone, none of it twice. */
+enum { WORKER_WAIT, WORKER_GO, WORKER_STOP };
 struct harness_worker {
     struct harness_traffic t;
     struct ev_loop *loop;
@@ -1288,6 +1292,8 @@ struct harness_worker {
     int running; /* the thread was made (joined once) */
     struct harness_traffic *coord;
     atomic_int done;
+    atomic_int cmd; /* WORKER_* */
+    int phase;      /* the one it sends */
 };
 
 static void worker_finished(struct harness_traffic *t)
@@ -1295,11 +1301,20 @@ static void worker_finished(struct harness_traffic *t)
     ev_break(t->loop, EVBREAK_ALL);
 }
 
-static void on_worker_stop(struct ev_loop *loop, ev_async *w, int revents)
+static void on_worker_cmd(struct ev_loop *loop, ev_async *w, int revents)
 {
     struct harness_worker *wk = w->data;
-    harness_traffic_stop(&wk->t);
-    ev_break(loop, EVBREAK_ALL);
+    if (atomic_load(&wk->cmd) == WORKER_STOP) {
+        harness_traffic_stop(&wk->t);
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    struct harness_phase_state *ps = &wk->t.ph[wk->phase];
+    if (ps->ended || ev_is_active(&ps->timer) || ps->issued)
+        return; /* started already */
+    double wait = ((double)ps->start - (double)co_now_us()) / 1e6;
+    ev_timer_set(&ps->timer, wait > 0 ? wait : 0, 0);
+    ev_timer_start(loop, &ps->timer);
 }
 
 static void *worker_main(void *arg)
@@ -1333,8 +1348,10 @@ static void join_workers(struct harness_traffic *t, int p, int stop)
     size_t total = 0;
     uint64_t peak = 0;
     for (int w = 0; w < n; w++) {
-        if (stop && wks[w].running)
+        if (stop && wks[w].running) {
+            atomic_store(&wks[w].cmd, WORKER_STOP);
             ev_async_send(wks[w].loop, &wks[w].stop);
+        }
     }
     for (int w = 0; w < n; w++) {
         if (wks[w].running)
@@ -1448,6 +1465,7 @@ static void start_workers(struct harness_phase_state *ps, uint64_t start)
     ps->inflight++; /* until join_workers: the phase is not over */
     t->inflight++;
     /* The workers' threads take no signal: the runner's loop handles them. */
+    int started = 0;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1455,6 +1473,7 @@ static void start_workers(struct harness_phase_state *ps, uint64_t start)
         struct harness_worker *wk = &wks[w];
         struct harness_traffic *wt = &wk->t;
         wk->coord = t;
+        wk->phase = p;
         atomic_init(&wk->done, 0);
         wk->loop = ev_loop_new(EVFLAG_AUTO);
         co_evcurl_init(&wk->curl, wk->loop, harness_xfer_dispatch, 0, 0);
@@ -1482,17 +1501,34 @@ static void start_workers(struct harness_phase_state *ps, uint64_t start)
         struct harness_phase_state *wps = &wt->ph[p];
         wps->start = wps->next_sched = start;
         wps->next_offset = 0;
-        double wait = ((double)start - (double)co_now_us()) / 1e6;
-        ev_timer_set(&wps->timer, wait > 0 ? wait : 0, 0);
-        ev_timer_start(wk->loop, &wps->timer);
-        ev_async_init(&wk->stop, on_worker_stop);
+        atomic_init(&wk->cmd, WORKER_WAIT);
+        ev_async_init(&wk->stop, on_worker_cmd);
         wk->stop.data = wk;
         ev_async_start(wk->loop, &wk->stop);
         wk->running = pthread_create(&wk->th, NULL, worker_main, wk) == 0;
-        if (!wk->running)
-            atomic_store(&wk->done, 1); /* its share is logged as never sent: none */
+        started += wk->running;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (started < n) {
+        /* No thread has sent anything yet: stop and drop them all, and
+         * send the phase from this loop as if it had one thread. */
+        fprintf(stderr,
+                "cutover: phase %d: %d of %d driver threads could not start; sending it "
+                "with one\n",
+                p, n - started, n);
+        join_workers(t, p, 1);
+        t->ph[p].ended = 0;
+        ps->start = ps->next_sched = start;
+        ps->next_offset = 0;
+        double wait = ((double)start - (double)co_now_us()) / 1e6;
+        ev_timer_set(&ps->timer, wait > 0 ? wait : 0, 0);
+        ev_timer_start(t->loop, &ps->timer);
+        return;
+    }
+    for (int w = 0; w < n; w++) {
+        atomic_store(&wks[w].cmd, WORKER_GO);
+        ev_async_send(wks[w].loop, &wks[w].stop);
+    }
 }
 
 static void arm_phase(struct harness_phase_state *ps, uint64_t start)
