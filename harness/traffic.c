@@ -1476,7 +1476,14 @@ static void start_workers(struct harness_phase_state *ps, uint64_t start)
         wk->phase = p;
         atomic_init(&wk->done, 0);
         wk->loop = ev_loop_new(EVFLAG_AUTO);
-        co_evcurl_init(&wk->curl, wk->loop, harness_xfer_dispatch, 0, 0);
+        if (!wk->loop || co_evcurl_init(&wk->curl, wk->loop, harness_xfer_dispatch, 0, 0) != 0) {
+            /* No loop or multi handle (fds or memory ran out): the workers
+             * made so far are dropped below, as for a thread that failed. */
+            if (wk->loop)
+                ev_loop_destroy(wk->loop);
+            t->n_wk[p] = w;
+            break;
+        }
         harness_traffic_init(wt, wk->loop, &wk->curl, t->s, t->base_url, t->id_prefix, t->seed);
         harness_traffic_set_cap(wt, room / (size_t)n + 2);
         if (t->n_replicas > 0)
