@@ -16,6 +16,7 @@
 #include "harness/probe.h"
 #include "harness/scenario.h"
 #include "reports/report.h"
+#include "tests/support/tobs.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -23,19 +24,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MS 1000ull
-#define T0 1000000000ull
+#define MS TOBS_MS
+#define T0 TOBS_T0
 
 static struct harness_obs obs;
 
 static int setup(void **state)
 {
-    memset(&obs, 0, sizeof obs);
-    obs.t0 = T0;
-    obs.reqs = calloc(64, sizeof *obs.reqs);
-    obs.atts = calloc(256, sizeof *obs.atts);
-    obs.signals = HARNESS_SIG_IDS | HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS | HARNESS_SIG_ADMIN |
-                  HARNESS_SIG_PROCESS;
+    tobs_init(&obs, 64, 256, 0);
     /* cutover-relay's map, as its profile declares it. */
     struct harness_probe_map *m = &obs.probe_map;
     json_error_t je;
@@ -73,29 +69,23 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A request answered 200 after 5 ms, in phase. */
 static struct harness_req *req(const char *id, uint64_t ms, int phase)
 {
-    struct harness_req *r = &obs.reqs[obs.n_reqs++];
-    snprintf(r->id, sizeof r->id, "%s", id);
-    r->t_sched = r->t_sent = T0 + ms * MS;
-    r->t_done = r->t_sent + 5 * MS;
-    r->status = 200;
+    struct harness_req *r = tobs_req(&obs, id, ms, 5, 200, "", HARNESS_OK);
     r->phase = phase;
-    r->outcome = HARNESS_OK;
     return r;
 }
 
+/* An attempt (a health probe when id is empty) taking 2 ms; every whole
+ * answer reports 10 + 5 tokens, an error none. */
 static struct harness_att *att(const char *id, const char *env, uint64_t ms, int status)
 {
-    struct harness_att *a = &obs.atts[obs.n_atts++];
-    snprintf(a->req_id, sizeof a->req_id, "%s", id);
-    snprintf(a->env, sizeof a->env, "%s", env);
+    struct harness_att *a = tobs_att(&obs, id, env, ms, 2, status);
     snprintf(a->end, sizeof a->end, "complete");
     a->health = id[0] == '\0';
-    a->status = status;
-    a->t_arrival = T0 + ms * MS;
-    a->t_done = a->t_arrival + 2 * MS;
-    /* Every whole answer reports 10 + 5 tokens; an error none. */
+    if (a->health)
+        snprintf(a->path, sizeof a->path, "/health");
     snprintf(a->model, sizeof a->model, "gpt-4.1");
     a->prompt_tokens = status / 100 == 2 ? 10 : -1;
     a->completion_tokens = status / 100 == 2 ? 5 : -1;
@@ -124,30 +114,14 @@ static struct harness_probe *probe(const char *name, int kind, uint64_t ms, long
 
 static int run(const char *json, struct report_check *v)
 {
-    json_error_t je;
-    json_t *c = json_loads(json, 0, &je);
-    assert_non_null(c);
-    const char *marks[] = {"start", "after_traffic", "mid", NULL};
-    char err[512];
-    if (harness_check_validate(c, "$.expect[0]", marks, err, sizeof err) != 0)
-        fail_msg("invalid check %s: %s", json, err);
-    harness_obs_index(&obs);
-    harness_check_run(c, &obs, v);
-    json_decref(c);
-    return v->status;
+    static const char *const marks[] = {"start", "after_traffic", "mid", NULL};
+    return tobs_run(&obs, json, marks, v);
 }
 
 static void expect_invalid(const char *json, const char *needle)
 {
-    json_error_t je;
-    json_t *c = json_loads(json, 0, &je);
-    assert_non_null(c);
-    const char *marks[] = {"start", NULL};
-    char err[1024] = "";
-    assert_int_equal(harness_check_validate(c, "$.expect[0]", marks, err, sizeof err), -1);
-    if (!strstr(err, needle))
-        fail_msg("%s: '%s' lacks '%s'", json, err, needle);
-    json_decref(c);
+    static const char *const marks[] = {"start", NULL};
+    tobs_expect_invalid(json, marks, needle);
 }
 
 /* A failover run: 4 requests, r2 failed on blue and went to green; then
