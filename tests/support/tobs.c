@@ -63,18 +63,18 @@ struct harness_att *tobs_att(struct harness_obs *o, const char *id, const char *
     return a;
 }
 
-void tobs_answered(struct harness_obs *o, const struct tobs_batch *b)
+void tobs_answered(struct harness_obs *o, const char *prefix, int from, int to, uint64_t start_ms,
+                   uint64_t step_ms, uint64_t lat_ms, long status, const char *env,
+                   uint64_t att_delay_ms, uint64_t att_ms)
 {
-    int ok = b->status / 100 == 2;
-    const char *env = b->env ? b->env : "";
-    for (int i = b->from; i < b->to; i++) {
+    int ok = status / 100 == 2;
+    for (int i = from; i < to; i++) {
         char id[32];
-        snprintf(id, sizeof id, "%s%d", b->prefix, i);
-        uint64_t at = b->start_ms + (uint64_t)i * b->step_ms;
-        tobs_req(o, id, at, b->lat_ms, b->status, ok ? env : "",
-                 ok ? HARNESS_OK : HARNESS_HTTP_ERROR);
-        if (b->att_ms)
-            tobs_att(o, id, env, at + b->att_delay_ms, b->att_ms, (int)b->status);
+        snprintf(id, sizeof id, "%s%d", prefix, i);
+        uint64_t at = start_ms + (uint64_t)i * step_ms;
+        tobs_req(o, id, at, lat_ms, status, ok ? env : "", ok ? HARNESS_OK : HARNESS_HTTP_ERROR);
+        if (att_ms)
+            tobs_att(o, id, env, at + att_delay_ms, att_ms, (int)status);
     }
 }
 

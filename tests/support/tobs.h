@@ -36,16 +36,11 @@ struct harness_att *tobs_att(struct harness_obs *o, const char *id, const char *
  * at start_ms + i * step_ms and done lat_ms later with status (served by env
  * and HARNESS_OK when it is 2xx, else an HTTP error no colour served); and
  * unless att_ms is 0, each with one attempt at env arriving att_delay_ms
- * after the request was sent, taking att_ms and answering status. */
-struct tobs_batch {
-    const char *prefix;
-    int from, to;
-    uint64_t start_ms, step_ms, lat_ms;
-    long status;
-    const char *env;
-    uint64_t att_delay_ms, att_ms;
-};
-void tobs_answered(struct harness_obs *o, const struct tobs_batch *b);
+ * after the request was sent, taking att_ms and answering status.  The
+ * arguments after o in the order of that sentence. */
+void tobs_answered(struct harness_obs *o, const char *prefix, int from, int to, uint64_t start_ms,
+                   uint64_t step_ms, uint64_t lat_ms, long status, const char *env,
+                   uint64_t att_delay_ms, uint64_t att_ms);
 
 /* An event of type at at_ms (from, to, env, healthy as the relay logs them). */
 struct harness_ev *tobs_ev(struct harness_obs *o, const char *type, uint64_t at_ms,

@@ -92,13 +92,7 @@ static void test_success_ratio(void **state)
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.9}", &v),
                      HARNESS_INCONCLUSIVE);
     assert_int_equal(v.samples, 0);
-    tobs_answered(&obs, &(struct tobs_batch){.prefix = "r",
-                                             .to = 9,
-                                             .step_ms = 10,
-                                             .lat_ms = 5,
-                                             .status = 200,
-                                             .env = "blue",
-                                             .att_ms = 2});
+    tobs_answered(&obs, "r", 0, 9, 0, 10, 5, 200, "blue", 0, 2);
     req("bad", 100, 5, 503, "blue", HARNESS_HTTP_ERROR);
     att("bad", "blue", 100, 2, 503);
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.9}", &v), HARNESS_PASS);
@@ -445,13 +439,7 @@ static void test_no_traffic_after_unhealthy(void **state)
     struct report_check v;
     mark("fault_on", 100);
     ev("health", 150, "", "", "blue", 0);
-    tobs_answered(&obs, &(struct tobs_batch){.prefix = "r",
-                                             .to = 5,
-                                             .start_ms = 100,
-                                             .step_ms = 50,
-                                             .lat_ms = 5,
-                                             .status = 200,
-                                             .env = "green"});
+    tobs_answered(&obs, "r", 0, 5, 100, 50, 5, 200, "green", 0, 0);
     att("r0", "blue", 100, 1, 200);
     att("r1", "blue", 160, 1, 200); /* inside the grace */
     assert_int_equal(run("{\"check\":\"no_traffic_after_unhealthy\",\"env\":\"blue\",\"after\":"
@@ -567,22 +555,9 @@ static void test_rate_limit_never_limited(void **state)
     struct report_check v;
     snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
     const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
-    tobs_answered(&obs, &(struct tobs_batch){.prefix = "r",
-                                             .to = 3,
-                                             .step_ms = 50,
-                                             .lat_ms = 2,
-                                             .status = 200,
-                                             .env = "blue",
-                                             .att_ms = 1});
+    tobs_answered(&obs, "r", 0, 3, 0, 50, 2, 200, "blue", 0, 1);
     assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
-    tobs_answered(&obs, &(struct tobs_batch){.prefix = "r",
-                                             .from = 3,
-                                             .to = 14,
-                                             .step_ms = 50,
-                                             .lat_ms = 2,
-                                             .status = 200,
-                                             .env = "blue",
-                                             .att_ms = 1});
+    tobs_answered(&obs, "r", 3, 14, 0, 50, 2, 200, "blue", 0, 1);
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "nothing was limited"));
 }
@@ -966,19 +941,12 @@ static void test_rate_limit_all_refused(void **state)
 {
     struct report_check v;
     const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
-    tobs_answered(&obs, &(struct tobs_batch){
-                            .prefix = "r", .to = 14, .step_ms = 20, .lat_ms = 2, .status = 401});
+    tobs_answered(&obs, "r", 0, 14, 0, 20, 2, 401, "", 0, 0);
     assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.measured, "max admitted/window 0"));
     /* A 5xx whose request reached an upstream was admitted, and counts. */
     obs.n_reqs = 0;
-    tobs_answered(&obs, &(struct tobs_batch){.prefix = "r",
-                                             .to = 14,
-                                             .step_ms = 20,
-                                             .lat_ms = 2,
-                                             .status = 502,
-                                             .env = "blue",
-                                             .att_ms = 1});
+    tobs_answered(&obs, "r", 0, 14, 0, 20, 2, 502, "blue", 0, 1);
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "nothing was limited"));
 }
@@ -1392,10 +1360,7 @@ static void test_health_interval(void **state)
 static void test_latency_and_overhead(void **state)
 {
     struct report_check v;
-    tobs_answered(
-        &obs,
-        &(struct tobs_batch){
-            .prefix = "r", .to = 5, .step_ms = 10, .lat_ms = 20, .status = 200, .env = "blue"});
+    tobs_answered(&obs, "r", 0, 5, 0, 10, 20, 200, "blue", 0, 0);
     assert_int_equal(run("{\"check\":\"latency\",\"p99_ms\":100}", &v), HARNESS_INCONCLUSIVE);
     for (int i = 5; i < 20; i++) {
         char id[16];
@@ -1747,8 +1712,7 @@ static void test_pass_audit_made_up_answers(void **state)
 static void test_pass_audit_refusing_relay(void **state)
 {
     struct report_check v;
-    tobs_answered(&obs, &(struct tobs_batch){
-                            .prefix = "e", .to = 10, .step_ms = 10, .lat_ms = 1, .status = 503});
+    tobs_answered(&obs, "e", 0, 10, 0, 10, 1, 503, "", 0, 0);
     harness_obs_index(&obs);
     harness_obs_observe(&obs, HARNESS_SIG_PROCESS);
     assert_int_equal(run("{\"check\":\"attempts\",\"max\":2}", &v), HARNESS_INCONCLUSIVE);
@@ -1864,15 +1828,7 @@ static void test_admin_ok_effect(void **state)
     /* No request reached an upstream after it: the status is all there is. */
     assert_int_equal(run(chk, &v), HARNESS_PASS);
     assert_non_null(strstr(v.detail, "judged by the HTTP status only"));
-    tobs_answered(&obs, &(struct tobs_batch){.prefix = "s",
-                                             .to = 4,
-                                             .start_ms = 110,
-                                             .step_ms = 10,
-                                             .lat_ms = 5,
-                                             .status = 200,
-                                             .env = "blue",
-                                             .att_delay_ms = 1,
-                                             .att_ms = 2});
+    tobs_answered(&obs, "s", 0, 4, 110, 10, 5, 200, "blue", 1, 2);
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.measured, "switch to green answered 2xx"));
     assert_non_null(strstr(v.detail, "accepted a switch it did not make"));
@@ -1931,13 +1887,7 @@ static void test_admission_counts_window_kind(void **state)
     const char *chk = "{\"check\":\"client_count\",\"status\":200,\"max\":5}";
     const char *up = "{\"check\":\"upstream_count\",\"max\":5}";
     obs.rl_limit = 5;
-    tobs_answered(&obs, &(struct tobs_batch){.prefix = "k",
-                                             .to = 8,
-                                             .step_ms = 10,
-                                             .lat_ms = 2,
-                                             .status = 200,
-                                             .env = "blue",
-                                             .att_ms = 1});
+    tobs_answered(&obs, "k", 0, 8, 0, 10, 2, 200, "blue", 0, 1);
     snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_int_equal(run(up, &v), HARNESS_FAIL);
@@ -1947,14 +1897,7 @@ static void test_admission_counts_window_kind(void **state)
     assert_int_equal(run(up, &v), HARNESS_INCONCLUSIVE);
     snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
     assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
-    tobs_answered(&obs, &(struct tobs_batch){.prefix = "k",
-                                             .from = 8,
-                                             .to = 11,
-                                             .step_ms = 10,
-                                             .lat_ms = 2,
-                                             .status = 200,
-                                             .env = "blue",
-                                             .att_ms = 1});
+    tobs_answered(&obs, "k", 8, 11, 0, 10, 2, 200, "blue", 0, 1);
     assert_int_equal(run(chk, &v), HARNESS_FAIL); /* 11: more than twice 5 */
     /* Not a rate-limited run: the bound is the bound. */
     obs.rl_limit = 0;
