@@ -307,7 +307,7 @@ SECTION=$TMP/section.md
     echo
     echo "## Fixed 50 ms delay, 1,000 connections: median of $ROUNDS rounds"
     echo
-    echo "Ideal: 20,000 req/s, p50 = p99 = 50 ms.  Threads during the run: mock $THREADS_DURING (before it: $THREADS_BEFORE), mock-t2 $THREADS2_DURING."
+    echo "Ideal: 20,000 req/s, p50 = p99 = 50 ms.  Threads during the run: mock $THREADS_DURING (before the runs: $THREADS_BEFORE), mock-t2 $THREADS2_DURING."
     echo
     echo "| server | req/s (spread) | p50 ms | p99 ms (spread) | errors | CPU µs/req user + sys | waited for a core ms/s (spread) |"
     echo "|---|---|---|---|---|---|---|"

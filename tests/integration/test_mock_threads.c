@@ -329,8 +329,8 @@ static void test_control_change_seen_by_every_worker(void **state)
     send_all(two.url, "warm", 64, NCONN, s); /* opens the connections */
     for (int i = 0; i < 64; i++)
         assert_int_equal(s[i].status, 200);
-    if (tmock_put_behavior(two.url, "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":429}}]}") !=
-        0)
+    if (tmock_put_behavior(two.url,
+                           "{\"rules\":[{\"action\":{\"type\":\"status\",\"code\":429}}]}") != 0)
         fail_msg("PUT behavior failed");
     send_all(two.url, "after", 64, NCONN, s);
     for (int i = 0; i < 64; i++)
