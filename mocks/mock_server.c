@@ -28,8 +28,11 @@
 #include <strings.h>
 #include <pthread.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 /* MHD zeroes a connection's whole memory pool on every request, so the
  * pool's size is a per-request cost: 64 KiB of memset was the largest item
@@ -1278,6 +1281,36 @@ static void worker_close(struct mock_worker *w)
     mock_proxy_free(&w->proxy);
 }
 
+/* SO_REUSEPORT lets any socket of the same user that also asks for it
+ * join the port, so a second `cutover mock --threads N --port P` would
+ * silently take half of the first one's connections.  A plain bind first
+ * (no SO_REUSEPORT) fails on a port anyone holds, reuse group or not: the
+ * port is taken only when it is free, as with one thread.  Port 0: the
+ * kernel's pick, which the workers then share.  Returns the port, or 0
+ * with a message in err. */
+static uint16_t port_probe(const char *addr, uint16_t port, char *err, size_t errlen)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        snprintf(err, errlen, "bad listen address '%s'", addr);
+        return 0;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    uint16_t got = 0;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", addr, (unsigned)port, strerror(errno));
+    else
+        got = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return got;
+}
+
 static void on_worker_stop(struct ev_loop *loop, ev_async *a, int revents)
 {
     ev_break(loop, EVBREAK_ALL);
@@ -1308,9 +1341,12 @@ struct mock *mock_new(struct ev_loop *loop, const struct mock_opts *o, char *err
     m->proxy_mode = o->upstream_url && o->upstream_url[0];
     m->nw = o->threads > 1 ? o->threads : 1;
     m->w = co_calloc(m->nw, sizeof *m->w);
-    /* Worker 0 binds first (port 0 picks one); the others join its port. */
+    /* Worker 0 binds first; the others join its port. */
     int reuse = m->nw > 1;
-    if (worker_start(m, &m->w[0], loop, o, o->port, reuse, err, errlen) != 0)
+    uint16_t port = o->port;
+    if (reuse && !(port = port_probe(o->addr ? o->addr : "127.0.0.1", o->port, err, errlen)))
+        goto fail;
+    if (worker_start(m, &m->w[0], loop, o, port, reuse, err, errlen) != 0)
         goto fail;
     m->port = m->w[0].http.port;
     for (size_t i = 1; i < m->nw; i++) {

@@ -431,6 +431,28 @@ static void test_clean_stop_with_held_requests(void **state)
     tproc_stop(&two, SIGTERM, 1000);
 }
 
+/* A port held by a --threads mock is not shared with a second mock (one
+ * with SO_REUSEPORT could join the group and take half the connections):
+ * the second fails as on any port in use, with one thread or two. */
+static void test_port_not_shared(void **state)
+{
+    const char *p = strrchr(two.url, ':');
+    assert_non_null(p);
+    char port[16];
+    snprintf(port, sizeof port, "%s", p + 1);
+    char *a2[] = {"mock", "--port", port, "--threads", "2", NULL};
+    char *a1[] = {"mock", "--port", port, NULL};
+    assert_int_equal(tsup_cutover(5000, a2), 3);
+    assert_int_equal(tsup_cutover(5000, a1), 3);
+    /* And the first still answers. */
+    char u[300];
+    struct thttp_resp r;
+    snprintf(u, sizeof u, "%s/health", two.url);
+    assert_int_equal(thttp_request("GET", u, NULL, NULL, 5000, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    thttp_resp_free(&r);
+}
+
 /* Bad --threads values are CLI errors: exit 2, nothing started. */
 static void test_bad_threads(void **state)
 {
@@ -451,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_control_change_seen_by_every_worker),
         cmocka_unit_test(test_delay_honoured),
         cmocka_unit_test(test_bad_threads),
+        cmocka_unit_test(test_port_not_shared),
         cmocka_unit_test(test_clean_stop_with_held_requests), /* last: it stops the mock */
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
