@@ -6,15 +6,15 @@
 # closing line gathers those reasons.  Exit status is non-zero when anything
 # failed.
 #
-# Programs run TEST_JOBS at a time (default 3), the scenario library first as
+# Programs run TEST_JOBS at a time (default 2), the scenario library first as
 # the longest job: most of a test's time is spent waiting on timers and
-# sockets, not on the CPU, so three at once take well under half the serial
+# sockets, not on the CPU, so two at once take about half the serial
 # wall time on 2 cores.  Every test holds its timing bounds on a loaded
 # 2-core machine (lower bounds strict, upper bounds with a multiplier) and
 # uses its own ports and folders, so a neighbour cannot change a verdict.
 # TEST_JOBS=1 runs them one after another.  Each program's output is kept
 # whole and printed in start order as soon as it and those before it ended.
-jobs=${TEST_JOBS:-3}
+jobs=${TEST_JOBS:-2}
 case $jobs in
 '' | *[!0-9]* | 0)
     echo "tests/run.sh: TEST_JOBS must be a positive integer, not '$jobs'" >&2
