@@ -2054,6 +2054,10 @@ static void run_loop(struct run *r)
              o->profile                       ? o->profile->rl_kind
              : !o->relay_cmd && !o->relay_url ? "sliding"
                                               : "");
+    r->obs.rl_burst = o->profile ? o->profile->rl_burst : 0;
+    double rl_w = 0;
+    if (co_json_number(json_object_get(r->s->relay, "rate_limit_window_ms"), &rl_w) == 0)
+        r->obs.rl_window_us = rl_w * 1000.0;
     r->obs.rl_limit = (long)json_integer_value(json_object_get(r->s->relay, "rate_limit_requests"));
     ev_timer_init(&r->poll, on_poll, 0.0, 0.01);
     r->poll.data = r;

@@ -629,6 +629,189 @@ static void test_rate_limit_window_kinds(void **state)
     assert_non_null(strstr(v.detail, "too many for any kind of window"));
 }
 
+/* ---- one rule for every window kind (harness/rl_judge.c) ---------------- */
+
+/* A fleet of two replicas behind one limiter: alternate requests. */
+static void two_replicas(void)
+{
+    obs.n_replicas = 2;
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        obs.reqs[i].replica = (int)(i % 2);
+}
+
+/* fleet_rate_limit judged a declared fixed window like an unknown kind: a
+ * correct fixed-window fleet (limit 4 per 400 ms, 4 on each side of a
+ * boundary) was inconclusive, and one admitting 5 per window in two bursts
+ * whose phases no single alignment of boundaries can split was inconclusive
+ * too, where rate_limit's alignment test fails it. */
+static void test_fleet_rate_limit_fixed_window(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"fleet_rate_limit\",\"limit\":4,\"window_ms\":400}";
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    fixed_window_traffic(4);
+    two_replicas();
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "signal: "));
+    /* 5 at 0..60 ms and 5 at 600..660 ms: a boundary that splits the first
+     * burst (phase 0..60 ms of 400) leaves the second whole and the other
+     * way round, so some window held 5 wherever the boundaries lie; no span
+     * of 400 ms holds more than 5 (no excess for the unknown kind). */
+    obs.n_reqs = obs.n_atts = 0;
+    for (int i = 0; i < 12; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b%d", i);
+        uint64_t at = i < 6 ? (uint64_t)i * 12 : 600 + (uint64_t)(i - 6) * 12;
+        int limited = i % 6 == 5;
+        struct harness_req *r = req(id, at, 2, limited ? 429 : 200, limited ? "" : "blue",
+                                    limited ? HARNESS_HTTP_ERROR : HARNESS_OK);
+        if (limited) {
+            r->retry_after_ms = 100;
+            r->ratelimit_hdrs = 3;
+        } else {
+            att(id, "blue", at, 1, 200);
+        }
+    }
+    two_replicas();
+    const char *chk5 = "{\"check\":\"fleet_rate_limit\",\"limit\":4,\"window_ms\":400}";
+    assert_int_equal(run(chk5, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "wherever its boundaries lie"));
+    /* rate_limit says the same of the same admissions. */
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":4,\"window_ms\":400}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "wherever its boundaries lie"));
+}
+
+/* A fleet that refuses after one admission in the window (limit 4) is
+ * wrong for a sliding or a fixed window, and was failed whatever its kind;
+ * a token bucket of one refuses there too, so without a kind (or a bucket
+ * without a size) it is inconclusive, naming why. */
+static void test_fleet_early_refusal(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"fleet_rate_limit\",\"limit\":4,\"window_ms\":400}";
+    req("e0", 0, 2, 200, "blue", HARNESS_OK);
+    att("e0", "blue", 0, 1, 200);
+    struct harness_req *r = req("e1", 50, 2, 429, "", HARNESS_HTTP_ERROR);
+    r->retry_after_ms = 100;
+    two_replicas();
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "too early for a sliding or a fixed window"));
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "refused with 429 although fewer than 4"));
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "bucket");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    obs.rl_burst = 1;
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+}
+
+/* A scenario's "client_count status 429 min" is written for a sliding
+ * window: a correct fixed-window relay (or a token bucket, or a relay of
+ * unknown kind) admits a full quota on each side of a boundary and so
+ * refuses fewer.  Its shortfall was a failure; it is inconclusive, naming
+ * why, and for a sliding window it stays a failure. */
+static void test_refusal_count_window_kind(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"client_count\",\"status\":429,\"min\":8}";
+    obs.rl_limit = 4;
+    fixed_window_traffic(4); /* 6 refusals */
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "refuse fewer"));
+    assert_non_null(strstr(v.detail, "signal: "));
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "bucket");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    obs.rl_kind[0] = '\0';
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "rate_limit_window"));
+    /* exact is a lower bound too. */
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"exact\":8}", &v),
+                     HARNESS_INCONCLUSIVE);
+    /* More refusals than an exact count is no shortfall. */
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"exact\":4}", &v),
+                     HARNESS_FAIL);
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    /* With the run's window known, a correct fixed window still explains
+     * the shortfall... */
+    obs.rl_window_us = 400.0 * MS;
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    /* ...but not 10 admissions inside 100 ms: more than any fixed window of
+     * 4 admits there, so too few 429s is a failure for this kind too. */
+    obs.n_reqs = obs.n_atts = 0;
+    for (int i = 0; i < 18; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "x%d", i);
+        int limited = i >= 10;
+        req(id, (uint64_t)i * 10, 2, limited ? 429 : 200, limited ? "" : "blue",
+            limited ? HARNESS_HTTP_ERROR : HARNESS_OK);
+        if (!limited)
+            att(id, "blue", (uint64_t)i * 10, 1, 200);
+    }
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"min\":14}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "wherever its boundaries lie"));
+    /* Two client keys have a quota each: never mixed into one window. */
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        snprintf(obs.reqs[i].key, sizeof obs.reqs[i].key, "%s", i % 2 ? "key-b" : "key-a");
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"min\":14}", &v),
+                     HARNESS_INCONCLUSIVE);
+    obs.rl_window_us = 0;
+    /* Not a rate-limited run: the bound is the bound, whatever the kind. */
+    obs.rl_limit = 0;
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"min\":14}", &v),
+                     HARNESS_FAIL);
+}
+
+/* A sliding-window relay admitting 8 where 4 are allowed fails every check
+ * that counts admissions; a relay of unknown kind is inconclusive on every
+ * one of them (between the limit and twice it), saying why. */
+static void test_window_kind_every_check(void **state)
+{
+    struct report_check v;
+    const char *const chks[] = {
+        "{\"check\":\"rate_limit\",\"limit\":4,\"window_ms\":400}",
+        "{\"check\":\"fleet_rate_limit\",\"limit\":4,\"window_ms\":400}",
+        "{\"check\":\"client_count\",\"status\":200,\"max\":8}",
+        "{\"check\":\"client_count\",\"status\":429,\"min\":8}",
+        "{\"check\":\"upstream_count\",\"max\":8}",
+    };
+    obs.rl_limit = 4;
+    fixed_window_traffic(4); /* 12 admitted, 6 refused */
+    two_replicas();
+    for (size_t i = 0; i < sizeof chks / sizeof chks[0]; i++) {
+        snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
+        if (run(chks[i], &v) != HARNESS_FAIL)
+            fail_msg("sliding: %s: %d (%s)", chks[i], v.status, v.detail);
+        obs.rl_kind[0] = '\0';
+        if (run(chks[i], &v) != HARNESS_INCONCLUSIVE)
+            fail_msg("unknown kind: %s: %d (%s)", chks[i], v.status, v.detail);
+        if (!strstr(v.detail, "rate_limit_window"))
+            fail_msg("unknown kind: %s: no reason (%s)", chks[i], v.detail);
+    }
+}
+
+/* A token bucket admits a full bucket at once: with its size from the
+ * profile ("rate_limit_burst") rate_limit judges it exactly; without, a
+ * span over the limit is inconclusive, naming what would settle it. */
+static void test_rate_limit_bucket(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"rate_limit\",\"limit\":4,\"window_ms\":400}";
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "bucket");
+    fixed_window_traffic(4); /* 8 in one span of 400 ms */
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "rate_limit_burst"));
+    obs.rl_burst = 4;
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    obs.rl_burst = 2;
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "token bucket of 2"));
+}
+
 /* Retry-After is what any limiter owes; x-ratelimit-* only when the check
  * asks (the default).  A failing verdict names which was missing. */
 static void test_rate_limit_retry_after_only(void **state)
@@ -2416,6 +2599,11 @@ int main(void)
         T(test_rate_limit_header_values),
         T(test_rate_limit_never_limited),
         T(test_rate_limit_window_kinds),
+        T(test_fleet_rate_limit_fixed_window),
+        T(test_refusal_count_window_kind),
+        T(test_window_kind_every_check),
+        T(test_rate_limit_bucket),
+        T(test_fleet_early_refusal),
         T(test_rate_limit_retry_after_only),
         T(test_retry_after_across_colours),
         T(test_tried_ratio),
