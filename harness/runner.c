@@ -1547,14 +1547,15 @@ static void fixed_not_applicable(struct run *r, struct report_scenario *rs, cons
         for (size_t u = 0; u < r->n_fixed; u++) {
             const char *kind = dep[i] ? dep[i] : c->check;
             int all = harness_profile_affects(r->fixed[u], kind);
-            if (!all && !(c->status == REPORT_FAIL && harness_check_fail_depends(kind, r->fixed[u])))
+            if (!all &&
+                !(c->status == REPORT_FAIL && harness_check_fail_depends(kind, r->fixed[u])))
                 continue;
             char why[160], d[sizeof c->detail];
             harness_profile_fixed_why(r->o->profile, r->fixed[u], why, sizeof why);
             c->status = REPORT_NA;
             harness_v_fmt(d, sizeof d, "not applicable to this relay (%s%s)%s%s", why,
-                          all ? "" : ", which can explain this failure",
-                          c->detail[0] ? "; " : "", c->detail);
+                          all ? "" : ", which can explain this failure", c->detail[0] ? "; " : "",
+                          c->detail);
             snprintf(c->detail, sizeof c->detail, "%s", d);
             break;
         }
