@@ -145,6 +145,7 @@ struct run {
     uint64_t t_traffic_done;      /* every client request answered (0: not yet) */
     char error[1024];
     int error_status;
+    int port_taken;         /* the error: another process took the relay's port */
     uint64_t last_progress; /* of the progress hook */
 };
 
@@ -1103,6 +1104,7 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
              "the relay %s while another process listened on its port %d (the answers "
              "came from that process, not the relay: see relay.err)",
              d, rp->port);
+        r->port_taken = 1;
         return;
     }
     if (r->phase == PH_START) {
@@ -2244,6 +2246,7 @@ static void finish(struct run *r, struct report_scenario *rs, uint64_t started)
     if (r->error[0]) {
         snprintf(rs->error, sizeof rs->error, "%s", r->error);
         rs->status = r->error_status ? r->error_status : REPORT_ERROR;
+        rs->port_taken = r->port_taken;
     } else {
         run_checks(r, rs);
         harness_driver_apply(rs);

@@ -63,7 +63,8 @@ static const char *const scenarios[][2] = {
     /* A setting the relay has no equivalent of (it runs no health checks). */
     {"unmapped-fails",
      "{\"name\": \"unmapped-fails\", \"relay\": {\"max_attempts\": 1, \"health_interval_ms\": "
-     "100}," UPSTREAMS "\"expect\": [{\"check\": \"client_count\", \"status\": 503, \"exact\": 0}]}"},
+     "100}," UPSTREAMS
+     "\"expect\": [{\"check\": \"client_count\", \"status\": 503, \"exact\": 0}]}"},
 };
 
 /* The check of kind (the n-th of that kind) in scenario sc. */
