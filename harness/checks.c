@@ -4480,6 +4480,9 @@ static unsigned against_needs(const json_t *c)
     "max_attempts try_timeout_ms deadline_ms ttfb_timeout_ms stream_done first_byte_timeout_ms "   \
     "on_429_without_retry_after shared_timeout_ms"
 #define POLICY_SETTINGS "mode primary failback_after_ms"
+/* "*": a count of outcomes, colours or switches whose failure any other
+ * setting that shapes behaviour can explain (harness_check_fail_depends). */
+#define OUTCOME_SETTINGS "*"
 
 /* Rows added on other branches before the named fields existed set only the
  * positional ones; they compile and get none of the rest (see struct
@@ -4489,17 +4492,20 @@ static unsigned against_needs(const json_t *c)
 static const struct check_kind kinds[] = {
     {"client_success_ratio", p_ratio, 1, ck_success_ratio,
      "share of requests with 200 and a complete answer", 0, NULL, "{\"min\": 0.9}", 0,
-     .why = "clients saw errors", .rank = 10, .settings = CLIENT_OUTCOME_SETTINGS},
+     .why = "clients saw errors", .rank = 10,
+     .settings = CLIENT_OUTCOME_SETTINGS " " OUTCOME_SETTINGS},
     {"client_count", p_count, 1, ck_client_count,
      "requests by outcome/status/served colour: min, max, exact", 0, served_param_needs,
      "{\"status\": 200, \"served\": \"green\", \"min\": 1}", 0, .one_of = &one_of_count,
      .why = "wrong answers to clients",
-     .settings = CLIENT_OUTCOME_SETTINGS " " POLICY_SETTINGS " failback_rise"},
+     .settings = CLIENT_OUTCOME_SETTINGS " " POLICY_SETTINGS " failback_rise"
+                                         " " OUTCOME_SETTINGS},
     {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms", 0, NULL,
      "{\"max_ms\": 1000}", 0, .why = "a request outlived its deadline", .rank = 5,
      /* on_429_without_retry_after: whether a quota 429 costs a backoff. */
      .settings = "retry_after_cap_ms try_timeout_ms deadline_ms ttfb_timeout_ms idle_timeout_ms "
-                 "first_byte_timeout_ms shared_timeout_ms on_429_without_retry_after"},
+                 "first_byte_timeout_ms shared_timeout_ms on_429_without_retry_after"
+                 " " OUTCOME_SETTINGS},
     {"no_truncated_success", p_phase, 1, ck_no_truncated,
      "no 200 whose body or stream never finished", 0, NULL, "{}", 0,
      .why = "truncated answer passed as success", .rank = 8,
@@ -4508,10 +4514,13 @@ static const struct check_kind kinds[] = {
      "upstream attempts per client request (mock journals), per colour", IDS, NULL, "{\"max\": 2}",
      0, .one_of = &one_of_count, .why = "wrong number of attempts", .rank = 2,
      .settings = "max_attempts switch_after_failures first_byte_timeout_ms "
-                 "on_429_without_retry_after"},
+                 "on_429_without_retry_after"
+                 " " OUTCOME_SETTINGS},
     {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0,
      phase_ids_needs, "{\"env\": \"blue\", \"min\": 1}", 0, .one_of = &one_of_count,
-     .why = "traffic went to the wrong colour", .rank = 9, .settings = "max_attempts"},
+     .why = "traffic went to the wrong colour", .rank = 9,
+     .settings = "max_attempts"
+                 " " OUTCOME_SETTINGS},
     {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule", IDS,
      NULL, "{\"base_ms\": 10}", 0, .one_of = &one_of_backoff, .rule = rule_backoff,
      .why = "backoff schedule not kept", .rank = 3,
@@ -4527,22 +4536,25 @@ static const struct check_kind kinds[] = {
      .why = "wrong switches (count or order)", .rank = 6,
      /* first_byte_timeout_ms: without it a slow first byte is no failure. */
      .settings = "switch_after_failures min_dwell_ms health_interval_ms health_rise health_fall "
-                 "stream_done " POLICY_SETTINGS " failback_rise first_byte_timeout_ms",
+                 "stream_done " POLICY_SETTINGS " failback_rise first_byte_timeout_ms"
+                 " " OUTCOME_SETTINGS,
      .served_fallback = 1},
     {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch", 0,
      view_needs, "{\"to\": \"green\", \"after\": \"fault_on\", \"within_ms\": 100}", 0,
      .why = "switch late or never", .rank = 1,
      .settings = "try_timeout_ms ttfb_timeout_ms switch_after_failures health_interval_ms "
                  "health_timeout_ms health_rise health_fall " POLICY_SETTINGS
-                 " failback_rise first_byte_timeout_ms",
+                 " failback_rise first_byte_timeout_ms"
+                 " " OUTCOME_SETTINGS,
      .window = &win_after, .served_fallback = 1},
     {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart", 0, view_needs,
      "{\"min_ms\": 10}", 0, .why = "flaps between colours",
-     .settings = "min_dwell_ms " POLICY_SETTINGS, .served_fallback = 1},
+     .settings = "min_dwell_ms " POLICY_SETTINGS " " OUTCOME_SETTINGS, .served_fallback = 1},
     {"no_traffic_after_unhealthy", p_unhealthy, 1, ck_no_traffic_after_unhealthy,
      "no attempts to a colour found unhealthy, beyond a grace", EVENTS, NULL, "{\"env\": \"blue\"}",
      0, .why = "traffic to an unhealthy colour",
-     .settings = "health_interval_ms health_timeout_ms health_rise health_fall",
+     .settings = "health_interval_ms health_timeout_ms health_rise health_fall"
+                 " " OUTCOME_SETTINGS,
      .window = &win_after_to_end},
     {"rate_limit", p_rate, 1, ck_rate_limit,
      "admitted per window, 429 headers, no upstream hit, recovery", IDS, NULL,
@@ -4556,10 +4568,13 @@ static const struct check_kind kinds[] = {
      "{\"p99_ms\": 5}", 0, .one_of = &one_of_latency, .why = "relay adds too much latency"},
     {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark", 0, NULL,
      "{\"around\": \"fault_on\"}", 0, .why = "failed requests at the cutover",
-     .settings = "try_timeout_ms ttfb_timeout_ms", .window = &win_around},
+     .settings = "try_timeout_ms ttfb_timeout_ms"
+                 " " OUTCOME_SETTINGS,
+     .window = &win_around},
     {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)", SERVED,
      NULL, "{\"env\": \"green\", \"min\": 0.5}", 0, .why = "traffic split off target",
-     .settings = POLICY_SETTINGS " failback_rise"},
+     .settings = POLICY_SETTINGS " failback_rise"
+                                 " " OUTCOME_SETTINGS},
     {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end", PROCESS,
      NULL, "{}", 0, .why = "the relay died", .added = HARNESS_ADDED_LIVE_RELAY, .about_process = 1},
     {HARNESS_ON_TIME_CHECK, p_shutdown, 1, ck_harness_on_time,
@@ -4613,7 +4628,7 @@ static const struct check_kind kinds[] = {
     {"client_status", p_client_status, 1, ck_client_status,
      "status and OpenAI error type/code the client saw, per phase or template", 0, NULL,
      "{\"status\": 400, \"code\": \"context_length_exceeded\"}", 0, .one_of = &one_of_client_status,
-     .why = "wrong status or error code to clients"},
+     .why = "wrong status or error code to clients", .settings = OUTCOME_SETTINGS},
     {"answer_integrity", p_answer, 1, ck_answer_integrity,
      "the client's text and finish_reason equal the serving mock's (no token lost, duplicated, "
      "reordered)",
@@ -4637,7 +4652,8 @@ static const struct check_kind kinds[] = {
      "share of requests that made an attempt to a colour (a relay keeps its switch)", IDS, NULL,
      "{\"env\": \"blue\", \"max\": 0.2}", 0,
      /* Who is tried after a failover is the switch policy's. */
-     .settings = "switch_after_failures " POLICY_SETTINGS " failback_rise",
+     .settings = "switch_after_failures " POLICY_SETTINGS " failback_rise"
+                 " " OUTCOME_SETTINGS,
      .why = "does not keep its switch"},
     {"stream_incremental", p_incremental, 3, ck_stream_incremental,
      "streams passed on as they come: first byte before the upstream finished", IDS, NULL,
@@ -5027,6 +5043,31 @@ int harness_check_depends(const char *kind, const char *setting)
 {
     const struct check_kind *k = find_kind(kind);
     return k && k->settings && has_word(k->settings, setting);
+}
+
+/* Relay settings that shape no request's outcome, its timing or its colour:
+ * where the relay listens and finds its upstreams, its key, what it logs
+ * and the prices of its cost metrics (docs/relay.md). */
+static const char *const outcome_neutral[] = {
+    "port",         "listen", "base_url",  "blue_url", "green_url", "api_key",
+    "api_key_file", "events", "log_level", "prices",   NULL};
+
+int harness_check_fail_depends(const char *kind, const char *setting)
+{
+    const struct check_kind *k = find_kind(kind);
+    if (!k || !k->settings)
+        return 0;
+    if (has_word(k->settings, setting))
+        return 1;
+    if (!has_word(k->settings, "*"))
+        return 0;
+    for (const char *const *n = outcome_neutral; *n; n++)
+        if (strcmp(*n, setting) == 0)
+            return 0;
+    for (const char *const *q = harness_relay_key_names(); *q; q++)
+        if (strcmp(*q, setting) == 0)
+            return 1;
+    return 0; /* no setting of a relay (a misspelt key never matches) */
 }
 
 void harness_check_params(size_t i, char *out, size_t n)

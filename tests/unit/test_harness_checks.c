@@ -2163,7 +2163,7 @@ static void test_row_settings_are_keys(void **state)
         char buf[512];
         snprintf(buf, sizeof buf, "%s", k.settings);
         for (char *save = NULL, *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-            int known = 0;
+            int known = strcmp(w, "*") == 0; /* every setting that shapes behaviour */
             for (const char *const *q = keys; *q && !known; q++)
                 known = strcmp(*q, w) == 0;
             if (!known)
@@ -2181,6 +2181,20 @@ static void test_row_facts(void **state)
     assert_true(harness_check_depends("attempts", "max_attempts"));
     assert_false(harness_check_depends("attempts", "max_attempt")); /* whole words only */
     assert_false(harness_check_depends("attempts", "jitter"));
+    /* A failed count of outcomes can come from any setting that shapes
+     * behaviour (a jitter moves a retry past a timeline's fault), not from
+     * where the relay logs or listens; a contract check from none. */
+    assert_true(harness_check_fail_depends("attempts", "jitter"));
+    assert_true(harness_check_fail_depends("attempts", "max_attempts"));
+    assert_true(harness_check_fail_depends("client_count", "switch_after_failures"));
+    assert_true(harness_check_fail_depends("upstream_count", "health_interval_ms"));
+    assert_true(harness_check_fail_depends("client_status", "backoff_base_ms"));
+    assert_false(harness_check_fail_depends("client_count", "log_level"));
+    assert_false(harness_check_fail_depends("upstream_count", "api_key"));
+    assert_false(harness_check_fail_depends("upstream_count", "max_attempt"));
+    assert_false(harness_check_fail_depends("backoff_gaps", "health_interval_ms"));
+    assert_false(harness_check_fail_depends("no_truncated_success", "switch_after_failures"));
+    assert_false(harness_check_fail_depends("error_shape", "backoff_base_ms"));
     assert_false(harness_check_depends("latency", "max_attempts"));
     assert_false(harness_check_depends("nope", "max_attempts"));
     assert_int_equal(harness_check_find("switch_delay", &k), 0);
