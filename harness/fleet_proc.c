@@ -95,8 +95,13 @@ static int redis_start_once(struct harness_redis *rd, const char *dir, int wait_
     char *argv[] = {
         "redis-server", "--port",      port, "--bind", "127.0.0.1", "--save",    "", "--appendonly",
         "no",           "--daemonize", "no", "--dir",  (char *)dir, "--logfile", "", NULL};
-    struct harness_spawn sp = {
-        .argv = argv, .out_path = out, .err_path = errp, .stop_signal = SIGTERM};
+    struct harness_spawn sp = {.argv = argv,
+                               .out_path = out,
+                               .err_path = errp,
+                               .stop_signal = SIGTERM,
+                               /* A paused Redis (SIGSTOP) must die with the runner too; it has
+                                * no children of its own to end (--save ''). */
+                               .death_signal = SIGKILL};
     pid_t pid = harness_spawn(&sp, err, errlen);
     if (pid < 0) {
         const char *hint = harness_install_hint("redis-server");
