@@ -4,9 +4,11 @@
 #      default --jobs (target: at most half), interleaved, ROUNDS each;
 #   2. the load driver's open-loop accuracy at 20,000 req/s against a mock
 #      (bench/traffic_accuracy.c; target: at least 95% of the schedule);
-#   3. the driver's maximum closed-loop rate (64 in flight) vs wrk -t1 -c64
-#      against the same mock (target: at least 80% of wrk's); one thread each,
-#      as the driver is one thread;
+#   3. the driver's maximum closed-loop rate (64 in flight) vs wrk -c64
+#      against the same mock (target: at least 80% of wrk's): the driver with
+#      1 and with 2 threads (a phase's "threads", BENCH_THREADS) and wrk with
+#      -t1 and -t2 in the same rounds, compared like for like (driver N
+#      threads vs wrk -tN) and the driver's best vs wrk -t1;
 #   4. with BENCH_BASE=REV (a git revision, e.g. main), steps 1-2 also for that
 #      revision's build (the "before"), exported to a scratch folder and built
 #      there: before and after measured in the same run.
@@ -27,9 +29,11 @@
 #   BENCH_REPEAT=N      also run the library with --repeat N (flake hunt) once
 #   BENCH_PARTS="loop"  only steps 2-3 (default "library loop")
 #   BENCH_SWEEP="5000 10000 15000 20000"   the open-loop rates swept
+#   BENCH_THREADS="1 2"  the driver's thread counts (after build; before: 1)
 set -eu
 PARTS=${BENCH_PARTS:-library loop}
 SWEEP=${BENCH_SWEEP:-5000 10000 15000 20000}
+THREADS=${BENCH_THREADS:-1 2}
 has_part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 ROUNDS=${1:-3}
@@ -56,6 +60,12 @@ build_acc() { # tree out
 make -j2 all >/dev/null
 build_acc "$ROOT" "$TMP/acc.after"
 TREES="after:$ROOT"
+# What each round measures: a build with a thread count ("after-t2": the
+# after build with 2 driver threads; one thread keeps the build's name).
+VARIANTS=""
+for n in $THREADS; do
+    [ "$n" = 1 ] && VARIANTS="$VARIANTS after" || VARIANTS="$VARIANTS after-t$n"
+done
 if [ -n "${BENCH_BASE:-}" ]; then
     mkdir -p "$TMP/base"
     git archive "$BENCH_BASE" | tar -x -C "$TMP/base"
@@ -63,6 +73,7 @@ if [ -n "${BENCH_BASE:-}" ]; then
     make -C "$TMP/base" -j2 all >/dev/null
     build_acc "$TMP/base" "$TMP/acc.before"
     TREES="before:$TMP/base $TREES"
+    VARIANTS="before $VARIANTS"
 fi
 LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
 STARTED=$(date -u +%Y-%m-%dT%H:%MZ)
@@ -87,10 +98,12 @@ machine_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + 
 # where the machine's CPU went while it ran (in cores: the mock's from
 # /proc/MOCKPID/stat, the driver's from its own getrusage, the machine's
 # from /proc/stat; "others" is the rest: other engineers' builds).
-acc() { # which rate dur
+acc() { # variant rate dur   (variant: before, after, after-tN)
     l=$(load)
+    th=1
+    case $1 in *-t*) th=${1##*-t} ;; esac
     set -- "$@" $(machine_jiffies) "$(cpu_ticks "$MOCKPID")" "$(date +%s.%N)"
-    j=$("$TMP/acc.$1" "$MOCK" "$2" "$3")
+    j=$("$TMP/acc.${1%%-t*}" "$MOCK" "$2" "$3" uniform "$th")
     set -- "$@" $(machine_jiffies) "$(cpu_ticks "$MOCKPID")" "$(date +%s.%N)"
     echo "$j" | python3 -c '
 import json, os, sys
@@ -157,31 +170,46 @@ DEFAULT_JOBS=$(python3 -c 'import os; print(min(2 * os.cpu_count(), 4))')
 : >"$TMP/open.txt"
 : >"$TMP/closed.txt"
 : >"$TMP/sweep.txt"
+: >"$TMP/closedcpu.txt"
 LOOP_ROUNDS=$ROUNDS
 has_part loop || LOOP_ROUNDS=0
 for k in $(seq 1 "$LOOP_ROUNDS"); do
-    for tree in $TREES; do
-        name=${tree%%:*}
+    for name in $VARIANTS; do
         echo "$name $k $(acc "$name" 20000 2000)" >>"$TMP/open.txt"
         log "open loop 20k $name: $(tail -n1 "$TMP/open.txt" | cut -c1-200)"
     done
     l=$(load)
-    /usr/bin/time -f "%U %S" -o "$TMP/wrk.cpu" wrk -t1 -c64 -d3s -s "$TMP/post.lua" \
-        "$MOCK/v1/chat/completions" >"$TMP/wrk.txt" 2>&1 || true
-    w=$(awk '/Requests\/sec/ { print $2 + 0 }' "$TMP/wrk.txt")
-    wn=$(awk '/ requests in / { print $1 }' "$TMP/wrk.txt")
-    wc=$(awk -v n="$wn" '{ printf "%.1f", n ? ($1 + $2) * 1e6 / n : 0 }' "$TMP/wrk.cpu")
-    line="$k $w $l $wc"
-    for tree in $TREES; do
-        name=${tree%%:*}
-        set -- $(acc "$name" c64 3000 | python3 -c 'import json, sys; j = json.load(sys.stdin); print(j["achieved_rps"], j["cpu_us_per_req"], j.get("cpu_send_us_per_req", "-"))')
+    line="$k"
+    for wt in 1 2; do
+        set -- $(machine_jiffies) "$(cpu_ticks "$MOCKPID")" "$(date +%s.%N)"
+        /usr/bin/time -f "%U %S" -o "$TMP/wrk.cpu" wrk -t$wt -c64 -d3s -s "$TMP/post.lua" \
+            "$MOCK/v1/chat/completions" >"$TMP/wrk.txt" 2>&1 || true
+        w=$(awk '/Requests\/sec/ { print $2 + 0 }' "$TMP/wrk.txt")
+        wn=$(awk '/ requests in / { print $1 }' "$TMP/wrk.txt")
+        wc=$(awk -v n="$wn" '{ printf "%.1f", n ? ($1 + $2) * 1e6 / n : 0 }' "$TMP/wrk.cpu")
+        line="$line ${w:-0} $wc"
+        [ $wt = 1 ] && line="$line $l"
+        # Where the cores went while wrk ran (as acc() has it for the driver).
+        set -- "$@" $(machine_jiffies) "$(cpu_ticks "$MOCKPID")" "$(date +%s.%N)"
+        awk -v k="$k" -v c="wrk-t$wt" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" \
+            -v b0="$1" -v t0="$2" -v m0="$3" -v w0="$4" -v b1="$5" -v t1="$6" -v m1="$7" -v w1="$8" \
+            '{ wall = w1 - w0; busy = t1 > t0 ? n * (b1 - b0) / (t1 - t0) : 0; mock = (m1 - m0) / hz / wall;
+               cl = ($1 + $2) / wall; o = busy - mock - cl; if (o < 0) o = 0;
+               printf "%s %s %.2f %.2f %.2f %.2f\n", k, c, busy, mock, cl, o }' "$TMP/wrk.cpu" >>"$TMP/closedcpu.txt"
+    done
+    for name in $VARIANTS; do
+        set -- $(acc "$name" c64 3000 | python3 -c 'import json, sys; j = json.load(sys.stdin); print(j["achieved_rps"], j["cpu_us_per_req"], j.get("cpu_send_us_per_req", "-"), "%.2f %.2f %.2f %.2f" % (j["busy_cores"], j["mock_cores"], j["driver_cores"], j["other_cores"]))')
         line="$line $name $1 $2 $3"
+        echo "$k $name $4 $5 $6 $7" >>"$TMP/closedcpu.txt"
     done
     echo "$line" >>"$TMP/closed.txt"
     log "closed loop c64 (round wrk_rps load wrk_cpu [build rps cpu cpu_send]...): $line"
-    for rate in $SWEEP; do
-        echo "$k $rate $(acc after "$rate" 2000)" >>"$TMP/sweep.txt"
-        log "sweep $rate: $(tail -n1 "$TMP/sweep.txt" | cut -c1-160)"
+    for name in $VARIANTS; do
+        [ "$name" = before ] && continue
+        for rate in $SWEEP; do
+            echo "$name $k $rate $(acc "$name" "$rate" 2000)" >>"$TMP/sweep.txt"
+            log "sweep $name $rate: $(tail -n1 "$TMP/sweep.txt" | cut -c1-160)"
+        done
     done
 done
 LOAD1=$(cut -d" " -f1-3 /proc/loadavg)
@@ -202,7 +230,7 @@ fi
 
 # ---- docs/bench.md ---------------------------------------------------------------------------------
 LOOP_MD=$TMP/loop.md
-python3 - "$TMP/open.txt" "$TMP/closed.txt" "$TMP/sweep.txt" >"$LOOP_MD" <<'PY'
+python3 - "$TMP/open.txt" "$TMP/closed.txt" "$TMP/sweep.txt" "$TMP/closedcpu.txt" >"$LOOP_MD" <<'PY'
 import json, statistics, sys
 
 def med(v):
@@ -214,6 +242,12 @@ def spread(v, fmt="%.1f"):
 def pct(j):
     return 100 * j["achieved_rps"] / j["target_rps"] if j["target_rps"] else 0
 
+def threads(name):
+    return int(name.split("-t")[1]) if "-t" in name else 1
+
+def order(names):
+    return sorted(names, key=lambda n: (n != "before", threads(n)))
+
 opens = {}
 for line in open(sys.argv[1]):
     name, k, js = line.split(" ", 2)
@@ -223,11 +257,11 @@ for line in open(sys.argv[1]):
 print("## Open loop at 20,000 req/s against the mock")
 print()
 print("bench/traffic_accuracy.c drives `cutover mock` directly for 2 s (uniform arrivals), each build once")
-print("a round, back to back. Accuracy = the rate actually sent (first send to last) / the schedule's;")
+print("a round, back to back (\"after-tN\": the after build with N driver threads, a phase's \"threads\"). Accuracy = the rate actually sent (first send to last) / the schedule's;")
 print("send lag = actual send - scheduled send; latency is measured from the scheduled time (no")
 print("coordinated omission). \"behind\" is the runner's own verdict (harness/driver.c: below 95% of")
 print("the schedule, or send lag p99 above 50 ms, or the pool full): such a scenario is inconclusive.")
-print("CPU µs/req sending = the driver thread's CPU from the start of traffic to the last answer,")
+print("CPU µs/req sending = the driver threads' CPU from the start of traffic to the last answer,")
 print("per request (answers are read afterwards; the before build does not report it); mock CPU")
 print("µs/req the mock's per request (/proc/PID/stat). The last four columns say where the 2 cores")
 print("went during the run, in cores: the whole machine (/proc/stat), the mock, the driver")
@@ -235,7 +269,7 @@ print("(getrusage, reading answers included) and everything else (other engineer
 print()
 print("| build | round | load | accuracy | send lag p50 ms | p99 ms | behind | connections | CPU µs/req sending | mock CPU µs/req | machine busy | mock | driver | others |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-for name in ("before", "after"):
+for name in order(opens):
     for j in opens.get(name, []):
         cs = j.get("cpu_send_us_per_req")
         print("| %s | %d | %.2f | %.1f%% | %.2f | %.2f | %s | %s | %s | %.1f | %.2f | %.2f | %.2f | %.2f |" % (
@@ -244,7 +278,7 @@ for name in ("before", "after"):
             j.get("connects", "-"), "%.1f" % cs if cs is not None else "-", j["mock_us_per_req"],
             j["busy_cores"], j["mock_cores"], j["driver_cores"], j["other_cores"]))
 print()
-for name in ("before", "after"):
+for name in order(opens):
     runs = opens.get(name)
     if not runs:
         continue
@@ -255,62 +289,93 @@ for name in ("before", "after"):
 print()
 print("## Closed loop: the driver's maximum rate vs wrk")
 print()
-print("64 requests in flight for 3 s, one thread each (`wrk -t1 -c64 -d3s`, then")
-print("`traffic_accuracy MOCK c64 3000` for each build), back to back against the same mock.")
+print("64 requests in flight for 3 s (`wrk -t1 -c64 -d3s` and `wrk -t2 -c64 -d3s`, then")
+print("`traffic_accuracy MOCK c64 3000 uniform N` for each build and thread count), back to back")
+print("against the same mock. Like for like is the driver with N threads against wrk -tN; the")
+print("driver's best is the faster of its thread counts in the round, against wrk -t1.")
 print("CPU µs/req is each client's own user+system time per request (the driver's includes")
 print("reading every answer after the run, which wrk never does; \"sending\" leaves that out).")
 print()
 rows = [l.split() for l in open(sys.argv[2])]
 names = []
 if rows:
-    names = [rows[0][i] for i in range(4, len(rows[0]), 4)]
-hdr = "| round | load | wrk req/s | wrk CPU µs/req |"
+    names = [rows[0][i] for i in range(6, len(rows[0]), 4)]
+hdr = "| round | load | wrk -t1 req/s | CPU µs/req | wrk -t2 req/s | CPU µs/req |"
 for n in names:
-    hdr += " %s req/s | %s / wrk | %s CPU µs/req (sending) |" % (n, n, n)
+    hdr += " %s req/s | / wrk -t1 | / wrk -t%d | CPU µs/req (sending) |" % (n, threads(n))
 print(hdr)
-print("|" + "---|" * (4 + 3 * len(names)))
-ratios = {n: [] for n in names}
+print("|" + "---|" * (6 + 4 * len(names)))
+vs1 = {n: [] for n in names}
+like = {n: [] for n in names}
+best = []
 for r in rows:
-    k, w, l, wc = r[:4]
-    w = float(w or 0)
-    out = "| %s | %s | %.0f | %s |" % (k, l, w, wc)
+    k, w1, wc1, l, w2, wc2 = r[:6]
+    w = {1: float(w1 or 0), 2: float(w2 or 0)}
+    out = "| %s | %s | %.0f | %s | %.0f | %s |" % (k, l, w[1], wc1, w[2], wc2)
+    top = 0
     for i, n in enumerate(names):
-        rps, cpu, cs = r[4 + 4 * i + 1:4 + 4 * i + 4]
-        ratio = 100 * float(rps) / w if w else 0
-        ratios[n].append(ratio)
-        out += " %.0f | %.1f%% | %s (%s) |" % (float(rps), ratio, cpu, cs)
+        rps, cpu, cs = r[6 + 4 * i + 1:6 + 4 * i + 4]
+        rps = float(rps)
+        a = 100 * rps / w[1] if w[1] else 0
+        ww = w.get(threads(n), 0)
+        b = 100 * rps / ww if ww else 0
+        vs1[n].append(a)
+        like[n].append(b)
+        if n != "before":
+            top = max(top, a)
+        out += " %.0f | %.1f%% | %s | %s (%s) |" % (rps, a, "%.1f%%" % b if ww else "-", cpu, cs)
+    best.append(top)
     print(out)
 print()
 for n in names:
-    print("- **%s / wrk**: median **%.1f%%** (spread %s%%) (target: at least 80%%)." % (n, med(ratios[n]), spread(ratios[n])))
+    if threads(n) in (1, 2):
+        print("- **%s / wrk -t%d** (like for like): median **%.1f%%** (spread %s%%)." % (n, threads(n), med(like[n]), spread(like[n])))
+    if threads(n) != 1:
+        print("- %s / wrk -t1: median %.1f%% (spread %s%%)." % (n, med(vs1[n]), spread(vs1[n])))
+print("- **the driver's best (any thread count) / wrk -t1**: median **%.1f%%** (spread %s%%) (target: at least 80%%)." % (med(best), spread(best)))
+cpu = [l.split() for l in open(sys.argv[4])]
+if cpu:
+    print()
+    print("Where the %d cores went during each closed-loop run, in cores (/proc/stat for the machine," % __import__("os").cpu_count())
+    print("/proc/MOCKPID/stat for the mock, the client's own user+system time; \"others\" is the rest:")
+    print("other engineers' work). A client that costs more CPU per request than wrk reaches wrk's")
+    print("rate only while the machine has the cores for it and the mock.")
+    print()
+    print("| round | client | machine busy | mock | client | others |")
+    print("|---|---|---|---|---|---|")
+    for r in cpu:
+        print("| %s | %s | %s | %s | %s | %s |" % tuple(r[:6]))
 sweep = {}
 for line in open(sys.argv[3]):
-    k, rate, js = line.split(" ", 2)
-    sweep.setdefault(int(k), []).append(json.loads(js))
+    name, k, rate, js = line.split(" ", 3)
+    sweep.setdefault((name, int(k)), []).append(json.loads(js))
 if sweep:
     rates = sorted({int(j["target_rps"]) for runs in sweep.values() for j in runs})
     print()
     print("## The highest open-loop rate the driver keeps")
     print()
-    print("The after build at each rate for 2 s, lowest first, every round (accuracy, and \"B\" where")
+    print("The after build (each thread count) at each rate for 2 s, lowest first, every round (accuracy, and \"B\" where")
     print("the runner judged the driver behind); the highest rate kept at 95% or more, every lower")
     print("rate of the round too (one stall of the machine at a low rate ends the count there).")
     print()
-    print("| round | load | " + " | ".join("%d req/s" % r for r in rates) + " | highest at >= 95% |")
-    print("|" + "---|" * (3 + len(rates)))
-    best = []
-    for k in sorted(sweep):
-        by = {int(j["target_rps"]): j for j in sweep[k]}
+    print("| build | round | load | " + " | ".join("%d req/s" % r for r in rates) + " | highest at >= 95% |")
+    print("|" + "---|" * (4 + len(rates)))
+    best = {}
+    for key in sorted(sweep, key=lambda x: (threads(x[0]), x[1])):
+        name, k = key
+        by = {int(j["target_rps"]): j for j in sweep[key]}
         b = 0
         for r in rates:
             if r not in by or pct(by[r]) < 95:
                 break
             b = r
-        best.append(b)
-        print("| %d | %.2f | %s | %s |" % (k, sweep[k][0]["load1"], " | ".join(
+        best.setdefault(name, []).append(b)
+        print("| %s | %d | %.2f | %s | %s |" % (name, k, sweep[key][0]["load1"], " | ".join(
             "%.1f%%%s" % (pct(by[r]), " B" if by[r].get("driver_behind") else "") if r in by else "-" for r in rates), b or "none"))
     print()
-    print("Median highest rate at >= 95%%: **%d req/s** (spread %d-%d)." % (med(best), min(best), max(best)))
+    for name in order(best):
+        v = best[name]
+        print("- %s: median highest rate at >= 95%%: **%d req/s** (spread %d-%d)." % (name, med(v), min(v), max(v)))
 PY
 LIB_ROWS=$(awk '{ s = $0; for (i = 1; i <= 5; i++) sub(/^[^ ]+ /, "", s); printf "| %s | %s | %s | %s | %s | %s |\n", $1, ($2 == "default" ? "default" : "1"), $3, $4, $5, s }' "$TMP/lib.txt")
 
@@ -393,9 +458,10 @@ echo "## Commands"
 echo
 echo '```sh'
 echo "BENCH_PARTS=loop BENCH_BASE=main sh bench/driver.sh $ROUNDS   # this section only, before and after"
-echo "# inside: traffic_accuracy MOCK 20000 2000                      (open loop, each build)"
-echo "#         wrk -t1 -c64 -d3s -s post.lua MOCK/v1/chat/completions; traffic_accuracy MOCK c64 3000"
-echo "#         traffic_accuracy MOCK RATE 2000 for RATE in \$BENCH_SWEEP ($SWEEP)"
+echo "# inside: traffic_accuracy MOCK 20000 2000 uniform N           (open loop, each build, N in \$BENCH_THREADS: $THREADS)"
+echo "#         wrk -t1 -c64 -d3s -s post.lua MOCK/v1/chat/completions; the same with -t2"
+echo "#         traffic_accuracy MOCK c64 3000 uniform N                 (closed loop, each build and N)"
+echo "#         traffic_accuracy MOCK RATE 2000 uniform N for RATE in \$BENCH_SWEEP ($SWEEP)"
 echo "#         CPU split: /proc/MOCKPID/stat, /proc/stat, the driver's getrusage"
 echo '```'
 echo

@@ -97,13 +97,19 @@ spread() { sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END { printf "%s-%s", lo, 
 MOCK_PID=$!
 PIDS="$PIDS $MOCK_PID"
 MOCK=$(wait_url "$TMP/mock.out")
-SERVERS="mock"
+# The same build with two worker threads (as many as nginx's workers here),
+# in the same rounds, so one thread and two are seen side by side.
+"$BIN" mock --name bench --port 0 --journal-cap 1000 --threads 2 >"$TMP/mock2.out" 2>"$TMP/mock2.err" &
+MOCK2_PID=$!
+PIDS="$PIDS $MOCK2_PID"
+MOCK2=$(wait_url "$TMP/mock2.out")
+SERVERS="mock mock-t2"
 if [ -n "${BENCH_BEFORE_BIN:-}" ]; then
     "$BENCH_BEFORE_BIN/cutover" mock --name bench --port 0 --journal-cap 1000 >"$TMP/before.out" 2>"$TMP/before.err" &
     BEFORE_PID=$!
     PIDS="$PIDS $BEFORE_PID"
     BEFORE=$(wait_url "$TMP/before.out")
-    SERVERS="mock-before mock"
+    SERVERS="mock-before mock mock-t2"
     BEFORE_REV=${BENCH_BEFORE_REV:-$(git -C "$BENCH_BEFORE_BIN/.." rev-parse --short HEAD 2>/dev/null || echo "?")}
 fi
 BODY=$(curl -s -X POST -H 'Content-Type: application/json' -d "$REQ" "$MOCK/v1/chat/completions")
@@ -148,7 +154,7 @@ echo "bench: mock $MOCK, nginx http://127.0.0.1:$NPORT, ${DUR}s per run, $ROUNDS
 # at 64; then the mock delayed at 1,000), so a burst of load from others
 # hits both sides.  RUNS gets one row per run:
 # round conns server load rps p50 p99 errors user_us sys_us wrk_us wait_ms_per_s
-RUNS="" THREADS_DURING=""
+RUNS="" THREADS_DURING="" THREADS2_DURING=""
 THREADS_BEFORE=$(awk '/^Threads/ {print $2}' /proc/$MOCK_PID/status)
 run_one() { # round conns server url pid
     x=$(wrk_run "$2" "$4/v1/chat/completions" "$5")
@@ -159,14 +165,17 @@ run_one() { # round conns server url pid
 r=1
 while [ $r -le "$ROUNDS" ]; do
     curl -s -X PUT -d '{}' "$MOCK/_mock/behavior" >/dev/null
+    curl -s -X PUT -d '{}' "$MOCK2/_mock/behavior" >/dev/null
     [ -z "${BEFORE:-}" ] || curl -s -X PUT -d '{}' "$BEFORE/_mock/behavior" >/dev/null
     for c in 16 64; do
         [ -z "${BEFORE:-}" ] || run_one $r $c mock-before "$BEFORE" "$BEFORE_PID"
         run_one $r $c mock "$MOCK" "$MOCK_PID"
+        run_one $r $c mock-t2 "$MOCK2" "$MOCK2_PID"
         run_one $r $c nginx "http://127.0.0.1:$NPORT" "$NGINX_PID"
     done
     # --- 50 ms fixed delay at 1,000 connections --------------------------------
     curl -s -X PUT -d '{"latency":{"fixed_ms":50}}' "$MOCK/_mock/behavior" >/dev/null
+    curl -s -X PUT -d '{"latency":{"fixed_ms":50}}' "$MOCK2/_mock/behavior" >/dev/null
     [ -z "${BEFORE:-}" ] || curl -s -X PUT -d '{"latency":{"fixed_ms":50}}' "$BEFORE/_mock/behavior" >/dev/null
     [ -z "${BEFORE:-}" ] || run_one $r 1000 mock-before "$BEFORE" "$BEFORE_PID"
     (sleep 2 && awk '/^Threads/ {print $2}' /proc/$MOCK_PID/status >"$TMP/threads") &
@@ -174,9 +183,15 @@ while [ $r -le "$ROUNDS" ]; do
     run_one $r 1000 mock "$MOCK" "$MOCK_PID"
     wait $tp 2>/dev/null || true
     THREADS_DURING=$(cat "$TMP/threads" 2>/dev/null || echo "?")
+    (sleep 2 && awk '/^Threads/ {print $2}' /proc/$MOCK2_PID/status >"$TMP/threads2") &
+    tp=$!
+    run_one $r 1000 mock-t2 "$MOCK2" "$MOCK2_PID"
+    wait $tp 2>/dev/null || true
+    THREADS2_DURING=$(cat "$TMP/threads2" 2>/dev/null || echo "?")
     r=$((r + 1))
 done
 curl -s -X PUT -d '{}' "$MOCK/_mock/behavior" >/dev/null
+curl -s -X PUT -d '{}' "$MOCK2/_mock/behavior" >/dev/null
 
 # field k of the runs of server s at c connections, one a line
 col() { printf %s "$RUNS" | awk -v c="$1" -v s="$2" -v k="$3" '$2 == c && $3 == s { print $k }'; }
@@ -274,8 +289,10 @@ SECTION=$TMP/section.md
     echo "Request: \`POST /v1/chat/completions\` with \`$REQ\`;"
     echo "the mock answers its default 16-token chat.completion ($(printf %s "$BODY" | wc -c) bytes)."
     echo "nginx 1.22 answers the same bytes with \`return 200\`, 2 workers, access log off."
-    [ -z "${BEFORE:-}" ] || echo "mock-before: the mock built from $BEFORE_REV (BENCH_BEFORE_BIN), in the same rounds; mock: this tree."
-    echo "$ROUNDS rounds, each running mock and nginx back to back with the same wrk settings"
+    echo "mock: this tree, \`cutover mock\` (one thread, the default); mock-t2: the same binary with"
+    echo "\`--threads 2\` (two worker threads, as many as nginx's two workers here)."
+    [ -z "${BEFORE:-}" ] || echo "mock-before: the mock built from $BEFORE_REV (BENCH_BEFORE_BIN), in the same rounds."
+    echo "$ROUNDS rounds, each running the mocks and nginx back to back with the same wrk settings"
     echo "(wrk -t2 -d${DUR}s --latency, keep-alive); medians, with the spread (lowest-highest) in brackets."
     echo "CPU µs/req is the server's user + system time per request (from /proc), all its threads."
     echo "\"Waited for a core\" is the time the server's threads were ready to run but not running"
@@ -290,7 +307,7 @@ SECTION=$TMP/section.md
     echo
     echo "## Fixed 50 ms delay, 1,000 connections: median of $ROUNDS rounds"
     echo
-    echo "Ideal: 20,000 req/s, p50 = p99 = 50 ms.  Mock threads during the run: $THREADS_DURING (before: $THREADS_BEFORE)."
+    echo "Ideal: 20,000 req/s, p50 = p99 = 50 ms.  Threads during the run: mock $THREADS_DURING (before the runs: $THREADS_BEFORE), mock-t2 $THREADS2_DURING."
     echo
     echo "| server | req/s (spread) | p50 ms | p99 ms (spread) | errors | CPU µs/req user + sys | waited for a core ms/s (spread) |"
     echo "|---|---|---|---|---|---|---|"
@@ -319,16 +336,17 @@ SECTION=$TMP/section.md
     echo "- Requests/s move by a third or more between runs on this shared machine; compare the"
     echo "  two servers within one round, and across runs prefer CPU or instructions per request,"
     echo "  which drift less with load."
-    echo "- The mock is one thread by design: one libev loop decides every request in one"
-    echo "  seeded order, which is what makes a run reproducible.  nginx runs two workers."
-    echo "  What bounds the mock is its CPU per request on that one thread (the CPU columns;"
-    echo "  see \"Where the mock's time goes\" below)."
-    echo "- \"Waited for a core\": the mock's one thread is ready to run nearly all the time at 16"
-    echo "  and 64 connections, so what it waits is what it loses; with the 50 ms delay its p99"
-    echo "  follows that wait more than its CPU per request."
-    echo "- In the delay run every request is suspended and resumed on an ev_timer (libmicrohttpd"
-    echo "  removes and re-adds the socket to its epoll set: two epoll_ctl per request); the"
-    echo "  thread count stays 1 whatever the concurrency."
+    echo "- The mock is one thread by default: one libev loop decides every request in"
+    echo "  arrival order.  With \`--threads 2\` (mock-t2) two loops, each with its own"
+    echo "  libmicrohttpd daemon on the port (SO_REUSEPORT), parse, answer and do the socket work"
+    echo "  in parallel; the decisions and the journal stay one shared state under one lock,"
+    echo "  taken once to decide and once to journal.  nginx runs two workers."
+    echo "- \"Waited for a core\": a server whose threads are ready to run nearly all the time"
+    echo "  loses what it waits; with the 50 ms delay the p99 follows that wait more than the"
+    echo "  CPU per request."
+    echo "- In the delay run every request is suspended and resumed on an ev_timer of its"
+    echo "  worker's loop (libmicrohttpd removes and re-adds the socket to its epoll set: two"
+    echo "  epoll_ctl per request); the thread count does not grow with the concurrency."
     echo "- callgrind counts \`rep stosb\` per byte: libmicrohttpd zeroes the connection pool"
     echo "  (16 KiB here) on every request, which is about 24,000 of the mock's Ir per request"
     echo "  but a few hundred cycles of real time."
@@ -342,10 +360,11 @@ SECTION=$TMP/section.md
     else
         echo "make && sh bench/mock.sh $DUR $ROUNDS"
     fi
+    echo "# servers: bin/cutover mock --port 0 --journal-cap 1000 [--threads 2]; nginx 2 workers (return 200)"
     echo "# inside, per round: wrk -t2 -c{16,64} -d${DUR}s --latency -s post.lua http://127.0.0.1:PORT/v1/chat/completions"
-    echo "#                    (mock, then nginx; post.lua: wrk.method = \"POST\"; wrk.body = '$REQ')"
+    echo "#                    (mock, mock-t2, then nginx; post.lua: wrk.method = \"POST\"; wrk.body = '$REQ')"
     echo "#                    curl -X PUT -d '{\"latency\":{\"fixed_ms\":50}}' MOCK/_mock/behavior"
-    echo "#                    wrk -t2 -c1000 -d${DUR}s --latency -s post.lua MOCK/v1/chat/completions"
+    echo "#                    wrk -t2 -c1000 -d${DUR}s --latency -s post.lua MOCK/v1/chat/completions   (mock, mock-t2)"
     echo "#         CPU: utime + stime of /proc/PID/stat before and after each run"
     echo "#         valgrind --tool=callgrind bin/cutover mock --port 0 (and nginx -g 'daemon off; master_process off;')"
     echo '```'

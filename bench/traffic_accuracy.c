@@ -11,7 +11,11 @@
  * requests instead (a fixed amount of work: instructions per request under
  * callgrind compare across builds).
  *
- * Usage: traffic_accuracy URL RATE|cN[/COUNT] DURATION_MS [uniform|poisson]
+ * THREADS (default 1) sends with that many driver threads, each with its
+ * own loop, curl multi handle and share of the schedule (the phase's
+ * "threads", harness/traffic.h).
+ *
+ * Usage: traffic_accuracy URL RATE|cN[/COUNT] DURATION_MS [uniform|poisson] [THREADS]
  * Prints one JSON line.  Built and run by bench/run-all.sh and
  * bench/driver.sh. */
 #include "co_evcurl.h"
@@ -60,8 +64,8 @@ static double pct(const uint64_t *v, size_t n, double p)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr,
-                "usage: traffic_accuracy URL RATE|cN[/COUNT] DURATION_MS [uniform|poisson]\n");
+        fprintf(stderr, "usage: traffic_accuracy URL RATE|cN[/COUNT] DURATION_MS [uniform|poisson] "
+                        "[THREADS]\n");
         return 2;
     }
     const char *url = argv[1];
@@ -69,21 +73,22 @@ int main(int argc, char **argv)
     double rate = closed ? 0 : atof(argv[2]);
     long dur = atol(argv[3]);
     const char *arrival = argc > 4 ? argv[4] : "uniform";
+    int threads = argc > 5 ? atoi(argv[5]) : 1;
     char doc[512], err[512];
     const char *slash = strchr(argv[2], '/');
     long count = closed && slash ? atol(slash + 1) : 0;
     if (closed)
         snprintf(doc, sizeof doc,
                  "{\"name\":\"driver-max\",\"traffic\":{\"concurrency\":%d,\"%s\":%ld,"
-                 "\"timeout_ms\":5000},"
+                 "\"timeout_ms\":5000,\"threads\":%d},"
                  "\"expect\":[{\"check\":\"client_success_ratio\",\"min\":0.5}]}",
-                 closed, count ? "count" : "duration_ms", count ? count : dur);
+                 closed, count ? "count" : "duration_ms", count ? count : dur, threads);
     else
         snprintf(doc, sizeof doc,
                  "{\"name\":\"traffic-accuracy\",\"traffic\":{\"rate_rps\":100,\"duration_ms\":%ld,"
-                 "\"arrival\":\"%s\",\"timeout_ms\":5000},"
+                 "\"arrival\":\"%s\",\"timeout_ms\":5000,\"threads\":%d},"
                  "\"expect\":[{\"check\":\"client_success_ratio\",\"min\":0.5}]}",
-                 dur, arrival);
+                 dur, arrival, threads);
     json_t *j = co_json_loadb(doc, strlen(doc), "accuracy", err, sizeof err);
     struct harness_scenario *s =
         j ? harness_scenario_from_json(j, "accuracy", 1.0, err, sizeof err) : NULL;
@@ -111,8 +116,9 @@ int main(int argc, char **argv)
         curl_multi_setopt(curl.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)t.pool_cap + 16);
         curl_multi_setopt(curl.multi, CURLMOPT_MAXCONNECTS, (long)t.pool_cap + 16);
     }
-    /* Room for the whole run: a scenario's cap is 20,000 requests. */
-    harness_traffic_set_cap(&t, (size_t)((closed ? 60000.0 : rate) * (double)dur / 1000.0) + 1000);
+    /* Room for the whole run (a closed loop up to 100,000 req/s, two threads
+     * reach 60,000 against the mock): a scenario's cap is 20,000 requests. */
+    harness_traffic_set_cap(&t, (size_t)((closed ? 100000.0 : rate) * (double)dur / 1000.0) + 1000);
     t.on_finished = on_finished;
     uint64_t t0 = co_clock_monotonic_us() + 200000;
     harness_traffic_start(&t, t0);
@@ -147,7 +153,8 @@ int main(int argc, char **argv)
     harness_driver_measure(&t, &drv);
     if (closed) /* the rate reached: requests over the time they took */
         rate = 0;
-    printf("{\"closed\":%d,\"target_rps\":%.0f,\"arrival\":\"%s\",\"scheduled\":%zu,\"sent\":%zu,"
+    printf("{\"closed\":%d,\"threads\":%d,\"target_rps\":%.0f,\"arrival\":\"%s\",\"scheduled\":%zu,"
+           "\"sent\":%zu,"
            "\"ok\":%zu,"
            "\"achieved_rps\":%.1f,\"send_err_p50_us\":%.0f,\"send_err_p99_us\":%.0f,"
            "\"send_err_max_us\":%.0f,\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,"
@@ -155,10 +162,10 @@ int main(int argc, char **argv)
            "\"peak_inflight\":%d,\"pool_cap\":%d,\"pool_waits\":%ld,\"cpu_us_per_req\":%.1f,"
            "\"driver_achieved_rps\":%.1f,\"driver_lag_p99_ms\":%.2f,\"driver_behind\":%d,"
            "\"cpu_send_us_per_req\":%.1f}\n",
-           closed, rate, arrival, n, m, ok, achieved, pct(err_us, m, 0.5), pct(err_us, m, 0.99),
-           m ? (double)err_us[m - 1] : 0, pct(lat_us, m, 0.5), pct(lat_us, m, 0.99), errors,
-           first_err, t.connects, t.peak_active, t.pool_cap, t.pool_waits,
-           m ? cpu_us() / (double)m : 0, drv.achieved_rps, drv.lag_p99_ms, drv.behind,
+           closed, threads, rate, arrival, n, m, ok, achieved, pct(err_us, m, 0.5),
+           pct(err_us, m, 0.99), m ? (double)err_us[m - 1] : 0, pct(lat_us, m, 0.5),
+           pct(lat_us, m, 0.99), errors, first_err, t.connects, t.peak_active, t.pool_cap,
+           t.pool_waits, m ? cpu_us() / (double)m : 0, drv.achieved_rps, drv.lag_p99_ms, drv.behind,
            m ? (double)t.cpu_traffic_us / (double)m : 0);
     free(err_us);
     free(lat_us);

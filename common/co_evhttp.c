@@ -171,7 +171,10 @@ int co_evhttp_start(struct co_evhttp *h, struct ev_loop *loop, const struct co_e
         (unsigned)(o->conn_timeout_s ? o->conn_timeout_s : 60), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(o->conn_memory_limit ? o->conn_memory_limit : 64 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED, o->completed,
-        o->completed_cls, MHD_OPTION_NOTIFY_CONNECTION, on_conn_notify, h, MHD_OPTION_END);
+        o->completed_cls, MHD_OPTION_NOTIFY_CONNECTION, on_conn_notify, h,
+        /* Last, so that without it the call is what it always was. */
+        o->reuse_port ? MHD_OPTION_LISTENING_ADDRESS_REUSE : MHD_OPTION_END, (unsigned)1,
+        MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%u: %s", o->addr ? o->addr : "127.0.0.1",
                  (unsigned)o->port, errno ? strerror(errno) : "MHD_start_daemon failed");

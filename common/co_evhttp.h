@@ -46,6 +46,10 @@ struct co_evhttp_opts {
     size_t conn_memory_limit; /* per-connection MHD pool, default 64 KiB */
     int turbo;                /* MHD_USE_TURBO: no shutdown() before close,
                                  optimistic reads (for a proxy's hot path) */
+    /* SO_REUSEPORT on the listen socket: several daemons (one per thread,
+     * each on its own loop) bind the same port and the kernel spreads new
+     * connections over them.  Every one of them must ask for it. */
+    int reuse_port;
     MHD_AccessHandlerCallback handler;
     void *handler_cls;
     MHD_RequestCompletedCallback completed; /* may be NULL */

@@ -3,6 +3,7 @@
 #include "co_clock.h"
 #include "co_mem.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,12 +70,16 @@ static struct {
     uint64_t last_us;
     unsigned long suppressed;
 } limits[LIMIT_KEYS];
+/* The mock's worker threads (`cutover mock --threads N`) log through here
+ * from several loops at once (libmicrohttpd's messages). */
+static pthread_mutex_t limits_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void co_log_limited(const void *key, enum co_log_level lvl, const char *fmt, ...)
 {
     if (lvl < log_min)
         return;
     size_t i = 0;
+    pthread_mutex_lock(&limits_mu);
     while (i < LIMIT_KEYS - 1 && limits[i].key && limits[i].key != key)
         i++;
     uint64_t now = co_now_us();
@@ -90,14 +95,17 @@ void co_log_limited(const void *key, enum co_log_level lvl, const char *fmt, ...
     limits[i].last_us = now;
     if (limits[i].tokens < 1) {
         limits[i].suppressed++;
+        pthread_mutex_unlock(&limits_mu);
         return;
     }
     limits[i].tokens -= 1;
+    unsigned long suppressed = limits[i].suppressed;
+    limits[i].suppressed = 0;
+    pthread_mutex_unlock(&limits_mu);
     va_list ap;
     va_start(ap, fmt);
-    vlog(lvl, limits[i].suppressed, fmt, ap);
+    vlog(lvl, suppressed, fmt, ap);
     va_end(ap);
-    limits[i].suppressed = 0;
 }
 
 void co_secret_add(const char *secret)

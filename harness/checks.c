@@ -11,6 +11,7 @@
 #include "co_stats.h"
 #include "harness/fleet.h"
 #include "harness/probe.h"
+#include "harness/rl_judge.h"
 #include "harness/scenario.h"
 #include "harness/vutil.h"
 #include "mocks/mock.h"
@@ -362,27 +363,107 @@ static int outcome_index(const char *s)
     return -1;
 }
 
-/* A count of admissions (200s, upstream traffic) in a rate-limited run
- * (the scenario sets rate_limit_requests) is written for a sliding window,
- * cutover-relay's: a fixed window or a token bucket admits up to twice as
- * many across a boundary (rate_limit's rule).  Unless the relay's profile
- * says it slides, an upper bound exceeded by no more than that is
- * inconclusive, naming why; beyond twice it stays a failure. */
-static void rl_kind_excuse(const json_t *c, const struct harness_obs *o, struct report_check *v,
-                           double hit)
+static int count_attempts(const struct harness_obs *o, const char *id, const char *env);
+static int rl_admitted(const struct harness_obs *o, const struct harness_req *r);
+
+/* Whether the limiter's decisions on the requests in a count check's scope
+ * prove an excess for the relay's window kind (harness_rl_judge), one
+ * client at a time (its key and request template: clients the limiter
+ * counts apart are never mixed, so an excess found is real).  Needs the
+ * run's window length (the scenario's rate_limit_window_ms). */
+static int rl_scope_excess(const json_t *c, const struct harness_obs *o, char *why, size_t n)
 {
-    if (v->status != HARNESS_FAIL || o->rl_limit <= 0 || strcmp(o->rl_kind, "sliding") == 0)
+    if (o->rl_window_us <= 0)
+        return 0;
+    uint64_t *lo = co_calloc(2 * o->n_reqs + 2, sizeof *lo),
+             *hi = co_calloc(2 * o->n_reqs + 2, sizeof *hi);
+    unsigned char *done = co_calloc(o->n_reqs + 1, 1);
+    int over = 0;
+    for (size_t g = 0; g < o->n_reqs && !over; g++) {
+        const struct harness_req *head = &o->reqs[g];
+        if (done[g] || !req_in_scope(c, o, head))
+            continue;
+        size_t na = 0, nr = 0;
+        for (size_t i = g; i < o->n_reqs; i++) {
+            const struct harness_req *r = &o->reqs[i];
+            if (done[i] || !req_in_scope(c, o, r) || strcmp(r->key, head->key) != 0 ||
+                strcmp(r->tpl_name, head->tpl_name) != 0)
+                continue;
+            done[i] = 1;
+            if (r->status == 429 && r->t_done && !count_attempts(o, r->id, NULL)) {
+                lo[o->n_reqs + 1 + nr] = r->t_sent;
+                hi[o->n_reqs + 1 + nr++] = r->t_done;
+            } else if (rl_admitted(o, r)) {
+                lo[na] = r->t_sent;
+                hi[na] = r->t_done;
+                size_t m;
+                const size_t *idx = harness_obs_attempts(o, r->id, &m);
+                for (size_t q = 0; q < m; q++)
+                    if (o->atts[idx[q]].t_arrival < hi[na])
+                        hi[na] = o->atts[idx[q]].t_arrival;
+                na++;
+            }
+        }
+        struct harness_rl_case rc = {.kind = o->rl_kind,
+                                     .limit = (double)o->rl_limit,
+                                     .window_us = o->rl_window_us,
+                                     .burst = o->rl_burst,
+                                     .adm_lo = lo,
+                                     .adm_hi = hi,
+                                     .n_adm = na,
+                                     .ref_lo = lo + o->n_reqs + 1,
+                                     .ref_hi = hi + o->n_reqs + 1,
+                                     .n_ref = nr};
+        struct harness_rl_verdict j;
+        harness_rl_judge(&rc, &j);
+        if (j.status == HARNESS_FAIL) {
+            over = 1;
+            snprintf(why, n, "%s%s%s", head->key[0] ? "one client key: " : "", j.why,
+                     " (the run's limit and window)");
+        }
+    }
+    free(lo);
+    free(hi);
+    free(done);
+    return over;
+}
+
+/* A count of admissions (200s, upstream traffic) or of the limiter's
+ * refusals (429s) in a rate-limited run (the scenario sets
+ * rate_limit_requests) is written for a sliding window, cutover-relay's.
+ * When such a count failed, the one rule for window kinds
+ * (harness_rl_judge) says whether the relay's kind could explain it: a
+ * fixed window or a token bucket admits more at a boundary, and so refuses
+ * fewer.  Then the verdict is inconclusive, naming why, never a failure;
+ * for a sliding window, or when the decisions prove an excess for the
+ * kind, or beyond what any kind admits, it stays one. */
+static void rl_kind_excuse(const json_t *c, const struct harness_obs *o, struct report_check *v,
+                           double hit, enum harness_rl_count what)
+{
+    if (v->status != HARNESS_FAIL || o->rl_limit <= 0)
         return;
-    double upper = has(c, "max") ? num(c, "max", 0) : has(c, "exact") ? num(c, "exact", 0) : -1;
-    if (upper <= 0 || hit <= upper || hit > 2 * upper)
+    double bound = has(c, "exact")                  ? num(c, "exact", 0)
+                   : what == HARNESS_RL_REFUSED_MIN ? (has(c, "min") ? num(c, "min", 0) : -1)
+                                                    : (has(c, "max") ? num(c, "max", 0) : -1);
+    if (bound <= 0 || (what == HARNESS_RL_REFUSED_MIN ? hit >= bound : hit <= bound))
         return;
-    v->status = HARNESS_INCONCLUSIVE;
-    append(v->detail, sizeof v->detail,
-           "%s%g admissions where at most %g were expected in a run rate limited to %ld: an "
-           "excess for a sliding window, not for a fixed window or a token bucket at a boundary, "
-           "and the relay's profile does not say it is sliding (\"rate_limit_window\": %s)",
-           v->detail[0] ? "; " : "", hit, upper, o->rl_limit,
-           o->rl_kind[0] ? o->rl_kind : "unknown");
+    char excess[700];
+    if (rl_scope_excess(c, o, excess, sizeof excess)) {
+        append(v->detail, sizeof v->detail, "%s%s", v->detail[0] ? "; " : "", excess);
+        return;
+    }
+    struct harness_rl_case rc = {.kind = o->rl_kind,
+                                 .limit = (double)o->rl_limit,
+                                 .burst = o->rl_burst,
+                                 .count = what,
+                                 .counted = hit,
+                                 .bound = bound};
+    struct harness_rl_verdict j;
+    harness_rl_judge(&rc, &j);
+    if (j.status == HARNESS_INCONCLUSIVE)
+        v->status = HARNESS_INCONCLUSIVE;
+    if (j.why[0])
+        append(v->detail, sizeof v->detail, "%s%s", v->detail[0] ? "; " : "", j.why);
 }
 
 static void ck_client_count(const json_t *c, const struct harness_obs *o, struct report_check *v)
@@ -442,7 +523,9 @@ static void ck_client_count(const json_t *c, const struct harness_obs *o, struct
              made_up);
     verdict(v, ok, m);
     if (status == 200 || want_out == HARNESS_OK)
-        rl_kind_excuse(c, o, v, (double)hit);
+        rl_kind_excuse(c, o, v, (double)hit, HARNESS_RL_ADMITTED_MAX);
+    else if (status == 429)
+        rl_kind_excuse(c, o, v, (double)hit, HARNESS_RL_REFUSED_MIN);
     /* A 5xx says the upstreams failed: when no mock journalled anything in
      * the whole run (no probe, no attempt), the relay never asked them, and
      * its 5xx answers are no reaction to what they did (a relay that answers
@@ -483,14 +566,59 @@ static void ck_deadline(const json_t *c, const struct harness_obs *o, struct rep
     verdict(v, worst <= max_ms, max_ms - worst);
 }
 
+/* ---- the answers the answer checks read --------------------------------- */
+
+static int req_in_group(const json_t *c, const struct harness_req *r);
+static int client_strict(const json_t *c);
+static int answer_complete(const struct harness_req *r, int strict);
+
+/* Which of a check's 200s it reads. */
+enum answer_set {
+    ANSWERS_ALL,   /* every 200 */
+    ANSWERS_BODY,  /* every 200 whose first body bytes the client kept */
+    ANSWERS_READ,  /* every 200 the client read to its end (its own "complete") */
+    ANSWERS_WHOLE, /* every whole answer, as a client of the check's strictness reads it */
+};
+
+/* One walk over the answers of a check's group (its phase, template and
+ * time window, whichever of them the check takes), in the client log's
+ * order: the loop head every answer check shares.
+ *   struct answers it = answers_of(c, o, ANSWERS_WHOLE);
+ *   for (const struct harness_req *r; (r = answer_next(&it));) ... */
+struct answers {
+    const json_t *c;
+    const struct harness_obs *o;
+    enum answer_set set;
+    int strict;
+    size_t next;
+};
+
+static struct answers answers_of(const json_t *c, const struct harness_obs *o, enum answer_set set)
+{
+    return (struct answers){.c = c, .o = o, .set = set, .strict = client_strict(c)};
+}
+
+static const struct harness_req *answer_next(struct answers *it)
+{
+    while (it->next < it->o->n_reqs) {
+        const struct harness_req *r = &it->o->reqs[it->next++];
+        if (!req_in_group(it->c, r) || !in_window(it->c, it->o, r->t_sched) || r->status != 200)
+            continue;
+        if ((it->set == ANSWERS_BODY && r->head_n == 0) ||
+            (it->set == ANSWERS_READ && !r->complete) ||
+            (it->set == ANSWERS_WHOLE && !answer_complete(r, it->strict)))
+            continue;
+        return r;
+    }
+    return NULL;
+}
+
 static void ck_no_truncated(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     long trunc = 0, cut = 0, made_up = 0, malformed = 0;
     const struct harness_req *first = NULL;
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_phase(c, r) || r->status != 200)
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_ALL);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         if (r->body_cut) {
             cut++; /* its end is the harness's cut (BODY_CAP), not the relay's */
             continue;
@@ -684,7 +812,7 @@ static void ck_upstream_count(const json_t *c, const struct harness_obs *o, stru
     }
     verdict(v, ok, m);
     if (!health)
-        rl_kind_excuse(c, o, v, (double)n);
+        rl_kind_excuse(c, o, v, (double)n, HARNESS_RL_ADMITTED_MAX);
 }
 
 /* The relay's intended sleeps for request id, from its attempt events in
@@ -1565,52 +1693,6 @@ static int rl_header_values(const struct harness_req *r, double limit, char *why
     return 0;
 }
 
-/* Whether a fixed-window limiter certainly admitted more than `limit` in
- * one of its windows, wherever its boundaries lie: for every alignment t0
- * of windows [t0 + kW, t0 + (k+1)W), some window holds more than `limit`
- * admissions whose whole uncertainty [earliest, latest] lies inside it.
- * Membership only changes where t0 meets an earliest or a latest time
- * (mod W), so those points and the microsecond after each are the only
- * alignments to try. */
-static int fixed_window_excess(const uint64_t *earliest, const uint64_t *latest, size_t n,
-                               double window_us, double limit)
-{
-    if (n == 0 || window_us < 1)
-        return 0;
-    uint64_t w = (uint64_t)window_us, base = earliest[0];
-    for (size_t i = 0; i < n; i++)
-        if (earliest[i] < base)
-            base = earliest[i];
-    long *count = co_calloc(n + 1, sizeof *count);
-    uint64_t *bucket = co_calloc(n + 1, sizeof *bucket);
-    int every = 1;
-    for (size_t c = 0; c < 4 * n && every; c++) {
-        const uint64_t *src = c % 4 < 2 ? earliest : latest;
-        uint64_t t0 = ((src[c / 4] - base) + (c % 2)) % w; /* offset from base, in [0, W) */
-        size_t nb = 0;
-        int over = 0;
-        for (size_t i = 0; i < n && !over; i++) {
-            /* Shift by one window so that every time is at or after t0. */
-            uint64_t e = earliest[i] - base + w - t0, l = latest[i] - base + w - t0;
-            uint64_t k = e / w;
-            if (l >= (k + 1) * w)
-                continue; /* may lie in either window: not certain */
-            size_t b = 0;
-            while (b < nb && bucket[b] != k)
-                b++;
-            if (b == nb) {
-                bucket[nb] = k;
-                count[nb++] = 0;
-            }
-            over = (double)++count[b] > limit;
-        }
-        every = over;
-    }
-    free(count);
-    free(bucket);
-    return every;
-}
-
 /* An answer the limiter admitted: a success, or any answer whose request
  * reached an upstream (fleet_rate_limit's rule).  A 401 for an unknown
  * client key, or a 400, was refused before the limiter and says nothing
@@ -1627,25 +1709,24 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
     double limit = num(c, "limit", 0), window = num(c, "window_ms", 0) * 1000.0,
            tol = num(c, "tolerance", 0);
     const char *key = str(c, "key", NULL);
-    /* Only a sliding window promises at most `limit` admissions in every
-     * span of window_ms.  A fixed window admits a full quota on each side
-     * of a boundary, a token bucket a full bucket plus what refills: up to
-     * twice the limit in one span, and such a relay is not wrong.  Unless
-     * the scenario or the profile says the kind, only what every kind
-     * promises is held against the relay (2 x limit), and a count between
-     * the two is inconclusive, naming why. */
-    /* What the relay's profile declares wins: a scenario cannot know how
-     * someone else's limiter counts, only say what it expects when nothing
-     * else does (a raw command). */
+    /* How many admissions per window are too many depends on how the
+     * limiter counts (harness/rl_judge.c, one rule for every check).  What
+     * the relay's profile declares wins: a scenario cannot know how someone
+     * else's limiter counts, only say what it expects when nothing else does
+     * (a raw command). */
     const char *kind = o->rl_kind[0] ? o->rl_kind : str(c, "window_kind", "any");
-    int sliding = strcmp(kind, "sliding") == 0;
-    double cap = sliding ? limit + tol : 2 * limit + tol;
     /* Retry-After is what any limiter owes its clients; x-ratelimit-* is a
      * convention (OpenAI's, cutover-relay's) a scenario may leave out. */
     json_t *rlh = json_object_get(c, "ratelimit_headers");
     int want_rl = !rlh || json_is_true(rlh);
-    const struct harness_req **adm = co_calloc(o->n_reqs + 1, sizeof *adm);
-    size_t na = 0;
+    /* Admission happened somewhere between the client's send and the first
+     * upstream arrival of the request (or its answer when none); a refusal
+     * (a 429 that reached no upstream) between the send and the answer. */
+    uint64_t *adm_lo = co_calloc(o->n_reqs + 1, sizeof *adm_lo),
+             *adm_hi = co_calloc(o->n_reqs + 1, sizeof *adm_hi),
+             *ref_lo = co_calloc(o->n_reqs + 1, sizeof *ref_lo),
+             *ref_hi = co_calloc(o->n_reqs + 1, sizeof *ref_hi);
+    size_t na = 0, nr = 0;
     long limited = 0, with_headers = 0, reached = 0, no_ra = 0;
     uint64_t first_429 = 0;
     int resumed = 0;
@@ -1663,48 +1744,41 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
             if (r->retry_after_ms >= 0 && (r->ratelimit_hdrs > 0 || !want_rl))
                 with_headers++;
             no_ra += r->retry_after_ms < 0;
-            if (count_attempts(o, r->id, NULL) > 0)
+            if (count_attempts(o, r->id, NULL) > 0) {
                 reached++;
+            } else if (r->t_done) {
+                ref_lo[nr] = r->t_sent;
+                ref_hi[nr++] = r->t_done;
+            }
             if (!first_429 || r->t_sent < first_429)
                 first_429 = r->t_sent;
         } else if (rl_admitted(o, r)) {
-            adm[na++] = r;
+            adm_lo[na] = r->t_sent;
+            adm_hi[na] = r->t_done;
+            size_t m;
+            const size_t *idx = harness_obs_attempts(o, r->id, &m);
+            for (size_t q = 0; q < m; q++)
+                if (o->atts[idx[q]].t_arrival < adm_hi[na])
+                    adm_hi[na] = o->atts[idx[q]].t_arrival;
+            na++;
         }
     }
-    /* Admission happened somewhere between the client's send and the first
-     * upstream arrival of the request (or its answer when none).  Under load
-     * that interval can be tens of ms, so a violation is only counted when
-     * limit+1 admissions fall in one window for certain: the latest possible
-     * admission minus the earliest possible one is under the window.  The
-     * admitted requests are in send order already (the log is). */
-    /* The latest possible admission of each request, found once. */
-    uint64_t *latest = co_calloc(na + 1, sizeof *latest);
-    for (size_t k = 0; k < na; k++) {
-        latest[k] = adm[k]->t_done;
-        size_t m;
-        const size_t *idx = harness_obs_attempts(o, adm[k]->id, &m);
-        for (size_t q = 0; q < m; q++)
-            if (o->atts[idx[q]].t_arrival < latest[k])
-                latest[k] = o->atts[idx[q]].t_arrival;
-    }
-    size_t best = 0;
-    for (size_t j = 0; j < na; j++) {
-        size_t n = 0;
-        for (size_t k = j; k < na && (double)(adm[k]->t_sent - adm[j]->t_sent) < window; k++)
-            if ((double)latest[k] - (double)adm[j]->t_sent < window)
-                n++;
-        if (n > best)
-            best = n;
-    }
-    int fixed_over = 0;
-    if (strcmp(kind, "fixed") == 0) {
-        uint64_t *earliest = co_calloc(na + 1, sizeof *earliest);
-        for (size_t k = 0; k < na; k++)
-            earliest[k] = adm[k]->t_sent;
-        fixed_over = fixed_window_excess(earliest, latest, na, window, limit + tol);
-        free(earliest);
-    }
-    free(latest);
+    struct harness_rl_case rc = {.kind = kind,
+                                 .limit = limit + tol,
+                                 .window_us = window,
+                                 .burst = o->rl_burst,
+                                 .adm_lo = adm_lo,
+                                 .adm_hi = adm_hi,
+                                 .n_adm = na,
+                                 .ref_lo = ref_lo,
+                                 .ref_hi = ref_hi,
+                                 .n_ref = nr};
+    struct harness_rl_verdict j;
+    harness_rl_judge(&rc, &j);
+    free(adm_lo);
+    free(adm_hi);
+    free(ref_lo);
+    free(ref_hi);
     for (size_t i = 0; i < o->n_reqs && first_429; i++) {
         const struct harness_req *r = &o->reqs[i];
         if ((!key || strcmp(r->key, key) == 0) && r->t_sent > first_429 && rl_admitted(o, r))
@@ -1715,18 +1789,11 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
         if ((!key || strcmp(o->reqs[i].key, key) == 0) &&
             (double)o->reqs[i].t_sent >= (double)first_429 + window)
             ends_late = 1;
-    free(adm);
-    /* No 429 at all is no sample, unless the admissions that certainly
-     * shared one window already exceed the limit: then the relay clearly
-     * did not limit, and that is a failure, not a lack of data. */
-    /* A fixed window's own boundaries, wherever they lie, were overrun. */
-    if (fixed_over && (double)best <= cap)
-        cap = (double)best - 1;
-    int unlimited = limited == 0 && (double)best > cap;
-    /* Over a sliding window's limit, within what another kind admits; a
-     * declared fixed window is judged by its own boundaries above. */
-    int unsure =
-        !sliding && strcmp(kind, "fixed") != 0 && (double)best > limit + tol && (double)best <= cap;
+    /* No 429 at all is no sample, unless the admissions already proved an
+     * excess for the kind: then the relay clearly did not limit, and that
+     * is a failure, not a lack of data. */
+    int over = j.status == HARNESS_FAIL;
+    int unlimited = limited == 0 && over;
     v->samples = unlimited ? (long)na : limited;
     SETF(expected,
          "%s<= %g admitted per %g ms, 429s carry Retry-After%s, none "
@@ -1738,7 +1805,7 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
     SETF(measured,
          "max admitted/window %zu, 429s %ld (%ld with headers), limited reaching "
          "upstream %ld, resumed %s",
-         best, limited, with_headers, reached,
+         j.best, limited, with_headers, reached,
          !ends_late ? "n/a (traffic ended within the window)"
          : resumed  ? "yes"
                     : "no");
@@ -1749,17 +1816,9 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
     if (bad_values)
         SETF(detail, "%s", bad_first);
     else if (unlimited)
-        SETF(detail, "nothing was limited although %zu admissions certainly shared one window%s",
-             best, sliding ? "" : " (more than twice the limit: too many for any kind of window)");
-    else if (fixed_over)
-        SETF(detail,
-             "more than %g admissions certainly shared one fixed window of %g ms, wherever its "
-             "boundaries lie (%zu in the busiest span of that length)",
-             limit + tol, window / 1000.0, best);
-    else if ((double)best > cap)
-        SETF(detail, "%zu admissions certainly shared one window of %g ms (limit %g%s)", best,
-             window / 1000.0, limit + tol,
-             sliding ? "" : "; more than twice it: too many for any kind of window");
+        SETF(detail, "nothing was limited although %s", j.why);
+    else if (over)
+        SETF(detail, "%s", j.why);
     else if (reached)
         SETF(detail, "%ld limited requests still reached an upstream", reached);
     else if (no_ra)
@@ -1771,24 +1830,13 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
              limited - with_headers, limited);
     else if (ends_late && !resumed)
         SETF(detail, "no request was admitted again after the window");
-    int ok = (double)best <= cap && with_headers == limited && reached == 0 &&
-             (!ends_late || resumed) && bad_values == 0;
-    verdict(v, ok, cap - (double)best);
-    if (v->status != HARNESS_FAIL && unsure) {
+    int ok = !over && with_headers == limited && reached == 0 && (!ends_late || resumed) &&
+             bad_values == 0;
+    verdict(v, ok, j.margin);
+    /* Over a sliding window's limit, within what the kind may admit. */
+    if (v->status != HARNESS_FAIL && j.status == HARNESS_INCONCLUSIVE) {
         v->status = HARNESS_INCONCLUSIVE;
-        if (strcmp(kind, "any") == 0)
-            SETF(detail,
-                 "%zu admissions shared one window of %g ms (limit %g): too many for a sliding "
-                 "window, not for a fixed window or a token bucket at a boundary, and nothing "
-                 "says which the relay has (\"rate_limit_window\" in its profile, or the "
-                 "check's \"window_kind\")",
-                 best, window / 1000.0, limit + tol);
-        else
-            SETF(detail,
-                 "%zu admissions shared one window of %g ms (limit %g): a token bucket admits "
-                 "up to twice the limit in one window after an idle one, so this is no certain "
-                 "excess",
-                 best, window / 1000.0, limit + tol);
+        SETF(detail, "%s", j.why);
     }
 }
 
@@ -2563,10 +2611,9 @@ static void ck_stream_ends_once(const json_t *c, const struct harness_obs *o,
 {
     const struct harness_req *bad = NULL;
     long after = 0;
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_scope(c, o, r) || !r->stream || r->status != 200 || !r->done_marker ||
-            r->body_cut)
+    struct answers it = answers_of(c, o, ANSWERS_ALL);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
+        if (!r->stream || !r->done_marker || r->body_cut)
             continue;
         v->samples++;
         if (r->after_done) {
@@ -3102,10 +3149,8 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
     const char *unknown_why = NULL, *foreign_of = NULL;
     const struct harness_req *first = NULL, *foreign_req = NULL;
     char why[400] = "";
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_group(c, r) || r->status != 200)
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_ALL);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         if (r->raw) {
             raw++; /* bytes the mock answers without a canonical text the harness knows */
             continue;
@@ -3249,10 +3294,8 @@ static void ck_usage_reported(const json_t *c, const struct harness_obs *o, stru
     const char *unknown_why = NULL;
     const struct harness_req *first = NULL;
     char why[200] = "";
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_group(c, r) || !answer_complete(r, strict))
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_WHOLE);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         if (r->stream && !r->include_usage) {
             not_asked++; /* OpenAI streams carry usage only when asked */
             continue;
@@ -3350,10 +3393,8 @@ static void ck_model_reported(const json_t *c, const struct harness_obs *o, stru
     const char *unknown_why = NULL;
     const struct harness_req *first = NULL;
     char why[200] = "";
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_group(c, r) || !answer_complete(r, strict))
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_WHOLE);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         const char *want = r->model, *w = "the request named no model";
         int equal = strcmp(r->ans_model, want) == 0;
         if (served || snapshots) {
@@ -4175,10 +4216,8 @@ static void ck_answer_content_type(const json_t *c, const struct harness_obs *o,
 {
     const struct harness_req *bad = NULL;
     long wrong = 0;
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_scope(c, o, r) || r->status != 200 || !r->complete)
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_READ);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         v->samples++;
         const char *want = r->stream ? "text/event-stream" : "application/json";
         /* A media type, then parameters (charset) or nothing. */
@@ -4228,10 +4267,8 @@ static void ck_answer_encoding(const json_t *c, const struct harness_obs *o, str
 {
     const struct harness_req *bad = NULL;
     long wrong = 0, unjudged = 0;
-    for (size_t i = 0; i < o->n_reqs; i++) {
-        const struct harness_req *r = &o->reqs[i];
-        if (!req_in_scope(c, o, r) || r->status != 200 || r->head_n == 0)
-            continue;
+    struct answers it = answers_of(c, o, ANSWERS_BODY);
+    for (const struct harness_req *r; (r = answer_next(&it));) {
         int judged;
         int ok = encoding_mark_ok(r, &judged);
         if (!judged) {
@@ -4636,6 +4673,9 @@ static unsigned against_needs(const json_t *c)
     "max_attempts try_timeout_ms deadline_ms ttfb_timeout_ms stream_done first_byte_timeout_ms "   \
     "on_429_without_retry_after shared_timeout_ms"
 #define POLICY_SETTINGS "mode primary failback_after_ms"
+/* "*": a count of outcomes, colours or switches whose failure any other
+ * setting that shapes behaviour can explain (harness_check_fail_depends). */
+#define OUTCOME_SETTINGS "*"
 
 /* Rows added on other branches before the named fields existed set only the
  * positional ones; they compile and get none of the rest (see struct
@@ -4645,17 +4685,20 @@ static unsigned against_needs(const json_t *c)
 static const struct check_kind kinds[] = {
     {"client_success_ratio", p_ratio, 1, ck_success_ratio,
      "share of requests with 200 and a complete answer", 0, NULL, "{\"min\": 0.9}", 0,
-     .why = "clients saw errors", .rank = 10, .settings = CLIENT_OUTCOME_SETTINGS},
+     .why = "clients saw errors", .rank = 10,
+     .settings = CLIENT_OUTCOME_SETTINGS " " OUTCOME_SETTINGS},
     {"client_count", p_count, 1, ck_client_count,
      "requests by outcome/status/served colour: min, max, exact", 0, served_param_needs,
      "{\"status\": 200, \"served\": \"green\", \"min\": 1}", 0, .one_of = &one_of_count,
      .why = "wrong answers to clients",
-     .settings = CLIENT_OUTCOME_SETTINGS " " POLICY_SETTINGS " failback_rise"},
+     .settings = CLIENT_OUTCOME_SETTINGS " " POLICY_SETTINGS " failback_rise"
+                                         " " OUTCOME_SETTINGS},
     {"client_deadline", p_deadline, 1, ck_deadline, "no request outlived max_ms", 0, NULL,
      "{\"max_ms\": 1000}", 0, .why = "a request outlived its deadline", .rank = 5,
      /* on_429_without_retry_after: whether a quota 429 costs a backoff. */
      .settings = "retry_after_cap_ms try_timeout_ms deadline_ms ttfb_timeout_ms idle_timeout_ms "
-                 "first_byte_timeout_ms shared_timeout_ms on_429_without_retry_after"},
+                 "first_byte_timeout_ms shared_timeout_ms on_429_without_retry_after"
+                 " " OUTCOME_SETTINGS},
     {"no_truncated_success", p_phase, 1, ck_no_truncated,
      "no 200 whose body or stream never finished", 0, NULL, "{}", 0,
      .why = "truncated answer passed as success", .rank = 8,
@@ -4664,10 +4707,13 @@ static const struct check_kind kinds[] = {
      "upstream attempts per client request (mock journals), per colour", IDS, NULL, "{\"max\": 2}",
      0, .one_of = &one_of_count, .why = "wrong number of attempts", .rank = 2,
      .settings = "max_attempts switch_after_failures first_byte_timeout_ms "
-                 "on_429_without_retry_after"},
+                 "on_429_without_retry_after"
+                 " " OUTCOME_SETTINGS},
     {"upstream_count", p_upstream, 0, ck_upstream_count, "requests that reached a colour", 0,
      phase_ids_needs, "{\"env\": \"blue\", \"min\": 1}", 0, .one_of = &one_of_count,
-     .why = "traffic went to the wrong colour", .rank = 9, .settings = "max_attempts"},
+     .why = "traffic went to the wrong colour", .rank = 9,
+     .settings = "max_attempts"
+                 " " OUTCOME_SETTINGS},
     {"backoff_gaps", p_backoff, 1, ck_backoff, "gaps between attempts against the schedule", IDS,
      NULL, "{\"base_ms\": 10}", 0, .one_of = &one_of_backoff, .rule = rule_backoff,
      .why = "backoff schedule not kept", .rank = 3,
@@ -4683,22 +4729,25 @@ static const struct check_kind kinds[] = {
      .why = "wrong switches (count or order)", .rank = 6,
      /* first_byte_timeout_ms: without it a slow first byte is no failure. */
      .settings = "switch_after_failures min_dwell_ms health_interval_ms health_rise health_fall "
-                 "stream_done " POLICY_SETTINGS " failback_rise first_byte_timeout_ms",
+                 "stream_done " POLICY_SETTINGS " failback_rise first_byte_timeout_ms"
+                 " " OUTCOME_SETTINGS,
      .served_fallback = 1},
     {"switch_delay", p_switch_delay, 1, ck_switch_delay, "delay from a mark to a switch", 0,
      view_needs, "{\"to\": \"green\", \"after\": \"fault_on\", \"within_ms\": 100}", 0,
      .why = "switch late or never", .rank = 1,
      .settings = "try_timeout_ms ttfb_timeout_ms switch_after_failures health_interval_ms "
                  "health_timeout_ms health_rise health_fall " POLICY_SETTINGS
-                 " failback_rise first_byte_timeout_ms",
+                 " failback_rise first_byte_timeout_ms"
+                 " " OUTCOME_SETTINGS,
      .window = &win_after, .served_fallback = 1},
     {"min_dwell", p_dwell, 1, ck_min_dwell, "no flapping: switches min_ms apart", 0, view_needs,
      "{\"min_ms\": 10}", 0, .why = "flaps between colours",
-     .settings = "min_dwell_ms " POLICY_SETTINGS, .served_fallback = 1},
+     .settings = "min_dwell_ms " POLICY_SETTINGS " " OUTCOME_SETTINGS, .served_fallback = 1},
     {"no_traffic_after_unhealthy", p_unhealthy, 1, ck_no_traffic_after_unhealthy,
      "no attempts to a colour found unhealthy, beyond a grace", EVENTS, NULL, "{\"env\": \"blue\"}",
      0, .why = "traffic to an unhealthy colour",
-     .settings = "health_interval_ms health_timeout_ms health_rise health_fall",
+     .settings = "health_interval_ms health_timeout_ms health_rise health_fall"
+                 " " OUTCOME_SETTINGS,
      .window = &win_after_to_end},
     {"rate_limit", p_rate, 1, ck_rate_limit,
      "admitted per window, 429 headers, no upstream hit, recovery", IDS, NULL,
@@ -4712,10 +4761,13 @@ static const struct check_kind kinds[] = {
      "{\"p99_ms\": 5}", 0, .one_of = &one_of_latency, .why = "relay adds too much latency"},
     {"zero_downtime", p_zero, 5, ck_zero_downtime, "no failed request around a mark", 0, NULL,
      "{\"around\": \"fault_on\"}", 0, .why = "failed requests at the cutover",
-     .settings = "try_timeout_ms ttfb_timeout_ms", .window = &win_around},
+     .settings = "try_timeout_ms ttfb_timeout_ms"
+                 " " OUTCOME_SETTINGS,
+     .window = &win_around},
     {"served_ratio", p_served, 20, ck_served_ratio, "share served by a colour (canary)", SERVED,
      NULL, "{\"env\": \"green\", \"min\": 0.5}", 0, .why = "traffic split off target",
-     .settings = POLICY_SETTINGS " failback_rise"},
+     .settings = POLICY_SETTINGS " failback_rise"
+                                 " " OUTCOME_SETTINGS},
     {"relay_alive", p_alive, 1, ck_relay_alive, "the relay process is alive at the end", PROCESS,
      NULL, "{}", 0, .why = "the relay died", .added = HARNESS_ADDED_LIVE_RELAY, .about_process = 1},
     {HARNESS_ON_TIME_CHECK, p_shutdown, 1, ck_harness_on_time,
@@ -4769,7 +4821,7 @@ static const struct check_kind kinds[] = {
     {"client_status", p_client_status, 1, ck_client_status,
      "status and OpenAI error type/code the client saw, per phase or template", 0, NULL,
      "{\"status\": 400, \"code\": \"context_length_exceeded\"}", 0, .one_of = &one_of_client_status,
-     .why = "wrong status or error code to clients"},
+     .why = "wrong status or error code to clients", .settings = OUTCOME_SETTINGS},
     {"answer_integrity", p_answer, 1, ck_answer_integrity,
      "the client's text and finish_reason equal the serving mock's (no token lost, duplicated, "
      "reordered)",
@@ -4793,7 +4845,8 @@ static const struct check_kind kinds[] = {
      "share of requests that made an attempt to a colour (a relay keeps its switch)", IDS, NULL,
      "{\"env\": \"blue\", \"max\": 0.2}", 0,
      /* Who is tried after a failover is the switch policy's. */
-     .settings = "switch_after_failures " POLICY_SETTINGS " failback_rise",
+     .settings = "switch_after_failures " POLICY_SETTINGS " failback_rise"
+                 " " OUTCOME_SETTINGS,
      .why = "does not keep its switch"},
     {"stream_incremental", p_incremental, 3, ck_stream_incremental,
      "streams passed on as they come: first byte before the upstream finished", IDS, NULL,
@@ -5189,6 +5242,31 @@ int harness_check_depends(const char *kind, const char *setting)
 {
     const struct check_kind *k = find_kind(kind);
     return k && k->settings && has_word(k->settings, setting);
+}
+
+/* Relay settings that shape no request's outcome, its timing or its colour:
+ * where the relay listens and finds its upstreams, its key, what it logs
+ * and the prices of its cost metrics (docs/relay.md). */
+static const char *const outcome_neutral[] = {
+    "port",         "listen", "base_url",  "blue_url", "green_url", "api_key",
+    "api_key_file", "events", "log_level", "prices",   NULL};
+
+int harness_check_fail_depends(const char *kind, const char *setting)
+{
+    const struct check_kind *k = find_kind(kind);
+    if (!k || !k->settings)
+        return 0;
+    if (has_word(k->settings, setting))
+        return 1;
+    if (!has_word(k->settings, "*"))
+        return 0;
+    for (const char *const *n = outcome_neutral; *n; n++)
+        if (strcmp(*n, setting) == 0)
+            return 0;
+    for (const char *const *q = harness_relay_key_names(); *q; q++)
+        if (strcmp(*q, setting) == 0)
+            return 1;
+    return 0; /* no setting of a relay (a misspelt key never matches) */
 }
 
 void harness_check_params(size_t i, char *out, size_t n)

@@ -76,6 +76,14 @@ int harness_check_find(const char *name, struct harness_check_info *out);
 /* Whether check kind `kind` depends on relay setting `setting` (its row's
  * settings; an unknown kind depends on none). */
 int harness_check_depends(const char *kind, const char *setting);
+/* Whether a FAILURE of kind can come from setting: the settings it depends
+ * on, and for a count of outcomes, colours or switches ("*" in its row)
+ * every relay setting that shapes behaviour.  A relay fixed at another
+ * value, asked to switch after two failures, serves another count of 503s;
+ * a backoff ten times longer moves its retries past a timeline's fault.
+ * Such a count that held anyway is the relay's behaviour measured (a pass);
+ * one that failed cannot be blamed on the relay (docs/profiles.md). */
+int harness_check_fail_depends(const char *kind, const char *setting);
 /* The signal a verdict of kind `kind` rests on, in words ("view" served or
  * not); NULL for an unknown kind.  harness_check_run puts it at the head of
  * every verdict's detail as "signal: ...". */

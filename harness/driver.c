@@ -25,7 +25,10 @@ static double pct_ms(const uint64_t *v, size_t n, double p)
 void harness_driver_stats(const struct harness_scenario *s, const struct harness_req *reqs,
                           size_t n, struct report_driver *d)
 {
+    /* The open loop's last send and the closed loop's span apart: a closed
+     * phase after an open one must not stretch the open one's rate. */
     uint64_t first = UINT64_MAX, last_sched = 0, last_sent = 0, first_sent = UINT64_MAX;
+    uint64_t closed_last = 0;
     uint64_t *lag = co_calloc(n ? n : 1, sizeof *lag);
     size_t m = 0;
     long open = 0, sent = 0, closed = 0;
@@ -37,7 +40,7 @@ void harness_driver_stats(const struct harness_scenario *s, const struct harness
             closed++;
             if (r->t_sent) {
                 first_sent = r->t_sent < first_sent ? r->t_sent : first_sent;
-                last_sent = r->t_sent > last_sent ? r->t_sent : last_sent;
+                closed_last = r->t_sent > closed_last ? r->t_sent : closed_last;
             }
             continue;
         }
@@ -62,10 +65,10 @@ void harness_driver_stats(const struct harness_scenario *s, const struct harness
             d->achieved_rps = d->sched_rps;
         if (last_sent > last_sched)
             d->late_end_ms = (double)(last_sent - last_sched) / 1000.0;
-    } else if (closed > 1 && last_sent > first_sent) {
+    } else if (closed > 1 && closed_last > first_sent) {
         /* Closed loop: no schedule to keep, the rate is what it reached. */
         d->sent = closed;
-        d->achieved_rps = (double)(closed - 1) / ((double)(last_sent - first_sent) / 1e6);
+        d->achieved_rps = (double)(closed - 1) / ((double)(closed_last - first_sent) / 1e6);
     }
     qsort(lag, m, sizeof *lag, cmp_u64);
     d->lag_p50_ms = pct_ms(lag, m, 0.5);

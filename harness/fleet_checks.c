@@ -8,8 +8,10 @@
 #include "co_mem.h"
 #include "harness/checks.h"
 #include "harness/obs.h"
+#include "harness/rl_judge.h"
 #include "harness/vutil.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,41 +128,59 @@ void harness_ck_fleet_rate_limit(const json_t *c, const struct harness_obs *o,
                 ambiguous);
         return;
     }
+    /* How many admissions in one window are too many depends on how the
+     * limiter counts: the one rule for every kind (harness/rl_judge.c), with
+     * a fixed window's boundaries tried at every alignment. */
+    uint64_t *lo = co_calloc(2 * n + 2, sizeof *lo), *hi = co_calloc(2 * n + 2, sizeof *hi);
+    size_t na = 0, nr = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t at = q[i].admitted ? na++ : nr++;
+        lo[at] = q[i].lo;
+        hi[at] = q[i].hi;
+    }
     free(q);
+    struct harness_rl_case rc = {.kind = o->rl_kind,
+                                 .limit = limit,
+                                 .window_us = window * 1000,
+                                 .burst = o->rl_burst,
+                                 .adm_lo = lo,
+                                 .adm_hi = hi,
+                                 .n_adm = na,
+                                 .ref_lo = lo + n,
+                                 .ref_hi = hi + n,
+                                 .n_ref = nr - n};
+    struct harness_rl_verdict j;
+    harness_rl_judge(&rc, &j);
+    free(lo);
+    free(hi);
+    /* rl (harness/fleet.c) counts the decisions; the judge (the same rule
+     * as rate_limit's) weighs them against the kind, refusals included. */
     put(v->measured, sizeof v->measured,
         "%zu admitted in one window at most (window ending %+.1f ms); admitted %zu, 429 %zu, "
         "429s no window justifies %zu, answers without a decision %zu",
-        rl.worst, rl.worst ? rel_ms(o, rl.worst_at) : 0.0, rl.admitted, rl.refused, rl.lost, other);
-    /* rl.worst counts admissions certainly inside one span of the window:
-     * a sliding window's promise.  A fixed window or a token bucket admits
-     * up to twice the limit in such a span, so unless the relay's kind is
-     * known to be sliding only more than that is an excess, and a count in
-     * between is inconclusive (rate_limit's rule, harness/checks.c). */
-    int sliding = strcmp(o->rl_kind, "sliding") == 0;
-    double cap = sliding ? limit : 2 * limit;
-    int over = (double)rl.worst > cap;
-    int unsure = !sliding && (double)rl.worst > limit && !over;
+        j.best, j.best ? rel_ms(o, j.best_at) : 0.0, rl.admitted, rl.refused, j.lost, other);
+    int over = j.status == HARNESS_FAIL;
     /* A limit never reached is no test of a limiter. */
     v->samples = rl.refused || over ? (long)n : 0;
-    v->margin = cap - (double)rl.worst;
-    v->status = !over && rl.lost == 0 ? HARNESS_PASS : HARNESS_FAIL;
-    if (unsure && v->status == HARNESS_PASS) {
+    v->margin = j.lost ? fmin(j.margin, -(double)j.lost) : j.margin;
+    v->status = !over && j.lost == 0 ? HARNESS_PASS : HARNESS_FAIL;
+    if (j.status == HARNESS_INCONCLUSIVE && v->status == HARNESS_PASS) {
         v->status = HARNESS_INCONCLUSIVE;
-        put(v->detail, sizeof v->detail,
-            "the fleet admitted %zu in one span of the window where %g are allowed: an excess "
-            "for a sliding window, not for a fixed window or a token bucket at a boundary, and "
-            "the relay's profile does not say it is sliding (\"rate_limit_window\")",
-            rl.worst, limit);
+        put(v->detail, sizeof v->detail, "the fleet admitted %zu in one span of the window: %s",
+            j.best, j.why);
+    } else if (j.early && v->status == HARNESS_PASS) {
+        v->status = HARNESS_INCONCLUSIVE;
+        put(v->detail, sizeof v->detail, "%s", j.early_why);
     } else if (over)
         put(v->detail, sizeof v->detail,
-            "the fleet admitted %zu in one window where %g are allowed: each replica limits on "
-            "its own (no shared limiter)",
-            rl.worst, limit);
-    else if (rl.lost)
+            "the fleet admitted %zu in one window where %g are allowed: %s; each replica limits "
+            "on its own (no shared limiter), or the shared one admits too many",
+            j.best, limit, j.why);
+    else if (j.lost)
         put(v->detail, sizeof v->detail,
             "%zu request(s) refused with 429 although fewer than %g admissions can have shared "
-            "their window (first sent at %+.1f ms)",
-            rl.lost, limit, rel_ms(o, rl.first_lost_at));
+            "their window (first sent at %+.1f ms): %s",
+            j.lost, j.lost_need, rel_ms(o, j.first_lost), j.lost_because);
     else if (!v->samples)
         put(v->detail, sizeof v->detail, "the limit was never reached: nothing to judge");
     if (ambiguous) {

@@ -337,10 +337,13 @@ static void launch_more(struct pool *p)
 }
 
 /* Disturbed: the runner fell behind its timeline (harness_on_time) or its
- * traffic schedule (the driver), and the verdict is not a pass. */
+ * traffic schedule (the driver), and the verdict is not a pass; or another
+ * process took the relay's port before the relay bound it (a busy machine
+ * hands ephemeral ports out fast; the next run picks another). */
 static int wants_rerun(const struct harness_job *j)
 {
-    return j->res->status != REPORT_PASS && (harness_disturbed(j->res) || j->res->driver.behind) &&
+    return j->res->status != REPORT_PASS &&
+           (harness_disturbed(j->res) || j->res->driver.behind || j->res->port_taken) &&
            j->reruns < MAX_RERUNS && !harness_runner_interrupted();
 }
 
@@ -353,10 +356,14 @@ static void note_rerun(struct harness_job *j, int jobs, char *note, size_t n)
     char why[sizeof j->res->driver.reason + 32];
     if (c)
         harness_v_fmt(why, sizeof why, "harness_on_time: %s", c->measured);
+    else if (j->res->port_taken)
+        harness_v_fmt(why, sizeof why, "another process took the relay's port");
     else
         harness_v_fmt(why, sizeof why, "%s", j->res->driver.reason);
-    fprintf(stderr, "cutover run: %s: the runner fell behind its schedule (%s); running it %s\n",
-            j->s->name, why, jobs > 1 ? "again alone" : "again");
+    fprintf(stderr, "cutover run: %s: %s (%s); running it %s\n", j->s->name,
+            j->res->port_taken && !c ? "the relay could not bind its port"
+                                     : "the runner fell behind its schedule",
+            why, jobs > 1 ? "again alone" : "again");
     if (jobs > 1 && j->neighbours > 0)
         harness_v_fmt(note, n,
                       "re-run alone: run %d, beside %d other scenario(s) under --jobs %d, was "

@@ -304,6 +304,10 @@ struct harness_obs {
      * most limit admissions in every span of window_ms; a fixed window or
      * a token bucket admits up to twice that across a boundary. */
     char rl_kind[8];
+    /* A token bucket's size (the profile's "rate_limit_burst"), 0 unknown. */
+    double rl_burst;
+    /* The scenario's rate_limit_window_ms in µs, 0 when it sets none. */
+    double rl_window_us;
     /* The scenario's rate_limit_requests (0: the run is not rate limited):
      * a count of admissions in such a run is written for a sliding window. */
     long rl_limit;

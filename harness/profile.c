@@ -28,10 +28,10 @@
 #include <unistd.h>
 
 static const char *const top_keys[] = {
-    "name",   "description",       "requires",    "command", "env",   "config",
-    "ready",  "settings",          "defaults",    "tells",   "notes", "stop_signal",
-    "shell",  "request",           "api_key_env", "cwd",     "fixed", "shared",
-    "probes", "rate_limit_window", NULL};
+    "name",   "description",       "requires",         "command", "env",   "config",
+    "ready",  "settings",          "defaults",         "tells",   "notes", "stop_signal",
+    "shell",  "request",           "api_key_env",      "cwd",     "fixed", "shared",
+    "probes", "rate_limit_window", "rate_limit_burst", NULL};
 static const char *const request_keys[] = {"method", "path", NULL};
 static const char *const methods[] = {"POST", "PUT", NULL};
 static const char *const config_keys[] = {"file", "template", "template_lines", "format", NULL};
@@ -683,6 +683,15 @@ static int parse_shared(struct harness_profile *p, const json_t *doc, char *err,
         if (harness_v_enum(rk, "$.rate_limit_window", kinds, err, errlen) != 0)
             return -1;
         snprintf(p->rl_kind, sizeof p->rl_kind, "%s", json_string_value(rk));
+    }
+    /* A token bucket's size: without it a bucket could explain any burst. */
+    if (json_object_get(doc, "rate_limit_burst")) {
+        if (strcmp(p->rl_kind, "bucket") != 0)
+            return harness_v_expected(err, errlen, "$.rate_limit_burst",
+                                      "no bucket size unless \"rate_limit_window\" is \"bucket\"",
+                                      json_object_get(doc, "rate_limit_burst"));
+        if (harness_v_number(doc, "rate_limit_burst", "$", 1, 1e15, &p->rl_burst, err, errlen) != 0)
+            return -1;
     }
     const json_t *sh = json_object_get(doc, "shared");
     if (sh && !json_is_boolean(sh))

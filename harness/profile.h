@@ -76,6 +76,8 @@ struct harness_profile {
      * "bucket"), "" not said: rate_limit then holds it only to what every
      * kind promises (harness/obs.h rl_kind). */
     char rl_kind[8];
+    /* "rate_limit_burst": a bucket's size in requests (0 not said). */
+    double rl_burst;
     /* The relay's endpoints for probe steps ("probes": docs/profiles.md):
      * paths, where /health names the active colour and each colour's health,
      * which counters stand for the harness's (harness/probe.h). */

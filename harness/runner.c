@@ -145,6 +145,7 @@ struct run {
     uint64_t t_traffic_done;      /* every client request answered (0: not yet) */
     char error[1024];
     int error_status;
+    int port_taken;         /* the error: another process took the relay's port */
     uint64_t last_progress; /* of the progress hook */
 };
 
@@ -1103,6 +1104,7 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
              "the relay %s while another process listened on its port %d (the answers "
              "came from that process, not the relay: see relay.err)",
              d, rp->port);
+        r->port_taken = 1;
         return;
     }
     if (r->phase == PH_START) {
@@ -1547,13 +1549,17 @@ static void fixed_not_applicable(struct run *r, struct report_scenario *rs, cons
         if (runner_own_check(c->check))
             continue;
         for (size_t u = 0; u < r->n_fixed; u++) {
-            if (!harness_profile_affects(r->fixed[u], dep[i] ? dep[i] : c->check))
+            const char *kind = dep[i] ? dep[i] : c->check;
+            int all = harness_profile_affects(r->fixed[u], kind);
+            if (!all &&
+                !(c->status == REPORT_FAIL && harness_check_fail_depends(kind, r->fixed[u])))
                 continue;
             char why[160], d[sizeof c->detail];
             harness_profile_fixed_why(r->o->profile, r->fixed[u], why, sizeof why);
             c->status = REPORT_NA;
-            harness_v_fmt(d, sizeof d, "not applicable to this relay (%s)%s%s", why,
-                          c->detail[0] ? "; " : "", c->detail);
+            harness_v_fmt(d, sizeof d, "not applicable to this relay (%s%s)%s%s", why,
+                          all ? "" : ", which can explain this failure", c->detail[0] ? "; " : "",
+                          c->detail);
             snprintf(c->detail, sizeof c->detail, "%s", d);
             break;
         }
@@ -1571,16 +1577,18 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs, con
             continue;
         for (size_t u = 0; u < r->n_unmapped; u++) {
             const char *k = r->unmapped[u];
-            if (!harness_profile_affects(k, dep[i] ? dep[i] : c->check))
+            const char *kind = dep[i] ? dep[i] : c->check;
+            int all = harness_profile_affects(k, kind);
+            if (!all && !(c->status == REPORT_FAIL && harness_check_fail_depends(kind, k)))
                 continue;
             c->status = REPORT_INCONCLUSIVE;
             char d[sizeof c->detail];
             harness_v_fmt(d, sizeof d,
-                          "not applicable: relay setting '%s' has no equivalent in %s; %s", k,
+                          "not applicable: relay setting '%s' has no equivalent in %s%s; %s", k,
                           r->o->profile     ? r->o->profile->name
                           : r->o->relay_cmd ? "the --relay command"
                                             : "a running relay",
-                          c->detail);
+                          all ? "" : " (it can explain this failure)", c->detail);
             snprintf(c->detail, sizeof c->detail, "%s", d);
             break;
         }
@@ -2051,6 +2059,10 @@ static void run_loop(struct run *r)
              o->profile                       ? o->profile->rl_kind
              : !o->relay_cmd && !o->relay_url ? "sliding"
                                               : "");
+    r->obs.rl_burst = o->profile ? o->profile->rl_burst : 0;
+    double rl_w = 0;
+    if (co_json_number(json_object_get(r->s->relay, "rate_limit_window_ms"), &rl_w) == 0)
+        r->obs.rl_window_us = rl_w * 1000.0;
     r->obs.rl_limit = (long)json_integer_value(json_object_get(r->s->relay, "rate_limit_requests"));
     ev_timer_init(&r->poll, on_poll, 0.0, 0.01);
     r->poll.data = r;
@@ -2236,6 +2248,7 @@ static void finish(struct run *r, struct report_scenario *rs, uint64_t started)
     if (r->error[0]) {
         snprintf(rs->error, sizeof rs->error, "%s", r->error);
         rs->status = r->error_status ? r->error_status : REPORT_ERROR;
+        rs->port_taken = r->port_taken;
     } else {
         run_checks(r, rs);
         harness_driver_apply(rs);

@@ -1289,7 +1289,7 @@ static void templates_free(struct harness_phase *f)
 static const char *const phase_keys[] = {
     "rate_rps", "concurrency", "duration_ms", "count",      "start_ms",    "stream",  "model",
     "prompt",   "max_tokens",  "timeout_ms",  "client_key", "client_keys", "arrival", "path",
-    "request",  "requests",    "name",        "start",      NULL};
+    "request",  "requests",    "name",        "start",      "threads",     NULL};
 static const char *const arrivals[] = {"uniform", "poisson", NULL};
 
 /* When phase i (not yet counted in s->n_phases) may expect phase i-1 to be
@@ -1356,7 +1356,9 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
     if (harness_v_keys(ph, path, phase_keys, err, errlen) != 0)
         return -1;
     double rate = 0, conc = 0, dur = 0, count = 0, start = -1, maxt = 64, timeout = 10000;
+    double threads = 1;
     if (harness_v_number(ph, "rate_rps", path, 0.01, 5000, &rate, err, errlen) ||
+        harness_v_number(ph, "threads", path, 1, HARNESS_MAX_THREADS, &threads, err, errlen) ||
         harness_v_number(ph, "concurrency", path, 1, 256, &conc, err, errlen) ||
         harness_v_number(ph, "duration_ms", path, 1, 600000, &dur, err, errlen) ||
         harness_v_number(ph, "count", path, 1, HARNESS_MAX_REQUESTS, &count, err, errlen) ||
@@ -1366,6 +1368,12 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
         return -1;
     if ((rate > 0) == (conc > 0))
         return harness_v_expected(err, errlen, path, "exactly one of rate_rps or concurrency", ph);
+    if (threads != (double)(int)threads) {
+        char exp[64];
+        harness_v_fmt(p, sizeof p, "%s.threads", path);
+        snprintf(exp, sizeof exp, "a whole number of threads from 1 to %d", HARNESS_MAX_THREADS);
+        return harness_v_expected(err, errlen, p, exp, json_object_get(ph, "threads"));
+    }
     if (dur <= 0 && count <= 0)
         return harness_v_expected(err, errlen, path, "duration_ms or count", ph);
     json_t *after = json_object_get(ph, "start");
@@ -1382,6 +1390,7 @@ static int parse_phase(struct harness_scenario *s, json_t *ph, const char *path,
     f->start_us = (uint64_t)(start * 1000.0);
     f->rate_rps = rate;
     f->concurrency = (int)conc;
+    f->threads = (int)threads;
     f->duration_us = (uint64_t)(dur * 1000.0);
     f->count = (int)count;
     f->max_tokens = (int)maxt;

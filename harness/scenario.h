@@ -44,6 +44,8 @@ enum harness_signal_kind {
 /* A fleet (docs/fleet.md): replicas of the relay under test, and a Redis
  * the harness starts for them when the scenario asks. */
 #define HARNESS_MAX_REPLICAS 8
+/* Driver threads one phase may use ("threads"). */
+#define HARNESS_MAX_THREADS 8
 enum harness_spread { HARNESS_SPREAD_ROUND_ROBIN, HARNESS_SPREAD_RANDOM };
 /* A fleet timeline step: to one replica ("replica": i), or to Redis. */
 enum harness_fleet_action {
@@ -162,6 +164,9 @@ struct harness_phase {
      * timeouts). */
     int after_prev;
     uint64_t after_delay_us;
+    /* Driver threads that send this phase (1..HARNESS_MAX_THREADS, default
+     * 1; harness/traffic.h). */
+    int threads;
 };
 
 struct harness_scenario {

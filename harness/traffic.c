@@ -12,6 +12,8 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <stdlib.h>
@@ -554,6 +556,8 @@ static void arm_phase(struct harness_phase_state *ps, uint64_t start);
  * ended and every request of it has been answered, plus its delay. */
 static void arm_followers(struct harness_traffic *t)
 {
+    if (t->share_n)
+        return; /* a worker runs one phase; its coordinator arms the next */
     for (int i = 1; i < t->s->n_phases; i++) {
         struct harness_phase_state *ps = &t->ph[i], *prev = &t->ph[i - 1];
         if (ps->start || !t->s->phases[i].after_prev || !prev->start || !prev->ended ||
@@ -573,8 +577,9 @@ static void check_finished(struct harness_traffic *t)
         if (!t->ph[i].ended)
             return;
     t->finished = 1;
-    t->cpu_traffic_us = thread_cpu_us() - t->cpu_start_us;
-    harness_traffic_settle(t);
+    t->cpu_traffic_us = thread_cpu_us() - t->cpu_start_us + t->cpu_workers_us;
+    if (!t->share_n) /* a worker's answers are read by its coordinator */
+        harness_traffic_settle(t);
     if (t->on_finished)
         t->on_finished(t);
 }
@@ -966,6 +971,8 @@ char *harness_template_text(const struct harness_template *tp, const char *slot)
  * (malloc'd; *len its length, a raw body may hold NUL bytes).  The template
  * is jansson's once per template; a request only splices its id in (the id
  * is the runner's own [A-Za-z0-9-], nothing to escape). */
+static char **body_cached(struct harness_traffic *t, int phase, int tpl);
+
 static char *request_body(struct harness_traffic *t, int phase, int tpl, const char *id,
                           size_t *len)
 {
@@ -978,6 +985,24 @@ static char *request_body(struct harness_traffic *t, int phase, int tpl, const c
         b[*len] = '\0';
         return b;
     }
+    char **cached = body_cached(t, phase, tpl);
+    struct co_buf b;
+    co_buf_init(&b, 0);
+    const char *p = *cached, *slot;
+    size_t sl = strlen(ID_SLOT);
+    while ((slot = strstr(p, ID_SLOT)) != NULL) {
+        co_buf_append(&b, p, (size_t)(slot - p));
+        co_buf_puts(&b, id);
+        p = slot + sl;
+    }
+    co_buf_puts(&b, p);
+    return co_buf_steal(&b, len);
+}
+
+/* The body template of a phase's template (made once, then kept). */
+static char **body_cached(struct harness_traffic *t, int phase, int tpl)
+{
+    const struct harness_phase *f = &t->s->phases[phase];
     char **cached = &t->body_tpl[phase][f->n_tpl ? tpl : 0];
     if (!*cached && f->n_tpl) {
         *cached = harness_template_text(&f->tpl[tpl], ID_SLOT_RAW);
@@ -992,17 +1017,7 @@ static char *request_body(struct harness_traffic *t, int phase, int tpl, const c
         *cached = json_dumps(body, JSON_COMPACT);
         json_decref(body);
     }
-    struct co_buf b;
-    co_buf_init(&b, 0);
-    const char *p = *cached, *slot;
-    size_t sl = strlen(ID_SLOT);
-    while ((slot = strstr(p, ID_SLOT)) != NULL) {
-        co_buf_append(&b, p, (size_t)(slot - p));
-        co_buf_puts(&b, id);
-        p = slot + sl;
-    }
-    co_buf_puts(&b, p);
-    return co_buf_steal(&b, len);
+    return cached;
 }
 
 /* The replica the next request goes to (0 without a fleet). */
@@ -1023,7 +1038,37 @@ void harness_traffic_set_replicas(struct harness_traffic *t, const char (*urls)[
         snprintf(t->replica_url[i], sizeof t->replica_url[i], "%s", urls[i]);
     t->spread = spread;
     /* Its own generator: the arrivals' draws stay those of a one-relay run. */
+    t->spread_seed = seed;
     co_rng_seed(&t->spread_rng, seed ^ 0x5eedf1ee7ull);
+}
+
+/* Request i of a phase is this traffic's to send: always, or for worker w
+ * of n when i mod n == w. */
+static int own_req(const struct harness_traffic *t, int i)
+{
+    return !t->share_n || i % t->share_n == t->share_w;
+}
+
+/* The requests a closed loop keeps in flight here: its concurrency, or a
+ * worker's share of it (the first concurrency mod n workers one more). */
+static int share_concurrency(const struct harness_traffic *t, const struct harness_phase *f)
+{
+    if (!t->share_n)
+        return f->concurrency;
+    return f->concurrency / t->share_n + (t->share_w < f->concurrency % t->share_n);
+}
+
+/* Another worker's request: the draws issue() would take for it are taken
+ * here too, so request i draws the i-th template and replica whichever
+ * worker sends it (the arrival gap is drawn by the caller, as for one of
+ * its own). */
+static void skip_req(struct harness_phase_state *ps)
+{
+    struct harness_traffic *t = ps->t;
+    if (t->s->phases[ps->index].n_tpl)
+        (void)co_rng_double(&t->pick);
+    (void)pick_replica(t);
+    ps->issued++;
 }
 
 static void issue(struct harness_phase_state *ps, uint64_t sched)
@@ -1114,6 +1159,8 @@ static int phase_over(struct harness_phase_state *ps, uint64_t at)
         return 1;
     if (!f->count && !f->duration_us)
         return 1;
+    if (ps->t->share_n && (size_t)ps->issued >= ps->t->room)
+        return 1;
     return ps->t->n_reqs >= ps->t->cap;
 }
 
@@ -1124,17 +1171,22 @@ static void phase_tick(struct harness_phase_state *ps)
     const struct harness_phase *f = &t->s->phases[ps->index];
     uint64_t now = co_now_us();
     if (f->concurrency > 0) {
-        for (int i = 0; i < f->concurrency && !ps->ended; i++)
+        for (int i = 0; i < share_concurrency(t, f) && !ps->ended; i++)
             phase_next(ps);
         check_finished(t);
         return;
     }
-    while (!ps->ended && ps->next_sched <= now + 200) {
+    /* A worker passes over the other workers' requests at once (their
+     * draws taken) and waits only for its own. */
+    while (!ps->ended && (!own_req(t, ps->issued) || ps->next_sched <= now + 200)) {
         if (phase_over(ps, ps->next_sched)) {
             ps->ended = 1;
             break;
         }
-        issue(ps, ps->next_sched);
+        if (own_req(t, ps->issued))
+            issue(ps, ps->next_sched);
+        else
+            skip_req(ps);
         double gap = 1e6 / f->rate_rps;
         if (f->arrival == HARNESS_ARRIVAL_POISSON)
             gap = -log(1.0 - co_rng_double(&t->rng)) * gap;
@@ -1159,6 +1211,8 @@ static void phase_next(struct harness_phase_state *ps)
 {
     if (ps->ended)
         return;
+    while (!own_req(ps->t, ps->issued))
+        skip_req(ps);
     if (phase_over(ps, co_now_us())) {
         ps->ended = 1;
         return;
@@ -1203,6 +1257,7 @@ void harness_traffic_init(struct harness_traffic *t, struct ev_loop *loop, struc
      * readiness probes and admin calls on the same multi. */
     curl_multi_setopt(curl->multi, CURLMOPT_MAXCONNECTS, (long)t->pool_cap + 16);
     curl_multi_setopt(curl->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)t->pool_cap + 16);
+    t->seed = seed;
     co_rng_seed(&t->rng, seed);
     co_rng_seed(&t->pick, seed ^ 0x7e3d1a5bULL); /* apart from arrivals: adding a template
                                                   * changes no arrival time */
@@ -1223,8 +1278,278 @@ void harness_traffic_set_cap(struct harness_traffic *t, size_t n)
     t->raw = co_calloc(n, sizeof *t->raw);
 }
 
+/* ---- driver threads --------------------------------------------------------- */
+
+/* One worker of a threaded phase: a traffic of its own (its log, pool and
+ * generators) on its own loop, curl multi handle and thread.  Between
+ * pthread_create and pthread_join the thread alone touches t, loop and
+ * curl; the coordinator only sets cmd (then wakes it) and reads done.
+ * A worker sends nothing until told to go, which it is once every thread
+ * of the phase has started: a phase whose threads could not all start is
+ * sent by the coordinator alone, none of it twice. */
+enum { WORKER_WAIT, WORKER_GO, WORKER_STOP };
+struct harness_worker {
+    struct harness_traffic t;
+    struct ev_loop *loop;
+    struct co_evcurl curl;
+    ev_async stop;
+    pthread_t th;
+    int running; /* the thread was made (joined once) */
+    struct harness_traffic *coord;
+    atomic_int done;
+    atomic_int cmd; /* WORKER_* */
+    int phase;      /* the one it sends */
+};
+
+static void worker_finished(struct harness_traffic *t)
+{
+    ev_break(t->loop, EVBREAK_ALL);
+}
+
+static void on_worker_cmd(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct harness_worker *wk = w->data;
+    if (atomic_load(&wk->cmd) == WORKER_STOP) {
+        harness_traffic_stop(&wk->t);
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    struct harness_phase_state *ps = &wk->t.ph[wk->phase];
+    if (ps->ended || ev_is_active(&ps->timer) || ps->issued)
+        return; /* started already */
+    double wait = ((double)ps->start - (double)co_now_us()) / 1e6;
+    ev_timer_set(&ps->timer, wait > 0 ? wait : 0, 0);
+    ev_timer_start(loop, &ps->timer);
+}
+
+static void *worker_main(void *arg)
+{
+    struct harness_worker *wk = arg;
+    wk->t.cpu_start_us = thread_cpu_us();
+    ev_run(wk->loop, 0);
+    if (!wk->t.cpu_traffic_us) /* stopped before it finished */
+        wk->t.cpu_traffic_us = thread_cpu_us() - wk->t.cpu_start_us;
+    atomic_store(&wk->done, 1);
+    ev_async_send(wk->coord->loop, &wk->coord->wake);
+    return NULL;
+}
+
+static int cmp_merge(const void *a, const void *b)
+{
+    const struct harness_req *x = *(const struct harness_req *const *)a,
+                             *y = *(const struct harness_req *const *)b;
+    if (x->t_sched != y->t_sched)
+        return x->t_sched < y->t_sched ? -1 : 1;
+    return x < y ? -1 : x > y; /* one worker's in its own order */
+}
+
+/* Joins the workers of phase p (stopping them first when stop is set) and
+ * appends their requests to t's log in schedule order, with their answers
+ * still raw for harness_traffic_settle, and their pool figures to t's. */
+static void join_workers(struct harness_traffic *t, int p, int stop)
+{
+    struct harness_worker *wks = t->wk[p];
+    int n = t->n_wk[p];
+    size_t total = 0;
+    uint64_t peak = 0;
+    for (int w = 0; w < n; w++) {
+        if (stop && wks[w].running) {
+            atomic_store(&wks[w].cmd, WORKER_STOP);
+            ev_async_send(wks[w].loop, &wks[w].stop);
+        }
+    }
+    for (int w = 0; w < n; w++) {
+        if (wks[w].running)
+            pthread_join(wks[w].th, NULL);
+        wks[w].running = 0;
+        total += wks[w].t.n_reqs;
+    }
+    if (t->n_reqs + total > t->cap) {
+        /* Another phase ran beside this one: the log grows (zeroed tail). */
+        size_t cap = t->n_reqs + total;
+        t->reqs = co_realloc(t->reqs, cap * sizeof *t->reqs);
+        t->raw = co_realloc(t->raw, cap * sizeof *t->raw);
+        memset(t->raw + t->cap, 0, (cap - t->cap) * sizeof *t->raw);
+        t->cap = cap;
+    }
+    struct harness_req **order = co_calloc(total ? total : 1, sizeof *order);
+    struct harness_raw_body **raws = co_calloc(total ? total : 1, sizeof *raws);
+    size_t k = 0;
+    for (int w = 0; w < n; w++) {
+        struct harness_traffic *wt = &wks[w].t;
+        for (size_t i = 0; i < wt->n_reqs; i++)
+            order[k++] = &wt->reqs[i];
+        t->pool_waits += wt->pool_waits;
+        if (wt->pool_wait_max_us > t->pool_wait_max_us)
+            t->pool_wait_max_us = wt->pool_wait_max_us;
+        t->connects += wt->connects;
+        t->easies += wt->easies;
+        peak += (uint64_t)wt->peak_active;
+        t->cpu_workers_us += wt->cpu_traffic_us;
+    }
+    qsort(order, total, sizeof *order, cmp_merge);
+    for (size_t i = 0; i < total; i++) {
+        /* The worker that owns order[i], for its raw answer. */
+        for (int w = 0; w < n; w++) {
+            struct harness_traffic *wt = &wks[w].t;
+            if (order[i] >= wt->reqs && order[i] < wt->reqs + wt->n_reqs) {
+                raws[i] = &wt->raw[order[i] - wt->reqs];
+                break;
+            }
+        }
+        size_t idx = t->n_reqs++;
+        t->reqs[idx] = *order[i];
+        if (raws[i] && raws[i]->data) {
+            t->raw[idx] = *raws[i];
+            t->raw_bytes += raws[i]->len;
+            raws[i]->data = NULL;
+            raws[i]->len = 0;
+        }
+    }
+    if (peak > (uint64_t)t->peak_active)
+        t->peak_active = (int)peak;
+    free(order);
+    free(raws);
+    for (int w = 0; w < n; w++) {
+        harness_traffic_free(&wks[w].t);
+        co_evcurl_cleanup(&wks[w].curl);
+        ev_async_stop(wks[w].loop, &wks[w].stop);
+        ev_loop_destroy(wks[w].loop);
+    }
+    free(wks);
+    t->wk[p] = NULL;
+    t->n_wk[p] = 0;
+    struct harness_phase_state *ps = &t->ph[p];
+    ps->ended = 1;
+    ps->inflight--; /* the phase's placeholder (start_workers) */
+    t->inflight--;
+}
+
+/* A worker is done: the phases all of whose workers are done are joined. */
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct harness_traffic *t = w->data;
+    for (int p = 0; p < t->s->n_phases; p++) {
+        if (!t->wk[p])
+            continue;
+        int all = 1;
+        for (int k = 0; k < t->n_wk[p]; k++)
+            all &= atomic_load(&t->wk[p][k].done);
+        if (all)
+            join_workers(t, p, 0);
+    }
+    check_finished(t);
+}
+
+/* Phase p, due at start, sent by its workers: each made and started here
+ * (before its thread runs, so nothing is shared while it does), the
+ * phase's body templates made once here and copied (jansson's objects of
+ * the scenario are touched by this thread only). */
+static void start_workers(struct harness_phase_state *ps, uint64_t start)
+{
+    struct harness_traffic *t = ps->t;
+    int p = ps->index;
+    const struct harness_phase *f = &t->s->phases[p];
+    int n = f->threads;
+    if (f->concurrency > 0 && n > f->concurrency)
+        n = f->concurrency; /* a worker with nothing in flight would send nothing */
+    for (int k = 0; k < (f->n_tpl ? f->n_tpl : 1); k++)
+        if (!f->n_tpl || !f->tpl[k].raw)
+            (void)body_cached(t, p, k);
+    if (!t->wake_on) {
+        ev_async_init(&t->wake, on_wake);
+        t->wake.data = t;
+        ev_async_start(t->loop, &t->wake);
+        t->wake_on = 1;
+    }
+    size_t room = t->cap > t->n_reqs ? t->cap - t->n_reqs : 0;
+    struct harness_worker *wks = co_calloc((size_t)n, sizeof *wks);
+    t->wk[p] = wks;
+    t->n_wk[p] = n;
+    ps->start = start;
+    ps->inflight++; /* until join_workers: the phase is not over */
+    t->inflight++;
+    /* The workers' threads take no signal: the runner's loop handles them. */
+    int started = 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (int w = 0; w < n; w++) {
+        struct harness_worker *wk = &wks[w];
+        struct harness_traffic *wt = &wk->t;
+        wk->coord = t;
+        wk->phase = p;
+        atomic_init(&wk->done, 0);
+        wk->loop = ev_loop_new(EVFLAG_AUTO);
+        if (!wk->loop || co_evcurl_init(&wk->curl, wk->loop, harness_xfer_dispatch, 0, 0) != 0) {
+            /* No loop or multi handle (fds or memory ran out): the workers
+             * made so far are dropped below, as for a thread that failed. */
+            if (wk->loop)
+                ev_loop_destroy(wk->loop);
+            t->n_wk[p] = w;
+            break;
+        }
+        harness_traffic_init(wt, wk->loop, &wk->curl, t->s, t->base_url, t->id_prefix, t->seed);
+        harness_traffic_set_cap(wt, room / (size_t)n + 2);
+        if (t->n_replicas > 0)
+            harness_traffic_set_replicas(wt, (const char(*)[96])t->replica_url, t->n_replicas,
+                                         t->spread, t->spread_seed);
+        memcpy(wt->chat_path, t->chat_path, sizeof wt->chat_path);
+        memcpy(wt->chat_method, t->chat_method, sizeof wt->chat_method);
+        wt->secret = t->secret;
+        for (int k = 0; k < HARNESS_MAX_TEMPLATES; k++)
+            if (t->body_tpl[p][k])
+                wt->body_tpl[p][k] = co_strdup(t->body_tpl[p][k]);
+        wt->pool_cap = t->pool_cap / n > 4 ? t->pool_cap / n : 4;
+        curl_multi_setopt(wk->curl.multi, CURLMOPT_MAXCONNECTS, (long)wt->pool_cap);
+        curl_multi_setopt(wk->curl.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)wt->pool_cap);
+        wt->share_n = n;
+        wt->share_w = w;
+        wt->room = room;
+        wt->t0 = t->t0;
+        wt->on_finished = worker_finished;
+        for (int i = 0; i < t->s->n_phases; i++)
+            wt->ph[i].ended = i != p;
+        struct harness_phase_state *wps = &wt->ph[p];
+        wps->start = wps->next_sched = start;
+        wps->next_offset = 0;
+        atomic_init(&wk->cmd, WORKER_WAIT);
+        ev_async_init(&wk->stop, on_worker_cmd);
+        wk->stop.data = wk;
+        ev_async_start(wk->loop, &wk->stop);
+        wk->running = pthread_create(&wk->th, NULL, worker_main, wk) == 0;
+        started += wk->running;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (started < n) {
+        /* No thread has sent anything yet: stop and drop them all, and
+         * send the phase from this loop as if it had one thread. */
+        fprintf(stderr,
+                "cutover: phase %d: %d of %d driver threads could not start; sending it "
+                "with one\n",
+                p, n - started, n);
+        join_workers(t, p, 1);
+        t->ph[p].ended = 0;
+        ps->start = ps->next_sched = start;
+        ps->next_offset = 0;
+        double wait = ((double)start - (double)co_now_us()) / 1e6;
+        ev_timer_set(&ps->timer, wait > 0 ? wait : 0, 0);
+        ev_timer_start(t->loop, &ps->timer);
+        return;
+    }
+    for (int w = 0; w < n; w++) {
+        atomic_store(&wks[w].cmd, WORKER_GO);
+        ev_async_send(wks[w].loop, &wks[w].stop);
+    }
+}
+
 static void arm_phase(struct harness_phase_state *ps, uint64_t start)
 {
+    const struct harness_phase *f = &ps->t->s->phases[ps->index];
+    if (f->threads > 1 && !ps->t->share_n) {
+        start_workers(ps, start);
+        return;
+    }
     ps->start = ps->next_sched = start;
     ps->next_offset = 0;
     double wait = ((double)start - (double)co_now_us()) / 1e6;
@@ -1243,6 +1568,13 @@ void harness_traffic_start(struct harness_traffic *t, uint64_t t0)
 
 void harness_traffic_stop(struct harness_traffic *t)
 {
+    for (int p = 0; p < t->s->n_phases; p++)
+        if (t->wk[p])
+            join_workers(t, p, 1);
+    if (t->wake_on) {
+        ev_async_stop(t->loop, &t->wake);
+        t->wake_on = 0;
+    }
     for (int i = 0; i < t->s->n_phases; i++) {
         ev_timer_stop(t->loop, &t->ph[i].timer);
         t->ph[i].ended = 1;
@@ -1265,7 +1597,8 @@ void harness_traffic_stop(struct harness_traffic *t)
     while (t->n_spare)
         curl_easy_cleanup(t->spare[--t->n_spare]);
     t->finished = 1;
-    harness_traffic_settle(t);
+    if (!t->share_n)
+        harness_traffic_settle(t);
 }
 
 void harness_traffic_free(struct harness_traffic *t)

@@ -22,6 +22,18 @@
  * and never hidden: its latency still runs from its scheduled time, and the
  * scenario is inconclusive (harness/driver.c), not a slow relay.
  *
+ * A phase with "threads": N > 1 is sent by N workers, each a struct
+ * harness_traffic of its own on its own thread, with its own libev loop,
+ * curl multi handle and a share of the pool (pool_cap / N): request i of
+ * the phase is worker i mod N's (open loop, at its scheduled time), or each
+ * keeps its share of the in-flight count (closed loop).  Every worker draws
+ * every request's arrival gap, template and replica in the phase's order and
+ * keeps its own, so request i gets the same draws whichever thread sends
+ * it.  A worker logs in its own array; when all of them are done (or on
+ * stop) the coordinator joins them and appends their requests to its log in
+ * schedule order, answers still raw, and reads those answers itself as it
+ * always does: everything downstream sees one log.
+ *
  * Ownership: the log (t->reqs) belongs to the traffic struct until
  * harness_traffic_take_log hands it over. */
 #ifndef HARNESS_TRAFFIC_H
@@ -33,6 +45,7 @@
 #include "harness/scenario.h"
 
 #include <ev.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct harness_xfer {
@@ -133,6 +146,20 @@ struct harness_traffic {
         CURLU *u;
     } url_tpl[HARNESS_URL_TPLS];
     int n_url_tpl;
+    /* What the generators were seeded with (a worker is seeded alike). */
+    uint64_t seed, spread_seed;
+    /* A worker (share_n > 0): worker share_w of share_n of one phase; the
+     * phase's request i is its own when i mod share_n == share_w, and none
+     * at or past room (the coordinator's log room when it started). */
+    int share_n, share_w;
+    size_t room;
+    /* The coordinator: each threaded phase's workers while they run (NULL
+     * otherwise), and the async watcher a finished worker wakes it with. */
+    struct harness_worker *wk[HARNESS_MAX_PHASES];
+    int n_wk[HARNESS_MAX_PHASES];
+    ev_async wake;
+    int wake_on;
+    uint64_t cpu_workers_us; /* the workers' threads' CPU while they sent */
 };
 
 /* Reads every answer kept raw (see raw above) into its request's facts and

@@ -43,6 +43,12 @@ struct mock_opts {
      * ("configured"), another key ("other") or none ("missing"); the key
      * itself is never stored. */
     const char *api_key;
+    /* Workers, each a libev loop with its own libmicrohttpd daemon on the
+     * port (SO_REUSEPORT): 0 or 1 is one, on the caller's loop, as the
+     * runner uses it.  More: the first stays on the caller's loop and the
+     * others run on threads of their own; decisions and the journal stay
+     * one shared state under one lock (mocks/mock_server.c). */
+    unsigned threads;
 };
 
 /* Starts listening on loop.  Returns NULL with a message in err. */

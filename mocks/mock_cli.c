@@ -21,21 +21,30 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* More workers than cores only adds lock hand-offs; the bound keeps a typo
+ * from starting thousands of threads. */
+#define MOCK_CLI_MAX_THREADS 64
+
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: cutover mock [--name NAME] [--port N] [--behavior FILE] [--seed N]\n"
-                 "                    [--journal-cap N] [--upstream URL] [--key-env VAR]\n"
-                 "                    [--log-level LEVEL]\n"
-                 "  --name NAME        colour recorded in the journal (default blue)\n"
-                 "  --port N           port on 127.0.0.1; 0 picks a free one (default 0)\n"
-                 "  --behavior FILE    initial behaviour JSON (docs/CONTRACTS.md)\n"
-                 "  --seed N           seeds every random decision (default 1)\n"
-                 "  --journal-cap N    journal records kept (default 100000)\n"
-                 "  --upstream URL     proxy mode: forward what no rule claims to URL\n"
-                 "                     (the request path is appended: http://host:port)\n"
-                 "  --key-env VAR      the upstream key the relay was given, read from the\n"
-                 "                     environment variable VAR (never the command line):\n"
-                 "                     the journal's key says configured / other / missing\n");
+    fprintf(out,
+            "usage: cutover mock [--name NAME] [--port N] [--behavior FILE] [--seed N]\n"
+            "                    [--journal-cap N] [--upstream URL] [--key-env VAR]\n"
+            "                    [--threads N] [--log-level LEVEL]\n"
+            "  --name NAME        colour recorded in the journal (default blue)\n"
+            "  --port N           port on 127.0.0.1; 0 picks a free one (default 0)\n"
+            "  --behavior FILE    initial behaviour JSON (docs/CONTRACTS.md)\n"
+            "  --seed N           seeds every random decision (default 1)\n"
+            "  --journal-cap N    journal records kept (default 100000)\n"
+            "  --upstream URL     proxy mode: forward what no rule claims to URL\n"
+            "                     (the request path is appended: http://host:port)\n"
+            "  --key-env VAR      the upstream key the relay was given, read from the\n"
+            "                     environment variable VAR (never the command line):\n"
+            "                     the journal's key says configured / other / missing\n"
+            "  --threads N        worker threads, 1..%d (default 1): each its own event\n"
+            "                     loop and HTTP daemon on the port; decisions and the\n"
+            "                     journal stay one shared, ordered state\n",
+            MOCK_CLI_MAX_THREADS);
 }
 
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
@@ -75,6 +84,7 @@ int mock_cli_main(int argc, char **argv)
                                          {"log-level", required_argument, NULL, 'l'},
                                          {"upstream", required_argument, NULL, 'u'},
                                          {"key-env", required_argument, NULL, 'k'},
+                                         {"threads", required_argument, NULL, 't'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct mock_opts mo = {.name = "blue", .seed = 1};
@@ -142,6 +152,14 @@ int mock_cli_main(int argc, char **argv)
                         optarg, mo.api_key ? "empty" : "not set");
                 return CO_EXIT_INVALID;
             }
+            break;
+        case 't':
+            if (parse_u64(optarg, MOCK_CLI_MAX_THREADS, &v) || v == 0) {
+                fprintf(stderr, "cutover mock: --threads: expected 1..%d, found '%s'\n",
+                        MOCK_CLI_MAX_THREADS, optarg);
+                return CO_EXIT_INVALID;
+            }
+            mo.threads = (unsigned)v;
             break;
         case 'h':
             usage(stdout);

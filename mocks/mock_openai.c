@@ -122,6 +122,27 @@ int mock_body_fields(const json_t *body, char *out, size_t n)
     out[0] = '\0';
     if (!json_is_object(body) || n == 0)
         return -1;
+    /* Most bodies have no other field: "{}" without the copy and the dump,
+     * which were 5% of the mock's CPU under load (issue 17). */
+    const char *key;
+    json_t *value;
+    int other = 0;
+    json_object_foreach((json_t *)body, key, value)
+    {
+        size_t i = 0;
+        while (judged_apart[i] && strcmp(judged_apart[i], key) != 0)
+            i++;
+        if (!judged_apart[i]) {
+            other = 1;
+            break;
+        }
+    }
+    if (!other) {
+        if (n < 3)
+            return -1;
+        memcpy(out, "{}", 3);
+        return 0;
+    }
     json_t *rest = json_copy((json_t *)body);
     for (size_t i = 0; judged_apart[i]; i++)
         json_object_del(rest, judged_apart[i]);

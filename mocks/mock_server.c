@@ -26,8 +26,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
+#include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 /* MHD zeroes a connection's whole memory pool on every request, so the
  * pool's size is a per-request cost: 64 KiB of memset was the largest item
@@ -42,9 +47,39 @@ enum route { R_CHAT, R_MODELS, R_HEALTH, R_CONTROL, R_NOTFOUND };
 
 struct mock_req;
 
-struct mock {
+/* One libev loop with its own libmicrohttpd daemon on the mock's port.
+ * Worker 0 runs on the caller's loop (the runner's, or `cutover mock`'s);
+ * with --threads N the others each run on a thread and a loop of their own,
+ * their daemons bound to the same port with SO_REUSEPORT so that the kernel
+ * spreads connections over them.  A connection and everything on it (its
+ * requests, timers, watchers, proxy transfers) lives on one worker: nothing
+ * here is touched by another thread. */
+struct mock_worker {
+    struct mock *m;
     struct ev_loop *loop;
     struct co_evhttp http;
+    struct mock_req *live;  /* every request in flight, to resume them all on free */
+    struct mock_req *spare; /* freed requests kept for reuse (MOCK_SPARE_MAX), linked by next */
+    size_t nspare;
+    struct mock_proxy *proxy; /* proxy mode, or NULL */
+    ev_async stop;            /* a thread's loop: mock_free ends it through this */
+    pthread_t thread;
+    int threaded; /* runs on its own thread (joined by mock_free) */
+};
+
+/* What decides is shared by the workers and guarded by mu: the RNGs, the
+ * per-id ordinals, the behaviour with its rule counters, the rate limiter,
+ * the request indexes and the journal.  A request takes mu once to decide
+ * and once to be journaled; parsing, building the answer and the socket
+ * work run outside it, in parallel.  So decisions are drawn in one order
+ * (the order requests take the lock; with one worker, arrival order as
+ * before) and the journal stays one ordered record. */
+struct mock {
+    pthread_mutex_t mu;
+    struct mock_worker *w;
+    size_t nw;
+    uint16_t port;
+    int proxy_mode; /* --upstream given: each worker has a proxy */
     char name[MOCK_NAME_LEN];
     char url[64];
     uint64_t seed;
@@ -56,19 +91,16 @@ struct mock {
     uint64_t traffic_index, health_index;
     struct mock_journal journal;
     struct mock_rl rl;
-    struct mock_req *live;  /* every request in flight, to resume them all on free */
-    struct mock_req *spare; /* freed requests kept for reuse (MOCK_SPARE_MAX), linked by next */
-    size_t nspare;
-    struct mock_proxy *proxy; /* proxy mode, or NULL */
     /* The /health and /v1/models answers never change: built once, and
      * each request's plan gets a copy (a fault may cut it in place). */
     char *health_body, *models_body;
     char api_key[128]; /* the key the relay should send ("" = none to compare) */
-    uint64_t conns;    /* TCP connections accepted: each gets the next serial */
+    uint64_t conns;    /* TCP connections accepted (atomic): each gets the next serial */
 };
 
 struct mock_req {
     struct mock *m;
+    struct mock_worker *w; /* the worker whose loop and daemon serve it */
     struct MHD_Connection *conn;
     struct mock_req *prev, *next;
     int route;
@@ -102,11 +134,11 @@ static void req_resume(struct mock_req *r)
 {
     if (!r->suspended)
         return;
-    ev_timer_stop(r->m->loop, &r->timer);
-    ev_io_stop(r->m->loop, &r->watch);
+    ev_timer_stop(r->w->loop, &r->timer);
+    ev_io_stop(r->w->loop, &r->watch);
     r->suspended = 0;
     MHD_resume_connection(r->conn);
-    co_evhttp_kick(&r->m->http);
+    co_evhttp_kick(&r->w->http);
 }
 
 static void on_req_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -139,7 +171,7 @@ static void watch_client(struct mock_req *r)
     int fd = co_evhttp_conn_fd(r->conn);
     if (fd >= 0) {
         ev_io_set(&r->watch, fd, EV_READ);
-        ev_io_start(r->m->loop, &r->watch);
+        ev_io_start(r->w->loop, &r->watch);
     }
 }
 
@@ -166,9 +198,9 @@ static void req_suspend(struct mock_req *r, uint64_t us)
         return;
     /* libev times from the loop's cached "now", which is as old as this
      * iteration; refresh it so a delay is never shorter than asked. */
-    ev_now_update(r->m->loop);
+    ev_now_update(r->w->loop);
     ev_timer_set(&r->timer, (double)us / 1e6, 0.);
-    ev_timer_start(r->m->loop, &r->timer);
+    ev_timer_start(r->w->loop, &r->timer);
 }
 
 /* A real TCP RST now: linger 0 makes close() reset, and disconnecting
@@ -486,7 +518,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 /* The body is r's own buffer, borrowed: req_free frees the transfer first. */
 static void proxy_start(struct mock_req *r)
 {
-    r->xfer = mock_proxy_start(r->m->proxy, r->rec.method, r->rec.path, r->body.data, r->body.len,
+    r->xfer = mock_proxy_start(r->w->proxy, r->rec.method, r->rec.path, r->body.data, r->body.len,
                                &proxy_cb, r);
     struct hdr_fwd f = {r->xfer, 0};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &f);
@@ -690,11 +722,14 @@ static void plan_init(struct mock_plan *p)
 }
 
 /* Decides a chat completion: limiter, rules, then the plan.  Returns 0 with
- * the plan ready, or an MHD result when it answered already. */
+ * the plan ready, or an MHD result when it answered already.  The parse
+ * before and the body after run outside the lock; what draws, counts or
+ * reads the behaviour runs inside it (the behaviour may be replaced by a
+ * control request on another worker as soon as the lock is released, so
+ * what the answer needs from it is copied). */
 static int decide_chat(struct mock_req *r, enum MHD_Result *res)
 {
     struct mock *m = r->m;
-    struct mock_behavior *b = m->beh;
     struct mock_chat_req q;
     char *errbody = NULL;
     json_t *doc = NULL; /* for body matches; released once the rules have decided */
@@ -716,8 +751,16 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     mock_body_fields(doc, r->rec.fields, sizeof r->rec.fields);
     r->rec.prompt_chars = q.prompt_chars;
     r->rec.messages = q.messages;
-    long tokens = b->reply_tokens;
     const char *finish = "stop";
+    struct mock_decision d;
+    char id[64];
+    struct co_rng own_dec, own_ids, *dec = &m->rng, *ids = &m->idrng;
+
+    pthread_mutex_lock(&m->mu);
+    struct mock_behavior *b = m->beh;
+    long tokens = b->reply_tokens;
+    long ttft_ms = b->ttft_ms;
+    double tokens_per_s = b->tokens_per_s;
     if (q.max_tokens >= 0 && q.max_tokens < tokens) {
         tokens = q.max_tokens;
         finish = "length";
@@ -726,12 +769,13 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     struct mock_facts f = {r->rec.path,  q.model, q.stream, m->traffic_index++,
                            facts_header, r->conn, doc};
     /* The limiter stands in front, as a provider's gateway does. */
-    struct mock_rl_verdict v;
+    struct mock_rl_verdict v = {0};
     int limited = b->rl_requests > 0 || b->rl_tpm > 0;
     if (limited) {
         mock_rl_admit(&m->rl, now, q.prompt_tokens + tokens, &v);
-        set_rl_headers(&r->plan, &v);
         if (!v.admitted) {
+            pthread_mutex_unlock(&m->mu);
+            set_rl_headers(&r->plan, &v);
             struct mock_action a;
             mock_action_default(&a, MOCK_ACT_STATUS);
             a.code = 429;
@@ -744,29 +788,32 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
             return 0;
         }
     }
-    struct mock_decision d;
-    struct co_rng own_dec, own_ids, *dec = &m->rng, *ids = &m->idrng;
     if (request_rngs(m, r->rec.request_id[0] ? r->rec.request_id : q.user, &own_dec, &own_ids) == 0)
         dec = &own_dec, ids = &own_ids;
     mock_select(&b->rules, &b->latency, &f, now - m->beh_set_us, dec, &d);
+    record_decision(r, &d); /* d.rule_name points into the behaviour */
+    int proxied = m->proxy_mode && d.rule < 0;
+    if (!proxied)
+        new_id(ids, m->name, id, sizeof id);
+    pthread_mutex_unlock(&m->mu);
+
     json_decref(doc);
-    record_decision(r, &d);
-    if (m->proxy && d.rule < 0) {
+    if (limited)
+        set_rl_headers(&r->plan, &v);
+    if (proxied) {
         r->proxied = 1;
         r->delay_us = d.latency_us;
         mock_scopy(r->rec.action, sizeof r->rec.action, "proxy");
         return 0;
     }
-    char id[64];
-    new_id(ids, m->name, id, sizeof id);
     long created = (long)time(NULL);
     struct mock_plan *p = &r->plan;
     r->ntokens = tokens;
     r->rec.prompt_tokens = q.prompt_tokens;
     r->rec.completion_tokens = tokens;
     mock_scopy(r->rec.finish, sizeof r->rec.finish, finish);
-    p->ttft_us = (uint64_t)b->ttft_ms * 1000;
-    p->gap_us = b->tokens_per_s > 0 ? (uint64_t)(1e6 / b->tokens_per_s) : 0;
+    p->ttft_us = (uint64_t)ttft_ms * 1000;
+    p->gap_us = tokens_per_s > 0 ? (uint64_t)(1e6 / tokens_per_s) : 0;
     if (q.stream) {
         p->streamed = 1;
         p->events = mock_sse_events(&q, id, created, tokens, finish, &p->nevents);
@@ -784,14 +831,19 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
 }
 
 /* Health and models: a plain body (copied) that the rules may still turn
- * into a fault. */
-static void decide_simple(struct mock_req *r, const char *body, struct mock_rules *rules,
-                          const struct mock_latency *lat, uint64_t index)
+ * into a fault.  health: the health rules and index, else the traffic ones. */
+static void decide_simple(struct mock_req *r, const char *body, int health)
 {
     struct mock *m = r->m;
-    struct mock_facts f = {r->rec.path, NULL, 0, index, facts_header, r->conn, NULL};
     struct mock_decision d;
     struct co_rng own_dec, own_ids, *dec = &m->rng;
+    pthread_mutex_lock(&m->mu);
+    struct mock_rules *rules = health ? &m->beh->health_rules : &m->beh->rules;
+    const struct mock_latency *lat = health ? &m->beh->health_latency : &m->beh->latency;
+    uint64_t index = !health              ? m->traffic_index++
+                     : r->rec.ready_probe ? m->health_index
+                                          : m->health_index++;
+    struct mock_facts f = {r->rec.path, NULL, 0, index, facts_header, r->conn, NULL};
     if (request_rngs(m, r->rec.request_id, &own_dec, &own_ids) == 0)
         dec = &own_dec;
     /* The runner's ready probe is answered as the next request would be,
@@ -809,8 +861,9 @@ static void decide_simple(struct mock_req *r, const char *body, struct mock_rule
             rules->v[i].matched = matched[i];
         m->rng = saved;
     }
-    record_decision(r, &d);
-    if (m->proxy && d.rule < 0 && r->route == R_MODELS) {
+    record_decision(r, &d); /* d.rule_name points into the behaviour */
+    pthread_mutex_unlock(&m->mu);
+    if (m->proxy_mode && d.rule < 0 && r->route == R_MODELS) {
         r->proxied = 1;
         r->delay_us = d.latency_us;
         mock_scopy(r->rec.action, sizeof r->rec.action, "proxy");
@@ -842,6 +895,8 @@ static int query_u64(struct mock_req *r, const char *name, unsigned long long *o
     return *end ? -1 : 0;
 }
 
+static int set_behavior(struct mock *m, const json_t *j, json_t **now, char *err, size_t errlen);
+
 static enum MHD_Result control(struct mock_req *r, const char *method)
 {
     struct mock *m = r->m;
@@ -855,7 +910,8 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
                                       sizeof err);
             if (!j)
                 return answer_error(r, 400, err, "invalid_request_error", NULL, "invalid_json");
-            int rc = mock_set_behavior(m, j, err, sizeof err);
+            json_t *now = NULL;
+            int rc = set_behavior(m, j, &now, err, sizeof err);
             json_decref(j);
             if (rc) {
                 /* param carries the JSON path alone, for tools. */
@@ -865,8 +921,7 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
                 return answer_error(r, 400, err, "invalid_request_error", param,
                                     "invalid_behavior");
             }
-            return answer_json(r, 200,
-                               json_pack("{s:b,s:o}", "ok", 1, "behavior", mock_get_behavior(m)));
+            return answer_json(r, 200, json_pack("{s:b,s:o}", "ok", 1, "behavior", now));
         }
     } else if (strcmp(path, "/_mock/journal") == 0) {
         if (strcmp(method, "GET") == 0) {
@@ -875,10 +930,13 @@ static enum MHD_Result control(struct mock_req *r, const char *method)
                 return answer_error(r, 400, "'since' and 'limit' must be non-negative integers",
                                     "invalid_request_error", "since", NULL);
             uint64_t next;
+            pthread_mutex_lock(&m->mu);
             json_t *recs = mock_journal_page(&m->journal, since, (size_t)limit, &next);
+            json_int_t dropped = (json_int_t)m->journal.dropped;
+            pthread_mutex_unlock(&m->mu);
             return answer_json(r, 200,
                                json_pack("{s:o,s:I,s:I}", "records", recs, "next", (json_int_t)next,
-                                         "dropped", (json_int_t)m->journal.dropped));
+                                         "dropped", dropped));
         }
     } else if (strcmp(path, "/_mock/reset") == 0) {
         if (strcmp(method, "POST") == 0) {
@@ -939,7 +997,7 @@ static void on_conn(void *cls, struct MHD_Connection *c, void **socket_context,
 {
     struct mock *m = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        *socket_context = (void *)(uintptr_t)++m->conns;
+        *socket_context = (void *)(uintptr_t)__atomic_add_fetch(&m->conns, 1, __ATOMIC_RELAXED);
 }
 
 /* A request struct is over 1 KiB, which glibc serves from its large bins:
@@ -951,16 +1009,16 @@ static void on_conn(void *cls, struct MHD_Connection *c, void **socket_context,
  * unless a large body grew it past this. */
 #define MOCK_SPARE_BODY_MAX (16 * 1024)
 
-static struct mock_req *req_alloc(struct mock *m)
+static struct mock_req *req_alloc(struct mock_worker *w)
 {
-    struct mock_req *r = m->spare;
+    struct mock_req *r = w->spare;
     if (!r) {
         r = co_calloc(1, sizeof *r);
         co_buf_init(&r->body, MOCK_MAX_BODY);
         return r;
     }
-    m->spare = r->next;
-    m->nspare--;
+    w->spare = r->next;
+    w->nspare--;
     struct co_buf body = r->body;
     memset(r, 0, sizeof *r);
     r->body = body;
@@ -968,12 +1026,14 @@ static struct mock_req *req_alloc(struct mock *m)
     return r;
 }
 
-static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, const char *url,
+static struct mock_req *req_new(struct mock_worker *w, struct MHD_Connection *conn, const char *url,
                                 const char *method)
 {
-    struct mock_req *r = req_alloc(m);
+    struct mock *m = w->m;
+    struct mock_req *r = req_alloc(w);
     const char *v;
     r->m = m;
+    r->w = w;
     r->conn = conn;
     r->route = route_of(url);
     ev_init(&r->timer, on_req_timer);
@@ -1005,32 +1065,32 @@ static struct mock_req *req_new(struct mock *m, struct MHD_Connection *conn, con
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->rec.conn = ci ? (uint64_t)(uintptr_t)ci->socket_context : 0;
-    r->next = m->live;
-    if (m->live)
-        m->live->prev = r;
-    m->live = r;
+    r->next = w->live;
+    if (w->live)
+        w->live->prev = r;
+    w->live = r;
     return r;
 }
 
 static void req_free(struct mock_req *r)
 {
-    struct mock *m = r->m;
-    ev_timer_stop(m->loop, &r->timer);
-    ev_io_stop(m->loop, &r->watch);
+    struct mock_worker *w = r->w;
+    ev_timer_stop(w->loop, &r->timer);
+    ev_io_stop(w->loop, &r->watch);
     if (r->prev)
         r->prev->next = r->next;
     else
-        m->live = r->next;
+        w->live = r->next;
     if (r->next)
         r->next->prev = r->prev;
     mock_xfer_free(&r->xfer);
     mock_plan_free(&r->plan);
-    if (m->nspare < MOCK_SPARE_MAX) {
+    if (w->nspare < MOCK_SPARE_MAX) {
         if (r->body.cap > MOCK_SPARE_BODY_MAX)
             co_buf_free(&r->body);
-        r->next = m->spare;
-        m->spare = r;
-        m->nspare++;
+        r->next = w->spare;
+        w->spare = r;
+        w->nspare++;
     } else {
         co_buf_free(&r->body);
         free(r);
@@ -1041,10 +1101,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
 {
-    struct mock *m = cls;
+    struct mock_worker *w = cls;
+    struct mock *m = w->m;
     struct mock_req *r = *con_cls;
     if (!r) {
-        *con_cls = r = req_new(m, conn, url, method);
+        *con_cls = r = req_new(w, conn, url, method);
         /* A head a relay framed ambiguously is refused and the connection
          * closed (RFC 9112 6.3), so that a relay that smuggles is seen,
          * never answered twice. */
@@ -1094,11 +1155,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return res;
             break;
         case R_MODELS:
-            decide_simple(r, m->models_body, &m->beh->rules, &m->beh->latency, m->traffic_index++);
+            decide_simple(r, m->models_body, 0);
             break;
         case R_HEALTH:
-            decide_simple(r, m->health_body, &m->beh->health_rules, &m->beh->health_latency,
-                          r->rec.ready_probe ? m->health_index : m->health_index++);
+            decide_simple(r, m->health_body, 1);
             break;
         default:
             mock_scopy(r->rec.action, sizeof r->rec.action, "not_found");
@@ -1136,7 +1196,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct mock *m = cls;
+    struct mock *m = ((struct mock_worker *)cls)->m;
     struct mock_req *r = *con_cls;
     if (!r)
         return;
@@ -1163,7 +1223,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             r->rec.bytes = r->sent;
         mock_scopy(r->rec.end, sizeof r->rec.end, end);
         r->rec.t_done_us = co_now_us();
+        pthread_mutex_lock(&m->mu);
         mock_journal_add(&m->journal, &r->rec);
+        pthread_mutex_unlock(&m->mu);
     }
     req_free(r);
 }
@@ -1181,10 +1243,99 @@ static void behavior_install(struct mock *m, struct mock_behavior *b)
     mock_rl_init(&m->rl, b->rl_requests, b->rl_window_ms, b->rl_tpm);
 }
 
+/* Builds worker w's daemon (and proxy) on loop.  reuse: several daemons
+ * share the port.  Returns 0, or -1 with a message in err. */
+static int worker_start(struct mock *m, struct mock_worker *w, struct ev_loop *loop,
+                        const struct mock_opts *o, uint16_t port, int reuse, char *err,
+                        size_t errlen)
+{
+    struct co_evhttp_opts ho = {0};
+    w->m = m;
+    w->loop = loop;
+    ho.addr = o->addr ? o->addr : "127.0.0.1";
+    ho.port = port;
+    ho.handler = on_request;
+    ho.handler_cls = w;
+    ho.completed = on_completed;
+    ho.completed_cls = w;
+    ho.conn_memory_limit = MOCK_CONN_POOL;
+    ho.notify_conn = on_conn;
+    ho.notify_conn_cls = m;
+    ho.reuse_port = reuse;
+    if (m->proxy_mode && !(w->proxy = mock_proxy_new(loop, o->upstream_url, err, errlen)))
+        return -1;
+    return co_evhttp_start(&w->http, loop, &ho, err, errlen);
+}
+
+/* Resumes what is suspended (MHD must not be stopped with a suspended
+ * connection), stops the daemon (which completes, and so journals, every
+ * request still open) and frees the worker's requests.  On the worker's own
+ * thread, or on the caller's for worker 0. */
+static void worker_close(struct mock_worker *w)
+{
+    for (struct mock_req *r = w->live; r; r = r->next)
+        req_resume(r);
+    co_evhttp_stop(&w->http);
+    while (w->live)
+        req_free(w->live);
+    while (w->spare) {
+        struct mock_req *r = w->spare;
+        w->spare = r->next;
+        co_buf_free(&r->body);
+        free(r);
+    }
+    w->nspare = 0;
+    mock_proxy_free(&w->proxy);
+}
+
+/* SO_REUSEPORT lets any socket of the same user that also asks for it
+ * join the port, so a second `cutover mock --threads N --port P` would
+ * silently take half of the first one's connections.  A plain bind first
+ * (no SO_REUSEPORT) fails on a port anyone holds, reuse group or not: the
+ * port is taken only when it is free, as with one thread.  Port 0: the
+ * kernel's pick, which the workers then share.  Returns the port, or 0
+ * with a message in err. */
+static uint16_t port_probe(const char *addr, uint16_t port, char *err, size_t errlen)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        snprintf(err, errlen, "bad listen address '%s'", addr);
+        return 0;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    uint16_t got = 0;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", addr, (unsigned)port, strerror(errno));
+    else
+        got = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return got;
+}
+
+static void on_worker_stop(struct ev_loop *loop, ev_async *a, int revents)
+{
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void *worker_main(void *arg)
+{
+    struct mock_worker *w = arg;
+    ev_run(w->loop, 0);
+    worker_close(w);
+    ev_async_stop(w->loop, &w->stop);
+    return NULL;
+}
+
 struct mock *mock_new(struct ev_loop *loop, const struct mock_opts *o, char *err, size_t errlen)
 {
     struct mock *m = co_calloc(1, sizeof *m);
-    m->loop = loop;
+    pthread_mutex_init(&m->mu, NULL);
     mock_scopy(m->name, sizeof m->name, o->name ? o->name : "mock");
     m->seed = o->seed;
     co_rng_seed(&m->rng, o->seed);
@@ -1193,28 +1344,55 @@ struct mock *mock_new(struct ev_loop *loop, const struct mock_opts *o, char *err
     behavior_install(m, mock_behavior_default());
     m->health_body = health_body(m);
     m->models_body = mock_models_body(NULL);
-    struct co_evhttp_opts ho = {0};
-    ho.addr = o->addr ? o->addr : "127.0.0.1";
-    ho.port = o->port;
-    ho.handler = on_request;
-    ho.handler_cls = m;
-    ho.completed = on_completed;
-    ho.completed_cls = m;
-    ho.conn_memory_limit = MOCK_CONN_POOL;
-    ho.notify_conn = on_conn;
-    ho.notify_conn_cls = m;
     mock_scopy(m->api_key, sizeof m->api_key, o->api_key ? o->api_key : "");
-    if (o->upstream_url && o->upstream_url[0] &&
-        !(m->proxy = mock_proxy_new(loop, o->upstream_url, err, errlen))) {
-        mock_free(&m);
-        return NULL;
+    m->proxy_mode = o->upstream_url && o->upstream_url[0];
+    m->nw = o->threads > 1 ? o->threads : 1;
+    m->w = co_calloc(m->nw, sizeof *m->w);
+    /* Worker 0 binds first; the others join its port. */
+    int reuse = m->nw > 1;
+    uint16_t port = o->port;
+    if (reuse && !(port = port_probe(o->addr ? o->addr : "127.0.0.1", o->port, err, errlen)))
+        goto fail;
+    if (worker_start(m, &m->w[0], loop, o, port, reuse, err, errlen) != 0)
+        goto fail;
+    m->port = m->w[0].http.port;
+    for (size_t i = 1; i < m->nw; i++) {
+        struct mock_worker *w = &m->w[i];
+        struct ev_loop *wl = ev_loop_new(EVFLAG_AUTO);
+        if (!wl) {
+            snprintf(err, errlen, "cannot make an event loop for worker %zu", i);
+            goto fail;
+        }
+        if (worker_start(m, w, wl, o, m->port, reuse, err, errlen) != 0) {
+            worker_close(w);
+            ev_loop_destroy(wl);
+            w->loop = NULL;
+            goto fail;
+        }
+        ev_async_init(&w->stop, on_worker_stop);
+        ev_async_start(wl, &w->stop);
+        /* Signals stay with the caller's thread (its loop's ev_signal). */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int rc = pthread_create(&w->thread, NULL, worker_main, w);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot start worker thread %zu: %s", i, strerror(rc));
+            ev_async_stop(wl, &w->stop);
+            worker_close(w);
+            ev_loop_destroy(wl);
+            w->loop = NULL;
+            goto fail;
+        }
+        w->threaded = 1;
     }
-    if (co_evhttp_start(&m->http, loop, &ho, err, errlen) != 0) {
-        mock_free(&m);
-        return NULL;
-    }
-    snprintf(m->url, sizeof m->url, "http://%s:%u", ho.addr, (unsigned)m->http.port);
+    snprintf(m->url, sizeof m->url, "http://%s:%u", o->addr ? o->addr : "127.0.0.1",
+             (unsigned)m->port);
     return m;
+fail:
+    mock_free(&m);
+    return NULL;
 }
 
 void mock_free(struct mock **pm)
@@ -1222,32 +1400,34 @@ void mock_free(struct mock **pm)
     struct mock *m = *pm;
     if (!m)
         return;
-    /* MHD must not be stopped with a suspended connection. */
-    for (struct mock_req *r = m->live; r; r = r->next)
-        req_resume(r);
-    co_evhttp_stop(&m->http);
-    while (m->live)
-        req_free(m->live);
-    while (m->spare) {
-        struct mock_req *r = m->spare;
-        m->spare = r->next;
-        co_buf_free(&r->body);
-        free(r);
+    /* The threads first: each closes its own connections on its own loop
+     * (journaling what was open) and ends. */
+    for (size_t i = 1; i < m->nw; i++) {
+        struct mock_worker *w = &m->w[i];
+        if (!w->threaded)
+            continue;
+        ev_async_send(w->loop, &w->stop);
+        pthread_join(w->thread, NULL);
+        ev_loop_destroy(w->loop);
+        w->threaded = 0;
     }
-    mock_proxy_free(&m->proxy);
+    if (m->nw)
+        worker_close(&m->w[0]);
+    free(m->w);
     mock_behavior_free(&m->beh);
     mock_rl_free(&m->rl);
     mock_journal_free(&m->journal);
     free(m->ord);
     free(m->health_body);
     free(m->models_body);
+    pthread_mutex_destroy(&m->mu);
     free(m);
     *pm = NULL;
 }
 
 uint16_t mock_port(const struct mock *m)
 {
-    return m->http.port;
+    return m->port;
 }
 
 const char *mock_url(const struct mock *m)
@@ -1255,13 +1435,31 @@ const char *mock_url(const struct mock *m)
     return m->url;
 }
 
-int mock_set_behavior(struct mock *m, const json_t *behavior, char *err, size_t errlen)
+/* The lock from a const mock: the getters only read the shared state, but
+ * must still keep out a worker that is changing it. */
+static pthread_mutex_t *mu_of(const struct mock *m)
+{
+    return (pthread_mutex_t *)&m->mu;
+}
+
+/* Parses outside the lock (pure), installs under it; *now (when not NULL)
+ * gets the installed behaviour's JSON, read under the same lock. */
+static int set_behavior(struct mock *m, const json_t *j, json_t **now, char *err, size_t errlen)
 {
     struct mock_behavior *b = NULL;
-    if (mock_behavior_parse(behavior, &b, err, errlen) != 0)
+    if (mock_behavior_parse(j, &b, err, errlen) != 0)
         return -1;
+    pthread_mutex_lock(&m->mu);
     behavior_install(m, b);
+    if (now)
+        *now = json_deep_copy(m->beh->src);
+    pthread_mutex_unlock(&m->mu);
     return 0;
+}
+
+int mock_set_behavior(struct mock *m, const json_t *behavior, char *err, size_t errlen)
+{
+    return set_behavior(m, behavior, NULL, err, errlen);
 }
 
 int mock_behavior_validate(const json_t *behavior, char *err, size_t errlen)
@@ -1275,25 +1473,36 @@ int mock_behavior_validate(const json_t *behavior, char *err, size_t errlen)
 
 json_t *mock_get_behavior(const struct mock *m)
 {
-    return json_deep_copy(m->beh->src);
+    pthread_mutex_lock(mu_of(m));
+    json_t *j = json_deep_copy(m->beh->src);
+    pthread_mutex_unlock(mu_of(m));
+    return j;
 }
 
 json_t *mock_journal(const struct mock *m, uint64_t since)
 {
-    return mock_journal_json(&m->journal, since);
+    pthread_mutex_lock(mu_of(m));
+    json_t *j = mock_journal_json(&m->journal, since);
+    pthread_mutex_unlock(mu_of(m));
+    return j;
 }
 
 uint64_t mock_journal_dropped(const struct mock *m)
 {
-    return m->journal.dropped;
+    pthread_mutex_lock(mu_of(m));
+    uint64_t n = m->journal.dropped;
+    pthread_mutex_unlock(mu_of(m));
+    return n;
 }
 
 void mock_reset(struct mock *m)
 {
+    pthread_mutex_lock(&m->mu);
     mock_journal_clear(&m->journal);
     free(m->ord);
     m->ord = NULL;
     co_rng_seed(&m->rng, m->seed);
     co_rng_seed(&m->idrng, m->seed ^ 0x5bd1e995u);
     behavior_install(m, mock_behavior_default());
+    pthread_mutex_unlock(&m->mu);
 }

@@ -105,6 +105,10 @@ struct report_scenario {
      * runner fell behind its schedule, beside other scenarios under
      * --jobs or alone. */
     char rerun[512];
+    /* The relay died because another process took its port first (between
+     * the runner's pick and the relay's bind): a harness error that says
+     * nothing of the relay, and a run worth repeating on a fresh port. */
+    int port_taken;
     struct report_driver driver;
     /* Advisory checks that did not pass: a passing scenario with any is
      * "pass with advisories" (report_verdict_name). */

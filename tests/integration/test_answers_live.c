@@ -39,15 +39,6 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static json_t *results(const char *out)
-{
-    char err[1200];
-    json_t *r = tsup_results(out, err, sizeof err);
-    if (!r)
-        fail_msg("%s", err);
-    return r;
-}
-
 static const json_t *scenario_of(const json_t *res, const char *relay, const char *name)
 {
     const json_t *sc = tsup_scenario(res, relay, name);
@@ -79,7 +70,7 @@ static void test_library_passes_on_cutover_relay(void **state)
     snprintf(out, sizeof out, "%s/lib", dir);
     char *args[] = {"run", "scenarios/answers", "--out", out, "--no-color", NULL};
     assert_int_equal(tsup_cutover(120000, args), 0);
-    json_t *res = results(out);
+    json_t *res = tsup_results_or_fail(out);
     static const char *const kinds[] = {"client_status", "answer_integrity", "usage_reported",
                                         "model_reported"};
     int seen[4] = {0}, n = 0;
@@ -158,7 +149,7 @@ static void test_bad_relays_caught(void **state)
                     "--no-color",
                     NULL};
     assert_int_equal(tsup_cutover(180000, args), 1);
-    json_t *res = results(out);
+    json_t *res = tsup_results_or_fail(out);
     const char *prefill = "prefill-request-answered-whole";
     const char *code400 = "upstream-400-context-length-reaches-client";
     const char *nodone = "stream-without-done-judged-strict-and-lenient";
@@ -238,7 +229,7 @@ static void test_failover_resume(void **state)
                     "--out",      out,
                     "--no-color", NULL};
     assert_int_equal(tsup_cutover(120000, args), 1);
-    json_t *res = results(out);
+    json_t *res = tsup_results_or_fail(out);
     const char *name = "answer-integrity-under-midstream-failover", *d = NULL;
     const json_t *sc = scenario_of(res, "resume-relay", name);
     assert_string_equal(status_of(sc, "answer_integrity template=sse", NULL), "pass");
@@ -256,26 +247,20 @@ static void test_failover_resume(void **state)
  * the relay serves is answered whole. */
 static void test_methods_and_paths(void **state)
 {
-    char file[128], out[128];
-    snprintf(file, sizeof file, "%s/methods.json", dir);
-    snprintf(out, sizeof out, "%s/methods", dir);
-    FILE *f = fopen(file, "w");
-    assert_non_null(f);
-    fputs("{\"name\": \"methods-and-paths\", \"traffic\": {\"rate_rps\": 40, \"duration_ms\": 400, "
-          "\"requests\": [{\"name\": \"models\", \"method\": \"GET\", \"path\": \"/v1/models\", "
-          "\"raw\": \"\", \"content_type\": \"application/json\"}, {\"name\": \"put-chat\", "
-          "\"method\": \"PUT\", \"body\": {\"model\": \"gpt-4.1\", \"messages\": [{\"role\": "
-          "\"user\", \"content\": \"hi\"}]}}, {\"name\": \"api-chat\", \"path\": "
-          "\"/api/chat/completions\", \"body\": {\"model\": \"gpt-4.1\", \"max_tokens\": 8, "
-          "\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}}]}, \"expect\": ["
-          "{\"check\": \"client_status\", \"template\": \"models\", \"status\": 200}, "
-          "{\"check\": \"client_status\", \"template\": \"put-chat\", \"status\": 405, \"type\": "
-          "\"invalid_request_error\"}, {\"check\": \"client_status\", \"template\": \"api-chat\", "
-          "\"status\": 200}, {\"check\": \"answer_integrity\", \"template\": \"api-chat\"}]}\n",
-          f);
-    fclose(f);
-    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
-    assert_int_equal(tsup_cutover(60000, args), 0);
+    const char *text =
+        "{\"name\": \"methods-and-paths\", \"traffic\": {\"rate_rps\": 40, \"duration_ms\": 400, "
+        "\"requests\": [{\"name\": \"models\", \"method\": \"GET\", \"path\": \"/v1/models\", "
+        "\"raw\": \"\", \"content_type\": \"application/json\"}, {\"name\": \"put-chat\", "
+        "\"method\": \"PUT\", \"body\": {\"model\": \"gpt-4.1\", \"messages\": [{\"role\": "
+        "\"user\", \"content\": \"hi\"}]}}, {\"name\": \"api-chat\", \"path\": "
+        "\"/api/chat/completions\", \"body\": {\"model\": \"gpt-4.1\", \"max_tokens\": 8, "
+        "\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}}]}, \"expect\": ["
+        "{\"check\": \"client_status\", \"template\": \"models\", \"status\": 200}, "
+        "{\"check\": \"client_status\", \"template\": \"put-chat\", \"status\": 405, \"type\": "
+        "\"invalid_request_error\"}, {\"check\": \"client_status\", \"template\": \"api-chat\", "
+        "\"status\": 200}, {\"check\": \"answer_integrity\", \"template\": \"api-chat\"}]}\n";
+    char out[128];
+    assert_int_equal(tsup_run_text(dir, "methods", text, 60000, out, sizeof out), 0);
     /* What reached blue: GETs of /v1/models and POSTs of the chat path. */
     char path[300];
     snprintf(path, sizeof path, "%s/%s/methods_json/journal-blue.json", out, strrchr(dir, '/') + 1);
@@ -310,22 +295,16 @@ static void test_methods_and_paths(void **state)
  * checks leave it unjudged, the client log marks it body_cut). */
 static void test_answer_past_body_cap(void **state)
 {
-    char file[128], out[128];
-    snprintf(file, sizeof file, "%s/big.json", dir);
-    snprintf(out, sizeof out, "%s/big", dir);
-    FILE *f = fopen(file, "w");
-    assert_non_null(f);
-    fputs("{\"name\": \"big-stream\", \"upstreams\": {\"blue\": {\"tokens\": 60000}, \"green\": "
-          "\"healthy\"}, \"traffic\": {\"rate_rps\": 4, \"duration_ms\": 400, \"request\": "
-          "{\"name\": \"long\", \"body\": {\"stream\": true, \"max_tokens\": 60000, \"messages\": "
-          "[{\"role\": \"user\", \"content\": \"hi\"}]}}}, \"expect\": [{\"check\": "
-          "\"answer_integrity\"}, {\"check\": \"no_truncated_success\"}, {\"check\": "
-          "\"client_success_ratio\", \"min\": 1}]}\n",
-          f);
-    fclose(f);
-    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
-    int rc = tsup_cutover(60000, args);
-    json_t *res = results(out);
+    const char *text =
+        "{\"name\": \"big-stream\", \"upstreams\": {\"blue\": {\"tokens\": 60000}, \"green\": "
+        "\"healthy\"}, \"traffic\": {\"rate_rps\": 4, \"duration_ms\": 400, \"request\": "
+        "{\"name\": \"long\", \"body\": {\"stream\": true, \"max_tokens\": 60000, \"messages\": "
+        "[{\"role\": \"user\", \"content\": \"hi\"}]}}}, \"expect\": [{\"check\": "
+        "\"answer_integrity\"}, {\"check\": \"no_truncated_success\"}, {\"check\": "
+        "\"client_success_ratio\", \"min\": 1}]}\n";
+    char out[128];
+    int rc = tsup_run_text(dir, "big", text, 60000, out, sizeof out);
+    json_t *res = tsup_results_or_fail(out);
     const json_t *sc = scenario_of(res, NULL, "big-stream");
     const char *d = NULL;
     assert_string_equal(status_of(sc, "answer_integrity", &d), "inconclusive");

@@ -47,10 +47,10 @@ static int setup(void **state)
                     "--scorecard", card_md,
                     "--no-color",  NULL};
     card_exit = tsup_cutover(240000, args);
-    char path[200];
-    snprintf(path, sizeof path, "%s/results.json", out);
-    json_error_t je;
-    card_run = json_load_file(path, 0, &je);
+    char err[1200];
+    card_run = tsup_results(out, err, sizeof err); /* the cases fail on NULL */
+    if (!card_run)
+        fprintf(stderr, "%s\n", err);
     return 0;
 }
 
@@ -107,8 +107,9 @@ static void test_shared_fleet_passes(void **state)
         const json_t *sc = scenario(card_run, "cutover-relay", fleet_names[i]);
         const char *st = json_string_value(json_object_get(sc, "status"));
         if (strcmp(st, "pass") != 0)
-            fail_msg("%s against cutover-relay: %s (%s)", fleet_names[i], st,
-                     json_dumps(json_object_get(sc, "checks"), JSON_COMPACT));
+            fail_msg("%s against cutover-relay: %s (%s) %s", fleet_names[i], st,
+                     json_dumps(json_object_get(sc, "checks"), JSON_COMPACT),
+                     json_string_value(json_object_get(sc, "error")));
     }
 }
 
@@ -220,7 +221,7 @@ static void test_redis_stopped_and_replicas_apart(void **state)
 static void test_replicas_override(void **state)
 {
     need_redis();
-    char out[128], path[200];
+    char out[128];
     snprintf(out, sizeof out, "%s/two", dir);
     /* Two unshared replicas admit twice the limit: 16, not 24. */
     char *args[] = {"run",        "scenarios/fleet/fleet-rate-limit-three-replicas.json",
@@ -229,10 +230,7 @@ static void test_replicas_override(void **state)
                     "--out",      out,
                     "--no-color", NULL};
     assert_int_equal(tsup_cutover(60000, args), 1);
-    snprintf(path, sizeof path, "%s/results.json", out);
-    json_error_t je;
-    json_t *res = json_load_file(path, 0, &je);
-    assert_non_null(res);
+    json_t *res = tsup_results_or_fail(out);
     const json_t *sc = scenario(res, NULL, "fleet-rate-limit-three-replicas");
     size_t i;
     json_t *c;
@@ -284,26 +282,17 @@ static void test_bad_fleet_input(void **state)
 static void test_upstream_429_is_not_the_limiter(void **state)
 {
     need_redis();
-    char file[128], out[128];
-    snprintf(file, sizeof file, "%s/up429.json", dir);
-    snprintf(out, sizeof out, "%s/up429", dir);
-    FILE *f = fopen(file, "w");
-    assert_non_null(f);
-    fputs("{\"name\": \"fleet-upstream-429\", \"fleet\": {\"replicas\": 2}, \"relay\": "
-          "{\"rate_limit_requests\": 100, \"rate_limit_window_ms\": 3000, \"client_keys\": "
-          "[\"k\"]}, \"upstreams\": {\"blue\": {\"status\": 429}, \"green\": {\"status\": 429}}, "
-          "\"traffic\": {\"rate_rps\": 20, \"duration_ms\": 500, \"client_key\": \"k\"}, "
-          "\"expect\": [{\"check\": \"fleet_rate_limit\", \"limit\": 100, \"window_ms\": 3000}, "
-          "{\"check\": \"client_count\", \"status\": 429, \"min\": 5}]}\n",
-          f);
-    fclose(f);
-    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
-    assert_int_equal(tsup_cutover(60000, args), 4); /* inconclusive: the limit never reached */
-    char path[200];
-    snprintf(path, sizeof path, "%s/results.json", out);
-    json_error_t je;
-    json_t *res = json_load_file(path, 0, &je);
-    assert_non_null(res);
+    const char *text =
+        "{\"name\": \"fleet-upstream-429\", \"fleet\": {\"replicas\": 2}, \"relay\": "
+        "{\"rate_limit_requests\": 100, \"rate_limit_window_ms\": 3000, \"client_keys\": "
+        "[\"k\"]}, \"upstreams\": {\"blue\": {\"status\": 429}, \"green\": {\"status\": 429}}, "
+        "\"traffic\": {\"rate_rps\": 20, \"duration_ms\": 500, \"client_key\": \"k\"}, "
+        "\"expect\": [{\"check\": \"fleet_rate_limit\", \"limit\": 100, \"window_ms\": 3000}, "
+        "{\"check\": \"client_count\", \"status\": 429, \"min\": 5}]}\n";
+    char out[128];
+    /* Inconclusive: the limit was never reached. */
+    assert_int_equal(tsup_run_text(dir, "up429", text, 60000, out, sizeof out), 4);
+    json_t *res = tsup_results_or_fail(out);
     const json_t *sc = scenario(res, NULL, "fleet-upstream-429");
     assert_string_equal(check_status(sc, "fleet_rate_limit"), "inconclusive");
     assert_string_equal(check_status(sc, "client_count"), "pass");
@@ -319,20 +308,14 @@ static void test_upstream_429_is_not_the_limiter(void **state)
 static void test_frozen_replica_stops_cleanly(void **state)
 {
     need_redis();
-    char file[128], out[128];
-    snprintf(file, sizeof file, "%s/frozen.json", dir);
-    snprintf(out, sizeof out, "%s/frozen", dir);
-    FILE *f = fopen(file, "w");
-    assert_non_null(f);
-    fputs("{\"name\": \"fleet-frozen-to-the-end\", \"fleet\": {\"replicas\": 2}, \"upstreams\": "
-          "{\"blue\": \"healthy\", \"green\": \"healthy\"}, \"timeline\": [{\"at_ms\": 100, "
-          "\"fleet\": \"replica_pause\", \"replica\": 1}], \"traffic\": {\"rate_rps\": 20, "
-          "\"duration_ms\": 500}, \"expect\": [{\"check\": \"clean_shutdown\"}, {\"check\": "
-          "\"client_success_ratio\", \"min\": 1, \"replica\": 0}]}\n",
-          f);
-    fclose(f);
-    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
-    assert_int_equal(tsup_cutover(60000, args), 0);
+    const char *text =
+        "{\"name\": \"fleet-frozen-to-the-end\", \"fleet\": {\"replicas\": 2}, \"upstreams\": "
+        "{\"blue\": \"healthy\", \"green\": \"healthy\"}, \"timeline\": [{\"at_ms\": 100, "
+        "\"fleet\": \"replica_pause\", \"replica\": 1}], \"traffic\": {\"rate_rps\": 20, "
+        "\"duration_ms\": 500}, \"expect\": [{\"check\": \"clean_shutdown\"}, {\"check\": "
+        "\"client_success_ratio\", \"min\": 1, \"replica\": 0}]}\n";
+    char out[128];
+    assert_int_equal(tsup_run_text(dir, "frozen", text, 60000, out, sizeof out), 0);
 }
 
 /* replica_stop on a frozen replica wakes it to drain (SIGTERM then
@@ -340,21 +323,15 @@ static void test_frozen_replica_stops_cleanly(void **state)
 static void test_frozen_replica_stop_drains(void **state)
 {
     need_redis();
-    char file[128], out[128];
-    snprintf(file, sizeof file, "%s/frozenstop.json", dir);
-    snprintf(out, sizeof out, "%s/frozenstop", dir);
-    FILE *f = fopen(file, "w");
-    assert_non_null(f);
-    fputs("{\"name\": \"fleet-frozen-then-stopped\", \"fleet\": {\"replicas\": 2}, "
-          "\"upstreams\": {\"blue\": \"healthy\", \"green\": \"healthy\"}, \"timeline\": "
-          "[{\"at_ms\": 100, \"fleet\": \"replica_pause\", \"replica\": 1}, {\"at_ms\": 300, "
-          "\"fleet\": \"replica_stop\", \"replica\": 1}], \"traffic\": {\"rate_rps\": 10, "
-          "\"duration_ms\": 800}, \"expect\": [{\"check\": \"client_success_ratio\", \"min\": "
-          "1, \"replica\": 0}]}\n",
-          f);
-    fclose(f);
-    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
-    assert_int_equal(tsup_cutover(60000, args), 0);
+    const char *text =
+        "{\"name\": \"fleet-frozen-then-stopped\", \"fleet\": {\"replicas\": 2}, "
+        "\"upstreams\": {\"blue\": \"healthy\", \"green\": \"healthy\"}, \"timeline\": "
+        "[{\"at_ms\": 100, \"fleet\": \"replica_pause\", \"replica\": 1}, {\"at_ms\": 300, "
+        "\"fleet\": \"replica_stop\", \"replica\": 1}], \"traffic\": {\"rate_rps\": 10, "
+        "\"duration_ms\": 800}, \"expect\": [{\"check\": \"client_success_ratio\", \"min\": "
+        "1, \"replica\": 0}]}\n";
+    char out[128];
+    assert_int_equal(tsup_run_text(dir, "frozenstop", text, 60000, out, sizeof out), 0);
     char path[300];
     snprintf(path, sizeof path, "%s/%s/frozenstop_json/replica-1/events.jsonl", out,
              strrchr(dir, '/') + 1);

@@ -70,7 +70,7 @@ static json_t *run(const char *name, int *rc, char **args)
 {
     char out[128], path[160];
     snprintf(out, sizeof out, "%s/%s", dir, name);
-    char *argv[32];
+    char *argv[72];
     int n = 0;
     argv[n++] = "run";
     for (int i = 0; args[i]; i++)
@@ -118,62 +118,95 @@ static const char *field(const json_t *c, const char *key)
     return json_string_value(json_object_get(c, key));
 }
 
+/* A bug one relay of a round has, and the check that must be red on it. */
+struct red_check {
+    const char *relay;    /* the relay's name (its profile's) */
+    const char *scenario; /* the scenario's name */
+    const char *kind;     /* the check that names the bug */
+    const char *label;    /* a part of that check's label, or NULL: the first of its kind */
+    const char *detail;   /* a part of its detail that must be there, or NULL */
+};
+
+/* A round of the audit: its scenarios on the correct relay and on relays
+ * with one bug each.  The run exits 1; every scenario passes on the correct
+ * relay and each red row's check fails. */
+struct round {
+    const char *out;             /* the run's folder under dir */
+    const char *const *files;    /* scenario files, NULL-terminated */
+    const char *const *names;    /* the scenarios' names, NULL-terminated */
+    const char *good;            /* the correct relay's name */
+    const char *const *relays;   /* relay profiles, NULL-terminated */
+    const char *jobs;            /* --jobs */
+    const struct red_check *red; /* ends with a row whose relay is NULL */
+};
+
+static void run_round(const struct round *r)
+{
+    char *args[64];
+    size_t n = 0;
+    for (size_t i = 0; r->files[i]; i++)
+        args[n++] = (char *)r->files[i];
+    for (size_t i = 0; r->relays[i]; i++) {
+        args[n++] = "--relay";
+        args[n++] = (char *)r->relays[i];
+    }
+    args[n++] = "--jobs";
+    args[n++] = (char *)r->jobs;
+    args[n] = NULL;
+    assert_true(n < sizeof args / sizeof args[0]);
+    int rc;
+    json_t *res = run(r->out, &rc, args);
+    assert_non_null(res);
+    assert_int_equal(rc, 1);
+    for (size_t i = 0; r->names[i]; i++)
+        assert_string_equal(status_of(scenario(res, r->good, r->names[i])), "pass");
+    for (const struct red_check *b = r->red; b->relay; b++) {
+        const json_t *c = check(scenario(res, b->relay, b->scenario), b->kind, b->label);
+        assert_string_equal(field(c, "status"), "fail");
+        if (b->detail)
+            assert_non_null(strstr(field(c, "detail"), b->detail));
+    }
+    json_decref(res);
+}
+
 /* scenarios/outsider: green on the correct relay, red on each bug, on the
  * check that names the cause. */
 static void test_outsider_scenarios(void **state)
 {
     if (!have_python())
         skip();
-    int rc;
-    char *args[] = {"scenarios/outsider/failover-keeps-its-switch.json",
-                    "scenarios/outsider/retry-after-across-colours.json",
-                    "scenarios/outsider/rate-limit-per-client.json",
-                    "scenarios/outsider/stream-passed-on-as-it-comes.json",
-                    "scenarios/outsider/answers-say-their-content-type.json",
-                    "--relay",
-                    "tests/outsider/outsider.json",
-                    "--relay",
-                    "tests/outsider/outsider-stateless-failover.json",
-                    "--relay",
-                    "tests/outsider/outsider-ignore-retry-after.json",
-                    "--relay",
-                    "tests/outsider/outsider-global-ratelimit.json",
-                    "--relay",
-                    "tests/outsider/outsider-buffer-stream.json",
-                    "--relay",
-                    "tests/outsider/outsider-wrong-ctype.json",
-                    "--relay",
-                    "tests/outsider/outsider-duplicate.json",
-                    "--jobs",
-                    "4",
-                    NULL};
-    json_t *res = run("lib", &rc, args);
-    assert_non_null(res);
-    assert_int_equal(rc, 1);
-    const char *names[] = {"outsider-failover-keeps-its-switch",
-                           "outsider-retry-after-across-colours", "outsider-rate-limit-per-client",
-                           "outsider-stream-passed-on-as-it-comes",
-                           "outsider-answers-say-their-content-type"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        assert_string_equal(status_of(scenario(res, "outsider", names[i])), "pass");
-    const json_t *c =
-        check(scenario(res, "outsider-stateless-failover", names[0]), "tried_ratio", "phase=2");
-    assert_string_equal(field(c, "status"), "fail");
-    assert_non_null(strstr(field(c, "detail"), "does not keep its switch"));
-    c = check(scenario(res, "outsider-ignore-retry-after", names[1]), "retry_after", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    c = check(scenario(res, "outsider-global-ratelimit", names[2]), "client_count", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    c = check(scenario(res, "outsider-buffer-stream", names[3]), "stream_incremental", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    assert_non_null(strstr(field(c, "detail"), "relay buffers streams"));
-    c = check(scenario(res, "outsider-wrong-ctype", names[4]), "answer_content_type", "phase=0");
-    assert_string_equal(field(c, "status"), "fail");
-    assert_non_null(strstr(field(c, "detail"), "'text/plain' on a JSON answer"));
-    c = check(scenario(res, "outsider-duplicate", names[0]), "sequential_attempts", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    assert_non_null(strstr(field(c, "detail"), "went upstream twice at once"));
-    json_decref(res);
+    static const char *const files[] = {"scenarios/outsider/failover-keeps-its-switch.json",
+                                        "scenarios/outsider/retry-after-across-colours.json",
+                                        "scenarios/outsider/rate-limit-per-client.json",
+                                        "scenarios/outsider/stream-passed-on-as-it-comes.json",
+                                        "scenarios/outsider/answers-say-their-content-type.json",
+                                        NULL};
+    static const char *const names[] = {
+        "outsider-failover-keeps-its-switch",      "outsider-retry-after-across-colours",
+        "outsider-rate-limit-per-client",          "outsider-stream-passed-on-as-it-comes",
+        "outsider-answers-say-their-content-type", NULL};
+    static const char *const relays[] = {"tests/outsider/outsider.json",
+                                         "tests/outsider/outsider-stateless-failover.json",
+                                         "tests/outsider/outsider-ignore-retry-after.json",
+                                         "tests/outsider/outsider-global-ratelimit.json",
+                                         "tests/outsider/outsider-buffer-stream.json",
+                                         "tests/outsider/outsider-wrong-ctype.json",
+                                         "tests/outsider/outsider-duplicate.json",
+                                         NULL};
+    static const struct red_check red[] = {
+        {"outsider-stateless-failover", "outsider-failover-keeps-its-switch", "tried_ratio",
+         "phase=2", "does not keep its switch"},
+        {"outsider-ignore-retry-after", "outsider-retry-after-across-colours", "retry_after", NULL,
+         NULL},
+        {"outsider-global-ratelimit", "outsider-rate-limit-per-client", "client_count", NULL, NULL},
+        {"outsider-buffer-stream", "outsider-stream-passed-on-as-it-comes", "stream_incremental",
+         NULL, "relay buffers streams"},
+        {"outsider-wrong-ctype", "outsider-answers-say-their-content-type", "answer_content_type",
+         "phase=0", "'text/plain' on a JSON answer"},
+        {"outsider-duplicate", "outsider-failover-keeps-its-switch", "sequential_attempts", NULL,
+         "went upstream twice at once"},
+        {NULL, NULL, NULL, NULL, NULL}};
+    run_round(&(struct round){"lib", files, names, "outsider", relays, "4", red});
 }
 
 /* Round 2 of the audit: defects every check of the library passed (each
@@ -183,58 +216,43 @@ static void test_round2_findings(void **state)
 {
     if (!have_python())
         skip();
-    int rc;
-    char *args[] = {"scenarios/outsider/stream-ends-once.json",
-                    "scenarios/outsider/client-gone-cancels-upstream.json",
-                    "scenarios/outsider/other-fields-forwarded.json",
-                    "scenarios/outsider/concurrent-failures-switch-once.json",
-                    "scenarios/outsider/backoff-stops-at-its-cap.json",
-                    "scenarios/outsider/client-key-stays-with-the-client.json",
-                    "--relay",
-                    "tests/outsider/outsider.json",
-                    "--relay",
-                    "tests/outsider/outsider-double-done.json",
-                    "--relay",
-                    "tests/outsider/outsider-no-cancel-on-disconnect.json",
-                    "--relay",
-                    "tests/outsider/outsider-whitelist-body.json",
-                    "--relay",
-                    "tests/outsider/outsider-flip-flop.json",
-                    "--relay",
-                    "tests/outsider/outsider-uncapped-backoff.json",
-                    "--relay",
-                    "tests/outsider/outsider-client-key-upstream.json",
-                    "--jobs",
-                    "4",
-                    NULL};
-    json_t *res = run("round2", &rc, args);
-    assert_non_null(res);
-    assert_int_equal(rc, 1);
-    const char *names[] = {
-        "outsider-stream-ends-once",         "outsider-client-gone-cancels-upstream",
-        "outsider-other-fields-forwarded",   "outsider-concurrent-failures-switch-once",
-        "outsider-backoff-stops-at-its-cap", "outsider-client-key-stays-with-the-client"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        assert_string_equal(status_of(scenario(res, "outsider", names[i])), "pass");
-    const json_t *c =
-        check(scenario(res, "outsider-double-done", names[0]), "stream_ends_once", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    assert_non_null(strstr(field(c, "detail"), "after data: [DONE]"));
-    c = check(scenario(res, "outsider-no-cancel-on-disconnect", names[1]), "cancel_on_client_gone",
-              NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    assert_non_null(strstr(field(c, "detail"), "does not cancel on disconnect"));
-    c = check(scenario(res, "outsider-whitelist-body", names[2]), "forwarded", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    assert_non_null(strstr(field(c, "detail"), "dropped"));
-    c = check(scenario(res, "outsider-flip-flop", names[3]), "tried_ratio", "phase=2");
-    assert_string_equal(field(c, "status"), "fail");
-    c = check(scenario(res, "outsider-uncapped-backoff", names[4]), "backoff_gaps", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    c = check(scenario(res, "outsider-client-key-upstream", names[5]), "forwarded", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    assert_non_null(strstr(field(c, "detail"), "upstream key other"));
-    json_decref(res);
+    static const char *const files[] = {"scenarios/outsider/stream-ends-once.json",
+                                        "scenarios/outsider/client-gone-cancels-upstream.json",
+                                        "scenarios/outsider/other-fields-forwarded.json",
+                                        "scenarios/outsider/concurrent-failures-switch-once.json",
+                                        "scenarios/outsider/backoff-stops-at-its-cap.json",
+                                        "scenarios/outsider/client-key-stays-with-the-client.json",
+                                        NULL};
+    static const char *const names[] = {"outsider-stream-ends-once",
+                                        "outsider-client-gone-cancels-upstream",
+                                        "outsider-other-fields-forwarded",
+                                        "outsider-concurrent-failures-switch-once",
+                                        "outsider-backoff-stops-at-its-cap",
+                                        "outsider-client-key-stays-with-the-client",
+                                        NULL};
+    static const char *const relays[] = {"tests/outsider/outsider.json",
+                                         "tests/outsider/outsider-double-done.json",
+                                         "tests/outsider/outsider-no-cancel-on-disconnect.json",
+                                         "tests/outsider/outsider-whitelist-body.json",
+                                         "tests/outsider/outsider-flip-flop.json",
+                                         "tests/outsider/outsider-uncapped-backoff.json",
+                                         "tests/outsider/outsider-client-key-upstream.json",
+                                         NULL};
+    static const struct red_check red[] = {
+        {"outsider-double-done", "outsider-stream-ends-once", "stream_ends_once", NULL,
+         "after data: [DONE]"},
+        {"outsider-no-cancel-on-disconnect", "outsider-client-gone-cancels-upstream",
+         "cancel_on_client_gone", NULL, "does not cancel on disconnect"},
+        {"outsider-whitelist-body", "outsider-other-fields-forwarded", "forwarded", NULL,
+         "dropped"},
+        {"outsider-flip-flop", "outsider-concurrent-failures-switch-once", "tried_ratio", "phase=2",
+         NULL},
+        {"outsider-uncapped-backoff", "outsider-backoff-stops-at-its-cap", "backoff_gaps", NULL,
+         NULL},
+        {"outsider-client-key-upstream", "outsider-client-key-stays-with-the-client", "forwarded",
+         NULL, "upstream key other"},
+        {NULL, NULL, NULL, NULL, NULL}};
+    run_round(&(struct round){"round2", files, names, "outsider", relays, "4", red});
 }
 
 /* Round 3 of the audit: the Express relay (tests/outsider/express3.js,
@@ -251,54 +269,38 @@ static void test_round3_findings(void **state)
         printf("SKIP node or Express missing (apt-get install nodejs node-express)\n");
         skip();
     }
-    int rc;
-    char *args[] = {"scenarios/outsider/stream-pause-arrives-whole.json",
-                    "scenarios/outsider/answers-in-their-encoding.json",
-                    "scenarios/outsider/retry-after-reaches-the-client.json",
-                    "scenarios/outsider/body-over-limit-refused.json",
-                    "scenarios/outsider/client-auth-not-forwarded.json",
-                    "--relay",
-                    "tests/outsider/express3.json",
-                    "--relay",
-                    "tests/outsider/express3-keepalive-unterminated.json",
-                    "--relay",
-                    "tests/outsider/express3-keepalive-as-data.json",
-                    "--relay",
-                    "tests/outsider/express3-fake-gzip.json",
-                    "--relay",
-                    "tests/outsider/express3-drop-retry-after.json",
-                    "--relay",
-                    "tests/outsider/express3-truncate-body.json",
-                    "--relay",
-                    "tests/outsider/express3-client-auth-upstream.json",
-                    "--jobs",
-                    "2",
-                    NULL};
-    json_t *res = run("round3", &rc, args);
-    assert_non_null(res);
-    assert_int_equal(rc, 1);
-    const char *names[] = {
-        "outsider-stream-pause-arrives-whole", "outsider-answers-in-their-encoding",
+    static const char *const files[] = {"scenarios/outsider/stream-pause-arrives-whole.json",
+                                        "scenarios/outsider/answers-in-their-encoding.json",
+                                        "scenarios/outsider/retry-after-reaches-the-client.json",
+                                        "scenarios/outsider/body-over-limit-refused.json",
+                                        "scenarios/outsider/client-auth-not-forwarded.json",
+                                        NULL};
+    static const char *const names[] = {
+        "outsider-stream-pause-arrives-whole",     "outsider-answers-in-their-encoding",
         "outsider-retry-after-reaches-the-client", "outsider-body-over-limit-refused",
-        "outsider-client-auth-not-forwarded"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        assert_string_equal(status_of(scenario(res, "express3", names[i])), "pass");
-    const json_t *c =
-        check(scenario(res, "express3-keepalive-unterminated", names[0]), "answer_integrity", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    c = check(scenario(res, "express3-keepalive-as-data", names[0]), "no_truncated_success", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    assert_non_null(strstr(field(c, "detail"), "neither JSON nor [DONE]"));
-    c = check(scenario(res, "express3-fake-gzip", names[1]), "answer_encoding", "phase=0");
-    assert_string_equal(field(c, "status"), "fail");
-    assert_non_null(strstr(field(c, "detail"), "Content-Encoding 'gzip'"));
-    c = check(scenario(res, "express3-drop-retry-after", names[2]), "retry_after_kept", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    c = check(scenario(res, "express3-truncate-body", names[3]), "client_count", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    c = check(scenario(res, "express3-client-auth-upstream", names[4]), "forwarded", NULL);
-    assert_string_equal(field(c, "status"), "fail");
-    json_decref(res);
+        "outsider-client-auth-not-forwarded",      NULL};
+    static const char *const relays[] = {"tests/outsider/express3.json",
+                                         "tests/outsider/express3-keepalive-unterminated.json",
+                                         "tests/outsider/express3-keepalive-as-data.json",
+                                         "tests/outsider/express3-fake-gzip.json",
+                                         "tests/outsider/express3-drop-retry-after.json",
+                                         "tests/outsider/express3-truncate-body.json",
+                                         "tests/outsider/express3-client-auth-upstream.json",
+                                         NULL};
+    static const struct red_check red[] = {
+        {"express3-keepalive-unterminated", "outsider-stream-pause-arrives-whole",
+         "answer_integrity", NULL, NULL},
+        {"express3-keepalive-as-data", "outsider-stream-pause-arrives-whole",
+         "no_truncated_success", NULL, "neither JSON nor [DONE]"},
+        {"express3-fake-gzip", "outsider-answers-in-their-encoding", "answer_encoding", "phase=0",
+         "Content-Encoding 'gzip'"},
+        {"express3-drop-retry-after", "outsider-retry-after-reaches-the-client", "retry_after_kept",
+         NULL, NULL},
+        {"express3-truncate-body", "outsider-body-over-limit-refused", "client_count", NULL, NULL},
+        {"express3-client-auth-upstream", "outsider-client-auth-not-forwarded", "forwarded", NULL,
+         NULL},
+        {NULL, NULL, NULL, NULL, NULL}};
+    run_round(&(struct round){"round3", files, names, "express3", relays, "2", red});
 }
 
 /* Round 4 of the audit: relay4.py (one asyncio loop, HTTP/1.1 by hand on

@@ -12,15 +12,8 @@ BUGS=${*:-$(python3 -c 'import re;print(" ".join(re.findall(r"^    \"(\w+)\": \"
 mkdir -p "$OUT/profiles"
 for b in none $BUGS; do
     p="$OUT/profiles/outsider-$b.json"
-    python3 - "$b" "$p" <<'PY'
-import json, os, sys
-bug, out = sys.argv[1], sys.argv[2]
-p = json.load(open("tests/outsider/outsider.json"))
-p["name"] = "outsider" if bug == "none" else "outsider-" + bug.replace("_", "-")
-p["env"]["BUG"] = "" if bug == "none" else bug
-p["command"] = "python3 " + os.path.abspath("tests/outsider/relay.py")
-json.dump(p, open(out, "w"), indent=1)
-PY
+    python3 tests/outsider/auditlib.py profile tests/outsider/outsider.json outsider "$b" "$p" \
+        "python3 $PWD/tests/outsider/relay.py"
     bin/cutover run scenarios/ --relay "$p" --out "$OUT/$b" --no-color --jobs 2 >"$OUT/$b.log" 2>&1
     echo "$b: exit $?"
 done

@@ -16,17 +16,9 @@ SET="scenarios/streaming scenarios/answers scenarios/contract scenarios/outsider
 mkdir -p "$OUT/profiles"
 for b in none $BUGS; do
     p="$OUT/profiles/express3-$b.json"
-    python3 - "$b" "$p" <<'PY'
-import json, os, sys
-bug, out = sys.argv[1], sys.argv[2]
-p = json.load(open("tests/outsider/express3.json"))
-p["name"] = "express3" if bug == "none" else "express3-" + bug.replace("_", "-")
-p["env"]["BUG"] = "" if bug == "none" else bug
-p["command"] = "node " + os.path.abspath("tests/outsider/express3.js")
-p["env"]["NODE_PATH"] = os.path.abspath("relays/examples/express/node_modules")
-p["cwd"] = os.path.abspath("tests/outsider")
-json.dump(p, open(out, "w"), indent=1)
-PY
+    python3 tests/outsider/auditlib.py profile tests/outsider/express3.json express3 "$b" "$p" \
+        "node $PWD/tests/outsider/express3.js" \
+        "env.NODE_PATH=$PWD/relays/examples/express/node_modules" "cwd=$PWD/tests/outsider"
     # shellcheck disable=SC2086
     bin/cutover run $SET --relay "$p" --out "$OUT/$b" --no-color --jobs 2 >"$OUT/$b.log" 2>&1
     echo "$b: exit $? $(tail -4 "$OUT/$b.log" | grep -o '[0-9]* scenario(s):.*in [0-9.]* s')"

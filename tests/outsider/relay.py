@@ -26,7 +26,6 @@ else a comma list, an unknown bearer gets 401].
 BUG=<name> turns on one realistic defect (see BUGS below), for the audit
 (round 1: the first 21; round 2: the rest)."""
 import json
-import signal
 import os
 import socket
 import sys
@@ -34,7 +33,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from outsider_http import Handler as BaseHandler, serve
 
 E = os.environ
 URLS = {"blue": E["BLUE_URL"].rstrip("/"), "green": E["GREEN_URL"].rstrip("/")}
@@ -169,28 +169,17 @@ def call(colour, body, timeout, client_auth=""):
         raise Upstream(e.code, e.read(), ra)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
+class Handler(BaseHandler):
     def send_json(self, status, obj, extra=None):
         data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
         ctype = "application/json"
         if BUG == "wrong_ctype":
             ctype = "text/plain"
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        length = len(data)
+        length = None
         if BUG == "utf8_content_length" and not isinstance(obj, bytes):
             length = len(json.dumps(obj, ensure_ascii=False))
             data = json.dumps(obj, ensure_ascii=False).encode()
-        self.send_header("Content-Length", str(length))
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(status, data, ctype, extra, length)
 
     def relay_error(self, status, message, typ="upstream_error"):
         if BUG == "utf8_content_length":
@@ -199,12 +188,7 @@ class Handler(BaseHTTPRequestHandler):
             message += f" (calling upstream with key {KEY})"
         if BUG == "html_errors":
             page = f"<html><body><h1>{status} Error</h1><p>{message}</p></body></html>".encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-            return
+            return self.reply(status, page, "text/html")
         if BUG == "error_as_200":
             status = 200
         self.send_json(status, {"error": {"message": message, "type": typ}})
@@ -215,18 +199,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
-    def chunk(self, data):
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
     def do_POST(self):
-        with lock:
-            INFLIGHT[0] += 1
-        try:
-            self.post()
-        finally:
-            with lock:
-                INFLIGHT[0] -= 1
+        self.counted(self.post)
 
     def post(self):
         if self.path != "/llm/chat":
@@ -368,10 +342,7 @@ class Handler(BaseHTTPRequestHandler):
             up.close()
             return self.send_json(200, data)
         if not getattr(self, "stream_started", False):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
+            self.start_stream()
         self.stream_started = True
         events, done, finished, cut = [], False, False, False
         held, n_data, client_gone = None, 0, False
@@ -432,39 +403,16 @@ class Handler(BaseHTTPRequestHandler):
             elif cut or not finished:
                 err = {"error": {"message": "upstream stream ended early", "type": "upstream_error"}}
                 self.chunk(b"data: " + json.dumps(err).encode() + b"\n\n")
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-        self.close_connection = True
+        self.end_stream_chunks()
 
     def end_stream(self, failed):
         """BUG retry_partial_stream: the last retried stream also failed."""
         if failed:
             err = {"error": {"message": "upstream stream ended early", "type": "upstream_error"}}
             self.chunk(b"data: " + json.dumps(err).encode() + b"\n\n")
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-        self.close_connection = True
-
-
-INFLIGHT = [0]
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+        self.end_stream_chunks()
 
 
 if __name__ == "__main__":
-    srv = Server(("127.0.0.1", int(E["PORT"])), Handler)
-    print(f"relay.py listening on http://127.0.0.1:{E['PORT']}" + (f" BUG={BUG}" if BUG else ""),
-          flush=True)
-    # SIGTERM: stop accepting, let the open requests end, exit 0.
-    # SIGTERM: stop accepting, let the requests in flight end (up to 5 s),
-    # exit 0.  Idle keep-alive connections are not waited for.
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
-    srv.serve_forever()
-    srv.socket.close()
-    end = time.monotonic() + 5
-    while INFLIGHT[0] and time.monotonic() < end:
-        time.sleep(0.01)
-    os._exit(0)
+    serve(Handler,
+          f"relay.py listening on http://127.0.0.1:{E['PORT']}" + (f" BUG={BUG}" if BUG else ""))

@@ -14,11 +14,11 @@ Only PORT, BLUE_URL, GREEN_URL, OPENAI_API_KEY come from the environment."""
 import http.client
 import json
 import os
-import signal
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from outsider_http import Handler as BaseHandler, serve
 
 E = os.environ
 URLS = {"blue": E["BLUE_URL"].rstrip("/"), "green": E["GREEN_URL"].rstrip("/")}
@@ -54,32 +54,14 @@ def prober():
                     state["preferred"] = "green"
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def reply(self, status, body, ctype="application/json"):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class Handler(BaseHandler):
     def do_GET(self):
         if self.path == "/ping":
             return self.reply(200, b"pong", "text/plain")
         self.reply(404, b'{"error":{"message":"not found","type":"invalid_request_error"}}')
 
     def do_PUT(self):
-        with lock:
-            INFLIGHT[0] += 1
-        try:
-            self.put()
-        finally:
-            with lock:
-                INFLIGHT[0] -= 1
+        self.counted(self.put)
 
     def put(self):
         if self.path != "/v1/gateway/chat":
@@ -110,42 +92,20 @@ class Handler(BaseHTTPRequestHandler):
                 body = up.read()
                 c.close()
                 return self.reply(up.status, body)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
+            self.start_stream()
             try:
                 while True:
                     line = up.readline()
                     if not line:
                         break
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
-                    self.wfile.flush()
+                    self.chunk(line)
             except OSError:
                 pass
             c.close()
-            self.wfile.write(b"0\r\n\r\n")
-            self.close_connection = True
+            self.end_stream_chunks()
             return
         self.reply(last[0], last[1])
 
 
-INFLIGHT = [0]
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 if __name__ == "__main__":
-    srv = Server(("127.0.0.1", int(E["PORT"])), Handler)
-    threading.Thread(target=prober, daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
-    print(f"relay2.py listening on http://127.0.0.1:{E['PORT']}", flush=True)
-    srv.serve_forever()
-    srv.socket.close()
-    end = time.monotonic() + 5
-    while INFLIGHT[0] and time.monotonic() < end:
-        time.sleep(0.01)
-    os._exit(0)
+    serve(Handler, f"relay2.py listening on http://127.0.0.1:{E['PORT']}", threads=[prober])

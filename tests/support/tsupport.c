@@ -1,3 +1,9 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "tsupport.h"
 
 #include "co_clock.h"
@@ -358,6 +364,23 @@ int tsup_cutover(int timeout_ms, char **args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+int tsup_run_text(const char *dir, const char *name, const char *text, int timeout_ms, char *out,
+                  size_t outlen)
+{
+    char file[512];
+    snprintf(file, sizeof file, "%s/%s.json", dir, name);
+    snprintf(out, outlen, "%s/%s", dir, name);
+    FILE *f = fopen(file, "w");
+    if (!f)
+        return -1;
+    int bad = fputs(text, f) < 0;
+    bad |= fclose(f) != 0;
+    if (bad)
+        return -1;
+    char *args[] = {"run", file, "--out", out, "--no-color", NULL};
+    return tsup_cutover(timeout_ms, args);
+}
+
 int tsup_installed(const char *prog)
 {
     char path[256];
@@ -379,6 +402,15 @@ json_t *tsup_results(const char *out, char *err, size_t errlen)
     json_t *r = json_load_file(path, 0, &je);
     if (!r)
         snprintf(err, errlen, "%s: %s", path, je.text);
+    return r;
+}
+
+json_t *tsup_results_or_fail(const char *out)
+{
+    char err[1200];
+    json_t *r = tsup_results(out, err, sizeof err);
+    if (!r)
+        fail_msg("%s", err);
     return r;
 }
 

@@ -33,6 +33,14 @@ const char *tsup_bin(const char *name);
  * (-1 when it had to be killed). */
 int tsup_cutover(int timeout_ms, char **args);
 
+/* Writes a scenario's JSON text to dir/NAME.json and runs it as tsup_cutover
+ * does, with --out dir/NAME (copied into out) and --no-color.  Returns the
+ * exit code, or -1 when the file could not be written or cutover had to be
+ * killed.  The scenario's own folder under out is named after dir's last
+ * part (the folder the file is in): out/<basename of dir>/NAME_json. */
+int tsup_run_text(const char *dir, const char *name, const char *text, int timeout_ms, char *out,
+                  size_t outlen);
+
 /* Is prog installed (an executable in the usual bin and sbin folders)? */
 int tsup_installed(const char *prog);
 
@@ -56,6 +64,9 @@ char *tsup_read_file(const char *path, size_t *len);
  * with the reason in err. */
 struct json_t;
 struct json_t *tsup_results(const char *out, char *err, size_t errlen);
+/* The same, failing the running cmocka test (with the reason) when there
+ * are none. */
+struct json_t *tsup_results_or_fail(const char *out);
 /* The scenario named name in results, run against relay (its "relay" field;
  * NULL: any), or NULL. */
 const struct json_t *tsup_scenario(const struct json_t *results, const char *relay,

@@ -11,29 +11,24 @@
 #include "harness/obs.h"
 #include "harness/scenario.h"
 #include "mocks/mock.h"
+#include "tests/support/tobs.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MS 1000ull
-#define T0 1000000000ull
+#define MS TOBS_MS
+#define T0 TOBS_T0
 
 static struct harness_obs obs;
 
 static int setup(void **state)
 {
-    memset(&obs, 0, sizeof obs);
-    obs.t0 = T0;
-    obs.reqs = calloc(256, sizeof *obs.reqs);
-    obs.atts = calloc(1024, sizeof *obs.atts);
-    obs.evs = calloc(64, sizeof *obs.evs);
+    /* A cooperating relay: every signal there; the signal tests remove them. */
+    tobs_init(&obs, 256, 1024, 64);
     obs.have_events = 1;
     obs.relay_alive = 1;
-    /* A cooperating relay: every signal there; the signal tests remove them. */
-    obs.signals = HARNESS_SIG_IDS | HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS | HARNESS_SIG_ADMIN |
-                  HARNESS_SIG_PROCESS;
     obs.leak_scanned = 1;
     return 0;
 }
@@ -48,36 +43,13 @@ static int teardown(void **state)
 static struct harness_req *req(const char *id, uint64_t ms, uint64_t lat_ms, long status,
                                const char *served, int outcome)
 {
-    struct harness_req *r = &obs.reqs[obs.n_reqs++];
-    snprintf(r->id, sizeof r->id, "%s", id);
-    r->t_sched = r->t_sent = T0 + ms * MS;
-    r->t_done = r->t_sent + lat_ms * MS;
-    r->status = status;
-    snprintf(r->served, sizeof r->served, "%s", served);
-    r->outcome = outcome;
-    r->retry_after_ms = -1;
-    /* Headers absent unless a test sets them, as the traffic code records. */
-    r->ra_s = r->ra_ms = r->rl_limit = r->rl_remaining = -1;
-    r->should_retry = -1;
-    r->err_shape = status != 200 && status != 0 ? 1 : -1;
-    snprintf(r->ctype, sizeof r->ctype, "application/json");
-    snprintf(r->model, sizeof r->model, "gpt-4.1");
-    r->max_tokens = 16;
-    r->msg_hash = 0x1234;
-    return r;
+    return tobs_req(&obs, id, ms, lat_ms, status, served, outcome);
 }
 
 static struct harness_att *att(const char *id, const char *env, uint64_t at_ms, uint64_t dur_ms,
                                int status)
 {
-    struct harness_att *a = &obs.atts[obs.n_atts++];
-    snprintf(a->req_id, sizeof a->req_id, "%s", id);
-    snprintf(a->env, sizeof a->env, "%s", env);
-    snprintf(a->path, sizeof a->path, "/v1/chat/completions");
-    a->t_arrival = T0 + at_ms * MS;
-    a->t_done = a->t_arrival + dur_ms * MS;
-    a->status = status;
-    return a;
+    return tobs_att(&obs, id, env, at_ms, dur_ms, status);
 }
 
 /* Attempts of request id to blue so far. */
@@ -99,36 +71,19 @@ static void probe(const char *env, uint64_t at_ms)
 static void ev(const char *type, uint64_t at_ms, const char *from, const char *to, const char *env,
                int healthy)
 {
-    struct harness_ev *e = &obs.evs[obs.n_evs++];
-    snprintf(e->type, sizeof e->type, "%s", type);
-    e->t = T0 + at_ms * MS;
-    snprintf(e->from, sizeof e->from, "%s", from);
-    snprintf(e->to, sizeof e->to, "%s", to);
-    snprintf(e->env, sizeof e->env, "%s", env);
-    e->healthy = healthy;
+    tobs_ev(&obs, type, at_ms, from, to, env, healthy);
 }
 
 static void mark(const char *name, uint64_t at_ms)
 {
-    snprintf(obs.marks[obs.n_marks].name, sizeof obs.marks[0].name, "%s", name);
-    obs.marks[obs.n_marks++].t = T0 + at_ms * MS;
+    tobs_mark(&obs, name, at_ms);
 }
 
-/* Runs a check given as JSON text, on attempts indexed as the runner does
- * (without sorting: the tests add them in arrival order). */
+/* Runs a check given as JSON text (tobs_run). */
 static int run(const char *json, struct report_check *v)
 {
-    json_error_t je;
-    json_t *c = json_loads(json, 0, &je);
-    assert_non_null(c);
-    const char *marks[] = {"start", "fault_on", "cutover", NULL};
-    char err[512];
-    if (harness_check_validate(c, "$.expect[0]", marks, err, sizeof err) != 0)
-        fail_msg("invalid check %s: %s", json, err);
-    harness_obs_index(&obs);
-    harness_check_run(c, &obs, v);
-    json_decref(c);
-    return v->status;
+    static const char *const marks[] = {"start", "fault_on", "cutover", NULL};
+    return tobs_run(&obs, json, marks, v);
 }
 
 static void test_success_ratio(void **state)
@@ -137,12 +92,7 @@ static void test_success_ratio(void **state)
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.9}", &v),
                      HARNESS_INCONCLUSIVE);
     assert_int_equal(v.samples, 0);
-    for (int i = 0; i < 9; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "r%d", i);
-        req(id, (uint64_t)i * 10, 5, 200, "blue", HARNESS_OK);
-        att(id, "blue", (uint64_t)i * 10, 2, 200);
-    }
+    tobs_answered(&obs, "r", 0, 9, 0, 10, 5, 200, "blue", 0, 2);
     req("bad", 100, 5, 503, "blue", HARNESS_HTTP_ERROR);
     att("bad", "blue", 100, 2, 503);
     assert_int_equal(run("{\"check\":\"client_success_ratio\",\"min\":0.9}", &v), HARNESS_PASS);
@@ -489,11 +439,7 @@ static void test_no_traffic_after_unhealthy(void **state)
     struct report_check v;
     mark("fault_on", 100);
     ev("health", 150, "", "", "blue", 0);
-    for (int i = 0; i < 5; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "r%d", i);
-        req(id, 100 + (uint64_t)i * 50, 5, 200, "green", HARNESS_OK);
-    }
+    tobs_answered(&obs, "r", 0, 5, 100, 50, 5, 200, "green", 0, 0);
     att("r0", "blue", 100, 1, 200);
     att("r1", "blue", 160, 1, 200); /* inside the grace */
     assert_int_equal(run("{\"check\":\"no_traffic_after_unhealthy\",\"env\":\"blue\",\"after\":"
@@ -609,19 +555,9 @@ static void test_rate_limit_never_limited(void **state)
     struct report_check v;
     snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
     const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
-    for (int i = 0; i < 3; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "r%d", i);
-        req(id, (uint64_t)i * 50, 2, 200, "blue", HARNESS_OK);
-        att(id, "blue", (uint64_t)i * 50, 1, 200);
-    }
+    tobs_answered(&obs, "r", 0, 3, 0, 50, 2, 200, "blue", 0, 1);
     assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
-    for (int i = 3; i < 14; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "r%d", i);
-        req(id, (uint64_t)i * 50, 2, 200, "blue", HARNESS_OK);
-        att(id, "blue", (uint64_t)i * 50, 1, 200);
-    }
+    tobs_answered(&obs, "r", 3, 14, 0, 50, 2, 200, "blue", 0, 1);
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "nothing was limited"));
 }
@@ -691,6 +627,189 @@ static void test_rate_limit_window_kinds(void **state)
     fixed_window_traffic(6);
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "too many for any kind of window"));
+}
+
+/* ---- one rule for every window kind (harness/rl_judge.c) ---------------- */
+
+/* A fleet of two replicas behind one limiter: alternate requests. */
+static void two_replicas(void)
+{
+    obs.n_replicas = 2;
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        obs.reqs[i].replica = (int)(i % 2);
+}
+
+/* fleet_rate_limit judged a declared fixed window like an unknown kind: a
+ * correct fixed-window fleet (limit 4 per 400 ms, 4 on each side of a
+ * boundary) was inconclusive, and one admitting 5 per window in two bursts
+ * whose phases no single alignment of boundaries can split was inconclusive
+ * too, where rate_limit's alignment test fails it. */
+static void test_fleet_rate_limit_fixed_window(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"fleet_rate_limit\",\"limit\":4,\"window_ms\":400}";
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    fixed_window_traffic(4);
+    two_replicas();
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "signal: "));
+    /* 5 at 0..60 ms and 5 at 600..660 ms: a boundary that splits the first
+     * burst (phase 0..60 ms of 400) leaves the second whole and the other
+     * way round, so some window held 5 wherever the boundaries lie; no span
+     * of 400 ms holds more than 5 (no excess for the unknown kind). */
+    obs.n_reqs = obs.n_atts = 0;
+    for (int i = 0; i < 12; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b%d", i);
+        uint64_t at = i < 6 ? (uint64_t)i * 12 : 600 + (uint64_t)(i - 6) * 12;
+        int limited = i % 6 == 5;
+        struct harness_req *r = req(id, at, 2, limited ? 429 : 200, limited ? "" : "blue",
+                                    limited ? HARNESS_HTTP_ERROR : HARNESS_OK);
+        if (limited) {
+            r->retry_after_ms = 100;
+            r->ratelimit_hdrs = 3;
+        } else {
+            att(id, "blue", at, 1, 200);
+        }
+    }
+    two_replicas();
+    const char *chk5 = "{\"check\":\"fleet_rate_limit\",\"limit\":4,\"window_ms\":400}";
+    assert_int_equal(run(chk5, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "wherever its boundaries lie"));
+    /* rate_limit says the same of the same admissions. */
+    assert_int_equal(run("{\"check\":\"rate_limit\",\"limit\":4,\"window_ms\":400}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "wherever its boundaries lie"));
+}
+
+/* A fleet that refuses after one admission in the window (limit 4) is
+ * wrong for a sliding or a fixed window, and was failed whatever its kind;
+ * a token bucket of one refuses there too, so without a kind (or a bucket
+ * without a size) it is inconclusive, naming why. */
+static void test_fleet_early_refusal(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"fleet_rate_limit\",\"limit\":4,\"window_ms\":400}";
+    req("e0", 0, 2, 200, "blue", HARNESS_OK);
+    att("e0", "blue", 0, 1, 200);
+    struct harness_req *r = req("e1", 50, 2, 429, "", HARNESS_HTTP_ERROR);
+    r->retry_after_ms = 100;
+    two_replicas();
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "too early for a sliding or a fixed window"));
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "refused with 429 although fewer than 4"));
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "bucket");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    obs.rl_burst = 1;
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+}
+
+/* A scenario's "client_count status 429 min" is written for a sliding
+ * window: a correct fixed-window relay (or a token bucket, or a relay of
+ * unknown kind) admits a full quota on each side of a boundary and so
+ * refuses fewer.  Its shortfall was a failure; it is inconclusive, naming
+ * why, and for a sliding window it stays a failure. */
+static void test_refusal_count_window_kind(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"client_count\",\"status\":429,\"min\":8}";
+    obs.rl_limit = 4;
+    fixed_window_traffic(4); /* 6 refusals */
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "refuse fewer"));
+    assert_non_null(strstr(v.detail, "signal: "));
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "bucket");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    obs.rl_kind[0] = '\0';
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "rate_limit_window"));
+    /* exact is a lower bound too. */
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"exact\":8}", &v),
+                     HARNESS_INCONCLUSIVE);
+    /* More refusals than an exact count is no shortfall. */
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"exact\":4}", &v),
+                     HARNESS_FAIL);
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    /* With the run's window known, a correct fixed window still explains
+     * the shortfall... */
+    obs.rl_window_us = 400.0 * MS;
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    /* ...but not 10 admissions inside 100 ms: more than any fixed window of
+     * 4 admits there, so too few 429s is a failure for this kind too. */
+    obs.n_reqs = obs.n_atts = 0;
+    for (int i = 0; i < 18; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "x%d", i);
+        int limited = i >= 10;
+        req(id, (uint64_t)i * 10, 2, limited ? 429 : 200, limited ? "" : "blue",
+            limited ? HARNESS_HTTP_ERROR : HARNESS_OK);
+        if (!limited)
+            att(id, "blue", (uint64_t)i * 10, 1, 200);
+    }
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"min\":14}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "wherever its boundaries lie"));
+    /* Two client keys have a quota each: never mixed into one window. */
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        snprintf(obs.reqs[i].key, sizeof obs.reqs[i].key, "%s", i % 2 ? "key-b" : "key-a");
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"min\":14}", &v),
+                     HARNESS_INCONCLUSIVE);
+    obs.rl_window_us = 0;
+    /* Not a rate-limited run: the bound is the bound, whatever the kind. */
+    obs.rl_limit = 0;
+    assert_int_equal(run("{\"check\":\"client_count\",\"status\":429,\"min\":14}", &v),
+                     HARNESS_FAIL);
+}
+
+/* A sliding-window relay admitting 8 where 4 are allowed fails every check
+ * that counts admissions; a relay of unknown kind is inconclusive on every
+ * one of them (between the limit and twice it), saying why. */
+static void test_window_kind_every_check(void **state)
+{
+    struct report_check v;
+    const char *const chks[] = {
+        "{\"check\":\"rate_limit\",\"limit\":4,\"window_ms\":400}",
+        "{\"check\":\"fleet_rate_limit\",\"limit\":4,\"window_ms\":400}",
+        "{\"check\":\"client_count\",\"status\":200,\"max\":8}",
+        "{\"check\":\"client_count\",\"status\":429,\"min\":8}",
+        "{\"check\":\"upstream_count\",\"max\":8}",
+    };
+    obs.rl_limit = 4;
+    fixed_window_traffic(4); /* 12 admitted, 6 refused */
+    two_replicas();
+    for (size_t i = 0; i < sizeof chks / sizeof chks[0]; i++) {
+        snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
+        if (run(chks[i], &v) != HARNESS_FAIL)
+            fail_msg("sliding: %s: %d (%s)", chks[i], v.status, v.detail);
+        obs.rl_kind[0] = '\0';
+        if (run(chks[i], &v) != HARNESS_INCONCLUSIVE)
+            fail_msg("unknown kind: %s: %d (%s)", chks[i], v.status, v.detail);
+        if (!strstr(v.detail, "rate_limit_window"))
+            fail_msg("unknown kind: %s: no reason (%s)", chks[i], v.detail);
+    }
+}
+
+/* A token bucket admits a full bucket at once: with its size from the
+ * profile ("rate_limit_burst") rate_limit judges it exactly; without, a
+ * span over the limit is inconclusive, naming what would settle it. */
+static void test_rate_limit_bucket(void **state)
+{
+    struct report_check v;
+    const char *chk = "{\"check\":\"rate_limit\",\"limit\":4,\"window_ms\":400}";
+    snprintf(obs.rl_kind, sizeof obs.rl_kind, "bucket");
+    fixed_window_traffic(4); /* 8 in one span of 400 ms */
+    assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "rate_limit_burst"));
+    obs.rl_burst = 4;
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    obs.rl_burst = 2;
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "token bucket of 2"));
 }
 
 /* Retry-After is what any limiter owes; x-ratelimit-* only when the check
@@ -1072,21 +1191,12 @@ static void test_rate_limit_all_refused(void **state)
 {
     struct report_check v;
     const char *chk = "{\"check\":\"rate_limit\",\"limit\":5,\"window_ms\":400}";
-    for (int i = 0; i < 14; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "r%d", i);
-        req(id, (uint64_t)i * 20, 2, 401, "", HARNESS_HTTP_ERROR);
-    }
+    tobs_answered(&obs, "r", 0, 14, 0, 20, 2, 401, "", 0, 0);
     assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
     assert_non_null(strstr(v.measured, "max admitted/window 0"));
     /* A 5xx whose request reached an upstream was admitted, and counts. */
     obs.n_reqs = 0;
-    for (int i = 0; i < 14; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "r%d", i);
-        req(id, (uint64_t)i * 20, 2, 502, "", HARNESS_HTTP_ERROR);
-        att(id, "blue", (uint64_t)i * 20, 1, 502);
-    }
+    tobs_answered(&obs, "r", 0, 14, 0, 20, 2, 502, "blue", 0, 1);
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "nothing was limited"));
 }
@@ -1500,11 +1610,7 @@ static void test_health_interval(void **state)
 static void test_latency_and_overhead(void **state)
 {
     struct report_check v;
-    for (int i = 0; i < 5; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "r%d", i);
-        req(id, (uint64_t)i * 10, 20, 200, "blue", HARNESS_OK);
-    }
+    tobs_answered(&obs, "r", 0, 5, 0, 10, 20, 200, "blue", 0, 0);
     assert_int_equal(run("{\"check\":\"latency\",\"p99_ms\":100}", &v), HARNESS_INCONCLUSIVE);
     for (int i = 5; i < 20; i++) {
         char id[16];
@@ -1856,11 +1962,7 @@ static void test_pass_audit_made_up_answers(void **state)
 static void test_pass_audit_refusing_relay(void **state)
 {
     struct report_check v;
-    for (int i = 0; i < 10; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "e%d", i);
-        req(id, (uint64_t)i * 10, 1, 503, "", HARNESS_HTTP_ERROR);
-    }
+    tobs_answered(&obs, "e", 0, 10, 0, 10, 1, 503, "", 0, 0);
     harness_obs_index(&obs);
     harness_obs_observe(&obs, HARNESS_SIG_PROCESS);
     assert_int_equal(run("{\"check\":\"attempts\",\"max\":2}", &v), HARNESS_INCONCLUSIVE);
@@ -1976,12 +2078,7 @@ static void test_admin_ok_effect(void **state)
     /* No request reached an upstream after it: the status is all there is. */
     assert_int_equal(run(chk, &v), HARNESS_PASS);
     assert_non_null(strstr(v.detail, "judged by the HTTP status only"));
-    for (int i = 0; i < 4; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "s%d", i);
-        req(id, 110 + (uint64_t)i * 10, 5, 200, "blue", HARNESS_OK);
-        att(id, "blue", 111 + (uint64_t)i * 10, 2, 200);
-    }
+    tobs_answered(&obs, "s", 0, 4, 110, 10, 5, 200, "blue", 1, 2);
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.measured, "switch to green answered 2xx"));
     assert_non_null(strstr(v.detail, "accepted a switch it did not make"));
@@ -2040,12 +2137,7 @@ static void test_admission_counts_window_kind(void **state)
     const char *chk = "{\"check\":\"client_count\",\"status\":200,\"max\":5}";
     const char *up = "{\"check\":\"upstream_count\",\"max\":5}";
     obs.rl_limit = 5;
-    for (int i = 0; i < 8; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "k%d", i);
-        req(id, (uint64_t)i * 10, 2, 200, "blue", HARNESS_OK);
-        att(id, "blue", (uint64_t)i * 10, 1, 200);
-    }
+    tobs_answered(&obs, "k", 0, 8, 0, 10, 2, 200, "blue", 0, 1);
     snprintf(obs.rl_kind, sizeof obs.rl_kind, "sliding");
     assert_int_equal(run(chk, &v), HARNESS_FAIL);
     assert_int_equal(run(up, &v), HARNESS_FAIL);
@@ -2055,12 +2147,7 @@ static void test_admission_counts_window_kind(void **state)
     assert_int_equal(run(up, &v), HARNESS_INCONCLUSIVE);
     snprintf(obs.rl_kind, sizeof obs.rl_kind, "fixed");
     assert_int_equal(run(chk, &v), HARNESS_INCONCLUSIVE);
-    for (int i = 8; i < 11; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "k%d", i);
-        req(id, (uint64_t)i * 10, 2, 200, "blue", HARNESS_OK);
-        att(id, "blue", (uint64_t)i * 10, 1, 200);
-    }
+    tobs_answered(&obs, "k", 8, 11, 0, 10, 2, 200, "blue", 0, 1);
     assert_int_equal(run(chk, &v), HARNESS_FAIL); /* 11: more than twice 5 */
     /* Not a rate-limited run: the bound is the bound. */
     obs.rl_limit = 0;
@@ -2143,7 +2230,7 @@ static void test_row_settings_are_keys(void **state)
         char buf[512];
         snprintf(buf, sizeof buf, "%s", k.settings);
         for (char *save = NULL, *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-            int known = 0;
+            int known = strcmp(w, "*") == 0; /* every setting that shapes behaviour */
             for (const char *const *q = keys; *q && !known; q++)
                 known = strcmp(*q, w) == 0;
             if (!known)
@@ -2161,6 +2248,20 @@ static void test_row_facts(void **state)
     assert_true(harness_check_depends("attempts", "max_attempts"));
     assert_false(harness_check_depends("attempts", "max_attempt")); /* whole words only */
     assert_false(harness_check_depends("attempts", "jitter"));
+    /* A failed count of outcomes can come from any setting that shapes
+     * behaviour (a jitter moves a retry past a timeline's fault), not from
+     * where the relay logs or listens; a contract check from none. */
+    assert_true(harness_check_fail_depends("attempts", "jitter"));
+    assert_true(harness_check_fail_depends("attempts", "max_attempts"));
+    assert_true(harness_check_fail_depends("client_count", "switch_after_failures"));
+    assert_true(harness_check_fail_depends("upstream_count", "health_interval_ms"));
+    assert_true(harness_check_fail_depends("client_status", "backoff_base_ms"));
+    assert_false(harness_check_fail_depends("client_count", "log_level"));
+    assert_false(harness_check_fail_depends("upstream_count", "api_key"));
+    assert_false(harness_check_fail_depends("upstream_count", "max_attempt"));
+    assert_false(harness_check_fail_depends("backoff_gaps", "health_interval_ms"));
+    assert_false(harness_check_fail_depends("no_truncated_success", "switch_after_failures"));
+    assert_false(harness_check_fail_depends("error_shape", "backoff_base_ms"));
     assert_false(harness_check_depends("latency", "max_attempts"));
     assert_false(harness_check_depends("nope", "max_attempts"));
     assert_int_equal(harness_check_find("switch_delay", &k), 0);
@@ -2620,6 +2721,11 @@ int main(void)
         T(test_rate_limit_header_values),
         T(test_rate_limit_never_limited),
         T(test_rate_limit_window_kinds),
+        T(test_fleet_rate_limit_fixed_window),
+        T(test_refusal_count_window_kind),
+        T(test_window_kind_every_check),
+        T(test_rate_limit_bucket),
+        T(test_fleet_early_refusal),
         T(test_rate_limit_retry_after_only),
         T(test_retry_after_across_colours),
         T(test_tried_ratio),

@@ -172,6 +172,33 @@ static void test_closed_loop_and_apply(void **state)
     assert_int_equal(rs.status, REPORT_ERROR);
 }
 
+/* An open-loop phase on time followed by a closed-loop one: the open
+ * phase's achieved rate runs to its own last send, not to the closed
+ * phase's (the bug: 1,000 req/s on time for 1 s, then 200 closed-loop
+ * requests over 90 ms read as "919 of 1000 req/s", driver behind). */
+static void test_open_then_closed(void **state)
+{
+    static struct harness_scenario s;
+    memset(&s, 0, sizeof s);
+    s.n_phases = 2;
+    s.phases[0].rate_rps = 1000;
+    s.phases[1].concurrency = 8;
+    struct harness_req *v = log_of(1201, 1000, on_time);
+    for (size_t i = 1001; i < 1201; i++) {
+        v[i].phase = 1;
+        v[i].t_sched = v[i].t_sent = 2100000 + (i - 1001) * 450;
+    }
+    struct report_driver d = {0};
+    harness_driver_stats(&s, v, 1201, &d);
+    harness_driver_judge(&d);
+    assert_int_equal(d.scheduled, 1001);
+    assert_int_equal(d.sent, 1001);
+    assert_true(d.achieved_rps > 999 && d.achieved_rps <= 1000.1);
+    assert_true(d.late_end_ms < 1);
+    assert_false(d.behind);
+    free(v);
+}
+
 static void test_empty(void **state)
 {
     struct report_driver d = {0};
@@ -187,7 +214,7 @@ int main(void)
         cmocka_unit_test(test_on_schedule), cmocka_unit_test(test_rate_below_schedule),
         cmocka_unit_test(test_lag),         cmocka_unit_test(test_few_requests_slightly_late),
         cmocka_unit_test(test_pool),        cmocka_unit_test(test_closed_loop_and_apply),
-        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_empty),       cmocka_unit_test(test_open_then_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

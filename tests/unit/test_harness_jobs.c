@@ -167,7 +167,20 @@ static int fake_run(const struct harness_scenario *s, const struct harness_run_o
                     struct report_scenario *rs)
 {
     uint64_t t0 = co_clock_monotonic_us();
-    int disturbed = 0, behind = 0;
+    int disturbed = 0, behind = 0, port = 0;
+    if (strcmp(s->name, "port") == 0) {
+        /* "port": another process took the relay's port on the first run. */
+        char mark[256];
+        snprintf(mark, sizeof mark, "%s/%s.mark", tmpdir, s->name);
+        port = access(mark, F_OK) != 0;
+        if (port)
+            close(open(mark, O_CREAT | O_WRONLY, 0644));
+        memset(rs, 0, sizeof *rs);
+        snprintf(rs->name, sizeof rs->name, "%s", s->name);
+        rs->status = port ? REPORT_ERROR : REPORT_PASS;
+        rs->port_taken = port;
+        return rs->status;
+    }
     if (strcmp(s->name, "disturbed") == 0 || strcmp(s->name, "behind") == 0) {
         char mark[256];
         snprintf(mark, sizeof mark, "%s/%s.mark", tmpdir, s->name);
@@ -274,6 +287,34 @@ static void cleanup_tmp(void)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A relay that died because another process took its port first is a
+ * harness error that says nothing of the relay: run again (on a fresh
+ * port), serially and in the pool alike. */
+static void test_port_taken_rerun(void **state)
+{
+    for (int width = 1; width <= 2; width++) {
+        static struct harness_scenario sc[2];
+        struct harness_job jobs[2];
+        memset(jobs, 0, sizeof jobs);
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/cutover-jobs-unit-XXXXXX");
+        assert_non_null(mkdtemp(tmpdir));
+        for (int i = 0; i < 2; i++) {
+            memset(&sc[i], 0, sizeof sc[i]);
+            snprintf(sc[i].name, sizeof sc[i].name, "%s", i ? "port" : "a");
+            jobs[i].s = &sc[i];
+            jobs[i].run = fake_run;
+            jobs[i].ro.run_index = i;
+        }
+        struct seen seen;
+        memset(&seen, 0, sizeof seen);
+        assert_int_equal(harness_jobs_run(jobs, 2, width, on_ready, &seen), 2);
+        assert_int_equal(seen.status[1], REPORT_PASS);
+        assert_non_null(strstr(seen.rerun[1], "another process took the relay's port"));
+        assert_string_equal(seen.rerun[0], "");
+        cleanup_tmp();
+    }
+}
+
 static void test_pool_order_rerun_alone(void **state)
 {
     struct seen seen;
@@ -343,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_damaged),
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_pool_order_rerun_alone),
+        cmocka_unit_test(test_port_taken_rerun),
         cmocka_unit_test(test_pool_serial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

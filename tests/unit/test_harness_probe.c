@@ -16,6 +16,7 @@
 #include "harness/probe.h"
 #include "harness/scenario.h"
 #include "reports/report.h"
+#include "tests/support/tobs.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -23,19 +24,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MS 1000ull
-#define T0 1000000000ull
+#define MS TOBS_MS
+#define T0 TOBS_T0
 
 static struct harness_obs obs;
 
 static int setup(void **state)
 {
-    memset(&obs, 0, sizeof obs);
-    obs.t0 = T0;
-    obs.reqs = calloc(64, sizeof *obs.reqs);
-    obs.atts = calloc(256, sizeof *obs.atts);
-    obs.signals = HARNESS_SIG_IDS | HARNESS_SIG_SERVED | HARNESS_SIG_EVENTS | HARNESS_SIG_ADMIN |
-                  HARNESS_SIG_PROCESS;
+    tobs_init(&obs, 64, 256, 0);
     /* cutover-relay's map, as its profile declares it. */
     struct harness_probe_map *m = &obs.probe_map;
     json_error_t je;
@@ -73,29 +69,23 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A request answered 200 after 5 ms, in phase. */
 static struct harness_req *req(const char *id, uint64_t ms, int phase)
 {
-    struct harness_req *r = &obs.reqs[obs.n_reqs++];
-    snprintf(r->id, sizeof r->id, "%s", id);
-    r->t_sched = r->t_sent = T0 + ms * MS;
-    r->t_done = r->t_sent + 5 * MS;
-    r->status = 200;
+    struct harness_req *r = tobs_req(&obs, id, ms, 5, 200, "", HARNESS_OK);
     r->phase = phase;
-    r->outcome = HARNESS_OK;
     return r;
 }
 
+/* An attempt (a health probe when id is empty) taking 2 ms; every whole
+ * answer reports 10 + 5 tokens, an error none. */
 static struct harness_att *att(const char *id, const char *env, uint64_t ms, int status)
 {
-    struct harness_att *a = &obs.atts[obs.n_atts++];
-    snprintf(a->req_id, sizeof a->req_id, "%s", id);
-    snprintf(a->env, sizeof a->env, "%s", env);
+    struct harness_att *a = tobs_att(&obs, id, env, ms, 2, status);
     snprintf(a->end, sizeof a->end, "complete");
     a->health = id[0] == '\0';
-    a->status = status;
-    a->t_arrival = T0 + ms * MS;
-    a->t_done = a->t_arrival + 2 * MS;
-    /* Every whole answer reports 10 + 5 tokens; an error none. */
+    if (a->health)
+        snprintf(a->path, sizeof a->path, "/health");
     snprintf(a->model, sizeof a->model, "gpt-4.1");
     a->prompt_tokens = status / 100 == 2 ? 10 : -1;
     a->completion_tokens = status / 100 == 2 ? 5 : -1;
@@ -122,32 +112,36 @@ static struct harness_probe *probe(const char *name, int kind, uint64_t ms, long
     return p;
 }
 
+/* Replaces what probe k read (its body and length). */
+static void probe_body(size_t k, const char *body)
+{
+    free(obs.probes[k].body);
+    obs.probes[k].body = strdup(body);
+    obs.probes[k].len = strlen(body);
+}
+
 static int run(const char *json, struct report_check *v)
 {
-    json_error_t je;
-    json_t *c = json_loads(json, 0, &je);
-    assert_non_null(c);
-    const char *marks[] = {"start", "after_traffic", "mid", NULL};
-    char err[512];
-    if (harness_check_validate(c, "$.expect[0]", marks, err, sizeof err) != 0)
-        fail_msg("invalid check %s: %s", json, err);
-    harness_obs_index(&obs);
-    harness_check_run(c, &obs, v);
-    json_decref(c);
-    return v->status;
+    static const char *const marks[] = {"start", "after_traffic", "mid", NULL};
+    return tobs_run(&obs, json, marks, v);
 }
 
 static void expect_invalid(const char *json, const char *needle)
 {
-    json_error_t je;
-    json_t *c = json_loads(json, 0, &je);
-    assert_non_null(c);
-    const char *marks[] = {"start", NULL};
-    char err[1024] = "";
-    assert_int_equal(harness_check_validate(c, "$.expect[0]", marks, err, sizeof err), -1);
-    if (!strstr(err, needle))
-        fail_msg("%s: '%s' lacks '%s'", json, err, needle);
-    json_decref(c);
+    static const char *const marks[] = {"start", NULL};
+    tobs_expect_invalid(json, marks, needle);
+}
+
+/* The relay's counter name, as the client and the mocks saw it: known,
+ * and exactly want. */
+static void observed_is(const char *name, double want)
+{
+    double v;
+    char why[256] = "";
+    if (harness_counter_observed(name, &obs, &v, why, sizeof why) != 0)
+        fail_msg("%s: not known (%s)", name, why);
+    if (v != want)
+        fail_msg("%s: observed %g, not %g", name, v, want);
 }
 
 /* A failover run: 4 requests, r2 failed on blue and went to green; then
@@ -277,16 +271,11 @@ static void test_counters_observed(void **state)
     harness_obs_index(&obs);
     double v;
     char why[256];
-    assert_int_equal(harness_counter_observed("requests", &obs, &v, why, sizeof why), 0);
-    assert_true(v == 4);
-    assert_int_equal(harness_counter_observed("retries", &obs, &v, why, sizeof why), 0);
-    assert_true(v == 1);
-    assert_int_equal(harness_counter_observed("switches", &obs, &v, why, sizeof why), 0);
-    assert_true(v == 1);
-    assert_int_equal(harness_counter_observed("attempts.blue", &obs, &v, why, sizeof why), 0);
-    assert_true(v == 2);
-    assert_int_equal(harness_counter_observed("attempts.green", &obs, &v, why, sizeof why), 0);
-    assert_true(v == 3);
+    observed_is("requests", 4);
+    observed_is("retries", 1);
+    observed_is("switches", 1);
+    observed_is("attempts.blue", 2);
+    observed_is("attempts.green", 3);
     /* A failover at the very end that no request revisited: unknown. */
     req("r5", 400, 0);
     att("r5", "green", 405, 503);
@@ -362,11 +351,10 @@ static void test_metrics_truth(void **state)
     /* 5 counters, errors of each colour, tokens, cost, the active colour */
     assert_int_equal(v.samples, 10);
     /* A counter that never moves. */
-    free(obs.probes[0].body);
-    obs.probes[0].body = strdup("holysheep_requests_total 0\nholysheep_retries_total 1\n"
-                                "holysheep_switches_total 1\n"
-                                "holysheep_upstream_attempts_total{environment=\"blue\"} 2\n"
-                                "holysheep_upstream_attempts_total{environment=\"green\"} 3\n");
+    probe_body(0, "holysheep_requests_total 0\nholysheep_retries_total 1\n"
+                  "holysheep_switches_total 1\n"
+                  "holysheep_upstream_attempts_total{environment=\"blue\"} 2\n"
+                  "holysheep_upstream_attempts_total{environment=\"green\"} 3\n");
     assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"prometheus\"}", &v),
                      HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "requests: relay 0, observed 4"));
@@ -387,9 +375,7 @@ static void test_metrics_truth(void **state)
                          &v),
                      HARNESS_PASS);
     /* A JSON page that is not JSON fails. */
-    free(obs.probes[1].body);
-    obs.probes[1].body = strdup("<html>");
-    obs.probes[1].len = 6;
+    probe_body(1, "<html>");
     assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"json\", \"counters\": "
                          "[\"attempts.blue\"]}",
                          &v),
@@ -425,17 +411,13 @@ static void test_health_reports(void **state)
     assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_PASS);
     obs.n_atts--;
     /* A /health that keeps saying blue after the switch. */
-    free(obs.probes[0].body);
-    obs.probes[0].body = strdup("{\"active_env\": \"blue\", \"environments\": {\"blue\": true, "
-                                "\"green\": true}}");
-    obs.probes[0].len = strlen(obs.probes[0].body);
+    probe_body(0, "{\"active_env\": \"blue\", \"environments\": {\"blue\": true, "
+                  "\"green\": true}}");
     assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "says active blue, traffic went to green"));
     /* Blue's health checks failing: the relay must say so. */
     att("", "blue", 250, 503);
-    free(obs.probes[0].body);
-    obs.probes[0].body = strdup(right);
-    obs.probes[0].len = strlen(right);
+    probe_body(0, right);
     assert_int_equal(run("{\"check\": \"health_reports\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "says blue healthy, its mock was unhealthy"));
     /* Within the grace the relay may not have seen it: not judged. */
@@ -465,15 +447,12 @@ static void test_errors_observed(void **state)
     harness_obs_index(&obs);
     double v;
     char why[256];
-    assert_int_equal(harness_counter_observed("errors.blue", &obs, &v, why, sizeof why), 0);
-    assert_true(v == 1);
-    assert_int_equal(harness_counter_observed("errors.green", &obs, &v, why, sizeof why), 0);
-    assert_true(v == 0);
+    observed_is("errors.blue", 1);
+    observed_is("errors.green", 0);
     /* A 4xx passed on is a failed attempt too; health checks are not counted. */
     att("r9", "green", 350, 400);
     att("", "green", 351, 503);
-    assert_int_equal(harness_counter_observed("errors.green", &obs, &v, why, sizeof why), 0);
-    assert_true(v == 1);
+    observed_is("errors.green", 1);
     /* A 200 cut short: the relay may count it either way. */
     struct harness_att *a = att("r10", "green", 360, 200);
     snprintf(a->end, sizeof a->end, "cut");
@@ -504,43 +483,29 @@ static void test_metrics_active_errors(void **state)
     assert_int_equal(v.samples, 6);
     assert_non_null(strstr(v.measured, "json active right"));
     /* /api/metrics still naming blue after the switch. */
-    free(obs.probes[0].body);
-    obs.probes[0].body = strdup("{\"active_environment\": \"blue\", \"environments\": {\"blue\": "
-                                "{\"error_count\": 1}, \"green\": {\"error_count\": 0}}}");
-    obs.probes[0].len = strlen(obs.probes[0].body);
+    probe_body(0, "{\"active_environment\": \"blue\", \"environments\": {\"blue\": "
+                  "{\"error_count\": 1}, \"green\": {\"error_count\": 0}}}");
     assert_int_equal(run(ask, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "json active: /active_environment says blue, the traffic "
                                      "(served colour, mock journals) went to green"));
     /* Errors never counted. */
-    free(obs.probes[0].body);
-    obs.probes[0].body = strdup("{\"active_environment\": \"green\", \"environments\": {\"blue\": "
-                                "{\"error_count\": 0}, \"green\": {\"error_count\": 0}}}");
-    obs.probes[0].len = strlen(obs.probes[0].body);
+    probe_body(0, "{\"active_environment\": \"green\", \"environments\": {\"blue\": "
+                  "{\"error_count\": 0}, \"green\": {\"error_count\": 0}}}");
     assert_int_equal(run(ask, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "json errors.blue: relay 0, observed 1"));
     /* The Prometheus gauge stuck on blue. */
-    free(obs.probes[0].body);
-    obs.probes[0].body = strdup(METRICS_OK);
-    obs.probes[0].len = strlen(METRICS_OK);
-    free(obs.probes[1].body);
-    obs.probes[1].body =
-        strdup("holysheep_upstream_attempts_total{environment=\"blue\",result=\"error\"} 1\n"
-               "holysheep_active_environment{environment=\"blue\"} 1\n"
-               "holysheep_active_environment{environment=\"green\"} 0\n");
-    obs.probes[1].len = strlen(obs.probes[1].body);
+    probe_body(0, METRICS_OK);
+    probe_body(1, "holysheep_upstream_attempts_total{environment=\"blue\",result=\"error\"} 1\n"
+                  "holysheep_active_environment{environment=\"blue\"} 1\n"
+                  "holysheep_active_environment{environment=\"green\"} 0\n");
     assert_int_equal(run(ask, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "prometheus active: "
                                      "holysheep_active_environment{environment=\"blue\"} is 1"));
     /* A gauge with no sample at all is wrong, not unknown. */
-    free(obs.probes[1].body);
-    obs.probes[1].body =
-        strdup("holysheep_upstream_attempts_total{environment=\"blue\",result=\"error\"} 1\n");
-    obs.probes[1].len = strlen(obs.probes[1].body);
+    probe_body(1, "holysheep_upstream_attempts_total{environment=\"blue\",result=\"error\"} 1\n");
     assert_int_equal(run(ask, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "no sample of holysheep_active_environment"));
-    free(obs.probes[1].body);
-    obs.probes[1].body = strdup(PROM_OK);
-    obs.probes[1].len = strlen(PROM_OK);
+    probe_body(1, PROM_OK);
     /* The relay's own spelling of the colours (profile "colours"). */
     snprintf(obs.probe_map.colour[1], sizeof obs.probe_map.colour[1], "GREEN");
     assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"json\", \"counters\": "
@@ -562,10 +527,8 @@ static void test_metrics_active_errors(void **state)
      * say blue, one that switched right to say green: not judged. */
     att("r5", "blue", 350, 503);
     att("r5", "green", 360, 200);
-    free(obs.probes[0].body);
-    obs.probes[0].body = strdup("{\"active_environment\": \"blue\", \"environments\": {\"blue\": "
-                                "{\"error_count\": 2}, \"green\": {\"error_count\": 0}}}");
-    obs.probes[0].len = strlen(obs.probes[0].body);
+    probe_body(0, "{\"active_environment\": \"blue\", \"environments\": {\"blue\": "
+                  "{\"error_count\": 2}, \"green\": {\"error_count\": 0}}}");
     assert_int_equal(run("{\"check\": \"metrics_truth\", \"format\": \"json\", \"counters\": "
                          "[\"active\"]}",
                          &v),
@@ -584,9 +547,7 @@ static void test_metrics_active_errors(void **state)
     assert_non_null(strstr(v.detail, "says blue, the traffic (served colour, mock journals) went "
                                      "to green"));
     obs.n_atts -= 2;
-    free(obs.probes[0].body);
-    obs.probes[0].body = strdup(METRICS_OK);
-    obs.probes[0].len = strlen(METRICS_OK);
+    probe_body(0, METRICS_OK);
     /* A profile that maps no active colour, no error counts. */
     obs.probe_map.active_json[0] = '\0';
     obs.probe_map.active_prom[0] = '\0';
@@ -618,11 +579,9 @@ static void test_metrics_cost(void **state)
     assert_int_equal(run(ask, &v), HARNESS_PASS);
     assert_int_equal(v.samples, 2);
     /* Prompt tokens not charged: 20 tokens' worth instead of 60. */
-    free(obs.probes[0].body);
-    obs.probes[0].body = strdup("holysheep_tokens_total{kind=\"prompt\"} 40\n"
-                                "holysheep_tokens_total{kind=\"completion\"} 20\n"
-                                "holysheep_cost_usd_total{model=\"gpt-4.1\"} 4e-05\n");
-    obs.probes[0].len = strlen(obs.probes[0].body);
+    probe_body(0, "holysheep_tokens_total{kind=\"prompt\"} 40\n"
+                  "holysheep_tokens_total{kind=\"completion\"} 20\n"
+                  "holysheep_cost_usd_total{model=\"gpt-4.1\"} 4e-05\n");
     assert_int_equal(run(ask, &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "prometheus cost: relay 4e-05, observed 0.00012"));
     /* A model the scenario gives no price for: not judged. */

@@ -82,6 +82,30 @@ static void test_validation_errors(void **state)
                  (const char *const[]){"$.env.A", "a string", NULL});
 }
 
+/* A token bucket's size (issue: rate-limit window kinds): only for a bucket,
+ * a number of requests, 1 or more. */
+static void test_rate_limit_burst(void **state)
+{
+    char err[512] = "";
+    struct harness_profile *p =
+        parse("{\"name\": \"x\", \"command\": \"r\", \"rate_limit_window\": \"bucket\", "
+              "\"rate_limit_burst\": 20}",
+              err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    assert_string_equal(p->rl_kind, "bucket");
+    assert_true(p->rl_burst == 20);
+    harness_profile_free(&p);
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"rate_limit_window\": \"fixed\", "
+                 "\"rate_limit_burst\": 20}",
+                 (const char *const[]){"$.rate_limit_burst", "\"bucket\"", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"rate_limit_window\": \"bucket\", "
+                 "\"rate_limit_burst\": 0}",
+                 (const char *const[]){"$.rate_limit_burst", "a number >= 1", NULL});
+    expect_error("{\"name\": \"x\", \"command\": \"r\", \"rate_limit_brust\": 2}",
+                 (const char *const[]){"rate_limit_brust", "rate_limit_burst", NULL});
+}
+
 static void test_render(void **state)
 {
     struct harness_vars v = {.n = 0};
@@ -457,6 +481,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validation_errors),
+        cmocka_unit_test(test_rate_limit_burst),
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_settings_and_unmapped),
         cmocka_unit_test(test_list_setting),

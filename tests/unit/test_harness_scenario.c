@@ -202,6 +202,33 @@ static void test_traffic_errors(void **state)
     expect_error(
         "{\"name\": \"n\", \"traffic\": {\"rate_rps\": 9000, \"duration_ms\": 10}, " OK_EXPECT "}",
         r);
+    /* Driver threads: a whole number in [1, 8]; default 1. */
+    const char *t0[] = {"dir/t.json", "$.traffic.threads", "a number in [1, 8]", "found integer 0",
+                        NULL};
+    expect_error("{\"name\": \"n\", \"traffic\": {\"rate_rps\": 10, \"count\": 1, \"threads\": "
+                 "0}, " OK_EXPECT "}",
+                 t0);
+    const char *t9[] = {"$.traffic[0].threads", "a number in [1, 8]", NULL};
+    expect_error("{\"name\": \"n\", \"traffic\": [{\"rate_rps\": 10, \"count\": 1, \"threads\": "
+                 "9}], " OK_EXPECT "}",
+                 t9);
+    const char *th[] = {"$.traffic.threads", "a whole number of threads from 1 to 8", "1.5", NULL};
+    expect_error("{\"name\": \"n\", \"traffic\": {\"concurrency\": 4, \"count\": 1, "
+                 "\"threads\": 1.5}, " OK_EXPECT "}",
+                 th);
+    const char *ts[] = {"$.traffic.threads", "\"2\"", NULL};
+    expect_error("{\"name\": \"n\", \"traffic\": {\"concurrency\": 4, \"count\": 1, "
+                 "\"threads\": \"2\"}, " OK_EXPECT "}",
+                 ts);
+    char err[512] = "";
+    struct harness_scenario *sc = parse("{\"name\": \"n\", \"traffic\": [{\"rate_rps\": 10, "
+                                        "\"count\": 1, \"threads\": 4}, {\"rate_rps\": 10, "
+                                        "\"count\": 1, \"start_ms\": 0}], " OK_EXPECT "}",
+                                        err, sizeof err);
+    assert_non_null(sc);
+    assert_int_equal(sc->phases[0].threads, 4);
+    assert_int_equal(sc->phases[1].threads, 1);
+    harness_scenario_free(&sc);
     const char *k[] = {"$.traffic", "found \"strem\"", "did you mean 'stream'", NULL};
     expect_error("{\"name\": \"n\", \"traffic\": {\"rate_rps\": 1, \"count\": 1, \"strem\": "
                  "true}, " OK_EXPECT "}",

@@ -379,6 +379,15 @@ static void test_body_fields(void **state)
     b = json_loads("{\"model\":\"m\",\"messages\":[]}", 0, &je);
     assert_int_equal(mock_body_fields(b, out, sizeof out), 0);
     assert_string_equal(out, "{}");
+    /* The no-other-field shortcut keeps the bounds of the dump: "{}" needs 3. */
+    assert_int_equal(mock_body_fields(b, out, 3), 0);
+    assert_string_equal(out, "{}");
+    assert_int_equal(mock_body_fields(b, out, 2), -1);
+    assert_string_equal(out, "");
+    json_decref(b);
+    b = json_loads("{}", 0, &je);
+    assert_int_equal(mock_body_fields(b, out, sizeof out), 0);
+    assert_string_equal(out, "{}");
     json_decref(b);
     assert_int_equal(mock_body_fields(NULL, out, sizeof out), -1);
 }
