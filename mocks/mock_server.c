@@ -740,8 +740,6 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
         return 1;
     }
     mock_scopy(r->rec.model, sizeof r->rec.model, q.model);
-    mock_scopy(q.answer_model, sizeof q.answer_model, b->reply_model);
-    mock_scopy(r->rec.answer_model, sizeof r->rec.answer_model, b->reply_model);
     mock_scopy(r->rec.user, sizeof r->rec.user, q.user);
     resolve_id(&r->rec, &q);
     mock_scopy(q.stamp, sizeof q.stamp, m->name);
@@ -759,6 +757,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     pthread_mutex_lock(&m->mu);
     struct mock_behavior *b = m->beh;
     long tokens = b->reply_tokens;
+    mock_scopy(q.answer_model, sizeof q.answer_model, b->reply_model);
+    mock_scopy(r->rec.answer_model, sizeof r->rec.answer_model, b->reply_model);
     long ttft_ms = b->ttft_ms;
     double tokens_per_s = b->tokens_per_s;
     if (q.max_tokens >= 0 && q.max_tokens < tokens) {

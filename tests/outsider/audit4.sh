@@ -17,15 +17,8 @@ SET="scenarios/answers scenarios/backoff scenarios/contract scenarios/outsider s
 mkdir -p "$OUT/profiles"
 for b in none $BUGS; do
     p="$OUT/profiles/relay4-$b.json"
-    python3 - "$b" "$p" <<'PY'
-import json, os, sys
-bug, out = sys.argv[1], sys.argv[2]
-p = json.load(open("tests/outsider/relay4.json"))
-p["name"] = "relay4" if bug == "none" else "relay4-" + bug.replace("_", "-")
-p["env"]["BUG"] = "" if bug == "none" else bug
-p["command"] = "python3 " + os.path.abspath("tests/outsider/relay4.py")
-json.dump(p, open(out, "w"), indent=1)
-PY
+    python3 tests/outsider/auditlib.py profile tests/outsider/relay4.json relay4 "$b" "$p" \
+        "python3 $PWD/tests/outsider/relay4.py"
     # shellcheck disable=SC2086
     bin/cutover run $SET --relay "$p" --out "$OUT/$b" --no-color --jobs 2 >"$OUT/$b.log" 2>&1
     echo "$b: exit $? $(tail -4 "$OUT/$b.log" | grep -o '[0-9]* scenario(s):.*in [0-9.]* s')"
