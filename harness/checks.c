@@ -3036,6 +3036,16 @@ static void text_verdict(const struct harness_req *r, const char *canon, char *o
                  r->text_len, cl, what, d, r->text + d, d < cl ? canon + d : "");
 }
 
+/* A 4xx the request alone decides (its method, path, media type, body, or
+ * an upstream's verdict on it passed on), none that a relay setting does:
+ * 401 and 403 (client_keys, admin_token), 407, 408
+ * (request_read_timeout_ms), 413 (max_body_bytes), 429 (the rate limit). */
+static int request_status(long status)
+{
+    return status >= 400 && status < 500 && status != 401 && status != 403 && status != 407 &&
+           status != 408 && status != 413 && status != 429;
+}
+
 static void ck_client_status(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     long status = has(c, "status") ? (long)num(c, "status", 0) : -1;
@@ -3093,6 +3103,10 @@ static void ck_client_status(const json_t *c, const struct harness_obs *o, struc
         describe_req(o, first, v->detail, sizeof v->detail);
     }
     verdict(v, ratio >= min, ratio - min);
+    /* A status the request itself decides stands whatever setting the relay
+     * lacks (the '*' of the row, harness_check_fail_depends): a text/plain
+     * body is 415 and a GET on the chat path 405 under any policy. */
+    v->fail_stands = request_status(status);
 }
 
 /* An answer check's sample that no upstream gave (answer_unsourced, and not

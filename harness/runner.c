@@ -1551,8 +1551,8 @@ static void fixed_not_applicable(struct run *r, struct report_scenario *rs, cons
         for (size_t u = 0; u < r->n_fixed; u++) {
             const char *kind = dep[i] ? dep[i] : c->check;
             int all = harness_profile_affects(r->fixed[u], kind);
-            if (!all &&
-                !(c->status == REPORT_FAIL && harness_check_fail_depends(kind, r->fixed[u])))
+            if (!all && !(c->status == REPORT_FAIL && !c->fail_stands &&
+                          harness_check_fail_depends(kind, r->fixed[u])))
                 continue;
             char why[160], d[sizeof c->detail];
             harness_profile_fixed_why(r->o->profile, r->fixed[u], why, sizeof why);
@@ -1579,7 +1579,8 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs, con
             const char *k = r->unmapped[u];
             const char *kind = dep[i] ? dep[i] : c->check;
             int all = harness_profile_affects(k, kind);
-            if (!all && !(c->status == REPORT_FAIL && harness_check_fail_depends(kind, k)))
+            if (!all && !(c->status == REPORT_FAIL && !c->fail_stands &&
+                          harness_check_fail_depends(kind, k)))
                 continue;
             c->status = REPORT_INCONCLUSIVE;
             char d[sizeof c->detail];

@@ -54,7 +54,10 @@ struct report_check {
     int severity; /* enum report_severity */
     /* Set by a check whose failure is certain without the signals it needs
      * for the rest (forwarded: a body no client sent): the failure stands
-     * when a signal is missing, which is named in the detail. */
+     * when a signal is missing, which is named in the detail.  Also by one
+     * whose failure no relay setting can explain (client_status expecting a
+     * status the request alone decides): it stands when the scenario sets
+     * a key the relay was not given (harness/runner.c, the '*' rule). */
     int fail_stands;
 };
 

@@ -144,10 +144,52 @@ static void test_counts_under_settings_the_relay_lacks(void **state)
     json_decref(res);
 }
 
+/* A status the request itself decides (a text/plain body is 415 whatever
+ * the policy) is a contract: the outsider relay proxies the body to blue
+ * and answers 200, and a setting it lacks (health_interval_ms, as in
+ * scenarios/contract/mcover2-non-json-415.json) cannot explain that.
+ * Before, the '*' rule made this failure inconclusive, "it can explain
+ * this failure". */
+static void test_request_status_fails_whatever_the_settings(void **state)
+{
+    if (!tsup_installed("python3")) {
+        printf("SKIP python3 not installed: the outsider relay is Python\n");
+        skip();
+    }
+    char path[128], out[128];
+    snprintf(path, sizeof path, "%s/contract-fails.json", dir);
+    snprintf(out, sizeof out, "%s/out-contract", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"name\": \"contract-fails\", \"relay\": {\"health_interval_ms\": 500},"
+          "\"upstreams\": {\"blue\": \"healthy\", \"green\": \"healthy\"},"
+          "\"traffic\": {\"rate_rps\": 10, \"duration_ms\": 300, \"request\": {\"raw\": "
+          "\"{\\\"model\\\": \\\"gpt-4.1\\\", \\\"messages\\\": [{\\\"role\\\": "
+          "\\\"user\\\", \\\"content\\\": \\\"hi\\\"}]}\", \"content_type\": \"text/plain\"}},"
+          "\"expect\": [{\"check\": \"client_status\", \"status\": 415}]}",
+          f);
+    fclose(f);
+    char *argv[] = {"run",   path, "--relay",    "tests/outsider/outsider.json",
+                    "--out", out,  "--no-color", NULL};
+    int rc = tsup_cutover(120000, argv);
+    json_t *res = tsup_results_or_fail(out);
+    const json_t *a = tsup_scenario(res, NULL, "contract-fails");
+    assert_non_null(a);
+    const json_t *c = check_of(a, "client_status", 0);
+    assert_non_null(c);
+    printf("client_status: %s: %s\n", field(c, "status"), field(c, "detail"));
+    assert_string_equal(field(c, "status"), "fail");
+    assert_null(strstr(field(c, "detail"), "can explain this failure"));
+    assert_string_equal(field(a, "status"), "fail");
+    assert_int_equal(rc, 1);
+    json_decref(res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_under_settings_the_relay_lacks),
+        cmocka_unit_test(test_request_status_fails_whatever_the_settings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
