@@ -4422,16 +4422,18 @@ static void ck_retry_after_holds(const json_t *c, const struct harness_obs *o,
         }
         if (!next)
             continue; /* nobody of that client came back after the wait */
+        /* An upstream's 429 passed on is an admission by the relay. */
         int taken = 0;
         for (size_t k = 0; k < o->n_reqs && !taken; k++) {
             const struct harness_req *q = &o->reqs[k];
             taken = strcmp(q->key, r->key) == 0 && q->t_sent > r->t_sent &&
-                    q->t_sent < next->t_sent && q->status > 0 && q->status != 429;
+                    q->t_sent < next->t_sent && q->status > 0 &&
+                    (q->status != 429 || count_attempts(o, q->id, NULL) > 0);
         }
         if (taken)
             continue; /* the client itself was let in meanwhile: no promise left */
         v->samples++;
-        if (next->status == 429) {
+        if (next->status == 429 && count_attempts(o, next->id, NULL) == 0) {
             refused++;
             if (!bad)
                 bad = r, bad_next = next;

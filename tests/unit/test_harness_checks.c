@@ -1108,6 +1108,29 @@ static void test_retry_after_holds(void **state)
     assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_INCONCLUSIVE);
 }
 
+/* retry_after_holds: an upstream's 429 is no refusal by the relay.  The
+ * client that came back after the wait was let in when its request reached
+ * an upstream, whatever that upstream answered (a pass); and a request of
+ * the client that reached an upstream in between was an admission that may
+ * have taken the slot (no sample), even when the upstream answered 429. */
+static void test_retry_after_holds_upstream_429(void **state)
+{
+    struct report_check v;
+    struct harness_req *r = req("r", 10, 1, 429, "", HARNESS_HTTP_ERROR);
+    r->retry_after_ms = 500;
+    req("n", 600, 5, 429, "", HARNESS_HTTP_ERROR);
+    att("n", "blue", 601, 3, 429); /* admitted: blue refused it itself */
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 1 came back"));
+    /* Admitted in between (its upstream said 429), then the relay refuses. */
+    req("m", 300, 5, 429, "", HARNESS_HTTP_ERROR);
+    att("m", "blue", 301, 3, 429);
+    req("k", 700, 1, 429, "", HARNESS_HTTP_ERROR);
+    obs.reqs[1].t_sent = obs.reqs[1].t_sched = T0 + 900 * MS; /* n after k */
+    obs.reqs[1].t_done = T0 + 905 * MS;
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_INCONCLUSIVE);
+}
+
 /* stream_ends_once: a stream read to its [DONE] with nothing after passes;
  * one with a second [DONE] fails naming it; no whole stream: inconclusive. */
 static void test_stream_ends_once(void **state)
@@ -2739,6 +2762,7 @@ int main(void)
         T(test_hop_headers),
         T(test_answer_integrity_foreign),
         T(test_retry_after_holds),
+        T(test_retry_after_holds_upstream_429),
         T(test_model_reported_snapshot),
         T(test_cancel_on_client_gone),
         T(test_no_retry_after_bytes),
