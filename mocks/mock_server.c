@@ -1291,8 +1291,8 @@ static void worker_close(struct mock_worker *w)
 /* SO_REUSEPORT lets any socket of the same user that also asks for it
  * join the port, so a second `cutover mock --threads N --port P` would
  * silently take half of the first one's connections.  A plain bind first
- * (no SO_REUSEPORT) fails on a port anyone holds, reuse group or not: the
- * port is taken only when it is free, as with one thread.  Port 0: the
+ * (no SO_REUSEPORT) fails on a port anyone listens on, reuse group or not:
+ * the port is taken only when it is free, as with one thread.  Port 0: the
  * kernel's pick, which the workers then share.  Returns the port, or 0
  * with a message in err. */
 static uint16_t port_probe(const char *addr, uint16_t port, char *err, size_t errlen)
@@ -1308,7 +1308,12 @@ static uint16_t port_probe(const char *addr, uint16_t port, char *err, size_t er
     }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     uint16_t got = 0;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+    /* SO_REUSEADDR, as the daemons have it: a listener still fails the
+     * bind, the connections a stopped mock left on the port (TIME_WAIT)
+     * do not, so a restart on the same port works as with one thread. */
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
         getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
         snprintf(err, errlen, "cannot listen on %s:%u: %s", addr, (unsigned)port, strerror(errno));
     else

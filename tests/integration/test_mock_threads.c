@@ -453,6 +453,37 @@ static void test_port_not_shared(void **state)
     thttp_resp_free(&r);
 }
 
+/* A threaded mock restarted on the port its predecessor served: the
+ * predecessor closed its clients' connections as it stopped, and those
+ * linger on the port (FIN_WAIT_2, TIME_WAIT) with no listener.  The plain
+ * bind that checks the port is free must allow them (SO_REUSEADDR), as the
+ * one-thread mock's daemon does: before, the restart failed with exit 3
+ * "Address already in use" for a minute. */
+static void test_restart_on_the_same_port(void **state)
+{
+    struct tproc a, b;
+    const char *s2[] = {"--threads", "2", NULL};
+    assert_int_equal(tmock_start(&a, "blue", s2), 0);
+    const char *p = strrchr(a.url, ':');
+    assert_non_null(p);
+    char port[16], u[300];
+    snprintf(port, sizeof port, "%s", p + 1);
+    snprintf(u, sizeof u, "%s/health", a.url);
+    /* A kept-alive connection, open when the mock stops. */
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, u);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    tproc_stop(&a, SIGTERM, 5000);
+    curl_easy_cleanup(h);
+    const char *again[] = {"--port", port, "--threads", "2", NULL};
+    assert_int_equal(tmock_start(&b, "blue", again), 0);
+    assert_non_null(strstr(b.url, port));
+    tproc_stop(&b, SIGTERM, 5000);
+}
+
 /* Bad --threads values are CLI errors: exit 2, nothing started. */
 static void test_bad_threads(void **state)
 {
@@ -474,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_delay_honoured),
         cmocka_unit_test(test_bad_threads),
         cmocka_unit_test(test_port_not_shared),
+        cmocka_unit_test(test_restart_on_the_same_port),
         cmocka_unit_test(test_clean_stop_with_held_requests), /* last: it stops the mock */
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
