@@ -34,6 +34,7 @@
 
 #include "tests/support/tsupport.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -423,7 +424,45 @@ static void test_unobservable_verdicts(void **state)
     json_decref(res);
 }
 
-/* A stranger holds the relay's port and answers; the relay exits 1. */
+/* Processes whose command line names folder d (the strangers of
+ * tests/outsider/stranger.py name the test's folder), after waiting up to
+ * 2 s for those just told to end. */
+static int named_processes(const char *d)
+{
+    int n = 0;
+    for (int tries = 0; tries < 40; tries++) {
+        n = 0;
+        DIR *pd = opendir("/proc");
+        struct dirent *e;
+        while (pd && (e = readdir(pd)) != NULL) {
+            if (e->d_name[0] < '1' || e->d_name[0] > '9')
+                continue;
+            char path[300], buf[1024];
+            snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+            FILE *f = fopen(path, "r");
+            if (!f)
+                continue;
+            size_t len = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            for (size_t i = 0; i < len; i++)
+                buf[i] = buf[i] ? buf[i] : ' ';
+            buf[len] = '\0';
+            n += strstr(buf, d) != NULL && strstr(buf, "http.server") != NULL;
+        }
+        if (pd)
+            closedir(pd);
+        if (!n)
+            break;
+        usleep(50000);
+    }
+    return n;
+}
+
+/* A stranger holds the relay's port and answers; the relay exits 1.  The
+ * runner runs the scenario again (twice) on fresh ports, each run's
+ * stranger.py starting a stranger of its own: every one of them is ended
+ * (before, the pid file kept the last one only, and two outlived the
+ * test). */
 static void test_port_taken_is_harness_error(void **state)
 {
     if (!have_python())
@@ -435,9 +474,17 @@ static void test_port_taken_is_harness_error(void **state)
     char *args[] = {"scenarios/failover/blue-503-to-green.json", "--relay", cmd, NULL};
     json_t *res = run("stranger", &rc, args);
     char *pid = tsup_read_file(pidfile, NULL);
-    if (pid && atoi(pid) > 0)
-        kill(atoi(pid), SIGTERM);
+    for (char *p = pid; p && *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        if (v > 0)
+            kill((pid_t)v, SIGTERM);
+        p = end;
+    }
     free(pid);
+    assert_int_equal(named_processes(dir), 0);
     assert_non_null(res);
     assert_int_equal(rc, 3);
     const json_t *sc = scenario(res, NULL, "blue-503-fails-over-to-green");
