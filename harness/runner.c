@@ -1059,6 +1059,18 @@ static void poll_start(struct run *r, uint64_t now)
         if (rp->exited) {
             char d[96];
             describe_exit(rp->status, d, sizeof d);
+            /* Another process took the port chosen for it before its bind
+             * (the relay dies faster than a ready probe finds the
+             * stranger): no verdict on the relay, run again (jobs.c). */
+            if (rp->pid > 0 && rp->port > 0 && !r->o->relay_url &&
+                harness_port_owner_in_group(rp->port, rp->pid) == 0) {
+                fail(r, REPORT_ERROR,
+                     "%s %s before it was ready while another process listened on its port %d "
+                     "(see relay.err)",
+                     who, d, rp->port);
+                r->port_taken = 1;
+                return;
+            }
             fail(r, REPORT_ERROR, "%s %s before it was ready", who, d);
             return;
         }
