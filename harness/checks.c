@@ -4411,6 +4411,8 @@ static void ck_retry_after_holds(const json_t *c, const struct harness_obs *o,
             upstream++; /* an upstream's 429 passed on: its wait is the upstream's */
             continue;
         }
+        if (r->ra_ms < 0 && r->ra_s == -2)
+            continue; /* Retry-After no number (an HTTP date): the wait is not in the log */
         uint64_t back = r->t_done + (uint64_t)r->retry_after_ms * 1000;
         const struct harness_req *next = NULL;
         for (size_t k = 0; k < o->n_reqs; k++) {

@@ -1131,6 +1131,23 @@ static void test_retry_after_holds_upstream_429(void **state)
     assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_INCONCLUSIVE);
 }
 
+/* retry_after_holds: a 429 whose Retry-After is an HTTP date (the traffic
+ * code reads no number there: ra_s -2, the wait 0) says a wait the client
+ * log does not hold; coming back at once and being refused is no proof of
+ * a short wait (rate_limit judges the header's form): no sample. */
+static void test_retry_after_holds_date(void **state)
+{
+    struct report_check v;
+    struct harness_req *r = req("r", 10, 1, 429, "", HARNESS_HTTP_ERROR);
+    r->ra_s = -2;
+    r->retry_after_ms = 0;
+    req("n", 30, 1, 429, "", HARNESS_HTTP_ERROR);
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_INCONCLUSIVE);
+    /* With retry-after-ms beside it, the wait is read from that. */
+    r->ra_ms = r->retry_after_ms = 0;
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_FAIL);
+}
+
 /* stream_ends_once: a stream read to its [DONE] with nothing after passes;
  * one with a second [DONE] fails naming it; no whole stream: inconclusive. */
 static void test_stream_ends_once(void **state)
@@ -2763,6 +2780,7 @@ int main(void)
         T(test_answer_integrity_foreign),
         T(test_retry_after_holds),
         T(test_retry_after_holds_upstream_429),
+        T(test_retry_after_holds_date),
         T(test_model_reported_snapshot),
         T(test_cancel_on_client_gone),
         T(test_no_retry_after_bytes),
