@@ -318,11 +318,16 @@ static void test_unobservable_verdicts(void **state)
                     NULL};
     json_t *res = run("unobs", &rc, args);
     assert_non_null(res);
-    /* It failed over on the first 429 and served every answer from green. */
+    /* It failed over on the first 429 and served every answer from green:
+     * the served view sees the switch.  Whether a relay fails over on a 429
+     * is its policy, and the scenario's retry_after_cap_ms never reached it
+     * (it can explain the count): not the relay's failure (docs/profiles.md,
+     * "A count that failed under a setting the relay was not given"). */
     const json_t *c =
         check(scenario(res, "outsider", "429-retry-after-honoured"), "switches", "exact=0");
-    assert_string_equal(field(c, "status"), "fail");
+    assert_string_equal(field(c, "status"), "inconclusive");
     assert_non_null(strstr(field(c, "measured"), "served: blue->green"));
+    assert_non_null(strstr(field(c, "detail"), "retry_after_cap_ms"));
     /* It was never told the probe interval: the probe count says nothing. */
     c = check(scenario(res, "outsider", "health-probes-at-configured-interval"), "upstream_count",
               "health=true");
