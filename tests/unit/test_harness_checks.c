@@ -175,6 +175,19 @@ static void test_no_truncated(void **state)
     c->stream = c->done_marker = c->bad_event = 1;
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "1 of them streams with an event whose data is neither JSON"));
+    assert_string_equal(v.fail_as, "");
+    /* Express held a silent upstream's stream open with keep-alives until
+     * the client's own timeout: a stall, judged as a deadline is under the
+     * settings rule (the runner reads fail_as), still a failure here. */
+    c->done_marker = c->bad_event = 0;
+    c->curl_rc = 28; /* CURLE_OPERATION_TIMEDOUT */
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "1 of them held open by the relay until the client's own"));
+    assert_string_equal(v.fail_as, "client_deadline");
+    /* One the relay itself ended short among them: a truncation, its own. */
+    req("d", 0, 5, 200, "blue", HARNESS_TRUNCATED);
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
+    assert_string_equal(v.fail_as, "");
 }
 
 static void test_attempts(void **state)
