@@ -23,6 +23,10 @@ void co_clock_set(co_clock_fn fn);
 char *co_wall_rfc3339(char *buf, size_t n);
 #define CO_RFC3339_LEN 32
 
+/* The wall clock (CLOCK_REALTIME, precise, not time()'s coarse second) in
+ * ms since the epoch: for reading HTTP dates, never for measuring spans. */
+uint64_t co_wall_ms(void);
+
 /* Sleep for us microseconds (only for tests and tools, never on a loop). */
 void co_sleep_us(uint64_t us);
 

@@ -21,9 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (b > buf + size)
         b = NULL;
     uint64_t ms = 0;
-    relay_retryafter_parse(a, NULL, 1700000000, &ms);
-    relay_retryafter_parse(NULL, b, 1700000000, &ms);
-    relay_retryafter_parse(a, b, 1700000000, &ms);
+    relay_retryafter_parse(a, NULL, 1700000000000ull, &ms);
+    relay_retryafter_parse(NULL, b, 1700000000000ull, &ms);
+    relay_retryafter_parse(a, b, 1700000000000ull, &ms);
     relay_retryafter_parse(a, b, 0, &ms);
     free(buf);
     return 0;

@@ -3148,14 +3148,41 @@ static int made_up_answer(const struct harness_obs *o, const struct harness_req 
     return 1;
 }
 
+/* Whose answer a client read when it is not its own: the request of another
+ * attempt (any colour, answered 200) whose canonical text is exactly the
+ * client's.  A relay that hands answers to the wrong client (a pooled
+ * connection reused with a late answer still in it, a cache keyed too
+ * loosely, one slot shared by concurrent requests) shows here by name.
+ * Looked for in at most FOREIGN_SCAN answers: each look builds every
+ * attempt's text. */
+#define FOREIGN_SCAN 32
+static const char *foreign_answer(const struct harness_obs *o, const struct harness_req *r)
+{
+    if (r->text_bad || !r->text_len)
+        return NULL;
+    for (size_t i = 0; i < o->n_atts; i++) {
+        const struct harness_att *a = &o->atts[i];
+        if (a->status != 200 || a->completion_tokens < 0 || !a->req_id[0] ||
+            strcmp(a->req_id, r->id) == 0)
+            continue;
+        size_t len;
+        uint64_t h;
+        char *t = canonical(a, &len, &h);
+        free(t);
+        if (text_is(r, len, h))
+            return a->req_id;
+    }
+    return NULL;
+}
+
 static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
                                 struct report_check *v)
 {
     int strict = client_strict(c);
     long intact = 0, altered = 0, unfinished = 0, prefix = 0, bad_prefix = 0, unknown = 0, raw = 0,
-         cut = 0, made_up = 0;
-    const char *unknown_why = NULL;
-    const struct harness_req *first = NULL;
+         cut = 0, made_up = 0, foreign = 0, scanned = 0;
+    const char *unknown_why = NULL, *foreign_of = NULL;
+    const struct harness_req *first = NULL, *foreign_req = NULL;
     char why[400] = "";
     struct answers it = answers_of(c, o, ANSWERS_ALL);
     for (const struct harness_req *r; (r = answer_next(&it));) {
@@ -3170,6 +3197,12 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
         /* No mock journalled any attempt of it: its text is no upstream's. */
         if (made_up_answer(o, r, v, &first, why, sizeof why, "the relay made the answer up")) {
             made_up++;
+            const char *f = scanned++ < FOREIGN_SCAN ? foreign_answer(o, r) : NULL;
+            if (f) {
+                foreign++;
+                if (!foreign_req)
+                    foreign_req = r, foreign_of = f;
+            }
             continue;
         }
         const char *w = NULL;
@@ -3202,6 +3235,13 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
                 intact++;
             } else {
                 altered++;
+                const char *f =
+                    !text_whole && scanned++ < FOREIGN_SCAN ? foreign_answer(o, r) : NULL;
+                if (f) {
+                    foreign++;
+                    if (!foreign_req)
+                        foreign_req = r, foreign_of = f;
+                }
                 if (!text_whole)
                     text_verdict(r, canon, one, sizeof one);
                 else
@@ -3251,6 +3291,8 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
     if (made_up)
         append(v->measured, sizeof v->measured, "; %ld made up by the relay (no upstream attempt)",
                made_up);
+    if (foreign)
+        append(v->measured, sizeof v->measured, "; %ld another request's answer", foreign);
     if (unknown)
         append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
     if (raw)
@@ -3266,6 +3308,12 @@ static void ck_answer_integrity(const json_t *c, const struct harness_obs *o,
          strict_words(strict));
     if (unknown)
         append(v->detail, sizeof v->detail, "; %ld not judged: %s", unknown, unknown_why);
+    if (foreign_req)
+        append(v->detail, sizeof v->detail,
+               "; request %s got the text the mock wrote for request %s: the relay hands "
+               "answers to the wrong client (a reused connection with a late answer in it, a "
+               "cache keyed too loosely, a slot shared by concurrent requests)",
+               foreign_req->id, foreign_of);
     if (first) {
         append(v->detail, sizeof v->detail, "; %s; ", why);
         describe_req(o, first, v->detail, sizeof v->detail);
@@ -3352,10 +3400,30 @@ static void ck_usage_reported(const json_t *c, const struct harness_obs *o, stru
     verdict(v, absent + wrong == 0, (double)-(absent + wrong));
 }
 
+/* The model an attempt's answer named: the journal's answer_model when the
+ * mock named another (a snapshot, as OpenAI answers gpt-4o-2024-08-06 for
+ * gpt-4o), else the one it was asked for. */
+static const char *answered_model(const struct harness_att *a)
+{
+    return a->ans_model[0] ? a->ans_model : a->model;
+}
+
+/* Whether any traffic attempt of the run was answered with a model other
+ * than the one it asked for: then "requested" cannot be the truth for a
+ * relay that passes the upstream's answer on. */
+static int snapshot_answers(const struct harness_obs *o)
+{
+    for (size_t i = 0; i < o->n_atts; i++)
+        if (o->atts[i].ans_model[0] && strcmp(o->atts[i].ans_model, o->atts[i].model) != 0)
+            return 1;
+    return 0;
+}
+
 static void ck_model_reported(const json_t *c, const struct harness_obs *o, struct report_check *v)
 {
     int strict = client_strict(c);
     int served = strcmp(str(c, "against", "requested"), "served") == 0;
+    int snapshots = !served && snapshot_answers(o);
     long wrong = 0, unknown = 0;
     const char *unknown_why = NULL;
     const struct harness_req *first = NULL;
@@ -3364,13 +3432,28 @@ static void ck_model_reported(const json_t *c, const struct harness_obs *o, stru
     for (const struct harness_req *r; (r = answer_next(&it));) {
         const char *want = r->model, *w = "the request named no model";
         int equal = strcmp(r->ans_model, want) == 0;
-        if (served) {
+        if (served || snapshots) {
             const struct harness_att *a[MAX_CANDIDATES];
             size_t na = serving_attempts(o, r, a, MAX_CANDIDATES, &w);
-            want = na ? a[0]->model : "";
-            equal = 0;
-            for (size_t k = 0; k < na; k++)
-                equal |= strcmp(r->ans_model, a[k]->model) == 0;
+            if (served) {
+                want = na ? answered_model(a[0]) : "";
+                equal = 0;
+                for (size_t k = 0; k < na; k++)
+                    equal |= strcmp(r->ans_model, answered_model(a[k])) == 0;
+            } else {
+                /* An upstream that answers a snapshot of the model asked
+                 * for: a correct relay passes its name on, so the request
+                 * is no truth for this answer (against: served judges). */
+                int other = !na;
+                for (size_t k = 0; k < na; k++)
+                    other |= strcmp(answered_model(a[k]), a[k]->model) != 0;
+                if (other) {
+                    want = "";
+                    if (na)
+                        w = "the upstream answered another model than it was asked for (a "
+                            "snapshot): judge against: served";
+                }
+            }
         }
         if (!want[0]) {
             unknown++;
@@ -3384,20 +3467,21 @@ static void ck_model_reported(const json_t *c, const struct harness_obs *o, stru
                 first = r;
                 snprintf(why, sizeof why, "the answer says model '%s', %s '%s'",
                          r->ans_model[0] ? r->ans_model : "(none)",
-                         served ? "the serving mock was asked for" : "the client asked for", want);
+                         served ? "the serving mock answered" : "the client asked for", want);
             }
         }
     }
     char g[96];
     group_words(c, g, sizeof g);
     SETF(expected, "%s: every whole answer names the model %s", g,
-         served ? "the serving upstream was asked for" : "the client requested");
+         served ? "the serving upstream answered" : "the client requested");
     SETF(measured, "%ld of %ld answers name another model", wrong, v->samples);
     if (unknown)
         append(v->measured, sizeof v->measured, "; %ld not judged", unknown);
     snprintf(v->unit, sizeof v->unit, "req");
     SETF(detail, "signal: the answer's model (body, every stream chunk) vs %s; %s",
-         served ? "the serving mock's journal (model received)" : "the request the client sent",
+         served ? "the serving mock's journal (the model its answer named)"
+                : "the request the client sent",
          strict_words(strict));
     if (unknown)
         append(v->detail, sizeof v->detail, "; %ld not judged: %s", unknown, unknown_why);
@@ -4281,6 +4365,115 @@ static void ck_retry_after_kept(const json_t *c, const struct harness_obs *o,
     verdict(v, missing == 0, -(double)missing);
 }
 
+/* RFC 9110 7.6.1: the headers an answer's Connection names are for that
+ * hop only; a proxy drops them (and Connection itself) before passing the
+ * answer on.  The mock's hop_headers action names X-Mock-Hop, a header no
+ * relay has a reason to make: a client that sees it got the upstream's
+ * headers copied wholesale (with them, whatever Keep-Alive or
+ * Transfer-Encoding the upstream's hop had).  A sample is a client answer
+ * of a request one of whose attempts (mock journals, by request id) was
+ * answered with hop headers. */
+static void ck_hop_headers(const json_t *c, const struct harness_obs *o, struct report_check *v)
+{
+    const struct harness_req *bad = NULL;
+    long copied = 0, unknown = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || r->status <= 0)
+            continue;
+        const struct harness_att *a[16];
+        size_t n = attempts_of(o, r->id, a, 16);
+        int hop = 0;
+        for (size_t k = 0; k < n; k++)
+            hop |= a[k]->status > 0 && strcmp(a[k]->action, "hop_headers") == 0;
+        if (!hop) {
+            unknown += n == 0;
+            continue; /* no upstream hop named a header for it: no sample */
+        }
+        v->samples++;
+        if (r->hop_hdr) {
+            copied++;
+            if (!bad)
+                bad = r;
+        }
+    }
+    SETF(expected, "no client answer carries a header the upstream's Connection named");
+    SETF(measured, "%ld of %ld answers carried X-Mock-Hop", copied, v->samples);
+    if (unknown)
+        append(v->measured, sizeof v->measured, "; %ld without attempts found", unknown);
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "the upstream answered 'Connection: keep-alive, X-Mock-Hop' and the client got "
+               "X-Mock-Hop: the relay copies the upstream's hop-by-hop headers onto its answer; ");
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, copied == 0, -(double)copied);
+}
+
+/* A relay's own 429 (no upstream attempt of the request) tells its client
+ * when to come back; a client that waits that long and comes back must be
+ * let in, unless another request of the same client was admitted in
+ * between (it may have taken the slot).  A Retry-After of 0 while the
+ * limit still holds, or one shorter than the window the limiter keeps,
+ * sends every SDK straight back into the refusal.  A sample is a 429 the
+ * relay made with a wait (Retry-After or retry-after-ms) followed by a
+ * request of the same client key sent after that wait, with no admission
+ * of that client between. */
+static void ck_retry_after_holds(const json_t *c, const struct harness_obs *o,
+                                 struct report_check *v)
+{
+    const struct harness_req *bad = NULL, *bad_next = NULL;
+    long refused = 0, upstream = 0;
+    for (size_t i = 0; i < o->n_reqs; i++) {
+        const struct harness_req *r = &o->reqs[i];
+        if (!req_in_scope(c, o, r) || r->status != 429 || r->retry_after_ms < 0 || !r->t_done)
+            continue;
+        if (count_attempts(o, r->id, NULL) > 0) {
+            upstream++; /* an upstream's 429 passed on: its wait is the upstream's */
+            continue;
+        }
+        uint64_t back = r->t_done + (uint64_t)r->retry_after_ms * 1000;
+        const struct harness_req *next = NULL;
+        for (size_t k = 0; k < o->n_reqs; k++) {
+            const struct harness_req *q = &o->reqs[k];
+            if (strcmp(q->key, r->key) != 0 || q->t_sent < back || q->status <= 0)
+                continue;
+            if (!next || q->t_sent < next->t_sent)
+                next = q;
+        }
+        if (!next)
+            continue; /* nobody of that client came back after the wait */
+        int taken = 0;
+        for (size_t k = 0; k < o->n_reqs && !taken; k++) {
+            const struct harness_req *q = &o->reqs[k];
+            taken = strcmp(q->key, r->key) == 0 && q->t_sent > r->t_sent &&
+                    q->t_sent < next->t_sent && q->status > 0 && q->status != 429;
+        }
+        if (taken)
+            continue; /* the client itself was let in meanwhile: no promise left */
+        v->samples++;
+        if (next->status == 429) {
+            refused++;
+            if (!bad)
+                bad = r, bad_next = next;
+        }
+    }
+    SETF(expected, "a client that waits what the relay's 429 said is let in");
+    SETF(measured, "%ld of %ld came back after the wait and were refused again", refused,
+         v->samples);
+    if (upstream)
+        append(v->measured, sizeof v->measured, "; %ld upstream 429s not judged", upstream);
+    if (bad) {
+        append(v->detail, sizeof v->detail,
+               "a 429 at +%.1f ms said wait %ld ms; request %s of that client, sent +%.1f ms, "
+               "was refused again: the Retry-After is shorter than the limit holds; ",
+               rel_ms(o, bad->t_done), bad->retry_after_ms, bad_next->id,
+               rel_ms(o, bad_next->t_sent));
+        describe_req(o, bad, v->detail, sizeof v->detail);
+    }
+    verdict(v, refused == 0, -(double)refused);
+}
+
 /* One request, one attempt at a time: a relay that sends a request to both
  * colours at once (a hedge, or a retry fired before the first answer) pays
  * the upstream twice for one answer.  An attempt the relay gave up on (a
@@ -4729,6 +4922,12 @@ static const struct check_kind kinds[] = {
     {"retry_after_kept", p_error_shape, 1, ck_retry_after_kept,
      "final 429s (status) to the client carry the Retry-After the upstreams gave", 0, NULL,
      "{\"status\": 429}", 0, .why = "upstream Retry-After not passed on"},
+    {"hop_headers", p_phase, 1, ck_hop_headers,
+     "client answers carry no header the upstream's Connection named (mock hop_headers)", IDS, NULL,
+     "{}", 0, .why = "copies hop-by-hop headers to clients"},
+    {"retry_after_holds", p_phase, 1, ck_retry_after_holds,
+     "a client that waits the Retry-After of the relay's own 429 is let in", IDS, NULL, "{}", 0,
+     .why = "its 429s say to come back too soon"},
 };
 #pragma GCC diagnostic pop
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -5237,6 +5436,14 @@ static const struct {
      "the Content-Encoding and first body bytes of client answers with 200 (asked for no coding)",
      NULL},
     {"retry_after_kept", "the Retry-After and retry-after-ms headers of client answers", NULL},
+    {"hop_headers",
+     "the client answers' headers (X-Mock-Hop) against attempts the mock answered with hop "
+     "headers (mock journals, by request id)",
+     NULL},
+    {"retry_after_holds",
+     "client log: the relay's own 429s (no upstream attempt, mock journals by request id), their "
+     "Retry-After or retry-after-ms, and the same client key's next request after that wait",
+     NULL},
 };
 
 const char *harness_check_signal(const char *kind, const char *view)

@@ -98,7 +98,10 @@ struct harness_redis {
 
 /* Starts redis-server in dir (its output there as redis.N.out/.err) on
  * rd->port, or a free port when 0; waits up to wait_ms for it to accept
- * connections when wait_ms > 0.  Returns 0, -1 with why in err (with the
+ * connections when wait_ms > 0.  A free port another process takes before
+ * the server binds it is replaced by another (up to three tries); a port
+ * the caller chose that another process holds is an error, never a
+ * stranger taken for the store.  Returns 0, -1 with why in err (with the
  * install hint when redis-server is missing). */
 int harness_redis_start(struct harness_redis *rd, const char *dir, int wait_ms, char *err,
                         size_t errlen);

@@ -2,6 +2,7 @@
  * design"): the Redis the runner starts for the replicas, and the
  * observations of one replica for checks asked "replica": i. */
 #include "harness/fleet.h"
+#include "harness/portown.h"
 
 #include "co_clock.h"
 #include "co_mem.h"
@@ -49,8 +50,31 @@ static int gone(struct harness_redis *rd)
     return 0;
 }
 
+/* 0, -1, or -2: the server exited at start (its port taken, say). */
+static int redis_start_once(struct harness_redis *rd, const char *dir, int wait_ms, char *err,
+                            size_t errlen);
+
+/* A port picked here can be taken by another process before redis-server
+ * binds it (a busy machine hands ephemeral ports out fast, and tests run
+ * side by side): then the server exits at start, and another free port is
+ * tried, up to three.  A port the caller chose (a restart on the same
+ * port) is kept. */
 int harness_redis_start(struct harness_redis *rd, const char *dir, int wait_ms, char *err,
                         size_t errlen)
+{
+    int picked = !rd->port;
+    for (int tries = 0;; tries++) {
+        int rc = redis_start_once(rd, dir, wait_ms, err, errlen);
+        if (rc != -2)
+            return rc;
+        if (!picked || tries == 2)
+            return -1;
+        rd->port = 0; /* exited at start: try another port */
+    }
+}
+
+static int redis_start_once(struct harness_redis *rd, const char *dir, int wait_ms, char *err,
+                            size_t errlen)
 {
     if (!rd->port)
         rd->port = harness_free_port();
@@ -71,8 +95,13 @@ int harness_redis_start(struct harness_redis *rd, const char *dir, int wait_ms, 
     char *argv[] = {
         "redis-server", "--port",      port, "--bind", "127.0.0.1", "--save",    "", "--appendonly",
         "no",           "--daemonize", "no", "--dir",  (char *)dir, "--logfile", "", NULL};
-    struct harness_spawn sp = {
-        .argv = argv, .out_path = out, .err_path = errp, .stop_signal = SIGTERM};
+    struct harness_spawn sp = {.argv = argv,
+                               .out_path = out,
+                               .err_path = errp,
+                               .stop_signal = SIGTERM,
+                               /* A paused Redis (SIGSTOP) must die with the runner too; it has
+                                * no children of its own to end (--save ''). */
+                               .death_signal = SIGKILL};
     pid_t pid = harness_spawn(&sp, err, errlen);
     if (pid < 0) {
         const char *hint = harness_install_hint("redis-server");
@@ -84,10 +113,14 @@ int harness_redis_start(struct harness_redis *rd, const char *dir, int wait_ms, 
     rd->pid = pid;
     rd->paused = 0;
     uint64_t until = co_now_us() + (uint64_t)wait_ms * 1000;
-    while (wait_ms > 0 && !accepts(rd->port)) {
+    /* Ready when the listener on the port is ours: another process may
+     * hold it (ours then exits on its failed bind), and its accepting must
+     * not pass for the store's.  Owner unknown (/proc unreadable): the
+     * accept alone decides, as before. */
+    while (wait_ms > 0 && !(accepts(rd->port) && harness_port_owner_in_group(rd->port, rd->pid))) {
         if (gone(rd)) {
             snprintf(err, errlen, "redis-server exited at start (port %d; see %s)", rd->port, errp);
-            return -1;
+            return -2;
         }
         if (co_now_us() > until) {
             snprintf(err, errlen, "redis-server did not accept connections on port %d within %d ms",

@@ -49,6 +49,7 @@ struct harness_req {
     /* The answer's exact header values and error shape (-1: absent). */
     char ctype[64];        /* Content-Type */
     char cenc[32];         /* Content-Encoding ("" none) */
+    int hop_hdr;           /* X-Mock-Hop came: a header the upstream's Connection named */
     unsigned char head[2]; /* the answer body's first bytes as they came (head_n of them) */
     int head_n;
     int should_retry;  /* x-should-retry: -1 absent, 0 "false", 1 anything else */
@@ -115,6 +116,7 @@ struct harness_att {
     char hdr_id[HARNESS_ID_LEN]; /* X-Request-ID as the upstream got it */
     char user[HARNESS_ID_LEN];   /* the body's "user" */
     char model[64];
+    char ans_model[64]; /* the model the mock's answer named ("" the one asked for) */
     int stream;
     long max_tokens;
     uint64_t msg_hash;

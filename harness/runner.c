@@ -1137,6 +1137,8 @@ static void journal_forwarded(struct harness_att *a, const json_t *rec)
     snprintf(a->user, sizeof a->user, "%s", user ? user : "");
     const char *model = json_string_value(json_object_get(rec, "model"));
     snprintf(a->model, sizeof a->model, "%s", model ? model : "");
+    const char *ans_model = json_string_value(json_object_get(rec, "answer_model"));
+    snprintf(a->ans_model, sizeof a->ans_model, "%s", ans_model ? ans_model : "");
     a->stream = json_is_true(json_object_get(rec, "stream"));
     json_t *mt = json_object_get(rec, "max_tokens");
     a->max_tokens = json_is_integer(mt) ? (long)json_integer_value(mt) : -1;

@@ -407,7 +407,7 @@ static void child(const struct harness_spawn *s, pid_t parent, int errfd, char *
     /* The relay must not outlive the runner, whatever ends it (SIGKILL
      * included).  The check after prctl closes the race with a parent that
      * died before it. */
-    prctl(PR_SET_PDEATHSIG, s->argv ? SIGTERM : SIGHUP);
+    prctl(PR_SET_PDEATHSIG, !s->argv ? SIGHUP : s->death_signal ? s->death_signal : SIGTERM);
     if (getppid() != parent)
         _exit(127);
     static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGUSR1, SIGCHLD};

@@ -77,6 +77,13 @@ struct harness_spawn {
     const char *const *unset; /* variables to remove, NULL-terminated or NULL */
     int stop_signal;          /* what the supervisor sends the group when the runner dies */
     const char *cwd;          /* the folder it runs in (a profile's "cwd"); NULL or "": ours */
+    /* argv mode: the parent-death signal (0: SIGTERM, so a relay such as
+     * nginx's master ends its own workers).  SIGKILL for a program that may
+     * be stopped (SIGSTOP, a "pause" step) when the runner dies: a stopped
+     * process keeps a SIGTERM pending, and only the kernel's orphaned-group
+     * SIGCONT, which a subreaper or a shared session can withhold, would
+     * wake it. */
+    int death_signal;
 };
 
 /* Forks the relay in a process group of its own, with a parent-death signal

@@ -381,6 +381,7 @@ static void reset_headers(struct harness_req *r)
     r->ratelimit_hdrs = 0;
     r->ctype[0] = '\0';
     r->cenc[0] = '\0';
+    r->hop_hdr = 0;
     r->should_retry = -1;
     r->ra_s = r->ra_ms = r->rl_limit = r->rl_remaining = -1;
 }
@@ -388,6 +389,7 @@ static void reset_headers(struct harness_req *r)
 enum hdr_kind {
     HDR_CTYPE,
     HDR_CENC,
+    HDR_HOP,
     HDR_SHOULD_RETRY,
     HDR_RETRY_AFTER,
     HDR_RETRY_AFTER_MS,
@@ -411,7 +413,7 @@ static const struct {
     {"Retry-After", 11, HDR_RETRY_AFTER},    {"retry-after-ms", 14, HDR_RETRY_AFTER_MS},
     {"x-ratelimit-limit", 17, HDR_RL_LIMIT}, {"x-ratelimit-remaining", 21, HDR_RL_REMAINING},
     {"X-Served-By", 11, HDR_SERVED_BY},      {"X-Attempts", 10, HDR_ATTEMPTS},
-    {"Content-Encoding", 16, HDR_CENC},
+    {"Content-Encoding", 16, HDR_CENC},      {"X-Mock-Hop", 10, HDR_HOP},
 };
 
 static void header_value(struct harness_req *r, enum hdr_kind kind, const char *v, size_t vl)
@@ -424,6 +426,9 @@ static void header_value(struct harness_req *r, enum hdr_kind kind, const char *
         break;
     case HDR_CENC:
         copy_value(r->cenc, sizeof r->cenc, v, vl);
+        break;
+    case HDR_HOP: /* hop_headers: the mock's Connection named it */
+        r->hop_hdr = 1;
         break;
     case HDR_SHOULD_RETRY:
         r->should_retry = !(vl == 5 && strncasecmp(v, "false", 5) == 0);

@@ -40,6 +40,7 @@ static const char *const kind_names[MOCK_ACT_COUNT + 1] = {"ok",
                                                            "duplicate_chunk",
                                                            "error_in_200",
                                                            "drip",
+                                                           "hop_headers",
                                                            NULL};
 
 static int need_positive(const json_t *o, const char *path, const char *key, char *err,
@@ -598,6 +599,13 @@ static void plan_drip(const struct mock_action *a, struct mock_plan *p)
     p->drip_bps = (uint64_t)a->bytes_per_s;
 }
 
+/* A normal answer whose headers also name headers for this hop only: a
+ * proxy drops what Connection names (RFC 9110 7.6.1). */
+static void plan_hop_headers(const struct mock_action *a, struct mock_plan *p)
+{
+    p->hop_headers = 1;
+}
+
 static const char *const k_none[] = {"type", NULL};
 static const char *const k_status[] = {"type",
                                        "code",
@@ -648,6 +656,7 @@ static const struct mock_action_kind kinds[MOCK_ACT_COUNT] = {
     [MOCK_ACT_ERROR_IN_200] = {"error_in_200", parse_error_in_200, plan_error_in_200,
                                k_error_in_200},
     [MOCK_ACT_DRIP] = {"drip", parse_drip, plan_drip, k_drip},
+    [MOCK_ACT_HOP_HEADERS] = {"hop_headers", parse_none, plan_hop_headers, k_none},
 };
 
 const char *const *mock_action_names(void)

@@ -413,7 +413,7 @@ static int parse_rules(const json_t *j, const char *path, struct mock_rules *rs,
 }
 
 static const char *const top_keys[] = {"reply", "latency", "rate_limit", "rules", "health", NULL};
-static const char *const reply_keys[] = {"tokens", "tokens_per_s", "ttft_ms", NULL};
+static const char *const reply_keys[] = {"tokens", "tokens_per_s", "ttft_ms", "model", NULL};
 static const char *const rl_keys[] = {"requests", "window_ms", "tokens_per_min", NULL};
 static const char *const health_keys[] = {"latency", "rules", NULL};
 
@@ -459,6 +459,14 @@ int mock_behavior_parse(const json_t *j, struct mock_behavior **out, char *err, 
             mock_v_double(v, "$.reply", "tokens_per_s", 0, 1e6, &b->tokens_per_s, err, errlen) ||
             mock_v_long(v, "$.reply", "ttft_ms", 0, 3600000, &b->ttft_ms, err, errlen))
             goto out;
+        json_t *model = json_object_get(v, "model");
+        if (model && (!json_is_string(model) || !json_string_length(model) ||
+                      json_string_length(model) >= sizeof b->reply_model)) {
+            mock_v_expect(err, errlen, "$.reply.model", "a model name (1 to 127 bytes)", model);
+            goto out;
+        }
+        if (model)
+            mock_scopy(b->reply_model, sizeof b->reply_model, json_string_value(model));
         /* A rate so small that one token takes hours is a typo, and 1e6 /
          * 1e-300 overflows the gap (issue 20): 0 (unpaced) or at least one
          * token per 10 s. */

@@ -70,6 +70,7 @@ enum mock_action_type {
     MOCK_ACT_DUPLICATE_CHUNK,
     MOCK_ACT_ERROR_IN_200,
     MOCK_ACT_DRIP,
+    MOCK_ACT_HOP_HEADERS,
     MOCK_ACT_COUNT
 };
 
@@ -196,6 +197,9 @@ struct mock_behavior {
     long reply_tokens;
     double tokens_per_s;
     long ttft_ms;
+    /* The model every chat answer names, whatever was asked ("" the one
+     * asked for): OpenAI answers gpt-4o-2024-08-06 for gpt-4o. */
+    char reply_model[128];
     struct mock_latency latency;
     long rl_requests, rl_window_ms, rl_tpm; /* 0 = off */
     struct mock_rules rules;
@@ -257,6 +261,7 @@ uint64_t mock_latency_sample_us(const struct mock_latency *l, struct co_rng *rng
 
 struct mock_chat_req {
     char model[128];
+    char answer_model[128]; /* the model the answer names ("" model) */
     int stream;
     int include_usage;
     long max_tokens;   /* -1 none */
@@ -313,6 +318,7 @@ struct mock_record {
     long attempt; /* -1 none */
     char env[32];
     char model[128];
+    char answer_model[128]; /* the model the answer named, "" the one asked for */
     int stream;
     char rule[MOCK_NAME_LEN];
     char action[24];
@@ -463,6 +469,10 @@ struct mock_plan {
      * set by the server before the action applies, valid for the request. */
     const char *authorization;
     const char *echo_header; /* x-echo-authorization value, or NULL */
+    /* hop_headers: Connection names X-Mock-Hop, which then comes too, with a
+     * Keep-Alive: headers for this hop only (RFC 9110 7.6.1), never for the
+     * relay's client. */
+    int hop_headers;
 };
 
 /* Builds the action's plan over the normal answer in p (mock_actions.c). */

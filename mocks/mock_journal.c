@@ -67,6 +67,8 @@ json_t *mock_record_json(const struct mock_record *r)
     json_object_set_new(o, "attempt", r->attempt >= 0 ? json_integer(r->attempt) : json_null());
     json_object_set_new(o, "env", str_or_null(r->env));
     json_object_set_new(o, "model", str_or_null(r->model));
+    if (r->answer_model[0]) /* only when the answer named another model */
+        json_object_set_new(o, "answer_model", co_json_str(r->answer_model));
     json_object_set_new(o, "stream", json_boolean(r->stream));
     json_object_set_new(o, "rule", str_or_null(r->rule));
     json_object_set_new(o, "action", co_json_str(r->action));

@@ -373,7 +373,7 @@ char *mock_chat_body(const struct mock_chat_req *q, const char *id, long created
     co_buf_puts(&b, "\",\"object\":\"chat.completion\",\"created\":");
     put_long(&b, created);
     co_buf_puts(&b, ",\"model\":");
-    put_json_str(&b, q->model);
+    put_json_str(&b, q->answer_model[0] ? q->answer_model : q->model);
     co_buf_puts(&b, ",\"system_fingerprint\":\"");
     co_buf_puts(&b, q->stamp[0] ? MOCK_FINGERPRINT_PREFIX : "fp_cutover");
     co_buf_puts(&b, q->stamp);
@@ -397,7 +397,7 @@ char **mock_sse_events(const struct mock_chat_req *q, const char *id, long creat
 {
     size_t cap = (size_t)tokens + 4, k = 0;
     char **ev = co_calloc(cap, sizeof *ev);
-    char *model = json_str(q->model);
+    char *model = json_str(q->answer_model[0] ? q->answer_model : q->model);
     char head[512], tok[32];
     snprintf(head, sizeof head,
              "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%ld,"

@@ -426,6 +426,11 @@ static enum MHD_Result run_plan(struct mock_req *r)
                        p->streamed && !p->echo_header ? "text/event-stream" : p->content_type);
     if (p->echo_header)
         MHD_add_response_header(resp, "x-echo-authorization", p->echo_header);
+    if (p->hop_headers) {
+        MHD_add_response_header(resp, "Connection", "keep-alive, X-Mock-Hop");
+        MHD_add_response_header(resp, "X-Mock-Hop", "1");
+        MHD_add_response_header(resp, "Keep-Alive", "timeout=30");
+    }
     if (p->streamed)
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
     if (p->retry_after[0])
@@ -752,6 +757,8 @@ static int decide_chat(struct mock_req *r, enum MHD_Result *res)
     pthread_mutex_lock(&m->mu);
     struct mock_behavior *b = m->beh;
     long tokens = b->reply_tokens;
+    mock_scopy(q.answer_model, sizeof q.answer_model, b->reply_model);
+    mock_scopy(r->rec.answer_model, sizeof r->rec.answer_model, b->reply_model);
     long ttft_ms = b->ttft_ms;
     double tokens_per_s = b->tokens_per_s;
     if (q.max_tokens >= 0 && q.max_tokens < tokens) {

@@ -881,7 +881,7 @@ static void attempt_done(struct relay_req *q, CURLcode rc)
         int has_ra = err == RELAY_ERR_NONE &&
                      relay_retryafter_parse(q->retry_after[0] ? q->retry_after : NULL,
                                             q->retry_after_ms[0] ? q->retry_after_ms : NULL,
-                                            time(NULL), &ra) == 0;
+                                            co_wall_ms(), &ra) == 0;
         switch (relay_policy_retry_how((int)status, has_ra, ra, (uint64_t)c->retry_after_cap_ms,
                                        has_ra && now + ms_us((int64_t)ra) < q->deadline,
                                        r->pol.on429)) {

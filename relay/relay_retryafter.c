@@ -36,7 +36,7 @@ static const char *const date_formats[] = {
     "%a %b %e %H:%M:%S %Y",      /* asctime */
 };
 
-static int parse_date(const char *s, time_t now, uint64_t *ms)
+static int parse_date(const char *s, uint64_t now_ms, uint64_t *ms)
 {
     while (*s == ' ')
         s++;
@@ -53,13 +53,17 @@ static int parse_date(const char *s, time_t now, uint64_t *ms)
         time_t t = timegm(&tm);
         if (t == (time_t)-1)
             continue;
-        *ms = t > now ? (uint64_t)(t - now) * 1000 : 0;
+        /* To the millisecond: a date is an instant, and the wait is from
+         * now to it (a whole-second now, as time() gives, lagging a coarse
+         * tick behind the second that began, asked a wait a second long). */
+        uint64_t at_ms = t > 0 ? (uint64_t)t * 1000 : 0;
+        *ms = at_ms > now_ms ? at_ms - now_ms : 0;
         return 0;
     }
     return -1;
 }
 
-int relay_retryafter_parse(const char *retry_after, const char *retry_after_ms, time_t now,
+int relay_retryafter_parse(const char *retry_after, const char *retry_after_ms, uint64_t now_ms,
                            uint64_t *ms)
 {
     double v;
@@ -76,7 +80,7 @@ int relay_retryafter_parse(const char *retry_after, const char *retry_after_ms, 
             *ms = (uint64_t)ceil(v < day_ms ? v : day_ms);
             return 0;
         }
-        if (parse_date(retry_after, now, ms) == 0)
+        if (parse_date(retry_after, now_ms, ms) == 0)
             return 0;
     }
     return -1;

@@ -8,9 +8,11 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Either header may be NULL.  Returns 0 with the delay in *ms (a date in the
- * past gives 0), or -1 when neither header holds a usable value. */
-int relay_retryafter_parse(const char *retry_after, const char *retry_after_ms, time_t now,
+/* Either header may be NULL; now_ms is the wall clock (CLOCK_REALTIME) in
+ * milliseconds, against which an HTTP date is read.  Returns 0 with the
+ * delay in *ms (a date in the past gives 0), or -1 when neither header
+ * holds a usable value. */
+int relay_retryafter_parse(const char *retry_after, const char *retry_after_ms, uint64_t now_ms,
                            uint64_t *ms);
 
 #endif

@@ -107,8 +107,9 @@ static void test_shared_fleet_passes(void **state)
         const json_t *sc = scenario(card_run, "cutover-relay", fleet_names[i]);
         const char *st = json_string_value(json_object_get(sc, "status"));
         if (strcmp(st, "pass") != 0)
-            fail_msg("%s against cutover-relay: %s (%s)", fleet_names[i], st,
-                     json_dumps(json_object_get(sc, "checks"), JSON_COMPACT));
+            fail_msg("%s against cutover-relay: %s (%s) %s", fleet_names[i], st,
+                     json_dumps(json_object_get(sc, "checks"), JSON_COMPACT),
+                     json_string_value(json_object_get(sc, "error")));
     }
 }
 

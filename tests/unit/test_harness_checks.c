@@ -1054,6 +1054,73 @@ static void test_retry_after_kept(void **state)
                      HARNESS_INCONCLUSIVE);
 }
 
+/* hop_headers (outsider round 4): the upstream answered with
+ * Connection: keep-alive, X-Mock-Hop; an answer without X-Mock-Hop passes,
+ * one with it fails naming the copy; no attempt answered with hop headers
+ * (or none found): inconclusive. */
+static void test_hop_headers(void **state)
+{
+    struct report_check v;
+    struct harness_req *a = req("a", 0, 5, 200, "blue", HARNESS_OK);
+    struct harness_req *b = req("b", 10, 5, 200, "blue", HARNESS_OK);
+    att("a", "blue", 1, 3, 200);
+    att("b", "blue", 11, 3, 200);
+    assert_int_equal(run("{\"check\":\"hop_headers\"}", &v), HARNESS_INCONCLUSIVE);
+    snprintf(obs.atts[0].action, sizeof obs.atts[0].action, "hop_headers");
+    snprintf(obs.atts[1].action, sizeof obs.atts[1].action, "hop_headers");
+    assert_int_equal(run("{\"check\":\"hop_headers\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 2 answers carried X-Mock-Hop"));
+    assert_non_null(strstr(v.detail, "signal: the client answers' headers"));
+    b->hop_hdr = 1;
+    assert_int_equal(run("{\"check\":\"hop_headers\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 2"));
+    assert_non_null(strstr(v.detail, "copies the upstream's hop-by-hop headers"));
+    assert_non_null(strstr(v.detail, "request b"));
+    /* Without the ids the attempts cannot be tied to the answers. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"hop_headers\"}", &v), HARNESS_INCONCLUSIVE);
+    (void)a;
+}
+
+/* retry_after_holds (outsider round 4): a client that waits the relay's
+ * own 429's Retry-After and is let in passes; refused again fails naming
+ * both requests; an admission of the client in between, an upstream 429
+ * or nobody coming back is no sample: inconclusive. */
+static void test_retry_after_holds(void **state)
+{
+    struct report_check v;
+    req("a", 0, 5, 200, "blue", HARNESS_OK);
+    att("a", "blue", 1, 3, 200);
+    struct harness_req *r = req("r", 10, 1, 429, "", HARNESS_HTTP_ERROR);
+    r->retry_after_ms = 500;
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_INCONCLUSIVE);
+    struct harness_req *b = req("b", 600, 5, 200, "blue", HARNESS_OK);
+    att("b", "blue", 601, 3, 200);
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "0 of 1 came back"));
+    assert_non_null(strstr(v.detail, "signal: client log: the relay's own 429s"));
+    /* A Retry-After of 0: the next request is refused again. */
+    r->retry_after_ms = 0;
+    struct harness_req *n = req("n", 30, 1, 429, "", HARNESS_HTTP_ERROR);
+    n->retry_after_ms = 2000;
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 of 1 came back after the wait and were refused again"));
+    assert_non_null(strstr(v.detail, "said wait 0 ms; request n of that client"));
+    /* Another client's refusal is not this client's. */
+    snprintf(n->key, sizeof n->key, "sk-other");
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_PASS);
+    /* An admission of the client in between may have taken the slot. */
+    n->key[0] = '\0';
+    n->status = 200;
+    att("n", "blue", 31, 3, 200);
+    r->retry_after_ms = 500;
+    b->status = 429;
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_INCONCLUSIVE);
+    /* Without the ids the relay's own 429s cannot be told from upstream ones. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"retry_after_holds\"}", &v), HARNESS_INCONCLUSIVE);
+}
+
 /* stream_ends_once: a stream read to its [DONE] with nothing after passes;
  * one with a second [DONE] fails naming it; no whole stream: inconclusive. */
 static void test_stream_ends_once(void **state)
@@ -2425,6 +2492,34 @@ static void test_answer_integrity(void **state)
 
 /* Where the journal cannot say what the mock built, or the attempts cannot
  * be found, the check is inconclusive and says why. */
+/* Another request's answer (outsider round 4): the client read, whole, the
+ * text the mock wrote for another request (a pooled connection with a late
+ * answer in it, a loose cache): altered, and named with both requests; an
+ * answer served by no attempt of its own (a cache hit) too. */
+static void test_answer_integrity_foreign(void **state)
+{
+    struct report_check v;
+    canon_text();
+    answered("a", 0, canon);
+    struct harness_req *b = answered("b", 0, canon);
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_PASS);
+    obs.atts[1].msg_hash = HASH + 1; /* b's own answer is another text */
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 altered"));
+    assert_non_null(strstr(v.measured, "1 another request's answer"));
+    assert_non_null(strstr(v.detail, "request b got the text the mock wrote for request a"));
+    /* A text that is nobody's is altered, not another's. */
+    b->text_hash ^= 1;
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_null(strstr(v.measured, "another request's answer"));
+    /* Served from a cache: no attempt of its own, a's text. */
+    b->text_hash ^= 1;
+    obs.n_atts = 1;
+    assert_int_equal(run("{\"check\":\"answer_integrity\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.measured, "1 made up by the relay"));
+    assert_non_null(strstr(v.detail, "request b got the text the mock wrote for request a"));
+}
+
 static void test_answer_integrity_unknown(void **state)
 {
     struct report_check v;
@@ -2532,6 +2627,33 @@ static void test_model_reported(void **state)
     snprintf(r->ans_model, sizeof r->ans_model, "%s", "");
     assert_int_equal(run("{\"check\":\"model_reported\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "(none)"));
+}
+
+/* An upstream that answers a snapshot (gpt-4.1-2025-04-14 for gpt-4.1,
+ * journal answer_model): a relay that passes it on passes against: served,
+ * and against: requested does not judge (no false fail); a relay that
+ * rewrites it to the model asked for fails against: served, naming both. */
+static void test_model_reported_snapshot(void **state)
+{
+    struct report_check v;
+    canon_text();
+    struct harness_req *r = answered("a", 1, canon);
+    snprintf(obs.atts[0].ans_model, sizeof obs.atts[0].ans_model, "gpt-4.1-2025-04-14");
+    snprintf(r->ans_model, sizeof r->ans_model, "gpt-4.1-2025-04-14");
+    assert_int_equal(run("{\"check\":\"model_reported\",\"against\":\"served\"}", &v),
+                     HARNESS_PASS);
+    assert_non_null(strstr(v.detail, "the model its answer named"));
+    assert_int_equal(run("{\"check\":\"model_reported\"}", &v), HARNESS_INCONCLUSIVE);
+    assert_non_null(strstr(v.detail, "a snapshot): judge against: served"));
+    /* The relay rewrote the snapshot to the name the client sent. */
+    snprintf(r->ans_model, sizeof r->ans_model, "gpt-4.1");
+    assert_int_equal(run("{\"check\":\"model_reported\",\"against\":\"served\"}", &v),
+                     HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "the answer says model 'gpt-4.1', the serving mock "
+                                     "answered 'gpt-4.1-2025-04-14'"));
+    /* Attempts not found while snapshots were answered: not judged either. */
+    obs.signals &= ~HARNESS_SIG_IDS;
+    assert_int_equal(run("{\"check\":\"model_reported\"}", &v), HARNESS_INCONCLUSIVE);
 }
 
 static void test_client_status(void **state)
@@ -2649,6 +2771,10 @@ int main(void)
         T(test_stream_ends_once),
         T(test_answer_encoding),
         T(test_retry_after_kept),
+        T(test_hop_headers),
+        T(test_answer_integrity_foreign),
+        T(test_retry_after_holds),
+        T(test_model_reported_snapshot),
         T(test_cancel_on_client_gone),
         T(test_no_retry_after_bytes),
         T(test_admin_ok_effect),

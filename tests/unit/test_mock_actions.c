@@ -490,8 +490,19 @@ static void test_error_in_200_and_drip(void **state)
     assert_int_equal(p.nevents, n);
     assert_int_equal(p.fault, MOCK_FAULT_NONE);
     mock_plan_free(&p);
+    /* hop_headers: the normal answer, with headers for this hop only. */
+    a = act("{\"type\":\"hop_headers\"}");
+    base(&p, 0);
+    size_t len = p.body_len;
+    mock_plan_apply(&a, &p);
+    assert_true(p.hop_headers);
+    assert_int_equal(p.status, 200);
+    assert_int_equal(p.body_len, len);
+    assert_int_equal(p.fault, MOCK_FAULT_NONE);
+    mock_plan_free(&p);
     /* Errors name the field and what was expected. */
     const char *bad[][2] = {
+        {"{\"type\":\"hop_headers\",\"code\":200}", "$.code"},
         {"{\"type\":\"drip\",\"bytes_per_s\":0}", "$.bytes_per_s: expected an integer in [1, "},
         {"{\"type\":\"drip\",\"rate\":5}", "$.rate"},
         {"{\"type\":\"headers_then_silence\",\"max_ms\":0}", "$.max_ms"},

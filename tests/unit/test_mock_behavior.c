@@ -26,7 +26,7 @@ static json_t *load(const char *s)
 static void test_valid_full(void **state)
 {
     json_t *j = load(
-        "{\"reply\":{\"tokens\":8,\"tokens_per_s\":50,\"ttft_ms\":30},"
+        "{\"reply\":{\"tokens\":8,\"tokens_per_s\":50,\"ttft_ms\":30,\"model\":\"gpt-4o-snap\"},"
         "\"latency\":{\"uniform_ms\":[5,20]},"
         "\"rate_limit\":{\"requests\":5,\"window_ms\":1000,\"tokens_per_min\":900},"
         "\"rules\":[{\"name\":\"boom\",\"match\":{\"path\":\"/v1/chat/completions\",\"model\":"
@@ -48,6 +48,7 @@ static void test_valid_full(void **state)
     assert_string_equal(err, "");
     assert_int_equal(b->reply_tokens, 8);
     assert_true(b->tokens_per_s == 50);
+    assert_string_equal(b->reply_model, "gpt-4o-snap");
     assert_int_equal(b->latency.kind, MOCK_LAT_UNIFORM);
     assert_int_equal(b->rl_requests, 5);
     assert_int_equal(b->rl_tpm, 900);
@@ -113,7 +114,11 @@ static const struct bad bads[] = {
     {"{\"reply\":{\"tokens\":-1}}",
      "$.reply.tokens: expected an integer in [0, 100000], found integer -1"},
     {"{\"reply\":{\"tokns\":3}}", "$.reply.tokns: expected a key among tokens, tokens_per_s, "
-                                  "ttft_ms, found \"tokns\" (did you mean 'tokens'?)"},
+                                  "ttft_ms, model, found \"tokns\" (did you mean 'tokens'?)"},
+    {"{\"reply\":{\"model\":\"\"}}",
+     "$.reply.model: expected a model name (1 to 127 bytes), found string \"\""},
+    {"{\"reply\":{\"model\":4}}",
+     "$.reply.model: expected a model name (1 to 127 bytes), found integer 4"},
     {"{\"reply\":[]}", "$.reply: expected object, found array"},
     {"{\"latency\":{\"fixed_ms\":1,\"uniform_ms\":[1,2]}}",
      "$.latency: expected exactly one of fixed_ms, uniform_ms, lognormal, found 2"},

@@ -8,8 +8,8 @@
 
 #include "relay/relay_retryafter.h"
 
-/* Thu, 26 Nov 2026 06:00:00 GMT */
-static const time_t NOW = 1795672800;
+/* Thu, 26 Nov 2026 06:00:00 GMT, in ms */
+static const uint64_t NOW = 1795672800000ull;
 
 static void test_seconds(void **state)
 {
@@ -45,6 +45,12 @@ static void test_dates(void **state)
     assert_int_equal(ms, 3000);
     assert_int_equal(relay_retryafter_parse("Thu Nov 26 06:00:09 2026", NULL, NOW, &ms), 0);
     assert_int_equal(ms, 9000);
+    /* From now to the instant, to the millisecond: 250 ms into the
+     * second, a date 2 s on is 1,750 ms away (a whole-second clock that
+     * still read the second before said 3,000). */
+    assert_int_equal(relay_retryafter_parse("Thu, 26 Nov 2026 06:00:02 GMT", NULL, NOW + 250, &ms),
+                     0);
+    assert_int_equal(ms, 1750);
     /* In the past: no wait. */
     assert_int_equal(relay_retryafter_parse("Wed, 25 Nov 2026 06:00:00 GMT", NULL, NOW, &ms), 0);
     assert_int_equal(ms, 0);
