@@ -1561,7 +1561,7 @@ static void fixed_not_applicable(struct run *r, struct report_scenario *rs, cons
         if (runner_own_check(c->check))
             continue;
         for (size_t u = 0; u < r->n_fixed; u++) {
-            const char *kind = dep[i] ? dep[i] : c->check;
+            const char *kind = dep[i] ? dep[i] : c->fail_as[0] ? c->fail_as : c->check;
             int all = harness_profile_affects(r->fixed[u], kind);
             if (!all && !(c->status == REPORT_FAIL && !c->fail_stands &&
                           harness_check_fail_depends(kind, r->fixed[u])))
@@ -1589,7 +1589,7 @@ static void unmapped_inconclusive(struct run *r, struct report_scenario *rs, con
             continue;
         for (size_t u = 0; u < r->n_unmapped; u++) {
             const char *k = r->unmapped[u];
-            const char *kind = dep[i] ? dep[i] : c->check;
+            const char *kind = dep[i] ? dep[i] : c->fail_as[0] ? c->fail_as : c->check;
             int all = harness_profile_affects(k, kind);
             if (!all && !(c->status == REPORT_FAIL && !c->fail_stands &&
                           harness_check_fail_depends(kind, k)))

@@ -59,6 +59,11 @@ struct report_check {
      * status the request alone decides): it stands when the scenario sets
      * a key the relay was not given (harness/runner.c, the '*' rule). */
     int fail_stands;
+    /* Set by a check whose failure is of another kind's making (a 200 the
+     * relay held open until the client's own timeout is a stall, not a
+     * truncation it passed as whole): the settings rule of docs/profiles.md
+     * judges the failure as that kind's row; "" for its own. */
+    char fail_as[40];
 };
 
 /* The load driver's own account of an open-loop run (harness/traffic.c):

@@ -103,7 +103,8 @@ static void test_library_passes_on_cutover_relay(void **state)
     /* The stream without [DONE]: both clients judged, and told apart. */
     const json_t *nd = scenario_of(res, NULL, "stream-without-done-judged-strict-and-lenient");
     const char *d = NULL;
-    assert_string_equal(status_of(nd, "answer_integrity client=strict", &d), "pass");
+    assert_string_equal(status_of(nd, "answer_integrity client=strict,relay=cutover-relay", &d),
+                        "pass");
     assert_non_null(strstr(d, "client strict: a stream needs data: [DONE]"));
     assert_string_equal(status_of(nd, "answer_integrity client=lenient", &d), "pass");
     assert_non_null(strstr(d, "client lenient"));
@@ -189,9 +190,14 @@ static void test_bad_relays_caught(void **state)
         "pass");
 
     /* A stream passed on without [DONE]: a strict client holds an answer
-     * that never ended, a lenient one has it whole. */
+     * that never ended, a lenient one has it whole.  Writing the missing
+     * [DONE] is cutover-relay's stream_done policy, not every relay's duty
+     * (the upstream left it out): the strict check is asked of cutover-relay
+     * only, and says what it saw (docs/outsider-audit.md, "False fails"). */
     sc = scenario_of(res, "nginx-opaque", nodone);
-    assert_string_equal(status_of(sc, "answer_integrity client=strict", &d), "fail");
+    assert_string_equal(status_of(sc, "answer_integrity client=strict,relay=cutover-relay", &d),
+                        "not_applicable");
+    assert_non_null(strstr(d, "a promise of cutover-relay's own docs"));
     assert_non_null(strstr(d, "without data: [DONE]"));
     assert_string_equal(status_of(sc, "answer_integrity client=lenient", NULL), "pass");
 
@@ -207,7 +213,9 @@ static void test_bad_relays_caught(void **state)
     }
     assert_string_equal(status_of(sc, "model_reported template=prefill", NULL), "pass");
     sc = scenario_of(res, "nginx-no-ids", nodone);
-    assert_string_equal(status_of(sc, "answer_integrity client=strict", NULL), "inconclusive");
+    assert_string_equal(status_of(sc, "answer_integrity client=lenient", NULL), "inconclusive");
+    assert_string_equal(status_of(sc, "answer_integrity client=strict,relay=cutover-relay", NULL),
+                        "not_applicable");
     json_decref(res);
 }
 

@@ -175,6 +175,19 @@ static void test_no_truncated(void **state)
     c->stream = c->done_marker = c->bad_event = 1;
     assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
     assert_non_null(strstr(v.detail, "1 of them streams with an event whose data is neither JSON"));
+    assert_string_equal(v.fail_as, "");
+    /* Express held a silent upstream's stream open with keep-alives until
+     * the client's own timeout: a stall, judged as a deadline is under the
+     * settings rule (the runner reads fail_as), still a failure here. */
+    c->done_marker = c->bad_event = 0;
+    c->curl_rc = 28; /* CURLE_OPERATION_TIMEDOUT */
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "1 of them held open by the relay until the client's own"));
+    assert_string_equal(v.fail_as, "client_deadline");
+    /* One the relay itself ended short among them: a truncation, its own. */
+    req("d", 0, 5, 200, "blue", HARNESS_TRUNCATED);
+    assert_int_equal(run("{\"check\":\"no_truncated_success\"}", &v), HARNESS_FAIL);
+    assert_string_equal(v.fail_as, "");
 }
 
 static void test_attempts(void **state)
@@ -1709,6 +1722,28 @@ static void test_process_checks(void **state)
     obs.relay_alive = 0;
     assert_int_equal(run("{\"check\":\"relay_alive\"}", &v), HARNESS_FAIL);
     assert_int_equal(run("{\"check\":\"relay_alive\",\"alive\":false}", &v), HARNESS_PASS);
+    /* Still draining at the end after the scenario's SIGTERM (Express's
+     * server.close()), then exited 0 at teardown: gone, not a failure; an
+     * unclean exit, or no stop signal before the end, stays one. */
+    uint64_t t_end0 = obs.t_end;
+    obs.relay_alive = 1;
+    obs.t_end = T0 + 1000 * MS;
+    obs.term_t = T0 + 400 * MS;
+    obs.exit_t = T0 + 1110 * MS;
+    obs.exit_clean = 1;
+    snprintf(obs.exit_how, sizeof obs.exit_how, "exited with status 0");
+    assert_int_equal(run("{\"check\":\"relay_alive\",\"alive\":false}", &v), HARNESS_PASS);
+    assert_non_null(strstr(v.measured, "gone after the end: exited with status 0 710.0 ms"));
+    assert_non_null(strstr(v.detail, "signal: "));
+    obs.exit_clean = 0;
+    assert_int_equal(run("{\"check\":\"relay_alive\",\"alive\":false}", &v), HARNESS_FAIL);
+    obs.exit_clean = 1;
+    obs.term_t = T0 + 1050 * MS; /* teardown's own signal: says nothing */
+    assert_int_equal(run("{\"check\":\"relay_alive\",\"alive\":false}", &v), HARNESS_FAIL);
+    assert_int_equal(run("{\"check\":\"relay_alive\"}", &v), HARNESS_PASS);
+    obs.term_t = obs.exit_t = 0;
+    obs.t_end = t_end0;
+    obs.exit_clean = 0;
     assert_int_equal(run("{\"check\":\"admin_ok\"}", &v), HARNESS_INCONCLUSIVE);
     obs.admin_calls = 2;
     assert_int_equal(run("{\"check\":\"admin_ok\"}", &v), HARNESS_PASS);
