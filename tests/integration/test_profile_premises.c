@@ -144,12 +144,13 @@ static void test_counts_under_settings_the_relay_lacks(void **state)
     json_decref(res);
 }
 
-/* A status the request itself decides (a text/plain body is 415 whatever
- * the policy) is a contract: the outsider relay proxies the body to blue
- * and answers 200, and a setting it lacks (health_interval_ms, as in
- * scenarios/contract/mcover2-non-json-415.json) cannot explain that.
- * Before, the '*' rule made this failure inconclusive, "it can explain
- * this failure". */
+/* A status the request itself decides (the scenario asks 415 for a
+ * text/plain body) is judged whatever the settings: the outsider relay
+ * proxies the body to blue and answers 200, and a setting it lacks
+ * (health_interval_ms) cannot explain that.  Before, the '*' rule made this
+ * failure inconclusive, "it can explain this failure" (so did
+ * scenarios/contract/mcover2-non-json-415 against it, before that check was
+ * asked of cutover-relay only). */
 static void test_request_status_fails_whatever_the_settings(void **state)
 {
     if (!tsup_installed("python3")) {
