@@ -234,12 +234,15 @@ format-check:
 # Mutation run over cutover-relay (docs/mutation.md): each tests/mutants/
 # file is one relay bug, applied to a copy under build/mutation/, built and
 # run against the scenario library.  MUTATION_ARGS passes options (--only,
-# --timeout, --min-score).  mutation-smoke: the few mutants of
-# tests/mutants/SMOKE against their own scenarios (CI, a few minutes).
+# --timeout, --min-score).  mutation-smoke: every mutant still applies to
+# the code it mutates (--check: a relay change that moved a mutant's snippet
+# makes it stale), then the few mutants of tests/mutants/SMOKE against their
+# own scenarios (CI, a few minutes).
 .PHONY: mutation mutation-smoke
 mutation: all
 	python3 scripts/mutation.py $(MUTATION_ARGS)
 mutation-smoke: all
+	python3 scripts/mutation.py --check
 	python3 scripts/mutation.py --smoke $(MUTATION_ARGS)
 
 clean:
