@@ -1686,8 +1686,10 @@ static void ck_health_probes(const json_t *c, const struct harness_obs *o, struc
 
 /* The exact values of the rate-limit headers of one answer, where present:
  * Retry-After (whole seconds) is retry-after-ms rounded up, the limit is the
- * configured one, remaining lies in [0, limit) and is 0 on a 429.  Returns 0
- * or -1 with the first wrong value in why. */
+ * configured one, remaining lies in [0, limit) and is 0 on a 429.  A
+ * Retry-After that is an HTTP date (RFC 9110 allows one; ra_s -3) has no
+ * whole number to compare and is no error.  Returns 0 or -1 with the first
+ * wrong value in why. */
 static int rl_header_values(const struct harness_req *r, double limit, char *why, size_t n)
 {
     if (r->ra_s >= 0 && r->ra_ms >= 0 && r->ra_s != (r->ra_ms + 999) / 1000) {
@@ -4446,7 +4448,7 @@ static void ck_retry_after_holds(const json_t *c, const struct harness_obs *o,
             upstream++; /* an upstream's 429 passed on: its wait is the upstream's */
             continue;
         }
-        if (r->ra_ms < 0 && r->ra_s == -2)
+        if (r->ra_ms < 0 && (r->ra_s == -2 || r->ra_s == -3))
             continue; /* Retry-After no number (an HTTP date): the wait is not in the log */
         uint64_t back = r->t_done + (uint64_t)r->retry_after_ms * 1000;
         const struct harness_req *next = NULL;

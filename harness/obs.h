@@ -53,7 +53,8 @@ struct harness_req {
     unsigned char head[2]; /* the answer body's first bytes as they came (head_n of them) */
     int head_n;
     int should_retry;  /* x-should-retry: -1 absent, 0 "false", 1 anything else */
-    long ra_s, ra_ms;  /* Retry-After (whole seconds) and retry-after-ms */
+    long ra_s, ra_ms;  /* Retry-After (whole seconds; -2 not a number, -3 an HTTP date) and
+                          retry-after-ms */
     long rl_limit;     /* x-ratelimit-limit (-2: not a whole number) */
     long rl_remaining; /* x-ratelimit-remaining */
     int err_shape;     /* non-200 body: 1 OpenAI error JSON, 0 not; -1 a 200 */

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -373,6 +374,22 @@ static long header_long(const char *v, size_t vl)
     return end != tmp && *end == '\0' && x >= 0 ? x : -2; /* -2: present, not an integer */
 }
 
+/* An HTTP date in one of RFC 9110's three forms (IMF-fixdate first), the
+ * whole value: Retry-After may be one instead of seconds. */
+static int http_date(const char *s)
+{
+    static const char *const forms[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                                        "%a %b %e %H:%M:%S %Y"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        const char *end = strptime(s, forms[i], &tm);
+        if (end && *end == '\0')
+            return 1;
+    }
+    return 0;
+}
+
 static void reset_headers(struct harness_req *r)
 {
     r->served_hdr[0] = '\0';
@@ -435,6 +452,8 @@ static void header_value(struct harness_req *r, enum hdr_kind kind, const char *
         break;
     case HDR_RETRY_AFTER:
         r->ra_s = header_long(v, vl);
+        if (r->ra_s == -2 && http_date(tmp))
+            r->ra_s = -3; /* an HTTP date, as RFC 9110 allows: no whole number to compare */
         if (r->retry_after_ms < 0)
             r->retry_after_ms = (long)(atof(tmp) * 1000.0);
         break;

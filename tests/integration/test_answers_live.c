@@ -332,6 +332,36 @@ static void test_answer_past_body_cap(void **state)
     assert_true(cut >= 1);
 }
 
+/* A Retry-After that is an HTTP date (RFC 9110 allows one) reaches the
+ * client log as such (retry_after_s_hdr -3), not as "not a whole number"
+ * (-2), which rate_limit fails: both colours answer 429 with a date, one
+ * attempt, and cutover-relay passes the last 429's Retry-After on. */
+static void test_retry_after_date_read_as_date(void **state)
+{
+    const char *text =
+        "{\"name\": \"ra-date\", \"relay\": {\"max_attempts\": 1}, \"upstreams\": {\"blue\": "
+        "{\"rules\": [{\"action\": {\"type\": \"status\", \"code\": 429, \"retry_after_date_s\": "
+        "30}}]}, \"green\": \"healthy\"}, \"traffic\": {\"concurrency\": 1, \"count\": 2}, "
+        "\"expect\": [{\"check\": \"retry_after_kept\"}]}\n";
+    char out[128];
+    assert_int_equal(tsup_run_text(dir, "radate", text, 60000, out, sizeof out), 0);
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s/radate_json/requests.jsonl", out, strrchr(dir, '/') + 1);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("%s: cannot open", path);
+    char line[8192];
+    int dates = 0, lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        assert_null(strstr(line, "\"retry_after_s_hdr\":-2,"));
+        dates += strstr(line, "\"status\":429") && strstr(line, "\"retry_after_s_hdr\":-3,");
+    }
+    fclose(f);
+    assert_int_equal(lines, 2);
+    assert_true(dates >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failover_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_methods_and_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_past_body_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_date_read_as_date, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -559,6 +559,19 @@ static void test_rate_limit_header_values(void **state)
     obs.n_reqs = obs.n_atts = 0;
     rl_traffic(-1, 150, -1, -1); /* only retry-after-ms: nothing to compare */
     assert_int_equal(run(chk, &v), HARNESS_PASS);
+    obs.n_reqs = obs.n_atts = 0;
+    /* Retry-After as an HTTP date (RFC 9110 allows it; harness/traffic.c
+     * reads ra_s -3, and its wait as 0: the header is there). */
+    rl_traffic(-3, -1, -1, -1);
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        obs.reqs[i].retry_after_ms = obs.reqs[i].ra_s == -3 ? 0 : obs.reqs[i].retry_after_ms;
+    assert_int_equal(run(chk, &v), HARNESS_PASS);
+    obs.n_reqs = obs.n_atts = 0;
+    rl_traffic(-2, -1, -1, -1); /* neither a number nor a date */
+    for (size_t i = 0; i < obs.n_reqs; i++)
+        obs.reqs[i].retry_after_ms = obs.reqs[i].ra_s == -2 ? 0 : obs.reqs[i].retry_after_ms;
+    assert_int_equal(run(chk, &v), HARNESS_FAIL);
+    assert_non_null(strstr(v.detail, "not a whole number"));
 }
 
 /* No 429 at all: inconclusive under a light load, a failure when more than
