@@ -366,6 +366,7 @@ static int outcome_index(const char *s)
 
 static int count_attempts(const struct harness_obs *o, const char *id, const char *env);
 static int rl_admitted(const struct harness_obs *o, const struct harness_req *r);
+static uint64_t admitted_by(const struct harness_obs *o, const struct harness_req *r);
 
 /* Whether the limiter's decisions on the requests in a count check's scope
  * prove an excess for the relay's window kind (harness_rl_judge), one
@@ -396,13 +397,7 @@ static int rl_scope_excess(const json_t *c, const struct harness_obs *o, char *w
                 hi[o->n_reqs + 1 + nr++] = r->t_done;
             } else if (rl_admitted(o, r)) {
                 lo[na] = r->t_sent;
-                hi[na] = r->t_done;
-                size_t m;
-                const size_t *idx = harness_obs_attempts(o, r->id, &m);
-                for (size_t q = 0; q < m; q++)
-                    if (o->atts[idx[q]].t_arrival < hi[na])
-                        hi[na] = o->atts[idx[q]].t_arrival;
-                na++;
+                hi[na++] = admitted_by(o, r);
             }
         }
         struct harness_rl_case rc = {.kind = o->rl_kind,
@@ -1714,6 +1709,19 @@ static int rl_header_values(const struct harness_req *r, double limit, char *why
     return 0;
 }
 
+/* When an admitted request was admitted at the latest: its first upstream
+ * arrival, else its answer (the decision lies between its send and this). */
+static uint64_t admitted_by(const struct harness_obs *o, const struct harness_req *r)
+{
+    uint64_t hi = r->t_done;
+    size_t m;
+    const size_t *idx = harness_obs_attempts(o, r->id, &m);
+    for (size_t q = 0; q < m; q++)
+        if (o->atts[idx[q]].t_arrival < hi)
+            hi = o->atts[idx[q]].t_arrival;
+    return hi;
+}
+
 /* An answer the limiter admitted: a success, or any answer whose request
  * reached an upstream (fleet_rate_limit's rule).  A 401 for an unknown
  * client key, or a 400, was refused before the limiter and says nothing
@@ -1775,13 +1783,7 @@ static void ck_rate_limit(const json_t *c, const struct harness_obs *o, struct r
                 first_429 = r->t_sent;
         } else if (rl_admitted(o, r)) {
             adm_lo[na] = r->t_sent;
-            adm_hi[na] = r->t_done;
-            size_t m;
-            const size_t *idx = harness_obs_attempts(o, r->id, &m);
-            for (size_t q = 0; q < m; q++)
-                if (o->atts[idx[q]].t_arrival < adm_hi[na])
-                    adm_hi[na] = o->atts[idx[q]].t_arrival;
-            na++;
+            adm_hi[na++] = admitted_by(o, r);
         }
     }
     struct harness_rl_case rc = {.kind = kind,
